@@ -1,0 +1,10 @@
+"""Bolt listeners, one folder per Slack surface; each folder's register(app) only wires names to functions."""
+
+from slack_bolt import App
+
+from handlers import actions, commands, events, options, views
+
+
+def register_listeners(app: App) -> None:
+    for surface in (commands, actions, views, options, events):
+        surface.register(app)

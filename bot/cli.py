@@ -1,0 +1,143 @@
+"""`partner-bot`: serve, db upgrade, tick."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import FrameType
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.app import create_app, make_client
+from bot.clock import Clock, fixed_clock, system_clock
+from bot.settings import Settings, SettingsError
+from storage import db
+from storage.store import Store
+
+logger = logging.getLogger("partner")
+
+
+def parse_instant(text: str) -> datetime:
+    """ISO 8601; `Z` or an offset is required so nobody schedules in an unknown zone by accident."""
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r} (try 2026-12-01T14:00:00Z)") from None
+    if instant.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone; add Z or an offset like +01:00")
+    return instant.astimezone(UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="partner-bot", description="Partner: customer relationships, daily.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)")
+    serve.add_argument("--http", action="store_true", help="force HTTP mode even when SLACK_APP_TOKEN is set")
+    serve.add_argument("--port", type=int, help="HTTP port (default: PORT, 3000)")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP interface (default: all)")
+    serve.add_argument("--threads", type=int, default=8, help="HTTP worker threads (default: 8)")
+    serve.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this process")
+
+    dbp = commands.add_parser("db", help="database maintenance")
+    db_commands = dbp.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply migrations up to the latest (safe to repeat)")
+
+    tick = commands.add_parser("tick", help="run every scheduled job once, then exit")
+    tick.add_argument("--now", type=parse_instant, help="as of this instant, e.g. 2026-12-01T14:00:00Z")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as e:
+        print(f"partner-bot: configuration error: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.upgrade(engine)
+    except SQLAlchemyError as e:
+        print(f"partner-bot: cannot reach the database at DATABASE_URL: {e.__class__.__name__}: {e}", file=sys.stderr)
+        return 3
+    store = Store(engine)
+
+    if args.command == "db":
+        print(f"database at revision {db.current_revision(engine)}")
+        return 0
+    if args.command == "tick":
+        return run_tick_once(settings, store, args.now)
+    return serve(settings, store, args)
+
+
+def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int:
+    from schedules.jobs import run_tick
+
+    clock: Clock = fixed_clock(now) if now else system_clock
+    report = run_tick(store=store, client=make_client(settings), now=clock())
+    for name, count in report.done.items():
+        print(f"{name}: {count}")
+    for name, error in report.failed.items():
+        print(f"{name}: FAILED {error}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
+    from bot.scheduler import build_scheduler
+
+    clock = system_clock
+    app = create_app(settings=settings, store=store, clock=clock)
+    scheduler = None if args.no_scheduler else build_scheduler(store=store, client=app.client, clock=clock)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    socket_mode = settings.socket_mode and not args.http
+    handler = server = None
+    try:
+        if scheduler:
+            scheduler.start()
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            handler = SocketModeHandler(app, app_token=settings.slack_app_token)
+            logger.info("Partner is running in Socket Mode")
+            handler.start()
+        else:
+            from bot.server import PartnerWSGI, serve_http
+
+            port = args.port or settings.port
+            server = serve_http(PartnerWSGI(app, store), host=args.host, port=port, threads=args.threads)
+            logger.info("Partner is listening on http://%s:%d/slack/events", args.host, port)
+            server.run()
+    except _Stop as e:
+        logger.info("received %s, shutting down", e)
+    finally:
+        if server is not None:
+            server.close()  # stops accepting, lets in-flight requests finish
+        if handler is not None:
+            handler.close()
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=True)
+        store.engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

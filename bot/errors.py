@@ -1,0 +1,84 @@
+"""The one error handler: turns any failure into a friendly answer on the surface the user is looking at."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt import BoltContext, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from domain.errors import UserError
+
+logger = logging.getLogger("partner.errors")
+
+SORRY = "Sorry — something went wrong on our side and it has been logged."
+
+
+def _json(body: dict[str, Any]) -> BoltResponse:
+    return BoltResponse(status=200, body=json.dumps(body), headers={"content-type": "application/json"})
+
+
+def _first_input_block(view: dict[str, Any]) -> str | None:
+    for block in view.get("blocks", []):
+        if block.get("type") == "input" and block.get("block_id"):
+            return str(block["block_id"])
+    return None
+
+
+def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
+    """An ephemeral note where the user clicked: via response_url when Slack gave one, else chat.postEphemeral."""
+    response_url = body.get("response_url") or next(
+        (u.get("response_url") for u in body.get("response_urls", []) if u.get("response_url")), None
+    )
+    try:
+        if response_url:
+            WebhookClient(response_url, timeout=5).send(text=text, response_type="ephemeral", replace_original=False)
+            return
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+        if user and channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=text)
+        elif user:
+            client.chat_postMessage(channel=user, text=text)
+    except (SlackApiError, OSError):
+        logger.warning("could not tell the user about an error", exc_info=True)
+
+
+def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext, client: WebClient) -> BoltResponse:
+    expected = isinstance(error, UserError)
+    if expected:
+        message = error.message  # type: ignore[attr-defined]
+    else:
+        logger.exception("listener failed (team=%s)", context.team_id, exc_info=error)
+        message = SORRY
+    kind = body.get("type")
+
+    if "command" in body:
+        typed = (body.get("text") or "").strip()
+        if not expected and typed:
+            # Nothing the user typed is lost: give it back so they can try again.
+            message += f"\nYou typed: `{body.get('command')} {typed}`"
+        return _json({"response_type": "ephemeral", "text": message})
+
+    if kind == "view_submission":
+        view = body.get("view") or {}
+        field = getattr(error, "field", None) or _first_input_block(view)
+        if field:
+            if not expected:
+                message = SORRY + " Your answers are still here; please try again."
+            return _json({"response_action": "errors", "errors": {field: message[:2000]}})
+        _tell(client, body, message)
+        return _json({})
+
+    if kind in ("block_actions", "message_action", "shortcut", "block_suggestion"):
+        if kind == "block_suggestion":
+            return _json({"options": []})
+        _tell(client, body, message)
+        return BoltResponse(status=200, body="")
+
+    # Events: a 500 makes Slack retry, which is right for a failure of ours and useless for bad input.
+    return BoltResponse(status=200 if expected else 500, body="")

@@ -1,0 +1,63 @@
+"""HTTP mode: Bolt's WSGI adapter under waitress (threaded, production-grade), plus /healthz."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.store import Store
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+logger = logging.getLogger("partner.server")
+
+SLACK_PATH = "/slack/events"
+
+
+class PartnerWSGI:
+    """Routes /slack/events to Bolt and answers the operator's own endpoints."""
+
+    def __init__(self, app: App, store: Store) -> None:
+        self.slack = SlackRequestHandler(app, path=SLACK_PATH)
+        self.store = store
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return self._health(start_response)
+        if path == SLACK_PATH:
+            if method != "POST":
+                return _respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
+            return self.slack(environ, start_response)
+        return _respond(start_response, "404 Not Found", {"error": "not found"})
+
+    def _health(self, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            self.store.ping()
+        except SQLAlchemyError as e:
+            logger.warning("health check: database unavailable: %s", type(e).__name__)
+            return _respond(start_response, "503 Service Unavailable", {"status": "unavailable", "database": "down"})
+        return _respond(start_response, "200 OK", {"status": "ok", "database": "ok"})
+
+
+def _respond(start_response: StartResponse, status: str, body: dict[str, Any]) -> Iterable[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def serve_http(wsgi: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8, **options: Any) -> Any:
+    """A bound-but-not-running waitress server; the caller runs `.run()` and `.close()`s it."""
+    from waitress.server import create_server
+
+    return create_server(
+        wsgi, host=host, port=port, threads=threads, ident="partner", clear_untrusted_proxy_headers=True, **options
+    )

@@ -1,0 +1,106 @@
+"""One settings object, read from the environment and `.env`, failing fast on a bad value."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+SLACK_API_URL_DEFAULT = "https://slack.com/api/"
+
+
+class SettingsError(ValueError):
+    """A missing or invalid setting; the message names the variable and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_signing_secret: str
+    slack_app_token: str | None = None
+    database_url: str = "sqlite:///partner.db"
+    slack_api_url: str = SLACK_API_URL_DEFAULT
+    port: int = 3000
+    default_tz: str = "UTC"
+    admins: frozenset[str] = field(default_factory=frozenset)
+    log_level: str = "INFO"
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env") -> Settings:
+        """Real environment wins over `.env`, as python-dotenv's `load_dotenv` does by default."""
+        values: dict[str, str] = {}
+        if env_file and os.path.exists(env_file):
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        def required(name: str, hint: str) -> str:
+            value = get(name)
+            if value is None:
+                raise SettingsError(f"{name} is not set. {hint}")
+            return value
+
+        token = required("SLACK_BOT_TOKEN", "Copy the Bot User OAuth Token (xoxb-…) from your app's OAuth page.")
+        if not token.startswith("xoxb-"):
+            raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-'.")
+        secret = required("SLACK_SIGNING_SECRET", "Copy the Signing Secret from your app's Basic Information page.")
+        app_token = get("SLACK_APP_TOKEN")
+        if app_token is not None and not app_token.startswith("xapp-"):
+            raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-' (or unset).")
+
+        api_url = get("SLACK_API_URL") or SLACK_API_URL_DEFAULT
+        if not api_url.startswith(("http://", "https://")):
+            raise SettingsError(f"SLACK_API_URL must be an http(s) URL, got {api_url!r}.")
+        if not api_url.endswith("/"):
+            api_url += "/"
+
+        port_text = get("PORT") or "3000"
+        try:
+            port = int(port_text)
+        except ValueError:
+            port = -1
+        if not 0 < port < 65536:
+            raise SettingsError(f"PORT must be a number between 1 and 65535, got {port_text!r}.")
+
+        tz = get("PARTNER_DEFAULT_TZ") or "UTC"
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"PARTNER_DEFAULT_TZ {tz!r} is not a known time zone; use an IANA name like Europe/Berlin."
+            ) from None
+
+        admins_text = get("PARTNER_ADMINS") or ""
+        admins = frozenset(a.strip() for a in admins_text.replace(";", ",").split(",") if a.strip())
+        bad = sorted(a for a in admins if a[:1] not in ("U", "W"))
+        if bad:
+            raise SettingsError(f"PARTNER_ADMINS must list Slack user IDs (U…/W…), got {', '.join(bad)}.")
+
+        log_level = (get("LOG_LEVEL") or "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}.")
+
+        return cls(
+            slack_bot_token=token,
+            slack_signing_secret=secret,
+            slack_app_token=app_token,
+            database_url=get("DATABASE_URL") or "sqlite:///partner.db",
+            slack_api_url=api_url,
+            port=port,
+            default_tz=tz,
+            admins=admins,
+            log_level=log_level,
+        )

@@ -1,0 +1,745 @@
+"""Boundaries: the working agreement an account team asks a customer to uphold.
+
+Partner's signature habit: decide what working relationship works for you, introduce your most
+important need first, state it, gently remind when it slips, add the next need only once the first
+holds, and when a client can never uphold a need, decide consciously what to do about it.
+
+Pure domain code: no Slack, no database, no wall clock. Every function takes the instant it needs
+as ``now`` (timezone-aware; the storage layer hands back aware UTC datetimes). :class:`Boundary` is
+frozen, so transitions return a new boundary instead of mutating the caller's.
+
+Lifecycle::
+
+    proposed ──activate──▶ active ──mark_held──▶ held
+        │                    ▲  │                  │
+        │                    └──┼── record_slip ◀──┘   (a slip on a held boundary: back to active)
+        └───────── retire ──────┴──────────────────────▶ retired
+
+Time windows are half-open, ``(now - window, now]``: a slip exactly ``window`` ago has aged out,
+and one at ``now`` counts. The same rule makes "no slip for 3 weeks" and "3 weeks since the last
+slip" agree at the edge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Literal, NamedTuple, get_args
+
+from domain.calendar import WorkCalendar
+from domain.health import BoundaryHealthInput
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "ESCALATION_OPTIONS",
+    "FIRST_BUSINESS_DAY_OF_WEEK",
+    "HEALTH_WINDOW",
+    "MAX_TEXT_LENGTH",
+    "REMINDER_TEMPLATES",
+    "Boundary",
+    "BoundaryKind",
+    "BoundaryStatus",
+    "Policy",
+    "ResponseTime",
+    "Slip",
+    "SlipSource",
+    "Verdict",
+    "activate",
+    "boundary_health",
+    "call_outside_window",
+    "can_activate",
+    "escalation_options",
+    "escalation_text",
+    "format_contact_window",
+    "has_held",
+    "mark_escalated",
+    "mark_held",
+    "needs_escalation",
+    "next_to_suggest",
+    "parse_boundary_spec",
+    "parse_contact_window",
+    "parse_response_time",
+    "pick_template",
+    "record_slip",
+    "reminder_due_dates",
+    "reminder_text",
+    "reminders_due",
+    "response_slipped",
+    "retire",
+    "slips_in_window",
+    "sort_boundaries",
+    "week_start_weekday",
+]
+
+BoundaryKind = Literal["response_time", "contact_window", "channel", "custom"]
+BoundaryStatus = Literal["proposed", "active", "held", "retired"]
+SlipSource = Literal["manual", "button", "detected"]
+_STATUSES: tuple[str, ...] = get_args(BoundaryStatus)
+_SOURCES: tuple[str, ...] = get_args(SlipSource)
+_IN_FORCE: frozenset[str] = frozenset({"active", "held"})
+
+FIRST_BUSINESS_DAY_OF_WEEK = "first_business_day_of_week"
+# health.py scores boundaries over the last 30 days; keep the two in step.
+HEALTH_WINDOW = timedelta(days=30)
+# Long enough for a real sentence, short enough to read at a glance in a Slack reminder.
+MAX_TEXT_LENGTH = 300
+
+_ONE_DAY = timedelta(days=1)
+
+
+def _require_aware(instant: datetime, what: str) -> None:
+    # Comparing naive and aware datetimes raises deep inside a rule; fail early with a clear message.
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware (got naive {instant.isoformat()})")
+
+
+def _quote(text: str) -> str:
+    return f"“{text}”"
+
+
+def _fmt_duration(span: timedelta) -> str:
+    """3 weeks, 10 days, 1 day, 12 hours — how a person would say the policy's windows."""
+    if span % timedelta(weeks=1) == timedelta(0):
+        n, unit = span // timedelta(weeks=1), "week"
+    elif span % _ONE_DAY == timedelta(0):
+        n, unit = span // _ONE_DAY, "day"
+    else:
+        hours = span / timedelta(hours=1)
+        return f"{hours:g} hour{'' if hours == 1 else 's'}"
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+# --------------------------------------------------------------------------- parsing
+
+_NUMBER_WORDS: dict[str, float] = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "half an": 0.5, "half a": 0.5,
+}  # fmt: skip
+_HOUR_UNITS = frozenset({"h", "hr", "hrs", "hour", "hours"})
+_DAY_UNITS = frozenset({"d", "bd", "day", "days"})
+_MINUTE_UNITS = frozenset({"m", "min", "mins", "minute", "minutes"})
+# A digit may touch its unit ("4h"); a number word needs a space ("four hours"), so "hours" alone fails.
+_RESPONSE_RE = re.compile(
+    r"^(?:within\s+)?(?:(?P<num>\d+(?:\.\d+)?)\s*|(?P<word>[a-z]+(?:\s+an?)?)\s+)"
+    r"(?:(?:business|working|work)\s+)?(?P<unit>[a-z]+)$"
+)
+_RESPONSE_FORMS = "1d, 2 business days, 4h, 4 business hours or 30m"
+
+
+@dataclass(frozen=True)
+class ResponseTime:
+    """An agreed response time: either business ``hours`` or whole ``business_days``, never both.
+
+    Hours count working time only (the calendar's working hours on business days); days count
+    business days in the customer's calendar. ``str()`` gives the stored form ("4h", "1d").
+    """
+
+    hours: float = 0.0
+    business_days: int = 0
+
+    def __post_init__(self) -> None:
+        if self.hours < 0 or self.business_days < 0:
+            raise ValueError("A response time can't be negative")
+        if (self.hours > 0) == (self.business_days > 0):
+            raise ValueError("A response time is either business hours or business days, e.g. 4h or 1d")
+        object.__setattr__(self, "hours", float(self.hours))  # "four hours" → 4.0, so equality is by value
+
+    @property
+    def in_days(self) -> bool:
+        return self.business_days > 0
+
+    @property
+    def amount(self) -> float:
+        """The agreed number in its own unit (hours or business days)."""
+        return float(self.business_days) if self.in_days else self.hours
+
+    def describe(self, amount: float | None = None) -> str:
+        """Words for the agreement ("1 business day", "4 business hours"), or for ``amount`` in its unit."""
+        n = self.amount if amount is None else amount
+        unit = "business day" if self.in_days else "business hour"
+        return f"{n:g} {unit}{'' if n == 1 else 's'}"
+
+    def __str__(self) -> str:
+        return f"{self.business_days}d" if self.in_days else f"{self.hours:g}h"
+
+
+def parse_response_time(text: str) -> ResponseTime:
+    """Read "1d", "2 business days", "1 business day", "4h", "four hours", "30m" or "within 1 day"."""
+    cleaned = " ".join(text.strip().lower().replace("-", " ").split()) if isinstance(text, str) else ""
+    match = _RESPONSE_RE.match(cleaned)
+    if match is None:
+        raise ValueError(f"I couldn't read {text!r} as a response time — try {_RESPONSE_FORMS}.")
+    unit = match["unit"]
+    n = float(match["num"]) if match["num"] is not None else _NUMBER_WORDS.get(match["word"])
+    if n is None:
+        raise ValueError(f"I couldn't read {match['word']!r} as a number in {text!r} — try {_RESPONSE_FORMS}.")
+    if n <= 0:
+        raise ValueError(f"A response time must be more than zero (got {text!r}).")
+    if unit in _DAY_UNITS:
+        if n != int(n):
+            hours = n * 8
+            raise ValueError(f"Use whole business days, or hours instead (e.g. {hours:g}h for {n:g} days).")
+        return ResponseTime(business_days=int(n))
+    if unit in _HOUR_UNITS:
+        return ResponseTime(hours=n)
+    if unit in _MINUTE_UNITS:
+        return ResponseTime(hours=round(n / 60, 4))
+    raise ValueError(f"{unit!r} isn't a unit I know in {text!r} — use hours or business days: {_RESPONSE_FORMS}.")
+
+
+_TIME_RE = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?$")
+_WINDOW_SPLIT_RE = re.compile(r"\s*(?:-|–|—|\bto\b|\buntil\b|\btill\b)\s*")
+_WINDOW_FORMS = "09:00-10:00, 9-10am, 2pm-3:30pm or 14:00–15:30"
+
+
+def _parse_clock(token: str, whole: str) -> tuple[int, int, str | None]:
+    token = re.sub(r"([ap])\.m\.?$", r"\1m", token)  # "9 a.m." → "9 am"
+    # Explicit meridiems, so "noon" never borrows the other end's am/pm.
+    if token == "noon":
+        return 12, 0, "pm"
+    if token == "midnight":
+        return 12, 0, "am"
+    match = _TIME_RE.match(token)
+    if match is None:
+        raise ValueError(f"I couldn't read {token!r} as a time in {whole!r} — try {_WINDOW_FORMS}.")
+    hour, minute = int(match[1]), int(match[2] or 0)
+    if minute > 59 or hour > 23 or (match[3] is not None and not 1 <= hour <= 12):
+        raise ValueError(f"{token!r} in {whole!r} isn't a valid time — try {_WINDOW_FORMS}.")
+    return hour, minute, match[3]
+
+
+def _to_time(hour: int, minute: int, meridiem: str | None) -> time:
+    if meridiem is not None:
+        hour = hour % 12 + (12 if meridiem == "pm" else 0)
+    return time(hour, minute)
+
+
+def parse_contact_window(text: str) -> tuple[time, time]:
+    """Read "9-10am", "09:00-10:00", "14:00–15:30" or "2pm to 3:30pm" as (start, end) local wall times.
+
+    One am/pm applies to both ends ("9-10am"), unless that would put the start after the end
+    ("11-1pm" is 11:00–13:00). Windows must not cross midnight.
+    """
+    cleaned = " ".join(text.strip().lower().split()) if isinstance(text, str) else ""
+    parts = _WINDOW_SPLIT_RE.split(cleaned, maxsplit=1)
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"I couldn't read {text!r} as a time window — try {_WINDOW_FORMS}.")
+    h1, m1, mer1 = _parse_clock(parts[0], text)
+    h2, m2, mer2 = _parse_clock(parts[1], text)
+    if mer1 is None and mer2 is not None and 1 <= h1 <= 12:
+        # "9-10am": the start shares the end's am/pm unless that makes it start after it ends.
+        mer1 = mer2 if _to_time(h1, m1, mer2) < _to_time(h2, m2, mer2) else ("am" if mer2 == "pm" else None)
+    elif mer2 is None and mer1 is not None and 1 <= h2 <= 12:
+        # "9am-5": the end shares the start's am/pm, or is the afternoon when that comes first.
+        mer2 = mer1 if _to_time(h1, m1, mer1) < _to_time(h2, m2, mer1) else "pm"
+    start, end = _to_time(h1, m1, mer1), _to_time(h2, m2, mer2)
+    if end <= start:
+        problem = "starts and ends at the same time" if end == start else "ends before it starts"
+        raise ValueError(
+            f"The window {text!r} {problem} ({start:%H:%M} → {end:%H:%M}); "
+            f"give it as start-end within one day, e.g. {_WINDOW_FORMS}."
+        )
+    return start, end
+
+
+def format_contact_window(window: tuple[time, time]) -> str:
+    """(09:00, 10:00) → "09:00-10:00", the stored form that :func:`parse_contact_window` reads back."""
+    return f"{window[0]:%H:%M}-{window[1]:%H:%M}"
+
+
+_KIND_ALIASES: dict[str, BoundaryKind] = {
+    "response_time": "response_time",
+    "contact_window": "contact_window",
+    "channel": "channel",
+    "custom": "custom",
+    "response": "response_time",
+    "reply": "response_time",
+    "sla": "response_time",
+    "window": "contact_window",
+    "contact": "contact_window",
+    "calls": "contact_window",
+    "where": "channel",
+    "other": "custom",
+}
+_KIND_HELP = "response time (e.g. 1d), contact window (e.g. 9-10am), channel, or custom"
+
+
+def parse_boundary_spec(kind: str | None, value: str | None) -> tuple[BoundaryKind, str | None]:
+    """Validate a boundary's kind and value and return them in stored form.
+
+    ``response_time`` → "1d"/"4h"; ``contact_window`` → "09:00-10:00"; ``channel`` and ``custom`` keep
+    their free text (or None). With no kind, a value that reads as a response time or a window takes
+    that kind, anything else is ``custom``.
+    """
+    text = " ".join(value.split()) if value is not None else ""
+    key = (kind or "").strip().lower().replace("-", "_").replace(" ", "_")
+    if not key:
+        for guess, parse in (("response_time", parse_response_time), ("contact_window", parse_contact_window)):
+            try:
+                parse(text)
+            except ValueError:
+                continue
+            return parse_boundary_spec(guess, text)
+        return "custom", text or None
+    if key not in _KIND_ALIASES:
+        raise ValueError(f"{kind!r} isn't a kind of boundary — use {_KIND_HELP}.")
+    resolved = _KIND_ALIASES[key]
+    if resolved == "response_time":
+        if not text:
+            raise ValueError(f"A response-time boundary needs a value — try {_RESPONSE_FORMS}.")
+        return resolved, str(parse_response_time(text))
+    if resolved == "contact_window":
+        if not text:
+            raise ValueError(f"A contact-window boundary needs a value — try {_WINDOW_FORMS}.")
+        return resolved, format_contact_window(parse_contact_window(text))
+    return resolved, text or None
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Slip:
+    """One time a boundary was not upheld, and who or what noticed."""
+
+    at: datetime
+    by: str | None = None
+    note: str = ""
+    source: SlipSource = "manual"
+
+    def __post_init__(self) -> None:
+        _require_aware(self.at, "A slip's time")
+        if self.source not in _SOURCES:
+            raise ValueError(f"Unknown slip source {self.source!r}; expected one of {', '.join(_SOURCES)}")
+        object.__setattr__(self, "note", self.note.strip())
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """One need in the working agreement. Construction normalises kind/value and checks the timeline.
+
+    ``position`` orders needs by importance (lowest first); ``id`` breaks ties and mirrors the DB row.
+    ``escalated_at`` is when the account team last decided what to do about repeated slips.
+    """
+
+    text: str
+    kind: BoundaryKind = "custom"
+    value: str | None = None
+    position: int = 0
+    id: int | None = None
+    status: BoundaryStatus = "proposed"
+    activated_at: datetime | None = None
+    held_at: datetime | None = None
+    retired_at: datetime | None = None
+    escalated_at: datetime | None = None
+    slips: tuple[Slip, ...] = ()
+
+    def __post_init__(self) -> None:
+        text = " ".join(self.text.split()) if isinstance(self.text, str) else ""
+        if not text:
+            raise ValueError("Say what the boundary is, e.g. “We check email twice a day”.")
+        if len(text) > MAX_TEXT_LENGTH:
+            raise ValueError(f"Keep a boundary to {MAX_TEXT_LENGTH} characters or fewer (this one is {len(text)}).")
+        object.__setattr__(self, "text", text)
+        kind, value = parse_boundary_spec(self.kind, self.value)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "value", value)
+        if self.status not in _STATUSES:
+            raise ValueError(f"Unknown boundary status {self.status!r}; expected one of {', '.join(_STATUSES)}")
+        for name in ("activated_at", "held_at", "retired_at", "escalated_at"):
+            stamp = getattr(self, name)
+            if stamp is not None:
+                _require_aware(stamp, name)
+        # Every state needs the stamps that got it there, so rules never meet a half-built boundary.
+        if self.status in _IN_FORCE and self.activated_at is None:
+            raise ValueError(f"A boundary that is {self.status} needs activated_at")
+        if self.status == "held" and self.held_at is None:
+            raise ValueError("A held boundary needs held_at")
+        if self.status == "retired" and self.retired_at is None:
+            raise ValueError("A retired boundary needs retired_at")
+        # Kept sorted by time: "the last slip" and window counts then need no re-sorting.
+        object.__setattr__(self, "slips", tuple(sorted(self.slips, key=lambda s: s.at)))
+
+    @property
+    def in_force(self) -> bool:
+        """Active or held: the customer is being asked to uphold it."""
+        return self.status in _IN_FORCE
+
+    @property
+    def last_slip_at(self) -> datetime | None:
+        return self.slips[-1].at if self.slips else None
+
+    @property
+    def response_time(self) -> ResponseTime | None:
+        return parse_response_time(self.value) if self.kind == "response_time" and self.value else None
+
+    @property
+    def contact_window(self) -> tuple[time, time] | None:
+        return parse_contact_window(self.value) if self.kind == "contact_window" and self.value else None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How patiently Partner introduces needs and when it asks for a conscious decision.
+
+    ``max_active``: needs being introduced (active, not yet held) at once. ``hold_after``: no slip for
+    this long since activation or the last slip → it holds. ``escalate_slips`` slips within
+    ``escalate_window`` → ask the account team to decide. Reminders go out on the customer's first
+    business day of each week at ``reminder_at`` local time.
+    """
+
+    max_active: int = 1
+    hold_after: timedelta = timedelta(weeks=3)
+    escalate_slips: int = 3
+    escalate_window: timedelta = timedelta(days=30)
+    reminder_rule: str = FIRST_BUSINESS_DAY_OF_WEEK
+    reminder_at: time = time(9, 0)
+
+    def __post_init__(self) -> None:
+        if self.max_active < 1:
+            raise ValueError(f"max_active must be at least 1, got {self.max_active}")
+        if self.hold_after <= timedelta(0) or self.escalate_window <= timedelta(0):
+            raise ValueError("hold_after and escalate_window must be positive")
+        if self.escalate_slips < 1:
+            raise ValueError(f"escalate_slips must be at least 1, got {self.escalate_slips}")
+        if self.reminder_rule != FIRST_BUSINESS_DAY_OF_WEEK:
+            raise ValueError(f"Unknown reminder rule {self.reminder_rule!r}; use {FIRST_BUSINESS_DAY_OF_WEEK!r}")
+        if self.reminder_at.tzinfo is not None:
+            raise ValueError("reminder_at is a local wall-clock time and must be naive")
+
+
+DEFAULT_POLICY = Policy()
+
+
+class Verdict(NamedTuple):
+    """Whether an action is allowed; ``reason`` says why not, written for the account team."""
+
+    ok: bool
+    reason: str | None = None
+
+
+def sort_boundaries(boundaries: Iterable[Boundary]) -> list[Boundary]:
+    """Most important first: by position, then id (unsaved boundaries after saved ones)."""
+    return sorted(boundaries, key=lambda b: (b.position, b.id is None, b.id or 0))
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+def _refuse(b: Boundary, action: str) -> ValueError:
+    state = {
+        "proposed": "is only proposed so far",
+        "active": "is already active",
+        "held": "is already holding",
+        "retired": "was retired",
+    }[b.status]
+    return ValueError(f"Can't {action} {_quote(b.text)}: it {state}.")
+
+
+def _check_not_before(now: datetime, earlier: datetime | None, b: Boundary, what: str) -> None:
+    _require_aware(now, "now")
+    if earlier is not None and now < earlier:
+        raise ValueError(f"{_quote(b.text)} was {what} on {earlier:%Y-%m-%d %H:%M %Z}; that's after {now.isoformat()}.")
+
+
+def activate(b: Boundary, now: datetime) -> Boundary:
+    """proposed → active. Check :func:`can_activate` against the customer's other boundaries first."""
+    if b.status != "proposed":
+        raise _refuse(b, "activate")
+    _require_aware(now, "now")
+    return replace(b, status="active", activated_at=now)
+
+
+def mark_held(b: Boundary, now: datetime) -> Boundary:
+    """active → held: the customer has upheld it (see :func:`has_held`)."""
+    if b.status != "active":
+        raise _refuse(b, "mark as held")
+    _check_not_before(now, b.activated_at, b, "activated")
+    return replace(b, status="held", held_at=now)
+
+
+def retire(b: Boundary, now: datetime) -> Boundary:
+    """Any live state → retired: a conscious decision to stop asking for this need."""
+    if b.status == "retired":
+        raise _refuse(b, "retire")
+    _check_not_before(now, b.activated_at, b, "activated")
+    return replace(b, status="retired", retired_at=now)
+
+
+def record_slip(
+    b: Boundary,
+    at: datetime,
+    by: str | None = None,
+    note: str = "",
+    source: SlipSource = "manual",
+) -> Boundary:
+    """Note that the boundary slipped. A held boundary goes back to active: its clock restarts."""
+    if not b.in_force:
+        state = "is only proposed" if b.status == "proposed" else "was retired"
+        raise ValueError(
+            f"Can't record a slip on {_quote(b.text)}: it {state}, so the customer isn't being asked to uphold it."
+        )
+    _check_not_before(at, b.activated_at, b, "activated")
+    slip = Slip(at=at, by=by, note=note, source=source)
+    return replace(b, status="active", held_at=None, slips=(*b.slips, slip))
+
+
+def mark_escalated(b: Boundary, now: datetime) -> Boundary:
+    """Record that the team decided what to do about the current run of slips (talked, renegotiated…)."""
+    if not b.in_force:
+        raise _refuse(b, "escalate")
+    _require_aware(now, "now")
+    return replace(b, escalated_at=now)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def slips_in_window(b: Boundary, now: datetime, window: timedelta, *, after: datetime | None = None) -> int:
+    """Slips in ``(now - window, now]``: exactly ``window`` ago has aged out; future slips don't count.
+
+    ``after`` additionally ignores slips at or before that instant (used for "new since escalation").
+    """
+    _require_aware(now, "now")
+    since = now - window if after is None else max(now - window, after)
+    return sum(1 for s in b.slips if since < s.at <= now)
+
+
+def has_held(b: Boundary, now: datetime, policy: Policy = DEFAULT_POLICY) -> bool:
+    """In force for at least ``hold_after``, with no slip in the last ``hold_after``.
+
+    Equivalently: ``hold_after`` has passed since activation and since the last slip.
+    """
+    if not b.in_force or b.activated_at is None:
+        return False
+    _require_aware(now, "now")
+    return now - b.activated_at >= policy.hold_after and slips_in_window(b, now, policy.hold_after) == 0
+
+
+def _settling(boundaries: Iterable[Boundary], now: datetime | None, policy: Policy) -> list[Boundary]:
+    # Active boundaries still being introduced; with `now`, ones that have held but weren't marked yet
+    # are settled already, so a scheduler that hasn't run mark_held yet doesn't block the next need.
+    active = [b for b in boundaries if b.status == "active"]
+    if now is None:
+        return sort_boundaries(active)
+    return sort_boundaries(b for b in active if not has_held(b, now, policy))
+
+
+def can_activate(
+    boundaries: Iterable[Boundary], policy: Policy = DEFAULT_POLICY, *, now: datetime | None = None
+) -> Verdict:
+    """May another need be activated for this customer? Refusals name the needs still settling in."""
+    settling = _settling(boundaries, now, policy)
+    if len(settling) < policy.max_active:
+        return Verdict(True)
+    hold = _fmt_duration(policy.hold_after)
+    if policy.max_active == 1:
+        head = f"One need at a time: {_quote(settling[0].text)} is active and hasn't held yet"
+    else:
+        names = ", ".join(_quote(b.text) for b in settling)
+        head = f"{len(settling)} needs are still settling in ({names}); the limit is {policy.max_active} at a time"
+    return Verdict(
+        False,
+        f"{head}. A need holds after {hold} without a slip — add the next one then, or retire one first.",
+    )
+
+
+def next_to_suggest(boundaries: Sequence[Boundary], now: datetime, policy: Policy = DEFAULT_POLICY) -> Boundary | None:
+    """The proposed need to introduce next (lowest position), once the active ones have held."""
+    if not can_activate(boundaries, policy, now=now).ok:
+        return None
+    proposed = sort_boundaries(b for b in boundaries if b.status == "proposed")
+    return proposed[0] if proposed else None
+
+
+def needs_escalation(b: Boundary, now: datetime, policy: Policy = DEFAULT_POLICY) -> bool:
+    """``escalate_slips`` slips within ``escalate_window`` — counting only slips since the last escalation.
+
+    So one run of slips asks for a decision once; after the team decides, it takes a fresh run of
+    ``escalate_slips`` slips to ask again, rather than re-asking on every slip that follows.
+    """
+    if not b.in_force:
+        return False
+    return slips_in_window(b, now, policy.escalate_window, after=b.escalated_at) >= policy.escalate_slips
+
+
+ESCALATION_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("talk", "Talk it through"),
+    ("renegotiate", "Renegotiate"),
+    ("retire", "Retire it"),
+    ("flag", "Flag the relationship"),
+)
+
+
+def escalation_options() -> list[tuple[str, str]]:
+    """(key, button label) for each conscious decision, in the order to offer them."""
+    return list(ESCALATION_OPTIONS)
+
+
+def escalation_text(b: Boundary, now: datetime, policy: Policy = DEFAULT_POLICY) -> str:
+    """The question put to the account team when :func:`needs_escalation` is true."""
+    n = slips_in_window(b, now, policy.escalate_window)
+    return (
+        f"{_quote(b.text)} has slipped {n} time{'' if n == 1 else 's'} in the last "
+        f"{_fmt_duration(policy.escalate_window)}. Maybe this client can't uphold it as it stands — "
+        "it's worth deciding consciously what happens next."
+    )
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def call_outside_window(window: tuple[time, time], call_at: datetime, cal: WorkCalendar) -> bool:
+    """Did a call start outside the agreed local window? Both ends count as inside.
+
+    The call is read on the customer's wall clock for that date, so DST changes are handled.
+    """
+    start, end = window
+    if not start < end:
+        raise ValueError(f"A contact window must start before it ends, got {format_contact_window(window)}")
+    _require_aware(call_at, "call_at")
+    local = cal.local_datetime(call_at).time()
+    return not start <= local <= end
+
+
+def response_slipped(
+    agreed: ResponseTime,
+    asked_at: datetime,
+    answered_at: datetime,
+    cal: WorkCalendar,
+    *,
+    day_start: time = time(9),
+    day_end: time = time(17),
+) -> tuple[bool, float]:
+    """(slipped?, elapsed) with elapsed in the agreement's unit, for the slip message.
+
+    Hours: working hours (``day_start``–``day_end`` on business days) between ask and answer.
+    Business days: business days after the day of the ask, up to and including the day of the
+    answer — "within 1 business day" means by the end of the next business day, so a question on
+    Friday afternoon answered on Monday is on time, and a holiday in between doesn't count.
+    """
+    _require_aware(asked_at, "asked_at")
+    _require_aware(answered_at, "answered_at")
+    if answered_at < asked_at:
+        raise ValueError("The answer can't come before the question (answered_at < asked_at).")
+    if agreed.in_days:
+        elapsed = float(cal.business_days_between(cal.local_date(asked_at), cal.local_date(answered_at)))
+    else:
+        elapsed = cal.business_hours_between(asked_at, answered_at, day_start=day_start, day_end=day_end)
+    # A float-rounding hair over the agreement is not a slip.
+    return elapsed > agreed.amount + 1e-9, elapsed
+
+
+# --------------------------------------------------------------------------- gentle reminders
+
+REMINDER_TEMPLATES: tuple[str, ...] = (
+    "A reminder of how we work together: {text}",
+    "Quick note on our working agreement: {text}",
+    "Just a gentle nudge on something that helps us do our best work for you: {text}",
+    "Thanks for working with us this way — a small refresher: {text}",
+    "To keep things running smoothly on both sides, a friendly reminder: {text}",
+    "One of the things that makes this partnership work so well: {text}",
+    "Keeping our rhythm going — as we agreed: {text}",
+    "A quick reminder, because it really does make a difference for us: {text}",
+)
+
+
+def pick_template(previous_index: int | None, seed: int, *, count: int = len(REMINDER_TEMPLATES)) -> int:
+    """A template index chosen by ``seed`` (e.g. a hash of customer and date), never ``previous_index``.
+
+    Deterministic so retries and replays send the same words; skipping the previous template keeps
+    back-to-back reminders from sounding like a broken record.
+    """
+    if count < 2:
+        raise ValueError("Need at least two templates to avoid repeating one")
+    if previous_index is None:
+        return seed % count
+    if not 0 <= previous_index < count:
+        raise ValueError(f"previous_index must be within 0..{count - 1}, got {previous_index}")
+    # Step 1..count-1 places forward: every other index is reachable, the previous one never is.
+    return (previous_index + 1 + seed % (count - 1)) % count
+
+
+def reminder_text(boundary: Boundary, template_index: int) -> str:
+    """The reminder sentence for ``boundary``, ending in punctuation whatever the text ends with."""
+    if not 0 <= template_index < len(REMINDER_TEMPLATES):
+        raise ValueError(f"template_index must be within 0..{len(REMINDER_TEMPLATES) - 1}, got {template_index}")
+    text = boundary.text if boundary.text[-1] in ".!?…" else f"{boundary.text}."
+    return REMINDER_TEMPLATES[template_index].format(text=text)
+
+
+def week_start_weekday(working_days: Iterable[int]) -> int:
+    """The weekday a customer's working week starts on: Mon for mon-fri, Sun for sun-thu.
+
+    That is the working day right after the longest run of days off (ties: earliest from Monday);
+    Monday when every day is a working day.
+    """
+    days = frozenset(working_days)
+    if not days or len(days) == 7:
+        return 0
+
+    def gap_before(day: int) -> int:
+        gap = 0
+        while (day - gap - 1) % 7 not in days:
+            gap += 1
+        return gap
+
+    return max((d for d in range(7) if d in days), key=lambda d: (gap_before(d), -d))
+
+
+def reminder_due_dates(
+    cal: WorkCalendar, start: date, end: date, *, weekday_rule: str = FIRST_BUSINESS_DAY_OF_WEEK
+) -> list[date]:
+    """Local dates in [start, end] on which the weekly reminder is due.
+
+    One per customer week: its first business day. A week starts on the customer's own first working
+    weekday (Monday for mon-fri — the ISO week; Sunday for sun-thu), so a holiday Monday moves the
+    reminder to Tuesday, and a week that is all holidays gets none.
+    """
+    if weekday_rule != FIRST_BUSINESS_DAY_OF_WEEK:
+        raise ValueError(f"Unknown reminder rule {weekday_rule!r}; use {FIRST_BUSINESS_DAY_OF_WEEK!r}")
+    first = week_start_weekday(cal.working_days)
+    week = start - timedelta(days=(start.weekday() - first) % 7)
+    due: list[date] = []
+    while week <= end:
+        day = next((week + timedelta(days=i) for i in range(7) if cal.is_business_day(week + timedelta(days=i))), None)
+        if day is not None and start <= day <= end:
+            due.append(day)
+        week += timedelta(weeks=1)
+    return due
+
+
+def reminders_due(cal: WorkCalendar, since: datetime, now: datetime, policy: Policy = DEFAULT_POLICY) -> list[date]:
+    """Reminder dates whose local ``policy.reminder_at`` falls in ``(since, now]``.
+
+    Consecutive scheduler runs over ``(last_run, now]`` see each reminder exactly once, so a job can
+    key the message by (customer, date) and stay idempotent.
+    """
+    _require_aware(since, "since")
+    _require_aware(now, "now")
+    if now <= since:
+        return []
+    # One day of slack either side: the local dates of the UTC range may differ from its UTC dates.
+    days = reminder_due_dates(
+        cal, cal.local_date(since) - _ONE_DAY, cal.local_date(now) + _ONE_DAY, weekday_rule=policy.reminder_rule
+    )
+    return [d for d in days if since < cal.at_local(d, policy.reminder_at) <= now]
+
+
+# --------------------------------------------------------------------------- health
+
+
+def boundary_health(
+    boundaries: Iterable[Boundary], now: datetime, *, window: timedelta = HEALTH_WINDOW
+) -> BoundaryHealthInput:
+    """Counts for :class:`domain.health.BoundaryHealthInput` over ``(now - window, now]``.
+
+    ``active``: boundaries in force (active or held). ``held``: those of them without a slip in the
+    window — what health.py means by held, so its "repeat slip" penalty adds up. ``slips``: slips in
+    the window on boundaries in force (a retired need no longer counts against the relationship).
+    """
+    in_force = [b for b in boundaries if b.in_force]
+    counts = [slips_in_window(b, now, window) for b in in_force]
+    return BoundaryHealthInput(active=len(in_force), held=counts.count(0), slips=sum(counts))

@@ -1,0 +1,412 @@
+"""Business days in a customer's local calendar.
+
+Pure domain code: no Slack, no database, and no wall clock — every function takes the dates or
+instants it needs. Instants are timezone-aware datetimes (returned in UTC); dates are local
+calendar dates in the customer's time zone.
+
+Public holidays come from the ``holidays`` package. A region (state, province, Land) can be given
+either as ``subdiv="CA"`` or folded into the country as ``country="US-CA"``; both normalise to
+``country="US", subdiv="CA"``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from types import MappingProxyType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import holidays
+
+__all__ = [
+    "WEEKDAYS",
+    "WEEKDAY_NAMES",
+    "WorkCalendar",
+    "format_working_week",
+    "parse_weekday",
+    "parse_working_week",
+    "supported_countries",
+    "validate_country",
+    "validate_subdivision",
+    "validate_timezone",
+]
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_NAMES: tuple[str, ...] = (
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+)
+
+# Every spelling people actually type for a weekday, mapped to Monday=0 … Sunday=6.
+_WEEKDAY_ALIASES: dict[str, int] = {
+    **{name: i for i, name in enumerate(WEEKDAYS)},
+    **{name.lower(): i for i, name in enumerate(WEEKDAY_NAMES)},
+    "tues": 1,
+    "weds": 2,
+    "thur": 3,
+    "thurs": 3,
+}
+
+_ONE_DAY = timedelta(days=1)
+# A calendar with at least one working weekday always finds a business day within this many days
+# unless every such day is a holiday — which would be a broken holiday table, so fail loudly then.
+_MAX_SCAN_DAYS = 366 * 2
+
+_TZ_HELP = "use an IANA name like Europe/Berlin; see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones"
+_COUNTRY_HELP = (
+    "use a two-letter ISO 3166 code such as US, DE or GB (supported codes are listed at "
+    "https://holidays.readthedocs.io or by domain.calendar.supported_countries())"
+)
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+@functools.cache
+def _timezones_by_lower_name() -> Mapping[str, str]:
+    # Built once: scanning the tz database on every validation would be slow.
+    return MappingProxyType({name.lower(): name for name in available_timezones()})
+
+
+def validate_timezone(name: str) -> str:
+    """Return the canonical spelling of an IANA time zone name, or raise ``ValueError``.
+
+    Matching is case-insensitive ("europe/berlin" → "Europe/Berlin") because people type these.
+    """
+    cleaned = name.strip() if isinstance(name, str) else ""
+    canonical = _timezones_by_lower_name().get(cleaned.lower())
+    if canonical is None:
+        # Some valid keys (e.g. links absent from available_timezones()) still load; accept them as typed.
+        try:
+            ZoneInfo(cleaned)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"Unknown time zone {name!r} — {_TZ_HELP}") from None
+        canonical = cleaned
+    return canonical
+
+
+@functools.cache
+def supported_countries() -> Mapping[str, tuple[str, ...]]:
+    """Alpha-2 country codes with holiday data, each with its supported subdivision codes."""
+    return MappingProxyType(
+        {
+            code: tuple(subdivs)
+            for code, subdivs in holidays.list_supported_countries().items()
+            if len(code) == 2 and code.isalpha()
+        }
+    )
+
+
+def validate_country(code: str) -> str:
+    """Return the upper-case alpha-2 code if ``holidays`` supports it, else raise ``ValueError``."""
+    cleaned = code.strip().upper() if isinstance(code, str) else ""
+    if cleaned not in supported_countries():
+        raise ValueError(f"Unknown country code {code!r} — {_COUNTRY_HELP}")
+    return cleaned
+
+
+def validate_subdivision(country: str, subdiv: str) -> str:
+    """Return the subdivision code as ``holidays`` spells it (case-insensitive match), or raise."""
+    country = validate_country(country)
+    known = supported_countries()[country]
+    by_upper = {s.upper(): s for s in known}
+    cleaned = subdiv.strip().upper() if isinstance(subdiv, str) else ""
+    if cleaned not in by_upper:
+        listed = ", ".join(known) if known else "none"
+        raise ValueError(f"Unknown region {subdiv!r} for {country} — valid codes: {listed}")
+    return by_upper[cleaned]
+
+
+@functools.lru_cache(maxsize=512)
+def _holidays_for(country: str, subdiv: str | None, year: int) -> Mapping[date, str]:
+    # Building a holidays object is costly, so cache one per (country, region, year). Copy it into a
+    # read-only mapping: HolidayBase grows itself on lookups of other years, which is not thread-safe.
+    table = holidays.country_holidays(country, subdiv=subdiv, years=year)
+    return MappingProxyType({day: name for day, name in table.items() if day.year == year})
+
+
+# --------------------------------------------------------------------------- working week
+
+
+def parse_weekday(text: str) -> int:
+    """ "tue", "Tuesday", "thurs" → Monday=0 … Sunday=6; ``ValueError`` otherwise."""
+    key = text.strip().lower().rstrip(".")
+    if key not in _WEEKDAY_ALIASES:
+        raise ValueError(f"{text!r} is not a day of the week — use mon, tue, wed, thu, fri, sat or sun")
+    return _WEEKDAY_ALIASES[key]
+
+
+def parse_working_week(text: str) -> frozenset[int]:
+    """Parse "mon-fri", "sun-thu" (ranges wrap past Sunday), "mon,tue,thu" or "mon-wed, fri"."""
+    usage = "Describe the working week like 'mon-fri', 'sun-thu' or 'mon,tue,thu'"
+    # "mon - wed" is as clear as "mon-wed": close up spaces around dashes before splitting.
+    compact = re.sub(r"\s*-\s*", "-", text.strip().lower())
+    parts = [p for p in re.split(r"[,\s]+", compact) if p]
+    if not parts:
+        raise ValueError(f"The working week is empty. {usage}.")
+    days: set[int] = set()
+    for part in parts:
+        bounds = part.split("-")
+        try:
+            if len(bounds) == 1:
+                days.add(parse_weekday(bounds[0]))
+                continue
+            if len(bounds) != 2:
+                raise ValueError(part)
+            first, last = parse_weekday(bounds[0]), parse_weekday(bounds[1])
+        except ValueError:
+            raise ValueError(f"I didn't understand {part!r} in {text!r}. {usage}.") from None
+        # Walk forward modulo 7 so "sun-thu" means Sun, Mon, Tue, Wed, Thu.
+        span = (last - first) % 7
+        days.update((first + i) % 7 for i in range(span + 1))
+    return frozenset(days)
+
+
+def format_working_week(days: Iterable[int]) -> str:
+    """Compact text :func:`parse_working_week` reads back: {0..4} → "mon-fri", {6,0,1,2,3} → "sun-thu"."""
+    wanted = set(days)
+    if not wanted:
+        return ""
+    if len(wanted) == 7:
+        return "mon-sun"
+    # Start right after a non-working day so a wrapping run (sun-thu) prints as one range.
+    start = next(d for d in range(7) if (d - 1) % 7 not in wanted and d in wanted)
+    runs: list[str] = []
+    i = 0
+    while i < 7:
+        day = (start + i) % 7
+        if day not in wanted:
+            i += 1
+            continue
+        j = i
+        while j + 1 < 7 and (start + j + 1) % 7 in wanted:
+            j += 1
+        last = (start + j) % 7
+        runs.append(WEEKDAYS[day] if i == j else f"{WEEKDAYS[day]}-{WEEKDAYS[last]}")
+        i = j + 1
+    return ",".join(runs)
+
+
+# --------------------------------------------------------------------------- the calendar
+
+
+def _require_aware(instant: datetime, what: str = "instant") -> None:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware (got naive {instant.isoformat()})")
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """A customer's working calendar: time zone, public holidays and working weekdays.
+
+    Construction validates and normalises every field (ValueError naming the bad value), so an
+    existing ``WorkCalendar`` is always usable. ``country`` may be "US-CA"; it is split into
+    ``country="US", subdiv="CA"``.
+    """
+
+    tz: str = "UTC"
+    country: str | None = None
+    working_days: frozenset[int] = frozenset({0, 1, 2, 3, 4})
+    subdiv: str | None = None
+
+    def __post_init__(self) -> None:
+        # Normalising here (not only in a factory) means no invalid calendar can exist at all.
+        object.__setattr__(self, "tz", validate_timezone(self.tz))
+        country, subdiv = self.country, self.subdiv
+        if country is not None and not country.strip():
+            country = None
+        if country is not None and "-" in country:
+            country, _, folded = country.partition("-")
+            if subdiv is not None and subdiv.strip().upper() != folded.strip().upper():
+                raise ValueError(f"Region given twice and differently: {self.country!r} and {subdiv!r}")
+            subdiv = folded
+        if subdiv is not None and not subdiv.strip():
+            subdiv = None
+        if country is None:
+            if subdiv is not None:
+                raise ValueError(f"Region {subdiv!r} needs a country code too (e.g. US-CA)")
+        else:
+            country = validate_country(country)
+            if subdiv is not None:
+                subdiv = validate_subdivision(country, subdiv)
+        object.__setattr__(self, "country", country)
+        object.__setattr__(self, "subdiv", subdiv)
+        days = frozenset(self.working_days)
+        if not days or not days <= frozenset(range(7)):
+            raise ValueError(f"Working days must be a non-empty set of weekdays 0 (Mon) … 6 (Sun), got {sorted(days)}")
+        object.__setattr__(self, "working_days", days)
+
+    @classmethod
+    def create(
+        cls,
+        tz: str = "UTC",
+        country: str | None = None,
+        working_week: str | Iterable[int] | None = None,
+        *,
+        subdiv: str | None = None,
+    ) -> WorkCalendar:
+        """Build from user-facing settings, e.g. ``create("Asia/Jerusalem", "IL", "sun-thu")``."""
+        if working_week is None:
+            days = frozenset({0, 1, 2, 3, 4})
+        elif isinstance(working_week, str):
+            days = parse_working_week(working_week)
+        else:
+            days = frozenset(working_week)
+        return cls(tz=tz, country=country, working_days=days, subdiv=subdiv)
+
+    # ----------------------------------------------------------------- days
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def holiday_name(self, day: date) -> str | None:
+        if self.country is None:
+            return None
+        return _holidays_for(self.country, self.subdiv, day.year).get(day)
+
+    def is_holiday(self, day: date) -> bool:
+        return self.holiday_name(day) is not None
+
+    def is_business_day(self, day: date) -> bool:
+        return day.weekday() in self.working_days and not self.is_holiday(day)
+
+    def _scan(self, day: date, step: timedelta) -> date:
+        for _ in range(_MAX_SCAN_DAYS):
+            if self.is_business_day(day):
+                return day
+            day += step
+        raise ValueError(f"No business day within {_MAX_SCAN_DAYS} days of {day} in {self!r}")
+
+    def next_business_day(self, day: date, *, include_today: bool = False) -> date:
+        """First business day after ``day`` (or ``day`` itself when ``include_today`` and it is one)."""
+        return self._scan(day if include_today else day + _ONE_DAY, _ONE_DAY)
+
+    def previous_business_day(self, day: date, *, include_today: bool = False) -> date:
+        """Last business day before ``day`` (or ``day`` itself when ``include_today`` and it is one)."""
+        return self._scan(day if include_today else day - _ONE_DAY, -_ONE_DAY)
+
+    def add_business_days(self, day: date, n: int) -> date:
+        """Move ``n`` business days forward (negative: backward), counting from but excluding ``day``.
+
+        Friday + 1 → Monday; Saturday + 1 → Monday; ``n == 0`` returns ``day`` unchanged.
+        """
+        for _ in range(abs(n)):
+            day = self.next_business_day(day) if n > 0 else self.previous_business_day(day)
+        return day
+
+    def business_days_between(self, start: date, end: date) -> int:
+        """Business days in the half-open range (start, end]; 0 when ``end <= start``.
+
+        "A call on Friday, now Monday" → 1, which is why a daily cadence is still green then.
+        """
+        count = 0
+        day = start + _ONE_DAY
+        while day <= end:
+            count += self.is_business_day(day)
+            day += _ONE_DAY
+        return count
+
+    # ----------------------------------------------------------------- instants
+
+    def local_date(self, instant: datetime) -> date:
+        _require_aware(instant)
+        return instant.astimezone(self.zone()).date()
+
+    def local_datetime(self, instant: datetime) -> datetime:
+        """The instant as an aware datetime on the customer's wall clock."""
+        _require_aware(instant)
+        return instant.astimezone(self.zone())
+
+    def at_local(self, day: date, at: time) -> datetime:
+        """Local wall time on ``day`` → aware UTC instant.
+
+        fold=0 gives exactly the DST rules we want (PEP 495): a time inside a spring-forward gap is
+        read with the pre-gap offset, i.e. moved forward by the gap (02:30 → 03:30), and an ambiguous
+        fall-back time takes its first occurrence.
+        """
+        if at.tzinfo is not None:
+            raise ValueError(f"at_local expects a naive wall-clock time, got {at.isoformat()}")
+        local = datetime.combine(day, at).replace(tzinfo=self.zone(), fold=0)
+        return local.astimezone(UTC)
+
+    def _work_window(self, day: date, day_start: time, day_end: time) -> tuple[datetime, datetime] | None:
+        if not self.is_business_day(day):
+            return None
+        return self.at_local(day, day_start), self.at_local(day, day_end)
+
+    def business_hours_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        day_start: time = time(9),
+        day_end: time = time(17),
+    ) -> float:
+        """Working hours elapsed in [start, end): only business days, only day_start–day_end local.
+
+        Real elapsed time is counted, so a window that spans a DST change is its true length.
+        Returns 0.0 when ``end <= start``.
+        """
+        _require_aware(start, "start")
+        _require_aware(end, "end")
+        _check_work_hours(day_start, day_end)
+        if end <= start:
+            return 0.0
+        total = timedelta()
+        day, last = self.local_date(start), self.local_date(end)
+        while day <= last:
+            window = self._work_window(day, day_start, day_end)
+            if window is not None:
+                lo, hi = max(window[0], start), min(window[1], end)
+                if hi > lo:
+                    total += hi - lo
+            day += _ONE_DAY
+        return total / timedelta(hours=1)
+
+    def add_business_hours(
+        self,
+        start: datetime,
+        hours: float,
+        *,
+        day_start: time = time(9),
+        day_end: time = time(17),
+    ) -> datetime:
+        """The instant (UTC) after ``hours`` working hours have elapsed from ``start``.
+
+        Time outside working hours does not count: Friday 16:00 + 2h → Monday 10:00 local. If the
+        budget runs out exactly at a day's end, that end is returned (not the next morning).
+        """
+        _require_aware(start, "start")
+        _check_work_hours(day_start, day_end)
+        if hours < 0:
+            raise ValueError(f"hours must be >= 0, got {hours}")
+        remaining = timedelta(hours=hours)
+        start = start.astimezone(UTC)
+        if not remaining:
+            return start
+        day = self.local_date(start)
+        while True:
+            window = self._work_window(day, day_start, day_end)
+            if window is not None:
+                cursor = max(window[0], start)
+                if cursor < window[1]:
+                    available = window[1] - cursor
+                    if remaining <= available:
+                        return cursor + remaining
+                    remaining -= available
+            day += _ONE_DAY
+
+
+def _check_work_hours(day_start: time, day_end: time) -> None:
+    if day_start.tzinfo is not None or day_end.tzinfo is not None:
+        raise ValueError("day_start and day_end are local wall-clock times and must be naive")
+    if day_end <= day_start:
+        raise ValueError(f"day_end ({day_end}) must be after day_start ({day_start})")

@@ -1,0 +1,452 @@
+"""Relationship health: an explainable 0–100 score, its band, and trend helpers.
+
+The score is a weighted blend of up to six components, each scored 0–100 with a human reason:
+
+==============  =======  ==========================================================================
+component       default  score
+==============  =======  ==========================================================================
+adherence       25       share of due calls/check-ins logged in the last 30 days (capped at 100)
+recency         20       100 up to the cadence's ideal gap, then linear down to 0 at 2 × the max gap
+mood            20       check-in moods (1–5) averaged with exponential decay (half-life 14 days),
+                         mapped 1 → 0 and 5 → 100
+scorecard       15       latest ideal-customer scorecard average, 1 → 0 and 5 → 100; a scorecard
+                         older than 180 days counts at half weight
+level           10       supplier 20, supplier of choice 60, partner 100
+boundaries      10       share of active boundaries held, minus 10 per repeat slip
+==============  =======  ==========================================================================
+
+A component without data is dropped and the remaining weights are renormalised, so a new customer is
+not punished for what we have not recorded yet; with no data at all the score is None ("unknown").
+
+Times: everything takes `now` as an argument. Naive datetimes are read as UTC (SQLite hands them back
+that way), aware ones are used as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from domain.surveys import normalize_level
+
+Band = Literal["green", "yellow", "red", "unknown"]
+
+SCORECARD_STALE_AFTER = timedelta(days=180)
+DEFAULT_MOOD_HALF_LIFE = timedelta(days=14)
+# How many recent check-ins the mood reason talks about; older ones barely move the score anyway.
+MOOD_REASON_WINDOW = 5
+# Points off per slip beyond the first on each boundary, so a boundary broken weekly hurts more.
+REPEAT_SLIP_PENALTY = 10.0
+
+LEVEL_SCORES: dict[str, float] = {"supplier": 20.0, "supplier_of_choice": 60.0, "partner": 100.0}
+_LEVEL_LABELS: dict[str, str] = {
+    "supplier": "a supplier",
+    "supplier_of_choice": "a supplier of choice",
+    "partner": "a partner",
+}
+
+_MOODS: dict[str, int] = {"green": 5, "yellow": 3, "red": 1}
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+MISSING_CHAR = "·"  # visible in Slack, unlike a space that may be trimmed at either end
+
+
+@dataclass(frozen=True)
+class HealthWeights:
+    """Relative weights; they need not sum to 100 because present components are renormalised."""
+
+    adherence: float = 25.0
+    recency: float = 20.0
+    mood: float = 20.0
+    scorecard: float = 15.0
+    level: float = 10.0
+    boundaries: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if value < 0 or not math.isfinite(value):
+                raise ValueError(f"weight {name} must be a finite number >= 0, got {value}")
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """Lower bounds of the green and yellow bands; anything below `yellow` is red."""
+
+    green: float = 70.0
+    yellow: float = 40.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.yellow <= self.green <= 100:
+            raise ValueError("thresholds need 0 <= yellow <= green <= 100")
+
+
+# Frozen, so sharing one instance as a default argument is safe.
+DEFAULT_WEIGHTS = HealthWeights()
+DEFAULT_THRESHOLDS = HealthThresholds()
+
+
+@dataclass(frozen=True)
+class BoundaryHealthInput:
+    """Boundaries over the last 30 days.
+
+    `active` boundaries in force, `held` of them without a slip, `slips` recorded in total.
+    """
+
+    active: int
+    held: int
+    slips: int
+
+    def __post_init__(self) -> None:
+        if min(self.active, self.held, self.slips) < 0:
+            raise ValueError("boundary counts must be >= 0")
+        if self.held > self.active:
+            raise ValueError("cannot hold more boundaries than are active")
+
+
+@dataclass(frozen=True)
+class HealthInputs:
+    """Everything the score looks at; leave a field at its default when there is no data for it."""
+
+    # (due, logged) calls/check-ins in the last 30 days.
+    adherence: tuple[int, int] | None = None
+    # Plural noun for the reason text, e.g. "daily calls" → "3 of the last 10 daily calls logged".
+    cadence_label: str = "check-ins"
+    since_last: timedelta | None = None
+    ideal: timedelta | None = None
+    maximum: timedelta | None = None
+    # (when, mood 1..5); see mood_value() for converting green/yellow/red.
+    moods: Sequence[tuple[datetime, int]] = ()
+    scorecard_avg: float | None = None
+    scorecard_at: datetime | None = None
+    level: str | None = None
+    boundaries: BoundaryHealthInput | None = None
+
+    def __post_init__(self) -> None:
+        # A tuple keeps the frozen dataclass hashable and immune to the caller mutating its list.
+        object.__setattr__(self, "moods", tuple(self.moods))
+        if self.adherence is not None and min(self.adherence) < 0:
+            raise ValueError("adherence counts must be >= 0")
+        if self.ideal is not None and self.ideal <= timedelta(0):
+            raise ValueError("ideal must be positive")
+        if self.ideal is not None and self.maximum is not None and self.maximum < self.ideal:
+            raise ValueError("maximum must be >= ideal")
+        for _, mood in self.moods:
+            _check_mood(mood)
+        if self.scorecard_avg is not None and not 1 <= self.scorecard_avg <= 5:
+            raise ValueError(f"scorecard average must be within 1..5, got {self.scorecard_avg}")
+        if self.level is not None:
+            normalize_level(self.level)  # fail at construction, not deep inside a scheduled job
+
+
+@dataclass(frozen=True)
+class Component:
+    """One scored aspect. `weight` is its share of the final score (present components sum to 1)."""
+
+    name: str
+    score: float
+    weight: float
+    reason: str
+
+    @property
+    def drag(self) -> float:
+        """Points this component costs the overall score compared with a perfect 100."""
+        return self.weight * (100.0 - self.score)
+
+
+@dataclass(frozen=True)
+class Health:
+    score: int | None
+    band: Band
+    components: tuple[Component, ...] = ()
+
+    def top_reasons(self, n: int = 2) -> list[str]:
+        """Reasons of the components pulling the score down most, ready to drop into a Slack message.
+
+        Components at 100 (or with no weight) are not reasons for concern and are never listed.
+        """
+        dragging = [c for c in self.components if c.drag > 0]
+        dragging.sort(key=lambda c: c.drag, reverse=True)  # stable: ties keep component order
+        return [_capitalize(c.reason) for c in dragging[:n]]
+
+
+def mood_value(mood: str | int) -> int:
+    """green=5, yellow=3, red=1, or a 1..5 rating given as text or int."""
+    if isinstance(mood, bool):
+        raise ValueError(f"unknown mood: {mood!r}")
+    if isinstance(mood, int):
+        return _check_mood(mood)
+    text = mood.strip().lower()
+    if text in _MOODS:
+        return _MOODS[text]
+    if text.isdigit():
+        return _check_mood(int(text))
+    raise ValueError(f"unknown mood: {mood!r}")
+
+
+def band(score: float | None, thresholds: HealthThresholds = DEFAULT_THRESHOLDS) -> Band:
+    if score is None:
+        return "unknown"
+    if score >= thresholds.green:
+        return "green"
+    if score >= thresholds.yellow:
+        return "yellow"
+    return "red"
+
+
+def compute_health(
+    inputs: HealthInputs,
+    *,
+    now: datetime,
+    weights: HealthWeights = DEFAULT_WEIGHTS,
+    thresholds: HealthThresholds = DEFAULT_THRESHOLDS,
+    mood_half_life: timedelta = DEFAULT_MOOD_HALF_LIFE,
+) -> Health:
+    now = _aware(now)
+    # (name, score, raw weight, reason) for every component that has data.
+    raw: list[tuple[str, float, float, str]] = []
+
+    if inputs.adherence is not None:
+        scored = _adherence(*inputs.adherence, label=inputs.cadence_label)
+        if scored:
+            raw.append(("adherence", scored[0], weights.adherence, scored[1]))
+
+    if inputs.since_last is not None and inputs.ideal is not None and inputs.maximum is not None:
+        score, reason = _recency(inputs.since_last, inputs.ideal, inputs.maximum)
+        raw.append(("recency", score, weights.recency, reason))
+
+    if inputs.moods:
+        score, reason = _mood(inputs.moods, now=now, half_life=mood_half_life)
+        raw.append(("mood", score, weights.mood, reason))
+
+    if inputs.scorecard_avg is not None:
+        score, factor, reason = _scorecard(inputs.scorecard_avg, inputs.scorecard_at, now=now)
+        raw.append(("scorecard", score, weights.scorecard * factor, reason))
+
+    if inputs.level is not None:
+        level = normalize_level(inputs.level)
+        raw.append(("level", LEVEL_SCORES[level], weights.level, f"seen as {_LEVEL_LABELS[level]}"))
+
+    if inputs.boundaries is not None:
+        scored_b = _boundaries(inputs.boundaries)
+        if scored_b:
+            raw.append(("boundaries", scored_b[0], weights.boundaries, scored_b[1]))
+
+    total = sum(w for _, _, w, _ in raw)
+    if total <= 0:
+        # Either nothing recorded yet or every present component is weighted out.
+        return Health(score=None, band="unknown", components=())
+    components = tuple(Component(name, s, w / total, reason) for name, s, w, reason in raw)
+    score = _round_half_up(sum(c.score * c.weight for c in components))
+    return Health(score=score, band=band(score, thresholds), components=components)
+
+
+# --- Components ----------------------------------------------------------------------------------------
+
+
+def _adherence(due: int, logged: int, *, label: str) -> tuple[float, str] | None:
+    if due == 0:
+        return None  # nothing was due, so there is nothing to adhere to
+    if logged >= due:
+        return 100.0, f"all of the last {due} {label} logged"
+    return 100.0 * logged / due, f"{logged} of the last {due} {label} logged"
+
+
+def _recency(since_last: timedelta, ideal: timedelta, maximum: timedelta) -> tuple[float, str]:
+    """100 up to `ideal`, then a straight line down to 0 at 2 × `maximum`.
+
+    2 × max rather than max as the zero point so a contact that is just overdue still scores
+    something and the score keeps separating "a bit late" from "gone quiet".
+    """
+    since = max(since_last, timedelta(0))  # clock skew must not give a bonus
+    zero_at = 2 * maximum
+    if since <= ideal:
+        score = 100.0
+    elif since >= zero_at:
+        score = 0.0
+    else:
+        score = 100.0 * (zero_at - since) / (zero_at - ideal)
+    days = since // timedelta(days=1)
+    ago = "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
+    return score, f"last contact {ago} (ideal {_fmt_days(ideal)}, max {_fmt_days(maximum)})"
+
+
+def _mood(moods: Sequence[tuple[datetime, int]], *, now: datetime, half_life: timedelta) -> tuple[float, str]:
+    if half_life <= timedelta(0):
+        raise ValueError("mood half-life must be positive")
+    points = sorted(((_aware(at), mood) for at, mood in moods), key=lambda p: p[0])
+    total_w = 0.0
+    total = 0.0
+    for at, mood in points:
+        age = max(now - at, timedelta(0))  # future-dated check-ins count as "now"
+        w = 0.5 ** (age / half_life)
+        total_w += w
+        total += w * mood
+    average = total / total_w
+    score = 100.0 * (average - 1) / 4
+    return score, _mood_reason([mood for _, mood in points[-MOOD_REASON_WINDOW:]])
+
+
+def _mood_colour(mood: int) -> str:
+    # 2 and 4 lean towards their neighbours so the wording never contradicts the score's direction.
+    return "green" if mood >= 4 else "yellow" if mood == 3 else "red"
+
+
+def _mood_reason(recent: list[int]) -> str:
+    colours = [_mood_colour(m) for m in recent]
+    if len(colours) == 1:
+        return f"mood {colours[0]} at the last check-in"
+    n = len(colours)
+    for colour in ("red", "yellow", "green"):
+        count = colours.count(colour)
+        if count == n:
+            return f"mood {colour} at each of the last {n} check-ins"
+        if count * 2 > n:
+            return f"mood mostly {colour} over the last {n} check-ins"
+    return f"mood mixed over the last {n} check-ins (latest {colours[-1]})"
+
+
+def _scorecard(avg: float, at: datetime | None, *, now: datetime) -> tuple[float, float, str]:
+    """(score, weight factor, reason); a stale scorecard still says something, just less."""
+    score = 100.0 * (avg - 1) / 4
+    reason = f"ideal-customer scorecard averages {avg:.1f}/5"
+    if at is None:
+        return score, 1.0, reason
+    age = max(now - _aware(at), timedelta(0))
+    if age > SCORECARD_STALE_AFTER:
+        months = age.days // 30
+        return score, 0.5, f"{reason} but is {months} months old (counts half)"
+    return score, 1.0, reason
+
+
+def _boundaries(b: BoundaryHealthInput) -> tuple[float, str] | None:
+    if b.active == 0:
+        return None  # no boundaries agreed, so none can be slipping
+    slipping = b.active - b.held
+    repeat_slips = max(0, b.slips - slipping)
+    score = max(0.0, 100.0 * b.held / b.active - REPEAT_SLIP_PENALTY * repeat_slips)
+    held = f"all {b.active} boundaries held" if slipping == 0 else f"{b.held} of {b.active} boundaries held"
+    slips = "" if b.slips == 0 else f", {b.slips} slip{'s' if b.slips != 1 else ''}"
+    return score, f"{held}{slips} in the last 30 days"
+
+
+# --- Trends --------------------------------------------------------------------------------------------
+
+
+def sparkline(values: Sequence[float | None], *, lo: float = 0, hi: float = 100) -> str:
+    """One block character per value, ▁ at `lo` up to █ at `hi`; "·" marks a missing value."""
+    if hi <= lo:
+        raise ValueError("hi must be greater than lo")
+    out = []
+    for v in values:
+        if v is None:
+            out.append(MISSING_CHAR)
+            continue
+        frac = (min(max(v, lo), hi) - lo) / (hi - lo)
+        out.append(SPARK_CHARS[min(len(SPARK_CHARS) - 1, int(frac * len(SPARK_CHARS)))])
+    return "".join(out)
+
+
+def weekly_series(
+    points: Sequence[tuple[datetime, int]], *, now: datetime, weeks: int = 12, tz: str = "UTC"
+) -> list[int | None]:
+    """The last value in each of the last `weeks` calendar weeks (Monday start, in `tz`), oldest first.
+
+    The final entry is the current, partial week. Weeks with no point are None; points after `now`
+    are ignored.
+    """
+    if weeks < 1:
+        raise ValueError("weeks must be >= 1")
+    zone = ZoneInfo(tz)
+    now = _aware(now)
+    # Bucketing by local calendar date keeps DST changes from shifting week edges.
+    this_week = _week_start(now.astimezone(zone).date())
+    latest: list[tuple[datetime, int] | None] = [None] * weeks
+    for at, value in points:
+        at = _aware(at)
+        if at > now:
+            continue
+        weeks_ago = (this_week - _week_start(at.astimezone(zone).date())).days // 7
+        if weeks_ago >= weeks:
+            continue
+        slot = weeks - 1 - weeks_ago
+        current = latest[slot]
+        if current is None or at >= current[0]:
+            latest[slot] = (at, value)
+    return [p[1] if p is not None else None for p in latest]
+
+
+def dropped_sharply(
+    series_or_points: Sequence[tuple[datetime, float]] | Sequence[float | None],
+    *,
+    now: datetime,
+    threshold: float = 15,
+    days: int = 7,
+) -> bool:
+    """True when the latest value is `threshold`+ points below the highest value of the last `days`.
+
+    Takes (when, value) points, or plain values read as one per day with the last one being today.
+    "Highest of the window" includes the value standing when the window opened, so a fall from a
+    level held all week counts. The latest value must itself fall inside the window: a score that
+    has not been recomputed this week has not dropped this week. Callers dedupe repeat alerts.
+    """
+    now = _aware(now)
+    points = _as_points(series_or_points, now=now)
+    past = sorted((p for p in points if p[0] <= now), key=lambda p: p[0])
+    if len(past) < 2:
+        return False
+    window_start = now - timedelta(days=days)
+    latest_at, latest = past[-1]
+    if latest_at < window_start:
+        return False
+    earlier = past[:-1]
+    standing = [v for at, v in earlier if at <= window_start][-1:]  # the value as the window opened
+    within = [v for at, v in earlier if at > window_start]
+    reference = standing + within
+    return bool(reference) and max(reference) - latest >= threshold
+
+
+def _as_points(
+    data: Sequence[tuple[datetime, float]] | Sequence[float | None], *, now: datetime
+) -> list[tuple[datetime, float]]:
+    points: list[tuple[datetime, float]] = []
+    n = len(data)
+    for i, item in enumerate(data):
+        if isinstance(item, tuple):
+            points.append((_aware(item[0]), float(item[1])))
+        elif item is not None:
+            points.append((now - timedelta(days=n - 1 - i), float(item)))
+    return points
+
+
+# --- Helpers -------------------------------------------------------------------------------------------
+
+
+def _check_mood(mood: int) -> int:
+    if isinstance(mood, bool) or not isinstance(mood, int) or not 1 <= mood <= 5:
+        raise ValueError(f"mood must be an int within 1..5, got {mood!r}")
+    return mood
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def _week_start(d: date) -> date:
+    return d - timedelta(days=d.weekday())
+
+
+def _fmt_days(td: timedelta) -> str:
+    days = td / timedelta(days=1)
+    return str(int(days)) if days == int(days) else f"{days:.1f}"
+
+
+def _round_half_up(x: float) -> int:
+    # Python's round() is banker's rounding; 69.5 should read as 70 to a person, not 70 or 69 by parity.
+    return max(0, min(100, math.floor(x + 0.5)))
+
+
+def _capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:]

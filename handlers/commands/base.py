@@ -1,0 +1,37 @@
+"""What every `/partner` subcommand receives and returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.settings import Settings
+from storage.store import Store
+
+Reply = dict[str, Any] | None  # the ack body (text/blocks, ephemeral), or None when a modal answered instead
+
+
+@dataclass(frozen=True)
+class CommandCall:
+    team_id: str
+    user_id: str
+    channel_id: str
+    args: str  # everything after the subcommand, as Slack sent it (mentions escaped)
+    trigger_id: str
+    store: Store
+    client: WebClient
+    settings: Settings
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    usage: str
+    summary: str
+    run: Callable[[CommandCall], Reply]
+    aliases: tuple[str, ...] = ()

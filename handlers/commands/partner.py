@@ -1,0 +1,87 @@
+"""The `/partner` slash command: routes the first word to a subcommand."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+
+from bot.clock import Clock
+from bot.settings import Settings
+from handlers.commands.add import USAGE as ADD_USAGE
+from handlers.commands.add import add
+from handlers.commands.base import CommandCall, Reply, Subcommand
+from handlers.commands.checkin import USAGE as CHECKIN_USAGE
+from handlers.commands.checkin import checkin
+from handlers.commands.help import help_reply
+from handlers.parsing import split_first
+from storage.store import Store
+
+
+def _help(call: CommandCall) -> Reply:
+    return help_reply(SUBCOMMANDS)
+
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand("help", "/partner help", "Show this list.", _help),
+    Subcommand("add", ADD_USAGE, "Add a customer, with its channel and owner.", add, aliases=("new",)),
+    Subcommand(
+        "checkin",
+        CHECKIN_USAGE,
+        "Log how a customer is doing. With no arguments, opens a form.",
+        checkin,
+        aliases=("check-in", "ci", "log"),
+    ),
+)
+_BY_NAME = {name: s for s in SUBCOMMANDS for name in (s.name, *s.aliases)}
+
+
+def route(word: str) -> tuple[Subcommand | None, str | None]:
+    """The subcommand for `word`, or None with a "did you mean" suggestion."""
+    word = word.lower()
+    if word in _BY_NAME:
+        return _BY_NAME[word], None
+    close = difflib.get_close_matches(word, list(_BY_NAME), n=1, cutoff=0.6)
+    return None, (_BY_NAME[close[0]].name if close else None)
+
+
+def partner_command(
+    ack: Ack,
+    command: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    word, args = split_first(command.get("text") or "")
+    if not word:
+        reply(ack, help_reply(SUBCOMMANDS))
+        return
+    subcommand, suggestion = route(word)
+    if subcommand is None:
+        intro = f"I don't know `{word}`." + (f" Did you mean `/partner {suggestion}`?" if suggestion else "")
+        reply(ack, help_reply(SUBCOMMANDS, intro=intro))
+        return
+    call = CommandCall(
+        team_id=context.team_id or command["team_id"],
+        user_id=command["user_id"],
+        channel_id=command.get("channel_id", ""),
+        args=args,
+        trigger_id=command.get("trigger_id", ""),
+        store=store,
+        client=client,
+        settings=settings,
+        now=clock(),
+    )
+    reply(ack, subcommand.run(call))
+
+
+def reply(ack: Ack, answer: Reply) -> None:
+    """Always JSON and ephemeral: only the person who typed the command sees the answer."""
+    if answer is None:
+        ack()
+    else:
+        ack(response_type="ephemeral", **answer)

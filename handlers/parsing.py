@@ -1,0 +1,153 @@
+"""Reading what people type after `/partner`: words, quoted phrases, Slack's escaped mentions, moods."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from domain.errors import UserError
+
+# With `should_escape: true` Slack sends <#C0123|acme>, <@U0456|dana>, <!subteam^S1|@team>, <https://…|label>.
+_CHANNEL = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>$")
+_USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
+_TOKEN = re.compile(r'<[^>]*>|"[^"]*"?|“[^”]*”?|\S+')
+_KEY_VALUE = re.compile(r"^([a-z_]+)=(.*)$", re.IGNORECASE)
+
+
+def unescape(text: str) -> str:
+    """Slack escapes exactly these three characters in message text."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split on white space, keeping "quoted phrases" and <escaped|mentions> whole."""
+    tokens = []
+    for raw in _TOKEN.findall(text or ""):
+        if raw[0] in '"“':
+            raw = raw[1:].rstrip('"”')
+            if not raw:
+                continue
+        tokens.append(raw)
+    return tokens
+
+
+def split_first(text: str) -> tuple[str, str]:
+    """The first word and the untouched rest, so notes keep their own spacing and formatting."""
+    text = (text or "").strip()
+    if not text:
+        return "", ""
+    parts = text.split(None, 1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    id: str | None
+    name: str | None
+
+
+def parse_channel(token: str) -> ChannelRef | None:
+    """`<#C0123|acme>`, `<#C0123>` (escaped) or `#acme` (plain, needs a lookup by name)."""
+    m = _CHANNEL.match(token)
+    if m:
+        return ChannelRef(m.group(1), m.group(2) or None)
+    if token.startswith("#") and len(token) > 1:
+        return ChannelRef(None, token[1:].lower())
+    return None
+
+
+@dataclass(frozen=True)
+class UserRef:
+    id: str | None
+    name: str | None
+
+
+def parse_user(token: str) -> UserRef | None:
+    """`<@U0456|dana>`, `<@U0456>` (escaped) or `@dana` (plain, needs a lookup by name)."""
+    m = _USER.match(token)
+    if m:
+        return UserRef(m.group(1), m.group(2) or None)
+    if token.startswith("@") and len(token) > 1:
+        return UserRef(None, token[1:].lower())
+    return None
+
+
+def parse_key_value(token: str) -> tuple[str, str] | None:
+    m = _KEY_VALUE.match(token)
+    return (m.group(1).lower(), m.group(2)) if m else None
+
+
+# Moods: the traffic light, a 1–5 score, or an emoji people already use for it.
+_MOOD_WORDS = {
+    "green": "green",
+    "g": "green",
+    "good": "green",
+    "yellow": "yellow",
+    "y": "yellow",
+    "amber": "yellow",
+    "orange": "yellow",
+    "meh": "yellow",
+    "red": "red",
+    "r": "red",
+    "bad": "red",
+}
+_MOOD_EMOJI = {
+    ":large_green_circle:": "green",
+    ":green_circle:": "green",
+    ":green_heart:": "green",
+    ":white_check_mark:": "green",
+    ":+1:": "green",
+    ":thumbsup:": "green",
+    ":smile:": "green",
+    ":slightly_smiling_face:": "green",
+    ":large_yellow_circle:": "yellow",
+    ":yellow_circle:": "yellow",
+    ":yellow_heart:": "yellow",
+    ":warning:": "yellow",
+    ":neutral_face:": "yellow",
+    ":red_circle:": "red",
+    ":heart:": "red",
+    ":rotating_light:": "red",
+    ":fire:": "red",
+    ":-1:": "red",
+    ":thumbsdown:": "red",
+    ":disappointed:": "red",
+    "🟢": "green",
+    "💚": "green",
+    "🟡": "yellow",
+    "💛": "yellow",
+    "🔴": "red",
+    "❤️": "red",
+}
+MOOD_SCORES = {"green": 5, "yellow": 3, "red": 1}
+MOOD_EMOJI = {"green": ":large_green_circle:", "yellow": ":large_yellow_circle:", "red": ":red_circle:"}
+
+
+@dataclass(frozen=True)
+class Mood:
+    color: str
+    score: int
+
+
+def parse_mood(token: str) -> Mood | None:
+    """green/yellow/red (and a few synonyms), 1–5, or a traffic-light emoji; None when it is not a mood."""
+    t = token.strip().lower()
+    if t in _MOOD_WORDS:
+        color = _MOOD_WORDS[t]
+        return Mood(color, MOOD_SCORES[color])
+    if t in _MOOD_EMOJI:
+        color = _MOOD_EMOJI[t]
+        return Mood(color, MOOD_SCORES[color])
+    if t.isdigit() and len(t) == 1 and 1 <= int(t) <= 5:
+        score = int(t)
+        return Mood("green" if score >= 4 else "yellow" if score == 3 else "red", score)
+    return None
+
+
+def require_mood(token: str | None, usage: str) -> Mood:
+    if token is None:
+        raise UserError(f"How is it going? Add a mood — green, yellow or red. Usage: `{usage}`")
+    mood = parse_mood(token)
+    if mood is None:
+        raise UserError(f"'{token}' is not a mood: use green, yellow, red, 1–5 or 🟢 🟡 🔴. Usage: `{usage}`")
+    return mood

@@ -1,0 +1,131 @@
+"""`partner-bot` as an operator runs it: a real process, real port, the fake Slack as its Web API."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage.db import make_engine
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID
+
+PARTNER_BOT = [sys.executable, "-m", "bot.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def env(fake_slack: FakeSlack, tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
+    return {
+        **clean,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "DATABASE_URL": os.environ.get("PARTNER_TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/partner.db",
+    }
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(PARTNER_BOT + args, env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 20) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"partner-bot exited early:\n{process.stderr.read() if process.stderr else ''}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+                return dict(json.loads(response.read()), status_code=str(response.status))
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError("partner-bot did not become healthy")
+
+
+@pytest.fixture
+def served(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*PARTNER_BOT, "serve", "--http", "--port", str(port), "--host", "127.0.0.1"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def test_serve_answers_signed_commands_and_stops_cleanly_on_sigterm(
+    served: tuple[str, subprocess.Popen[str]], env: dict[str, str], fake_slack: FakeSlack
+) -> None:
+    url, process = served
+    assert wait_healthy(url, process) == {"status": "ok", "database": "ok", "status_code": "200"}
+    slack = SlackRequests(url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+
+    assert "Added *Acme*" in slack.command("add Acme").json()["text"]
+    reply = slack.command("checkin acme green kickoff went well")
+    assert reply.status == 200 and "Logged a green check-in for *Acme*" in reply.json()["text"]
+
+    forged = SlackRequests(url, signing_secret="not-the-secret", team_id=TEAM_ID, fake=fake_slack)
+    assert forged.command("checkin acme red forged").status == 401
+
+    store = Store(make_engine(env["DATABASE_URL"]))
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.mood, entry.note) == ("green", "kickoff went well")
+    store.engine.dispose()
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+    assert process.stderr is not None and "shutting down" in process.stderr.read()
+
+
+def test_db_upgrade_is_idempotent_and_tick_runs(env: dict[str, str], tmp_path: Path) -> None:
+    first = run(["db", "upgrade"], env, tmp_path)
+    second = run(["db", "upgrade"], env, tmp_path)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert "database at revision" in second.stdout
+    tick = run(["tick", "--now", "2026-12-01T14:00:00Z"], env, tmp_path)
+    assert tick.returncode == 0, tick.stderr
+
+
+def test_tick_rejects_an_instant_without_a_zone(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(["tick", "--now", "2026-12-01T14:00:00"], env, tmp_path)
+    assert result.returncode == 2 and "has no time zone" in result.stderr
+
+
+def test_missing_settings_fail_fast_naming_the_variable(env: dict[str, str], tmp_path: Path) -> None:
+    del env["SLACK_SIGNING_SECRET"]
+    result = run(["serve", "--http"], env, tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_SIGNING_SECRET is not set" in result.stderr
+
+
+def test_settings_come_from_a_dotenv_file(env: dict[str, str], tmp_path: Path) -> None:
+    secret = env.pop("SLACK_SIGNING_SECRET")
+    (tmp_path / ".env").write_text(f"SLACK_SIGNING_SECRET={secret}\n")
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0

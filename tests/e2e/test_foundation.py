@@ -1,0 +1,265 @@
+"""End to end: signed requests to the real app over HTTP, Slack's side played by the fake Web API."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from handlers.blocks import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE, OPEN_CHECKIN
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests, sign
+from tests.utils import TEAM_ID, BotServer, FakeClock
+
+
+def ephemeral(response: Any) -> str:
+    assert response.status == 200, response.text
+    body = response.json()
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    return body["text"]
+
+
+def add_acme(slack: SlackRequests, name: str = "Acme Corp") -> str:
+    return ephemeral(slack.command(f"add {name} <#C0ACME|acme> <@U0001|dana>"))
+
+
+# Help and routing
+
+
+@pytest.mark.parametrize("text", ["help", "", "   ", "HELP"])
+def test_help_lists_every_subcommand(slack: SlackRequests, text: str) -> None:
+    reply = slack.command(text)
+    body = reply.json()
+    for usage in ("/partner help", "/partner add", "/partner checkin"):
+        assert usage in body["text"]
+    assert body["blocks"][0]["type"] == "section"
+
+
+def test_unknown_subcommand_suggests_the_closest(slack: SlackRequests) -> None:
+    text = ephemeral(slack.command("chekin acme green hi"))
+    assert "I don't know `chekin`" in text and "Did you mean `/partner checkin`?" in text
+
+
+# Customers
+
+
+def test_add_stores_the_customer_with_owner_channel_and_owner_time_zone(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    text = add_acme(slack)
+    assert "Added *Acme Corp*" in text and "<@U0001>" in text and "<#C0ACME>" in text
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert (customer.name, customer.channel_id, customer.owner_id) == ("Acme Corp", "C0ACME", "U0001")
+    assert customer.tz == "America/New_York"  # Dana's Slack time zone, from users.info
+    assert fake_slack.calls_to("conversations.join")[0].params["channel"] == "C0ACME"
+    assert fake_slack.channels["C0ACME"]["is_member"]
+
+
+def test_add_defaults_the_owner_to_the_author_and_accepts_tz(slack: SlackRequests, store: Store) -> None:
+    ephemeral(slack.command("add Globex tz=europe/berlin country=de", user_id="U0002"))
+    customer = store.customer_by_name(team_id=TEAM_ID, name="globex")
+    assert customer is not None
+    assert (customer.owner_id, customer.tz, customer.country) == ("U0002", "Europe/Berlin", "DE")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("add", "What's the customer called?"),
+        ("add <#C0ACME|acme>", "Start with the customer's name"),
+        ("add Acme #nowhere", "I can't find a channel called '#nowhere'"),
+        ("add Acme @nobody", "I can't find '@nobody'"),
+        ("add Acme tz=Mars/Base", "Unknown time zone 'Mars/Base'"),
+        ("add Acme country=XX", "Unknown country code 'XX'"),
+        ("add Acme colour=blue", "Unknown option 'colour='"),
+        ("add Acme <#C0ACME|acme> trailing words", "I didn't understand 'trailing'"),
+    ],
+)
+def test_add_explains_bad_input_and_stores_nothing(slack: SlackRequests, store: Store, text: str, message: str) -> None:
+    assert message in ephemeral(slack.command(text))
+    assert store.customers(team_id=TEAM_ID) == []
+
+
+def test_names_are_unique_whatever_their_case(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    assert "There is already a customer called *Acme Corp*" in ephemeral(slack.command("add ACME   corp"))
+    assert len(store.customers(team_id=TEAM_ID)) == 1
+
+
+def test_private_channel_the_bot_cannot_join_gets_an_invite_hint(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    fake_slack.fail_next("conversations.join", error="method_not_supported_for_channel_type")
+    text = ephemeral(slack.command("add Acme <#G0PRIV|secret>"))
+    assert "Added *Acme*" in text and "/invite @Partner" in text
+
+
+# Check-ins by text
+
+
+def test_checkin_by_text_is_stored_and_confirmed(slack: SlackRequests, store: Store, clock: FakeClock) -> None:
+    add_acme(slack)
+    text = ephemeral(slack.command("checkin acme corp green kickoff went *well*  &amp; on time"))
+    assert "Logged a green check-in for *Acme Corp*" in text
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.mood, entry.kind, entry.author_id) == ("green", "async", "U0001")
+    assert entry.note == "kickoff went *well*  &amp; on time"  # Slack formatting and spacing kept as sent
+    assert entry.created_at == clock.now
+
+
+def test_checkin_by_prefix_with_a_call_flag_and_a_score(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    assert "yellow call check-in" in ephemeral(slack.command("checkin ac 3 call pricing questions"))
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.mood, entry.kind, entry.note) == ("yellow", "call", "pricing questions")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("checkin acm3 green hi", "No customer matches 'acm3' — did you mean Acme Corp?"),
+        ("checkin acme corp", "Add a mood"),
+        ("checkin acme corp purple hi", "'purple' is not a mood"),
+        ("checkin acme corp red", "Add a short note"),
+    ],
+)
+def test_checkin_bad_input_is_explained_and_nothing_stored(
+    slack: SlackRequests, store: Store, text: str, message: str
+) -> None:
+    add_acme(slack)
+    reply = ephemeral(slack.command(text))
+    assert message in reply
+    if "did you mean" not in message:
+        assert "/partner checkin <customer>" in reply  # the usage line comes with the complaint
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
+def test_ambiguous_prefix_lists_the_candidates(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("add Acme Labs"))
+    text = ephemeral(slack.command("checkin ac green hi"))
+    assert "*Acme Corp*" in text and "*Acme Labs*" in text
+
+
+def test_a_retried_command_stores_one_checkin(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    first = slack.command("checkin acme green hello", trigger_id="111.222.abc")
+    again = slack.command("checkin acme green hello", trigger_id="111.222.abc", retry_num=1)
+    assert first.status == again.status == 200
+    assert len(store.checkins(team_id=TEAM_ID)) == 1
+
+
+# Check-ins by modal
+
+
+def modal_values(customer_id: int | None, mood: str | None, note: str | None, call: bool = False) -> dict[str, Any]:
+    option = {"text": {"type": "plain_text", "text": "x"}, "value": str(customer_id)} if customer_id else None
+    mood_option = {"text": {"type": "plain_text", "text": mood}, "value": mood} if mood else None
+    call_options = [{"text": {"type": "plain_text", "text": "Yes"}, "value": "call"}] if call else []
+    return {
+        "customer": {CHECKIN_CUSTOMER: {"type": "external_select", "selected_option": option}},
+        "mood": {CHECKIN_MOOD: {"type": "radio_buttons", "selected_option": mood_option}},
+        "call": {CHECKIN_CALL: {"type": "checkboxes", "selected_options": call_options}},
+        "note": {CHECKIN_NOTE: {"type": "plain_text_input", "value": note}},
+    }
+
+
+def test_checkin_without_arguments_opens_the_modal(slack: SlackRequests, fake_slack: FakeSlack) -> None:
+    reply = slack.command("checkin", trigger_id="999.888.modal")
+    assert reply.status == 200
+    (opened,) = fake_slack.calls_to("views.open")
+    assert opened.params["trigger_id"] == "999.888.modal"
+    assert opened.params["view"]["callback_id"] == CHECKIN_MODAL
+    assert json.loads(opened.params["view"]["private_metadata"]) == {"channel_id": "C0001"}
+
+
+def test_modal_customer_type_ahead(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("add Globex"))
+    ephemeral(slack.command("add Initech"))
+    options = slack.block_suggestion(CHECKIN_CUSTOMER, "glo").json()["options"]
+    assert [o["text"]["text"] for o in options] == ["Globex"]
+    everyone = slack.block_suggestion(CHECKIN_CUSTOMER, "").json()["options"]
+    assert [o["text"]["text"] for o in everyone] == ["Acme Corp", "Globex", "Initech"]
+
+
+def test_modal_submission_stores_and_confirms_where_it_started(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_acme(slack)
+    (customer,) = store.customers(team_id=TEAM_ID)
+    reply = slack.view_submission(
+        CHECKIN_MODAL,
+        modal_values(customer.id, "red", "They are unhappy\nwith the rollout", call=True),
+        private_metadata=json.dumps({"channel_id": "C0001"}),
+        view_id="VMODAL1",
+    )
+    assert reply.status == 200 and reply.body in (b"", b"{}")
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.mood, entry.kind, entry.note) == ("red", "call", "They are unhappy\nwith the rollout")
+    (confirmation,) = fake_slack.wait_for("chat.postEphemeral")
+    assert confirmation.params["channel"] == "C0001" and confirmation.params["user"] == "U0001"
+    assert "Acme Corp" in confirmation.params["text"]
+
+    again = slack.view_submission(
+        CHECKIN_MODAL, modal_values(customer.id, "red", "They are unhappy"), view_id="VMODAL1", retry_num=1
+    )
+    assert again.status == 200
+    assert len(store.checkins(team_id=TEAM_ID)) == 1
+
+
+def test_invalid_modal_submission_returns_field_errors(slack: SlackRequests, store: Store) -> None:
+    reply = slack.view_submission(CHECKIN_MODAL, modal_values(None, None, "  "))
+    body = reply.json()
+    assert body["response_action"] == "errors"
+    assert set(body["errors"]) == {"customer", "mood", "note"}
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
+def test_home_button_opens_a_prefilled_modal(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    add_acme(slack)
+    (customer,) = store.customers(team_id=TEAM_ID)
+    reply = slack.block_action(OPEN_CHECKIN, value=str(customer.id), view={"id": "VHOME", "type": "home"})
+    assert reply.status == 200
+    (opened,) = fake_slack.calls_to("views.open")
+    customer_element = opened.params["view"]["blocks"][0]["element"]
+    assert customer_element["initial_option"]["value"] == str(customer.id)
+
+
+# App Home
+
+
+def test_app_home_lists_the_viewers_customers(slack: SlackRequests, fake_slack: FakeSlack) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("checkin acme green all good"))
+    reply = slack.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"})
+    assert reply.status == 200
+    home = fake_slack.published_home["U0001"]
+    text = json.dumps(home)
+    assert "Acme Corp" in text and "last check-in just now" in text
+
+
+# Security and health
+
+
+def test_bad_signatures_get_401_and_touch_nothing(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    body = b"team_id=T0001&user_id=U0001&command=%2Fpartner&text=add+Evil&trigger_id=1.2.3&channel_id=C0001"
+    now = int(time.time())
+    form = "application/x-www-form-urlencoded"
+    assert slack.post(body, content_type=form, signature="v0=" + "0" * 64).status == 401
+    assert slack.post(body, content_type=form, timestamp=now - 600).status == 401  # stale, correctly signed
+    replayed = sign("test-signing-secret", body, now - 30)
+    assert slack.post(body, content_type=form, signature=replayed, timestamp=now).status == 401
+    assert slack.post(body, content_type=form, signature="").status == 401
+    assert store.customers(team_id=TEAM_ID) == []
+    assert fake_slack.calls == []
+
+
+def test_healthz_reports_the_database(bot: BotServer) -> None:
+    with urllib.request.urlopen(bot.url + "/healthz", timeout=5) as response:
+        assert response.status == 200
+        assert json.loads(response.read()) == {"status": "ok", "database": "ok"}

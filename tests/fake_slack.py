@@ -1,0 +1,1297 @@
+"""An offline stand-in for the Slack Web API, served over real HTTP on 127.0.0.1.
+
+The bot talks to it through an unmodified ``slack_sdk.WebClient`` (``base_url=fake.api_url``), so the
+end-to-end tests exercise the same serialisation, retry and error paths as production. Only the methods
+the bot uses are modelled; their argument names, error codes and response shapes follow Slack's
+documented Web API (``../shared/slack-specs/slack_web_openapi_v2.json``).
+
+Routes:
+    /api/<method>         Web API methods (GET query, or POST form / JSON / multipart).
+    /upload/<file_id>     upload URLs handed out by ``files.getUploadURLExternal`` (recorded as "upload").
+    /response/<id>        response URLs minted by ``response_url()`` (recorded as "response_url").
+    /files/<file_id>/...  ``url_private`` of completed uploads (bearer token required).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import email.parser
+import email.policy
+import itertools
+import json
+import mimetypes
+import secrets
+import threading
+import time
+import traceback
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
+
+# Fields that Slack accepts as JSON-encoded strings in form bodies; decoded so tests see Python objects.
+JSON_STRING_FIELDS = frozenset({"blocks", "view", "attachments", "files", "metadata"})
+# Slack refuses messages with more than 50 blocks and modals/home tabs with more than 100.
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+# Deterministic, monotonic message timestamps: 2025-11-25, stepping 100 µs like the examples in Slack's docs.
+TS_BASE_SECONDS = 1_764_100_000
+TS_STEP_MICROS = 100
+
+_TZ_LABELS = {
+    "EST": "Eastern Standard Time",
+    "EDT": "Eastern Daylight Time",
+    "CST": "Central Standard Time",
+    "CDT": "Central Daylight Time",
+    "MST": "Mountain Standard Time",
+    "MDT": "Mountain Daylight Time",
+    "PST": "Pacific Standard Time",
+    "PDT": "Pacific Daylight Time",
+    "GMT": "Greenwich Mean Time",
+    "BST": "British Summer Time",
+    "CET": "Central European Time",
+    "CEST": "Central European Summer Time",
+    "UTC": "Coordinated Universal Time",
+}
+
+
+@dataclass
+class Call:
+    """One request the fake answered (Web API call, upload, or response_url post)."""
+
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]  # names lower-cased: urllib sends "Content-type", WebClient "Content-Type"
+    token: str | None
+    status: int
+    response: dict[str, Any]
+    at: float
+    path: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and bool(self.response.get("ok"))
+
+    @property
+    def error(self) -> str | None:
+        return self.response.get("error")
+
+
+@dataclass(frozen=True)
+class _Fault:
+    error: str | None
+    status: int
+    retry_after: int | None
+    delay: float
+
+
+class _ApiError(Exception):
+    """Raised by method handlers to answer ``{"ok": false, "error": ...}``."""
+
+    def __init__(self, error: str, *, messages: list[str] | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.messages = messages or []
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _json_reply(payload: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> _Reply:
+    return _Reply(status, json.dumps(payload).encode("utf-8"), headers=headers or {})
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() in {"true", "1"}) or value == 1
+
+
+def _str_param(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    return "" if value is None else str(value)
+
+
+def _tz_fields(tz: str) -> tuple[str, int]:
+    """(tz_label, tz_offset seconds) as of now; Slack reports the current offset, so DST shifts it."""
+    now = datetime.now(ZoneInfo(tz))
+    abbreviation = now.tzname() or tz
+    offset = now.utcoffset()
+    return _TZ_LABELS.get(abbreviation, abbreviation), int(offset.total_seconds()) if offset else 0
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> int:
+    if not cursor:
+        return 0
+    try:
+        prefix, _, number = base64.b64decode(cursor.encode(), validate=True).decode().partition(":")
+        if prefix != "offset":
+            raise ValueError(cursor)
+        return int(number)
+    except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors too
+        raise _ApiError("invalid_cursor") from exc
+
+
+def _page(items: list[Any], params: dict[str, Any], default_limit: int = 100) -> tuple[list[Any], str]:
+    try:
+        limit = int(params.get("limit") or default_limit)
+    except (TypeError, ValueError) as exc:
+        raise _ApiError("invalid_limit") from exc
+    if limit < 1:
+        raise _ApiError("invalid_limit")
+    start = _decode_cursor(_str_param(params, "cursor"))
+    chunk = items[start : start + limit]
+    return chunk, _encode_cursor(start + limit) if start + limit < len(items) else ""
+
+
+def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """Decode multipart/form-data with the stdlib email parser (cgi is gone in 3.13).
+
+    File parts come back as bytes, plain fields as str; a file part's filename is kept under
+    ``"<name>__filename"`` so the upload route can honour it.
+    """
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    fields: dict[str, Any] = {}
+    if not message.is_multipart():
+        raise _ApiError("invalid_form_data")
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            fields[name] = data
+            fields[f"{name}__filename"] = filename
+        else:
+            fields[name] = data.decode(part.get_content_charset() or "utf-8")
+    return fields
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Don't join handler threads on close: a scripted delay may still be sleeping when a test ends.
+    block_on_close = False
+    fake: FakeSlack
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out hang up mid-response; that is expected here and not worth a traceback.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output quiet
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        body = self._read_body()
+        reply = self.server.fake._handle(self.command, self.path, dict(self.headers.items()), body)
+        try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client already gave up (timeout tests)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # skip trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+
+class FakeSlack:
+    """A thread-safe fake Slack workspace plus Web API server; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-test-token",
+        team_id: str = "T0001",
+        bot_user_id: str = "UBOT",
+        bot_id: str = "B0001",
+        app_id: str = "A0001",
+        team_name: str = "Acme",
+        team_domain: str = "acme",
+        ts_base: int = TS_BASE_SECONDS,
+    ) -> None:
+        self.bot_token = bot_token
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.app_id = app_id
+        self.team_name = team_name
+        self.team_domain = team_domain
+        self.ts_base = ts_base  # seconds part of the first message ts; fixed so tests are reproducible
+
+        # One re-entrant lock guards all state; the condition lets wait_for() sleep until a call lands.
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ids = itertools.count(1)
+        self._ts_counter = itertools.count(1)
+
+        self.calls: list[Call] = []
+        self.errors: list[str] = []  # tracebacks from bugs in the fake itself; tests may assert it stays empty
+        self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.ephemeral_messages: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.published_home: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+        self.response_url_posts: list[Call] = []
+        self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
+        self._members: dict[str, list[str]] = {}
+        self._dm_by_user: dict[str, str] = {}
+        self._external_ids: dict[str, str] = {}
+        self._response_ids: set[str] = set()
+
+        self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "api.test": self._api_test,
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "chat.getPermalink": self._chat_get_permalink,
+            "views.open": self._views_open,
+            "views.push": self._views_push,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+            "users.info": self._users_info,
+            "users.lookupByEmail": self._users_lookup_by_email,
+            "conversations.info": self._conversations_info,
+            "conversations.join": self._conversations_join,
+            "conversations.open": self._conversations_open,
+            "conversations.members": self._conversations_members,
+            "conversations.list": self._conversations_list,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
+            "files.info": self._files_info,
+        }
+        self._no_auth = frozenset({"api.test"})
+
+        self.add_user(bot_user_id, name="partner", is_bot=True)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeSlack:
+        if self._server is not None:
+            raise RuntimeError("FakeSlack already started")
+        self._stopping.clear()
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        # A short poll interval keeps stop() fast: shutdown() waits for the loop's next wake-up.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-slack", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._stopping.set()  # wake any scripted delay so its thread can finish
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    # ------------------------------------------------------------------ inspection
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """Block until ``count`` calls to ``method`` were answered; listeners run after ack, in threads."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [c for c in self.calls if c.method == method]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"expected {count} call(s) to {method} within {timeout}s, got {len(found)}.\n"
+                        + self._describe_calls()
+                    )
+                self._cond.wait(remaining)
+
+    def _describe_calls(self) -> str:
+        lines = ["Calls so far:"] if self.calls else ["No calls were made."]
+        for i, c in enumerate(self.calls, 1):
+            outcome = "ok" if c.ok else f"error={c.error!r}"
+            params = {k: v for k, v in c.params.items() if k != "token"}
+            shown = repr(params)
+            lines.append(f"  {i}. {c.method} [{c.status} {outcome}] {shown[:300]}")
+        if self.errors:
+            lines.append("Errors inside FakeSlack:")
+            lines.extend(self.errors)
+        return "\n".join(lines)
+
+    def reset(self) -> None:
+        """Forget calls, faults and everything posted; the users and channels stay."""
+        with self._lock:
+            self.calls.clear()
+            self.errors.clear()
+            self._faults.clear()
+            self.messages.clear()
+            self.ephemeral_messages.clear()
+            self.views.clear()
+            self.published_home.clear()
+            self.files.clear()
+            self.response_url_posts.clear()
+            self._external_ids.clear()
+
+    # ------------------------------------------------------------------ world
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        tz: str = "America/New_York",
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_bot: bool = False,
+        deleted: bool = False,
+        team_id: str | None = None,
+        real_name: str | None = None,
+        email: str | None = None,
+    ) -> dict[str, Any]:
+        """Add (or replace) a user; returns the live stored object, so tests may tweak it later."""
+        tz_label, tz_offset = _tz_fields(tz)  # also rejects unknown zones early
+        real = real_name or name
+        team = team_id or self.team_id
+        profile: dict[str, Any] = {
+            "real_name": real,
+            "display_name": name,
+            "real_name_normalized": real,
+            "display_name_normalized": name,
+            "first_name": real.split(" ")[0],
+            "last_name": " ".join(real.split(" ")[1:]),
+            "avatar_hash": "",
+            "title": "",
+            "phone": "",
+            "skype": "",
+            "status_text": "",
+            "status_emoji": "",
+            "fields": {},
+            "team": team,
+        }
+        if email:
+            profile["email"] = email
+        if is_bot:
+            profile["bot_id"] = self.bot_id if user_id == self.bot_user_id else f"B{user_id[1:]}"
+        user: dict[str, Any] = {
+            "id": user_id,
+            "team_id": team,
+            "name": name,
+            "deleted": deleted,
+            "real_name": real,
+            "tz": tz,
+            "tz_label": tz_label,
+            "tz_offset": tz_offset,
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": is_bot,
+            "is_app_user": False,
+            "updated": int(time.time()),
+            "profile": profile,
+        }
+        with self._lock:
+            self.users[user_id] = user
+        return user
+
+    def add_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str,
+        is_member: bool = True,
+        is_archived: bool = False,
+        is_private: bool = False,
+        is_ext_shared: bool = False,
+        members: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Add (or replace) a channel; ``members`` lists humans, the bot counts while ``is_member``."""
+        channel: dict[str, Any] = {
+            "id": channel_id,
+            "name": name,
+            "name_normalized": name,
+            "created": int(time.time()),
+            "creator": "",
+            "is_channel": not is_private,
+            "is_group": is_private,
+            "is_im": False,
+            "is_mpim": False,
+            "is_private": is_private,
+            "is_archived": is_archived,
+            "is_general": False,
+            "is_member": is_member,
+            "is_shared": is_ext_shared,
+            "is_ext_shared": is_ext_shared,
+            "is_org_shared": False,
+            "is_pending_ext_shared": False,
+            "context_team_id": self.team_id,
+            "topic": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
+        }
+        with self._lock:
+            self.channels[channel_id] = channel
+            self._members[channel_id] = list(members or [])
+        return channel
+
+    def response_url(self) -> str:
+        response_id = secrets.token_hex(8)
+        with self._lock:
+            self._response_ids.add(response_id)
+        return f"{self.base_url}/response/{response_id}"
+
+    # ------------------------------------------------------------------ faults
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        times: int = 1,
+    ) -> None:
+        """Script the next ``times`` answers for ``method``.
+
+        ``method`` is a Web API method, "upload", "response_url", or "*" (any Web API method; a
+        method's own script is used first). ``status`` 200 with ``error`` answers ok=false; 429
+        answers "ratelimited" (+ Retry-After when given); other statuses answer that status; a
+        ``delay`` alone just slows down the normal answer.
+        """
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        fault = _Fault(error=error, status=status, retry_after=retry_after, delay=delay)
+        with self._lock:
+            self._faults[method].extend([fault] * times)
+
+    def _take_fault(self, method: str, *, wildcard: bool) -> _Fault | None:
+        with self._lock:
+            for key in (method, "*") if wildcard else (method,):
+                queue = self._faults.get(key)
+                if queue:
+                    return queue.popleft()
+        return None
+
+    @staticmethod
+    def _fault_reply(fault: _Fault) -> _Reply | None:
+        if fault.status == 200 and fault.error is None:
+            return None  # delay only
+        if fault.status == 429:
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            return _json_reply({"ok": False, "error": fault.error or "ratelimited"}, 429, headers)
+        return _json_reply({"ok": False, "error": fault.error or "fatal_error"}, fault.status)
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    def _handle(self, verb: str, raw_path: str, raw_headers: dict[str, str], body: bytes) -> _Reply:
+        headers = {k.lower(): v for k, v in raw_headers.items()}
+        parts = urlsplit(raw_path)
+        path = parts.path
+        try:
+            if path.startswith("/api/"):
+                return self._handle_api(verb, path, parts.query, headers, body)
+            if path.startswith("/upload/"):
+                return self._handle_upload(path, headers, body)
+            if path.startswith("/response/"):
+                return self._handle_response_url(path, headers, body)
+            if path.startswith("/files/") and verb == "GET":
+                return self._handle_file_download(path, headers)
+        except Exception:
+            with self._lock:
+                self.errors.append(traceback.format_exc())
+            return _json_reply({"ok": False, "error": "fake_slack_internal_error"}, 500)
+        return _Reply(404, b"Not Found", "text/plain; charset=utf-8")
+
+    def _record(self, call: Call) -> None:
+        with self._cond:
+            self.calls.append(call)
+            if call.method == "response_url":
+                self.response_url_posts.append(call)
+            self._cond.notify_all()
+
+    @staticmethod
+    def _bearer(headers: dict[str, str]) -> str | None:
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+    def _decode_params(
+        self, verb: str, query: str, headers: dict[str, str], body: bytes
+    ) -> tuple[dict[str, Any], list[str], bool]:
+        """Return (params, warnings, token_allowed_in_body)."""
+        params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+        warnings: list[str] = []
+        token_in_body = True
+        content_type = headers.get("content-type", "")
+        media_type, _, options = content_type.partition(";")
+        media_type = media_type.strip().lower()
+        charset = "utf-8"
+        for option in options.split(";"):
+            key, _, value = option.strip().partition("=")
+            if key.lower() == "charset" and value:
+                charset = value.strip('"')
+        if verb == "POST" and body:
+            if media_type == "application/json":
+                # Slack reads tokens from the Authorization header only for JSON bodies.
+                token_in_body = False
+                if "charset" not in content_type.lower():
+                    warnings.append("missing_charset")
+                try:
+                    decoded = json.loads(body.decode(charset))
+                except (ValueError, LookupError) as exc:
+                    raise _ApiError("invalid_json") from exc
+                if not isinstance(decoded, dict):
+                    raise _ApiError("json_not_object")
+                params.update(decoded)
+            elif media_type == "application/x-www-form-urlencoded":
+                try:
+                    params.update(parse_qsl(body.decode(charset), keep_blank_values=True))
+                except (UnicodeDecodeError, LookupError) as exc:
+                    raise _ApiError("invalid_charset") from exc
+            elif media_type == "multipart/form-data":
+                params.update(_parse_multipart(content_type, body))
+            else:
+                raise _ApiError("invalid_post_type")
+        for name in JSON_STRING_FIELDS:
+            value = params.get(name)
+            if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+                # Bad JSON stays a string; the handler then rejects it (e.g. invalid_blocks).
+                with contextlib.suppress(ValueError):
+                    params[name] = json.loads(value)
+        return params, warnings, token_in_body
+
+    def _handle_api(self, verb: str, path: str, query: str, headers: dict[str, str], body: bytes) -> _Reply:
+        method = path[len("/api/") :].strip("/")
+        started = time.time()
+        token = self._bearer(headers)
+        fault = self._take_fault(method, wildcard=True)
+        try:
+            params, warnings, token_in_body = self._decode_params(verb, query, headers, body)
+        except _ApiError as exc:
+            params, warnings, token_in_body = {}, [], False
+            decode_error: _ApiError | None = exc
+        else:
+            decode_error = None
+        if token is None and token_in_body and params.get("token"):
+            token = str(params["token"])
+
+        if fault is not None:
+            self._sleep(fault.delay)
+        reply = self._fault_reply(fault) if fault is not None else None
+        if reply is None:
+            if decode_error is not None:
+                response: dict[str, Any] = {"ok": False, "error": decode_error.error}
+            else:
+                response = self._run(method, params, token)
+            if warnings and response.get("ok"):
+                # Mirrors Slack: a comma-joined "warning" plus the list under response_metadata.
+                response["warning"] = ",".join([*warnings, *filter(None, [response.get("warning")])])
+                metadata = response.setdefault("response_metadata", {})
+                metadata["warnings"] = [*warnings, *metadata.get("warnings", [])]
+            reply = _json_reply(response)
+        self._record(
+            Call(
+                method=method,
+                params=params,
+                headers=headers,
+                token=token,
+                status=reply.status,
+                response=json.loads(reply.body),
+                at=started,
+                path=path,
+            )
+        )
+        return reply
+
+    def _run(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        handler = self._methods.get(method)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method", "req_method": method}
+        if method not in self._no_auth:
+            if not token:
+                return {"ok": False, "error": "not_authed"}
+            if token != self.bot_token:
+                return {"ok": False, "error": "invalid_auth"}
+        with self._lock:
+            try:
+                result = handler(params)
+            except _ApiError as exc:
+                response: dict[str, Any] = {"ok": False, "error": exc.error}
+                if exc.messages:
+                    response["response_metadata"] = {"messages": exc.messages}
+                return response
+            # Deep copy so the JSON encoding outside the lock never sees a concurrent mutation.
+            return {"ok": True, **copy.deepcopy(result)}
+
+    def _handle_upload(self, path: str, headers: dict[str, str], body: bytes) -> _Reply:
+        file_id = path[len("/upload/") :].strip("/")
+        started = time.time()
+        fault = self._take_fault("upload", wildcard=False)
+        if fault is not None:
+            self._sleep(fault.delay)
+        reply = self._fault_reply(fault) if fault is not None else None
+        params: dict[str, Any] = {"file_id": file_id, "length": len(body)}
+        if reply is None:
+            content_type = headers.get("content-type", "")
+            data = body
+            filename: str | None = None
+            if content_type.lower().startswith("multipart/form-data"):
+                fields = _parse_multipart(content_type, body)
+                raw = fields.get("file", b"")
+                data = raw if isinstance(raw, bytes) else str(raw).encode()
+                filename = fields.get("filename") or fields.get("file__filename")
+            params["length"] = len(data)
+            with self._lock:
+                stored = self.files.get(file_id)
+                if stored is None:
+                    reply = _Reply(404, b"file_not_found", "text/plain; charset=utf-8")
+                else:
+                    stored["bytes"] = data
+                    if filename:
+                        stored["filename"] = filename
+                    reply = _Reply(200, f"OK - {len(data)}".encode(), "text/plain; charset=utf-8")
+        self._record(
+            Call("upload", params, headers, self._bearer(headers), reply.status, self._reply_dict(reply), started, path)
+        )
+        return reply
+
+    def _handle_response_url(self, path: str, headers: dict[str, str], body: bytes) -> _Reply:
+        response_id = path[len("/response/") :].strip("/")
+        started = time.time()
+        fault = self._take_fault("response_url", wildcard=False)
+        if fault is not None:
+            self._sleep(fault.delay)
+        reply = self._fault_reply(fault) if fault is not None else None
+        params: dict[str, Any]
+        try:
+            params = json.loads(body.decode("utf-8")) if body else {}
+            if not isinstance(params, dict):
+                params = {"_body": params}
+        except ValueError:
+            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            params = form
+            with contextlib.suppress(ValueError):
+                params = json.loads(form["payload"]) if "payload" in form else form
+        if reply is None:
+            with self._lock:
+                known = response_id in self._response_ids
+            reply = _json_reply({"ok": True}) if known else _Reply(404, b"no_active_hooks", "text/plain")
+        self._record(Call("response_url", params, headers, None, reply.status, self._reply_dict(reply), started, path))
+        return reply
+
+    def _handle_file_download(self, path: str, headers: dict[str, str]) -> _Reply:
+        if self._bearer(headers) != self.bot_token:
+            return _Reply(403, b"Forbidden", "text/plain")
+        file_id = path[len("/files/") :].split("/")[0]
+        with self._lock:
+            stored = self.files.get(file_id)
+            data = stored.get("bytes") if stored and stored.get("completed") else None
+        if data is None:
+            return _Reply(404, b"Not Found", "text/plain")
+        mimetype = mimetypes.guess_type(str(stored.get("filename") if stored else ""))[0]
+        return _Reply(200, data, mimetype or "application/octet-stream")
+
+    @staticmethod
+    def _reply_dict(reply: _Reply) -> dict[str, Any]:
+        try:
+            decoded = json.loads(reply.body)
+            if isinstance(decoded, dict):
+                return decoded
+        except ValueError:
+            pass
+        return {"ok": reply.status == 200, "body": reply.body.decode("utf-8", "replace")}
+
+    # ------------------------------------------------------------------ helpers for handlers
+
+    def _next_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):08d}"
+
+    def _next_ts(self) -> str:
+        micros = next(self._ts_counter) * TS_STEP_MICROS
+        return f"{self.ts_base + micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    @staticmethod
+    def _new_hash() -> str:
+        return f"{int(time.time())}.{secrets.token_hex(4)}"
+
+    def _dm_for(self, user_id: str) -> dict[str, Any]:
+        """The bot's DM with a user, created on first use and stable afterwards."""
+        channel_id = self._dm_by_user.get(user_id)
+        if channel_id is None:
+            channel_id = self._next_id("D")
+            self._dm_by_user[user_id] = channel_id
+            self.channels[channel_id] = {
+                "id": channel_id,
+                "created": int(time.time()),
+                "is_im": True,
+                "is_org_shared": False,
+                "is_archived": False,
+                "is_member": True,
+                "is_open": True,
+                "user": user_id,
+                "priority": 0,
+                "context_team_id": self.team_id,
+            }
+            self._members[channel_id] = [user_id]
+        return self.channels[channel_id]
+
+    def _channel(self, params: dict[str, Any], name: str = "channel", *, dm_for_users: bool = False) -> dict[str, Any]:
+        channel_id = _str_param(params, name)
+        if dm_for_users and channel_id[:1] in ("U", "W") and channel_id in self.users:
+            return self._dm_for(channel_id)
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            raise _ApiError("channel_not_found")
+        return channel
+
+    def _user(self, params: dict[str, Any], name: str = "user") -> dict[str, Any]:
+        user = self.users.get(_str_param(params, name))
+        if user is None:
+            raise _ApiError("user_not_found")
+        return user
+
+    def _members_of(self, channel: dict[str, Any]) -> list[str]:
+        members = list(self._members.get(channel["id"], []))
+        if channel.get("is_member") and self.bot_user_id not in members:
+            members.append(self.bot_user_id)
+        return members
+
+    def _find_message(self, channel_id: str, ts: str) -> dict[str, Any]:
+        for message in self.messages.get(channel_id, []):
+            if message["ts"] == ts:
+                return message
+        raise _ApiError("message_not_found")
+
+    @staticmethod
+    def _check_blocks(blocks: Any, limit: int) -> None:
+        if blocks is None:
+            return
+        if not isinstance(blocks, list) or len(blocks) > limit:
+            raise _ApiError("invalid_blocks")
+        block_ids: set[str] = set()
+        for block in blocks:
+            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                raise _ApiError("invalid_blocks")
+            block_id = block.get("block_id")
+            if block_id is not None:
+                if block_id in block_ids:
+                    raise _ApiError("invalid_blocks")
+                block_ids.add(block_id)
+
+    @staticmethod
+    def _has_content(params: dict[str, Any]) -> bool:
+        return bool(params.get("text")) or bool(params.get("blocks")) or bool(params.get("attachments"))
+
+    def _writable_channel(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params, dm_for_users=True)
+        if channel.get("is_archived"):
+            raise _ApiError("is_archived")
+        if not channel.get("is_member"):
+            raise _ApiError("not_in_channel")
+        return channel
+
+    def _message_view(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A stored message as the API returns it (no None placeholders)."""
+        return {k: v for k, v in message.items() if v is not None}
+
+    # ------------------------------------------------------------------ methods: auth / chat
+
+    def _api_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("error"):
+            raise _ApiError(str(params["error"]))
+        return {"args": {k: v for k, v in params.items() if k != "token"}}
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": f"https://{self.team_domain}.slack.com/",
+            "team": self.team_name,
+            "user": self.users[self.bot_user_id]["name"] if self.bot_user_id in self.users else "partner",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._writable_channel(params)
+        if not self._has_content(params):
+            raise _ApiError("no_text")
+        self._check_blocks(params.get("blocks"), MAX_MESSAGE_BLOCKS)
+        thread_ts = _str_param(params, "thread_ts") or None
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "app_id": self.app_id,
+            "team": self.team_id,
+            "text": _str_param(params, "text"),
+            "ts": self._next_ts(),
+            "blocks": params.get("blocks") or [],
+            "thread_ts": thread_ts,
+            "attachments": params.get("attachments"),
+            "metadata": params.get("metadata"),
+        }
+        if thread_ts is not None:
+            for parent in self.messages.get(channel["id"], []):
+                if parent["ts"] == thread_ts:
+                    parent["reply_count"] = parent.get("reply_count", 0) + 1
+                    parent["latest_reply"] = message["ts"]
+                    parent["thread_ts"] = thread_ts
+        self.messages[channel["id"]].append(message)
+        return {"channel": channel["id"], "ts": message["ts"], "message": self._message_view(message)}
+
+    def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self._user(params)
+        channel = self._channel(params, dm_for_users=True)
+        if channel.get("is_archived"):
+            raise _ApiError("is_archived")
+        if not self._has_content(params):
+            raise _ApiError("no_text")
+        self._check_blocks(params.get("blocks"), MAX_MESSAGE_BLOCKS)
+        ts = self._next_ts()
+        self.ephemeral_messages.append(
+            {
+                "channel": channel["id"],
+                "user": user["id"],
+                "ts": ts,
+                "text": _str_param(params, "text"),
+                "blocks": params.get("blocks") or [],
+                "thread_ts": _str_param(params, "thread_ts") or None,
+            }
+        )
+        return {"message_ts": ts}
+
+    def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        message = self._find_message(channel["id"], _str_param(params, "ts"))
+        if not self._has_content(params) and "blocks" not in params:
+            raise _ApiError("no_text")
+        self._check_blocks(params.get("blocks"), MAX_MESSAGE_BLOCKS)
+        # Slack keeps fields the update omits; an explicit empty list clears blocks/attachments.
+        if "text" in params:
+            message["text"] = _str_param(params, "text")
+        if "blocks" in params:
+            message["blocks"] = params["blocks"] or []
+        if "attachments" in params:
+            message["attachments"] = params["attachments"] or None
+        if "metadata" in params:
+            message["metadata"] = params["metadata"]
+        message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+        return {
+            "channel": channel["id"],
+            "ts": message["ts"],
+            "text": message["text"],
+            "message": self._message_view(message),
+        }
+
+    def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        message = self._find_message(channel["id"], _str_param(params, "ts"))
+        self.messages[channel["id"]].remove(message)
+        return {"channel": channel["id"], "ts": message["ts"]}
+
+    def _chat_get_permalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        message = self._find_message(channel["id"], _str_param(params, "message_ts"))
+        permalink = f"https://{self.team_domain}.slack.com/archives/{channel['id']}/p{message['ts'].replace('.', '')}"
+        thread_ts = message.get("thread_ts")
+        if thread_ts and thread_ts != message["ts"]:
+            permalink += f"?thread_ts={thread_ts}&cid={channel['id']}"
+        return {"channel": channel["id"], "permalink": permalink}
+
+    # ------------------------------------------------------------------ methods: views
+
+    @staticmethod
+    def _check_view(view: Any, allowed_types: tuple[str, ...]) -> dict[str, Any]:
+        """Validate like Slack's schema check; messages imitate Slack's "[ERROR] ... [json-pointer:...]"."""
+
+        def fail(message: str, pointer: str) -> _ApiError:
+            return _ApiError("invalid_arguments", messages=[f"[ERROR] {message} [json-pointer:{pointer}]"])
+
+        if not isinstance(view, dict):
+            raise fail("missing required field: view" if view in (None, "") else "must be an object", "/view")
+        if view.get("type") not in allowed_types:
+            raise fail(f"must be one of: {', '.join(allowed_types)}", "/view/type")
+        blocks = view.get("blocks", [])
+        if not isinstance(blocks, list):
+            raise fail("must be an array", "/view/blocks")
+        if len(blocks) > MAX_VIEW_BLOCKS:
+            raise fail(f"no more than {MAX_VIEW_BLOCKS} items allowed", "/view/blocks")
+        seen: set[str] = set()
+        for i, block in enumerate(blocks):
+            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                raise fail("missing required field: type", f"/view/blocks/{i}")
+            block_id = block.get("block_id")
+            if block_id is not None:
+                if block_id in seen:
+                    raise fail(f"duplicate block_id: {block_id}", f"/view/blocks/{i}/block_id")
+                seen.add(block_id)
+        if len(str(view.get("private_metadata", ""))) > 3000:
+            raise fail("must be less than 3001 characters", "/view/private_metadata")
+        if len(str(view.get("callback_id", ""))) > 255:
+            raise fail("must be less than 256 characters", "/view/callback_id")
+        if view["type"] == "modal":
+            for key in ("title", "submit", "close"):
+                text = view.get(key)
+                if text is None:
+                    if key == "title":
+                        raise fail("missing required field: title", "/view")
+                    continue
+                if not isinstance(text, dict) or text.get("type") != "plain_text":
+                    raise fail("must be a plain_text text object", f"/view/{key}")
+                if len(str(text.get("text", ""))) > 24:
+                    raise fail("must be less than 25 characters", f"/view/{key}/text")
+            if view.get("submit") is None and any(b.get("type") == "input" for b in blocks):
+                raise fail("submit is required when an input block is present", "/view/submit")
+        return view
+
+    def _store_view(self, view: dict[str, Any], *, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+        view_id = existing["id"] if existing else self._next_id("V")
+        external_id = str(view.get("external_id") or (existing or {}).get("external_id") or "")
+        if external_id:
+            owner = self._external_ids.get(external_id)
+            if owner is not None and owner != view_id:
+                raise _ApiError("duplicate_external_id")
+            self._external_ids[external_id] = view_id
+        stored: dict[str, Any] = {
+            "id": view_id,
+            "team_id": self.team_id,
+            "type": view["type"],
+            "blocks": view.get("blocks", []),
+            "private_metadata": str(view.get("private_metadata", "")),
+            "callback_id": str(view.get("callback_id", "")),
+            # Slack keeps typed input across updates; nothing is ever typed here, so it stays empty.
+            "state": (existing or {}).get("state") or {"values": {}},
+            "hash": self._new_hash(),
+            "title": view.get("title"),
+            "clear_on_close": _truthy(view.get("clear_on_close", False)),
+            "notify_on_close": _truthy(view.get("notify_on_close", False)),
+            "close": view.get("close"),
+            "submit": view.get("submit"),
+            "previous_view_id": (existing or {}).get("previous_view_id"),
+            "root_view_id": (existing or {}).get("root_view_id", view_id),
+            "app_id": self.app_id,
+            "external_id": external_id,
+            "app_installed_team_id": self.team_id,
+            "bot_id": self.bot_id,
+        }
+        self.views[view_id] = stored
+        return stored
+
+    def _require_trigger(self, params: dict[str, Any]) -> None:
+        if not _str_param(params, "trigger_id").strip():
+            raise _ApiError("invalid_trigger_id")
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._require_trigger(params)
+        view = self._check_view(params.get("view"), ("modal",))
+        return {"view": self._store_view(view)}
+
+    def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._require_trigger(params)
+        view = self._check_view(params.get("view"), ("modal",))
+        return {"view": self._store_view(view)}
+
+    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        view_id = _str_param(params, "view_id")
+        external_id = _str_param(params, "external_id")
+        if not view_id and not external_id:
+            raise _ApiError("invalid_arguments", messages=["[ERROR] view_id or external_id is required"])
+        existing = self.views.get(view_id or self._external_ids.get(external_id, ""))
+        if existing is None:
+            raise _ApiError("not_found")
+        view = self._check_view(params.get("view"), ("modal", "home"))
+        wanted_hash = _str_param(params, "hash")
+        if wanted_hash and wanted_hash != existing["hash"]:
+            raise _ApiError("hash_conflict")
+        stored = self._store_view(view, existing=existing)
+        for user_id, home in list(self.published_home.items()):
+            if home["id"] == stored["id"]:
+                self.published_home[user_id] = stored
+        return {"view": stored}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self._user(params, "user_id")
+        view = self._check_view(params.get("view"), ("home",))
+        existing = self.published_home.get(user["id"])
+        wanted_hash = _str_param(params, "hash")
+        if wanted_hash and existing is not None and wanted_hash != existing["hash"]:
+            raise _ApiError("hash_conflict")
+        stored = self._store_view(view, existing=existing)
+        self.published_home[user["id"]] = stored
+        return {"view": stored}
+
+    # ------------------------------------------------------------------ methods: users / conversations
+
+    def _user_view(self, user: dict[str, Any]) -> dict[str, Any]:
+        shown = copy.deepcopy(user)
+        shown["tz_label"], shown["tz_offset"] = _tz_fields(user["tz"])
+        return shown
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"user": self._user_view(self._user(params))}
+
+    def _users_lookup_by_email(self, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = _str_param(params, "email").lower()
+        for user in self.users.values():
+            if wanted and str(user["profile"].get("email", "")).lower() == wanted:
+                return {"user": self._user_view(user)}
+        raise _ApiError("users_not_found")
+
+    def _conversation_view(self, channel: dict[str, Any]) -> dict[str, Any]:
+        shown = dict(channel)
+        if not channel.get("is_im"):
+            shown["num_members"] = len(self._members_of(channel))
+        return shown
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": self._conversation_view(self._channel(params))}
+
+    def _conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        if channel.get("is_im"):
+            raise _ApiError("method_not_supported_for_channel_type")
+        if channel.get("is_archived"):
+            raise _ApiError("is_archived")
+        if channel.get("is_member"):
+            return {
+                "channel": self._conversation_view(channel),
+                "warning": "already_in_channel",
+                "response_metadata": {"warnings": ["already_in_channel"]},
+            }
+        channel["is_member"] = True
+        return {"channel": self._conversation_view(channel)}
+
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("channel"):
+            channel = self._channel(params)
+            return {"no_op": True, "already_open": True, "channel": self._conversation_view(channel)}
+        raw = params.get("users")
+        user_ids = raw if isinstance(raw, list) else [u.strip() for u in str(raw or "").split(",") if u.strip()]
+        if not user_ids:
+            raise _ApiError("users_list_not_supplied")
+        if len(user_ids) > 1:
+            raise _ApiError("method_not_supported_for_channel_type")  # group DMs are not modelled
+        user = self.users.get(user_ids[0])
+        if user is None:
+            raise _ApiError("user_not_found")
+        if user.get("deleted"):
+            raise _ApiError("user_disabled")
+        already = user["id"] in self._dm_by_user
+        channel = self._dm_for(user["id"])
+        shown = self._conversation_view(channel) if _truthy(params.get("return_im")) else {"id": channel["id"]}
+        result: dict[str, Any] = {"channel": shown}
+        if already:
+            result.update(no_op=True, already_open=True)
+        return result
+
+    def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        members, next_cursor = _page(self._members_of(channel), params)
+        return {"members": members, "response_metadata": {"next_cursor": next_cursor}}
+
+    def _conversations_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        types = {t.strip() for t in (_str_param(params, "types") or "public_channel").split(",") if t.strip()}
+        exclude_archived = _truthy(params.get("exclude_archived"))
+
+        def kind(channel: dict[str, Any]) -> str:
+            if channel.get("is_im"):
+                return "im"
+            return "private_channel" if channel.get("is_private") else "public_channel"
+
+        chosen = [
+            self._conversation_view(c)
+            for c in self.channels.values()
+            if kind(c) in types and not (exclude_archived and c.get("is_archived"))
+        ]
+        channels, next_cursor = _page(chosen, params)
+        return {"channels": channels, "response_metadata": {"next_cursor": next_cursor}}
+
+    # ------------------------------------------------------------------ methods: files
+
+    def _files_get_upload_url_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename = _str_param(params, "filename")
+        try:
+            length = int(_str_param(params, "length"))
+        except ValueError as exc:
+            raise _ApiError("invalid_arguments", messages=["[ERROR] missing required field: length"]) from exc
+        if not filename:
+            raise _ApiError("invalid_arguments", messages=["[ERROR] missing required field: filename"])
+        file_id = self._next_id("F")
+        self.files[file_id] = {
+            "id": file_id,
+            "filename": filename,
+            "title": filename,
+            "length": length,
+            "bytes": None,
+            "alt_txt": params.get("alt_txt"),
+            "snippet_type": params.get("snippet_type"),
+            "channel_id": None,
+            "initial_comment": None,
+            "thread_ts": None,
+            "completed": False,
+        }
+        return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    def _file_object(self, stored: dict[str, Any]) -> dict[str, Any]:
+        filename = str(stored["filename"])
+        mimetype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        extension = filename.rsplit(".", 1)[1].lower() if "." in filename else "binary"
+        channel_id = stored.get("channel_id")
+        channel = self.channels.get(channel_id or "", {})
+        url = f"{self.base_url}/files/{stored['id']}/{filename}"
+        return {
+            "id": stored["id"],
+            "created": stored.get("created", 0),
+            "timestamp": stored.get("created", 0),
+            "name": filename,
+            "title": stored["title"],
+            "mimetype": mimetype,
+            "filetype": extension,
+            "pretty_type": extension.upper(),
+            "user": self.bot_user_id,
+            "user_team": self.team_id,
+            "editable": False,
+            "size": len(stored["bytes"] or b""),
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": bool(channel) and not channel.get("is_private") and not channel.get("is_im"),
+            "url_private": url,
+            "url_private_download": url,
+            "permalink": f"https://{self.team_domain}.slack.com/files/{self.bot_user_id}/{stored['id']}/{filename}",
+            "channels": [channel_id] if channel and channel.get("is_channel") else [],
+            "groups": [channel_id] if channel and channel.get("is_group") else [],
+            "ims": [channel_id] if channel and channel.get("is_im") else [],
+            "comments_count": 0,
+            "has_rich_preview": False,
+        }
+
+    def _files_complete_upload_external(self, params: dict[str, Any]) -> dict[str, Any]:
+        entries = params.get("files")
+        if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+            raise _ApiError("invalid_arguments", messages=["[ERROR] files must be a non-empty array of objects"])
+        stored_files: list[dict[str, Any]] = []
+        for entry in entries:
+            stored = self.files.get(str(entry.get("id", "")))
+            if stored is None or stored["bytes"] is None:
+                raise _ApiError("file_not_found")
+            stored_files.append(stored)
+        channel_id = _str_param(params, "channel_id") or _str_param(params, "channels").split(",")[0].strip()
+        thread_ts = _str_param(params, "thread_ts") or None
+        channel: dict[str, Any] | None = None
+        if channel_id:
+            channel = self._writable_channel({"channel": channel_id})
+        elif thread_ts:
+            raise _ApiError("invalid_arguments", messages=["[ERROR] thread_ts requires channel_id"])
+        initial_comment = _str_param(params, "initial_comment") or None
+        now = int(time.time())
+        for entry, stored in zip(entries, stored_files, strict=True):
+            stored.update(
+                title=str(entry.get("title") or stored["filename"]),
+                channel_id=channel["id"] if channel else None,
+                initial_comment=initial_comment,
+                thread_ts=thread_ts,
+                completed=True,
+                created=now,
+            )
+        objects = [self._file_object(s) for s in stored_files]
+        if channel is not None:
+            # Sharing a file posts a file_share message, as Slack does.
+            self.messages[channel["id"]].append(
+                {
+                    "type": "message",
+                    "subtype": "file_share",
+                    "user": self.bot_user_id,
+                    "bot_id": self.bot_id,
+                    "text": initial_comment or "",
+                    "ts": self._next_ts(),
+                    "blocks": [],
+                    "thread_ts": thread_ts,
+                    "files": objects,
+                }
+            )
+        return {"files": objects}
+
+    def _files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        stored = self.files.get(_str_param(params, "file"))
+        if stored is None or not stored.get("completed"):
+            raise _ApiError("file_not_found")
+        return {"file": self._file_object(stored), "comments": [], "response_metadata": {"next_cursor": ""}}

@@ -1,0 +1,156 @@
+"""manifest.yml is valid for Slack, and declares exactly what the code listens to."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from referencing import Registry, Resource
+
+import handlers.blocks as blocks
+from storage.models import CheckIn, Customer
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT.parent / "shared" / "slack-specs"
+MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
+SCHEMA_URL = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/manifest.schema.{}.json"
+
+
+def test_manifest_validates_against_slacks_schema() -> None:
+    if not SPECS.exists():
+        pytest.skip(f"Slack's schema is not beside the project ({SPECS})")
+    dispatcher = json.loads((SPECS / "manifest.schema.json").read_text())
+    # The dispatcher $refs the versioned schemas by URL; serve them from the local copies instead.
+    registry = Registry().with_resources(
+        (
+            SCHEMA_URL.format(version),
+            Resource.from_contents(json.loads((SPECS / f"manifest.schema.{version}.json").read_text())),
+        )
+        for version in ("1.0.0", "2.0.0")
+    )
+    validator = jsonschema.Draft7Validator(dispatcher, registry=registry)
+    errors = sorted(validator.iter_errors(MANIFEST), key=str)
+    assert not errors, "\n".join(e.message for e in errors)
+    versioned = json.loads((SPECS / f"manifest.schema.{MANIFEST['_metadata']['major_version']}.0.0.json").read_text())
+    jsonschema.validate(MANIFEST, versioned)
+
+
+def registrations() -> dict[str, set[str]]:
+    """Every `app.<surface>(ID)` call in handlers/, with IDs resolved from handlers.blocks."""
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / "handlers").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "app"
+                and node.args
+            ):
+                continue
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                value = arg.value
+            elif isinstance(arg, ast.Name):
+                value = getattr(blocks, arg.id)
+            else:
+                raise AssertionError(f"{path}:{node.lineno}: register listeners with a literal or a blocks constant")
+            found.setdefault(node.func.attr, set()).add(value)
+    return found
+
+
+def test_slash_commands_match_the_manifest() -> None:
+    declared = {c["command"] for c in MANIFEST["features"]["slash_commands"]}
+    assert declared == registrations()["command"]
+    for command in MANIFEST["features"]["slash_commands"]:
+        assert command["should_escape"] is True, "mentions must arrive escaped (<#C…|name>, <@U…|name>)"
+
+
+def test_events_match_the_manifest() -> None:
+    assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == registrations().get("event", set())
+
+
+def test_shortcuts_match_the_manifest() -> None:
+    declared = {s["callback_id"] for s in MANIFEST["features"].get("shortcuts", [])}
+    registered = registrations().get("shortcut", set()) | registrations().get("message_shortcut", set())
+    assert declared == registered
+
+
+def test_interactivity_and_options_urls_are_declared() -> None:
+    found = registrations()
+    interactivity = MANIFEST["settings"]["interactivity"]
+    assert interactivity["is_enabled"] == bool(found.get("action") or found.get("view") or found.get("options"))
+    if found.get("options"):
+        assert interactivity["message_menu_options_url"].endswith("/slack/events")
+    for url in (interactivity["request_url"], MANIFEST["settings"]["event_subscriptions"]["request_url"]):
+        assert url.endswith("/slack/events")
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def interactive_ids(node: Any, *, in_input: bool = False) -> Iterator[tuple[str, str]]:
+    """(element type, action_id) of each element that makes Slack call the app."""
+    if isinstance(node, list):
+        for item in node:
+            yield from interactive_ids(item, in_input=in_input)
+    elif isinstance(node, dict):
+        inside_input = in_input or node.get("type") == "input"
+        if "action_id" in node:
+            kind = node.get("type", "")
+            # External selects always load options; inputs only dispatch actions when asked to.
+            if kind.startswith("external_select") or kind == "multi_external_select":
+                yield "options", node["action_id"]
+            elif not inside_input or node.get("dispatch_action"):
+                yield "action", node["action_id"]
+        for value in node.values():
+            yield from interactive_ids(value, in_input=inside_input)
+
+
+def every_view() -> list[dict[str, Any]]:
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    customer = Customer(id=1, team_id="T", name="Acme", name_key="acme", created_at=now, updated_at=now)
+    checkin = CheckIn(id=1, team_id="T", customer_id=1, author_id="U", mood="green", note="n", created_at=now)
+    return [
+        {"blocks": blocks.help_blocks([("/partner help", "Help")])},
+        blocks.checkin_modal(),
+        blocks.checkin_modal(customer=customer, mood="red", is_call=True, note="x"),
+        blocks.home_view(customers=[customer], latest={1: checkin}, now=now),
+    ]
+
+
+def test_every_interactive_element_has_a_listener_and_every_listener_an_element() -> None:
+    used: dict[str, set[str]] = {}
+    for view in every_view():
+        for kind, action_id in interactive_ids(view):
+            used.setdefault(kind, set()).add(action_id)
+        if view.get("callback_id"):
+            used.setdefault("view", set()).add(view["callback_id"])
+    found = registrations()
+    for kind in ("action", "options", "view"):
+        assert used.get(kind, set()) == found.get(kind, set()), kind
+
+
+def test_scopes_cover_the_web_api_methods_the_code_calls() -> None:
+    needs = {
+        "chat_postMessage": "chat:write",
+        "chat_postEphemeral": "chat:write",
+        "chat_update": "chat:write",
+        "users_info": "users:read",
+        "conversations_join": "channels:join",
+        "conversations_info": "channels:read",
+        "conversations_open": "im:write",
+        "files_upload_v2": "files:write",
+    }
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    source = "\n".join(p.read_text() for d in ("handlers", "bot", "schedules") for p in (ROOT / d).rglob("*.py"))
+    called = {method for method in needs if f".{method}(" in source}
+    assert {needs[m] for m in called} <= scopes
+    assert "commands" in scopes
+    unused = scopes - {needs[m] for m in called} - {"commands"}
+    assert not unused, f"scopes asked for but not used: {unused}"

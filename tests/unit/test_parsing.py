@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import pytest
+
+from domain.customers import match_customer, name_key, require_customer
+from domain.errors import UserError
+from handlers.commands.partner import route
+from handlers.parsing import (
+    ChannelRef,
+    UserRef,
+    parse_channel,
+    parse_key_value,
+    parse_mood,
+    parse_user,
+    require_mood,
+    split_first,
+    tokenize,
+    unescape,
+)
+
+
+def test_tokenize_keeps_quotes_and_escaped_mentions_whole() -> None:
+    text = 'add "Acme Corp" <#C0123|acme-partners> <@U0456|dana smith> tz=Europe/Berlin'
+    assert tokenize(text) == ["add", "Acme Corp", "<#C0123|acme-partners>", "<@U0456|dana smith>", "tz=Europe/Berlin"]
+    assert tokenize("“Smart quotes” too") == ["Smart quotes", "too"]
+    assert tokenize("") == []
+
+
+def test_split_first_keeps_the_rest_untouched() -> None:
+    assert split_first("  checkin acme   green *bold*  note ") == ("checkin", "acme   green *bold*  note")
+    assert split_first("help") == ("help", "")
+    assert split_first("   ") == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        ("<#C0123|acme>", ChannelRef("C0123", "acme")),
+        ("<#C0123>", ChannelRef("C0123", None)),
+        ("<#C0123|>", ChannelRef("C0123", None)),
+        ("<#G0999|private>", ChannelRef("G0999", "private")),
+        ("#Acme", ChannelRef(None, "acme")),
+        ("acme", None),
+        ("#", None),
+    ],
+)
+def test_parse_channel(token: str, expected: ChannelRef | None) -> None:
+    assert parse_channel(token) == expected
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        ("<@U0456|dana>", UserRef("U0456", "dana")),
+        ("<@U0456>", UserRef("U0456", None)),
+        ("<@W0456|grid>", UserRef("W0456", "grid")),
+        ("@dana", UserRef(None, "dana")),
+        ("dana", None),
+    ],
+)
+def test_parse_user(token: str, expected: UserRef | None) -> None:
+    assert parse_user(token) == expected
+
+
+@pytest.mark.parametrize(
+    ("token", "color", "score"),
+    [
+        ("green", "green", 5),
+        ("GREEN", "green", 5),
+        ("y", "yellow", 3),
+        ("red", "red", 1),
+        ("4", "green", 4),
+        ("3", "yellow", 3),
+        ("2", "red", 2),
+        (":large_green_circle:", "green", 5),
+        ("🔴", "red", 1),
+    ],
+)
+def test_parse_mood(token: str, color: str, score: int) -> None:
+    mood = parse_mood(token)
+    assert mood is not None and (mood.color, mood.score) == (color, score)
+
+
+@pytest.mark.parametrize("token", ["purple", "6", "0", "kickoff", ""])
+def test_not_a_mood(token: str) -> None:
+    assert parse_mood(token) is None
+
+
+def test_require_mood_explains() -> None:
+    with pytest.raises(UserError, match="'purple' is not a mood"):
+        require_mood("purple", "usage")
+    with pytest.raises(UserError, match="Add a mood"):
+        require_mood(None, "usage")
+
+
+def test_key_values_and_unescape() -> None:
+    assert parse_key_value("tz=Europe/Berlin") == ("tz", "Europe/Berlin")
+    assert parse_key_value("TZ=UTC") == ("tz", "UTC")
+    assert parse_key_value("plain") is None
+    assert unescape("a &lt;b&gt; &amp;amp;") == "a <b> &amp;"
+
+
+class C:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def names(*values: str) -> list[C]:
+    return [C(v) for v in values]
+
+
+def test_longest_exact_name_wins() -> None:
+    customers = names("Acme", "Acme Corp", "Globex")
+    m = match_customer(customers, ["acme", "corp", "yellow", "note"], name_of=lambda c: c.name)
+    assert m.customer is not None and m.customer.name == "Acme Corp" and m.rest == ["yellow", "note"]
+    m = match_customer(customers, ["ACME", "green", "x"], name_of=lambda c: c.name)
+    assert m.customer is not None and m.customer.name == "Acme" and m.rest == ["green", "x"]
+
+
+def test_unambiguous_prefix_matches_and_ambiguous_lists_candidates() -> None:
+    customers = names("Acme", "Acme Corp", "Globex")
+    m = match_customer(customers, ["glo", "green"], name_of=lambda c: c.name)
+    assert m.customer is not None and m.customer.name == "Globex" and m.rest == ["green"]
+    m = match_customer(customers, ["ac", "green"], name_of=lambda c: c.name)
+    assert m.customer is None and [c.name for c in m.candidates] == ["Acme", "Acme Corp"]
+    m = match_customer(customers, ["acme", "co", "green"], name_of=lambda c: c.name)
+    assert m.customer is not None and m.customer.name == "Acme", "an exact name beats a longer prefix"
+
+
+def test_require_customer_messages() -> None:
+    customers = names("Acme Corp", "Globex")
+    with pytest.raises(UserError, match="No customer matches 'acm3' — did you mean Acme Corp"):
+        require_customer(customers, ["acm3", "green"], name_of=lambda c: c.name, usage="u")
+    with pytest.raises(UserError, match="There are no customers yet"):
+        require_customer([], ["acme"], name_of=lambda c: c.name, usage="u")
+    with pytest.raises(UserError, match="Which customer"):
+        require_customer(customers, [], name_of=lambda c: c.name, usage="u")
+
+
+def test_name_key_folds_case_and_spaces() -> None:
+    assert name_key("  Acme   CORP ") == "acme corp"
+
+
+def test_route_suggests_close_subcommands() -> None:
+    assert route("checkin")[0] is not None
+    assert route("CHECK-IN")[0] is not None
+    sub, suggestion = route("chekin")
+    assert sub is None and suggestion == "checkin"
+    assert route("xyzzy") == (None, None)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+
+BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret"}
+
+
+def test_defaults() -> None:
+    s = Settings.from_mapping(BASE)
+    assert s.database_url == "sqlite:///partner.db"
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.port == 3000 and s.default_tz == "UTC" and not s.socket_mode
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"SLACK_SIGNING_SECRET": "x"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({**BASE, "SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN"),
+        ({**BASE, "SLACK_APP_TOKEN": "nope"}, "SLACK_APP_TOKEN"),
+        ({**BASE, "PORT": "http"}, "PORT"),
+        ({**BASE, "PORT": "70000"}, "PORT"),
+        ({**BASE, "PARTNER_DEFAULT_TZ": "Mars/Olympus"}, "PARTNER_DEFAULT_TZ"),
+        ({**BASE, "SLACK_API_URL": "localhost:9"}, "SLACK_API_URL"),
+        ({**BASE, "PARTNER_ADMINS": "dana"}, "PARTNER_ADMINS"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError, match=names):
+        Settings.from_mapping(env)
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SLACK_BOT_TOKEN=xoxb-from-file\nSLACK_SIGNING_SECRET=file\nPORT=4000\n")
+    s = Settings.from_env({"SLACK_SIGNING_SECRET": "env"}, env_file=str(env_file))
+    assert (s.slack_bot_token, s.slack_signing_secret, s.port) == ("xoxb-from-file", "env", 4000)
+
+
+def test_api_url_gets_its_trailing_slash_and_admins_are_listed() -> None:
+    s = Settings.from_mapping({**BASE, "SLACK_API_URL": "http://127.0.0.1:9/api", "PARTNER_ADMINS": "U1, W2"})
+    assert s.slack_api_url == "http://127.0.0.1:9/api/"
+    assert s.admins == frozenset({"U1", "W2"})

@@ -1,0 +1,67 @@
+"""Small builders for tests: a settable clock and the bot served in-process on a real port."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_bolt import App
+
+from bot.server import PartnerWSGI, serve_http
+from storage.store import Store
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+TEAM_ID = "T0001"
+
+
+@dataclass
+class FakeClock:
+    """The bot's `now`; tests move it instead of sleeping."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FakeClock:
+        return self  # lazy listeners get a copied context; they must still see the one clock
+
+    def set(self, instant: datetime) -> None:
+        if instant.tzinfo is None:
+            raise ValueError("aware datetimes only")
+        self.now = instant.astimezone(UTC)
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+class BotServer:
+    """The real Bolt app behind the real WSGI server, on a random loopback port."""
+
+    def __init__(self, app: App, store: Store) -> None:
+        self.app = app
+        self.server: Any = serve_http(
+            PartnerWSGI(app, store), host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05
+        )
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="bot-http", daemon=True)
+
+    def _serve(self) -> None:
+        # waitress's run() never returns on its own; loop in short steps and close from this same thread,
+        # since closing the sockets under a running select() from another thread fails.
+        while not self._stopping.is_set():
+            self.server.asyncore.loop(timeout=0.05, map=self.server._map, count=1)
+        self.server.close()
+
+    def start(self) -> BotServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
