@@ -120,7 +120,6 @@ _MOOD_EMOJI = {
     "❤️": "red",
 }
 MOOD_SCORES = {"green": 5, "yellow": 3, "red": 1}
-MOOD_EMOJI = {"green": ":large_green_circle:", "yellow": ":large_yellow_circle:", "red": ":red_circle:"}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-import handlers.blocks as blocks
+import handlers.ids as ids
+from handlers.blocks.checkin import checkin_modal
+from handlers.blocks.help import help_blocks
+from handlers.blocks.home import home_view
 from storage.models import CheckIn, Customer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +46,7 @@ def test_manifest_validates_against_slacks_schema() -> None:
 
 
 def registrations() -> dict[str, set[str]]:
-    """Every `app.<surface>(ID)` call in handlers/, with IDs resolved from handlers.blocks."""
+    """Every `app.<surface>(ID)` call in handlers/, with IDs resolved from handlers.ids."""
     found: dict[str, set[str]] = {}
     for path in (ROOT / "handlers").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -59,9 +62,11 @@ def registrations() -> dict[str, set[str]]:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 value = arg.value
             elif isinstance(arg, ast.Name):
-                value = getattr(blocks, arg.id)
+                value = getattr(ids, arg.id)
             else:
-                raise AssertionError(f"{path}:{node.lineno}: register listeners with a literal or a blocks constant")
+                raise AssertionError(
+                    f"{path}:{node.lineno}: register listeners with a literal or a handlers.ids constant"
+                )
             found.setdefault(node.func.attr, set()).add(value)
     return found
 
@@ -117,10 +122,10 @@ def every_view() -> list[dict[str, Any]]:
     customer = Customer(id=1, team_id="T", name="Acme", name_key="acme", created_at=now, updated_at=now)
     checkin = CheckIn(id=1, team_id="T", customer_id=1, author_id="U", mood="green", note="n", created_at=now)
     return [
-        {"blocks": blocks.help_blocks([("/partner help", "Help")])},
-        blocks.checkin_modal(),
-        blocks.checkin_modal(customer=customer, mood="red", is_call=True, note="x"),
-        blocks.home_view(customers=[customer], latest={1: checkin}, now=now),
+        {"blocks": help_blocks([("/partner help", "Help")])},
+        checkin_modal(),
+        checkin_modal(customer=customer, mood="red", is_call=True, note="x"),
+        home_view(customers=[customer], latest={1: checkin}, now=now),
     ]
 
 

@@ -1,7 +1,7 @@
 from slack_bolt import App
 
 from handlers.actions.checkin import open_checkin
-from handlers.blocks import OPEN_CHECKIN
+from handlers.ids import OPEN_CHECKIN
 
 
 def register(app: App) -> None:

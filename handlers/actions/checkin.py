@@ -8,7 +8,7 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from domain.errors import UserError
-from handlers.blocks import checkin_modal
+from handlers.blocks.checkin import checkin_modal
 from storage.store import Store
 
 

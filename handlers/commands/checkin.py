@@ -6,7 +6,7 @@ import re
 
 from domain.customers import require_customer
 from domain.errors import UserError
-from handlers.blocks import checkin_confirmation, checkin_modal
+from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.parsing import require_mood
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from handlers.blocks import help_blocks
+from handlers.blocks.help import help_blocks
 from handlers.commands.base import Reply, Subcommand
 
 

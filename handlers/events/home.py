@@ -8,7 +8,7 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot.clock import Clock
-from handlers.blocks import home_view
+from handlers.blocks.home import home_view
 from storage.store import Store
 
 

@@ -1,6 +1,6 @@
 from slack_bolt import App
 
-from handlers.blocks import CHECKIN_CUSTOMER
+from handlers.ids import CHECKIN_CUSTOMER
 from handlers.options.customers import customer_options
 
 

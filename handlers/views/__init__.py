@@ -1,6 +1,6 @@
 from slack_bolt import App
 
-from handlers.blocks import CHECKIN_MODAL
+from handlers.ids import CHECKIN_MODAL
 from handlers.views.checkin import confirm_checkin, submit_checkin
 
 

@@ -11,7 +11,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
-from handlers.blocks import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NOTE, checkin_confirmation
+from handlers.blocks.checkin import checkin_confirmation
+from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NOTE
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
