@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -30,7 +30,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
-    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+    return Field(default=None if nullable else ..., sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def json_column() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+def text_column() -> Any:
+    return Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 MOODS = ("green", "yellow", "red")
@@ -41,6 +49,13 @@ class Workspace(SQLModel, table=True):
     team_id: str = Field(primary_key=True, max_length=32)
     name: str | None = Field(default=None, max_length=255)
     created_at: datetime = utc_column()
+    # False once the app is uninstalled or its tokens revoked: nothing is sent, data is kept.
+    active: bool = Field(default=True)
+    uninstalled_at: datetime | None = utc_column(nullable=True)
+    digest_channel_id: str | None = Field(default=None, max_length=32)
+    digest_schedule: str | None = Field(default=None, max_length=64)  # e.g. "weekly mon 09:00"
+    tz: str | None = Field(default=None, max_length=64)
+    settings: dict[str, Any] = json_column()
 
 
 class CustomerBase(SQLModel):
@@ -64,6 +79,21 @@ class Customer(CustomerBase, table=True):
     created_at: datetime = utc_column()
     updated_at: datetime = utc_column()
     archived_at: datetime | None = utc_column(nullable=True)
+    subdiv: str | None = Field(default=None, max_length=16)  # region for holidays, e.g. CA in US-CA
+    working_week: str | None = Field(default=None, max_length=32)  # e.g. "sun-thu"; None: Monday to Friday
+    launch_until: date | None = None  # launch mode: daily calls up to and including this local date
+    paused_at: datetime | None = utc_column(nullable=True)
+    snoozed_until: datetime | None = utc_column(nullable=True)
+    snooze_reason: str | None = Field(default=None, max_length=300)
+    post_checkins: bool = Field(default=True)  # post a summary of each check-in in the customer's channel
+    ideal_days: int | None = None  # overrides of the cadence's ideal and maximum windows
+    max_days: int | None = None
+    # Why the bot cannot post in the customer's channel (channel_not_found, not_in_channel, is_archived).
+    channel_error: str | None = Field(default=None, max_length=64)
+    channel_error_at: datetime | None = utc_column(nullable=True)
+    health_score: int | None = None
+    health_band: str | None = Field(default=None, max_length=16)
+    health_at: datetime | None = utc_column(nullable=True)
 
 
 class CheckInBase(SQLModel):
@@ -86,3 +116,150 @@ class CheckIn(CheckInBase, table=True):
     author_id: str = Field(max_length=32)
     created_at: datetime = utc_column()
     idempotency_key: str | None = Field(default=None, max_length=255)
+    next_step: str | None = Field(default=None, max_length=500)
+    next_due: date | None = None
+    response_days: float | None = None  # "the customer's reply took N days", for response-time boundaries
+    permalink: str | None = Field(default=None, max_length=500)  # the Slack message it was logged from
+    summary_ts: str | None = Field(default=None, max_length=32)  # the summary posted in the customer's channel
+
+
+class CustomerEvent(SQLModel, table=True):
+    """What happened to a customer record: created, renamed, edited, archived, restored, tier changed…"""
+
+    __tablename__ = "customer_event"
+    __table_args__ = (Index("ix_customer_event_customer_at", "customer_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    actor_id: str | None = Field(default=None, max_length=32)
+    kind: str = Field(max_length=32)
+    detail: dict[str, Any] = json_column()
+    at: datetime = utc_column()
+
+
+NUDGE_STATUSES = ("pending", "claimed", "sent", "failed", "missed", "skipped", "cancelled")
+
+
+class Nudge(SQLModel, table=True):
+    """The outbox: one row per message Partner owes someone, created before it is sent.
+
+    (team, kind, subject, due_key) is unique, so planning the same nudge twice — a second tick, another
+    replica — finds the row already there. Senders claim rows with a lease before sending.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "kind", "subject", "due_key", name="uq_nudge_once"),
+        Index("ix_nudge_status_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    kind: str = Field(max_length=32)  # cadence, overdue, boundary_reminder, survey_prompt, digest, …
+    subject: str = Field(max_length=64)  # whom it is about: "customer:12", "boundary:3", "user:U123", "team"
+    due_key: str = Field(max_length=64)  # which occurrence: a local date, an ISO week, a check-in id…
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    recipient_id: str | None = Field(default=None, max_length=32)  # channel or user; None: decided at send time
+    due_at: datetime = utc_column()
+    created_at: datetime = utc_column()
+    status: str = Field(default="pending", max_length=16)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = utc_column(nullable=True)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = utc_column(nullable=True)
+    sent_at: datetime | None = utc_column(nullable=True)
+    channel_id: str | None = Field(default=None, max_length=32)  # where it was posted
+    message_ts: str | None = Field(default=None, max_length=32)
+    error: str | None = Field(default=None, max_length=255)
+    payload: dict[str, Any] = json_column()
+
+
+BOUNDARY_STATUSES = ("proposed", "active", "held", "retired")
+
+
+class Boundary(SQLModel, table=True):
+    """A working agreement with a customer, introduced one at a time."""
+
+    __table_args__ = (Index("ix_boundary_customer_position", "customer_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    position: int = Field(default=0)
+    text: str = Field(max_length=300)
+    kind: str = Field(default="custom", max_length=32)
+    value: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="proposed", max_length=16)
+    created_by: str | None = Field(default=None, max_length=32)
+    created_at: datetime = utc_column()
+    activated_at: datetime | None = utc_column(nullable=True)
+    held_at: datetime | None = utc_column(nullable=True)
+    retired_at: datetime | None = utc_column(nullable=True)
+    escalated_at: datetime | None = utc_column(nullable=True)
+    reminders: str | None = Field(default=None, max_length=64)  # None: weekly default; "off"; a cadence text
+    reminder_text: str | None = Field(default=None, max_length=500)  # the owner's own wording, if edited
+    last_template: int | None = None
+
+
+class BoundarySlip(SQLModel, table=True):
+    __tablename__ = "boundary_slip"
+    __table_args__ = (UniqueConstraint("team_id", "idempotency_key", name="uq_boundary_slip_idempotency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    boundary_id: int = Field(foreign_key="boundary.id", index=True)
+    at: datetime = utc_column()
+    by: str | None = Field(default=None, max_length=32)
+    note: str = text_column()
+    source: str = Field(default="manual", max_length=16)
+    idempotency_key: str | None = Field(default=None, max_length=255)
+
+
+class SurveyResponse(SQLModel, table=True):
+    __tablename__ = "survey_response"
+    __table_args__ = (
+        UniqueConstraint("team_id", "idempotency_key", name="uq_survey_response_idempotency"),
+        Index("ix_survey_response_customer_survey", "customer_id", "survey", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")  # None: about the team
+    survey: str = Field(max_length=32)  # scorecard, level, practices, profile, customer_view
+    respondent_id: str = Field(max_length=32)
+    external: bool = Field(default=False)  # answered by the customer, in a shared channel
+    answers: dict[str, Any] = json_column()
+    score: float | None = None
+    created_at: datetime = utc_column()
+    idempotency_key: str | None = Field(default=None, max_length=255)
+
+
+class SurveyDraft(SQLModel, table=True):
+    """Answers kept when a survey modal is closed without submitting."""
+
+    __tablename__ = "survey_draft"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "survey", "customer_key", name="uq_survey_draft_owner"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=32)
+    survey: str = Field(max_length=32)
+    customer_key: str = Field(max_length=32)  # the customer id, or "team"
+    answers: dict[str, Any] = json_column()
+    updated_at: datetime = utc_column()
+
+
+class HealthSnapshot(SQLModel, table=True):
+    """A customer's health score, stored once per local day for trends."""
+
+    __tablename__ = "health_snapshot"
+    __table_args__ = (UniqueConstraint("customer_id", "day", name="uq_health_snapshot_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    day: date
+    score: int | None = None
+    band: str = Field(max_length=16)
+    components: dict[str, Any] = json_column()
+    computed_at: datetime = utc_column()

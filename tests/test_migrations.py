@@ -1,0 +1,50 @@
+"""Migrations: repeatable, they carry existing data forward, and they match the models exactly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from storage.db import current_revision, make_engine, upgrade
+from storage.store import Store
+
+
+def test_upgrade_twice_is_a_no_op_and_reaches_head(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    head = current_revision(engine)
+    upgrade(engine)
+    assert current_revision(engine) == head is not None
+    engine.dispose()
+
+
+def test_models_and_migrations_agree(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    engine.dispose()
+    assert diff == [], f"models changed without a migration: {diff}"
+
+
+def test_existing_rows_survive_later_migrations(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine, "0001")
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO workspace (team_id, created_at) VALUES ('T1', :now)"), {"now": now})
+        conn.execute(
+            text(
+                "INSERT INTO customer (team_id, name, name_key, created_at, updated_at)"
+                " VALUES ('T1', 'Acme', 'acme', :now, :now)"
+            ),
+            {"now": now},
+        )
+    upgrade(engine)
+    (customer,) = Store(engine).customers(team_id="T1")
+    assert customer.name == "Acme" and customer.post_checkins is True
+    engine.dispose()
