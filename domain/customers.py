@@ -1,13 +1,23 @@
-"""Customer names: normalising, validating, and finding a customer from the words a user typed."""
+"""Customers: names (normalising, matching what a user typed), settings typed as key=value, the next nudge."""
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
 
+from domain.cadence import is_satisfied, launch_cadence, next_slot, parse_cadence
+from domain.calendar import (
+    WorkCalendar,
+    format_working_week,
+    parse_working_week,
+    validate_country,
+    validate_subdivision,
+    validate_timezone,
+)
 from domain.errors import UserError
 
 T = TypeVar("T")
@@ -99,3 +109,144 @@ def require_customer(
     if match.suggestions:
         raise UserError(f"No customer matches '{typed}' — did you mean {' or '.join(match.suggestions)}?")
     raise UserError(f"No customer matches '{typed}'. See them all with `/partner list`.")
+
+
+# --------------------------------------------------------------------------- settings typed by people
+
+# Options `add` and `edit` read as key=value (owner= and channel= are Slack mentions, resolved by the handlers).
+SETTING_KEYS = ("tz", "country", "week", "cadence", "summary", "ideal", "max")
+COUNTRY_HELP = (
+    "use a two-letter code such as US, DE or GB, or a region such as US-CA; every valid code is listed at "
+    "https://holidays.readthedocs.io/en/latest/#available-countries"
+)
+_ON = frozenset({"on", "yes", "true", "1"})
+_OFF = frozenset({"off", "no", "false", "0"})
+_DEFAULT = frozenset({"default", "none", "off", "-"})
+MAX_WINDOW_DAYS = 365
+
+
+def parse_country(value: str) -> tuple[str | None, str | None]:
+    """ "de" → ("DE", None), "US-CA" → ("US", "CA"), "none" → (None, None); UserError naming the value otherwise."""
+    text = value.strip()
+    if text.lower() in _DEFAULT:
+        return None, None
+    country, _, region = text.partition("-")
+    try:
+        code = validate_country(country)
+    except ValueError:
+        raise UserError(f"Unknown country code '{text}' — {COUNTRY_HELP}.", field="country") from None
+    if not region:
+        return code, None
+    try:
+        return code, validate_subdivision(code, region)
+    except ValueError as e:
+        raise UserError(str(e), field="country") from None
+
+
+def _window_days(key: str, value: str) -> int | None:
+    text = value.strip().lower().removesuffix("days").removesuffix("d").strip()
+    if value.strip().lower() in _DEFAULT:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WINDOW_DAYS:
+        raise UserError(
+            f"'{value}' is not a number of days for {key}= — use 1 to {MAX_WINDOW_DAYS}, or {key}=default.",
+            field=key,
+        )
+    return int(text)
+
+
+def parse_settings(
+    options: Mapping[str, str],
+    *,
+    today: date,
+    ideal_days: int | None = None,
+    max_days: int | None = None,
+) -> dict[str, Any]:
+    """Validated customer fields from typed options (keys in SETTING_KEYS), e.g. {"tz": "europe/berlin"}.
+
+    Returns the Customer columns to set: tz, country, subdiv, working_week, cadence, post_checkins, ideal_days,
+    max_days. `ideal_days`/`max_days` are the customer's current windows, so `max=3` is checked against them.
+    Errors are UserErrors naming the value and the valid forms, with `field` set to the option's key.
+    """
+    fields: dict[str, Any] = {}
+    for key, value in options.items():
+        if key == "tz":
+            try:
+                fields["tz"] = validate_timezone(value)
+            except ValueError as e:
+                raise UserError(str(e), field="tz") from None
+        elif key == "country":
+            fields["country"], fields["subdiv"] = parse_country(value)
+        elif key == "week":
+            try:
+                days = parse_working_week(value)
+            except ValueError as e:
+                raise UserError(str(e), field="week") from None
+            text = format_working_week(days)
+            fields["working_week"] = None if text == "mon-fri" else text
+        elif key == "cadence":
+            try:
+                fields["cadence"] = parse_cadence(value, anchor=today).to_text()
+            except ValueError as e:
+                raise UserError(str(e), field="cadence") from None
+        elif key == "summary":
+            flag = value.strip().lower()
+            if flag not in _ON | _OFF:
+                raise UserError(f"summary= takes on or off, not '{value}'.", field="summary")
+            fields["post_checkins"] = flag in _ON
+        elif key in ("ideal", "max"):
+            fields[f"{key}_days"] = _window_days(key, value)
+        else:
+            raise UserError(f"Unknown option '{key}='. You can set {', '.join(k + '=' for k in SETTING_KEYS)}.")
+    ideal = fields.get("ideal_days", ideal_days)
+    most = fields.get("max_days", max_days)
+    if ideal is not None and most is not None and ideal > most:
+        raise UserError(
+            f"The ideal window ({ideal} days) can't be longer than the maximum ({most} days).",
+            field="ideal" if "ideal_days" in fields else "max",
+        )
+    return fields
+
+
+def work_calendar(
+    *, tz: str | None, country: str | None, subdiv: str | None, working_week: str | None, default_tz: str
+) -> WorkCalendar:
+    """The customer's calendar; a setting that no longer validates (old data) falls back to the default."""
+    try:
+        return WorkCalendar.create(tz or default_tz, country, working_week, subdiv=subdiv)
+    except ValueError:
+        return WorkCalendar.create(default_tz)
+
+
+def next_nudge(
+    *,
+    cadence: str | None,
+    calendar: WorkCalendar,
+    now: datetime,
+    paused: bool = False,
+    snoozed_until: datetime | None = None,
+    launch_until: date | None = None,
+    last_contact_at: datetime | None = None,
+) -> datetime | None:
+    """When the cadence next nudges (aware UTC), as `list` and `show` display it; None when off or paused.
+
+    A slot already satisfied by the last contact (a call logged today) is skipped, and a snooze pushes
+    the search past its end. The cadence engine's outbox is the authority; this is the preview.
+    """
+    if paused or not cadence:
+        return None
+    try:
+        normal = parse_cadence(cadence)
+    except ValueError:
+        return None
+    after = max(now, snoozed_until) if snoozed_until is not None else now
+    for _ in range(3):  # at most a couple of satisfied slots in a row can be skipped
+        today = calendar.local_date(after)
+        plan = launch_cadence(normal, launch_until=launch_until, today=today)
+        slot = next_slot(plan, calendar, after=after)
+        if slot is None:
+            return None
+        if not is_satisfied(slot, last_contact_at, calendar):
+            return slot.due_at
+        after = slot.due_at
+    return None

@@ -2,9 +2,9 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands, events, options, views
+from handlers import actions, commands, events, options, shortcuts, views
 
 
 def register_listeners(app: App) -> None:
-    for surface in (commands, actions, views, options, events):
+    for surface in (commands, actions, views, options, events, shortcuts):
         surface.register(app)

@@ -6,4 +6,18 @@ CHECKIN_CUSTOMER = "checkin_customer"
 CHECKIN_MOOD = "checkin_mood"
 CHECKIN_CALL = "checkin_call"
 CHECKIN_NOTE = "checkin_note"
+CHECKIN_NEXT_STEP = "checkin_next_step"
+CHECKIN_NEXT_DUE = "checkin_next_due"  # datepicker
 OPEN_CHECKIN = "open_checkin"
+LOG_MESSAGE_CHECKIN = "log_message_checkin"  # message shortcut "Log as check-in"
+
+# Customers: list, card, add/edit modals
+ADD_CUSTOMER_MODAL = "add_customer_modal"
+EDIT_CUSTOMER_MODAL = "edit_customer_modal"  # private_metadata: {"customer_id": …}
+CUSTOMER_FIELD = "customer_field"  # every input of the add/edit modals; the block_id names the setting
+LIST_PAGE = "list_page"  # Previous/Next; value: {"args": the list's filters, "page": n}
+LIST_OPEN_CARD = "list_open_card"  # value: customer id
+CARD_EDIT = "card_edit"
+CARD_SNOOZE = "card_snooze"  # until the cadence engine's snooze exists: explains /partner snooze
+CARD_ARCHIVE = "card_archive"
+CARD_RESTORE = "card_restore"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -25,6 +25,9 @@ class CheckInQueries(StoreBase):
         now: datetime,
         kind: str = "async",
         idempotency_key: str | None = None,
+        next_step: str | None = None,
+        next_due: date | None = None,
+        permalink: str | None = None,
     ) -> tuple[CheckIn, bool]:
         """Stores a check-in; the same idempotency key twice returns the first row and False."""
         checkin = CheckIn(
@@ -36,6 +39,9 @@ class CheckInQueries(StoreBase):
             kind=kind,
             created_at=now,
             idempotency_key=idempotency_key,
+            next_step=next_step,
+            next_due=next_due,
+            permalink=permalink,
         )
         with self.session() as session:
             session.add(checkin)
@@ -69,21 +75,97 @@ class CheckInQueries(StoreBase):
                 select(CheckIn).where(CheckIn.team_id == team_id, CheckIn.idempotency_key == idempotency_key)
             ).first()
 
-    def latest_checkins(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, CheckIn]:
-        """The newest check-in of each customer, in one query whatever the number of customers."""
+    def latest_checkins(
+        self, *, team_id: str, customer_ids: Sequence[int], kind: str | None = None
+    ) -> dict[int, CheckIn]:
+        """The newest check-in (of `kind`, when given) of each customer, in one query whatever their number."""
         if not customer_ids:
             return {}
         with self.session() as session:
+            of_kind = (CheckIn.kind == kind) if kind is not None else True
             newest = (
                 select(CheckIn.customer_id, func.max(CheckIn.created_at).label("at"))
-                .where(CheckIn.team_id == team_id, col(CheckIn.customer_id).in_(customer_ids))
+                .where(CheckIn.team_id == team_id, col(CheckIn.customer_id).in_(customer_ids), of_kind)
                 .group_by(col(CheckIn.customer_id))
                 .subquery()
             )
             rows = session.exec(
                 select(CheckIn)
                 .join(newest, (CheckIn.customer_id == newest.c.customer_id) & (CheckIn.created_at == newest.c.at))
-                .where(CheckIn.team_id == team_id)
+                .where(CheckIn.team_id == team_id, of_kind)
                 .order_by(col(CheckIn.id))
             )
             return {row.customer_id: row for row in rows}
+
+    def previous_checkin(self, *, team_id: str, checkin: CheckIn) -> CheckIn | None:
+        """The customer's check-in just before `checkin` (for "the mood dropped since last time")."""
+        with self.session() as session:
+            earlier = (col(CheckIn.created_at) < checkin.created_at) | (
+                (CheckIn.created_at == checkin.created_at) & (col(CheckIn.id) < (checkin.id or 0))
+            )
+            return session.exec(
+                select(CheckIn)
+                .where(CheckIn.team_id == team_id, CheckIn.customer_id == checkin.customer_id, earlier)
+                .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
+                .limit(1)  # without it the ORM loads every earlier check-in only to keep the first
+            ).first()
+
+    def set_summary_ts(self, *, team_id: str, checkin_id: int, ts: str) -> None:
+        with self.session() as session:
+            session.exec(
+                update(CheckIn)
+                .where(col(CheckIn.team_id) == team_id, col(CheckIn.id) == checkin_id)
+                .values(summary_ts=ts)
+            )
+            session.commit()
+
+    def first_summary_between(
+        self, *, team_id: str, customer_id: int, start: datetime, end: datetime
+    ) -> CheckIn | None:
+        """The earliest check-in in [start, end) whose summary was posted: the day's thread in the channel."""
+        with self.session() as session:
+            return session.exec(
+                select(CheckIn)
+                .where(
+                    CheckIn.team_id == team_id,
+                    CheckIn.customer_id == customer_id,
+                    col(CheckIn.summary_ts).is_not(None),
+                    col(CheckIn.created_at) >= start,
+                    col(CheckIn.created_at) < end,
+                )
+                .order_by(col(CheckIn.created_at), col(CheckIn.id))
+            ).first()
+
+    def recent_moods(self, *, team_id: str, customer_ids: Sequence[int], per_customer: int = 3) -> dict[int, list[str]]:
+        """The last few moods of each customer, oldest first, in one query (a window function)."""
+        if not customer_ids:
+            return {}
+        with self.session() as session:
+            ranked = (
+                select(
+                    CheckIn.customer_id,
+                    CheckIn.mood,
+                    func.row_number()
+                    .over(
+                        partition_by=col(CheckIn.customer_id),
+                        order_by=(col(CheckIn.created_at).desc(), col(CheckIn.id).desc()),
+                    )
+                    .label("n"),
+                )
+                .where(CheckIn.team_id == team_id, col(CheckIn.customer_id).in_(customer_ids))
+                .subquery()
+            )
+            rows = session.exec(
+                select(ranked.c.customer_id, ranked.c.mood)
+                .where(ranked.c.n <= per_customer)
+                .order_by(ranked.c.customer_id, ranked.c.n.desc())
+            )
+            moods: dict[int, list[str]] = {}
+            for customer_id, mood in rows:
+                moods.setdefault(customer_id, []).append(mood)
+            return moods
+
+    def checkin(self, *, team_id: str, checkin_id: int) -> CheckIn | None:
+        with self.session() as session:
+            row = session.get(CheckIn, checkin_id)
+            return row if row is not None and row.team_id == team_id else None

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from domain.customers import clean_name, name_key
 from domain.errors import UserError
-from storage.models import Customer
+from storage.models import Boundary, Customer, CustomerEvent
 from storage.workspaces import WorkspaceQueries
+
+# Columns `edit` may change, in the order changes are reported; `name` is recorded as a rename.
+EDITABLE = (
+    "name",
+    "owner_id",
+    "channel_id",
+    "tz",
+    "country",
+    "subdiv",
+    "working_week",
+    "cadence",
+    "post_checkins",
+    "ideal_days",
+    "max_days",
+)
 
 
 class CustomerQueries(WorkspaceQueries):
@@ -26,8 +42,17 @@ class CustomerQueries(WorkspaceQueries):
         tz: str | None = None,
         country: str | None = None,
         cadence: str | None = None,
+        request_key: str | None = None,
+        **settings: Any,
     ) -> Customer:
+        """Adds a customer and its "created" event; `settings` are further EDITABLE columns (subdiv, …).
+
+        `request_key` identifies the Slack request, so a retried one finds its customer (customer_added_by).
+        """
         name = clean_name(name)
+        unknown = set(settings) - set(EDITABLE)
+        if unknown:
+            raise TypeError(f"not customer settings: {sorted(unknown)}")
         self.ensure_workspace(team_id=team_id, now=now)
         customer = Customer(
             team_id=team_id,
@@ -41,10 +66,17 @@ class CustomerQueries(WorkspaceQueries):
             created_by=created_by,
             created_at=now,
             updated_at=now,
+            **settings,
         )
         with self.session() as session:
             session.add(customer)
             try:
+                session.flush()
+                assert customer.id is not None
+                detail = {k: getattr(customer, k) for k in EDITABLE if getattr(customer, k) is not None}
+                if request_key:
+                    detail["request"] = request_key
+                self._event(session, customer, actor_id=created_by, kind="created", detail=detail, now=now)
                 session.commit()
             except IntegrityError:
                 session.rollback()
@@ -73,3 +105,143 @@ class CustomerQueries(WorkspaceQueries):
             if not include_archived:
                 query = query.where(col(Customer.archived_at).is_(None))
             return session.exec(query).first()
+
+    # ------------------------------------------------------------------ changes, each recorded as an event
+
+    @staticmethod
+    def _event(
+        session: Session, customer: Customer, *, actor_id: str | None, kind: str, detail: dict[str, Any], now: datetime
+    ) -> None:
+        assert customer.id is not None
+        session.add(
+            CustomerEvent(
+                team_id=customer.team_id, customer_id=customer.id, actor_id=actor_id, kind=kind, detail=detail, at=now
+            )
+        )
+
+    def _load(self, session: Session, *, team_id: str, customer_id: int) -> Customer:
+        customer = session.get(Customer, customer_id)
+        if customer is None or customer.team_id != team_id:
+            raise UserError("That customer no longer exists.")
+        return customer
+
+    def update_customer(
+        self, *, team_id: str, customer_id: int, actor_id: str | None, changes: dict[str, Any], now: datetime
+    ) -> tuple[Customer, dict[str, tuple[Any, Any]]]:
+        """Applies `changes` (EDITABLE columns) and returns the customer with what really changed, old → new.
+
+        A rename is a "renamed" event, other fields one "edited" event; nothing changed, nothing recorded
+        (so a retried request adds no second event). A name taken by another customer is a UserError.
+        """
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise TypeError(f"not customer settings: {sorted(unknown)}")
+        if "name" in changes:
+            changes = {**changes, "name": clean_name(changes["name"])}
+        with self.session() as session:
+            customer = self._load(session, team_id=team_id, customer_id=customer_id)
+            changed = {
+                k: (getattr(customer, k), changes[k])
+                for k in EDITABLE
+                if k in changes and getattr(customer, k) != changes[k]
+            }
+            if not changed:
+                return customer, {}
+            for key, (_old, new) in changed.items():
+                setattr(customer, key, new)
+            if "name" in changed:
+                customer.name_key = name_key(customer.name)
+                old, new = changed["name"]
+                self._event(session, customer, actor_id=actor_id, kind="renamed", detail={"name": [old, new]}, now=now)
+            if "channel_id" in changed:
+                customer.channel_error, customer.channel_error_at = None, None
+            edited = {k: [old, new] for k, (old, new) in changed.items() if k != "name"}
+            if edited:
+                self._event(session, customer, actor_id=actor_id, kind="edited", detail=edited, now=now)
+            customer.updated_at = now
+            session.add(customer)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                taken = self.customer_by_name(team_id=team_id, name=changes["name"], include_archived=True)
+                shown = taken.name if taken is not None else changes["name"]
+                raise UserError(f"There is already a customer called *{shown}*.", field="name") from None
+            return customer, changed
+
+    def archive_customer(self, *, team_id: str, customer_id: int, actor_id: str | None, now: datetime) -> Customer:
+        """Soft delete: hidden from lists and check-ins, history kept. Archiving twice changes nothing."""
+        return self._set_archived(team_id=team_id, customer_id=customer_id, actor_id=actor_id, now=now, archived=True)
+
+    def restore_customer(self, *, team_id: str, customer_id: int, actor_id: str | None, now: datetime) -> Customer:
+        return self._set_archived(team_id=team_id, customer_id=customer_id, actor_id=actor_id, now=now, archived=False)
+
+    def _set_archived(
+        self, *, team_id: str, customer_id: int, actor_id: str | None, now: datetime, archived: bool
+    ) -> Customer:
+        with self.session() as session:
+            customer = self._load(session, team_id=team_id, customer_id=customer_id)
+            if (customer.archived_at is not None) == archived:
+                return customer
+            customer.archived_at = now if archived else None
+            customer.updated_at = now
+            session.add(customer)
+            kind = "archived" if archived else "restored"
+            self._event(session, customer, actor_id=actor_id, kind=kind, detail={}, now=now)
+            session.commit()
+            return customer
+
+    def set_channel_error(self, *, team_id: str, customer_id: int, error: str | None, now: datetime) -> bool:
+        """Records why the bot cannot post in the customer's channel (None: it can again); True when it changed."""
+        with self.session() as session:
+            customer = self._load(session, team_id=team_id, customer_id=customer_id)
+            if customer.channel_error == error:
+                return False
+            customer.channel_error = error
+            customer.channel_error_at = now if error else None
+            session.add(customer)
+            session.commit()
+            return True
+
+    def customer_events(self, *, team_id: str, customer_id: int) -> list[CustomerEvent]:
+        """What happened to a customer record, oldest first."""
+        with self.session() as session:
+            query = (
+                select(CustomerEvent)
+                .where(CustomerEvent.team_id == team_id, CustomerEvent.customer_id == customer_id)
+                .order_by(col(CustomerEvent.at), col(CustomerEvent.id))
+            )
+            return list(session.exec(query))
+
+    def customer_added_by(self, *, team_id: str, request_key: str) -> Customer | None:
+        """The customer a Slack request created, if it did: a retried `add` answers as the first one did."""
+        with self.session() as session:
+            events = session.exec(
+                select(CustomerEvent)
+                .where(CustomerEvent.team_id == team_id, CustomerEvent.kind == "created")
+                .order_by(col(CustomerEvent.id).desc())
+                .limit(50)  # a retry comes within seconds: only the latest additions can match
+            )
+            for event in events:
+                if event.detail.get("request") == request_key:
+                    return session.get(Customer, event.customer_id)
+            return None
+
+    def former_names(self, *, team_id: str) -> dict[str, int]:
+        """Old names (name_key) of renamed customers → customer id, so an old name still finds the customer."""
+        with self.session() as session:
+            events = session.exec(
+                select(CustomerEvent)
+                .where(CustomerEvent.team_id == team_id, CustomerEvent.kind == "renamed")
+                .order_by(col(CustomerEvent.id))
+            )
+            return {name_key(e.detail["name"][0]): e.customer_id for e in events if e.detail.get("name")}
+
+    def customer_active_boundary(self, *, team_id: str, customer_id: int) -> Boundary | None:
+        """The working agreement currently being introduced (the first active one), for the customer card."""
+        with self.session() as session:
+            return session.exec(
+                select(Boundary)
+                .where(Boundary.team_id == team_id, Boundary.customer_id == customer_id, Boundary.status == "active")
+                .order_by(col(Boundary.position), col(Boundary.id))
+            ).first()

@@ -794,7 +794,7 @@ class FakeSlack:
     def _dm_for(self, user_id: str) -> dict[str, Any]:
         """The bot's DM with a user, created on first use and stable afterwards."""
         channel_id = self._dm_by_user.get(user_id)
-        if channel_id is None:
+        if channel_id is None or channel_id not in self.channels:  # tests clear channels between runs
             channel_id = self._next_id("D")
             self._dm_by_user[user_id] = channel_id
             self.channels[channel_id] = {

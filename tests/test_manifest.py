@@ -16,6 +16,7 @@ from referencing import Registry, Resource
 
 import handlers.ids as ids
 from handlers.blocks.checkin import checkin_modal
+from handlers.blocks.customers import CustomerRow, customer_card, customer_modal, list_message
 from handlers.blocks.help import help_blocks
 from handlers.blocks.home import home_view
 from storage.models import CheckIn, Customer
@@ -126,6 +127,20 @@ def every_view() -> list[dict[str, Any]]:
         checkin_modal(),
         checkin_modal(customer=customer, mood="red", is_call=True, note="x"),
         home_view(customers=[customer], latest={1: checkin}, now=now),
+        *customer_views(customer, checkin, now),
+    ]
+
+
+def customer_views(customer: Customer, checkin: CheckIn, now: datetime) -> list[dict[str, Any]]:
+    """The customer list (with paging), the card (live and archived) and the add/edit modals."""
+    archived = customer.model_copy(update={"archived_at": now})
+    row = CustomerRow(customer=customer, tz="UTC", last=checkin, moods=["green"], recent=[checkin])
+    return [
+        list_message(rows=[row], title="All customers", args="all", page=2, pages=3, total=60, now=now),
+        customer_card(row, now=now),
+        customer_card(CustomerRow(customer=archived, tz="UTC"), now=now),
+        customer_modal(owner_id="U1", channel_id="C1"),
+        customer_modal(customer=customer),
     ]
 
 

@@ -1,8 +1,22 @@
 from slack_bolt import App
 
 from handlers.actions.checkin import open_checkin
-from handlers.ids import OPEN_CHECKIN
+from handlers.actions.customers import (
+    archive_from_card,
+    edit_from_card,
+    page_list,
+    restore_from_card,
+    snooze_from_card,
+)
+from handlers.actions.customers import open_card as open_customer_card
+from handlers.ids import CARD_ARCHIVE, CARD_EDIT, CARD_RESTORE, CARD_SNOOZE, LIST_OPEN_CARD, LIST_PAGE, OPEN_CHECKIN
 
 
 def register(app: App) -> None:
     app.action(OPEN_CHECKIN)(open_checkin)
+    app.action(LIST_PAGE)(page_list)
+    app.action(LIST_OPEN_CARD)(open_customer_card)
+    app.action(CARD_EDIT)(edit_from_card)
+    app.action(CARD_SNOOZE)(snooze_from_card)
+    app.action(CARD_ARCHIVE)(archive_from_card)
+    app.action(CARD_RESTORE)(restore_from_card)

@@ -19,7 +19,7 @@ def open_checkin(
     value = action.get("value") or ""
     customer = (
         store.customer(team_id=context.team_id or body["team"]["id"], customer_id=int(value))
-        if value.isdigit()
+        if value.isdigit() and len(value) < 10  # a row id; longer digits overflow an INTEGER column
         else None
     )
     if customer is None or customer.archived_at is not None:

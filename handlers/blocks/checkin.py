@@ -6,14 +6,73 @@ import json
 from typing import Any
 
 from handlers.blocks import MOOD_EMOJI, customer_option, plain, truncate
-from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE
+from handlers.ids import (
+    CHECKIN_CALL,
+    CHECKIN_CUSTOMER,
+    CHECKIN_MODAL,
+    CHECKIN_MOOD,
+    CHECKIN_NEXT_DUE,
+    CHECKIN_NEXT_STEP,
+    CHECKIN_NOTE,
+)
 from storage.models import CheckIn, Customer
+
+SUMMARY_NOTE = 2800  # leaves room for the rest of the summary within a section's 3000 characters
+ALERT_NOTE = 1000
+
+
+def _next_step(checkin: CheckIn) -> str:
+    if not (checkin.next_step or checkin.next_due):
+        return ""
+    due = f" (due {checkin.next_due:%a} {checkin.next_due.day} {checkin.next_due:%b})" if checkin.next_due else ""
+    return f"\n*Next step:* {truncate(checkin.next_step or 'follow up', 300)}{due}"
 
 
 def checkin_confirmation(customer: Customer, checkin: CheckIn) -> str:
     kind = " call" if checkin.kind == "call" else ""
     note = truncate(checkin.note, 300)
-    return f"{MOOD_EMOJI[checkin.mood]} Logged a {checkin.mood}{kind} check-in for *{customer.name}*: {note}"
+    text = f"{MOOD_EMOJI[checkin.mood]} Logged a {checkin.mood}{kind} check-in for *{customer.name}*: {note}"
+    return text + _next_step(checkin)
+
+
+def checkin_summary(customer: Customer, checkin: CheckIn) -> str:
+    """The short summary posted in the customer's channel."""
+    kind = {"call": " call", "message": ""}.get(checkin.kind, "")
+    text = (
+        f"{MOOD_EMOJI[checkin.mood]} *{customer.name}* — {checkin.mood}{kind} check-in by <@{checkin.author_id}>:\n"
+        f"{truncate(checkin.note, SUMMARY_NOTE)}"
+    )
+    if checkin.permalink:
+        text += f"\n<{checkin.permalink}|Original message>"
+    return text + _next_step(checkin)
+
+
+def owner_alert_text(customer: Customer, checkin: CheckIn, *, reason: str, previous: str | None) -> str:
+    """The DM to the owner for a red check-in or a sharp mood drop."""
+    if reason == "red":
+        was = f" (was {previous})" if previous and previous != "red" else ""
+        head = f":rotating_light: <@{checkin.author_id}> logged a *red* check-in for *{customer.name}*{was}"
+    else:
+        head = (
+            f":chart_with_downwards_trend: *{customer.name}* dropped from {previous} to {checkin.mood}"
+            f" — check-in by <@{checkin.author_id}>"
+        )
+    return f"{head}:\n{truncate(checkin.note, ALERT_NOTE)}" + _next_step(checkin)
+
+
+def channel_problem_text(customer: Customer, error: str) -> str:
+    """Told once to the author when the summary could not be posted; the check-in itself is saved."""
+    channel = f"<#{customer.channel_id}>"
+    why = {
+        "not_in_channel": f"I'm not a member of {channel}. Invite me there with `/invite @Partner`",
+        "channel_not_found": f"I can't find {channel} (deleted, or private without me). Invite me, or pick another",
+        "is_archived": f"{channel} is archived. Pick a live channel",
+    }.get(error, f"Slack refused ({error}). Check the channel")
+    return (
+        f"Your check-in for *{customer.name}* is saved, but I couldn't post its summary: {why} — "
+        f"`/partner edit {customer.name} channel=#other`, "
+        f"or `/partner edit {customer.name} summary=off` to stop posting."
+    )
 
 
 def checkin_modal(
@@ -23,8 +82,14 @@ def checkin_modal(
     mood: str | None = None,
     is_call: bool = False,
     channel_id: str | None = None,
+    permalink: str | None = None,
+    request_key: str | None = None,
 ) -> dict[str, Any]:
-    """The check-in modal; pre-filled when opened from a customer, a nudge or a message."""
+    """The check-in modal; pre-filled when opened from a customer, a nudge or a message.
+
+    `permalink` is the message it was opened from (stored with the check-in); `request_key` replaces the
+    view id as the idempotency key, so the same shortcut delivered twice still stores one check-in.
+    """
     customer_select: dict[str, Any] = {
         "type": "external_select",
         "action_id": CHECKIN_CUSTOMER,
@@ -53,13 +118,24 @@ def checkin_modal(
     }
     if note:
         note_input["initial_value"] = truncate(note, 3000)
+    metadata: dict[str, Any] = {"channel_id": channel_id}
+    if permalink:
+        metadata["permalink"] = permalink
+    if request_key:
+        metadata["key"] = request_key
+    next_step_input = {
+        "type": "plain_text_input",
+        "action_id": CHECKIN_NEXT_STEP,
+        "max_length": 500,
+        "placeholder": plain("Send the revised proposal"),
+    }
     return {
         "type": "modal",
         "callback_id": CHECKIN_MODAL,
         "title": plain("Log a check-in", 24),
         "submit": plain("Log it", 24),
         "close": plain("Cancel", 24),
-        "private_metadata": json.dumps({"channel_id": channel_id}),
+        "private_metadata": json.dumps(metadata),
         "blocks": [
             {"type": "input", "block_id": "customer", "label": plain("Customer"), "element": customer_select},
             {"type": "input", "block_id": "mood", "label": plain("How is it going?"), "element": mood_radio},
@@ -71,5 +147,19 @@ def checkin_modal(
                 "element": call_box,
             },
             {"type": "input", "block_id": "note", "label": plain("Note"), "element": note_input},
+            {
+                "type": "input",
+                "block_id": "next_step",
+                "optional": True,
+                "label": plain("Next step"),
+                "element": next_step_input,
+            },
+            {
+                "type": "input",
+                "block_id": "next_due",
+                "optional": True,
+                "label": plain("Next step due"),
+                "element": {"type": "datepicker", "action_id": CHECKIN_NEXT_DUE},
+            },
         ],
     }

@@ -1,21 +1,27 @@
-"""`/partner add <name> [#channel] [@owner] [tz=Area/City] [country=CC]`."""
+"""`/partner add <name> [#channel] [@owner] [tz=Area/City] [country=CC] [cadence=…]`, or the add modal."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from domain.calendar import validate_country, validate_timezone
+from domain.customers import parse_settings
 from domain.errors import UserError
+from handlers.blocks.customers import cadence_text, customer_modal
 from handlers.commands.base import CommandCall, Reply
-from handlers.parsing import parse_channel, parse_key_value, parse_user, tokenize, unescape
+from handlers.commands.customer_args import UNSET, parse_customer_args
+from handlers.parsing import unescape
+from storage.models import Customer
 
 logger = logging.getLogger(__name__)
 
-USAGE = "/partner add <name> [#channel] [@owner] [tz=Area/City] [country=CC]"
-OPTION_KEYS = ("tz", "country")
+USAGE = "/partner add <name> [#channel] [@owner] [tz=Area/City] [country=CC] [cadence=…] [week=mon-fri]"
 
 
 def user_timezone(client: WebClient, user_id: str) -> str | None:
@@ -38,69 +44,63 @@ def join_channel(client: WebClient, channel_id: str) -> str | None:
         return f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can post there."
 
 
+def settings_for(
+    options: dict[str, str], *, owner_tz: Callable[[], str | None], default_tz: str, now: datetime
+) -> dict[str, Any]:
+    """Validated settings for a new customer; the time zone defaults to the owner's Slack one, then the default."""
+    fields = parse_settings({k: v for k, v in options.items() if k == "tz"}, today=now.date())
+    tz = fields.get("tz") or owner_tz() or default_tz
+    today = now.astimezone(ZoneInfo(tz)).date()  # pins biweekly / every-N cadences to the customer's today
+    fields.update(parse_settings({k: v for k, v in options.items() if k != "tz"}, today=today))
+    fields["tz"] = tz
+    return fields
+
+
+def added_text(customer: Customer, hint: str | None = None) -> str:
+    details = [f"owner <@{customer.owner_id}>", f"time zone {customer.tz}"]
+    if customer.channel_id:
+        details.insert(1, f"channel <#{customer.channel_id}>")
+    if customer.country:
+        details.append(f"holidays of {customer.country}{'-' + customer.subdiv if customer.subdiv else ''}")
+    if customer.working_week:
+        details.append(f"working week {customer.working_week}")
+    if customer.cadence:
+        details.append(f"cadence {cadence_text(customer)}")
+    text = f":handshake: Added *{customer.name}* — {', '.join(details)}."
+    if hint:
+        text += f"\n{hint}"
+    return text + f"\nLog the first check-in: `/partner checkin {customer.name} green <note>`"
+
+
 def add(call: CommandCall) -> Reply:
-    tokens = tokenize(call.args)
-    name_words: list[str] = []
-    channel_id: str | None = None
-    owner_id: str | None = None
-    options: dict[str, str] = {}
-    for i, token in enumerate(tokens):
-        channel, user, pair = parse_channel(token), parse_user(token), parse_key_value(token)
-        if channel is None and user is None and pair is None:
-            if options or channel_id or owner_id:
-                raise UserError(f"I didn't understand '{token}' after the name. Usage: `{USAGE}`")
-            name_words.append(token)
-            continue
-        if not name_words and i == 0:
-            raise UserError(f"Start with the customer's name. Usage: `{USAGE}`")
-        if channel is not None:
-            if channel.id is None:
-                raise UserError(
-                    f"I can't find a channel called '#{channel.name}'. Pick it from Slack's suggestions as you type #."
-                )
-            if channel_id and channel_id != channel.id:
-                raise UserError("Give one channel per customer.")
-            channel_id = channel.id
-        elif user is not None:
-            if user.id is None:
-                raise UserError(f"I can't find '@{user.name}'. Pick the owner from Slack's suggestions as you type @.")
-            if owner_id and owner_id != user.id:
-                raise UserError("Give one owner per customer.")
-            owner_id = user.id
-        elif pair is not None:
-            key, value = pair
-            if key not in OPTION_KEYS:
-                raise UserError(f"Unknown option '{key}='. You can set {', '.join(k + '=' for k in OPTION_KEYS)}.")
-            options[key] = value
-    if not name_words:
+    if not call.args.strip():
+        view = customer_modal(owner_id=call.user_id, channel_id=call.channel_id)
+        call.client.views_open(trigger_id=call.trigger_id, view=view)
+        return None
+    request_key = f"command:{call.trigger_id}"
+    again = call.store.customer_added_by(team_id=call.team_id, request_key=request_key)
+    if again is not None:  # Slack retried this very command: answer as the first delivery did
+        return {"text": added_text(again)}
+    args = parse_customer_args(call.args, usage=USAGE)
+    if not args.name_words:
         raise UserError(f"What's the customer called? Usage: `{USAGE}`")
-
-    owner_id = owner_id or call.user_id
-    try:
-        tz = validate_timezone(options["tz"]) if "tz" in options else None
-        country = validate_country(options["country"]) if "country" in options else None
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    tz = tz or user_timezone(call.client, owner_id) or call.settings.default_tz
-
+    owner_id = args.owner_id or call.user_id
+    fields = settings_for(
+        args.options,
+        owner_tz=lambda: user_timezone(call.client, owner_id),
+        default_tz=call.settings.default_tz,
+        now=call.now,
+    )
+    channel_id = None if args.channel_id == UNSET else args.channel_id
     customer = call.store.add_customer(
         team_id=call.team_id,
-        name=unescape(" ".join(name_words)),
+        name=unescape(" ".join(args.name_words)),
         created_by=call.user_id,
         now=call.now,
         channel_id=channel_id,
         owner_id=owner_id,
-        tz=tz,
-        country=country,
+        request_key=request_key,
+        **fields,
     )
-    details = [f"owner <@{owner_id}>", f"time zone {tz}"]
-    if channel_id:
-        details.insert(1, f"channel <#{channel_id}>")
-    if country:
-        details.append(f"holidays of {country}")
-    text = f":handshake: Added *{customer.name}* — {', '.join(details)}."
     hint = join_channel(call.client, channel_id) if channel_id else None
-    if hint:
-        text += f"\n{hint}"
-    text += f"\nLog the first check-in: `/partner checkin {customer.name} green <note>`"
-    return {"text": text}
+    return {"text": added_text(customer, hint)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,8 @@ class CommandCall:
     client: WebClient
     settings: Settings
     now: datetime
+    # Work for after the ack (lazy listener), e.g. {"checkin_id": 12}: set only when something new was stored.
+    followup: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

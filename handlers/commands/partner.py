@@ -12,10 +12,17 @@ from bot.clock import Clock
 from bot.settings import Settings
 from handlers.commands.add import USAGE as ADD_USAGE
 from handlers.commands.add import add
+from handlers.commands.archive import ARCHIVE_USAGE, RESTORE_USAGE, archive, restore
 from handlers.commands.base import CommandCall, Reply, Subcommand
 from handlers.commands.checkin import USAGE as CHECKIN_USAGE
 from handlers.commands.checkin import checkin
+from handlers.commands.edit import USAGE as EDIT_USAGE
+from handlers.commands.edit import edit
 from handlers.commands.help import help_reply
+from handlers.commands.list import USAGE as LIST_USAGE
+from handlers.commands.list import list_customers
+from handlers.commands.show import USAGE as SHOW_USAGE
+from handlers.commands.show import show
 from handlers.parsing import split_first
 from storage.store import Store
 
@@ -27,6 +34,23 @@ def _help(call: CommandCall) -> Reply:
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("help", "/partner help", "Show this list.", _help),
     Subcommand("add", ADD_USAGE, "Add a customer, with its channel and owner.", add, aliases=("new",)),
+    Subcommand(
+        "list",
+        LIST_USAGE,
+        "Customers with owner, tier, health, last check-in, mood trend and next nudge.",
+        list_customers,
+        aliases=("ls", "customers"),
+    ),
+    Subcommand("show", SHOW_USAGE, "One customer's card: settings, last check-ins, buttons.", show, aliases=("card",)),
+    Subcommand(
+        "edit",
+        EDIT_USAGE,
+        "Change or rename a customer (owner or admins). Without settings, opens a form.",
+        edit,
+        aliases=("set",),
+    ),
+    Subcommand("archive", ARCHIVE_USAGE, "Hide a customer, keeping its history (owner or admins).", archive),
+    Subcommand("restore", RESTORE_USAGE, "Bring an archived customer back.", restore, aliases=("unarchive",)),
     Subcommand(
         "checkin",
         CHECKIN_USAGE,
@@ -76,6 +100,7 @@ def partner_command(
         settings=settings,
         now=clock(),
     )
+    context["followup"] = call.followup  # read by the lazy listener after the ack (handlers.followups)
     reply(ack, subcommand.run(call))
 
 

@@ -1,88 +1,128 @@
-"""Submission of the check-in modal."""
+"""Submission of the check-in modal (opened from the command, a button, the customer card or a message)."""
 
 from __future__ import annotations
 
 import json
-import logging
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
+from bot.settings import Settings
 from handlers.blocks.checkin import checkin_confirmation
-from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NOTE
+from handlers.followups import after_checkin, tell_user
+from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, CHECKIN_NOTE
 from storage.store import Store
 
-logger = logging.getLogger(__name__)
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _idempotency_key(view: dict[str, Any]) -> str:
-    # A view is submitted once; a retried or replayed delivery carries the same view id.
-    return f"view:{view['id']}"
+    # A view is submitted once; a retried or replayed delivery carries the same view id. A modal opened by a
+    # message shortcut carries the shortcut's own key, so the same shortcut delivered twice stores one row.
+    return str(_metadata(view).get("key") or f"view:{view['id']}")
+
+
+def _value(values: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any]:
+    return (values.get(block_id) or {}).get(action_id) or {}
 
 
 def submit_checkin(
-    ack: Ack, view: dict[str, Any], body: dict[str, Any], context: BoltContext, store: Store, clock: Clock
+    ack: Ack,
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
 ) -> None:
     values = view["state"]["values"]
-    selected = (values.get("customer", {}).get(CHECKIN_CUSTOMER) or {}).get("selected_option") or {}
-    mood = ((values.get("mood", {}).get(CHECKIN_MOOD) or {}).get("selected_option") or {}).get("value")
-    call_boxes = (values.get("call", {}).get(CHECKIN_CALL) or {}).get("selected_options") or []
-    note = ((values.get("note", {}).get(CHECKIN_NOTE) or {}).get("value") or "").strip()
+    selected = _value(values, "customer", CHECKIN_CUSTOMER).get("selected_option") or {}
+    mood = (_value(values, "mood", CHECKIN_MOOD).get("selected_option") or {}).get("value")
+    call_boxes = _value(values, "call", CHECKIN_CALL).get("selected_options") or []
+    note = (_value(values, "note", CHECKIN_NOTE).get("value") or "").strip()
+    next_step = (_value(values, "next_step", CHECKIN_NEXT_STEP).get("value") or "").strip() or None
+    due_text = _value(values, "next_due", CHECKIN_NEXT_DUE).get("selected_date")
     team_id = context.team_id or body["team"]["id"]
+    now = clock()
 
     errors: dict[str, str] = {}
     customer = None
-    if not selected.get("value", "").isdigit():
+    if not str(selected.get("value", "")).isdigit() or len(str(selected["value"])) >= 10:
         errors["customer"] = "Pick a customer."
     else:
         customer = store.customer(team_id=team_id, customer_id=int(selected["value"]))
         if customer is None or customer.archived_at is not None:
-            errors["customer"] = "That customer no longer exists; pick another."
+            errors["customer"] = "That customer no longer exists (or is archived); pick another."
     if mood not in ("green", "yellow", "red"):
         errors["mood"] = "Pick green, yellow or red."
     if not note:
         errors["note"] = "Add a short note: what happened, what's next?"
+    next_due: date | None = None
+    if due_text:
+        next_due = date.fromisoformat(due_text)
+        tz = (customer.tz if customer is not None else None) or settings.default_tz
+        if next_due < now.astimezone(ZoneInfo(tz)).date():
+            errors["next_due"] = "That day is in the past; pick today or later."
     if errors:
         ack(response_action="errors", errors=errors)
         return
     assert customer is not None and customer.id is not None
-    store.record_checkin(
+    metadata = _metadata(view)
+    is_call = any(o.get("value") == "call" for o in call_boxes)
+    entry, created = store.record_checkin(
         team_id=team_id,
         customer_id=customer.id,
         author_id=body["user"]["id"],
         mood=str(mood),
         note=note,
-        kind="call" if any(o.get("value") == "call" for o in call_boxes) else "async",
-        now=clock(),
+        kind="call" if is_call else ("message" if str(metadata.get("key", "")).startswith("shortcut:") else "async"),
+        now=now,
         idempotency_key=_idempotency_key(view),
+        next_step=next_step,
+        next_due=next_due,
+        permalink=metadata.get("permalink"),
     )
+    if created:
+        context["followup"] = {"checkin_id": entry.id}
     ack()
 
 
 def confirm_checkin(
-    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
 ) -> None:
-    """Runs after the modal closed: tells the author where they started."""
+    """Runs after the modal closed, for a new check-in only: confirms where it started, posts, alerts."""
+    checkin_id = (context.get("followup") or {}).get("checkin_id")
+    if checkin_id is None:
+        return  # a repeat delivery or a refused submission: nothing new to announce
     team_id = context.team_id or body["team"]["id"]
-    entry = store.checkin_by_key(team_id=team_id, idempotency_key=_idempotency_key(view))
-    if entry is None:
+    entry = store.checkin(team_id=team_id, checkin_id=int(checkin_id))
+    customer = store.customer(team_id=team_id, customer_id=entry.customer_id) if entry else None
+    if entry is None or customer is None:
         return
-    customer = store.customer(team_id=team_id, customer_id=entry.customer_id)
-    if customer is None:
-        return
-    text = checkin_confirmation(customer, entry)
-    user_id = body["user"]["id"]
-    try:
-        channel_id = json.loads(view.get("private_metadata") or "{}").get("channel_id")
-    except ValueError:
-        channel_id = None
-    try:
-        if channel_id:
-            client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
-            return
-    except SlackApiError:
-        logger.info("could not confirm in %s; sending a DM instead", channel_id)
-    client.chat_postMessage(channel=user_id, text=text)
+    channel_id = _metadata(view).get("channel_id")
+    tell_user(client, user_id=body["user"]["id"], channel_id=channel_id, text=checkin_confirmation(customer, entry))
+    after_checkin(
+        client=client,
+        store=store,
+        settings=settings,
+        team_id=team_id,
+        checkin_id=int(checkin_id),
+        now=clock(),
+        origin_channel_id=channel_id,
+    )

@@ -69,7 +69,6 @@ def test_add_defaults_the_owner_to_the_author_and_accepts_tz(slack: SlackRequest
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("add", "What's the customer called?"),
         ("add <#C0ACME|acme>", "Start with the customer's name"),
         ("add Acme #nowhere", "I can't find a channel called '#nowhere'"),
         ("add Acme @nobody", "I can't find '@nobody'"),

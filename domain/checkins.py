@@ -1,0 +1,70 @@
+"""Check-in rules: when the owner must hear at once, and reading "next step due" dates.
+
+Pure: no Slack, no database, no clock — `today` is handed in (the customer's local date).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from domain.calendar import parse_weekday
+from domain.health import mood_value
+
+# A drop of this many points on the 1–5 scale (green 5, yellow 3, red 1) alerts the owner.
+MOOD_DROP_ALERT = 2
+MAX_DAYS_AHEAD = 366
+
+_TODAY = frozenset({"today", "tod", "now"})
+_TOMORROW = frozenset({"tomorrow", "tmrw", "tmr", "tom", "tmw"})
+_RELATIVE = re.compile(r"^(?:in)?\+?(\d{1,3})\s*(d|day|days|w|wk|week|weeks)$")
+_DATE_FORMS = "today, tomorrow, a weekday like fri, a number of days or weeks like 3d or 2w, or a date like 2026-12-01"
+
+
+def owner_alert(previous: str | None, current: str) -> str | None:
+    """Why the owner should be told about this check-in at once: "red", "drop", or None.
+
+    "drop" means the mood fell two or more steps on the 1–5 scale since the previous check-in
+    (green → yellow, yellow → red); a red check-in always alerts, whatever came before.
+    """
+    if current == "red":
+        return "red"
+    if previous is not None and mood_value(previous) - mood_value(current) >= MOOD_DROP_ALERT:
+        return "drop"
+    return None
+
+
+def parse_due_date(text: str, *, today: date) -> date:
+    """ "tomorrow", "fri" (the next Friday after today), "3d", "2w", "2026-12-01" → a date; ValueError otherwise.
+
+    Dates in the past are refused: a next step is something still to do.
+    """
+    token = text.strip().lower().replace(" ", "")
+    if not token:
+        raise ValueError(f"The due date is empty — use {_DATE_FORMS}.")
+    due: date | None = None
+    if token in _TODAY:
+        due = today
+    elif token in _TOMORROW:
+        due = today + timedelta(days=1)
+    elif (relative := _RELATIVE.match(token)) is not None:
+        n = int(relative.group(1))
+        due = today + timedelta(days=n * (7 if relative.group(2).startswith("w") else 1))
+    else:
+        try:
+            weekday = parse_weekday(token)
+        except ValueError:
+            weekday = None
+        if weekday is not None:
+            # "fri" on a Friday means next week's: today would have been "today".
+            due = today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+        else:
+            try:
+                due = date.fromisoformat(token)
+            except ValueError:
+                raise ValueError(f"I couldn't read the date '{text.strip()}' — use {_DATE_FORMS}.") from None
+    if due < today:
+        raise ValueError(f"{due.isoformat()} is in the past; a next step needs a date from today on.")
+    if (due - today).days > MAX_DAYS_AHEAD:
+        raise ValueError(f"{due.isoformat()} is more than a year away; pick a nearer date.")
+    return due

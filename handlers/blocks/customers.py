@@ -1,0 +1,334 @@
+"""Customers: the compact list, one customer's card, and the add/edit modals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.cadence import parse_cadence
+from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, truncate
+from handlers.ids import (
+    ADD_CUSTOMER_MODAL,
+    CARD_ARCHIVE,
+    CARD_EDIT,
+    CARD_RESTORE,
+    CARD_SNOOZE,
+    CUSTOMER_FIELD,
+    EDIT_CUSTOMER_MODAL,
+    LIST_OPEN_CARD,
+    LIST_PAGE,
+    OPEN_CHECKIN,
+)
+from storage.models import Boundary, CheckIn, Customer
+
+BAND_EMOJI = {"green": ":large_green_circle:", "yellow": ":large_yellow_circle:", "red": ":red_circle:"}
+NOTE_IN_CARD = 400
+NOTE_IN_SUMMARY = 2800
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    """What the list and the card show about one customer, gathered by the handler."""
+
+    customer: Customer
+    tz: str  # the customer's effective time zone (its own or the default)
+    last: CheckIn | None = None
+    moods: Sequence[str] = ()  # recent moods, oldest first
+    next_nudge: datetime | None = None
+    recent: Sequence[CheckIn] = field(default_factory=tuple)  # newest first, for the card
+    boundary: Boundary | None = None
+
+
+def local_time(instant: datetime, tz: str) -> str:
+    """ "Tue 2 Dec 09:00 EST": when something happens on the customer's own clock."""
+    local = instant.astimezone(ZoneInfo(tz))
+    return f"{local:%a} {local.day} {local:%b %H:%M %Z}"
+
+
+def day_label(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def health_text(customer: Customer) -> str:
+    if customer.health_score is None and customer.health_band in (None, "unknown"):
+        return "—"
+    emoji = BAND_EMOJI.get(customer.health_band or "", "")
+    score = "" if customer.health_score is None else str(customer.health_score)
+    return f"{emoji} {score}".strip() or "—"
+
+
+def mood_trend(moods: Sequence[str]) -> str:
+    if not moods:
+        return "no check-in yet"
+    dots = "".join(MOOD_EMOJI.get(m, m) for m in moods)
+    if len(moods) < 2:
+        return dots
+    scores = {"green": 3, "yellow": 2, "red": 1}
+    first, last = scores.get(moods[-2], 0), scores.get(moods[-1], 0)
+    return dots + (" ↗" if last > first else " ↘" if last < first else " →")
+
+
+def cadence_text(customer: Customer) -> str:
+    if not customer.cadence:
+        return "no cadence"
+    try:
+        return parse_cadence(customer.cadence).describe()
+    except ValueError:
+        return customer.cadence
+
+
+def nudge_text(row: CustomerRow, now: datetime) -> str:
+    customer = row.customer
+    if customer.paused_at is not None:
+        return "paused"
+    if row.next_nudge is None:
+        return "—"
+    text = local_time(row.next_nudge, row.tz)
+    if customer.snoozed_until is not None and customer.snoozed_until > now:
+        text += f" (snoozed until {local_time(customer.snoozed_until, row.tz)})"
+    return text
+
+
+# --------------------------------------------------------------------------- the list
+
+
+def list_message(
+    *, rows: Sequence[CustomerRow], title: str, args: str, page: int, pages: int, total: int, now: datetime
+) -> dict[str, Any]:
+    """One page of the compact list (text + blocks), well under Slack's 50 blocks per message."""
+    blocks: list[dict[str, Any]] = [section(f"*{title}* — {total} customer{'s' if total != 1 else ''}")]
+    lines: list[str] = []
+    for row in rows:
+        customer = row.customer
+        last = f"last check-in {ago(row.last.created_at, now)}" if row.last else "no check-in yet"
+        owner = f"<@{customer.owner_id}>" if customer.owner_id else "no owner"
+        top = f"*{customer.name}* · {owner} · tier {customer.tier or '—'} · health {health_text(customer)}"
+        bottom = f"{last} · mood {mood_trend(row.moods)} · next nudge {nudge_text(row, now)}"
+        lines.append(f"{customer.name}: {last}")
+        blocks.append(section(f"{top}\n{bottom}", accessory=button("Open", LIST_OPEN_CARD, str(customer.id))))
+    if not rows:
+        blocks.append(section("No customers match. Add one with `/partner add Acme #acme @owner`."))
+    if pages > 1:
+        blocks.append(context(f"Page {page} of {pages}"))
+        buttons = []
+        if page > 1:
+            buttons.append(button("Previous", LIST_PAGE, json.dumps({"args": args, "page": page - 1})))
+        if page < pages:
+            buttons.append(button("Next", LIST_PAGE, json.dumps({"args": args, "page": page + 1})))
+        blocks.append({"type": "actions", "block_id": "list_pages", "elements": buttons})
+    text = f"{title} — {total} customers (page {page} of {pages})\n" + "\n".join(lines)
+    return {"text": truncate(text, 3000), "blocks": blocks}
+
+
+# --------------------------------------------------------------------------- the card
+
+
+def _checkin_line(checkin: CheckIn, now: datetime) -> str:
+    kind = {"call": " call", "message": " from a message"}.get(checkin.kind, "")
+    line = (
+        f"{MOOD_EMOJI.get(checkin.mood, checkin.mood)} *{checkin.mood}{kind}* · {ago(checkin.created_at, now)} · "
+        f"<@{checkin.author_id}>\n{truncate(checkin.note, NOTE_IN_CARD)}"
+    )
+    if checkin.next_step or checkin.next_due:
+        due = f" · due {day_label(checkin.next_due)}" if checkin.next_due else ""
+        line += f"\n_Next:_ {truncate(checkin.next_step or 'next step', 200)}{due}"
+    if checkin.permalink:
+        line += f" · <{checkin.permalink}|original message>"
+    return line
+
+
+def customer_card(row: CustomerRow, *, now: datetime) -> dict[str, Any]:
+    """One customer: owner, channel, time zone, cadence, tier, health, active boundary, last check-ins, buttons."""
+    customer = row.customer
+    archived = customer.archived_at is not None
+    channel = f"<#{customer.channel_id}>" if customer.channel_id else "none"
+    if customer.channel_id and customer.channel_error:
+        channel += f"\n:warning: can't post there ({customer.channel_error})"
+    elif customer.channel_id and not customer.post_checkins:
+        channel += "\ncheck-in summaries off"
+    calendar = row.tz
+    if customer.country:
+        calendar += f" · holidays {customer.country}{'-' + customer.subdiv if customer.subdiv else ''}"
+    calendar += f" · week {customer.working_week or 'mon-fri'}"
+    cadence = cadence_text(customer)
+    if customer.ideal_days or customer.max_days:
+        cadence += f" (ideal {customer.ideal_days or '—'} d, max {customer.max_days or '—'} d)"
+    fields = [
+        f"*Owner*\n<@{customer.owner_id}>" if customer.owner_id else "*Owner*\nnone",
+        f"*Channel*\n{channel}",
+        f"*Time zone*\n{calendar}",
+        f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}",
+        f"*Tier*\n{customer.tier or '—'}",
+        f"*Health*\n{health_text(customer)}",
+    ]
+    title = customer.name + (" (archived)" if archived else "")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": plain(title)},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": truncate(f, 2000)} for f in fields]},
+    ]
+    if row.boundary is not None:
+        blocks.append(section(f"*Active boundary:* {row.boundary.text}"))
+    blocks.append(section("*Last check-ins*" if row.recent else "*No check-ins yet.*"))
+    blocks.extend(section(_checkin_line(c, now)) for c in row.recent[:5])
+    value = str(customer.id)
+    if archived:
+        actions = [button("Restore", CARD_RESTORE, value, style="primary")]
+    else:
+        archive = button("Archive", CARD_ARCHIVE, value, style="danger")
+        archive["confirm"] = {
+            "title": plain("Archive this customer?", 100),
+            "text": plain(
+                f"{customer.name} disappears from lists and check-ins; /partner restore brings it back.", 300
+            ),
+            "confirm": plain("Archive", 30),
+            "deny": plain("Cancel", 30),
+            "style": "danger",
+        }
+        actions = [
+            button("Log check-in", OPEN_CHECKIN, value, style="primary"),
+            button("Edit", CARD_EDIT, value),
+            button("Snooze", CARD_SNOOZE, value),
+            archive,
+        ]
+    blocks.append({"type": "actions", "block_id": "card_actions", "elements": actions})
+    text = f"{title}: owner {fields[0].split(chr(10))[1]}, {cadence}, health {health_text(customer)}"
+    return {"text": text, "blocks": blocks}
+
+
+# --------------------------------------------------------------------------- add / edit modals
+
+
+def _text_input(
+    block_id: str,
+    label: str,
+    *,
+    value: str | None = None,
+    optional: bool = True,
+    hint: str | None = None,
+    placeholder: str | None = None,
+    max_length: int | None = None,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": CUSTOMER_FIELD}
+    if value:
+        element["initial_value"] = value
+    if placeholder:
+        element["placeholder"] = plain(placeholder)
+    if max_length:
+        element["max_length"] = max_length
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": plain(label),
+        "element": element,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def _days_input(block_id: str, label: str, value: int | None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "number_input",
+        "action_id": CUSTOMER_FIELD,
+        "is_decimal_allowed": False,
+        "min_value": "1",
+        "max_value": "365",
+    }
+    if value is not None:
+        element["initial_value"] = str(value)
+    return {"type": "input", "block_id": block_id, "optional": True, "label": plain(label), "element": element}
+
+
+def customer_modal(
+    *, customer: Customer | None = None, owner_id: str | None = None, channel_id: str | None = None
+) -> dict[str, Any]:
+    """The add modal (no customer) or the edit modal, one input per setting; block_id = the setting's key."""
+    editing = customer is not None
+    owner_select: dict[str, Any] = {"type": "users_select", "action_id": CUSTOMER_FIELD}
+    owner = customer.owner_id if customer is not None else owner_id
+    if owner:
+        owner_select["initial_user"] = owner
+    channel_select: dict[str, Any] = {
+        "type": "conversations_select",
+        "action_id": CUSTOMER_FIELD,
+        "placeholder": plain("The customer's channel"),
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if customer is not None and customer.channel_id:
+        channel_select["initial_conversation"] = customer.channel_id
+    country = None
+    if customer is not None and customer.country:
+        country = customer.country + (f"-{customer.subdiv}" if customer.subdiv else "")
+    blocks: list[dict[str, Any]] = [
+        _text_input("name", "Name", value=customer.name if customer else None, optional=False, max_length=80),
+        {"type": "input", "block_id": "owner", "label": plain("Owner"), "element": owner_select},
+        {
+            "type": "input",
+            "block_id": "channel",
+            "optional": True,
+            "label": plain("Channel"),
+            "element": channel_select,
+            "hint": plain("Check-in summaries and nudges go here. Invite me to a private channel."),
+        },
+        _text_input(
+            "tz",
+            "Time zone",
+            value=customer.tz if customer else None,
+            placeholder="Europe/Berlin",
+            hint="An IANA name (list: https://en.wikipedia.org/wiki/List_of_tz_database_time_zones). "
+            "Empty: the owner's Slack time zone.",
+        ),
+        _text_input(
+            "country",
+            "Country for public holidays",
+            value=country,
+            placeholder="US, DE, or a region like US-CA",
+            hint="Codes: https://holidays.readthedocs.io/en/latest/#available-countries",
+        ),
+        _text_input(
+            "cadence",
+            "Call cadence",
+            value=customer.cadence if customer else None,
+            placeholder="weekly tue 10:00",
+            hint="daily, weekly <day>, biweekly <day>, monthly <1-28|first-mon>, every <N> days, or off; "
+            "a time like 10:00 in the customer's time zone.",
+        ),
+    ]
+    if customer is not None:
+        summary_option = {"text": plain("Post a summary of each check-in in the channel"), "value": "on"}
+        summary_box: dict[str, Any] = {"type": "checkboxes", "action_id": CUSTOMER_FIELD, "options": [summary_option]}
+        if customer.post_checkins:
+            summary_box["initial_options"] = [summary_option]
+        blocks += [
+            _text_input(
+                "week",
+                "Working week",
+                value=customer.working_week or "mon-fri",
+                placeholder="mon-fri",
+                hint="Like mon-fri, sun-thu or mon,tue,thu.",
+            ),
+            {
+                "type": "input",
+                "block_id": "summary",
+                "optional": True,
+                "label": plain("Channel summaries"),
+                "element": summary_box,
+            },
+            _days_input("ideal", "Ideal days between calls (empty: the cadence's)", customer.ideal_days),
+            _days_input("max", "At most days between calls (empty: the cadence's)", customer.max_days),
+        ]
+    metadata = {"customer_id": customer.id} if customer is not None else {"channel_id": channel_id}
+    return {
+        "type": "modal",
+        "callback_id": EDIT_CUSTOMER_MODAL if editing else ADD_CUSTOMER_MODAL,
+        "title": plain("Edit customer" if editing else "Add a customer", 24),
+        "submit": plain("Save" if editing else "Add", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": json.dumps(metadata),
+        "blocks": blocks,
+    }

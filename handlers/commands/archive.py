@@ -1,0 +1,36 @@
+"""`/partner archive <customer>` (soft delete) and `/partner restore <customer>`."""
+
+from __future__ import annotations
+
+from domain.errors import UserError
+from handlers.commands.base import CommandCall, Reply
+from handlers.commands.lookup import find_customer
+from handlers.permissions import require_change
+
+ARCHIVE_USAGE = "/partner archive <customer>"
+RESTORE_USAGE = "/partner restore <customer>"
+
+
+def archive(call: CommandCall) -> Reply:
+    customer, rest = find_customer(call.store, team_id=call.team_id, words=call.args.split(), usage=ARCHIVE_USAGE)
+    if rest:
+        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{ARCHIVE_USAGE}`")
+    require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="archive")
+    assert customer.id is not None
+    call.store.archive_customer(team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, now=call.now)
+    return {
+        "text": f":file_cabinet: Archived *{customer.name}*: it is hidden from lists, check-ins and nudges, "
+        f"and its history is kept. `/partner restore {customer.name}` brings it back."
+    }
+
+
+def restore(call: CommandCall) -> Reply:
+    customer, rest = find_customer(
+        call.store, team_id=call.team_id, words=call.args.split(), usage=RESTORE_USAGE, archived=True
+    )
+    if rest:
+        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{RESTORE_USAGE}`")
+    require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="restore")
+    assert customer.id is not None
+    call.store.restore_customer(team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, now=call.now)
+    return {"text": f":leftwards_arrow_with_hook: Restored *{customer.name}*, with all its check-ins."}

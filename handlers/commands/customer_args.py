@@ -1,0 +1,79 @@
+"""Reading `add`/`edit` arguments: a name, #channel and @owner mentions, and key=value settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.errors import UserError
+from handlers.parsing import parse_channel, parse_key_value, parse_user, tokenize, unescape
+
+# Values that may hold spaces run on until the next option: `cadence=weekly tue 10:00 tz=Europe/Berlin`.
+SPACED_KEYS = frozenset({"cadence", "name", "week"})
+_CLEAR = frozenset({"none", "off", "-"})
+UNSET = "unset"
+
+
+@dataclass
+class CustomerArgs:
+    name_words: list[str] = field(default_factory=list)  # the words before the first mention or option
+    channel_id: str | None = UNSET  # UNSET: not given; None: channel=none (no channel)
+    owner_id: str | None = None
+    options: dict[str, str] = field(default_factory=dict)  # other key=value settings, unescaped
+
+
+def _channel_id(token: str) -> str:
+    ref = parse_channel(token)
+    if ref is None:
+        raise UserError(f"'{token}' is not a channel: pick it from Slack's suggestions as you type #.")
+    if ref.id is None:
+        raise UserError(f"I can't find a channel called '#{ref.name}'. Pick it from Slack's suggestions as you type #.")
+    return ref.id
+
+
+def _user_id(token: str) -> str:
+    ref = parse_user(token)
+    if ref is None or ref.id is None:
+        shown = f"@{ref.name}" if ref is not None else token
+        raise UserError(f"I can't find '{shown}'. Pick the owner from Slack's suggestions as you type @.")
+    return ref.id
+
+
+def parse_customer_args(text: str, *, usage: str) -> CustomerArgs:
+    args = CustomerArgs()
+    last_key: str | None = None
+    for i, token in enumerate(tokenize(text)):
+        pair = parse_key_value(token)
+        is_channel = parse_channel(token) is not None or (pair is not None and pair[0] == "channel")
+        is_owner = parse_user(token) is not None or (pair is not None and pair[0] == "owner")
+        if pair is None and not is_channel and not is_owner:
+            if last_key in SPACED_KEYS:
+                args.options[last_key] += " " + token
+                continue
+            if args.options or args.channel_id != UNSET or args.owner_id:
+                raise UserError(f"I didn't understand '{token}' after the name. Usage: `{usage}`")
+            args.name_words.append(token)
+            continue
+        if i == 0:
+            raise UserError(f"Start with the customer's name. Usage: `{usage}`")
+        last_key = None
+        if is_channel:
+            value = pair[1] if pair is not None else token
+            channel_id = None if value.strip().lower() in _CLEAR else _channel_id(value)
+            if args.channel_id not in (UNSET, channel_id):
+                raise UserError("Give one channel per customer.")
+            args.channel_id = channel_id
+        elif is_owner:
+            owner_id = _user_id(pair[1] if pair is not None else token)
+            if args.owner_id and args.owner_id != owner_id:
+                raise UserError("Give one owner per customer.")
+            args.owner_id = owner_id
+        elif pair is not None:
+            key, value = pair
+            args.options[key] = value
+            last_key = key
+    for key, value in args.options.items():
+        value = unescape(value).strip().strip('"“”').strip()
+        if not value:
+            raise UserError(f"{key}= needs a value. Usage: `{usage}`")
+        args.options[key] = value
+    return args

@@ -1,0 +1,99 @@
+"""`/partner edit <customer> key=value…` (or the Edit modal when no settings are given)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.customers import parse_settings
+from domain.errors import UserError
+from handlers.blocks.customers import customer_modal
+from handlers.commands.add import join_channel
+from handlers.commands.base import CommandCall, Reply
+from handlers.commands.customer_args import UNSET, parse_customer_args
+from handlers.commands.lookup import find_customer
+from handlers.permissions import require_change
+from storage.models import Customer
+
+USAGE = (
+    "/partner edit <customer> [name=…] [@owner] [#channel|channel=none] [tz=…] [country=…] [week=…] "
+    "[cadence=…] [summary=on|off] [ideal=<days>] [max=<days>]"
+)
+LABELS = {
+    "name": "name",
+    "owner_id": "owner",
+    "channel_id": "channel",
+    "tz": "time zone",
+    "country": "country",
+    "subdiv": "region",
+    "working_week": "working week",
+    "cadence": "cadence",
+    "post_checkins": "channel summaries",
+    "ideal_days": "ideal days",
+    "max_days": "max days",
+}
+
+
+def shown(key: str, value: Any) -> str:
+    if value is None:
+        return "none"
+    if key == "owner_id":
+        return f"<@{value}>"
+    if key == "channel_id":
+        return f"<#{value}>"
+    if key == "post_checkins":
+        return "on" if value else "off"
+    return f"`{value}`"
+
+
+def describe_changes(customer: Customer, changed: dict[str, tuple[Any, Any]]) -> str:
+    if not changed:
+        return f"Nothing to change: *{customer.name}* already looks like that."
+    lines = [f"• {LABELS.get(k, k)}: {shown(k, old)} → {shown(k, new)}" for k, (old, new) in changed.items()]
+    return f":pencil2: Updated *{customer.name}*:\n" + "\n".join(lines)
+
+
+def edit_changes(
+    *, customer: Customer, options: dict[str, str], owner_id: str | None, channel_id: str | None, now: datetime
+) -> dict[str, Any]:
+    """The columns to set from what was typed (or submitted in the modal), validated."""
+    options = dict(options)
+    changes: dict[str, Any] = {}
+    if "name" in options:
+        changes["name"] = options.pop("name")
+    if owner_id:
+        changes["owner_id"] = owner_id
+    if channel_id != UNSET:
+        changes["channel_id"] = channel_id
+    tz = options.get("tz", customer.tz) or "UTC"
+    try:
+        today = now.astimezone(ZoneInfo(tz)).date()
+    except (ValueError, KeyError):
+        today = now.date()  # an invalid tz is reported by parse_settings just below
+    changes.update(parse_settings(options, today=today, ideal_days=customer.ideal_days, max_days=customer.max_days))
+    return changes
+
+
+def edit(call: CommandCall) -> Reply:
+    args = parse_customer_args(call.args, usage=USAGE)
+    customer, rest = find_customer(call.store, team_id=call.team_id, words=args.name_words, usage=USAGE)
+    if rest:
+        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{USAGE}`")
+    require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="edit")
+    assert customer.id is not None
+    if not args.options and args.owner_id is None and args.channel_id == UNSET:
+        call.client.views_open(trigger_id=call.trigger_id, view=customer_modal(customer=customer))
+        return None
+    changes = edit_changes(
+        customer=customer, options=args.options, owner_id=args.owner_id, channel_id=args.channel_id, now=call.now
+    )
+    updated, changed = call.store.update_customer(
+        team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, changes=changes, now=call.now
+    )
+    text = describe_changes(updated, changed)
+    if "channel_id" in changed and updated.channel_id:
+        hint = join_channel(call.client, updated.channel_id)
+        if hint:
+            text += f"\n{hint}"
+    return {"text": text}

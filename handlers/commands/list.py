@@ -1,0 +1,145 @@
+"""`/partner list [mine|all] [at-risk] [tier=…] [page=N]`: the compact customer list, a page at a time."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.settings import Settings
+from domain.customers import next_nudge, work_calendar
+from domain.errors import UserError
+from handlers.blocks.customers import CustomerRow, list_message
+from handlers.commands.base import CommandCall, Reply
+from handlers.parsing import parse_key_value, tokenize
+from storage.models import Customer
+from storage.store import Store
+
+USAGE = "/partner list [mine|all] [at-risk] [tier=…] [page=N]"
+PAGE_SIZE = 20  # 20 rows + header + paging stay far below Slack's 50 blocks a message
+AT_RISK_BANDS = frozenset({"yellow", "red"})
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    mine: bool = False
+    at_risk: bool = False
+    tier: str | None = None
+    page: int = 1
+
+    @property
+    def args(self) -> str:
+        """The filters as typed again (without the page), for the Previous/Next buttons."""
+        words = ["mine" if self.mine else "all"]
+        if self.at_risk:
+            words.append("at-risk")
+        if self.tier:
+            words.append(f"tier={self.tier}")
+        return " ".join(words)
+
+
+def parse_list_args(text: str) -> ListFilter:
+    mine, at_risk, tier, page = False, False, None, 1
+    for token in tokenize(text):
+        word = token.lower()
+        pair = parse_key_value(token)
+        if word in ("mine", "my"):
+            mine = True
+        elif word in ("all", "team", "everyone"):
+            mine = False
+        elif word in ("at-risk", "atrisk", "risk", "at_risk"):
+            at_risk = True
+        elif pair is not None and pair[0] == "tier" and pair[1].strip():
+            tier = pair[1].strip()
+        elif pair is not None and pair[0] == "page" and pair[1].isdigit() and int(pair[1]) >= 1:
+            page = int(pair[1])
+        else:
+            raise UserError(f"I didn't understand '{token}'. Usage: `{USAGE}`")
+    return ListFilter(mine=mine, at_risk=at_risk, tier=tier, page=page)
+
+
+def customer_rows(
+    store: Store,
+    settings: Settings,
+    *,
+    team_id: str,
+    customers: Sequence[Customer],
+    now: datetime,
+    recent: int = 0,
+) -> list[CustomerRow]:
+    """Everything the list or the card shows for these customers, in a fixed number of queries."""
+    ids = [c.id for c in customers if c.id is not None]
+    latest = store.latest_checkins(team_id=team_id, customer_ids=ids)
+    moods = store.recent_moods(team_id=team_id, customer_ids=ids)
+    # A call satisfies the cadence's current period (the cadence engine's default): no nudge is shown for it.
+    calls = store.latest_checkins(team_id=team_id, customer_ids=ids, kind="call")
+    rows = []
+    for customer in customers:
+        assert customer.id is not None
+        calendar = work_calendar(
+            tz=customer.tz,
+            country=customer.country,
+            subdiv=customer.subdiv,
+            working_week=customer.working_week,
+            default_tz=settings.default_tz,
+        )
+        last = latest.get(customer.id)
+        rows.append(
+            CustomerRow(
+                customer=customer,
+                tz=calendar.tz,
+                last=last,
+                moods=moods.get(customer.id, []),
+                next_nudge=next_nudge(
+                    cadence=customer.cadence,
+                    calendar=calendar,
+                    now=now,
+                    paused=customer.paused_at is not None,
+                    snoozed_until=customer.snoozed_until,
+                    launch_until=customer.launch_until,
+                    last_contact_at=calls[customer.id].created_at if customer.id in calls else None,
+                ),
+                recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),
+                boundary=store.customer_active_boundary(team_id=team_id, customer_id=customer.id) if recent else None,
+            )
+        )
+    return rows
+
+
+def list_page(
+    *, store: Store, settings: Settings, team_id: str, user_id: str, args: str, now: datetime, page: int | None = None
+) -> dict[str, Any]:
+    wanted = parse_list_args(args)
+    customers = store.customers(team_id=team_id)
+    if wanted.mine:
+        customers = [c for c in customers if c.owner_id == user_id]
+    if wanted.tier:
+        customers = [c for c in customers if (c.tier or "").casefold() == wanted.tier.casefold()]
+    if wanted.at_risk:
+        latest = store.latest_checkins(team_id=team_id, customer_ids=[c.id for c in customers if c.id is not None])
+        customers = [
+            c for c in customers if c.health_band in AT_RISK_BANDS or (c.id in latest and latest[c.id].mood == "red")
+        ]
+    pages = max(1, math.ceil(len(customers) / PAGE_SIZE))
+    current = min(max(page or wanted.page, 1), pages)
+    shown = customers[(current - 1) * PAGE_SIZE : current * PAGE_SIZE]
+    title = ("Your customers" if wanted.mine else "All customers") + (" at risk" if wanted.at_risk else "")
+    if wanted.tier:
+        title += f" in tier {wanted.tier}"
+    rows = customer_rows(store, settings, team_id=team_id, customers=shown, now=now)
+    return list_message(
+        rows=rows, title=title, args=wanted.args, page=current, pages=pages, total=len(customers), now=now
+    )
+
+
+def list_customers(call: CommandCall) -> Reply:
+    return list_page(
+        store=call.store,
+        settings=call.settings,
+        team_id=call.team_id,
+        user_id=call.user_id,
+        args=call.args,
+        now=call.now,
+    )

@@ -1,0 +1,54 @@
+"""Finding the customer a command names, including by a name it had before a rename."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.customers import match_customer, name_key, require_customer
+from domain.errors import UserError
+from storage.models import Customer
+from storage.store import Store
+
+
+def find_customer(
+    store: Store, *, team_id: str, words: Sequence[str], usage: str, archived: bool = False
+) -> tuple[Customer, list[str]]:
+    """The customer at the start of `words` and the words after it.
+
+    `archived` looks among archived customers instead (for `restore`). A miss that is an old name of a
+    renamed customer says what it is called now rather than "no customer matches".
+    """
+    every = store.customers(team_id=team_id, include_archived=archived)
+    customers = [c for c in every if (c.archived_at is not None) == archived]
+    try:
+        return require_customer(customers, list(words), name_of=lambda c: c.name, usage=usage)
+    except UserError:
+        renamed = _renamed(store, team_id=team_id, words=words, archived=archived)
+        if renamed is not None:
+            raise UserError(
+                f"'{' '.join(words[: renamed[1]])}' was renamed to *{renamed[0].name}*; use the new name."
+            ) from None
+        if archived and not customers:
+            raise UserError("There are no archived customers.") from None
+        if not archived and words:
+            hidden = match_customer(
+                [c for c in store.customers(team_id=team_id, include_archived=True) if c.archived_at is not None],
+                list(words),
+                name_of=lambda c: c.name,
+            ).customer
+            if hidden is not None and name_key(hidden.name).startswith(name_key(words[0])):
+                raise UserError(
+                    f"*{hidden.name}* is archived. Bring it back with `/partner restore {hidden.name}`."
+                ) from None
+        raise
+
+
+def _renamed(store: Store, *, team_id: str, words: Sequence[str], archived: bool) -> tuple[Customer, int] | None:
+    former = store.former_names(team_id=team_id)
+    for k in range(len(words), 0, -1):
+        customer_id = former.get(name_key(" ".join(words[:k])))
+        if customer_id is not None:
+            customer = store.customer(team_id=team_id, customer_id=customer_id)
+            if customer is not None and (customer.archived_at is not None) == archived:
+                return customer, k
+    return None

@@ -1,0 +1,32 @@
+"""`/partner show <customer>`: one customer's card."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.settings import Settings
+from domain.errors import UserError
+from handlers.blocks.customers import customer_card
+from handlers.commands.base import CommandCall, Reply
+from handlers.commands.list import customer_rows
+from handlers.commands.lookup import find_customer
+from storage.models import Customer
+from storage.store import Store
+
+USAGE = "/partner show <customer>"
+CARD_CHECKINS = 5
+
+
+def card_message(store: Store, settings: Settings, *, customer: Customer, now: datetime) -> dict[str, Any]:
+    (row,) = customer_rows(
+        store, settings, team_id=customer.team_id, customers=[customer], now=now, recent=CARD_CHECKINS
+    )
+    return customer_card(row, now=now)
+
+
+def show(call: CommandCall) -> Reply:
+    customer, rest = find_customer(call.store, team_id=call.team_id, words=call.args.split(), usage=USAGE)
+    if rest:
+        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{USAGE}`")
+    return card_message(call.store, call.settings, customer=customer, now=call.now)

@@ -1,0 +1,160 @@
+"""What a new check-in sets off after the ack: the channel summary and, when it matters, a DM to the owner.
+
+Called from lazy listeners only when the check-in was really created, so a retried or double-submitted
+request never posts twice. A Slack failure here never loses the check-in: it is already stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from slack_bolt import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.settings import Settings
+from domain.checkins import owner_alert
+from domain.customers import work_calendar
+from handlers.blocks.checkin import channel_problem_text, checkin_summary, owner_alert_text
+from storage.models import CheckIn, Customer
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+# Errors that will not go away by retrying: recorded on the customer and explained to the author once.
+CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+
+
+def tell_user(client: WebClient, *, user_id: str, channel_id: str | None, text: str) -> None:
+    """An ephemeral note where the user is working, else a DM from the app."""
+    if channel_id:
+        try:
+            client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+            return
+        except SlackApiError:
+            logger.info("could not reach %s in %s; sending a DM instead", user_id, channel_id)
+    try:
+        client.chat_postMessage(channel=user_id, text=text)
+    except SlackApiError:
+        logger.warning("could not tell %s: %s", user_id, text[:80], exc_info=True)
+
+
+def after_checkin(
+    *,
+    client: WebClient,
+    store: Store,
+    settings: Settings,
+    team_id: str,
+    checkin_id: int,
+    now: datetime,
+    origin_channel_id: str | None = None,
+) -> None:
+    checkin = store.checkin(team_id=team_id, checkin_id=checkin_id)
+    customer = store.customer(team_id=team_id, customer_id=checkin.customer_id) if checkin else None
+    if checkin is None or customer is None:
+        return
+    post_summary(
+        client=client,
+        store=store,
+        settings=settings,
+        customer=customer,
+        checkin=checkin,
+        now=now,
+        origin_channel_id=origin_channel_id,
+    )
+    alert_owner(client=client, store=store, customer=customer, checkin=checkin)
+
+
+def post_summary(
+    *,
+    client: WebClient,
+    store: Store,
+    settings: Settings,
+    customer: Customer,
+    checkin: CheckIn,
+    now: datetime,
+    origin_channel_id: str | None,
+) -> str | None:
+    """Posts the summary in the customer's channel, threaded under the first one of the customer's local day."""
+    if not customer.channel_id or not customer.post_checkins or checkin.id is None or customer.id is None:
+        return None
+    calendar = work_calendar(
+        tz=customer.tz,
+        country=None,  # holidays do not matter for "which local day"
+        subdiv=None,
+        working_week=None,
+        default_tz=settings.default_tz,
+    )
+    day = calendar.local_date(checkin.created_at)
+    start = calendar.at_local(day, time(0))
+    end = calendar.at_local(day + timedelta(days=1), time(0))
+    parent = store.first_summary_between(team_id=customer.team_id, customer_id=customer.id, start=start, end=end)
+    thread_ts = parent.summary_ts if parent is not None and parent.id != checkin.id else None
+    try:
+        posted = client.chat_postMessage(
+            channel=customer.channel_id,
+            text=checkin_summary(customer, checkin),
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+    except SlackApiError as e:
+        error = str(e.response.get("error") or "")
+        if error in CHANNEL_ERRORS:
+            newly = store.set_channel_error(team_id=customer.team_id, customer_id=customer.id, error=error, now=now)
+            if newly:
+                tell_user(
+                    client,
+                    user_id=checkin.author_id,
+                    channel_id=origin_channel_id if origin_channel_id != customer.channel_id else None,
+                    text=channel_problem_text(customer, error),
+                )
+        else:
+            logger.warning("could not post the check-in summary for customer %s: %s", customer.id, error)
+        return None
+    ts = str(posted["ts"])
+    store.set_summary_ts(team_id=customer.team_id, checkin_id=checkin.id, ts=ts)
+    if customer.channel_error:
+        store.set_channel_error(team_id=customer.team_id, customer_id=customer.id, error=None, now=now)
+    return ts
+
+
+def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin: CheckIn) -> bool:
+    """DMs the owner at once about a red check-in or a mood two steps lower than the previous one."""
+    previous = store.previous_checkin(team_id=customer.team_id, checkin=checkin)
+    previous_mood = previous.mood if previous is not None else None
+    reason = owner_alert(previous_mood, checkin.mood)
+    # The owner who logged it already knows.
+    if reason is None or not customer.owner_id or customer.owner_id == checkin.author_id:
+        return False
+    try:
+        client.chat_postMessage(
+            channel=customer.owner_id,
+            text=owner_alert_text(customer, checkin, reason=reason, previous=previous_mood),
+            unfurl_links=False,
+        )
+    except SlackApiError:
+        logger.warning("could not alert the owner of customer %s", customer.id, exc_info=True)
+        return False
+    return True
+
+
+def command_followup(
+    command: dict[str, Any], context: BoltContext, client: WebClient, store: Store, settings: Settings, clock: Clock
+) -> None:
+    """Lazy listener of `/partner`: runs after the ack, with what the subcommand asked for in `followup`."""
+    followup = context.get("followup") or {}
+    checkin_id = followup.get("checkin_id")
+    if checkin_id is not None:
+        after_checkin(
+            client=client,
+            store=store,
+            settings=settings,
+            team_id=context.team_id or command["team_id"],
+            checkin_id=int(checkin_id),
+            now=clock(),
+            origin_channel_id=command.get("channel_id"),
+        )

@@ -1,0 +1,39 @@
+"""Applies domain.permissions with what Slack knows about the user (users.info: is_admin / is_owner)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.settings import Settings
+from domain.errors import UserError
+from domain.permissions import may_change, needs_workspace_role, refusal
+from storage.models import Customer
+
+logger = logging.getLogger(__name__)
+
+
+def is_workspace_admin(client: WebClient, user_id: str) -> bool:
+    try:
+        user = client.users_info(user=user_id)["user"]
+    except SlackApiError:
+        # Unknown is not an admin: refusing is safe, and the refusal says who can do it instead.
+        logger.warning("users.info failed for %s; treating them as not an admin", user_id)
+        return False
+    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+
+def require_change(client: WebClient, settings: Settings, *, user_id: str, customer: Customer, action: str) -> None:
+    """Raises a UserError saying why and who can, unless `user_id` may `action` (edit, archive…) the customer."""
+    admin = (
+        is_workspace_admin(client, user_id)
+        if needs_workspace_role(user_id, owner_id=customer.owner_id, partner_admins=settings.admins)
+        else False
+    )
+    decision = may_change(user_id, owner_id=customer.owner_id, partner_admins=settings.admins, workspace_admin=admin)
+    if not decision.allowed:
+        raise UserError(
+            refusal(action, customer_name=customer.name, owner_id=customer.owner_id, partner_admins=settings.admins)
+        )

@@ -1,0 +1,52 @@
+"""Message shortcut "Log as check-in": the check-in modal, pre-filled with the message and its permalink."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from handlers.blocks import truncate
+from handlers.blocks.checkin import checkin_modal
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+NOTE_LIMIT = 3000  # the note input's max_length
+
+
+def prefilled_note(text: str, permalink: str | None) -> str:
+    """The message text (cut with "…" to fit the input) followed by its permalink."""
+    if not permalink:
+        return truncate(text, NOTE_LIMIT)
+    return f"{truncate(text, NOTE_LIMIT - len(permalink) - 1)}\n{permalink}".strip()
+
+
+def log_message_as_checkin(
+    ack: Ack, shortcut: dict[str, Any], context: BoltContext, client: WebClient, store: Store
+) -> None:
+    ack()
+    channel_id = (shortcut.get("channel") or {}).get("id")
+    message = shortcut.get("message") or {}
+    message_ts = shortcut.get("message_ts") or message.get("ts")
+    permalink = None
+    if channel_id and message_ts:
+        try:
+            permalink = client.chat_getPermalink(channel=channel_id, message_ts=message_ts)["permalink"]
+        except SlackApiError:
+            logger.info("no permalink for %s/%s; the note keeps the text only", channel_id, message_ts)
+    # The customer whose channel this is, when exactly one: most messages worth logging are in its channel.
+    team_id = context.team_id or shortcut["team"]["id"]
+    in_channel = [c for c in store.customers(team_id=team_id) if channel_id and c.channel_id == channel_id]
+    view = checkin_modal(
+        customer=in_channel[0] if len(in_channel) == 1 else None,
+        note=prefilled_note(message.get("text") or "", permalink),
+        channel_id=channel_id,
+        permalink=permalink,
+        # The same shortcut delivered twice (a Slack retry) must not become two check-ins.
+        request_key=f"shortcut:{shortcut['trigger_id']}",
+    )
+    client.views_open(trigger_id=shortcut["trigger_id"], view=view)

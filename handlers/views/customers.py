@@ -1,0 +1,179 @@
+"""Submissions of the add-customer and edit-customer modals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+
+from bot.clock import Clock
+from bot.settings import Settings
+from domain.errors import UserError
+from handlers.commands.add import added_text, join_channel, settings_for, user_timezone
+from handlers.commands.edit import describe_changes, edit_changes
+from handlers.followups import tell_user
+from handlers.ids import CUSTOMER_FIELD
+from handlers.permissions import require_change
+from storage.store import Store
+
+
+def _field(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    return (view["state"]["values"].get(block_id) or {}).get(CUSTOMER_FIELD) or {}
+
+
+def _text(view: dict[str, Any], block_id: str) -> str:
+    return str(_field(view, block_id).get("value") or "").strip()
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@contextmanager
+def on_field(block_id: str) -> Iterator[None]:
+    """Shows a UserError that names no field of its own under `block_id` in the modal."""
+    try:
+        yield
+    except UserError as e:
+        if e.field is not None:
+            raise
+        raise UserError(e.message, field=block_id) from None
+
+
+def _join(client: WebClient, channel_id: str | None) -> str | None:
+    if not channel_id:
+        return None
+    try:
+        return join_channel(client, channel_id)
+    except UserError as e:  # an archived channel: say so rather than fail silently after the modal closed
+        return e.message
+
+
+def submit_add_customer(
+    ack: Ack,
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    team_id = context.team_id or body["team"]["id"]
+    user_id = body["user"]["id"]
+    key = f"view:{view['id']}"
+    if store.customer_added_by(team_id=team_id, request_key=key) is not None:
+        ack()  # the same submission delivered again: it is already added
+        return
+    owner_id = _field(view, "owner").get("selected_user") or user_id
+    channel_id = _field(view, "channel").get("selected_conversation") or None
+    options = {k: _text(view, k) for k in ("tz", "country", "cadence") if _text(view, k)}
+    now = clock()
+    fields = settings_for(
+        options, owner_tz=lambda: user_timezone(client, owner_id), default_tz=settings.default_tz, now=now
+    )
+    with on_field("name"):
+        customer = store.add_customer(
+            team_id=team_id,
+            name=_text(view, "name"),
+            created_by=user_id,
+            now=now,
+            channel_id=channel_id,
+            owner_id=owner_id,
+            request_key=key,
+            **fields,
+        )
+    context["followup"] = {"customer_id": customer.id}
+    ack()
+
+
+def confirm_add_customer(
+    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store
+) -> None:
+    """After the modal closed: join the channel and tell the author what was added."""
+    customer_id = (context.get("followup") or {}).get("customer_id")
+    if customer_id is None:
+        return
+    customer = store.customer(team_id=context.team_id or body["team"]["id"], customer_id=int(customer_id))
+    if customer is None:
+        return
+    hint = _join(client, customer.channel_id)
+    channel_id = _metadata(view).get("channel_id")
+    tell_user(client, user_id=body["user"]["id"], channel_id=channel_id, text=added_text(customer, hint))
+
+
+def submit_edit_customer(
+    ack: Ack,
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    team_id = context.team_id or body["team"]["id"]
+    user_id = body["user"]["id"]
+    customer_id = _metadata(view).get("customer_id")
+    customer = (
+        store.customer(team_id=team_id, customer_id=int(customer_id))
+        if isinstance(customer_id, int) and 0 < customer_id < 2**31
+        else None
+    )
+    if customer is None or customer.id is None:
+        raise UserError("That customer no longer exists.")
+    with on_field("name"):
+        require_change(client, settings, user_id=user_id, customer=customer, action="edit")
+    options = {
+        "name": _text(view, "name"),
+        "country": _text(view, "country") or "none",
+        "week": _text(view, "week") or "mon-fri",
+        "ideal": _text(view, "ideal") or "default",
+        "max": _text(view, "max") or "default",
+        "summary": "on" if _field(view, "summary").get("selected_options") else "off",
+    }
+    for key in ("tz", "cadence"):  # empty: keep the time zone; no cadence
+        if _text(view, key):
+            options[key] = _text(view, key)
+    now = clock()
+    changes = edit_changes(
+        customer=customer,
+        options=options,
+        owner_id=_field(view, "owner").get("selected_user") or None,
+        channel_id=_field(view, "channel").get("selected_conversation") or None,
+        now=now,
+    )
+    if not _text(view, "cadence"):
+        changes["cadence"] = None
+    with on_field("name"):
+        updated, changed = store.update_customer(
+            team_id=team_id, customer_id=customer.id, actor_id=user_id, changes=changes, now=now
+        )
+    if changed:
+        context["followup"] = {
+            "customer_id": updated.id,
+            "text": describe_changes(updated, changed),
+            "join": "channel_id" in changed and bool(updated.channel_id),
+        }
+    ack()
+
+
+def confirm_edit_customer(body: dict[str, Any], context: BoltContext, client: WebClient, store: Store) -> None:
+    followup = context.get("followup") or {}
+    if not followup.get("customer_id"):
+        return
+    text = str(followup["text"])
+    if followup.get("join"):
+        customer = store.customer(team_id=context.team_id or body["team"]["id"], customer_id=followup["customer_id"])
+        hint = _join(client, customer.channel_id) if customer is not None else None
+        if hint:
+            text += f"\n{hint}"
+    tell_user(client, user_id=body["user"]["id"], channel_id=None, text=text)

@@ -1,0 +1,290 @@
+"""End to end: check-ins — flags, modal with next step, channel summaries in daily threads, owner alerts,
+the message shortcut, and the same request delivered twice."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, date, datetime
+from typing import Any
+
+from slack_sdk import WebClient
+
+from handlers.ids import CHECKIN_MODAL, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, LOG_MESSAGE_CHECKIN, OPEN_CHECKIN
+from storage.models import Customer
+from storage.store import Store
+from tests.e2e.test_foundation import add_acme, ephemeral, modal_values
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import BOT_TOKEN, TEAM_ID, FakeClock
+
+
+def acme(store: Store) -> Customer:
+    customer = store.customer_by_name(team_id=TEAM_ID, name="acme corp")
+    assert customer is not None
+    return customer
+
+
+def summaries(fake_slack: FakeSlack, channel: str = "C0ACME") -> list[dict[str, Any]]:
+    return list(fake_slack.messages.get(channel, []))
+
+
+def dms_to(fake_slack: FakeSlack, user_id: str) -> list[str]:
+    return [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == user_id]
+
+
+def with_next_step(values: dict[str, Any], step: str | None, due: str | None) -> dict[str, Any]:
+    return {
+        **values,
+        "next_step": {CHECKIN_NEXT_STEP: {"type": "plain_text_input", "value": step}},
+        "next_due": {CHECKIN_NEXT_DUE: {"type": "datepicker", "selected_date": due}},
+    }
+
+
+# Text flags
+
+
+def test_call_and_next_flags_after_the_mood_or_at_the_end(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)  # America/New_York; the clock says Wednesday 25 Nov, 10:00 there
+    text = ephemeral(slack.command("checkin acme green next=fri call kickoff went well"))
+    assert "Next step:* follow up (due Fri 27 Nov)" in text
+    ephemeral(slack.command("checkin acme yellow pricing questions next=2026-12-03"))
+    second, first = store.checkins(team_id=TEAM_ID)
+    assert (first.kind, first.next_due, first.note) == ("call", date(2026, 11, 27), "kickoff went well")
+    assert (second.kind, second.next_due, second.note) == ("async", date(2026, 12, 3), "pricing questions")
+
+
+def test_a_bad_next_date_names_it_and_stores_nothing(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    text = ephemeral(slack.command("checkin acme green next=someday hello"))
+    assert "I couldn't read the date 'someday'" in text and "/partner checkin <customer>" in text
+    assert "is in the past" in ephemeral(slack.command("checkin acme green next=2026-01-01 hello"))
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
+def test_an_overlong_note_is_stored_whole_and_shown_short(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_acme(slack)
+    note = "A" * 2000 + " " + "B" * 4000
+    reply = ephemeral(slack.command(f"checkin acme red {note}"))
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert entry.note == note
+    assert "…" in reply and len(reply) < 600
+    fake_slack.wait_for("chat.postMessage", 1)
+    posted = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0ACME"]
+    assert posted and "…" in posted[0].params["text"] and len(posted[0].params["text"]) <= 3000
+
+
+# The channel summary
+
+
+def test_summaries_thread_per_customer_local_day(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    def posted(n: int) -> None:  # the lazy listener records each summary's ts right after posting it
+        assert _eventually(lambda: sum(c.summary_ts is not None for c in store.checkins(team_id=TEAM_ID)) == n)
+
+    add_acme(slack)
+    ephemeral(slack.command("checkin acme green morning sync"))
+    posted(1)
+    clock.set(datetime(2026, 11, 26, 4, 0, tzinfo=UTC))  # 23:00 in New York: still the same local day
+    ephemeral(slack.command("checkin acme yellow late worry"))
+    posted(2)
+    clock.set(datetime(2026, 11, 26, 6, 0, tzinfo=UTC))  # 01:00 the next local day
+    ephemeral(slack.command("checkin acme green fixed overnight"))
+    posted(3)
+    first, reply, next_day = summaries(fake_slack)
+    assert (
+        first["thread_ts"] in (None, first["ts"]) and "morning sync" in first["text"] and "*Acme Corp*" in first["text"]
+    )
+    assert reply["thread_ts"] == first["ts"] and reply["ts"] != first["ts"]
+    assert next_day["thread_ts"] is None
+    stored = sorted(store.checkins(team_id=TEAM_ID), key=lambda c: c.created_at)
+    assert [c.summary_ts for c in stored] == [first["ts"], reply["ts"], next_day["ts"]]
+
+
+def test_no_summary_when_the_customer_opted_out(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("edit acme summary=off"))
+    ephemeral(slack.command("checkin acme red on fire", user_id="U0002"))
+    fake_slack.wait_for("chat.postMessage", 1)  # the owner's DM: the lazy listener ran
+    assert summaries(fake_slack) == []
+
+
+def test_a_channel_the_bot_cannot_post_in_is_recorded_and_explained_once(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_acme(slack)
+    fake_slack.channels["C0ACME"]["is_member"] = False  # someone removed the bot
+    ephemeral(slack.command("checkin acme green first"))
+    (told,) = fake_slack.wait_for("chat.postEphemeral", 1)
+    assert told.params["channel"] == "C0001" and told.params["user"] == "U0001"
+    assert "saved" in told.params["text"] and "/invite @Partner" in told.params["text"]
+    assert acme(store).channel_error == "not_in_channel"
+    ephemeral(slack.command("checkin acme green second"))
+    fake_slack.wait_for("chat.postMessage", 2)  # both attempts to post were made
+    assert len(fake_slack.calls_to("chat.postEphemeral")) == 1  # …but the author was told once
+    assert len(store.checkins(team_id=TEAM_ID)) == 2
+    fake_slack.channels["C0ACME"]["is_member"] = True
+    ephemeral(slack.command("checkin acme green third"))
+    fake_slack.wait_for("chat.postMessage", 3)
+    assert _eventually(lambda: acme(store).channel_error is None)
+
+
+def _eventually(check: Any, timeout: float = 5.0) -> bool:
+    """The lazy listener clears the error right after its post: poll briefly for it (no clock involved)."""
+    waiter = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if check():
+            return True
+        waiter.wait(0.01)
+    return check()
+
+
+# Owner alerts
+
+
+def test_a_red_checkin_dms_the_owner_at_once(slack: SlackRequests, fake_slack: FakeSlack) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("checkin acme red they want to cancel", user_id="U0002"))
+    fake_slack.wait_for("chat.postMessage", 2)  # the summary and the DM
+    (dm,) = dms_to(fake_slack, "U0001")
+    assert "<@U0002> logged a *red* check-in for *Acme Corp*" in dm and "they want to cancel" in dm
+
+
+def test_the_owner_is_not_alerted_about_their_own_checkin(slack: SlackRequests, fake_slack: FakeSlack) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("checkin acme red I know"))
+    fake_slack.wait_for("chat.postMessage", 1)
+    ephemeral(slack.command("checkin acme green all good", user_id="U0002"))
+    fake_slack.wait_for("chat.postMessage", 2)
+    assert dms_to(fake_slack, "U0001") == []
+
+
+def test_a_mood_two_steps_lower_dms_the_owner(slack: SlackRequests, fake_slack: FakeSlack, clock: FakeClock) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("checkin acme green great call", user_id="U0002"))
+    fake_slack.wait_for("chat.postMessage", 1)
+    clock.advance(days=1)
+    ephemeral(slack.command("checkin acme 3 budget frozen", user_id="U0002"))
+    fake_slack.wait_for("chat.postMessage", 3)
+    (dm,) = dms_to(fake_slack, "U0001")
+    assert "*Acme Corp* dropped from green to yellow" in dm and "budget frozen" in dm
+
+
+def test_a_retried_command_posts_and_alerts_once(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    add_acme(slack)
+    first = slack.command("checkin acme red churn risk", user_id="U0002", trigger_id="9.9.retry")
+    again = slack.command("checkin acme red churn risk", user_id="U0002", trigger_id="9.9.retry", retry_num=1)
+    assert "Logged a red check-in" in ephemeral(first) and "Logged a red check-in" in ephemeral(again)
+    ephemeral(slack.command("checkin acme green later", user_id="U0002"))
+    fake_slack.wait_for("chat.postMessage", 3)  # two summaries and one DM
+    assert len(store.checkins(team_id=TEAM_ID)) == 2
+    assert len(summaries(fake_slack)) == 2 and len(dms_to(fake_slack, "U0001")) == 1
+
+
+# The modal
+
+
+def test_modal_with_next_step_and_date(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    add_acme(slack)
+    values = with_next_step(modal_values(acme(store).id, "yellow", "needs a plan"), "Send the plan", "2026-11-30")
+    reply = slack.view_submission(CHECKIN_MODAL, values, view_id="VNEXT")
+    assert reply.status == 200 and reply.body in (b"", b"{}")
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.next_step, entry.next_due) == ("Send the plan", date(2026, 11, 30))
+    fake_slack.wait_for("chat.postMessage", 2)  # the summary, and the confirmation by DM (no channel to use)
+    assert "*Next step:* Send the plan (due Mon 30 Nov)" in summaries(fake_slack)[0]["text"]
+    past = with_next_step(modal_values(acme(store).id, "green", "x"), "later", "2026-11-01")
+    assert "in the past" in slack.view_submission(CHECKIN_MODAL, past).json()["errors"]["next_due"]
+
+
+def test_modal_double_submit_stores_posts_and_confirms_once(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_acme(slack)
+    values = modal_values(acme(store).id, "red", "escalation", call=True)
+    metadata = json.dumps({"channel_id": "C0001"})
+    slack.view_submission(CHECKIN_MODAL, values, private_metadata=metadata, view_id="VTWICE", user_id="U0002")
+    slack.view_submission(
+        CHECKIN_MODAL, values, private_metadata=metadata, view_id="VTWICE", user_id="U0002", retry_num=1
+    )
+    ephemeral(slack.command("checkin acme green sentinel"))
+    fake_slack.wait_for("chat.postMessage", 3)  # 2 summaries + 1 DM
+    assert len(store.checkins(team_id=TEAM_ID)) == 2
+    assert len(fake_slack.calls_to("chat.postEphemeral")) == 1
+    assert len(summaries(fake_slack)) == 2 and len(dms_to(fake_slack, "U0001")) == 1
+
+
+def test_archived_customers_cannot_get_checkins(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    customer_id = acme(store).id
+    ephemeral(slack.command("archive acme"))
+    reply = slack.view_submission(CHECKIN_MODAL, modal_values(customer_id, "green", "hi"))
+    assert "archived" in reply.json()["errors"]["customer"]
+    assert "is archived" in ephemeral(slack.command("checkin acme green hi"))
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
+def test_card_button_opens_the_prefilled_modal(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    add_acme(slack)
+    card = slack.command("show acme").json()
+    (button,) = [
+        e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == OPEN_CHECKIN
+    ]
+    slack.block_action(OPEN_CHECKIN, value=button["value"], message={"type": "message", "ts": "1.1", "text": ""})
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+    assert view["blocks"][0]["element"]["initial_option"]["value"] == str(acme(store).id)
+    assert {b["block_id"] for b in view["blocks"]} >= {"next_step", "next_due"}
+
+
+# The message shortcut
+
+
+def post_in(fake_slack: FakeSlack, channel: str, text: str) -> dict[str, Any]:
+    """A message somebody wrote (posted through the fake so chat.getPermalink can find it)."""
+    client = WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+    return dict(client.chat_postMessage(channel=channel, text=text)["message"])
+
+
+def test_message_shortcut_prefills_the_note_with_a_permalink(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_acme(slack)
+    message = post_in(fake_slack, "C0ACME", "Their CTO: *we love the pilot* & want more")
+    slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME", trigger_id="3.3.short")
+    (link,) = fake_slack.calls_to("chat.getPermalink")
+    assert link.ok, link.response
+    permalink = link.response["permalink"]
+    view = fake_slack.calls_to("views.open")[0].params["view"]
+    note = next(b for b in view["blocks"] if b["block_id"] == "note")["element"]["initial_value"]
+    assert note == f"Their CTO: *we love the pilot* & want more\n{permalink}"
+    # The message is in Acme's channel, so Acme is already picked.
+    assert view["blocks"][0]["element"]["initial_option"]["value"] == str(acme(store).id)
+    metadata = json.loads(view["private_metadata"])
+    assert metadata == {"channel_id": "C0ACME", "permalink": permalink, "key": "shortcut:3.3.short"}
+
+    # Slack retries the shortcut: a second modal opens, yet both submissions make one check-in.
+    slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME", trigger_id="3.3.short", retry_num=1)
+    second = fake_slack.calls_to("views.open")[1].params["view"]
+    values = modal_values(acme(store).id, "green", note)
+    slack.view_submission(CHECKIN_MODAL, values, private_metadata=view["private_metadata"], view_id="VSHORT1")
+    slack.view_submission(CHECKIN_MODAL, values, private_metadata=second["private_metadata"], view_id="VSHORT2")
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.kind, entry.permalink, entry.idempotency_key) == ("message", permalink, "shortcut:3.3.short")
+    fake_slack.wait_for("chat.postMessage", 2)  # the message itself, then the summary
+    assert "<" + permalink + "|Original message>" in summaries(fake_slack)[-1]["text"]
+
+
+def test_message_shortcut_elsewhere_leaves_the_customer_to_pick(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_acme(slack)
+    long_text = "x" * 5000
+    message = post_in(fake_slack, "C0001", long_text)
+    slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0001")
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+    assert "initial_option" not in view["blocks"][0]["element"]
+    note = next(b for b in view["blocks"] if b["block_id"] == "note")["element"]["initial_value"]
+    assert len(note) <= 3000 and "…\nhttps://" in note

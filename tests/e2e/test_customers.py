@@ -1,0 +1,453 @@
+"""End to end: the customer record — add, list, show, edit, rename, archive, restore, and who may do it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlmodel import update
+
+from bot.app import create_app
+from bot.settings import Settings
+from handlers.ids import (
+    ADD_CUSTOMER_MODAL,
+    CARD_ARCHIVE,
+    CARD_EDIT,
+    CARD_RESTORE,
+    CARD_SNOOZE,
+    CUSTOMER_FIELD,
+    EDIT_CUSTOMER_MODAL,
+    LIST_OPEN_CARD,
+    LIST_PAGE,
+)
+from storage.models import Customer, CustomerEvent
+from storage.store import Store
+from tests.e2e.test_foundation import add_acme, ephemeral
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
+
+
+def acme(store: Store) -> Customer:
+    customer = store.customer_by_name(team_id=TEAM_ID, name="acme corp", include_archived=True)
+    assert customer is not None
+    return customer
+
+
+def events(store: Store, customer: Customer) -> list[tuple[str, dict[str, Any]]]:
+    assert customer.id is not None
+    return [(e.kind, e.detail) for e in store.customer_events(team_id=TEAM_ID, customer_id=customer.id)]
+
+
+def field_values(**fields: Any) -> dict[str, Any]:
+    """Modal state for the add/edit modals: every input uses CUSTOMER_FIELD, the block_id names the setting."""
+    values: dict[str, Any] = {}
+    for block_id, value in fields.items():
+        if block_id == "owner":
+            state = {"type": "users_select", "selected_user": value}
+        elif block_id == "channel":
+            state = {"type": "conversations_select", "selected_conversation": value}
+        elif block_id == "summary":
+            state = {"type": "checkboxes", "selected_options": [{"value": "on"}] if value else []}
+        else:
+            state = {"type": "plain_text_input", "value": value}
+        values[block_id] = {CUSTOMER_FIELD: state}
+    return values
+
+
+@pytest.fixture
+def lee(fake_slack: FakeSlack) -> str:
+    """A teammate who neither owns Acme nor administers anything."""
+    fake_slack.add_user("U0003", name="lee", tz="Asia/Tokyo")
+    return "U0003"
+
+
+# Add
+
+
+def test_add_with_every_setting(slack: SlackRequests, store: Store) -> None:
+    text = ephemeral(
+        slack.command(
+            "add Acme Corp <#C0ACME|acme> <@U0002|sam> tz=asia/jerusalem country=il week=sun-thu "
+            "cadence=weekly tue 10:00 summary=off ideal=5 max=8"
+        )
+    )
+    assert "Added *Acme Corp*" in text and "cadence weekly on Tue at 10:00" in text and "working week sun-thu" in text
+    customer = acme(store)
+    assert (customer.owner_id, customer.tz, customer.country, customer.working_week) == (
+        "U0002",
+        "Asia/Jerusalem",
+        "IL",
+        "sun-thu",
+    )
+    assert (customer.cadence, customer.post_checkins, customer.ideal_days, customer.max_days) == (
+        "weekly tue 10:00",
+        False,
+        5,
+        8,
+    )
+    ((kind, detail),) = events(store, customer)
+    assert kind == "created" and detail["tz"] == "Asia/Jerusalem" and detail["request"].startswith("command:")
+
+
+def test_add_with_a_region_and_its_errors(slack: SlackRequests, store: Store) -> None:
+    ephemeral(slack.command("add Globex country=us-ca"))
+    globex = store.customer_by_name(team_id=TEAM_ID, name="globex")
+    assert globex is not None and (globex.country, globex.subdiv) == ("US", "CA")
+    text = ephemeral(slack.command("add Initech country=US-ZZ"))
+    assert "Unknown region 'ZZ' for US — valid codes:" in text and "CA" in text
+    text = ephemeral(slack.command("add Initech country=XX"))
+    assert "Unknown country code 'XX'" in text and "https://holidays.readthedocs.io" in text
+    text = ephemeral(slack.command("add Initech tz=Mars/Base"))
+    assert "Unknown time zone 'Mars/Base'" in text and "List_of_tz_database_time_zones" in text
+    text = ephemeral(slack.command("add Initech cadence=sometimes"))
+    assert "couldn't read the cadence 'sometimes'" in text and "Valid forms" in text
+    assert store.customer_by_name(team_id=TEAM_ID, name="initech") is None
+
+
+def test_a_retried_add_answers_the_same_and_stores_one(slack: SlackRequests, store: Store) -> None:
+    first = ephemeral(slack.command("add Acme Corp", trigger_id="5.5.add"))
+    again = ephemeral(slack.command("add Acme Corp", trigger_id="5.5.add", retry_num=1))
+    assert "Added *Acme Corp*" in first and "Added *Acme Corp*" in again
+    assert len(store.customers(team_id=TEAM_ID)) == 1
+    assert [kind for kind, _ in events(store, acme(store))] == ["created"]
+
+
+def test_add_without_arguments_opens_the_modal_and_it_adds(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    slack.command("add", trigger_id="7.7.add")
+    (opened,) = fake_slack.calls_to("views.open")
+    view = opened.params["view"]
+    assert view["callback_id"] == ADD_CUSTOMER_MODAL
+    owner_block = next(b for b in view["blocks"] if b["block_id"] == "owner")
+    assert owner_block["element"]["initial_user"] == "U0001"
+    assert {b["block_id"] for b in view["blocks"]} >= {"name", "owner", "channel", "tz", "country", "cadence"}
+
+    values = field_values(name="Acme Corp", owner="U0002", channel="C0ACME", tz="", country="de", cadence="")
+    reply = slack.view_submission(
+        ADD_CUSTOMER_MODAL, values, private_metadata=view["private_metadata"], view_id="VADD1"
+    )
+    assert reply.status == 200 and reply.body in (b"", b"{}")
+    customer = acme(store)
+    assert (customer.owner_id, customer.channel_id, customer.country) == ("U0002", "C0ACME", "DE")
+    assert customer.tz == "Europe/Berlin"  # Sam's Slack time zone
+    (confirmation,) = fake_slack.wait_for("chat.postEphemeral")
+    assert "Added *Acme Corp*" in confirmation.params["text"]
+    fake_slack.wait_for("conversations.join")
+    again = slack.view_submission(ADD_CUSTOMER_MODAL, values, view_id="VADD1", retry_num=1)
+    assert again.status == 200 and again.body in (b"", b"{}")
+    assert len(store.customers(team_id=TEAM_ID)) == 1
+
+
+def test_add_modal_errors_land_on_their_fields(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    bad_tz = slack.view_submission(ADD_CUSTOMER_MODAL, field_values(name="Globex", owner="U0001", tz="Mars/Base"))
+    assert "Unknown time zone 'Mars/Base'" in bad_tz.json()["errors"]["tz"]
+    taken = slack.view_submission(ADD_CUSTOMER_MODAL, field_values(name="ACME corp", owner="U0001"))
+    assert "already a customer called *Acme Corp*" in taken.json()["errors"]["name"]
+    assert len(store.customers(team_id=TEAM_ID)) == 1
+
+
+# List
+
+
+def test_list_shows_owner_tier_health_last_checkin_mood_trend_and_next_nudge(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    ephemeral(slack.command("add Acme Corp <@U0001|dana> tz=Europe/Berlin cadence=weekly tue 10:00"))
+    ephemeral(slack.command("add Globex"))
+    ephemeral(slack.command("checkin acme green kickoff"))
+    clock.advance(days=1)
+    ephemeral(slack.command("checkin acme yellow pricing worries"))
+    clock.advance(hours=3)
+    with store.session() as session:
+        session.exec(
+            update(Customer)
+            .where(Customer.name == "Acme Corp")
+            .values(tier="partner", health_score=72, health_band="yellow")
+        )  # type: ignore[arg-type]
+        session.commit()
+    body = slack.command("list").json()
+    rows = [b["text"]["text"] for b in body["blocks"] if b.get("accessory", {}).get("action_id") == LIST_OPEN_CARD]
+    assert len(rows) == 2
+    acme_row, globex_row = rows
+    assert "*Acme Corp* · <@U0001> · tier partner · health :large_yellow_circle: 72" in acme_row
+    assert "last check-in 3 h ago" in acme_row
+    assert "mood :large_green_circle::large_yellow_circle: ↘" in acme_row
+    assert "next nudge Tue 1 Dec 10:00 CET" in acme_row  # the customer's own clock
+    assert "tier — · health —" in globex_row and "no check-in yet" in globex_row and "next nudge —" in globex_row
+
+
+def test_list_filters(slack: SlackRequests, store: Store, lee: str) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("add Globex", user_id=lee))
+    ephemeral(slack.command("add Initech"))
+    ephemeral(slack.command("checkin initech red outage"))
+    with store.session() as session:
+        session.exec(update(Customer).where(Customer.name == "Globex").values(tier="partner", health_band="red"))  # type: ignore[arg-type]
+        session.commit()
+
+    def names(args: str, user_id: str = "U0001") -> list[str]:
+        blocks = slack.command(f"list {args}", user_id=user_id).json()["blocks"]
+        return [b["accessory"]["value"] for b in blocks if b.get("accessory", {}).get("action_id") == LIST_OPEN_CARD]
+
+    ids = {c.name: str(c.id) for c in store.customers(team_id=TEAM_ID)}
+    assert names("mine", user_id=lee) == [ids["Globex"]]
+    assert names("at-risk") == [ids["Globex"], ids["Initech"]]
+    assert names("tier=Partner") == [ids["Globex"]]
+    assert names("all") == [ids["Acme Corp"], ids["Globex"], ids["Initech"]]
+    assert "I didn't understand 'bogus'" in ephemeral(slack.command("list bogus"))
+
+
+def test_list_of_a_thousand_customers_pages_within_slacks_limits(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    store.ensure_workspace(team_id=TEAM_ID, now=clock.now)
+    with store.session() as session:
+        for i in range(1000):
+            name = f"Customer {i:04d}"
+            session.add(
+                Customer(
+                    team_id=TEAM_ID,
+                    name=name,
+                    name_key=name.lower(),
+                    owner_id="U0001",
+                    cadence="daily 09:00",
+                    created_at=clock.now,
+                    updated_at=clock.now,
+                )
+            )
+        session.commit()
+    reply = slack.command("list all")
+    body = reply.json()
+    assert len(body["blocks"]) <= 50 and len(body["text"]) <= 3000
+    assert "1000 customers" in body["blocks"][0]["text"]["text"]
+    assert "Page 1 of 50" in json.dumps(body["blocks"])
+    (paging,) = [b for b in body["blocks"] if b["type"] == "actions"]
+    (next_button,) = paging["elements"]
+    assert next_button["action_id"] == LIST_PAGE
+
+    slack.block_action(LIST_PAGE, value=next_button["value"], message={"ts": "1.2", "type": "message", "text": ""})
+    (answer,) = fake_slack.calls_to("response_url")
+    assert answer.params["replace_original"] is True
+    assert len(answer.params["blocks"]) <= 50
+    assert "Page 2 of 50" in json.dumps(answer.params["blocks"]) and "Customer 0020" in json.dumps(answer.params)
+    labels = [e["text"]["text"] for b in answer.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert labels == ["Previous", "Next"]
+    last = slack.command("list page=99").json()
+    assert "Page 50 of 50" in json.dumps(last["blocks"]) and "Customer 0999" in json.dumps(last)
+
+
+# Show
+
+
+def test_show_card_with_last_five_checkins_and_buttons(slack: SlackRequests, store: Store, clock: FakeClock) -> None:
+    add_acme(slack)
+    for i in range(7):
+        ephemeral(slack.command(f"checkin acme green update {i}"))
+        clock.advance(hours=1)
+    long_note = "word " * 300
+    ephemeral(slack.command(f"checkin acme yellow {long_note}"))
+    card = slack.command("show acme").json()
+    text = json.dumps(card)
+    assert card["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "Acme Corp", "emoji": True}}
+    fields = " ".join(f["text"] for f in card["blocks"][1]["fields"])
+    for expected in ("<@U0001>", "<#C0ACME>", "America/New_York", "no cadence", "*Tier*", "*Health*\n—"):
+        assert expected in fields
+    checkins = [b for b in card["blocks"] if "text" in b and "<@U0001>\n" in b["text"]["text"]]
+    assert len(checkins) == 5
+    assert "…" in checkins[0]["text"]["text"] and len(checkins[0]["text"]["text"]) < 600  # shown short
+    assert "update 6" in text and "update 2" not in text
+    (actions,) = [b for b in card["blocks"] if b["type"] == "actions"]
+    assert [e["text"]["text"] for e in actions["elements"]] == ["Log check-in", "Edit", "Snooze", "Archive"]
+    assert store.checkins(team_id=TEAM_ID, limit=1)[0].note == long_note.strip()  # stored whole
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("show acm3", "No customer matches 'acm3' — did you mean Acme Corp or Acme Labs?"),
+        ("show ac", "matches more than one customer: *Acme Corp*, *Acme Labs*"),
+        ("show", "Which customer?"),
+        ("edit zzz tz=UTC", "No customer matches 'zzz'"),
+        ("archive ac", "matches more than one customer"),
+        ("show acme corp extra", "I didn't understand 'extra'"),
+    ],
+)
+def test_unknown_and_ambiguous_customers(slack: SlackRequests, text: str, message: str) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("add Acme Labs"))
+    assert message in ephemeral(slack.command(text))
+
+
+# Edit and rename
+
+
+def test_edit_records_each_change_with_old_and_new(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    add_acme(slack)
+    text = ephemeral(
+        slack.command('edit acme corp tz=Europe/Berlin cadence="biweekly fri 2pm" summary=off week=sun-thu')
+    )
+    assert "Updated *Acme Corp*" in text and "time zone: `America/New_York` → `Europe/Berlin`" in text
+    customer = acme(store)
+    assert customer.tz == "Europe/Berlin" and customer.cadence.startswith("biweekly fri 14:00 from ")
+    assert customer.post_checkins is False and customer.working_week == "sun-thu"
+    kinds = events(store, customer)
+    assert [k for k, _ in kinds] == ["created", "edited"]
+    assert kinds[1][1]["tz"] == ["America/New_York", "Europe/Berlin"]
+    assert kinds[1][1]["post_checkins"] == [True, False]
+    assert "Nothing to change" in ephemeral(slack.command("edit acme corp tz=europe/berlin"))
+    assert len(events(store, acme(store))) == 2
+    ephemeral(slack.command("edit acme <#C0001|general> <@U0002|sam>"))
+    assert (acme(store).channel_id, acme(store).owner_id) == ("C0001", "U0002")
+    assert "channel: <#C0001> → none" in ephemeral(slack.command("edit acme channel=none", user_id="U0002"))
+
+
+def test_rename_keeps_history_and_the_old_name_points_to_the_new(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("checkin acme green before the rename"))
+    text = ephemeral(slack.command("edit acme corp name=Acme Industries"))
+    assert "name: `Acme Corp` → `Acme Industries`" in text
+    customer = store.customer_by_name(team_id=TEAM_ID, name="acme industries")
+    assert customer is not None and customer.id == acme_id(store)
+    assert ("renamed", {"name": ["Acme Corp", "Acme Industries"]}) in events(store, customer)
+    assert "before the rename" in json.dumps(slack.command("show acme industries").json())
+    ephemeral(slack.command("add Acme Labs"))
+    assert "'acme corp' was renamed to *Acme Industries*" in ephemeral(slack.command("show acme corp"))
+    assert "already a customer called *Acme Labs*" in ephemeral(slack.command("edit acme ind name=ACME labs"))
+
+
+def acme_id(store: Store) -> int:
+    with store.session() as session:
+        event = session.exec(
+            CustomerEvent.__table__.select().where(CustomerEvent.kind == "created")  # type: ignore[attr-defined]
+        ).first()
+        assert event is not None
+        return int(event.customer_id)
+
+
+def test_only_the_owner_and_admins_may_change_a_customer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, lee: str
+) -> None:
+    add_acme(slack)
+    for text in ("edit acme tz=UTC", "archive acme", "edit acme name=Mine"):
+        refusal = ephemeral(slack.command(text, user_id=lee))
+        assert "You can't" in refusal and "only its owner <@U0001> or workspace admins can" in refusal
+    assert acme(store).tz == "America/New_York" and acme(store).archived_at is None
+    assert "Logged a green check-in" in ephemeral(slack.command("checkin acme green anyone can log", user_id=lee))
+    # Sam is a workspace admin in Slack (users.info is_admin).
+    assert "Updated *Acme Corp*" in ephemeral(slack.command("edit acme tz=UTC", user_id="U0002"))
+    assert [c.params["user"] for c in fake_slack.calls_to("users.info")].count("U0002") >= 1
+
+
+def test_partner_admins_may_change_any_customer(
+    settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack, lee: str
+) -> None:
+    admins = replace(settings, admins=frozenset({lee}))
+    server = BotServer(create_app(settings=admins, store=store, clock=clock), store).start()
+    try:
+        slack = SlackRequests(server.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+        add_acme(slack)
+        assert "Updated *Acme Corp*" in ephemeral(slack.command("edit acme tz=UTC", user_id=lee))
+        assert not [c for c in fake_slack.calls_to("users.info") if c.params["user"] == lee]  # no need to ask
+    finally:
+        server.stop()
+
+
+def test_edit_without_settings_opens_the_modal_and_it_saves(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, lee: str
+) -> None:
+    add_acme(slack)
+    assert "You can't edit" in ephemeral(slack.command("edit acme", user_id=lee))
+    assert fake_slack.calls_to("views.open") == []
+    slack.command("edit acme")
+    (opened,) = fake_slack.calls_to("views.open")
+    view = opened.params["view"]
+    assert view["callback_id"] == EDIT_CUSTOMER_MODAL
+    name_block = next(b for b in view["blocks"] if b["block_id"] == "name")
+    assert name_block["element"]["initial_value"] == "Acme Corp"
+    values = field_values(
+        name="Acme Corp",
+        owner="U0001",
+        channel="C0ACME",
+        tz="Europe/Berlin",
+        country="",
+        cadence="daily 08:30",
+        week="mon-fri",
+        summary=True,
+        ideal="",
+        max="",
+    )
+    reply = slack.view_submission(
+        EDIT_CUSTOMER_MODAL, values, private_metadata=view["private_metadata"], view_id="VEDIT1"
+    )
+    assert reply.status == 200 and reply.body in (b"", b"{}")
+    assert (acme(store).tz, acme(store).cadence) == ("Europe/Berlin", "daily 08:30")
+    again = slack.view_submission(
+        EDIT_CUSTOMER_MODAL, values, private_metadata=view["private_metadata"], view_id="VEDIT1", retry_num=1
+    )
+    assert again.status == 200
+    assert [k for k, _ in events(store, acme(store))] == ["created", "edited"]
+    (told,) = fake_slack.wait_for("chat.postMessage")
+    assert "Updated *Acme Corp*" in told.params["text"]
+    bad = slack.view_submission(
+        EDIT_CUSTOMER_MODAL, {**values, **field_values(week="funday")}, private_metadata=view["private_metadata"]
+    )
+    assert "funday" in bad.json()["errors"]["week"]
+    refused = slack.view_submission(
+        EDIT_CUSTOMER_MODAL, values, private_metadata=view["private_metadata"], user_id=lee, view_id="VEDIT2"
+    )
+    assert "You can't edit" in refused.json()["errors"]["name"]
+
+
+# Archive and restore
+
+
+def test_archive_hides_the_customer_and_restore_brings_it_back(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("checkin acme green still here"))
+    assert "Archived *Acme Corp*" in ephemeral(slack.command("archive acme"))
+    assert "No customers match" in json.dumps(slack.command("list").json())
+    assert "*Acme Corp* is archived. Bring it back with `/partner restore Acme Corp`" in ephemeral(
+        slack.command("checkin acme green hello")
+    )
+    assert slack.block_suggestion("checkin_customer", "acme").json()["options"] == []
+    assert "There is already a customer called *Acme Corp* (archived" in ephemeral(slack.command("add acme corp"))
+    assert "Restored *Acme Corp*" in ephemeral(slack.command("restore acme"))
+    assert "still here" in json.dumps(slack.command("show acme").json())
+    assert [k for k, _ in events(store, acme(store))] == ["created", "archived", "restored"]
+    assert "There are no archived customers" in ephemeral(slack.command("restore acme"))
+
+
+def test_card_buttons_archive_restore_edit_and_snooze(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, lee: str
+) -> None:
+    add_acme(slack)
+    value = str(acme(store).id)
+    message = {"type": "message", "ts": "1.1", "text": ""}
+    refused = slack.block_action(CARD_ARCHIVE, value=value, user_id=lee, message=message)
+    assert refused.status == 200
+    (told,) = fake_slack.calls_to("response_url")
+    assert "You can't archive *Acme Corp*" in told.params["text"]
+
+    slack.block_action(CARD_ARCHIVE, value=value, message=message)
+    slack.block_action(CARD_ARCHIVE, value=value, message=message, retry_num=1)  # a double click
+    assert acme(store).archived_at is not None
+    assert [k for k, _ in events(store, acme(store))] == ["created", "archived"]
+    card = fake_slack.calls_to("response_url")[-1].params
+    assert card["replace_original"] is True and "Acme Corp (archived)" in json.dumps(card["blocks"])
+    assert card["blocks"][-1]["elements"][0]["action_id"] == CARD_RESTORE
+
+    slack.block_action(CARD_RESTORE, value=value, message=message)
+    assert acme(store).archived_at is None
+
+    slack.block_action(CARD_EDIT, value=value, message=message)
+    assert fake_slack.calls_to("views.open")[-1].params["view"]["callback_id"] == EDIT_CUSTOMER_MODAL
+    slack.block_action(CARD_SNOOZE, value=value, message=message)
+    assert "/partner snooze Acme Corp" in fake_slack.calls_to("response_url")[-1].params["text"]
+    slack.block_action(LIST_OPEN_CARD, value=value, message=message)
+    opened = fake_slack.calls_to("response_url")[-1].params
+    assert opened["replace_original"] is False and opened["blocks"][0]["text"]["text"] == "Acme Corp"
