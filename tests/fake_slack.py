@@ -36,6 +36,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
+from tests.fake_socket_mode import FakeSocketMode
+
 # Fields that Slack accepts as JSON-encoded strings in form bodies; decoded so tests see Python objects.
 JSON_STRING_FIELDS = frozenset({"blocks", "view", "attachments", "files", "metadata"})
 # Slack refuses messages with more than 50 blocks and modals/home tabs with more than 100.
@@ -247,6 +249,7 @@ class FakeSlack:
         bot_user_id: str = "UBOT",
         bot_id: str = "B0001",
         app_id: str = "A0001",
+        app_token: str = "xapp-1-A0001-1-fake",
         team_name: str = "Acme",
         team_domain: str = "acme",
         ts_base: int = TS_BASE_SECONDS,
@@ -256,6 +259,7 @@ class FakeSlack:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.app_id = app_id
+        self.app_token = app_token  # app-level token: only apps.connections.open accepts it
         self.team_name = team_name
         self.team_domain = team_domain
         self.ts_base = ts_base  # seconds part of the first message ts; fixed so tests are reproducible
@@ -307,8 +311,12 @@ class FakeSlack:
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
+            "apps.connections.open": self._apps_connections_open,
         }
         self._no_auth = frozenset({"api.test"})
+        self._app_token_methods = frozenset({"apps.connections.open"})
+        # Socket Mode's WebSocket endpoint, started on the first apps.connections.open.
+        self.socket_mode = FakeSocketMode(app_id=app_id)
 
         self.add_user(bot_user_id, name="partner", is_bot=True)
 
@@ -329,6 +337,7 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        self.socket_mode.stop()
         server, thread = self._server, self._thread
         if server is None:
             return
@@ -404,6 +413,7 @@ class FakeSlack:
             self.files.clear()
             self.response_url_posts.clear()
             self._external_ids.clear()
+        self.socket_mode.reset()
 
     # ------------------------------------------------------------------ world
 
@@ -687,7 +697,12 @@ class FakeSlack:
         if method not in self._no_auth:
             if not token:
                 return {"ok": False, "error": "not_authed"}
-            if token != self.bot_token:
+            if method in self._app_token_methods:
+                if token.startswith(("xoxb-", "xoxp-")):
+                    return {"ok": False, "error": "not_allowed_token_type"}
+                if token != self.app_token:
+                    return {"ok": False, "error": "invalid_auth"}
+            elif token != self.bot_token:
                 return {"ok": False, "error": "invalid_auth"}
         with self._lock:
             try:
@@ -1295,3 +1310,11 @@ class FakeSlack:
         if stored is None or not stored.get("completed"):
             raise _ApiError("file_not_found")
         return {"file": self._file_object(stored), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    # ------------------------------------------------------------------ methods: Socket Mode
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        # Slack reads the app-level token from the Authorization header only (checked in _run).
+        if not self.socket_mode.running:
+            self.socket_mode.start()
+        return {"url": self.socket_mode.new_url()}

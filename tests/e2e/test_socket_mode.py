@@ -1,0 +1,222 @@
+"""End to end over Socket Mode: slack-bolt's SocketModeHandler (slack-sdk's builtin WebSocket client) talks
+to the fake Slack's apps.connections.open and WebSocket endpoint; the HTTP suite's scenarios, answered by acks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
+
+from bot.app import create_app
+from bot.settings import Settings
+from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE, OPEN_CHECKIN
+from storage.db import make_engine
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.fake_socket_mode import SocketModeRequests
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeClock
+
+# The transport is what is under test here; the HTTP suite covers both databases.
+pytestmark = pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def handler(settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack) -> Iterator[SocketModeHandler]:
+    app = create_app(settings=settings, store=store, clock=clock)
+    handler = SocketModeHandler(app, app_token=fake_slack.app_token, web_client=app.client)
+    handler.connect()
+    fake_slack.socket_mode.wait_connected()
+    yield handler
+    close(handler, fake_slack)
+
+
+def close(handler: SocketModeHandler, fake_slack: FakeSlack) -> None:
+    """Hang up from Slack's side first: the builtin client otherwise waits out its 3 s receive timeout."""
+    handler.client.auto_reconnect_enabled = False
+    fake_slack.socket_mode.drop_connections()
+    handler.close()
+
+
+@pytest.fixture
+def sm(handler: SocketModeHandler, fake_slack: FakeSlack) -> SocketModeRequests:
+    """Builds the same payloads as the HTTP client, sends them as envelopes, returns the acks."""
+    return SocketModeRequests(fake_slack.socket_mode, team_id=TEAM_ID, fake=fake_slack)
+
+
+def ack_text(response: Any) -> str:
+    body = response.json()
+    assert body.get("response_type") == "ephemeral", body
+    return str(body["text"])
+
+
+def modal_values(customer_id: int | None, mood: str | None, note: str | None, call: bool = False) -> dict[str, Any]:
+    option = {"text": {"type": "plain_text", "text": "x"}, "value": str(customer_id)} if customer_id else None
+    mood_option = {"text": {"type": "plain_text", "text": mood}, "value": mood} if mood else None
+    calls = [{"text": {"type": "plain_text", "text": "Yes"}, "value": "call"}] if call else []
+    return {
+        "customer": {CHECKIN_CUSTOMER: {"type": "external_select", "selected_option": option}},
+        "mood": {CHECKIN_MOOD: {"type": "radio_buttons", "selected_option": mood_option}},
+        "call": {CHECKIN_CALL: {"type": "checkboxes", "selected_options": calls}},
+        "note": {CHECKIN_NOTE: {"type": "plain_text_input", "value": note}},
+    }
+
+
+def test_connects_with_the_app_token_and_is_greeted(handler: SocketModeHandler, fake_slack: FakeSlack) -> None:
+    (opened,) = fake_slack.calls_to("apps.connections.open")
+    assert opened.ok and opened.token == fake_slack.app_token
+    assert opened.headers["authorization"] == f"Bearer {fake_slack.app_token}"  # never a POST parameter
+    assert handler.client.is_connected()
+    assert fake_slack.socket_mode.stray_messages == []
+
+
+def test_help_comes_back_in_the_ack(sm: SocketModeRequests, fake_slack: FakeSlack) -> None:
+    text = ack_text(sm.command("help"))
+    for usage in ("/partner help", "/partner add", "/partner checkin"):
+        assert usage in text
+    envelope = fake_slack.socket_mode.sent[-1]
+    assert envelope["type"] == "slash_commands" and envelope["accepts_response_payload"] is True
+
+
+def test_add_and_checkin_by_text(sm: SocketModeRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock) -> None:
+    assert "Added *Acme Corp*" in ack_text(sm.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    assert fake_slack.channels["C0ACME"]["is_member"]
+    text = ack_text(sm.command("checkin acme green kickoff went *well*", trigger_id="1.2.sm"))
+    assert "Logged a green check-in for *Acme Corp*" in text
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.mood, entry.note, entry.created_at) == ("green", "kickoff went *well*", clock.now)
+
+    # Nothing is sent through chat.*: the answer is the ack itself.
+    assert fake_slack.calls_to("chat.postEphemeral") == [] and fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_bad_input_is_explained_in_the_ack_and_nothing_stored(sm: SocketModeRequests, store: Store) -> None:
+    ack_text(sm.command("add Acme"))
+    text = ack_text(sm.command("checkin acme purple hi"))
+    assert "'purple' is not a mood" in text and "/partner checkin <customer>" in text
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
+def test_a_redelivered_command_stores_one_checkin(sm: SocketModeRequests, store: Store) -> None:
+    ack_text(sm.command("add Acme"))
+    first = ack_text(sm.command("checkin acme green hello", trigger_id="7.7.same"))
+    again = ack_text(sm.command("checkin acme green hello", trigger_id="7.7.same"))
+    assert first == again
+    assert len(store.checkins(team_id=TEAM_ID)) == 1
+
+
+def test_modal_opens_and_its_submission_is_stored_and_confirmed(
+    sm: SocketModeRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    ack_text(sm.command("add Acme"))
+    opened = sm.command("checkin", trigger_id="9.9.modal")
+    assert opened.body == b""  # the modal answered; the ack carries no message
+    (call,) = fake_slack.calls_to("views.open")
+    assert call.params["trigger_id"] == "9.9.modal" and call.params["view"]["callback_id"] == CHECKIN_MODAL
+
+    options = sm.block_suggestion(CHECKIN_CUSTOMER, "ac").json()["options"]
+    assert [o["text"]["text"] for o in options] == ["Acme"]
+    (customer,) = store.customers(team_id=TEAM_ID)
+    submitted = sm.view_submission(
+        CHECKIN_MODAL,
+        modal_values(customer.id, "yellow", "pricing questions", call=True),
+        private_metadata=json.dumps({"channel_id": "C0001"}),
+        view_id="VSOCKET1",
+    )
+    assert submitted.body in (b"", b"{}")
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.mood, entry.kind, entry.note) == ("yellow", "call", "pricing questions")
+    (confirmation,) = fake_slack.wait_for("chat.postEphemeral")
+    assert confirmation.params["user"] == "U0001" and "Acme" in confirmation.params["text"]
+
+
+def test_invalid_submission_gets_field_errors_in_the_ack(sm: SocketModeRequests, store: Store) -> None:
+    body = sm.view_submission(CHECKIN_MODAL, modal_values(None, None, " ")).json()
+    assert body["response_action"] == "errors" and set(body["errors"]) == {"customer", "mood", "note"}
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
+def test_home_button_and_app_home_opened(sm: SocketModeRequests, fake_slack: FakeSlack, store: Store) -> None:
+    ack_text(sm.command("add Acme"))
+    ack_text(sm.command("checkin acme green all good"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+
+    clicked = sm.block_action(OPEN_CHECKIN, value=str(customer.id), view={"id": "VHOME", "type": "home"})
+    assert clicked.body == b""
+    (opened,) = fake_slack.calls_to("views.open")
+    assert opened.params["view"]["blocks"][0]["element"]["initial_option"]["value"] == str(customer.id)
+
+    event = sm.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"})
+    assert event.body == b""
+    assert fake_slack.socket_mode.sent[-1]["type"] == "events_api"
+    assert "Acme" in json.dumps(fake_slack.published_home["U0001"])
+
+
+def test_reconnects_when_slack_asks_and_keeps_working(
+    sm: SocketModeRequests, handler: SocketModeHandler, fake_slack: FakeSlack
+) -> None:
+    first = fake_slack.socket_mode.wait_connected()
+    fake_slack.socket_mode.request_disconnect()
+    second = fake_slack.socket_mode.wait_connected(newer_than=first)
+    assert len(fake_slack.calls_to("apps.connections.open")) == 2  # a fresh URL for each connection
+    assert second.number > first.number
+    assert "/partner help" in ack_text(sm.command("help"))
+
+
+def test_a_wrong_app_token_fails_loudly(
+    settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    app = create_app(settings=settings, store=store, clock=clock)
+    handler = SocketModeHandler(app, app_token="xapp-1-A0001-1-revoked", web_client=app.client)
+    try:
+        with pytest.raises(SlackApiError) as raised:
+            handler.connect()
+        assert raised.value.response["error"] == "invalid_auth"
+        assert fake_slack.socket_mode.connections == []
+    finally:
+        handler.close()
+
+
+def test_partner_bot_serve_uses_socket_mode_when_the_app_token_is_set(
+    fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_APP_TOKEN=fake_slack.app_token,
+        SLACK_API_URL=fake_slack.api_url,
+        DATABASE_URL=database_url,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--no-scheduler"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        fake_slack.socket_mode.wait_connected(timeout=30)
+        sm = SocketModeRequests(fake_slack.socket_mode, team_id=TEAM_ID, fake=fake_slack)
+        assert "Added *Acme*" in ack_text(sm.command("add Acme"))
+        assert "Logged a red check-in for *Acme*" in ack_text(sm.command("checkin acme red churn risk"))
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert process.stderr is not None and "shutting down" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    store = Store(make_engine(database_url))
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.mood, entry.note) == ("red", "churn risk")
+    store.engine.dispose()
