@@ -33,7 +33,8 @@ def tokenize(text: str) -> list[str]:
 
 def split_first(text: str) -> tuple[str, str]:
     """The first word and the untouched rest, so notes keep their own spacing and formatting."""
-    text = (text or "").strip()
+    # NUL never comes from a keyboard and PostgreSQL refuses it in text columns: drop it, keep everything else.
+    text = (text or "").replace("\x00", "").strip()
     if not text:
         return "", ""
     parts = text.split(None, 1)
@@ -137,7 +138,7 @@ def parse_mood(token: str) -> Mood | None:
     if t in _MOOD_EMOJI:
         color = _MOOD_EMOJI[t]
         return Mood(color, MOOD_SCORES[color])
-    if t.isdigit() and len(t) == 1 and 1 <= int(t) <= 5:
+    if t in ("1", "2", "3", "4", "5"):  # not isdigit(): "¹" and "٣" are digits that int() may refuse
         score = int(t)
         return Mood("green" if score >= 4 else "yellow" if score == 3 else "red", score)
     return None
