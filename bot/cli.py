@@ -1,4 +1,4 @@
-"""`partner-bot`: serve, db upgrade, tick."""
+"""`partner-bot`: serve, db upgrade, tick, upcoming."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     tick = commands.add_parser("tick", help="run every scheduled job once, then exit")
     tick.add_argument("--now", type=parse_instant, help="as of this instant, e.g. 2026-12-01T14:00:00Z")
+
+    upcoming = commands.add_parser("upcoming", help="print the cadence nudges due soon (a dry run: no Slack calls)")
+    upcoming.add_argument("--days", type=int, default=14, help="how far ahead (default: 14)")
+    upcoming.add_argument("--team", help="only this workspace (team ID)")
+    upcoming.add_argument("--now", type=parse_instant, help="plan as of this instant instead of the real clock")
     return parser
 
 
@@ -75,16 +80,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "db":
         print(f"database at revision {db.current_revision(engine)}")
         return 0
+    if args.command == "upcoming":
+        return print_upcoming(settings, store, days=args.days, team=args.team, now=args.now)
     if args.command == "tick":
         return run_tick_once(settings, store, args.now)
     return serve(settings, store, args)
+
+
+def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | None, now: datetime | None) -> int:
+    """The plan, one nudge a line, in each customer's local time and UTC; reads the database only."""
+    from schedules import planner
+
+    if not 0 < days <= 366:
+        print("partner-bot: --days must be from 1 to 366", file=sys.stderr)
+        return 2
+    start = now or system_clock()
+    kinds = None if settings.any_checkin_satisfies else ["call"]
+    lines = 0
+    for team_id in [team] if team else store.active_team_ids():
+        customers = store.customers(team_id=team_id)
+        contacts = store.last_contacts(
+            team_id=team_id, customer_ids=[c.id for c in customers if c.id is not None], kinds=kinds
+        )
+        plan = planner.upcoming(
+            customers, contacts, now=start, until=start + timedelta(days=days), default_tz=settings.default_tz
+        )
+        for item in plan:
+            where = f"#{item.customer.channel_id}" if item.customer.channel_id else f"DM @{item.customer.owner_id}"
+            note = f"  ({item.note}: not sent)" if item.status != "pending" else ""
+            print(
+                f"{item.local:%Y-%m-%d %a %H:%M} {item.tz:<20} {item.slot.due_at:%Y-%m-%dT%H:%MZ}  {team_id}  "
+                f"{item.customer.name} → {where}{note}"
+            )
+            lines += 1
+    print(f"{lines} nudge(s) in the next {days} days as of {start:%Y-%m-%dT%H:%MZ}", file=sys.stderr)
+    return 0
 
 
 def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int:
     from schedules.jobs import run_tick
 
     clock: Clock = fixed_clock(now) if now else system_clock
-    report = run_tick(store=store, client=make_client(settings), now=clock())
+    report = run_tick(store=store, client=make_client(settings), now=clock(), settings=settings)
     for name, count in report.done.items():
         print(f"{name}: {count}")
     for name, error in report.failed.items():
@@ -105,7 +142,9 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
 
     clock = system_clock
     app = create_app(settings=settings, store=store, clock=clock)
-    scheduler = None if args.no_scheduler else build_scheduler(store=store, client=app.client, clock=clock)
+    scheduler = (
+        None if args.no_scheduler else build_scheduler(store=store, client=app.client, clock=clock, settings=settings)
+    )
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     socket_mode = settings.socket_mode and not args.http

@@ -27,6 +27,9 @@ class Settings:
     default_tz: str = "UTC"
     admins: frozenset[str] = field(default_factory=frozenset)
     log_level: str = "INFO"
+    # Cadence nudges: how late after downtime a nudge is still sent, and whether any check-in counts as the call.
+    nudge_grace_hours: float = 6.0
+    any_checkin_satisfies: bool = False
 
     @property
     def socket_mode(self) -> bool:
@@ -93,6 +96,19 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}.")
 
+        grace_text = get("PARTNER_NUDGE_GRACE_HOURS") or "6"
+        try:
+            grace_hours = float(grace_text)
+        except ValueError:
+            grace_hours = -1.0
+        if not 0 <= grace_hours <= 24 * 31:
+            raise SettingsError(
+                f"PARTNER_NUDGE_GRACE_HOURS must be a number of hours from 0 to 744, got {grace_text!r}."
+            )
+        any_text = (get("PARTNER_ANY_CHECKIN_SATISFIES") or "false").lower()
+        if any_text not in ("true", "false", "1", "0", "yes", "no"):
+            raise SettingsError(f"PARTNER_ANY_CHECKIN_SATISFIES must be true or false, got {any_text!r}.")
+
         return cls(
             slack_bot_token=token,
             slack_signing_secret=secret,
@@ -103,4 +119,6 @@ class Settings:
             default_tz=tz,
             admins=admins,
             log_level=log_level,
+            nudge_grace_hours=grace_hours,
+            any_checkin_satisfies=any_text in ("true", "1", "yes"),
         )

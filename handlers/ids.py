@@ -21,3 +21,12 @@ CARD_EDIT = "card_edit"
 CARD_SNOOZE = "card_snooze"  # until the cadence engine's snooze exists: explains /partner snooze
 CARD_ARCHIVE = "card_archive"
 CARD_RESTORE = "card_restore"
+
+# Nudges (cadence engine): buttons on a nudge message; values are the nudge id
+NUDGE_LOG_CALL = "nudge_log_call"
+NUDGE_SNOOZE = "nudge_snooze"
+NUDGE_SKIP = "nudge_skip"
+NUDGE_SNOOZE_MODAL = "nudge_snooze_modal"  # private_metadata: {"nudge_id": …, "customer_id": …}
+NUDGE_SNOOZE_FOR = "nudge_snooze_for"  # radio: "1d" or "until"
+NUDGE_SNOOZE_UNTIL = "nudge_snooze_until"  # datepicker
+NUDGE_SNOOZE_REASON = "nudge_snooze_reason"

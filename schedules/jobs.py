@@ -1,7 +1,12 @@
-"""Every scheduled job, as a function of (store, client, now); the scheduler and `partner-bot tick` only call them."""
+"""Every scheduled job, a function of (store, client, now[, settings]); the scheduler and `partner-bot tick` call them.
+
+A job gets `settings` only when its signature names it. Jobs run in the order of JOBS: planners first, then
+`send_nudges` (the generic sender, schedules/sender.py) posts whatever the planners put in the outbox.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,6 +14,8 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
+from bot.settings import Settings
+from schedules.cadence import mark_logged_calls, plan_nudges, send_nudges
 from storage.store import Store
 
 logger = logging.getLogger("partner.jobs")
@@ -16,7 +23,12 @@ logger = logging.getLogger("partner.jobs")
 Job = Callable[..., int]
 
 # Each job returns how many things it did (nudges sent, alerts raised…), for the tick report.
-JOBS: dict[str, Job] = {}
+JOBS: dict[str, Job] = {
+    # Planners put rows in the nudge outbox (keep them before the sender job).
+    "cadence": plan_nudges,  # call nudges in each customer's time, and overdue alerts to owners
+    "calls_logged": mark_logged_calls,  # nudge messages whose call was logged since are updated in place
+    "send_nudges": send_nudges,  # keep last: posts everything the jobs above planned, exactly once
+}
 
 
 @dataclass
@@ -26,12 +38,18 @@ class TickReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def run_tick(*, store: Store, client: WebClient, now: datetime) -> TickReport:
+def _wants_settings(job: Job) -> bool:
+    parameters = inspect.signature(job).parameters
+    return "settings" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+def run_tick(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> TickReport:
     """Runs every job once as of `now`. One failing job does not stop the others."""
     report = TickReport(now=now)
     for name, job in JOBS.items():
         try:
-            report.done[name] = job(store=store, client=client, now=now)
+            extra = {"settings": settings} if _wants_settings(job) else {}
+            report.done[name] = job(store=store, client=client, now=now, **extra)
         except Exception as e:  # a job's bug must not stop the other jobs or kill the scheduler thread
             logger.exception("job %s failed", name)
             report.failed[name] = f"{type(e).__name__}: {e}"

@@ -138,7 +138,8 @@ class CustomerEvent(SQLModel, table=True):
     at: datetime = utc_column()
 
 
-NUDGE_STATUSES = ("pending", "claimed", "sent", "failed", "missed", "skipped", "cancelled")
+# "sending": a sender is posting it right now; if that sender dies, the outcome is unknown and it is never re-sent.
+NUDGE_STATUSES = ("pending", "claimed", "sending", "sent", "failed", "missed", "skipped", "cancelled")
 
 
 class Nudge(SQLModel, table=True):
@@ -172,6 +173,16 @@ class Nudge(SQLModel, table=True):
     message_ts: str | None = Field(default=None, max_length=32)
     error: str | None = Field(default=None, max_length=255)
     payload: dict[str, Any] = json_column()
+
+
+class JobWatermark(SQLModel, table=True):
+    """How far a scheduled job has worked through time in a workspace: its next run covers (until, now]."""
+
+    __tablename__ = "job_watermark"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    job: str = Field(primary_key=True, max_length=64)
+    until: datetime = utc_column()
 
 
 BOUNDARY_STATUSES = ("proposed", "active", "held", "retired")

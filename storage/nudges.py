@@ -1,9 +1,364 @@
-"""The nudge outbox: planning, claiming with a lease, recording the outcome."""
+"""The nudge outbox: planning (insert if absent), claiming with a lease, recording the outcome.
+
+Life of a row: ``pending`` → ``claimed`` (a sender holds a lease) → ``sending`` (the post is under way) →
+``sent`` | back to ``pending`` with ``next_attempt_at`` (retryable error) | ``failed``. Planning may also
+write a final status directly: ``missed`` (too old to send), ``skipped`` (already satisfied, snoozed),
+``cancelled``. The unique constraint ``uq_nudge_once`` (team, kind, subject, due_key) is what makes
+planning idempotent across ticks and replicas; every status change is a conditional UPDATE, so two
+senders can never both own a row.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
 from storage.base import StoreBase
+from storage.models import Nudge
+
+_CHUNK = 500  # bound the size of IN (...) lists
+
+
+@dataclass(frozen=True)
+class NudgePlan:
+    """A nudge the planner wants to exist; inserted only when its (kind, subject, due_key) is new."""
+
+    kind: str
+    subject: str
+    due_key: str
+    due_at: datetime
+    customer_id: int | None = None
+    recipient_id: str | None = None
+    status: str = "pending"
+    error: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.kind, self.subject, self.due_key
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _ready(now: datetime) -> Any:
+    """Rows a sender may claim: due and pending (not backing off), or claimed by a sender whose lease ran out."""
+    return or_(
+        (col(Nudge.status) == "pending")
+        & (col(Nudge.due_at) <= now)
+        & (col(Nudge.next_attempt_at).is_(None) | (col(Nudge.next_attempt_at) <= now)),
+        (col(Nudge.status) == "claimed") & (col(Nudge.lease_until) < now),
+    )
 
 
 class NudgeQueries(StoreBase):
-    pass
+    # ------------------------------------------------------------------ planning
+
+    def plan_nudges(self, *, team_id: str, plans: Sequence[NudgePlan], now: datetime) -> list[Nudge]:
+        """Inserts the plans whose key is new and returns those rows; existing ones are left exactly as they are."""
+        wanted: dict[tuple[str, str, str], NudgePlan] = {}
+        for plan in plans:
+            wanted.setdefault(plan.key, plan)
+        if not wanted:
+            return []
+        existing: set[tuple[str, str, str]] = set()
+        with self.session() as session:
+            subjects = sorted({k[1] for k in wanted})
+            due_keys = sorted({k[2] for k in wanted})
+            kinds = sorted({k[0] for k in wanted})
+            for chunk in _chunks(subjects):
+                rows = session.exec(
+                    select(Nudge.kind, Nudge.subject, Nudge.due_key).where(
+                        Nudge.team_id == team_id,
+                        col(Nudge.kind).in_(kinds),
+                        col(Nudge.subject).in_(chunk),
+                        col(Nudge.due_key).in_(due_keys),
+                    )
+                )
+                existing.update((kind, subject, due_key) for kind, subject, due_key in rows)
+        fresh = [self._row(team_id, plan, now) for key, plan in wanted.items() if key not in existing]
+        if not fresh:
+            return []
+        with self.session() as session:
+            session.add_all(fresh)
+            try:
+                session.commit()
+                return fresh
+            except IntegrityError:
+                session.rollback()
+        # Another tick or replica planned some of them meanwhile: insert one by one, keeping what is new.
+        inserted: list[Nudge] = []
+        for plan in (p for k, p in wanted.items() if k not in existing):
+            row = self._row(team_id, plan, now)
+            with self.session() as session:
+                session.add(row)
+                try:
+                    session.commit()
+                    inserted.append(row)
+                except IntegrityError:
+                    session.rollback()
+        return inserted
+
+    def plan_nudge(
+        self,
+        *,
+        team_id: str,
+        kind: str,
+        subject: str,
+        due_key: str,
+        due_at: datetime,
+        now: datetime,
+        customer_id: int | None = None,
+        recipient_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+        status: str = "pending",
+        error: str | None = None,
+    ) -> bool:
+        """One nudge, insert-if-absent; True when this call created the row (False: it was already planned)."""
+        plan = NudgePlan(
+            kind=kind,
+            subject=subject,
+            due_key=due_key,
+            due_at=due_at,
+            customer_id=customer_id,
+            recipient_id=recipient_id,
+            status=status,
+            error=error,
+            payload=payload or {},
+        )
+        with self.session() as session:
+            session.add(self._row(team_id, plan, now))
+            try:
+                session.commit()
+                return True
+            except IntegrityError:
+                session.rollback()
+                return False
+
+    def existing_nudge_keys(self, *, team_id: str, kind: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (subject, due_key) pairs of `kind` are already in the outbox."""
+        found: set[tuple[str, str]] = set()
+        if not keys:
+            return found
+        due_keys = sorted({k[1] for k in keys})
+        with self.session() as session:
+            for chunk in _chunks(sorted({k[0] for k in keys})):
+                rows = session.exec(
+                    select(Nudge.subject, Nudge.due_key).where(
+                        Nudge.team_id == team_id,
+                        Nudge.kind == kind,
+                        col(Nudge.subject).in_(chunk),
+                        col(Nudge.due_key).in_(due_keys),
+                    )
+                )
+                found.update((subject, due_key) for subject, due_key in rows)
+        return found & set(keys)
+
+    @staticmethod
+    def _row(team_id: str, plan: NudgePlan, now: datetime) -> Nudge:
+        return Nudge(
+            team_id=team_id,
+            kind=plan.kind,
+            subject=plan.subject,
+            due_key=plan.due_key,
+            customer_id=plan.customer_id,
+            recipient_id=plan.recipient_id,
+            due_at=plan.due_at,
+            created_at=now,
+            status=plan.status,
+            error=plan.error,
+            payload=dict(plan.payload),
+            sent_at=None,
+        )
+
+    # ------------------------------------------------------------------ sending
+
+    def claim_nudges(
+        self, *, now: datetime, lease_until: datetime, claimer: str, limit: int = 50_000, team_id: str | None = None
+    ) -> list[Nudge]:
+        """Claims due rows for `claimer` (unique per call) until `lease_until`, oldest first, and returns them.
+
+        The UPDATE repeats the readiness test, so of two senders racing for a row exactly one gets it.
+        """
+        with self.session() as session:
+            query = select(Nudge.id).where(_ready(now))
+            if team_id is not None:
+                query = query.where(Nudge.team_id == team_id)
+            ids = list(session.exec(query.order_by(col(Nudge.due_at), col(Nudge.id)).limit(limit)))
+            for chunk in _chunks(ids):
+                session.exec(  # type: ignore[call-overload]
+                    update(Nudge)
+                    .where(col(Nudge.id).in_(chunk), _ready(now))
+                    .values(status="claimed", claimed_by=claimer, lease_until=lease_until, attempts=Nudge.attempts + 1)
+                )
+            session.commit()
+            claimed: list[Nudge] = []
+            for chunk in _chunks(ids):
+                claimed.extend(
+                    session.exec(
+                        select(Nudge).where(
+                            col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, Nudge.status == "claimed"
+                        )
+                    )
+                )
+            return sorted(claimed, key=lambda n: (n.due_at, n.id or 0))
+
+    def mark_sending(
+        self, *, groups: Sequence[Sequence[int]], claimer: str, now: datetime, lease_until: datetime
+    ) -> list[bool]:
+        """Each group (one message's nudges) → "sending" if all of it is still claimed by `claimer` with a live lease.
+
+        One transaction for many messages (the sender's group commit); a group that is not wholly mine is left
+        as it was and answers False.
+        """
+        answers: list[bool] = []
+        with self.session() as session:
+            for ids in groups:
+                result = session.exec(  # type: ignore[call-overload]
+                    update(Nudge)
+                    .where(
+                        col(Nudge.id).in_(ids),
+                        Nudge.claimed_by == claimer,
+                        Nudge.status == "claimed",
+                        col(Nudge.lease_until) > now,
+                    )
+                    .values(status="sending", lease_until=lease_until)
+                )
+                mine = result.rowcount == len(ids)
+                if not mine and result.rowcount:  # partly someone else's: undo, the lease will bring it back
+                    session.exec(  # type: ignore[call-overload]
+                        update(Nudge)
+                        .where(col(Nudge.id).in_(ids), Nudge.claimed_by == claimer, Nudge.status == "sending")
+                        .values(status="claimed")
+                    )
+                answers.append(mine)
+            session.commit()
+        return answers
+
+    def mark_sent(self, *, posts: Sequence[tuple[Sequence[int], str, str]], claimer: str, now: datetime) -> None:
+        """Records posted messages, each (nudge ids, channel, ts), in one transaction."""
+        with self.session() as session:
+            for ids, channel_id, ts in posts:
+                session.exec(  # type: ignore[call-overload]
+                    update(Nudge)
+                    .where(col(Nudge.id).in_(ids), Nudge.claimed_by == claimer, Nudge.status == "sending")
+                    .values(
+                        status="sent", sent_at=now, channel_id=channel_id, message_ts=ts, error=None, lease_until=None
+                    )
+                )
+            session.commit()
+
+    def finish_nudges(
+        self,
+        *,
+        ids: Sequence[int],
+        claimer: str,
+        status: str,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Records an outcome other than sent: "pending" again (retry at `next_attempt_at`), failed, skipped…"""
+        self._finish(ids, claimer, status=status, error=error and error[:255], next_attempt_at=next_attempt_at)
+
+    def _finish(self, ids: Sequence[int], claimer: str, **values: Any) -> None:
+        with self.session() as session:
+            session.exec(  # type: ignore[call-overload]
+                update(Nudge)
+                .where(
+                    col(Nudge.id).in_(ids),
+                    Nudge.claimed_by == claimer,
+                    col(Nudge.status).in_(("claimed", "sending")),
+                )
+                .values(lease_until=None, **values)
+            )
+            session.commit()
+
+    def expire_nudges(self, *, kinds: Sequence[str], due_before: datetime, now: datetime) -> int:
+        """Rows of `kinds` still unsent though due before `due_before` → "missed" (after downtime: not spammed)."""
+        if not kinds:
+            return 0
+        with self.session() as session:
+            result = session.exec(  # type: ignore[call-overload]
+                update(Nudge)
+                .where(
+                    col(Nudge.kind).in_(kinds),
+                    col(Nudge.due_at) < due_before,
+                    or_(
+                        col(Nudge.status) == "pending",
+                        (col(Nudge.status) == "claimed") & (col(Nudge.lease_until) < now),
+                    ),
+                )
+                .values(status="missed", lease_until=None, error="past the grace period; not sent")
+            )
+            session.commit()
+            return int(result.rowcount or 0)
+
+    def resolve_unconfirmed(self, *, now: datetime) -> int:
+        """A sender died while posting: the post may have reached Slack, so never re-send — record it as sent."""
+        with self.session() as session:
+            result = session.exec(  # type: ignore[call-overload]
+                update(Nudge)
+                .where(col(Nudge.status) == "sending", col(Nudge.lease_until) < now)
+                .values(
+                    status="sent",
+                    sent_at=now,
+                    lease_until=None,
+                    error="unconfirmed: the sender stopped while posting; not re-sent to avoid a duplicate",
+                )
+            )
+            session.commit()
+            return int(result.rowcount or 0)
+
+    # ------------------------------------------------------------------ reading and outcomes
+
+    def nudge(self, *, team_id: str, nudge_id: int) -> Nudge | None:
+        with self.session() as session:
+            row = session.get(Nudge, nudge_id)
+            return row if row is not None and row.team_id == team_id else None
+
+    def nudges_for_message(self, *, team_id: str, channel_id: str, ts: str) -> list[Nudge]:
+        """Every nudge shown in one Slack message (one, or several in an owner digest), in digest order."""
+        with self.session() as session:
+            rows = session.exec(
+                select(Nudge).where(Nudge.team_id == team_id, Nudge.channel_id == channel_id, Nudge.message_ts == ts)
+            )
+            return sorted(rows, key=lambda n: (n.due_at, n.id or 0))
+
+    def set_nudge_outcome(self, *, team_id: str, nudge_id: int, outcome: dict[str, Any]) -> bool:
+        """Records what a person did about a nudge (logged, snoozed, skipped); the first answer wins."""
+        with self.session() as session:
+            row = session.get(Nudge, nudge_id)
+            if row is None or row.team_id != team_id or row.payload.get("outcome"):
+                return False
+            row.payload = {**row.payload, "outcome": outcome}
+            session.add(row)
+            session.commit()
+            return True
+
+    def nudges(
+        self,
+        *,
+        team_id: str,
+        kinds: Sequence[str],
+        due_after: datetime,
+        statuses: Sequence[str] | None = None,
+        customer_ids: Sequence[int] | None = None,
+    ) -> list[Nudge]:
+        """Rows of `kinds` due after `due_after`, oldest first (optionally by status and customer)."""
+        with self.session() as session:
+            query = select(Nudge).where(
+                Nudge.team_id == team_id, col(Nudge.kind).in_(kinds), col(Nudge.due_at) > due_after
+            )
+            if statuses is not None:
+                query = query.where(col(Nudge.status).in_(statuses))
+            if customer_ids is not None:
+                query = query.where(col(Nudge.customer_id).in_(customer_ids))
+            return list(session.exec(query.order_by(col(Nudge.due_at), col(Nudge.id))))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from storage.base import StoreBase
 from storage.boundaries import BoundaryQueries
+from storage.cadence import CadenceQueries
 from storage.checkins import CheckInQueries
 from storage.customers import CustomerQueries
 from storage.health import HealthQueries
@@ -21,6 +22,7 @@ class Store(
     WorkspaceQueries,
     CheckInQueries,
     NudgeQueries,
+    CadenceQueries,
     BoundaryQueries,
     SurveyQueries,
     HealthQueries,

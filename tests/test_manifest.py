@@ -19,6 +19,7 @@ from handlers.blocks.checkin import checkin_modal
 from handlers.blocks.customers import CustomerRow, customer_card, customer_modal, list_message
 from handlers.blocks.help import help_blocks
 from handlers.blocks.home import home_view
+from handlers.blocks.nudges import nudge_blocks, snooze_modal
 from storage.models import CheckIn, Customer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +129,8 @@ def every_view() -> list[dict[str, Any]]:
         checkin_modal(customer=customer, mood="red", is_call=True, note="x"),
         home_view(customers=[customer], latest={1: checkin}, now=now),
         *customer_views(customer, checkin, now),
+        {"blocks": nudge_blocks(nudge_id=1, text="Time for the call", outcome=None)},
+        snooze_modal(customer=customer, nudge_id=1, tomorrow=now.date()),
     ]
 
 

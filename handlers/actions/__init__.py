@@ -9,7 +9,19 @@ from handlers.actions.customers import (
     snooze_from_card,
 )
 from handlers.actions.customers import open_card as open_customer_card
-from handlers.ids import CARD_ARCHIVE, CARD_EDIT, CARD_RESTORE, CARD_SNOOZE, LIST_OPEN_CARD, LIST_PAGE, OPEN_CHECKIN
+from handlers.actions.nudges import log_call, open_snooze, redraw, skip_today
+from handlers.ids import (
+    CARD_ARCHIVE,
+    CARD_EDIT,
+    CARD_RESTORE,
+    CARD_SNOOZE,
+    LIST_OPEN_CARD,
+    LIST_PAGE,
+    NUDGE_LOG_CALL,
+    NUDGE_SKIP,
+    NUDGE_SNOOZE,
+    OPEN_CHECKIN,
+)
 
 
 def register(app: App) -> None:
@@ -20,3 +32,6 @@ def register(app: App) -> None:
     app.action(CARD_SNOOZE)(snooze_from_card)
     app.action(CARD_ARCHIVE)(archive_from_card)
     app.action(CARD_RESTORE)(restore_from_card)
+    app.action(NUDGE_LOG_CALL)(log_call)
+    app.action(NUDGE_SNOOZE)(open_snooze)
+    app.action(NUDGE_SKIP)(ack=skip_today, lazy=[redraw])

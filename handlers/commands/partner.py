@@ -14,15 +14,23 @@ from handlers.commands.add import USAGE as ADD_USAGE
 from handlers.commands.add import add
 from handlers.commands.archive import ARCHIVE_USAGE, RESTORE_USAGE, archive, restore
 from handlers.commands.base import CommandCall, Reply, Subcommand
+from handlers.commands.cadence import USAGE as CADENCE_USAGE
+from handlers.commands.cadence import cadence
 from handlers.commands.checkin import USAGE as CHECKIN_USAGE
 from handlers.commands.checkin import checkin
 from handlers.commands.edit import USAGE as EDIT_USAGE
 from handlers.commands.edit import edit
 from handlers.commands.help import help_reply
+from handlers.commands.launch import USAGE as LAUNCH_USAGE
+from handlers.commands.launch import launch
 from handlers.commands.list import USAGE as LIST_USAGE
 from handlers.commands.list import list_customers
 from handlers.commands.show import USAGE as SHOW_USAGE
 from handlers.commands.show import show
+from handlers.commands.snooze import PAUSE_USAGE, RESUME_USAGE, pause, resume, snooze
+from handlers.commands.snooze import USAGE as SNOOZE_USAGE
+from handlers.commands.upcoming import USAGE as UPCOMING_USAGE
+from handlers.commands.upcoming import upcoming
 from handlers.parsing import split_first
 from storage.store import Store
 
@@ -57,6 +65,14 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "Log how a customer is doing. With no arguments, opens a form.",
         checkin,
         aliases=("check-in", "ci", "log"),
+    ),
+    Subcommand("cadence", CADENCE_USAGE, "How often to call a customer, in its own time (owner or admins).", cadence),
+    Subcommand("launch", LAUNCH_USAGE, "Daily calls during a launch, then back to the normal cadence.", launch),
+    Subcommand("snooze", SNOOZE_USAGE, "No nudges about a customer for a while; anyone can snooze.", snooze),
+    Subcommand("pause", PAUSE_USAGE, "Stop a customer's nudges and alerts until resumed (owner or admins).", pause),
+    Subcommand("resume", RESUME_USAGE, "Turn a paused or snoozed customer's nudges back on.", resume),
+    Subcommand(
+        "upcoming", UPCOMING_USAGE, "The next nudges, in each customer's local time.", upcoming, aliases=("next",)
     ),
 )
 _BY_NAME = {name: s for s in SUBCOMMANDS for name in (s.name, *s.aliases)}

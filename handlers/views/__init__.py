@@ -1,6 +1,6 @@
 from slack_bolt import App
 
-from handlers.ids import ADD_CUSTOMER_MODAL, CHECKIN_MODAL, EDIT_CUSTOMER_MODAL
+from handlers.ids import ADD_CUSTOMER_MODAL, CHECKIN_MODAL, EDIT_CUSTOMER_MODAL, NUDGE_SNOOZE_MODAL
 from handlers.views.checkin import confirm_checkin, submit_checkin
 from handlers.views.customers import (
     confirm_add_customer,
@@ -8,9 +8,11 @@ from handlers.views.customers import (
     submit_add_customer,
     submit_edit_customer,
 )
+from handlers.views.nudges import redraw_snoozed, submit_snooze
 
 
 def register(app: App) -> None:
     app.view(CHECKIN_MODAL)(ack=submit_checkin, lazy=[confirm_checkin])
     app.view(ADD_CUSTOMER_MODAL)(ack=submit_add_customer, lazy=[confirm_add_customer])
     app.view(EDIT_CUSTOMER_MODAL)(ack=submit_edit_customer, lazy=[confirm_edit_customer])
+    app.view(NUDGE_SNOOZE_MODAL)(ack=submit_snooze, lazy=[redraw_snoozed])

@@ -1,0 +1,90 @@
+"""Buttons on a nudge message: Log call (the check-in modal, pre-filled), Snooze (a small modal), Skip today.
+
+What someone did replaces the buttons in place (chat.update), so the channel sees it; a logged call shows up
+there once the check-in is saved (the next tick notices it, see schedules.cadence.mark_logged_calls).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+
+from bot.clock import Clock
+from bot.settings import Settings
+from domain.errors import UserError
+from handlers.blocks.checkin import checkin_modal
+from handlers.blocks.nudges import snooze_modal
+from schedules import planner
+from schedules.sender import refresh_message
+from storage.models import Customer, Nudge
+from storage.store import Store
+
+
+def _team(context: BoltContext, body: dict[str, Any]) -> str:
+    return context.team_id or body["team"]["id"]
+
+
+def nudge_of(store: Store, team_id: str, value: str | None) -> tuple[Nudge, Customer]:
+    nudge = store.nudge(team_id=team_id, nudge_id=int(value)) if value and value.isdigit() else None
+    customer = store.customer(team_id=team_id, customer_id=nudge.customer_id) if nudge and nudge.customer_id else None
+    if nudge is None or customer is None or customer.archived_at is not None:
+        raise UserError("That customer no longer exists.")
+    return nudge, customer
+
+
+def log_call(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], context: BoltContext, client: WebClient, store: Store
+) -> None:
+    _nudge, customer = nudge_of(store, _team(context, body), action.get("value"))
+    ack()
+    channel_id = (body.get("channel") or {}).get("id")
+    client.views_open(
+        trigger_id=body["trigger_id"], view=checkin_modal(customer=customer, is_call=True, channel_id=channel_id)
+    )
+
+
+def open_snooze(
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    nudge, customer = nudge_of(store, _team(context, body), action.get("value"))
+    ack()
+    cal = planner.calendar_of(customer, default_tz=settings.default_tz)
+    tomorrow = cal.local_date(clock()) + timedelta(days=1)
+    client.views_open(
+        trigger_id=body["trigger_id"], view=snooze_modal(customer=customer, nudge_id=nudge.id, tomorrow=tomorrow)
+    )
+
+
+def skip_today(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], context: BoltContext, store: Store, clock: Clock
+) -> None:
+    """Records the skip (the first answer wins, so a double click changes nothing) and acks at once."""
+    team_id = _team(context, body)
+    nudge, _customer = nudge_of(store, team_id, action.get("value"))
+    assert nudge.id is not None
+    outcome = {"what": "skipped", "by": body["user"]["id"], "at": clock().isoformat()}
+    store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome)
+    ack()
+
+
+def redraw(
+    body: dict[str, Any], action: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+) -> None:
+    """After the ack: the nudge message shows who did what, in place of its buttons."""
+    team_id = _team(context, body)
+    value = action.get("value") or ""
+    nudge = store.nudge(team_id=team_id, nudge_id=int(value)) if value.isdigit() else None
+    if nudge is not None and nudge.channel_id and nudge.message_ts:
+        refresh_message(
+            store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=clock()
+        )

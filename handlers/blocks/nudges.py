@@ -1,0 +1,134 @@
+"""Nudge messages (cadence calls, overdue alerts), what happened to them, the snooze modal, the upcoming plan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from handlers.blocks import button, mrkdwn, plain, section, truncate
+from handlers.ids import (
+    NUDGE_LOG_CALL,
+    NUDGE_SKIP,
+    NUDGE_SNOOZE,
+    NUDGE_SNOOZE_FOR,
+    NUDGE_SNOOZE_MODAL,
+    NUDGE_SNOOZE_REASON,
+    NUDGE_SNOOZE_UNTIL,
+)
+from storage.models import Customer
+
+SNOOZE_ONE_DAY = "1d"
+SNOOZE_UNTIL_DATE = "until"
+
+
+def slack_date(instant: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:
+    """A date Slack shows in each reader's own time zone; the fallback is UTC."""
+    return f"<!date^{int(instant.timestamp())}^{fmt}|{instant.strftime('%Y-%m-%d %H:%M UTC')}>"
+
+
+def local_time(instant: datetime) -> str:
+    """ "Tue 1 Dec 09:00" on the wall clock of the instant's own zone."""
+    return f"{instant:%a} {instant.day} {instant:%b %H:%M}"
+
+
+def outcome_text(outcome: dict[str, Any]) -> str:
+    """What someone did about a nudge, shown in place of its buttons."""
+    by = f"<@{outcome['by']}>" if outcome.get("by") else "someone"
+    at = datetime.fromisoformat(outcome["at"]) if outcome.get("at") else None
+    when = f" {slack_date(at)}" if at else ""
+    what = outcome.get("what")
+    if what == "logged":
+        return f":white_check_mark: Call logged by {by}{when}."
+    if what == "skipped":
+        return f":fast_forward: Skipped for today by {by}{when}."
+    if what == "snoozed":
+        until = datetime.fromisoformat(outcome["until"]) if outcome.get("until") else None
+        text = f":zzz: Snoozed by {by}" + (f" until {slack_date(until, '{date_short_pretty}')}" if until else "")
+        if outcome.get("reason"):
+            text += f" — {truncate(str(outcome['reason']), 300)}"
+        return text + "."
+    return f"Handled by {by}{when}."
+
+
+def nudge_blocks(
+    *, nudge_id: int, text: str, outcome: dict[str, Any] | None, skip: bool = True
+) -> list[dict[str, Any]]:
+    """A nudge with Log call / Snooze / Skip today, or, once someone acted, a line saying who did what."""
+    blocks: list[dict[str, Any]] = [section(text, block_id=f"nudge:{nudge_id}")]
+    if outcome:
+        blocks.append(
+            {"type": "context", "block_id": f"nudge_outcome:{nudge_id}", "elements": [mrkdwn(outcome_text(outcome))]}
+        )
+        return blocks
+    value = str(nudge_id)
+    buttons = [
+        button("Log call", NUDGE_LOG_CALL, value, style="primary"),
+        button("Snooze", NUDGE_SNOOZE, value),
+    ]
+    if skip:
+        buttons.append(button("Skip today", NUDGE_SKIP, value))
+    blocks.append({"type": "actions", "block_id": f"nudge_actions:{nudge_id}", "elements": buttons})
+    return blocks
+
+
+def snooze_modal(*, customer: Customer, nudge_id: int | None, tomorrow: date) -> dict[str, Any]:
+    """Snooze a customer's nudges: for a day, or until a date, with an optional reason."""
+    one_day = {"text": plain("For 1 day"), "value": SNOOZE_ONE_DAY}
+    until = {"text": plain("Until a date (pick it below)"), "value": SNOOZE_UNTIL_DATE}
+    return {
+        "type": "modal",
+        "callback_id": NUDGE_SNOOZE_MODAL,
+        "title": plain("Snooze nudges", 24),
+        "submit": plain("Snooze", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": json.dumps({"nudge_id": nudge_id, "customer_id": customer.id}),
+        "blocks": [
+            section(
+                f"No nudges about *{customer.name}* until the snooze ends. Anyone can snooze; the channel sees who."
+            ),
+            {
+                "type": "input",
+                "block_id": "for",
+                "label": plain("How long?"),
+                "element": {
+                    "type": "radio_buttons",
+                    "action_id": NUDGE_SNOOZE_FOR,
+                    "options": [one_day, until],
+                    "initial_option": one_day,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "until",
+                "optional": True,
+                "label": plain("Until (nudges resume that morning)"),
+                "element": {
+                    "type": "datepicker",
+                    "action_id": NUDGE_SNOOZE_UNTIL,
+                    "initial_date": tomorrow.isoformat(),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "reason",
+                "optional": True,
+                "label": plain("Why? (shown in the channel)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": NUDGE_SNOOZE_REASON,
+                    "max_length": 300,
+                    "placeholder": plain("e.g. customer on holiday"),
+                },
+            },
+        ],
+    }
+
+
+def upcoming_text(lines: Sequence[str], *, title: str, empty: str) -> dict[str, Any]:
+    """The `/partner upcoming` answer."""
+    if not lines:
+        return {"text": empty}
+    body = "\n".join(lines)
+    return {"text": f"{title}\n{body}", "blocks": [section(f"*{title}*"), section(body)]}

@@ -1,0 +1,96 @@
+"""`/partner cadence <customer> <spec>`: how often the team calls a customer, in the customer's own time.
+
+Who may change what (documented in the README): a customer's cadence, launch mode and pause are for its owner,
+workspace admins and Partner admins, like other changes to the record; anyone may snooze its nudges (a
+snooze is temporary, says why, and the channel sees who did it).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from domain.cadence import parse_cadence
+from domain.customers import require_customer
+from domain.errors import UserError
+from handlers.blocks.nudges import local_time, slack_date
+from handlers.commands.base import CommandCall, Reply
+from handlers.permissions import require_change
+from schedules import planner
+from storage.models import Customer
+
+USAGE = (
+    "/partner cadence <customer> <daily [09:00] | weekly <day> [time] | biweekly <day> [time] | "
+    "monthly <1-28|first-mon> [time] | every <N> days [time] | off>"
+)
+# The soonest nudge is looked for this far ahead (a yearly "every 365 days" cadence still shows one).
+HORIZON = timedelta(days=400)
+
+
+def words_and_offsets(text: str) -> list[tuple[str, int]]:
+    """Each word with where it ends in the raw text, so what follows can be cut with its formatting intact."""
+    return [(m.group(0), m.end()) for m in re.finditer(r"\S+", text)]
+
+
+def find_customer(call: CommandCall, usage: str) -> tuple[Customer, list[str], str]:
+    """The customer the arguments start with, the words after it, and the raw text after it."""
+    words = words_and_offsets(call.args)
+    customers = call.store.customers(team_id=call.team_id)
+    customer, rest = require_customer(customers, [w for w, _ in words], name_of=lambda c: c.name, usage=usage)
+    used = len(words) - len(rest)
+    raw_rest = call.args[words[used - 1][1] :].strip() if used else call.args.strip()
+    return customer, rest, raw_rest
+
+
+def next_nudge_text(call: CommandCall, customer: Customer) -> str:
+    """ "Next nudge: Tue 1 Dec 09:00 (America/New_York)", or why there is none."""
+    if customer.paused_at is not None:
+        return "Nudges are paused (`/partner resume` turns them back on)."
+    assert customer.id is not None
+    kinds = None if call.settings.any_checkin_satisfies else ["call"]
+    contacts = call.store.last_contacts(team_id=call.team_id, customer_ids=[customer.id], kinds=kinds)
+    soonest = next_nudge(customer, contacts, now=call.now, default_tz=call.settings.default_tz)
+    if soonest is None:
+        return "No nudge is scheduled."
+    return f"Next nudge: {local_time(soonest.local)} ({soonest.tz}) — {slack_date(soonest.slot.due_at)} your time."
+
+
+def next_nudge(customer: Customer, contacts: dict, *, now: datetime, default_tz: str) -> planner.Upcoming | None:
+    for horizon in (timedelta(days=14), HORIZON):
+        for item in planner.upcoming([customer], contacts, now=now, until=now + horizon, default_tz=default_tz):
+            if item.status == "pending":
+                return item
+    return None
+
+
+def cadence(call: CommandCall) -> Reply:
+    customer, rest, raw = find_customer(call, USAGE)
+    cal = planner.calendar_of(customer, default_tz=call.settings.default_tz)
+    current = planner.cadence_of(customer)
+    if not rest:
+        return {
+            "text": f"*{customer.name}*: {current.describe()} ({cal.tz}). {next_nudge_text(call, customer)}\n"
+            f"Change it with `{USAGE}`"
+        }
+    require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="change the cadence of")
+    try:
+        new = parse_cadence(raw, anchor=cal.local_date(call.now))
+    except ValueError as e:
+        raise UserError(f"{e}\nUsage: `{USAGE}`") from None
+    assert customer.id is not None
+    updated, _changed = call.store.update_customer(
+        team_id=call.team_id,
+        customer_id=customer.id,
+        actor_id=call.user_id,
+        changes={"cadence": new.to_text()},
+        now=call.now,
+    )
+    if new.is_off:
+        return {"text": f":no_bell: *{updated.name}*: cadence off — no call nudges or overdue alerts."}
+    launch = ""
+    if updated.launch_until is not None and updated.launch_until >= cal.local_date(call.now):
+        launch = f" Launch mode keeps daily calls until {updated.launch_until.isoformat()} first."
+    return {
+        "text": f":calendar: *{updated.name}*: {new.describe()}, {cal.tz} time, business days only."
+        f"{launch} {next_nudge_text(call, updated)}"
+    }

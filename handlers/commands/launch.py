@@ -1,0 +1,65 @@
+"""`/partner launch <customer> on [until=<date>] | off`: daily calls for a complex launch, then back to normal."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from domain.errors import UserError
+from handlers.commands.base import CommandCall, Reply
+from handlers.commands.cadence import find_customer, next_nudge_text
+from handlers.permissions import require_change
+from schedules import planner
+
+USAGE = "/partner launch <customer> on [until=YYYY-MM-DD] | off"
+DEFAULT_LENGTH = timedelta(days=14)
+MAX_LENGTH = timedelta(days=366)
+
+
+def _until(words: list[str], today: date) -> date:
+    """`until=2026-12-18`, `until 2026-12-18` or nothing (two weeks)."""
+    if not words:
+        return today + DEFAULT_LENGTH
+    text = " ".join(words)
+    value = text[len("until=") :] if text.lower().startswith("until=") else None
+    if value is None and len(words) == 2 and words[0].lower() == "until":
+        value = words[1]
+    if value is None:
+        raise UserError(f"I didn't understand '{text}'. Usage: `{USAGE}`")
+    try:
+        until = date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError(f"'{value}' is not a date like 2026-12-18. Usage: `{USAGE}`") from None
+    if until < today:
+        raise UserError(f"{until.isoformat()} is already past for this customer (today is {today.isoformat()}).")
+    if until > today + MAX_LENGTH:
+        raise UserError("Launch mode lasts at most a year; pick an earlier date.")
+    return until
+
+
+def launch(call: CommandCall) -> Reply:
+    customer, rest, _raw = find_customer(call, USAGE)
+    if not rest or rest[0].lower() not in ("on", "off"):
+        state = f"on until {customer.launch_until.isoformat()}" if customer.launch_until is not None else "off"
+        return {"text": f"Launch mode for *{customer.name}* is {state}. Usage: `{USAGE}`"}
+    require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="change launch mode of")
+    cal = planner.calendar_of(customer, default_tz=call.settings.default_tz)
+    today = cal.local_date(call.now)
+    assert customer.id is not None
+    if rest[0].lower() == "off":
+        if len(rest) > 1:
+            raise UserError(f"I didn't understand '{' '.join(rest[1:])}' after 'off'. Usage: `{USAGE}`")
+        updated = call.store.set_launch(
+            team_id=call.team_id, customer_id=customer.id, until=None, actor_id=call.user_id, now=call.now
+        )
+        normal = planner.cadence_of(updated).describe()
+        return {"text": f"Launch mode off for *{updated.name}*: back to {normal}. {next_nudge_text(call, updated)}"}
+    until = _until(rest[1:], today)
+    updated = call.store.set_launch(
+        team_id=call.team_id, customer_id=customer.id, until=until, actor_id=call.user_id, now=call.now
+    )
+    at = planner.cadence_of(updated).at
+    return {
+        "text": f":rocket: Launch mode on for *{updated.name}*: a daily call at {at:%H:%M} ({cal.tz}) every business "
+        f"day up to and including {until:%a} {until.day} {until:%b %Y}, then back to "
+        f"{planner.cadence_of(updated).describe()}. {next_nudge_text(call, updated)}"
+    }

@@ -1,0 +1,138 @@
+"""`/partner snooze <customer> <2d|1w|tomorrow|until 2026-12-03|off> [reason]`, `/partner pause|resume <customer>`.
+
+Anyone may snooze (it is temporary and says who and why); pausing and resuming are for the owner and admins.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+
+from domain.calendar import WorkCalendar, parse_weekday
+from domain.errors import UserError
+from handlers.blocks.nudges import slack_date
+from handlers.commands.base import CommandCall, Reply
+from handlers.commands.cadence import find_customer, next_nudge_text
+from handlers.permissions import require_change
+from schedules import planner
+
+USAGE = "/partner snooze <customer> <2d|1w|tomorrow|until 2026-12-03|off> [reason…]"
+PAUSE_USAGE = "/partner pause <customer>"
+RESUME_USAGE = "/partner resume <customer>"
+MAX_SNOOZE = timedelta(days=366)
+MAX_REASON = 300
+
+_DURATION = re.compile(r"^(\d{1,3})\s*(d|day|days|w|wk|wks|week|weeks|h|hr|hrs|hour|hours)$")
+_UNITS = {"d": "days", "w": "weeks", "h": "hours"}
+
+
+def _unit(word: str) -> str:
+    return _UNITS["w" if word.startswith("w") else "h" if word.startswith("h") else "d"]
+
+
+def _day(word: str, today: date) -> date | None:
+    """tomorrow, 2026-12-03, or a weekday name (its next occurrence)."""
+    word = word.lower()
+    if word == "tomorrow":
+        return today + timedelta(days=1)
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        pass
+    try:
+        weekday = parse_weekday(word)
+    except ValueError:
+        return None
+    return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+
+
+def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple[datetime | None, int]:
+    """(snoozed until, words used); None lifts the snooze. Dates mean "until that local morning"."""
+    if not words:
+        raise UserError(f"For how long? Usage: `{USAGE}`")
+    first = words[0].lower()
+    if first in ("off", "cancel", "none", "stop"):
+        return None, 1
+    joined = " ".join(words[:2]).lower()
+    for text, used in ((first, 1), (joined, 2)):
+        match = _DURATION.match(text)
+        if match:
+            amount = int(match[1])
+            if amount == 0:
+                raise UserError(f"Snooze for at least a day (or an hour); '{text}' is nothing. Usage: `{USAGE}`")
+            return _checked(now + timedelta(**{_unit(match[2]): amount}), now), used
+    today = cal.local_date(now)
+    if first == "until":
+        if len(words) < 2:
+            raise UserError(f"Until when? e.g. `until 2026-12-03`. Usage: `{USAGE}`")
+        day, used = _day(words[1], today), 2
+    else:
+        day, used = _day(first, today), 1
+    if day is None:
+        raise UserError(
+            f"'{' '.join(words[:used])}' is not a snooze: use 2d, 1w, tomorrow or until 2026-12-03. Usage: `{USAGE}`"
+        )
+    if day <= today:
+        raise UserError(f"{day.isoformat()} is not in the future for this customer (today is {today.isoformat()}).")
+    return _checked(cal.at_local(day, time(0)), now), used
+
+
+def _checked(until: datetime, now: datetime) -> datetime:
+    if until - now > MAX_SNOOZE:
+        raise UserError("Snooze for at most a year; for longer, `/partner pause` the customer.")
+    return until
+
+
+def snooze(call: CommandCall) -> Reply:
+    customer, rest, raw = find_customer(call, USAGE)
+    cal = planner.calendar_of(customer, default_tz=call.settings.default_tz)
+    until, used = parse_snooze(rest, now=call.now, cal=cal)
+    # The reason is the raw text after the duration, formatting kept.
+    offsets = [m.end() for m in re.finditer(r"\S+", raw)]
+    reason = raw[offsets[used - 1] :].strip() if used <= len(offsets) else ""
+    if len(reason) > MAX_REASON:
+        raise UserError(f"Keep the reason to {MAX_REASON} characters (it is {len(reason)}).")
+    assert customer.id is not None
+    updated = call.store.set_snooze(
+        team_id=call.team_id,
+        customer_id=customer.id,
+        until=until,
+        reason=reason or None,
+        actor_id=call.user_id,
+        now=call.now,
+    )
+    if until is None:
+        return {"text": f":bell: Snooze lifted for *{updated.name}*. {next_nudge_text(call, updated)}"}
+    why = f" ({reason})" if reason else ""
+    local = until.astimezone(cal.zone())
+    return {
+        "text": f":zzz: No nudges about *{updated.name}* until {local:%a} {local.day} {local:%b %H:%M} ({cal.tz}), "
+        f"{slack_date(until)} your time{why}. {next_nudge_text(call, updated)}"
+    }
+
+
+def pause(call: CommandCall) -> Reply:
+    return _pause(call, paused=True)
+
+
+def resume(call: CommandCall) -> Reply:
+    return _pause(call, paused=False)
+
+
+def _pause(call: CommandCall, *, paused: bool) -> Reply:
+    usage = PAUSE_USAGE if paused else RESUME_USAGE
+    customer, rest, _raw = find_customer(call, usage)
+    if rest:
+        raise UserError(f"I didn't understand '{' '.join(rest)}' after the customer's name. Usage: `{usage}`")
+    action = "pause" if paused else "resume"
+    require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action=f"{action} nudges for")
+    assert customer.id is not None
+    updated = call.store.set_paused(
+        team_id=call.team_id, customer_id=customer.id, paused=paused, actor_id=call.user_id, now=call.now
+    )
+    if paused:
+        return {
+            "text": f":double_vertical_bar: Nudges and overdue alerts for *{updated.name}* are paused. "
+            f"`/partner resume {updated.name}` turns them back on."
+        }
+    return {"text": f":arrow_forward: Nudges for *{updated.name}* are back on. {next_nudge_text(call, updated)}"}

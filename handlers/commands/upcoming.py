@@ -1,0 +1,52 @@
+"""`/partner upcoming [mine]`: the next nudge of each customer, in the customer's own time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from domain.errors import UserError
+from handlers.blocks.nudges import local_time, slack_date, upcoming_text
+from handlers.commands.base import CommandCall, Reply
+from handlers.parsing import tokenize
+from schedules import planner
+
+USAGE = "/partner upcoming [mine]"
+HORIZON = timedelta(days=45)
+SHOWN = 25
+
+
+def upcoming(call: CommandCall) -> Reply:
+    words = [w.lower() for w in tokenize(call.args)]
+    if words not in ([], ["mine"], ["all"]):
+        raise UserError(f"I didn't understand '{' '.join(words)}'. Usage: `{USAGE}`")
+    mine = words == ["mine"]
+    customers = [c for c in call.store.customers(team_id=call.team_id) if not mine or c.owner_id == call.user_id]
+    kinds = None if call.settings.any_checkin_satisfies else ["call"]
+    contacts = call.store.last_contacts(
+        team_id=call.team_id, customer_ids=[c.id for c in customers if c.id is not None], kinds=kinds
+    )
+    plan = planner.upcoming(
+        customers, contacts, now=call.now, until=call.now + HORIZON, default_tz=call.settings.default_tz
+    )
+    soonest: dict[int, planner.Upcoming] = {}
+    for item in plan:
+        if item.status == "pending" and item.customer.id is not None:
+            soonest.setdefault(item.customer.id, item)
+    lines = []
+    for item in sorted(soonest.values(), key=lambda u: u.slot.due_at)[:SHOWN]:
+        where = f"<#{item.customer.channel_id}>" if item.customer.channel_id else "a DM to the owner"
+        lines.append(
+            f"• {local_time(item.local)} {item.tz} — *{item.customer.name}* ({slack_date(item.slot.due_at)} your "
+            f"time) → {where}"
+        )
+    quiet = [c.name for c in customers if c.paused_at is not None]
+    if quiet:
+        lines.append(f"Paused: {', '.join(sorted(quiet))}.")
+    if len(soonest) > SHOWN:
+        lines.append(f"…and {len(soonest) - SHOWN} more. `partner-bot upcoming --days 14` prints the whole plan.")
+    whose = "your customers" if mine else "every customer"
+    return upcoming_text(
+        lines,
+        title=f"Next nudges for {whose} (within {HORIZON.days} days)",
+        empty=f"No nudges due for {whose} in the next {HORIZON.days} days. Set a cadence with `/partner cadence`.",
+    )

@@ -1,0 +1,96 @@
+"""Submission of the snooze modal (opened from a nudge's Snooze button)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, time, timedelta
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+
+from bot.clock import Clock
+from bot.settings import Settings
+from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE
+from handlers.ids import NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_REASON, NUDGE_SNOOZE_UNTIL
+from schedules import planner
+from schedules.sender import refresh_message
+from storage.store import Store
+
+MAX_DAYS = 366
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def submit_snooze(
+    ack: Ack,
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    values = view["state"]["values"]
+    meta = _metadata(view)
+    team_id = context.team_id or body["team"]["id"]
+    customer_id = meta.get("customer_id")
+    customer = store.customer(team_id=team_id, customer_id=int(customer_id)) if customer_id else None
+    if customer is None or customer.archived_at is not None or customer.id is None:
+        ack(response_action="errors", errors={"for": "That customer no longer exists."})
+        return
+    choice = ((values.get("for", {}).get(NUDGE_SNOOZE_FOR) or {}).get("selected_option") or {}).get("value")
+    picked = (values.get("until", {}).get(NUDGE_SNOOZE_UNTIL) or {}).get("selected_date")
+    reason = ((values.get("reason", {}).get(NUDGE_SNOOZE_REASON) or {}).get("value") or "").strip()
+    now = clock()
+    cal = planner.calendar_of(customer, default_tz=settings.default_tz)
+    today = cal.local_date(now)
+    if choice == SNOOZE_UNTIL_DATE:
+        try:
+            day = date.fromisoformat(picked or "")
+        except ValueError:
+            ack(response_action="errors", errors={"until": "Pick the date nudges should resume."})
+            return
+        if day <= today:
+            ack(response_action="errors", errors={"until": f"Pick a day after today ({today.isoformat()})."})
+            return
+        if day > today + timedelta(days=MAX_DAYS):
+            ack(response_action="errors", errors={"until": "Snooze for at most a year; pause the customer instead."})
+            return
+        until = cal.at_local(day, time(0))
+    elif choice == SNOOZE_ONE_DAY:
+        until = now + timedelta(days=1)
+    else:
+        ack(response_action="errors", errors={"for": "Pick how long to snooze."})
+        return
+    user_id = body["user"]["id"]
+    store.set_snooze(
+        team_id=team_id, customer_id=customer.id, until=until, reason=reason or None, actor_id=user_id, now=now
+    )
+    nudge_id = meta.get("nudge_id")
+    if isinstance(nudge_id, int):
+        outcome = {"what": "snoozed", "by": user_id, "at": now.isoformat(), "until": until.isoformat()}
+        if reason:
+            outcome["reason"] = reason
+        store.set_nudge_outcome(team_id=team_id, nudge_id=nudge_id, outcome=outcome)
+    ack()
+
+
+def redraw_snoozed(
+    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+) -> None:
+    """After the modal closed: the nudge message says who snoozed it, until when and why."""
+    team_id = context.team_id or body["team"]["id"]
+    nudge_id = _metadata(view).get("nudge_id")
+    nudge = store.nudge(team_id=team_id, nudge_id=nudge_id) if isinstance(nudge_id, int) else None
+    # Only a snooze that was recorded changes the message (a refused submission ran this too).
+    if nudge is not None and nudge.payload.get("outcome") and nudge.channel_id and nudge.message_ts:
+        refresh_message(
+            store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=clock()
+        )

@@ -1,0 +1,261 @@
+"""The cadence jobs: plan call nudges and overdue alerts, mark messages whose call was logged since, send.
+
+========  ==============  ==========================  ===============================================
+kind      subject         due_key                     goes to
+========  ==============  ==========================  ===============================================
+cadence   customer:<id>   the slot's local date       customer channel (the owner by DM as fallback)
+overdue   customer:<id>   lapse:<lapse start date>    the owner by DM (the channel when nobody owns it)
+========  ==============  ==========================  ===============================================
+
+Each job is a function of (store, client, now, settings) that `partner-bot tick` and the scheduler call
+through :data:`schedules.jobs.JOBS`; planning decisions are in :mod:`schedules.planner`, delivery in
+:mod:`schedules.sender`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+
+from bot.settings import Settings
+from handlers.blocks.nudges import local_time, nudge_blocks
+from schedules import planner
+from schedules.planner import CADENCE, OVERDUE
+from schedules.sender import (
+    CHANNEL_RETRY_AFTER,
+    Message,
+    SenderOptions,
+    Skip,
+    refresh_message,
+    register,
+    send_due_nudges,
+)
+from storage.models import CheckIn, Customer, Nudge
+from storage.store import Store
+
+logger = logging.getLogger("partner.cadence")
+
+JOB = "cadence"
+# After a long outage nothing older than this is even recorded as missed.
+MAX_CATCH_UP = timedelta(days=35)
+# A message is updated in place for a call logged up to this long after the nudge was sent.
+REFRESH_WINDOW = timedelta(days=3)
+# How the sender paces and retries (tests swap in a zero interval).
+SENDER_OPTIONS = SenderOptions()
+
+
+@dataclass(frozen=True)
+class NudgePolicy:
+    grace: timedelta = timedelta(hours=6)
+    contact_kinds: tuple[str, ...] | None = ("call",)  # None: any check-in satisfies the cadence
+    default_tz: str = "UTC"
+
+
+def policy_of(settings: Settings | None) -> NudgePolicy:
+    if settings is None:
+        return NudgePolicy()
+    return NudgePolicy(
+        grace=timedelta(hours=settings.nudge_grace_hours),
+        contact_kinds=None if settings.any_checkin_satisfies else ("call",),
+        default_tz=settings.default_tz,
+    )
+
+
+def _contact_kinds(nudge: Nudge) -> list[str] | None:
+    kinds = nudge.payload.get("contact_kinds", ["call"])
+    return list(kinds) if kinds is not None else None
+
+
+def last_contact(store: Store, nudge: Nudge) -> CheckIn | None:
+    assert nudge.customer_id is not None
+    found = store.last_contacts(team_id=nudge.team_id, customer_ids=[nudge.customer_id], kinds=_contact_kinds(nudge))
+    return found.get(nudge.customer_id)
+
+
+def _local_date(instant: datetime, tz: str) -> date:
+    return instant.astimezone(ZoneInfo(tz)).date()
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+    """Plans every cadence nudge and overdue alert due by `now`; returns how many rows are waiting to be sent."""
+    policy = policy_of(settings)
+    planned = 0
+    for team_id in store.active_team_ids():
+        customers = store.customers(team_id=team_id)
+        ids = [c.id for c in customers if c.id is not None]
+        contacts = store.last_contacts(team_id=team_id, customer_ids=ids, kinds=policy.contact_kinds)
+        since = max(store.watermark(team_id=team_id, job=JOB) or now - policy.grace, now - MAX_CATCH_UP)
+        extra = {"contact_kinds": list(policy.contact_kinds) if policy.contact_kinds else None}
+        plans = [
+            replace(p, payload={**p.payload, **extra})
+            for p in planner.plan_cadence(
+                customers, contacts, since=since, now=now, grace=policy.grace, default_tz=policy.default_tz
+            )
+        ]
+        inserted = store.plan_nudges(team_id=team_id, plans=plans, now=now)
+
+        due = planner.lapses(customers, contacts, now=now, default_tz=policy.default_tz)
+        alerted = store.existing_nudge_keys(
+            team_id=team_id, kind=OVERDUE, keys=[(planner.subject_of(lapse.customer), lapse.key) for lapse in due]
+        )
+        due = [lapse for lapse in due if (planner.subject_of(lapse.customer), lapse.key) not in alerted]
+        asked: dict[int, list[Nudge]] = defaultdict(list)
+        daily = [lapse for lapse in due if lapse.cadence.kind == "daily"]
+        if daily:
+            oldest = min(lapse.cal.at_local(lapse.start, planner.ALERT_AT) for lapse in daily)
+            for row in store.nudges(
+                team_id=team_id,
+                kinds=[CADENCE],
+                due_after=max(oldest - timedelta(days=1), now - MAX_CATCH_UP),
+                customer_ids=[lapse.customer.id for lapse in daily if lapse.customer.id is not None],
+            ):
+                if row.customer_id is not None:
+                    asked[row.customer_id].append(row)
+        alerts = [replace(p, payload={**p.payload, **extra}) for p in planner.plan_overdue(due, asked, now=now)]
+        inserted += store.plan_nudges(team_id=team_id, plans=alerts, now=now)
+        store.advance_watermark(team_id=team_id, job=JOB, until=now)
+        planned += sum(1 for row in inserted if row.status == "pending")
+    return planned
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _destination(customer: Customer, now: datetime) -> tuple[str | None, str | None]:
+    """(channel, fallback DM user): the channel unless Slack refused it recently (tried again after a week)."""
+    channel = customer.channel_id
+    recently_refused = customer.channel_error_at is not None and now - customer.channel_error_at < CHANNEL_RETRY_AFTER
+    if channel and customer.channel_error and recently_refused:
+        channel = None
+    return channel, customer.owner_id
+
+
+def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
+    if customer is None:
+        return Skip("customer gone", "cancelled")
+    outcome = nudge.payload.get("outcome")
+    if nudge.status != "sent":  # first send: is it still wanted?
+        if not planner.is_live(customer):
+            return Skip("customer paused or archived", "cancelled")
+        if customer.snoozed_until is not None and nudge.due_at < customer.snoozed_until:
+            return Skip("snoozed")
+        contact = last_contact(store, nudge)
+        tz = str(nudge.payload.get("tz") or customer.tz or "UTC")
+        period_start = date.fromisoformat(nudge.payload.get("period_start") or nudge.due_key)
+        if contact is not None and _local_date(contact.created_at, tz) >= period_start:
+            return Skip("a call was already logged")
+    tz = str(nudge.payload.get("tz") or customer.tz or "UTC")
+    local = nudge.due_at.astimezone(ZoneInfo(tz))
+    launch = customer.launch_until is not None and local.date() <= customer.launch_until
+    normal = planner.cadence_of(customer).kind
+    kind = "daily call" if launch else ("call" if normal in ("every", "off") else f"{normal} call")
+    channel, owner = _destination(customer, now)
+    mention = f"<@{owner}> " if owner and channel else ""
+    headline = f":telephone_receiver: {mention}Time for the {kind} with *{customer.name}* — {local_time(local)} ({tz})."
+    if launch and customer.launch_until is not None:
+        until = customer.launch_until
+        headline += f" Launch mode: daily calls until {until:%a} {until.day} {until:%b}."
+    assert nudge.id is not None
+    return Message(
+        text=f"Time for the {kind} with {customer.name} ({local_time(local)} {tz})",
+        blocks=nudge_blocks(nudge_id=nudge.id, text=headline, outcome=outcome),
+        channel=channel,
+        user=owner,
+        customer_id=customer.id,
+        digest=f"{kind} with *{customer.name}* at {local_time(local)}",
+    )
+
+
+def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
+    if customer is None:
+        return Skip("customer gone", "cancelled")
+    tz = str(nudge.payload.get("tz") or customer.tz or "UTC")
+    start = date.fromisoformat(nudge.payload["lapse_start"])
+    contact = last_contact(store, nudge)
+    if nudge.status != "sent":
+        if not planner.is_live(customer) or (customer.snoozed_until is not None and customer.snoozed_until > now):
+            return Skip("customer paused or snoozed", "cancelled")
+        if contact is not None and _local_date(contact.created_at, tz) > start:
+            return Skip("a call was logged since")
+    reason = str(nudge.payload.get("reason") or "no call within its window")
+    last = f"last call {start:%a} {start.day} {start:%b}" if contact is not None else "no call logged yet"
+    text = f":warning: *{customer.name}* is overdue: {reason} ({last})."
+    channel, owner = _destination(customer, now)
+    assert nudge.id is not None
+    return Message(
+        text=f"{customer.name} is overdue: {reason}",
+        blocks=nudge_blocks(nudge_id=nudge.id, text=text, outcome=nudge.payload.get("outcome"), skip=False),
+        channel=None if owner else channel,
+        user=owner,
+        customer_id=customer.id,
+        digest=f"*{customer.name}* is overdue: {reason}",
+    )
+
+
+register(CADENCE, render_cadence)
+register(OVERDUE, render_overdue, grace=False)  # a lapse that still stands is worth telling, however late
+
+
+# --------------------------------------------------------------------------- calls logged after the nudge
+
+
+def mark_logged_calls(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+    """Updates sent nudges in place when the call they asked for has been logged since; returns how many."""
+    policy = policy_of(settings)
+    updated = 0
+    for team_id in store.active_team_ids():
+        open_rows = [
+            n
+            for n in store.nudges(
+                team_id=team_id, kinds=[CADENCE, OVERDUE], due_after=now - REFRESH_WINDOW, statuses=["sent"]
+            )
+            if n.message_ts and n.channel_id and not n.payload.get("outcome") and n.customer_id is not None
+        ]
+        if not open_rows:
+            continue
+        contacts = store.last_contacts(
+            team_id=team_id,
+            customer_ids=sorted({n.customer_id for n in open_rows if n.customer_id is not None}),
+            kinds=policy.contact_kinds,
+        )
+        for nudge in open_rows:
+            contact = contacts.get(nudge.customer_id or 0)
+            if contact is None:
+                continue
+            tz = str(nudge.payload.get("tz") or "UTC")
+            if nudge.kind == CADENCE:
+                satisfied = _local_date(contact.created_at, tz) >= date.fromisoformat(
+                    nudge.payload.get("period_start") or nudge.due_key
+                )
+            else:
+                satisfied = _local_date(contact.created_at, tz) > date.fromisoformat(nudge.payload["lapse_start"])
+            if not satisfied or contact.created_at < (nudge.sent_at or nudge.due_at) - timedelta(days=1):
+                continue
+            outcome = {"what": "logged", "by": contact.author_id, "at": contact.created_at.isoformat()}
+            assert nudge.id is not None and nudge.channel_id and nudge.message_ts
+            if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome):
+                refresh_message(
+                    store=store,
+                    client=client,
+                    team_id=team_id,
+                    channel_id=nudge.channel_id,
+                    ts=nudge.message_ts,
+                    now=now,
+                )
+                updated += 1
+    return updated
+
+
+def send_nudges(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+    """Sends every due nudge of every kind (the generic sender); runs after all the planning jobs."""
+    return send_due_nudges(store=store, client=client, now=now, grace=policy_of(settings).grace, options=SENDER_OPTIONS)

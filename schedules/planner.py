@@ -1,0 +1,307 @@
+"""What nudges are due at ``now``: pure decisions from customers, their last contacts and the nudge log.
+
+No Slack, no database, no clock: the cadence job loads the inputs, calls these, and hands the resulting
+:class:`~storage.nudges.NudgePlan` rows to the outbox (insert if absent). The rules themselves — slots,
+business days, DST, standing — live in :mod:`domain.cadence` and :mod:`domain.calendar`.
+
+Cadence nudges
+    Each tick covers the window ``(since, now]`` after the previous tick (a per-workspace watermark), so
+    every slot of every customer is considered exactly once; the unique key (customer, local date) makes
+    a repeated or overlapping window harmless. A slot becomes one row:
+    ``pending`` (send it), ``skipped`` (a qualifying check-in already satisfies it, or the customer is
+    snoozed), or ``missed`` (due longer ago than the grace period, e.g. after downtime).
+
+Overdue alerts
+    A *lapse* starts when the clock last restarted (the last qualifying check-in, else the day the
+    customer was added). It is detected by whichever comes first: a daily call (daily cadence or launch
+    mode) nudged for a local date after the lapse started, not skipped or snoozed, with the day over; or
+    the maximum window passing (:func:`domain.cadence.standing` is red). The owner is told by the next
+    business morning (09:00 customer time), once per lapse: ``due_key`` is ``lapse:<start date>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from domain.cadence import Cadence, Slot, Thresholds, due_slots, is_satisfied, launch_cadence, parse_cadence, standing
+from domain.calendar import WorkCalendar
+from storage.models import CheckIn, Customer, Nudge
+from storage.nudges import NudgePlan
+
+logger = logging.getLogger("partner.planner")
+
+CADENCE = "cadence"
+OVERDUE = "overdue"
+ALERT_AT = time(9)  # "by the next business morning", customer time
+# Statuses of a cadence nudge that mean "the call was asked for that day" (for the missed-call rule).
+ASKED = ("pending", "claimed", "sending", "sent", "failed", "missed")
+# Person-made outcomes that excuse a day: nobody missed a call they deliberately skipped or snoozed.
+EXCUSED = ("skipped", "snoozed")
+
+
+def subject_of(customer: Customer) -> str:
+    return f"customer:{customer.id}"
+
+
+def calendar_of(customer: Customer, *, default_tz: str = "UTC") -> WorkCalendar:
+    """The customer's calendar; a stored value that no longer validates falls back rather than stopping the tick."""
+    try:
+        return WorkCalendar.create(
+            customer.tz or default_tz, customer.country, customer.working_week, subdiv=customer.subdiv
+        )
+    except ValueError:
+        logger.warning("customer %s has an invalid calendar; using %s and Mon–Fri", customer.id, default_tz)
+        return WorkCalendar.create(default_tz)
+
+
+def cadence_of(customer: Customer) -> Cadence:
+    """The customer's normal cadence; none (or unreadable) is off."""
+    if not customer.cadence:
+        return Cadence("off")
+    try:
+        return parse_cadence(customer.cadence)
+    except ValueError:
+        logger.warning("customer %s has an unreadable cadence %r; treating it as off", customer.id, customer.cadence)
+        return Cadence("off")
+
+
+def effective_cadence(customer: Customer, cal: WorkCalendar, now: datetime) -> Cadence:
+    """What applies today: daily calls in launch mode, the normal cadence otherwise."""
+    return launch_cadence(cadence_of(customer), launch_until=customer.launch_until, today=cal.local_date(now))
+
+
+def slots(customer: Customer, cal: WorkCalendar, *, since: datetime, now: datetime) -> list[Slot]:
+    """Slots due in (since, now]: launch mode's daily slots up to ``launch_until``, the normal cadence after.
+
+    Each slot is assigned by its own local date, never by the window, so consecutive windows still see
+    every slot once even when launch mode ends inside a window.
+    """
+    normal = cadence_of(customer)
+    launch_until = customer.launch_until
+    if launch_until is None:
+        return due_slots(normal, cal, since=since, now=now)
+    daily = launch_cadence(normal, launch_until=launch_until, today=launch_until)
+    found = [s for s in due_slots(daily, cal, since=since, now=now) if s.local_date <= launch_until]
+    found += [s for s in due_slots(normal, cal, since=since, now=now) if s.local_date > launch_until]
+    return sorted(found, key=lambda s: s.due_at)
+
+
+def is_live(customer: Customer) -> bool:
+    return customer.archived_at is None and customer.paused_at is None and customer.id is not None
+
+
+def plan_cadence(
+    customers: Iterable[Customer],
+    last_contacts: Mapping[int, CheckIn],
+    *,
+    since: datetime,
+    now: datetime,
+    grace: timedelta,
+    default_tz: str = "UTC",
+) -> list[NudgePlan]:
+    """One row per slot due in (since, now] for every live customer (paused and archived ones get none)."""
+    plans: list[NudgePlan] = []
+    for customer in customers:
+        if not is_live(customer):
+            continue
+        assert customer.id is not None
+        cal = calendar_of(customer, default_tz=default_tz)
+        contact = last_contacts.get(customer.id)
+        for slot in slots(customer, cal, since=since, now=now):
+            if slot.due_at <= customer.created_at:
+                continue  # the customer did not exist yet
+            status, error = "pending", None
+            if customer.snoozed_until is not None and slot.due_at < customer.snoozed_until:
+                status, error = "skipped", "snoozed"
+            elif is_satisfied(slot, contact.created_at if contact else None, cal):
+                status, error = "skipped", "a call was already logged"
+            elif slot.due_at < now - grace:
+                status, error = "missed", "past the grace period; not sent"
+            plans.append(
+                NudgePlan(
+                    kind=CADENCE,
+                    subject=subject_of(customer),
+                    due_key=slot.local_date.isoformat(),
+                    due_at=slot.due_at,
+                    customer_id=customer.id,
+                    status=status,
+                    error=error,
+                    payload={
+                        "local_date": slot.local_date.isoformat(),
+                        "period_start": (slot.period_start or slot.local_date).isoformat(),
+                        "tz": cal.tz,
+                    },
+                )
+            )
+    return plans
+
+
+def business_morning(cal: WorkCalendar, day: date) -> datetime:
+    """09:00 customer time on the first business day on or after `day`."""
+    return cal.at_local(cal.next_business_day(day, include_today=True), ALERT_AT)
+
+
+def thresholds_of(customer: Customer, cadence: Cadence) -> Thresholds | None:
+    """The customer's own ideal/maximum windows when set, else the cadence's defaults."""
+    limits = cadence.thresholds
+    if limits is None:
+        return None
+    ideal = customer.ideal_days or limits.ideal_days
+    most = customer.max_days or limits.max_days
+    try:
+        return Thresholds(min(ideal, most), most, business_days=limits.business_days)
+    except ValueError:
+        return limits
+
+
+def lapse_start(customer: Customer, cal: WorkCalendar, contact: CheckIn | None) -> date:
+    """The local date the clock last restarted: the last qualifying check-in, else the day the customer was added."""
+    return cal.local_date(contact.created_at if contact else customer.created_at)
+
+
+@dataclass(frozen=True)
+class Lapse:
+    """A customer's current lapse: since when the clock runs, and the earliest its alert could be due."""
+
+    customer: Customer
+    cal: WorkCalendar
+    cadence: Cadence
+    start: date
+    earliest: datetime  # no alert can be due before this, whatever the nudge log says
+    red_alert_at: datetime | None  # when the maximum window's alert is due (None: the window is not passed)
+    red_reason: str
+
+    @property
+    def key(self) -> str:
+        return f"lapse:{self.start.isoformat()}"
+
+
+def lapses(
+    customers: Iterable[Customer], last_contacts: Mapping[int, CheckIn], *, now: datetime, default_tz: str = "UTC"
+) -> list[Lapse]:
+    """Customers whose overdue alert may be due at `now` (pure; the nudge log is only needed for these)."""
+    found: list[Lapse] = []
+    for customer in customers:
+        if not is_live(customer) or (customer.snoozed_until is not None and customer.snoozed_until > now):
+            continue
+        assert customer.id is not None
+        cal = calendar_of(customer, default_tz=default_tz)
+        cadence = effective_cadence(customer, cal, now)
+        if cadence.is_off:
+            continue
+        contact = last_contacts.get(customer.id)
+        start = lapse_start(customer, cal, contact)
+        red_at, red_reason = None, ""
+        limits = thresholds_of(customer, cadence)
+        state = standing(
+            cadence,
+            cal,
+            last_contact_at=contact.created_at if contact else None,
+            now=now,
+            created_at=customer.created_at,
+            thresholds=limits,
+        )
+        if state.state == "red" and limits is not None:
+            red_from = (
+                cal.add_business_days(start, limits.max_days + 1)
+                if limits.business_days
+                else start + timedelta(days=limits.max_days + 1)
+            )
+            red_at, red_reason = business_morning(cal, red_from), state.reason
+        earliest = red_at
+        if cadence.kind == "daily":
+            # The first day after the lapse started on which a daily call could have been missed.
+            first = cal.next_business_day(start)
+            missed_at = business_morning(cal, first + timedelta(days=1))
+            earliest = missed_at if earliest is None else min(earliest, missed_at)
+        if earliest is None or earliest > now:
+            continue
+        found.append(Lapse(customer, cal, cadence, start, earliest, red_at, red_reason))
+    return found
+
+
+def plan_overdue(lapses: Iterable[Lapse], asked: Mapping[int, Sequence[Nudge]], *, now: datetime) -> list[NudgePlan]:
+    """The owner alert for each lapse whose alert time has come.
+
+    ``asked``: each customer's cadence nudges since its lapse started (the days a call was asked for).
+    """
+    plans: list[NudgePlan] = []
+    for lapse in lapses:
+        customer = lapse.customer
+        assert customer.id is not None
+        due_at, reason = lapse.red_alert_at, lapse.red_reason
+        if lapse.cadence.kind == "daily":
+            missed = [
+                date.fromisoformat(n.due_key)
+                for n in asked.get(customer.id, ())
+                if n.status in ASKED
+                and date.fromisoformat(n.due_key) > lapse.start
+                and (n.payload.get("outcome") or {}).get("what") not in EXCUSED
+            ]
+            if missed:
+                day = min(missed)
+                missed_at = business_morning(lapse.cal, day + timedelta(days=1))
+                if due_at is None or missed_at < due_at:
+                    due_at, reason = missed_at, f"the daily call on {day:%a} {day.day} {day:%b} was missed"
+        if due_at is None or due_at > now:
+            continue
+        plans.append(
+            NudgePlan(
+                kind=OVERDUE,
+                subject=subject_of(customer),
+                due_key=lapse.key,
+                due_at=due_at,
+                customer_id=customer.id,
+                recipient_id=customer.owner_id,
+                payload={"lapse_start": lapse.start.isoformat(), "reason": reason, "tz": lapse.cal.tz},
+            )
+        )
+    return plans
+
+
+# --------------------------------------------------------------------------- what will happen
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """One future cadence nudge as the planner will see it, for `/partner upcoming` and the CLI."""
+
+    customer: Customer
+    slot: Slot
+    tz: str
+    status: str  # pending (will be sent), skipped (a call already logged / snoozed)
+    note: str = ""
+
+    @property
+    def local(self) -> datetime:
+        return self.slot.due_at.astimezone(ZoneInfo(self.tz))
+
+
+def upcoming(
+    customers: Iterable[Customer],
+    last_contacts: Mapping[int, CheckIn],
+    *,
+    now: datetime,
+    until: datetime,
+    default_tz: str = "UTC",
+) -> list[Upcoming]:
+    """Every cadence slot in (now, until] with what the planner would decide today, soonest first."""
+    found: list[Upcoming] = []
+    for customer in customers:
+        if not is_live(customer):
+            continue
+        assert customer.id is not None
+        cal = calendar_of(customer, default_tz=default_tz)
+        contact = last_contacts.get(customer.id)
+        for slot in slots(customer, cal, since=now, now=until):
+            status, note = "pending", ""
+            if customer.snoozed_until is not None and slot.due_at < customer.snoozed_until:
+                status, note = "skipped", "snoozed"
+            elif is_satisfied(slot, contact.created_at if contact else None, cal):
+                status, note = "skipped", "call already logged"
+            found.append(Upcoming(customer=customer, slot=slot, tz=cal.tz, status=status, note=note))
+    return sorted(found, key=lambda u: (u.slot.due_at, u.customer.name))

@@ -1,0 +1,655 @@
+"""The generic nudge sender: claims due rows of the outbox, renders each by kind, posts it, records the outcome.
+
+Adding a kind of nudge
+----------------------
+Plan rows with ``store.plan_nudge(...)`` / ``store.plan_nudges(...)`` (insert-if-absent on the unique key
+(team, kind, subject, due_key)) and register how to render the kind, once, at import time::
+
+    register("boundary_reminder", render_reminder)            # grace=True: too late after downtime → missed
+
+A renderer is ``render(nudge, store, now) -> Message | Skip``. It decides the words and the destination:
+``Message(channel=…)`` posts in a channel (``user=`` is the fallback DM when the channel refuses),
+``Message(user=…)`` DMs that user (``chat.postMessage(channel=<user id>)`` posts in the app's DM with them).
+``digest=`` (one line) lets DMs to the same person due at once be combined into one message. Return
+``Skip(reason)`` when the nudge no longer applies (already satisfied, customer archived…). A renderer is also
+called to redraw a message that was already sent (``nudge.status == "sent"``; e.g. after a button click), and
+must then return a Message. Renderers put a ``block_id`` naming the nudge id on their blocks so one message
+can show several nudges (an owner digest).
+
+Delivery
+--------
+* Messages are posted concurrently across destinations (a pool of worker threads) and in order within each
+  destination, at most one per ``interval`` per channel (Slack allows about 1 message/s per channel); a
+  429 that outlasts slack-sdk's own ``RateLimitErrorRetryHandler`` becomes ``next_attempt_at = now +
+  Retry-After``. 5xx, timeouts and connection errors retry with exponential backoff through
+  ``next_attempt_at``; after ``max_attempts`` the row is ``failed`` and the owner is told once.
+* ``channel_not_found`` / ``not_in_channel`` / ``is_archived``: recorded on ``Customer.channel_error``, the
+  owner is told once per channel and error (a ``channel_problem`` nudge), and the message goes to the
+  fallback DM straight away. Renderers send to the DM while the error stands, trying the channel again
+  after a week (or once it is changed).
+* Grace period: rows of a kind registered with ``grace=True`` that are still unsent longer than the grace
+  period after they were due are recorded ``missed`` (not sent); rows sent more than ``LATE_AFTER`` late
+  carry a note saying so.
+
+Exactly once
+------------
+Claim (lease, default 2 min; every row change is a conditional UPDATE so two senders never own one row) →
+``mark_sending`` (only if still claimed by me with a live lease) → ``chat.postMessage`` → ``mark_sent`` with the
+``ts``. Workers share those two writes (:class:`GroupCommit`: one transaction for every worker waiting), so the
+database is not the bottleneck, yet each message is marked before it is posted and recorded after.
+A sender killed after claiming but before ``sending`` leaves a ``claimed`` row whose lease runs out:
+nothing was posted, so the next tick claims and sends it. A sender killed after ``sending`` may or may not
+have posted, and Slack offers no idempotency key for ``chat.postMessage``; checking the channel would need
+``conversations.history`` and read access to every customer channel. So a ``sending`` row whose lease ran out
+is recorded ``sent`` with an ``unconfirmed`` error and never posted again: a lost reminder in a window of a
+few milliseconds is better than a duplicate in a customer's channel. Each message also carries Slack message
+``metadata`` (``event_type`` ``partner_nudge``, the nudge ids), so an operator or a future reconciliation can
+match posts to rows. A definite error answer from Slack means nothing was posted: that row is retried.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import heapq
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from handlers.blocks import context, section
+from storage.models import Nudge
+from storage.store import Store
+
+logger = logging.getLogger("partner.sender")
+
+T = TypeVar("T")
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+# Slack's own "try again later" answers; a 5xx status is always retried too.
+RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+LATE_AFTER = timedelta(minutes=10)
+DEFAULT_GRACE = timedelta(hours=6)
+METADATA_EVENT = "partner_nudge"
+CHANNEL_RETRY_AFTER = timedelta(days=7)  # a refused channel is tried again after this (or when it is changed)
+MAX_BLOCKS = 50  # Slack's limit per message
+
+# Kinds the sender plans itself to tell an owner about a delivery problem (never about one of these).
+CHANNEL_PROBLEM = "channel_problem"
+DELIVERY_FAILED = "delivery_failed"
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    channel: str | None = None  # post here; None: DM `user`
+    user: str | None = None  # the DM destination when `channel` is None, else the fallback when the channel refuses
+    customer_id: int | None = None  # whose channel_error to record when the channel refuses
+    digest: str | None = None  # one line for an owner digest; None: never combined with others
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+    status: str = "skipped"  # or "cancelled"
+
+
+class Renderer(Protocol):
+    def __call__(self, nudge: Nudge, store: Store, now: datetime) -> Message | Skip: ...
+
+
+@dataclass(frozen=True)
+class NudgeKind:
+    render: Renderer
+    grace: bool = True  # too late after downtime → recorded missed instead of sent
+
+
+RENDERERS: dict[str, NudgeKind] = {}
+# Called as hook(kind, outcome) with outcome "sent", "retried", "missed" or "failed", in the tick's thread.
+OUTCOME_HOOKS: list[Callable[[str, str], None]] = []
+
+
+def register(kind: str, render: Renderer, *, grace: bool = True) -> None:
+    RENDERERS[kind] = NudgeKind(render=render, grace=grace)
+
+
+@dataclass(frozen=True)
+class SenderOptions:
+    lease: timedelta = timedelta(minutes=2)
+    grace: timedelta = DEFAULT_GRACE
+    workers: int = 32
+    interval: float = 1.0  # seconds between two posts to the same channel
+    max_attempts: int = 5
+    backoff: timedelta = timedelta(minutes=1)  # first retry delay; doubles per attempt, at most an hour
+    batch: int = 20_000
+    monotonic: Callable[[], float] = time.monotonic
+
+
+# --------------------------------------------------------------------------- composing
+
+
+def late_note(due_at: datetime) -> dict[str, Any]:
+    epoch = int(due_at.timestamp())
+    fallback = due_at.strftime("%Y-%m-%d %H:%M UTC")
+    return context(
+        f":hourglass: Sent late — this was due <!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>; "
+        "Partner was offline."
+    )
+
+
+def decorate(message: Message, nudge: Nudge, sent_at: datetime) -> Message:
+    """The message as sent: with a late note when it went out well after it was due."""
+    if sent_at - nudge.due_at <= LATE_AFTER:
+        return message
+    return replace(message, blocks=[*message.blocks, late_note(nudge.due_at)])
+
+
+def compose(messages: Sequence[Message]) -> Message:
+    """One message, or an owner digest of several DMs to the same person."""
+    if len(messages) == 1:
+        return messages[0]
+    lines = [m.digest or m.text for m in messages]
+    header = f":bell: *{len(messages)} things need you now:*"
+    blocks: list[dict[str, Any]] = [section(header)]
+    for message in messages:
+        blocks.extend([*message.blocks, {"type": "divider"}])
+    text = f"{len(messages)} things need you now: " + "; ".join(lines)
+    return Message(text=text[:3000], blocks=blocks[:-1], user=messages[0].user)
+
+
+def _digest_groups(items: list[tuple[Nudge, Message]]) -> list[list[tuple[Nudge, Message]]]:
+    """Split DMs to one person into digests that fit Slack's block limit."""
+    groups: list[list[tuple[Nudge, Message]]] = []
+    current: list[tuple[Nudge, Message]] = []
+    size = 1
+    for nudge, message in items:
+        needed = len(message.blocks) + 1
+        if current and size + needed > MAX_BLOCKS:
+            groups.append(current)
+            current, size = [], 1
+        current.append((nudge, message))
+        size += needed
+    if current:
+        groups.append(current)
+    return groups
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+class Lanes(Generic[T]):
+    """Work per destination: FIFO within a lane, lanes in parallel, a lane's items at least `interval` apart."""
+
+    def __init__(self, lanes: dict[str, list[T]], *, interval: float, monotonic: Callable[[], float]) -> None:
+        self._items = {key: list(reversed(items)) for key, items in lanes.items() if items}
+        self._order = itertools.count()
+        self._heap: list[tuple[float, int, str]] = [(0.0, next(self._order), key) for key in self._items]
+        heapq.heapify(self._heap)
+        self._busy = 0
+        self._cond = threading.Condition()
+        self._interval = interval
+        self._monotonic = monotonic
+
+    def take(self) -> tuple[str, T] | None:
+        with self._cond:
+            while True:
+                if not self._heap:
+                    if self._busy == 0:
+                        return None
+                    self._cond.wait()
+                    continue
+                ready, _, key = self._heap[0]
+                wait = ready - self._monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._busy += 1
+                return key, self._items[key].pop()
+
+    def done(self, key: str, started: float) -> None:
+        """The lane's next item may start `interval` after this one started (Slack counts posts, not replies)."""
+        with self._cond:
+            self._busy -= 1
+            if self._items[key]:
+                heapq.heappush(self._heap, (started + self._interval, next(self._order), key))
+            self._cond.notify_all()
+
+    def run(self, work: Callable[[str, T], float | None], *, workers: int) -> None:
+        """`work` returns when its post started (None: when the work started), which the pacing counts from."""
+
+        def worker() -> None:
+            while (taken := self.take()) is not None:
+                key, item = taken
+                started: float | None = self._monotonic()
+                try:
+                    started = work(key, item) or started
+                except Exception:  # one bad message must not stop the others
+                    logger.exception("sending to %s failed", key)
+                finally:
+                    self.done(key, started or self._monotonic())
+
+        count = min(workers, len(self._items))
+        if count <= 1:
+            worker()
+            return
+        # Each thread runs in a copy of the caller's context (request logging and metrics use contextvars).
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(worker,), name=f"nudge-sender-{i}")
+            for i in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+
+class GroupCommit(Generic[In, Out]):
+    """Concurrent callers' writes go to the database together: one transaction serves every waiting worker.
+
+    Whoever arrives while no write is under way writes everything queued (its own request included); the
+    others wait for their answer. Each request is still written before its caller goes on, so the order
+    "marked sending, then posted, then recorded" holds for every message.
+    """
+
+    def __init__(self, write: Callable[[list[In]], list[Out]]) -> None:
+        self._write = write
+        self._cond = threading.Condition()
+        self._queue: list[tuple[In, list[Any]]] = []
+        self._writing = False
+
+    def __call__(self, request: In) -> Out:
+        slot: list[Any] = []  # filled with (answer, error) once written
+        with self._cond:
+            self._queue.append((request, slot))
+            while not slot:
+                if self._writing:
+                    self._cond.wait()
+                    continue
+                batch, self._queue, self._writing = self._queue, [], True
+                self._cond.release()
+                answers: list[Any] = [None] * len(batch)
+                error: BaseException | None = None
+                try:
+                    answers = list(self._write([r for r, _ in batch]))
+                except BaseException as e:  # handed to every waiter, then re-raised in each caller
+                    error = e
+                finally:
+                    self._cond.acquire()
+                    for (_, waiting), answer in zip(batch, answers, strict=True):
+                        waiting.extend([answer, error])
+                    self._writing = False
+                    self._cond.notify_all()
+        answer, error = slot
+        if error is not None:
+            raise error
+        return answer  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- sending
+
+
+@dataclass
+class _Outgoing:
+    nudges: list[Nudge]
+    message: Message
+
+
+@dataclass
+class _Run:
+    store: Store
+    client: WebClient
+    now: datetime
+    options: SenderOptions
+    claimer: str
+    started: float
+    outcomes: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.mark_sending: GroupCommit[list[int], bool] = GroupCommit(self._mark_sending)
+        self._posted: list[tuple[list[int], str, str]] = []
+        self._flushed_at = self.options.monotonic()
+
+    def mark_sent(self, post: tuple[list[int], str, str]) -> None:
+        """Queues the record of a post; written in batches (at most a second late, and at the end of the run).
+
+        A crash before it is written leaves the rows "sending", later recorded as sent: never posted twice.
+        """
+        with self.lock:
+            self._posted.append(post)
+            due = len(self._posted) >= 100 or self.options.monotonic() - self._flushed_at >= 1.0
+        if due:
+            self.flush_sent()
+
+    def flush_sent(self) -> None:
+        with self.lock:
+            posts, self._posted = self._posted, []
+            self._flushed_at = self.options.monotonic()
+        if posts:
+            self.store.mark_sent(posts=posts, claimer=self.claimer, now=self.now)
+
+    def _mark_sending(self, groups: list[list[int]]) -> list[bool]:
+        current = self.current()
+        return self.store.mark_sending(
+            groups=groups, claimer=self.claimer, now=current, lease_until=current + self.options.lease
+        )
+
+    def current(self) -> datetime:
+        """The tick's `now` plus the time this run has taken, for leases."""
+        return self.now + timedelta(seconds=self.options.monotonic() - self.started)
+
+    def outcome(self, nudges: Sequence[Nudge], outcome: str) -> None:
+        with self.lock:
+            self.outcomes.extend((n.kind, outcome) for n in nudges)
+
+
+def send_due_nudges(
+    *,
+    store: Store,
+    client: WebClient,
+    now: datetime,
+    grace: timedelta | None = None,
+    options: SenderOptions | None = None,
+) -> int:
+    """Sends every due nudge once; returns how many nudges were delivered (a digest counts each nudge)."""
+    options = options or SenderOptions()
+    if grace is not None:
+        options = replace(options, grace=grace)
+    run = _Run(store, client, now, options, claimer=f"sender-{uuid.uuid4().hex[:12]}", started=options.monotonic())
+    missed = store.expire_nudges(
+        kinds=[kind for kind, spec in RENDERERS.items() if spec.grace], due_before=now - options.grace, now=now
+    )
+    run.outcomes.extend(("*", "missed") for _ in range(missed))
+    unconfirmed = store.resolve_unconfirmed(now=now)
+    if unconfirmed:
+        logger.warning(
+            "%d nudge(s) were being posted when a sender stopped; recorded as sent, not re-sent", unconfirmed
+        )
+    sent = 0
+    # Notices planned while sending (a channel problem, a failure) go out in the same tick: a few rounds at most.
+    for _round in range(3):
+        claimed = store.claim_nudges(
+            now=now, lease_until=run.current() + options.lease, claimer=run.claimer, limit=options.batch
+        )
+        if not claimed:
+            break
+        sent += _deliver(run, claimed)
+    for kind, outcome in run.outcomes:
+        for hook in OUTCOME_HOOKS:
+            hook(kind, outcome)
+    return sent
+
+
+def _deliver(run: _Run, claimed: list[Nudge]) -> int:
+    lanes: dict[str, list[_Outgoing]] = {}
+    dms: dict[str, list[tuple[Nudge, Message]]] = {}
+    for nudge in claimed:
+        message = _render(run, nudge)
+        if message is None:
+            continue
+        message = decorate(message, nudge, run.now)
+        if message.channel is None and message.user and message.digest:
+            dms.setdefault(message.user, []).append((nudge, message))
+            continue
+        key = message.channel or message.user
+        assert key is not None
+        lanes.setdefault(key, []).append(_Outgoing([nudge], message))
+    for user, items in dms.items():
+        for group in _digest_groups(items):
+            lanes.setdefault(user, []).append(_Outgoing([n for n, _ in group], compose([m for _, m in group])))
+    delivered = [0]
+
+    def work(_key: str, outgoing: _Outgoing) -> float | None:
+        posted_at: list[float] = []
+        if _send(run, outgoing, posted_at):
+            with run.lock:
+                delivered[0] += len(outgoing.nudges)
+        return posted_at[0] if posted_at else None
+
+    try:
+        Lanes(lanes, interval=run.options.interval, monotonic=run.options.monotonic).run(
+            work, workers=run.options.workers
+        )
+    finally:
+        run.flush_sent()
+    return delivered[0]
+
+
+def _render(run: _Run, nudge: Nudge) -> Message | None:
+    assert nudge.id is not None
+    spec = RENDERERS.get(nudge.kind)
+    if spec is None:
+        run.store.finish_nudges(ids=[nudge.id], claimer=run.claimer, status="failed", error="no renderer for kind")
+        run.outcome([nudge], "failed")
+        return None
+    try:
+        result = spec.render(nudge, run.store, run.now)
+    except Exception as e:
+        logger.exception("rendering nudge %s (%s) failed", nudge.id, nudge.kind)
+        _retry_or_fail(run, [nudge], f"render: {type(e).__name__}: {e}")
+        return None
+    if isinstance(result, Skip):
+        run.store.finish_nudges(ids=[nudge.id], claimer=run.claimer, status=result.status, error=result.reason)
+        return None
+    if result.channel is None and result.user is None:
+        run.store.finish_nudges(ids=[nudge.id], claimer=run.claimer, status="cancelled", error="nowhere to send it")
+        return None
+    return result
+
+
+def _post(client: WebClient, destination: str, message: Message, ids: Sequence[int]) -> dict[str, Any]:
+    response = client.chat_postMessage(
+        channel=destination,
+        text=message.text,
+        blocks=message.blocks or None,
+        metadata={"event_type": METADATA_EVENT, "event_payload": {"nudge_ids": ",".join(map(str, ids))}},
+        unfurl_links=False,
+        unfurl_media=False,
+    )
+    return {"channel": response["channel"], "ts": response["ts"]}
+
+
+def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
+    """Marks, posts and records one message; `posted_at` gets when the first post began (for pacing)."""
+    nudges, message = outgoing.nudges, outgoing.message
+    ids = [n.id for n in nudges if n.id is not None]
+    if not run.mark_sending(ids):
+        logger.info("lost the claim on nudge(s) %s before sending; another sender has them", ids)
+        return False
+    destination = message.channel or message.user
+    assert destination is not None
+    posted_at.append(run.options.monotonic())
+    try:
+        posted = _post(run.client, destination, message, ids)
+    except SlackApiError as e:
+        error = str(e.response.get("error") or "")
+        if message.channel is not None and error in CHANNEL_ERRORS:
+            _channel_refused(run, nudges, message, error)
+            if message.user is None:
+                run.store.finish_nudges(ids=ids, claimer=run.claimer, status="failed", error=error)
+                run.outcome(nudges, "failed")
+                return False
+            try:
+                posted = _post(run.client, message.user, message, ids)
+            except SlackApiError as again:
+                _failed_answer(run, nudges, again)
+                return False
+            except (OSError, URLError) as again:
+                _retry_or_fail(run, nudges, f"{type(again).__name__}: {again}")
+                return False
+        else:
+            _failed_answer(run, nudges, e)
+            return False
+    except (OSError, URLError) as e:  # timeouts and dropped connections (slack-sdk already retried the latter)
+        _retry_or_fail(run, nudges, f"{type(e).__name__}: {e}")
+        return False
+    run.mark_sent((ids, posted["channel"], posted["ts"]))
+    run.outcome(nudges, "sent")
+    return True
+
+
+def _failed_answer(run: _Run, nudges: list[Nudge], e: SlackApiError) -> None:
+    status = e.response.status_code
+    error = str(e.response.get("error") or f"http {status}")
+    if status == 429 or status >= 500 or error in RETRYABLE_ERRORS:
+        retry_after = _retry_after(e)
+        _retry_or_fail(run, nudges, error, at_least=timedelta(seconds=retry_after) if retry_after else None)
+        return
+    ids = [n.id for n in nudges if n.id is not None]
+    run.store.finish_nudges(ids=ids, claimer=run.claimer, status="failed", error=error)
+    run.outcome(nudges, "failed")
+    _tell_owner_failed(run, nudges, error)
+
+
+def _retry_after(e: SlackApiError) -> int | None:
+    headers = {k.lower(): v for k, v in (e.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _retry_or_fail(run: _Run, nudges: list[Nudge], error: str, *, at_least: timedelta | None = None) -> None:
+    ids = [n.id for n in nudges if n.id is not None]
+    attempts = max(n.attempts for n in nudges)
+    if attempts >= run.options.max_attempts:
+        run.store.finish_nudges(ids=ids, claimer=run.claimer, status="failed", error=f"gave up: {error}")
+        run.outcome(nudges, "failed")
+        _tell_owner_failed(run, nudges, error)
+        return
+    delay = min(run.options.backoff * 2 ** max(attempts - 1, 0), timedelta(hours=1))
+    if at_least is not None:
+        delay = max(delay, at_least)
+    run.store.finish_nudges(
+        ids=ids, claimer=run.claimer, status="pending", error=error, next_attempt_at=run.now + delay
+    )
+    run.outcome(nudges, "retried")
+
+
+def _owner(run: _Run, nudge: Nudge) -> str | None:
+    if nudge.customer_id is not None:
+        customer = run.store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id)
+        if customer is not None and customer.owner_id:
+            return customer.owner_id
+    return nudge.recipient_id if nudge.recipient_id and nudge.recipient_id[:1] in ("U", "W") else None
+
+
+def _tell_owner_failed(run: _Run, nudges: list[Nudge], error: str) -> None:
+    for nudge in nudges:
+        owner = _owner(run, nudge)
+        if nudge.kind in (CHANNEL_PROBLEM, DELIVERY_FAILED) or owner is None:
+            continue
+        run.store.plan_nudge(
+            team_id=nudge.team_id,
+            kind=DELIVERY_FAILED,
+            subject=f"nudge:{nudge.id}",
+            due_key="failed",
+            due_at=run.now,
+            now=run.now,
+            customer_id=nudge.customer_id,
+            recipient_id=owner,
+            payload={"failed_kind": nudge.kind, "error": error[:200]},
+        )
+
+
+def _channel_refused(run: _Run, nudges: list[Nudge], message: Message, error: str) -> None:
+    """Records the refusal on the customer and plans the owner's one notice about it."""
+    if message.customer_id is None or message.channel is None:
+        return
+    team_id = nudges[0].team_id
+    run.store.record_channel_error(team_id=team_id, customer_id=message.customer_id, error=error, now=run.now)
+    owner = message.user
+    if owner is None:
+        return
+    run.store.plan_nudge(
+        team_id=team_id,
+        kind=CHANNEL_PROBLEM,
+        subject=f"customer:{message.customer_id}",
+        due_key=f"{message.channel}:{error}"[:64],
+        due_at=run.now,
+        now=run.now,
+        customer_id=message.customer_id,
+        recipient_id=owner,
+        payload={"channel_id": message.channel, "error": error},
+    )
+
+
+# --------------------------------------------------------------------------- redrawing a sent message
+
+
+def refresh_message(*, store: Store, client: WebClient, team_id: str, channel_id: str, ts: str, now: datetime) -> bool:
+    """Redraws a sent message from its nudges (after a button click or a logged call) with chat.update."""
+    nudges = store.nudges_for_message(team_id=team_id, channel_id=channel_id, ts=ts)
+    messages: list[Message] = []
+    for nudge in nudges:
+        spec = RENDERERS.get(nudge.kind)
+        if spec is None:
+            return False
+        result = spec.render(nudge, store, now)
+        if isinstance(result, Skip):
+            return False
+        messages.append(decorate(result, nudge, nudge.sent_at or now))
+    if not messages:
+        return False
+    message = compose(messages)
+    try:
+        client.chat_update(channel=channel_id, ts=ts, text=message.text, blocks=message.blocks)
+    except SlackApiError as e:
+        logger.warning("could not update message %s in %s: %s", ts, channel_id, e.response.get("error"))
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- the sender's own notices
+
+
+def _render_channel_problem(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    channel_id = str(nudge.payload.get("channel_id") or "")
+    error = str(nudge.payload.get("error") or "")
+    customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
+    if customer is None:
+        return Skip("customer gone", "cancelled")
+    why = {
+        "not_in_channel": f"I'm not a member of <#{channel_id}>. Invite me there with `/invite @Partner`",
+        "is_archived": f"<#{channel_id}> is archived. Pick another with `/partner edit {customer.name} #channel`",
+        "channel_not_found": (
+            f"I can't find the channel {channel_id} (deleted, or private without me). "
+            f"Set another with `/partner edit {customer.name} #channel`"
+        ),
+    }.get(error, f"Slack refused my post in <#{channel_id}> ({error})")
+    text = (
+        f":warning: I couldn't post *{customer.name}*'s nudges in its channel. {why}. Until then they come to you here."
+    )
+    return Message(text=text, blocks=[section(text)], user=nudge.recipient_id)
+
+
+def _render_delivery_failed(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id) if nudge.customer_id else None
+    about = f" about *{customer.name}*" if customer else ""
+    what = str(nudge.payload.get("failed_kind") or "a").replace("_", " ")
+    text = (
+        f":x: I couldn't deliver {what} nudge{about}: Slack answered `{nudge.payload.get('error')}`. "
+        "I won't try it again."
+    )
+    return Message(text=text, blocks=[section(text)], user=nudge.recipient_id)
+
+
+register(CHANNEL_PROBLEM, _render_channel_problem, grace=False)
+register(DELIVERY_FAILED, _render_delivery_failed, grace=False)

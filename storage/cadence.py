@@ -1,0 +1,176 @@
+"""What the cadence engine reads and changes on customers: last contacts, launch mode, snooze, pause, watermarks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from domain.errors import UserError
+from storage.base import StoreBase
+from storage.models import CheckIn, Customer, CustomerEvent, JobWatermark
+
+
+class CadenceQueries(StoreBase):
+    def last_contacts(
+        self, *, team_id: str, customer_ids: Sequence[int], kinds: Sequence[str] | None = None
+    ) -> dict[int, CheckIn]:
+        """Each customer's newest check-in of one of `kinds` (None: any kind), in one query."""
+        if not customer_ids:
+            return {}
+        with self.session() as session:
+            newest = select(CheckIn.customer_id, func.max(CheckIn.created_at).label("at")).where(
+                CheckIn.team_id == team_id, col(CheckIn.customer_id).in_(customer_ids)
+            )
+            if kinds is not None:
+                newest = newest.where(col(CheckIn.kind).in_(kinds))
+            sub = newest.group_by(col(CheckIn.customer_id)).subquery()
+            query = (
+                select(CheckIn)
+                .join(sub, (CheckIn.customer_id == sub.c.customer_id) & (CheckIn.created_at == sub.c.at))
+                .where(CheckIn.team_id == team_id)
+                .order_by(col(CheckIn.id))
+            )
+            if kinds is not None:
+                query = query.where(col(CheckIn.kind).in_(kinds))
+            return {row.customer_id: row for row in session.exec(query)}
+
+    def active_team_ids(self) -> list[str]:
+        """Workspaces with at least one live customer: the scheduler's outer loop (not scoped by team on purpose)."""
+        with self.session() as session:
+            query = select(Customer.team_id).where(col(Customer.archived_at).is_(None)).distinct()
+            return sorted(session.exec(query))
+
+    # ------------------------------------------------------------------ watermarks
+
+    def watermark(self, *, team_id: str, job: str) -> datetime | None:
+        with self.session() as session:
+            row = session.get(JobWatermark, (team_id, job))
+            return row.until if row is not None else None
+
+    def advance_watermark(self, *, team_id: str, job: str, until: datetime) -> None:
+        """Moves the watermark forward only: a slower replica finishing late never moves it back."""
+        with self.session() as session:
+            result = session.exec(  # type: ignore[call-overload]
+                update(JobWatermark)
+                .where(
+                    col(JobWatermark.team_id) == team_id,
+                    col(JobWatermark.job) == job,
+                    col(JobWatermark.until) < until,
+                )
+                .values(until=until)
+            )
+            session.commit()
+            if result.rowcount:
+                return
+            if session.get(JobWatermark, (team_id, job)) is not None:
+                return  # already at or past `until`
+            session.add(JobWatermark(team_id=team_id, job=job, until=until))
+            try:
+                session.commit()
+            except IntegrityError:  # another replica inserted it first; its value is as good
+                session.rollback()
+
+    # ------------------------------------------------------------------ launch mode, snooze, pause
+
+    def _change(
+        self,
+        *,
+        team_id: str,
+        customer_id: int,
+        actor_id: str | None,
+        now: datetime,
+        kind: str,
+        values: dict[str, Any],
+        detail: dict[str, Any],
+    ) -> Customer:
+        with self.session() as session:
+            customer = _load(session, team_id=team_id, customer_id=customer_id)
+            if all(getattr(customer, k) == v for k, v in values.items()):
+                return customer  # nothing changes: a retried request records no second event
+            for key, value in values.items():
+                setattr(customer, key, value)
+            customer.updated_at = now
+            session.add(customer)
+            session.add(
+                CustomerEvent(
+                    team_id=team_id, customer_id=customer_id, actor_id=actor_id, kind=kind, detail=detail, at=now
+                )
+            )
+            session.commit()
+            return customer
+
+    def set_launch(
+        self, *, team_id: str, customer_id: int, until: date | None, actor_id: str | None, now: datetime
+    ) -> Customer:
+        """Launch mode (daily calls) up to and including the local date `until`; None turns it off."""
+        return self._change(
+            team_id=team_id,
+            customer_id=customer_id,
+            actor_id=actor_id,
+            now=now,
+            kind="launch",
+            values={"launch_until": until},
+            detail={"until": until.isoformat() if until else None},
+        )
+
+    def set_snooze(
+        self,
+        *,
+        team_id: str,
+        customer_id: int,
+        until: datetime | None,
+        reason: str | None,
+        actor_id: str | None,
+        now: datetime,
+    ) -> Customer:
+        """No nudges for the customer before `until` (None: snooze lifted)."""
+        return self._change(
+            team_id=team_id,
+            customer_id=customer_id,
+            actor_id=actor_id,
+            now=now,
+            kind="snoozed" if until else "unsnoozed",
+            values={"snoozed_until": until, "snooze_reason": reason if until else None},
+            detail={"until": until.isoformat() if until else None, "reason": reason},
+        )
+
+    def set_paused(
+        self, *, team_id: str, customer_id: int, paused: bool, actor_id: str | None, now: datetime
+    ) -> Customer:
+        """Pause stops every nudge and alert for the customer until resumed; resuming also lifts a snooze."""
+        with self.session() as session:
+            current = _load(session, team_id=team_id, customer_id=customer_id)
+        values: dict[str, Any] = {"paused_at": (current.paused_at or now) if paused else None}
+        if not paused:
+            values.update(snoozed_until=None, snooze_reason=None)
+        return self._change(
+            team_id=team_id,
+            customer_id=customer_id,
+            actor_id=actor_id,
+            now=now,
+            kind="paused" if paused else "resumed",
+            values=values,
+            detail={},
+        )
+
+    def record_channel_error(self, *, team_id: str, customer_id: int, error: str | None, now: datetime) -> None:
+        """Why posting in the customer's channel failed (None: it works), stamped with when it was last seen."""
+        with self.session() as session:
+            session.exec(  # type: ignore[call-overload]
+                update(Customer)
+                .where(col(Customer.team_id) == team_id, col(Customer.id) == customer_id)
+                .values(channel_error=error, channel_error_at=now if error else None)
+            )
+            session.commit()
+
+
+def _load(session: Session, *, team_id: str, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.team_id != team_id:
+        raise UserError("That customer no longer exists.")
+    return customer

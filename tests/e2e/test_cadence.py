@@ -1,0 +1,411 @@
+"""The cadence engine end to end: commands and buttons through the real app, ticks through the real jobs and sender.
+
+Time is the FakeClock for requests and an explicit `now` for ticks; Slack is the fake Web API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import schedules.cadence
+from bot.app import make_client
+from bot.settings import Settings
+from handlers.ids import (
+    CHECKIN_MODAL,
+    NUDGE_LOG_CALL,
+    NUDGE_SKIP,
+    NUDGE_SNOOZE,
+    NUDGE_SNOOZE_FOR,
+    NUDGE_SNOOZE_MODAL,
+    NUDGE_SNOOZE_REASON,
+    NUDGE_SNOOZE_UNTIL,
+)
+from schedules.jobs import run_tick
+from schedules.sender import SenderOptions
+from storage.models import Customer, Nudge
+from storage.store import Store
+from tests.e2e.test_foundation import modal_values
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeClock
+
+MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
+NINE_NY = timedelta(hours=14)  # 09:00 New York (EST) is 14:00 UTC
+
+
+def day(n: int, at: timedelta = NINE_NY) -> datetime:
+    """Midnight UTC of the n-th day after Monday 30 November 2026, plus `at`."""
+    return datetime(2026, 11, 30, tzinfo=UTC) + timedelta(days=n) + at
+
+
+@pytest.fixture(autouse=True)
+def unpaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schedules.cadence, "SENDER_OPTIONS", SenderOptions(interval=0.0))
+
+
+@pytest.fixture(autouse=True)
+def acme_channel(fake_slack: FakeSlack) -> None:
+    fake_slack.add_channel("C0ACME", name="acme", members=["U0001"])  # the bot is a member
+    fake_slack.add_user("U0003", name="lee", tz="America/Chicago")
+
+
+def add(store: Store, name: str = "Acme", **fields: Any) -> Customer:
+    values: dict[str, Any] = {
+        "channel_id": "C0ACME",
+        "owner_id": "U0001",
+        "tz": "America/New_York",
+        "cadence": "daily 09:00",
+    }
+    values.update(fields)
+    return store.add_customer(team_id=TEAM_ID, name=name, created_by="U0001", now=MON, **values)
+
+
+def tick(store: Store, settings: Settings, now: datetime) -> dict[str, int]:
+    report = run_tick(store=store, client=make_client(settings), now=now, settings=settings)
+    assert not report.failed, report.failed
+    return report.done
+
+
+def nudges(fake: FakeSlack, channel: str = "C0ACME") -> list[dict[str, Any]]:
+    return [m for m in fake.messages.get(channel, []) if (m.get("metadata") or {}).get("event_type") == "partner_nudge"]
+
+
+def rows(store: Store, kind: str = "cadence") -> list[Nudge]:
+    return store.nudges(team_id=TEAM_ID, kinds=[kind], due_after=MON - timedelta(days=40))
+
+
+def button_message(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: message[k] for k in ("type", "user", "bot_id", "text", "ts", "blocks")}
+
+
+def ephemeral(response: Any) -> str:
+    assert response.status == 200, response.text
+    return str(response.json()["text"])
+
+
+# The nudge itself
+
+
+def test_a_due_nudge_is_posted_once_in_the_customers_channel_in_local_time(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    add(store)
+    tick(store, settings, day(1) - timedelta(minutes=1))
+    assert nudges(fake_slack) == []
+    tick(store, settings, day(1))
+    tick(store, settings, day(1))  # the same instant again: nothing new
+    tick(store, settings, day(1) + timedelta(minutes=1))
+    (message,) = nudges(fake_slack)
+    assert "Time for the daily call with *Acme*" in message["blocks"][0]["text"]["text"]
+    assert "Tue 1 Dec 09:00 (America/New_York)" in message["blocks"][0]["text"]["text"]
+    assert "<@U0001>" in message["blocks"][0]["text"]["text"]
+    actions = [e["action_id"] for e in message["blocks"][1]["elements"]]
+    assert actions == [NUDGE_LOG_CALL, NUDGE_SNOOZE, NUDGE_SKIP]
+    (row,) = [r for r in rows(store) if r.due_key == "2026-12-01"]
+    assert (row.status, row.message_ts, row.channel_id) == ("sent", message["ts"], "C0ACME")
+
+
+def test_a_call_logged_before_the_nudge_means_no_nudge(store: Store, settings: Settings, fake_slack: FakeSlack) -> None:
+    acme = add(store)
+    assert acme.id is not None
+    store.record_checkin(
+        team_id=TEAM_ID,
+        customer_id=acme.id,
+        author_id="U0001",
+        mood="green",
+        note="n",
+        kind="call",
+        now=day(1, timedelta(hours=13)),
+    )
+    tick(store, settings, day(1))
+    assert nudges(fake_slack) == []
+    assert [(r.due_key, r.status) for r in rows(store)] == [("2026-12-01", "skipped")]
+
+
+def test_no_channel_means_a_dm_to_the_owner_and_several_at_once_make_one_digest(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    for name in ("Acme", "Globex", "Initech"):
+        add(store, name, channel_id=None)
+    tick(store, settings, day(1))
+    (digest,) = fake_slack.messages[fake_slack._dm_by_user["U0001"]]  # with whatever else was due for Dana
+    assert "things need you now" in digest["text"]
+    assert all(f"daily call with *{name}*" in digest["text"] for name in ("Acme", "Globex", "Initech"))
+    assert len({r.message_ts for r in rows(store)}) == 1
+
+
+def test_a_channel_the_bot_was_removed_from_falls_back_to_the_owner(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    fake_slack.channels["C0ACME"]["is_member"] = False
+    acme = add(store)
+    tick(store, settings, day(1))
+    dm = fake_slack.messages[fake_slack._dm_by_user["U0001"]]
+    assert ["couldn't post" in m["text"] for m in dm].count(True) == 1
+    assert any("Time for the daily call" in m["text"] for m in dm)
+    customer = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert customer is not None and customer.channel_error == "not_in_channel"
+    # The next day the nudge goes straight to the DM: no second refused post, no second notice.
+    refused = len([c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0ACME"])
+    tick(store, settings, day(2))
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0ACME"]) == refused
+    dm_id = fake_slack._dm_by_user["U0001"]
+    assert ["couldn't post" in m["text"] for m in fake_slack.messages[dm_id]].count(True) == 1
+    assert [(r.due_key, r.status, r.channel_id) for r in rows(store)] == [
+        ("2026-12-01", "sent", dm_id),
+        ("2026-12-02", "sent", dm_id),
+    ]
+
+
+def test_after_a_three_day_outage_old_nudges_are_missed_and_the_recent_one_is_late(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    add(store)
+    tick(store, settings, day(0, timedelta(hours=13)))  # Monday 08:00 New York: the last tick before the outage
+    tick(store, settings, day(3, timedelta(hours=16)))  # Thursday 11:00: back, two hours after Thursday's slot
+    assert [(r.due_key, r.status) for r in rows(store)] == [
+        ("2026-11-30", "missed"),
+        ("2026-12-01", "missed"),
+        ("2026-12-02", "missed"),
+        ("2026-12-03", "sent"),
+    ]
+    (message,) = nudges(fake_slack)
+    assert "Sent late" in json.dumps(message["blocks"])
+
+
+def test_missed_daily_calls_alert_the_owner_by_the_next_business_morning_once(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    add(store)
+    for n in (1, 2, 3, 7, 8):  # Tuesday 1 to Tuesday 8 December, nobody logs a call
+        tick(store, settings, day(n))
+    (alert,) = rows(store, "overdue")
+    assert alert.due_key == "lapse:2026-11-30" and alert.status == "sent"
+    assert alert.due_at == day(2)  # Wednesday 09:00 New York: the morning after Tuesday's missed call
+    dm = fake_slack.messages[fake_slack._dm_by_user["U0001"]]
+    assert [("is overdue" in m["text"]) for m in dm].count(True) == 1
+
+
+# Buttons
+
+
+def test_skip_today_updates_the_message_in_place(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+    value = message["blocks"][1]["elements"][2]["value"]
+    for _ in range(2):  # a double click changes nothing more
+        response = slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(message))
+        assert response.status == 200
+    updates = fake_slack.wait_for("chat.update", 2)
+    assert updates[0].params["ts"] == message["ts"]
+    (updated,) = nudges(fake_slack)
+    shown = json.dumps(updated["blocks"])
+    assert "Skipped for today by <@U0001>" in shown and NUDGE_SKIP not in shown
+
+
+def test_log_call_opens_the_checkin_modal_and_the_message_shows_the_call_once_logged(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    acme = add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+    value = message["blocks"][1]["elements"][0]["value"]
+    slack.block_action(NUDGE_LOG_CALL, value=value, channel_id="C0ACME", message=button_message(message))
+    (opened,) = fake_slack.calls_to("views.open")
+    view = opened.params["view"]
+    assert view["callback_id"] == CHECKIN_MODAL
+    blocks = {b["block_id"]: b for b in view["blocks"] if "block_id" in b}
+    assert blocks["customer"]["element"]["initial_option"]["value"] == str(acme.id)
+    assert blocks["call"]["element"]["initial_options"][0]["value"] == "call"
+    clock.set(day(1, timedelta(hours=15)))
+    submitted = slack.view_submission(CHECKIN_MODAL, modal_values(acme.id, "green", "Went well", call=True))
+    assert submitted.status == 200
+    tick(store, settings, day(1, timedelta(hours=15, minutes=1)))
+    (updated,) = nudges(fake_slack)
+    assert "Call logged by <@U0001>" in json.dumps(updated["blocks"])
+    tick(store, settings, day(2) - timedelta(hours=1))
+    assert len(fake_slack.calls_to("chat.update")) == 1
+
+
+def test_snooze_button_opens_a_modal_and_nudges_wait_until_the_date(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    acme = add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+    value = message["blocks"][1]["elements"][1]["value"]
+    clock.set(day(1, timedelta(hours=15)))
+    slack.block_action(NUDGE_SNOOZE, value=value, channel_id="C0ACME", message=button_message(message))
+    (opened,) = fake_slack.calls_to("views.open")
+    assert opened.params["view"]["callback_id"] == NUDGE_SNOOZE_MODAL
+    metadata = opened.params["view"]["private_metadata"]
+    values = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "until"}}},
+        "until": {NUDGE_SNOOZE_UNTIL: {"type": "datepicker", "selected_date": "2026-12-04"}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "offsite all week"}},
+    }
+    past = dict(values, until={NUDGE_SNOOZE_UNTIL: {"type": "datepicker", "selected_date": "2026-12-01"}})
+    refused = slack.view_submission(NUDGE_SNOOZE_MODAL, past, private_metadata=metadata)
+    assert "until" in refused.json()["errors"]
+    assert slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=metadata).status == 200
+    fake_slack.wait_for("chat.update")
+    (updated,) = nudges(fake_slack)
+    assert "Snoozed by <@U0001>" in json.dumps(updated["blocks"]) and "offsite all week" in json.dumps(
+        updated["blocks"]
+    )
+    customer = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert customer is not None and customer.snoozed_until == day(4, timedelta(hours=5))  # midnight New York
+    for n in (2, 3, 4):
+        tick(store, settings, day(n))
+    assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01", "2026-12-04"]
+
+
+# Commands
+
+
+def test_cadence_command_sets_shows_and_is_for_the_owner_or_admins(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack
+) -> None:
+    add(store, cadence=None)
+    text = ephemeral(slack.command("cadence acme weekly tue 10:30"))
+    assert "weekly on Tue at 10:30" in text and "America/New_York" in text and "Next nudge: Tue 1 Dec 10:30" in text
+    assert store.customer_by_name(team_id=TEAM_ID, name="acme").cadence == "weekly tue 10:30"  # type: ignore[union-attr]
+    assert "weekly on Tue at 10:30" in ephemeral(slack.command("cadence acme"))
+    refused = ephemeral(slack.command("cadence acme daily", user_id="U0003", user_name="lee"))
+    assert "You can't change the cadence of *Acme*" in refused
+    bad = ephemeral(slack.command("cadence acme fortnightly-ish"))
+    assert "'fortnightly-ish'" in bad and "/partner cadence <customer>" in bad
+    assert "cadence off" in ephemeral(slack.command("cadence acme off"))
+
+
+def test_launch_mode_switches_to_daily_calls_until_the_date(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    add(store, cadence="weekly mon 09:00")
+    text = ephemeral(slack.command("launch acme on until=2026-12-02"))
+    assert "Launch mode on for *Acme*" in text and "Wed 2 Dec 2026" in text
+    assert "is already past" in ephemeral(slack.command("launch acme on until=2026-01-01"))
+    for n in (1, 2, 3, 7):
+        tick(store, settings, day(n))
+    assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01", "2026-12-02", "2026-12-07"]
+    assert "Launch mode off" in ephemeral(slack.command("launch acme off"))
+
+
+def test_snooze_command_across_a_weekend(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    clock.set(day(3, timedelta(hours=15)))  # Thursday 10:00 New York
+    text = ephemeral(slack.command("snooze acme 2d customer at a trade show", user_id="U0003", user_name="lee"))
+    assert "No nudges about *Acme* until Sat 5 Dec 10:00" in text and "(customer at a trade show)" in text
+    for n in (4, 7):  # Friday, Monday
+        tick(store, settings, day(n))
+    assert [(r.due_key, r.status) for r in rows(store)] == [("2026-12-04", "skipped"), ("2026-12-07", "sent")]
+    assert "not a snooze" in ephemeral(slack.command("snooze acme soonish"))
+    assert "Snooze lifted" in ephemeral(slack.command("snooze acme off"))
+
+
+def test_pause_and_resume(slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack) -> None:
+    add(store)
+    assert "You can't pause nudges for *Acme*" in ephemeral(slack.command("pause acme", user_id="U0003"))
+    assert "are paused" in ephemeral(slack.command("pause acme"))
+    tick(store, settings, day(1))
+    assert nudges(fake_slack) == []
+    assert "back on" in ephemeral(slack.command("resume acme"))
+    tick(store, settings, day(2))
+    assert len(nudges(fake_slack)) == 1
+
+
+def test_upcoming_lists_the_next_nudges_in_local_time(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    add(store, "Tonga Telecom", tz="Pacific/Tongatapu", owner_id="U0002", channel_id=None)
+    clock.set(MON)
+    text = ephemeral(slack.command("upcoming"))
+    assert "Mon 30 Nov 09:00 America/New_York — *Acme*" in text
+    assert "Tue 1 Dec 09:00 Pacific/Tongatapu — *Tonga Telecom*" in text
+    mine = ephemeral(slack.command("upcoming mine"))
+    assert "Acme" in mine and "Tonga" not in mine
+    assert "Usage" in ephemeral(slack.command("upcoming everything"))
+
+
+# The command line
+
+
+@pytest.fixture
+def cli_env(settings: Settings, tmp_path: Path) -> Iterator[dict[str, str]]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
+    yield {
+        **clean,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": settings.slack_api_url,
+        "DATABASE_URL": settings.database_url,
+    }
+
+
+def cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_tick_twice_from_the_command_line_sends_once_and_upcoming_is_a_dry_run(
+    store: Store, fake_slack: FakeSlack, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    add(store)
+    plan = cli(["upcoming", "--days", "14", "--now", "2026-11-30T12:00:00Z"], cli_env, tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    assert lines[0].startswith("2026-11-30 Mon 09:00 America/New_York") and "Acme → #C0ACME" in lines[0]
+    assert len(lines) == 10  # two working weeks of daily calls
+    assert fake_slack.calls == []  # a dry run: not one Slack call
+    bad = cli(["upcoming", "--days", "0"], cli_env, tmp_path)
+    assert bad.returncode == 2 and "--days must be from 1 to 366" in bad.stderr
+    for _ in range(2):
+        result = cli(["tick", "--now", "2026-12-01T14:00:00Z"], cli_env, tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert [m["text"] for m in nudges(fake_slack)] == [
+        "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
+    ]
+
+
+# The in-process scheduler
+
+
+def test_the_scheduler_keeps_its_tick_in_the_database_across_restarts(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    from bot import scheduler as scheduling
+
+    add(store)
+    first = scheduling.build_scheduler(
+        store=store, client=make_client(settings), clock=lambda: day(1), settings=settings
+    )
+    first.start(paused=True)  # stores the job without running it
+    first.shutdown(wait=False)
+    again = scheduling.build_scheduler(
+        store=store, client=make_client(settings), clock=lambda: day(1), settings=settings
+    )
+    again.start(paused=True)
+    try:
+        (job,) = again.get_jobs()
+        assert (job.id, job.func) == (scheduling.TICK_JOB_ID, scheduling.scheduled_tick)
+        assert job.trigger.get_next_fire_time(None, day(1)) == day(1)  # every minute, on the minute
+    finally:
+        again.shutdown(wait=False)
+    scheduling.scheduled_tick()  # what APScheduler runs: the same jobs as `partner-bot tick`
+    assert len(nudges(fake_slack)) == 1

@@ -1,0 +1,236 @@
+"""The generic sender against the fake Slack: exactly once through crashes, retries, pacing, fallbacks, digests."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.app import make_client
+from bot.settings import Settings
+from schedules import sender
+from schedules.sender import Message, SenderOptions, Skip, send_due_nudges
+from storage.models import Nudge
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.utils import TEAM_ID
+
+NOW = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+FAST = SenderOptions(interval=0.0)
+PING = "test_ping"
+
+
+class Crash(BaseException):
+    """A process dying: not an Exception, so nothing in the sender catches it."""
+
+
+def render_ping(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    if nudge.payload.get("skip"):
+        return Skip("not wanted any more")
+    return Message(
+        text=f"ping {nudge.due_key}",
+        channel=nudge.payload.get("channel"),
+        user=nudge.payload.get("user"),
+        customer_id=nudge.customer_id,
+        digest=f"ping {nudge.due_key}" if nudge.payload.get("digest") else None,
+    )
+
+
+@pytest.fixture(autouse=True)
+def ping_kind() -> Iterator[None]:
+    sender.register(PING, render_ping)
+    yield
+    sender.RENDERERS.pop(PING, None)
+
+
+@pytest.fixture
+def client(settings: Settings) -> WebClient:
+    return make_client(settings)
+
+
+def plan(store: Store, key: str, *, due_at: datetime = NOW, customer_id: int | None = None, **payload: object) -> None:
+    assert store.plan_nudge(
+        team_id=TEAM_ID,
+        kind=PING,
+        subject="team",
+        due_key=key,
+        due_at=due_at,
+        now=due_at,
+        customer_id=customer_id,
+        payload=dict(payload),
+    )
+
+
+def row(store: Store, key: str) -> Nudge:
+    (found,) = [
+        n for n in store.nudges(team_id=TEAM_ID, kinds=[PING], due_after=NOW - timedelta(days=30)) if n.due_key == key
+    ]
+    return found
+
+
+def posts(fake: FakeSlack) -> list[str]:
+    return [c.params["text"] for c in fake.calls_to("chat.postMessage") if c.ok]
+
+
+def test_planning_twice_keeps_one_row_and_sending_twice_posts_once(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    plan(store, "a", channel="C0001")
+    assert not store.plan_nudge(team_id=TEAM_ID, kind=PING, subject="team", due_key="a", due_at=NOW, now=NOW)
+    assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 1
+    assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 0
+    assert posts(fake_slack) == ["ping a"]
+    sent = row(store, "a")
+    assert (sent.status, sent.channel_id, sent.message_ts) == ("sent", "C0001", fake_slack.messages["C0001"][0]["ts"])
+    metadata = fake_slack.messages["C0001"][0]["metadata"]
+    assert metadata == {"event_type": "partner_nudge", "event_payload": {"nudge_ids": str(sent.id)}}
+
+
+def test_nothing_is_sent_before_it_is_due_and_a_skip_is_recorded(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    plan(store, "later", channel="C0001", due_at=NOW + timedelta(minutes=5))
+    plan(store, "unwanted", channel="C0001", skip=True)
+    assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 0
+    assert posts(fake_slack) == []
+    assert (row(store, "unwanted").status, row(store, "unwanted").error) == ("skipped", "not wanted any more")
+    assert row(store, "later").status == "pending"
+
+
+def test_a_crash_between_claim_and_send_is_retried_after_the_lease(
+    settings: Settings, store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    class DiesBeforeSending(Store):
+        def mark_sending(self, **kwargs: object) -> list[bool]:
+            raise Crash
+
+    plan(store, "a", channel="C0001")
+    with pytest.raises(Crash):
+        send_due_nudges(store=DiesBeforeSending(store.engine), client=client, now=NOW, options=FAST)
+    assert row(store, "a").status == "claimed" and posts(fake_slack) == []
+    # Still leased: another sender a minute later leaves it alone.
+    assert send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=1), options=FAST) == 0
+    assert send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=3), options=FAST) == 1
+    assert posts(fake_slack) == ["ping a"]
+    assert row(store, "a").attempts == 2
+
+
+def test_a_crash_between_send_and_record_never_posts_twice(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    class DiesAfterSending(Store):
+        def mark_sent(self, **kwargs: object) -> None:
+            raise Crash
+
+    plan(store, "a", channel="C0001")
+    with pytest.raises(Crash):
+        send_due_nudges(store=DiesAfterSending(store.engine), client=client, now=NOW, options=FAST)
+    assert row(store, "a").status == "sending" and posts(fake_slack) == ["ping a"]
+    for minutes in (1, 3, 10):
+        send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=minutes), options=FAST)
+    assert posts(fake_slack) == ["ping a"]
+    recorded = row(store, "a")
+    assert recorded.status == "sent" and recorded.error is not None and recorded.error.startswith("unconfirmed")
+
+
+def test_a_429_with_retry_after_is_honoured(store: Store, client: WebClient, fake_slack: FakeSlack) -> None:
+    plan(store, "a", channel="C0001")
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 1
+    first, second = fake_slack.calls_to("chat.postMessage")
+    assert first.status == 429 and second.ok
+    assert second.at - first.at >= 1.0  # slack-sdk waited out Retry-After before trying again
+    assert posts(fake_slack) == ["ping a"]
+
+
+def test_rate_limited_past_the_clients_retries_backs_off_to_a_later_tick(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    plan(store, "a", channel="C0001")
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=0, times=3)
+    assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 0
+    waiting = row(store, "a")
+    assert (waiting.status, waiting.error) == ("pending", "ratelimited")
+    assert waiting.next_attempt_at == NOW + FAST.backoff
+    assert send_due_nudges(store=store, client=client, now=NOW + timedelta(seconds=30), options=FAST) == 0
+    assert send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=1), options=FAST) == 1
+    assert posts(fake_slack) == ["ping a"]
+
+
+def test_server_errors_retry_with_backoff_then_fail_and_the_owner_is_told_once(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    customer = store.add_customer(team_id=TEAM_ID, name="Acme", created_by="U0001", now=NOW, owner_id="U0001")
+    plan(store, "a", channel="C0001", customer_id=customer.id)
+    options = SenderOptions(interval=0.0, max_attempts=2)
+    fake_slack.fail_next("chat.postMessage", status=500, times=3)  # the client retries twice itself
+    assert send_due_nudges(store=store, client=client, now=NOW, options=options) == 0
+    assert row(store, "a").next_attempt_at == NOW + options.backoff
+    fake_slack.fail_next("chat.postMessage", status=503, times=3)
+    later = NOW + timedelta(minutes=2)
+    send_due_nudges(store=store, client=client, now=later, options=options)
+    assert row(store, "a").status == "failed"
+    notices = [m for m in fake_slack.messages.values() for m in m if "I couldn't deliver" in m["text"]]
+    assert len(notices) == 1
+    send_due_nudges(store=store, client=client, now=later + timedelta(hours=1), options=options)
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if "couldn't deliver" in c.params["text"]]) == 1
+
+
+def test_a_refused_channel_falls_back_to_the_owner_told_once(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_channel("C0GONE", name="gone", is_member=False)
+    customer = store.add_customer(
+        team_id=TEAM_ID, name="Acme", created_by="U0001", now=NOW, owner_id="U0001", channel_id="C0GONE"
+    )
+    plan(store, "a", channel="C0GONE", user="U0001", customer_id=customer.id)
+    plan(store, "b", channel="C0GONE", user="U0001", customer_id=customer.id)
+    assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 3  # two pings and one notice
+    refreshed = store.customer(team_id=TEAM_ID, customer_id=customer.id or 0)
+    assert refreshed is not None and refreshed.channel_error == "not_in_channel"
+    dm = fake_slack._dm_by_user["U0001"]
+    texts = [m["text"] for m in fake_slack.messages[dm]]
+    assert sorted(t for t in texts if t.startswith("ping")) == ["ping a", "ping b"]
+    assert len([t for t in texts if "couldn't post" in t]) == 1  # one notice per channel and error
+    assert fake_slack.messages.get("C0GONE", []) == []
+
+
+def test_dms_due_together_become_one_digest(store: Store, client: WebClient, fake_slack: FakeSlack) -> None:
+    for key in ("a", "b", "c"):
+        plan(store, key, user="U0001", digest=True)
+    plan(store, "solo", user="U0002", digest=True)
+    assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 4
+    dana = fake_slack.messages[fake_slack._dm_by_user["U0001"]]
+    assert len(dana) == 1 and dana[0]["text"].startswith("3 things need you now")
+    assert {row(store, k).message_ts for k in ("a", "b", "c")} == {dana[0]["ts"]}
+    assert fake_slack.messages[fake_slack._dm_by_user["U0002"]][0]["text"] == "ping solo"
+
+
+def test_one_channel_is_paced_in_order_while_channels_go_in_parallel(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_channel("C0002", name="two")
+    for i in range(3):
+        plan(store, f"one-{i}", channel="C0001", due_at=NOW + timedelta(seconds=i))
+        plan(store, f"two-{i}", channel="C0002", due_at=NOW + timedelta(seconds=i))
+    options = SenderOptions(interval=0.25)
+    assert send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=1), options=options) == 6
+    for channel, prefix in (("C0001", "one"), ("C0002", "two")):
+        calls = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == channel]
+        assert [c.params["text"] for c in calls] == [f"ping {prefix}-{i}" for i in range(3)]
+        assert all(b.at - a.at >= 0.24 for a, b in itertools.pairwise(calls))
+    everything = fake_slack.calls_to("chat.postMessage")
+    assert everything[-1].at - everything[0].at < 0.25 * 4  # two channels side by side, not one after the other
+
+
+def test_too_late_after_downtime_is_recorded_missed(store: Store, client: WebClient, fake_slack: FakeSlack) -> None:
+    plan(store, "old", channel="C0001", due_at=NOW - timedelta(hours=7))
+    plan(store, "late", channel="C0001", due_at=NOW - timedelta(hours=2))
+    assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 1
+    assert row(store, "old").status == "missed"
+    (message,) = fake_slack.messages["C0001"]
+    assert message["text"] == "ping late"
+    assert "Sent late" in message["blocks"][-1]["elements"][0]["text"]
