@@ -9,16 +9,21 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import schedules.cadence
 from bot.app import make_client
 from bot.settings import Settings
+from domain.cadence import due_slots
 from handlers.ids import (
     CHECKIN_MODAL,
     NUDGE_LOG_CALL,
@@ -29,6 +34,7 @@ from handlers.ids import (
     NUDGE_SNOOZE_REASON,
     NUDGE_SNOOZE_UNTIL,
 )
+from schedules import planner
 from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
 from storage.models import Customer, Nudge
@@ -409,3 +415,48 @@ def test_the_scheduler_keeps_its_tick_in_the_database_across_restarts(
         again.shutdown(wait=False)
     scheduling.scheduled_tick()  # what APScheduler runs: the same jobs as `partner-bot tick`
     assert len(nudges(fake_slack)) == 1
+
+
+# Property: whatever the cadence and however irregular the ticks, each due nudge is posted exactly once
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    spec=st.sampled_from(["daily 09:00", "weekly wed 23:30", "every 2 days 02:30", "monthly first-mon 8am"]),
+    tz=st.sampled_from(["America/New_York", "Europe/Berlin", "Pacific/Tongatapu", "Pacific/Honolulu"]),
+    gaps=st.lists(st.sampled_from([0, 1, 7, 60, 61, 240, 1440, 2000, 4320]), min_size=1, max_size=10),
+)
+def test_each_due_nudge_is_sent_exactly_once(
+    store: Store, settings: Settings, fake_slack: FakeSlack, spec: str, tz: str, gaps: list[int]
+) -> None:
+    patient = replace(settings, nudge_grace_hours=24 * 31)  # nothing expires: every slot must be posted
+    client = make_client(settings)
+    team = f"T{uuid.uuid4().hex[:10].upper()}"  # a workspace per example: its own planner watermark
+    customer = store.add_customer(
+        team_id=team, name="Acme", created_by="U0001", now=MON, channel_id="C0ACME", cadence=spec, tz=tz
+    )
+    start = MON
+    instants = [start]
+    for gap in gaps:
+        instants.append(instants[-1] + timedelta(minutes=gap))
+    try:
+        for now in instants:
+            schedules.cadence.plan_nudges(store=store, client=client, now=now, settings=patient)
+            schedules.cadence.send_nudges(store=store, client=client, now=now, settings=patient)
+        posted = [
+            nudge_id
+            for m in fake_slack.messages.get("C0ACME", [])
+            for nudge_id in ((m.get("metadata") or {}).get("event_payload") or {}).get("nudge_ids", "").split(",")
+            if nudge_id
+        ]
+        mine = {str(r.id): r.due_key for r in store.nudges(team_id=team, kinds=["cadence"], due_after=MON)}
+        sent_days = [mine[n] for n in posted if n in mine]
+        cal = planner.calendar_of(customer)
+        expected = [
+            s.local_date.isoformat()
+            for s in due_slots(planner.cadence_of(customer), cal, since=customer.created_at, now=instants[-1])
+        ]
+        assert sent_days == expected
+    finally:
+        assert customer.id is not None
+        store.archive_customer(team_id=team, customer_id=customer.id, actor_id=None, now=instants[-1])
