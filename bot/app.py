@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -16,11 +18,17 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.clock import Clock
 from bot.errors import handle_error
+from bot.logs import ContextThreadPool, request_context
+from bot.metrics import Metrics, observe_slack_api, outcome_of, surface_of
 from bot.settings import Settings
+from domain.errors import UserError
 from handlers import register_listeners
 from storage.store import Store
 
 logger = logging.getLogger("partner")
+request_logger = logging.getLogger("partner.requests")
+# Set by the error handler so the request's outcome tells a user's mistake from our failure (both answer 200).
+OUTCOME_KEY = "partner_outcome"
 
 
 def make_client(settings: Settings, *, timeout: int = 10) -> WebClient:
@@ -38,6 +46,36 @@ def make_client(settings: Settings, *, timeout: int = 10) -> WebClient:
     return client
 
 
+class PartnerApp(App):
+    """Bolt's App, with every Slack request timed, counted and logged under its team, surface and a request id.
+
+    This wraps `dispatch` rather than being a middleware: in Bolt's sync App a middleware's `next()` only marks the
+    request as passed on, and the listeners run after every middleware has returned, so a middleware never sees how
+    long the listener took nor what it answered. `dispatch` serves HTTP and Socket Mode alike.
+    """
+
+    def __init__(self, *, metrics: Metrics, **kwargs: Any) -> None:
+        # Lazy listeners run on this pool and keep the request's log fields (team, surface, request id).
+        self.lazy_pool = ContextThreadPool(max_workers=5, thread_name_prefix="partner-lazy")
+        super().__init__(listener_executor=self.lazy_pool, **kwargs)
+        self.metrics = metrics
+
+    def drain(self) -> None:
+        """Wait for the lazy listeners already started (follow-up posts, DMs) to finish; new ones are refused."""
+        self.lazy_pool.shutdown(wait=True)
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        started = time.perf_counter()
+        surface = surface_of(req.body)
+        with request_context(team=req.context.team_id, surface=surface, request_id=uuid.uuid4().hex[:16]):
+            response = super().dispatch(req)
+            seconds = time.perf_counter() - started
+            outcome = req.context.get(OUTCOME_KEY) or outcome_of(response.status)
+            self.metrics.observe_request(surface=surface, outcome=outcome, seconds=seconds)
+            request_logger.info("%s %s: %d in %.0f ms", surface, outcome, response.status, seconds * 1000)
+        return response
+
+
 def create_app(
     *,
     settings: Settings,
@@ -45,15 +83,20 @@ def create_app(
     clock: Clock,
     client: WebClient | None = None,
     token_verification_enabled: bool = False,
-) -> App:
+    metrics: Metrics | None = None,
+) -> PartnerApp:
     """The Bolt app, ready to serve over HTTP or Socket Mode.
 
     Listeners run before the HTTP response is sent (process_before_response): the ack carries the
     answer itself, so there is no background thread to lose work in and no polling delay on each request.
     """
-    app = App(
+    metrics = metrics or Metrics()
+    client = client or make_client(settings)
+    observe_slack_api(client, metrics)
+    app = PartnerApp(
+        metrics=metrics,
         signing_secret=settings.slack_signing_secret,
-        client=client or make_client(settings),
+        client=client,
         process_before_response=True,
         # auth.test at start-up would make the app unusable offline; Slack's signature already proves the team.
         token_verification_enabled=token_verification_enabled,
@@ -71,6 +114,7 @@ def create_app(
     def on_error(
         error: Exception, body: dict[str, Any], context: BoltContext, client: WebClient
     ) -> BoltResponse | None:
+        context[OUTCOME_KEY] = "user_error" if isinstance(error, UserError) else "error"
         return handle_error(error, body=body, context=context, client=client)
 
     register_listeners(app)

@@ -1,4 +1,4 @@
-"""`partner-bot`: serve, db upgrade, tick, upcoming."""
+"""`partner-bot`: serve, db upgrade, tick, upcoming, doctor."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import logs
 from bot.app import create_app, make_client
 from bot.clock import Clock, fixed_clock, system_clock
 from bot.settings import Settings, SettingsError
@@ -42,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="HTTP interface (default: all)")
     serve.add_argument("--threads", type=int, default=8, help="HTTP worker threads (default: 8)")
     serve.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this process")
+    serve.add_argument(
+        "--db-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="keep retrying an unreachable database this long at start (default: 60)",
+    )
 
     dbp = commands.add_parser("db", help="database maintenance")
     db_commands = dbp.add_subparsers(dest="db_command", required=True)
@@ -54,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     upcoming.add_argument("--days", type=int, default=14, help="how far ahead (default: 14)")
     upcoming.add_argument("--team", help="only this workspace (team ID)")
     upcoming.add_argument("--now", type=parse_instant, help="plan as of this instant instead of the real clock")
+
+    doctor = commands.add_parser("doctor", help="check settings, database, token, scopes and channels; say what to fix")
+    doctor.add_argument("--manifest", type=Path, help="the app manifest to compare scopes with (default: manifest.yml)")
     return parser
 
 
@@ -62,16 +74,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as e:
+        if args.command == "doctor":
+            from bot.doctor import report_settings_error
+
+            return report_settings_error(e)
         print(f"partner-bot: configuration error: {e}", file=sys.stderr)
         return 2
-    logging.basicConfig(
+    logs.configure(
         level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
+        fmt=settings.log_format,
+        secrets=[settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token],
     )
+    if args.command == "doctor":
+        from bot.doctor import run_doctor
+
+        return run_doctor(settings, manifest=args.manifest)
     engine = db.make_engine(settings.database_url)
     try:
-        db.upgrade(engine)
+        if args.command == "serve":
+            db.upgrade_when_reachable(engine, give_up_after=max(args.db_wait, 0.0))
+        else:
+            db.upgrade(engine)
     except SQLAlchemyError as e:
         print(f"partner-bot: cannot reach the database at DATABASE_URL: {e.__class__.__name__}: {e}", file=sys.stderr)
         return 3
@@ -118,10 +141,10 @@ def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | N
 
 
 def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int:
-    from schedules.jobs import run_tick
+    from bot.scheduler import observed_tick
 
     clock: Clock = fixed_clock(now) if now else system_clock
-    report = run_tick(store=store, client=make_client(settings), now=clock(), settings=settings)
+    report = observed_tick(store=store, client=make_client(settings), now=clock(), settings=settings)
     for name, count in report.done.items():
         print(f"{name}: {count}")
     for name, error in report.failed.items():
@@ -143,7 +166,9 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
     clock = system_clock
     app = create_app(settings=settings, store=store, clock=clock)
     scheduler = (
-        None if args.no_scheduler else build_scheduler(store=store, client=app.client, clock=clock, settings=settings)
+        None
+        if args.no_scheduler
+        else build_scheduler(store=store, client=app.client, clock=clock, metrics=app.metrics, settings=settings)
     )
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
@@ -172,6 +197,7 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
             server.close()  # stops accepting, lets in-flight requests finish
         if handler is not None:
             handler.close()
+        app.drain()  # follow-ups of requests already answered (lazy listeners) finish before the exit
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=True)
         store.engine.dispose()

@@ -10,15 +10,19 @@ module-level function, so the tick looks its dependencies (store, client, clockâ
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
 from bot.clock import Clock
+from bot.metrics import Metrics, nudge_outcome, recording
 from bot.settings import Settings
-from schedules.jobs import run_tick
+from schedules.jobs import TickReport, run_tick
+from schedules.sender import OUTCOME_HOOKS
 from storage.store import Store
 
 logger = logging.getLogger("partner.scheduler")
@@ -26,12 +30,45 @@ logger = logging.getLogger("partner.scheduler")
 TICK_JOB_ID = "partner-tick"
 JOBS_TABLE = "apscheduler_jobs"
 
+# The sender reports each nudge's outcome; counted into the tick's metrics (see bot.metrics.recording).
+if nudge_outcome not in OUTCOME_HOOKS:
+    OUTCOME_HOOKS.append(nudge_outcome)
+
+
+def observed_tick(
+    *,
+    store: Store,
+    client: WebClient,
+    now: datetime,
+    metrics: Metrics | None = None,
+    settings: Settings | None = None,
+) -> TickReport:
+    """One tick, timed: its duration and per-job counts go to `metrics` and to one log line."""
+    started = time.perf_counter()
+    with recording(metrics):  # nudge_outcome(...) inside the jobs counts into these metrics
+        report = run_tick(store=store, client=client, now=now, settings=settings)
+    seconds = time.perf_counter() - started
+    if metrics is not None:
+        metrics.observe_tick(report, seconds)
+    done = ", ".join(f"{name}={count}" for name, count in report.done.items() if count) or "nothing due"
+    failed = f"; FAILED: {', '.join(report.failed)}" if report.failed else ""
+    logger.log(
+        logging.ERROR if report.failed else logging.INFO,
+        "tick as of %s took %.2f s: %s%s",
+        now.isoformat(),
+        seconds,
+        done,
+        failed,
+    )
+    return report
+
 
 @dataclass(frozen=True)
 class _Runtime:
     store: Store
     client: WebClient
     clock: Clock
+    metrics: Metrics | None
     settings: Settings | None
 
 
@@ -44,14 +81,19 @@ def scheduled_tick() -> None:
     if deps is None:
         logger.error("scheduled tick fired before build_scheduler set up its dependencies; skipped")
         return
-    run_tick(store=deps.store, client=deps.client, now=deps.clock(), settings=deps.settings)
+    observed_tick(store=deps.store, client=deps.client, now=deps.clock(), metrics=deps.metrics, settings=deps.settings)
 
 
 def build_scheduler(
-    *, store: Store, client: WebClient, clock: Clock, settings: Settings | None = None
+    *,
+    store: Store,
+    client: WebClient,
+    clock: Clock,
+    metrics: Metrics | None = None,
+    settings: Settings | None = None,
 ) -> BackgroundScheduler:
     global _runtime
-    _runtime = _Runtime(store=store, client=client, clock=clock, settings=settings)
+    _runtime = _Runtime(store=store, client=client, clock=clock, metrics=metrics, settings=settings)
     scheduler = BackgroundScheduler(
         timezone="UTC", jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename=JOBS_TABLE)}
     )

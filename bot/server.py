@@ -1,4 +1,4 @@
-"""HTTP mode: Bolt's WSGI adapter under waitress (threaded, production-grade), plus /healthz."""
+"""HTTP mode: Bolt's WSGI adapter under waitress (threaded, production-grade), plus /healthz and /metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.metrics import Metrics
 from storage.store import Store
 
 if TYPE_CHECKING:
@@ -24,15 +25,21 @@ SLACK_PATH = "/slack/events"
 class PartnerWSGI:
     """Routes /slack/events to Bolt and answers the operator's own endpoints."""
 
-    def __init__(self, app: App, store: Store) -> None:
+    def __init__(self, app: App, store: Store, metrics: Metrics | None = None) -> None:
         self.slack = SlackRequestHandler(app, path=SLACK_PATH)
         self.store = store
+        # The app's own metrics (create_app makes them), so /metrics shows what its requests and jobs did.
+        self.metrics: Metrics = metrics or getattr(app, "metrics", None) or Metrics()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz" and method in ("GET", "HEAD"):
             return self._health(start_response)
+        if path == "/metrics" and method in ("GET", "HEAD"):
+            body, content_type = self.metrics.render()
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+            return [body]
         if path == SLACK_PATH:
             if method != "POST":
                 return _respond(start_response, "405 Method Not Allowed", {"error": "POST only"})

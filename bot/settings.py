@@ -27,6 +27,7 @@ class Settings:
     default_tz: str = "UTC"
     admins: frozenset[str] = field(default_factory=frozenset)
     log_level: str = "INFO"
+    log_format: str = "text"  # "json": one JSON object per line, for log pipelines
     # Cadence nudges: how late after downtime a nudge is still sent, and whether any check-in counts as the call.
     nudge_grace_hours: float = 6.0
     any_checkin_satisfies: bool = False
@@ -95,6 +96,9 @@ class Settings:
         log_level = (get("LOG_LEVEL") or "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}.")
+        log_format = (get("LOG_FORMAT") or "text").lower()
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"LOG_FORMAT must be text or json, got {log_format!r}.")
 
         grace_text = get("PARTNER_NUDGE_GRACE_HOURS") or "6"
         try:
@@ -119,6 +123,7 @@ class Settings:
             default_tz=tz,
             admins=admins,
             log_level=log_level,
+            log_format=log_format,
             nudge_grace_hours=grace_hours,
             any_checkin_satisfies=any_text in ("true", "1", "yes"),
         )

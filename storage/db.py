@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+logger = logging.getLogger("partner.db")
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# A server that does not answer within this many seconds counts as down (health checks must not hang).
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+# Primary keys are INTEGER columns: PostgreSQL refuses a larger number even in a lookup (SQLite does not care).
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(value: object) -> int | None:
+    """A row id taken from a Slack payload (button value, private_metadata, option value), or None.
+
+    Payload values are user-controlled: anything but digits within INTEGER range is no id at all, rather than a
+    database error on PostgreSQL ("integer out of range").
+    """
+    text = str(value).strip() if value is not None else ""
+    if not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ROW_ID else None
 
 
 def normalize_url(url: str) -> str:
@@ -26,7 +52,10 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        # pre_ping replaces connections the server dropped (restart, failover) instead of failing a request on them.
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if "connect_timeout" not in url else {}
+        connect_args.update(kwargs.pop("connect_args", {}))
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     # Listeners run in Bolt's worker threads and the scheduler's thread: share the file, not a connection.
     engine = create_engine(
         url,
@@ -48,16 +77,58 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["engine"] = engine
+    if engine is not None:
+        config.attributes["engine"] = engine
     return config
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; a no-op when it is already there."""
     command.upgrade(alembic_config(engine), revision)
+
+
+def upgrade_when_reachable(
+    engine: Engine, *, give_up_after: float, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """`upgrade`, retrying with exponential backoff (1 s, 2 s, 4 s … at most 30 s) while the database is unreachable.
+
+    A database that starts after the bot (a container restart, a failover) is then waited for instead of crashing
+    the bot. Raises the last error once `give_up_after` seconds have passed.
+    """
+    waited = 0.0
+    delay = 1.0
+    attempt = 1
+    while True:
+        try:
+            upgrade(engine)
+            if attempt > 1:
+                logger.info("database reachable after %d attempts; schema is up to date", attempt)
+            return
+        except SQLAlchemyError as e:
+            if waited >= give_up_after:
+                raise
+            pause = min(delay, 30.0, give_up_after - waited)
+            logger.warning(
+                "database unavailable (%s: %s); retrying in %.0f s (attempt %d, giving up after %.0f s)",
+                type(e).__name__,
+                str(e).strip().splitlines()[0] if str(e).strip() else "no detail",
+                pause,
+                attempt,
+                give_up_after,
+            )
+            engine.dispose()  # no half-open connection survives into the next try
+            sleep(pause)
+            waited += pause
+            delay *= 2
+            attempt += 1
+
+
+def head_revision() -> str | None:
+    """The newest migration in this code base: the revision a fully upgraded database is at."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -1,11 +1,33 @@
-"""Fixtures: the fake Slack, a database, the real app served over HTTP, and a signed-request client."""
+"""Fixtures: the fake Slack, a database (SQLite and a throwaway PostgreSQL), the real app served over HTTP,
+and a signed-request client.
+
+Every test that touches the database runs twice, as `[sqlite]` and `[postgres]`: `database_url` is parametrized.
+The PostgreSQL server is started once per session from the distribution's binaries (`initdb` + `pg_ctl` into a
+temporary directory, as a non-root user when the suite runs as root) and each test gets a database of its own,
+cloned from a migrated template when the test uses `store` (fast: a file copy), empty otherwise. Without
+PostgreSQL binaries the `[postgres]` variants are skipped locally and FAIL under `CI=true`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import itertools
 import os
+import pwd
+import queue
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from bot.app import create_app
 from bot.settings import Settings
@@ -14,6 +36,13 @@ from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST_BOT_SCOPES: list[str] = yaml.safe_load((ROOT / "manifest.yml").read_text())["oauth_config"]["scopes"]["bot"]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +58,7 @@ def fake_slack(fake_slack_server: FakeSlack) -> Iterator[FakeSlack]:
     fake.reset()
     fake.users.clear()
     fake.channels.clear()
+    fake.scopes = list(MANIFEST_BOT_SCOPES)  # the token was installed with exactly the manifest's scopes
     fake.add_user(fake.bot_user_id, name="partner", is_bot=True)
     fake.add_user("U0001", name="dana", tz="America/New_York")
     fake.add_user("U0002", name="sam", tz="Europe/Berlin", is_admin=True)
@@ -38,9 +68,231 @@ def fake_slack(fake_slack_server: FakeSlack) -> Iterator[FakeSlack]:
     assert not fake.errors, "the fake Slack itself failed:\n" + "\n".join(fake.errors)
 
 
+# ---------------------------------------------------------------------------------------------- PostgreSQL
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_postgres_bin() -> Path | None:
+    """The directory holding initdb and pg_ctl: on PATH, or Debian's /usr/lib/postgresql/<version>/bin."""
+    on_path = shutil.which("pg_ctl")
+    if on_path and shutil.which("initdb"):
+        return Path(os.path.realpath(on_path)).parent
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]), reverse=True
+    )
+    return Path(candidates[0]).parent if candidates else None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on 127.0.0.1:<free port>, its data and socket in a temporary directory."""
+
+    USER = "postgres"
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.base = Path(tempfile.mkdtemp(prefix="partner-pg-"))
+        self.data = self.base / "data"
+        self.log = self.base / "server.log"
+        self.port = free_port()
+        self._names = itertools.count(1)
+        self._lock = threading.Lock()
+        self._admin: Any = None
+        self._spares: dict[str, queue.SimpleQueue[str]] = {}
+        self.background_errors: list[str] = []
+        self._work: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._background, name="postgres-databases", daemon=True)
+        # PostgreSQL refuses to run as root: run its programs as an unprivileged user that owns the directory.
+        self._run_as: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            account = next((a for a in ("postgres", "nobody") if _has_user(a)), None)
+            if account is None:
+                raise RuntimeError("running as root and there is no 'postgres' or 'nobody' user to run PostgreSQL")
+            entry = pwd.getpwnam(account)
+            os.chown(self.base, entry.pw_uid, entry.pw_gid)
+            self._run_as = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+    def _pg(self, program: str, *args: str) -> None:
+        result = subprocess.run(
+            [str(self.bindir / program), *args], capture_output=True, text=True, timeout=120, **self._run_as
+        )
+        if result.returncode != 0:
+            log = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{program} failed ({result.returncode}):\n{result.stdout}{result.stderr}{log}")
+
+    def start(self) -> PostgresServer:
+        # --no-sync and fsync=off: durability is pointless for a cluster that lives as long as the test session.
+        self._pg("initdb", "-D", str(self.data), "-U", self.USER, "--auth=trust", "-E", "UTF8", "--locale=C", "-N")
+        options = " ".join(
+            [
+                "-c listen_addresses=127.0.0.1",
+                f"-c port={self.port}",
+                f"-c unix_socket_directories={self.base}",
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+                "-c max_connections=300",
+                "-c timezone=UTC",
+            ]
+        )
+        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
+        import psycopg
+
+        self._admin = psycopg.connect(self.dsn("postgres"), autocommit=True)
+        self._worker.start()
+        return self
+
+    def stop(self) -> None:
+        if self._worker.is_alive():
+            self._work.put(None)
+            self._worker.join(timeout=30)
+        if self._admin is not None:
+            self._admin.close()
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+            self._pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def dsn(self, database: str) -> str:
+        return f"host=127.0.0.1 port={self.port} user={self.USER} dbname={database}"
+
+    def url(self, database: str, *, host: str = "127.0.0.1", port: int | None = None) -> str:
+        return f"postgresql+psycopg://{self.USER}@{host}:{port or self.port}/{database}"
+
+    def create_database(self, *, template: str = "template0") -> str:
+        """A new database, copied from `template`."""
+        name = f"test_{next(self._names)}"
+        with self._lock:
+            self._admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return name
+
+    def take_database(self, *, template: str = "template0") -> str:
+        """A fresh copy of `template`: one made ahead of time in the background when there is one.
+
+        Copying a database costs tens of milliseconds of server work; a worker thread makes the next test's copy and
+        drops the last test's database while the tests run, so that work is off the tests' critical path.
+        """
+        spares = self._spares.setdefault(template, queue.SimpleQueue())
+        try:
+            name = spares.get_nowait()
+        except queue.Empty:
+            name = self.create_database(template=template)
+        self._work.put(("create", template))
+        return name
+
+    def release_database(self, name: str) -> None:
+        self._work.put(("drop", name))
+
+    def _background(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            while (job := self._work.get()) is not None:
+                action, argument = job
+                try:
+                    if action == "create":
+                        name = f"test_{next(self._names)}"
+                        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{argument}"')
+                        self._spares[argument].put(name)
+                    else:
+                        # FORCE: a test may leave connections behind (a killed subprocess, an engine not disposed).
+                        conn.execute(f'DROP DATABASE IF EXISTS "{argument}" WITH (FORCE)')
+                except psycopg.Error as e:  # a missed spare is made on demand; a missed drop only costs disk
+                    self.background_errors.append(f"{action} {argument}: {e}")
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Started on first use, so a run that selects no `[postgres]` test never starts it."""
+    bindir = find_postgres_bin()
+    problem: str | None = None
+    server: PostgresServer | None = None
+    if bindir is None:
+        problem = (
+            "no PostgreSQL server binaries (pg_ctl, initdb) on PATH or in /usr/lib/postgresql/*/bin; "
+            "install them with `apt-get install postgresql` (Debian) to run the [postgres] tests"
+        )
+    else:
+        try:
+            server = PostgresServer(bindir).start()
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+            problem = f"could not start a PostgreSQL server from {bindir}: {e}"
+    if server is None:
+        assert problem is not None
+        if in_ci():
+            pytest.fail(f"CI=true and {problem}", pytrace=False)
+        pytest.skip(problem)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> str:
+    """A database at the migrations' head; tests that use the store get a copy instead of migrating."""
+    name = postgres_server.create_database()
+    engine = make_engine(postgres_server.url(name))
+    upgrade(engine)
+    engine.dispose()  # CREATE DATABASE … TEMPLATE needs the template to have no connections
+    return name
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "partner.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection checkpoints the WAL into the file, so the file alone is complete
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- the database
+
+
+@dataclass(frozen=True)
+class ScratchDatabase:
+    backend: str  # "sqlite" or "postgres"
+    url: str
+    migrated: bool
+
+
+# Tests that use these fixtures start from a migrated database; others (migration tests, CLI runs) from an empty one.
+_NEEDS_SCHEMA = frozenset({"store"})
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def scratch_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ScratchDatabase]:
+    migrated = bool(_NEEDS_SCHEMA.intersection(request.fixturenames))
+    if request.param == "sqlite":
+        path = tmp_path / "partner.db"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield ScratchDatabase("sqlite", f"sqlite:///{path}", migrated)
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("postgres_template") if migrated else "template0"
+    name = server.take_database(template=template)
+    try:
+        yield ScratchDatabase("postgres", server.url(name), migrated)
+    finally:
+        server.release_database(name)
+
+
 @pytest.fixture
-def database_url(tmp_path: pytest.TempPathFactory) -> str:
-    return os.environ.get("PARTNER_TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/partner.db"
+def database_url(scratch_database: ScratchDatabase) -> str:
+    return scratch_database.url
 
 
 @pytest.fixture
@@ -57,9 +309,10 @@ def settings(fake_slack: FakeSlack, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
+def store(settings: Settings, scratch_database: ScratchDatabase) -> Iterator[Store]:
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    if not scratch_database.migrated:
+        upgrade(engine)
     yield Store(engine)
     engine.dispose()
 
@@ -74,6 +327,7 @@ def bot(settings: Settings, store: Store, clock: FakeClock) -> Iterator[BotServe
     server = BotServer(create_app(settings=settings, store=store, clock=clock), store).start()
     yield server
     server.stop()
+    server.app.drain()  # no follow-up of this test may reach the fake Slack during the next one
 
 
 @pytest.fixture

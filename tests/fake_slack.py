@@ -314,6 +314,8 @@ class FakeSlack:
             "apps.connections.open": self._apps_connections_open,
         }
         self._no_auth = frozenset({"api.test"})
+        # The bot token's granted scopes: Slack returns them in the X-OAuth-Scopes header of every call.
+        self.scopes: list[str] = ["commands", "chat:write", "users:read", "channels:join"]
         self._app_token_methods = frozenset({"apps.connections.open"})
         # Socket Mode's WebSocket endpoint, started on the first apps.connections.open.
         self.socket_mode = FakeSocketMode(app_id=app_id)
@@ -675,7 +677,8 @@ class FakeSlack:
                 response["warning"] = ",".join([*warnings, *filter(None, [response.get("warning")])])
                 metadata = response.setdefault("response_metadata", {})
                 metadata["warnings"] = [*warnings, *metadata.get("warnings", [])]
-            reply = _json_reply(response)
+            scopes = {"X-OAuth-Scopes": ",".join(self.scopes)} if token == self.bot_token else None
+            reply = _json_reply(response, headers=scopes)
         self._record(
             Call(
                 method=method,

@@ -32,14 +32,15 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def env(fake_slack: FakeSlack, tmp_path: Path) -> dict[str, str]:
+def env(fake_slack: FakeSlack, database_url: str) -> dict[str, str]:
+    """A clean environment for a `partner-bot` process; `database_url` runs each test on SQLite and PostgreSQL."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
     return {
         **clean,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": fake_slack.api_url,
-        "DATABASE_URL": os.environ.get("PARTNER_TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/partner.db",
+        "DATABASE_URL": database_url,
     }
 
 

@@ -1,0 +1,280 @@
+"""`partner-bot doctor`: checks what a running Partner depends on and says what to fix.
+
+Settings, the database (reachable, schema at the latest migration), the bot token (`auth.test`), its scopes
+against manifest.yml, the app-level token in Socket Mode, and that the bot is in every customer's channel.
+Exit code 0 when nothing is wrong (warnings allowed), 1 when something must be fixed. It never changes anything:
+no migration, no join, no message.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.app import make_client
+from bot.logs import Redactor
+from bot.settings import Settings, SettingsError
+from storage import db
+from storage.store import Store
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+# Where a checkout keeps the manifest; an installed package may not have it, hence --manifest.
+REPO_MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+TOKEN_FIXES = {
+    "invalid_auth": "SLACK_BOT_TOKEN is not a valid token: copy the Bot User OAuth Token (xoxb-…) from OAuth & "
+    "Permissions again.",
+    "not_authed": "SLACK_BOT_TOKEN is empty as sent: set it to the Bot User OAuth Token (xoxb-…).",
+    "token_revoked": "The token was revoked: reinstall the app (Install App) and copy the new Bot User OAuth Token.",
+    "account_inactive": "The app was uninstalled or its bot deactivated: reinstall it (Install App) and copy the "
+    "new Bot User OAuth Token.",
+    "token_expired": "The token expired (token rotation is on): turn rotation off or reinstall and use the new token.",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str  # OK, WARN or FAIL
+    check: str
+    detail: str
+    fix: str | None = None
+
+
+def report_settings_error(error: SettingsError, out: IO[str] | None = None) -> int:
+    """Settings that do not even load: the one finding, and exit 1 like any other problem."""
+    _print([Finding(FAIL, "settings", str(error), "Fix the variable in the environment or in .env.")], out)
+    return 1
+
+
+def run_doctor(settings: Settings, *, manifest: Path | None = None, out: IO[str] | None = None) -> int:
+    findings = list(check_everything(settings, manifest=manifest))
+    _print(findings, out)
+    return 1 if any(f.status == FAIL for f in findings) else 0
+
+
+def _print(findings: list[Finding], out: IO[str] | None) -> None:
+    stream = out or sys.stdout
+    print("Partner doctor", file=stream)
+    for f in findings:
+        print(f"  {f.status:<5} {f.check}: {f.detail}", file=stream)
+        if f.fix and f.status != OK:
+            print(f"        fix: {f.fix}", file=stream)
+    problems = sum(f.status == FAIL for f in findings)
+    warnings = sum(f.status == WARN for f in findings)
+    if problems:
+        print(f"{problems} problem(s) to fix, {warnings} warning(s).", file=stream)
+    else:
+        print(f"Everything Partner needs is in place ({warnings} warning(s)).", file=stream)
+
+
+def check_everything(settings: Settings, *, manifest: Path | None = None) -> Iterator[Finding]:
+    mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
+    shown_url = Redactor()(settings.database_url)
+    yield Finding(OK, "settings", f"loaded; {mode}; Slack API {settings.slack_api_url}; database {shown_url}")
+
+    store, schema_ok, findings = _check_database(settings)
+    yield from findings
+
+    client = make_client(settings, timeout=10)
+    identity, scopes, findings = _check_token(client)
+    yield from findings
+    if identity is None:
+        yield Finding(WARN, "scopes", "not checked: needs a working bot token")
+        yield Finding(WARN, "channels", "not checked: needs a working bot token")
+    else:
+        yield from _check_scopes(scopes, manifest)
+        if settings.socket_mode:
+            yield from _check_app_token(settings)
+        if store is None or not schema_ok:
+            yield Finding(WARN, "channels", "not checked: needs the database at the latest schema")
+        else:
+            yield from _check_channels(client, store, team_id=str(identity.get("team_id")), bot=identity)
+    if store is not None:
+        store.engine.dispose()
+
+
+def _check_database(settings: Settings) -> tuple[Store | None, bool, list[Finding]]:
+    backend = make_url(db.normalize_url(settings.database_url)).get_backend_name()
+    engine = db.make_engine(settings.database_url)
+    try:
+        store = Store(engine)
+        store.ping()
+        current = db.current_revision(engine)
+    except SQLAlchemyError as e:
+        engine.dispose()
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return (
+            None,
+            False,
+            [
+                Finding(
+                    FAIL,
+                    "database",
+                    f"cannot connect ({backend}): {Redactor()(reason)}",
+                    "Check DATABASE_URL (host, port, name, user, password) and that the database server is up.",
+                )
+            ],
+        )
+    head = db.head_revision()
+    if current == head:
+        return store, True, [Finding(OK, "database", f"{backend} reachable; schema at {current} (the latest)")]
+    if current is None:
+        detail = f"{backend} reachable but has no Partner schema yet"
+        fix = "Run `partner-bot db upgrade` (`partner-bot serve` also does it at start)."
+    elif _known_revision(current):
+        detail = f"schema at {current}, behind the latest {head}"
+        fix = "Run `partner-bot db upgrade` (`partner-bot serve` also does it at start)."
+    else:
+        detail = f"schema at {current}, which this version of Partner does not know (newer code migrated it?)"
+        fix = "Upgrade Partner to the version that wrote this schema; never run an older version on a newer schema."
+    return store, False, [Finding(FAIL, "database", detail, fix)]
+
+
+def _known_revision(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(db.alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def _check_token(client: WebClient) -> tuple[dict[str, Any] | None, set[str] | None, list[Finding]]:
+    try:
+        response = client.auth_test()
+    except SlackApiError as e:
+        error = str(e.response.get("error") or "unknown_error")
+        fix = TOKEN_FIXES.get(error, f"Slack answered {error!r}; see https://api.slack.com/methods/auth.test.")
+        return None, None, [Finding(FAIL, "bot token", f"auth.test failed: {error}", fix)]
+    except OSError as e:
+        return (
+            None,
+            None,
+            [
+                Finding(
+                    FAIL,
+                    "bot token",
+                    f"cannot reach Slack at {client.base_url}: {type(e).__name__}: {e}",
+                    "Check the network (proxy, firewall) and SLACK_API_URL.",
+                )
+            ],
+        )
+    identity = dict(response.data) if isinstance(response.data, dict) else {}
+    header = next((v for k, v in response.headers.items() if k.lower() == "x-oauth-scopes"), None)
+    if isinstance(header, list):
+        header = ",".join(header)
+    scopes = None if header is None else {s.strip() for s in str(header).split(",") if s.strip()}
+    detail = f"valid: bot @{identity.get('user')} ({identity.get('user_id')}) in {identity.get('team')} "
+    detail += f"({identity.get('team_id')})"
+    return identity, scopes, [Finding(OK, "bot token", detail)]
+
+
+def manifest_bot_scopes(path: Path) -> list[str]:
+    data = yaml.safe_load(path.read_text())
+    return list(((data or {}).get("oauth_config") or {}).get("scopes", {}).get("bot") or [])
+
+
+def _check_scopes(granted: set[str] | None, manifest: Path | None) -> Iterator[Finding]:
+    path = manifest or next((p for p in (Path("manifest.yml"), REPO_MANIFEST) if p.exists()), None)
+    if path is None or not path.exists():
+        yield Finding(WARN, "scopes", "not checked: manifest.yml not found", "Pass --manifest path/to/manifest.yml.")
+        return
+    try:
+        wanted = manifest_bot_scopes(path)
+    except (OSError, yaml.YAMLError, AttributeError) as e:
+        yield Finding(WARN, "scopes", f"not checked: cannot read {path}: {e}")
+        return
+    if granted is None:
+        yield Finding(WARN, "scopes", "not checked: Slack sent no X-OAuth-Scopes header")
+        return
+    missing = [s for s in wanted if s not in granted]
+    extra = sorted(granted - set(wanted))
+    if missing:
+        yield Finding(
+            FAIL,
+            "scopes",
+            f"the token lacks {', '.join(missing)} (declared in {path.name})",
+            "Add them under OAuth & Permissions → Bot Token Scopes (or paste manifest.yml into App Manifest), "
+            "then reinstall the app so the token gets them.",
+        )
+    else:
+        yield Finding(OK, "scopes", f"the token has all {len(wanted)} bot scopes of {path.name}")
+    if extra:
+        yield Finding(
+            WARN,
+            "scopes",
+            f"the token also has {', '.join(extra)}, which Partner does not use",
+            "Remove them from the app's Bot Token Scopes and reinstall: least privilege.",
+        )
+
+
+def _check_app_token(settings: Settings) -> Iterator[Finding]:
+    client = WebClient(token=settings.slack_app_token, base_url=settings.slack_api_url, timeout=10)
+    try:
+        client.apps_connections_open(app_token=settings.slack_app_token or "")
+    except SlackApiError as e:
+        error = e.response.get("error")
+        yield Finding(
+            FAIL,
+            "app token",
+            f"apps.connections.open failed: {error}",
+            "Generate an app-level token with connections:write (Basic Information → App-Level Tokens) and set "
+            "SLACK_APP_TOKEN, and turn Socket Mode on; or unset SLACK_APP_TOKEN to serve HTTP.",
+        )
+        return
+    except OSError as e:
+        yield Finding(FAIL, "app token", f"cannot reach Slack: {type(e).__name__}: {e}")
+        return
+    yield Finding(OK, "app token", "valid; Socket Mode can connect")
+
+
+def _check_channels(client: WebClient, store: Store, *, team_id: str, bot: dict[str, Any]) -> Iterator[Finding]:
+    customers = [c for c in store.customers(team_id=team_id) if c.channel_id]
+    by_channel: dict[str, list[str]] = {}
+    for customer in customers:
+        by_channel.setdefault(str(customer.channel_id), []).append(customer.name)
+    if not by_channel:
+        yield Finding(OK, "channels", "no customer has a channel yet")
+        return
+    bot_name = bot.get("user") or "Partner"
+    bad = 0
+    for channel_id, names in sorted(by_channel.items()):
+        who = ", ".join(names)
+        try:
+            channel = client.conversations_info(channel=channel_id)["channel"]
+        except SlackApiError as e:
+            bad += 1
+            error = e.response.get("error")
+            yield Finding(
+                FAIL,
+                "channels",
+                f"<#{channel_id}> of {who}: {error}",
+                f"The channel is gone or private without @{bot_name} in it: invite @{bot_name} there, or give "
+                f"{who} another channel.",
+            )
+            continue
+        name = f"#{channel.get('name') or channel_id}"
+        if channel.get("is_archived"):
+            bad += 1
+            yield Finding(
+                FAIL, "channels", f"{name} of {who} is archived", f"Unarchive {name} or give {who} another channel."
+            )
+        elif not channel.get("is_member"):
+            bad += 1
+            yield Finding(
+                FAIL,
+                "channels",
+                f"@{bot_name} is not a member of {name} ({who}), so nothing can be posted there",
+                f"Type `/invite @{bot_name}` in {name}.",
+            )
+    if not bad:
+        yield Finding(OK, "channels", f"@{bot_name} is in all {len(by_channel)} customer channel(s)")
