@@ -23,6 +23,7 @@ from bot.metrics import Metrics, observe_slack_api, outcome_of, surface_of
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers import register_listeners
+from handlers.identity import refuse_external_users
 from storage.store import Store
 
 logger = logging.getLogger("partner")
@@ -109,6 +110,9 @@ def create_app(
         context["clock"] = clock
         context["settings"] = settings
         return next()
+
+    # External people in Slack Connect channels reach only the customer's-own-view survey (handlers/identity.py).
+    app.use(refuse_external_users)
 
     @app.error
     def on_error(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
+
+from domain.boundaries import Policy
 
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
 
@@ -32,9 +35,24 @@ class Settings:
     nudge_grace_hours: float = 6.0
     any_checkin_satisfies: bool = False
 
+    # Boundaries: how many needs are introduced at once, when one holds, when slips call for a decision.
+    max_active_boundaries: int = 1
+    boundary_hold_weeks: int = 3
+    boundary_escalate_slips: int = 3
+    boundary_escalate_days: int = 30
+
     @property
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
+
+    @property
+    def boundary_policy(self) -> Policy:
+        return Policy(
+            max_active=self.max_active_boundaries,
+            hold_after=timedelta(weeks=self.boundary_hold_weeks),
+            escalate_slips=self.boundary_escalate_slips,
+            escalate_window=timedelta(days=self.boundary_escalate_days),
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env") -> Settings:
@@ -113,6 +131,16 @@ class Settings:
         if any_text not in ("true", "false", "1", "0", "yes", "no"):
             raise SettingsError(f"PARTNER_ANY_CHECKIN_SATISFIES must be true or false, got {any_text!r}.")
 
+        def positive(name: str, default: int, meaning: str) -> int:
+            text = get(name) or str(default)
+            try:
+                number = int(text)
+            except ValueError:
+                number = 0
+            if number < 1:
+                raise SettingsError(f"{name} must be a whole number of at least 1 ({meaning}), got {text!r}.")
+            return number
+
         return cls(
             slack_bot_token=token,
             slack_signing_secret=secret,
@@ -126,4 +154,8 @@ class Settings:
             log_format=log_format,
             nudge_grace_hours=grace_hours,
             any_checkin_satisfies=any_text in ("true", "1", "yes"),
+            max_active_boundaries=positive("PARTNER_MAX_ACTIVE_BOUNDARIES", 1, "needs introduced at once"),
+            boundary_hold_weeks=positive("PARTNER_BOUNDARY_HOLD_WEEKS", 3, "weeks without a slip"),
+            boundary_escalate_slips=positive("PARTNER_BOUNDARY_ESCALATE_SLIPS", 3, "slips"),
+            boundary_escalate_days=positive("PARTNER_BOUNDARY_ESCALATE_DAYS", 30, "days"),
         )

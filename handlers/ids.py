@@ -30,3 +30,19 @@ NUDGE_SNOOZE_MODAL = "nudge_snooze_modal"  # private_metadata: {"nudge_id": …,
 NUDGE_SNOOZE_FOR = "nudge_snooze_for"  # radio: "1d" or "until"
 NUDGE_SNOOZE_UNTIL = "nudge_snooze_until"  # datepicker
 NUDGE_SNOOZE_REASON = "nudge_snooze_reason"
+
+# Boundaries (working agreements)
+BOUNDARY_ACTIVATE = "boundary_activate"  # value: boundary id
+BOUNDARY_SLIP = "boundary_slip"  # value: "<boundary id>:<slips shown>", so a double click logs one slip
+BOUNDARY_HELD = "boundary_held"
+BOUNDARY_RETIRE = "boundary_retire"
+BOUNDARY_DECIDE_TALK = "boundary_decide_talk"  # the escalation's four options; value: boundary id
+BOUNDARY_DECIDE_RENEGOTIATE = "boundary_decide_renegotiate"
+BOUNDARY_DECIDE_RETIRE = "boundary_decide_retire"
+BOUNDARY_DECIDE_FLAG = "boundary_decide_flag"
+BOUNDARY_CALL_YES = "boundary_call_yes"  # "was this call outside the window?"; value: "<boundary id>:<check-in id>"
+BOUNDARY_CALL_NO = "boundary_call_no"
+BOUNDARY_RENEGOTIATE_MODAL = "boundary_renegotiate_modal"
+BOUNDARY_TEXT = "boundary_text"
+BOUNDARY_KIND = "boundary_kind"
+BOUNDARY_VALUE = "boundary_value"

@@ -15,6 +15,7 @@ from datetime import datetime
 from slack_sdk import WebClient
 
 from bot.settings import Settings
+from schedules.boundaries import plan_boundary_reminders, review_boundaries
 from schedules.cadence import mark_logged_calls, plan_nudges, send_nudges
 from storage.store import Store
 
@@ -25,6 +26,8 @@ Job = Callable[..., int]
 # Each job returns how many things it did (nudges sent, alerts raised…), for the tick report.
 JOBS: dict[str, Job] = {
     # Planners put rows in the nudge outbox (keep them before the sender job).
+    "boundary_review": review_boundaries,  # held needs, the next-need suggestion, escalations
+    "boundary_reminders": plan_boundary_reminders,  # the gentle weekly reminder per active need
     "cadence": plan_nudges,  # call nudges in each customer's time, and overdue alerts to owners
     "calls_logged": mark_logged_calls,  # nudge messages whose call was logged since are updated in place
     "send_nudges": send_nudges,  # keep last: posts everything the jobs above planned, exactly once

@@ -1,9 +1,312 @@
-"""Boundaries (working agreements) and their slips."""
+"""Boundaries (working agreements) and their slips.
+
+The rules live in :mod:`domain.boundaries` on a frozen ``Boundary``; here rows are read into that
+shape (:func:`to_rule`), a transition is applied to it, and the result is written back in the same
+transaction, guarded by the status it was read with, so two clicks racing each other change it once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from domain import boundaries as rules
 from storage.base import StoreBase
+from storage.models import Boundary, BoundarySlip, Customer, CustomerEvent, Workspace
+
+# Columns a transition may change; everything else (text, wording, reminders) is edited explicitly.
+_STATE_FIELDS = ("status", "activated_at", "held_at", "retired_at", "escalated_at")
+
+
+def to_rule(row: Boundary, slips: Sequence[BoundarySlip] = ()) -> rules.Boundary:
+    """The domain view of a stored boundary, with its slips."""
+    return rules.Boundary(
+        text=row.text,
+        kind=row.kind,  # type: ignore[arg-type]  # validated by the domain constructor
+        value=row.value,
+        position=row.position,
+        id=row.id,
+        status=row.status,  # type: ignore[arg-type]
+        activated_at=row.activated_at,
+        held_at=row.held_at,
+        retired_at=row.retired_at,
+        escalated_at=row.escalated_at,
+        slips=tuple(
+            rules.Slip(at=s.at, by=s.by, note=s.note, source=s.source)  # type: ignore[arg-type]
+            for s in slips
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class BoundaryRecord:
+    """One stored boundary: its row, its slips (oldest first), the rules' view, and its number in `list`."""
+
+    row: Boundary
+    slips: tuple[BoundarySlip, ...]
+    rule: rules.Boundary
+    number: int
+
+    @property
+    def id(self) -> int:
+        assert self.row.id is not None
+        return self.row.id
+
+
+class BoundaryConflict(Exception):
+    """The boundary changed under us (another click won the race); re-read and try again."""
 
 
 class BoundaryQueries(StoreBase):
-    pass
+    def add_boundary(
+        self,
+        *,
+        team_id: str,
+        customer_id: int,
+        text: str,
+        kind: str,
+        value: str | None,
+        created_by: str | None,
+        now: datetime,
+    ) -> Boundary:
+        """A new proposed boundary, last in the customer's order of importance."""
+        with self.session() as session:
+            last = session.exec(
+                select(func.max(Boundary.position)).where(
+                    Boundary.team_id == team_id, Boundary.customer_id == customer_id
+                )
+            ).one()
+            row = Boundary(
+                team_id=team_id,
+                customer_id=customer_id,
+                position=(last or 0) + 1,
+                text=text,
+                kind=kind,
+                value=value,
+                created_by=created_by,
+                created_at=now,
+            )
+            session.add(row)
+            session.commit()
+            return row
+
+    def boundary_records(self, *, team_id: str, customer_id: int) -> list[BoundaryRecord]:
+        """Every boundary of a customer, retired ones included, numbered as `list` shows them."""
+        with self.session() as session:
+            rows = list(
+                session.exec(
+                    select(Boundary)
+                    .where(Boundary.team_id == team_id, Boundary.customer_id == customer_id)
+                    .order_by(col(Boundary.position), col(Boundary.id))
+                )
+            )
+            return _records(session, team_id, rows)
+
+    def boundary_record(self, *, team_id: str, boundary_id: int) -> BoundaryRecord | None:
+        """One boundary, numbered within its customer's list."""
+        row = self._boundary_row(team_id=team_id, boundary_id=boundary_id)
+        if row is None:
+            return None
+        return next(
+            (r for r in self.boundary_records(team_id=team_id, customer_id=row.customer_id) if r.id == boundary_id),
+            None,
+        )
+
+    def _boundary_row(self, *, team_id: str, boundary_id: int) -> Boundary | None:
+        with self.session() as session:
+            row = session.get(Boundary, boundary_id)
+            return row if row is not None and row.team_id == team_id else None
+
+    def change_boundary(
+        self,
+        *,
+        team_id: str,
+        boundary_id: int,
+        change: Callable[[rules.Boundary, list[rules.Boundary]], rules.Boundary],
+    ) -> tuple[BoundaryRecord, BoundaryRecord]:
+        """Apply a transition (given the boundary and its customer's others); returns (before, after).
+
+        The write only lands if the status is still what was read; otherwise :class:`BoundaryConflict`.
+        The transition's ValueError (e.g. "it is already active") propagates unchanged.
+        """
+        before = self.boundary_record(team_id=team_id, boundary_id=boundary_id)
+        if before is None:
+            raise LookupError(f"boundary {boundary_id} not found")
+        siblings = self.boundary_records(team_id=team_id, customer_id=before.row.customer_id)
+        changed = change(before.rule, [r.rule for r in siblings])
+        values = {name: getattr(changed, name) for name in _STATE_FIELDS}
+        with self.session() as session:
+            result = session.exec(  # type: ignore[call-overload]
+                update(Boundary)
+                .where(
+                    col(Boundary.id) == boundary_id,
+                    col(Boundary.team_id) == team_id,
+                    col(Boundary.status) == before.row.status,
+                )
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                session.rollback()
+                raise BoundaryConflict(f"boundary {boundary_id} changed meanwhile")
+            session.commit()
+        after = self.boundary_record(team_id=team_id, boundary_id=boundary_id)
+        assert after is not None
+        return before, after
+
+    def edit_boundary(self, *, team_id: str, boundary_id: int, **fields: Any) -> Boundary | None:
+        """Set text/kind/value, reminder wording or schedule, last_template (the caller validated them)."""
+        allowed = {"text", "kind", "value", "reminders", "reminder_text", "last_template", "escalated_at"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"not editable here: {', '.join(sorted(unknown))}")
+        with self.session() as session:
+            row = session.get(Boundary, boundary_id)
+            if row is None or row.team_id != team_id:
+                return None
+            for name, value in fields.items():
+                setattr(row, name, value)
+            session.add(row)
+            session.commit()
+            return row
+
+    def record_boundary_slip(
+        self,
+        *,
+        team_id: str,
+        boundary_id: int,
+        at: datetime,
+        by: str | None,
+        note: str = "",
+        source: rules.SlipSource = "manual",
+        idempotency_key: str | None = None,
+    ) -> tuple[BoundaryRecord, bool]:
+        """Log a slip (a held boundary goes back to active, per the rules); the same key twice logs one.
+
+        Returns the boundary after the slip and whether this call logged it.
+        """
+        record = self.boundary_record(team_id=team_id, boundary_id=boundary_id)
+        if record is None:
+            raise LookupError(f"boundary {boundary_id} not found")
+        if idempotency_key is not None and self._slip_exists(team_id=team_id, idempotency_key=idempotency_key):
+            return record, False
+        changed = rules.record_slip(record.rule, at, by=by, note=note, source=source)  # ValueError when not in force
+        slip = BoundarySlip(
+            team_id=team_id,
+            boundary_id=boundary_id,
+            at=at,
+            by=by,
+            note=note.strip(),
+            source=source,
+            idempotency_key=idempotency_key,
+        )
+        with self.session() as session:
+            session.add(slip)
+            session.exec(  # type: ignore[call-overload]
+                update(Boundary)
+                .where(col(Boundary.id) == boundary_id, col(Boundary.team_id) == team_id)
+                .values(status=changed.status, held_at=changed.held_at)
+            )
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                if idempotency_key is None:
+                    raise
+                created = False
+            else:
+                created = True
+        after = self.boundary_record(team_id=team_id, boundary_id=boundary_id)
+        assert after is not None
+        return after, created
+
+    def _slip_exists(self, *, team_id: str, idempotency_key: str) -> bool:
+        with self.session() as session:
+            return (
+                session.exec(
+                    select(BoundarySlip.id).where(
+                        BoundarySlip.team_id == team_id, BoundarySlip.idempotency_key == idempotency_key
+                    )
+                ).first()
+                is not None
+            )
+
+    def record_boundary_event(
+        self,
+        *,
+        team_id: str,
+        customer_id: int,
+        actor_id: str | None,
+        kind: str,
+        detail: dict[str, Any],
+        now: datetime,
+    ) -> CustomerEvent:
+        """A line in the customer's history: a boundary decision, a flagged relationship…"""
+        event = CustomerEvent(
+            team_id=team_id, customer_id=customer_id, actor_id=actor_id, kind=kind, detail=detail, at=now
+        )
+        with self.session() as session:
+            session.add(event)
+            session.commit()
+            return event
+
+    def boundary_events(self, *, team_id: str, customer_id: int, kinds: Sequence[str]) -> list[CustomerEvent]:
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(CustomerEvent)
+                    .where(
+                        CustomerEvent.team_id == team_id,
+                        CustomerEvent.customer_id == customer_id,
+                        col(CustomerEvent.kind).in_(list(kinds)),
+                    )
+                    .order_by(col(CustomerEvent.at), col(CustomerEvent.id))
+                )
+            )
+
+    def customers_with_live_boundaries(self) -> list[tuple[Customer, list[BoundaryRecord]]]:
+        """For the scheduled jobs, across workspaces: each live customer of an active workspace that has a
+        boundary not yet retired, with all its boundaries."""
+        with self.session() as session:
+            customers = list(
+                session.exec(
+                    select(Customer)
+                    .join(Workspace, col(Workspace.team_id) == col(Customer.team_id))
+                    .where(
+                        col(Workspace.active).is_(True),
+                        col(Customer.archived_at).is_(None),
+                        col(Customer.id).in_(
+                            select(Boundary.customer_id).where(col(Boundary.status) != "retired").distinct()
+                        ),
+                    )
+                    .order_by(col(Customer.team_id), col(Customer.id))
+                )
+            )
+        out: list[tuple[Customer, list[BoundaryRecord]]] = []
+        for customer in customers:
+            assert customer.id is not None
+            out.append((customer, self.boundary_records(team_id=customer.team_id, customer_id=customer.id)))
+        return out
+
+
+def _records(session: Session, team_id: str, rows: list[Boundary]) -> list[BoundaryRecord]:
+    ids = [r.id for r in rows if r.id is not None]
+    by_boundary: dict[int, list[BoundarySlip]] = {i: [] for i in ids}
+    if ids:
+        for slip in session.exec(
+            select(BoundarySlip)
+            .where(BoundarySlip.team_id == team_id, col(BoundarySlip.boundary_id).in_(ids))
+            .order_by(col(BoundarySlip.at), col(BoundarySlip.id))
+        ):
+            by_boundary[slip.boundary_id].append(slip)
+    return [
+        BoundaryRecord(
+            row=row, slips=tuple(by_boundary[row.id or 0]), rule=to_rule(row, by_boundary[row.id or 0]), number=n
+        )
+        for n, row in enumerate(rows, 1)
+    ]

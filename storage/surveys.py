@@ -2,8 +2,246 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
 from storage.base import StoreBase
+from storage.models import Customer, CustomerEvent, SurveyDraft, SurveyResponse
+
+TEAM_KEY = "team"  # SurveyDraft.customer_key for surveys about the team rather than one customer
+
+
+def draft_key(customer_id: int | None) -> str:
+    return str(customer_id) if customer_id is not None else TEAM_KEY
+
+
+@dataclass(frozen=True)
+class RecordedSurvey:
+    """What storing a response did: the row, whether it is new, and the tier change it caused (if any)."""
+
+    response: SurveyResponse
+    created: bool
+    tier_change: tuple[str | None, str] | None = None  # (old, new)
 
 
 class SurveyQueries(StoreBase):
-    pass
+    def record_survey_response(
+        self,
+        *,
+        team_id: str,
+        survey: str,
+        customer_id: int | None,
+        respondent_id: str,
+        answers: Mapping[str, Any],
+        score: float | None,
+        now: datetime,
+        idempotency_key: str,
+        external: bool = False,
+        set_tier: str | None = None,
+    ) -> RecordedSurvey:
+        """Stores a response once per idempotency key; deletes the respondent's draft; sets the tier if asked.
+
+        Everything happens in one transaction, so a tier change never exists without the answer behind it.
+        """
+        response = SurveyResponse(
+            team_id=team_id,
+            customer_id=customer_id,
+            survey=survey,
+            respondent_id=respondent_id,
+            external=external,
+            answers=dict(answers),
+            score=score,
+            created_at=now,
+            idempotency_key=idempotency_key,
+        )
+        tier_change: tuple[str | None, str] | None = None
+        with self.session() as session:
+            session.add(response)
+            try:
+                session.flush()
+            except IntegrityError:
+                session.rollback()
+                existing = self.survey_response_by_key(team_id=team_id, idempotency_key=idempotency_key)
+                if existing is None:
+                    raise
+                return RecordedSurvey(existing, created=False)
+            draft = session.exec(
+                select(SurveyDraft).where(
+                    SurveyDraft.team_id == team_id,
+                    SurveyDraft.user_id == respondent_id,
+                    SurveyDraft.survey == survey,
+                    SurveyDraft.customer_key == draft_key(customer_id),
+                )
+            ).first()
+            if draft is not None:
+                session.delete(draft)
+            if set_tier is not None and customer_id is not None:
+                customer = session.get(Customer, customer_id)
+                if customer is not None and customer.team_id == team_id and customer.tier != set_tier:
+                    tier_change = (customer.tier, set_tier)
+                    customer.tier = set_tier
+                    customer.updated_at = now
+                    session.add(customer)
+                    session.add(
+                        CustomerEvent(
+                            team_id=team_id,
+                            customer_id=customer_id,
+                            actor_id=respondent_id,
+                            kind="tier_changed",
+                            detail={"old": tier_change[0], "new": set_tier, "survey_response_id": response.id},
+                            at=now,
+                        )
+                    )
+            session.commit()
+            return RecordedSurvey(response, created=True, tier_change=tier_change)
+
+    def survey_response_by_key(self, *, team_id: str, idempotency_key: str) -> SurveyResponse | None:
+        with self.session() as session:
+            return session.exec(
+                select(SurveyResponse).where(
+                    SurveyResponse.team_id == team_id, SurveyResponse.idempotency_key == idempotency_key
+                )
+            ).first()
+
+    def survey_responses(
+        self,
+        *,
+        team_id: str,
+        survey: str | None = None,
+        customer_id: int | None = None,
+        external: bool | None = None,
+        limit: int = 50,
+    ) -> list[SurveyResponse]:
+        """Newest first. `customer_id=None` means any customer (team-level answers included)."""
+        with self.session() as session:
+            query = select(SurveyResponse).where(SurveyResponse.team_id == team_id)
+            if survey is not None:
+                query = query.where(SurveyResponse.survey == survey)
+            if customer_id is not None:
+                query = query.where(SurveyResponse.customer_id == customer_id)
+            if external is not None:
+                query = query.where(SurveyResponse.external == external)
+            query = query.order_by(col(SurveyResponse.created_at).desc(), col(SurveyResponse.id).desc()).limit(limit)
+            return list(session.exec(query))
+
+    def latest_survey_response(
+        self, *, team_id: str, survey: str, customer_id: int | None, external: bool | None = None
+    ) -> SurveyResponse | None:
+        """The newest answer to `survey` about a customer (or, with customer_id None, about the team)."""
+        with self.session() as session:
+            query = select(SurveyResponse).where(SurveyResponse.team_id == team_id, SurveyResponse.survey == survey)
+            if customer_id is None:
+                query = query.where(col(SurveyResponse.customer_id).is_(None))
+            else:
+                query = query.where(SurveyResponse.customer_id == customer_id)
+            if external is not None:
+                query = query.where(SurveyResponse.external == external)
+            query = query.order_by(col(SurveyResponse.created_at).desc(), col(SurveyResponse.id).desc())
+            return session.exec(query.limit(1)).first()
+
+    # Drafts
+
+    def save_survey_draft(
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        survey: str,
+        customer_id: int | None,
+        answers: Mapping[str, Any],
+        now: datetime,
+    ) -> SurveyDraft:
+        """Creates or replaces the user's draft of this survey about this customer."""
+        key = draft_key(customer_id)
+        for _ in range(2):  # a concurrent first save may win the insert; then update its row
+            with self.session() as session:
+                draft = session.exec(
+                    select(SurveyDraft).where(
+                        SurveyDraft.team_id == team_id,
+                        SurveyDraft.user_id == user_id,
+                        SurveyDraft.survey == survey,
+                        SurveyDraft.customer_key == key,
+                    )
+                ).first()
+                if draft is None:
+                    draft = SurveyDraft(
+                        team_id=team_id, user_id=user_id, survey=survey, customer_key=key, updated_at=now
+                    )
+                draft.answers = dict(answers)
+                draft.updated_at = now
+                session.add(draft)
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+                    continue
+                return draft
+        raise RuntimeError("could not save the survey draft")
+
+    def survey_draft(self, *, team_id: str, user_id: str, survey: str, customer_id: int | None) -> SurveyDraft | None:
+        with self.session() as session:
+            return session.exec(
+                select(SurveyDraft).where(
+                    SurveyDraft.team_id == team_id,
+                    SurveyDraft.user_id == user_id,
+                    SurveyDraft.survey == survey,
+                    SurveyDraft.customer_key == draft_key(customer_id),
+                )
+            ).first()
+
+    # Flags raised about answers (tier changes, our view vs theirs), each recorded once
+
+    def record_customer_event_once(
+        self,
+        *,
+        team_id: str,
+        customer_id: int,
+        kind: str,
+        detail: dict[str, Any],
+        now: datetime,
+        dedupe: str,
+        actor_id: str | None = None,
+    ) -> bool:
+        """Adds an event unless one of this kind already carries `dedupe`; True when this call added it.
+
+        Check and insert share one transaction, so sequential deliveries (retries, replays) add one event.
+        """
+        with self.session() as session:
+            existing = session.exec(
+                select(CustomerEvent).where(
+                    CustomerEvent.team_id == team_id,
+                    CustomerEvent.customer_id == customer_id,
+                    CustomerEvent.kind == kind,
+                )
+            ).all()
+            if any(e.detail.get("dedupe") == dedupe for e in existing):
+                return False
+            session.add(
+                CustomerEvent(
+                    team_id=team_id,
+                    customer_id=customer_id,
+                    actor_id=actor_id,
+                    kind=kind,
+                    detail={**detail, "dedupe": dedupe},
+                    at=now,
+                )
+            )
+            session.commit()
+            return True
+
+    def customer_events_of_kind(
+        self, *, team_id: str, customer_id: int, kind: str | None = None
+    ) -> list[CustomerEvent]:
+        """Oldest first."""
+        with self.session() as session:
+            query = select(CustomerEvent).where(
+                CustomerEvent.team_id == team_id, CustomerEvent.customer_id == customer_id
+            )
+            if kind is not None:
+                query = query.where(CustomerEvent.kind == kind)
+            return list(session.exec(query.order_by(col(CustomerEvent.at), col(CustomerEvent.id))))

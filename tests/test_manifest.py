@@ -15,12 +15,16 @@ import yaml
 from referencing import Registry, Resource
 
 import handlers.ids as ids
+from domain.boundaries import DEFAULT_POLICY
+from domain.calendar import WorkCalendar
+from handlers.blocks import boundaries as b
 from handlers.blocks.checkin import checkin_modal
 from handlers.blocks.customers import CustomerRow, customer_card, customer_modal, list_message
 from handlers.blocks.help import help_blocks
 from handlers.blocks.home import home_view
 from handlers.blocks.nudges import nudge_blocks, snooze_modal
-from storage.models import CheckIn, Customer
+from storage.boundaries import BoundaryRecord, to_rule
+from storage.models import Boundary, CheckIn, Customer
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT.parent / "shared" / "slack-specs"
@@ -131,6 +135,7 @@ def every_view() -> list[dict[str, Any]]:
         *customer_views(customer, checkin, now),
         {"blocks": nudge_blocks(nudge_id=1, text="Time for the call", outcome=None)},
         snooze_modal(customer=customer, nudge_id=1, tomorrow=now.date()),
+        *boundary_views(customer, now),
     ]
 
 
@@ -144,6 +149,36 @@ def customer_views(customer: Customer, checkin: CheckIn, now: datetime) -> list[
         customer_card(CustomerRow(customer=archived, tz="UTC"), now=now),
         customer_modal(owner_id="U1", channel_id="C1"),
         customer_modal(customer=customer),
+    ]
+
+
+def boundary_views(customer: Customer, now: datetime) -> list[dict[str, Any]]:
+    """The boundary list (every status), the escalation, the suggestion, the call question, the renegotiation."""
+
+    def record(n: int, status: str, **stamps: Any) -> BoundaryRecord:
+        row = Boundary(id=n, team_id="T", customer_id=1, text=f"Need {n}", status=status, created_at=now, **stamps)
+        return BoundaryRecord(row=row, slips=(), rule=to_rule(row), number=n)
+
+    window = Boundary(
+        id=5, team_id="T", customer_id=1, text="Calls 9-10am", kind="contact_window", value="09:00-10:00",
+        status="active", created_at=now, activated_at=now,
+    )  # fmt: skip
+    records = [
+        record(1, "proposed"),
+        record(2, "active", activated_at=now),
+        record(3, "held", activated_at=now, held_at=now),
+        record(4, "retired", retired_at=now),
+    ]
+    cal = WorkCalendar()
+    return [
+        b.boundary_list(customer, records, now, DEFAULT_POLICY, cal),
+        {"blocks": b.boundary_section_blocks(customer, records, now, DEFAULT_POLICY, cal)},
+        b.escalation_blocks(customer, records[1], now, DEFAULT_POLICY, cal),
+        b.suggestion_blocks(customer, records[2], records[0], DEFAULT_POLICY),
+        b.call_window_question(
+            customer, BoundaryRecord(window, (), to_rule(window), 5), checkin_id=1, call_at=now, cal=cal
+        ),
+        b.renegotiate_modal(customer, records[1], metadata={}),
     ]
 
 

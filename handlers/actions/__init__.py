@@ -1,5 +1,6 @@
 from slack_bolt import App
 
+from handlers.actions import boundaries
 from handlers.actions.checkin import open_checkin
 from handlers.actions.customers import (
     archive_from_card,
@@ -11,6 +12,16 @@ from handlers.actions.customers import (
 from handlers.actions.customers import open_card as open_customer_card
 from handlers.actions.nudges import log_call, open_snooze, redraw, skip_today
 from handlers.ids import (
+    BOUNDARY_ACTIVATE,
+    BOUNDARY_CALL_NO,
+    BOUNDARY_CALL_YES,
+    BOUNDARY_DECIDE_FLAG,
+    BOUNDARY_DECIDE_RENEGOTIATE,
+    BOUNDARY_DECIDE_RETIRE,
+    BOUNDARY_DECIDE_TALK,
+    BOUNDARY_HELD,
+    BOUNDARY_RETIRE,
+    BOUNDARY_SLIP,
     CARD_ARCHIVE,
     CARD_EDIT,
     CARD_RESTORE,
@@ -35,3 +46,13 @@ def register(app: App) -> None:
     app.action(NUDGE_LOG_CALL)(log_call)
     app.action(NUDGE_SNOOZE)(open_snooze)
     app.action(NUDGE_SKIP)(ack=skip_today, lazy=[redraw])
+    app.action(BOUNDARY_ACTIVATE)(boundaries.activate)
+    app.action(BOUNDARY_SLIP)(boundaries.slip)
+    app.action(BOUNDARY_HELD)(boundaries.held)
+    app.action(BOUNDARY_RETIRE)(boundaries.retire)
+    app.action(BOUNDARY_DECIDE_TALK)(boundaries.decide_talk)
+    app.action(BOUNDARY_DECIDE_RENEGOTIATE)(boundaries.decide_renegotiate)
+    app.action(BOUNDARY_DECIDE_RETIRE)(boundaries.decide_retire)
+    app.action(BOUNDARY_DECIDE_FLAG)(boundaries.decide_flag)
+    app.action(BOUNDARY_CALL_YES)(boundaries.call_outside_yes)
+    app.action(BOUNDARY_CALL_NO)(boundaries.call_outside_no)

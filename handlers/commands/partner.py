@@ -14,6 +14,8 @@ from handlers.commands.add import USAGE as ADD_USAGE
 from handlers.commands.add import add
 from handlers.commands.archive import ARCHIVE_USAGE, RESTORE_USAGE, archive, restore
 from handlers.commands.base import CommandCall, Reply, Subcommand
+from handlers.commands.boundary import USAGE as BOUNDARY_USAGE
+from handlers.commands.boundary import boundary
 from handlers.commands.cadence import USAGE as CADENCE_USAGE
 from handlers.commands.cadence import cadence
 from handlers.commands.checkin import USAGE as CHECKIN_USAGE
@@ -71,6 +73,13 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("snooze", SNOOZE_USAGE, "No nudges about a customer for a while; anyone can snooze.", snooze),
     Subcommand("pause", PAUSE_USAGE, "Stop a customer's nudges and alerts until resumed (owner or admins).", pause),
     Subcommand("resume", RESUME_USAGE, "Turn a paused or snoozed customer's nudges back on.", resume),
+    Subcommand(
+        "boundary",
+        BOUNDARY_USAGE,
+        "Working agreements with a customer: introduced one at a time, gently reminded, escalated when they slip.",
+        boundary,
+        aliases=("boundaries", "agreement", "agreements"),
+    ),
     Subcommand(
         "upcoming", UPCOMING_USAGE, "The next nudges, in each customer's local time.", upcoming, aliases=("next",)
     ),

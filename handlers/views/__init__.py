@@ -1,6 +1,13 @@
 from slack_bolt import App
 
-from handlers.ids import ADD_CUSTOMER_MODAL, CHECKIN_MODAL, EDIT_CUSTOMER_MODAL, NUDGE_SNOOZE_MODAL
+from handlers.ids import (
+    ADD_CUSTOMER_MODAL,
+    BOUNDARY_RENEGOTIATE_MODAL,
+    CHECKIN_MODAL,
+    EDIT_CUSTOMER_MODAL,
+    NUDGE_SNOOZE_MODAL,
+)
+from handlers.views.boundaries import show_renegotiated, submit_renegotiation
 from handlers.views.checkin import confirm_checkin, submit_checkin
 from handlers.views.customers import (
     confirm_add_customer,
@@ -16,3 +23,4 @@ def register(app: App) -> None:
     app.view(ADD_CUSTOMER_MODAL)(ack=submit_add_customer, lazy=[confirm_add_customer])
     app.view(EDIT_CUSTOMER_MODAL)(ack=submit_edit_customer, lazy=[confirm_edit_customer])
     app.view(NUDGE_SNOOZE_MODAL)(ack=submit_snooze, lazy=[redraw_snoozed])
+    app.view(BOUNDARY_RENEGOTIATE_MODAL)(ack=submit_renegotiation, lazy=[show_renegotiated])

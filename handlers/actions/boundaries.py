@@ -1,0 +1,346 @@
+"""Boundary buttons: Activate / Slip / Held / Retire (list, card, suggestion), the escalation's four
+decisions, and the Yes/No answer to "was this call outside the agreed window?".
+
+Each listener acks at once, then changes the record and redraws the message it came from through the
+response_url: the list is redrawn in place, the suggestion and the escalation show what was decided.
+A repeated click finds the boundary already changed and changes nothing; a repeated Slip click carries
+the same key (the message and the slip count it was drawn with), so it logs one slip.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.clock import Clock
+from bot.settings import Settings
+from domain import boundaries as rules
+from domain.errors import UserError
+from handlers.blocks.boundaries import (
+    SURFACE_LIST,
+    SURFACE_SUGGESTION,
+    boundary_list,
+    escalation_blocks,
+    quoted,
+    renegotiate_modal,
+)
+from handlers.boundaries_hooks import (
+    activate_boundary,
+    hold_boundary,
+    log_slip,
+    require_boundary,
+    require_boundary_change,
+    retire_boundary,
+    slip_summary,
+)
+
+# A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
+from schedules import boundaries as planning
+from storage.boundaries import BoundaryRecord
+from storage.models import Customer
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+DECISION_EVENT = "boundary_decision"
+FLAG_EVENT = "relationship_flagged"
+
+
+def _team(body: dict[str, Any], context: BoltContext) -> str:
+    return context.team_id or body["team"]["id"]
+
+
+def _ids(value: str | None, parts: int = 1) -> list[int]:
+    """The ids a button carries ("12" or "12:3"); anything else is a stale or forged button."""
+    pieces = (value or "").split(":")
+    # ASCII digits only ("²".isdigit() is true), and within a database integer.
+    if len(pieces) != parts or not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in pieces):
+        raise UserError("That button is out of date; run the command again.")
+    return [int(p) for p in pieces]
+
+
+def _surface(action: dict[str, Any]) -> str:
+    # block_id "boundary:<surface>:<id>", set by handlers.blocks.boundaries
+    parts = str(action.get("block_id") or "").split(":")
+    return parts[1] if len(parts) == 3 and parts[0] == "boundary" else ""
+
+
+def _answer(body: dict[str, Any], respond: Respond, **message: Any) -> None:
+    """Redraw or answer beside the message the button was on; buttons in views have no response_url."""
+    if body.get("response_url"):
+        respond(**message)
+
+
+def _redraw(
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Respond,
+    *,
+    store: Store,
+    settings: Settings,
+    customer: Customer,
+    confirmation: str,
+    now: datetime,
+) -> None:
+    surface = _surface(action)
+    if surface == SURFACE_LIST:
+        assert customer.id is not None
+        records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
+        cal = planning.customer_calendar(customer, settings.default_tz)
+        listing = boundary_list(customer, records, now, settings.boundary_policy, cal)
+        _answer(body, respond, replace_original=True, **listing)
+    elif surface == SURFACE_SUGGESTION:
+        _answer(body, respond, replace_original=True, text=confirmation)
+    else:
+        _answer(body, respond, replace_original=False, response_type="ephemeral", text=confirmation)
+
+
+Transition = Callable[[Store, str, BoundaryRecord, Settings, datetime], tuple[BoundaryRecord, bool]]
+
+
+def _change_listener(transition: Transition, done: str, already: str) -> Callable[..., None]:
+    def listener(
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: BoltContext,
+        client: WebClient,
+        respond: Respond,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        ack()
+        team_id = _team(body, context)
+        (boundary_id,) = _ids(action.get("value"))
+        customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
+        require_boundary_change(client, settings, user_id=body["user"]["id"], customer=customer)
+        now = clock()
+        after, changed = transition(store, team_id, record, settings, now)
+        template = done if changed else already
+        confirmation = template.format(text=quoted(after.rule.text), customer=customer.name)
+        _redraw(
+            body, action, respond, store=store, settings=settings, customer=customer, confirmation=confirmation, now=now
+        )
+
+    return listener
+
+
+activate = _change_listener(
+    lambda store, team, record, settings, now: activate_boundary(
+        store, team_id=team, record=record, policy=settings.boundary_policy, now=now
+    ),
+    ":white_check_mark: {text} is now active with *{customer}*. State it in your next meeting or agreement.",
+    "{text} is already active with *{customer}*.",
+)
+held = _change_listener(
+    lambda store, team, record, settings, now: hold_boundary(store, team_id=team, record=record, now=now),
+    ":white_check_mark: {text} is holding with *{customer}*.",
+    "{text} was already holding with *{customer}*.",
+)
+retire = _change_listener(
+    lambda store, team, record, settings, now: retire_boundary(store, team_id=team, record=record, now=now),
+    "Retired {text} for *{customer}*; its history is kept.",
+    "{text} was already retired.",
+)
+
+
+def slip(
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: BoltContext,
+    respond: Respond,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    """Anyone may log a slip. Keyed by where the button was and the slips it was drawn with."""
+    ack()
+    team_id = _team(body, context)
+    boundary_id, shown = _ids(action.get("value"), 2)
+    customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
+    container = body.get("container") or {}
+    where = container.get("message_ts") or container.get("view_id") or action.get("action_ts")
+    now = clock()
+    policy = settings.boundary_policy
+    after, created = log_slip(
+        store,
+        customer=customer,
+        record=record,
+        by=body["user"]["id"],
+        note="",
+        source="button",
+        idempotency_key=f"action:{where}:{boundary_id}:{shown}",
+        policy=policy,
+        now=now,
+    )
+    summary = slip_summary(after, policy, now)
+    confirmation = f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({summary})."
+    if not created:
+        confirmation = f"That slip on {quoted(after.rule.text)} is already logged."
+    _redraw(
+        body, action, respond, store=store, settings=settings, customer=customer, confirmation=confirmation, now=now
+    )
+
+
+# --------------------------------------------------------------------------- the escalation's decisions
+
+
+def already_decided(store: Store, customer: Customer, message_key: str) -> str | None:
+    assert customer.id is not None
+    for event in store.boundary_events(team_id=customer.team_id, customer_id=customer.id, kinds=[DECISION_EVENT]):
+        if event.detail.get("message") == message_key:
+            return str(event.detail.get("option"))
+    return None
+
+
+def record_decision(
+    store: Store,
+    *,
+    customer: Customer,
+    record: BoundaryRecord,
+    option: str,
+    actor_id: str,
+    message_key: str,
+    policy: rules.Policy,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The decision goes in the customer's history; the run of slips counts as answered from now on."""
+    assert customer.id is not None
+    if record.rule.in_force:
+        store.edit_boundary(team_id=customer.team_id, boundary_id=record.id, escalated_at=now)
+    store.record_boundary_event(
+        team_id=customer.team_id,
+        customer_id=customer.id,
+        actor_id=actor_id,
+        kind=DECISION_EVENT,
+        detail={
+            "boundary_id": record.id,
+            "option": option,
+            "text": record.rule.text,
+            "slips": rules.slips_in_window(record.rule, now, policy.escalate_window),
+            "message": message_key,
+            **(detail or {}),
+        },
+        now=now,
+    )
+
+
+def _message_key(body: dict[str, Any]) -> str:
+    container = body.get("container") or {}
+    return f"{container.get('channel_id')}:{container.get('message_ts')}"
+
+
+def _decision_listener(option: str) -> Callable[..., None]:
+    def listener(
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: BoltContext,
+        client: WebClient,
+        respond: Respond,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        ack()
+        team_id = _team(body, context)
+        (boundary_id,) = _ids(action.get("value"))
+        customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
+        user_id = body["user"]["id"]
+        require_boundary_change(client, settings, user_id=user_id, customer=customer)
+        now, policy = clock(), settings.boundary_policy
+        cal = planning.customer_calendar(customer, settings.default_tz)
+        key = _message_key(body)
+        earlier = already_decided(store, customer, key)
+        if earlier is not None:  # a second click, or a second person: the first decision stands
+            decided = escalation_blocks(customer, record, now, policy, cal, decided=(earlier, user_id))
+            _answer(body, respond, replace_original=True, **decided)
+            return
+        if option == "renegotiate":
+            container = body.get("container") or {}
+            metadata = {"channel_id": container.get("channel_id"), "message_ts": container.get("message_ts")}
+            modal = renegotiate_modal(customer, record, metadata=metadata)
+            client.views_open(trigger_id=body["trigger_id"], view=modal)
+            return  # decided when the modal is saved
+        if option == "retire" and record.rule.status != "retired":
+            record, _changed = retire_boundary(store, team_id=team_id, record=record, now=now)
+        if option == "flag":
+            assert customer.id is not None
+            store.record_boundary_event(
+                team_id=team_id,
+                customer_id=customer.id,
+                actor_id=user_id,
+                kind=FLAG_EVENT,
+                detail={
+                    "boundary_id": record.id,
+                    "text": record.rule.text,
+                    "slips": rules.slips_in_window(record.rule, now, policy.escalate_window),
+                },
+                now=now,
+            )
+        record_decision(
+            store,
+            customer=customer,
+            record=record,
+            option=option,
+            actor_id=user_id,
+            message_key=key,
+            policy=policy,
+            now=now,
+        )
+        decided = escalation_blocks(customer, record, now, policy, cal, decided=(option, user_id))
+        _answer(body, respond, replace_original=True, **decided)
+
+    return listener
+
+
+decide_talk = _decision_listener("talk")
+decide_renegotiate = _decision_listener("renegotiate")
+decide_retire = _decision_listener("retire")
+decide_flag = _decision_listener("flag")
+
+
+# --------------------------------------------------------------------------- detected: a call outside the window
+
+
+def call_outside_yes(
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: BoltContext,
+    respond: Respond,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    ack()
+    team_id = _team(body, context)
+    boundary_id, checkin_id = _ids(action.get("value"), 2)
+    customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
+    now, policy = clock(), settings.boundary_policy
+    after, _created = log_slip(
+        store,
+        customer=customer,
+        record=record,
+        by=body["user"]["id"],
+        note="Call outside the agreed window",
+        source="detected",
+        idempotency_key=f"checkin:{checkin_id}:{boundary_id}",  # one slip per call, however often answered
+        policy=policy,
+        now=now,
+    )
+    text = f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({slip_summary(after, policy, now)})."
+    _answer(body, respond, replace_original=True, text=text)
+
+
+def call_outside_no(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    ack()
+    _answer(body, respond, replace_original=True, text="Thanks — no slip logged for that call.")

@@ -1,0 +1,391 @@
+"""Boundaries: the list with its buttons, the customer-card section, the escalation, the next-need
+suggestion, the detected-slip question, the gentle reminder and the renegotiation modal. Pure builders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from domain import boundaries as rules
+from domain.calendar import WorkCalendar
+from handlers.blocks import context, plain, section, truncate
+from handlers.ids import (
+    BOUNDARY_ACTIVATE,
+    BOUNDARY_CALL_NO,
+    BOUNDARY_CALL_YES,
+    BOUNDARY_DECIDE_FLAG,
+    BOUNDARY_DECIDE_RENEGOTIATE,
+    BOUNDARY_DECIDE_RETIRE,
+    BOUNDARY_DECIDE_TALK,
+    BOUNDARY_HELD,
+    BOUNDARY_KIND,
+    BOUNDARY_RENEGOTIATE_MODAL,
+    BOUNDARY_RETIRE,
+    BOUNDARY_SLIP,
+    BOUNDARY_TEXT,
+    BOUNDARY_VALUE,
+)
+from storage.boundaries import BoundaryRecord
+from storage.models import Customer
+
+# Two blocks a boundary keeps a list well inside Slack's 50 blocks per message.
+MAX_LISTED = 20
+MAX_HISTORY = 10
+
+STATUS_LABEL = {
+    "proposed": ":white_circle: proposed",
+    "active": ":large_blue_circle: active",
+    "held": ":white_check_mark: holding",
+    "retired": ":heavy_minus_sign: retired",
+}
+KIND_LABEL = {
+    "response_time": "response time",
+    "contact_window": "contact window",
+    "channel": "channel",
+    "custom": "custom",
+}
+DECISION_ACTIONS = {
+    "talk": BOUNDARY_DECIDE_TALK,
+    "renegotiate": BOUNDARY_DECIDE_RENEGOTIATE,
+    "retire": BOUNDARY_DECIDE_RETIRE,
+    "flag": BOUNDARY_DECIDE_FLAG,
+}
+DECISION_DONE = {
+    "talk": "will talk it through with the customer",
+    "renegotiate": "renegotiated it",
+    "retire": "retired it",
+    "flag": "flagged the relationship",
+}
+# Where a button was shown; the action refreshes that surface (the list) or answers beside it (the card).
+SURFACE_LIST = "list"
+SURFACE_CARD = "card"
+SURFACE_SUGGESTION = "suggestion"
+
+
+def quoted(text: str) -> str:
+    return f"“{text}”"
+
+
+def day_label(instant: datetime, cal: WorkCalendar) -> str:
+    local = cal.local_date(instant)
+    return f"{local:%a} {local.day} {local:%b}"
+
+
+def describe_value(rule: rules.Boundary) -> str | None:
+    """How the measurable part reads: "1 business day", "09:00-10:00 their time", the channel…"""
+    if rule.response_time is not None:
+        return f"within {rule.response_time.describe()}"
+    if rule.contact_window is not None:
+        return f"{rules.format_contact_window(rule.contact_window)} their time"
+    return rule.value
+
+
+def describe_reminders(setting: str | None) -> str:
+    if setting == "off":
+        return "reminders off"
+    if not setting:
+        return "reminders weekly"
+    return f"reminders {setting}"
+
+
+def slip_counts(record: BoundaryRecord, now: datetime, policy: rules.Policy) -> str:
+    total = len(record.slips)
+    if total == 0:
+        return "no slips"
+    recent = rules.slips_in_window(record.rule, now, policy.escalate_window)
+    days = policy.escalate_window.days
+    return f"{recent} slip{'' if recent == 1 else 's'} in the last {days} days · {total} in all"
+
+
+def boundary_line(record: BoundaryRecord, now: datetime, policy: rules.Policy, cal: WorkCalendar) -> str:
+    rule, row = record.rule, record.row
+    status = STATUS_LABEL[rule.status]
+    since = {"active": rule.activated_at, "held": rule.held_at, "retired": rule.retired_at}.get(rule.status)
+    if since is not None:
+        status += f" since {day_label(since, cal)}"
+    details = [KIND_LABEL[rule.kind]]
+    value = describe_value(rule)
+    if value:
+        details.append(value)
+    facts = [status, slip_counts(record, now, policy)]
+    if rule.status in ("proposed", "active"):  # a need that holds is no longer restated
+        facts.append(describe_reminders(row.reminders))
+    title = f"*{record.number}.* {quoted(truncate(rule.text, 300))}"
+    if rule.status == "retired":
+        title = f"~{title}~"
+    return f"{title} _({', '.join(details)})_\n{' · '.join(facts)}"
+
+
+def _button(
+    text: str, action_id: str, value: str, *, style: str | None = None, confirm: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "button", "action_id": action_id, "text": plain(text, 75), "value": value}
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
+
+
+def _retire_confirm(text: str) -> dict[str, Any]:
+    return {
+        "title": plain("Retire this need?", 100),
+        "text": plain(f"Stop asking the customer to uphold {quoted(text)}? Its history is kept.", 300),
+        "confirm": plain("Retire it", 30),
+        "deny": plain("Keep it", 30),
+    }
+
+
+def boundary_buttons(record: BoundaryRecord) -> list[dict[str, Any]]:
+    """Buttons for what can happen next; Slip carries the slip count it was shown with (see actions)."""
+    rule, key = record.rule, str(record.id)
+    buttons: list[dict[str, Any]] = []
+    if rule.status == "proposed":
+        buttons.append(_button("Activate", BOUNDARY_ACTIVATE, key, style="primary"))
+    if rule.in_force:
+        buttons.append(_button("Slip", BOUNDARY_SLIP, f"{record.id}:{len(record.slips)}"))
+    if rule.status == "active":
+        buttons.append(_button("Held", BOUNDARY_HELD, key))
+    if rule.status != "retired":
+        buttons.append(_button("Retire", BOUNDARY_RETIRE, key, confirm=_retire_confirm(rule.text)))
+    return buttons
+
+
+def _boundary_blocks(
+    records: Sequence[BoundaryRecord], now: datetime, policy: rules.Policy, cal: WorkCalendar, surface: str
+) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for record in records[:MAX_LISTED]:
+        blocks.append(section(boundary_line(record, now, policy, cal)))
+        buttons = boundary_buttons(record)
+        if buttons:
+            blocks.append({"type": "actions", "block_id": f"boundary:{surface}:{record.id}", "elements": buttons})
+    if len(records) > MAX_LISTED:
+        blocks.append(context(f"…and {len(records) - MAX_LISTED} more."))
+    return blocks
+
+
+def boundary_list(
+    customer: Customer, records: Sequence[BoundaryRecord], now: datetime, policy: rules.Policy, cal: WorkCalendar
+) -> dict[str, Any]:
+    """The `/partner boundary <customer> list` answer: text and blocks."""
+    if not records:
+        text = (
+            f"*{customer.name}* has no working agreements yet. Start with your most important need: "
+            f'`/partner boundary {customer.name} add "We answer within one business day" kind=response_time value=1d`'
+        )
+        return {"text": text, "blocks": [section(text)]}
+    intro = f"*Working agreements with {customer.name}* — introduced one at a time, most important first."
+    blocks = [section(intro), *_boundary_blocks(records, now, policy, cal, SURFACE_LIST)]
+    blocks.append(
+        context(
+            f"A need holds after {policy.hold_after.days // 7} weeks without a slip; "
+            f"{policy.escalate_slips} slips in {policy.escalate_window.days} days ask you to decide what to do. "
+            f"`/partner boundary {customer.name} preview <n>` shows the next reminder."
+        )
+    )
+    lines = [f"{r.number}. {quoted(r.rule.text)} — {r.rule.status}" for r in records]
+    return {"text": f"Working agreements with {customer.name}:\n" + "\n".join(lines), "blocks": blocks}
+
+
+def boundary_section_blocks(
+    customer: Customer, records: Sequence[BoundaryRecord], now: datetime, policy: rules.Policy, cal: WorkCalendar
+) -> list[dict[str, Any]]:
+    """The Boundaries section of the customer card: the live needs with their buttons.
+
+    Retired needs are left out (the list shows them). Buttons here answer with an ephemeral note
+    rather than redrawing the card, which belongs to the customer-card code.
+    """
+    live = [r for r in records if r.rule.status != "retired"]
+    blocks: list[dict[str, Any]] = [section("*Boundaries*")]
+    if not live:
+        blocks.append(
+            context(f'None yet. `/partner boundary {customer.name} add "<your most important need>"` to start.')
+        )
+        return blocks
+    blocks.extend(_boundary_blocks(live, now, policy, cal, SURFACE_CARD))
+    return blocks
+
+
+# --------------------------------------------------------------------------- escalation
+
+
+def escalation_blocks(
+    customer: Customer,
+    record: BoundaryRecord,
+    now: datetime,
+    policy: rules.Policy,
+    cal: WorkCalendar,
+    *,
+    decided: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The question to the owner after repeated slips; ``decided`` = (option, user id) once answered."""
+    rule = record.rule
+    head = f":warning: *{customer.name}* — a working agreement keeps slipping"
+    question = rules.escalation_text(rule, now, policy)
+    since = now - policy.escalate_window
+    recent = [s for s in record.slips if s.at > since][-MAX_HISTORY:]
+    history = "\n".join(
+        f"• {day_label(s.at, cal)}"
+        + (f" — <@{s.by}>" if s.by else "")
+        + (" (noticed by Partner)" if s.source == "detected" else "")
+        + (f": {truncate(s.note, 200)}" if s.note else "")
+        for s in recent
+    )
+    blocks: list[dict[str, Any]] = [section(head), section(question)]
+    if history:
+        blocks.append(section(f"*Slips*\n{history}"))
+    if decided is None:
+        blocks.append(
+            context(
+                "Decide consciously: talk it through with them, renegotiate what you ask, retire it, "
+                "or flag the relationship for the team."
+            )
+        )
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"boundary:escalation:{record.id}",
+                "elements": [
+                    _button(label, DECISION_ACTIONS[key], str(record.id), style="primary" if key == "talk" else None)
+                    for key, label in rules.escalation_options()
+                ],
+            }
+        )
+    else:
+        option, user_id = decided
+        blocks.append(context(f":ballot_box_with_check: <@{user_id}> {DECISION_DONE[option]}."))
+    text = f"{quoted(rule.text)} with {customer.name} keeps slipping. {question}"
+    return {"text": text, "blocks": blocks}
+
+
+# --------------------------------------------------------------------------- next need
+
+
+def suggestion_blocks(
+    customer: Customer, held: BoundaryRecord | None, proposed: BoundaryRecord, policy: rules.Policy
+) -> dict[str, Any]:
+    """To the owner: the active need has held, so here is the next one, with a button to activate it."""
+    weeks = policy.hold_after.days // 7
+    if held is not None:
+        lead = f":seedling: {quoted(held.rule.text)} has held with *{customer.name}*"
+        at = held.rule.held_at
+        quiet = at is not None and rules.has_held(held.rule, at, policy)
+        lead += f" — {weeks} week{'' if weeks == 1 else 's'} without a slip." if quiet else "."
+    else:
+        lead = f":seedling: *{customer.name}* has no need being introduced right now."
+    ask = f"Ready to introduce the next one? *{quoted(proposed.rule.text)}*"
+    text = f"{lead} {ask}"
+    return {
+        "text": text,
+        "blocks": [
+            section(
+                text,
+                accessory=_button("Activate", BOUNDARY_ACTIVATE, str(proposed.id), style="primary"),
+                block_id=f"boundary:{SURFACE_SUGGESTION}:{proposed.id}",
+            ),
+            context("State it in your next meeting or agreement; I'll remind their channel gently each week."),
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def call_window_question(
+    customer: Customer, record: BoundaryRecord, *, checkin_id: int, call_at: datetime, cal: WorkCalendar
+) -> dict[str, Any]:
+    """Asked of the person who logged a call outside the agreed contact window."""
+    window = record.rule.contact_window
+    assert window is not None
+    start, end = window
+    local = cal.local_datetime(call_at)
+    agreed = f"{start:%H:%M}–{end:%H:%M}"
+    text = (
+        f"You logged a call with *{customer.name}* at {local:%H:%M} their time ({day_label(call_at, cal)}). "
+        f"Was this call outside the agreed {agreed} window?"
+    )
+    value = f"{record.id}:{checkin_id}"
+    return {
+        "text": text,
+        "blocks": [
+            section(text),
+            {
+                "type": "actions",
+                "block_id": f"boundary:call:{record.id}",
+                "elements": [
+                    _button("Yes, log a slip", BOUNDARY_CALL_YES, value),
+                    _button("No, it was fine", BOUNDARY_CALL_NO, value),
+                ],
+            },
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- the reminder itself
+
+
+def reminder_message(text: str) -> dict[str, Any]:
+    """The gentle reminder in the customer's channel: just the words, as a person would write them."""
+    return {"text": text, "blocks": [section(text)]}
+
+
+# --------------------------------------------------------------------------- renegotiation
+
+
+def renegotiate_modal(customer: Customer, record: BoundaryRecord, *, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Edit what is asked: the words, and for measurable needs the number or the window."""
+    rule = record.rule
+    kind_options = [{"text": plain(label.capitalize()), "value": kind} for kind, label in KIND_LABEL.items()]
+    value_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": BOUNDARY_VALUE,
+        "max_length": 64,
+        "placeholder": plain("1d, 4h, 9-10am, #acme-requests…"),
+    }
+    if rule.value:
+        value_input["initial_value"] = rule.value
+    return {
+        "type": "modal",
+        "callback_id": BOUNDARY_RENEGOTIATE_MODAL,
+        "title": plain("Renegotiate", 24),
+        "submit": plain("Save", 24),
+        "close": plain("Cancel", 24),
+        "private_metadata": json.dumps({**metadata, "boundary_id": record.id}),
+        "blocks": [
+            section(f"What you and *{customer.name}* now agree, instead of {quoted(truncate(rule.text, 200))}."),
+            {
+                "type": "input",
+                "block_id": "text",
+                "label": plain("The agreement"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": BOUNDARY_TEXT,
+                    "multiline": True,
+                    "max_length": rules.MAX_TEXT_LENGTH,
+                    "initial_value": rule.text,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "kind",
+                "label": plain("Kind"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": BOUNDARY_KIND,
+                    "options": kind_options,
+                    "initial_option": next(o for o in kind_options if o["value"] == rule.kind),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "value",
+                "optional": True,
+                "label": plain("Value"),
+                "hint": plain("Response time: 1d or 4h. Contact window: 9-10am. Channel: where requests go.", 150),
+                "element": value_input,
+            },
+        ],
+    }

@@ -1,0 +1,117 @@
+"""Health score and "our view vs their view": for `/partner status` and, later, the customer card."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from domain.health import Health
+from domain.surveys import level_gap
+from handlers.blocks import context, plain, section, truncate
+from handlers.blocks.surveys import LEVEL_NAMES
+from storage.models import Customer, SurveyResponse
+
+BAND_EMOJI = {
+    "green": ":large_green_circle:",
+    "yellow": ":large_yellow_circle:",
+    "red": ":red_circle:",
+    "unknown": ":white_circle:",
+}
+
+
+def score_text(score: int | None, band: str | None) -> str:
+    """ ":large_green_circle: 82 (green)", or a plain "not scored yet"."""
+    if score is None:
+        return f"{BAND_EMOJI['unknown']} not scored yet"
+    return f"{BAND_EMOJI.get(band or 'unknown', BAND_EMOJI['unknown'])} {score} ({band})"
+
+
+def their_level(responses: Sequence[SurveyResponse]) -> str | None:
+    """The customer's latest answer to "how do you see us?" (responses newest first)."""
+    for response in responses:
+        level = response.answers.get("level")
+        if level in LEVEL_NAMES:
+            return str(level)
+    return None
+
+
+def view_gap(ours: str | None, theirs: str | None) -> int | None:
+    """level_gap when both sides have answered, else None."""
+    if ours not in LEVEL_NAMES or theirs not in LEVEL_NAMES:
+        return None
+    return level_gap(ours, theirs)  # type: ignore[arg-type]
+
+
+def views_text(ours: str | None, theirs_responses: Sequence[SurveyResponse]) -> str:
+    """Our view vs their view on one line, flagging a gap of a level or more."""
+    theirs = their_level(theirs_responses)
+    our_text = LEVEL_NAMES.get(ours or "", "not rated yet — `/partner survey <customer> level`")
+    their_text = LEVEL_NAMES.get(theirs or "", "not asked yet — `/partner ask <customer>`")
+    count = len({r.respondent_id for r in theirs_responses})
+    if theirs is not None and count > 1:
+        their_text += f" (latest of {count} people)"
+    line = f"*Our view:* {our_text}   ·   *Their view:* {their_text}"
+    gap = view_gap(ours, theirs)
+    if gap is not None and gap > 0:
+        line += f"\n:warning: We rate the relationship {gap} level{'s' if gap > 1 else ''} higher than they do."
+    elif gap is not None and gap < 0:
+        line += f"\n:bulb: They rate us {-gap} level{'s' if gap < -1 else ''} higher than we do."
+    return line
+
+
+def views_blocks(customer: Customer, theirs_responses: Sequence[SurveyResponse]) -> list[dict[str, Any]]:
+    """Our view vs their view as blocks, with what they asked us to start and keep doing."""
+    blocks = [section(views_text(customer.tier, theirs_responses))]
+    latest = theirs_responses[0] if theirs_responses else None
+    if latest is not None:
+        said = [
+            f"*{label}:* {truncate(str(latest.answers[key]), 400)}"
+            for key, label in (("start_doing", "Start doing"), ("keep_doing", "Keep doing"))
+            if latest.answers.get(key)
+        ]
+        if said:
+            blocks.append(context("\n".join(said)))
+    return blocks
+
+
+def gap_alert_text(customer: Customer, ours: str, theirs: str) -> str:
+    gap = level_gap(ours, theirs)
+    direction = "higher" if gap > 0 else "lower"
+    return (
+        f":warning: *{customer.name}* sees us as *{LEVEL_NAMES[theirs]}*; we rate the relationship "
+        f"*{LEVEL_NAMES[ours]}* — {abs(gap)} level{'s' if abs(gap) > 1 else ''} {direction}. "
+        f"Worth a conversation: `/partner status {customer.name}`."
+    )
+
+
+def status_blocks(
+    customer: Customer,
+    health: Health,
+    *,
+    trend: str,
+    theirs_responses: Sequence[SurveyResponse],
+) -> list[dict[str, Any]]:
+    """`/partner status <customer>`: score, 12-week trend, the top two reasons, our view vs theirs."""
+    reasons = health.top_reasons(2)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": plain(f"{customer.name} — relationship health")},
+        section(f"*Health:* {score_text(health.score, health.band)}\n*Trend (12 weeks):* `{trend}`"),
+    ]
+    if reasons:
+        blocks.append(section("*What moves it most:*\n" + "\n".join(f"• {r}" for r in reasons)))
+    elif health.score is None:
+        blocks.append(section("Log a check-in or answer a survey and the score starts counting."))
+    else:
+        blocks.append(section("Nothing is pulling the score down. :tada:"))
+    blocks.extend(views_blocks(customer, theirs_responses))
+    return blocks
+
+
+def status_text(customer: Customer, health: Health, *, trend: str, theirs_responses: Sequence[SurveyResponse]) -> str:
+    """The same as plain text, for notifications and screen readers."""
+    reasons = "; ".join(health.top_reasons(2))
+    return (
+        f"{customer.name}: health {score_text(health.score, health.band)}, trend {trend}"
+        + (f". {reasons}" if reasons else "")
+        + f". {views_text(customer.tier, theirs_responses)}"
+    )

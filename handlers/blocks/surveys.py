@@ -1,0 +1,232 @@
+"""Survey modals, rendered from the definitions in domain/surveys.py, and the messages around them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from domain.surveys import LEVELS, SURVEYS, Question, Survey
+from handlers.blocks import button, context, plain, section, truncate
+from handlers.ids import CUSTOMER_VIEW_MODAL, OPEN_CUSTOMER_VIEW, OPEN_SURVEY, SURVEY_ANSWER, SURVEY_MODAL
+from storage.models import Customer, SurveyResponse
+
+MAX_MODAL_BLOCKS = 100
+MAX_LABEL = 2000
+MAX_HEADER = 150
+
+# The surveys the account team opens by name; the customer's own view is only reached from its button.
+TEAM_SURVEYS: tuple[str, ...] = ("scorecard", "level", "practices", "profile")
+SURVEY_NAMES: dict[str, str] = {
+    "scorecard": "Ideal-customer scorecard",
+    "level": "Relationship level",
+    "practices": "Partnership practices",
+    "profile": "Ideal-customer profile",
+    "customer_view": "How they see us",
+}
+LEVEL_NAMES: dict[str, str] = {
+    "supplier": "Supplier",
+    "supplier_of_choice": "Supplier of choice",
+    "partner": "Partner",
+}
+assert set(LEVEL_NAMES) == set(LEVELS)
+
+
+def survey_button(customer_id: int | None, survey: str, *, text: str | None = None) -> dict[str, Any]:
+    """A button that opens `survey` about the customer (None: the team's practices self-check)."""
+    if survey not in TEAM_SURVEYS:
+        raise ValueError(f"no button for survey {survey!r}")
+    subject = "team" if customer_id is None else str(customer_id)
+    return button(text or SURVEY_NAMES[survey], OPEN_SURVEY, f"{survey}:{subject}")
+
+
+def parse_survey_button(value: str) -> tuple[str, int | None] | None:
+    """(survey, customer id or None for the team) from a survey button's value; None when malformed."""
+    survey, _, subject = value.partition(":")
+    if survey not in TEAM_SURVEYS:
+        return None
+    if subject == "team":
+        return (survey, None) if survey == "practices" else None
+    return (survey, int(subject)) if is_row_id(subject) else None
+
+
+def is_row_id(text: str) -> bool:
+    """Digits that fit a database id (a forged huge number must not overflow the query)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
+def survey_picker(customer: Customer) -> dict[str, Any]:
+    """The reply to `/partner survey <customer>` without a survey name: one button per survey."""
+    text = f"Which survey about *{customer.name}*?"
+    return {
+        "text": text,
+        "blocks": [
+            section(text),
+            {"type": "actions", "elements": [survey_button(customer.id, s) for s in TEAM_SURVEYS]},
+        ],
+    }
+
+
+# --- The modal -------------------------------------------------------------------------------------------
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": plain(label, 75), "value": value}
+
+
+def _element(question: Question, initial: Any) -> dict[str, Any]:
+    initial_text = None if initial is None else str(initial)
+    if question.kind == "text":
+        element: dict[str, Any] = {
+            "type": "plain_text_input",
+            "action_id": SURVEY_ANSWER,
+            "multiline": question.multiline,
+            "max_length": question.max_length,
+        }
+        if initial_text:
+            element["initial_value"] = truncate(initial_text, question.max_length or 3000)
+        return element
+    options = [_option(o.value, o.label) for o in question.options]
+    if question.kind == "rating":
+        # A select keeps fourteen ratings on a short screen; radio buttons would need five lines each.
+        element = {
+            "type": "static_select",
+            "action_id": SURVEY_ANSWER,
+            "placeholder": plain("Pick 1–5", 150),
+            "options": options,
+        }
+    else:
+        element = {"type": "radio_buttons", "action_id": SURVEY_ANSWER, "options": options}
+    chosen = next((o for o in options if o["value"] == initial_text), None)
+    if chosen is not None:
+        element["initial_option"] = chosen
+    return element
+
+
+def _input(question: Question, initial: Any) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": question.key,
+        "label": plain(question.label, MAX_LABEL),
+        "optional": not question.required,
+        "element": _element(question, initial),
+    }
+    if question.hint:
+        block["hint"] = plain(question.hint, MAX_LABEL)
+    return block
+
+
+def survey_modal(
+    survey_key: str,
+    *,
+    customer: Customer | None,
+    prefill: Mapping[str, Any] | None = None,
+    channel_id: str | None = None,
+    from_draft: bool = False,
+) -> dict[str, Any]:
+    """One screen per survey. Closing it notifies the app so the answers so far are kept as a draft."""
+    survey: Survey = SURVEYS[survey_key]
+    prefill = prefill or {}
+    external = survey.audience == "customer"
+    blocks: list[dict[str, Any]] = [section(survey.intro)]
+    if not external:
+        about = f"About *{customer.name}*" if customer is not None else "About *our team* as a whole"
+        if from_draft:
+            about += " · your unsent answers are filled in"
+        blocks.append(context(about))
+    titled = len(survey.sections) > 1
+    for part in survey.sections:
+        if titled:
+            blocks.append({"type": "header", "text": plain(part.title, MAX_HEADER)})
+        blocks.extend(_input(q, prefill.get(q.key)) for q in part.all_questions())
+    if len(blocks) > MAX_MODAL_BLOCKS:
+        raise ValueError(f"{survey_key}: {len(blocks)} blocks is more than a modal holds")
+    metadata = {"survey": survey_key, "customer_id": customer.id if customer is not None else None}
+    if channel_id:
+        metadata["channel_id"] = channel_id
+    return {
+        "type": "modal",
+        "callback_id": CUSTOMER_VIEW_MODAL if external else SURVEY_MODAL,
+        "title": plain(survey.title, 24),
+        "submit": plain("Send" if external else "Save answers", 24),
+        "close": plain("Later", 24),
+        "notify_on_close": True,
+        "private_metadata": json.dumps(metadata),
+        "blocks": blocks,
+    }
+
+
+def modal_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
+    """What survey_modal put in private_metadata; {} when it is missing or not ours."""
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def answers_from_state(survey: Survey, values: Mapping[str, Any]) -> dict[str, str | None]:
+    """The raw answer of each question from a view's state.values (None when left empty)."""
+    answers: dict[str, str | None] = {}
+    for q in survey.questions():
+        element = (values.get(q.key) or {}).get(SURVEY_ANSWER) or {}
+        if "selected_option" in element or element.get("type") in ("static_select", "radio_buttons"):
+            answers[q.key] = (element.get("selected_option") or {}).get("value")
+        else:
+            answers[q.key] = element.get("value")
+    return answers
+
+
+# --- Messages --------------------------------------------------------------------------------------------
+
+
+def profile_blocks(response: SurveyResponse | None, *, customer_id: int | None = None) -> list[dict[str, Any]]:
+    """The latest ideal-customer profile for the customer card; with `customer_id`, an Edit button."""
+    survey = SURVEYS["profile"]
+    accessory = {"accessory": survey_button(customer_id, "profile", text="Edit")} if customer_id is not None else {}
+    if response is None:
+        return [section("*Ideal-customer profile*\nNot filled in yet.", **accessory)]
+    lines = [
+        f"*{q.label}*\n{truncate(str(response.answers[q.key]), 500)}"
+        for q in survey.questions()
+        if response.answers.get(q.key) not in (None, "")
+    ]
+    body = "\n".join(lines) if lines else "No answers yet."
+    return [
+        section(truncate(f"*Ideal-customer profile*\n{body}", 3000), **accessory),
+        context(f"Last updated by <@{response.respondent_id}> on {response.created_at:%Y-%m-%d}"),
+    ]
+
+
+def survey_saved_text(survey_key: str, customer: Customer | None, score: float | None) -> str:
+    about = f" about *{customer.name}*" if customer is not None else " about the team"
+    scored = f" (average {score:.1f}/5)" if score is not None else ""
+    return f":white_check_mark: Saved your {SURVEY_NAMES[survey_key].lower()}{about}{scored}."
+
+
+def tier_change_text(customer: Customer, old: str | None, new: str, by: str) -> str:
+    was = f" from *{LEVEL_NAMES.get(old, old)}*" if old else ""
+    return f":arrows_counterclockwise: <@{by}> moved *{customer.name}*{was} to *{LEVEL_NAMES.get(new, new)}*."
+
+
+def ask_message(customer: Customer) -> dict[str, Any]:
+    """The friendly post in a channel shared with the customer, inviting their people to answer 3 questions."""
+    text = (
+        ":wave: Hi! We'd love to hear how working with us feels from your side — three quick questions, "
+        "under a minute. Your honest answer helps us do better for you."
+    )
+    return {
+        "text": text,
+        "blocks": [
+            section(text),
+            {
+                "type": "actions",
+                "block_id": "ask",
+                "elements": [button("Share your view", OPEN_CUSTOMER_VIEW, str(customer.id), style="primary")],
+            },
+        ],
+    }
+
+
+def asked_text(customer: Customer, channel_id: str) -> str:
+    return f":speech_balloon: Asked *{customer.name}*'s people for their view in <#{channel_id}>."

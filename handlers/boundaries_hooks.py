@@ -1,0 +1,203 @@
+"""Boundary operations shared by the command, the buttons and the check-in path.
+
+Each operation reads the boundary, applies the rule from :mod:`domain.boundaries` and stores the result;
+refusals become a :class:`UserError` written for the person who clicked or typed. Whatever a slip
+sets off (an escalation to the owner) goes through the nudge outbox, never straight to Slack.
+
+:func:`after_checkin` is the detection hook the check-in path calls once a check-in is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+
+from bot.settings import Settings
+from domain import boundaries as rules
+from domain.errors import UserError
+from handlers.permissions import require_change
+
+# A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
+from schedules import boundaries as planning
+from storage.boundaries import BoundaryConflict, BoundaryRecord
+from storage.models import CheckIn, Customer
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+Change = Callable[[rules.Boundary, list[rules.Boundary]], rules.Boundary]
+
+
+def require_boundary(store: Store, *, team_id: str, boundary_id: int) -> tuple[Customer, BoundaryRecord]:
+    record = store.boundary_record(team_id=team_id, boundary_id=boundary_id)
+    customer = store.customer(team_id=team_id, customer_id=record.row.customer_id) if record else None
+    if record is None or customer is None or customer.archived_at is not None:
+        raise UserError("That working agreement no longer exists.")
+    return customer, record
+
+
+def require_boundary_change(client: WebClient, settings: Settings, *, user_id: str, customer: Customer) -> None:
+    """Owners and admins change boundaries (as they change the customer); anyone may log a slip."""
+    require_change(client, settings, user_id=user_id, customer=customer, action="change the working agreements of")
+
+
+def _transition(
+    store: Store, *, team_id: str, record: BoundaryRecord, target: str, change: Change
+) -> tuple[BoundaryRecord, bool]:
+    """(boundary after, whether this call changed it). Already in ``target``: nothing to do (a double click)."""
+    for _attempt in range(2):
+        if record.rule.status == target:
+            return record, False
+        try:
+            _before, after = store.change_boundary(team_id=team_id, boundary_id=record.id, change=change)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        except BoundaryConflict:
+            fresh = store.boundary_record(team_id=team_id, boundary_id=record.id)
+            if fresh is None:
+                raise UserError("That working agreement no longer exists.") from None
+            record = fresh
+            continue
+        return after, True
+    raise UserError("That working agreement changed just now; have another look with `list`.")
+
+
+def activate_boundary(
+    store: Store, *, team_id: str, record: BoundaryRecord, policy: rules.Policy, now: datetime
+) -> tuple[BoundaryRecord, bool]:
+    def change(b: rules.Boundary, siblings: list[rules.Boundary]) -> rules.Boundary:
+        if b.status == "proposed":
+            verdict = rules.can_activate(siblings, policy, now=now)
+            if not verdict.ok:
+                raise ValueError(verdict.reason)
+        return rules.activate(b, now)
+
+    return _transition(store, team_id=team_id, record=record, target="active", change=change)
+
+
+def hold_boundary(store: Store, *, team_id: str, record: BoundaryRecord, now: datetime) -> tuple[BoundaryRecord, bool]:
+    return _transition(
+        store, team_id=team_id, record=record, target="held", change=lambda b, _s: rules.mark_held(b, now)
+    )
+
+
+def retire_boundary(
+    store: Store, *, team_id: str, record: BoundaryRecord, now: datetime
+) -> tuple[BoundaryRecord, bool]:
+    return _transition(
+        store, team_id=team_id, record=record, target="retired", change=lambda b, _s: rules.retire(b, now)
+    )
+
+
+def log_slip(
+    store: Store,
+    *,
+    customer: Customer,
+    record: BoundaryRecord,
+    by: str | None,
+    note: str,
+    source: rules.SlipSource,
+    idempotency_key: str,
+    policy: rules.Policy,
+    now: datetime,
+) -> tuple[BoundaryRecord, bool]:
+    """Log a slip once per key, then ask the owner to decide if it makes a run (through the outbox)."""
+    try:
+        after, created = store.record_boundary_slip(
+            team_id=customer.team_id,
+            boundary_id=record.id,
+            at=now,
+            by=by,
+            note=note,
+            source=source,
+            idempotency_key=idempotency_key,
+        )
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    planning.plan_escalation(store, customer=customer, record=after, policy=policy, now=now)
+    return after, created
+
+
+def slip_summary(record: BoundaryRecord, policy: rules.Policy, now: datetime) -> str:
+    recent = rules.slips_in_window(record.rule, now, policy.escalate_window)
+    text = f"{recent} slip{'' if recent == 1 else 's'} in the last {policy.escalate_window.days} days"
+    if recent >= policy.escalate_slips:
+        text += " — I've asked the owner to decide what to do about it"
+    return text
+
+
+# --------------------------------------------------------------------------- detection after a check-in
+
+
+def after_checkin(
+    store: Store,
+    client: WebClient,
+    checkin: CheckIn,
+    customer: Customer,
+    now: datetime,
+    *,
+    settings: Settings | None = None,
+) -> list[str]:
+    """Compare a new check-in with the customer's agreements in force. Returns notes for the author.
+
+    - A call outside an active contact window: the author is asked (by DM, through the outbox, once per
+      check-in) whether it really was outside the agreed window; "Yes" logs a slip (source ``detected``).
+    - ``checkin.response_days`` (the customer's reply took N calendar days, up to the check-in): compared
+      with each response-time agreement in the customer's business time — weekends and holidays don't
+      count — and a slip is logged when it took longer. One slip per check-in and boundary, however often
+      this is called.
+
+    Call it after the check-in is stored; calling it again for the same check-in does nothing new.
+    ``client`` is unused today (everything goes through the outbox) and kept for a stable signature.
+    """
+    del client
+    if checkin.id is None or customer.id is None:
+        return []
+    policy = settings.boundary_policy if settings is not None else rules.DEFAULT_POLICY
+    cal = planning.customer_calendar(customer, settings.default_tz if settings is not None else "UTC")
+    notes: list[str] = []
+    records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
+    for record in records:
+        rule = record.rule
+        if not rule.in_force:
+            continue
+        window = rule.contact_window
+        outside = window is not None and rules.call_outside_window(window, checkin.created_at, cal)
+        if checkin.kind == "call" and outside and window is not None:
+            asked = planning.plan_call_question(store, customer=customer, record=record, checkin=checkin, now=now)
+            if asked:
+                agreed_window = rules.format_contact_window(window)
+                notes.append(f"That call looks outside the agreed {agreed_window} window; I'll ask you to confirm.")
+        agreed = rule.response_time
+        if agreed is not None and checkin.response_days is not None and checkin.response_days >= 0:
+            answered_at = checkin.created_at
+            asked_at = answered_at - timedelta(days=checkin.response_days)
+            slipped, elapsed = rules.response_slipped(agreed, asked_at, answered_at, cal)
+            if not slipped:
+                continue
+            days = checkin.response_days
+            note = (
+                f"The customer's reply took {days:g} day{'' if days == 1 else 's'} "
+                f"({agreed.describe(elapsed)}); agreed: within {agreed.describe()}."
+            )
+            after, created = log_slip(
+                store,
+                customer=customer,
+                record=record,
+                by=checkin.author_id,
+                note=note,
+                source="detected",
+                idempotency_key=f"checkin:{checkin.id}:{record.id}",
+                policy=policy,
+                now=now,
+            )
+            if created:
+                notes.append(f"Logged a slip on {_quote(rule.text)}: {note} ({slip_summary(after, policy, now)}).")
+    return notes
+
+
+def _quote(text: str) -> str:
+    return f"“{text}”"

@@ -1,0 +1,61 @@
+"""`/partner ask <customer>`: invite the customer's own people, in a shared channel, to say how they see us."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from domain.customers import require_customer
+from domain.errors import UserError
+from handlers.blocks.surveys import ask_message, asked_text
+from handlers.commands.base import CommandCall, Reply
+from handlers.parsing import tokenize, unescape
+
+logger = logging.getLogger(__name__)
+
+USAGE = "/partner ask <customer>"
+
+
+def ask(call: CommandCall) -> Reply:
+    words = [unescape(w) for w in tokenize(call.args)]
+    customers = call.store.customers(team_id=call.team_id)
+    customer, rest = require_customer(customers, words, name_of=lambda c: c.name, usage=USAGE)
+    if rest:
+        raise UserError(f"I didn't understand '{' '.join(rest)}'. Usage: `{USAGE}`")
+    assert customer.id is not None
+    channel_id = customer.channel_id
+    if not channel_id:
+        raise UserError(
+            f"*{customer.name}* has no channel yet. Give it the Slack Connect channel you share with them, "
+            f"then try `{USAGE}` again."
+        )
+    try:
+        channel = call.client.conversations_info(channel=channel_id)["channel"]
+    except SlackApiError as e:
+        logger.info("conversations.info failed for %s: %s", channel_id, e.response.get("error"))
+        raise UserError(f"I can't see <#{channel_id}>. Invite me there (`/invite @Partner`) and try again.") from None
+    if not channel.get("is_ext_shared"):
+        raise UserError(
+            f"<#{channel_id}> isn't shared with *{customer.name}* through Slack Connect, so their people can't "
+            "answer there. Share the channel with them first; I only ask customers in their own channel."
+        )
+    # The same command delivered twice (a retry, a replay) posts one invitation.
+    first = call.store.record_customer_event_once(
+        team_id=call.team_id,
+        customer_id=customer.id,
+        kind="survey_asked",
+        detail={"channel_id": channel_id},
+        now=call.now,
+        dedupe=f"trigger:{call.trigger_id}",
+        actor_id=call.user_id,
+    )
+    if first:
+        try:
+            call.client.chat_postMessage(channel=channel_id, **ask_message(customer))
+        except SlackApiError as e:
+            error = e.response.get("error")
+            if error in ("not_in_channel", "channel_not_found"):
+                raise UserError(f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can ask there.") from None
+            raise
+    return {"text": asked_text(customer, channel_id)}

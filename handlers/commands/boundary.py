@@ -1,0 +1,332 @@
+"""`/partner boundary <customer> …`: working agreements, introduced one at a time and gently reminded.
+
+    add "<text>" [kind=response_time|contact_window|channel|custom] [value=…]
+    list | activate <n> | slip <n> [note] | held <n> | retire <n>
+    preview <n> | wording <n> "<text>"|reset | reminders <n> off|weekly|<cadence>
+
+``n`` is the number `list` shows. Anyone may log a slip; the customer's owner and admins change the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from domain import boundaries as rules
+from domain.customers import require_customer
+from domain.errors import UserError
+from handlers.blocks.boundaries import boundary_list, day_label, describe_reminders, quoted
+from handlers.boundaries_hooks import (
+    activate_boundary,
+    hold_boundary,
+    log_slip,
+    require_boundary_change,
+    retire_boundary,
+    slip_summary,
+)
+from handlers.commands.base import CommandCall, Reply
+from handlers.parsing import unescape
+
+# A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
+from schedules import boundaries as planning
+from storage.boundaries import BoundaryRecord
+from storage.models import Customer
+
+USAGE = (
+    '/partner boundary <customer> add "<text>" [kind=… value=…] | list | activate <n> | slip <n> [note] | '
+    'held <n> | retire <n> | preview <n> | wording <n> "<text>" | reminders <n> off|weekly|<cadence>'
+)
+ADD_USAGE = '/partner boundary <customer> add "<text>" [kind=response_time|contact_window|channel|custom] [value=…]'
+MAX_WORDING = 500  # Boundary.reminder_text
+
+_OPTION = re.compile(r'(?P<key>[A-Za-z_]+)=(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”|(?P<bare>\S+))')
+_QUOTED = re.compile(r'^\s*(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”)')
+_NUMBERED = ("activate", "slip", "held", "retire", "preview", "wording", "reminders")
+ACTIONS = ("add", "list", *_NUMBERED)
+
+
+def words_and_ends(text: str) -> list[tuple[str, int]]:
+    """Each word with where it ends, so what follows can be cut from the raw text as typed."""
+    return [(m.group(0), m.end()) for m in re.finditer(r"\S+", text)]
+
+
+def split_quoted(raw: str) -> tuple[str, str]:
+    """("the quoted text", what follows) when `raw` starts with "…" or “…”; else (all of it, "")."""
+    match = _QUOTED.match(raw)
+    if match is None:
+        return raw, ""
+    return (match["dq"] if match["dq"] is not None else match["sq"]), raw[match.end() :]
+
+
+def parse_add(raw: str) -> tuple[str, str | None, str | None]:
+    """(text, kind, value) from `"<text>" kind=… value=…`; the text may also go unquoted before the options."""
+    if _QUOTED.match(raw):
+        text, rest = split_quoted(raw)
+    else:
+        first_option = _OPTION.search(raw)
+        cut = first_option.start() if first_option else len(raw)
+        text, rest = raw[:cut], raw[cut:]
+    options: dict[str, str] = {}
+    leftover = rest
+    for match in _OPTION.finditer(rest):
+        key = match["key"].lower()
+        if key not in ("kind", "value"):
+            raise UserError(f"Unknown option '{match['key']}='. You can set kind= and value=. Usage: `{ADD_USAGE}`")
+        options[key] = next(v for v in (match["dq"], match["sq"], match["bare"]) if v is not None)
+        leftover = leftover.replace(match.group(0), " ", 1)
+    if leftover.strip():
+        raise UserError(
+            f"I didn't understand '{leftover.strip()}' after the text. Put the text in quotes, then "
+            f"kind= and value=. Usage: `{ADD_USAGE}`"
+        )
+    text = unescape(text).strip()
+    if not text:
+        raise UserError(f'What is the agreement? e.g. "We answer within one business day". Usage: `{ADD_USAGE}`')
+    kind = options.get("kind")
+    value = unescape(options["value"]) if "value" in options else None
+    return text, kind, value
+
+
+def _number(raw: str, action: str, records: list[BoundaryRecord], customer: Customer) -> tuple[BoundaryRecord, str]:
+    """The boundary numbered as in `list`, and the rest of what was typed after the number."""
+    parts = raw.strip().split(None, 1)
+    usage = f"/partner boundary {customer.name} {action} <n>"
+    if not parts:
+        raise UserError(f"Which one? Give its number from `/partner boundary {customer.name} list`. Usage: `{usage}`")
+    token = parts[0].lstrip("#")
+    if not (token.isascii() and token.isdigit()):
+        raise UserError(f"'{parts[0]}' isn't a number from the list. Usage: `{usage}`")
+    n = int(token)
+    if not records:
+        raise UserError(f"*{customer.name}* has no working agreements yet. Add one: `{ADD_USAGE}`")
+    if not 1 <= n <= len(records):
+        raise UserError(f"There is no number {n}: *{customer.name}* has 1 to {len(records)}. Usage: `{usage}`")
+    return records[n - 1], parts[1] if len(parts) > 1 else ""
+
+
+def boundary(call: CommandCall) -> Reply:
+    words = words_and_ends(call.args)
+    customers = call.store.customers(team_id=call.team_id)
+    customer, rest = require_customer(customers, [w for w, _ in words], name_of=lambda c: c.name, usage=USAGE)
+    used = len(words) - len(rest)
+    action = rest[0].lower() if rest else "list"
+    raw = call.args[words[used][1] :] if rest else ""
+    handler = _HANDLERS.get(action)
+    if handler is None:
+        raise UserError(f"I don't know `{rest[0]}` for boundaries: use {', '.join(ACTIONS)}. Usage: `{USAGE}`")
+    return handler(call, customer, raw)
+
+
+def _records(call: CommandCall, customer: Customer) -> list[BoundaryRecord]:
+    assert customer.id is not None
+    return call.store.boundary_records(team_id=call.team_id, customer_id=customer.id)
+
+
+def _list(call: CommandCall, customer: Customer, raw: str) -> Reply:
+    if raw.strip():
+        raise UserError(f"`list` takes nothing after it. Usage: `/partner boundary {customer.name} list`")
+    cal = planning.customer_calendar(customer, call.settings.default_tz)
+    return boundary_list(customer, _records(call, customer), call.now, call.settings.boundary_policy, cal)
+
+
+def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
+    text, kind, value = parse_add(raw)
+    try:
+        rule = rules.Boundary(text=text, kind=kind or "", value=value)  # type: ignore[arg-type]
+    except ValueError as e:
+        raise UserError(f"{e} Usage: `{ADD_USAGE}`") from None
+    require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
+    records = _records(call, customer)
+    same = next(
+        (r for r in records if r.rule.status != "retired" and r.rule.text.casefold() == rule.text.casefold()), None
+    )
+    if same is not None:
+        # Also what a replayed command meets: the first delivery added it.
+        raise UserError(f"*{customer.name}* already has {quoted(same.rule.text)} (number {same.number}).")
+    assert customer.id is not None
+    call.store.add_boundary(
+        team_id=call.team_id,
+        customer_id=customer.id,
+        text=rule.text,
+        kind=rule.kind,
+        value=rule.value,
+        created_by=call.user_id,
+        now=call.now,
+    )
+    number = len(records) + 1
+    policy = call.settings.boundary_policy
+    in_force = [r for r in records if r.rule.status == "active"]
+    if rules.can_activate([r.rule for r in records], policy, now=call.now).ok:
+        hint = f"Introduce it when you're ready: `/partner boundary {customer.name} activate {number}`."
+    else:
+        hint = f"It waits its turn: {quoted(in_force[0].rule.text)} is still settling in." if in_force else ""
+    kind_note = f" ({rule.kind.replace('_', ' ')}{': ' + rule.value if rule.value else ''})"
+    return {
+        "text": f":handshake: Proposed {quoted(rule.text)}{kind_note} for *{customer.name}* as number {number}. {hint}"
+    }
+
+
+def _activate(call: CommandCall, customer: Customer, raw: str) -> Reply:
+    record, extra = _number(raw, "activate", _records(call, customer), customer)
+    _nothing_after(extra, customer, "activate")
+    require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
+    after, changed = activate_boundary(
+        call.store, team_id=call.team_id, record=record, policy=call.settings.boundary_policy, now=call.now
+    )
+    if not changed:
+        return {"text": f"{quoted(after.rule.text)} is already active with *{customer.name}*."}
+    return {"text": activation_text(call, customer, after)}
+
+
+def activation_text(call: CommandCall, customer: Customer, record: BoundaryRecord) -> str:
+    text = f":white_check_mark: {quoted(record.rule.text)} is now active with *{customer.name}*. "
+    text += "State it in your next meeting or agreement. "
+    return text + reminder_plan(call, customer, record)
+
+
+def reminder_plan(call: CommandCall, customer: Customer, record: BoundaryRecord) -> str:
+    if record.row.reminders == "off":
+        return "Reminders are off for it."
+    if not customer.channel_id:
+        return "Give the customer a channel so I can restate it there gently."
+    cal = planning.customer_calendar(customer, call.settings.default_tz)
+    upcoming = planning.next_reminder(record.row.reminders, cal, after=call.now, policy=call.settings.boundary_policy)
+    when = (
+        f", next on {day_label(upcoming[1], cal)} at {cal.local_datetime(upcoming[1]):%H:%M} their time"
+        if upcoming
+        else ""
+    )
+    return f"I'll restate it gently in <#{customer.channel_id}> ({describe_reminders(record.row.reminders)}{when})."
+
+
+def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
+    record, note = _number(raw, "slip", _records(call, customer), customer)
+    policy = call.settings.boundary_policy
+    after, _created = log_slip(
+        call.store,
+        customer=customer,
+        record=record,
+        by=call.user_id,
+        note=unescape(note).strip(),
+        source="manual",
+        idempotency_key=f"command:{call.trigger_id}",
+        policy=policy,
+        now=call.now,
+    )
+    summary = slip_summary(after, policy, call.now)
+    return {"text": f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({summary})."}
+
+
+def _held(call: CommandCall, customer: Customer, raw: str) -> Reply:
+    record, extra = _number(raw, "held", _records(call, customer), customer)
+    _nothing_after(extra, customer, "held")
+    require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
+    after, changed = hold_boundary(call.store, team_id=call.team_id, record=record, now=call.now)
+    text = f":white_check_mark: {quoted(after.rule.text)} is holding with *{customer.name}*."
+    if not changed:
+        text = f"{quoted(after.rule.text)} was already holding with *{customer.name}*."
+    records = _records(call, customer)
+    upcoming = rules.next_to_suggest([r.rule for r in records], call.now, call.settings.boundary_policy)
+    if upcoming is not None:
+        following = next(r for r in records if r.id == upcoming.id)
+        text += (
+            f" Next up: {quoted(following.rule.text)} — "
+            f"`/partner boundary {customer.name} activate {following.number}`."
+        )
+    return {"text": text}
+
+
+def _retire(call: CommandCall, customer: Customer, raw: str) -> Reply:
+    record, extra = _number(raw, "retire", _records(call, customer), customer)
+    _nothing_after(extra, customer, "retire")
+    require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
+    after, changed = retire_boundary(call.store, team_id=call.team_id, record=record, now=call.now)
+    if not changed:
+        return {"text": f"{quoted(after.rule.text)} was already retired."}
+    return {"text": f"Retired {quoted(after.rule.text)} for *{customer.name}*; its history is kept."}
+
+
+def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
+    record, extra = _number(raw, "preview", _records(call, customer), customer)
+    _nothing_after(extra, customer, "preview")
+    cal = planning.customer_calendar(customer, call.settings.default_tz)
+    upcoming = planning.next_reminder(record.row.reminders, cal, after=call.now, policy=call.settings.boundary_policy)
+    seed = planning.template_seed(record.id, upcoming[0] if upcoming else cal.local_date(call.now))
+    template = None if record.row.reminder_text else rules.pick_template(record.row.last_template, seed)
+    wording = planning.reminder_wording(record, template)
+    if record.row.reminder_text:
+        source = "your own wording"
+    else:
+        source = f"one of {len(rules.REMINDER_TEMPLATES)} wordings, never the same twice in a row"
+    if record.rule.status != "active":
+        when = f"Reminders go out while it is active; it is {record.rule.status}."
+    else:
+        when = reminder_plan(call, customer, record)
+    change = f'Change it: `/partner boundary {customer.name} wording {record.number} "<your words>"`'
+    if record.row.reminder_text:
+        change += f" or `… wording {record.number} reset`"
+    text = f"*Next reminder for {customer.name}* ({source}):\n>{wording}\n{when}\n{change}."
+    return {"text": text}
+
+
+def _wording(call: CommandCall, customer: Customer, raw: str) -> Reply:
+    record, rest = _number(raw, "wording", _records(call, customer), customer)
+    usage = f'/partner boundary {customer.name} wording {record.number} "<your words>"|reset'
+    text, after = split_quoted(rest)
+    if after.strip():
+        raise UserError(f"I didn't understand '{after.strip()}' after the wording. Usage: `{usage}`")
+    text = unescape(text).strip()
+    if not text:
+        raise UserError(f"What should the reminder say? Usage: `{usage}`")
+    if len(text) > MAX_WORDING:
+        raise UserError(f"Keep the wording to {MAX_WORDING} characters (this is {len(text)}). Usage: `{usage}`")
+    require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
+    reset = text.lower() in ("reset", "default")
+    call.store.edit_boundary(team_id=call.team_id, boundary_id=record.id, reminder_text=None if reset else text)
+    if reset:
+        return {"text": f"Reminders for {quoted(record.rule.text)} use my own varied wording again."}
+    return {"text": f"Reminders for {quoted(record.rule.text)} will say:\n>{text}"}
+
+
+def _reminders(call: CommandCall, customer: Customer, raw: str) -> Reply:
+    record, rest = _number(raw, "reminders", _records(call, customer), customer)
+    usage = f"/partner boundary {customer.name} reminders {record.number} off|weekly|<cadence, e.g. biweekly tue 10am>"
+    if not rest.strip():
+        raise UserError(f"How often? Usage: `{usage}`")
+    try:
+        setting = planning.parse_reminder_setting(rest)
+    except ValueError as e:
+        raise UserError(f"{e} Usage: `{usage}`") from None
+    require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
+    row = call.store.edit_boundary(team_id=call.team_id, boundary_id=record.id, reminders=setting)
+    assert row is not None
+    updated = call.store.boundary_record(team_id=call.team_id, boundary_id=record.id)
+    assert updated is not None
+    if setting == "off":
+        return {"text": f"No more reminders for {quoted(record.rule.text)}."}
+    return {"text": f"Reminders for {quoted(record.rule.text)}: {reminder_plan(call, customer, updated)}"}
+
+
+def _nothing_after(extra: str, customer: Customer, action: str) -> None:
+    if extra.strip():
+        usage = f"/partner boundary {customer.name} {action} <n>"
+        raise UserError(f"I didn't understand '{extra.strip()}' after the number. Usage: `{usage}`")
+
+
+_HANDLERS: dict[str, Callable[[CommandCall, Customer, str], Reply]] = {
+    "add": _add,
+    "new": _add,
+    "list": _list,
+    "ls": _list,
+    "activate": _activate,
+    "slip": _slip,
+    "slipped": _slip,
+    "held": _held,
+    "hold": _held,
+    "holding": _held,
+    "retire": _retire,
+    "preview": _preview,
+    "wording": _wording,
+    "reminders": _reminders,
+    "reminder": _reminders,
+}

@@ -1,0 +1,40 @@
+"""`/partner status <customer>`: health score, its 12-week trend, the top two reasons, our view vs theirs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from domain.customers import require_customer
+from domain.errors import UserError
+from domain.health import sparkline, weekly_series
+from handlers.blocks.health import status_blocks, status_text
+from handlers.commands.base import CommandCall, Reply
+from handlers.parsing import tokenize, unescape
+from schedules.health import customer_calendar, health_config, recompute_health, score_points
+
+USAGE = "/partner status <customer>"
+TREND_WEEKS = 12
+
+
+def status(call: CommandCall) -> Reply:
+    words = [unescape(w) for w in tokenize(call.args)]
+    customers = call.store.customers(team_id=call.team_id)
+    customer, rest = require_customer(customers, words, name_of=lambda c: c.name, usage=USAGE)
+    if rest:
+        raise UserError(f"I didn't understand '{' '.join(rest)}'. Usage: `{USAGE}`")
+    assert customer.id is not None
+    config = health_config(call.settings)
+    # Recency moves with the clock, so the score shown is the score as of now (and today's snapshot with it).
+    health = recompute_health(call.store, call.team_id, customer.id, call.now, client=call.client, config=config)
+    if health is None:
+        raise UserError("That customer no longer exists.")
+    tz = customer_calendar(customer, config.default_tz).tz
+    points = score_points(call.store, customer, (call.now - timedelta(weeks=TREND_WEEKS + 1)).date())
+    trend = sparkline(weekly_series(points, now=call.now, weeks=TREND_WEEKS, tz=tz))
+    theirs = call.store.survey_responses(
+        team_id=call.team_id, survey="customer_view", customer_id=customer.id, external=True, limit=50
+    )
+    return {
+        "text": status_text(customer, health, trend=trend, theirs_responses=theirs),
+        "blocks": status_blocks(customer, health, trend=trend, theirs_responses=theirs),
+    }

@@ -1,0 +1,122 @@
+"""The renegotiation modal, opened from an escalation: save the new terms, then mark the escalation decided."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.settings import Settings
+from domain import boundaries as rules
+from domain.errors import UserError
+from handlers.actions.boundaries import already_decided, record_decision
+from handlers.blocks.boundaries import escalation_blocks
+from handlers.boundaries_hooks import require_boundary, require_boundary_change
+from handlers.ids import BOUNDARY_KIND, BOUNDARY_TEXT, BOUNDARY_VALUE
+
+# A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
+from schedules import boundaries as planning
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        data = {}
+    return data if isinstance(data, dict) else {}
+
+
+def _message_key(metadata: dict[str, Any]) -> str:
+    # The same key the escalation's buttons use, so a decision is recorded once per escalation message.
+    return f"{metadata.get('channel_id')}:{metadata.get('message_ts')}"
+
+
+def submit_renegotiation(
+    ack: Ack,
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    metadata = _metadata(view)
+    boundary_id = metadata.get("boundary_id")
+    if not isinstance(boundary_id, int):
+        raise UserError("This form is out of date; open it again from the message.")
+    team_id = context.team_id or body["team"]["id"]
+    customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
+    user_id = body["user"]["id"]
+    require_boundary_change(client, settings, user_id=user_id, customer=customer)
+    values = view["state"]["values"]
+    text = ((values.get("text") or {}).get(BOUNDARY_TEXT) or {}).get("value") or ""
+    kind = (((values.get("kind") or {}).get(BOUNDARY_KIND) or {}).get("selected_option") or {}).get("value")
+    value = ((values.get("value") or {}).get(BOUNDARY_VALUE) or {}).get("value")
+    if not text.strip():
+        raise UserError("Say what you now agree.", field="text")
+    try:
+        rule = rules.Boundary(text=text, kind=kind or "custom", value=value)
+    except ValueError as e:
+        raise UserError(str(e), field="value") from None
+    if record.rule.status == "retired":
+        raise UserError("It was retired meanwhile; add the new terms as a new need instead.", field="text")
+    key = _message_key(metadata)
+    now = clock()
+    if already_decided(store, customer, key) is None:  # a replayed submission changes nothing twice
+        before = {"text": record.rule.text, "kind": record.rule.kind, "value": record.rule.value}
+        store.edit_boundary(team_id=team_id, boundary_id=record.id, text=rule.text, kind=rule.kind, value=rule.value)
+        fresh = store.boundary_record(team_id=team_id, boundary_id=record.id) or record
+        record_decision(
+            store,
+            customer=customer,
+            record=fresh,
+            option="renegotiate",
+            actor_id=user_id,
+            message_key=key,
+            policy=settings.boundary_policy,
+            now=now,
+            detail={"before": before, "after": {"text": rule.text, "kind": rule.kind, "value": rule.value}},
+        )
+    ack()
+
+
+def show_renegotiated(
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    """After the modal closed: the escalation message shows the new terms and who renegotiated them."""
+    metadata = _metadata(view)
+    channel_id, message_ts, boundary_id = (
+        metadata.get("channel_id"),
+        metadata.get("message_ts"),
+        metadata.get("boundary_id"),
+    )
+    if not (channel_id and message_ts and isinstance(boundary_id, int)):
+        return
+    team_id = context.team_id or body["team"]["id"]
+    record = store.boundary_record(team_id=team_id, boundary_id=boundary_id)
+    customer = store.customer(team_id=team_id, customer_id=record.row.customer_id) if record else None
+    if record is None or customer is None:
+        return
+    cal = planning.customer_calendar(customer, settings.default_tz)
+    message = escalation_blocks(
+        customer, record, clock(), settings.boundary_policy, cal, decided=("renegotiate", body["user"]["id"])
+    )
+    try:
+        client.chat_update(channel=channel_id, ts=message_ts, **message)
+    except SlackApiError:
+        logger.info("could not update the escalation message %s in %s", message_ts, channel_id)

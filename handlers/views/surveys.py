@@ -1,0 +1,177 @@
+"""Survey modals: submission (validated, stored once, health recomputed), follow-ups, and drafts on close."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.settings import Settings
+from domain.errors import UserError
+from domain.surveys import SURVEYS, Survey, summarize, validate_answers
+from handlers.blocks.health import gap_alert_text, their_level, view_gap
+from handlers.blocks.surveys import answers_from_state, modal_metadata, survey_saved_text, tier_change_text
+from handlers.identity import app_team_id, is_external
+from handlers.ids import CUSTOMER_VIEW_MODAL
+from schedules.health import alert_on_drop, health_config, recompute_health
+from storage.models import Customer
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+FOLLOW_UP = "survey_follow_up"  # context key: set by the delivery that stored the answer, read by the lazy listener
+
+
+def _idempotency_key(view: dict[str, Any]) -> str:
+    # A view is submitted once; a retried or replayed delivery carries the same view id.
+    return f"view:{view['id']}"
+
+
+def _survey_of(view: dict[str, Any]) -> tuple[Survey, int | None]:
+    """The survey and customer id a modal is about; a modal that is not one of ours is refused."""
+    meta = modal_metadata(view)
+    survey = SURVEYS.get(str(meta.get("survey")))
+    customer_only = view.get("callback_id") == CUSTOMER_VIEW_MODAL
+    if survey is None or (survey.audience == "customer") != customer_only:
+        raise UserError("This form is out of date; please open the survey again.")
+    customer_id = meta.get("customer_id")
+    if customer_id is not None and not isinstance(customer_id, int):
+        raise UserError("This form is out of date; please open the survey again.")
+    if customer_id is None and survey.key != "practices":
+        raise UserError("This form is out of date; please open the survey again.")
+    return survey, customer_id
+
+
+THANKS_VIEW = {
+    "type": "modal",
+    "title": {"type": "plain_text", "text": "Thank you!"},
+    "close": {"type": "plain_text", "text": "Close"},
+    "blocks": [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": ":pray: Thanks for telling us how you see us. We read every answer."},
+        }
+    ],
+}
+
+
+def submit_survey(
+    ack: Ack,
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    survey, customer_id = _survey_of(view)
+    raw = answers_from_state(survey, view.get("state", {}).get("values", {}))
+    cleaned, errors = validate_answers(survey, raw)
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    team_id = app_team_id(context, body)
+    customer: Customer | None = None
+    if customer_id is not None:
+        customer = store.customer(team_id=team_id, customer_id=customer_id)
+        if customer is None or customer.archived_at is not None:
+            raise UserError("That customer no longer exists.", field=survey.questions()[0].key)
+    external = is_external(context, body)
+    now = clock()
+    recorded = store.record_survey_response(
+        team_id=team_id,
+        survey=survey.key,
+        customer_id=customer_id,
+        respondent_id=body["user"]["id"],
+        answers=cleaned,
+        score=summarize(survey, cleaned),
+        now=now,
+        idempotency_key=_idempotency_key(view),
+        external=external,
+        set_tier=str(cleaned["level"]) if survey.key == "level" else None,
+    )
+    if recorded.created:
+        if customer_id is not None:
+            recompute_health(store, team_id, customer_id, now, config=health_config(settings))
+        # Only the delivery that stored the answer follows it up, so a retry sends no second DM.
+        context[FOLLOW_UP] = {
+            "response_id": recorded.response.id,
+            "tier_change": list(recorded.tier_change) if recorded.tier_change else None,
+        }
+    if survey.audience == "customer":
+        ack(response_action="update", view=THANKS_VIEW)
+    else:
+        ack()
+
+
+def follow_up_survey(
+    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+) -> None:
+    """After the modal closed: confirm, announce a tier change, flag a gap between our view and theirs, alert a drop."""
+    follow_up = context.get(FOLLOW_UP)
+    if not follow_up:
+        return
+    survey, customer_id = _survey_of(view)
+    team_id = app_team_id(context, body)
+    response = store.survey_response_by_key(team_id=team_id, idempotency_key=_idempotency_key(view))
+    if response is None:
+        return
+    customer = store.customer(team_id=team_id, customer_id=customer_id) if customer_id is not None else None
+    user_id = body["user"]["id"]
+    channel_id = modal_metadata(view).get("channel_id")
+    if survey.audience == "team" and channel_id:
+        _say(client, channel_id, survey_saved_text(survey.key, customer, response.score), user_id=user_id)
+    if customer is None or not customer.owner_id:
+        return
+    if follow_up.get("tier_change"):
+        old, new = follow_up["tier_change"]
+        _say(client, customer.owner_id, tier_change_text(customer, old, new, user_id))
+    if survey.key in ("level", "customer_view"):
+        theirs = their_level(
+            store.survey_responses(
+                team_id=team_id, survey="customer_view", customer_id=customer.id, external=True, limit=1
+            )
+        )
+        gap = view_gap(customer.tier, theirs)
+        if gap:  # a level or more apart, either way
+            assert customer.tier is not None and theirs is not None
+            _say(client, customer.owner_id, gap_alert_text(customer, customer.tier, theirs))
+    alert_on_drop(store, client, customer, clock())
+
+
+def _say(client: WebClient, channel: str, text: str, *, user_id: str | None = None) -> None:
+    """A DM (channel is a user id) or, with user_id, an ephemeral note; a failure is logged, not retried."""
+    try:
+        if user_id:
+            client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+        else:
+            client.chat_postMessage(channel=channel, text=text)
+    except SlackApiError:
+        logger.warning("could not send a survey follow-up to %s", channel, exc_info=True)
+
+
+def save_draft(
+    ack: Ack, view: dict[str, Any], body: dict[str, Any], context: BoltContext, store: Store, clock: Clock
+) -> None:
+    """view_closed: keep whatever was typed so reopening the survey picks up where the user left off."""
+    ack()
+    try:
+        survey, customer_id = _survey_of(view)
+    except UserError:
+        return
+    raw = answers_from_state(survey, view.get("state", {}).get("values", {}))
+    answers = {key: value for key, value in raw.items() if value not in (None, "")}
+    if not answers:
+        return
+    store.save_survey_draft(
+        team_id=app_team_id(context, body),
+        user_id=body["user"]["id"],
+        survey=survey.key,
+        customer_id=customer_id,
+        answers=answers,
+        now=clock(),
+    )

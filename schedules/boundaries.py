@@ -1,0 +1,466 @@
+"""Boundary jobs: plan gentle reminders, notice needs that have held, suggest the next one, escalate.
+
+Every message is a Nudge row in the outbox, planned insert-if-absent under a key that names the
+occurrence, and posted by the generic sender through the renderers registered here:
+
+=====================  ======================  ==========================================  ===================
+kind                   subject                 due_key                                     goes to
+=====================  ======================  ==========================================  ===================
+boundary_reminder      boundary:<id>           the customer's local date                   customer channel
+boundary_suggestion    boundary:<proposed id>  held:<held boundary id>:<held_at>           owner (DM)
+boundary_escalation    boundary:<id>           run:<escalated_at before this run|first>    owner (DM)
+boundary_call_check    boundary:<id>           checkin:<check-in id>                       check-in author (DM)
+=====================  ======================  ==========================================  ===================
+
+So a second tick, a retried request or another replica finds the row already there: one message each.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.settings import Settings
+from domain import boundaries as rules
+from domain.cadence import due_slots, next_slot, parse_cadence
+from domain.calendar import WorkCalendar
+from handlers.blocks.boundaries import call_window_question, escalation_blocks, reminder_message, suggestion_blocks
+from schedules.sender import CHANNEL_RETRY_AFTER, Message, Skip, register
+from storage.boundaries import BoundaryConflict, BoundaryRecord
+from storage.models import CheckIn, Customer, Nudge
+from storage.nudges import NudgePlan
+from storage.store import Store
+
+logger = logging.getLogger("partner.boundaries")
+
+REMINDER = "boundary_reminder"
+SUGGESTION = "boundary_suggestion"
+ESCALATION = "boundary_escalation"
+CALL_CHECK = "boundary_call_check"
+
+# How far back a tick looks for reminder times it has not planned yet (the outbox key stops repeats);
+# a reminder whose time passed longer ago than this while the bot was down is not sent late.
+REMINDER_LOOKBACK = timedelta(hours=6)
+
+
+def customer_calendar(customer: Customer, default_tz: str = "UTC") -> WorkCalendar:
+    """The customer's working calendar; a stored value that no longer validates falls back to weekdays."""
+    try:
+        return WorkCalendar.create(
+            customer.tz or default_tz, customer.country, customer.working_week, subdiv=customer.subdiv
+        )
+    except ValueError:
+        logger.warning("customer %s has an invalid calendar; using %s weekdays", customer.id, default_tz)
+        return WorkCalendar(tz=default_tz)
+
+
+def is_quiet(customer: Customer, at: datetime) -> bool:
+    """Paused, or snoozed at that instant: no reminders or suggestions for the customer."""
+    return customer.paused_at is not None or (customer.snoozed_until is not None and customer.snoozed_until > at)
+
+
+def subject(record: BoundaryRecord) -> str:
+    return f"boundary:{record.id}"
+
+
+# --------------------------------------------------------------------------- reminder schedule (pure)
+
+
+def parse_reminder_setting(text: str) -> str | None:
+    """What `/partner boundary … reminders <…>` stores: "off", None for the weekly default, or a cadence.
+
+    Raises ValueError naming the forms it accepts.
+    """
+    cleaned = " ".join(text.strip().lower().split())
+    if cleaned in ("off", "none", "never", "no"):
+        return "off"
+    if cleaned in ("weekly", "default", "on", "yes"):
+        return None
+    cadence = parse_cadence(cleaned)  # ValueError with the valid cadence forms
+    if cadence.is_off:
+        return "off"
+    return cadence.to_text()
+
+
+def reminder_slots(
+    setting: str | None, cal: WorkCalendar, *, since: datetime, now: datetime, policy: rules.Policy
+) -> list[tuple[date, datetime]]:
+    """(local date, due instant) of each reminder in ``(since, now]`` for a boundary's setting.
+
+    The weekly default is the customer's first business day of each week at the policy's local time
+    (a holiday Monday moves it to Tuesday); a cadence moves a slot off a holiday to the next business day.
+    """
+    if setting == "off" or now <= since:
+        return []
+    if not setting:
+        return [(d, cal.at_local(d, policy.reminder_at)) for d in rules.reminders_due(cal, since, now, policy)]
+    try:
+        cadence = parse_cadence(setting)
+    except ValueError:
+        logger.warning("unreadable boundary reminder cadence %r; using the weekly default", setting)
+        return reminder_slots(None, cal, since=since, now=now, policy=policy)
+    return [(slot.local_date, slot.due_at) for slot in due_slots(cadence, cal, since=since, now=now)]
+
+
+def next_reminder(
+    setting: str | None, cal: WorkCalendar, *, after: datetime, policy: rules.Policy
+) -> tuple[date, datetime] | None:
+    """The next reminder strictly after ``after`` (for the preview), or None when reminders are off."""
+    if setting == "off":
+        return None
+    if setting:
+        try:
+            slot = next_slot(parse_cadence(setting), cal, after=after)
+        except ValueError:
+            slot = None
+        else:
+            return (slot.local_date, slot.due_at) if slot is not None else None
+    # Weekly: at most one per week, so five weeks ahead always finds one unless every day is a holiday.
+    found = reminder_slots(None, cal, since=after, now=after + timedelta(weeks=5), policy=policy)
+    return found[0] if found else None
+
+
+def template_seed(boundary_id: int, day: date) -> int:
+    # crc32, not hash(): the same reminder must pick the same words in every process.
+    return zlib.crc32(f"{boundary_id}:{day.isoformat()}".encode())
+
+
+def reminder_wording(record: BoundaryRecord, template: int | None) -> str:
+    """The owner's own wording when they set one, else the chosen template around the boundary."""
+    if record.row.reminder_text:
+        return record.row.reminder_text
+    return rules.reminder_text(record.rule, template if template is not None else 0)
+
+
+# --------------------------------------------------------------------------- the outbox
+
+
+def _plan(
+    store: Store,
+    *,
+    team_id: str,
+    kind: str,
+    subject: str,
+    due_key: str,
+    customer_id: int | None,
+    recipient_id: str | None,
+    due_at: datetime,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+    status: str = "pending",
+    error: str | None = None,
+) -> bool:
+    """Insert-if-absent into the nudge outbox; True when this call created the row.
+
+    plan_nudges looks for the key before inserting, so re-planning every tick (reminders are looked for over
+    hours, suggestions until acted on) costs a read, not a failed insert.
+    """
+    plan = NudgePlan(
+        kind=kind,
+        subject=subject,
+        due_key=due_key,
+        due_at=due_at,
+        customer_id=customer_id,
+        recipient_id=recipient_id,
+        status=status,
+        error=error,
+        payload=payload or {},
+    )
+    return bool(store.plan_nudges(team_id=team_id, plans=[plan], now=now))
+
+
+def policy_payload(policy: rules.Policy) -> dict[str, Any]:
+    """The policy a nudge was planned under travels with it: renderers are called without settings."""
+    return {
+        "max_active": policy.max_active,
+        "hold_days": policy.hold_after.days,
+        "escalate_slips": policy.escalate_slips,
+        "escalate_days": policy.escalate_window.days,
+    }
+
+
+def policy_from(payload: dict[str, Any]) -> rules.Policy:
+    try:
+        return rules.Policy(
+            max_active=int(payload["max_active"]),
+            hold_after=timedelta(days=int(payload["hold_days"])),
+            escalate_slips=int(payload["escalate_slips"]),
+            escalate_window=timedelta(days=int(payload["escalate_days"])),
+        )
+    except (KeyError, TypeError, ValueError):
+        return rules.DEFAULT_POLICY
+
+
+def owner_of(customer: Customer) -> str | None:
+    """Who decides about a customer's agreements: its owner, else whoever added it."""
+    return customer.owner_id or customer.created_by
+
+
+def plan_escalation(
+    store: Store, *, customer: Customer, record: BoundaryRecord, policy: rules.Policy, now: datetime
+) -> bool:
+    """When the slips make a run (domain.needs_escalation), owe the owner one escalation for that run.
+
+    The run is keyed by the previous escalation's time; once the escalation is planned, escalated_at
+    moves to now, so the next run needs ``escalate_slips`` fresh slips and gets a key of its own.
+    """
+    if not rules.needs_escalation(record.rule, now, policy):
+        return False
+    previous = record.row.escalated_at
+    created = _plan(
+        store,
+        team_id=customer.team_id,
+        kind=ESCALATION,
+        subject=subject(record),
+        due_key=f"run:{previous.isoformat() if previous else 'first'}",
+        customer_id=customer.id,
+        recipient_id=owner_of(customer),
+        due_at=now,
+        now=now,
+        payload=policy_payload(policy),
+    )
+    if created:
+        store.edit_boundary(team_id=customer.team_id, boundary_id=record.id, escalated_at=now)
+    return created
+
+
+def plan_call_question(
+    store: Store, *, customer: Customer, record: BoundaryRecord, checkin: CheckIn, now: datetime
+) -> bool:
+    """Ask the author of an out-of-window call whether it really was outside the window (once per check-in)."""
+    return _plan(
+        store,
+        team_id=customer.team_id,
+        kind=CALL_CHECK,
+        subject=subject(record),
+        due_key=f"checkin:{checkin.id}",
+        customer_id=customer.id,
+        recipient_id=checkin.author_id,
+        due_at=now,
+        now=now,
+        payload={"checkin_id": checkin.id, "call_at": checkin.created_at.isoformat()},
+    )
+
+
+def plan_suggestion(
+    store: Store, *, customer: Customer, records: Sequence[BoundaryRecord], policy: rules.Policy, now: datetime
+) -> bool:
+    """Once the need being introduced has held, suggest the next proposed one to the owner (once per hold)."""
+    proposed = rules.next_to_suggest([r.rule for r in records], now, policy)
+    if proposed is None:
+        return False
+    held = [r for r in records if r.rule.status == "held" and r.rule.held_at is not None]
+    if not held:
+        return False  # nothing has held yet: the team hasn't started introducing needs
+    latest = max(held, key=lambda r: (r.rule.held_at, r.id))
+    target = next(r for r in records if r.id == proposed.id)
+    assert latest.rule.held_at is not None
+    return _plan(
+        store,
+        team_id=customer.team_id,
+        kind=SUGGESTION,
+        subject=subject(target),
+        due_key=f"held:{latest.id}:{latest.rule.held_at:%Y%m%dT%H%M%S}",
+        customer_id=customer.id,
+        recipient_id=owner_of(customer),
+        due_at=now,
+        now=now,
+        payload={"held_id": latest.id, **policy_payload(policy)},
+    )
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def _policy_and_tz(settings: Settings | None) -> tuple[rules.Policy, str]:
+    if settings is None:
+        return rules.DEFAULT_POLICY, "UTC"
+    return settings.boundary_policy, settings.default_tz
+
+
+def plan_boundary_reminders(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+    """Owe each active boundary its reminders due in the lookback window; returns how many were planned.
+
+    Only needs being introduced (active) are restated; a held need is left alone until it slips.
+    Paused or snoozed customers get none, and the slot is recorded as skipped so it is not sent later.
+    """
+    del client
+    policy, default_tz = _policy_and_tz(settings)
+    planned = 0
+    since = now - REMINDER_LOOKBACK
+    for customer, records in store.customers_with_live_boundaries():
+        if not customer.channel_id:
+            continue
+        cal = customer_calendar(customer, default_tz)
+        for record in records:
+            rule = record.rule
+            if rule.status != "active" or rule.activated_at is None:
+                continue
+            start = max(since, rule.activated_at)
+            for day, due_at in reminder_slots(record.row.reminders, cal, since=start, now=now, policy=policy):
+                quiet = is_quiet(customer, due_at)
+                template = None
+                if not record.row.reminder_text:
+                    template = rules.pick_template(record.row.last_template, template_seed(record.id, day))
+                created = _plan(
+                    store,
+                    team_id=customer.team_id,
+                    kind=REMINDER,
+                    subject=subject(record),
+                    due_key=day.isoformat(),
+                    customer_id=customer.id,
+                    recipient_id=customer.channel_id,
+                    due_at=due_at,
+                    now=now,
+                    payload={"template": template},
+                    # Recorded, not just left out: a later tick after the snooze ends must not send it late.
+                    status="skipped" if quiet else "pending",
+                    error="customer paused or snoozed" if quiet else None,
+                )
+                if created and not quiet:
+                    planned += 1
+                    if template is not None:
+                        store.edit_boundary(team_id=customer.team_id, boundary_id=record.id, last_template=template)
+                        record = _with_last_template(record, template)
+    return planned
+
+
+def _with_last_template(record: BoundaryRecord, template: int) -> BoundaryRecord:
+    # Two reminder dates planned in one tick still differ: the second sees the first's template.
+    record.row.last_template = template
+    return record
+
+
+def review_boundaries(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+    """Mark needs that have held, suggest the next one, and escalate runs of slips nobody was asked about.
+
+    Returns how many boundaries were marked held plus suggestions and escalations planned.
+    """
+    del client
+    done = 0
+    policy, _default_tz = _policy_and_tz(settings)
+    for customer, records in store.customers_with_live_boundaries():
+        for record in records:
+            if record.rule.status == "active" and rules.has_held(record.rule, now, policy):
+                try:
+                    store.change_boundary(
+                        team_id=customer.team_id, boundary_id=record.id, change=lambda b, _s: rules.mark_held(b, now)
+                    )
+                except (ValueError, BoundaryConflict):
+                    continue  # someone changed it meanwhile (a slip, a retirement): their change stands
+                done += 1
+        assert customer.id is not None
+        records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
+        for record in records:
+            if record.rule.in_force:
+                done += plan_escalation(store, customer=customer, record=record, policy=policy, now=now)
+        if not is_quiet(customer, now):
+            done += plan_suggestion(store, customer=customer, records=records, policy=policy, now=now)
+    return done
+
+
+# --------------------------------------------------------------------------- renderers for the generic sender
+
+
+def _boundary_id(nudge: Nudge) -> int | None:
+    prefix, _, number = nudge.subject.partition(":")
+    return int(number) if prefix == "boundary" and number.isascii() and number.isdigit() else None
+
+
+def _load(store: Store, nudge: Nudge) -> tuple[Customer, BoundaryRecord] | Skip:
+    boundary_id = _boundary_id(nudge)
+    record = store.boundary_record(team_id=nudge.team_id, boundary_id=boundary_id) if boundary_id else None
+    customer = store.customer(team_id=nudge.team_id, customer_id=record.row.customer_id) if record else None
+    if record is None or customer is None or customer.archived_at is not None:
+        return Skip("boundary or customer gone", "cancelled")
+    return customer, record
+
+
+def render_reminder(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    """The gentle reminder in the customer's channel, in the wording chosen when it was planned."""
+    loaded = _load(store, nudge)
+    if isinstance(loaded, Skip):
+        return loaded
+    customer, record = loaded
+    if nudge.status != "sent":
+        if record.rule.status != "active":
+            return Skip(f"the boundary is {record.rule.status} now")
+        if record.row.reminders == "off":
+            return Skip("reminders turned off")
+        if is_quiet(customer, now):
+            return Skip("customer paused or snoozed")
+        if not customer.channel_id:
+            return Skip("the customer has no channel", "cancelled")
+        if not customer_calendar(customer).is_business_day(date.fromisoformat(nudge.due_key)):
+            return Skip("a holiday for the customer")
+        refused = customer.channel_error is not None and customer.channel_error_at is not None
+        if refused and customer.channel_error_at is not None and now - customer.channel_error_at < CHANNEL_RETRY_AFTER:
+            # Meant for the customer: no DM fallback. The channel is tried again once the retry period passes.
+            return Skip(f"the channel refused posts ({customer.channel_error})")
+    template = nudge.payload.get("template")
+    text = reminder_wording(record, template if isinstance(template, int) else None)
+    message = reminder_message(text)
+    return Message(text=message["text"], blocks=message["blocks"], channel=customer.channel_id, customer_id=customer.id)
+
+
+def render_suggestion(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    """To the owner: the need being introduced has held; here is the next one with an Activate button."""
+    loaded = _load(store, nudge)
+    if isinstance(loaded, Skip):
+        return loaded
+    customer, proposed = loaded
+    policy = policy_from(nudge.payload)
+    assert customer.id is not None
+    records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
+    if nudge.status != "sent":
+        if proposed.rule.status != "proposed":
+            return Skip(f"already {proposed.rule.status}")
+        if not rules.can_activate([r.rule for r in records], policy, now=now).ok:
+            return Skip("another need is still settling in")
+        if is_quiet(customer, now):
+            return Skip("customer paused or snoozed")
+    held = next((r for r in records if r.id == nudge.payload.get("held_id")), None)
+    message = suggestion_blocks(customer, held, proposed, policy)
+    return Message(text=message["text"], blocks=message["blocks"], user=nudge.recipient_id or owner_of(customer))
+
+
+def render_escalation(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    """To the owner: the history of slips and the four conscious decisions, as buttons."""
+    loaded = _load(store, nudge)
+    if isinstance(loaded, Skip):
+        return loaded
+    customer, record = loaded
+    if nudge.status != "sent" and not record.rule.in_force:
+        return Skip(f"the boundary is {record.rule.status} now")
+    policy = policy_from(nudge.payload)
+    message = escalation_blocks(customer, record, now, policy, customer_calendar(customer))
+    return Message(text=message["text"], blocks=message["blocks"], user=nudge.recipient_id or owner_of(customer))
+
+
+def render_call_check(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    """To whoever logged the call: was it really outside the agreed window?"""
+    loaded = _load(store, nudge)
+    if isinstance(loaded, Skip):
+        return loaded
+    customer, record = loaded
+    checkin_id, call_at = nudge.payload.get("checkin_id"), nudge.payload.get("call_at")
+    if record.rule.contact_window is None or not isinstance(checkin_id, int) or not isinstance(call_at, str):
+        return Skip("no contact window to compare with any more", "cancelled")
+    if nudge.status != "sent" and not record.rule.in_force:
+        return Skip(f"the boundary is {record.rule.status} now")
+    cal = customer_calendar(customer)
+    message = call_window_question(
+        customer, record, checkin_id=checkin_id, call_at=datetime.fromisoformat(call_at), cal=cal
+    )
+    return Message(text=message["text"], blocks=message["blocks"], user=nudge.recipient_id)
+
+
+register(REMINDER, render_reminder)
+register(SUGGESTION, render_suggestion)
+register(ESCALATION, render_escalation, grace=False)  # a decision is still worth asking for after downtime
+register(CALL_CHECK, render_call_check)

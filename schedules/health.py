@@ -1,0 +1,366 @@
+"""The health score service: gather a customer's inputs, score them, store the score, alert on a sharp drop.
+
+`health_inputs` is pure (plain rows in, `HealthInputs` out) so the rules are tested without a database;
+`recompute_health` does the reading and writing around it and is called after every relevant change
+(survey answers, check-ins) and once a local day per customer by the `health` job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.settings import Settings
+from domain import boundaries as bd
+from domain.cadence import Cadence, due_slots, launch_cadence, parse_cadence
+from domain.calendar import WorkCalendar
+from domain.health import (
+    DEFAULT_THRESHOLDS,
+    DEFAULT_WEIGHTS,
+    Health,
+    HealthInputs,
+    HealthThresholds,
+    HealthWeights,
+    compute_health,
+    dropped_sharply,
+    mood_value,
+)
+from storage.models import Boundary, BoundarySlip, CheckIn, Customer
+from storage.store import Store
+
+logger = logging.getLogger("partner.health")
+
+ADHERENCE_WINDOW = timedelta(days=30)
+MOOD_WINDOW = timedelta(days=90)  # with a 14-day half-life, older moods weigh under 1 %
+MOOD_MAX_CHECKINS = 20
+DROP_POINTS = 15
+DROP_DAYS = 7
+ALERT_QUIET = timedelta(days=7)  # one alert per drop: the 7-day window cannot show the same drop again after this
+
+_CADENCE_LABELS = {
+    "daily": "daily calls",
+    "weekly": "weekly check-ins",
+    "biweekly": "fortnightly check-ins",
+    "monthly": "monthly check-ins",
+    "every": "check-ins",
+}
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """What settings can change about the score."""
+
+    weights: HealthWeights = DEFAULT_WEIGHTS
+    thresholds: HealthThresholds = DEFAULT_THRESHOLDS
+    default_tz: str = "UTC"
+
+
+DEFAULT_CONFIG = HealthConfig()
+
+
+def health_config(settings: Settings | None) -> HealthConfig:
+    """The score's configuration from settings (the defaults when there are none, e.g. in a bare job run)."""
+    if settings is None:
+        return DEFAULT_CONFIG
+    return HealthConfig(
+        weights=settings.health_weights, thresholds=settings.health_thresholds, default_tz=settings.default_tz
+    )
+
+
+# --- Pure: rows in, HealthInputs out ---------------------------------------------------------------------
+
+
+def customer_calendar(customer: Customer, default_tz: str = "UTC") -> WorkCalendar:
+    """The customer's working calendar; a stored value that no longer validates falls back to plain UTC weekdays."""
+    try:
+        return WorkCalendar.create(
+            customer.tz or default_tz, customer.country, customer.working_week, subdiv=customer.subdiv
+        )
+    except ValueError:
+        logger.warning("customer %s has an invalid calendar; using %s weekdays", customer.id, default_tz)
+        return WorkCalendar(tz=default_tz)
+
+
+def customer_cadence(customer: Customer) -> Cadence | None:
+    """The stored cadence, or None when none is set (or it no longer parses)."""
+    if not customer.cadence:
+        return None
+    try:
+        return parse_cadence(customer.cadence)
+    except ValueError:
+        logger.warning("customer %s has an unreadable cadence %r", customer.id, customer.cadence)
+        return None
+
+
+def _counts(checkin: CheckIn, daily: bool) -> bool:
+    # A daily cadence is about calls; any other cadence is kept by any check-in.
+    return checkin.kind == "call" if daily else True
+
+
+def adherence(
+    cadence: Cadence | None,
+    cal: WorkCalendar,
+    checkins: Sequence[CheckIn],
+    *,
+    since: datetime,
+    now: datetime,
+    launch_until: date | None = None,
+) -> tuple[tuple[int, int] | None, str]:
+    """((due, logged), label) over (since, now]; a slot counts as logged when a check-in falls in its period.
+
+    Launch mode makes the days up to `launch_until` daily calls; the normal cadence applies after them.
+    """
+    normal = cadence or Cadence("off")
+    slots: list[tuple[Any, bool]] = []  # (slot, is_daily)
+    if launch_until is not None:
+        launch = Cadence("daily", at=normal.at)
+        slots += [(s, True) for s in due_slots(launch, cal, since=since, now=now) if s.local_date <= launch_until]
+    slots += [
+        (s, normal.kind == "daily")
+        for s in due_slots(normal, cal, since=since, now=now)
+        if launch_until is None or s.local_date > launch_until
+    ]
+    today = cal.local_date(now)
+    current = launch_cadence(normal, launch_until=launch_until, today=today)
+    label = _CADENCE_LABELS.get(current.kind, "check-ins")
+    if not slots:
+        return None, label
+    days = [(cal.local_date(c.created_at), c) for c in checkins]
+    logged = 0
+    for slot, daily in slots:
+        start = slot.period_start or slot.local_date
+        if any(start <= day <= slot.local_date and _counts(c, daily) for day, c in days):
+            logged += 1
+    return (len(slots), logged), label
+
+
+def _windows(customer: Customer, cadence: Cadence | None, today: date) -> tuple[int, int, bool] | None:
+    """(ideal, max, in business days) for recency; the customer's own overrides win over the cadence's."""
+    current = launch_cadence(cadence or Cadence("off"), launch_until=customer.launch_until, today=today)
+    limits = current.thresholds
+    ideal = customer.ideal_days or (limits.ideal_days if limits else None)
+    if ideal is None:
+        return None
+    most = customer.max_days or (limits.max_days if limits else None) or -(-ideal * 14 // 10)
+    business = bool(limits and limits.business_days and not customer.ideal_days)
+    return ideal, max(ideal, most), business
+
+
+def boundary_from_row(row: Boundary, slips: Sequence[BoundarySlip]) -> bd.Boundary:
+    """A stored boundary as the domain object; raises ValueError on a row the domain rules reject."""
+    return bd.Boundary(
+        text=row.text,
+        kind=row.kind,  # type: ignore[arg-type]  # validated by the domain constructor
+        value=row.value,
+        position=row.position,
+        id=row.id,
+        status=row.status,  # type: ignore[arg-type]
+        activated_at=row.activated_at,
+        held_at=row.held_at,
+        retired_at=row.retired_at,
+        escalated_at=row.escalated_at,
+        slips=tuple(
+            bd.Slip(at=s.at, by=s.by, note=s.note, source=s.source)  # type: ignore[arg-type]
+            for s in slips
+        ),
+    )
+
+
+def health_inputs(
+    *,
+    customer: Customer,
+    checkins: Sequence[CheckIn],
+    last_contact_at: datetime | None,
+    boundaries: Sequence[bd.Boundary],
+    scorecard: tuple[float, datetime] | None,
+    now: datetime,
+    default_tz: str = "UTC",
+) -> HealthInputs:
+    """Everything compute_health needs, from plain rows.
+
+    `checkins` are the customer's check-ins of the last MOOD_WINDOW (any order); `last_contact_at` the latest
+    check-in that counts for the cadence (a call for daily cadences), however old; `scorecard` the latest
+    scorecard's (average, when).
+    """
+    cal = customer_calendar(customer, default_tz)
+    cadence = customer_cadence(customer)
+    today = cal.local_date(now)
+    end = min(now, customer.paused_at) if customer.paused_at else now  # a paused customer owes nothing
+    since = max(now - ADHERENCE_WINDOW, customer.created_at)
+    counts, label = adherence(cadence, cal, checkins, since=since, now=end, launch_until=customer.launch_until)
+
+    since_last = ideal = maximum = None
+    windows = _windows(customer, cadence, today)
+    if windows is not None:
+        ideal_days, max_days, business = windows
+        reference = last_contact_at or customer.created_at  # never contacted: the clock runs from the start
+        ref_day = cal.local_date(reference)
+        elapsed = cal.business_days_between(ref_day, today) if business else max((today - ref_day).days, 0)
+        since_last, ideal, maximum = timedelta(days=elapsed), timedelta(days=ideal_days), timedelta(days=max_days)
+
+    recent = sorted((c for c in checkins if c.created_at > now - MOOD_WINDOW), key=lambda c: c.created_at)
+    moods = []
+    for c in recent[-MOOD_MAX_CHECKINS:]:
+        try:
+            moods.append((c.created_at, mood_value(c.mood)))
+        except ValueError:
+            logger.warning("check-in %s has an unknown mood %r", c.id, c.mood)
+
+    health_boundaries = bd.boundary_health(boundaries, now) if boundaries else None
+    level = customer.tier if customer.tier in ("supplier", "supplier_of_choice", "partner") else None
+    return HealthInputs(
+        adherence=counts,
+        cadence_label=label,
+        since_last=since_last,
+        ideal=ideal,
+        maximum=maximum,
+        moods=moods,
+        scorecard_avg=scorecard[0] if scorecard else None,
+        scorecard_at=scorecard[1] if scorecard else None,
+        level=level,
+        boundaries=health_boundaries,
+    )
+
+
+def components_json(health: Health) -> dict[str, Any]:
+    """How a score was made, for the snapshot row (so status can explain an old score too)."""
+    return {
+        "components": [
+            {"name": c.name, "score": round(c.score, 1), "weight": round(c.weight, 4), "reason": c.reason}
+            for c in health.components
+        ],
+        "reasons": health.top_reasons(2),
+    }
+
+
+# --- Reading and writing ---------------------------------------------------------------------------------
+
+
+def gather_inputs(
+    store: Store, customer: Customer, now: datetime, config: HealthConfig = DEFAULT_CONFIG
+) -> HealthInputs:
+    assert customer.id is not None
+    team_id = customer.team_id
+    checkins = store.checkins_since(team_id=team_id, customer_id=customer.id, since=now - MOOD_WINDOW)
+    cadence = customer_cadence(customer)
+    daily_now = customer.launch_until is not None or (cadence is not None and cadence.kind == "daily")
+    last_contact = store.last_checkin_at(
+        team_id=team_id, customer_id=customer.id, kinds=("call",) if daily_now else None
+    )
+    rows = store.boundaries_with_slips(team_id=team_id, customer_id=customer.id)
+    domain_boundaries = []
+    for row, slips in rows:
+        try:
+            domain_boundaries.append(boundary_from_row(row, slips))
+        except ValueError:
+            logger.warning("boundary %s is not valid for the health score; left out", row.id)
+    latest = store.latest_survey_response(team_id=team_id, survey="scorecard", customer_id=customer.id)
+    scorecard = (latest.score, latest.created_at) if latest is not None and latest.score is not None else None
+    return health_inputs(
+        customer=customer,
+        checkins=checkins,
+        last_contact_at=last_contact,
+        boundaries=domain_boundaries,
+        scorecard=scorecard,
+        now=now,
+        default_tz=config.default_tz,
+    )
+
+
+def recompute_health(
+    store: Store,
+    team_id: str,
+    customer_id: int,
+    now: datetime,
+    *,
+    client: WebClient | None = None,
+    config: HealthConfig = DEFAULT_CONFIG,
+) -> Health | None:
+    """Scores the customer now, stores it (customer + the local day's snapshot) and returns it.
+
+    With a `client`, a drop of 15+ points within a week DMs the owner once; without one the daily job
+    notices the drop on its next run. None when the customer does not exist.
+    """
+    customer = store.customer(team_id=team_id, customer_id=customer_id)
+    if customer is None:
+        return None
+    inputs = gather_inputs(store, customer, now, config)
+    health = compute_health(inputs, now=now, weights=config.weights, thresholds=config.thresholds)
+    day = customer_calendar(customer, config.default_tz).local_date(now)
+    store.save_health(
+        team_id=team_id,
+        customer_id=customer_id,
+        score=health.score,
+        band=health.band,
+        components=components_json(health),
+        day=day,
+        now=now,
+    )
+    if client is not None:
+        alert_on_drop(store, client, customer, now)
+    return health
+
+
+def score_points(store: Store, customer: Customer, since: date) -> list[tuple[datetime, int]]:
+    assert customer.id is not None
+    snapshots = store.health_snapshots(team_id=customer.team_id, customer_id=customer.id, since=since)
+    return [(s.computed_at, s.score) for s in snapshots if s.score is not None]
+
+
+def alert_on_drop(store: Store, client: WebClient, customer: Customer, now: datetime) -> bool:
+    """DMs the owner when the score fell 15+ points within a week; once per drop (guarded by a health_alert event)."""
+    assert customer.id is not None
+    if not customer.owner_id:
+        return False
+    points = score_points(store, customer, (now - timedelta(days=2 * DROP_DAYS)).date())
+    if not dropped_sharply(points, now=now, threshold=DROP_POINTS, days=DROP_DAYS):
+        return False
+    window = [v for at, v in points if at >= now - timedelta(days=DROP_DAYS)]
+    standing = [v for at, v in points if at < now - timedelta(days=DROP_DAYS)][-1:]
+    high, latest = max(standing + window), points[-1][1]
+    if not store.record_health_alert(
+        team_id=customer.team_id,
+        customer_id=customer.id,
+        detail={"from": high, "to": latest},
+        now=now,
+        quiet=ALERT_QUIET,
+    ):
+        return False
+    reasons = store.latest_health_reasons(team_id=customer.team_id, customer_id=customer.id)
+    why = "\n".join(f"• {r}" for r in reasons)
+    text = (
+        f":chart_with_downwards_trend: *{customer.name}*'s health fell from {high} to {latest} this week."
+        + (f"\n{why}" if why else "")
+        + f"\nSee `/partner status {customer.name}`."
+    )
+    try:
+        client.chat_postMessage(channel=customer.owner_id, text=text)
+    except SlackApiError:
+        logger.warning("could not DM the health alert for customer %s", customer.id, exc_info=True)
+    return True
+
+
+# --- The daily job ---------------------------------------------------------------------------------------
+
+
+def daily_health(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+    """Recomputes each active customer once per customer-local day (runs every tick, cheap when up to date)."""
+    config = health_config(settings)
+    done = 0
+    for customer in store.customers_for_health():
+        assert customer.id is not None
+        cal = customer_calendar(customer, config.default_tz)
+        if customer.health_at is not None and cal.local_date(customer.health_at) >= cal.local_date(now):
+            continue
+        try:
+            recompute_health(store, customer.team_id, customer.id, now, client=client, config=config)
+            done += 1
+        except Exception:  # one customer's bad data must not stop the others
+            logger.exception("health recompute failed for customer %s", customer.id)
+    return done

@@ -1,0 +1,119 @@
+"""Scheduled survey prompts: each customer's owner is asked to fill in a survey once per period.
+
+Periods run from the day the customer was added (customer-local dates): with a 91-day scorecard period, the
+prompts fall on day 91, 182… (nothing on day 0: there is nothing to rate yet) at 10:00 the customer's time,
+moved to the next business day. Each prompt is a
+`survey_prompt` nudge in the outbox under (subject ``customer:<id>``, due_key ``<survey>:<period start>``),
+planned insert-if-absent and posted by the generic sender, so a second tick or replica sends nothing twice.
+A survey answered within the period (or in the week before it started) needs no prompt: it is recorded as
+skipped at planning, and the renderer checks again just before sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+
+from slack_sdk import WebClient
+
+from bot.settings import DEFAULT_SURVEY_SCHEDULE, Settings
+from handlers.blocks import section
+from handlers.blocks.surveys import SURVEY_NAMES, survey_button
+from schedules.health import customer_calendar
+from schedules.sender import Message, Skip, register
+from storage.models import Customer, Nudge
+from storage.nudges import NudgePlan
+from storage.store import Store
+
+logger = logging.getLogger("partner.surveys")
+
+SURVEY_PROMPT = "survey_prompt"
+PROMPT_AT = time(10, 0)
+RECENT_ENOUGH = timedelta(days=7)  # an answer this close before a period starts still counts for it
+
+
+def period_start(created: date, today: date, days: int) -> date:
+    """The first day of the period `today` falls in, periods of `days` counted from `created`."""
+    elapsed = max((today - created).days, 0)
+    return created + timedelta(days=elapsed - elapsed % days)
+
+
+def _answered_since(store: Store, customer: Customer, survey: str, since: datetime) -> bool:
+    latest = store.latest_survey_response(
+        team_id=customer.team_id, survey=survey, customer_id=customer.id, external=False
+    )
+    return latest is not None and latest.created_at >= since
+
+
+def plan_survey_prompts(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+    """Plans the prompts whose time has come; returns how many new prompts were planned to be sent."""
+    schedule = dict(settings.survey_schedule) if settings is not None else dict(DEFAULT_SURVEY_SCHEDULE)
+    default_tz = settings.default_tz if settings is not None else "UTC"
+    if not schedule:
+        return 0
+    planned = 0
+    for customer in store.customers_for_health():
+        if not customer.owner_id or customer.paused_at is not None:
+            continue
+        assert customer.id is not None
+        cal = customer_calendar(customer, default_tz)
+        today = cal.local_date(now)
+        created = cal.local_date(customer.created_at)
+        plans: list[NudgePlan] = []
+        for survey, days in schedule.items():
+            start = period_start(created, today, days)
+            if start == created:
+                continue  # a customer just added has nothing to rate yet: the first prompt is one period in
+            due_at = cal.at_local(cal.next_business_day(start, include_today=True), PROMPT_AT)
+            if due_at > now:
+                continue
+            counts_from = cal.at_local(start, time(0)) - RECENT_ENOUGH
+            answered = _answered_since(store, customer, survey, counts_from)
+            plans.append(
+                NudgePlan(
+                    kind=SURVEY_PROMPT,
+                    subject=f"customer:{customer.id}",
+                    due_key=f"{survey}:{start.isoformat()}",
+                    due_at=due_at,
+                    customer_id=customer.id,
+                    recipient_id=customer.owner_id,
+                    status="skipped" if answered else "pending",
+                    error="answered recently" if answered else None,
+                    payload={"survey": survey, "days": days, "counts_from": counts_from.isoformat()},
+                )
+            )
+        new = store.plan_nudges(team_id=customer.team_id, plans=plans, now=now)
+        planned += sum(1 for row in new if row.status == "pending")
+    return planned
+
+
+def prompt_message(customer: Customer, survey: str) -> tuple[str, list[dict[str, object]]]:
+    name = SURVEY_NAMES[survey]
+    text = f":clipboard: Time for the *{name.lower()}* of *{customer.name}* — one screen, under a minute."
+    return text, [section(text, accessory=survey_button(customer.id, survey, text="Answer now"))]
+
+
+def render_survey_prompt(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    """To the owner: a survey is due, with a button that opens it."""
+    survey = str(nudge.payload.get("survey"))
+    customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
+    if customer is None or customer.archived_at is not None:
+        return Skip("customer gone", status="cancelled")
+    if survey not in SURVEY_NAMES or survey == "customer_view":
+        return Skip("unknown survey", status="cancelled")
+    owner = nudge.recipient_id or customer.owner_id
+    if not owner:
+        return Skip("no owner", status="cancelled")
+    if nudge.status != "sent":
+        counts_from = nudge.payload.get("counts_from")
+        since = datetime.fromisoformat(counts_from) if isinstance(counts_from, str) else nudge.due_at - RECENT_ENOUGH
+        if _answered_since(store, customer, survey, since):
+            return Skip("answered meanwhile")
+    text, blocks = prompt_message(customer, survey)
+    for block in blocks:
+        block["block_id"] = f"nudge:{nudge.id}"
+    return Message(text=text, blocks=blocks, user=owner, customer_id=customer.id, digest=text)
+
+
+# A prompt is still worth sending after downtime: nothing about it is time-critical.
+register(SURVEY_PROMPT, render_survey_prompt, grace=False)

@@ -1,0 +1,482 @@
+"""Boundaries end to end: signed commands and clicks to the real app, scheduled ticks with a FakeClock,
+and every message read back from the fake Slack."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from bot.app import make_client
+from bot.settings import Settings
+from domain import boundaries as rules
+from handlers.boundaries_hooks import after_checkin
+from handlers.ids import (
+    BOUNDARY_ACTIVATE,
+    BOUNDARY_CALL_NO,
+    BOUNDARY_CALL_YES,
+    BOUNDARY_DECIDE_FLAG,
+    BOUNDARY_DECIDE_RENEGOTIATE,
+    BOUNDARY_DECIDE_RETIRE,
+    BOUNDARY_DECIDE_TALK,
+    BOUNDARY_HELD,
+    BOUNDARY_KIND,
+    BOUNDARY_RENEGOTIATE_MODAL,
+    BOUNDARY_RETIRE,
+    BOUNDARY_SLIP,
+    BOUNDARY_TEXT,
+    BOUNDARY_VALUE,
+)
+from schedules.jobs import run_tick
+from storage.boundaries import BoundaryRecord
+from storage.models import CheckIn, Customer, CustomerEvent, Nudge
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, FakeClock
+
+NY = ZoneInfo("America/New_York")
+FIRST = "We answer within one business day"
+SECOND = "Requests go in #acme-partners, not DMs"
+
+
+def ny(*args: int) -> datetime:
+    return datetime(*args, tzinfo=NY).astimezone(UTC)  # type: ignore[misc]
+
+
+def ephemeral(response: Any) -> str:
+    assert response.status == 200, response.text
+    body = response.json()
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    return str(body["text"])
+
+
+def tick(store: Store, settings: Settings, now: datetime) -> None:
+    """One scheduler tick as of `now`: every job, the sender last."""
+    report = run_tick(store=store, client=make_client(settings), now=now, settings=settings)
+    assert not report.failed, report.failed
+
+
+def channel_posts(fake: FakeSlack, channel: str) -> list[dict[str, Any]]:
+    return [c.params for c in fake.calls_to("chat.postMessage") if c.params.get("channel") == channel]
+
+
+def records(store: Store) -> list[BoundaryRecord]:
+    customer = store.customer_by_name(team_id=TEAM_ID, name="Acme Corp")
+    assert customer is not None and customer.id is not None
+    return store.boundary_records(team_id=TEAM_ID, customer_id=customer.id)
+
+
+def customer(store: Store) -> Customer:
+    found = store.customer_by_name(team_id=TEAM_ID, name="Acme Corp")
+    assert found is not None
+    return found
+
+
+def nudges(store: Store, kind: str) -> list[Nudge]:
+    with store.session() as session:
+        return list(session.exec(select(Nudge).where(Nudge.kind == kind).order_by(Nudge.id)))  # type: ignore[arg-type]
+
+
+def response_posts(fake: FakeSlack) -> list[dict[str, Any]]:
+    return [c.params for c in fake.calls_to("response_url")]
+
+
+@pytest.fixture
+def acme(slack: SlackRequests, clock: FakeClock) -> SlackRequests:
+    """Acme Corp, owned by Dana (New York), with its channel; two proposed needs."""
+    clock.set(ny(2026, 11, 25, 10))  # a Wednesday
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    reply = ephemeral(slack.command(f'boundary acme add "{FIRST}" kind=response_time value=1d'))
+    assert f"Proposed “{FIRST}”" in reply and "number 1" in reply and "activate 1" in reply
+    reply = ephemeral(slack.command(f'boundary acme add “{SECOND}” kind=channel value="#acme-partners"'))
+    assert "number 2" in reply
+    return slack
+
+
+def slip_button(rec: BoundaryRecord, *, surface: str = "list") -> dict[str, Any]:
+    return {"value": f"{rec.id}:{len(rec.slips)}", "block_id": f"boundary:{surface}:{rec.id}"}
+
+
+# --------------------------------------------------------------------------- the whole habit
+
+
+def test_add_activate_remind_slip_escalate_hold_and_suggest_the_next(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    slack = acme
+    first, second = records(store)
+    assert (first.rule.kind, first.rule.value, second.rule.kind) == ("response_time", "1d", "channel")
+
+    listing = slack.command("boundary acme list").json()
+    buttons = [e for b in listing["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert {b["action_id"] for b in buttons} == {BOUNDARY_ACTIVATE, BOUNDARY_RETIRE}
+
+    reply = ephemeral(slack.command("boundary acme activate 1"))
+    assert "is now active" in reply and "<#C0ACME>" in reply and "next on Mon 30 Nov at 09:00" in reply
+    # One at a time: the second waits.
+    assert "One need at a time" in ephemeral(slack.command("boundary acme activate 2"))
+
+    # The weekly reminder: Monday 09:00 in New York, in the customer's channel, once.
+    tick(store, settings, ny(2026, 11, 30, 8, 59))
+    assert channel_posts(fake_slack, "C0ACME") == []
+    tick(store, settings, ny(2026, 11, 30, 9, 0))
+    tick(store, settings, ny(2026, 11, 30, 9, 1))
+    (reminder,) = channel_posts(fake_slack, "C0ACME")
+    assert FIRST in reminder["text"]
+    assert reminder["text"] in [t.format(text=FIRST + ".") for t in rules.REMINDER_TEMPLATES]
+
+    # A slip from the list's button; a double click logs it once.
+    clock.set(ny(2026, 12, 1, 11))
+    first = records(store)[0]
+    message = {"type": "message", "ts": "1764600000.000100", "text": "", "blocks": []}
+    for _click in range(2):
+        assert slack.block_action(BOUNDARY_SLIP, message=message, **slip_button(first)).status == 200
+    assert len(records(store)[0].slips) == 1
+    redrawn = response_posts(fake_slack)[-1]
+    assert redrawn["replace_original"] is True and "1 slip in the last 30 days" in json.dumps(redrawn["blocks"])
+
+    # Two more slips by command: the third makes a run, and the owner gets exactly one escalation.
+    ephemeral(slack.command("boundary acme slip 1 answered after three days", user_id="U0002", user_name="sam"))
+    reply = ephemeral(slack.command("boundary acme slip 1 no answer to the pricing question"))
+    assert "3 slips in the last 30 days" in reply and "asked the owner to decide" in reply
+    tick(store, settings, clock.now)
+    tick(store, settings, clock.advance(minutes=5))
+    escalations = [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
+    assert len(escalations) == 1
+    blocks = json.dumps(escalations[0]["blocks"])
+    assert "answered after three days" in blocks and "<@U0002>" in blocks
+    for action_id in (BOUNDARY_DECIDE_TALK, BOUNDARY_DECIDE_RENEGOTIATE, BOUNDARY_DECIDE_RETIRE, BOUNDARY_DECIDE_FLAG):
+        assert action_id in blocks
+
+    # Decide: talk it through. The message shows the decision; the history records it.
+    dm = {"type": "message", "ts": "1764600000.000200", "text": "", "blocks": escalations[0]["blocks"]}
+    slack.block_action(BOUNDARY_DECIDE_TALK, value=str(first.id), message=dm, channel_id="DDANA")
+    decided = response_posts(fake_slack)[-1]
+    assert decided["replace_original"] is True and "will talk it through" in json.dumps(decided["blocks"])
+    with store.session() as session:
+        (event,) = session.exec(select(CustomerEvent).where(CustomerEvent.kind == "boundary_decision"))
+    assert event.detail["option"] == "talk" and event.detail["slips"] == 3
+
+    # It holds (explicitly here); the next need is suggested to the owner with an Activate button.
+    reply = ephemeral(slack.command("boundary acme held 1"))
+    assert "is holding" in reply and f"Next up: “{SECOND}”" in reply
+    tick(store, settings, clock.advance(minutes=1))
+    (suggestion,) = [p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce the next one" in p["text"]]
+    accessory = suggestion["blocks"][0]["accessory"]
+    assert accessory["action_id"] == BOUNDARY_ACTIVATE and accessory["value"] == str(second.id)
+    tick(store, settings, clock.advance(hours=1))
+    assert len([p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce" in p["text"]]) == 1
+
+    slack.block_action(
+        BOUNDARY_ACTIVATE,
+        value=accessory["value"],
+        block_id=suggestion["blocks"][0]["block_id"],
+        channel_id="DDANA",
+        message={"type": "message", "ts": "1764600000.000300", "text": "", "blocks": suggestion["blocks"]},
+    )
+    assert [r.rule.status for r in records(store)] == ["held", "active"]
+    assert "is now active" in response_posts(fake_slack)[-1]["text"]
+
+
+def test_a_need_holds_after_three_weeks_without_a_slip_and_the_next_is_suggested(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    ephemeral(acme.command("boundary acme activate 1"))
+    tick(store, settings, clock.now + timedelta(weeks=3) - timedelta(minutes=1))
+    assert records(store)[0].rule.status == "active"
+    assert not [p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce" in p["text"]]
+    tick(store, settings, clock.now + timedelta(weeks=3))
+    assert records(store)[0].rule.status == "held"
+    (suggestion,) = [p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce" in p["text"]]
+    assert "3 weeks without a slip" in suggestion["text"] and SECOND in suggestion["text"]
+
+
+def test_the_jobs_follow_the_configured_hold_period(
+    acme: SlackRequests, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    ephemeral(acme.command("boundary acme activate 1"))
+    one_week = dataclasses.replace(settings, boundary_hold_weeks=1)
+    tick(store, one_week, clock.now + timedelta(days=6))
+    assert records(store)[0].rule.status == "active"
+    tick(store, one_week, clock.now + timedelta(weeks=1))
+    assert records(store)[0].rule.status == "held"
+
+
+# --------------------------------------------------------------------------- reminders
+
+
+def test_reminders_move_off_a_holiday_and_stop_while_paused(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    clock.set(ny(2027, 1, 13, 10))
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> country=US"))
+    ephemeral(slack.command(f'boundary acme add "{FIRST}" kind=response_time value=1d'))
+    ephemeral(slack.command("boundary acme activate 1"))
+    # Monday 18 January 2027 is Martin Luther King Jr. Day: no reminder; it goes out on Tuesday instead.
+    tick(store, settings, ny(2027, 1, 18, 9, 30))
+    assert channel_posts(fake_slack, "C0ACME") == []
+    tick(store, settings, ny(2027, 1, 19, 9, 0))
+    assert len(channel_posts(fake_slack, "C0ACME")) == 1
+
+    # Paused: the next Monday's reminder is recorded as skipped and not sent, even after resuming.
+    with store.session() as session:
+        row = session.get(Customer, customer(store).id)
+        assert row is not None
+        row.paused_at = ny(2027, 1, 22, 12)
+        session.add(row)
+        session.commit()
+    tick(store, settings, ny(2027, 1, 25, 9, 0))
+    with store.session() as session:
+        row = session.get(Customer, customer(store).id)
+        assert row is not None
+        row.paused_at = None
+        session.add(row)
+        session.commit()
+    tick(store, settings, ny(2027, 1, 25, 9, 30))
+    assert len(channel_posts(fake_slack, "C0ACME")) == 1
+    assert [(n.due_key, n.status) for n in nudges(store, "boundary_reminder")] == [
+        ("2027-01-19", "sent"),
+        ("2027-01-25", "skipped"),
+    ]
+    tick(store, settings, ny(2027, 2, 1, 9, 0))
+    assert len(channel_posts(fake_slack, "C0ACME")) == 2
+
+
+def test_wording_varies_never_twice_in_a_row_and_owners_can_preview_and_edit_it(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    ephemeral(acme.command("boundary acme activate 1"))
+    preview = ephemeral(acme.command("boundary acme preview 1"))
+    assert "Next reminder for Acme Corp" in preview and FIRST in preview
+    monday = ny(2026, 11, 30, 9)
+    for week in range(8):
+        tick(store, settings, monday + timedelta(weeks=week))
+        # It keeps slipping now and then, so it stays active (a need that has held is no longer restated).
+        clock.set(monday + timedelta(weeks=week, days=1))
+        ephemeral(acme.command("boundary acme slip 1"))
+    texts = [p["text"] for p in channel_posts(fake_slack, "C0ACME")]
+    assert len(texts) == 8
+    assert all(a != b for a, b in itertools.pairwise(texts))
+    assert len(set(texts)) >= 3
+    # The preview showed exactly what the first Monday sent.
+    assert texts[0] in preview
+
+    reply = ephemeral(acme.command('boundary acme wording 1 "Friendly reminder: we reply within a business day."'))
+    assert "will say" in reply
+    assert "your own wording" in ephemeral(acme.command("boundary acme preview 1"))
+    tick(store, settings, monday + timedelta(weeks=8))
+    assert channel_posts(fake_slack, "C0ACME")[-1]["text"] == "Friendly reminder: we reply within a business day."
+
+    assert "No more reminders" in ephemeral(acme.command("boundary acme reminders 1 off"))
+    tick(store, settings, monday + timedelta(weeks=9))
+    assert len(channel_posts(fake_slack, "C0ACME")) == 9
+    reply = ephemeral(acme.command("boundary acme reminders 1 biweekly thu 2pm"))
+    assert "every other Thursday" in reply or "biweekly" in reply.lower()
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def test_a_call_outside_the_window_asks_the_author_and_yes_logs_one_slip(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    clock.set(ny(2026, 11, 25, 10))
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    ephemeral(slack.command('boundary acme add "Calls happen 9-10am our time" kind=contact_window value=9-10am'))
+    ephemeral(slack.command("boundary acme activate 1"))
+    acme_row = customer(store)
+    assert acme_row.id is not None
+
+    inside, _ = store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme_row.id, author_id="U0002", mood="green", note="sync",
+        kind="call", now=ny(2026, 11, 26, 9, 30), idempotency_key="t:1",
+    )  # fmt: skip
+    outside, _ = store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme_row.id, author_id="U0002", mood="green", note="late call",
+        kind="call", now=ny(2026, 11, 26, 15, 0), idempotency_key="t:2",
+    )  # fmt: skip
+    client = make_client(settings)
+    assert after_checkin(store, client, inside, acme_row, inside.created_at, settings=settings) == []
+    for _again in range(2):  # the check-in path calling twice asks once
+        after_checkin(store, client, outside, acme_row, outside.created_at, settings=settings)
+    tick(store, settings, outside.created_at + timedelta(minutes=1))
+    (question,) = [p for p in channel_posts(fake_slack, "U0002") if "outside the agreed" in p["text"]]
+    assert "15:00 their time" in question["text"] and "09:00–10:00" in question["text"]
+    yes = next(e for e in question["blocks"][1]["elements"] if e["action_id"] == BOUNDARY_CALL_YES)
+
+    clock.set(outside.created_at + timedelta(minutes=5))
+    message = {"type": "message", "ts": "1764600000.000900", "text": "", "blocks": question["blocks"]}
+    for _click in range(2):
+        slack.block_action(BOUNDARY_CALL_YES, value=yes["value"], message=message, user_id="U0002", channel_id="D2")
+    (rec,) = records(store)
+    assert [(s.source, s.by) for s in rec.slips] == [("detected", "U0002")]
+    assert "Logged a slip" in response_posts(fake_slack)[-1]["text"]
+    slack.block_action(BOUNDARY_CALL_NO, value=yes["value"], message=message, user_id="U0002", channel_id="D2")
+    assert "no slip logged" in response_posts(fake_slack)[-1]["text"]
+    assert len(records(store)[0].slips) == 1
+
+
+def test_a_slow_customer_reply_is_compared_in_business_days(
+    acme: SlackRequests, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    ephemeral(acme.command("boundary acme activate 1"))
+    acme_row = customer(store)
+    assert acme_row.id is not None
+    client = make_client(settings)
+
+    def checkin(days: float, key: str) -> CheckIn:
+        entry, _ = store.record_checkin(
+            team_id=TEAM_ID, customer_id=acme_row.id or 0, author_id="U0001", mood="yellow", note="waiting",
+            now=ny(2026, 11, 30, 15), idempotency_key=key,
+        )  # fmt: skip
+        with store.session() as session:
+            row = session.get(CheckIn, entry.id)
+            assert row is not None
+            row.response_days = days
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return row
+
+    # Asked Friday afternoon, answered Monday: three days, one business day — on time.
+    assert after_checkin(store, client, checkin(3, "r:1"), acme_row, ny(2026, 11, 30, 15), settings=settings) == []
+    assert records(store)[0].slips == ()
+    # Asked the Wednesday before: Thu, Fri, Mon — three business days against one.
+    slow = checkin(5, "r:2")
+    notes = after_checkin(store, client, slow, acme_row, ny(2026, 11, 30, 15), settings=settings)
+    assert len(notes) == 1 and "3 business days" in notes[0]
+    after_checkin(store, client, slow, acme_row, ny(2026, 11, 30, 15), settings=settings)
+    assert [s.source for s in records(store)[0].slips] == ["detected"]
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def _escalate(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> dict[str, Any]:
+    ephemeral(slack.command("boundary acme activate 1"))
+    for n in range(3):
+        clock.advance(hours=1)
+        ephemeral(slack.command(f"boundary acme slip 1 late #{n}"))
+    tick(store, settings, clock.now)
+    (escalation,) = [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
+    return {"type": "message", "ts": "1764600000.000500", "text": "", "blocks": escalation["blocks"]}
+
+
+def test_retire_and_flag_decisions(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    message = _escalate(acme, fake_slack, store, clock, settings)
+    first = records(store)[0]
+    for _click in range(2):
+        acme.block_action(BOUNDARY_DECIDE_FLAG, value=str(first.id), message=message, channel_id="DDANA")
+    with store.session() as session:
+        kinds = [e.kind for e in session.exec(select(CustomerEvent).order_by(CustomerEvent.id))]  # type: ignore[arg-type]
+    assert kinds.count("relationship_flagged") == 1 and kinds.count("boundary_decision") == 1
+    assert "flagged the relationship" in json.dumps(response_posts(fake_slack)[-1]["blocks"])
+
+    # A new escalation message can be answered differently: retire it.
+    other = message | {"ts": "1764600000.000600"}
+    acme.block_action(BOUNDARY_DECIDE_RETIRE, value=str(first.id), message=other, channel_id="DDANA")
+    assert records(store)[0].rule.status == "retired"
+
+
+def test_renegotiate_opens_a_form_and_saves_the_new_terms(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    message = _escalate(acme, fake_slack, store, clock, settings)
+    first = records(store)[0]
+    acme.block_action(BOUNDARY_DECIDE_RENEGOTIATE, value=str(first.id), message=message, channel_id="DDANA")
+    (opened,) = fake_slack.calls_to("views.open")
+    view = opened.params["view"]
+    assert view["callback_id"] == BOUNDARY_RENEGOTIATE_MODAL
+
+    def values(value: str) -> dict[str, Any]:
+        return {
+            "text": {BOUNDARY_TEXT: {"type": "plain_text_input", "value": "We answer within two business days"}},
+            "kind": {BOUNDARY_KIND: {"type": "static_select", "selected_option": {"value": "response_time"}}},
+            "value": {BOUNDARY_VALUE: {"type": "plain_text_input", "value": value}},
+        }
+
+    bad = acme.view_submission(BOUNDARY_RENEGOTIATE_MODAL, values("soon"), private_metadata=view["private_metadata"])
+    assert bad.json()["response_action"] == "errors" and "soon" in bad.json()["errors"]["value"]
+    good = acme.view_submission(BOUNDARY_RENEGOTIATE_MODAL, values("2d"), private_metadata=view["private_metadata"])
+    assert good.status == 200 and good.body in (b"", b"{}")
+    renegotiated = records(store)[0]
+    assert (renegotiated.rule.text, renegotiated.rule.value) == ("We answer within two business days", "2d")
+    assert renegotiated.rule.escalated_at is not None
+    assert not rules.needs_escalation(renegotiated.rule, clock.now, settings.boundary_policy)
+
+
+# --------------------------------------------------------------------------- who may do what, and bad input
+
+
+def test_anyone_may_log_a_slip_but_only_owners_and_admins_change_boundaries(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    fake_slack.add_user("U0003", name="riley", tz="America/New_York")
+    refused = ephemeral(acme.command("boundary acme activate 1", user_id="U0003", user_name="riley"))
+    assert "only its owner <@U0001>" in refused
+    ephemeral(acme.command("boundary acme activate 1", user_id="U0002", user_name="sam"))  # a workspace admin
+    first = records(store)[0]
+    assert first.rule.status == "active"
+    acme.block_action(BOUNDARY_HELD, value=str(first.id), block_id=f"boundary:list:{first.id}", user_id="U0003")
+    assert records(store)[0].rule.status == "active"
+    assert "only its owner" in response_posts(fake_slack)[-1]["text"]
+    assert "Logged a slip" in ephemeral(acme.command("boundary acme slip 1", user_id="U0003", user_name="riley"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("boundary", "Which customer?"),
+        ("boundary acme frobnicate 1", "I don't know `frobnicate`"),
+        ("boundary acme activate", "Which one?"),
+        ("boundary acme activate two", "'two' isn't a number"),
+        ("boundary acme activate 9", "There is no number 9"),
+        ("boundary acme activate ²", "'²' isn't a number"),
+        ("boundary acme activate 1 now", "I didn't understand 'now'"),
+        ('boundary acme add "Be nice" kind=mood', "'mood' isn't a kind of boundary"),
+        ('boundary acme add "Fast answers" kind=response_time', "needs a value"),
+        ('boundary acme add "Fast answers" kind=response_time value=soon', "couldn't read 'soon'"),
+        ('boundary acme add "Calls" kind=contact_window value=10-9', "ends before it starts"),
+        ('boundary acme add "Fast" colour=red', "Unknown option 'colour='"),
+        ('boundary acme add "Fast" value=1d extra words', "I didn't understand 'extra words'"),
+        ("boundary acme add", "What is the agreement?"),
+        (f'boundary acme add "{FIRST}"', "already has"),
+        ("boundary acme slip 2", "it is only proposed"),
+        ("boundary acme held 2", "Can't mark as held"),
+        ("boundary acme reminders 1 sometimes", "couldn't read the cadence"),
+        ("boundary acme wording 1", "What should the reminder say?"),
+    ],
+)
+def test_bad_input_is_explained(acme: SlackRequests, store: Store, text: str, message: str) -> None:
+    before = [(r.rule, r.row.reminders, r.row.reminder_text) for r in records(store)]
+    reply = ephemeral(acme.command(text))
+    assert message in reply, reply
+    assert [(r.rule, r.row.reminders, r.row.reminder_text) for r in records(store)] == before
+
+
+def test_a_replayed_slip_command_logs_one_slip(acme: SlackRequests, store: Store) -> None:
+    ephemeral(acme.command("boundary acme activate 1"))
+    first = acme.command("boundary acme slip 1 late", trigger_id="123.456.slip")
+    again = acme.command("boundary acme slip 1 late", trigger_id="123.456.slip", retry_num=1)
+    assert first.status == again.status == 200
+    assert len(records(store)[0].slips) == 1
+
+
+def test_retire_button_redraws_the_list(acme: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    second = records(store)[1]
+    for _click in range(2):
+        acme.block_action(BOUNDARY_RETIRE, value=str(second.id), block_id=f"boundary:list:{second.id}")
+    assert records(store)[1].rule.status == "retired"
+    redrawn = response_posts(fake_slack)[-1]
+    assert redrawn["replace_original"] is True and "~*2.*" in json.dumps(redrawn["blocks"])

@@ -1,0 +1,169 @@
+"""Health end to end: `/partner status`, recompute after answers, the daily job, the drop alert sent once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.app import make_client
+from bot.settings import Settings
+from domain.health import SPARK_CHARS
+from schedules.health import daily_health, recompute_health
+from schedules.jobs import JOBS, run_tick
+from storage.models import Customer
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, FakeClock
+
+
+def ok(response: Any) -> dict[str, Any]:
+    assert response.status == 200, response.text
+    return response.json() if response.body else {}
+
+
+def acme(slack: SlackRequests, store: Store, *, cadence: str | None = "weekly tue 10:00") -> Customer:
+    ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=UTC"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+    if cadence:
+        with store.session() as session:
+            row = session.get(Customer, customer.id)
+            assert row is not None
+            row.cadence = cadence
+            row.created_at = datetime(2026, 6, 1, tzinfo=UTC)  # a long-standing customer
+            session.add(row)
+            session.commit()
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert fresh is not None
+    return fresh
+
+
+def dms_to(fake_slack: FakeSlack, user_id: str, containing: str) -> list[Any]:
+    return [
+        c
+        for c in fake_slack.calls_to("chat.postMessage")
+        if c.params.get("channel") == user_id and containing in c.params.get("text", "")
+    ]
+
+
+def test_status_shows_score_trend_reasons_and_views(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    customer = acme(slack, store)
+    assert customer.id is not None
+    # Twelve weeks of history, one snapshot a week, falling from 100 to 45.
+    start = clock.now
+    for weeks_ago in range(11, 0, -1):
+        at = start - timedelta(weeks=weeks_ago)
+        store.save_health(
+            team_id=TEAM_ID,
+            customer_id=customer.id,
+            score=45 + 5 * weeks_ago,
+            band="green",
+            components={},
+            day=at.date(),
+            now=at,
+        )
+    ok(slack.command("checkin acme red 2 of 3 launches slipped"))
+    reply = ok(slack.command("status acme"))
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert fresh is not None and fresh.health_score is not None
+    blocks = json.dumps(reply["blocks"], ensure_ascii=False)
+    assert "*Health:* " in blocks and f"{fresh.health_score} ({fresh.health_band})" in blocks
+    trend = reply["blocks"][1]["text"]["text"].split("`")[1]
+    assert len(trend) == 12 and set(trend) <= set(SPARK_CHARS)
+    assert trend[0] == "█" and trend[0] > trend[-2]  # 100 eleven weeks ago, well down last week
+    assert "What moves it most" in blocks
+    assert "weekly check-ins logged" in blocks  # 1 of the last 5 Tuesdays kept
+    assert "*Our view:* not rated yet" in blocks and "*Their view:* not asked yet" in blocks
+    assert "Acme Corp: health" in reply["text"]
+
+
+def test_status_of_a_customer_with_nothing_recorded(slack: SlackRequests, store: Store) -> None:
+    acme(slack, store, cadence=None)
+    reply = ok(slack.command("status acme"))
+    assert "not scored yet" in json.dumps(reply["blocks"]) and "trend ············" in reply["text"]
+    assert "Usage: `/partner status <customer>`" in ok(slack.command("status"))["text"]
+
+
+def test_a_scorecard_answer_moves_the_score(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    from tests.e2e.test_surveys import SURVEYS, all_ratings, opened, submit
+
+    customer = acme(slack, store)
+    assert customer.id is not None
+    before = recompute_health(store, TEAM_ID, customer.id, clock.now)  # months without contact: 0
+    assert before is not None
+    ok(slack.command("survey acme scorecard"))
+    ok(submit(slack, opened(fake_slack), all_ratings(SURVEYS["scorecard"], "5")))
+    after = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert after is not None and after.health_score is not None and before.score is not None
+    assert after.health_score > before.score
+    (snapshot,) = store.health_snapshots(team_id=TEAM_ID, customer_id=customer.id, since=clock.now.date())
+    names = [c["name"] for c in snapshot.components["components"]]
+    assert "scorecard" in names and snapshot.score == after.health_score
+
+
+def test_the_daily_job_is_registered_and_scores_each_customer_once_a_local_day(
+    slack: SlackRequests, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    assert JOBS["health"] is daily_health
+    customer = acme(slack, store)
+    assert customer.id is not None
+    client = make_client(settings)
+    assert run_tick(store=store, client=client, now=clock.now).done["health"] == 1
+    assert run_tick(store=store, client=client, now=clock.now + timedelta(hours=2)).done["health"] == 0
+    next_day = clock.now + timedelta(days=1)
+    assert daily_health(store=store, client=client, now=next_day, settings=settings) == 1
+    days = [s.day for s in store.health_snapshots(team_id=TEAM_ID, customer_id=customer.id, since=clock.now.date())]
+    assert days == [clock.now.date(), next_day.date()]
+
+
+@pytest.mark.parametrize("via", ["job", "status"])
+def test_a_drop_of_15_points_in_a_week_alerts_the_owner_once(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings, via: str
+) -> None:
+    customer = acme(slack, store)
+    assert customer.id is not None
+    three_days_ago = clock.now - timedelta(days=3)
+    store.save_health(
+        team_id=TEAM_ID,
+        customer_id=customer.id,
+        score=95,
+        band="green",
+        components={},
+        day=three_days_ago.date(),
+        now=three_days_ago,
+    )
+    client = make_client(settings)
+    # Nothing logged for months on a weekly cadence: the score today is far below 95.
+    if via == "job":
+        daily_health(store=store, client=client, now=clock.now, settings=settings)
+    else:
+        ok(slack.command("status acme"))
+    (alert,) = fake_slack.wait_for("chat.postMessage")
+    assert alert.params["channel"] == "U0001"
+    assert "*Acme Corp*'s health fell from 95 to" in alert.params["text"]
+
+    # Later the same day and the next day: recomputed again, still down, but the owner already knows.
+    ok(slack.command("status acme"))
+    recompute_health(store, TEAM_ID, customer.id, clock.now + timedelta(hours=1), client=client)
+    daily_health(store=store, client=client, now=clock.now + timedelta(days=1), settings=settings)
+    assert len(dms_to(fake_slack, "U0001", "health fell")) == 1
+    events = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=customer.id, kind="health_alert")
+    assert len(events) == 1 and events[0].detail["from"] == 95
+
+
+def test_a_steady_score_raises_no_alert(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    customer = acme(slack, store)
+    assert customer.id is not None
+    client = make_client(settings)
+    daily_health(store=store, client=client, now=clock.now, settings=settings)
+    daily_health(store=store, client=client, now=clock.now + timedelta(days=1), settings=settings)
+    assert dms_to(fake_slack, "U0001", "health fell") == []

@@ -1,0 +1,451 @@
+"""Surveys end to end: modals valid for Slack, submission, drafts, tiers, and the customer's own view."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from slack_sdk.models.blocks import InputBlock
+from slack_sdk.models.views import View
+
+from domain.surveys import SURVEYS, Survey
+from handlers.blocks.surveys import profile_blocks, survey_button, survey_modal
+from handlers.ids import (
+    CUSTOMER_VIEW_MODAL,
+    OPEN_CHECKIN,
+    OPEN_CUSTOMER_VIEW,
+    OPEN_SURVEY,
+    SURVEY_ANSWER,
+    SURVEY_MODAL,
+)
+from storage.models import Customer
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, FakeClock
+
+EXTERNAL_TEAM = "T0CUST"
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+ANY_OUT_OF_DATE = "This form is out of date; please open the survey again."
+
+
+class ExternalSlack(SlackRequests):
+    """Requests from a customer's person in a Slack Connect channel: their user belongs to another team."""
+
+    def _user(self, user_id: str, user_name: str) -> dict[str, Any]:
+        return {**super()._user(user_id, user_name), "team_id": EXTERNAL_TEAM}
+
+
+@pytest.fixture
+def external(slack: SlackRequests, fake_slack: FakeSlack) -> ExternalSlack:
+    return ExternalSlack(slack.base_url, signing_secret=slack.signing_secret, team_id=TEAM_ID, fake=fake_slack)
+
+
+def ok(response: Any) -> dict[str, Any]:
+    assert response.status == 200, response.text
+    return response.json() if response.body else {}
+
+
+def add_customer(slack: SlackRequests, store: Store, text: str = "Acme Corp <#C0ACME|acme> <@U0001|dana>") -> Customer:
+    ok(slack.command(f"add {text}"))
+    return store.customers(team_id=TEAM_ID)[-1]
+
+
+def state(survey: Survey, answers: dict[str, str | None]) -> dict[str, Any]:
+    """A view's state.values as Slack sends it, for the given raw answers."""
+    values: dict[str, Any] = {}
+    for q in survey.questions():
+        raw = answers.get(q.key)
+        if q.kind == "text":
+            element = {"type": "plain_text_input", "value": raw}
+        else:
+            kind = "static_select" if q.kind == "rating" else "radio_buttons"
+            option = {"text": {"type": "plain_text", "text": str(raw)}, "value": raw} if raw is not None else None
+            element = {"type": kind, "selected_option": option}
+        values[q.key] = {SURVEY_ANSWER: element}
+    return values
+
+
+def all_ratings(survey: Survey, rating: str = "4") -> dict[str, str | None]:
+    return {q.key: rating for q in survey.questions() if q.kind == "rating"}
+
+
+def opened(fake_slack: FakeSlack, index: int = -1) -> dict[str, Any]:
+    return fake_slack.calls_to("views.open")[index].params["view"]
+
+
+def submit(
+    slack: SlackRequests, view: dict[str, Any], answers: dict[str, str | None], *, view_id: str = "VSURVEY1", **kw: Any
+) -> Any:
+    meta = json.loads(view["private_metadata"])
+    return slack.view_submission(
+        view["callback_id"],
+        state(SURVEYS[meta["survey"]], answers),
+        private_metadata=view["private_metadata"],
+        view_id=view_id,
+        **kw,
+    )
+
+
+# The modals, checked by slack_sdk's Block Kit models and Slack's limits
+
+
+@pytest.mark.parametrize("key", sorted(SURVEYS))
+def test_every_survey_renders_a_valid_modal_within_slacks_limits(key: str) -> None:
+    survey = SURVEYS[key]
+    customer = Customer(id=7, team_id="T", name="A" * 80, name_key="a", created_at=None, updated_at=None)  # type: ignore[arg-type]
+    longest = {q.key: ("x" * 5000 if q.kind == "text" else q.options[-1].value) for q in survey.questions()}
+    for prefill in (None, longest):
+        modal = survey_modal(key, customer=customer, prefill=prefill, channel_id="C0ACME")
+        view = View(**modal)
+        view.validate_json()  # title <= 24, <= 100 blocks, metadata <= 3000, …
+        rendered = view.to_dict()  # and every nested block and element validates too
+        assert len(rendered["blocks"]) <= 100 and len(rendered["title"]["text"]) <= 24
+        assert modal["notify_on_close"] is True
+        inputs = [b for b in view.blocks or [] if isinstance(b, InputBlock)]
+        assert [b.block_id for b in inputs] == [q.key for q in survey.questions()]
+        for block in inputs:
+            assert block.element is not None and block.element.to_dict()["action_id"] == SURVEY_ANSWER
+        if prefill:
+            for block, q in zip(inputs, survey.questions(), strict=True):
+                element = block.element.to_dict()  # type: ignore[union-attr]
+                if q.kind == "text":
+                    assert len(element["initial_value"]) == q.max_length
+                else:
+                    assert element["initial_option"]["value"] == q.options[-1].value
+    expected_callback = CUSTOMER_VIEW_MODAL if survey.audience == "customer" else SURVEY_MODAL
+    assert modal["callback_id"] == expected_callback
+
+
+def test_profile_blocks_and_the_survey_button_are_valid_blocks() -> None:
+    from slack_sdk.models.blocks import Block
+
+    for block in profile_blocks(None, customer_id=3):
+        Block.parse(block).to_dict()  # type: ignore[union-attr]
+    assert survey_button(3, "level")["value"] == "level:3"
+    assert survey_button(None, "practices")["value"] == "practices:team"
+    with pytest.raises(ValueError):
+        survey_button(3, "customer_view")
+
+
+# Opening surveys
+
+
+def test_survey_command_opens_the_named_survey(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    customer = add_customer(slack, store)
+    ok(slack.command("survey acme scorecard", trigger_id="111.222.survey"))
+    call = fake_slack.calls_to("views.open")[0]
+    assert call.params["trigger_id"] == "111.222.survey"
+    view = call.params["view"]
+    assert view["callback_id"] == SURVEY_MODAL and view["title"]["text"] == "Ideal-customer scorecard"
+    assert json.loads(view["private_metadata"]) == {
+        "survey": "scorecard",
+        "customer_id": customer.id,
+        "channel_id": "C0001",
+    }
+
+
+def test_survey_without_a_name_offers_buttons_that_open_it(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = add_customer(slack, store)
+    reply = ok(slack.command("survey acme"))
+    buttons = reply["blocks"][1]["elements"]
+    assert [b["value"] for b in buttons] == [
+        f"{s}:{customer.id}" for s in ("scorecard", "level", "practices", "profile")
+    ]
+    ok(slack.block_action(OPEN_SURVEY, value=f"level:{customer.id}"))
+    assert opened(fake_slack)["title"]["text"] == "Relationship level"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("survey", "Which customer?"),
+        ("survey acme vibes", "'vibes' is not a survey: pick scorecard, level, practices or profile"),
+        ("survey acme level now", "I didn't understand 'now'"),
+        ("survey globex level", "No customer matches 'globex'"),
+        ("survey team scorecard", "Only the practices self-check can be about the whole team"),
+    ],
+)
+def test_survey_command_explains_bad_input(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, text: str, message: str
+) -> None:
+    add_customer(slack, store)
+    assert message in ok(slack.command(text))["text"]
+    assert fake_slack.calls_to("views.open") == []
+
+
+def test_team_practices_survey_is_stored_without_a_customer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    ok(slack.command("survey team practices"))
+    view = opened(fake_slack)
+    assert json.loads(view["private_metadata"])["customer_id"] is None
+    ok(submit(slack, view, {**all_ratings(SURVEYS["practices"], "2"), "practices_comment": "we drift"}))
+    (response,) = store.survey_responses(team_id=TEAM_ID, survey="practices")
+    assert (response.customer_id, response.score, response.answers["practices_comment"]) == (None, 2.0, "we drift")
+
+
+# Submitting
+
+
+def test_scorecard_submission_is_stored_once_and_recomputes_health(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    customer = add_customer(slack, store)
+    ok(slack.command("survey acme scorecard"))
+    view = opened(fake_slack)
+    answers = {**all_ratings(SURVEYS["scorecard"], "4"), "earns_place": "2", "respect_comment": "  fair  "}
+    assert submit(slack, view, answers).body in (b"", b"{}")
+    (response,) = store.survey_responses(team_id=TEAM_ID, customer_id=customer.id)
+    assert response.survey == "scorecard" and response.respondent_id == "U0001" and not response.external
+    assert response.answers["earns_place"] == 2 and response.answers["respect_comment"] == "fair"
+    assert response.score == pytest.approx((2 + 4 * 13) / 14)
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert fresh is not None and fresh.health_score is not None and fresh.health_at == clock.now
+    assert len(store.health_snapshots(team_id=TEAM_ID, customer_id=customer.id, since=clock.now.date())) == 1
+
+    # Slack retries the same submission: still one answer.
+    ok(submit(slack, view, answers, retry_num=1))
+    assert len(store.survey_responses(team_id=TEAM_ID, customer_id=customer.id)) == 1
+
+
+def test_invalid_submission_returns_errors_next_to_the_fields(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = add_customer(slack, store)
+    ok(slack.command("survey acme scorecard"))
+    answers = {**all_ratings(SURVEYS["scorecard"]), "engaged": None, "pays_fairly": "9", "respect_comment": "x" * 1001}
+    body = ok(submit(slack, opened(fake_slack), answers))
+    assert body["response_action"] == "errors"
+    assert body["errors"] == {
+        "engaged": "Please answer this question.",
+        "pays_fairly": "Pick a rating from 1 to 5.",
+        "respect_comment": "Please keep this under 1000 characters (it is 1001).",
+    }
+    assert store.survey_responses(team_id=TEAM_ID, customer_id=customer.id) == []
+
+
+def test_a_form_that_is_not_ours_gets_an_error_not_a_crash(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    with_input = {"blocks": [{"type": "input", "block_id": "earns_place", "element": {}, "label": {}}]}
+    body = ok(slack.view_submission(SURVEY_MODAL, {}, private_metadata="{not json", view_fields=with_input))
+    assert body == {"response_action": "errors", "errors": {"earns_place": ANY_OUT_OF_DATE}}
+    assert ok(slack.view_submission(SURVEY_MODAL, {}, private_metadata=json.dumps({"survey": "nope"}))) == {}
+    (told,) = fake_slack.wait_for("chat.postMessage")
+    assert told.params["channel"] == "U0001" and "out of date" in told.params["text"]
+    assert store.survey_responses(team_id=TEAM_ID) == []
+
+
+def test_level_survey_sets_the_tier_with_history_and_tells_the_owner(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = add_customer(slack, store)
+    ok(slack.command("survey acme level", user_id="U0002"))
+    ok(submit(slack, opened(fake_slack), {"level": "supplier_of_choice", "move_up": "share roadmap"}, user_id="U0002"))
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert fresh is not None and fresh.tier == "supplier_of_choice"
+    (event,) = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=customer.id, kind="tier_changed")
+    assert (event.actor_id, event.detail["old"], event.detail["new"]) == ("U0002", None, "supplier_of_choice")
+    dm = next(c for c in fake_slack.wait_for("chat.postMessage") if c.params["channel"] == "U0001")
+    assert "moved *Acme Corp* to *Supplier of choice*" in dm.params["text"]
+
+    # The same level again is not a change; a new level is, with the old one in its history.
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "supplier_of_choice"}, view_id="VSURVEY2"))
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VSURVEY3"))
+    events = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=customer.id, kind="tier_changed")
+    assert [(e.detail["old"], e.detail["new"]) for e in events] == [
+        (None, "supplier_of_choice"),
+        ("supplier_of_choice", "partner"),
+    ]
+
+
+# Drafts
+
+
+def test_closing_keeps_a_draft_that_prefills_the_next_opening_until_submitted(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = add_customer(slack, store)
+    ok(slack.command("survey acme scorecard"))
+    first = opened(fake_slack)
+    partial = {"earns_place": "5", "respect_comment": "great kickoff"}
+    reply = slack.view_closed(
+        SURVEY_MODAL,
+        private_metadata=first["private_metadata"],
+        view_fields={"state": {"values": state(SURVEYS["scorecard"], partial)}},
+    )
+    assert reply.status == 200
+    draft = store.survey_draft(team_id=TEAM_ID, user_id="U0001", survey="scorecard", customer_id=customer.id)
+    assert draft is not None and draft.answers == partial
+
+    ok(slack.command("survey acme scorecard"))
+    again = opened(fake_slack)
+    by_key = {b["block_id"]: b for b in again["blocks"] if b["type"] == "input"}
+    assert by_key["earns_place"]["element"]["initial_option"]["value"] == "5"
+    assert by_key["respect_comment"]["element"]["initial_value"] == "great kickoff"
+    assert "initial_option" not in by_key["appreciative"]["element"]
+    # Someone else's draft is theirs alone.
+    ok(slack.command("survey acme scorecard", user_id="U0002"))
+    assert all("initial_option" not in b["element"] for b in opened(fake_slack)["blocks"] if b["type"] == "input")
+
+    ok(submit(slack, again, {**all_ratings(SURVEYS["scorecard"]), **partial}))
+    assert store.survey_draft(team_id=TEAM_ID, user_id="U0001", survey="scorecard", customer_id=customer.id) is None
+
+
+def test_profile_edits_start_from_the_saved_profile(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    customer = add_customer(slack, store)
+    ok(slack.command("survey acme profile"))
+    ok(submit(slack, opened(fake_slack), {"annual_budget": "€200k", "keeps_them_up": "churn"}))
+    ok(slack.command("survey acme profile", user_id="U0002"))
+    by_key = {b["block_id"]: b for b in opened(fake_slack)["blocks"] if b["type"] == "input"}
+    assert by_key["annual_budget"]["element"]["initial_value"] == "€200k"
+    latest = store.latest_survey_response(team_id=TEAM_ID, survey="profile", customer_id=customer.id)
+    text = json.dumps(profile_blocks(latest, customer_id=customer.id), ensure_ascii=False)
+    assert "€200k" in text and "churn" in text and OPEN_SURVEY in text
+
+
+# The customer's own view
+
+
+def shared_customer(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> Customer:
+    fake_slack.add_channel("C0SHARED", name="acme-shared", is_ext_shared=True, members=["U0001"])
+    return add_customer(slack, store, "Acme Corp <#C0SHARED|acme-shared> <@U0001|dana>")
+
+
+def test_ask_posts_one_friendly_invitation_in_the_shared_channel(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = shared_customer(slack, fake_slack, store)
+    reply = ok(slack.command("ask acme", trigger_id="5.6.ask"))
+    assert "Asked *Acme Corp*'s people" in reply["text"]
+    ok(slack.command("ask acme", trigger_id="5.6.ask", retry_num=1))
+    (message,) = fake_slack.messages["C0SHARED"]
+    button = message["blocks"][1]["elements"][0]
+    assert (button["action_id"], button["value"]) == (OPEN_CUSTOMER_VIEW, str(customer.id))
+    assert fake_slack.calls_to("conversations.info")[0].params["channel"] == "C0SHARED"
+
+
+def test_ask_refuses_a_channel_that_is_not_shared(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    add_customer(slack, store)
+    text = ok(slack.command("ask acme"))["text"]
+    assert "isn't shared with *Acme Corp* through Slack Connect" in text
+    add_customer(slack, store, "Globex")
+    assert "*Globex* has no channel yet" in ok(slack.command("ask globex"))["text"]
+    assert fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_customer_answers_their_view_and_a_gap_is_flagged_to_the_owner_once(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VLEVEL"))
+    ok(slack.command("ask acme"))
+    fake_slack.wait_for("chat.postMessage", 2)  # the tier DM and the invitation
+
+    # Our own people are pointed elsewhere; the customer's person gets the three questions.
+    ok(slack.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), channel_id="C0SHARED"))
+    opens = len(fake_slack.calls_to("views.open"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    assert len(fake_slack.calls_to("views.open")) == opens + 1
+    view = opened(fake_slack)
+    assert view["callback_id"] == CUSTOMER_VIEW_MODAL
+    assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"] == ["level", "start_doing", "keep_doing"]
+    assert "partner" not in json.dumps(view["blocks"][0]).lower().replace("a partner", "")
+
+    answers = {"level": "supplier", "start_doing": "call us back", "keep_doing": "the weekly demo"}
+    reply = ok(submit(external, view, answers, view_id="VCUST1", user_id="U0EXT1"))
+    assert reply["response_action"] == "update" and "Thank you" in reply["view"]["title"]["text"]
+    ok(submit(external, view, answers, view_id="VCUST1", user_id="U0EXT1", retry_num=1))
+    (theirs,) = store.survey_responses(team_id=TEAM_ID, survey="customer_view")
+    assert (theirs.external, theirs.respondent_id, theirs.customer_id) == (True, "U0EXT1", customer.id)
+
+    fake_slack.wait_for("chat.postMessage", 3)
+    gap_dms = [c for c in fake_slack.calls_to("chat.postMessage") if "sees us as" in c.params.get("text", "")]
+    assert len(gap_dms) == 1 and gap_dms[0].params["channel"] == "U0001"
+    assert "sees us as *Supplier*" in gap_dms[0].params["text"] and "2 levels higher" in gap_dms[0].params["text"]
+
+    status = json.dumps(ok(slack.command("status acme"))["blocks"])
+    assert "*Our view:* Partner" in status and "*Their view:* Supplier" in status
+    assert "2 levels higher than they do" in status and "call us back" in status
+
+
+def test_external_people_can_reach_nothing_else(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = shared_customer(slack, fake_slack, store)
+    fake_slack.reset()
+    ok(external.block_action(OPEN_SURVEY, value=f"scorecard:{customer.id}", user_id="U0EXT1"))
+    ok(external.block_action(OPEN_CHECKIN, value=str(customer.id), user_id="U0EXT1"))
+    team_view = survey_modal("level", customer=customer)
+    body = ok(submit(external, team_view, {"level": "partner"}, user_id="U0EXT1"))
+    assert body.get("response_action") == "clear"
+    assert fake_slack.calls_to("views.open") == []
+    assert store.survey_responses(team_id=TEAM_ID) == []
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert fresh is not None and fresh.tier is None
+
+    # A slash command from another team's workspace is refused the same way.
+    other = SlackRequests(slack.base_url, signing_secret=slack.signing_secret, team_id=EXTERNAL_TEAM, fake=fake_slack)
+    text = ok(other.command("status acme", user_id="U0EXT1"))["text"]
+    assert "only available to the account team" in text
+
+
+# Scheduled survey prompts
+
+
+def prompt_dms(fake_slack: FakeSlack) -> list[str]:
+    return [
+        c.params.get("text", "")
+        for c in fake_slack.calls_to("chat.postMessage")
+        if c.params.get("channel") == "U0001" and "Time for the" in c.params.get("text", "")
+    ]
+
+
+def test_scheduled_prompts_reach_the_owner_exactly_once_per_period(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from bot.app import make_client
+    from schedules.jobs import run_tick
+
+    added = clock.now  # Wednesday 25 Nov 2026
+    customer = add_customer(slack, store, "Acme Corp <@U0001|dana> tz=UTC")
+    client = make_client(settings)
+    assert run_tick(store=store, client=client, now=added, settings=settings).done["survey_prompts"] == 0
+
+    # 91 days in (Wed 24 Feb): the scorecard is due, and so is the level (day 90, Tue 23 Feb).
+    quarter = added + timedelta(days=91)
+    first = run_tick(store=store, client=client, now=quarter, settings=settings)
+    assert first.done["survey_prompts"] == 2 and not first.failed
+    again = run_tick(store=store, client=client, now=quarter + timedelta(minutes=1), settings=settings)
+    assert again.done["survey_prompts"] == 0
+    (sent,) = prompt_dms(fake_slack)  # due together: one message to the owner
+    assert "ideal-customer scorecard" in sent and "relationship level" in sent
+    rows = store.nudges(team_id=TEAM_ID, kinds=["survey_prompt"], due_after=EPOCH)
+    assert sorted(r.due_key for r in rows) == ["level:2027-02-23", "scorecard:2027-02-24"]
+    assert {r.status for r in rows} == {"sent"}
+
+    # The prompt's button opens the survey; answered shortly before the next period, no prompt is needed.
+    clock.set(added + timedelta(days=118))
+    ok(slack.block_action(OPEN_SURVEY, value=f"level:{customer.id}", channel_id=None))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}))
+    report = run_tick(store=store, client=client, now=added + timedelta(days=121), settings=settings)
+    assert report.done["survey_prompts"] == 0 and not report.failed
+    prompts = store.nudges(team_id=TEAM_ID, kinds=["survey_prompt"], due_after=EPOCH)
+    level_rows = sorted((r for r in prompts if r.due_key.startswith("level")), key=lambda r: r.due_at)
+    assert [r.status for r in level_rows] == ["sent", "skipped"]
+    assert len(prompt_dms(fake_slack)) == 1
+
+    # A month later (day 150, a Saturday: Monday 26 Apr) it is due again and nothing was answered since.
+    later = run_tick(store=store, client=client, now=added + timedelta(days=152), settings=settings)
+    assert later.done["survey_prompts"] == 1
+    assert len(prompt_dms(fake_slack)) == 2 and "relationship level" in prompt_dms(fake_slack)[-1]
