@@ -23,6 +23,8 @@ from bot.metrics import Metrics, observe_slack_api, outcome_of, surface_of
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers import register_listeners
+from handlers.events.home import publish_home
+from handlers.home_publisher import HomePublisher, attach
 from handlers.identity import refuse_external_users
 from storage.store import Store
 
@@ -84,6 +86,7 @@ def create_app(
     clock: Clock,
     client: WebClient | None = None,
     token_verification_enabled: bool = False,
+    home_publisher: HomePublisher | None = None,
     metrics: Metrics | None = None,
 ) -> PartnerApp:
     """The Bolt app, ready to serve over HTTP or Socket Mode.
@@ -103,12 +106,17 @@ def create_app(
         token_verification_enabled=token_verification_enabled,
         logger=logger,
     )
+    # Debounced App Home refreshes (handlers/home_publisher.py): listeners call request_home_refresh(context, …).
+    publisher = home_publisher or HomePublisher()
+    publisher.bind(_home_publish(app, store=store, clock=clock, settings=settings))
+    attach(app, publisher)
 
     @app.middleware
     def inject_dependencies(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
         context["store"] = store
         context["clock"] = clock
         context["settings"] = settings
+        context["home_publisher"] = publisher
         return next()
 
     # External people in Slack Connect channels reach only the customer's-own-view survey (handlers/identity.py).
@@ -123,3 +131,18 @@ def create_app(
 
     register_listeners(app)
     return app
+
+
+def _home_publish(app: App, *, store: Store, clock: Clock, settings: Settings) -> Callable[[str, str, Any], Any]:
+    def publish(team_id: str, user_id: str, state: Any) -> Any:
+        return publish_home(
+            client=app.client,
+            store=store,
+            team_id=team_id,
+            user_id=user_id,
+            state=state,
+            now=clock(),
+            default_tz=settings.default_tz,
+        )
+
+    return publish

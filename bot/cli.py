@@ -7,9 +7,10 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -66,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="check settings, database, token, scopes and channels; say what to fix")
     doctor.add_argument("--manifest", type=Path, help="the app manifest to compare scopes with (default: manifest.yml)")
+
+    export = commands.add_parser("export", help="write check-ins (and survey answers) as CSV, with a progress bar")
+    export.add_argument("--team", required=True, help="the workspace (team ID, e.g. T0123ABCD)")
+    export.add_argument("--out", required=True, type=Path, help="CSV file for the check-ins ('-' for stdout)")
+    export.add_argument("--surveys", type=Path, help="CSV file for the survey answers (default: not exported)")
+    export.add_argument("--since", type=date.fromisoformat, help="only from this date on (YYYY-MM-DD, default zone)")
+    export.add_argument("--customer", help="only this customer (name or unambiguous prefix)")
     return parser
 
 
@@ -107,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_upcoming(settings, store, days=args.days, team=args.team, now=args.now)
     if args.command == "tick":
         return run_tick_once(settings, store, args.now)
+    if args.command == "export":
+        return run_export(settings, store, args)
     return serve(settings, store, args)
 
 
@@ -138,6 +148,60 @@ def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | N
             lines += 1
     print(f"{lines} nudge(s) in the next {days} days as of {start:%Y-%m-%dT%H:%MZ}", file=sys.stderr)
     return 0
+
+
+def run_export(settings: Settings, store: Store, args: argparse.Namespace) -> int:
+    """`partner-bot export`: streams rows from the database into the CSV files; progress on stderr."""
+    from domain.customers import match_customer
+    from handlers.commands.export import since_instant
+    from storage.exports import ENCODING
+
+    customer_id = None
+    if args.customer:
+        match = match_customer(store.customers(team_id=args.team), args.customer.split(), name_of=lambda c: c.name)
+        if match.customer is None or match.rest:
+            print(f"partner-bot: no single customer matches {args.customer!r} in {args.team}", file=sys.stderr)
+            return 2
+        customer_id = match.customer.id
+    since = since_instant(args.since, settings.default_tz)
+    jobs = [("check-ins", args.out, store.count_export_checkins, store.write_checkins_csv)]
+    if args.surveys:
+        jobs.append(
+            ("survey answers", args.surveys, store.count_export_survey_responses, store.write_survey_answers_csv)
+        )
+    for label, path, count, write in jobs:
+        total = count(team_id=args.team, customer_id=customer_id, since=since)
+        bar = ProgressBar(label, total, sys.stderr)
+        target = sys.stdout if str(path) == "-" else path.open("w", encoding=ENCODING, newline="")
+        try:
+            rows = write(target, team_id=args.team, customer_id=customer_id, since=since, progress=bar.update)
+        finally:
+            if target is not sys.stdout:
+                target.close()
+        bar.done(rows, path)
+    return 0
+
+
+class ProgressBar:
+    """`check-ins [##########----------]  50% 5000/10000` redrawn in place on stderr (no extra dependency)."""
+
+    WIDTH = 30
+
+    def __init__(self, label: str, total: int, stream: TextIO) -> None:
+        self.label, self.total, self.stream = label, total, stream
+
+    def update(self, done: int) -> None:
+        # Survey answers are counted per response but written per answer: never show more than 100%.
+        share = min(done / self.total, 1.0) if self.total else 1.0
+        filled = int(share * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self.stream.write(f"\r{self.label:<15} [{bar}] {share:4.0%} {min(done, max(self.total, done))}/{self.total}")
+        self.stream.flush()
+
+    def done(self, rows: int, path: Path) -> None:
+        self.update(max(rows, self.total))
+        self.stream.write(f"\n{rows} {self.label} rows written to {path}\n")
+        self.stream.flush()
 
 
 def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int:

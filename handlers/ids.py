@@ -22,6 +22,15 @@ CARD_SNOOZE = "card_snooze"  # until the cadence engine's snooze exists: explain
 CARD_ARCHIVE = "card_archive"
 CARD_RESTORE = "card_restore"
 
+# App Home dashboard
+HOME_SCOPE = "home_scope"  # static_select: my customers / the whole team
+HOME_SHOW = "home_show"  # static_select: all / at risk only
+HOME_TIER = "home_tier"  # static_select: any tier / one tier
+HOME_NEXT_PAGE = "home_next_page"
+HOME_PREV_PAGE = "home_prev_page"
+HOME_OPEN_CARD = "home_open_card"
+HOME_SNOOZE = "home_snooze"  # value: customer id; opens the cadence engine's snooze modal (NUDGE_SNOOZE wants a nudge)
+
 # Nudges (cadence engine): buttons on a nudge message; values are the nudge id
 NUDGE_LOG_CALL = "nudge_log_call"
 NUDGE_SNOOZE = "nudge_snooze"

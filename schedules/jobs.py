@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from bot.settings import Settings
 from schedules.boundaries import plan_boundary_reminders, review_boundaries
 from schedules.cadence import mark_logged_calls, plan_nudges, send_nudges
+from schedules.digest import plan_digests, send_digest_charts
 from storage.store import Store
 
 logger = logging.getLogger("partner.jobs")
@@ -30,7 +31,9 @@ JOBS: dict[str, Job] = {
     "boundary_reminders": plan_boundary_reminders,  # the gentle weekly reminder per active need
     "cadence": plan_nudges,  # call nudges in each customer's time, and overdue alerts to owners
     "calls_logged": mark_logged_calls,  # nudge messages whose call was logged since are updated in place
-    "send_nudges": send_nudges,  # keep last: posts everything the jobs above planned, exactly once
+    "digest": plan_digests,  # each workspace's weekly digest, once its local digest time has come
+    "send_nudges": send_nudges,  # posts everything the jobs above planned, exactly once
+    "digest_charts": send_digest_charts,  # after the sender: the chart of each digest it just posted, once
 }
 
 

@@ -11,7 +11,9 @@ from storage.boundaries import BoundaryQueries
 from storage.cadence import CadenceQueries
 from storage.checkins import CheckInQueries
 from storage.customers import CustomerQueries
+from storage.exports import ExportQueries
 from storage.health import HealthQueries
+from storage.home import HomeQueries
 from storage.nudges import NudgeQueries
 from storage.surveys import SurveyQueries
 from storage.workspaces import WorkspaceQueries
@@ -26,6 +28,8 @@ class Store(
     BoundaryQueries,
     SurveyQueries,
     HealthQueries,
+    HomeQueries,
+    ExportQueries,
     StoreBase,
 ):
     pass

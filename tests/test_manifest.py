@@ -21,10 +21,10 @@ from handlers.blocks import boundaries as b
 from handlers.blocks.checkin import checkin_modal
 from handlers.blocks.customers import CustomerRow, customer_card, customer_modal, list_message
 from handlers.blocks.help import help_blocks
-from handlers.blocks.home import home_view
 from handlers.blocks.nudges import nudge_blocks, snooze_modal
 from storage.boundaries import BoundaryRecord, to_rule
 from storage.models import Boundary, CheckIn, Customer
+from tests.e2e.test_home import sample_home_views
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT.parent / "shared" / "slack-specs"
@@ -131,7 +131,7 @@ def every_view() -> list[dict[str, Any]]:
         {"blocks": help_blocks([("/partner help", "Help")])},
         checkin_modal(),
         checkin_modal(customer=customer, mood="red", is_call=True, note="x"),
-        home_view(customers=[customer], latest={1: checkin}, now=now),
+        *sample_home_views(now),
         *customer_views(customer, checkin, now),
         {"blocks": nudge_blocks(nudge_id=1, text="Time for the call", outcome=None)},
         snooze_modal(customer=customer, nudge_id=1, tomorrow=now.date()),

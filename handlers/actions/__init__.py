@@ -10,6 +10,7 @@ from handlers.actions.customers import (
     snooze_from_card,
 )
 from handlers.actions.customers import open_card as open_customer_card
+from handlers.actions.home import ack_home, change_home, open_home_card, snooze_from_home
 from handlers.actions.nudges import log_call, open_snooze, redraw, skip_today
 from handlers.ids import (
     BOUNDARY_ACTIVATE,
@@ -26,6 +27,13 @@ from handlers.ids import (
     CARD_EDIT,
     CARD_RESTORE,
     CARD_SNOOZE,
+    HOME_NEXT_PAGE,
+    HOME_OPEN_CARD,
+    HOME_PREV_PAGE,
+    HOME_SCOPE,
+    HOME_SHOW,
+    HOME_SNOOZE,
+    HOME_TIER,
     LIST_OPEN_CARD,
     LIST_PAGE,
     NUDGE_LOG_CALL,
@@ -56,3 +64,10 @@ def register(app: App) -> None:
     app.action(BOUNDARY_DECIDE_FLAG)(boundaries.decide_flag)
     app.action(BOUNDARY_CALL_YES)(boundaries.call_outside_yes)
     app.action(BOUNDARY_CALL_NO)(boundaries.call_outside_no)
+    app.action(HOME_SCOPE)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_SHOW)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_TIER)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_NEXT_PAGE)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_PREV_PAGE)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_OPEN_CARD)(open_home_card)
+    app.action(HOME_SNOOZE)(snooze_from_home)

@@ -20,8 +20,12 @@ from handlers.commands.cadence import USAGE as CADENCE_USAGE
 from handlers.commands.cadence import cadence
 from handlers.commands.checkin import USAGE as CHECKIN_USAGE
 from handlers.commands.checkin import checkin
+from handlers.commands.digest import USAGE as DIGEST_USAGE
+from handlers.commands.digest import digest
 from handlers.commands.edit import USAGE as EDIT_USAGE
 from handlers.commands.edit import edit
+from handlers.commands.export import USAGE as EXPORT_USAGE
+from handlers.commands.export import export
 from handlers.commands.help import help_reply
 from handlers.commands.launch import USAGE as LAUNCH_USAGE
 from handlers.commands.launch import launch
@@ -82,6 +86,19 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         "upcoming", UPCOMING_USAGE, "The next nudges, in each customer's local time.", upcoming, aliases=("next",)
+    ),
+    Subcommand(
+        "digest",
+        DIGEST_USAGE,
+        "The week at a glance, with a health chart; set the weekly team digest's channel and time.",
+        digest,
+    ),
+    Subcommand(
+        "export",
+        EXPORT_USAGE,
+        "Check-ins and survey answers as two CSV files, sent to you by DM.",
+        export,
+        aliases=("csv",),
     ),
 )
 _BY_NAME = {name: s for s in SUBCOMMANDS for name in (s.name, *s.aliases)}

@@ -1,0 +1,120 @@
+"""The weekly digest message: a Block Kit summary of the week (pure: data in, blocks out)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from handlers.blocks import context, plain, section, truncate
+from handlers.blocks.home import BAND_EMOJI, NO_VALUE, CustomerFacts
+
+MAX_LISTED = 8  # names per part; the rest are counted
+
+
+@dataclass(frozen=True)
+class TierMove:
+    customer: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    customer: str
+    boundary: str
+
+
+@dataclass(frozen=True)
+class Streak:
+    customer: str
+    weeks: int
+
+
+@dataclass(frozen=True)
+class DigestSummary:
+    """The week in one place; `owner_id` set for a personal digest (`/partner digest mine`)."""
+
+    week_start: date
+    at_risk: Sequence[CustomerFacts] = ()
+    tier_moves: Sequence[TierMove] = ()
+    overdue: Sequence[CustomerFacts] = ()
+    escalated: Sequence[Escalation] = ()
+    streaks: Sequence[Streak] = ()
+    customers: int = 0
+    owner_id: str | None = None
+    with_chart: bool = False  # a chart is posted right after the message
+
+
+def _listed(items: Sequence[str]) -> str:
+    shown = list(items[:MAX_LISTED])
+    if len(items) > MAX_LISTED:
+        shown.append(f"…and {len(items) - MAX_LISTED} more")
+    return "\n".join(f"• {line}" for line in shown)
+
+
+def _facts_line(facts: CustomerFacts) -> str:
+    score = str(facts.score) if facts.score is not None else NO_VALUE
+    owner = f" (<@{facts.customer.owner_id}>)" if facts.customer.owner_id else ""
+    late = " · overdue" if facts.overdue else ""
+    return f"{BAND_EMOJI[facts.band]} *{truncate(facts.customer.name, 80)}* {score}{late}{owner}"
+
+
+def digest_title(summary: DigestSummary) -> str:
+    whose = "Your" if summary.owner_id else "Weekly"
+    return f"{whose} digest · week of {summary.week_start.day} {summary.week_start:%b %Y}"
+
+
+def digest_text(summary: DigestSummary) -> str:
+    """The notification text (and the fallback where blocks are not shown)."""
+    return (
+        f"{digest_title(summary)}: {len(summary.at_risk)} at risk, {len(summary.overdue)} overdue, "
+        f"{len(summary.tier_moves)} moved tier, {len(summary.escalated)} boundaries escalated."
+    )
+
+
+def digest_blocks(summary: DigestSummary) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(digest_title(summary))}]
+    if summary.customers == 0:
+        blocks.append(section("No customers yet. Add one with `/partner add Acme #acme @owner`."))
+        return blocks
+
+    def part(title: str, lines: Sequence[str], empty: str) -> None:
+        body = _listed(lines) if lines else f"_{empty}_"
+        blocks.append(section(f"*{title}*\n{body}"))
+
+    part(
+        f":rotating_light: At risk ({len(summary.at_risk)})",
+        [_facts_line(f) for f in summary.at_risk],
+        "Nobody is at risk. :tada:",
+    )
+    part(
+        f":arrows_counterclockwise: Moved tier ({len(summary.tier_moves)})",
+        [f"*{m.customer}*: {m.old or 'no tier'} → {m.new or 'no tier'}" for m in summary.tier_moves],
+        "No tier changes this week.",
+    )
+    part(
+        f":hourglass: Overdue ({len(summary.overdue)})",
+        [_facts_line(f) for f in summary.overdue],
+        "Every customer was heard from in time.",
+    )
+    part(
+        f":construction: Boundaries escalated ({len(summary.escalated)})",
+        [f"*{e.customer}*: “{truncate(e.boundary, 120)}”" for e in summary.escalated],
+        "No boundary needed escalating.",
+    )
+    part(
+        ":fire: Best streaks",
+        [
+            f"*{s.customer}*: {s.weeks} week{'s' if s.weeks != 1 else ''} in a row with a check-in"
+            for s in summary.streaks
+        ],
+        "No streaks yet — a check-in a week starts one.",
+    )
+    if summary.with_chart:
+        blocks.append(
+            context(":chart_with_upwards_trend: Chart below: health over 12 weeks of the customers that moved most.")
+        )
+    blocks.append(context("Your own digest any time: `/partner digest mine`."))
+    return blocks

@@ -1,0 +1,154 @@
+"""`/partner digest [mine|team]`, `/partner digest channel #channel|off`, `/partner digest time <day> <time> [tz=…]`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from domain.calendar import validate_timezone
+from domain.errors import UserError
+from handlers.blocks import context
+from handlers.blocks.digest import digest_blocks, digest_text
+from handlers.commands.base import CommandCall, Reply
+from handlers.commands.export import open_dm, run_after_ack
+from handlers.parsing import parse_channel, parse_key_value, tokenize
+from schedules.digest import (
+    build_digest,
+    digest_chart,
+    digest_time,
+    digest_tz,
+    parse_digest_time,
+    upload_chart,
+)
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+USAGE = "/partner digest [mine|team] · digest channel #channel|off · digest time <day> <HH:MM> [tz=Area/City]"
+ON_DEMAND_KIND = "digest_request"  # nudge-log kind recording each on-demand digest once (Slack retries)
+
+
+def digest(call: CommandCall) -> Reply:
+    words = tokenize(call.args)
+    first = words[0].lower() if words else "mine"
+    if first in ("mine", "me", "my", "team", "all"):
+        if len(words) > 1:
+            raise UserError(f"I didn't understand '{' '.join(words[1:])}'. Usage: `{USAGE}`")
+        return on_demand(call, owner_id=None if first in ("team", "all") else call.user_id)
+    if first == "channel":
+        return set_channel(call, words[1:])
+    if first == "time":
+        return set_time(call, words[1:])
+    raise UserError(f"I don't know `digest {words[0]}`. Usage: `{USAGE}`")
+
+
+def settings_line(call: CommandCall) -> str:
+    workspace = call.store.digest_workspace(team_id=call.team_id)
+    when = digest_time(workspace).describe()
+    tz = digest_tz(workspace, call.settings.default_tz)
+    if workspace is None or not workspace.digest_channel_id:
+        return f"The weekly team digest is off (it would go out {when}, {tz}): `/partner digest channel #channel`."
+    return f"The weekly team digest goes to <#{workspace.digest_channel_id}> {when} ({tz})."
+
+
+def set_channel(call: CommandCall, words: list[str]) -> Reply:
+    if len(words) != 1:
+        raise UserError(f"Name one channel, e.g. `/partner digest channel #account-team`, or `off`. Usage: `{USAGE}`")
+    if words[0].lower() in ("off", "none", "stop"):
+        call.store.set_digest_channel(team_id=call.team_id, channel_id=None, now=call.now)
+        return {"text": ":no_bell: " + settings_line(call)}
+    channel = parse_channel(words[0])
+    if channel is None or channel.id is None:
+        raise UserError(
+            f"'{words[0]}' is not a channel I can find. Pick it from Slack's suggestions as you type #."
+            f" Usage: `{USAGE}`"
+        )
+    hint = join(call.client, channel.id)
+    call.store.set_digest_channel(team_id=call.team_id, channel_id=channel.id, now=call.now)
+    return {"text": ":calendar: " + settings_line(call) + (f"\n{hint}" if hint else "")}
+
+
+def join(client: WebClient, channel_id: str) -> str | None:
+    """Joins a public channel to post there; a private one needs an invitation."""
+    try:
+        client.conversations_join(channel=channel_id)
+        return None
+    except SlackApiError as e:
+        if e.response.get("error") == "is_archived":
+            raise UserError(f"<#{channel_id}> is archived; pick a live channel for the digest.") from None
+        return f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can post the digest there."
+
+
+def set_time(call: CommandCall, words: list[str]) -> Reply:
+    tz: str | None = None
+    rest: list[str] = []
+    for word in words:
+        pair = parse_key_value(word)
+        if pair is not None and pair[0] == "tz":
+            try:
+                tz = validate_timezone(pair[1])
+            except ValueError as e:
+                raise UserError(str(e)) from None
+        elif pair is not None:
+            raise UserError(f"Unknown option '{pair[0]}='. You can set tz=Area/City. Usage: `{USAGE}`")
+        else:
+            rest.append(word)
+    if not rest:
+        raise UserError(f"When should the digest go out? e.g. `/partner digest time mon 09:00`. Usage: `{USAGE}`")
+    try:
+        when = parse_digest_time(" ".join(rest))
+    except ValueError as e:
+        raise UserError(f"{e}. Usage: `{USAGE}`") from None
+    call.store.set_digest_schedule(team_id=call.team_id, schedule=when.to_text(), tz=tz, now=call.now)
+    return {"text": ":calendar: " + settings_line(call)}
+
+
+def on_demand(call: CommandCall, *, owner_id: str | None) -> Reply:
+    """The digest right now, as an ephemeral answer; its chart follows in the requester's DM."""
+    workspace = call.store.digest_workspace(team_id=call.team_id)
+    tz = digest_tz(workspace, call.settings.default_tz)
+    summary, _facts = build_digest(
+        store=call.store, team_id=call.team_id, now=call.now, default_tz=tz, owner_id=owner_id
+    )
+    first = call.store.plan_nudge(
+        team_id=call.team_id,
+        kind=ON_DEMAND_KIND,
+        subject=f"user:{call.user_id}",
+        due_key=(call.trigger_id or call.now.isoformat())[:64],
+        due_at=call.now,
+        now=call.now,
+        recipient_id=call.user_id,
+        status="sent",  # handled here, never by the nudge sender
+        payload={"owner_id": owner_id},
+    )
+    if first and summary.customers:
+        run_after_ack(
+            send_chart_to_dm,
+            client=call.client,
+            store=call.store,
+            team_id=call.team_id,
+            user_id=call.user_id,
+            owner_id=owner_id,
+            now=call.now,
+            tz=tz,
+        )
+    summary = replace(summary, with_chart=bool(summary.customers))
+    blocks = digest_blocks(summary)
+    if summary.customers:
+        blocks.append(context(":incoming_envelope: The chart is on its way to your DM with me."))
+    blocks.append(context(settings_line(call)))
+    return {"text": digest_text(summary), "blocks": blocks}
+
+
+def send_chart_to_dm(
+    *, client: WebClient, store: Store, team_id: str, user_id: str, owner_id: str | None, now: datetime, tz: str
+) -> None:
+    try:
+        png, _names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
+        upload_chart(client=client, channel=open_dm(client, user_id), png=png, now=now)
+    except SlackApiError as e:
+        logger.warning("digest chart for %s not sent: %s", user_id, e.response.get("error"))

@@ -1,0 +1,202 @@
+"""`/partner export [customer|all] [since=YYYY-MM-DD]`: two CSV files (check-ins, survey answers) sent by DM.
+
+The ack only validates and counts; the files are written and uploaded after it, on a small worker pool, so
+a big export never makes Slack time the command out. The same request delivered twice (a Slack retry) is
+recognised by its trigger_id in the nudge log and sends nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from domain.customers import require_customer
+from domain.errors import UserError
+from handlers.commands.base import CommandCall, Reply
+from handlers.parsing import parse_key_value, tokenize
+from storage.exports import ENCODING
+from storage.models import Customer
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+USAGE = "/partner export [customer|all] [since=YYYY-MM-DD]"
+EXPORT_KIND = "export"  # nudge-log kind that records each export request once
+
+# Work that happens after the ack (uploads). Two workers: exports are rare, and Slack rate-limits uploads anyway.
+_after_ack = ThreadPoolExecutor(max_workers=2, thread_name_prefix="partner-after-ack")
+
+
+_running: set[Future[Any]] = set()
+_running_lock = threading.Lock()
+
+
+def run_after_ack(work: Callable[..., Any], /, **kwargs: Any) -> Future[Any]:
+    """Runs `work(**kwargs)` on the background pool; failures are logged, never lost silently."""
+
+    def guarded() -> Any:
+        try:
+            return work(**kwargs)
+        except Exception:
+            logger.exception("background work %s failed", getattr(work, "__name__", work))
+            raise
+
+    future = _after_ack.submit(guarded)
+    with _running_lock:
+        _running.add(future)
+    future.add_done_callback(lambda f: _discard(f))
+    return future
+
+
+def _discard(future: Future[Any]) -> None:
+    with _running_lock:
+        _running.discard(future)
+
+
+def wait_after_ack(timeout: float = 10.0) -> bool:
+    """Waits until the work started so far has finished (shutdown, tests); False if it timed out."""
+    with _running_lock:
+        pending = list(_running)
+    _done, not_done = wait(pending, timeout=timeout)
+    return not not_done
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    customer: Customer | None  # None: every customer
+    since: date | None
+
+    @property
+    def label(self) -> str:
+        scope = self.customer.name if self.customer else "all customers"
+        return scope + (f" since {self.since.isoformat()}" if self.since else "")
+
+    @property
+    def slug(self) -> str:
+        scope = "".join(ch if ch.isalnum() else "-" for ch in self.customer.name.lower()) if self.customer else "all"
+        return scope.strip("-") or "customer"
+
+
+def parse_since(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError(
+            f"'{value}' is not a date: write since=YYYY-MM-DD, e.g. since=2026-01-31. Usage: `{USAGE}`"
+        ) from None
+
+
+def parse_export(call: CommandCall) -> ExportRequest:
+    since: date | None = None
+    words: list[str] = []
+    for token in tokenize(call.args):
+        pair = parse_key_value(token)
+        if pair is None:
+            words.append(token)
+        elif pair[0] == "since":
+            since = parse_since(pair[1])
+        else:
+            raise UserError(f"Unknown option '{pair[0]}='. The only option is since=YYYY-MM-DD. Usage: `{USAGE}`")
+    if not words or (len(words) == 1 and words[0].lower() == "all"):
+        return ExportRequest(customer=None, since=since)
+    customers = call.store.customers(team_id=call.team_id)
+    customer, rest = require_customer(customers, words, name_of=lambda c: c.name, usage=USAGE)
+    if rest:
+        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{USAGE}`")
+    return ExportRequest(customer=customer, since=since)
+
+
+def since_instant(since: date | None, tz: str) -> datetime | None:
+    """The start of that day in the workspace's zone."""
+    return datetime.combine(since, time(0, 0), tzinfo=ZoneInfo(tz)) if since else None
+
+
+def export(call: CommandCall) -> Reply:
+    request = parse_export(call)
+    customer_id = request.customer.id if request.customer else None
+    since = since_instant(request.since, call.settings.default_tz)
+    checkins = call.store.count_export_checkins(team_id=call.team_id, customer_id=customer_id, since=since)
+    responses = call.store.count_export_survey_responses(team_id=call.team_id, customer_id=customer_id, since=since)
+    first = call.store.plan_nudge(
+        team_id=call.team_id,
+        kind=EXPORT_KIND,
+        subject=f"user:{call.user_id}",
+        due_key=(call.trigger_id or call.now.isoformat())[:64],
+        due_at=call.now,
+        now=call.now,
+        recipient_id=call.user_id,
+        status="sent",  # handled right here, never by the nudge sender
+        payload={"customer_id": customer_id, "since": request.since.isoformat() if request.since else None},
+    )
+    if first:
+        run_after_ack(
+            send_export,
+            client=call.client,
+            store=call.store,
+            team_id=call.team_id,
+            user_id=call.user_id,
+            request=request,
+            since=since,
+            day=call.now.date(),
+        )
+    return {
+        "text": f":outbox_tray: Exporting {checkins} check-in{'s' if checkins != 1 else ''} and {responses} survey "
+        f"response{'s' if responses != 1 else ''} of {request.label}. The two CSV files will be in your DM with me "
+        "in a moment."
+    }
+
+
+def open_dm(client: WebClient, user_id: str) -> str:
+    return str(client.conversations_open(users=user_id)["channel"]["id"])
+
+
+def send_export(
+    *,
+    client: WebClient,
+    store: Store,
+    team_id: str,
+    user_id: str,
+    request: ExportRequest,
+    since: datetime | None,
+    day: date,
+) -> None:
+    """Writes both CSV files to a temporary folder (streamed from the database) and uploads them in one message."""
+    customer_id = request.customer.id if request.customer else None
+    dm: str | None = None
+    try:
+        dm = open_dm(client, user_id)
+        with tempfile.TemporaryDirectory(prefix="partner-export-") as folder:
+            checkins_path = Path(folder) / f"partner-checkins-{request.slug}-{day.isoformat()}.csv"
+            surveys_path = Path(folder) / f"partner-survey-answers-{request.slug}-{day.isoformat()}.csv"
+            with checkins_path.open("w", encoding=ENCODING, newline="") as out:
+                checkins = store.write_checkins_csv(out, team_id=team_id, customer_id=customer_id, since=since)
+            with surveys_path.open("w", encoding=ENCODING, newline="") as out:
+                answers = store.write_survey_answers_csv(out, team_id=team_id, customer_id=customer_id, since=since)
+            client.files_upload_v2(
+                channel=dm,
+                file_uploads=[
+                    {"file": str(checkins_path), "filename": checkins_path.name, "title": "Check-ins"},
+                    {"file": str(surveys_path), "filename": surveys_path.name, "title": "Survey answers"},
+                ],
+                initial_comment=f"Your export of {request.label}: {checkins} check-ins and {answers} survey answers. "
+                "Columns are described in Partner's README.",
+            )
+    except (SlackApiError, OSError) as e:
+        logger.warning("export for %s in %s failed: %s", user_id, team_id, e)
+        try:
+            client.chat_postMessage(
+                channel=dm or user_id, text=f"Sorry — your export of {request.label} could not be sent ({e})."
+            )
+        except SlackApiError:
+            logger.warning("could not tell %s that the export failed", user_id)

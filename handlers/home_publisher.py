@@ -1,0 +1,172 @@
+"""Debounced App Home publishing: one views.publish per user per burst of changes, off the request path.
+
+Anything that changes what a user's Home shows (a check-in, a snooze, a new health score…) calls
+`request_home_refresh(context, team_id, [owner_id, …])`. That only arms a short per-(team, user) timer and
+returns at once, so a slash command's ack never waits for Slack; when the timer fires, the Home is rendered
+once with everything that changed meanwhile and published.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from handlers.blocks.home import HomeState
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DELAY = 2.0  # seconds: long enough to fold a modal submit + its follow-ups, short enough to feel live
+_MAX_REMEMBERED = 10_000
+
+
+class Timer(Protocol):
+    def start(self) -> None: ...
+
+    def cancel(self) -> None: ...
+
+
+TimerFactory = Callable[[float, Callable[[], None]], Timer]
+Key = tuple[str, str]
+
+
+def thread_timer(delay: float, fire: Callable[[], None]) -> Timer:
+    timer = threading.Timer(delay, fire)
+    timer.daemon = True  # a pending refresh must never keep the process alive at shutdown
+    return timer
+
+
+# The filters and page each user last looked at, so a background refresh keeps them (this process only;
+# a user's next app_home_opened carries them in the view's private_metadata anyway).
+_states: OrderedDict[Key, HomeState] = OrderedDict()
+_states_lock = threading.Lock()
+
+
+def remember_state(team_id: str, user_id: str, state: HomeState) -> None:
+    with _states_lock:
+        _states[(team_id, user_id)] = state
+        _states.move_to_end((team_id, user_id))
+        while len(_states) > _MAX_REMEMBERED:
+            _states.popitem(last=False)
+
+
+def remembered_state(team_id: str, user_id: str) -> HomeState:
+    with _states_lock:
+        return _states.get((team_id, user_id), HomeState())
+
+
+class HomePublisher:
+    """Coalesces refresh requests per (team, user) and publishes each once when its timer fires."""
+
+    def __init__(
+        self,
+        publish: Callable[[str, str, HomeState], Any] | None = None,
+        *,
+        delay: float = DEFAULT_DELAY,
+        timer: TimerFactory = thread_timer,
+    ) -> None:
+        self._publish = publish
+        self._delay = delay
+        self._timer = timer
+        self._pending: dict[Key, Timer] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def bind(self, publish: Callable[[str, str, HomeState], Any]) -> None:
+        """Sets how to publish (create_app binds the app's client, store and clock) unless already set."""
+        if self._publish is None:
+            self._publish = publish
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> HomePublisher:
+        return self  # Bolt copies the context for lazy listeners; the publisher is one shared worker
+
+    def request(self, team_id: str, user_ids: Iterable[str | None]) -> int:
+        """Arms a refresh for each user that has none pending; returns how many new ones were armed."""
+        armed = 0
+        with self._lock:
+            if self._closed:
+                return 0
+            for user_id in dict.fromkeys(u for u in user_ids if u):
+                key = (team_id, user_id)
+                if key in self._pending:
+                    continue  # already coming: this change will be in it
+                timer = self._timer(self._delay, lambda key=key: self._fire(key))
+                self._pending[key] = timer
+                timer.start()
+                armed += 1
+        return armed
+
+    def pending(self) -> set[Key]:
+        with self._lock:
+            return set(self._pending)
+
+    def _fire(self, key: Key) -> None:
+        with self._lock:
+            if self._pending.pop(key, None) is None:
+                return  # cancelled, or flushed already
+        team_id, user_id = key
+        if self._publish is None:
+            return
+        try:
+            self._publish(team_id, user_id, remembered_state(team_id, user_id))
+        except Exception:  # a failed refresh must not kill the timer thread; the next change tries again
+            logger.exception("could not refresh the Home of %s in %s", user_id, team_id)
+
+    def flush(self) -> None:
+        """Publishes every pending refresh now (on shutdown, and for tests)."""
+        with self._lock:
+            keys = list(self._pending)
+            for key in keys:
+                self._pending[key].cancel()
+        for key in keys:
+            self._fire(key)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for timer in self._pending.values():
+                timer.cancel()
+            self._pending.clear()
+
+
+_by_app: weakref.WeakKeyDictionary[Any, HomePublisher] = weakref.WeakKeyDictionary()
+_process_publisher: HomePublisher | None = None  # the serving app's, for jobs that only hold the store and client
+
+
+def attach(app: Any, publisher: HomePublisher) -> None:
+    """Remembers the app's publisher so code holding only the app — or nothing (scheduled jobs) — can reach it."""
+    global _process_publisher
+    _by_app[app] = publisher
+    _process_publisher = publisher
+
+
+def publisher_of(source: Any) -> HomePublisher | None:
+    if source is None:
+        return _process_publisher
+    if isinstance(source, HomePublisher):
+        return source
+    if isinstance(source, Mapping):  # a BoltContext is a dict
+        found = source.get("home_publisher")
+        if isinstance(found, HomePublisher):
+            return found
+    try:
+        return _by_app.get(source)
+    except TypeError:  # not weak-referenceable: not an app
+        return None
+
+
+def request_home_refresh(context_or_app: Any, team_id: str, user_ids: Iterable[str | None]) -> None:
+    """Ask for these users' Home tabs to be re-rendered soon (debounced, never blocking).
+
+    `context_or_app` is a listener's Bolt `context`, the Bolt `App`, a `HomePublisher`, or None for the app
+    serving in this process (scheduled jobs); where there is none (`partner-bot tick`) this does nothing and the
+    Home is up to date the next time its owner opens it.
+    """
+    publisher = publisher_of(context_or_app)
+    if publisher is None:
+        logger.debug("no Home publisher here; skipped a refresh for %s", team_id)
+        return
+    publisher.request(team_id, user_ids)

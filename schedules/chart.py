@@ -1,0 +1,81 @@
+"""The digest's PNG chart: weekly health of the customers that changed most, drawn headless with matplotlib."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 100
+CHART_SIZE = (int(WIDTH_IN * DPI), int(HEIGHT_IN * DPI))  # pixels: 800 × 450
+MAX_LINES = 6
+# pyplot keeps global state; one chart at a time per process (digests are rare, this costs nothing).
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class HealthLine:
+    name: str
+    values: Sequence[int | None]  # one per week, oldest first; None where no score was stored
+
+
+def biggest_movers(lines: Sequence[HealthLine], limit: int = MAX_LINES) -> list[HealthLine]:
+    """The lines with the widest swing (highest minus lowest) over the period; ties by name."""
+    scored = []
+    for line in lines:
+        known = [v for v in line.values if v is not None]
+        if len(known) >= 2:
+            scored.append((max(known) - min(known), line))
+    scored.sort(key=lambda item: (-item[0], item[1].name.lower()))
+    return [line for _swing, line in scored[:limit]]
+
+
+def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], title: str) -> bytes:
+    """A PNG of exactly CHART_SIZE pixels: one line per customer over the weeks, bands shaded like Home."""
+    with _lock:
+        plt = _pyplot()
+        figure, axes = plt.subplots(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+        try:
+            axes.axhspan(70, 100, color="#2eb67d", alpha=0.08)
+            axes.axhspan(40, 70, color="#ecb22e", alpha=0.08)
+            axes.axhspan(0, 40, color="#e01e5a", alpha=0.08)
+            x = list(range(len(week_starts)))
+            for line in lines:
+                points = [(i, v) for i, v in zip(x, line.values, strict=False) if v is not None]
+                if points:
+                    axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", linewidth=2, label=line.name)
+            axes.set_ylim(0, 100)
+            axes.set_xlim(-0.3, max(len(x) - 0.7, 0.7))
+            axes.set_xticks(x)
+            axes.set_xticklabels([f"{d.day} {d:%b}" for d in week_starts], rotation=45, ha="right", fontsize=8)
+            axes.set_ylabel("Health score")
+            axes.set_title(title, fontsize=11)
+            axes.grid(axis="y", alpha=0.3)
+            if lines:
+                axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+            else:
+                axes.text(0.5, 0.5, "No health scores stored yet", ha="center", va="center", transform=axes.transAxes)
+            figure.subplots_adjust(left=0.08, right=0.78, bottom=0.2, top=0.9)
+            out = io.BytesIO()
+            # No bbox_inches="tight": it would change the pixel size, which Slack previews and tests rely on.
+            figure.savefig(out, format="png", dpi=DPI)
+            return out.getvalue()
+        finally:
+            plt.close(figure)
+
+
+def _pyplot() -> Any:
+    """pyplot, imported on first use: it takes a second or more, which every CLI start would otherwise pay."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on servers; chosen before pyplot is imported
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def week_starts(last_week_start: date, weeks: int) -> list[date]:
+    return [last_week_start - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]

@@ -1,0 +1,308 @@
+"""The weekly digest: planned once per workspace and ISO week in the nudge log, posted by the generic sender.
+
+Flow, every tick:
+1. `plan_digests` puts one `digest` nudge (subject "team", due_key the ISO week, e.g. "2026-W48") in the outbox
+   once the workspace's local digest time has come (default Monday 09:00 in PARTNER_DEFAULT_TZ).
+2. The sender (schedules/sender.py) claims it and posts what `render_digest` returns: the Block Kit summary,
+   built from the data as it is at that moment — exactly once, like every nudge.
+3. `send_digest_charts` (after the sender) uploads the PNG chart (`files_upload_v2`) to the same channel for
+   each digest sent; a `digest_chart` row in the nudge log (insert-if-absent) makes sure only one tick or
+   replica uploads it.
+`send_digest` does all of it directly, for `/partner digest` and for operators.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.settings import Settings
+from domain.cadence import parse_time
+from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, parse_weekday
+from handlers.blocks.digest import DigestSummary, Escalation, Streak, TierMove, digest_blocks, digest_text
+from handlers.blocks.home import CustomerFacts, customer_facts, sort_by_risk
+from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
+from schedules.sender import Message, Skip, register
+from storage.models import Nudge, Workspace
+from storage.store import Store
+
+logger = logging.getLogger("partner.digest")
+
+DIGEST = "digest"  # nudge kind: the team's weekly summary
+DIGEST_CHART = "digest_chart"  # nudge kind used only as the once-token of the chart upload
+DEFAULT_SCHEDULE = "weekly mon 09:00"
+CHART_WEEKS = 12
+BEST_STREAKS = 3
+# A digest is planned (and sent, with the sender's "sent late" note) up to this long after its time; a week's
+# digest that could not go out within a day is skipped rather than posted in the middle of the week.
+PLAN_WITHIN = timedelta(days=1)
+
+_SCHEDULE_RE = re.compile(r"^(?:weekly\s+)?([a-z.]+)\s+(.+)$")
+
+
+@dataclass(frozen=True)
+class DigestTime:
+    weekday: int  # Monday=0
+    at: time
+
+    def to_text(self) -> str:
+        return f"weekly {WEEKDAYS[self.weekday]} {self.at:%H:%M}"
+
+    def describe(self) -> str:
+        return f"{WEEKDAY_NAMES[self.weekday]}s at {self.at:%H:%M}"
+
+
+def parse_digest_time(text: str) -> DigestTime:
+    """ "mon 09:00", "friday 4pm", "weekly tue 8:30" → DigestTime; ValueError naming the problem otherwise."""
+    match = _SCHEDULE_RE.match(" ".join(text.lower().split()))
+    if not match:
+        raise ValueError(f"'{text}' is not a day and a time, e.g. `mon 09:00`")
+    return DigestTime(weekday=parse_weekday(match.group(1)), at=parse_time(match.group(2)))
+
+
+def digest_time(workspace: Workspace | None) -> DigestTime:
+    try:
+        return parse_digest_time((workspace.digest_schedule if workspace else None) or DEFAULT_SCHEDULE)
+    except ValueError:
+        logger.warning("unreadable digest schedule for %s; using the default", workspace and workspace.team_id)
+        return parse_digest_time(DEFAULT_SCHEDULE)
+
+
+def digest_tz(workspace: Workspace | None, default_tz: str) -> str:
+    return (workspace.tz if workspace and workspace.tz else None) or default_tz
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def digest_slot(when: DigestTime, tz: str, now: datetime) -> tuple[str, datetime]:
+    """(ISO week key, due instant in UTC) of the digest in the local week that contains `now`."""
+    zone = ZoneInfo(tz)
+    day = week_start(now.astimezone(zone).date()) + timedelta(days=when.weekday)
+    local = datetime.combine(day, when.at).replace(tzinfo=zone, fold=0)
+    return iso_week(day), local.astimezone(ZoneInfo("UTC"))
+
+
+# --------------------------------------------------------------------------- what the digest says
+
+
+def _streak(weeks: set[date], this_week: date) -> int:
+    """Consecutive weeks with a check-in, ending this week (or last week, as this one is not over)."""
+    start = this_week if this_week in weeks else this_week - timedelta(weeks=1)
+    count = 0
+    while start - timedelta(weeks=count) in weeks:
+        count += 1
+    return count
+
+
+def build_digest(
+    *, store: Store, team_id: str, now: datetime, default_tz: str, owner_id: str | None = None
+) -> tuple[DigestSummary, list[CustomerFacts]]:
+    """The week's summary for the team (or one owner), and every customer's facts (for the chart)."""
+    rows = store.dashboard_rows(team_id=team_id, owner_id=owner_id)
+    customers = [customer for customer, _ in rows]
+    facts = sort_by_risk(
+        [customer_facts(c, contact, now=now, default_tz=default_tz, due_today=False) for c, contact in rows]
+    )
+    since = now - timedelta(days=7)
+    records = store.digest_records(team_id=team_id, owner_id=owner_id, since=since, now=now)
+    names = {c.id: c.name for c in customers}
+    this_week = week_start(now.date())
+    streaks = sorted(
+        (
+            Streak(customer=names[cid], weeks=_streak(weeks, this_week))
+            for cid, weeks in records.checkin_weeks.items()
+            if cid in names
+        ),
+        key=lambda s: (-s.weeks, s.customer.lower()),
+    )
+    summary = DigestSummary(
+        week_start=week_start(now.astimezone(ZoneInfo(default_tz)).date()),
+        at_risk=[f for f in facts if f.at_risk],
+        tier_moves=[
+            TierMove(
+                customer=names.get(cid, f"customer {cid}"),
+                old=detail.get("old", detail.get("from")),
+                new=detail.get("new", detail.get("to")),
+            )
+            for cid, detail, _at in records.tier_moves
+        ],
+        overdue=[f for f in facts if f.overdue],
+        escalated=[
+            Escalation(customer=names.get(b.customer_id, f"customer {b.customer_id}"), boundary=b.text)
+            for b in records.escalated
+        ],
+        streaks=[s for s in streaks if s.weeks > 0][:BEST_STREAKS],
+        customers=len(customers),
+        owner_id=owner_id,
+    )
+    return summary, facts
+
+
+def chart_lines(
+    *, store: Store, team_id: str, now: datetime, tz: str, owner_id: str | None = None
+) -> tuple[list[HealthLine], list[date]]:
+    """Each customer's last score per week over CHART_WEEKS weeks (streamed), and the weeks' first days."""
+    this_week = week_start(now.astimezone(ZoneInfo(tz)).date())
+    starts = week_starts(this_week, CHART_WEEKS)
+    index = {start: i for i, start in enumerate(starts)}
+    names = {c.id: c.name for c in store.dashboard_customers(team_id=team_id, owner_id=owner_id)}
+    values: dict[int, list[int | None]] = {}
+    for cid, day, score in store.digest_health_points(team_id=team_id, owner_id=owner_id, since=starts[0]):
+        slot = index.get(week_start(day))
+        if slot is not None and day <= now.date() + timedelta(days=1):
+            values.setdefault(cid, [None] * CHART_WEEKS)[slot] = score  # rows come oldest first: last wins
+    lines = [HealthLine(name=names[cid], values=v) for cid, v in values.items() if cid in names]
+    return lines, starts
+
+
+def digest_chart(
+    *, store: Store, team_id: str, now: datetime, tz: str, owner_id: str | None = None
+) -> tuple[bytes, list[str]]:
+    """The PNG (CHART_SIZE pixels) and the names it shows."""
+    lines, starts = chart_lines(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
+    movers = biggest_movers(lines)
+    png = health_chart(movers, week_starts=starts, title="Health over 12 weeks — customers that moved most")
+    return png, [line.name for line in movers]
+
+
+def chart_filename(now: datetime) -> str:
+    return f"partner-health-{iso_week(now.date())}.png"
+
+
+def upload_chart(
+    *, client: WebClient, channel: str, png: bytes, now: datetime, thread_ts: str | None = None
+) -> dict[str, Any]:
+    response = client.files_upload_v2(
+        channel=channel,
+        content=png,
+        filename=chart_filename(now),
+        title=f"Health over 12 weeks · {iso_week(now.date())}",
+        alt_txt="Line chart of weekly health scores (0–100) of the customers whose health changed most.",
+        thread_ts=thread_ts,
+    )
+    return dict(response.get("file") or {})
+
+
+def send_digest(
+    *,
+    store: Store,
+    client: WebClient,
+    team_id: str,
+    now: datetime,
+    default_tz: str = "UTC",
+    channel: str | None = None,
+    owner_id: str | None = None,
+) -> DigestSummary:
+    """Posts the digest and its chart right away (no nudge log): `/partner digest` and operators use it.
+
+    `channel` defaults to the workspace's digest channel; with `owner_id`, the digest covers that owner's
+    customers.
+    """
+    workspace = store.digest_workspace(team_id=team_id)
+    tz = digest_tz(workspace, default_tz)
+    destination = channel or (workspace.digest_channel_id if workspace else None)
+    if not destination:
+        raise ValueError(f"no digest channel for {team_id}; set one with /partner digest channel #channel")
+    summary, _facts = build_digest(store=store, team_id=team_id, now=now, default_tz=tz, owner_id=owner_id)
+    png, _names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
+    summary = replace(summary, with_chart=True)
+    client.chat_postMessage(channel=destination, text=digest_text(summary), blocks=digest_blocks(summary))
+    upload_chart(client=client, channel=destination, png=png, now=now)
+    return summary
+
+
+# --------------------------------------------------------------------------- scheduled: plan, render, chart
+
+
+def plan_digests(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+    """Plans this week's digest of every workspace whose digest time has come; returns how many were new."""
+    default_tz = settings.default_tz if settings else "UTC"
+    planned = 0
+    for workspace in store.workspaces_with_digest():
+        tz = digest_tz(workspace, default_tz)
+        week, due_at = digest_slot(digest_time(workspace), tz, now)
+        if not due_at <= now < due_at + PLAN_WITHIN:
+            continue
+        if store.plan_nudge(
+            team_id=workspace.team_id,
+            kind=DIGEST,
+            subject="team",
+            due_key=week,
+            due_at=due_at,
+            now=now,
+            recipient_id=workspace.digest_channel_id,
+            payload={"tz": tz},  # renderers get no settings: the zone travels with the nudge
+        ):
+            planned += 1
+    return planned
+
+
+def render_digest(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    workspace = store.digest_workspace(team_id=nudge.team_id)
+    channel = nudge.channel_id or nudge.recipient_id or (workspace.digest_channel_id if workspace else None)
+    if not channel:
+        return Skip("no digest channel", "cancelled")
+    if workspace is not None and not workspace.active and nudge.status != "sent":
+        return Skip("workspace inactive", "cancelled")
+    tz = str(nudge.payload.get("tz") or digest_tz(workspace, "UTC"))
+    # A redraw of a sent digest shows the week it was sent for, not today's data.
+    as_of = nudge.sent_at if nudge.status == "sent" and nudge.sent_at else now
+    summary, _facts = build_digest(store=store, team_id=nudge.team_id, now=as_of, default_tz=tz)
+    summary = replace(summary, with_chart=True)  # send_digest_charts uploads it right after
+    return Message(text=digest_text(summary), blocks=digest_blocks(summary), channel=channel)
+
+
+# No sender grace period: plan_digests only plans within PLAN_WITHIN of the digest time, and a digest a few
+# hours late (the bot was down on Monday morning) is still worth reading.
+register(DIGEST, render_digest, grace=False)
+
+
+def send_digest_charts(*, store: Store, client: WebClient, now: datetime) -> int:
+    """Uploads the chart of each digest the sender posted in the last day, once (after the sender job)."""
+    uploaded = 0
+    for workspace in store.workspaces_with_digest():
+        sent = store.nudges(
+            team_id=workspace.team_id,
+            kinds=[DIGEST],
+            due_after=now - PLAN_WITHIN - timedelta(days=1),
+            statuses=["sent"],
+        )
+        for nudge in sent:
+            if nudge.subject != "team" or not nudge.channel_id or not nudge.message_ts:
+                continue
+            if not store.plan_nudge(
+                team_id=nudge.team_id,
+                kind=DIGEST_CHART,
+                subject="team",
+                due_key=nudge.due_key,
+                due_at=now,
+                now=now,
+                recipient_id=nudge.channel_id,
+                status="sent",  # the once-token: whoever inserts it uploads
+                payload={"digest_nudge_id": nudge.id},
+            ):
+                continue
+            tz = str(nudge.payload.get("tz") or digest_tz(workspace, "UTC"))
+            as_of = nudge.sent_at or now
+            try:
+                png, _names = digest_chart(store=store, team_id=nudge.team_id, now=as_of, tz=tz)
+                upload_chart(client=client, channel=nudge.channel_id, png=png, now=as_of)
+                uploaded += 1
+            except SlackApiError as e:
+                # At most once: a failed upload is logged, not retried into a possible duplicate.
+                logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e.response.get("error"))
+    return uploaded

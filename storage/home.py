@@ -1,0 +1,309 @@
+"""Dashboard reads for App Home and the weekly digest: a fixed number of statements, whatever the team's size.
+
+Every method here runs ONE statement (or a fixed handful), scoped by team, joining on the customer table
+instead of sending long `IN (…)` lists, so rendering Home for 1,000 customers costs the same number of
+round trips as for one. Ids are only passed in for a page of rows (≤ a few dozen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func
+from sqlmodel import col, select
+
+from storage.base import StoreBase
+from storage.models import (
+    Boundary,
+    BoundarySlip,
+    CheckIn,
+    Customer,
+    CustomerEvent,
+    HealthSnapshot,
+    Nudge,
+    SurveyResponse,
+    Workspace,
+)
+
+SURVEY_PROMPT_KIND = "survey_prompt"  # the survey scheduler's nudge kind (storage.models.Nudge.kind)
+SURVEY_PENDING_DAYS = 14  # a survey prompt left unanswered this long no longer counts as pending
+
+
+@dataclass(frozen=True)
+class LastContact:
+    """A customer's most recent check-in (any kind) and most recent call."""
+
+    checkin_at: datetime | None = None
+    mood: str | None = None
+    call_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HomeHeaderCounts:
+    boundaries_slipping: int = 0
+    surveys_pending: int = 0
+
+
+@dataclass(frozen=True)
+class DigestRecords:
+    """What the weekly digest reads, besides the customers and their last contacts."""
+
+    tier_moves: list[tuple[int, dict[str, Any], datetime]] = field(default_factory=list)
+    escalated: list[Boundary] = field(default_factory=list)
+    checkin_weeks: dict[int, set[date]] = field(default_factory=dict)
+
+
+def _week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+class HomeQueries(StoreBase):
+    def dashboard_rows(self, *, team_id: str, owner_id: str | None = None) -> list[tuple[Customer, LastContact]]:
+        """Live customers of the team (or of one owner) in name order, each with its last contact. One statement.
+
+        The last check-in, its mood and the last call are correlated subqueries on the (customer_id, created_at)
+        index: a few index probes per customer instead of grouping the team's whole check-in history.
+        """
+        newest = (
+            select(func.max(CheckIn.created_at)).where(CheckIn.customer_id == Customer.id).correlate(Customer)
+        ).scalar_subquery()
+        mood = (
+            select(CheckIn.mood)
+            .where(CheckIn.customer_id == Customer.id)
+            .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
+            .limit(1)
+            .correlate(Customer)
+        ).scalar_subquery()
+        last_call = (
+            select(func.max(CheckIn.created_at))
+            .where(CheckIn.customer_id == Customer.id, CheckIn.kind == "call")
+            .correlate(Customer)
+        ).scalar_subquery()
+        query = select(Customer, newest, mood, last_call).where(
+            Customer.team_id == team_id, col(Customer.archived_at).is_(None)
+        )
+        if owner_id is not None:
+            query = query.where(Customer.owner_id == owner_id)
+        with self.session() as session:
+            rows = session.exec(query.order_by(Customer.name_key))
+            return [
+                (customer, LastContact(checkin_at=checkin_at, mood=mood_value, call_at=call_at))
+                for customer, checkin_at, mood_value, call_at in rows
+            ]
+
+    def dashboard_customers(self, *, team_id: str, owner_id: str | None = None) -> list[Customer]:
+        """Live customers of the team (or of one owner), in name order. One statement."""
+        with self.session() as session:
+            query = select(Customer).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
+            if owner_id is not None:
+                query = query.where(Customer.owner_id == owner_id)
+            return list(session.exec(query.order_by(Customer.name_key)))
+
+    def customer_last_contact(self, *, team_id: str, customer_id: int) -> LastContact:
+        """One customer's last check-in, its mood, and last call. One statement."""
+        with self.session() as session:
+            newest = session.exec(
+                select(CheckIn.created_at, CheckIn.mood)
+                .where(CheckIn.team_id == team_id, CheckIn.customer_id == customer_id)
+                .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
+                .limit(1)
+            ).first()
+            call_at = session.exec(
+                select(func.max(CheckIn.created_at)).where(
+                    CheckIn.team_id == team_id, CheckIn.customer_id == customer_id, CheckIn.kind == "call"
+                )
+            ).one()
+        if newest is None:
+            return LastContact(call_at=call_at)
+        return LastContact(checkin_at=newest[0], mood=newest[1], call_at=call_at)
+
+    def home_health_points(
+        self, *, team_id: str, customer_ids: Sequence[int], since: date
+    ) -> dict[int, list[tuple[date, int]]]:
+        """Daily health scores since `since`, per customer, oldest first. One statement (ids: a page of rows)."""
+        found: dict[int, list[tuple[date, int]]] = {cid: [] for cid in customer_ids}
+        with self.session() as session:
+            rows = session.exec(
+                select(HealthSnapshot.customer_id, HealthSnapshot.day, HealthSnapshot.score)
+                .where(
+                    HealthSnapshot.team_id == team_id,
+                    col(HealthSnapshot.customer_id).in_(list(customer_ids)),
+                    HealthSnapshot.day >= since,
+                    col(HealthSnapshot.score).is_not(None),
+                )
+                .order_by(col(HealthSnapshot.customer_id), col(HealthSnapshot.day))
+            )
+            for customer_id, day, score in rows:
+                found.setdefault(customer_id, []).append((day, int(score)))
+        return found
+
+    def home_active_boundaries(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, list[Boundary]]:
+        """Active boundaries per customer, in their order. One statement (ids: a page of rows)."""
+        found: dict[int, list[Boundary]] = {}
+        with self.session() as session:
+            rows = session.exec(
+                select(Boundary)
+                .where(
+                    Boundary.team_id == team_id,
+                    col(Boundary.customer_id).in_(list(customer_ids)),
+                    Boundary.status == "active",
+                )
+                .order_by(col(Boundary.customer_id), col(Boundary.position), col(Boundary.id))
+            )
+            for boundary in rows:
+                found.setdefault(boundary.customer_id, []).append(boundary)
+        return found
+
+    def home_header_counts(self, *, team_id: str, owner_id: str, now: datetime) -> HomeHeaderCounts:
+        """The owner's week: active boundaries that slipped in the last 7 days, survey prompts not yet answered.
+
+        One statement: both counts are scalar subqueries of the same SELECT.
+        """
+        owned = and_(Customer.team_id == team_id, col(Customer.archived_at).is_(None), Customer.owner_id == owner_id)
+        slipping = (
+            select(func.count(func.distinct(Boundary.id)))
+            .join(Customer, col(Customer.id) == Boundary.customer_id)
+            .join(BoundarySlip, col(BoundarySlip.boundary_id) == Boundary.id)
+            .where(
+                Boundary.team_id == team_id,
+                Boundary.status == "active",
+                BoundarySlip.at > now - timedelta(days=7),
+                owned,
+            )
+            .scalar_subquery()
+        )
+        answered = exists().where(
+            SurveyResponse.team_id == team_id,
+            SurveyResponse.customer_id == Nudge.customer_id,
+            SurveyResponse.created_at >= Nudge.due_at,
+        )
+        surveys = (
+            select(func.count(col(Nudge.id)))
+            .join(Customer, col(Customer.id) == Nudge.customer_id)
+            .where(
+                Nudge.team_id == team_id,
+                Nudge.kind == SURVEY_PROMPT_KIND,
+                col(Nudge.status).in_(("pending", "claimed", "sent")),
+                Nudge.due_at <= now,
+                Nudge.due_at > now - timedelta(days=SURVEY_PENDING_DAYS),
+                owned,
+                ~answered,
+            )
+            .scalar_subquery()
+        )
+        with self.session() as session:
+            slipped, pending = session.exec(select(slipping, surveys)).one()
+        return HomeHeaderCounts(boundaries_slipping=int(slipped or 0), surveys_pending=int(pending or 0))
+
+    # ------------------------------------------------------------------ weekly digest
+
+    def workspaces_with_digest(self) -> list[Workspace]:
+        """Active workspaces that chose a digest channel."""
+        with self.session() as session:
+            return list(
+                session.exec(
+                    select(Workspace).where(
+                        col(Workspace.active).is_(True), col(Workspace.digest_channel_id).is_not(None)
+                    )
+                )
+            )
+
+    def digest_workspace(self, *, team_id: str) -> Workspace | None:
+        with self.session() as session:
+            return session.get(Workspace, team_id)
+
+    def set_digest_channel(self, *, team_id: str, channel_id: str | None, now: datetime) -> Workspace:
+        """Where the weekly digest goes; None turns it off."""
+        return self._update_digest_workspace(team_id=team_id, now=now, digest_channel_id=channel_id)
+
+    def set_digest_schedule(self, *, team_id: str, schedule: str, tz: str | None, now: datetime) -> Workspace:
+        """When the weekly digest goes out ("weekly mon 09:00"), and in which zone (None: keep the current one)."""
+        changes: dict[str, Any] = {"digest_schedule": schedule}
+        if tz is not None:
+            changes["tz"] = tz
+        return self._update_digest_workspace(team_id=team_id, now=now, **changes)
+
+    def _update_digest_workspace(self, *, team_id: str, now: datetime, **changes: Any) -> Workspace:
+        with self.session() as session:
+            workspace = session.get(Workspace, team_id) or Workspace(team_id=team_id, created_at=now)
+            for name, value in changes.items():
+                setattr(workspace, name, value)
+            session.add(workspace)
+            session.commit()
+            session.refresh(workspace)
+            return workspace
+
+    def digest_records(
+        self, *, team_id: str, owner_id: str | None, since: datetime, now: datetime, streak_weeks: int = 26
+    ) -> DigestRecords:
+        """Tier moves and boundary escalations since `since`, and which weeks each customer had a check-in.
+
+        Three statements; the check-in weeks stream (yield_per) so a large history is never held as rows.
+        """
+        scope = [Customer.team_id == team_id, col(Customer.archived_at).is_(None)]
+        if owner_id is not None:
+            scope.append(Customer.owner_id == owner_id)
+        records = DigestRecords()
+        with self.session() as session:
+            moves = session.exec(
+                select(CustomerEvent.customer_id, CustomerEvent.detail, CustomerEvent.at)
+                .join(Customer, col(Customer.id) == CustomerEvent.customer_id)
+                .where(
+                    CustomerEvent.team_id == team_id,
+                    CustomerEvent.kind == "tier_changed",
+                    CustomerEvent.at > since,
+                    CustomerEvent.at <= now,
+                    *scope,
+                )
+                .order_by(col(CustomerEvent.at))
+            )
+            records.tier_moves.extend((cid, dict(detail or {}), at) for cid, detail, at in moves)
+            escalated = session.exec(
+                select(Boundary)
+                .join(Customer, col(Customer.id) == Boundary.customer_id)
+                .where(
+                    Boundary.team_id == team_id,
+                    col(Boundary.escalated_at).is_not(None),
+                    Boundary.escalated_at > since,  # type: ignore[operator]
+                    Boundary.escalated_at <= now,  # type: ignore[operator]
+                    *scope,
+                )
+                .order_by(col(Boundary.escalated_at))
+            )
+            records.escalated.extend(escalated)
+            start = now - timedelta(weeks=streak_weeks + 1)
+            stamps = session.exec(
+                select(CheckIn.customer_id, CheckIn.created_at)
+                .join(Customer, col(Customer.id) == CheckIn.customer_id)
+                .where(CheckIn.team_id == team_id, CheckIn.created_at > start, CheckIn.created_at <= now, *scope)
+                .execution_options(yield_per=1000)
+            )
+            for customer_id, at in stamps:
+                records.checkin_weeks.setdefault(customer_id, set()).add(_week_start(at.date()))
+        return records
+
+    def digest_health_points(
+        self, *, team_id: str, owner_id: str | None, since: date
+    ) -> Iterator[tuple[int, date, int]]:
+        """(customer id, day, score) of every live customer's snapshots since `since`, streamed."""
+        scope = [Customer.team_id == team_id, col(Customer.archived_at).is_(None)]
+        if owner_id is not None:
+            scope.append(Customer.owner_id == owner_id)
+        with self.session() as session:
+            rows = session.exec(
+                select(HealthSnapshot.customer_id, HealthSnapshot.day, HealthSnapshot.score)
+                .join(Customer, col(Customer.id) == HealthSnapshot.customer_id)
+                .where(
+                    HealthSnapshot.team_id == team_id,
+                    HealthSnapshot.day >= since,
+                    col(HealthSnapshot.score).is_not(None),
+                    *scope,
+                )
+                .order_by(col(HealthSnapshot.customer_id), col(HealthSnapshot.day))
+                .execution_options(yield_per=1000)
+            )
+            for customer_id, day, score in rows:
+                yield customer_id, day, int(score)

@@ -1,0 +1,313 @@
+"""Weekly digest: settings from Slack, exactly once through the nudge log, the PNG chart reaching Slack."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from PIL import Image
+from slack_sdk.models.blocks import Block
+from sqlalchemy import insert
+from sqlmodel import Session, select
+
+from bot.app import make_client
+from bot.settings import Settings
+from handlers.commands.export import wait_after_ack
+from schedules.chart import CHART_SIZE, HealthLine, biggest_movers, health_chart
+from schedules.digest import (
+    DIGEST,
+    DigestTime,
+    digest_slot,
+    parse_digest_time,
+    plan_digests,
+    send_digest,
+    send_digest_charts,
+)
+from schedules.jobs import run_tick
+from schedules.sender import send_due_nudges
+from storage.models import Boundary, CustomerEvent, HealthSnapshot, Nudge
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID
+
+MONDAY_9_BERLIN = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # 09:00 in Berlin (CET, UTC+1)
+
+
+def seed(store: Store, now: datetime) -> None:
+    """Four customers (no cadence, so no other nudges): health that moved, a tier change, an escalation."""
+    ids = []
+    for i, (name, owner) in enumerate(
+        [("Acme", "U0001"), ("Globex", "U0001"), ("Initech", "U0002"), ("Umbrella", "U0002")]
+    ):
+        customer = store.add_customer(
+            team_id=TEAM_ID, name=name, created_by=owner, now=now - timedelta(days=90), owner_id=owner
+        )
+        assert customer.id is not None
+        ids.append(customer.id)
+        for week in range(4):  # a check-in a week for 4 weeks: a streak
+            if i < 2 or week < 2:
+                store.record_checkin(
+                    team_id=TEAM_ID,
+                    customer_id=customer.id,
+                    author_id=owner,
+                    mood="green",
+                    note="ok",
+                    now=now - timedelta(weeks=week, hours=1),
+                )
+    with Session(store.engine) as session:
+        session.execute(
+            insert(HealthSnapshot),
+            [
+                {
+                    "team_id": TEAM_ID,
+                    "customer_id": cid,
+                    "day": now.date() - timedelta(days=day),
+                    "score": max(0, min(100, 80 - (day // 7) * (5 * (i + 1)) * (-1 if i % 2 else 1))),
+                    "band": "green",
+                    "components": {},
+                    "computed_at": now,
+                }
+                for i, cid in enumerate(ids)
+                for day in range(0, 84, 7)
+            ],
+        )
+        session.add(
+            CustomerEvent(
+                team_id=TEAM_ID,
+                customer_id=ids[0],
+                kind="tier_changed",
+                detail={"old": "supplier", "new": "partner"},
+                at=now - timedelta(days=2),
+            )
+        )
+        session.add(
+            Boundary(
+                team_id=TEAM_ID,
+                customer_id=ids[2],
+                text="Replies within one business day",
+                status="active",
+                created_at=now - timedelta(days=40),
+                escalated_at=now - timedelta(days=1),
+            )
+        )
+        session.commit()
+
+
+def digest_message(fake: FakeSlack, channel: str) -> dict[str, Any]:
+    (message,) = [m for m in fake.messages.get(channel, []) if m.get("subtype") != "file_share"]
+    return message
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    image = Image.open(io.BytesIO(data))
+    image.load()  # decodes the whole image, not only the header
+    assert image.format == "PNG"
+    return image.size
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mon 09:00", DigestTime(0, time(9, 0))),
+        ("Friday 4pm", DigestTime(4, time(16, 0))),
+        ("weekly tue 8:30", DigestTime(1, time(8, 30))),
+        ("sun 9 am", DigestTime(6, time(9, 0))),
+    ],
+)
+def test_digest_times_parse(text: str, expected: DigestTime) -> None:
+    assert parse_digest_time(text) == expected
+    assert parse_digest_time(expected.to_text()) == expected
+
+
+@pytest.mark.parametrize("text", ["funday 9", "mon 25:00", "09:00", ""])
+def test_bad_digest_times_say_what_is_wrong(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_digest_time(text)
+
+
+def test_the_slot_is_this_local_weeks_day_and_time_across_dst() -> None:
+    when = DigestTime(0, time(9, 0))
+    assert digest_slot(when, "Europe/Berlin", MONDAY_9_BERLIN) == ("2026-W49", MONDAY_9_BERLIN)
+    # Sunday late evening UTC is already Monday in Auckland: that Monday's week.
+    assert digest_slot(when, "Pacific/Auckland", datetime(2026, 11, 29, 20, 0, tzinfo=UTC))[0] == "2026-W49"
+    summer = digest_slot(when, "Europe/Berlin", datetime(2026, 7, 1, tzinfo=UTC))[1]
+    assert summer == datetime(2026, 6, 29, 7, 0, tzinfo=UTC)  # CEST, UTC+2
+
+
+def test_the_chart_is_a_png_of_the_expected_size_and_picks_the_biggest_movers() -> None:
+    lines = [HealthLine(f"C{i}", [50, 50 + i * 5, None, 50 - i]) for i in range(10)] + [HealthLine("flat", [None, 40])]
+    movers = biggest_movers(lines)
+    assert [m.name for m in movers] == ["C9", "C8", "C7", "C6", "C5", "C4"]
+    weeks = [date(2026, 9, 7) + timedelta(weeks=i) for i in range(4)]
+    assert png_size(health_chart(movers, week_starts=weeks, title="t")) == CHART_SIZE == (800, 450)
+    assert png_size(health_chart([], week_starts=weeks, title="empty")) == CHART_SIZE
+
+
+# --------------------------------------------------------------------------- settings from Slack
+
+
+def test_digest_channel_and_time_are_set_from_slack(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    reply = slack.command("digest channel <#C0ACME|acme>")
+    assert "goes to <#C0ACME> Mondays at 09:00 (UTC)" in reply.json()["text"]
+    assert fake_slack.channels["C0ACME"]["is_member"]  # joined, so it can post there
+    reply = slack.command("digest time fri 16:30 tz=Europe/Berlin")
+    assert "Fridays at 16:30 (Europe/Berlin)" in reply.json()["text"]
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is not None
+    assert (workspace.digest_channel_id, workspace.digest_schedule, workspace.tz) == (
+        "C0ACME",
+        "weekly fri 16:30",
+        "Europe/Berlin",
+    )
+    reply = slack.command("digest channel off")
+    assert "digest is off" in reply.json()["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("digest time funday 9", "'funday' is not a day of the week"),
+        ("digest time mon 9 tz=Mars/Base", "Mars/Base"),
+        ("digest time", "When should the digest go out?"),
+        ("digest channel #nowhere", "'#nowhere' is not a channel I can find"),
+        ("digest channel", "Name one channel"),
+        ("digest weekly", "I don't know `digest weekly`"),
+        ("digest mine please", "I didn't understand 'please'"),
+    ],
+)
+def test_bad_digest_settings_get_a_friendly_answer(slack: SlackRequests, store: Store, text: str, message: str) -> None:
+    reply = slack.command(text)
+    assert message in reply.json()["text"]
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is None or (workspace.digest_channel_id is None and workspace.digest_schedule is None)
+
+
+# --------------------------------------------------------------------------- scheduled, exactly once
+
+
+def test_the_weekly_digest_goes_out_once_with_its_chart(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
+    store.set_digest_schedule(team_id=TEAM_ID, schedule="weekly mon 09:00", tz="Europe/Berlin", now=MONDAY_9_BERLIN)
+    seed(store, MONDAY_9_BERLIN)
+    client = make_client(settings)
+
+    before = MONDAY_9_BERLIN - timedelta(minutes=1)
+    assert plan_digests(store=store, client=client, now=before, settings=settings) == 0
+    now = MONDAY_9_BERLIN + timedelta(minutes=1)
+    assert plan_digests(store=store, client=client, now=now, settings=settings) == 1
+    assert plan_digests(store=store, client=client, now=now, settings=settings) == 0  # planned once
+    assert send_due_nudges(store=store, client=client, now=now) == 1
+    assert send_digest_charts(store=store, client=client, now=now) == 1
+    # Again, as another tick or replica would: nothing more.
+    assert plan_digests(store=store, client=client, now=now + timedelta(hours=2), settings=settings) == 0
+    assert send_due_nudges(store=store, client=client, now=now + timedelta(hours=2)) == 0
+    assert send_digest_charts(store=store, client=client, now=now + timedelta(hours=2)) == 0
+
+    message = digest_message(fake_slack, "C0001")
+    for block in message["blocks"]:
+        Block.parse(block).validate_json()  # type: ignore[union-attr]
+    text = json.dumps(message["blocks"], ensure_ascii=False)
+    assert "Weekly digest · week of 30 Nov 2026" in text
+    assert "*Acme*: supplier → partner" in text
+    assert "*Initech*: “Replies within one business day”" in text
+    assert "*Acme*: 4 weeks in a row with a check-in" in text
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert chart["channel_id"] == "C0001" and chart["filename"] == "partner-health-2026-W49.png"
+    assert png_size(chart["bytes"]) == CHART_SIZE
+    (row,) = [n for n in store.nudges(team_id=TEAM_ID, kinds=[DIGEST], due_after=now - timedelta(days=7))]
+    assert (row.status, row.subject, row.due_key, row.channel_id) == ("sent", "team", "2026-W49", "C0001")
+
+    # The next week brings the next digest.
+    later = now + timedelta(weeks=1)
+    assert plan_digests(store=store, client=client, now=later, settings=settings) == 1
+    assert send_due_nudges(store=store, client=client, now=later) == 1
+
+
+def test_the_tick_runs_the_digest_jobs_in_order(store: Store, fake_slack: FakeSlack, settings: Settings) -> None:
+    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
+    seed(store, MONDAY_9_BERLIN)
+    monday_9_utc = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # the default: Monday 09:00 in PARTNER_DEFAULT_TZ (UTC)
+    client = make_client(settings)
+    report = run_tick(store=store, client=client, now=monday_9_utc, settings=settings)
+    assert report.done["digest"] == 1 and report.done["digest_charts"] == 1, report
+    run_tick(store=store, client=client, now=monday_9_utc + timedelta(minutes=1), settings=settings)
+    assert "Weekly digest" in digest_message(fake_slack, "C0001")["text"]
+    assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
+
+
+def test_no_channel_means_no_digest(store: Store, fake_slack: FakeSlack, settings: Settings) -> None:
+    client = make_client(settings)
+    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
+    seed(store, MONDAY_9_BERLIN)
+    assert (
+        plan_digests(store=store, client=client, now=datetime(2026, 11, 30, 9, 1, tzinfo=UTC), settings=settings) == 0
+    )
+    with Session(store.engine) as session:
+        assert session.exec(select(Nudge)).all() == []
+
+
+def test_send_digest_posts_the_summary_and_chart_directly(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    seed(store, MONDAY_9_BERLIN)
+    summary = send_digest(
+        store=store, client=make_client(settings), team_id=TEAM_ID, now=MONDAY_9_BERLIN, channel="C0001"
+    )
+    assert summary.customers == 4 and summary.with_chart
+    assert digest_message(fake_slack, "C0001")
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert png_size(chart["bytes"]) == CHART_SIZE
+
+
+# --------------------------------------------------------------------------- on demand
+
+
+def test_digest_mine_answers_at_once_and_sends_the_chart_to_my_dm(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    seed(store, datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+    reply = slack.command("digest mine", trigger_id="333.444.def")
+    body = reply.json()
+    assert body["response_type"] == "ephemeral"
+    text = json.dumps(body["blocks"], ensure_ascii=False)
+    assert "Your digest" in text and "Acme" in text and "Initech" not in text  # only Dana's customers
+    assert "on its way to your DM" in text
+    slack.command("digest mine", trigger_id="333.444.def", retry_num=1)  # Slack's retry: no second chart
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert fake_slack.channels[chart["channel_id"]]["user"] == "U0001"
+    assert png_size(chart["bytes"]) == CHART_SIZE
+
+    team = slack.command("digest team").json()
+    assert "Initech" in json.dumps(team["blocks"], ensure_ascii=False)
+    assert wait_after_ack()  # its chart too: nothing may reach the next test's fake Slack
+    assert len([f for f in fake_slack.files.values() if f["completed"]]) == 2
+
+
+def test_a_digest_late_after_downtime_still_goes_out_within_a_day(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
+    seed(store, MONDAY_9_BERLIN)
+    client = make_client(settings)
+    monday_9_utc = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    late = monday_9_utc + timedelta(hours=8)
+    assert plan_digests(store=store, client=client, now=late, settings=settings) == 1
+    assert send_due_nudges(store=store, client=client, now=late) == 1
+    assert "Sent late" in json.dumps(digest_message(fake_slack, "C0001")["blocks"])
+    too_late = monday_9_utc + timedelta(days=1, minutes=1)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0ACME", now=too_late)
+    assert plan_digests(store=store, client=client, now=too_late + timedelta(weeks=1, days=1), settings=settings) == 0

@@ -1,0 +1,198 @@
+"""CSV export from Slack (files sent by DM) and from the command line (a real process, with a progress bar)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from handlers.commands.export import wait_after_ack
+from storage.exports import CHECKIN_COLUMNS, SURVEY_COLUMNS
+from storage.models import SurveyResponse
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID
+
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+NOTES = [
+    "plain note",
+    "commas, inside, a note",
+    'she said "ship it"',
+    "line one\nline two",
+    "emoji 🎉🟢 café",
+    '=HYPERLINK("http://evil.example","x")',
+    "+1 555 0100",
+    "-2 since last week",
+    "@channel look",
+    "a &lt;b&gt; &amp; c",  # as Slack escapes `a <b> & c`
+]
+
+
+def expected_cell(note: str) -> str:
+    note = note.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return "'" + note if note[:1] in ("=", "+", "-", "@", "\t", "\r") else note
+
+
+def seed(store: Store) -> tuple[int, int]:
+    acme = store.add_customer(team_id=TEAM_ID, name="Acme Corp", created_by="U0001", now=NOW, owner_id="U0001")
+    globex = store.add_customer(team_id=TEAM_ID, name="Globex", created_by="U0001", now=NOW, owner_id="U0002")
+    assert acme.id is not None and globex.id is not None
+    for i, note in enumerate(NOTES):
+        store.record_checkin(
+            team_id=TEAM_ID,
+            customer_id=acme.id,
+            author_id="U0001",
+            mood="green",
+            note=note,
+            now=NOW - timedelta(days=len(NOTES) - i),
+        )
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=globex.id, author_id="U0002", mood="red", note="old", now=NOW - timedelta(days=400)
+    )
+    with Session(store.engine) as session:
+        session.add(
+            SurveyResponse(
+                team_id=TEAM_ID,
+                customer_id=acme.id,
+                survey="level",
+                respondent_id="U0001",
+                answers={"level": "partner", "move_up": "=cmd|' /C calc'!A0, then \"more\"\nthanks 🙏"},
+                score=None,
+                created_at=NOW - timedelta(days=1),
+            )
+        )
+        session.commit()
+    return acme.id, globex.id
+
+
+def read_csv(data: bytes) -> list[dict[str, str]]:
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 with a BOM, so spreadsheets read emoji right"
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def uploaded(fake: FakeSlack) -> dict[str, dict[str, Any]]:
+    return {f["filename"]: f for f in fake.files.values() if f.get("completed")}
+
+
+def test_export_a_customer_from_slack_sends_two_csv_files_by_dm(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    seed(store)
+    reply = slack.command("export acme since=2026-01-01")
+    assert reply.status == 200
+    text = reply.json()["text"]
+    assert "10 check-ins and 1 survey response of Acme Corp since 2026-01-01" in text
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    files = uploaded(fake_slack)
+    assert len(files) == 2
+    (checkins_name,) = [n for n in files if n.startswith("partner-checkins-acme-corp-")]
+    (surveys_name,) = [n for n in files if n.startswith("partner-survey-answers-acme-corp-")]
+    dm = files[checkins_name]["channel_id"]
+    assert dm.startswith("D") and fake_slack.channels[dm]["user"] == "U0001"
+    assert files[surveys_name]["channel_id"] == dm
+
+    rows = read_csv(files[checkins_name]["bytes"])
+    assert list(rows[0]) == list(CHECKIN_COLUMNS)
+    assert [r["note"] for r in rows] == [expected_cell(n) for n in NOTES]
+    assert all(r["customer"] == "Acme Corp" and r["mood"] == "green" for r in rows)
+    assert rows[0]["created_at"].endswith("Z")
+
+    answers = read_csv(files[surveys_name]["bytes"])
+    assert list(answers[0]) == list(SURVEY_COLUMNS)
+    by_question = {a["question"]: a for a in answers}
+    assert by_question["level"]["answer"] == "partner"
+    assert by_question["move_up"]["answer"] == "'=cmd|' /C calc'!A0, then \"more\"\nthanks 🙏"
+    assert by_question["move_up"]["question_label"]  # the question as the survey asked it
+
+
+def test_export_all_includes_every_customer_and_respects_since(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    seed(store)
+    slack.command("export all")
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    files = uploaded(fake_slack)
+    rows = read_csv(files[next(n for n in files if n.startswith("partner-checkins-all-"))]["bytes"])
+    assert {r["customer"] for r in rows} == {"Acme Corp", "Globex"}
+    assert len(rows) == len(NOTES) + 1
+
+
+def test_a_slack_retry_of_the_same_export_sends_nothing_more(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    seed(store)
+    first = slack.command("export acme", trigger_id="111.222.abc")
+    again = slack.command("export acme", trigger_id="111.222.abc", retry_num=1)
+    assert first.status == again.status == 200
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("export nosuch", "No customer matches 'nosuch'"),
+        ("export acme since=yesterday", "'yesterday' is not a date"),
+        ("export acme until=2026-01-01", "Unknown option 'until='"),
+        ("export acme corp extra", "I didn't understand 'extra'"),
+    ],
+)
+def test_bad_export_requests_get_a_friendly_answer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, text: str, message: str
+) -> None:
+    seed(store)
+    reply = slack.command(text)
+    assert message in reply.json()["text"]
+    assert wait_after_ack()
+    assert fake_slack.calls_to("files.getUploadURLExternal") == []
+
+
+def test_cli_export_writes_both_files_with_a_progress_bar(
+    store: Store, database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    seed(store)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(Path.home()),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "DATABASE_URL": database_url,
+    }
+    out, surveys = tmp_path / "checkins.csv", tmp_path / "answers.csv"
+    args = ["export", "--team", TEAM_ID, "--out", str(out), "--surveys", str(surveys), "--since", "2026-01-01"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "check-ins" in done.stderr and "100%" in done.stderr and "10 check-ins rows written" in done.stderr
+    rows = read_csv(out.read_bytes())
+    assert [r["note"] for r in rows] == [expected_cell(n) for n in NOTES]  # the 400-day-old one is before --since
+    assert {a["question"] for a in read_csv(surveys.read_bytes())} == {"level", "move_up"}
+    assert fake_slack.calls == []  # the command line never talks to Slack
+
+    missing = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "export", "--team", TEAM_ID, "--out", str(out), "--customer", "nope"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 2 and "no single customer matches 'nope'" in missing.stderr

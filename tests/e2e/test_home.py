@@ -1,0 +1,491 @@
+"""App Home dashboard: sizes and Slack's limits, constant SQL, filters and paging, debounced publishing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from slack_sdk.models.views import View
+from sqlalchemy import delete, event, insert, update
+from sqlmodel import Session, col, select
+
+from bot.app import create_app
+from bot.settings import Settings
+from handlers.blocks.home import PAGE_SIZE, HomePage, HomeState, WeekSummary, customer_facts, home_view
+from handlers.events.home import render_home
+from handlers.home_publisher import HomePublisher, request_home_refresh
+from handlers.ids import (
+    HOME_NEXT_PAGE,
+    HOME_OPEN_CARD,
+    HOME_PREV_PAGE,
+    HOME_SCOPE,
+    HOME_SHOW,
+    HOME_SNOOZE,
+    HOME_TIER,
+    NUDGE_SNOOZE_MODAL,
+)
+from storage.home import LastContact
+from storage.models import Boundary, BoundarySlip, CheckIn, Customer, HealthSnapshot, Nudge
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
+
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in New York
+DANA, SAM = "U0001", "U0002"
+
+
+def sample_home_views(now: datetime = NOW) -> list[dict[str, Any]]:
+    """Home views that use every Home element (rows, filters, both paging buttons), for the manifest test."""
+    customers = [
+        Customer(id=i, team_id="T", name=f"C{i}", name_key=f"c{i}", created_at=now, updated_at=now, tier="partner")
+        for i in range(1, PAGE_SIZE + 2)
+    ]
+    facts = [customer_facts(c, LastContact(), now=now, default_tz="UTC") for c in customers]
+    page = HomePage(
+        state=HomeState(page=1),
+        rows=facts[PAGE_SIZE:],
+        total=len(facts) + PAGE_SIZE,
+        week=WeekSummary(),
+        tiers=["partner"],
+        trends={},
+        boundaries={},
+        has_customers=True,
+    )
+    return [home_view(page, now=now)]
+
+
+def add_customers(store: Store, count: int, *, start: int = 0, owner: str = DANA, **fields: Any) -> list[int]:
+    """Customers with a call, weekly health snapshots and an active boundary each, bulk-inserted."""
+    if count <= 0:
+        return []
+    rows = []
+    for i in range(start, start + count):
+        row = {
+            "team_id": TEAM_ID,
+            "name": f"Customer {i:04d}",
+            "name_key": f"customer {i:04d}",
+            "owner_id": owner,
+            "tz": "America/New_York",
+            "cadence": ("daily", "weekly wed 14:00", "biweekly mon", None)[i % 4],
+            "tier": ("partner", "supplier", None)[i % 3],
+            "health_score": (i * 37) % 100,
+            "health_band": ("red", "yellow", "green")[i % 3],
+            "created_at": NOW - timedelta(days=120),
+            "updated_at": NOW,
+            "post_checkins": True,
+        }
+        row.update(fields)
+        rows.append(row)
+    with Session(store.engine) as session:
+        session.execute(insert(Customer), rows)
+        ids = list(
+            session.exec(
+                select(Customer.id)
+                .where(col(Customer.name_key).in_([r["name_key"] for r in rows]))
+                .order_by(col(Customer.name_key))
+            )
+        )
+        checkins, snapshots, boundaries = [], [], []
+        for i, cid in zip(range(start, start + count), ids, strict=True):
+            checkins.append(
+                {
+                    "team_id": TEAM_ID,
+                    "customer_id": cid,
+                    "author_id": owner,
+                    "mood": ("green", "yellow", "red")[i % 3],
+                    "note": "ok",
+                    "kind": "call",
+                    "created_at": NOW - timedelta(days=i % 15),
+                }
+            )
+            snapshots += [
+                {
+                    "team_id": TEAM_ID,
+                    "customer_id": cid,
+                    "day": NOW.date() - timedelta(days=day),
+                    "score": (i + day) % 100,
+                    "band": "green",
+                    "components": {},
+                    "computed_at": NOW,
+                }
+                for day in range(0, 84, 7)
+            ]
+            boundaries.append(
+                {
+                    "team_id": TEAM_ID,
+                    "customer_id": cid,
+                    "position": 0,
+                    "kind": "custom",
+                    "text": f"Replies within one business day ({i})",
+                    "status": "active",
+                    "created_at": NOW - timedelta(days=30),
+                }
+            )
+        session.execute(insert(CheckIn), checkins)
+        session.execute(insert(HealthSnapshot), snapshots)
+        session.execute(insert(Boundary), boundaries)
+        session.commit()
+    return [int(i) for i in ids if i is not None]
+
+
+@contextmanager
+def counting_statements(store: Store) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+
+
+def as_text(view: Any) -> str:
+    return json.dumps(view, ensure_ascii=False)
+
+
+def validated(view: dict[str, Any]) -> dict[str, Any]:
+    """Slack's own model checks (block count, text lengths, element shapes) must pass."""
+    model = View(**view)
+    model.validate_json()
+    assert len(view["blocks"]) <= 100
+    assert len(view.get("private_metadata", "")) <= 3000
+    return view
+
+
+def row_text(view: dict[str, Any], customer_id: int) -> str:
+    return str(next(b for b in view["blocks"] if b.get("block_id") == f"customer_{customer_id}")["text"]["text"])
+
+
+def row_names(view: dict[str, Any]) -> list[str]:
+    names = []
+    for block in view["blocks"]:
+        if str(block.get("block_id", "")).startswith("customer_") and block["type"] == "section":
+            names.append(block["text"]["text"].split("*")[1])
+    return names
+
+
+# --------------------------------------------------------------------------- sizes and SQL
+
+
+def test_home_for_0_1_99_250_and_1000_customers_is_valid_and_costs_the_same_sql(
+    store: Store, fake_slack: FakeSlack
+) -> None:
+    counts: dict[int, int] = {}
+    existing = 0
+    for size in (0, 1, 99, 250, 1000):
+        add_customers(store, size - existing, start=existing)
+        existing = size
+        for scope in ("mine", "team"):
+            with counting_statements(store) as statements:
+                view = render_home(
+                    store=store,
+                    team_id=TEAM_ID,
+                    user_id=DANA,
+                    state=HomeState(scope=scope),  # type: ignore[arg-type]
+                    now=NOW,
+                    default_tz="UTC",
+                )
+            counts[size] = len(statements)
+            validated(view)
+            assert len(row_names(view)) == min(size, PAGE_SIZE)
+            text = as_text(view)
+            assert (f"of {size} customers" in text) == (size > 0)
+            assert ("Next →" in text) == (size > PAGE_SIZE)
+    assert len(set(counts.values())) == 1, counts
+    assert counts[0] == 4, counts  # customers with last contacts, header counts, page snapshots, page boundaries
+
+
+def test_published_home_for_1000_customers_is_accepted_by_slack(
+    store: Store, fake_slack: FakeSlack, slack: Any
+) -> None:
+    add_customers(store, 1000)
+    reply = slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    assert reply.status == 200
+    home = fake_slack.published_home[DANA]
+    assert len(home["blocks"]) <= 100
+    state = json.loads(home["private_metadata"])
+    assert state == {"scope": "mine", "show": "all", "tier": None, "page": 0}
+
+
+def test_rows_show_health_trend_last_checkin_next_nudge_and_boundary(store: Store) -> None:
+    (cid,) = add_customers(store, 1)
+    with Session(store.engine) as session:
+        customer = session.get_one(Customer, cid)
+        customer.health_score, customer.health_band = 31, "red"
+        session.add(customer)
+        session.commit()
+    view = render_home(store=store, team_id=TEAM_ID, user_id=DANA, state=HomeState(), now=NOW, default_tz="UTC")
+    row = next(b for b in view["blocks"] if b.get("block_id") == f"customer_{cid}")["text"]["text"]
+    assert ":red_circle: *31*" in row
+    assert "last check-in just now" in row
+    # Daily cadence at 09:00 New York; it is 10:00 there and a call was logged today: next one is tomorrow.
+    assert "next call Thu 26 Nov 09:00 EST" in row
+    assert "Replies within one business day (0)" in row
+    assert "tier partner" in row
+    trend = row.split("`")[1]
+    assert len(trend) == 12 and trend != "—"
+    buttons = next(b for b in view["blocks"] if b.get("block_id") == f"customer_{cid}_actions")["elements"]
+    assert [b["text"]["text"] for b in buttons] == ["Log check-in", "Snooze", "Open card"]
+
+
+def test_missing_health_shows_a_dash_and_header_counts_the_week(store: Store) -> None:
+    add_customers(store, 3, health_score=None, health_band=None)
+    ids = add_customers(store, 1, start=10, cadence="daily")
+    with Session(store.engine) as session:
+        # Customer 10's last call was 5 days ago: overdue, and today's 09:00 call is due.
+        session.execute(
+            update(CheckIn).where(col(CheckIn.customer_id) == ids[0]).values(created_at=NOW - timedelta(days=5))
+        )
+        session.execute(delete(HealthSnapshot))
+        boundary = session.exec(select(Boundary).where(Boundary.customer_id == ids[0])).one()
+        session.add(BoundarySlip(team_id=TEAM_ID, boundary_id=boundary.id or 0, at=NOW - timedelta(days=2)))
+        session.add(
+            Nudge(
+                team_id=TEAM_ID,
+                kind="survey_prompt",
+                subject=f"customer:{ids[0]}",
+                due_key="2026-11",
+                customer_id=ids[0],
+                due_at=NOW - timedelta(days=1),
+                created_at=NOW - timedelta(days=1),
+                status="sent",
+            )
+        )
+        session.commit()
+    view = render_home(store=store, team_id=TEAM_ID, user_id=DANA, state=HomeState(), now=NOW, default_tz="UTC")
+    week = {f["text"].split("*")[1]: int(f["text"].split("\n")[1]) for f in view["blocks"][1]["fields"]}
+    assert week == {"Calls due today": 1, "Overdue": 1, "Boundaries slipping": 1, "Surveys pending": 1}
+    rows = [row_text(view, cid) for cid in range(1, 4)]
+    assert rows and all(":white_circle: *—*  `—`" in r for r in rows)
+
+
+def test_risk_order_puts_red_and_overdue_first(store: Store) -> None:
+    add_customers(store, 12)
+    view = render_home(store=store, team_id=TEAM_ID, user_id=DANA, state=HomeState(), now=NOW, default_tz="UTC")
+    order = [":red_circle:", ":large_yellow_circle:", ":large_green_circle:"]
+    rows = [
+        b["text"]["text"] for b in view["blocks"] if b["type"] == "section" and "customer_" in b.get("block_id", "")
+    ]
+    bands = [row.split("\n")[1].split(" ")[0] for row in rows]  # the health colour opens the second line
+    assert len(bands) == 12 and bands == sorted(bands, key=order.index)
+    reds = [row for row, b in zip(rows, bands, strict=True) if b == ":red_circle:"]
+    overdue = [":rotating_light:" in row for row in reds]
+    assert overdue == sorted(overdue, reverse=True)  # within a band, overdue customers come first
+
+
+# --------------------------------------------------------------------------- filters and paging from Slack
+
+
+def click(slack: SlackRequests, fake: FakeSlack, action_id: str, *, user: str = DANA, **action: Any) -> dict[str, Any]:
+    """A signed click on the user's current Home; returns the Home published in answer."""
+    before = len(fake.calls_to("views.publish"))
+    home = fake.published_home[user]
+    reply = slack.block_action(action_id, user_id=user, view=home, **action)
+    assert reply.status == 200 and reply.body in (b"", b"{}")
+    fake.wait_for("views.publish", before + 1)
+    return validated(fake.published_home[user])
+
+
+def test_filters_and_paging_through_signed_clicks(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    add_customers(store, 45)
+    add_customers(store, 5, start=100, owner=SAM)
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    first = fake_slack.published_home[DANA]
+    assert len(row_names(first)) == PAGE_SIZE and "of 45 customers" in as_text(first)
+
+    second = click(slack, fake_slack, HOME_NEXT_PAGE, value="1")
+    assert json.loads(second["private_metadata"])["page"] == 1
+    assert not set(row_names(first)) & set(row_names(second))
+    third = click(slack, fake_slack, HOME_NEXT_PAGE, value="2")
+    assert len(row_names(third)) == 5 and "Next →" not in as_text(third)
+    back = click(slack, fake_slack, HOME_PREV_PAGE, value="1")
+    assert row_names(back) == row_names(second)
+
+    team = click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"})
+    assert json.loads(team["private_metadata"]) == {"scope": "team", "show": "all", "tier": None, "page": 0}
+    assert "of 50 customers" in as_text(team)
+
+    risky = click(slack, fake_slack, HOME_SHOW, action_type="static_select", selected_option={"value": "risk"})
+    total = int(as_text(risky).split(" customers, riskiest first")[0].rsplit(" of ", 1)[1])
+    assert 33 <= total < 50  # 30 of Dana's 45 and 3 of Sam's 5 are red or yellow; greens only when overdue
+    for block in risky["blocks"]:
+        if block["type"] == "section" and block.get("block_id", "").startswith("customer_"):
+            health = block["text"]["text"].split("\n")[1]
+            assert not health.startswith(":large_green_circle:") or ":rotating_light: *overdue*" in health
+
+    tiered = click(slack, fake_slack, HOME_TIER, action_type="static_select", selected_option={"value": "supplier"})
+    names = row_names(tiered)
+    assert names and all(
+        "tier supplier" in b["text"]["text"]
+        for b in tiered["blocks"]
+        if b.get("block_id", "").startswith("customer_") and b["type"] == "section"
+    )
+    assert json.loads(tiered["private_metadata"])["tier"] == "supplier"
+
+    # The state survives re-opening the tab: Slack sends the published view back with app_home_opened.
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home", "view": tiered})
+    assert json.loads(fake_slack.published_home[DANA]["private_metadata"])["tier"] == "supplier"
+
+
+def test_a_forged_filter_value_falls_back_to_the_defaults(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_customers(store, 2)
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    home = click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "everyone"})
+    assert json.loads(home["private_metadata"])["scope"] == "mine"
+    forged = dict(fake_slack.published_home[DANA], private_metadata="{not json")
+    before = len(fake_slack.calls_to("views.publish"))
+    slack.block_action(HOME_NEXT_PAGE, view=forged, value="99")
+    fake_slack.wait_for("views.publish", before + 1)
+    assert json.loads(fake_slack.published_home[DANA]["private_metadata"])["page"] == 0  # clamped to the last page
+
+
+def test_open_card_shows_the_customer(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    (cid,) = add_customers(store, 1)
+    reply = slack.block_action(HOME_OPEN_CARD, value=str(cid), view={"id": "VHOME", "type": "home"})
+    assert reply.status == 200
+    (opened,) = fake_slack.calls_to("views.open")
+    text = as_text(opened.params["view"])
+    assert "Customer 0000" in text and "America/New_York" in text and "next call" in text
+    validated(opened.params["view"])
+
+
+def test_snooze_opens_the_cadence_snooze_modal_for_the_customer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    (cid,) = add_customers(store, 1)
+    reply = slack.block_action(HOME_SNOOZE, value=str(cid), view={"id": "VHOME", "type": "home"})
+    assert reply.status == 200
+    (opened,) = fake_slack.calls_to("views.open")
+    assert opened.params["view"]["callback_id"] == NUDGE_SNOOZE_MODAL
+    assert json.loads(opened.params["view"]["private_metadata"]) == {"nudge_id": None, "customer_id": cid}
+
+
+def test_a_row_button_for_a_missing_customer_says_so(slack: SlackRequests, fake_slack: FakeSlack) -> None:
+    reply = slack.block_action(HOME_OPEN_CARD, value="9999", view={"id": "VHOME", "type": "home"})
+    assert reply.status == 200
+    assert fake_slack.calls_to("views.open") == []
+    assert any("no longer exists" in as_text(c.params) for c in fake_slack.calls)
+
+
+# --------------------------------------------------------------------------- debounced publishing
+
+
+class ManualTimers:
+    """A timer factory the test fires by hand: no sleeping, no wall clock."""
+
+    def __init__(self) -> None:
+        self.armed: list[tuple[float, Callable[[], None]]] = []
+        self.cancelled = 0
+
+    def __call__(self, delay: float, fire: Callable[[], None]) -> ManualTimers.Timer:
+        timers = self
+
+        class Timer:
+            def start(self) -> None:
+                timers.armed.append((delay, fire))
+
+            def cancel(self) -> None:
+                timers.cancelled += 1
+
+        return Timer()
+
+    def fire_all(self) -> None:
+        armed, self.armed = self.armed, []
+        for _delay, fire in armed:
+            fire()
+
+
+@pytest.fixture
+def debounced_bot(
+    settings: Settings, store: Store, clock: FakeClock
+) -> Iterator[tuple[BotServer, HomePublisher, ManualTimers]]:
+    timers = ManualTimers()
+    publisher = HomePublisher(timer=timers)
+    server = BotServer(create_app(settings=settings, store=store, clock=clock, home_publisher=publisher), store).start()
+    yield server, publisher, timers
+    server.stop()
+    publisher.close()
+
+
+def test_a_burst_of_changes_publishes_each_home_once(
+    debounced_bot: tuple[BotServer, HomePublisher, ManualTimers], fake_slack: FakeSlack, store: Store
+) -> None:
+    server, publisher, timers = debounced_bot
+    ids = add_customers(store, 3)
+    for i, cid in enumerate(ids):  # three changes, each followed by the refresh request its handler makes
+        store.record_checkin(team_id=TEAM_ID, customer_id=cid, author_id=DANA, mood="red", note=f"n{i}", now=NOW)
+        request_home_refresh(server.app, TEAM_ID, [DANA, SAM, DANA, None])
+    assert fake_slack.calls_to("views.publish") == []  # nothing was published on the caller's thread
+    assert [delay for delay, _ in timers.armed] == [2.0, 2.0]  # one timer per user, not per change
+    assert publisher.pending() == {(TEAM_ID, DANA), (TEAM_ID, SAM)}
+    timers.fire_all()
+    published = fake_slack.calls_to("views.publish")
+    assert sorted(c.params["user_id"] for c in published) == [DANA, SAM]
+    assert as_text(fake_slack.published_home[DANA]).count(":red_circle: last check-in just now") == 3
+    # A later change starts a new burst.
+    request_home_refresh(publisher, TEAM_ID, [DANA])
+    timers.fire_all()
+    assert len(fake_slack.calls_to("views.publish")) == 3
+
+
+def test_a_refresh_keeps_the_filters_the_user_chose(
+    debounced_bot: tuple[BotServer, HomePublisher, ManualTimers], fake_slack: FakeSlack, store: Store
+) -> None:
+    server, _publisher, timers = debounced_bot
+    add_customers(store, 2)
+    add_customers(store, 2, start=10, owner=SAM)
+    slack = SlackRequests(server.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"})
+    request_home_refresh(server.app, TEAM_ID, [DANA])
+    timers.fire_all()
+    assert json.loads(fake_slack.published_home[DANA]["private_metadata"])["scope"] == "team"
+
+
+def test_the_threaded_publisher_folds_a_burst_into_one_publish(store: Store, fake_slack: FakeSlack) -> None:
+    add_customers(store, 1)
+    published: list[tuple[str, str]] = []
+    done = threading.Event()
+
+    def publish(team: str, user: str, state: HomeState) -> None:
+        published.append((team, user))
+        done.set()
+
+    publisher = HomePublisher(publish, delay=0.05)
+    for _ in range(10):
+        assert publisher.request(TEAM_ID, [DANA]) in (0, 1)
+    assert done.wait(timeout=5)  # the one bounded wait: the real background timer firing
+    publisher.close()
+    assert published == [(TEAM_ID, DANA)]
+
+
+def test_publish_failures_are_logged_not_raised(store: Store) -> None:
+    timers = ManualTimers()
+
+    def broken(team: str, user: str, state: HomeState) -> None:
+        raise RuntimeError("Slack is down")
+
+    publisher = HomePublisher(broken, timer=timers)
+    publisher.request(TEAM_ID, [DANA])
+    timers.fire_all()  # does not raise
+    assert publisher.pending() == set()
+    publisher.request(TEAM_ID, [DANA])
+    assert publisher.pending() == {(TEAM_ID, DANA)}
+
+
+def test_home_state_round_trips_and_rejects_junk() -> None:
+    state = HomeState(scope="team", show="risk", tier="partner", page=3)
+    assert HomeState.from_metadata(state.to_metadata()) == state
+    for junk in (None, "", "[]", '{"scope": "all", "page": -1}', '{"page": "2"}'):
+        assert HomeState.from_metadata(junk) == HomeState()
