@@ -11,8 +11,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from domain.boundaries import Policy
+from domain.health import DEFAULT_THRESHOLDS, DEFAULT_WEIGHTS, HealthThresholds, HealthWeights
 
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
+# Scorecard quarterly, relationship level monthly; PARTNER_SURVEY_SCHEDULE overrides.
+DEFAULT_SURVEY_SCHEDULE: dict[str, int] = {"scorecard": 91, "level": 30}
+SURVEY_PERIODS: dict[str, int] = {"weekly": 7, "monthly": 30, "quarterly": 91, "yearly": 365}
+SCHEDULED_SURVEYS = ("scorecard", "level", "practices", "profile")
 
 
 class SettingsError(ValueError):
@@ -30,16 +35,21 @@ class Settings:
     default_tz: str = "UTC"
     admins: frozenset[str] = field(default_factory=frozenset)
     log_level: str = "INFO"
-    log_format: str = "text"  # "json": one JSON object per line, for log pipelines
     # Cadence nudges: how late after downtime a nudge is still sent, and whether any check-in counts as the call.
     nudge_grace_hours: float = 6.0
     any_checkin_satisfies: bool = False
-
+    log_format: str = "text"  # "json": one JSON object per line, for log pipelines
     # Boundaries: how many needs are introduced at once, when one holds, when slips call for a decision.
     max_active_boundaries: int = 1
     boundary_hold_weeks: int = 3
     boundary_escalate_slips: int = 3
     boundary_escalate_days: int = 30
+    # Health score: component weights and band thresholds (see domain/health.py).
+    health_weights: HealthWeights = DEFAULT_WEIGHTS
+    health_thresholds: HealthThresholds = DEFAULT_THRESHOLDS
+    # Scheduled survey prompts to each customer's owner: survey → days between prompts (off: left out).
+    # A tuple of pairs rather than a dict keeps Settings hashable.
+    survey_schedule: tuple[tuple[str, int], ...] = tuple(DEFAULT_SURVEY_SCHEDULE.items())
 
     @property
     def socket_mode(self) -> bool:
@@ -118,6 +128,16 @@ class Settings:
         if log_format not in ("text", "json"):
             raise SettingsError(f"LOG_FORMAT must be text or json, got {log_format!r}.")
 
+        def positive(name: str, default: int, meaning: str) -> int:
+            text = get(name) or str(default)
+            try:
+                number = int(text)
+            except ValueError:
+                number = 0
+            if number < 1:
+                raise SettingsError(f"{name} must be a whole number of at least 1 ({meaning}), got {text!r}.")
+            return number
+
         grace_text = get("PARTNER_NUDGE_GRACE_HOURS") or "6"
         try:
             grace_hours = float(grace_text)
@@ -131,16 +151,6 @@ class Settings:
         if any_text not in ("true", "false", "1", "0", "yes", "no"):
             raise SettingsError(f"PARTNER_ANY_CHECKIN_SATISFIES must be true or false, got {any_text!r}.")
 
-        def positive(name: str, default: int, meaning: str) -> int:
-            text = get(name) or str(default)
-            try:
-                number = int(text)
-            except ValueError:
-                number = 0
-            if number < 1:
-                raise SettingsError(f"{name} must be a whole number of at least 1 ({meaning}), got {text!r}.")
-            return number
-
         return cls(
             slack_bot_token=token,
             slack_signing_secret=secret,
@@ -151,11 +161,91 @@ class Settings:
             default_tz=tz,
             admins=admins,
             log_level=log_level,
-            log_format=log_format,
             nudge_grace_hours=grace_hours,
             any_checkin_satisfies=any_text in ("true", "1", "yes"),
+            log_format=log_format,
             max_active_boundaries=positive("PARTNER_MAX_ACTIVE_BOUNDARIES", 1, "needs introduced at once"),
             boundary_hold_weeks=positive("PARTNER_BOUNDARY_HOLD_WEEKS", 3, "weeks without a slip"),
             boundary_escalate_slips=positive("PARTNER_BOUNDARY_ESCALATE_SLIPS", 3, "slips"),
             boundary_escalate_days=positive("PARTNER_BOUNDARY_ESCALATE_DAYS", 30, "days"),
+            health_weights=parse_health_weights(get("PARTNER_HEALTH_WEIGHTS")),
+            health_thresholds=parse_health_thresholds(get("PARTNER_HEALTH_THRESHOLDS")),
+            survey_schedule=tuple(parse_survey_schedule(get("PARTNER_SURVEY_SCHEDULE")).items()),
         )
+
+
+def _pairs(name: str, text: str, example: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in text.replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise SettingsError(f"{name} must be a list like {example!r}, got {item.strip()!r}.")
+        pairs.append((key.strip().lower(), value.strip().lower()))
+    return pairs
+
+
+def parse_health_weights(text: str | None) -> HealthWeights:
+    """`adherence=25,recency=20,…`; components left out keep their default weight."""
+    if not text:
+        return DEFAULT_WEIGHTS
+    known = set(vars(DEFAULT_WEIGHTS))
+    values: dict[str, float] = {}
+    for key, value in _pairs("PARTNER_HEALTH_WEIGHTS", text, "adherence=25,mood=30"):
+        if key not in known:
+            raise SettingsError(f"PARTNER_HEALTH_WEIGHTS: unknown component {key!r}; use {', '.join(sorted(known))}.")
+        try:
+            values[key] = float(value)
+        except ValueError:
+            raise SettingsError(f"PARTNER_HEALTH_WEIGHTS: {key} must be a number, got {value!r}.") from None
+    try:
+        return HealthWeights(**{**vars(DEFAULT_WEIGHTS), **values})
+    except ValueError as e:
+        raise SettingsError(f"PARTNER_HEALTH_WEIGHTS: {e}.") from None
+
+
+def parse_health_thresholds(text: str | None) -> HealthThresholds:
+    """`green=70,yellow=40`: the lowest score of each band (below yellow is red)."""
+    if not text:
+        return DEFAULT_THRESHOLDS
+    values: dict[str, float] = {}
+    for key, value in _pairs("PARTNER_HEALTH_THRESHOLDS", text, "green=70,yellow=40"):
+        if key not in ("green", "yellow"):
+            raise SettingsError(f"PARTNER_HEALTH_THRESHOLDS: unknown band {key!r}; set green and/or yellow.")
+        try:
+            values[key] = float(value)
+        except ValueError:
+            raise SettingsError(f"PARTNER_HEALTH_THRESHOLDS: {key} must be a number, got {value!r}.") from None
+    try:
+        return HealthThresholds(**{**vars(DEFAULT_THRESHOLDS), **values})
+    except ValueError as e:
+        raise SettingsError(f"PARTNER_HEALTH_THRESHOLDS: {e}.") from None
+
+
+def parse_survey_schedule(text: str | None) -> dict[str, int]:
+    """`scorecard=quarterly,level=monthly,practices=off` (or a number of days like `profile=180d`).
+
+    Surveys not named keep their default; `off` turns a default off; `off` alone turns every prompt off.
+    """
+    if not text:
+        return dict(DEFAULT_SURVEY_SCHEDULE)
+    if text.strip().lower() == "off":
+        return {}
+    schedule = dict(DEFAULT_SURVEY_SCHEDULE)
+    for key, value in _pairs("PARTNER_SURVEY_SCHEDULE", text, "scorecard=quarterly,level=monthly"):
+        if key not in SCHEDULED_SURVEYS:
+            raise SettingsError(f"PARTNER_SURVEY_SCHEDULE: unknown survey {key!r}; use {', '.join(SCHEDULED_SURVEYS)}.")
+        if value == "off":
+            schedule.pop(key, None)
+            continue
+        days = SURVEY_PERIODS.get(value)
+        if days is None and value.rstrip("d").isdigit() and int(value.rstrip("d")) > 0:
+            days = int(value.rstrip("d"))
+        if days is None:
+            raise SettingsError(
+                f"PARTNER_SURVEY_SCHEDULE: {key}={value!r} is not a period; use weekly, monthly, quarterly, "
+                "yearly, a number of days like 45d, or off."
+            )
+        schedule[key] = days
+    return schedule

@@ -31,14 +31,12 @@ HOME_PREV_PAGE = "home_prev_page"
 HOME_OPEN_CARD = "home_open_card"
 HOME_SNOOZE = "home_snooze"  # value: customer id; opens the cadence engine's snooze modal (NUDGE_SNOOZE wants a nudge)
 
-# Nudges (cadence engine): buttons on a nudge message; values are the nudge id
-NUDGE_LOG_CALL = "nudge_log_call"
-NUDGE_SNOOZE = "nudge_snooze"
-NUDGE_SKIP = "nudge_skip"
-NUDGE_SNOOZE_MODAL = "nudge_snooze_modal"  # private_metadata: {"nudge_id": …, "customer_id": …}
-NUDGE_SNOOZE_FOR = "nudge_snooze_for"  # radio: "1d" or "until"
-NUDGE_SNOOZE_UNTIL = "nudge_snooze_until"  # datepicker
-NUDGE_SNOOZE_REASON = "nudge_snooze_reason"
+# Surveys
+SURVEY_MODAL = "survey_modal"  # every team survey; which one and about whom travel in private_metadata
+CUSTOMER_VIEW_MODAL = "customer_view_modal"  # the customer's own view, the only surface open to external users
+SURVEY_ANSWER = "survey_answer"  # every survey input; the block_id is the question key
+OPEN_SURVEY = "open_survey"  # button value "<survey>:<customer id>" or "practices:team"
+OPEN_CUSTOMER_VIEW = "open_customer_view"  # button in a shared channel; value is the customer id
 
 # Boundaries (working agreements)
 BOUNDARY_ACTIVATE = "boundary_activate"  # value: boundary id
@@ -55,3 +53,12 @@ BOUNDARY_RENEGOTIATE_MODAL = "boundary_renegotiate_modal"
 BOUNDARY_TEXT = "boundary_text"
 BOUNDARY_KIND = "boundary_kind"
 BOUNDARY_VALUE = "boundary_value"
+
+# Nudges (cadence engine): buttons on a nudge message; values are the nudge id
+NUDGE_LOG_CALL = "nudge_log_call"
+NUDGE_SNOOZE = "nudge_snooze"
+NUDGE_SKIP = "nudge_skip"
+NUDGE_SNOOZE_MODAL = "nudge_snooze_modal"  # private_metadata: {"nudge_id": …, "customer_id": …}
+NUDGE_SNOOZE_FOR = "nudge_snooze_for"  # radio: "1d" or "until"
+NUDGE_SNOOZE_UNTIL = "nudge_snooze_until"  # datepicker
+NUDGE_SNOOZE_REASON = "nudge_snooze_reason"

@@ -18,6 +18,8 @@ from bot.settings import Settings
 from schedules.boundaries import plan_boundary_reminders, review_boundaries
 from schedules.cadence import mark_logged_calls, plan_nudges, send_nudges
 from schedules.digest import plan_digests, send_digest_charts
+from schedules.health import daily_health
+from schedules.surveys import plan_survey_prompts
 from storage.store import Store
 
 logger = logging.getLogger("partner.jobs")
@@ -26,12 +28,14 @@ Job = Callable[..., int]
 
 # Each job returns how many things it did (nudges sent, alerts raised…), for the tick report.
 JOBS: dict[str, Job] = {
-    # Planners put rows in the nudge outbox (keep them before the sender job).
+    "health": daily_health,  # each customer's health score, once per customer-local day
+    # Boundaries plan into the outbox; the sender posts them (keep these before the sender job).
     "boundary_review": review_boundaries,  # held needs, the next-need suggestion, escalations
     "boundary_reminders": plan_boundary_reminders,  # the gentle weekly reminder per active need
     "cadence": plan_nudges,  # call nudges in each customer's time, and overdue alerts to owners
     "calls_logged": mark_logged_calls,  # nudge messages whose call was logged since are updated in place
     "digest": plan_digests,  # each workspace's weekly digest, once its local digest time has come
+    "survey_prompts": plan_survey_prompts,  # each owner's scheduled survey prompts (PARTNER_SURVEY_SCHEDULE)
     "send_nudges": send_nudges,  # posts everything the jobs above planned, exactly once
     "digest_charts": send_digest_charts,  # after the sender: the chart of each digest it just posted, once
 }

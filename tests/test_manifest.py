@@ -136,6 +136,20 @@ def every_view() -> list[dict[str, Any]]:
         {"blocks": nudge_blocks(nudge_id=1, text="Time for the call", outcome=None)},
         snooze_modal(customer=customer, nudge_id=1, tomorrow=now.date()),
         *boundary_views(customer, now),
+        *survey_views(customer),
+    ]
+
+
+def survey_views(customer: Customer) -> list[dict[str, Any]]:
+    """Every survey modal, the survey picker, the profile on the card, and the invitation in a shared channel."""
+    from domain.surveys import SURVEYS
+    from handlers.blocks.surveys import ask_message, profile_blocks, survey_modal, survey_picker
+
+    return [
+        *(survey_modal(key, customer=customer) for key in SURVEYS),
+        survey_picker(customer),
+        {"blocks": profile_blocks(None, customer_id=customer.id)},
+        ask_message(customer),
     ]
 
 

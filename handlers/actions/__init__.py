@@ -12,6 +12,7 @@ from handlers.actions.customers import (
 from handlers.actions.customers import open_card as open_customer_card
 from handlers.actions.home import ack_home, change_home, open_home_card, snooze_from_home
 from handlers.actions.nudges import log_call, open_snooze, redraw, skip_today
+from handlers.actions.surveys import open_customer_view, open_survey
 from handlers.ids import (
     BOUNDARY_ACTIVATE,
     BOUNDARY_CALL_NO,
@@ -40,6 +41,8 @@ from handlers.ids import (
     NUDGE_SKIP,
     NUDGE_SNOOZE,
     OPEN_CHECKIN,
+    OPEN_CUSTOMER_VIEW,
+    OPEN_SURVEY,
 )
 
 
@@ -51,9 +54,15 @@ def register(app: App) -> None:
     app.action(CARD_SNOOZE)(snooze_from_card)
     app.action(CARD_ARCHIVE)(archive_from_card)
     app.action(CARD_RESTORE)(restore_from_card)
-    app.action(NUDGE_LOG_CALL)(log_call)
-    app.action(NUDGE_SNOOZE)(open_snooze)
-    app.action(NUDGE_SKIP)(ack=skip_today, lazy=[redraw])
+    app.action(HOME_SCOPE)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_SHOW)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_TIER)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_NEXT_PAGE)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_PREV_PAGE)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_OPEN_CARD)(open_home_card)
+    app.action(HOME_SNOOZE)(snooze_from_home)
+    app.action(OPEN_SURVEY)(open_survey)
+    app.action(OPEN_CUSTOMER_VIEW)(open_customer_view)
     app.action(BOUNDARY_ACTIVATE)(boundaries.activate)
     app.action(BOUNDARY_SLIP)(boundaries.slip)
     app.action(BOUNDARY_HELD)(boundaries.held)
@@ -64,10 +73,6 @@ def register(app: App) -> None:
     app.action(BOUNDARY_DECIDE_FLAG)(boundaries.decide_flag)
     app.action(BOUNDARY_CALL_YES)(boundaries.call_outside_yes)
     app.action(BOUNDARY_CALL_NO)(boundaries.call_outside_no)
-    app.action(HOME_SCOPE)(ack=ack_home, lazy=[change_home])
-    app.action(HOME_SHOW)(ack=ack_home, lazy=[change_home])
-    app.action(HOME_TIER)(ack=ack_home, lazy=[change_home])
-    app.action(HOME_NEXT_PAGE)(ack=ack_home, lazy=[change_home])
-    app.action(HOME_PREV_PAGE)(ack=ack_home, lazy=[change_home])
-    app.action(HOME_OPEN_CARD)(open_home_card)
-    app.action(HOME_SNOOZE)(snooze_from_home)
+    app.action(NUDGE_LOG_CALL)(log_call)
+    app.action(NUDGE_SNOOZE)(open_snooze)
+    app.action(NUDGE_SKIP)(ack=skip_today, lazy=[redraw])

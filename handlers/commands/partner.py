@@ -13,6 +13,8 @@ from bot.settings import Settings
 from handlers.commands.add import USAGE as ADD_USAGE
 from handlers.commands.add import add
 from handlers.commands.archive import ARCHIVE_USAGE, RESTORE_USAGE, archive, restore
+from handlers.commands.ask import USAGE as ASK_USAGE
+from handlers.commands.ask import ask
 from handlers.commands.base import CommandCall, Reply, Subcommand
 from handlers.commands.boundary import USAGE as BOUNDARY_USAGE
 from handlers.commands.boundary import boundary
@@ -35,6 +37,10 @@ from handlers.commands.show import USAGE as SHOW_USAGE
 from handlers.commands.show import show
 from handlers.commands.snooze import PAUSE_USAGE, RESUME_USAGE, pause, resume, snooze
 from handlers.commands.snooze import USAGE as SNOOZE_USAGE
+from handlers.commands.status import USAGE as STATUS_USAGE
+from handlers.commands.status import status
+from handlers.commands.survey import USAGE as SURVEY_USAGE
+from handlers.commands.survey import survey
 from handlers.commands.upcoming import USAGE as UPCOMING_USAGE
 from handlers.commands.upcoming import upcoming
 from handlers.parsing import split_first
@@ -78,14 +84,25 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("pause", PAUSE_USAGE, "Stop a customer's nudges and alerts until resumed (owner or admins).", pause),
     Subcommand("resume", RESUME_USAGE, "Turn a paused or snoozed customer's nudges back on.", resume),
     Subcommand(
+        "upcoming", UPCOMING_USAGE, "The next nudges, in each customer's local time.", upcoming, aliases=("next",)
+    ),
+    Subcommand(
+        "survey",
+        SURVEY_USAGE,
+        "Answer a survey about a customer (or `/partner survey team practices`); drafts are kept.",
+        survey,
+        aliases=("surveys",),
+    ),
+    Subcommand(
         "boundary",
         BOUNDARY_USAGE,
         "Working agreements with a customer: introduced one at a time, gently reminded, escalated when they slip.",
         boundary,
         aliases=("boundaries", "agreement", "agreements"),
     ),
+    Subcommand("ask", ASK_USAGE, "Ask the customer's own people how they see us, in your shared channel.", ask),
     Subcommand(
-        "upcoming", UPCOMING_USAGE, "The next nudges, in each customer's local time.", upcoming, aliases=("next",)
+        "status", STATUS_USAGE, "A customer's health score, trend, top reasons, and our view vs theirs.", status
     ),
     Subcommand(
         "digest",

@@ -4,8 +4,10 @@ from handlers.ids import (
     ADD_CUSTOMER_MODAL,
     BOUNDARY_RENEGOTIATE_MODAL,
     CHECKIN_MODAL,
+    CUSTOMER_VIEW_MODAL,
     EDIT_CUSTOMER_MODAL,
     NUDGE_SNOOZE_MODAL,
+    SURVEY_MODAL,
 )
 from handlers.views.boundaries import show_renegotiated, submit_renegotiation
 from handlers.views.checkin import confirm_checkin, submit_checkin
@@ -16,11 +18,16 @@ from handlers.views.customers import (
     submit_edit_customer,
 )
 from handlers.views.nudges import redraw_snoozed, submit_snooze
+from handlers.views.surveys import follow_up_survey, save_draft, submit_survey
 
 
 def register(app: App) -> None:
     app.view(CHECKIN_MODAL)(ack=submit_checkin, lazy=[confirm_checkin])
     app.view(ADD_CUSTOMER_MODAL)(ack=submit_add_customer, lazy=[confirm_add_customer])
     app.view(EDIT_CUSTOMER_MODAL)(ack=submit_edit_customer, lazy=[confirm_edit_customer])
-    app.view(NUDGE_SNOOZE_MODAL)(ack=submit_snooze, lazy=[redraw_snoozed])
+    app.view(SURVEY_MODAL)(ack=submit_survey, lazy=[follow_up_survey])
+    app.view(CUSTOMER_VIEW_MODAL)(ack=submit_survey, lazy=[follow_up_survey])
+    app.view_closed(SURVEY_MODAL)(save_draft)
+    app.view_closed(CUSTOMER_VIEW_MODAL)(save_draft)
     app.view(BOUNDARY_RENEGOTIATE_MODAL)(ack=submit_renegotiation, lazy=[show_renegotiated])
+    app.view(NUDGE_SNOOZE_MODAL)(ack=submit_snooze, lazy=[redraw_snoozed])
