@@ -19,6 +19,8 @@ from bot.settings import Settings
 from domain.checkins import owner_alert
 from domain.customers import work_calendar
 from handlers.blocks.checkin import channel_problem_text, checkin_summary, owner_alert_text
+from handlers.boundaries_hooks import after_checkin as boundary_checks
+from schedules.health import health_config, recompute_health
 from storage.models import CheckIn, Customer
 from storage.store import Store
 
@@ -66,6 +68,16 @@ def after_checkin(
         origin_channel_id=origin_channel_id,
     )
     alert_owner(client=client, store=store, customer=customer, checkin=checkin)
+    # Each of these stands alone: one failing must not keep the others from running.
+    try:
+        for note in boundary_checks(store, client, checkin, customer, now, settings=settings):
+            tell_user(client, user_id=checkin.author_id, channel_id=origin_channel_id, text=note)
+    except Exception:
+        logger.exception("boundary checks failed for check-in %s", checkin.id)
+    try:
+        recompute_health(store, team_id, customer.id or 0, now, client=client, config=health_config(settings))
+    except Exception:
+        logger.exception("health recompute failed for check-in %s", checkin.id)
 
 
 def post_summary(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -321,6 +322,25 @@ def test_a_call_outside_the_window_asks_the_author_and_yes_logs_one_slip(
     slack.block_action(BOUNDARY_CALL_NO, value=yes["value"], message=message, user_id="U0002", channel_id="D2")
     assert "no slip logged" in response_posts(fake_slack)[-1]["text"]
     assert len(records(store)[0].slips) == 1
+
+
+def test_a_call_logged_by_slash_command_outside_the_window_is_questioned(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """The check-in path itself runs the detection: no direct hook call here."""
+    clock.set(ny(2026, 11, 25, 10))
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    ephemeral(slack.command('boundary acme add "Calls happen 9-10am our time" kind=contact_window value=9-10am'))
+    ephemeral(slack.command("boundary acme activate 1"))
+    clock.set(ny(2026, 11, 27, 15))
+    assert "call check-in" in ephemeral(slack.command("checkin acme green call late sync", user_id="U0002"))
+    deadline = time.monotonic() + 10
+    since = clock.now - timedelta(days=1)
+    while not store.nudges(team_id=TEAM_ID, kinds=["boundary_call_check"], due_after=since):
+        assert time.monotonic() < deadline, "the check-in's follow-up never asked about the call window"
+        time.sleep(0.05)  # the follow-up runs in Bolt's lazy listener thread after the ack
+    tick(store, settings, clock.now + timedelta(minutes=1))
+    assert [p for p in channel_posts(fake_slack, "U0002") if "outside the agreed" in p["text"]]
 
 
 def test_a_slow_customer_reply_is_compared_in_business_days(
