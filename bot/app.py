@@ -143,6 +143,7 @@ def _home_publish(app: App, *, store: Store, clock: Clock, settings: Settings) -
             state=state,
             now=clock(),
             default_tz=settings.default_tz,
+            any_checkin=settings.any_checkin_satisfies,
         )
 
     return publish

@@ -1,8 +1,9 @@
-"""`partner-bot`: serve, db upgrade, tick, upcoming, doctor."""
+"""`partner-bot`: serve, db upgrade, tick, upcoming, doctor, export."""
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
@@ -22,6 +23,8 @@ from storage import db
 from storage.store import Store
 
 logger = logging.getLogger("partner")
+# Seconds after SIGTERM before the threads' stacks are dumped, should the shutdown not be over by then.
+SHUTDOWN_REPORT_AFTER = 15
 
 
 def parse_instant(text: str) -> datetime:
@@ -256,6 +259,8 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
             server.run()
     except _Stop as e:
         logger.info("received %s, shutting down", e)
+        # A shutdown that hangs (a follow-up or a tick stuck on the network or a lock) shows where, on stderr.
+        faulthandler.dump_traceback_later(SHUTDOWN_REPORT_AFTER, exit=False)
     finally:
         if server is not None:
             server.close()  # stops accepting, lets in-flight requests finish

@@ -109,13 +109,22 @@ def _streak(weeks: set[date], this_week: date) -> int:
 
 
 def build_digest(
-    *, store: Store, team_id: str, now: datetime, default_tz: str, owner_id: str | None = None
+    *,
+    store: Store,
+    team_id: str,
+    now: datetime,
+    default_tz: str,
+    owner_id: str | None = None,
+    any_checkin: bool = False,
 ) -> tuple[DigestSummary, list[CustomerFacts]]:
     """The week's summary for the team (or one owner), and every customer's facts (for the chart)."""
     rows = store.dashboard_rows(team_id=team_id, owner_id=owner_id)
     customers = [customer for customer, _ in rows]
     facts = sort_by_risk(
-        [customer_facts(c, contact, now=now, default_tz=default_tz, due_today=False) for c, contact in rows]
+        [
+            customer_facts(c, contact, now=now, default_tz=default_tz, due_today=False, any_checkin=any_checkin)
+            for c, contact in rows
+        ]
     )
     since = now - timedelta(days=7)
     records = store.digest_records(team_id=team_id, owner_id=owner_id, since=since, now=now)
@@ -206,6 +215,7 @@ def send_digest(
     default_tz: str = "UTC",
     channel: str | None = None,
     owner_id: str | None = None,
+    any_checkin: bool = False,
 ) -> DigestSummary:
     """Posts the digest and its chart right away (no nudge log): `/partner digest` and operators use it.
 
@@ -217,7 +227,9 @@ def send_digest(
     destination = channel or (workspace.digest_channel_id if workspace else None)
     if not destination:
         raise ValueError(f"no digest channel for {team_id}; set one with /partner digest channel #channel")
-    summary, _facts = build_digest(store=store, team_id=team_id, now=now, default_tz=tz, owner_id=owner_id)
+    summary, _facts = build_digest(
+        store=store, team_id=team_id, now=now, default_tz=tz, owner_id=owner_id, any_checkin=any_checkin
+    )
     png, _names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
     summary = replace(summary, with_chart=True)
     client.chat_postMessage(channel=destination, text=digest_text(summary), blocks=digest_blocks(summary))
@@ -245,7 +257,8 @@ def plan_digests(*, store: Store, client: WebClient, now: datetime, settings: Se
             due_at=due_at,
             now=now,
             recipient_id=workspace.digest_channel_id,
-            payload={"tz": tz},  # renderers get no settings: the zone travels with the nudge
+            # Renderers get no settings: what the digest needs travels with the nudge.
+            payload={"tz": tz, "any_checkin": bool(settings and settings.any_checkin_satisfies)},
         ):
             planned += 1
     return planned
@@ -261,7 +274,13 @@ def render_digest(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     tz = str(nudge.payload.get("tz") or digest_tz(workspace, "UTC"))
     # A redraw of a sent digest shows the week it was sent for, not today's data.
     as_of = nudge.sent_at if nudge.status == "sent" and nudge.sent_at else now
-    summary, _facts = build_digest(store=store, team_id=nudge.team_id, now=as_of, default_tz=tz)
+    summary, _facts = build_digest(
+        store=store,
+        team_id=nudge.team_id,
+        now=as_of,
+        default_tz=tz,
+        any_checkin=bool(nudge.payload.get("any_checkin")),
+    )
     summary = replace(summary, with_chart=True)  # send_digest_charts uploads it right after
     return Message(text=digest_text(summary), blocks=digest_blocks(summary), channel=channel)
 

@@ -68,6 +68,7 @@ def change_home(
         state=next_state(state, action),
         now=clock(),
         default_tz=settings.default_tz,
+        any_checkin=settings.any_checkin_satisfies,
     )
 
 
@@ -115,7 +116,9 @@ def open_home_card(
     now = clock()
     assert customer.id is not None
     contact = store.customer_last_contact(team_id=team_id, customer_id=customer.id)
-    facts = customer_facts(customer, contact, now=now, default_tz=settings.default_tz)
+    facts = customer_facts(
+        customer, contact, now=now, default_tz=settings.default_tz, any_checkin=settings.any_checkin_satisfies
+    )
     facts = with_next_nudge(facts, now=now, default_tz=settings.default_tz)
     points = store.home_health_points(
         team_id=team_id, customer_ids=[customer.id], since=(now - timedelta(weeks=SPARK_WEEKS + 1)).date()

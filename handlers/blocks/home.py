@@ -98,6 +98,7 @@ class CustomerFacts:
     next_nudge: datetime | None  # UTC
     next_note: str  # "paused", "snoozed until …", "no cadence" — when there is no next nudge to show
     tz: str
+    last_contact_at: datetime | None = None  # what satisfies the cadence: the last call, or any check-in
 
     @property
     def at_risk(self) -> bool:
@@ -134,10 +135,17 @@ def _calendar_and_cadence(customer: Customer, *, now: datetime, default_tz: str)
 
 
 def customer_facts(
-    customer: Customer, contact: LastContact | None, *, now: datetime, default_tz: str, due_today: bool = True
+    customer: Customer,
+    contact: LastContact | None,
+    *,
+    now: datetime,
+    default_tz: str,
+    due_today: bool = True,
+    any_checkin: bool = False,
 ) -> CustomerFacts:
     """Health and overdue for one customer — cheap enough for every customer of a team — and, unless
-    `due_today` is False, whether a call is due today (see `with_due_today`).
+    `due_today` is False, whether a call is due today (see `with_due_today`). Like the cadence engine, only a
+    call satisfies the cadence unless `any_checkin` (PARTNER_ANY_CHECKIN_SATISFIES).
 
     The next nudge (a longer calendar search) is left to `with_next_nudge`, run only for the rows shown.
     Bad stored settings degrade to "—" rather than failing the page.
@@ -154,6 +162,7 @@ def customer_facts(
         next_nudge=None,
         next_note="no cadence",
         tz=customer.tz or default_tz,
+        last_contact_at=contact.checkin_at if any_checkin else contact.call_at,
     )
     found = _calendar_and_cadence(customer, now=now, default_tz=default_tz)
     if found is None:
@@ -161,7 +170,7 @@ def customer_facts(
     cal, cadence = found
     if cadence.is_off:
         return facts
-    last = contact.checkin_at  # any check-in counts as contact, as the cadence engine's default
+    last = facts.last_contact_at
     state = standing(cadence, cal, last_contact_at=last, now=now, created_at=customer.created_at)
     facts = replace(facts, overdue=state.state == "red", next_note="")
     if customer.paused_at is not None:
@@ -177,7 +186,7 @@ def with_due_today(facts: CustomerFacts, *, now: datetime, default_tz: str) -> C
         return facts
     cal, cadence = found
     today = cal.local_date(now)
-    last = facts.contact.checkin_at
+    last = facts.last_contact_at
     if last is not None and cal.local_date(last) >= today:
         return facts  # heard from today: whatever is due today is satisfied
     day_start = cal.at_local(today, time(0, 0))
@@ -204,7 +213,7 @@ def with_next_nudge(facts: CustomerFacts, *, now: datetime, default_tz: str) -> 
     snoozed = customer.snoozed_until is not None and customer.snoozed_until > now
     after = customer.snoozed_until if snoozed and customer.snoozed_until is not None else now
     slot = next_slot(cadence, cal, after=after)
-    if slot is not None and is_satisfied(slot, facts.contact.checkin_at, cal):
+    if slot is not None and is_satisfied(slot, facts.last_contact_at, cal):
         slot = next_slot(cadence, cal, after=slot.due_at)  # a call already logged for it: no nudge
     if slot is None:
         note = f"snoozed until {local_time(customer.snoozed_until, facts.tz)}" if snoozed else "no call scheduled"

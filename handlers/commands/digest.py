@@ -112,7 +112,12 @@ def on_demand(call: CommandCall, *, owner_id: str | None) -> Reply:
     workspace = call.store.digest_workspace(team_id=call.team_id)
     tz = digest_tz(workspace, call.settings.default_tz)
     summary, _facts = build_digest(
-        store=call.store, team_id=call.team_id, now=call.now, default_tz=tz, owner_id=owner_id
+        store=call.store,
+        team_id=call.team_id,
+        now=call.now,
+        default_tz=tz,
+        owner_id=owner_id,
+        any_checkin=call.settings.any_checkin_satisfies,
     )
     first = call.store.plan_nudge(
         team_id=call.team_id,

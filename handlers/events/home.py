@@ -33,7 +33,14 @@ logger = logging.getLogger(__name__)
 
 
 def home_page(
-    *, store: Store, team_id: str, user_id: str, state: HomeState, now: datetime, default_tz: str
+    *,
+    store: Store,
+    team_id: str,
+    user_id: str,
+    state: HomeState,
+    now: datetime,
+    default_tz: str,
+    any_checkin: bool = False,
 ) -> HomePage:
     """Four statements whatever the number of customers: customers with their last contacts, the header counts,
     and the health snapshots and active boundaries of the one page shown."""
@@ -43,7 +50,9 @@ def home_page(
     # "Call due today" is a longer calendar look-up: only for the viewer's own customers (the header counts
     # them) and for the rows shown.
     facts = [
-        customer_facts(c, contact, now=now, default_tz=default_tz, due_today=c.owner_id == user_id)
+        customer_facts(
+            c, contact, now=now, default_tz=default_tz, due_today=c.owner_id == user_id, any_checkin=any_checkin
+        )
         for c, contact in rows
     ]
     chosen = sort_by_risk(apply_filters(facts, state, user_id))
@@ -74,9 +83,24 @@ def home_page(
 
 
 def render_home(
-    *, store: Store, team_id: str, user_id: str, state: HomeState, now: datetime, default_tz: str
+    *,
+    store: Store,
+    team_id: str,
+    user_id: str,
+    state: HomeState,
+    now: datetime,
+    default_tz: str,
+    any_checkin: bool = False,
 ) -> dict[str, Any]:
-    page = home_page(store=store, team_id=team_id, user_id=user_id, state=state, now=now, default_tz=default_tz)
+    page = home_page(
+        store=store,
+        team_id=team_id,
+        user_id=user_id,
+        state=state,
+        now=now,
+        default_tz=default_tz,
+        any_checkin=any_checkin,
+    )
     return build_home_view(page, now=now)
 
 
@@ -89,8 +113,17 @@ def publish_home(
     state: HomeState,
     now: datetime,
     default_tz: str,
+    any_checkin: bool = False,
 ) -> dict[str, Any]:
-    view = render_home(store=store, team_id=team_id, user_id=user_id, state=state, now=now, default_tz=default_tz)
+    view = render_home(
+        store=store,
+        team_id=team_id,
+        user_id=user_id,
+        state=state,
+        now=now,
+        default_tz=default_tz,
+        any_checkin=any_checkin,
+    )
     remember_state(team_id, user_id, page_state(view))  # before publishing: a refresh right after must see it
     client.views_publish(user_id=user_id, view=view)
     return view
@@ -116,4 +149,5 @@ def app_home_opened(
         state=state,
         now=clock(),
         default_tz=settings.default_tz,
+        any_checkin=settings.any_checkin_satisfies,
     )

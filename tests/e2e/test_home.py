@@ -489,3 +489,25 @@ def test_home_state_round_trips_and_rejects_junk() -> None:
     assert HomeState.from_metadata(state.to_metadata()) == state
     for junk in (None, "", "[]", '{"scope": "all", "page": -1}', '{"page": "2"}'):
         assert HomeState.from_metadata(junk) == HomeState()
+
+
+def test_only_a_call_satisfies_the_cadence_unless_any_checkin_does(store: Store) -> None:
+    (cid,) = add_customers(store, 1, start=20, cadence="daily")  # daily at 09:00 New York; it is 10:00 there
+    with Session(store.engine) as session:  # today's contact was a written note, not a call
+        session.execute(
+            update(CheckIn)
+            .where(col(CheckIn.customer_id) == cid)
+            .values(kind="async", created_at=NOW - timedelta(minutes=30))
+        )
+        session.commit()
+
+    def week(view: dict[str, Any]) -> dict[str, int]:
+        return {f["text"].split("*")[1]: int(f["text"].split("\n")[1]) for f in view["blocks"][1]["fields"]}
+
+    calls_only = render_home(store=store, team_id=TEAM_ID, user_id=DANA, state=HomeState(), now=NOW, default_tz="UTC")
+    anything = render_home(
+        store=store, team_id=TEAM_ID, user_id=DANA, state=HomeState(), now=NOW, default_tz="UTC", any_checkin=True
+    )
+    assert week(calls_only)["Calls due today"] == 1 and week(calls_only)["Overdue"] == 1  # no call ever logged
+    assert week(anything)["Calls due today"] == 0 and week(anything)["Overdue"] == 0
+    assert "next call Thu 26 Nov 09:00 EST" in row_text(anything, cid)
