@@ -14,7 +14,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 logger = logging.getLogger("partner.db")
 
@@ -56,13 +55,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if "connect_timeout" not in url else {}
         connect_args.update(kwargs.pop("connect_args", {}))
         return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
-    # Listeners run in Bolt's worker threads and the scheduler's thread: share the file, not a connection.
-    engine = create_engine(
-        url,
-        connect_args={"check_same_thread": False, "timeout": 15},
-        poolclass=NullPool if ":memory:" not in url else None,
-        **kwargs,
-    )
+    # Listeners run in Bolt's worker threads and the scheduler's thread, each on a pooled connection of its own:
+    # opening a connection (and its PRAGMAs) per session cost more than the check-in insert itself (bench/RESULTS.md).
+    pool: dict[str, Any] = {"pool_size": 8, "max_overflow": 16} if ":memory:" not in url else {}
+    pool.update({k: kwargs.pop(k) for k in ("pool_size", "max_overflow", "poolclass") if k in kwargs})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, **pool, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
