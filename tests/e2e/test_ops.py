@@ -436,7 +436,7 @@ def test_a_debug_run_logs_json_lines_with_request_fields_and_never_a_secret(
         assert forged.command("help").status == 401
         assert get(served.url + "/metrics")[0] == 200
     finally:
-        assert served.stop() == 0
+        assert served.stop() == 0, "\n".join(served.lines[-30:])
     output = "\n".join(served.lines)
     assert BOT_TOKEN not in output and SIGNING_SECRET not in output
     entries = [json.loads(line) for line in served.lines]  # every line is one JSON object
@@ -483,7 +483,7 @@ def test_serve_waits_for_a_database_that_comes_up_late(outage: Outage, fake_slac
         slack = SlackRequests(served.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
         assert "Added *Acme*" in slack.command("add Acme").json()["text"]
     finally:
-        assert served.stop() == 0
+        assert served.stop() == 0, "\n".join(served.lines[-30:])
 
 
 def test_serve_gives_up_with_a_clear_message_when_the_database_stays_down(
