@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -49,10 +52,24 @@ class PartnerWSGI:
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         try:
             self.store.ping()
-        except SQLAlchemyError as e:
+            _check_sqlite_file(self.store)
+        except (SQLAlchemyError, sqlite3.Error) as e:
             logger.warning("health check: database unavailable: %s", type(e).__name__)
             return _respond(start_response, "503 Service Unavailable", {"status": "unavailable", "database": "down"})
         return _respond(start_response, "200 OK", {"status": "ok", "database": "ok"})
+
+
+def _check_sqlite_file(store: Store) -> None:
+    """SQLite: the database file can still be opened, not only used through a pooled connection.
+
+    A pooled connection keeps its file open even after the file or its directory is gone (a lost volume, a bad
+    restore), so `SELECT 1` alone would keep reporting a database that the next connection cannot open.
+    """
+    url = store.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    with contextlib.closing(sqlite3.connect(f"file:{quote(url.database)}?mode=rw", uri=True, timeout=5)) as conn:
+        conn.execute("PRAGMA schema_version")
 
 
 def _respond(start_response: StartResponse, status: str, body: dict[str, Any]) -> Iterable[bytes]:
