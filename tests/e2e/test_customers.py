@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -251,11 +252,15 @@ def test_show_card_with_last_five_checkins_and_buttons(slack: SlackRequests, sto
         clock.advance(hours=1)
     long_note = "word " * 300
     ephemeral(slack.command(f"checkin acme yellow {long_note}"))
+    deadline = time.monotonic() + 10
+    while (store.customer_by_name(team_id=TEAM_ID, name="acme corp") or Customer()).health_score is None:
+        assert time.monotonic() < deadline, "check-ins never recomputed the customer's health"
+        time.sleep(0.05)  # health is recomputed in the check-in's follow-up, after the ack
     card = slack.command("show acme").json()
     text = json.dumps(card)
     assert card["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "Acme Corp", "emoji": True}}
     fields = " ".join(f["text"] for f in card["blocks"][1]["fields"])
-    for expected in ("<@U0001>", "<#C0ACME>", "America/New_York", "no cadence", "*Tier*", "*Health*\n—"):
+    for expected in ("<@U0001>", "<#C0ACME>", "America/New_York", "no cadence", "*Tier*", "*Health*\n:large_"):
         assert expected in fields
     checkins = [b for b in card["blocks"] if "text" in b and "<@U0001>\n" in b["text"]["text"]]
     assert len(checkins) == 5
