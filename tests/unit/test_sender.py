@@ -221,7 +221,8 @@ def test_one_channel_is_paced_in_order_while_channels_go_in_parallel(
     for channel, prefix in (("C0001", "one"), ("C0002", "two")):
         calls = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == channel]
         assert [c.params["text"] for c in calls] == [f"ping {prefix}-{i}" for i in range(3)]
-        assert all(b.at - a.at >= 0.24 for a, b in itertools.pairwise(calls))
+        # Arrival times at the fake carry the machine's scheduling jitter; unpaced posts would arrive ~0 s apart.
+        assert all(b.at - a.at >= 0.2 for a, b in itertools.pairwise(calls))
     everything = fake_slack.calls_to("chat.postMessage")
     assert everything[-1].at - everything[0].at < 0.25 * 4  # two channels side by side, not one after the other
 
