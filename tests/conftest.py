@@ -92,6 +92,7 @@ class PostgresServer:
     """A throwaway PostgreSQL cluster on 127.0.0.1:<free port>, its data and socket in a temporary directory."""
 
     USER = "postgres"
+    SPARES = 3  # copies of each template kept ready
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
@@ -104,7 +105,9 @@ class PostgresServer:
         self._admin: Any = None
         self._spares: dict[str, queue.SimpleQueue[str]] = {}
         self.background_errors: list[str] = []
-        self._work: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        # (priority, order, action, argument): making the next tests' copies goes before dropping finished ones.
+        self._work: queue.PriorityQueue[tuple[int, int, str, str]] = queue.PriorityQueue()
+        self._order = itertools.count()
         self._worker = threading.Thread(target=self._background, name="postgres-databases", daemon=True)
         # PostgreSQL refuses to run as root: run its programs as an unprivileged user that owns the directory.
         self._run_as: dict[str, Any] = {}
@@ -148,7 +151,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self._worker.is_alive():
-            self._work.put(None)
+            self._work.put((9, next(self._order), "stop", ""))
             self._worker.join(timeout=30)
         if self._admin is not None:
             self._admin.close()
@@ -175,23 +178,27 @@ class PostgresServer:
         Copying a database costs tens of milliseconds of server work; a worker thread makes the next test's copy and
         drops the last test's database while the tests run, so that work is off the tests' critical path.
         """
-        spares = self._spares.setdefault(template, queue.SimpleQueue())
+        spares = self._spares.get(template)
+        if spares is None:
+            spares = self._spares[template] = queue.SimpleQueue()
+            for _ in range(self.SPARES - 1):  # stock up; each take below orders one more
+                self._work.put((0, next(self._order), "create", template))
         try:
             name = spares.get_nowait()
         except queue.Empty:
             name = self.create_database(template=template)
-        self._work.put(("create", template))
+        self._work.put((0, next(self._order), "create", template))
         return name
 
     def release_database(self, name: str) -> None:
-        self._work.put(("drop", name))
+        self._work.put((1, next(self._order), "drop", name))
 
     def _background(self) -> None:
         import psycopg
 
         with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
-            while (job := self._work.get()) is not None:
-                action, argument = job
+            while (job := self._work.get())[2] != "stop":
+                _, _, action, argument = job
                 try:
                     if action == "create":
                         name = f"test_{next(self._names)}"
