@@ -27,7 +27,7 @@ USAGE = "/partner add <name> [#channel] [@owner] [tz=Area/City] [country=CC] [ca
 def user_timezone(client: WebClient, user_id: str) -> str | None:
     try:
         return client.users_info(user=user_id)["user"].get("tz")
-    except SlackApiError:
+    except (SlackApiError, OSError):  # OSError: a timeout or a dropped connection to Slack
         logger.info("users.info failed for %s; using the default time zone", user_id)
         return None
 
@@ -41,6 +41,9 @@ def join_channel(client: WebClient, channel_id: str) -> str | None:
         error = e.response.get("error")
         if error == "is_archived":
             raise UserError(f"<#{channel_id}> is archived; pick a live channel for this customer.") from None
+        return f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can post there."
+    except OSError:  # Slack did not answer in time: the customer is stored; say how to finish the set-up
+        logger.info("conversations.join timed out for %s", channel_id)
         return f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can post there."
 
 

@@ -252,15 +252,8 @@ FAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-ADD_TIMEOUT_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="handlers/commands/add.py catches SlackApiError only: a timeout (OSError) of users.info or "
-    "conversations.join becomes 'Sorry… You typed' (after the customer was stored, for the join)",
-)
-
-
 @SQLITE_ONLY
-@pytest.mark.parametrize("fault", [pytest.param(f, marks=ADD_TIMEOUT_BUG) if f == "timeout" else f for f in FAULTS])
+@pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("method", ["users.info", "conversations.join"])
 def test_add_survives_slack_faults_and_keeps_the_customer(
     impatient: SlackRequests, fake_slack: FakeSlack, store: Store, method: str, fault: str
