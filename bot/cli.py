@@ -7,6 +7,7 @@ import faulthandler
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -219,12 +220,26 @@ def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int
     return 1 if report.failed else 0
 
 
-class _Stop(Exception):
-    pass
+class ShutdownRequest:
+    """Set by SIGTERM/SIGINT. The handler only records the signal: raising from it could land inside waitress's
+    socket code, which catches every exception and would swallow the shutdown."""
 
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal_name = ""
 
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise _Stop(signal.Signals(signum).name)
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self.event.set()
+
+    def report(self) -> None:
+        logger.info("received %s, shutting down", self.signal_name)
+        # A shutdown that hangs (a follow-up or a tick stuck on the network or a lock) shows where, on stderr.
+        faulthandler.dump_traceback_later(SHUTDOWN_REPORT_AFTER, exit=False)
+
+    def wait(self) -> None:
+        while not self.event.wait(timeout=1.0):  # a bounded wait keeps the main thread responsive to signals
+            pass
 
 
 def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
@@ -237,10 +252,11 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
         if args.no_scheduler
         else build_scheduler(store=store, client=app.client, clock=clock, metrics=app.metrics, settings=settings)
     )
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
+    shutdown = ShutdownRequest()
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
     socket_mode = settings.socket_mode and not args.http
-    handler = server = None
+    handler = None
     try:
         if scheduler:
             scheduler.start()
@@ -248,28 +264,25 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             handler = SocketModeHandler(app, app_token=settings.slack_app_token)
+            handler.connect()
             logger.info("Partner is running in Socket Mode")
-            handler.start()
+            shutdown.wait()
+            shutdown.report()
         else:
-            from bot.server import PartnerWSGI, serve_http
+            from bot.server import PartnerWSGI, run_until, serve_http
 
             port = args.port or settings.port
             server = serve_http(PartnerWSGI(app, store), host=args.host, port=port, threads=args.threads)
             logger.info("Partner is listening on http://%s:%d/slack/events", args.host, port)
-            server.run()
-    except _Stop as e:
-        logger.info("received %s, shutting down", e)
-        # A shutdown that hangs (a follow-up or a tick stuck on the network or a lock) shows where, on stderr.
-        faulthandler.dump_traceback_later(SHUTDOWN_REPORT_AFTER, exit=False)
+            run_until(server, shutdown.event, on_stop=shutdown.report)  # returns once in-flight requests are answered
     finally:
-        if server is not None:
-            server.close()  # stops accepting, lets in-flight requests finish
         if handler is not None:
             handler.close()
         app.drain()  # follow-ups of requests already answered (lazy listeners) finish before the exit
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=True)
         store.engine.dispose()
+        faulthandler.cancel_dump_traceback_later()
     return 0
 
 

@@ -6,6 +6,8 @@ import contextlib
 import json
 import logging
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -13,6 +15,7 @@ from urllib.parse import quote
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy.exc import SQLAlchemyError
+from waitress import wasyncore
 
 from bot.metrics import Metrics
 from storage.store import Store
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("partner.server")
 
 SLACK_PATH = "/slack/events"
+# Seconds that requests already received get to finish after a shutdown is asked for.
+SHUTDOWN_GRACE = 10.0
 
 
 class PartnerWSGI:
@@ -79,9 +84,42 @@ def _respond(start_response: StartResponse, status: str, body: dict[str, Any]) -
 
 
 def serve_http(wsgi: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8, **options: Any) -> Any:
-    """A bound-but-not-running waitress server; the caller runs `.run()` and `.close()`s it."""
+    """A bound-but-not-running waitress server; run it with `run_until`."""
     from waitress.server import create_server
 
     return create_server(
         wsgi, host=host, port=port, threads=threads, ident="partner", clear_untrusted_proxy_headers=True, **options
     )
+
+
+def run_until(
+    server: Any,
+    stop: threading.Event,
+    *,
+    step: float = 0.5,
+    grace: float = SHUTDOWN_GRACE,
+    on_stop: Callable[[], None] | None = None,
+) -> None:
+    """Serve in this thread until `stop` is set, then stop accepting, let in-flight requests finish, and close.
+
+    waitress's own `run()` only ends on an exception, and an exception raised from a signal handler can land in
+    socket code that swallows it. Sockets must be closed by the thread running the loop, so everything is done here.
+    """
+    loop = server.asyncore.loop
+    use_poll = server.adj.asyncore_use_poll
+    while not stop.is_set():
+        loop(timeout=step, map=server._map, use_poll=use_poll, count=1)
+    if on_stop is not None:
+        on_stop()
+    wasyncore.dispatcher.close(server)  # the listening socket only: the trigger still wakes the loop for replies
+    deadline = time.monotonic() + grace
+    while _in_flight(server) and time.monotonic() < deadline:
+        loop(timeout=0.05, map=server._map, use_poll=use_poll, count=1)
+    server.task_dispatcher.shutdown(timeout=max(deadline - time.monotonic(), 0.1))
+    server.trigger.close()
+    wasyncore.close_all(server._map)
+
+
+def _in_flight(server: Any) -> bool:
+    """A request is being handled or its response is not fully written yet."""
+    return any(channel.requests or channel.total_outbufs_len for channel in list(server.active_channels.values()))

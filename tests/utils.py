@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.server import PartnerWSGI, serve_http
+from bot.server import PartnerWSGI, run_until, serve_http
 from storage.store import Store
 
 SIGNING_SECRET = "test-signing-secret"
@@ -52,11 +52,7 @@ class BotServer:
         self._thread = threading.Thread(target=self._serve, name="bot-http", daemon=True)
 
     def _serve(self) -> None:
-        # waitress's run() never returns on its own; loop in short steps and close from this same thread,
-        # since closing the sockets under a running select() from another thread fails.
-        while not self._stopping.is_set():
-            self.server.asyncore.loop(timeout=0.05, map=self.server._map, count=1)
-        self.server.close()
+        run_until(self.server, self._stopping, step=0.05, grace=2.0)
 
     def start(self) -> BotServer:
         self._thread.start()

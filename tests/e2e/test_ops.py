@@ -448,6 +448,33 @@ def test_a_debug_run_logs_json_lines_with_request_fields_and_never_a_secret(
     assert "received SIGTERM, shutting down" in output
 
 
+def test_sigterm_lets_a_request_in_flight_finish_then_exits_cleanly(
+    fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    served = Served(clean_env(fake_slack, database_url), tmp_path)
+    try:
+        served.wait_healthy()
+        slack = SlackRequests(served.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+        fake_slack.add_user("U0OWNER", name="olivia", tz="Europe/Paris")
+        fake_slack.fail_next("users.info", delay=1.5)  # the owner's time zone is looked up before the reply
+        replies: list[Any] = []
+        sender = threading.Thread(target=lambda: replies.append(slack.command("add Acme <@U0OWNER|owner>")))
+        sender.start()
+        fake_slack.wait_for("users.info")
+        for _ in range(3):  # an impatient operator: repeated signals while a reply is pending change nothing
+            served.process.send_signal(signal.SIGTERM)
+        sender.join(timeout=20)
+        assert served.process.wait(timeout=20) == 0, "\n".join(served.lines[-30:])
+    finally:
+        served.stop()
+    assert replies and replies[0].status == 200 and "Added *Acme*" in replies[0].json()["text"]
+    store = Store(make_engine(database_url))
+    try:
+        assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme"]
+    finally:
+        store.engine.dispose()
+
+
 # ---------------------------------------------------------------------------------------------- database outages
 
 
