@@ -31,7 +31,8 @@ from domain.health import (
     dropped_sharply,
     mood_value,
 )
-from storage.models import Boundary, BoundarySlip, CheckIn, Customer
+from storage.boundaries import to_rule
+from storage.models import CheckIn, Customer
 from storage.store import Store
 
 logger = logging.getLogger("partner.health")
@@ -152,26 +153,6 @@ def _windows(customer: Customer, cadence: Cadence | None, today: date) -> tuple[
     return ideal, max(ideal, most), business
 
 
-def boundary_from_row(row: Boundary, slips: Sequence[BoundarySlip]) -> bd.Boundary:
-    """A stored boundary as the domain object; raises ValueError on a row the domain rules reject."""
-    return bd.Boundary(
-        text=row.text,
-        kind=row.kind,  # type: ignore[arg-type]  # validated by the domain constructor
-        value=row.value,
-        position=row.position,
-        id=row.id,
-        status=row.status,  # type: ignore[arg-type]
-        activated_at=row.activated_at,
-        held_at=row.held_at,
-        retired_at=row.retired_at,
-        escalated_at=row.escalated_at,
-        slips=tuple(
-            bd.Slip(at=s.at, by=s.by, note=s.note, source=s.source)  # type: ignore[arg-type]
-            for s in slips
-        ),
-    )
-
-
 def health_inputs(
     *,
     customer: Customer,
@@ -257,7 +238,7 @@ def gather_inputs(
     domain_boundaries = []
     for row, slips in rows:
         try:
-            domain_boundaries.append(boundary_from_row(row, slips))
+            domain_boundaries.append(to_rule(row, slips))
         except ValueError:
             logger.warning("boundary %s is not valid for the health score; left out", row.id)
     latest = store.latest_survey_response(team_id=team_id, survey="scorecard", customer_id=customer.id)

@@ -10,7 +10,8 @@ import pytest
 
 from domain import boundaries as bd
 from domain.health import BoundaryHealthInput, compute_health
-from schedules.health import boundary_from_row, health_inputs
+from schedules.health import health_inputs
+from storage.boundaries import to_rule
 from storage.models import Boundary, BoundarySlip, CheckIn, Customer
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday
@@ -181,11 +182,11 @@ def test_a_boundary_row_converts_to_the_domain_object() -> None:
         held_at=day(1, month=10),
     )
     slip = BoundarySlip(id=1, team_id="T1", boundary_id=7, at=day(3), by="U1", note="late", source="manual")
-    got = boundary_from_row(row, [slip])
+    got = to_rule(row, [slip])
     assert (got.id, got.status, got.kind, got.position) == (7, "held", "response_time", 2)
     assert [s.at for s in got.slips] == [day(3)]
     with pytest.raises(ValueError):
-        boundary_from_row(Boundary(team_id="T1", customer_id=1, text="x", status="active", created_at=NOW), [])
+        to_rule(Boundary(team_id="T1", customer_id=1, text="x", status="active", created_at=NOW), [])
 
 
 # Together
