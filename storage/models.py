@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -274,3 +276,17 @@ class HealthSnapshot(SQLModel, table=True):
     band: str = Field(max_length=16)
     components: dict[str, Any] = json_column()
     computed_at: datetime = utc_column()
+
+
+# OAuth install (bot/oauth.py): slack-sdk's own installation, bot and state tables, defined by slack-sdk's table
+# builders on this metadata so that the migrations are checked against exactly what its stores read and write.
+# Their timestamps are slack-sdk's naive UTC DateTime columns, not UTCDateTime.
+SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
+    SQLModel.metadata, SQLAlchemyInstallationStore.default_installations_table_name
+)
+SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(
+    SQLModel.metadata, SQLAlchemyInstallationStore.default_bots_table_name
+)
+SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
+    SQLModel.metadata, SQLAlchemyOAuthStateStore.default_table_name
+)

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
@@ -29,6 +31,29 @@ def test_models_and_migrations_agree(database_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
     engine.dispose()
     assert diff == [], f"models changed without a migration: {diff}"
+
+
+def test_migrations_create_the_tables_slack_sdks_oauth_stores_use(database_url: str) -> None:
+    """OAuth install: the migrated tables match slack-sdk's own definitions, and its stores work on them."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    installations = SQLAlchemyInstallationStore(client_id="111.222", engine=engine)
+    states = SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine)
+    with engine.connect() as conn:
+        for metadata in (installations.metadata, states.metadata):
+            ours = set(metadata.tables)
+            context = MigrationContext.configure(
+                conn,
+                opts={
+                    "compare_type": True,
+                    "include_name": lambda name, kind, parent, ours=ours: kind != "table" or name in ours,
+                },
+            )
+            assert compare_metadata(context, metadata) == []
+    state = states.issue()
+    assert states.consume(state) is True
+    assert states.consume(state) is False  # a state is good once
+    engine.dispose()
 
 
 def test_existing_rows_survive_later_migrations(database_url: str) -> None:
