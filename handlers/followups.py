@@ -116,7 +116,7 @@ def post_summary(
     except SlackApiError as e:
         error = str(e.response.get("error") or "")
         if error in CHANNEL_ERRORS:
-            newly = store.set_channel_error(team_id=customer.team_id, customer_id=customer.id, error=error, now=now)
+            newly = store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=error, now=now)
             if newly:
                 tell_user(
                     client,
@@ -130,7 +130,7 @@ def post_summary(
     ts = str(posted["ts"])
     store.set_summary_ts(team_id=customer.team_id, checkin_id=checkin.id, ts=ts)
     if customer.channel_error:
-        store.set_channel_error(team_id=customer.team_id, customer_id=customer.id, error=None, now=now)
+        store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=None, now=now)
     return ts
 
 

@@ -158,16 +158,6 @@ class CadenceQueries(StoreBase):
             detail={},
         )
 
-    def record_channel_error(self, *, team_id: str, customer_id: int, error: str | None, now: datetime) -> None:
-        """Why posting in the customer's channel failed (None: it works), stamped with when it was last seen."""
-        with self.session() as session:
-            session.exec(  # type: ignore[call-overload]
-                update(Customer)
-                .where(col(Customer.team_id) == team_id, col(Customer.id) == customer_id)
-                .values(channel_error=error, channel_error_at=now if error else None)
-            )
-            session.commit()
-
 
 def _load(session: Session, *, team_id: str, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -191,17 +192,27 @@ class CustomerQueries(WorkspaceQueries):
             session.commit()
             return customer
 
-    def set_channel_error(self, *, team_id: str, customer_id: int, error: str | None, now: datetime) -> bool:
-        """Records why the bot cannot post in the customer's channel (None: it can again); True when it changed."""
+    def record_channel_error(self, *, team_id: str, customer_id: int, error: str | None, now: datetime) -> bool:
+        """Why Slack refuses posts in the customer's channel (None: it accepts them again), stamped when last seen.
+
+        The check-in summary, the nudge sender and the channel join all record here. True when this changed what
+        was recorded, so whoever needs to hear about it is told once however many posts fail; a refusal seen again
+        only moves its time, which restarts the wait before the channel is tried again.
+        """
+        customer = (col(Customer.team_id) == team_id, col(Customer.id) == customer_id)
         with self.session() as session:
-            customer = self._load(session, team_id=team_id, customer_id=customer_id)
-            if customer.channel_error == error:
-                return False
-            customer.channel_error = error
-            customer.channel_error_at = now if error else None
-            session.add(customer)
+            # One conditional UPDATE: of two concurrent posts refused alike, exactly one reports the change.
+            changed = session.exec(  # type: ignore[call-overload]
+                update(Customer)
+                .where(*customer, col(Customer.channel_error).is_distinct_from(error))
+                .values(channel_error=error, channel_error_at=now if error else None)
+            ).rowcount
+            if not changed and error is not None:
+                session.exec(  # type: ignore[call-overload]
+                    update(Customer).where(*customer).values(channel_error_at=now)
+                )
             session.commit()
-            return True
+        return bool(changed)
 
     def customer_events(self, *, team_id: str, customer_id: int) -> list[CustomerEvent]:
         """What happened to a customer record, oldest first."""
