@@ -60,6 +60,7 @@ __all__ = [
     "next_to_suggest",
     "parse_boundary_spec",
     "parse_contact_window",
+    "parse_reply_time",
     "parse_response_time",
     "pick_template",
     "record_slip",
@@ -187,6 +188,36 @@ def parse_response_time(text: str) -> ResponseTime:
     if unit in _MINUTE_UNITS:
         return ResponseTime(hours=round(n / 60, 4))
     raise ValueError(f"{unit!r} isn't a unit I know in {text!r} — use hours or business days: {_RESPONSE_FORMS}.")
+
+
+# How long a customer took to reply, as typed on a check-in: "2d", "1.5d", "36h", "90m", "1w".
+_REPLY_RE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]*)$")
+_REPLY_UNITS: dict[str, float] = {
+    **dict.fromkeys(("d", "day", "days"), 1.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 1 / 24),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 1 / 1440),
+    **dict.fromkeys(("w", "wk", "week", "weeks"), 7.0),
+}
+_REPLY_FORMS = "2d, 1.5d, 36h or 90m"
+MAX_REPLY_DAYS = 366
+
+
+def parse_reply_time(text: str) -> float:
+    """How long the customer took to answer ("2d", "1.5d", "36h", "90m") → days of elapsed time.
+
+    Elapsed, not business, time: the detection counts it back from the check-in and measures that span
+    in the customer's business days and hours (weekends and holidays don't count), as agreements are.
+    """
+    cleaned = text.strip().lower() if isinstance(text, str) else ""
+    match = _REPLY_RE.match(cleaned)
+    if match is None or match["unit"] not in _REPLY_UNITS:
+        if match is not None and not match["unit"]:
+            raise ValueError(f"'{text}' needs a unit: how long did the customer take — {_REPLY_FORMS}?")
+        raise ValueError(f"I couldn't read '{text}' as how long the customer took to reply — try {_REPLY_FORMS}.")
+    days = float(match["num"]) * _REPLY_UNITS[match["unit"]]
+    if days > MAX_REPLY_DAYS:
+        raise ValueError(f"'{text}' is more than a year; give how long the customer took, e.g. {_REPLY_FORMS}.")
+    return round(days, 6)
 
 
 _TIME_RE = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?$")

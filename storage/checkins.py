@@ -28,6 +28,7 @@ class CheckInQueries(StoreBase):
         next_step: str | None = None,
         next_due: date | None = None,
         permalink: str | None = None,
+        response_days: float | None = None,
     ) -> tuple[CheckIn, bool]:
         """Stores a check-in; the same idempotency key twice returns the first row and False."""
         checkin = CheckIn(
@@ -42,6 +43,7 @@ class CheckInQueries(StoreBase):
             next_step=next_step,
             next_due=next_due,
             permalink=permalink,
+            response_days=response_days,
         )
         with self.session() as session:
             session.add(checkin)

@@ -1,10 +1,15 @@
-"""`/partner checkin <customer> <mood> [call] [next=<date>] <note…>`, or a modal when no arguments are given."""
+"""`/partner checkin <customer> <mood> [call] [next=<date>] [response=<2d|36h>] <note…>`, or a modal without arguments.
+
+`response=` records how long the customer took to reply; the boundary detection compares it with response-time
+agreements in the customer's business time (handlers.boundaries_hooks.after_checkin).
+"""
 
 from __future__ import annotations
 
 import re
 from zoneinfo import ZoneInfo
 
+from domain.boundaries import parse_reply_time
 from domain.checkins import parse_due_date
 from domain.errors import UserError
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
@@ -12,7 +17,10 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.parsing import parse_key_value, require_mood
 
-USAGE = "/partner checkin <customer> <green|yellow|red|1-5> [call] [next=<date>] <note…>"
+USAGE = "/partner checkin <customer> <green|yellow|red|1-5> [call] [next=<date>] [response=<2d|36h>] <note…>"
+
+# Flags and the names they may be typed as: `next=fri`, `due=fri`; `response=2d` (how long the customer took).
+_FLAG_NAMES = {"next": "next", "due": "next", "response": "response", "reply": "response"}
 
 
 def words_and_offsets(text: str) -> list[tuple[str, int]]:
@@ -20,9 +28,15 @@ def words_and_offsets(text: str) -> list[tuple[str, int]]:
     return [(m.group(0), m.end()) for m in re.finditer(r"\S+", text)]
 
 
-def _next_flag(word: str) -> str | None:
+def _flag(word: str) -> tuple[str, str] | None:
+    """("next" | "response", value) when the word is one of the check-in's key=value flags."""
     pair = parse_key_value(word)
-    return pair[1] if pair is not None and pair[0] in ("next", "due") else None
+    return (_FLAG_NAMES[pair[0]], pair[1]) if pair is not None and pair[0] in _FLAG_NAMES else None
+
+
+def _refuse(call: CommandCall, problem: str) -> UserError:
+    # The note may be long: give the whole command back so nothing typed is lost.
+    return UserError(f"{problem} Usage: `{USAGE}`\nYou typed: `/partner checkin {call.args.strip()}`")
 
 
 def checkin(call: CommandCall) -> Reply:
@@ -35,32 +49,41 @@ def checkin(call: CommandCall) -> Reply:
     mood = require_mood(rest[0] if rest else None, USAGE)
     used += 1
     kind = "async"
-    due_text: str | None = None
-    # Flags come right after the mood, in any order: `green call next=fri kickoff done`.
+    flags: dict[str, str] = {}
+    # Flags come right after the mood, in any order: `green call next=fri response=2d kickoff done`.
     while used < len(words):
         word = words[used][0]
+        flag = _flag(word)
         if word.lower() == "call" and kind != "call":
             kind = "call"
-        elif _next_flag(word) is not None and due_text is None:
-            due_text = _next_flag(word)
+        elif flag is not None and flag[0] not in flags:
+            flags[flag[0]] = flag[1]
         else:
             break
         used += 1
     end = len(call.args)
-    # …or `next=` as the note's last word: `green kickoff done next=fri`.
-    if due_text is None and len(words) > used + 1 and _next_flag(words[-1][0]) is not None:
-        due_text = _next_flag(words[-1][0])
-        end = words[-1][1] - len(words[-1][0])
+    # …or as the note's last words: `green kickoff done next=fri response=36h` (at least one word stays the note).
+    last = len(words)
+    while last > used + 1 and (flag := _flag(words[last - 1][0])) is not None and flag[0] not in flags:
+        flags[flag[0]] = flag[1]
+        last -= 1
+        end = words[last][1] - len(words[last][0])
     note = call.args[words[used - 1][1] : end].strip()
     if not note:
         raise UserError(f"Add a short note about the {mood.color} check-in. Usage: `{USAGE}`")
     next_due = None
-    if due_text is not None:
+    if "next" in flags:
         today = call.now.astimezone(ZoneInfo(customer.tz or call.settings.default_tz)).date()
         try:
-            next_due = parse_due_date(due_text, today=today)
+            next_due = parse_due_date(flags["next"], today=today)
         except ValueError as e:
-            raise UserError(f"{e} Usage: `{USAGE}`") from None
+            raise _refuse(call, str(e)) from None
+    response_days = None
+    if "response" in flags:
+        try:
+            response_days = parse_reply_time(flags["response"])
+        except ValueError as e:
+            raise _refuse(call, str(e)) from None
     assert customer.id is not None
     entry, created = call.store.record_checkin(
         team_id=call.team_id,
@@ -72,6 +95,7 @@ def checkin(call: CommandCall) -> Reply:
         now=call.now,
         idempotency_key=f"command:{call.trigger_id}",
         next_due=next_due,
+        response_days=response_days,
     )
     if created:
         call.followup["checkin_id"] = entry.id

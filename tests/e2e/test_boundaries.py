@@ -376,6 +376,51 @@ def test_a_slow_customer_reply_is_compared_in_business_days(
     assert [s.source for s in records(store)[0].slips] == ["detected"]
 
 
+def eventually(check: Any, what: str, timeout: float = 10.0) -> Any:
+    """Wait for work the check-in's lazy listener does after the ack (the test clock is not involved)."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return found
+
+
+def test_checkin_response_flag_is_stored_and_a_slow_reply_logs_a_slip(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    ephemeral(acme.command("boundary acme activate 1"))
+    clock.set(ny(2026, 11, 30, 15))  # Monday afternoon
+    # Three days back is Friday afternoon: one business day, as agreed — no slip.
+    ephemeral(acme.command("checkin acme yellow response=3d answered the pricing question"))
+    # Five days back is Wednesday: Thu, Fri, Mon make three business days. The flag may also end the note.
+    ephemeral(acme.command("checkin acme yellow still waiting on legal response=5d", trigger_id="slow.1"))
+    ephemeral(acme.command("checkin acme yellow still waiting on legal response=5d", trigger_id="slow.1", retry_num=1))
+    slow, on_time = store.checkins(team_id=TEAM_ID)
+    assert (on_time.response_days, on_time.note) == (3.0, "answered the pricing question")
+    assert (slow.response_days, slow.note) == (5.0, "still waiting on legal")
+
+    (slip,) = eventually(lambda: records(store)[0].slips, "the slow reply never logged a slip")
+    assert (slip.source, slip.by) == ("detected", "U0001") and "took 5 days (3 business days)" in slip.note
+    told = eventually(
+        lambda: [c for c in fake_slack.calls_to("chat.postEphemeral") if "Logged a slip" in c.params["text"]],
+        "the author was not told about the slip",
+    )
+    assert len(told) == 1 and "agreed: within 1 business day" in told[0].params["text"]
+    assert len(records(store)[0].slips) == 1
+
+
+@pytest.mark.parametrize(
+    ("flag", "says"), [("response=soon", "'soon'"), ("response=2", "'2' needs a unit"), ("reply=3y", "'3y'")]
+)
+def test_a_bad_response_flag_is_named_and_the_command_given_back(
+    acme: SlackRequests, store: Store, flag: str, says: str
+) -> None:
+    text = ephemeral(acme.command(f"checkin acme yellow {flag} waiting on *legal*"))
+    assert says in text and "response=<2d|36h>" in text
+    assert f"You typed: `/partner checkin acme yellow {flag} waiting on *legal*`" in text
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
 # --------------------------------------------------------------------------- decisions
 
 

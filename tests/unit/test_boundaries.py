@@ -36,6 +36,7 @@ from domain.boundaries import (
     next_to_suggest,
     parse_boundary_spec,
     parse_contact_window,
+    parse_reply_time,
     parse_response_time,
     pick_template,
     record_slip,
@@ -122,6 +123,24 @@ def test_module_has_no_slack_or_database_imports_and_never_reads_the_clock() -> 
 )
 def test_parse_response_time(text: str, expected: ResponseTime) -> None:
     assert parse_response_time(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [("2d", 2.0), ("1.5d", 1.5), ("36h", 1.5), ("90m", 0.0625), ("1w", 7.0), (" 3 Days ", 3.0), ("0h", 0.0)],
+)
+def test_parse_reply_time_gives_elapsed_days(text: str, days: float) -> None:
+    assert parse_reply_time(text) == days
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("2", "'2' needs a unit"), ("soon", "couldn't read 'soon'"), ("-1d", "'-1d'"), ("2y", "'2y'"), ("400d", "a year")],
+)
+def test_parse_reply_time_names_what_it_could_not_read(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says) as refused:
+        parse_reply_time(text)
+    assert "2d, 1.5d, 36h or 90m" in str(refused.value)
 
 
 def test_response_time_stored_form_and_wording() -> None:
