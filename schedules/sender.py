@@ -33,18 +33,22 @@ Delivery
 
 Exactly once
 ------------
-Claim (lease, default 2 min; every row change is a conditional UPDATE so two senders never own one row) →
-``mark_sending`` (only if still claimed by me with a live lease) → ``chat.postMessage`` → ``mark_sent`` with the
-``ts``. Workers share those two writes (:class:`GroupCommit`: one transaction for every worker waiting), so the
-database is not the bottleneck, yet each message is marked before it is posted and recorded after.
+Claim (lease, default 2 min; every row change is a conditional UPDATE so two senders never own one row; on
+PostgreSQL ``FOR UPDATE SKIP LOCKED`` so replicas take disjoint rows) → ``mark_sending`` (only if still claimed by
+me with a live lease; records the destination) → ``chat.postMessage`` → ``mark_sent`` with the ``ts``. Workers
+share those two writes (:class:`GroupCommit`: one transaction for every worker waiting), so the database is not
+the bottleneck, yet each message is marked before it is posted and recorded after. Replicas each run their own
+tick; the outbox is the only thing they share.
 A sender killed after claiming but before ``sending`` leaves a ``claimed`` row whose lease runs out:
 nothing was posted, so the next tick claims and sends it. A sender killed after ``sending`` may or may not
-have posted, and Slack offers no idempotency key for ``chat.postMessage``; checking the channel would need
-``conversations.history`` and read access to every customer channel. So a ``sending`` row whose lease ran out
-is recorded ``sent`` with an ``unconfirmed`` error and never posted again: a lost reminder in a window of a
-few milliseconds is better than a duplicate in a customer's channel. Each message also carries Slack message
-``metadata`` (``event_type`` ``partner_nudge``, the nudge ids), so an operator or a future reconciliation can
-match posts to rows. A definite error answer from Slack means nothing was posted: that row is retried.
+have posted, and Slack offers no idempotency key for ``chat.postMessage``. Each message carries Slack message
+``metadata`` (``event_type`` ``partner_nudge``, the nudge ids), so once such a row's lease has been over for
+another lease period (the old sender is surely gone), one sender takes it over and reads the destination's
+recent history (``conversations.history``, ``include_all_metadata``): the post is there → recorded sent with its
+``ts``; the history shows no such post → pending again and sent; Slack cannot tell (no history access, an error,
+more history than we page through) → recorded ``sent`` with an ``unconfirmed`` error and never posted again: a
+lost reminder in a window of a few milliseconds is better than a duplicate in a customer's channel.
+A definite error answer from Slack means nothing was posted: that row is retried.
 """
 
 from __future__ import annotations
@@ -85,6 +89,9 @@ DEFAULT_GRACE = timedelta(hours=6)
 METADATA_EVENT = "partner_nudge"
 CHANNEL_RETRY_AFTER = timedelta(days=7)  # a refused channel is tried again after this (or when it is changed)
 MAX_BLOCKS = 50  # Slack's limit per message
+# How much of a destination's history is read to find the posts of a sender that died while posting.
+HISTORY_PAGES = 5
+HISTORY_PAGE_SIZE = 200
 
 # Kinds the sender plans itself to tell an owner about a delivery problem (never about one of these).
 CHANNEL_PROBLEM = "channel_problem"
@@ -320,7 +327,7 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.mark_sending: GroupCommit[list[int], bool] = GroupCommit(self._mark_sending)
+        self.mark_sending: GroupCommit[tuple[list[int], str], bool] = GroupCommit(self._mark_sending)
         self._posted: list[tuple[list[int], str, str]] = []
         self._flushed_at = self.options.monotonic()
 
@@ -342,7 +349,7 @@ class _Run:
         if posts:
             self.store.mark_sent(posts=posts, claimer=self.claimer, now=self.now)
 
-    def _mark_sending(self, groups: list[list[int]]) -> list[bool]:
+    def _mark_sending(self, groups: list[tuple[list[int], str]]) -> list[bool]:
         current = self.current()
         return self.store.mark_sending(
             groups=groups, claimer=self.claimer, now=current, lease_until=current + self.options.lease
@@ -374,11 +381,10 @@ def send_due_nudges(
         kinds=[kind for kind, spec in RENDERERS.items() if spec.grace], due_before=now - options.grace, now=now
     )
     run.outcomes.extend(("*", "missed") for _ in range(missed))
-    unconfirmed = store.resolve_unconfirmed(now=now)
-    if unconfirmed:
-        logger.warning(
-            "%d nudge(s) were being posted when a sender stopped; recorded as sent, not re-sent", unconfirmed
-        )
+    cancelled = store.cancel_inactive_nudges(now=now)
+    if cancelled:
+        logger.info("%d nudge(s) of uninstalled workspaces cancelled", cancelled)
+    _resolve_unconfirmed(run)
     sent = 0
     # Notices planned while sending (a channel problem, a failure) go out in the same tick: a few rounds at most.
     for _round in range(3):
@@ -392,6 +398,68 @@ def send_due_nudges(
         for hook in OUTCOME_HOOKS:
             hook(kind, outcome)
     return sent
+
+
+def _resolve_unconfirmed(run: _Run) -> None:
+    """Rows a dead sender left "sending": found in the destination's history → sent; surely not posted → sent
+    again by this tick; unknown → recorded sent, unconfirmed (see "Exactly once" above)."""
+    taken = run.store.claim_unconfirmed(
+        stale_before=run.now - run.options.lease, claimer=run.claimer, lease_until=run.current() + run.options.lease
+    )
+    if not taken:
+        return
+    by_destination: dict[str, set[int]] = {}
+    for nudge in taken:
+        assert nudge.id is not None
+        by_destination.setdefault(nudge.channel_id or "", set()).add(nudge.id)
+    found: list[tuple[int, str, str]] = []
+    not_posted: list[int] = []
+    unknown: list[int] = []
+    for destination, wanted in by_destination.items():
+        try:
+            posts, complete = _find_posts(run.client, destination, wanted) if destination else ({}, False)
+        except (SlackApiError, OSError, URLError) as e:
+            error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+            logger.warning("cannot read the history of %s to find unconfirmed nudges (%s)", destination, error)
+            posts, complete = {}, False
+        found.extend((nudge_id, channel, ts) for nudge_id, (channel, ts) in posts.items())
+        (not_posted if complete else unknown).extend(sorted(wanted - posts.keys()))
+    run.store.resolve_unconfirmed(claimer=run.claimer, now=run.now, found=found, not_posted=not_posted, unknown=unknown)
+    logger.warning(
+        "a sender stopped while posting %d nudge(s): %d found in Slack (recorded sent), %d not posted (sent again), "
+        "%d unknown (recorded sent, unconfirmed)",
+        len(taken),
+        len(found),
+        len(not_posted),
+        len(unknown),
+    )
+
+
+def _find_posts(client: WebClient, destination: str, wanted: set[int]) -> tuple[dict[int, tuple[str, str]], bool]:
+    """Our posts of `wanted` nudges in the destination's recent history, by the metadata they carry: nudge id →
+    (channel, ts); and whether the search was complete (False: history longer than we read)."""
+    channel = destination
+    if destination[:1] in ("U", "W"):  # a DM: its history is the IM channel's
+        channel = str(client.conversations_open(users=destination)["channel"]["id"])
+    found: dict[int, tuple[str, str]] = {}
+    cursor: str | None = None
+    for _page in range(HISTORY_PAGES):
+        page = client.conversations_history(
+            channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True, cursor=cursor
+        )
+        for message in page.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") != METADATA_EVENT:
+                continue
+            for part in str((metadata.get("event_payload") or {}).get("nudge_ids") or "").split(","):
+                if part.strip().isdigit() and int(part) in wanted:
+                    found[int(part)] = (channel, str(message["ts"]))
+        if wanted <= found.keys():
+            return found, True
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if not page.get("has_more") or not cursor:
+            return found, True
+    return found, False
 
 
 def _deliver(run: _Run, claimed: list[Nudge]) -> int:
@@ -467,11 +535,11 @@ def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
     """Marks, posts and records one message; `posted_at` gets when the first post began (for pacing)."""
     nudges, message = outgoing.nudges, outgoing.message
     ids = [n.id for n in nudges if n.id is not None]
-    if not run.mark_sending(ids):
-        logger.info("lost the claim on nudge(s) %s before sending; another sender has them", ids)
-        return False
     destination = message.channel or message.user
     assert destination is not None
+    if not run.mark_sending((ids, destination)):
+        logger.info("lost the claim on nudge(s) %s before sending; another sender has them", ids)
+        return False
     posted_at.append(run.options.monotonic())
     try:
         posted = _post(run.client, destination, message, ids)
@@ -484,6 +552,7 @@ def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
                 run.outcome(nudges, "failed")
                 return False
             try:
+                run.store.mark_destination(ids=ids, claimer=run.claimer, destination=message.user)
                 posted = _post(run.client, message.user, message, ids)
             except SlackApiError as again:
                 _failed_answer(run, nudges, again)

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from storage.base import StoreBase
-from storage.models import Nudge
+from storage.models import Nudge, Workspace
 
 _CHUNK = 500  # bound the size of IN (...) lists
 
@@ -49,14 +49,29 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
+def _inactive_teams() -> Any:
+    """Workspaces that uninstalled the app or revoked its token: none of their nudges is claimed."""
+    return select(Workspace.team_id).where(col(Workspace.active).is_(False))
+
+
 def _ready(now: datetime) -> Any:
-    """Rows a sender may claim: due and pending (not backing off), or claimed by a sender whose lease ran out."""
+    """Rows a sender may claim: due and pending (not backing off), or claimed by a sender whose lease ran out;
+    never a row of an inactive workspace."""
     return or_(
         (col(Nudge.status) == "pending")
         & (col(Nudge.due_at) <= now)
         & (col(Nudge.next_attempt_at).is_(None) | (col(Nudge.next_attempt_at) <= now)),
         (col(Nudge.status) == "claimed") & (col(Nudge.lease_until) < now),
-    )
+    ) & col(Nudge.team_id).not_in(_inactive_teams())
+
+
+def _write_transaction(session: Session) -> None:
+    """Starts the session's transaction as a writer. SQLite: BEGIN IMMEDIATE takes the database's single write
+    lock up front (waiting out another writer for busy_timeout), so a claim's read and its update see the same
+    rows and two processes' claims run one after the other. PostgreSQL: row locks do this (FOR UPDATE)."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class NudgeQueries(StoreBase):
@@ -186,13 +201,20 @@ class NudgeQueries(StoreBase):
     ) -> list[Nudge]:
         """Claims due rows for `claimer` (unique per call) until `lease_until`, oldest first, and returns them.
 
-        The UPDATE repeats the readiness test, so of two senders racing for a row exactly one gets it.
+        The one place rows are claimed, in one write transaction. On PostgreSQL the candidates are selected
+        ``FOR UPDATE SKIP LOCKED``: replicas claiming at the same moment take disjoint rows without waiting for
+        each other. On SQLite the transaction holds the single write lock (BEGIN IMMEDIATE). Either way the UPDATE
+        repeats the readiness test, so of two senders racing for a row exactly one gets it.
         """
         with self.session() as session:
+            _write_transaction(session)
             query = select(Nudge.id).where(_ready(now))
             if team_id is not None:
                 query = query.where(Nudge.team_id == team_id)
-            ids = list(session.exec(query.order_by(col(Nudge.due_at), col(Nudge.id)).limit(limit)))
+            query = query.order_by(col(Nudge.due_at), col(Nudge.id)).limit(limit)
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.exec(query))
             for chunk in _chunks(ids):
                 session.exec(  # type: ignore[call-overload]
                     update(Nudge)
@@ -212,16 +234,18 @@ class NudgeQueries(StoreBase):
             return sorted(claimed, key=lambda n: (n.due_at, n.id or 0))
 
     def mark_sending(
-        self, *, groups: Sequence[Sequence[int]], claimer: str, now: datetime, lease_until: datetime
+        self, *, groups: Sequence[tuple[Sequence[int], str]], claimer: str, now: datetime, lease_until: datetime
     ) -> list[bool]:
-        """Each group (one message's nudges) → "sending" if all of it is still claimed by `claimer` with a live lease.
+        """Each group (one message's nudges, its destination) → "sending" if all of it is still claimed by `claimer`
+        with a live lease.
 
         One transaction for many messages (the sender's group commit); a group that is not wholly mine is left
-        as it was and answers False.
+        as it was and answers False. The destination (channel or user id) is recorded in ``channel_id`` first, so
+        that should this sender die while posting, the next one knows where to look for the post.
         """
         answers: list[bool] = []
         with self.session() as session:
-            for ids in groups:
+            for ids, destination in groups:
                 result = session.exec(  # type: ignore[call-overload]
                     update(Nudge)
                     .where(
@@ -230,7 +254,7 @@ class NudgeQueries(StoreBase):
                         Nudge.status == "claimed",
                         col(Nudge.lease_until) > now,
                     )
-                    .values(status="sending", lease_until=lease_until)
+                    .values(status="sending", lease_until=lease_until, channel_id=destination)
                 )
                 mine = result.rowcount == len(ids)
                 if not mine and result.rowcount:  # partly someone else's: undo, the lease will bring it back
@@ -242,6 +266,16 @@ class NudgeQueries(StoreBase):
                 answers.append(mine)
             session.commit()
         return answers
+
+    def mark_destination(self, *, ids: Sequence[int], claimer: str, destination: str) -> None:
+        """The message goes elsewhere than marked (the channel refused it; the owner's DM instead)."""
+        with self.session() as session:
+            session.exec(  # type: ignore[call-overload]
+                update(Nudge)
+                .where(col(Nudge.id).in_(ids), Nudge.claimed_by == claimer, Nudge.status == "sending")
+                .values(channel_id=destination)
+            )
+            session.commit()
 
     def mark_sent(self, *, posts: Sequence[tuple[Sequence[int], str, str]], claimer: str, now: datetime) -> None:
         """Records posted messages, each (nudge ids, channel, ts), in one transaction."""
@@ -301,18 +335,113 @@ class NudgeQueries(StoreBase):
             session.commit()
             return int(result.rowcount or 0)
 
-    def resolve_unconfirmed(self, *, now: datetime) -> int:
-        """A sender died while posting: the post may have reached Slack, so never re-send — record it as sent."""
+    def claim_unconfirmed(
+        self, *, stale_before: datetime, claimer: str, lease_until: datetime, limit: int = 1000
+    ) -> list[Nudge]:
+        """Rows a sender left "sending" (it died while posting) whose lease ran out before `stale_before`: taken
+        over by `claimer`, still "sending", so that exactly one sender checks Slack for them."""
+        with self.session() as session:
+            _write_transaction(session)
+            stale = (col(Nudge.status) == "sending") & (col(Nudge.lease_until) < stale_before)
+            query = select(Nudge.id).where(stale).order_by(col(Nudge.id)).limit(limit)
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.exec(query))
+            for chunk in _chunks(ids):
+                session.exec(  # type: ignore[call-overload]
+                    update(Nudge)
+                    .where(col(Nudge.id).in_(chunk), stale)
+                    .values(claimed_by=claimer, lease_until=lease_until)
+                )
+            session.commit()
+            taken: list[Nudge] = []
+            for chunk in _chunks(ids):
+                taken.extend(
+                    session.exec(
+                        select(Nudge).where(
+                            col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, Nudge.status == "sending"
+                        )
+                    )
+                )
+            return taken
+
+    def resolve_unconfirmed(
+        self,
+        *,
+        claimer: str,
+        now: datetime,
+        found: Sequence[tuple[int, str, str]] = (),
+        not_posted: Sequence[int] = (),
+        unknown: Sequence[int] = (),
+    ) -> None:
+        """The outcome of checking Slack for rows taken with `claim_unconfirmed`:
+
+        * `found` (id, channel, ts): the post is there → sent;
+        * `not_posted`: the destination's history shows no such post → pending again, sent by the next claim;
+        * `unknown`: Slack could not tell (no history access) → recorded sent with an "unconfirmed" error and never
+          re-sent: a reminder lost in a window of milliseconds is better than a duplicate in a customer's channel.
+        """
+        mine = (Nudge.claimed_by == claimer) & (col(Nudge.status) == "sending")
+        with self.session() as session:
+            for nudge_id, channel_id, ts in found:
+                session.exec(  # type: ignore[call-overload]
+                    update(Nudge)
+                    .where(col(Nudge.id) == nudge_id, mine)
+                    .values(
+                        status="sent", sent_at=now, channel_id=channel_id, message_ts=ts, error=None, lease_until=None
+                    )
+                )
+            for chunk in _chunks(list(not_posted)):
+                session.exec(  # type: ignore[call-overload]
+                    update(Nudge)
+                    .where(col(Nudge.id).in_(chunk), mine)
+                    .values(
+                        status="pending",
+                        lease_until=None,
+                        next_attempt_at=None,
+                        channel_id=None,
+                        error="a sender stopped before posting; not found in Slack, so sent again",
+                    )
+                )
+            for chunk in _chunks(list(unknown)):
+                session.exec(  # type: ignore[call-overload]
+                    update(Nudge)
+                    .where(col(Nudge.id).in_(chunk), mine)
+                    .values(
+                        status="sent",
+                        sent_at=now,
+                        lease_until=None,
+                        error="unconfirmed: the sender stopped while posting; not re-sent to avoid a duplicate",
+                    )
+                )
+            session.commit()
+
+    # ------------------------------------------------------------------ inactive workspaces
+
+    def cancel_team_nudges(self, *, team_id: str, reason: str) -> int:
+        """Every queued nudge of the workspace → "cancelled" (it uninstalled the app); sent ones are kept."""
         with self.session() as session:
             result = session.exec(  # type: ignore[call-overload]
                 update(Nudge)
-                .where(col(Nudge.status) == "sending", col(Nudge.lease_until) < now)
-                .values(
-                    status="sent",
-                    sent_at=now,
-                    lease_until=None,
-                    error="unconfirmed: the sender stopped while posting; not re-sent to avoid a duplicate",
+                .where(Nudge.team_id == team_id, col(Nudge.status).in_(("pending", "claimed")))
+                .values(status="cancelled", error=reason[:255], lease_until=None)
+            )
+            session.commit()
+            return int(result.rowcount or 0)
+
+    def cancel_inactive_nudges(self, *, now: datetime) -> int:
+        """Queued rows of inactive workspaces (planned in a race with the uninstall) → "cancelled", never sent."""
+        with self.session() as session:
+            result = session.exec(  # type: ignore[call-overload]
+                update(Nudge)
+                .where(
+                    col(Nudge.team_id).in_(_inactive_teams()),
+                    or_(
+                        col(Nudge.status) == "pending",
+                        (col(Nudge.status) == "claimed") & (col(Nudge.lease_until) < now),
+                    ),
                 )
+                .values(status="cancelled", error="the workspace uninstalled Partner", lease_until=None)
             )
             session.commit()
             return int(result.rowcount or 0)

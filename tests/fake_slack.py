@@ -308,6 +308,7 @@ class FakeSlack:
             "conversations.open": self._conversations_open,
             "conversations.members": self._conversations_members,
             "conversations.list": self._conversations_list,
+            "conversations.history": self._conversations_history,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
@@ -1201,6 +1202,31 @@ class FakeSlack:
         ]
         channels, next_cursor = _page(chosen, params)
         return {"channels": channels, "response_metadata": {"next_cursor": next_cursor}}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, paged; metadata only with include_all_metadata; needs the channel type's history scope."""
+        channel = self._channel(params)
+        needed = "im:history" if channel.get("is_im") else "groups:history" if channel.get("is_private") else None
+        needed = needed or "channels:history"
+        if needed not in self.scopes:
+            raise _ApiError("missing_scope")
+        if not channel.get("is_im") and not channel.get("is_member"):
+            raise _ApiError("not_in_channel")
+        oldest = float(_str_param(params, "oldest") or 0)
+        latest = float(_str_param(params, "latest") or "inf")
+        with_metadata = _truthy(params.get("include_all_metadata"))
+        newest_first = [
+            {k: v for k, v in self._message_view(m).items() if with_metadata or k != "metadata"}
+            for m in reversed(self.messages.get(channel["id"], []))
+            if oldest < float(m["ts"]) < latest and not (m.get("thread_ts") and m["thread_ts"] != m["ts"])
+        ]
+        messages, next_cursor = _page(newest_first, params)
+        return {
+            "messages": messages,
+            "has_more": bool(next_cursor),
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     # ------------------------------------------------------------------ methods: files
 

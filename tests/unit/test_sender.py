@@ -132,6 +132,47 @@ def test_a_crash_between_send_and_record_never_posts_twice(
     for minutes in (1, 3, 10):
         send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=minutes), options=FAST)
     assert posts(fake_slack) == ["ping a"]
+    # Found in the channel's history by its metadata: recorded as the message it is.
+    recorded = row(store, "a")
+    assert (recorded.status, recorded.error) == ("sent", None)
+    assert (recorded.channel_id, recorded.message_ts) == ("C0001", fake_slack.messages["C0001"][0]["ts"])
+
+
+class DiesWhilePosting(Store):
+    """A sender killed after marking "sending", before its post reached Slack."""
+
+    def mark_sending(self, **kwargs: object) -> list[bool]:
+        super().mark_sending(**kwargs)  # type: ignore[arg-type]
+        raise Crash
+
+
+@pytest.mark.parametrize("destination", [{"channel": "C0001"}, {"user": "U0001", "digest": False}])
+def test_a_crash_before_the_post_left_is_sent_once_after_the_history_shows_no_post(
+    store: Store, client: WebClient, fake_slack: FakeSlack, destination: dict[str, object]
+) -> None:
+    fake_slack.messages["C0001"].append({"type": "message", "ts": "1.000001", "text": "someone else", "user": "U2"})
+    plan(store, "a", **destination)
+    with pytest.raises(Crash):
+        send_due_nudges(store=DiesWhilePosting(store.engine), client=client, now=NOW, options=FAST)
+    assert row(store, "a").status == "sending" and posts(fake_slack) == []
+    # Within two leases the dead sender might still be posting: left alone.
+    assert send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=3), options=FAST) == 0
+    assert send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=5), options=FAST) == 1
+    send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=10), options=FAST)
+    assert posts(fake_slack) == ["ping a"]
+    assert row(store, "a").status == "sent"
+
+
+def test_without_history_access_an_unconfirmed_post_is_recorded_not_repeated(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    fake_slack.scopes = [s for s in fake_slack.scopes if s != "channels:history"]
+    plan(store, "a", channel="C0001")
+    with pytest.raises(Crash):
+        send_due_nudges(store=DiesWhilePosting(store.engine), client=client, now=NOW, options=FAST)
+    for minutes in (5, 10):
+        send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=minutes), options=FAST)
+    assert posts(fake_slack) == []
     recorded = row(store, "a")
     assert recorded.status == "sent" and recorded.error is not None and recorded.error.startswith("unconfirmed")
 
