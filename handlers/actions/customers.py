@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
+from handlers.actions.nudges import open_snooze_modal
 from handlers.blocks.customers import customer_modal
 from handlers.commands.list import list_page
 from handlers.commands.show import card_message
@@ -109,16 +110,16 @@ def snooze_from_card(
     action: dict[str, Any],
     context: BoltContext,
     client: WebClient,
-    respond: Respond,
     store: Store,
+    clock: Clock,
+    settings: Settings,
 ) -> None:
+    """The snooze modal for the card's customer; saving it snoozes the customer (handlers.views.nudges)."""
     ack()
     customer = _customer(store, body, action, context)
-    text = (
-        f"Snooze *{customer.name}*'s nudges with `/partner snooze {customer.name} <1d|until=YYYY-MM-DD> [reason]`, "
-        f"or pause them with `/partner pause {customer.name}`."
-    )
-    _answer(respond, body, client, {"text": text}, replace=False)
+    if customer.archived_at is not None:
+        raise UserError(f"*{customer.name}* is archived, so it gets no nudges; restore it to snooze them.")
+    open_snooze_modal(client, body["trigger_id"], customer, nudge_id=None, now=clock(), settings=settings)
 
 
 def _set_archived(

@@ -11,17 +11,16 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
+from handlers.actions.nudges import open_snooze_modal
 from handlers.blocks.home import (
     NO_TIER,
     SPARK_WEEKS,
     HomeState,
     card_modal,
-    customer_calendar,
     customer_facts,
     health_trend,
     with_next_nudge,
 )
-from handlers.blocks.nudges import snooze_modal
 from handlers.events.home import publish_home
 from handlers.ids import HOME_NEXT_PAGE, HOME_PREV_PAGE, HOME_SCOPE, HOME_SHOW, HOME_TIER
 from storage.models import Customer
@@ -93,10 +92,7 @@ def snooze_from_home(
     """The cadence engine's snooze modal for the row's customer (no nudge message to redraw from Home)."""
     ack()
     customer = _customer(store, context.team_id or body["team"]["id"], action)
-    tomorrow = customer_calendar(customer, settings.default_tz).local_date(clock()) + timedelta(days=1)
-    client.views_open(
-        trigger_id=body["trigger_id"], view=snooze_modal(customer=customer, nudge_id=None, tomorrow=tomorrow)
-    )
+    open_snooze_modal(client, body["trigger_id"], customer, nudge_id=None, now=clock(), settings=settings)
 
 
 def open_home_card(

@@ -6,7 +6,7 @@ there once the check-in is saved (the next tick notices it, see schedules.cadenc
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -58,11 +58,15 @@ def open_snooze(
 ) -> None:
     nudge, customer = nudge_of(store, _team(context, body), action.get("value"))
     ack()
-    cal = planner.calendar_of(customer, default_tz=settings.default_tz)
-    tomorrow = cal.local_date(clock()) + timedelta(days=1)
-    client.views_open(
-        trigger_id=body["trigger_id"], view=snooze_modal(customer=customer, nudge_id=nudge.id, tomorrow=tomorrow)
-    )
+    open_snooze_modal(client, body["trigger_id"], customer, nudge_id=nudge.id, now=clock(), settings=settings)
+
+
+def open_snooze_modal(
+    client: WebClient, trigger_id: str, customer: Customer, *, nudge_id: int | None, now: datetime, settings: Settings
+) -> None:
+    """The one snooze modal, from a nudge, a Home row or the customer card (no nudge to redraw from those)."""
+    tomorrow = planner.calendar_of(customer, default_tz=settings.default_tz).local_date(now) + timedelta(days=1)
+    client.views_open(trigger_id=trigger_id, view=snooze_modal(customer=customer, nudge_id=nudge_id, tomorrow=tomorrow))
 
 
 def skip_today(

@@ -85,12 +85,15 @@ def nudge_text(row: CustomerRow, now: datetime) -> str:
     customer = row.customer
     if customer.paused_at is not None:
         return "paused"
-    if row.next_nudge is None:
-        return "—"
-    text = local_time(row.next_nudge, row.tz)
-    if customer.snoozed_until is not None and customer.snoozed_until > now:
+    text = local_time(row.next_nudge, row.tz) if row.next_nudge is not None else "—"
+    if is_snoozed(customer, now):
+        assert customer.snoozed_until is not None
         text += f" (snoozed until {local_time(customer.snoozed_until, row.tz)})"
     return text
+
+
+def is_snoozed(customer: Customer, now: datetime) -> bool:
+    return customer.snoozed_until is not None and customer.snoozed_until > now
 
 
 # --------------------------------------------------------------------------- the list
@@ -161,7 +164,8 @@ def customer_card(row: CustomerRow, *, now: datetime) -> dict[str, Any]:
         f"*Owner*\n<@{customer.owner_id}>" if customer.owner_id else "*Owner*\nnone",
         f"*Channel*\n{channel}",
         f"*Time zone*\n{calendar}",
-        f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}",
+        f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}"
+        + (f"\n_{customer.snooze_reason}_" if is_snoozed(customer, now) and customer.snooze_reason else ""),
         f"*Tier*\n{customer.tier or '—'}",
         f"*Health*\n{health_text(customer)}",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,6 +23,10 @@ from handlers.ids import (
     EDIT_CUSTOMER_MODAL,
     LIST_OPEN_CARD,
     LIST_PAGE,
+    NUDGE_SNOOZE_FOR,
+    NUDGE_SNOOZE_MODAL,
+    NUDGE_SNOOZE_REASON,
+    NUDGE_SNOOZE_UNTIL,
 )
 from storage.models import Customer, CustomerEvent
 from storage.store import Store
@@ -427,7 +432,7 @@ def test_archive_hides_the_customer_and_restore_brings_it_back(slack: SlackReque
     assert "There are no archived customers" in ephemeral(slack.command("restore acme"))
 
 
-def test_card_buttons_archive_restore_edit_and_snooze(
+def test_card_buttons_archive_restore_and_edit(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, lee: str
 ) -> None:
     add_acme(slack)
@@ -451,8 +456,35 @@ def test_card_buttons_archive_restore_edit_and_snooze(
 
     slack.block_action(CARD_EDIT, value=value, message=message)
     assert fake_slack.calls_to("views.open")[-1].params["view"]["callback_id"] == EDIT_CUSTOMER_MODAL
-    slack.block_action(CARD_SNOOZE, value=value, message=message)
-    assert "/partner snooze Acme Corp" in fake_slack.calls_to("response_url")[-1].params["text"]
     slack.block_action(LIST_OPEN_CARD, value=value, message=message)
     opened = fake_slack.calls_to("response_url")[-1].params
     assert opened["replace_original"] is False and opened["blocks"][0]["text"]["text"] == "Acme Corp"
+
+
+def test_card_snooze_opens_the_snooze_modal_and_saving_it_snoozes_the_customer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    add_acme(slack)
+    value = str(acme(store).id)
+    message = {"type": "message", "ts": "1.1", "text": ""}
+    assert slack.block_action(CARD_SNOOZE, value=value, message=message).status == 200
+    (opened,) = fake_slack.calls_to("views.open")
+    view = opened.params["view"]
+    assert view["callback_id"] == NUDGE_SNOOZE_MODAL
+    assert json.loads(view["private_metadata"]) == {"nudge_id": None, "customer_id": acme(store).id}
+    values = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "until"}}},
+        "until": {NUDGE_SNOOZE_UNTIL: {"type": "datepicker", "selected_date": "2026-12-04"}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "offsite all week"}},
+    }
+    saved = slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=view["private_metadata"])
+    assert saved.status == 200 and saved.body in (b"", b"{}")
+    snoozed = acme(store)
+    assert snoozed.snoozed_until == datetime(2026, 12, 4, 5, 0, tzinfo=UTC)  # that morning, New York time
+    assert snoozed.snooze_reason == "offsite all week"
+    assert "offsite all week" in json.dumps(slack.command("show acme").json())
+
+    ephemeral(slack.command("archive acme"))
+    slack.block_action(CARD_SNOOZE, value=value, message=message)
+    assert "archived" in fake_slack.calls_to("response_url")[-1].params["text"]
+    assert len(fake_slack.calls_to("views.open")) == 1
