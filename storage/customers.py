@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from domain.customers import clean_name, name_key
 from domain.errors import UserError
-from storage.models import Boundary, Customer, CustomerEvent
+from storage.models import Customer, CustomerEvent
 from storage.workspaces import WorkspaceQueries
 
 # Columns `edit` may change, in the order changes are reported; `name` is recorded as a rename.
@@ -247,12 +247,3 @@ class CustomerQueries(WorkspaceQueries):
                 .order_by(col(CustomerEvent.id))
             )
             return {name_key(e.detail["name"][0]): e.customer_id for e in events if e.detail.get("name")}
-
-    def customer_active_boundary(self, *, team_id: str, customer_id: int) -> Boundary | None:
-        """The working agreement currently being introduced (the first active one), for the customer card."""
-        with self.session() as session:
-            return session.exec(
-                select(Boundary)
-                .where(Boundary.team_id == team_id, Boundary.customer_id == customer_id, Boundary.status == "active")
-                .order_by(col(Boundary.position), col(Boundary.id))
-            ).first()

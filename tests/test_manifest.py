@@ -187,6 +187,7 @@ def boundary_views(customer: Customer, now: datetime) -> list[dict[str, Any]]:
     return [
         b.boundary_list(customer, records, now, DEFAULT_POLICY, cal),
         {"blocks": b.boundary_section_blocks(customer, records, now, DEFAULT_POLICY, cal)},
+        customer_card(CustomerRow(customer=customer, tz="UTC", boundaries=records), now=now),
         b.escalation_blocks(customer, records[1], now, DEFAULT_POLICY, cal),
         b.suggestion_blocks(customer, records[2], records[0], DEFAULT_POLICY),
         b.call_window_question(

@@ -32,6 +32,8 @@ from storage.models import Customer
 
 # Two blocks a boundary keeps a list well inside Slack's 50 blocks per message.
 MAX_LISTED = 20
+# The card has its own blocks around this section; five needs (two blocks each) keep it well under 50.
+MAX_ON_CARD = 5
 MAX_HISTORY = 10
 
 STATUS_LABEL = {
@@ -154,16 +156,23 @@ def boundary_buttons(record: BoundaryRecord) -> list[dict[str, Any]]:
 
 
 def _boundary_blocks(
-    records: Sequence[BoundaryRecord], now: datetime, policy: rules.Policy, cal: WorkCalendar, surface: str
+    records: Sequence[BoundaryRecord],
+    now: datetime,
+    policy: rules.Policy,
+    cal: WorkCalendar,
+    surface: str,
+    *,
+    limit: int = MAX_LISTED,
+    more: str = "",
 ) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    for record in records[:MAX_LISTED]:
+    for record in records[:limit]:
         blocks.append(section(boundary_line(record, now, policy, cal)))
         buttons = boundary_buttons(record)
         if buttons:
             blocks.append({"type": "actions", "block_id": f"boundary:{surface}:{record.id}", "elements": buttons})
-    if len(records) > MAX_LISTED:
-        blocks.append(context(f"…and {len(records) - MAX_LISTED} more."))
+    if len(records) > limit:
+        blocks.append(context(f"…and {len(records) - limit} more.{more}"))
     return blocks
 
 
@@ -195,8 +204,9 @@ def boundary_section_blocks(
 ) -> list[dict[str, Any]]:
     """The Boundaries section of the customer card: the live needs with their buttons.
 
-    Retired needs are left out (the list shows them). Buttons here answer with an ephemeral note
-    rather than redrawing the card, which belongs to the customer-card code.
+    Retired needs are left out (the list shows them), and past :data:`MAX_ON_CARD` the rest are counted
+    with a pointer to the list. Buttons here answer with an ephemeral note rather than redrawing the card,
+    which belongs to the customer-card code.
     """
     live = [r for r in records if r.rule.status != "retired"]
     blocks: list[dict[str, Any]] = [section("*Boundaries*")]
@@ -205,7 +215,8 @@ def boundary_section_blocks(
             context(f'None yet. `/partner boundary {customer.name} add "<your most important need>"` to start.')
         )
         return blocks
-    blocks.extend(_boundary_blocks(live, now, policy, cal, SURFACE_CARD))
+    more = f" `/partner boundary {customer.name} list` shows them all."
+    blocks.extend(_boundary_blocks(live, now, policy, cal, SURFACE_CARD, limit=MAX_ON_CARD, more=more))
     return blocks
 
 

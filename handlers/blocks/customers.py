@@ -9,8 +9,11 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain import boundaries as rules
 from domain.cadence import parse_cadence
+from domain.calendar import WorkCalendar
 from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, truncate
+from handlers.blocks.boundaries import boundary_section_blocks
 from handlers.ids import (
     ADD_CUSTOMER_MODAL,
     CARD_ARCHIVE,
@@ -23,7 +26,8 @@ from handlers.ids import (
     LIST_PAGE,
     OPEN_CHECKIN,
 )
-from storage.models import Boundary, CheckIn, Customer
+from storage.boundaries import BoundaryRecord
+from storage.models import CheckIn, Customer
 
 BAND_EMOJI = {"green": ":large_green_circle:", "yellow": ":large_yellow_circle:", "red": ":red_circle:"}
 NOTE_IN_CARD = 400
@@ -40,7 +44,7 @@ class CustomerRow:
     moods: Sequence[str] = ()  # recent moods, oldest first
     next_nudge: datetime | None = None
     recent: Sequence[CheckIn] = field(default_factory=tuple)  # newest first, for the card
-    boundary: Boundary | None = None
+    boundaries: Sequence[BoundaryRecord] | None = None  # the card's Boundaries section; None: not loaded (the list)
 
 
 def local_time(instant: datetime, tz: str) -> str:
@@ -144,8 +148,10 @@ def _checkin_line(checkin: CheckIn, now: datetime) -> str:
     return line
 
 
-def customer_card(row: CustomerRow, *, now: datetime) -> dict[str, Any]:
-    """One customer: owner, channel, time zone, cadence, tier, health, active boundary, last check-ins, buttons."""
+def customer_card(
+    row: CustomerRow, *, now: datetime, boundary_policy: rules.Policy = rules.DEFAULT_POLICY
+) -> dict[str, Any]:
+    """One customer: owner, channel, time zone, cadence, tier, health, boundaries, last check-ins, buttons."""
     customer = row.customer
     archived = customer.archived_at is not None
     channel = f"<#{customer.channel_id}>" if customer.channel_id else "none"
@@ -174,8 +180,8 @@ def customer_card(row: CustomerRow, *, now: datetime) -> dict[str, Any]:
         {"type": "header", "text": plain(title)},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": truncate(f, 2000)} for f in fields]},
     ]
-    if row.boundary is not None:
-        blocks.append(section(f"*Active boundary:* {row.boundary.text}"))
+    if row.boundaries is not None and not archived:
+        blocks.extend(boundary_section_blocks(customer, row.boundaries, now, boundary_policy, WorkCalendar(tz=row.tz)))
     blocks.append(section("*Last check-ins*" if row.recent else "*No check-ins yet.*"))
     blocks.extend(section(_checkin_line(c, now)) for c in row.recent[:5])
     value = str(customer.id)

@@ -102,7 +102,7 @@ def customer_rows(
                     last_contact_at=calls[customer.id].created_at if customer.id in calls else None,
                 ),
                 recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),
-                boundary=store.customer_active_boundary(team_id=team_id, customer_id=customer.id) if recent else None,
+                boundaries=store.boundary_records(team_id=team_id, customer_id=customer.id) if recent else None,
             )
         )
     return rows

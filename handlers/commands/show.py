@@ -22,7 +22,7 @@ def card_message(store: Store, settings: Settings, *, customer: Customer, now: d
     (row,) = customer_rows(
         store, settings, team_id=customer.team_id, customers=[customer], now=now, recent=CARD_CHECKINS
     )
-    return customer_card(row, now=now)
+    return customer_card(row, now=now, boundary_policy=settings.boundary_policy)
 
 
 def show(call: CommandCall) -> Reply:

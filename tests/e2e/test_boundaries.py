@@ -421,6 +421,46 @@ def test_a_bad_response_flag_is_named_and_the_command_given_back(
     assert store.checkins(team_id=TEAM_ID) == []
 
 
+def test_the_customer_card_shows_the_boundaries_with_their_buttons(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    from slack_sdk.models.blocks import Block
+
+    ephemeral(acme.command("boundary acme activate 1"))
+    card = acme.command("show acme").json()
+    texts = [json.dumps(b, ensure_ascii=False) for b in card["blocks"]]
+    heading = texts.index(next(t for t in texts if "*Boundaries*" in t))
+    first, second = records(store)
+    assert f"*1.* “{FIRST}”" in texts[heading + 1] and "active since" in texts[heading + 1]
+    buttons = card["blocks"][heading + 2]
+    assert buttons["block_id"] == f"boundary:card:{first.id}"
+    slip = next(e for e in buttons["elements"] if e["action_id"] == BOUNDARY_SLIP)
+    assert f"*2.* “{SECOND}”" in texts[heading + 3] and "proposed" in texts[heading + 3]
+    assert [e["action_id"] for e in card["blocks"][heading + 4]["elements"]][0] == BOUNDARY_ACTIVATE
+    assert heading < texts.index(next(t for t in texts if "Last check-ins" in t or "No check-ins yet" in t))
+
+    # Slip from the card: logged once, answered beside the card (the card itself is not redrawn).
+    message = {"type": "message", "ts": "1764600000.000700", "text": "", "blocks": card["blocks"]}
+    for _click in range(2):
+        acme.block_action(BOUNDARY_SLIP, value=slip["value"], block_id=buttons["block_id"], message=message)
+    assert len(records(store)[0].slips) == 1
+    answers = response_posts(fake_slack)
+    assert "Logged a slip" in answers[0]["text"] and answers[0]["replace_original"] is False
+    assert "already logged" in answers[1]["text"]
+
+    # Many needs: the card lists five and points to the list, within Slack's 50 blocks.
+    for n in range(6):
+        ephemeral(acme.command(f'boundary acme add "Need number {n + 3}"'))
+    ephemeral(acme.command("boundary acme retire 2"))
+    card = acme.command("show acme").json()
+    assert len(card["blocks"]) <= 50
+    for block in card["blocks"]:
+        Block.parse(block).validate_json()  # type: ignore[union-attr]
+    shown = [b for b in card["blocks"] if str(b.get("block_id", "")).startswith("boundary:card:")]
+    assert len(shown) == 5 and str(second.id) not in {b["block_id"].rsplit(":", 1)[1] for b in shown}
+    assert "…and 2 more. `/partner boundary Acme Corp list` shows them all." in json.dumps(card, ensure_ascii=False)
+
+
 # --------------------------------------------------------------------------- decisions
 
 
