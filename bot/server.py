@@ -51,6 +51,9 @@ class PartnerWSGI:
         if path == SLACK_PATH:
             if method != "POST":
                 return _respond(start_response, "405 Method Not Allowed", {"error": "POST only"})
+            if not _is_unix_time(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")):
+                # slack-sdk's verifier calls int() on it and raises, which Bolt would turn into a 200 "Sorry…".
+                return _respond(start_response, "401 Unauthorized", {"error": "invalid request"})
             return self.slack(environ, start_response)
         return _respond(start_response, "404 Not Found", {"error": "not found"})
 
@@ -62,6 +65,11 @@ class PartnerWSGI:
             logger.warning("health check: database unavailable: %s", type(e).__name__)
             return _respond(start_response, "503 Service Unavailable", {"status": "unavailable", "database": "down"})
         return _respond(start_response, "200 OK", {"status": "ok", "database": "ok"})
+
+
+def _is_unix_time(timestamp: str | None) -> bool:
+    """Slack signs with whole seconds since the epoch, in ASCII digits (int() would also take " 1", "+1", "١")."""
+    return timestamp is not None and timestamp.isascii() and timestamp.isdigit()
 
 
 def _check_sqlite_file(store: Store) -> None:

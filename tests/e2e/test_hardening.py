@@ -154,17 +154,17 @@ def test_forged_stale_and_replayed_requests_get_401_and_change_nothing(
 
 
 @SQLITE_ONLY
-@pytest.mark.xfail(
-    strict=True,
-    reason="slack-sdk's SignatureVerifier raises ValueError on a non-numeric timestamp; Bolt hands it to the app's "
-    "error handler, which answers 200 'Sorry…' and logs a traceback. Needs a 401 before Bolt (bot/server.py).",
-)
-def test_a_timestamp_that_is_not_a_number_gets_401(slack: SlackRequests, fake_slack: FakeSlack, bot: BotServer) -> None:
+@pytest.mark.parametrize("timestamp", ["yesterday", "", "+1700000000", "1700000000.5", "0x6553f100"])
+def test_a_timestamp_that_is_not_a_number_gets_401(
+    slack: SlackRequests, fake_slack: FakeSlack, bot: BotServer, timestamp: str
+) -> None:
     recorder = _Recorder(bot.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
     recorder.command("help")
     body, content_type = recorder.recorded
     signature = sign(SIGNING_SECRET, body, int(slack.clock()))
-    assert raw_post(bot.url, body, _headers(content_type, "yesterday", signature)) == 401
+    headers = _headers(content_type, None, signature)
+    headers["X-Slack-Request-Timestamp"] = timestamp
+    assert raw_post(bot.url, body, headers) == 401
 
 
 # ---------------------------------------------------------------------------------------------- Slack retries
