@@ -58,6 +58,10 @@ class BotServer:
         self._thread.start()
         return self
 
+    def settle(self) -> None:
+        """Waits for the follow-ups (lazy listeners) of the requests answered so far, e.g. a health recompute."""
+        self.app.lazy_pool.wait_idle()
+
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=5)

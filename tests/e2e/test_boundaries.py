@@ -436,7 +436,7 @@ def test_the_customer_card_shows_the_boundaries_with_their_buttons(
     assert buttons["block_id"] == f"boundary:card:{first.id}"
     slip = next(e for e in buttons["elements"] if e["action_id"] == BOUNDARY_SLIP)
     assert f"*2.* “{SECOND}”" in texts[heading + 3] and "proposed" in texts[heading + 3]
-    assert [e["action_id"] for e in card["blocks"][heading + 4]["elements"]][0] == BOUNDARY_ACTIVATE
+    assert next(e["action_id"] for e in card["blocks"][heading + 4]["elements"]) == BOUNDARY_ACTIVATE
     assert heading < texts.index(next(t for t in texts if "Last check-ins" in t or "No check-ins yet" in t))
 
     # Slip from the card: logged once, answered beside the card (the card itself is not redrawn).

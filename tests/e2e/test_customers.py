@@ -161,13 +161,14 @@ def test_add_modal_errors_land_on_their_fields(slack: SlackRequests, store: Stor
 
 
 def test_list_shows_owner_tier_health_last_checkin_mood_trend_and_next_nudge(
-    slack: SlackRequests, store: Store, clock: FakeClock
+    bot: BotServer, slack: SlackRequests, store: Store, clock: FakeClock
 ) -> None:
     ephemeral(slack.command("add Acme Corp <@U0001|dana> tz=Europe/Berlin cadence=weekly tue 10:00"))
     ephemeral(slack.command("add Globex"))
     ephemeral(slack.command("checkin acme green kickoff"))
     clock.advance(days=1)
     ephemeral(slack.command("checkin acme yellow pricing worries"))
+    bot.settle()  # the health recompute after the check-in must not overwrite the score set below
     clock.advance(hours=3)
     with store.session() as session:
         session.exec(
