@@ -316,7 +316,15 @@ class FakeSlack:
         }
         self._no_auth = frozenset({"api.test"})
         # The bot token's granted scopes: Slack returns them in the X-OAuth-Scopes header of every call.
-        self.scopes: list[str] = ["commands", "chat:write", "users:read", "channels:join"]
+        # conversations.info/members/history check them per conversation type (see _require_scope).
+        self.scopes: list[str] = [
+            "commands",
+            "chat:write",
+            "users:read",
+            "channels:join",
+            "channels:read",
+            "groups:read",
+        ]
         self._app_token_methods = frozenset({"apps.connections.open"})
         # Socket Mode's WebSocket endpoint, started on the first apps.connections.open.
         self.socket_mode = FakeSocketMode(app_id=app_id)
@@ -1140,8 +1148,28 @@ class FakeSlack:
             shown["num_members"] = len(self._members_of(channel))
         return shown
 
+    def _require_scope(self, channel: dict[str, Any], action: str) -> None:
+        """Slack wants the scope of the conversation's type: channels:, groups: (private), im: or mpim: + action."""
+        if channel.get("is_im"):
+            family = "im"
+        elif channel.get("is_mpim"):
+            family = "mpim"
+        else:
+            family = "groups" if channel.get("is_private") else "channels"
+        if f"{family}:{action}" not in self.scopes:
+            raise _ApiError("missing_scope")
+
+    def _readable_channel(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A conversation conversations.info/members may read: the type's read scope, and a private one only
+        from inside (Slack answers channel_not_found for a private channel the bot is not in)."""
+        channel = self._channel(params)
+        self._require_scope(channel, "read")
+        if channel.get("is_private") and not channel.get("is_im") and not channel.get("is_member"):
+            raise _ApiError("channel_not_found")
+        return channel
+
     def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"channel": self._conversation_view(self._channel(params))}
+        return {"channel": self._conversation_view(self._readable_channel(params))}
 
     def _conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params)
@@ -1182,7 +1210,7 @@ class FakeSlack:
         return result
 
     def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params)
+        channel = self._readable_channel(params)
         members, next_cursor = _page(self._members_of(channel), params)
         return {"members": members, "response_metadata": {"next_cursor": next_cursor}}
 
@@ -1206,10 +1234,7 @@ class FakeSlack:
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         """Newest first, paged; metadata only with include_all_metadata; needs the channel type's history scope."""
         channel = self._channel(params)
-        needed = "im:history" if channel.get("is_im") else "groups:history" if channel.get("is_private") else None
-        needed = needed or "channels:history"
-        if needed not in self.scopes:
-            raise _ApiError("missing_scope")
+        self._require_scope(channel, "history")
         if not channel.get("is_im") and not channel.get("is_member"):
             raise _ApiError("not_in_channel")
         oldest = float(_str_param(params, "oldest") or 0)

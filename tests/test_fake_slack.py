@@ -349,10 +349,17 @@ def test_conversations(fake: FakeSlack, client: WebClient) -> None:
     with pytest.raises(SlackApiError, match="user_disabled"):
         client.conversations_open(users="U0002")
 
-    info = client.conversations_info(channel="C0002")["channel"]
-    assert info["is_private"] is True and info["is_member"] is False
+    with pytest.raises(SlackApiError, match="channel_not_found"):  # a private channel is seen only from inside
+        client.conversations_info(channel="C0002")
     assert client.conversations_join(channel="C0002")["channel"]["is_member"] is True
     assert fake.channels["C0002"]["is_member"] is True
+    info = client.conversations_info(channel="C0002")["channel"]
+    assert info["is_private"] is True and info["is_member"] is True
+    fake.scopes.remove("groups:read")  # each conversation type needs its own read scope
+    with pytest.raises(SlackApiError, match="missing_scope"):
+        client.conversations_info(channel="C0002")
+    assert client.conversations_info(channel="C0001")["channel"]["is_private"] is False
+    fake.scopes.append("groups:read")
     assert client.conversations_join(channel="C0002")["warning"] == "already_in_channel"
     with pytest.raises(SlackApiError, match="is_archived"):
         client.conversations_join(channel="C0003")

@@ -216,7 +216,9 @@ def test_scopes_cover_the_web_api_methods_the_code_calls() -> None:
         "chat_update": "chat:write",
         "users_info": "users:read",
         "conversations_join": "channels:join",
-        "conversations_info": "channels:read",
+        # a customer's channel may be public or private: each type needs its own read scope
+        "conversations_info": "channels:read groups:read",
+        "conversations_members": "channels:read groups:read",
         "conversations_open": "im:write",
         "files_upload_v2": "files:write",
         # public channels, private channels and DMs each need their own history scope

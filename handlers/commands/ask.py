@@ -33,7 +33,13 @@ def ask(call: CommandCall) -> Reply:
     try:
         channel = call.client.conversations_info(channel=channel_id)["channel"]
     except SlackApiError as e:
-        logger.info("conversations.info failed for %s: %s", channel_id, e.response.get("error"))
+        error = e.response.get("error")
+        logger.info("conversations.info failed for %s: %s", channel_id, error)
+        if error == "missing_scope":  # an install from an older manifest: private channels need groups:read
+            raise UserError(
+                f"I'm not allowed to look at <#{channel_id}> yet: ask a Slack admin to reinstall Partner with the "
+                "scopes in manifest.yml (private channels need groups:read), then try again."
+            ) from None
         raise UserError(f"I can't see <#{channel_id}>. Invite me there (`/invite @Partner`) and try again.") from None
     if not channel.get("is_ext_shared"):
         raise UserError(

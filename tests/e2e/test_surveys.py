@@ -332,6 +332,21 @@ def test_ask_posts_one_friendly_invitation_in_the_shared_channel(
     assert fake_slack.calls_to("conversations.info")[0].params["channel"] == "C0SHARED"
 
 
+def test_ask_works_in_a_private_shared_channel(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    fake_slack.add_channel("C0PRIV", name="acme-private", is_private=True, is_ext_shared=True, members=["U0001"])
+    customer = add_customer(slack, store, "Acme Corp <#C0PRIV|acme-private> <@U0001|dana>")
+    assert "Asked *Acme Corp*'s people" in ok(slack.command("ask acme"))["text"]
+    (message,) = fake_slack.messages["C0PRIV"]
+    assert message["blocks"][1]["elements"][0]["value"] == str(customer.id)
+    # Slack reads a private channel's info only with groups:read (the manifest asks for it), and only from inside.
+    fake_slack.scopes.remove("groups:read")
+    assert "reinstall Partner" in ok(slack.command("ask acme", trigger_id="no.groups.read"))["text"]
+    fake_slack.scopes.append("groups:read")
+    fake_slack.channels["C0PRIV"]["is_member"] = False
+    assert "Invite me there" in ok(slack.command("ask acme", trigger_id="not.inside"))["text"]
+    assert len(fake_slack.messages["C0PRIV"]) == 1
+
+
 def test_ask_refuses_a_channel_that_is_not_shared(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
     add_customer(slack, store)
     text = ok(slack.command("ask acme"))["text"]
