@@ -24,6 +24,7 @@ from bot.settings import Settings
 from domain.errors import UserError
 from handlers import register_listeners
 from handlers.events.home import publish_home
+from handlers.events.uninstall import reactivate_on_reinstall
 from handlers.home_publisher import HomePublisher, attach
 from handlers.identity import refuse_external_users
 from storage.store import Store
@@ -117,10 +118,14 @@ def create_app(
         context["clock"] = clock
         context["settings"] = settings
         context["home_publisher"] = publisher
+        # OAuth mode's installations (None with a single token): the uninstall listener deletes the team's.
+        context["installation_store"] = app.installation_store
         return next()
 
     # External people in Slack Connect channels reach only the customer's-own-view survey (handlers/identity.py).
     app.use(refuse_external_users)
+    # A team that had uninstalled Partner and sends a request again has reinstalled it (handlers/events/uninstall.py).
+    app.use(reactivate_on_reinstall)
 
     @app.error
     def on_error(

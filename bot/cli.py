@@ -1,10 +1,11 @@
-"""`partner-bot`: serve, db upgrade, tick, upcoming, doctor, export."""
+"""`partner-bot`: serve, db upgrade, tick, upcoming, doctor, export, workspace purge."""
 
 from __future__ import annotations
 
 import argparse
 import faulthandler
 import logging
+import re
 import signal
 import sys
 import threading
@@ -78,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--surveys", type=Path, help="CSV file for the survey answers (default: not exported)")
     export.add_argument("--since", type=date.fromisoformat, help="only from this date on (YYYY-MM-DD, default zone)")
     export.add_argument("--customer", help="only this customer (name or unambiguous prefix)")
+
+    workspace = commands.add_parser("workspace", help="workspace administration")
+    workspace_commands = workspace.add_subparsers(dest="workspace_command", required=True)
+    purge = workspace_commands.add_parser(
+        "purge", help="delete every row of one workspace, in every table (after it uninstalled Partner)"
+    )
+    purge.add_argument("team", help="the workspace's team ID, e.g. T0123ABCD")
+    purge.add_argument("--yes", action="store_true", help="really delete (without it: only show what would go)")
     return parser
 
 
@@ -121,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_tick_once(settings, store, args.now)
     if args.command == "export":
         return run_export(settings, store, args)
+    if args.command == "workspace":
+        return purge_workspace(store, team_id=args.team, yes=args.yes)
     return serve(settings, store, args)
 
 
@@ -206,6 +217,26 @@ class ProgressBar:
         self.update(max(rows, self.total))
         self.stream.write(f"\n{rows} {self.label} rows written to {path}\n")
         self.stream.flush()
+
+
+def purge_workspace(store: Store, *, team_id: str, yes: bool) -> int:
+    """`partner-bot workspace purge T… [--yes]`: rows per table; deletes only with --yes (exit 1 without)."""
+    if not re.fullmatch(r"[TE][A-Z0-9]{2,31}", team_id):
+        print(f"partner-bot: {team_id!r} is not a Slack team ID (like T0123ABCD)", file=sys.stderr)
+        return 2
+    counts = store.purge_workspace(team_id=team_id, dry_run=not yes)
+    total = sum(counts.values())
+    for table, count in sorted(counts.items()):
+        print(f"{table}: {count}")
+    if not yes:
+        print(
+            f"would delete {total} row(s) of workspace {team_id}; nothing was deleted. "
+            f"Run `partner-bot workspace purge {team_id} --yes` to delete them.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"deleted {total} row(s) of workspace {team_id}", file=sys.stderr)
+    return 0
 
 
 def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int:

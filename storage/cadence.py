@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from domain.errors import UserError
 from storage.base import StoreBase
-from storage.models import CheckIn, Customer, CustomerEvent, JobWatermark
+from storage.models import CheckIn, Customer, CustomerEvent, JobWatermark, Workspace
 
 
 class CadenceQueries(StoreBase):
@@ -40,9 +40,15 @@ class CadenceQueries(StoreBase):
             return {row.customer_id: row for row in session.exec(query)}
 
     def active_team_ids(self) -> list[str]:
-        """Workspaces with at least one live customer: the scheduler's outer loop (not scoped by team on purpose)."""
+        """Workspaces with at least one live customer and Partner still installed: the scheduler's outer loop (not
+        scoped by team on purpose)."""
         with self.session() as session:
-            query = select(Customer.team_id).where(col(Customer.archived_at).is_(None)).distinct()
+            uninstalled = select(Workspace.team_id).where(col(Workspace.active).is_(False))
+            query = (
+                select(Customer.team_id)
+                .where(col(Customer.archived_at).is_(None), col(Customer.team_id).not_in(uninstalled))
+                .distinct()
+            )
             return sorted(session.exec(query))
 
     # ------------------------------------------------------------------ watermarks

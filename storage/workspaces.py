@@ -1,13 +1,18 @@
-"""Workspaces (Slack teams)."""
+"""Workspaces (Slack teams): created on first use, deactivated by an uninstall, reactivated by a reinstall, purged
+by an admin."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import MetaData, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from storage.base import StoreBase
-from storage.models import Workspace
+from storage.models import Nudge, Workspace
+
+UNINSTALLED = "the workspace uninstalled Partner"
 
 
 class WorkspaceQueries(StoreBase):
@@ -24,3 +29,68 @@ class WorkspaceQueries(StoreBase):
                 session.rollback()
                 return session.get_one(Workspace, team_id)
             return workspace
+
+    def deactivate_workspace(self, *, team_id: str, now: datetime) -> int:
+        """The app was uninstalled (or its bot token revoked): nothing more is planned or sent for this workspace
+        and its queued nudges are cancelled; every row is kept. Returns how many nudges were cancelled."""
+        self.ensure_workspace(team_id=team_id, now=now)
+        with self.session() as session:
+            session.exec(  # type: ignore[call-overload]
+                update(Workspace)
+                .where(col(Workspace.team_id) == team_id, col(Workspace.active).is_(True))
+                .values(active=False, uninstalled_at=now)
+            )
+            # In the same transaction: a sender claiming meanwhile either sees the workspace inactive or loses
+            # its claim here (mark_sending needs the row still "claimed").
+            result = session.exec(  # type: ignore[call-overload]
+                update(Nudge)
+                .where(col(Nudge.team_id) == team_id, col(Nudge.status).in_(("pending", "claimed")))
+                .values(status="cancelled", error=UNINSTALLED, lease_until=None)
+            )
+            session.commit()
+            return int(result.rowcount or 0)
+
+    def reactivate_workspace(self, *, team_id: str) -> bool:
+        """A request from the workspace after an uninstall means it installed Partner again: active once more.
+
+        A primary-key read on every request; the write only happens once per reinstall. True when reactivated.
+        """
+        with self.session() as session:
+            active = session.exec(select(Workspace.active).where(col(Workspace.team_id) == team_id)).first()
+            if active is None or active[0]:
+                return False
+            result = session.exec(  # type: ignore[call-overload]
+                update(Workspace)
+                .where(col(Workspace.team_id) == team_id, col(Workspace.active).is_(False))
+                .values(active=True, uninstalled_at=None)
+            )
+            session.commit()
+            return bool(result.rowcount)
+
+    def workspace_active(self, *, team_id: str) -> bool:
+        """False only for a workspace that uninstalled Partner; an unknown one counts as active."""
+        with self.session() as session:
+            workspace = session.get(Workspace, team_id)
+            return workspace is None or workspace.active
+
+    def purge_workspace(self, *, team_id: str, dry_run: bool) -> dict[str, int]:
+        """Deletes every row of `team_id` in every table with a team_id column (Partner's own and slack-sdk's
+        installation tables alike, read from the database itself), children before parents, in one transaction.
+        Returns the rows per table (with `dry_run`: what would be deleted, nothing is)."""
+        tables = MetaData()
+        tables.reflect(bind=self.engine)
+        counts: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for table in reversed(tables.sorted_tables):  # dependents first: foreign keys never block a delete
+                if "team_id" not in table.c:
+                    continue
+                mine = table.c.team_id == team_id
+                if dry_run:
+                    counts[table.name] = int(
+                        conn.execute(select(func.count()).select_from(table).where(mine)).scalar_one()
+                    )
+                else:
+                    counts[table.name] = int(conn.execute(delete(table).where(mine)).rowcount or 0)
+            if dry_run:
+                conn.rollback()
+        return counts
