@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from slack_bolt import BoltContext
+from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -20,6 +20,7 @@ from domain.checkins import owner_alert
 from domain.customers import work_calendar
 from handlers.blocks.checkin import channel_problem_text, checkin_summary, owner_alert_text
 from handlers.boundaries_hooks import after_checkin as boundary_checks
+from handlers.home_publisher import request_home_refresh
 from schedules.health import health_config, recompute_health
 from storage.models import CheckIn, Customer
 from storage.store import Store
@@ -154,19 +155,75 @@ def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin:
     return True
 
 
+def join_customer_channel(
+    *, client: WebClient, store: Store, customer: Customer, now: datetime, purpose: str = "post there"
+) -> str | None:
+    """Joins the customer's public channel so nudges and summaries can go there; after the ack, as it may be slow.
+
+    Returns what the author should be told when the bot could not join. An archived channel is recorded on the
+    customer as posting there would be (the card shows it; nudges go to the owner's DM meanwhile).
+    """
+    channel_id = customer.channel_id
+    if not channel_id or customer.id is None:
+        return None
+    try:
+        client.conversations_join(channel=channel_id)
+        return None
+    except SlackApiError as e:
+        error = str(e.response.get("error") or "")
+        logger.info("could not join %s for customer %s: %s", channel_id, customer.id, error)
+        if error == "is_archived":
+            store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=error, now=now)
+            return (
+                f"<#{channel_id}> is archived, so I can't {purpose}. Pick a live channel: "
+                f"`/partner edit {customer.name} #channel`."
+            )
+    except OSError:  # Slack did not answer in time: the customer is stored; say how to finish the set-up
+        logger.info("conversations.join timed out for %s", channel_id)
+    return f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can {purpose}."
+
+
 def command_followup(
-    command: dict[str, Any], context: BoltContext, client: WebClient, store: Store, settings: Settings, clock: Clock
+    command: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    respond: Respond | None,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
 ) -> None:
     """Lazy listener of `/partner`: runs after the ack, with what the subcommand asked for in `followup`."""
     followup = context.get("followup") or {}
+    team_id = context.team_id or command["team_id"]
     checkin_id = followup.get("checkin_id")
     if checkin_id is not None:
         after_checkin(
             client=client,
             store=store,
             settings=settings,
-            team_id=context.team_id or command["team_id"],
+            team_id=team_id,
             checkin_id=int(checkin_id),
             now=clock(),
             origin_channel_id=command.get("channel_id"),
         )
+    join_for = followup.get("join_customer_id")
+    customer = store.customer(team_id=team_id, customer_id=int(join_for)) if join_for is not None else None
+    if customer is not None:
+        hint = join_customer_channel(client=client, store=store, customer=customer, now=clock())
+        if hint:
+            tell_author(respond, client, user_id=command["user_id"], channel_id=command.get("channel_id"), text=hint)
+    # Last, so the Home shows everything above too (the new health score, the channel problem).
+    request_home_refresh(context, team_id, followup.get("homes") or [])
+
+
+def tell_author(respond: Respond | None, client: WebClient, *, user_id: str, channel_id: str | None, text: str) -> None:
+    """A further ephemeral answer to the command, beside its first one; else wherever tell_user reaches them."""
+    try:
+        if (
+            respond is not None
+            and respond(text=text, response_type="ephemeral", replace_original=False).status_code == 200
+        ):
+            return
+    except OSError:
+        logger.info("response_url unreachable for %s", user_id)
+    tell_user(client, user_id=user_id, channel_id=channel_id, text=text)

@@ -31,11 +31,12 @@ import yaml
 
 from bot.app import create_app
 from bot.settings import Settings
+from handlers.home_publisher import HomePublisher
 from storage.db import make_engine, upgrade
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock, HeldTimer
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_BOT_SCOPES: list[str] = yaml.safe_load((ROOT / "manifest.yml").read_text())["oauth_config"]["scopes"]["bot"]
@@ -43,6 +44,14 @@ MANIFEST_BOT_SCOPES: list[str] = yaml.safe_load((ROOT / "manifest.yml").read_tex
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+@pytest.fixture(autouse=True)
+def home_refreshes_on_demand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps built here publish debounced Home refreshes only when a test flushes them, so a refresh armed by one
+    step never lands in the middle of a test counting Slack calls, or in the next test. Tests of the debounce pass
+    their own `home_publisher` to create_app."""
+    monkeypatch.setattr("bot.app.HomePublisher", lambda: HomePublisher(timer=HeldTimer))
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +38,19 @@ class FakeClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+class HeldTimer:
+    """A Home-publisher timer that never fires by itself: tests publish pending refreshes with `flush()`."""
+
+    def __init__(self, delay: float, fire: Callable[[], None]) -> None:
+        self.delay, self.fire = delay, fire
+
+    def start(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
 
 
 class BotServer:

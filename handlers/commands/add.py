@@ -32,21 +32,6 @@ def user_timezone(client: WebClient, user_id: str) -> str | None:
         return None
 
 
-def join_channel(client: WebClient, channel_id: str) -> str | None:
-    """Joins a public channel so nudges can be posted there; returns a hint when the bot must be invited."""
-    try:
-        client.conversations_join(channel=channel_id)
-        return None
-    except SlackApiError as e:
-        error = e.response.get("error")
-        if error == "is_archived":
-            raise UserError(f"<#{channel_id}> is archived; pick a live channel for this customer.") from None
-        return f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can post there."
-    except OSError:  # Slack did not answer in time: the customer is stored; say how to finish the set-up
-        logger.info("conversations.join timed out for %s", channel_id)
-        return f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can post there."
-
-
 def settings_for(
     options: dict[str, str], *, owner_tz: Callable[[], str | None], default_tz: str, now: datetime
 ) -> dict[str, Any]:
@@ -105,5 +90,7 @@ def add(call: CommandCall) -> Reply:
         request_key=request_key,
         **fields,
     )
-    hint = join_channel(call.client, channel_id) if channel_id else None
-    return {"text": added_text(customer, hint)}
+    if channel_id:  # joining can be slow: after the ack, which says so only if it fails (handlers.followups)
+        call.followup["join_customer_id"] = customer.id
+    call.refresh_homes(customer.owner_id, call.user_id)
+    return {"text": added_text(customer)}

@@ -29,6 +29,11 @@ class CommandCall:
     # Work for after the ack (lazy listener), e.g. {"checkin_id": 12}: set only when something new was stored.
     followup: dict[str, Any] = field(default_factory=dict)
 
+    def refresh_homes(self, *user_ids: str | None) -> None:
+        """These users' App Home shows what the command changed: re-published after the ack (debounced)."""
+        homes: list[str] = self.followup.setdefault("homes", [])
+        homes.extend(u for u in dict.fromkeys(user_ids) if u and u not in homes)
+
 
 @dataclass(frozen=True)
 class Subcommand:

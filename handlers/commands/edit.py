@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from domain.customers import parse_settings
 from domain.errors import UserError
 from handlers.blocks.customers import customer_modal
-from handlers.commands.add import join_channel
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.customer_args import UNSET, parse_customer_args
 from handlers.commands.lookup import find_customer
@@ -91,9 +90,8 @@ def edit(call: CommandCall) -> Reply:
     updated, changed = call.store.update_customer(
         team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, changes=changes, now=call.now
     )
-    text = describe_changes(updated, changed)
     if "channel_id" in changed and updated.channel_id:
-        hint = join_channel(call.client, updated.channel_id)
-        if hint:
-            text += f"\n{hint}"
-    return {"text": text}
+        call.followup["join_customer_id"] = updated.id  # after the ack (handlers.followups)
+    if changed:
+        call.refresh_homes(customer.owner_id, updated.owner_id, call.user_id)
+    return {"text": describe_changes(updated, changed)}

@@ -13,9 +13,10 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
-from handlers.commands.add import added_text, join_channel, settings_for, user_timezone
+from handlers.commands.add import added_text, settings_for, user_timezone
 from handlers.commands.edit import describe_changes, edit_changes
-from handlers.followups import tell_user
+from handlers.followups import join_customer_channel, tell_user
+from handlers.home_publisher import request_home_refresh
 from handlers.ids import CUSTOMER_FIELD
 from handlers.permissions import require_change
 from storage.store import Store
@@ -46,15 +47,6 @@ def on_field(block_id: str) -> Iterator[None]:
         if e.field is not None:
             raise
         raise UserError(e.message, field=block_id) from None
-
-
-def _join(client: WebClient, channel_id: str | None) -> str | None:
-    if not channel_id:
-        return None
-    try:
-        return join_channel(client, channel_id)
-    except UserError as e:  # an archived channel: say so rather than fail silently after the modal closed
-        return e.message
 
 
 def submit_add_customer(
@@ -96,7 +88,7 @@ def submit_add_customer(
 
 
 def confirm_add_customer(
-    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store
+    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
 ) -> None:
     """After the modal closed: join the channel and tell the author what was added."""
     customer_id = (context.get("followup") or {}).get("customer_id")
@@ -105,9 +97,10 @@ def confirm_add_customer(
     customer = store.customer(team_id=context.team_id or body["team"]["id"], customer_id=int(customer_id))
     if customer is None:
         return
-    hint = _join(client, customer.channel_id)
+    hint = join_customer_channel(client=client, store=store, customer=customer, now=clock())
     channel_id = _metadata(view).get("channel_id")
     tell_user(client, user_id=body["user"]["id"], channel_id=channel_id, text=added_text(customer, hint))
+    request_home_refresh(context, customer.team_id, [customer.owner_id, body["user"]["id"]])
 
 
 def submit_edit_customer(
@@ -163,17 +156,20 @@ def submit_edit_customer(
             "text": describe_changes(updated, changed),
             "join": "channel_id" in changed and bool(updated.channel_id),
         }
+        request_home_refresh(context, team_id, [customer.owner_id, updated.owner_id, user_id])
     ack()
 
 
-def confirm_edit_customer(body: dict[str, Any], context: BoltContext, client: WebClient, store: Store) -> None:
+def confirm_edit_customer(
+    body: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+) -> None:
     followup = context.get("followup") or {}
     if not followup.get("customer_id"):
         return
     text = str(followup["text"])
     if followup.get("join"):
         customer = store.customer(team_id=context.team_id or body["team"]["id"], customer_id=followup["customer_id"])
-        hint = _join(client, customer.channel_id) if customer is not None else None
+        hint = join_customer_channel(client=client, store=store, customer=customer, now=clock()) if customer else None
         if hint:
             text += f"\n{hint}"
     tell_user(client, user_id=body["user"]["id"], channel_id=None, text=text)

@@ -24,7 +24,11 @@ def ephemeral(response: Any) -> str:
 
 
 def add_acme(slack: SlackRequests, name: str = "Acme Corp") -> str:
-    return ephemeral(slack.command(f"add {name} <#C0ACME|acme> <@U0001|dana>"))
+    joins = len(slack.fake.calls_to("conversations.join")) if slack.fake else 0
+    text = ephemeral(slack.command(f"add {name} <#C0ACME|acme> <@U0001|dana>"))
+    if slack.fake and "Added" in text:  # Partner joins the channel after answering: let it, before posting there
+        slack.fake.wait_for("conversations.join", joins + 1)
+    return text
 
 
 # Help and routing
@@ -94,7 +98,35 @@ def test_private_channel_the_bot_cannot_join_gets_an_invite_hint(
 ) -> None:
     fake_slack.fail_next("conversations.join", error="method_not_supported_for_channel_type")
     text = ephemeral(slack.command("add Acme <#G0PRIV|secret>"))
-    assert "Added *Acme*" in text and "/invite @Partner" in text
+    assert "Added *Acme*" in text
+    (hint,) = fake_slack.wait_for("response_url")  # the join is tried after the answer; its problem follows it
+    assert hint.params["response_type"] == "ephemeral" and hint.params["replace_original"] is False
+    assert "Invite me to <#G0PRIV> (`/invite @Partner`)" in hint.params["text"]
+    assert store.customers(team_id=TEAM_ID)[0].channel_id == "G0PRIV"
+
+
+def test_add_answers_before_joining_the_channel(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    fake_slack.fail_next("conversations.join", delay=4.5)  # Slack is slow to let the bot in
+    # Slack gives up on a command after 3 seconds: the answer must come before the join does.
+    impatient = SlackRequests(bot.url, signing_secret=slack.signing_secret, fake=fake_slack, timeout=3.0)
+    assert "Added *Acme*" in ephemeral(impatient.command("add Acme <#C0ACME|acme>"))
+    assert fake_slack.calls_to("conversations.join") == []
+    (joined,) = fake_slack.wait_for("conversations.join", timeout=15)
+    assert joined.params["channel"] == "C0ACME" and fake_slack.channels["C0ACME"]["is_member"]
+    assert fake_slack.calls_to("response_url") == []  # it worked: nothing more to say
+
+
+def test_add_in_an_archived_channel_says_so_and_records_it(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    fake_slack.channels["C0ACME"]["is_archived"] = True
+    assert "Added *Acme*" in ephemeral(slack.command("add Acme <#C0ACME|acme>"))
+    (hint,) = fake_slack.wait_for("response_url")
+    assert "<#C0ACME> is archived" in hint.params["text"] and "/partner edit Acme #channel" in hint.params["text"]
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert customer.channel_error == "is_archived"
 
 
 # Check-ins by text

@@ -85,6 +85,7 @@ def test_help_comes_back_in_the_ack(sm: SocketModeRequests, fake_slack: FakeSlac
 
 def test_add_and_checkin_by_text(sm: SocketModeRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock) -> None:
     assert "Added *Acme Corp*" in ack_text(sm.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    fake_slack.wait_for("conversations.join")  # after the ack
     assert fake_slack.channels["C0ACME"]["is_member"]
     text = ack_text(sm.command("checkin acme green kickoff went *well*", trigger_id="1.2.sm"))
     assert "Logged a green check-in for *Acme Corp*" in text
