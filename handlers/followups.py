@@ -76,7 +76,7 @@ def after_checkin(
     except Exception:
         logger.exception("boundary checks failed for check-in %s", checkin.id)
     try:
-        recompute_health(store, team_id, customer.id or 0, now, client=client, config=health_config(settings))
+        recompute_health(store, team_id, customer.id or 0, now, config=health_config(settings))
     except Exception:
         logger.exception("health recompute failed for check-in %s", checkin.id)
 

@@ -2,7 +2,9 @@
 
 `health_inputs` is pure (plain rows in, `HealthInputs` out) so the rules are tested without a database;
 `recompute_health` does the reading and writing around it and is called after every relevant change
-(survey answers, check-ins) and once a local day per customer by the `health` job.
+(survey answers, check-ins, boundary slips and status changes, cadence/launch/pause changes) and once a
+local day per customer by the `health` job. It makes no Slack call: a sharp drop is owed to the owner as a
+``health_drop`` nudge in the outbox, posted by the generic sender (schedules/sender.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.settings import Settings
 from domain import boundaries as bd
@@ -31,8 +32,11 @@ from domain.health import (
     dropped_sharply,
     mood_value,
 )
+from handlers.blocks import section
+from handlers.blocks.health import drop_alert_text
+from schedules.sender import Message, Skip, register
 from storage.boundaries import to_rule
-from storage.models import CheckIn, Customer
+from storage.models import CheckIn, Customer, Nudge
 from storage.store import Store
 
 logger = logging.getLogger("partner.health")
@@ -42,7 +46,7 @@ MOOD_WINDOW = timedelta(days=90)  # with a 14-day half-life, older moods weigh u
 MOOD_MAX_CHECKINS = 20
 DROP_POINTS = 15
 DROP_DAYS = 7
-ALERT_QUIET = timedelta(days=7)  # one alert per drop: the 7-day window cannot show the same drop again after this
+HEALTH_DROP = "health_drop"  # the outbox kind of the owner's drop alert
 
 _CADENCE_LABELS = {
     "daily": "daily calls",
@@ -260,13 +264,12 @@ def recompute_health(
     customer_id: int,
     now: datetime,
     *,
-    client: WebClient | None = None,
     config: HealthConfig = DEFAULT_CONFIG,
 ) -> Health | None:
     """Scores the customer now, stores it (customer + the local day's snapshot) and returns it.
 
-    With a `client`, a drop of 15+ points within a week DMs the owner once; without one the daily job
-    notices the drop on its next run. None when the customer does not exist.
+    A drop of 15+ points within a week is owed to the owner once, through the outbox (:func:`alert_on_drop`).
+    Database work only, so it may run before an ack. None when the customer does not exist.
     """
     customer = store.customer(team_id=team_id, customer_id=customer_id)
     if customer is None:
@@ -283,9 +286,21 @@ def recompute_health(
         day=day,
         now=now,
     )
-    if client is not None:
-        alert_on_drop(store, client, customer, now)
+    alert_on_drop(store, customer, now)
     return health
+
+
+def refresh_health(store: Store, customer: Customer, now: datetime, settings: Settings | None) -> Health | None:
+    """Recompute after a change that moves the score (a slip, a boundary's status, cadence, launch, pause),
+    so the card, status and Home show it at once. A failure is logged, never raised: the change itself stands
+    and the daily job scores the customer again."""
+    if customer.id is None:
+        return None
+    try:
+        return recompute_health(store, customer.team_id, customer.id, now, config=health_config(settings))
+    except Exception:
+        logger.exception("health recompute failed for customer %s", customer.id)
+        return None
 
 
 def score_points(store: Store, customer: Customer, since: date) -> list[tuple[datetime, int]]:
@@ -294,37 +309,68 @@ def score_points(store: Store, customer: Customer, since: date) -> list[tuple[da
     return [(s.computed_at, s.score) for s in snapshots if s.score is not None]
 
 
-def alert_on_drop(store: Store, client: WebClient, customer: Customer, now: datetime) -> bool:
-    """DMs the owner when the score fell 15+ points within a week; once per drop (guarded by a health_alert event)."""
+def alert_on_drop(store: Store, customer: Customer, now: datetime) -> bool:
+    """Owe the owner one DM when the score fell DROP_POINTS+ within DROP_DAYS; True when this call planned it.
+
+    Once per drop, for real: the nudge's key names the snapshot day the score fell from, and the outbox's unique
+    (team, kind, subject, due_key) lets exactly one insert win — a second recompute, a concurrent one in another
+    thread or replica, or the next day's while the same fall still shows all find the row already there.
+    """
     assert customer.id is not None
     if not customer.owner_id:
         return False
-    points = score_points(store, customer, (now - timedelta(days=2 * DROP_DAYS)).date())
+    since = (now - timedelta(days=2 * DROP_DAYS)).date()
+    snapshots = sorted(
+        (
+            s
+            for s in store.health_snapshots(team_id=customer.team_id, customer_id=customer.id, since=since)
+            if s.score is not None and s.computed_at <= now
+        ),
+        key=lambda s: s.computed_at,
+    )
+    points = [(s.computed_at, s.score) for s in snapshots if s.score is not None]
     if not dropped_sharply(points, now=now, threshold=DROP_POINTS, days=DROP_DAYS):
         return False
-    window = [v for at, v in points if at >= now - timedelta(days=DROP_DAYS)]
-    standing = [v for at, v in points if at < now - timedelta(days=DROP_DAYS)][-1:]
-    high, latest = max(standing + window), points[-1][1]
-    if not store.record_health_alert(
+    # The same reference dropped_sharply measured from: the score standing as the week opened, or any since.
+    opened = now - timedelta(days=DROP_DAYS)
+    earlier = snapshots[:-1]
+    reference = [s for s in earlier if s.computed_at <= opened][-1:] + [s for s in earlier if s.computed_at > opened]
+    high, latest = max(reference, key=lambda s: s.score or 0), snapshots[-1]
+    created = store.plan_nudge(
         team_id=customer.team_id,
-        customer_id=customer.id,
-        detail={"from": high, "to": latest},
+        kind=HEALTH_DROP,
+        subject=f"customer:{customer.id}",
+        due_key=f"from:{high.day.isoformat()}",
+        due_at=now,
         now=now,
-        quiet=ALERT_QUIET,
-    ):
-        return False
-    reasons = store.latest_health_reasons(team_id=customer.team_id, customer_id=customer.id)
-    why = "\n".join(f"• {r}" for r in reasons)
-    text = (
-        f":chart_with_downwards_trend: *{customer.name}*'s health fell from {high} to {latest} this week."
-        + (f"\n{why}" if why else "")
-        + f"\nSee `/partner status {customer.name}`."
+        customer_id=customer.id,
+        recipient_id=customer.owner_id,
+        payload={"from": high.score, "to": latest.score},
     )
-    try:
-        client.chat_postMessage(channel=customer.owner_id, text=text)
-    except SlackApiError:
-        logger.warning("could not DM the health alert for customer %s", customer.id, exc_info=True)
-    return True
+    if created:  # the customer's history, written once by whoever planned the alert
+        store.record_health_alert(
+            team_id=customer.team_id, customer_id=customer.id, detail={"from": high.score, "to": latest.score}, now=now
+        )
+    return created
+
+
+def render_health_drop(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    """To the owner: the score fell this week, with the top reasons as they stand now."""
+    customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
+    if customer is None or customer.archived_at is not None:
+        return Skip("customer gone", "cancelled")
+    owner = customer.owner_id or nudge.recipient_id
+    if not owner:
+        return Skip("the customer has no owner", "cancelled")
+    assert customer.id is not None
+    reasons = store.latest_health_reasons(team_id=customer.team_id, customer_id=customer.id)
+    high, latest = nudge.payload.get("from"), nudge.payload.get("to")
+    text = drop_alert_text(customer, high=high, latest=latest, reasons=reasons)
+    line = f"*{customer.name}*'s health fell from {high} to {latest}"
+    return Message(text=text, blocks=[section(text, block_id=f"nudge:{nudge.id}")], user=owner, digest=line)
+
+
+register(HEALTH_DROP, render_health_drop, grace=False)  # a fall that still stands is worth telling after downtime
 
 
 # --- The daily job ---------------------------------------------------------------------------------------
@@ -340,7 +386,7 @@ def daily_health(*, store: Store, client: WebClient, now: datetime, settings: Se
         if customer.health_at is not None and cal.local_date(customer.health_at) >= cal.local_date(now):
             continue
         try:
-            recompute_health(store, customer.team_id, customer.id, now, client=client, config=config)
+            recompute_health(store, customer.team_id, customer.id, now, config=config)
             done += 1
         except Exception:  # one customer's bad data must not stop the others
             logger.exception("health recompute failed for customer %s", customer.id)

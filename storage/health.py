@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -130,26 +130,10 @@ class HealthQueries(StoreBase):
             ).first()
             return list(snapshot.components.get("reasons", [])) if snapshot is not None else []
 
-    def record_health_alert(
-        self, *, team_id: str, customer_id: int, detail: dict[str, Any], now: datetime, quiet: timedelta
-    ) -> bool:
-        """Adds a health_alert event unless one was raised within `quiet`; True when this call added it.
-
-        The check and the insert share one transaction, so a second recompute of the same drop adds nothing.
-        """
+    def record_health_alert(self, *, team_id: str, customer_id: int, detail: dict[str, Any], now: datetime) -> None:
+        """A health_alert line in the customer's history; the caller makes it once (the outbox's unique key)."""
         with self.session() as session:
-            recent = session.exec(
-                select(CustomerEvent.id).where(
-                    CustomerEvent.team_id == team_id,
-                    CustomerEvent.customer_id == customer_id,
-                    CustomerEvent.kind == "health_alert",
-                    CustomerEvent.at > now - quiet,
-                )
-            ).first()
-            if recent is not None:
-                return False
             session.add(
                 CustomerEvent(team_id=team_id, customer_id=customer_id, kind="health_alert", detail=detail, at=now)
             )
             session.commit()
-            return True

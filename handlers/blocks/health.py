@@ -84,6 +84,16 @@ def gap_alert_text(customer: Customer, ours: str, theirs: str) -> str:
     )
 
 
+def drop_alert_text(customer: Customer, *, high: object, latest: object, reasons: Sequence[str]) -> str:
+    """The owner's DM when the score fell sharply this week, with what moves it most."""
+    why = "\n".join(f"• {r}" for r in reasons)
+    return (
+        f":chart_with_downwards_trend: *{customer.name}*'s health fell from {high} to {latest} this week."
+        + (f"\n{why}" if why else "")
+        + f"\nSee `/partner status {customer.name}`."
+    )
+
+
 def status_blocks(
     customer: Customer,
     health: Health,

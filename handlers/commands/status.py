@@ -25,7 +25,7 @@ def status(call: CommandCall) -> Reply:
     assert customer.id is not None
     config = health_config(call.settings)
     # Recency moves with the clock, so the score shown is the score as of now (and today's snapshot with it).
-    health = recompute_health(call.store, call.team_id, customer.id, call.now, client=call.client, config=config)
+    health = recompute_health(call.store, call.team_id, customer.id, call.now, config=config)
     if health is None:
         raise UserError("That customer no longer exists.")
     tz = customer_calendar(customer, config.default_tz).tz

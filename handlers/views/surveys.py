@@ -17,7 +17,7 @@ from handlers.blocks.health import gap_alert_text, their_level, view_gap
 from handlers.blocks.surveys import answers_from_state, modal_metadata, survey_saved_text, tier_change_text
 from handlers.identity import app_team_id, is_external
 from handlers.ids import CUSTOMER_VIEW_MODAL
-from schedules.health import alert_on_drop, health_config, recompute_health
+from schedules.health import health_config, recompute_health
 from storage.models import Customer
 from storage.store import Store
 
@@ -109,9 +109,12 @@ def submit_survey(
 
 
 def follow_up_survey(
-    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store
 ) -> None:
-    """After the modal closed: confirm, announce a tier change, flag a gap between our view and theirs, alert a drop."""
+    """After the modal closed: confirm, announce a tier change, flag a gap between our view and theirs.
+
+    A sharp drop in health was already owed to the owner by the recompute before the ack (the outbox sends it).
+    """
     follow_up = context.get(FOLLOW_UP)
     if not follow_up:
         return
@@ -140,7 +143,6 @@ def follow_up_survey(
         if gap:  # a level or more apart, either way
             assert customer.tier is not None and theirs is not None
             _say(client, customer.owner_id, gap_alert_text(customer, customer.tier, theirs))
-    alert_on_drop(store, client, customer, clock())
 
 
 def _say(client: WebClient, channel: str, text: str, *, user_id: str | None = None) -> None:

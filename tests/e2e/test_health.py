@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from bot.app import make_client
 from bot.settings import Settings
 from domain.health import SPARK_CHARS
-from schedules.health import daily_health, recompute_health
+from schedules.health import HEALTH_DROP, daily_health, recompute_health
 from schedules.jobs import JOBS, run_tick
 from storage.models import Customer
 from storage.store import Store
@@ -123,11 +124,8 @@ def test_the_daily_job_is_registered_and_scores_each_customer_once_a_local_day(
     assert days == [clock.now.date(), next_day.date()]
 
 
-@pytest.mark.parametrize("via", ["job", "status"])
-def test_a_drop_of_15_points_in_a_week_alerts_the_owner_once(
-    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings, via: str
-) -> None:
-    customer = acme(slack, store)
+def fell_from_95(store: Store, customer: Customer, clock: FakeClock) -> None:
+    """A 95 three days ago; with nothing logged for months on a weekly cadence, today's score is far below it."""
     assert customer.id is not None
     three_days_ago = clock.now - timedelta(days=3)
     store.save_health(
@@ -139,23 +137,63 @@ def test_a_drop_of_15_points_in_a_week_alerts_the_owner_once(
         day=three_days_ago.date(),
         now=three_days_ago,
     )
+
+
+@pytest.mark.parametrize("via", ["job", "status"])
+def test_a_drop_of_15_points_in_a_week_alerts_the_owner_once(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings, via: str
+) -> None:
+    customer = acme(slack, store)
+    assert customer.id is not None
+    fell_from_95(store, customer, clock)
     client = make_client(settings)
-    # Nothing logged for months on a weekly cadence: the score today is far below 95.
-    if via == "job":
-        daily_health(store=store, client=client, now=clock.now, settings=settings)
-    else:
-        ok(slack.command("status acme"))
-    (alert,) = fake_slack.wait_for("chat.postMessage")
-    assert alert.params["channel"] == "U0001"
+    if via == "status":
+        ok(slack.command("status acme"))  # recomputes before the ack and owes the alert; the sender posts it
+    run_tick(store=store, client=client, now=clock.now, settings=settings)
+    (alert,) = dms_to(fake_slack, "U0001", "health fell")
     assert "*Acme Corp*'s health fell from 95 to" in alert.params["text"]
+    # It may share an owner digest with other things due at once (an overdue call, a survey prompt).
+    blocks = json.dumps(alert.params["blocks"])
+    assert "health fell from 95 to" in blocks and "/partner status Acme Corp" in blocks
 
     # Later the same day and the next day: recomputed again, still down, but the owner already knows.
     ok(slack.command("status acme"))
-    recompute_health(store, TEAM_ID, customer.id, clock.now + timedelta(hours=1), client=client)
+    recompute_health(store, TEAM_ID, customer.id, clock.now + timedelta(hours=1))
     daily_health(store=store, client=client, now=clock.now + timedelta(days=1), settings=settings)
+    run_tick(store=store, client=client, now=clock.now + timedelta(days=1, minutes=1), settings=settings)
     assert len(dms_to(fake_slack, "U0001", "health fell")) == 1
     events = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=customer.id, kind="health_alert")
     assert len(events) == 1 and events[0].detail["from"] == 95
+
+
+def test_concurrent_recomputes_owe_the_owner_one_alert(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    customer = acme(slack, store)
+    assert customer.id is not None
+    fell_from_95(store, customer, clock)
+    start = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def recompute() -> None:
+        start.wait()
+        try:
+            recompute_health(store, TEAM_ID, customer.id or 0, clock.now)
+        except BaseException as e:  # reported below: a thread's exception would otherwise vanish
+            failures.append(e)
+
+    threads = [threading.Thread(target=recompute) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    owed = store.nudges(team_id=TEAM_ID, kinds=[HEALTH_DROP], due_after=clock.now - timedelta(days=1))
+    assert len(owed) == 1 and owed[0].payload["from"] == 95
+    events = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=customer.id, kind="health_alert")
+    assert len(events) == 1
+    run_tick(store=store, client=make_client(settings), now=clock.now, settings=settings)
+    assert len(dms_to(fake_slack, "U0001", "health fell")) == 1
 
 
 def test_a_steady_score_raises_no_alert(
