@@ -229,6 +229,8 @@ def _on_installed(store: Store, clock: Clock) -> Callable[[SuccessArgs], BoltRes
         installation: Installation = args.installation
         if installation.team_id:
             store.ensure_workspace(team_id=installation.team_id, name=installation.team_name, now=clock())
+            # Installed again after an uninstall: its nudges resume (handlers/events/uninstall.py deactivated it).
+            store.reactivate_workspace(team_id=installation.team_id)
         logger.info("installed in %s (%s)", installation.team_id, installation.team_name)
         return args.default.success(args)
 

@@ -326,7 +326,7 @@ def test_a_request_from_a_workspace_without_installation_is_refused_and_stores_n
         EDIT_CUSTOMER_MODAL, field_values(name="Hijacked"), private_metadata=json.dumps({"customer_id": acme.id})
     )
     assert "Hijacked" not in submitted.text
-    assert stranger.block_suggestion(CHECKIN_CUSTOMER, "").text.find("Acme") == -1
+    assert "Acme" not in stranger.block_suggestion(CHECKIN_CUSTOMER, "").text
     stranger.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"})
 
     assert store.customers(team_id=T3) == []
@@ -441,3 +441,34 @@ def add_daily_customer(store: Store, team_id: str) -> None:
         tz="America/New_York",
         cadence="daily 09:00",
     )
+
+
+def test_an_uninstalled_workspace_gets_no_more_nudges_until_it_installs_again(
+    teams: dict[str, SlackRequests],
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    unpaced: None,
+) -> None:
+    add_due_customers(store)
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    old_token = installation(oauth_settings, store, T2).bot_token  # type: ignore[union-attr]
+    assert teams[T2].event({"type": "app_uninstalled"}).status == 200
+    assert installation(oauth_settings, store, T2) is None  # the uninstall listener deleted its installation
+
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    posted = {c.params["channel"] for c in fake_slack.calls_to("chat.postMessage") if c.ok}
+    assert posted == {"C1ACME"}
+    assert all(c.token != old_token for c in fake_slack.calls_to("chat.postMessage"))
+    # Stopped by the uninstall (not even planned), rather than failing for want of a token.
+    assert [(n.status, n.error) for n in store.nudges(team_id=T2, kinds=["cadence"], due_after=MON)] == []
+
+    # Installed again: the next day's nudge goes out with the new token.
+    assert install(oauth_bot.url, fake_slack, T2, team_name="Globex Partners").status == 200
+    new_token = installation(oauth_settings, store, T2).bot_token  # type: ignore[union-attr]
+    assert new_token != old_token
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY + timedelta(days=1), settings=oauth_settings)
+    (again,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C2GLOBEX" and c.ok]
+    assert again.token == new_token
