@@ -10,6 +10,7 @@ local day per customer by the `health` job. It makes no Slack call: a sharp drop
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -34,6 +35,7 @@ from domain.health import (
 )
 from handlers.blocks import section
 from handlers.blocks.health import drop_alert_text
+from handlers.home_publisher import request_home_refresh
 from schedules.sender import Message, Skip, register
 from storage.boundaries import to_rule
 from storage.models import CheckIn, Customer, Nudge
@@ -380,6 +382,7 @@ def daily_health(*, store: Store, client: WebClient, now: datetime, settings: Se
     """Recomputes each active customer once per customer-local day (runs every tick, cheap when up to date)."""
     config = health_config(settings)
     done = 0
+    owners: dict[str, set[str]] = defaultdict(set)
     for customer in store.customers_for_health():
         assert customer.id is not None
         cal = customer_calendar(customer, config.default_tz)
@@ -388,6 +391,10 @@ def daily_health(*, store: Store, client: WebClient, now: datetime, settings: Se
         try:
             recompute_health(store, customer.team_id, customer.id, now, config=config)
             done += 1
+            if customer.owner_id:
+                owners[customer.team_id].add(customer.owner_id)
         except Exception:  # one customer's bad data must not stop the others
             logger.exception("health recompute failed for customer %s", customer.id)
+    for team_id, users in owners.items():  # the new scores on their Homes (the serving app's publisher, if any)
+        request_home_refresh(None, team_id, sorted(users))
     return done

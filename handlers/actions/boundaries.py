@@ -38,6 +38,7 @@ from handlers.boundaries_hooks import (
     retire_boundary,
     slip_summary,
 )
+from handlers.home_publisher import request_home_refresh
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
@@ -122,6 +123,8 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
         require_boundary_change(client, settings, user_id=body["user"]["id"], customer=customer)
         now = clock()
         after, changed = transition(store, team_id, record, settings, now)
+        if changed:
+            request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
         template = done if changed else already
         confirmation = template.format(text=quoted(after.rule.text), customer=customer.name)
         _redraw(
@@ -184,6 +187,8 @@ def slip(
     confirmation = f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({summary})."
     if not created:
         confirmation = f"That slip on {quoted(after.rule.text)} is already logged."
+    else:
+        request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
     _redraw(
         body, action, respond, store=store, settings=settings, customer=customer, confirmation=confirmation, now=now
     )
@@ -296,6 +301,7 @@ def _decision_listener(option: str) -> Callable[..., None]:
             policy=policy,
             now=now,
         )
+        request_home_refresh(context, team_id, [customer.owner_id, user_id])
         decided = escalation_blocks(customer, record, now, policy, cal, decided=(option, user_id))
         _answer(body, respond, replace_original=True, **decided)
 
@@ -326,7 +332,7 @@ def call_outside_yes(
     boundary_id, checkin_id = _ids(action.get("value"), 2)
     customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
     now, policy = clock(), settings.boundary_policy
-    after, _created = log_slip(
+    after, created = log_slip(
         store,
         customer=customer,
         record=record,
@@ -337,6 +343,8 @@ def call_outside_yes(
         policy=policy,
         now=now,
     )
+    if created:
+        request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
     text = f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({slip_summary(after, policy, now)})."
     _answer(body, respond, replace_original=True, text=text)
 

@@ -15,6 +15,7 @@ from handlers.actions.nudges import open_snooze_modal
 from handlers.blocks.customers import customer_modal
 from handlers.commands.list import list_page
 from handlers.commands.show import card_message
+from handlers.home_publisher import request_home_refresh
 from handlers.permissions import require_change
 from storage.models import Customer
 from storage.store import Store
@@ -141,6 +142,7 @@ def _set_archived(
     change = store.archive_customer if archived else store.restore_customer
     # Archiving an archived customer changes nothing, so a double click records one event.
     updated = change(team_id=customer.team_id, customer_id=customer.id, actor_id=user_id, now=clock())
+    request_home_refresh(context, customer.team_id, [customer.owner_id, user_id])
     _answer(respond, body, client, card_message(store, settings, customer=updated, now=clock()), replace=True)
 
 

@@ -17,6 +17,7 @@ from bot.settings import Settings
 from domain.errors import UserError
 from handlers.blocks.checkin import checkin_modal
 from handlers.blocks.nudges import snooze_modal
+from handlers.home_publisher import request_home_refresh
 from schedules import planner
 from schedules.sender import refresh_message
 from storage.models import Customer, Nudge
@@ -74,10 +75,11 @@ def skip_today(
 ) -> None:
     """Records the skip (the first answer wins, so a double click changes nothing) and acks at once."""
     team_id = _team(context, body)
-    nudge, _customer = nudge_of(store, team_id, action.get("value"))
+    nudge, customer = nudge_of(store, team_id, action.get("value"))
     assert nudge.id is not None
     outcome = {"what": "skipped", "by": body["user"]["id"], "at": clock().isoformat()}
     store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome)
+    request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
     ack()
 
 

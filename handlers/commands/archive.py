@@ -18,6 +18,7 @@ def archive(call: CommandCall) -> Reply:
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="archive")
     assert customer.id is not None
     call.store.archive_customer(team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, now=call.now)
+    call.refresh_homes(customer.owner_id, call.user_id)
     return {
         "text": f":file_cabinet: Archived *{customer.name}*: it is hidden from lists, check-ins and nudges, "
         f"and its history is kept. `/partner restore {customer.name}` brings it back."
@@ -33,4 +34,5 @@ def restore(call: CommandCall) -> Reply:
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="restore")
     assert customer.id is not None
     call.store.restore_customer(team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, now=call.now)
+    call.refresh_homes(customer.owner_id, call.user_id)
     return {"text": f":leftwards_arrow_with_hook: Restored *{customer.name}*, with all its check-ins."}

@@ -114,7 +114,10 @@ def boundary(call: CommandCall) -> Reply:
     handler = _HANDLERS.get(action)
     if handler is None:
         raise UserError(f"I don't know `{rest[0]}` for boundaries: use {', '.join(ACTIONS)}. Usage: `{USAGE}`")
-    return handler(call, customer, raw)
+    reply = handler(call, customer, raw)
+    if handler not in (_list, _preview):  # the Home shows each customer's active boundary and the slipping ones
+        call.refresh_homes(customer.owner_id, call.user_id)
+    return reply
 
 
 def _records(call: CommandCall, customer: Customer) -> list[BoundaryRecord]:

@@ -78,13 +78,15 @@ def cadence(call: CommandCall) -> Reply:
     except ValueError as e:
         raise UserError(f"{e}\nUsage: `{USAGE}`") from None
     assert customer.id is not None
-    updated, _changed = call.store.update_customer(
+    updated, changed = call.store.update_customer(
         team_id=call.team_id,
         customer_id=customer.id,
         actor_id=call.user_id,
         changes={"cadence": new.to_text()},
         now=call.now,
     )
+    if changed:
+        call.refresh_homes(updated.owner_id, call.user_id)
     if new.is_off:
         return {"text": f":no_bell: *{updated.name}*: cadence off — no call nudges or overdue alerts."}
     launch = ""

@@ -51,12 +51,14 @@ def launch(call: CommandCall) -> Reply:
         updated = call.store.set_launch(
             team_id=call.team_id, customer_id=customer.id, until=None, actor_id=call.user_id, now=call.now
         )
+        call.refresh_homes(updated.owner_id, call.user_id)
         normal = planner.cadence_of(updated).describe()
         return {"text": f"Launch mode off for *{updated.name}*: back to {normal}. {next_nudge_text(call, updated)}"}
     until = _until(rest[1:], today)
     updated = call.store.set_launch(
         team_id=call.team_id, customer_id=customer.id, until=until, actor_id=call.user_id, now=call.now
     )
+    call.refresh_homes(updated.owner_id, call.user_id)
     at = planner.cadence_of(updated).at
     return {
         "text": f":rocket: Launch mode on for *{updated.name}*: a daily call at {at:%H:%M} ({cal.tz}) every business "

@@ -101,6 +101,7 @@ def snooze(call: CommandCall) -> Reply:
         actor_id=call.user_id,
         now=call.now,
     )
+    call.refresh_homes(updated.owner_id, call.user_id)
     if until is None:
         return {"text": f":bell: Snooze lifted for *{updated.name}*. {next_nudge_text(call, updated)}"}
     why = f" ({reason})" if reason else ""
@@ -130,6 +131,7 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
     updated = call.store.set_paused(
         team_id=call.team_id, customer_id=customer.id, paused=paused, actor_id=call.user_id, now=call.now
     )
+    call.refresh_homes(updated.owner_id, call.user_id)
     if paused:
         return {
             "text": f":double_vertical_bar: Nudges and overdue alerts for *{updated.name}* are paused. "

@@ -17,6 +17,7 @@ from domain.errors import UserError
 from handlers.actions.boundaries import already_decided, record_decision
 from handlers.blocks.boundaries import escalation_blocks
 from handlers.boundaries_hooks import require_boundary, require_boundary_change
+from handlers.home_publisher import request_home_refresh
 from handlers.ids import BOUNDARY_KIND, BOUNDARY_TEXT, BOUNDARY_VALUE
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
@@ -86,6 +87,7 @@ def submit_renegotiation(
             now=now,
             detail={"before": before, "after": {"text": rule.text, "kind": rule.kind, "value": rule.value}},
         )
+        request_home_refresh(context, team_id, [customer.owner_id, user_id])
     ack()
 
 

@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from handlers.blocks.checkin import checkin_confirmation
 from handlers.followups import after_checkin, tell_user
+from handlers.home_publisher import request_home_refresh
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, CHECKIN_NOTE
 from storage.store import Store
 
@@ -126,3 +127,5 @@ def confirm_checkin(
         now=clock(),
         origin_channel_id=channel_id,
     )
+    # After the follow-up, so the Home shows the check-in's new health score too.
+    request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])

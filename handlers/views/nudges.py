@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE
+from handlers.home_publisher import request_home_refresh
 from handlers.ids import NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_REASON, NUDGE_SNOOZE_UNTIL
 from schedules import planner
 from schedules.sender import refresh_message
@@ -73,6 +74,7 @@ def submit_snooze(
     store.set_snooze(
         team_id=team_id, customer_id=customer.id, until=until, reason=reason or None, actor_id=user_id, now=now
     )
+    request_home_refresh(context, team_id, [customer.owner_id, user_id])
     nudge_id = meta.get("nudge_id")
     if isinstance(nudge_id, int):
         outcome = {"what": "snoozed", "by": user_id, "at": now.isoformat(), "until": until.isoformat()}

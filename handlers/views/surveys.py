@@ -15,6 +15,7 @@ from domain.errors import UserError
 from domain.surveys import SURVEYS, Survey, summarize, validate_answers
 from handlers.blocks.health import gap_alert_text, their_level, view_gap
 from handlers.blocks.surveys import answers_from_state, modal_metadata, survey_saved_text, tier_change_text
+from handlers.home_publisher import request_home_refresh
 from handlers.identity import app_team_id, is_external
 from handlers.ids import CUSTOMER_VIEW_MODAL
 from schedules.health import health_config, recompute_health
@@ -95,8 +96,9 @@ def submit_survey(
         set_tier=str(cleaned["level"]) if survey.key == "level" else None,
     )
     if recorded.created:
-        if customer_id is not None:
-            recompute_health(store, team_id, customer_id, now, config=health_config(settings))
+        if customer is not None and customer.id is not None:
+            recompute_health(store, team_id, customer.id, now, config=health_config(settings))
+            request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
         # Only the delivery that stored the answer follows it up, so a retry sends no second DM.
         context[FOLLOW_UP] = {
             "response_id": recorded.response.id,

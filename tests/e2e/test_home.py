@@ -17,9 +17,11 @@ from sqlmodel import Session, col, select
 from bot.app import create_app
 from bot.settings import Settings
 from handlers.blocks.home import PAGE_SIZE, HomePage, HomeState, WeekSummary, customer_facts, home_view
+from handlers.blocks.nudges import SNOOZE_ONE_DAY
 from handlers.events.home import render_home
-from handlers.home_publisher import HomePublisher, request_home_refresh
+from handlers.home_publisher import HomePublisher, publisher_of, request_home_refresh
 from handlers.ids import (
+    CARD_ARCHIVE,
     HOME_NEXT_PAGE,
     HOME_OPEN_CARD,
     HOME_PREV_PAGE,
@@ -27,6 +29,7 @@ from handlers.ids import (
     HOME_SHOW,
     HOME_SNOOZE,
     HOME_TIER,
+    NUDGE_SNOOZE_FOR,
     NUDGE_SNOOZE_MODAL,
 )
 from storage.home import LastContact
@@ -511,3 +514,82 @@ def test_only_a_call_satisfies_the_cadence_unless_any_checkin_does(store: Store)
     assert week(calls_only)["Calls due today"] == 1 and week(calls_only)["Overdue"] == 1  # no call ever logged
     assert week(anything)["Calls due today"] == 0 and week(anything)["Overdue"] == 0
     assert "next call Thu 26 Nov 09:00 EST" in row_text(anything, cid)
+
+
+# --------------------------------------------------------------------------- refreshed after changes
+
+
+@pytest.fixture
+def live_home_bot(settings: Settings, store: Store, clock: FakeClock) -> Iterator[BotServer]:
+    """The real app with its real debounced publisher (timer threads), folding bursts of 50 ms."""
+    publisher = HomePublisher(delay=0.05)
+    server = BotServer(create_app(settings=settings, store=store, clock=clock, home_publisher=publisher), store)
+    yield server.start()
+    server.stop()
+    server.app.drain()
+    publisher.close()
+
+
+def test_a_checkin_republishes_the_owners_and_the_authors_home(
+    live_home_bot: BotServer, fake_slack: FakeSlack, store: Store
+) -> None:
+    slack = SlackRequests(live_home_bot.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+    assert slack.command("add Acme Corp <@U0001|dana>", user_id=SAM).status == 200
+    fake_slack.wait_for("views.publish", 2)  # a new customer: its owner's Home and the adder's
+    assert "no check-in yet" in as_text(fake_slack.published_home[DANA])
+
+    assert "Logged a red" in slack.command("checkin acme red champion left the company", user_id=SAM).json()["text"]
+    published = fake_slack.wait_for("views.publish", 4)
+    assert sorted(c.params["user_id"] for c in published[2:]) == [DANA, SAM]
+    home = validated(fake_slack.published_home[DANA])  # Dana never reopened her Home
+    assert ":red_circle: last check-in just now" in as_text(home)
+    customer = store.customer_by_name(team_id=TEAM_ID, name="acme corp")
+    assert customer is not None and customer.health_score is not None
+    assert f"{customer.health_score}" in as_text(home)  # published after the check-in's new health score
+
+    # The same command delivered again (a Slack retry) changes nothing, so nothing is re-published.
+    again = slack.command(
+        "checkin acme red champion left the company",
+        user_id=SAM,
+        trigger_id=slack.last_payload["trigger_id"],
+        retry_num=1,
+    )
+    assert again.status == 200
+    live_home_bot.app.drain()  # its follow-up has run…
+    publisher_of(live_home_bot.app).flush()  # …and any refresh it had asked for is published now
+    assert len(fake_slack.calls_to("views.publish")) == 4
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "edit acme tz=Europe/Berlin",
+        "archive acme",
+        "cadence acme weekly tue 10:00",
+        "launch acme on",
+        "snooze acme 2d offsite",
+        "pause acme",
+        'boundary acme add "Replies within a business day" kind=response_time value=1d',
+    ],
+)
+def test_each_change_to_a_customer_refreshes_its_owners_and_the_actors_home(
+    bot: BotServer, slack: SlackRequests, store: Store, text: str
+) -> None:
+    store.add_customer(team_id=TEAM_ID, name="Acme", created_by=DANA, now=NOW, owner_id=DANA, tz="America/New_York")
+    reply = slack.command(text, user_id=SAM)  # Sam is a workspace admin
+    assert reply.status == 200 and "can't" not in reply.json()["text"], reply.text
+    bot.app.drain()  # the command's follow-up asks for the refresh, after the ack
+    assert publisher_of(bot.app).pending() == {(TEAM_ID, DANA), (TEAM_ID, SAM)}  # (tests flush by hand)
+
+
+def test_card_and_modal_changes_refresh_the_owners_home(bot: BotServer, slack: SlackRequests, store: Store) -> None:
+    customer = store.add_customer(team_id=TEAM_ID, name="Acme", created_by=DANA, now=NOW, owner_id=DANA)
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    values = {"for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": SNOOZE_ONE_DAY}}}}
+    metadata = json.dumps({"nudge_id": None, "customer_id": customer.id})
+    assert slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=metadata, user_id=SAM).status == 200
+    assert publisher.pending() == {(TEAM_ID, DANA), (TEAM_ID, SAM)}
+    publisher.flush()
+    assert slack.block_action(CARD_ARCHIVE, value=str(customer.id), message={"ts": "1.1"}).status == 200
+    assert publisher.pending() == {(TEAM_ID, DANA)}
