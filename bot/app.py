@@ -20,6 +20,7 @@ from bot.clock import Clock
 from bot.errors import handle_error
 from bot.logs import ContextThreadPool, request_context
 from bot.metrics import Metrics, observe_slack_api, outcome_of, surface_of
+from bot.oauth import SlackClients, oauth_settings, slack_clients
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers import register_listeners
@@ -58,11 +59,13 @@ class PartnerApp(App):
     long the listener took nor what it answered. `dispatch` serves HTTP and Socket Mode alike.
     """
 
-    def __init__(self, *, metrics: Metrics, **kwargs: Any) -> None:
+    def __init__(self, *, metrics: Metrics, slack_clients: SlackClients, **kwargs: Any) -> None:
         # Lazy listeners run on this pool and keep the request's log fields (team, surface, request id).
         self.lazy_pool = ContextThreadPool(max_workers=5, thread_name_prefix="partner-lazy")
         super().__init__(listener_executor=self.lazy_pool, **kwargs)
         self.metrics = metrics
+        # Each workspace's client for work outside a request (the scheduler, Home refreshes); see bot/oauth.py.
+        self.slack_clients = slack_clients
 
     def drain(self) -> None:
         """Wait for the lazy listeners already started (follow-up posts, DMs) to finish; new ones are refused."""
@@ -98,14 +101,20 @@ def create_app(
     metrics = metrics or Metrics()
     client = client or make_client(settings)
     observe_slack_api(client, metrics)
+    # OAuth mode (bot/oauth.py): the client has no token; each request is authorized by its team's installation.
+    install: dict[str, Any] = (
+        {"oauth_settings": oauth_settings(settings, store=store, clock=clock, client=client)} if settings.oauth else {}
+    )
     app = PartnerApp(
         metrics=metrics,
+        slack_clients=slack_clients(settings, store, client),
         signing_secret=settings.slack_signing_secret,
         client=client,
         process_before_response=True,
         # auth.test at start-up would make the app unusable offline; Slack's signature already proves the team.
         token_verification_enabled=token_verification_enabled,
         logger=logger,
+        **install,
     )
     # Debounced App Home refreshes (handlers/home_publisher.py): listeners call request_home_refresh(context, …).
     publisher = home_publisher or HomePublisher()
@@ -138,10 +147,10 @@ def create_app(
     return app
 
 
-def _home_publish(app: App, *, store: Store, clock: Clock, settings: Settings) -> Callable[[str, str, Any], Any]:
+def _home_publish(app: PartnerApp, *, store: Store, clock: Clock, settings: Settings) -> Callable[[str, str, Any], Any]:
     def publish(team_id: str, user_id: str, state: Any) -> Any:
         return publish_home(
-            client=app.client,
+            client=app.slack_clients.for_team(team_id),  # NotInstalled: logged by the publisher, nothing sent
             store=store,
             team_id=team_id,
             user_id=user_id,

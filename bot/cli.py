@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import logs
 from bot.app import create_app, make_client
 from bot.clock import Clock, fixed_clock, system_clock
+from bot.oauth import slack_clients
 from bot.settings import Settings, SettingsError
 from storage import db
 from storage.store import Store
@@ -104,7 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(
         level=settings.log_level,
         fmt=settings.log_format,
-        secrets=[settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token],
+        secrets=[
+            settings.slack_bot_token,
+            settings.slack_signing_secret,
+            settings.slack_app_token,
+            settings.slack_client_secret,
+        ],
     )
     if args.command == "doctor":
         from bot.doctor import run_doctor
@@ -243,7 +249,8 @@ def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int
     from bot.scheduler import observed_tick
 
     clock: Clock = fixed_clock(now) if now else system_clock
-    report = observed_tick(store=store, client=make_client(settings), now=clock(), settings=settings)
+    clients = slack_clients(settings, store, make_client(settings))  # OAuth mode: each workspace's own token
+    report = observed_tick(store=store, client=clients, now=clock(), settings=settings)
     for name, count in report.done.items():
         print(f"{name}: {count}")
     for name, error in report.failed.items():
@@ -281,7 +288,7 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
     scheduler = (
         None
         if args.no_scheduler
-        else build_scheduler(store=store, client=app.client, clock=clock, metrics=app.metrics, settings=settings)
+        else build_scheduler(store=store, client=app.slack_clients, clock=clock, metrics=app.metrics, settings=settings)
     )
     shutdown = ShutdownRequest()
     signal.signal(signal.SIGTERM, shutdown)

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.metrics import Metrics, nudge_outcome, recording
+from bot.oauth import SlackClients
 from bot.settings import Settings
 from schedules.jobs import TickReport, run_tick
 from schedules.sender import OUTCOME_HOOKS
@@ -38,7 +39,7 @@ if nudge_outcome not in OUTCOME_HOOKS:
 def observed_tick(
     *,
     store: Store,
-    client: WebClient,
+    client: WebClient | SlackClients,
     now: datetime,
     metrics: Metrics | None = None,
     settings: Settings | None = None,
@@ -66,7 +67,7 @@ def observed_tick(
 @dataclass(frozen=True)
 class _Runtime:
     store: Store
-    client: WebClient
+    client: WebClient | SlackClients
     clock: Clock
     metrics: Metrics | None
     settings: Settings | None
@@ -87,7 +88,7 @@ def scheduled_tick() -> None:
 def build_scheduler(
     *,
     store: Store,
-    client: WebClient,
+    client: WebClient | SlackClients,
     clock: Clock,
     metrics: Metrics | None = None,
     settings: Settings | None = None,

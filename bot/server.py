@@ -31,11 +31,14 @@ SHUTDOWN_GRACE = 10.0
 
 
 class PartnerWSGI:
-    """Routes /slack/events to Bolt and answers the operator's own endpoints."""
+    """Routes /slack/events (and in OAuth mode /slack/install, /slack/oauth_redirect) to Bolt, and answers the
+    operator's own endpoints."""
 
     def __init__(self, app: App, store: Store, metrics: Metrics | None = None) -> None:
         self.slack = SlackRequestHandler(app, path=SLACK_PATH)
         self.store = store
+        flow = app.oauth_flow
+        self.install_paths = frozenset({flow.install_path, flow.redirect_uri_path}) if flow is not None else frozenset()
         # The app's own metrics (create_app makes them), so /metrics shows what its requests and jobs did.
         self.metrics: Metrics = metrics or getattr(app, "metrics", None) or Metrics()
 
@@ -54,6 +57,10 @@ class PartnerWSGI:
             if not _is_unix_time(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")):
                 # slack-sdk's verifier calls int() on it and raises, which Bolt would turn into a 200 "Sorry…".
                 return _respond(start_response, "401 Unauthorized", {"error": "invalid request"})
+            return self.slack(environ, start_response)
+        if path in self.install_paths:  # OAuth mode only: Bolt's install page and redirect (bot/oauth.py)
+            if method != "GET":
+                return _respond(start_response, "405 Method Not Allowed", {"error": "GET only"})
             return self.slack(environ, start_response)
         return _respond(start_response, "404 Not Found", {"error": "not found"})
 

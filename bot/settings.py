@@ -26,9 +26,13 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    slack_bot_token: str
+    slack_bot_token: str | None  # None in OAuth mode: each workspace's token comes from its installation
     slack_signing_secret: str
     slack_app_token: str | None = None
+    # OAuth install (several workspaces, bot/oauth.py): both set turns it on.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_redirect_uri: str | None = None  # None: the app's only Redirect URL, as set at api.slack.com
     database_url: str = "sqlite:///partner.db"
     slack_api_url: str = SLACK_API_URL_DEFAULT
     port: int = 3000
@@ -54,6 +58,11 @@ class Settings:
     @property
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
+
+    @property
+    def oauth(self) -> bool:
+        """Several workspaces install the app through /slack/install; no single bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def boundary_policy(self) -> Policy:
@@ -85,13 +94,43 @@ class Settings:
                 raise SettingsError(f"{name} is not set. {hint}")
             return value
 
-        token = required("SLACK_BOT_TOKEN", "Copy the Bot User OAuth Token (xoxb-…) from your app's OAuth page.")
-        if not token.startswith("xoxb-"):
-            raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-'.")
+        client_id, client_secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
+        if bool(client_id) != bool(client_secret):
+            missing = "SLACK_CLIENT_SECRET" if client_id else "SLACK_CLIENT_ID"
+            raise SettingsError(
+                f"{missing} is not set. OAuth install needs both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+                "(your app's Basic Information → App Credentials); unset both for a single workspace's bot token."
+            )
+        oauth = client_id is not None
+        token = get("SLACK_BOT_TOKEN")
+        if oauth and token is not None:
+            raise SettingsError(
+                "Set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth "
+                "install, several workspaces), not both: in OAuth mode each workspace's token comes from its install."
+            )
+        if not oauth:
+            token = required(
+                "SLACK_BOT_TOKEN",
+                "Copy the Bot User OAuth Token (xoxb-…) from your app's OAuth page, or set SLACK_CLIENT_ID and "
+                'SLACK_CLIENT_SECRET to let several workspaces install Partner (README, "OAuth install").',
+            )
+            if not token.startswith("xoxb-"):
+                raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-'.")
         secret = required("SLACK_SIGNING_SECRET", "Copy the Signing Secret from your app's Basic Information page.")
         app_token = get("SLACK_APP_TOKEN")
         if app_token is not None and not app_token.startswith("xapp-"):
             raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-' (or unset).")
+        if oauth and app_token is not None:
+            raise SettingsError(
+                "OAuth install serves /slack/install and /slack/oauth_redirect over HTTP: unset SLACK_APP_TOKEN "
+                "(Socket Mode) and run `partner-bot serve --http` behind your public URL."
+            )
+        redirect_uri = get("SLACK_REDIRECT_URI")
+        if redirect_uri is not None and not redirect_uri.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"SLACK_REDIRECT_URI must be an http(s) URL like https://partner.example.com/slack/oauth_redirect, "
+                f"got {redirect_uri!r}."
+            )
 
         api_url = get("SLACK_API_URL") or SLACK_API_URL_DEFAULT
         if not api_url.startswith(("http://", "https://")):
@@ -155,6 +194,9 @@ class Settings:
             slack_bot_token=token,
             slack_signing_secret=secret,
             slack_app_token=app_token,
+            slack_client_id=client_id,
+            slack_client_secret=client_secret,
+            slack_redirect_uri=redirect_uri,
             database_url=get("DATABASE_URL") or "sqlite:///partner.db",
             slack_api_url=api_url,
             port=port,

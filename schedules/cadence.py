@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
+from bot.oauth import SlackClients
 from bot.settings import Settings
 from handlers.blocks.nudges import local_time, nudge_blocks
 from schedules import planner
@@ -209,7 +210,9 @@ register(OVERDUE, render_overdue, grace=False)  # a lapse that still stands is w
 # --------------------------------------------------------------------------- calls logged after the nudge
 
 
-def mark_logged_calls(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+def mark_logged_calls(
+    *, store: Store, client: WebClient | SlackClients, now: datetime, settings: Settings | None = None
+) -> int:
     """Updates sent nudges in place when the call they asked for has been logged since; returns how many."""
     policy = policy_of(settings)
     updated = 0
@@ -256,6 +259,8 @@ def mark_logged_calls(*, store: Store, client: WebClient, now: datetime, setting
     return updated
 
 
-def send_nudges(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+def send_nudges(
+    *, store: Store, client: WebClient | SlackClients, now: datetime, settings: Settings | None = None
+) -> int:
     """Sends every due nudge of every kind (the generic sender); runs after all the planning jobs."""
     return send_due_nudges(store=store, client=client, now=now, grace=policy_of(settings).grace, options=SENDER_OPTIONS)

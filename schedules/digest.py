@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.oauth import NotInstalled, SlackClients, client_for
 from bot.settings import Settings
 from domain.cadence import parse_time
 from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, parse_weekday
@@ -290,7 +291,7 @@ def render_digest(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
 register(DIGEST, render_digest, grace=False)
 
 
-def send_digest_charts(*, store: Store, client: WebClient, now: datetime) -> int:
+def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: datetime) -> int:
     """Uploads the chart of each digest the sender posted in the last day, once (after the sender job)."""
     uploaded = 0
     for workspace in store.workspaces_with_digest():
@@ -319,8 +320,10 @@ def send_digest_charts(*, store: Store, client: WebClient, now: datetime) -> int
             as_of = nudge.sent_at or now
             try:
                 png, _names = digest_chart(store=store, team_id=nudge.team_id, now=as_of, tz=tz)
-                upload_chart(client=client, channel=nudge.channel_id, png=png, now=as_of)
+                upload_chart(client=client_for(client, nudge.team_id), channel=nudge.channel_id, png=png, now=as_of)
                 uploaded += 1
+            except NotInstalled as e:
+                logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e)
             except SlackApiError as e:
                 # At most once: a failed upload is logged, not retried into a possible duplicate.
                 logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e.response.get("error"))

@@ -1,5 +1,7 @@
 """Every scheduled job, a function of (store, client, now[, settings]); the scheduler and `partner-bot tick` call them.
 
+`client` is a WebClient or a `bot.oauth.SlackClients`; a job resolves a team's client with `client_for`.
+
 A job gets `settings` only when its signature names it. Jobs run in the order of JOBS: planners first, then
 `send_nudges` (the generic sender, schedules/sender.py) posts whatever the planners put in the outbox.
 """
@@ -14,6 +16,7 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
+from bot.oauth import SlackClients
 from bot.settings import Settings
 from schedules.boundaries import plan_boundary_reminders, review_boundaries
 from schedules.cadence import mark_logged_calls, plan_nudges, send_nudges
@@ -53,9 +56,17 @@ def _wants_settings(job: Job) -> bool:
     return "settings" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
-def run_tick(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> TickReport:
-    """Runs every job once as of `now`. One failing job does not stop the others."""
+def run_tick(
+    *, store: Store, client: WebClient | SlackClients, now: datetime, settings: Settings | None = None
+) -> TickReport:
+    """Runs every job once as of `now`. One failing job does not stop the others.
+
+    `client` is the one bot client (token mode) or each workspace's (`SlackClients`, OAuth mode): jobs post
+    through `bot.oauth.client_for(client, team_id)`, so a team's messages go out with that team's token only.
+    """
     report = TickReport(now=now)
+    if isinstance(client, SlackClients):
+        client = client.for_tick()  # each team's installation looked up (and its token refreshed) once per tick
     for name, job in JOBS.items():
         try:
             extra = {"settings": settings} if _wants_settings(job) else {}

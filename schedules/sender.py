@@ -69,6 +69,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.oauth import NotInstalled, SlackClients, client_for
 from handlers.blocks import context, section
 from storage.models import Nudge
 from storage.store import Store
@@ -318,7 +319,7 @@ class _Outgoing:
 @dataclass
 class _Run:
     store: Store
-    client: WebClient
+    client: WebClient | SlackClients  # each team's messages go out with that team's client (bot/oauth.py)
     now: datetime
     options: SenderOptions
     claimer: str
@@ -367,7 +368,7 @@ class _Run:
 def send_due_nudges(
     *,
     store: Store,
-    client: WebClient,
+    client: WebClient | SlackClients,
     now: datetime,
     grace: timedelta | None = None,
     options: SenderOptions | None = None,
@@ -408,17 +409,18 @@ def _resolve_unconfirmed(run: _Run) -> None:
     )
     if not taken:
         return
-    by_destination: dict[str, set[int]] = {}
+    by_destination: dict[tuple[str, str], set[int]] = {}
     for nudge in taken:
         assert nudge.id is not None
-        by_destination.setdefault(nudge.channel_id or "", set()).add(nudge.id)
+        by_destination.setdefault((nudge.team_id, nudge.channel_id or ""), set()).add(nudge.id)
     found: list[tuple[int, str, str]] = []
     not_posted: list[int] = []
     unknown: list[int] = []
-    for destination, wanted in by_destination.items():
+    for (team_id, destination), wanted in by_destination.items():
         try:
-            posts, complete = _find_posts(run.client, destination, wanted) if destination else ({}, False)
-        except (SlackApiError, OSError, URLError) as e:
+            client = client_for(run.client, team_id)  # the history is read as that team's bot
+            posts, complete = _find_posts(client, destination, wanted) if destination else ({}, False)
+        except (SlackApiError, OSError, URLError, NotInstalled) as e:
             error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
             logger.warning("cannot read the history of %s to find unconfirmed nudges (%s)", destination, error)
             posts, complete = {}, False
@@ -535,6 +537,12 @@ def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
     """Marks, posts and records one message; `posted_at` gets when the first post began (for pacing)."""
     nudges, message = outgoing.nudges, outgoing.message
     ids = [n.id for n in nudges if n.id is not None]
+    try:
+        client = client_for(run.client, nudges[0].team_id)
+    except NotInstalled as e:  # never another team's token: it waits (then fails) until the team installs again
+        logger.warning("nudge(s) %s not sent: %s", ids, e)
+        _retry_or_fail(run, nudges, "not_installed")
+        return False
     destination = message.channel or message.user
     assert destination is not None
     if not run.mark_sending((ids, destination)):
@@ -542,7 +550,7 @@ def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
         return False
     posted_at.append(run.options.monotonic())
     try:
-        posted = _post(run.client, destination, message, ids)
+        posted = _post(client, destination, message, ids)
     except SlackApiError as e:
         error = str(e.response.get("error") or "")
         if message.channel is not None and error in CHANNEL_ERRORS:
@@ -553,7 +561,7 @@ def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
                 return False
             try:
                 run.store.mark_destination(ids=ids, claimer=run.claimer, destination=message.user)
-                posted = _post(run.client, message.user, message, ids)
+                posted = _post(client, message.user, message, ids)
             except SlackApiError as again:
                 _failed_answer(run, nudges, again)
                 return False
@@ -663,7 +671,9 @@ def _channel_refused(run: _Run, nudges: list[Nudge], message: Message, error: st
 # --------------------------------------------------------------------------- redrawing a sent message
 
 
-def refresh_message(*, store: Store, client: WebClient, team_id: str, channel_id: str, ts: str, now: datetime) -> bool:
+def refresh_message(
+    *, store: Store, client: WebClient | SlackClients, team_id: str, channel_id: str, ts: str, now: datetime
+) -> bool:
     """Redraws a sent message from its nudges (after a button click or a logged call) with chat.update."""
     nudges = store.nudges_for_message(team_id=team_id, channel_id=channel_id, ts=ts)
     messages: list[Message] = []
@@ -679,7 +689,10 @@ def refresh_message(*, store: Store, client: WebClient, team_id: str, channel_id
         return False
     message = compose(messages)
     try:
-        client.chat_update(channel=channel_id, ts=ts, text=message.text, blocks=message.blocks)
+        client_for(client, team_id).chat_update(channel=channel_id, ts=ts, text=message.text, blocks=message.blocks)
+    except NotInstalled as e:
+        logger.warning("could not update message %s in %s: %s", ts, channel_id, e)
+        return False
     except SlackApiError as e:
         logger.warning("could not update message %s in %s: %s", ts, channel_id, e.response.get("error"))
         return False

@@ -288,6 +288,14 @@ class FakeSlack:
         self._dm_by_user: dict[str, str] = {}
         self._external_ids: dict[str, str] = {}
         self._response_ids: set[str] = set()
+        # OAuth install: the app's credentials, codes handed out by the consent page, and the bot tokens it
+        # issued per workspace (token → that workspace's install; the constructor's bot_token stays valid too).
+        self.client_id = "111.222"
+        self.client_secret = "fake-client-secret"
+        self.installs: dict[str, dict[str, Any]] = {}
+        self._oauth_codes: dict[str, dict[str, Any]] = {}
+        self._refresh_tokens: dict[str, dict[str, Any]] = {}
+        self._caller_token: str | None = None  # the token of the call being answered (set under the lock)
 
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": self._api_test,
@@ -313,8 +321,10 @@ class FakeSlack:
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
             "apps.connections.open": self._apps_connections_open,
+            "oauth.v2.access": self._oauth_v2_access,
         }
-        self._no_auth = frozenset({"api.test"})
+        # oauth.v2.access authenticates with the app's client_id/client_secret, not a token.
+        self._no_auth = frozenset({"api.test", "oauth.v2.access"})
         # The bot token's granted scopes: Slack returns them in the X-OAuth-Scopes header of every call.
         # conversations.info/members/history check them per conversation type (see _require_scope).
         self.scopes: list[str] = [
@@ -424,6 +434,9 @@ class FakeSlack:
             self.files.clear()
             self.response_url_posts.clear()
             self._external_ids.clear()
+            self.installs.clear()
+            self._oauth_codes.clear()
+            self._refresh_tokens.clear()
         self.socket_mode.reset()
 
     # ------------------------------------------------------------------ world
@@ -533,6 +546,41 @@ class FakeSlack:
         with self._lock:
             self._response_ids.add(response_id)
         return f"{self.base_url}/response/{response_id}"
+
+    def grant_install(
+        self,
+        team_id: str,
+        *,
+        team_name: str | None = None,
+        installer_id: str = "U0001",
+        scopes: list[str] | None = None,
+        expires_in: int | None = None,
+    ) -> str:
+        """What Slack's consent page does when an admin of `team_id` clicks Allow: a one-time `code` for the
+        redirect, which oauth.v2.access exchanges for that workspace's own bot token. With `expires_in` (seconds)
+        the app has token rotation on: the token expires and comes with a refresh_token."""
+        code = f"{team_id}.{secrets.token_hex(8)}"
+        with self._lock:
+            self._oauth_codes[code] = {
+                "team_id": team_id,
+                "team_name": team_name or f"Team {team_id}",
+                "installer_id": installer_id,
+                "scope": ",".join(scopes if scopes is not None else self.scopes),
+                "expires_in": expires_in,
+            }
+        return code
+
+    def install_of(self, token: str | None) -> dict[str, Any] | None:
+        """The workspace install a bot token was issued for (None: the constructor's token, or unknown)."""
+        with self._lock:
+            return self.installs.get(token or "")
+
+    def team_of(self, call: Call) -> str | None:
+        """Which workspace a recorded call was made as: its token's team."""
+        install = self.install_of(call.token)
+        if install is not None:
+            return str(install["team_id"])
+        return self.team_id if call.token == self.bot_token else None
 
     # ------------------------------------------------------------------ faults
 
@@ -672,6 +720,12 @@ class FakeSlack:
             decode_error = None
         if token is None and token_in_body and params.get("token"):
             token = str(params["token"])
+        if method == "oauth.v2.access":
+            # slack-sdk sends the app's credentials as HTTP Basic auth; Slack also takes them as form fields.
+            scheme, _, credentials = headers.get("authorization", "").partition(" ")
+            if scheme.lower() == "basic" and "client_id" not in params:
+                client_id, _, client_secret = base64.b64decode(credentials).decode().partition(":")
+                params.update(client_id=client_id, client_secret=client_secret)
 
         if fault is not None:
             self._sleep(fault.delay)
@@ -687,6 +741,8 @@ class FakeSlack:
                 metadata = response.setdefault("response_metadata", {})
                 metadata["warnings"] = [*warnings, *metadata.get("warnings", [])]
             scopes = {"X-OAuth-Scopes": ",".join(self.scopes)} if token == self.bot_token else None
+            if token in self.installs:
+                scopes = {"X-OAuth-Scopes": self.installs[token]["scope"]}
             reply = _json_reply(response, headers=scopes)
         self._record(
             Call(
@@ -714,9 +770,10 @@ class FakeSlack:
                     return {"ok": False, "error": "not_allowed_token_type"}
                 if token != self.app_token:
                     return {"ok": False, "error": "invalid_auth"}
-            elif token != self.bot_token:
+            elif token != self.bot_token and token not in self.installs:
                 return {"ok": False, "error": "invalid_auth"}
         with self._lock:
+            self._caller_token = token
             try:
                 result = handler(params)
             except _ApiError as exc:
@@ -784,7 +841,8 @@ class FakeSlack:
         return reply
 
     def _handle_file_download(self, path: str, headers: dict[str, str]) -> _Reply:
-        if self._bearer(headers) != self.bot_token:
+        bearer = self._bearer(headers)
+        if bearer != self.bot_token and bearer not in self.installs:
             return _Reply(403, b"Forbidden", "text/plain")
         file_id = path[len("/files/") :].split("/")[0]
         with self._lock:
@@ -905,7 +963,66 @@ class FakeSlack:
             raise _ApiError(str(params["error"]))
         return {"args": {k: v for k, v in params.items() if k != "token"}}
 
+    def _issue_bot_token(self, grant: dict[str, Any]) -> dict[str, Any]:
+        """A new bot token for the granted workspace (and a refresh token when it rotates)."""
+        team_id = grant["team_id"]
+        number = next(self._ids)
+        rotating = grant.get("expires_in") is not None
+        token = f"xoxe.xoxb-1-{team_id}-{number}" if rotating else f"xoxb-{team_id}-{number}"
+        install = {
+            **grant,
+            "token": token,
+            "bot_user_id": f"UBOT{team_id}",
+            "bot_id": f"B{team_id}",
+        }
+        self.installs[token] = install
+        answer: dict[str, Any] = {
+            "access_token": token,
+            "token_type": "bot",
+            "scope": grant["scope"],
+            "bot_user_id": install["bot_user_id"],
+            "app_id": self.app_id,
+            "team": {"id": team_id, "name": grant["team_name"]},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "authed_user": {"id": grant["installer_id"]},
+        }
+        if rotating:
+            refresh_token = f"xoxe-1-{team_id}-{number}"
+            self._refresh_tokens[refresh_token] = grant
+            answer.update(expires_in=grant["expires_in"], refresh_token=refresh_token)
+        return answer
+
+    def _oauth_v2_access(self, params: dict[str, Any]) -> dict[str, Any]:
+        if (
+            _str_param(params, "client_id") != self.client_id
+            or _str_param(params, "client_secret") != self.client_secret
+        ):
+            raise _ApiError(
+                "invalid_client_id" if _str_param(params, "client_id") != self.client_id else "bad_client_secret"
+            )
+        if _str_param(params, "grant_type") == "refresh_token":
+            grant = self._refresh_tokens.pop(_str_param(params, "refresh_token"), None)  # each is good once
+            if grant is None:
+                raise _ApiError("invalid_refresh_token")
+            return self._issue_bot_token(grant)
+        grant = self._oauth_codes.pop(_str_param(params, "code"), None)  # a code is good once
+        if grant is None:
+            raise _ApiError("invalid_code")
+        return self._issue_bot_token(grant)
+
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        install = self.installs.get(self._caller_token or "")
+        if install is not None:  # a token an OAuth install issued: that workspace's bot
+            return {
+                "url": f"https://{install['team_id'].lower()}.slack.com/",
+                "team": install["team_name"],
+                "user": "partner",
+                "team_id": install["team_id"],
+                "user_id": install["bot_user_id"],
+                "bot_id": install["bot_id"],
+                "is_enterprise_install": False,
+            }
         return {
             "url": f"https://{self.team_domain}.slack.com/",
             "team": self.team_name,

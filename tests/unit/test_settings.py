@@ -35,6 +35,30 @@ def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
         Settings.from_mapping(env)
 
 
+OAUTH = {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "client-s3cret", "SLACK_SIGNING_SECRET": "s3cret"}
+
+
+def test_oauth_mode_needs_no_bot_token() -> None:
+    s = Settings.from_mapping(OAUTH)
+    assert s.oauth and s.slack_bot_token is None and s.slack_redirect_uri is None
+    assert not Settings.from_mapping(BASE).oauth
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({**BASE, "SLACK_CLIENT_ID": "111.222"}, "SLACK_CLIENT_SECRET is not set"),
+        ({**BASE, "SLACK_CLIENT_SECRET": "x" * 10}, "SLACK_CLIENT_ID is not set"),
+        ({**OAUTH, "SLACK_BOT_TOKEN": "xoxb-1"}, "either SLACK_BOT_TOKEN .* not both"),
+        ({**OAUTH, "SLACK_APP_TOKEN": "xapp-1"}, "unset SLACK_APP_TOKEN"),
+        ({**OAUTH, "SLACK_REDIRECT_URI": "partner.example.com/slack/oauth_redirect"}, "SLACK_REDIRECT_URI"),
+    ],
+)
+def test_bad_oauth_settings_say_what_to_change(env: dict[str, str], names: str) -> None:
+    with pytest.raises(SettingsError, match=names):
+        Settings.from_mapping(env)
+
+
 def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("SLACK_BOT_TOKEN=xoxb-from-file\nSLACK_SIGNING_SECRET=file\nPORT=4000\n")

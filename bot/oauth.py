@@ -1,0 +1,242 @@
+"""Multi-workspace install (OAuth): the install flow's settings, and each workspace's bot client outside requests.
+
+With SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set, any workspace installs Partner through GET /slack/install →
+Slack's consent page → GET /slack/oauth_redirect. slack-sdk's SQLAlchemy stores keep the installations (one bot
+token per team, refreshed before it expires when the app has token rotation on) and the one-time `state` values, in
+the app's own database (tables from migration 0004). Bolt then authorizes every request by the installation of the
+team named in its signed payload: a team without one gets nothing.
+
+Code that posts outside a Slack request (scheduled jobs, the App Home publisher) holds a `SlackClients` and asks it
+`for_team(team_id)`: in OAuth mode that team's installation, in token mode the one client. A team without an
+installation raises `NotInstalled`; no other team's token is ever used in its place.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackTokenRotationError
+from slack_sdk.oauth.installation_store import Installation
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from slack_sdk.oauth.token_rotation import TokenRotator
+
+from bot.clock import Clock
+from bot.settings import Settings, SettingsError
+from storage.store import Store
+
+logger = logging.getLogger("partner.oauth")
+
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+# A token that expires within this many minutes is refreshed before use (Bolt's default; Slack's tokens last 12 h).
+TOKEN_ROTATION_MINUTES = 120
+# How long an install link (its `state`) stays good.
+STATE_EXPIRATION_SECONDS = 600
+REPO_MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+
+
+class NotInstalled(LookupError):
+    """The team has no installation (never installed, or uninstalled): nothing may be sent to it."""
+
+    def __init__(self, team_id: str) -> None:
+        super().__init__(f"Partner is not installed in workspace {team_id}")
+        self.team_id = team_id
+
+
+def manifest_bot_scopes(path: Path | None = None) -> list[str]:
+    """The bot scopes the install asks for: manifest.yml's, the one list the app, the docs and `doctor` share."""
+    found = path or next((p for p in (Path("manifest.yml"), REPO_MANIFEST) if p.exists()), None)
+    if found is None:
+        raise SettingsError("OAuth install reads its bot scopes from manifest.yml, which was not found.")
+    data = yaml.safe_load(found.read_text()) or {}
+    scopes = list(((data.get("oauth_config") or {}).get("scopes") or {}).get("bot") or [])
+    if not scopes:
+        raise SettingsError(f"{found} lists no oauth_config.scopes.bot; OAuth install needs them.")
+    return scopes
+
+
+class SlackClients:
+    """The bot's WebClient for a workspace, for code that runs outside a Slack request.
+
+    Token mode: the one client, whatever the team. OAuth mode: a client with the team's own (refreshed) bot token.
+    `for_tick()` gives a copy that looks each team up once, for a scheduler tick that posts many messages.
+    """
+
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        installation_store: SQLAlchemyInstallationStore | None = None,
+        token_rotator: TokenRotator | None = None,
+        memoize: bool = False,
+    ) -> None:
+        self.client = client
+        self.installation_store = installation_store
+        self.token_rotator = token_rotator
+        self._memo: dict[str, WebClient | NotInstalled] | None = {} if memoize else None
+        self._lock = threading.Lock()
+
+    @property
+    def oauth(self) -> bool:
+        return self.installation_store is not None
+
+    def for_tick(self) -> SlackClients:
+        return SlackClients(
+            self.client, installation_store=self.installation_store, token_rotator=self.token_rotator, memoize=True
+        )
+
+    def for_team(self, team_id: str) -> WebClient:
+        """The client to post to `team_id` with; raises NotInstalled when the team has no bot token."""
+        if self.installation_store is None:
+            return self.client
+        with self._lock:  # one lookup (and one token refresh) per team at a time
+            found = self._memo.get(team_id) if self._memo is not None else None
+            if found is None:
+                found = self._lookup(self.installation_store, team_id)
+                if self._memo is not None:
+                    self._memo[team_id] = found
+        if isinstance(found, NotInstalled):
+            raise found
+        return found
+
+    def _lookup(self, store: SQLAlchemyInstallationStore, team_id: str) -> WebClient | NotInstalled:
+        installation = store.find_installation(enterprise_id=_enterprise_of(store, team_id), team_id=team_id)
+        if installation is None or not installation.bot_token:
+            return NotInstalled(team_id)
+        if self.token_rotator is not None and installation.bot_refresh_token:
+            try:
+                refreshed = self.token_rotator.perform_token_rotation(
+                    installation=installation, minutes_before_expiration=TOKEN_ROTATION_MINUTES
+                )
+            except SlackTokenRotationError as e:  # a refresh token Slack refuses: as good as uninstalled
+                logger.error("could not refresh the bot token of %s: %s", team_id, e.api_error.response.get("error"))
+                return NotInstalled(team_id)
+            if refreshed is not None:
+                store.save(refreshed)
+                installation = refreshed
+        return team_client(self.client, installation.bot_token or "")
+
+
+def client_for(slack: WebClient | SlackClients, team_id: str) -> WebClient:
+    """What jobs call: a plain WebClient (token mode, tests) is every team's client; SlackClients picks the team's."""
+    return slack.for_team(team_id) if isinstance(slack, SlackClients) else slack
+
+
+def team_client(base: WebClient, token: str) -> WebClient:
+    """A client like `base` (API URL, timeout, retry handlers and their metrics observer) with another token."""
+    return WebClient(
+        token=token,
+        base_url=base.base_url,
+        timeout=base.timeout,
+        ssl=base.ssl,
+        proxy=base.proxy,
+        headers=dict(base.headers),
+        logger=base.logger,
+        retry_handlers=list(base.retry_handlers),
+    )
+
+
+def _enterprise_of(store: SQLAlchemyInstallationStore, team_id: str) -> str | None:
+    """The Enterprise Grid org a workspace was installed under (None outside Grid): jobs know only the team."""
+    c = store.installations.c
+    query = (
+        sa.select(c.enterprise_id)
+        .where(c.client_id == store.client_id, c.team_id == team_id)
+        .order_by(c.installed_at.desc())
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+def installation_store(settings: Settings, store: Store) -> SQLAlchemyInstallationStore:
+    assert settings.slack_client_id is not None
+    return SQLAlchemyInstallationStore(
+        client_id=settings.slack_client_id, engine=store.engine, logger=logging.getLogger("partner.oauth.store")
+    )
+
+
+def slack_clients(settings: Settings, store: Store, client: WebClient) -> SlackClients:
+    """Token mode: `client` for every team. OAuth mode: each team's installation, refreshed through `client`."""
+    if not settings.oauth:
+        return SlackClients(client)
+    assert settings.slack_client_id and settings.slack_client_secret
+    rotator = TokenRotator(
+        client_id=settings.slack_client_id, client_secret=settings.slack_client_secret, client=client
+    )
+    return SlackClients(client, installation_store=installation_store(settings, store), token_rotator=rotator)
+
+
+def oauth_settings(
+    settings: Settings,
+    *,
+    store: Store,
+    clock: Clock,
+    client: WebClient,
+    scopes: list[str] | None = None,
+) -> OAuthSettings:
+    """Bolt's install flow on the app's database; every Slack call (oauth.v2.access, auth.test, token refresh)
+    goes through `client`, so through SLACK_API_URL."""
+    assert settings.slack_client_id and settings.slack_client_secret
+    installations = installation_store(settings, store)
+    oauth = OAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        scopes=scopes if scopes is not None else manifest_bot_scopes(),
+        user_scopes=[],
+        redirect_uri=settings.slack_redirect_uri,
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_PATH,
+        installation_store=installations,
+        token_rotation_expiration_minutes=TOKEN_ROTATION_MINUTES,
+        state_store=SQLAlchemyOAuthStateStore(
+            expiration_seconds=STATE_EXPIRATION_SECONDS,
+            engine=store.engine,
+            logger=logging.getLogger("partner.oauth.state"),
+        ),
+        state_expiration_seconds=STATE_EXPIRATION_SECONDS,
+        callback_options=CallbackOptions(success=_on_installed(store, clock), failure=_on_failure),
+        logger=logging.getLogger("partner.oauth.flow"),
+    )
+    # OAuthSettings builds its authorize without a client, so its token refreshes would go to slack.com whatever
+    # SLACK_API_URL says. This one refreshes through `client`, and remembers each token's auth.test answer (a new
+    # token after a refresh or reinstall is a new key; an uninstalled team has no token to look up at all).
+    oauth.authorize = InstallationStoreAuthorize(
+        logger=logging.getLogger("partner.oauth.authorize"),
+        installation_store=installations,
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        token_rotation_expiration_minutes=TOKEN_ROTATION_MINUTES,
+        cache_enabled=True,
+        client=client,
+    )
+    return oauth
+
+
+def _on_installed(store: Store, clock: Clock) -> Callable[[SuccessArgs], BoltResponse]:
+    def success(args: SuccessArgs) -> BoltResponse:
+        installation: Installation = args.installation
+        if installation.team_id:
+            store.ensure_workspace(team_id=installation.team_id, name=installation.team_name, now=clock())
+            # Installed again after an uninstall: its nudges resume (handlers/events/uninstall.py deactivated it).
+            store.reactivate_workspace(team_id=installation.team_id)
+        logger.info("installed in %s (%s)", installation.team_id, installation.team_name)
+        return args.default.success(args)
+
+    return success
+
+
+def _on_failure(args: FailureArgs) -> BoltResponse:
+    logger.warning("install refused: %s", args.reason)
+    return args.default.failure(args)

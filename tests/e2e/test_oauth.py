@@ -1,0 +1,474 @@
+"""OAuth install end to end: workspaces install Partner through /slack/install → /slack/oauth_redirect (real HTTP,
+the state cookie sent back as a browser would), then each workspace sees and changes only its own data, and
+scheduled work goes out with each workspace's own bot token.
+
+The fake Slack plays the consent page (`grant_install` hands out the code Slack would put in the redirect) and
+answers oauth.v2.access with a bot token per workspace; every call it records carries the token it was made with.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html import unescape
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from slack_sdk.oauth.installation_store import Installation
+
+import schedules.cadence
+from bot.app import PartnerApp, create_app
+from bot.oauth import NotInstalled, installation_store
+from bot.settings import Settings
+from handlers.commands.export import wait_after_ack
+from handlers.home_publisher import publisher_of, request_home_refresh
+from handlers.ids import CARD_ARCHIVE, CHECKIN_CUSTOMER, EDIT_CUSTOMER_MODAL, LIST_OPEN_CARD
+from schedules.jobs import run_tick
+from schedules.sender import SenderOptions
+from storage.models import SLACK_OAUTH_STATES, Customer, Workspace
+from storage.store import Store
+from tests.conftest import MANIFEST_BOT_SCOPES
+from tests.e2e.test_customers import field_values
+from tests.e2e.test_export import read_csv, uploaded
+from tests.fake_slack import Call, FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import SIGNING_SECRET, BotServer, FakeClock
+
+T1, T2, T3 = "T1000001", "T2000002", "T3000003"
+COOKIE = "slack-app-oauth-state"
+MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+NINE_NY = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # Tuesday 09:00 in New York
+
+
+@dataclass
+class Page:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+
+def browse(url: str, *, cookie: str | None = None) -> Page:
+    """A GET as a browser makes it (redirects are not followed: none are expected)."""
+    headers = {"Accept": "text/html", "User-Agent": "Mozilla/5.0 (test browser)"}
+    if cookie:
+        headers["Cookie"] = cookie
+    request = urllib.request.Request(url, headers=headers, method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return Page(response.status, dict(response.headers.items()), response.read().decode())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Page(error.code, dict(error.headers.items()), error.read().decode())
+
+
+@dataclass
+class InstallStart:
+    state: str
+    cookie: str  # the Cookie header the browser sends back
+    authorize_url: str
+
+
+def start_install(bot_url: str) -> InstallStart:
+    page = browse(f"{bot_url}/slack/install")
+    assert page.status == 200, page.text
+    set_cookie = page.headers["Set-Cookie"]
+    name_value = set_cookie.split(";")[0]
+    assert name_value.startswith(f"{COOKIE}=") and "HttpOnly" in set_cookie
+    link = re.search(r'href="(https://slack\.com/oauth/v2/authorize\?[^"]+)"', page.text)
+    assert link is not None, page.text
+    authorize_url = unescape(link.group(1))
+    state = parse_qs(urlsplit(authorize_url).query)["state"][0]
+    assert name_value == f"{COOKIE}={state}"
+    return InstallStart(state=state, cookie=name_value, authorize_url=authorize_url)
+
+
+def install(bot_url: str, fake: FakeSlack, team_id: str, **grant: Any) -> Page:
+    """/slack/install, the admin clicks Allow on Slack's page, Slack redirects the browser back with code and state."""
+    started = start_install(bot_url)
+    code = fake.grant_install(team_id, **grant)
+    return browse(
+        f"{bot_url}/slack/oauth_redirect?{urlencode({'code': code, 'state': started.state})}", cookie=started.cookie
+    )
+
+
+def installation(settings: Settings, store: Store, team_id: str) -> Installation | None:
+    return installation_store(settings, store).find_installation(enterprise_id=None, team_id=team_id)
+
+
+def installation_rows(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM slack_installations")).scalar_one())
+
+
+def calls_since(fake: FakeSlack, mark: int) -> list[Call]:
+    with fake._lock:
+        return list(fake.calls[mark:])
+
+
+def web_api_teams(fake: FakeSlack, mark: int) -> set[str | None]:
+    """The workspaces whose tokens the Web API calls since `mark` were made with (response_url posts carry none)."""
+    return {fake.team_of(c) for c in calls_since(fake, mark) if c.method not in ("response_url", "upload")}
+
+
+# --------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def oauth_settings(fake_slack: FakeSlack, database_url: str) -> Settings:
+    return Settings.from_mapping(
+        {
+            "SLACK_CLIENT_ID": fake_slack.client_id,
+            "SLACK_CLIENT_SECRET": fake_slack.client_secret,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake_slack.api_url,
+            "DATABASE_URL": database_url,
+            "PARTNER_DEFAULT_TZ": "UTC",
+        }
+    )
+
+
+@pytest.fixture
+def oauth_bot(oauth_settings: Settings, store: Store, clock: FakeClock) -> Iterator[BotServer]:
+    server = BotServer(create_app(settings=oauth_settings, store=store, clock=clock), store).start()
+    yield server
+    server.stop()
+    server.app.drain()
+
+
+@pytest.fixture
+def world(fake_slack: FakeSlack) -> None:
+    """Each workspace's people and customer channel (the bot is a member of both channels)."""
+    fake_slack.add_user("U0201", name="gus", tz="America/New_York")
+    fake_slack.add_channel("C1ACME", name="acme", members=["U0001"])
+    fake_slack.add_channel("C2GLOBEX", name="globex", members=["U0201"])
+    fake_slack.add_channel("C3INITECH", name="initech", members=["U0301"])
+
+
+def requests_for(bot: BotServer, fake: FakeSlack, team_id: str) -> SlackRequests:
+    return SlackRequests(bot.url, signing_secret=SIGNING_SECRET, team_id=team_id, fake=fake)
+
+
+@pytest.fixture
+def teams(oauth_bot: BotServer, fake_slack: FakeSlack, world: None) -> dict[str, SlackRequests]:
+    """T1 and T2 installed through the browser flow."""
+    for team_id, name in ((T1, "Acme Partners"), (T2, "Globex Partners")):
+        page = install(oauth_bot.url, fake_slack, team_id, team_name=name)
+        assert page.status == 200, page.text
+    return {T1: requests_for(oauth_bot, fake_slack, T1), T2: requests_for(oauth_bot, fake_slack, T2)}
+
+
+def ephemeral_text(response: Any) -> str:
+    assert response.status == 200, response.text
+    return str(response.json()["text"])
+
+
+def add_customers(teams: dict[str, SlackRequests], store: Store) -> tuple[Customer, Customer]:
+    assert "Added *Acme*" in ephemeral_text(teams[T1].command("add Acme <#C1ACME|acme> <@U0001|dana>"))
+    reply = teams[T2].command("add Globex <#C2GLOBEX|globex> <@U0201|gus>", user_id="U0201", user_name="gus")
+    assert "Added *Globex*" in ephemeral_text(reply)
+    acme = store.customer_by_name(team_id=T1, name="acme")
+    globex = store.customer_by_name(team_id=T2, name="globex")
+    assert acme is not None and globex is not None
+    return acme, globex
+
+
+# --------------------------------------------------------------------------------------------- installing
+
+
+def test_two_workspaces_install_and_each_gets_its_own_token(
+    oauth_bot: BotServer, fake_slack: FakeSlack, oauth_settings: Settings, store: Store, world: None
+) -> None:
+    started = start_install(oauth_bot.url)
+    query = parse_qs(urlsplit(started.authorize_url).query)
+    assert query["client_id"] == [fake_slack.client_id]
+    assert query["scope"][0].split(",") == MANIFEST_BOT_SCOPES  # manifest.yml is the one list of scopes
+
+    for team_id, name in ((T1, "Acme Partners"), (T2, "Globex Partners")):
+        page = install(oauth_bot.url, fake_slack, team_id, team_name=name)
+        assert page.status == 200 and "Thank you!" in page.text
+
+    exchanges = fake_slack.calls_to("oauth.v2.access")
+    assert [c.ok for c in exchanges] == [True, True]  # through SLACK_API_URL, with the app's credentials
+    one, two = installation(oauth_settings, store, T1), installation(oauth_settings, store, T2)
+    assert one is not None and two is not None
+    assert fake_slack.team_of(Call("x", {}, {}, one.bot_token, 200, {}, 0)) == T1
+    assert fake_slack.team_of(Call("x", {}, {}, two.bot_token, 200, {}, 0)) == T2
+    assert one.bot_token != two.bot_token and one.bot_user_id == f"UBOT{T1}" and one.user_id == "U0001"
+    assert one.bot_scopes == MANIFEST_BOT_SCOPES
+    assert {w.team_id: w.name for w in store_workspaces(store)} == {T1: "Acme Partners", T2: "Globex Partners"}
+
+
+def store_workspaces(store: Store) -> list[Workspace]:
+    with store.session() as session:
+        return list(session.exec(sa.select(Workspace)).scalars())
+
+
+def test_forged_or_stale_redirects_install_nothing(
+    oauth_bot: BotServer, fake_slack: FakeSlack, store: Store, world: None
+) -> None:
+    url = f"{oauth_bot.url}/slack/oauth_redirect"
+    code = fake_slack.grant_install(T2)
+
+    started = start_install(oauth_bot.url)
+    # No cookie: the redirect did not come back to the browser that started the install (a link sent to a victim).
+    no_cookie = browse(f"{url}?{urlencode({'code': code, 'state': started.state})}")
+    assert no_cookie.status == 400
+    # A state this app never issued, with a matching cookie: a forged redirect.
+    forged = browse(f"{url}?{urlencode({'code': code, 'state': 'made-up'})}", cookie=f"{COOKIE}=made-up")
+    assert forged.status == 401
+    # An issued state past its expiry (10 minutes).
+    with store.engine.begin() as conn:
+        conn.execute(SLACK_OAUTH_STATES.insert().values(state="old-state", expire_at=datetime(2026, 1, 1)))
+    expired = browse(f"{url}?{urlencode({'code': code, 'state': 'old-state'})}", cookie=f"{COOKIE}=old-state")
+    assert expired.status == 401
+    assert fake_slack.calls_to("oauth.v2.access") == []  # the code was never even exchanged
+
+    # The genuine redirect works once; a replay of it (same state) is refused.
+    genuine = f"{url}?{urlencode({'code': code, 'state': started.state})}"
+    assert browse(genuine, cookie=started.cookie).status == 200
+    assert browse(genuine, cookie=started.cookie).status == 401
+    # A good state with a code Slack does not know.
+    again = start_install(oauth_bot.url)
+    bad_code = browse(f"{url}?{urlencode({'code': 'nope', 'state': again.state})}", cookie=again.cookie)
+    assert bad_code.status == 401
+    assert installation_rows(store) == 1
+    assert {w.team_id for w in store_workspaces(store)} == {T2}
+
+
+# --------------------------------------------------------------------------------------------- isolation
+
+
+def test_a_workspace_reads_and_changes_only_its_own_customers(
+    teams: dict[str, SlackRequests], fake_slack: FakeSlack, store: Store
+) -> None:
+    _acme, globex = add_customers(teams, store)
+    one = teams[T1]
+    mark = len(fake_slack.calls)
+
+    # Commands: T2's customer does not exist for T1.
+    listed = json.dumps(one.command("list").json())
+    assert "Acme" in listed and "Globex" not in listed
+    assert "No customer matches 'globex'" in ephemeral_text(one.command("show globex"))
+    assert "No customer matches 'globex'" in ephemeral_text(one.command("checkin globex red took over"))
+    assert "No customer matches 'globex'" in ephemeral_text(one.command("archive globex"))
+
+    # Buttons naming T2's customer id.
+    message = {"type": "message", "ts": "1.1", "text": ""}
+    for action_id in (CARD_ARCHIVE, LIST_OPEN_CARD):
+        assert one.block_action(action_id, value=str(globex.id), message=message).status == 200
+        told = fake_slack.calls_to("response_url")[-1].params
+        assert "That customer no longer exists" in told["text"] and "Globex" not in json.dumps(told)
+
+    # A modal whose private_metadata names T2's customer.
+    values = field_values(name="Hijacked", owner="U0001", channel="C1ACME", tz="UTC", cadence="", week="mon-fri")
+    metadata = json.dumps({"customer_id": globex.id})
+    name_input = {"type": "input", "block_id": "name", "element": {"type": "plain_text_input"}}
+    refused = one.view_submission(
+        EDIT_CUSTOMER_MODAL, values, private_metadata=metadata, view_fields={"blocks": [name_input]}
+    )
+    assert refused.json() == {"response_action": "errors", "errors": {"name": "That customer no longer exists."}}
+
+    # Options: only T1's customers.
+    options = one.block_suggestion(CHECKIN_CUSTOMER, "").json()["options"]
+    assert [o["text"]["text"] for o in options] == ["Acme"]
+    assert one.block_suggestion(CHECKIN_CUSTOMER, "glob").json()["options"] == []
+
+    # Export: T1's rows only, uploaded with T1's token.
+    assert "Acme" in ephemeral_text(one.command("checkin acme green kickoff"))
+    one.command("export all")
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    (checkins,) = [f for name, f in uploaded(fake_slack).items() if name.startswith("partner-checkins-all-")]
+    assert {r["customer"] for r in read_csv(checkins["bytes"])} == {"Acme"}
+
+    # T2's data is untouched, and every Slack call T1's requests made used T1's token.
+    after = store.customer(team_id=T2, customer_id=globex.id or 0)
+    assert after is not None and (after.name, after.archived_at) == ("Globex", None)
+    assert store.customer(team_id=T1, customer_id=globex.id or 0) is None
+    assert store.last_contacts(team_id=T2, customer_ids=[globex.id or 0], kinds=None) == {}
+    assert web_api_teams(fake_slack, mark) == {T1}
+
+
+def test_home_refreshes_go_out_with_the_workspaces_own_token(
+    teams: dict[str, SlackRequests], oauth_bot: BotServer, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_customers(teams, store)
+    publisher = publisher_of(oauth_bot.app)
+    assert publisher is not None
+    mark = len(fake_slack.calls)
+    # What a check-in's follow-up asks for in each workspace, and one for a workspace without installation.
+    for team_id, user_id in ((T1, "U0001"), (T2, "U0201"), (T3, "U0301")):
+        request_home_refresh(oauth_bot.app, team_id, [user_id])
+    publisher.flush()
+    published = {c.params["user_id"]: fake_slack.team_of(c) for c in calls_since(fake_slack, mark)}
+    assert published == {"U0001": T1, "U0201": T2}
+    assert "Globex" not in json.dumps(fake_slack.published_home["U0001"])
+
+
+def test_a_request_from_a_workspace_without_installation_is_refused_and_stores_nothing(
+    teams: dict[str, SlackRequests], oauth_bot: BotServer, fake_slack: FakeSlack, store: Store
+) -> None:
+    acme, _globex = add_customers(teams, store)
+    stranger = requests_for(oauth_bot, fake_slack, T3)  # signed with the app's real secret, claiming T3
+    mark = len(fake_slack.calls)
+
+    reply = stranger.command("add Initech <#C3INITECH|initech> <@U0001|dana>")
+    assert reply.status == 200 and "Added" not in reply.text
+    stranger.block_action(CARD_ARCHIVE, value=str(acme.id), message={"type": "message", "ts": "1.1", "text": ""})
+    submitted = stranger.view_submission(
+        EDIT_CUSTOMER_MODAL, field_values(name="Hijacked"), private_metadata=json.dumps({"customer_id": acme.id})
+    )
+    assert "Hijacked" not in submitted.text
+    assert "Acme" not in stranger.block_suggestion(CHECKIN_CUSTOMER, "").text
+    stranger.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"})
+
+    assert store.customers(team_id=T3) == []
+    assert T3 not in {w.team_id for w in store_workspaces(store)}
+    still = store.customer(team_id=T1, customer_id=acme.id or 0)
+    assert still is not None and (still.name, still.archived_at) == ("Acme", None)
+    # No Web API call was made for T3: its requests stopped at authorization (only the apology to response_url).
+    assert all(c.method == "response_url" for c in calls_since(fake_slack, mark))
+
+
+# --------------------------------------------------------------------------------------------- scheduled work
+
+
+@pytest.fixture
+def unpaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schedules.cadence, "SENDER_OPTIONS", SenderOptions(interval=0.0))
+
+
+def add_due_customers(store: Store) -> None:
+    """One customer with a daily 09:00 (New York) cadence per workspace; T3 has data but no installation."""
+    for team_id, name, channel, owner in (
+        (T1, "Acme", "C1ACME", "U0001"),
+        (T2, "Globex", "C2GLOBEX", "U0201"),
+        (T3, "Initech", "C3INITECH", "U0301"),
+    ):
+        store.add_customer(
+            team_id=team_id,
+            name=name,
+            created_by=owner,
+            now=MON,
+            channel_id=channel,
+            owner_id=owner,
+            tz="America/New_York",
+            cadence="daily 09:00",
+        )
+
+
+def test_a_tick_posts_each_workspaces_nudges_with_its_own_token(
+    teams: dict[str, SlackRequests],
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    unpaced: None,
+) -> None:
+    add_due_customers(store)
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    report = run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    assert not report.failed, report.failed
+
+    posts = {c.params["channel"]: c for c in fake_slack.calls_to("chat.postMessage") if c.ok}
+    assert set(posts) == {"C1ACME", "C2GLOBEX"}  # never T3's: it has no installation
+    for channel, team_id in (("C1ACME", T1), ("C2GLOBEX", T2)):
+        token = installation(oauth_settings, store, team_id).bot_token  # type: ignore[union-attr]
+        assert posts[channel].headers["authorization"] == f"Bearer {token}"
+    (waiting,) = store.nudges(team_id=T3, kinds=["cadence"], due_after=MON)
+    assert (waiting.status, waiting.error) == ("pending", "not_installed")  # visible, retried, never mis-sent
+    with pytest.raises(NotInstalled):
+        app.slack_clients.for_team(T3)
+
+    # Later ticks keep it from going out with anyone's token; it ends failed after the sender's attempts.
+    for minutes in (2, 5, 10, 30, 60, 120, 240):
+        run_tick(
+            store=store, client=app.slack_clients, now=NINE_NY + timedelta(minutes=minutes), settings=oauth_settings
+        )
+    assert "C3INITECH" not in {c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")}
+    (failed,) = store.nudges(team_id=T3, kinds=["cadence"], due_after=MON)
+    assert failed.status in ("failed", "missed")
+
+
+def test_rotating_tokens_are_refreshed_before_use_by_requests_and_ticks(
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    world: None,
+    unpaced: None,
+) -> None:
+    # Slack's rotating tokens last 12 hours; this one expires within Bolt's refresh window at once.
+    assert install(oauth_bot.url, fake_slack, T2, team_name="Globex", expires_in=600).status == 200
+    first = installation(oauth_settings, store, T2)
+    assert first is not None and first.bot_refresh_token and first.bot_token_expires_at
+    assert first.bot_token and first.bot_token.startswith("xoxe.xoxb-")
+
+    gus = requests_for(oauth_bot, fake_slack, T2)
+    assert "Added *Globex*" in ephemeral_text(gus.command("add Globex <#C2GLOBEX|globex>", user_id="U0201"))
+    refreshes = [c for c in fake_slack.calls_to("oauth.v2.access") if c.params.get("grant_type") == "refresh_token"]
+    assert len(refreshes) == 1 and refreshes[0].params["refresh_token"] == first.bot_refresh_token
+    second = installation(oauth_settings, store, T2)
+    assert second is not None and second.bot_token != first.bot_token
+    assert second.bot_refresh_token == refreshes[0].response["refresh_token"]
+
+    add_daily_customer(store, T2)
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    third = installation(oauth_settings, store, T2)
+    assert third is not None and third.bot_token != second.bot_token  # the tick refreshed it too
+    (post,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == "C2GLOBEX" and c.ok]
+    assert post.token == third.bot_token
+
+
+def add_daily_customer(store: Store, team_id: str) -> None:
+    store.add_customer(
+        team_id=team_id,
+        name="Globex Daily",
+        created_by="U0201",
+        now=MON,
+        channel_id="C2GLOBEX",
+        owner_id="U0201",
+        tz="America/New_York",
+        cadence="daily 09:00",
+    )
+
+
+def test_an_uninstalled_workspace_gets_no_more_nudges_until_it_installs_again(
+    teams: dict[str, SlackRequests],
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    unpaced: None,
+) -> None:
+    add_due_customers(store)
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    old_token = installation(oauth_settings, store, T2).bot_token  # type: ignore[union-attr]
+    assert teams[T2].event({"type": "app_uninstalled"}).status == 200
+    assert installation(oauth_settings, store, T2) is None  # the uninstall listener deleted its installation
+
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    posted = {c.params["channel"] for c in fake_slack.calls_to("chat.postMessage") if c.ok}
+    assert posted == {"C1ACME"}
+    assert all(c.token != old_token for c in fake_slack.calls_to("chat.postMessage"))
+    # Stopped by the uninstall (not even planned), rather than failing for want of a token.
+    assert [(n.status, n.error) for n in store.nudges(team_id=T2, kinds=["cadence"], due_after=MON)] == []
+
+    # Installed again: the next day's nudge goes out with the new token.
+    assert install(oauth_bot.url, fake_slack, T2, team_name="Globex Partners").status == 200
+    new_token = installation(oauth_settings, store, T2).bot_token  # type: ignore[union-attr]
+    assert new_token != old_token
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY + timedelta(days=1), settings=oauth_settings)
+    (again,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C2GLOBEX" and c.ok]
+    assert again.token == new_token
