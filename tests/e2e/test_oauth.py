@@ -170,9 +170,15 @@ def ephemeral_text(response: Any) -> str:
 
 
 def add_customers(teams: dict[str, SlackRequests], store: Store) -> tuple[Customer, Customer]:
+    fake = teams[T1].fake
+    assert fake is not None
+    joins = len(fake.calls_to("conversations.join"))
     assert "Added *Acme*" in ephemeral_text(teams[T1].command("add Acme <#C1ACME|acme> <@U0001|dana>"))
     reply = teams[T2].command("add Globex <#C2GLOBEX|globex> <@U0201|gus>", user_id="U0201", user_name="gus")
     assert "Added *Globex*" in ephemeral_text(reply)
+    # Partner joins each channel after answering: let both joins land before a test counts calls.
+    joined = fake.wait_for("conversations.join", joins + 2)[joins:]
+    assert {(c.params["channel"], fake.team_of(c)) for c in joined} == {("C1ACME", T1), ("C2GLOBEX", T2)}
     acme = store.customer_by_name(team_id=T1, name="acme")
     globex = store.customer_by_name(team_id=T2, name="globex")
     assert acme is not None and globex is not None
