@@ -8,12 +8,13 @@ round trips as for one. Ids are only passed in for a page of rows (≤ a few doz
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from storage.base import StoreBase
 from storage.models import (
@@ -41,6 +42,32 @@ class LastContact:
     call_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HomeCandidate:
+    """What ranks a customer on the Home (risk order, filters, the week's counts): a light row, no ORM object.
+
+    Home ranks every customer in scope but shows a page of them; only the rows shown are loaded in full.
+    `last_contact_at` is what satisfies the cadence: the last call, or the last check-in of any kind.
+    """
+
+    id: int
+    name_key: str
+    owner_id: str | None
+    tier: str | None
+    health_band: str | None
+    health_score: int | None
+    cadence: str | None
+    tz: str | None
+    country: str | None
+    working_week: str | None
+    subdiv: str | None
+    launch_until: date | None
+    paused_at: datetime | None
+    snoozed_until: datetime | None
+    created_at: datetime
+    last_contact_at: datetime | None
+
+
 @dataclass(frozen=True)
 class HomeHeaderCounts:
     boundaries_slipping: int = 0
@@ -60,12 +87,59 @@ def _week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-class HomeQueries(StoreBase):
-    def dashboard_rows(self, *, team_id: str, owner_id: str | None = None) -> list[tuple[Customer, LastContact]]:
-        """Live customers of the team (or of one owner) in name order, each with its last contact. One statement.
+class HomeReads:
+    """The Home's reads on one session: a render checks out one connection (and pings it once on PostgreSQL)
+    instead of one per statement. Use through `Store.home_reads()`; each read is also a Store method of its own."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def session(self) -> AbstractContextManager[Session]:
+        return nullcontext(self._session)
+
+    def home_candidates(
+        self, *, team_id: str, owner_id: str | None = None, any_checkin: bool = False
+    ) -> list[HomeCandidate]:
+        """Live customers of the team (or of one owner), as light rows with their last contact. One statement.
+
+        The last contact is a correlated subquery answered by one probe of the (customer_id, kind, created_at) or
+        (customer_id, created_at) index, so a long check-in history costs nothing here.
+        """
+        last = select(func.max(CheckIn.created_at)).where(CheckIn.customer_id == Customer.id)
+        if not any_checkin:
+            last = last.where(CheckIn.kind == "call")
+        query = select(
+            Customer.id,
+            Customer.name_key,
+            Customer.owner_id,
+            Customer.tier,
+            Customer.health_band,
+            Customer.health_score,
+            Customer.cadence,
+            Customer.tz,
+            Customer.country,
+            Customer.working_week,
+            Customer.subdiv,
+            Customer.launch_until,
+            Customer.paused_at,
+            Customer.snoozed_until,
+            Customer.created_at,
+            last.correlate(Customer).scalar_subquery(),
+        ).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
+        if owner_id is not None:
+            query = query.where(Customer.owner_id == owner_id)
+        with self.session() as session:
+            return [HomeCandidate(*row) for row in session.exec(query)]
+
+    def dashboard_rows(
+        self, *, team_id: str, owner_id: str | None = None, customer_ids: Sequence[int] | None = None
+    ) -> list[tuple[Customer, LastContact]]:
+        """Live customers of the team (or of one owner, or the given ids) in name order, each with its last contact.
+        One statement.
 
         The last check-in, its mood and the last call are correlated subqueries on the (customer_id, created_at)
-        index: a few index probes per customer instead of grouping the team's whole check-in history.
+        and (customer_id, kind, created_at) indexes: a few index probes per customer instead of grouping the
+        team's whole check-in history.
         """
         newest = (
             select(func.max(CheckIn.created_at)).where(CheckIn.customer_id == Customer.id).correlate(Customer)
@@ -87,38 +161,14 @@ class HomeQueries(StoreBase):
         )
         if owner_id is not None:
             query = query.where(Customer.owner_id == owner_id)
+        if customer_ids is not None:
+            query = query.where(col(Customer.id).in_(list(customer_ids)))
         with self.session() as session:
             rows = session.exec(query.order_by(Customer.name_key))
             return [
                 (customer, LastContact(checkin_at=checkin_at, mood=mood_value, call_at=call_at))
                 for customer, checkin_at, mood_value, call_at in rows
             ]
-
-    def dashboard_customers(self, *, team_id: str, owner_id: str | None = None) -> list[Customer]:
-        """Live customers of the team (or of one owner), in name order. One statement."""
-        with self.session() as session:
-            query = select(Customer).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
-            if owner_id is not None:
-                query = query.where(Customer.owner_id == owner_id)
-            return list(session.exec(query.order_by(Customer.name_key)))
-
-    def customer_last_contact(self, *, team_id: str, customer_id: int) -> LastContact:
-        """One customer's last check-in, its mood, and last call. One statement."""
-        with self.session() as session:
-            newest = session.exec(
-                select(CheckIn.created_at, CheckIn.mood)
-                .where(CheckIn.team_id == team_id, CheckIn.customer_id == customer_id)
-                .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
-                .limit(1)
-            ).first()
-            call_at = session.exec(
-                select(func.max(CheckIn.created_at)).where(
-                    CheckIn.team_id == team_id, CheckIn.customer_id == customer_id, CheckIn.kind == "call"
-                )
-            ).one()
-        if newest is None:
-            return LastContact(call_at=call_at)
-        return LastContact(checkin_at=newest[0], mood=newest[1], call_at=call_at)
 
     def home_health_points(
         self, *, team_id: str, customer_ids: Sequence[int], since: date
@@ -197,6 +247,65 @@ class HomeQueries(StoreBase):
         with self.session() as session:
             slipped, pending = session.exec(select(slipping, surveys)).one()
         return HomeHeaderCounts(boundaries_slipping=int(slipped or 0), surveys_pending=int(pending or 0))
+
+
+class HomeQueries(StoreBase):
+    @contextmanager
+    def home_reads(self) -> Iterator[HomeReads]:
+        with self.session() as session:
+            yield HomeReads(session)
+
+    def home_candidates(
+        self, *, team_id: str, owner_id: str | None = None, any_checkin: bool = False
+    ) -> list[HomeCandidate]:
+        with self.home_reads() as reads:
+            return reads.home_candidates(team_id=team_id, owner_id=owner_id, any_checkin=any_checkin)
+
+    def dashboard_rows(
+        self, *, team_id: str, owner_id: str | None = None, customer_ids: Sequence[int] | None = None
+    ) -> list[tuple[Customer, LastContact]]:
+        with self.home_reads() as reads:
+            return reads.dashboard_rows(team_id=team_id, owner_id=owner_id, customer_ids=customer_ids)
+
+    def home_health_points(
+        self, *, team_id: str, customer_ids: Sequence[int], since: date
+    ) -> dict[int, list[tuple[date, int]]]:
+        with self.home_reads() as reads:
+            return reads.home_health_points(team_id=team_id, customer_ids=customer_ids, since=since)
+
+    def home_active_boundaries(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, list[Boundary]]:
+        with self.home_reads() as reads:
+            return reads.home_active_boundaries(team_id=team_id, customer_ids=customer_ids)
+
+    def home_header_counts(self, *, team_id: str, owner_id: str, now: datetime) -> HomeHeaderCounts:
+        with self.home_reads() as reads:
+            return reads.home_header_counts(team_id=team_id, owner_id=owner_id, now=now)
+
+    def dashboard_customers(self, *, team_id: str, owner_id: str | None = None) -> list[Customer]:
+        """Live customers of the team (or of one owner), in name order. One statement."""
+        with self.session() as session:
+            query = select(Customer).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
+            if owner_id is not None:
+                query = query.where(Customer.owner_id == owner_id)
+            return list(session.exec(query.order_by(Customer.name_key)))
+
+    def customer_last_contact(self, *, team_id: str, customer_id: int) -> LastContact:
+        """One customer's last check-in, its mood, and last call. One statement."""
+        with self.session() as session:
+            newest = session.exec(
+                select(CheckIn.created_at, CheckIn.mood)
+                .where(CheckIn.team_id == team_id, CheckIn.customer_id == customer_id)
+                .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
+                .limit(1)
+            ).first()
+            call_at = session.exec(
+                select(func.max(CheckIn.created_at)).where(
+                    CheckIn.team_id == team_id, CheckIn.customer_id == customer_id, CheckIn.kind == "call"
+                )
+            ).one()
+        if newest is None:
+            return LastContact(call_at=call_at)
+        return LastContact(checkin_at=newest[0], mood=newest[1], call_at=call_at)
 
     # ------------------------------------------------------------------ weekly digest
 

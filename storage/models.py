@@ -110,6 +110,8 @@ class CheckIn(CheckInBase, table=True):
         # The same Slack request delivered twice (retry, replay, double click) stores one row.
         UniqueConstraint("team_id", "idempotency_key", name="uq_checkin_idempotency"),
         Index("ix_checkin_customer_created", "customer_id", "created_at"),
+        # A customer's last call (what satisfies the cadence) in one probe, for the Home and the digest.
+        Index("ix_checkin_customer_kind_created", "customer_id", "kind", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

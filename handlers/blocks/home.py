@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from domain.cadence import (
     Cadence,
@@ -31,7 +31,7 @@ from handlers.ids import (
     HOME_TIER,
     OPEN_CHECKIN,
 )
-from storage.home import HomeHeaderCounts, LastContact
+from storage.home import HomeCandidate, HomeHeaderCounts, LastContact
 from storage.models import Boundary, Customer
 
 PAGE_SIZE = 20  # 3 blocks a customer + 9 around them stays well under Slack's 100 blocks for Home
@@ -42,6 +42,7 @@ BAND_EMOJI = {**MOOD_EMOJI, "unknown": ":white_circle:"}
 _BAND_RISK = {"red": 0, "yellow": 1, "unknown": 2, "green": 3}
 NO_TIER = "__none__"  # the tier filter's value for customers without a tier
 MAX_LOOKBACK_DAYS = 400  # longer than any cadence's gap: a last check-in older than this is no contact at all
+_RED_SEARCH_DAYS = 2048  # how far back the overdue boundary is looked for (any cadence's max window is far shorter)
 
 Scope = Literal["mine", "team"]
 Show = Literal["all", "risk"]
@@ -85,6 +86,37 @@ class HomeState:
 # --------------------------------------------------------------------------- per-customer facts
 
 
+class CustomerSettings(Protocol):
+    """The customer fields the cadence maths reads: a Customer row, or the Home's light HomeCandidate."""
+
+    @property
+    def tz(self) -> str | None: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def working_week(self) -> str | None: ...
+    @property
+    def subdiv(self) -> str | None: ...
+    @property
+    def cadence(self) -> str | None: ...
+    @property
+    def launch_until(self) -> date | None: ...
+    @property
+    def paused_at(self) -> datetime | None: ...
+    @property
+    def snoozed_until(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def _risk_key(band: str, overdue: bool, score: int | None, name_key: str) -> tuple[int, int, int, str]:
+    return (_BAND_RISK.get(band, 2), 0 if overdue else 1, score if score is not None else 101, name_key)
+
+
+def _band(health_band: str | None) -> str:
+    return health_band if health_band in _BAND_RISK else "unknown"
+
+
 @dataclass(frozen=True)
 class CustomerFacts:
     """Everything a Home row or the digest says about one customer, computed from domain rules."""
@@ -105,8 +137,25 @@ class CustomerFacts:
         return self.band in ("red", "yellow") or self.overdue
 
     def risk_key(self) -> tuple[int, int, int, str]:
-        score = self.score if self.score is not None else 101
-        return (_BAND_RISK.get(self.band, 2), 0 if self.overdue else 1, score, self.customer.name_key)
+        return _risk_key(self.band, self.overdue, self.score, self.customer.name_key)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskFacts:
+    """What ranks, filters and counts one Home row. Built for every customer in scope; the full CustomerFacts
+    (next nudge, trend, boundaries) only for the page shown."""
+
+    candidate: HomeCandidate
+    band: str
+    overdue: bool
+    due_today: bool
+
+    @property
+    def at_risk(self) -> bool:
+        return self.band in ("red", "yellow") or self.overdue
+
+    def risk_key(self) -> tuple[int, int, int, str]:
+        return _risk_key(self.band, self.overdue, self.candidate.health_score, self.candidate.name_key)
 
 
 @lru_cache(maxsize=1024)
@@ -119,19 +168,168 @@ def _cadence(text: str | None) -> Cadence:
     return parse_cadence(text) if text else parse_cadence("off")
 
 
-def customer_calendar(customer: Customer, default_tz: str) -> WorkCalendar:
+def customer_calendar(customer: CustomerSettings, default_tz: str) -> WorkCalendar:
     # Cached: a team's customers share a handful of calendars, and building one validates zone and holidays.
     return _calendar(customer.tz or default_tz, customer.country, customer.working_week, customer.subdiv)
 
 
-def _calendar_and_cadence(customer: Customer, *, now: datetime, default_tz: str) -> tuple[WorkCalendar, Cadence] | None:
-    """The customer's calendar and today's cadence (launch mode applied); None when stored settings are invalid."""
-    try:
-        cal = customer_calendar(customer, default_tz)
-        normal = _cadence(customer.cadence)
-    except ValueError:
-        return None
-    return cal, launch_cadence(normal, launch_until=customer.launch_until, today=cal.local_date(now))
+class CadenceDay:
+    """One (calendar, cadence) pair on the day of `now`: what it says about any customer who has it.
+
+    Every answer depends on a customer only through customer-local dates (of the last contact, of the creation),
+    so it is worked out once per date and shared: a team's thousand customers have a few dozen such pairs, and the
+    calendar searches behind "overdue" and "call due today" run per pair, not per customer.
+    """
+
+    def __init__(self, cal: WorkCalendar, cadence: Cadence, now: datetime) -> None:
+        self.cal, self.cadence, self.now = cal, cadence, now
+        self.today = cal.local_date(now)
+        self._red_until: tuple[date | None] | None = None
+        self._open_since: dict[date, bool] = {}
+        self._today_bounds: tuple[datetime, datetime] | None = None
+        self._call_today: bool | None = None
+        self._previous_call: tuple[datetime | None] | None = None
+
+    def overdue(self, last_contact_at: datetime | None, created_at: datetime) -> bool:
+        """Past the cadence's maximum window (standing red); the clock starts at creation without any contact."""
+        reference = last_contact_at if last_contact_at is not None else created_at
+        day = self.cal.local_date(reference)
+        if self._red_until is None:
+            self._red_until = (self._latest_red_day(),)
+        latest_red = self._red_until[0]
+        if latest_red is not None:
+            return day <= latest_red
+        # No red day within the search: only a contact older than that window can be overdue, so ask directly.
+        return day < self.today - timedelta(days=_RED_SEARCH_DAYS) and self._is_red(day)
+
+    def _is_red(self, day: date) -> bool:
+        """`standing` for a last contact on that customer-local day (it only reads the local date)."""
+        at = self.cal.at_local(day, time(12, 0))
+        return standing(self.cadence, self.cal, last_contact_at=at, now=self.now, created_at=at).state == "red"
+
+    def _latest_red_day(self) -> date | None:
+        """The latest contact day that leaves the customer red today. Red only grows with the time since the
+        contact, so it is found by a widening step back from today, then halving between the last green day
+        and the first red one: a dozen `standing` calls for the pair instead of one per customer."""
+        today = self.today
+        if self._is_red(today):
+            return today
+        green, step = today, 1
+        while True:
+            if step > _RED_SEARCH_DAYS:
+                return None
+            candidate = today - timedelta(days=step)
+            if self._is_red(candidate):
+                red = candidate
+                break
+            green, step = candidate, step * 2
+        while (green - red).days > 1:  # red < … < green: the boundary lies between
+            middle = red + timedelta(days=(green - red).days // 2)
+            if self._is_red(middle):
+                red = middle
+            else:
+                green = middle
+        return red
+
+    def call_due_today(self, last_contact_at: datetime | None, snoozed_until: datetime | None) -> bool:
+        """A call is scheduled today (customer-local) and nothing since the slot before it satisfied it."""
+        cal, today = self.cal, self.today
+        last_day = cal.local_date(last_contact_at) if last_contact_at is not None else None
+        if last_day is not None and last_day >= today:
+            return False  # heard from today: whatever is due today is satisfied
+        if snoozed_until is not None and snoozed_until >= self._bounds()[1]:
+            return False
+        if not self._has_call_today():
+            return False
+        if last_day is None:
+            return True
+        # Today's slot counts calls since the previous slot: it is still open unless the last contact came after
+        # every earlier slot, i.e. no slot fell between the last contact's day and today.
+        since = max(last_day, today - timedelta(days=MAX_LOOKBACK_DAYS))
+        found = self._open_since.get(since)
+        if found is None:
+            previous = self._latest_call_before_today()
+            found = self._open_since[since] = previous is not None and previous >= cal.at_local(since, time(0, 0))
+        return found
+
+    def _bounds(self) -> tuple[datetime, datetime]:
+        if self._today_bounds is None:
+            start = self.cal.at_local(self.today, time(0, 0))
+            self._today_bounds = (start, self.cal.at_local(self.today + timedelta(days=1), time(0, 0)))
+        return self._today_bounds
+
+    def _has_call_today(self) -> bool:
+        if self._call_today is None:
+            day_start, day_end = self._bounds()
+            self._call_today = next(occurrences(self.cadence, self.cal, day_start, day_end), None) is not None
+        return self._call_today
+
+    def _latest_call_before_today(self) -> datetime | None:
+        """The last scheduled call in the look-back window before today: searched backwards in growing windows
+        (the latest call of a window that has any is the latest of all)."""
+        if self._previous_call is None:
+            day_start, _ = self._bounds()
+            floor = self.cal.at_local(self.today - timedelta(days=MAX_LOOKBACK_DAYS), time(0, 0))
+            span = 16
+            while True:
+                start = max(floor, day_start - timedelta(days=span))
+                calls = list(occurrences(self.cadence, self.cal, start, day_start))
+                if calls or start == floor:
+                    break
+                span *= 4
+            self._previous_call = (calls[-1] if calls else None,)
+        return self._previous_call[0]
+
+
+class CadenceDays:
+    """The CadenceDay of each customer's calendar and cadence for one `now`; share one across a render."""
+
+    def __init__(self, *, now: datetime, default_tz: str) -> None:
+        self.now, self.default_tz = now, default_tz
+        self._days: dict[tuple[Any, ...], CadenceDay | None] = {}
+
+    def of(self, customer: CustomerSettings) -> CadenceDay | None:
+        """None when the stored settings are invalid (the row then shows "—" instead of failing the page)."""
+        key = (
+            customer.tz,
+            customer.country,
+            customer.working_week,
+            customer.subdiv,
+            customer.cadence,
+            customer.launch_until,
+        )
+        if key not in self._days:
+            self._days[key] = self._day(customer)
+        return self._days[key]
+
+    def _day(self, customer: CustomerSettings) -> CadenceDay | None:
+        try:
+            cal = customer_calendar(customer, self.default_tz)
+            normal = _cadence(customer.cadence)
+        except ValueError:
+            return None
+        cadence = launch_cadence(normal, launch_until=customer.launch_until, today=cal.local_date(self.now))
+        return CadenceDay(cal, cadence, self.now)
+
+
+def cadence_standing(
+    customer: CustomerSettings, last_contact_at: datetime | None, *, days: CadenceDays, due_today: bool
+) -> tuple[bool, bool, str]:
+    """(overdue, call due today, note) — the note says why there is no next nudge ("paused", "no cadence", "—")."""
+    day = days.of(customer)
+    if day is None:
+        return False, False, NO_VALUE
+    if day.cadence.is_off:
+        return False, False, "no cadence"
+    overdue = day.overdue(last_contact_at, customer.created_at)
+    if customer.paused_at is not None:
+        return overdue, False, "paused"
+    return overdue, due_today and day.call_due_today(last_contact_at, customer.snoozed_until), ""
+
+
+def risk_facts(candidate: HomeCandidate, *, days: CadenceDays, due_today: bool) -> RiskFacts:
+    overdue, due, _ = cadence_standing(candidate, candidate.last_contact_at, days=days, due_today=due_today)
+    return RiskFacts(candidate=candidate, band=_band(candidate.health_band), overdue=overdue, due_today=due)
 
 
 def customer_facts(
@@ -142,74 +340,58 @@ def customer_facts(
     default_tz: str,
     due_today: bool = True,
     any_checkin: bool = False,
+    days: CadenceDays | None = None,
 ) -> CustomerFacts:
     """Health and overdue for one customer — cheap enough for every customer of a team — and, unless
     `due_today` is False, whether a call is due today (see `with_due_today`). Like the cadence engine, only a
-    call satisfies the cadence unless `any_checkin` (PARTNER_ANY_CHECKIN_SATISFIES).
+    call satisfies the cadence unless `any_checkin` (PARTNER_ANY_CHECKIN_SATISFIES). Pass one `days` for all the
+    customers of a render so the calendar work is shared.
 
     The next nudge (a longer calendar search) is left to `with_next_nudge`, run only for the rows shown.
     Bad stored settings degrade to "—" rather than failing the page.
     """
     contact = contact or LastContact()
-    band = customer.health_band if customer.health_band in _BAND_RISK else "unknown"
-    facts = CustomerFacts(
+    last = contact.checkin_at if any_checkin else contact.call_at
+    days = days or CadenceDays(now=now, default_tz=default_tz)
+    overdue, due, note = cadence_standing(customer, last, days=days, due_today=due_today)
+    return CustomerFacts(
         customer=customer,
         contact=contact,
-        band=band,
+        band=_band(customer.health_band),
         score=customer.health_score,
-        overdue=False,
-        due_today=False,
+        overdue=overdue,
+        due_today=due,
         next_nudge=None,
-        next_note="no cadence",
+        next_note=note,
         tz=customer.tz or default_tz,
-        last_contact_at=contact.checkin_at if any_checkin else contact.call_at,
+        last_contact_at=last,
     )
-    found = _calendar_and_cadence(customer, now=now, default_tz=default_tz)
-    if found is None:
-        return replace(facts, next_note=NO_VALUE)
-    cal, cadence = found
-    if cadence.is_off:
-        return facts
-    last = facts.last_contact_at
-    state = standing(cadence, cal, last_contact_at=last, now=now, created_at=customer.created_at)
-    facts = replace(facts, overdue=state.state == "red", next_note="")
-    if customer.paused_at is not None:
-        return replace(facts, next_note="paused")
-    return with_due_today(facts, now=now, default_tz=default_tz) if due_today else facts
 
 
-def with_due_today(facts: CustomerFacts, *, now: datetime, default_tz: str) -> CustomerFacts:
+def with_due_today(
+    facts: CustomerFacts, *, now: datetime, default_tz: str, days: CadenceDays | None = None
+) -> CustomerFacts:
     """Whether a call is due today (customer-local) that no check-in has satisfied yet."""
     customer = facts.customer
-    found = _calendar_and_cadence(customer, now=now, default_tz=default_tz)
-    if found is None or found[1].is_off or customer.paused_at is not None or facts.due_today:
+    if facts.due_today or customer.paused_at is not None:
         return facts
-    cal, cadence = found
-    today = cal.local_date(now)
-    last = facts.last_contact_at
-    if last is not None and cal.local_date(last) >= today:
-        return facts  # heard from today: whatever is due today is satisfied
-    day_start = cal.at_local(today, time(0, 0))
-    day_end = cal.at_local(today + timedelta(days=1), time(0, 0))
-    if customer.snoozed_until is not None and customer.snoozed_until >= day_end:
+    day = (days or CadenceDays(now=now, default_tz=default_tz)).of(customer)
+    if day is None or day.cadence.is_off:
         return facts
-    if next(occurrences(cadence, cal, day_start, day_end), None) is None:
-        return facts  # no call scheduled today
-    if last is None:
-        return replace(facts, due_today=True)
-    # Today's slot counts calls since the previous slot: it is still open unless the last check-in came after
-    # every earlier slot, i.e. no slot fell between the last check-in's day and today.
-    since = cal.at_local(max(cal.local_date(last), today - timedelta(days=MAX_LOOKBACK_DAYS)), time(0, 0))
-    return replace(facts, due_today=next(occurrences(cadence, cal, since, day_start), None) is not None)
+    if not day.call_due_today(facts.last_contact_at, customer.snoozed_until):
+        return facts
+    return replace(facts, due_today=True)
 
 
-def with_next_nudge(facts: CustomerFacts, *, now: datetime, default_tz: str) -> CustomerFacts:
+def with_next_nudge(
+    facts: CustomerFacts, *, now: datetime, default_tz: str, days: CadenceDays | None = None
+) -> CustomerFacts:
     """Adds when the next nudge is due, honouring pause, snooze, launch mode and a call already logged."""
     customer = facts.customer
-    found = _calendar_and_cadence(customer, now=now, default_tz=default_tz)
-    if found is None or found[1].is_off or customer.paused_at is not None:
+    day = (days or CadenceDays(now=now, default_tz=default_tz)).of(customer)
+    if day is None or day.cadence.is_off or customer.paused_at is not None:
         return facts
-    cal, cadence = found
+    cal, cadence = day.cal, day.cadence
     snoozed = customer.snoozed_until is not None and customer.snoozed_until > now
     after = customer.snoozed_until if snoozed and customer.snoozed_until is not None else now
     slot = next_slot(cadence, cal, after=after)
@@ -242,18 +424,21 @@ def trend_text(series: Sequence[int | None]) -> str:
     return sparkline(series) if any(v is not None for v in series) else NO_VALUE
 
 
-def sort_by_risk(facts: Sequence[CustomerFacts]) -> list[CustomerFacts]:
-    return sorted(facts, key=CustomerFacts.risk_key)
+Ranked = TypeVar("Ranked", CustomerFacts, RiskFacts)
 
 
-def apply_filters(facts: Sequence[CustomerFacts], state: HomeState, viewer_id: str) -> list[CustomerFacts]:
-    chosen = [f for f in facts if state.scope == "team" or f.customer.owner_id == viewer_id]
+def sort_by_risk(facts: Sequence[Ranked]) -> list[Ranked]:
+    return sorted(facts, key=lambda f: f.risk_key())
+
+
+def apply_filters(facts: Sequence[RiskFacts], state: HomeState, viewer_id: str) -> list[RiskFacts]:
+    chosen = [f for f in facts if state.scope == "team" or f.candidate.owner_id == viewer_id]
     if state.show == "risk":
         chosen = [f for f in chosen if f.at_risk]
     if state.tier == NO_TIER:
-        chosen = [f for f in chosen if not f.customer.tier]
+        chosen = [f for f in chosen if not f.candidate.tier]
     elif state.tier:
-        chosen = [f for f in chosen if (f.customer.tier or "").lower() == state.tier.lower()]
+        chosen = [f for f in chosen if (f.candidate.tier or "").lower() == state.tier.lower()]
     return chosen
 
 
@@ -274,7 +459,7 @@ class WeekSummary:
     surveys_pending: int = 0
 
     @classmethod
-    def of(cls, mine: Sequence[CustomerFacts], counts: HomeHeaderCounts) -> WeekSummary:
+    def of(cls, mine: Sequence[CustomerFacts | RiskFacts], counts: HomeHeaderCounts) -> WeekSummary:
         return cls(
             due_today=sum(1 for f in mine if f.due_today),
             overdue=sum(1 for f in mine if f.overdue),

@@ -14,6 +14,7 @@ from bot.settings import Settings
 from handlers.blocks.home import (
     PAGE_SIZE,
     SPARK_WEEKS,
+    CadenceDays,
     HomePage,
     HomeState,
     WeekSummary,
@@ -21,8 +22,8 @@ from handlers.blocks.home import (
     customer_facts,
     health_trend,
     page_count,
+    risk_facts,
     sort_by_risk,
-    with_due_today,
     with_next_nudge,
 )
 from handlers.blocks.home import home_view as build_home_view
@@ -42,34 +43,40 @@ def home_page(
     default_tz: str,
     any_checkin: bool = False,
 ) -> HomePage:
-    """Four statements whatever the number of customers: customers with their last contacts, the header counts,
-    and the health snapshots and active boundaries of the one page shown."""
+    """Five statements whatever the number of customers: every customer in scope as a light row with its last
+    contact (enough to rank, filter and count them), then, for the one page shown, the full customers with their
+    last check-ins, their health snapshots and active boundaries, and the header counts.
+
+    The cadence maths is shared per (calendar, cadence) pair through one CadenceDays; the next nudge, the
+    costliest search, runs for the rows shown only."""
     owner = None if state.scope == "team" else user_id
-    rows = store.dashboard_rows(team_id=team_id, owner_id=owner)
-    customers = [customer for customer, _ in rows]
-    # "Call due today" is a longer calendar look-up: only for the viewer's own customers (the header counts
-    # them) and for the rows shown.
-    facts = [
-        customer_facts(
-            c, contact, now=now, default_tz=default_tz, due_today=c.owner_id == user_id, any_checkin=any_checkin
-        )
-        for c, contact in rows
-    ]
-    chosen = sort_by_risk(apply_filters(facts, state, user_id))
-    page = min(state.page, page_count(len(chosen)) - 1)
+    days = CadenceDays(now=now, default_tz=default_tz)
+    with store.home_reads() as reads:  # one connection for the render's five statements
+        candidates = reads.home_candidates(team_id=team_id, owner_id=owner, any_checkin=any_checkin)
+        # "Call due today" is counted in the header for the viewer's own customers; other rows get it when shown.
+        ranked = [risk_facts(c, days=days, due_today=c.owner_id == user_id) for c in candidates]
+        chosen = sort_by_risk(apply_filters(ranked, state, user_id))
+        page = min(state.page, page_count(len(chosen)) - 1)
+        ids = [f.candidate.id for f in chosen[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]]
+        loaded = {c.id: (c, contact) for c, contact in reads.dashboard_rows(team_id=team_id, customer_ids=ids)}
+        since = (now - timedelta(weeks=SPARK_WEEKS + 1)).date()
+        points = reads.home_health_points(team_id=team_id, customer_ids=ids, since=since)
+        boundaries = reads.home_active_boundaries(team_id=team_id, customer_ids=ids)
+        counts = reads.home_header_counts(team_id=team_id, owner_id=user_id, now=now)
     if page != state.page:
         state = HomeState(scope=state.scope, show=state.show, tier=state.tier, page=page)
     shown = [
-        with_next_nudge(with_due_today(f, now=now, default_tz=default_tz), now=now, default_tz=default_tz)
-        for f in chosen[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        with_next_nudge(
+            customer_facts(*loaded[cid], now=now, default_tz=default_tz, any_checkin=any_checkin, days=days),
+            now=now,
+            default_tz=default_tz,
+            days=days,
+        )
+        for cid in ids
+        if cid in loaded  # archived between the two reads: left out
     ]
-    ids = [f.customer.id for f in shown if f.customer.id is not None]
-    since = (now - timedelta(weeks=SPARK_WEEKS + 1)).date()
-    points = store.home_health_points(team_id=team_id, customer_ids=ids, since=since)
-    boundaries = store.home_active_boundaries(team_id=team_id, customer_ids=ids)
-    counts = store.home_header_counts(team_id=team_id, owner_id=user_id, now=now)
-    mine = [f for f in facts if f.customer.owner_id == user_id]
-    tiers = sorted({c.tier for c in customers if c.tier}, key=str.lower)
+    mine = [f for f in ranked if f.candidate.owner_id == user_id]
+    tiers = sorted({c.tier for c in candidates if c.tier}, key=str.lower)
     return HomePage(
         state=state,
         rows=shown,
@@ -78,7 +85,7 @@ def home_page(
         tiers=tiers,
         trends={f.customer.id or 0: health_trend(points.get(f.customer.id or 0, []), now=now, tz=f.tz) for f in shown},
         boundaries=boundaries,
-        has_customers=bool(customers),
+        has_customers=bool(candidates),
     )
 
 

@@ -1,0 +1,104 @@
+"""The Home's shared cadence answers (CadenceDay) agree with the cadence rules asked customer by customer.
+
+CadenceDay answers "overdue" and "call due today" once per (calendar, cadence) pair and customer-local date, so a
+thousand customers cost a few dozen calendar searches. These properties compare it with the rules it stands for,
+for many customers sharing one pair, including time zones whose midnight or 00:30 falls in a DST gap.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from domain.cadence import Cadence, occurrences, parse_cadence, standing
+from domain.calendar import WorkCalendar
+from handlers.blocks.home import MAX_LOOKBACK_DAYS, CadenceDay
+
+CADENCES = (
+    "daily",
+    "daily 00:00",  # a call at local midnight: exactly on a day's edge
+    "daily 00:30",
+    "weekly wed 14:00",
+    "weekly sun 23:45",
+    "weekly thu 0:00",
+    "biweekly mon",
+    "monthly first-tue",
+    "monthly 28 16:00",
+    "monthly last-fri",
+    "every 3 days 09:00 from 2026-01-05",
+)
+CALENDARS = (
+    ("UTC", None, None),
+    ("America/New_York", "US", None),
+    ("Asia/Jerusalem", "IL", "sun-thu"),
+    ("America/Santiago", None, None),  # DST starts at midnight
+    ("Pacific/Auckland", None, "mon-sat"),
+    ("Asia/Kolkata", None, None),
+)
+START = datetime(2024, 1, 1, tzinfo=UTC)
+instants = st.integers(min_value=0, max_value=3 * 365 * 24 * 60).map(lambda m: START + timedelta(minutes=m))
+
+
+def reference_overdue(
+    cadence: Cadence, cal: WorkCalendar, last: datetime | None, created: datetime, now: datetime
+) -> bool:
+    return standing(cadence, cal, last_contact_at=last, now=now, created_at=created).state == "red"
+
+
+def reference_due_today(
+    cadence: Cadence, cal: WorkCalendar, last: datetime | None, snoozed_until: datetime | None, now: datetime
+) -> bool:
+    """Customer by customer, as the Home asked before: is today's call still open?"""
+    today = cal.local_date(now)
+    if last is not None and cal.local_date(last) >= today:
+        return False
+    day_start = cal.at_local(today, time(0, 0))
+    day_end = cal.at_local(today + timedelta(days=1), time(0, 0))
+    if snoozed_until is not None and snoozed_until >= day_end:
+        return False
+    if next(occurrences(cadence, cal, day_start, day_end), None) is None:
+        return False
+    if last is None:
+        return True
+    since = cal.at_local(max(cal.local_date(last), today - timedelta(days=MAX_LOOKBACK_DAYS)), time(0, 0))
+    return next(occurrences(cadence, cal, since, day_start), None) is not None
+
+
+# The last contact's day starts exactly when yesterday's midnight call was due: that call still counts.
+@example("daily 00:00", ("UTC", None, None), datetime(2026, 11, 25, 15, tzinfo=UTC), [(20, 30, None)])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cadence_text=st.sampled_from(CADENCES),
+    calendar=st.sampled_from(CALENDARS),
+    now=instants,
+    customers=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 24 * 40), st.integers(0, 24 * 900)),  # hours before now of the contact
+            st.integers(min_value=0, max_value=3000),  # days before now the customer was added
+            st.one_of(st.none(), st.integers(min_value=-3 * 24, max_value=9 * 24)),  # snoozed until, hours from now
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+)
+def test_shared_answers_equal_the_rules_asked_per_customer(
+    cadence_text: str,
+    calendar: tuple[str, str | None, str | None],
+    now: datetime,
+    customers: list[tuple[int | None, int, int | None]],
+) -> None:
+    tz, country, week = calendar
+    cal = WorkCalendar.create(tz, country, week)
+    cadence = parse_cadence(cadence_text)
+    day = CadenceDay(cal, cadence, now)  # one for all the customers, as during a render
+    for contact_hours, added_days, snooze_hours in customers:
+        last = now - timedelta(hours=contact_hours) if contact_hours is not None else None
+        created = now - timedelta(days=added_days)
+        snoozed = now + timedelta(hours=snooze_hours) if snooze_hours is not None else None
+        assert day.overdue(last, created) == reference_overdue(cadence, cal, last, created, now), (last, created)
+        assert day.call_due_today(last, snoozed) == reference_due_today(cadence, cal, last, snoozed, now), (
+            last,
+            snoozed,
+        )
