@@ -2,7 +2,8 @@
 
 Anyone in the workspace may add a customer and log a check-in. Changing a customer record (edit, rename,
 archive, restore) is for its owner, workspace admins and owners (Slack's is_admin / is_owner), and the
-Partner admins listed in PARTNER_ADMINS.
+Partner admins listed in PARTNER_ADMINS. Workspace settings (the weekly team digest's channel and time) are for
+workspace admins and owners and Partner admins only.
 """
 
 from __future__ import annotations
@@ -38,6 +39,23 @@ def may_change(
     if workspace_admin:
         return Decision(True, "workspace admin")
     return Decision(False, "not owner or admin")
+
+
+def may_change_workspace(user_id: str, *, partner_admins: Collection[str], workspace_admin: bool = False) -> Decision:
+    """Whether `user_id` may change a workspace setting (the weekly team digest's channel and time)."""
+    if user_id in partner_admins:
+        return Decision(True, "partner admin")
+    if workspace_admin:
+        return Decision(True, "workspace admin")
+    return Decision(False, "not an admin")
+
+
+def workspace_refusal(action: str, *, partner_admins: Collection[str]) -> str:
+    """Why a workspace setting was refused and who can change it."""
+    who = "workspace admins and owners"
+    if partner_admins:
+        who += " or Partner admins (" + ", ".join(f"<@{a}>" for a in sorted(partner_admins)) + ")"
+    return f"You can't {action}: it's a setting for the whole workspace, so only {who} can. Ask one of them."
 
 
 def refusal(action: str, *, customer_name: str, owner_id: str | None, partner_admins: Collection[str]) -> str:

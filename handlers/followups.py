@@ -155,32 +155,64 @@ def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin:
     return True
 
 
-def join_customer_channel(
-    *, client: WebClient, store: Store, customer: Customer, now: datetime, purpose: str = "post there"
-) -> str | None:
-    """Joins the customer's public channel so nudges and summaries can go there; after the ack, as it may be slow.
+def join_channel(client: WebClient, channel_id: str) -> str | None:
+    """Joins a public channel so Partner can post there (after the ack: Slack may be slow to answer).
 
-    Returns what the author should be told when the bot could not join. An archived channel is recorded on the
-    customer as posting there would be (the card shows it; nudges go to the owner's DM meanwhile).
+    None when joined; else why not: Slack's error, or "no_answer" when Slack did not answer in time.
     """
-    channel_id = customer.channel_id
-    if not channel_id or customer.id is None:
-        return None
     try:
         client.conversations_join(channel=channel_id)
         return None
     except SlackApiError as e:
-        error = str(e.response.get("error") or "")
-        logger.info("could not join %s for customer %s: %s", channel_id, customer.id, error)
-        if error == "is_archived":
-            store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=error, now=now)
-            return (
-                f"<#{channel_id}> is archived, so I can't {purpose}. Pick a live channel: "
-                f"`/partner edit {customer.name} #channel`."
-            )
-    except OSError:  # Slack did not answer in time: the customer is stored; say how to finish the set-up
-        logger.info("conversations.join timed out for %s", channel_id)
+        error = str(e.response.get("error") or "unknown")
+    except OSError:  # a timeout or a dropped connection
+        error = "no_answer"
+    logger.info("could not join %s: %s", channel_id, error)
+    return error
+
+
+def invite_hint(channel_id: str, purpose: str) -> str:
     return f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can {purpose}."
+
+
+def join_customer_channel(*, client: WebClient, store: Store, customer: Customer, now: datetime) -> str | None:
+    """Joins the customer's channel; returns what the author should be told when the bot could not.
+
+    An archived channel is recorded on the customer as a refused post would be (the card shows it; nudges go to
+    the owner's DM meanwhile). The customer itself is kept either way.
+    """
+    channel_id = customer.channel_id
+    if not channel_id or customer.id is None:
+        return None
+    error = join_channel(client, channel_id)
+    if error is None:
+        return None
+    if error == "is_archived":
+        store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=error, now=now)
+        return (
+            f"<#{channel_id}> is archived, so I can't post there. "
+            f"Pick a live channel: `/partner edit {customer.name} #channel`."
+        )
+    return invite_hint(channel_id, "post there")
+
+
+def join_digest_channel(*, client: WebClient, store: Store, team_id: str, channel_id: str, now: datetime) -> str | None:
+    """Joins the weekly digest's channel; returns what the admin should be told when the bot could not.
+
+    An archived channel turns the digest off again (unless someone picked another channel meanwhile).
+    """
+    error = join_channel(client, channel_id)
+    if error is None:
+        return None
+    if error == "is_archived":
+        workspace = store.digest_workspace(team_id=team_id)
+        if workspace is not None and workspace.digest_channel_id == channel_id:
+            store.set_digest_channel(team_id=team_id, channel_id=None, now=now)
+        return (
+            f"<#{channel_id}> is archived, so the weekly team digest is off again. "
+            "Pick a live channel: `/partner digest channel #channel`."
+        )
+    return invite_hint(channel_id, "post the digest there")
 
 
 def command_followup(
@@ -208,10 +240,12 @@ def command_followup(
         )
     join_for = followup.get("join_customer_id")
     customer = store.customer(team_id=team_id, customer_id=int(join_for)) if join_for is not None else None
-    if customer is not None:
-        hint = join_customer_channel(client=client, store=store, customer=customer, now=clock())
-        if hint:
-            tell_author(respond, client, user_id=command["user_id"], channel_id=command.get("channel_id"), text=hint)
+    hint = join_customer_channel(client=client, store=store, customer=customer, now=clock()) if customer else None
+    if followup.get("join_digest_channel"):
+        channel_id = str(followup["join_digest_channel"])
+        hint = join_digest_channel(client=client, store=store, team_id=team_id, channel_id=channel_id, now=clock())
+    if hint:
+        tell_author(respond, client, user_id=command["user_id"], channel_id=command.get("channel_id"), text=hint)
     # Last, so the Home shows everything above too (the new health score, the channel problem).
     request_home_refresh(context, team_id, followup.get("homes") or [])
 

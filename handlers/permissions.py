@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.settings import Settings
 from domain.errors import UserError
-from domain.permissions import may_change, needs_workspace_role, refusal
+from domain.permissions import may_change, may_change_workspace, needs_workspace_role, refusal, workspace_refusal
 from storage.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -37,3 +37,11 @@ def require_change(client: WebClient, settings: Settings, *, user_id: str, custo
         raise UserError(
             refusal(action, customer_name=customer.name, owner_id=customer.owner_id, partner_admins=settings.admins)
         )
+
+
+def require_workspace_admin(client: WebClient, settings: Settings, *, user_id: str, action: str) -> None:
+    """Raises a UserError saying who can, unless `user_id` may change workspace settings (Slack's users.info is
+    asked only when PARTNER_ADMINS does not already say yes)."""
+    admin = user_id not in settings.admins and is_workspace_admin(client, user_id)
+    if not may_change_workspace(user_id, partner_admins=settings.admins, workspace_admin=admin).allowed:
+        raise UserError(workspace_refusal(action, partner_admins=settings.admins))

@@ -16,6 +16,7 @@ from handlers.blocks.digest import digest_blocks, digest_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.export import open_dm, run_after_ack
 from handlers.parsing import parse_channel, parse_key_value, tokenize
+from handlers.permissions import require_workspace_admin
 from schedules.digest import (
     build_digest,
     digest_chart,
@@ -56,6 +57,9 @@ def settings_line(call: CommandCall) -> str:
 
 
 def set_channel(call: CommandCall, words: list[str]) -> Reply:
+    require_workspace_admin(
+        call.client, call.settings, user_id=call.user_id, action="change where the weekly team digest goes"
+    )
     if len(words) != 1:
         raise UserError(f"Name one channel, e.g. `/partner digest channel #account-team`, or `off`. Usage: `{USAGE}`")
     if words[0].lower() in ("off", "none", "stop"):
@@ -67,23 +71,15 @@ def set_channel(call: CommandCall, words: list[str]) -> Reply:
             f"'{words[0]}' is not a channel I can find. Pick it from Slack's suggestions as you type #."
             f" Usage: `{USAGE}`"
         )
-    hint = join(call.client, channel.id)
     call.store.set_digest_channel(team_id=call.team_id, channel_id=channel.id, now=call.now)
-    return {"text": ":calendar: " + settings_line(call) + (f"\n{hint}" if hint else "")}
-
-
-def join(client: WebClient, channel_id: str) -> str | None:
-    """Joins a public channel to post there; a private one needs an invitation."""
-    try:
-        client.conversations_join(channel=channel_id)
-        return None
-    except SlackApiError as e:
-        if e.response.get("error") == "is_archived":
-            raise UserError(f"<#{channel_id}> is archived; pick a live channel for the digest.") from None
-        return f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can post the digest there."
+    call.followup["join_digest_channel"] = channel.id  # joining can be slow: after the ack (handlers.followups)
+    return {"text": ":calendar: " + settings_line(call)}
 
 
 def set_time(call: CommandCall, words: list[str]) -> Reply:
+    require_workspace_admin(
+        call.client, call.settings, user_id=call.user_id, action="change when the weekly team digest goes out"
+    )
     tz: str | None = None
     rest: list[str] = []
     for word in words:

@@ -34,6 +34,8 @@ from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID
 
+ADMIN = "U0002"  # Sam, a workspace admin in the fake Slack
+
 MONDAY_9_BERLIN = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # 09:00 in Berlin (CET, UTC+1)
 
 
@@ -154,10 +156,11 @@ def test_the_chart_is_a_png_of_the_expected_size_and_picks_the_biggest_movers() 
 
 
 def test_digest_channel_and_time_are_set_from_slack(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
-    reply = slack.command("digest channel <#C0ACME|acme>")
+    reply = slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN)
     assert "goes to <#C0ACME> Mondays at 09:00 (UTC)" in reply.json()["text"]
+    fake_slack.wait_for("conversations.join")  # after the answer
     assert fake_slack.channels["C0ACME"]["is_member"]  # joined, so it can post there
-    reply = slack.command("digest time fri 16:30 tz=Europe/Berlin")
+    reply = slack.command("digest time fri 16:30 tz=Europe/Berlin", user_id=ADMIN)
     assert "Fridays at 16:30 (Europe/Berlin)" in reply.json()["text"]
     workspace = store.digest_workspace(team_id=TEAM_ID)
     assert workspace is not None
@@ -166,8 +169,31 @@ def test_digest_channel_and_time_are_set_from_slack(slack: SlackRequests, fake_s
         "weekly fri 16:30",
         "Europe/Berlin",
     )
-    reply = slack.command("digest channel off")
+    reply = slack.command("digest channel off", user_id=ADMIN)
     assert "digest is off" in reply.json()["text"]
+
+
+def test_only_admins_change_the_digest_settings_and_are_told_why(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    for text in ("digest channel <#C0ACME|acme>", "digest time fri 16:30", "digest channel off"):
+        refused = slack.command(text, user_id="U0001").json()["text"]  # Dana owns customers but is no admin
+        assert "You can't change" in refused and "only workspace admins and owners can" in refused
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is None or (workspace.digest_channel_id is None and workspace.digest_schedule is None)
+    assert fake_slack.calls_to("conversations.join") == []
+    assert "You can't" not in slack.command("digest team", user_id="U0001").json()["text"]  # reading it stays open
+
+
+def test_an_archived_digest_channel_turns_the_digest_off_again_and_says_so(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    fake_slack.channels["C0ACME"]["is_archived"] = True
+    assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    (told,) = fake_slack.wait_for("response_url")
+    assert "<#C0ACME> is archived, so the weekly team digest is off again" in told.params["text"]
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is not None and workspace.digest_channel_id is None
 
 
 @pytest.mark.parametrize(
@@ -183,7 +209,7 @@ def test_digest_channel_and_time_are_set_from_slack(slack: SlackRequests, fake_s
     ],
 )
 def test_bad_digest_settings_get_a_friendly_answer(slack: SlackRequests, store: Store, text: str, message: str) -> None:
-    reply = slack.command(text)
+    reply = slack.command(text, user_id=ADMIN)
     assert message in reply.json()["text"]
     workspace = store.digest_workspace(team_id=TEAM_ID)
     assert workspace is None or (workspace.digest_channel_id is None and workspace.digest_schedule is None)

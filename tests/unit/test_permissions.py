@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.permissions import may_change, needs_workspace_role, refusal
+from domain.permissions import may_change, may_change_workspace, needs_workspace_role, refusal, workspace_refusal
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,19 @@ def test_refusal_says_why_and_who_can() -> None:
     assert text.startswith("You can't archive *Acme Corp*: only its owner <@U1>, workspace admins or")
     assert "Partner admins (<@U8>, <@U9>)" in text
     assert "workspace admins" in refusal("edit", customer_name="A", owner_id="U1", partner_admins=set())
+
+
+@pytest.mark.parametrize(
+    ("user", "admins", "workspace_admin", "allowed"),
+    [
+        ("U_BOSS", {"U_BOSS"}, False, True),
+        ("U_ADMIN", set(), True, True),
+        ("U_OWNER", set(), False, False),  # owning customers does not make a workspace admin
+    ],
+)
+def test_only_admins_change_workspace_settings(
+    user: str, admins: set[str], workspace_admin: bool, allowed: bool
+) -> None:
+    assert may_change_workspace(user, partner_admins=admins, workspace_admin=workspace_admin).allowed is allowed
+    text = workspace_refusal("change the digest", partner_admins={"U_BOSS"})
+    assert "workspace admins and owners or Partner admins (<@U_BOSS>)" in text
