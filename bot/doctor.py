@@ -1,7 +1,8 @@
 """`partner-bot doctor`: checks what a running Partner depends on and says what to fix.
 
 Settings, the database (reachable, schema at the latest migration), the bot token (`auth.test`), its scopes
-against manifest.yml, the app-level token in Socket Mode, and that the bot is in every customer's channel.
+against manifest.yml, the app-level token in Socket Mode, and that the bot is in every customer's channel. In OAuth
+mode (bot/oauth.py) the token, scope and channel checks run for each installed workspace, with its own token.
 Exit code 0 when nothing is wrong (warnings allowed), 1 when something must be fixed. It never changes anything:
 no migration, no join, no message.
 """
@@ -9,8 +10,8 @@ no migration, no join, no message.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,13 +23,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import make_client
 from bot.logs import Redactor
+from bot.oauth import INSTALL_PATH, find_manifest, installation_store, installed_teams, manifest_bot_scopes, team_client
 from bot.settings import Settings, SettingsError
 from storage import db
 from storage.store import Store
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
-# Where a checkout keeps the manifest; an installed package may not have it, hence --manifest.
-REPO_MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 TOKEN_FIXES = {
     "invalid_auth": "SLACK_BOT_TOKEN is not a valid token: copy the Bot User OAuth Token (xoxb-…) from OAuth & "
     "Permissions again.",
@@ -77,12 +77,19 @@ def _print(findings: list[Finding], out: IO[str] | None) -> None:
 
 def check_everything(settings: Settings, *, manifest: Path | None = None) -> Iterator[Finding]:
     mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
+    if settings.oauth:
+        mode += ", OAuth install (several workspaces)"
     shown_url = Redactor()(settings.database_url)
     yield Finding(OK, "settings", f"loaded; {mode}; Slack API {settings.slack_api_url}; database {shown_url}")
 
     store, schema_ok, findings = _check_database(settings)
     yield from findings
 
+    if settings.oauth:
+        yield from _check_installations(settings, store if schema_ok else None, manifest)
+        if store is not None:
+            store.engine.dispose()
+        return
     client = make_client(settings, timeout=10)
     identity, scopes, findings = _check_token(client)
     yield from findings
@@ -99,6 +106,50 @@ def check_everything(settings: Settings, *, manifest: Path | None = None) -> Ite
             yield from _check_channels(client, store, team_id=str(identity.get("team_id")), bot=identity)
     if store is not None:
         store.engine.dispose()
+
+
+def _check_installations(settings: Settings, store: Store | None, manifest: Path | None) -> Iterator[Finding]:
+    """OAuth mode: each installed workspace's token, scopes and channels, checked with that workspace's token as
+    stored (an expired rotating token is refreshed by Partner on its next use, not here: the doctor changes nothing).
+    """
+    if store is None:
+        yield Finding(WARN, "installations", "not checked: needs the database at the latest schema")
+        return
+    installations = installation_store(settings, store)
+    teams = installed_teams(installations)
+    if not teams:
+        yield Finding(
+            WARN,
+            "installations",
+            "no workspace has installed Partner yet",
+            f"Open https://<your-host>{INSTALL_PATH} and click Add to Slack (README, OAuth install).",
+        )
+        return
+    yield Finding(OK, "installations", f"{len(teams)} workspace(s): {', '.join(teams)}")
+    base = make_client(settings, timeout=10)
+    for team_id in teams:
+        installation = installations.find_installation(enterprise_id=None, team_id=team_id)
+        bot = installations.find_bot(enterprise_id=None, team_id=team_id)
+        token = (installation.bot_token if installation else None) or (bot.bot_token if bot else None)
+        client = team_client(base, token or "")
+        identity, scopes, findings = _check_token(client)
+        if identity is None and any("token_expired" in f.detail for f in findings) and bot and bot.bot_refresh_token:
+            findings = [Finding(WARN, "bot token", "expired; Partner refreshes it on its next use")]
+        yield from _for_team(team_id, findings)
+        if identity is None:
+            continue
+        yield from _for_team(team_id, _check_scopes(scopes, manifest))
+        yield from _for_team(team_id, _check_channels(client, store, team_id=team_id, bot=identity))
+
+
+REINSTALL = f"Reinstall Partner in that workspace through https://<your-host>{INSTALL_PATH}."
+
+
+def _for_team(team_id: str, findings: Iterable[Finding]) -> Iterator[Finding]:
+    """A workspace's findings, named after it; a token problem's fix is a reinstall (there is no token to copy)."""
+    for f in findings:
+        fix = REINSTALL if f.check == "bot token" and f.status == FAIL and "auth.test" in f.detail else f.fix
+        yield replace(f, check=f"{team_id} {f.check}", fix=fix)
 
 
 def _check_database(settings: Settings) -> tuple[Store | None, bool, list[Finding]]:
@@ -178,13 +229,8 @@ def _check_token(client: WebClient) -> tuple[dict[str, Any] | None, set[str] | N
     return identity, scopes, [Finding(OK, "bot token", detail)]
 
 
-def manifest_bot_scopes(path: Path) -> list[str]:
-    data = yaml.safe_load(path.read_text())
-    return list(((data or {}).get("oauth_config") or {}).get("scopes", {}).get("bot") or [])
-
-
 def _check_scopes(granted: set[str] | None, manifest: Path | None) -> Iterator[Finding]:
-    path = manifest or next((p for p in (Path("manifest.yml"), REPO_MANIFEST) if p.exists()), None)
+    path = manifest or find_manifest()
     if path is None or not path.exists():
         yield Finding(WARN, "scopes", "not checked: manifest.yml not found", "Pass --manifest path/to/manifest.yml.")
         return

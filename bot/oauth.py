@@ -54,16 +54,39 @@ class NotInstalled(LookupError):
         self.team_id = team_id
 
 
-def manifest_bot_scopes(path: Path | None = None) -> list[str]:
+def manifest_bot_scopes(path: Path) -> list[str]:
+    """manifest.yml's bot scopes: what the install asks for and what `doctor` checks tokens against."""
+    data = yaml.safe_load(path.read_text())
+    return list(((data or {}).get("oauth_config") or {}).get("scopes", {}).get("bot") or [])
+
+
+def find_manifest() -> Path | None:
+    """manifest.yml in the working directory, else the checkout's (an installed package may have neither)."""
+    return next((p for p in (Path("manifest.yml"), REPO_MANIFEST) if p.exists()), None)
+
+
+def install_scopes() -> list[str]:
     """The bot scopes the install asks for: manifest.yml's, the one list the app, the docs and `doctor` share."""
-    found = path or next((p for p in (Path("manifest.yml"), REPO_MANIFEST) if p.exists()), None)
+    found = find_manifest()
     if found is None:
         raise SettingsError("OAuth install reads its bot scopes from manifest.yml, which was not found.")
-    data = yaml.safe_load(found.read_text()) or {}
-    scopes = list(((data.get("oauth_config") or {}).get("scopes") or {}).get("bot") or [])
+    scopes = manifest_bot_scopes(found)
     if not scopes:
         raise SettingsError(f"{found} lists no oauth_config.scopes.bot; OAuth install needs them.")
     return scopes
+
+
+def installed_teams(installations: SQLAlchemyInstallationStore) -> list[str]:
+    """Every workspace with a bot installation, in install order."""
+    c = installations.bots.c
+    query = (
+        sa.select(c.team_id)
+        .where(c.client_id == installations.client_id, c.team_id.is_not(None), c.bot_token.is_not(None))
+        .group_by(c.team_id)
+        .order_by(sa.func.min(c.installed_at))
+    )
+    with installations.engine.connect() as conn:
+        return [str(team) for team in conn.execute(query).scalars()]
 
 
 class SlackClients:
@@ -193,7 +216,7 @@ def oauth_settings(
     oauth = OAuthSettings(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret,
-        scopes=scopes if scopes is not None else manifest_bot_scopes(),
+        scopes=scopes if scopes is not None else install_scopes(),
         user_scopes=[],
         redirect_uri=settings.slack_redirect_uri,
         install_path=INSTALL_PATH,

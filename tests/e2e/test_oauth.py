@@ -36,6 +36,7 @@ from storage.models import SLACK_OAUTH_STATES, Customer, Workspace
 from storage.store import Store
 from tests.conftest import MANIFEST_BOT_SCOPES
 from tests.e2e.test_customers import field_values
+from tests.e2e.test_doctor import doctor, lines
 from tests.e2e.test_export import read_csv, uploaded
 from tests.fake_slack import Call, FakeSlack
 from tests.slack_requests import SlackRequests
@@ -478,3 +479,34 @@ def test_an_uninstalled_workspace_gets_no_more_nudges_until_it_installs_again(
     run_tick(store=store, client=app.slack_clients, now=NINE_NY + timedelta(days=1), settings=oauth_settings)
     (again,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C2GLOBEX" and c.ok]
     assert again.token == new_token
+
+
+# --------------------------------------------------------------------------------------------- doctor
+
+
+def test_doctor_checks_each_installed_workspace_with_its_own_token(
+    oauth_bot: BotServer, oauth_settings: Settings, fake_slack: FakeSlack, store: Store, world: None
+) -> None:
+    code, out = doctor(oauth_settings)
+    assert code == 0 and lines(out, "warn", "installations") and "/slack/install" in out
+
+    for team_id in (T1, T2):
+        assert install(oauth_bot.url, fake_slack, team_id).status == 200
+    store.add_customer(team_id=T2, name="Globex", created_by="U0201", now=MON, channel_id="C2GONE")
+    mark = len(fake_slack.calls)
+    code, out = doctor(oauth_settings)
+    assert code == 1, out  # T2's customer channel is gone
+    assert lines(out, "ok", "installations") == [f"  ok    installations: 2 workspace(s): {T1}, {T2}"]
+    for team_id in (T1, T2):
+        assert lines(out, "ok", f"{team_id} bot token") and lines(out, "ok", f"{team_id} scopes")
+    assert lines(out, "ok", f"{T1} channels") and lines(out, "FAIL", f"{T2} channels")
+    assert {fake_slack.team_of(c) for c in calls_since(fake_slack, mark)} == {T1, T2}  # each with its own token
+
+    # Slack no longer accepts T2's token (revoked while Partner was down): reinstall, says the doctor.
+    revoked = installation(oauth_settings, store, T2).bot_token  # type: ignore[union-attr]
+    with fake_slack._lock:
+        del fake_slack.installs[revoked or ""]
+    code, out = doctor(oauth_settings)
+    assert code == 1 and lines(out, "ok", f"{T1} bot token")
+    (failed,) = lines(out, "FAIL", f"{T2} bot token")
+    assert "invalid_auth" in failed and "Reinstall Partner in that workspace" in out
