@@ -2,9 +2,11 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands, events, options, shortcuts, views
-
 
 def register_listeners(app: App) -> None:
+    # Imported here, not at the top: `import handlers.blocks…` (from schedules/ renderers, say) must not load every
+    # listener module, which import schedules/ themselves — that made import order decide whether modules loaded.
+    from handlers import actions, commands, events, options, shortcuts, views
+
     for surface in (commands, actions, views, options, events, shortcuts):
         surface.register(app)

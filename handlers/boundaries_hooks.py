@@ -22,6 +22,7 @@ from handlers.permissions import require_change
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
+from schedules.health import refresh_health
 from storage.boundaries import BoundaryConflict, BoundaryRecord
 from storage.models import CheckIn, Customer
 from storage.store import Store
@@ -44,10 +45,24 @@ def require_boundary_change(client: WebClient, settings: Settings, *, user_id: s
     require_change(client, settings, user_id=user_id, customer=customer, action="change the working agreements of")
 
 
+def _policy(settings: Settings | None) -> rules.Policy:
+    return settings.boundary_policy if settings is not None else rules.DEFAULT_POLICY
+
+
 def _transition(
-    store: Store, *, team_id: str, record: BoundaryRecord, target: str, change: Change
+    store: Store,
+    *,
+    team_id: str,
+    record: BoundaryRecord,
+    target: str,
+    change: Change,
+    settings: Settings | None,
+    now: datetime,
 ) -> tuple[BoundaryRecord, bool]:
-    """(boundary after, whether this call changed it). Already in ``target``: nothing to do (a double click)."""
+    """(boundary after, whether this call changed it). Already in ``target``: nothing to do (a double click).
+
+    A change rescores the customer at once (boundaries in force count in the health score).
+    """
     for _attempt in range(2):
         if record.rule.status == target:
             return record, False
@@ -61,13 +76,16 @@ def _transition(
                 raise UserError("That working agreement no longer exists.") from None
             record = fresh
             continue
+        refresh_health(store, team_id=team_id, customer_id=after.row.customer_id, now=now, settings=settings)
         return after, True
     raise UserError("That working agreement changed just now; have another look with `list`.")
 
 
 def activate_boundary(
-    store: Store, *, team_id: str, record: BoundaryRecord, policy: rules.Policy, now: datetime
+    store: Store, *, team_id: str, record: BoundaryRecord, settings: Settings | None, now: datetime
 ) -> tuple[BoundaryRecord, bool]:
+    policy = _policy(settings)
+
     def change(b: rules.Boundary, siblings: list[rules.Boundary]) -> rules.Boundary:
         if b.status == "proposed":
             verdict = rules.can_activate(siblings, policy, now=now)
@@ -75,20 +93,28 @@ def activate_boundary(
                 raise ValueError(verdict.reason)
         return rules.activate(b, now)
 
-    return _transition(store, team_id=team_id, record=record, target="active", change=change)
-
-
-def hold_boundary(store: Store, *, team_id: str, record: BoundaryRecord, now: datetime) -> tuple[BoundaryRecord, bool]:
     return _transition(
-        store, team_id=team_id, record=record, target="held", change=lambda b, _s: rules.mark_held(b, now)
+        store, team_id=team_id, record=record, target="active", change=change, settings=settings, now=now
     )
 
 
-def retire_boundary(
-    store: Store, *, team_id: str, record: BoundaryRecord, now: datetime
+def hold_boundary(
+    store: Store, *, team_id: str, record: BoundaryRecord, settings: Settings | None, now: datetime
 ) -> tuple[BoundaryRecord, bool]:
+    def change(b: rules.Boundary, _siblings: list[rules.Boundary]) -> rules.Boundary:
+        return rules.mark_held(b, now)
+
+    return _transition(store, team_id=team_id, record=record, target="held", change=change, settings=settings, now=now)
+
+
+def retire_boundary(
+    store: Store, *, team_id: str, record: BoundaryRecord, settings: Settings | None, now: datetime
+) -> tuple[BoundaryRecord, bool]:
+    def change(b: rules.Boundary, _siblings: list[rules.Boundary]) -> rules.Boundary:
+        return rules.retire(b, now)
+
     return _transition(
-        store, team_id=team_id, record=record, target="retired", change=lambda b, _s: rules.retire(b, now)
+        store, team_id=team_id, record=record, target="retired", change=change, settings=settings, now=now
     )
 
 
@@ -101,10 +127,12 @@ def log_slip(
     note: str,
     source: rules.SlipSource,
     idempotency_key: str,
-    policy: rules.Policy,
+    settings: Settings | None,
     now: datetime,
 ) -> tuple[BoundaryRecord, bool]:
-    """Log a slip once per key, then ask the owner to decide if it makes a run (through the outbox)."""
+    """Log a slip once per key, rescore the customer at once, and ask the owner to decide if the slips make a run
+    (through the outbox)."""
+    policy = _policy(settings)
     try:
         after, created = store.record_boundary_slip(
             team_id=customer.team_id,
@@ -118,6 +146,9 @@ def log_slip(
     except ValueError as e:
         raise UserError(str(e)) from None
     planning.plan_escalation(store, customer=customer, record=after, policy=policy, now=now)
+    if created:
+        assert customer.id is not None
+        refresh_health(store, team_id=customer.team_id, customer_id=customer.id, now=now, settings=settings)
     return after, created
 
 
@@ -156,7 +187,7 @@ def after_checkin(
     del client
     if checkin.id is None or customer.id is None:
         return []
-    policy = settings.boundary_policy if settings is not None else rules.DEFAULT_POLICY
+    policy = _policy(settings)
     cal = planning.customer_calendar(customer, settings.default_tz if settings is not None else "UTC")
     notes: list[str] = []
     records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
@@ -191,7 +222,7 @@ def after_checkin(
                 note=note,
                 source="detected",
                 idempotency_key=f"checkin:{checkin.id}:{record.id}",
-                policy=policy,
+                settings=settings,
                 now=now,
             )
             if created:

@@ -292,16 +292,16 @@ def recompute_health(
     return health
 
 
-def refresh_health(store: Store, customer: Customer, now: datetime, settings: Settings | None) -> Health | None:
+def refresh_health(
+    store: Store, *, team_id: str, customer_id: int, now: datetime, settings: Settings | None
+) -> Health | None:
     """Recompute after a change that moves the score (a slip, a boundary's status, cadence, launch, pause),
     so the card, status and Home show it at once. A failure is logged, never raised: the change itself stands
     and the daily job scores the customer again."""
-    if customer.id is None:
-        return None
     try:
-        return recompute_health(store, customer.team_id, customer.id, now, config=health_config(settings))
+        return recompute_health(store, team_id, customer_id, now, config=health_config(settings))
     except Exception:
-        logger.exception("health recompute failed for customer %s", customer.id)
+        logger.exception("health recompute failed for customer %s", customer_id)
         return None
 
 

@@ -136,18 +136,22 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
 
 activate = _change_listener(
     lambda store, team, record, settings, now: activate_boundary(
-        store, team_id=team, record=record, policy=settings.boundary_policy, now=now
+        store, team_id=team, record=record, settings=settings, now=now
     ),
     ":white_check_mark: {text} is now active with *{customer}*. State it in your next meeting or agreement.",
     "{text} is already active with *{customer}*.",
 )
 held = _change_listener(
-    lambda store, team, record, settings, now: hold_boundary(store, team_id=team, record=record, now=now),
+    lambda store, team, record, settings, now: hold_boundary(
+        store, team_id=team, record=record, settings=settings, now=now
+    ),
     ":white_check_mark: {text} is holding with *{customer}*.",
     "{text} was already holding with *{customer}*.",
 )
 retire = _change_listener(
-    lambda store, team, record, settings, now: retire_boundary(store, team_id=team, record=record, now=now),
+    lambda store, team, record, settings, now: retire_boundary(
+        store, team_id=team, record=record, settings=settings, now=now
+    ),
     "Retired {text} for *{customer}*; its history is kept.",
     "{text} was already retired.",
 )
@@ -180,7 +184,7 @@ def slip(
         note="",
         source="button",
         idempotency_key=f"action:{where}:{boundary_id}:{shown}",
-        policy=policy,
+        settings=settings,
         now=now,
     )
     summary = slip_summary(after, policy, now)
@@ -276,7 +280,7 @@ def _decision_listener(option: str) -> Callable[..., None]:
             client.views_open(trigger_id=body["trigger_id"], view=modal)
             return  # decided when the modal is saved
         if option == "retire" and record.rule.status != "retired":
-            record, _changed = retire_boundary(store, team_id=team_id, record=record, now=now)
+            record, _changed = retire_boundary(store, team_id=team_id, record=record, settings=settings, now=now)
         if option == "flag":
             assert customer.id is not None
             store.record_boundary_event(
@@ -340,7 +344,7 @@ def call_outside_yes(
         note="Call outside the agreed window",
         source="detected",
         idempotency_key=f"checkin:{checkin_id}:{boundary_id}",  # one slip per call, however often answered
-        policy=policy,
+        settings=settings,
         now=now,
     )
     if created:

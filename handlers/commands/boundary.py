@@ -174,7 +174,7 @@ def _activate(call: CommandCall, customer: Customer, raw: str) -> Reply:
     _nothing_after(extra, customer, "activate")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
     after, changed = activate_boundary(
-        call.store, team_id=call.team_id, record=record, policy=call.settings.boundary_policy, now=call.now
+        call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now
     )
     if not changed:
         return {"text": f"{quoted(after.rule.text)} is already active with *{customer.name}*."}
@@ -213,7 +213,7 @@ def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
         note=unescape(note).strip(),
         source="manual",
         idempotency_key=f"command:{call.trigger_id}",
-        policy=policy,
+        settings=call.settings,
         now=call.now,
     )
     summary = slip_summary(after, policy, call.now)
@@ -224,7 +224,9 @@ def _held(call: CommandCall, customer: Customer, raw: str) -> Reply:
     record, extra = _number(raw, "held", _records(call, customer), customer)
     _nothing_after(extra, customer, "held")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
-    after, changed = hold_boundary(call.store, team_id=call.team_id, record=record, now=call.now)
+    after, changed = hold_boundary(
+        call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now
+    )
     text = f":white_check_mark: {quoted(after.rule.text)} is holding with *{customer.name}*."
     if not changed:
         text = f"{quoted(after.rule.text)} was already holding with *{customer.name}*."
@@ -243,7 +245,9 @@ def _retire(call: CommandCall, customer: Customer, raw: str) -> Reply:
     record, extra = _number(raw, "retire", _records(call, customer), customer)
     _nothing_after(extra, customer, "retire")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
-    after, changed = retire_boundary(call.store, team_id=call.team_id, record=record, now=call.now)
+    after, changed = retire_boundary(
+        call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now
+    )
     if not changed:
         return {"text": f"{quoted(after.rule.text)} was already retired."}
     return {"text": f"Retired {quoted(after.rule.text)} for *{customer.name}*; its history is kept."}

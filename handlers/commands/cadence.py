@@ -17,6 +17,7 @@ from handlers.blocks.nudges import local_time, slack_date
 from handlers.commands.base import CommandCall, Reply
 from handlers.permissions import require_change
 from schedules import planner
+from schedules.health import refresh_health
 from storage.models import Customer
 
 USAGE = (
@@ -86,6 +87,7 @@ def cadence(call: CommandCall) -> Reply:
         now=call.now,
     )
     if changed:
+        refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
         call.refresh_homes(updated.owner_id, call.user_id)
     if new.is_off:
         return {"text": f":no_bell: *{updated.name}*: cadence off — no call nudges or overdue alerts."}

@@ -13,6 +13,7 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.customer_args import UNSET, parse_customer_args
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
+from schedules.health import refresh_health
 from storage.models import Customer
 
 USAGE = (
@@ -93,5 +94,7 @@ def edit(call: CommandCall) -> Reply:
     if "channel_id" in changed and updated.channel_id:
         call.followup["join_customer_id"] = updated.id  # after the ack (handlers.followups)
     if changed:
+        # Cadence, ideal/max days and the calendar feed the score; rescore before the Homes are redrawn.
+        refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
         call.refresh_homes(customer.owner_id, updated.owner_id, call.user_id)
     return {"text": describe_changes(updated, changed)}

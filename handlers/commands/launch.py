@@ -9,6 +9,7 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import find_customer, next_nudge_text
 from handlers.permissions import require_change
 from schedules import planner
+from schedules.health import refresh_health
 
 USAGE = "/partner launch <customer> on [until=YYYY-MM-DD] | off"
 DEFAULT_LENGTH = timedelta(days=14)
@@ -51,6 +52,7 @@ def launch(call: CommandCall) -> Reply:
         updated = call.store.set_launch(
             team_id=call.team_id, customer_id=customer.id, until=None, actor_id=call.user_id, now=call.now
         )
+        refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
         call.refresh_homes(updated.owner_id, call.user_id)
         normal = planner.cadence_of(updated).describe()
         return {"text": f"Launch mode off for *{updated.name}*: back to {normal}. {next_nudge_text(call, updated)}"}
@@ -58,6 +60,7 @@ def launch(call: CommandCall) -> Reply:
     updated = call.store.set_launch(
         team_id=call.team_id, customer_id=customer.id, until=until, actor_id=call.user_id, now=call.now
     )
+    refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
     call.refresh_homes(updated.owner_id, call.user_id)
     at = planner.cadence_of(updated).at
     return {

@@ -19,6 +19,7 @@ from handlers.followups import join_customer_channel, tell_user
 from handlers.home_publisher import request_home_refresh
 from handlers.ids import CUSTOMER_FIELD
 from handlers.permissions import require_change
+from schedules.health import refresh_health
 from storage.store import Store
 
 
@@ -151,6 +152,7 @@ def submit_edit_customer(
             team_id=team_id, customer_id=customer.id, actor_id=user_id, changes=changes, now=now
         )
     if changed:
+        refresh_health(store, team_id=team_id, customer_id=customer.id, now=now, settings=settings)
         context["followup"] = {
             "customer_id": updated.id,
             "text": describe_changes(updated, changed),

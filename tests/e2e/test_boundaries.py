@@ -17,6 +17,7 @@ from sqlmodel import select
 from bot.app import make_client
 from bot.settings import Settings
 from domain import boundaries as rules
+from handlers.blocks.customers import health_text
 from handlers.boundaries_hooks import after_checkin
 from handlers.ids import (
     BOUNDARY_ACTIVATE,
@@ -459,6 +460,38 @@ def test_the_customer_card_shows_the_boundaries_with_their_buttons(
     shown = [b for b in card["blocks"] if str(b.get("block_id", "")).startswith("boundary:card:")]
     assert len(shown) == 5 and str(second.id) not in {b["block_id"].rsplit(":", 1)[1] for b in shown}
     assert "…and 2 more. `/partner boundary Acme Corp list` shows them all." in json.dumps(card, ensure_ascii=False)
+
+
+def health(store: Store) -> tuple[int | None, datetime | None]:
+    fresh = customer(store)
+    return fresh.health_score, fresh.health_at
+
+
+def test_a_slip_lowers_the_health_score_at_once(acme: SlackRequests, store: Store, clock: FakeClock) -> None:
+    clock.advance(minutes=5)
+    ephemeral(acme.command("boundary acme activate 1"))  # a need in force, no slip yet: counts as held
+    holding, scored_at = health(store)
+    assert holding is not None and scored_at == clock.now
+    clock.advance(minutes=5)
+    ephemeral(acme.command("boundary acme slip 1 no answer for three days"))
+    slipped, scored_at = health(store)  # no tick, no follow-up: answered with the new score already stored
+    assert slipped is not None and slipped < holding and scored_at == clock.now
+    card = json.dumps(acme.command("show acme").json()["blocks"], ensure_ascii=False)
+    assert f"*Health*\\n{health_text(customer(store))}" in card and str(slipped) in health_text(customer(store))
+    snapshot = store.health_snapshots(team_id=TEAM_ID, customer_id=customer(store).id or 0, since=clock.now.date())
+    assert "boundaries" in [c["name"] for c in snapshot[-1].components["components"]]
+
+    # Retiring the need takes it out of the score again, also at once.
+    clock.advance(minutes=5)
+    ephemeral(acme.command("boundary acme retire 1"))
+    assert health(store)[1] == clock.now and health(store)[0] != slipped
+
+
+def test_cadence_launch_and_pause_changes_rescore_at_once(acme: SlackRequests, store: Store, clock: FakeClock) -> None:
+    for command in ("cadence acme weekly tue 10:00", "launch acme on", "pause acme", "resume acme"):
+        clock.advance(minutes=5)
+        ephemeral(acme.command(command))
+        assert health(store)[1] == clock.now, command
 
 
 # --------------------------------------------------------------------------- decisions
