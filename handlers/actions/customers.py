@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -123,74 +124,34 @@ def snooze_from_card(
     open_snooze_modal(client, body["trigger_id"], customer, nudge_id=None, now=clock(), settings=settings)
 
 
-def _set_archived(
-    *,
-    archived: bool,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    context: BoltContext,
-    client: WebClient,
-    respond: Respond,
-    store: Store,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    customer = _customer(store, body, action, context)
-    user_id = body["user"]["id"]
-    require_change(client, settings, user_id=user_id, customer=customer, action="archive" if archived else "restore")
-    assert customer.id is not None
-    change = store.archive_customer if archived else store.restore_customer
-    # Archiving an archived customer changes nothing, so a double click records one event.
-    updated = change(team_id=customer.team_id, customer_id=customer.id, actor_id=user_id, now=clock())
-    request_home_refresh(context, customer.team_id, [customer.owner_id, user_id])
-    _answer(respond, body, client, card_message(store, settings, customer=updated, now=clock()), replace=True)
+def _archiving(archived: bool) -> Callable[..., None]:
+    """The card's Archive (True) or Restore (False) button; the card is redrawn in place."""
+
+    def listener(
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        context: BoltContext,
+        client: WebClient,
+        respond: Respond,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        ack()
+        customer = _customer(store, body, action, context)
+        user_id = body["user"]["id"]
+        verb = "archive" if archived else "restore"
+        require_change(client, settings, user_id=user_id, customer=customer, action=verb)
+        assert customer.id is not None
+        change = store.archive_customer if archived else store.restore_customer
+        # Archiving an archived customer changes nothing, so a double click records one event.
+        updated = change(team_id=customer.team_id, customer_id=customer.id, actor_id=user_id, now=clock())
+        request_home_refresh(context, customer.team_id, [customer.owner_id, user_id])
+        _answer(respond, body, client, card_message(store, settings, customer=updated, now=clock()), replace=True)
+
+    return listener
 
 
-def archive_from_card(
-    ack: Ack,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    context: BoltContext,
-    client: WebClient,
-    respond: Respond,
-    store: Store,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    ack()
-    _set_archived(
-        archived=True,
-        body=body,
-        action=action,
-        context=context,
-        client=client,
-        respond=respond,
-        store=store,
-        settings=settings,
-        clock=clock,
-    )
-
-
-def restore_from_card(
-    ack: Ack,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    context: BoltContext,
-    client: WebClient,
-    respond: Respond,
-    store: Store,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    ack()
-    _set_archived(
-        archived=False,
-        body=body,
-        action=action,
-        context=context,
-        client=client,
-        respond=respond,
-        store=store,
-        settings=settings,
-        clock=clock,
-    )
+archive_from_card = _archiving(True)
+restore_from_card = _archiving(False)

@@ -28,6 +28,8 @@ def status(call: CommandCall) -> Reply:
     health = recompute_health(call.store, call.team_id, customer.id, call.now, config=config)
     if health is None:
         raise UserError("That customer no longer exists.")
+    if health.score != customer.health_score:  # the Home shows the score too
+        call.refresh_homes(customer.owner_id, call.user_id)
     tz = customer_calendar(customer, config.default_tz).tz
     points = score_points(call.store, customer, (call.now - timedelta(weeks=TREND_WEEKS + 1)).date())
     trend = sparkline(weekly_series(points, now=call.now, weeks=TREND_WEEKS, tz=tz))
