@@ -9,13 +9,16 @@ answers oauth.v2.access with a bot token per workspace; every call it records ca
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -35,6 +38,7 @@ from schedules.sender import SenderOptions
 from storage.models import SLACK_OAUTH_STATES, Customer, Workspace
 from storage.store import Store
 from tests.conftest import MANIFEST_BOT_SCOPES
+from tests.e2e.test_cli import PARTNER_BOT, free_port, run, wait_healthy
 from tests.e2e.test_customers import field_values
 from tests.e2e.test_doctor import doctor, lines
 from tests.e2e.test_export import read_csv, uploaded
@@ -510,3 +514,43 @@ def test_doctor_checks_each_installed_workspace_with_its_own_token(
     assert code == 1 and lines(out, "ok", f"{T1} bot token")
     (failed,) = lines(out, "FAIL", f"{T2} bot token")
     assert "invalid_auth" in failed and "Reinstall Partner in that workspace" in out
+
+
+# --------------------------------------------------------------------------------------------- as an operator runs it
+
+
+def test_partner_bot_serve_and_tick_in_oauth_mode(
+    fake_slack: FakeSlack, database_url: str, store: Store, world: None, tmp_path: Path
+) -> None:
+    """Real processes: `serve --http` takes an install, `tick` posts that workspace's nudge with its token."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
+    env = {
+        **clean,
+        "SLACK_CLIENT_ID": fake_slack.client_id,
+        "SLACK_CLIENT_SECRET": fake_slack.client_secret,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "DATABASE_URL": database_url,
+    }
+    port = free_port()
+    server = subprocess.Popen(
+        [*PARTNER_BOT, "serve", "--http", "--port", str(port), "--host", "127.0.0.1", "--no-scheduler"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, server)
+        assert install(url, fake_slack, T1, team_name="Acme Partners").status == 200
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    add_due_customers(store)  # T2 and T3 have customers but no installation
+
+    tick = run(["tick", "--now", NINE_NY.isoformat()], env, tmp_path)
+    assert tick.returncode == 0, tick.stderr
+    (post,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok]
+    assert post.params["channel"] == "C1ACME" and fake_slack.team_of(post) == T1
