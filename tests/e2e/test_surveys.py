@@ -332,12 +332,20 @@ def test_ask_posts_one_friendly_invitation_in_the_shared_channel(
     assert fake_slack.calls_to("conversations.info")[0].params["channel"] == "C0SHARED"
 
 
-def test_ask_works_in_a_private_shared_channel(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+def test_ask_works_in_a_private_shared_channel(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store
+) -> None:
     fake_slack.add_channel("C0PRIV", name="acme-private", is_private=True, is_ext_shared=True, members=["U0001"])
     customer = add_customer(slack, store, "Acme Corp <#C0PRIV|acme-private> <@U0001|dana>")
     assert "Asked *Acme Corp*'s people" in ok(slack.command("ask acme"))["text"]
     (message,) = fake_slack.messages["C0PRIV"]
     assert message["blocks"][1]["elements"][0]["value"] == str(customer.id)
+    # The customer's person answers from the private channel like from a public one.
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0PRIV"))
+    answers = {"level": "partner", "start_doing": "weekly demos", "keep_doing": "quick answers"}
+    ok(submit(external, opened(fake_slack), answers, view_id="VPRIV1", user_id="U0EXT1"))
+    (theirs,) = store.survey_responses(team_id=TEAM_ID, survey="customer_view")
+    assert (theirs.external, theirs.customer_id) == (True, customer.id)
     # Slack reads a private channel's info only with groups:read (the manifest asks for it), and only from inside.
     fake_slack.scopes.remove("groups:read")
     assert "reinstall Partner" in ok(slack.command("ask acme", trigger_id="no.groups.read"))["text"]
