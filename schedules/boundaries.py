@@ -30,6 +30,7 @@ from domain import boundaries as rules
 from domain.cadence import due_slots, next_slot, parse_cadence
 from domain.calendar import WorkCalendar
 from handlers.blocks.boundaries import call_window_question, escalation_blocks, reminder_message, suggestion_blocks
+from schedules.health import customer_calendar  # also planning.customer_calendar for the handlers
 from schedules.sender import CHANNEL_RETRY_AFTER, Message, Skip, register
 from storage.boundaries import BoundaryConflict, BoundaryRecord
 from storage.models import CheckIn, Customer, Nudge
@@ -46,17 +47,6 @@ CALL_CHECK = "boundary_call_check"
 # How far back a tick looks for reminder times it has not planned yet (the outbox key stops repeats);
 # a reminder whose time passed longer ago than this while the bot was down is not sent late.
 REMINDER_LOOKBACK = timedelta(hours=6)
-
-
-def customer_calendar(customer: Customer, default_tz: str = "UTC") -> WorkCalendar:
-    """The customer's working calendar; a stored value that no longer validates falls back to weekdays."""
-    try:
-        return WorkCalendar.create(
-            customer.tz or default_tz, customer.country, customer.working_week, subdiv=customer.subdiv
-        )
-    except ValueError:
-        logger.warning("customer %s has an invalid calendar; using %s weekdays", customer.id, default_tz)
-        return WorkCalendar(tz=default_tz)
 
 
 def is_quiet(customer: Customer, at: datetime) -> bool:
