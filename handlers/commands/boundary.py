@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable
 
 from domain import boundaries as rules
-from domain.customers import require_customer
 from domain.errors import UserError
 from handlers.blocks.boundaries import boundary_list, day_label, describe_reminders, quoted
 from handlers.boundaries_hooks import (
@@ -25,6 +24,7 @@ from handlers.boundaries_hooks import (
     slip_summary,
 )
 from handlers.commands.base import CommandCall, Reply
+from handlers.commands.lookup import find_customer, words_and_offsets
 from handlers.parsing import unescape
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
@@ -43,11 +43,6 @@ _OPTION = re.compile(r'(?P<key>[A-Za-z_]+)=(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)
 _QUOTED = re.compile(r'^\s*(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”)')
 _NUMBERED = ("activate", "slip", "held", "retire", "preview", "wording", "reminders")
 ACTIONS = ("add", "list", *_NUMBERED)
-
-
-def words_and_ends(text: str) -> list[tuple[str, int]]:
-    """Each word with where it ends, so what follows can be cut from the raw text as typed."""
-    return [(m.group(0), m.end()) for m in re.finditer(r"\S+", text)]
 
 
 def split_quoted(raw: str) -> tuple[str, str]:
@@ -105,9 +100,8 @@ def _number(raw: str, action: str, records: list[BoundaryRecord], customer: Cust
 
 
 def boundary(call: CommandCall) -> Reply:
-    words = words_and_ends(call.args)
-    customers = call.store.customers(team_id=call.team_id)
-    customer, rest = require_customer(customers, [w for w, _ in words], name_of=lambda c: c.name, usage=USAGE)
+    words = words_and_offsets(call.args)
+    customer, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words], usage=USAGE)
     used = len(words) - len(rest)
     action = rest[0].lower() if rest else "list"
     raw = call.args[words[used][1] :] if rest else ""

@@ -7,14 +7,13 @@ snooze is temporary, says why, and the channel sees who did it).
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from domain.cadence import parse_cadence
-from domain.customers import require_customer
 from domain.errors import UserError
 from handlers.blocks.nudges import local_time, slack_date
 from handlers.commands.base import CommandCall, Reply
+from handlers.commands.lookup import find_customer_in_text
 from handlers.permissions import require_change
 from schedules import planner
 from schedules.health import refresh_health
@@ -28,19 +27,9 @@ USAGE = (
 HORIZON = timedelta(days=400)
 
 
-def words_and_offsets(text: str) -> list[tuple[str, int]]:
-    """Each word with where it ends in the raw text, so what follows can be cut with its formatting intact."""
-    return [(m.group(0), m.end()) for m in re.finditer(r"\S+", text)]
-
-
 def find_customer(call: CommandCall, usage: str) -> tuple[Customer, list[str], str]:
     """The customer the arguments start with, the words after it, and the raw text after it."""
-    words = words_and_offsets(call.args)
-    customers = call.store.customers(team_id=call.team_id)
-    customer, rest = require_customer(customers, [w for w, _ in words], name_of=lambda c: c.name, usage=usage)
-    used = len(words) - len(rest)
-    raw_rest = call.args[words[used - 1][1] :].strip() if used else call.args.strip()
-    return customer, rest, raw_rest
+    return find_customer_in_text(call.store, team_id=call.team_id, text=call.args, usage=usage)
 
 
 def next_nudge_text(call: CommandCall, customer: Customer) -> str:

@@ -6,7 +6,6 @@ agreements in the customer's business time (handlers.boundaries_hooks.after_chec
 
 from __future__ import annotations
 
-import re
 from zoneinfo import ZoneInfo
 
 from domain.boundaries import parse_reply_time
@@ -14,18 +13,13 @@ from domain.checkins import parse_due_date
 from domain.errors import UserError
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
-from handlers.commands.lookup import find_customer
+from handlers.commands.lookup import find_customer, words_and_offsets
 from handlers.parsing import parse_key_value, require_mood
 
 USAGE = "/partner checkin <customer> <green|yellow|red|1-5> [call] [next=<date>] [response=<2d|36h>] <note…>"
 
 # Flags and the names they may be typed as: `next=fri`, `due=fri`; `response=2d` (how long the customer took).
 _FLAG_NAMES = {"next": "next", "due": "next", "response": "response", "reply": "response"}
-
-
-def words_and_offsets(text: str) -> list[tuple[str, int]]:
-    """Each word with where it ends, so the note can be cut from the raw text with its formatting intact."""
-    return [(m.group(0), m.end()) for m in re.finditer(r"\S+", text)]
 
 
 def _flag(word: str) -> tuple[str, str] | None:

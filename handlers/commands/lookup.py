@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from domain.customers import match_customer, name_key, require_customer
@@ -41,6 +42,19 @@ def find_customer(
                     f"*{hidden.name}* is archived. Bring it back with `/partner restore {hidden.name}`."
                 ) from None
         raise
+
+
+def words_and_offsets(text: str) -> list[tuple[str, int]]:
+    """Each word with where it ends in the raw text, so what follows can be cut with its formatting intact."""
+    return [(m.group(0), m.end()) for m in re.finditer(r"\S+", text)]
+
+
+def find_customer_in_text(store: Store, *, team_id: str, text: str, usage: str) -> tuple[Customer, list[str], str]:
+    """find_customer over the words of `text`; also the raw text after the name, formatting kept."""
+    words = words_and_offsets(text)
+    customer, rest = find_customer(store, team_id=team_id, words=[w for w, _ in words], usage=usage)
+    used = len(words) - len(rest)
+    return customer, rest, text[words[used - 1][1] :].strip() if used else text.strip()
 
 
 def _renamed(store: Store, *, team_id: str, words: Sequence[str], archived: bool) -> tuple[Customer, int] | None:

@@ -426,6 +426,8 @@ def test_archive_hides_the_customer_and_restore_brings_it_back(slack: SlackReque
     assert "*Acme Corp* is archived. Bring it back with `/partner restore Acme Corp`" in ephemeral(
         slack.command("checkin acme green hello")
     )
+    for text in ("snooze acme 2d", "cadence acme daily", "boundary acme list"):  # every command finds it alike
+        assert "*Acme Corp* is archived. Bring it back" in ephemeral(slack.command(text))
     assert slack.block_suggestion("checkin_customer", "acme").json()["options"] == []
     assert "There is already a customer called *Acme Corp* (archived" in ephemeral(slack.command("add acme corp"))
     assert "Restored *Acme Corp*" in ephemeral(slack.command("restore acme"))
