@@ -23,7 +23,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import make_client
 from bot.logs import Redactor
-from bot.oauth import INSTALL_PATH, find_manifest, installation_store, installed_teams, manifest_bot_scopes, team_client
+from bot.oauth import (
+    INSTALL_PATH,
+    find_manifest,
+    installation_store,
+    installed_teams,
+    manifest_bot_scopes,
+    team_client,
+    team_installation,
+)
 from bot.settings import Settings, SettingsError
 from storage import db
 from storage.store import Store
@@ -128,12 +136,11 @@ def _check_installations(settings: Settings, store: Store | None, manifest: Path
     yield Finding(OK, "installations", f"{len(teams)} workspace(s): {', '.join(teams)}")
     base = make_client(settings, timeout=10)
     for team_id in teams:
-        installation = installations.find_installation(enterprise_id=None, team_id=team_id)
-        bot = installations.find_bot(enterprise_id=None, team_id=team_id)
-        token = (installation.bot_token if installation else None) or (bot.bot_token if bot else None)
-        client = team_client(base, token or "")
+        installation = team_installation(installations, team_id)
+        client = team_client(base, (installation.bot_token if installation else None) or "")
         identity, scopes, findings = _check_token(client)
-        if identity is None and any("token_expired" in f.detail for f in findings) and bot and bot.bot_refresh_token:
+        rotating = installation is not None and installation.bot_refresh_token is not None
+        if identity is None and rotating and any("token_expired" in f.detail for f in findings):
             findings = [Finding(WARN, "bot token", "expired; Partner refreshes it on its next use")]
         yield from _for_team(team_id, findings)
         if identity is None:

@@ -110,10 +110,6 @@ class SlackClients:
         self._memo: dict[str, WebClient | NotInstalled] | None = {} if memoize else None
         self._lock = threading.Lock()
 
-    @property
-    def oauth(self) -> bool:
-        return self.installation_store is not None
-
     def for_tick(self) -> SlackClients:
         return SlackClients(
             self.client, installation_store=self.installation_store, token_rotator=self.token_rotator, memoize=True
@@ -134,7 +130,7 @@ class SlackClients:
         return found
 
     def _lookup(self, store: SQLAlchemyInstallationStore, team_id: str) -> WebClient | NotInstalled:
-        installation = store.find_installation(enterprise_id=_enterprise_of(store, team_id), team_id=team_id)
+        installation = team_installation(store, team_id)
         if installation is None or not installation.bot_token:
             return NotInstalled(team_id)
         if self.token_rotator is not None and installation.bot_refresh_token:
@@ -168,6 +164,11 @@ def team_client(base: WebClient, token: str) -> WebClient:
         logger=base.logger,
         retry_handlers=list(base.retry_handlers),
     )
+
+
+def team_installation(store: SQLAlchemyInstallationStore, team_id: str) -> Installation | None:
+    """The workspace's latest installation, whether or not it belongs to an Enterprise Grid org."""
+    return store.find_installation(enterprise_id=_enterprise_of(store, team_id), team_id=team_id)
 
 
 def _enterprise_of(store: SQLAlchemyInstallationStore, team_id: str) -> str | None:

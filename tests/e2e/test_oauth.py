@@ -516,6 +516,19 @@ def test_doctor_checks_each_installed_workspace_with_its_own_token(
     assert "invalid_auth" in failed and "Reinstall Partner in that workspace" in out
 
 
+def test_doctor_only_warns_about_an_expired_rotating_token(
+    oauth_bot: BotServer, oauth_settings: Settings, fake_slack: FakeSlack, store: Store, world: None
+) -> None:
+    assert install(oauth_bot.url, fake_slack, T2, expires_in=43_200).status == 200
+    fake_slack.fail_next("auth.test", error="token_expired")  # Partner was idle past the token's 12 hours
+    code, out = doctor(oauth_settings)
+    assert code == 0, out
+    (warned,) = lines(out, "warn", f"{T2} bot token")
+    assert "refreshes it on its next use" in warned
+    assert installation(oauth_settings, store, T2).bot_token.startswith("xoxe.xoxb-")  # type: ignore[union-attr]
+    assert [c for c in fake_slack.calls_to("oauth.v2.access") if c.params.get("grant_type")] == []  # no refresh
+
+
 # --------------------------------------------------------------------------------------------- as an operator runs it
 
 
