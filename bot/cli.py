@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
 from bot.app import create_app, make_client
-from bot.clock import Clock, fixed_clock, system_clock
+from bot.clock import Clock, fixed_clock, running_clock, system_clock
 from bot.oauth import slack_clients
 from bot.settings import Settings, SettingsError
 from storage import db
@@ -283,7 +283,8 @@ class ShutdownRequest:
 def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
     from bot.scheduler import build_scheduler
 
-    clock = system_clock
+    # PARTNER_CLOCK_START (tests only): the whole process, requests and ticks alike, runs on a clock from then on.
+    clock = running_clock(settings.clock_start) if settings.clock_start else system_clock
     app = create_app(settings=settings, store=store, clock=clock)
     scheduler = (
         None

@@ -1,10 +1,11 @@
 """The in-process scheduler: a short tick every minute that runs the same jobs as `partner-bot tick`.
 
-Its job store is a table (apscheduler_jobs) in the app's own database (SQLAlchemyJobStore), so the tick's
-schedule survives restarts: a restart after downtime runs one coalesced tick, and the jobs work out everything
-due since the last one (the cadence planner's watermark, the sender's grace period). A stored job must name a
-module-level function, so the tick looks its dependencies (store, client, clock…) up in `_runtime`, which
-`build_scheduler` fills in for this process.
+Each process (each replica) runs its own tick from an in-memory job store: APScheduler 3 does not support sharing a
+job store between schedulers (its FAQ), and nothing needs to be shared — the database is the only source of truth
+for what is due and what was sent. The planners work out everything due since their watermark and the outbox
+claims rows with a lease, so any number of replicas ticking at once send each nudge exactly once, and a restart
+after downtime catches up in its first tick. The stored job names a module-level function that looks its
+dependencies (store, client, clock…) up in `_runtime`, which `build_scheduler` fills in for this process.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
@@ -29,7 +30,6 @@ from storage.store import Store
 logger = logging.getLogger("partner.scheduler")
 
 TICK_JOB_ID = "partner-tick"
-JOBS_TABLE = "apscheduler_jobs"
 
 # The sender reports each nudge's outcome; counted into the tick's metrics (see bot.metrics.recording).
 if nudge_outcome not in OUTCOME_HOOKS:
@@ -95,20 +95,11 @@ def build_scheduler(
 ) -> BackgroundScheduler:
     global _runtime
     _runtime = _Runtime(store=store, client=client, clock=clock, metrics=metrics, settings=settings)
-    scheduler = BackgroundScheduler(
-        timezone="UTC", jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename=JOBS_TABLE)}
-    )
+    scheduler = BackgroundScheduler(timezone="UTC")
+    # Every minute on the minute; PARTNER_TICK_SECONDS (tests only) ticks every N seconds instead.
+    every = settings.tick_seconds if settings is not None else None
+    trigger: dict[str, Any] = {"trigger": "interval", "seconds": every} if every else {"trigger": "cron", "second": 0}
     # One tick at a time, and a late tick (after a pause) runs once rather than catching up minute by minute:
-    # the jobs themselves work out everything due since the last run. replace_existing: the stored job is
-    # updated to this code's settings at each start instead of clashing with it.
-    scheduler.add_job(
-        scheduled_tick,
-        "cron",
-        second=0,
-        id=TICK_JOB_ID,
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=300,
-        replace_existing=True,
-    )
+    # the jobs themselves work out everything due since the last run.
+    scheduler.add_job(scheduled_tick, id=TICK_JOB_ID, max_instances=1, coalesce=True, misfire_grace_time=300, **trigger)
     return scheduler

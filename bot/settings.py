@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -54,6 +54,10 @@ class Settings:
     # Scheduled survey prompts to each customer's owner: survey → days between prompts (off: left out).
     # A tuple of pairs rather than a dict keeps Settings hashable.
     survey_schedule: tuple[tuple[str, int], ...] = tuple(DEFAULT_SURVEY_SCHEDULE.items())
+    # TEST ONLY (the replica test): the bot's clock starts at this instant and runs at real speed, and the scheduler
+    # ticks every `tick_seconds` instead of every minute on the minute. Never set in production.
+    clock_start: datetime | None = None
+    tick_seconds: int | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -190,6 +194,21 @@ class Settings:
         if any_text not in ("true", "false", "1", "0", "yes", "no"):
             raise SettingsError(f"PARTNER_ANY_CHECKIN_SATISFIES must be true or false, got {any_text!r}.")
 
+        clock_text = get("PARTNER_CLOCK_START")
+        clock_start = None
+        if clock_text:
+            try:
+                clock_start = datetime.fromisoformat(clock_text.replace("Z", "+00:00"))
+            except ValueError:
+                clock_start = None
+            if clock_start is None or clock_start.tzinfo is None:
+                raise SettingsError(
+                    f"PARTNER_CLOCK_START (test only) must be an ISO 8601 instant with a zone, got {clock_text!r}."
+                )
+        tick_seconds = (
+            positive("PARTNER_TICK_SECONDS", 60, "seconds between ticks") if get("PARTNER_TICK_SECONDS") else None
+        )
+
         return cls(
             slack_bot_token=token,
             slack_signing_secret=secret,
@@ -213,6 +232,8 @@ class Settings:
             health_weights=parse_health_weights(get("PARTNER_HEALTH_WEIGHTS")),
             health_thresholds=parse_health_thresholds(get("PARTNER_HEALTH_THRESHOLDS")),
             survey_schedule=tuple(parse_survey_schedule(get("PARTNER_SURVEY_SCHEDULE")).items()),
+            clock_start=clock_start,
+            tick_seconds=tick_seconds,
         )
 
 

@@ -57,6 +57,8 @@ import contextvars
 import heapq
 import itertools
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -142,7 +144,7 @@ class SenderOptions:
     interval: float = 1.0  # seconds between two posts to the same channel
     max_attempts: int = 5
     backoff: timedelta = timedelta(minutes=1)  # first retry delay; doubles per attempt, at most an hour
-    batch: int = 20_000
+    batch: int = 200  # nudges claimed at once (one lease); DMs to one person are combined within a batch
     monotonic: Callable[[], float] = time.monotonic
 
 
@@ -365,6 +367,11 @@ class _Run:
             self.outcomes.extend((n.kind, outcome) for n in nudges)
 
 
+def claimer_name() -> str:
+    """Unique per sender run, and names the replica (host, process) holding a lease, for operators and tests."""
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
 def send_due_nudges(
     *,
     store: Store,
@@ -377,7 +384,7 @@ def send_due_nudges(
     options = options or SenderOptions()
     if grace is not None:
         options = replace(options, grace=grace)
-    run = _Run(store, client, now, options, claimer=f"sender-{uuid.uuid4().hex[:12]}", started=options.monotonic())
+    run = _Run(store, client, now, options, claimer=claimer_name(), started=options.monotonic())
     missed = store.expire_nudges(
         kinds=[kind for kind, spec in RENDERERS.items() if spec.grace], due_before=now - options.grace, now=now
     )
@@ -387,14 +394,19 @@ def send_due_nudges(
         logger.info("%d nudge(s) of uninstalled workspaces cancelled", cancelled)
     _resolve_unconfirmed(run)
     sent = 0
-    # Notices planned while sending (a channel problem, a failure) go out in the same tick: a few rounds at most.
-    for _round in range(3):
+    # Claimed a batch at a time, so replicas ticking together share the work (each claim takes disjoint rows) and
+    # a replica that dies holds at most one batch. Notices planned while sending (a channel problem, a failure) go
+    # out in the same tick: after the due rows run out, a few more rounds at most.
+    rounds_left = 3
+    while rounds_left:
         claimed = store.claim_nudges(
             now=now, lease_until=run.current() + options.lease, claimer=run.claimer, limit=options.batch
         )
         if not claimed:
             break
         sent += _deliver(run, claimed)
+        if len(claimed) < options.batch:
+            rounds_left -= 1
     for kind, outcome in run.outcomes:
         for hook in OUTCOME_HOOKS:
             hook(kind, outcome)

@@ -190,6 +190,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # Don't join handler threads on close: a scripted delay may still be sleeping when a test ends.
     block_on_close = False
+    # Several bot processes posting with many threads each (the replica test): queue them, never reset them.
+    request_queue_size = 256
     fake: FakeSlack
 
     def handle_error(self, request: Any, client_address: Any) -> None:

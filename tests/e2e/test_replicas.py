@@ -1,0 +1,212 @@
+"""Several replicas, one database: every due nudge reaches Slack exactly once, even when a replica is killed with
+SIGKILL while it holds claimed and half-sent nudges.
+
+Three real `partner-bot serve --http` processes with their schedulers on share one PostgreSQL database and the fake
+Slack. Their clocks start at 09:00 New York on a Tuesday (PARTNER_CLOCK_START, a test-only setting) and tick every
+second (PARTNER_TICK_SECONDS, test-only), so 500 customers' daily calls come due at once. Once the fake has
+received part of the posts, the replica holding claims is killed. Its leases keep those rows from the survivors
+until they run out; the time passing is a `partner-bot tick --now` ten minutes later, run by three processes at
+once, as the survivors' next ticks would be.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, select
+
+from storage.models import Customer, Nudge
+from storage.store import Store
+from tests.e2e.test_crash import Served
+from tests.fake_slack import FakeSlack
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID
+
+CUSTOMERS = 500
+MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+NINE_NY = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # Tuesday 09:00 in New York: every customer's daily call
+
+
+def add_customers(store: Store, fake: FakeSlack, count: int) -> None:
+    """`count` customers with a daily 09:00 call, each in a channel of its own (pacing is per channel)."""
+    store.ensure_workspace(team_id=TEAM_ID, now=MON)
+    with Session(store.engine) as session:
+        for i in range(count):
+            channel = f"C{i:06d}"
+            fake.add_channel(channel, name=f"customer-{i}", members=["U0001"])  # the bot is a member
+            session.add(
+                Customer(
+                    team_id=TEAM_ID,
+                    name=f"Customer {i}",
+                    name_key=f"customer {i}",
+                    created_by="U0001",
+                    created_at=MON,
+                    updated_at=MON,
+                    channel_id=channel,
+                    owner_id="U0001",
+                    tz="America/New_York",
+                    cadence="daily 09:00",
+                    health_at=NINE_NY,  # today's health score is done: the ticks are about nudges
+                )
+            )
+        session.commit()
+
+
+def environment(fake: FakeSlack, database_url: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
+    return {
+        **clean,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "DATABASE_URL": database_url,
+        "PARTNER_CLOCK_START": NINE_NY.isoformat(),
+        "PARTNER_TICK_SECONDS": "2",
+    }
+
+
+def posts_per_nudge(fake: FakeSlack) -> Counter[int]:
+    """How many times each nudge id reached Slack (from the metadata every nudge post carries)."""
+    counts: Counter[int] = Counter()
+    for call in fake.calls_to("chat.postMessage"):
+        metadata = call.params.get("metadata") or {}
+        if call.ok and metadata.get("event_type") == "partner_nudge":
+            counts.update(int(i) for i in str(metadata["event_payload"]["nudge_ids"]).split(","))
+    return counts
+
+
+def holding(store: Store) -> Counter[int]:
+    """Unsent rows per process id of the replica holding their lease (the claimer names host:pid:run)."""
+    with Session(store.engine) as session:
+        claimers = session.exec(
+            select(Nudge.claimed_by).where(col(Nudge.status).in_(("pending", "claimed", "sending")))
+        ).all()
+    return Counter(int(str(c).split(":")[1]) if c else 0 for c in claimers)
+
+
+def planned(store: Store) -> int:
+    with Session(store.engine) as session:
+        return len(session.exec(select(Nudge.id).where(Nudge.kind == "cadence")).all())
+
+
+def nudge_rows(store: Store) -> list[Nudge]:
+    with Session(store.engine) as session:
+        return list(session.exec(select(Nudge).where(Nudge.kind == "cadence")))
+
+
+def tick(env: dict[str, str], cwd: Path, now: datetime) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "tick", "--now", now.isoformat()],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def wait_until(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
+def test_three_replicas_send_every_nudge_exactly_once_though_one_is_killed_mid_run(
+    store: Store, fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    add_customers(store, fake_slack, CUSTOMERS)
+    env = environment(fake_slack, database_url)
+    replicas = [ReplicaProcess(env, tmp_path, i) for i in range(3)]
+    try:
+        for replica in replicas:
+            replica.wait_healthy()
+        # Mid-run: part of the posts are out, and some replica holds claimed or half-sent rows.
+        wait_until(lambda: len(fake_slack.calls_to("chat.postMessage")) >= CUSTOMERS // 5, 60, "the first posts")
+        victim, held = None, 0
+        deadline = time.monotonic() + 30
+        while victim is None and time.monotonic() < deadline:
+            holders = holding(store)
+            victim = next((r for r in replicas if holders.get(r.process.pid)), None)
+            held = holders.get(victim.process.pid, 0) if victim else 0
+            time.sleep(0.02)
+        assert victim is not None, "no replica held a claim: all was sent before the kill"
+        victim.process.send_signal(signal.SIGKILL)
+        victim.process.wait(timeout=10)
+        survivors = [r for r in replicas if r is not victim]
+
+        # The survivors send everything not leased to the dead replica, then stop.
+        def settled() -> bool:
+            return planned(store) == CUSTOMERS and set(holding(store)) <= {victim.process.pid}
+
+        wait_until(settled, 60, "the survivors to send what they can")
+        stuck = [n for n in nudge_rows(store) if n.status != "sent"]
+        assert stuck, "the dead replica's leased rows wait for their leases to run out"
+        for replica in survivors:
+            replica.process.send_signal(signal.SIGTERM)
+            replica.process.wait(timeout=30)
+        # Ten minutes later the dead replica's leases are over: three replicas tick at once and finish its work.
+        later = NINE_NY + timedelta(minutes=10)
+        with ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(lambda _: tick(env, tmp_path, later), range(3)))
+        for result in results:
+            assert result.returncode == 0, result.stderr
+    finally:
+        for replica in replicas:
+            replica.stop()
+
+    rows = nudge_rows(store)
+    assert len(rows) == CUSTOMERS
+    assert Counter(n.status for n in rows) == {"sent": CUSTOMERS}
+    counts = posts_per_nudge(fake_slack)
+    assert set(counts) == {n.id for n in rows}, "every nudge reached Slack"
+    duplicates = {i: c for i, c in counts.items() if c != 1}
+    assert not duplicates, f"posted more than once: {duplicates}"
+    print(f"\nkilled replica held {held} claimed/sending nudges; {len(stuck)} were left to the later ticks")
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_two_tick_processes_on_one_sqlite_file_send_each_nudge_once(
+    store: Store, fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    """SQLite has one writer at a time (BEGIN IMMEDIATE around each claim); two processes ticking at once still
+    plan each nudge once (the unique key) and send it once (the claim)."""
+    add_customers(store, fake_slack, 200)
+    env = environment(fake_slack, database_url)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: tick(env, tmp_path, NINE_NY), range(2)))
+    for result in results:
+        assert result.returncode == 0, result.stderr
+    rows = nudge_rows(store)
+    assert len(rows) == 200 and {n.status for n in rows} == {"sent"}
+    counts = posts_per_nudge(fake_slack)
+    assert set(counts) == {n.id for n in rows} and set(counts.values()) == {1}
+
+
+class ReplicaProcess(Served):
+    """`partner-bot serve --http` with its scheduler on (Served, from the crash test, runs without one)."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, index: int) -> None:
+        from tests.e2e.test_crash import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = (cwd / f"replica-{index}.log").open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            cwd=cwd,
+            stdout=self.log,
+            stderr=self.log,
+        )
