@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 import yaml
@@ -184,9 +185,16 @@ def _enterprise_of(store: SQLAlchemyInstallationStore, team_id: str) -> str | No
         return conn.execute(query).scalar()
 
 
+class PartnerInstallationStore(SQLAlchemyInstallationStore):
+    """slack-sdk's store, shared (not deep-copied) when Bolt copies a request's context for its lazy listeners."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PartnerInstallationStore:
+        return self
+
+
 def installation_store(settings: Settings, store: Store) -> SQLAlchemyInstallationStore:
     assert settings.slack_client_id is not None
-    return SQLAlchemyInstallationStore(
+    return PartnerInstallationStore(
         client_id=settings.slack_client_id, engine=store.engine, logger=logging.getLogger("partner.oauth.store")
     )
 
