@@ -22,6 +22,7 @@ from handlers.events.home import render_home
 from handlers.home_publisher import HomePublisher, publisher_of, request_home_refresh
 from handlers.ids import (
     CARD_ARCHIVE,
+    CHECKIN_MODAL,
     HOME_NEXT_PAGE,
     HOME_OPEN_CARD,
     HOME_PREV_PAGE,
@@ -35,6 +36,7 @@ from handlers.ids import (
 from storage.home import LastContact
 from storage.models import Boundary, BoundarySlip, CheckIn, Customer, HealthSnapshot, Nudge
 from storage.store import Store
+from tests.e2e.test_foundation import modal_values
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
@@ -581,6 +583,16 @@ def test_each_change_to_a_customer_refreshes_its_owners_and_the_actors_home(
     assert reply.status == 200 and "can't" not in reply.json()["text"], reply.text
     bot.app.drain()  # the command's follow-up asks for the refresh, after the ack
     assert publisher_of(bot.app).pending() == {(TEAM_ID, DANA), (TEAM_ID, SAM)}  # (tests flush by hand)
+
+
+def test_a_checkin_from_the_modal_refreshes_the_owners_and_the_authors_home(
+    bot: BotServer, slack: SlackRequests, store: Store
+) -> None:
+    customer = store.add_customer(team_id=TEAM_ID, name="Acme", created_by=DANA, now=NOW, owner_id=DANA)
+    values = modal_values(customer.id, "yellow", "pricing questions", call=True)
+    assert slack.view_submission(CHECKIN_MODAL, values, user_id=SAM).status == 200
+    bot.app.drain()  # the modal's follow-up asks for the refresh once the check-in has been followed up
+    assert publisher_of(bot.app).pending() == {(TEAM_ID, DANA), (TEAM_ID, SAM)}
 
 
 def test_card_and_modal_changes_refresh_the_owners_home(bot: BotServer, slack: SlackRequests, store: Store) -> None:
