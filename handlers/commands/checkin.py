@@ -6,6 +6,7 @@ agreements in the customer's business time (handlers.boundaries_hooks.after_chec
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from domain.boundaries import parse_reply_time
@@ -33,18 +34,22 @@ def _refuse(call: CommandCall, problem: str) -> UserError:
     return UserError(f"{problem} Usage: `{USAGE}`\nYou typed: `/partner checkin {call.args.strip()}`")
 
 
-def checkin(call: CommandCall) -> Reply:
-    if not call.args.strip():
-        call.client.views_open(trigger_id=call.trigger_id, view=checkin_modal(channel_id=call.channel_id))
-        return None
-    words = words_and_offsets(call.args)
-    customer, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words], usage=USAGE)
-    used = len(words) - len(rest)
-    mood = require_mood(rest[0] if rest else None, USAGE)
-    used += 1
-    kind = "async"
+@dataclass(frozen=True)
+class CheckinText:
+    """What follows the mood: `call`, the key=value flags, and the note as typed (formatting kept)."""
+
+    kind: str  # "call" or "async"
+    flags: dict[str, str]  # "next" / "response" → the value as typed
+    note: str
+
+
+def read_checkin_text(text: str) -> CheckinText:
+    """Flags come right after the mood in any order (`call next=fri response=2d kickoff done`), or as the note's
+    last words (`kickoff done next=fri response=36h`); a flag in the middle, or a repeated one, is part of the note,
+    and the note always keeps at least one word."""
+    words = words_and_offsets(text)
+    kind, used = "async", 0
     flags: dict[str, str] = {}
-    # Flags come right after the mood, in any order: `green call next=fri response=2d kickoff done`.
     while used < len(words):
         word = words[used][0]
         flag = _flag(word)
@@ -55,14 +60,25 @@ def checkin(call: CommandCall) -> Reply:
         else:
             break
         used += 1
-    end = len(call.args)
-    # …or as the note's last words: `green kickoff done next=fri response=36h` (at least one word stays the note).
-    last = len(words)
+    start = words[used - 1][1] if used else 0
+    end, last = len(text), len(words)
     while last > used + 1 and (flag := _flag(words[last - 1][0])) is not None and flag[0] not in flags:
         flags[flag[0]] = flag[1]
         last -= 1
         end = words[last][1] - len(words[last][0])
-    note = call.args[words[used - 1][1] : end].strip()
+    return CheckinText(kind=kind, flags=flags, note=text[start:end].strip())
+
+
+def checkin(call: CommandCall) -> Reply:
+    if not call.args.strip():
+        call.client.views_open(trigger_id=call.trigger_id, view=checkin_modal(channel_id=call.channel_id))
+        return None
+    words = words_and_offsets(call.args)
+    customer, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words], usage=USAGE)
+    used = len(words) - len(rest)
+    mood = require_mood(rest[0] if rest else None, USAGE)
+    typed = read_checkin_text(call.args[words[used][1] :])  # everything after the mood
+    kind, flags, note = typed.kind, typed.flags, typed.note
     if not note:
         raise UserError(f"Add a short note about the {mood.color} check-in. Usage: `{USAGE}`")
     next_due = None

@@ -4,6 +4,7 @@ import pytest
 
 from domain.customers import match_customer, name_key, require_customer
 from domain.errors import UserError
+from handlers.commands.checkin import CheckinText, read_checkin_text
 from handlers.commands.partner import route
 from handlers.parsing import (
     ChannelRef,
@@ -147,3 +148,26 @@ def test_route_suggests_close_subcommands() -> None:
     sub, suggestion = route("chekin")
     assert sub is None and suggestion == "checkin"
     assert route("xyzzy") == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            " call next=fri response=2d kickoff *done*",
+            CheckinText("call", {"next": "fri", "response": "2d"}, "kickoff *done*"),
+        ),
+        (
+            " waiting on legal  response=36h next=2026-12-03",
+            CheckinText("async", {"response": "36h", "next": "2026-12-03"}, "waiting on legal"),
+        ),
+        (" reply=1.5d call slow again", CheckinText("call", {"response": "1.5d"}, "slow again")),
+        (" asked for response=fast replies", CheckinText("async", {}, "asked for response=fast replies")),
+        (" response=2d response=3d", CheckinText("async", {"response": "2d"}, "response=3d")),
+        (" next=fri", CheckinText("async", {"next": "fri"}, "")),
+        (" response=2d", CheckinText("async", {"response": "2d"}, "")),
+        ("", CheckinText("async", {}, "")),
+    ],
+)
+def test_checkin_flags_after_the_mood_or_at_the_end_and_the_note_as_typed(text: str, expected: CheckinText) -> None:
+    assert read_checkin_text(text) == expected
