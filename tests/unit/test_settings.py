@@ -14,6 +14,7 @@ def test_defaults() -> None:
     assert s.database_url == "sqlite:///partner.db"
     assert s.slack_api_url == "https://slack.com/api/"
     assert s.port == 3000 and s.default_tz == "UTC" and not s.socket_mode
+    assert s.clock_start is None and s.tick_seconds is None  # test-only knobs, off unless set
 
 
 @pytest.mark.parametrize(
@@ -28,6 +29,9 @@ def test_defaults() -> None:
         ({**BASE, "PARTNER_DEFAULT_TZ": "Mars/Olympus"}, "PARTNER_DEFAULT_TZ"),
         ({**BASE, "SLACK_API_URL": "localhost:9"}, "SLACK_API_URL"),
         ({**BASE, "PARTNER_ADMINS": "dana"}, "PARTNER_ADMINS"),
+        ({**BASE, "PARTNER_CLOCK_START": "2026-12-01T14:00:00"}, "PARTNER_CLOCK_START"),
+        ({**BASE, "PARTNER_CLOCK_START": "tomorrow"}, "PARTNER_CLOCK_START"),
+        ({**BASE, "PARTNER_TICK_SECONDS": "0"}, "PARTNER_TICK_SECONDS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
