@@ -210,3 +210,24 @@ class ReplicaProcess(Served):
             stdout=self.log,
             stderr=self.log,
         )
+
+
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
+def test_a_claim_skips_rows_another_replica_holds_locked_instead_of_waiting(store: Store) -> None:
+    for key in "abcd":
+        store.plan_nudge(team_id=TEAM_ID, kind="cadence", subject="team", due_key=key, due_at=NINE_NY, now=NINE_NY)
+    ids = sorted(n.id for n in nudge_rows(store) if n.id is not None)
+    with store.engine.connect() as other:  # another replica, in the middle of its own claim
+        other.execute(select(Nudge.id).where(col(Nudge.id).in_(ids[:2])).with_for_update())
+        pool = ThreadPoolExecutor(1)
+        claim = pool.submit(
+            store.claim_nudges, now=NINE_NY, lease_until=NINE_NY + timedelta(minutes=2), claimer="h:1:run"
+        )
+        try:
+            claimed = claim.result(timeout=10)  # without waiting for the other transaction
+        finally:
+            other.rollback()
+            pool.shutdown(wait=True)
+        assert sorted(n.id for n in claimed) == ids[2:]
+    rest = store.claim_nudges(now=NINE_NY, lease_until=NINE_NY + timedelta(minutes=2), claimer="h:2:run")
+    assert sorted(n.id for n in rest) == ids[:2]
