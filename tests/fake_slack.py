@@ -21,6 +21,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import math
 import mimetypes
 import secrets
 import threading
@@ -286,6 +287,12 @@ class FakeSlack:
         self.files: dict[str, dict[str, Any]] = {}
         self.response_url_posts: list[Call] = []
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
+        # Slack's chat.postMessage limit, off unless set: at most one post per `post_interval` seconds per channel,
+        # else 429 ratelimited with Retry-After. `post_jitter` seconds of arrival jitter are forgiven (a sender that
+        # starts its posts a second apart sees them arrive a few milliseconds closer now and then).
+        self.post_interval: float | None = None
+        self.post_jitter = 0.05
+        self._last_post: dict[str, float] = {}
         self._members: dict[str, list[str]] = {}
         self._dm_by_user: dict[str, str] = {}
         self._external_ids: dict[str, str] = {}
@@ -429,6 +436,7 @@ class FakeSlack:
             self.calls.clear()
             self.errors.clear()
             self._faults.clear()
+            self._last_post.clear()
             self.messages.clear()
             self.ephemeral_messages.clear()
             self.views.clear()
@@ -626,6 +634,17 @@ class FakeSlack:
             return _json_reply({"ok": False, "error": fault.error or "ratelimited"}, 429, headers)
         return _json_reply({"ok": False, "error": fault.error or "fatal_error"}, fault.status)
 
+    def _channel_rate_limit(self, channel: str, at: float) -> _Reply | None:
+        """429 when the channel had a post less than `post_interval` ago; otherwise counts this one."""
+        assert self.post_interval is not None
+        with self._lock:
+            last = self._last_post.get(channel)
+            if last is not None and at - last < self.post_interval - self.post_jitter:
+                wait = max(1, math.ceil(self.post_interval - (at - last)))
+                return _json_reply({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(wait)})
+            self._last_post[channel] = at
+        return None
+
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._stopping.wait(seconds)
@@ -732,6 +751,8 @@ class FakeSlack:
         if fault is not None:
             self._sleep(fault.delay)
         reply = self._fault_reply(fault) if fault is not None else None
+        if reply is None and method == "chat.postMessage" and self.post_interval is not None:
+            reply = self._channel_rate_limit(str(params.get("channel") or ""), started)
         if reply is None:
             if decode_error is not None:
                 response: dict[str, Any] = {"ok": False, "error": decode_error.error}

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk import WebClient
+from sqlalchemy import event
 
 from bot.app import make_client
 from bot.settings import Settings
@@ -276,3 +277,66 @@ def test_too_late_after_downtime_is_recorded_missed(store: Store, client: WebCli
     (message,) = fake_slack.messages["C0001"]
     assert message["text"] == "ping late"
     assert "Sent late" in message["blocks"][-1]["elements"][0]["text"]
+
+
+def test_rendering_many_nudges_reads_their_customers_in_one_query_each(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def render_named(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+        customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
+        contacts = store.last_contacts(team_id=nudge.team_id, customer_ids=[nudge.customer_id or 0], kinds=["call"])
+        assert customer is not None and contacts == {}
+        seen.append((customer.name, customer.id or 0))
+        return Message(text=f"call {customer.name}", channel="C0001")
+
+    sender.register("test_named", render_named)
+    try:
+        added = [
+            store.add_customer(team_id=TEAM_ID, name=f"Customer {i}", created_by="U0001", now=NOW) for i in range(12)
+        ]
+        ids = [c.id or 0 for c in added]
+        for cid in ids:
+            assert store.plan_nudge(
+                team_id=TEAM_ID,
+                kind="test_named",
+                subject=f"customer:{cid}",
+                due_key="k",
+                due_at=NOW,
+                now=NOW,
+                customer_id=cid,
+            )
+        statements: list[str] = []
+        listen = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+        event.listen(store.engine, "before_cursor_execute", listen)
+        try:
+            assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 12
+        finally:
+            event.remove(store.engine, "before_cursor_execute", listen)
+    finally:
+        sender.RENDERERS.pop("test_named", None)
+    assert sorted(seen) == sorted((f"Customer {i}", cid) for i, cid in enumerate(ids))
+    customer_reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM customer" in s]
+    checkin_reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM checkin" in s]
+    assert (len(customer_reads), len(checkin_reads)) == (1, 1), statements
+
+
+def test_pacing_keeps_a_rate_limited_channel_free_of_429s(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    """Slack's limit is counted where posts arrive: pacing from each answer keeps every arrival a full interval
+    after the last one, however late a post set off (the fake answers 429 to anything closer)."""
+    fake_slack.post_interval, fake_slack.post_jitter = 0.3, 0.0
+    fake_slack.add_channel("C0002", name="two")
+    for i in range(4):
+        plan(store, f"one-{i}", channel="C0001", due_at=NOW + timedelta(seconds=i))
+        plan(store, f"two-{i}", channel="C0002", due_at=NOW + timedelta(seconds=i))
+    fake_slack.fail_next("chat.postMessage", delay=0.2)  # the first post reaches Slack late
+    options = SenderOptions(interval=0.3)
+    assert send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=1), options=options) == 8
+    answers = fake_slack.calls_to("chat.postMessage")
+    assert [c.status for c in answers] == [200] * 8
+    for channel in ("C0001", "C0002"):
+        times = [c.at for c in answers if c.params["channel"] == channel]
+        assert all(b - a >= 0.3 for a, b in itertools.pairwise(times))
