@@ -203,10 +203,21 @@ def _digest_groups(items: list[tuple[Nudge, Message]]) -> list[list[tuple[Nudge,
 class Lanes(Generic[T]):
     """Work per destination: FIFO within a lane, lanes in parallel, a lane's items at least `interval` apart."""
 
-    def __init__(self, lanes: dict[str, list[T]], *, interval: float, monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        lanes: dict[str, list[T]],
+        *,
+        interval: float,
+        monotonic: Callable[[], float],
+        ready: dict[str, float] | None = None,
+    ) -> None:
         self._items = {key: list(reversed(items)) for key, items in lanes.items() if items}
         self._order = itertools.count()
-        self._heap: list[tuple[float, int, str]] = [(0.0, next(self._order), key) for key in self._items]
+        # When each destination may next be posted to; shared across a run's batches so the pace holds between them.
+        self._ready = ready if ready is not None else {}
+        self._heap: list[tuple[float, int, str]] = [
+            (self._ready.get(key, 0.0), next(self._order), key) for key in self._items
+        ]
         heapq.heapify(self._heap)
         self._busy = 0
         self._cond = threading.Condition()
@@ -234,6 +245,7 @@ class Lanes(Generic[T]):
         """The lane's next item may start `interval` after `started` (what `work` returned: when Slack answered)."""
         with self._cond:
             self._busy -= 1
+            self._ready[key] = started + self._interval
             if self._items[key]:
                 heapq.heappush(self._heap, (started + self._interval, next(self._order), key))
             self._cond.notify_all()
@@ -328,6 +340,7 @@ class _Run:
     started: float
     outcomes: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    ready: dict[str, float] = field(default_factory=dict)  # destination → when it may next be posted to (Lanes)
 
     def __post_init__(self) -> None:
         self.mark_sending: GroupCommit[tuple[list[int], str], bool] = GroupCommit(self._mark_sending)
@@ -553,7 +566,7 @@ def _deliver(run: _Run, claimed: list[Nudge]) -> int:
         return run.options.monotonic() if posted_at else None
 
     try:
-        Lanes(lanes, interval=run.options.interval, monotonic=run.options.monotonic).run(
+        Lanes(lanes, interval=run.options.interval, monotonic=run.options.monotonic, ready=run.ready).run(
             work, workers=run.options.workers
         )
     finally:

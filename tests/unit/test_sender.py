@@ -340,3 +340,15 @@ def test_pacing_keeps_a_rate_limited_channel_free_of_429s(
     for channel in ("C0001", "C0002"):
         times = [c.at for c in answers if c.params["channel"] == channel]
         assert all(b - a >= 0.3 for a, b in itertools.pairwise(times))
+
+
+def test_the_pace_holds_across_claimed_batches(store: Store, client: WebClient, fake_slack: FakeSlack) -> None:
+    """Nudges are claimed a batch at a time; a channel's next post waits out the interval of the previous batch's."""
+    fake_slack.post_interval, fake_slack.post_jitter = 0.3, 0.0
+    for i in range(4):
+        plan(store, f"one-{i}", channel="C0001", due_at=NOW + timedelta(seconds=i))
+    options = SenderOptions(interval=0.3, batch=1)
+    assert send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=1), options=options) == 4
+    answers = fake_slack.calls_to("chat.postMessage")
+    assert [c.status for c in answers] == [200] * 4
+    assert all(b - a >= 0.3 for a, b in itertools.pairwise(c.at for c in answers))
