@@ -230,8 +230,11 @@ def purge_workspace(store: Store, *, team_id: str, yes: bool) -> int:
     if not re.fullmatch(r"[TE][A-Z0-9]{2,31}", team_id):
         print(f"partner-bot: {team_id!r} is not a Slack team ID (like T0123ABCD)", file=sys.stderr)
         return 2
+    installed = store.workspace_active(team_id=team_id)
     counts = store.purge_workspace(team_id=team_id, dry_run=not yes)
     total = sum(counts.values())
+    if installed and counts.get("workspace"):
+        print(f"note: {team_id} has not uninstalled Partner; its next request stores data again", file=sys.stderr)
     for table, count in sorted(counts.items()):
         print(f"{table}: {count}")
     if not yes:

@@ -177,6 +177,7 @@ def test_purge_shows_what_it_would_delete_and_deletes_only_that_workspace_with_y
     dry = cli(["workspace", "purge", TEAM_ID], settings, tmp_path)
     assert dry.returncode == 1, dry.stderr
     assert "nothing was deleted" in dry.stderr and "--yes" in dry.stderr
+    assert f"note: {TEAM_ID} has not uninstalled Partner" in dry.stderr
     shown = counts(dry.stdout)
     assert {k: shown[k] for k in ("customer", "checkin", "customer_event", "nudge", "workspace")} == {
         "customer": 1,
