@@ -144,7 +144,9 @@ class SenderOptions:
     interval: float = 1.0  # seconds between two posts to the same channel
     max_attempts: int = 5
     backoff: timedelta = timedelta(minutes=1)  # first retry delay; doubles per attempt, at most an hour
-    batch: int = 200  # nudges claimed at once (one lease); DMs to one person are combined within a batch
+    # Nudges claimed at once (one lease). Large: the per-channel pacing and the DM digests work within one claim,
+    # so a fan-out to thousands of channels goes out in parallel (bench/fanout.py). Replicas still never share a row.
+    batch: int = 20_000
     monotonic: Callable[[], float] = time.monotonic
 
 
@@ -407,9 +409,8 @@ def send_due_nudges(
         logger.info("%d nudge(s) of uninstalled workspaces cancelled", cancelled)
     _resolve_unconfirmed(run)
     sent = 0
-    # Claimed a batch at a time, so replicas ticking together share the work (each claim takes disjoint rows) and
-    # a replica that dies holds at most one batch. Notices planned while sending (a channel problem, a failure) go
-    # out in the same tick: after the due rows run out, a few more rounds at most.
+    # Claimed a batch at a time (replicas ticking together take disjoint rows) until the due rows run out; notices
+    # planned while sending (a channel problem, a failure) go out in the same tick: a few more rounds at most.
     rounds_left = 3
     while rounds_left:
         claimed = store.claim_nudges(
