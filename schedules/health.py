@@ -10,10 +10,11 @@ local day per customer by the `health` job. It makes no Slack call: a sharp drop
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -378,23 +379,74 @@ register(HEALTH_DROP, render_health_drop, grace=False)  # a fall that still stan
 # --- The daily job ---------------------------------------------------------------------------------------
 
 
-def daily_health(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
-    """Recomputes each active customer once per customer-local day (runs every tick, cheap when up to date)."""
+@dataclass(frozen=True)
+class HealthJobBudget:
+    """How much one tick's health job may do before it leaves the rest to the next ticks.
+
+    The job runs every minute after the sender; the first tick of a customer-local day finds every customer due,
+    and with thousands of customers one pass would take minutes. `seconds` is a duration (time.monotonic), not the
+    clock: the customers left over are still "not scored today", so the next tick picks them up first.
+    """
+
+    seconds: float = 10.0
+    batch: int = 100  # customers between two looks at the time spent (and, later, per batch of queries)
+
+
+DEFAULT_BUDGET = HealthJobBudget()
+
+
+def scored_today(customer: Customer, now: datetime, default_tz: str = "UTC") -> bool:
+    """Has the customer a score from their own local today already?"""
+    if customer.health_at is None:
+        return False
+    cal = customer_calendar(customer, default_tz)
+    return cal.local_date(customer.health_at) >= cal.local_date(now)
+
+
+def _most_stale_first(customer: Customer) -> tuple[bool, datetime, int]:
+    # Never scored first, then the oldest score; the id keeps the order stable.
+    return (customer.health_at is not None, customer.health_at or datetime.min.replace(tzinfo=UTC), customer.id or 0)
+
+
+def daily_health(
+    *,
+    store: Store,
+    client: WebClient,
+    now: datetime,
+    settings: Settings | None = None,
+    budget: HealthJobBudget = DEFAULT_BUDGET,
+    timer: Callable[[], float] = time.monotonic,
+) -> int:
+    """Recomputes each active customer once per customer-local day (runs every tick, cheap when up to date).
+
+    The most stale scores go first, and the job stops after `budget.seconds` (at least one batch is always done,
+    so it makes progress on any machine); whoever is left is scored by the following ticks.
+    """
     config = health_config(settings)
+    started = timer()
+    due = sorted(
+        (c for c in store.customers_for_health() if not scored_today(c, now, config.default_tz)), key=_most_stale_first
+    )
     done = 0
     owners: dict[str, set[str]] = defaultdict(set)
-    for customer in store.customers_for_health():
-        assert customer.id is not None
-        cal = customer_calendar(customer, config.default_tz)
-        if customer.health_at is not None and cal.local_date(customer.health_at) >= cal.local_date(now):
-            continue
-        try:
-            recompute_health(store, customer.team_id, customer.id, now, config=config)
-            done += 1
-            if customer.owner_id:
-                owners[customer.team_id].add(customer.owner_id)
-        except Exception:  # one customer's bad data must not stop the others
-            logger.exception("health recompute failed for customer %s", customer.id)
+    for first in range(0, len(due), max(1, budget.batch)):
+        if first and timer() - started >= budget.seconds:
+            logger.info(
+                "health: %d of %d customers left for the next tick (budget %.0f s)",
+                len(due) - first,
+                len(due),
+                budget.seconds,
+            )
+            break
+        for customer in due[first : first + max(1, budget.batch)]:
+            assert customer.id is not None
+            try:
+                recompute_health(store, customer.team_id, customer.id, now, config=config)
+                done += 1
+                if customer.owner_id:
+                    owners[customer.team_id].add(customer.owner_id)
+            except Exception:  # one customer's bad data must not stop the others
+                logger.exception("health recompute failed for customer %s", customer.id)
     for team_id, users in owners.items():  # the new scores on their Homes (the serving app's publisher, if any)
         request_home_refresh(None, team_id, sorted(users))
     return done

@@ -3,7 +3,8 @@
 `client` is a WebClient or a `bot.oauth.SlackClients`; a job resolves a team's client with `client_for`.
 
 A job gets `settings` only when its signature names it. Jobs run in the order of JOBS: planners first, then
-`send_nudges` (the generic sender, schedules/sender.py) posts whatever the planners put in the outbox.
+`send_nudges` (the generic sender, schedules/sender.py) posts whatever the planners put in the outbox, and the daily
+health recompute last, so that a slow health run never holds up a due nudge.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ Job = Callable[..., int]
 
 # Each job returns how many things it did (nudges sent, alerts raised…), for the tick report.
 JOBS: dict[str, Job] = {
-    "health": daily_health,  # each customer's health score, once per customer-local day
     # Boundaries plan into the outbox; the sender posts them (keep these before the sender job).
     "boundary_review": review_boundaries,  # held needs, the next-need suggestion, escalations
     "boundary_reminders": plan_boundary_reminders,  # the gentle weekly reminder per active need
@@ -41,6 +41,9 @@ JOBS: dict[str, Job] = {
     "survey_prompts": plan_survey_prompts,  # each owner's scheduled survey prompts (PARTNER_SURVEY_SCHEDULE)
     "send_nudges": send_nudges,  # posts everything the jobs above planned, exactly once
     "digest_charts": send_digest_charts,  # after the sender: the chart of each digest it just posted, once
+    # Last, so nudges never wait for it, and time-boxed (it leaves the rest to the next ticks): each customer's
+    # health score once per customer-local day. A health-drop alert it plans is posted by the NEXT tick's sender.
+    "health": daily_health,
 }
 
 

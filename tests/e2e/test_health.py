@@ -12,7 +12,7 @@ import pytest
 from bot.app import make_client
 from bot.settings import Settings
 from domain.health import SPARK_CHARS
-from schedules.health import HEALTH_DROP, daily_health, recompute_health
+from schedules.health import HEALTH_DROP, HealthJobBudget, daily_health, recompute_health
 from schedules.jobs import JOBS, run_tick
 from storage.models import Customer
 from storage.store import Store
@@ -124,6 +124,73 @@ def test_the_daily_job_is_registered_and_scores_each_customer_once_a_local_day(
     assert days == [clock.now.date(), next_day.date()]
 
 
+def test_the_health_job_runs_after_the_planners_and_the_sender() -> None:
+    names = list(JOBS)
+    assert names[-1] == "health"  # a slow first run of the day never holds up a due nudge
+    assert names.index("send_nudges") < names.index("health")
+
+
+class SteppingTimer:
+    """A monotonic timer that moves on `step` seconds at each reading: the job's time budget without sleeping."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_tick_scores_the_most_stale_first_within_its_budget_and_the_next_ticks_do_the_rest(
+    store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    def scored(name: str, days_ago: float | None) -> int:
+        customer = store.add_customer(
+            team_id=TEAM_ID, name=name, created_by=None, now=clock.now - timedelta(days=60), tz="UTC", cadence="weekly"
+        )
+        assert customer.id is not None
+        if days_ago is not None:
+            at = clock.now - timedelta(days=days_ago)
+            store.save_health(
+                team_id=TEAM_ID, customer_id=customer.id, score=50, band="yellow", components={}, day=at.date(), now=at
+            )
+        return customer.id
+
+    # Created in an order unlike their staleness, so the job must sort them.
+    yesterday, today, never, three_days, two_days = (
+        scored(name, ago) for name, ago in [("D", 1), ("E", 0.1), ("A", None), ("B", 3), ("C", 2)]
+    )
+    client = make_client(settings)
+
+    def tick(minutes: int) -> list[int]:
+        """One run, two customers a batch, and time for one batch only: the ids it scored."""
+        now = clock.now + timedelta(minutes=minutes)
+        budget = HealthJobBudget(seconds=1, batch=2)
+        done = daily_health(
+            store=store, client=client, now=now, settings=settings, budget=budget, timer=SteppingTimer(1)
+        )
+        fresh = [c for c in store.customers(team_id=TEAM_ID) if c.health_at == now]
+        assert len(fresh) == done
+        return sorted(c.id or 0 for c in fresh)
+
+    assert tick(1) == sorted([never, three_days])
+    assert tick(2) == sorted([two_days, yesterday])
+    assert tick(3) == []  # everyone has today's score; the one scored earlier today was never redone
+    assert store.customer(team_id=TEAM_ID, customer_id=today).health_at == clock.now - timedelta(days=0.1)  # type: ignore[union-attr]
+
+
+def test_without_a_budget_left_the_job_still_scores_one_batch(
+    store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    for name in ("A", "B", "C"):
+        store.add_customer(team_id=TEAM_ID, name=name, created_by=None, now=clock.now, tz="UTC", cadence="weekly")
+    client = make_client(settings)
+    spent = HealthJobBudget(seconds=0, batch=2)
+    assert daily_health(store=store, client=client, now=clock.now, budget=spent, timer=SteppingTimer(100)) == 2
+    assert daily_health(store=store, client=client, now=clock.now, budget=spent, timer=SteppingTimer(100)) == 1
+    assert daily_health(store=store, client=client, now=clock.now, budget=spent, timer=SteppingTimer(100)) == 0
+
+
 def fell_from_95(store: Store, customer: Customer, clock: FakeClock) -> None:
     """A 95 three days ago; with nothing logged for months on a weekly cadence, today's score is far below it."""
     assert customer.id is not None
@@ -150,6 +217,9 @@ def test_a_drop_of_15_points_in_a_week_alerts_the_owner_once(
     if via == "status":
         ok(slack.command("status acme"))  # recomputes before the ack and owes the alert; the sender posts it
     run_tick(store=store, client=client, now=clock.now, settings=settings)
+    if via == "job":  # the health job runs after the sender: the alert it planned goes out with the next tick
+        assert dms_to(fake_slack, "U0001", "health fell") == []
+        run_tick(store=store, client=client, now=clock.now + timedelta(minutes=1), settings=settings)
     (alert,) = dms_to(fake_slack, "U0001", "health fell")
     assert "*Acme Corp*'s health fell from 95 to" in alert.params["text"]
     # It may share an owner digest with other things due at once (an overdue call, a survey prompt).
