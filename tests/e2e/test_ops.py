@@ -460,11 +460,11 @@ def test_sigterm_lets_a_request_in_flight_finish_then_exits_cleanly(
         replies: list[Any] = []
         sender = threading.Thread(target=lambda: replies.append(slack.command("add Acme <@U0OWNER|owner>")))
         sender.start()
-        fake_slack.wait_for("users.info")
+        fake_slack.wait_for("users.info", timeout=20)
         for _ in range(3):  # an impatient operator: repeated signals while a reply is pending change nothing
             served.process.send_signal(signal.SIGTERM)
         sender.join(timeout=20)
-        assert served.process.wait(timeout=20) == 0, "\n".join(served.lines[-30:])
+        assert served.process.wait(timeout=40) == 0, "\n".join(served.lines[-30:])
     finally:
         served.stop()
     assert replies and replies[0].status == 200 and "Added *Acme*" in replies[0].json()["text"]
