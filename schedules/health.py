@@ -39,7 +39,8 @@ from handlers.blocks.health import drop_alert_text
 from handlers.home_publisher import request_home_refresh
 from schedules.sender import Message, Skip, register
 from storage.boundaries import to_rule
-from storage.models import CheckIn, Customer, Nudge
+from storage.health import HealthScore
+from storage.models import Boundary, BoundarySlip, CheckIn, Customer, HealthSnapshot, Nudge, SurveyResponse
 from storage.store import Store
 
 logger = logging.getLogger("partner.health")
@@ -230,35 +231,111 @@ def components_json(health: Health) -> dict[str, Any]:
 # --- Reading and writing ---------------------------------------------------------------------------------
 
 
-def gather_inputs(
-    store: Store, customer: Customer, now: datetime, config: HealthConfig = DEFAULT_CONFIG
-) -> HealthInputs:
-    assert customer.id is not None
-    team_id = customer.team_id
-    checkins = store.checkins_since(team_id=team_id, customer_id=customer.id, since=now - MOOD_WINDOW)
+def _calls_only(customer: Customer) -> bool:
+    """Does only a call count as the last contact (a daily cadence, or launch mode's daily calls)?"""
     cadence = customer_cadence(customer)
-    daily_now = customer.launch_until is not None or (cadence is not None and cadence.kind == "daily")
-    last_contact = store.last_checkin_at(
-        team_id=team_id, customer_id=customer.id, kinds=("call",) if daily_now else None
-    )
-    rows = store.boundaries_with_slips(team_id=team_id, customer_id=customer.id)
+    return customer.launch_until is not None or (cadence is not None and cadence.kind == "daily")
+
+
+def _inputs_from_rows(
+    customer: Customer,
+    *,
+    checkins: Sequence[CheckIn],
+    last_contact_at: datetime | None,
+    boundary_rows: Sequence[tuple[Boundary, Sequence[BoundarySlip]]],
+    scorecard: SurveyResponse | None,
+    now: datetime,
+    config: HealthConfig,
+) -> HealthInputs:
+    """The stored rows of one customer, read one by one or in a batch, turned into the score's inputs."""
     domain_boundaries = []
-    for row, slips in rows:
+    for row, slips in boundary_rows:
         try:
             domain_boundaries.append(to_rule(row, slips))
         except ValueError:
             logger.warning("boundary %s is not valid for the health score; left out", row.id)
-    latest = store.latest_survey_response(team_id=team_id, survey="scorecard", customer_id=customer.id)
-    scorecard = (latest.score, latest.created_at) if latest is not None and latest.score is not None else None
     return health_inputs(
         customer=customer,
         checkins=checkins,
-        last_contact_at=last_contact,
+        last_contact_at=last_contact_at,
         boundaries=domain_boundaries,
-        scorecard=scorecard,
+        scorecard=(scorecard.score, scorecard.created_at) if scorecard and scorecard.score is not None else None,
         now=now,
         default_tz=config.default_tz,
     )
+
+
+def gather_inputs(
+    store: Store, customer: Customer, now: datetime, config: HealthConfig = DEFAULT_CONFIG
+) -> HealthInputs:
+    """One customer's inputs (the request path); :func:`gather_inputs_many` reads the same for a batch."""
+    assert customer.id is not None
+    team_id = customer.team_id
+    return _inputs_from_rows(
+        customer,
+        checkins=store.checkins_since(team_id=team_id, customer_id=customer.id, since=now - MOOD_WINDOW),
+        last_contact_at=store.last_checkin_at(
+            team_id=team_id, customer_id=customer.id, kinds=("call",) if _calls_only(customer) else None
+        ),
+        boundary_rows=store.boundaries_with_slips(team_id=team_id, customer_id=customer.id),
+        scorecard=store.latest_survey_response(team_id=team_id, survey="scorecard", customer_id=customer.id),
+        now=now,
+        config=config,
+    )
+
+
+def gather_inputs_many(
+    store: Store, team_id: str, customers: Sequence[Customer], now: datetime, config: HealthConfig = DEFAULT_CONFIG
+) -> dict[int, HealthInputs]:
+    """The inputs of many customers of one team, with one query per kind of input instead of several a customer.
+
+    Gives exactly what :func:`gather_inputs` gives for each of them (tests/e2e/test_health.py compares the two).
+    """
+    ids = [c.id for c in customers if c.id is not None]
+    checkins = store.checkins_since_many(team_id=team_id, customer_ids=ids, since=now - MOOD_WINDOW)
+    # The last contact is the newest check-in of the mood window when it has one (the window is open-ended, so
+    # that is the newest of all); only the customers without one need a look further back.
+    last_contact: dict[int, datetime] = {}
+    further: dict[bool, list[int]] = {False: [], True: []}
+    for customer in customers:
+        assert customer.id is not None
+        calls_only = _calls_only(customer)
+        counted = [c.created_at for c in checkins[customer.id] if not calls_only or c.kind == "call"]
+        if counted:
+            last_contact[customer.id] = max(counted)
+        else:
+            further[calls_only].append(customer.id)
+    for calls_only, missing in further.items():
+        kinds = ("call",) if calls_only else None
+        last_contact.update(store.last_checkin_at_many(team_id=team_id, customer_ids=missing, kinds=kinds))
+    boundaries = store.boundaries_with_slips_many(team_id=team_id, customer_ids=ids)
+    scorecards = store.latest_scorecards(team_id=team_id, customer_ids=ids)
+    return {
+        customer.id: _inputs_from_rows(
+            customer,
+            checkins=checkins[customer.id],
+            last_contact_at=last_contact.get(customer.id),
+            boundary_rows=boundaries[customer.id],
+            scorecard=scorecards.get(customer.id),
+            now=now,
+            config=config,
+        )
+        for customer in customers
+        if customer.id is not None
+    }
+
+
+def _scored(
+    customer: Customer, inputs: HealthInputs, now: datetime, config: HealthConfig
+) -> tuple[Health, HealthScore]:
+    """The score and what to store of it: the customer's row and the snapshot of their local day."""
+    assert customer.id is not None
+    health = compute_health(inputs, now=now, weights=config.weights, thresholds=config.thresholds)
+    day = customer_calendar(customer, config.default_tz).local_date(now)
+    row = HealthScore(
+        customer_id=customer.id, score=health.score, band=health.band, components=components_json(health), day=day
+    )
+    return health, row
 
 
 def recompute_health(
@@ -277,20 +354,43 @@ def recompute_health(
     customer = store.customer(team_id=team_id, customer_id=customer_id)
     if customer is None:
         return None
-    inputs = gather_inputs(store, customer, now, config)
-    health = compute_health(inputs, now=now, weights=config.weights, thresholds=config.thresholds)
-    day = customer_calendar(customer, config.default_tz).local_date(now)
+    health, row = _scored(customer, gather_inputs(store, customer, now, config), now, config)
     store.save_health(
         team_id=team_id,
         customer_id=customer_id,
-        score=health.score,
-        band=health.band,
-        components=components_json(health),
-        day=day,
+        score=row.score,
+        band=row.band,
+        components=row.components,
+        day=row.day,
         now=now,
     )
     alert_on_drop(store, customer, now)
     return health
+
+
+def recompute_health_many(
+    store: Store,
+    team_id: str,
+    customer_ids: Sequence[int],
+    now: datetime,
+    *,
+    config: HealthConfig = DEFAULT_CONFIG,
+) -> dict[int, Health]:
+    """:func:`recompute_health` for a batch of one team's customers: a few queries and one transaction in all.
+
+    Customers that do not exist are left out of the answer.
+    """
+    customers = store.customers_by_id(team_id=team_id, customer_ids=customer_ids)  # fresh rows, as recompute reads
+    batch = [customers[i] for i in customer_ids if i in customers]
+    inputs = gather_inputs_many(store, team_id, batch, now, config)
+    scored = {c.id: _scored(c, inputs[c.id], now, config) for c in batch if c.id is not None}
+    saved = store.save_health_many(team_id=team_id, scores=[row for _, row in scored.values()], now=now)
+    owned = [c for c in batch if c.id in saved and c.owner_id]
+    since = (now - timedelta(days=2 * DROP_DAYS)).date()
+    snapshots = store.health_snapshots_many(team_id=team_id, customer_ids=[c.id or 0 for c in owned], since=since)
+    for customer in owned:
+        alert_on_drop(store, customer, now, snapshots=snapshots[customer.id or 0])
+    return {i: scored[i][0] for i in saved}
 
 
 def refresh_health(
@@ -312,7 +412,9 @@ def score_points(store: Store, customer: Customer, since: date) -> list[tuple[da
     return [(s.computed_at, s.score) for s in snapshots if s.score is not None]
 
 
-def alert_on_drop(store: Store, customer: Customer, now: datetime) -> bool:
+def alert_on_drop(
+    store: Store, customer: Customer, now: datetime, *, snapshots: Sequence[HealthSnapshot] | None = None
+) -> bool:
     """Owe the owner one DM when the score fell DROP_POINTS+ within DROP_DAYS; True when this call planned it.
 
     Once per drop, for real: the nudge's key names the snapshot day the score fell from, and the outbox's unique
@@ -323,12 +425,10 @@ def alert_on_drop(store: Store, customer: Customer, now: datetime) -> bool:
     if not customer.owner_id:
         return False
     since = (now - timedelta(days=2 * DROP_DAYS)).date()
+    if snapshots is None:  # a batch passes the snapshots it read for all its customers at once
+        snapshots = store.health_snapshots(team_id=customer.team_id, customer_id=customer.id, since=since)
     snapshots = sorted(
-        (
-            s
-            for s in store.health_snapshots(team_id=customer.team_id, customer_id=customer.id, since=since)
-            if s.score is not None and s.computed_at <= now
-        ),
+        (s for s in snapshots if s.score is not None and s.computed_at <= now and s.day >= since),
         key=lambda s: s.computed_at,
     )
     points = [(s.computed_at, s.score) for s in snapshots if s.score is not None]
@@ -379,6 +479,26 @@ register(HEALTH_DROP, render_health_drop, grace=False)  # a fall that still stan
 # --- The daily job ---------------------------------------------------------------------------------------
 
 
+def _recompute_batch(
+    store: Store, team_id: str, customers: Sequence[Customer], now: datetime, config: HealthConfig
+) -> set[int]:
+    """The batch's customers scored, in one go; should that fail, one by one, so one customer's bad data cannot
+    stop the others. The ids scored."""
+    ids = [c.id for c in customers if c.id is not None]
+    try:
+        return set(recompute_health_many(store, team_id, ids, now, config=config))
+    except Exception:
+        logger.exception("health recompute failed for a batch of %d customers; scoring them one by one", len(ids))
+    scored: set[int] = set()
+    for customer_id in ids:
+        try:
+            if recompute_health(store, team_id, customer_id, now, config=config) is not None:
+                scored.add(customer_id)
+        except Exception:
+            logger.exception("health recompute failed for customer %s", customer_id)
+    return scored
+
+
 @dataclass(frozen=True)
 class HealthJobBudget:
     """How much one tick's health job may do before it leaves the rest to the next ticks.
@@ -389,7 +509,7 @@ class HealthJobBudget:
     """
 
     seconds: float = 10.0
-    batch: int = 100  # customers between two looks at the time spent (and, later, per batch of queries)
+    batch: int = 200  # customers read and saved together (a few queries and one transaction a batch)
 
 
 DEFAULT_BUDGET = HealthJobBudget()
@@ -438,15 +558,14 @@ def daily_health(
                 budget.seconds,
             )
             break
-        for customer in due[first : first + max(1, budget.batch)]:
-            assert customer.id is not None
-            try:
-                recompute_health(store, customer.team_id, customer.id, now, config=config)
-                done += 1
-                if customer.owner_id:
-                    owners[customer.team_id].add(customer.owner_id)
-            except Exception:  # one customer's bad data must not stop the others
-                logger.exception("health recompute failed for customer %s", customer.id)
+        batch = due[first : first + max(1, budget.batch)]
+        teams: dict[str, list[Customer]] = defaultdict(list)
+        for customer in batch:
+            teams[customer.team_id].append(customer)
+        for team_id, customers in teams.items():
+            scored = _recompute_batch(store, team_id, customers, now, config)
+            done += len(scored)
+            owners[team_id].update(c.owner_id for c in customers if c.id in scored and c.owner_id)
     for team_id, users in owners.items():  # the new scores on their Homes (the serving app's publisher, if any)
         request_home_refresh(None, team_id, sorted(users))
     return done

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,9 +12,17 @@ import pytest
 from bot.app import make_client
 from bot.settings import Settings
 from domain.health import SPARK_CHARS
-from schedules.health import HEALTH_DROP, HealthJobBudget, daily_health, recompute_health
+from schedules.health import (
+    HEALTH_DROP,
+    HealthJobBudget,
+    daily_health,
+    gather_inputs,
+    gather_inputs_many,
+    recompute_health,
+    recompute_health_many,
+)
 from schedules.jobs import JOBS, run_tick
-from storage.models import Customer
+from storage.models import Boundary, BoundarySlip, Customer, SurveyResponse
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -275,3 +283,125 @@ def test_a_steady_score_raises_no_alert(
     daily_health(store=store, client=client, now=clock.now, settings=settings)
     daily_health(store=store, client=client, now=clock.now + timedelta(days=1), settings=settings)
     assert dms_to(fake_slack, "U0001", "health fell") == []
+
+
+def mixed_customers(store: Store, now: datetime) -> list[int]:
+    """Customers unlike each other in every input the score reads, with rows of another team beside them."""
+    long_ago = now - timedelta(days=400)
+    ids: list[int] = []
+
+    def customer(name: str, team_id: str = TEAM_ID, **fields: Any) -> int:
+        row = store.add_customer(team_id=team_id, name=name, created_by=None, now=long_ago, owner_id="U0001", tz="UTC")
+        assert row.id is not None
+        with store.session() as session:
+            stored = session.get(Customer, row.id)
+            assert stored is not None
+            for key, value in fields.items():
+                setattr(stored, key, value)
+            session.add(stored)
+            session.commit()
+        if team_id == TEAM_ID:
+            ids.append(row.id)
+        return row.id
+
+    def checkins(customer_id: int, *days_ago: float, kind: str = "async", mood: str = "green", team: str = TEAM_ID):
+        for n, ago in enumerate(days_ago):
+            store.record_checkin(
+                team_id=team,
+                customer_id=customer_id,
+                author_id="U0001",
+                mood=mood,
+                note=f"note {n}",
+                now=now - timedelta(days=ago),
+                kind=kind,
+            )
+
+    def boundary(customer_id: int, status: str, *slips_days_ago: float, kind: str = "custom") -> None:
+        with store.session() as session:
+            row = Boundary(
+                team_id=TEAM_ID,
+                customer_id=customer_id,
+                position=customer_id,
+                text="replies within a day",
+                kind=kind,
+                status=status,
+                created_at=long_ago,
+                activated_at=now - timedelta(days=60),
+            )
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            same_time = now - timedelta(days=slips_days_ago[0]) if slips_days_ago else now
+            for n, ago in enumerate(slips_days_ago):
+                at = same_time if n < 2 else now - timedelta(days=ago)  # two slips at one instant: order by id
+                session.add(BoundarySlip(team_id=TEAM_ID, boundary_id=row.id, at=at, by="U0001", note=str(n)))
+            session.commit()
+
+    def scorecard(customer_id: int, score: float, days_ago: float, team: str = TEAM_ID) -> None:
+        with store.session() as session:
+            at = now - timedelta(days=days_ago)
+            session.add(
+                SurveyResponse(
+                    team_id=team,
+                    customer_id=customer_id,
+                    survey="scorecard",
+                    respondent_id="U0001",
+                    score=score,
+                    created_at=at,
+                )
+            )
+            session.commit()
+
+    weekly = customer("Weekly", cadence="weekly tue 10:00", tier="partner")
+    checkins(weekly, 1, 8, 20, 35, mood="yellow")
+    checkins(weekly, 3, kind="call", mood="red")
+    checkins(weekly, 200)  # outside the mood window
+    scorecard(weekly, 4.5, 10)
+    scorecard(weekly, 2.0, 10)  # the same instant: the later answer counts, as in latest_survey_response
+    scorecard(weekly, 5.0, 300)
+    boundary(weekly, "active", 2, 2, 5)
+    boundary(weekly, "held")
+    daily = customer("Daily calls", cadence="daily 09:00", tz="America/New_York", country="US")
+    checkins(daily, 2, 4, 6)  # notes, but the last call was long ago
+    checkins(daily, 120, kind="call")
+    never_called = customer("Never called", cadence="daily", tz="Europe/Berlin", tier="supplier")
+    checkins(never_called, 1, 9)
+    launch = customer("Launch", cadence="monthly", launch_until=now.date() + timedelta(days=3), tz="Pacific/Auckland")
+    checkins(launch, 0.5, 1.5, kind="call", mood="4")
+    paused = customer("Paused", cadence="weekly", paused_at=now - timedelta(days=12), ideal_days=3, max_days=9)
+    checkins(paused, 14, 40)
+    customer("Nothing yet")
+    odd = customer("Odd data", cadence="biweekly", working_week="sun-thu", tier="supplier_of_choice")
+    checkins(odd, 2, mood="purple")  # an unknown mood is left out of the score
+    boundary(odd, "active", 1, kind="response_time")  # no value: not a valid rule, left out
+    boundary(odd, "retired", 3)
+    scorecard(odd, 1.0, 190)
+    # Another team's rows beside them: never read into these customers' scores.
+    other = customer("Elsewhere", team_id="T0OTHER", cadence="weekly")
+    checkins(other, 1, team="T0OTHER")
+    return ids
+
+
+def test_a_batch_scores_exactly_as_one_by_one(store: Store, clock: FakeClock) -> None:
+    ids = mixed_customers(store, clock.now)
+    customers = [store.customer(team_id=TEAM_ID, customer_id=i) for i in ids]
+    assert all(customers)
+    batch = gather_inputs_many(store, TEAM_ID, customers, clock.now)  # type: ignore[arg-type]
+    one_by_one = {c.id: gather_inputs(store, c, clock.now) for c in customers if c is not None}
+    assert batch == one_by_one
+
+    def stored() -> dict[int, tuple[Any, ...]]:
+        rows = {}
+        for i in ids:
+            c = store.customer(team_id=TEAM_ID, customer_id=i)
+            assert c is not None
+            (snapshot,) = store.health_snapshots(team_id=TEAM_ID, customer_id=i, since=date(2000, 1, 1))
+            rows[i] = (c.health_score, c.health_band, c.health_at, snapshot.day, snapshot.score, snapshot.components)
+        return rows
+
+    singles = {i: recompute_health(store, TEAM_ID, i, clock.now) for i in ids}
+    after_singles = stored()
+    assert recompute_health_many(store, TEAM_ID, ids, clock.now) == singles
+    assert stored() == after_singles
+    scores = {h.score for h in singles.values() if h is not None}
+    assert None in scores and len(scores) >= 4  # the set really is mixed: unknown and several different scores
