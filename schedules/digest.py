@@ -28,7 +28,7 @@ from bot.settings import Settings
 from domain.cadence import parse_time
 from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, parse_weekday
 from handlers.blocks.digest import DigestSummary, Escalation, Streak, TierMove, digest_blocks, digest_text
-from handlers.blocks.home import CustomerFacts, customer_facts, sort_by_risk
+from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sort_by_risk
 from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
 from schedules.sender import Message, Skip, register
 from storage.models import Nudge, Workspace
@@ -121,9 +121,12 @@ def build_digest(
     """The week's summary for the team (or one owner), and every customer's facts (for the chart)."""
     rows = store.dashboard_rows(team_id=team_id, owner_id=owner_id)
     customers = [customer for customer, _ in rows]
+    days = CadenceDays(now=now, default_tz=default_tz)  # the cadence maths shared by customers alike (as on Home)
     facts = sort_by_risk(
         [
-            customer_facts(c, contact, now=now, default_tz=default_tz, due_today=False, any_checkin=any_checkin)
+            customer_facts(
+                c, contact, now=now, default_tz=default_tz, due_today=False, any_checkin=any_checkin, days=days
+            )
             for c, contact in rows
         ]
     )

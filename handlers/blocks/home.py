@@ -185,6 +185,7 @@ class CadenceDay:
         self.cal, self.cadence, self.now = cal, cadence, now
         self.today = cal.local_date(now)
         self._red_until: tuple[date | None] | None = None
+        self._first: tuple[date, bool] | None = None
         self._open_since: dict[date, bool] = {}
         self._today_bounds: tuple[datetime, datetime] | None = None
         self._call_today: bool | None = None
@@ -195,6 +196,12 @@ class CadenceDay:
         reference = last_contact_at if last_contact_at is not None else created_at
         day = self.cal.local_date(reference)
         if self._red_until is None:
+            # The first question is answered directly (a card or one customer needs no boundary search); the
+            # boundary is searched once a second contact day is asked about, i.e. when many customers share it.
+            if self._first is None or self._first[0] == day:
+                if self._first is None:
+                    self._first = (day, self._is_red(day))
+                return self._first[1]
             self._red_until = (self._latest_red_day(),)
         latest_red = self._red_until[0]
         if latest_red is not None:
