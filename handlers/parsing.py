@@ -73,6 +73,30 @@ def parse_user(token: str) -> UserRef | None:
     return None
 
 
+@dataclass(frozen=True)
+class SpecialRef:
+    kind: str  # "subteam" (a user group), "special" (@here, @channel, @everyone, dates) or "link"
+    label: str  # what the person saw in Slack: "@team", "@here", the link's label or address
+
+
+_SPECIAL = re.compile(r"^<([!]?)([^|>]*)(?:\|([^>]*))?>$")
+
+
+def parse_special(token: str) -> SpecialRef | None:
+    """An escaped Slack entity other than a channel or a user: `<!subteam^S1|@team>`, `<!here>`, `<https://…|x>`."""
+    if parse_channel(token) is not None or parse_user(token) is not None:
+        return None
+    m = _SPECIAL.match(token)
+    if m is None:
+        return None
+    bang, target, label = m.groups()
+    if bang and target.startswith("subteam^"):
+        return SpecialRef("subteam", label or token)
+    if bang:
+        return SpecialRef("special", label or ("@" + target.split("^")[0] if target else token))
+    return SpecialRef("link", label or target or token)
+
+
 def parse_key_value(token: str) -> tuple[str, str] | None:
     m = _KEY_VALUE.match(token)
     return (m.group(1).lower(), m.group(2)) if m else None

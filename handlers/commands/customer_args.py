@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.errors import UserError
-from handlers.parsing import parse_channel, parse_key_value, parse_user, tokenize, unescape
+from handlers.parsing import parse_channel, parse_key_value, parse_special, parse_user, tokenize, unescape
 
 # Values that may hold spaces run on until the next option: `cadence=weekly tue 10:00 tz=Europe/Berlin`.
 SPACED_KEYS = frozenset({"cadence", "name", "week"})
@@ -21,21 +21,40 @@ class CustomerArgs:
     options: dict[str, str] = field(default_factory=dict)  # other key=value settings, unescaped
 
 
-def _channel_id(token: str) -> str:
+def _channel_id(token: str, usage: str) -> str:
+    # Slack escapes every channel it knows (should_escape): a plain #name is one Slack did not recognise.
     ref = parse_channel(token)
     if ref is None:
-        raise UserError(f"'{token}' is not a channel: pick it from Slack's suggestions as you type #.")
+        raise UserError(f"'{token}' is not a channel: pick it from Slack's suggestions as you type #. Usage: `{usage}`")
     if ref.id is None:
-        raise UserError(f"I can't find a channel called '#{ref.name}'. Pick it from Slack's suggestions as you type #.")
+        raise UserError(
+            f"I can't find a channel called '#{ref.name}'. Pick it from Slack's suggestions as you type #. "
+            f"Usage: `{usage}`"
+        )
     return ref.id
 
 
-def _user_id(token: str) -> str:
+def _user_id(token: str, usage: str) -> str:
     ref = parse_user(token)
     if ref is None or ref.id is None:
         shown = f"@{ref.name}" if ref is not None else token
-        raise UserError(f"I can't find '{shown}'. Pick the owner from Slack's suggestions as you type @.")
+        raise UserError(
+            f"I can't find '{shown}'. Pick the owner from Slack's suggestions as you type @. Usage: `{usage}`"
+        )
     return ref.id
+
+
+def _refuse_other_mention(token: str, *, usage: str) -> None:
+    """A user group, @here or a link is neither a name, an owner nor a channel: say so instead of storing it."""
+    ref = parse_special(token)
+    if ref is None:
+        return
+    if ref.kind == "subteam":
+        raise UserError(
+            f"'{ref.label}' is a user group: a customer's owner is one person. "
+            f"Pick them from Slack's suggestions as you type @. Usage: `{usage}`"
+        )
+    raise UserError(f"'{ref.label}' can't be part of a customer's name or settings. Usage: `{usage}`")
 
 
 def parse_customer_args(text: str, *, usage: str) -> CustomerArgs:
@@ -43,6 +62,7 @@ def parse_customer_args(text: str, *, usage: str) -> CustomerArgs:
     last_key: str | None = None
     for i, token in enumerate(tokenize(text)):
         pair = parse_key_value(token)
+        _refuse_other_mention(pair[1] if pair is not None else token, usage=usage)
         is_channel = parse_channel(token) is not None or (pair is not None and pair[0] == "channel")
         is_owner = parse_user(token) is not None or (pair is not None and pair[0] == "owner")
         if pair is None and not is_channel and not is_owner:
@@ -58,12 +78,12 @@ def parse_customer_args(text: str, *, usage: str) -> CustomerArgs:
         last_key = None
         if is_channel:
             value = pair[1] if pair is not None else token
-            channel_id = None if value.strip().lower() in _CLEAR else _channel_id(value)
+            channel_id = None if value.strip().lower() in _CLEAR else _channel_id(value, usage)
             if args.channel_id not in (UNSET, channel_id):
                 raise UserError("Give one channel per customer.")
             args.channel_id = channel_id
         elif is_owner:
-            owner_id = _user_id(pair[1] if pair is not None else token)
+            owner_id = _user_id(pair[1] if pair is not None else token, usage)
             if args.owner_id and args.owner_id != owner_id:
                 raise UserError("Give one owner per customer.")
             args.owner_id = owner_id

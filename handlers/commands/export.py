@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from domain.customers import require_customer
 from domain.errors import UserError
 from handlers.commands.base import CommandCall, Reply
+from handlers.commands.lookup import find_customer
 from handlers.parsing import parse_key_value, tokenize
 from storage.exports import ENCODING
 from storage.models import Customer
@@ -110,8 +110,12 @@ def parse_export(call: CommandCall) -> ExportRequest:
             raise UserError(f"Unknown option '{pair[0]}='. The only option is since=YYYY-MM-DD. Usage: `{USAGE}`")
     if not words or (len(words) == 1 and words[0].lower() == "all"):
         return ExportRequest(customer=None, since=since)
-    customers = call.store.customers(team_id=call.team_id)
-    customer, rest = require_customer(customers, words, name_of=lambda c: c.name, usage=USAGE)
+    try:  # the same lookup as every command: old names and archived customers get their own answer
+        customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
+    except UserError:
+        if words[0].lower() == "all":  # `all` plus something that is not a customer called "All …"
+            raise UserError(f"I didn't understand '{' '.join(words[1:])}' after all. Usage: `{USAGE}`") from None
+        raise
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{USAGE}`")
     return ExportRequest(customer=customer, since=since)

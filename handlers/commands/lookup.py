@@ -22,7 +22,7 @@ def find_customer(
     every = store.customers(team_id=team_id, include_archived=archived)
     customers = [c for c in every if (c.archived_at is not None) == archived]
     try:
-        return require_customer(customers, list(words), name_of=lambda c: c.name, usage=usage)
+        customer, rest = require_customer(customers, list(words), name_of=lambda c: c.name, usage=usage)
     except UserError:
         renamed = _renamed(store, team_id=team_id, words=words, archived=archived)
         if renamed is not None:
@@ -42,6 +42,12 @@ def find_customer(
                     f"*{hidden.name}* is archived. Bring it back with `/partner restore {hidden.name}`."
                 ) from None
         raise
+    # A former name typed whole beats a shorter prefix of the new one: after "Acme Corp" became "Acme Group",
+    # `checkin acme corp green …` must not read "corp" as the mood.
+    renamed = _renamed(store, team_id=team_id, words=words, archived=archived)
+    if renamed is not None and renamed[1] > len(words) - len(rest):
+        raise UserError(f"'{' '.join(words[: renamed[1]])}' was renamed to *{renamed[0].name}*; use the new name.")
+    return customer, rest
 
 
 def words_and_offsets(text: str) -> list[tuple[str, int]]:
