@@ -12,7 +12,7 @@
    (b) closed loop with 8 and 32 concurrent clients, each sending its next request when the last one is answered.
 4. Idle RSS of both processes after the load, once they are quiet.
 
-Benchmarks 2 (nudge fan-out) and 3 (App Home render) are not here yet: see bench/README.md.
+Benchmarks 2 (nudge fan-out) and 3 (App Home render) are bench/fanout.py and bench/home.py.
 """
 
 from __future__ import annotations
