@@ -22,6 +22,7 @@ from handlers.blocks.checkin import channel_problem_text, checkin_summary, owner
 from handlers.boundaries_hooks import after_checkin as boundary_checks
 from handlers.home_publisher import request_home_refresh
 from schedules.health import health_config, recompute_health
+from schedules.sender import OWNER_ALERT
 from storage.models import CheckIn, Customer
 from storage.store import Store
 
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 # Errors that will not go away by retrying: recorded on the customer and explained to the author once.
 CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+# The owner cannot get a DM at all: retrying later would not help.
+OWNER_GONE = frozenset({"user_not_found", "user_disabled", "account_inactive", "invalid_auth", "cannot_dm_bot"})
 
 
 def tell_user(client: WebClient, *, user_id: str, channel_id: str | None, text: str) -> None:
@@ -37,11 +40,11 @@ def tell_user(client: WebClient, *, user_id: str, channel_id: str | None, text: 
         try:
             client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
             return
-        except SlackApiError:
+        except (SlackApiError, OSError):  # OSError: a timeout or a dropped connection
             logger.info("could not reach %s in %s; sending a DM instead", user_id, channel_id)
     try:
         client.chat_postMessage(channel=user_id, text=text)
-    except SlackApiError:
+    except (SlackApiError, OSError):
         logger.warning("could not tell %s: %s", user_id, text[:80], exc_info=True)
 
 
@@ -68,7 +71,7 @@ def after_checkin(
         now=now,
         origin_channel_id=origin_channel_id,
     )
-    alert_owner(client=client, store=store, customer=customer, checkin=checkin)
+    alert_owner(client=client, store=store, customer=customer, checkin=checkin, now=now)
     # Each of these stands alone: one failing must not keep the others from running.
     try:
         for note in boundary_checks(store, client, checkin, customer, now, settings=settings):
@@ -128,6 +131,9 @@ def post_summary(
         else:
             logger.warning("could not post the check-in summary for customer %s: %s", customer.id, error)
         return None
+    except OSError as e:  # Slack timed out or dropped the connection, even after the client's retries
+        logger.warning("could not post the check-in summary for customer %s: %s", customer.id, e)
+        return None
     ts = str(posted["ts"])
     store.set_summary_ts(team_id=customer.team_id, checkin_id=checkin.id, ts=ts)
     if customer.channel_error:
@@ -135,8 +141,12 @@ def post_summary(
     return ts
 
 
-def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin: CheckIn) -> bool:
-    """DMs the owner at once about a red check-in or a mood two steps lower than the previous one."""
+def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin: CheckIn, now: datetime) -> bool:
+    """DMs the owner at once about a red check-in or a mood two steps lower than the previous one.
+
+    When Slack is rate-limiting, failing or timing out even after the client's retries, the alert is handed to the
+    nudge outbox, which keeps trying (exactly once): a red check-in's alert is never lost to a Slack hiccup.
+    """
     previous = store.previous_checkin(team_id=customer.team_id, checkin=checkin)
     previous_mood = previous.mood if previous is not None else None
     reason = owner_alert(previous_mood, checkin.mood)
@@ -149,8 +159,21 @@ def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin:
             text=owner_alert_text(customer, checkin, reason=reason, previous=previous_mood),
             unfurl_links=False,
         )
-    except SlackApiError:
-        logger.warning("could not alert the owner of customer %s", customer.id, exc_info=True)
+    except (SlackApiError, OSError) as e:
+        error = str(e.response.get("error") or "") if isinstance(e, SlackApiError) else type(e).__name__
+        logger.warning("could not alert the owner of customer %s now (%s)", customer.id, error)
+        if error not in OWNER_GONE and checkin.id is not None:
+            store.plan_nudge(
+                team_id=customer.team_id,
+                kind=OWNER_ALERT,
+                subject=f"checkin:{checkin.id}",
+                due_key="owner_alert",
+                due_at=now,
+                now=now,
+                customer_id=customer.id,
+                recipient_id=customer.owner_id,
+                payload={"checkin_id": checkin.id, "reason": reason, "previous": previous_mood},
+            )
         return False
     return True
 

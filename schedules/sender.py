@@ -73,6 +73,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.oauth import NotInstalled, SlackClients, client_for
 from handlers.blocks import context, section
+from handlers.blocks.checkin import owner_alert_text
 from storage.models import Nudge
 from storage.store import Store
 
@@ -99,6 +100,7 @@ HISTORY_PAGE_SIZE = 200
 # Kinds the sender plans itself to tell an owner about a delivery problem (never about one of these).
 CHANNEL_PROBLEM = "channel_problem"
 DELIVERY_FAILED = "delivery_failed"
+OWNER_ALERT = "owner_alert"  # an owner alert that Slack refused at check-in time (handlers.followups.alert_owner)
 
 
 @dataclass(frozen=True)
@@ -809,5 +811,17 @@ def _render_delivery_failed(nudge: Nudge, store: Store, now: datetime) -> Messag
     return Message(text=text, blocks=[section(text)], user=nudge.recipient_id)
 
 
+def _render_owner_alert(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    """An owner alert Slack refused at check-in time (rate limit, 5xx, timeout), sent again from the outbox."""
+    checkin = store.checkin(team_id=nudge.team_id, checkin_id=int(nudge.payload.get("checkin_id") or 0))
+    customer = store.customer(team_id=nudge.team_id, customer_id=checkin.customer_id) if checkin else None
+    if checkin is None or customer is None:
+        return Skip("check-in gone", "cancelled")
+    previous = nudge.payload.get("previous")
+    text = owner_alert_text(customer, checkin, reason=str(nudge.payload.get("reason")), previous=previous)
+    return Message(text=text, user=nudge.recipient_id)
+
+
 register(CHANNEL_PROBLEM, _render_channel_problem, grace=False)
 register(DELIVERY_FAILED, _render_delivery_failed, grace=False)
+register(OWNER_ALERT, _render_owner_alert, grace=False)  # a red check-in is worth telling after downtime

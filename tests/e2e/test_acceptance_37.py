@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from bot.app import make_client
+from bot.settings import Settings
+from schedules.cadence import send_nudges
 from storage.store import Store
+from tests.e2e import test_hardening
 from tests.e2e.test_foundation import add_acme, ephemeral
+from tests.e2e.test_hardening import drain_lazy_listeners
+from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID
+from tests.utils import TEAM_ID, BotServer, FakeClock
+
+# The real app with a 1 s Web API timeout (fixtures shared with the hardening tests).
+impatient_bot = test_hardening.impatient_bot
+impatient = test_hardening.impatient
 
 ADD_USAGE = "Usage: `/partner add <name>"
 
@@ -69,3 +81,54 @@ def test_a_checkin_by_the_old_name_of_a_renamed_customer_is_not_misread(slack: S
     reply = ephemeral(slack.command("checkin acme corp green kickoff went well"))
     assert reply == "'acme corp' was renamed to *Acme Group*; use the new name."
     assert "Logged" in ephemeral(slack.command("checkin acme green kickoff went well"))
+
+
+# A red check-in's owner alert survives Slack faults
+
+
+def owner_dms(fake_slack: FakeSlack) -> list[str]:
+    return [
+        c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.ok and c.params["channel"] == "U0001"
+    ]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 429, "retry_after": 0, "times": 6},  # the summary's 3 tries and the alert's 3 tries
+        {"status": 500, "times": 6},
+    ],
+    ids=["429", "500"],
+)
+def test_an_owner_alert_slack_refused_is_sent_later_from_the_outbox_exactly_once(
+    slack: SlackRequests,
+    bot: BotServer,
+    fake_slack: FakeSlack,
+    store: Store,
+    settings: Settings,
+    clock: FakeClock,
+    fault: dict[str, Any],
+) -> None:
+    add_acme(slack)
+    fake_slack.fail_next("chat.postMessage", **fault)
+    assert "Logged a red check-in" in ephemeral(slack.command("checkin acme red they want to cancel", user_id="U0002"))
+    drain_lazy_listeners(bot)
+    assert owner_dms(fake_slack) == []  # Slack refused it at once…
+    client = make_client(settings)
+    send_nudges(store=store, client=client, now=clock())
+    (dm,) = owner_dms(fake_slack)  # …so the outbox delivers it
+    assert "<@U0002> logged a *red* check-in for *Acme Corp*" in dm and "they want to cancel" in dm
+    send_nudges(store=store, client=client, now=clock.advance(minutes=5))
+    assert len(owner_dms(fake_slack)) == 1
+
+
+def test_a_timeout_posting_the_summary_still_alerts_the_owner(
+    impatient: SlackRequests, impatient_bot: BotServer, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_acme(impatient)
+    fake_slack.fail_next("chat.postMessage", delay=1.5)  # the summary times out
+    ephemeral(impatient.command("checkin acme red they want to cancel", user_id="U0002"))
+    drain_lazy_listeners(impatient_bot)
+    (dm,) = owner_dms(fake_slack)
+    assert "they want to cancel" in dm
+    assert len(store.checkins(team_id=TEAM_ID)) == 1
