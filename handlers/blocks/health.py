@@ -42,11 +42,11 @@ def view_gap(ours: str | None, theirs: str | None) -> int | None:
     return level_gap(ours, theirs)  # type: ignore[arg-type]
 
 
-def views_text(ours: str | None, theirs_responses: Sequence[SurveyResponse]) -> str:
-    """Our view vs their view on one line, flagging a gap of a level or more."""
+def views_text(ours: str | None, theirs_responses: Sequence[SurveyResponse], name: str = "<customer>") -> str:
+    """Our view vs their view on one line, flagging a gap of a level or more; `name` fills the commands it hints."""
     theirs = their_level(theirs_responses)
-    our_text = LEVEL_NAMES.get(ours or "", "not rated yet — `/partner survey <customer> level`")
-    their_text = LEVEL_NAMES.get(theirs or "", "not asked yet — `/partner ask <customer>`")
+    our_text = LEVEL_NAMES.get(ours or "", f"not rated yet — `/partner survey {name} level`")
+    their_text = LEVEL_NAMES.get(theirs or "", f"not asked yet — `/partner ask {name}`")
     count = len({r.respondent_id for r in theirs_responses})
     if theirs is not None and count > 1:
         their_text += f" (latest of {count} people)"
@@ -61,7 +61,7 @@ def views_text(ours: str | None, theirs_responses: Sequence[SurveyResponse]) -> 
 
 def views_blocks(customer: Customer, theirs_responses: Sequence[SurveyResponse]) -> list[dict[str, Any]]:
     """Our view vs their view as blocks, with what they asked us to start and keep doing."""
-    blocks = [section(views_text(customer.tier, theirs_responses))]
+    blocks = [section(views_text(customer.tier, theirs_responses, customer.name))]
     latest = theirs_responses[0] if theirs_responses else None
     if latest is not None:
         said = [
@@ -123,5 +123,5 @@ def status_text(customer: Customer, health: Health, *, trend: str, theirs_respon
     return (
         f"{customer.name}: health {score_text(health.score, health.band)}, trend {trend}"
         + (f". {reasons}" if reasons else "")
-        + f". {views_text(customer.tier, theirs_responses)}"
+        + f". {views_text(customer.tier, theirs_responses, customer.name)}"
     )

@@ -6,10 +6,10 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
-from domain.customers import require_customer
 from domain.errors import UserError
 from handlers.blocks.surveys import ask_message, asked_text
 from handlers.commands.base import CommandCall, Reply
+from handlers.commands.lookup import find_customer
 from handlers.parsing import tokenize, unescape
 
 logger = logging.getLogger(__name__)
@@ -19,8 +19,7 @@ USAGE = "/partner ask <customer>"
 
 def ask(call: CommandCall) -> Reply:
     words = [unescape(w) for w in tokenize(call.args)]
-    customers = call.store.customers(team_id=call.team_id)
-    customer, rest = require_customer(customers, words, name_of=lambda c: c.name, usage=USAGE)
+    customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}'. Usage: `{USAGE}`")
     assert customer.id is not None

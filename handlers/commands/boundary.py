@@ -1,10 +1,11 @@
 """`/partner boundary <customer> …`: working agreements, introduced one at a time and gently reminded.
 
     add "<text>" [kind=response_time|contact_window|channel|custom] [value=…]
-    list | activate <n> | slip <n> [note] | held <n> | retire <n>
+    list | activate <n> | slip [<n>] [note] | held [<n>] | retire <n>
     preview <n> | wording <n> "<text>"|reset | reminders <n> off|weekly|<cadence>
 
-``n`` is the number `list` shows. Anyone may log a slip; the customer's owner and admins change the rest.
+``n`` is the number `list` shows; `slip` and `held` without one mean the one active agreement.
+Anyone may log a slip; the customer's owner and admins change the rest.
 """
 
 from __future__ import annotations
@@ -33,30 +34,38 @@ from storage.boundaries import BoundaryRecord
 from storage.models import Customer
 
 USAGE = (
-    '/partner boundary <customer> add "<text>" [kind=… value=…] | list | activate <n> | slip <n> [note] | '
-    'held <n> | retire <n> | preview <n> | wording <n> "<text>" | reminders <n> off|weekly|<cadence>'
+    '/partner boundary <customer> add "<text>" [kind=… value=…] | list | activate <n> | slip [<n>] [note] | '
+    'held [<n>] | retire <n> | preview <n> | wording <n> "<text>" | reminders <n> off|weekly|<cadence>'
 )
 ADD_USAGE = '/partner boundary <customer> add "<text>" [kind=response_time|contact_window|channel|custom] [value=…]'
 MAX_WORDING = 500  # Boundary.reminder_text
 
 _OPTION = re.compile(r'(?P<key>[A-Za-z_]+)=(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”|(?P<bare>\S+))')
-_QUOTED = re.compile(r'^\s*(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”)')
+# Phones and Macs may pair a straight quote with a curly one ("… ” or “… "): accepted as one quote too.
+_QUOTED = re.compile(r'^\s*(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”|["“](?P<mq>[^"“”]*)["”])')
+_OPEN_QUOTE = '"“”'
+
 _NUMBERED = ("activate", "slip", "held", "retire", "preview", "wording", "reminders")
 ACTIONS = ("add", "list", *_NUMBERED)
 
 
-def split_quoted(raw: str) -> tuple[str, str]:
-    """("the quoted text", what follows) when `raw` starts with "…" or “…”; else (all of it, "")."""
+def split_quoted(raw: str, usage: str) -> tuple[str, str]:
+    """("the quoted text", what follows) when `raw` starts with "…" or “…”; else (all of it, "").
+
+    A quote that is opened and never closed is named back rather than kept as part of the text.
+    """
     match = _QUOTED.match(raw)
     if match is None:
+        if raw.strip()[:1] in tuple(_OPEN_QUOTE):
+            raise UserError(f"The quote in '{unescape(raw.strip())}' is never closed. Usage: `{usage}`")
         return raw, ""
-    return (match["dq"] if match["dq"] is not None else match["sq"]), raw[match.end() :]
+    return next(v for v in (match["dq"], match["sq"], match["mq"]) if v is not None), raw[match.end() :]
 
 
 def parse_add(raw: str) -> tuple[str, str | None, str | None]:
     """(text, kind, value) from `"<text>" kind=… value=…`; the text may also go unquoted before the options."""
-    if _QUOTED.match(raw):
-        text, rest = split_quoted(raw)
+    if raw.strip()[:1] in tuple(_OPEN_QUOTE):
+        text, rest = split_quoted(raw, ADD_USAGE)
     else:
         first_option = _OPTION.search(raw)
         cut = first_option.start() if first_option else len(raw)
@@ -82,14 +91,25 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
     return text, kind, value
 
 
-def _number(raw: str, action: str, records: list[BoundaryRecord], customer: Customer) -> tuple[BoundaryRecord, str]:
-    """The boundary numbered as in `list`, and the rest of what was typed after the number."""
+def _number(
+    raw: str, action: str, records: list[BoundaryRecord], customer: Customer, *, active_by_default: bool = False
+) -> tuple[BoundaryRecord, str]:
+    """The boundary numbered as in `list`, and the rest of what was typed after the number.
+
+    With `active_by_default` (`held`, `slip`) and no number, the one active boundary is meant (`held` without a
+    number is how the issue spells it); with several active, the number is still needed.
+    """
     parts = raw.strip().split(None, 1)
     usage = f"/partner boundary {customer.name} {action} <n>"
+    token = parts[0].lstrip("#") if parts else ""
+    numbered = token.isascii() and token.isdigit()
+    if active_by_default and not numbered:
+        active = [r for r in records if r.rule.status == "active"]
+        if len(active) == 1:
+            return active[0], raw.strip()
     if not parts:
         raise UserError(f"Which one? Give its number from `/partner boundary {customer.name} list`. Usage: `{usage}`")
-    token = parts[0].lstrip("#")
-    if not (token.isascii() and token.isdigit()):
+    if not numbered:
         raise UserError(f"'{parts[0]}' isn't a number from the list. Usage: `{usage}`")
     n = int(token)
     if not records:
@@ -197,7 +217,7 @@ def reminder_plan(call: CommandCall, customer: Customer, record: BoundaryRecord)
 
 
 def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
-    record, note = _number(raw, "slip", _records(call, customer), customer)
+    record, note = _number(raw, "slip", _records(call, customer), customer, active_by_default=True)
     policy = call.settings.boundary_policy
     after, _created = log_slip(
         call.store,
@@ -215,7 +235,7 @@ def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
 
 
 def _held(call: CommandCall, customer: Customer, raw: str) -> Reply:
-    record, extra = _number(raw, "held", _records(call, customer), customer)
+    record, extra = _number(raw, "held", _records(call, customer), customer, active_by_default=True)
     _nothing_after(extra, customer, "held")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
     after, changed = hold_boundary(
@@ -273,7 +293,7 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
 def _wording(call: CommandCall, customer: Customer, raw: str) -> Reply:
     record, rest = _number(raw, "wording", _records(call, customer), customer)
     usage = f'/partner boundary {customer.name} wording {record.number} "<your words>"|reset'
-    text, after = split_quoted(rest)
+    text, after = split_quoted(rest, usage)
     if after.strip():
         raise UserError(f"I didn't understand '{after.strip()}' after the wording. Usage: `{usage}`")
     text = unescape(text).strip()

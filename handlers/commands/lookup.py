@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from domain.customers import match_customer, name_key, require_customer
 from domain.errors import UserError
+from handlers.parsing import parse_channel, unescape
 from storage.models import Customer
 from storage.store import Store
 
@@ -17,12 +18,23 @@ def find_customer(
     """The customer at the start of `words` and the words after it.
 
     `archived` looks among archived customers instead (for `restore`). A miss that is an old name of a
-    renamed customer says what it is called now rather than "no customer matches".
+    renamed customer says what it is called now rather than "no customer matches". The customer may also be
+    named by its channel (`<#C0123|acme>`, as Slack escapes a picked #channel). The words after the customer
+    come back as they were given.
     """
     every = store.customers(team_id=team_id, include_archived=archived)
     customers = [c for c in every if (c.archived_at is not None) == archived]
+    channel = parse_channel(words[0]) if words else None
+    if channel is not None and channel.id is not None:
+        by_channel = [c for c in customers if c.channel_id == channel.id]
+        if len(by_channel) == 1:
+            return by_channel[0], list(words[1:])
+        if not by_channel:
+            raise UserError(f"No customer has <#{channel.id}> as its channel. Name the customer: `{usage}`")
+    given = list(words)
+    words = [unescape(w) for w in words]  # Slack sends "Smith & Co" as "Smith &amp; Co"
     try:
-        customer, rest = require_customer(customers, list(words), name_of=lambda c: c.name, usage=usage)
+        customer, rest = require_customer(customers, words, name_of=lambda c: c.name, usage=usage)
     except UserError:
         renamed = _renamed(store, team_id=team_id, words=words, archived=archived)
         if renamed is not None:
@@ -47,7 +59,7 @@ def find_customer(
     renamed = _renamed(store, team_id=team_id, words=words, archived=archived)
     if renamed is not None and renamed[1] > len(words) - len(rest):
         raise UserError(f"'{' '.join(words[: renamed[1]])}' was renamed to *{renamed[0].name}*; use the new name.")
-    return customer, rest
+    return customer, given[len(given) - len(rest) :]
 
 
 def words_and_offsets(text: str) -> list[tuple[str, int]]:

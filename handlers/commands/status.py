@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from domain.customers import require_customer
 from domain.errors import UserError
 from domain.health import sparkline, weekly_series
 from handlers.blocks.health import status_blocks, status_text
 from handlers.commands.base import CommandCall, Reply
+from handlers.commands.lookup import find_customer
 from handlers.parsing import tokenize, unescape
 from schedules.health import customer_calendar, health_config, recompute_health, score_points
 
@@ -18,8 +18,7 @@ TREND_WEEKS = 12
 
 def status(call: CommandCall) -> Reply:
     words = [unescape(w) for w in tokenize(call.args)]
-    customers = call.store.customers(team_id=call.team_id)
-    customer, rest = require_customer(customers, words, name_of=lambda c: c.name, usage=USAGE)
+    customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}'. Usage: `{USAGE}`")
     assert customer.id is not None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from domain.customers import require_customer
 from domain.errors import UserError
 from handlers.actions.surveys import open_survey_modal
 from handlers.blocks.surveys import survey_picker
 from handlers.commands.base import CommandCall, Reply
+from handlers.commands.lookup import find_customer
 from handlers.parsing import tokenize, unescape
 
 USAGE = "/partner survey <customer> [scorecard|level|practices|profile]"
@@ -54,7 +54,7 @@ def survey(call: CommandCall) -> Reply:
             channel_id=call.channel_id,
         )
         return None
-    customer, rest = require_customer(customers, words, name_of=lambda c: c.name, usage=USAGE)
+    customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
     if not rest:
         return survey_picker(customer)
     if len(rest) > 1:

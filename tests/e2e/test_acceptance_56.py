@@ -1,0 +1,78 @@
+"""Acceptance of issues 5 (boundaries) and 6 (surveys, health) as a demanding Slack user drives them:
+escaped names and channels, the command forms the issue text spells, and typing slips."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.store import Store
+from tests.e2e import test_boundaries
+from tests.e2e.test_boundaries import FIRST, ephemeral, records
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, FakeClock
+
+
+@pytest.fixture
+def acme_corp(slack: SlackRequests, clock: FakeClock) -> SlackRequests:
+    """test_boundaries' Acme Corp: Dana's, with its channel and two proposed needs."""
+    return test_boundaries.acme.__wrapped__(slack, clock)  # type: ignore[attr-defined,no-any-return]
+
+
+def test_a_name_with_an_ampersand_works_as_slack_escapes_it(slack: SlackRequests, store: Store) -> None:
+    ephemeral(slack.command("add Smith &amp; Co <#C0SMITH|smith> <@U0001|dana>"))
+    assert store.customers(team_id=TEAM_ID)[-1].name == "Smith & Co"
+    assert "Proposed “Calls at 9am”" in ephemeral(slack.command('boundary Smith &amp; Co add "Calls at 9am"'))
+    assert "Calls at 9am" in ephemeral(slack.command("boundary smith &amp; co list"))
+    assert "Smith & Co" in ephemeral(slack.command("status Smith &amp; Co"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["boundary <#C0ACME|acme> list", "boundary <#C0ACME> list", "status <#C0ACME|acme>", "survey <#C0ACME|acme>"],
+)
+def test_the_customer_can_be_named_by_its_channel(acme_corp: SlackRequests, text: str) -> None:
+    assert "Acme Corp" in ephemeral(acme_corp.command(text))
+
+
+def test_a_channel_no_customer_uses_is_named_back(acme_corp: SlackRequests) -> None:
+    reply = ephemeral(acme_corp.command("status <#C0OTHER|random>"))
+    assert "No customer has <#C0OTHER> as its channel" in reply and "/partner status <customer>" in reply
+
+
+def test_held_and_slip_without_a_number_mean_the_one_active_agreement(acme_corp: SlackRequests, store: Store) -> None:
+    assert "Which one?" in ephemeral(acme_corp.command("boundary acme held"))  # nothing active yet: ask
+    ephemeral(acme_corp.command("boundary acme activate 1"))
+    reply = ephemeral(acme_corp.command("boundary acme slip replied after 3 days"))
+    assert f"Logged a slip on “{FIRST}”" in reply
+    assert records(store)[0].slips[-1].note == "replied after 3 days"
+    reply = ephemeral(acme_corp.command("boundary acme held"))
+    assert f"“{FIRST}” is holding" in reply and "activate 2" in reply
+    assert records(store)[0].rule.status == "held"
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [('boundary acme add "Calls at 9am”', "Calls at 9am"), ('boundary acme add “Calls at 9am"', "Calls at 9am")],
+)
+def test_mixed_straight_and_curly_quotes_close_the_text(
+    acme_corp: SlackRequests, store: Store, text: str, stored: str
+) -> None:
+    assert "Proposed “Calls at 9am”" in ephemeral(acme_corp.command(text))
+    assert records(store)[-1].rule.text == stored
+
+
+@pytest.mark.parametrize(
+    "text", ['boundary acme add "Calls at 9am kind=custom', 'boundary acme wording 1 "Hello there']
+)
+def test_an_unclosed_quote_is_named_back_and_nothing_is_stored(
+    acme_corp: SlackRequests, store: Store, text: str
+) -> None:
+    before = [(r.rule, r.row.reminder_text) for r in records(store)]
+    reply = ephemeral(acme_corp.command(text))
+    assert "is never closed" in reply and "Usage:" in reply
+    assert [(r.rule, r.row.reminder_text) for r in records(store)] == before
+
+
+def test_status_hints_name_the_customer(acme_corp: SlackRequests) -> None:
+    reply = ephemeral(acme_corp.command("status acme"))
+    assert "`/partner survey Acme Corp level`" in reply and "`/partner ask Acme Corp`" in reply
