@@ -330,4 +330,6 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
             except SlackApiError as e:
                 # At most once: a failed upload is logged, not retried into a possible duplicate.
                 logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e.response.get("error"))
+            except OSError as e:  # a timeout: the next workspaces' charts still go out in this tick
+                logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e)
     return uploaded

@@ -148,8 +148,20 @@ def on_demand(call: CommandCall, *, owner_id: str | None) -> Reply:
 def send_chart_to_dm(
     *, client: WebClient, store: Store, team_id: str, user_id: str, owner_id: str | None, now: datetime, tz: str
 ) -> None:
+    dm: str | None = None
     try:
         png, _names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
-        upload_chart(client=client, channel=open_dm(client, user_id), png=png, now=now)
-    except SlackApiError as e:
-        logger.warning("digest chart for %s not sent: %s", user_id, e.response.get("error"))
+        dm = open_dm(client, user_id)
+        upload_chart(client=client, channel=dm, png=png, now=now)
+    except (SlackApiError, OSError) as e:  # OSError: Slack timed out or dropped the connection
+        error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+        logger.warning("digest chart for %s not sent: %s", user_id, error)
+        # The answer promised a chart in the DM: say it is not coming rather than leave them waiting.
+        try:
+            client.chat_postMessage(
+                channel=dm or user_id,
+                text=f"Sorry — I couldn't send your digest's health chart ({error}). "
+                "Ask again with `/partner digest mine` in a moment.",
+            )
+        except (SlackApiError, OSError):
+            logger.warning("could not tell %s that the digest chart failed", user_id)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from bot.app import make_client
 from bot.settings import Settings
+from handlers.commands.export import wait_after_ack
 from schedules.cadence import send_nudges
 from storage.store import Store
 from tests.e2e import test_hardening
+from tests.e2e.test_digest import seed
 from tests.e2e.test_foundation import add_acme, ephemeral
 from tests.e2e.test_hardening import drain_lazy_listeners
 from tests.fake_slack import FakeSlack
@@ -132,3 +136,24 @@ def test_a_timeout_posting_the_summary_still_alerts_the_owner(
     (dm,) = owner_dms(fake_slack)
     assert "they want to cancel" in dm
     assert len(store.checkins(team_id=TEAM_ID)) == 1
+
+
+# /partner digest mine: the promised chart
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"error": "invalid_auth"}, {"status": 500, "times": 3}, {"delay": 1.5, "times": 2}],
+    ids=["refused", "500", "timeout"],
+)
+def test_a_digest_chart_slack_refuses_is_reported_in_the_dm_it_was_promised_in(
+    impatient: SlackRequests, fake_slack: FakeSlack, store: Store, fault: dict[str, Any]
+) -> None:
+    seed(store, datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+    fake_slack.fail_next("files.getUploadURLExternal", **fault)
+    body = impatient.command("digest mine").json()
+    assert "on its way to your DM" in json.dumps(body["blocks"])
+    assert wait_after_ack(timeout=20)
+    assert not [f for f in fake_slack.files.values() if f["completed"]]
+    (told,) = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.ok]
+    assert "couldn't send your digest's health chart" in told and "/partner digest mine" in told
