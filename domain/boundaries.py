@@ -88,6 +88,15 @@ HEALTH_WINDOW = timedelta(days=30)
 MAX_TEXT_LENGTH = 300
 
 _ONE_DAY = timedelta(days=1)
+# Slack's escaped broadcasts (`<!here>`, `<!channel>`, `<!everyone>`, optionally `|label`): in a weekly reminder
+# in the customer's channel they would notify everyone there every week.
+_BROADCAST = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+
+
+def broadcast_in(text: str) -> str | None:
+    """ "@here" (or @channel, @everyone) when `text` would notify a whole channel, else None."""
+    match = _BROADCAST.search(text)
+    return f"@{match.group(1)}" if match else None
 
 
 def _require_aware(instant: datetime, what: str) -> None:

@@ -148,6 +148,7 @@ def _list(call: CommandCall, customer: Customer, raw: str) -> Reply:
 
 def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
     text, kind, value = parse_add(raw)
+    _no_broadcast(text, ADD_USAGE)
     try:
         rule = rules.Boundary(text=text, kind=kind or "", value=value)  # type: ignore[arg-type]
     except ValueError as e:
@@ -299,6 +300,7 @@ def _wording(call: CommandCall, customer: Customer, raw: str) -> Reply:
     text = unescape(text).strip()
     if not text:
         raise UserError(f"What should the reminder say? Usage: `{usage}`")
+    _no_broadcast(text, usage)
     if len(text) > MAX_WORDING:
         raise UserError(f"Keep the wording to {MAX_WORDING} characters (this is {len(text)}). Usage: `{usage}`")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
@@ -326,6 +328,16 @@ def _reminders(call: CommandCall, customer: Customer, raw: str) -> Reply:
     if setting == "off":
         return {"text": f"No more reminders for {quoted(record.rule.text)}."}
     return {"text": f"Reminders for {quoted(record.rule.text)}: {reminder_plan(call, customer, updated)}"}
+
+
+def _no_broadcast(text: str, usage: str) -> None:
+    """Reminders restate the text in the customer's channel every week: never as an @here/@channel/@everyone."""
+    broadcast = rules.broadcast_in(text)
+    if broadcast is not None:
+        raise UserError(
+            f"Leave out {broadcast}: I restate agreements in the customer's channel, and {broadcast} would notify "
+            f"everyone there each time. Usage: `{usage}`"
+        )
 
 
 def _nothing_after(extra: str, customer: Customer, action: str) -> None:

@@ -64,6 +64,13 @@ def submit_renegotiation(
     value = ((values.get("value") or {}).get(BOUNDARY_VALUE) or {}).get("value")
     if not text.strip():
         raise UserError("Say what you now agree.", field="text")
+    broadcast = rules.broadcast_in(text)
+    if broadcast is not None:  # the text is restated in the customer's channel
+        raise UserError(f"Leave out {broadcast}: reminders would notify everyone in the channel.", field="text")
+    try:
+        rules.Boundary(text=text, kind="custom")  # the text's own problems belong next to the text
+    except ValueError as e:
+        raise UserError(str(e), field="text") from None
     try:
         rule = rules.Boundary(text=text, kind=kind or "custom", value=value)
     except ValueError as e:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from bot.settings import Settings
+from handlers.ids import BOUNDARY_DECIDE_RENEGOTIATE, BOUNDARY_KIND, BOUNDARY_RENEGOTIATE_MODAL, BOUNDARY_TEXT
 from storage.store import Store
 from tests.e2e import test_boundaries
-from tests.e2e.test_boundaries import FIRST, ephemeral, records
+from tests.e2e.test_boundaries import FIRST, _escalate, ephemeral, records
+from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, FakeClock
 
@@ -76,3 +79,44 @@ def test_an_unclosed_quote_is_named_back_and_nothing_is_stored(
 def test_status_hints_name_the_customer(acme_corp: SlackRequests) -> None:
     reply = ephemeral(acme_corp.command("status acme"))
     assert "`/partner survey Acme Corp level`" in reply and "`/partner ask Acme Corp`" in reply
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('boundary acme add "<!here> we answer within a day"', "@here"),
+        ('boundary acme add "Ping <!channel|@channel> for anything urgent"', "@channel"),
+        ('boundary acme wording 1 "<!everyone> remember: one business day"', "@everyone"),
+    ],
+)
+def test_an_agreement_never_broadcasts_to_the_customer_channel(
+    acme_corp: SlackRequests, store: Store, text: str, named: str
+) -> None:
+    before = [(r.rule, r.row.reminder_text) for r in records(store)]
+    reply = ephemeral(acme_corp.command(text))
+    assert f"Leave out {named}" in reply and "Usage:" in reply
+    assert [(r.rule, r.row.reminder_text) for r in records(store)] == before
+
+
+def test_renegotiated_text_problems_show_next_to_the_text(
+    acme_corp: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    message = _escalate(acme_corp, fake_slack, store, clock, settings)
+    first = records(store)[0]
+    acme_corp.block_action(BOUNDARY_DECIDE_RENEGOTIATE, value=str(first.id), message=message, channel_id="DDANA")
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+
+    def submit(text: str) -> dict[str, str]:
+        values = {
+            "text": {BOUNDARY_TEXT: {"type": "plain_text_input", "value": text}},
+            "kind": {BOUNDARY_KIND: {"type": "static_select", "selected_option": {"value": "custom"}}},
+        }
+        answer = acme_corp.view_submission(
+            BOUNDARY_RENEGOTIATE_MODAL, values, private_metadata=view["private_metadata"]
+        )
+        assert answer.json()["response_action"] == "errors"
+        return dict(answer.json()["errors"])
+
+    assert "300 characters" in submit("x" * 301)["text"]
+    assert "Leave out @here" in submit("<!here> answers within a day")["text"]
+    assert records(store)[0].rule.text == FIRST
