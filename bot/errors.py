@@ -16,6 +16,13 @@ from domain.errors import UserError
 logger = logging.getLogger("partner.errors")
 
 SORRY = "Sorry — something went wrong on our side and it has been logged."
+# Slack lets a form be opened for 3 seconds after the click or command; a slow moment makes views.open refuse.
+LATE_FORM = "Slack didn't let me open the form in time (it allows only 3 seconds). Please try again."
+_TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"})
+
+
+def _late_form(error: Exception) -> bool:
+    return isinstance(error, SlackApiError) and error.response.get("error") in _TRIGGER_ERRORS
 
 
 def _json(body: dict[str, Any]) -> BoltResponse:
@@ -52,6 +59,9 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
     expected = isinstance(error, UserError)
     if expected:
         message = error.message  # type: ignore[attr-defined]
+    elif _late_form(error):
+        logger.warning("views.open refused (team=%s): %s", context.team_id, error.response.get("error"))  # type: ignore[attr-defined]
+        message = LATE_FORM
     else:
         logger.exception("listener failed (team=%s)", context.team_id, exc_info=error)
         message = SORRY

@@ -40,6 +40,11 @@ def ask(call: CommandCall) -> Reply:
                 "scopes in manifest.yml (private channels need groups:read), then try again."
             ) from None
         raise UserError(f"I can't see <#{channel_id}>. Invite me there (`/invite @Partner`) and try again.") from None
+    if channel.get("is_archived"):
+        raise UserError(
+            f"<#{channel_id}> is archived. Give *{customer.name}* its current shared channel "
+            f"(`/partner edit {customer.name} #channel`), then try `{USAGE}` again."
+        )
     if not channel.get("is_ext_shared"):
         raise UserError(
             f"<#{channel_id}> isn't shared with *{customer.name}* through Slack Connect, so their people can't "
@@ -62,5 +67,10 @@ def ask(call: CommandCall) -> Reply:
             error = e.response.get("error")
             if error in ("not_in_channel", "channel_not_found"):
                 raise UserError(f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can ask there.") from None
+            if error == "is_archived":
+                raise UserError(
+                    f"<#{channel_id}> is archived. Give *{customer.name}* its current shared channel "
+                    f"(`/partner edit {customer.name} #channel`), then try again."
+                ) from None
             raise
     return {"text": asked_text(customer, channel_id)}

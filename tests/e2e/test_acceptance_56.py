@@ -6,10 +6,17 @@ from __future__ import annotations
 import pytest
 
 from bot.settings import Settings
-from handlers.ids import BOUNDARY_DECIDE_RENEGOTIATE, BOUNDARY_KIND, BOUNDARY_RENEGOTIATE_MODAL, BOUNDARY_TEXT
+from handlers.ids import (
+    BOUNDARY_DECIDE_RENEGOTIATE,
+    BOUNDARY_KIND,
+    BOUNDARY_RENEGOTIATE_MODAL,
+    BOUNDARY_TEXT,
+    OPEN_SURVEY,
+)
 from storage.store import Store
 from tests.e2e import test_boundaries
 from tests.e2e.test_boundaries import FIRST, _escalate, ephemeral, records
+from tests.e2e.test_surveys import add_customer, shared_customer
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, FakeClock
@@ -120,3 +127,25 @@ def test_renegotiated_text_problems_show_next_to_the_text(
     assert "300 characters" in submit("x" * 301)["text"]
     assert "Leave out @here" in submit("<!here> answers within a day")["text"]
     assert records(store)[0].rule.text == FIRST
+
+
+def test_a_form_slack_would_not_open_in_time_says_so_and_gives_the_command_back(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = add_customer(slack, store)
+    fake_slack.fail_next("views.open", error="expired_trigger_id")
+    reply = ephemeral(slack.command("survey acme scorecard"))
+    assert "didn't let me open the form in time" in reply and "You typed: `/partner survey acme scorecard`" in reply
+    fake_slack.fail_next("views.open", error="expired_trigger_id")
+    slack.block_action(OPEN_SURVEY, value=f"level:{customer.id}")
+    assert "didn't let me open the form in time" in fake_slack.calls_to("response_url")[-1].params["text"]
+
+
+def test_ask_in_an_archived_channel_says_so(slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
+    shared_customer(slack, fake_slack, store)
+    fake_slack.fail_next("chat.postMessage", error="is_archived")  # archived between the look and the post
+    reply = ephemeral(slack.command("ask acme", trigger_id="1.archived.meanwhile"))
+    assert "<#C0SHARED> is archived" in reply and "/partner edit Acme Corp #channel" in reply
+    fake_slack.channels["C0SHARED"]["is_archived"] = True
+    assert "<#C0SHARED> is archived" in ephemeral(slack.command("ask acme", trigger_id="2.archived"))
+    assert fake_slack.messages.get("C0SHARED", []) == []
