@@ -32,6 +32,25 @@ def user_timezone(client: WebClient, user_id: str) -> str | None:
         return None
 
 
+def check_owner(client: WebClient, user_id: str, *, usage: str | None = None) -> dict[str, Any] | None:
+    """Slack's record of a named owner; refuses a bot, a deactivated or an unknown user (nudges and alerts would
+    go nowhere). None when Slack cannot say right now (rate limit, outage): the owner is kept as typed."""
+    how = f" Usage: `{usage}`" if usage else ""
+    try:
+        user: dict[str, Any] = client.users_info(user=user_id)["user"]
+    except SlackApiError as e:
+        if e.response.get("error") == "user_not_found":
+            raise UserError(f"I can't find <@{user_id}> in this workspace: pick the owner as you type @.{how}") from e
+        return None
+    except OSError:  # a timeout or a dropped connection to Slack
+        return None
+    if user.get("is_bot") or user_id == "USLACKBOT":
+        raise UserError(f"<@{user_id}> is a bot: a customer's owner is a person, who gets its nudges and alerts.{how}")
+    if user.get("deleted"):
+        raise UserError(f"<@{user_id}> is deactivated: pick an active teammate as the owner.{how}")
+    return user
+
+
 def settings_for(
     options: dict[str, str], *, owner_tz: Callable[[], str | None], default_tz: str, now: datetime
 ) -> dict[str, Any]:
@@ -73,9 +92,10 @@ def add(call: CommandCall) -> Reply:
     if not args.name_words:
         raise UserError(f"What's the customer called? Usage: `{USAGE}`")
     owner_id = args.owner_id or call.user_id
+    owner = check_owner(call.client, owner_id, usage=USAGE) if args.owner_id else None
     fields = settings_for(
         args.options,
-        owner_tz=lambda: user_timezone(call.client, owner_id),
+        owner_tz=lambda: owner.get("tz") if owner is not None else user_timezone(call.client, owner_id),
         default_tz=call.settings.default_tz,
         now=call.now,
     )

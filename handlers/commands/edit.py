@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from domain.customers import parse_settings
 from domain.errors import UserError
 from handlers.blocks.customers import customer_modal
+from handlers.commands.add import check_owner
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.customer_args import UNSET, parse_customer_args
 from handlers.commands.lookup import find_customer
@@ -82,6 +83,8 @@ def edit(call: CommandCall) -> Reply:
         raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{USAGE}`")
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="edit")
     assert customer.id is not None
+    if args.owner_id and args.owner_id != customer.owner_id:
+        check_owner(call.client, args.owner_id, usage=USAGE)
     if not args.options and args.owner_id is None and args.channel_id == UNSET:
         call.client.views_open(trigger_id=call.trigger_id, view=customer_modal(customer=customer))
         return None

@@ -110,12 +110,15 @@ def parse_export(call: CommandCall) -> ExportRequest:
             raise UserError(f"Unknown option '{pair[0]}='. The only option is since=YYYY-MM-DD. Usage: `{USAGE}`")
     if not words or (len(words) == 1 and words[0].lower() == "all"):
         return ExportRequest(customer=None, since=since)
-    try:  # the same lookup as every command: old names and archived customers get their own answer
+    try:  # the same lookup as every command: old names get their own answer
         customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
-    except UserError:
-        if words[0].lower() == "all":  # `all` plus something that is not a customer called "All …"
-            raise UserError(f"I didn't understand '{' '.join(words[1:])}' after all. Usage: `{USAGE}`") from None
-        raise
+    except UserError as miss:
+        try:  # an archived customer's history is kept, and can still be exported
+            customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE, archived=True)
+        except UserError:
+            if words[0].lower() == "all":  # `all` plus something that is not a customer called "All …"
+                raise UserError(f"I didn't understand '{' '.join(words[1:])}' after all. Usage: `{USAGE}`") from None
+            raise miss from None
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{USAGE}`")
     return ExportRequest(customer=customer, since=since)

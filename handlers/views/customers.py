@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
-from handlers.commands.add import added_text, settings_for, user_timezone
+from handlers.commands.add import added_text, check_owner, settings_for, user_timezone
 from handlers.commands.edit import describe_changes, edit_changes
 from handlers.followups import join_customer_channel, tell_user
 from handlers.home_publisher import request_home_refresh
@@ -70,8 +70,13 @@ def submit_add_customer(
     channel_id = _field(view, "channel").get("selected_conversation") or None
     options = {k: _text(view, k) for k in ("tz", "country", "cadence") if _text(view, k)}
     now = clock()
+    with on_field("owner"):
+        owner = check_owner(client, owner_id) if owner_id != user_id else None
     fields = settings_for(
-        options, owner_tz=lambda: user_timezone(client, owner_id), default_tz=settings.default_tz, now=now
+        options,
+        owner_tz=lambda: owner.get("tz") if owner is not None else user_timezone(client, owner_id),
+        default_tz=settings.default_tz,
+        now=now,
     )
     with on_field("name"):
         customer = store.add_customer(
@@ -138,10 +143,14 @@ def submit_edit_customer(
         if _text(view, key):
             options[key] = _text(view, key)
     now = clock()
+    owner_id = _field(view, "owner").get("selected_user") or None
+    if owner_id and owner_id != customer.owner_id:
+        with on_field("owner"):
+            check_owner(client, owner_id)
     changes = edit_changes(
         customer=customer,
         options=options,
-        owner_id=_field(view, "owner").get("selected_user") or None,
+        owner_id=owner_id,
         channel_id=_field(view, "channel").get("selected_conversation") or None,
         now=now,
     )

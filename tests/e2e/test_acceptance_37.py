@@ -11,9 +11,11 @@ import pytest
 from bot.app import make_client
 from bot.settings import Settings
 from handlers.commands.export import wait_after_ack
+from handlers.ids import ADD_CUSTOMER_MODAL
 from schedules.cadence import send_nudges
 from storage.store import Store
 from tests.e2e import test_hardening
+from tests.e2e.test_customers import field_values
 from tests.e2e.test_digest import seed
 from tests.e2e.test_foundation import add_acme, ephemeral
 from tests.e2e.test_hardening import drain_lazy_listeners
@@ -157,3 +159,52 @@ def test_a_digest_chart_slack_refuses_is_reported_in_the_dm_it_was_promised_in(
     assert not [f for f in fake_slack.files.values() if f["completed"]]
     (told,) = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.ok]
     assert "couldn't send your digest's health chart" in told and "/partner digest mine" in told
+
+
+# Who may own a customer: a person of this workspace
+
+
+@pytest.mark.parametrize(
+    ("owner", "message"),
+    [
+        ("<@UBOT|partner>", "<@UBOT> is a bot: a customer's owner is a person"),
+        ("<@U0DEAD|gone>", "<@U0DEAD> is deactivated: pick an active teammate"),
+        ("<@U9999|ghost>", "I can't find <@U9999> in this workspace"),
+    ],
+)
+def test_a_bot_a_deactivated_or_an_unknown_user_cannot_own_a_customer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, owner: str, message: str
+) -> None:
+    assert fake_slack.bot_user_id == "UBOT"
+    fake_slack.add_user("U0DEAD", name="gone", deleted=True)
+    reply = ephemeral(slack.command(f"add Globex {owner}"))
+    assert message in reply and ADD_USAGE in reply
+    assert store.customers(team_id=TEAM_ID) == []
+    add_acme(slack)
+    reply = ephemeral(slack.command(f"edit acme corp owner={owner}"))
+    assert message in reply and "Usage: `/partner edit" in reply
+    assert [c.owner_id for c in store.customers(team_id=TEAM_ID)] == ["U0001"]
+
+
+def test_the_add_modal_refuses_a_bot_owner_on_the_owner_field(slack: SlackRequests, store: Store) -> None:
+    values = field_values(name="Globex", owner="UBOT")
+    errors = slack.view_submission(ADD_CUSTOMER_MODAL, values).json()["errors"]
+    assert "<@UBOT> is a bot" in errors["owner"]
+    assert store.customers(team_id=TEAM_ID) == []
+
+
+def test_an_owner_is_kept_as_typed_when_slack_cannot_say_who_it_is(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    fake_slack.fail_next("users.info", status=500, times=3)
+    assert "Added *Globex*" in ephemeral(slack.command("add Globex <@U0002|sam>"))
+    assert [c.owner_id for c in store.customers(team_id=TEAM_ID)] == ["U0002"]
+
+
+def test_an_archived_customers_history_can_still_be_exported(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("checkin acme green kickoff"))
+    ephemeral(slack.command("archive acme corp"))
+    reply = ephemeral(slack.command("export acme corp"))
+    assert "Exporting 1 check-in and 0 survey responses of Acme Corp" in reply
+    assert wait_after_ack()
