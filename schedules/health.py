@@ -9,6 +9,7 @@ local day per customer by the `health` job. It makes no Slack call: a sharp drop
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -85,12 +86,17 @@ def health_config(settings: Settings | None) -> HealthConfig:
 # --- Pure: rows in, HealthInputs out ---------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
+def _calendar(tz: str, country: str | None, working_week: str | None, subdiv: str | None) -> WorkCalendar:
+    # Built once per distinct setting: the daily job asks for thousands of customers' calendars, most alike, and
+    # validating a country's holidays is not free. A WorkCalendar is frozen, so sharing one is safe.
+    return WorkCalendar.create(tz, country, working_week, subdiv=subdiv)
+
+
 def customer_calendar(customer: Customer, default_tz: str = "UTC") -> WorkCalendar:
     """The customer's working calendar; a stored value that no longer validates falls back to plain UTC weekdays."""
     try:
-        return WorkCalendar.create(
-            customer.tz or default_tz, customer.country, customer.working_week, subdiv=customer.subdiv
-        )
+        return _calendar(customer.tz or default_tz, customer.country, customer.working_week, customer.subdiv)
     except ValueError:
         logger.warning("customer %s has an invalid calendar; using %s weekdays", customer.id, default_tz)
         return WorkCalendar(tz=default_tz)
@@ -387,7 +393,9 @@ def recompute_health_many(
     saved = store.save_health_many(team_id=team_id, scores=[row for _, row in scored.values()], now=now)
     owned = [c for c in batch if c.id in saved and c.owner_id]
     since = (now - timedelta(days=2 * DROP_DAYS)).date()
-    snapshots = store.health_snapshots_many(team_id=team_id, customer_ids=[c.id or 0 for c in owned], since=since)
+    snapshots = store.health_snapshots_many(
+        team_id=team_id, customer_ids=[c.id or 0 for c in owned], since=since, scores_only=True
+    )
     for customer in owned:
         alert_on_drop(store, customer, now, snapshots=snapshots[customer.id or 0])
     return {i: scored[i][0] for i in saved}

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
 from storage.base import StoreBase
@@ -214,9 +215,13 @@ class HealthQueries(StoreBase):
         return self.health_snapshots_many(team_id=team_id, customer_ids=[customer_id], since=since)[customer_id]
 
     def health_snapshots_many(
-        self, *, team_id: str, customer_ids: Sequence[int], since: date
+        self, *, team_id: str, customer_ids: Sequence[int], since: date, scores_only: bool = False
     ) -> dict[int, list[HealthSnapshot]]:
-        """Each customer's snapshots from `since` (a local day) on, oldest first."""
+        """Each customer's snapshots from `since` (a local day) on, oldest first.
+
+        `scores_only` leaves each snapshot's components unread (the drop alert needs only days, times and scores;
+        decoding thousands of JSON documents was a good part of the daily job's time).
+        """
         found: dict[int, list[HealthSnapshot]] = {i: [] for i in customer_ids}
         if not found:
             return found
@@ -230,6 +235,8 @@ class HealthQueries(StoreBase):
                 )
                 .order_by(col(HealthSnapshot.customer_id), col(HealthSnapshot.day))
             )
+            if scores_only:
+                query = query.options(defer(HealthSnapshot.components))  # type: ignore[arg-type]
             for snapshot in session.exec(query):
                 found[snapshot.customer_id].append(snapshot)
         return found
