@@ -5,6 +5,10 @@
 (survey answers, check-ins, boundary slips and status changes, cadence/launch/pause changes) and once a
 local day per customer by the `health` job. It makes no Slack call: a sharp drop is owed to the owner as a
 ``health_drop`` nudge in the outbox, posted by the generic sender (schedules/sender.py).
+
+The daily job (:func:`daily_health`) runs last in each tick, most stale scores first, within a time budget, and
+scores customers in batches (:func:`recompute_health_many`: one query per kind of input and one transaction per
+batch) — the same scores as :func:`recompute_health` one by one, which the request path keeps using.
 """
 
 from __future__ import annotations
