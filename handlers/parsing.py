@@ -125,7 +125,14 @@ _MOOD_EMOJI = {
     ":thumbsup:": "green",
     ":smile:": "green",
     ":slightly_smiling_face:": "green",
+    ":grinning:": "green",
+    ":smiley:": "green",
     ":large_yellow_circle:": "yellow",
+    ":large_orange_circle:": "yellow",
+    ":orange_circle:": "yellow",
+    ":orange_heart:": "yellow",
+    ":confused:": "yellow",
+    ":slightly_frowning_face:": "yellow",
     ":yellow_circle:": "yellow",
     ":yellow_heart:": "yellow",
     ":warning:": "yellow",
@@ -144,6 +151,7 @@ _MOOD_EMOJI = {
     "🔴": "red",
     "❤️": "red",
 }
+_SKIN_TONE = re.compile(r"(?<=:):skin-tone-[2-6]:$")
 MOOD_SCORES = {"green": 5, "yellow": 3, "red": 1}
 
 
@@ -155,7 +163,8 @@ class Mood:
 
 def parse_mood(token: str) -> Mood | None:
     """green/yellow/red (and a few synonyms), 1–5, or a traffic-light emoji; None when it is not a mood."""
-    t = token.strip().lower()
+    # Slack writes a thumbs-up with a skin tone as `:+1::skin-tone-3:`: the tone does not change the mood.
+    t = _SKIN_TONE.sub("", token.strip().lower())
     if t in _MOOD_WORDS:
         color = _MOOD_WORDS[t]
         return Mood(color, MOOD_SCORES[color])

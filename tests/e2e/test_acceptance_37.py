@@ -208,3 +208,20 @@ def test_an_archived_customers_history_can_still_be_exported(slack: SlackRequest
     reply = ephemeral(slack.command("export acme corp"))
     assert "Exporting 1 check-in and 0 survey responses of Acme Corp" in reply
     assert wait_after_ack()
+
+
+# Moods as people type them in Slack
+
+
+@pytest.mark.parametrize(
+    ("mood", "color"),
+    [(":+1::skin-tone-3:", "green"), (":thumbsdown::skin-tone-5:", "red"), (":large_orange_circle:", "yellow")],
+)
+def test_emoji_moods_with_a_skin_tone_or_an_orange_circle(
+    slack: SlackRequests, store: Store, mood: str, color: str
+) -> None:
+    add_acme(slack)
+    reply = ephemeral(slack.command(f"checkin acme {mood} renewal talk went fine"))
+    assert f"Logged a {color} check-in for *Acme Corp*: renewal talk went fine" in reply
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert entry.mood == color and entry.note == "renewal talk went fine"
