@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -160,6 +161,7 @@ def customer_views(customer: Customer, checkin: CheckIn, now: datetime) -> list[
     return [
         list_message(rows=[row], title="All customers", args="all", page=2, pages=3, total=60, now=now),
         customer_card(row, now=now),
+        customer_card(dataclasses.replace(row, their_views=[], profile=None), now=now),  # as /partner show loads it
         customer_card(CustomerRow(customer=archived, tz="UTC"), now=now),
         customer_modal(owner_id="U1", channel_id="C1"),
         customer_modal(customer=customer),

@@ -14,6 +14,8 @@ from domain.cadence import parse_cadence
 from domain.calendar import WorkCalendar
 from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, truncate
 from handlers.blocks.boundaries import boundary_section_blocks
+from handlers.blocks.health import views_text
+from handlers.blocks.surveys import profile_blocks, survey_button
 from handlers.ids import (
     ADD_CUSTOMER_MODAL,
     CARD_ARCHIVE,
@@ -27,7 +29,7 @@ from handlers.ids import (
     OPEN_CHECKIN,
 )
 from storage.boundaries import BoundaryRecord
-from storage.models import CheckIn, Customer
+from storage.models import CheckIn, Customer, SurveyResponse
 
 BAND_EMOJI = {"green": ":large_green_circle:", "yellow": ":large_yellow_circle:", "red": ":red_circle:"}
 NOTE_IN_CARD = 400
@@ -45,6 +47,10 @@ class CustomerRow:
     next_nudge: datetime | None = None
     recent: Sequence[CheckIn] = field(default_factory=tuple)  # newest first, for the card
     boundaries: Sequence[BoundaryRecord] | None = None  # the card's Boundaries section; None: not loaded (the list)
+    # The card's our-view-vs-theirs line (the customer's own answers, newest first) and ideal-customer profile;
+    # None: not loaded (the list).
+    their_views: Sequence[SurveyResponse] | None = None
+    profile: SurveyResponse | None = None
 
 
 def local_time(instant: datetime, tz: str) -> str:
@@ -182,6 +188,13 @@ def customer_card(
     ]
     if row.boundaries is not None and not archived:
         blocks.extend(boundary_section_blocks(customer, row.boundaries, now, boundary_policy, WorkCalendar(tz=row.tz)))
+    if row.their_views is not None and not archived:
+        assert customer.id is not None
+        rate = survey_button(customer.id, "level", text="Rate our level")
+        blocks.append(
+            section(truncate(views_text(customer.tier, row.their_views, customer.name), 3000), accessory=rate)
+        )
+        blocks.extend(profile_blocks(row.profile, customer_id=customer.id))
     blocks.append(section("*Last check-ins*" if row.recent else "*No check-ins yet.*"))
     blocks.extend(section(_checkin_line(c, now)) for c in row.recent[:5])
     value = str(customer.id)
@@ -202,6 +215,7 @@ def customer_card(
             button("Log check-in", OPEN_CHECKIN, value, style="primary"),
             button("Edit", CARD_EDIT, value),
             button("Snooze", CARD_SNOOZE, value),
+            survey_button(customer.id, "scorecard", text="Scorecard"),  # level and profile: their sections' buttons
             archive,
         ]
     blocks.append({"type": "actions", "block_id": "card_actions", "elements": actions})

@@ -183,7 +183,9 @@ def answers_from_state(survey: Survey, values: Mapping[str, Any]) -> dict[str, s
 def profile_blocks(response: SurveyResponse | None, *, customer_id: int | None = None) -> list[dict[str, Any]]:
     """The latest ideal-customer profile for the customer card; with `customer_id`, an Edit button."""
     survey = SURVEYS["profile"]
-    accessory = {"accessory": survey_button(customer_id, "profile", text="Edit")} if customer_id is not None else {}
+    accessory = (
+        {"accessory": survey_button(customer_id, "profile", text="Edit profile")} if customer_id is not None else {}
+    )
     if response is None:
         return [section("*Ideal-customer profile*\nNot filled in yet.", **accessory)]
     lines = [

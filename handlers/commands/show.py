@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,12 @@ def card_message(store: Store, settings: Settings, *, customer: Customer, now: d
     (row,) = customer_rows(
         store, settings, team_id=customer.team_id, customers=[customer], now=now, recent=CARD_CHECKINS
     )
+    # Our view vs the customer's own, and the ideal-customer profile (issue: "kept on the customer card").
+    theirs = store.survey_responses(
+        team_id=customer.team_id, survey="customer_view", customer_id=customer.id, external=True, limit=50
+    )
+    profile = store.latest_survey_response(team_id=customer.team_id, survey="profile", customer_id=customer.id)
+    row = replace(row, their_views=theirs, profile=profile)
     return customer_card(row, now=now, boundary_policy=settings.boundary_policy)
 
 

@@ -3,6 +3,9 @@ escaped names and channels, the command forms the issue text spells, and typing 
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from bot.settings import Settings
@@ -11,12 +14,14 @@ from handlers.ids import (
     BOUNDARY_KIND,
     BOUNDARY_RENEGOTIATE_MODAL,
     BOUNDARY_TEXT,
+    OPEN_CUSTOMER_VIEW,
     OPEN_SURVEY,
 )
 from storage.store import Store
 from tests.e2e import test_boundaries
 from tests.e2e.test_boundaries import FIRST, _escalate, ephemeral, records
-from tests.e2e.test_surveys import add_customer, shared_customer
+from tests.e2e.test_surveys import ExternalSlack, add_customer, ok, opened, shared_customer, submit
+from tests.e2e.test_surveys import external as external
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, FakeClock
@@ -149,3 +154,38 @@ def test_ask_in_an_archived_channel_says_so(slack: SlackRequests, fake_slack: Fa
     fake_slack.channels["C0SHARED"]["is_archived"] = True
     assert "<#C0SHARED> is archived" in ephemeral(slack.command("ask acme", trigger_id="2.archived"))
     assert fake_slack.messages.get("C0SHARED", []) == []
+
+
+def card_buttons(card: dict[str, Any]) -> dict[str, str]:
+    """Every button on the card: its text → "action_id value"."""
+    found = [b.get("accessory") for b in card["blocks"]] + [
+        e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    return {b["text"]["text"]: f"{b['action_id']} {b['value']}" for b in found if b and b.get("type") == "button"}
+
+
+def test_the_card_shows_our_view_vs_theirs_the_profile_and_opens_the_surveys(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = shared_customer(slack, fake_slack, store)
+    card = ok(slack.command("show acme"))
+    text = json.dumps(card["blocks"])
+    assert "*Our view:* not rated yet" in text and "*Their view:* not asked yet" in text
+    assert "Ideal-customer profile" in text and "Not filled in yet" in text
+    buttons = card_buttons(card)
+    assert buttons["Rate our level"] == f"{OPEN_SURVEY} level:{customer.id}"
+    assert buttons["Edit profile"] == f"{OPEN_SURVEY} profile:{customer.id}"
+    assert buttons["Scorecard"] == f"{OPEN_SURVEY} scorecard:{customer.id}"
+
+    slack.block_action(OPEN_SURVEY, value=f"level:{customer.id}")  # the card's Rate our level
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VLEVEL"))
+    ok(slack.command("ask acme"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    answers = {"level": "supplier", "start_doing": "call us back", "keep_doing": "the weekly demo"}
+    ok(submit(external, opened(fake_slack), answers, view_id="VCUST1", user_id="U0EXT1"))
+    slack.block_action(OPEN_SURVEY, value=f"profile:{customer.id}")  # the profile's Edit
+    ok(submit(slack, opened(fake_slack), {"annual_budget": "$120k"}, view_id="VPROF"))
+
+    text = json.dumps(ok(slack.command("show acme"))["blocks"])
+    assert "*Our view:* Partner" in text and "*Their view:* Supplier" in text and "2 levels higher" in text
+    assert "$120k" in text

@@ -274,7 +274,13 @@ def test_show_card_with_last_five_checkins_and_buttons(slack: SlackRequests, sto
     assert "…" in checkins[0]["text"]["text"] and len(checkins[0]["text"]["text"]) < 600  # shown short
     assert "update 6" in text and "update 2" not in text
     (actions,) = [b for b in card["blocks"] if b["type"] == "actions"]
-    assert [e["text"]["text"] for e in actions["elements"]] == ["Log check-in", "Edit", "Snooze", "Archive"]
+    assert [e["text"]["text"] for e in actions["elements"]] == [
+        "Log check-in",
+        "Edit",
+        "Snooze",
+        "Scorecard",
+        "Archive",
+    ]
     assert store.checkins(team_id=TEAM_ID, limit=1)[0].note == long_note.strip()  # stored whole
 
 
