@@ -57,12 +57,16 @@ def _refuse_other_mention(token: str, *, usage: str) -> None:
     raise UserError(f"'{ref.label}' can't be part of a customer's name or settings. Usage: `{usage}`")
 
 
-def parse_customer_args(text: str, *, usage: str) -> CustomerArgs:
+def parse_customer_args(text: str, *, usage: str, channel_names_customer: bool = False) -> CustomerArgs:
+    """`channel_names_customer` (edit): a picked #channel in first place names the customer by its channel."""
     args = CustomerArgs()
     last_key: str | None = None
     for i, token in enumerate(tokenize(text)):
         pair = parse_key_value(token)
         _refuse_other_mention(pair[1] if pair is not None else token, usage=usage)
+        if i == 0 and channel_names_customer and (ref := parse_channel(token)) is not None and ref.id is not None:
+            args.name_words.append(token)  # find_customer reads it
+            continue
         is_channel = parse_channel(token) is not None or (pair is not None and pair[0] == "channel")
         is_owner = parse_user(token) is not None or (pair is not None and pair[0] == "owner")
         if pair is None and not is_channel and not is_owner:

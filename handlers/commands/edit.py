@@ -77,7 +77,7 @@ def edit_changes(
 
 
 def edit(call: CommandCall) -> Reply:
-    args = parse_customer_args(call.args, usage=USAGE)
+    args = parse_customer_args(call.args, usage=USAGE, channel_names_customer=True)
     customer, rest = find_customer(call.store, team_id=call.team_id, words=args.name_words, usage=USAGE)
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{USAGE}`")

@@ -225,3 +225,15 @@ def test_emoji_moods_with_a_skin_tone_or_an_orange_circle(
     assert f"Logged a {color} check-in for *Acme Corp*: renewal talk went fine" in reply
     (entry,) = store.checkins(team_id=TEAM_ID)
     assert entry.mood == color and entry.note == "renewal talk went fine"
+
+
+def test_edit_takes_the_customers_channel_in_place_of_its_name(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_acme(slack)
+    fake_slack.add_channel("C0NEW", name="acme-new")
+    reply = ephemeral(slack.command("edit <#C0ACME|acme> tz=Europe/Paris <#C0NEW|acme-new>"))
+    assert "Updated *Acme Corp*" in reply and "Europe/Paris" in reply and "<#C0NEW>" in reply
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert (customer.tz, customer.channel_id) == ("Europe/Paris", "C0NEW")
+    assert "No customer has <#C0001> as its channel" in ephemeral(slack.command("edit <#C0001|general> tz=UTC"))
