@@ -39,8 +39,10 @@ def open_survey_modal(
 
 def live_customer(store: Store, team_id: str, value: str) -> Customer:
     customer = store.customer(team_id=team_id, customer_id=int(value)) if is_row_id(value) else None
-    if customer is None or customer.archived_at is not None:
+    if customer is None:
         raise UserError("That customer no longer exists.")
+    if customer.archived_at is not None:
+        raise UserError(f"*{customer.name}* is archived. Bring it back with `/partner restore {customer.name}`.")
     return customer
 
 

@@ -79,8 +79,14 @@ def submit_survey(
     customer: Customer | None = None
     if customer_id is not None:
         customer = store.customer(team_id=team_id, customer_id=customer_id)
-        if customer is None or customer.archived_at is not None:
+        if customer is None:
             raise UserError("That customer no longer exists.", field=survey.questions()[0].key)
+        if customer.archived_at is not None:  # the form stays open with the answers: restore, then submit again
+            raise UserError(
+                f"{customer.name} was archived meanwhile. Restore it (/partner restore {customer.name}), "
+                "then submit again: your answers stay here.",
+                field=survey.questions()[0].key,
+            )
     external = is_external(context, body)
     now = clock()
     recorded = store.record_survey_response(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
+from domain.surveys import SURVEYS
 from handlers.ids import (
     BOUNDARY_DECIDE_RENEGOTIATE,
     BOUNDARY_KIND,
@@ -20,7 +21,7 @@ from handlers.ids import (
 from storage.store import Store
 from tests.e2e import test_boundaries
 from tests.e2e.test_boundaries import FIRST, _escalate, ephemeral, records
-from tests.e2e.test_surveys import ExternalSlack, add_customer, ok, opened, shared_customer, submit
+from tests.e2e.test_surveys import ExternalSlack, add_customer, all_ratings, ok, opened, shared_customer, submit
 from tests.e2e.test_surveys import external as external
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -189,3 +190,23 @@ def test_the_card_shows_our_view_vs_theirs_the_profile_and_opens_the_surveys(
     text = json.dumps(ok(slack.command("show acme"))["blocks"])
     assert "*Our view:* Partner" in text and "*Their view:* Supplier" in text and "2 levels higher" in text
     assert "$120k" in text
+
+
+def test_a_survey_about_a_customer_archived_meanwhile_keeps_the_answers_and_says_how(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = add_customer(slack, store)
+    ok(slack.command("survey acme scorecard"))
+    view = opened(fake_slack)
+    ok(slack.command("archive acme"))
+    answers = all_ratings(SURVEYS["scorecard"])
+    errors = ok(submit(slack, view, answers, view_id="VARCH"))["errors"]
+    assert "Acme Corp was archived meanwhile" in next(iter(errors.values()))
+    slack.block_action(OPEN_SURVEY, value=f"level:{customer.id}")
+    assert (
+        "is archived. Bring it back with `/partner restore Acme Corp`"
+        in fake_slack.calls_to("response_url")[-1].params["text"]
+    )
+    ok(slack.command("restore acme"))
+    assert ok(submit(slack, view, answers, view_id="VARCH")).get("response_action") != "errors"
+    assert len(store.survey_responses(team_id=TEAM_ID, survey="scorecard")) == 1
