@@ -58,13 +58,9 @@ def is_row_id(text: str) -> bool:
 def survey_picker(customer: Customer) -> dict[str, Any]:
     """The reply to `/partner survey <customer>` without a survey name: one button per survey."""
     text = f"Which survey about *{customer.name}*?"
-    return {
-        "text": text,
-        "blocks": [
-            section(text),
-            {"type": "actions", "elements": [survey_button(customer.id, s) for s in TEAM_SURVEYS]},
-        ],
-    }
+    # One button per section: Slack wants the action_ids inside one actions block to differ, and all four open_survey.
+    rows = [section(f"*{SURVEY_NAMES[s]}*", accessory=survey_button(customer.id, s, text="Open")) for s in TEAM_SURVEYS]
+    return {"text": text, "blocks": [section(text), *rows]}
 
 
 # --- The modal -------------------------------------------------------------------------------------------

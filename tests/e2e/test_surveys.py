@@ -152,7 +152,7 @@ def test_survey_without_a_name_offers_buttons_that_open_it(
 ) -> None:
     customer = add_customer(slack, store)
     reply = ok(slack.command("survey acme"))
-    buttons = reply["blocks"][1]["elements"]
+    buttons = [b["accessory"] for b in reply["blocks"][1:]]
     assert [b["value"] for b in buttons] == [
         f"{s}:{customer.id}" for s in ("scorecard", "level", "practices", "profile")
     ]
