@@ -44,8 +44,8 @@ from handlers.blocks.health import drop_alert_text
 from handlers.home_publisher import request_home_refresh
 from schedules.sender import Message, Skip, register
 from storage.boundaries import to_rule
-from storage.health import HealthScore
-from storage.models import Boundary, BoundarySlip, CheckIn, Customer, HealthSnapshot, Nudge, SurveyResponse
+from storage.health import HealthScore, ScorePoint
+from storage.models import Boundary, BoundarySlip, CheckIn, Customer, Nudge, SurveyResponse
 from storage.store import Store
 
 logger = logging.getLogger("partner.health")
@@ -397,9 +397,7 @@ def recompute_health_many(
     saved = store.save_health_many(team_id=team_id, scores=[row for _, row in scored.values()], now=now)
     owned = [c for c in batch if c.id in saved and c.owner_id]
     since = (now - timedelta(days=2 * DROP_DAYS)).date()
-    snapshots = store.health_snapshots_many(
-        team_id=team_id, customer_ids=[c.id or 0 for c in owned], since=since, scores_only=True
-    )
+    snapshots = store.health_scores_many(team_id=team_id, customer_ids=[c.id or 0 for c in owned], since=since)
     for customer in owned:
         alert_on_drop(store, customer, now, snapshots=snapshots[customer.id or 0])
     return {i: scored[i][0] for i in saved}
@@ -425,7 +423,7 @@ def score_points(store: Store, customer: Customer, since: date) -> list[tuple[da
 
 
 def alert_on_drop(
-    store: Store, customer: Customer, now: datetime, *, snapshots: Sequence[HealthSnapshot] | None = None
+    store: Store, customer: Customer, now: datetime, *, snapshots: Sequence[ScorePoint] | None = None
 ) -> bool:
     """Owe the owner one DM when the score fell DROP_POINTS+ within DROP_DAYS; True when this call planned it.
 
@@ -437,8 +435,10 @@ def alert_on_drop(
     if not customer.owner_id:
         return False
     since = (now - timedelta(days=2 * DROP_DAYS)).date()
-    if snapshots is None:  # a batch passes the snapshots it read for all its customers at once
-        snapshots = store.health_snapshots(team_id=customer.team_id, customer_id=customer.id, since=since)
+    if snapshots is None:  # a batch passes the scores it read for all its customers at once
+        snapshots = store.health_scores_many(team_id=customer.team_id, customer_ids=[customer.id], since=since)[
+            customer.id
+        ]
     snapshots = sorted(
         (s for s in snapshots if s.score is not None and s.computed_at <= now and s.day >= since),
         key=lambda s: s.computed_at,

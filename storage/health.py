@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
 from sqlmodel import col, select
 
 from storage.base import StoreBase
@@ -34,6 +33,15 @@ class HealthScore:
     band: str
     components: dict[str, Any]
     day: date  # the customer-local day of the snapshot
+
+
+@dataclass(frozen=True)
+class ScorePoint:
+    """One day's stored score of a customer, as the drop alert reads it."""
+
+    day: date
+    score: int | None
+    computed_at: datetime
 
 
 class HealthQueries(StoreBase):
@@ -151,83 +159,120 @@ class HealthQueries(StoreBase):
         components: dict[str, Any],
         day: date,
         now: datetime,
-    ) -> HealthSnapshot:
+    ) -> None:
         """Puts the score on the customer and in the day's snapshot (one row per customer-local day, updated)."""
         new = HealthScore(customer_id=customer_id, score=score, band=band, components=components, day=day)
-        saved = self.save_health_many(team_id=team_id, scores=[new], now=now)
-        if customer_id not in saved:
+        if not self.save_health_many(team_id=team_id, scores=[new], now=now):
             raise LookupError(f"no customer {customer_id} in {team_id}")
-        return saved[customer_id]
 
-    def save_health_many(
-        self, *, team_id: str, scores: Sequence[HealthScore], now: datetime
-    ) -> dict[int, HealthSnapshot]:
+    def save_health_many(self, *, team_id: str, scores: Sequence[HealthScore], now: datetime) -> set[int]:
         """Puts each score on its customer and in the customer's snapshot of that day, in one transaction.
 
-        Customers that no longer exist in the team are left out of the answer (and nothing is saved for them).
+        Three statements whatever the batch's size (executemany): the customers' scores, the day's snapshots that
+        exist updated, the others inserted. Returns the customers saved; those no longer in the team are skipped.
         """
         ids = [s.customer_id for s in scores]
+        if not ids:
+            return set()
+        customers, snapshots = Customer.__table__, HealthSnapshot.__table__  # type: ignore[attr-defined]
+        set_score = (
+            update(customers)
+            .where(customers.c.id == bindparam("b_customer"))
+            .values(health_score=bindparam("b_score"), health_band=bindparam("b_band"), health_at=bindparam("b_at"))
+        )
+        set_snapshot = (
+            update(snapshots)
+            .where(snapshots.c.id == bindparam("b_id"))
+            .values(
+                score=bindparam("b_score"),
+                band=bindparam("b_band"),
+                components=bindparam("b_components"),
+                computed_at=bindparam("b_at"),
+            )
+        )
         for _ in range(2):  # a concurrent recompute may insert a day's row first; then the retry updates it
             with self.session() as session:
-                customers = {
-                    c.id: c
-                    for c in session.exec(
-                        select(Customer).where(Customer.team_id == team_id, col(Customer.id).in_(ids))
-                    )
-                }
+                known = set(
+                    session.exec(select(Customer.id).where(Customer.team_id == team_id, col(Customer.id).in_(ids)))
+                )
+                todo = [s for s in scores if s.customer_id in known]
+                if not todo:
+                    return set()
                 existing = {
-                    (s.customer_id, s.day): s
-                    for s in session.exec(
-                        select(HealthSnapshot).where(
+                    (customer_id, day): snapshot_id
+                    for snapshot_id, customer_id, day in session.exec(
+                        select(HealthSnapshot.id, HealthSnapshot.customer_id, HealthSnapshot.day).where(
                             col(HealthSnapshot.customer_id).in_(ids),
-                            col(HealthSnapshot.day).in_(sorted({s.day for s in scores})),
+                            col(HealthSnapshot.day).in_(sorted({s.day for s in todo})),
                         )
                     )
                 }
-                saved: dict[int, HealthSnapshot] = {}
-                for new in scores:
-                    customer = customers.get(new.customer_id)
-                    if customer is None:
-                        continue
-                    customer.health_score = new.score
-                    customer.health_band = new.band
-                    customer.health_at = now
-                    session.add(customer)
-                    snapshot = existing.get((new.customer_id, new.day)) or HealthSnapshot(
-                        team_id=team_id, customer_id=new.customer_id, day=new.day, band=new.band, computed_at=now
-                    )
-                    snapshot.score = new.score
-                    snapshot.band = new.band
-                    snapshot.components = new.components
-                    snapshot.computed_at = now
-                    session.add(snapshot)
-                    saved[new.customer_id] = snapshot
+                connection = session.connection()
+                connection.execute(
+                    set_score,
+                    [{"b_customer": s.customer_id, "b_score": s.score, "b_band": s.band, "b_at": now} for s in todo],
+                )
+                changed = [
+                    {
+                        "b_id": existing[(s.customer_id, s.day)],
+                        "b_score": s.score,
+                        "b_band": s.band,
+                        "b_components": s.components,
+                        "b_at": now,
+                    }
+                    for s in todo
+                    if (s.customer_id, s.day) in existing
+                ]
+                added = [
+                    {
+                        "team_id": team_id,
+                        "customer_id": s.customer_id,
+                        "day": s.day,
+                        "score": s.score,
+                        "band": s.band,
+                        "components": s.components,
+                        "computed_at": now,
+                    }
+                    for s in todo
+                    if (s.customer_id, s.day) not in existing
+                ]
+                if changed:
+                    connection.execute(set_snapshot, changed)
+                if added:
+                    connection.execute(insert(snapshots), added)
                 try:
                     session.commit()
                 except IntegrityError:
                     session.rollback()
                     continue
-                return saved
+                return {s.customer_id for s in todo}
         raise RuntimeError("could not save the health snapshots")
 
     def health_snapshots(self, *, team_id: str, customer_id: int, since: date) -> list[HealthSnapshot]:
         """Snapshots from `since` (a local day) on, oldest first."""
-        return self.health_snapshots_many(team_id=team_id, customer_ids=[customer_id], since=since)[customer_id]
+        with self.session() as session:
+            query = (
+                select(HealthSnapshot)
+                .where(
+                    HealthSnapshot.team_id == team_id,
+                    HealthSnapshot.customer_id == customer_id,
+                    HealthSnapshot.day >= since,
+                )
+                .order_by(col(HealthSnapshot.day))
+            )
+            return list(session.exec(query))
 
-    def health_snapshots_many(
-        self, *, team_id: str, customer_ids: Sequence[int], since: date, scores_only: bool = False
-    ) -> dict[int, list[HealthSnapshot]]:
-        """Each customer's snapshots from `since` (a local day) on, oldest first.
-
-        `scores_only` leaves each snapshot's components unread (the drop alert needs only days, times and scores;
-        decoding thousands of JSON documents was a good part of the daily job's time).
-        """
-        found: dict[int, list[HealthSnapshot]] = {i: [] for i in customer_ids}
+    def health_scores_many(
+        self, *, team_id: str, customer_ids: Sequence[int], since: date
+    ) -> dict[int, list[ScorePoint]]:
+        """Each customer's daily scores from `since` (a local day) on, oldest first: what the drop alert compares,
+        without the snapshots' components (decoding thousands of them was a good part of the daily job's time)."""
+        found: dict[int, list[ScorePoint]] = {i: [] for i in customer_ids}
         if not found:
             return found
         with self.session() as session:
             query = (
-                select(HealthSnapshot)
+                select(HealthSnapshot.customer_id, HealthSnapshot.day, HealthSnapshot.score, HealthSnapshot.computed_at)
                 .where(
                     HealthSnapshot.team_id == team_id,
                     col(HealthSnapshot.customer_id).in_(list(found)),
@@ -235,10 +280,8 @@ class HealthQueries(StoreBase):
                 )
                 .order_by(col(HealthSnapshot.customer_id), col(HealthSnapshot.day))
             )
-            if scores_only:
-                query = query.options(defer(HealthSnapshot.components))  # type: ignore[arg-type]
-            for snapshot in session.exec(query):
-                found[snapshot.customer_id].append(snapshot)
+            for customer_id, day, score, computed_at in session.exec(query):
+                found[customer_id].append(ScorePoint(day=day, score=score, computed_at=computed_at))
         return found
 
     def customers_for_health(self) -> list[Customer]:
