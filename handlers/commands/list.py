@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any
 from bot.settings import Settings
 from domain.customers import next_nudge, work_calendar
 from domain.errors import UserError
+from domain.surveys import LEVELS
 from handlers.blocks.customers import CustomerRow, list_message
 from handlers.commands.base import CommandCall, Reply
 from handlers.parsing import parse_key_value, tokenize
@@ -40,9 +42,21 @@ class ListFilter:
         return " ".join(words)
 
 
+def _tier(typed: str) -> str:
+    """A tier as the level survey sets it: `supplier`, `supplier_of_choice` (or supplier-of-choice) or `partner`."""
+    tier = re.sub(r"[\s-]+", "_", typed.strip().casefold())
+    if tier not in LEVELS:
+        raise UserError(f"'{typed}' is not a tier: use tier={', tier='.join(LEVELS)}. Usage: `{USAGE}`")
+    return tier
+
+
+# `tier=supplier of choice` typed with spaces, or quoted as `tier="supplier of choice"`: one token.
+_SPACED_TIER = re.compile(r"""\btier=["“]?(supplier[\s_-]+of[\s_-]+choice)["”]?""", re.IGNORECASE)
+
+
 def parse_list_args(text: str) -> ListFilter:
     mine, at_risk, tier, page = False, False, None, 1
-    for token in tokenize(text):
+    for token in tokenize(_SPACED_TIER.sub("tier=supplier_of_choice", text or "")):
         word = token.lower()
         pair = parse_key_value(token)
         if word in ("mine", "my"):
@@ -52,7 +66,7 @@ def parse_list_args(text: str) -> ListFilter:
         elif word in ("at-risk", "atrisk", "risk", "at_risk"):
             at_risk = True
         elif pair is not None and pair[0] == "tier" and pair[1].strip():
-            tier = pair[1].strip()
+            tier = _tier(pair[1])
         elif pair is not None and pair[0] == "page" and pair[1].isdigit() and int(pair[1]) >= 1:
             page = int(pair[1])
         else:

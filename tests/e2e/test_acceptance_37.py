@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlmodel import update
 
 from bot.app import make_client
 from bot.settings import Settings
 from handlers.commands.export import wait_after_ack
 from handlers.ids import ADD_CUSTOMER_MODAL
 from schedules.cadence import send_nudges
+from storage.models import Customer
 from storage.store import Store
 from tests.e2e import test_hardening
 from tests.e2e.test_customers import field_values
@@ -237,3 +239,18 @@ def test_edit_takes_the_customers_channel_in_place_of_its_name(
     (customer,) = store.customers(team_id=TEAM_ID)
     assert (customer.tz, customer.channel_id) == ("Europe/Paris", "C0NEW")
     assert "No customer has <#C0001> as its channel" in ephemeral(slack.command("edit <#C0001|general> tz=UTC"))
+
+
+def test_list_names_an_unknown_tier_and_reads_supplier_of_choice_with_spaces(
+    slack: SlackRequests, store: Store
+) -> None:
+    add_acme(slack)
+    reply = ephemeral(slack.command("list tier=gold"))
+    assert "'gold' is not a tier: use tier=supplier, tier=supplier_of_choice, tier=partner" in reply
+    assert "Usage: `/partner list" in reply
+    customer = store.customers(team_id=TEAM_ID)[0]
+    with store.session() as session:
+        session.exec(update(Customer).where(Customer.id == customer.id).values(tier="supplier_of_choice"))  # type: ignore[arg-type]
+        session.commit()
+    for typed in ('"Supplier of choice"', "supplier of choice", "Supplier-of-choice"):
+        assert "Acme Corp" in ephemeral(slack.command(f"list tier={typed}"))
