@@ -7,6 +7,8 @@ request never posts twice. A Slack failure here never loses the check-in: it is 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Hashable
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -32,6 +34,67 @@ logger = logging.getLogger(__name__)
 CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 # The owner cannot get a DM at all: retrying later would not help.
 OWNER_GONE = frozenset({"user_not_found", "user_disabled", "account_inactive", "invalid_auth", "cannot_dm_bot"})
+
+
+class PerCustomer:
+    """Single flight with one trailing run, per customer: work that only needs to see the latest data.
+
+    While a run for a customer is going, further requests only mark it dirty; the running caller then runs once
+    more at the end with the newest ``now``. A burst of N check-ins of one customer costs about two runs, and the
+    last run starts after the last request was made, so its result reflects every committed check-in, with no
+    timer. Per process: another replica runs its own, which is fine because each run reads the database.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._pending: dict[Hashable, datetime | None] = {}  # running keys → the `now` of a trailing run, if owed
+        self.runs = 0  # how many runs started (benchmarks and tests read it)
+        self.coalesced = 0  # requests folded into a running one
+        self.before_run: Callable[[Hashable], None] | None = None  # a test's hook, called before each run
+
+    def run(self, key: Hashable, now: datetime, work: Callable[[datetime], None]) -> bool:
+        """Runs `work(now)` for the key, or folds the request into the run going on; True when this call ran it."""
+        with self._lock:
+            if key in self._pending:
+                owed = self._pending[key]
+                self._pending[key] = now if owed is None or now > owed else owed
+                self.coalesced += 1
+                return False
+            self._pending[key] = None
+        try:
+            while True:
+                with self._lock:
+                    self.runs += 1
+                if self.before_run is not None:
+                    self.before_run(key)
+                try:
+                    work(now)
+                except Exception:
+                    logger.exception("%s failed for %s", self.name, key)
+                with self._lock:
+                    owed = self._pending[key]
+                    if owed is None:
+                        del self._pending[key]
+                        return True
+                    self._pending[key] = None
+                now = owed
+        except BaseException:
+            with self._lock:
+                self._pending.pop(key, None)
+            raise
+
+
+# The health score after a check-in: every check-in of a burst is counted by the trailing run.
+HEALTH_AFTER_CHECKIN = PerCustomer("health recompute after check-ins")
+
+
+def recompute_after_checkin(*, store: Store, settings: Settings, team_id: str, customer_id: int, now: datetime) -> bool:
+    """Rescores the customer after a new check-in, folded with the other check-ins of a burst (see PerCustomer)."""
+    config = health_config(settings)
+    return HEALTH_AFTER_CHECKIN.run(
+        (team_id, customer_id), now, lambda at: recompute_health(store, team_id, customer_id, at, config=config)
+    )
 
 
 def tell_user(client: WebClient, *, user_id: str, channel_id: str | None, text: str) -> None:
@@ -78,10 +141,7 @@ def after_checkin(
             tell_user(client, user_id=checkin.author_id, channel_id=origin_channel_id, text=note)
     except Exception:
         logger.exception("boundary checks failed for check-in %s", checkin.id)
-    try:
-        recompute_health(store, team_id, customer.id or 0, now, config=health_config(settings))
-    except Exception:
-        logger.exception("health recompute failed for check-in %s", checkin.id)
+    recompute_after_checkin(store=store, settings=settings, team_id=team_id, customer_id=customer.id or 0, now=now)
 
 
 def post_summary(
