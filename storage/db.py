@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -83,8 +85,41 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision`; a no-op when it is already there."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema to `revision`; a no-op when it is already there.
+
+    Processes starting together (replicas, a `tick` beside `serve`) upgrade one at a time: the others wait for
+    the lock, then find the schema already there.
+    """
+    with _upgrade_lock(engine):
+        command.upgrade(alembic_config(engine), revision)
+
+
+# Any constant shared by every Partner process; it names the lock "part" in pg_locks.
+UPGRADE_LOCK_KEY = 0x70617274
+
+
+@contextlib.contextmanager
+def _upgrade_lock(engine: Engine) -> Iterator[None]:
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": UPGRADE_LOCK_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": UPGRADE_LOCK_KEY})
+                connection.commit()
+    elif url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        # SQLite runs DDL outside transactions: a lock file beside the database orders the upgrades instead.
+        with open(f"{url.database}.upgrade-lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+    else:
+        yield
 
 
 def upgrade_when_reachable(

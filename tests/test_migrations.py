@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from storage.db import current_revision, make_engine, upgrade
+from storage.db import alembic_config, current_revision, make_engine, upgrade
 from storage.store import Store
 
 
@@ -21,6 +26,22 @@ def test_upgrade_twice_is_a_no_op_and_reaches_head(database_url: str) -> None:
     head = current_revision(engine)
     upgrade(engine)
     assert current_revision(engine) == head is not None
+    engine.dispose()
+
+
+def test_replicas_upgrading_a_new_database_at_once_all_reach_head(database_url: str, tmp_path: Path) -> None:
+    # Processes, not threads: that is how replicas start (and Alembic's context is one per process).
+    env = {**os.environ, "DATABASE_URL": database_url, "SLACK_BOT_TOKEN": "xoxb-t", "SLACK_SIGNING_SECRET": "s"}
+    upgrades = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    errors = [process.communicate(timeout=120)[1] for process in upgrades]
+    assert [process.returncode for process in upgrades] == [0, 0, 0], errors
+    engine = make_engine(database_url)
+    assert current_revision(engine) == ScriptDirectory.from_config(alembic_config()).get_current_head()
     engine.dispose()
 
 
