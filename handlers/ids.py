@@ -15,10 +15,11 @@ LOG_MESSAGE_CHECKIN = "log_message_checkin"  # message shortcut "Log as check-in
 ADD_CUSTOMER_MODAL = "add_customer_modal"
 EDIT_CUSTOMER_MODAL = "edit_customer_modal"  # private_metadata: {"customer_id": …}
 CUSTOMER_FIELD = "customer_field"  # every input of the add/edit modals; the block_id names the setting
-LIST_PAGE = "list_page"  # Previous/Next; value: {"args": the list's filters, "page": n}
+LIST_PAGE = "list_page"  # Next; value: {"args": the list's filters, "page": n}
+LIST_PREV_PAGE = "list_prev_page"  # Previous (Slack wants the action_ids of one block to differ); value as LIST_PAGE
 LIST_OPEN_CARD = "list_open_card"  # value: customer id
 CARD_EDIT = "card_edit"
-CARD_SNOOZE = "card_snooze"  # until the cadence engine's snooze exists: explains /partner snooze
+CARD_SNOOZE = "card_snooze"  # opens the snooze modal
 CARD_ARCHIVE = "card_archive"
 CARD_RESTORE = "card_restore"
 

@@ -37,6 +37,7 @@ from handlers.ids import (
     HOME_TIER,
     LIST_OPEN_CARD,
     LIST_PAGE,
+    LIST_PREV_PAGE,
     NUDGE_LOG_CALL,
     NUDGE_SKIP,
     NUDGE_SNOOZE,
@@ -49,6 +50,7 @@ from handlers.ids import (
 def register(app: App) -> None:
     app.action(OPEN_CHECKIN)(open_checkin)
     app.action(LIST_PAGE)(page_list)
+    app.action(LIST_PREV_PAGE)(page_list)
     app.action(LIST_OPEN_CARD)(open_customer_card)
     app.action(CARD_EDIT)(edit_from_card)
     app.action(CARD_SNOOZE)(snooze_from_card)

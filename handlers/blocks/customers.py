@@ -26,6 +26,7 @@ from handlers.ids import (
     EDIT_CUSTOMER_MODAL,
     LIST_OPEN_CARD,
     LIST_PAGE,
+    LIST_PREV_PAGE,
     OPEN_CHECKIN,
 )
 from storage.boundaries import BoundaryRecord
@@ -129,7 +130,7 @@ def list_message(
         blocks.append(context(f"Page {page} of {pages}"))
         buttons = []
         if page > 1:
-            buttons.append(button("Previous", LIST_PAGE, json.dumps({"args": args, "page": page - 1})))
+            buttons.append(button("Previous", LIST_PREV_PAGE, json.dumps({"args": args, "page": page - 1})))
         if page < pages:
             buttons.append(button("Next", LIST_PAGE, json.dumps({"args": args, "page": page + 1})))
         blocks.append({"type": "actions", "block_id": "list_pages", "elements": buttons})

@@ -23,6 +23,7 @@ from handlers.ids import (
     EDIT_CUSTOMER_MODAL,
     LIST_OPEN_CARD,
     LIST_PAGE,
+    LIST_PREV_PAGE,
     NUDGE_SNOOZE_FOR,
     NUDGE_SNOOZE_MODAL,
     NUDGE_SNOOZE_REASON,
@@ -243,8 +244,15 @@ def test_list_of_a_thousand_customers_pages_within_slacks_limits(
     assert answer.params["replace_original"] is True
     assert len(answer.params["blocks"]) <= 50
     assert "Page 2 of 50" in json.dumps(answer.params["blocks"]) and "Customer 0020" in json.dumps(answer.params)
-    labels = [e["text"]["text"] for b in answer.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert labels == ["Previous", "Next"]
+    (paging,) = [b for b in answer.params["blocks"] if b["type"] == "actions"]
+    assert [(e["text"]["text"], e["action_id"]) for e in paging["elements"]] == [
+        ("Previous", LIST_PREV_PAGE),
+        ("Next", LIST_PAGE),
+    ]
+    previous = paging["elements"][0]
+    slack.block_action(LIST_PREV_PAGE, value=previous["value"], message={"ts": "1.2", "type": "message", "text": ""})
+    back = fake_slack.calls_to("response_url")[-1]
+    assert "Page 1 of 50" in json.dumps(back.params["blocks"]) and "Customer 0000" in json.dumps(back.params)
     last = slack.command("list page=99").json()
     assert "Page 50 of 50" in json.dumps(last["blocks"]) and "Customer 0999" in json.dumps(last)
 
