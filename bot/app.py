@@ -25,7 +25,7 @@ from bot.settings import Settings
 from domain.errors import UserError
 from handlers import register_listeners
 from handlers.events.home import publish_home
-from handlers.events.uninstall import reactivate_on_reinstall
+from handlers.events.uninstall import ActiveWorkspaces, reactivate_on_reinstall
 from handlers.home_publisher import HomePublisher, attach
 from handlers.identity import refuse_external_users
 from storage.store import Store
@@ -121,12 +121,15 @@ def create_app(
     publisher.bind(_home_publish(app, store=store, clock=clock, settings=settings))
     attach(app, publisher)
 
+    active_workspaces = ActiveWorkspaces()  # this process's memory of which teams are installed
+
     @app.middleware
     def inject_dependencies(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
         context["store"] = store
         context["clock"] = clock
         context["settings"] = settings
         context["home_publisher"] = publisher
+        context["active_workspaces"] = active_workspaces
         # OAuth mode's installations (None with a single token): the uninstall listener deletes the team's.
         context["installation_store"] = app.installation_store
         return next()

@@ -96,6 +96,26 @@ class CustomerQueries(WorkspaceQueries):
                 query = query.where(col(Customer.archived_at).is_(None))
             return list(session.exec(query.order_by(Customer.name_key)))
 
+    def customers_named_from(self, *, team_id: str, prefix: str, include_archived: bool = False) -> list[Customer]:
+        """The team's customers whose name_key starts with `prefix` (a name_key), in name order.
+
+        What a typed name can match (the exact name or a prefix of it) without loading the whole team.
+        """
+        with self.session() as session:
+            query = select(Customer).where(
+                Customer.team_id == team_id, col(Customer.name_key).startswith(prefix, autoescape=True)
+            )
+            if not include_archived:
+                query = query.where(col(Customer.archived_at).is_(None))
+            return list(session.exec(query.order_by(Customer.name_key)))
+
+    def customers_in_channel(self, *, team_id: str, channel_id: str, include_archived: bool = False) -> list[Customer]:
+        with self.session() as session:
+            query = select(Customer).where(Customer.team_id == team_id, Customer.channel_id == channel_id)
+            if not include_archived:
+                query = query.where(col(Customer.archived_at).is_(None))
+            return list(session.exec(query.order_by(Customer.name_key)))
+
     def customer(self, *, team_id: str, customer_id: int) -> Customer | None:
         with self.session() as session:
             customer = session.get(Customer, customer_id)

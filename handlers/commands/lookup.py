@@ -22,20 +22,28 @@ def find_customer(
     named by its channel (`<#C0123|acme>`, as Slack escapes a picked #channel). The words after the customer
     come back as they were given.
     """
-    every = store.customers(team_id=team_id, include_archived=archived)
-    customers = [c for c in every if (c.archived_at is not None) == archived]
     channel = parse_channel(words[0]) if words else None
     if channel is not None and channel.id is not None:
-        by_channel = [c for c in customers if c.channel_id == channel.id]
+        in_channel = store.customers_in_channel(team_id=team_id, channel_id=channel.id, include_archived=archived)
+        by_channel = [c for c in in_channel if (c.archived_at is not None) == archived]
         if len(by_channel) == 1:
             return by_channel[0], list(words[1:])
         if not by_channel:
             raise UserError(f"No customer has <#{channel.id}> as its channel. Name the customer: `{usage}`")
     given = list(words)
     words = [unescape(w) for w in words]  # Slack sends "Smith & Co" as "Smith &amp; Co"
+    # Only names starting with the first word can match (exactly or as a prefix): the database picks those, so a
+    # check-in does not load the whole team. A miss loads every name, for "did you mean" and the other hints.
+    named = store.customers_named_from(
+        team_id=team_id, prefix=name_key(words[0]) if words else "", include_archived=archived
+    )
     try:
-        customer, rest = require_customer(customers, words, name_of=lambda c: c.name, usage=usage)
+        customer, rest = require_customer(
+            [c for c in named if (c.archived_at is not None) == archived], words, name_of=lambda c: c.name, usage=usage
+        )
     except UserError:
+        every = store.customers(team_id=team_id, include_archived=archived)
+        customers = [c for c in every if (c.archived_at is not None) == archived]
         renamed = _renamed(store, team_id=team_id, words=words, archived=archived)
         if renamed is not None:
             raise UserError(
@@ -53,6 +61,7 @@ def find_customer(
                 raise UserError(
                     f"*{hidden.name}* is archived. Bring it back with `/partner restore {hidden.name}`."
                 ) from None
+        require_customer(customers, words, name_of=lambda c: c.name, usage=usage)  # the miss, told with every name
         raise
     # A former name typed whole beats a shorter prefix of the new one: after "Acme Corp" became "Acme Group",
     # `checkin acme corp green …` must not read "corp" as the mood.

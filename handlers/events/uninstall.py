@@ -7,12 +7,20 @@ mode the team's installations are deleted too, so no token of it is used again.
 
 Reinstall: any other signed request from the team (a command, a click, an event…) reactivates it
 (:func:`reactivate_on_reinstall`, a global middleware): Slack only sends those to an installed app.
+
+So that this is not a database read on every request, each process remembers for ``ACTIVE_FOR`` (10 s) that a team
+was active (:class:`ActiveWorkspaces`). The uninstall listener forgets the team at once in its own process. Another
+replica may still remember it as active: a request it serves within 10 s of that team's last request *before* the
+uninstall does not reactivate it. Slack sends nothing from an uninstalled team until the reinstall, so this needs an
+uninstall and a reinstall within 10 s; even then, the team's first request to any process more than 10 s after its
+last one there reactivates it (the bound: one request, and at most 10 s).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import BoltContext, BoltResponse
@@ -24,6 +32,28 @@ from storage.store import Store
 logger = logging.getLogger(__name__)
 
 UNINSTALL_EVENTS = frozenset({"app_uninstalled", "tokens_revoked"})
+ACTIVE_FOR = timedelta(seconds=10)
+
+
+class ActiveWorkspaces:
+    """The teams this process saw active lately, and when: the reinstall check skips the database for them."""
+
+    def __init__(self, ttl: timedelta = ACTIVE_FOR) -> None:
+        self.ttl = ttl
+        self._seen: dict[str, datetime] = {}  # team → when last seen active (a dict: each operation is atomic)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ActiveWorkspaces:
+        return self  # lazy listeners get a copied context; they must still share this process's memory
+
+    def recently_active(self, team_id: str, now: datetime) -> bool:
+        seen = self._seen.get(team_id)
+        return seen is not None and timedelta(0) <= now - seen < self.ttl
+
+    def active(self, team_id: str, now: datetime) -> None:
+        self._seen[team_id] = now
+
+    def forget(self, team_id: str) -> None:
+        self._seen.pop(team_id, None)
 
 
 def workspace_uninstalled(
@@ -39,6 +69,9 @@ def workspace_uninstalled(
         return
     if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
         return  # only user tokens revoked: the bot still works
+    active_workspaces: ActiveWorkspaces | None = context.get("active_workspaces")
+    if active_workspaces is not None:
+        active_workspaces.forget(team_id)
     cancelled = store.deactivate_workspace(team_id=team_id, now=clock())
     if installation_store is not None:
         installation_store.delete_all(enterprise_id=context.enterprise_id, team_id=team_id)
@@ -54,7 +87,15 @@ def reactivate_on_reinstall(
     event = body.get("event") if isinstance(body.get("event"), dict) else {}
     store: Store | None = context.get("store")
     team_id = context.team_id
-    wanted = bool(team_id) and store is not None and event.get("type") not in UNINSTALL_EVENTS
-    if wanted and store is not None and team_id and store.reactivate_workspace(team_id=team_id):
+    if not team_id or store is None or event.get("type") in UNINSTALL_EVENTS:
+        return next()
+    active_workspaces: ActiveWorkspaces | None = context.get("active_workspaces")
+    clock: Clock | None = context.get("clock")
+    now = clock() if clock is not None else None
+    if active_workspaces is not None and now is not None and active_workspaces.recently_active(team_id, now):
+        return next()
+    if store.reactivate_workspace(team_id=team_id):
         logger.info("workspace %s: Partner is installed again; nudges resume", team_id)
+    if active_workspaces is not None and now is not None:
+        active_workspaces.active(team_id, now)
     return next()
