@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -36,12 +39,48 @@ request_logger = logging.getLogger("partner.requests")
 OUTCOME_KEY = "partner_outcome"
 
 
+# Slack shows the user an error if a command or form is not answered within 3 s. While it waits, a Retry-After
+# longer than this is not waited out: the call fails as `ratelimited` and the listener goes on without it (the
+# default time zone, an owner kept as typed…) instead of answering too late. After the ack, waits are honoured.
+MAX_RETRY_AFTER_BEFORE_ACK = 1.0
+# The thread answering Slack right now. An id, not a flag: lazy listeners run in a copy of this context (bot.logs
+# ContextThreadPool) but in another thread, after the ack, where waits are fine.
+_answering_thread: ContextVar[int | None] = ContextVar("partner_answering_thread", default=None)
+
+
+class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Retries a 429 after its Retry-After, unless that wait would make Slack time out the request being answered."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        before_ack = _answering_thread.get() == threading.get_ident()
+        return not (before_ack and retry_after(response) > MAX_RETRY_AFTER_BEFORE_ACK)
+
+
+def retry_after(response: HttpResponse | None) -> float:
+    """Seconds Slack asked to wait (1 when it did not say, as slack-sdk assumes)."""
+    headers = {k.lower(): v for k, v in (response.headers if response is not None else {}).items()}
+    value = headers.get("retry-after") or "1"
+    try:
+        return float(value[0] if isinstance(value, list) else value)
+    except ValueError:
+        return 1.0
+
+
 def make_client(settings: Settings, *, timeout: int = 10) -> WebClient:
     """A WebClient that honours Retry-After on 429 and retries 5xx and dropped connections."""
     client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=timeout)
     client.retry_handlers.extend(
         [
-            RateLimitErrorRetryHandler(max_retry_count=2),
+            AckAwareRateLimitRetryHandler(max_retry_count=2),
             ServerErrorRetryHandler(max_retry_count=2),
         ]
     )
@@ -75,7 +114,12 @@ class PartnerApp(App):
         started = time.perf_counter()
         surface = surface_of(req.body)
         with request_context(team=req.context.team_id, surface=surface, request_id=uuid.uuid4().hex[:16]):
-            response = super().dispatch(req)
+            # Listeners run in this thread before the response (process_before_response).
+            answering = _answering_thread.set(threading.get_ident())
+            try:
+                response = super().dispatch(req)
+            finally:
+                _answering_thread.reset(answering)
             seconds = time.perf_counter() - started
             outcome = req.context.get(OUTCOME_KEY) or outcome_of(response.status)
             self.metrics.observe_request(surface=surface, outcome=outcome, seconds=seconds)

@@ -32,18 +32,19 @@ def user_timezone(client: WebClient, user_id: str) -> str | None:
         return None
 
 
-def check_owner(client: WebClient, user_id: str, *, usage: str | None = None) -> dict[str, Any] | None:
+def check_owner(client: WebClient, user_id: str, *, usage: str | None = None) -> dict[str, Any]:
     """Slack's record of a named owner; refuses a bot, a deactivated or an unknown user (nudges and alerts would
-    go nowhere). None when Slack cannot say right now (rate limit, outage): the owner is kept as typed."""
+    go nowhere). {} when Slack cannot say right now (rate limit, outage): the owner is kept as typed, and Slack
+    is not asked again for the time zone."""
     how = f" Usage: `{usage}`" if usage else ""
     try:
         user: dict[str, Any] = client.users_info(user=user_id)["user"]
     except SlackApiError as e:
         if e.response.get("error") == "user_not_found":
             raise UserError(f"I can't find <@{user_id}> in this workspace: pick the owner as you type @.{how}") from e
-        return None
+        return {}
     except OSError:  # a timeout or a dropped connection to Slack
-        return None
+        return {}
     if user.get("is_bot") or user_id == "USLACKBOT":
         raise UserError(f"<@{user_id}> is a bot: a customer's owner is a person, who gets its nudges and alerts.{how}")
     if user.get("deleted"):

@@ -254,3 +254,24 @@ def test_list_names_an_unknown_tier_and_reads_supplier_of_choice_with_spaces(
         session.commit()
     for typed in ('"Supplier of choice"', "supplier of choice", "Supplier-of-choice"):
         assert "Acme Corp" in ephemeral(slack.command(f"list tier={typed}"))
+
+
+# Slack's 429 + Retry-After while a command waits for its answer
+
+
+def test_a_long_retry_after_before_the_ack_is_not_waited_out(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """Waiting 5 s for users.info would answer after Slack's 3 s: the owner is kept, the time zone is the default."""
+    fake_slack.fail_next("users.info", status=429, retry_after=5)
+    reply = ephemeral(slack.command("add Globex <@U0002|sam>"))
+    assert "Added *Globex* — owner <@U0002>, time zone UTC" in reply
+    assert len(fake_slack.calls_to("users.info")) == 1  # no second try before the answer
+
+
+def test_a_short_retry_after_before_the_ack_is_still_honoured(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    fake_slack.fail_next("users.info", status=429, retry_after=0)
+    assert "time zone Europe/Berlin" in ephemeral(slack.command("add Globex <@U0002|sam>"))
+    assert len(fake_slack.calls_to("users.info")) == 2
