@@ -236,11 +236,11 @@ class HealthQueries(StoreBase):
                     for s in todo
                     if (s.customer_id, s.day) not in existing
                 ]
-                if changed:
-                    connection.execute(set_snapshot, changed)
-                if added:
-                    connection.execute(insert(snapshots), added)
-                try:
+                try:  # the insert itself fails when another recompute added one of these days' rows first
+                    if changed:
+                        connection.execute(set_snapshot, changed)
+                    if added:
+                        connection.execute(insert(snapshots), added)
                     session.commit()
                 except IntegrityError:
                     session.rollback()
