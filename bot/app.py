@@ -65,6 +65,46 @@ class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
         return not (before_ack and retry_after(response) > MAX_RETRY_AFTER_BEFORE_ACK)
 
 
+# Slack stops waiting for an answer after 3 s: a Web API call made before the answer gets at most this long.
+ANSWER_CALL_TIMEOUT = 2
+
+
+class AnswerAwareWebClient(WebClient):
+    """Calls made while a request waits for its answer give up after ANSWER_CALL_TIMEOUT, so a hung Slack call
+    still leaves time to answer ("…try again", the customer kept); follow-ups and jobs keep the full timeout."""
+
+    @property  # type: ignore[override]
+    def timeout(self) -> int:
+        configured: int = self.__dict__["_configured_timeout"]
+        if _answering_thread.get() == threading.get_ident():
+            return min(configured, ANSWER_CALL_TIMEOUT)
+        return configured
+
+    @timeout.setter
+    def timeout(self, value: int) -> None:
+        self.__dict__["_configured_timeout"] = value
+
+    @property
+    def configured_timeout(self) -> int:
+        return int(self.__dict__["_configured_timeout"])
+
+    @classmethod
+    def for_request(cls, client: WebClient, *, timeout: int) -> AnswerAwareWebClient:
+        """The same client (token, team, retries) as Bolt's per-request one, answer-aware."""
+        answer_aware = cls(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=timeout,
+            ssl=client.ssl,
+            proxy=client.proxy,
+            headers=client.headers,
+            logger=client.logger,
+            retry_handlers=client.retry_handlers,
+        )
+        answer_aware.default_params = dict(client.default_params)  # Bolt's team_id for org-wide installs
+        return answer_aware
+
+
 def retry_after(response: HttpResponse | None) -> float:
     """Seconds Slack asked to wait (1 when it did not say, as slack-sdk assumes)."""
     headers = {k.lower(): v for k, v in (response.headers if response is not None else {}).items()}
@@ -77,7 +117,7 @@ def retry_after(response: HttpResponse | None) -> float:
 
 def make_client(settings: Settings, *, timeout: int = 10) -> WebClient:
     """A WebClient that honours Retry-After on 429 and retries 5xx and dropped connections."""
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=timeout)
+    client = AnswerAwareWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=timeout)
     client.retry_handlers.extend(
         [
             AckAwareRateLimitRetryHandler(max_retry_count=2),
@@ -176,6 +216,9 @@ def create_app(
         context["active_workspaces"] = active_workspaces
         # OAuth mode's installations (None with a single token): the uninstall listener deletes the team's.
         context["installation_store"] = app.installation_store
+        # Bolt builds a plain client per request (token set by its authorization, which ran before this).
+        configured = client.configured_timeout if isinstance(client, AnswerAwareWebClient) else client.timeout
+        context["client"] = AnswerAwareWebClient.for_request(context.client, timeout=configured)
         return next()
 
     # External people in Slack Connect channels reach only the customer's-own-view survey (handlers/identity.py).

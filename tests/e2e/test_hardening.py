@@ -383,3 +383,25 @@ def test_tokens_and_the_signing_secret_never_reach_the_logs(
     for secret in secrets:
         assert secret not in written
     assert "xoxb-" not in written and "xapp-" not in written
+
+
+@SQLITE_ONLY
+def test_a_hung_slack_call_before_the_answer_still_leaves_time_to_answer_within_slacks_3_seconds(
+    bot: BotServer, fake_slack: FakeSlack, store: Store
+) -> None:
+    # The app's own client (10 s timeout); Slack stops waiting for the answer after 3 s, as this client does.
+    slack = SlackRequests(bot.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack, timeout=3)
+    fake_slack.add_user("U0OWNER", name="olivia", tz="Europe/Paris")
+    fake_slack.fail_next("users.info", delay=8)  # the owner's time zone, looked up before the answer, hangs
+    reply = slack.command("add Acme <@U0OWNER|olivia>")
+    assert reply.status == 200 and "Added *Acme*" in reply.json()["text"]
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert (customer.owner_id, customer.tz) == ("U0OWNER", "UTC")  # kept, with the default zone
+    # After the answer, the full timeout applies again: a slow channel join (2.5 s) still happens.
+    fake_slack.add_channel("C0GLOBEX", name="globex", is_member=False)
+    fake_slack.fail_next("conversations.join", delay=2.5)
+    assert "Added *Globex*" in slack.command("add Globex <#C0GLOBEX|globex>").json()["text"]
+    (join,) = fake_slack.wait_for("conversations.join", timeout=10)
+    assert join.ok and join.params["channel"] == "C0GLOBEX"
+    bot.settle()
+    assert not [c for c in fake_slack.calls_to("response_url") if "invite" in c.params.get("text", "")]
