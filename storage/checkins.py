@@ -136,6 +136,7 @@ class CheckInQueries(StoreBase):
                     col(CheckIn.created_at) < end,
                 )
                 .order_by(col(CheckIn.created_at), col(CheckIn.id))
+                .limit(1)  # a probe of ix_checkin_customer_created; without it PostgreSQL sends the whole day
             ).first()
 
     def recent_moods(self, *, team_id: str, customer_ids: Sequence[int], per_customer: int = 3) -> dict[int, list[str]]:
