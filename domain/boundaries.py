@@ -71,6 +71,7 @@ __all__ = [
     "retire",
     "slips_in_window",
     "sort_boundaries",
+    "visible_length",
     "week_start_weekday",
 ]
 
@@ -88,6 +89,8 @@ HEALTH_WINDOW = timedelta(days=30)
 MAX_TEXT_LENGTH = 300
 
 _ONE_DAY = timedelta(days=1)
+# Boundary text is kept as Slack escapes it (mrkdwn-safe); each escape is one character the user sees.
+_SLACK_ESCAPE = re.compile(r"&(?:lt|gt|amp);")
 # Slack's escaped broadcasts (`<!here>`, `<!channel>`, `<!everyone>`, optionally `|label`): in a weekly reminder
 # in the customer's channel they would notify everyone there every week.
 _BROADCAST = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
@@ -97,6 +100,11 @@ def broadcast_in(text: str) -> str | None:
     """ "@here" (or @channel, @everyone) when `text` would notify a whole channel, else None."""
     match = _BROADCAST.search(text)
     return f"@{match.group(1)}" if match else None
+
+
+def visible_length(text: str) -> int:
+    """How many characters the user sees in Slack-escaped text: `a &lt; b` is 5, not 8."""
+    return len(_SLACK_ESCAPE.sub("&", text))
 
 
 def _require_aware(instant: datetime, what: str) -> None:
@@ -380,8 +388,10 @@ class Boundary:
         text = " ".join(self.text.split()) if isinstance(self.text, str) else ""
         if not text:
             raise ValueError("Say what the boundary is, e.g. “We check email twice a day”.")
-        if len(text) > MAX_TEXT_LENGTH:
-            raise ValueError(f"Keep a boundary to {MAX_TEXT_LENGTH} characters or fewer (this one is {len(text)}).")
+        if visible_length(text) > MAX_TEXT_LENGTH:
+            raise ValueError(
+                f"Keep a boundary to {MAX_TEXT_LENGTH} characters or fewer (this one is {visible_length(text)})."
+            )
         object.__setattr__(self, "text", text)
         kind, value = parse_boundary_spec(self.kind, self.value)
         object.__setattr__(self, "kind", kind)

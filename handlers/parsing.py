@@ -19,6 +19,11 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def escape(text: str) -> str:
+    """What Slack would have sent for `text` typed in a message: plain text made safe to restate in mrkdwn."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def tokenize(text: str) -> list[str]:
     """Split on white space, keeping "quoted phrases" and <escaped|mentions> whole."""
     tokens = []

@@ -201,7 +201,8 @@ class Boundary(SQLModel, table=True):
     team_id: str = Field(max_length=32, index=True)
     customer_id: int = Field(foreign_key="customer.id")
     position: int = Field(default=0)
-    text: str = Field(max_length=300)
+    # Kept as Slack escapes it (`&lt;` for `<`): 300 characters the user sees are up to 1500 stored.
+    text: str = Field(max_length=1500)
     kind: str = Field(default="custom", max_length=32)
     value: str | None = Field(default=None, max_length=64)
     status: str = Field(default="proposed", max_length=16)
@@ -212,7 +213,8 @@ class Boundary(SQLModel, table=True):
     retired_at: datetime | None = utc_column(nullable=True)
     escalated_at: datetime | None = utc_column(nullable=True)
     reminders: str | None = Field(default=None, max_length=64)  # None: weekly default; "off"; a cadence text
-    reminder_text: str | None = Field(default=None, max_length=500)  # the owner's own wording, if edited
+    # The owner's own wording, if edited: up to 500 characters the user sees, escaped like the text.
+    reminder_text: str | None = Field(default=None, max_length=2500)
     last_template: int | None = None
 
 

@@ -27,6 +27,7 @@ from handlers.ids import (
     BOUNDARY_TEXT,
     BOUNDARY_VALUE,
 )
+from handlers.parsing import unescape
 from storage.boundaries import BoundaryRecord
 from storage.models import Customer
 
@@ -134,7 +135,7 @@ def _button(
 def _retire_confirm(text: str) -> dict[str, Any]:
     return {
         "title": plain("Retire this need?", 100),
-        "text": plain(f"Stop asking the customer to uphold {quoted(text)}? Its history is kept.", 300),
+        "text": plain(f"Stop asking the customer to uphold {quoted(unescape(text))}? Its history is kept.", 300),
         "confirm": plain("Retire it", 30),
         "deny": plain("Keep it", 30),
     }
@@ -376,7 +377,7 @@ def renegotiate_modal(customer: Customer, record: BoundaryRecord, *, metadata: d
                     "action_id": BOUNDARY_TEXT,
                     "multiline": True,
                     "max_length": rules.MAX_TEXT_LENGTH,
-                    "initial_value": rule.text,
+                    "initial_value": unescape(rule.text),  # stored as Slack escapes it; shown as typed
                 },
             },
             {

@@ -38,7 +38,7 @@ USAGE = (
     'held [<n>] | retire <n> | preview <n> | wording <n> "<text>" | reminders <n> off|weekly|<cadence>'
 )
 ADD_USAGE = '/partner boundary <customer> add "<text>" [kind=response_time|contact_window|channel|custom] [value=…]'
-MAX_WORDING = 500  # Boundary.reminder_text
+MAX_WORDING = 500  # characters the user sees; Boundary.reminder_text holds them escaped
 
 _OPTION = re.compile(r'(?P<key>[A-Za-z_]+)=(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”|(?P<bare>\S+))')
 # Phones and Macs may pair a straight quote with a curly one ("… ” or “… "): accepted as one quote too.
@@ -83,7 +83,7 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
             f"I didn't understand '{leftover.strip()}' after the text. Put the text in quotes, then "
             f"kind= and value=. Usage: `{ADD_USAGE}`"
         )
-    text = unescape(text).strip()
+    text = text.strip()  # kept as Slack escaped it: restated in mrkdwn, `<b>` must stay text and `<@U…>` a mention
     if not text:
         raise UserError(f'What is the agreement? e.g. "We answer within one business day". Usage: `{ADD_USAGE}`')
     kind = options.get("kind")
@@ -297,12 +297,13 @@ def _wording(call: CommandCall, customer: Customer, raw: str) -> Reply:
     text, after = split_quoted(rest, usage)
     if after.strip():
         raise UserError(f"I didn't understand '{after.strip()}' after the wording. Usage: `{usage}`")
-    text = unescape(text).strip()
+    text = text.strip()  # kept as Slack escaped it, like the agreement's text
     if not text:
         raise UserError(f"What should the reminder say? Usage: `{usage}`")
     _no_broadcast(text, usage)
-    if len(text) > MAX_WORDING:
-        raise UserError(f"Keep the wording to {MAX_WORDING} characters (this is {len(text)}). Usage: `{usage}`")
+    length = rules.visible_length(text)
+    if length > MAX_WORDING:
+        raise UserError(f"Keep the wording to {MAX_WORDING} characters (this is {length}). Usage: `{usage}`")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
     reset = text.lower() in ("reset", "default")
     call.store.edit_boundary(team_id=call.team_id, boundary_id=record.id, reminder_text=None if reset else text)

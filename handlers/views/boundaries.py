@@ -19,6 +19,7 @@ from handlers.blocks.boundaries import escalation_blocks
 from handlers.boundaries_hooks import require_boundary, require_boundary_change
 from handlers.home_publisher import request_home_refresh
 from handlers.ids import BOUNDARY_KIND, BOUNDARY_TEXT, BOUNDARY_VALUE
+from handlers.parsing import escape
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
@@ -67,6 +68,8 @@ def submit_renegotiation(
     broadcast = rules.broadcast_in(text)
     if broadcast is not None:  # the text is restated in the customer's channel
         raise UserError(f"Leave out {broadcast}: reminders would notify everyone in the channel.", field="text")
+    # A plain_text input gives what the user typed; stored boundary text is mrkdwn-safe, as Slack escapes it.
+    text = escape(text)
     try:
         rules.Boundary(text=text, kind="custom")  # the text's own problems belong next to the text
     except ValueError as e:

@@ -14,13 +14,14 @@ from handlers.ids import (
     BOUNDARY_DECIDE_RENEGOTIATE,
     BOUNDARY_KIND,
     BOUNDARY_RENEGOTIATE_MODAL,
+    BOUNDARY_RETIRE,
     BOUNDARY_TEXT,
     OPEN_CUSTOMER_VIEW,
     OPEN_SURVEY,
 )
 from storage.store import Store
 from tests.e2e import test_boundaries
-from tests.e2e.test_boundaries import FIRST, _escalate, ephemeral, records
+from tests.e2e.test_boundaries import FIRST, _escalate, channel_posts, ephemeral, ny, records, tick
 from tests.e2e.test_surveys import ExternalSlack, add_customer, all_ratings, ok, opened, shared_customer, submit
 from tests.e2e.test_surveys import external as external
 from tests.fake_slack import FakeSlack
@@ -133,6 +134,81 @@ def test_renegotiated_text_problems_show_next_to_the_text(
     assert "300 characters" in submit("x" * 301)["text"]
     assert "Leave out @here" in submit("<!here> answers within a day")["text"]
     assert records(store)[0].rule.text == FIRST
+
+
+# How Slack sends `a < b & c > d` typed in a slash command; restated in mrkdwn exactly so, it reads as typed.
+ESCAPED = "a &lt; b &amp; c &gt; d"
+
+
+@pytest.fixture
+def symbols(slack: SlackRequests, clock: FakeClock) -> SlackRequests:
+    """Acme Corp whose one agreement was typed with `<`, `&` and `>`."""
+    clock.set(ny(2026, 11, 25, 10))  # a Wednesday
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    assert f"Proposed “{ESCAPED}”" in ephemeral(slack.command(f'boundary acme add "{ESCAPED}"'))
+    return slack
+
+
+def test_symbols_typed_in_an_agreement_are_restated_as_slack_escaped_them(
+    symbols: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings
+) -> None:
+    assert records(store)[0].rule.text == ESCAPED
+    listing = symbols.command("boundary acme list").json()
+    retire = next(
+        e
+        for b in listing["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == BOUNDARY_RETIRE
+    )
+    assert "“a < b & c > d”" in retire["confirm"]["text"]["text"]  # a plain_text dialog shows it as typed
+    ephemeral(symbols.command("boundary acme activate 1"))
+    tick(store, settings, ny(2026, 11, 30, 9, 0))  # the Monday reminder in the customer's channel
+    (reminder,) = channel_posts(fake_slack, "C0ACME")
+    assert f"{ESCAPED}." in reminder["text"] and f"{ESCAPED}." in reminder["blocks"][0]["text"]["text"]
+    card = json.dumps(ok(symbols.command("show acme"))["blocks"], ensure_ascii=False)
+    assert f"“{ESCAPED}”" in card and '"mrkdwn", "text": "*1.* “a <' not in card
+    for text in (reminder["text"], json.dumps(listing), card):
+        assert "&amp;lt;" not in text and "&amp;amp;" not in text
+
+
+def test_the_renegotiate_form_shows_the_agreement_as_typed_and_keeps_what_it_saves_escaped(
+    symbols: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    message = _escalate(symbols, fake_slack, store, clock, settings)
+    symbols.block_action(
+        BOUNDARY_DECIDE_RENEGOTIATE, value=str(records(store)[0].id), message=message, channel_id="DDANA"
+    )
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+    (text_block,) = [b for b in view["blocks"] if b.get("block_id") == "text"]
+    assert text_block["element"]["initial_value"] == "a < b & c > d"
+    values = {
+        "text": {BOUNDARY_TEXT: {"type": "plain_text_input", "value": "x < y"}},
+        "kind": {BOUNDARY_KIND: {"type": "static_select", "selected_option": {"value": "custom"}}},
+    }
+    answer = symbols.view_submission(BOUNDARY_RENEGOTIATE_MODAL, values, private_metadata=view["private_metadata"])
+    assert ok(answer).get("response_action") != "errors"
+    assert records(store)[0].rule.text == "x &lt; y"
+    (update,) = fake_slack.wait_for("chat.update")  # the escalation restates the new terms
+    assert "“x &lt; y”" in json.dumps(update.params["blocks"], ensure_ascii=False)
+    assert "“x &lt; y”" in json.dumps(ok(symbols.command("show acme"))["blocks"], ensure_ascii=False)
+
+
+def test_a_mention_and_escaped_wording_are_kept_and_limits_count_what_the_user_sees(
+    symbols: SlackRequests, store: Store
+) -> None:
+    reply = ephemeral(symbols.command('boundary acme add "Ask <@U0001> before 5 &amp; after 9"'))
+    assert "“Ask <@U0001> before 5 &amp; after 9”" in reply
+    assert records(store)[-1].rule.text == "Ask <@U0001> before 5 &amp; after 9"
+    reply = ephemeral(symbols.command('boundary acme wording 1 "Reminder: x &lt; y"'))
+    assert ">Reminder: x &lt; y" in reply and records(store)[0].row.reminder_text == "Reminder: x &lt; y"
+    # 300 ampersands are 300 characters to the user (1500 stored), and the wording's 500 likewise.
+    ephemeral(symbols.command(f'boundary acme add "{"&amp;" * 300}"'))
+    assert records(store)[-1].rule.text == "&amp;" * 300
+    assert "(this one is 301)" in ephemeral(symbols.command(f'boundary acme add "{"&lt;" * 301}"'))
+    ephemeral(symbols.command(f'boundary acme wording 1 "{"&gt;" * 500}"'))
+    assert records(store)[0].row.reminder_text == "&gt;" * 500
+    assert "(this is 501)" in ephemeral(symbols.command(f'boundary acme wording 1 "{"&gt;" * 501}"'))
 
 
 def test_a_form_slack_would_not_open_in_time_says_so_and_gives_the_command_back(
