@@ -112,7 +112,14 @@ def _upgrade_lock(engine: Engine) -> Iterator[None]:
                 connection.commit()
     elif url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         # SQLite runs DDL outside transactions: a lock file beside the database orders the upgrades instead.
-        with open(f"{url.database}.upgrade-lock", "a") as lock_file:
+        try:
+            lock_file = open(f"{url.database}.upgrade-lock", "a")  # noqa: SIM115 (closed below)
+        except OSError:
+            # The database's directory is missing or read-only: the upgrade itself fails with the database error
+            # that callers know how to report and retry.
+            yield
+            return
+        with lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
                 yield
