@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import itertools
 import os
 import statistics
 import sys
@@ -30,7 +29,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from slack_bolt import Ack, App, BoltRequest  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 
-from bench.run import machine  # noqa: E402
+from bench.run import SIGNING_SECRET, TEAM_ID, command_body, machine  # noqa: E402
 from bot.app import create_app  # noqa: E402
 from bot.clock import system_clock  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -46,41 +44,15 @@ from handlers.followups import HEALTH_AFTER_CHECKIN  # noqa: E402
 from storage.db import make_engine, upgrade  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
-from tests.slack_requests import sign  # noqa: E402
 
 BOT_TOKEN = "xoxb-bench-token"
-SIGNING_SECRET = "bench-signing-secret"
-TEAM_ID = "T0BENCH"
 CHECKIN = "checkin acme green bench note {n} — kickoff went *well*"
-_trigger = itertools.count(1)
 
 
 def signed_command(text: str) -> BoltRequest:
-    n = next(_trigger)
-    body = urlencode(
-        {
-            "token": "verification-token-deprecated",
-            "team_id": TEAM_ID,
-            "team_domain": "bench",
-            "channel_id": "C0001",
-            "channel_name": "general",
-            "user_id": "U0001",
-            "user_name": "dana",
-            "command": "/partner",
-            "text": text.format(n=n),
-            "api_app_id": "A0001",
-            "is_enterprise_install": "false",
-            "response_url": "https://hooks.slack.com/commands/T0BENCH/1/x",
-            "trigger_id": f"{20_000_000 + n}.{os.getpid()}.ackpath",
-        }
-    )
-    ts = int(time.time())
-    headers = {
-        "content-type": ["application/x-www-form-urlencoded"],
-        "x-slack-request-timestamp": [str(ts)],
-        "x-slack-signature": [sign(SIGNING_SECRET, body.encode(), ts)],
-    }
-    return BoltRequest(body=body, headers=headers)
+    """The same signed slash command the HTTP benchmark posts (bench/run.py), handed to Bolt directly."""
+    body, headers = command_body(text)
+    return BoltRequest(body=body.decode(), headers={k.lower(): [v] for k, v in headers.items()})
 
 
 def measure(dispatch: Callable[[BoltRequest], Any], drain: Callable[[], None], n: int, warmup: int) -> dict[str, float]:
