@@ -57,7 +57,7 @@ def split_quoted(raw: str, usage: str) -> tuple[str, str]:
     match = _QUOTED.match(raw)
     if match is None:
         if raw.strip()[:1] in tuple(_OPEN_QUOTE):
-            raise UserError(f"The quote in '{unescape(raw.strip())}' is never closed. Usage: `{usage}`")
+            raise UserError(f"The quote in '{raw.strip()}' is never closed. Usage: `{usage}`")  # as Slack escaped it
         return raw, ""
     return next(v for v in (match["dq"], match["sq"], match["mq"]) if v is not None), raw[match.end() :]
 
@@ -225,7 +225,7 @@ def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
         customer=customer,
         record=record,
         by=call.user_id,
-        note=unescape(note).strip(),
+        note=note.strip(),  # kept as Slack escaped it: notes are shown in mrkdwn
         source="manual",
         idempotency_key=f"command:{call.trigger_id}",
         settings=call.settings,

@@ -172,6 +172,13 @@ def test_symbols_typed_in_an_agreement_are_restated_as_slack_escaped_them(
         assert "&amp;lt;" not in text and "&amp;amp;" not in text
 
 
+def test_a_slip_note_typed_with_symbols_is_shown_as_slack_escaped_it(symbols: SlackRequests, store: Store) -> None:
+    ephemeral(symbols.command("boundary acme activate 1"))
+    ephemeral(symbols.command("boundary acme slip 1 said &lt;tomorrow&gt; &amp; left"))
+    # Stored as Slack escaped it: the escalation's slip history restates notes in mrkdwn.
+    assert records(store)[0].slips[-1].note == "said &lt;tomorrow&gt; &amp; left"
+
+
 def test_the_renegotiate_form_shows_the_agreement_as_typed_and_keeps_what_it_saves_escaped(
     symbols: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
