@@ -112,20 +112,24 @@ def _answer_text(value: Any) -> Any:
     return value
 
 
-class ExportQueries(StoreBase):
-    def _checkin_filter(self, team_id: str, customer_id: int | None, since: datetime | None) -> list[Any]:
-        where: list[Any] = [CheckIn.team_id == team_id]
-        if customer_id is not None:
-            where.append(CheckIn.customer_id == customer_id)
-        if since is not None:
-            where.append(CheckIn.created_at >= since)
-        return where
+def _export_filter(
+    model: type[CheckIn] | type[SurveyResponse], team_id: str, customer_id: int | None, since: datetime | None
+) -> list[Any]:
+    """The rows an export covers: the team's, of one customer or all, from `since` on."""
+    where: list[Any] = [model.team_id == team_id]
+    if customer_id is not None:
+        where.append(model.customer_id == customer_id)
+    if since is not None:
+        where.append(model.created_at >= since)
+    return where
 
+
+class ExportQueries(StoreBase):
     def count_export_checkins(
         self, *, team_id: str, customer_id: int | None = None, since: datetime | None = None
     ) -> int:
         with self.session() as session:
-            query = select(func.count(col(CheckIn.id))).where(*self._checkin_filter(team_id, customer_id, since))
+            query = select(func.count(col(CheckIn.id))).where(*_export_filter(CheckIn, team_id, customer_id, since))
             return int(session.exec(query).one())
 
     def export_checkins(
@@ -136,7 +140,7 @@ class ExportQueries(StoreBase):
             rows = session.exec(
                 select(CheckIn, Customer.name, Customer.owner_id)
                 .join(Customer, col(Customer.id) == CheckIn.customer_id)
-                .where(*self._checkin_filter(team_id, customer_id, since))
+                .where(*_export_filter(CheckIn, team_id, customer_id, since))
                 .order_by(col(CheckIn.created_at), col(CheckIn.id))
                 .execution_options(yield_per=BATCH)
             )
@@ -157,19 +161,12 @@ class ExportQueries(StoreBase):
                     checkin.permalink,
                 )
 
-    def _survey_filter(self, team_id: str, customer_id: int | None, since: datetime | None) -> list[Any]:
-        where: list[Any] = [SurveyResponse.team_id == team_id]
-        if customer_id is not None:
-            where.append(SurveyResponse.customer_id == customer_id)
-        if since is not None:
-            where.append(SurveyResponse.created_at >= since)
-        return where
-
     def count_export_survey_responses(
         self, *, team_id: str, customer_id: int | None = None, since: datetime | None = None
     ) -> int:
         with self.session() as session:
-            query = select(func.count(col(SurveyResponse.id))).where(*self._survey_filter(team_id, customer_id, since))
+            covered = _export_filter(SurveyResponse, team_id, customer_id, since)
+            query = select(func.count(col(SurveyResponse.id))).where(*covered)
             return int(session.exec(query).one())
 
     def export_survey_answers(
@@ -183,7 +180,7 @@ class ExportQueries(StoreBase):
             rows = session.exec(
                 select(SurveyResponse, Customer.name)
                 .join(Customer, col(Customer.id) == SurveyResponse.customer_id, isouter=True)
-                .where(*self._survey_filter(team_id, customer_id, since))
+                .where(*_export_filter(SurveyResponse, team_id, customer_id, since))
                 .order_by(col(SurveyResponse.created_at), col(SurveyResponse.id))
                 .execution_options(yield_per=BATCH)
             )

@@ -56,6 +56,22 @@ def _team(body: dict[str, Any], context: BoltContext) -> str:
     return context.team_id or body["team"]["id"]
 
 
+def _boundary_to_change(
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    settings: Settings,
+    store: Store,
+) -> tuple[str, Customer, BoundaryRecord]:
+    """The button's boundary, once the clicking user may change it (the owner or an admin)."""
+    team_id = _team(body, context)
+    (boundary_id,) = _ids(action.get("value"))
+    customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
+    require_boundary_change(client, settings, user_id=body["user"]["id"], customer=customer)
+    return team_id, customer, record
+
+
 def _ids(value: str | None, parts: int = 1) -> list[int]:
     """The ids a button carries ("12" or "12:3"); anything else is a stale or forged button."""
     pieces = (value or "").split(":")
@@ -117,10 +133,7 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
         settings: Settings,
     ) -> None:
         ack()
-        team_id = _team(body, context)
-        (boundary_id,) = _ids(action.get("value"))
-        customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
-        require_boundary_change(client, settings, user_id=body["user"]["id"], customer=customer)
+        team_id, customer, record = _boundary_to_change(body, action, context, client, settings, store)
         now = clock()
         after, changed = transition(store, team_id, record, settings, now)
         if changed:
@@ -260,11 +273,8 @@ def _decision_listener(option: str) -> Callable[..., None]:
         settings: Settings,
     ) -> None:
         ack()
-        team_id = _team(body, context)
-        (boundary_id,) = _ids(action.get("value"))
-        customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
+        team_id, customer, record = _boundary_to_change(body, action, context, client, settings, store)
         user_id = body["user"]["id"]
-        require_boundary_change(client, settings, user_id=user_id, customer=customer)
         now, policy = clock(), settings.boundary_policy
         cal = planning.customer_calendar(customer, settings.default_tz)
         key = _message_key(body)
