@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
@@ -34,6 +35,17 @@ from handlers.identity import refuse_external_users
 from storage.store import Store
 
 logger = logging.getLogger("partner")
+
+
+class _OurClientWins(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client we give it takes precedence: ours always should
+    (it carries our retry handlers and timeouts), so an operator must not be told something is wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_our_client_wins = _OurClientWins()
 request_logger = logging.getLogger("partner.requests")
 # Set by the error handler so the request's outcome tells a user's mistake from our failure (both answer 200).
 OUTCOME_KEY = "partner_outcome"
@@ -189,6 +201,8 @@ def create_app(
     install: dict[str, Any] = (
         {"oauth_settings": oauth_settings(settings, store=store, clock=clock, client=client)} if settings.oauth else {}
     )
+    if _our_client_wins not in logger.filters:
+        logger.addFilter(_our_client_wins)
     app = PartnerApp(
         metrics=metrics,
         slack_clients=slack_clients(settings, store, client),
