@@ -13,11 +13,12 @@ installation raises `NotInstalled`; no other team's token is ever used in its pl
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 import yaml
@@ -28,13 +29,16 @@ from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackTokenRotationError
 from slack_sdk.oauth.installation_store import Installation
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.clock import Clock
 from bot.settings import Settings, SettingsError
 from storage.store import Store
+
+if TYPE_CHECKING:
+    # Imported where OAuth mode builds its stores: they pull in SQLAlchemy's asyncio extension, which a token-mode
+    # bot never uses (resident memory, bench/RESULTS.md section 4).
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 
 logger = logging.getLogger("partner.oauth")
 
@@ -185,16 +189,23 @@ def _enterprise_of(store: SQLAlchemyInstallationStore, team_id: str) -> str | No
         return conn.execute(query).scalar()
 
 
-class PartnerInstallationStore(SQLAlchemyInstallationStore):
-    """slack-sdk's store, shared (not deep-copied) when Bolt copies a request's context for its lazy listeners."""
+@functools.cache
+def _partner_installation_store() -> type[SQLAlchemyInstallationStore]:
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> PartnerInstallationStore:
-        return self
+    class PartnerInstallationStore(SQLAlchemyInstallationStore):
+        """slack-sdk's store, shared (not deep-copied) when Bolt copies a request's context for its lazy
+        listeners."""
+
+        def __deepcopy__(self, memo: dict[int, Any]) -> PartnerInstallationStore:
+            return self
+
+    return PartnerInstallationStore
 
 
 def installation_store(settings: Settings, store: Store) -> SQLAlchemyInstallationStore:
     assert settings.slack_client_id is not None
-    return PartnerInstallationStore(
+    return _partner_installation_store()(
         client_id=settings.slack_client_id, engine=store.engine, logger=logging.getLogger("partner.oauth.store")
     )
 
@@ -220,6 +231,8 @@ def oauth_settings(
 ) -> OAuthSettings:
     """Bolt's install flow on the app's database; every Slack call (oauth.v2.access, auth.test, token refresh)
     goes through `client`, so through SLACK_API_URL."""
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
     assert settings.slack_client_id and settings.slack_client_secret
     installations = installation_store(settings, store)
     oauth = OAuthSettings(

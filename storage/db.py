@@ -1,21 +1,27 @@
-"""Engine creation and schema upgrades (Alembic), for SQLite and PostgreSQL alike."""
+"""Engine creation and schema upgrades (Alembic), for SQLite and PostgreSQL alike.
+
+Alembic (with Mako, Pygments and every SQL dialect it knows, ≈ 11 MiB resident) is imported only when a database
+is actually behind the code's head revision: every start of `serve` checks, and almost always finds nothing to do.
+"""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 logger = logging.getLogger("partner.db")
 
@@ -77,6 +83,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
@@ -88,8 +96,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; a no-op when it is already there.
 
     Processes starting together (replicas, a `tick` beside `serve`) upgrade one at a time: the others wait for
-    the lock, then find the schema already there.
+    the lock, then find the schema already there. A database already at the head revision is left alone without
+    importing Alembic at all.
     """
+    if revision == "head" and current_revision(engine) == head_revision():
+        return
+    from alembic import command
+
     with _upgrade_lock(engine):
         command.upgrade(alembic_config(engine), revision)
 
@@ -165,9 +178,28 @@ def upgrade_when_reachable(
             attempt += 1
 
 
+@functools.cache
 def head_revision() -> str | None:
-    """The newest migration in this code base: the revision a fully upgraded database is at."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """The newest migration in this code base: the revision a fully upgraded database is at.
+
+    Read from the migration files' `revision` / `down_revision` assignments, as Alembic reads them but without
+    importing it (tests/test_migrations.py checks both agree). None when there is no single head: Alembic then
+    runs and reports the problem.
+    """
+    revisions: dict[str, set[str]] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        found: dict[str, Any] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.AnnAssign | ast.Assign):
+                targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id in ("revision", "down_revision") and node.value:
+                        found[target.id] = ast.literal_eval(node.value)
+        if isinstance(found.get("revision"), str):
+            down = found.get("down_revision")
+            revisions[found["revision"]] = {down} if isinstance(down, str) else set(down or ())
+    heads = set(revisions) - set().union(*revisions.values())
+    return heads.pop() if len(heads) == 1 else None
 
 
 def current_revision(engine: Engine) -> str | None:

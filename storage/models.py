@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime
 from typing import Any
 
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Table, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -284,13 +283,31 @@ class HealthSnapshot(SQLModel, table=True):
 
 # OAuth install (bot/oauth.py): slack-sdk's own installation, bot and state tables, defined by slack-sdk's table
 # builders on this metadata so that the migrations are checked against exactly what its stores read and write.
-# Their timestamps are slack-sdk's naive UTC DateTime columns, not UTCDateTime.
-SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
-    SQLModel.metadata, SQLAlchemyInstallationStore.default_installations_table_name
-)
-SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(
-    SQLModel.metadata, SQLAlchemyInstallationStore.default_bots_table_name
-)
-SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
-    SQLModel.metadata, SQLAlchemyOAuthStateStore.default_table_name
-)
+# Their timestamps are slack-sdk's naive UTC DateTime columns, not UTCDateTime. Built on first use (the migrations,
+# OAuth mode): slack-sdk's SQLAlchemy stores import SQLAlchemy's asyncio extension, which a token-mode bot never needs.
+SLACK_TABLE_NAMES = ("SLACK_INSTALLATIONS", "SLACK_BOTS", "SLACK_OAUTH_STATES")
+
+
+@functools.cache
+def slack_sdk_tables() -> dict[str, Table]:
+    """slack-sdk's installation, bot and OAuth state tables, registered on SQLModel.metadata (once)."""
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+    installations = SQLAlchemyInstallationStore
+    return {
+        "SLACK_INSTALLATIONS": installations.build_installations_table(
+            SQLModel.metadata, installations.default_installations_table_name
+        ),
+        "SLACK_BOTS": installations.build_bots_table(SQLModel.metadata, installations.default_bots_table_name),
+        "SLACK_OAUTH_STATES": SQLAlchemyOAuthStateStore.build_oauth_states_table(
+            SQLModel.metadata, SQLAlchemyOAuthStateStore.default_table_name
+        ),
+    }
+
+
+def __getattr__(name: str) -> Table:
+    """`from storage.models import SLACK_OAUTH_STATES` keeps working: the table is built when first asked for."""
+    if name in SLACK_TABLE_NAMES:
+        return slack_sdk_tables()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,8 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from storage.db import alembic_config, current_revision, make_engine, upgrade
+from storage.db import alembic_config, current_revision, head_revision, make_engine, upgrade
+from storage.models import slack_sdk_tables
 from storage.store import Store
 
 
@@ -45,7 +46,13 @@ def test_replicas_upgrading_a_new_database_at_once_all_reach_head(database_url: 
     engine.dispose()
 
 
+def test_head_revision_read_without_alembic_is_alembics_head() -> None:
+    # `serve` skips Alembic when the database is at head_revision(): it must be exactly the head Alembic sees.
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head() is not None
+
+
 def test_models_and_migrations_agree(database_url: str) -> None:
+    slack_sdk_tables()  # slack-sdk's OAuth tables, which models.py registers on first use
     engine = make_engine(database_url)
     upgrade(engine)
     with engine.connect() as conn:

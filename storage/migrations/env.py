@@ -5,9 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage import models  # registers Partner's tables on SQLModel.metadata
 from storage.db import make_engine
 
+models.slack_sdk_tables()  # and slack-sdk's OAuth tables, which models.py builds only when asked
 config = context.config
 target_metadata = SQLModel.metadata
 

@@ -37,7 +37,7 @@ from bot.metrics import Metrics, nudge_outcome, recording
 from bot.scheduler import TICK_JOB_ID, build_scheduler, observed_tick
 from bot.settings import Settings
 from schedules import jobs
-from storage.db import make_engine, row_id, upgrade
+from storage.db import current_revision, head_revision, make_engine, row_id, upgrade
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -526,3 +526,47 @@ def test_serve_gives_up_with_a_clear_message_when_the_database_stays_down(
     )
     assert result.returncode == 3
     assert "cannot reach the database at DATABASE_URL" in result.stderr
+
+
+def imported_modules(stderr_lines: list[str]) -> set[str]:
+    """The modules a process imported, from its `PYTHONPROFILEIMPORTTIME=1` report (`import time: … | name`)."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr_lines if line.startswith("import time:")}
+
+
+# Alembic (≈ 11 MiB resident) and slack-sdk's SQLAlchemy OAuth stores: needed only to migrate / in OAuth mode.
+NOT_AT_HEAD_IN_TOKEN_MODE = ("alembic", "slack_sdk.oauth.installation_store.sqlalchemy", "sqlalchemy.ext.asyncio")
+
+
+def test_serve_on_a_database_at_head_imports_neither_alembic_nor_the_oauth_stores(
+    database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    served = Served(clean_env(fake_slack, database_url, PYTHONPROFILEIMPORTTIME="1"), tmp_path)
+    try:
+        served.wait_healthy()
+        slack = SlackRequests(served.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+        assert "Added *Acme*" in slack.command("add Acme").json()["text"]
+    finally:
+        assert served.stop() == 0, "\n".join(served.lines[-30:])
+    modules = imported_modules(served.lines)
+    assert "bot.app" in modules and "storage.db" in modules  # the import report is there
+    assert [name for name in NOT_AT_HEAD_IN_TOKEN_MODE if name in modules] == []
+
+
+def test_serve_still_upgrades_a_database_behind_head_on_start(
+    database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine, "0001")
+    served = Served(clean_env(fake_slack, database_url, PYTHONPROFILEIMPORTTIME="1"), tmp_path)
+    try:
+        served.wait_healthy()
+        assert current_revision(engine) == head_revision() is not None
+        slack = SlackRequests(served.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+        assert "Added *Acme*" in slack.command("add Acme").json()["text"]
+    finally:
+        assert served.stop() == 0, "\n".join(served.lines[-30:])
+        engine.dispose()
+    assert "alembic" in imported_modules(served.lines)
