@@ -30,6 +30,7 @@ from domain.errors import UserError
 from handlers import register_listeners
 from handlers.events.home import publish_home
 from handlers.events.uninstall import ActiveWorkspaces, reactivate_on_reinstall
+from handlers.followups import AfterAck
 from handlers.home_publisher import HomePublisher, attach
 from handlers.identity import refuse_external_users
 from storage.store import Store
@@ -220,6 +221,7 @@ def create_app(
     attach(app, publisher)
 
     active_workspaces = ActiveWorkspaces()  # this process's memory of which teams are installed
+    after_ack = AfterAck(app.lazy_pool)  # follow-ups handed over without copying the request (handlers/followups.py)
 
     @app.middleware
     def inject_dependencies(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
@@ -228,6 +230,7 @@ def create_app(
         context["settings"] = settings
         context["home_publisher"] = publisher
         context["active_workspaces"] = active_workspaces
+        context["after_ack"] = after_ack
         # OAuth mode's installations (None with a single token): the uninstall listener deletes the team's.
         context["installation_store"] = app.installation_store
         # Bolt builds a plain client per request (token set by its authorization, which ran before this).

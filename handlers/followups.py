@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from slack_bolt import BoltContext, Respond
+from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -22,7 +24,7 @@ from domain.checkins import owner_alert
 from domain.customers import work_calendar
 from handlers.blocks.checkin import channel_problem_text, checkin_summary, owner_alert_text
 from handlers.boundaries_hooks import after_checkin as boundary_checks
-from handlers.home_publisher import request_home_refresh
+from handlers.home_publisher import HomePublisher, request_home_refresh
 from schedules.health import health_config, recompute_health
 from schedules.sender import OWNER_ALERT
 from storage.models import CheckIn, Customer
@@ -298,39 +300,102 @@ def join_digest_channel(*, client: WebClient, store: Store, team_id: str, channe
     return invite_hint(channel_id, "post the digest there")
 
 
+@dataclass(frozen=True)
+class CommandFollowUp:
+    """What a `/partner` command left for after its ack: a few ids and strings, never the request itself.
+
+    Bolt's lazy listeners deep-copy the whole request and its context for each lazy function (a few hundred
+    objects, the largest cost of a check-in's ack); this record is all the follow-up reads.
+    """
+
+    team_id: str
+    user_id: str
+    channel_id: str | None
+    response_url: str | None
+    checkin_id: int | None = None
+    join_customer_id: int | None = None
+    join_digest_channel: str | None = None
+    homes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, call: Any, *, response_url: str | None) -> CommandFollowUp | None:
+        """The record of what the subcommand asked for in `call.followup` (a CommandCall); None when nothing."""
+        asked: dict[str, Any] = call.followup
+        if not asked:
+            return None
+        return cls(
+            team_id=call.team_id,
+            user_id=call.user_id,
+            channel_id=call.channel_id or None,
+            response_url=response_url,
+            checkin_id=int(asked["checkin_id"]) if asked.get("checkin_id") is not None else None,
+            join_customer_id=int(asked["join_customer_id"]) if asked.get("join_customer_id") is not None else None,
+            join_digest_channel=str(asked["join_digest_channel"]) if asked.get("join_digest_channel") else None,
+            homes=tuple(asked.get("homes") or ()),
+        )
+
+
+class AfterAck:
+    """The app's follow-up pool (the one Bolt's lazy listeners run on), in every listener's context as `after_ack`.
+
+    Work handed here runs after the answer, in a copy of the request's log context; `app.drain()`, the server's
+    graceful stop and tests' `settle()` wait for it like for a lazy listener. Unlike a lazy listener, nothing of
+    the request is copied: the caller passes only what the work needs.
+    """
+
+    def __init__(self, pool: Executor) -> None:
+        self._pool = pool
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AfterAck:
+        return self  # Bolt copies the context for the remaining lazy listeners: they share the one pool
+
+    def submit(self, work: Callable[[], None], what: str) -> None:
+        def run() -> None:
+            try:
+                work()
+            except Exception:
+                logger.exception("%s failed", what)
+
+        try:
+            self._pool.submit(run)
+        except RuntimeError:  # the pool was drained: the process is stopping
+            logger.warning("stopping: %s not run", what)
+
+
 def command_followup(
-    command: dict[str, Any],
-    context: BoltContext,
+    followup: CommandFollowUp,
+    *,
     client: WebClient,
-    respond: Respond | None,
     store: Store,
     settings: Settings,
     clock: Clock,
+    publisher: HomePublisher | None,
 ) -> None:
-    """Lazy listener of `/partner`: runs after the ack, with what the subcommand asked for in `followup`."""
-    followup = context.get("followup") or {}
-    team_id = context.team_id or command["team_id"]
-    checkin_id = followup.get("checkin_id")
-    if checkin_id is not None:
+    """What a `/partner` command set off, after its ack (handed to AfterAck by handlers.commands.partner)."""
+    team_id = followup.team_id
+    if followup.checkin_id is not None:
         after_checkin(
             client=client,
             store=store,
             settings=settings,
             team_id=team_id,
-            checkin_id=int(checkin_id),
+            checkin_id=followup.checkin_id,
             now=clock(),
-            origin_channel_id=command.get("channel_id"),
+            origin_channel_id=followup.channel_id,
         )
-    join_for = followup.get("join_customer_id")
-    customer = store.customer(team_id=team_id, customer_id=int(join_for)) if join_for is not None else None
+    join_for = followup.join_customer_id
+    customer = store.customer(team_id=team_id, customer_id=join_for) if join_for is not None else None
     hint = join_customer_channel(client=client, store=store, customer=customer, now=clock()) if customer else None
-    if followup.get("join_digest_channel"):
-        channel_id = str(followup["join_digest_channel"])
+    if followup.join_digest_channel:
+        channel_id = followup.join_digest_channel
         hint = join_digest_channel(client=client, store=store, team_id=team_id, channel_id=channel_id, now=clock())
     if hint:
-        tell_author(respond, client, user_id=command["user_id"], channel_id=command.get("channel_id"), text=hint)
+        url = followup.response_url
+        respond = Respond(response_url=url, proxy=client.proxy, ssl=client.ssl) if url else None
+        tell_author(respond, client, user_id=followup.user_id, channel_id=followup.channel_id, text=hint)
     # Last, so the Home shows everything above too (the new health score, the channel problem).
-    request_home_refresh(context, team_id, followup.get("homes") or [])
+    if followup.homes:
+        request_home_refresh(publisher, team_id, followup.homes)
 
 
 def tell_author(respond: Respond | None, client: WebClient, *, user_id: str, channel_id: str | None, text: str) -> None:

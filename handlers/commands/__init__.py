@@ -1,9 +1,9 @@
 from slack_bolt import App
 
 from handlers.commands.partner import partner_command
-from handlers.followups import command_followup
 
 
 def register(app: App) -> None:
-    # The lazy listener posts what a command set off (check-in summary, owner DM) after the ack.
-    app.command("/partner")(ack=partner_command, lazy=[command_followup])
+    # What a command sets off (check-in summary, owner DM, channel joins) is handed to the app's follow-up pool by
+    # partner_command itself (handlers.followups.AfterAck): no lazy listener, so Bolt never copies the request.
+    app.command("/partner")(partner_command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -43,6 +44,8 @@ from handlers.commands.survey import USAGE as SURVEY_USAGE
 from handlers.commands.survey import survey
 from handlers.commands.upcoming import USAGE as UPCOMING_USAGE
 from handlers.commands.upcoming import upcoming
+from handlers.followups import AfterAck, CommandFollowUp, command_followup
+from handlers.home_publisher import publisher_of
 from handlers.parsing import split_first
 from storage.store import Store
 
@@ -138,6 +141,7 @@ def partner_command(
     store: Store,
     clock: Clock,
     settings: Settings,
+    after_ack: AfterAck,
 ) -> None:
     word, args = split_first(command.get("text") or "")
     if not word:
@@ -159,8 +163,24 @@ def partner_command(
         settings=settings,
         now=clock(),
     )
-    context["followup"] = call.followup  # read by the lazy listener after the ack (handlers.followups)
-    reply(ack, subcommand.run(call))
+    try:
+        reply(ack, subcommand.run(call))
+    finally:
+        # What the subcommand stored sets off posts and DMs after the answer (even when it then refused something).
+        followup = CommandFollowUp.of(call, response_url=command.get("response_url"))
+        if followup is not None:
+            after_ack.submit(
+                partial(
+                    command_followup,
+                    followup,
+                    client=client,
+                    store=store,
+                    settings=settings,
+                    clock=clock,
+                    publisher=publisher_of(context),
+                ),
+                what=f"the follow-up of /partner {subcommand.name}",
+            )
 
 
 def reply(ack: Ack, answer: Reply) -> None:
