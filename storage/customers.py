@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -96,18 +96,29 @@ class CustomerQueries(WorkspaceQueries):
                 query = query.where(col(Customer.archived_at).is_(None))
             return list(session.exec(query.order_by(Customer.name_key)))
 
-    def customers_named_from(self, *, team_id: str, prefix: str, include_archived: bool = False) -> list[Customer]:
-        """The team's customers whose name_key starts with `prefix` (a name_key), in name order.
+    def customers_named_and_renamed_from(
+        self, *, team_id: str, prefix: str, include_archived: bool = False
+    ) -> tuple[list[Customer], bool]:
+        """The team's customers whose name_key starts with `prefix` (a name_key), in name order — what a typed name
+        can match (exactly or as a prefix) without loading the whole team — and whether a former name of some
+        customer may start with `prefix` too.
 
-        What a typed name can match (the exact name or a prefix of it) without loading the whole team.
+        One statement: the check-in's lookup reads the former names only when one of them could be what was typed
+        (see former_names). The flag is only known when some customer matched (it rides on their rows).
         """
+        renamed = (
+            select(CustomerEvent.id)
+            .where(CustomerEvent.team_id == team_id, CustomerEvent.kind == "renamed", _former_name_from(prefix))
+            .exists()
+        )
         with self.session() as session:
-            query = select(Customer).where(
+            query = select(Customer, renamed).where(
                 Customer.team_id == team_id, col(Customer.name_key).startswith(prefix, autoescape=True)
             )
             if not include_archived:
                 query = query.where(col(Customer.archived_at).is_(None))
-            return list(session.exec(query.order_by(Customer.name_key)))
+            rows = session.exec(query.order_by(Customer.name_key)).all()
+        return [customer for customer, _ in rows], any(flag for _, flag in rows)
 
     def customers_in_channel(self, *, team_id: str, channel_id: str, include_archived: bool = False) -> list[Customer]:
         with self.session() as session:
@@ -267,12 +278,27 @@ class CustomerQueries(WorkspaceQueries):
                     return session.get(Customer, event.customer_id)
             return None
 
-    def former_names(self, *, team_id: str) -> dict[str, int]:
-        """Old names (name_key) of renamed customers → customer id, so an old name still finds the customer."""
+    def former_names(self, *, team_id: str, prefix: str | None = None) -> dict[str, int]:
+        """Old names (name_key) of renamed customers → customer id, so an old name still finds the customer.
+
+        `prefix` (a name_key): only old names that may start with it — what a typed name's first word can match.
+        """
+        query = select(CustomerEvent.customer_id, CustomerEvent.detail).where(
+            CustomerEvent.team_id == team_id, CustomerEvent.kind == "renamed"
+        )
+        if prefix is not None:
+            query = query.where(_former_name_from(prefix))
         with self.session() as session:
-            events = session.exec(
-                select(CustomerEvent)
-                .where(CustomerEvent.team_id == team_id, CustomerEvent.kind == "renamed")
-                .order_by(col(CustomerEvent.id))
-            )
-            return {name_key(e.detail["name"][0]): e.customer_id for e in events if e.detail.get("name")}
+            events = session.exec(query.order_by(col(CustomerEvent.id))).all()
+        return {name_key(detail["name"][0]): customer_id for customer_id, detail in events if detail.get("name")}
+
+
+def _former_name_from(prefix: str) -> Any:
+    """SQL: a rename event whose old name may start with `prefix` (a name_key): a superset, checked in Python after.
+
+    SQL's lower() folds ASCII letters only (SQLite), so a prefix with other characters filters nothing.
+    """
+    if not prefix.isascii():
+        return true()
+    old_name = col(CustomerEvent.detail)[("name", 0)].as_string()
+    return old_name.istartswith(prefix, autoescape=True)

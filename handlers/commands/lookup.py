@@ -34,8 +34,9 @@ def find_customer(
     words = [unescape(w) for w in words]  # Slack sends "Smith & Co" as "Smith &amp; Co"
     # Only names starting with the first word can match (exactly or as a prefix): the database picks those, so a
     # check-in does not load the whole team. A miss loads every name, for "did you mean" and the other hints.
-    named = store.customers_named_from(
-        team_id=team_id, prefix=name_key(words[0]) if words else "", include_archived=archived
+    prefix = name_key(words[0]) if words else ""
+    named, maybe_renamed = store.customers_named_and_renamed_from(
+        team_id=team_id, prefix=prefix, include_archived=archived
     )
     try:
         customer, rest = require_customer(
@@ -44,7 +45,7 @@ def find_customer(
     except UserError:
         every = store.customers(team_id=team_id, include_archived=archived)
         customers = [c for c in every if (c.archived_at is not None) == archived]
-        renamed = _renamed(store, team_id=team_id, words=words, archived=archived)
+        renamed = _renamed(store, team_id=team_id, words=words, archived=archived) if words else None
         if renamed is not None:
             raise UserError(
                 f"'{' '.join(words[: renamed[1]])}' was renamed to *{renamed[0].name}*; use the new name."
@@ -64,8 +65,9 @@ def find_customer(
         require_customer(customers, words, name_of=lambda c: c.name, usage=usage)  # the miss, told with every name
         raise
     # A former name typed whole beats a shorter prefix of the new one: after "Acme Corp" became "Acme Group",
-    # `checkin acme corp green …` must not read "corp" as the mood.
-    renamed = _renamed(store, team_id=team_id, words=words, archived=archived)
+    # `checkin acme corp green …` must not read "corp" as the mood. Former names are read only when one may start
+    # with the first word typed (the flag came with the customers' rows).
+    renamed = _renamed(store, team_id=team_id, words=words, archived=archived) if maybe_renamed else None
     if renamed is not None and renamed[1] > len(words) - len(rest):
         raise UserError(f"'{' '.join(words[: renamed[1]])}' was renamed to *{renamed[0].name}*; use the new name.")
     return customer, given[len(given) - len(rest) :]
@@ -85,7 +87,7 @@ def find_customer_in_text(store: Store, *, team_id: str, text: str, usage: str) 
 
 
 def _renamed(store: Store, *, team_id: str, words: Sequence[str], archived: bool) -> tuple[Customer, int] | None:
-    former = store.former_names(team_id=team_id)
+    former = store.former_names(team_id=team_id, prefix=name_key(words[0]))
     for k in range(len(words), 0, -1):
         customer_id = former.get(name_key(" ".join(words[:k])))
         if customer_id is not None:

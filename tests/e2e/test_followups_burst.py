@@ -96,6 +96,45 @@ def test_a_checkin_reads_only_the_customers_its_name_can_match(slack: SlackReque
     assert "No customer matches 'acmme' — did you mean Acme Corp?" in missed
 
 
+def ack_statements(store: Store) -> tuple[list[str], Callable[[], None]]:
+    """SQL statements run on the answering thread (not the follow-ups')."""
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not threading.current_thread().name.startswith("partner-lazy"):
+            statements.append(" ".join(statement.split()))
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    return statements, lambda: event.remove(store.engine, "before_cursor_execute", count)
+
+
+def test_a_checkin_is_answered_with_one_lookup_and_one_insert_and_old_names_still_count(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    ok(slack.command("add Acme Corp"))
+    ok(slack.command("add Globex"))
+    ok(slack.command("edit globex name=Initech"))  # a rename whose old name cannot start with "acme"
+    statements, stop = ack_statements(store)
+    try:
+        assert "Logged a green check-in for *Acme Corp*" in ok(slack.command("checkin acme green kickoff"))["text"]
+    finally:
+        stop()
+    # The customer (with "may a former name start with 'acme'?" in the same statement), then the insert.
+    assert [s.split(" ")[0] for s in statements] == ["SELECT", "INSERT"], statements
+    assert "customer_event" in statements[0] and "checkin" in statements[1]
+    # Former names are still read when one can be what was typed: a whole old name beats a prefix of a new one.
+    ok(slack.command("edit acme name=Acme Group"))
+    assert ok(slack.command("checkin acme corp green kickoff"))["text"] == (
+        "'acme corp' was renamed to *Acme Group*; use the new name."
+    )
+    assert "Logged a green check-in for *Initech*" in ok(slack.command("checkin initech green ok"))["text"]
+    assert "was renamed to *Initech*" in ok(slack.command("checkin GLOBEX green ok"))["text"]
+    # A retried check-in finds the first row: one row, the same answer.
+    first = ok(slack.command("checkin acme green once", trigger_id="7.7.same"))["text"]
+    again = ok(slack.command("checkin acme green once", trigger_id="7.7.same", retry_num=1))["text"]
+    assert first == again and [c.note for c in store.checkins(team_id=TEAM_ID)].count("once") == 1
+
+
 def workspace_reads(store: Store) -> tuple[list[str], Callable[[], None]]:
     statements: list[str] = []
 
