@@ -10,8 +10,9 @@ import logging
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from itertools import groupby
 from typing import Any
 
 from slack_bolt import Respond
@@ -20,9 +21,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.settings import Settings
+from domain.calendar import WorkCalendar
 from domain.checkins import owner_alert
 from domain.customers import work_calendar
-from handlers.blocks.checkin import channel_problem_text, checkin_summary, owner_alert_text
+from handlers.blocks.checkin import channel_problem_text, checkins_summary, owner_alert_text
 from handlers.boundaries_hooks import after_checkin as boundary_checks
 from handlers.home_publisher import HomePublisher, request_home_refresh
 from schedules.health import health_config, recompute_health
@@ -38,32 +40,45 @@ CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"
 OWNER_GONE = frozenset({"user_not_found", "user_disabled", "account_inactive", "invalid_auth", "cannot_dm_bot"})
 
 
+@dataclass
+class _Owed:
+    """A trailing run owed for a key: the newest `now` asked for, and the items handed in meanwhile."""
+
+    now: datetime | None = None
+    items: list[Any] = field(default_factory=list)
+
+
 class PerCustomer:
     """Single flight with one trailing run, per customer: work that only needs to see the latest data.
 
-    While a run for a customer is going, further requests only mark it dirty; the running caller then runs once
-    more at the end with the newest ``now``. A burst of N check-ins of one customer costs about two runs, and the
-    last run starts after the last request was made, so its result reflects every committed check-in, with no
-    timer. Per process: another replica runs its own, which is fine because each run reads the database.
+    While a run for a customer is going, further requests only mark it dirty (and hand in their item, e.g. the
+    new check-in); the running caller then runs once more at the end with the newest ``now`` and every item
+    handed in meanwhile. A burst of N check-ins of one customer costs about two runs, and the last run starts
+    after the last request was made, so its result reflects every committed check-in, with no timer. Per
+    process: another replica runs its own, which is fine because each run reads the database.
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._lock = threading.Lock()
-        self._pending: dict[Hashable, datetime | None] = {}  # running keys → the `now` of a trailing run, if owed
+        self._pending: dict[Hashable, _Owed] = {}  # running keys → the trailing run owed, if any (now is set)
         self.runs = 0  # how many runs started (benchmarks and tests read it)
         self.coalesced = 0  # requests folded into a running one
         self.before_run: Callable[[Hashable], None] | None = None  # a test's hook, called before each run
 
-    def run(self, key: Hashable, now: datetime, work: Callable[[datetime], None]) -> bool:
-        """Runs `work(now)` for the key, or folds the request into the run going on; True when this call ran it."""
+    def run(self, key: Hashable, now: datetime, work: Callable[[datetime, list[Any]], None], item: Any = None) -> bool:
+        """Runs `work(now, [item])` for the key, or folds the request into the run going on (its item into the
+        trailing run's list); True when this call ran it."""
         with self._lock:
-            if key in self._pending:
-                owed = self._pending[key]
-                self._pending[key] = now if owed is None or now > owed else owed
+            owed = self._pending.get(key)
+            if owed is not None:
+                owed.now = now if owed.now is None or now > owed.now else owed.now
+                if item is not None:
+                    owed.items.append(item)
                 self.coalesced += 1
                 return False
-            self._pending[key] = None
+            self._pending[key] = _Owed()
+        items = [item] if item is not None else []
         try:
             while True:
                 with self._lock:
@@ -71,16 +86,16 @@ class PerCustomer:
                 if self.before_run is not None:
                     self.before_run(key)
                 try:
-                    work(now)
+                    work(now, items)
                 except Exception:
                     logger.exception("%s failed for %s", self.name, key)
                 with self._lock:
                     owed = self._pending[key]
-                    if owed is None:
+                    if owed.now is None:
                         del self._pending[key]
                         return True
-                    self._pending[key] = None
-                now = owed
+                    self._pending[key] = _Owed()
+                now, items = owed.now, owed.items
         except BaseException:
             with self._lock:
                 self._pending.pop(key, None)
@@ -95,7 +110,7 @@ def recompute_after_checkin(*, store: Store, settings: Settings, team_id: str, c
     """Rescores the customer after a new check-in, folded with the other check-ins of a burst (see PerCustomer)."""
     config = health_config(settings)
     return HEALTH_AFTER_CHECKIN.run(
-        (team_id, customer_id), now, lambda at: recompute_health(store, team_id, customer_id, at, config=config)
+        (team_id, customer_id), now, lambda at, _: recompute_health(store, team_id, customer_id, at, config=config)
     )
 
 
@@ -127,7 +142,7 @@ def after_checkin(
     customer = store.customer(team_id=team_id, customer_id=checkin.customer_id) if checkin else None
     if checkin is None or customer is None:
         return
-    post_summary(
+    summarize_checkin(
         client=client,
         store=store,
         settings=settings,
@@ -146,7 +161,23 @@ def after_checkin(
     recompute_after_checkin(store=store, settings=settings, team_id=team_id, customer_id=customer.id or 0, now=now)
 
 
-def post_summary(
+# The channel summary after check-ins: a burst on one customer is one message, edited to list every check-in
+# (chat.update is rate-limited per channel by Slack, so folding a burst is also what Slack wants).
+SUMMARY_AFTER_CHECKIN = PerCustomer("channel summary after check-ins")
+# Slack shows a message's text best under 4,000 characters: a longer burst goes on in a further reply.
+SUMMARY_TEXT_LIMIT = 4000
+
+
+@dataclass(frozen=True)
+class SummaryMessage:
+    """A summary posted in the customer's channel: its ts, the customer-local day and the check-ins it lists."""
+
+    ts: str
+    day: date
+    checkins: tuple[CheckIn, ...]
+
+
+def summarize_checkin(
     *,
     client: WebClient,
     store: Store,
@@ -155,10 +186,46 @@ def post_summary(
     checkin: CheckIn,
     now: datetime,
     origin_channel_id: str | None,
-) -> str | None:
-    """Posts the summary in the customer's channel, threaded under the first one of the customer's local day."""
+) -> None:
+    """Posts the check-in's summary in the customer's channel, threaded under the first one of its local day.
+
+    Check-ins of the customer made while its summary is being posted are folded into the same message (one
+    chat.postMessage, then one chat.update listing them all — see PerCustomer), so a burst costs about two calls.
+    """
     if not customer.channel_id or not customer.post_checkins or checkin.id is None or customer.id is None:
-        return None
+        return
+    posted: list[SummaryMessage] = []  # the message this burst is in, kept across the runs of one burst
+
+    def summarize(at: datetime, items: list[tuple[CheckIn, str | None]]) -> None:
+        message = post_summary(
+            client=client,
+            store=store,
+            settings=settings,
+            customer=customer,
+            checkins=items,
+            now=at,
+            current=posted[-1] if posted else None,
+        )
+        posted[:] = [message] if message is not None else []
+
+    SUMMARY_AFTER_CHECKIN.run((customer.team_id, customer.id), now, summarize, item=(checkin, origin_channel_id))
+
+
+def post_summary(
+    *,
+    client: WebClient,
+    store: Store,
+    settings: Settings,
+    customer: Customer,
+    checkins: list[tuple[CheckIn, str | None]],
+    now: datetime,
+    current: SummaryMessage | None = None,
+) -> SummaryMessage | None:
+    """Summarizes these check-ins (each with the channel it was made in) in the customer's channel.
+
+    They are added to `current` (the message of the burst so far) while it is of the same local day and short
+    enough; the rest are posted, threaded under the first summary of their local day. Returns the last message.
+    """
     calendar = work_calendar(
         tz=customer.tz,
         country=None,  # holidays do not matter for "which local day"
@@ -166,15 +233,66 @@ def post_summary(
         working_week=None,
         default_tz=settings.default_tz,
     )
-    day = calendar.local_date(checkin.created_at)
+    origin = {c.id: channel for c, channel in checkins}
+    ordered = sorted((c for c, _ in checkins), key=lambda c: (c.created_at, c.id or 0))
+    for day, of_day in groupby(ordered, key=lambda c: calendar.local_date(c.created_at)):
+        pending = list(of_day)
+        if current is not None and current.day == day:
+            more = _fitting(customer, current.checkins, pending)
+            if more and _update_summary(client, customer, current, more):
+                store.set_summary_ts(team_id=customer.team_id, checkin_ids=[c.id for c in more if c.id], ts=current.ts)
+                current = SummaryMessage(current.ts, day, current.checkins + tuple(more))
+                pending = pending[len(more) :]
+        while pending:
+            chunk = _fitting(customer, (), pending) or pending[:1]
+            ts = _post_summary(client, store, customer, chunk, calendar, day, now, origin.get(chunk[0].id))
+            if ts is None:
+                return None  # refused or unreachable: told or logged; the next check-in tries again
+            current = SummaryMessage(ts, day, tuple(chunk))
+            pending = pending[len(chunk) :]
+    return current
+
+
+def _fitting(customer: Customer, listed: tuple[CheckIn, ...], new: list[CheckIn]) -> list[CheckIn]:
+    """The first of `new` that still fit in one summary message after `listed`."""
+    fit = 0
+    while fit < len(new) and len(checkins_summary(customer, [*listed, *new[: fit + 1]])) <= SUMMARY_TEXT_LIMIT:
+        fit += 1
+    return new[:fit]
+
+
+def _update_summary(client: WebClient, customer: Customer, message: SummaryMessage, more: list[CheckIn]) -> bool:
+    try:
+        client.chat_update(
+            channel=customer.channel_id or "",
+            ts=message.ts,
+            text=checkins_summary(customer, [*message.checkins, *more]),
+        )
+        return True
+    except (SlackApiError, OSError) as e:  # e.g. the message was deleted: these check-ins get a message of their own
+        logger.info("could not add to the summary %s of customer %s (%s); posting anew", message.ts, customer.id, e)
+        return False
+
+
+def _post_summary(
+    client: WebClient,
+    store: Store,
+    customer: Customer,
+    checkins: list[CheckIn],
+    calendar: WorkCalendar,
+    day: date,
+    now: datetime,
+    origin_channel_id: str | None,
+) -> str | None:
+    assert customer.id is not None and customer.channel_id
     start = calendar.at_local(day, time(0))
     end = calendar.at_local(day + timedelta(days=1), time(0))
     parent = store.first_summary_between(team_id=customer.team_id, customer_id=customer.id, start=start, end=end)
-    thread_ts = parent.summary_ts if parent is not None and parent.id != checkin.id else None
+    thread_ts = parent.summary_ts if parent is not None and parent.id not in {c.id for c in checkins} else None
     try:
         posted = client.chat_postMessage(
             channel=customer.channel_id,
-            text=checkin_summary(customer, checkin),
+            text=checkins_summary(customer, checkins),
             thread_ts=thread_ts,
             unfurl_links=False,
             unfurl_media=False,
@@ -186,7 +304,7 @@ def post_summary(
             if newly:
                 tell_user(
                     client,
-                    user_id=checkin.author_id,
+                    user_id=checkins[0].author_id,
                     channel_id=origin_channel_id if origin_channel_id != customer.channel_id else None,
                     text=channel_problem_text(customer, error),
                 )
@@ -197,7 +315,7 @@ def post_summary(
         logger.warning("could not post the check-in summary for customer %s: %s", customer.id, e)
         return None
     ts = str(posted["ts"])
-    store.set_summary_ts(team_id=customer.team_id, checkin_id=checkin.id, ts=ts)
+    store.set_summary_ts(team_id=customer.team_id, checkin_ids=[c.id for c in checkins if c.id], ts=ts)
     if customer.channel_error:
         store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=None, now=now)
     return ts

@@ -114,14 +114,16 @@ class CheckInQueries(StoreBase):
                 .limit(1)  # without it the ORM loads every earlier check-in only to keep the first
             ).first()
 
-    def set_summary_ts(self, *, team_id: str, checkin_id: int, ts: str) -> None:
-        with self.session() as session:
-            session.exec(
+    def set_summary_ts(self, *, team_id: str, checkin_ids: Sequence[int], ts: str) -> None:
+        """These check-ins are summarized in the channel message `ts` (one message may list a burst of them)."""
+        if not checkin_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
                 update(CheckIn)
-                .where(col(CheckIn.team_id) == team_id, col(CheckIn.id) == checkin_id)
+                .where(col(CheckIn.team_id) == team_id, col(CheckIn.id).in_(list(checkin_ids)))
                 .values(summary_ts=ts)
             )
-            session.commit()
 
     def first_summary_between(
         self, *, team_id: str, customer_id: int, start: datetime, end: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from handlers.blocks import MOOD_EMOJI, customer_option, plain, truncate
@@ -45,6 +46,11 @@ def checkin_summary(customer: Customer, checkin: CheckIn) -> str:
     if checkin.permalink:
         text += f"\n<{checkin.permalink}|Original message>"
     return text + _next_step(checkin)
+
+
+def checkins_summary(customer: Customer, checkins: Sequence[CheckIn]) -> str:
+    """One channel message for check-ins of a customer made close together (a burst): each one's summary."""
+    return "\n\n".join(checkin_summary(customer, checkin) for checkin in checkins)
 
 
 def owner_alert_text(customer: Customer, checkin: CheckIn, *, reason: str, previous: str | None) -> str:

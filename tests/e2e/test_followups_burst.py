@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from bot.app import create_app
 from bot.settings import Settings
-from handlers.followups import HEALTH_AFTER_CHECKIN, recompute_after_checkin
+from handlers.followups import HEALTH_AFTER_CHECKIN, SUMMARY_AFTER_CHECKIN, recompute_after_checkin
 from schedules.health import health_config, recompute_health
 from storage.models import Customer
 from storage.store import Store
@@ -72,6 +72,56 @@ def test_twenty_concurrent_checkins_cost_at_most_three_recomputes_and_score_them
     one_by_one = recompute_health(store, TEAM_ID, customer_id, clock(), config=health_config(settings))
     assert one_by_one is not None
     assert stored.health_score == one_by_one.score
+
+
+def test_a_burst_of_twenty_checkins_is_one_channel_summary_listing_them_all(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=UTC"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+    first_post, release = threading.Event(), threading.Event()
+
+    def hold_the_first_post(key: Any) -> None:
+        if key == (TEAM_ID, customer.id) and not first_post.is_set():
+            first_post.set()
+            assert release.wait(30)
+
+    coalesced_before = SUMMARY_AFTER_CHECKIN.coalesced
+    SUMMARY_AFTER_CHECKIN.before_run = hold_the_first_post
+    try:
+        ok(slack.command("checkin acme green burst note 0", user_id="U0002"))
+        assert first_post.wait(30)
+        # 19 more while the first summary is being posted: each folds into it.
+        for n in range(1, 20):
+            ok(slack.command(f"checkin acme green burst note {n}", user_id="U0002"))
+        assert _eventually(lambda: SUMMARY_AFTER_CHECKIN.coalesced - coalesced_before == 19)
+        release.set()
+        bot.settle()
+    finally:
+        SUMMARY_AFTER_CHECKIN.before_run = None
+        release.set()
+
+    to_channel = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0ACME"]
+    updates = fake_slack.calls_to("chat.update")
+    assert len(to_channel) + len(updates) <= 3
+    (summary,) = fake_slack.messages["C0ACME"]
+    assert all(f"burst note {n}\n" in summary["text"] + "\n" for n in range(20)), summary["text"]
+    assert {c.summary_ts for c in store.checkins(team_id=TEAM_ID)} == {summary["ts"]}
+    # After the burst, the next check-in is a reply in the day's thread, as before.
+    ok(slack.command("checkin acme yellow later that day", user_id="U0002"))
+    bot.settle()
+    reply = fake_slack.messages["C0ACME"][-1]
+    assert reply["thread_ts"] == summary["ts"] and "later that day" in reply["text"]
+
+
+def _eventually(check: Callable[[], bool]) -> bool:
+    """Polls briefly for what other threads are doing (no clock involved)."""
+    waiter = threading.Event()
+    for _ in range(1000):
+        if check():
+            return True
+        waiter.wait(0.01)
+    return check()
 
 
 def test_a_checkin_reads_only_the_customers_its_name_can_match(slack: SlackRequests, store: Store) -> None:
