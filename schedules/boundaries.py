@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -283,6 +284,9 @@ def plan_boundary_reminders(*, store: Store, client: WebClient, now: datetime, s
     policy, default_tz = _policy_and_tz(settings)
     planned = 0
     since = now - REMINDER_LOOKBACK
+    # Each slot is looked for over REMINDER_LOOKBACK, so every tick finds again the ones planned by the ticks before:
+    # one query per team tells which those are, and only new slots are planned (a query each).
+    due: dict[str, list[tuple[Customer, BoundaryRecord, list[tuple[date, datetime]]]]] = defaultdict(list)
     for customer, records in store.customers_with_live_boundaries():
         if not customer.channel_id:
             continue
@@ -292,7 +296,16 @@ def plan_boundary_reminders(*, store: Store, client: WebClient, now: datetime, s
             if rule.status != "active" or rule.activated_at is None:
                 continue
             start = max(since, rule.activated_at)
-            for day, due_at in reminder_slots(record.row.reminders, cal, since=start, now=now, policy=policy):
+            slots = reminder_slots(record.row.reminders, cal, since=start, now=now, policy=policy)
+            if slots:
+                due[customer.team_id].append((customer, record, slots))
+    for team_id, reminders in due.items():
+        keys = {(REMINDER, subject(record), day.isoformat()) for _, record, slots in reminders for day, _ in slots}
+        known = store.planned_keys(team_id=team_id, keys=keys)
+        for customer, record, slots in reminders:
+            for day, due_at in slots:
+                if (REMINDER, subject(record), day.isoformat()) in known:
+                    continue
                 quiet = is_quiet(customer, due_at)
                 template = None
                 if not record.row.reminder_text:
@@ -335,6 +348,7 @@ def review_boundaries(*, store: Store, client: WebClient, now: datetime, setting
     done = 0
     policy, _default_tz = _policy_and_tz(settings)
     for customer, records in store.customers_with_live_boundaries():
+        held = 0
         for record in records:
             if record.rule.status == "active" and rules.has_held(record.rule, now, policy):
                 try:
@@ -343,9 +357,11 @@ def review_boundaries(*, store: Store, client: WebClient, now: datetime, setting
                     )
                 except (ValueError, BoundaryConflict):
                     continue  # someone changed it meanwhile (a slip, a retirement): their change stands
-                done += 1
+                held += 1
         assert customer.id is not None
-        records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
+        if held:  # read again what was just marked held, for the suggestion below
+            records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
+            done += held
         for record in records:
             if record.rule.in_force:
                 done += plan_escalation(store, customer=customer, record=record, policy=policy, now=now)

@@ -12,6 +12,7 @@ skipped at planning, and the renderer checks again just before sending.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from slack_sdk import WebClient
@@ -45,29 +46,42 @@ def _answered_since(store: Store, customer: Customer, survey: str, since: dateti
     return latest is not None and latest.created_at >= since
 
 
+def _key(customer: Customer, survey: str, start: date) -> tuple[str, str, str]:
+    """The outbox key of a customer's prompt for the period starting on `start`."""
+    return SURVEY_PROMPT, f"customer:{customer.id}", f"{survey}:{start.isoformat()}"
+
+
 def plan_survey_prompts(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
     """Plans the prompts whose time has come; returns how many new prompts were planned to be sent."""
     schedule = dict(settings.survey_schedule) if settings is not None else dict(DEFAULT_SURVEY_SCHEDULE)
     default_tz = settings.default_tz if settings is not None else "UTC"
     if not schedule:
         return 0
-    planned = 0
+    # Every tick finds each customer's current prompts due again; most were planned by an earlier tick. Work out
+    # the keys first (no query), ask the outbox once per team which exist, and look for answers only for the rest.
+    due: dict[str, list[tuple[Customer, str, int, date, datetime]]] = defaultdict(list)
     for customer in store.customers_for_health():
         if not customer.owner_id or customer.paused_at is not None:
             continue
-        assert customer.id is not None
         cal = customer_calendar(customer, default_tz)
         today = cal.local_date(now)
         created = cal.local_date(customer.created_at)
-        plans: list[NudgePlan] = []
         for survey, days in schedule.items():
             start = period_start(created, today, days)
             if start == created:
                 continue  # a customer just added has nothing to rate yet: the first prompt is one period in
             due_at = cal.at_local(cal.next_business_day(start, include_today=True), PROMPT_AT)
-            if due_at > now:
+            if due_at <= now:
+                due[customer.team_id].append((customer, survey, days, start, due_at))
+    planned = 0
+    for team_id, prompts in due.items():
+        known = store.planned_keys(team_id=team_id, keys={_key(c, survey, start) for c, survey, _, start, _ in prompts})
+        plans: list[NudgePlan] = []
+        for customer, survey, days, start, due_at in prompts:
+            assert customer.id is not None
+            if _key(customer, survey, start) in known:
                 continue
-            counts_from = cal.at_local(start, time(0)) - RECENT_ENOUGH
+            counts_from = customer_calendar(customer, default_tz).at_local(start, time(0)) - RECENT_ENOUGH
             answered = _answered_since(store, customer, survey, counts_from)
             plans.append(
                 NudgePlan(
@@ -82,7 +96,7 @@ def plan_survey_prompts(*, store: Store, client: WebClient, now: datetime, setti
                     payload={"survey": survey, "days": days, "counts_from": counts_from.isoformat()},
                 )
             )
-        new = store.plan_nudges(team_id=customer.team_id, plans=plans, now=now)
+        new = store.plan_nudges(team_id=team_id, plans=plans, now=now)
         planned += sum(1 for row in new if row.status == "pending")
     return planned
 

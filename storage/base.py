@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, text
 from sqlmodel import Session
+
+T = TypeVar("T")
+
+IN_LIST_CHUNK = 500  # bound the size of IN (...) lists: SQLite's variable limit, PostgreSQL's plan time
+
+
+def in_chunks(items: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in slices short enough for one IN (...) list each."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class StoreBase:

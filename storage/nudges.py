@@ -19,12 +19,10 @@ from sqlalchemy import Table, bindparam, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.base import StoreBase
+from storage.base import StoreBase, in_chunks
 from storage.models import Nudge, Workspace
 
 NUDGE_TABLE: Table = Nudge.__table__  # type: ignore[assignment]  # Core statements where the ORM adds only cost
-
-_CHUNK = 500  # bound the size of IN (...) lists
 
 
 @dataclass(frozen=True)
@@ -44,11 +42,6 @@ class NudgePlan:
     @property
     def key(self) -> tuple[str, str, str]:
         return self.kind, self.subject, self.due_key
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 def _inactive_teams() -> Any:
@@ -86,21 +79,7 @@ class NudgeQueries(StoreBase):
             wanted.setdefault(plan.key, plan)
         if not wanted:
             return []
-        existing: set[tuple[str, str, str]] = set()
-        with self.session() as session:
-            subjects = sorted({k[1] for k in wanted})
-            due_keys = sorted({k[2] for k in wanted})
-            kinds = sorted({k[0] for k in wanted})
-            for chunk in _chunks(subjects):
-                rows = session.exec(
-                    select(Nudge.kind, Nudge.subject, Nudge.due_key).where(
-                        Nudge.team_id == team_id,
-                        col(Nudge.kind).in_(kinds),
-                        col(Nudge.subject).in_(chunk),
-                        col(Nudge.due_key).in_(due_keys),
-                    )
-                )
-                existing.update((kind, subject, due_key) for kind, subject, due_key in rows)
+        existing = self.planned_keys(team_id=team_id, keys=wanted)
         fresh = [self._values(team_id, plan, now) for key, plan in wanted.items() if key not in existing]
         if not fresh:
             return []
@@ -125,6 +104,30 @@ class NudgeQueries(StoreBase):
                 except IntegrityError:
                     session.rollback()
         return inserted
+
+    def planned_keys(self, *, team_id: str, keys: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """Which of these (kind, subject, due_key) keys the outbox already holds, in a query per 500 subjects.
+
+        Lets a job that re-plans every tick skip the work behind a plan it made before (queries, wording)."""
+        keys = set(keys)
+        existing: set[tuple[str, str, str]] = set()
+        if not keys:
+            return existing
+        with self.session() as session:
+            subjects = sorted({k[1] for k in keys})
+            due_keys = sorted({k[2] for k in keys})
+            kinds = sorted({k[0] for k in keys})
+            for chunk in in_chunks(subjects):
+                rows = session.exec(
+                    select(Nudge.kind, Nudge.subject, Nudge.due_key).where(
+                        Nudge.team_id == team_id,
+                        col(Nudge.kind).in_(kinds),
+                        col(Nudge.subject).in_(chunk),
+                        col(Nudge.due_key).in_(due_keys),
+                    )
+                )
+                existing.update(found for found in ((k, s, d) for k, s, d in rows) if found in keys)
+        return existing
 
     def plan_nudge(
         self,
@@ -169,7 +172,7 @@ class NudgeQueries(StoreBase):
             return found
         due_keys = sorted({k[1] for k in keys})
         with self.session() as session:
-            for chunk in _chunks(sorted({k[0] for k in keys})):
+            for chunk in in_chunks(sorted({k[0] for k in keys})):
                 rows = session.exec(
                     select(Nudge.subject, Nudge.due_key).where(
                         Nudge.team_id == team_id,
@@ -223,7 +226,7 @@ class NudgeQueries(StoreBase):
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             ids = list(session.exec(query))
-            for chunk in _chunks(ids):
+            for chunk in in_chunks(ids):
                 session.exec(  # type: ignore[call-overload]
                     update(Nudge)
                     .where(col(Nudge.id).in_(chunk), _ready(now))
@@ -231,7 +234,7 @@ class NudgeQueries(StoreBase):
                 )
             session.commit()
             claimed: list[Nudge] = []
-            for chunk in _chunks(ids):
+            for chunk in in_chunks(ids):
                 claimed.extend(
                     session.exec(
                         select(Nudge).where(
@@ -367,7 +370,7 @@ class NudgeQueries(StoreBase):
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             ids = list(session.exec(query))
-            for chunk in _chunks(ids):
+            for chunk in in_chunks(ids):
                 session.exec(  # type: ignore[call-overload]
                     update(Nudge)
                     .where(col(Nudge.id).in_(chunk), stale)
@@ -375,7 +378,7 @@ class NudgeQueries(StoreBase):
                 )
             session.commit()
             taken: list[Nudge] = []
-            for chunk in _chunks(ids):
+            for chunk in in_chunks(ids):
                 taken.extend(
                     session.exec(
                         select(Nudge).where(
@@ -411,7 +414,7 @@ class NudgeQueries(StoreBase):
                         status="sent", sent_at=now, channel_id=channel_id, message_ts=ts, error=None, lease_until=None
                     )
                 )
-            for chunk in _chunks(list(not_posted)):
+            for chunk in in_chunks(list(not_posted)):
                 session.exec(  # type: ignore[call-overload]
                     update(Nudge)
                     .where(col(Nudge.id).in_(chunk), mine)
@@ -423,7 +426,7 @@ class NudgeQueries(StoreBase):
                         error="a sender stopped before posting; not found in Slack, so sent again",
                     )
                 )
-            for chunk in _chunks(list(unknown)):
+            for chunk in in_chunks(list(unknown)):
                 session.exec(  # type: ignore[call-overload]
                     update(Nudge)
                     .where(col(Nudge.id).in_(chunk), mine)

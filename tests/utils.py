@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt import App
+from sqlalchemy import event
 
 from bot.server import PartnerWSGI, run_until, serve_http
 from storage.store import Store
@@ -79,3 +81,18 @@ class BotServer:
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=5)
+
+
+@contextmanager
+def counting_statements(store: Store) -> Iterator[list[str]]:
+    """The SQL statements the store's engine runs inside the block, in order."""
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)

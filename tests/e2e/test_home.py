@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from slack_sdk.models.views import View
-from sqlalchemy import delete, event, insert, update
+from sqlalchemy import delete, insert, update
 from sqlmodel import Session, col, select
 
 from bot.app import create_app
@@ -39,7 +38,7 @@ from storage.store import Store
 from tests.e2e.test_foundation import modal_values
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
+from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock, counting_statements
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in New York
 DANA, SAM = "U0001", "U0002"
@@ -137,20 +136,6 @@ def add_customers(store: Store, count: int, *, start: int = 0, owner: str = DANA
         session.execute(insert(Boundary), boundaries)
         session.commit()
     return [int(i) for i in ids if i is not None]
-
-
-@contextmanager
-def counting_statements(store: Store) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(store.engine, "before_cursor_execute", count)
 
 
 def as_text(view: Any) -> str:
