@@ -284,8 +284,10 @@ class ShutdownRequest:
 
 
 def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
+    from bot.memory import IdleTrimmer, limit_malloc_arenas
     from bot.scheduler import build_scheduler
 
+    limit_malloc_arenas()  # before any thread starts (bot/memory.py: what a burst of requests leaves behind)
     # PARTNER_CLOCK_START (tests only): the whole process, requests and ticks alike, runs on a clock from then on.
     clock = running_clock(settings.clock_start) if settings.clock_start else system_clock
     app = create_app(settings=settings, store=store, clock=clock)
@@ -302,6 +304,7 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
     try:
         if scheduler:
             scheduler.start()
+        IdleTrimmer().start(shutdown.event)
         if socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -1,0 +1,50 @@
+"""bot/memory.py: the heap is given back once after a burst, only when the process has gone idle."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.memory import BURST_CPU_SECONDS, CHECK_SECONDS, IDLE_CPU_SHARE, IdleTrimmer, limit_malloc_arenas
+
+
+class CpuClock:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def trimmer() -> tuple[IdleTrimmer, CpuClock, list[None]]:
+    cpu, trims = CpuClock(), []
+    return IdleTrimmer(trim=lambda: trims.append(None), cpu_seconds=cpu), cpu, trims
+
+
+def test_trims_once_when_a_burst_is_over_and_not_while_it_lasts() -> None:
+    idle, cpu, trims = trimmer()
+    busy = CHECK_SECONDS * 0.5  # half a core: requests are being served
+    for _ in range(4):
+        cpu.seconds += busy
+        assert idle.check() is False
+    assert 4 * busy >= BURST_CPU_SECONDS and trims == []
+    cpu.seconds += IDLE_CPU_SHARE * CHECK_SECONDS / 2  # quiet now
+    assert idle.check() is True and len(trims) == 1
+    for _ in range(10):  # staying idle: nothing more to give back
+        cpu.seconds += 0.001
+        assert idle.check() is False
+    cpu.seconds += BURST_CPU_SECONDS  # the next burst, then quiet again: one more trim
+    assert idle.check() is False
+    assert idle.check() is True and len(trims) == 2
+
+
+def test_an_idle_process_or_a_little_work_is_never_trimmed() -> None:
+    idle, cpu, trims = trimmer()
+    for _ in range(50):  # a scheduler tick now and then, far below a burst in total
+        cpu.seconds += BURST_CPU_SECONDS / 100
+        idle.check()
+    assert trims == []
+
+
+def test_the_operators_malloc_arena_max_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_malloc_arenas() is False
