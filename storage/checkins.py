@@ -12,6 +12,10 @@ from sqlmodel import col, select
 from storage.base import StoreBase
 from storage.models import CheckIn
 
+_CHECKINS = CheckIn.__table__  # type: ignore[attr-defined]
+_INSERT_COLUMNS = tuple(c.name for c in _CHECKINS.columns if c.name != "id")
+_INSERT_CHECKIN = insert(_CHECKINS)  # the values go as parameters: the statement is compiled once
+
 
 class CheckInQueries(StoreBase):
     def record_checkin(
@@ -46,11 +50,10 @@ class CheckInQueries(StoreBase):
             response_days=response_days,
         )
         # One INSERT and its commit (Core): the ORM's unit of work cost more than the statement on the ack path.
-        table = CheckIn.__table__  # type: ignore[attr-defined]
-        values = {c.name: getattr(checkin, c.name) for c in table.columns if c.name != "id"}
+        values = {name: getattr(checkin, name) for name in _INSERT_COLUMNS}
         try:
             with self.engine.begin() as conn:
-                checkin.id = conn.execute(insert(table).values(values)).inserted_primary_key[0]
+                checkin.id = conn.execute(_INSERT_CHECKIN, values).inserted_primary_key[0]
         except IntegrityError:
             # The same idempotency key (a retried Slack request): the first row, not a second one.
             if idempotency_key is None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import true, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -103,21 +103,13 @@ class CustomerQueries(WorkspaceQueries):
         can match (exactly or as a prefix) without loading the whole team — and whether a former name of some
         customer may start with `prefix` too.
 
-        One statement: the check-in's lookup reads the former names only when one of them could be what was typed
-        (see former_names). The flag is only known when some customer matched (it rides on their rows).
+        One statement, built once (it runs on every check-in's ack): the lookup reads the former names only when
+        one of them could be what was typed (see former_names). The flag is only known when some customer matched
+        (it rides on their rows).
         """
-        renamed = (
-            select(CustomerEvent.id)
-            .where(CustomerEvent.team_id == team_id, CustomerEvent.kind == "renamed", _former_name_from(prefix))
-            .exists()
-        )
+        params = {"team_id": team_id, "name_like": _like_prefix(prefix), "old_like": _old_name_like(prefix)}
         with self.session() as session:
-            query = select(Customer, renamed).where(
-                Customer.team_id == team_id, col(Customer.name_key).startswith(prefix, autoescape=True)
-            )
-            if not include_archived:
-                query = query.where(col(Customer.archived_at).is_(None))
-            rows = session.exec(query.order_by(Customer.name_key)).all()
+            rows = session.exec(_NAMED_FROM[include_archived], params=params).all()  # type: ignore[call-overload]
         return [customer for customer, _ in rows], any(flag for _, flag in rows)
 
     def customers_in_channel(self, *, team_id: str, channel_id: str, include_archived: bool = False) -> list[Customer]:
@@ -293,12 +285,43 @@ class CustomerQueries(WorkspaceQueries):
         return {name_key(detail["name"][0]): customer_id for customer_id, detail in events if detail.get("name")}
 
 
-def _former_name_from(prefix: str) -> Any:
-    """SQL: a rename event whose old name may start with `prefix` (a name_key): a superset, checked in Python after.
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern (escape character "/") for values starting with `prefix`."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
-    SQL's lower() folds ASCII letters only (SQLite), so a prefix with other characters filters nothing.
-    """
-    if not prefix.isascii():
-        return true()
-    old_name = col(CustomerEvent.detail)[("name", 0)].as_string()
-    return old_name.istartswith(prefix, autoescape=True)
+
+def _old_name_like(prefix: str) -> str:
+    """A case-insensitive LIKE pattern for the old names (as typed) that may start with `prefix` (a name_key): a
+    superset, checked in Python after. SQL's lower() folds ASCII letters only (SQLite), so a prefix with other
+    characters filters nothing."""
+    return _like_prefix(prefix) if prefix.isascii() else "%"
+
+
+_OLD_NAME = col(CustomerEvent.detail)[("name", 0)].as_string()
+
+
+def _former_name_from(prefix: str) -> Any:
+    """SQL: a rename event whose old name may start with `prefix` (a name_key)."""
+    return _OLD_NAME.ilike(_old_name_like(prefix), escape="/")
+
+
+def _named_from(*, include_archived: bool) -> Any:
+    renamed = (
+        select(CustomerEvent.id)
+        .where(
+            CustomerEvent.team_id == bindparam("team_id"),
+            CustomerEvent.kind == "renamed",
+            _OLD_NAME.ilike(bindparam("old_like"), escape="/"),
+        )
+        .exists()
+    )
+    query = select(Customer, renamed).where(
+        Customer.team_id == bindparam("team_id"), col(Customer.name_key).like(bindparam("name_like"), escape="/")
+    )
+    if not include_archived:
+        query = query.where(col(Customer.archived_at).is_(None))
+    return query.order_by(Customer.name_key)
+
+
+# customers_named_and_renamed_from's statement, by include_archived: built once, not on every check-in.
+_NAMED_FROM = {archived: _named_from(include_archived=archived) for archived in (False, True)}

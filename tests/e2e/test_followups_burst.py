@@ -179,6 +179,10 @@ def test_a_checkin_is_answered_with_one_lookup_and_one_insert_and_old_names_stil
     )
     assert "Logged a green check-in for *Initech*" in ok(slack.command("checkin initech green ok"))["text"]
     assert "was renamed to *Initech*" in ok(slack.command("checkin GLOBEX green ok"))["text"]
+    # LIKE's wildcards in a name are plain characters: "a_b" is not a prefix of "axb c".
+    ok(slack.command("add a_b"))
+    ok(slack.command("add axb c"))
+    assert "Logged a green check-in for *a_b*" in ok(slack.command("checkin a_b green ok"))["text"]
     # A retried check-in finds the first row: one row, the same answer.
     first = ok(slack.command("checkin acme green once", trigger_id="7.7.same"))["text"]
     again = ok(slack.command("checkin acme green once", trigger_id="7.7.same", retry_num=1))["text"]
