@@ -223,8 +223,9 @@ def create_app(
     active_workspaces = ActiveWorkspaces()  # this process's memory of which teams are installed
     after_ack = AfterAck(app.lazy_pool)  # follow-ups handed over without copying the request (handlers/followups.py)
 
+    # One middleware, not three: Bolt builds every middleware's arguments (some forty of them) on every request.
     @app.middleware
-    def inject_dependencies(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+    def prepare_request(body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
         context["store"] = store
         context["clock"] = clock
         context["settings"] = settings
@@ -236,12 +237,10 @@ def create_app(
         # Bolt builds a plain client per request (token set by its authorization, which ran before this).
         configured = client.configured_timeout if isinstance(client, AnswerAwareWebClient) else client.timeout
         context["client"] = AnswerAwareWebClient.for_request(context.client, timeout=configured)
-        return next()
-
-    # External people in Slack Connect channels reach only the customer's-own-view survey (handlers/identity.py).
-    app.use(refuse_external_users)
-    # A team that had uninstalled Partner and sends a request again has reinstalled it (handlers/events/uninstall.py).
-    app.use(reactivate_on_reinstall)
+        # External people in Slack Connect channels reach only the customer's-own-view survey (handlers/identity.py);
+        # then a team that had uninstalled Partner and sends a request again has reinstalled it
+        # (handlers/events/uninstall.py).
+        return refuse_external_users(body, context, lambda: reactivate_on_reinstall(body, context, next))
 
     @app.error
     def on_error(
