@@ -90,17 +90,14 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
     policy = policy_of(settings)
     planned = 0
     for team_id in store.active_team_ids():
-        customers = store.customers(team_id=team_id)
-        ids = [c.id for c in customers if c.id is not None]
+        customers = store.customer_schedules(team_id=team_id)
+        ids = [c.id for c in customers]
         contacts = store.last_contacts(team_id=team_id, customer_ids=ids, kinds=policy.contact_kinds)
         since = max(store.watermark(team_id=team_id, job=JOB) or now - policy.grace, now - MAX_CATCH_UP)
         extra = {"contact_kinds": list(policy.contact_kinds) if policy.contact_kinds else None}
-        plans = [
-            replace(p, payload={**p.payload, **extra})
-            for p in planner.plan_cadence(
-                customers, contacts, since=since, now=now, grace=policy.grace, default_tz=policy.default_tz
-            )
-        ]
+        plans = planner.plan_cadence(
+            customers, contacts, since=since, now=now, grace=policy.grace, default_tz=policy.default_tz, extra=extra
+        )
         inserted = store.plan_nudges(team_id=team_id, plans=plans, now=now)
 
         due = planner.lapses(customers, contacts, now=now, default_tz=policy.default_tz)

@@ -25,10 +25,12 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.cadence import Cadence, Slot, Thresholds, due_slots, is_satisfied, launch_cadence, parse_cadence, standing
 from domain.calendar import WorkCalendar
+from storage.cadence import CustomerSchedule
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NudgePlan
 
@@ -42,12 +44,15 @@ ASKED = ("pending", "claimed", "sending", "sent", "failed", "missed")
 # Person-made outcomes that excuse a day: nobody missed a call they deliberately skipped or snoozed.
 EXCUSED = ("skipped", "snoozed")
 
+# A customer as the planner reads it: the ORM row, or the plain row the cadence job loads (storage/cadence.py).
+Scheduled = Customer | CustomerSchedule
 
-def subject_of(customer: Customer) -> str:
+
+def subject_of(customer: Scheduled) -> str:
     return f"customer:{customer.id}"
 
 
-def calendar_of(customer: Customer, *, default_tz: str = "UTC") -> WorkCalendar:
+def calendar_of(customer: Scheduled, *, default_tz: str = "UTC") -> WorkCalendar:
     """The customer's calendar; a stored value that no longer validates falls back rather than stopping the tick."""
     try:
         return WorkCalendar.create(
@@ -58,7 +63,7 @@ def calendar_of(customer: Customer, *, default_tz: str = "UTC") -> WorkCalendar:
         return WorkCalendar.create(default_tz)
 
 
-def cadence_of(customer: Customer) -> Cadence:
+def cadence_of(customer: Scheduled) -> Cadence:
     """The customer's normal cadence; none (or unreadable) is off."""
     if not customer.cadence:
         return Cadence("off")
@@ -69,12 +74,12 @@ def cadence_of(customer: Customer) -> Cadence:
         return Cadence("off")
 
 
-def effective_cadence(customer: Customer, cal: WorkCalendar, now: datetime) -> Cadence:
+def effective_cadence(customer: Scheduled, cal: WorkCalendar, now: datetime) -> Cadence:
     """What applies today: daily calls in launch mode, the normal cadence otherwise."""
     return launch_cadence(cadence_of(customer), launch_until=customer.launch_until, today=cal.local_date(now))
 
 
-def slots(customer: Customer, cal: WorkCalendar, *, since: datetime, now: datetime) -> list[Slot]:
+def slots(customer: Scheduled, cal: WorkCalendar, *, since: datetime, now: datetime) -> list[Slot]:
     """Slots due in (since, now]: launch mode's daily slots up to ``launch_until``, the normal cadence after.
 
     Each slot is assigned by its own local date, never by the window, so consecutive windows still see
@@ -90,20 +95,22 @@ def slots(customer: Customer, cal: WorkCalendar, *, since: datetime, now: dateti
     return sorted(found, key=lambda s: s.due_at)
 
 
-def is_live(customer: Customer) -> bool:
+def is_live(customer: Scheduled) -> bool:
     return customer.archived_at is None and customer.paused_at is None and customer.id is not None
 
 
 def plan_cadence(
-    customers: Iterable[Customer],
+    customers: Iterable[Scheduled],
     last_contacts: Mapping[int, CheckIn],
     *,
     since: datetime,
     now: datetime,
     grace: timedelta,
     default_tz: str = "UTC",
+    extra: Mapping[str, Any] | None = None,
 ) -> list[NudgePlan]:
-    """One row per slot due in (since, now] for every live customer (paused and archived ones get none)."""
+    """One row per slot due in (since, now] for every live customer (paused and archived ones get none);
+    `extra` is added to every row's payload."""
     plans: list[NudgePlan] = []
     # Customers with the same calendar and cadence have the same slots: searched once per pair, not per customer
     # (10,000 customers due at once share a handful of pairs; bench/fanout.py).
@@ -144,6 +151,7 @@ def plan_cadence(
                         "local_date": slot.local_date.isoformat(),
                         "period_start": (slot.period_start or slot.local_date).isoformat(),
                         "tz": cal.tz,
+                        **(extra or {}),
                     },
                 )
             )
@@ -155,7 +163,7 @@ def business_morning(cal: WorkCalendar, day: date) -> datetime:
     return cal.at_local(cal.next_business_day(day, include_today=True), ALERT_AT)
 
 
-def thresholds_of(customer: Customer, cadence: Cadence) -> Thresholds | None:
+def thresholds_of(customer: Scheduled, cadence: Cadence) -> Thresholds | None:
     """The customer's own ideal/maximum windows when set, else the cadence's defaults."""
     limits = cadence.thresholds
     if limits is None:
@@ -168,7 +176,7 @@ def thresholds_of(customer: Customer, cadence: Cadence) -> Thresholds | None:
         return limits
 
 
-def lapse_start(customer: Customer, cal: WorkCalendar, contact: CheckIn | None) -> date:
+def lapse_start(customer: Scheduled, cal: WorkCalendar, contact: CheckIn | None) -> date:
     """The local date the clock last restarted: the last qualifying check-in, else the day the customer was added."""
     return cal.local_date(contact.created_at if contact else customer.created_at)
 
@@ -177,7 +185,7 @@ def lapse_start(customer: Customer, cal: WorkCalendar, contact: CheckIn | None) 
 class Lapse:
     """A customer's current lapse: since when the clock runs, and the earliest its alert could be due."""
 
-    customer: Customer
+    customer: Scheduled
     cal: WorkCalendar
     cadence: Cadence
     start: date
@@ -191,47 +199,71 @@ class Lapse:
 
 
 def lapses(
-    customers: Iterable[Customer], last_contacts: Mapping[int, CheckIn], *, now: datetime, default_tz: str = "UTC"
+    customers: Iterable[Scheduled], last_contacts: Mapping[int, CheckIn], *, now: datetime, default_tz: str = "UTC"
 ) -> list[Lapse]:
     """Customers whose overdue alert may be due at `now` (pure; the nudge log is only needed for these)."""
     found: list[Lapse] = []
+    # The verdict depends on the calendar, the cadence settings and the local date the lapse started, never on the
+    # customer otherwise: worked out once per distinct combination (10,000 customers due at once share a few).
+    calendars: dict[tuple[str | None, ...], WorkCalendar] = {}
+    verdicts: dict[tuple[object, ...], tuple[Cadence, datetime, datetime | None, str] | None] = {}
     for customer in customers:
         if not is_live(customer) or (customer.snoozed_until is not None and customer.snoozed_until > now):
             continue
         assert customer.id is not None
-        cal = calendar_of(customer, default_tz=default_tz)
-        cadence = effective_cadence(customer, cal, now)
-        if cadence.is_off:
-            continue
+        where = (customer.tz, customer.country, customer.working_week, customer.subdiv)
+        if where not in calendars:
+            calendars[where] = calendar_of(customer, default_tz=default_tz)
+        cal = calendars[where]
         contact = last_contacts.get(customer.id)
         start = lapse_start(customer, cal, contact)
-        red_at, red_reason = None, ""
-        limits = thresholds_of(customer, cadence)
-        state = standing(
-            cadence,
-            cal,
-            last_contact_at=contact.created_at if contact else None,
-            now=now,
-            created_at=customer.created_at,
-            thresholds=limits,
-        )
-        if state.state == "red" and limits is not None:
-            red_from = (
-                cal.add_business_days(start, limits.max_days + 1)
-                if limits.business_days
-                else start + timedelta(days=limits.max_days + 1)
-            )
-            red_at, red_reason = business_morning(cal, red_from), state.reason
-        earliest = red_at
-        if cadence.kind == "daily":
-            # The first day after the lapse started on which a daily call could have been missed.
-            first = cal.next_business_day(start)
-            missed_at = business_morning(cal, first + timedelta(days=1))
-            earliest = missed_at if earliest is None else min(earliest, missed_at)
-        if earliest is None or earliest > now:
-            continue
-        found.append(Lapse(customer, cal, cadence, start, earliest, red_at, red_reason))
+        settings = (customer.cadence, customer.launch_until, customer.ideal_days, customer.max_days)
+        key = (where, *settings, start, contact is None)
+        if key not in verdicts:
+            verdicts[key] = _lapse_verdict(customer, cal, start, has_contact=contact is not None, now=now)
+        verdict = verdicts[key]
+        if verdict is not None:
+            cadence, earliest, red_at, red_reason = verdict
+            found.append(Lapse(customer, cal, cadence, start, earliest, red_at, red_reason))
     return found
+
+
+def _lapse_verdict(
+    customer: Scheduled, cal: WorkCalendar, start: date, *, has_contact: bool, now: datetime
+) -> tuple[Cadence, datetime, datetime | None, str] | None:
+    """(effective cadence, earliest alert, red alert time, red reason) for a lapse that started on the local date
+    `start`, or None when no alert can be due yet."""
+    cadence = effective_cadence(customer, cal, now)
+    if cadence.is_off:
+        return None
+    red_at, red_reason = None, ""
+    limits = thresholds_of(customer, cadence)
+    # standing() counts local dates only: any instant of `start` stands for the customer's last contact or creation.
+    reference = cal.at_local(start, time(12))
+    state = standing(
+        cadence,
+        cal,
+        last_contact_at=reference if has_contact else None,
+        now=now,
+        created_at=reference,
+        thresholds=limits,
+    )
+    if state.state == "red" and limits is not None:
+        red_from = (
+            cal.add_business_days(start, limits.max_days + 1)
+            if limits.business_days
+            else start + timedelta(days=limits.max_days + 1)
+        )
+        red_at, red_reason = business_morning(cal, red_from), state.reason
+    earliest = red_at
+    if cadence.kind == "daily":
+        # The first day after the lapse started on which a daily call could have been missed.
+        first = cal.next_business_day(start)
+        missed_at = business_morning(cal, first + timedelta(days=1))
+        earliest = missed_at if earliest is None else min(earliest, missed_at)
+    if earliest is None or earliest > now:
+        return None
+    return cadence, earliest, red_at, red_reason
 
 
 def plan_overdue(lapses: Iterable[Lapse], asked: Mapping[int, Sequence[Nudge]], *, now: datetime) -> list[NudgePlan]:

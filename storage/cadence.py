@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -15,7 +16,41 @@ from storage.base import StoreBase
 from storage.models import CheckIn, Customer, CustomerEvent, JobWatermark, Workspace
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerSchedule:
+    """What the cadence planner reads of a customer. Loaded as plain rows: building 10,000 ORM customers was a
+    sixth of a fan-out tick's planning (bench/fanout.py)."""
+
+    id: int
+    owner_id: str | None
+    tz: str | None
+    country: str | None
+    subdiv: str | None
+    working_week: str | None
+    cadence: str | None
+    launch_until: date | None
+    created_at: datetime
+    archived_at: datetime | None
+    paused_at: datetime | None
+    snoozed_until: datetime | None
+    ideal_days: int | None
+    max_days: int | None
+
+
+_SCHEDULE_COLUMNS = [getattr(Customer, f.name) for f in fields(CustomerSchedule)]
+
+
 class CadenceQueries(StoreBase):
+    def customer_schedules(self, *, team_id: str) -> list[CustomerSchedule]:
+        """The team's customers (archived ones excluded) as the planner reads them, in name order, in one query."""
+        with self.session() as session:
+            query = (
+                select(*_SCHEDULE_COLUMNS)
+                .where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
+                .order_by(col(Customer.name_key))
+            )
+            return [CustomerSchedule(*row) for row in session.connection().execute(query)]
+
     def last_contacts(
         self, *, team_id: str, customer_ids: Sequence[int], kinds: Sequence[str] | None = None
     ) -> dict[int, CheckIn]:

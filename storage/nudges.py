@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, insert, or_, update
+from sqlalchemy import Table, bindparam, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -23,6 +25,21 @@ from storage.base import StoreBase, in_chunks
 from storage.models import Nudge, Workspace
 
 NUDGE_TABLE: Table = Nudge.__table__  # type: ignore[assignment]  # Core statements where the ORM adds only cost
+
+_INSERT_BATCH = 2_000  # planned rows per executemany
+
+
+class Planned(NamedTuple):
+    """A row `plan_nudges` inserted."""
+
+    id: int
+    status: str
+
+
+def _insert_if_absent(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, status (SQLite ≥ 3.35 and PostgreSQL both speak it)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(NUDGE_TABLE).on_conflict_do_nothing().returning(NUDGE_TABLE.c.id, NUDGE_TABLE.c.status)
 
 
 @dataclass(frozen=True)
@@ -72,38 +89,29 @@ def _write_transaction(session: Session) -> None:
 class NudgeQueries(StoreBase):
     # ------------------------------------------------------------------ planning
 
-    def plan_nudges(self, *, team_id: str, plans: Sequence[NudgePlan], now: datetime) -> list[Nudge]:
+    def plan_nudges(self, *, team_id: str, plans: Sequence[NudgePlan], now: datetime) -> list[Planned]:
         """Inserts the plans whose key is new and returns those rows; existing ones are left exactly as they are."""
         wanted: dict[tuple[str, str, str], NudgePlan] = {}
         for plan in plans:
             wanted.setdefault(plan.key, plan)
         if not wanted:
             return []
+        # Looked for first: re-planning what is already there (every tick, for some kinds) then costs a read,
+        # not a write (on SQLite, the database's single write lock).
         existing = self.planned_keys(team_id=team_id, keys=wanted)
         fresh = [self._values(team_id, plan, now) for key, plan in wanted.items() if key not in existing]
         if not fresh:
             return []
         with self.session() as session:
-            try:
-                # A bulk INSERT … RETURNING: rows come back loaded, without building (and validating) one model
-                # object per plan first — most of a 10,000-customer tick's planning time (bench/fanout.py).
-                inserted = list(session.scalars(insert(Nudge).returning(Nudge), fresh))
-                session.commit()
-                return inserted
-            except IntegrityError:
-                session.rollback()
-        # Another tick or replica planned some of them meanwhile: insert one by one, keeping what is new.
-        inserted: list[Nudge] = []
-        for plan in (p for k, p in wanted.items() if k not in existing):
-            row = self._row(team_id, plan, now)
-            with self.session() as session:
-                session.add(row)
-                try:
-                    session.commit()
-                    inserted.append(row)
-                except IntegrityError:
-                    session.rollback()
-        return inserted
+            conn = session.connection()
+            inserted: list[Planned] = []
+            for start in range(0, len(fresh), _INSERT_BATCH):
+                # One executemany per batch, insert-if-absent on uq_nudge_once: a row another tick or replica planned
+                # meanwhile is skipped, not an error, and only the rows really inserted come back.
+                result = conn.execute(_insert_if_absent(conn.dialect.name), fresh[start : start + _INSERT_BATCH])
+                inserted.extend(Planned(int(nudge_id), status) for nudge_id, status in result)
+            session.commit()
+            return inserted
 
     def planned_keys(self, *, team_id: str, keys: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Which of these (kind, subject, due_key) keys the outbox already holds, in a query per 500 subjects.

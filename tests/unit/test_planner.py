@@ -220,6 +220,31 @@ def test_past_the_maximum_window_a_weekly_customer_alerts_once() -> None:
     )
 
 
+def test_the_overdue_check_works_out_each_distinct_lapse_once_and_answers_as_for_each_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """10,000 customers due at once share a few (calendar, cadence settings, lapse start) combinations: each is
+    worked out once, and every customer still gets exactly the verdict it would get checked on its own."""
+    people = [
+        customer(id=i, cadence="weekly tue 10:00" if i % 3 == 0 else "daily 09:00", max_days=4 if i % 5 == 0 else None)
+        for i in range(1, 121)
+    ]
+    contacts = {i: call(utc(2026, 12, 1, 15 + i % 4), customer_id=i) for i in range(1, 121) if i % 2 == 0}
+    now = utc(2026, 12, 14, 15)
+
+    def facts(found: list[planner.Lapse]) -> list[tuple[object, ...]]:
+        return [(x.customer.id, x.cadence, x.start, x.earliest, x.red_alert_at, x.red_reason) for x in found]
+
+    alone = [fact for person in people for fact in facts(planner.lapses([person], contacts, now=now))]
+    worked_out: list[object] = []
+    real = planner.standing
+    monkeypatch.setattr(planner, "standing", lambda *a, **k: worked_out.append(a) or real(*a, **k))
+    together = facts(planner.lapses(people, contacts, now=now))
+    assert together == alone and len(together) == 120
+    # (weekly | daily) × (custom max window | not) × (a call logged on 1 December | added on 1 January)
+    assert len(worked_out) == 8
+
+
 # Property: consecutive windows see every slot exactly once
 
 

@@ -15,6 +15,7 @@ from bot.settings import Settings
 from schedules import sender
 from schedules.sender import Message, SenderOptions, Skip, send_due_nudges
 from storage.models import Nudge
+from storage.nudges import NudgePlan
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.utils import TEAM_ID
@@ -88,6 +89,32 @@ def test_planning_twice_keeps_one_row_and_sending_twice_posts_once(
     assert (sent.status, sent.channel_id, sent.message_ts) == ("sent", "C0001", fake_slack.messages["C0001"][0]["ts"])
     metadata = fake_slack.messages["C0001"][0]["metadata"]
     assert metadata == {"event_type": "partner_nudge", "event_payload": {"nudge_ids": str(sent.id)}}
+
+
+def test_planning_a_batch_that_races_another_planner_inserts_the_rest_in_one_statement(store: Store) -> None:
+    """Another tick or replica plans one of the batch's keys between our look-up and our insert: the batch still
+    goes in as one insert-if-absent statement (not row by row after a failed insert), and that row stays theirs."""
+    plans = [NudgePlan(kind=PING, subject="team", due_key=f"k{i}", due_at=NOW) for i in range(50)]
+    inserts: list[str] = []
+
+    def race(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not statement.lstrip().upper().startswith("INSERT"):
+            return
+        inserts.append(statement)
+        if len(inserts) == 1:  # the other planner, on a connection of its own
+            plan(store, "k7", other="planner")
+
+    event.listen(store.engine, "before_cursor_execute", race)
+    try:
+        inserted = store.plan_nudges(team_id=TEAM_ID, plans=plans, now=NOW)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", race)
+    assert len(inserts) == 2, inserts  # ours, theirs (while ours starts), none after
+    assert len(inserted) == 49 and all(p.status == "pending" for p in inserted)
+    rows = {n.due_key: n for n in store.nudges(team_id=TEAM_ID, kinds=[PING], due_after=NOW - timedelta(days=1))}
+    assert sorted(rows) == sorted(p.due_key for p in plans)
+    assert rows["k7"].payload == {"other": "planner"} and rows["k7"].id not in {p.id for p in inserted}
+    assert store.plan_nudges(team_id=TEAM_ID, plans=plans, now=NOW) == []
 
 
 def test_nothing_is_sent_before_it_is_due_and_a_skip_is_recorded(
