@@ -138,10 +138,10 @@ def after_checkin(
     now: datetime,
     origin_channel_id: str | None = None,
 ) -> None:
-    checkin = store.checkin(team_id=team_id, checkin_id=checkin_id)
-    customer = store.customer(team_id=team_id, customer_id=checkin.customer_id) if checkin else None
-    if checkin is None or customer is None:
+    found = store.checkin_with_customer(team_id=team_id, checkin_id=checkin_id)
+    if found is None:
         return
+    checkin, customer = found
     summarize_checkin(
         client=client,
         store=store,
@@ -327,11 +327,14 @@ def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin:
     When Slack is rate-limiting, failing or timing out even after the client's retries, the alert is handed to the
     nudge outbox, which keeps trying (exactly once): a red check-in's alert is never lost to a Slack hiccup.
     """
+    # The owner who logged it already knows; and when not even a green check-in before would make this one an
+    # alert, the previous one need not be read.
+    if not customer.owner_id or customer.owner_id == checkin.author_id or owner_alert("green", checkin.mood) is None:
+        return False
     previous = store.previous_checkin(team_id=customer.team_id, checkin=checkin)
     previous_mood = previous.mood if previous is not None else None
     reason = owner_alert(previous_mood, checkin.mood)
-    # The owner who logged it already knows.
-    if reason is None or not customer.owner_id or customer.owner_id == checkin.author_id:
+    if reason is None:
         return False
     try:
         client.chat_postMessage(

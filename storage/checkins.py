@@ -5,16 +5,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from storage.base import StoreBase
-from storage.models import CheckIn
+from storage.models import CheckIn, Customer
 
 _CHECKINS = CheckIn.__table__  # type: ignore[attr-defined]
 _INSERT_COLUMNS = tuple(c.name for c in _CHECKINS.columns if c.name != "id")
 _INSERT_CHECKIN = insert(_CHECKINS)  # the values go as parameters: the statement is compiled once
+
+# Statements every check-in's follow-up runs, built once (values as parameters).
+_PREVIOUS_CHECKIN = (
+    select(CheckIn)
+    .where(
+        CheckIn.team_id == bindparam("team_id"),
+        CheckIn.customer_id == bindparam("customer_id"),
+        (col(CheckIn.created_at) < bindparam("created_at"))
+        | ((CheckIn.created_at == bindparam("created_at")) & (col(CheckIn.id) < bindparam("id"))),
+    )
+    .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
+    .limit(1)  # without it the ORM loads every earlier check-in only to keep the first
+)
+_CHECKIN_WITH_CUSTOMER = (
+    select(CheckIn, Customer)
+    .join(Customer, col(Customer.id) == CheckIn.customer_id)
+    .where(
+        CheckIn.team_id == bindparam("team_id"),
+        CheckIn.id == bindparam("checkin_id"),
+        Customer.team_id == bindparam("team_id"),
+    )
+)
 
 
 class CheckInQueries(StoreBase):
@@ -106,16 +128,23 @@ class CheckInQueries(StoreBase):
 
     def previous_checkin(self, *, team_id: str, checkin: CheckIn) -> CheckIn | None:
         """The customer's check-in just before `checkin` (for "the mood dropped since last time")."""
+        params = {
+            "team_id": team_id,
+            "customer_id": checkin.customer_id,
+            "created_at": checkin.created_at,
+            "id": checkin.id or 0,
+        }
         with self.session() as session:
-            earlier = (col(CheckIn.created_at) < checkin.created_at) | (
-                (CheckIn.created_at == checkin.created_at) & (col(CheckIn.id) < (checkin.id or 0))
-            )
-            return session.exec(
-                select(CheckIn)
-                .where(CheckIn.team_id == team_id, CheckIn.customer_id == checkin.customer_id, earlier)
-                .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
-                .limit(1)  # without it the ORM loads every earlier check-in only to keep the first
+            return session.exec(_PREVIOUS_CHECKIN, params=params).first()  # type: ignore[call-overload]
+
+    def checkin_with_customer(self, *, team_id: str, checkin_id: int) -> tuple[CheckIn, Customer] | None:
+        """A check-in and its customer, in one statement (what each check-in's follow-up starts from)."""
+        with self.session() as session:
+            row = session.exec(
+                _CHECKIN_WITH_CUSTOMER,  # type: ignore[call-overload]
+                params={"team_id": team_id, "checkin_id": checkin_id},
             ).first()
+        return (row[0], row[1]) if row is not None else None
 
     def set_summary_ts(self, *, team_id: str, checkin_ids: Sequence[int], ts: str) -> None:
         """These check-ins are summarized in the channel message `ts` (one message may list a burst of them)."""
