@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as wall_time
 from typing import Any
 
 from slack_sdk import WebClient
@@ -535,6 +536,19 @@ def scored_today(customer: Customer, now: datetime, default_tz: str = "UTC") -> 
     return cal.local_date(customer.health_at) >= cal.local_date(now)
 
 
+def start_of_local_day(tz: str | None, now: datetime, default_tz: str = "UTC") -> datetime:
+    """When `now`'s day began in the zone (the default zone for none or one that no longer loads), as UTC.
+
+    What the daily job's query compares scores with. A customer whose calendar fails on something else (an old
+    country code) is scored in the default zone but picked by its own: still once a day, at its own midnight.
+    """
+    try:
+        cal = WorkCalendar(tz=tz or default_tz)
+    except ValueError:
+        cal = WorkCalendar(tz=default_tz)
+    return cal.at_local(cal.local_date(now), wall_time(0))
+
+
 def _most_stale_first(customer: Customer) -> tuple[bool, datetime, int]:
     # Never scored first, then the oldest score; the id keeps the order stable.
     return (customer.health_at is not None, customer.health_at or datetime.min.replace(tzinfo=UTC), customer.id or 0)
@@ -556,9 +570,8 @@ def daily_health(
     """
     config = health_config(settings)
     started = timer()
-    due = sorted(
-        (c for c in store.customers_for_health() if not scored_today(c, now, config.default_tz)), key=_most_stale_first
-    )
+    candidates = store.customers_for_health(scored_before=lambda tz: start_of_local_day(tz, now, config.default_tz))
+    due = sorted((c for c in candidates if not scored_today(c, now, config.default_tz)), key=_most_stale_first)
     done = 0
     owners: dict[str, set[str]] = defaultdict(set)
     for first in range(0, len(due), max(1, budget.batch)):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import and_, bindparam, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -284,16 +284,31 @@ class HealthQueries(StoreBase):
                 found[customer_id].append(ScorePoint(day=day, score=score, computed_at=computed_at))
         return found
 
-    def customers_for_health(self) -> list[Customer]:
-        """Live customers of every active workspace, for the daily recompute."""
+    def customers_for_health(self, *, scored_before: Callable[[str | None], datetime] | None = None) -> list[Customer]:
+        """Live customers of every active workspace, for the daily jobs.
+
+        With `scored_before`, only those never scored or scored before `scored_before(their tz)` — the start of
+        their local day: once everyone is scored, each tick of the day reads no customer at all.
+        """
+        live = (col(Customer.archived_at).is_(None), col(Workspace.active).is_(True))
         with self.session() as session:
-            query = (
-                select(Customer)
-                .join(Workspace, col(Workspace.team_id) == col(Customer.team_id))
-                .where(col(Customer.archived_at).is_(None), col(Workspace.active).is_(True))
-                .order_by(col(Customer.team_id), col(Customer.id))
-            )
-            return list(session.exec(query))
+            query = select(Customer).join(Workspace, col(Workspace.team_id) == col(Customer.team_id)).where(*live)
+            if scored_before is not None:
+                zones = session.exec(
+                    select(Customer.tz)
+                    .join(Workspace, col(Workspace.team_id) == col(Customer.team_id))
+                    .where(*live)
+                    .distinct()
+                ).all()
+                stale = [
+                    and_(
+                        col(Customer.tz).is_(None) if zone is None else col(Customer.tz) == zone,
+                        col(Customer.health_at) < scored_before(zone),
+                    )
+                    for zone in zones
+                ]
+                query = query.where(or_(col(Customer.health_at).is_(None), *stale))
+            return list(session.exec(query.order_by(col(Customer.team_id), col(Customer.id))))
 
     def latest_health_reasons(self, *, team_id: str, customer_id: int) -> list[str]:
         """The top reasons stored with the newest snapshot."""

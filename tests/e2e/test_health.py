@@ -6,6 +6,7 @@ import json
 import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +21,7 @@ from schedules.health import (
     gather_inputs_many,
     recompute_health,
     recompute_health_many,
+    start_of_local_day,
 )
 from schedules.jobs import JOBS, run_tick
 from storage.models import Boundary, BoundarySlip, Customer, SurveyResponse
@@ -185,6 +187,41 @@ def test_a_tick_scores_the_most_stale_first_within_its_budget_and_the_next_ticks
     assert tick(2) == sorted([two_days, yesterday])
     assert tick(3) == []  # everyone has today's score; the one scored earlier today was never redone
     assert store.customer(team_id=TEAM_ID, customer_id=today).health_at == clock.now - timedelta(days=0.1)  # type: ignore[union-attr]
+
+
+def test_each_customer_is_scored_once_per_own_local_day_and_a_scored_team_reads_no_customer(
+    store: Store, settings: Settings
+) -> None:
+    # UTC+13, UTC-10, Santiago across its DST start at local midnight (5 Sep 2026 24:00 -> 6 Sep 01:00), the default.
+    zones = ["Pacific/Tongatapu", "Pacific/Honolulu", "America/Santiago", None]
+    start = datetime(2026, 9, 3, 0, 7, tzinfo=UTC)
+    ids = {}
+    for n, tz in enumerate(zones):
+        customer = store.add_customer(
+            team_id=TEAM_ID, name=f"C{n}", created_by=None, now=start - timedelta(days=30), tz=tz, cadence="weekly"
+        )
+        ids[customer.id] = tz
+    client = make_client(settings)
+    scored_at: dict[int, list[datetime]] = {i: [] for i in ids}
+    now = start
+    while now < start + timedelta(days=4):
+        daily_health(store=store, client=client, now=now, settings=settings)
+        for customer in store.customers(team_id=TEAM_ID):
+            assert customer.id is not None and customer.health_at is not None
+            if customer.health_at == now:
+                scored_at[customer.id].append(now)
+        # Once everyone has today's score, the job's query finds nobody: a tick of the day reads no customer.
+        assert store.customers_for_health(scored_before=lambda tz, now=now: start_of_local_day(tz, now)) == []
+        now += timedelta(minutes=20)
+    for customer_id, tz in ids.items():
+        zone = ZoneInfo(tz or "UTC")
+        days = [at.astimezone(zone).date() for at in scored_at[customer_id]]
+        first, last = start.astimezone(zone).date(), (now - timedelta(minutes=20)).astimezone(zone).date()
+        assert days == [first + timedelta(days=k) for k in range((last - first).days + 1)], tz
+        # Each day's score came at the first tick of that local day (20 minutes apart at most).
+        for at in scored_at[customer_id][1:]:
+            midnight = datetime.combine(at.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
+            assert timedelta(0) <= at - midnight.astimezone(UTC) < timedelta(minutes=20), tz
 
 
 def test_without_a_budget_left_the_job_still_scores_one_batch(
