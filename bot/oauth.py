@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-import yaml
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -61,6 +60,8 @@ class NotInstalled(LookupError):
 
 def manifest_bot_scopes(path: Path) -> list[str]:
     """manifest.yml's bot scopes: what the install asks for and what `doctor` checks tokens against."""
+    import yaml  # OAuth mode and `doctor` only
+
     data = yaml.safe_load(path.read_text())
     return list(((data or {}).get("oauth_config") or {}).get("scopes", {}).get("bot") or [])
 

@@ -19,8 +19,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import holidays
-
 __all__ = [
     "WEEKDAYS",
     "WEEKDAY_NAMES",
@@ -96,6 +94,8 @@ def validate_timezone(name: str) -> str:
 @functools.cache
 def supported_countries() -> Mapping[str, tuple[str, ...]]:
     """Alpha-2 country codes with holiday data, each with its supported subdivision codes."""
+    import holidays  # ≈ 3.6 MiB resident: loaded only once a customer has a holiday calendar
+
     return MappingProxyType(
         {
             code: tuple(subdivs)
@@ -129,6 +129,8 @@ def validate_subdivision(country: str, subdiv: str) -> str:
 def _holidays_for(country: str, subdiv: str | None, year: int) -> Mapping[date, str]:
     # Building a holidays object is costly, so cache one per (country, region, year). Copy it into a
     # read-only mapping: HolidayBase grows itself on lookups of other years, which is not thread-safe.
+    import holidays  # ≈ 3.6 MiB resident: loaded only once a customer has a holiday calendar
+
     table = holidays.country_holidays(country, subdiv=subdiv, years=year)
     return MappingProxyType({day: name for day, name in table.items() if day.year == year})
 

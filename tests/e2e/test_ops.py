@@ -533,11 +533,18 @@ def imported_modules(stderr_lines: list[str]) -> set[str]:
     return {line.rsplit("|", 1)[1].strip() for line in stderr_lines if line.startswith("import time:")}
 
 
-# Alembic (≈ 11 MiB resident) and slack-sdk's SQLAlchemy OAuth stores: needed only to migrate / in OAuth mode.
-NOT_AT_HEAD_IN_TOKEN_MODE = ("alembic", "slack_sdk.oauth.installation_store.sqlalchemy", "sqlalchemy.ext.asyncio")
+# Alembic (≈ 11 MiB resident) and slack-sdk's SQLAlchemy OAuth stores: needed only to migrate / in OAuth mode;
+# PyYAML for OAuth's manifest scopes; the holiday tables (≈ 3.6 MiB) once a customer has a holiday calendar.
+NOT_AT_HEAD_IN_TOKEN_MODE = (
+    "alembic",
+    "slack_sdk.oauth.installation_store.sqlalchemy",
+    "sqlalchemy.ext.asyncio",
+    "yaml",
+    "holidays",
+)
 
 
-def test_serve_on_a_database_at_head_imports_neither_alembic_nor_the_oauth_stores(
+def test_serve_on_a_database_at_head_loads_only_what_token_mode_uses(
     database_url: str, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
     engine = make_engine(database_url)
