@@ -22,7 +22,8 @@ Delivery
   destination, at most one per ``interval`` per channel (Slack allows about 1 message/s per channel); a
   429 that outlasts slack-sdk's own ``RateLimitErrorRetryHandler`` becomes ``next_attempt_at = now +
   Retry-After``. 5xx, timeouts and connection errors retry with exponential backoff through
-  ``next_attempt_at``; after ``max_attempts`` the row is ``failed`` and the owner is told once.
+  ``next_attempt_at``; after ``max_attempts`` the row is ``failed`` and the owner is told once. Each worker
+  keeps one HTTP connection open for the run (:mod:`schedules.slack_http`; slack-sdk's retry handlers unchanged).
 * ``channel_not_found`` / ``not_in_channel`` / ``is_archived``: recorded on ``Customer.channel_error``, the
   owner is told once per channel and error (a ``channel_problem`` nudge), and the message goes to the
   fallback DM straight away. Renderers send to the DM while the error stands, trying the channel again
@@ -74,6 +75,7 @@ from slack_sdk.errors import SlackApiError
 from bot.oauth import NotInstalled, SlackClients, client_for
 from handlers.blocks import context, section
 from handlers.blocks.checkin import owner_alert_text
+from schedules.slack_http import KeepAliveWebClient
 from storage.models import Nudge
 from storage.store import Store
 
@@ -350,6 +352,24 @@ class _Run:
         self.mark_sending: GroupCommit[tuple[list[int], str], bool] = GroupCommit(self._mark_sending)
         self._posted: list[tuple[list[int], str, str]] = []
         self._flushed_at = self.options.monotonic()
+        self._keep_alive: dict[tuple[str | None, str, str], KeepAliveWebClient] = {}
+
+    def slack(self, team_id: str) -> WebClient:
+        """The team's client (bot/oauth.py), as a twin that keeps its connections open for the run: one connection
+        per worker thread instead of one per post (see schedules/slack_http.py). Raises NotInstalled."""
+        client = client_for(self.client, team_id)
+        key = (client.token, client.base_url, repr(sorted(client.default_params.items())))
+        with self.lock:
+            twin = self._keep_alive.get(key)
+            if twin is None:
+                twin = self._keep_alive[key] = KeepAliveWebClient.like(client)
+        return twin
+
+    def close(self) -> None:
+        with self.lock:
+            twins, self._keep_alive = list(self._keep_alive.values()), {}
+        for twin in twins:
+            twin.close()
 
     def mark_sent(self, post: tuple[list[int], str, str]) -> None:
         """Queues the record of a post; written in batches (at most a second late, and at the end of the run).
@@ -409,20 +429,23 @@ def send_due_nudges(
     cancelled = store.cancel_inactive_nudges(now=now)
     if cancelled:
         logger.info("%d nudge(s) of uninstalled workspaces cancelled", cancelled)
-    _resolve_unconfirmed(run)
     sent = 0
-    # Claimed a batch at a time (replicas ticking together take disjoint rows) until the due rows run out; notices
-    # planned while sending (a channel problem, a failure) go out in the same tick: a few more rounds at most.
-    rounds_left = 3
-    while rounds_left:
-        claimed = store.claim_nudges(
-            now=now, lease_until=run.current() + options.lease, claimer=run.claimer, limit=options.batch
-        )
-        if not claimed:
-            break
-        sent += _deliver(run, claimed)
-        if len(claimed) < options.batch:
-            rounds_left -= 1
+    try:
+        _resolve_unconfirmed(run)
+        # Claimed a batch at a time (replicas ticking together take disjoint rows) until the due rows run out; notices
+        # planned while sending (a channel problem, a failure) go out in the same tick: a few more rounds at most.
+        rounds_left = 3
+        while rounds_left:
+            claimed = store.claim_nudges(
+                now=now, lease_until=run.current() + options.lease, claimer=run.claimer, limit=options.batch
+            )
+            if not claimed:
+                break
+            sent += _deliver(run, claimed)
+            if len(claimed) < options.batch:
+                rounds_left -= 1
+    finally:
+        run.close()
     for kind, outcome in run.outcomes:
         for hook in OUTCOME_HOOKS:
             hook(kind, outcome)
@@ -446,7 +469,7 @@ def _resolve_unconfirmed(run: _Run) -> None:
     unknown: list[int] = []
     for (team_id, destination), wanted in by_destination.items():
         try:
-            client = client_for(run.client, team_id)  # the history is read as that team's bot
+            client = run.slack(team_id)  # the history is read as that team's bot
             posts, complete = _find_posts(client, destination, wanted) if destination else ({}, False)
         except (SlackApiError, OSError, URLError, NotInstalled) as e:
             error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
@@ -616,7 +639,7 @@ def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
     nudges, message = outgoing.nudges, outgoing.message
     ids = [n.id for n in nudges if n.id is not None]
     try:
-        client = client_for(run.client, nudges[0].team_id)
+        client = run.slack(nudges[0].team_id)
     except NotInstalled as e:  # never another team's token: it waits (then fails) until the team installs again
         logger.warning("nudge(s) %s not sent: %s", ids, e)
         _retry_or_fail(run, nudges, "not_installed")

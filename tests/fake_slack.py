@@ -202,6 +202,15 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    # Keep-alive like Slack's API (urllib's one-shot calls send "Connection: close" and still get one request per
+    # connection); every answer has a Content-Length. No Nagle: the headers and body writes go out at once.
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake.connections += 1
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output quiet
@@ -277,6 +286,7 @@ class FakeSlack:
         self._ts_counter = itertools.count(1)
 
         self.calls: list[Call] = []
+        self.connections = 0  # TCP connections accepted (a keep-alive client reuses one for many calls)
         self.errors: list[str] = []  # tracebacks from bugs in the fake itself; tests may assert it stays empty
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}

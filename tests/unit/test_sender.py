@@ -15,7 +15,7 @@ from bot.settings import Settings
 from schedules import sender
 from schedules.sender import Message, SenderOptions, Skip, send_due_nudges
 from storage.models import Nudge
-from storage.nudges import NudgePlan
+from storage.nudges import NUDGE_TABLE, NudgePlan
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.utils import TEAM_ID
@@ -367,6 +367,54 @@ def test_pacing_keeps_a_rate_limited_channel_free_of_429s(
     for channel in ("C0001", "C0002"):
         times = [c.at for c in answers if c.params["channel"] == channel]
         assert all(b - a >= 0.3 for a, b in itertools.pairwise(times))
+
+
+def test_a_fan_out_reuses_one_connection_per_worker_and_keeps_slacks_retry_handling(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    """slack-sdk opens a connection per call; the sender's workers keep theirs open for the run. A 429 on a kept
+    connection still goes through slack-sdk's retry handler (Retry-After honoured, then posted)."""
+    for i in range(40):
+        fake_slack.add_channel(f"C1{i:05d}", name=f"c{i}")
+        plan(store, f"k{i}", channel=f"C1{i:05d}")
+    fake_slack.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=0)
+    before = fake_slack.connections
+    options = SenderOptions(interval=0.0, workers=4)
+    assert send_due_nudges(store=store, client=client, now=NOW, options=options) == 40
+    answers = fake_slack.calls_to("chat.postMessage")
+    assert [c.status for c in answers].count(429) == 1 and len([c for c in answers if c.ok]) == 40
+    assert fake_slack.connections - before <= 4 + 1  # one per worker, and a new one after the 429's if it closed
+
+
+def test_marking_many_messages_sending_is_two_statements_and_a_group_not_wholly_mine_stays_claimed(
+    store: Store,
+) -> None:
+    for i in range(6):
+        plan(store, f"m{i}")
+    lease = NOW + timedelta(minutes=2)
+    ids = sorted(n.id or 0 for n in store.claim_nudges(now=NOW, lease_until=lease, claimer="me"))
+    with store.session() as session:  # another sender took one row of the last group (its lease had run out)
+        session.connection().execute(NUDGE_TABLE.update().where(NUDGE_TABLE.c.id == ids[5]).values(claimed_by="other"))
+        session.commit()
+    groups = [([ids[0]], "C0001"), ([ids[1], ids[2]], "U0001"), ([ids[3]], "C0002"), ([ids[4], ids[5]], "U0002")]
+    statements: list[str] = []
+    listen = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        answers = store.mark_sending(groups=groups, claimer="me", now=NOW, lease_until=lease)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
+    assert answers == [True, True, True, False]
+    # One UPDATE for every row, one SELECT of what it marked, one UPDATE putting back the half-owned group's part.
+    assert [s.split()[0].upper() for s in statements] == ["UPDATE", "SELECT", "UPDATE"], statements
+    rows = {n.id: n for n in store.nudges(team_id=TEAM_ID, kinds=[PING], due_after=NOW - timedelta(days=1))}
+    assert [(rows[i].status, rows[i].channel_id) for i in ids[:4]] == [
+        ("sending", "C0001"),
+        ("sending", "U0001"),
+        ("sending", "U0001"),
+        ("sending", "C0002"),
+    ]
+    assert [(rows[i].status, rows[i].claimed_by) for i in ids[4:]] == [("claimed", "me"), ("claimed", "other")]
 
 
 def test_the_pace_holds_across_claimed_batches(store: Store, client: WebClient, fake_slack: FakeSlack) -> None:
