@@ -40,7 +40,7 @@ from bench.run import SIGNING_SECRET, TEAM_ID, command_body, machine  # noqa: E4
 from bot.app import create_app  # noqa: E402
 from bot.clock import system_clock  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from handlers.followups import HEALTH_AFTER_CHECKIN  # noqa: E402
+from handlers.followups import HEALTH_AFTER_CHECKIN, SUMMARY_AFTER_CHECKIN  # noqa: E402
 from storage.db import make_engine, upgrade  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
@@ -126,9 +126,12 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             dispatch, drain, _store = partner(fake, Path(tmp) / "partner.db", args.customers)
-            runs_before = HEALTH_AFTER_CHECKIN.runs
+            runs_before, summaries_before = HEALTH_AFTER_CHECKIN.runs, SUMMARY_AFTER_CHECKIN.runs
+            posts_before = len(summary_calls(fake))
             ours = measure(dispatch, drain, args.n, args.warmup)
             recomputes = HEALTH_AFTER_CHECKIN.runs - runs_before
+            summary_runs = SUMMARY_AFTER_CHECKIN.runs - summaries_before
+            summary_posts = summary_calls(fake)[posts_before:]
             threads = threading.active_count()
         bare = measure(*bare_bolt(fake), args.n, args.warmup)
     finally:
@@ -152,6 +155,18 @@ def main() -> None:
         f"Health recomputes for {args.n + args.warmup} check-ins of one customer: {recomputes} "
         f"(folded into a running one: see handlers/followups.py PerCustomer). Threads alive after: {threads}."
     )
+    print(
+        f"Channel summary for the same check-ins: {summary_runs} runs, "
+        f"{sum(c.method == 'chat.postMessage' for c in summary_posts)} chat.postMessage + "
+        f"{sum(c.method == 'chat.update' for c in summary_posts)} chat.update to the customer's channel."
+    )
+
+
+def summary_calls(fake: FakeSlack) -> list[Any]:
+    """The fake Slack's calls that posted or edited a summary in Acme's channel."""
+    return [
+        c for c in fake.calls if c.method in ("chat.postMessage", "chat.update") and c.params.get("channel") == "C0ACME"
+    ]
 
 
 if __name__ == "__main__":
