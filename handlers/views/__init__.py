@@ -10,7 +10,7 @@ from handlers.ids import (
     SURVEY_MODAL,
 )
 from handlers.views.boundaries import show_renegotiated, submit_renegotiation
-from handlers.views.checkin import confirm_checkin, submit_checkin
+from handlers.views.checkin import submit_checkin
 from handlers.views.customers import (
     confirm_add_customer,
     confirm_edit_customer,
@@ -22,7 +22,7 @@ from handlers.views.surveys import follow_up_survey, save_draft, submit_survey
 
 
 def register(app: App) -> None:
-    app.view(CHECKIN_MODAL)(ack=submit_checkin, lazy=[confirm_checkin])
+    app.view(CHECKIN_MODAL)(submit_checkin)  # hands its follow-up to the app's pool itself (AfterAck)
     app.view(ADD_CUSTOMER_MODAL)(ack=submit_add_customer, lazy=[confirm_add_customer])
     app.view(EDIT_CUSTOMER_MODAL)(ack=submit_edit_customer, lazy=[confirm_edit_customer])
     app.view(SURVEY_MODAL)(ack=submit_survey, lazy=[follow_up_survey])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,8 +14,8 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from handlers.blocks.checkin import checkin_confirmation
-from handlers.followups import after_checkin, tell_user
-from handlers.home_publisher import request_home_refresh
+from handlers.followups import AfterAck, after_checkin, tell_user
+from handlers.home_publisher import HomePublisher, publisher_of, request_home_refresh
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, CHECKIN_NOTE
 from storage.store import Store
 
@@ -42,9 +43,11 @@ def submit_checkin(
     view: dict[str, Any],
     body: dict[str, Any],
     context: BoltContext,
+    client: WebClient,
     store: Store,
     clock: Clock,
     settings: Settings,
+    after_ack: AfterAck,
 ) -> None:
     values = view["state"]["values"]
     selected = _value(values, "customer", CHECKIN_CUSTOMER).get("selected_option") or {}
@@ -93,39 +96,55 @@ def submit_checkin(
         next_due=next_due,
         permalink=metadata.get("permalink"),
     )
-    if created:
-        context["followup"] = {"checkin_id": entry.id}
     ack()
+    if created and entry.id is not None:  # a repeat delivery stored nothing new: nothing to announce
+        after_ack.submit(
+            partial(
+                confirm_checkin,
+                team_id=team_id,
+                user_id=body["user"]["id"],
+                checkin_id=entry.id,
+                channel_id=metadata.get("channel_id"),
+                client=client,
+                store=store,
+                settings=settings,
+                clock=clock,
+                publisher=publisher_of(context),
+            ),
+            what="the follow-up of a check-in form",
+        )
 
 
 def confirm_checkin(
-    view: dict[str, Any],
-    body: dict[str, Any],
-    context: BoltContext,
+    *,
+    team_id: str,
+    user_id: str,
+    checkin_id: int,
+    channel_id: str | None,
     client: WebClient,
     store: Store,
     settings: Settings,
     clock: Clock,
+    publisher: HomePublisher | None,
 ) -> None:
-    """Runs after the modal closed, for a new check-in only: confirms where it started, posts, alerts."""
-    checkin_id = (context.get("followup") or {}).get("checkin_id")
-    if checkin_id is None:
-        return  # a repeat delivery or a refused submission: nothing new to announce
-    team_id = context.team_id or body["team"]["id"]
-    entry = store.checkin(team_id=team_id, checkin_id=int(checkin_id))
-    customer = store.customer(team_id=team_id, customer_id=entry.customer_id) if entry else None
-    if entry is None or customer is None:
+    """Runs after the modal closed, for a new check-in only: confirms where it started, posts, alerts.
+
+    Handed to the app's follow-up pool with these few values (handlers.followups.AfterAck), not as a Bolt lazy
+    listener, which would deep-copy the whole request first.
+    """
+    found = store.checkin_with_customer(team_id=team_id, checkin_id=checkin_id)
+    if found is None:
         return
-    channel_id = _metadata(view).get("channel_id")
-    tell_user(client, user_id=body["user"]["id"], channel_id=channel_id, text=checkin_confirmation(customer, entry))
+    entry, customer = found
+    tell_user(client, user_id=user_id, channel_id=channel_id, text=checkin_confirmation(customer, entry))
     after_checkin(
         client=client,
         store=store,
         settings=settings,
         team_id=team_id,
-        checkin_id=int(checkin_id),
+        checkin_id=checkin_id,
         now=clock(),
         origin_channel_id=channel_id,
     )
     # After the follow-up, so the Home shows the check-in's new health score too.
-    request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
+    request_home_refresh(publisher, team_id, [customer.owner_id, user_id])
