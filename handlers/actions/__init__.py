@@ -10,7 +10,7 @@ from handlers.actions.customers import (
     snooze_from_card,
 )
 from handlers.actions.customers import open_card as open_customer_card
-from handlers.actions.home import ack_home, change_home, open_home_card, snooze_from_home
+from handlers.actions.home import ack_home, open_home_card, snooze_from_home
 from handlers.actions.nudges import log_call, open_snooze, redraw, skip_today
 from handlers.actions.surveys import open_customer_view, open_survey
 from handlers.ids import (
@@ -56,11 +56,11 @@ def register(app: App) -> None:
     app.action(CARD_SNOOZE)(snooze_from_card)
     app.action(CARD_ARCHIVE)(archive_from_card)
     app.action(CARD_RESTORE)(restore_from_card)
-    app.action(HOME_SCOPE)(ack=ack_home, lazy=[change_home])
-    app.action(HOME_SHOW)(ack=ack_home, lazy=[change_home])
-    app.action(HOME_TIER)(ack=ack_home, lazy=[change_home])
-    app.action(HOME_NEXT_PAGE)(ack=ack_home, lazy=[change_home])
-    app.action(HOME_PREV_PAGE)(ack=ack_home, lazy=[change_home])
+    app.action(HOME_SCOPE)(ack_home)
+    app.action(HOME_SHOW)(ack_home)
+    app.action(HOME_TIER)(ack_home)
+    app.action(HOME_NEXT_PAGE)(ack_home)
+    app.action(HOME_PREV_PAGE)(ack_home)
     app.action(HOME_OPEN_CARD)(open_home_card)
     app.action(HOME_SNOOZE)(snooze_from_home)
     app.action(OPEN_SURVEY)(open_survey)

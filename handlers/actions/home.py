@@ -22,14 +22,10 @@ from handlers.blocks.home import (
     with_next_nudge,
 )
 from handlers.events.home import publish_home
+from handlers.followups import AfterAck
 from handlers.ids import HOME_NEXT_PAGE, HOME_PREV_PAGE, HOME_SCOPE, HOME_SHOW, HOME_TIER
 from storage.models import Customer
 from storage.store import Store
-
-
-def ack_home(ack: Ack) -> None:
-    """Filters and paging answer at once; the new Home is published by the lazy listener right after."""
-    ack()
 
 
 def next_state(state: HomeState, action: dict[str, Any]) -> HomeState:
@@ -49,7 +45,8 @@ def next_state(state: HomeState, action: dict[str, Any]) -> HomeState:
     return state
 
 
-def change_home(
+def ack_home(
+    ack: Ack,
     body: dict[str, Any],
     action: dict[str, Any],
     context: BoltContext,
@@ -57,18 +54,27 @@ def change_home(
     store: Store,
     clock: Clock,
     settings: Settings,
+    after_ack: AfterAck,
 ) -> None:
-    state = HomeState.from_metadata((body.get("view") or {}).get("private_metadata"))
-    publish_home(
-        client=client,
-        store=store,
-        team_id=context.team_id or body["team"]["id"],
-        user_id=body["user"]["id"],
-        state=next_state(state, action),
-        now=clock(),
-        default_tz=settings.default_tz,
-        any_checkin=settings.any_checkin_satisfies,
-    )
+    """Filters and paging answer at once; the new Home is published right after, on the app's follow-up pool
+    (handlers.followups.AfterAck: only what publishing needs is handed over, the request is not copied)."""
+    ack()
+    state = next_state(HomeState.from_metadata((body.get("view") or {}).get("private_metadata")), action)
+    team_id, user_id = context.team_id or body["team"]["id"], body["user"]["id"]
+
+    def change_home() -> None:
+        publish_home(
+            client=client,
+            store=store,
+            team_id=team_id,
+            user_id=user_id,
+            state=state,
+            now=clock(),
+            default_tz=settings.default_tz,
+            any_checkin=settings.any_checkin_satisfies,
+        )
+
+    after_ack.submit(change_home, what="the Home after a click")
 
 
 def _customer(store: Store, team_id: str, action: dict[str, Any]) -> Customer:
