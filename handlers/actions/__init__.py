@@ -11,7 +11,7 @@ from handlers.actions.customers import (
 )
 from handlers.actions.customers import open_card as open_customer_card
 from handlers.actions.home import ack_home, open_home_card, snooze_from_home
-from handlers.actions.nudges import log_call, open_snooze, redraw, skip_today
+from handlers.actions.nudges import log_call, open_snooze, skip_today
 from handlers.actions.surveys import open_customer_view, open_survey
 from handlers.ids import (
     BOUNDARY_ACTIVATE,
@@ -77,4 +77,4 @@ def register(app: App) -> None:
     app.action(BOUNDARY_CALL_NO)(boundaries.call_outside_no)
     app.action(NUDGE_LOG_CALL)(log_call)
     app.action(NUDGE_SNOOZE)(open_snooze)
-    app.action(NUDGE_SKIP)(ack=skip_today, lazy=[redraw])
+    app.action(NUDGE_SKIP)(skip_today)  # redraws the message after the ack itself (AfterAck)

@@ -17,6 +17,7 @@ from bot.settings import Settings
 from domain.errors import UserError
 from handlers.blocks.checkin import checkin_modal
 from handlers.blocks.nudges import snooze_modal
+from handlers.followups import AfterAck
 from handlers.home_publisher import request_home_refresh
 from schedules import planner
 from schedules.sender import refresh_message
@@ -71,24 +72,35 @@ def open_snooze_modal(
 
 
 def skip_today(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], context: BoltContext, store: Store, clock: Clock
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    after_ack: AfterAck,
 ) -> None:
-    """Records the skip (the first answer wins, so a double click changes nothing) and acks at once."""
+    """Records the skip (the first answer wins, so a double click changes nothing) and acks at once; the message
+    is redrawn after the answer, on the app's follow-up pool (handlers.followups.AfterAck)."""
     team_id = _team(context, body)
-    nudge, customer = nudge_of(store, team_id, action.get("value"))
-    assert nudge.id is not None
-    outcome = {"what": "skipped", "by": body["user"]["id"], "at": clock().isoformat()}
-    store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome)
-    request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
-    ack()
+    try:
+        nudge, customer = nudge_of(store, team_id, action.get("value"))
+        assert nudge.id is not None
+        outcome = {"what": "skipped", "by": body["user"]["id"], "at": clock().isoformat()}
+        store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome)
+        request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
+        ack()
+    finally:  # also after a refusal: the message then shows what others did meanwhile
+        value = str(action.get("value") or "")
+        after_ack.submit(
+            lambda: redraw(team_id=team_id, value=value, client=client, store=store, clock=clock),
+            what="redrawing a nudge after a skip",
+        )
 
 
-def redraw(
-    body: dict[str, Any], action: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
-) -> None:
+def redraw(*, team_id: str, value: str, client: WebClient, store: Store, clock: Clock) -> None:
     """After the ack: the nudge message shows who did what, in place of its buttons."""
-    team_id = _team(context, body)
-    value = action.get("value") or ""
     nudge = store.nudge(team_id=team_id, nudge_id=int(value)) if value.isdigit() else None
     if nudge is not None and nudge.channel_id and nudge.message_ts:
         refresh_message(
