@@ -79,8 +79,13 @@ class BotServer:
         self.app.lazy_pool.wait_idle()
 
     def stop(self) -> None:
+        """Stops serving and waits for the follow-ups already started: none may reach the fake Slack (shared by
+        the whole session) during the next test and show up there as a post that test did not make."""
         self._stopping.set()
         self._thread.join(timeout=5)
+        drain = getattr(self.app, "drain", None)
+        if drain is not None:
+            drain()
 
 
 @contextmanager

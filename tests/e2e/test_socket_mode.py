@@ -34,6 +34,7 @@ def handler(settings: Settings, store: Store, clock: FakeClock, fake_slack: Fake
     fake_slack.socket_mode.wait_connected()
     yield handler
     close(handler, fake_slack)
+    app.drain()  # no follow-up of this test may reach the fake Slack during the next one
 
 
 def close(handler: SocketModeHandler, fake_slack: FakeSlack) -> None:
