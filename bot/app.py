@@ -78,6 +78,9 @@ class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
         return not (before_ack and retry_after(response) > MAX_RETRY_AFTER_BEFORE_ACK)
 
 
+# Threads running follow-ups after the answers (see PartnerApp.__init__).
+FOLLOW_UP_WORKERS = 2
+
 # Slack stops waiting for an answer after 3 s: a Web API call made before the answer gets at most this long.
 ANSWER_CALL_TIMEOUT = 2
 
@@ -152,8 +155,11 @@ class PartnerApp(App):
     """
 
     def __init__(self, *, metrics: Metrics, slack_clients: SlackClients, **kwargs: Any) -> None:
-        # Lazy listeners run on this pool and keep the request's log fields (team, surface, request id).
-        self.lazy_pool = ContextThreadPool(max_workers=5, thread_name_prefix="partner-lazy")
+        # Follow-ups (AfterAck, Bolt's lazy listeners) run on this pool and keep the request's log fields (team,
+        # surface, request id). Two workers, not five: they share the GIL with the threads answering Slack, and under
+        # a burst of check-ins fewer of them made the answers faster and the follow-ups fold more per customer
+        # (bench/RESULTS.md section 1: 113–152 vs 78–93 check-ins/s with 8 clients, same runs).
+        self.lazy_pool = ContextThreadPool(max_workers=FOLLOW_UP_WORKERS, thread_name_prefix="partner-lazy")
         super().__init__(listener_executor=self.lazy_pool, **kwargs)
         self.metrics = metrics
         # Each workspace's client for work outside a request (the scheduler, Home refreshes); see bot/oauth.py.
