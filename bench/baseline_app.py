@@ -5,10 +5,9 @@ on the ack path (signature verification on, `process_before_response=True`, no a
 adds on top — routing, parsing, the database insert, its middleware and request logging — is what the ratio prices.
 
     python bench/baseline_app.py --port 3100 --threads 8
-    python bench/baseline_app.py --port 3100 --threads 8 --bare   # imports nothing of Partner's (RSS reference)
 
-`bot.server` imports `storage.store` (SQLAlchemy, SQLModel, Partner's models), so the default baseline's memory
-includes them; `--bare` calls waitress's `create_server` with the same options itself, for the memory of Bolt alone.
+`bot.server` imports nothing of Partner's database stack (tests/e2e/test_ops.py checks it), so the baseline's memory
+is Bolt's, slack-sdk's and waitress's alone.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--bare", action="store_true", help="serve without importing any of Partner's modules")
     args = parser.parse_args()
     app = App(
         signing_secret=os.environ["SLACK_SIGNING_SECRET"],
@@ -42,21 +40,9 @@ def main() -> None:
     def partner(ack: Ack) -> None:
         ack()
 
-    if args.bare:
-        from waitress.server import create_server
+    from bot.server import serve_http
 
-        server = create_server(
-            SlackRequestHandler(app),
-            host="127.0.0.1",
-            port=args.port,
-            threads=args.threads,
-            ident="partner",
-            clear_untrusted_proxy_headers=True,
-        )
-    else:
-        from bot.server import serve_http
-
-        server = serve_http(SlackRequestHandler(app), host="127.0.0.1", port=args.port, threads=args.threads)
+    server = serve_http(SlackRequestHandler(app), host="127.0.0.1", port=args.port, threads=args.threads)
     print(f"baseline listening on {args.port}", flush=True)
     server.run()
 

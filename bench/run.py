@@ -13,9 +13,8 @@
 4. Idle RSS of both processes after the load, once they are quiet: 3 s and 10 s after it (Partner gives freed heap
    back once it has been idle for 2 s: bot/memory.py). Partner's database is migrated by `partner-bot db upgrade`
    before `serve` starts, as README's upgrade procedure does, so `serve` finds it at head and never loads Alembic.
-   The bare Bolt baseline imports `bot.server` and with it Partner's storage layer (SQLAlchemy, SQLModel, models);
-   a third process, `baseline_app.py --bare`, is Bolt alone (warm-up and the 8-client phase only), printed below
-   the table for reference.
+   The baseline is served by `bot.server.serve_http`, which imports nothing of the database stack (a test checks),
+   so its memory is Bolt's and waitress's alone.
 
 Benchmarks 2 (nudge fan-out) and 3 (App Home render) are bench/fanout.py and bench/home.py.
 """
@@ -317,23 +316,14 @@ def main() -> int:
         baseline_port,
         work / "baseline.log",
     )
-    bare_port = free_port()
-    bare = Process(
-        "bare Bolt, no Partner module",
-        [*BASELINE, "--bare", "--port", str(bare_port), "--threads", str(args.threads)],
-        env,
-        bare_port,
-        work / "bare.log",
-    )
-    results: dict[str, dict[str, float]] = {"partner": {}, "baseline": {}, "bare": {}}
+    results: dict[str, dict[str, float]] = {"partner": {}, "baseline": {}}
     errors: dict[str, int] = {"partner": 0, "baseline": 0}
     try:
         partner.wait_ready()
         baseline.wait_ready()
-        bare.wait_ready()
         body, headers = command_body("add Acme")
         assert Client(partner_port).post(body, headers) == 200, "could not add the benchmark customer"
-        for key, proc in (("partner", partner), ("baseline", baseline), ("bare", bare)):
+        for key, proc in (("partner", partner), ("baseline", baseline)):
             results[key]["rss_start"] = rss_mib(proc.proc.pid)
         for key, proc in (("partner", partner), ("baseline", baseline)):
             warm_up(proc.port)
@@ -358,19 +348,15 @@ def main() -> int:
                     spy.wait(timeout=60)
                 errors[key] += errs
                 results[key][f"c{clients}"] = rps
-        print("[bare] warm-up and closed loop, 8 clients…", file=sys.stderr)
-        warm_up(bare.port)
-        closed_loop(bare.port, 8, args.closed)
         time.sleep(3)  # let them go quiet: idle means no request in flight and garbage collected
-        for key, proc in (("partner", partner), ("baseline", baseline), ("bare", bare)):
+        for key, proc in (("partner", partner), ("baseline", baseline)):
             results[key]["rss_idle"] = rss_mib(proc.proc.pid)
         time.sleep(7)  # and quiet for a while: Partner trims its heap after 2 s idle (bot/memory.py)
-        for key, proc in (("partner", partner), ("baseline", baseline), ("bare", bare)):
+        for key, proc in (("partner", partner), ("baseline", baseline)):
             results[key]["rss_idle10"] = rss_mib(proc.proc.pid)
     finally:
         partner.stop()
         baseline.stop()
-        bare.stop()
         if fake.stdin:
             fake.stdin.close()
         fake.wait(timeout=10)
@@ -383,7 +369,7 @@ def main() -> int:
     stored = store.count_checkins(team_id=TEAM_ID)
     store.engine.dispose()
 
-    p, b, bare_bolt = results["partner"], results["baseline"], results["bare"]
+    p, b = results["partner"], results["baseline"]
 
     def row(name: str, key: str, fmt: str, goal: str, ratio: bool = True) -> str:
         r = f"{p[key] / b[key]:.2f}×" if ratio and b[key] else ""
@@ -410,11 +396,6 @@ def main() -> int:
         row("RSS after start (MiB)", "rss_start", ".1f", ""),
         row("idle RSS 3 s after the load (MiB)", "rss_idle", ".1f", ""),
         row("idle RSS 10 s after the load (MiB)", "rss_idle10", ".1f", "≤ 1.50×"),
-        "",
-        f"Bolt alone (`baseline_app.py --bare`: imports nothing of Partner's; warm-up and 8 clients only): RSS after "
-        f"start {bare_bolt['rss_start']:.1f} MiB, 10 s after the load {bare_bolt['rss_idle10']:.1f} MiB; "
-        f"Partner / it: {p['rss_start'] / bare_bolt['rss_start']:.2f}× after start, "
-        f"{p['rss_idle10'] / bare_bolt['rss_idle10']:.2f}× idle.",
         "",
         f"Non-200 answers: Partner {errors['partner']}, bare Bolt {errors['baseline']}. "
         f"Check-ins stored by Partner: {stored} (one per request: every request was a real insert).",

@@ -14,14 +14,14 @@ from urllib.parse import quote
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from sqlalchemy.exc import SQLAlchemyError
 from waitress import wasyncore
 
 from bot.metrics import Metrics
-from storage.store import Store
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from storage.store import Store
 
 logger = logging.getLogger("partner.server")
 
@@ -65,6 +65,10 @@ class PartnerWSGI:
         return _respond(start_response, "404 Not Found", {"error": "not found"})
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
+        # Imported here so that serving (serve_http) needs none of the database stack: the benchmarks' bare
+        # Bolt baseline is served by the same function and must not carry Partner's ORM in its memory.
+        from sqlalchemy.exc import SQLAlchemyError
+
         try:
             self.store.ping()
             _check_sqlite_file(self.store)

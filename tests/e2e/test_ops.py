@@ -577,3 +577,14 @@ def test_serve_still_upgrades_a_database_behind_head_on_start(
         assert served.stop() == 0, "\n".join(served.lines[-30:])
         engine.dispose()
     assert "alembic" in imported_modules(served.lines)
+
+
+def test_the_http_server_module_needs_no_database_stack() -> None:
+    """bench/baseline_app.py serves a bare Bolt app with `bot.server.serve_http`, like `serve`: for its memory to be
+    Bolt's alone (benchmark 4), importing the server must not pull in SQLAlchemy, SQLModel or Partner's models."""
+    probe = "import sys, bot.server; print(sorted(m for m in sys.modules if m.split('.')[0] in {0!r}))"
+    heavy = {"sqlalchemy", "sqlmodel", "pydantic", "storage"}
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", probe.format(heavy)], capture_output=True, text=True, cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
