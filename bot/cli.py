@@ -284,7 +284,7 @@ class ShutdownRequest:
 
 
 def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
-    from bot.memory import IdleTrimmer, limit_malloc_arenas
+    from bot.memory import IdleTrimmer, freeze_startup_heap, limit_malloc_arenas
     from bot.scheduler import build_scheduler
 
     limit_malloc_arenas()  # before any thread starts (bot/memory.py: what a burst of requests leaves behind)
@@ -301,6 +301,7 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, shutdown)
     socket_mode = settings.socket_mode and not args.http
     handler = None
+    freeze_startup_heap()  # the app is built: what is alive now lives as long as the process
     try:
         if scheduler:
             scheduler.start()
