@@ -35,9 +35,9 @@ def find_customer(
     # Only names starting with the first word can match (exactly or as a prefix): the database picks those, so a
     # check-in does not load the whole team. A miss loads every name, for "did you mean" and the other hints.
     prefix = name_key(words[0]) if words else ""
-    named, maybe_renamed = store.customers_named_and_renamed_from(
-        team_id=team_id, prefix=prefix, include_archived=archived
-    )
+    # Archived customers come too (same statement): an archived name typed whole must not read as a live
+    # customer's shorter name followed by "labs" as the mood.
+    named, maybe_renamed = store.customers_named_and_renamed_from(team_id=team_id, prefix=prefix, include_archived=True)
     try:
         customer, rest = require_customer(
             [c for c in named if (c.archived_at is not None) == archived], words, name_of=lambda c: c.name, usage=usage
@@ -67,9 +67,18 @@ def find_customer(
     # A former name typed whole beats a shorter prefix of the new one: after "Acme Corp" became "Acme Group",
     # `checkin acme corp green …` must not read "corp" as the mood. Former names are read only when one may start
     # with the first word typed (the flag came with the customers' rows).
+    used = len(words) - len(rest)
     renamed = _renamed(store, team_id=team_id, words=words, archived=archived) if maybe_renamed else None
-    if renamed is not None and renamed[1] > len(words) - len(rest):
+    if renamed is not None and renamed[1] > used:
         raise UserError(f"'{' '.join(words[: renamed[1]])}' was renamed to *{renamed[0].name}*; use the new name.")
+    if not archived:
+        # Likewise an archived customer's whole name beats a shorter live one: after "Acme Labs" was archived,
+        # `checkin acme labs green …` is about Acme Labs, not "Acme Group" with the mood "labs".
+        typed = {name_key(" ".join(words[:k])): k for k in range(used + 1, len(words) + 1)}
+        hidden = [c for c in named if c.archived_at is not None and name_key(c.name) in typed]
+        if hidden:
+            name = max(hidden, key=lambda c: typed[name_key(c.name)]).name
+            raise UserError(f"*{name}* is archived. Bring it back with `/partner restore {name}`.")
     return customer, given[len(given) - len(rest) :]
 
 

@@ -450,6 +450,19 @@ def test_archive_hides_the_customer_and_restore_brings_it_back(slack: SlackReque
     assert "There are no archived customers" in ephemeral(slack.command("restore acme"))
 
 
+def test_an_archived_name_typed_whole_is_not_read_as_a_shorter_live_name(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    assert "Added *Acme Labs*" in ephemeral(slack.command("add Acme Labs"))
+    assert "Archived *Acme Labs*" in ephemeral(slack.command("archive acme labs"))
+    before = len(store.checkins(team_id=TEAM_ID))
+    assert "*Acme Labs* is archived. Bring it back with `/partner restore Acme Labs`" in ephemeral(
+        slack.command("checkin acme labs green kickoff")
+    )
+    assert len(store.checkins(team_id=TEAM_ID)) == before  # not logged on Acme Corp with the mood "labs"
+    # A shorter live name still wins over an archived name it only starts: "acme green" is Acme Corp, mood green.
+    assert "Logged a green check-in for *Acme Corp*" in ephemeral(slack.command("checkin acme green fine"))
+
+
 def test_card_buttons_archive_restore_and_edit(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, lee: str
 ) -> None:
