@@ -33,6 +33,7 @@ from handlers.events.uninstall import ActiveWorkspaces, reactivate_on_reinstall
 from handlers.followups import AfterAck
 from handlers.home_publisher import HomePublisher, attach
 from handlers.identity import refuse_external_users
+from schedules.slack_http import retry_after, same_client_as
 from storage.store import Store
 
 logger = logging.getLogger("partner")
@@ -75,7 +76,8 @@ class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
         if not super()._can_retry(state=state, request=request, response=response, error=error):
             return False
         before_ack = _answering_thread.get() == threading.get_ident()
-        return not (before_ack and retry_after(response) > MAX_RETRY_AFTER_BEFORE_ACK)
+        wait = retry_after(response.headers if response is not None else None) or 1.0  # slack-sdk assumes 1 s
+        return not (before_ack and wait > MAX_RETRY_AFTER_BEFORE_ACK)
 
 
 # Threads running follow-ups after the answers (see PartnerApp.__init__).
@@ -107,28 +109,7 @@ class AnswerAwareWebClient(WebClient):
     @classmethod
     def for_request(cls, client: WebClient, *, timeout: int) -> AnswerAwareWebClient:
         """The same client (token, team, retries) as Bolt's per-request one, answer-aware."""
-        answer_aware = cls(
-            token=client.token,
-            base_url=client.base_url,
-            timeout=timeout,
-            ssl=client.ssl,
-            proxy=client.proxy,
-            headers=client.headers,
-            logger=client.logger,
-            retry_handlers=client.retry_handlers,
-        )
-        answer_aware.default_params = dict(client.default_params)  # Bolt's team_id for org-wide installs
-        return answer_aware
-
-
-def retry_after(response: HttpResponse | None) -> float:
-    """Seconds Slack asked to wait (1 when it did not say, as slack-sdk assumes)."""
-    headers = {k.lower(): v for k, v in (response.headers if response is not None else {}).items()}
-    value = headers.get("retry-after") or "1"
-    try:
-        return float(value[0] if isinstance(value, list) else value)
-    except ValueError:
-        return 1.0
+        return same_client_as(client, cls, timeout=timeout)
 
 
 def make_client(settings: Settings, *, timeout: int = 10) -> WebClient:

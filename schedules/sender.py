@@ -75,7 +75,7 @@ from slack_sdk.errors import SlackApiError
 from bot.oauth import NotInstalled, SlackClients, client_for
 from handlers.blocks import context, section
 from handlers.blocks.checkin import owner_alert_text
-from schedules.slack_http import KeepAliveWebClient
+from schedules.slack_http import KeepAliveWebClient, retry_after, same_client_as
 from storage.models import Nudge
 from storage.store import Store
 
@@ -362,7 +362,7 @@ class _Run:
         with self.lock:
             twin = self._keep_alive.get(key)
             if twin is None:
-                twin = self._keep_alive[key] = KeepAliveWebClient.like(client)
+                twin = self._keep_alive[key] = same_client_as(client, KeepAliveWebClient)
         return twin
 
     def close(self) -> None:
@@ -684,24 +684,13 @@ def _failed_answer(run: _Run, nudges: list[Nudge], e: SlackApiError) -> None:
     status = e.response.status_code
     error = str(e.response.get("error") or f"http {status}")
     if status == 429 or status >= 500 or error in RETRYABLE_ERRORS:
-        retry_after = _retry_after(e)
-        _retry_or_fail(run, nudges, error, at_least=timedelta(seconds=retry_after) if retry_after else None)
+        wait = retry_after(e.response.headers)
+        _retry_or_fail(run, nudges, error, at_least=timedelta(seconds=wait) if wait else None)
         return
     ids = [n.id for n in nudges if n.id is not None]
     run.store.finish_nudges(ids=ids, claimer=run.claimer, status="failed", error=error)
     run.outcome(nudges, "failed")
     _tell_owner_failed(run, nudges, error)
-
-
-def _retry_after(e: SlackApiError) -> int | None:
-    headers = {k.lower(): v for k, v in (e.response.headers or {}).items()}
-    value = headers.get("retry-after")
-    if isinstance(value, list):
-        value = value[0] if value else None
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _retry_or_fail(run: _Run, nudges: list[Nudge], error: str, *, at_least: timedelta | None = None) -> None:

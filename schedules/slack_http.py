@@ -1,4 +1,5 @@
-"""A Web API client for the nudge sender that keeps its HTTP connections open between calls.
+"""Slack Web API plumbing below the listeners and jobs: a client for the nudge sender that keeps its HTTP
+connections open between calls, copying a client's settings into another kind of client, reading Retry-After.
 
 slack-sdk's `WebClient` opens a new connection for every call (urllib, ``Connection: close``): a fan-out of
 10,000 posts paid 10,000 TCP handshakes (and, against Slack, TLS handshakes), a good part of the sender's CPU per
@@ -14,12 +15,43 @@ from __future__ import annotations
 import http.client
 import io
 import threading
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 from urllib.request import Request
 
 from slack_sdk import WebClient
+
+Client = TypeVar("Client", bound=WebClient)
+
+
+def same_client_as(client: WebClient, kind: type[Client], **overrides: Any) -> Client:
+    """A `kind` of client with `client`'s token, team, URL, timeout, TLS, proxy, headers and retry handlers."""
+    settings: dict[str, Any] = {
+        "token": client.token,
+        "base_url": client.base_url,
+        "timeout": client.timeout,
+        "ssl": client.ssl,
+        "proxy": client.proxy,
+        "headers": dict(client.headers),
+        "logger": client.logger,
+        "retry_handlers": client.retry_handlers,
+    }
+    twin = kind(**{**settings, **overrides})
+    twin.default_params = dict(client.default_params)  # Bolt's team_id for org-wide installs
+    return twin
+
+
+def retry_after(headers: Mapping[str, Any] | None) -> float | None:
+    """The seconds a 429's Retry-After header asks to wait, if it says."""
+    value = {k.lower(): v for k, v in (headers or {}).items()}.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class KeepAliveWebClient(WebClient):
@@ -30,22 +62,6 @@ class KeepAliveWebClient(WebClient):
         self._local = threading.local()
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
-
-    @classmethod
-    def like(cls, client: WebClient) -> KeepAliveWebClient:
-        """The same token, team, URL, timeout, TLS, proxy, headers and retry handlers as `client`."""
-        twin = cls(
-            token=client.token,
-            base_url=client.base_url,
-            timeout=client.timeout,
-            ssl=client.ssl,
-            proxy=client.proxy,
-            headers=dict(client.headers),
-            logger=client.logger,
-            retry_handlers=client.retry_handlers,
-        )
-        twin.default_params = dict(client.default_params)
-        return twin
 
     def close(self) -> None:
         """Closes every connection any thread opened."""
