@@ -1,7 +1,9 @@
-"""What a new check-in sets off after the ack: the channel summary and, when it matters, a DM to the owner.
+"""What a request sets off after its ack: a new check-in's channel summary, owner alert, boundary checks and
+health score; joining a channel; Home refreshes.
 
-Called from lazy listeners only when the check-in was really created, so a retried or double-submitted
-request never posts twice. A Slack failure here never loses the check-in: it is already stored.
+Handed to the app's follow-up pool (`AfterAck`, with a small record, not the request) only when the check-in was
+really created, so a retried or double-submitted request never posts twice. A Slack failure here never loses the
+check-in: it is already stored. Work that only needs the latest data folds per customer (`PerCustomer`).
 """
 
 from __future__ import annotations

@@ -96,12 +96,10 @@ class CustomerQueries(WorkspaceQueries):
                 query = query.where(col(Customer.archived_at).is_(None))
             return list(session.exec(query.order_by(Customer.name_key)))
 
-    def customers_named_and_renamed_from(
-        self, *, team_id: str, prefix: str, include_archived: bool = False
-    ) -> tuple[list[Customer], bool]:
-        """The team's customers whose name_key starts with `prefix` (a name_key), in name order — what a typed name
-        can match (exactly or as a prefix) without loading the whole team — and whether a former name of some
-        customer may start with `prefix` too.
+    def customers_named_and_renamed_from(self, *, team_id: str, prefix: str) -> tuple[list[Customer], bool]:
+        """The team's customers, archived ones too, whose name_key starts with `prefix` (a name_key), in name
+        order — what a typed name can match (exactly or as a prefix) without loading the whole team — and whether
+        a former name of some customer may start with `prefix` too.
 
         One statement, built once (it runs on every check-in's ack): the lookup reads the former names only when
         one of them could be what was typed (see former_names). The flag is only known when some customer matched
@@ -109,7 +107,7 @@ class CustomerQueries(WorkspaceQueries):
         """
         params = {"team_id": team_id, "name_like": _like_prefix(prefix), "old_like": _old_name_like(prefix)}
         with self.session() as session:
-            rows = session.exec(_NAMED_FROM[include_archived], params=params).all()  # type: ignore[call-overload]
+            rows = session.exec(_NAMED_FROM, params=params).all()  # type: ignore[call-overload]
         return [customer for customer, _ in rows], any(flag for _, flag in rows)
 
     def customers_in_channel(self, *, team_id: str, channel_id: str, include_archived: bool = False) -> list[Customer]:
@@ -305,7 +303,7 @@ def _former_name_from(prefix: str) -> Any:
     return _OLD_NAME.ilike(_old_name_like(prefix), escape="/")
 
 
-def _named_from(*, include_archived: bool) -> Any:
+def _named_from() -> Any:
     renamed = (
         select(CustomerEvent.id)
         .where(
@@ -315,13 +313,15 @@ def _named_from(*, include_archived: bool) -> Any:
         )
         .exists()
     )
-    query = select(Customer, renamed).where(
-        Customer.team_id == bindparam("team_id"), col(Customer.name_key).like(bindparam("name_like"), escape="/")
+    return (
+        select(Customer, renamed)
+        .where(
+            Customer.team_id == bindparam("team_id"),
+            col(Customer.name_key).like(bindparam("name_like"), escape="/"),
+        )
+        .order_by(Customer.name_key)
     )
-    if not include_archived:
-        query = query.where(col(Customer.archived_at).is_(None))
-    return query.order_by(Customer.name_key)
 
 
-# customers_named_and_renamed_from's statement, by include_archived: built once, not on every check-in.
-_NAMED_FROM = {archived: _named_from(include_archived=archived) for archived in (False, True)}
+# customers_named_and_renamed_from's statement: built once, not on every check-in.
+_NAMED_FROM = _named_from()

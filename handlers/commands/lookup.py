@@ -37,7 +37,7 @@ def find_customer(
     prefix = name_key(words[0]) if words else ""
     # Archived customers come too (same statement): an archived name typed whole must not read as a live
     # customer's shorter name followed by "labs" as the mood.
-    named, maybe_renamed = store.customers_named_and_renamed_from(team_id=team_id, prefix=prefix, include_archived=True)
+    named, maybe_renamed = store.customers_named_and_renamed_from(team_id=team_id, prefix=prefix)
     try:
         customer, rest = require_customer(
             [c for c in named if (c.archived_at is not None) == archived], words, name_of=lambda c: c.name, usage=usage
