@@ -9,8 +9,8 @@ answers the follow-ups from a thread of this process. CPU time is load-insensiti
 machine is shared), so this is the number to compare between commits:
 
 - ack thread CPU: `time.thread_time()` around each `dispatch` — what the ack itself costs;
-- process CPU per check-in: `time.process_time()` over all dispatches with the follow-ups (the Bolt lazy listeners:
-  channel summary, owner alert, boundary checks, health recompute) drained at the end, divided by N;
+- process CPU per check-in: `time.process_time()` over all dispatches with the follow-ups (channel summary, owner
+  alert, boundary checks, health recompute; folded per customer at hand-over) drained at the end, divided by N;
 - dispatch wall time: for reference only.
 
 Both apps are measured in the same run; the last column is Partner / bare Bolt.
@@ -40,7 +40,7 @@ from bench.run import SIGNING_SECRET, TEAM_ID, command_body, machine  # noqa: E4
 from bot.app import create_app  # noqa: E402
 from bot.clock import system_clock  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from handlers.followups import HEALTH_AFTER_CHECKIN, SUMMARY_AFTER_CHECKIN  # noqa: E402
+from handlers.followups import PerCustomer  # noqa: E402
 from storage.db import make_engine, upgrade  # noqa: E402
 from storage.store import Store  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
@@ -78,7 +78,9 @@ def measure(dispatch: Callable[[BoltRequest], Any], drain: Callable[[], None], n
     }
 
 
-def partner(fake: FakeSlack, database: Path, customers: int) -> tuple[Callable[..., Any], Callable[[], None], Store]:
+def partner(
+    fake: FakeSlack, database: Path, customers: int
+) -> tuple[Callable[..., Any], Callable[[], None], PerCustomer]:
     settings = Settings.from_mapping(
         {
             "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -96,7 +98,7 @@ def partner(fake: FakeSlack, database: Path, customers: int) -> tuple[Callable[.
     fake.add_user("U0001", name="dana")
     for name in ["Acme <#C0ACME|acme> <@U0001|dana>"] + [f"Customer {i:04d}" for i in range(1, customers)]:
         assert app.dispatch(signed_command(f"add {name}")).status == 200
-    return app.dispatch, app.drain, store
+    return app.dispatch, app.drain, app.after_ack.checkin_followups
 
 
 def bare_bolt(fake: FakeSlack) -> tuple[Callable[..., Any], Callable[[], None]]:
@@ -125,12 +127,11 @@ def main() -> None:
     fake = FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM_ID).start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            dispatch, drain, _store = partner(fake, Path(tmp) / "partner.db", args.customers)
-            runs_before, summaries_before = HEALTH_AFTER_CHECKIN.runs, SUMMARY_AFTER_CHECKIN.runs
+            dispatch, drain, followups = partner(fake, Path(tmp) / "partner.db", args.customers)
+            runs_before = followups.runs
             posts_before = len(summary_calls(fake))
             ours = measure(dispatch, drain, args.n, args.warmup)
-            recomputes = HEALTH_AFTER_CHECKIN.runs - runs_before
-            summary_runs = SUMMARY_AFTER_CHECKIN.runs - summaries_before
+            followup_runs = followups.runs - runs_before
             summary_posts = summary_calls(fake)[posts_before:]
             threads = threading.active_count()
         bare = measure(*bare_bolt(fake), args.n, args.warmup)
@@ -152,11 +153,12 @@ def main() -> None:
         print(f"| {key} | {value:.2f} | {base:.2f} | {value / base if base else float('nan'):.1f}× |")
     print()
     print(
-        f"Health recomputes for {args.n + args.warmup} check-ins of one customer: {recomputes} "
-        f"(folded into a running one: see handlers/followups.py PerCustomer). Threads alive after: {threads}."
+        f"Follow-up runs (summary, alerts, boundary checks, one health score each) for {args.n + args.warmup} "
+        f"check-ins of one customer: {followup_runs} (folded at hand-over: see handlers/followups.py PerCustomer). "
+        f"Threads alive after: {threads}."
     )
     print(
-        f"Channel summary for the same check-ins: {summary_runs} runs, "
+        "Channel summary for the same check-ins: "
         f"{sum(c.method == 'chat.postMessage' for c in summary_posts)} chat.postMessage + "
         f"{sum(c.method == 'chat.update' for c in summary_posts)} chat.update to the customer's channel."
     )

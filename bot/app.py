@@ -141,6 +141,8 @@ class PartnerApp(App):
         # a burst of check-ins fewer of them made the answers faster and the follow-ups fold more per customer
         # (bench/RESULTS.md section 1: 113–152 vs 78–93 check-ins/s with 8 clients, same runs).
         self.lazy_pool = ContextThreadPool(max_workers=FOLLOW_UP_WORKERS, thread_name_prefix="partner-lazy")
+        # Follow-ups handed over without copying the request, per customer where they fold (handlers/followups.py).
+        self.after_ack = AfterAck(self.lazy_pool)
         super().__init__(listener_executor=self.lazy_pool, **kwargs)
         self.metrics = metrics
         # Each workspace's client for work outside a request (the scheduler, Home refreshes); see bot/oauth.py.
@@ -208,7 +210,7 @@ def create_app(
     attach(app, publisher)
 
     active_workspaces = ActiveWorkspaces()  # this process's memory of which teams are installed
-    after_ack = AfterAck(app.lazy_pool)  # follow-ups handed over without copying the request (handlers/followups.py)
+    after_ack = app.after_ack
 
     # One middleware, not three: Bolt builds every middleware's arguments (some forty of them) on every request.
     @app.middleware

@@ -12,8 +12,9 @@ import logging
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from itertools import groupby
 from typing import Any
 
@@ -26,7 +27,7 @@ from bot.settings import Settings
 from domain.calendar import WorkCalendar
 from domain.checkins import owner_alert
 from domain.customers import work_calendar
-from handlers.blocks.checkin import channel_problem_text, checkins_summary, owner_alert_text
+from handlers.blocks.checkin import channel_problem_text, checkin_confirmation, checkins_summary, owner_alert_text
 from handlers.boundaries_hooks import after_checkin as boundary_checks
 from handlers.home_publisher import HomePublisher, request_home_refresh
 from schedules.health import health_config, recompute_health
@@ -43,77 +44,84 @@ OWNER_GONE = frozenset({"user_not_found", "user_disabled", "account_inactive", "
 
 
 @dataclass
-class _Owed:
-    """A trailing run owed for a key: the newest `now` asked for, and the items handed in meanwhile."""
+class _Busy:
+    """A customer's follow-up, queued or running: what the next run owes (`now` None: nothing yet) and what the
+    runs of this burst keep between them (e.g. the summary message they add to)."""
 
-    now: datetime | None = None
-    items: list[Any] = field(default_factory=list)
+    now: datetime | None
+    items: list[Any]
+    burst: dict[str, Any] = field(default_factory=dict)
 
 
 class PerCustomer:
-    """Single flight with one trailing run, per customer: work that only needs to see the latest data.
+    """Follow-up work that only needs the latest data, on the follow-up pool, one run per customer at a time.
 
-    While a run for a customer is going, further requests only mark it dirty (and hand in their item, e.g. the
-    new check-in); the running caller then runs once more at the end with the newest ``now`` and every item
-    handed in meanwhile. A burst of N check-ins of one customer costs about two runs, and the last run starts
-    after the last request was made, so its result reflects every committed check-in, with no timer. Per
-    process: another replica runs its own, which is fine because each run reads the database.
+    A request for a customer whose run is queued or going only hands in its item (e.g. the new check-in) and its
+    `now`: the queued run, or the next one, takes every item handed in until it starts. A burst of N check-ins of
+    one customer costs a few runs instead of N, and the last run starts after the last request, so it sees every
+    committed check-in, with no timer. A customer with more to do goes to the back of the pool's queue between
+    runs, so one busy customer never holds a worker from the others. Per process: another replica runs its own,
+    which is fine because each run reads the database.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, pool: AfterAck) -> None:
         self.name = name
+        self._pool = pool
         self._lock = threading.Lock()
-        self._pending: dict[Hashable, _Owed] = {}  # running keys → the trailing run owed, if any (now is set)
+        self._busy: dict[Hashable, _Busy] = {}
         self.runs = 0  # how many runs started (benchmarks and tests read it)
-        self.coalesced = 0  # requests folded into a running one
+        self.coalesced = 0  # requests folded into a queued or running one
         self.before_run: Callable[[Hashable], None] | None = None  # a test's hook, called before each run
 
-    def run(self, key: Hashable, now: datetime, work: Callable[[datetime, list[Any]], None], item: Any = None) -> bool:
-        """Runs `work(now, [item])` for the key, or folds the request into the run going on (its item into the
-        trailing run's list); True when this call ran it."""
+    def submit(
+        self,
+        key: Hashable,
+        now: datetime,
+        work: Callable[[datetime, list[Any], dict[str, Any]], None],
+        item: Any,
+    ) -> bool:
+        """Queues `work(now, items, burst)` for the key, or folds the item into the run queued or going (its
+        `work` is then not used: every request for a key must ask for the same work). True when queued."""
         with self._lock:
-            owed = self._pending.get(key)
-            if owed is not None:
-                owed.now = now if owed.now is None or now > owed.now else owed.now
-                if item is not None:
-                    owed.items.append(item)
+            busy = self._busy.get(key)
+            if busy is not None:
+                busy.now = now if busy.now is None or now > busy.now else busy.now
+                busy.items.append(item)
                 self.coalesced += 1
                 return False
-            self._pending[key] = _Owed()
-        items = [item] if item is not None else []
+            self._busy[key] = _Busy(now, [item])
+        if not self._pool.submit(partial(self._run, key, work), what=self.name):
+            with self._lock:
+                self._busy.pop(key, None)
+            return False
+        return True
+
+    def _run(self, key: Hashable, work: Callable[[datetime, list[Any], dict[str, Any]], None]) -> None:
         try:
             while True:
                 with self._lock:
+                    busy = self._busy[key]
+                    now, items = busy.now, busy.items
+                    busy.now, busy.items = None, []
                     self.runs += 1
+                assert now is not None
                 if self.before_run is not None:
                     self.before_run(key)
                 try:
-                    work(now, items)
+                    work(now, items, busy.burst)
                 except Exception:
                     logger.exception("%s failed for %s", self.name, key)
                 with self._lock:
-                    owed = self._pending[key]
-                    if owed.now is None:
-                        del self._pending[key]
-                        return True
-                    self._pending[key] = _Owed()
-                now, items = owed.now, owed.items
+                    if busy.now is None:
+                        del self._busy[key]
+                        return
+                if self._pool.submit(partial(self._run, key, work), what=self.name):
+                    return
+                # The pool is stopping: finish what was handed in here rather than drop it.
         except BaseException:
             with self._lock:
-                self._pending.pop(key, None)
+                self._busy.pop(key, None)
             raise
-
-
-# The health score after a check-in: every check-in of a burst is counted by the trailing run.
-HEALTH_AFTER_CHECKIN = PerCustomer("health recompute after check-ins")
-
-
-def recompute_after_checkin(*, store: Store, settings: Settings, team_id: str, customer_id: int, now: datetime) -> bool:
-    """Rescores the customer after a new check-in, folded with the other check-ins of a burst (see PerCustomer)."""
-    config = health_config(settings)
-    return HEALTH_AFTER_CHECKIN.run(
-        (team_id, customer_id), now, lambda at, _: recompute_health(store, team_id, customer_id, at, config=config)
-    )
 
 
 def tell_user(client: WebClient, *, user_id: str, channel_id: str | None, text: str) -> None:
@@ -130,42 +138,93 @@ def tell_user(client: WebClient, *, user_id: str, channel_id: str | None, text: 
         logger.warning("could not tell %s: %s", user_id, text[:80], exc_info=True)
 
 
-def after_checkin(
+@dataclass(frozen=True)
+class NewCheckIn:
+    """A check-in just stored, as its follow-up needs it: a few ids, never the request."""
+
+    checkin_id: int
+    author_id: str
+    origin_channel_id: str | None  # where it was made: notes for the author go there
+    confirm: bool = False  # made in the form, which just closed: the author is told where they started
+    homes: tuple[str, ...] = ()  # whose Home to refresh after it
+
+
+def hand_over_checkin(
+    after_ack: AfterAck,
+    new: NewCheckIn,
+    *,
+    team_id: str,
+    customer_id: int,
+    client: WebClient,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    publisher: HomePublisher | None,
+) -> None:
+    """Queues the check-in's follow-up, or folds it into the one of its customer queued or going."""
+    work = partial(after_checkins, client=client, store=store, settings=settings, publisher=publisher, team_id=team_id)
+    after_ack.checkin_followups.submit((team_id, customer_id), clock(), work, new)
+
+
+def after_checkins(
+    now: datetime,
+    new: list[NewCheckIn],
+    burst: dict[str, Any],
     *,
     client: WebClient,
     store: Store,
     settings: Settings,
+    publisher: HomePublisher | None,
     team_id: str,
-    checkin_id: int,
-    now: datetime,
-    origin_channel_id: str | None = None,
 ) -> None:
-    found = store.checkin_with_customer(team_id=team_id, checkin_id=checkin_id)
+    """What new check-ins of one customer set off: confirmations, one channel summary listing them, owner
+    alerts, boundary checks, one health score, Home refreshes. Each part stands alone: one failing must not keep
+    the others from running."""
+    found = store.customer_checkins(team_id=team_id, checkin_ids=[n.checkin_id for n in new])
     if found is None:
         return
-    checkin, customer = found
-    summarize_checkin(
-        client=client,
-        store=store,
-        settings=settings,
-        customer=customer,
-        checkin=checkin,
-        now=now,
-        origin_channel_id=origin_channel_id,
-    )
-    alert_owner(client=client, store=store, customer=customer, checkin=checkin, now=now)
-    # Each of these stands alone: one failing must not keep the others from running.
+    customer, checkins = found
+    made = {n.checkin_id: n for n in new}
+    for checkin in checkins:
+        asked = made[checkin.id or 0]
+        if asked.confirm:
+            tell_user(
+                client,
+                user_id=asked.author_id,
+                channel_id=asked.origin_channel_id,
+                text=checkin_confirmation(customer, checkin),
+            )
+    if customer.channel_id and customer.post_checkins:
+        burst["summary"] = post_summary(
+            client=client,
+            store=store,
+            settings=settings,
+            customer=customer,
+            checkins=[(c, made[c.id or 0].origin_channel_id) for c in checkins],
+            now=now,
+            current=burst.get("summary"),
+        )
+    for checkin in checkins:
+        try:
+            alert_owner(client=client, store=store, customer=customer, checkin=checkin, now=now)
+        except Exception:
+            logger.exception("owner alert failed for check-in %s", checkin.id)
+        origin = made[checkin.id or 0].origin_channel_id
+        try:
+            for note in boundary_checks(store, client, checkin, customer, now, settings=settings):
+                tell_user(client, user_id=checkin.author_id, channel_id=origin, text=note)
+        except Exception:
+            logger.exception("boundary checks failed for check-in %s", checkin.id)
     try:
-        for note in boundary_checks(store, client, checkin, customer, now, settings=settings):
-            tell_user(client, user_id=checkin.author_id, channel_id=origin_channel_id, text=note)
+        recompute_health(store, team_id, customer.id or 0, now, config=health_config(settings))
     except Exception:
-        logger.exception("boundary checks failed for check-in %s", checkin.id)
-    recompute_after_checkin(store=store, settings=settings, team_id=team_id, customer_id=customer.id or 0, now=now)
+        logger.exception("health recompute failed for customer %s", customer.id)
+    # Last, so the Homes show everything above too (the new health score, the channel problem).
+    homes = dict.fromkeys(home for n in new for home in n.homes)
+    if homes:
+        request_home_refresh(publisher, team_id, list(homes))
 
 
-# The channel summary after check-ins: a burst on one customer is one message, edited to list every check-in
-# (chat.update is rate-limited per channel by Slack, so folding a burst is also what Slack wants).
-SUMMARY_AFTER_CHECKIN = PerCustomer("channel summary after check-ins")
 # Slack shows a message's text best under 4,000 characters: a longer burst goes on in a further reply.
 SUMMARY_TEXT_LIMIT = 4000
 
@@ -177,40 +236,6 @@ class SummaryMessage:
     ts: str
     day: date
     checkins: tuple[CheckIn, ...]
-
-
-def summarize_checkin(
-    *,
-    client: WebClient,
-    store: Store,
-    settings: Settings,
-    customer: Customer,
-    checkin: CheckIn,
-    now: datetime,
-    origin_channel_id: str | None,
-) -> None:
-    """Posts the check-in's summary in the customer's channel, threaded under the first one of its local day.
-
-    Check-ins of the customer made while its summary is being posted are folded into the same message (one
-    chat.postMessage, then one chat.update listing them all — see PerCustomer), so a burst costs about two calls.
-    """
-    if not customer.channel_id or not customer.post_checkins or checkin.id is None or customer.id is None:
-        return
-    posted: list[SummaryMessage] = []  # the message this burst is in, kept across the runs of one burst
-
-    def summarize(at: datetime, items: list[tuple[CheckIn, str | None]]) -> None:
-        message = post_summary(
-            client=client,
-            store=store,
-            settings=settings,
-            customer=customer,
-            checkins=items,
-            now=at,
-            current=posted[-1] if posted else None,
-        )
-        posted[:] = [message] if message is not None else []
-
-    SUMMARY_AFTER_CHECKIN.run((customer.team_id, customer.id), now, summarize, item=(checkin, origin_channel_id))
 
 
 def post_summary(
@@ -436,6 +461,7 @@ class CommandFollowUp:
     channel_id: str | None
     response_url: str | None
     checkin_id: int | None = None
+    checkin_customer_id: int | None = None
     join_customer_id: int | None = None
     join_digest_channel: str | None = None
     homes: tuple[str, ...] = ()
@@ -452,6 +478,7 @@ class CommandFollowUp:
             channel_id=call.channel_id or None,
             response_url=response_url,
             checkin_id=int(asked["checkin_id"]) if asked.get("checkin_id") is not None else None,
+            checkin_customer_id=int(asked["customer_id"]) if asked.get("customer_id") is not None else None,
             join_customer_id=int(asked["join_customer_id"]) if asked.get("join_customer_id") is not None else None,
             join_digest_channel=str(asked["join_digest_channel"]) if asked.get("join_digest_channel") else None,
             homes=tuple(asked.get("homes") or ()),
@@ -468,11 +495,15 @@ class AfterAck:
 
     def __init__(self, pool: Executor) -> None:
         self._pool = pool
+        # A new check-in's channel summary, owner alert, boundary checks and health score, folded per customer.
+        self.checkin_followups = PerCustomer("the follow-up of new check-ins", self)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> AfterAck:
         return self  # Bolt copies the context for the remaining lazy listeners: they share the one pool
 
-    def submit(self, work: Callable[[], None], what: str) -> None:
+    def submit(self, work: Callable[[], None], what: str) -> bool:
+        """Hands the work over; False when the process is stopping and it will not run."""
+
         def run() -> None:
             try:
                 work()
@@ -483,6 +514,49 @@ class AfterAck:
             self._pool.submit(run)
         except RuntimeError:  # the pool was drained: the process is stopping
             logger.warning("stopping: %s not run", what)
+            return False
+        return True
+
+
+def hand_over_command_followup(
+    after_ack: AfterAck,
+    followup: CommandFollowUp,
+    *,
+    what: str,
+    client: WebClient,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    publisher: HomePublisher | None,
+) -> None:
+    """What a `/partner` command set off, after its ack: a new check-in joins its customer's follow-up (see
+    `AfterAck.checkin_followups`, with the Homes to refresh after it); the rest runs on its own."""
+    homes = followup.homes
+    if followup.checkin_id is not None and followup.checkin_customer_id is not None:
+        new = NewCheckIn(
+            checkin_id=followup.checkin_id,
+            author_id=followup.user_id,
+            origin_channel_id=followup.channel_id,
+            homes=homes,
+        )
+        hand_over_checkin(
+            after_ack,
+            new,
+            team_id=followup.team_id,
+            customer_id=followup.checkin_customer_id,
+            client=client,
+            store=store,
+            settings=settings,
+            clock=clock,
+            publisher=publisher,
+        )
+        homes = ()
+    if followup.join_customer_id is None and followup.join_digest_channel is None and not homes:
+        return
+    rest = replace(followup, checkin_id=None, checkin_customer_id=None, homes=homes)
+    after_ack.submit(
+        partial(command_followup, rest, client=client, store=store, clock=clock, publisher=publisher), what=what
+    )
 
 
 def command_followup(
@@ -490,22 +564,11 @@ def command_followup(
     *,
     client: WebClient,
     store: Store,
-    settings: Settings,
     clock: Clock,
     publisher: HomePublisher | None,
 ) -> None:
-    """What a `/partner` command set off, after its ack (handed to AfterAck by handlers.commands.partner)."""
+    """A `/partner` command's channel joins and Home refreshes, after its ack."""
     team_id = followup.team_id
-    if followup.checkin_id is not None:
-        after_checkin(
-            client=client,
-            store=store,
-            settings=settings,
-            team_id=team_id,
-            checkin_id=followup.checkin_id,
-            now=clock(),
-            origin_channel_id=followup.channel_id,
-        )
     join_for = followup.join_customer_id
     customer = store.customer(team_id=team_id, customer_id=join_for) if join_for is not None else None
     hint = join_customer_channel(client=client, store=store, customer=customer, now=clock()) if customer else None
@@ -516,7 +579,7 @@ def command_followup(
         url = followup.response_url
         respond = Respond(response_url=url, proxy=client.proxy, ssl=client.ssl) if url else None
         tell_author(respond, client, user_id=followup.user_id, channel_id=followup.channel_id, text=hint)
-    # Last, so the Home shows everything above too (the new health score, the channel problem).
+    # Last, so the Home shows everything above too (the channel problem).
     if followup.homes:
         request_home_refresh(publisher, team_id, followup.homes)
 

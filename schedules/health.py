@@ -45,7 +45,7 @@ from handlers.blocks.health import drop_alert_text
 from handlers.home_publisher import request_home_refresh
 from schedules.sender import Message, Skip, register
 from storage.boundaries import to_rule
-from storage.health import HealthScore, ScorePoint
+from storage.health import CheckInPoint, HealthScore, ScorePoint
 from storage.models import Boundary, BoundarySlip, CheckIn, Customer, Nudge, SurveyResponse
 from storage.store import Store
 
@@ -54,6 +54,8 @@ logger = logging.getLogger("partner.health")
 ADHERENCE_WINDOW = timedelta(days=30)
 MOOD_WINDOW = timedelta(days=90)  # with a 14-day half-life, older moods weigh under 1 %
 MOOD_MAX_CHECKINS = 20
+# A check-in as the score reads it: a stored row, or the plain row the store reads for the score.
+ScoredCheckIn = CheckIn | CheckInPoint
 DROP_POINTS = 15
 DROP_DAYS = 7
 HEALTH_DROP = "health_drop"  # the outbox kind of the owner's drop alert
@@ -118,7 +120,7 @@ def customer_cadence(customer: Customer) -> Cadence | None:
         return None
 
 
-def _counts(checkin: CheckIn, daily: bool) -> bool:
+def _counts(checkin: ScoredCheckIn, daily: bool) -> bool:
     # A daily cadence is about calls; any other cadence is kept by any check-in.
     return checkin.kind == "call" if daily else True
 
@@ -126,7 +128,7 @@ def _counts(checkin: CheckIn, daily: bool) -> bool:
 def adherence(
     cadence: Cadence | None,
     cal: WorkCalendar,
-    checkins: Sequence[CheckIn],
+    checkins: Sequence[ScoredCheckIn],
     *,
     since: datetime,
     now: datetime,
@@ -175,7 +177,7 @@ def _windows(customer: Customer, cadence: Cadence | None, today: date) -> tuple[
 def health_inputs(
     *,
     customer: Customer,
-    checkins: Sequence[CheckIn],
+    checkins: Sequence[ScoredCheckIn],
     last_contact_at: datetime | None,
     boundaries: Sequence[bd.Boundary],
     scorecard: tuple[float, datetime] | None,
@@ -251,7 +253,7 @@ def _calls_only(customer: Customer) -> bool:
 def _inputs_from_rows(
     customer: Customer,
     *,
-    checkins: Sequence[CheckIn],
+    checkins: Sequence[ScoredCheckIn],
     last_contact_at: datetime | None,
     boundary_rows: Sequence[tuple[Boundary, Sequence[BoundarySlip]]],
     scorecard: SurveyResponse | None,

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from storage.base import StoreBase
+from storage.base import StoreBase, in_chunks
 from storage.models import CheckIn, Customer
 
 _CHECKINS = CheckIn.__table__  # type: ignore[attr-defined]
@@ -28,12 +28,12 @@ _PREVIOUS_CHECKIN = (
     .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
     .limit(1)  # without it the ORM loads every earlier check-in only to keep the first
 )
-_CHECKIN_WITH_CUSTOMER = (
+_CHECKINS_WITH_CUSTOMER = (
     select(CheckIn, Customer)
     .join(Customer, col(Customer.id) == CheckIn.customer_id)
     .where(
         CheckIn.team_id == bindparam("team_id"),
-        CheckIn.id == bindparam("checkin_id"),
+        col(CheckIn.id).in_(bindparam("checkin_ids", expanding=True)),
         Customer.team_id == bindparam("team_id"),
     )
 )
@@ -138,13 +138,28 @@ class CheckInQueries(StoreBase):
             return session.exec(_PREVIOUS_CHECKIN, params=params).first()  # type: ignore[call-overload]
 
     def checkin_with_customer(self, *, team_id: str, checkin_id: int) -> tuple[CheckIn, Customer] | None:
-        """A check-in and its customer, in one statement (what each check-in's follow-up starts from)."""
+        """A check-in and its customer, in one statement."""
+        found = self.customer_checkins(team_id=team_id, checkin_ids=[checkin_id])
+        return (found[1][0], found[0]) if found is not None else None
+
+    def customer_checkins(self, *, team_id: str, checkin_ids: Sequence[int]) -> tuple[Customer, list[CheckIn]] | None:
+        """Check-ins of one customer with that customer, oldest first (what a burst's follow-up starts from);
+        None when none of them exists any more."""
+        customer: Customer | None = None
+        checkins: list[CheckIn] = []
         with self.session() as session:
-            row = session.exec(
-                _CHECKIN_WITH_CUSTOMER,  # type: ignore[call-overload]
-                params={"team_id": team_id, "checkin_id": checkin_id},
-            ).first()
-        return (row[0], row[1]) if row is not None else None
+            for ids in in_chunks(list(checkin_ids)):
+                rows = session.exec(
+                    _CHECKINS_WITH_CUSTOMER,  # type: ignore[call-overload]
+                    params={"team_id": team_id, "checkin_ids": list(ids)},
+                )
+                for checkin, of in rows:
+                    checkins.append(checkin)
+                    customer = of
+        if customer is None:
+            return None
+        checkins.sort(key=lambda c: (c.created_at, c.id or 0))
+        return customer, checkins
 
     def set_summary_ts(self, *, team_id: str, checkin_ids: Sequence[int], ts: str) -> None:
         """These check-ins are summarized in the channel message `ts` (one message may list a burst of them)."""

@@ -109,5 +109,6 @@ def checkin(call: CommandCall) -> Reply:
     )
     if created:
         call.followup["checkin_id"] = entry.id
+        call.followup["customer_id"] = customer.id
         call.refresh_homes(customer.owner_id, call.user_id)
     return {"text": checkin_confirmation(customer, entry)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -44,7 +43,7 @@ from handlers.commands.survey import USAGE as SURVEY_USAGE
 from handlers.commands.survey import survey
 from handlers.commands.upcoming import USAGE as UPCOMING_USAGE
 from handlers.commands.upcoming import upcoming
-from handlers.followups import AfterAck, CommandFollowUp, command_followup
+from handlers.followups import AfterAck, CommandFollowUp, hand_over_command_followup
 from handlers.home_publisher import publisher_of
 from handlers.parsing import split_first
 from storage.store import Store
@@ -169,17 +168,15 @@ def partner_command(
         # What the subcommand stored sets off posts and DMs after the answer (even when it then refused something).
         followup = CommandFollowUp.of(call, response_url=command.get("response_url"))
         if followup is not None:
-            after_ack.submit(
-                partial(
-                    command_followup,
-                    followup,
-                    client=client,
-                    store=store,
-                    settings=settings,
-                    clock=clock,
-                    publisher=publisher_of(context),
-                ),
+            hand_over_command_followup(
+                after_ack,
+                followup,
                 what=f"the follow-up of /partner {subcommand.name}",
+                client=client,
+                store=store,
+                settings=settings,
+                clock=clock,
+                publisher=publisher_of(context),
             )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,9 +12,8 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
-from handlers.blocks.checkin import checkin_confirmation
-from handlers.followups import AfterAck, after_checkin, tell_user
-from handlers.home_publisher import HomePublisher, publisher_of, request_home_refresh
+from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
+from handlers.home_publisher import publisher_of
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, CHECKIN_NOTE
 from storage.store import Store
 
@@ -98,53 +96,22 @@ def submit_checkin(
     )
     ack()
     if created and entry.id is not None:  # a repeat delivery stored nothing new: nothing to announce
-        after_ack.submit(
-            partial(
-                confirm_checkin,
-                team_id=team_id,
-                user_id=body["user"]["id"],
-                checkin_id=entry.id,
-                channel_id=metadata.get("channel_id"),
-                client=client,
-                store=store,
-                settings=settings,
-                clock=clock,
-                publisher=publisher_of(context),
-            ),
-            what="the follow-up of a check-in form",
+        user_id = body["user"]["id"]
+        new = NewCheckIn(
+            checkin_id=entry.id,
+            author_id=user_id,
+            origin_channel_id=metadata.get("channel_id"),
+            confirm=True,
+            homes=tuple(dict.fromkeys(h for h in (customer.owner_id, user_id) if h)),
         )
-
-
-def confirm_checkin(
-    *,
-    team_id: str,
-    user_id: str,
-    checkin_id: int,
-    channel_id: str | None,
-    client: WebClient,
-    store: Store,
-    settings: Settings,
-    clock: Clock,
-    publisher: HomePublisher | None,
-) -> None:
-    """Runs after the modal closed, for a new check-in only: confirms where it started, posts, alerts.
-
-    Handed to the app's follow-up pool with these few values (handlers.followups.AfterAck), not as a Bolt lazy
-    listener, which would deep-copy the whole request first.
-    """
-    found = store.checkin_with_customer(team_id=team_id, checkin_id=checkin_id)
-    if found is None:
-        return
-    entry, customer = found
-    tell_user(client, user_id=user_id, channel_id=channel_id, text=checkin_confirmation(customer, entry))
-    after_checkin(
-        client=client,
-        store=store,
-        settings=settings,
-        team_id=team_id,
-        checkin_id=checkin_id,
-        now=clock(),
-        origin_channel_id=channel_id,
-    )
-    # After the follow-up, so the Home shows the check-in's new health score too.
-    request_home_refresh(publisher, team_id, [customer.owner_id, user_id])
+        hand_over_checkin(
+            after_ack,
+            new,
+            team_id=team_id,
+            customer_id=customer.id,
+            client=client,
+            store=store,
+            settings=settings,
+            clock=clock,
+            publisher=publisher_of(context),
+        )

@@ -1,4 +1,4 @@
-"""The check-in's cost: a burst's health recomputes fold together; the ack reads only what it needs."""
+"""The check-in's cost: the follow-ups of a burst fold together; the ack reads only what it needs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sqlalchemy import event
 
 from bot.app import create_app
 from bot.settings import Settings
-from handlers.followups import HEALTH_AFTER_CHECKIN, SUMMARY_AFTER_CHECKIN, recompute_after_checkin
 from schedules.health import health_config, recompute_health
 from storage.models import Customer
 from storage.store import Store
@@ -24,94 +23,96 @@ def ok(response: Any) -> dict[str, Any]:
     return response.json() if response.body else {}
 
 
-def test_twenty_concurrent_checkins_cost_at_most_three_recomputes_and_score_them_all(
-    slack: SlackRequests, store: Store, settings: Settings, clock: FakeClock
+def test_a_burst_of_twenty_checkins_is_two_follow_up_runs_one_summary_and_a_score_counting_them_all(
+    slack: SlackRequests, store: Store, settings: Settings, clock: FakeClock, fake_slack: FakeSlack, bot: BotServer
 ) -> None:
     ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=UTC"))
     (customer,) = store.customers(team_id=TEAM_ID)
     assert customer.id is not None
-    customer_id = customer.id
-
-    first_run_started, release_first_run = threading.Event(), threading.Event()
+    first_run, release = threading.Event(), threading.Event()
 
     def hold_the_first_run(key: Any) -> None:
-        if key == (TEAM_ID, customer_id) and not first_run_started.is_set():
-            first_run_started.set()
-            assert release_first_run.wait(30)
-
-    def check_in(mood: str) -> threading.Thread:
-        clock.advance(minutes=1)
-        store.record_checkin(
-            team_id=TEAM_ID, customer_id=customer_id, author_id="U0002", mood=mood, note="burst", now=clock()
-        )
-        at = clock()
-        thread = threading.Thread(
-            target=recompute_after_checkin,
-            kwargs={"store": store, "settings": settings, "team_id": TEAM_ID, "customer_id": customer_id, "now": at},
-        )
-        thread.start()
-        return thread
-
-    runs_before = HEALTH_AFTER_CHECKIN.runs
-    HEALTH_AFTER_CHECKIN.before_run = hold_the_first_run
-    try:
-        first = check_in("green")
-        assert first_run_started.wait(30)
-        # The other 19 arrive while the first recompute is still reading the first check-in only.
-        others = [check_in("red") for _ in range(19)]
-        for thread in others:
-            thread.join(30)
-        release_first_run.set()
-        first.join(30)
-    finally:
-        HEALTH_AFTER_CHECKIN.before_run = None
-
-    assert HEALTH_AFTER_CHECKIN.runs - runs_before <= 3
-    stored = store.customer(team_id=TEAM_ID, customer_id=customer_id)
-    assert stored is not None and stored.health_at == clock()
-    one_by_one = recompute_health(store, TEAM_ID, customer_id, clock(), config=health_config(settings))
-    assert one_by_one is not None
-    assert stored.health_score == one_by_one.score
-
-
-def test_a_burst_of_twenty_checkins_is_one_channel_summary_listing_them_all(
-    slack: SlackRequests, store: Store, fake_slack: FakeSlack, bot: BotServer
-) -> None:
-    ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=UTC"))
-    (customer,) = store.customers(team_id=TEAM_ID)
-    first_post, release = threading.Event(), threading.Event()
-
-    def hold_the_first_post(key: Any) -> None:
-        if key == (TEAM_ID, customer.id) and not first_post.is_set():
-            first_post.set()
+        if key == (TEAM_ID, customer.id) and not first_run.is_set():
+            first_run.set()
             assert release.wait(30)
 
-    coalesced_before = SUMMARY_AFTER_CHECKIN.coalesced
-    SUMMARY_AFTER_CHECKIN.before_run = hold_the_first_post
+    followups = bot.app.after_ack.checkin_followups
+    runs_before, coalesced_before = followups.runs, followups.coalesced
+    followups.before_run = hold_the_first_run
     try:
         ok(slack.command("checkin acme green burst note 0", user_id="U0002"))
-        assert first_post.wait(30)
-        # 19 more while the first summary is being posted: each folds into it.
+        assert first_run.wait(30)
+        # 19 more while the first follow-up is going: each joins the one run owed after it, at hand-over.
         for n in range(1, 20):
-            ok(slack.command(f"checkin acme green burst note {n}", user_id="U0002"))
-        assert _eventually(lambda: SUMMARY_AFTER_CHECKIN.coalesced - coalesced_before == 19)
+            clock.advance(minutes=1)
+            ok(slack.command(f"checkin acme red burst note {n}", user_id="U0002"))
+        assert followups.coalesced - coalesced_before == 19
         release.set()
         bot.settle()
     finally:
-        SUMMARY_AFTER_CHECKIN.before_run = None
+        followups.before_run = None
         release.set()
 
+    assert followups.runs - runs_before == 2
+    # One message in the customer's channel, edited to list the whole burst.
     to_channel = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0ACME"]
     updates = fake_slack.calls_to("chat.update")
-    assert len(to_channel) + len(updates) <= 3
+    assert (len(to_channel), len(updates)) == (1, 1)
     (summary,) = fake_slack.messages["C0ACME"]
     assert all(f"burst note {n}\n" in summary["text"] + "\n" for n in range(20)), summary["text"]
     assert {c.summary_ts for c in store.checkins(team_id=TEAM_ID)} == {summary["ts"]}
+    # The score counts every check-in of the burst: the same as scoring now, from scratch.
+    stored = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert stored is not None and stored.health_at == clock()
+    one_by_one = recompute_health(store, TEAM_ID, customer.id, clock(), config=health_config(settings))
+    assert one_by_one is not None and stored.health_score == one_by_one.score
+    # The owner hears of each red check-in, folded or not.
+    alerts = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0001"]
+    assert sorted(a.params["text"].rsplit("burst note ", 1)[1] for a in alerts) == sorted(str(n) for n in range(1, 20))
     # After the burst, the next check-in is a reply in the day's thread, as before.
     ok(slack.command("checkin acme yellow later that day", user_id="U0002"))
     bot.settle()
     reply = fake_slack.messages["C0ACME"][-1]
     assert reply["thread_ts"] == summary["ts"] and "later that day" in reply["text"]
+
+
+def test_checkins_waiting_for_a_free_worker_fold_into_one_follow_up(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    for name in ("Globex", "Initech"):
+        fake_slack.add_channel(f"C0{name.upper()}", name=name.lower())
+    for name in ("Acme", "Globex", "Initech"):
+        ok(slack.command(f"add {name} <#C0{name.upper()}|{name.lower()}> tz=UTC"))
+    ids = {c.name: c.id for c in store.customers(team_id=TEAM_ID)}
+    busy = {(TEAM_ID, ids["Acme"]), (TEAM_ID, ids["Globex"])}
+    started, release = threading.Semaphore(0), threading.Event()
+
+    def hold_both_workers(key: Any) -> None:
+        if key in busy:
+            busy.discard(key)
+            started.release()
+            assert release.wait(30)
+
+    followups = bot.app.after_ack.checkin_followups
+    runs_before = followups.runs
+    followups.before_run = hold_both_workers
+    try:
+        ok(slack.command("checkin acme green hold one worker"))
+        ok(slack.command("checkin globex green hold the other"))
+        assert started.acquire(timeout=30) and started.acquire(timeout=30)
+        # Both workers are busy: Initech's five check-ins wait in the queue, as one follow-up.
+        for n in range(5):
+            ok(slack.command(f"checkin initech green queued note {n}"))
+        release.set()
+        bot.settle()
+    finally:
+        followups.before_run = None
+        release.set()
+
+    assert followups.runs - runs_before == 3
+    (summary,) = fake_slack.messages["C0INITECH"]
+    assert all(f"queued note {n}" in summary["text"] for n in range(5)), summary["text"]
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0INITECH"]) == 1
 
 
 def _eventually(check: Callable[[], bool]) -> bool:
