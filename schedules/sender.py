@@ -23,7 +23,8 @@ Delivery
   429 that outlasts slack-sdk's own ``RateLimitErrorRetryHandler`` becomes ``next_attempt_at = now +
   Retry-After``. 5xx, timeouts and connection errors retry with exponential backoff through
   ``next_attempt_at``; after ``max_attempts`` the row is ``failed`` and the owner is told once. Each worker
-  keeps one HTTP connection open for the run (:mod:`schedules.slack_http`; slack-sdk's retry handlers unchanged).
+  keeps one HTTP connection open for the run and reads a plain success itself (:mod:`schedules.slack_http`;
+  every other answer goes through slack-sdk's retry handlers unchanged).
 * ``channel_not_found`` / ``not_in_channel`` / ``is_archived``: recorded on ``Customer.channel_error``, the
   owner is told once per channel and error (a ``channel_problem`` nudge), and the message goes to the
   fallback DM straight away. Renderers send to the DM while the error stands, trying the channel again
@@ -623,14 +624,17 @@ def _render(run: _Run, nudge: Nudge, reads: Store) -> Message | None:
 
 
 def _post(client: WebClient, destination: str, message: Message, ids: Sequence[int]) -> dict[str, Any]:
-    response = client.chat_postMessage(
-        channel=destination,
-        text=message.text,
-        blocks=message.blocks or None,
-        metadata={"event_type": METADATA_EVENT, "event_payload": {"nudge_ids": ",".join(map(str, ids))}},
-        unfurl_links=False,
-        unfurl_media=False,
-    )
+    arguments: dict[str, Any] = {
+        "channel": destination,
+        "text": message.text,
+        "blocks": message.blocks or None,
+        "metadata": {"event_type": METADATA_EVENT, "event_payload": {"nudge_ids": ",".join(map(str, ids))}},
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+    # The run's keep-alive client reads a plain success itself and leaves every other answer to slack-sdk.
+    post = client.post_message if isinstance(client, KeepAliveWebClient) else client.chat_postMessage
+    response = post(**arguments)
     return {"channel": response["channel"], "ts": response["ts"]}
 
 

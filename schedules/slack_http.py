@@ -8,12 +8,22 @@ keeps one connection per host and reuses it while the server allows. Everything 
 building the request, the retry handlers (429 + Retry-After, 5xx, dropped connections), `SlackResponse`, errors.
 Failures keep urllib's shapes, so those handlers see what they expect: a non-2xx answer raises `HTTPError`, an
 `OSError` while sending becomes `URLError`, one while waiting for the answer propagates as it is.
+
+For the fan-out's one hot call it also offers :meth:`KeepAliveWebClient.post_message`: the same JSON POST
+``chat.postMessage`` sends, built and read directly (slack-sdk's request building, `SlackResponse` and the retry
+loop's bookkeeping were most of a post's CPU, bench/RESULTS.md section 2). Only a plain success is read that way;
+any other outcome (429, 5xx, ``ok: false``, a dropped connection, a timeout) is handed to slack-sdk's own
+``chat_postMessage`` as the answer of its first attempt, so its retry handlers, `SlackResponse` and `SlackApiError`
+decide what happens next exactly as if it had made the request itself.
 """
 
 from __future__ import annotations
 
 import http.client
 import io
+import json
+import socket
+import ssl
 import threading
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -54,14 +64,109 @@ def retry_after(headers: Mapping[str, Any] | None) -> float | None:
         return None
 
 
+class _Wire:
+    """One kept-alive HTTP/1.1 connection: a request's bytes out, the answer's status, headers and body back.
+
+    Leaner than `http.client` (whose header parsing goes through the email package): the answer's headers are
+    split by hand and parsed into an `HTTPMessage` only when someone needs them (an error answer)."""
+
+    def __init__(self, scheme: str, netloc: str, timeout: float | None, context: ssl.SSLContext | None) -> None:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if scheme == "https" else 80)
+        self.netloc = netloc
+        self.scheme = scheme
+        self.timeout = timeout
+        self.context = context
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def close(self) -> None:
+        sock, self.sock, self.buffer = self.sock, None, b""
+        if sock is not None:
+            sock.close()
+
+    def send(self, data: bytes) -> None:
+        """Raises OSError when the request could not be sent (no connection, or the kept one went away)."""
+        if self.sock is None:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.scheme == "https":
+                context = self.context or ssl.create_default_context()
+                sock = context.wrap_socket(sock, server_hostname=self.host)
+            self.sock = sock
+        self.sock.sendall(data)
+
+    def _fill(self) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise http.client.RemoteDisconnected("Remote end closed connection without response")
+        self.buffer += chunk
+
+    def _take(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def _line(self) -> bytes:
+        while (end := self.buffer.find(b"\r\n")) < 0:
+            self._fill()
+        line, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
+        return line
+
+    def receive(self) -> tuple[int, str, bytes, dict[str, str], bytes]:
+        """(status, reason, raw header block, the headers that matter here by lower-case name, body). Closes the
+        connection when the server said it would (or the answer has no length); raises OSError on a broken one."""
+        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
+            self._fill()
+        head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
+        status_line, _, raw = head.partition(b"\r\n")
+        version, _, rest = status_line.decode("latin-1").partition(" ")
+        code, _, reason = rest.partition(" ")
+        fields: dict[str, str] = {}
+        for line in raw.split(b"\r\n"):
+            name, _, value = line.decode("latin-1").partition(":")
+            fields[name.strip().lower()] = value.strip()
+        will_close = fields.get("connection", "").lower() == "close" or version == "HTTP/1.0"
+        if fields.get("transfer-encoding", "").lower() == "chunked":
+            parts: list[bytes] = []
+            while size := int(self._line().split(b";")[0].strip() or b"0", 16):
+                parts.append(self._take(size))
+                self._line()
+            while self._line():
+                pass  # trailers
+            body = b"".join(parts)
+        elif "content-length" in fields:
+            body = self._take(int(fields["content-length"]))
+        else:  # no length: the body runs to the end of the connection
+            assert self.sock is not None
+            while chunk := self.sock.recv(65536):
+                self.buffer += chunk
+            body, will_close = self.buffer, True
+        if will_close:
+            self.close()
+        return int(code), reason, raw + b"\r\n\r\n", fields, body
+
+
+def _charset(content_type: str) -> str:
+    for option in content_type.split(";")[1:]:
+        key, _, value = option.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip('"')
+    return "utf-8"
+
+
 class KeepAliveWebClient(WebClient):
     """A WebClient whose calls reuse one connection per thread and host; `close()` when done with it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._local = threading.local()
-        self._opened: list[http.client.HTTPConnection] = []
+        self._opened: list[_Wire] = []
         self._lock = threading.Lock()
+        self._post_head: bytes | None = None
 
     def close(self) -> None:
         """Closes every connection any thread opened."""
@@ -70,38 +175,105 @@ class KeepAliveWebClient(WebClient):
         for connection in opened:
             connection.close()
 
-    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
-        connections: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("open", {})
+    def _connection(self, scheme: str, netloc: str) -> _Wire:
+        connections: dict[tuple[str, str], _Wire] = self._local.__dict__.setdefault("open", {})
         connection = connections.get((scheme, netloc))
         if connection is None:
-            if scheme == "https":
-                connection = http.client.HTTPSConnection(netloc, timeout=self.timeout, context=self.ssl)
-            else:
-                connection = http.client.HTTPConnection(netloc, timeout=self.timeout)
-            connections[(scheme, netloc)] = connection
+            connection = connections[(scheme, netloc)] = _Wire(scheme, netloc, self.timeout, self.ssl)
             with self._lock:
                 self._opened.append(connection)
         return connection
 
-    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+    def _exchange(self, url: str, data: bytes) -> tuple[int, dict[str, str], bytes, Any]:
+        """One request on the thread's kept connection: (status, headers that matter, body, full-headers thunk).
+
+        urllib's failure shapes: an OSError while sending is a URLError (slack-sdk retries those); one while
+        waiting for the answer propagates as it is (a timeout: the post may have gone out, never retried blindly).
+        """
         parts = urlsplit(url)
-        if self.proxy is not None or parts.scheme not in ("http", "https"):
-            return super()._perform_urllib_http_request_internal(url, req)  # urllib's way, proxy and checks included
         connection = self._connection(parts.scheme, parts.netloc)
-        headers = {name.title(): value for name, value in req.header_items()}
         try:
             try:
-                connection.request("POST", req.selector, body=req.data, headers=headers)
-            except OSError as e:  # as urllib: a failure to send is a URLError (slack-sdk retries those)
+                connection.send(data)
+            except OSError as e:
                 raise URLError(e) from e
-            response = connection.getresponse()
-            body = response.read()
+            status, reason, raw, fields, body = connection.receive()
         except BaseException:
             connection.close()  # half a request or answer on it: the next call opens a new one
             raise
-        if response.will_close:
-            connection.close()
-        if not 200 <= response.status < 300:
-            raise HTTPError(url, response.status, response.reason, response.headers, io.BytesIO(body))
-        charset = response.headers.get_content_charset() or "utf-8"
-        return {"status": response.status, "headers": response.headers, "body": body.decode(charset)}
+
+        def full_headers() -> http.client.HTTPMessage:
+            return http.client.parse_headers(io.BytesIO(raw))
+
+        return status, fields, body, (reason, full_headers)
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        replay = self._local.__dict__.pop("replay", None)
+        if replay is not None:  # the first attempt's outcome, already had by post_message
+            if isinstance(replay, BaseException):
+                raise replay
+            return dict(replay)
+        parts = urlsplit(url)
+        if self.proxy is not None or parts.scheme not in ("http", "https"):
+            return super()._perform_urllib_http_request_internal(url, req)  # urllib's way, proxy and checks included
+        lines = [f"POST {req.selector} HTTP/1.1", f"Host: {parts.netloc}", "Accept-Encoding: identity"]
+        lines += [f"{name.title()}: {value}" for name, value in req.header_items() if name.lower() != "content-length"]
+        body = req.data if isinstance(req.data, bytes) else b""
+        lines.append(f"Content-Length: {len(body)}")
+        return self._answer(url, *self._exchange(url, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body))
+
+    @staticmethod
+    def _answer(url: str, status: int, fields: dict[str, str], body: bytes, more: Any) -> dict[str, Any]:
+        """As urllib gives it to slack-sdk: a non-2xx answer is an HTTPError, else {status, headers, body}."""
+        reason, full_headers = more
+        if not 200 <= status < 300:
+            raise HTTPError(url, status, reason, full_headers(), io.BytesIO(body))
+        return {
+            "status": status,
+            "headers": full_headers(),
+            "body": body.decode(_charset(fields.get("content-type", ""))),
+        }
+
+    def post_message(self, **kwargs: Any) -> dict[str, Any]:
+        """chat.postMessage with these arguments (None values left out, as slack-sdk does); returns Slack's answer.
+
+        A 2xx answer with ``ok: true`` is read here; anything else is replayed into slack-sdk's `chat_postMessage`
+        as its first attempt's outcome (see the module docstring), which retries, answers or raises as it does."""
+        url = f"{self.base_url}chat.postMessage"
+        parts = urlsplit(url)
+        if self.proxy is not None or parts.scheme not in ("http", "https"):
+            return dict(self.chat_postMessage(**kwargs).data)  # type: ignore[arg-type]
+        payload = {name: value for name, value in kwargs.items() if value is not None}
+        for name, value in self.default_params.items():
+            payload.setdefault(name, value)  # Bolt's team_id for org-wide installs, as slack-sdk adds it
+        body = json.dumps(payload).encode("utf-8")
+        head = self._post_head
+        if head is None:
+            headers = {**self.headers, "Content-Type": "application/json;charset=utf-8"}
+            if self.token:
+                headers["Authorization"] = f"Bearer {self.token}"
+            lines = [f"POST {parts.path} HTTP/1.1", f"Host: {parts.netloc}", "Accept-Encoding: identity"]
+            lines += [f"{name.title()}: {value}" for name, value in headers.items()]
+            head = self._post_head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
+        outcome: Any
+        try:
+            status, fields, answer, more = self._exchange(url, b"%s%d\r\n\r\n%s" % (head, len(body), body))
+        except OSError as e:  # URLError too: slack-sdk decides whether to retry
+            outcome = e
+        else:
+            if status == 200:  # what SlackResponse.validate() accepts
+                try:
+                    data = json.loads(answer.decode(_charset(fields.get("content-type", ""))))
+                except ValueError:
+                    data = None  # slack-sdk reports an unreadable body its own way
+                if isinstance(data, dict) and data.get("ok", False):
+                    return data
+            try:
+                outcome = self._answer(url, status, fields, answer, more)
+            except HTTPError as e:
+                outcome = e
+        self._local.replay = outcome
+        try:
+            return dict(self.chat_postMessage(**kwargs).data)  # type: ignore[arg-type]
+        finally:
+            self._local.__dict__.pop("replay", None)

@@ -47,6 +47,7 @@ MAX_VIEW_BLOCKS = 100
 # Deterministic, monotonic message timestamps: 2025-11-25, stepping 100 µs like the examples in Slack's docs.
 TS_BASE_SECONDS = 1_764_100_000
 TS_STEP_MICROS = 100
+POST_JITTER = 0.05  # seconds of arrival jitter the chat.postMessage rate limit forgives (post_jitter)
 
 _TZ_LABELS = {
     "EST": "Eastern Standard Time",
@@ -301,7 +302,7 @@ class FakeSlack:
         # else 429 ratelimited with Retry-After. `post_jitter` seconds of arrival jitter are forgiven (a sender that
         # starts its posts a second apart sees them arrive a few milliseconds closer now and then).
         self.post_interval: float | None = None
-        self.post_jitter = 0.05
+        self.post_jitter = POST_JITTER
         self._last_post: dict[str, float] = {}
         self._members: dict[str, list[str]] = {}
         self._dm_by_user: dict[str, str] = {}
@@ -447,6 +448,7 @@ class FakeSlack:
             self.errors.clear()
             self._faults.clear()
             self._last_post.clear()
+            self.post_interval, self.post_jitter = None, POST_JITTER  # a test's rate limit ends with it
             self.messages.clear()
             self.ephemeral_messages.clear()
             self.views.clear()
