@@ -1,18 +1,30 @@
 """The test suite's fake Slack Web API in a process of its own, so it never competes with the load generator.
 
-    python bench/fake_slack_server.py TOKEN TEAM [--channels N] [--post-interval 1.0] [--dump posts.json]
+    python bench/fake_slack_server.py TOKEN TEAM [--channels N] [--post-interval 1.0] [--dump posts.json] [--fast]
 
 Prints its API URL on the first line of stdout and serves until stdin closes. `--channels` adds channels
 C000001… with the bot in them; `--post-interval` turns on Slack's per-channel chat.postMessage limit (429 +
 Retry-After); `--dump` writes every chat.postMessage answer (channel, arrival time, status, nudge ids from the
-message metadata) as JSON when it stops.
+message metadata) and the fake's CPU time as JSON when it stops.
+
+`--fast` (bench/fanout.py) serves the same fake through a leaner HTTP front: one thread, non-blocking sockets,
+keep-alive, requests parsed by hand. Every answer is still `FakeSlack._handle`'s — the same methods, the same
+per-channel chat.postMessage pace with 429 + Retry-After, the same record of calls — but the test suite's
+threaded `http.server` front cost ≈ 0.3 ms of CPU a request on top of it, so at 1,600+ posts/s the fake, not
+Partner, was the bottleneck (bench/RESULTS.md section 2). Requests are answered one at a time, so a scripted
+`fail_next(delay=…)` would hold every connection: the fan-out never scripts one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import selectors
+import socket
 import sys
+import threading
+import time
+from http import HTTPStatus
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,6 +36,102 @@ def channel_id(n: int) -> str:
     return f"C{n:06d}"
 
 
+class FastFront:
+    """A single-threaded HTTP/1.1 front for a FakeSlack: each request goes to `FakeSlack._handle` as is."""
+
+    def __init__(self, fake: FakeSlack) -> None:
+        self.fake = fake
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
+        self.listener.setblocking(False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="fake-slack-fast", daemon=True)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/api/"
+
+    def __enter__(self) -> FastFront:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        for key in list(self.selector.get_map().values()):
+            key.fileobj.close()  # type: ignore[union-attr]
+        self.selector.close()
+
+    def _serve(self) -> None:
+        buffers: dict[socket.socket, bytes] = {}
+        while not self.stopping.is_set():
+            for key, _ in self.selector.select(timeout=0.05):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                if sock is self.listener:
+                    try:
+                        while True:
+                            conn, _ = self.listener.accept()
+                            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                            conn.setblocking(False)
+                            buffers[conn] = b""
+                            self.selector.register(conn, selectors.EVENT_READ)
+                            with self.fake._lock:
+                                self.fake.connections += 1
+                    except BlockingIOError:
+                        pass
+                    continue
+                try:
+                    chunk = sock.recv(262144)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self._drop(sock, buffers)
+                    continue
+                buffers[sock] = self._answer(sock, buffers[sock] + chunk, buffers)
+
+    def _drop(self, sock: socket.socket, buffers: dict[socket.socket, bytes]) -> None:
+        buffers.pop(sock, None)
+        self.selector.unregister(sock)
+        sock.close()
+
+    def _answer(self, sock: socket.socket, data: bytes, buffers: dict[socket.socket, bytes]) -> bytes:
+        """Answers every whole request in `data`; returns what is left of it (a request still arriving)."""
+        while (end := data.find(b"\r\n\r\n")) >= 0:
+            request_line, *lines = data[:end].decode("latin-1").split("\r\n")
+            headers: dict[str, str] = {}
+            for line in lines:
+                name, _, value = line.partition(":")
+                headers[name.strip()] = value.strip()
+            lowered = {name.lower(): value for name, value in headers.items()}
+            length = int(lowered.get("content-length") or 0)
+            if len(data) < end + 4 + length:
+                return data  # the body is still on its way
+            body, data = data[end + 4 : end + 4 + length], data[end + 4 + length :]
+            verb, path, _ = request_line.split(" ", 2)
+            reply = self.fake._handle(verb, path, headers, body)
+            head = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}"]
+            head += [f"{name}: {value}" for name, value in reply.headers.items()]
+            head += [f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
+            closing = lowered.get("connection", "").lower() == "close"
+            if closing:
+                head.append("Connection: close")
+            sock.setblocking(True)  # answers are small: written whole, then back to non-blocking
+            try:
+                sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body)
+            except OSError:
+                closing = True
+            finally:
+                sock.setblocking(False)
+            if closing:
+                self._drop(sock, buffers)
+                return b""
+        return data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("token")
@@ -31,14 +139,21 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=0)
     parser.add_argument("--post-interval", type=float, default=None)
     parser.add_argument("--dump", type=Path, default=None)
+    parser.add_argument("--fast", action="store_true", help="serve through the single-threaded front (FastFront)")
     args = parser.parse_args()
     with FakeSlack(bot_token=args.token, team_id=args.team) as fake:
         fake.add_user("U0001", name="dana", tz="America/New_York")
         for n in range(args.channels):
             fake.add_channel(channel_id(n), name=f"customer-{n}", members=["U0001"])
         fake.post_interval = args.post_interval
-        print(fake.api_url, flush=True)
-        sys.stdin.read()
+        if args.fast:
+            with FastFront(fake) as front:
+                print(front.api_url, flush=True)
+                sys.stdin.read()
+        else:
+            print(fake.api_url, flush=True)
+            sys.stdin.read()
+        cpu = time.process_time()  # the fake's own CPU for everything it served (bench/fanout.py prints it)
         if args.dump is not None:
             posts = [
                 {
@@ -52,7 +167,7 @@ def main() -> None:
                 }
                 for call in fake.calls_to("chat.postMessage")
             ]
-            args.dump.write_text(json.dumps(posts))
+            args.dump.write_text(json.dumps({"posts": posts, "cpu_seconds": cpu}))
 
 
 if __name__ == "__main__":

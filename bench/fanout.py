@@ -80,7 +80,7 @@ def seed(store: Store, *, customers: int, channels: int) -> None:
         session.commit()
 
 
-def start_fake(channels: int, dump: Path) -> tuple[subprocess.Popen[str], str]:
+def start_fake(channels: int, dump: Path, *, fast: bool = True) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -93,6 +93,7 @@ def start_fake(channels: int, dump: Path) -> tuple[subprocess.Popen[str], str]:
             str(INTERVAL),
             "--dump",
             str(dump),
+            *(["--fast"] if fast else []),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -102,11 +103,13 @@ def start_fake(channels: int, dump: Path) -> tuple[subprocess.Popen[str], str]:
     return process, process.stdout.readline().strip()
 
 
-def stop_fake(process: subprocess.Popen[str], dump: Path) -> list[dict[str, Any]]:
+def stop_fake(process: subprocess.Popen[str], dump: Path) -> tuple[list[dict[str, Any]], float]:
+    """Every chat.postMessage answer the fake gave, and the CPU time the fake used."""
     assert process.stdin is not None
     process.stdin.close()
     process.wait(timeout=120)
-    return list(json.loads(dump.read_text()))
+    dumped = json.loads(dump.read_text())
+    return list(dumped["posts"]), float(dumped["cpu_seconds"])
 
 
 def main() -> int:
@@ -114,6 +117,9 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=10_000, help="customers due at once (default 10000)")
     parser.add_argument("--channels", type=int, default=2_000, help="channels they share (default 2000)")
     parser.add_argument("--ticks", type=int, default=10, help="most ticks to run for 429'd retries (default 10)")
+    parser.add_argument(
+        "--threaded-fake", action="store_true", help="serve the fake through the test suite's threaded http.server"
+    )
     args = parser.parse_args()
 
     print(f"Nudge fan-out — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
@@ -123,7 +129,7 @@ def main() -> int:
     print()
     with tempfile.TemporaryDirectory(prefix="partner-bench-fanout-") as tmp:
         dump = Path(tmp) / "posts.json"
-        fake, api_url = start_fake(args.channels, dump)
+        fake, api_url = start_fake(args.channels, dump, fast=not args.threaded_fake)
         try:
             settings = Settings.from_mapping(
                 {
@@ -167,7 +173,7 @@ def main() -> int:
                 }
             engine.dispose()
         finally:
-            posts = stop_fake(fake, dump)
+            posts, fake_cpu = stop_fake(fake, dump)
 
     accepted = [p for p in posts if p["ok"]]
     limited = sum(1 for p in posts if p["status"] == 429)
@@ -201,6 +207,12 @@ def main() -> int:
         ),
         ("sender ticks / seconds in each", f"{ticks} / {', '.join(f'{s:.1f}' for s in tick_seconds)}", ""),
         ("sender CPU time, all ticks (s)", f"{send_cpu:.1f}", f"{send_cpu / max(len(posts), 1) * 1000:.1f} ms a post"),
+        (
+            "fake Slack CPU time, whole run (s; its own process)",
+            f"{fake_cpu:.1f}",
+            f"{fake_cpu / max(len(posts), 1) * 1000:.2f} ms a post"
+            + (", test suite's threaded front" if args.threaded_fake else ", single-threaded front"),
+        ),
         ("posts accepted / 429 answers", f"{len(accepted):,} / {limited:,}", ""),
         ("closest two posts in one channel (s)", f"{min(gaps):.3f}" if gaps else "—", ""),
         ("duplicates (a nudge posted twice)", str(duplicates), "0 " + ("met" if duplicates == 0 else "MISSED")),
