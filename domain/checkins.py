@@ -34,6 +34,14 @@ def owner_alert(previous: str | None, current: str) -> str | None:
     return None
 
 
+def alerted_at_once(*, mood: str, owner_id: str | None, author_id: str) -> str | None:
+    """The owner a check-in alerts whatever came before it (a red one, by someone else), else None.
+
+    Known when the check-in is stored, so its alert can be stored with it (see storage.checkins.record_checkin).
+    """
+    return owner_id if mood == "red" and owner_id and owner_id != author_id else None
+
+
 def parse_due_date(text: str, *, today: date) -> date:
     """ "tomorrow", "fri" (the next Friday after today), "3d", "2w", "2026-12-01" → a date; ValueError otherwise.
 

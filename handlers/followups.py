@@ -31,7 +31,6 @@ from handlers.blocks.checkin import channel_problem_text, checkin_confirmation, 
 from handlers.boundaries_hooks import after_checkin as boundary_checks
 from handlers.home_publisher import HomePublisher, request_home_refresh
 from schedules.health import health_config, recompute_health
-from schedules.sender import OWNER_ALERT
 from storage.models import CheckIn, Customer
 from storage.store import Store
 
@@ -351,8 +350,10 @@ def _post_summary(
 def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin: CheckIn, now: datetime) -> bool:
     """DMs the owner at once about a red check-in or a mood two steps lower than the previous one.
 
-    When Slack is rate-limiting, failing or timing out even after the client's retries, the alert is handed to the
-    nudge outbox, which keeps trying (exactly once): a red check-in's alert is never lost to a Slack hiccup.
+    The alert's outbox row is its once-token (a red check-in's is stored with the check-in): this follow-up
+    takes it, or the tick's sender does when it got there first or this process stopped before. When Slack is
+    rate-limiting, failing or timing out even after the client's retries, the row goes back to the outbox, which
+    keeps trying (exactly once): a red check-in's alert is never lost to a Slack hiccup or a crash.
     """
     # The owner who logged it already knows; and when not even a green check-in before would make this one an
     # alert, the previous one need not be read.
@@ -361,10 +362,15 @@ def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin:
     previous = store.previous_checkin(team_id=customer.team_id, checkin=checkin)
     previous_mood = previous.mood if previous is not None else None
     reason = owner_alert(previous_mood, checkin.mood)
-    if reason is None:
+    if reason is None or checkin.id is None:
         return False
+    payload = {"checkin_id": checkin.id, "reason": reason, "previous": previous_mood}
+    if not store.take_owner_alert(
+        team_id=customer.team_id, checkin=checkin, owner_id=customer.owner_id, payload=payload, now=now
+    ):
+        return False  # the sender has it, or it was sent already
     try:
-        client.chat_postMessage(
+        posted = client.chat_postMessage(
             channel=customer.owner_id,
             text=owner_alert_text(customer, checkin, reason=reason, previous=previous_mood),
             unfurl_links=False,
@@ -372,19 +378,17 @@ def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin:
     except (SlackApiError, OSError) as e:
         error = str(e.response.get("error") or "") if isinstance(e, SlackApiError) else type(e).__name__
         logger.warning("could not alert the owner of customer %s now (%s)", customer.id, error)
-        if error not in OWNER_GONE and checkin.id is not None:
-            store.plan_nudge(
-                team_id=customer.team_id,
-                kind=OWNER_ALERT,
-                subject=f"checkin:{checkin.id}",
-                due_key="owner_alert",
-                due_at=now,
-                now=now,
-                customer_id=customer.id,
-                recipient_id=customer.owner_id,
-                payload={"checkin_id": checkin.id, "reason": reason, "previous": previous_mood},
-            )
+        store.owner_alert_not_sent(
+            team_id=customer.team_id, checkin_id=checkin.id, error=error or "no answer", retry=error not in OWNER_GONE
+        )
         return False
+    store.owner_alert_sent(
+        team_id=customer.team_id,
+        checkin_id=checkin.id,
+        channel_id=str(posted.get("channel") or customer.owner_id),
+        ts=str(posted.get("ts") or ""),
+        now=now,
+    )
     return True
 
 

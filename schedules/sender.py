@@ -77,6 +77,7 @@ from bot.oauth import NotInstalled, SlackClients, client_for
 from handlers.blocks import context, section
 from handlers.blocks.checkin import owner_alert_text
 from schedules.slack_http import KeepAliveWebClient, retry_after, same_client_as
+from storage.checkins import OWNER_ALERT  # a check-in's owner alert the follow-up did not send
 from storage.models import Nudge
 from storage.store import Store
 
@@ -103,7 +104,6 @@ HISTORY_PAGE_SIZE = 200
 # Kinds the sender plans itself to tell an owner about a delivery problem (never about one of these).
 CHANNEL_PROBLEM = "channel_problem"
 DELIVERY_FAILED = "delivery_failed"
-OWNER_ALERT = "owner_alert"  # an owner alert that Slack refused at check-in time (handlers.followups.alert_owner)
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from storage.base import StoreBase, in_chunks
-from storage.models import CheckIn, Customer
+from storage.models import CheckIn, Customer, Nudge
+
+# The outbox kind of an owner's alert about a check-in (a red one, or a sharp drop): subject "checkin:<id>".
+OWNER_ALERT = "owner_alert"
+_OWNER_ALERT_DUE_KEY = "owner_alert"
 
 _CHECKINS = CheckIn.__table__  # type: ignore[attr-defined]
+_INSERT_NUDGE = insert(Nudge.__table__)  # type: ignore[attr-defined]
 _INSERT_COLUMNS = tuple(c.name for c in _CHECKINS.columns if c.name != "id")
 _INSERT_CHECKIN = insert(_CHECKINS)  # the values go as parameters: the statement is compiled once
 
@@ -55,8 +61,14 @@ class CheckInQueries(StoreBase):
         next_due: date | None = None,
         permalink: str | None = None,
         response_days: float | None = None,
+        alert_owner_id: str | None = None,
     ) -> tuple[CheckIn, bool]:
-        """Stores a check-in; the same idempotency key twice returns the first row and False."""
+        """Stores a check-in; the same idempotency key twice returns the first row and False.
+
+        `alert_owner_id` (domain.checkins.alerted_at_once): the owner's alert goes into the outbox in the same
+        transaction, so that should this process stop before the check-in's follow-up tells the owner, the next
+        tick's sender does. Exactly one of them takes it (see take_owner_alert).
+        """
         checkin = CheckIn(
             team_id=team_id,
             customer_id=customer_id,
@@ -76,6 +88,9 @@ class CheckInQueries(StoreBase):
         try:
             with self.engine.begin() as conn:
                 checkin.id = conn.execute(_INSERT_CHECKIN, values).inserted_primary_key[0]
+                if alert_owner_id is not None:
+                    alert = {"checkin_id": checkin.id, "reason": "red", "previous": None}
+                    conn.execute(_INSERT_NUDGE, _owner_alert_row(checkin, alert_owner_id, alert, now))
         except IntegrityError:
             # The same idempotency key (a retried Slack request): the first row, not a second one.
             if idempotency_key is None:
@@ -219,7 +234,72 @@ class CheckInQueries(StoreBase):
                 moods.setdefault(customer_id, []).append(mood)
             return moods
 
+    def take_owner_alert(
+        self, *, team_id: str, checkin: CheckIn, owner_id: str, payload: dict[str, Any], now: datetime
+    ) -> bool:
+        """Takes the check-in's owner alert to send it now: the row stored with a red check-in, or a new one (a
+        drop). False when it is not this caller's to send: the sender took it first, or it was handled already.
+
+        A taken row is "sent" at once (its once-token); if the DM then fails, owner_alert_not_sent gives it back.
+        """
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(Nudge)
+                .where(*_owner_alert_key(team_id, checkin.id or 0), Nudge.status == "pending")
+                .values(status="sent", recipient_id=owner_id, payload=payload, lease_until=None)
+            ).rowcount
+        if taken:
+            return True
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(_INSERT_NUDGE, {**_owner_alert_row(checkin, owner_id, payload, now), "status": "sent"})
+        except IntegrityError:
+            return False  # someone else's (the sender has it, or it was handled)
+        return True
+
+    def owner_alert_sent(self, *, team_id: str, checkin_id: int, channel_id: str, ts: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(Nudge)
+                .where(*_owner_alert_key(team_id, checkin_id), Nudge.status == "sent")
+                .values(sent_at=now, channel_id=channel_id, message_ts=ts, error=None)
+            )
+
+    def owner_alert_not_sent(self, *, team_id: str, checkin_id: int, error: str, retry: bool) -> None:
+        """A taken alert Slack refused: back to the outbox to be sent again (`retry`), or failed for good."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(Nudge)
+                .where(*_owner_alert_key(team_id, checkin_id), Nudge.status == "sent", col(Nudge.sent_at).is_(None))
+                .values(status="pending" if retry else "failed", error=error[:255])
+            )
+
     def checkin(self, *, team_id: str, checkin_id: int) -> CheckIn | None:
         with self.session() as session:
             row = session.get(CheckIn, checkin_id)
             return row if row is not None and row.team_id == team_id else None
+
+
+def _owner_alert_key(team_id: str, checkin_id: int) -> tuple[Any, ...]:
+    return (
+        Nudge.team_id == team_id,
+        Nudge.kind == OWNER_ALERT,
+        Nudge.subject == f"checkin:{checkin_id}",
+        Nudge.due_key == _OWNER_ALERT_DUE_KEY,
+    )
+
+
+def _owner_alert_row(checkin: CheckIn, owner_id: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "team_id": checkin.team_id,
+        "kind": OWNER_ALERT,
+        "subject": f"checkin:{checkin.id}",
+        "due_key": _OWNER_ALERT_DUE_KEY,
+        "customer_id": checkin.customer_id,
+        "recipient_id": owner_id,
+        "due_at": now,
+        "created_at": now,
+        "status": "pending",
+        "attempts": 0,
+        "payload": payload,
+    }

@@ -629,6 +629,11 @@ class FakeSlack:
         with self._lock:
             self._faults[method].extend([fault] * times)
 
+    def scripted(self, method: str) -> int:
+        """How many of ``method``'s scripted answers are still to come (a call takes its fault as it arrives)."""
+        with self._lock:
+            return len(self._faults.get(method) or ())
+
     def _take_fault(self, method: str, *, wildcard: bool) -> _Fault | None:
         with self._lock:
             for key in (method, "*") if wildcard else (method,):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from domain.boundaries import parse_reply_time
-from domain.checkins import parse_due_date
+from domain.checkins import alerted_at_once, parse_due_date
 from domain.errors import UserError
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
@@ -106,6 +106,7 @@ def checkin(call: CommandCall) -> Reply:
         idempotency_key=f"command:{call.trigger_id}",
         next_due=next_due,
         response_days=response_days,
+        alert_owner_id=alerted_at_once(mood=mood.color, owner_id=customer.owner_id, author_id=call.user_id),
     )
     if created:
         call.followup["checkin_id"] = entry.id

@@ -165,3 +165,41 @@ def test_sigkill_during_a_burst_of_checkins_loses_and_doubles_nothing(
     notes = [e.note for e in store.checkins(team_id=TEAM_ID, limit=1000)]
     assert sorted(notes) == sorted(f"burst note {i}" for i in range(BURST))  # each exactly once
     store.engine.dispose()
+
+
+def test_sigkill_before_a_red_checkins_alert_went_out_leaves_it_to_the_next_tick(
+    env: dict[str, str], fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    served = Served(env, tmp_path, tmp_path / "serve.log")
+    try:
+        served.wait_healthy()
+        slack = SlackRequests(served.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack, timeout=5)
+        assert "Added *Acme*" in slack.command("add Acme <#C0ACME|acme> <@U0001|dana>").json()["text"]
+        fake_slack.wait_for("conversations.join", 1)
+        # The check-in's follow-up hangs on its channel summary (posted before the owner's alert)…
+        fake_slack.fail_next("chat.postMessage", delay=30)
+        reply = slack.command("checkin acme red they want to cancel", user_id="U0002")
+        assert "Logged a red check-in" in reply.json()["text"]
+        deadline = time.monotonic() + 10
+        while fake_slack.scripted("chat.postMessage") and time.monotonic() < deadline:
+            time.sleep(0.02)  # another process is about to post: polling is the only way to see it
+        assert fake_slack.scripted("chat.postMessage") == 0, "the summary was never posted"
+        served.process.kill()  # …when the process dies: SIGKILL, no shutdown handler runs
+        assert served.process.wait(timeout=10) == -9
+    finally:
+        served.stop()
+    assert not owner_dms(fake_slack)
+
+    tick = subprocess.run(
+        [*PARTNER_BOT, "tick"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert tick.returncode == 0, tick.stderr
+    (dm,) = owner_dms(fake_slack)
+    assert "logged a *red* check-in for *Acme*" in dm and "they want to cancel" in dm
+    again = subprocess.run([*PARTNER_BOT, "tick"], env=env, cwd=tmp_path, capture_output=True, timeout=60, check=False)
+    assert again.returncode == 0 and len(owner_dms(fake_slack)) == 1
+
+
+def owner_dms(fake_slack: FakeSlack) -> list[str]:
+    posts = fake_slack.calls_to("chat.postMessage")
+    return [c.params["text"] for c in posts if c.ok and c.params["channel"] == "U0001"]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event
 
-from bot.app import create_app
+from bot.app import create_app, make_client
 from bot.settings import Settings
+from schedules.cadence import send_nudges
 from schedules.health import health_config, recompute_health
+from storage.checkins import OWNER_ALERT
 from storage.models import Customer
 from storage.store import Store
 from tests.fake_slack import FakeSlack
@@ -241,3 +244,52 @@ def test_a_reinstall_seen_by_another_replica_reactivates_the_workspace_within_te
         assert store.workspace_active(team_id=TEAM_ID)
     finally:
         other.stop()
+
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def owner_dms(fake_slack: FakeSlack) -> list[str]:
+    posts = fake_slack.calls_to("chat.postMessage")
+    return [c.params["text"] for c in posts if c.ok and c.params["channel"] == "U0001"]
+
+
+def test_a_red_checkins_alert_is_stored_with_it_and_sent_once_by_whoever_takes_it_first(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, bot: BotServer, clock: FakeClock
+) -> None:
+    ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=UTC"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+    followups = bot.app.after_ack.checkin_followups
+    started, release = threading.Event(), threading.Event()
+
+    def hold(key: Any) -> None:
+        started.set()
+        assert release.wait(30)
+
+    followups.before_run = hold
+    try:
+        ok(slack.command("checkin acme red they want to cancel", user_id="U0002"))
+        assert started.wait(30)
+        # The follow-up has not run, yet the alert is already in the outbox: a tick now (or after a crash) sends it.
+        (alert,) = store.nudges(team_id=TEAM_ID, kinds=[OWNER_ALERT], due_after=EPOCH)
+        assert (alert.status, alert.recipient_id, alert.customer_id) == ("pending", "U0001", customer.id)
+        send_nudges(store=store, client=make_client(settings), now=clock())
+        (dm,) = owner_dms(fake_slack)
+        assert "logged a *red* check-in for *Acme Corp*" in dm and "they want to cancel" in dm
+        release.set()
+        bot.settle()
+    finally:
+        followups.before_run = None
+        release.set()
+    assert len(owner_dms(fake_slack)) == 1  # the follow-up found it taken
+    # The other way round: the follow-up takes it first, and the tick after has nothing left to send.
+    ok(slack.command("checkin acme red still unhappy", user_id="U0002"))
+    bot.settle()
+    send_nudges(store=store, client=make_client(settings), now=clock.advance(minutes=1))
+    dms = owner_dms(fake_slack)
+    assert len(dms) == 2 and "still unhappy" in dms[1]
+    assert [n.status for n in store.nudges(team_id=TEAM_ID, kinds=[OWNER_ALERT], due_after=EPOCH)] == ["sent", "sent"]
+    # The owner's own red check-in alerts no one, and stores no alert.
+    ok(slack.command("checkin acme red I know", user_id="U0001"))
+    bot.settle()
+    assert len(store.nudges(team_id=TEAM_ID, kinds=[OWNER_ALERT], due_after=EPOCH)) == 2
