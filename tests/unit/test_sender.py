@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
@@ -427,3 +428,39 @@ def test_the_pace_holds_across_claimed_batches(store: Store, client: WebClient, 
     answers = fake_slack.calls_to("chat.postMessage")
     assert [c.status for c in answers] == [200] * 4
     assert all(b - a >= 0.3 for a, b in itertools.pairwise(c.at for c in answers))
+
+
+def test_one_write_marks_the_next_messages_sending_ahead_of_their_posts(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    """Each worker's write also marks the messages the workers take next, so a fan-out writes "sending" once per
+    dozens of posts, not once per few (each write cost as much as marking dozens of rows)."""
+    for i in range(40):
+        fake_slack.add_channel(f"C2{i:05d}", name=f"m{i}")
+        plan(store, f"k{i}", channel=f"C2{i:05d}")
+    writes: list[int] = []
+
+    class Counting(Store):
+        def mark_sending(self, **kwargs: Any) -> list[bool]:
+            writes.append(len(kwargs["groups"]))
+            return super().mark_sending(**kwargs)
+
+    options = SenderOptions(interval=0.0, workers=4)
+    assert send_due_nudges(store=Counting(store.engine), client=client, now=NOW, options=options) == 40
+    assert 1 <= len(writes) <= 4 and sum(writes) >= 40, writes  # was a write per 1–4 messages
+    assert len(posts(fake_slack)) == 40
+
+
+def test_messages_marked_ahead_when_the_sender_dies_are_each_sent_once_later(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    for i in range(6):
+        fake_slack.add_channel(f"C3{i:05d}", name=f"d{i}")
+        plan(store, f"d{i}", channel=f"C3{i:05d}")
+    with pytest.raises(Crash):  # dies right after its first write, before any post
+        send_due_nudges(store=DiesWhilePosting(store.engine), client=client, now=NOW, options=SenderOptions(workers=1))
+    assert {row(store, f"d{i}").status for i in range(6)} == {"sending"} and posts(fake_slack) == []
+    send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=5), options=FAST)  # history: not posted
+    send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=10), options=FAST)
+    assert sorted(posts(fake_slack)) == [f"ping d{i}" for i in range(6)]
+    assert {row(store, f"d{i}").status for i in range(6)} == {"sent"}
