@@ -130,7 +130,11 @@ class CustomerEvent(SQLModel, table=True):
     """What happened to a customer record: created, renamed, edited, archived, restored, tier changed…"""
 
     __tablename__ = "customer_event"
-    __table_args__ = (Index("ix_customer_event_customer_at", "customer_id", "at"),)
+    __table_args__ = (
+        Index("ix_customer_event_customer_at", "customer_id", "at"),
+        # A team's renames (every check-in's ack asks whether a former name matches), not its whole history.
+        Index("ix_customer_event_team_kind", "team_id", "kind"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32, index=True)

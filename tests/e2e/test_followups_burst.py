@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from bot.app import create_app, make_client
@@ -14,6 +15,7 @@ from bot.settings import Settings
 from schedules.cadence import send_nudges
 from schedules.health import health_config, recompute_health
 from storage.checkins import OWNER_ALERT
+from storage.customers import _NAMED_FROM
 from storage.models import Customer
 from storage.store import Store
 from tests.fake_slack import FakeSlack
@@ -191,6 +193,16 @@ def test_a_checkin_is_answered_with_one_lookup_and_one_insert_and_old_names_stil
     first = ok(slack.command("checkin acme green once", trigger_id="7.7.same"))["text"]
     again = ok(slack.command("checkin acme green once", trigger_id="7.7.same", retry_num=1))["text"]
     assert first == again and [c.note for c in store.checkins(team_id=TEAM_ID)].count("once") == 1
+
+
+def test_the_former_name_check_on_each_ack_reads_the_teams_renames_not_its_history(store: Store) -> None:
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is SQLite's; PostgreSQL picks by its statistics")
+    sql = str(_NAMED_FROM.compile(store.engine, compile_kwargs={"render_postcompile": True}))
+    with store.engine.connect() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql.replace("?", "'x'")).fetchall()
+    steps = " | ".join(str(row[-1]) for row in plan)
+    assert "customer_event USING INDEX ix_customer_event_team_kind (team_id=? AND kind=?)" in steps, steps
 
 
 def workspace_reads(store: Store) -> tuple[list[str], Callable[[], None]]:
