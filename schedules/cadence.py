@@ -158,18 +158,19 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     kind = "daily call" if launch else ("call" if normal in ("every", "off") else f"{normal} call")
     channel, owner = _destination(customer, now)
     mention = f"<@{owner}> " if owner and channel else ""
-    headline = f":telephone_receiver: {mention}Time for the {kind} with *{customer.name}* — {local_time(local)} ({tz})."
+    when = local_time(local)
+    headline = f":telephone_receiver: {mention}Time for the {kind} with *{customer.name}* — {when} ({tz})."
     if launch and customer.launch_until is not None:
         until = customer.launch_until
         headline += f" Launch mode: daily calls until {until:%a} {until.day} {until:%b}."
     assert nudge.id is not None
     return Message(
-        text=f"Time for the {kind} with {customer.name} ({local_time(local)} {tz})",
+        text=f"Time for the {kind} with {customer.name} ({when} {tz})",
         blocks=nudge_blocks(nudge_id=nudge.id, text=headline, outcome=outcome),
         channel=channel,
         user=owner,
         customer_id=customer.id,
-        digest=f"{kind} with *{customer.name}* at {local_time(local)}",
+        digest=f"{kind} with *{customer.name}* at {when}",
     )
 
 

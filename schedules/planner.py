@@ -21,6 +21,7 @@ Overdue alerts
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -63,12 +64,18 @@ def calendar_of(customer: Scheduled, *, default_tz: str = "UTC") -> WorkCalendar
         return WorkCalendar.create(default_tz)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed_cadence(text: str) -> Cadence:
+    """Cadences are few and immutable; a fan-out renders thousands of nudges sharing one ("daily 09:00")."""
+    return parse_cadence(text)
+
+
 def cadence_of(customer: Scheduled) -> Cadence:
     """The customer's normal cadence; none (or unreadable) is off."""
     if not customer.cadence:
         return Cadence("off")
     try:
-        return parse_cadence(customer.cadence)
+        return _parsed_cadence(customer.cadence)
     except ValueError:
         logger.warning("customer %s has an unreadable cadence %r; treating it as off", customer.id, customer.cadence)
         return Cadence("off")

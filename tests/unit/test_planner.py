@@ -284,3 +284,12 @@ def test_any_tick_schedule_plans_each_slot_once(spec: str, tz: str, gaps: list[i
 @pytest.mark.parametrize("bad", ["weekly funday", "nonsense"])
 def test_an_unreadable_stored_cadence_is_off_rather_than_a_crash(bad: str) -> None:
     assert plan_over([customer(cadence=bad)], [utc(2026, 12, 1, 12), utc(2026, 12, 1, 16)]) == []
+
+
+def test_customers_sharing_a_cadence_share_one_parse_and_a_bad_one_still_reads_as_off() -> None:
+    """A fan-out renders thousands of nudges whose customers share a cadence text: parsed once, not per nudge."""
+    first, second = customer(id=1, cadence="weekly Tue 10:30"), customer(id=2, cadence="weekly Tue 10:30")
+    assert planner.cadence_of(first) is planner.cadence_of(second)
+    assert planner.cadence_of(first).kind == "weekly"
+    assert planner.cadence_of(customer(id=3, cadence="every blue moon")).kind == "off"
+    assert planner.cadence_of(customer(id=4, cadence="every blue moon")).kind == "off"  # not a cached error
