@@ -74,21 +74,39 @@ def match_customer(customers: Sequence[T], words: Sequence[str], *, name_of: Cal
     return CustomerMatch(None, list(words), suggestions=_close_names(keyed, words, name_of))
 
 
+# How alike a name must be to what was typed to be suggested (difflib's ratio, 0–1).
+SUGGESTION_CUTOFF = 0.7
+
+
 def _close_names(keyed: list[tuple[str, T]], words: Sequence[str], name_of: Callable[[T], str]) -> list[str]:
     """Names that look like a typo of what was typed, compared with the whole name and with its start."""
     if not words:
         return []
-    typed = [name_key(" ".join(words[:k])) for k in (1, 2) if k <= len(words)]
+    # One matcher per typed form, its side fixed (difflib indexes it once); each name is then checked against
+    # the cheap upper bounds first, as difflib.get_close_matches does: a big team's miss stays well under Slack's
+    # three seconds.
+    matchers = []
+    for k in (1, 2):
+        if k <= len(words):
+            matcher = difflib.SequenceMatcher(None)
+            matcher.set_seq2(name_key(" ".join(words[:k])))
+            matchers.append((matcher, len(matcher.b)))
 
     def similarity(key: str) -> float:
-        return max(
-            difflib.SequenceMatcher(None, t, candidate).ratio()
-            for t in typed
-            for candidate in (key, key[: len(t)], key.split(" ")[0])
-        )
+        best = 0.0
+        for matcher, length in matchers:
+            for candidate in (key, key[:length], key.split(" ")[0]):
+                matcher.set_seq1(candidate)
+                if (
+                    matcher.real_quick_ratio() >= SUGGESTION_CUTOFF
+                    and matcher.quick_ratio() >= SUGGESTION_CUTOFF
+                    and (ratio := matcher.ratio()) > best
+                ):
+                    best = ratio
+        return best
 
     scored = sorted(((similarity(key), key, c) for key, c in keyed), key=lambda x: (-x[0], x[1]))
-    return [name_of(c) for score, _key, c in scored[:3] if score >= 0.7]
+    return [name_of(c) for score, _key, c in scored[:3] if score >= SUGGESTION_CUTOFF]
 
 
 def require_customer(

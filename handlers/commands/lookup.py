@@ -43,7 +43,7 @@ def find_customer(
             [c for c in named if (c.archived_at is not None) == archived], words, name_of=lambda c: c.name, usage=usage
         )
     except UserError:
-        every = store.customers(team_id=team_id, include_archived=archived)
+        every = store.customers(team_id=team_id, include_archived=True)  # read once: live and archived
         customers = [c for c in every if (c.archived_at is not None) == archived]
         renamed = _renamed(store, team_id=team_id, words=words, archived=archived) if words else None
         if renamed is not None:
@@ -54,7 +54,7 @@ def find_customer(
             raise UserError("There are no archived customers.") from None
         if not archived and words:
             hidden = match_customer(
-                [c for c in store.customers(team_id=team_id, include_archived=True) if c.archived_at is not None],
+                [c for c in every if c.archived_at is not None],
                 list(words),
                 name_of=lambda c: c.name,
             ).customer

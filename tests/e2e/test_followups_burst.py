@@ -147,9 +147,17 @@ def test_a_checkin_reads_only_the_customers_its_name_can_match(slack: SlackReque
         event.remove(Customer, "load", count)
     assert "Acme Corp" in reply["text"]
     assert set(loaded) == {"Acme Corp"}
-    # A miss still gets its "did you mean", from every name.
-    missed = ok(slack.command("checkin acmme green kickoff"))["text"]
+    # A miss still gets its "did you mean", from every name, archived ones included: each read once.
+    ok(slack.command("archive customer 07"))
+    loaded.clear()
+    event.listen(Customer, "load", count)
+    try:
+        missed = ok(slack.command("checkin acmme green kickoff"))["text"]
+    finally:
+        event.remove(Customer, "load", count)
     assert "No customer matches 'acmme' — did you mean Acme Corp?" in missed
+    assert sorted(loaded) == sorted(["Acme Corp", *(f"Customer {n:02d}" for n in range(30))])
+    assert "*Customer 07* is archived" in ok(slack.command("checkin customer 07 green kickoff"))["text"]
 
 
 def ack_statements(store: Store) -> tuple[list[str], Callable[[], None]]:
