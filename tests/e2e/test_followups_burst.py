@@ -15,7 +15,7 @@ from bot.settings import Settings
 from schedules.cadence import send_nudges
 from schedules.health import health_config, recompute_health
 from storage.checkins import OWNER_ALERT
-from storage.customers import _NAMED_FROM
+from storage.customers import _NAMED_FROM_SQLITE
 from storage.models import Customer
 from storage.store import Store
 from tests.fake_slack import FakeSlack
@@ -203,14 +203,38 @@ def test_a_checkin_is_answered_with_one_lookup_and_one_insert_and_old_names_stil
     assert first == again and [c.note for c in store.checkins(team_id=TEAM_ID)].count("once") == 1
 
 
-def test_the_former_name_check_on_each_ack_reads_the_teams_renames_not_its_history(store: Store) -> None:
+def test_the_acks_customer_lookup_seeks_the_typed_name_and_reads_the_teams_renames_not_its_history(
+    store: Store,
+) -> None:
     if store.engine.dialect.name != "sqlite":
         pytest.skip("the plan is SQLite's; PostgreSQL picks by its statistics")
-    sql = str(_NAMED_FROM.compile(store.engine, compile_kwargs={"render_postcompile": True}))
+    sql = str(_NAMED_FROM_SQLITE.compile(store.engine, compile_kwargs={"render_postcompile": True}))
     with store.engine.connect() as conn:
         plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql.replace("?", "'x'")).fetchall()
     steps = " | ".join(str(row[-1]) for row in plan)
     assert "customer_event USING INDEX ix_customer_event_team_kind (team_id=? AND kind=?)" in steps, steps
+    assert "(team_id=? AND name_key>? AND name_key<?)" in steps, steps
+
+
+@pytest.mark.parametrize(
+    ("name", "typed"),
+    [
+        ("Zoë Ltd", "zoë"),
+        ("Émile & Co", "émile"),
+        ("日本商事", "日本"),
+        ("a_b", "a_b"),
+        ("Straße AG", "strasse"),
+        ("z", "z"),
+    ],
+)
+def test_a_checkin_finds_names_of_any_script_by_their_start(
+    slack: SlackRequests, store: Store, name: str, typed: str
+) -> None:
+    # Neighbours in code point order, none starting with what is typed.
+    for other in ("Zoe", "Zz Top", "Émilf", "Émild", "日曜", "日", "Strasbourg", "a-b", "a`b", "y"):
+        ok(slack.command(f"add {other}"))
+    ok(slack.command(f"add {name}"))
+    assert f"Logged a green check-in for *{name}*" in ok(slack.command(f"checkin {typed} green fine"))["text"]
 
 
 def workspace_reads(store: Store) -> tuple[list[str], Callable[[], None]]:
