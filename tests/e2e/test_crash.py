@@ -22,6 +22,7 @@ import pytest
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE
 from storage.db import make_engine
 from storage.store import Store
+from tests.e2e.test_acceptance_37 import owner_dms
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID
@@ -198,8 +199,3 @@ def test_sigkill_before_a_red_checkins_alert_went_out_leaves_it_to_the_next_tick
     assert "logged a *red* check-in for *Acme*" in dm and "they want to cancel" in dm
     again = subprocess.run([*PARTNER_BOT, "tick"], env=env, cwd=tmp_path, capture_output=True, timeout=60, check=False)
     assert again.returncode == 0 and len(owner_dms(fake_slack)) == 1
-
-
-def owner_dms(fake_slack: FakeSlack) -> list[str]:
-    posts = fake_slack.calls_to("chat.postMessage")
-    return [c.params["text"] for c in posts if c.ok and c.params["channel"] == "U0001"]

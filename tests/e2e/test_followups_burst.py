@@ -18,6 +18,7 @@ from storage.checkins import OWNER_ALERT
 from storage.customers import _NAMED_FROM_SQLITE
 from storage.models import Customer
 from storage.store import Store
+from tests.e2e.test_acceptance_37 import owner_dms
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
@@ -291,11 +292,6 @@ def test_a_reinstall_seen_by_another_replica_reactivates_the_workspace_within_te
 
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def owner_dms(fake_slack: FakeSlack) -> list[str]:
-    posts = fake_slack.calls_to("chat.postMessage")
-    return [c.params["text"] for c in posts if c.ok and c.params["channel"] == "U0001"]
 
 
 def test_a_red_checkins_alert_is_stored_with_it_and_sent_once_by_whoever_takes_it_first(
