@@ -64,6 +64,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -154,6 +155,7 @@ class SenderOptions:
     # Nudges claimed at once (one lease). Large: the per-channel pacing and the DM digests work within one claim,
     # so a fan-out to thousands of channels goes out in parallel (bench/fanout.py). Replicas still never share a row.
     batch: int = 20_000
+    render_batch: int = 500  # nudges rendered before the workers get them (they start on the first batch)
     monotonic: Callable[[], float] = time.monotonic
 
 
@@ -210,7 +212,10 @@ def _digest_groups(items: list[tuple[Nudge, Message]]) -> list[list[tuple[Nudge,
 
 
 class Lanes(Generic[T]):
-    """Work per destination: FIFO within a lane, lanes in parallel, a lane's items at least `interval` apart."""
+    """Work per destination: FIFO within a lane, lanes in parallel, a lane's items at least `interval` apart.
+
+    Items may keep arriving while the workers run (`run(feed=…)`): a fan-out starts posting its first rendered
+    messages while the rest are still being rendered."""
 
     def __init__(
         self,
@@ -220,24 +225,36 @@ class Lanes(Generic[T]):
         monotonic: Callable[[], float],
         ready: dict[str, float] | None = None,
     ) -> None:
-        self._items = {key: list(reversed(items)) for key, items in lanes.items() if items}
+        self._items: dict[str, deque[T]] = {}
         self._order = itertools.count()
         # When each destination may next be posted to; shared across a run's batches so the pace holds between them.
         self._ready = ready if ready is not None else {}
-        self._heap: list[tuple[float, int, str]] = [
-            (self._ready.get(key, 0.0), next(self._order), key) for key in self._items
-        ]
-        heapq.heapify(self._heap)
+        self._heap: list[tuple[float, int, str]] = []
+        self._queued: set[str] = set()  # lanes in the heap or being worked on
         self._busy = 0
+        self._open = False  # more items may still come (a feed is running)
         self._cond = threading.Condition()
         self._interval = interval
         self._monotonic = monotonic
+        self.add(lanes)
+
+    def add(self, lanes: dict[str, list[T]]) -> None:
+        """Appends items to their lanes (after the ones already there)."""
+        with self._cond:
+            for key, items in lanes.items():
+                if not items:
+                    continue
+                self._items.setdefault(key, deque()).extend(items)
+                if key not in self._queued:
+                    self._queued.add(key)
+                    heapq.heappush(self._heap, (self._ready.get(key, 0.0), next(self._order), key))
+            self._cond.notify_all()
 
     def take(self) -> tuple[str, T] | None:
         with self._cond:
             while True:
                 if not self._heap:
-                    if self._busy == 0:
+                    if self._busy == 0 and not self._open:
                         return None
                     self._cond.wait()
                     continue
@@ -248,7 +265,7 @@ class Lanes(Generic[T]):
                     continue
                 heapq.heappop(self._heap)
                 self._busy += 1
-                return key, self._items[key].pop()
+                return key, self._items[key].popleft()
 
     def done(self, key: str, started: float) -> None:
         """The lane's next item may start `interval` after `started` (what `work` returned: when Slack answered)."""
@@ -257,15 +274,24 @@ class Lanes(Generic[T]):
             self._ready[key] = started + self._interval
             if self._items[key]:
                 heapq.heappush(self._heap, (started + self._interval, next(self._order), key))
+            else:
+                self._queued.discard(key)
             self._cond.notify_all()
 
     def upcoming(self, count: int) -> list[T]:
         """The next item of each of the `count` lanes due soonest (the items workers will take next)."""
         with self._cond:
-            return [self._items[key][-1] for _, _, key in heapq.nsmallest(count, self._heap)]
+            return [self._items[key][0] for _, _, key in heapq.nsmallest(count, self._heap)]
 
-    def run(self, work: Callable[[str, T], float | None], *, workers: int) -> None:
-        """`work` returns the time the pacing counts from (None: when the work started)."""
+    def run(
+        self,
+        work: Callable[[str, T], float | None],
+        *,
+        workers: int,
+        feed: Callable[[Lanes[T]], None] | None = None,
+    ) -> None:
+        """`work` returns the time the pacing counts from (None: when the work started). `feed`, if given, runs in
+        the calling thread while the workers start on what is already there, `add`ing the rest."""
 
         def worker() -> None:
             while (taken := self.take()) is not None:
@@ -278,8 +304,10 @@ class Lanes(Generic[T]):
                 finally:
                     self.done(key, started or self._monotonic())
 
-        count = min(workers, len(self._items))
+        count = workers if feed is not None else min(workers, len(self._items))
         if count <= 1:
+            if feed is not None:
+                feed(self)
             worker()
             return
         # Each thread runs in a copy of the caller's context (request logging and metrics use contextvars).
@@ -287,10 +315,18 @@ class Lanes(Generic[T]):
             threading.Thread(target=contextvars.copy_context().run, args=(worker,), name=f"nudge-sender-{i}")
             for i in range(count)
         ]
+        self._open = feed is not None
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            if feed is not None:
+                feed(self)
+        finally:
+            with self._cond:
+                self._open = False
+                self._cond.notify_all()
+            for thread in threads:
+                thread.join()
 
 
 class GroupCommit(Generic[In, Out]):
@@ -482,8 +518,8 @@ def send_due_nudges(
     sent = 0
     try:
         _resolve_unconfirmed(run)
-        # Claimed a batch at a time (replicas ticking together take disjoint rows) until the due rows run out; notices
-        # planned while sending (a channel problem, a failure) go out in the same tick: a few more rounds at most.
+        # Claimed a batch at a time (replicas ticking together take disjoint rows) until the due rows run out;
+        # notices planned while sending (a channel problem, a failure) go out in the same tick: a few more rounds.
         rounds_left = 3
         while rounds_left:
             claimed = store.claim_nudges(
@@ -566,10 +602,10 @@ def _find_posts(client: WebClient, destination: str, wanted: set[int]) -> tuple[
 
 
 class _BatchReads:
-    """The store as renderers see it during one delivery. Renderers read one customer and its last contact per
-    nudge; here the first such read of a team loads those of every claimed nudge of that team at once (one query
-    each instead of one per nudge: 10,000 nudges due at once were 20,000 queries before the first post). Any
-    other read, or one outside the claimed customers, goes straight to the store."""
+    """The store as renderers see it while rendering one batch of claimed nudges. Renderers read one customer and
+    its last contact per nudge; here the first such read of a team loads those of every nudge of the batch of that
+    team at once (one query each instead of one per nudge: 10,000 nudges due at once were 20,000 queries before the
+    first post). Any other read, or one outside the batch's customers, goes straight to the store."""
 
     def __init__(self, store: Store, claimed: Sequence[Nudge]) -> None:
         self._store = store
@@ -614,23 +650,30 @@ class _BatchReads:
 
 
 def _deliver(run: _Run, claimed: list[Nudge]) -> int:
-    lanes: dict[str, list[_Outgoing]] = {}
-    dms: dict[str, list[tuple[Nudge, Message]]] = {}
-    reads = cast(Store, _BatchReads(run.store, claimed))
-    for nudge in claimed:
-        message = _render(run, nudge, reads)
-        if message is None:
-            continue
-        message = decorate(message, nudge, run.now)
-        if message.channel is None and message.user and message.digest:
-            dms.setdefault(message.user, []).append((nudge, message))
-            continue
-        key = message.channel or message.user
-        assert key is not None
-        lanes.setdefault(key, []).append(_Outgoing([nudge], message))
-    for user, items in dms.items():
-        for group in _digest_groups(items):
-            lanes.setdefault(user, []).append(_Outgoing([n for n, _ in group], compose([m for _, m in group])))
+    def feed(pacing: Lanes[_Outgoing]) -> None:
+        """Renders the claimed nudges a batch at a time, each batch handed to the workers as soon as it is ready:
+        with 10,000 due at once, posting starts after the first batch instead of after all (≈ 1.5 s later)."""
+        dms: dict[str, list[tuple[Nudge, Message]]] = {}
+        for start in range(0, len(claimed), run.options.render_batch):
+            lanes: dict[str, list[_Outgoing]] = {}
+            batch = claimed[start : start + run.options.render_batch]
+            reads = cast(Store, _BatchReads(run.store, batch))  # the batch's customers and contacts: 2 queries
+            for nudge in batch:
+                message = _render(run, nudge, reads)
+                if message is None:
+                    continue
+                message = decorate(message, nudge, run.now)
+                if message.channel is None and message.user and message.digest:
+                    dms.setdefault(message.user, []).append((nudge, message))  # combined once all are rendered
+                    continue
+                key = message.channel or message.user
+                assert key is not None
+                lanes.setdefault(key, []).append(_Outgoing([nudge], message))
+            pacing.add(lanes)
+        for user, items in dms.items():
+            groups = _digest_groups(items)
+            pacing.add({user: [_Outgoing([n for n, _ in group], compose([m for _, m in group])) for group in groups]})
+
     delivered = [0]
 
     def work(_key: str, outgoing: _Outgoing) -> float | None:
@@ -644,10 +687,11 @@ def _deliver(run: _Run, claimed: list[Nudge]) -> int:
         # a whole Retry-After later).
         return run.options.monotonic() if posted_at else None
 
-    pacing = Lanes(lanes, interval=run.options.interval, monotonic=run.options.monotonic, ready=run.ready)
+    options = run.options
+    pacing: Lanes[_Outgoing] = Lanes({}, interval=options.interval, monotonic=options.monotonic, ready=run.ready)
     run.upcoming = pacing.upcoming
     try:
-        pacing.run(work, workers=run.options.workers)
+        pacing.run(work, workers=min(run.options.workers, len(claimed)), feed=feed)
     finally:
         run.upcoming = lambda count: []
         run.flush_sent()

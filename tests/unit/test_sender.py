@@ -307,8 +307,9 @@ def test_too_late_after_downtime_is_recorded_missed(store: Store, client: WebCli
     assert "Sent late" in message["blocks"][-1]["elements"][0]["text"]
 
 
+@pytest.mark.parametrize(("render_batch", "reads"), [(500, 1), (5, 3)])  # 12 nudges: one batch, or three
 def test_rendering_many_nudges_reads_their_customers_in_one_query_each(
-    store: Store, client: WebClient, fake_slack: FakeSlack
+    store: Store, client: WebClient, fake_slack: FakeSlack, render_batch: int, reads: int
 ) -> None:
     seen: list[tuple[str, int]] = []
 
@@ -339,7 +340,8 @@ def test_rendering_many_nudges_reads_their_customers_in_one_query_each(
         listen = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
         event.listen(store.engine, "before_cursor_execute", listen)
         try:
-            assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 12
+            options = SenderOptions(interval=0.0, render_batch=render_batch)
+            assert send_due_nudges(store=store, client=client, now=NOW, options=options) == 12
         finally:
             event.remove(store.engine, "before_cursor_execute", listen)
     finally:
@@ -347,7 +349,7 @@ def test_rendering_many_nudges_reads_their_customers_in_one_query_each(
     assert sorted(seen) == sorted((f"Customer {i}", cid) for i, cid in enumerate(ids))
     customer_reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM customer" in s]
     checkin_reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM checkin" in s]
-    assert (len(customer_reads), len(checkin_reads)) == (1, 1), statements
+    assert (len(customer_reads), len(checkin_reads)) == (reads, reads), statements  # per rendered batch
 
 
 def test_pacing_keeps_a_rate_limited_channel_free_of_429s(
@@ -464,3 +466,30 @@ def test_messages_marked_ahead_when_the_sender_dies_are_each_sent_once_later(
     send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=10), options=FAST)
     assert sorted(posts(fake_slack)) == [f"ping d{i}" for i in range(6)]
     assert {row(store, f"d{i}").status for i in range(6)} == {"sent"}
+
+
+def test_posting_starts_while_the_rest_of_a_fan_out_is_still_being_rendered(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    """Rendering 10,000 nudges took ≈ 1.5 s before the first post: now the workers post each rendered batch while
+    the next is rendered. The last nudge's renderer waits for a post of the first batch, which only comes if so."""
+    waited: list[int] = []
+
+    def render_last_after_a_post(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+        if nudge.due_key == "k5":
+            waited.append(len(fake_slack.wait_for("chat.postMessage", 1)))
+        return Message(text=f"ping {nudge.due_key}", channel=f"C4{nudge.due_key}")
+
+    sender.register("test_streamed", render_last_after_a_post)
+    try:
+        for i in range(6):
+            fake_slack.add_channel(f"C4k{i}", name=f"s{i}")
+            assert store.plan_nudge(
+                team_id=TEAM_ID, kind="test_streamed", subject="team", due_key=f"k{i}", due_at=NOW, now=NOW
+            )
+        options = SenderOptions(interval=0.0, workers=4, render_batch=2)
+        assert send_due_nudges(store=store, client=client, now=NOW, options=options) == 6
+    finally:
+        sender.RENDERERS.pop("test_streamed", None)
+    assert waited and waited[0] >= 1
+    assert sorted(posts(fake_slack)) == [f"ping k{i}" for i in range(6)]
