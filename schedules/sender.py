@@ -74,6 +74,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.memory import fewer_full_collections
 from bot.oauth import NotInstalled, SlackClients, client_for
 from handlers.blocks import context, section
 from handlers.blocks.checkin import owner_alert_text
@@ -516,20 +517,23 @@ def send_due_nudges(
     if cancelled:
         logger.info("%d nudge(s) of uninstalled workspaces cancelled", cancelled)
     sent = 0
+    # Claimed nudges, their customers and messages all stay alive until the run ends: full collections during it
+    # would walk them again and again and free nothing (bot/memory.py).
     try:
-        _resolve_unconfirmed(run)
-        # Claimed a batch at a time (replicas ticking together take disjoint rows) until the due rows run out;
-        # notices planned while sending (a channel problem, a failure) go out in the same tick: a few more rounds.
-        rounds_left = 3
-        while rounds_left:
-            claimed = store.claim_nudges(
-                now=now, lease_until=run.current() + options.lease, claimer=run.claimer, limit=options.batch
-            )
-            if not claimed:
-                break
-            sent += _deliver(run, claimed)
-            if len(claimed) < options.batch:
-                rounds_left -= 1
+        with fewer_full_collections():
+            _resolve_unconfirmed(run)
+            # Claimed a batch at a time (replicas ticking together take disjoint rows) until the due rows run out;
+            # notices planned while sending (a channel problem, a failure) go out in the same tick: a few more rounds.
+            rounds_left = 3
+            while rounds_left:
+                claimed = store.claim_nudges(
+                    now=now, lease_until=run.current() + options.lease, claimer=run.claimer, limit=options.batch
+                )
+                if not claimed:
+                    break
+                sent += _deliver(run, claimed)
+                if len(claimed) < options.batch:
+                    rounds_left -= 1
     finally:
         run.close()
     for kind, outcome in run.outcomes:

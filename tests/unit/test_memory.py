@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+from typing import Any
+
 import pytest
 
-from bot.memory import BURST_CPU_SECONDS, CHECK_SECONDS, IDLE_CPU_SHARE, IdleTrimmer, limit_malloc_arenas
+from bot.memory import (
+    BURST_CPU_SECONDS,
+    CHECK_SECONDS,
+    IDLE_CPU_SHARE,
+    IdleTrimmer,
+    fewer_full_collections,
+    limit_malloc_arenas,
+)
 
 
 class CpuClock:
@@ -48,3 +59,27 @@ def test_an_idle_process_or_a_little_work_is_never_trimmed() -> None:
 def test_the_operators_malloc_arena_max_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_malloc_arenas() is False
+
+
+def test_a_burst_of_long_lived_objects_runs_no_full_collection_and_the_threshold_comes_back() -> None:
+    before = gc.get_threshold()
+    generations: list[int] = []
+
+    def seen(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        with fewer_full_collections():
+            outer = threading.Thread(target=lambda: None)  # another run starting and ending inside this one
+            with fewer_full_collections():
+                outer.start()
+            outer.join()
+            assert gc.get_threshold()[2] > 10**9  # still inside the first block
+            kept = [{"nudge": i, "blocks": [[i]]} for i in range(300_000)]  # alive until the end, like a fan-out's
+        assert gc.get_threshold() == before
+    finally:
+        gc.callbacks.remove(seen)
+    assert len(kept) == 300_000
+    assert 0 in generations and 2 not in generations  # young collections ran; no full one walked the burst
