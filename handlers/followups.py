@@ -31,6 +31,7 @@ from handlers.blocks.checkin import channel_problem_text, checkin_confirmation, 
 from handlers.boundaries_hooks import after_checkin as boundary_checks
 from handlers.home_publisher import HomePublisher, request_home_refresh
 from schedules.health import health_config, recompute_health
+from schedules.sender import SenderOptions, claimer_name, nudge_metadata
 from storage.models import CheckIn, Customer
 from storage.store import Store
 
@@ -350,10 +351,12 @@ def _post_summary(
 def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin: CheckIn, now: datetime) -> bool:
     """DMs the owner at once about a red check-in or a mood two steps lower than the previous one.
 
-    The alert's outbox row is its once-token (a red check-in's is stored with the check-in): this follow-up
-    takes it, or the tick's sender does when it got there first or this process stopped before. When Slack is
-    rate-limiting, failing or timing out even after the client's retries, the row goes back to the outbox, which
-    keeps trying (exactly once): a red check-in's alert is never lost to a Slack hiccup or a crash.
+    The alert is a row of the nudge outbox (a red check-in's is stored with the check-in), and this follow-up
+    sends it the way a sender does: it takes the row ("sending", with a lease), posts with the nudge's metadata,
+    records the outcome. The tick's sender takes it instead when it got there first or this process stopped
+    before; should the process stop mid-post, the next sender looks for the DM and sends it only if it is not
+    there. A DM Slack refuses for now (rate limit, 5xx, timeout, after the client's retries) goes back to the
+    outbox: a red check-in's alert is never lost to a Slack hiccup or a crash, nor sent twice.
     """
     # The owner who logged it already knows; and when not even a green check-in before would make this one an
     # alert, the previous one need not be read.
@@ -365,30 +368,32 @@ def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin:
     if reason is None or checkin.id is None:
         return False
     payload = {"checkin_id": checkin.id, "reason": reason, "previous": previous_mood}
-    if not store.take_owner_alert(
-        team_id=customer.team_id, checkin=checkin, owner_id=customer.owner_id, payload=payload, now=now
-    ):
+    claimer = claimer_name()
+    nudge_id = store.take_owner_alert(
+        team_id=customer.team_id,
+        checkin=checkin,
+        owner_id=customer.owner_id,
+        payload=payload,
+        now=now,
+        claimer=claimer,
+        lease_until=now + SenderOptions().lease,
+    )
+    if nudge_id is None:
         return False  # the sender has it, or it was sent already
     try:
         posted = client.chat_postMessage(
             channel=customer.owner_id,
             text=owner_alert_text(customer, checkin, reason=reason, previous=previous_mood),
             unfurl_links=False,
+            metadata=nudge_metadata([nudge_id]),  # how a sender finds it, should this process stop mid-post
         )
     except (SlackApiError, OSError) as e:
         error = str(e.response.get("error") or "") if isinstance(e, SlackApiError) else type(e).__name__
         logger.warning("could not alert the owner of customer %s now (%s)", customer.id, error)
-        store.owner_alert_not_sent(
-            team_id=customer.team_id, checkin_id=checkin.id, error=error or "no answer", retry=error not in OWNER_GONE
-        )
+        status = "failed" if error in OWNER_GONE else "pending"  # pending: the next tick's sender tries again
+        store.finish_nudges(ids=[nudge_id], claimer=claimer, status=status, error=error or "no answer")
         return False
-    store.owner_alert_sent(
-        team_id=customer.team_id,
-        checkin_id=checkin.id,
-        channel_id=str(posted.get("channel") or customer.owner_id),
-        ts=str(posted.get("ts") or ""),
-        now=now,
-    )
+    store.mark_sent(posts=[([nudge_id], str(posted["channel"]), str(posted["ts"]))], claimer=claimer, now=now)
     return True
 
 

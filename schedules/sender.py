@@ -724,12 +724,17 @@ def _render(run: _Run, nudge: Nudge, reads: Store) -> Message | None:
     return result
 
 
+def nudge_metadata(ids: Sequence[int]) -> dict[str, Any]:
+    """The message metadata a post of these nudges carries: how a sender finds it in Slack after a crash."""
+    return {"event_type": METADATA_EVENT, "event_payload": {"nudge_ids": ",".join(map(str, ids))}}
+
+
 def _post(client: WebClient, destination: str, message: Message, ids: Sequence[int]) -> dict[str, Any]:
     arguments: dict[str, Any] = {
         "channel": destination,
         "text": message.text,
         "blocks": message.blocks or None,
-        "metadata": {"event_type": METADATA_EVENT, "event_payload": {"nudge_ids": ",".join(map(str, ids))}},
+        "metadata": nudge_metadata(ids),
         "unfurl_links": False,
         "unfurl_media": False,
     }
@@ -929,12 +934,15 @@ def _render_delivery_failed(nudge: Nudge, store: Store, now: datetime) -> Messag
 
 
 def _render_owner_alert(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
-    """An owner alert Slack refused at check-in time (rate limit, 5xx, timeout), sent again from the outbox."""
+    """An owner alert the check-in's follow-up did not send: Slack refused it then (rate limit, 5xx, timeout), or
+    the process stopped first (a red check-in's alert is stored with it, before the mood it follows is read)."""
     checkin = store.checkin(team_id=nudge.team_id, checkin_id=int(nudge.payload.get("checkin_id") or 0))
     customer = store.customer(team_id=nudge.team_id, customer_id=checkin.customer_id) if checkin else None
     if checkin is None or customer is None:
         return Skip("check-in gone", "cancelled")
     previous = nudge.payload.get("previous")
+    if previous is None and (before := store.previous_checkin(team_id=nudge.team_id, checkin=checkin)) is not None:
+        previous = before.mood
     text = owner_alert_text(customer, checkin, reason=str(nudge.payload.get("reason")), previous=previous)
     return Message(text=text, user=nudge.recipient_id)
 

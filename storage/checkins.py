@@ -235,44 +235,45 @@ class CheckInQueries(StoreBase):
             return moods
 
     def take_owner_alert(
-        self, *, team_id: str, checkin: CheckIn, owner_id: str, payload: dict[str, Any], now: datetime
-    ) -> bool:
-        """Takes the check-in's owner alert to send it now: the row stored with a red check-in, or a new one (a
-        drop). False when it is not this caller's to send: the sender took it first, or it was handled already.
-
-        A taken row is "sent" at once (its once-token); if the DM then fails, owner_alert_not_sent gives it back.
-        """
+        self,
+        *,
+        team_id: str,
+        checkin: CheckIn,
+        owner_id: str,
+        payload: dict[str, Any],
+        now: datetime,
+        claimer: str,
+        lease_until: datetime,
+    ) -> int | None:
+        """Takes the check-in's owner alert to DM it now, as a sender takes a nudge: the row stored with a red
+        check-in, or a new one (a mood drop), marked "sending" for `claimer` (so that should this process stop
+        mid-post, the next sender finds the DM by its metadata or sends it again). Its id; None when it is not
+        this caller's to send: the sender took it first, or it was handled already. Recorded afterwards with the
+        outbox's own mark_sent / finish_nudges."""
+        key = _owner_alert_key(team_id, checkin.id or 0)
+        mine = {
+            "status": "sending",
+            "claimed_by": claimer,
+            "lease_until": lease_until,
+            "channel_id": owner_id,  # where to look for the DM should this process stop while posting it
+            "recipient_id": owner_id,
+            "payload": payload,
+        }
         with self.engine.begin() as conn:
             taken = conn.execute(
                 update(Nudge)
-                .where(*_owner_alert_key(team_id, checkin.id or 0), Nudge.status == "pending")
-                .values(status="sent", recipient_id=owner_id, payload=payload, lease_until=None)
-            ).rowcount
-        if taken:
-            return True
+                .where(*key, Nudge.status == "pending")
+                .values(**mine, attempts=Nudge.attempts + 1)
+                .returning(Nudge.id)
+            ).scalar_one_or_none()
+        if taken is not None:
+            return int(taken)
         try:
             with self.engine.begin() as conn:
-                conn.execute(_INSERT_NUDGE, {**_owner_alert_row(checkin, owner_id, payload, now), "status": "sent"})
+                row = {**_owner_alert_row(checkin, owner_id, payload, now), **mine, "attempts": 1}
+                return int(conn.execute(_INSERT_NUDGE, row).inserted_primary_key[0])
         except IntegrityError:
-            return False  # someone else's (the sender has it, or it was handled)
-        return True
-
-    def owner_alert_sent(self, *, team_id: str, checkin_id: int, channel_id: str, ts: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(Nudge)
-                .where(*_owner_alert_key(team_id, checkin_id), Nudge.status == "sent")
-                .values(sent_at=now, channel_id=channel_id, message_ts=ts, error=None)
-            )
-
-    def owner_alert_not_sent(self, *, team_id: str, checkin_id: int, error: str, retry: bool) -> None:
-        """A taken alert Slack refused: back to the outbox to be sent again (`retry`), or failed for good."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(Nudge)
-                .where(*_owner_alert_key(team_id, checkin_id), Nudge.status == "sent", col(Nudge.sent_at).is_(None))
-                .values(status="pending" if retry else "failed", error=error[:255])
-            )
+            return None  # someone else's (the sender has it, or it was handled)
 
     def checkin(self, *, team_id: str, checkin_id: int) -> CheckIn | None:
         with self.session() as session:

@@ -299,6 +299,8 @@ def test_a_red_checkins_alert_is_stored_with_it_and_sent_once_by_whoever_takes_i
 ) -> None:
     ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=UTC"))
     (customer,) = store.customers(team_id=TEAM_ID)
+    ok(slack.command("checkin acme yellow slipping", user_id="U0002"))
+    bot.settle()
     followups = bot.app.after_ack.checkin_followups
     started, release = threading.Event(), threading.Event()
 
@@ -314,8 +316,8 @@ def test_a_red_checkins_alert_is_stored_with_it_and_sent_once_by_whoever_takes_i
         (alert,) = store.nudges(team_id=TEAM_ID, kinds=[OWNER_ALERT], due_after=EPOCH)
         assert (alert.status, alert.recipient_id, alert.customer_id) == ("pending", "U0001", customer.id)
         send_nudges(store=store, client=make_client(settings), now=clock())
-        (dm,) = owner_dms(fake_slack)
-        assert "logged a *red* check-in for *Acme Corp*" in dm and "they want to cancel" in dm
+        (dm,) = owner_dms(fake_slack)  # the mood before it is read when sending: the check-in only knew it was red
+        assert "logged a *red* check-in for *Acme Corp* (was yellow)" in dm and "they want to cancel" in dm
         release.set()
         bot.settle()
     finally:
