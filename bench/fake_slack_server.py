@@ -119,13 +119,18 @@ class FastFront:
             closing = lowered.get("connection", "").lower() == "close"
             if closing:
                 head.append("Connection: close")
-            sock.setblocking(True)  # answers are small: written whole, then back to non-blocking
+            answer = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
             try:
-                sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body)
+                try:
+                    sent = sock.send(answer)  # small: almost always whole at once
+                except BlockingIOError:
+                    sent = 0
+                if sent < len(answer):
+                    sock.setblocking(True)
+                    sock.sendall(answer[sent:])
+                    sock.setblocking(False)
             except OSError:
                 closing = True
-            finally:
-                sock.setblocking(False)
             if closing:
                 self._drop(sock, buffers)
                 return b""
