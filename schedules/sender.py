@@ -234,6 +234,8 @@ class Lanes(Generic[T]):
         self._queued: set[str] = set()  # lanes in the heap or being worked on
         self._busy = 0
         self._open = False  # more items may still come (a feed is running)
+        self._watching: float | None = None  # the lane time one worker is waiting for, if any
+        self.wakeups = 0  # how often a waiting worker woke up (each post should wake at most one)
         self._cond = threading.Condition()
         self._interval = interval
         self._monotonic = monotonic
@@ -252,32 +254,49 @@ class Lanes(Generic[T]):
             self._cond.notify_all()
 
     def take(self) -> tuple[str, T] | None:
+        # One worker at a time waits for the earliest lane's time (the watcher); the others sleep until woken, and a
+        # finished post wakes at most one of them: waking every idle worker at every post (and all at each lane's
+        # time) cost the fan-out CPU in proportion to posts × idle workers.
         with self._cond:
             while True:
                 if not self._heap:
                     if self._busy == 0 and not self._open:
                         return None
                     self._cond.wait()
+                    self.wakeups += 1
                     continue
                 ready, _, key = self._heap[0]
                 wait = ready - self._monotonic()
                 if wait > 0:
+                    if self._watching is not None and self._watching <= ready:
+                        self._cond.wait()  # someone already waits for this time, or an earlier one
+                        self.wakeups += 1
+                        continue
+                    self._watching = ready
                     self._cond.wait(wait)
+                    self.wakeups += 1
+                    if self._watching == ready:
+                        self._watching = None
                     continue
                 heapq.heappop(self._heap)
                 self._busy += 1
+                if self._heap:
+                    self._cond.notify()  # the next lane needs a taker or a watcher
                 return key, self._items[key].popleft()
 
     def done(self, key: str, started: float) -> None:
         """The lane's next item may start `interval` after `started` (what `work` returned: when Slack answered)."""
         with self._cond:
             self._busy -= 1
-            self._ready[key] = started + self._interval
+            ready = self._ready[key] = started + self._interval
             if self._items[key]:
-                heapq.heappush(self._heap, (started + self._interval, next(self._order), key))
+                heapq.heappush(self._heap, (ready, next(self._order), key))
+                if self._watching is None or ready < self._watching:
+                    self._cond.notify()
             else:
                 self._queued.discard(key)
-            self._cond.notify_all()
+                if not self._heap and self._busy == 0:
+                    self._cond.notify_all()  # maybe all done: the sleeping workers look
 
     def upcoming(self, count: int) -> list[T]:
         """The next item of each of the `count` lanes due soonest (the items workers will take next)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -493,3 +494,21 @@ def test_posting_starts_while_the_rest_of_a_fan_out_is_still_being_rendered(
         sender.RENDERERS.pop("test_streamed", None)
     assert waited and waited[0] >= 1
     assert sorted(posts(fake_slack)) == [f"ping k{i}" for i in range(6)]
+
+
+def test_a_finished_post_wakes_at_most_one_idle_worker() -> None:
+    """Lanes wait out their interval at times spread over the run; idle workers sleep meanwhile. Waking all of them
+    at every finished post and at every lane's time cost CPU in proportion to posts × idle workers."""
+    lanes = {f"C{i:04d}": [f"C{i:04d}-{n}" for n in range(3)] for i in range(40)}
+    done: list[str] = []
+    clock = time.monotonic
+
+    def work(key: str, item: str) -> float:
+        done.append(item)
+        return clock() + int(key[1:]) * 0.001  # each lane's next turn at its own time, 1 ms apart
+
+    pacing = sender.Lanes(lanes, interval=0.02, monotonic=clock)
+    pacing.run(work, workers=16)
+    assert sorted(done) == sorted(item for items in lanes.values() for item in items)
+    assert all([item for item in done if item.startswith(key)] == items for key, items in lanes.items())
+    assert pacing.wakeups <= 3 * len(done), pacing.wakeups
