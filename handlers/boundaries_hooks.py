@@ -10,7 +10,7 @@ sets off (an escalation to the owner) goes through the nudge outbox, never strai
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
@@ -171,6 +171,7 @@ def after_checkin(
     now: datetime,
     *,
     settings: Settings | None = None,
+    records: Sequence[BoundaryRecord] | None = None,
 ) -> list[str]:
     """Compare a new check-in with the customer's agreements in force. Returns notes for the author.
 
@@ -190,7 +191,8 @@ def after_checkin(
     policy = _policy(settings)
     cal = planning.customer_calendar(customer, settings.default_tz if settings is not None else "UTC")
     notes: list[str] = []
-    records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
+    if records is None:  # else the caller just read them (the first check-in of a burst)
+        records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
     for record in records:
         rule = record.rule
         if not rule.in_force:

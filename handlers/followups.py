@@ -209,12 +209,21 @@ def after_checkins(
             alert_owner(client=client, store=store, customer=customer, checkin=checkin, now=now)
         except Exception:
             logger.exception("owner alert failed for check-in %s", checkin.id)
-        origin = made[checkin.id or 0].origin_channel_id
-        try:
-            for note in boundary_checks(store, client, checkin, customer, now, settings=settings):
-                tell_user(client, user_id=checkin.author_id, channel_id=origin, text=note)
-        except Exception:
-            logger.exception("boundary checks failed for check-in %s", checkin.id)
+    try:
+        # Read once for the burst: most customers have no agreement in force, and then nothing is to check.
+        records = store.boundary_records(team_id=team_id, customer_id=customer.id or 0)
+        if any(record.rule.in_force for record in records):
+            for n, checkin in enumerate(checkins):
+                origin = made[checkin.id or 0].origin_channel_id
+                try:
+                    # The first check-in uses what was just read; a slip it logs changes what the next ones see.
+                    read = records if n == 0 else None
+                    for note in boundary_checks(store, client, checkin, customer, now, settings=settings, records=read):
+                        tell_user(client, user_id=checkin.author_id, channel_id=origin, text=note)
+                except Exception:
+                    logger.exception("boundary checks failed for check-in %s", checkin.id)
+    except Exception:
+        logger.exception("boundary checks failed for customer %s", customer.id)
     try:
         recompute_health(store, team_id, customer.id or 0, now, config=health_config(settings))
     except Exception:
