@@ -195,15 +195,19 @@ def after_checkins(
                 text=checkin_confirmation(customer, checkin),
             )
     if customer.channel_id and customer.post_checkins:
-        burst["summary"] = post_summary(
-            client=client,
-            store=store,
-            settings=settings,
-            customer=customer,
-            checkins=[(c, made[c.id or 0].origin_channel_id) for c in checkins],
-            now=now,
-            current=burst.get("summary"),
-        )
+        try:
+            burst["summary"] = post_summary(
+                client=client,
+                store=store,
+                settings=settings,
+                customer=customer,
+                checkins=[(c, made[c.id or 0].origin_channel_id) for c in checkins],
+                now=now,
+                current=burst.get("summary"),
+            )
+        except Exception:
+            burst.pop("summary", None)
+            logger.exception("channel summary failed for customer %s", customer.id)
     for checkin in checkins:
         try:
             alert_owner(client=client, store=store, customer=customer, checkin=checkin, now=now)
