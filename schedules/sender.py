@@ -18,7 +18,8 @@ can show several nudges (an owner digest).
 
 Delivery
 --------
-* Messages are posted concurrently across destinations (a pool of worker threads) and in order within each
+* Claimed nudges are rendered a batch at a time (``render_batch``) and each batch goes to the workers at once.
+  Messages are posted concurrently across destinations (a pool of worker threads) and in order within each
   destination, at most one per ``interval`` per channel (Slack allows about 1 message/s per channel); a
   429 that outlasts slack-sdk's own ``RateLimitErrorRetryHandler`` becomes ``next_attempt_at = now +
   Retry-After``. 5xx, timeouts and connection errors retry with exponential backoff through
@@ -38,18 +39,22 @@ Exactly once
 Claim (lease, default 2 min; every row change is a conditional UPDATE so two senders never own one row; on
 PostgreSQL ``FOR UPDATE SKIP LOCKED`` so replicas take disjoint rows) → ``mark_sending`` (only if still claimed by
 me with a live lease; records the destination) → ``chat.postMessage`` → ``mark_sent`` with the ``ts``. Workers
-share those two writes (:class:`GroupCommit`: one transaction for every worker waiting), so the database is not
-the bottleneck, yet each message is marked before it is posted and recorded after. Replicas each run their own
-tick; the outbox is the only thing they share.
+share those two writes (:class:`GroupCommit`: one transaction for every worker waiting; each also marks the next
+``MARK_AHEAD`` messages the workers will take; ``mark_sent`` is written a hundred posts at a time), so the
+database is not the bottleneck, yet each message is marked before it is posted and recorded after. Replicas each
+run their own tick; the outbox is the only thing they share.
 A sender killed after claiming but before ``sending`` leaves a ``claimed`` row whose lease runs out:
-nothing was posted, so the next tick claims and sends it. A sender killed after ``sending`` may or may not
-have posted, and Slack offers no idempotency key for ``chat.postMessage``. Each message carries Slack message
-``metadata`` (``event_type`` ``partner_nudge``, the nudge ids), so once such a row's lease has been over for
+nothing was posted, so the next tick claims and sends it. A sender killed after ``sending`` (up to
+``MARK_AHEAD`` rows more than it was posting) may or may not have posted, and Slack offers no idempotency key
+for ``chat.postMessage``. Each message carries Slack message ``metadata`` (``event_type`` ``partner_nudge``, the
+nudge ids), so once such a row's lease has been over for
 another lease period (the old sender is surely gone), one sender takes it over and reads the destination's
 recent history (``conversations.history``, ``include_all_metadata``): the post is there → recorded sent with its
 ``ts``; the history shows no such post → pending again and sent; Slack cannot tell (no history access, an error,
 more history than we page through) → recorded ``sent`` with an ``unconfirmed`` error and never posted again: a
-lost reminder in a window of a few milliseconds is better than a duplicate in a customer's channel.
+lost reminder in a window of a few milliseconds is better than a duplicate in a customer's channel. (Rows marked
+ahead are among those: with the history readable — the manifest asks for it everywhere we post — they are found
+unposted and sent; without it, a crash can lose up to ``MARK_AHEAD`` more of them.)
 A definite error answer from Slack means nothing was posted: that row is retried.
 """
 
