@@ -244,6 +244,12 @@ def components_json(health: Health) -> dict[str, Any]:
 # --- Reading and writing ---------------------------------------------------------------------------------
 
 
+def _owes_calls(customer: Customer) -> bool:
+    """Does the score's adherence read the customer's check-ins (a cadence, or launch mode's daily calls)?"""
+    cadence = customer_cadence(customer)
+    return customer.launch_until is not None or (cadence is not None and cadence.kind != "off")
+
+
 def _calls_only(customer: Customer) -> bool:
     """Does only a call count as the last contact (a daily cadence, or launch mode's daily calls)?"""
     cadence = customer_cadence(customer)
@@ -284,9 +290,16 @@ def gather_inputs(
     """One customer's inputs (the request path); :func:`gather_inputs_many` reads the same for a batch."""
     assert customer.id is not None
     team_id = customer.team_id
+    since = now - MOOD_WINDOW
+    if _owes_calls(customer):
+        checkins = store.checkins_since(team_id=team_id, customer_id=customer.id, since=since)
+    else:  # no cadence: only the latest moods count, however busy the customer (a burst's follow-ups score it)
+        checkins = store.newest_checkins_since(
+            team_id=team_id, customer_id=customer.id, since=since, limit=MOOD_MAX_CHECKINS
+        )
     return _inputs_from_rows(
         customer,
-        checkins=store.checkins_since(team_id=team_id, customer_id=customer.id, since=now - MOOD_WINDOW),
+        checkins=checkins,
         last_contact_at=store.last_checkin_at(
             team_id=team_id, customer_id=customer.id, kinds=("call",) if _calls_only(customer) else None
         ),

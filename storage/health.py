@@ -83,6 +83,20 @@ class HealthQueries(StoreBase):
                 found[customer_id].append(CheckInPoint(*point))
         return found
 
+    def newest_checkins_since(
+        self, *, team_id: str, customer_id: int, since: datetime, limit: int
+    ) -> list[CheckInPoint]:
+        """The customer's `limit` newest check-ins at or after `since`, oldest first: all a score without a
+        cadence reads of them (the latest moods), however many there are."""
+        query = (
+            select(CheckIn.id, CheckIn.created_at, CheckIn.kind, CheckIn.mood)
+            .where(CheckIn.team_id == team_id, CheckIn.customer_id == customer_id, CheckIn.created_at >= since)
+            .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [CheckInPoint(*row) for row in reversed(conn.execute(query).all())]
+
     def last_checkin_at(
         self, *, team_id: str, customer_id: int, kinds: tuple[str, ...] | None = None
     ) -> datetime | None:

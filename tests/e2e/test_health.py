@@ -408,6 +408,12 @@ def mixed_customers(store: Store, now: datetime) -> list[int]:
     paused = customer("Paused", cadence="weekly", paused_at=now - timedelta(days=12), ideal_days=3, max_days=9)
     checkins(paused, 14, 40)
     customer("Nothing yet")
+    # No cadence and more check-ins in the mood window than the score reads: one by one it reads only the newest.
+    busy = customer("Busy without a cadence")
+    checkins(busy, *(n / 4 for n in range(1, 40, 2)), mood="red")
+    checkins(busy, *(n / 4 for n in range(2, 40, 2)), mood="green")
+    checkins(busy, 5, 5, 5, mood="yellow")  # ties at the edge of the newest twenty: broken by id, as in the batch
+    checkins(busy, 95, mood="red")  # outside the mood window
     odd = customer("Odd data", cadence="biweekly", working_week="sun-thu", tier="supplier_of_choice")
     checkins(odd, 2, mood="purple")  # an unknown mood is left out of the score
     boundary(odd, "active", 1, kind="response_time")  # no value: not a valid rule, left out
