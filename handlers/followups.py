@@ -27,7 +27,14 @@ from bot.settings import Settings
 from domain.calendar import WorkCalendar
 from domain.checkins import owner_alert
 from domain.customers import work_calendar
-from handlers.blocks.checkin import channel_problem_text, checkin_confirmation, checkins_summary, owner_alert_text
+from handlers.blocks.checkin import (
+    SUMMARY_SEPARATOR,
+    channel_problem_text,
+    checkin_confirmation,
+    checkin_summary,
+    checkins_summary,
+    owner_alert_text,
+)
 from handlers.boundaries_hooks import after_checkin as boundary_checks
 from handlers.home_publisher import HomePublisher, request_home_refresh
 from schedules.health import health_config, recompute_health
@@ -295,8 +302,13 @@ def post_summary(
 
 def _fitting(customer: Customer, listed: tuple[CheckIn, ...], new: list[CheckIn]) -> list[CheckIn]:
     """The first of `new` that still fit in one summary message after `listed`."""
+    # The message is each check-in's summary joined by a blank line: its length adds up, each rendered once.
+    length = len(checkins_summary(customer, listed)) if listed else -len(SUMMARY_SEPARATOR)
     fit = 0
-    while fit < len(new) and len(checkins_summary(customer, [*listed, *new[: fit + 1]])) <= SUMMARY_TEXT_LIMIT:
+    for checkin in new:
+        length += len(SUMMARY_SEPARATOR) + len(checkin_summary(customer, checkin))
+        if length > SUMMARY_TEXT_LIMIT:
+            break
         fit += 1
     return new[:fit]
 

@@ -18,6 +18,7 @@ from handlers.ids import (
 )
 from storage.models import CheckIn, Customer
 
+SUMMARY_SEPARATOR = "\n\n"  # between the check-ins of a burst listed in one channel message
 SUMMARY_NOTE = 2800  # leaves room for the rest of the summary within a section's 3000 characters
 ALERT_NOTE = 1000
 
@@ -50,7 +51,7 @@ def checkin_summary(customer: Customer, checkin: CheckIn) -> str:
 
 def checkins_summary(customer: Customer, checkins: Sequence[CheckIn]) -> str:
     """One channel message for check-ins of a customer made close together (a burst): each one's summary."""
-    return "\n\n".join(checkin_summary(customer, checkin) for checkin in checkins)
+    return SUMMARY_SEPARATOR.join(checkin_summary(customer, checkin) for checkin in checkins)
 
 
 def owner_alert_text(customer: Customer, checkin: CheckIn, *, reason: str, previous: str | None) -> str:
