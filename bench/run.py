@@ -190,6 +190,12 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Process:
     def __init__(self, name: str, args: list[str], env: dict[str, str], port: int, log: Path) -> None:
         self.name, self.port = name, port
@@ -343,11 +349,14 @@ def main() -> int:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
+                cpu_before = cpu_seconds(proc.proc.pid)
                 rps, errs = closed_loop(proc.port, clients, args.closed)
+                served_cpu = cpu_seconds(proc.proc.pid) - cpu_before  # follow-ups still running afterwards excluded
                 if spy is not None:
                     spy.wait(timeout=60)
                 errors[key] += errs
                 results[key][f"c{clients}"] = rps
+                results[key][f"cpu{clients}"] = served_cpu / max(rps * args.closed, 1) * 1000
         time.sleep(3)  # let them go quiet: idle means no request in flight and garbage collected
         for key, proc in (("partner", partner), ("baseline", baseline)):
             results[key]["rss_idle"] = rss_mib(proc.proc.pid)
@@ -393,6 +402,8 @@ def main() -> int:
         row("open loop: achieved rate (req/s)", "rate", ".1f", "", ratio=False),
         row("closed loop, 8 clients (req/s)", "c8", ".0f", "≥ 0.80×"),
         row("closed loop, 32 clients (req/s)", "c32", ".0f", "≥ 0.80×"),
+        row("server CPU per request, 8 clients (ms)", "cpu8", ".2f", ""),
+        row("server CPU per request, 32 clients (ms)", "cpu32", ".2f", ""),
         row("RSS after start (MiB)", "rss_start", ".1f", ""),
         row("idle RSS 3 s after the load (MiB)", "rss_idle", ".1f", ""),
         row("idle RSS 10 s after the load (MiB)", "rss_idle10", ".1f", "≤ 1.50×"),
