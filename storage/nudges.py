@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, or_, update
+from sqlalchemy import Table, bindparam, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,7 @@ from storage.models import Nudge, Workspace
 
 NUDGE_TABLE: Table = Nudge.__table__  # type: ignore[assignment]  # Core statements where the ORM adds only cost
 
+_FEW_COMBINATIONS = 8  # planned_keys: kinds × due keys up to which an IN list per column is cheapest
 _INSERT_BATCH = 2_000  # planned rows per executemany
 
 
@@ -158,27 +159,31 @@ class NudgeQueries(StoreBase):
             return inserted
 
     def planned_keys(self, *, team_id: str, keys: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
-        """Which of these (kind, subject, due_key) keys the outbox already holds, in a query per 500 subjects.
+        """Which of these (kind, subject, due_key) keys the outbox already holds, in a query per 500 subjects or keys.
 
         Lets a job that re-plans every tick skip the work behind a plan it made before (queries, wording)."""
-        keys = set(keys)
+        wanted = set(keys)
         existing: set[tuple[str, str, str]] = set()
-        if not keys:
+        if not wanted:
             return existing
+        kinds = sorted({k[0] for k in wanted})
+        due_keys = sorted({k[2] for k in wanted})
         with self.session() as session:
-            subjects = sorted({k[1] for k in keys})
-            due_keys = sorted({k[2] for k in keys})
-            kinds = sorted({k[0] for k in keys})
-            for chunk in in_chunks(subjects):
-                rows = session.exec(
-                    select(Nudge.kind, Nudge.subject, Nudge.due_key).where(
-                        Nudge.team_id == team_id,
-                        col(Nudge.kind).in_(kinds),
-                        col(Nudge.subject).in_(chunk),
-                        col(Nudge.due_key).in_(due_keys),
-                    )
+            # An IN list per column is the cheapest query while the kinds and due keys are few, but SQLite probes
+            # the unique index once per combination of the lists: with a due key per customer (overdue windows)
+            # that was 500 × 484 probes a query, so then the keys themselves go in one list.
+            per_column = len(kinds) * len(due_keys) <= _FEW_COMBINATIONS
+            chunks = in_chunks(sorted({k[1] for k in wanted}) if per_column else sorted(wanted))
+            for chunk in chunks:
+                matching = (
+                    (col(Nudge.kind).in_(kinds), col(Nudge.subject).in_(chunk), col(Nudge.due_key).in_(due_keys))
+                    if per_column
+                    else (tuple_(Nudge.kind, Nudge.subject, Nudge.due_key).in_(list(chunk)),)
                 )
-                existing.update(found for found in ((k, s, d) for k, s, d in rows) if found in keys)
+                rows = session.exec(
+                    select(Nudge.kind, Nudge.subject, Nudge.due_key).where(Nudge.team_id == team_id, *matching)
+                )
+                existing.update(found for found in ((k, s, d) for k, s, d in rows) if found in wanted)
         return existing
 
     def plan_nudge(
@@ -219,22 +224,12 @@ class NudgeQueries(StoreBase):
 
     def existing_nudge_keys(self, *, team_id: str, kind: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which (subject, due_key) pairs of `kind` are already in the outbox."""
-        found: set[tuple[str, str]] = set()
-        if not keys:
-            return found
-        due_keys = sorted({k[1] for k in keys})
-        with self.session() as session:
-            for chunk in in_chunks(sorted({k[0] for k in keys})):
-                rows = session.exec(
-                    select(Nudge.subject, Nudge.due_key).where(
-                        Nudge.team_id == team_id,
-                        Nudge.kind == kind,
-                        col(Nudge.subject).in_(chunk),
-                        col(Nudge.due_key).in_(due_keys),
-                    )
-                )
-                found.update((subject, due_key) for subject, due_key in rows)
-        return found & set(keys)
+        return {
+            (subject, due_key)
+            for _, subject, due_key in self.planned_keys(
+                team_id=team_id, keys=[(kind, subject, due_key) for subject, due_key in keys]
+            )
+        }
 
     @staticmethod
     def _values(team_id: str, plan: NudgePlan, now: datetime) -> dict[str, Any]:

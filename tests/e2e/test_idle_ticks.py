@@ -19,6 +19,7 @@ from domain import boundaries as rules
 from schedules.boundaries import plan_boundary_reminders, review_boundaries
 from schedules.jobs import Job
 from schedules.surveys import plan_survey_prompts
+from storage.nudges import NudgePlan
 from storage.store import Store
 from tests.utils import TEAM_ID, counting_statements
 
@@ -91,3 +92,28 @@ def test_a_tick_that_finds_everything_planned_costs_the_same_for_3_or_30_custome
     reminders = store.nudges(team_id=TEAM_ID, kinds=["boundary_reminder"], due_after=since)
     prompts = store.nudges(team_id=TEAM_ID, kinds=["survey_prompt"], due_after=since)
     assert len(reminders) == 30 and len({n.customer_id for n in prompts}) == 30
+
+
+# Two kinds × 2 due keys are asked with an IN list per column, × 40 with the keys themselves (storage/nudges.py).
+@pytest.mark.parametrize("due_keys", [2, 40], ids=["few due keys", "a due key per customer"])
+def test_planned_keys_finds_exactly_the_planned_ones_however_many_due_keys(store: Store, due_keys: int) -> None:
+    at = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    plans = [
+        NudgePlan(kind=kind, subject=f"customer:{n}", due_key=f"2026-11-{n % due_keys + 1:02d}", due_at=at)
+        for n in range(120)
+        for kind in ("overdue", "cadence")
+        if (n + len(kind)) % 3  # a third of them never planned
+    ]
+    store.plan_nudges(team_id=TEAM_ID, plans=plans, now=at)
+    # Another team planned one of the keys asked, which this team never did: not theirs to report.
+    store.plan_nudges(team_id="T0OTHER", plans=[NudgePlan("overdue", "customer:999", "2026-11-01", at)], now=at)
+    asked = {
+        (kind, f"customer:{n}", f"2026-11-{n % due_keys + 1:02d}")
+        for n in range(120)
+        for kind in ("overdue", "cadence")
+    }
+    asked.add(("overdue", "customer:999", "2026-11-01"))  # never planned by this team
+    assert store.planned_keys(team_id=TEAM_ID, keys=asked) == {plan.key for plan in plans}
+    assert store.existing_nudge_keys(team_id=TEAM_ID, kind="cadence", keys=[(s, d) for k, s, d in asked]) == {
+        (plan.subject, plan.due_key) for plan in plans if plan.kind == "cadence"
+    }
