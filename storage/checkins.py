@@ -12,13 +12,13 @@ from sqlmodel import col, select
 
 from storage.base import StoreBase, in_chunks
 from storage.models import CheckIn, Customer, Nudge
+from storage.nudges import NUDGE_TABLE, NudgePlan, NudgeQueries
 
 # The outbox kind of an owner's alert about a check-in (a red one, or a sharp drop): subject "checkin:<id>".
 OWNER_ALERT = "owner_alert"
-_OWNER_ALERT_DUE_KEY = "owner_alert"
 
 _CHECKINS = CheckIn.__table__  # type: ignore[attr-defined]
-_INSERT_NUDGE = insert(Nudge.__table__)  # type: ignore[attr-defined]
+_INSERT_NUDGE = insert(NUDGE_TABLE)
 _INSERT_COLUMNS = tuple(c.name for c in _CHECKINS.columns if c.name != "id")
 _INSERT_CHECKIN = insert(_CHECKINS)  # the values go as parameters: the statement is compiled once
 
@@ -89,8 +89,8 @@ class CheckInQueries(StoreBase):
             with self.engine.begin() as conn:
                 checkin.id = conn.execute(_INSERT_CHECKIN, values).inserted_primary_key[0]
                 if alert_owner_id is not None:
-                    alert = {"checkin_id": checkin.id, "reason": "red", "previous": None}
-                    conn.execute(_INSERT_NUDGE, _owner_alert_row(checkin, alert_owner_id, alert, now))
+                    alert = _owner_alert(checkin, alert_owner_id, {"checkin_id": checkin.id, "reason": "red"}, now)
+                    conn.execute(_INSERT_NUDGE, NudgeQueries.row_values(team_id, alert, now))
         except IntegrityError:
             # The same idempotency key (a retried Slack request): the first row, not a second one.
             if idempotency_key is None:
@@ -151,11 +151,6 @@ class CheckInQueries(StoreBase):
         }
         with self.session() as session:
             return session.exec(_PREVIOUS_CHECKIN, params=params).first()  # type: ignore[call-overload]
-
-    def checkin_with_customer(self, *, team_id: str, checkin_id: int) -> tuple[CheckIn, Customer] | None:
-        """A check-in and its customer, in one statement."""
-        found = self.customer_checkins(team_id=team_id, checkin_ids=[checkin_id])
-        return (found[1][0], found[0]) if found is not None else None
 
     def customer_checkins(self, *, team_id: str, checkin_ids: Sequence[int]) -> tuple[Customer, list[CheckIn]] | None:
         """Check-ins of one customer with that customer, oldest first (what a burst's follow-up starts from);
@@ -250,7 +245,7 @@ class CheckInQueries(StoreBase):
         mid-post, the next sender finds the DM by its metadata or sends it again). Its id; None when it is not
         this caller's to send: the sender took it first, or it was handled already. Recorded afterwards with the
         outbox's own mark_sent / finish_nudges."""
-        key = _owner_alert_key(team_id, checkin.id or 0)
+        alert = _owner_alert(checkin, owner_id, payload, now)
         mine = {
             "status": "sending",
             "claimed_by": claimer,
@@ -262,7 +257,13 @@ class CheckInQueries(StoreBase):
         with self.engine.begin() as conn:
             taken = conn.execute(
                 update(Nudge)
-                .where(*key, Nudge.status == "pending")
+                .where(
+                    Nudge.team_id == team_id,
+                    Nudge.kind == alert.kind,
+                    Nudge.subject == alert.subject,
+                    Nudge.due_key == alert.due_key,
+                    Nudge.status == "pending",
+                )
                 .values(**mine, attempts=Nudge.attempts + 1)
                 .returning(Nudge.id)
             ).scalar_one_or_none()
@@ -270,7 +271,7 @@ class CheckInQueries(StoreBase):
             return int(taken)
         try:
             with self.engine.begin() as conn:
-                row = {**_owner_alert_row(checkin, owner_id, payload, now), **mine, "attempts": 1}
+                row = {**NudgeQueries.row_values(team_id, alert, now), **mine, "attempts": 1}
                 return int(conn.execute(_INSERT_NUDGE, row).inserted_primary_key[0])
         except IntegrityError:
             return None  # someone else's (the sender has it, or it was handled)
@@ -281,26 +282,14 @@ class CheckInQueries(StoreBase):
             return row if row is not None and row.team_id == team_id else None
 
 
-def _owner_alert_key(team_id: str, checkin_id: int) -> tuple[Any, ...]:
-    return (
-        Nudge.team_id == team_id,
-        Nudge.kind == OWNER_ALERT,
-        Nudge.subject == f"checkin:{checkin_id}",
-        Nudge.due_key == _OWNER_ALERT_DUE_KEY,
+def _owner_alert(checkin: CheckIn, owner_id: str, payload: dict[str, Any], now: datetime) -> NudgePlan:
+    """A check-in's owner alert as the outbox holds it: one per check-in."""
+    return NudgePlan(
+        kind=OWNER_ALERT,
+        subject=f"checkin:{checkin.id}",
+        due_key=OWNER_ALERT,
+        due_at=now,
+        customer_id=checkin.customer_id,
+        recipient_id=owner_id,
+        payload=payload,
     )
-
-
-def _owner_alert_row(checkin: CheckIn, owner_id: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {
-        "team_id": checkin.team_id,
-        "kind": OWNER_ALERT,
-        "subject": f"checkin:{checkin.id}",
-        "due_key": _OWNER_ALERT_DUE_KEY,
-        "customer_id": checkin.customer_id,
-        "recipient_id": owner_id,
-        "due_at": now,
-        "created_at": now,
-        "status": "pending",
-        "attempts": 0,
-        "payload": payload,
-    }

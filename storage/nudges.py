@@ -144,7 +144,7 @@ class NudgeQueries(StoreBase):
         # Looked for first: re-planning what is already there (every tick, for some kinds) then costs a read,
         # not a write (on SQLite, the database's single write lock).
         existing = self.planned_keys(team_id=team_id, keys=wanted)
-        fresh = [self._values(team_id, plan, now) for key, plan in wanted.items() if key not in existing]
+        fresh = [self.row_values(team_id, plan, now) for key, plan in wanted.items() if key not in existing]
         if not fresh:
             return []
         with self.session() as session:
@@ -232,7 +232,8 @@ class NudgeQueries(StoreBase):
         }
 
     @staticmethod
-    def _values(team_id: str, plan: NudgePlan, now: datetime) -> dict[str, Any]:
+    def row_values(team_id: str, plan: NudgePlan, now: datetime) -> dict[str, Any]:
+        """The outbox row of a plan, as a Core insert takes it."""
         return {
             "team_id": team_id,
             "kind": plan.kind,
@@ -250,7 +251,7 @@ class NudgeQueries(StoreBase):
 
     @classmethod
     def _row(cls, team_id: str, plan: NudgePlan, now: datetime) -> Nudge:
-        return Nudge(**cls._values(team_id, plan, now))
+        return Nudge(**cls.row_values(team_id, plan, now))
 
     # ------------------------------------------------------------------ sending
 
