@@ -413,23 +413,26 @@ class FakeSlack:
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
-        """Block until ``count`` calls to ``method`` were answered; listeners run after ack, in threads."""
+    def wait_for(
+        self, method: str, count: int = 1, timeout: float = 5.0, where: Callable[[Call], bool] | None = None
+    ) -> list[Call]:
+        """Block until ``count`` calls to ``method`` (those ``where`` accepts) were answered; listeners run after
+        ack, in threads."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                found = [c for c in self.calls if c.method == method]
+                found = [c for c in self.calls if c.method == method and (where is None or where(c))]
                 if len(found) >= count:
                     return found
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AssertionError(
                         f"expected {count} call(s) to {method} within {timeout}s, got {len(found)}.\n"
-                        + self._describe_calls()
+                        + self.describe_calls()
                     )
                 self._cond.wait(remaining)
 
-    def _describe_calls(self) -> str:
+    def describe_calls(self) -> str:
         lines = ["Calls so far:"] if self.calls else ["No calls were made."]
         for i, c in enumerate(self.calls, 1):
             outcome = "ok" if c.ok else f"error={c.error!r}"
