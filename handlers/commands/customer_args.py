@@ -61,7 +61,7 @@ def parse_customer_args(text: str, *, usage: str, channel_names_customer: bool =
     """`channel_names_customer` (edit): a picked #channel in first place names the customer by its channel."""
     args = CustomerArgs()
     last_key: str | None = None
-    for i, token in enumerate(tokenize(text)):
+    for i, token in enumerate(tokenize(text, usage=usage)):
         pair = parse_key_value(token)
         _refuse_other_mention(pair[1] if pair is not None else token, usage=usage)
         if i == 0 and channel_names_customer and (ref := parse_channel(token)) is not None and ref.id is not None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from domain.customers import match_customer, name_key, require_customer
 from domain.errors import UserError
-from handlers.parsing import parse_channel, unescape
+from handlers.parsing import parse_channel, unescape, unquote_words
 from storage.models import Customer
 from storage.store import Store
 
@@ -31,7 +31,8 @@ def find_customer(
         if not by_channel:
             raise UserError(f"No customer has <#{channel.id}> as its channel. Name the customer: `{usage}`")
     given = list(words)
-    words = [unescape(w) for w in words]  # Slack sends "Smith & Co" as "Smith &amp; Co"
+    # Slack sends "Smith & Co" as "Smith &amp; Co"; a name may come in quotes, as `add` takes it.
+    words = [unescape(w) for w in unquote_words(words)]
     # Only names starting with the first word can match (exactly or as a prefix): the database picks those, so a
     # check-in does not load the whole team. A miss loads every name, for "did you mean" and the other hints.
     prefix = name_key(words[0]) if words else ""

@@ -17,6 +17,7 @@ from handlers.parsing import (
     split_first,
     tokenize,
     unescape,
+    unquote_words,
 )
 
 
@@ -25,6 +26,32 @@ def test_tokenize_keeps_quotes_and_escaped_mentions_whole() -> None:
     assert tokenize(text) == ["add", "Acme Corp", "<#C0123|acme-partners>", "<@U0456|dana smith>", "tz=Europe/Berlin"]
     assert tokenize("“Smart quotes” too") == ["Smart quotes", "too"]
     assert tokenize("") == []
+
+
+@pytest.mark.parametrize("quoted", ['"Acme Corp”', '“Acme Corp"', '"Acme Corp"', "“Acme Corp”"])
+def test_a_straight_quote_pairs_with_a_curly_one(quoted: str) -> None:
+    # Phones and Macs curl one end only: the phrase still ends at its quote, the mentions after it stay apart.
+    assert tokenize(f"{quoted} <#C0123|> <@U0456>") == ["Acme Corp", "<#C0123|>", "<@U0456>"]
+
+
+def test_an_unclosed_quote_is_named_back_when_the_caller_gives_its_usage() -> None:
+    with pytest.raises(UserError) as refused:
+        tokenize('"Acme Corp <#C0123|acme>', usage="u")
+    assert str(refused.value) == "The quote in '\"Acme Corp <#C0123|acme>' is never closed. Usage: `u`"
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (['"Acme', 'Corp"', "green"], ["Acme", "Corp", "green"]),
+        (["“Acme”", "green"], ["Acme", "green"]),
+        (['"Acme', "Corp”", "green"], ["Acme", "Corp", "green"]),
+        (["acme", 'Corp"', "green"], ["acme", 'Corp"', "green"]),
+        (['"Acme', "corp", "green"], ['"Acme', "corp", "green"]),
+    ],
+)
+def test_unquote_words_takes_the_quotes_off_a_leading_phrase_only(words: list[str], expected: list[str]) -> None:
+    assert unquote_words(words) == expected
 
 
 def test_split_first_keeps_the_rest_untouched() -> None:

@@ -1,0 +1,42 @@
+"""Acceptance probe: slash-command text as a real Slack client sends it (smart quotes, escaped mentions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.store import Store
+from tests.e2e.test_foundation import add_acme, ephemeral
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'add "Acme Corp” <#C0ACME|acme> <@U0001|dana>',  # a Mac curls only the closing quote
+        'add “Acme Corp" <#C0ACME|> <@U0001>',  # a private channel's empty name, a mention without a name
+    ],
+)
+def test_a_name_in_mixed_quotes_ends_at_its_quote(slack: SlackRequests, store: Store, text: str) -> None:
+    reply = ephemeral(slack.command(text))
+    assert "Added *Acme Corp*" in reply
+    assert [(c.name, c.channel_id, c.owner_id) for c in store.customers(team_id=TEAM_ID)] == [
+        ("Acme Corp", "C0ACME", "U0001")
+    ]
+
+
+def test_an_unclosed_quote_in_add_is_named_back_and_nothing_is_stored(slack: SlackRequests, store: Store) -> None:
+    reply = ephemeral(slack.command('add "Acme Corp <#C0ACME|acme> <@U0001|dana>'))
+    assert "is never closed" in reply and "Usage: `/partner add" in reply
+    assert store.customers(team_id=TEAM_ID) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['checkin "Acme Corp" green kickoff went well', "checkin “acme corp” green kickoff went well"],
+)
+def test_a_quoted_customer_name_is_read_as_add_reads_it(slack: SlackRequests, store: Store, text: str) -> None:
+    add_acme(slack)
+    reply = ephemeral(slack.command(text))
+    assert "Logged a green check-in for *Acme Corp*: kickoff went well" in reply
+    assert [c.note for c in store.checkins(team_id=TEAM_ID)] == ["kickoff went well"]
