@@ -466,7 +466,9 @@ def alert_on_drop(
     opened = now - timedelta(days=DROP_DAYS)
     earlier = snapshots[:-1]
     reference = [s for s in earlier if s.computed_at <= opened][-1:] + [s for s in earlier if s.computed_at > opened]
-    high, latest = max(reference, key=lambda s: s.score or 0), snapshots[-1]
+    # The last day at the high, not the first: a score holds for days, and as the week slides past the first of
+    # them the key must not change, or the owner hears about the same fall again every day.
+    high, latest = max(reference, key=lambda s: (s.score or 0, s.computed_at)), snapshots[-1]
     created = store.plan_nudge(
         team_id=customer.team_id,
         kind=HEALTH_DROP,

@@ -281,6 +281,28 @@ def test_a_drop_of_15_points_in_a_week_alerts_the_owner_once(
     assert len(events) == 1 and events[0].detail["from"] == 95
 
 
+def test_a_fall_from_a_score_held_for_days_is_told_once_while_the_week_slides(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    # Scores hold for days: 95 five, four and three days ago, then far below. Each day the job runs, the week
+    # opens a day later and passes the first of those 95s — it is still the same fall, told once.
+    customer = acme(slack, store)
+    assert customer.id is not None
+    for days_ago in (5, 4, 3):
+        held = clock.now - timedelta(days=days_ago)
+        store.save_health(
+            team_id=TEAM_ID, customer_id=customer.id, score=95, band="green", components={}, day=held.date(), now=held
+        )
+    client = make_client(settings)
+    for day in range(4):
+        now = clock.now + timedelta(days=day)
+        daily_health(store=store, client=client, now=now, settings=settings)
+        run_tick(store=store, client=client, now=now + timedelta(minutes=1), settings=settings)
+    alerts = dms_to(fake_slack, "U0001", "health fell")
+    assert len(alerts) == 1, [a.params["text"] for a in alerts]
+    assert "health fell from 95 to" in alerts[0].params["text"]
+
+
 def test_concurrent_recomputes_owe_the_owner_one_alert(
     slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
 ) -> None:
