@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.base import StoreBase, in_chunks
+from storage.base import StoreBase, in_chunks, unindexed
 from storage.models import Nudge, Workspace
 
 NUDGE_TABLE: Table = Nudge.__table__  # type: ignore[assignment]  # Core statements where the ORM adds only cost
@@ -77,14 +77,14 @@ _MARK_SENDING = (
 _SENDING = select(NUDGE_TABLE.c.id).where(
     NUDGE_TABLE.c.id.in_(bindparam("ids", expanding=True)),
     NUDGE_TABLE.c.claimed_by == bindparam("claimer"),
-    NUDGE_TABLE.c.status == "sending",
+    unindexed(NUDGE_TABLE.c.status) == "sending",
 )
 _UNMARK_SENDING = (
     update(NUDGE_TABLE)
     .where(
         NUDGE_TABLE.c.id.in_(bindparam("ids", expanding=True)),
         NUDGE_TABLE.c.claimed_by == bindparam("claimer"),
-        NUDGE_TABLE.c.status == "sending",
+        unindexed(NUDGE_TABLE.c.status) == "sending",
     )
     .values(status="claimed")
 )
@@ -111,15 +111,21 @@ def _inactive_teams() -> Any:
     return select(Workspace.team_id).where(col(Workspace.active).is_(False))
 
 
-def _ready(now: datetime) -> Any:
+def _ready(now: datetime, *, by_id: bool = False) -> Any:
     """Rows a sender may claim: due and pending (not backing off), or claimed by a sender whose lease ran out;
-    never a row of an inactive workspace."""
+    never a row of an inactive workspace. `by_id`: the statement picks its rows by id (see `unindexed`)."""
+    status = _status_by_id() if by_id else col(Nudge.status)
     return or_(
-        (col(Nudge.status) == "pending")
+        (status == "pending")
         & (col(Nudge.due_at) <= now)
         & (col(Nudge.next_attempt_at).is_(None) | (col(Nudge.next_attempt_at) <= now)),
-        (col(Nudge.status) == "claimed") & (col(Nudge.lease_until) < now),
+        (status == "claimed") & (col(Nudge.lease_until) < now),
     ) & col(Nudge.team_id).not_in(_inactive_teams())
+
+
+def _status_by_id() -> Any:
+    """The status, in a statement that picks its rows by id: checked on them, never used to find them."""
+    return unindexed(col(Nudge.status))
 
 
 def _write_transaction(session: Session) -> None:
@@ -277,7 +283,7 @@ class NudgeQueries(StoreBase):
             for chunk in in_chunks(ids):
                 session.exec(  # type: ignore[call-overload]
                     update(Nudge)
-                    .where(col(Nudge.id).in_(chunk), _ready(now))
+                    .where(col(Nudge.id).in_(chunk), _ready(now, by_id=True))
                     .values(status="claimed", claimed_by=claimer, lease_until=lease_until, attempts=Nudge.attempts + 1)
                 )
             session.commit()
@@ -286,7 +292,7 @@ class NudgeQueries(StoreBase):
                 claimed.extend(
                     session.exec(
                         select(Nudge).where(
-                            col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, Nudge.status == "claimed"
+                            col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, _status_by_id() == "claimed"
                         )
                     )
                 )
@@ -329,7 +335,7 @@ class NudgeQueries(StoreBase):
         with self.session() as session:
             session.exec(  # type: ignore[call-overload]
                 update(Nudge)
-                .where(col(Nudge.id).in_(ids), Nudge.claimed_by == claimer, Nudge.status == "sending")
+                .where(col(Nudge.id).in_(ids), Nudge.claimed_by == claimer, _status_by_id() == "sending")
                 .values(channel_id=destination)
             )
             session.commit()
@@ -364,7 +370,7 @@ class NudgeQueries(StoreBase):
                 .where(
                     col(Nudge.id).in_(ids),
                     Nudge.claimed_by == claimer,
-                    col(Nudge.status).in_(("claimed", "sending")),
+                    _status_by_id().in_(("claimed", "sending")),
                 )
                 .values(lease_until=None, **values)
             )
@@ -405,7 +411,9 @@ class NudgeQueries(StoreBase):
             for chunk in in_chunks(ids):
                 session.exec(  # type: ignore[call-overload]
                     update(Nudge)
-                    .where(col(Nudge.id).in_(chunk), stale)
+                    .where(
+                        col(Nudge.id).in_(chunk), _status_by_id() == "sending", col(Nudge.lease_until) < stale_before
+                    )
                     .values(claimed_by=claimer, lease_until=lease_until)
                 )
             session.commit()
@@ -414,7 +422,7 @@ class NudgeQueries(StoreBase):
                 taken.extend(
                     session.exec(
                         select(Nudge).where(
-                            col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, Nudge.status == "sending"
+                            col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, _status_by_id() == "sending"
                         )
                     )
                 )
@@ -436,7 +444,7 @@ class NudgeQueries(StoreBase):
         * `unknown`: Slack could not tell (no history access) → recorded sent with an "unconfirmed" error and never
           re-sent: a reminder lost in a window of milliseconds is better than a duplicate in a customer's channel.
         """
-        mine = (Nudge.claimed_by == claimer) & (col(Nudge.status) == "sending")
+        mine = (Nudge.claimed_by == claimer) & (_status_by_id() == "sending")
         with self.session() as session:
             for nudge_id, channel_id, ts in found:
                 session.exec(  # type: ignore[call-overload]

@@ -13,6 +13,7 @@ posting are resolved from the channels' history (found → sent; not there → s
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,11 +22,15 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, col, select
 
+from storage.db import make_engine, upgrade
 from storage.models import Customer, Nudge
+from storage.nudges import NudgePlan
 from storage.store import Store
 from tests.e2e.test_crash import Served
 from tests.fake_slack import FakeSlack
@@ -235,3 +240,37 @@ def test_a_claim_skips_rows_another_replica_holds_locked_instead_of_waiting(stor
         assert sorted(n.id for n in claimed) == ids[2:]
     rest = store.claim_nudges(now=NINE_NY, lease_until=NINE_NY + timedelta(minutes=2), claimer="h:2:run")
     assert sorted(n.id for n in rest) == ids[:2]
+
+
+def test_statements_that_pick_outbox_rows_by_id_seek_them_by_primary_key(tmp_path: Path) -> None:
+    # SQLite has no statistics: a status check beside `id IN (…)` made it read every row of that status through
+    # ix_nudge_status_due, once per statement (a 10,000-nudge fan-out: all of them, per 500-id chunk).
+    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+    upgrade(engine)
+    store = Store(engine)
+    now = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    lease = now + timedelta(minutes=2)
+    plans = [NudgePlan(kind="cadence", subject=f"c{i}", due_key="2026-11-25", due_at=now) for i in range(200)]
+    store.plan_nudges(team_id=TEAM_ID, plans=plans, now=now)
+    plans_of: dict[str, list[str]] = {}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def explain(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if re.search(r"\bnudge\.id (IN|=)", statement):
+            params = parameters[0] if executemany else parameters
+            found = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, params).fetchall()
+            plans_of[" ".join(statement.split())] = [row[3] for row in found]
+
+    ids = [n.id for n in store.claim_nudges(now=now, lease_until=lease, claimer="a", limit=100) if n.id is not None]
+    store.mark_sending(groups=[([i], "C1") for i in ids[:40]], claimer="a", now=now, lease_until=lease)
+    store.mark_sent(posts=[([i], "C1", f"1.{i}") for i in ids[:10]], claimer="a", now=now)
+    store.mark_destination(ids=ids[10:20], claimer="a", destination="U1")
+    store.finish_nudges(ids=ids[20:30], claimer="a", status="pending", next_attempt_at=now)
+    store.finish_nudges(ids=ids[40:50], claimer="a", status="failed", error="channel_not_found")
+    taken = store.claim_unconfirmed(stale_before=now + timedelta(hours=1), claimer="b", lease_until=lease)
+    store.resolve_unconfirmed(
+        claimer="b", now=now, found=[(taken[0].id or 0, "C1", "2.1")], not_posted=[n.id or 0 for n in taken[1:5]]
+    )
+    assert len(plans_of) >= 8, plans_of  # each of the statements above was seen
+    by_status = {sql: plan for sql, plan in plans_of.items() if any("ix_nudge_status_due" in step for step in plan)}
+    assert not by_status, by_status
