@@ -199,11 +199,16 @@ def send_export(
                 initial_comment=f"Your export of {request.label}: {checkins} check-ins and {answers} survey answers. "
                 "Columns are described in Partner's README.",
             )
-    except (SlackApiError, OSError) as e:
+    except (SlackApiError, OSError) as e:  # OSError: Slack timed out or dropped the connection
         logger.warning("export for %s in %s failed: %s", user_id, team_id, e)
+        # Slack's error code, as the digest chart's failure says it: the exception's text holds the API address
+        # and the whole response, nothing a user can act on.
+        error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
         try:
             client.chat_postMessage(
-                channel=dm or user_id, text=f"Sorry — your export of {request.label} could not be sent ({e})."
+                channel=dm or user_id,
+                text=f"Sorry — your export of {request.label} could not be sent ({error}). "
+                "Ask again with `/partner export` in a moment.",
             )
-        except SlackApiError:
+        except (SlackApiError, OSError):
             logger.warning("could not tell %s that the export failed", user_id)

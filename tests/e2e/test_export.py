@@ -196,3 +196,23 @@ def test_cli_export_writes_both_files_with_a_progress_bar(
         timeout=60,
     )
     assert missing.returncode == 2 and "no single customer matches 'nope'" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("method", "fault", "named"),
+    [
+        ("files.getUploadURLExternal", {"error": "not_allowed_token_type"}, "(not_allowed_token_type)"),
+        ("upload", {"status": 500}, "(HTTPError)"),
+    ],
+)
+def test_an_export_slack_refuses_is_told_in_the_dm_by_slacks_reason(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, method: str, fault: dict[str, Any], named: str
+) -> None:
+    seed(store)
+    fake_slack.fail_next(method, **fault)
+    assert "will be in your DM" in slack.command("export acme").json()["text"]
+    assert wait_after_ack()
+    (told,) = fake_slack.calls_to("chat.postMessage")
+    text = told.params["text"]
+    assert f"your export of Acme Corp could not be sent {named}" in text and "/partner export" in text
+    assert "://" not in text and "response" not in text  # no API address, no raw response
