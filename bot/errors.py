@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.error import URLError
 
 from slack_bolt import BoltContext, BoltResponse
 from slack_sdk import WebClient
@@ -19,10 +20,25 @@ SORRY = "Sorry — something went wrong on our side and it has been logged."
 # Slack lets a form be opened for 3 seconds after the click or command; a slow moment makes views.open refuse.
 LATE_FORM = "Slack didn't let me open the form in time (it allows only 3 seconds). Please try again."
 _TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"})
+# Slack itself busy or slow while the user waits (a 429 whose Retry-After outlasts the answer, a timeout): not
+# something of ours to log as a failure, and "try again" is the whole remedy.
+SLACK_BUSY = "Slack is busy right now and asked me to slow down. Please try again in a few seconds."
+SLACK_SLOW = "Slack didn't answer in time. Please try again in a moment."
 
 
 def _late_form(error: Exception) -> bool:
     return isinstance(error, SlackApiError) and error.response.get("error") in _TRIGGER_ERRORS
+
+
+def _slack_trouble(error: Exception) -> str | None:
+    """SLACK_BUSY or SLACK_SLOW when a Slack call made before the answer was rate-limited or timed out."""
+    if isinstance(error, SlackApiError) and (
+        error.response.status_code == 429 or error.response.get("error") == "ratelimited"
+    ):
+        return SLACK_BUSY
+    if isinstance(error, (TimeoutError, URLError)):  # slack_sdk's timeouts and dropped connections
+        return SLACK_SLOW
+    return None
 
 
 def _json(body: dict[str, Any]) -> BoltResponse:
@@ -62,6 +78,9 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
     elif _late_form(error):
         logger.warning("views.open refused (team=%s): %s", context.team_id, error.response.get("error"))  # type: ignore[attr-defined]
         message = LATE_FORM
+    elif (trouble := _slack_trouble(error)) is not None:
+        logger.warning("Slack busy or slow before the answer (team=%s): %r", context.team_id, error)
+        message = trouble
     else:
         logger.exception("listener failed (team=%s)", context.team_id, exc_info=error)
         message = SORRY
@@ -79,7 +98,7 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
         field = getattr(error, "field", None) or _first_input_block(view)
         if field:
             if not expected:
-                message = SORRY + " Your answers are still here; please try again."
+                message = _slack_trouble(error) or SORRY + " Your answers are still here; please try again."
             return _json({"response_action": "errors", "errors": {field: message[:2000]}})
         _tell(client, body, message)
         return _json({})

@@ -386,6 +386,27 @@ def test_tokens_and_the_signing_secret_never_reach_the_logs(
 
 
 @SQLITE_ONLY
+@pytest.mark.parametrize(
+    ("fault", "told"),
+    [
+        ({"status": 429, "retry_after": 30}, "Slack is busy right now and asked me to slow down. Please try again"),
+        ({"delay": 8}, "Slack didn't answer in time. Please try again in a moment."),
+    ],
+)
+def test_a_form_slack_will_not_open_now_says_why_and_gives_the_command_back(
+    bot: BotServer, fake_slack: FakeSlack, store: Store, fault: dict[str, Any], told: str
+) -> None:
+    slack = SlackRequests(bot.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack, timeout=3)
+    add_acme(slack, store)
+    fake_slack.fail_next("views.open", **fault)  # rate-limited past the answer, or hung
+    reply = slack.command("survey acme level")
+    assert reply.status == 200
+    text = reply.json()["text"]
+    assert told in text and "You typed: `/partner survey acme level`" in text
+    assert "went wrong on our side" not in text  # Slack's trouble, not ours
+
+
+@SQLITE_ONLY
 def test_a_hung_slack_call_before_the_answer_still_leaves_time_to_answer_within_slacks_3_seconds(
     bot: BotServer, fake_slack: FakeSlack, store: Store
 ) -> None:
