@@ -200,6 +200,22 @@ def test_business_days_between_counts_the_half_open_range() -> None:
     assert NY.business_days_between(date(2026, 11, 25), date(2026, 11, 30)) == 2  # Fri 27 + Mon 30
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.dates(min_value=date(2024, 1, 1), max_value=date(2028, 12, 31)),
+    length=st.integers(min_value=-10, max_value=900),
+    country=st.sampled_from([None, "US", "DE", "IL", "GB"]),
+    week=st.sampled_from(["mon-fri", "sun-thu", "mon,wed,fri", "sat", "mon-sun"]),
+)
+def test_business_days_between_matches_walking_the_days(
+    start: date, length: int, country: str | None, week: str
+) -> None:
+    cal = WorkCalendar.create("UTC", country, week)
+    end = start + timedelta(days=length)
+    walked = sum(cal.is_business_day(start + timedelta(days=i)) for i in range(1, length + 1))
+    assert cal.business_days_between(start, end) == walked
+
+
 # --------------------------------------------------------------------------- local time and DST
 
 
