@@ -41,6 +41,12 @@ def clean_name(name: str) -> str:
         raise UserError(
             "Start with the customer's name, then the #channel and @owner: `/partner add Acme #acme @dana`."
         )
+    if "<" in name or ">" in name:
+        # Names are restated in mrkdwn (customer channel, digest, Home): `<!channel>` there would notify everyone.
+        raise UserError(
+            f"'{name}' can't be a customer's name: Slack reads <…> as a mention or link. "
+            "Leave out < and >, e.g. `/partner add Acme Corp #acme @dana`."
+        )
     return name
 
 

@@ -195,6 +195,20 @@ def test_the_add_modal_refuses_a_bot_owner_on_the_owner_field(slack: SlackReques
     assert store.customers(team_id=TEAM_ID) == []
 
 
+def test_a_name_slack_would_read_as_a_mention_or_link_is_refused_everywhere_a_name_is_given(
+    slack: SlackRequests, store: Store
+) -> None:
+    # Typed `<!channel>` arrives escaped; stored as the name, the channel summary and the digest would broadcast it.
+    reply = ephemeral(slack.command("add Globex &lt;!channel&gt; <@U0001|dana>"))
+    assert "'Globex <!channel>' can't be a customer's name" in reply and "Leave out < and >" in reply
+    errors = slack.view_submission(ADD_CUSTOMER_MODAL, field_values(name="Globex <https://x.example|bank>")).json()
+    assert "can't be a customer's name" in errors["errors"]["name"]
+    assert store.customers(team_id=TEAM_ID) == []
+    add_acme(slack)
+    assert "can't be a customer's name" in ephemeral(slack.command("edit acme corp name=Acme &lt;!here&gt;"))
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
+
+
 def test_an_owner_is_kept_as_typed_when_slack_cannot_say_who_it_is(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
