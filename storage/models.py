@@ -119,7 +119,7 @@ class CheckIn(CheckInBase, table=True):
     author_id: str = Field(max_length=32)
     created_at: datetime = utc_column()
     idempotency_key: str | None = Field(default=None, max_length=255)
-    next_step: str | None = Field(default=None, max_length=500)
+    next_step: str | None = Field(default=None, max_length=2500)  # 500 characters the user sees, escaped like notes
     next_due: date | None = None
     response_days: float | None = None  # "the customer's reply took N days", for response-time boundaries
     permalink: str | None = Field(default=None, max_length=500)  # the Slack message it was logged from

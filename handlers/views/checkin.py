@@ -16,6 +16,7 @@ from domain.checkins import alerted_at_once
 from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
 from handlers.home_publisher import publisher_of
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, CHECKIN_NOTE
+from handlers.parsing import escape
 from storage.store import Store
 
 
@@ -52,8 +53,10 @@ def submit_checkin(
     selected = _value(values, "customer", CHECKIN_CUSTOMER).get("selected_option") or {}
     mood = (_value(values, "mood", CHECKIN_MOOD).get("selected_option") or {}).get("value")
     call_boxes = _value(values, "call", CHECKIN_CALL).get("selected_options") or []
-    note = (_value(values, "note", CHECKIN_NOTE).get("value") or "").strip()
-    next_step = (_value(values, "next_step", CHECKIN_NEXT_STEP).get("value") or "").strip() or None
+    # A plain_text input gives what the user typed; notes are stored as Slack escapes a typed command, so the
+    # summary in the customer's channel restates a typed `<!channel>` or `<https://…|label>` as text.
+    note = escape((_value(values, "note", CHECKIN_NOTE).get("value") or "").strip())
+    next_step = escape((_value(values, "next_step", CHECKIN_NEXT_STEP).get("value") or "").strip()) or None
     due_text = _value(values, "next_due", CHECKIN_NEXT_DUE).get("selected_date")
     team_id = context.team_id or body["team"]["id"]
     now = clock()

@@ -11,6 +11,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from handlers.ids import CHECKIN_MODAL, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, LOG_MESSAGE_CHECKIN, OPEN_CHECKIN
+from storage.exports import CHECKIN_COLUMNS
 from storage.models import Customer
 from storage.store import Store
 from tests.e2e.test_foundation import add_acme, ephemeral, modal_values
@@ -229,6 +230,26 @@ def test_modal_double_submit_stores_posts_and_confirms_once(
     assert len(dms_to(fake_slack, "U0001")) == 1
 
 
+def test_a_modal_note_is_restated_as_typed_never_as_a_broadcast_or_link(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    add_acme(slack)
+    typed = "<!channel> see a < b & c <https://evil.example|your bank>"
+    values = with_next_step(modal_values(acme(store).id, "red", typed), "<!here> call them", None)
+    assert slack.view_submission(CHECKIN_MODAL, values, view_id="VMARKUP").status == 200
+    bot.settle()
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    # Stored as Slack escapes the same words typed in a command: shown as text in mrkdwn, exported as typed.
+    assert entry.note == "&lt;!channel&gt; see a &lt; b &amp; c &lt;https://evil.example|your bank&gt;"
+    assert entry.next_step == "&lt;!here&gt; call them"
+    fake_slack.wait_for("chat.postMessage", 2)
+    for call in fake_slack.calls_to("chat.postMessage"):
+        assert "<!" not in call.params["text"] and "<https://evil" not in call.params["text"], call.params
+    assert entry.note in summaries(fake_slack)[0]["text"]
+    (row,) = store.export_checkins(team_id=TEAM_ID)
+    assert row[CHECKIN_COLUMNS.index("note")] == typed
+
+
 def test_archived_customers_cannot_get_checkins(slack: SlackRequests, store: Store) -> None:
     add_acme(slack)
     customer_id = acme(store).id
@@ -265,6 +286,7 @@ def test_message_shortcut_prefills_the_note_with_a_permalink(
 ) -> None:
     add_acme(slack)
     message = post_in(fake_slack, "C0ACME", "Their CTO: *we love the pilot* & want more")
+    message["text"] = "Their CTO: *we love the pilot* &amp; want more"  # as Slack sends a message's text
     slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME", trigger_id="3.3.short")
     (link,) = fake_slack.calls_to("chat.getPermalink")
     assert link.ok, link.response
