@@ -37,6 +37,7 @@ from handlers.blocks.checkin import (
 )
 from handlers.boundaries_hooks import after_checkin as boundary_checks
 from handlers.home_publisher import HomePublisher, request_home_refresh
+from schedules.cadence import mark_logged_calls, policy_of
 from schedules.health import health_config, recompute_health
 from schedules.sender import SenderOptions, claimer_name, nudge_metadata
 from storage.models import CheckIn, Customer
@@ -235,6 +236,15 @@ def after_checkins(
                     logger.exception("boundary checks failed for check-in %s", checkin.id)
     except Exception:
         logger.exception("boundary checks failed for customer %s", customer.id)
+    contact_kinds = policy_of(settings).contact_kinds
+    if any(contact_kinds is None or checkin.kind in contact_kinds for checkin in checkins):
+        try:
+            # The nudge that asked for this call shows it now, as Skip and Snooze show theirs, not at the next tick.
+            mark_logged_calls(
+                store=store, client=client, now=now, settings=settings, team_id=team_id, customer_ids=[customer.id or 0]
+            )
+        except Exception:
+            logger.exception("could not mark the nudges of customer %s as answered", customer.id)
     try:
         recompute_health(store, team_id, customer.id or 0, now, config=health_config(settings))
     except Exception:

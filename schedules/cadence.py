@@ -209,16 +209,30 @@ register(OVERDUE, render_overdue, grace=False)  # a lapse that still stands is w
 
 
 def mark_logged_calls(
-    *, store: Store, client: WebClient | SlackClients, now: datetime, settings: Settings | None = None
+    *,
+    store: Store,
+    client: WebClient | SlackClients,
+    now: datetime,
+    settings: Settings | None = None,
+    team_id: str | None = None,
+    customer_ids: list[int] | None = None,
 ) -> int:
-    """Updates sent nudges in place when the call they asked for has been logged since; returns how many."""
+    """Updates sent nudges in place when the call they asked for has been logged since; returns how many.
+
+    The tick looks at every workspace; a check-in's follow-up at its own customer (`team_id`, `customer_ids`), so
+    the nudge shows the call as soon as it is logged rather than at the next tick."""
     policy = policy_of(settings)
     updated = 0
-    for team_id in store.active_team_ids():
+    teams = [team_id] if team_id is not None else store.active_team_ids()
+    for team_id in teams:
         open_rows = [
             n
             for n in store.nudges(
-                team_id=team_id, kinds=[CADENCE, OVERDUE], due_after=now - REFRESH_WINDOW, statuses=["sent"]
+                team_id=team_id,
+                kinds=[CADENCE, OVERDUE],
+                due_after=now - REFRESH_WINDOW,
+                statuses=["sent"],
+                customer_ids=customer_ids,
             )
             if n.message_ts and n.channel_id and not n.payload.get("outcome") and n.customer_id is not None
         ]

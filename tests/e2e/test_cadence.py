@@ -43,7 +43,7 @@ from storage.store import Store
 from tests.e2e.test_foundation import modal_values
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeClock
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
 
 MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 NINE_NY = timedelta(hours=14)  # 09:00 New York (EST) is 14:00 UTC
@@ -239,11 +239,33 @@ def test_log_call_opens_the_checkin_modal_and_the_message_shows_the_call_once_lo
     clock.set(day(1, timedelta(hours=15)))
     submitted = slack.view_submission(CHECKIN_MODAL, modal_values(acme.id, "green", "Went well", call=True))
     assert submitted.status == 200
-    tick(store, settings, day(1, timedelta(hours=15, minutes=1)))
+    # As soon as the call is saved, not at the next tick: the channel sees the nudge was answered.
+    (update,) = fake_slack.wait_for("chat.update")
+    assert update.params["ts"] == message["ts"]
     (updated,) = nudges(fake_slack)
     assert "Call logged by <@U0001>" in json.dumps(updated["blocks"])
+    tick(store, settings, day(1, timedelta(hours=15, minutes=1)))
     tick(store, settings, day(2) - timedelta(hours=1))
     assert len(fake_slack.calls_to("chat.update")) == 1
+
+
+def test_a_call_logged_by_command_shows_on_its_nudge_at_once_and_a_note_does_not(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+
+    def on_the_nudge(call: Any) -> bool:
+        return bool(call.params.get("ts") == message["ts"])
+
+    clock.set(day(1, timedelta(hours=15)))  # 10:00 in New York, an hour after the nudge
+    assert "Logged" in ephemeral(slack.command("checkin acme yellow waiting on their legal team"))
+    bot.settle()
+    assert [c for c in fake_slack.calls_to("chat.update") if on_the_nudge(c)] == []  # not a call: still asked
+    assert "Logged" in ephemeral(slack.command("checkin acme green call went well"))
+    (update,) = fake_slack.wait_for("chat.update", where=on_the_nudge)
+    assert "Call logged by <@U0001>" in json.dumps(update.params["blocks"])
 
 
 def test_snooze_button_opens_a_modal_and_nudges_wait_until_the_date(
