@@ -160,7 +160,7 @@ def _say(client: WebClient, channel: str, text: str, *, user_id: str | None = No
             client.chat_postEphemeral(channel=channel, user=user_id, text=text)
         else:
             client.chat_postMessage(channel=channel, text=text)
-    except SlackApiError:
+    except (SlackApiError, OSError):  # OSError: a timeout or a dropped connection; the next follow-ups still go
         logger.warning("could not send a survey follow-up to %s", channel, exc_info=True)
 
 

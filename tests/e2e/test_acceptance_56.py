@@ -20,13 +20,18 @@ from handlers.ids import (
     OPEN_SURVEY,
 )
 from storage.store import Store
-from tests.e2e import test_boundaries
+from tests.e2e import test_boundaries, test_hardening
 from tests.e2e.test_boundaries import FIRST, _escalate, channel_posts, ephemeral, ny, records, tick
+from tests.e2e.test_hardening import drain_lazy_listeners
 from tests.e2e.test_surveys import ExternalSlack, add_customer, all_ratings, ok, opened, shared_customer, submit
 from tests.e2e.test_surveys import external as external
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock
+
+# The real app with a 1 s Web API timeout (fixtures shared with the hardening tests).
+impatient_bot = test_hardening.impatient_bot
+impatient = test_hardening.impatient
 
 
 @pytest.fixture
@@ -293,3 +298,15 @@ def test_a_survey_about_a_customer_archived_meanwhile_keeps_the_answers_and_says
     ok(slack.command("restore acme"))
     assert ok(submit(slack, view, answers, view_id="VARCH")).get("response_action") != "errors"
     assert len(store.survey_responses(team_id=TEAM_ID, survey="scorecard")) == 1
+
+
+def test_a_survey_confirmation_slack_times_out_on_still_tells_the_owner_of_the_new_tier(
+    impatient: SlackRequests, impatient_bot: BotServer, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_customer(impatient, store)
+    ok(impatient.command("survey acme level", user_id="U0002"))
+    fake_slack.fail_next("chat.postEphemeral", delay=1.5, times=2)  # the "Saved" note: longer than the timeout
+    ok(submit(impatient, opened(fake_slack), {"level": "partner"}, view_id="VSLOW", user_id="U0002"))
+    drain_lazy_listeners(impatient_bot)
+    dms = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0001"]
+    assert len(dms) == 1 and "moved *Acme Corp* to *Partner*" in dms[0]
