@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from domain.errors import UserError
 from handlers.blocks.surveys import is_row_id, parse_survey_button, survey_modal
 from handlers.identity import app_team_id, is_external
+from handlers.parsing import unescape
 from storage.models import Customer
 from storage.store import Store
 
@@ -32,7 +33,8 @@ def open_survey_modal(
     if prefill is None and survey == "profile":
         # The profile is a living record: editing starts from what the team already knows.
         latest = store.latest_survey_response(team_id=team_id, survey="profile", customer_id=customer_id)
-        prefill = dict(latest.answers) if latest is not None else None
+        # Saved answers keep Slack's escaping (see submit_survey); the form shows them as typed.
+        prefill = {k: unescape(v) if isinstance(v, str) else v for k, v in latest.answers.items()} if latest else None
     view = survey_modal(survey, customer=customer, prefill=prefill, channel_id=channel_id, from_draft=draft is not None)
     client.views_open(trigger_id=trigger_id, view=view)
 

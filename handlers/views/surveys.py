@@ -18,6 +18,7 @@ from handlers.blocks.surveys import answers_from_state, modal_metadata, survey_s
 from handlers.home_publisher import request_home_refresh
 from handlers.identity import app_team_id, is_external
 from handlers.ids import CUSTOMER_VIEW_MODAL
+from handlers.parsing import escape
 from schedules.health import health_config, recompute_health
 from storage.models import Customer
 from storage.store import Store
@@ -75,6 +76,9 @@ def submit_survey(
     if errors:
         ack(response_action="errors", errors=errors)
         return
+    # A plain_text input gives what was typed; answers are kept as Slack escapes typed text, so the card and
+    # status restate a typed `<https://…|label>` or `<!channel>` (the customer's own people type here) as text.
+    cleaned = {key: escape(value) if isinstance(value, str) else value for key, value in cleaned.items()}
     team_id = app_team_id(context, body)
     customer: Customer | None = None
     if customer_id is not None:

@@ -310,3 +310,24 @@ def test_a_survey_confirmation_slack_times_out_on_still_tells_the_owner_of_the_n
     drain_lazy_listeners(impatient_bot)
     dms = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0001"]
     assert len(dms) == 1 and "moved *Acme Corp* to *Partner*" in dms[0]
+
+
+def test_markup_typed_in_survey_answers_is_restated_as_text_and_the_profile_form_shows_it_as_typed(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("ask acme"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    link = "<https://evil.example/login|your invoice>"
+    answers = {"level": "partner", "start_doing": f"pay {link}", "keep_doing": "<!channel> demos & a < b"}
+    ok(submit(external, opened(fake_slack), answers, view_id="VTHEIRS", user_id="U0EXT1"))
+    status = json.dumps(ok(slack.command("status acme"))["blocks"])
+    assert "<https://evil" not in status and "<!channel>" not in status
+    assert "pay &lt;https://evil.example/login|your invoice&gt;" in status and "demos &amp; a &lt; b" in status
+
+    ok(slack.command("survey acme profile"))
+    ok(submit(slack, opened(fake_slack), {"annual_budget": "< €200k & growing"}, view_id="VPROFILE"))
+    assert "&lt; €200k &amp; growing" in json.dumps(ok(slack.command("show acme"))["blocks"], ensure_ascii=False)
+    ok(slack.command("survey acme profile", user_id="U0002"))
+    by_key = {b["block_id"]: b for b in opened(fake_slack)["blocks"] if b["type"] == "input"}
+    assert by_key["annual_budget"]["element"]["initial_value"] == "< €200k & growing"
