@@ -11,11 +11,12 @@ from domain.errors import UserError
 # With `should_escape: true` Slack sends <#C0123|acme>, <@U0456|dana>, <!subteam^S1|@team>, <https://…|label>.
 _CHANNEL = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>$")
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
-# Phones and Macs may pair a straight quote with a curly one ("… ” or “… "): either closes either. A quote never
-# closed runs to the end, so the caller can name it back instead of reading the mentions after it as a name.
-_OPENING_QUOTES = '"“'
-_CLOSING_QUOTES = '"”'
-_TOKEN = re.compile(r'<[^>]*>|["“][^"“”]*["”]?|\S+')
+# Phones and Macs may pair a straight quote with a curly one ("… ” or “… "): either closes either. They curl single
+# quotes too (‘Acme Corp’), and an apostrophe (Macy’s) is the same ’: a single-quoted phrase ends only at a ’ that
+# ends a word. A quote never closed runs to the end, so the caller can name it back instead of reading the mentions
+# after it as a name.
+_CLOSING_QUOTES = {'"': '"”', "“": '"”', "‘": "’"}  # opening quote → the quotes that close it
+_TOKEN = re.compile(r'<[^>]*>|["“][^"“”]*["”]?|‘[^‘]*?’(?=\s|$)|‘[^‘]*$|\S+')
 _KEY_VALUE = re.compile(r"^([a-z_]+)=(.*)$", re.IGNORECASE)
 
 
@@ -35,10 +36,11 @@ def tokenize(text: str, *, usage: str | None = None) -> list[str]:
     With `usage`, a quote opened and never closed is named back with it rather than read to the end of the text."""
     tokens = []
     for raw in _TOKEN.findall(text or ""):
-        if raw[0] in _OPENING_QUOTES:
-            if usage is not None and (len(raw) == 1 or raw[-1] not in _CLOSING_QUOTES):
+        closers = _CLOSING_QUOTES.get(raw[0])
+        if closers is not None:
+            if usage is not None and (len(raw) == 1 or raw[-1] not in closers):
                 raise UserError(f"The quote in '{raw}' is never closed. Usage: `{usage}`")
-            raw = raw[1:].rstrip(_CLOSING_QUOTES)
+            raw = raw[1:].rstrip(closers)
             if not raw:
                 continue
         tokens.append(raw)
@@ -49,11 +51,12 @@ def unquote_words(words: Sequence[str]) -> list[str]:
     """The words with the quotes around a leading "quoted phrase" taken off (`"Acme Corp" green` names Acme Corp),
     as many words as given: callers count words to find what follows the phrase."""
     words = list(words)
-    if not words or words[0][:1] not in _OPENING_QUOTES:
+    closers = _CLOSING_QUOTES.get(words[0][:1]) if words else None
+    if closers is None:
         return words
     for i, word in enumerate(words):
         start = 1 if i == 0 else 0
-        if len(word) > start and word[-1] in _CLOSING_QUOTES:
+        if len(word) > start and word[-1] in closers:
             words[0] = words[0][1:]
             words[i] = words[i][:-1]
             return words

@@ -41,16 +41,17 @@ ADD_USAGE = '/partner boundary <customer> add "<text>" [kind=response_time|conta
 MAX_WORDING = 500  # characters the user sees; Boundary.reminder_text holds them escaped
 
 _OPTION = re.compile(r'(?P<key>[A-Za-z_]+)=(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”|(?P<bare>\S+))')
-# Phones and Macs may pair a straight quote with a curly one ("… ” or “… "): accepted as one quote too.
-_QUOTED = re.compile(r'^\s*(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”|["“](?P<mq>[^"“”]*)["”])')
-_OPEN_QUOTE = '"“”'
+# Phones and Macs may pair a straight quote with a curly one ("… ” or “… "): accepted as one quote too. Curled single
+# quotes (‘…’) quote as well, up to a ’ that ends a word (an apostrophe inside one, as in don’t, is the same ’).
+_QUOTED = re.compile(r'^\s*(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”|["“](?P<mq>[^"“”]*)["”]|‘(?P<single>[^‘]*?)’(?=\s|$))')
+_OPEN_QUOTE = '"“”‘'
 
 _NUMBERED = ("activate", "slip", "held", "retire", "preview", "wording", "reminders")
 ACTIONS = ("add", "list", *_NUMBERED)
 
 
 def split_quoted(raw: str, usage: str) -> tuple[str, str]:
-    """("the quoted text", what follows) when `raw` starts with "…" or “…”; else (all of it, "").
+    """("the quoted text", what follows) when `raw` starts with "…", “…” or ‘…’; else (all of it, "").
 
     A quote that is opened and never closed is named back rather than kept as part of the text.
     """
@@ -59,7 +60,8 @@ def split_quoted(raw: str, usage: str) -> tuple[str, str]:
         if raw.strip()[:1] in tuple(_OPEN_QUOTE):
             raise UserError(f"The quote in '{raw.strip()}' is never closed. Usage: `{usage}`")  # as Slack escaped it
         return raw, ""
-    return next(v for v in (match["dq"], match["sq"], match["mq"]) if v is not None), raw[match.end() :]
+    quoted = (match["dq"], match["sq"], match["mq"], match["single"])
+    return next(v for v in quoted if v is not None), raw[match.end() :]
 
 
 def parse_add(raw: str) -> tuple[str, str | None, str | None]:

@@ -14,6 +14,7 @@ from tests.utils import TEAM_ID
     "text",
     [
         'add "Acme Corp” <#C0ACME|acme> <@U0001|dana>',  # a Mac curls only the closing quote
+        "add ‘Acme Corp’ <#C0ACME|acme> <@U0001|dana>",  # single quotes, curled
         'add “Acme Corp" <#C0ACME|> <@U0001>',  # a private channel's empty name, a mention without a name
     ],
 )
@@ -33,10 +34,28 @@ def test_an_unclosed_quote_in_add_is_named_back_and_nothing_is_stored(slack: Sla
 
 @pytest.mark.parametrize(
     "text",
-    ['checkin "Acme Corp" green kickoff went well', "checkin “acme corp” green kickoff went well"],
+    [
+        'checkin "Acme Corp" green kickoff went well',
+        "checkin “acme corp” green kickoff went well",
+        "checkin ‘Acme Corp’ green kickoff went well",
+    ],
 )
 def test_a_quoted_customer_name_is_read_as_add_reads_it(slack: SlackRequests, store: Store, text: str) -> None:
     add_acme(slack)
     reply = ephemeral(slack.command(text))
     assert "Logged a green check-in for *Acme Corp*: kickoff went well" in reply
     assert [c.note for c in store.checkins(team_id=TEAM_ID)] == ["kickoff went well"]
+
+
+def test_an_apostrophe_inside_single_quotes_stays_in_the_name(slack: SlackRequests, store: Store) -> None:
+    assert "Added *Macy’s Home*" in ephemeral(slack.command("add ‘Macy’s Home’ <@U0001|dana>"))
+    assert "Logged" in ephemeral(slack.command("checkin ‘macy’s home’ green new buyer"))
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Macy’s Home"]
+
+
+def test_an_agreement_in_curled_single_quotes_is_stored_without_them(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    reply = ephemeral(slack.command("boundary acme add ‘We don’t take calls after 6pm’ kind=custom"))
+    assert "Proposed “We don’t take calls after 6pm”" in reply
+    reply = ephemeral(slack.command("boundary acme add ‘Replies within a day kind=custom"))
+    assert "is never closed" in reply and "Usage:" in reply

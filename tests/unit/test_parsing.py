@@ -34,6 +34,19 @@ def test_a_straight_quote_pairs_with_a_curly_one(quoted: str) -> None:
     assert tokenize(f"{quoted} <#C0123|> <@U0456>") == ["Acme Corp", "<#C0123|>", "<@U0456>"]
 
 
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("‘Acme Corp’ <#C0123|>", ["Acme Corp", "<#C0123|>"]),
+        ("‘Macy’s Corp’ tz=UTC", ["Macy’s Corp", "tz=UTC"]),  # an apostrophe inside a word does not close it
+        ("Macy’s Corp", ["Macy’s", "Corp"]),
+        ("Jones’ Bakery", ["Jones’", "Bakery"]),
+    ],
+)
+def test_curled_single_quotes_quote_a_phrase_up_to_a_word_ending_quote(text: str, tokens: list[str]) -> None:
+    assert tokenize(text) == tokens
+
+
 def test_an_unclosed_quote_is_named_back_when_the_caller_gives_its_usage() -> None:
     with pytest.raises(UserError) as refused:
         tokenize('"Acme Corp <#C0123|acme>', usage="u")
@@ -48,6 +61,8 @@ def test_an_unclosed_quote_is_named_back_when_the_caller_gives_its_usage() -> No
         (['"Acme', "Corp”", "green"], ["Acme", "Corp", "green"]),
         (["acme", 'Corp"', "green"], ["acme", 'Corp"', "green"]),
         (['"Acme', "corp", "green"], ['"Acme', "corp", "green"]),
+        (["‘Macy’s", "Corp’", "green"], ["Macy’s", "Corp", "green"]),
+        (["‘Acme", 'Corp"', "green"], ["‘Acme", 'Corp"', "green"]),
     ],
 )
 def test_unquote_words_takes_the_quotes_off_a_leading_phrase_only(words: list[str], expected: list[str]) -> None:
