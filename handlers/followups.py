@@ -444,8 +444,17 @@ def join_channel(client: WebClient, channel_id: str) -> str | None:
         error = str(e.response.get("error") or "unknown")
     except OSError:  # a timeout or a dropped connection
         error = "no_answer"
+    if error == "method_not_supported_for_channel_type" and _is_member(client, channel_id):
+        return None  # a private channel is joined only by invitation, and Partner was invited: nothing to do
     logger.info("could not join %s: %s", channel_id, error)
     return error
+
+
+def _is_member(client: WebClient, channel_id: str) -> bool:
+    try:
+        return bool(client.conversations_info(channel=channel_id)["channel"].get("is_member"))
+    except (SlackApiError, OSError):
+        return False
 
 
 def invite_hint(channel_id: str, purpose: str) -> str:

@@ -1340,6 +1340,8 @@ class FakeSlack:
             raise _ApiError("method_not_supported_for_channel_type")
         if channel.get("is_archived"):
             raise _ApiError("is_archived")
+        if channel.get("is_private"):  # joined only by invitation; unseen from outside
+            raise _ApiError("method_not_supported_for_channel_type" if channel["is_member"] else "channel_not_found")
         if channel.get("is_member"):
             return {
                 "channel": self._conversation_view(channel),

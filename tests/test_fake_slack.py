@@ -351,8 +351,11 @@ def test_conversations(fake: FakeSlack, client: WebClient) -> None:
 
     with pytest.raises(SlackApiError, match="channel_not_found"):  # a private channel is seen only from inside
         client.conversations_info(channel="C0002")
-    assert client.conversations_join(channel="C0002")["channel"]["is_member"] is True
-    assert fake.channels["C0002"]["is_member"] is True
+    with pytest.raises(SlackApiError, match="channel_not_found"):  # nor joined: only invited to
+        client.conversations_join(channel="C0002")
+    fake.channels["C0002"]["is_member"] = True  # /invite @Partner
+    with pytest.raises(SlackApiError, match="method_not_supported_for_channel_type"):
+        client.conversations_join(channel="C0002")
     info = client.conversations_info(channel="C0002")["channel"]
     assert info["is_private"] is True and info["is_member"] is True
     fake.scopes.remove("groups:read")  # each conversation type needs its own read scope
@@ -360,7 +363,7 @@ def test_conversations(fake: FakeSlack, client: WebClient) -> None:
         client.conversations_info(channel="C0002")
     assert client.conversations_info(channel="C0001")["channel"]["is_private"] is False
     fake.scopes.append("groups:read")
-    assert client.conversations_join(channel="C0002")["warning"] == "already_in_channel"
+    assert client.conversations_join(channel="C0001")["warning"] == "already_in_channel"
     with pytest.raises(SlackApiError, match="is_archived"):
         client.conversations_join(channel="C0003")
     with pytest.raises(SlackApiError, match="channel_not_found"):

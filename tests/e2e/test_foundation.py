@@ -105,6 +105,19 @@ def test_private_channel_the_bot_cannot_join_gets_an_invite_hint(
     assert store.customers(team_id=TEAM_ID)[0].channel_id == "G0PRIV"
 
 
+def test_a_private_channel_partner_was_invited_to_gets_no_invite_hint(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    # Slack joins nobody to a private channel (method_not_supported_for_channel_type): being invited is what counts.
+    fake_slack.add_channel("G0SHARED", name="acme-shared", is_private=True, is_ext_shared=True, members=["U0001"])
+    assert "Added *Acme*" in ephemeral(slack.command("add Acme <#G0SHARED|acme-shared> <@U0001|dana>"))
+    assert "goes to <#G0SHARED>" in ephemeral(slack.command("digest channel <#G0SHARED|acme-shared>", user_id="U0002"))
+    fake_slack.wait_for("conversations.join", 2)
+    bot.settle()
+    assert fake_slack.calls_to("response_url") == []
+    assert store.customers(team_id=TEAM_ID)[0].channel_error is None
+
+
 def test_add_answers_before_joining_the_channel(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
 ) -> None:
