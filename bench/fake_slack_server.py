@@ -1,6 +1,7 @@
 """The test suite's fake Slack Web API in a process of its own, so it never competes with the load generator.
 
     python bench/fake_slack_server.py TOKEN TEAM [--channels N] [--post-interval 1.0] [--dump posts.json] [--fast]
+                                      [--latency 0.1]
 
 Prints its API URL on the first line of stdout and serves until stdin closes. `--channels` adds channels
 C000001… with the bot in them; `--post-interval` turns on Slack's per-channel chat.postMessage limit (429 +
@@ -13,11 +14,17 @@ per-channel chat.postMessage pace with 429 + Retry-After, the same record of cal
 threaded `http.server` front cost ≈ 0.3 ms of CPU a request on top of it, so at 1,600+ posts/s the fake, not
 Partner, was the bottleneck (bench/RESULTS.md section 2). Requests are answered one at a time, so a scripted
 `fail_next(delay=…)` would hold every connection: the fan-out never scripts one.
+
+`--latency SECONDS` (with `--fast`) gives every answer a round trip like Slack's over the internet (≈ 0.1–0.3 s):
+the request is handled, and its per-channel pace checked, on arrival as Slack does; the answer leaves `latency`
+later, without holding the other connections.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
+import itertools
 import json
 import selectors
 import socket
@@ -39,8 +46,12 @@ def channel_id(n: int) -> str:
 class FastFront:
     """A single-threaded HTTP/1.1 front for a FakeSlack: each request goes to `FakeSlack._handle` as is."""
 
-    def __init__(self, fake: FakeSlack) -> None:
+    def __init__(self, fake: FakeSlack, *, latency: float = 0.0) -> None:
         self.fake = fake
+        self.latency = latency
+        # Answers waiting out the latency: (when to send, order, socket, bytes, close after).
+        self.delayed: list[tuple[float, int, socket.socket, bytes, bool]] = []
+        self.order = itertools.count()
         self.listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
         self.listener.setblocking(False)
         self.selector = selectors.DefaultSelector()
@@ -66,7 +77,16 @@ class FastFront:
     def _serve(self) -> None:
         buffers: dict[socket.socket, bytes] = {}
         while not self.stopping.is_set():
-            for key, _ in self.selector.select(timeout=0.05):
+            timeout = 0.05
+            if self.delayed:
+                timeout = min(timeout, max(self.delayed[0][0] - time.monotonic(), 0.0))
+            ready = self.selector.select(timeout=timeout)
+            now = time.monotonic()
+            while self.delayed and self.delayed[0][0] <= now:
+                _, _, sock, answer, closing = heapq.heappop(self.delayed)
+                if sock.fileno() >= 0:
+                    self._send(sock, answer, closing, buffers)
+            for key, _ in ready:
                 sock = key.fileobj
                 assert isinstance(sock, socket.socket)
                 if sock is self.listener:
@@ -120,21 +140,33 @@ class FastFront:
             if closing:
                 head.append("Connection: close")
             answer = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
-            try:
-                try:
-                    sent = sock.send(answer)  # small: almost always whole at once
-                except BlockingIOError:
-                    sent = 0
-                if sent < len(answer):
-                    sock.setblocking(True)
-                    sock.sendall(answer[sent:])
-                    sock.setblocking(False)
-            except OSError:
-                closing = True
-            if closing:
-                self._drop(sock, buffers)
+            if self.latency > 0:  # same delay for all: answers on one connection keep their order
+                heapq.heappush(self.delayed, (time.monotonic() + self.latency, next(self.order), sock, answer, closing))
+                if closing:
+                    return b""
+                continue
+            if not self._send(sock, answer, closing, buffers):
                 return b""
         return data
+
+    def _send(self, sock: socket.socket, answer: bytes, closing: bool, buffers: dict[socket.socket, bytes]) -> bool:
+        """Sends one answer; False when the connection is closed after it (asked to, or broken)."""
+        try:
+            try:
+                sent = sock.send(answer)  # small: almost always whole at once
+            except BlockingIOError:
+                sent = 0
+            if sent < len(answer):
+                sock.setblocking(True)
+                sock.sendall(answer[sent:])
+                sock.setblocking(False)
+        except OSError:
+            closing = True
+        if closing:
+            if sock in buffers:
+                self._drop(sock, buffers)
+            return False
+        return True
 
 
 def main() -> None:
@@ -145,6 +177,7 @@ def main() -> None:
     parser.add_argument("--post-interval", type=float, default=None)
     parser.add_argument("--dump", type=Path, default=None)
     parser.add_argument("--fast", action="store_true", help="serve through the single-threaded front (FastFront)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds each answer takes to come back (--fast)")
     args = parser.parse_args()
     with FakeSlack(bot_token=args.token, team_id=args.team) as fake:
         fake.add_user("U0001", name="dana", tz="America/New_York")
@@ -152,7 +185,7 @@ def main() -> None:
             fake.add_channel(channel_id(n), name=f"customer-{n}", members=["U0001"])
         fake.post_interval = args.post_interval
         if args.fast:
-            with FastFront(fake) as front:
+            with FastFront(fake, latency=args.latency) as front:
                 print(front.api_url, flush=True)
                 sys.stdin.read()
         else:

@@ -81,7 +81,9 @@ def seed(store: Store, *, customers: int, channels: int) -> None:
         session.commit()
 
 
-def start_fake(channels: int, dump: Path, *, fast: bool = True) -> tuple[subprocess.Popen[str], str]:
+def start_fake(
+    channels: int, dump: Path, *, fast: bool = True, latency: float = 0.0
+) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -95,6 +97,7 @@ def start_fake(channels: int, dump: Path, *, fast: bool = True) -> tuple[subproc
             "--dump",
             str(dump),
             *(["--fast"] if fast else []),
+            *(["--latency", str(latency)] if latency else []),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -121,6 +124,9 @@ def main() -> int:
     parser.add_argument(
         "--threaded-fake", action="store_true", help="serve the fake through the test suite's threaded http.server"
     )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds each Slack answer takes to come back (default 0: local)"
+    )
     args = parser.parse_args()
 
     print(f"Nudge fan-out — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
@@ -130,7 +136,7 @@ def main() -> int:
     print()
     with tempfile.TemporaryDirectory(prefix="partner-bench-fanout-") as tmp:
         dump = Path(tmp) / "posts.json"
-        fake, api_url = start_fake(args.channels, dump, fast=not args.threaded_fake)
+        fake, api_url = start_fake(args.channels, dump, fast=not args.threaded_fake, latency=args.latency)
         try:
             settings = Settings.from_mapping(
                 {
