@@ -109,6 +109,10 @@ MARK_AHEAD = 64
 # How much of a destination's history is read to find the posts of a sender that died while posting.
 HISTORY_PAGES = 5
 HISTORY_PAGE_SIZE = 200
+# A run's posting threads: it starts with a few and adds more while posts wait on Slack's answers (see Lanes).
+FIRST_WORKERS = 16
+GROWTH_WINDOW = 0.05  # seconds of the process's CPU use looked at before adding workers
+BUSY_CPU = 0.7  # the process used this much of a CPU or more: more threads would only queue for it
 
 # Kinds the sender plans itself to tell an owner about a delivery problem (never about one of these).
 CHANNEL_PROBLEM = "channel_problem"
@@ -154,7 +158,10 @@ def register(kind: str, render: Renderer, *, grace: bool = True) -> None:
 class SenderOptions:
     lease: timedelta = timedelta(minutes=2)
     grace: timedelta = DEFAULT_GRACE
-    workers: int = 32
+    # Most posting threads. Each waits out one round trip to Slack (≈ 0.1–0.3 s over the internet), so 2,000
+    # channels at one post a second need hundreds of posts in flight; a run only adds threads beyond the first
+    # FIRST_WORKERS while the process's CPU is idle and messages wait (bench/fanout.py --latency).
+    workers: int = 256
     interval: float = 1.0  # seconds between two posts to the same channel
     max_attempts: int = 5
     backoff: timedelta = timedelta(minutes=1)  # first retry delay; doubles per attempt, at most an hour
@@ -221,7 +228,11 @@ class Lanes(Generic[T]):
     """Work per destination: FIFO within a lane, lanes in parallel, a lane's items at least `interval` apart.
 
     Items may keep arriving while the workers run (`run(feed=…)`): a fan-out starts posting its first rendered
-    messages while the rest are still being rendered."""
+    messages while the rest are still being rendered.
+
+    `run` starts a few workers and adds more while items are ready but every worker is busy and the process's CPU
+    (`cpu`) sits mostly idle: the workers are waiting on the network, and more of them post more at once. A
+    process already busy gets none (threads would only queue for the interpreter)."""
 
     def __init__(
         self,
@@ -230,6 +241,7 @@ class Lanes(Generic[T]):
         interval: float,
         monotonic: Callable[[], float],
         ready: dict[str, float] | None = None,
+        cpu: Callable[[], float] = time.process_time,
     ) -> None:
         self._items: dict[str, deque[T]] = {}
         self._order = itertools.count()
@@ -241,6 +253,11 @@ class Lanes(Generic[T]):
         self._open = False  # more items may still come (a feed is running)
         self._watching: float | None = None  # the lane time one worker is waiting for, if any
         self.wakeups = 0  # how often a waiting worker woke up (each post should wake at most one)
+        self.threads = 0  # workers started by `run` so far
+        self._most_threads = 0
+        self._spawn: Callable[[int], None] | None = None
+        self._cpu = cpu
+        self._sampled: tuple[float, float] | None = None  # (monotonic, cpu) when growth was last considered
         self._cond = threading.Condition()
         self._interval = interval
         self._monotonic = monotonic
@@ -302,6 +319,31 @@ class Lanes(Generic[T]):
                 self._queued.discard(key)
                 if not self._heap and self._busy == 0:
                     self._cond.notify_all()  # maybe all done: the sleeping workers look
+            more = self._more_workers()
+        if more and self._spawn is not None:
+            self._spawn(more)
+
+    def _more_workers(self) -> int:
+        """How many workers to add now (under the lock): as many as there are, up to the most allowed, when more
+        items are ready than idle workers can take and the process's CPU was mostly idle for a while."""
+        if self.threads >= self._most_threads or not self._heap:
+            return 0
+        now = self._monotonic()
+        if self._sampled is None:
+            self._sampled = (now, self._cpu())
+            return 0
+        since, cpu_then = self._sampled
+        if now - since < GROWTH_WINDOW:
+            return 0
+        cpu = self._cpu()
+        self._sampled = (now, cpu)
+        idle = self.threads - self._busy
+        waiting = heapq.nsmallest(idle + 1, self._heap)
+        if len(waiting) <= idle or waiting[-1][0] > now:
+            return 0  # the idle workers can take every ready item
+        if (cpu - cpu_then) / (now - since) >= BUSY_CPU:
+            return 0
+        return min(self.threads, self._most_threads - self.threads)
 
     def upcoming(self, count: int) -> list[T]:
         """The next item of each of the `count` lanes due soonest (the items workers will take next)."""
@@ -335,14 +377,26 @@ class Lanes(Generic[T]):
                 feed(self)
             worker()
             return
-        # Each thread runs in a copy of the caller's context (request logging and metrics use contextvars).
-        threads = [
-            threading.Thread(target=contextvars.copy_context().run, args=(worker,), name=f"nudge-sender-{i}")
-            for i in range(count)
-        ]
+        threads: list[threading.Thread] = []
+        # Each thread runs in a copy of the caller's context (request logging and metrics use contextvars); one
+        # added later copies its starter's, itself such a copy.
+        context = contextvars.copy_context()
+
+        def spawn(more: int) -> None:
+            with self._cond:
+                more = min(more, self._most_threads - self.threads)
+                first = self.threads
+                self.threads += more
+            for i in range(first, first + more):
+                thread = threading.Thread(target=context.copy().run, args=(worker,), name=f"nudge-sender-{i}")
+                thread.start()  # then listed: only started threads are joined (a worker lists its own before it ends)
+                with self._cond:
+                    threads.append(thread)
+
+        self._most_threads = count
+        self._spawn = spawn
         self._open = feed is not None
-        for thread in threads:
-            thread.start()
+        spawn(min(count, FIRST_WORKERS))
         try:
             if feed is not None:
                 feed(self)
@@ -350,8 +404,16 @@ class Lanes(Generic[T]):
             with self._cond:
                 self._open = False
                 self._cond.notify_all()
-            for thread in threads:
-                thread.join()
+            joined = 0
+            while True:  # workers may still be adding workers while the first ones are joined
+                with self._cond:
+                    pending = threads[joined:]
+                if not pending:
+                    break
+                for thread in pending:
+                    thread.join()
+                joined += len(pending)
+            self._spawn = None
 
 
 class GroupCommit(Generic[In, Out]):
@@ -723,6 +785,7 @@ def _deliver(run: _Run, claimed: list[Nudge]) -> int:
     finally:
         run.upcoming = lambda count: []
         run.flush_sent()
+    logger.info("%d of %d nudge(s) delivered, by %d posting thread(s)", delivered[0], len(claimed), pacing.threads)
     return delivered[0]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -512,3 +513,35 @@ def test_a_finished_post_wakes_at_most_one_idle_worker() -> None:
     assert sorted(done) == sorted(item for items in lanes.values() for item in items)
     assert all([item for item in done if item.startswith(key)] == items for key, items in lanes.items())
     assert pacing.wakeups <= 3 * len(done), pacing.wakeups
+
+
+@pytest.mark.parametrize(("cpu_per_tick", "threads"), [(0.0, 64), (1.0, sender.FIRST_WORKERS)])
+def test_workers_are_added_while_posts_wait_on_slack_and_the_process_is_idle(cpu_per_tick: float, threads: int) -> None:
+    """Each post waits a round trip to Slack: with 2,000 channels, hundreds must be in flight at once. A run starts
+    FIRST_WORKERS threads and doubles them, up to the most allowed, while ready posts wait for a busy worker and
+    the process's CPU is mostly idle; a process whose CPU is busy gets no more (threads would queue for it)."""
+    ticks = itertools.count()
+    clock = lambda: next(ticks) * 0.1  # noqa: E731 — every look is a growth window later
+    cpu = lambda: next(ticks) * cpu_per_tick  # noqa: E731
+    lanes = {f"C{i:03d}": [f"C{i:03d}-0"] for i in range(200)}
+    answered = threading.Event()  # Slack answers the waiting posts
+    done: list[str] = []
+
+    def work(key: str, item: str) -> float:
+        if len(done) >= 4:  # the first few answers come back at once; the rest wait
+            answered.wait(timeout=30)
+        done.append(item)
+        return 0.0
+
+    pacing = sender.Lanes(lanes, interval=0.0, monotonic=clock, cpu=cpu)
+    running = threading.Thread(target=pacing.run, args=(work,), kwargs={"workers": 64})
+    running.start()
+    try:
+        deadline = time.monotonic() + 10  # polls the workers: the first answers are what adds more
+        while time.monotonic() < deadline and (pacing.threads < threads or pacing._busy < threads):
+            answered.wait(timeout=0.01)
+    finally:
+        answered.set()
+        running.join(timeout=30)
+    assert sorted(done) == sorted(item for items in lanes.values() for item in items)
+    assert pacing.threads == threads
