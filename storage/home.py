@@ -225,9 +225,13 @@ class HomeReads:
             )
             .scalar_subquery()
         )
+        # A prompt is answered by the team's own answer to its survey (its key is "<survey>:<period start>"), as
+        # the planner reads it: not by another survey, nor by the customer's people giving their view.
         answered = exists().where(
             SurveyResponse.team_id == team_id,
             SurveyResponse.customer_id == Nudge.customer_id,
+            col(SurveyResponse.external).is_(False),
+            col(Nudge.due_key).startswith(SurveyResponse.survey + ":", autoescape=False),
             SurveyResponse.created_at >= Nudge.due_at,
         )
         surveys = (

@@ -33,7 +33,7 @@ from handlers.ids import (
     NUDGE_SNOOZE_MODAL,
 )
 from storage.home import LastContact
-from storage.models import Boundary, BoundarySlip, CheckIn, Customer, HealthSnapshot, Nudge
+from storage.models import Boundary, BoundarySlip, CheckIn, Customer, HealthSnapshot, Nudge, SurveyResponse
 from storage.store import Store
 from tests.e2e.test_foundation import modal_values
 from tests.fake_slack import FakeSlack
@@ -244,7 +244,7 @@ def test_missing_health_shows_a_dash_and_header_counts_the_week(store: Store) ->
                 team_id=TEAM_ID,
                 kind="survey_prompt",
                 subject=f"customer:{ids[0]}",
-                due_key="2026-11",
+                due_key="level:2026-11-24",
                 customer_id=ids[0],
                 due_at=NOW - timedelta(days=1),
                 created_at=NOW - timedelta(days=1),
@@ -257,6 +257,48 @@ def test_missing_health_shows_a_dash_and_header_counts_the_week(store: Store) ->
     assert week == {"Calls due today": 1, "Overdue": 1, "Boundaries slipping": 1, "Surveys pending": 1}
     rows = [row_text(view, cid) for cid in range(1, 4)]
     assert rows and all(":white_circle: *—*  `—`" in r for r in rows)
+
+
+def test_a_prompt_stays_pending_until_the_team_answers_that_very_survey(store: Store) -> None:
+    (cid,) = add_customers(store, 1)
+    asked = NOW - timedelta(days=1)
+
+    def prompt(survey: str) -> Nudge:
+        due_key = f"{survey}:{asked.date().isoformat()}"
+        return Nudge(
+            team_id=TEAM_ID,
+            kind="survey_prompt",
+            subject=f"customer:{cid}",
+            due_key=due_key,
+            customer_id=cid,
+            due_at=asked,
+            created_at=asked,
+            status="sent",
+        )
+
+    def answer(survey: str, *, external: bool = False) -> SurveyResponse:
+        return SurveyResponse(
+            team_id=TEAM_ID,
+            customer_id=cid,
+            survey=survey,
+            respondent_id="U0EXT1" if external else DANA,
+            external=external,
+            answers={"level": "partner"},
+            created_at=NOW - timedelta(hours=1),
+        )
+
+    def pending() -> int:
+        view = render_home(store=store, team_id=TEAM_ID, user_id=DANA, state=HomeState(), now=NOW, default_tz="UTC")
+        return int(view["blocks"][1]["fields"][3]["text"].split("\n")[1])
+
+    with Session(store.engine) as session:
+        session.add_all([prompt("scorecard"), prompt("level"), answer("customer_view", external=True)])
+        session.commit()
+    assert pending() == 2  # the customer's people giving their view answers neither of the owner's prompts
+    with Session(store.engine) as session:
+        session.add(answer("level"))
+        session.commit()
+    assert pending() == 1  # the scorecard is still waiting
 
 
 def test_risk_order_puts_red_and_overdue_first(store: Store) -> None:
