@@ -31,6 +31,15 @@ def name_key(name: str) -> str:
     return _SPACES.sub(" ", name).strip().casefold()
 
 
+# An apostrophe as a desktop types it ('), as a phone or a Mac curls it (’), or a modifier letter (ʼ).
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
+
+
+def fold_apostrophes(text: str) -> str:
+    """Macy’s → Macy's: one customer, whichever keyboard typed the name or the command."""
+    return text.translate(_APOSTROPHES)
+
+
 def clean_name(name: str) -> str:
     name = _SPACES.sub(" ", name).strip()
     if not name:

@@ -59,3 +59,16 @@ def test_an_agreement_in_curled_single_quotes_is_stored_without_them(slack: Slac
     assert "Proposed “We don’t take calls after 6pm”" in reply
     reply = ephemeral(slack.command("boundary acme add ‘Replies within a day kind=custom"))
     assert "is never closed" in reply and "Usage:" in reply
+
+
+@pytest.mark.parametrize(
+    ("added", "typed"),
+    [("Macy's", "checkin macy’s green new buyer"), ("O’Brien Ltd", "checkin o'brien ltd green new buyer")],
+)
+def test_an_apostrophe_typed_on_another_keyboard_finds_the_customer(
+    slack: SlackRequests, store: Store, added: str, typed: str
+) -> None:
+    # A desktop types ', a phone or a Mac curls it to ’: the same customer either way.
+    assert f"Added *{added}*" in ephemeral(slack.command(f"add {added} <@U0001|dana>"))
+    assert f"Logged a green check-in for *{added}*: new buyer" in ephemeral(slack.command(typed))
+    assert [c.note for c in store.checkins(team_id=TEAM_ID)] == ["new buyer"]
