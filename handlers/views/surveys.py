@@ -25,6 +25,7 @@ from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
+GAP_FLAGGED = "view_gap_flagged"  # customer event: the owner was told our view and theirs are this far apart
 FOLLOW_UP = "survey_follow_up"  # context key: set by the delivery that stored the answer, read by the lazy listener
 
 
@@ -153,8 +154,19 @@ def follow_up_survey(
         )
         gap = view_gap(customer.tier, theirs)
         if gap:  # a level or more apart, either way
-            assert customer.tier is not None and theirs is not None
-            _say(client, customer.owner_id, gap_alert_text(customer, customer.tier, theirs))
+            assert customer.tier is not None and customer.id is not None and theirs is not None
+            # Flagged once per pair of views: each of their people answering alike, or our level submitted again
+            # unchanged, is the same gap, not news.
+            if store.record_customer_event_once(
+                team_id=team_id,
+                customer_id=customer.id,
+                kind=GAP_FLAGGED,
+                detail={"ours": customer.tier, "theirs": theirs},
+                now=response.created_at,
+                dedupe=f"{customer.tier}:{theirs}",
+                actor_id=user_id,
+            ):
+                _say(client, customer.owner_id, gap_alert_text(customer, customer.tier, theirs))
 
 
 def _say(client: WebClient, channel: str, text: str, *, user_id: str | None = None) -> None:

@@ -331,3 +331,28 @@ def test_markup_typed_in_survey_answers_is_restated_as_text_and_the_profile_form
     ok(slack.command("survey acme profile", user_id="U0002"))
     by_key = {b["block_id"]: b for b in opened(fake_slack)["blocks"] if b["type"] == "input"}
     assert by_key["annual_budget"]["element"]["initial_value"] == "< €200k & growing"
+
+
+def test_a_gap_between_our_view_and_theirs_is_flagged_once_per_pair_of_views(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VOURS1"))
+
+    def they_answer(person: str, level: str) -> None:
+        ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id=person, channel_id="C0SHARED"))
+        ok(submit(external, opened(fake_slack), {"level": level}, view_id=f"V{person}", user_id=person))
+        bot.settle()
+
+    def gap_dms() -> list[str]:
+        return [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if "sees us as" in c.params["text"]]
+
+    they_answer("U0EXT1", "supplier")
+    they_answer("U0EXT2", "supplier")  # a second of their people sees it the same way: the same gap
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VOURS2"))  # our view again, unchanged
+    bot.settle()
+    assert len(gap_dms()) == 1
+    they_answer("U0EXT3", "supplier_of_choice")  # their view moved: news
+    assert len(gap_dms()) == 2 and "sees us as *Supplier of choice*" in gap_dms()[-1]
