@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from handlers.ids import CHECKIN_CUSTOMER
 from storage.store import Store
 from tests.e2e.test_foundation import add_acme, ephemeral
 from tests.slack_requests import SlackRequests
@@ -72,3 +73,9 @@ def test_an_apostrophe_typed_on_another_keyboard_finds_the_customer(
     assert f"Added *{added}*" in ephemeral(slack.command(f"add {added} <@U0001|dana>"))
     assert f"Logged a green check-in for *{added}*: new buyer" in ephemeral(slack.command(typed))
     assert [c.note for c in store.checkins(team_id=TEAM_ID)] == ["new buyer"]
+
+
+def test_the_check_in_forms_customer_search_folds_apostrophes_too(slack: SlackRequests) -> None:
+    ephemeral(slack.command("add Macy's <@U0001|dana>"))
+    options = slack.block_suggestion(CHECKIN_CUSTOMER, "macy’").json()["options"]
+    assert [o["text"]["text"] for o in options] == ["Macy's"]
