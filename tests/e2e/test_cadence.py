@@ -332,6 +332,17 @@ def test_launch_mode_switches_to_daily_calls_until_the_date(
     assert "Launch mode off" in ephemeral(slack.command("launch acme off"))
 
 
+@pytest.mark.parametrize("typed", ["maybe", "until=2026-12-02", "yes please"])
+def test_launch_with_neither_on_nor_off_names_what_was_typed_and_changes_nothing(
+    slack: SlackRequests, store: Store, typed: str
+) -> None:
+    add(store, cadence="weekly mon 09:00")
+    text = ephemeral(slack.command(f"launch acme {typed}"))
+    assert f"'{typed}' isn't on or off. Usage: `/partner launch" in text
+    assert store.customer_by_name(team_id=TEAM_ID, name="acme").launch_until is None  # type: ignore[union-attr]
+    assert "Launch mode for *Acme* is off" in ephemeral(slack.command("launch acme"))
+
+
 def test_snooze_command_across_a_weekend(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
