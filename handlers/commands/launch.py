@@ -39,9 +39,11 @@ def _until(words: list[str], today: date) -> date:
 
 def launch(call: CommandCall) -> Reply:
     customer, rest, _raw = find_customer(call, USAGE)
-    if not rest or rest[0].lower() not in ("on", "off"):
+    if not rest:
         state = f"on until {customer.launch_until.isoformat()}" if customer.launch_until is not None else "off"
         return {"text": f"Launch mode for *{customer.name}* is {state}. Usage: `{USAGE}`"}
+    if rest[0].lower() not in ("on", "off"):  # named back, not read as "show me the launch mode"
+        raise UserError(f"'{' '.join(rest)}' isn't on or off. Usage: `{USAGE}`")
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="change launch mode of")
     cal = planner.calendar_of(customer, default_tz=call.settings.default_tz)
     today = cal.local_date(call.now)
