@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func
+from sqlalchemy import String, and_, cast, exists, func, literal
 from sqlmodel import Session, col, select
 
 from storage.base import StoreBase
@@ -30,6 +30,7 @@ from storage.models import (
 )
 
 SURVEY_PROMPT_KIND = "survey_prompt"  # the survey scheduler's nudge kind (storage.models.Nudge.kind)
+ESCALATION_KIND = "boundary_escalation"  # schedules.boundaries.ESCALATION: subject "boundary:<id>"
 SURVEY_PENDING_DAYS = 14  # a survey prompt left unanswered this long no longer counts as pending
 
 
@@ -374,19 +375,24 @@ class HomeQueries(StoreBase):
                 .order_by(col(CustomerEvent.at))
             )
             records.tier_moves.extend((cid, dict(detail or {}), at) for cid, detail, at in moves)
+            # The escalation messages sent in the window: a boundary's escalated_at also moves when the owner
+            # decides (the run of slips counts as answered), which is no escalation of that week.
             escalated = session.exec(
                 select(Boundary)
+                .join(Nudge, col(Nudge.subject) == literal("boundary:") + cast(col(Boundary.id), String))
                 .join(Customer, col(Customer.id) == Boundary.customer_id)
                 .where(
+                    Nudge.team_id == team_id,
+                    Nudge.kind == ESCALATION_KIND,
+                    Nudge.status == "sent",
+                    col(Nudge.sent_at) > since,
+                    col(Nudge.sent_at) <= now,
                     Boundary.team_id == team_id,
-                    col(Boundary.escalated_at).is_not(None),
-                    Boundary.escalated_at > since,  # type: ignore[operator]
-                    Boundary.escalated_at <= now,  # type: ignore[operator]
                     *scope,
                 )
-                .order_by(col(Boundary.escalated_at))
+                .order_by(col(Nudge.sent_at), col(Nudge.id))
             )
-            records.escalated.extend(escalated)
+            records.escalated.extend({row.id: row for row in escalated}.values())
             start = now - timedelta(weeks=streak_weeks + 1)
             stamps = session.exec(
                 select(CheckIn.customer_id, CheckIn.created_at)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from slack_sdk.models.blocks import Block
 from sqlalchemy import insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.app import make_client
 from bot.settings import Settings
@@ -86,17 +86,36 @@ def seed(store: Store, now: datetime) -> None:
                 at=now - timedelta(days=2),
             )
         )
-        session.add(
-            Boundary(
-                team_id=TEAM_ID,
-                customer_id=ids[2],
-                text="Replies within one business day",
-                status="active",
-                created_at=now - timedelta(days=40),
-                escalated_at=now - timedelta(days=1),
-            )
-        )
+        escalate(session, ids[2], "Replies within one business day", sent_at=now - timedelta(days=1))
         session.commit()
+
+
+def escalate(session: Session, customer_id: int, text: str, *, sent_at: datetime) -> Boundary:
+    """An active boundary whose escalation message went to the owner at `sent_at`."""
+    boundary = Boundary(
+        team_id=TEAM_ID,
+        customer_id=customer_id,
+        text=text,
+        status="active",
+        created_at=sent_at - timedelta(days=40),
+        escalated_at=sent_at,
+    )
+    session.add(boundary)
+    session.flush()
+    session.add(
+        Nudge(
+            team_id=TEAM_ID,
+            kind="boundary_escalation",
+            subject=f"boundary:{boundary.id}",
+            due_key="run:first",
+            customer_id=customer_id,
+            due_at=sent_at,
+            created_at=sent_at,
+            status="sent",
+            sent_at=sent_at,
+        )
+    )
+    return boundary
 
 
 def digest_message(fake: FakeSlack, channel: str) -> dict[str, Any]:
@@ -259,6 +278,25 @@ def test_the_weekly_digest_goes_out_once_with_its_chart(
     assert send_due_nudges(store=store, client=client, now=later) == 1
 
 
+def test_a_decision_on_an_earlier_escalation_is_not_this_weeks_escalation(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    now = MONDAY_9_BERLIN
+    (acme, globex) = (
+        store.add_customer(team_id=TEAM_ID, name=n, created_by="U0001", now=now - timedelta(days=60), owner_id="U0001")
+        for n in ("Acme", "Globex")
+    )
+    assert acme.id is not None and globex.id is not None
+    with Session(store.engine) as session:
+        decided = escalate(session, acme.id, "Calls at 9am", sent_at=now - timedelta(days=9))
+        decided.escalated_at = now - timedelta(days=2)  # the owner chose "talk it through" this week
+        session.add(decided)
+        escalate(session, globex.id, "Replies within a day", sent_at=now - timedelta(days=3))
+        session.commit()
+    summary = send_digest(store=store, client=make_client(settings), team_id=TEAM_ID, now=now, channel="C0001")
+    assert [(e.customer, e.boundary) for e in summary.escalated] == [("Globex", "Replies within a day")]
+
+
 def test_the_tick_runs_the_digest_jobs_in_order(store: Store, fake_slack: FakeSlack, settings: Settings) -> None:
     store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
     store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
@@ -280,7 +318,7 @@ def test_no_channel_means_no_digest(store: Store, fake_slack: FakeSlack, setting
         plan_digests(store=store, client=client, now=datetime(2026, 11, 30, 9, 1, tzinfo=UTC), settings=settings) == 0
     )
     with Session(store.engine) as session:
-        assert session.exec(select(Nudge)).all() == []
+        assert session.exec(select(Nudge).where(col(Nudge.kind).in_([DIGEST, "digest_chart"]))).all() == []
 
 
 def test_send_digest_posts_the_summary_and_chart_directly(
