@@ -346,6 +346,12 @@ class WorkCalendar:
         local = datetime.combine(day, at).replace(tzinfo=self.zone(), fold=0)
         return local.astimezone(UTC)
 
+    def days_later(self, instant: datetime, days: int) -> datetime:
+        """The same wall-clock time `days` later on the customer's clock (aware UTC): a week from Friday 10:00 is
+        next Friday 10:00 there, also across a daylight-saving change, where 168 hours would end at 09:00 or 11:00."""
+        local = self.local_datetime(instant).replace(tzinfo=None) + timedelta(days=days)
+        return self.at_local(local.date(), local.time())
+
     def _work_window(self, day: date, day_start: time, day_end: time) -> tuple[datetime, datetime] | None:
         if not self.is_business_day(day):
             return None

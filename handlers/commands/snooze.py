@@ -25,6 +25,7 @@ MAX_REASON = 300
 
 _DURATION = re.compile(r"^(\d{1,3})\s*(d|day|days|w|wk|wks|week|weeks|h|hr|hrs|hour|hours)$")
 _UNITS = {"d": "days", "w": "weeks", "h": "hours"}
+_DAYS = {"days": 1, "weeks": 7}
 
 
 def _unit(word: str) -> str:
@@ -61,7 +62,10 @@ def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple
             amount = int(match[1])
             if amount == 0:
                 raise UserError(f"Snooze for at least a day (or an hour); '{text}' is nothing. Usage: `{USAGE}`")
-            return _checked(now + timedelta(**{_unit(match[2]): amount}), now), used
+            unit = _unit(match[2])
+            # Hours are elapsed time; days and weeks are on the customer's clock (the same local time, DST or not).
+            until = now + timedelta(hours=amount) if unit == "hours" else cal.days_later(now, amount * _DAYS[unit])
+            return _checked(until, now), used
     today = cal.local_date(now)
     if first == "until":
         if len(words) < 2:

@@ -66,7 +66,7 @@ def submit_snooze(
             return
         until = cal.at_local(day, time(0))
     elif choice == SNOOZE_ONE_DAY:
-        until = now + timedelta(days=1)
+        until = cal.days_later(now, 1)  # tomorrow at this time on the customer's clock
     else:
         ack(response_action="errors", errors={"for": "Pick how long to snooze."})
         return

@@ -357,6 +357,30 @@ def test_snooze_command_across_a_weekend(
     assert "Snooze lifted" in ephemeral(slack.command("snooze acme off"))
 
 
+def test_snooze_for_a_week_across_the_end_of_daylight_saving_ends_at_the_same_local_time(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    friday = datetime(2026, 10, 30, 14, tzinfo=UTC)  # Friday 10:00 EDT; clocks go back on Sunday 1 November
+    store.add_customer(
+        team_id=TEAM_ID,
+        name="Acme",
+        created_by="U0001",
+        now=friday - timedelta(days=3),
+        channel_id="C0ACME",
+        owner_id="U0001",
+        tz="America/New_York",
+        cadence="daily 09:00",
+    )
+    clock.set(friday)
+    text = ephemeral(slack.command("snooze acme 1w trade show"))
+    assert "until Fri 6 Nov 10:00 (America/New_York)" in text  # not 09:00: a week on their clock, not 168 hours
+    customer = store.customer_by_name(team_id=TEAM_ID, name="acme")
+    assert customer is not None and customer.snoozed_until == datetime(2026, 11, 6, 15, tzinfo=UTC)
+    for instant in (datetime(2026, 11, 6, 14, tzinfo=UTC), datetime(2026, 11, 9, 14, tzinfo=UTC)):
+        tick(store, settings, instant)  # Friday 09:00 EST is still snoozed, as in any other week; Monday is not
+    assert [(r.due_key, r.status) for r in rows(store)] == [("2026-11-06", "skipped"), ("2026-11-09", "sent")]
+
+
 def test_pause_and_resume(slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack) -> None:
     add(store)
     assert "You can't pause nudges for *Acme*" in ephemeral(slack.command("pause acme", user_id="U0003"))

@@ -244,6 +244,22 @@ def test_nine_am_local_maps_to_the_right_utc_instant_around_dst(
     assert cal.local_date(expected) == day
 
 
+@pytest.mark.parametrize(
+    ("cal", "start", "days", "expected"),
+    [
+        (NY, utc(2026, 10, 30, 14), 7, utc(2026, 11, 6, 15)),  # Fri 10:00 EDT → Fri 10:00 EST
+        (NY, utc(2026, 3, 6, 15), 7, utc(2026, 3, 13, 14)),  # Fri 10:00 EST → Fri 10:00 EDT
+        (BERLIN, utc(2026, 3, 28, 8), 1, utc(2026, 3, 29, 7)),  # Sat 09:00 CET → Sun 09:00 CEST
+        (NY, utc(2026, 3, 7, 7, 30), 1, utc(2026, 3, 8, 7, 30)),  # Sat 02:30 → Sun 03:30: 02:30 does not exist
+        (BERLIN, utc(2026, 6, 1, 8), 2, utc(2026, 6, 3, 8)),  # no change in between: exactly 48 hours
+    ],
+)
+def test_days_later_keeps_the_local_time_across_daylight_saving(
+    cal: WorkCalendar, start: datetime, days: int, expected: datetime
+) -> None:
+    assert cal.days_later(start, days) == expected
+
+
 def test_nonexistent_time_moves_forward_by_the_gap() -> None:
     ny = NY.at_local(date(2026, 3, 8), time(2, 30))
     assert ny == utc(2026, 3, 8, 7, 30)
