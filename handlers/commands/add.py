@@ -15,7 +15,7 @@ from domain.customers import parse_settings
 from domain.errors import UserError
 from handlers.blocks.customers import cadence_text, customer_modal
 from handlers.commands.base import CommandCall, Reply
-from handlers.commands.customer_args import UNSET, parse_customer_args
+from handlers.commands.customer_args import UNSET, parse_customer_args, told_with_usage
 from handlers.parsing import unescape
 from storage.models import Customer
 
@@ -94,12 +94,13 @@ def add(call: CommandCall) -> Reply:
         raise UserError(f"What's the customer called? Usage: `{USAGE}`")
     owner_id = args.owner_id or call.user_id
     owner = check_owner(call.client, owner_id, usage=USAGE) if args.owner_id else None
-    fields = settings_for(
-        args.options,
-        owner_tz=lambda: owner.get("tz") if owner is not None else user_timezone(call.client, owner_id),
-        default_tz=call.settings.default_tz,
-        now=call.now,
-    )
+    with told_with_usage(USAGE):
+        fields = settings_for(
+            args.options,
+            owner_tz=lambda: owner.get("tz") if owner is not None else user_timezone(call.client, owner_id),
+            default_tz=call.settings.default_tz,
+            now=call.now,
+        )
     channel_id = None if args.channel_id == UNSET else args.channel_id
     customer = call.store.add_customer(
         team_id=call.team_id,

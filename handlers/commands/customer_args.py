@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from domain.errors import UserError
@@ -101,3 +103,15 @@ def parse_customer_args(text: str, *, usage: str, channel_names_customer: bool =
             raise UserError(f"{key}= needs a value. Usage: `{usage}`")
         args.options[key] = value
     return args
+
+
+@contextmanager
+def told_with_usage(usage: str) -> Iterator[None]:
+    """A setting refused by the validation `add`/`edit` share with their forms (where the field shows the error)
+    also gets the command's usage line when it was typed."""
+    try:
+        yield
+    except UserError as e:
+        if "Usage:" in e.message:
+            raise
+        raise UserError(f"{e.message} Usage: `{usage}`", field=e.field) from None

@@ -11,7 +11,7 @@ from domain.errors import UserError
 from handlers.blocks.customers import customer_modal
 from handlers.commands.add import check_owner
 from handlers.commands.base import CommandCall, Reply
-from handlers.commands.customer_args import UNSET, parse_customer_args
+from handlers.commands.customer_args import UNSET, parse_customer_args, told_with_usage
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
 from schedules.health import refresh_health
@@ -88,9 +88,10 @@ def edit(call: CommandCall) -> Reply:
     if not args.options and args.owner_id is None and args.channel_id == UNSET:
         call.client.views_open(trigger_id=call.trigger_id, view=customer_modal(customer=customer))
         return None
-    changes = edit_changes(
-        customer=customer, options=args.options, owner_id=args.owner_id, channel_id=args.channel_id, now=call.now
-    )
+    with told_with_usage(USAGE):
+        changes = edit_changes(
+            customer=customer, options=args.options, owner_id=args.owner_id, channel_id=args.channel_id, now=call.now
+        )
     updated, changed = call.store.update_customer(
         team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, changes=changes, now=call.now
     )

@@ -79,3 +79,27 @@ def test_the_check_in_forms_customer_search_folds_apostrophes_too(slack: SlackRe
     ephemeral(slack.command("add Macy's <@U0001|dana>"))
     options = slack.block_suggestion(CHECKIN_CUSTOMER, "macy’").json()["options"]
     assert [o["text"]["text"] for o in options] == ["Macy's"]
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("add Globex tz=Mars/Base", "'Mars/Base'"),
+        ("add Globex country=ZZ", "'ZZ'"),
+        ("add Globex cadence=sometimes", "'sometimes'"),
+        ("add Globex week=weekends", "'weekends'"),
+        ("add Globex colour=blue", "'colour='"),
+        ("edit acme corp ideal=abc", "'abc'"),
+        ("edit acme corp cadence=hourly", "'hourly'"),
+        ("edit acme corp ideal=20 max=5", "(20 days)"),
+    ],
+)
+def test_a_setting_refused_in_add_or_edit_names_the_value_and_gives_the_usage(
+    slack: SlackRequests, store: Store, text: str, named: str
+) -> None:
+    add_acme(slack)
+    reply = ephemeral(slack.command(text))
+    command = text.split()[0]
+    assert named in reply and f"Usage: `/partner {command} " in reply
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
+    assert store.customers(team_id=TEAM_ID)[0].ideal_days is None
