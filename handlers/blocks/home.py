@@ -603,7 +603,13 @@ def home_view(page: HomePage, *, now: datetime) -> dict[str, Any]:
     ]
     if not page.rows:
         if not page.has_customers and state.scope == "mine":
-            blocks.append(section("No customers yet. Add one with `/partner add Acme #acme @owner`."))
+            # The team may well have customers: this viewer owns none of them (yet).
+            blocks.append(
+                section(
+                    "You don't own any customers yet. Pick *Whole team* above to see everyone's, or add one with "
+                    "`/partner add Acme #acme @owner`."
+                )
+            )
         else:
             blocks.append(section("No customer matches these filters."))
     for facts in page.rows:

@@ -369,6 +369,20 @@ def test_filters_and_paging_through_signed_clicks(slack: SlackRequests, fake_sla
     assert json.loads(fake_slack.published_home[DANA]["private_metadata"])["tier"] == "supplier"
 
 
+def test_a_viewer_who_owns_no_customer_is_pointed_to_the_whole_team(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_customers(store, 3)
+    fake_slack.add_user("U0007", name="kim")
+    slack.event({"type": "app_home_opened", "user": "U0007", "channel": "D0007", "tab": "home"})
+    text = as_text(fake_slack.published_home["U0007"])
+    assert "You don't own any customers yet. Pick *Whole team* above" in text and "No customers yet" not in text
+    team = click(
+        slack, fake_slack, HOME_SCOPE, user="U0007", action_type="static_select", selected_option={"value": "team"}
+    )
+    assert len(row_names(team)) == 3
+
+
 def test_a_forged_filter_value_falls_back_to_the_defaults(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
