@@ -39,7 +39,7 @@ def log_message_as_checkin(
     if channel_id and message_ts:
         try:
             permalink = client.chat_getPermalink(channel=channel_id, message_ts=message_ts)["permalink"]
-        except SlackApiError:
+        except (SlackApiError, OSError):  # OSError: Slack timed out; the form must still open while the trigger lives
             logger.info("no permalink for %s/%s; the note keeps the text only", channel_id, message_ts)
     # The customer whose channel this is, when exactly one: most messages worth logging are in its channel.
     team_id = context.team_id or shortcut["team"]["id"]

@@ -16,7 +16,15 @@ import pytest
 from bot import logs
 from bot.app import create_app, make_client
 from bot.settings import Settings
-from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE, OPEN_CHECKIN
+from handlers.ids import (
+    CHECKIN_CALL,
+    CHECKIN_CUSTOMER,
+    CHECKIN_MODAL,
+    CHECKIN_MOOD,
+    CHECKIN_NOTE,
+    LOG_MESSAGE_CHECKIN,
+    OPEN_CHECKIN,
+)
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import Response, SlackRequests, sign
@@ -286,6 +294,20 @@ def test_modal_open_failure_is_explained_and_keeps_what_was_typed(
     assert "Sorry" in text or "try again" in text.lower(), text
     assert "/partner checkin" in text  # what the user typed is given back
     assert store.checkins(team_id=TEAM_ID) == []
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("fault", ["timeout", "500", "channel_not_found"])
+def test_log_as_check_in_opens_its_form_without_the_permalink_slack_could_not_give(
+    impatient: SlackRequests, impatient_bot: BotServer, fake_slack: FakeSlack, fault: str
+) -> None:
+    message = {"type": "message", "user": "U0002", "ts": "1764100000.000500", "text": "They signed the renewal"}
+    fake_slack.fail_next("chat.getPermalink", **FAULTS[fault])
+    assert impatient.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME").status == 200
+    drain_lazy_listeners(impatient_bot)
+    (opened,) = fake_slack.calls_to("views.open")
+    note = next(b for b in opened.params["view"]["blocks"] if b.get("block_id") == "note")["element"]
+    assert note["initial_value"] == "They signed the renewal"  # the text, without a link back
 
 
 @SQLITE_ONLY
