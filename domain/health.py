@@ -1,6 +1,6 @@
 """Relationship health: an explainable 0–100 score, its band, and trend helpers.
 
-The score is a weighted blend of up to six components, each scored 0–100 with a human reason:
+The score is a weighted blend of up to seven components, each scored 0–100 with a human reason:
 
 ==============  =======  ==========================================================================
 component       default  score
@@ -13,6 +13,8 @@ scorecard       15       latest ideal-customer scorecard average, 1 → 0 and 5 
                          older than 180 days counts at half weight
 level           10       supplier 20, supplier of choice 60, partner 100
 boundaries      10       share of active boundaries held, minus 10 per repeat slip
+flag            20       0 while the owner has flagged the relationship over an escalated boundary (for
+                         30 days); absent otherwise
 ==============  =======  ==========================================================================
 
 A component without data is dropped and the remaining weights are renormalised, so a new customer is
@@ -64,6 +66,7 @@ class HealthWeights:
     scorecard: float = 15.0
     level: float = 10.0
     boundaries: float = 10.0
+    flag: float = 20.0
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -123,6 +126,8 @@ class HealthInputs:
     scorecard_at: datetime | None = None
     level: str | None = None
     boundaries: BoundaryHealthInput | None = None
+    # The owner's latest "flag the relationship" answer to an escalated boundary within the last 30 days.
+    flagged_at: datetime | None = None
 
     def __post_init__(self) -> None:
         # A tuple keeps the frozen dataclass hashable and immune to the caller mutating its list.
@@ -233,6 +238,11 @@ def compute_health(
         scored_b = _boundaries(inputs.boundaries)
         if scored_b:
             raw.append(("boundaries", scored_b[0], weights.boundaries, scored_b[1]))
+
+    if inputs.flagged_at is not None:  # the owner's own verdict: it weighs whatever became of the boundary
+        flagged = _aware(inputs.flagged_at)
+        reason = f"relationship flagged over a boundary on {flagged:%a} {flagged.day} {flagged:%b}"
+        raw.append(("flag", 0.0, weights.flag, reason))
 
     total = sum(w for _, _, w, _ in raw)
     if total <= 0:

@@ -183,6 +183,7 @@ def health_inputs(
     scorecard: tuple[float, datetime] | None,
     now: datetime,
     default_tz: str = "UTC",
+    flagged_at: datetime | None = None,
 ) -> HealthInputs:
     """Everything compute_health needs, from plain rows.
 
@@ -227,6 +228,7 @@ def health_inputs(
         scorecard_at=scorecard[1] if scorecard else None,
         level=level,
         boundaries=health_boundaries,
+        flagged_at=flagged_at,
     )
 
 
@@ -265,6 +267,7 @@ def _inputs_from_rows(
     scorecard: SurveyResponse | None,
     now: datetime,
     config: HealthConfig,
+    flagged_at: datetime | None = None,
 ) -> HealthInputs:
     """The stored rows of one customer, read one by one or in a batch, turned into the score's inputs."""
     domain_boundaries = []
@@ -281,7 +284,19 @@ def _inputs_from_rows(
         scorecard=(scorecard.score, scorecard.created_at) if scorecard and scorecard.score is not None else None,
         now=now,
         default_tz=config.default_tz,
+        flagged_at=flagged_at,
     )
+
+
+def _flagged(
+    store: Store, team_id: str, boundaries: dict[int, list[tuple[Boundary, list[BoundarySlip]]]], now: datetime
+) -> dict[int, datetime]:
+    """Each customer's latest relationship flag of the boundaries' health window. A flag answers an escalation:
+    only customers with an escalated boundary are asked about (usually none, and then no query)."""
+    escalated = [cid for cid, rows in boundaries.items() if any(row.escalated_at is not None for row, _ in rows)]
+    if not escalated:
+        return {}
+    return store.relationship_flags_since(team_id=team_id, customer_ids=escalated, since=now - bd.HEALTH_WINDOW)
 
 
 def gather_inputs(
@@ -297,16 +312,18 @@ def gather_inputs(
         checkins = store.newest_checkins_since(
             team_id=team_id, customer_id=customer.id, since=since, limit=MOOD_MAX_CHECKINS
         )
+    boundaries = store.boundaries_with_slips_many(team_id=team_id, customer_ids=[customer.id])
     return _inputs_from_rows(
         customer,
         checkins=checkins,
         last_contact_at=store.last_checkin_at(
             team_id=team_id, customer_id=customer.id, kinds=("call",) if _calls_only(customer) else None
         ),
-        boundary_rows=store.boundaries_with_slips(team_id=team_id, customer_id=customer.id),
+        boundary_rows=boundaries[customer.id],
         scorecard=store.latest_survey_response(team_id=team_id, survey="scorecard", customer_id=customer.id),
         now=now,
         config=config,
+        flagged_at=_flagged(store, team_id, boundaries, now).get(customer.id),
     )
 
 
@@ -335,6 +352,7 @@ def gather_inputs_many(
         kinds = ("call",) if calls_only else None
         last_contact.update(store.last_checkin_at_many(team_id=team_id, customer_ids=missing, kinds=kinds))
     boundaries = store.boundaries_with_slips_many(team_id=team_id, customer_ids=ids)
+    flagged = _flagged(store, team_id, boundaries, now)
     scorecards = store.latest_scorecards(team_id=team_id, customer_ids=ids)
     return {
         customer.id: _inputs_from_rows(
@@ -345,6 +363,7 @@ def gather_inputs_many(
             scorecard=scorecards.get(customer.id),
             now=now,
             config=config,
+            flagged_at=flagged.get(customer.id),
         )
         for customer in customers
         if customer.id is not None

@@ -20,6 +20,8 @@ from domain import boundaries as rules
 from storage.base import StoreBase, in_chunks
 from storage.models import Boundary, BoundarySlip, Customer, CustomerEvent, Workspace
 
+# The owner's "flag the relationship" answer to an escalated boundary (a customer event); it weighs on health.
+RELATIONSHIP_FLAGGED = "relationship_flagged"
 # Columns a transition may change; everything else (text, wording, reminders) is edited explicitly.
 _STATE_FIELDS = ("status", "activated_at", "held_at", "retired_at", "escalated_at")
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from storage.base import StoreBase
+from storage.boundaries import RELATIONSHIP_FLAGGED
 from storage.models import (
     Boundary,
     BoundarySlip,
@@ -122,10 +123,6 @@ class HealthQueries(StoreBase):
             rows = session.exec(query.group_by(col(CheckIn.customer_id)))
             return {customer_id: at for customer_id, at in rows if at is not None}
 
-    def boundaries_with_slips(self, *, team_id: str, customer_id: int) -> list[tuple[Boundary, list[BoundarySlip]]]:
-        """Every boundary of the customer with its slips (oldest first), in two queries."""
-        return self.boundaries_with_slips_many(team_id=team_id, customer_ids=[customer_id])[customer_id]
-
     def boundaries_with_slips_many(
         self, *, team_id: str, customer_ids: Sequence[int]
     ) -> dict[int, list[tuple[Boundary, list[BoundarySlip]]]]:
@@ -152,6 +149,25 @@ class HealthQueries(StoreBase):
         for b in boundaries:
             found[b.customer_id].append((b, slips.get(b.id or 0, [])))
         return found
+
+    def relationship_flags_since(
+        self, *, team_id: str, customer_ids: Sequence[int], since: datetime
+    ) -> dict[int, datetime]:
+        """Each customer's latest "flag the relationship" answer after `since`; none → left out."""
+        if not customer_ids:
+            return {}
+        with self.session() as session:
+            rows = session.exec(
+                select(CustomerEvent.customer_id, func.max(CustomerEvent.at))
+                .where(
+                    CustomerEvent.team_id == team_id,
+                    CustomerEvent.kind == RELATIONSHIP_FLAGGED,
+                    col(CustomerEvent.customer_id).in_(list(customer_ids)),
+                    col(CustomerEvent.at) > since,
+                )
+                .group_by(col(CustomerEvent.customer_id))
+            )
+            return {customer_id: at for customer_id, at in rows if customer_id is not None and at is not None}
 
     def latest_scorecards(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, SurveyResponse]:
         """Each customer's newest scorecard answer (as `latest_survey_response` picks it); none → left out."""

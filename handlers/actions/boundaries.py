@@ -42,14 +42,14 @@ from handlers.home_publisher import request_home_refresh
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
-from storage.boundaries import BoundaryRecord
+from schedules.health import refresh_health
+from storage.boundaries import RELATIONSHIP_FLAGGED, BoundaryRecord
 from storage.models import Customer
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
 DECISION_EVENT = "boundary_decision"
-FLAG_EVENT = "relationship_flagged"
 
 
 def _team(body: dict[str, Any], context: BoltContext) -> str:
@@ -297,7 +297,7 @@ def _decision_listener(option: str) -> Callable[..., None]:
                 team_id=team_id,
                 customer_id=customer.id,
                 actor_id=user_id,
-                kind=FLAG_EVENT,
+                kind=RELATIONSHIP_FLAGGED,
                 detail={
                     "boundary_id": record.id,
                     "text": record.rule.text,
@@ -315,6 +315,9 @@ def _decision_listener(option: str) -> Callable[..., None]:
             policy=policy,
             now=now,
         )
+        if option == "flag":  # the flag weighs on the score at once (domain.health: boundaries)
+            assert customer.id is not None
+            refresh_health(store, team_id=team_id, customer_id=customer.id, now=now, settings=settings)
         request_home_refresh(context, team_id, [customer.owner_id, user_id])
         decided = escalation_blocks(customer, record, now, policy, cal, decided=(option, user_id))
         _answer(body, respond, replace_original=True, **decided)

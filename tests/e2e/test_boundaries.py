@@ -512,14 +512,21 @@ def _escalate(
 def test_retire_and_flag_decisions(
     acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
+    ephemeral(acme.command("checkin acme green kickoff went well"))  # a mood beside the slipping boundary
     message = _escalate(acme, fake_slack, store, clock, settings)
     first = records(store)[0]
+    before, _ = health(store)
+    clock.advance(minutes=5)
     for _click in range(2):
         acme.block_action(BOUNDARY_DECIDE_FLAG, value=str(first.id), message=message, channel_id="DDANA")
     with store.session() as session:
         kinds = [e.kind for e in session.exec(select(CustomerEvent).order_by(CustomerEvent.id))]  # type: ignore[arg-type]
     assert kinds.count("relationship_flagged") == 1 and kinds.count("boundary_decision") == 1
     assert "flagged the relationship" in json.dumps(response_posts(fake_slack)[-1]["blocks"])
+    # The flag weighs on the health score at once, and says so where the score is explained.
+    flagged, scored_at = health(store)
+    assert before is not None and flagged is not None and flagged < before and scored_at == clock.now
+    assert "Relationship flagged over a boundary" in json.dumps(acme.command("status acme").json())
 
     # A new escalation message can be answered differently: retire it.
     other = message | {"ts": "1764600000.000600"}

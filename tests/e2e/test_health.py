@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlmodel import select
 
 from bot.app import make_client
 from bot.settings import Settings
@@ -24,7 +25,7 @@ from schedules.health import (
     start_of_local_day,
 )
 from schedules.jobs import JOBS, run_tick
-from storage.models import Boundary, BoundarySlip, Customer, SurveyResponse
+from storage.models import Boundary, BoundarySlip, Customer, CustomerEvent, SurveyResponse
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -441,6 +442,21 @@ def mixed_customers(store: Store, now: datetime) -> list[int]:
     boundary(odd, "active", 1, kind="response_time")  # no value: not a valid rule, left out
     boundary(odd, "retired", 3)
     scorecard(odd, 1.0, 190)
+
+    # The owner flagged the relationship over an escalated boundary: five days ago counts, forty days ago not.
+    def flagged(customer_id: int, *days_ago: float) -> None:
+        boundary(customer_id, "active", 1, 2, 3)
+        with store.session() as session:
+            row = session.exec(select(Boundary).where(Boundary.customer_id == customer_id)).one()
+            row.escalated_at = now - timedelta(days=max(days_ago))
+            for ago in days_ago:
+                at = now - timedelta(days=ago)
+                session.add(CustomerEvent(team_id=TEAM_ID, customer_id=customer_id, kind="relationship_flagged", at=at))
+            session.add(row)
+            session.commit()
+
+    flagged(customer("Flagged", cadence="weekly", tier="partner"), 5, 12)
+    flagged(customer("Flagged long ago", cadence="weekly"), 40)
     # Another team's rows beside them: never read into these customers' scores.
     other = customer("Elsewhere", team_id="T0OTHER", cadence="weekly")
     checkins(other, 1, team="T0OTHER")
@@ -454,6 +470,9 @@ def test_a_batch_scores_exactly_as_one_by_one(store: Store, clock: FakeClock) ->
     batch = gather_inputs_many(store, TEAM_ID, customers, clock.now)  # type: ignore[arg-type]
     one_by_one = {c.id: gather_inputs(store, c, clock.now) for c in customers if c is not None}
     assert batch == one_by_one
+    flags = {c.name: batch[c.id].flagged_at for c in customers if c is not None and c.id is not None}
+    assert flags["Flagged"] == clock.now - timedelta(days=5) and flags["Flagged long ago"] is None
+    assert sum(1 for at in flags.values() if at is not None) == 1
 
     def stored() -> dict[int, tuple[Any, ...]]:
         rows = {}

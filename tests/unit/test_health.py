@@ -191,6 +191,18 @@ def test_no_boundaries_counts_as_no_data() -> None:
     assert score_of(HealthInputs(boundaries=BoundaryHealthInput(0, 0, 0))) is None
 
 
+def test_a_flagged_relationship_weighs_as_its_own_component_and_says_why() -> None:
+    slipping = BoundaryHealthInput(active=1, held=0, slips=3)  # what an escalation looks like: already at 0
+    before = compute_health(HealthInputs(level="partner", boundaries=slipping), now=NOW)
+    h = compute_health(HealthInputs(level="partner", boundaries=slipping, flagged_at=NOW - 3 * DAY), now=NOW)
+    (flag,) = [c for c in h.components if c.name == "flag"]
+    assert flag.score == 0 and flag.reason == "relationship flagged over a boundary on Tue 11 Jun"
+    assert h.score is not None and before.score is not None and h.score < before.score
+    assert h.top_reasons(1) == ["Relationship flagged over a boundary on Tue 11 Jun"]
+    # A flag alone (its boundary since retired) is still a score: the owner's verdict is data.
+    assert score_of(HealthInputs(flagged_at=NOW)) == 0
+
+
 @pytest.mark.parametrize(
     "inputs",
     [HealthInputs(), HealthInputs(adherence=(0, 0)), HealthInputs(since_last=3 * DAY)],
