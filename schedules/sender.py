@@ -378,8 +378,7 @@ class Lanes(Generic[T]):
             worker()
             return
         threads: list[threading.Thread] = []
-        # Each thread runs in a copy of the caller's context (request logging and metrics use contextvars); one
-        # added later copies its starter's, itself such a copy.
+        # Each thread runs in its own copy of the caller's context (request logging and metrics use contextvars).
         context = contextvars.copy_context()
 
         def spawn(more: int) -> None:
@@ -389,7 +388,17 @@ class Lanes(Generic[T]):
                 self.threads += more
             for i in range(first, first + more):
                 thread = threading.Thread(target=context.copy().run, args=(worker,), name=f"nudge-sender-{i}")
-                thread.start()  # then listed: only started threads are joined (a worker lists its own before it ends)
+                try:
+                    thread.start()  # then listed: only started threads are joined (a worker lists its own first)
+                except RuntimeError:  # the host's thread limit: post with the threads there are
+                    with self._cond:
+                        self.threads -= first + more - i  # this call's threads not started
+                        self._most_threads = self.threads
+                        started = self.threads
+                    if started == 0:
+                        raise
+                    logger.warning("could not start posting thread %d; going on with %d", i + 1, started)
+                    return
                 with self._cond:
                     threads.append(thread)
 

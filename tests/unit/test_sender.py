@@ -545,3 +545,22 @@ def test_workers_are_added_while_posts_wait_on_slack_and_the_process_is_idle(cpu
         running.join(timeout=30)
     assert sorted(done) == sorted(item for items in lanes.values() for item in items)
     assert pacing.threads == threads
+
+
+def test_a_host_that_refuses_more_threads_still_gets_every_post_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container's thread limit: the run goes on with the threads it could start."""
+    started = itertools.count()
+
+    class Limited(threading.Thread):
+        def start(self) -> None:
+            if next(started) >= 3:
+                raise RuntimeError("can't start new thread")
+            super().start()
+
+    monkeypatch.setattr(sender.threading, "Thread", Limited)
+    lanes = {f"C{i:02d}": [f"C{i:02d}-{n}" for n in range(2)] for i in range(20)}
+    done: list[str] = []
+    pacing = sender.Lanes(lanes, interval=0.0, monotonic=time.monotonic)
+    pacing.run(lambda key, item: done.append(item) or None, workers=16)
+    assert sorted(done) == sorted(item for items in lanes.values() for item in items)
+    assert pacing.threads == 3
