@@ -25,9 +25,11 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -79,6 +81,33 @@ def seed(store: Store, *, customers: int, channels: int) -> None:
         for start in range(0, len(rows), 5000):
             session.execute(insert(Customer), rows[start : start + 5000])
         session.commit()
+
+
+class PostingThreads:
+    """The most sender threads alive at once, looked at every 20 ms from a thread of its own."""
+
+    def __init__(self) -> None:
+        self.most = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="bench-thread-count", daemon=True)
+
+    def start(self) -> PostingThreads:
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.02):
+            alive = sum(1 for t in threading.enumerate() if t.name.startswith("nudge-sender-"))
+            self.most = max(self.most, alive)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.most
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def start_fake(
@@ -160,6 +189,7 @@ def main() -> int:
             plan_seconds, plan_cpu = time.perf_counter() - started, time.process_time() - plan_cpu
 
             # Tick after tick (the scheduler's, here as soon as a retried nudge is due) until nothing is left.
+            counting = PostingThreads().start()
             send_started_wall, send_cpu = time.time(), time.process_time()
             now, ticks, tick_seconds = NOW, 0, []
             for ticks in range(1, args.ticks + 1):  # noqa: B007 — reported below
@@ -176,6 +206,7 @@ def main() -> int:
                 time.sleep(pause)  # a real scheduler would wait at least this long too
                 now = now + timedelta(seconds=pause + tick_seconds[-1])
             send_cpu = time.process_time() - send_cpu
+            threads_used = counting.stop()
             with Session(engine) as session:
                 statuses = Counter(session.exec(select(Nudge.status)))
                 planned_ids = {
@@ -217,6 +248,8 @@ def main() -> int:
         ),
         ("sender ticks / seconds in each", f"{ticks} / {', '.join(f'{s:.1f}' for s in tick_seconds)}", ""),
         ("sender CPU time, all ticks (s)", f"{send_cpu:.1f}", f"{send_cpu / max(len(posts), 1) * 1000:.1f} ms a post"),
+        ("posting threads alive at once, at the most", str(threads_used), ""),
+        ("peak RSS of this process: seed, plan and send (MiB)", f"{peak_rss_mib():.0f}", ""),
         (
             "fake Slack CPU time, whole run (s; its own process)",
             f"{fake_cpu:.1f}",
