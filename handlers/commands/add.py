@@ -102,16 +102,24 @@ def add(call: CommandCall) -> Reply:
             now=call.now,
         )
     channel_id = None if args.channel_id == UNSET else args.channel_id
-    customer = call.store.add_customer(
-        team_id=call.team_id,
-        name=unescape(" ".join(args.name_words)),
-        created_by=call.user_id,
-        now=call.now,
-        channel_id=channel_id,
-        owner_id=owner_id,
-        request_key=request_key,
-        **fields,
-    )
+    try:
+        customer = call.store.add_customer(
+            team_id=call.team_id,
+            name=unescape(" ".join(args.name_words)),
+            created_by=call.user_id,
+            now=call.now,
+            channel_id=channel_id,
+            owner_id=owner_id,
+            request_key=request_key,
+            **fields,
+        )
+    except UserError:
+        # A retry that overtook this delivery (Slack resends while we wait on users.info) added it: same answer,
+        # and the follow-ups are that delivery's.
+        again = call.store.customer_added_by(team_id=call.team_id, request_key=request_key)
+        if again is None:
+            raise
+        return {"text": added_text(again)}
     if channel_id:  # joining can be slow: after the ack, which says so only if it fails (handlers.followups)
         call.followup["join_customer_id"] = customer.id
     call.refresh_homes(customer.owner_id, call.user_id)

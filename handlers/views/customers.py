@@ -78,17 +78,23 @@ def submit_add_customer(
         default_tz=settings.default_tz,
         now=now,
     )
-    with on_field("name"):
-        customer = store.add_customer(
-            team_id=team_id,
-            name=_text(view, "name"),
-            created_by=user_id,
-            now=now,
-            channel_id=channel_id,
-            owner_id=owner_id,
-            request_key=key,
-            **fields,
-        )
+    try:
+        with on_field("name"):
+            customer = store.add_customer(
+                team_id=team_id,
+                name=_text(view, "name"),
+                created_by=user_id,
+                now=now,
+                channel_id=channel_id,
+                owner_id=owner_id,
+                request_key=key,
+                **fields,
+            )
+    except UserError:
+        if store.customer_added_by(team_id=team_id, request_key=key) is None:
+            raise
+        ack()  # a redelivery that overtook this one added it (and follows it up)
+        return
     context["followup"] = {"customer_id": customer.id}
     ack()
 

@@ -1,0 +1,83 @@
+"""Acceptance of issue 9's hardening as Slack and an operator drive the bot: a retry that arrives while the first
+delivery is still being answered, an oversized body, and what the operator meets."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from handlers.ids import ADD_CUSTOMER_MODAL
+from storage.store import Store
+from tests.e2e.test_customers import field_values
+from tests.e2e.test_hardening import assert_no_duplicates, drain_lazy_listeners, posted
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import Response, SlackRequests
+from tests.utils import TEAM_ID, BotServer
+
+
+@contextmanager
+def overtaken(monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> Iterator[Callable[..., Response]]:
+    """Runs the first delivery in a thread and holds it just before `store.<method>` writes, while the retry
+    (the caller's request) is answered: the retry Slack sends while the first delivery is still being answered,
+    overtaking it. Yields `first(send)`: starts `send` and returns once it is held; the block's end lets it go on."""
+    original: Callable[..., Any] = getattr(store, method)
+    reached, release = threading.Event(), threading.Event()
+    answers: list[Response] = []
+    entered = threading.Lock()
+    threads: list[threading.Thread] = []
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        if entered.acquire(blocking=False):  # the first delivery only
+            reached.set()
+            release.wait(timeout=10)
+        return original(*args, **kwargs)
+
+    def first(send: Callable[[], Response]) -> list[Response]:
+        thread = threading.Thread(target=lambda: answers.append(send()))
+        threads.append(thread)
+        thread.start()
+        assert reached.wait(timeout=10), f"the first delivery never reached store.{method}"
+        return answers
+
+    monkeypatch.setattr(store, method, held)
+    try:
+        yield first
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+def test_a_retried_add_that_overtakes_the_first_delivery_gets_the_same_answer(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, bot: BotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with overtaken(monkeypatch, store, "add_customer") as first:
+        answers = first(lambda: slack.command("add Acme <#C0ACME|acme>", trigger_id="9.1.slow"))
+        retry = slack.command("add Acme <#C0ACME|acme>", trigger_id="9.1.slow", retry_num=1)
+    assert "Added *Acme*" in retry.json()["text"], retry.text
+    assert [a.json()["text"] for a in answers] == [retry.json()["text"]]  # not "There is already a customer…"
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme"]
+    drain_lazy_listeners(bot)
+    assert len(fake_slack.calls_to("conversations.join")) == 1
+    assert_no_duplicates(fake_slack)
+
+
+def test_a_retried_add_form_that_overtakes_the_first_delivery_closes_the_form_and_confirms_once(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, bot: BotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = field_values(name="Acme Corp", owner="U0001", channel="C0ACME")
+    with overtaken(monkeypatch, store, "add_customer") as first:
+        answers = first(lambda: slack.view_submission(ADD_CUSTOMER_MODAL, values, view_id="VADD9"))
+        retry = slack.view_submission(ADD_CUSTOMER_MODAL, values, view_id="VADD9", retry_num=1)
+    assert retry.status == 200 and retry.body in (b"", b"{}")
+    assert [(a.status, a.body) for a in answers] in ([(200, b"")], [(200, b"{}")]), answers[0].text  # no field error
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
+    drain_lazy_listeners(bot)
+    confirmations = [m for m in posted(fake_slack) if "Added *Acme Corp*" in m[2]]
+    assert len(confirmations) == 1, posted(fake_slack)
+    assert_no_duplicates(fake_slack)
+
