@@ -28,6 +28,10 @@ logger = logging.getLogger("partner.server")
 SLACK_PATH = "/slack/events"
 # Seconds that requests already received get to finish after a shutdown is asked for.
 SHUTDOWN_GRACE = 10.0
+# The largest request body accepted (413 beyond, before it is read). Slack's biggest payload, a submitted modal of
+# 100 blocks with its state, stays well under 1 MiB; waitress's own default (1 GiB) would let anyone on the internet
+# make every worker thread buffer and hash a gigabyte before the signature is even checked.
+MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
 class PartnerWSGI:
@@ -106,6 +110,7 @@ def serve_http(wsgi: Callable[..., Iterable[bytes]], *, host: str, port: int, th
     """A bound-but-not-running waitress server; run it with `run_until`."""
     from waitress.server import create_server
 
+    options.setdefault("max_request_body_size", MAX_BODY_BYTES)
     return create_server(
         wsgi, host=host, port=port, threads=threads, ident="partner", clear_untrusted_proxy_headers=True, **options
     )

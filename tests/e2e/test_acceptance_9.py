@@ -7,16 +7,18 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
+from bot.server import MAX_BODY_BYTES
 from handlers.ids import ADD_CUSTOMER_MODAL
 from storage.store import Store
 from tests.e2e.test_customers import field_values
-from tests.e2e.test_hardening import assert_no_duplicates, drain_lazy_listeners, posted
+from tests.e2e.test_hardening import assert_no_duplicates, drain_lazy_listeners, posted, raw_post
 from tests.fake_slack import FakeSlack
-from tests.slack_requests import Response, SlackRequests
-from tests.utils import TEAM_ID, BotServer
+from tests.slack_requests import Response, SlackRequests, sign
+from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer
 
 
 @contextmanager
@@ -81,3 +83,20 @@ def test_a_retried_add_form_that_overtakes_the_first_delivery_closes_the_form_an
     assert len(confirmations) == 1, posted(fake_slack)
     assert_no_duplicates(fake_slack)
 
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_a_body_over_the_size_limit_is_refused_unread_and_stores_nothing(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    """Anyone on the internet can reach /slack/events: a huge body is turned away (413) before it is buffered."""
+    text = "checkin acme green " + "x" * MAX_BODY_BYTES
+    body = urlencode({"command": "/partner", "text": text, "team_id": TEAM_ID, "user_id": "U0001"}).encode()
+    now = int(slack.clock())
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(now),
+        "X-Slack-Signature": sign(SIGNING_SECRET, body, now),  # even honestly signed
+    }
+    assert raw_post(bot.url, body, headers) == 413
+    assert store.customers(team_id=TEAM_ID) == [] and store.checkins(team_id=TEAM_ID) == []
+    assert "Added *Acme*" in slack.command("add Acme").json()["text"]  # the server goes on serving
