@@ -77,8 +77,28 @@ class BoundaryQueries(StoreBase):
         created_by: str | None,
         now: datetime,
     ) -> Boundary:
-        """A new proposed boundary, last in the customer's order of importance."""
+        """A new proposed boundary, last in the customer's order of importance.
+
+        A boundary in force or proposed with the same text is returned instead: the same request delivered again
+        (a retry that overtook the first delivery while it waited on Slack) must not propose the need twice.
+        """
         with self.session() as session:
+            same = next(
+                (
+                    row
+                    for row in session.exec(
+                        select(Boundary).where(
+                            Boundary.team_id == team_id,
+                            Boundary.customer_id == customer_id,
+                            col(Boundary.status) != "retired",
+                        )
+                    )
+                    if row.text.casefold() == text.casefold()
+                ),
+                None,
+            )
+            if same is not None:
+                return same
             last = session.exec(
                 select(func.max(Boundary.position)).where(
                     Boundary.team_id == team_id, Boundary.customer_id == customer_id

@@ -100,3 +100,31 @@ def test_a_body_over_the_size_limit_is_refused_unread_and_stores_nothing(
     assert raw_post(bot.url, body, headers) == 413
     assert store.customers(team_id=TEAM_ID) == [] and store.checkins(team_id=TEAM_ID) == []
     assert "Added *Acme*" in slack.command("add Acme").json()["text"]  # the server goes on serving
+
+
+@pytest.mark.parametrize(
+    ("text", "method"),
+    [("checkin acme red churn risk", "record_checkin"), ('boundary acme add "Calls at 9am"', "add_boundary")],
+)
+def test_a_retried_command_that_overtakes_the_first_delivery_stores_one_row_and_answers_alike(
+    slack: SlackRequests,
+    store: Store,
+    fake_slack: FakeSlack,
+    bot: BotServer,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    method: str,
+) -> None:
+    assert "Added *Acme*" in slack.command("add Acme <#C0ACME|acme>").json()["text"]
+    bot.settle()
+    with overtaken(monkeypatch, store, method) as first:
+        answers = first(lambda: slack.command(text, trigger_id="9.2.slow"))
+        retry = slack.command(text, trigger_id="9.2.slow", retry_num=2, retry_reason="http_error")
+    assert [a.json()["text"] for a in answers] == [retry.json()["text"]]
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert customer.id is not None
+    assert len(store.checkins(team_id=TEAM_ID)) == (1 if method == "record_checkin" else 0)
+    boundaries = store.boundary_records(team_id=TEAM_ID, customer_id=customer.id)
+    assert len(boundaries) == (1 if method == "add_boundary" else 0), boundaries
+    drain_lazy_listeners(bot)
+    assert_no_duplicates(fake_slack)
