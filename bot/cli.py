@@ -9,11 +9,11 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,6 +24,9 @@ from bot.oauth import slack_clients
 from bot.settings import Settings, SettingsError
 from storage import db
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from bot.server import HttpListener
 
 logger = logging.getLogger("partner")
 # Seconds after SIGTERM before the threads' stacks are dumped, should the shutdown not be over by then.
@@ -117,13 +120,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_doctor(settings, manifest=args.manifest)
     engine = db.make_engine(settings.database_url)
+    listener = None
     try:
         if args.command == "serve":
+            # HTTP mode binds its port first: /healthz answers 503 while the database is waited for, then 200.
+            listener = None if settings.socket_mode and not args.http else http_listener(settings, args)
             db.upgrade_when_reachable(engine, give_up_after=max(args.db_wait, 0.0))
         else:
             db.upgrade(engine)
     except SQLAlchemyError as e:
-        print(f"partner-bot: cannot reach the database at DATABASE_URL: {e.__class__.__name__}: {e}", file=sys.stderr)
+        if listener is not None:
+            listener.stop()
+        # One line: the driver's first line says what failed; SQLAlchemy's "Background on this error" link does not.
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else "no detail"
+        print(f"partner-bot: cannot reach the database at DATABASE_URL: {type(e).__name__}: {detail}", file=sys.stderr)
         return 3
     store = Store(engine)
 
@@ -138,7 +148,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_export(settings, store, args)
     if args.command == "workspace":
         return purge_workspace(store, team_id=args.team, yes=args.yes)
-    return serve(settings, store, args)
+    return serve(settings, store, args, listener)
+
+
+def http_listener(settings: Settings, args: argparse.Namespace) -> HttpListener:
+    from bot.server import HttpListener
+
+    port = args.port or settings.port
+    listener = HttpListener(host=args.host, port=port, threads=args.threads).start()
+    logger.info("listening on http://%s:%d (/healthz 503 until the database is reachable)", args.host, port)
+    return listener
 
 
 def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | None, now: datetime | None) -> int:
@@ -278,12 +297,13 @@ class ShutdownRequest:
         # A shutdown that hangs (a follow-up or a tick stuck on the network or a lock) shows where, on stderr.
         faulthandler.dump_traceback_later(SHUTDOWN_REPORT_AFTER, exit=False)
 
-    def wait(self) -> None:
+    def wait(self, while_alive: Callable[[], bool] = lambda: True) -> None:
         while not self.event.wait(timeout=1.0):  # a bounded wait keeps the main thread responsive to signals
-            pass
+            if not while_alive():
+                raise RuntimeError("the HTTP server stopped by itself")
 
 
-def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
+def serve(settings: Settings, store: Store, args: argparse.Namespace, listener: HttpListener | None = None) -> int:
     from bot.memory import IdleTrimmer, freeze_startup_heap, limit_malloc_arenas
     from bot.scheduler import build_scheduler
 
@@ -315,15 +335,19 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace) -> int:
             shutdown.wait()
             shutdown.report()
         else:
-            from bot.server import PartnerWSGI, run_until, serve_http
+            from bot.server import PartnerWSGI
 
-            port = args.port or settings.port
-            server = serve_http(PartnerWSGI(app, store), host=args.host, port=port, threads=args.threads)
-            logger.info("Partner is listening on http://%s:%d/slack/events", args.host, port)
-            run_until(server, shutdown.event, on_stop=shutdown.report)  # returns once in-flight requests are answered
+            listener = listener or http_listener(settings, args)
+            listener.app = PartnerWSGI(app, store)
+            logger.info("Partner is listening on http://%s:%d/slack/events", args.host, args.port or settings.port)
+            shutdown.wait(while_alive=listener.serving)
+            listener.stop(on_stop=shutdown.report)  # returns once in-flight requests are answered
+            listener = None
     finally:
         if handler is not None:
             handler.close()
+        if listener is not None:  # an error before serving: the port is let go
+            listener.stop()
         app.drain()  # follow-ups of requests already answered (lazy listeners) finish before the exit
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=True)

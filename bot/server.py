@@ -82,6 +82,48 @@ class PartnerWSGI:
         return _respond(start_response, "200 OK", {"status": "ok", "database": "ok"})
 
 
+class StartingUp:
+    """What HTTP mode answers while `serve` still waits for the database at start: /healthz 503, so an orchestrator
+    sees a process that is up but not ready; Slack's requests 503 too (Slack retries events; a command meets an
+    error the user can repeat in a moment)."""
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/metrics":
+            return _respond(start_response, "503 Service Unavailable", {"status": "starting"})
+        return _respond(start_response, "503 Service Unavailable", {"status": "starting", "database": "down"})
+
+
+class HttpListener:
+    """The port, bound and answering from the moment `serve` starts; the application behind it is swapped in once
+    the database is reachable. Serves in its own thread; `stop()` lets requests in flight finish (run_until)."""
+
+    def __init__(self, *, host: str, port: int, threads: int) -> None:
+        self.app: Callable[..., Iterable[bytes]] = StartingUp()
+        self.server = serve_http(self._call, host=host, port=port, threads=threads)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="http", daemon=True)
+        self._on_stop: Callable[[], None] | None = None
+
+    def _call(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.app(environ, start_response)
+
+    def _serve(self) -> None:
+        run_until(self.server, self._stop, on_stop=lambda: self._on_stop() if self._on_stop else None)
+
+    def serving(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> HttpListener:
+        self._thread.start()
+        return self
+
+    def stop(self, on_stop: Callable[[], None] | None = None) -> None:
+        """Stop accepting, finish what is in flight, close; `on_stop` runs once no new request is taken."""
+        self._on_stop = on_stop
+        self._stop.set()
+        self._thread.join()
+
+
 def _is_unix_time(timestamp: str | None) -> bool:
     """Slack signs with whole seconds since the epoch, in ASCII digits (int() would also take " 1", "+1", "١")."""
     return timestamp is not None and timestamp.isascii() and timestamp.isdigit()
