@@ -44,15 +44,29 @@ def parse_instant(text: str) -> datetime:
     return instant.astimezone(UTC)
 
 
+def port_number(text: str) -> int:
+    port = int(text) if text.isdigit() else 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, got {text!r}")
+    return port
+
+
+def thread_count(text: str) -> int:
+    count = int(text) if text.isdigit() else 0
+    if not 0 < count <= 1024:  # 0 threads would accept requests and never answer them
+        raise argparse.ArgumentTypeError(f"the number of HTTP threads is from 1 to 1024, got {text!r}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="partner-bot", description="Partner: customer relationships, daily.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP)")
     serve.add_argument("--http", action="store_true", help="force HTTP mode even when SLACK_APP_TOKEN is set")
-    serve.add_argument("--port", type=int, help="HTTP port (default: PORT, 3000)")
+    serve.add_argument("--port", type=port_number, help="HTTP port (default: PORT, 3000)")
     serve.add_argument("--host", default="0.0.0.0", help="HTTP interface (default: all)")
-    serve.add_argument("--threads", type=int, default=8, help="HTTP worker threads (default: 8)")
+    serve.add_argument("--threads", type=thread_count, default=8, help="HTTP worker threads (default: 8)")
     serve.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this process")
     serve.add_argument(
         "--db-wait",

@@ -216,7 +216,7 @@ class Settings:
             slack_client_id=client_id,
             slack_client_secret=client_secret,
             slack_redirect_uri=redirect_uri,
-            database_url=get("DATABASE_URL") or "sqlite:///partner.db",
+            database_url=checked_database_url(get("DATABASE_URL") or "sqlite:///partner.db"),
             slack_api_url=api_url,
             port=port,
             default_tz=tz,
@@ -235,6 +235,32 @@ class Settings:
             clock_start=clock_start,
             tick_seconds=tick_seconds,
         )
+
+
+# What storage/db.py can open: SQLite, and PostgreSQL through psycopg 3 (`postgres://`, `postgresql://` become it).
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg")
+
+
+def checked_database_url(url: str) -> str:
+    """A URL Partner can open, or a SettingsError naming DATABASE_URL (never echoing the URL: it holds a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        shown = f"{scheme}://…" if scheme else "a URL without a scheme"
+        raise SettingsError(
+            f"DATABASE_URL must be SQLite (sqlite:///partner.db) or PostgreSQL "
+            f"(postgresql+psycopg://user:password@host:5432/name), got {shown}."
+        )
+    try:
+        make_url(url).port  # noqa: B018 - parsing is the check: a port that is not a number fails here
+    except (ArgumentError, ValueError):
+        raise SettingsError(
+            f"DATABASE_URL is not a valid {scheme}:// URL; write it like "
+            "postgresql+psycopg://user:password@host:5432/name (percent-encode @ : / in the password)."
+        ) from None
+    return url
 
 
 def _pairs(name: str, text: str, example: str) -> list[tuple[str, str]]:

@@ -134,3 +134,41 @@ def test_settings_come_from_a_dotenv_file(env: dict[str, str], tmp_path: Path) -
     secret = env.pop("SLACK_SIGNING_SECRET")
     (tmp_path / ".env").write_text(f"SLACK_SIGNING_SECRET={secret}\n")
     assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("partner.db", "DATABASE_URL must be SQLite (sqlite:///partner.db) or PostgreSQL"),
+        ("mysql://partner:s3cret-pw@db.internal/partner", "got mysql://…"),
+        ("postgresql://partner:s3cret-pw@db.internal:five/partner", "DATABASE_URL is not a valid postgresql:// URL"),
+    ],
+)
+def test_a_database_url_partner_cannot_open_is_named_without_a_traceback_or_its_password(
+    env: dict[str, str], tmp_path: Path, url: str, says: str
+) -> None:
+    env["DATABASE_URL"] = url
+    for command in (["serve", "--http"], ["tick"], ["db", "upgrade"]):
+        result = run(command, env, tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert says in result.stderr and "Traceback" not in result.stderr
+        assert "s3cret-pw" not in result.stderr
+    doctor = run(["doctor"], env, tmp_path)
+    assert doctor.returncode == 1 and says in doctor.stdout + doctor.stderr
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (["--port", "99999"], "a port is a number from 1 to 65535, got '99999'"),
+        (["--port", "http"], "a port is a number from 1 to 65535, got 'http'"),
+        (["--threads", "0"], "the number of HTTP threads is from 1 to 1024, got '0'"),  # it would never answer
+    ],
+)
+def test_serve_refuses_a_port_or_thread_count_it_cannot_serve_with(
+    env: dict[str, str], tmp_path: Path, option: list[str], says: str
+) -> None:
+    result = run(["serve", "--http", *option], env, tmp_path)
+    assert result.returncode == 2 and says in result.stderr
