@@ -286,12 +286,20 @@ def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int
 
     clock: Clock = fixed_clock(now) if now else system_clock
     clients = slack_clients(settings, store, make_client(settings))  # OAuth mode: each workspace's own token
+    # cron and systemd stop a run with SIGTERM. Dying then could fall between Slack's answer and the outbox's `sent`
+    # (a post only a later history lookup finds): the tick finishes what it is doing, as `serve` does on its way out.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _finish_tick_first)
     report = observed_tick(store=store, client=clients, now=clock(), settings=settings)
     for name, count in report.done.items():
         print(f"{name}: {count}")
     for name, error in report.failed.items():
         print(f"{name}: FAILED {error}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def _finish_tick_first(signum: int, frame: FrameType | None) -> None:
+    logger.warning("received %s: finishing this tick first", signal.Signals(signum).name)
 
 
 class ShutdownRequest:

@@ -3,9 +3,14 @@ delivery is still being answered, an oversized body, and what the operator meets
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +19,10 @@ import pytest
 from bot.server import MAX_BODY_BYTES
 from handlers.ids import ADD_CUSTOMER_MODAL
 from storage.store import Store
+from tests.e2e.test_cadence import add as add_daily_customer
+from tests.e2e.test_cadence import cli_env as cli_env
+from tests.e2e.test_cadence import nudges as cadence_nudges
+from tests.e2e.test_cadence import rows as cadence_rows
 from tests.e2e.test_customers import field_values
 from tests.e2e.test_hardening import assert_no_duplicates, drain_lazy_listeners, posted, raw_post
 from tests.fake_slack import FakeSlack
@@ -128,3 +137,37 @@ def test_a_retried_command_that_overtakes_the_first_delivery_stores_one_row_and_
     assert len(boundaries) == (1 if method == "add_boundary" else 0), boundaries
     drain_lazy_listeners(bot)
     assert_no_duplicates(fake_slack)
+
+
+def test_sigterm_during_a_command_line_tick_lets_the_post_in_flight_be_recorded(
+    store: Store, fake_slack: FakeSlack, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """cron or systemd stop `partner-bot tick` with SIGTERM: the tick finishes what it is posting and records it,
+    instead of dying between Slack's answer and the outbox's `sent` (a post only a history lookup finds later)."""
+    fake_slack.add_channel("C0ACME", name="acme", members=["U0001"])  # the bot is a member
+    add_daily_customer(store)
+    fake_slack.fail_next("chat.postMessage", delay=1.5)  # the nudge's post is on its way when the signal comes
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "tick", "--now", "2026-12-01T14:00:00Z"],
+        env=cli_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while fake_slack.scripted("chat.postMessage") and time.monotonic() < deadline:
+            time.sleep(0.02)  # another process is about to post: polling is the only way to see it
+        assert fake_slack.scripted("chat.postMessage") == 0, "the tick never posted"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 0, stderr
+    assert "received SIGTERM: finishing this tick first" in stderr
+    (posted_nudge,) = cadence_nudges(fake_slack)
+    (row,) = cadence_rows(store)
+    assert (row.status, row.message_ts) == ("sent", posted_nudge["ts"])  # recorded: no later tick has to look for it
