@@ -197,21 +197,34 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Process:
-    def __init__(self, name: str, args: list[str], env: dict[str, str], port: int, log: Path) -> None:
-        self.name, self.port = name, port
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], port: int, log: Path, *, health: str | None = None
+    ) -> None:
+        self.name, self.port, self.health = name, port, health
         self.log = log.open("w")
         self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=self.log, stderr=self.log)
 
     def wait_ready(self) -> None:
+        """Until it accepts connections, and answers `health` with 200 when it has one: `serve` listens before
+        its database is reached, answering 503 meanwhile."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see its log")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                try:
+                    if self.health is None:
+                        connection.connect()
+                        return
+                    connection.request("GET", self.health)
+                    if connection.getresponse().status == 200:
+                        return
+                finally:
+                    connection.close()
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start")
 
     def stop(self) -> None:
@@ -314,6 +327,7 @@ def main() -> int:
         env,
         partner_port,
         work / "partner.log",
+        health="/healthz",
     )
     baseline = Process(
         "bare Bolt",
