@@ -24,6 +24,18 @@ _TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "inva
 # something of ours to log as a failure, and "try again" is the whole remedy.
 SLACK_BUSY = "Slack is busy right now and asked me to slow down. Please try again in a few seconds."
 SLACK_SLOW = "Slack didn't answer in time. Please try again in a moment."
+# Slack's own failure (5xx after the client's retries): not ours, and "Sorry… it has been logged" would mislead.
+SLACK_DOWN = "Slack had a problem on its side just now. Please try again in a moment."
+_SLACK_DOWN_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+# The token Partner uses was refused: nothing the user can do but tell whoever runs Partner.
+_TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
+
+
+def _token_refused(error: str) -> str:
+    return (
+        f"Slack refused Partner's access to this workspace ({error}), so I can't do that right now. "
+        "Please tell whoever runs Partner: `partner-bot doctor` shows what to fix."
+    )
 
 
 def _late_form(error: Exception) -> bool:
@@ -36,6 +48,10 @@ def _slack_trouble(error: Exception) -> str | None:
         error.response.status_code == 429 or error.response.get("error") == "ratelimited"
     ):
         return SLACK_BUSY
+    if isinstance(error, SlackApiError) and (
+        error.response.status_code >= 500 or error.response.get("error") in _SLACK_DOWN_ERRORS
+    ):
+        return SLACK_DOWN
     if isinstance(error, (TimeoutError, URLError)):  # slack_sdk's timeouts and dropped connections
         return SLACK_SLOW
     return None
@@ -78,6 +94,10 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
     elif _late_form(error):
         logger.warning("views.open refused (team=%s): %s", context.team_id, error.response.get("error"))  # type: ignore[attr-defined]
         message = LATE_FORM
+    elif isinstance(error, SlackApiError) and error.response.get("error") in _TOKEN_ERRORS:
+        # The operator must act (a revoked or wrong token): an error in the log, no traceback to dig through.
+        logger.error("Slack refused the bot token (team=%s): %s", context.team_id, error.response.get("error"))
+        message = _token_refused(str(error.response.get("error")))
     elif (trouble := _slack_trouble(error)) is not None:
         logger.warning("Slack busy or slow before the answer (team=%s): %r", context.team_id, error)
         message = trouble
@@ -97,8 +117,8 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
         view = body.get("view") or {}
         field = getattr(error, "field", None) or _first_input_block(view)
         if field:
-            if not expected:
-                message = _slack_trouble(error) or SORRY + " Your answers are still here; please try again."
+            if message == SORRY:
+                message += " Your answers are still here; please try again."
             return _json({"response_action": "errors", "errors": {field: message[:2000]}})
         _tell(client, body, message)
         return _json({})

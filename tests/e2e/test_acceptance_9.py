@@ -3,6 +3,7 @@ delivery is still being answered, an oversized body, and what the operator meets
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from tests.e2e.test_cadence import nudges as cadence_nudges
 from tests.e2e.test_cadence import rows as cadence_rows
 from tests.e2e.test_customers import field_values
 from tests.e2e.test_hardening import assert_no_duplicates, drain_lazy_listeners, posted, raw_post
+from tests.e2e.test_hardening import impatient as impatient
+from tests.e2e.test_hardening import impatient_bot as impatient_bot
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import Response, SlackRequests, sign
 from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer
@@ -171,3 +174,27 @@ def test_sigterm_during_a_command_line_tick_lets_the_post_in_flight_be_recorded(
     (posted_nudge,) = cadence_nudges(fake_slack)
     (row,) = cadence_rows(store)
     assert (row.status, row.message_ts) == ("sent", posted_nudge["ts"])  # recorded: no later tick has to look for it
+
+
+SLACK_REFUSALS = {
+    "500": ({"status": 500, "times": 3}, "Slack had a problem on its side just now. Please try again in a moment."),
+    "503": ({"status": 503, "times": 3}, "Slack had a problem on its side just now. Please try again in a moment."),
+    "invalid_auth": ({"error": "invalid_auth"}, "Slack refused Partner's access to this workspace (invalid_auth)"),
+    "token_revoked": ({"error": "token_revoked"}, "Slack refused Partner's access to this workspace (token_revoked)"),
+    "account_inactive": ({"error": "account_inactive"}, "Please tell whoever runs Partner: `partner-bot doctor`"),
+}
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("fault", list(SLACK_REFUSALS))
+def test_slack_failing_before_the_answer_is_explained_in_plain_words_not_as_our_bug(
+    impatient: SlackRequests, fake_slack: FakeSlack, fault: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack's 5xx or a refused token: the user learns whose problem it is and what to do, not 'Sorry — something
+    went wrong on our side'; the log says so in one line, without a traceback."""
+    scripted, says = SLACK_REFUSALS[fault]
+    fake_slack.fail_next("views.open", **scripted)
+    with caplog.at_level(logging.WARNING, logger="partner.errors"):
+        text = impatient.command("checkin").json()["text"]
+    assert says in text and "on our side" not in text, text
+    assert [r for r in caplog.records if r.name == "partner.errors" and r.exc_info] == []
