@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from bot.server import HttpListener
 
 logger = logging.getLogger("partner")
+# A Slack workspace (T…) or Enterprise Grid organization (E…) ID.
+TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
 # Seconds after SIGTERM before the threads' stacks are dumped, should the shutdown not be over by then.
 SHUTDOWN_REPORT_AFTER = 15
 
@@ -210,6 +212,17 @@ def run_export(settings: Settings, store: Store, args: argparse.Namespace) -> in
     from handlers.commands.export import since_instant
     from storage.exports import ENCODING
 
+    if not TEAM_ID.fullmatch(args.team):
+        print(f"partner-bot: {args.team!r} is not a Slack team ID (like T0123ABCD)", file=sys.stderr)
+        return 2
+    if not store.customers(team_id=args.team, include_archived=True):
+        # A mistyped team would otherwise give an empty file and exit 0, as if there were nothing to export.
+        known = ", ".join(store.active_team_ids()) or "none"
+        print(
+            f"partner-bot: no customers of workspace {args.team} in this database (workspaces: {known})",
+            file=sys.stderr,
+        )
+        return 2
     customer_id = None
     if args.customer:
         match = match_customer(store.customers(team_id=args.team), args.customer.split(), name_of=lambda c: c.name)
@@ -226,7 +239,11 @@ def run_export(settings: Settings, store: Store, args: argparse.Namespace) -> in
     for label, path, count, write in jobs:
         total = count(team_id=args.team, customer_id=customer_id, since=since)
         bar = ProgressBar(label, total, sys.stderr)
-        target = sys.stdout if str(path) == "-" else path.open("w", encoding=ENCODING, newline="")
+        try:
+            target = sys.stdout if str(path) == "-" else path.open("w", encoding=ENCODING, newline="")
+        except OSError as e:
+            print(f"partner-bot: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+            return 2
         try:
             rows = write(target, team_id=args.team, customer_id=customer_id, since=since, progress=bar.update)
         finally:
@@ -260,7 +277,7 @@ class ProgressBar:
 
 def purge_workspace(store: Store, *, team_id: str, yes: bool) -> int:
     """`partner-bot workspace purge T… [--yes]`: rows per table; deletes only with --yes (exit 1 without)."""
-    if not re.fullmatch(r"[TE][A-Z0-9]{2,31}", team_id):
+    if not TEAM_ID.fullmatch(team_id):
         print(f"partner-bot: {team_id!r} is not a Slack team ID (like T0123ABCD)", file=sys.stderr)
         return 2
     installed = store.workspace_active(team_id=team_id)

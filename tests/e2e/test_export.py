@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -216,3 +217,27 @@ def test_an_export_slack_refuses_is_told_in_the_dm_by_slacks_reason(
     text = told.params["text"]
     assert f"your export of Acme Corp could not be sent {named}" in text and "/partner export" in text
     assert "://" not in text and "response" not in text  # no API address, no raw response
+
+
+def test_cli_export_names_a_wrong_team_or_an_unwritable_file_instead_of_an_empty_file_or_a_traceback(
+    store: Store, database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    seed(store)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
+    env = {**clean, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "DATABASE_URL": database_url}
+
+    def export(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "bot.cli", "export", *args]
+        return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    out = tmp_path / "checkins.csv"
+    typo = export("--team", "T0002", "--out", str(out))
+    assert typo.returncode == 2 and f"no customers of workspace T0002 in this database (workspaces: {TEAM_ID})" in (
+        typo.stderr
+    )
+    lower = export("--team", TEAM_ID.lower(), "--out", str(out))
+    assert lower.returncode == 2 and f"{TEAM_ID.lower()!r} is not a Slack team ID" in lower.stderr
+    assert not out.exists()  # no empty file that looks like "nothing to export"
+    nowhere = export("--team", TEAM_ID, "--out", str(tmp_path / "missing-folder" / "checkins.csv"))
+    assert nowhere.returncode == 2 and "Traceback" not in nowhere.stderr
+    assert "cannot write " in nowhere.stderr and "No such file or directory" in nowhere.stderr
