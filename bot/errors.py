@@ -19,7 +19,10 @@ logger = logging.getLogger("partner.errors")
 SORRY = "Sorry — something went wrong on our side and it has been logged."
 # Slack lets a form be opened for 3 seconds after the click or command; a slow moment makes views.open refuse.
 LATE_FORM = "Slack didn't let me open the form in time (it allows only 3 seconds). Please try again."
-_TRIGGER_ERRORS = frozenset({"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"})
+_TRIGGER_ERRORS = frozenset({"expired_trigger_id", "invalid_trigger_id"})
+# The trigger already opened its form: Slack delivered the same click or command again (a retry) and the user is
+# looking at that form. Nothing to say; "try again" would only confuse.
+_SPENT_TRIGGER = "exchanged_trigger_id"
 # Slack itself busy or slow while the user waits (a 429 whose Retry-After outlasts the answer, a timeout): not
 # something of ours to log as a failure, and "try again" is the whole remedy.
 SLACK_BUSY = "Slack is busy right now and asked me to slow down. Please try again in a few seconds."
@@ -88,6 +91,11 @@ def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
 
 
 def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext, client: WebClient) -> BoltResponse:
+    if isinstance(error, SlackApiError) and error.response.get("error") == _SPENT_TRIGGER:
+        logger.warning(
+            "views.open: this trigger already opened a form (a redelivered request?) (team=%s)", context.team_id
+        )
+        return BoltResponse(status=200, body="")
     expected = isinstance(error, UserError)
     if expected:
         message = error.message  # type: ignore[attr-defined]

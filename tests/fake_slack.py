@@ -307,6 +307,7 @@ class FakeSlack:
         self._members: dict[str, list[str]] = {}
         self._dm_by_user: dict[str, str] = {}
         self._external_ids: dict[str, str] = {}
+        self._exchanged_triggers: set[str] = set()  # trigger_ids a view was opened with: each opens one
         self._response_ids: set[str] = set()
         # OAuth install: the app's credentials, codes handed out by the consent page, and the bot tokens it
         # issued per workspace (token → that workspace's install; the constructor's bot_token stays valid too).
@@ -459,6 +460,7 @@ class FakeSlack:
             self.files.clear()
             self.response_url_posts.clear()
             self._external_ids.clear()
+            self._exchanged_triggers.clear()
             self.installs.clear()
             self._oauth_codes.clear()
             self._refresh_tokens.clear()
@@ -1246,17 +1248,27 @@ class FakeSlack:
         return stored
 
     def _require_trigger(self, params: dict[str, Any]) -> None:
-        if not _str_param(params, "trigger_id").strip():
+        trigger_id = _str_param(params, "trigger_id").strip()
+        if not trigger_id:
             raise _ApiError("invalid_trigger_id")
+        with self._lock:
+            if trigger_id in self._exchanged_triggers:  # Slack opens one view per trigger, e.g. not for a retry
+                raise _ApiError("exchanged_trigger_id")
+
+    def _exchange_trigger(self, params: dict[str, Any]) -> None:
+        with self._lock:
+            self._exchanged_triggers.add(_str_param(params, "trigger_id").strip())
 
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         self._require_trigger(params)
         view = self._check_view(params.get("view"), ("modal",))
+        self._exchange_trigger(params)
         return {"view": self._store_view(view)}
 
     def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
         self._require_trigger(params)
         view = self._check_view(params.get("view"), ("modal",))
+        self._exchange_trigger(params)
         return {"view": self._store_view(view)}
 
     def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.server import MAX_BODY_BYTES
-from handlers.ids import ADD_CUSTOMER_MODAL
+from handlers.ids import ADD_CUSTOMER_MODAL, OPEN_CHECKIN
 from storage.store import Store
 from tests.e2e.test_cadence import add as add_daily_customer
 from tests.e2e.test_cadence import cli_env as cli_env
@@ -198,3 +198,22 @@ def test_slack_failing_before_the_answer_is_explained_in_plain_words_not_as_our_
         text = impatient.command("checkin").json()["text"]
     assert says in text and "on our side" not in text, text
     assert [r for r in caplog.records if r.name == "partner.errors" and r.exc_info] == []
+
+
+def test_a_retried_command_or_click_whose_form_is_open_says_nothing(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    """Slack opens one form per trigger: a retry's views.open is refused (exchanged_trigger_id) while the user looks
+    at the form the first delivery opened; telling them "Slack didn't let me open the form in time" would be wrong."""
+    assert "Added *Acme*" in slack.command("add Acme").json()["text"]
+    (customer,) = store.customers(team_id=TEAM_ID)
+    first = slack.command("checkin", trigger_id="9.3.form")
+    retry = slack.command("checkin", trigger_id="9.3.form", retry_num=1, retry_reason="http_timeout")
+    assert (first.status, first.body, retry.status, retry.body) == (200, b"", 200, b"")
+    for n in (None, 1, 2):
+        clicked = slack.block_action(OPEN_CHECKIN, value=str(customer.id), trigger_id="9.3.click", retry_num=n)
+        assert (clicked.status, clicked.body) == (200, b"")
+    opened = [c for c in fake_slack.calls_to("views.open") if c.ok]
+    assert [c.params["trigger_id"] for c in opened] == ["9.3.form", "9.3.click"]
+    drain_lazy_listeners(bot)
+    assert posted(fake_slack) == [] and fake_slack.response_url_posts == []

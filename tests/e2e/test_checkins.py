@@ -299,9 +299,13 @@ def test_message_shortcut_prefills_the_note_with_a_permalink(
     metadata = json.loads(view["private_metadata"])
     assert metadata == {"channel_id": "C0ACME", "permalink": permalink, "key": "shortcut:3.3.short"}
 
-    # Slack retries the shortcut: a second modal opens, yet both submissions make one check-in.
+    # Slack retries the shortcut: its trigger opened the form already (exchanged_trigger_id), and the user, who is
+    # looking at that form, is told nothing; and should two forms be submitted, they make one check-in.
     slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME", trigger_id="3.3.short", retry_num=1)
-    second = fake_slack.calls_to("views.open")[1].params["view"]
+    retried = fake_slack.calls_to("views.open")[1]
+    assert retried.response["error"] == "exchanged_trigger_id"
+    assert fake_slack.calls_to("chat.postEphemeral") == [] and fake_slack.response_url_posts == []
+    second = retried.params["view"]
     values = modal_values(acme(store).id, "green", note)
     slack.view_submission(CHECKIN_MODAL, values, private_metadata=view["private_metadata"], view_id="VSHORT1")
     slack.view_submission(CHECKIN_MODAL, values, private_metadata=second["private_metadata"], view_id="VSHORT2")
