@@ -140,7 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             # HTTP mode binds its port first: /healthz answers 503 while the database is waited for, then 200.
-            listener = None if settings.socket_mode and not args.http else http_listener(settings, args)
+            if not settings.socket_mode or args.http:
+                try:
+                    listener = http_listener(settings, args)
+                except OSError as e:  # the port is taken (another Partner?) or not ours to bind
+                    why = f"{args.host}:{args.port or settings.port}: {e.strerror or e}"
+                    print(f"partner-bot: cannot listen on {why} (set PORT or --port)", file=sys.stderr)
+                    return 2
             db.upgrade_when_reachable(engine, give_up_after=max(args.db_wait, 0.0))
         else:
             db.upgrade(engine)

@@ -172,3 +172,16 @@ def test_serve_refuses_a_port_or_thread_count_it_cannot_serve_with(
 ) -> None:
     result = run(["serve", "--http", *option], env, tmp_path)
     assert result.returncode == 2 and says in result.stderr
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_serve_on_a_port_already_taken_says_so_in_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(["serve", "--http", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"], env, tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"partner-bot: cannot listen on 127.0.0.1:{port}: Address already in use (set PORT or --port)" in (
+        result.stderr
+    )
