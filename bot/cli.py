@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
@@ -375,7 +376,15 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace, listener: 
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             handler = SocketModeHandler(app, app_token=settings.slack_app_token)
-            handler.connect()
+            try:
+                handler.connect()
+            except SlackApiError as e:  # apps.connections.open refused the app-level token
+                print(
+                    f"partner-bot: Slack refused SLACK_APP_TOKEN ({e.response.get('error')}): copy a current "
+                    "app-level token with the connections:write scope from your app's Basic Information page.",
+                    file=sys.stderr,
+                )
+                return 2
             logger.info("Partner is running in Socket Mode")
             shutdown.wait()
             shutdown.report()

@@ -220,3 +220,27 @@ def test_partner_bot_serve_uses_socket_mode_when_the_app_token_is_set(
     (entry,) = store.checkins(team_id=TEAM_ID)
     assert (entry.mood, entry.note) == ("red", "churn risk")
     store.engine.dispose()
+
+
+def test_partner_bot_serve_with_an_app_token_slack_refuses_names_it_in_one_line(
+    fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_APP_TOKEN="xapp-1-A0001-1-revoked",
+        SLACK_API_URL=fake_slack.api_url,
+        DATABASE_URL=database_url,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "--no-scheduler"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "partner-bot: Slack refused SLACK_APP_TOKEN (invalid_auth)" in result.stderr
+    assert "xapp-1-A0001-1-revoked" not in result.stderr
