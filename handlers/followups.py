@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 
 # Errors that will not go away by retrying: recorded on the customer and explained to the author once.
 CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
-# The owner cannot get a DM at all: retrying later would not help.
-OWNER_GONE = frozenset({"user_not_found", "user_disabled", "account_inactive", "invalid_auth", "cannot_dm_bot"})
+# The owner cannot get a DM at all: retrying later would not help. (A refused token — invalid_auth,
+# account_inactive — is the bot's own problem: the alert waits in the outbox until an operator fixes it.)
+OWNER_GONE = frozenset({"user_not_found", "user_disabled", "cannot_dm_bot"})
 
 
 @dataclass

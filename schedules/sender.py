@@ -99,6 +99,9 @@ CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+# Slack refused the bot's own token (revoked, expired, its workspace or bot user deactivated): nothing is wrong with
+# the nudge, which waits, with the usual backoff, for an operator to fix the token (`partner-bot doctor`).
+TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
 LATE_AFTER = timedelta(minutes=10)
 DEFAULT_GRACE = timedelta(hours=6)
 METADATA_EVENT = "partner_nudge"
@@ -889,7 +892,7 @@ def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
 def _failed_answer(run: _Run, nudges: list[Nudge], e: SlackApiError) -> None:
     status = e.response.status_code
     error = str(e.response.get("error") or f"http {status}")
-    if status == 429 or status >= 500 or error in RETRYABLE_ERRORS:
+    if status == 429 or status >= 500 or error in RETRYABLE_ERRORS or error in TOKEN_REFUSED:
         wait = retry_after(e.response.headers)
         _retry_or_fail(run, nudges, error, at_least=timedelta(seconds=wait) if wait else None)
         return

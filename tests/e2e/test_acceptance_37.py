@@ -105,8 +105,9 @@ def owner_dms(fake_slack: FakeSlack) -> list[str]:
     [
         {"status": 429, "retry_after": 0, "times": 6},  # the summary's 3 tries and the alert's 3 tries
         {"status": 500, "times": 6},
+        {"error": "invalid_auth", "times": 2},  # the token refused, then fixed: the alert waited for it
     ],
-    ids=["429", "500"],
+    ids=["429", "500", "invalid_auth"],
 )
 def test_an_owner_alert_slack_refused_is_sent_later_from_the_outbox_exactly_once(
     slack: SlackRequests,

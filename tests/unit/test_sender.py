@@ -232,6 +232,23 @@ def test_rate_limited_past_the_clients_retries_backs_off_to_a_later_tick(
     assert posts(fake_slack) == ["ping a"]
 
 
+@pytest.mark.parametrize("error", ["invalid_auth", "account_inactive", "token_revoked"])
+def test_a_refused_token_keeps_the_nudge_until_an_operator_fixes_it(
+    store: Store, client: WebClient, fake_slack: FakeSlack, error: str
+) -> None:
+    """Slack refusing the bot's own token says nothing about the nudge: it waits with the usual backoff (no
+    'couldn't deliver' notice, which the same token could not post either) and goes out once the token works."""
+    customer = store.add_customer(team_id=TEAM_ID, name="Acme", created_by="U0001", now=NOW, owner_id="U0001")
+    plan(store, "a", channel="C0001", customer_id=customer.id)
+    fake_slack.fail_next("chat.postMessage", error=error)
+    assert send_due_nudges(store=store, client=client, now=NOW, options=FAST) == 0
+    waiting = row(store, "a")
+    assert (waiting.status, waiting.error, waiting.next_attempt_at) == ("pending", error, NOW + FAST.backoff)
+    assert send_due_nudges(store=store, client=client, now=NOW + FAST.backoff, options=FAST) == 1
+    assert posts(fake_slack) == ["ping a"]
+    assert not [c for c in fake_slack.calls_to("chat.postMessage") if "couldn't deliver" in str(c.params["text"])]
+
+
 def test_server_errors_retry_with_backoff_then_fail_and_the_owner_is_told_once(
     store: Store, client: WebClient, fake_slack: FakeSlack
 ) -> None:
