@@ -185,17 +185,23 @@ def test_a_wrong_app_token_fails_loudly(
         handler.close()
 
 
-def test_partner_bot_serve_uses_socket_mode_when_the_app_token_is_set(
-    fake_slack: FakeSlack, database_url: str, tmp_path: Path
-) -> None:
+def serve_environment(fake_slack: FakeSlack, database_url: str, *, app_token: str) -> dict[str, str]:
+    """`partner-bot serve`'s environment in Socket Mode: this test's settings only, none of the caller's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
     env.update(
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_APP_TOKEN=fake_slack.app_token,
+        SLACK_APP_TOKEN=app_token,
         SLACK_API_URL=fake_slack.api_url,
         DATABASE_URL=database_url,
     )
+    return env
+
+
+def test_partner_bot_serve_uses_socket_mode_when_the_app_token_is_set(
+    fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    env = serve_environment(fake_slack, database_url, app_token=fake_slack.app_token)
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--no-scheduler"],
         env=env,
@@ -225,14 +231,7 @@ def test_partner_bot_serve_uses_socket_mode_when_the_app_token_is_set(
 def test_partner_bot_serve_with_an_app_token_slack_refuses_names_it_in_one_line(
     fake_slack: FakeSlack, database_url: str, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_APP_TOKEN="xapp-1-A0001-1-revoked",
-        SLACK_API_URL=fake_slack.api_url,
-        DATABASE_URL=database_url,
-    )
+    env = serve_environment(fake_slack, database_url, app_token="xapp-1-A0001-1-revoked")
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "serve", "--no-scheduler"],
         env=env,
