@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from domain.errors import UserError
+from schedules.slack_http import TOKEN_REFUSED
 
 logger = logging.getLogger("partner.errors")
 
@@ -30,8 +31,6 @@ SLACK_SLOW = "Slack didn't answer in time. Please try again in a moment."
 # Slack's own failure (5xx after the client's retries): not ours, and "Sorry… it has been logged" would mislead.
 SLACK_DOWN = "Slack had a problem on its side just now. Please try again in a moment."
 _SLACK_DOWN_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-# The token Partner uses was refused: nothing the user can do but tell whoever runs Partner.
-_TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
 
 
 def _token_refused(error: str) -> str:
@@ -102,7 +101,7 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
     elif _late_form(error):
         logger.warning("views.open refused (team=%s): %s", context.team_id, error.response.get("error"))  # type: ignore[attr-defined]
         message = LATE_FORM
-    elif isinstance(error, SlackApiError) and error.response.get("error") in _TOKEN_ERRORS:
+    elif isinstance(error, SlackApiError) and error.response.get("error") in TOKEN_REFUSED:
         # The operator must act (a revoked or wrong token): an error in the log, no traceback to dig through.
         logger.error("Slack refused the bot token (team=%s): %s", context.team_id, error.response.get("error"))
         message = _token_refused(str(error.response.get("error")))

@@ -83,7 +83,7 @@ from bot.memory import fewer_full_collections
 from bot.oauth import NotInstalled, SlackClients, client_for
 from handlers.blocks import context, section
 from handlers.blocks.checkin import owner_alert_text
-from schedules.slack_http import KeepAliveWebClient, retry_after, same_client_as
+from schedules.slack_http import TOKEN_REFUSED, KeepAliveWebClient, retry_after, same_client_as
 from storage.checkins import OWNER_ALERT  # a check-in's owner alert the follow-up did not send
 from storage.models import Nudge
 from storage.store import Store
@@ -99,9 +99,6 @@ CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
-# Slack refused the bot's own token (revoked, expired, its workspace or bot user deactivated): nothing is wrong with
-# the nudge, which waits, with the usual backoff, for an operator to fix the token (`partner-bot doctor`).
-TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
 LATE_AFTER = timedelta(minutes=10)
 DEFAULT_GRACE = timedelta(hours=6)
 METADATA_EVENT = "partner_nudge"
@@ -892,6 +889,7 @@ def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
 def _failed_answer(run: _Run, nudges: list[Nudge], e: SlackApiError) -> None:
     status = e.response.status_code
     error = str(e.response.get("error") or f"http {status}")
+    # A refused token: the nudge waits, with the usual backoff, for the token to be fixed.
     if status == 429 or status >= 500 or error in RETRYABLE_ERRORS or error in TOKEN_REFUSED:
         wait = retry_after(e.response.headers)
         _retry_or_fail(run, nudges, error, at_least=timedelta(seconds=wait) if wait else None)

@@ -33,6 +33,10 @@ from urllib.request import Request
 
 from slack_sdk import WebClient
 
+# Slack refused Partner's own token (revoked, expired, its workspace or bot user deactivated): nothing the request or
+# the nudge did wrong; an operator has to fix the token (`partner-bot doctor`).
+TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
+
 Client = TypeVar("Client", bound=WebClient)
 
 
