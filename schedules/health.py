@@ -43,6 +43,7 @@ from domain.health import (
 from handlers.blocks import section
 from handlers.blocks.health import drop_alert_text
 from handlers.home_publisher import request_home_refresh
+from schedules.planner import at_work
 from schedules.sender import Message, Skip, register
 from storage.boundaries import to_rule
 from storage.health import CheckInPoint, HealthScore, ScorePoint
@@ -409,7 +410,7 @@ def recompute_health(
         day=row.day,
         now=now,
     )
-    alert_on_drop(store, customer, now)
+    alert_on_drop(store, customer, now, default_tz=config.default_tz)
     return health
 
 
@@ -434,7 +435,7 @@ def recompute_health_many(
     since = (now - timedelta(days=2 * DROP_DAYS)).date()
     snapshots = store.health_scores_many(team_id=team_id, customer_ids=[c.id or 0 for c in owned], since=since)
     for customer in owned:
-        alert_on_drop(store, customer, now, snapshots=snapshots[customer.id or 0])
+        alert_on_drop(store, customer, now, snapshots=snapshots[customer.id or 0], default_tz=config.default_tz)
     return {i: scored[i][0] for i in saved}
 
 
@@ -458,13 +459,20 @@ def score_points(store: Store, customer: Customer, since: date) -> list[tuple[da
 
 
 def alert_on_drop(
-    store: Store, customer: Customer, now: datetime, *, snapshots: Sequence[ScorePoint] | None = None
+    store: Store,
+    customer: Customer,
+    now: datetime,
+    *,
+    snapshots: Sequence[ScorePoint] | None = None,
+    default_tz: str = "UTC",
 ) -> bool:
     """Owe the owner one DM when the score fell DROP_POINTS+ within DROP_DAYS; True when this call planned it.
 
     Once per drop, for real: the nudge's key names the snapshot day the score fell from, and the outbox's unique
     (team, kind, subject, due_key) lets exactly one insert win — a second recompute, a concurrent one in another
     thread or replica, or the next day's while the same fall still shows all find the row already there.
+    The DM is due in working hours, like the overdue alert: a fall the daily job finds just after the customer's
+    midnight (or on a weekend) goes out at the start of the next working day, not at 00:05.
     """
     assert customer.id is not None
     if not customer.owner_id:
@@ -493,7 +501,7 @@ def alert_on_drop(
         kind=HEALTH_DROP,
         subject=f"customer:{customer.id}",
         due_key=f"from:{high.day.isoformat()}",
-        due_at=now,
+        due_at=at_work(customer_calendar(customer, default_tz), now),
         now=now,
         customer_id=customer.id,
         recipient_id=customer.owner_id,

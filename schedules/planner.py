@@ -40,6 +40,8 @@ logger = logging.getLogger("partner.planner")
 CADENCE = "cadence"
 OVERDUE = "overdue"
 ALERT_AT = time(9)  # "by the next business morning", customer time
+# The end of the working day: the working hours a response-time agreement counts (WorkCalendar's 09:00–17:00).
+WORKDAY_END = time(17)
 # Statuses of a cadence nudge that mean "the call was asked for that day" (for the missed-call rule).
 ASKED = ("pending", "claimed", "sending", "sent", "failed", "missed")
 # Person-made outcomes that excuse a day: nobody missed a call they deliberately skipped or snoozed.
@@ -168,6 +170,19 @@ def plan_cadence(
 def business_morning(cal: WorkCalendar, day: date) -> datetime:
     """09:00 customer time on the first business day on or after `day`."""
     return cal.at_local(cal.next_business_day(day, include_today=True), ALERT_AT)
+
+
+def at_work(cal: WorkCalendar, now: datetime) -> datetime:
+    """`now` when it falls in working hours (ALERT_AT–WORKDAY_END on a business day), else the next business morning.
+
+    When an owner may be DMed about something found at any hour: the daily health job scores a customer just after
+    their local midnight, and a drop it finds then must wait for the start of the working day.
+    """
+    local = cal.local_datetime(now)
+    day, clock = local.date(), local.time()
+    if cal.is_business_day(day) and ALERT_AT <= clock < WORKDAY_END:
+        return now
+    return business_morning(cal, day if clock < ALERT_AT else day + timedelta(days=1))
 
 
 def thresholds_of(customer: Scheduled, cadence: Cadence) -> Thresholds | None:

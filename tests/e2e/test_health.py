@@ -304,6 +304,55 @@ def test_a_fall_from_a_score_held_for_days_is_told_once_while_the_week_slides(
     assert "health fell from 95 to" in alerts[0].params["text"]
 
 
+AUCKLAND = ZoneInfo("Pacific/Auckland")  # UTC+13 in November
+
+
+@pytest.mark.parametrize(
+    ("scored", "told"),
+    [
+        # Just after the customer's midnight on a Thursday: at 09:00 that morning, not at 00:05.
+        (datetime(2026, 11, 26, 0, 5, tzinfo=AUCKLAND), datetime(2026, 11, 26, 9, 0, tzinfo=AUCKLAND)),
+        # Saturday just after midnight: Monday 09:00, the next working day.
+        (datetime(2026, 11, 28, 0, 5, tzinfo=AUCKLAND), datetime(2026, 11, 30, 9, 0, tzinfo=AUCKLAND)),
+        # Friday evening (a late recompute): the next working morning.
+        (datetime(2026, 11, 27, 19, 30, tzinfo=AUCKLAND), datetime(2026, 11, 30, 9, 0, tzinfo=AUCKLAND)),
+    ],
+)
+def test_a_drop_found_outside_working_hours_is_told_at_the_start_of_the_working_day(
+    slack: SlackRequests,
+    store: Store,
+    clock: FakeClock,
+    fake_slack: FakeSlack,
+    settings: Settings,
+    scored: datetime,
+    told: datetime,
+) -> None:
+    ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=Pacific/Auckland"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+    with store.session() as session:
+        row = session.get(Customer, customer.id)
+        assert row is not None
+        row.cadence, row.created_at = "weekly tue 10:00", datetime(2026, 6, 1, tzinfo=UTC)
+        session.add(row)
+        session.commit()
+    clock.set(scored)
+    fell_from_95(store, customer, clock)
+    client = make_client(settings)
+    assert daily_health(store=store, client=client, now=clock.now, settings=settings) == 1
+    (owed,) = store.nudges(team_id=TEAM_ID, kinds=[HEALTH_DROP], due_after=clock.now - timedelta(days=1))
+    assert owed.due_at == told
+    # Every tick until then (the customer's night, a weekend) leaves the owner in peace.
+    tick = clock.now
+    while tick < told:
+        run_tick(store=store, client=client, now=tick, settings=settings)
+        assert dms_to(fake_slack, "U0001", "health fell") == [], tick.astimezone(AUCKLAND)
+        tick += timedelta(hours=3) if tick + timedelta(hours=3) < told else told - tick
+    for now in (told, told + timedelta(minutes=1), told + timedelta(days=1)):
+        run_tick(store=store, client=client, now=now, settings=settings)
+    (alert,) = dms_to(fake_slack, "U0001", "health fell")
+    assert "*Acme Corp*'s health fell from 95 to" in alert.params["text"]
+
+
 def test_concurrent_recomputes_owe_the_owner_one_alert(
     slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
 ) -> None:

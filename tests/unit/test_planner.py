@@ -293,3 +293,22 @@ def test_customers_sharing_a_cadence_share_one_parse_and_a_bad_one_still_reads_a
     assert planner.cadence_of(first).kind == "weekly"
     assert planner.cadence_of(customer(id=3, cadence="every blue moon")).kind == "off"
     assert planner.cadence_of(customer(id=4, cadence="every blue moon")).kind == "off"  # not a cached error
+
+
+@pytest.mark.parametrize(
+    ("local", "expected"),
+    [
+        ((2026, 11, 25, 14, 0), (2026, 11, 25, 14, 0)),  # Wednesday afternoon: at once
+        ((2026, 11, 25, 0, 5), (2026, 11, 25, 9, 0)),  # just after midnight: that morning
+        ((2026, 11, 25, 17, 0), (2026, 11, 27, 9, 0)),  # the day is over; Thursday is Thanksgiving
+        ((2026, 11, 28, 10, 0), (2026, 11, 30, 9, 0)),  # Saturday: Monday
+        ((2026, 3, 8, 1, 30), (2026, 3, 9, 9, 0)),  # the night the clocks spring forward
+    ],
+)
+def test_at_work_is_now_in_working_hours_else_the_next_business_morning(
+    local: tuple[int, ...], expected: tuple[int, ...]
+) -> None:
+    cal = planner.WorkCalendar.create("America/New_York", "US")
+    zone = cal.zone()
+    now = datetime(*local, tzinfo=zone).astimezone(UTC)  # type: ignore[misc]
+    assert planner.at_work(cal, now) == datetime(*expected, tzinfo=zone).astimezone(UTC)  # type: ignore[misc]
