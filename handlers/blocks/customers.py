@@ -269,6 +269,25 @@ def _days_input(block_id: str, label: str, value: int | None) -> dict[str, Any]:
     return {"type": "input", "block_id": block_id, "optional": True, "label": plain(label), "element": element}
 
 
+def edit_form_shown(customer: Customer) -> dict[str, str]:
+    """What the edit modal's inputs hold when it opens, as its submission reports untouched inputs. Kept in the
+    modal's private_metadata: a submission changes only the inputs the user changed, so a rename (or any other
+    change) someone else made while the form was open is not undone by the form's stale values."""
+    country = (customer.country or "") + (f"-{customer.subdiv}" if customer.country and customer.subdiv else "")
+    return {
+        "name": customer.name,
+        "owner": customer.owner_id or "",
+        "channel": customer.channel_id or "",
+        "tz": customer.tz or "",
+        "country": country,
+        "cadence": customer.cadence or "",
+        "week": customer.working_week or "mon-fri",
+        "summary": "on" if customer.post_checkins else "off",
+        "ideal": str(customer.ideal_days) if customer.ideal_days is not None else "",
+        "max": str(customer.max_days) if customer.max_days is not None else "",
+    }
+
+
 def customer_modal(
     *, customer: Customer | None = None, owner_id: str | None = None, channel_id: str | None = None
 ) -> dict[str, Any]:
@@ -347,7 +366,11 @@ def customer_modal(
             _days_input("ideal", "Ideal days between calls (empty: the cadence's)", customer.ideal_days),
             _days_input("max", "At most days between calls (empty: the cadence's)", customer.max_days),
         ]
-    metadata = {"customer_id": customer.id} if customer is not None else {"channel_id": channel_id}
+    metadata: dict[str, Any] = (
+        {"customer_id": customer.id, "shown": edit_form_shown(customer)}
+        if customer is not None
+        else {"channel_id": channel_id}
+    )
     return {
         "type": "modal",
         "callback_id": EDIT_CUSTOMER_MODAL if editing else ADD_CUSTOMER_MODAL,

@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers.commands.add import added_text, check_owner, settings_for, user_timezone
+from handlers.commands.customer_args import UNSET
 from handlers.commands.edit import describe_changes, edit_changes
 from handlers.followups import join_customer_channel, tell_user
 from handlers.home_publisher import request_home_refresh
@@ -135,21 +136,38 @@ def submit_edit_customer(
     )
     if customer is None or customer.id is None:
         raise UserError("That customer no longer exists.")
+    if customer.archived_at is not None:  # archived by someone else while the form was open: the form stays
+        raise UserError(
+            f"*{customer.name}* was archived meanwhile. Restore it (`/partner restore {customer.name}`), "
+            "then save again: your changes stay here.",
+            field="name",
+        )
     with on_field("name"):
         require_change(client, settings, user_id=user_id, customer=customer, action="edit")
-    options = {
+    form = {
         "name": _text(view, "name"),
-        "country": _text(view, "country") or "none",
-        "week": _text(view, "week") or "mon-fri",
-        "ideal": _text(view, "ideal") or "default",
-        "max": _text(view, "max") or "default",
+        "owner": str(_field(view, "owner").get("selected_user") or ""),
+        "channel": str(_field(view, "channel").get("selected_conversation") or ""),
+        "tz": _text(view, "tz"),
+        "country": _text(view, "country"),
+        "cadence": _text(view, "cadence"),
+        "week": _text(view, "week"),
         "summary": "on" if _field(view, "summary").get("selected_options") else "off",
+        "ideal": _text(view, "ideal"),
+        "max": _text(view, "max"),
     }
+    shown = _metadata(view).get("shown")
+    # Only what the user changed in the form is applied: an input left as it opened keeps the customer's
+    # current value, which someone else may have changed meanwhile (a rename, a new cadence…).
+    changed_inputs = {k for k in form if not isinstance(shown, dict) or shown.get(k) != form[k]}
+    defaults = {"country": "none", "week": "mon-fri", "ideal": "default", "max": "default"}
+    options = {k: form[k] or defaults.get(k, "") for k in ("name", "country", "week", "ideal", "max", "summary")}
     for key in ("tz", "cadence"):  # empty: keep the time zone; no cadence
-        if _text(view, key):
-            options[key] = _text(view, key)
+        if form[key]:
+            options[key] = form[key]
+    options = {k: v for k, v in options.items() if k in changed_inputs}
     now = clock()
-    owner_id = _field(view, "owner").get("selected_user") or None
+    owner_id = form["owner"] if "owner" in changed_inputs and form["owner"] else None
     if owner_id and owner_id != customer.owner_id:
         with on_field("owner"):
             check_owner(client, owner_id)
@@ -157,10 +175,10 @@ def submit_edit_customer(
         customer=customer,
         options=options,
         owner_id=owner_id,
-        channel_id=_field(view, "channel").get("selected_conversation") or None,
+        channel_id=(form["channel"] or None) if "channel" in changed_inputs else UNSET,
         now=now,
     )
-    if not _text(view, "cadence"):
+    if not form["cadence"] and "cadence" in changed_inputs:
         changes["cadence"] = None
     with on_field("name"):
         updated, changed = store.update_customer(

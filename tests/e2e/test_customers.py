@@ -430,6 +430,59 @@ def test_edit_without_settings_opens_the_modal_and_it_saves(
     assert "You can't edit" in refused.json()["errors"]["name"]
 
 
+def untouched_state(view: dict[str, Any], **typed: Any) -> dict[str, Any]:
+    """The state Slack submits for the edit modal as it opened, with `typed` inputs changed by the user."""
+    fields: dict[str, Any] = {}
+    for block in view["blocks"]:
+        element = block.get("element") or {}
+        if element.get("type") == "users_select":
+            fields[block["block_id"]] = element.get("initial_user")
+        elif element.get("type") == "conversations_select":
+            fields[block["block_id"]] = element.get("initial_conversation")
+        elif element.get("type") == "checkboxes":
+            fields[block["block_id"]] = bool(element.get("initial_options"))
+        elif block["type"] == "input":
+            fields[block["block_id"]] = element.get("initial_value")
+    return field_values(**{**fields, **typed})
+
+
+def test_an_edit_form_saved_after_someone_else_renamed_or_archived_the_customer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_acme(slack)
+    slack.command("edit acme")
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+    # While Dana's form is open, a teammate renames Acme and gives it a cadence.
+    ephemeral(slack.command("edit acme name=Acme Industries cadence=weekly tue 10:00"))
+    # Dana changes only the time zone: the form's stale name and cadence must not undo the teammate's changes.
+    saved = slack.view_submission(
+        EDIT_CUSTOMER_MODAL, untouched_state(view, tz="Europe/Berlin"), private_metadata=view["private_metadata"]
+    )
+    assert saved.status == 200 and saved.body in (b"", b"{}"), saved.text
+    renamed = store.customer_by_name(team_id=TEAM_ID, name="acme industries")
+    assert renamed is not None and renamed.id is not None
+    assert (renamed.cadence, renamed.tz) == ("weekly tue 10:00", "Europe/Berlin")
+    # A change Dana did make still wins, and clearing the cadence in the form clears it.
+    slack.command("edit acme")
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+    state = untouched_state(view, name="Acme Global", cadence="")
+    slack.view_submission(EDIT_CUSTOMER_MODAL, state, private_metadata=view["private_metadata"], view_id="VEDIT2")
+    now = store.customer(team_id=TEAM_ID, customer_id=renamed.id)
+    assert now is not None and (now.name, now.cadence, now.tz) == ("Acme Global", None, "Europe/Berlin")
+
+    # Archived by someone else while the form was open: refused next to the name, the form keeps the changes.
+    slack.command("edit acme")
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+    ephemeral(slack.command("archive acme"))
+    refused = slack.view_submission(
+        EDIT_CUSTOMER_MODAL, untouched_state(view, tz="Asia/Tokyo"), private_metadata=view["private_metadata"]
+    )
+    assert refused.json()["response_action"] == "errors"
+    assert "archived meanwhile" in refused.json()["errors"]["name"] and "/partner restore Acme Global" in refused.text
+    archived = store.customer(team_id=TEAM_ID, customer_id=renamed.id)
+    assert archived is not None and archived.tz == "Europe/Berlin"
+
+
 # Archive and restore
 
 
