@@ -131,9 +131,10 @@ def build_digest(
         ]
     )
     since = now - timedelta(days=7)
-    records = store.digest_records(team_id=team_id, owner_id=owner_id, since=since, now=now)
+    # The week the digest covers is the digest zone's: at Monday 09:00 in Auckland it is still Sunday in UTC.
+    this_week = week_start(now.astimezone(ZoneInfo(default_tz)).date())
+    records = store.digest_records(team_id=team_id, owner_id=owner_id, since=since, now=now, tz=default_tz)
     names = {c.id: c.name for c in customers}
-    this_week = week_start(now.date())
     streaks = sorted(
         (
             Streak(customer=names[cid], weeks=_streak(weeks, this_week))
@@ -143,7 +144,7 @@ def build_digest(
         key=lambda s: (-s.weeks, s.customer.lower()),
     )
     summary = DigestSummary(
-        week_start=week_start(now.astimezone(ZoneInfo(default_tz)).date()),
+        week_start=this_week,
         at_risk=[f for f in facts if f.at_risk],
         tier_moves=[
             TierMove(
@@ -192,18 +193,23 @@ def digest_chart(
     return png, [line.name for line in movers]
 
 
-def chart_filename(now: datetime) -> str:
-    return f"partner-health-{iso_week(now.date())}.png"
+def chart_week(now: datetime, tz: str) -> str:
+    """The ISO week of the chart's name and title: the digest zone's, as the digest's own (`digest_slot`)."""
+    return iso_week(now.astimezone(ZoneInfo(tz)).date())
+
+
+def chart_filename(now: datetime, tz: str) -> str:
+    return f"partner-health-{chart_week(now, tz)}.png"
 
 
 def upload_chart(
-    *, client: WebClient, channel: str, png: bytes, now: datetime, thread_ts: str | None = None
+    *, client: WebClient, channel: str, png: bytes, now: datetime, tz: str, thread_ts: str | None = None
 ) -> dict[str, Any]:
     response = client.files_upload_v2(
         channel=channel,
         content=png,
-        filename=chart_filename(now),
-        title=f"Health over 12 weeks · {iso_week(now.date())}",
+        filename=chart_filename(now, tz),
+        title=f"Health over 12 weeks · {chart_week(now, tz)}",
         alt_txt="Line chart of weekly health scores (0–100) of the customers whose health changed most.",
         thread_ts=thread_ts,
     )
@@ -237,7 +243,7 @@ def send_digest(
     png, _names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
     summary = replace(summary, with_chart=True)
     client.chat_postMessage(channel=destination, text=digest_text(summary), blocks=digest_blocks(summary))
-    upload_chart(client=client, channel=destination, png=png, now=now)
+    upload_chart(client=client, channel=destination, png=png, now=now, tz=tz)
     return summary
 
 
@@ -323,7 +329,9 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
             as_of = nudge.sent_at or now
             try:
                 png, _names = digest_chart(store=store, team_id=nudge.team_id, now=as_of, tz=tz)
-                upload_chart(client=client_for(client, nudge.team_id), channel=nudge.channel_id, png=png, now=as_of)
+                upload_chart(
+                    client=client_for(client, nudge.team_id), channel=nudge.channel_id, png=png, now=as_of, tz=tz
+                )
                 uploaded += 1
             except NotInstalled as e:
                 logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e)

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, exists, func, literal
 from sqlmodel import Session, col, select
@@ -351,9 +352,18 @@ class HomeQueries(StoreBase):
             return workspace
 
     def digest_records(
-        self, *, team_id: str, owner_id: str | None, since: datetime, now: datetime, streak_weeks: int = 26
+        self,
+        *,
+        team_id: str,
+        owner_id: str | None,
+        since: datetime,
+        now: datetime,
+        tz: str = "UTC",
+        streak_weeks: int = 26,
     ) -> DigestRecords:
         """Tier moves and boundary escalations since `since`, and which weeks each customer had a check-in.
+
+        A check-in's week is the local week in `tz` (the digest's zone), the week the digest covers.
 
         Three statements; the check-in weeks stream (yield_per) so a large history is never held as rows.
         """
@@ -400,8 +410,9 @@ class HomeQueries(StoreBase):
                 .where(CheckIn.team_id == team_id, CheckIn.created_at > start, CheckIn.created_at <= now, *scope)
                 .execution_options(yield_per=1000)
             )
+            zone = ZoneInfo(tz)
             for customer_id, at in stamps:
-                records.checkin_weeks.setdefault(customer_id, set()).add(_week_start(at.date()))
+                records.checkin_weeks.setdefault(customer_id, set()).add(_week_start(at.astimezone(zone).date()))
         return records
 
     def digest_health_points(

@@ -152,7 +152,7 @@ def send_chart_to_dm(
     try:
         png, _names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
         dm = open_dm(client, user_id)
-        upload_chart(client=client, channel=dm, png=png, now=now)
+        upload_chart(client=client, channel=dm, png=png, now=now, tz=tz)
     except (SlackApiError, OSError) as e:  # OSError: Slack timed out or dropped the connection
         error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
         logger.warning("digest chart for %s not sent: %s", user_id, error)

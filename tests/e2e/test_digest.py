@@ -6,6 +6,7 @@ import io
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -276,6 +277,40 @@ def test_the_weekly_digest_goes_out_once_with_its_chart(
     later = now + timedelta(weeks=1)
     assert plan_digests(store=store, client=client, now=later, settings=settings) == 1
     assert send_due_nudges(store=store, client=client, now=later) == 1
+
+
+def test_an_auckland_digest_counts_streaks_and_names_its_chart_by_aucklands_week(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    auckland = ZoneInfo("Pacific/Auckland")  # UTC+13 in November: Monday 09:00 there is Sunday 20:00 UTC
+    monday_9 = datetime(2026, 11, 30, 9, 0, tzinfo=auckland)
+    store.ensure_workspace(team_id=TEAM_ID, now=monday_9)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=monday_9)
+    store.set_digest_schedule(team_id=TEAM_ID, schedule="weekly mon 09:00", tz="Pacific/Auckland", now=monday_9)
+    kiwi = store.add_customer(
+        team_id=TEAM_ID, name="Kiwi", created_by="U0001", now=monday_9 - timedelta(days=60), owner_id="U0001"
+    )
+    assert kiwi.id is not None
+    # A check-in in each of the last three Auckland weeks; last week's on Monday 08:00, still Sunday in UTC.
+    for at in (
+        datetime(2026, 11, 11, 12, 0, tzinfo=auckland),
+        datetime(2026, 11, 18, 12, 0, tzinfo=auckland),
+        datetime(2026, 11, 23, 8, 0, tzinfo=auckland),
+    ):
+        store.record_checkin(
+            team_id=TEAM_ID, customer_id=kiwi.id, author_id="U0001", mood="green", note="ok", now=at.astimezone(UTC)
+        )
+    client = make_client(settings)
+    now = monday_9.astimezone(UTC) + timedelta(minutes=1)
+    assert plan_digests(store=store, client=client, now=now, settings=settings) == 1
+    assert send_due_nudges(store=store, client=client, now=now) == 1
+    assert send_digest_charts(store=store, client=client, now=now) == 1
+    text = json.dumps(digest_message(fake_slack, "C0001")["blocks"], ensure_ascii=False)
+    assert "Weekly digest · week of 30 Nov 2026" in text
+    assert "*Kiwi*: 3 weeks in a row with a check-in" in text
+    (row,) = store.nudges(team_id=TEAM_ID, kinds=[DIGEST], due_after=now - timedelta(days=7))
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert row.due_key == "2026-W49" and chart["filename"] == "partner-health-2026-W49.png"
 
 
 def test_a_decision_on_an_earlier_escalation_is_not_this_weeks_escalation(
