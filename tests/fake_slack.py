@@ -481,8 +481,12 @@ class FakeSlack:
         team_id: str | None = None,
         real_name: str | None = None,
         email: str | None = None,
+        stranger: bool = False,
     ) -> dict[str, Any]:
-        """Add (or replace) a user; returns the live stored object, so tests may tweak it later."""
+        """Add (or replace) a user; returns the live stored object, so tests may tweak it later.
+
+        ``stranger``: someone of another organisation met in a Slack Connect channel (give their ``team_id``):
+        users.info then answers as Slack does for them — ``is_stranger``, and no time zone or workspace role."""
         tz_label, tz_offset = _tz_fields(tz)  # also rejects unknown zones early
         real = real_name or name
         team = team_id or self.team_id
@@ -525,6 +529,11 @@ class FakeSlack:
             "updated": int(time.time()),
             "profile": profile,
         }
+        if stranger:
+            for key in ("tz", "tz_label", "tz_offset", "is_admin", "is_owner", "is_primary_owner", "real_name"):
+                user.pop(key)
+            user["is_stranger"] = True
+            user["profile"] = {k: profile[k] for k in ("real_name", "display_name", "avatar_hash", "team")}
         with self._lock:
             self.users[user_id] = user
         return user
@@ -1304,7 +1313,8 @@ class FakeSlack:
 
     def _user_view(self, user: dict[str, Any]) -> dict[str, Any]:
         shown = copy.deepcopy(user)
-        shown["tz_label"], shown["tz_offset"] = _tz_fields(user["tz"])
+        if "tz" in user:  # a stranger's record has no time zone
+            shown["tz_label"], shown["tz_offset"] = _tz_fields(user["tz"])
         return shown
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:

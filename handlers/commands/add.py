@@ -34,8 +34,9 @@ def user_timezone(client: WebClient, user_id: str) -> str | None:
 
 def check_owner(client: WebClient, user_id: str, *, usage: str | None = None) -> dict[str, Any]:
     """Slack's record of a named owner; refuses a bot, a deactivated or an unknown user (nudges and alerts would
-    go nowhere). {} when Slack cannot say right now (rate limit, outage): the owner is kept as typed, and Slack
-    is not asked again for the time zone."""
+    go nowhere), and someone of another organisation (owners get internal alerts: red check-ins, health drops).
+    {} when Slack cannot say right now (rate limit, outage): the owner is kept as typed, and Slack is not asked
+    again for the time zone."""
     how = f" Usage: `{usage}`" if usage else ""
     try:
         user: dict[str, Any] = client.users_info(user=user_id)["user"]
@@ -49,6 +50,11 @@ def check_owner(client: WebClient, user_id: str, *, usage: str | None = None) ->
         raise UserError(f"<@{user_id}> is a bot: a customer's owner is a person, who gets its nudges and alerts.{how}")
     if user.get("deleted"):
         raise UserError(f"<@{user_id}> is deactivated: pick an active teammate as the owner.{how}")
+    if user.get("is_stranger"):  # of another organisation, met in a Slack Connect channel
+        raise UserError(
+            f"<@{user_id}> is from another organisation (Slack Connect): a customer's owner is someone on your "
+            f"team, who gets its nudges and internal alerts.{how}"
+        )
     return user
 
 

@@ -13,6 +13,8 @@ from slack_sdk.models.views import View
 from domain.surveys import SURVEYS, Survey
 from handlers.blocks.surveys import profile_blocks, survey_button, survey_modal
 from handlers.ids import (
+    ADD_CUSTOMER_MODAL,
+    CUSTOMER_FIELD,
     CUSTOMER_VIEW_MODAL,
     OPEN_CHECKIN,
     OPEN_CUSTOMER_VIEW,
@@ -419,6 +421,27 @@ def test_external_people_can_reach_nothing_else(
     other = SlackRequests(slack.base_url, signing_secret=slack.signing_secret, team_id=EXTERNAL_TEAM, fake=fake_slack)
     text = ok(other.command("status acme", user_id="U0EXT1"))["text"]
     assert "only available to the account team" in text
+
+
+def test_someone_of_the_customers_organisation_cannot_be_made_an_owner(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """users.info of a stranger (another organisation, met in a shared channel) has no time zone or role: they
+    are refused as owner (owners get internal alerts) by every path that names one, and nothing else breaks."""
+    fake_slack.add_user("U0EXT1", name="cleo", team_id=EXTERNAL_TEAM, stranger=True)
+    customer = shared_customer(slack, fake_slack, store)
+    refused = ok(slack.command("add Globex <#C0SHARED|acme-shared> <@U0EXT1|cleo>"))["text"]
+    assert "<@U0EXT1> is from another organisation" in refused and "Usage: `/partner add" in refused
+    assert store.customer_by_name(team_id=TEAM_ID, name="globex") is None
+    refused = ok(slack.command("edit acme <@U0EXT1|cleo>"))["text"]
+    assert "<@U0EXT1> is from another organisation" in refused
+    form = {"name": {CUSTOMER_FIELD: {"type": "plain_text_input", "value": "Initech"}}}
+    form["owner"] = {CUSTOMER_FIELD: {"type": "users_select", "selected_user": "U0EXT1"}}
+    errors = ok(slack.view_submission(ADD_CUSTOMER_MODAL, form, private_metadata="{}"))["errors"]
+    assert "from another organisation" in errors["owner"]
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id or 0)
+    assert fresh is not None and fresh.owner_id == "U0001"
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
 
 
 # Scheduled survey prompts
