@@ -229,7 +229,9 @@ def health_inputs(
         scorecard_at=scorecard[1] if scorecard else None,
         level=level,
         boundaries=health_boundaries,
-        flagged_at=flagged_at,
+        # On the customer's clock: the reason names the day the owner flagged it, which in Auckland or Honolulu
+        # is often not the UTC day.
+        flagged_at=cal.local_datetime(flagged_at) if flagged_at is not None else None,
     )
 
 

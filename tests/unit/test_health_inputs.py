@@ -235,3 +235,16 @@ def test_survey_prompt_periods_count_from_when_the_customer_was_added() -> None:
     assert period_start(added, date(2026, 2, 8), 30) == added
     assert period_start(added, date(2026, 2, 9), 30) == date(2026, 2, 9)
     assert period_start(added, date(2026, 1, 1), 30) == added  # clock skew never goes before the start
+
+
+@pytest.mark.parametrize(
+    ("tz", "flagged_at", "day"),
+    [
+        ("Pacific/Auckland", datetime(2026, 11, 22, 20, 0, tzinfo=UTC), "Mon 23 Nov"),  # 09:00 Monday there
+        ("Pacific/Honolulu", datetime(2026, 11, 24, 5, 0, tzinfo=UTC), "Mon 23 Nov"),  # 19:00 Monday there
+    ],
+)
+def test_a_relationship_flag_names_the_day_on_the_customers_clock(tz: str, flagged_at: datetime, day: str) -> None:
+    health = compute_health(inputs(customer(tz=tz), flagged_at=flagged_at), now=NOW)
+    (flag,) = [c for c in health.components if c.name == "flag"]
+    assert flag.reason == f"relationship flagged over a boundary on {day}"
