@@ -259,6 +259,9 @@ def compute_health(
 def _adherence(due: int, logged: int, *, label: str) -> tuple[float, str] | None:
     if due == 0:
         return None  # nothing was due, so there is nothing to adhere to
+    if due == 1:  # "0 of the last 1 daily calls" reads like a machine
+        one = label.removesuffix("s")
+        return (100.0, f"the last {one} was logged") if logged else (0.0, f"the last {one} was not logged")
     if logged >= due:
         return 100.0, f"all of the last {due} {label} logged"
     return 100.0 * logged / due, f"{logged} of the last {due} {label} logged"

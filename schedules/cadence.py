@@ -187,8 +187,11 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         if contact is not None and _local_date(contact.created_at, tz) > start:
             return Skip("a call was logged since")
     reason = str(nudge.payload.get("reason") or "no call within its window")
-    last = f"last call {start:%a} {start.day} {start:%b}" if contact is not None else "no call logged yet"
-    text = f":warning: *{customer.name}* is overdue: {reason} ({last})."
+    if contact is not None:
+        last = f" Last call: {start:%a} {start.day} {start:%b}."
+    else:  # a lapse counted from the day the customer was added already says so
+        last = "" if "no call logged yet" in reason.lower() else " No call logged yet."
+    text = f":warning: *{customer.name}* is overdue: {reason}.{last}"
     channel, owner = _destination(customer, now)
     assert nudge.id is not None
     return Message(

@@ -114,7 +114,8 @@ def list_message(
     *, rows: Sequence[CustomerRow], title: str, args: str, page: int, pages: int, total: int, now: datetime
 ) -> dict[str, Any]:
     """One page of the compact list (text + blocks), well under Slack's 50 blocks per message."""
-    blocks: list[dict[str, Any]] = [section(f"*{title}* — {total} customer{'s' if total != 1 else ''}")]
+    count = f"{total} customer{'s' if total != 1 else ''}"
+    blocks: list[dict[str, Any]] = [section(f"*{title}* — {count}")]
     lines: list[str] = []
     for row in rows:
         customer = row.customer
@@ -134,7 +135,7 @@ def list_message(
         if page < pages:
             buttons.append(button("Next", LIST_PAGE, json.dumps({"args": args, "page": page + 1})))
         blocks.append({"type": "actions", "block_id": "list_pages", "elements": buttons})
-    text = f"{title} — {total} customers (page {page} of {pages})\n" + "\n".join(lines)
+    text = f"{title} — {count} (page {page} of {pages})\n" + "\n".join(lines)
     return {"text": truncate(text, 3000), "blocks": blocks}
 
 

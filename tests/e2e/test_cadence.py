@@ -200,6 +200,24 @@ def test_missed_daily_calls_alert_the_owner_by_the_next_business_morning_once(
     assert alert.due_at == day(2)  # Wednesday 09:00 New York: the morning after Tuesday's missed call
     dm = fake_slack.messages[fake_slack._dm_by_user["U0001"]]
     assert [("is overdue" in m["text"]) for m in dm].count(True) == 1
+    (overdue,) = [m for m in dm if "is overdue" in m["text"]]
+    headline = overdue["blocks"][0]["text"]["text"]
+    assert headline == ":warning: *Acme* is overdue: the daily call on Tue 1 Dec was missed. No call logged yet."
+
+
+def test_an_overdue_alert_counted_from_the_day_the_customer_was_added_says_no_call_once(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    clock.set(MON + timedelta(hours=2))
+    ephemeral(slack.command("snooze acme 3d"))  # no daily call is due until Thursday: the lapse counts from Monday
+    for n in range(1, 5):
+        tick(store, settings, day(n))
+    assert len(rows(store, "overdue")) == 1
+    (overdue,) = [m for m in fake_slack.messages[fake_slack._dm_by_user["U0001"]] if "is overdue" in m["text"]]
+    headline = overdue["blocks"][0]["text"]["text"]
+    assert "no call logged yet; added" in headline.lower()
+    assert headline.lower().count("no call logged yet") == 1, headline
 
 
 # Buttons

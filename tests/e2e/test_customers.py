@@ -187,6 +187,9 @@ def test_list_shows_owner_tier_health_last_checkin_mood_trend_and_next_nudge(
     assert "mood :large_green_circle::large_yellow_circle: ↘" in acme_row
     assert "next nudge Tue 1 Dec 10:00 CET" in acme_row  # the customer's own clock
     assert "tier — · health —" in globex_row and "no check-in yet" in globex_row and "next nudge —" in globex_row
+    assert body["text"].startswith("All customers — 2 customers (page 1 of 1)")
+    ephemeral(slack.command("archive globex"))
+    assert slack.command("list").json()["text"].startswith("All customers — 1 customer (page 1 of 1)")
 
 
 def test_list_filters(bot: BotServer, slack: SlackRequests, store: Store, lee: str) -> None:

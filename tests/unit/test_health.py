@@ -162,6 +162,19 @@ def test_mood_reason(moods: list[int], reason: str) -> None:
     assert component.reason == reason
 
 
+@pytest.mark.parametrize(
+    ("adherence", "reason"),
+    [
+        ((1, 0), "the last daily call was not logged"),
+        ((1, 1), "the last daily call was logged"),
+        ((2, 0), "0 of the last 2 daily calls logged"),
+    ],
+)
+def test_adherence_reason_of_a_single_call_reads_like_a_sentence(adherence: tuple[int, int], reason: str) -> None:
+    (component,) = compute_health(HealthInputs(adherence=adherence, cadence_label="daily calls"), now=NOW).components
+    assert component.reason == reason
+
+
 # --- re-weighting --------------------------------------------------------------------------------------
 
 
