@@ -11,12 +11,22 @@ from domain.errors import UserError
 # With `should_escape: true` Slack sends <#C0123|acme>, <@U0456|dana>, <!subteam^S1|@team>, <https://…|label>.
 _CHANNEL = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>$")
 _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
-# Phones and Macs may pair a straight quote with a curly one ("… ” or “… "): either closes either. They curl single
-# quotes too (‘Acme Corp’), and an apostrophe (Macy’s) is the same ’: a single-quoted phrase ends only at a ’ that
-# ends a word. A quote never closed runs to the end, so the caller can name it back instead of reading the mentions
-# after it as a name.
-_CLOSING_QUOTES = {'"': '"”', "“": '"”', "‘": "’"}  # opening quote → the quotes that close it
-_TOKEN = re.compile(r'<[^>]*>|["“][^"“”]*["”]?|‘[^‘]*?’(?=\s|$)|‘[^‘]*$|\S+')
+# What a quoted phrase is, said once for every command (customer names, agreement texts, option values). Phones and
+# Macs curl quotes, sometimes one end only: a double-quoted phrase opens with " “ or ” and ends at the first " or ”,
+# except that "…" may hold a “curly” pair and “…” a "straight" one (an agreement may quote someone), so a name in
+# mixed quotes ("Acme Corp” <#C…>) still ends at its own quote. Curled single quotes (‘Acme Corp’) quote too, but ’
+# is also the apostrophe (Macy’s, don’t): a single-quoted phrase ends only at a ’ that ends a word.
+QUOTE_OPENERS = '"“”‘'
+QUOTED_PHRASE = (
+    r'"(?P<straight>(?:[^"“”]|“[^"“”]*”)*)"'
+    r'|“(?P<curly>(?:[^"“”]|"[^"“”]*")*)”'
+    r'|["“”](?P<mixed>[^"“”]*)["”]'
+    r"|‘(?P<single>[^‘]*?)’(?=\s|$)"
+)  # a pattern's text, so that other patterns (boundary options' values) embed the same rule
+_QUOTED = re.compile(QUOTED_PHRASE)
+# A quote never closed runs to the end, so the caller can name it back instead of reading the mentions after it as
+# part of a name.
+_TOKEN = re.compile(rf"<[^>]*>|{QUOTED_PHRASE}|(?P<unclosed>[{QUOTE_OPENERS}][\s\S]*)|\S+")
 _KEY_VALUE = re.compile(r"^([a-z_]+)=(.*)$", re.IGNORECASE)
 
 
@@ -30,36 +40,56 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def quoted_text(match: re.Match[str]) -> str | None:
+    """The text inside the quotes of a match of QUOTED_PHRASE (alone or embedded); None when no phrase matched."""
+    return next((t for t in match.group("straight", "curly", "mixed", "single") if t is not None), None)
+
+
+def unclosed_quote(text: str, usage: str) -> UserError:
+    return UserError(f"The quote in '{text.strip()}' is never closed. Usage: `{usage}`")  # as Slack escaped it
+
+
 def tokenize(text: str, *, usage: str | None = None) -> list[str]:
     """Split on white space, keeping "quoted phrases" and <escaped|mentions> whole.
 
     With `usage`, a quote opened and never closed is named back with it rather than read to the end of the text."""
     tokens = []
-    for raw in _TOKEN.findall(text or ""):
-        closers = _CLOSING_QUOTES.get(raw[0])
-        if closers is not None:
-            if usage is not None and (len(raw) == 1 or raw[-1] not in closers):
-                raise UserError(f"The quote in '{raw}' is never closed. Usage: `{usage}`")
-            raw = raw[1:].rstrip(closers)
-            if not raw:
-                continue
-        tokens.append(raw)
+    for match in _TOKEN.finditer(text or ""):
+        token = quoted_text(match)
+        if match["unclosed"] is not None:
+            if usage is not None:
+                raise unclosed_quote(match["unclosed"], usage)
+            token = match["unclosed"][1:].strip()
+        if token == "":
+            continue  # "" names nothing
+        tokens.append(match.group() if token is None else token)
     return tokens
+
+
+def split_quoted(text: str, usage: str) -> tuple[str, str]:
+    """("the quoted text", what follows, untouched) when `text` starts with a quoted phrase; else (all of it, "").
+
+    A quote that is opened and never closed is named back rather than kept as part of the text."""
+    start = len(text) - len(text.lstrip())
+    match = _QUOTED.match(text, start)
+    if match is None:
+        if text[start : start + 1] in tuple(QUOTE_OPENERS):
+            raise unclosed_quote(text, usage)
+        return text, ""
+    return quoted_text(match) or "", text[match.end() :]
 
 
 def unquote_words(words: Sequence[str]) -> list[str]:
     """The words with the quotes around a leading "quoted phrase" taken off (`"Acme Corp" green` names Acme Corp),
     as many words as given: callers count words to find what follows the phrase."""
     words = list(words)
-    closers = _CLOSING_QUOTES.get(words[0][:1]) if words else None
-    if closers is None:
+    joined = " ".join(words)  # the words came split on white space: the phrase can only end at a word's end
+    match = _QUOTED.match(joined)
+    if match is None or joined[match.end() : match.end() + 1] not in ("", " "):
         return words
-    for i, word in enumerate(words):
-        start = 1 if i == 0 else 0
-        if len(word) > start and word[-1] in closers:
-            words[0] = words[0][1:]
-            words[i] = words[i][:-1]
-            return words
+    last = joined.count(" ", 0, match.end())  # the word the closing quote ends
+    words[0] = words[0][1:]
+    words[last] = words[last][:-1]
     return words
 
 

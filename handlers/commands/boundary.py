@@ -26,7 +26,7 @@ from handlers.boundaries_hooks import (
 )
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
-from handlers.parsing import unescape
+from handlers.parsing import QUOTE_OPENERS, QUOTED_PHRASE, quoted_text, split_quoted, unescape
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
@@ -40,33 +40,16 @@ USAGE = (
 ADD_USAGE = '/partner boundary <customer> add "<text>" [kind=response_time|contact_window|channel|custom] [value=…]'
 MAX_WORDING = 500  # characters the user sees; Boundary.reminder_text holds them escaped
 
-_OPTION = re.compile(r'(?P<key>[A-Za-z_]+)=(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”|(?P<bare>\S+))')
-# Phones and Macs may pair a straight quote with a curly one ("… ” or “… "): accepted as one quote too. Curled single
-# quotes (‘…’) quote as well, up to a ’ that ends a word (an apostrophe inside one, as in don’t, is the same ’).
-_QUOTED = re.compile(r'^\s*(?:"(?P<dq>[^"]*)"|“(?P<sq>[^”]*)”|["“](?P<mq>[^"“”]*)["”]|‘(?P<single>[^‘]*?)’(?=\s|$))')
-_OPEN_QUOTE = '"“”‘'
+# An option's value may be quoted as the text is (value="1 business day").
+_OPTION = re.compile(rf"(?P<key>[A-Za-z_]+)=(?:{QUOTED_PHRASE}|(?P<bare>\S+))")
 
 _NUMBERED = ("activate", "slip", "held", "retire", "preview", "wording", "reminders")
 ACTIONS = ("add", "list", *_NUMBERED)
 
 
-def split_quoted(raw: str, usage: str) -> tuple[str, str]:
-    """("the quoted text", what follows) when `raw` starts with "…", “…” or ‘…’; else (all of it, "").
-
-    A quote that is opened and never closed is named back rather than kept as part of the text.
-    """
-    match = _QUOTED.match(raw)
-    if match is None:
-        if raw.strip()[:1] in tuple(_OPEN_QUOTE):
-            raise UserError(f"The quote in '{raw.strip()}' is never closed. Usage: `{usage}`")  # as Slack escaped it
-        return raw, ""
-    quoted = (match["dq"], match["sq"], match["mq"], match["single"])
-    return next(v for v in quoted if v is not None), raw[match.end() :]
-
-
 def parse_add(raw: str) -> tuple[str, str | None, str | None]:
     """(text, kind, value) from `"<text>" kind=… value=…`; the text may also go unquoted before the options."""
-    if raw.strip()[:1] in tuple(_OPEN_QUOTE):
+    if raw.strip()[:1] in tuple(QUOTE_OPENERS):
         text, rest = split_quoted(raw, ADD_USAGE)
     else:
         first_option = _OPTION.search(raw)
@@ -78,7 +61,8 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
         key = match["key"].lower()
         if key not in ("kind", "value"):
             raise UserError(f"Unknown option '{match['key']}='. You can set kind= and value=. Usage: `{ADD_USAGE}`")
-        options[key] = next(v for v in (match["dq"], match["sq"], match["bare"]) if v is not None)
+        value = quoted_text(match)
+        options[key] = match["bare"] if value is None else value
         leftover = leftover.replace(match.group(0), " ", 1)
     if leftover.strip():
         raise UserError(

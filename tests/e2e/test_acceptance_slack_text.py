@@ -48,6 +48,15 @@ def test_a_quoted_customer_name_is_read_as_add_reads_it(slack: SlackRequests, st
     assert [c.note for c in store.checkins(team_id=TEAM_ID)] == ["kickoff went well"]
 
 
+def test_a_name_quoting_a_nickname_is_read_whole_by_add_and_checkin(slack: SlackRequests, store: Store) -> None:
+    # The tokenizer (add) and the customer lookup (checkin) read quotes by the same rule: a “curly” pair inside
+    # straight quotes is part of the name.
+    assert "Added *Acme “Big” Corp*" in ephemeral(slack.command('add "Acme “Big” Corp" <#C0ACME|acme> <@U0001|dana>'))
+    reply = ephemeral(slack.command('checkin "acme “big” corp" green kickoff went well'))
+    assert "Logged a green check-in for *Acme “Big” Corp*: kickoff went well" in reply
+    assert [(c.name, c.channel_id) for c in store.customers(team_id=TEAM_ID)] == [("Acme “Big” Corp", "C0ACME")]
+
+
 def test_an_apostrophe_inside_single_quotes_stays_in_the_name(slack: SlackRequests, store: Store) -> None:
     assert "Added *Macy’s Home*" in ephemeral(slack.command("add ‘Macy’s Home’ <@U0001|dana>"))
     assert "Logged" in ephemeral(slack.command("checkin ‘macy’s home’ green new buyer"))

@@ -142,6 +142,10 @@ def test_quiet_when_paused_or_snoozed_at_that_instant() -> None:
         ("Reply within a day kind=response_time value=1d", ("Reply within a day", "response_time", "1d")),
         ('"Requests in <#C1|acme>, not DMs" kind=channel', ("Requests in <#C1|acme>, not DMs", "channel", None)),
         ('"Fish &amp; chips"', ("Fish &amp; chips", None, None)),  # kept as Slack escaped it: restated in mrkdwn
+        # an option's value is quoted as the text is, a Mac's mixed quotes included
+        ('"Reply fast” kind=response_time value="1 business day”', ("Reply fast", "response_time", "1 business day")),
+        ('“Reply fast" kind=response_time value=“1 business day"', ("Reply fast", "response_time", "1 business day")),
+        ("‘Calls’ kind=contact_window value=‘9–10 o’clock’", ("Calls", "contact_window", "9–10 o’clock")),
     ],
 )
 def test_parse_add(raw: str, expected: tuple[str, str | None, str | None]) -> None:

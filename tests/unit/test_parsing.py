@@ -15,6 +15,7 @@ from handlers.parsing import (
     parse_user,
     require_mood,
     split_first,
+    split_quoted,
     tokenize,
     unescape,
     unquote_words,
@@ -67,6 +68,43 @@ def test_an_unclosed_quote_is_named_back_when_the_caller_gives_its_usage() -> No
 )
 def test_unquote_words_takes_the_quotes_off_a_leading_phrase_only(words: list[str], expected: list[str]) -> None:
     assert unquote_words(words) == expected
+
+
+# One rule for what a quoted phrase is: the tokenizer (add, edit, status…), the customer lookup (checkin, show…) and
+# the boundary text and wording all read the same phrase from the same text.
+@pytest.mark.parametrize(
+    ("text", "phrase", "rest"),
+    [
+        ('"Acme Corp" green', "Acme Corp", " green"),
+        ("“Acme Corp” green", "Acme Corp", " green"),
+        ('"Acme Corp” green', "Acme Corp", " green"),
+        ('“Acme Corp" green', "Acme Corp", " green"),
+        ('"Acme Corp” and "Beta"', "Acme Corp", ' and "Beta"'),  # ends at its own quote, not the last straight one
+        ("‘Acme Corp’ green", "Acme Corp", " green"),
+        ("‘Macy’s Home’ green", "Macy’s Home", " green"),
+        ("‘We don’t call’ kind=custom", "We don’t call", " kind=custom"),
+        ('"We call it “the promise” here" green', "We call it “the promise” here", " green"),
+        ('“We call it "the promise" here” green', 'We call it "the promise" here', " green"),
+        ("”Acme Corp” green", "Acme Corp", " green"),  # Swedish quotes: ” on both ends
+    ],
+)
+def test_every_reader_takes_the_same_quoted_phrase(text: str, phrase: str, rest: str) -> None:
+    assert split_quoted(text, "u") == (phrase, rest)
+    assert tokenize(text)[0] == phrase
+    words = text.split()
+    used = len(phrase.split())
+    assert unquote_words(words) == [*phrase.split(), *words[used:]]
+
+
+@pytest.mark.parametrize("text", ['"Acme Corp <#C0123|acme>', "‘Acme Corp <#C0123|acme>", "“Acme", "‘Macy’s"])
+def test_every_reader_sees_the_same_unclosed_quote(text: str) -> None:
+    message = f"The quote in '{text}' is never closed. Usage: `u`"
+    with pytest.raises(UserError) as split:
+        split_quoted(f"  {text} ", "u")
+    with pytest.raises(UserError) as tokenized:
+        tokenize(f"add {text}", usage="u")
+    assert str(split.value) == str(tokenized.value) == message
+    assert unquote_words(text.split()) == text.split()
 
 
 def test_split_first_keeps_the_rest_untouched() -> None:
