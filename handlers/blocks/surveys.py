@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.surveys import LEVELS, SURVEYS, Question, Survey
 from handlers.blocks import button, context, plain, section, truncate
+from handlers.blocks.nudges import slack_date
 from handlers.ids import CUSTOMER_VIEW_MODAL, OPEN_CUSTOMER_VIEW, OPEN_SURVEY, SURVEY_ANSWER, SURVEY_MODAL
 from storage.models import Customer, SurveyResponse
 
@@ -192,7 +193,10 @@ def profile_blocks(response: SurveyResponse | None, *, customer_id: int | None =
     body = "\n".join(lines) if lines else "No answers yet."
     return [
         section(truncate(f"*Ideal-customer profile*\n{body}", 3000), **accessory),
-        context(f"Last updated by <@{response.respondent_id}> on {response.created_at:%Y-%m-%d}"),
+        # Slack shows the day in each reader's own zone: the UTC day is yesterday in Auckland every morning.
+        context(
+            f"Last updated by <@{response.respondent_id}> on {slack_date(response.created_at, '{date_short_pretty}')}"
+        ),
     ]
 
 

@@ -22,7 +22,7 @@ from handlers.ids import (
     SURVEY_ANSWER,
     SURVEY_MODAL,
 )
-from storage.models import Customer
+from storage.models import Customer, SurveyResponse
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -311,6 +311,17 @@ def test_profile_edits_start_from_the_saved_profile(slack: SlackRequests, fake_s
     latest = store.latest_survey_response(team_id=TEAM_ID, survey="profile", customer_id=customer.id)
     text = json.dumps(profile_blocks(latest, customer_id=customer.id), ensure_ascii=False)
     assert "€200k" in text and "churn" in text and OPEN_SURVEY in text
+
+
+def test_the_profile_says_when_it_was_updated_in_each_readers_own_time_zone() -> None:
+    # 09:00 on Friday 27 Nov in Auckland is still Thursday in UTC: the day is Slack's to show, per reader.
+    saved = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
+    response = SurveyResponse(
+        team_id=TEAM_ID, customer_id=3, survey="profile", respondent_id="U0001", answers={}, created_at=saved
+    )
+    (line,) = [b for b in profile_blocks(response, customer_id=3) if b["type"] == "context"]
+    text = line["elements"][0]["text"]
+    assert f"Last updated by <@U0001> on <!date^{int(saved.timestamp())}^{{date_short_pretty}}|" in text, text
 
 
 # The customer's own view
