@@ -346,6 +346,30 @@ def _tokenize(text: str) -> list[str]:
     return tokens
 
 
+# "every day at 9", "every other week on tue": what people type, said as the kinds above.
+_EVERY_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("day",), "daily"),
+    (("weekday",), "daily"),
+    (("weekdays",), "daily"),
+    (("business", "day"), "daily"),
+    (("workday",), "daily"),
+    (("week",), "weekly"),
+    (("other", "week"), "biweekly"),
+    (("2", "weeks"), "biweekly"),
+    (("two", "weeks"), "biweekly"),
+    (("month",), "monthly"),
+)
+
+
+def _plain_every(tokens: list[str]) -> list[str]:
+    if len(tokens) < 2 or tokens[0] != "every":
+        return tokens
+    for phrase, kind in _EVERY_PHRASES:
+        if tuple(tokens[1 : 1 + len(phrase)]) == phrase:
+            return [kind, *tokens[1 + len(phrase) :]]
+    return tokens
+
+
 def _fail(text: str, problem: str) -> ValueError:
     return ValueError(f"I couldn't read the cadence {text.strip()!r}: {problem}. Valid forms: {_VALID_FORMS}.")
 
@@ -357,7 +381,7 @@ def parse_cadence(text: str, *, anchor: date | None = None) -> Cadence:
     pins biweekly/every cadences; an explicit "from YYYY-MM-DD" in the text takes precedence.
     Raises ``ValueError`` naming what was not understood and listing the valid forms.
     """
-    tokens = _tokenize(text)
+    tokens = _plain_every(_tokenize(text))
     if not tokens:
         raise _fail(text, "it is empty")
     head, rest = tokens[0], tokens[1:]

@@ -42,6 +42,8 @@ def launch(call: CommandCall) -> Reply:
     if not rest:
         state = f"on until {customer.launch_until.isoformat()}" if customer.launch_until is not None else "off"
         return {"text": f"Launch mode for *{customer.name}* is {state}. Usage: `{USAGE}`"}
+    if rest[0].lower() == "until" or rest[0].lower().startswith("until="):  # "launch acme until …" can only mean on
+        rest = ["on", *rest]
     if rest[0].lower() not in ("on", "off"):  # named back, not read as "show me the launch mode"
         raise UserError(f"'{' '.join(rest)}' isn't on or off. Usage: `{USAGE}`")
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="change launch mode of")

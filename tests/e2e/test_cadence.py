@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -350,7 +350,14 @@ def test_launch_mode_switches_to_daily_calls_until_the_date(
     assert "Launch mode off" in ephemeral(slack.command("launch acme off"))
 
 
-@pytest.mark.parametrize("typed", ["maybe", "until=2026-12-02", "yes please"])
+@pytest.mark.parametrize("typed", ["until=2026-12-02", "until 2026-12-02"])
+def test_launch_until_a_date_without_on_turns_it_on(slack: SlackRequests, store: Store, typed: str) -> None:
+    add(store, cadence="weekly mon 09:00")
+    assert "Launch mode on for *Acme*" in ephemeral(slack.command(f"launch acme {typed}"))
+    assert store.customer_by_name(team_id=TEAM_ID, name="acme").launch_until == date(2026, 12, 2)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("typed", ["maybe", "yes please", "untill 2026-12-02"])
 def test_launch_with_neither_on_nor_off_names_what_was_typed_and_changes_nothing(
     slack: SlackRequests, store: Store, typed: str
 ) -> None:

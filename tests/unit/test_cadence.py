@@ -67,6 +67,14 @@ def local_days(cadence: Cadence, cal: WorkCalendar, start: date, end: date) -> l
         ("every 1 day 7:00", Cadence("every", interval_days=1, at=time(7))),
         ("off", Cadence("off")),
         ("  OFF ", Cadence("off")),
+        # Said the way people say it
+        ("every day at 9", Cadence("daily")),
+        ("every weekday 8:30am", Cadence("daily", at=time(8, 30))),
+        ("every business day", Cadence("daily")),
+        ("every week on tuesday at 10", Cadence("weekly", weekday=1, at=time(10))),
+        ("every other week on fri", Cadence("biweekly", weekday=4)),
+        ("every 2 weeks mon 2pm", Cadence("biweekly", weekday=0, at=time(14))),
+        ("every month on the 15th", Cadence("monthly", day_of_month=15)),
     ],
 )
 def test_parse_cadence_forms(text: str, expected: Cadence) -> None:
