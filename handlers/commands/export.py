@@ -155,7 +155,7 @@ def export(call: CommandCall) -> Reply:
             user_id=call.user_id,
             request=request,
             since=since,
-            day=call.now.date(),
+            day=call.now.astimezone(ZoneInfo(call.settings.default_tz)).date(),  # the zone `since=` is read in
         )
     return {
         "text": f":outbox_tray: Exporting {checkins} check-in{'s' if checkins != 1 else ''} and {responses} survey "

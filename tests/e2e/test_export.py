@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,15 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
+from bot.app import create_app
+from bot.settings import Settings
 from handlers.commands.export import wait_after_ack
 from storage.exports import CHECKIN_COLUMNS, SURVEY_COLUMNS
 from storage.models import SurveyResponse
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 NOTES = [
@@ -126,6 +129,27 @@ def test_export_all_includes_every_customer_and_respects_since(
     rows = read_csv(files[next(n for n in files if n.startswith("partner-checkins-all-"))]["bytes"])
     assert {r["customer"] for r in rows} == {"Acme Corp", "Globex"}
     assert len(rows) == len(NOTES) + 1
+
+
+def test_the_files_are_named_by_the_teams_day_not_the_utc_day(
+    settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    seed(store)
+    clock.set(datetime(2026, 11, 26, 20, 0, tzinfo=UTC))  # 09:00 on Friday 27 Nov in Auckland
+    auckland = replace(settings, default_tz="Pacific/Auckland")
+    server = BotServer(create_app(settings=auckland, store=store, clock=clock), store).start()
+    try:
+        slack = SlackRequests(server.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+        assert slack.command("export all").status == 200
+        fake_slack.wait_for("files.completeUploadExternal")
+        assert wait_after_ack()
+    finally:
+        server.stop()
+        server.app.drain()
+    assert sorted(uploaded(fake_slack)) == [
+        "partner-checkins-all-2026-11-27.csv",
+        "partner-survey-answers-all-2026-11-27.csv",
+    ]
 
 
 def test_a_slack_retry_of_the_same_export_sends_nothing_more(
