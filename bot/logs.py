@@ -132,6 +132,8 @@ def configure(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic ≥ 1.16 announces each of its autogenerate plugins at INFO on every start: noise to an operator.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, root.level))
     return handler
 
 
