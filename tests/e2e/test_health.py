@@ -305,6 +305,7 @@ def test_a_fall_from_a_score_held_for_days_is_told_once_while_the_week_slides(
 
 
 AUCKLAND = ZoneInfo("Pacific/Auckland")  # UTC+13 in November
+HONOLULU = ZoneInfo("Pacific/Honolulu")  # UTC−10
 
 
 @pytest.mark.parametrize(
@@ -316,6 +317,8 @@ AUCKLAND = ZoneInfo("Pacific/Auckland")  # UTC+13 in November
         (datetime(2026, 11, 28, 0, 5, tzinfo=AUCKLAND), datetime(2026, 11, 30, 9, 0, tzinfo=AUCKLAND)),
         # Friday evening (a late recompute): the next working morning.
         (datetime(2026, 11, 27, 19, 30, tzinfo=AUCKLAND), datetime(2026, 11, 30, 9, 0, tzinfo=AUCKLAND)),
+        # Far west (UTC−10): midnight in Honolulu is 10:00 UTC, inside a UTC working day.
+        (datetime(2026, 11, 27, 0, 5, tzinfo=HONOLULU), datetime(2026, 11, 27, 9, 0, tzinfo=HONOLULU)),
     ],
 )
 def test_a_drop_found_outside_working_hours_is_told_at_the_start_of_the_working_day(
@@ -327,7 +330,7 @@ def test_a_drop_found_outside_working_hours_is_told_at_the_start_of_the_working_
     scored: datetime,
     told: datetime,
 ) -> None:
-    ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=Pacific/Auckland"))
+    ok(slack.command(f"add Acme Corp <#C0ACME|acme> <@U0001|dana> tz={scored.tzinfo}"))
     (customer,) = store.customers(team_id=TEAM_ID)
     with store.session() as session:
         row = session.get(Customer, customer.id)
@@ -345,7 +348,7 @@ def test_a_drop_found_outside_working_hours_is_told_at_the_start_of_the_working_
     tick = clock.now
     while tick < told:
         run_tick(store=store, client=client, now=tick, settings=settings)
-        assert dms_to(fake_slack, "U0001", "health fell") == [], tick.astimezone(AUCKLAND)
+        assert dms_to(fake_slack, "U0001", "health fell") == [], tick.astimezone(scored.tzinfo)
         tick += timedelta(hours=3) if tick + timedelta(hours=3) < told else told - tick
     for now in (told, told + timedelta(minutes=1), told + timedelta(days=1)):
         run_tick(store=store, client=client, now=now, settings=settings)
