@@ -283,6 +283,8 @@ def post_summary(
 
     They are added to `current` (the message of the burst so far) while it is of the same local day and short
     enough; the rest are posted, threaded under the first summary of their local day. Returns the last message.
+    Those Slack does not take (rate limit, 5xx, timeout, after the client's retries) go to the nudge outbox, whose
+    sender posts them later: the author was told the check-in was logged, so its customer's channel gets it.
     """
     calendar = work_calendar(
         tz=customer.tz,
@@ -293,8 +295,12 @@ def post_summary(
     )
     origin = {c.id: channel for c, channel in checkins}
     ordered = sorted((c for c, _ in checkins), key=lambda c: (c.created_at, c.id or 0))
+    unposted: str | None = None  # why Slack did not take a summary: the rest goes to the outbox, not to Slack again
     for day, of_day in groupby(ordered, key=lambda c: calendar.local_date(c.created_at)):
         pending = list(of_day)
+        if unposted is not None:
+            _queue_summaries(store, customer, pending, calendar, day, now, unposted)
+            continue
         if current is not None and current.day == day:
             more = _fitting(customer, current.checkins, pending)
             if more and _update_summary(client, customer, current, more):
@@ -303,12 +309,55 @@ def post_summary(
                 pending = pending[len(more) :]
         while pending:
             chunk = _fitting(customer, (), pending) or pending[:1]
-            ts = _post_summary(client, store, customer, chunk, calendar, day, now, origin.get(chunk[0].id))
+            try:
+                ts = _post_summary(client, store, customer, chunk, calendar, day, now, origin.get(chunk[0].id))
+            except SummaryNotPosted as e:
+                unposted = e.reason
+                _queue_summaries(store, customer, pending, calendar, day, now, unposted)
+                break
             if ts is None:
-                return None  # refused or unreachable: told or logged; the next check-in tries again
+                return None  # the channel refused it: recorded and the author told
             current = SummaryMessage(ts, day, tuple(chunk))
             pending = pending[len(chunk) :]
-    return current
+    return None if unposted is not None else current
+
+
+class SummaryNotPosted(Exception):
+    """Slack did not take a check-in summary, for now: its error, 5xx or no answer (after the client's retries)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _queue_summaries(
+    store: Store,
+    customer: Customer,
+    checkins: list[CheckIn],
+    calendar: WorkCalendar,
+    day: date,
+    now: datetime,
+    reason: str,
+) -> None:
+    """These check-ins of one local day, in messages of summary size, to the outbox (see `post_summary`)."""
+    bounds = _day_bounds(calendar, day)
+    while checkins:
+        chunk = _fitting(customer, (), checkins) or checkins[:1]
+        store.queue_checkin_summary(
+            team_id=customer.team_id,
+            customer_id=customer.id or 0,
+            checkin_ids=[c.id for c in chunk if c.id],
+            day=bounds,
+            error=reason,
+            now=now,
+        )
+        logger.info("the summary of check-in(s) %s waits in the outbox (%s)", [c.id for c in chunk], reason)
+        checkins = checkins[len(chunk) :]
+
+
+def _day_bounds(calendar: WorkCalendar, day: date) -> tuple[datetime, datetime]:
+    """The customer-local day as [start, end) in UTC: its summaries share a thread."""
+    return calendar.at_local(day, time(0)), calendar.at_local(day + timedelta(days=1), time(0))
 
 
 def _fitting(customer: Customer, listed: tuple[CheckIn, ...], new: list[CheckIn]) -> list[CheckIn]:
@@ -348,8 +397,7 @@ def _post_summary(
     origin_channel_id: str | None,
 ) -> str | None:
     assert customer.id is not None and customer.channel_id
-    start = calendar.at_local(day, time(0))
-    end = calendar.at_local(day + timedelta(days=1), time(0))
+    start, end = _day_bounds(calendar, day)
     parent = store.first_summary_between(team_id=customer.team_id, customer_id=customer.id, start=start, end=end)
     thread_ts = parent.summary_ts if parent is not None and parent.id not in {c.id for c in checkins} else None
     try:
@@ -371,12 +419,12 @@ def _post_summary(
                     channel_id=origin_channel_id if origin_channel_id != customer.channel_id else None,
                     text=channel_problem_text(customer, error),
                 )
-        else:
-            logger.warning("could not post the check-in summary for customer %s: %s", customer.id, error)
-        return None
+            return None
+        logger.warning("could not post the check-in summary for customer %s: %s", customer.id, error)
+        raise SummaryNotPosted(error or f"http {e.response.status_code}") from e
     except OSError as e:  # Slack timed out or dropped the connection, even after the client's retries
         logger.warning("could not post the check-in summary for customer %s: %s", customer.id, e)
-        return None
+        raise SummaryNotPosted(f"{type(e).__name__}: {e}") from e
     ts = str(posted["ts"])
     store.set_summary_ts(team_id=customer.team_id, checkin_ids=[c.id for c in checkins if c.id], ts=ts)
     if customer.channel_error:

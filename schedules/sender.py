@@ -82,9 +82,9 @@ from slack_sdk.errors import SlackApiError
 from bot.memory import fewer_full_collections
 from bot.oauth import NotInstalled, SlackClients, client_for
 from handlers.blocks import context, section
-from handlers.blocks.checkin import owner_alert_text
+from handlers.blocks.checkin import checkins_summary, owner_alert_text
 from schedules.slack_http import TOKEN_REFUSED, KeepAliveWebClient, retry_after, same_client_as
-from storage.checkins import OWNER_ALERT  # a check-in's owner alert the follow-up did not send
+from storage.checkins import CHECKIN_SUMMARY, OWNER_ALERT  # what a check-in's follow-up could not send
 from storage.models import Nudge
 from storage.store import Store
 
@@ -127,6 +127,7 @@ class Message:
     user: str | None = None  # the DM destination when `channel` is None, else the fallback when the channel refuses
     customer_id: int | None = None  # whose channel_error to record when the channel refuses
     digest: str | None = None  # one line for an owner digest; None: never combined with others
+    thread_ts: str | None = None  # post as a reply in this thread (a late check-in summary, under its day's first)
 
 
 @dataclass(frozen=True)
@@ -139,10 +140,17 @@ class Renderer(Protocol):
     def __call__(self, nudge: Nudge, store: Store, now: datetime) -> Message | Skip: ...
 
 
+class AfterSent(Protocol):
+    """Records a kind's post where more than the outbox needs it (a check-in summary's ts on its check-ins)."""
+
+    def __call__(self, nudges: Sequence[Nudge], message: Message, ts: str, store: Store, now: datetime) -> None: ...
+
+
 @dataclass(frozen=True)
 class NudgeKind:
     render: Renderer
     grace: bool = True  # too late after downtime → recorded missed instead of sent
+    after_sent: AfterSent | None = None
 
 
 RENDERERS: dict[str, NudgeKind] = {}
@@ -150,8 +158,8 @@ RENDERERS: dict[str, NudgeKind] = {}
 OUTCOME_HOOKS: list[Callable[[str, str], None]] = []
 
 
-def register(kind: str, render: Renderer, *, grace: bool = True) -> None:
-    RENDERERS[kind] = NudgeKind(render=render, grace=grace)
+def register(kind: str, render: Renderer, *, grace: bool = True, after_sent: AfterSent | None = None) -> None:
+    RENDERERS[kind] = NudgeKind(render=render, grace=grace, after_sent=after_sent)
 
 
 @dataclass(frozen=True)
@@ -833,6 +841,7 @@ def _post(client: WebClient, destination: str, message: Message, ids: Sequence[i
         "metadata": nudge_metadata(ids),
         "unfurl_links": False,
         "unfurl_media": False,
+        "thread_ts": message.thread_ts,  # None is left out
     }
     # The run's keep-alive client reads a plain success itself and leaves every other answer to slack-sdk.
     post = client.post_message if isinstance(client, KeepAliveWebClient) else client.chat_postMessage
@@ -883,7 +892,18 @@ def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
         return False
     run.mark_sent((ids, posted["channel"], posted["ts"]))
     run.outcome(nudges, "sent")
+    _after_sent(run, nudges, message, str(posted["ts"]))
     return True
+
+
+def _after_sent(run: _Run, nudges: list[Nudge], message: Message, ts: str) -> None:
+    spec = RENDERERS.get(nudges[0].kind)
+    if spec is None or spec.after_sent is None:
+        return
+    try:
+        spec.after_sent(nudges, message, ts, run.store, run.now)
+    except Exception:  # posted and recorded sent: never posted again for this
+        logger.exception("recording the post of nudge(s) %s failed", [n.id for n in nudges])
 
 
 def _failed_answer(run: _Run, nudges: list[Nudge], e: SlackApiError) -> None:
@@ -1044,6 +1064,38 @@ def _render_owner_alert(nudge: Nudge, store: Store, now: datetime) -> Message | 
     return Message(text=text, user=nudge.recipient_id)
 
 
+def _render_checkin_summary(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    """A check-in summary the follow-up could not post (Slack refused it for now or did not answer): in the
+    customer's channel, in the thread of the check-ins' local day's first summary when there is one by now."""
+    ids = [int(i) for i in nudge.payload.get("checkin_ids") or []]
+    found = store.customer_checkins(team_id=nudge.team_id, checkin_ids=ids) if ids else None
+    if found is None:
+        return Skip("check-ins gone", "cancelled")
+    customer, checkins = found
+    if not customer.channel_id or not customer.post_checkins or customer.archived_at is not None:
+        return Skip("no channel summary for this customer now", "cancelled")
+    if nudge.status != "sent" and all(c.summary_ts is not None for c in checkins):
+        return Skip("summarized already")
+    start, end = (datetime.fromisoformat(bound) for bound in nudge.payload["day"])
+    parent = store.first_summary_between(team_id=nudge.team_id, customer_id=customer.id or 0, start=start, end=end)
+    thread_ts = parent.summary_ts if parent is not None and parent.id not in ids else None
+    text = checkins_summary(customer, checkins)
+    return Message(text=text, channel=customer.channel_id, customer_id=customer.id, thread_ts=thread_ts)
+
+
+def _checkin_summary_sent(nudges: Sequence[Nudge], message: Message, ts: str, store: Store, now: datetime) -> None:
+    """The check-ins name their summary, as the follow-up records it. One posted late in its day's thread names the
+    thread: it may list check-ins older than the thread's first, and the day's earliest summarized check-in is what
+    later summaries thread under (Slack wants a thread's own ts, not a reply's)."""
+    ids = [int(i) for n in nudges for i in n.payload.get("checkin_ids") or []]
+    store.set_summary_ts(team_id=nudges[0].team_id, checkin_ids=ids, ts=message.thread_ts or ts)
+    customer = store.customer(team_id=nudges[0].team_id, customer_id=message.customer_id or 0)
+    if customer is not None and customer.channel_error:
+        store.record_channel_error(team_id=customer.team_id, customer_id=customer.id or 0, error=None, now=now)
+
+
 register(CHANNEL_PROBLEM, _render_channel_problem, grace=False)
 register(DELIVERY_FAILED, _render_delivery_failed, grace=False)
 register(OWNER_ALERT, _render_owner_alert, grace=False)  # a red check-in is worth telling after downtime
+# A check-in the author was told about reaches its customer's channel, however late.
+register(CHECKIN_SUMMARY, _render_checkin_summary, grace=False, after_sent=_checkin_summary_sent)

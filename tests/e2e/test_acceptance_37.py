@@ -143,6 +143,74 @@ def test_a_timeout_posting_the_summary_still_alerts_the_owner(
     assert len(store.checkins(team_id=TEAM_ID)) == 1
 
 
+# A check-in's channel summary survives Slack faults: the outbox posts what the follow-up could not
+
+
+def channel_summaries(fake_slack: FakeSlack, of: str) -> list[dict[str, Any]]:
+    """This test's summaries (an earlier test's timed-out post may still land in the shared fake Slack)."""
+    return [m for m in fake_slack.messages.get("C0ACME", []) if of in m["text"]]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        test_hardening.FAULTS["429"],
+        test_hardening.FAULTS["500"],
+        # Slack answers neither try in time, and did not post (a timed-out post Slack did make, the client's own
+        # retry already repeats)
+        {"status": 503, "delay": 1.5, "times": 2},
+    ],
+    ids=["429", "500", "timeout"],
+)
+def test_a_summary_slack_did_not_take_is_posted_later_from_the_outbox_exactly_once(
+    impatient: SlackRequests,
+    impatient_bot: BotServer,
+    fake_slack: FakeSlack,
+    store: Store,
+    settings: Settings,
+    clock: FakeClock,
+    fault: dict[str, Any],
+) -> None:
+    add_acme(impatient)
+    fake_slack.fail_next("chat.postMessage", **fault)  # every try of the client's
+    assert "Logged" in ephemeral(impatient.command("checkin acme green renewal signed"))  # the owner's own: no alert
+    impatient_bot.settle()
+    assert channel_summaries(fake_slack, "renewal signed") == []
+    client = make_client(settings)
+    send_nudges(store=store, client=client, now=clock())
+    (summary,) = channel_summaries(fake_slack, "renewal signed")
+    assert "*Acme Corp*" in summary["text"] and "renewal signed" in summary["text"] and summary["thread_ts"] is None
+    assert [c.summary_ts for c in store.checkins(team_id=TEAM_ID)] == [summary["ts"]]
+    send_nudges(store=store, client=client, now=clock.advance(minutes=5))
+    assert len(channel_summaries(fake_slack, "renewal signed")) == 1
+
+
+def test_a_late_summary_joins_its_days_thread_and_the_next_ones_thread_under_the_same_message(
+    impatient: SlackRequests,
+    impatient_bot: BotServer,
+    fake_slack: FakeSlack,
+    store: Store,
+    settings: Settings,
+    clock: FakeClock,
+) -> None:
+    add_acme(impatient)
+    fake_slack.fail_next("chat.postMessage", **test_hardening.FAULTS["500"])
+    ephemeral(impatient.command("checkin acme green first of the day"))
+    impatient_bot.settle()
+    clock.advance(minutes=10)
+    ephemeral(impatient.command("checkin acme green second of the day"))  # posted: the day's first message
+    impatient_bot.settle()
+    (day,) = channel_summaries(fake_slack, "of the day")
+    send_nudges(store=store, client=make_client(settings), now=clock())
+    clock.advance(minutes=10)
+    ephemeral(impatient.command("checkin acme green third of the day"))
+    impatient_bot.settle()
+    _, late, third = channel_summaries(fake_slack, "of the day")
+    assert "second of the day" in day["text"] and day["thread_ts"] in (None, day["ts"])
+    assert "first of the day" in late["text"] and late["thread_ts"] == day["ts"]
+    assert "third of the day" in third["text"] and third["thread_ts"] == day["ts"]  # a thread's ts, not a reply's
+
+
 # /partner digest mine: the promised chart
 
 
