@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from storage.base import StoreBase
 from storage.models import Customer, CustomerEvent, SurveyDraft, SurveyResponse
@@ -212,14 +212,7 @@ class SurveyQueries(StoreBase):
         Check and insert share one transaction, so sequential deliveries (retries, replays) add one event.
         """
         with self.session() as session:
-            existing = session.exec(
-                select(CustomerEvent).where(
-                    CustomerEvent.team_id == team_id,
-                    CustomerEvent.customer_id == customer_id,
-                    CustomerEvent.kind == kind,
-                )
-            ).all()
-            if any(e.detail.get("dedupe") == dedupe for e in existing):
+            if _event_once(session, team_id, customer_id, kind, dedupe) is not None:
                 return False
             session.add(
                 CustomerEvent(
@@ -234,6 +227,30 @@ class SurveyQueries(StoreBase):
             session.commit()
             return True
 
+    def customer_event_once(self, *, team_id: str, customer_id: int, kind: str, dedupe: str) -> CustomerEvent | None:
+        """The event `record_customer_event_once` added with `dedupe`, if any."""
+        with self.session() as session:
+            return _event_once(session, team_id, customer_id, kind, dedupe)
+
+    def add_to_customer_event_once(
+        self, *, team_id: str, customer_id: int, kind: str, dedupe: str, detail: dict[str, Any]
+    ) -> None:
+        """Adds to that event's detail what became of it (e.g. the ts of the message it stands for)."""
+        with self.session() as session:
+            event = _event_once(session, team_id, customer_id, kind, dedupe)
+            if event is not None:
+                event.detail = {**event.detail, **detail}
+                session.add(event)
+                session.commit()
+
+    def forget_customer_event_once(self, *, team_id: str, customer_id: int, kind: str, dedupe: str) -> None:
+        """Removes that event: what it stood for did not happen (Slack refused the post), so a retry may do it."""
+        with self.session() as session:
+            event = _event_once(session, team_id, customer_id, kind, dedupe)
+            if event is not None:
+                session.delete(event)
+                session.commit()
+
     def customer_events_of_kind(
         self, *, team_id: str, customer_id: int, kind: str | None = None
     ) -> list[CustomerEvent]:
@@ -245,3 +262,14 @@ class SurveyQueries(StoreBase):
             if kind is not None:
                 query = query.where(CustomerEvent.kind == kind)
             return list(session.exec(query.order_by(col(CustomerEvent.at), col(CustomerEvent.id))))
+
+
+def _event_once(session: Session, team_id: str, customer_id: int, kind: str, dedupe: str) -> CustomerEvent | None:
+    events = session.exec(
+        select(CustomerEvent).where(
+            CustomerEvent.team_id == team_id,
+            CustomerEvent.customer_id == customer_id,
+            CustomerEvent.kind == kind,
+        )
+    ).all()
+    return next((e for e in events if e.detail.get("dedupe") == dedupe), None)

@@ -232,3 +232,19 @@ def ask_message(customer: Customer) -> dict[str, Any]:
 
 def asked_text(customer: Customer, channel_id: str) -> str:
     return f":speech_balloon: Asked *{customer.name}*'s people for their view in <#{channel_id}>."
+
+
+def unconfirmed_ask_text(customer: Customer, channel_id: str) -> str:
+    """A redelivered `/partner ask` whose first delivery got no answer from Slack: the invitation may be there."""
+    return (
+        f":warning: Slack didn't confirm my invitation to *{customer.name}*'s people in <#{channel_id}>. Look there: "
+        f"if it isn't there, run `/partner ask {customer.name}` again."
+    )
+
+
+def still_asking_text(customer: Customer, channel_id: str) -> str:
+    """A redelivered `/partner ask` whose first delivery is still waiting on Slack to post the invitation."""
+    return (
+        f":hourglass_flowing_sand: I'm still asking *{customer.name}*'s people in <#{channel_id}>: Slack is slow to "
+        f"take the invitation. If it isn't there in a minute, run `/partner ask {customer.name}` again."
+    )

@@ -7,7 +7,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from domain.errors import UserError
-from handlers.blocks.surveys import ask_message, asked_text
+from handlers.blocks.surveys import ask_message, asked_text, still_asking_text, unconfirmed_ask_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.parsing import tokenize, unescape
@@ -15,6 +15,7 @@ from handlers.parsing import tokenize, unescape
 logger = logging.getLogger(__name__)
 
 USAGE = "/partner ask <customer>"
+ASKED = "survey_asked"  # the customer event of an invitation: once per command (its trigger), with the post's ts
 
 
 def ask(call: CommandCall) -> Reply:
@@ -50,27 +51,36 @@ def ask(call: CommandCall) -> Reply:
             f"<#{channel_id}> isn't shared with *{customer.name}* through Slack Connect, so their people can't "
             "answer there. Share the channel with them first; I only ask customers in their own channel."
         )
-    # The same command delivered twice (a retry, a replay) posts one invitation.
-    first = call.store.record_customer_event_once(
-        team_id=call.team_id,
-        customer_id=customer.id,
-        kind="survey_asked",
-        detail={"channel_id": channel_id},
-        now=call.now,
-        dedupe=f"trigger:{call.trigger_id}",
-        actor_id=call.user_id,
-    )
-    if first:
-        try:
-            call.client.chat_postMessage(channel=channel_id, **ask_message(customer))
-        except SlackApiError as e:
-            error = e.response.get("error")
-            if error in ("not_in_channel", "channel_not_found"):
-                raise UserError(f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can ask there.") from None
-            if error == "is_archived":
-                raise UserError(
-                    f"<#{channel_id}> is archived. Give *{customer.name}* its current shared channel "
-                    f"(`/partner edit {customer.name} #channel`), then try again."
-                ) from None
-            raise
+    # The same command delivered twice (a retry, a replay) posts one invitation, and says "Asked" only once it is
+    # in the channel: Slack redelivers a command it timed out waiting for, perhaps while the first still posts.
+    asked = {"team_id": call.team_id, "customer_id": customer.id, "kind": ASKED, "dedupe": f"trigger:{call.trigger_id}"}
+    record = {**asked, "detail": {"channel_id": channel_id}, "now": call.now, "actor_id": call.user_id}
+    if not call.store.record_customer_event_once(**record):
+        event = call.store.customer_event_once(**asked)
+        if event is not None and event.detail.get("ts"):
+            return {"text": asked_text(customer, channel_id)}
+        if event is not None and event.detail.get("unconfirmed"):
+            return {"text": unconfirmed_ask_text(customer, channel_id)}
+        # None: the first delivery's post failed just now and it gave the invitation up, so this one posts it.
+        if event is not None or not call.store.record_customer_event_once(**record):
+            return {"text": still_asking_text(customer, channel_id)}
+    try:
+        posted = call.client.chat_postMessage(channel=channel_id, **ask_message(customer))
+    except SlackApiError as e:
+        # Slack refused it, so nothing was asked: a retry of this command posts it rather than saying "Asked".
+        call.store.forget_customer_event_once(**asked)
+        error = e.response.get("error")
+        if error in ("not_in_channel", "channel_not_found"):
+            raise UserError(f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can ask there.") from None
+        if error == "is_archived":
+            raise UserError(
+                f"<#{channel_id}> is archived. Give *{customer.name}* its current shared channel "
+                f"(`/partner edit {customer.name} #channel`), then try again."
+            ) from None
+        raise
+    except OSError:
+        # No answer: Slack may have posted it. A retry says so rather than posting a second invitation.
+        call.store.add_to_customer_event_once(**asked, detail={"unconfirmed": True})
+        raise
+    call.store.add_to_customer_event_once(**asked, detail={"ts": str(posted["ts"])})
     return {"text": asked_text(customer, channel_id)}

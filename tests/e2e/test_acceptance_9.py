@@ -29,6 +29,7 @@ from tests.e2e.test_customers import field_values
 from tests.e2e.test_hardening import assert_no_duplicates, drain_lazy_listeners, posted
 from tests.e2e.test_hardening import impatient as impatient
 from tests.e2e.test_hardening import impatient_bot as impatient_bot
+from tests.e2e.test_surveys import shared_customer
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import Response, SlackRequests, sign
 from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer
@@ -152,6 +153,60 @@ def test_a_retried_command_that_overtakes_the_first_delivery_stores_one_row_and_
     assert len(boundaries) == (1 if method == "add_boundary" else 0), boundaries
     drain_lazy_listeners(bot)
     assert_no_duplicates(fake_slack)
+
+
+ASKED = "Asked *Acme Corp*'s people for their view in <#C0SHARED>"
+
+
+def invitations(fake_slack: FakeSlack) -> list[dict[str, Any]]:
+    return list(fake_slack.messages.get("C0SHARED", []))
+
+
+def test_a_retried_ask_whose_first_post_slack_refused_posts_it_once_instead_of_saying_asked(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack
+) -> None:
+    shared_customer(slack, fake_slack, store)
+    fake_slack.fail_next("chat.postMessage", status=500, times=3)  # the first delivery's post, with its retries
+    first = slack.command("ask acme", trigger_id="9.3.ask")
+    assert ASKED not in first.json()["text"] and invitations(fake_slack) == []
+    retry = slack.command("ask acme", trigger_id="9.3.ask", retry_num=1, retry_reason="http_timeout")
+    assert ASKED in retry.json()["text"], retry.text
+    assert len(invitations(fake_slack)) == 1
+    again = slack.command("ask acme", trigger_id="9.3.ask", retry_num=2, retry_reason="http_timeout")
+    assert ASKED in again.json()["text"] and len(invitations(fake_slack)) == 1
+
+
+def test_a_retried_ask_that_overtakes_the_first_delivery_says_it_is_still_asking_not_asked(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack
+) -> None:
+    shared_customer(slack, fake_slack, store)
+    fake_slack.fail_next("chat.postMessage", delay=1.5)  # Slack is slow to take the first delivery's invitation…
+    answers: list[Response] = []
+    thread = threading.Thread(target=lambda: answers.append(slack.command("ask acme", trigger_id="9.4.ask")))
+    thread.start()
+    posting = threading.Event()
+    while fake_slack.scripted("chat.postMessage") and not posting.wait(0.01):
+        pass  # …and has it now
+    retry = slack.command("ask acme", trigger_id="9.4.ask", retry_num=1, retry_reason="http_timeout")
+    thread.join(timeout=10)
+    assert "I'm still asking *Acme Corp*'s people in <#C0SHARED>" in retry.json()["text"], retry.text
+    assert [ASKED in a.json()["text"] for a in answers] == [True]
+    assert len(invitations(fake_slack)) == 1
+    later = slack.command("ask acme", trigger_id="9.4.ask", retry_num=2, retry_reason="http_timeout")
+    assert ASKED in later.json()["text"] and len(invitations(fake_slack)) == 1
+
+
+def test_a_retried_ask_whose_first_post_got_no_answer_says_so_instead_of_asked_or_posting_again(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack
+) -> None:
+    shared_customer(slack, fake_slack, store)
+    # Slack does not answer in time (whether it posted, Partner can't know)
+    fake_slack.fail_next("chat.postMessage", status=503, delay=2.5)
+    assert ASKED not in slack.command("ask acme", trigger_id="9.5.ask").json()["text"]
+    retry = slack.command("ask acme", trigger_id="9.5.ask", retry_num=1, retry_reason="http_timeout")
+    assert "Slack didn't confirm my invitation to *Acme Corp*'s people in <#C0SHARED>" in retry.json()["text"]
+    assert "/partner ask Acme Corp" in retry.json()["text"]
+    assert fake_slack.scripted("chat.postMessage") == 0 and invitations(fake_slack) == []  # not asked twice
 
 
 def test_sigterm_during_a_command_line_tick_lets_the_post_in_flight_be_recorded(
