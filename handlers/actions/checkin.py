@@ -8,6 +8,7 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from domain.errors import UserError
+from handlers.blocks import is_row_id
 from handlers.blocks.checkin import checkin_modal
 from storage.store import Store
 
@@ -19,7 +20,7 @@ def open_checkin(
     value = action.get("value") or ""
     customer = (
         store.customer(team_id=context.team_id or body["team"]["id"], customer_id=int(value))
-        if value.isdigit() and len(value) < 10  # a row id; longer digits overflow an INTEGER column
+        if is_row_id(value)
         else None
     )
     if customer is None or customer.archived_at is not None:

@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers.actions.nudges import open_snooze_modal
+from handlers.blocks import is_row_id
 from handlers.blocks.customers import customer_modal
 from handlers.commands.list import list_page
 from handlers.commands.show import card_message
@@ -26,7 +27,7 @@ def _customer(store: Store, body: dict[str, Any], action: dict[str, Any], contex
     value = str(action.get("value") or "")
     customer = (
         store.customer(team_id=context.team_id or body["team"]["id"], customer_id=int(value))
-        if value.isdigit() and len(value) < 10  # a row id; longer digits overflow an INTEGER column
+        if is_row_id(value)
         else None
     )
     if customer is None:

@@ -12,6 +12,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers.actions.nudges import open_snooze_modal
+from handlers.blocks import is_row_id
 from handlers.blocks.home import (
     NO_TIER,
     SPARK_WEEKS,
@@ -79,7 +80,7 @@ def ack_home(
 
 def _customer(store: Store, team_id: str, action: dict[str, Any]) -> Customer:
     value = str(action.get("value") or "")
-    customer = store.customer(team_id=team_id, customer_id=int(value)) if value.isdigit() else None
+    customer = store.customer(team_id=team_id, customer_id=int(value)) if is_row_id(value) else None
     if customer is None or customer.archived_at is not None:
         raise UserError("That customer no longer exists.")
     return customer

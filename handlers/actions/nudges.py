@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
+from handlers.blocks import is_row_id
 from handlers.blocks.checkin import checkin_modal
 from handlers.blocks.nudges import snooze_modal
 from handlers.followups import AfterAck
@@ -30,7 +31,7 @@ def _team(context: BoltContext, body: dict[str, Any]) -> str:
 
 
 def nudge_of(store: Store, team_id: str, value: str | None) -> tuple[Nudge, Customer]:
-    nudge = store.nudge(team_id=team_id, nudge_id=int(value)) if value and value.isdigit() else None
+    nudge = store.nudge(team_id=team_id, nudge_id=int(value)) if value and is_row_id(value) else None
     customer = store.customer(team_id=team_id, customer_id=nudge.customer_id) if nudge and nudge.customer_id else None
     if nudge is None or customer is None or customer.archived_at is not None:
         raise UserError("That customer no longer exists.")
@@ -101,7 +102,7 @@ def skip_today(
 
 def redraw(*, team_id: str, value: str, client: WebClient, store: Store, clock: Clock) -> None:
     """After the ack: the nudge message shows who did what, in place of its buttons."""
-    nudge = store.nudge(team_id=team_id, nudge_id=int(value)) if value.isdigit() else None
+    nudge = store.nudge(team_id=team_id, nudge_id=int(value)) if is_row_id(value) else None
     if nudge is not None and nudge.channel_id and nudge.message_ts:
         refresh_message(
             store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=clock()

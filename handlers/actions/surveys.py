@@ -8,7 +8,8 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from domain.errors import UserError
-from handlers.blocks.surveys import is_row_id, parse_survey_button, survey_modal
+from handlers.blocks import is_row_id
+from handlers.blocks.surveys import parse_survey_button, survey_modal
 from handlers.identity import app_team_id, is_external
 from handlers.parsing import unescape
 from storage.models import Customer

@@ -32,6 +32,15 @@ def context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [mrkdwn(text)]}
 
 
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: PostgreSQL refuses a larger number in the query itself
+
+
+def is_row_id(text: str) -> bool:
+    """A button's value that can be a row id: ASCII digits ("²".isdigit() is true) within an INTEGER column, so
+    a stale or forged value is "no longer exists" rather than a query PostgreSQL or SQLite refuses to run."""
+    return len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ROW_ID
+
+
 def button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "button", "action_id": action_id, "text": plain(text, 75), "value": value}
     if style:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.surveys import LEVELS, SURVEYS, Question, Survey
-from handlers.blocks import button, context, plain, section, truncate
+from handlers.blocks import button, context, is_row_id, plain, section, truncate
 from handlers.blocks.nudges import slack_date
 from handlers.ids import CUSTOMER_VIEW_MODAL, OPEN_CUSTOMER_VIEW, OPEN_SURVEY, SURVEY_ANSWER, SURVEY_MODAL
 from storage.models import Customer, SurveyResponse
@@ -49,11 +49,6 @@ def parse_survey_button(value: str) -> tuple[str, int | None] | None:
     if subject == "team":
         return (survey, None) if survey == "practices" else None
     return (survey, int(subject)) if is_row_id(subject) else None
-
-
-def is_row_id(text: str) -> bool:
-    """Digits that fit a database id (a forged huge number must not overflow the query)."""
-    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 def survey_picker(customer: Customer) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from handlers.ids import (
     HOME_TIER,
     NUDGE_SNOOZE_FOR,
     NUDGE_SNOOZE_MODAL,
+    OPEN_CHECKIN,
 )
 from storage.home import LastContact
 from storage.models import Boundary, BoundarySlip, CheckIn, Customer, HealthSnapshot, Nudge, SurveyResponse
@@ -418,11 +419,19 @@ def test_snooze_opens_the_cadence_snooze_modal_for_the_customer(
     assert json.loads(opened.params["view"]["private_metadata"]) == {"nudge_id": None, "customer_id": cid}
 
 
-def test_a_row_button_for_a_missing_customer_says_so(slack: SlackRequests, fake_slack: FakeSlack) -> None:
-    reply = slack.block_action(HOME_OPEN_CARD, value="9999", view={"id": "VHOME", "type": "home"})
+# Past an INTEGER column (PostgreSQL refuses the query), past SQLite's 64 bits, past Python's int() digit limit.
+@pytest.mark.parametrize(
+    "value", ["9999", "2147483648", "9" * 20, "9" * 5000], ids=["missing", "int32+1", "20 digits", "5000 digits"]
+)
+@pytest.mark.parametrize("action_id", [HOME_OPEN_CARD, HOME_SNOOZE, OPEN_CHECKIN])
+def test_a_row_button_for_a_missing_customer_says_so(
+    slack: SlackRequests, fake_slack: FakeSlack, action_id: str, value: str
+) -> None:
+    reply = slack.block_action(action_id, value=value, view={"id": "VHOME", "type": "home"})
     assert reply.status == 200
     assert fake_slack.calls_to("views.open") == []
-    assert any("no longer exists" in as_text(c.params) for c in fake_slack.calls)
+    told = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage")]
+    assert told == ["That customer no longer exists."], told
 
 
 # --------------------------------------------------------------------------- debounced publishing
