@@ -26,18 +26,16 @@ MAX_NAME_LENGTH = 80
 _SPACES = re.compile(r"\s+")
 
 
+# An apostrophe as a desktop types it ('), as a phone or a Mac curls it (’, or ‘ when it starts a word), as a modifier
+# letter (ʼ) or a backtick (`): one character in names, so Macy's and Macy’s are one customer whichever keyboard
+# typed the name or the command. Migration 0009 recomputed the stored keys with it: change both together.
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
+
+
 def name_key(name: str) -> str:
-    """The form names are compared in: case-folded, spaces collapsed."""
-    return _SPACES.sub(" ", name).strip().casefold()
-
-
-# An apostrophe as a desktop types it ('), as a phone or a Mac curls it (’), or a modifier letter (ʼ).
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
-
-
-def fold_apostrophes(text: str) -> str:
-    """Macy’s → Macy's: one customer, whichever keyboard typed the name or the command."""
-    return text.translate(_APOSTROPHES)
+    """The form names are compared in (and unique in, per workspace): case-folded, spaces collapsed, apostrophes
+    folded to '."""
+    return _SPACES.sub(" ", name).strip().casefold().translate(_APOSTROPHES)
 
 
 def clean_name(name: str) -> str:

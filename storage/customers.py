@@ -296,8 +296,9 @@ def _like_prefix(prefix: str) -> str:
 def _old_name_like(prefix: str) -> str:
     """A case-insensitive LIKE pattern for the old names (as typed) that may start with `prefix` (a name_key): a
     superset, checked in Python after. SQL's lower() folds ASCII letters only (SQLite), so a prefix with other
-    characters filters nothing."""
-    return _like_prefix(prefix) if prefix.isascii() else "%"
+    characters filters nothing. Where the key has an apostrophe the old name may have any (' ’ ‘ ʼ `): name_key
+    folds them, LIKE's one-character wildcard stands for them."""
+    return _like_prefix(prefix).replace("'", "_") if prefix.isascii() else "%"
 
 
 _OLD_NAME = col(CustomerEvent.detail)[("name", 0)].as_string()

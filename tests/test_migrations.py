@@ -101,3 +101,86 @@ def test_existing_rows_survive_later_migrations(database_url: str) -> None:
     (customer,) = Store(engine).customers(team_id="T1")
     assert customer.name == "Acme" and customer.post_checkins is True
     engine.dispose()
+
+
+BEFORE_APOSTROPHES = "0008_checkin_next_step_escaped"
+
+
+def test_name_keys_fold_apostrophes_and_customers_that_now_share_one_are_all_kept(database_url: str) -> None:
+    """0009: Macy's and Macy’s share a key now. Customers that collide are renamed "(2)", "(3)"… — never merged or
+    dropped — the live one keeping the name, then the oldest; their check-ins stay theirs; downgrade and upgrade again
+    change nothing more."""
+    engine = make_engine(database_url)
+    upgrade(engine, BEFORE_APOSTROPHES)
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    long_name = "L" * 77 + "’s"  # 79 characters: "(2)" must shorten it to stay within 80
+    customers = [  # id, team, name, name_key as the old rule stored it, archived
+        (1, "T1", "Macy's", "macy's", True),
+        (2, "T1", "Macy’s", "macy’s", False),
+        (3, "T1", "MACYʼS", "macyʼs", False),
+        (4, "T1", "Macy's (2)", "macy's (2)", False),  # a name a renamed one must not take
+        (5, "T1", "Jones` Bakery", "jones` bakery", False),
+        (6, "T2", "Macy’s", "macy’s", False),  # another workspace's customer is no collision
+        (7, "T1", long_name, long_name.lower(), False),
+        (8, "T1", "L" * 77 + "'s", ("L" * 77 + "'s").lower(), False),
+    ]
+    with engine.begin() as conn:
+        for team in ("T1", "T2"):
+            conn.execute(
+                text("INSERT INTO workspace (team_id, created_at) VALUES (:team, :now)"), {"team": team, "now": now}
+            )
+        for customer_id, team, name, key, archived in customers:
+            conn.execute(
+                text(
+                    "INSERT INTO customer (id, team_id, name, name_key, created_at, updated_at, archived_at)"
+                    " VALUES (:id, :team, :name, :key, :now, :now, :archived)"
+                ),
+                {
+                    "id": customer_id,
+                    "team": team,
+                    "name": name,
+                    "key": key,
+                    "now": now,
+                    "archived": now if archived else None,
+                },
+            )
+        for customer_id in (1, 2, 3):
+            conn.execute(
+                text(
+                    "INSERT INTO checkin (team_id, customer_id, author_id, mood, note, kind, created_at)"
+                    " VALUES (:team, :id, 'U1', 'green', :note, 'call', :now)"
+                ),
+                {"team": "T1", "id": customer_id, "note": f"about customer {customer_id}", "now": now},
+            )
+    upgrade(engine)
+    store = Store(engine)
+
+    def names() -> dict[int, tuple[str, str]]:
+        every = store.customers(team_id="T1", include_archived=True) + store.customers(team_id="T2")
+        return {c.id: (c.name, c.name_key) for c in every if c.id is not None}
+
+    folded = {
+        1: ("Macy's (4)", "macy's (4)"),  # archived: the live ones keep or number their names first
+        2: ("Macy’s", "macy's"),
+        3: ("MACYʼS (3)", "macy's (3)"),  # "(2)" is customer 4's name
+        4: ("Macy's (2)", "macy's (2)"),
+        5: ("Jones` Bakery", "jones' bakery"),
+        6: ("Macy’s", "macy's"),
+        7: (long_name, long_name.lower().replace("’", "'")),
+        8: ("L" * 76 + " (2)", "l" * 76 + " (2)"),
+    }
+    assert names() == folded
+    assert {c.customer_id: c.note for c in store.checkins(team_id="T1")} == {
+        i: f"about customer {i}" for i in (1, 2, 3)
+    }
+    (renamed,) = [e for e in store.customer_events(team_id="T1", customer_id=3) if e.kind == "renamed"]
+    assert renamed.detail == {"name": ["MACYʼS", "MACYʼS (3)"]} and renamed.actor_id is None
+    assert store.customer_by_name(team_id="T1", name="macy's").id == 2  # type: ignore[union-attr]
+
+    from alembic import command
+
+    command.downgrade(alembic_config(engine), BEFORE_APOSTROPHES)
+    assert names()[2] == ("Macy’s", "macy’s") and names()[1] == ("Macy's (4)", "macy's (4)")
+    upgrade(engine)
+    assert names() == folded
+    engine.dispose()

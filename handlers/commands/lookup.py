@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from domain.customers import fold_apostrophes, match_customer, name_key, require_customer
+from domain.customers import match_customer, name_key, require_customer
 from domain.errors import UserError
 from handlers.parsing import parse_channel, unescape, unquote_words
 from storage.models import Customer
@@ -53,14 +53,6 @@ def find_customer(
             ) from None
         if archived and not customers:
             raise UserError("There are no archived customers.") from None
-        if any(fold_apostrophes(w) != w or "'" in w for w in words):
-            # Macy's added from a desktop, `checkin macy’s …` typed on a phone (or the other way round): the same
-            # name. Looked at on a miss only, so a check-in's lookup stays one read of the names it may match.
-            spelled = match_customer(
-                customers, [fold_apostrophes(w) for w in words], name_of=lambda c: fold_apostrophes(c.name)
-            )
-            if spelled.customer is not None:
-                return spelled.customer, given[len(given) - len(spelled.rest) :]
         if not archived and words:
             hidden = match_customer(
                 [c for c in every if c.archived_at is not None],

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from domain.customers import fold_apostrophes, name_key
+from domain.customers import name_key
 from handlers.blocks import customer_option
 from storage.store import Store
 
@@ -14,10 +14,10 @@ MAX_OPTIONS = 100  # Slack shows at most 100 options
 
 
 def customer_options(ack: Ack, body: dict[str, Any], context: BoltContext, store: Store) -> None:
-    # Apostrophes folded: "macy’s" typed on a phone finds Macy's.
-    query = fold_apostrophes(name_key(body.get("value") or ""))
+    # Compared as name keys, apostrophes folded: "macy’s" typed on a phone finds Macy's.
+    query = name_key(body.get("value") or "")
     customers = store.customers(team_id=context.team_id or body["team"]["id"])
-    keys = [(fold_apostrophes(c.name_key), c) for c in customers]
+    keys = [(c.name_key, c) for c in customers]
     # Names starting with what was typed first, then names containing it.
     starts = [c for key, c in keys if key.startswith(query)]
     contains = [c for key, c in keys if query in key and not key.startswith(query)]

@@ -91,6 +91,31 @@ def test_the_check_in_forms_customer_search_folds_apostrophes_too(slack: SlackRe
 
 
 @pytest.mark.parametrize(
+    ("first", "second"), [("Macy's", "Macy’s"), ("Macy’s", "macy's"), ("Macy's", "MACYʼS"), ("Macy's", "Macy`s")]
+)
+def test_a_name_spelled_with_another_apostrophe_is_the_customer_that_exists(
+    slack: SlackRequests, store: Store, first: str, second: str
+) -> None:
+    assert f"Added *{first}*" in ephemeral(slack.command(f"add {first} <@U0001|dana>"))
+    reply = ephemeral(slack.command(f"add {second} <@U0001|dana>"))
+    assert f"There is already a customer called *{first}*" in reply
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == [first]
+
+
+def test_a_rename_to_another_apostrophe_spelling_of_a_name_taken_is_refused(slack: SlackRequests, store: Store) -> None:
+    ephemeral(slack.command("add Macy's <@U0001|dana>"))
+    ephemeral(slack.command("add Globex <@U0001|dana>"))
+    assert "already a customer called *Macy's*" in ephemeral(slack.command("edit globex name=Macy’s"))
+    assert sorted(c.name for c in store.customers(team_id=TEAM_ID)) == ["Globex", "Macy's"]
+
+
+def test_a_former_name_with_a_curled_apostrophe_is_found_by_a_straight_one(slack: SlackRequests) -> None:
+    ephemeral(slack.command("add Macy’s <@U0001|dana>"))
+    assert "Bloomingdale's" in ephemeral(slack.command("edit macy’s name=Bloomingdale's"))
+    assert "'macy's' was renamed to *Bloomingdale's*" in ephemeral(slack.command("checkin macy's green new buyer"))
+
+
+@pytest.mark.parametrize(
     ("text", "named"),
     [
         ("add Globex tz=Mars/Base", "'Mars/Base'"),

@@ -222,6 +222,12 @@ def test_name_key_folds_case_and_spaces() -> None:
     assert name_key("  Acme   CORP ") == "acme corp"
 
 
+@pytest.mark.parametrize("name", ["Macy's", "Macy’s", "MACY‘S", "Macyʼs", "Macy`s"])
+def test_name_key_folds_every_apostrophe_a_keyboard_types(name: str) -> None:
+    # The stored key: names unique per workspace whichever apostrophe typed them, found in one read.
+    assert name_key(name) == "macy's"
+
+
 def test_route_suggests_close_subcommands() -> None:
     assert route("checkin")[0] is not None
     assert route("CHECK-IN")[0] is not None
