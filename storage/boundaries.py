@@ -76,27 +76,17 @@ class BoundaryQueries(StoreBase):
         value: str | None,
         created_by: str | None,
         now: datetime,
+        request_key: str | None = None,
     ) -> Boundary:
         """A new proposed boundary, last in the customer's order of importance.
 
         A boundary in force or proposed with the same text is returned instead: the same request delivered again
-        (a retry that overtook the first delivery while it waited on Slack) must not propose the need twice.
+        (a retry that overtook the first delivery while it waited on Slack) must not propose the need twice. Two
+        deliveries at once both find none: `request_key` (unique per workspace) makes the second insert fail,
+        and it returns the first's row.
         """
         with self.session() as session:
-            same = next(
-                (
-                    row
-                    for row in session.exec(
-                        select(Boundary).where(
-                            Boundary.team_id == team_id,
-                            Boundary.customer_id == customer_id,
-                            col(Boundary.status) != "retired",
-                        )
-                    )
-                    if row.text.casefold() == text.casefold()
-                ),
-                None,
-            )
+            same = _same_boundary(session, team_id, customer_id, text)
             if same is not None:
                 return same
             last = session.exec(
@@ -113,9 +103,19 @@ class BoundaryQueries(StoreBase):
                 value=value,
                 created_by=created_by,
                 created_at=now,
+                request_key=request_key,
             )
             session.add(row)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                first = session.exec(
+                    select(Boundary).where(Boundary.team_id == team_id, Boundary.request_key == request_key)
+                ).first()
+                if request_key is None or first is None:
+                    raise
+                return first
             return row
 
     def boundary_records(self, *, team_id: str, customer_id: int) -> list[BoundaryRecord]:
@@ -346,3 +346,13 @@ def _numbered(rows: list[Boundary], slips: dict[int, list[BoundarySlip]]) -> lis
         own = slips.get(row.id or 0, [])
         records.append(BoundaryRecord(row=row, slips=tuple(own), rule=to_rule(row, own), number=n))
     return records
+
+
+def _same_boundary(session: Session, team_id: str, customer_id: int, text: str) -> Boundary | None:
+    """The customer's boundary in force or proposed with this text, if any."""
+    rows = session.exec(
+        select(Boundary).where(
+            Boundary.team_id == team_id, Boundary.customer_id == customer_id, col(Boundary.status) != "retired"
+        )
+    )
+    return next((row for row in rows if row.text.casefold() == text.casefold()), None)

@@ -134,6 +134,8 @@ class CustomerEvent(SQLModel, table=True):
         Index("ix_customer_event_customer_at", "customer_id", "at"),
         # A team's renames (every check-in's ack asks whether a former name matches), not its whole history.
         Index("ix_customer_event_team_kind", "team_id", "kind"),
+        # An event recorded once (record_customer_event_once): two deliveries at once cannot both insert it.
+        UniqueConstraint("team_id", "customer_id", "kind", "dedupe", name="uq_customer_event_once"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -143,6 +145,7 @@ class CustomerEvent(SQLModel, table=True):
     kind: str = Field(max_length=32)
     detail: dict[str, Any] = json_column()
     at: datetime = utc_column()
+    dedupe: str | None = Field(default=None, max_length=255)  # what makes it once-only (None: any number)
 
 
 # "sending": a sender is posting it right now; if that sender dies, the outcome is unknown and it is never re-sent.
@@ -198,7 +201,11 @@ BOUNDARY_STATUSES = ("proposed", "active", "held", "retired")
 class Boundary(SQLModel, table=True):
     """A working agreement with a customer, introduced one at a time."""
 
-    __table_args__ = (Index("ix_boundary_customer_position", "customer_id", "position"),)
+    __table_args__ = (
+        Index("ix_boundary_customer_position", "customer_id", "position"),
+        # The request that proposed it: the same `boundary add` delivered twice at once proposes it once.
+        UniqueConstraint("team_id", "request_key", name="uq_boundary_request"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32, index=True)
@@ -219,6 +226,7 @@ class Boundary(SQLModel, table=True):
     # The owner's own wording, if edited: up to 500 characters the user sees, escaped like the text.
     reminder_text: str | None = Field(default=None, max_length=2500)
     last_template: int | None = None
+    request_key: str | None = Field(default=None, max_length=255)  # "trigger:<id>" of the command that added it
 
 
 class BoundarySlip(SQLModel, table=True):

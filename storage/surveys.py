@@ -209,7 +209,8 @@ class SurveyQueries(StoreBase):
     ) -> bool:
         """Adds an event unless one of this kind already carries `dedupe`; True when this call added it.
 
-        Check and insert share one transaction, so sequential deliveries (retries, replays) add one event.
+        Sequential deliveries (retries, replays) find the first's event; two at once both insert, and the unique
+        key (team, customer, kind, dedupe) refuses the second.
         """
         with self.session() as session:
             if _event_once(session, team_id, customer_id, kind, dedupe) is not None:
@@ -222,9 +223,14 @@ class SurveyQueries(StoreBase):
                     kind=kind,
                     detail={**detail, "dedupe": dedupe},
                     at=now,
+                    dedupe=dedupe,
                 )
             )
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return False
             return True
 
     def customer_event_once(self, *, team_id: str, customer_id: int, kind: str, dedupe: str) -> CustomerEvent | None:
@@ -265,11 +271,13 @@ class SurveyQueries(StoreBase):
 
 
 def _event_once(session: Session, team_id: str, customer_id: int, kind: str, dedupe: str) -> CustomerEvent | None:
+    """By its unique key; or, recorded before the key was a column (migration 0010), by the copy in its detail."""
     events = session.exec(
         select(CustomerEvent).where(
             CustomerEvent.team_id == team_id,
             CustomerEvent.customer_id == customer_id,
             CustomerEvent.kind == kind,
+            (col(CustomerEvent.dedupe) == dedupe) | col(CustomerEvent.dedupe).is_(None),
         )
     ).all()
-    return next((e for e in events if e.detail.get("dedupe") == dedupe), None)
+    return next((e for e in events if e.dedupe == dedupe or e.detail.get("dedupe") == dedupe), None)

@@ -156,6 +156,7 @@ def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
         value=rule.value,
         created_by=call.user_id,
         now=call.now,
+        request_key=f"trigger:{call.trigger_id}" if call.trigger_id else None,  # a delivery at once with it
     )
     number = len(records) + 1
     policy = call.settings.boundary_policy

@@ -17,9 +17,11 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from sqlalchemy import text
 
 from bot.server import MAX_BODY_BYTES
 from handlers.ids import ADD_CUSTOMER_MODAL, OPEN_CHECKIN
+from storage.db import make_engine
 from storage.store import Store
 from tests.e2e.test_cadence import add as add_daily_customer
 from tests.e2e.test_cadence import cli_env as cli_env
@@ -207,6 +209,87 @@ def test_a_retried_ask_whose_first_post_got_no_answer_says_so_instead_of_asked_o
     assert "Slack didn't confirm my invitation to *Acme Corp*'s people in <#C0SHARED>" in retry.json()["text"]
     assert "/partner ask Acme Corp" in retry.json()["text"]
     assert fake_slack.scripted("chat.postMessage") == 0 and invitations(fake_slack) == []  # not asked twice
+
+
+@contextmanager
+def inserts_held(database_url: str, table: str) -> Iterator[Callable[[int], None]]:
+    """Holds every INSERT into `table` (PostgreSQL: a SHARE lock still lets them read) until the block ends, so
+    deliveries of one request run side by side up to their insert and then insert at once, neither overtaking the
+    other. Yields `waiting(n)`: returns once n inserts wait on the lock."""
+    engine = make_engine(database_url)
+    holder, watcher = engine.connect(), engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    holder.begin()
+    holder.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))
+    waits = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE :insert"
+    ).bindparams(insert=f"INSERT INTO {table} %")
+    pause = threading.Event()
+
+    def waiting(n: int) -> None:
+        for _ in range(1000):
+            if watcher.execute(waits).scalar_one() >= n:
+                return
+            pause.wait(0.01)
+        raise AssertionError(f"{n} inserts into {table} never waited together")
+
+    try:
+        yield waiting
+    finally:
+        holder.rollback()  # the inserts go on, at once
+        holder.close()
+        watcher.close()
+        engine.dispose()
+
+
+def at_once(slack: SlackRequests, text: str, trigger_id: str) -> tuple[list[threading.Thread], list[Response]]:
+    """The first delivery and Slack's retry of one command, sent side by side."""
+    answers: list[Response] = []
+    deliveries = [{}, {"retry_num": 1, "retry_reason": "http_timeout"}]
+    threads = [
+        threading.Thread(target=lambda k=kwargs: answers.append(slack.command(text, trigger_id=trigger_id, **k)))
+        for kwargs in deliveries
+    ]
+    for thread in threads:
+        thread.start()
+    return threads, answers
+
+
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
+def test_two_deliveries_of_a_boundary_add_at_once_propose_it_once_and_answer_alike(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, bot: BotServer, database_url: str
+) -> None:
+    assert "Added *Acme*" in slack.command("add Acme <#C0ACME|acme>").json()["text"]
+    bot.settle()
+    with inserts_held(database_url, "boundary") as waiting:
+        threads, answers = at_once(slack, 'boundary acme add "Calls at 9am"', "9.6.once")
+        waiting(2)
+    for thread in threads:
+        thread.join(timeout=10)
+    texts = [a.json()["text"] for a in answers]
+    assert len(texts) == 2 and texts[0] == texts[1] and "Proposed “Calls at 9am”" in texts[0], texts
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert [r.rule.text for r in store.boundary_records(team_id=TEAM_ID, customer_id=customer.id or 0)] == [
+        "Calls at 9am"
+    ]
+
+
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
+def test_two_deliveries_of_an_ask_at_once_record_it_once_and_post_one_invitation(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, bot: BotServer, database_url: str
+) -> None:
+    customer = shared_customer(slack, fake_slack, store)
+    with inserts_held(database_url, "customer_event") as waiting:
+        threads, answers = at_once(slack, "ask acme", "9.7.once")
+        waiting(2)
+    for thread in threads:
+        thread.join(timeout=10)
+    texts = [a.json()["text"] for a in answers]
+    # The loser of the insert says "Asked" only once the winner's post is recorded; until then, that it is asking.
+    assert len(texts) == 2 and any(ASKED in t for t in texts), texts
+    assert all(ASKED in t or "I'm still asking *Acme Corp*'s people" in t for t in texts), texts
+    assert len(invitations(fake_slack)) == 1
+    asked = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=customer.id or 0, kind="survey_asked")
+    assert len(asked) == 1
 
 
 def test_sigterm_during_a_command_line_tick_lets_the_post_in_flight_be_recorded(
