@@ -41,6 +41,14 @@ def is_row_id(text: str) -> bool:
     return len(text) <= 10 and text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ROW_ID
 
 
+def metadata_row_id(value: Any) -> int | None:
+    """A row id read back from a modal's private_metadata (JSON); None for anything else (a forged or garbled
+    value), so the submission says "no longer exists" instead of running a query the database refuses."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ROW_ID:
+        return None
+    return value
+
+
 def button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "button", "action_id": action_id, "text": plain(text, 75), "value": value}
     if style:

@@ -15,6 +15,7 @@ from bot.settings import Settings
 from domain import boundaries as rules
 from domain.errors import UserError
 from handlers.actions.boundaries import already_decided, record_decision
+from handlers.blocks import metadata_row_id
 from handlers.blocks.boundaries import escalation_blocks
 from handlers.boundaries_hooks import require_boundary, require_boundary_change
 from handlers.home_publisher import request_home_refresh
@@ -52,8 +53,8 @@ def submit_renegotiation(
     settings: Settings,
 ) -> None:
     metadata = _metadata(view)
-    boundary_id = metadata.get("boundary_id")
-    if not isinstance(boundary_id, int):
+    boundary_id = metadata_row_id(metadata.get("boundary_id"))
+    if boundary_id is None:
         raise UserError("This form is out of date; open it again from the message.")
     team_id = context.team_id or body["team"]["id"]
     customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)

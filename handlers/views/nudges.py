@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
+from handlers.blocks import metadata_row_id
 from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE
 from handlers.home_publisher import request_home_refresh
 from handlers.ids import NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_REASON, NUDGE_SNOOZE_UNTIL
@@ -41,8 +42,8 @@ def submit_snooze(
     values = view["state"]["values"]
     meta = _metadata(view)
     team_id = context.team_id or body["team"]["id"]
-    customer_id = meta.get("customer_id")
-    customer = store.customer(team_id=team_id, customer_id=int(customer_id)) if customer_id else None
+    customer_id = metadata_row_id(meta.get("customer_id"))
+    customer = store.customer(team_id=team_id, customer_id=customer_id) if customer_id else None
     if customer is None or customer.archived_at is not None or customer.id is None:
         ack(response_action="errors", errors={"for": "That customer no longer exists."})
         return
@@ -75,8 +76,8 @@ def submit_snooze(
         team_id=team_id, customer_id=customer.id, until=until, reason=reason or None, actor_id=user_id, now=now
     )
     request_home_refresh(context, team_id, [customer.owner_id, user_id])
-    nudge_id = meta.get("nudge_id")
-    if isinstance(nudge_id, int):
+    nudge_id = metadata_row_id(meta.get("nudge_id"))
+    if nudge_id is not None:
         outcome = {"what": "snoozed", "by": user_id, "at": now.isoformat(), "until": until.isoformat()}
         if reason:
             outcome["reason"] = reason
@@ -89,8 +90,8 @@ def redraw_snoozed(
 ) -> None:
     """After the modal closed: the nudge message says who snoozed it, until when and why."""
     team_id = context.team_id or body["team"]["id"]
-    nudge_id = _metadata(view).get("nudge_id")
-    nudge = store.nudge(team_id=team_id, nudge_id=nudge_id) if isinstance(nudge_id, int) else None
+    nudge_id = metadata_row_id(_metadata(view).get("nudge_id"))
+    nudge = store.nudge(team_id=team_id, nudge_id=nudge_id) if nudge_id is not None else None
     # Only a snooze that was recorded changes the message (a refused submission ran this too).
     if nudge is not None and nudge.payload.get("outcome") and nudge.channel_id and nudge.message_ts:
         refresh_message(

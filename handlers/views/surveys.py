@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from domain.surveys import SURVEYS, Survey, summarize, validate_answers
+from handlers.blocks import metadata_row_id
 from handlers.blocks.health import gap_alert_text, their_level, view_gap
 from handlers.blocks.surveys import answers_from_state, modal_metadata, survey_saved_text, tier_change_text
 from handlers.home_publisher import request_home_refresh
@@ -42,7 +43,7 @@ def _survey_of(view: dict[str, Any]) -> tuple[Survey, int | None]:
     if survey is None or (survey.audience == "customer") != customer_only:
         raise UserError("This form is out of date; please open the survey again.")
     customer_id = meta.get("customer_id")
-    if customer_id is not None and not isinstance(customer_id, int):
+    if customer_id is not None and metadata_row_id(customer_id) is None:
         raise UserError("This form is out of date; please open the survey again.")
     if customer_id is None and survey.key != "practices":
         raise UserError("This form is out of date; please open the survey again.")

@@ -17,13 +17,16 @@ from bot import logs
 from bot.app import create_app, make_client
 from bot.settings import Settings
 from handlers.ids import (
+    BOUNDARY_RENEGOTIATE_MODAL,
     CHECKIN_CALL,
     CHECKIN_CUSTOMER,
     CHECKIN_MODAL,
     CHECKIN_MOOD,
     CHECKIN_NOTE,
     LOG_MESSAGE_CHECKIN,
+    NUDGE_SNOOZE_MODAL,
     OPEN_CHECKIN,
+    SURVEY_MODAL,
 )
 from storage.store import Store
 from tests.fake_slack import FakeSlack
@@ -347,6 +350,29 @@ def test_home_button_failure_tells_the_user_once(
     drain_lazy_listeners(impatient_bot)
     told = [m for m in posted(fake_slack) if "U0001" in m[:2]]
     assert len(told) == 1, told
+
+
+# A modal's private_metadata comes back from Slack as we wrote it; one that names an id past an INTEGER column (or
+# not a number at all) is a stale or forged form: PostgreSQL refuses such an id in the query itself.
+@pytest.mark.parametrize(
+    ("callback_id", "metadata", "told"),
+    [
+        (NUDGE_SNOOZE_MODAL, {"customer_id": 2**40, "nudge_id": None}, "That customer no longer exists."),
+        (NUDGE_SNOOZE_MODAL, {"customer_id": "abc", "nudge_id": None}, "That customer no longer exists."),
+        (SURVEY_MODAL, {"survey": "level", "customer_id": 2**40}, "This form is out of date"),
+        (BOUNDARY_RENEGOTIATE_MODAL, {"boundary_id": 2**40}, "This form is out of date"),
+    ],
+    ids=["snooze", "snooze, not a number", "survey", "renegotiation"],
+)
+def test_a_form_naming_an_id_no_row_can_have_is_told_so_not_a_crash(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, callback_id: str, metadata: dict[str, Any], told: str
+) -> None:
+    reply = slack.view_submission(callback_id, {}, private_metadata=json.dumps(metadata))
+    assert reply.status == 200
+    bot.settle()
+    answers = [reply.text, *(c.params.get("text", "") for c in fake_slack.calls_to("chat.postMessage"))]
+    assert any(told in answer for answer in answers), answers
+    assert not any("went wrong on our side" in answer for answer in answers), answers
 
 
 # ---------------------------------------------------------------------------------------------- logs
