@@ -40,6 +40,11 @@ def open_survey_modal(
     client.views_open(trigger_id=trigger_id, view=view)
 
 
+# What the customer's own people are told when the customer behind their survey is archived or gone: nothing about
+# our own records (that we archived them, how to restore), which is for the account team only.
+SURVEY_CLOSED = "This survey is closed now. Thank you for taking the time!"
+
+
 def live_customer(store: Store, team_id: str, value: str) -> Customer:
     customer = store.customer(team_id=team_id, customer_id=int(value)) if is_row_id(value) else None
     if customer is None:
@@ -77,7 +82,12 @@ def open_customer_view(
     """The button under `/partner ask`: the customer's people get three questions; our own people a pointer."""
     ack()
     team_id = app_team_id(context, body)
-    customer = live_customer(store, team_id, action.get("value") or "")
+    try:
+        customer = live_customer(store, team_id, action.get("value") or "")
+    except UserError:
+        if is_external(context, body):
+            raise UserError(SURVEY_CLOSED) from None
+        raise
     if not is_external(context, body):
         raise UserError(
             f"This one is for *{customer.name}*'s people, to tell us how they see us. "

@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from domain.surveys import SURVEYS, Survey, summarize, validate_answers
+from handlers.actions.surveys import SURVEY_CLOSED
 from handlers.blocks import metadata_row_id
 from handlers.blocks.health import gap_alert_text, their_level, view_gap
 from handlers.blocks.surveys import answers_from_state, modal_metadata, survey_saved_text, tier_change_text
@@ -85,6 +86,8 @@ def submit_survey(
     customer: Customer | None = None
     if customer_id is not None:
         customer = store.customer(team_id=team_id, customer_id=customer_id)
+        if survey.audience == "customer" and (customer is None or customer.archived_at is not None):
+            raise UserError(SURVEY_CLOSED, field=survey.questions()[0].key)  # their people: nothing of ours
         if customer is None:
             raise UserError("That customer no longer exists.", field=survey.questions()[0].key)
         if customer.archived_at is not None:  # the form stays open with the answers: restore, then submit again

@@ -434,6 +434,29 @@ def test_external_people_can_reach_nothing_else(
     assert "only available to the account team" in text
 
 
+def test_the_customers_people_are_told_the_survey_is_closed_not_that_we_archived_them(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("ask acme"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    view = opened(fake_slack)
+    ok(slack.command("archive acme"))
+    answers = {"level": "partner", "start_doing": "call", "keep_doing": "demos"}
+    errors = ok(submit(external, view, answers, view_id="VCLOSED", user_id="U0EXT1"))["errors"]
+    assert errors == {"level": "This survey is closed now. Thank you for taking the time!"}
+    mark = len(fake_slack.calls_to("response_url"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT2", channel_id="C0SHARED"))
+    told = [c.params["text"] for c in fake_slack.calls_to("response_url")[mark:]]
+    assert told == ["This survey is closed now. Thank you for taking the time!"]
+    assert store.survey_responses(team_id=TEAM_ID, survey="customer_view") == []
+    # Our own people still get the reason and the remedy.
+    mark = len(fake_slack.calls_to("response_url"))
+    ok(slack.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), channel_id="C0SHARED"))
+    (ours,) = [c.params["text"] for c in fake_slack.calls_to("response_url")[mark:]]
+    assert "is archived" in ours and "/partner restore Acme Corp" in ours
+
+
 def test_someone_of_the_customers_organisation_cannot_be_made_an_owner(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
