@@ -760,7 +760,9 @@ def _deliver(run: _Run, claimed: list[Nudge]) -> int:
     def feed(pacing: Lanes[_Outgoing]) -> None:
         """Renders the claimed nudges a batch at a time, each batch handed to the workers as soon as it is ready:
         with 10,000 due at once, posting starts after the first batch instead of after all (≈ 1.5 s later)."""
-        dms: dict[str, list[tuple[Nudge, Message]]] = {}
+        # A DM digest is one workspace's: a person in several (Enterprise Grid keeps one user id across them) gets
+        # each workspace's own digest, posted with that workspace's token, its buttons working there.
+        dms: dict[tuple[str, str], list[tuple[Nudge, Message]]] = {}
         for start in range(0, len(claimed), run.options.render_batch):
             lanes: dict[str, list[_Outgoing]] = {}
             batch = claimed[start : start + run.options.render_batch]
@@ -771,15 +773,17 @@ def _deliver(run: _Run, claimed: list[Nudge]) -> int:
                     continue
                 message = decorate(message, nudge, run.now)
                 if message.channel is None and message.user and message.digest:
-                    dms.setdefault(message.user, []).append((nudge, message))  # combined once all are rendered
+                    dms.setdefault((nudge.team_id, message.user), []).append((nudge, message))  # combined at the end
                     continue
-                key = message.channel or message.user
-                assert key is not None
-                lanes.setdefault(key, []).append(_Outgoing([nudge], message))
+                lanes.setdefault(_lane(nudge.team_id, message.channel, message.user), []).append(
+                    _Outgoing([nudge], message)
+                )
             pacing.add(lanes)
-        for user, items in dms.items():
-            groups = _digest_groups(items)
-            pacing.add({user: [_Outgoing([n for n, _ in group], compose([m for _, m in group])) for group in groups]})
+        for (team_id, user), items in dms.items():
+            outgoing = [
+                _Outgoing([n for n, _ in group], compose([m for _, m in group])) for group in _digest_groups(items)
+            ]
+            pacing.add({_lane(team_id, None, user): outgoing})
 
     delivered = [0]
 
@@ -804,6 +808,14 @@ def _deliver(run: _Run, claimed: list[Nudge]) -> int:
         run.flush_sent()
     logger.info("%d of %d nudge(s) delivered, by %d posting thread(s)", delivered[0], len(claimed), pacing.threads)
     return delivered[0]
+
+
+def _lane(team_id: str, channel: str | None, user: str | None) -> str:
+    """The destination a message is paced by: its channel, or the workspace's DM with its user."""
+    if channel is not None:
+        return channel
+    assert user is not None
+    return f"{team_id}/{user}"
 
 
 def _render(run: _Run, nudge: Nudge, reads: Store) -> Message | None:

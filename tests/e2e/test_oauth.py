@@ -415,6 +415,44 @@ def test_a_tick_posts_each_workspaces_nudges_with_its_own_token(
     assert failed.status in ("failed", "missed")
 
 
+def test_a_person_in_two_workspaces_gets_each_workspaces_own_dm_digest_with_its_token(
+    teams: dict[str, SlackRequests],
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    unpaced: None,
+) -> None:
+    """Enterprise Grid keeps one user id across an org's workspaces: U0001 owns customers without a channel in T1
+    and T2, so both workspaces owe them a DM at 09:00. Each workspace's nudges go in its own DM, with its token."""
+    for team_id, names in ((T1, ("Acme", "Abc")), (T2, ("Globex", "Gamma"))):
+        for name in names:
+            store.add_customer(
+                team_id=team_id,
+                name=name,
+                created_by="U0001",
+                now=MON,
+                owner_id="U0001",
+                tz="America/New_York",
+                cadence="daily 09:00",
+            )
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    report = run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    assert not report.failed, report.failed
+    dms = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok and c.params["channel"] == "U0001"]
+    assert len(dms) == 2, [c.params["text"] for c in dms]
+    for team_id, names in ((T1, ("Acme", "Abc")), (T2, ("Globex", "Gamma"))):
+        token = installation(oauth_settings, store, team_id).bot_token  # type: ignore[union-attr]
+        (dm,) = [c for c in dms if c.headers["authorization"] == f"Bearer {token}"]
+        assert dm.params["text"].startswith("2 things need you now")
+        assert all(name in dm.params["text"] for name in names), dm.params["text"]
+        ids = {n.id for n in store.nudges(team_id=team_id, kinds=["cadence"], due_after=MON)}
+        metadata = dm.params["metadata"]
+        payload = (json.loads(metadata) if isinstance(metadata, str) else metadata)["event_payload"]
+        assert {int(i) for i in payload["nudge_ids"].split(",")} == ids  # its buttons are this workspace's
+
+
 def test_rotating_tokens_are_refreshed_before_use_by_requests_and_ticks(
     oauth_bot: BotServer,
     oauth_settings: Settings,
