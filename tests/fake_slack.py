@@ -88,6 +88,10 @@ class Call:
         return self.response.get("error")
 
 
+class _StaleRequest(Exception):
+    """A held request outlived the test that scripted it (FakeSlack.reset ran meanwhile)."""
+
+
 @dataclass(frozen=True)
 class _Fault:
     error: str | None
@@ -285,6 +289,10 @@ class FakeSlack:
         self._thread: threading.Thread | None = None
         self._ids = itertools.count(1)
         self._ts_counter = itertools.count(1)
+        # Each reset starts a generation; a request held past one (a scripted delay outliving its test) belongs
+        # to a test that ended: it is answered but neither recorded nor applied to the next test's state.
+        self._generation = 0
+        self._request = threading.local()
 
         self.calls: list[Call] = []
         self.connections = 0  # TCP connections accepted (a keep-alive client reuses one for many calls)
@@ -448,6 +456,7 @@ class FakeSlack:
     def reset(self) -> None:
         """Forget calls, faults and everything posted; the users and channels stay."""
         with self._lock:
+            self._generation += 1
             self.calls.clear()
             self.errors.clear()
             self._faults.clear()
@@ -679,6 +688,12 @@ class FakeSlack:
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._stopping.wait(seconds)
+            if self._stale():
+                raise _StaleRequest
+
+    def _stale(self) -> bool:
+        started = getattr(self._request, "generation", None)
+        return started is not None and started != self._generation
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -686,6 +701,7 @@ class FakeSlack:
         headers = {k.lower(): v for k, v in raw_headers.items()}
         parts = urlsplit(raw_path)
         path = parts.path
+        self._request.generation = self._generation
         try:
             if path.startswith("/api/"):
                 return self._handle_api(verb, path, parts.query, headers, body)
@@ -695,6 +711,8 @@ class FakeSlack:
                 return self._handle_response_url(path, headers, body)
             if path.startswith("/files/") and verb == "GET":
                 return self._handle_file_download(path, headers)
+        except _StaleRequest:
+            return _json_reply({"ok": False, "error": "fake_slack_reset_meanwhile"}, 503)
         except Exception:
             with self._lock:
                 self.errors.append(traceback.format_exc())
@@ -703,6 +721,8 @@ class FakeSlack:
 
     def _record(self, call: Call) -> None:
         with self._cond:
+            if self._stale():
+                return
             self.calls.append(call)
             if call.method == "response_url":
                 self.response_url_posts.append(call)

@@ -238,6 +238,35 @@ def test_reset_keeps_the_world(fake: FakeSlack, client: WebClient) -> None:
     assert client.conversations_info(channel="C0001")["channel"]["name"] == "general"
 
 
+def test_a_request_held_past_a_reset_leaves_the_next_test_alone(fake: FakeSlack, client: WebClient) -> None:
+    """A scripted delay can outlive its test: what it finally does must not show up in the next test's calls."""
+    fake.fail_next("chat.postMessage", delay=0.5)
+    slow = WebClient(token=TOKEN, base_url=fake.api_url, retry_handlers=[])
+    answers: list[str] = []
+
+    def post() -> None:
+        try:
+            slow.chat_postMessage(channel="C0001", text="old")
+            answers.append("ok")
+        except SlackApiError as e:
+            answers.append(str(e.response["error"]))
+
+    worker = threading.Thread(target=post)
+    worker.start()
+    held = threading.Event()
+    for _ in range(500):  # until the fake holds the request (it took the scripted fault)
+        with fake._lock:
+            if not fake._faults.get("chat.postMessage"):
+                break
+        held.wait(0.01)
+    fake.reset()  # the next test starts
+    worker.join(timeout=10)
+    assert answers == ["fake_slack_reset_meanwhile"]
+    assert fake.calls == [] and not fake.messages
+    assert client.chat_postMessage(channel="C0001", text="new")["ok"]
+    assert [c.params["text"] for c in fake.calls] == ["new"]
+
+
 # ---------------------------------------------------------------------- waiting
 
 
