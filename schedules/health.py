@@ -527,8 +527,10 @@ def render_health_drop(nudge: Nudge, store: Store, now: datetime) -> Message | S
     assert customer.id is not None
     reasons = store.latest_health_reasons(team_id=customer.team_id, customer_id=customer.id)
     high, latest = nudge.payload.get("from"), nudge.payload.get("to")
-    text = drop_alert_text(customer, high=high, latest=latest, reasons=reasons)
+    text = drop_alert_text(customer, high=high, latest=latest, reasons=reasons, current=customer.health_score)
     line = f"*{customer.name}*'s health fell from {high} to {latest}"
+    if customer.health_score is not None and customer.health_score != latest:
+        line += f" (now {customer.health_score})"
     return Message(text=text, blocks=[section(text, block_id=f"nudge:{nudge.id}")], user=owner, digest=line)
 
 

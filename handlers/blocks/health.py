@@ -84,11 +84,15 @@ def gap_alert_text(customer: Customer, ours: str, theirs: str) -> str:
     )
 
 
-def drop_alert_text(customer: Customer, *, high: object, latest: object, reasons: Sequence[str]) -> str:
-    """The owner's DM when the score fell sharply this week, with what moves it most."""
+def drop_alert_text(
+    customer: Customer, *, high: object, latest: object, reasons: Sequence[str], current: object = None
+) -> str:
+    """The owner's DM when the score fell sharply this week, with what moves it most. `current` is the score when
+    the DM goes out: it waits for the owner's working morning, and the score may have moved since the fall."""
     why = "\n".join(f"• {r}" for r in reasons)
+    since = f" It is {current} now." if current is not None and current != latest else ""
     return (
-        f":chart_with_downwards_trend: *{customer.name}*'s health fell from {high} to {latest} this week."
+        f":chart_with_downwards_trend: *{customer.name}*'s health fell from {high} to {latest} this week.{since}"
         + (f"\n{why}" if why else "")
         + f"\nSee `/partner status {customer.name}`."
     )

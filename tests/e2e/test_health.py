@@ -354,6 +354,37 @@ def test_a_drop_found_outside_working_hours_is_told_at_the_start_of_the_working_
         run_tick(store=store, client=client, now=now, settings=settings)
     (alert,) = dms_to(fake_slack, "U0001", "health fell")
     assert "*Acme Corp*'s health fell from 95 to" in alert.params["text"]
+    assert " now." not in json.dumps(alert.params["blocks"])  # the score the owner reads is still the fall's
+
+
+def test_a_drop_told_the_next_morning_says_where_the_score_is_by_then(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=Pacific/Auckland"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+    with store.session() as session:
+        row = session.get(Customer, customer.id)
+        assert row is not None
+        row.cadence, row.created_at = "weekly tue 10:00", datetime(2026, 6, 1, tzinfo=UTC)
+        session.add(row)
+        session.commit()
+    clock.set(datetime(2026, 11, 28, 0, 5, tzinfo=AUCKLAND))  # Saturday just after midnight: told Monday 09:00
+    fell_from_95(store, customer, clock)
+    client = make_client(settings)
+    assert daily_health(store=store, client=client, now=clock.now, settings=settings) == 1
+    (owed,) = store.nudges(team_id=TEAM_ID, kinds=[HEALTH_DROP], due_after=clock.now - timedelta(days=1))
+    fell_to = owed.payload["to"]
+    with store.session() as session:  # over the weekend the score climbed back a little
+        row = session.get(Customer, customer.id)
+        assert row is not None
+        row.health_score = fell_to + 12
+        session.add(row)
+        session.commit()
+    run_tick(store=store, client=client, now=owed.due_at, settings=settings)
+    (alert,) = dms_to(fake_slack, "U0001", "health fell")
+    blocks = json.dumps(alert.params["blocks"])
+    assert f"health fell from 95 to {fell_to} this week. It is {fell_to + 12} now." in blocks
+    assert f"health fell from 95 to {fell_to} (now {fell_to + 12})" in alert.params["text"]  # an owner digest's line
 
 
 def test_concurrent_recomputes_owe_the_owner_one_alert(
