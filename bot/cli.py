@@ -202,7 +202,8 @@ def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | N
             customers, contacts, now=start, until=start + timedelta(days=days), default_tz=settings.default_tz
         )
         for item in plan:
-            where = f"#{item.customer.channel_id}" if item.customer.channel_id else f"DM @{item.customer.owner_id}"
+            in_channel = item.customer.channel_id and not item.customer.channel_shared  # shared: the owner's DM
+            where = f"#{item.customer.channel_id}" if in_channel else f"DM @{item.customer.owner_id}"
             note = f"  ({item.note}: not sent)" if item.status != "pending" else ""
             print(
                 f"{item.local:%Y-%m-%d %a %H:%M} {item.tz:<20} {item.slot.due_at:%Y-%m-%dT%H:%MZ}  {team_id}  "

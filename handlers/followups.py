@@ -203,7 +203,10 @@ def after_checkins(
                 channel_id=asked.origin_channel_id,
                 text=checkin_confirmation(customer, checkin),
             )
-    if customer.channel_id and customer.post_checkins:
+    if customer.channel_id and customer.post_checkins and customer.channel_shared:
+        # The customer's people read a shared channel: the check-in is stored, its summary is not for them.
+        logger.info("customer %s: channel shared with another organisation, no check-in summary", customer.id)
+    elif customer.channel_id and customer.post_checkins:
         try:
             burst["summary"] = post_summary(
                 client=client,
@@ -486,24 +489,36 @@ def join_channel(client: WebClient, channel_id: str) -> str | None:
 
     None when joined; else why not: Slack's error, or "no_answer" when Slack did not answer in time.
     """
+    return _join(client, channel_id)[0]
+
+
+def _join(client: WebClient, channel_id: str) -> tuple[str | None, dict[str, Any] | None]:
+    """(`join_channel`'s answer, the channel as Slack described it in its answer; None when it did not)."""
     try:
-        client.conversations_join(channel=channel_id)
-        return None
+        return None, client.conversations_join(channel=channel_id).get("channel")
     except SlackApiError as e:
         error = str(e.response.get("error") or "unknown")
     except OSError:  # a timeout or a dropped connection
         error = "no_answer"
-    if error == "method_not_supported_for_channel_type" and _is_member(client, channel_id):
-        return None  # a private channel is joined only by invitation, and Partner was invited: nothing to do
+    if error == "method_not_supported_for_channel_type":
+        channel = _channel_info(client, channel_id)
+        if channel is not None and channel.get("is_member"):
+            return None, channel  # a private channel is joined only by invitation, and Partner was invited
     logger.info("could not join %s: %s", channel_id, error)
-    return error
+    return error, None
 
 
-def _is_member(client: WebClient, channel_id: str) -> bool:
+def _channel_info(client: WebClient, channel_id: str) -> dict[str, Any] | None:
     try:
-        return bool(client.conversations_info(channel=channel_id)["channel"].get("is_member"))
+        return dict(client.conversations_info(channel=channel_id)["channel"])
     except (SlackApiError, OSError):
-        return False
+        return None
+
+
+def shared_with_another_organisation(channel: dict[str, Any]) -> bool:
+    """A channel shared through Slack Connect, or on its way to be (an invitation out): the customer's people
+    read it, so Partner's internal posts stay out of it."""
+    return bool(channel.get("is_ext_shared") or channel.get("is_pending_ext_shared"))
 
 
 def invite_hint(channel_id: str, purpose: str) -> str:
@@ -514,12 +529,16 @@ def join_customer_channel(*, client: WebClient, store: Store, customer: Customer
     """Joins the customer's channel; returns what the author should be told when the bot could not.
 
     An archived channel is recorded on the customer as a refused post would be (the card shows it; nudges go to
-    the owner's DM meanwhile). The customer itself is kept either way.
+    the owner's DM meanwhile). The customer itself is kept either way. Whether the channel is shared with another
+    organisation is recorded from Slack's answer (`Customer.channel_shared`).
     """
     channel_id = customer.channel_id
     if not channel_id or customer.id is None:
         return None
-    error = join_channel(client, channel_id)
+    error, channel = _join(client, channel_id)
+    if channel is not None:  # Slack's answer says whether the channel is shared with the customer's organisation
+        shared = shared_with_another_organisation(channel)
+        store.set_channel_shared(team_id=customer.team_id, channel_id=channel_id, shared=shared)
     if error is None:
         return None
     if error == "is_archived":

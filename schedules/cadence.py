@@ -128,10 +128,13 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
 
 
 def _destination(customer: Customer, now: datetime) -> tuple[str | None, str | None]:
-    """(channel, fallback DM user): the channel unless Slack refused it recently (tried again after a week)."""
+    """(channel, fallback DM user): the channel unless Slack refused it recently (tried again after a week) or it is
+    shared with the customer's organisation (their people must not see our nudges, @mentions and buttons)."""
     channel = customer.channel_id
     recently_refused = customer.channel_error_at is not None and now - customer.channel_error_at < CHANNEL_RETRY_AFTER
     if channel and customer.channel_error and recently_refused:
+        channel = None
+    if customer.channel_shared:
         channel = None
     return channel, customer.owner_id
 

@@ -1086,6 +1086,8 @@ def _render_checkin_summary(nudge: Nudge, store: Store, now: datetime) -> Messag
     customer, checkins = found
     if not customer.channel_id or not customer.post_checkins or customer.archived_at is not None:
         return Skip("no channel summary for this customer now", "cancelled")
+    if customer.channel_shared:
+        return Skip("the channel is shared with the customer: their people can read it")
     if nudge.status != "sent" and all(c.summary_ts is not None for c in checkins):
         return Skip("summarized already")
     start, end = (datetime.fromisoformat(bound) for bound in nudge.payload["day"])

@@ -190,7 +190,9 @@ class CustomerQueries(WorkspaceQueries):
                 old, new = changed["name"]
                 self._event(session, customer, actor_id=actor_id, kind="renamed", detail={"name": [old, new]}, now=now)
             if "channel_id" in changed:
+                # A new channel: nothing known of it yet (joining it after the ack reads whether it is shared).
                 customer.channel_error, customer.channel_error_at = None, None
+                customer.channel_shared = False
             edited = {k: [old, new] for k, (old, new) in changed.items() if k != "name"}
             if edited:
                 self._event(session, customer, actor_id=actor_id, kind="edited", detail=edited, now=now)
@@ -248,6 +250,22 @@ class CustomerQueries(WorkspaceQueries):
                 )
             session.commit()
         return bool(changed)
+
+    def set_channel_shared(self, *, team_id: str, channel_id: str, shared: bool) -> int:
+        """Records whether this channel is shared with another organisation, on every customer of the team whose
+        channel it is (archived ones too: they keep it when restored). Returns how many customers changed."""
+        with self.session() as session:
+            changed = session.exec(  # type: ignore[call-overload]
+                update(Customer)
+                .where(
+                    col(Customer.team_id) == team_id,
+                    col(Customer.channel_id) == channel_id,
+                    col(Customer.channel_shared) != shared,
+                )
+                .values(channel_shared=shared)
+            ).rowcount
+            session.commit()
+        return int(changed or 0)
 
     def customer_events(self, *, team_id: str, customer_id: int) -> list[CustomerEvent]:
         """What happened to a customer record, oldest first."""

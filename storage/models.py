@@ -92,6 +92,9 @@ class Customer(CustomerBase, table=True):
     # Why the bot cannot post in the customer's channel (channel_not_found, not_in_channel, is_archived).
     channel_error: str | None = Field(default=None, max_length=64)
     channel_error_at: datetime | None = utc_column(nullable=True)
+    # The channel is shared with another organisation (Slack Connect): the customer's people read it, so check-in
+    # summaries and cadence nudges stay out of it (boundary reminders and survey invitations are for them).
+    channel_shared: bool = Field(default=False)
     health_score: int | None = None
     health_band: str | None = Field(default=None, max_length=16)
     health_at: datetime | None = utc_column(nullable=True)

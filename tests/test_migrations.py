@@ -156,8 +156,10 @@ def test_name_keys_fold_apostrophes_and_customers_that_now_share_one_are_all_kep
     store = Store(engine)
 
     def names() -> dict[int, tuple[str, str]]:
-        every = store.customers(team_id="T1", include_archived=True) + store.customers(team_id="T2")
-        return {c.id: (c.name, c.name_key) for c in every if c.id is not None}
+        # Plain SQL: after the downgrade below, the table lacks columns later migrations add to the model.
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, name, name_key FROM customer WHERE team_id IN ('T1', 'T2')"))
+            return {row.id: (row.name, row.name_key) for row in rows}
 
     folded = {
         1: ("Macy's (4)", "macy's (4)"),  # archived: the live ones keep or number their names first

@@ -34,7 +34,14 @@ def checkin_confirmation(customer: Customer, checkin: CheckIn) -> str:
     kind = " call" if checkin.kind == "call" else ""
     note = truncate(checkin.note, 300)
     text = f"{MOOD_EMOJI[checkin.mood]} Logged a {checkin.mood}{kind} check-in for *{customer.name}*: {note}"
-    return text + _next_step(checkin)
+    return text + _next_step(checkin) + unposted_summary_clause(customer)
+
+
+def unposted_summary_clause(customer: Customer) -> str:
+    """Why a check-in's summary stays out of the customer's channel, when it does because the channel is shared."""
+    if not (customer.channel_id and customer.post_checkins and customer.channel_shared):
+        return ""
+    return f"\n_Summary not posted in <#{customer.channel_id}>: the customer's people can read it._"
 
 
 def checkin_summary(customer: Customer, checkin: CheckIn) -> str:

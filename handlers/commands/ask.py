@@ -10,6 +10,7 @@ from domain.errors import UserError
 from handlers.blocks.surveys import ask_message, asked_text, still_asking_text, unconfirmed_ask_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
+from handlers.followups import shared_with_another_organisation
 from handlers.parsing import tokenize, unescape
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ def ask(call: CommandCall) -> Reply:
                 "scopes in manifest.yml (private channels need groups:read), then try again."
             ) from None
         raise UserError(f"I can't see <#{channel_id}>. Invite me there (`/invite @Partner`) and try again.") from None
+    # What Slack just said is worth keeping: a shared channel keeps Partner's internal posts out (summaries, nudges).
+    call.store.set_channel_shared(
+        team_id=call.team_id, channel_id=channel_id, shared=shared_with_another_organisation(channel)
+    )
     if channel.get("is_archived"):
         raise UserError(
             f"<#{channel_id}> is archived. Give *{customer.name}* its current shared channel "

@@ -34,7 +34,8 @@ def upcoming(call: CommandCall) -> Reply:
             soonest.setdefault(item.customer.id, item)
     lines = []
     for item in sorted(soonest.values(), key=lambda u: u.slot.due_at)[:SHOWN]:
-        where = f"<#{item.customer.channel_id}>" if item.customer.channel_id else "a DM to the owner"
+        in_channel = item.customer.channel_id and not item.customer.channel_shared  # shared: the owner's DM
+        where = f"<#{item.customer.channel_id}>" if in_channel else "a DM to the owner"
         lines.append(
             f"• {local_time(item.local)} {item.tz} — *{item.customer.name}* ({slack_date(item.slot.due_at)} your "
             f"time) → {where}"

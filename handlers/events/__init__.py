@@ -1,5 +1,6 @@
 from slack_bolt import App
 
+from handlers.events.channels import channel_shared, channel_unshared
 from handlers.events.home import app_home_opened
 from handlers.events.uninstall import workspace_uninstalled
 
@@ -9,3 +10,6 @@ def register(app: App) -> None:
     # Both stop the workspace's nudges (tokens_revoked only when the bot token is among the revoked).
     app.event("app_uninstalled")(workspace_uninstalled)
     app.event("tokens_revoked")(workspace_uninstalled)
+    # A customer's channel shared with the customer's organisation, or no longer: what Partner posts there.
+    app.event("channel_shared")(channel_shared)
+    app.event("channel_unshared")(channel_unshared)

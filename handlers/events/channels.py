@@ -1,0 +1,36 @@
+"""A customer's channel shared with another organisation (Slack Connect), or no longer: ``channel_shared`` and
+``channel_unshared``.
+
+Partner keeps its internal posts (check-in summaries, cadence nudges, overdue notes) out of a channel the
+customer's people read; these events keep ``Customer.channel_shared`` true for a channel whose sharing changes
+after Partner last looked it up (joining it, ``/partner ask``). A redelivered event sets what is already set.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import BoltContext
+
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def channel_shared(event: dict[str, Any], context: BoltContext, store: Store) -> None:
+    _record(event, context, store, shared=True)
+
+
+def channel_unshared(event: dict[str, Any], context: BoltContext, store: Store) -> None:
+    # `is_ext_shared`: the channel is still shared with some other organisation after this one left.
+    _record(event, context, store, shared=bool(event.get("is_ext_shared")))
+
+
+def _record(event: dict[str, Any], context: BoltContext, store: Store, *, shared: bool) -> None:
+    team_id, channel_id = context.team_id, event.get("channel")
+    if not team_id or not isinstance(channel_id, str) or not channel_id:
+        return
+    changed = store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared)
+    if changed:
+        logger.info("channel %s of %d customer(s): shared with another organisation: %s", channel_id, changed, shared)

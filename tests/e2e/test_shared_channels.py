@@ -1,0 +1,206 @@
+"""A customer's channel shared with the customer's organisation (Slack Connect): their people see only what is
+meant for them — the survey invitation and the boundary reminders — never a check-in summary, a cadence nudge or
+an overdue note. Signed requests through the real app, real ticks through the real jobs and sender."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+import schedules.cadence
+from bot.app import make_client
+from bot.settings import Settings
+from schedules.cadence import send_nudges
+from schedules.jobs import run_tick
+from schedules.sender import SenderOptions
+from storage.checkins import CHECKIN_SUMMARY
+from storage.models import Customer, Nudge
+from storage.store import Store
+from tests.e2e import test_hardening
+from tests.e2e.test_foundation import ephemeral
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer, FakeClock
+
+# The real app with a 1 s Web API timeout (fixtures shared with the hardening tests).
+impatient_bot = test_hardening.impatient_bot
+impatient = test_hardening.impatient
+
+NY = ZoneInfo("America/New_York")
+NOT_POSTED = "Summary not posted in <#C0ACME>: the customer's people can read it."
+BOUNDARY = "We answer within one business day"
+
+
+@pytest.fixture(autouse=True)
+def unpaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schedules.cadence, "SENDER_OPTIONS", SenderOptions(interval=0.0))
+
+
+def ny(*args: int) -> datetime:
+    return datetime(*args, tzinfo=NY).astimezone(UTC)  # type: ignore[misc]
+
+
+def tick(store: Store, settings: Settings, now: datetime) -> None:
+    report = run_tick(store=store, client=make_client(settings), now=now, settings=settings)
+    assert not report.failed, report.failed
+
+
+def acme(store: Store) -> Customer:
+    found = store.customer_by_name(team_id=TEAM_ID, name="Acme Corp")
+    assert found is not None
+    return found
+
+
+def posts_in(fake: FakeSlack, channel: str) -> list[str]:
+    """What Slack shows in the channel, oldest first (refused tries are not there)."""
+    return [str(message.get("text")) for message in fake.messages.get(channel, [])]
+
+
+def dms_to(fake: FakeSlack, user_id: str) -> list[str]:
+    return [str(c.params.get("text")) for c in fake.calls_to("chat.postMessage") if c.params.get("channel") == user_id]
+
+
+def add_acme(slack: SlackRequests, bot: BotServer) -> None:
+    """Acme Corp in #acme (New York, daily calls at 09:00, owned by Dana); Partner joins it after the ack."""
+    reply = ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=America/New_York"))
+    assert "Added" in reply, reply
+    assert "daily" in ephemeral(slack.command("cadence acme daily 09:00"))
+    bot.settle()
+
+
+def event(slack: SlackRequests, kind: str, **fields: Any) -> None:
+    response = slack.event({"type": kind, "channel": "C0ACME", **fields})
+    assert response.status == 200, response.text
+
+
+@pytest.mark.parametrize("private", [False, True], ids=["public", "private"])
+def test_a_shared_channel_gets_the_ask_and_boundary_reminders_but_no_summary_and_no_nudge(
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    clock: FakeClock,
+    settings: Settings,
+    bot: BotServer,
+    private: bool,
+) -> None:
+    fake_slack.add_channel("C0ACME", name="acme", is_private=private, is_ext_shared=True, members=["U0001"])
+    clock.set(ny(2026, 11, 25, 10))  # a Wednesday
+    add_acme(slack, bot)
+    assert acme(store).channel_shared  # learnt from joining it (a private one: from conversations.info)
+
+    reply = ephemeral(slack.command("checkin acme red they are furious, might churn", user_id="U0002"))
+    assert "Logged a red check-in for *Acme Corp*" in reply and NOT_POSTED in reply
+    bot.settle()
+    (stored,) = store.checkins(team_id=TEAM_ID)
+    assert stored.note == "they are furious, might churn" and stored.summary_ts is None
+    assert posts_in(fake_slack, "C0ACME") == []
+    (alert,) = dms_to(fake_slack, "U0001")  # the owner still hears of it, privately
+    assert "they are furious" in alert
+
+    assert "Asked *Acme Corp*'s people" in ephemeral(slack.command("ask acme"))
+    ephemeral(slack.command(f'boundary acme add "{BOUNDARY}" kind=response_time value=1d'))
+    assert "is now active" in ephemeral(slack.command("boundary acme activate 1"))
+    # Monday 09:00 in New York: the weekly reminder and the day's call nudge are due; on Tuesday the missed calls
+    # make an overdue note.
+    for now in (ny(2026, 11, 30, 9, 0), ny(2026, 11, 30, 9, 1), ny(2026, 12, 1, 9, 0), ny(2026, 12, 2, 9, 0)):
+        tick(store, settings, now)
+    invitation, reminder = posts_in(fake_slack, "C0ACME")
+    assert "how working with us feels" in invitation and BOUNDARY in reminder
+    dms = " ".join(dms_to(fake_slack, "U0001")[1:])  # one digest when several are due at once
+    assert "daily call with Acme Corp" in dms and "*Acme Corp* is overdue" in dms, dms
+    sent = [n for n in _nudges(store) if n.kind in ("cadence", "overdue") and n.status == "sent"]
+    assert {n.kind for n in sent} == {"cadence", "overdue"}
+    assert all(n.channel_id != "C0ACME" for n in sent), [(n.kind, n.channel_id) for n in sent]
+
+
+def test_channel_shared_and_unshared_events_turn_summaries_and_nudges_off_and_on(
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    clock: FakeClock,
+    settings: Settings,
+    bot: BotServer,
+) -> None:
+    clock.set(ny(2026, 11, 25, 10))
+    add_acme(slack, bot)
+    assert not acme(store).channel_shared
+
+    reply = ephemeral(slack.command("checkin acme green kickoff went well"))
+    assert NOT_POSTED not in reply
+    bot.settle()
+    assert len(posts_in(fake_slack, "C0ACME")) == 1  # an internal channel: the summary as always
+
+    fake_slack.channels["C0ACME"]["is_ext_shared"] = True
+    event(slack, "channel_shared", connected_team_id="T0CUST")
+    event(slack, "channel_shared", connected_team_id="T0CUST")  # delivered twice: the same
+    assert acme(store).channel_shared
+    assert NOT_POSTED in ephemeral(slack.command("checkin acme yellow pricing worries"))
+    bot.settle()
+    tick(store, settings, ny(2026, 11, 26, 9, 0))  # Thursday's call nudge: to Dana, not to the shared channel
+    assert len(posts_in(fake_slack, "C0ACME")) == 1
+    assert any("Time for the daily call with Acme Corp" in text for text in dms_to(fake_slack, "U0001"))
+
+    fake_slack.channels["C0ACME"]["is_ext_shared"] = False
+    event(slack, "channel_unshared", previously_connected_team_id="T0CUST", is_ext_shared=False)
+    assert not acme(store).channel_shared
+    assert NOT_POSTED not in ephemeral(slack.command("checkin acme green all fixed"))
+    bot.settle()
+    tick(store, settings, ny(2026, 11, 27, 9, 0))
+    posts = posts_in(fake_slack, "C0ACME")
+    assert len(posts) == 3 and "all fixed" in posts[1] and "Time for the daily call" in posts[2]
+
+
+def test_a_channel_still_shared_with_another_organisation_stays_shared(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    fake_slack.add_channel("C0ACME", name="acme", is_ext_shared=True, members=["U0001"])
+    add_acme(slack, bot)
+    event(slack, "channel_unshared", previously_connected_team_id="T0OTHER", is_ext_shared=True)
+    assert acme(store).channel_shared
+
+
+def test_ask_and_a_new_channel_learn_whether_the_channel_is_shared(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    add_acme(slack, bot)
+    fake_slack.channels["C0ACME"]["is_ext_shared"] = True  # shared while Partner was not told (no event)
+    assert "Asked *Acme Corp*'s people" in ephemeral(slack.command("ask acme"))
+    assert acme(store).channel_shared
+    fake_slack.add_channel("C0INT", name="acme-internal", is_member=False, members=["U0001"])
+    ephemeral(slack.command("edit acme <#C0INT|acme-internal>"))
+    bot.settle()
+    assert acme(store).channel_id == "C0INT" and not acme(store).channel_shared
+    ephemeral(slack.command("checkin acme green kickoff went well"))
+    bot.settle()
+    assert len(posts_in(fake_slack, "C0INT")) == 1
+
+
+def test_a_late_summary_from_the_outbox_is_skipped_once_the_channel_is_shared(
+    impatient: SlackRequests,
+    impatient_bot: BotServer,
+    fake_slack: FakeSlack,
+    store: Store,
+    settings: Settings,
+    clock: FakeClock,
+) -> None:
+    add_acme(impatient, impatient_bot)
+    fake_slack.fail_next("chat.postMessage", **test_hardening.FAULTS["500"])  # every try of the client's
+    assert NOT_POSTED not in ephemeral(impatient.command("checkin acme red they are furious"))  # not known yet
+    impatient_bot.settle()
+    fake_slack.channels["C0ACME"]["is_ext_shared"] = True
+    event(impatient, "channel_shared", connected_team_id="T0CUST")
+    send_nudges(store=store, client=make_client(settings), now=clock())
+    assert [text for text in posts_in(fake_slack, "C0ACME") if "they are furious" in text] == []
+    (row,) = [n for n in _nudges(store) if n.kind == CHECKIN_SUMMARY]
+    assert (row.status, row.error) == ("skipped", "the channel is shared with the customer: their people can read it")
+    (stored,) = store.checkins(team_id=TEAM_ID)
+    assert stored.note == "they are furious" and stored.summary_ts is None
+
+
+def _nudges(store: Store) -> list[Nudge]:
+    with store.session() as session:
+        return list(session.exec(select(Nudge).order_by(Nudge.id)))  # type: ignore[arg-type]
