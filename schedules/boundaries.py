@@ -466,7 +466,9 @@ def render_call_check(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
     return Message(text=message["text"], blocks=message["blocks"], user=nudge.recipient_id)
 
 
-register(REMINDER, render_reminder)
-register(SUGGESTION, render_suggestion)
-register(ESCALATION, render_escalation, grace=False)  # a decision is still worth asking for after downtime
-register(CALL_CHECK, render_call_check)
+register(REMINDER, render_reminder, label="the reminder of a working agreement")
+register(SUGGESTION, render_suggestion, label="the suggestion of the next working agreement")
+register(
+    ESCALATION, render_escalation, grace=False, label="the escalation of a working agreement"
+)  # a decision is still worth asking for after downtime
+register(CALL_CHECK, render_call_check, label="the question whether a call happened at the agreed time")

@@ -207,8 +207,10 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     )
 
 
-register(CADENCE, render_cadence)
-register(OVERDUE, render_overdue, grace=False)  # a lapse that still stands is worth telling, however late
+register(CADENCE, render_cadence, label="the reminder to call")
+register(
+    OVERDUE, render_overdue, grace=False, label="the overdue alert"
+)  # a lapse that still stands is worth telling, however late
 
 
 # --------------------------------------------------------------------------- calls logged after the nudge

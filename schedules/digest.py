@@ -297,7 +297,7 @@ def render_digest(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
 
 # No sender grace period: plan_digests only plans within PLAN_WITHIN of the digest time, and a digest a few
 # hours late (the bot was down on Monday morning) is still worth reading.
-register(DIGEST, render_digest, grace=False)
+register(DIGEST, render_digest, grace=False, label="the weekly digest")
 
 
 def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: datetime) -> int:

@@ -151,6 +151,7 @@ class NudgeKind:
     render: Renderer
     grace: bool = True  # too late after downtime → recorded missed instead of sent
     after_sent: AfterSent | None = None
+    label: str = "a message"  # what it is, in the words of a notice that it could not be delivered
 
 
 RENDERERS: dict[str, NudgeKind] = {}
@@ -158,8 +159,10 @@ RENDERERS: dict[str, NudgeKind] = {}
 OUTCOME_HOOKS: list[Callable[[str, str], None]] = []
 
 
-def register(kind: str, render: Renderer, *, grace: bool = True, after_sent: AfterSent | None = None) -> None:
-    RENDERERS[kind] = NudgeKind(render=render, grace=grace, after_sent=after_sent)
+def register(
+    kind: str, render: Renderer, *, grace: bool = True, after_sent: AfterSent | None = None, label: str = "a message"
+) -> None:
+    RENDERERS[kind] = NudgeKind(render=render, grace=grace, after_sent=after_sent, label=label)
 
 
 @dataclass(frozen=True)
@@ -1054,11 +1057,9 @@ def _render_channel_problem(nudge: Nudge, store: Store, now: datetime) -> Messag
 def _render_delivery_failed(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id) if nudge.customer_id else None
     about = f" about *{customer.name}*" if customer else ""
-    what = str(nudge.payload.get("failed_kind") or "a").replace("_", " ")
-    text = (
-        f":x: I couldn't deliver {what} nudge{about}: Slack answered `{nudge.payload.get('error')}`. "
-        "I won't try it again."
-    )
+    spec = RENDERERS.get(str(nudge.payload.get("failed_kind")))
+    what = spec.label if spec is not None else "a message"
+    text = f":x: I couldn't deliver {what}{about}: Slack answered `{nudge.payload.get('error')}`. I won't try it again."
     return Message(text=text, blocks=[section(text)], user=nudge.recipient_id)
 
 
@@ -1108,8 +1109,16 @@ def _checkin_summary_sent(nudges: Sequence[Nudge], message: Message, ts: str, st
         store.record_channel_error(team_id=customer.team_id, customer_id=customer.id or 0, error=None, now=now)
 
 
-register(CHANNEL_PROBLEM, _render_channel_problem, grace=False)
-register(DELIVERY_FAILED, _render_delivery_failed, grace=False)
-register(OWNER_ALERT, _render_owner_alert, grace=False)  # a red check-in is worth telling after downtime
+register(CHANNEL_PROBLEM, _render_channel_problem, grace=False, label="a notice about a customer's channel")
+register(DELIVERY_FAILED, _render_delivery_failed, grace=False, label="a notice of a failed delivery")
+register(
+    OWNER_ALERT, _render_owner_alert, grace=False, label="the alert about a check-in"
+)  # a red check-in is worth telling after downtime
 # A check-in the author was told about reaches its customer's channel, however late.
-register(CHECKIN_SUMMARY, _render_checkin_summary, grace=False, after_sent=_checkin_summary_sent)
+register(
+    CHECKIN_SUMMARY,
+    _render_checkin_summary,
+    grace=False,
+    after_sent=_checkin_summary_sent,
+    label="the channel summary of a check-in",
+)

@@ -130,4 +130,4 @@ def render_survey_prompt(nudge: Nudge, store: Store, now: datetime) -> Message |
 
 
 # A prompt is still worth sending after downtime: nothing about it is time-critical.
-register(SURVEY_PROMPT, render_survey_prompt, grace=False)
+register(SURVEY_PROMPT, render_survey_prompt, grace=False, label="the reminder to answer a survey")

@@ -46,7 +46,7 @@ def render_ping(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
 
 @pytest.fixture(autouse=True)
 def ping_kind() -> Iterator[None]:
-    sender.register(PING, render_ping)
+    sender.register(PING, render_ping, label="the test ping")
     yield
     sender.RENDERERS.pop(PING, None)
 
@@ -264,6 +264,7 @@ def test_server_errors_retry_with_backoff_then_fail_and_the_owner_is_told_once(
     assert row(store, "a").status == "failed"
     notices = [m for m in fake_slack.messages.values() for m in m if "I couldn't deliver" in m["text"]]
     assert len(notices) == 1
+    assert notices[0]["text"].startswith(":x: I couldn't deliver the test ping about *Acme*: Slack answered")
     send_due_nudges(store=store, client=client, now=later + timedelta(hours=1), options=options)
     assert len([c for c in fake_slack.calls_to("chat.postMessage") if "couldn't deliver" in c.params["text"]]) == 1
 
@@ -581,3 +582,9 @@ def test_a_host_that_refuses_more_threads_still_gets_every_post_out(monkeypatch:
     pacing.run(lambda key, item: done.append(item) or None, workers=16)
     assert sorted(done) == sorted(item for items in lanes.values() for item in items)
     assert pacing.threads == 3
+
+
+def test_every_kind_says_what_it_is_when_it_could_not_be_delivered() -> None:
+    import schedules.jobs  # noqa: F401 (registers every kind the product sends)
+
+    assert [kind for kind, spec in sender.RENDERERS.items() if spec.label == "a message" and kind != PING] == []
