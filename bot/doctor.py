@@ -1,7 +1,8 @@
 """`partner-bot doctor`: checks what a running Partner depends on and says what to fix.
 
 Settings, the database (reachable, schema at the latest migration), the bot token (`auth.test`), its scopes
-against manifest.yml, the app-level token in Socket Mode, and that the bot is in every customer's channel. In OAuth
+against manifest.yml, the app-level token in Socket Mode, and that the bot is in every customer's channel (and that
+Partner knows which of them are shared with the customer). In OAuth
 mode (bot/oauth.py) the token, scope and channel checks run for each installed workspace, with its own token.
 Exit code 0 when nothing is wrong (warnings allowed), 1 when something must be fixed. It never changes anything:
 no migration, no join, no message.
@@ -33,6 +34,7 @@ from bot.oauth import (
     team_installation,
 )
 from bot.settings import Settings, SettingsError
+from domain.customers import shared_with_another_organisation
 from storage import db
 from storage.store import Store
 
@@ -316,6 +318,19 @@ def _check_channels(client: WebClient, store: Store, *, team_id: str, bot: dict[
             )
             continue
         name = f"#{channel.get('name') or channel_id}"
+        shared = shared_with_another_organisation(channel)
+        recorded = [c for c in customers if c.channel_id == channel_id and c.channel_shared != shared]
+        if recorded:  # e.g. customers added before Partner recorded it (migration 0011), and no event since
+            warned = ", ".join(c.name for c in recorded)
+            state = "shared with another organisation" if shared else "not shared with another organisation"
+            yield Finding(
+                WARN,
+                "channels",
+                f"{name} of {warned} is {state}, which Partner has not recorded yet"
+                + (": check-in summaries and nudges still go there" if shared else ""),
+                f"Give the channel again (`/partner edit {recorded[0].name} #{channel.get('name') or channel_id}`):"
+                " Partner looks it up and records it.",
+            )
         if channel.get("is_archived"):
             bad += 1
             yield Finding(

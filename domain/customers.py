@@ -281,3 +281,9 @@ def next_nudge(
             return slot.due_at
         after = slot.due_at
     return None
+
+
+def shared_with_another_organisation(channel: Mapping[str, Any]) -> bool:
+    """A channel (as Slack describes it) shared through Slack Connect, or on its way to be (an invitation out): the
+    customer's people read it, so Partner's internal posts — check-in summaries, nudges — stay out of it."""
+    return bool(channel.get("is_ext_shared") or channel.get("is_pending_ext_shared"))

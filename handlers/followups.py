@@ -26,7 +26,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.calendar import WorkCalendar
 from domain.checkins import owner_alert
-from domain.customers import work_calendar
+from domain.customers import shared_with_another_organisation, work_calendar
 from handlers.blocks.checkin import (
     SUMMARY_SEPARATOR,
     channel_problem_text,
@@ -513,12 +513,6 @@ def _channel_info(client: WebClient, channel_id: str) -> dict[str, Any] | None:
         return dict(client.conversations_info(channel=channel_id)["channel"])
     except (SlackApiError, OSError):
         return None
-
-
-def shared_with_another_organisation(channel: dict[str, Any]) -> bool:
-    """A channel shared through Slack Connect, or on its way to be (an invitation out): the customer's people
-    read it, so Partner's internal posts stay out of it."""
-    return bool(channel.get("is_ext_shared") or channel.get("is_pending_ext_shared"))
 
 
 def invite_hint(channel_id: str, purpose: str) -> str:

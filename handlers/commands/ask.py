@@ -6,11 +6,11 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
+from domain.customers import shared_with_another_organisation
 from domain.errors import UserError
 from handlers.blocks.surveys import ask_message, asked_text, still_asking_text, unconfirmed_ask_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
-from handlers.followups import shared_with_another_organisation
 from handlers.parsing import tokenize, unescape
 
 logger = logging.getLogger(__name__)

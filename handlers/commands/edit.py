@@ -95,8 +95,10 @@ def edit(call: CommandCall) -> Reply:
     updated, changed = call.store.update_customer(
         team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, changes=changes, now=call.now
     )
-    if "channel_id" in changed and updated.channel_id:
-        call.followup["join_customer_id"] = updated.id  # after the ack (handlers.followups)
+    # A new channel is joined after the ack (handlers.followups); the same one typed again is looked up again too:
+    # how a customer added before Partner recorded it learns whether its channel is shared with the customer.
+    if updated.channel_id and ("channel_id" in changed or args.channel_id == updated.channel_id):
+        call.followup["join_customer_id"] = updated.id
     if changed:
         # Cadence, ideal/max days and the calendar feed the score; rescore before the Homes are redrawn.
         refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)

@@ -66,6 +66,21 @@ def test_a_healthy_install_passes_every_check(
     assert len(fake_slack.calls_to("conversations.info")) == 1
 
 
+def test_a_shared_channel_partner_has_not_recorded_is_a_warning_with_the_fix_and_changes_nothing(
+    settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_channel("C0ACME", name="acme", is_ext_shared=True, members=["U0001"])
+    add_customer(store, clock, "Acme", "C0ACME")  # as a customer added before Partner recorded sharing
+    code, output = doctor(settings)
+    assert code == 0, output
+    (warning,) = lines(output, "warn", "channels")
+    assert "#acme of Acme is shared with another organisation, which Partner has not recorded yet" in warning
+    assert "`/partner edit Acme #acme`" in output
+    assert not store.customers(team_id=TEAM_ID)[0].channel_shared  # doctor never changes anything
+    store.set_channel_shared(team_id=TEAM_ID, channel_id="C0ACME", shared=True)
+    assert lines(doctor(settings)[1], "warn", "channels") == []
+
+
 def test_a_missing_scope_fails_and_says_how_to_grant_it(
     settings: Settings, store: Store, fake_slack: FakeSlack
 ) -> None:

@@ -179,6 +179,18 @@ def test_ask_and_a_new_channel_learn_whether_the_channel_is_shared(
     assert len(posts_in(fake_slack, "C0INT")) == 1
 
 
+def test_giving_the_same_channel_again_looks_it_up_again(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    """How a customer added before Partner recorded sharing (migration 0011) learns it; doctor points here."""
+    add_acme(slack, bot)
+    fake_slack.channels["C0ACME"]["is_ext_shared"] = True  # shared before Partner recorded it, no event since
+    assert "Nothing to change" in ephemeral(slack.command("edit acme <#C0ACME|acme>"))
+    bot.settle()
+    assert acme(store).channel_shared
+    assert NOT_POSTED in ephemeral(slack.command("checkin acme green kickoff went well"))
+
+
 def test_a_late_summary_from_the_outbox_is_skipped_once_the_channel_is_shared(
     impatient: SlackRequests,
     impatient_bot: BotServer,
