@@ -165,6 +165,8 @@ def customer_card(
     channel = f"<#{customer.channel_id}>" if customer.channel_id else "none"
     if customer.channel_id and customer.channel_error:
         channel += f"\n:warning: can't post there ({customer.channel_error})"
+    elif customer.channel_id and customer.channel_shared:  # the customer's people read it
+        channel += "\nshared with the customer: no check-in summaries or nudges there"
     elif customer.channel_id and not customer.post_checkins:
         channel += "\ncheck-in summaries off"
     calendar = row.tz

@@ -14,6 +14,7 @@ from sqlmodel import select
 import schedules.cadence
 from bot.app import make_client
 from bot.settings import Settings
+from handlers.ids import ADD_CUSTOMER_MODAL, CHECKIN_MODAL
 from schedules.cadence import send_nudges
 from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
@@ -21,7 +22,8 @@ from storage.checkins import CHECKIN_SUMMARY
 from storage.models import Customer, Nudge
 from storage.store import Store
 from tests.e2e import test_hardening
-from tests.e2e.test_foundation import ephemeral
+from tests.e2e.test_customers import field_values
+from tests.e2e.test_foundation import ephemeral, modal_values
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -189,6 +191,31 @@ def test_giving_the_same_channel_again_looks_it_up_again(
     bot.settle()
     assert acme(store).channel_shared
     assert NOT_POSTED in ephemeral(slack.command("checkin acme green kickoff went well"))
+
+
+def test_the_add_form_with_a_shared_channel_and_the_check_in_form_say_no_summary_is_posted(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    fake_slack.add_channel("C0ACME", name="acme", is_ext_shared=True, members=["U0001"])
+    slack.command("add", trigger_id="7.7.add")
+    (opened,) = fake_slack.calls_to("views.open")
+    values = field_values(name="Acme Corp", owner="U0001", channel="C0ACME", tz="", country="", cadence="")
+    metadata = opened.params["view"]["private_metadata"]
+    assert slack.view_submission(ADD_CUSTOMER_MODAL, values, private_metadata=metadata, view_id="VADD1").status == 200
+    bot.settle()
+    assert acme(store).channel_shared
+    card = slack.command("show acme")
+    assert card.status == 200 and "shared with the customer: no check-in summaries or nudges there" in card.text
+    slack.command("checkin acme", trigger_id="7.7.checkin")
+    form = fake_slack.calls_to("views.open")[-1].params["view"]
+    checkin = modal_values(customer_id=acme(store).id, mood="red", note="they are furious")
+    assert slack.view_submission(CHECKIN_MODAL, checkin, private_metadata=form["private_metadata"]).status == 200
+    bot.settle()
+    (confirmation,) = [
+        c.params["text"] for c in fake_slack.calls_to("chat.postEphemeral") if "Logged" in c.params["text"]
+    ]
+    assert NOT_POSTED in confirmation
+    assert posts_in(fake_slack, "C0ACME") == []
 
 
 def test_a_late_summary_from_the_outbox_is_skipped_once_the_channel_is_shared(
