@@ -106,7 +106,7 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
         )
         due = [lapse for lapse in due if (planner.subject_of(lapse.customer), lapse.key) not in alerted]
         asked: dict[int, list[Nudge]] = defaultdict(list)
-        daily = [lapse for lapse in due if lapse.cadence.kind == "daily"]
+        daily = [lapse for lapse in due if lapse.has_daily_calls()]
         if daily:
             oldest = min(lapse.cal.at_local(lapse.start, planner.ALERT_AT) for lapse in daily)
             for row in store.nudges(

@@ -14,7 +14,8 @@ Cadence nudges
 Overdue alerts
     A *lapse* starts when the clock last restarted (the last qualifying check-in, else the day the
     customer was added). It is detected by whichever comes first: a daily call (daily cadence or launch
-    mode) nudged for a local date after the lapse started, not skipped or snoozed, with the day over; or
+    mode, up to its date) nudged for a local date after the lapse started (or on the day the customer was added,
+    when no call was ever logged), not skipped or snoozed, with the day over; or
     the maximum window passing (:func:`domain.cadence.standing` is red). The owner is told by the next
     business morning (09:00 customer time), once per lapse: ``due_key`` is ``lapse:<start date>``.
 """
@@ -203,6 +204,12 @@ def lapse_start(customer: Scheduled, cal: WorkCalendar, contact: CheckIn | None)
     return cal.local_date(contact.created_at if contact else customer.created_at)
 
 
+def daily_until(customer: Scheduled) -> date | None:
+    """The last local date whose call is a daily one: any (date.max) on a daily cadence, else launch mode's date
+    (None: never) — the missed-call rule also covers the last launch days once the normal cadence is back."""
+    return date.max if cadence_of(customer).kind == "daily" else customer.launch_until
+
+
 @dataclass(frozen=True)
 class Lapse:
     """A customer's current lapse: since when the clock runs, and the earliest its alert could be due."""
@@ -214,10 +221,20 @@ class Lapse:
     earliest: datetime  # no alert can be due before this, whatever the nudge log says
     red_alert_at: datetime | None  # when the maximum window's alert is due (None: the window is not passed)
     red_reason: str
+    from_creation: bool = False  # no call ever logged: the day the customer was added can be missed too
 
     @property
     def key(self) -> str:
         return f"lapse:{self.start.isoformat()}"
+
+    def first_missable(self) -> date:
+        """The first local date of this lapse whose daily call could be missed."""
+        return self.start if self.from_creation else self.start + timedelta(days=1)
+
+    def has_daily_calls(self) -> bool:
+        """Whether a daily call of this lapse can be missed (daily cadence, or launch mode's days in it)."""
+        last = daily_until(self.customer)
+        return last is not None and self.first_missable() <= last
 
 
 def lapses(
@@ -246,7 +263,7 @@ def lapses(
         verdict = verdicts[key]
         if verdict is not None:
             cadence, earliest, red_at, red_reason = verdict
-            found.append(Lapse(customer, cal, cadence, start, earliest, red_at, red_reason))
+            found.append(Lapse(customer, cal, cadence, start, earliest, red_at, red_reason, contact is None))
     return found
 
 
@@ -278,9 +295,11 @@ def _lapse_verdict(
         )
         red_at, red_reason = business_morning(cal, red_from), state.reason
     earliest = red_at
-    if cadence.kind == "daily":
-        # The first day after the lapse started on which a daily call could have been missed.
-        first = cal.next_business_day(start)
+    # The first day of the lapse on which a daily call could have been missed: after the last call, or the day the
+    # customer was added (its nudge came after it was added) when there was none; launch mode's last days count too.
+    first = cal.next_business_day(start, include_today=not has_contact)
+    last_daily = daily_until(customer)
+    if last_daily is not None and first <= last_daily:
         missed_at = business_morning(cal, first + timedelta(days=1))
         earliest = missed_at if earliest is None else min(earliest, missed_at)
     if earliest is None or earliest > now:
@@ -291,19 +310,21 @@ def _lapse_verdict(
 def plan_overdue(lapses: Iterable[Lapse], asked: Mapping[int, Sequence[Nudge]], *, now: datetime) -> list[NudgePlan]:
     """The owner alert for each lapse whose alert time has come.
 
-    ``asked``: each customer's cadence nudges since its lapse started (the days a call was asked for).
+    ``asked``: each customer's cadence nudges since its lapse started (the days a call was asked for), for customers
+    with daily calls (:func:`daily_until`).
     """
     plans: list[NudgePlan] = []
     for lapse in lapses:
         customer = lapse.customer
         assert customer.id is not None
         due_at, reason = lapse.red_alert_at, lapse.red_reason
-        if lapse.cadence.kind == "daily":
+        if lapse.has_daily_calls():
+            last_daily = daily_until(customer) or date.max
             missed = [
                 date.fromisoformat(n.due_key)
                 for n in asked.get(customer.id, ())
                 if n.status in ASKED
-                and date.fromisoformat(n.due_key) > lapse.start
+                and lapse.first_missable() <= date.fromisoformat(n.due_key) <= last_daily
                 and (n.payload.get("outcome") or {}).get("what") not in EXCUSED
             ]
             if missed:
@@ -313,6 +334,11 @@ def plan_overdue(lapses: Iterable[Lapse], asked: Mapping[int, Sequence[Nudge]], 
                     due_at, reason = missed_at, f"the daily call on {day:%a} {day.day} {day:%b} was missed"
         if due_at is None or due_at > now:
             continue
+        # Held back until now (a snooze or pause ending at midnight, downtime): outside working hours it waits for
+        # the next business morning rather than waking the owner.
+        send_at = at_work(lapse.cal, now)
+        if send_at > now:
+            due_at = send_at
         plans.append(
             NudgePlan(
                 kind=OVERDUE,
