@@ -491,6 +491,24 @@ def alert_on_drop(
     points = [(s.computed_at, s.score) for s in snapshots if s.score is not None]
     if not dropped_sharply(points, now=now, threshold=DROP_POINTS, days=DROP_DAYS):
         return False
+    # A fall the owner was already told of counts on from the score they were told, not from a high before that:
+    # the same slide seen a day later (its high a day younger, so another key) is not a new drop.
+    told = store.nudges(
+        team_id=customer.team_id,
+        kinds=[HEALTH_DROP],
+        due_after=now - timedelta(days=2 * DROP_DAYS),
+        customer_ids=[customer.id],
+    )
+    last = max((n for n in told if n.created_at <= now), key=lambda n: n.created_at, default=None)
+    if last is not None and isinstance(last.payload.get("to"), int):
+        # The told score stands as of the alert (the day's snapshot may have been overwritten since).
+        day = customer_calendar(customer, default_tz).local_date(last.created_at)
+        snapshots = [ScorePoint(day=day, score=last.payload["to"], computed_at=last.created_at)] + [
+            s for s in snapshots if s.computed_at > last.created_at
+        ]
+        points = [(s.computed_at, s.score) for s in snapshots if s.score is not None]
+        if not dropped_sharply(points, now=now, threshold=DROP_POINTS, days=DROP_DAYS):
+            return False
     # The same reference dropped_sharply measured from: the score standing as the week opened, or any since.
     opened = now - timedelta(days=DROP_DAYS)
     earlier = snapshots[:-1]
