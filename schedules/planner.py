@@ -221,7 +221,7 @@ class Lapse:
     earliest: datetime  # no alert can be due before this, whatever the nudge log says
     red_alert_at: datetime | None  # when the maximum window's alert is due (None: the window is not passed)
     red_reason: str
-    from_creation: bool = False  # no call ever logged: the day the customer was added can be missed too
+    from_creation: bool = False  # no call ever logged, added before that day's call: that day can be missed too
 
     @property
     def key(self) -> str:
@@ -256,19 +256,23 @@ def lapses(
         cal = calendars[where]
         contact = last_contacts.get(customer.id)
         start = lapse_start(customer, cal, contact)
+        # The day the customer was added can only be a missed call if it was added before that day's call.
+        day_added_missable = contact is None and customer.created_at <= cal.at_local(start, cadence_of(customer).at)
         settings = (customer.cadence, customer.launch_until, customer.ideal_days, customer.max_days)
-        key = (where, *settings, start, contact is None)
+        key = (where, *settings, start, contact is None, day_added_missable)
         if key not in verdicts:
-            verdicts[key] = _lapse_verdict(customer, cal, start, has_contact=contact is not None, now=now)
+            verdicts[key] = _lapse_verdict(
+                customer, cal, start, has_contact=contact is not None, day_added_missable=day_added_missable, now=now
+            )
         verdict = verdicts[key]
         if verdict is not None:
             cadence, earliest, red_at, red_reason = verdict
-            found.append(Lapse(customer, cal, cadence, start, earliest, red_at, red_reason, contact is None))
+            found.append(Lapse(customer, cal, cadence, start, earliest, red_at, red_reason, day_added_missable))
     return found
 
 
 def _lapse_verdict(
-    customer: Scheduled, cal: WorkCalendar, start: date, *, has_contact: bool, now: datetime
+    customer: Scheduled, cal: WorkCalendar, start: date, *, has_contact: bool, day_added_missable: bool, now: datetime
 ) -> tuple[Cadence, datetime, datetime | None, str] | None:
     """(effective cadence, earliest alert, red alert time, red reason) for a lapse that started on the local date
     `start`, or None when no alert can be due yet."""
@@ -296,8 +300,10 @@ def _lapse_verdict(
         red_at, red_reason = business_morning(cal, red_from), state.reason
     earliest = red_at
     # The first day of the lapse on which a daily call could have been missed: after the last call, or the day the
-    # customer was added (its nudge came after it was added) when there was none; launch mode's last days count too.
-    first = cal.next_business_day(start, include_today=not has_contact)
+    # customer was added when there was none and it was added before that day's call (its nudge came after it was
+    # added; added later, the day had no call to miss — and the nudge log need not be read for it every tick);
+    # launch mode's last days count too.
+    first = cal.next_business_day(start, include_today=day_added_missable)
     last_daily = daily_until(customer)
     if last_daily is not None and first <= last_daily:
         missed_at = business_morning(cal, first + timedelta(days=1))

@@ -202,6 +202,21 @@ def test_a_missed_daily_call_alerts_the_owner_the_next_business_morning_once_per
     assert again.key == alert.key
 
 
+def test_the_day_a_customer_was_added_counts_only_when_added_before_its_call() -> None:
+    """Added Tuesday 08:00 New York, before its 09:00 call: that call can be missed, so the lapse is looked at from
+    Wednesday 09:00. Added at 10:00, after it: Tuesday had no call to miss, and the tick does not read the nudge log
+    for it until Thursday morning (Wednesday's call then being the first that could be missed)."""
+    early = customer(created_at=utc(2026, 12, 1, 13))  # Tuesday 08:00 New York
+    late = customer(id=2, created_at=utc(2026, 12, 1, 15))  # Tuesday 10:00 New York
+    wednesday_morning = utc(2026, 12, 2, 14, 0, 30)
+    (lapse,) = planner.lapses([early, late], {}, now=wednesday_morning)
+    assert lapse.customer.id == 1 and lapse.first_missable() == date(2026, 12, 1)
+    (alert,) = overdue([early], {}, asked(1, "2026-12-01"), wednesday_morning)
+    assert "Tue 1 Dec was missed" in alert.payload["reason"]
+    (later,) = planner.lapses([late], {}, now=utc(2026, 12, 3, 14, 0, 30))  # Thursday 09:00
+    assert later.first_missable() == date(2026, 12, 2)
+
+
 def test_a_skipped_day_is_not_a_missed_call() -> None:
     contacts = {1: call(utc(2026, 12, 3, 15))}
     assert overdue([customer()], contacts, asked(1, "2026-12-04", outcome="skipped"), utc(2026, 12, 7, 15)) == []
