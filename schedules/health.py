@@ -477,7 +477,8 @@ def alert_on_drop(
     midnight (or on a weekend) goes out at the start of the next working day, not at 00:05.
     """
     assert customer.id is not None
-    if not customer.owner_id:
+    # Paused: its alerts stop (its score keeps ageing while no call is expected, a fall nobody needs told).
+    if not customer.owner_id or customer.paused_at is not None:
         return False
     since = (now - timedelta(days=2 * DROP_DAYS)).date()
     if snapshots is None:  # a batch passes the scores it read for all its customers at once
@@ -539,6 +540,8 @@ def render_health_drop(nudge: Nudge, store: Store, now: datetime) -> Message | S
     customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
     if customer is None or customer.archived_at is not None:
         return Skip("customer gone", "cancelled")
+    if customer.paused_at is not None and nudge.status != "sent":
+        return Skip("customer paused", "cancelled")
     owner = customer.owner_id or nudge.recipient_id
     if not owner:
         return Skip("the customer has no owner", "cancelled")

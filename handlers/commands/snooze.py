@@ -141,7 +141,8 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
     call.refresh_homes(updated.owner_id, call.user_id)
     if paused:
         return {
-            "text": f":double_vertical_bar: Nudges and overdue alerts for *{updated.name}* are paused. "
+            "text": f":double_vertical_bar: Nudges and alerts (overdue calls, health drops) for *{updated.name}* "
+            "are paused. "
             f"`/partner resume {updated.name}` turns them back on."
         }
     return {"text": f":arrow_forward: Nudges for *{updated.name}* are back on. {next_nudge_text(call, updated)}"}

@@ -387,6 +387,21 @@ def test_a_drop_told_the_next_morning_says_where_the_score_is_by_then(
     assert f"health fell from 95 to {fell_to} (now {fell_to + 12})" in alert.params["text"]  # an owner digest's line
 
 
+def test_a_paused_customer_is_told_no_health_drop(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    customer = acme(slack, store)
+    assert customer.id is not None
+    assert "health drops" in ok(slack.command("pause acme"))["text"]
+    fell_from_95(store, customer, clock)
+    client = make_client(settings)
+    daily_health(store=store, client=client, now=clock.now, settings=settings)
+    for minutes in (1, 2, 60 * 24):
+        run_tick(store=store, client=client, now=clock.now + timedelta(minutes=minutes), settings=settings)
+    assert dms_to(fake_slack, "U0001", "health fell") == []
+    assert store.nudges(team_id=TEAM_ID, kinds=[HEALTH_DROP], due_after=clock.now - timedelta(days=1)) == []
+
+
 def test_concurrent_recomputes_owe_the_owner_one_alert(
     slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
 ) -> None:
