@@ -304,6 +304,19 @@ def test_a_fall_from_a_score_held_for_days_is_told_once_while_the_week_slides(
     assert "health fell from 95 to" in alerts[0].params["text"]
 
 
+def weekly_since_june(slack: SlackRequests, store: Store, tz: str) -> Customer:
+    """A weekly customer in `tz` added in June and never called since: its score is far below any recent high."""
+    ok(slack.command(f"add Acme Corp <#C0ACME|acme> <@U0001|dana> tz={tz}"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+    with store.session() as session:
+        row = session.get(Customer, customer.id)
+        assert row is not None
+        row.cadence, row.created_at = "weekly tue 10:00", datetime(2026, 6, 1, tzinfo=UTC)
+        session.add(row)
+        session.commit()
+    return customer
+
+
 AUCKLAND = ZoneInfo("Pacific/Auckland")  # UTC+13 in November
 HONOLULU = ZoneInfo("Pacific/Honolulu")  # UTC−10
 
@@ -330,14 +343,7 @@ def test_a_drop_found_outside_working_hours_is_told_at_the_start_of_the_working_
     scored: datetime,
     told: datetime,
 ) -> None:
-    ok(slack.command(f"add Acme Corp <#C0ACME|acme> <@U0001|dana> tz={scored.tzinfo}"))
-    (customer,) = store.customers(team_id=TEAM_ID)
-    with store.session() as session:
-        row = session.get(Customer, customer.id)
-        assert row is not None
-        row.cadence, row.created_at = "weekly tue 10:00", datetime(2026, 6, 1, tzinfo=UTC)
-        session.add(row)
-        session.commit()
+    customer = weekly_since_june(slack, store, str(scored.tzinfo))
     clock.set(scored)
     fell_from_95(store, customer, clock)
     client = make_client(settings)
@@ -360,14 +366,7 @@ def test_a_drop_found_outside_working_hours_is_told_at_the_start_of_the_working_
 def test_a_drop_told_the_next_morning_says_where_the_score_is_by_then(
     slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
 ) -> None:
-    ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=Pacific/Auckland"))
-    (customer,) = store.customers(team_id=TEAM_ID)
-    with store.session() as session:
-        row = session.get(Customer, customer.id)
-        assert row is not None
-        row.cadence, row.created_at = "weekly tue 10:00", datetime(2026, 6, 1, tzinfo=UTC)
-        session.add(row)
-        session.commit()
+    customer = weekly_since_june(slack, store, "Pacific/Auckland")
     clock.set(datetime(2026, 11, 28, 0, 5, tzinfo=AUCKLAND))  # Saturday just after midnight: told Monday 09:00
     fell_from_95(store, customer, clock)
     client = make_client(settings)
