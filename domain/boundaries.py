@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Literal, NamedTuple, get_args
 
-from domain.calendar import WorkCalendar
+from domain.calendar import WORKDAY_END, WORKDAY_START, WorkCalendar
 from domain.health import BoundaryHealthInput
 
 __all__ = [
@@ -660,8 +660,8 @@ def response_slipped(
     answered_at: datetime,
     cal: WorkCalendar,
     *,
-    day_start: time = time(9),
-    day_end: time = time(17),
+    day_start: time = WORKDAY_START,
+    day_end: time = WORKDAY_END,
 ) -> tuple[bool, float]:
     """(slipped?, elapsed) with elapsed in the agreement's unit, for the slip message.
 

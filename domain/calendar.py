@@ -54,6 +54,9 @@ _WEEKDAY_ALIASES: dict[str, int] = {
 }
 
 _ONE_DAY = timedelta(days=1)
+# The working day on the customer's clock: working hours count in it, owners are DMed within it.
+WORKDAY_START = time(9)
+WORKDAY_END = time(17)
 # A calendar with at least one working weekday always finds a business day within this many days
 # unless every such day is a holiday — which would be a broken holiday table, so fail loudly then.
 _MAX_SCAN_DAYS = 366 * 2
@@ -362,8 +365,8 @@ class WorkCalendar:
         start: datetime,
         end: datetime,
         *,
-        day_start: time = time(9),
-        day_end: time = time(17),
+        day_start: time = WORKDAY_START,
+        day_end: time = WORKDAY_END,
     ) -> float:
         """Working hours elapsed in [start, end): only business days, only day_start–day_end local.
 
@@ -391,8 +394,8 @@ class WorkCalendar:
         start: datetime,
         hours: float,
         *,
-        day_start: time = time(9),
-        day_end: time = time(17),
+        day_start: time = WORKDAY_START,
+        day_end: time = WORKDAY_END,
     ) -> datetime:
         """The instant (UTC) after ``hours`` working hours have elapsed from ``start``.
 

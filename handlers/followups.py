@@ -40,6 +40,7 @@ from handlers.home_publisher import HomePublisher, request_home_refresh
 from schedules.cadence import mark_logged_calls, policy_of
 from schedules.health import health_config, recompute_health
 from schedules.sender import SenderOptions, claimer_name, nudge_metadata
+from storage.checkins import CHECKIN_SUMMARY
 from storage.models import CheckIn, Customer
 from storage.store import Store
 
@@ -346,13 +347,17 @@ def _queue_summaries(
     bounds = _day_bounds(calendar, day)
     while checkins:
         chunk = _fitting(customer, (), checkins) or checkins[:1]
-        store.queue_checkin_summary(
+        # The sender posts it with the usual backoff, threaded under the first summary of the day posted by then.
+        store.plan_nudge(
             team_id=customer.team_id,
-            customer_id=customer.id or 0,
-            checkin_ids=[c.id for c in chunk if c.id],
-            day=bounds,
-            error=reason,
+            kind=CHECKIN_SUMMARY,
+            subject=f"checkin:{chunk[0].id}",
+            due_key=CHECKIN_SUMMARY,
+            due_at=now,
             now=now,
+            customer_id=customer.id,
+            error=reason[:255],
+            payload={"checkin_ids": [c.id for c in chunk if c.id], "day": [bound.isoformat() for bound in bounds]},
         )
         logger.info("the summary of check-in(s) %s waits in the outbox (%s)", [c.id for c in chunk], reason)
         checkins = checkins[len(chunk) :]

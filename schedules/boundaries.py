@@ -468,7 +468,6 @@ def render_call_check(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
 
 register(REMINDER, render_reminder, label="the reminder of a working agreement")
 register(SUGGESTION, render_suggestion, label="the suggestion of the next working agreement")
-register(
-    ESCALATION, render_escalation, grace=False, label="the escalation of a working agreement"
-)  # a decision is still worth asking for after downtime
+# A decision is still worth asking for after downtime.
+register(ESCALATION, render_escalation, grace=False, label="the escalation of a working agreement")
 register(CALL_CHECK, render_call_check, label="the question whether a call happened at the agreed time")

@@ -208,9 +208,8 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
 
 
 register(CADENCE, render_cadence, label="the reminder to call")
-register(
-    OVERDUE, render_overdue, grace=False, label="the overdue alert"
-)  # a lapse that still stands is worth telling, however late
+# A lapse that still stands is worth telling, however late.
+register(OVERDUE, render_overdue, grace=False, label="the overdue alert")
 
 
 # --------------------------------------------------------------------------- calls logged after the nudge

@@ -555,9 +555,8 @@ def render_health_drop(nudge: Nudge, store: Store, now: datetime) -> Message | S
     return Message(text=text, blocks=[section(text, block_id=f"nudge:{nudge.id}")], user=owner, digest=line)
 
 
-register(
-    HEALTH_DROP, render_health_drop, grace=False, label="the health-drop alert"
-)  # a fall that still stands is worth telling after downtime
+# A fall that still stands is worth telling after downtime.
+register(HEALTH_DROP, render_health_drop, grace=False, label="the health-drop alert")
 
 
 # --- The daily job ---------------------------------------------------------------------------------------

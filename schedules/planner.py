@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.cadence import Cadence, Slot, Thresholds, due_slots, is_satisfied, launch_cadence, parse_cadence, standing
-from domain.calendar import WorkCalendar
+from domain.calendar import WORKDAY_END, WORKDAY_START, WorkCalendar
 from storage.cadence import CustomerSchedule
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NudgePlan
@@ -40,9 +40,7 @@ logger = logging.getLogger("partner.planner")
 
 CADENCE = "cadence"
 OVERDUE = "overdue"
-ALERT_AT = time(9)  # "by the next business morning", customer time
-# The end of the working day: the working hours a response-time agreement counts (WorkCalendar's 09:00–17:00).
-WORKDAY_END = time(17)
+ALERT_AT = WORKDAY_START  # "by the next business morning", customer time
 # Statuses of a cadence nudge that mean "the call was asked for that day" (for the missed-call rule).
 ASKED = ("pending", "claimed", "sending", "sent", "failed", "missed")
 # Person-made outcomes that excuse a day: nobody missed a call they deliberately skipped or snoozed.

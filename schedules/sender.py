@@ -1111,9 +1111,8 @@ def _checkin_summary_sent(nudges: Sequence[Nudge], message: Message, ts: str, st
 
 register(CHANNEL_PROBLEM, _render_channel_problem, grace=False, label="a notice about a customer's channel")
 register(DELIVERY_FAILED, _render_delivery_failed, grace=False, label="a notice of a failed delivery")
-register(
-    OWNER_ALERT, _render_owner_alert, grace=False, label="the alert about a check-in"
-)  # a red check-in is worth telling after downtime
+# A red check-in is worth telling after downtime.
+register(OWNER_ALERT, _render_owner_alert, grace=False, label="the alert about a check-in")
 # A check-in the author was told about reaches its customer's channel, however late.
 register(
     CHECKIN_SUMMARY,

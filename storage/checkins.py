@@ -278,35 +278,6 @@ class CheckInQueries(StoreBase):
         except IntegrityError:
             return None  # someone else's (the sender has it, or it was handled)
 
-    def queue_checkin_summary(
-        self,
-        *,
-        team_id: str,
-        customer_id: int,
-        checkin_ids: Sequence[int],
-        day: tuple[datetime, datetime],
-        error: str,
-        now: datetime,
-    ) -> bool:
-        """Hands a channel summary Slack did not take (rate limit, 5xx, timeout, after the client's retries) to the
-        outbox: the sender posts it with the usual backoff, threaded under the first summary of the customer-local
-        `day` ([start, end)) posted by then. True when queued (False: these check-ins' summary already was)."""
-        queued = NudgePlan(
-            kind=CHECKIN_SUMMARY,
-            subject=f"checkin:{checkin_ids[0]}",
-            due_key=CHECKIN_SUMMARY,
-            due_at=now,
-            customer_id=customer_id,
-            error=error[:255],
-            payload={"checkin_ids": list(checkin_ids), "day": [day[0].isoformat(), day[1].isoformat()]},
-        )
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(_INSERT_NUDGE, NudgeQueries.row_values(team_id, queued, now))
-            return True
-        except IntegrityError:
-            return False
-
     def checkin(self, *, team_id: str, checkin_id: int) -> CheckIn | None:
         with self.session() as session:
             row = session.get(CheckIn, checkin_id)
