@@ -30,6 +30,7 @@ __all__ = [
     "validate_country",
     "validate_subdivision",
     "validate_timezone",
+    "wall_clock_instant",
 ]
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -338,16 +339,11 @@ class WorkCalendar:
         return instant.astimezone(self.zone())
 
     def at_local(self, day: date, at: time) -> datetime:
-        """Local wall time on ``day`` → aware UTC instant.
-
-        fold=0 gives exactly the DST rules we want (PEP 495): a time inside a spring-forward gap is
-        read with the pre-gap offset, i.e. moved forward by the gap (02:30 → 03:30), and an ambiguous
-        fall-back time takes its first occurrence.
-        """
+        """Local wall time on ``day`` → aware UTC instant (:func:`wall_clock_instant`): a time the clocks skip
+        goes at the first minute after the jump (02:30 → 03:00), a time they repeat at its first occurrence."""
         if at.tzinfo is not None:
             raise ValueError(f"at_local expects a naive wall-clock time, got {at.isoformat()}")
-        local = datetime.combine(day, at).replace(tzinfo=self.zone(), fold=0)
-        return local.astimezone(UTC)
+        return wall_clock_instant(day, at, self.zone())
 
     def days_later(self, instant: datetime, days: int) -> datetime:
         """The same wall-clock time `days` later on the customer's clock (aware UTC): a week from Friday 10:00 is
@@ -421,6 +417,32 @@ class WorkCalendar:
                         return cursor + remaining
                     remaining -= available
             day += _ONE_DAY
+
+
+def wall_clock_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The aware UTC instant when the wall clocks of ``zone`` show ``at`` on ``day``.
+
+    A time repeated when the clocks go back takes its first occurrence (PEP 495 fold=0). A time skipped when they
+    spring forward (Berlin's 02:30 on 28 March 2027) is the moment of the jump, the first minute that exists after
+    it (03:00): the clocks pass 02:30 right then, whereas reading it with the old offset (fold=0) would wait till
+    03:30.
+    """
+    local = datetime.combine(day, at).replace(tzinfo=zone, fold=0)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return instant
+    # In a gap: `instant` is after the jump and `instant - gap` before it; the jump is found to the second.
+    gap = local.replace(fold=1).utcoffset() - local.utcoffset()  # type: ignore[operator]
+    before, after = instant - abs(gap), instant
+    after_offset = after.astimezone(zone).utcoffset()
+    while after - before > timedelta(seconds=1):
+        middle = before + (after - before) / 2
+        middle = middle.replace(microsecond=0)
+        if middle.astimezone(zone).utcoffset() == after_offset:
+            after = middle
+        else:
+            before = middle
+    return after
 
 
 def _check_work_hours(day_start: time, day_end: time) -> None:

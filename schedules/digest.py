@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from bot.oauth import NotInstalled, SlackClients, client_for
 from bot.settings import Settings
 from domain.cadence import parse_time
-from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, parse_weekday
+from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, parse_weekday, wall_clock_instant
 from handlers.blocks.digest import DigestSummary, Escalation, Streak, TierMove, digest_blocks, digest_text
 from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sort_by_risk
 from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
@@ -93,8 +93,7 @@ def digest_slot(when: DigestTime, tz: str, now: datetime) -> tuple[str, datetime
     """(ISO week key, due instant in UTC) of the digest in the local week that contains `now`."""
     zone = ZoneInfo(tz)
     day = week_start(now.astimezone(zone).date()) + timedelta(days=when.weekday)
-    local = datetime.combine(day, when.at).replace(tzinfo=zone, fold=0)
-    return iso_week(day), local.astimezone(ZoneInfo("UTC"))
+    return iso_week(day), wall_clock_instant(day, when.at, zone)
 
 
 # --------------------------------------------------------------------------- what the digest says

@@ -313,14 +313,14 @@ def test_daily_across_dst_keeps_local_time() -> None:
     ]
 
 
-def test_nonexistent_cadence_time_shifts_by_the_gap() -> None:
+def test_nonexistent_cadence_time_goes_at_the_first_minute_after_the_jump() -> None:
     seven_days = WorkCalendar("Europe/Berlin", None, frozenset(range(7)))
     cadence = Cadence("daily", at=time(2, 30))
     instants = list(occurrences(cadence, seven_days, utc(2026, 3, 28), utc(2026, 3, 31)))
-    assert instants == [utc(2026, 3, 28, 1, 30), utc(2026, 3, 29, 1, 30), utc(2026, 3, 30, 0, 30)]
+    assert instants == [utc(2026, 3, 28, 1, 30), utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 30)]
     assert [t.astimezone(seven_days.zone()).time() for t in instants] == [
         time(2, 30),
-        time(3, 30),
+        time(3, 0),
         time(2, 30),
     ]
 

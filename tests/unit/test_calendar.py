@@ -250,7 +250,7 @@ def test_nine_am_local_maps_to_the_right_utc_instant_around_dst(
         (NY, utc(2026, 10, 30, 14), 7, utc(2026, 11, 6, 15)),  # Fri 10:00 EDT → Fri 10:00 EST
         (NY, utc(2026, 3, 6, 15), 7, utc(2026, 3, 13, 14)),  # Fri 10:00 EST → Fri 10:00 EDT
         (BERLIN, utc(2026, 3, 28, 8), 1, utc(2026, 3, 29, 7)),  # Sat 09:00 CET → Sun 09:00 CEST
-        (NY, utc(2026, 3, 7, 7, 30), 1, utc(2026, 3, 8, 7, 30)),  # Sat 02:30 → Sun 03:30: 02:30 does not exist
+        (NY, utc(2026, 3, 7, 7, 30), 1, utc(2026, 3, 8, 7, 0)),  # Sat 02:30 → Sun 03:00: 02:30 does not exist
         (BERLIN, utc(2026, 6, 1, 8), 2, utc(2026, 6, 3, 8)),  # no change in between: exactly 48 hours
     ],
 )
@@ -260,13 +260,21 @@ def test_days_later_keeps_the_local_time_across_daylight_saving(
     assert cal.days_later(start, days) == expected
 
 
-def test_nonexistent_time_moves_forward_by_the_gap() -> None:
+def test_nonexistent_time_is_the_first_minute_after_the_jump() -> None:
     ny = NY.at_local(date(2026, 3, 8), time(2, 30))
-    assert ny == utc(2026, 3, 8, 7, 30)
-    assert ny.astimezone(NY.zone()).time() == time(3, 30)
-    berlin = BERLIN.at_local(date(2026, 3, 29), time(2, 30))
-    assert berlin == utc(2026, 3, 29, 1, 30)
-    assert berlin.astimezone(BERLIN.zone()).time() == time(3, 30)
+    assert ny == utc(2026, 3, 8, 7, 0)
+    assert ny.astimezone(NY.zone()).time() == time(3, 0)
+    berlin = BERLIN.at_local(date(2027, 3, 28), time(2, 30))  # 28 March 2027: 02:00 CET → 03:00 CEST
+    assert berlin == utc(2027, 3, 28, 1, 0)
+    assert berlin.astimezone(BERLIN.zone()).time() == time(3, 0)
+    assert BERLIN.at_local(date(2027, 3, 28), time(2, 0)) == berlin  # the gap is [02:00, 03:00)
+    assert BERLIN.at_local(date(2027, 3, 28), time(1, 59)) == utc(2027, 3, 28, 0, 59)  # before it: as read
+    assert BERLIN.at_local(date(2027, 3, 28), time(3, 0)) == berlin
+    # A half-hour jump (Lord Howe Island, 02:00 → 02:30) and one at midnight (Santiago, 00:00 → 01:00).
+    lord_howe = WorkCalendar("Australia/Lord_Howe")
+    assert lord_howe.local_datetime(lord_howe.at_local(date(2027, 10, 3), time(2, 15))).time() == time(2, 30)
+    santiago = WorkCalendar("America/Santiago")
+    assert santiago.at_local(date(2027, 9, 5), time(0, 30)) == utc(2027, 9, 5, 4, 0)  # 01:00 −03
 
 
 def test_ambiguous_time_takes_the_first_occurrence() -> None:
