@@ -1,13 +1,18 @@
-"""A week as a customer in New York lives it: the nudge follows 09:00 local across the end of daylight saving time,
-and skips the weekend and Thanksgiving — driven by the same tick the scheduler runs, against the fake Slack."""
+"""Days as customers around the world live them: the nudge follows the customer's local time across daylight-saving
+switches (a time the clocks skip goes at the first minute after the jump, a time they repeat goes once) and skips
+weekends and the public holidays of the customer's country — driven by the same tick the scheduler runs, against the
+fake Slack. New York across the end of daylight saving time and Thanksgiving 2026; spring 2027, where the world's
+switches cluster around Easter."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
+from typing import Any
 
 import pytest
 
 from bot.settings import Settings
+from schedules.digest import DigestTime, digest_slot
 from storage.store import Store
 from tests.e2e.test_cadence import acme_channel, nudges, tick, unpaced  # noqa: F401 (autouse fixtures)
 from tests.fake_slack import FakeSlack
@@ -18,11 +23,16 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+NEW_YORK = {"tz": "America/New_York", "country": "US", "cadence": "daily 09:00"}
+EVERY_DAY = {"working_week": "mon-sun"}  # the switches are all at weekends: a customer who works them meets them
+
+
 @pytest.mark.parametrize(
-    ("label", "schedule"),
+    ("label", "customer", "schedule"),
     [
         (
             "US daylight saving time ends on Sunday 1 November 2026",
+            NEW_YORK,
             [
                 ("2026-10-30T12:59", 0),  # Friday 08:59 EDT
                 ("2026-10-30T13:00", 1),  # Friday 09:00 EDT
@@ -36,6 +46,7 @@ def at(text: str) -> datetime:
         ),
         (
             "Thanksgiving, Thursday 26 November 2026",
+            NEW_YORK,
             [
                 ("2026-11-25T14:00", 1),  # Wednesday 09:00 EST
                 ("2026-11-26T14:00", 1),  # Thanksgiving: a public holiday in the US
@@ -43,10 +54,113 @@ def at(text: str) -> datetime:
                 ("2026-11-27T14:00", 2),  # Friday 09:00 EST
             ],
         ),
+        (
+            "US daylight saving time starts on Sunday 14 March 2027: 02:30 does not exist in New York",
+            {**NEW_YORK, **EVERY_DAY, "cadence": "daily 02:30"},
+            [
+                ("2027-03-13T07:30", 1),  # Saturday 02:30 EST
+                ("2027-03-14T06:59", 1),  # Sunday 01:59 EST
+                ("2027-03-14T07:00", 2),  # 03:00 EDT, the first minute after the jump
+                ("2027-03-14T07:30", 2),  # 03:30 EDT: once
+                ("2027-03-15T06:30", 3),  # Monday 02:30 EDT
+            ],
+        ),
+        (
+            "EU summer time starts on Sunday 28 March 2027: 02:30 does not exist in Berlin; Easter Monday",
+            {"tz": "Europe/Berlin", "country": "DE", "cadence": "daily 02:30", **EVERY_DAY},
+            [
+                ("2027-03-25T01:30", 1),  # Thursday 02:30 CET
+                ("2027-03-26T01:30", 1),  # Good Friday
+                ("2027-03-27T01:30", 2),  # Saturday 02:30 CET
+                ("2027-03-28T00:59", 2),  # Sunday 01:59 CET
+                ("2027-03-28T01:00", 3),  # 03:00 CEST, the first minute after the jump
+                ("2027-03-28T01:30", 3),  # 03:30 CEST: once
+                ("2027-03-29T00:30", 3),  # Easter Monday
+                ("2027-03-30T00:30", 4),  # Tuesday 02:30 CEST
+            ],
+        ),
+        (
+            "New Zealand daylight saving time ends on Sunday 4 April 2027: 02:30 happens twice in Auckland",
+            {"tz": "Pacific/Auckland", "country": "NZ", "cadence": "daily 02:30", **EVERY_DAY},
+            [
+                ("2027-04-02T13:30", 1),  # Saturday 02:30 NZDT
+                ("2027-04-03T13:29", 1),
+                ("2027-04-03T13:30", 2),  # Sunday 02:30 NZDT, the first of two
+                ("2027-04-03T14:30", 2),  # 02:30 NZST, the second: nothing
+                ("2027-04-04T14:30", 3),  # Monday 02:30 NZST
+            ],
+        ),
+        (
+            "Chile's winter time starts at midnight on Saturday 3 April 2027: 23:30 happens twice in Santiago",
+            {"tz": "America/Santiago", "country": "CL", "cadence": "daily 23:30", **EVERY_DAY},
+            [
+                ("2027-03-27T02:30", 0),  # Good Friday 23:30 −03
+                ("2027-03-28T02:30", 0),  # Holy Saturday
+                ("2027-04-03T02:30", 1),  # Friday 2 April 23:30 −03
+                ("2027-04-04T02:30", 2),  # Saturday 3 April 23:30 −03, the first of two
+                ("2027-04-04T03:30", 2),  # 23:30 −04, the second: nothing
+                ("2027-04-05T03:30", 3),  # Sunday 4 April 23:30 −04
+            ],
+        ),
+        (
+            "Easter Monday 29 March 2027 in Sydney moves a Monday call to Tuesday; 09:00 after the 4 April switch",
+            {"tz": "Australia/Sydney", "country": "AU", "cadence": "weekly mon 09:00"},
+            [
+                ("2027-03-28T22:00", 0),  # Easter Monday 09:00 AEDT
+                ("2027-03-29T22:00", 1),  # Tuesday 09:00 AEDT
+                ("2027-04-04T22:00", 1),  # Monday 5 April 08:00 AEST: not yet
+                ("2027-04-04T23:00", 2),  # Monday 5 April 09:00 AEST
+            ],
+        ),
+        (
+            "Every other Friday in England: Good Friday and Easter Monday move it to Tuesday 30 March 2027, in BST",
+            {"tz": "Europe/London", "country": "GB", "subdiv": "ENG", "cadence": "biweekly fri 09:00 from 2027-03-12"},
+            [
+                ("2027-03-12T09:00", 1),  # Friday 12 March 09:00 GMT
+                ("2027-03-19T09:00", 1),  # the off week
+                ("2027-03-26T09:00", 1),  # Good Friday
+                ("2027-03-29T08:00", 1),  # Easter Monday
+                ("2027-03-30T08:00", 2),  # Tuesday 09:00 BST
+                ("2027-04-09T08:00", 3),  # Friday 9 April 09:00 BST
+            ],
+        ),
+        (
+            "Half an hour past midnight in Kolkata (+05:30) is the evening before in UTC; Good Friday",
+            {"tz": "Asia/Kolkata", "country": "IN", "cadence": "daily 00:30"},
+            [
+                ("2027-03-24T18:59", 0),
+                ("2027-03-24T19:00", 1),  # Thursday 25 March 00:30 IST
+                ("2027-03-25T19:00", 1),  # Good Friday
+                ("2027-03-28T19:00", 2),  # Monday 29 March 00:30 IST (Easter Monday is not a holiday in India)
+            ],
+        ),
+        (
+            "Kiritimati (+14) starts Tuesday 30 March 2027 on Monday in UTC; Easter Monday is a holiday there",
+            {"tz": "Pacific/Kiritimati", "country": "KI", "cadence": "daily 09:00"},
+            [
+                ("2027-03-28T19:00", 0),  # Easter Monday 09:00 LINT
+                ("2027-03-29T19:00", 1),  # Tuesday 09:00 LINT, still Monday in UTC
+            ],
+        ),
+        (
+            "Passover in Israel: a Sun–Thu week, no call on Thursday 22 April 2027, the next on Sunday",
+            {"tz": "Asia/Jerusalem", "country": "IL", "cadence": "daily 09:00", "working_week": "sun-thu"},
+            [
+                ("2027-04-21T06:00", 1),  # Wednesday 09:00 IDT
+                ("2027-04-22T06:00", 1),  # Pesach
+                ("2027-04-23T06:00", 1),  # Friday: not a working day
+                ("2027-04-25T06:00", 2),  # Sunday 09:00 IDT
+            ],
+        ),
     ],
 )
-def test_daily_nudges_follow_the_customers_clock_and_calendar(
-    store: Store, settings: Settings, fake_slack: FakeSlack, label: str, schedule: list[tuple[str, int]]
+def test_nudges_follow_the_customers_clock_and_calendar(
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    label: str,
+    customer: dict[str, Any],
+    schedule: list[tuple[str, int]],
 ) -> None:
     first = at(schedule[0][0])
     store.add_customer(
@@ -56,10 +170,14 @@ def test_daily_nudges_follow_the_customers_clock_and_calendar(
         now=first.replace(hour=0, minute=0),  # added that morning, before its first call
         channel_id="C0ACME",
         owner_id="U0001",
-        tz="America/New_York",
-        country="US",
-        cadence="daily 09:00",
+        **customer,
     )
     for instant, expected in schedule:
         tick(store, settings, at(instant))
         assert len(nudges(fake_slack)) == expected, f"{label}: {instant}Z"
+
+
+def test_the_weekly_digest_at_a_time_the_clocks_skip_goes_at_the_first_minute_after_the_jump() -> None:
+    sunday_0230 = DigestTime(weekday=6, at=time(2, 30))  # Berlin: 28 March 2027 goes from 02:00 CET to 03:00 CEST
+    assert digest_slot(sunday_0230, "Europe/Berlin", at("2027-03-28T12:00")) == ("2027-W12", at("2027-03-28T01:00"))
+    assert digest_slot(sunday_0230, "Europe/Berlin", at("2027-04-04T12:00")) == ("2027-W13", at("2027-04-04T00:30"))
