@@ -24,8 +24,9 @@ Delivery
   429 that outlasts slack-sdk's own ``RateLimitErrorRetryHandler`` becomes ``next_attempt_at = now +
   Retry-After``. 5xx, timeouts and connection errors retry with exponential backoff through
   ``next_attempt_at``; after ``max_attempts`` the row is ``failed`` and the owner is told once. Each worker
-  keeps one HTTP connection open for the run and reads a plain success itself (:mod:`schedules.slack_http`;
-  every other answer goes through slack-sdk's retry handlers unchanged).
+  takes up to ``in_flight`` messages whose destinations may all go now, marks them "sending" in one write and
+  posts them together, each on an HTTP connection it keeps open for the run, then reads their answers: a plain
+  success itself (:mod:`schedules.slack_http`), every other answer through slack-sdk's retry handlers unchanged.
 * ``channel_not_found`` / ``not_in_channel`` / ``is_archived``: recorded on ``Customer.channel_error``, the
   owner is told once per channel and error (a ``channel_problem`` nudge), and the message goes to the
   fallback DM straight away. Renderers send to the DM while the error stands, trying the channel again
@@ -61,6 +62,7 @@ A definite error answer from Slack means nothing was posted: that row is retried
 from __future__ import annotations
 
 import contextvars
+import functools
 import heapq
 import itertools
 import logging
@@ -180,6 +182,9 @@ class SenderOptions:
     # so a fan-out to thousands of channels goes out in parallel (bench/fanout.py). Replicas still never share a row.
     batch: int = 20_000
     render_batch: int = 500  # nudges rendered before the workers get them (they start on the first batch)
+    # Messages a posting thread has on their way at once, each to another destination and on its own connection:
+    # a thread per post in flight cost ≈ 0.3 ms of CPU a post in a fan-out (bench/RESULTS.md, session 7).
+    in_flight: int = 16
     monotonic: Callable[[], float] = time.monotonic
 
 
@@ -260,7 +265,8 @@ class Lanes(Generic[T]):
         self._ready = ready if ready is not None else {}
         self._heap: list[tuple[float, int, str]] = []
         self._queued: set[str] = set()  # lanes in the heap or being worked on
-        self._busy = 0
+        self._busy = 0  # items taken and not done
+        self._posting = 0  # workers holding taken items
         self._open = False  # more items may still come (a feed is running)
         self._watching: float | None = None  # the lane time one worker is waiting for, if any
         self.wakeups = 0  # how often a waiting worker woke up (each post should wake at most one)
@@ -313,23 +319,41 @@ class Lanes(Generic[T]):
                     continue
                 heapq.heappop(self._heap)
                 self._busy += 1
+                self._posting += 1
                 if self._heap:
                     self._cond.notify()  # the next lane needs a taker or a watcher
                 return key, self._items[key].popleft()
 
+    def take_ready(self, limit: int) -> list[tuple[str, T]]:
+        """Up to `limit` more items whose lanes may go now, without waiting (for a worker that posts several)."""
+        taken: list[tuple[str, T]] = []
+        with self._cond:
+            now = self._monotonic()
+            while self._heap and len(taken) < limit and self._heap[0][0] <= now:
+                _, _, key = heapq.heappop(self._heap)
+                self._busy += 1
+                taken.append((key, self._items[key].popleft()))
+        return taken
+
     def done(self, key: str, started: float) -> None:
         """The lane's next item may start `interval` after `started` (what `work` returned: when Slack answered)."""
+        self.done_all([(key, started)])
+
+    def done_all(self, finished: Sequence[tuple[str, float]]) -> None:
+        """`done` for everything one worker took (with `take`, then `take_ready`): that worker is idle again."""
         with self._cond:
-            self._busy -= 1
-            ready = self._ready[key] = started + self._interval
-            if self._items[key]:
-                heapq.heappush(self._heap, (ready, next(self._order), key))
-                if self._watching is None or ready < self._watching:
-                    self._cond.notify()
-            else:
-                self._queued.discard(key)
-                if not self._heap and self._busy == 0:
-                    self._cond.notify_all()  # maybe all done: the sleeping workers look
+            self._posting -= 1
+            for key, started in finished:
+                self._busy -= 1
+                ready = self._ready[key] = started + self._interval
+                if self._items[key]:
+                    heapq.heappush(self._heap, (ready, next(self._order), key))
+                    if self._watching is None or ready < self._watching:
+                        self._cond.notify()
+                else:
+                    self._queued.discard(key)
+                    if not self._heap and self._busy == 0:
+                        self._cond.notify_all()  # maybe all done: the sleeping workers look
             more = self._more_workers()
         if more and self._spawn is not None:
             self._spawn(more)
@@ -348,7 +372,7 @@ class Lanes(Generic[T]):
             return 0
         cpu = self._cpu()
         self._sampled = (now, cpu)
-        idle = self.threads - self._busy
+        idle = self.threads - self._posting
         waiting = heapq.nsmallest(idle + 1, self._heap)
         if len(waiting) <= idle or waiting[-1][0] > now:
             return 0  # the idle workers can take every ready item
@@ -370,17 +394,32 @@ class Lanes(Generic[T]):
     ) -> None:
         """`work` returns the time the pacing counts from (None: when the work started). `feed`, if given, runs in
         the calling thread while the workers start on what is already there, `add`ing the rest."""
+        self.run_batches(lambda taken: [work(*taken[0])], workers=workers, each=1, feed=feed)
+
+    def run_batches(
+        self,
+        work: Callable[[list[tuple[str, T]]], list[float | None]],
+        *,
+        workers: int,
+        each: int,
+        feed: Callable[[Lanes[T]], None] | None = None,
+    ) -> None:
+        """As `run`, but each worker takes up to `each` items of different lanes that may all go now, and `work`
+        gets them together: (lane, item) pairs → for each, the time its lane's pacing counts from."""
 
         def worker() -> None:
             while (taken := self.take()) is not None:
-                key, item = taken
-                started: float | None = self._monotonic()
+                batch = [taken, *self.take_ready(each - 1)] if each > 1 else [taken]
+                started = self._monotonic()
+                paced: list[float | None] = []
                 try:
-                    started = work(key, item) or started
+                    paced = work(batch)
                 except Exception:  # one bad message must not stop the others
-                    logger.exception("sending to %s failed", key)
+                    logger.exception("sending to %s failed", ", ".join(key for key, _ in batch))
                 finally:
-                    self.done(key, started or self._monotonic())
+                    self.done_all(
+                        [(key, (paced[i] if i < len(paced) else None) or started) for i, (key, _) in enumerate(batch)]
+                    )
 
         count = workers if feed is not None else min(workers, len(self._items))
         if count <= 1:
@@ -451,10 +490,16 @@ class GroupCommit(Generic[In, Out]):
         self._writing = False
 
     def __call__(self, request: In) -> Out:
-        slot: list[Any] = []  # filled with (answer, error) once written
+        return self.many([request])[0]
+
+    def many(self, requests: Sequence[In]) -> list[Out]:
+        """Several requests of one caller, written in the same transaction (answers in order)."""
+        if not requests:
+            return []
+        slots: list[list[Any]] = [[] for _ in requests]  # each filled with (answer, error) once written
         with self._cond:
-            self._queue.append((request, slot))
-            while not slot:
+            self._queue.extend(zip(requests, slots, strict=True))
+            while not slots[-1]:  # a caller's requests are written together: the last one answered means all
                 if self._writing:
                     self._cond.wait()
                     continue
@@ -472,10 +517,10 @@ class GroupCommit(Generic[In, Out]):
                         waiting.extend([answer, error])
                     self._writing = False
                     self._cond.notify_all()
-        answer, error = slot
-        if error is not None:
-            raise error
-        return answer  # type: ignore[no-any-return]
+        for _, error in slots:
+            if error is not None:
+                raise error
+        return [answer for answer, _ in slots]
 
 
 # --------------------------------------------------------------------------- sending
@@ -546,11 +591,15 @@ class _Run:
     def mark_sending(self, request: tuple[list[int], str]) -> bool:
         """Marks one message's nudges "sending" before its post (False: they are no longer mine). Answered from
         an earlier write when that write marked it ahead."""
+        return self.mark_sending_many([request])[0]
+
+    def mark_sending_many(self, requests: Sequence[tuple[list[int], str]]) -> list[bool]:
+        """`mark_sending` for several messages, in one write (or none, when an earlier one marked them ahead)."""
         with self.lock:
-            answer = self._marked.pop(tuple(request[0]), None)
-        if answer is not None:
-            return answer
-        return self._group_mark(request)
+            known = [self._marked.pop(tuple(ids), None) for ids, _ in requests]
+        asked = [request for request, answer in zip(requests, known, strict=True) if answer is None]
+        written = iter(self._group_mark.many(asked) if asked else [])
+        return [next(written) if answer is None else answer for answer in known]
 
     def _mark_sending(self, requests: list[tuple[list[int], str]]) -> list[bool]:
         """One transaction for the waiting workers' messages and, marked ahead, the next ones the workers will take
@@ -790,22 +839,18 @@ def _deliver(run: _Run, claimed: list[Nudge]) -> int:
 
     delivered = [0]
 
-    def work(_key: str, outgoing: _Outgoing) -> float | None:
-        posted_at: list[float] = []
-        if _send(run, outgoing, posted_at):
-            with run.lock:
-                delivered[0] += len(outgoing.nudges)
-        # Pace from Slack's answer, not from when the post began: the next post to this destination then reaches
-        # Slack at least `interval` after this one did, whatever the network and thread scheduling added to
-        # either (pacing from the start let a delayed post and a prompt one arrive < 1 s apart → 429 → a retry
-        # a whole Retry-After later).
-        return run.options.monotonic() if posted_at else None
+    def work(taken: list[tuple[str, _Outgoing]]) -> list[float | None]:
+        results = _send(run, [outgoing for _, outgoing in taken])
+        count = sum(len(outgoing.nudges) for (_, outgoing), (_, sent) in zip(taken, results, strict=True) if sent)
+        with run.lock:
+            delivered[0] += count
+        return [paced for paced, _ in results]
 
     options = run.options
     pacing: Lanes[_Outgoing] = Lanes({}, interval=options.interval, monotonic=options.monotonic, ready=run.ready)
     run.upcoming = pacing.upcoming
     try:
-        pacing.run(work, workers=min(run.options.workers, len(claimed)), feed=feed)
+        pacing.run_batches(work, workers=min(run.options.workers, len(claimed)), each=options.in_flight, feed=feed)
     finally:
         run.upcoming = lambda count: []
         run.flush_sent()
@@ -848,8 +893,8 @@ def nudge_metadata(ids: Sequence[int]) -> dict[str, Any]:
     return {"event_type": METADATA_EVENT, "event_payload": {"nudge_ids": ",".join(map(str, ids))}}
 
 
-def _post(client: WebClient, destination: str, message: Message, ids: Sequence[int]) -> dict[str, Any]:
-    arguments: dict[str, Any] = {
+def _arguments(destination: str, message: Message, ids: Sequence[int]) -> dict[str, Any]:
+    return {
         "channel": destination,
         "text": message.text,
         "blocks": message.blocks or None,
@@ -858,30 +903,84 @@ def _post(client: WebClient, destination: str, message: Message, ids: Sequence[i
         "unfurl_media": False,
         "thread_ts": message.thread_ts,  # None is left out
     }
+
+
+def _post(client: WebClient, destination: str, message: Message, ids: Sequence[int]) -> dict[str, Any]:
     # The run's keep-alive client reads a plain success itself and leaves every other answer to slack-sdk.
     post = client.post_message if isinstance(client, KeepAliveWebClient) else client.chat_postMessage
-    response = post(**arguments)
+    response = post(**_arguments(destination, message, ids))
     return {"channel": response["channel"], "ts": response["ts"]}
 
 
-def _send(run: _Run, outgoing: _Outgoing, posted_at: list[float]) -> bool:
-    """Marks, posts and records one message; `posted_at` gets when the first post began (for pacing)."""
-    nudges, message = outgoing.nudges, outgoing.message
-    ids = [n.id for n in nudges if n.id is not None]
+@dataclass
+class _Posting:
+    """One message of a worker's batch on its way: its nudges, client and destination, then Slack's answer."""
+
+    outgoing: _Outgoing
+    ids: list[int]
+    client: WebClient
+    destination: str
+    answer: Callable[[], dict[str, Any]] = lambda: {}
+    ok: bool = False  # Slack said a plain yes: nothing can block while recording it
+
+
+def _send(run: _Run, batch: Sequence[_Outgoing]) -> list[tuple[float | None, bool]]:
+    """Marks, posts and records a worker's messages (each to its own destination); returns, for each, when the
+    pace of its destination counts from (when Slack answered it; None: nothing was posted) and whether it was
+    delivered.
+
+    The messages are marked "sending" in one write and posted together (each on its own kept connection: they wait
+    on Slack at the same time); then each answer is recorded, plain successes first. Anything else — an error
+    answer, a 429 slack-sdk waits out and retries, a dropped connection — goes through slack-sdk's handling as
+    if it had posted alone."""
+    results: list[tuple[float | None, bool]] = [(None, False)] * len(batch)
+    postings: list[tuple[int, _Posting]] = []
+    for i, outgoing in enumerate(batch):
+        ids = [n.id for n in outgoing.nudges if n.id is not None]
+        try:
+            client = run.slack(outgoing.nudges[0].team_id)
+        except NotInstalled as e:  # never another team's token: it waits (then fails) until the team installs again
+            logger.warning("nudge(s) %s not sent: %s", ids, e)
+            _retry_or_fail(run, outgoing.nudges, "not_installed")
+            continue
+        destination = outgoing.message.channel or outgoing.message.user
+        assert destination is not None
+        postings.append((i, _Posting(outgoing, ids, client, destination)))
+    mine = run.mark_sending_many([(p.ids, p.destination) for _, p in postings])
+    lost = [p.ids for (_, p), ok in zip(postings, mine, strict=True) if not ok]
+    if lost:
+        logger.info("lost the claim on nudge(s) %s before sending; another sender has them", lost)
+    postings = [posting for posting, ok in zip(postings, mine, strict=True) if ok]
+    by_client: dict[int, list[_Posting]] = {}
+    for _, posting in postings:
+        by_client.setdefault(id(posting.client), []).append(posting)
+    for group in by_client.values():
+        client = group[0].client
+        if isinstance(client, KeepAliveWebClient):
+            attempts = client.post_messages([_arguments(p.destination, p.outgoing.message, p.ids) for p in group])
+            for posting, attempt in zip(group, attempts, strict=True):
+                posting.answer, posting.ok = attempt, attempt.ok
+        else:
+            for posting in group:
+                posting.answer = functools.partial(
+                    client.chat_postMessage, **_arguments(posting.destination, posting.outgoing.message, posting.ids)
+                )
+    for i, posting in sorted(postings, key=lambda item: not item[1].ok):
+        sent = _record(run, posting)
+        # Pace from Slack's answer, not from when the post began: the next post to this destination then reaches
+        # Slack at least `interval` after this one did, whatever the network and thread scheduling added to
+        # either (pacing from the start let a delayed post and a prompt one arrive < 1 s apart → 429 → a retry
+        # a whole Retry-After later).
+        results[i] = (run.options.monotonic(), sent)
+    return results
+
+
+def _record(run: _Run, posting: _Posting) -> bool:
+    """Reads one message's answer (slack-sdk's handling for anything but a plain yes) and records the outcome."""
+    nudges, message, ids, client = posting.outgoing.nudges, posting.outgoing.message, posting.ids, posting.client
     try:
-        client = run.slack(nudges[0].team_id)
-    except NotInstalled as e:  # never another team's token: it waits (then fails) until the team installs again
-        logger.warning("nudge(s) %s not sent: %s", ids, e)
-        _retry_or_fail(run, nudges, "not_installed")
-        return False
-    destination = message.channel or message.user
-    assert destination is not None
-    if not run.mark_sending((ids, destination)):
-        logger.info("lost the claim on nudge(s) %s before sending; another sender has them", ids)
-        return False
-    posted_at.append(run.options.monotonic())
-    try:
-        posted = _post(client, destination, message, ids)
+        answer = posting.answer()
+        posted = {"channel": answer["channel"], "ts": answer["ts"]}
     except SlackApiError as e:
         error = str(e.response.get("error") or "")
         if message.channel is not None and error in CHANNEL_ERRORS:

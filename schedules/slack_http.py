@@ -25,7 +25,8 @@ import json
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
@@ -180,13 +181,17 @@ class KeepAliveWebClient(WebClient):
             connection.close()
 
     def _connection(self, scheme: str, netloc: str) -> _Wire:
-        connections: dict[tuple[str, str], _Wire] = self._local.__dict__.setdefault("open", {})
-        connection = connections.get((scheme, netloc))
-        if connection is None:
-            connection = connections[(scheme, netloc)] = _Wire(scheme, netloc, self.timeout, self.ssl)
+        return self._connections(scheme, netloc, 1)[0]
+
+    def _connections(self, scheme: str, netloc: str, count: int) -> list[_Wire]:
+        """The thread's first `count` kept connections to this host (opened when first sent on)."""
+        connections: dict[tuple[str, str], list[_Wire]] = self._local.__dict__.setdefault("open", {})
+        kept = connections.setdefault((scheme, netloc), [])
+        while len(kept) < count:
+            kept.append(_Wire(scheme, netloc, self.timeout, self.ssl))
             with self._lock:
-                self._opened.append(connection)
-        return connection
+                self._opened.append(kept[-1])
+        return kept[:count]
 
     def _exchange(self, url: str, data: bytes) -> tuple[int, dict[str, str], bytes, Any]:
         """One request on the thread's kept connection: (status, headers that matter, body, full-headers thunk).
@@ -243,14 +248,21 @@ class KeepAliveWebClient(WebClient):
 
         A 2xx answer with ``ok: true`` is read here; anything else is replayed into slack-sdk's `chat_postMessage`
         as its first attempt's outcome (see the module docstring), which retries, answers or raises as it does."""
+        (post,) = self.post_messages([kwargs])
+        return post()
+
+    def post_messages(self, calls: Sequence[dict[str, Any]]) -> list[PostAttempt]:
+        """Several chat.postMessage calls at once, each on a connection of its own kept by this thread: every
+        request is sent before the first answer is read, so the calls wait on Slack together, not one after the
+        other (a posting thread keeps many posts in flight instead of one; threads cost CPU, bench/fanout.py).
+
+        Returns each call's outcome, in order, to be called: a plain success returns Slack's answer; any other
+        outcome is replayed into slack-sdk's `chat_postMessage` when called (in the calling thread), as
+        `post_message` does."""
         url = f"{self.base_url}chat.postMessage"
         parts = urlsplit(url)
         if self.proxy is not None or parts.scheme not in ("http", "https"):
-            return dict(self.chat_postMessage(**kwargs).data)  # type: ignore[arg-type]
-        payload = {name: value for name, value in kwargs.items() if value is not None}
-        for name, value in self.default_params.items():
-            payload.setdefault(name, value)  # Bolt's team_id for org-wide installs, as slack-sdk adds it
-        body = json.dumps(payload).encode("utf-8")
+            return [PostAttempt(self, call, _SLACK_SDK) for call in calls]
         head = self._post_head
         if head is None:
             headers = {**self.headers, "Content-Type": "application/json;charset=utf-8"}
@@ -259,25 +271,84 @@ class KeepAliveWebClient(WebClient):
             lines = [f"POST {parts.path} HTTP/1.1", f"Host: {parts.netloc}", "Accept-Encoding: identity"]
             lines += [f"{name.title()}: {value}" for name, value in headers.items()]
             head = self._post_head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
-        outcome: Any
-        try:
-            status, fields, answer, more = self._exchange(url, b"%s%d\r\n\r\n%s" % (head, len(body), body))
-        except OSError as e:  # URLError too: slack-sdk decides whether to retry
-            outcome = e
-        else:
-            if status == 200:  # what SlackResponse.validate() accepts
-                try:
-                    data = json.loads(answer.decode(_charset(fields.get("content-type", ""))))
-                except ValueError:
-                    data = None  # slack-sdk reports an unreadable body its own way
-                if isinstance(data, dict) and data.get("ok", False):
-                    return data
+        wires = self._connections(parts.scheme, parts.netloc, len(calls))
+        outcomes: list[Any] = [None] * len(calls)
+        for i, (call, wire) in enumerate(zip(calls, wires, strict=True)):
+            payload = {name: value for name, value in call.items() if value is not None}
+            for name, value in self.default_params.items():
+                payload.setdefault(name, value)  # Bolt's team_id for org-wide installs, as slack-sdk adds it
+            body = json.dumps(payload).encode("utf-8")
             try:
-                outcome = self._answer(url, status, fields, answer, more)
-            except HTTPError as e:
-                outcome = e
+                wire.send(b"%s%d\r\n\r\n%s" % (head, len(body), body))
+            except OSError as e:  # URLError, as urllib raises it: slack-sdk decides whether to retry
+                wire.close()
+                outcomes[i] = URLError(e)
+        try:
+            for i, wire in enumerate(wires):
+                if outcomes[i] is not None:
+                    continue
+                try:
+                    status, reason, raw, fields, answer = wire.receive()
+                except OSError as e:  # a timeout or a broken connection while waiting: as urllib raises it
+                    wire.close()  # half an answer on it: the next call opens a new one
+                    outcomes[i] = e
+                    continue
+                outcomes[i] = self._read(url, status, reason, raw, fields, answer)
+        except BaseException:
+            for wire in wires:
+                wire.close()
+            raise
+        return [PostAttempt(self, call, outcome) for call, outcome in zip(calls, outcomes, strict=True)]
+
+    def _read(self, url: str, status: int, reason: str, raw: bytes, fields: dict[str, str], answer: bytes) -> Any:
+        """A plain success's answer (a dict), or the outcome slack-sdk's first attempt would have had."""
+        if status == 200:  # what SlackResponse.validate() accepts
+            try:
+                data = json.loads(answer.decode(_charset(fields.get("content-type", ""))))
+            except ValueError:
+                data = None  # slack-sdk reports an unreadable body its own way
+            if isinstance(data, dict) and data.get("ok", False):
+                return data
+        more = (reason, lambda: http.client.parse_headers(io.BytesIO(raw)))
+        try:
+            return _Replay(self._answer(url, status, fields, answer, more))
+        except HTTPError as e:
+            return _Replay(e)
+
+    def replay(self, call: dict[str, Any], outcome: Any) -> dict[str, Any]:
+        """slack-sdk's `chat_postMessage` with `outcome` as the answer to its first attempt."""
         self._local.replay = outcome
         try:
-            return dict(self.chat_postMessage(**kwargs).data)  # type: ignore[arg-type]
+            return dict(self.chat_postMessage(**call).data)  # type: ignore[arg-type]
         finally:
             self._local.__dict__.pop("replay", None)
+
+
+_SLACK_SDK = object()  # the call is made by slack-sdk itself (through a proxy, say)
+
+
+@dataclass(frozen=True)
+class _Replay:
+    outcome: Any  # what urllib would have given slack-sdk: a {status, headers, body} dict or an exception
+
+
+@dataclass(frozen=True)
+class PostAttempt:
+    """One chat.postMessage of `KeepAliveWebClient.post_messages`: `ok` when Slack said a plain yes; calling it
+    returns Slack's answer, or has slack-sdk handle any other outcome (retrying, answering or raising)."""
+
+    client: KeepAliveWebClient
+    call: dict[str, Any]
+    outcome: Any
+
+    @property
+    def ok(self) -> bool:
+        return isinstance(self.outcome, dict)
+
+    def __call__(self) -> dict[str, Any]:
+        if isinstance(self.outcome, dict):
+            return self.outcome
+        if self.outcome is _SLACK_SDK:
+            return dict(self.client.chat_postMessage(**self.call).data)  # type: ignore[arg-type]
+        outcome = self.outcome.outcome if isinstance(self.outcome, _Replay) else self.outcome
+        return self.client.replay(self.call, outcome)

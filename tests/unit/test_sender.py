@@ -392,21 +392,40 @@ def test_pacing_keeps_a_rate_limited_channel_free_of_429s(
         assert all(b - a >= 0.3 for a, b in itertools.pairwise(times))
 
 
-def test_a_fan_out_reuses_one_connection_per_worker_and_keeps_slacks_retry_handling(
+def test_a_fan_out_reuses_one_connection_per_post_in_flight_and_keeps_slacks_retry_handling(
     store: Store, client: WebClient, fake_slack: FakeSlack
 ) -> None:
-    """slack-sdk opens a connection per call; the sender's workers keep theirs open for the run. A 429 on a kept
-    connection still goes through slack-sdk's retry handler (Retry-After honoured, then posted)."""
+    """slack-sdk opens a connection per call; the sender's workers keep theirs open for the run, one for each post
+    a worker has in flight. A 429 on a kept connection still goes through slack-sdk's retry handler (Retry-After
+    honoured, then posted)."""
     for i in range(40):
         fake_slack.add_channel(f"C1{i:05d}", name=f"c{i}")
         plan(store, f"k{i}", channel=f"C1{i:05d}")
     fake_slack.fail_next("chat.postMessage", error="ratelimited", status=429, retry_after=0)
     before = fake_slack.connections
-    options = SenderOptions(interval=0.0, workers=4)
+    options = SenderOptions(interval=0.0, workers=2, in_flight=4)
     assert send_due_nudges(store=store, client=client, now=NOW, options=options) == 40
     answers = fake_slack.calls_to("chat.postMessage")
     assert [c.status for c in answers].count(429) == 1 and len([c for c in answers if c.ok]) == 40
-    assert fake_slack.connections - before <= 4 + 1  # one per worker, and a new one after the 429's if it closed
+    # One per post in flight (2 workers × 4), and a new one after the 429's if it closed.
+    assert fake_slack.connections - before <= 2 * 4 + 1
+
+
+def test_one_posting_thread_has_several_posts_waiting_on_slack_at_once(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    """A thread per post in flight cost most of a fan-out's CPU (bench/fanout.py): a worker now sends the messages
+    of several destinations that may all go, then reads their answers. With one worker, the other three posts reach
+    Slack while the first one's answer is still held (one by one, each would wait for the one before)."""
+    for i in range(4):
+        fake_slack.add_channel(f"C5{i:05d}", name=f"f{i}")
+        plan(store, f"f{i}", channel=f"C5{i:05d}")
+    fake_slack.fail_next("chat.postMessage", delay=0.5)  # Slack is slow to answer the first post
+    options = SenderOptions(interval=0.0, workers=1, in_flight=4)
+    assert send_due_nudges(store=store, client=client, now=NOW, options=options) == 4
+    arrivals = sorted(c.at for c in fake_slack.calls_to("chat.postMessage"))
+    assert len(arrivals) == 4 and arrivals[-1] - arrivals[0] < 0.4, arrivals
+    assert {row(store, f"f{i}").status for i in range(4)} == {"sent"}
 
 
 def test_marking_many_messages_sending_is_two_statements_and_a_group_not_wholly_mine_stays_claimed(
