@@ -171,10 +171,11 @@ def register(
 class SenderOptions:
     lease: timedelta = timedelta(minutes=2)
     grace: timedelta = DEFAULT_GRACE
-    # Most posting threads. Each waits out one round trip to Slack (≈ 0.1–0.3 s over the internet), so 2,000
-    # channels at one post a second need hundreds of posts in flight; a run only adds threads beyond the first
-    # FIRST_WORKERS while the process's CPU is idle and messages wait (bench/fanout.py --latency).
-    workers: int = 256
+    # Most posting threads, each with up to `in_flight` posts waiting out a round trip to Slack (≈ 0.1–0.3 s over
+    # the internet): 2,000 channels at one post a second need hundreds in flight (32 × 16 = 512 at most); a run only
+    # adds threads beyond the first FIRST_WORKERS while the process's CPU is idle and messages wait
+    # (bench/fanout.py --latency).
+    workers: int = 32
     interval: float = 1.0  # seconds between two posts to the same channel
     max_attempts: int = 5
     backoff: timedelta = timedelta(minutes=1)  # first retry delay; doubles per attempt, at most an hour
