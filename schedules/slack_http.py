@@ -25,7 +25,8 @@ import json
 import socket
 import ssl
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.error import HTTPError, URLError
@@ -251,18 +252,20 @@ class KeepAliveWebClient(WebClient):
         (post,) = self.post_messages([kwargs])
         return post()
 
-    def post_messages(self, calls: Sequence[dict[str, Any]]) -> list[PostAttempt]:
+    def post_messages(
+        self, calls: Sequence[dict[str, Any]], *, clock: Callable[[], float] = time.monotonic
+    ) -> list[PostAttempt]:
         """Several chat.postMessage calls at once, each on a connection of its own kept by this thread: every
         request is sent before the first answer is read, so the calls wait on Slack together, not one after the
         other (a posting thread keeps many posts in flight instead of one; threads cost CPU, bench/fanout.py).
 
         Returns each call's outcome, in order, to be called: a plain success returns Slack's answer; any other
         outcome is replayed into slack-sdk's `chat_postMessage` when called (in the calling thread), as
-        `post_message` does."""
+        `post_message` does. Each outcome says when (`clock`) its answer was read."""
         url = f"{self.base_url}chat.postMessage"
         parts = urlsplit(url)
         if self.proxy is not None or parts.scheme not in ("http", "https"):
-            return [PostAttempt(self, call, _SLACK_SDK) for call in calls]
+            return [PostAttempt(self, call, _SLACK_SDK, clock()) for call in calls]
         head = self._post_head
         if head is None:
             headers = {**self.headers, "Content-Type": "application/json;charset=utf-8"}
@@ -273,6 +276,7 @@ class KeepAliveWebClient(WebClient):
             head = self._post_head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
         wires = self._connections(parts.scheme, parts.netloc, len(calls))
         outcomes: list[Any] = [None] * len(calls)
+        answered = [0.0] * len(calls)
         for i, (call, wire) in enumerate(zip(calls, wires, strict=True)):
             payload = {name: value for name, value in call.items() if value is not None}
             for name, value in self.default_params.items():
@@ -291,14 +295,19 @@ class KeepAliveWebClient(WebClient):
                     status, reason, raw, fields, answer = wire.receive()
                 except OSError as e:  # a timeout or a broken connection while waiting: as urllib raises it
                     wire.close()  # half an answer on it: the next call opens a new one
-                    outcomes[i] = e
+                    outcomes[i], answered[i] = e, clock()
                     continue
+                answered[i] = clock()
                 outcomes[i] = self._read(url, status, reason, raw, fields, answer)
         except BaseException:
             for wire in wires:
                 wire.close()
             raise
-        return [PostAttempt(self, call, outcome) for call, outcome in zip(calls, outcomes, strict=True)]
+        now = clock()  # for the calls that could not be sent
+        return [
+            PostAttempt(self, call, outcome, answered[i] or now)
+            for i, (call, outcome) in enumerate(zip(calls, outcomes, strict=True))
+        ]
 
     def _read(self, url: str, status: int, reason: str, raw: bytes, fields: dict[str, str], answer: bytes) -> Any:
         """A plain success's answer (a dict), or the outcome slack-sdk's first attempt would have had."""
@@ -340,6 +349,7 @@ class PostAttempt:
     client: KeepAliveWebClient
     call: dict[str, Any]
     outcome: Any
+    answered_at: float  # when the answer was read (the clock given to `post_messages`)
 
     @property
     def ok(self) -> bool:

@@ -264,7 +264,15 @@ class NudgeQueries(StoreBase):
     def claim_nudges(
         self, *, now: datetime, lease_until: datetime, claimer: str, limit: int = 50_000, team_id: str | None = None
     ) -> list[Nudge]:
-        """Claims due rows for `claimer` (unique per call) until `lease_until`, oldest first, and returns them.
+        """Claims due rows for `claimer` (see `claim_nudge_ids`) and returns them, oldest first."""
+        ids = self.claim_nudge_ids(now=now, lease_until=lease_until, claimer=claimer, limit=limit, team_id=team_id)
+        return self.claimed_nudges(ids=ids, claimer=claimer)
+
+    def claim_nudge_ids(
+        self, *, now: datetime, lease_until: datetime, claimer: str, limit: int = 50_000, team_id: str | None = None
+    ) -> list[int]:
+        """Claims due rows for `claimer` (unique per call) until `lease_until`; returns their ids, oldest first (the
+        rows themselves: `claimed_nudges`, which the sender reads a batch at a time while it already posts).
 
         The one place rows are claimed, in one write transaction. On PostgreSQL the candidates are selected
         ``FOR UPDATE SKIP LOCKED``: replicas claiming at the same moment take disjoint rows without waiting for
@@ -287,16 +295,32 @@ class NudgeQueries(StoreBase):
                     .values(status="claimed", claimed_by=claimer, lease_until=lease_until, attempts=Nudge.attempts + 1)
                 )
             session.commit()
-            claimed: list[Nudge] = []
+            mine: set[int] = set()
             for chunk in in_chunks(ids):
-                claimed.extend(
+                mine.update(
                     session.exec(
-                        select(Nudge).where(
+                        select(Nudge.id).where(
                             col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, _status_by_id() == "claimed"
                         )
                     )
                 )
-            return sorted(claimed, key=lambda n: (n.due_at, n.id or 0))
+            return [i for i in ids if i in mine]
+
+    def claimed_nudges(self, *, ids: Sequence[int], claimer: str) -> list[Nudge]:
+        """The rows of these ids still claimed by `claimer`, in the order of `ids`."""
+        found: dict[int, Nudge] = {}
+        with self.session() as session:
+            for chunk in in_chunks(list(ids)):
+                found.update(
+                    (n.id, n)
+                    for n in session.exec(
+                        select(Nudge).where(
+                            col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, _status_by_id() == "claimed"
+                        )
+                    )
+                    if n.id is not None
+                )
+        return [found[i] for i in ids if i in found]
 
     def mark_sending(
         self, *, groups: Sequence[tuple[Sequence[int], str]], claimer: str, now: datetime, lease_until: datetime
