@@ -326,10 +326,10 @@ def _check_channels(client: WebClient, store: Store, *, team_id: str, bot: dict[
             yield Finding(
                 WARN,
                 "channels",
-                f"{name} of {warned} is {state}, which Partner has not recorded yet"
-                + (": check-in summaries and nudges still go there" if shared else ""),
-                f"Give the channel again (`/partner edit {recorded[0].name} #{channel.get('name') or channel_id}`):"
-                " Partner looks it up and records it.",
+                f"{name} of {warned} is {state}, which Partner has not recorded yet",
+                # The tick looks up unknown channels before sending (and each one daily): schedules/sharing.py.
+                "Partner's next tick looks it up before posting there (nudges wait for it); to record it now, give "
+                f"the channel again (`/partner edit {recorded[0].name} #{channel.get('name') or channel_id}`).",
             )
         if channel.get("is_archived"):
             bad += 1

@@ -40,6 +40,7 @@ from handlers.home_publisher import HomePublisher, request_home_refresh
 from schedules.cadence import mark_logged_calls, policy_of
 from schedules.health import health_config, recompute_health
 from schedules.sender import SenderOptions, claimer_name, nudge_metadata
+from schedules.sharing import with_known_sharing
 from storage.checkins import CHECKIN_SUMMARY
 from storage.models import CheckIn, Customer
 from storage.store import Store
@@ -204,6 +205,8 @@ def after_checkins(
                 channel_id=asked.origin_channel_id,
                 text=checkin_confirmation(customer, checkin),
             )
+    if customer.channel_id and customer.post_checkins:  # never told by Slack whether it is shared: asked first
+        customer = with_known_sharing(client=client, store=store, customer=customer, now=now)
     if customer.channel_id and customer.post_checkins and customer.channel_shared:
         # The customer's people read a shared channel: the check-in is stored, its summary is not for them.
         logger.info("customer %s: channel shared with another organisation, no check-in summary", customer.id)
@@ -537,7 +540,7 @@ def join_customer_channel(*, client: WebClient, store: Store, customer: Customer
     error, channel = _join(client, channel_id)
     if channel is not None:  # Slack's answer says whether the channel is shared with the customer's organisation
         shared = shared_with_another_organisation(channel)
-        store.set_channel_shared(team_id=customer.team_id, channel_id=channel_id, shared=shared)
+        store.set_channel_shared(team_id=customer.team_id, channel_id=channel_id, shared=shared, now=now)
     if error is None:
         return None
     if error == "is_archived":

@@ -23,6 +23,7 @@ from schedules.boundaries import plan_boundary_reminders, review_boundaries
 from schedules.cadence import mark_logged_calls, plan_nudges, send_nudges
 from schedules.digest import plan_digests, send_digest_charts
 from schedules.health import daily_health
+from schedules.sharing import check_channel_sharing
 from schedules.surveys import plan_survey_prompts
 from storage.store import Store
 
@@ -39,6 +40,9 @@ JOBS: dict[str, Job] = {
     "calls_logged": mark_logged_calls,  # nudge messages whose call was logged since are updated in place
     "digest": plan_digests,  # each workspace's weekly digest, once its local digest time has come
     "survey_prompts": plan_survey_prompts,  # each owner's scheduled survey prompts (PARTNER_SURVEY_SCHEDULE)
+    # Just before the sender: a channel whose sharing Slack never told Partner (or not for a day) is looked up, and
+    # its customers' nudges wait while it cannot be (internal posts stay out of a channel the customer reads).
+    "channel_sharing": check_channel_sharing,
     "send_nudges": send_nudges,  # posts everything the jobs above planned, exactly once
     "digest_charts": send_digest_charts,  # after the sender: the chart of each digest it just posted, once
     # Last, so nudges never wait for it, and time-boxed (it leaves the rest to the next ticks): each customer's

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.customers import clean_name, name_key
 from domain.errors import UserError
-from storage.models import Customer, CustomerEvent
+from storage.models import Customer, CustomerEvent, Workspace
 from storage.workspaces import WorkspaceQueries
 
 # Columns `edit` may change, in the order changes are reported; `name` is recorded as a rename.
@@ -192,7 +192,7 @@ class CustomerQueries(WorkspaceQueries):
             if "channel_id" in changed:
                 # A new channel: nothing known of it yet (joining it after the ack reads whether it is shared).
                 customer.channel_error, customer.channel_error_at = None, None
-                customer.channel_shared = False
+                customer.channel_shared, customer.channel_shared_checked_at = False, None
             edited = {k: [old, new] for k, (old, new) in changed.items() if k != "name"}
             if edited:
                 self._event(session, customer, actor_id=actor_id, kind="edited", detail=edited, now=now)
@@ -251,21 +251,46 @@ class CustomerQueries(WorkspaceQueries):
             session.commit()
         return bool(changed)
 
-    def set_channel_shared(self, *, team_id: str, channel_id: str, shared: bool) -> int:
-        """Records whether this channel is shared with another organisation, on every customer of the team whose
-        channel it is (archived ones too: they keep it when restored). Returns how many customers changed."""
+    def set_channel_shared(self, *, team_id: str, channel_id: str, shared: bool | None, now: datetime) -> int:
+        """Records what Slack just said of this channel on every customer of the team whose channel it is (archived
+        ones too: they keep it when restored): whether it is shared with another organisation, and when Slack said
+        so. `shared` None: Slack would not describe it (gone, or private without Partner): only the time is
+        recorded, so it is not asked again before the daily look-up. Returns how many customers' flag changed."""
+        channel = (col(Customer.team_id) == team_id, col(Customer.channel_id) == channel_id)
         with self.session() as session:
-            changed = session.exec(  # type: ignore[call-overload]
-                update(Customer)
-                .where(
-                    col(Customer.team_id) == team_id,
-                    col(Customer.channel_id) == channel_id,
-                    col(Customer.channel_shared) != shared,
-                )
-                .values(channel_shared=shared)
-            ).rowcount
+            changed = 0
+            if shared is not None:
+                differs = col(Customer.channel_shared) != shared
+                changed = session.exec(  # type: ignore[call-overload]
+                    update(Customer).where(*channel, differs).values(channel_shared=shared)
+                ).rowcount
+            session.exec(  # type: ignore[call-overload]
+                update(Customer).where(*channel).values(channel_shared_checked_at=now)
+            )
             session.commit()
         return int(changed or 0)
+
+    def channels_to_check_sharing(self, *, checked_before: datetime, limit: int) -> list[tuple[str, str, bool]]:
+        """(team, channel, never checked) of live customers' channels whose sharing Slack has never told Partner
+        (customers from before it was recorded, a channel whose look-up failed) or last told before
+        `checked_before`: the never-checked first, then the longest unchecked; workspaces still installed only."""
+        checked = col(Customer.channel_shared_checked_at)
+        never = func.count() - func.count(checked)  # the channel's customers never checked
+        uninstalled = select(Workspace.team_id).where(col(Workspace.active).is_(False))
+        query = (
+            select(Customer.team_id, Customer.channel_id, never)
+            .where(
+                col(Customer.archived_at).is_(None),
+                col(Customer.channel_id).is_not(None),
+                col(Customer.team_id).not_in(uninstalled),
+                checked.is_(None) | (checked < checked_before),
+            )
+            .group_by(col(Customer.team_id), col(Customer.channel_id))
+            .order_by(never.desc(), func.min(checked), col(Customer.team_id), col(Customer.channel_id))
+            .limit(limit)
+        )
+        with self.session() as session:
+            return [(team_id, str(channel_id), bool(unknown)) for team_id, channel_id, unknown in session.exec(query)]
 
     def customer_events(self, *, team_id: str, customer_id: int) -> list[CustomerEvent]:
         """What happened to a customer record, oldest first."""

@@ -95,6 +95,9 @@ class Customer(CustomerBase, table=True):
     # The channel is shared with another organisation (Slack Connect): the customer's people read it, so check-in
     # summaries and cadence nudges stay out of it (boundary reminders and survey invitations are for them).
     channel_shared: bool = Field(default=False)
+    # When Slack last told Partner whether the channel is shared (a look-up or a channel_shared/unshared event);
+    # None: never since the channel was given (or since Partner started recording it): looked up before posting.
+    channel_shared_checked_at: datetime | None = utc_column(nullable=True)
     health_score: int | None = None
     health_band: str | None = Field(default=None, max_length=16)
     health_at: datetime | None = utc_column(nullable=True)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.base import StoreBase, in_chunks, unindexed
-from storage.models import Nudge, Workspace
+from storage.models import Customer, Nudge, Workspace
 
 NUDGE_TABLE: Table = Nudge.__table__  # type: ignore[assignment]  # Core statements where the ORM adds only cost
 
@@ -399,6 +399,32 @@ class NudgeQueries(StoreBase):
                 .values(lease_until=None, **values)
             )
             session.commit()
+
+    def hold_nudges_of_unchecked_channels(self, *, until: datetime, except_teams: Sequence[str] = ()) -> int:
+        """Pending nudges of live customers whose channel's sharing Slack has not told Partner yet (its look-up
+        failed or waits its turn) wait until `until` instead of being claimed: such a channel may be shared with the
+        customer's organisation, whose people must not see internal posts. No attempt is counted. `except_teams`:
+        workspaces Partner cannot post to at all (no installation, a refused token), whose rows the sender records
+        as such."""
+        unchecked = select(Customer.id).where(
+            col(Customer.channel_shared_checked_at).is_(None),
+            col(Customer.channel_id).is_not(None),
+            col(Customer.archived_at).is_(None),
+            col(Customer.team_id).not_in(list(except_teams)),
+        )
+        with self.session() as session:
+            held = session.exec(  # type: ignore[call-overload]
+                update(Nudge)
+                .where(
+                    col(Nudge.customer_id).in_(unchecked),
+                    col(Nudge.status) == "pending",
+                    col(Nudge.due_at) < until,
+                    col(Nudge.next_attempt_at).is_(None) | (col(Nudge.next_attempt_at) < until),
+                )
+                .values(next_attempt_at=until)
+            ).rowcount
+            session.commit()
+        return int(held or 0)
 
     def expire_nudges(self, *, kinds: Sequence[str], due_before: datetime, now: datetime) -> int:
         """Rows of `kinds` still unsent though due before `due_before` → "missed" (after downtime: not spammed)."""

@@ -44,7 +44,7 @@ def ask(call: CommandCall) -> Reply:
         raise UserError(f"I can't see <#{channel_id}>. Invite me there (`/invite @Partner`) and try again.") from None
     # What Slack just said is worth keeping: a shared channel keeps Partner's internal posts out (summaries, nudges).
     call.store.set_channel_shared(
-        team_id=call.team_id, channel_id=channel_id, shared=shared_with_another_organisation(channel)
+        team_id=call.team_id, channel_id=channel_id, shared=shared_with_another_organisation(channel), now=call.now
     )
     if channel.get("is_archived"):
         raise UserError(

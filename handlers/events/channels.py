@@ -3,7 +3,8 @@
 
 Partner keeps its internal posts (check-in summaries, cadence nudges, overdue notes) out of a channel the
 customer's people read; these events keep ``Customer.channel_shared`` true for a channel whose sharing changes
-after Partner last looked it up (joining it, ``/partner ask``). A redelivered event sets what is already set.
+after Partner last looked it up (joining it, ``/partner ask``, the tick's daily look-up in schedules/sharing.py).
+A redelivered event sets what is already set.
 """
 
 from __future__ import annotations
@@ -13,24 +14,26 @@ from typing import Any
 
 from slack_bolt import BoltContext
 
+from bot.clock import Clock
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
 
-def channel_shared(event: dict[str, Any], context: BoltContext, store: Store) -> None:
-    _record(event, context, store, shared=True)
+def channel_shared(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+    _record(event, context, store, clock, shared=True)
 
 
-def channel_unshared(event: dict[str, Any], context: BoltContext, store: Store) -> None:
+def channel_unshared(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
     # `is_ext_shared`: the channel is still shared with some other organisation after this one left.
-    _record(event, context, store, shared=bool(event.get("is_ext_shared")))
+    _record(event, context, store, clock, shared=bool(event.get("is_ext_shared")))
 
 
-def _record(event: dict[str, Any], context: BoltContext, store: Store, *, shared: bool) -> None:
+def _record(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock, *, shared: bool) -> None:
     team_id, channel_id = context.team_id, event.get("channel")
     if not team_id or not isinstance(channel_id, str) or not channel_id:
         return
-    changed = store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared)
+    # Slack's word, as good as a look-up: the daily one starts counting again from now.
+    changed = store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared, now=clock())
     if changed:
         logger.info("channel %s of %d customer(s): shared with another organisation: %s", channel_id, changed, shared)

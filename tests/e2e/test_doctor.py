@@ -77,7 +77,7 @@ def test_a_shared_channel_partner_has_not_recorded_is_a_warning_with_the_fix_and
     assert "#acme of Acme is shared with another organisation, which Partner has not recorded yet" in warning
     assert "`/partner edit Acme #acme`" in output
     assert not store.customers(team_id=TEAM_ID)[0].channel_shared  # doctor never changes anything
-    store.set_channel_shared(team_id=TEAM_ID, channel_id="C0ACME", shared=True)
+    store.set_channel_shared(team_id=TEAM_ID, channel_id="C0ACME", shared=True, now=clock())
     assert lines(doctor(settings)[1], "warn", "channels") == []
 
 

@@ -4,21 +4,24 @@ an overdue note. Signed requests through the real app, real ticks through the re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 import schedules.cadence
-from bot.app import make_client
+from bot.app import create_app, make_client
 from bot.settings import Settings
 from handlers.ids import ADD_CUSTOMER_MODAL, CHECKIN_MODAL
 from schedules.cadence import send_nudges
 from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
 from storage.checkins import CHECKIN_SUMMARY
+from storage.db import make_engine, upgrade
 from storage.models import Customer, Nudge
 from storage.store import Store
 from tests.e2e import test_hardening
@@ -26,7 +29,7 @@ from tests.e2e.test_customers import field_values
 from tests.e2e.test_foundation import ephemeral, modal_values
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, BotServer, FakeClock
+from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
 
 # The real app with a 1 s Web API timeout (fixtures shared with the hardening tests).
 impatient_bot = test_hardening.impatient_bot
@@ -238,6 +241,106 @@ def test_a_late_summary_from_the_outbox_is_skipped_once_the_channel_is_shared(
     assert (row.status, row.error) == ("skipped", "the channel is shared with the customer: their people can read it")
     (stored,) = store.checkins(team_id=TEAM_ID)
     assert stored.note == "they are furious" and stored.summary_ts is None
+
+
+BEFORE_SHARING_RECORDED = "0010_once_only_unique_keys"
+
+
+@pytest.fixture
+def upgraded(database_url: str, settings: Settings, clock: FakeClock) -> Iterator[tuple[Store, BotServer]]:
+    """Partner upgraded from before it recorded channel sharing (0010): Acme Corp was added then, in #acme (daily
+    calls at 09:00 New York time, owned by Dana); then the real app on that database."""
+    engine = make_engine(database_url)
+    upgrade(engine, BEFORE_SHARING_RECORDED)
+    added = ny(2026, 11, 2, 10)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO workspace (team_id, created_at) VALUES (:team, :now)"), {"team": TEAM_ID, "now": added}
+        )
+        conn.execute(
+            text(
+                "INSERT INTO customer (team_id, name, name_key, channel_id, owner_id, tz, cadence, created_by,"
+                " created_at, updated_at) VALUES (:team, 'Acme Corp', 'acme corp', 'C0ACME', 'U0001',"
+                " 'America/New_York', 'daily 09:00', 'U0001', :now, :now)"
+            ),
+            {"team": TEAM_ID, "now": added},
+        )
+    upgrade(engine)
+    store = Store(engine)
+    server = BotServer(create_app(settings=settings, store=store, clock=clock), store).start()
+    yield store, server
+    server.stop()
+    server.app.drain()
+    engine.dispose()
+
+
+def test_a_channel_shared_before_the_upgrade_gets_no_nudge_and_no_summary_once_partner_looked_it_up(
+    upgraded: tuple[Store, BotServer], fake_slack: FakeSlack, settings: Settings, clock: FakeClock
+) -> None:
+    store, server = upgraded
+    fake_slack.add_channel("C0ACME", name="acme", is_ext_shared=True, members=["U0001"])
+    assert not acme(store).channel_shared and acme(store).channel_shared_checked_at is None  # as migrated
+    tick(store, settings, ny(2026, 11, 30, 9, 0))  # Monday 09:00: the day's call nudge is due
+    assert posts_in(fake_slack, "C0ACME") == []
+    assert told_dana_to_call(fake_slack)
+    assert acme(store).channel_shared and acme(store).channel_shared_checked_at == ny(2026, 11, 30, 9, 0)
+    looked_up = len(fake_slack.calls_to("conversations.info"))
+    tick(store, settings, ny(2026, 11, 30, 9, 1))
+    assert len(fake_slack.calls_to("conversations.info")) == looked_up  # once a day, not per tick or post
+
+    clock.set(ny(2026, 11, 30, 10))
+    slack = SlackRequests(server.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+    assert "Logged a red check-in" in ephemeral(slack.command("checkin acme red they are furious"))
+    server.settle()
+    assert posts_in(fake_slack, "C0ACME") == []
+
+
+def test_a_check_in_before_any_tick_looks_the_channel_up_before_its_summary(
+    upgraded: tuple[Store, BotServer], fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    store, server = upgraded
+    fake_slack.add_channel("C0ACME", name="acme", is_ext_shared=True, members=["U0001"])
+    clock.set(ny(2026, 11, 30, 10))
+    slack = SlackRequests(server.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+    assert "Logged a red check-in" in ephemeral(slack.command("checkin acme red they are furious"))
+    server.settle()
+    assert posts_in(fake_slack, "C0ACME") == []
+    assert acme(store).channel_shared
+    (stored,) = store.checkins(team_id=TEAM_ID)
+    assert stored.note == "they are furious" and stored.summary_ts is None
+
+
+def test_nudges_wait_while_slack_cannot_say_whether_the_channel_is_shared(
+    upgraded: tuple[Store, BotServer], fake_slack: FakeSlack, settings: Settings
+) -> None:
+    store, _server = upgraded
+    fake_slack.add_channel("C0ACME", name="acme", is_ext_shared=True, members=["U0001"])
+    fake_slack.fail_next("conversations.info", error="ratelimited", status=429, retry_after=30)
+    tick(store, settings, ny(2026, 11, 30, 9, 0))
+    assert fake_slack.calls_to("chat.postMessage") == []  # not in the channel, and not yet anywhere
+    assert acme(store).channel_shared_checked_at is None
+    tick(store, settings, ny(2026, 11, 30, 9, 1))  # the next tick looks it up, then sends
+    assert posts_in(fake_slack, "C0ACME") == []
+    assert told_dana_to_call(fake_slack)
+
+
+def test_a_channel_shared_while_partner_missed_the_event_is_caught_by_the_daily_look_up(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings, bot: BotServer
+) -> None:
+    clock.set(ny(2026, 11, 25, 10))  # a Wednesday
+    add_acme(slack, bot)
+    assert not acme(store).channel_shared
+    fake_slack.channels["C0ACME"]["is_ext_shared"] = True  # no channel_shared event reached Partner
+    tick(store, settings, ny(2026, 11, 27, 9, 0))  # Friday: over a day since Partner joined and looked
+    assert posts_in(fake_slack, "C0ACME") == []
+    assert told_dana_to_call(fake_slack)
+    assert acme(store).channel_shared
+
+
+def told_dana_to_call(fake: FakeSlack) -> bool:
+    """The day's call nudge reached the owner by DM, alone or in a digest with the overdue note."""
+    dms = " ".join(dms_to(fake, "U0001"))
+    return "Time for the daily call with Acme Corp" in dms or "daily call with *Acme Corp*" in dms
 
 
 def _nudges(store: Store) -> list[Nudge]:

@@ -1,0 +1,112 @@
+"""Whether each customer's channel is shared with another organisation (Slack Connect), learnt by Partner itself.
+
+Partner keeps its internal posts (check-in summaries, cadence nudges with their buttons and @owner) out of a
+channel the customer's people read (`Customer.channel_shared`). It learns that when it joins the channel, from
+`/partner ask`'s look-up and from Slack's channel_shared / channel_unshared events, each recording when
+(`channel_shared_checked_at`). Two cases those miss: customers from before Partner recorded sharing (migration
+0012 leaves them unchecked) and an event missed while Partner was down. So every tick, just before the sender,
+this job looks up the channels never checked and those last checked over a day ago: one `conversations.info` per
+channel (however many customers share it), at most LOOKUPS_PER_TICK a tick (Tier 3 allows about 50 a minute),
+never-checked first. A 429 or an unreachable Slack stops the workspace's look-ups until the next tick (slack-sdk is
+not left to wait out a Retry-After inside the tick); a channel Slack will not describe (channel_not_found:
+deleted, or private without Partner) is recorded as checked, its flag kept — posts there fail and go to the
+owner's DM anyway. What is still unchecked after that holds its customers' due nudges until the next tick, so
+nothing is posted in a channel before Partner knows who reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.oauth import NotInstalled, SlackClients, client_for
+from domain.customers import shared_with_another_organisation
+from schedules.slack_http import TOKEN_REFUSED, same_client_as
+from storage.models import Customer
+from storage.store import Store
+
+logger = logging.getLogger("partner.sharing")
+
+LOOKUPS_PER_TICK = 40
+RECHECK_AFTER = timedelta(days=1)  # catches a channel_shared / channel_unshared event missed while Partner was down
+HOLD = timedelta(minutes=1)  # unchecked channels' nudges wait for the next tick's look-up
+# Slack will not describe the channel to Partner: asking again each tick would not change that.
+UNSEEN = frozenset({"channel_not_found", "not_in_channel", "missing_scope"})
+
+
+def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now: datetime) -> int:
+    """Looks up the channels due a check and records what Slack says; returns how many were looked up."""
+    due = store.channels_to_check_sharing(checked_before=now - RECHECK_AFTER, limit=LOOKUPS_PER_TICK)
+    looked_up = 0
+    stopped: set[str] = set()  # workspaces whose look-ups wait for the next tick
+    locked_out: set[str] = set()  # no installation or a refused token: the sender records why, nothing is posted
+    clients: dict[str, WebClient] = {}
+    for team_id, channel_id, _never in due:
+        if team_id in stopped:
+            continue
+        try:
+            slack = clients.get(team_id) or clients.setdefault(team_id, _impatient(client_for(client, team_id)))
+            channel = slack.conversations_info(channel=channel_id)["channel"]
+        except NotInstalled:
+            stopped.add(team_id)
+            locked_out.add(team_id)
+            continue
+        except SlackApiError as e:
+            error = str(e.response.get("error") or e.response.status_code)
+            if error in UNSEEN:
+                store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=None, now=now)
+                looked_up += 1
+                continue
+            logger.warning("could not look up channel %s (%s): next tick", channel_id, error)
+            stopped.add(team_id)  # rate-limited, a refused token or Slack's own trouble: not another call now
+            if error in TOKEN_REFUSED:
+                locked_out.add(team_id)
+            continue
+        except (OSError, URLError) as e:
+            logger.warning("could not look up channel %s (%s): next tick", channel_id, type(e).__name__)
+            stopped.add(team_id)
+            continue
+        shared = shared_with_another_organisation(channel)
+        if store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared, now=now):
+            logger.info("channel %s: shared with another organisation: %s (looked up)", channel_id, shared)
+        looked_up += 1
+    if any(never for _team, _channel, never in due):  # never-checked ones come first: else there are none
+        held = store.hold_nudges_of_unchecked_channels(until=now + HOLD, except_teams=sorted(locked_out))
+        if held:
+            logger.info("%d nudge(s) wait for their channel's look-up", held)
+    return looked_up
+
+
+def _impatient(client: WebClient) -> WebClient:
+    """The client without slack-sdk's wait on a 429: the tick goes on to the sender and the next tick asks again."""
+    handlers = [h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)]
+    return same_client_as(client, WebClient, retry_handlers=handlers)
+
+
+def with_known_sharing(*, client: WebClient, store: Store, customer: Customer, now: datetime) -> Customer:
+    """The customer, its channel's sharing looked up first when Slack has never told Partner (a customer from before
+    Partner recorded it, whose check-in comes before the tick's look-up): what a check-in's follow-up reads before
+    posting the summary. Slack unable to say right now counts as shared: the summary is not posted."""
+    channel_id = customer.channel_id
+    if not channel_id or customer.channel_shared_checked_at is not None:
+        return customer
+    try:
+        channel = client.conversations_info(channel=channel_id)["channel"]
+    except SlackApiError as e:
+        if e.response.get("error") in UNSEEN:  # a post fails alike, and says so to the owner
+            store.set_channel_shared(team_id=customer.team_id, channel_id=channel_id, shared=None, now=now)
+            return customer
+        customer.channel_shared = True  # this object only; the tick looks it up again
+        return customer
+    except (OSError, URLError):
+        customer.channel_shared = True
+        return customer
+    customer.channel_shared = shared_with_another_organisation(channel)
+    customer.channel_shared_checked_at = now
+    store.set_channel_shared(team_id=customer.team_id, channel_id=channel_id, shared=customer.channel_shared, now=now)
+    return customer
