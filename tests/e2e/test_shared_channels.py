@@ -16,7 +16,15 @@ from sqlmodel import select
 import schedules.cadence
 from bot.app import create_app, make_client
 from bot.settings import Settings
-from handlers.ids import ADD_CUSTOMER_MODAL, CHECKIN_MODAL
+from handlers.ids import (
+    ADD_CUSTOMER_MODAL,
+    BOUNDARY_SLIP,
+    CHECKIN_MODAL,
+    HOME_OPEN_CARD,
+    NUDGE_LOG_CALL,
+    NUDGE_SKIP,
+    NUDGE_SNOOZE,
+)
 from schedules.cadence import send_nudges
 from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
@@ -341,6 +349,100 @@ def told_dana_to_call(fake: FakeSlack) -> bool:
     """The day's call nudge reached the owner by DM, alone or in a digest with the overdue note."""
     dms = " ".join(dms_to(fake, "U0001"))
     return "Time for the daily call with Acme Corp" in dms or "daily call with *Acme Corp*" in dms
+
+
+class PersonOf(SlackRequests):
+    """Requests from someone whose home team (`user.team_id`) is `home`: another organisation's workspace met in a
+    Slack Connect channel, another workspace of our own Enterprise Grid organisation, or the organisation itself."""
+
+    def __init__(self, slack: SlackRequests, fake: FakeSlack, home: str, enterprise_id: str | None = None) -> None:
+        super().__init__(
+            slack.base_url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, enterprise_id=enterprise_id, fake=fake
+        )
+        self.home = home
+
+    def _user(self, user_id: str, user_name: str) -> dict[str, Any]:
+        return {**super()._user(user_id, user_name), "team_id": self.home}
+
+
+def old_nudge_in_a_now_shared_channel(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings, bot: BotServer
+) -> tuple[dict[str, Any], str]:
+    """Monday's call nudge, posted in #acme while it was internal; then #acme was shared with the customer."""
+    clock.set(ny(2026, 11, 25, 10))
+    add_acme(slack, bot)
+    tick(store, settings, ny(2026, 11, 30, 9, 0))
+    (message,) = fake_slack.messages["C0ACME"]
+    event(slack, "channel_shared", connected_team_id="T0CUST")
+    buttons = {e["action_id"]: e["value"] for b in message["blocks"] for e in b.get("elements", []) if "value" in e}
+    shown = {k: message[k] for k in ("type", "user", "bot_id", "text", "ts", "blocks")}
+    return shown, buttons[NUDGE_LOG_CALL]
+
+
+def told(fake: FakeSlack, since: int) -> list[str]:
+    return [str(c.params.get("text")) for c in fake.calls_to("response_url")[since:]]
+
+
+def test_the_customers_people_clicking_our_buttons_are_told_politely_and_nothing_changes(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings, bot: BotServer
+) -> None:
+    message, value = old_nudge_in_a_now_shared_channel(slack, fake_slack, store, clock, settings, bot)
+    theirs = PersonOf(slack, fake_slack, home="T0CUST")
+    fake_slack.add_user("U0EXT1", name="carol", team_id="T0CUST", stranger=True)
+    calls = len(fake_slack.calls)
+    for action_id, doing in (
+        (NUDGE_LOG_CALL, "log calls"),
+        (NUDGE_SNOOZE, "snooze reminders"),
+        (NUDGE_SKIP, "skip calls"),
+    ):
+        mark = len(fake_slack.calls_to("response_url"))
+        response = theirs.block_action(action_id, value=value, user_id="U0EXT1", channel_id="C0ACME", message=message)
+        assert response.status == 200, response.text
+        assert told(fake_slack, mark) == [f"Only Acme's account team can {doing}. Nothing was changed."]
+    mark = len(fake_slack.calls_to("response_url"))
+    theirs.block_action(BOUNDARY_SLIP, value="1:0", block_id="boundary:list:1", user_id="U0EXT1", channel_id="C0ACME")
+    assert told(fake_slack, mark) == ["Only Acme's account team can change working agreements. Nothing was changed."]
+    # A command carries the person's own workspace as its team_id.
+    other_workspace = SlackRequests(slack.base_url, signing_secret=SIGNING_SECRET, team_id="T0CUST", fake=fake_slack)
+    reply = other_workspace.command("list", user_id="U0EXT1", channel_id="C0ACME")
+    assert ephemeral(reply) == "Only Acme's account team can use `/partner`. Nothing was changed."
+    theirs.block_action(
+        HOME_OPEN_CARD, value=str(acme(store).id), user_id="U0EXT1", view={"id": "VHOME", "type": "home"}
+    )
+    assert dms_to(fake_slack, "U0EXT1") == ["Only Acme's account team can use Partner's buttons. Nothing was changed."]
+
+    # Nothing changed: no form, no edit of the nudge, no slip, no check-in; only the replies above went out.
+    done = {c.method for c in fake_slack.calls[calls:]}
+    assert done <= {"response_url", "chat.postMessage", "auth.test"}, done  # auth.test: the workspace name
+    (nudge,) = [n for n in _nudges(store) if n.kind == "cadence"]
+    assert nudge.payload.get("outcome") is None
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
+def test_our_own_people_of_another_workspace_of_our_enterprise_grid_organisation_are_not_refused(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings, bot: BotServer
+) -> None:
+    message, value = old_nudge_in_a_now_shared_channel(slack, fake_slack, store, clock, settings, bot)
+    fake_slack.add_user("U0EAST", name="erin", team_id="T0EAST")  # our organisation's other workspace
+    fake_slack.add_user("U0EXT1", name="carol", team_id="T0CUST", stranger=True)
+    as_org = PersonOf(slack, fake_slack, home="E0ORG", enterprise_id="E0ORG")  # Slack gives the organisation's id
+    as_east = PersonOf(slack, fake_slack, home="T0EAST", enterprise_id="E0ORG")
+    for person, user_id in ((as_org, "U0001"), (as_east, "U0EAST")):
+        opened = len(fake_slack.calls_to("views.open"))
+        response = person.block_action(
+            NUDGE_LOG_CALL, value=value, user_id=user_id, channel_id="C0ACME", message=message
+        )
+        assert response.status == 200, response.text
+        assert len(fake_slack.calls_to("views.open")) == opened + 1  # the check-in form, as for anyone of ours
+    # Someone of the customer's organisation, met from a Grid workspace: users.info says is_stranger.
+    stranger = PersonOf(slack, fake_slack, home="T0CUST", enterprise_id="E0ORG")
+    mark, opened = len(fake_slack.calls_to("response_url")), len(fake_slack.calls_to("views.open"))
+    stranger.block_action(NUDGE_LOG_CALL, value=value, user_id="U0EXT1", channel_id="C0ACME", message=message)
+    assert told(fake_slack, mark) == ["Only Acme's account team can log calls. Nothing was changed."]
+    assert len(fake_slack.calls_to("views.open")) == opened
+    looked_up = len(fake_slack.calls_to("users.info"))
+    stranger.block_action(NUDGE_SKIP, value=value, user_id="U0EXT1", channel_id="C0ACME", message=message)
+    assert len(fake_slack.calls_to("users.info")) == looked_up  # Slack is asked once per person
 
 
 def _nudges(store: Store) -> list[Nudge]:

@@ -31,6 +31,7 @@ from tests.utils import TEAM_ID, FakeClock
 EXTERNAL_TEAM = "T0CUST"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 ANY_OUT_OF_DATE = "This form is out of date; please open the survey again."
+REFUSED = "Only Acme's account team can {}. Nothing was changed."
 
 
 class ExternalSlack(SlackRequests):
@@ -421,8 +422,10 @@ def test_external_people_can_reach_nothing_else(
     ok(external.block_action(OPEN_SURVEY, value=f"scorecard:{customer.id}", user_id="U0EXT1"))
     ok(external.block_action(OPEN_CHECKIN, value=str(customer.id), user_id="U0EXT1"))
     team_view = survey_modal("level", customer=customer)
-    body = ok(submit(external, team_view, {"level": "partner"}, user_id="U0EXT1"))
-    assert body.get("response_action") == "clear"
+    # The form as Slack sends it back, its blocks with it: the refusal shows at its first field.
+    as_shown = {"blocks": team_view["blocks"]}
+    body = ok(submit(external, team_view, {"level": "partner"}, user_id="U0EXT1", view_fields=as_shown))
+    assert body == {"response_action": "errors", "errors": {"level": REFUSED.format("send this form")}}
     assert fake_slack.calls_to("views.open") == []
     assert store.survey_responses(team_id=TEAM_ID) == []
     fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
@@ -431,7 +434,7 @@ def test_external_people_can_reach_nothing_else(
     # A slash command from another team's workspace is refused the same way.
     other = SlackRequests(slack.base_url, signing_secret=slack.signing_secret, team_id=EXTERNAL_TEAM, fake=fake_slack)
     text = ok(other.command("status acme", user_id="U0EXT1"))["text"]
-    assert "only available to the account team" in text
+    assert text == REFUSED.format("use `/partner`")
 
 
 def test_the_customers_people_are_told_the_survey_is_closed_not_that_we_archived_them(
