@@ -61,6 +61,7 @@ def add_customers(store: Store, fake: FakeSlack, count: int) -> None:
                     tz="America/New_York",
                     cadence="daily 09:00",
                     health_at=NINE_NY,  # today's health score is done: the ticks are about nudges
+                    channel_shared_checked_at=MON,  # looked up when added, as `/partner add` does
                 )
             )
         session.commit()
