@@ -86,12 +86,14 @@ def app_team_id(context: BoltContext, body: dict[str, Any]) -> str:
 
 
 def app_enterprise_id(context: BoltContext, body: dict[str, Any]) -> str | None:
-    """The Enterprise Grid organisation Partner is installed in; None for a standalone workspace."""
+    """The Enterprise Grid organisation Partner is installed in; None for a standalone workspace. From its
+    installation (auth.test), else from the payload's `team`: the workspace the message or view belongs to,
+    Partner's (not the top-level `enterprise`, which is not documented to be Partner's side in Slack Connect)."""
     authorized = context.authorize_result
-    found = (authorized.enterprise_id if authorized is not None else None) or context.enterprise_id
+    found = authorized.enterprise_id if authorized is not None else None
     team = body.get("team")
     if not found and isinstance(team, dict):
-        found = team.get("enterprise_id")  # the workspace the message or view belongs to: Partner's
+        found = team.get("enterprise_id")
     return str(found) if found else None
 
 
