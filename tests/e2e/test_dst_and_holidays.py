@@ -14,9 +14,11 @@ import pytest
 from bot.settings import Settings
 from schedules.digest import DigestTime, digest_slot
 from storage.store import Store
+from tests.e2e.test_boundaries import channel_posts
 from tests.e2e.test_cadence import acme_channel, nudges, tick, unpaced  # noqa: F401 (autouse fixtures)
 from tests.fake_slack import FakeSlack
-from tests.utils import TEAM_ID
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 
 def at(text: str) -> datetime:
@@ -181,3 +183,41 @@ def test_the_weekly_digest_at_a_time_the_clocks_skip_goes_at_the_first_minute_af
     sunday_0230 = DigestTime(weekday=6, at=time(2, 30))  # Berlin: 28 March 2027 goes from 02:00 CET to 03:00 CEST
     assert digest_slot(sunday_0230, "Europe/Berlin", at("2027-03-28T12:00")) == ("2027-W12", at("2027-03-28T01:00"))
     assert digest_slot(sunday_0230, "Europe/Berlin", at("2027-04-04T12:00")) == ("2027-W13", at("2027-04-04T00:30"))
+
+
+def test_a_call_window_is_judged_on_the_customers_clock_across_the_switch(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """A working agreement "calls happen 9-10am our time" in Berlin: 08:30 UTC is inside before the EU switch, outside
+    after it; the weekly reminder goes on the week's first business day, Tuesday after Easter Monday, 09:00 CEST."""
+    fake_slack.add_channel("C0BERG", name="bergwerk", members=["U0001"])
+    clock.set(at("2027-03-22T10:00"))  # Monday
+    for text in (
+        "add Bergwerk <#C0BERG|bergwerk> <@U0001|dana> tz=Europe/Berlin country=DE cadence=off",
+        'boundary bergwerk add "Calls happen 9-10am our time" kind=contact_window value=9-10am',
+        "boundary bergwerk activate 1",
+    ):
+        assert slack.command(text).status == 200
+        bot.settle()
+
+    def call_at(instant: str) -> list[str]:
+        clock.set(at(instant))
+        assert (
+            "call check-in" in slack.command("checkin bergwerk green call weekly sync", user_id="U0002").json()["text"]
+        )
+        bot.settle()
+        tick(store, settings, clock.now)
+        return [p["text"] for p in channel_posts(fake_slack, "U0002") if "outside the agreed" in p["text"]]
+
+    def reminders(instant: str) -> int:
+        tick(store, settings, at(instant))
+        return len([p for p in channel_posts(fake_slack, "C0BERG") if "Calls happen" in (p.get("text") or "")])
+
+    assert call_at("2027-03-25T08:30") == []  # Thursday 09:30 CET
+    before = reminders("2027-03-29T07:00")  # Easter Monday 09:00 CEST: a holiday
+    assert reminders("2027-03-30T06:59") == before  # Tuesday 08:59 CEST
+    assert reminders("2027-03-30T07:00") == before + 1  # Tuesday 09:00 CEST, the week's first business day
+    assert call_at("2027-03-31T07:30") == []  # Wednesday 09:30 CEST
+    (question,) = call_at("2027-03-31T08:30")  # Wednesday 10:30 CEST
+    assert "10:30 their time" in question
+    assert reminders("2027-04-05T07:00") == before + 2  # Monday 09:00 CEST
