@@ -7,11 +7,12 @@ channel the customer's people read (`Customer.channel_shared`). It learns that w
 0012 leaves them unchecked) and an event missed while Partner was down. So every tick, just before the sender,
 this job looks up the channels never checked and those last checked over a day ago: one `conversations.info` per
 channel (however many customers share it), at most LOOKUPS_PER_TICK a tick (Tier 3 allows about 50 a minute),
-never-checked first. A 429 or an unreachable Slack stops the workspace's look-ups until the next tick (slack-sdk is
-not left to wait out a Retry-After inside the tick); a channel Slack will not describe (channel_not_found:
-deleted, or private without Partner) is recorded as checked, its flag kept — posts there fail and go to the
-owner's DM anyway. What is still unchecked after that holds its customers' due nudges until the next tick, so
-nothing is posted in a channel before Partner knows who reads it.
+never-checked first. Slack in trouble for now (a 429, a 5xx, no answer) stops the workspace's look-ups until the
+next tick (slack-sdk is not left to wait out a Retry-After inside the tick); any other refusal (channel_not_found:
+deleted, or private without Partner; a missing scope) is Slack's lasting answer: recorded as checked, the flag kept —
+posts there fail and go to the owner's DM anyway. What is still unchecked after that holds its customers' due
+nudges until the next tick, so nothing is posted in a channel before Partner knows who reads it — for MAX_HOLD at
+most: a nudge is owed, and one planned longer ago goes where Partner last knew it should.
 """
 
 from __future__ import annotations
@@ -35,8 +36,17 @@ logger = logging.getLogger("partner.sharing")
 LOOKUPS_PER_TICK = 40
 RECHECK_AFTER = timedelta(days=1)  # catches a channel_shared / channel_unshared event missed while Partner was down
 HOLD = timedelta(minutes=1)  # unchecked channels' nudges wait for the next tick's look-up
-# Slack will not describe the channel to Partner: asking again each tick would not change that.
-UNSEEN = frozenset({"channel_not_found", "not_in_channel", "missing_scope"})
+MAX_HOLD = timedelta(minutes=15)  # …for this long at most after they were planned: a nudge is owed
+# Slack's own trouble, gone on a later try; any other error is Slack's lasting answer about this channel (deleted,
+# private without Partner, a scope the app lacks, a method it does not serve): asking each tick would not change it.
+TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+
+
+def lasting(error: SlackApiError) -> bool:
+    """Slack refused the look-up for good (not rate limits, its own trouble or a refused token)."""
+    status = error.response.status_code
+    code = str(error.response.get("error") or "")
+    return not (status == 429 or status >= 500 or code in TRANSIENT or code in TOKEN_REFUSED)
 
 
 def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now: datetime) -> int:
@@ -58,7 +68,7 @@ def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now
             continue
         except SlackApiError as e:
             error = str(e.response.get("error") or e.response.status_code)
-            if error in UNSEEN:
+            if lasting(e):
                 store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=None, now=now)
                 looked_up += 1
                 continue
@@ -76,7 +86,9 @@ def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now
             logger.info("channel %s: shared with another organisation: %s (looked up)", channel_id, shared)
         looked_up += 1
     if any(never for _team, _channel, never in due):  # never-checked ones come first: else there are none
-        held = store.hold_nudges_of_unchecked_channels(until=now + HOLD, except_teams=sorted(locked_out))
+        held = store.hold_nudges_of_unchecked_channels(
+            until=now + HOLD, planned_since=now - MAX_HOLD, except_teams=sorted(locked_out)
+        )
         if held:
             logger.info("%d nudge(s) wait for their channel's look-up", held)
     return looked_up
@@ -98,7 +110,7 @@ def with_known_sharing(*, client: WebClient, store: Store, customer: Customer, n
     try:
         channel = client.conversations_info(channel=channel_id)["channel"]
     except SlackApiError as e:
-        if e.response.get("error") in UNSEEN:  # a post fails alike, and says so to the owner
+        if lasting(e):  # a post fails alike, and says so to the owner
             store.set_channel_shared(team_id=customer.team_id, channel_id=channel_id, shared=None, now=now)
             return customer
         customer.channel_shared = True  # this object only; the tick looks it up again

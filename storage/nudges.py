@@ -400,12 +400,14 @@ class NudgeQueries(StoreBase):
             )
             session.commit()
 
-    def hold_nudges_of_unchecked_channels(self, *, until: datetime, except_teams: Sequence[str] = ()) -> int:
+    def hold_nudges_of_unchecked_channels(
+        self, *, until: datetime, planned_since: datetime, except_teams: Sequence[str] = ()
+    ) -> int:
         """Pending nudges of live customers whose channel's sharing Slack has not told Partner yet (its look-up
         failed or waits its turn) wait until `until` instead of being claimed: such a channel may be shared with the
-        customer's organisation, whose people must not see internal posts. No attempt is counted. `except_teams`:
-        workspaces Partner cannot post to at all (no installation, a refused token), whose rows the sender records
-        as such."""
+        customer's organisation, whose people must not see internal posts. No attempt is counted. Only rows planned
+        since `planned_since`: an older one waits no more (schedules.sharing.MAX_HOLD). `except_teams`: workspaces
+        Partner cannot post to at all (no installation, a refused token), whose rows the sender records as such."""
         unchecked = select(Customer.id).where(
             col(Customer.channel_shared_checked_at).is_(None),
             col(Customer.channel_id).is_not(None),
@@ -419,6 +421,7 @@ class NudgeQueries(StoreBase):
                     col(Nudge.customer_id).in_(unchecked),
                     col(Nudge.status) == "pending",
                     col(Nudge.due_at) < until,
+                    col(Nudge.created_at) >= planned_since,
                     col(Nudge.next_attempt_at).is_(None) | (col(Nudge.next_attempt_at) < until),
                 )
                 .values(next_attempt_at=until)

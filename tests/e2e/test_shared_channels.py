@@ -332,6 +332,34 @@ def test_nudges_wait_while_slack_cannot_say_whether_the_channel_is_shared(
     assert told_dana_to_call(fake_slack)
 
 
+def test_a_look_up_slack_refuses_for_good_holds_no_nudge(
+    upgraded: tuple[Store, BotServer], fake_slack: FakeSlack, settings: Settings
+) -> None:
+    """Slack's lasting no (a method or scope the workspace will not serve) is an answer: asking every tick would not
+    change it, and holding the nudges for it would keep them from ever going out."""
+    store, _server = upgraded
+    fake_slack.add_channel("C0ACME", name="acme", members=["U0001"])  # not shared, Partner in it
+    fake_slack.fail_next("conversations.info", error="method_not_supported_for_channel_type")
+    tick(store, settings, ny(2026, 11, 30, 9, 0))
+    assert len(posts_in(fake_slack, "C0ACME")) == 1  # the day's nudge, on time, where it always went
+    assert acme(store).channel_shared_checked_at == ny(2026, 11, 30, 9, 0)
+
+
+def test_a_nudge_waits_for_the_look_up_a_quarter_of_an_hour_at_most(
+    upgraded: tuple[Store, BotServer], fake_slack: FakeSlack, settings: Settings
+) -> None:
+    """Slack in trouble for longer: the nudge is owed, so it stops waiting and goes where Partner last knew."""
+    store, _server = upgraded
+    fake_slack.add_channel("C0ACME", name="acme", members=["U0001"])
+    fake_slack.fail_next("conversations.info", error="internal_error", times=1000)
+    for minute in range(15):
+        tick(store, settings, ny(2026, 11, 30, 9, minute))
+        assert fake_slack.calls_to("chat.postMessage") == [], minute
+    tick(store, settings, ny(2026, 11, 30, 9, 16))
+    assert len(posts_in(fake_slack, "C0ACME")) == 1
+    assert acme(store).channel_shared_checked_at is None  # still asked each tick, until Slack answers
+
+
 def test_a_channel_shared_while_partner_missed_the_event_is_caught_by_the_daily_look_up(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings, bot: BotServer
 ) -> None:
