@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.base import StoreBase, in_chunks, unindexed
+from storage.base import StoreBase, execute_many, in_chunks, unindexed
 from storage.models import Customer, Nudge, Workspace
 
 NUDGE_TABLE: Table = Nudge.__table__  # type: ignore[assignment]  # Core statements where the ORM adds only cost
@@ -342,7 +342,7 @@ class NudgeQueries(StoreBase):
             # them: each nudge of a claim is posted by one message, once. (One UPDATE per message cost ≈ 0.6 ms of
             # CPU each, a quarter of a fan-out's CPU per post: bench/fanout.py.)
             conn = session.connection()
-            conn.execute(_MARK_SENDING, rows)
+            execute_many(conn, _MARK_SENDING, rows)
             marked: set[int] = set()
             for chunk in in_chunks([row["nudge_id"] for row in rows]):
                 marked.update(conn.execute(_SENDING, {"ids": list(chunk), "claimer": claimer}).scalars())
@@ -372,7 +372,7 @@ class NudgeQueries(StoreBase):
             return
         with self.session() as session:
             # One executemany of a Core statement (no rowcount needed here): cheap for a batch of a hundred posts.
-            session.connection().execute(_MARK_SENT, rows)
+            execute_many(session.connection(), _MARK_SENT, rows)
             session.commit()
 
     def finish_nudges(

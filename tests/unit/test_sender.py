@@ -459,6 +459,35 @@ def test_marking_many_messages_sending_is_two_statements_and_a_group_not_wholly_
     assert [(rows[i].status, rows[i].claimed_by) for i in ids[4:]] == [("claimed", "me"), ("claimed", "other")]
 
 
+def test_marking_a_fan_outs_rows_sending_and_sent_is_one_driver_executemany_each(store: Store) -> None:
+    """SQLAlchemy's executemany built and converted each row's parameters on its own (≈ 50 µs a row: most of the
+    cost of marking 10,000 messages "sending" and "sent"); the statements are now compiled once and the rows handed
+    to the driver converted as SQLAlchemy would (what the rows hold afterwards is checked too)."""
+    for i in range(6):
+        plan(store, f"t{i}")
+    lease = NOW + timedelta(minutes=2)
+    ids = sorted(n.id or 0 for n in store.claim_nudges(now=NOW, lease_until=lease, claimer="me"))
+    many: list[tuple[str, bool]] = []
+
+    def listen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if executemany:
+            many.append((statement.split()[0].upper(), context.compiled is None))
+
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        groups = [([i], f"C{i}") for i in ids]
+        assert store.mark_sending(groups=groups, claimer="me", now=NOW, lease_until=lease) == [True] * 6
+        store.mark_sent(posts=[([i], f"C{i}", f"1.{i}") for i in ids], claimer="me", now=NOW)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
+    assert many == [("UPDATE", True), ("UPDATE", True)]  # driver-level: no per-row parameter building
+    rows = {n.id: n for n in store.nudges(team_id=TEAM_ID, kinds=[PING], due_after=NOW - timedelta(days=1))}
+    assert [(rows[i].status, rows[i].channel_id, rows[i].message_ts, rows[i].sent_at) for i in ids] == [
+        ("sent", f"C{i}", f"1.{i}", NOW) for i in ids
+    ]
+    assert {rows[i].lease_until for i in ids} == {None}
+
+
 def test_the_pace_holds_across_claimed_batches(store: Store, client: WebClient, fake_slack: FakeSlack) -> None:
     """Nudges are claimed a batch at a time; a channel's next post waits out the interval of the previous batch's."""
     fake_slack.post_interval, fake_slack.post_jitter = 0.3, 0.0
