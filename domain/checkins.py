@@ -6,9 +6,9 @@ Pure: no Slack, no database, no clock — `today` is handed in (the customer's l
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
-from domain.calendar import parse_weekday
+from domain.calendar import WorkCalendar, parse_weekday
 from domain.health import mood_value
 
 # A drop of this many points on the 1–5 scale (green 5, yellow 3, red 1) alerts the owner.
@@ -40,6 +40,33 @@ def alerted_at_once(*, mood: str, owner_id: str | None, author_id: str) -> str |
     Known when the check-in is stored, so its alert can be stored with it (see storage.checkins.record_checkin).
     """
     return owner_id if mood == "red" and owner_id and owner_id != author_id else None
+
+
+def channel_summary_tz(
+    *, channel_id: str | None, post_checkins: bool, channel_shared: bool, tz: str | None, default_tz: str
+) -> str | None:
+    """The time zone of the local day a new check-in's channel summary belongs to (its day's thread), or None when
+    the customer gets no summary: no channel, summaries off, or a channel its own people read (shared).
+
+    Known when the check-in is stored, so its summary can be stored with it (see storage.checkins.record_checkin).
+    """
+    if not channel_id or not post_checkins or channel_shared:
+        return None
+    return tz or default_tz
+
+
+def local_day_bounds(calendar: WorkCalendar, day: date) -> tuple[datetime, datetime]:
+    """The customer-local day as [start, end) in UTC: its channel summaries share a thread."""
+    return calendar.at_local(day, time(0)), calendar.at_local(day + timedelta(days=1), time(0))
+
+
+def summary_day(tz: str, at: datetime) -> tuple[datetime, datetime]:
+    """The local day (in `tz`; UTC when `tz` no longer validates) of a check-in made `at`, as [start, end) in UTC."""
+    try:
+        calendar = WorkCalendar.create(tz)
+    except ValueError:
+        calendar = WorkCalendar.create("UTC")
+    return local_day_bounds(calendar, calendar.local_date(at))
 
 
 def parse_due_date(text: str, *, today: date) -> date:

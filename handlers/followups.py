@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from functools import partial
 from itertools import groupby
 from typing import Any
@@ -24,8 +24,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.settings import Settings
-from domain.calendar import WorkCalendar
-from domain.checkins import owner_alert
+from domain.checkins import local_day_bounds, owner_alert
 from domain.customers import shared_with_another_organisation, work_calendar
 from handlers.blocks.checkin import (
     SUMMARY_SEPARATOR,
@@ -41,7 +40,7 @@ from schedules.cadence import mark_logged_calls, policy_of
 from schedules.health import health_config, recompute_health
 from schedules.sender import SenderOptions, claimer_name, nudge_metadata
 from schedules.sharing import with_known_sharing
-from storage.checkins import CHECKIN_SUMMARY
+from schedules.slack_http import answer_lost
 from storage.models import CheckIn, Customer
 from storage.store import Store
 
@@ -269,11 +268,13 @@ SUMMARY_TEXT_LIMIT = 4000
 
 @dataclass(frozen=True)
 class SummaryMessage:
-    """A summary posted in the customer's channel: its ts, the customer-local day and the check-ins it lists."""
+    """A summary posted in the customer's channel: its ts, the customer-local day, the check-ins it lists and their
+    outbox rows (named in the message's metadata)."""
 
     ts: str
     day: date
     checkins: tuple[CheckIn, ...]
+    nudge_ids: tuple[int, ...] = ()
 
 
 def post_summary(
@@ -288,11 +289,19 @@ def post_summary(
 ) -> SummaryMessage | None:
     """Summarizes these check-ins (each with the channel it was made in) in the customer's channel.
 
+    Each check-in's summary is a row of the nudge outbox, stored with it; this follow-up posts them the way a
+    sender does: it takes the rows ("sending", with a lease), posts with their ids in the message metadata,
+    records the outcome. A row the tick's sender took first is its to post (alone); should this process stop
+    before or while posting, a later tick's sender posts it, or finds the post by its metadata (see
+    schedules/sender.py "Exactly once"): a summary is never lost to a crash, nor posted twice.
+
     They are added to `current` (the message of the burst so far) while it is of the same local day and short
     enough; the rest are posted, threaded under the first summary of their local day. Returns the last message.
-    Those Slack does not take (rate limit, 5xx, timeout, after the client's retries) go to the nudge outbox, whose
-    sender posts them later: the author was told the check-in was logged, so its customer's channel gets it.
+    Those Slack refuses for now (rate limit, 5xx, after the client's retries) go back to the outbox, whose sender
+    posts them later: the author was told the check-in was logged, so its customer's channel gets it. One Slack
+    gave no answer about (a timeout) may have been posted: the sender looks for it before posting it again.
     """
+    assert customer.id is not None and customer.channel_id
     calendar = work_calendar(
         tz=customer.tz,
         country=None,  # holidays do not matter for "which local day"
@@ -302,73 +311,97 @@ def post_summary(
     )
     origin = {c.id: channel for c, channel in checkins}
     ordered = sorted((c for c, _ in checkins), key=lambda c: (c.created_at, c.id or 0))
+    claimer = claimer_name()
+    lease_until = now + SenderOptions().lease
     unposted: str | None = None  # why Slack did not take a summary: the rest goes to the outbox, not to Slack again
     for day, of_day in groupby(ordered, key=lambda c: calendar.local_date(c.created_at)):
-        pending = list(of_day)
+        every = list(of_day)
+        taken = store.take_checkin_summaries(
+            team_id=customer.team_id,
+            customer_id=customer.id,
+            checkin_ids=[c.id for c in every if c.id],
+            channel_id=customer.channel_id,
+            now=now,
+            claimer=claimer,
+            lease_until=lease_until,
+        )
+        pending = [c for c in every if c.id in taken]  # the others are the sender's, or summarized already
+        bounds = local_day_bounds(calendar, day)
         if unposted is not None:
-            _queue_summaries(store, customer, pending, calendar, day, now, unposted)
+            _queue_summaries(store, customer, pending, taken, bounds, claimer, unposted)
             continue
         if current is not None and current.day == day:
             more = _fitting(customer, current.checkins, pending)
-            if more and _update_summary(client, customer, current, more):
-                store.set_summary_ts(team_id=customer.team_id, checkin_ids=[c.id for c in more if c.id], ts=current.ts)
-                current = SummaryMessage(current.ts, day, current.checkins + tuple(more))
-                pending = pending[len(more) :]
+            if more:
+                current, pending = _update_summary(client, store, customer, current, more, pending, taken, claimer, now)
         while pending:
             chunk = _fitting(customer, (), pending) or pending[:1]
             try:
-                ts = _post_summary(client, store, customer, chunk, calendar, day, now, origin.get(chunk[0].id))
+                origin_channel = origin.get(chunk[0].id)
+                posted = _post_summary(client, store, customer, chunk, taken, bounds, now, origin_channel, claimer)
             except SummaryNotPosted as e:
                 unposted = e.reason
-                _queue_summaries(store, customer, pending, calendar, day, now, unposted)
+                if e.answer_lost:  # this one may be there: looked for before it is posted again
+                    pending = pending[len(chunk) :]
+                _queue_summaries(store, customer, pending, taken, bounds, claimer, unposted)
                 break
-            if ts is None:
-                return None  # the channel refused it: recorded and the author told
-            current = SummaryMessage(ts, day, tuple(chunk))
+            except ChannelRefused:
+                _finish(store, pending[len(chunk) :], taken, claimer, status="failed", error="the channel refused")
+                return None  # recorded and the author told
+            current = SummaryMessage(posted.ts, day, tuple(chunk), posted.nudge_ids)
             pending = pending[len(chunk) :]
     return None if unposted is not None else current
 
 
 class SummaryNotPosted(Exception):
-    """Slack did not take a check-in summary, for now: its error, 5xx or no answer (after the client's retries)."""
+    """Slack did not take a check-in summary, for now: its error, 5xx or no answer (after the client's retries).
+    `answer_lost`: no answer came, so it may have been posted."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, answer_lost: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.answer_lost = answer_lost
+
+
+class ChannelRefused(Exception):
+    """The customer's channel refuses Partner's posts (not_in_channel, archived…): recorded, the author told."""
+
+
+def _ids(checkins: list[CheckIn], taken: dict[int, int]) -> list[int]:
+    """The outbox rows of these (taken) check-ins' summaries."""
+    return [taken[c.id] for c in checkins if c.id in taken]
+
+
+def _finish(
+    store: Store, checkins: list[CheckIn], taken: dict[int, int], claimer: str, *, status: str, error: str
+) -> None:
+    if checkins:
+        store.finish_nudges(ids=_ids(checkins, taken), claimer=claimer, status=status, error=error)
 
 
 def _queue_summaries(
     store: Store,
     customer: Customer,
     checkins: list[CheckIn],
-    calendar: WorkCalendar,
-    day: date,
-    now: datetime,
+    taken: dict[int, int],
+    bounds: tuple[datetime, datetime],
+    claimer: str,
     reason: str,
 ) -> None:
-    """These check-ins of one local day, in messages of summary size, to the outbox (see `post_summary`)."""
-    bounds = _day_bounds(calendar, day)
+    """These taken check-ins of one local day back to the outbox, in messages of summary size (see
+    `post_summary`)."""
     while checkins:
         chunk = _fitting(customer, (), checkins) or checkins[:1]
         # The sender posts it with the usual backoff, threaded under the first summary of the day posted by then.
-        store.plan_nudge(
-            team_id=customer.team_id,
-            kind=CHECKIN_SUMMARY,
-            subject=f"checkin:{chunk[0].id}",
-            due_key=CHECKIN_SUMMARY,
-            due_at=now,
-            now=now,
-            customer_id=customer.id,
-            error=reason[:255],
-            payload={"checkin_ids": [c.id for c in chunk if c.id], "day": [bound.isoformat() for bound in bounds]},
+        store.release_checkin_summaries(
+            nudge_ids=_ids(chunk, taken),
+            checkin_ids=[c.id for c in chunk if c.id],
+            day=bounds,
+            claimer=claimer,
+            error=reason,
         )
         logger.info("the summary of check-in(s) %s waits in the outbox (%s)", [c.id for c in chunk], reason)
         checkins = checkins[len(chunk) :]
-
-
-def _day_bounds(calendar: WorkCalendar, day: date) -> tuple[datetime, datetime]:
-    """The customer-local day as [start, end) in UTC: its summaries share a thread."""
-    return calendar.at_local(day, time(0)), calendar.at_local(day + timedelta(days=1), time(0))
 
 
 def _fitting(customer: Customer, listed: tuple[CheckIn, ...], new: list[CheckIn]) -> list[CheckIn]:
@@ -382,65 +415,6 @@ def _fitting(customer: Customer, listed: tuple[CheckIn, ...], new: list[CheckIn]
             break
         fit += 1
     return new[:fit]
-
-
-def _update_summary(client: WebClient, customer: Customer, message: SummaryMessage, more: list[CheckIn]) -> bool:
-    try:
-        client.chat_update(
-            channel=customer.channel_id or "",
-            ts=message.ts,
-            text=checkins_summary(customer, [*message.checkins, *more]),
-        )
-        return True
-    except (SlackApiError, OSError) as e:  # e.g. the message was deleted: these check-ins get a message of their own
-        logger.info("could not add to the summary %s of customer %s (%s); posting anew", message.ts, customer.id, e)
-        return False
-
-
-def _post_summary(
-    client: WebClient,
-    store: Store,
-    customer: Customer,
-    checkins: list[CheckIn],
-    calendar: WorkCalendar,
-    day: date,
-    now: datetime,
-    origin_channel_id: str | None,
-) -> str | None:
-    assert customer.id is not None and customer.channel_id
-    start, end = _day_bounds(calendar, day)
-    parent = store.first_summary_between(team_id=customer.team_id, customer_id=customer.id, start=start, end=end)
-    thread_ts = parent.summary_ts if parent is not None and parent.id not in {c.id for c in checkins} else None
-    try:
-        posted = client.chat_postMessage(
-            channel=customer.channel_id,
-            text=checkins_summary(customer, checkins),
-            thread_ts=thread_ts,
-            unfurl_links=False,
-            unfurl_media=False,
-        )
-    except SlackApiError as e:
-        error = str(e.response.get("error") or "")
-        if error in CHANNEL_ERRORS:
-            newly = store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=error, now=now)
-            if newly:
-                tell_user(
-                    client,
-                    user_id=checkins[0].author_id,
-                    channel_id=origin_channel_id if origin_channel_id != customer.channel_id else None,
-                    text=channel_problem_text(customer, error),
-                )
-            return None
-        logger.warning("could not post the check-in summary for customer %s: %s", customer.id, error)
-        raise SummaryNotPosted(error or f"http {e.response.status_code}") from e
-    except OSError as e:  # Slack timed out or dropped the connection, even after the client's retries
-        logger.warning("could not post the check-in summary for customer %s: %s", customer.id, e)
-        raise SummaryNotPosted(f"{type(e).__name__}: {e}") from e
-    ts = str(posted["ts"])
-    store.set_summary_ts(team_id=customer.team_id, checkin_ids=[c.id for c in checkins if c.id], ts=ts)
-    if customer.channel_error:
-        store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=None, now=now)
-    return ts
 
 
 def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin: CheckIn, now: datetime) -> bool:
@@ -485,6 +459,9 @@ def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin:
     except (SlackApiError, OSError) as e:
         error = str(e.response.get("error") or "") if isinstance(e, SlackApiError) else type(e).__name__
         logger.warning("could not alert the owner of customer %s now (%s)", customer.id, error)
+        if isinstance(e, OSError) and answer_lost(e):  # it may be there: looked for before it is sent again
+            store.answer_lost(ids=[nudge_id], claimer=claimer, now=now, error=f"no answer: {error}")
+            return False
         status = "failed" if error in OWNER_GONE else "pending"  # pending: the next tick's sender tries again
         store.finish_nudges(ids=[nudge_id], claimer=claimer, status=status, error=error or "no answer")
         return False
@@ -718,3 +695,97 @@ def tell_author(respond: Respond | None, client: WebClient, *, user_id: str, cha
     except OSError:
         logger.info("response_url unreachable for %s", user_id)
     tell_user(client, user_id=user_id, channel_id=channel_id, text=text)
+
+
+def _update_summary(
+    client: WebClient,
+    store: Store,
+    customer: Customer,
+    message: SummaryMessage,
+    more: list[CheckIn],
+    pending: list[CheckIn],
+    taken: dict[int, int],
+    claimer: str,
+    now: datetime,
+) -> tuple[SummaryMessage, list[CheckIn]]:
+    """Adds `more` (the first of `pending`) to the burst's message: (the message now, what is still to post)."""
+    ids = _ids(more, taken)
+    nudge_ids = (*message.nudge_ids, *ids)
+    try:
+        client.chat_update(
+            channel=customer.channel_id or "",
+            ts=message.ts,
+            text=checkins_summary(customer, [*message.checkins, *more]),
+            metadata=nudge_metadata(nudge_ids),  # how a sender finds them, should this process stop mid-update
+        )
+    except SlackApiError as e:  # e.g. the message was deleted: these check-ins get a message of their own
+        logger.info("could not add to the summary %s of customer %s (%s); posting anew", message.ts, customer.id, e)
+        return message, pending
+    except OSError as e:  # no answer: the message may list them now; looked for there before they are posted again
+        logger.warning("no answer adding to the summary %s of customer %s (%s)", message.ts, customer.id, e)
+        store.answer_lost(ids=ids, claimer=claimer, now=now, error=f"no answer: {type(e).__name__}: {e}")
+        return message, pending[len(more) :]
+    store.mark_sent(posts=[(ids, customer.channel_id or "", message.ts)], claimer=claimer, now=now)
+    store.set_summary_ts(team_id=customer.team_id, checkin_ids=[c.id for c in more if c.id], ts=message.ts)
+    return SummaryMessage(message.ts, message.day, message.checkins + tuple(more), nudge_ids), pending[len(more) :]
+
+
+@dataclass(frozen=True)
+class _Posted:
+    ts: str
+    nudge_ids: tuple[int, ...]
+
+
+def _post_summary(
+    client: WebClient,
+    store: Store,
+    customer: Customer,
+    checkins: list[CheckIn],
+    taken: dict[int, int],
+    day: tuple[datetime, datetime],
+    now: datetime,
+    origin_channel_id: str | None,
+    claimer: str,
+) -> _Posted:
+    """Posts one summary message of taken check-ins; raises ChannelRefused or SummaryNotPosted."""
+    assert customer.id is not None and customer.channel_id
+    start, end = day
+    ids = _ids(checkins, taken)
+    parent = store.first_summary_between(team_id=customer.team_id, customer_id=customer.id, start=start, end=end)
+    thread_ts = parent.summary_ts if parent is not None and parent.id not in {c.id for c in checkins} else None
+    try:
+        posted = client.chat_postMessage(
+            channel=customer.channel_id,
+            text=checkins_summary(customer, checkins),
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata=nudge_metadata(ids),  # how a sender finds it, should this process stop mid-post
+        )
+    except SlackApiError as e:
+        error = str(e.response.get("error") or "")
+        if error in CHANNEL_ERRORS:
+            store.finish_nudges(ids=ids, claimer=claimer, status="failed", error=error)
+            newly = store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=error, now=now)
+            if newly:
+                tell_user(
+                    client,
+                    user_id=checkins[0].author_id,
+                    channel_id=origin_channel_id if origin_channel_id != customer.channel_id else None,
+                    text=channel_problem_text(customer, error),
+                )
+            raise ChannelRefused(error) from e
+        logger.warning("could not post the check-in summary for customer %s: %s", customer.id, error)
+        raise SummaryNotPosted(error or f"http {e.response.status_code}") from e
+    except OSError as e:  # Slack timed out or dropped the connection, even after the client's retries
+        reason = f"{type(e).__name__}: {e}"
+        logger.warning("could not post the check-in summary for customer %s: %s", customer.id, reason)
+        if answer_lost(e):
+            store.answer_lost(ids=ids, claimer=claimer, now=now, error=f"no answer: {reason}")
+        raise SummaryNotPosted(reason, answer_lost=answer_lost(e)) from e
+    ts = str(posted["ts"])
+    store.mark_sent(posts=[(ids, str(posted["channel"]), ts)], claimer=claimer, now=now)
+    store.set_summary_ts(team_id=customer.team_id, checkin_ids=[c.id for c in checkins if c.id], ts=ts)
+    if customer.channel_error:
+        store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=None, now=now)
+    return _Posted(ts, tuple(ids))

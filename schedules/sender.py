@@ -56,7 +56,11 @@ more history than we page through) → recorded ``sent`` with an ``unconfirmed``
 lost reminder in a window of a few milliseconds is better than a duplicate in a customer's channel. (Rows marked
 ahead are among those: with the history readable — the manifest asks for it everywhere we post — they are found
 unposted and sent; without it, a crash can lose up to ``MARK_AHEAD`` more of them.)
-A definite error answer from Slack means nothing was posted: that row is retried.
+A definite error answer from Slack means nothing was posted: that row is retried. A post that got no answer (a
+timeout, a connection cut while waiting for it: Slack may have made it) is left "sending" with its lease over, and
+resolved that same way a lease later (by then a post Slack was slow to make is there), never re-posted blindly.
+Posts that may be thread replies (a kind's ``threads``: a late check-in summary) are also looked for in those
+threads (``conversations.replies``): a channel's history lists only its top-level messages.
 """
 
 from __future__ import annotations
@@ -83,11 +87,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.memory import fewer_full_collections
 from bot.oauth import NotInstalled, SlackClients, client_for
+from domain.checkins import summary_day
 from handlers.blocks import context, section
 from handlers.blocks.checkin import checkins_summary, owner_alert_text
-from schedules.slack_http import TOKEN_REFUSED, KeepAliveWebClient, retry_after, same_client_as
+from schedules.slack_http import TOKEN_REFUSED, KeepAliveWebClient, answer_lost, retry_after, same_client_as
 from storage.checkins import CHECKIN_SUMMARY, OWNER_ALERT  # what a check-in's follow-up could not send
-from storage.models import Nudge
+from storage.models import CheckIn, Nudge
 from storage.store import Store
 
 logger = logging.getLogger("partner.sender")
@@ -142,6 +147,13 @@ class Renderer(Protocol):
     def __call__(self, nudge: Nudge, store: Store, now: datetime) -> Message | Skip: ...
 
 
+class Threads(Protocol):
+    """The threads a post of these nudges may be a reply in: where to look for it besides the destination's history
+    (conversations.history lists a channel's top-level messages only)."""
+
+    def __call__(self, nudges: Sequence[Nudge], store: Store) -> set[str]: ...
+
+
 class AfterSent(Protocol):
     """Records a kind's post where more than the outbox needs it (a check-in summary's ts on its check-ins)."""
 
@@ -154,6 +166,7 @@ class NudgeKind:
     grace: bool = True  # too late after downtime → recorded missed instead of sent
     after_sent: AfterSent | None = None
     label: str = "a message"  # what it is, in the words of a notice that it could not be delivered
+    threads: Threads | None = None  # posted as thread replies: where a sender that died while posting may have posted
 
 
 RENDERERS: dict[str, NudgeKind] = {}
@@ -162,9 +175,15 @@ OUTCOME_HOOKS: list[Callable[[str, str], None]] = []
 
 
 def register(
-    kind: str, render: Renderer, *, grace: bool = True, after_sent: AfterSent | None = None, label: str = "a message"
+    kind: str,
+    render: Renderer,
+    *,
+    grace: bool = True,
+    after_sent: AfterSent | None = None,
+    label: str = "a message",
+    threads: Threads | None = None,
 ) -> None:
-    RENDERERS[kind] = NudgeKind(render=render, grace=grace, after_sent=after_sent, label=label)
+    RENDERERS[kind] = NudgeKind(render=render, grace=grace, after_sent=after_sent, label=label, threads=threads)
 
 
 @dataclass(frozen=True)
@@ -706,24 +725,30 @@ def _resolve_unconfirmed(run: _Run) -> None:
     )
     if not taken:
         return
-    by_destination: dict[tuple[str, str], set[int]] = {}
+    by_destination: dict[tuple[str, str], list[Nudge]] = {}
     for nudge in taken:
-        assert nudge.id is not None
-        by_destination.setdefault((nudge.team_id, nudge.channel_id or ""), set()).add(nudge.id)
+        by_destination.setdefault((nudge.team_id, nudge.channel_id or ""), []).append(nudge)
     found: list[tuple[int, str, str]] = []
     not_posted: list[int] = []
     unknown: list[int] = []
-    for (team_id, destination), wanted in by_destination.items():
+    replies: list[tuple[Nudge, Post]] = []  # found, of a kind that records more than the outbox (after_sent)
+    for (team_id, destination), nudges in by_destination.items():
+        wanted = {n.id for n in nudges if n.id is not None}
         try:
             client = run.slack(team_id)  # the history is read as that team's bot
-            posts, complete = _find_posts(client, destination, wanted) if destination else ({}, False)
+            threads = _threads_of(nudges, run.store)
+            posts, complete = _find_posts(client, destination, wanted, threads) if destination else ({}, False)
         except (SlackApiError, OSError, URLError, NotInstalled) as e:
             error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
             logger.warning("cannot read the history of %s to find unconfirmed nudges (%s)", destination, error)
             posts, complete = {}, False
-        found.extend((nudge_id, channel, ts) for nudge_id, (channel, ts) in posts.items())
+        found.extend((nudge_id, post.channel, post.ts) for nudge_id, post in posts.items())
+        replies.extend((n, posts[n.id]) for n in nudges if n.id in posts)
         (not_posted if complete else unknown).extend(sorted(wanted - posts.keys()))
     run.store.resolve_unconfirmed(claimer=run.claimer, now=run.now, found=found, not_posted=not_posted, unknown=unknown)
+    for nudge, post in replies:  # e.g. a check-in summary found: its check-ins name it, as when posted by a sender
+        message = Message(text="", channel=post.channel, customer_id=nudge.customer_id, thread_ts=post.thread_ts)
+        _after_sent(run, [nudge], message, post.ts)
     logger.warning(
         "a sender stopped while posting %d nudge(s): %d found in Slack (recorded sent), %d not posted (sent again), "
         "%d unknown (recorded sent, unconfirmed)",
@@ -734,31 +759,70 @@ def _resolve_unconfirmed(run: _Run) -> None:
     )
 
 
-def _find_posts(client: WebClient, destination: str, wanted: set[int]) -> tuple[dict[int, tuple[str, str]], bool]:
-    """Our posts of `wanted` nudges in the destination's recent history, by the metadata they carry: nudge id →
-    (channel, ts); and whether the search was complete (False: history longer than we read)."""
+@dataclass(frozen=True)
+class Post:
+    """A message of ours found in Slack: where, its ts, and the thread it replies in (None: top-level)."""
+
+    channel: str
+    ts: str
+    thread_ts: str | None = None
+
+
+def _threads_of(nudges: Sequence[Nudge], store: Store) -> list[str]:
+    """The threads the posts of these nudges may be replies in (see NudgeKind.threads)."""
+    threads: set[str] = set()
+    for kind, of_kind in itertools.groupby(sorted(nudges, key=lambda n: n.kind), key=lambda n: n.kind):
+        spec = RENDERERS.get(kind)
+        if spec is not None and spec.threads is not None:
+            threads |= spec.threads(list(of_kind), store)
+    return sorted(threads)
+
+
+def _find_posts(
+    client: WebClient, destination: str, wanted: set[int], threads: Sequence[str] = ()
+) -> tuple[dict[int, Post], bool]:
+    """Our posts of `wanted` nudges in the destination's recent history and in `threads` (their replies are not in
+    the history), by the metadata they carry: nudge id → the post; and whether the search was complete (False:
+    more history than we read)."""
     channel = destination
     if destination[:1] in ("U", "W"):  # a DM: its history is the IM channel's
         channel = str(client.conversations_open(users=destination)["channel"]["id"])
-    found: dict[int, tuple[str, str]] = {}
-    cursor: str | None = None
-    for _page in range(HISTORY_PAGES):
-        page = client.conversations_history(
-            channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True, cursor=cursor
-        )
-        for message in page.get("messages") or []:
+    found: dict[int, Post] = {}
+
+    def read(messages: list[dict[str, Any]]) -> None:
+        for message in messages:
             metadata = message.get("metadata") or {}
             if metadata.get("event_type") != METADATA_EVENT:
                 continue
+            thread_ts = message.get("thread_ts")
+            post = Post(
+                channel, str(message["ts"]), str(thread_ts) if thread_ts and thread_ts != message["ts"] else None
+            )
             for part in str((metadata.get("event_payload") or {}).get("nudge_ids") or "").split(","):
                 if part.strip().isdigit() and int(part) in wanted:
-                    found[int(part)] = (channel, str(message["ts"]))
-        if wanted <= found.keys():
-            return found, True
-        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-        if not page.get("has_more") or not cursor:
-            return found, True
-    return found, False
+                    found[int(part)] = post
+
+    complete = True
+    for thread in [None, *threads]:  # the history first: most posts are top-level
+        cursor: str | None = None
+        for _page in range(HISTORY_PAGES):
+            if thread is None:
+                page = client.conversations_history(
+                    channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True, cursor=cursor
+                )
+            else:
+                page = client.conversations_replies(
+                    channel=channel, ts=thread, limit=HISTORY_PAGE_SIZE, include_all_metadata=True, cursor=cursor
+                )
+            read(page.get("messages") or [])
+            if wanted <= found.keys():
+                return found, True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not page.get("has_more") or not cursor:
+                break
+        else:
+            complete = False
+    return found, complete
 
 
 class _BatchReads:
@@ -1003,13 +1067,13 @@ def _record(run: _Run, posting: _Posting) -> bool:
                 _failed_answer(run, nudges, again)
                 return False
             except (OSError, URLError) as again:
-                _retry_or_fail(run, nudges, f"{type(again).__name__}: {again}")
+                _no_answer(run, nudges, again)
                 return False
         else:
             _failed_answer(run, nudges, e)
             return False
     except (OSError, URLError) as e:  # timeouts and dropped connections (slack-sdk already retried the latter)
-        _retry_or_fail(run, nudges, f"{type(e).__name__}: {e}")
+        _no_answer(run, nudges, e)
         return False
     run.mark_sent((ids, posted["channel"], posted["ts"]))
     run.outcome(nudges, "sent")
@@ -1039,6 +1103,20 @@ def _failed_answer(run: _Run, nudges: list[Nudge], e: SlackApiError) -> None:
     run.store.finish_nudges(ids=ids, claimer=run.claimer, status="failed", error=error)
     run.outcome(nudges, "failed")
     _tell_owner_failed(run, nudges, error)
+
+
+def _no_answer(run: _Run, nudges: list[Nudge], e: BaseException) -> None:
+    """A post that got no answer. One Slack may have made is left to be looked for in the destination's history
+    before it is posted again (never a duplicate in a customer's channel: see "Exactly once"), a lease from now:
+    by then a post Slack was slow to make is there. One surely not made is retried with the usual backoff."""
+    error = f"{type(e).__name__}: {e}"
+    if not answer_lost(e):
+        _retry_or_fail(run, nudges, error)
+        return
+    ids = [n.id for n in nudges if n.id is not None]
+    logger.warning("no answer to the post of nudge(s) %s (%s): looked for in Slack before posting again", ids, error)
+    run.store.answer_lost(ids=ids, claimer=run.claimer, now=run.current(), error=f"no answer: {error}")
+    run.outcome(nudges, "retried")
 
 
 def _retry_or_fail(run: _Run, nudges: list[Nudge], error: str, *, at_least: timedelta | None = None) -> None:
@@ -1183,9 +1261,28 @@ def _render_owner_alert(nudge: Nudge, store: Store, now: datetime) -> Message | 
     return Message(text=text, user=nudge.recipient_id)
 
 
+# A check-in's summary its follow-up never tried (the process stopped first) is posted by a later tick only while
+# the check-in is this recent. A process manager restarts a crashed `serve` within minutes, and a summary is news
+# for its own day's thread; after a longer outage (or for check-ins stored before summaries had outbox rows) a
+# batch of day-old summaries would only flood the customers' channels. The check-ins themselves are kept and
+# shown everywhere else (Home, digest, export). A summary the follow-up tried (Slack refused it for now, or gave no
+# answer) is still posted however late: its author was told it was logged, and it may be half-way there.
+SUMMARY_RECOVERY_WINDOW = timedelta(hours=24)
+
+
+def _summary_day(nudge: Nudge, checkins: Sequence[CheckIn]) -> tuple[datetime, datetime]:
+    """The check-ins' local day: named by the follow-up that queued them, else from the time zone stored with the
+    check-in's row (UTC for a row stored with neither)."""
+    if nudge.payload.get("day"):
+        start, end = (datetime.fromisoformat(bound) for bound in nudge.payload["day"])
+        return start, end
+    return summary_day(str(nudge.payload.get("tz") or "UTC"), min(c.created_at for c in checkins))
+
+
 def _render_checkin_summary(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
-    """A check-in summary the follow-up could not post (Slack refused it for now or did not answer): in the
-    customer's channel, in the thread of the check-ins' local day's first summary when there is one by now."""
+    """A check-in summary the follow-up did not post (the process stopped first, or Slack refused it for now or
+    did not answer): in the customer's channel, in the thread of the check-ins' local day's first summary when
+    there is one by now."""
     ids = [int(i) for i in nudge.payload.get("checkin_ids") or []]
     found = store.customer_checkins(team_id=nudge.team_id, checkin_ids=ids) if ids else None
     if found is None:
@@ -1195,13 +1292,35 @@ def _render_checkin_summary(nudge: Nudge, store: Store, now: datetime) -> Messag
         return Skip("no channel summary for this customer now", "cancelled")
     if customer.channel_shared:
         return Skip("the channel is shared with the customer: their people can read it")
-    if nudge.status != "sent" and all(c.summary_ts is not None for c in checkins):
-        return Skip("summarized already")
-    start, end = (datetime.fromisoformat(bound) for bound in nudge.payload["day"])
+    if nudge.status != "sent":
+        if all(c.summary_ts is not None for c in checkins):
+            return Skip("summarized already")
+        if customer.paused_at is not None:
+            return Skip("the customer is paused", "cancelled")
+        never_tried = nudge.attempts <= 1 and not nudge.error
+        if never_tried and now - max(c.created_at for c in checkins) > SUMMARY_RECOVERY_WINDOW:
+            return Skip("the check-in is too old for its summary to be posted after downtime", "missed")
+    start, end = _summary_day(nudge, checkins)
     parent = store.first_summary_between(team_id=nudge.team_id, customer_id=customer.id or 0, start=start, end=end)
     thread_ts = parent.summary_ts if parent is not None and parent.id not in ids else None
     text = checkins_summary(customer, checkins)
     return Message(text=text, channel=customer.channel_id, customer_id=customer.id, thread_ts=thread_ts)
+
+
+def _checkin_summary_threads(nudges: Sequence[Nudge], store: Store) -> set[str]:
+    """Where a summary posted by a sender or a follow-up that then died may be: in its day's thread."""
+    threads: set[str] = set()
+    for nudge in nudges:
+        ids = [int(i) for i in nudge.payload.get("checkin_ids") or []]
+        found = store.customer_checkins(team_id=nudge.team_id, checkin_ids=ids) if ids else None
+        if found is None:
+            continue
+        customer, checkins = found
+        start, end = _summary_day(nudge, checkins)
+        parent = store.first_summary_between(team_id=nudge.team_id, customer_id=customer.id or 0, start=start, end=end)
+        if parent is not None and parent.summary_ts:
+            threads.add(parent.summary_ts)
+    return threads
 
 
 def _checkin_summary_sent(nudges: Sequence[Nudge], message: Message, ts: str, store: Store, now: datetime) -> None:
@@ -1226,4 +1345,5 @@ register(
     grace=False,
     after_sent=_checkin_summary_sent,
     label="the channel summary of a check-in",
+    threads=_checkin_summary_threads,
 )

@@ -59,6 +59,14 @@ def same_client_as(client: WebClient, kind: type[Client], **overrides: Any) -> C
     return twin
 
 
+def answer_lost(error: BaseException) -> bool:
+    """Whether a call that raised `error` may still have been carried out by Slack: its answer never came (a
+    timeout, a connection reset or closed while waiting for it). urllib's shapes, kept by KeepAliveWebClient: an
+    OSError while connecting or sending is a URLError (nothing reached Slack: slack-sdk retries those); one while
+    waiting for the answer comes as it is. An error answer (SlackApiError: 429, 5xx, ok=false) is sure too."""
+    return isinstance(error, OSError) and not isinstance(error, URLError)
+
+
 def retry_after(headers: Mapping[str, Any] | None) -> float | None:
     """The seconds a 429's Retry-After header asks to wait, if it says."""
     value = {k.lower(): v for k, v in (headers or {}).items()}.get("retry-after")

@@ -12,11 +12,12 @@ from sqlmodel import col, select
 
 from storage.base import StoreBase, in_chunks
 from storage.models import CheckIn, Customer, Nudge
-from storage.nudges import NUDGE_TABLE, NudgePlan, NudgeQueries
+from storage.nudges import NUDGE_TABLE, NudgePlan, NudgeQueries, insert_if_absent
 
 # The outbox kind of an owner's alert about a check-in (a red one, or a sharp drop): subject "checkin:<id>".
 OWNER_ALERT = "owner_alert"
-# The outbox kind of a check-in's channel summary Slack did not take from the follow-up: subject "checkin:<first id>".
+# The outbox kind of a check-in's channel summary: stored with the check-in, subject "checkin:<id>"; the follow-up
+# takes it to post (a burst's rows in one message), the tick's sender posts what the follow-up did not.
 CHECKIN_SUMMARY = "checkin_summary"
 
 _CHECKINS = CheckIn.__table__  # type: ignore[attr-defined]
@@ -64,12 +65,15 @@ class CheckInQueries(StoreBase):
         permalink: str | None = None,
         response_days: float | None = None,
         alert_owner_id: str | None = None,
+        summary_tz: str | None = None,
     ) -> tuple[CheckIn, bool]:
         """Stores a check-in; the same idempotency key twice returns the first row and False.
 
         `alert_owner_id` (domain.checkins.alerted_at_once): the owner's alert goes into the outbox in the same
         transaction, so that should this process stop before the check-in's follow-up tells the owner, the next
-        tick's sender does. Exactly one of them takes it (see take_owner_alert).
+        tick's sender does. Exactly one of them takes it (see take_owner_alert). `summary_tz`
+        (domain.checkins.channel_summary_tz): the same for the check-in's channel summary, whose day is local to
+        that zone (see take_checkin_summaries).
         """
         checkin = CheckIn(
             team_id=team_id,
@@ -93,6 +97,10 @@ class CheckInQueries(StoreBase):
                 if alert_owner_id is not None:
                     alert = _owner_alert(checkin, alert_owner_id, {"checkin_id": checkin.id, "reason": "red"}, now)
                     conn.execute(_INSERT_NUDGE, NudgeQueries.row_values(team_id, alert, now))
+                if summary_tz is not None:
+                    payload = {"checkin_ids": [checkin.id], "tz": summary_tz}
+                    summary = _checkin_summary(checkin.id, customer_id, payload, now)
+                    conn.execute(_INSERT_NUDGE, NudgeQueries.row_values(team_id, summary, now))
         except IntegrityError:
             # The same idempotency key (a retried Slack request): the first row, not a second one.
             if idempotency_key is None:
@@ -278,6 +286,90 @@ class CheckInQueries(StoreBase):
         except IntegrityError:
             return None  # someone else's (the sender has it, or it was handled)
 
+    def take_checkin_summaries(
+        self,
+        *,
+        team_id: str,
+        customer_id: int,
+        checkin_ids: Sequence[int],
+        channel_id: str,
+        now: datetime,
+        claimer: str,
+        lease_until: datetime,
+    ) -> dict[int, int]:
+        """Takes these check-ins' channel summaries to post them now, as a sender takes nudges: their rows stored
+        with the check-ins (or new ones, for a check-in stored without), marked "sending" to `channel_id` for
+        `claimer`, so that should this process stop mid-post the next sender finds the message by its metadata
+        or posts it. Check-in id → its summary's nudge id, for the ones that are this caller's: a summary the
+        sender took first, or one handled already, is not. Recorded afterwards with mark_sent / finish_nudges /
+        release_checkin_summaries."""
+        subjects = {f"checkin:{i}": i for i in checkin_ids}
+        if not subjects:
+            return {}
+        mine = {"status": "sending", "claimed_by": claimer, "lease_until": lease_until, "channel_id": channel_id}
+        with self.engine.begin() as conn:
+            taken = {
+                subjects[subject]: int(nudge_id)
+                for nudge_id, subject in conn.execute(
+                    update(NUDGE_TABLE)
+                    .where(
+                        NUDGE_TABLE.c.team_id == team_id,
+                        NUDGE_TABLE.c.kind == CHECKIN_SUMMARY,
+                        NUDGE_TABLE.c.subject.in_(list(subjects)),
+                        NUDGE_TABLE.c.due_key == CHECKIN_SUMMARY,
+                        NUDGE_TABLE.c.status == "pending",
+                    )
+                    .values(**mine, attempts=NUDGE_TABLE.c.attempts + 1)
+                    .returning(NUDGE_TABLE.c.id, NUDGE_TABLE.c.subject)
+                )
+            }
+            # A check-in stored without its row (before this outbox held summaries): a new row, insert-if-absent,
+            # as one there in another status is someone else's, or done. Rare: one statement each.
+            for checkin_id in (i for i in subjects.values() if i not in taken):
+                plan = _checkin_summary(checkin_id, customer_id, {"checkin_ids": [checkin_id]}, now)
+                row = {**NudgeQueries.row_values(team_id, plan, now), **mine, "attempts": 1}
+                for nudge_id, _status in conn.execute(insert_if_absent(conn.dialect.name), row).all():
+                    taken[checkin_id] = int(nudge_id)
+        return taken
+
+    def release_checkin_summaries(
+        self,
+        *,
+        nudge_ids: Sequence[int],
+        checkin_ids: Sequence[int],
+        day: tuple[datetime, datetime],
+        claimer: str,
+        error: str,
+    ) -> None:
+        """Taken summaries Slack did not take for now (its error answer: nothing was posted) back to the outbox as
+        one message, as the follow-up would have posted them: the first row lists every check-in, the others
+        are done with it. The tick's sender posts it, threaded under the day's first summary by then."""
+        if not nudge_ids:
+            return
+        first, *rest = nudge_ids
+        mine = (col(Nudge.claimed_by) == claimer) & (col(Nudge.status) == "sending")
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(Nudge)
+                .where(col(Nudge.id) == first, mine)
+                .values(
+                    status="pending",
+                    lease_until=None,
+                    next_attempt_at=None,
+                    channel_id=None,
+                    error=error[:255],
+                    payload={"checkin_ids": list(checkin_ids), "day": [bound.isoformat() for bound in day]},
+                )
+            )
+            if rest:
+                conn.execute(
+                    update(Nudge)
+                    .where(col(Nudge.id).in_(rest), mine)
+                    .values(
+                        status="skipped", lease_until=None, channel_id=None, error=f"in the summary of nudge {first}"
+                    )
+                )
+
     def checkin(self, *, team_id: str, checkin_id: int) -> CheckIn | None:
         with self.session() as session:
             row = session.get(CheckIn, checkin_id)
@@ -293,5 +385,17 @@ def _owner_alert(checkin: CheckIn, owner_id: str, payload: dict[str, Any], now: 
         due_at=now,
         customer_id=checkin.customer_id,
         recipient_id=owner_id,
+        payload=payload,
+    )
+
+
+def _checkin_summary(checkin_id: int | None, customer_id: int, payload: dict[str, Any], now: datetime) -> NudgePlan:
+    """A check-in's channel summary as the outbox holds it: one per check-in (a burst's rows post as one message)."""
+    return NudgePlan(
+        kind=CHECKIN_SUMMARY,
+        subject=f"checkin:{checkin_id}",
+        due_key=CHECKIN_SUMMARY,
+        due_at=now,
+        customer_id=customer_id,
         payload=payload,
     )

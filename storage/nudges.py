@@ -37,7 +37,7 @@ class Planned(NamedTuple):
     status: str
 
 
-def _insert_if_absent(dialect: str) -> Any:
+def insert_if_absent(dialect: str) -> Any:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id, status (SQLite ≥ 3.35 and PostgreSQL both speak it)."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     return insert(NUDGE_TABLE).on_conflict_do_nothing().returning(NUDGE_TABLE.c.id, NUDGE_TABLE.c.status)
@@ -159,7 +159,7 @@ class NudgeQueries(StoreBase):
             for start in range(0, len(fresh), _INSERT_BATCH):
                 # One executemany per batch, insert-if-absent on uq_nudge_once: a row another tick or replica planned
                 # meanwhile is skipped, not an error, and only the rows really inserted come back.
-                result = conn.execute(_insert_if_absent(conn.dialect.name), fresh[start : start + _INSERT_BATCH])
+                result = conn.execute(insert_if_absent(conn.dialect.name), fresh[start : start + _INSERT_BATCH])
                 inserted.extend(Planned(int(nudge_id), status) for nudge_id, status in result)
             session.commit()
             return inserted
@@ -428,6 +428,18 @@ class NudgeQueries(StoreBase):
             ).rowcount
             session.commit()
         return int(held or 0)
+
+    def answer_lost(self, *, ids: Sequence[int], claimer: str, now: datetime, error: str) -> None:
+        """The post of these "sending" rows got no answer (a timeout, a dropped connection): Slack may have posted it.
+        They stay "sending" with their lease over now, so a later sender looks for the post in the destination's
+        history before it posts again (claim_unconfirmed) instead of doubling it."""
+        with self.session() as session:
+            session.exec(  # type: ignore[call-overload]
+                update(Nudge)
+                .where(col(Nudge.id).in_(ids), Nudge.claimed_by == claimer, _status_by_id() == "sending")
+                .values(lease_until=now, error=error[:255])
+            )
+            session.commit()
 
     def expire_nudges(self, *, kinds: Sequence[str], due_before: datetime, now: datetime) -> int:
         """Rows of `kinds` still unsent though due before `due_before` → "missed" (after downtime: not spammed)."""

@@ -98,6 +98,7 @@ class _Fault:
     status: int
     retry_after: int | None
     delay: float
+    answered_late: bool = False  # the method runs first, then its answer waits `delay`
 
 
 class _ApiError(Exception):
@@ -346,6 +347,7 @@ class FakeSlack:
             "conversations.members": self._conversations_members,
             "conversations.list": self._conversations_list,
             "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
@@ -638,17 +640,23 @@ class FakeSlack:
         retry_after: int | None = None,
         delay: float = 0.0,
         times: int = 1,
+        answered_late: bool = False,
     ) -> None:
         """Script the next ``times`` answers for ``method``.
 
         ``method`` is a Web API method, "upload", "response_url", or "*" (any Web API method; a
         method's own script is used first). ``status`` 200 with ``error`` answers ok=false; 429
         answers "ratelimited" (+ Retry-After when given); other statuses answer that status; a
-        ``delay`` alone just slows down the normal answer.
+        ``delay`` alone just slows down the normal answer. ``answered_late`` (Web API methods, with
+        a ``delay`` and no error): the method does its work at once and only its answer waits, as
+        Slack does when a client times out on a post it made: the message is there, the client
+        never hears of it.
         """
         if times < 1:
             raise ValueError("times must be >= 1")
-        fault = _Fault(error=error, status=status, retry_after=retry_after, delay=delay)
+        if answered_late and (error is not None or status != 200):
+            raise ValueError("answered_late scripts a slow answer to a call that succeeds")
+        fault = _Fault(error=error, status=status, retry_after=retry_after, delay=delay, answered_late=answered_late)
         with self._lock:
             self._faults[method].extend([fault] * times)
 
@@ -799,7 +807,7 @@ class FakeSlack:
                 client_id, _, client_secret = base64.b64decode(credentials).decode().partition(":")
                 params.update(client_id=client_id, client_secret=client_secret)
 
-        if fault is not None:
+        if fault is not None and not fault.answered_late:
             self._sleep(fault.delay)
         reply = self._fault_reply(fault) if fault is not None else None
         if reply is None and method == "chat.postMessage" and self.post_interval is not None:
@@ -832,6 +840,8 @@ class FakeSlack:
                 path=path,
             )
         )
+        if fault is not None and fault.answered_late:
+            self._sleep(fault.delay)  # done and recorded: only the answer is late
         return reply
 
     def _run(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
@@ -1459,6 +1469,27 @@ class FakeSlack:
             "pin_count": 0,
             "response_metadata": {"next_cursor": next_cursor},
         }
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread, its parent first then the replies oldest first, paged; metadata only with include_all_metadata;
+        the history scope and membership as conversations.history. A ts with no replies: that message alone."""
+        channel = self._channel(params)
+        self._require_scope(channel, "history")
+        if not channel.get("is_im") and not channel.get("is_member"):
+            raise _ApiError("not_in_channel")
+        ts = _str_param(params, "ts")
+        if not ts:
+            raise _ApiError("invalid_arguments", messages=["[ERROR] missing required field: ts"])
+        parent = self._find_message(channel["id"], ts)
+        thread = parent.get("thread_ts") or parent["ts"]
+        with_metadata = _truthy(params.get("include_all_metadata"))
+        in_thread = [
+            {k: v for k, v in self._message_view(m).items() if with_metadata or k != "metadata"}
+            for m in self.messages.get(channel["id"], [])
+            if m["ts"] == thread or m.get("thread_ts") == thread
+        ]
+        messages, next_cursor = _page(in_thread, params)
+        return {"messages": messages, "has_more": bool(next_cursor), "response_metadata": {"next_cursor": next_cursor}}
 
     # ------------------------------------------------------------------ methods: files
 

@@ -229,6 +229,34 @@ def test_delay_makes_a_client_time_out(fake: FakeSlack) -> None:
         client.auth_test()
 
 
+def test_an_answer_scripted_late_comes_after_the_post_was_made(fake: FakeSlack) -> None:
+    fake.fail_next("chat.postMessage", delay=0.8, answered_late=True)
+    client = WebClient(token=TOKEN, base_url=fake.api_url, timeout=0.5, retry_handlers=[])
+    with pytest.raises(TimeoutError):
+        client.chat_postMessage(channel="C0001", text="posted, unanswered")
+    assert [m["text"] for m in fake.messages["C0001"]] == ["posted, unanswered"]  # as Slack: there all the same
+    with pytest.raises(ValueError):
+        fake.fail_next("chat.postMessage", status=500, answered_late=True)
+
+
+def test_history_and_replies_show_metadata_only_when_asked(fake: FakeSlack, client: WebClient) -> None:
+    fake.scopes.append("channels:history")
+    tag = {"event_type": "partner_nudge", "event_payload": {"nudge_ids": "7"}}
+    parent = client.chat_postMessage(channel="C0001", text="parent", metadata=tag)["ts"]
+    reply = client.chat_postMessage(channel="C0001", text="reply", thread_ts=parent, metadata=tag)["ts"]
+    history = client.conversations_history(channel="C0001", include_all_metadata=True)["messages"]
+    assert [m["ts"] for m in history] == [parent] and history[0]["metadata"] == tag  # replies are not in it
+    thread = client.conversations_replies(channel="C0001", ts=parent, include_all_metadata=True)["messages"]
+    assert [(m["ts"], m["metadata"]) for m in thread] == [(parent, tag), (reply, tag)]
+    assert thread[1]["thread_ts"] == parent
+    assert "metadata" not in client.conversations_replies(channel="C0001", ts=reply)["messages"][1]
+    with pytest.raises(SlackApiError, match="message_not_found"):
+        client.conversations_replies(channel="C0001", ts="1.000009")
+    fake.scopes.remove("channels:history")
+    with pytest.raises(SlackApiError, match="missing_scope"):
+        client.conversations_replies(channel="C0001", ts=parent)
+
+
 def test_reset_keeps_the_world(fake: FakeSlack, client: WebClient) -> None:
     client.chat_postMessage(channel="C0001", text="x")
     fake.fail_next("auth.test", error="invalid_auth")

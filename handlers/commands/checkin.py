@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from domain.boundaries import parse_reply_time
-from domain.checkins import alerted_at_once, parse_due_date
+from domain.checkins import alerted_at_once, channel_summary_tz, parse_due_date
 from domain.errors import UserError
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
@@ -107,6 +107,13 @@ def checkin(call: CommandCall) -> Reply:
         next_due=next_due,
         response_days=response_days,
         alert_owner_id=alerted_at_once(mood=mood.color, owner_id=customer.owner_id, author_id=call.user_id),
+        summary_tz=channel_summary_tz(
+            channel_id=customer.channel_id,
+            post_checkins=customer.post_checkins,
+            channel_shared=customer.channel_shared,
+            tz=customer.tz,
+            default_tz=call.settings.default_tz,
+        ),
     )
     if created:
         call.followup["checkin_id"] = entry.id

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
-from domain.checkins import alerted_at_once
+from domain.checkins import alerted_at_once, channel_summary_tz
 from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
 from handlers.home_publisher import publisher_of
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, CHECKIN_NOTE
@@ -98,6 +98,13 @@ def submit_checkin(
         next_due=next_due,
         permalink=metadata.get("permalink"),
         alert_owner_id=alerted_at_once(mood=str(mood), owner_id=customer.owner_id, author_id=body["user"]["id"]),
+        summary_tz=channel_summary_tz(
+            channel_id=customer.channel_id,
+            post_checkins=customer.post_checkins,
+            channel_shared=customer.channel_shared,
+            tz=customer.tz,
+            default_tz=settings.default_tz,
+        ),
     )
     ack()
     if created and entry.id is not None:  # a repeat delivery stored nothing new: nothing to announce

@@ -83,7 +83,12 @@ def tick(store: Store, settings: Settings, now: datetime) -> dict[str, int]:
 
 
 def nudges(fake: FakeSlack, channel: str = "C0ACME") -> list[dict[str, Any]]:
-    return [m for m in fake.messages.get(channel, []) if (m.get("metadata") or {}).get("event_type") == "partner_nudge"]
+    """The cadence's messages: tagged as Partner's outbox posts, with buttons (a check-in's summary is plain text)."""
+    return [
+        m
+        for m in fake.messages.get(channel, [])
+        if (m.get("metadata") or {}).get("event_type") == "partner_nudge" and m.get("blocks")
+    ]
 
 
 def rows(store: Store, kind: str = "cadence") -> list[Nudge]:

@@ -9,6 +9,7 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from handlers.ids import (
     OPEN_CHECKIN,
     SURVEY_MODAL,
 )
+from schedules.cadence import send_nudges
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import Response, SlackRequests, sign
@@ -479,3 +481,35 @@ def test_a_hung_slack_call_before_the_answer_still_leaves_time_to_answer_within_
     assert join.ok and join.params["channel"] == "C0GLOBEX"
     bot.settle()
     assert not [c for c in fake_slack.calls_to("response_url") if "invite" in c.params.get("text", "")]
+
+
+# How a check-in summary's post got no answer within the client's 1 s: Slack made it, or never got to it.
+NO_ANSWER = {
+    "Slack posted it": {"delay": 1.5, "answered_late": True},
+    "Slack did not post it": {"status": 500, "delay": 1.5},
+}
+
+
+@pytest.mark.parametrize("outcome", list(NO_ANSWER))
+def test_a_summary_whose_post_got_no_answer_is_looked_for_before_it_is_posted_again(
+    impatient: SlackRequests,
+    impatient_bot: BotServer,
+    fake_slack: FakeSlack,
+    store: Store,
+    settings: Settings,
+    clock: FakeClock,
+    outcome: str,
+) -> None:
+    assert "Added" in impatient.command("add Acme <#C0ACME|acme>").json()["text"]
+    impatient_bot.settle()
+    fake_slack.fail_next("chat.postMessage", **NO_ANSWER[outcome])  # the first try only: never retried as is
+    assert "Logged" in impatient.command("checkin acme green renewal signed").json()["text"]
+    impatient_bot.settle()
+    # The outbox's sender, tick after tick: it reads the channel (by the message metadata) before posting again.
+    for minutes in (1, 3, 10):
+        send_nudges(store=store, client=make_client(settings), now=clock() + timedelta(minutes=minutes))
+    (summary,) = [m for m in fake_slack.messages["C0ACME"] if "renewal signed" in m["text"]]  # once, in any case
+    (checkin,) = store.checkins(team_id=TEAM_ID)
+    assert checkin.summary_ts == summary["ts"]
+    looked = [c.params for c in fake_slack.calls_to("conversations.history")]
+    assert looked and all(str(p.get("include_all_metadata")).lower() in ("1", "true") for p in looked)
