@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -513,3 +514,43 @@ def test_a_summary_whose_post_got_no_answer_is_looked_for_before_it_is_posted_ag
     assert checkin.summary_ts == summary["ts"]
     looked = [c.params for c in fake_slack.calls_to("conversations.history")]
     assert looked and all(str(p.get("include_all_metadata")).lower() in ("1", "true") for p in looked)
+
+
+def test_a_check_in_added_to_a_bursts_summary_without_an_answer_is_found_there_not_posted_again(
+    impatient: SlackRequests,
+    impatient_bot: BotServer,
+    fake_slack: FakeSlack,
+    store: Store,
+    settings: Settings,
+    clock: FakeClock,
+) -> None:
+    assert "Added" in impatient.command("add Acme <#C0ACME|acme>").json()["text"]
+    impatient_bot.settle()
+    followups = impatient_bot.app.after_ack.checkin_followups
+    started, release = threading.Event(), threading.Event()
+    runs: list[Any] = []
+
+    def hold_the_first(key: Any) -> None:
+        runs.append(key)
+        if len(runs) == 1:
+            started.set()
+            assert release.wait(30)
+
+    followups.before_run = hold_the_first
+    try:
+        assert "Logged" in impatient.command("checkin acme green first of the burst").json()["text"]
+        assert started.wait(30)
+        # The second comes while the first's run is going: the run after it adds it to the burst's message…
+        assert "Logged" in impatient.command("checkin acme green second of the burst").json()["text"]
+        fake_slack.fail_next("chat.update", delay=1.5, answered_late=True)  # …which Slack edits, answering too late
+        release.set()
+        impatient_bot.settle()
+    finally:
+        followups.before_run = None
+        release.set()
+    (message,) = fake_slack.messages["C0ACME"]
+    assert "first of the burst" in message["text"] and "second of the burst" in message["text"]
+    for minutes in (1, 3, 10):
+        send_nudges(store=store, client=make_client(settings), now=clock() + timedelta(minutes=minutes))
+    assert [m["ts"] for m in fake_slack.messages["C0ACME"]] == [message["ts"]]  # found in it: not posted again
+    assert {c.summary_ts for c in store.checkins(team_id=TEAM_ID)} == {message["ts"]}
