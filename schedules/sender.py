@@ -115,6 +115,8 @@ MAX_BLOCKS = 50  # Slack's limit per message
 MARK_AHEAD = 64
 # How much of a destination's history is read to find the posts of a sender that died while posting.
 HISTORY_PAGES = 5
+# conversations.replies' answer for a ts that is no message of this channel (Slack documents thread_not_found).
+NO_THREAD = frozenset({"thread_not_found", "message_not_found"})
 HISTORY_PAGE_SIZE = 200
 # A run's posting threads: it starts with a few and adds more while posts wait on Slack's answers (see Lanes).
 FIRST_WORKERS = 16
@@ -811,9 +813,16 @@ def _find_posts(
                     channel=channel, limit=HISTORY_PAGE_SIZE, include_all_metadata=True, cursor=cursor
                 )
             else:
-                page = client.conversations_replies(
-                    channel=channel, ts=thread, limit=HISTORY_PAGE_SIZE, include_all_metadata=True, cursor=cursor
-                )
+                try:
+                    page = client.conversations_replies(
+                        channel=channel, ts=thread, limit=HISTORY_PAGE_SIZE, include_all_metadata=True, cursor=cursor
+                    )
+                except SlackApiError as e:
+                    # No such thread here (its first message deleted, or posted in the customer's previous
+                    # channel): none of ours replies in it. The rest of the search still counts.
+                    if e.response.get("error") not in NO_THREAD:
+                        raise
+                    break
             read(page.get("messages") or [])
             if wanted <= found.keys():
                 return found, True

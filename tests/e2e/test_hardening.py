@@ -554,3 +554,30 @@ def test_a_check_in_added_to_a_bursts_summary_without_an_answer_is_found_there_n
         send_nudges(store=store, client=make_client(settings), now=clock() + timedelta(minutes=minutes))
     assert [m["ts"] for m in fake_slack.messages["C0ACME"]] == [message["ts"]]  # found in it: not posted again
     assert {c.summary_ts for c in store.checkins(team_id=TEAM_ID)} == {message["ts"]}
+
+
+def test_a_summary_with_no_answer_after_the_customer_moved_channel_is_still_posted_once(
+    impatient: SlackRequests,
+    impatient_bot: BotServer,
+    fake_slack: FakeSlack,
+    store: Store,
+    settings: Settings,
+    clock: FakeClock,
+) -> None:
+    """The day's first summary went to the old channel; the customer moved to another; the next summary's post got
+    no answer (Slack never made it). The sender's look-up must not give up on the old channel's thread."""
+    fake_slack.add_channel("C0NEW", name="acme-new")
+    assert "Added" in impatient.command("add Acme <#C0ACME|acme>").json()["text"]
+    impatient_bot.settle()
+    assert "Logged" in impatient.command("checkin acme green kickoff done").json()["text"]
+    impatient_bot.settle()
+    assert [m for m in fake_slack.messages["C0ACME"] if "kickoff done" in m["text"]]
+    impatient.command("edit acme <#C0NEW|acme-new>")
+    impatient_bot.settle()
+    fake_slack.fail_next("chat.postMessage", status=500, delay=1.5)  # no answer, nothing posted
+    assert "Logged" in impatient.command("checkin acme green renewal signed").json()["text"]
+    impatient_bot.settle()
+    for minutes in (1, 3, 10):
+        send_nudges(store=store, client=make_client(settings), now=clock() + timedelta(minutes=minutes))
+    posted = [m for ms in fake_slack.messages.values() for m in ms if "renewal signed" in m["text"]]
+    assert len(posted) == 1, posted
