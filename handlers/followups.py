@@ -751,7 +751,9 @@ def _post_summary(
     assert customer.id is not None and customer.channel_id
     start, end = day
     ids = _ids(checkins, taken)
-    parent = store.first_summary_between(team_id=customer.team_id, customer_id=customer.id, start=start, end=end)
+    parent = store.first_summary_between(
+        team_id=customer.team_id, customer_id=customer.id, start=start, end=end, channel_id=customer.channel_id
+    )
     thread_ts = parent.summary_ts if parent is not None and parent.id not in {c.id for c in checkins} else None
     try:
         posted = client.chat_postMessage(

@@ -1310,7 +1310,9 @@ def _render_checkin_summary(nudge: Nudge, store: Store, now: datetime) -> Messag
         if never_tried and now - max(c.created_at for c in checkins) > SUMMARY_RECOVERY_WINDOW:
             return Skip("the check-in is too old for its summary to be posted after downtime", "missed")
     start, end = _summary_day(nudge, checkins)
-    parent = store.first_summary_between(team_id=nudge.team_id, customer_id=customer.id or 0, start=start, end=end)
+    parent = store.first_summary_between(
+        team_id=nudge.team_id, customer_id=customer.id or 0, start=start, end=end, channel_id=customer.channel_id
+    )
     thread_ts = parent.summary_ts if parent is not None and parent.id not in ids else None
     text = checkins_summary(customer, checkins)
     return Message(text=text, channel=customer.channel_id, customer_id=customer.id, thread_ts=thread_ts)
@@ -1326,7 +1328,12 @@ def _checkin_summary_threads(nudges: Sequence[Nudge], store: Store) -> set[str]:
             continue
         customer, checkins = found
         start, end = _summary_day(nudge, checkins)
-        parent = store.first_summary_between(team_id=nudge.team_id, customer_id=customer.id or 0, start=start, end=end)
+        channel_id = nudge.channel_id or customer.channel_id  # where the post may be
+        if not channel_id:
+            continue
+        parent = store.first_summary_between(
+            team_id=nudge.team_id, customer_id=customer.id or 0, start=start, end=end, channel_id=channel_id
+        )
         if parent is not None and parent.summary_ts:
             threads.add(parent.summary_ts)
     return threads

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import String, bindparam, cast, exists, func, insert, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -193,9 +193,20 @@ class CheckInQueries(StoreBase):
             )
 
     def first_summary_between(
-        self, *, team_id: str, customer_id: int, start: datetime, end: datetime
+        self, *, team_id: str, customer_id: int, start: datetime, end: datetime, channel_id: str
     ) -> CheckIn | None:
-        """The earliest check-in in [start, end) whose summary was posted: the day's thread in the channel."""
+        """The earliest check-in in [start, end) whose summary was posted in `channel_id`: the day's thread there.
+
+        A summary its outbox row says went to another channel (the customer's before an edit) is no thread here:
+        Slack would file a reply to it nowhere anyone reads. (A check-in stored before summaries had rows counts.)"""
+        elsewhere = exists().where(
+            NUDGE_TABLE.c.team_id == team_id,
+            NUDGE_TABLE.c.kind == CHECKIN_SUMMARY,
+            NUDGE_TABLE.c.subject == literal("checkin:", String) + cast(CheckIn.id, String),
+            NUDGE_TABLE.c.due_key == CHECKIN_SUMMARY,  # with the above: uq_nudge_once, one probe
+            NUDGE_TABLE.c.channel_id.is_not(None),
+            NUDGE_TABLE.c.channel_id != channel_id,
+        )
         with self.session() as session:
             return session.exec(
                 select(CheckIn)
@@ -205,6 +216,7 @@ class CheckInQueries(StoreBase):
                     col(CheckIn.summary_ts).is_not(None),
                     col(CheckIn.created_at) >= start,
                     col(CheckIn.created_at) < end,
+                    ~elsewhere,
                 )
                 .order_by(col(CheckIn.created_at), col(CheckIn.id))
                 .limit(1)  # a probe of ix_checkin_customer_created; without it PostgreSQL sends the whole day

@@ -565,7 +565,8 @@ def test_a_summary_with_no_answer_after_the_customer_moved_channel_is_still_post
     clock: FakeClock,
 ) -> None:
     """The day's first summary went to the old channel; the customer moved to another; the next summary's post got
-    no answer (Slack never made it). The sender's look-up must not give up on the old channel's thread."""
+    no answer (Slack never made it). The sender's look-up must not give up on the old channel's thread, and no
+    summary in the new channel replies to a message of the old one."""
     fake_slack.add_channel("C0NEW", name="acme-new")
     assert "Added" in impatient.command("add Acme <#C0ACME|acme>").json()["text"]
     impatient_bot.settle()
@@ -579,5 +580,13 @@ def test_a_summary_with_no_answer_after_the_customer_moved_channel_is_still_post
     impatient_bot.settle()
     for minutes in (1, 3, 10):
         send_nudges(store=store, client=make_client(settings), now=clock() + timedelta(minutes=minutes))
-    posted = [m for ms in fake_slack.messages.values() for m in ms if "renewal signed" in m["text"]]
+    posted = [(c, m) for c, ms in fake_slack.messages.items() for m in ms if "renewal signed" in m["text"]]
     assert len(posted) == 1, posted
+    # In the new channel, as the day's first summary there: not a reply to a message of the old channel.
+    ((channel, summary),) = posted
+    assert channel == "C0NEW" and summary.get("thread_ts") in (None, summary["ts"])
+    # The day's next summary, posted by the follow-up, threads under that one.
+    assert "Logged" in impatient.command("checkin acme green pilot extended").json()["text"]
+    impatient_bot.settle()
+    (reply,) = [m for m in fake_slack.messages["C0NEW"] if "pilot extended" in m["text"]]
+    assert reply["thread_ts"] == summary["ts"]
