@@ -51,41 +51,55 @@ def lasting(error: SlackApiError) -> bool:
 
 def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now: datetime) -> int:
     """Looks up the channels due a check and records what Slack says; returns how many were looked up."""
-    due = store.channels_to_check_sharing(checked_before=now - RECHECK_AFTER, limit=LOOKUPS_PER_TICK)
     looked_up = 0
+    asked = 0  # conversations.info calls this tick, answered or not: LOOKUPS_PER_TICK at most
+    any_never = False
     stopped: set[str] = set()  # workspaces whose look-ups wait for the next tick
     locked_out: set[str] = set()  # no installation or a refused token: the sender records why, nothing is posted
     clients: dict[str, WebClient] = {}
-    for team_id, channel_id, _never in due:
-        if team_id in stopped:
-            continue
-        try:
-            slack = clients.get(team_id) or clients.setdefault(team_id, _impatient(client_for(client, team_id)))
-            channel = slack.conversations_info(channel=channel_id)["channel"]
-        except NotInstalled:
-            stopped.add(team_id)
-            locked_out.add(team_id)
-            continue
-        except SlackApiError as e:
-            error = str(e.response.get("error") or e.response.status_code)
-            if lasting(e):
-                store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=None, now=now)
-                looked_up += 1
+    while asked < LOOKUPS_PER_TICK:
+        # A workspace stopped this tick is asked for no more: the other workspaces' channels take its turn (else one
+        # Partner cannot reach, its channels never checked and first in line, would hold everyone's nudges).
+        due = store.channels_to_check_sharing(
+            checked_before=now - RECHECK_AFTER, limit=LOOKUPS_PER_TICK - asked, except_teams=sorted(stopped)
+        )
+        if not due:
+            break
+        any_never = any_never or any(never for _team, _channel, never in due)
+        stopped_before = len(stopped)
+        for team_id, channel_id, _never in due:
+            if team_id in stopped:
                 continue
-            logger.warning("could not look up channel %s (%s): next tick", channel_id, error)
-            stopped.add(team_id)  # rate-limited, a refused token or Slack's own trouble: not another call now
-            if error in TOKEN_REFUSED:
+            asked += 1
+            try:
+                slack = clients.get(team_id) or clients.setdefault(team_id, _impatient(client_for(client, team_id)))
+                channel = slack.conversations_info(channel=channel_id)["channel"]
+            except NotInstalled:
+                stopped.add(team_id)
                 locked_out.add(team_id)
-            continue
-        except (OSError, URLError) as e:
-            logger.warning("could not look up channel %s (%s): next tick", channel_id, type(e).__name__)
-            stopped.add(team_id)
-            continue
-        shared = shared_with_another_organisation(channel)
-        if store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared, now=now):
-            logger.info("channel %s: shared with another organisation: %s (looked up)", channel_id, shared)
-        looked_up += 1
-    if any(never for _team, _channel, never in due):  # never-checked ones come first: else there are none
+                continue
+            except SlackApiError as e:
+                error = str(e.response.get("error") or e.response.status_code)
+                if lasting(e):
+                    store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=None, now=now)
+                    looked_up += 1
+                    continue
+                logger.warning("could not look up channel %s (%s): next tick", channel_id, error)
+                stopped.add(team_id)  # rate-limited, a refused token or Slack's own trouble: not another call now
+                if error in TOKEN_REFUSED:
+                    locked_out.add(team_id)
+                continue
+            except (OSError, URLError) as e:
+                logger.warning("could not look up channel %s (%s): next tick", channel_id, type(e).__name__)
+                stopped.add(team_id)
+                continue
+            shared = shared_with_another_organisation(channel)
+            if store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared, now=now):
+                logger.info("channel %s: shared with another organisation: %s (looked up)", channel_id, shared)
+            looked_up += 1
+        if len(stopped) == stopped_before:
+            break  # every channel due was answered (or the tick's share is used): the rest is the next tick's
+    if any_never:  # never-checked ones come first: else there are none
         held = store.hold_nudges_of_unchecked_channels(
             until=now + HOLD, planned_since=now - MAX_HOLD, except_teams=sorted(locked_out)
         )

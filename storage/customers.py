@@ -270,10 +270,13 @@ class CustomerQueries(WorkspaceQueries):
             session.commit()
         return int(changed or 0)
 
-    def channels_to_check_sharing(self, *, checked_before: datetime, limit: int) -> list[tuple[str, str, bool]]:
+    def channels_to_check_sharing(
+        self, *, checked_before: datetime, limit: int, except_teams: Sequence[str] = ()
+    ) -> list[tuple[str, str, bool]]:
         """(team, channel, never checked) of live customers' channels whose sharing Slack has never told Partner
         (customers from before it was recorded, a channel whose look-up failed) or last told before
-        `checked_before`: the never-checked first, then the longest unchecked; workspaces still installed only."""
+        `checked_before`: the never-checked first, then the longest unchecked; workspaces still installed only,
+        and not `except_teams` (those whose look-ups wait for the next tick)."""
         checked = col(Customer.channel_shared_checked_at)
         never = func.count() - func.count(checked)  # the channel's customers never checked
         uninstalled = select(Workspace.team_id).where(col(Workspace.active).is_(False))
@@ -283,6 +286,7 @@ class CustomerQueries(WorkspaceQueries):
                 col(Customer.archived_at).is_(None),
                 col(Customer.channel_id).is_not(None),
                 col(Customer.team_id).not_in(uninstalled),
+                col(Customer.team_id).not_in(list(except_teams)),
                 checked.is_(None) | (checked < checked_before),
             )
             .group_by(col(Customer.team_id), col(Customer.channel_id))

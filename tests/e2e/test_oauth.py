@@ -35,6 +35,7 @@ from handlers.home_publisher import publisher_of, request_home_refresh
 from handlers.ids import CARD_ARCHIVE, CHECKIN_CUSTOMER, EDIT_CUSTOMER_MODAL, LIST_OPEN_CARD
 from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
+from schedules.sharing import LOOKUPS_PER_TICK
 from storage.models import SLACK_OAUTH_STATES, Customer, Workspace
 from storage.store import Store
 from tests.conftest import MANIFEST_BOT_SCOPES
@@ -413,6 +414,37 @@ def test_a_tick_posts_each_workspaces_nudges_with_its_own_token(
     assert "C3INITECH" not in {c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")}
     (failed,) = store.nudges(team_id=T3, kinds=["cadence"], due_after=MON)
     assert failed.status in ("failed", "missed")
+
+
+def test_a_workspace_partner_cannot_reach_holds_no_other_workspaces_nudges(
+    teams: dict[str, SlackRequests],
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    unpaced: None,
+) -> None:
+    """After the upgrade every channel's sharing is unknown. A workspace without installation (first in line, with
+    a tick's worth of channels) must not take every tick's look-ups: the installed workspaces' channels are looked
+    up too, and their nudges go out on time rather than a quarter of an hour late, day after day."""
+    for n in range(LOOKUPS_PER_TICK):
+        store.add_customer(
+            team_id="T0000000",
+            name=f"Gone {n}",
+            created_by="U0999",
+            now=MON,
+            channel_id=f"C0GONE{n:02d}",
+            owner_id="U0999",
+            tz="America/New_York",
+            cadence="daily 09:00",
+        )
+    add_due_customers(store)
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    report = run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    assert not report.failed, report.failed
+    posted = {c.params["channel"] for c in fake_slack.calls_to("chat.postMessage") if c.ok}
+    assert posted == {"C1ACME", "C2GLOBEX"}
 
 
 def test_a_person_in_two_workspaces_gets_each_workspaces_own_dm_digest_with_its_token(
