@@ -213,19 +213,27 @@ class SenderOptions:
 # --------------------------------------------------------------------------- composing
 
 
-def late_note(due_at: datetime) -> dict[str, Any]:
+def late_note_text(due_at: datetime) -> str:
     epoch = int(due_at.timestamp())
     fallback = due_at.strftime("%Y-%m-%d %H:%M UTC")
-    return context(
+    return (
         f":hourglass: Sent late — this was due <!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>; "
         "Partner was offline."
     )
+
+
+def late_note(due_at: datetime) -> dict[str, Any]:
+    return context(late_note_text(due_at))
 
 
 def decorate(message: Message, nudge: Nudge, sent_at: datetime) -> Message:
     """The message as sent: with a late note when it went out well after it was due."""
     if sent_at - nudge.due_at <= LATE_AFTER:
         return message
+    if not message.blocks:
+        # A text-only message (a check-in summary, an owner alert): Slack shows a message's blocks instead of its
+        # text, so a note as the only block would be all anyone sees. The note goes under the text instead.
+        return replace(message, text=f"{message.text}\n{late_note_text(nudge.due_at)}")
     return replace(message, blocks=[*message.blocks, late_note(nudge.due_at)])
 
 

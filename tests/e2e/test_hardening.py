@@ -590,3 +590,33 @@ def test_a_summary_with_no_answer_after_the_customer_moved_channel_is_still_post
     impatient_bot.settle()
     (reply,) = [m for m in fake_slack.messages["C0NEW"] if "pilot extended" in m["text"]]
     assert reply["thread_ts"] == summary["ts"]
+
+
+def test_a_summary_and_an_owner_alert_sent_late_after_a_crash_still_show_what_they_say(
+    fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    """`serve` died before a red check-in's follow-up; the tick posts its summary and alert half an hour later, with a
+    note that they are late. Slack shows a message's blocks instead of its text: a note as their only block would
+    hide the check-in itself."""
+    fake_slack.add_channel("C0LATE", name="late", members=["U0001"])
+    customer = store.add_customer(
+        team_id=TEAM_ID, name="Latecorp", created_by="U0001", now=clock(), channel_id="C0LATE", owner_id="U0001"
+    )
+    assert customer.id is not None
+    store.set_channel_shared(team_id=TEAM_ID, channel_id="C0LATE", shared=False, now=clock())
+    store.record_checkin(
+        team_id=TEAM_ID,
+        customer_id=customer.id,
+        author_id="U0002",
+        mood="red",
+        note="the pilot is failing",
+        now=clock(),
+        alert_owner_id="U0001",
+        summary_tz="UTC",
+    )
+    send_nudges(store=store, client=make_client(settings), now=clock() + timedelta(minutes=30))
+    posts = [c.params for c in fake_slack.calls_to("chat.postMessage") if c.ok]
+    assert {p["channel"] for p in posts} == {"C0LATE", "U0001"}
+    for post in posts:
+        shown = json.dumps(post["blocks"]) if post.get("blocks") else post["text"]
+        assert "Sent late" in shown and ("pilot is failing" in shown or "red" in shown), post
