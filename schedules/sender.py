@@ -137,6 +137,9 @@ class Message:
     customer_id: int | None = None  # whose channel_error to record when the channel refuses
     digest: str | None = None  # one line for an owner digest; None: never combined with others
     thread_ts: str | None = None  # post as a reply in this thread (a late check-in summary, under its day's first)
+    # Messages of one claim with the same key, channel and thread go as one, their texts joined (a burst's check-in
+    # summaries of one day, as the follow-up would have posted them: else each would start a thread of its own).
+    together: str | None = None
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,25 @@ def compose(messages: Sequence[Message]) -> Message:
         blocks.extend([*message.blocks, {"type": "divider"}])
     text = f"{len(messages)} things need you now: " + "; ".join(lines)
     return Message(text=text[:3000], blocks=blocks[:-1], user=messages[0].user)
+
+
+# Slack shows a message's text best under 4,000 characters: messages joined `together` stay within it.
+TOGETHER_TEXT_LIMIT = 4000
+
+
+def _together(items: list[tuple[Nudge, Message]]) -> list[tuple[list[Nudge], Message]]:
+    """Messages rendered `together` (same key, channel and thread), joined into as few as fit the text limit."""
+    joined: list[tuple[list[Nudge], Message]] = []
+    nudges: list[Nudge] = []
+    texts: list[str] = []
+    for nudge, message in items:
+        if texts and len("\n\n".join([*texts, message.text])) > TOGETHER_TEXT_LIMIT:
+            joined.append((nudges, replace(items[0][1], text="\n\n".join(texts))))
+            nudges, texts = [], []
+        nudges.append(nudge)
+        texts.append(message.text)
+    joined.append((nudges, replace(items[0][1], text="\n\n".join(texts))))
+    return joined
 
 
 def _digest_groups(items: list[tuple[Nudge, Message]]) -> list[list[tuple[Nudge, Message]]]:
@@ -900,11 +922,17 @@ def _deliver(run: _Run, claimed: list[int]) -> int:
         dms: dict[tuple[str, str], list[tuple[Nudge, Message]]] = {}
         for start in range(0, len(claimed), run.options.render_batch):
             lanes: dict[str, list[_Outgoing]] = {}
+            together: dict[tuple[str, str | None, str], list[tuple[Nudge, Message]]] = {}
             batch = run.store.claimed_nudges(ids=claimed[start : start + run.options.render_batch], claimer=run.claimer)
             reads = cast(Store, _BatchReads(run.store, batch))  # the batch's customers and contacts: 2 queries
             for nudge in batch:
                 message = _render(run, nudge, reads)
                 if message is None:
+                    continue
+                if message.together is not None and message.channel is not None:
+                    together.setdefault((message.channel, message.thread_ts, message.together), []).append(
+                        (nudge, message)
+                    )
                     continue
                 message = decorate(message, nudge, run.now)
                 if message.channel is None and message.user and message.digest:
@@ -913,6 +941,9 @@ def _deliver(run: _Run, claimed: list[int]) -> int:
                 lanes.setdefault(_lane(nudge.team_id, message.channel, message.user), []).append(
                     _Outgoing([nudge], message)
                 )
+            for (channel, _thread, _key), items in together.items():
+                for nudges, message in _together(items):
+                    lanes.setdefault(channel, []).append(_Outgoing(nudges, decorate(message, nudges[0], run.now)))
             pacing.add(lanes)
         for (team_id, user), items in dms.items():
             outgoing = [
@@ -1323,7 +1354,11 @@ def _render_checkin_summary(nudge: Nudge, store: Store, now: datetime) -> Messag
     )
     thread_ts = parent.summary_ts if parent is not None and parent.id not in ids else None
     text = checkins_summary(customer, checkins)
-    return Message(text=text, channel=customer.channel_id, customer_id=customer.id, thread_ts=thread_ts)
+    # A burst's summaries the follow-up never posted (a crash, Slack's errors) go as one message, as it would have.
+    together = f"{CHECKIN_SUMMARY}:{customer.id}:{start.isoformat()}"
+    return Message(
+        text=text, channel=customer.channel_id, customer_id=customer.id, thread_ts=thread_ts, together=together
+    )
 
 
 def _checkin_summary_threads(nudges: Sequence[Nudge], store: Store) -> set[str]:

@@ -620,3 +620,43 @@ def test_a_summary_and_an_owner_alert_sent_late_after_a_crash_still_show_what_th
     for post in posts:
         shown = json.dumps(post["blocks"]) if post.get("blocks") else post["text"]
         assert "Sent late" in shown and ("pilot is failing" in shown or "red" in shown), post
+
+
+def test_a_bursts_summaries_the_follow_up_never_posted_go_as_one_message(
+    fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    """Three check-ins in a row, then `serve` died before their follow-up: the tick posts their summaries as the
+    follow-up would have, one message, not three that each start a thread of the day."""
+    fake_slack.add_channel("C0BURST", name="burst", members=["U0001"])
+    customer = store.add_customer(
+        team_id=TEAM_ID, name="Burstco", created_by="U0001", now=clock(), channel_id="C0BURST", tz="Europe/Berlin"
+    )
+    assert customer.id is not None
+    store.set_channel_shared(team_id=TEAM_ID, channel_id="C0BURST", shared=False, now=clock())
+    for i in range(3):
+        store.record_checkin(
+            team_id=TEAM_ID,
+            customer_id=customer.id,
+            author_id="U0001",
+            mood="green",
+            note=f"burst note {i}",
+            now=clock() + timedelta(seconds=i),
+            summary_tz="Europe/Berlin",
+        )
+    send_nudges(store=store, client=make_client(settings), now=clock() + timedelta(minutes=1))
+    (message,) = fake_slack.messages["C0BURST"]
+    assert all(f"burst note {i}" in message["text"] for i in range(3)), message["text"]
+    assert {c.summary_ts for c in store.checkins(team_id=TEAM_ID)} == {message["ts"]}
+    # A later summary of the day replies in its thread.
+    store.record_checkin(
+        team_id=TEAM_ID,
+        customer_id=customer.id,
+        author_id="U0001",
+        mood="green",
+        note="burst note 3",
+        now=clock() + timedelta(minutes=2),
+        summary_tz="Europe/Berlin",
+    )
+    send_nudges(store=store, client=make_client(settings), now=clock() + timedelta(minutes=3))
+    (reply,) = [m for m in fake_slack.messages["C0BURST"] if "burst note 3" in m["text"]]
+    assert reply["thread_ts"] == message["ts"]
