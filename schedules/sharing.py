@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -73,29 +72,22 @@ def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now
             asked += 1
             try:
                 slack = clients.get(team_id) or clients.setdefault(team_id, _impatient(client_for(client, team_id)))
-                channel = slack.conversations_info(channel=channel_id)["channel"]
+                look_up(slack, store, team_id=team_id, channel_id=channel_id, now=now)
             except NotInstalled:
                 stopped.add(team_id)
                 locked_out.add(team_id)
                 continue
             except SlackApiError as e:
                 error = str(e.response.get("error") or e.response.status_code)
-                if lasting(e):
-                    store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=None, now=now)
-                    looked_up += 1
-                    continue
                 logger.warning("could not look up channel %s (%s): next tick", channel_id, error)
                 stopped.add(team_id)  # rate-limited, a refused token or Slack's own trouble: not another call now
                 if error in TOKEN_REFUSED:
                     locked_out.add(team_id)
                 continue
-            except (OSError, URLError) as e:
+            except OSError as e:  # a timeout or a dropped connection (URLError is one)
                 logger.warning("could not look up channel %s (%s): next tick", channel_id, type(e).__name__)
                 stopped.add(team_id)
                 continue
-            shared = shared_with_another_organisation(channel)
-            if store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared, now=now):
-                logger.info("channel %s: shared with another organisation: %s (looked up)", channel_id, shared)
             looked_up += 1
         if len(stopped) == stopped_before:
             break  # every channel due was answered (or the tick's share is used): the rest is the next tick's
@@ -114,6 +106,23 @@ def _impatient(client: WebClient) -> WebClient:
     return same_client_as(client, WebClient, retry_handlers=handlers)
 
 
+def look_up(slack: WebClient, store: Store, *, team_id: str, channel_id: str, now: datetime) -> bool | None:
+    """Asks Slack whether the channel is shared with another organisation and records the answer on its customers:
+    True or False, or None when Slack refused for good (only the time is recorded, see `lasting`). Raises
+    SlackApiError or OSError when Slack cannot say for now."""
+    try:
+        channel = slack.conversations_info(channel=channel_id)["channel"]
+    except SlackApiError as e:
+        if not lasting(e):
+            raise
+        store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=None, now=now)
+        return None
+    shared = shared_with_another_organisation(channel)
+    if store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared, now=now):
+        logger.info("channel %s: shared with another organisation: %s (looked up)", channel_id, shared)
+    return shared
+
+
 def with_known_sharing(*, client: WebClient, store: Store, customer: Customer, now: datetime) -> Customer:
     """The customer, its channel's sharing looked up first when Slack has never told Partner (a customer from before
     Partner recorded it, whose check-in comes before the tick's look-up): what a check-in's follow-up reads before
@@ -122,17 +131,10 @@ def with_known_sharing(*, client: WebClient, store: Store, customer: Customer, n
     if not channel_id or customer.channel_shared_checked_at is not None:
         return customer
     try:
-        channel = client.conversations_info(channel=channel_id)["channel"]
-    except SlackApiError as e:
-        if lasting(e):  # a post fails alike, and says so to the owner
-            store.set_channel_shared(team_id=customer.team_id, channel_id=channel_id, shared=None, now=now)
-            return customer
+        shared = look_up(client, store, team_id=customer.team_id, channel_id=channel_id, now=now)
+    except (SlackApiError, OSError):
         customer.channel_shared = True  # this object only; the tick looks it up again
         return customer
-    except (OSError, URLError):
-        customer.channel_shared = True
-        return customer
-    customer.channel_shared = shared_with_another_organisation(channel)
-    customer.channel_shared_checked_at = now
-    store.set_channel_shared(team_id=customer.team_id, channel_id=channel_id, shared=customer.channel_shared, now=now)
+    if shared is not None:  # None: Slack will not describe it, and a post there fails alike and says so to the owner
+        customer.channel_shared, customer.channel_shared_checked_at = shared, now
     return customer
