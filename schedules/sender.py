@@ -640,13 +640,9 @@ class _Run:
         if posts:
             self.store.mark_sent(posts=posts, claimer=self.claimer, now=self.now)
 
-    def mark_sending(self, request: tuple[list[int], str]) -> bool:
-        """Marks one message's nudges "sending" before its post (False: they are no longer mine). Answered from
-        an earlier write when that write marked it ahead."""
-        return self.mark_sending_many([request])[0]
-
     def mark_sending_many(self, requests: Sequence[tuple[list[int], str]]) -> list[bool]:
-        """`mark_sending` for several messages, in one write (or none, when an earlier one marked them ahead)."""
+        """Marks these messages' nudges "sending" before their posts, in one write (False: they are no longer mine);
+        answered from an earlier write when that one marked them ahead."""
         with self.lock:
             known = [self._marked.pop(tuple(ids), None) for ids, _ in requests]
         asked = [request for request, answer in zip(requests, known, strict=True) if answer is None]

@@ -189,9 +189,6 @@ class KeepAliveWebClient(WebClient):
         for connection in opened:
             connection.close()
 
-    def _connection(self, scheme: str, netloc: str) -> _Wire:
-        return self._connections(scheme, netloc, 1)[0]
-
     def _connections(self, scheme: str, netloc: str, count: int) -> list[_Wire]:
         """The thread's first `count` kept connections to this host (opened when first sent on)."""
         connections: dict[tuple[str, str], list[_Wire]] = self._local.__dict__.setdefault("open", {})
@@ -209,7 +206,7 @@ class KeepAliveWebClient(WebClient):
         waiting for the answer propagates as it is (a timeout: the post may have gone out, never retried blindly).
         """
         parts = urlsplit(url)
-        connection = self._connection(parts.scheme, parts.netloc)
+        (connection,) = self._connections(parts.scheme, parts.netloc, 1)
         try:
             try:
                 connection.send(data)
