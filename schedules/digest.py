@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.error import HTTPError
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
@@ -215,6 +216,19 @@ def upload_chart(
     return dict(response.get("file") or {})
 
 
+def never_shared(error: Exception) -> bool:
+    """True when a failed `files_upload_v2` stopped before `files.completeUploadExternal` for a reason that passes
+    (Slack busy or down: 429, 5xx; the upload URL refusing the bytes), so the chart was not shared and trying again
+    in a later tick cannot show it twice. slack-sdk answers an API method's HTTP error with SlackApiError, so an
+    HTTPError comes from the upload URL alone."""
+    if isinstance(error, HTTPError):
+        return True
+    if isinstance(error, SlackApiError):
+        status = error.response.status_code
+        return str(error.response.api_url).endswith("files.getUploadURLExternal") and (status == 429 or status >= 500)
+    return False
+
+
 def send_digest(
     *,
     store: Store,
@@ -334,9 +348,11 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
                 uploaded += 1
             except NotInstalled as e:
                 logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e)
-            except SlackApiError as e:
-                # At most once: a failed upload is logged, not retried into a possible duplicate.
-                logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e.response.get("error"))
-            except OSError as e:  # a timeout: the next workspaces' charts still go out in this tick
-                logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e)
+            except (SlackApiError, OSError) as e:  # OSError, a timeout: the next workspaces' charts still go out
+                reason = e.response.get("error") if isinstance(e, SlackApiError) else e
+                if never_shared(e):  # a later tick tries again: Slack's hiccup no longer costs the week's chart
+                    store.unplan_nudge(team_id=nudge.team_id, kind=DIGEST_CHART, subject="team", due_key=nudge.due_key)
+                    logger.warning("digest chart for %s not uploaded yet, next tick retries: %s", nudge.team_id, reason)
+                else:  # at most once: it may have been shared, so it is logged, not retried into a possible duplicate
+                    logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, reason)
     return uploaded

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, or_, tuple_, update
+from sqlalchemy import Table, bindparam, delete, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -227,6 +227,20 @@ class NudgeQueries(StoreBase):
             except IntegrityError:
                 session.rollback()
                 return False
+
+    def unplan_nudge(self, *, team_id: str, kind: str, subject: str, due_key: str) -> bool:
+        """Removes one planned row, so that the next `plan_nudge` of its key plans it again; True when it was there.
+
+        For once-tokens whose work failed before it could have reached Slack (a chart never shared): trying again
+        then cannot do it twice."""
+        with self.session() as session:
+            result = session.exec(  # type: ignore[call-overload]
+                delete(Nudge).where(
+                    Nudge.team_id == team_id, Nudge.kind == kind, Nudge.subject == subject, Nudge.due_key == due_key
+                )
+            )
+            session.commit()
+            return bool(result.rowcount)
 
     def existing_nudge_keys(self, *, team_id: str, kind: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which (subject, due_key) pairs of `kind` are already in the outbox."""

@@ -279,6 +279,45 @@ def test_the_weekly_digest_goes_out_once_with_its_chart(
     assert send_due_nudges(store=store, client=client, now=later) == 1
 
 
+@pytest.mark.parametrize(
+    ("method", "status", "times"),
+    [("files.getUploadURLExternal", 503, 3), ("upload", 500, 1)],  # 3: the client's own two retries fail too
+)
+def test_a_chart_slack_failed_to_take_before_sharing_it_goes_out_at_the_next_tick_once(
+    store: Store, fake_slack: FakeSlack, settings: Settings, method: str, status: int, times: int
+) -> None:
+    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
+    seed(store, MONDAY_9_BERLIN)
+    client = make_client(settings)
+    now = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
+    assert plan_digests(store=store, client=client, now=now, settings=settings) == 1
+    assert send_due_nudges(store=store, client=client, now=now) == 1
+    fake_slack.fail_next(method, status=status, times=times)
+    assert send_digest_charts(store=store, client=client, now=now) == 0
+    for minutes in (1, 2):  # the next ticks, as any replica's: one of them uploads it, once
+        send_digest_charts(store=store, client=client, now=now + timedelta(minutes=minutes))
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert chart["channel_id"] == "C0001" and png_size(chart["bytes"]) == CHART_SIZE
+    assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
+
+
+def test_a_chart_slack_may_have_shared_is_not_uploaded_again(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
+    seed(store, MONDAY_9_BERLIN)
+    client = make_client(settings)
+    now = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
+    plan_digests(store=store, client=client, now=now, settings=settings)
+    send_due_nudges(store=store, client=client, now=now)
+    fake_slack.fail_next("files.completeUploadExternal", status=503, times=3)
+    for minutes in (0, 1, 2):
+        assert send_digest_charts(store=store, client=client, now=now + timedelta(minutes=minutes)) == 0
+    assert len(fake_slack.calls_to("files.getUploadURLExternal")) == 1
+
+
 def test_an_auckland_digest_counts_streaks_and_names_its_chart_by_aucklands_week(
     store: Store, fake_slack: FakeSlack, settings: Settings
 ) -> None:
