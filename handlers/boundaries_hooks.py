@@ -9,6 +9,7 @@ sets off (an escalation to the owner) goes through the nudge outbox, never strai
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -145,7 +146,9 @@ def log_slip(
         )
     except ValueError as e:
         raise UserError(str(e)) from None
-    planning.plan_escalation(store, customer=customer, record=after, policy=policy, now=now)
+    if planning.plan_escalation(store, customer=customer, record=after, policy=policy, now=now):
+        # The plan moved escalated_at to now: the record says so, as a fresh read would (see slip_summary).
+        after = dataclasses.replace(after, rule=dataclasses.replace(after.rule, escalated_at=now))
     if created:
         assert customer.id is not None
         refresh_health(store, team_id=customer.team_id, customer_id=customer.id, now=now, settings=settings)
@@ -153,9 +156,13 @@ def log_slip(
 
 
 def slip_summary(record: BoundaryRecord, policy: rules.Policy, now: datetime) -> str:
-    recent = rules.slips_in_window(record.rule, now, policy.escalate_window)
+    rule = record.rule
+    recent = rules.slips_in_window(rule, now, policy.escalate_window)
     text = f"{recent} slip{'' if recent == 1 else 's'} in the last {policy.escalate_window.days} days"
-    if recent >= policy.escalate_slips:
+    # The owner is asked once per run of slips (escalated_at moves to the slip that made the run); a slip after
+    # that run, or after the owner decided what to do about it, starts a new run and asks nobody yet.
+    asked = rule.escalated_at is not None and all(s.at <= rule.escalated_at for s in rule.slips)
+    if recent >= policy.escalate_slips and asked:
         text += " — I've asked the owner to decide what to do about it"
     return text
 

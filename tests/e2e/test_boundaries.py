@@ -625,3 +625,32 @@ def test_retire_button_redraws_the_list(acme: SlackRequests, fake_slack: FakeSla
     assert records(store)[1].rule.status == "retired"
     redrawn = response_posts(fake_slack)[-1]
     assert redrawn["replace_original"] is True and "~*2.*" in json.dumps(redrawn["blocks"])
+
+
+def test_a_slip_says_the_owner_was_asked_only_when_it_made_a_run_that_asks_them(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    ephemeral(acme.command("boundary acme activate 1"))
+    for day in (1, 2):
+        clock.set(ny(2026, 12, day, 11))
+        assert "asked the owner" not in ephemeral(acme.command(f"boundary acme slip 1 late on day {day}"))
+    clock.set(ny(2026, 12, 3, 11))
+    third = acme.command("boundary acme slip 1 late again", trigger_id="123.456.third")
+    assert "3 slips in the last 30 days — I've asked the owner to decide" in ephemeral(third)
+    # Slack's retry of that command answers as the first delivery did.
+    again = acme.command("boundary acme slip 1 late again", trigger_id="123.456.third", retry_num=1)
+    assert "I've asked the owner to decide" in ephemeral(again)
+    tick(store, settings, clock.now)
+    (escalation,) = [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
+    dm = {"type": "message", "ts": "1764800000.000100", "text": "", "blocks": escalation["blocks"]}
+    acme.block_action(BOUNDARY_DECIDE_TALK, value=str(records(store)[0].id), message=dm, channel_id="DDANA")
+
+    # The owner decided to talk it through: the next slips start a new run, and nobody is asked until it is one.
+    for day in (8, 9):
+        clock.set(ny(2026, 12, day, 11))
+        reply = ephemeral(acme.command(f"boundary acme slip 1 late on day {day}"))
+        assert "slips in the last 30 days" in reply and "asked the owner" not in reply, reply
+    clock.set(ny(2026, 12, 10, 11))
+    assert "I've asked the owner to decide" in ephemeral(acme.command("boundary acme slip 1 late once more"))
+    tick(store, settings, clock.now)
+    assert len([p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]) == 2
