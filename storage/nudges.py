@@ -417,22 +417,28 @@ class NudgeQueries(StoreBase):
     def hold_nudges_of_unchecked_channels(
         self, *, until: datetime, planned_since: datetime, except_teams: Sequence[str] = ()
     ) -> int:
-        """Pending nudges of live customers whose channel's sharing Slack has not told Partner yet (its look-up
+        """Pending posts in the channels of live customers whose sharing Slack has not told Partner yet (the look-up
         failed or waits its turn) wait until `until` instead of being claimed: such a channel may be shared with the
         customer's organisation, whose people must not see internal posts. No attempt is counted. Only rows planned
         since `planned_since`: an older one waits no more (schedules.sharing.MAX_HOLD). `except_teams`: workspaces
         Partner cannot post to at all (no installation, a refused token), whose rows the sender records as such."""
-        unchecked = select(Customer.id).where(
+        unchecked_where = (
             col(Customer.channel_shared_checked_at).is_(None),
             col(Customer.channel_id).is_not(None),
             col(Customer.archived_at).is_(None),
             col(Customer.team_id).not_in(list(except_teams)),
+        )
+        unchecked = select(Customer.id).where(*unchecked_where)
+        # Only what goes to the channel: a DM (an owner's alert) is read by its recipient alone.
+        to_channel = col(Nudge.recipient_id).is_(None) | col(Nudge.recipient_id).in_(
+            select(Customer.channel_id).where(*unchecked_where)
         )
         with self.session() as session:
             held = session.exec(  # type: ignore[call-overload]
                 update(Nudge)
                 .where(
                     col(Nudge.customer_id).in_(unchecked),
+                    to_channel,
                     col(Nudge.status) == "pending",
                     col(Nudge.due_at) < until,
                     col(Nudge.created_at) >= planned_since,

@@ -325,7 +325,8 @@ def test_nudges_wait_while_slack_cannot_say_whether_the_channel_is_shared(
     fake_slack.add_channel("C0ACME", name="acme", is_ext_shared=True, members=["U0001"])
     fake_slack.fail_next("conversations.info", error="ratelimited", status=429, retry_after=30)
     tick(store, settings, ny(2026, 11, 30, 9, 0))
-    assert fake_slack.calls_to("chat.postMessage") == []  # not in the channel, and not yet anywhere
+    assert posts_in(fake_slack, "C0ACME") == [] and not told_dana_to_call(fake_slack)  # the call: not yet anywhere
+    assert "Acme Corp is overdue" in " ".join(dms_to(fake_slack, "U0001"))  # Dana's own alert waits for no channel
     assert acme(store).channel_shared_checked_at is None
     tick(store, settings, ny(2026, 11, 30, 9, 1))  # the next tick looks it up, then sends
     assert posts_in(fake_slack, "C0ACME") == []
@@ -354,10 +355,41 @@ def test_a_nudge_waits_for_the_look_up_a_quarter_of_an_hour_at_most(
     fake_slack.fail_next("conversations.info", error="internal_error", times=1000)
     for minute in range(15):
         tick(store, settings, ny(2026, 11, 30, 9, minute))
-        assert fake_slack.calls_to("chat.postMessage") == [], minute
+        assert posts_in(fake_slack, "C0ACME") == [] and not told_dana_to_call(fake_slack), minute
     tick(store, settings, ny(2026, 11, 30, 9, 16))
     assert len(posts_in(fake_slack, "C0ACME")) == 1
     assert acme(store).channel_shared_checked_at is None  # still asked each tick, until Slack answers
+
+
+def test_an_owners_alert_by_dm_does_not_wait_for_the_channels_look_up(
+    upgraded: tuple[Store, BotServer], fake_slack: FakeSlack, clock: FakeClock, settings: Settings
+) -> None:
+    """Only posts in the channel wait to know who reads it: a DM to the owner is read by the owner alone."""
+    store, server = upgraded
+    fake_slack.add_channel("C0ACME", name="acme", members=["U0001"])
+    fake_slack.fail_next("conversations.info", error="internal_error", times=1000)
+    clock.set(ny(2026, 11, 30, 10))
+    slack = SlackRequests(server.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+    fake_slack.fail_next("chat.postMessage", **test_hardening.FAULTS["500"])  # the follow-up's alert: refused
+    reply = slack.command("checkin acme red they are furious", user_id="U0002", user_name="sam")  # not the owner
+    assert "Logged a red check-in" in ephemeral(reply)
+    server.settle()
+    assert fake_slack.calls_to("chat.postMessage") and alerts_to_dana(fake_slack) == []  # tried, refused
+    tick(store, settings, ny(2026, 11, 30, 10, 1))  # the next tick sends it, the channel still not looked up
+    assert len(alerts_to_dana(fake_slack)) == 1
+    assert acme(store).channel_shared_checked_at is None
+    assert posts_in(fake_slack, "C0ACME") == []
+
+
+def alerts_to_dana(fake: FakeSlack) -> list[str]:
+    """The red check-in's alerts Slack accepted in Dana's DMs."""
+    return [
+        str(c.params.get("text"))
+        for c in fake.calls_to("chat.postMessage")
+        if c.params.get("channel") == "U0001"
+        and c.response.get("ok")
+        and "they are furious" in str(c.params.get("text"))
+    ]
 
 
 def test_a_channel_shared_while_partner_missed_the_event_is_caught_by_the_daily_look_up(
