@@ -30,8 +30,12 @@ def _flag(word: str) -> tuple[str, str] | None:
 
 
 def _refuse(call: CommandCall, problem: str) -> UserError:
+    return _given_back(call, UserError(f"{problem} Usage: `{USAGE}`"))
+
+
+def _given_back(call: CommandCall, refusal: UserError) -> UserError:
     # The note may be long: give the whole command back so nothing typed is lost.
-    return UserError(f"{problem} Usage: `{USAGE}`\nYou typed: `/partner checkin {call.args.strip()}`")
+    return UserError(f"{refusal.message}\nYou typed: `/partner checkin {call.args.strip()}`")
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,10 @@ def checkin(call: CommandCall) -> Reply:
     words = words_and_offsets(call.args)
     customer, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words], usage=USAGE)
     used = len(words) - len(rest)
-    mood = require_mood(rest[0] if rest else None, USAGE)
+    try:
+        mood = require_mood(rest[0] if rest else None, USAGE)
+    except UserError as e:
+        raise _given_back(call, e) from None
     typed = read_checkin_text(call.args[words[used][1] :])  # everything after the mood
     kind, flags, note = typed.kind, typed.flags, typed.note
     if not note:

@@ -64,11 +64,6 @@ def test_a_bad_next_date_names_it_and_stores_nothing(slack: SlackRequests, store
     assert store.checkins(team_id=TEAM_ID) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handlers/commands/checkin.py (held by the ack-path work): require_mood's refusal is not given the "
-    "command back as _refuse does for next=/response=, so the note typed after a bad mood is lost",
-)
 @pytest.mark.parametrize(
     "typed",
     [
