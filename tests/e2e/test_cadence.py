@@ -324,6 +324,27 @@ def test_snooze_button_opens_a_modal_and_nudges_wait_until_the_date(
     assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01", "2026-12-04"]
 
 
+def test_a_nudge_button_clicked_after_the_customer_was_archived_says_so_and_how_to_restore(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+    clock.set(day(1, timedelta(hours=1)))
+    assert "Archived *Acme*" in ephemeral(slack.command("archive acme"))
+    for i, action_id in enumerate((NUDGE_LOG_CALL, NUDGE_SNOOZE, NUDGE_SKIP)):
+        value = message["blocks"][1]["elements"][i]["value"]
+        assert (
+            slack.block_action(action_id, value=value, channel_id="C0ACME", message=button_message(message)).status
+            == 200
+        )
+    bot.settle()
+    told = [c.params["text"] for c in fake_slack.calls_to("response_url")]
+    assert told == ["*Acme* is archived, so it gets no nudges. Bring it back with `/partner restore Acme`."] * 3
+    assert fake_slack.calls_to("views.open") == []
+    assert [r.payload.get("outcome") for r in rows(store)] == [None]  # nothing recorded on it
+
+
 # Commands
 
 
