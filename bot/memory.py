@@ -13,7 +13,8 @@ the scheduler are ≈ 17 threads. Both remedies are glibc-only; elsewhere they d
 - `freeze_startup_heap()`: the objects built at start-up are left out of garbage collection (a latency remedy:
   full collections walking them paused requests).
 - `fewer_full_collections()`: while a burst builds many objects that all stay alive until it ends (a fan-out's
-  claimed nudges, customers and messages), no full collection runs; young ones still do.
+  claimed nudges, customers and messages), no full collection runs, and young ones run every BURST_YOUNG_THRESHOLD
+  allocations instead of every 700.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+# Allocations between two young collections inside `fewer_full_collections` (Python's default: 700). A 10,000-nudge
+# fan-out ran ≈ 530 young and 49 middle collections, ≈ 0.5 s of its CPU, each walking objects the send keeps alive
+# until it ends; at 10,000 it runs ≈ 20, ≈ 0.3 s (bench/RESULTS.md, session 8). Larger saves a little more, but one
+# young collection then pauses every thread for as long (≈ 12 ms at 10,000, ≈ 75 ms at 50,000): requests served
+# while a tick sends would wait that out.
+BURST_YOUNG_THRESHOLD = 10_000
+
 _full_collections_lock = threading.Lock()
 _full_collections_paused = 0
 _saved_threshold: tuple[int, int, int] = (700, 10, 10)
@@ -71,8 +79,8 @@ _saved_threshold: tuple[int, int, int] = (700, 10, 10)
 @contextlib.contextmanager
 def fewer_full_collections() -> Iterator[None]:
     """No automatic full (oldest-generation) collection inside the block; the two young generations are still
-    collected, and the first full collection after the block catches up. Nested and concurrent blocks are fine:
-    the threshold is restored when the last one ends.
+    collected, the youngest every BURST_YOUNG_THRESHOLD allocations (at least), and the first full collection after
+    the block catches up. Nested and concurrent blocks are fine: the thresholds are restored when the last one ends.
 
     A full collection walks every tracked object; one that runs while a burst is building objects that all stay
     alive until it ends finds nothing to free, and the burst's growth triggers one after another (a 10,000-nudge
@@ -82,7 +90,7 @@ def fewer_full_collections() -> Iterator[None]:
         if _full_collections_paused == 0:
             _saved_threshold = gc.get_threshold()
             young, middle, _ = _saved_threshold
-            gc.set_threshold(young, middle, 2**31 - 1)
+            gc.set_threshold(max(young, BURST_YOUNG_THRESHOLD), middle, 2**31 - 1)
         _full_collections_paused += 1
     try:
         yield

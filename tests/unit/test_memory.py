@@ -10,6 +10,7 @@ import pytest
 
 from bot.memory import (
     BURST_CPU_SECONDS,
+    BURST_YOUNG_THRESHOLD,
     CHECK_SECONDS,
     IDLE_CPU_SHARE,
     IdleTrimmer,
@@ -77,6 +78,7 @@ def test_a_burst_of_long_lived_objects_runs_no_full_collection_and_the_threshold
                 outer.start()
             outer.join()
             assert gc.get_threshold()[2] > 10**9  # still inside the first block
+            assert gc.get_threshold()[0] >= BURST_YOUNG_THRESHOLD > before[0]
             kept = [{"nudge": i, "blocks": [[i]]} for i in range(300_000)]  # alive until the end, like a fan-out's
         assert gc.get_threshold() == before
     finally:
