@@ -13,6 +13,7 @@ from domain.calendar import validate_timezone
 from domain.errors import UserError
 from handlers.blocks import context
 from handlers.blocks.digest import digest_blocks, digest_text
+from handlers.commands.add import user_timezone
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.export import open_dm, run_after_ack
 from handlers.parsing import parse_channel, parse_key_value, tokenize
@@ -107,6 +108,8 @@ def on_demand(call: CommandCall, *, owner_id: str | None) -> Reply:
     """The digest right now, as an ephemeral answer; its chart follows in the requester's DM."""
     workspace = call.store.digest_workspace(team_id=call.team_id)
     tz = digest_tz(workspace, call.settings.default_tz)
+    if owner_id is not None:  # your digest is about your week: on Monday morning in Auckland, not UTC's Sunday
+        tz = asker_timezone(call) or tz
     summary, _facts = build_digest(
         store=call.store,
         team_id=call.team_id,
@@ -143,6 +146,14 @@ def on_demand(call: CommandCall, *, owner_id: str | None) -> Reply:
         blocks.append(context(":incoming_envelope: The chart is on its way to your DM with me."))
     blocks.append(context(settings_line(call)))
     return {"text": digest_text(summary), "blocks": blocks}
+
+
+def asker_timezone(call: CommandCall) -> str | None:
+    """The asker's own time zone from Slack (users.info, capped before the answer), None when Slack cannot say."""
+    try:
+        return validate_timezone(user_timezone(call.client, call.user_id) or "")
+    except ValueError:
+        return None
 
 
 def send_chart_to_dm(

@@ -33,7 +33,7 @@ from storage.models import Boundary, CustomerEvent, HealthSnapshot, Nudge
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID
+from tests.utils import TEAM_ID, FakeClock
 
 ADMIN = "U0002"  # Sam, a workspace admin in the fake Slack
 
@@ -432,6 +432,30 @@ def test_digest_mine_answers_at_once_and_sends_the_chart_to_my_dm(
     assert "Initech" in json.dumps(team["blocks"], ensure_ascii=False)
     assert wait_after_ack()  # its chart too: nothing may reach the next test's fake Slack
     assert len([f for f in fake_slack.files.values() if f["completed"]]) == 2
+
+
+def test_digest_mine_covers_the_week_on_the_askers_own_clock(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    fake_slack.add_user("U0009", name="kiri", tz="Pacific/Auckland")
+    monday_8 = datetime(2026, 11, 30, 8, 0, tzinfo=ZoneInfo("Pacific/Auckland"))  # still Sunday 29 Nov in UTC
+    kiwi = store.add_customer(
+        team_id=TEAM_ID, name="Kiwi", created_by="U0009", now=monday_8 - timedelta(days=30), owner_id="U0009"
+    )
+    assert kiwi.id is not None
+    for at in (monday_8 - timedelta(weeks=1), monday_8 - timedelta(minutes=30)):  # last week's Monday and today's
+        store.record_checkin(
+            team_id=TEAM_ID, customer_id=kiwi.id, author_id="U0009", mood="green", note="ok", now=at.astimezone(UTC)
+        )
+    clock.set(monday_8.astimezone(UTC))
+    body = slack.command("digest mine", user_id="U0009", user_name="kiri").json()
+    text = json.dumps(body["blocks"], ensure_ascii=False)
+    assert "Your digest · week of 30 Nov 2026" in text  # the team's digest zone (UTC) is still in the week of 23 Nov
+    assert "*Kiwi*: 2 weeks in a row with a check-in" in text
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert chart["filename"] == "partner-health-2026-W49.png"
 
 
 def test_a_digest_late_after_downtime_still_goes_out_within_a_day(
