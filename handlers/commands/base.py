@@ -42,3 +42,5 @@ class Subcommand:
     summary: str
     run: Callable[[CommandCall], Reply]
     aliases: tuple[str, ...] = ()
+    # Takes prose (a note, an agreement, a reason): a refusal gives the whole command back so none of it is lost.
+    gives_back: bool = False

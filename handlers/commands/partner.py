@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
+from domain.errors import UserError
 from handlers.commands.add import USAGE as ADD_USAGE
 from handlers.commands.add import add
 from handlers.commands.archive import ARCHIVE_USAGE, RESTORE_USAGE, archive, restore
@@ -79,10 +80,13 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "Log how a customer is doing. With no arguments, opens a form.",
         checkin,
         aliases=("check-in", "ci", "log"),
+        gives_back=True,
     ),
     Subcommand("cadence", CADENCE_USAGE, "How often to call a customer, in its own time (owner or admins).", cadence),
     Subcommand("launch", LAUNCH_USAGE, "Daily calls during a launch, then back to the normal cadence.", launch),
-    Subcommand("snooze", SNOOZE_USAGE, "No nudges about a customer for a while; anyone can snooze.", snooze),
+    Subcommand(
+        "snooze", SNOOZE_USAGE, "No nudges about a customer for a while; anyone can snooze.", snooze, gives_back=True
+    ),
     Subcommand("pause", PAUSE_USAGE, "Stop a customer's nudges and alerts until resumed (owner or admins).", pause),
     Subcommand("resume", RESUME_USAGE, "Turn a paused or snoozed customer's nudges back on.", resume),
     Subcommand(
@@ -101,6 +105,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "Working agreements with a customer: introduced one at a time, gently reminded, escalated when they slip.",
         boundary,
         aliases=("boundaries", "agreement", "agreements"),
+        gives_back=True,
     ),
     Subcommand("ask", ASK_USAGE, "Ask the customer's own people how they see us, in your shared channel.", ask),
     Subcommand(
@@ -120,6 +125,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         aliases=("csv",),
     ),
 )
+YOU_TYPED = "\nYou typed: "  # as the check-in's own refusals and the error handler give a command back
 _BY_NAME = {name: s for s in SUBCOMMANDS for name in (s.name, *s.aliases)}
 
 
@@ -164,6 +170,13 @@ def partner_command(
     )
     try:
         reply(ack, subcommand.run(call))
+    except UserError as e:
+        typed = (command.get("text") or "").strip()
+        if not subcommand.gives_back or YOU_TYPED in e.message:
+            raise
+        raise UserError(
+            f"{e.message}{YOU_TYPED}`{command.get('command') or '/partner'} {typed}`", field=e.field
+        ) from None
     finally:
         # What the subcommand stored sets off posts and DMs after the answer (even when it then refused something).
         followup = CommandFollowUp.of(call, response_url=command.get("response_url"))

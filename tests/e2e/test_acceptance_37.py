@@ -87,7 +87,10 @@ def test_a_checkin_by_the_old_name_of_a_renamed_customer_is_not_misread(slack: S
     add_acme(slack)
     ephemeral(slack.command("edit acme corp name=Acme Group"))
     reply = ephemeral(slack.command("checkin acme corp green kickoff went well"))
-    assert reply == "'acme corp' was renamed to *Acme Group*; use the new name."
+    assert reply == (
+        "'acme corp' was renamed to *Acme Group*; use the new name.\n"
+        "You typed: `/partner checkin acme corp green kickoff went well`"  # the note is given back
+    )
     assert "Logged" in ephemeral(slack.command("checkin acme green kickoff went well"))
 
 

@@ -610,6 +610,29 @@ def test_bad_input_is_explained(acme: SlackRequests, store: Store, text: str, me
     assert [(r.rule, r.row.reminders, r.row.reminder_text) for r in records(store)] == before
 
 
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        (
+            'boundary acme add "We answer every clarification within one business day" kind=response_time',
+            "needs a value",
+        ),
+        ('boundary acme add "Calls happen 9-10am, never on Fridays" kind=contact_window value=10-9', "ends before"),
+        ("boundary acme slip 7 the spec came back three days late, again", "There is no number 7"),
+        ('boundary acmx add "We answer within one business day"', "No customer matches 'acmx'"),
+    ],
+)
+def test_a_refused_agreement_or_slip_note_is_given_back(
+    acme: SlackRequests, store: Store, typed: str, says: str
+) -> None:
+    ephemeral(acme.command("boundary acme activate 1"))
+    before = [r.rule for r in records(store)]
+    reply = ephemeral(acme.command(typed))
+    assert says in reply, reply
+    assert f"You typed: `/partner {typed}`" in reply  # the agreement or the note can be copied back, not typed again
+    assert [r.rule for r in records(store)] == before
+
+
 def test_a_replayed_slip_command_logs_one_slip(acme: SlackRequests, store: Store) -> None:
     ephemeral(acme.command("boundary acme activate 1"))
     first = acme.command("boundary acme slip 1 late", trigger_id="123.456.slip")

@@ -192,7 +192,8 @@ def test_a_checkin_is_answered_with_one_lookup_and_one_insert_and_old_names_stil
     # Former names are still read when one can be what was typed: a whole old name beats a prefix of a new one.
     ok(slack.command("edit acme name=Acme Group"))
     assert ok(slack.command("checkin acme corp green kickoff"))["text"] == (
-        "'acme corp' was renamed to *Acme Group*; use the new name."
+        "'acme corp' was renamed to *Acme Group*; use the new name.\n"
+        "You typed: `/partner checkin acme corp green kickoff`"
     )
     assert "Logged a green check-in for *Initech*" in ok(slack.command("checkin initech green ok"))["text"]
     assert "was renamed to *Initech*" in ok(slack.command("checkin GLOBEX green ok"))["text"]
