@@ -10,6 +10,7 @@ senders can never both own a row.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.base import StoreBase, execute_many, in_chunks, unindexed
+from storage.base import StoreBase, execute_many, in_chunks, insert_many_returning, unindexed
 from storage.models import Customer, Nudge, Workspace
 
 NUDGE_TABLE: Table = Nudge.__table__  # type: ignore[assignment]  # Core statements where the ORM adds only cost
@@ -37,8 +38,10 @@ class Planned(NamedTuple):
     status: str
 
 
+@functools.cache
 def insert_if_absent(dialect: str) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id, status (SQLite ≥ 3.35 and PostgreSQL both speak it)."""
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id, status (SQLite ≥ 3.35 and PostgreSQL both speak it); one
+    statement per dialect (insert_many_returning prepares each once)."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     return insert(NUDGE_TABLE).on_conflict_do_nothing().returning(NUDGE_TABLE.c.id, NUDGE_TABLE.c.status)
 
@@ -157,9 +160,11 @@ class NudgeQueries(StoreBase):
             conn = session.connection()
             inserted: list[Planned] = []
             for start in range(0, len(fresh), _INSERT_BATCH):
-                # One executemany per batch, insert-if-absent on uq_nudge_once: a row another tick or replica planned
-                # meanwhile is skipped, not an error, and only the rows really inserted come back.
-                result = conn.execute(insert_if_absent(conn.dialect.name), fresh[start : start + _INSERT_BATCH])
+                # Multi-row inserts (insert_many_returning), insert-if-absent on uq_nudge_once: a row another tick or
+                # replica planned meanwhile is skipped, not an error, and only the rows really inserted come back.
+                result = insert_many_returning(
+                    conn, insert_if_absent(conn.dialect.name), fresh[start : start + _INSERT_BATCH]
+                )
                 inserted.extend(Planned(int(nudge_id), status) for nudge_id, status in result)
             session.commit()
             return inserted

@@ -120,6 +120,43 @@ def test_planning_a_batch_that_races_another_planner_inserts_the_rest_in_one_sta
     assert store.plan_nudges(team_id=TEAM_ID, plans=plans, now=NOW) == []
 
 
+def test_a_large_plan_stores_every_row_as_a_single_planned_nudge_is_stored(store: Store) -> None:
+    """A plan of many rows goes in as multi-row inserts (64 rows a statement, then the rest): every value, the
+    columns' defaults and the payload read back exactly as from a nudge planned alone, only new keys come back."""
+    plan(store, "k5", channel="C0001")  # planned before: left as it is, not returned
+    due = NOW - timedelta(minutes=3)
+    plans = [
+        NudgePlan(
+            kind=PING,
+            subject="team",
+            due_key=f"k{i}",
+            due_at=due,
+            recipient_id=f"U{i:04d}",
+            status="skipped" if i == 70 else "pending",
+            error="answered" if i == 70 else None,
+            payload={"channel": "C0001", "n": i, "tags": ["a", i]},
+        )
+        for i in range(77)
+    ]
+    inserted = store.plan_nudges(team_id=TEAM_ID, plans=plans, now=NOW)
+    assert len({p.id for p in inserted}) == 76 and sum(p.status == "skipped" for p in inserted) == 1
+    plan(store, "alone", channel="C0001")
+    rows = {n.due_key: n for n in store.nudges(team_id=TEAM_ID, kinds=[PING], due_after=NOW - timedelta(days=1))}
+    assert {rows[f"k{i}"].id for i in range(77) if i != 5} == {p.id for p in inserted}
+    assert rows["k5"].payload == {"channel": "C0001"}
+    for i in (0, 63, 64, 70, 76):
+        stored = rows[f"k{i}"]
+        assert (stored.due_at, stored.created_at, stored.recipient_id) == (due, NOW, f"U{i:04d}")
+        assert stored.payload == {"channel": "C0001", "n": i, "tags": ["a", i]}
+        assert (stored.status, stored.error) == (("skipped", "answered") if i == 70 else ("pending", None))
+        assert (
+            (stored.attempts, stored.sent_at, stored.claimed_by)
+            == (rows["alone"].attempts, None, None)
+            == (0, None, None)
+        )
+        assert stored.due_at.tzinfo is not None
+
+
 def test_nothing_is_sent_before_it_is_due_and_a_skip_is_recorded(
     store: Store, client: WebClient, fake_slack: FakeSlack
 ) -> None:
