@@ -29,13 +29,9 @@ def _flag(word: str) -> tuple[str, str] | None:
     return (_FLAG_NAMES[pair[0]], pair[1]) if pair is not None and pair[0] in _FLAG_NAMES else None
 
 
-def _refuse(call: CommandCall, problem: str) -> UserError:
-    return _given_back(call, UserError(f"{problem} Usage: `{USAGE}`"))
-
-
-def _given_back(call: CommandCall, refusal: UserError) -> UserError:
-    # The note may be long: give the whole command back so nothing typed is lost.
-    return UserError(f"{refusal.message}\nYou typed: `/partner checkin {call.args.strip()}`")
+def _refuse(problem: str) -> UserError:
+    # The router gives the whole command back after it (Subcommand.gives_back): the note typed is not lost.
+    return UserError(f"{problem} Usage: `{USAGE}`")
 
 
 @dataclass(frozen=True)
@@ -80,10 +76,7 @@ def checkin(call: CommandCall) -> Reply:
     words = words_and_offsets(call.args)
     customer, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words], usage=USAGE)
     used = len(words) - len(rest)
-    try:
-        mood = require_mood(rest[0] if rest else None, USAGE)
-    except UserError as e:
-        raise _given_back(call, e) from None
+    mood = require_mood(rest[0] if rest else None, USAGE)
     typed = read_checkin_text(call.args[words[used][1] :])  # everything after the mood
     kind, flags, note = typed.kind, typed.flags, typed.note
     if not note:
@@ -94,13 +87,13 @@ def checkin(call: CommandCall) -> Reply:
         try:
             next_due = parse_due_date(flags["next"], today=today)
         except ValueError as e:
-            raise _refuse(call, str(e)) from None
+            raise _refuse(str(e)) from None
     response_days = None
     if "response" in flags:
         try:
             response_days = parse_reply_time(flags["response"])
         except ValueError as e:
-            raise _refuse(call, str(e)) from None
+            raise _refuse(str(e)) from None
     assert customer.id is not None
     entry, created = call.store.record_checkin(
         team_id=call.team_id,

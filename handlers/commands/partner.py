@@ -125,7 +125,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         aliases=("csv",),
     ),
 )
-YOU_TYPED = "\nYou typed: "  # as the check-in's own refusals and the error handler give a command back
+YOU_TYPED = "\nYou typed: "  # as the error handler gives back a command that failed unexpectedly
 _BY_NAME = {name: s for s in SUBCOMMANDS for name in (s.name, *s.aliases)}
 
 
@@ -172,7 +172,7 @@ def partner_command(
         reply(ack, subcommand.run(call))
     except UserError as e:
         typed = (command.get("text") or "").strip()
-        if not subcommand.gives_back or YOU_TYPED in e.message:
+        if not subcommand.gives_back:
             raise
         raise UserError(
             f"{e.message}{YOU_TYPED}`{command.get('command') or '/partner'} {typed}`", field=e.field

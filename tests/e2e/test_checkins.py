@@ -79,9 +79,7 @@ def test_a_refused_checkin_gives_the_whole_command_back(
     add_acme(slack)
     text = ephemeral(slack.command(typed))
     assert says in text, text
-    # The note is not lost: the command comes back to copy (an alias may come back as `checkin`).
-    given_back = text.split("\nYou typed: `/partner ", 1)[-1]
-    assert given_back.split(" ", 1)[1] == typed.split(" ", 1)[1] + "`", text
+    assert f"You typed: `/partner {typed}`" in text  # the note is not lost: it can be copied back
     assert store.checkins(team_id=TEAM_ID) == []
 
 
