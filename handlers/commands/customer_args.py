@@ -63,6 +63,7 @@ def parse_customer_args(text: str, *, usage: str, channel_names_customer: bool =
     """`channel_names_customer` (edit): a picked #channel in first place names the customer by its channel."""
     args = CustomerArgs()
     last_key: str | None = None
+    earlier: dict[str, str] = {}  # a setting typed twice: its first value, checked against the last once complete
     for i, token in enumerate(tokenize(text, usage=usage)):
         pair = parse_key_value(token)
         _refuse_other_mention(pair[1] if pair is not None else token, usage=usage)
@@ -95,6 +96,8 @@ def parse_customer_args(text: str, *, usage: str, channel_names_customer: bool =
             args.owner_id = owner_id
         elif pair is not None:
             key, value = pair
+            if key in args.options:
+                earlier.setdefault(key, args.options[key])
             args.options[key] = value
             last_key = key
     for key, value in args.options.items():
@@ -102,6 +105,12 @@ def parse_customer_args(text: str, *, usage: str, channel_names_customer: bool =
         if not value:
             raise UserError(f"{key}= needs a value. Usage: `{usage}`")
         args.options[key] = value
+    for key, first in earlier.items():
+        first = unescape(first).strip().strip('"“”').strip()
+        if first.casefold() != args.options[key].casefold():  # one of the two would be dropped without a word
+            raise UserError(
+                f"{key}= is given twice ('{first}' and '{args.options[key]}'): give it once. Usage: `{usage}`"
+            )
     return args
 
 

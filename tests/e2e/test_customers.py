@@ -114,6 +114,26 @@ def test_add_with_a_region_and_its_errors(slack: SlackRequests, store: Store) ->
     assert store.customer_by_name(team_id=TEAM_ID, name="initech") is None
 
 
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("add Acme Corp tz=Europe/Berlin tz=Asia/Tokyo", "tz= is given twice ('Europe/Berlin' and 'Asia/Tokyo')"),
+        ("add Acme Corp cadence=daily 09:00 country=DE cadence=weekly tue", "cadence= is given twice"),
+        ("add Acme Corp country=de COUNTRY=fr", "country= is given twice ('de' and 'fr')"),
+    ],
+)
+def test_a_setting_given_twice_is_named_back_not_half_dropped(
+    slack: SlackRequests, store: Store, typed: str, says: str
+) -> None:
+    text = ephemeral(slack.command(typed))
+    assert says in text and "Usage: `/partner add" in text, text
+    assert store.customers(team_id=TEAM_ID) == []
+    # The same value twice is no contradiction.
+    assert "Added *Acme Corp*" in ephemeral(slack.command("add Acme Corp tz=Asia/Tokyo tz=asia/tokyo"))
+    ephemeral(slack.command("edit acme corp tz=Europe/Berlin tz=Europe/Paris"))
+    assert acme(store).tz == "Asia/Tokyo"
+
+
 def test_a_retried_add_answers_the_same_and_stores_one(slack: SlackRequests, store: Store) -> None:
     first = ephemeral(slack.command("add Acme Corp", trigger_id="5.5.add"))
     again = ephemeral(slack.command("add Acme Corp", trigger_id="5.5.add", retry_num=1))
