@@ -10,7 +10,7 @@ from sqlalchemy import String, bindparam, cast, exists, func, insert, literal, u
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from storage.base import StoreBase, in_chunks
+from storage.base import StoreBase, detached, in_chunks
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NUDGE_TABLE, NudgePlan, NudgeQueries, insert_if_absent
 
@@ -22,7 +22,6 @@ CHECKIN_SUMMARY = "checkin_summary"
 
 _CHECKINS = CheckIn.__table__  # type: ignore[attr-defined]
 _INSERT_NUDGE = insert(NUDGE_TABLE)
-_INSERT_COLUMNS = tuple(c.name for c in _CHECKINS.columns if c.name != "id")
 _INSERT_CHECKIN = insert(_CHECKINS)  # the values go as parameters: the statement is compiled once
 
 # Statements every check-in's follow-up runs, built once (values as parameters).
@@ -75,31 +74,33 @@ class CheckInQueries(StoreBase):
         (domain.checkins.channel_summary_tz): the same for the check-in's channel summary, whose day is local to
         that zone (see take_checkin_summaries).
         """
-        checkin = CheckIn(
-            team_id=team_id,
-            customer_id=customer_id,
-            author_id=author_id,
-            mood=mood,
-            note=note,
-            kind=kind,
-            created_at=now,
-            idempotency_key=idempotency_key,
-            next_step=next_step,
-            next_due=next_due,
-            permalink=permalink,
-            response_days=response_days,
-        )
-        # One INSERT and its commit (Core): the ORM's unit of work cost more than the statement on the ack path.
-        values = {name: getattr(checkin, name) for name in _INSERT_COLUMNS}
+        # Plain values and one Core INSERT with its commit: the ORM's unit of work, and even building the CheckIn
+        # model before it, cost more than the statement on the ack path. The model is made from the stored row.
+        values = {
+            "team_id": team_id,
+            "customer_id": customer_id,
+            "author_id": author_id,
+            "mood": mood,
+            "note": note,
+            "kind": kind,
+            "created_at": now,
+            "idempotency_key": idempotency_key,
+            "next_step": next_step,
+            "next_due": next_due,
+            "response_days": response_days,
+            "permalink": permalink,
+            "summary_ts": None,
+        }
         try:
             with self.engine.begin() as conn:
-                checkin.id = conn.execute(_INSERT_CHECKIN, values).inserted_primary_key[0]
+                checkin_id = conn.execute(_INSERT_CHECKIN, values).inserted_primary_key[0]
+                checkin = detached(CheckIn, {**values, "id": checkin_id})
                 if alert_owner_id is not None:
-                    alert = _owner_alert(checkin, alert_owner_id, {"checkin_id": checkin.id, "reason": "red"}, now)
+                    alert = _owner_alert(checkin, alert_owner_id, {"checkin_id": checkin_id, "reason": "red"}, now)
                     conn.execute(_INSERT_NUDGE, NudgeQueries.row_values(team_id, alert, now))
                 if summary_tz is not None:
-                    payload = {"checkin_ids": [checkin.id], "tz": summary_tz}
-                    summary = _checkin_summary(checkin.id, customer_id, payload, now)
+                    payload = {"checkin_ids": [checkin_id], "tz": summary_tz}
+                    summary = _checkin_summary(checkin_id, customer_id, payload, now)
                     conn.execute(_INSERT_NUDGE, NudgeQueries.row_values(team_id, summary, now))
         except IntegrityError:
             # The same idempotency key (a retried Slack request): the first row, not a second one.

@@ -346,3 +346,44 @@ def test_message_shortcut_elsewhere_leaves_the_customer_to_pick(
     assert "initial_option" not in view["blocks"][0]["element"]
     note = next(b for b in view["blocks"] if b["block_id"] == "note")["element"]["initial_value"]
     assert len(note) <= 3000 and "…\nhttps://" in note
+
+
+# The store
+
+
+def test_a_recorded_checkin_is_the_row_as_stored(store: Store) -> None:
+    # The check-in is inserted with Core and made into a model from its values: every column must be among them,
+    # the same as a fresh read, or the confirmation would read a column the model does not hold.
+    now = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    customer = store.add_customer(team_id=TEAM_ID, name="Acme Corp", created_by="U0001", now=now, owner_id="U0001")
+    assert customer.id is not None
+    made, created = store.record_checkin(
+        team_id=TEAM_ID,
+        customer_id=customer.id,
+        author_id="U0002",
+        mood="red",
+        note="churn risk",
+        kind="call",
+        now=now,
+        idempotency_key="command:1.2.3",
+        next_step="send the plan",
+        next_due=date(2026, 11, 27),
+        permalink="https://example.slack.com/archives/C1/p1",
+        response_days=1.5,
+        alert_owner_id="U0001",
+        summary_tz="UTC",
+    )
+    stored = store.checkin(team_id=TEAM_ID, checkin_id=made.id or 0)
+    assert created and stored is not None
+    columns = [c.key for c in stored.__table__.columns]  # type: ignore[attr-defined]
+    assert {c: getattr(made, c) for c in columns} == {c: getattr(stored, c) for c in columns}
+    again, created = store.record_checkin(
+        team_id=TEAM_ID,
+        customer_id=customer.id,
+        author_id="U0002",
+        mood="red",
+        note="churn risk",
+        now=now,
+        idempotency_key="command:1.2.3",
+    )
+    assert not created and again.id == made.id
