@@ -374,11 +374,13 @@ def _fail(text: str, problem: str) -> ValueError:
     return ValueError(f"I couldn't read the cadence {text.strip()!r}: {problem}. Valid forms: {_VALID_FORMS}.")
 
 
-def parse_cadence(text: str, *, anchor: date | None = None) -> Cadence:
+def parse_cadence(text: str, *, anchor: date | None = None, previous: Cadence | None = None) -> Cadence:
     """Parse user text such as "weekly tue 10:30", "monthly last-fri 2pm" or "every 3 days".
 
     Also accepts :meth:`Cadence.describe` output. ``anchor`` (e.g. the day the cadence was set)
     pins biweekly/every cadences; an explicit "from YYYY-MM-DD" in the text takes precedence.
+    A biweekly/every cadence with the rhythm of ``previous`` (the customer's current cadence: same kind, day and
+    interval) keeps its phase instead: "biweekly tue 10:00" typed to move a call an hour must not move it a week.
     Raises ``ValueError`` naming what was not understood and listing the valid forms.
     """
     tokens = _plain_every(_tokenize(text))
@@ -430,6 +432,8 @@ def parse_cadence(text: str, *, anchor: date | None = None) -> Cadence:
         rest = rest[1:]
     if rest:
         raise _fail(text, f"I didn't understand {' '.join(rest)!r}")
+    if text_anchor is None and previous is not None and _same_rhythm(kind, fields, previous):
+        anchor = previous.anchor
     return Cadence(
         kind=kind,
         weekday=fields.get("weekday"),
@@ -438,6 +442,16 @@ def parse_cadence(text: str, *, anchor: date | None = None) -> Cadence:
         interval_days=fields.get("interval_days"),
         at=at,
         anchor=text_anchor or anchor,
+    )
+
+
+def _same_rhythm(kind: str, fields: dict[str, int], previous: Cadence) -> bool:
+    """A phased cadence (biweekly, every N days) on the same day / interval as `previous`: only its time may differ."""
+    return (
+        kind in ("biweekly", "every")
+        and kind == previous.kind
+        and fields.get("weekday") == previous.weekday
+        and fields.get("interval_days") == previous.interval_days
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
-from domain.cadence import is_satisfied, launch_cadence, next_slot, parse_cadence
+from domain.cadence import Cadence, is_satisfied, launch_cadence, next_slot, parse_cadence
 from domain.calendar import (
     WorkCalendar,
     format_working_week,
@@ -186,17 +186,26 @@ def _window_days(key: str, value: str) -> int | None:
     return int(text)
 
 
+def _readable(cadence: str | None) -> Cadence | None:
+    try:
+        return parse_cadence(cadence) if cadence else None
+    except ValueError:
+        return None
+
+
 def parse_settings(
     options: Mapping[str, str],
     *,
     today: date,
     ideal_days: int | None = None,
     max_days: int | None = None,
+    cadence: str | None = None,
 ) -> dict[str, Any]:
     """Validated customer fields from typed options (keys in SETTING_KEYS), e.g. {"tz": "europe/berlin"}.
 
     Returns the Customer columns to set: tz, country, subdiv, working_week, cadence, post_checkins, ideal_days,
-    max_days. `ideal_days`/`max_days` are the customer's current windows, so `max=3` is checked against them.
+    max_days. `ideal_days`/`max_days` are the customer's current windows, so `max=3` is checked against them;
+    `cadence` its current cadence, whose biweekly / every-N-days phase a new time alone keeps.
     Errors are UserErrors naming the value and the valid forms, with `field` set to the option's key.
     """
     fields: dict[str, Any] = {}
@@ -217,7 +226,7 @@ def parse_settings(
             fields["working_week"] = None if text == "mon-fri" else text
         elif key == "cadence":
             try:
-                fields["cadence"] = parse_cadence(value, anchor=today).to_text()
+                fields["cadence"] = parse_cadence(value, anchor=today, previous=_readable(cadence)).to_text()
             except ValueError as e:
                 raise UserError(str(e), field="cadence") from None
         elif key == "summary":

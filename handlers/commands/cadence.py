@@ -64,7 +64,7 @@ def cadence(call: CommandCall) -> Reply:
         }
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="change the cadence of")
     try:
-        new = parse_cadence(raw, anchor=cal.local_date(call.now))
+        new = parse_cadence(raw, anchor=cal.local_date(call.now), previous=current)
     except ValueError as e:
         raise UserError(f"{e}\nUsage: `{USAGE}`") from None
     assert customer.id is not None

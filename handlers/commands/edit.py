@@ -72,7 +72,11 @@ def edit_changes(
         today = now.astimezone(ZoneInfo(tz)).date()
     except (ValueError, KeyError):
         today = now.date()  # an invalid tz is reported by parse_settings just below
-    changes.update(parse_settings(options, today=today, ideal_days=customer.ideal_days, max_days=customer.max_days))
+    changes.update(
+        parse_settings(
+            options, today=today, ideal_days=customer.ideal_days, max_days=customer.max_days, cadence=customer.cadence
+        )
+    )
     return changes
 
 

@@ -376,6 +376,18 @@ def test_launch_mode_switches_to_daily_calls_until_the_date(
     assert "Launch mode off" in ephemeral(slack.command("launch acme off"))
 
 
+@pytest.mark.parametrize("command", ["cadence acme biweekly tue 10:00", 'edit acme cadence="biweekly tue 10:00"'])
+def test_moving_a_biweekly_call_by_an_hour_keeps_its_weeks(
+    slack: SlackRequests, store: Store, clock: FakeClock, command: str
+) -> None:
+    add(store, cadence="biweekly tue 09:00 from 2026-12-01")  # calls on 1, 15 and 29 December
+    clock.set(day(2, timedelta(hours=15)))  # Wednesday 2 December, the day after a call
+    ephemeral(slack.command(command))
+    acme = store.customer_by_name(team_id=TEAM_ID, name="acme")
+    assert acme is not None and acme.cadence == "biweekly tue 10:00 from 2026-12-01"  # not from the 8th: a week off
+    assert "Next nudge: Tue 15 Dec 10:00" in ephemeral(slack.command("cadence acme"))
+
+
 @pytest.mark.parametrize("typed", ["until=2026-12-02", "until 2026-12-02"])
 def test_launch_until_a_date_without_on_turns_it_on(slack: SlackRequests, store: Store, typed: str) -> None:
     add(store, cadence="weekly mon 09:00")

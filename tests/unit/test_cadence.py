@@ -151,6 +151,20 @@ def test_anchor_handling() -> None:
     assert parse_cadence("every 3 days from 2026-02-01", anchor=anchor).anchor == date(2026, 2, 1)
 
 
+def test_a_new_time_keeps_the_phase_of_the_same_biweekly_or_every_n_days_rhythm() -> None:
+    today = date(2026, 12, 2)  # a Wednesday, a day after the first call of "biweekly tue from 2026-12-01"
+    biweekly = parse_cadence("biweekly tue 09:00 from 2026-12-01")
+    assert parse_cadence("biweekly tue 10:00", anchor=today, previous=biweekly).anchor == date(2026, 12, 1)
+    every = parse_cadence("every 3 days from 2026-11-30")
+    assert parse_cadence("every 3 days 14:00", anchor=today, previous=every).anchor == date(2026, 11, 30)
+    unanchored = parse_cadence("biweekly tue")  # stored before anchors: its phase is the epoch's, kept too
+    assert parse_cadence("biweekly tue 8am", anchor=today, previous=unanchored).anchor is None
+    # Another rhythm starts from today; a typed start date always wins.
+    assert parse_cadence("biweekly wed", anchor=today, previous=biweekly).anchor == today
+    assert parse_cadence("every 4 days", anchor=today, previous=every).anchor == today
+    assert parse_cadence("biweekly tue from 2026-12-08", anchor=today, previous=biweekly).anchor == date(2026, 12, 8)
+
+
 @pytest.mark.parametrize(
     ("cadence", "text", "description"),
     [
