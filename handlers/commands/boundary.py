@@ -62,7 +62,12 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
         if key not in ("kind", "value"):
             raise UserError(f"Unknown option '{match['key']}='. You can set kind= and value=. Usage: `{ADD_USAGE}`")
         value = quoted_text(match)
-        options[key] = match["bare"] if value is None else value
+        value = match["bare"] if value is None else value
+        if key in options and options[key].casefold() != value.casefold():  # else one would be dropped unsaid
+            raise UserError(
+                f"{key}= is given twice ('{options[key]}' and '{value}'): give it once. Usage: `{ADD_USAGE}`"
+            )
+        options[key] = value
         leftover = leftover.replace(match.group(0), " ", 1)
     if leftover.strip():
         raise UserError(
