@@ -23,6 +23,7 @@ from bot.clock import Clock
 from bot.metrics import Metrics, nudge_outcome, recording
 from bot.oauth import SlackClients
 from bot.settings import Settings
+from handlers.events.uninstall import reactivate_token_team
 from schedules.jobs import TickReport, run_tick
 from schedules.sender import OUTCOME_HOOKS
 from storage.store import Store
@@ -74,6 +75,7 @@ class _Runtime:
 
 
 _runtime: _Runtime | None = None
+_token_checked = False  # token mode: the first tick of a process checks whose the bot token is (a reinstall)
 
 
 def scheduled_tick() -> None:
@@ -82,6 +84,11 @@ def scheduled_tick() -> None:
     if deps is None:
         logger.error("scheduled tick fired before build_scheduler set up its dependencies; skipped")
         return
+    global _token_checked
+    if not _token_checked:
+        _token_checked = True
+        if isinstance(deps.client, WebClient):  # OAuth mode: the install flow itself reactivates a workspace
+            reactivate_token_team(deps.store, deps.client)
     observed_tick(store=deps.store, client=deps.client, now=deps.clock(), metrics=deps.metrics, settings=deps.settings)
 
 
@@ -93,7 +100,8 @@ def build_scheduler(
     metrics: Metrics | None = None,
     settings: Settings | None = None,
 ) -> BackgroundScheduler:
-    global _runtime
+    global _runtime, _token_checked
+    _token_checked = False
     _runtime = _Runtime(store=store, client=client, clock=clock, metrics=metrics, settings=settings)
     scheduler = BackgroundScheduler(timezone="UTC")
     # Every minute on the minute; PARTNER_TICK_SECONDS (tests only) ticks every N seconds instead.

@@ -67,6 +67,11 @@ class WorkspaceQueries(StoreBase):
             session.commit()
             return bool(result.rowcount)
 
+    def uninstalled_team_ids(self) -> list[str]:
+        """Workspaces that uninstalled Partner (or revoked its bot token) and have not come back."""
+        with self.session() as session:
+            return list(session.exec(select(Workspace.team_id).where(col(Workspace.active).is_(False))).scalars())
+
     def workspace_active(self, *, team_id: str) -> bool:
         """False only for a workspace that uninstalled Partner; an unknown one counts as active."""
         with self.session() as session:

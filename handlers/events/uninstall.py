@@ -6,7 +6,9 @@ cancelled, and the planners and the sender skip it from then on (``Workspace.act
 mode the team's installations are deleted too, so no token of it is used again.
 
 Reinstall: any other signed request from the team (a command, a click, an event…) reactivates it
-(:func:`reactivate_on_reinstall`, a global middleware): Slack only sends those to an installed app.
+(:func:`reactivate_on_reinstall`, a global middleware): Slack only sends those to an installed app. In token mode a
+reinstall brings a new bot token and a restart, and nobody need use Partner afterwards: the first tick of a process
+asks Slack whose its token is (:func:`reactivate_token_team`) and reactivates that team (Slack refuses a revoked one).
 
 So that this is not a database read on every request, each process remembers for ``ACTIVE_FOR`` (10 s) that a team
 was active (:class:`ActiveWorkspaces`). The uninstall listener forgets the team at once in its own process. Another
@@ -24,6 +26,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import BoltContext, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import InstallationStore
 
 from bot.clock import Clock
@@ -99,3 +103,21 @@ def reactivate_on_reinstall(
     if active_workspaces is not None and now is not None:
         active_workspaces.active(team_id, now)
     return next()
+
+
+def reactivate_token_team(store: Store, client: WebClient) -> bool:
+    """Token mode: when a workspace is marked uninstalled and the bot token works for it, Partner was installed there
+    again (uninstalling revokes the token); its nudges resume without waiting for someone to use Partner. Asks Slack
+    only while some workspace is marked uninstalled. True when it reactivated one."""
+    if not store.uninstalled_team_ids():
+        return False
+    try:
+        team_id = client.auth_test().get("team_id")
+    except (SlackApiError, OSError) as e:  # revoked (still uninstalled) or Slack unreachable: a request will tell
+        reason = e.response.get("error") if isinstance(e, SlackApiError) else e
+        logger.info("token check after an uninstall: %s", reason)
+        return False
+    if team_id and store.reactivate_workspace(team_id=str(team_id)):
+        logger.info("workspace %s: the bot token works again (Partner was reinstalled); nudges resume", team_id)
+        return True
+    return False

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.app import make_client
+from bot.scheduler import build_scheduler, scheduled_tick
 from bot.settings import Settings
 from schedules.jobs import run_tick
 from storage.models import Customer, Nudge, Workspace
@@ -104,6 +105,33 @@ def test_uninstall_stops_nudges_and_keeps_data_and_a_reinstall_resumes_them(
     assert len(posted(fake_slack)) == 2
     assert statuses(store)["2026-12-04"] == "sent"
     assert statuses(store)["2026-12-03"] == "missed"
+
+
+@pytest.mark.parametrize("token_works", [True, False])
+def test_a_reinstall_with_a_new_token_resumes_nudges_at_the_first_tick_without_any_request(
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    clock: FakeClock,
+    fake_slack: FakeSlack,
+    token_works: bool,
+) -> None:
+    add(store)
+    clock.set(day(1) + timedelta(hours=1))
+    assert slack.event({"type": "app_uninstalled"}).status == 200
+    # Reinstalled on Wednesday: a new bot token in SLACK_BOT_TOKEN and a restart; nobody types anything.
+    clock.set(day(3))
+    if not token_works:  # restarted with the token the uninstall revoked: still uninstalled
+        fake_slack.fail_next("auth.test", error="invalid_auth")
+    build_scheduler(store=store, client=make_client(settings), clock=clock, settings=settings)
+    scheduled_tick()
+    assert workspace(store).active is token_works
+    assert len(posted(fake_slack)) == (1 if token_works else 0)
+    assert len(fake_slack.calls_to("auth.test")) == 1
+    clock.set(day(4))
+    scheduled_tick()  # the token is checked once a process, not every tick
+    assert len(fake_slack.calls_to("auth.test")) == 1
+    assert len(posted(fake_slack)) == (2 if token_works else 0)
 
 
 def test_tokens_revoked_stops_nudges_only_when_the_bot_token_is_revoked(
