@@ -36,8 +36,13 @@ Change = Callable[[rules.Boundary, list[rules.Boundary]], rules.Boundary]
 def require_boundary(store: Store, *, team_id: str, boundary_id: int) -> tuple[Customer, BoundaryRecord]:
     record = store.boundary_record(team_id=team_id, boundary_id=boundary_id)
     customer = store.customer(team_id=team_id, customer_id=record.row.customer_id) if record else None
-    if record is None or customer is None or customer.archived_at is not None:
+    if record is None or customer is None:
         raise UserError("That working agreement no longer exists.")
+    if customer.archived_at is not None:  # a button drawn before the archive: the agreement is kept, not gone
+        raise UserError(
+            f"*{customer.name}* is archived, so its working agreements are on hold. "
+            f"Bring it back with `/partner restore {customer.name}`."
+        )
     return customer, record
 
 

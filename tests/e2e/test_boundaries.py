@@ -678,3 +678,18 @@ def test_a_slip_says_the_owner_was_asked_only_when_it_made_a_run_that_asks_them(
     assert "I've asked the owner to decide" in ephemeral(acme.command("boundary acme slip 1 late once more"))
     tick(store, settings, clock.now)
     assert len([p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]) == 2
+
+
+def test_a_boundary_button_clicked_after_the_customer_was_archived_says_so(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    ephemeral(acme.command("boundary acme activate 1"))
+    first, second = records(store)
+    ephemeral(acme.command("archive acme"))
+    acme.block_action(BOUNDARY_SLIP, **slip_button(first))
+    acme.block_action(BOUNDARY_ACTIVATE, value=str(second.id), block_id=f"boundary:list:{second.id}")
+    told = [p["text"] for p in response_posts(fake_slack)[-2:]]
+    assert told == ["*Acme Corp* is archived, so its working agreements are on hold. Bring it back with "
+                    "`/partner restore Acme Corp`."] * 2, told  # fmt: skip
+    after = [store.boundary_record(team_id=TEAM_ID, boundary_id=r.id) for r in (first, second)]
+    assert [(r.rule.status, len(r.slips)) for r in after if r is not None] == [("active", 0), ("proposed", 0)]
