@@ -244,6 +244,7 @@ def lapses(
     # customer otherwise: worked out once per distinct combination (10,000 customers due at once share a few).
     calendars: dict[tuple[str | None, ...], WorkCalendar] = {}
     verdicts: dict[tuple[object, ...], tuple[Cadence, datetime, datetime | None, str] | None] = {}
+    call_times: dict[tuple[object, ...], datetime] = {}  # (calendar, local date, time of the call) → the instant
     for customer in customers:
         if not is_live(customer) or (customer.snoozed_until is not None and customer.snoozed_until > now):
             continue
@@ -255,7 +256,12 @@ def lapses(
         contact = last_contacts.get(customer.id)
         start = lapse_start(customer, cal, contact)
         # The day the customer was added can only be a missed call if it was added before that day's call.
-        day_added_missable = contact is None and customer.created_at <= cal.at_local(start, cadence_of(customer).at)
+        day_added_missable = False
+        if contact is None:
+            call = (where, start, cadence_of(customer).at)
+            if call not in call_times:
+                call_times[call] = cal.at_local(start, call[2])
+            day_added_missable = customer.created_at <= call_times[call]
         settings = (customer.cadence, customer.launch_until, customer.ideal_days, customer.max_days)
         key = (where, *settings, start, contact is None, day_added_missable)
         if key not in verdicts:
