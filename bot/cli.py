@@ -47,6 +47,14 @@ def parse_instant(text: str) -> datetime:
     return instant.astimezone(UTC)
 
 
+def calendar_day(text: str) -> date:
+    """YYYY-MM-DD, named back when it is not one (argparse would say "invalid fromisoformat value")."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-01-31 (YYYY-MM-DD)") from None
+
+
 def port_number(text: str) -> int:
     port = int(text) if text.isdigit() else 0
     if not 0 < port < 65536:
@@ -98,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--team", required=True, help="the workspace (team ID, e.g. T0123ABCD)")
     export.add_argument("--out", required=True, type=Path, help="CSV file for the check-ins ('-' for stdout)")
     export.add_argument("--surveys", type=Path, help="CSV file for the survey answers (default: not exported)")
-    export.add_argument("--since", type=date.fromisoformat, help="only from this date on (YYYY-MM-DD, default zone)")
+    export.add_argument("--since", type=calendar_day, help="only from this date on (YYYY-MM-DD, default zone)")
     export.add_argument("--customer", help="only this customer (name or unambiguous prefix)")
 
     workspace = commands.add_parser("workspace", help="workspace administration")

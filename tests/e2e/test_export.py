@@ -262,6 +262,9 @@ def test_cli_export_names_a_wrong_team_or_an_unwritable_file_instead_of_an_empty
     lower = export("--team", TEAM_ID.lower(), "--out", str(out))
     assert lower.returncode == 2 and f"{TEAM_ID.lower()!r} is not a Slack team ID" in lower.stderr
     assert not out.exists()  # no empty file that looks like "nothing to export"
+    for day in ("2026-02-30", "yesterday"):
+        bad = export("--team", TEAM_ID, "--out", str(out), "--since", day)
+        assert bad.returncode == 2 and f"argument --since: '{day}' is not a date like 2026-01-31" in bad.stderr
     nowhere = export("--team", TEAM_ID, "--out", str(tmp_path / "missing-folder" / "checkins.csv"))
     assert nowhere.returncode == 2 and "Traceback" not in nowhere.stderr
     assert "cannot write " in nowhere.stderr and "No such file or directory" in nowhere.stderr
