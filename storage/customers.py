@@ -126,9 +126,10 @@ class CustomerQueries(WorkspaceQueries):
             return list(session.exec(query.order_by(Customer.name_key)))
 
     def customer(self, *, team_id: str, customer_id: int) -> Customer | None:
-        with self.session() as session:
-            customer = session.get(Customer, customer_id)
-            return customer if customer is not None and customer.team_id == team_id else None
+        # Core and a detached model: every check-in's follow-up reads its customer (the health score).
+        with self.engine.connect() as conn:
+            row = conn.execute(_CUSTOMER_BY_ID, {"team_id": team_id, "customer_id": customer_id}).first()
+        return detached(Customer, dict(zip(_CUSTOMER_COLUMNS, row, strict=True))) if row is not None else None
 
     def customers_by_id(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, Customer]:
         """The team's customers with these ids (archived ones too), in one query."""
@@ -353,6 +354,9 @@ def _old_name_like(prefix: str) -> str:
 
 _CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 _CUSTOMER_COLUMNS = tuple(c.key for c in _CUSTOMERS.columns)
+_CUSTOMER_BY_ID = select(_CUSTOMERS).where(
+    _CUSTOMERS.c.id == bindparam("customer_id"), _CUSTOMERS.c.team_id == bindparam("team_id")
+)
 _OLD_NAME = col(CustomerEvent.detail)[("name", 0)].as_string()
 
 

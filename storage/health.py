@@ -89,23 +89,18 @@ class HealthQueries(StoreBase):
     ) -> list[CheckInPoint]:
         """The customer's `limit` newest check-ins at or after `since`, oldest first: all a score without a
         cadence reads of them (the latest moods), however many there are."""
-        query = (
-            select(CheckIn.id, CheckIn.created_at, CheckIn.kind, CheckIn.mood)
-            .where(CheckIn.team_id == team_id, CheckIn.customer_id == customer_id, CheckIn.created_at >= since)
-            .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
-            .limit(limit)
-        )
+        params = {"team_id": team_id, "customer_id": customer_id, "since": since, "limit": limit}
         with self.engine.connect() as conn:
-            return [CheckInPoint(*row) for row in reversed(conn.execute(query).all())]
+            return [CheckInPoint(*row) for row in reversed(conn.execute(_NEWEST_CHECKINS, params).all())]
 
     def last_checkin_at(
         self, *, team_id: str, customer_id: int, kinds: tuple[str, ...] | None = None
     ) -> datetime | None:
-        with self.session() as session:
-            query = select(CheckIn.created_at).where(CheckIn.team_id == team_id, CheckIn.customer_id == customer_id)
-            if kinds is not None:
-                query = query.where(col(CheckIn.kind).in_(kinds))
-            return session.exec(query.order_by(col(CheckIn.created_at).desc()).limit(1)).first()
+        params: dict[str, Any] = {"team_id": team_id, "customer_id": customer_id}
+        if kinds is not None:
+            params["kinds"] = list(kinds)
+        with self.engine.connect() as conn:
+            return conn.execute(_LAST_CHECKIN_AT if kinds is None else _LAST_CHECKIN_OF_KINDS_AT, params).scalar()
 
     def last_checkin_at_many(
         self, *, team_id: str, customer_ids: Sequence[int], kinds: tuple[str, ...] | None = None
@@ -132,18 +127,13 @@ class HealthQueries(StoreBase):
             return found
         with self.session() as session:
             boundaries = list(
-                session.exec(
-                    select(Boundary)
-                    .where(Boundary.team_id == team_id, col(Boundary.customer_id).in_(list(found)))
-                    .order_by(col(Boundary.customer_id), col(Boundary.position), col(Boundary.id))
-                )
+                session.exec(_BOUNDARIES_OF, params={"team_id": team_id, "customer_ids": list(found)})  # type: ignore[call-overload]
             )
             slips: dict[int, list[BoundarySlip]] = {b.id: [] for b in boundaries if b.id is not None}
             if slips:
                 for slip in session.exec(
-                    select(BoundarySlip)
-                    .where(BoundarySlip.team_id == team_id, col(BoundarySlip.boundary_id).in_(list(slips)))
-                    .order_by(col(BoundarySlip.at), col(BoundarySlip.id))
+                    _SLIPS_OF,  # type: ignore[call-overload]
+                    params={"team_id": team_id, "boundary_ids": list(slips)},
                 ):
                     slips[slip.boundary_id].append(slip)
         for b in boundaries:
@@ -214,42 +204,21 @@ class HealthQueries(StoreBase):
         ids = [s.customer_id for s in scores]
         if not ids:
             return set()
-        customers, snapshots = Customer.__table__, HealthSnapshot.__table__  # type: ignore[attr-defined]
-        set_score = (
-            update(customers)
-            .where(customers.c.id == bindparam("b_customer"))
-            .values(health_score=bindparam("b_score"), health_band=bindparam("b_band"), health_at=bindparam("b_at"))
-        )
-        set_snapshot = (
-            update(snapshots)
-            .where(snapshots.c.id == bindparam("b_id"))
-            .values(
-                score=bindparam("b_score"),
-                band=bindparam("b_band"),
-                components=bindparam("b_components"),
-                computed_at=bindparam("b_at"),
-            )
-        )
         for _ in range(2):  # a concurrent recompute may insert a day's row first; then the retry updates it
-            with self.session() as session:
-                known = set(
-                    session.exec(select(Customer.id).where(Customer.team_id == team_id, col(Customer.id).in_(ids)))
-                )
+            with self.engine.connect() as connection:
+                known = set(connection.execute(_KNOWN_CUSTOMERS, {"team_id": team_id, "ids": ids}).scalars())
                 todo = [s for s in scores if s.customer_id in known]
                 if not todo:
                     return set()
+                days = sorted({s.day for s in todo})
                 existing = {
                     (customer_id, day): snapshot_id
-                    for snapshot_id, customer_id, day in session.exec(
-                        select(HealthSnapshot.id, HealthSnapshot.customer_id, HealthSnapshot.day).where(
-                            col(HealthSnapshot.customer_id).in_(ids),
-                            col(HealthSnapshot.day).in_(sorted({s.day for s in todo})),
-                        )
+                    for snapshot_id, customer_id, day in connection.execute(
+                        _SNAPSHOTS_OF_DAYS, {"ids": ids, "days": days}
                     )
                 }
-                connection = session.connection()
                 connection.execute(
-                    set_score,
+                    _SET_SCORE,
                     [{"b_customer": s.customer_id, "b_score": s.score, "b_band": s.band, "b_at": now} for s in todo],
                 )
                 changed = [
@@ -278,12 +247,12 @@ class HealthQueries(StoreBase):
                 ]
                 try:  # the insert itself fails when another recompute added one of these days' rows first
                     if changed:
-                        connection.execute(set_snapshot, changed)
+                        connection.execute(_SET_SNAPSHOT, changed)
                     if added:
-                        connection.execute(insert(snapshots), added)
-                    session.commit()
+                        connection.execute(_INSERT_SNAPSHOT, added)
+                    connection.commit()
                 except IntegrityError:
-                    session.rollback()
+                    connection.rollback()
                     continue
                 return {s.customer_id for s in todo}
         raise RuntimeError("could not save the health snapshots")
@@ -310,17 +279,9 @@ class HealthQueries(StoreBase):
         found: dict[int, list[ScorePoint]] = {i: [] for i in customer_ids}
         if not found:
             return found
-        with self.session() as session:
-            query = (
-                select(HealthSnapshot.customer_id, HealthSnapshot.day, HealthSnapshot.score, HealthSnapshot.computed_at)
-                .where(
-                    HealthSnapshot.team_id == team_id,
-                    col(HealthSnapshot.customer_id).in_(list(found)),
-                    HealthSnapshot.day >= since,
-                )
-                .order_by(col(HealthSnapshot.customer_id), col(HealthSnapshot.day))
-            )
-            for customer_id, day, score, computed_at in session.exec(query):
+        params = {"team_id": team_id, "customer_ids": list(found), "since": since}
+        with self.engine.connect() as conn:
+            for customer_id, day, score, computed_at in conn.execute(_SCORES_SINCE, params):
                 found[customer_id].append(ScorePoint(day=day, score=score, computed_at=computed_at))
         return found
 
@@ -368,3 +329,74 @@ class HealthQueries(StoreBase):
                 CustomerEvent(team_id=team_id, customer_id=customer_id, kind="health_alert", detail=detail, at=now)
             )
             session.commit()
+
+
+# The statements a check-in's follow-up runs to score its customer (and the daily job, in batches), built once with
+# their values as parameters: building a statement and its cache key cost more than running it (bench/RESULTS.md).
+_CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+_SNAPSHOTS = HealthSnapshot.__table__  # type: ignore[attr-defined]
+_NEWEST_CHECKINS = (
+    select(CheckIn.id, CheckIn.created_at, CheckIn.kind, CheckIn.mood)
+    .where(
+        CheckIn.team_id == bindparam("team_id"),
+        CheckIn.customer_id == bindparam("customer_id"),
+        col(CheckIn.created_at) >= bindparam("since"),
+    )
+    .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
+    .limit(bindparam("limit"))
+)
+_LAST_CHECKIN_AT = (
+    select(CheckIn.created_at)
+    .where(CheckIn.team_id == bindparam("team_id"), CheckIn.customer_id == bindparam("customer_id"))
+    .order_by(col(CheckIn.created_at).desc())
+    .limit(1)
+)
+_LAST_CHECKIN_OF_KINDS_AT = _LAST_CHECKIN_AT.where(col(CheckIn.kind).in_(bindparam("kinds", expanding=True)))
+_BOUNDARIES_OF = (
+    select(Boundary)
+    .where(
+        Boundary.team_id == bindparam("team_id"),
+        col(Boundary.customer_id).in_(bindparam("customer_ids", expanding=True)),
+    )
+    .order_by(col(Boundary.customer_id), col(Boundary.position), col(Boundary.id))
+)
+_SLIPS_OF = (
+    select(BoundarySlip)
+    .where(
+        BoundarySlip.team_id == bindparam("team_id"),
+        col(BoundarySlip.boundary_id).in_(bindparam("boundary_ids", expanding=True)),
+    )
+    .order_by(col(BoundarySlip.at), col(BoundarySlip.id))
+)
+_KNOWN_CUSTOMERS = select(_CUSTOMERS.c.id).where(
+    _CUSTOMERS.c.team_id == bindparam("team_id"), _CUSTOMERS.c.id.in_(bindparam("ids", expanding=True))
+)
+_SNAPSHOTS_OF_DAYS = select(_SNAPSHOTS.c.id, _SNAPSHOTS.c.customer_id, _SNAPSHOTS.c.day).where(
+    _SNAPSHOTS.c.customer_id.in_(bindparam("ids", expanding=True)),
+    _SNAPSHOTS.c.day.in_(bindparam("days", expanding=True)),
+)
+_SET_SCORE = (
+    update(_CUSTOMERS)
+    .where(_CUSTOMERS.c.id == bindparam("b_customer"))
+    .values(health_score=bindparam("b_score"), health_band=bindparam("b_band"), health_at=bindparam("b_at"))
+)
+_SET_SNAPSHOT = (
+    update(_SNAPSHOTS)
+    .where(_SNAPSHOTS.c.id == bindparam("b_id"))
+    .values(
+        score=bindparam("b_score"),
+        band=bindparam("b_band"),
+        components=bindparam("b_components"),
+        computed_at=bindparam("b_at"),
+    )
+)
+_INSERT_SNAPSHOT = insert(_SNAPSHOTS)
+_SCORES_SINCE = (
+    select(_SNAPSHOTS.c.customer_id, _SNAPSHOTS.c.day, _SNAPSHOTS.c.score, _SNAPSHOTS.c.computed_at)
+    .where(
+        _SNAPSHOTS.c.team_id == bindparam("team_id"),
+        _SNAPSHOTS.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
+        _SNAPSHOTS.c.day >= bindparam("since"),
+    )
+    .order_by(_SNAPSHOTS.c.customer_id, _SNAPSHOTS.c.day)
+)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -133,16 +135,10 @@ class SurveyQueries(StoreBase):
         self, *, team_id: str, survey: str, customer_id: int | None, external: bool | None = None
     ) -> SurveyResponse | None:
         """The newest answer to `survey` about a customer (or, with customer_id None, about the team)."""
+        params = {"team_id": team_id, "survey": survey, "customer_id": customer_id, "external": external}
         with self.session() as session:
-            query = select(SurveyResponse).where(SurveyResponse.team_id == team_id, SurveyResponse.survey == survey)
-            if customer_id is None:
-                query = query.where(col(SurveyResponse.customer_id).is_(None))
-            else:
-                query = query.where(SurveyResponse.customer_id == customer_id)
-            if external is not None:
-                query = query.where(SurveyResponse.external == external)
-            query = query.order_by(col(SurveyResponse.created_at).desc(), col(SurveyResponse.id).desc())
-            return session.exec(query.limit(1)).first()
+            query = _latest_response(about_team=customer_id is None, external=external is not None)
+            return session.exec(query, params=params).first()  # type: ignore[call-overload]
 
     # Drafts
 
@@ -281,3 +277,18 @@ def _event_once(session: Session, team_id: str, customer_id: int, kind: str, ded
         )
     ).all()
     return next((e for e in events if e.dedupe == dedupe or e.detail.get("dedupe") == dedupe), None)
+
+
+@functools.cache
+def _latest_response(*, about_team: bool, external: bool) -> Any:
+    """latest_survey_response's statement (each check-in's health score reads it), built once per form."""
+    query = select(SurveyResponse).where(
+        SurveyResponse.team_id == bindparam("team_id"), SurveyResponse.survey == bindparam("survey")
+    )
+    if about_team:
+        query = query.where(col(SurveyResponse.customer_id).is_(None))
+    else:
+        query = query.where(SurveyResponse.customer_id == bindparam("customer_id"))
+    if external:
+        query = query.where(SurveyResponse.external == bindparam("external"))
+    return query.order_by(col(SurveyResponse.created_at).desc(), col(SurveyResponse.id).desc()).limit(1)
