@@ -102,6 +102,12 @@ def broadcast_in(text: str) -> str | None:
     return f"@{match.group(1)}" if match else None
 
 
+def defuse_broadcasts(text: str) -> str:
+    """`<!channel>`, `<!here>`, `<!everyone>` as the words "@channel"…: Slack-escaped text someone typed (a check-in
+    note) restated by Partner in a channel reads the same and notifies nobody."""
+    return _BROADCAST.sub(r"@\1", text)
+
+
 def visible_length(text: str) -> int:
     """How many characters the user sees in Slack-escaped text: `a &lt; b` is 5, not 8."""
     return len(_SLACK_ESCAPE.sub("&", text))

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from domain.boundaries import defuse_broadcasts
 from handlers.blocks import MOOD_EMOJI, customer_option, plain, truncate
 from handlers.ids import (
     CHECKIN_CALL,
@@ -49,7 +50,8 @@ def checkin_summary(customer: Customer, checkin: CheckIn) -> str:
     kind = {"call": " call", "message": ""}.get(checkin.kind, "")
     text = (
         f"{MOOD_EMOJI[checkin.mood]} *{customer.name}* — {checkin.mood}{kind} check-in by <@{checkin.author_id}>:\n"
-        f"{truncate(checkin.note, SUMMARY_NOTE)}"
+        # A note typed as `/partner checkin … @channel …` keeps the words but pages no one in the customer's channel.
+        f"{truncate(defuse_broadcasts(checkin.note), SUMMARY_NOTE)}"
     )
     if checkin.permalink:
         text += f"\n<{checkin.permalink}|Original message>"

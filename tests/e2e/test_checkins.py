@@ -270,6 +270,19 @@ def test_a_modal_note_is_restated_as_typed_never_as_a_broadcast_or_link(
     assert row[CHECKIN_COLUMNS.index("note")] == typed
 
 
+def test_a_command_note_with_channel_wide_mentions_notifies_nobody_in_the_customers_channel(
+    slack: SlackRequests, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    add_acme(slack)
+    # "@channel … @here … @everyone" typed in the command: Slack sends them escaped, as it would post them.
+    note = "<!channel> pricing review <!here|here> before <!everyone> — <@U0002> leads"
+    assert "Logged" in ephemeral(slack.command(f"checkin acme red {note}", user_id="U0002"))
+    bot.settle()
+    (summary,) = summaries(fake_slack)
+    assert "@channel pricing review @here before @everyone — <@U0002> leads" in summary["text"]
+    assert "<!" not in summary["text"]  # as words, not mentions: the customer's whole channel is not paged
+
+
 def test_archived_customers_cannot_get_checkins(slack: SlackRequests, store: Store) -> None:
     add_acme(slack)
     customer_id = acme(store).id
