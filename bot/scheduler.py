@@ -87,8 +87,11 @@ def scheduled_tick() -> None:
     global _token_checked
     if not _token_checked:
         _token_checked = True
-        if isinstance(deps.client, WebClient):  # OAuth mode: the install flow itself reactivates a workspace
-            reactivate_token_team(deps.store, deps.client)
+        client = deps.client
+        if isinstance(client, SlackClients):  # as `serve` passes it, in either mode
+            client = client.client if client.installation_store is None else None
+        if client is not None:  # OAuth mode: the install flow itself reactivates a workspace
+            reactivate_token_team(deps.store, client)
     observed_tick(store=deps.store, client=deps.client, now=deps.clock(), metrics=deps.metrics, settings=deps.settings)
 
 

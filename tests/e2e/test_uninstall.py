@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.app import make_client
+from bot.oauth import SlackClients
 from bot.scheduler import build_scheduler, scheduled_tick
 from bot.settings import Settings
 from schedules.jobs import run_tick
@@ -123,7 +124,7 @@ def test_a_reinstall_with_a_new_token_resumes_nudges_at_the_first_tick_without_a
     clock.set(day(3))
     if not token_works:  # restarted with the token the uninstall revoked: still uninstalled
         fake_slack.fail_next("auth.test", error="invalid_auth")
-    build_scheduler(store=store, client=make_client(settings), clock=clock, settings=settings)
+    build_scheduler(store=store, client=SlackClients(make_client(settings)), clock=clock, settings=settings)  # as serve
     scheduled_tick()
     assert workspace(store).active is token_works
     assert len(posted(fake_slack)) == (1 if token_works else 0)
