@@ -283,6 +283,11 @@ def _decision_listener(option: str) -> Callable[..., None]:
             decided = escalation_blocks(customer, record, now, policy, cal, decided=(earlier, user_id))
             _answer(body, respond, replace_original=True, **decided)
             return
+        if option in ("talk", "renegotiate") and record.rule.status == "retired":
+            # Retired since the escalation was sent (by command or card): nothing is left to talk over or reword.
+            raise UserError(
+                f"{quoted(record.rule.text)} was retired meanwhile, so there is nothing left to decide about it."
+            )
         if option == "renegotiate":
             container = body.get("container") or {}
             metadata = {"channel_id": container.get("channel_id"), "message_ts": container.get("message_ts")}

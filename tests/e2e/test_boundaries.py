@@ -534,6 +534,22 @@ def test_retire_and_flag_decisions(
     assert records(store)[0].rule.status == "retired"
 
 
+def test_talk_or_renegotiate_clicked_after_the_agreement_was_retired_says_so_and_records_nothing(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    message = _escalate(acme, fake_slack, store, clock, settings)
+    first = records(store)[0]
+    ephemeral(acme.command("boundary acme retire 1"))  # decided another way, before the escalation was answered
+    opened = len(fake_slack.calls_to("views.open"))
+    for action_id in (BOUNDARY_DECIDE_TALK, BOUNDARY_DECIDE_RENEGOTIATE):
+        acme.block_action(action_id, value=str(first.id), message=message, channel_id="DDANA")
+        told = response_posts(fake_slack)[-1]
+        assert told["text"] == f"“{FIRST}” was retired meanwhile, so there is nothing left to decide about it.", told
+    assert len(fake_slack.calls_to("views.open")) == opened
+    with store.session() as session:
+        assert not session.exec(select(CustomerEvent).where(CustomerEvent.kind == "boundary_decision")).all()
+
+
 def test_renegotiate_opens_a_form_and_saves_the_new_terms(
     acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
