@@ -54,7 +54,16 @@ def survey(call: CommandCall) -> Reply:
             channel_id=call.channel_id,
         )
         return None
-    customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
+    try:
+        customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
+    except UserError:
+        key = SURVEY_WORDS.get(words[0].lower())
+        if key is None:
+            raise
+        team = f", or about the whole team: `{TEAM_USAGE}`" if key == "practices" else ""
+        raise UserError(
+            f"'{words[0]}' is a survey, not a customer: the customer comes first. Usage: `{USAGE}`{team}"
+        ) from None
     if not rest:
         return survey_picker(customer)
     if len(rest) > 1:

@@ -171,6 +171,9 @@ def test_survey_without_a_name_offers_buttons_that_open_it(
         ("survey acme level now", "I didn't understand 'now'"),
         ("survey globex level", "No customer matches 'globex'"),
         ("survey team scorecard", "Only the practices self-check can be about the whole team"),
+        # The survey typed first: named as a survey, with the order and the team's own form.
+        ("survey level acme", "'level' is a survey, not a customer: the customer comes first. Usage: `/partner survey"),
+        ("survey practices", "or about the whole team: `/partner survey team practices`"),
     ],
 )
 def test_survey_command_explains_bad_input(
