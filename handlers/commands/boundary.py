@@ -112,7 +112,15 @@ def _number(
 
 def boundary(call: CommandCall) -> Reply:
     words = words_and_offsets(call.args)
-    customer, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words], usage=USAGE)
+    try:
+        customer, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words], usage=USAGE)
+    except UserError:
+        if not words or words[0][0].lower() not in ACTIONS:
+            raise
+        raise UserError(
+            f"'{words[0][0]}' is what to do, not a customer: the customer comes first, "
+            f"e.g. `/partner boundary Acme {words[0][0].lower()} …`. Usage: `{USAGE}`"
+        ) from None
     used = len(words) - len(rest)
     action = rest[0].lower() if rest else "list"
     raw = call.args[words[used][1] :] if rest else ""

@@ -637,6 +637,7 @@ def test_bad_input_is_explained(acme: SlackRequests, store: Store, text: str, me
         ("boundary acme slip 7 the spec came back three days late, again", "There is no number 7"),
         ('boundary acmx add "We answer within one business day"', "No customer matches 'acmx'"),
         ('boundary acme add "Replies within a day" kind=response_time value=1d value=2d', "value= is given twice"),
+        ('boundary add acme "We answer within one business day"', "'add' is what to do, not a customer"),
     ],
 )
 def test_a_refused_agreement_or_slip_note_is_given_back(
