@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -121,13 +121,8 @@ class BoundaryQueries(StoreBase):
     def boundary_records(self, *, team_id: str, customer_id: int) -> list[BoundaryRecord]:
         """Every boundary of a customer, retired ones included, numbered as `list` shows them."""
         with self.session() as session:
-            rows = list(
-                session.exec(
-                    select(Boundary)
-                    .where(Boundary.team_id == team_id, Boundary.customer_id == customer_id)
-                    .order_by(col(Boundary.position), col(Boundary.id))
-                )
-            )
+            params = {"team_id": team_id, "customer_id": customer_id}
+            rows = list(session.exec(_BOUNDARIES_OF_CUSTOMER, params=params))  # type: ignore[call-overload]
             return _records(session, team_id, rows)
 
     def boundary_record(self, *, team_id: str, boundary_id: int) -> BoundaryRecord | None:
@@ -356,3 +351,11 @@ def _same_boundary(session: Session, team_id: str, customer_id: int, text: str) 
         )
     )
     return next((row for row in rows if row.text.casefold() == text.casefold()), None)
+
+
+# Every check-in's follow-up reads its customer's boundaries: built once, the values as parameters.
+_BOUNDARIES_OF_CUSTOMER = (
+    select(Boundary)
+    .where(Boundary.team_id == bindparam("team_id"), Boundary.customer_id == bindparam("customer_id"))
+    .order_by(col(Boundary.position), col(Boundary.id))
+)

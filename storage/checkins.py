@@ -45,6 +45,51 @@ _CHECKINS_WITH_CUSTOMER = (
         Customer.team_id == bindparam("team_id"),
     )
 )
+_SET_SUMMARY_TS = (
+    update(_CHECKINS)
+    .where(_CHECKINS.c.team_id == bindparam("b_team"), _CHECKINS.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(summary_ts=bindparam("b_ts"))
+)
+# A summary its outbox row says went to another channel than the one asked about.
+_SUMMARY_ELSEWHERE = exists().where(
+    NUDGE_TABLE.c.team_id == bindparam("team_id"),
+    NUDGE_TABLE.c.kind == CHECKIN_SUMMARY,
+    NUDGE_TABLE.c.subject == literal("checkin:", String) + cast(CheckIn.id, String),
+    NUDGE_TABLE.c.due_key == CHECKIN_SUMMARY,  # with the above: uq_nudge_once, one probe
+    NUDGE_TABLE.c.channel_id.is_not(None),
+    NUDGE_TABLE.c.channel_id != bindparam("channel_id"),
+)
+_FIRST_SUMMARY_BETWEEN = (
+    select(CheckIn)
+    .where(
+        CheckIn.team_id == bindparam("team_id"),
+        CheckIn.customer_id == bindparam("customer_id"),
+        col(CheckIn.summary_ts).is_not(None),
+        col(CheckIn.created_at) >= bindparam("start"),
+        col(CheckIn.created_at) < bindparam("end"),
+        ~_SUMMARY_ELSEWHERE,
+    )
+    .order_by(col(CheckIn.created_at), col(CheckIn.id))
+    .limit(1)  # a probe of ix_checkin_customer_created; without it PostgreSQL sends the whole day
+)
+_TAKE_SUMMARIES = (
+    update(NUDGE_TABLE)
+    .where(
+        NUDGE_TABLE.c.team_id == bindparam("b_team"),
+        NUDGE_TABLE.c.kind == CHECKIN_SUMMARY,
+        NUDGE_TABLE.c.subject.in_(bindparam("b_subjects", expanding=True)),
+        NUDGE_TABLE.c.due_key == CHECKIN_SUMMARY,
+        NUDGE_TABLE.c.status == "pending",
+    )
+    .values(
+        status="sending",
+        claimed_by=bindparam("b_claimer"),
+        lease_until=bindparam("b_lease"),
+        channel_id=bindparam("b_channel"),
+        attempts=NUDGE_TABLE.c.attempts + 1,
+    )
+    .returning(NUDGE_TABLE.c.id, NUDGE_TABLE.c.subject)
+)
 
 
 class CheckInQueries(StoreBase):
@@ -187,11 +232,7 @@ class CheckInQueries(StoreBase):
         if not checkin_ids:
             return
         with self.engine.begin() as conn:
-            conn.execute(
-                update(CheckIn)
-                .where(col(CheckIn.team_id) == team_id, col(CheckIn.id).in_(list(checkin_ids)))
-                .values(summary_ts=ts)
-            )
+            conn.execute(_SET_SUMMARY_TS, {"b_team": team_id, "b_ids": list(checkin_ids), "b_ts": ts})
 
     def first_summary_between(
         self, *, team_id: str, customer_id: int, start: datetime, end: datetime, channel_id: str
@@ -200,28 +241,9 @@ class CheckInQueries(StoreBase):
 
         A summary its outbox row says went to another channel (the customer's before an edit) is no thread here:
         Slack would file a reply to it nowhere anyone reads. (A check-in stored before summaries had rows counts.)"""
-        elsewhere = exists().where(
-            NUDGE_TABLE.c.team_id == team_id,
-            NUDGE_TABLE.c.kind == CHECKIN_SUMMARY,
-            NUDGE_TABLE.c.subject == literal("checkin:", String) + cast(CheckIn.id, String),
-            NUDGE_TABLE.c.due_key == CHECKIN_SUMMARY,  # with the above: uq_nudge_once, one probe
-            NUDGE_TABLE.c.channel_id.is_not(None),
-            NUDGE_TABLE.c.channel_id != channel_id,
-        )
+        params = {"team_id": team_id, "customer_id": customer_id, "start": start, "end": end, "channel_id": channel_id}
         with self.session() as session:
-            return session.exec(
-                select(CheckIn)
-                .where(
-                    CheckIn.team_id == team_id,
-                    CheckIn.customer_id == customer_id,
-                    col(CheckIn.summary_ts).is_not(None),
-                    col(CheckIn.created_at) >= start,
-                    col(CheckIn.created_at) < end,
-                    ~elsewhere,
-                )
-                .order_by(col(CheckIn.created_at), col(CheckIn.id))
-                .limit(1)  # a probe of ix_checkin_customer_created; without it PostgreSQL sends the whole day
-            ).first()
+            return session.exec(_FIRST_SUMMARY_BETWEEN, params=params).first()  # type: ignore[call-overload]
 
     def recent_moods(self, *, team_id: str, customer_ids: Sequence[int], per_customer: int = 3) -> dict[int, list[str]]:
         """The last few moods of each customer, oldest first, in one query (a window function)."""
@@ -320,21 +342,11 @@ class CheckInQueries(StoreBase):
         if not subjects:
             return {}
         mine = {"status": "sending", "claimed_by": claimer, "lease_until": lease_until, "channel_id": channel_id}
+        params = {"b_team": team_id, "b_subjects": list(subjects), "b_claimer": claimer, "b_lease": lease_until}
         with self.engine.begin() as conn:
             taken = {
                 subjects[subject]: int(nudge_id)
-                for nudge_id, subject in conn.execute(
-                    update(NUDGE_TABLE)
-                    .where(
-                        NUDGE_TABLE.c.team_id == team_id,
-                        NUDGE_TABLE.c.kind == CHECKIN_SUMMARY,
-                        NUDGE_TABLE.c.subject.in_(list(subjects)),
-                        NUDGE_TABLE.c.due_key == CHECKIN_SUMMARY,
-                        NUDGE_TABLE.c.status == "pending",
-                    )
-                    .values(**mine, attempts=NUDGE_TABLE.c.attempts + 1)
-                    .returning(NUDGE_TABLE.c.id, NUDGE_TABLE.c.subject)
-                )
+                for nudge_id, subject in conn.execute(_TAKE_SUMMARIES, {**params, "b_channel": channel_id})
             }
             # A check-in stored without its row (before this outbox held summaries): a new row, insert-if-absent,
             # as one there in another status is someone else's, or done. Rare: one statement each.
