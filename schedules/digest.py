@@ -32,6 +32,7 @@ from handlers.blocks.digest import DigestSummary, Escalation, Streak, TierMove, 
 from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sort_by_risk
 from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
 from schedules.sender import Message, Skip, register
+from storage.home import DIGEST_CHOSEN_BY
 from storage.models import Nudge, Workspace
 from storage.store import Store
 
@@ -280,8 +281,13 @@ def plan_digests(*, store: Store, client: WebClient, now: datetime, settings: Se
             due_at=due_at,
             now=now,
             recipient_id=workspace.digest_channel_id,
-            # Renderers get no settings: what the digest needs travels with the nudge.
-            payload={"tz": tz, "any_checkin": bool(settings and settings.any_checkin_satisfies)},
+            # Renderers get no settings: what the digest needs travels with the nudge; and whom the sender tells
+            # when the channel refuses it.
+            payload={
+                "tz": tz,
+                "any_checkin": bool(settings and settings.any_checkin_satisfies),
+                "tell": (workspace.settings or {}).get(DIGEST_CHOSEN_BY),
+            },
         ):
             planned += 1
     return planned

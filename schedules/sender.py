@@ -1100,9 +1100,8 @@ def _record(run: _Run, posting: _Posting) -> bool:
         error = str(e.response.get("error") or "")
         if message.channel is not None and error in CHANNEL_ERRORS:
             _channel_refused(run, nudges, message, error)
-            if message.user is None:
-                run.store.finish_nudges(ids=ids, claimer=run.claimer, status="failed", error=error)
-                run.outcome(nudges, "failed")
+            if message.user is None:  # nowhere else to post it (the team's digest): failed, and its admin told
+                _failed_answer(run, nudges, e)
                 return False
             try:
                 run.store.mark_destination(ids=ids, claimer=run.claimer, destination=message.user)
@@ -1185,7 +1184,9 @@ def _owner(run: _Run, nudge: Nudge) -> str | None:
         customer = run.store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id)
         if customer is not None and customer.owner_id:
             return customer.owner_id
-    return nudge.recipient_id if nudge.recipient_id and nudge.recipient_id[:1] in ("U", "W") else None
+    if nudge.recipient_id and nudge.recipient_id[:1] in ("U", "W"):
+        return nudge.recipient_id
+    return nudge.payload.get("tell")  # a post to a channel no customer owns (the digest): whom it names
 
 
 def _tell_owner_failed(run: _Run, nudges: list[Nudge], error: str) -> None:
@@ -1202,7 +1203,7 @@ def _tell_owner_failed(run: _Run, nudges: list[Nudge], error: str) -> None:
             now=run.now,
             customer_id=nudge.customer_id,
             recipient_id=owner,
-            payload={"failed_kind": nudge.kind, "error": error[:200]},
+            payload={"failed_kind": nudge.kind, "error": error[:200], "channel_id": nudge.recipient_id},
         )
 
 
@@ -1268,18 +1269,25 @@ def _render_channel_problem(nudge: Nudge, store: Store, now: datetime) -> Messag
     customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
     if customer is None:
         return Skip("customer gone", "cancelled")
-    why = {
-        "not_in_channel": f"I'm not a member of <#{channel_id}>. Invite me there with `/invite @Partner`",
-        "is_archived": f"<#{channel_id}> is archived. Pick another with `/partner edit {customer.name} #channel`",
-        "channel_not_found": (
-            f"I can't find the channel {channel_id} (deleted, or private without me). "
-            f"Set another with `/partner edit {customer.name} #channel`"
-        ),
-    }.get(error, f"Slack refused my post in <#{channel_id}> ({error})")
+    why = _channel_trouble(channel_id, error, f"/partner edit {customer.name} #channel")
     text = (
         f":warning: I couldn't post *{customer.name}*'s nudges in its channel. {why}. Until then they come to you here."
     )
     return Message(text=text, blocks=[section(text)], user=nudge.recipient_id)
+
+
+def _channel_trouble(channel_id: str, error: str, pick_another: str) -> str:
+    """Why Slack refused a post in the channel, and what fixes it."""
+    return {
+        "not_in_channel": (
+            f"I'm not a member of <#{channel_id}>. Invite me there with `/invite @Partner`, or pick another with"
+            f" `{pick_another}`"
+        ),
+        "is_archived": f"<#{channel_id}> is archived. Pick another with `{pick_another}`",
+        "channel_not_found": (
+            f"I can't find the channel {channel_id} (deleted, or private without me). Set another with `{pick_another}`"
+        ),
+    }.get(error, f"Slack refused my post in <#{channel_id}> ({error})")
 
 
 def _render_delivery_failed(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
@@ -1287,7 +1295,13 @@ def _render_delivery_failed(nudge: Nudge, store: Store, now: datetime) -> Messag
     about = f" about *{customer.name}*" if customer else ""
     spec = RENDERERS.get(str(nudge.payload.get("failed_kind")))
     what = spec.label if spec is not None else "a message"
-    text = f":x: I couldn't deliver {what}{about}: Slack answered `{nudge.payload.get('error')}`. I won't try it again."
+    error = str(nudge.payload.get("error"))
+    channel_id = str(nudge.payload.get("channel_id") or "")
+    if error in CHANNEL_ERRORS and channel_id[:1] in ("C", "G"):
+        pick = f"/partner edit {customer.name} #channel" if customer else "/partner digest channel #channel"
+        text = f":x: I couldn't deliver {what}{about}. {_channel_trouble(channel_id, error, pick)}."
+        return Message(text=text, blocks=[section(text)], user=nudge.recipient_id)
+    text = f":x: I couldn't deliver {what}{about}: Slack answered `{error}`. I won't try it again."
     return Message(text=text, blocks=[section(text)], user=nudge.recipient_id)
 
 

@@ -255,6 +255,9 @@ class HomeReads:
         return HomeHeaderCounts(boundaries_slipping=int(slipped or 0), surveys_pending=int(pending or 0))
 
 
+DIGEST_CHOSEN_BY = "digest_chosen_by"  # in Workspace.settings: who picked the digest's channel
+
+
 class HomeQueries(StoreBase):
     @contextmanager
     def home_reads(self) -> Iterator[HomeReads]:
@@ -330,9 +333,13 @@ class HomeQueries(StoreBase):
         with self.session() as session:
             return session.get(Workspace, team_id)
 
-    def set_digest_channel(self, *, team_id: str, channel_id: str | None, now: datetime) -> Workspace:
-        """Where the weekly digest goes; None turns it off."""
-        return self._update_digest_workspace(team_id=team_id, now=now, digest_channel_id=channel_id)
+    def set_digest_channel(
+        self, *, team_id: str, channel_id: str | None, now: datetime, chosen_by: str | None = None
+    ) -> Workspace:
+        """Where the weekly digest goes; None turns it off. `chosen_by`: the admin to tell when Partner can no longer
+        post there (removed from the channel, the channel archived or deleted)."""
+        chosen = {DIGEST_CHOSEN_BY: chosen_by} if chosen_by is not None else {}
+        return self._update_digest_workspace(team_id=team_id, now=now, settings=chosen, digest_channel_id=channel_id)
 
     def set_digest_schedule(self, *, team_id: str, schedule: str, tz: str | None, now: datetime) -> Workspace:
         """When the weekly digest goes out ("weekly mon 09:00"), and in which zone (None: keep the current one)."""
@@ -341,11 +348,15 @@ class HomeQueries(StoreBase):
             changes["tz"] = tz
         return self._update_digest_workspace(team_id=team_id, now=now, **changes)
 
-    def _update_digest_workspace(self, *, team_id: str, now: datetime, **changes: Any) -> Workspace:
+    def _update_digest_workspace(
+        self, *, team_id: str, now: datetime, settings: dict[str, Any] | None = None, **changes: Any
+    ) -> Workspace:
         with self.session() as session:
             workspace = session.get(Workspace, team_id) or Workspace(team_id=team_id, created_at=now)
             for name, value in changes.items():
                 setattr(workspace, name, value)
+            if settings:
+                workspace.settings = {**(workspace.settings or {}), **settings}  # a new dict: JSON is saved whole
             session.add(workspace)
             session.commit()
             session.refresh(workspace)

@@ -72,7 +72,7 @@ def set_channel(call: CommandCall, words: list[str]) -> Reply:
             f"'{words[0]}' is not a channel I can find. Pick it from Slack's suggestions as you type #."
             f" Usage: `{USAGE}`"
         )
-    call.store.set_digest_channel(team_id=call.team_id, channel_id=channel.id, now=call.now)
+    call.store.set_digest_channel(team_id=call.team_id, channel_id=channel.id, now=call.now, chosen_by=call.user_id)
     call.followup["join_digest_channel"] = channel.id  # joining can be slow: after the ack (handlers.followups)
     return {"text": ":calendar: " + settings_line(call)}
 

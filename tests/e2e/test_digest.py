@@ -279,6 +279,31 @@ def test_the_weekly_digest_goes_out_once_with_its_chart(
     assert send_due_nudges(store=store, client=client, now=later) == 1
 
 
+@pytest.mark.parametrize("removed", ["not_in_channel", "channel_not_found", "is_archived"])
+def test_a_digest_channel_partner_can_no_longer_post_in_is_told_to_the_admin_who_chose_it(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, removed: str
+) -> None:
+    assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    fake_slack.wait_for("conversations.join")
+    if removed == "channel_not_found":
+        del fake_slack.channels["C0ACME"]  # deleted
+    else:
+        fake_slack.channels["C0ACME"]["is_member"] = removed != "not_in_channel"  # someone removed Partner
+        fake_slack.channels["C0ACME"]["is_archived"] = removed == "is_archived"
+    monday = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)  # Mondays at 09:00 UTC
+    for minutes in (0, 1, 60):  # the digest's tick, then later ones: told once
+        report = run_tick(
+            store=store, client=make_client(settings), now=monday + timedelta(minutes=minutes), settings=settings
+        )
+        assert not report.failed, report.failed
+    told = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == ADMIN]
+    assert len(told) == 1, told
+    assert "I couldn't deliver the weekly digest" in told[0] and "C0ACME" in told[0]
+    assert "/partner digest channel #channel" in told[0]
+    (row,) = store.nudges(team_id=TEAM_ID, kinds=[DIGEST], due_after=monday - timedelta(days=1))
+    assert (row.status, row.error) == ("failed", removed)
+
+
 @pytest.mark.parametrize(
     ("method", "status", "times"),
     [("files.getUploadURLExternal", 503, 3), ("upload", 500, 1)],  # 3: the client's own two retries fail too
