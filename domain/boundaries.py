@@ -87,6 +87,8 @@ FIRST_BUSINESS_DAY_OF_WEEK = "first_business_day_of_week"
 HEALTH_WINDOW = timedelta(days=30)
 # Long enough for a real sentence, short enough to read at a glance in a Slack reminder.
 MAX_TEXT_LENGTH = 300
+MAX_VALUE_LENGTH = 64  # Boundary.value's column
+_CHANNEL_LABEL = re.compile(r"<#([A-Z0-9]+)\|[^>]*>")
 
 _ONE_DAY = timedelta(days=1)
 # Boundary text is kept as Slack escapes it (mrkdwn-safe); each escape is one character the user sees.
@@ -348,7 +350,18 @@ def parse_boundary_spec(kind: str | None, value: str | None) -> tuple[BoundaryKi
         if not text:
             raise ValueError(f"A contact-window boundary needs a value — try {_WINDOW_FORMS}.")
         return resolved, format_contact_window(parse_contact_window(text))
-    return resolved, text or None
+    # A channel as its id alone: Slack shows its current name, and a long name no longer outgrows the stored value.
+    return resolved, _CHANNEL_LABEL.sub(r"<#\1>", text) or None
+
+
+def value_length_problem(value: str | None) -> str | None:
+    """Why a typed value can't be kept (it outgrows Boundary.value), else None; stored rows are read as they are."""
+    if value is None or len(value) <= MAX_VALUE_LENGTH:
+        return None
+    return (
+        f"Keep the value to {MAX_VALUE_LENGTH} characters or fewer (this one is {len(value)}); "
+        "the agreement's own words can say more."
+    )
 
 
 # --------------------------------------------------------------------------- model

@@ -152,6 +152,8 @@ def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
         rule = rules.Boundary(text=text, kind=kind or "", value=value)  # type: ignore[arg-type]
     except ValueError as e:
         raise UserError(f"{e} Usage: `{ADD_USAGE}`") from None
+    if problem := rules.value_length_problem(rule.value):
+        raise UserError(f"{problem} Usage: `{ADD_USAGE}`")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
     records = _records(call, customer)
     same = next(

@@ -79,6 +79,8 @@ def submit_renegotiation(
         rule = rules.Boundary(text=text, kind=kind or "custom", value=value)
     except ValueError as e:
         raise UserError(str(e), field="value") from None
+    if problem := rules.value_length_problem(rule.value):
+        raise UserError(problem, field="value")
     if record.rule.status == "retired":
         raise UserError("It was retired meanwhile; add the new terms as a new need instead.", field="text")
     key = _message_key(metadata)

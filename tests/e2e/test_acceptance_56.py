@@ -16,6 +16,7 @@ from handlers.ids import (
     BOUNDARY_RENEGOTIATE_MODAL,
     BOUNDARY_RETIRE,
     BOUNDARY_TEXT,
+    BOUNDARY_VALUE,
     OPEN_CUSTOMER_VIEW,
     OPEN_SURVEY,
 )
@@ -125,10 +126,11 @@ def test_renegotiated_text_problems_show_next_to_the_text(
     acme_corp.block_action(BOUNDARY_DECIDE_RENEGOTIATE, value=str(first.id), message=message, channel_id="DDANA")
     view = fake_slack.calls_to("views.open")[-1].params["view"]
 
-    def submit(text: str) -> dict[str, str]:
+    def submit(text: str, value: str | None = None) -> dict[str, str]:
         values = {
             "text": {BOUNDARY_TEXT: {"type": "plain_text_input", "value": text}},
             "kind": {BOUNDARY_KIND: {"type": "static_select", "selected_option": {"value": "custom"}}},
+            "value": {BOUNDARY_VALUE: {"type": "plain_text_input", "value": value}},
         }
         answer = acme_corp.view_submission(
             BOUNDARY_RENEGOTIATE_MODAL, values, private_metadata=view["private_metadata"]
@@ -138,6 +140,8 @@ def test_renegotiated_text_problems_show_next_to_the_text(
 
     assert "300 characters" in submit("x" * 301)["text"]
     assert "Leave out @here" in submit("<!here> answers within a day")["text"]
+    # A value longer than Partner keeps: the form's max_length is the client's check, this is the server's.
+    assert "64 characters or fewer" in submit("A decision log", "x" * 65)["value"]
     assert records(store)[0].rule.text == FIRST
 
 

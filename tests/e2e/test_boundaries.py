@@ -651,6 +651,19 @@ def test_a_refused_agreement_or_slip_note_is_given_back(
     assert [r.rule for r in records(store)] == before
 
 
+def test_a_long_channel_name_fits_and_a_value_too_long_to_keep_is_refused(acme: SlackRequests, store: Store) -> None:
+    long_name = "acme-partners-requests-and-escalations-for-the-whole-programme"  # Slack allows 80 characters
+    reply = ephemeral(
+        acme.command(f'boundary acme add "Requests go in the partner channel" kind=channel value=<#C0ACME|{long_name}>')
+    )
+    assert "Proposed" in reply and "(channel: <#C0ACME>)" in reply, reply  # Slack shows the channel's current name
+    assert records(store)[-1].rule.value == "<#C0ACME>"
+    words = "we keep a shared running log of every decision we take in the wiki, weekly"
+    reply = ephemeral(acme.command(f'boundary acme add "A decision log" kind=custom value="{words}"'))
+    assert f"Keep the value to 64 characters or fewer (this one is {len(words)})" in reply, reply
+    assert [r.rule.text for r in records(store)] == [FIRST, SECOND, "Requests go in the partner channel"]
+
+
 def test_a_replayed_slip_command_logs_one_slip(acme: SlackRequests, store: Store) -> None:
     ephemeral(acme.command("boundary acme activate 1"))
     first = acme.command("boundary acme slip 1 late", trigger_id="123.456.slip")
