@@ -811,4 +811,12 @@ def boundary_health(
     """
     in_force = [b for b in boundaries if b.in_force]
     counts = [slips_in_window(b, now, window) for b in in_force]
-    return BoundaryHealthInput(active=len(in_force), held=counts.count(0), slips=sum(counts))
+    # The one the reason names: most slips, the first in the list on a tie.
+    most = max(range(len(in_force)), key=lambda i: (counts[i], -i), default=None)
+    return BoundaryHealthInput(
+        active=len(in_force),
+        held=counts.count(0),
+        slips=sum(counts),
+        most_slipped=in_force[most].text if most is not None and counts[most] else None,
+        most_slips=counts[most] if most is not None else 0,
+    )

@@ -95,12 +95,15 @@ DEFAULT_THRESHOLDS = HealthThresholds()
 class BoundaryHealthInput:
     """Boundaries over the last 30 days.
 
-    `active` boundaries in force, `held` of them without a slip, `slips` recorded in total.
+    `active` boundaries in force, `held` of them without a slip, `slips` recorded in total; `most_slipped` is the
+    text of the one that slipped most (as stored, Slack-escaped), `most_slips` its slips: the reason names it.
     """
 
     active: int
     held: int
     slips: int
+    most_slipped: str | None = None
+    most_slips: int = 0
 
     def __post_init__(self) -> None:
         if min(self.active, self.held, self.slips) < 0:
@@ -341,6 +344,11 @@ def _boundaries(b: BoundaryHealthInput) -> tuple[float, str] | None:
     repeat_slips = max(0, b.slips - slipping)
     score = max(0.0, 100.0 * b.held / b.active - REPEAT_SLIP_PENALTY * repeat_slips)
     held = f"all {b.active} boundaries held" if slipping == 0 else f"{b.held} of {b.active} boundaries held"
+    if b.most_slipped and b.most_slips:
+        # As the owner would say it: "boundary “replies within 1 business day” slipped twice".
+        times = {1: "once", 2: "twice"}.get(b.most_slips, f"{b.most_slips} times")
+        text = b.most_slipped if len(b.most_slipped) <= 60 else b.most_slipped[:59].rstrip() + "…"
+        return score, f"boundary “{text}” slipped {times} in the last 30 days ({held.replace(' boundaries', '')})"
     slips = "" if b.slips == 0 else f", {b.slips} slip{'s' if b.slips != 1 else ''}"
     return score, f"{held}{slips} in the last 30 days"
 

@@ -480,6 +480,9 @@ def test_a_slip_lowers_the_health_score_at_once(acme: SlackRequests, store: Stor
     assert f"*Health*\\n{health_text(customer(store))}" in card and str(slipped) in health_text(customer(store))
     snapshot = store.health_snapshots(team_id=TEAM_ID, customer_id=customer(store).id or 0, since=clock.now.date())
     assert "boundaries" in [c["name"] for c in snapshot[-1].components["components"]]
+    # The reason names the agreement, as an owner would say it.
+    status = json.dumps(acme.command("status acme").json()["blocks"], ensure_ascii=False)
+    assert f"Boundary “{FIRST}” slipped once in the last 30 days (0 of 1 held)" in status
 
     # Retiring the need takes it out of the score again, also at once.
     clock.advance(minutes=5)

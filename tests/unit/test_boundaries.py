@@ -572,5 +572,7 @@ def test_boundary_health_feeds_the_health_score() -> None:
     slipping = slipped(active("slipping", position=1), 20 * DAY, 40 * DAY, 50 * DAY)
     retired = retire(slipped(active("gone", position=2), 55 * DAY), now)
     proposed = Boundary("later", position=3)
-    assert boundary_health([clean, slipping, retired, proposed], now) == BoundaryHealthInput(active=2, held=1, slips=2)
+    assert boundary_health([clean, slipping, retired, proposed], now) == BoundaryHealthInput(
+        active=2, held=1, slips=2, most_slipped="slipping", most_slips=2
+    )
     assert boundary_health([], now) == BoundaryHealthInput(0, 0, 0)

@@ -147,6 +147,24 @@ def test_reasons_read_like_sentences() -> None:
 
 
 @pytest.mark.parametrize(
+    ("boundaries", "reason"),
+    [
+        (
+            BoundaryHealthInput(3, 2, 2, most_slipped="Replies within 1 business day", most_slips=2),
+            "boundary “Replies within 1 business day” slipped twice in the last 30 days (2 of 3 held)",
+        ),
+        (BoundaryHealthInput(1, 0, 1, most_slipped="Calls 9-10am", most_slips=1), "slipped once in the last 30 days"),
+        (BoundaryHealthInput(2, 2, 0), "all 2 boundaries held in the last 30 days"),
+        (BoundaryHealthInput(1, 0, 4, most_slipped="x" * 80, most_slips=4), f"boundary “{'x' * 59}…” slipped 4 times"),
+    ],
+)
+def test_the_boundary_reason_names_the_one_that_slipped_most(boundaries: BoundaryHealthInput, reason: str) -> None:
+    h = compute_health(HealthInputs(boundaries=boundaries), now=NOW)
+    (component,) = h.components
+    assert reason in component.reason, component.reason
+
+
+@pytest.mark.parametrize(
     ("moods", "reason"),
     [
         ([1], "mood red at the last check-in"),

@@ -163,7 +163,9 @@ def test_boundaries_count_held_and_slipping_in_the_last_30_days() -> None:
     )
     retired = bd.Boundary("Old", status="retired", retired_at=day(1), id=3)
     got = inputs(customer(), boundaries=[held, slipping, retired])
-    assert got.boundaries == BoundaryHealthInput(active=2, held=1, slips=2)
+    assert got.boundaries == BoundaryHealthInput(
+        active=2, held=1, slips=2, most_slipped="No calls after 6pm", most_slips=2
+    )
     assert inputs(customer()).boundaries is None
 
 
