@@ -71,13 +71,24 @@ def match_customer(customers: Sequence[T], words: Sequence[str], *, name_of: Cal
     Names may hold spaces ("Acme Corp"), so "acme corp yellow …" must match "Acme Corp", not "Acme".
     """
     keyed = [(name_key(name_of(c)), c) for c in customers]
-    for k in range(len(words), 0, -1):
-        phrase = name_key(" ".join(words[:k]))
-        exact = [c for key, c in keyed if key == phrase]
+    # A phrase's key is at least as long as its characters other than spaces (case folding only lengthens them,
+    # apostrophes fold one to one): words with more of those than every name has cannot match one, so a
+    # check-in's note is not folded phrase by phrase.
+    longest = max((len(key) for key, _ in keyed), default=0)
+    within: list[int] = []
+    letters = 0
+    for k, word in enumerate(words, 1):
+        letters += len("".join(word.split()))
+        if letters > longest:
+            break
+        within.insert(0, k)
+    phrases = {k: name_key(" ".join(words[:k])) for k in within}
+    for k in within:
+        exact = [c for key, c in keyed if key == phrases[k]]
         if exact:
             return CustomerMatch(exact[0], list(words[k:]))
-    for k in range(len(words), 0, -1):
-        phrase = name_key(" ".join(words[:k]))
+    for k in within:
+        phrase = phrases[k]
         found = [c for key, c in keyed if key.startswith(phrase)]
         if len(found) == 1:
             return CustomerMatch(found[0], list(words[k:]))

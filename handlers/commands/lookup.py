@@ -72,9 +72,10 @@ def find_customer(
     renamed = _renamed(store, team_id=team_id, words=words, archived=archived) if maybe_renamed else None
     if renamed is not None and renamed[1] > used:
         raise UserError(f"'{' '.join(words[: renamed[1]])}' was renamed to *{renamed[0].name}*; use the new name.")
-    if not archived:
+    if not archived and any(c.archived_at is not None for c in named):
         # Likewise an archived customer's whole name beats a shorter live one: after "Acme Labs" was archived,
-        # `checkin acme labs green …` is about Acme Labs, not "Acme Group" with the mood "labs".
+        # `checkin acme labs green …` is about Acme Labs, not "Acme Group" with the mood "labs". (Only asked when
+        # such a name came with the live ones: folding every longer phrase of the note is not free.)
         typed = {name_key(" ".join(words[:k])): k for k in range(used + 1, len(words) + 1)}
         hidden = [c for c in named if c.archived_at is not None and name_key(c.name) in typed]
         if hidden:
