@@ -26,9 +26,20 @@ def archive(call: CommandCall) -> Reply:
 
 
 def restore(call: CommandCall) -> Reply:
-    customer, rest = find_customer(
-        call.store, team_id=call.team_id, words=call.args.split(), usage=RESTORE_USAGE, archived=True
-    )
+    words = call.args.split()
+    try:
+        customer, rest = find_customer(
+            call.store, team_id=call.team_id, words=words, usage=RESTORE_USAGE, archived=True
+        )
+    except UserError:
+        # Not among the archived: a live customer of that name (already restored, by a retry too) is told as such.
+        try:
+            live, extra = find_customer(call.store, team_id=call.team_id, words=words, usage=RESTORE_USAGE)
+        except UserError:
+            live, extra = None, words
+        if live is None or extra:
+            raise
+        raise UserError(f"*{live.name}* isn't archived: it is in `/partner list` as it is.") from None
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{RESTORE_USAGE}`")
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="restore")
