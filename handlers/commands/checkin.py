@@ -15,7 +15,7 @@ from domain.errors import UserError
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
-from handlers.parsing import parse_key_value, require_mood
+from handlers.parsing import parse_key_value, parse_mood, require_mood
 
 USAGE = "/partner checkin <customer> <green|yellow|red|1-5> [call] [next=<date>] [response=<2d|36h>] <note…>"
 
@@ -74,7 +74,15 @@ def checkin(call: CommandCall) -> Reply:
         call.client.views_open(trigger_id=call.trigger_id, view=checkin_modal(channel_id=call.channel_id))
         return None
     words = words_and_offsets(call.args)
-    customer, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words], usage=USAGE)
+    try:
+        customer, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words], usage=USAGE)
+    except UserError:
+        if len(words) < 2 or parse_mood(words[0][0]) is None:
+            raise
+        raise UserError(
+            f"'{words[0][0]}' is the mood, not a customer: the customer comes first, "
+            f"e.g. `/partner checkin {words[1][0]} {words[0][0]} …`. Usage: `{USAGE}`"
+        ) from None
     used = len(words) - len(rest)
     mood = require_mood(rest[0] if rest else None, USAGE)
     typed = read_checkin_text(call.args[words[used][1] :])  # everything after the mood

@@ -71,6 +71,10 @@ def test_a_bad_next_date_names_it_and_stores_nothing(slack: SlackRequests, store
         ("checkin acme the rollout slipped a week, legal still reviewing", "'the' is not a mood"),  # mood forgotten
         ("checkin acmx green the rollout slipped a week, legal still reviewing", "No customer matches 'acmx'"),
         ("CI acme purple the rollout slipped a week", "'purple' is not a mood"),  # an alias, as typed
+        (  # the mood first: named as the mood, with the order
+            "checkin green acme the rollout slipped a week",
+            "'green' is the mood, not a customer: the customer comes first, e.g. `/partner checkin acme green …`",
+        ),
     ],
 )
 def test_a_refused_checkin_gives_the_whole_command_back(
