@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
+from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
@@ -117,6 +118,14 @@ def escalate(session: Session, customer_id: int, text: str, *, sent_at: datetime
         )
     )
     return boundary
+
+
+def seeded_team_digesting_in_general(store: Store, settings: Settings) -> WebClient:
+    """The seeded team with its weekly digest going to #general (C0001); the client the jobs post with."""
+    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
+    seed(store, MONDAY_9_BERLIN)
+    return make_client(settings)
 
 
 def digest_message(fake: FakeSlack, channel: str) -> dict[str, Any]:
@@ -311,10 +320,7 @@ def test_a_digest_channel_partner_can_no_longer_post_in_is_told_to_the_admin_who
 def test_a_chart_slack_failed_to_take_before_sharing_it_goes_out_at_the_next_tick_once(
     store: Store, fake_slack: FakeSlack, settings: Settings, method: str, status: int, times: int
 ) -> None:
-    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
-    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
-    seed(store, MONDAY_9_BERLIN)
-    client = make_client(settings)
+    client = seeded_team_digesting_in_general(store, settings)
     now = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
     assert plan_digests(store=store, client=client, now=now, settings=settings) == 1
     assert send_due_nudges(store=store, client=client, now=now) == 1
@@ -330,10 +336,7 @@ def test_a_chart_slack_failed_to_take_before_sharing_it_goes_out_at_the_next_tic
 def test_a_chart_slack_may_have_shared_is_not_uploaded_again(
     store: Store, fake_slack: FakeSlack, settings: Settings
 ) -> None:
-    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
-    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
-    seed(store, MONDAY_9_BERLIN)
-    client = make_client(settings)
+    client = seeded_team_digesting_in_general(store, settings)
     now = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
     plan_digests(store=store, client=client, now=now, settings=settings)
     send_due_nudges(store=store, client=client, now=now)
@@ -397,11 +400,8 @@ def test_a_decision_on_an_earlier_escalation_is_not_this_weeks_escalation(
 
 
 def test_the_tick_runs_the_digest_jobs_in_order(store: Store, fake_slack: FakeSlack, settings: Settings) -> None:
-    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
-    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
-    seed(store, MONDAY_9_BERLIN)
+    client = seeded_team_digesting_in_general(store, settings)
     monday_9_utc = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # the default: Monday 09:00 in PARTNER_DEFAULT_TZ (UTC)
-    client = make_client(settings)
     report = run_tick(store=store, client=client, now=monday_9_utc, settings=settings)
     assert report.done["digest"] == 1 and report.done["digest_charts"] == 1, report
     run_tick(store=store, client=client, now=monday_9_utc + timedelta(minutes=1), settings=settings)
@@ -486,10 +486,7 @@ def test_digest_mine_covers_the_week_on_the_askers_own_clock(
 def test_a_digest_late_after_downtime_still_goes_out_within_a_day(
     store: Store, fake_slack: FakeSlack, settings: Settings
 ) -> None:
-    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
-    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
-    seed(store, MONDAY_9_BERLIN)
-    client = make_client(settings)
+    client = seeded_team_digesting_in_general(store, settings)
     monday_9_utc = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     late = monday_9_utc + timedelta(hours=8)
     assert plan_digests(store=store, client=client, now=late, settings=settings) == 1
