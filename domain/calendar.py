@@ -30,6 +30,7 @@ __all__ = [
     "validate_country",
     "validate_subdivision",
     "validate_timezone",
+    "validate_typed_timezone",
     "wall_clock_instant",
 ]
 
@@ -92,6 +93,27 @@ def validate_timezone(name: str) -> str:
         except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"Unknown time zone {name!r} — {_TZ_HELP}") from None
         canonical = cleaned
+    return canonical
+
+
+# Legacy zones people type for a region whose clocks do change: each is a fixed offset all year, so a customer in
+# New York typed as EST would get every call an hour off from March to November.
+_FIXED_LOOKALIKES = {
+    "EST": ("UTC−05:00", "America/New_York", "America/Panama"),
+    "MST": ("UTC−07:00", "America/Denver", "America/Phoenix"),
+}
+
+
+def validate_typed_timezone(name: str) -> str:
+    """`validate_timezone` for a zone a person typed: also refuses EST and MST, fixed offsets that look like the
+    zones of US regions that move their clocks, naming the zone meant either way."""
+    canonical = validate_timezone(name)
+    if canonical in _FIXED_LOOKALIKES:
+        offset, moving, fixed = _FIXED_LOOKALIKES[canonical]
+        raise ValueError(
+            f"{canonical} is a fixed {offset} all year, with no daylight saving time. For clocks that change in "
+            f"March and November, use tz={moving}; for {offset} all year, tz={fixed}."
+        )
     return canonical
 
 

@@ -16,7 +16,7 @@ from domain.calendar import (
     parse_working_week,
     validate_country,
     validate_subdivision,
-    validate_timezone,
+    validate_typed_timezone,
 )
 from domain.errors import UserError
 
@@ -223,7 +223,7 @@ def parse_settings(
     for key, value in options.items():
         if key == "tz":
             try:
-                fields["tz"] = validate_timezone(value)
+                fields["tz"] = validate_typed_timezone(value)
             except ValueError as e:
                 raise UserError(str(e), field="tz") from None
         elif key == "country":

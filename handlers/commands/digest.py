@@ -9,7 +9,7 @@ from datetime import datetime
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from domain.calendar import validate_timezone
+from domain.calendar import validate_timezone, validate_typed_timezone
 from domain.errors import UserError
 from handlers.blocks import context
 from handlers.blocks.digest import digest_blocks, digest_text
@@ -87,7 +87,7 @@ def set_time(call: CommandCall, words: list[str]) -> Reply:
         pair = parse_key_value(word)
         if pair is not None and pair[0] == "tz":
             try:
-                tz = validate_timezone(pair[1])
+                tz = validate_typed_timezone(pair[1])
             except ValueError as e:
                 raise UserError(str(e)) from None
         elif pair is not None:

@@ -111,6 +111,8 @@ def test_add_with_a_region_and_its_errors(slack: SlackRequests, store: Store) ->
     assert "Unknown time zone 'Mars/Base'" in text and "List_of_tz_database_time_zones" in text
     text = ephemeral(slack.command("add Initech cadence=sometimes"))
     assert "couldn't read the cadence 'sometimes'" in text and "Valid forms" in text
+    text = ephemeral(slack.command("add Initech tz=EST"))  # New York in winter, an hour off all summer
+    assert "EST is a fixed UTC−05:00 all year" in text and "tz=America/New_York" in text
     assert store.customer_by_name(team_id=TEAM_ID, name="initech") is None
 
 

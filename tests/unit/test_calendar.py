@@ -17,6 +17,7 @@ from domain.calendar import (
     validate_country,
     validate_subdivision,
     validate_timezone,
+    validate_typed_timezone,
 )
 
 NY = WorkCalendar("America/New_York", "US")
@@ -35,6 +36,17 @@ def test_validate_timezone_returns_canonical_spelling() -> None:
     assert validate_timezone("Europe/Berlin") == "Europe/Berlin"
     assert validate_timezone("  america/new_york ") == "America/New_York"
     assert validate_timezone("utc") == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"), [("EST", "America/New_York"), ("est", "America/New_York"), ("MST", "America/Denver")]
+)
+def test_a_typed_fixed_offset_lookalike_names_the_zone_meant(typed: str, meant: str) -> None:
+    with pytest.raises(ValueError, match=f"no daylight saving time.*tz={meant}"):
+        validate_typed_timezone(typed)
+    assert validate_timezone(typed) == typed.upper()  # a customer stored with it before still loads
+    assert validate_typed_timezone("America/Phoenix") == "America/Phoenix"  # fixed all year, and meant so
+    assert validate_typed_timezone("EST5EDT") == "EST5EDT"  # moves its clocks
 
 
 @pytest.mark.parametrize("bad", ["Mars/Olympus", "", "Europe", "../etc/passwd", "/usr/share/zoneinfo/UTC"])
