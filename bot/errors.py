@@ -122,6 +122,9 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
 
     if kind == "view_submission":
         view = body.get("view") or {}
+        if expected and (several := error.field_errors()) and len(several) > 1:  # type: ignore[attr-defined]
+            # Every wrong input at once, each next to its field: Slack takes them all in one answer.
+            return _json({"response_action": "errors", "errors": {k: v[:2000] for k, v in several.items()}})
         field = getattr(error, "field", None) or _first_input_block(view)
         if field:
             if message == SORRY:

@@ -204,6 +204,38 @@ def _readable(cadence: str | None) -> Cadence | None:
         return None
 
 
+def _setting(key: str, value: str, *, today: date, cadence: str | None) -> dict[str, Any]:
+    """The Customer columns one typed option sets; a UserError naming the value, with `field` set to its key."""
+    if key == "tz":
+        try:
+            return {"tz": validate_typed_timezone(value)}
+        except ValueError as e:
+            raise UserError(str(e), field="tz") from None
+    if key == "country":
+        country, subdiv = parse_country(value)
+        return {"country": country, "subdiv": subdiv}
+    if key == "week":
+        try:
+            days = parse_working_week(value)
+        except ValueError as e:
+            raise UserError(str(e), field="week") from None
+        text = format_working_week(days)
+        return {"working_week": None if text == "mon-fri" else text}
+    if key == "cadence":
+        try:
+            return {"cadence": parse_cadence(value, anchor=today, previous=_readable(cadence)).to_text()}
+        except ValueError as e:
+            raise UserError(str(e), field="cadence") from None
+    if key == "summary":
+        flag = value.strip().lower()
+        if flag not in _ON | _OFF:
+            raise UserError(f"summary= takes on or off, not '{value}'.", field="summary")
+        return {"post_checkins": flag in _ON}
+    if key in ("ideal", "max"):
+        return {f"{key}_days": _window_days(key, value)}
+    raise UserError(f"Unknown option '{key}='. You can set {', '.join(k + '=' for k in SETTING_KEYS)}.")
+
+
 def parse_settings(
     options: Mapping[str, str],
     *,
@@ -220,35 +252,14 @@ def parse_settings(
     Errors are UserErrors naming the value and the valid forms, with `field` set to the option's key.
     """
     fields: dict[str, Any] = {}
+    problems: list[UserError] = []  # every bad setting is told at once, not one per try
     for key, value in options.items():
-        if key == "tz":
-            try:
-                fields["tz"] = validate_typed_timezone(value)
-            except ValueError as e:
-                raise UserError(str(e), field="tz") from None
-        elif key == "country":
-            fields["country"], fields["subdiv"] = parse_country(value)
-        elif key == "week":
-            try:
-                days = parse_working_week(value)
-            except ValueError as e:
-                raise UserError(str(e), field="week") from None
-            text = format_working_week(days)
-            fields["working_week"] = None if text == "mon-fri" else text
-        elif key == "cadence":
-            try:
-                fields["cadence"] = parse_cadence(value, anchor=today, previous=_readable(cadence)).to_text()
-            except ValueError as e:
-                raise UserError(str(e), field="cadence") from None
-        elif key == "summary":
-            flag = value.strip().lower()
-            if flag not in _ON | _OFF:
-                raise UserError(f"summary= takes on or off, not '{value}'.", field="summary")
-            fields["post_checkins"] = flag in _ON
-        elif key in ("ideal", "max"):
-            fields[f"{key}_days"] = _window_days(key, value)
-        else:
-            raise UserError(f"Unknown option '{key}='. You can set {', '.join(k + '=' for k in SETTING_KEYS)}.")
+        try:
+            fields.update(_setting(key, value, today=today, cadence=cadence))
+        except UserError as e:
+            problems.append(e)
+    if problems:
+        raise UserError.of_all(problems)
     ideal = fields.get("ideal_days", ideal_days)
     most = fields.get("max_days", max_days)
     if ideal is not None and most is not None and ideal > most:

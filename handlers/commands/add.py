@@ -62,10 +62,20 @@ def settings_for(
     options: dict[str, str], *, owner_tz: Callable[[], str | None], default_tz: str, now: datetime
 ) -> dict[str, Any]:
     """Validated settings for a new customer; the time zone defaults to the owner's Slack one, then the default."""
-    fields = parse_settings({k: v for k, v in options.items() if k == "tz"}, today=now.date())
+    problems: list[UserError] = []  # a bad tz= and a bad country= are told together
+    try:
+        fields = parse_settings({k: v for k, v in options.items() if k == "tz"}, today=now.date())
+    except UserError as e:
+        problems.append(e)
+        fields = {"tz": default_tz}  # only to read the other settings: nothing is added
     tz = fields.get("tz") or owner_tz() or default_tz
     today = now.astimezone(ZoneInfo(tz)).date()  # pins biweekly / every-N cadences to the customer's today
-    fields.update(parse_settings({k: v for k, v in options.items() if k != "tz"}, today=today))
+    try:
+        fields.update(parse_settings({k: v for k, v in options.items() if k != "tz"}, today=today))
+    except UserError as e:
+        problems.append(e)
+    if problems:
+        raise UserError.of_all(problems)
     fields["tz"] = tz
     return fields
 

@@ -123,4 +123,4 @@ def told_with_usage(usage: str) -> Iterator[None]:
     except UserError as e:
         if "Usage:" in e.message:
             raise
-        raise UserError(f"{e.message} Usage: `{usage}`", field=e.field) from None
+        raise UserError(f"{e.message} Usage: `{usage}`", field=e.field, errors=e.errors) from None

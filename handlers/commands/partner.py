@@ -175,7 +175,7 @@ def partner_command(
         if not subcommand.gives_back:
             raise
         raise UserError(
-            f"{e.message}{YOU_TYPED}`{command.get('command') or '/partner'} {typed}`", field=e.field
+            f"{e.message}{YOU_TYPED}`{command.get('command') or '/partner'} {typed}`", field=e.field, errors=e.errors
         ) from None
     finally:
         # What the subcommand stored sets off posts and DMs after the answer (even when it then refused something).

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
+from domain.customers import clean_name
 from domain.errors import UserError
 from handlers.commands.add import added_text, check_owner, settings_for, user_timezone
 from handlers.commands.customer_args import UNSET
@@ -71,14 +72,29 @@ def submit_add_customer(
     channel_id = _field(view, "channel").get("selected_conversation") or None
     options = {k: _text(view, k) for k in ("tz", "country", "cadence") if _text(view, k)}
     now = clock()
-    with on_field("owner"):
-        owner = check_owner(client, owner_id) if owner_id != user_id else None
-    fields = settings_for(
-        options,
-        owner_tz=lambda: owner.get("tz") if owner is not None else user_timezone(client, owner_id),
-        default_tz=settings.default_tz,
-        now=now,
-    )
+    problems: list[UserError] = []  # every wrong input is shown at once, each next to its field
+    owner: dict[str, Any] | None = None
+    try:
+        with on_field("name"):
+            clean_name(_text(view, "name"))
+    except UserError as e:
+        problems.append(e)
+    try:
+        with on_field("owner"):
+            owner = check_owner(client, owner_id) if owner_id != user_id else None
+    except UserError as e:
+        problems.append(e)
+    try:
+        fields = settings_for(
+            options,
+            owner_tz=lambda: owner.get("tz") if owner is not None else user_timezone(client, owner_id),
+            default_tz=settings.default_tz,
+            now=now,
+        )
+    except UserError as e:
+        problems.append(e)
+    if problems:
+        raise UserError.of_all(problems)
     try:
         with on_field("name"):
             customer = store.add_customer(
@@ -168,16 +184,31 @@ def submit_edit_customer(
     options = {k: v for k, v in options.items() if k in changed_inputs}
     now = clock()
     owner_id = form["owner"] if "owner" in changed_inputs and form["owner"] else None
+    problems: list[UserError] = []  # every wrong input is shown at once, each next to its field
+    if "name" in options:
+        try:
+            with on_field("name"):
+                clean_name(options["name"])
+        except UserError as e:
+            problems.append(e)
     if owner_id and owner_id != customer.owner_id:
-        with on_field("owner"):
-            check_owner(client, owner_id)
-    changes = edit_changes(
-        customer=customer,
-        options=options,
-        owner_id=owner_id,
-        channel_id=(form["channel"] or None) if "channel" in changed_inputs else UNSET,
-        now=now,
-    )
+        try:
+            with on_field("owner"):
+                check_owner(client, owner_id)
+        except UserError as e:
+            problems.append(e)
+    try:
+        changes = edit_changes(
+            customer=customer,
+            options=options,
+            owner_id=owner_id,
+            channel_id=(form["channel"] or None) if "channel" in changed_inputs else UNSET,
+            now=now,
+        )
+    except UserError as e:
+        problems.append(e)
+    if problems:
+        raise UserError.of_all(problems)
     if not form["cadence"] and "cadence" in changed_inputs:
         changes["cadence"] = None
     with on_field("name"):

@@ -180,6 +180,35 @@ def test_add_modal_errors_land_on_their_fields(slack: SlackRequests, store: Stor
     assert len(store.customers(team_id=TEAM_ID)) == 1
 
 
+def test_a_form_with_several_wrong_inputs_shows_every_error_at_once(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    # Slack's `response_action: errors` takes every field at once: one submit tells all, not one per try.
+    add_acme(slack)
+    values = field_values(name="Globex <x>", owner="UBOT", tz="Mars/Base", country="ZZ", cadence="sometimes")
+    errors = slack.view_submission(ADD_CUSTOMER_MODAL, values).json()["errors"]
+    assert set(errors) == {"name", "owner", "tz", "country", "cadence"}
+    assert "'Mars/Base'" in errors["tz"] and "'ZZ'" in errors["country"] and "'sometimes'" in errors["cadence"]
+    assert "<@UBOT>" in errors["owner"] and "Leave out < and >" in errors["name"]
+    slack.command("edit acme")
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+    edited = untouched_state(view, tz="Mars/Base", week="funday", ideal="400")
+    errors = slack.view_submission(EDIT_CUSTOMER_MODAL, edited, private_metadata=view["private_metadata"]).json()[
+        "errors"
+    ]
+    assert set(errors) == {"tz", "week", "ideal"} and "funday" in errors["week"] and "'400'" in errors["ideal"]
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"] and acme(store).tz != "Mars/Base"
+
+
+def test_a_command_with_several_bad_settings_names_each(slack: SlackRequests, store: Store) -> None:
+    text = ephemeral(slack.command("add Initech tz=Mars/Base country=ZZ cadence=sometimes"))
+    assert "'Mars/Base'" in text and "'ZZ'" in text and "'sometimes'" in text and text.count("Usage:") == 1
+    assert store.customer_by_name(team_id=TEAM_ID, name="initech") is None
+    add_acme(slack)
+    text = ephemeral(slack.command("edit acme week=funday summary=maybe"))
+    assert "'funday'" in text and "'maybe'" in text
+
+
 # List
 
 
