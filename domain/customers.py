@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -38,6 +39,17 @@ def name_key(name: str) -> str:
     return _SPACES.sub(" ", name).strip().casefold().translate(_APOSTROPHES)
 
 
+def strip_accents(text: str) -> str:
+    """'Café Olé' → 'Cafe Ole': the name as someone types it without the accents (a US keyboard, a hurry)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def folded_key(name: str) -> str:
+    """name_key without accents: what `cafe` is compared in to find Café Olé. Not stored (names stay unique by
+    name_key, so Café and Cafe may both exist); used only once a lookup found nothing by name_key."""
+    return name_key(strip_accents(name))
+
+
 def clean_name(name: str) -> str:
     name = _SPACES.sub(" ", name).strip()
     if not name:
@@ -65,12 +77,19 @@ class CustomerMatch(Generic[T]):
     suggestions: list[str] = field(default_factory=list)
 
 
-def match_customer(customers: Sequence[T], words: Sequence[str], *, name_of: Callable[[T], str]) -> CustomerMatch[T]:
-    """The longest exact name at the start of `words`, else the longest unambiguous prefix.
+def match_customer(
+    customers: Sequence[T],
+    words: Sequence[str],
+    *,
+    name_of: Callable[[T], str],
+    key_of: Callable[[str], str] = name_key,
+) -> CustomerMatch[T]:
+    """The longest exact name at the start of `words`, else the longest unambiguous prefix, names and words
+    compared in `key_of` (name_key; folded_key over words already stripped of accents).
 
     Names may hold spaces ("Acme Corp"), so "acme corp yellow …" must match "Acme Corp", not "Acme".
     """
-    keyed = [(name_key(name_of(c)), c) for c in customers]
+    keyed = [(key_of(name_of(c)), c) for c in customers]
     # A phrase's key is at least as long as its characters other than spaces (case folding only lengthens them,
     # apostrophes fold one to one): words with more of those than every name has cannot match one, so a
     # check-in's note is not folded phrase by phrase.
@@ -82,7 +101,7 @@ def match_customer(customers: Sequence[T], words: Sequence[str], *, name_of: Cal
         if letters > longest:
             break
         within.insert(0, k)
-    phrases = {k: name_key(" ".join(words[:k])) for k in within}
+    phrases = {k: key_of(" ".join(words[:k])) for k in within}
     for k in within:
         exact = [c for key, c in keyed if key == phrases[k]]
         if exact:

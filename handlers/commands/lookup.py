@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from domain.customers import match_customer, name_key, require_customer
+from domain.customers import folded_key, match_customer, name_key, require_customer, strip_accents
 from domain.errors import UserError
 from handlers.parsing import parse_channel, unescape, unquote_words
 from storage.models import Customer
@@ -51,6 +51,13 @@ def find_customer(
             raise UserError(
                 f"'{' '.join(words[: renamed[1]])}' was renamed to *{renamed[0].name}*; use the new name."
             ) from None
+        if words:
+            # Accents left out ("cafe" for Café Olé) find the one name they fold to; Slack users type on any keyboard.
+            folded = match_customer(
+                customers, [strip_accents(w) for w in words], name_of=lambda c: c.name, key_of=folded_key
+            )
+            if folded.customer is not None:
+                return folded.customer, given[len(given) - len(folded.rest) :]
         if archived and not customers:
             raise UserError("There are no archived customers.") from None
         if not archived and words:

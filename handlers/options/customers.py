@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext
 
-from domain.customers import name_key
+from domain.customers import folded_key
 from handlers.blocks import customer_option
 from storage.store import Store
 
@@ -14,10 +14,11 @@ MAX_OPTIONS = 100  # Slack shows at most 100 options
 
 
 def customer_options(ack: Ack, body: dict[str, Any], context: BoltContext, store: Store) -> None:
-    # Compared as name keys, apostrophes folded: "macy’s" typed on a phone finds Macy's.
-    query = name_key(body.get("value") or "")
+    # Compared as name keys, apostrophes folded: "macy’s" typed on a phone finds Macy's; accents too: "cafe" finds
+    # Café Olé (and "café" finds it as well: both sides are folded).
+    query = folded_key(body.get("value") or "")
     customers = store.customers(team_id=context.team_id or body["team"]["id"])
-    keys = [(c.name_key, c) for c in customers]
+    keys = [(folded_key(c.name), c) for c in customers]
     # Names starting with what was typed first, then names containing it.
     starts = [c for key, c in keys if key.startswith(query)]
     contains = [c for key, c in keys if query in key and not key.startswith(query)]

@@ -19,6 +19,7 @@ from handlers.ids import (
     CARD_EDIT,
     CARD_RESTORE,
     CARD_SNOOZE,
+    CHECKIN_CUSTOMER,
     CUSTOMER_FIELD,
     EDIT_CUSTOMER_MODAL,
     LIST_OPEN_CARD,
@@ -198,6 +199,24 @@ def test_a_form_with_several_wrong_inputs_shows_every_error_at_once(
     ]
     assert set(errors) == {"tz", "week", "ideal"} and "funday" in errors["week"] and "'400'" in errors["ideal"]
     assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"] and acme(store).tz != "Mars/Base"
+
+
+def test_a_name_typed_without_its_accents_finds_the_customer(slack: SlackRequests, store: Store) -> None:
+    ephemeral(slack.command("add Café Olé"))
+    ephemeral(slack.command("add Zürich Versicherung"))
+    assert ephemeral(slack.command("show cafe")).startswith("Café Olé:")
+    text = ephemeral(slack.command("checkin cafe ole green kickoff went well"))
+    assert "for *Café Olé*: kickoff went well" in text
+    assert "for *Zürich Versicherung*: waiting on legal" in ephemeral(
+        slack.command("checkin zurich yellow waiting on legal")
+    )
+    assert sorted(c.note for c in store.checkins(team_id=TEAM_ID)) == ["kickoff went well", "waiting on legal"]
+    options = slack.block_suggestion(CHECKIN_CUSTOMER, "cafe").json()["options"]
+    assert [o["text"]["text"] for o in options] == ["Café Olé"]
+    # A name spelled without the accent is its own customer (names are unique as typed) and is found first.
+    ephemeral(slack.command("add Cafe"))
+    assert ephemeral(slack.command("show cafe")).startswith("Cafe:")
+    assert ephemeral(slack.command("show café")).startswith("Café Olé:")
 
 
 def test_a_command_with_several_bad_settings_names_each(slack: SlackRequests, store: Store) -> None:
