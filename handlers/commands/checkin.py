@@ -6,6 +6,7 @@ agreements in the customer's business time (handlers.boundaries_hooks.after_chec
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,22 @@ def _flag(word: str) -> tuple[str, str] | None:
     """("next" | "response", value) when the word is one of the check-in's key=value flags."""
     pair = parse_key_value(word)
     return (_FLAG_NAMES[pair[0]], pair[1]) if pair is not None and pair[0] in _FLAG_NAMES else None
+
+
+# A flag's number may be typed with its unit as the next word (`response=3 days`, `next=2 weeks`): both are read.
+_UNIT_WORDS = frozenset(
+    {"d", "day", "days", "h", "hr", "hrs", "hour", "hours", "min", "mins", "minute", "minutes"}
+    | {"w", "wk", "wks", "week", "weeks"}
+)
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+
+
+def _flag_with_unit(word: str, unit: str) -> tuple[str, str] | None:
+    """("response", "3 days") for `response=3` followed by `days`; None when the two words are not that."""
+    flag = _flag(word)
+    if flag is None or not _NUMBER.match(flag[1]) or unit.lower() not in _UNIT_WORDS:
+        return None
+    return flag[0], f"{flag[1]} {unit}"
 
 
 def _refuse(problem: str) -> UserError:
@@ -56,15 +73,25 @@ def read_checkin_text(text: str) -> CheckinText:
         if word.lower() == "call" and kind != "call":
             kind = "call"
         elif flag is not None and flag[0] not in flags:
+            with_unit = _flag_with_unit(word, words[used + 1][0]) if used + 1 < len(words) else None
+            if with_unit is not None:
+                flag = with_unit
+                used += 1
             flags[flag[0]] = flag[1]
         else:
             break
         used += 1
     start = words[used - 1][1] if used else 0
     end, last = len(text), len(words)
-    while last > used + 1 and (flag := _flag(words[last - 1][0])) is not None and flag[0] not in flags:
+    while last > used + 1:
+        taken = 1
+        flag = _flag(words[last - 1][0])
+        if flag is None and last > used + 2:
+            flag, taken = _flag_with_unit(words[last - 2][0], words[last - 1][0]), 2
+        if flag is None or flag[0] in flags:
+            break
         flags[flag[0]] = flag[1]
-        last -= 1
+        last -= taken
         end = words[last][1] - len(words[last][0])
     return CheckinText(kind=kind, flags=flags, note=text[start:end].strip())
 

@@ -410,6 +410,21 @@ def test_checkin_response_flag_is_stored_and_a_slow_reply_logs_a_slip(
     assert len(records(store)[0].slips) == 1
 
 
+def test_a_response_typed_as_a_number_and_a_unit_word_is_read(
+    acme: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    # "response=5 days" as people write it: read as 5 days (and compared with the agreement), not kept in the note.
+    ephemeral(acme.command("boundary acme activate 1"))
+    clock.set(ny(2026, 11, 30, 15))  # Monday afternoon
+    ephemeral(acme.command("checkin acme yellow still waiting on legal response=5 days"))
+    ephemeral(acme.command("checkin acme yellow response=36 hours answered the pricing question"))
+    on_time, slow = store.checkins(team_id=TEAM_ID)
+    assert (slow.response_days, slow.note) == (5.0, "still waiting on legal")
+    assert (on_time.response_days, on_time.note) == (1.5, "answered the pricing question")
+    (slip,) = eventually(lambda: records(store)[0].slips, "the slow reply never logged a slip")
+    assert "took 5 days (3 business days)" in slip.note
+
+
 @pytest.mark.parametrize(
     ("flag", "says"), [("response=soon", "'soon'"), ("response=2", "'2' needs a unit"), ("reply=3y", "'3y'")]
 )

@@ -250,6 +250,18 @@ def test_route_suggests_close_subcommands() -> None:
         (" reply=1.5d call slow again", CheckinText("call", {"response": "1.5d"}, "slow again")),
         (" asked for response=fast replies", CheckinText("async", {}, "asked for response=fast replies")),
         (" response=2d response=3d", CheckinText("async", {"response": "2d"}, "response=3d")),
+        # A number and its unit typed as two words are read together, after the mood or at the end.
+        (
+            " response=3 days waited on legal",
+            CheckinText("async", {"response": "3 days"}, "waited on legal"),
+        ),
+        (
+            " waited on legal response=1.5 Days next=2 weeks",
+            CheckinText("async", {"next": "2 weeks", "response": "1.5 Days"}, "waited on legal"),
+        ),
+        (" signed 3 days early response=2 h", CheckinText("async", {"response": "2 h"}, "signed 3 days early")),
+        (" response=3 days", CheckinText("async", {"response": "3 days"}, "")),
+        (" asked for response=3 soon", CheckinText("async", {}, "asked for response=3 soon")),
         (" next=fri", CheckinText("async", {"next": "fri"}, "")),
         (" response=2d", CheckinText("async", {"response": "2d"}, "")),
         ("", CheckinText("async", {}, "")),
