@@ -25,8 +25,20 @@ def archive(call: CommandCall) -> Reply:
     }
 
 
+# How many archived names `restore` without a name offers (a team may have archived hundreds over the years).
+ARCHIVED_SHOWN = 20
+
+
 def restore(call: CommandCall) -> Reply:
     words = call.args.split()
+    if not words:
+        # Archived customers are in no list: name them here, so the one to bring back can be typed.
+        archived = [c.name for c in call.store.customers(team_id=call.team_id, include_archived=True) if c.archived_at]
+        if not archived:
+            raise UserError(f"There are no archived customers. Usage: `{RESTORE_USAGE}`")
+        more = f" and {len(archived) - ARCHIVED_SHOWN} more" if len(archived) > ARCHIVED_SHOWN else ""
+        shown = ", ".join(f"*{name}*" for name in archived[:ARCHIVED_SHOWN])
+        raise UserError(f"Which customer? Archived: {shown}{more}. Usage: `{RESTORE_USAGE}`")
     try:
         customer, rest = find_customer(
             call.store, team_id=call.team_id, words=words, usage=RESTORE_USAGE, archived=True

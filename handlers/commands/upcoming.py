@@ -46,8 +46,9 @@ def upcoming(call: CommandCall) -> Reply:
     if len(soonest) > SHOWN:
         lines.append(f"…and {len(soonest) - SHOWN} more. `partner-bot upcoming --days 14` prints the whole plan.")
     whose = "your customers" if mine else "every customer"
+    none_of = "any of your customers" if mine else "any customer"
     return upcoming_text(
         lines,
         title=f"Next nudges for {whose} (within {HORIZON.days} days)",
-        empty=f"No nudges due for {whose} in the next {HORIZON.days} days. Set a cadence with `/partner cadence`.",
+        empty=f"No nudges due for {none_of} in the next {HORIZON.days} days. Set a cadence with `/partner cadence`.",
     )

@@ -467,6 +467,9 @@ def test_upcoming_lists_the_next_nudges_in_local_time(
     mine = ephemeral(slack.command("upcoming mine"))
     assert "Acme" in mine and "Tonga" not in mine
     assert "Usage" in ephemeral(slack.command("upcoming everything"))
+    assert "No nudges due for any of your customers in the next 45" in ephemeral(
+        slack.command("upcoming mine", user_id="U0003")
+    )
 
 
 # The command line

@@ -561,6 +561,7 @@ def test_an_edit_form_saved_after_someone_else_renamed_or_archived_the_customer(
 
 def test_archive_hides_the_customer_and_restore_brings_it_back(slack: SlackRequests, store: Store) -> None:
     add_acme(slack)
+    assert ephemeral(slack.command("restore")).startswith("There are no archived customers. Usage:")
     ephemeral(slack.command("checkin acme green still here"))
     assert "Archived *Acme Corp*" in ephemeral(slack.command("archive acme"))
     assert "No customers match" in json.dumps(slack.command("list").json())
@@ -580,6 +581,10 @@ def test_archive_hides_the_customer_and_restore_brings_it_back(slack: SlackReque
     ephemeral(slack.command("archive globex"))
     assert ephemeral(slack.command("restore acme corp")).startswith("*Acme Corp* isn't archived")
     assert "No customer matches 'initech'" in ephemeral(slack.command("restore initech"))
+    # Archived customers are in no list: restore without a name says which there are.
+    assert ephemeral(slack.command("restore")).startswith("Which customer? Archived: *Globex*. Usage:")
+    ephemeral(slack.command("archive acme"))
+    assert ephemeral(slack.command("restore ")).startswith("Which customer? Archived: *Acme Corp*, *Globex*.")
 
 
 def test_an_archived_name_typed_whole_is_not_read_as_a_shorter_live_name(slack: SlackRequests, store: Store) -> None:
