@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -244,5 +245,8 @@ def require_mood(token: str | None, usage: str) -> Mood:
         raise UserError(f"How is it going? Add a mood — green, yellow or red. Usage: `{usage}`")
     mood = parse_mood(token)
     if mood is None:
-        raise UserError(f"'{token}' is not a mood: use green, yellow, red, 1–5 or 🟢 🟡 🔴. Usage: `{usage}`")
+        # A mistyped colour ("gren", "yelow") is named back with the word meant.
+        close = difflib.get_close_matches(token.strip().lower(), ("green", "yellow", "red"), n=1, cutoff=0.75)
+        meant = f" — did you mean {close[0]}?" if close else ":"
+        raise UserError(f"'{token}' is not a mood{meant} use green, yellow, red, 1–5 or 🟢 🟡 🔴. Usage: `{usage}`")
     return mood

@@ -68,6 +68,8 @@ def test_a_bad_next_date_names_it_and_stores_nothing(slack: SlackRequests, store
     ("typed", "says"),
     [
         ("checkin acme purple the rollout slipped a week, legal still reviewing", "'purple' is not a mood"),
+        ("checkin acme gren the rollout slipped a week", "'gren' is not a mood — did you mean green?"),
+        ("checkin acme Yelow the rollout slipped a week", "'Yelow' is not a mood — did you mean yellow?"),
         ("checkin acme the rollout slipped a week, legal still reviewing", "'the' is not a mood"),  # mood forgotten
         ("checkin acmx green the rollout slipped a week, legal still reviewing", "No customer matches 'acmx'"),
         ("CI acme purple the rollout slipped a week", "'purple' is not a mood"),  # an alias, as typed
