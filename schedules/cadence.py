@@ -149,8 +149,10 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
             return Skip("customer paused or archived", "cancelled")
         if customer.snoozed_until is not None and nudge.due_at < customer.snoozed_until:
             return Skip("snoozed")
-        contact = last_contact(store, nudge)
         tz = str(nudge.payload.get("tz") or customer.tz or "UTC")
+        if not planner.is_slot_date(customer, date.fromisoformat(nudge.due_key), default_tz=tz):
+            return Skip("the customer's cadence has no call that day any more", "cancelled")
+        contact = last_contact(store, nudge)
         period_start = date.fromisoformat(nudge.payload.get("period_start") or nudge.due_key)
         if contact is not None and _local_date(contact.created_at, tz) >= period_start:
             return Skip("a call was already logged")
@@ -187,6 +189,9 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     if nudge.status != "sent":
         if not planner.is_live(customer) or (customer.snoozed_until is not None and customer.snoozed_until > now):
             return Skip("customer paused or snoozed", "cancelled")
+        cal = planner.calendar_of(customer, default_tz=tz)
+        if planner.effective_cadence(customer, cal, now).is_off:
+            return Skip("the customer's cadence is off", "cancelled")
         if contact is not None and _local_date(contact.created_at, tz) > start:
             return Skip("a call was logged since")
     reason = str(nudge.payload.get("reason") or "no call within its window")

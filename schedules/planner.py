@@ -103,6 +103,40 @@ def slots(customer: Scheduled, cal: WorkCalendar, *, since: datetime, now: datet
     return sorted(found, key=lambda s: s.due_at)
 
 
+def is_slot_date(customer: Scheduled, day: date, *, default_tz: str = "UTC") -> bool:
+    """Whether the customer's schedule as it stands now (launch mode included) has a call on the local date `day`:
+    a nudge planned before its cadence was changed (turned off, moved to another day) is no longer wanted."""
+    where = (customer.tz, customer.country, customer.working_week, customer.subdiv)
+    return _has_slot_on(where, customer.cadence, customer.launch_until, day, default_tz)
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_slot_on(
+    where: tuple[str | None, ...], cadence: str | None, launch_until: date | None, day: date, default_tz: str
+) -> bool:
+    # Asked for every nudge a fan-out renders (thousands sharing a calendar, cadence and day): worked out once each.
+    tz, country, working_week, subdiv = where
+    customer = CustomerSchedule(
+        id=0,
+        owner_id=None,
+        tz=tz,
+        country=country,
+        subdiv=subdiv,
+        working_week=working_week,
+        cadence=cadence,
+        launch_until=launch_until,
+        created_at=datetime.min,
+        archived_at=None,
+        paused_at=None,
+        snoozed_until=None,
+        ideal_days=None,
+        max_days=None,
+    )
+    cal = calendar_of(customer, default_tz=default_tz)
+    since, until = cal.at_local(day - timedelta(days=1), time(12)), cal.at_local(day + timedelta(days=1), time(12))
+    return any(slot.local_date == day for slot in slots(customer, cal, since=since, now=until))
+
+
 def is_live(customer: Scheduled) -> bool:
     return customer.archived_at is None and customer.paused_at is None and customer.id is not None
 

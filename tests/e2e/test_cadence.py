@@ -444,6 +444,32 @@ def test_snooze_for_a_week_across_the_end_of_daylight_saving_ends_at_the_same_lo
     assert [(r.due_key, r.status) for r in rows(store)] == [("2026-11-06", "skipped"), ("2026-11-09", "sent")]
 
 
+@pytest.mark.parametrize("cadence", ["weekly fri", "off"])
+def test_a_nudge_waiting_on_slack_is_not_sent_once_its_day_is_no_longer_a_call_day(
+    cadence: str, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(1))  # Tuesday's call: nobody logs it, so Wednesday morning's overdue alert is due
+    fake_slack.fail_next("chat.postMessage", status=503, times=6)  # Slack down: both posts wait for the next tick
+    tick(store, settings, day(2))
+    assert fake_slack.scripted("chat.postMessage") == 0
+    waiting = {r.kind: r.status for r in rows(store, "cadence") + rows(store, "overdue") if r.due_at == day(2)}
+    assert waiting == {"cadence": "pending", "overdue": "pending"}
+    clock.set(day(2) + timedelta(minutes=2))
+    ephemeral(slack.command(f"cadence acme {cadence}"))  # Wednesday is no call day any more
+    tick(store, settings, day(2) + timedelta(minutes=5))
+    assert [m["text"] for m in nudges(fake_slack)] == [
+        "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
+    ]
+    (wednesday,) = [r for r in rows(store) if r.due_key == "2026-12-02"]
+    assert wednesday.status == "cancelled"
+    if cadence == "off":  # "no call nudges or overdue alerts", also one that was on its way
+        assert [r.status for r in rows(store, "overdue")] == ["cancelled"]
+        assert not [
+            m for m in fake_slack.messages.get(fake_slack._dm_by_user.get("U0001", ""), []) if "overdue" in m["text"]
+        ]
+
+
 def test_pause_and_resume(slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack) -> None:
     add(store)
     assert "You can't pause nudges for *Acme*" in ephemeral(slack.command("pause acme", user_id="U0003"))
