@@ -270,9 +270,13 @@ def plan_digests(*, store: Store, client: WebClient, now: datetime, settings: Se
     planned = 0
     for workspace in store.workspaces_with_digest():
         tz = digest_tz(workspace, default_tz)
-        week, due_at = digest_slot(digest_time(workspace), tz, now)
-        if not due_at <= now < due_at + PLAN_WITHIN:
+        # This local week's digest, or last week's when its time was late in the week and the day since it ran into
+        # this one (Sunday 20:00's digest, the bot down until Monday 06:00).
+        slots = {digest_slot(digest_time(workspace), tz, at) for at in (now, now - PLAN_WITHIN)}
+        due = [(week, due_at) for week, due_at in slots if due_at <= now < due_at + PLAN_WITHIN]
+        if not due:
             continue
+        week, due_at = due[0]
         if store.plan_nudge(
             team_id=workspace.team_id,
             kind=DIGEST,
@@ -293,6 +297,14 @@ def plan_digests(*, store: Store, client: WebClient, now: datetime, settings: Se
     return planned
 
 
+def within_its_week(nudge: Nudge, instant: datetime, tz: str) -> datetime:
+    """`instant`, or the last moment of the digest's own local week when it went out after that week had ended (a
+    Sunday evening digest sent late on Monday covers, names and charts its week, not the one just begun)."""
+    zone = ZoneInfo(tz)
+    next_week = week_start(nudge.due_at.astimezone(zone).date()) + timedelta(weeks=1)
+    return min(instant, wall_clock_instant(next_week, time(0), zone) - timedelta(seconds=1))
+
+
 def render_digest(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     workspace = store.digest_workspace(team_id=nudge.team_id)
     channel = nudge.channel_id or nudge.recipient_id or (workspace.digest_channel_id if workspace else None)
@@ -302,7 +314,7 @@ def render_digest(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         return Skip("workspace inactive", "cancelled")
     tz = str(nudge.payload.get("tz") or digest_tz(workspace, "UTC"))
     # A redraw of a sent digest shows the week it was sent for, not today's data.
-    as_of = nudge.sent_at if nudge.status == "sent" and nudge.sent_at else now
+    as_of = within_its_week(nudge, nudge.sent_at if nudge.status == "sent" and nudge.sent_at else now, tz)
     summary, _facts = build_digest(
         store=store,
         team_id=nudge.team_id,
@@ -345,7 +357,7 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
             ):
                 continue
             tz = str(nudge.payload.get("tz") or digest_tz(workspace, "UTC"))
-            as_of = nudge.sent_at or now
+            as_of = within_its_week(nudge, nudge.sent_at or now, tz)
             try:
                 png, _names = digest_chart(store=store, team_id=nudge.team_id, now=as_of, tz=tz)
                 upload_chart(

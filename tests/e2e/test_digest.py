@@ -495,3 +495,21 @@ def test_a_digest_late_after_downtime_still_goes_out_within_a_day(
     too_late = monday_9_utc + timedelta(days=1, minutes=1)
     store.set_digest_channel(team_id=TEAM_ID, channel_id="C0ACME", now=too_late)
     assert plan_digests(store=store, client=client, now=too_late + timedelta(weeks=1, days=1), settings=settings) == 0
+
+
+def test_a_sunday_evening_digest_late_after_downtime_goes_out_on_monday_for_its_own_week(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    client = seeded_team_digesting_in_general(store, settings)
+    store.set_digest_schedule(team_id=TEAM_ID, schedule="weekly sun 20:00", tz="America/New_York", now=MONDAY_9_BERLIN)
+    sunday_8pm = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # Sunday 6 December 20:00 in New York
+    assert plan_digests(store=store, client=client, now=sunday_8pm - timedelta(minutes=5), settings=settings) == 0
+    monday_6am = sunday_8pm + timedelta(hours=10)  # the bot was down from 19:55 until Monday 06:00: the next week
+    assert plan_digests(store=store, client=client, now=monday_6am, settings=settings) == 1
+    assert plan_digests(store=store, client=client, now=monday_6am + timedelta(minutes=1), settings=settings) == 0
+    assert send_due_nudges(store=store, client=client, now=monday_6am) == 1
+    assert send_digest_charts(store=store, client=client, now=monday_6am) == 1
+    shown = json.dumps(digest_message(fake_slack, "C0001")["blocks"])
+    assert "week of 30 Nov 2026" in shown and "Sent late" in shown  # the week it was for, not the one just begun
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert chart["filename"] == "partner-health-2026-W49.png"
