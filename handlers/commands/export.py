@@ -105,7 +105,12 @@ def parse_export(call: CommandCall) -> ExportRequest:
         if pair is None:
             words.append(token)
         elif pair[0] == "since":
-            since = parse_since(pair[1])
+            day = parse_since(pair[1])
+            if since is not None and day != since:  # one of the two would be dropped without a word
+                raise UserError(
+                    f"since= is given twice ({since.isoformat()} and {day.isoformat()}): give it once. Usage: `{USAGE}`"
+                )
+            since = day
         else:
             raise UserError(f"Unknown option '{pair[0]}='. The only option is since=YYYY-MM-DD. Usage: `{USAGE}`")
     if not words or (len(words) == 1 and words[0].lower() == "all"):

@@ -56,19 +56,31 @@ _SPACED_TIER = re.compile(r"""\btier=["“]?(supplier[\s_-]+of[\s_-]+choice)["�
 
 def parse_list_args(text: str) -> ListFilter:
     mine, at_risk, tier, page = False, False, None, 1
+    # Two words for one choice that disagree (mine … all, tier=a … tier=b) are named: one would be dropped unsaid.
+    given: dict[str, str] = {}
+
+    def once(choice: str, token: str) -> None:
+        first = given.setdefault(choice, token)
+        if first.casefold() != token.casefold():
+            raise UserError(f"'{first}' and '{token}' can't both be given: pick one. Usage: `{USAGE}`")
+
     for token in tokenize(_SPACED_TIER.sub("tier=supplier_of_choice", text or "")):
         word = token.lower()
         pair = parse_key_value(token)
         if word in ("mine", "my"):
+            once("whose", "mine")
             mine = True
         elif word in ("all", "team", "everyone"):
+            once("whose", "all")
             mine = False
         elif word in ("at-risk", "atrisk", "risk", "at_risk"):
             at_risk = True
         elif pair is not None and pair[0] == "tier" and pair[1].strip():
             tier = _tier(pair[1])
+            once("tier", f"tier={tier}")
         elif pair is not None and pair[0] == "page" and pair[1].isdigit() and int(pair[1]) >= 1:
             page = int(pair[1])
+            once("page", f"page={page}")
         else:
             raise UserError(f"I didn't understand '{token}'. Usage: `{USAGE}`")
     return ListFilter(mine=mine, at_risk=at_risk, tier=tier, page=page)

@@ -282,6 +282,11 @@ def test_list_filters(bot: BotServer, slack: SlackRequests, store: Store, lee: s
     assert names("tier=Partner") == [ids["Globex"]]
     assert names("all") == [ids["Acme Corp"], ids["Globex"], ids["Initech"]]
     assert "I didn't understand 'bogus'" in ephemeral(slack.command("list bogus"))
+    # Two choices that disagree are named, not one of them dropped; the same choice twice is fine.
+    assert "'mine' and 'all' can't both be given" in ephemeral(slack.command("list mine all"))
+    assert "'tier=partner' and 'tier=supplier' can't" in ephemeral(slack.command("list tier=partner tier=supplier"))
+    assert "'page=1' and 'page=2' can't" in ephemeral(slack.command("list page=1 at-risk page=2"))
+    assert names("mine my", user_id=lee) == [ids["Globex"]]
 
 
 def test_list_of_a_thousand_customers_pages_within_slacks_limits(

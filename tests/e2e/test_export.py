@@ -171,6 +171,10 @@ def test_a_slack_retry_of_the_same_export_sends_nothing_more(
         ("export acme since=yesterday", "'yesterday' is not a date"),
         ("export acme until=2026-01-01", "Unknown option 'until='"),
         ("export acme corp extra", "I didn't understand 'extra'"),
+        (  # one of the two would be dropped without a word
+            "export acme since=2026-01-01 since=2026-02-01",
+            "since= is given twice (2026-01-01 and 2026-02-01): give it once",
+        ),
     ],
 )
 def test_bad_export_requests_get_a_friendly_answer(
@@ -194,6 +198,8 @@ def test_cli_export_writes_both_files_with_a_progress_bar(
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": fake_slack.api_url,
         "DATABASE_URL": database_url,
+        # The code under test, not whatever the editable install points at (a worktree runs with PYTHONPATH set).
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
     }
     out, surveys = tmp_path / "checkins.csv", tmp_path / "answers.csv"
     args = ["export", "--team", TEAM_ID, "--out", str(out), "--surveys", str(surveys), "--since", "2026-01-01"]
