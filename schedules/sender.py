@@ -196,10 +196,12 @@ class SenderOptions:
     lease: timedelta = timedelta(minutes=2)
     grace: timedelta = DEFAULT_GRACE
     # Most posting threads, each with up to `in_flight` posts waiting out a round trip to Slack (≈ 0.1–0.3 s over
-    # the internet): 2,000 channels at one post a second need hundreds in flight (32 × 16 = 512 at most); a run only
-    # adds threads beyond the first FIRST_WORKERS while the process's CPU is idle and messages wait
-    # (bench/fanout.py --latency).
-    workers: int = 32
+    # the internet): 2,000 channels at one post a second need hundreds in flight (8 × 64 = 512 at most). Few threads
+    # with many posts each: every thread more takes the interpreter from the others at each socket call, and 32
+    # threads of 16 posts cost ≈ 1 s more CPU a 10,000-post fan-out than 8 of 64, for no faster delivery, local or
+    # 0.1 s away (bench/RESULTS.md, session 9). A run given more than FIRST_WORKERS adds the rest only while the
+    # process's CPU is idle and messages wait.
+    workers: int = 8
     interval: float = 1.0  # seconds between two posts to the same channel
     max_attempts: int = 5
     backoff: timedelta = timedelta(minutes=1)  # first retry delay; doubles per attempt, at most an hour
@@ -208,8 +210,8 @@ class SenderOptions:
     batch: int = 20_000
     render_batch: int = 500  # nudges rendered before the workers get them (they start on the first batch)
     # Messages a posting thread has on their way at once, each to another destination and on its own connection:
-    # a thread per post in flight cost ≈ 0.3 ms of CPU a post in a fan-out (bench/RESULTS.md, session 7).
-    in_flight: int = 16
+    # a thread per post in flight cost ≈ 0.3 ms of CPU a post in a fan-out (bench/RESULTS.md, sessions 7 and 9).
+    in_flight: int = 64
     monotonic: Callable[[], float] = time.monotonic
 
 
