@@ -22,7 +22,7 @@ from urllib.error import HTTPError
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.oauth import NotInstalled, SlackClients, client_for
 from bot.settings import Settings
@@ -222,7 +222,7 @@ def never_shared(error: Exception) -> bool:
     (Slack busy or down: 429, 5xx; the upload URL refusing the bytes), so the chart was not shared and trying again
     in a later tick cannot show it twice. slack-sdk answers an API method's HTTP error with SlackApiError, so an
     HTTPError comes from the upload URL alone."""
-    if isinstance(error, HTTPError):
+    if isinstance(error, (HTTPError, SlackRequestError)):  # SlackRequestError: the upload URL answered not 200
         return True
     if isinstance(error, SlackApiError):
         status = error.response.status_code
@@ -366,7 +366,7 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
                 uploaded += 1
             except NotInstalled as e:
                 logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e)
-            except (SlackApiError, OSError) as e:  # OSError, a timeout: the next workspaces' charts still go out
+            except (SlackApiError, SlackRequestError, OSError) as e:  # OSError, a timeout: the next charts still go out
                 reason = e.response.get("error") if isinstance(e, SlackApiError) else e
                 if never_shared(e):  # a later tick tries again: Slack's hiccup no longer costs the week's chart
                     store.unplan_nudge(team_id=nudge.team_id, kind=DIGEST_CHART, subject="team", due_key=nudge.due_key)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from domain.calendar import validate_timezone, validate_typed_timezone
 from domain.errors import UserError
@@ -164,7 +164,8 @@ def send_chart_to_dm(
         png, _names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
         dm = open_dm(client, user_id)
         upload_chart(client=client, channel=dm, png=png, now=now, tz=tz)
-    except (SlackApiError, OSError) as e:  # OSError: Slack timed out or dropped the connection
+    except (SlackClientError, OSError) as e:  # OSError: Slack timed out or dropped the connection; SlackRequestError:
+        # the upload URL answered something other than 200
         error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
         logger.warning("digest chart for %s not sent: %s", user_id, error)
         # The answer promised a chart in the DM: say it is not coming rather than leave them waiting.

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from domain.errors import UserError
 from handlers.commands.base import CommandCall, Reply
@@ -204,7 +204,8 @@ def send_export(
                 initial_comment=f"Your export of {request.label}: {checkins} check-ins and {answers} survey answers. "
                 "Columns are described in Partner's README.",
             )
-    except (SlackApiError, OSError) as e:  # OSError: Slack timed out or dropped the connection
+    except (SlackClientError, OSError) as e:  # OSError: Slack timed out or dropped the connection; SlackRequestError:
+        # the upload URL answered something other than 200
         logger.warning("export for %s in %s failed: %s", user_id, team_id, e)
         # Slack's error code, as the digest chart's failure says it: the exception's text holds the API address
         # and the whole response, nothing a user can act on.

@@ -219,14 +219,20 @@ def test_a_late_summary_joins_its_days_thread_and_the_next_ones_thread_under_the
 
 @pytest.mark.parametrize(
     "fault",
-    [{"error": "invalid_auth"}, {"status": 500, "times": 3}, {"delay": 1.5, "times": 2}],
-    ids=["refused", "500", "timeout"],
+    [
+        {"error": "invalid_auth"},
+        {"status": 500, "times": 3},
+        {"delay": 1.5, "times": 2},
+        {"method": "upload", "status": 201},  # the upload URL's success other than 200 is an error to slack-sdk
+    ],
+    ids=["refused", "500", "timeout", "upload 201"],
 )
 def test_a_digest_chart_slack_refuses_is_reported_in_the_dm_it_was_promised_in(
     impatient: SlackRequests, fake_slack: FakeSlack, store: Store, fault: dict[str, Any]
 ) -> None:
     seed(store, datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
-    fake_slack.fail_next("files.getUploadURLExternal", **fault)
+    fault = dict(fault)
+    fake_slack.fail_next(fault.pop("method", "files.getUploadURLExternal"), **fault)
     body = impatient.command("digest mine").json()
     assert "on its way to your DM" in json.dumps(body["blocks"])
     assert wait_after_ack(timeout=20)

@@ -315,7 +315,8 @@ def test_a_digest_channel_partner_can_no_longer_post_in_is_told_to_the_admin_who
 
 @pytest.mark.parametrize(
     ("method", "status", "times"),
-    [("files.getUploadURLExternal", 503, 3), ("upload", 500, 1)],  # 3: the client's own two retries fail too
+    # 3: the client's own two retries fail too; 201 (a success that is not 200) fails slack-sdk's upload step too
+    [("files.getUploadURLExternal", 503, 3), ("upload", 500, 1), ("upload", 201, 1)],
 )
 def test_a_chart_slack_failed_to_take_before_sharing_it_goes_out_at_the_next_tick_once(
     store: Store, fake_slack: FakeSlack, settings: Settings, method: str, status: int, times: int

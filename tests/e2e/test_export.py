@@ -234,6 +234,7 @@ def test_cli_export_writes_both_files_with_a_progress_bar(
     [
         ("files.getUploadURLExternal", {"error": "not_allowed_token_type"}, "(not_allowed_token_type)"),
         ("upload", {"status": 500}, "(HTTPError)"),
+        ("upload", {"status": 201}, "(SlackRequestError)"),  # slack-sdk takes only 200 from the upload URL
     ],
 )
 def test_an_export_slack_refuses_is_told_in_the_dm_by_slacks_reason(
