@@ -17,6 +17,7 @@ from handlers.actions.surveys import SURVEY_CLOSED
 from handlers.blocks import metadata_row_id
 from handlers.blocks.health import gap_alert_text, their_level, view_gap
 from handlers.blocks.surveys import answers_from_state, modal_metadata, survey_saved_text, tier_change_text
+from handlers.followups import tell_user
 from handlers.home_publisher import request_home_refresh
 from handlers.identity import app_team_id, is_external
 from handlers.ids import CUSTOMER_VIEW_MODAL
@@ -143,8 +144,12 @@ def follow_up_survey(
     customer = store.customer(team_id=team_id, customer_id=customer_id) if customer_id is not None else None
     user_id = body["user"]["id"]
     channel_id = modal_metadata(view).get("channel_id")
-    if survey.audience == "team" and channel_id:
-        _say(client, channel_id, survey_saved_text(survey.key, customer, response.score), user_id=user_id)
+    if survey.audience == "team":
+        # Where the survey was opened, else (a channel Partner isn't in, a form with no channel) by DM, as a
+        # check-in's form confirms: the author always hears it was saved.
+        tell_user(
+            client, user_id=user_id, channel_id=channel_id, text=survey_saved_text(survey.key, customer, response.score)
+        )
     if customer is None or not customer.owner_id:
         return
     if follow_up.get("tier_change"):
@@ -173,15 +178,12 @@ def follow_up_survey(
                 _say(client, customer.owner_id, gap_alert_text(customer, customer.tier, theirs))
 
 
-def _say(client: WebClient, channel: str, text: str, *, user_id: str | None = None) -> None:
-    """A DM (channel is a user id) or, with user_id, an ephemeral note; a failure is logged, not retried."""
+def _say(client: WebClient, user_id: str, text: str) -> None:
+    """A DM to the user; a failure is logged, not retried."""
     try:
-        if user_id:
-            client.chat_postEphemeral(channel=channel, user=user_id, text=text)
-        else:
-            client.chat_postMessage(channel=channel, text=text)
+        client.chat_postMessage(channel=user_id, text=text)
     except (SlackApiError, OSError):  # OSError: a timeout or a dropped connection; the next follow-ups still go
-        logger.warning("could not send a survey follow-up to %s", channel, exc_info=True)
+        logger.warning("could not send a survey follow-up to %s", user_id, exc_info=True)
 
 
 def save_draft(

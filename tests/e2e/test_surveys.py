@@ -219,6 +219,24 @@ def test_scorecard_submission_is_stored_once_and_recomputes_health(
     assert len(store.survey_responses(team_id=TEAM_ID, customer_id=customer.id)) == 1
 
 
+def test_the_author_is_told_the_survey_was_saved_even_where_partner_cannot_post(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    add_customer(slack, store)
+    ok(slack.command("survey acme scorecard"))  # in #general: told there, ephemerally
+    ok(submit(slack, opened(fake_slack), all_ratings(SURVEYS["scorecard"], "4"), view_id="VS1"))
+    saved = "Saved your ideal-customer scorecard about *Acme Corp* (average 4.0/5)"
+    (told,) = fake_slack.wait_for("chat.postEphemeral", where=lambda c: saved in c.params["text"])
+    assert (told.params["channel"], told.params["user"]) == ("C0001", "U0001")
+    # Typed in a private channel Partner isn't in (Slack: channel_not_found): the confirmation comes by DM.
+    ok(slack.command("survey acme practices", channel_id="C0PRIVATE", channel_name="privategroup"))
+    ok(submit(slack, opened(fake_slack), all_ratings(SURVEYS["practices"], "3"), view_id="VS2"))
+    (dm,) = fake_slack.wait_for(
+        "chat.postMessage", where=lambda c: "Saved your partnership practices" in str(c.params.get("text"))
+    )
+    assert dm.params["channel"] == "U0001"
+
+
 def test_invalid_submission_returns_errors_next_to_the_fields(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
