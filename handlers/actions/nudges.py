@@ -85,6 +85,7 @@ def skip_today(
     client: WebClient,
     store: Store,
     clock: Clock,
+    settings: Settings,
     after_ack: AfterAck,
 ) -> None:
     """Records the skip (the first answer wins, so a double click changes nothing) and acks at once; the message
@@ -93,7 +94,13 @@ def skip_today(
     try:
         nudge, customer = nudge_of(store, team_id, action.get("value"))
         assert nudge.id is not None
-        outcome = {"what": "skipped", "by": body["user"]["id"], "at": clock().isoformat()}
+        now = clock()
+        outcome = {"what": "skipped", "by": body["user"]["id"], "at": now.isoformat()}
+        # Skip on a nudge of an earlier day skips that day's call (the message clicked; it excuses that call from
+        # the missed-call alert), never today's, which has its own nudge: the message then names the day it skipped.
+        today = planner.calendar_of(customer, default_tz=settings.default_tz).local_date(now)
+        if nudge.kind == planner.CADENCE and nudge.due_key < today.isoformat():
+            outcome["day"] = nudge.due_key
         store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome)
         request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
         ack()

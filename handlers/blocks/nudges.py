@@ -42,6 +42,9 @@ def outcome_text(outcome: dict[str, Any]) -> str:
     if what == "logged":
         return f":white_check_mark: Call logged by {by}{when}."
     if what == "skipped":
+        if outcome.get("day"):  # clicked on a later day than the nudge's own
+            day = date.fromisoformat(outcome["day"])
+            return f":fast_forward: The call of {day:%a} {day.day} {day:%b} was skipped by {by}{when}."
         return f":fast_forward: Skipped for today by {by}{when}."
     if what == "snoozed":
         until = datetime.fromisoformat(outcome["until"]) if outcome.get("until") else None

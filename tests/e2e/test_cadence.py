@@ -245,6 +245,25 @@ def test_skip_today_updates_the_message_in_place(
     assert "Skipped for today by <@U0001>" in shown and NUDGE_SKIP not in shown
 
 
+def test_skip_clicked_on_yesterdays_nudge_skips_yesterdays_call_and_says_so(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(1))
+    (tuesday,) = nudges(fake_slack)
+    clock.set(day(2) - timedelta(hours=1))  # Wednesday 08:00 in New York: before the missed-call alert's time
+    value = tuesday["blocks"][1]["elements"][2]["value"]
+    assert (
+        slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(tuesday)).status == 200
+    )
+    fake_slack.wait_for("chat.update")
+    shown = json.dumps(nudges(fake_slack)[0]["blocks"])
+    assert "The call of Tue 1 Dec was skipped by <@U0001>" in shown and "for today" not in shown
+    tick(store, settings, day(2))  # Wednesday's own nudge still comes; Tuesday's call is excused, not missed
+    assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01", "2026-12-02"]
+    assert rows(store, "overdue") == []
+
+
 def test_log_call_opens_the_checkin_modal_and_the_message_shows_the_call_once_logged(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
