@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from domain.checkins import parse_due_date
 from domain.errors import UserError
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import find_customer, next_nudge_text
@@ -17,7 +18,7 @@ MAX_LENGTH = timedelta(days=366)
 
 
 def _until(words: list[str], today: date) -> date:
-    """`until=2026-12-18`, `until 2026-12-18` or nothing (two weeks)."""
+    """`until=2026-12-18` (or `until=fri`, `until=2w`…), `until 2026-12-18` or nothing (two weeks)."""
     if not words:
         return today + DEFAULT_LENGTH
     text = " ".join(words)
@@ -26,10 +27,18 @@ def _until(words: list[str], today: date) -> date:
         value = words[1]
     if value is None:
         raise UserError(f"I didn't understand '{text}'. Usage: `{USAGE}`")
+    if " " in value.strip():  # `until=fri until=mon`, `until=2026-12-18 please`: one would be dropped unsaid
+        raise UserError(f"I didn't understand '{text}': give one date. Usage: `{USAGE}`")
     try:
         until = date.fromisoformat(value.strip())
     except ValueError:
-        raise UserError(f"'{value}' is not a date like 2026-12-18. Usage: `{USAGE}`") from None
+        try:  # the forms a check-in's next= takes: tomorrow, fri, 2w, 10d
+            until = parse_due_date(value, today=today)
+        except ValueError:
+            raise UserError(
+                f"'{value}' is not a date: use a date like 2026-12-18, tomorrow, a weekday like fri, or 2w. "
+                f"Usage: `{USAGE}`"
+            ) from None
     if until < today:
         raise UserError(f"{until.isoformat()} is already past for this customer (today is {today.isoformat()}).")
     if until > today + MAX_LENGTH:

@@ -407,11 +407,31 @@ def test_moving_a_biweekly_call_by_an_hour_keeps_its_weeks(
     assert "Next nudge: Tue 15 Dec 10:00" in ephemeral(slack.command("cadence acme"))
 
 
-@pytest.mark.parametrize("typed", ["until=2026-12-02", "until 2026-12-02"])
+@pytest.mark.parametrize(
+    "typed", ["until=2026-12-02", "until 2026-12-02", "on until=wed", "until=1w", "on until=7d", "until Wed"]
+)
 def test_launch_until_a_date_without_on_turns_it_on(slack: SlackRequests, store: Store, typed: str) -> None:
+    # The clock is Wed 25 Nov 2026: "wed" (as a check-in's next= reads it) and a week from today are 2 Dec.
     add(store, cadence="weekly mon 09:00")
     assert "Launch mode on for *Acme*" in ephemeral(slack.command(f"launch acme {typed}"))
     assert store.customer_by_name(team_id=TEAM_ID, name="acme").launch_until == date(2026, 12, 2)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        (
+            "on until=someday",
+            "'someday' is not a date: use a date like 2026-12-18, tomorrow, a weekday like fri, or 2w",
+        ),
+        ("on until=2026-12-10 until=2026-12-20", "give one date"),
+    ],
+)
+def test_launch_until_what_is_no_date_is_named(slack: SlackRequests, store: Store, typed: str, says: str) -> None:
+    add(store, cadence="weekly mon 09:00")
+    text = ephemeral(slack.command(f"launch acme {typed}"))
+    assert says in text and "Usage: `/partner launch" in text
+    assert store.customer_by_name(team_id=TEAM_ID, name="acme").launch_until is None  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("typed", ["maybe", "yes please", "untill 2026-12-02"])
