@@ -77,7 +77,15 @@ def digest_text(summary: DigestSummary) -> str:
 def digest_blocks(summary: DigestSummary) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(digest_title(summary))}]
     if summary.customers == 0:
-        blocks.append(section("No customers yet. Add one with `/partner add Acme #acme @owner`."))
+        if summary.owner_id:  # their own digest: the team may well have customers, owned by others
+            blocks.append(
+                section(
+                    "You don't own any customers yet. `/partner digest team` shows the whole team's week; add one "
+                    "with `/partner add Acme #acme @owner`."
+                )
+            )
+        else:
+            blocks.append(section("No customers yet. Add one with `/partner add Acme #acme @owner`."))
         return blocks
 
     def part(title: str, lines: Sequence[str], empty: str) -> None:

@@ -460,6 +460,18 @@ def test_digest_mine_answers_at_once_and_sends_the_chart_to_my_dm(
     assert len([f for f in fake_slack.files.values() if f["completed"]]) == 2
 
 
+def test_digest_mine_of_someone_who_owns_no_customer_points_to_the_team_digest(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    seed(store, datetime(2026, 11, 25, 14, 0, tzinfo=UTC))  # the team has customers, none of them Kim's
+    fake_slack.add_user("U0007", name="kim")
+    body = slack.command("digest mine", user_id="U0007", user_name="kim").json()
+    text = json.dumps(body["blocks"], ensure_ascii=False)
+    assert "You don't own any customers yet" in text and "/partner digest team" in text
+    assert "No customers yet" not in text
+    assert wait_after_ack()
+
+
 def test_digest_mine_covers_the_week_on_the_askers_own_clock(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
 ) -> None:
