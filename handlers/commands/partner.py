@@ -51,11 +51,24 @@ from storage.store import Store
 
 
 def _help(call: CommandCall) -> Reply:
-    return help_reply(SUBCOMMANDS)
+    """Every subcommand; `help checkin` (or an alias, `help ci`) that one's usage, with the way back to the list."""
+    word, rest = split_first(call.args)
+    if word.lower() in ("/partner", "partner"):  # `help /partner checkin`, as the usage lines are written
+        word, _ = split_first(rest)
+    if not word:
+        return help_reply(SUBCOMMANDS)
+    subcommand, suggestion = route(word.lstrip("/"))
+    if subcommand is None or subcommand.name == "help":
+        meant = f"No help on `{word}`. Did you mean `/partner help {suggestion}`?" if suggestion else None
+        return help_reply(SUBCOMMANDS, intro=meant)
+    also = f" (also `{'`, `'.join(subcommand.aliases)}`)" if subcommand.aliases else ""
+    return help_reply(
+        [subcommand], intro=f"How to use `/partner {subcommand.name}`{also} — `/partner help` lists every command."
+    )
 
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
-    Subcommand("help", "/partner help", "Show this list.", _help),
+    Subcommand("help", "/partner help [command]", "Show this list, or how to use one command.", _help),
     Subcommand("add", ADD_USAGE, "Add a customer, with its channel and owner.", add, aliases=("new",)),
     Subcommand(
         "list",

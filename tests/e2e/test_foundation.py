@@ -43,6 +43,20 @@ def test_help_lists_every_subcommand(slack: SlackRequests, text: str) -> None:
     assert body["blocks"][0]["type"] == "section"
 
 
+@pytest.mark.parametrize("text", ["help checkin", "help CI", "help /partner checkin", "HELP check-in"])
+def test_help_on_one_subcommand_shows_its_usage(slack: SlackRequests, text: str) -> None:
+    body = slack.command(text).json()
+    assert "How to use `/partner checkin` (also `check-in`, `ci`, `log`)" in body["text"]
+    assert "/partner checkin <customer> <green|yellow|red|1-5>" in body["text"] and "/partner add" not in body["text"]
+    assert "/partner checkin <customer>" in json.dumps(body["blocks"])
+
+
+def test_help_on_something_unknown_lists_everything(slack: SlackRequests) -> None:
+    text = ephemeral(slack.command("help chekin"))
+    assert "No help on `chekin`. Did you mean `/partner help checkin`?" in text and "/partner add" in text
+    assert ephemeral(slack.command("help me")).startswith("/partner help [command]")
+
+
 def test_unknown_subcommand_suggests_the_closest(slack: SlackRequests) -> None:
     text = ephemeral(slack.command("chekin acme green hi"))
     assert "I don't know `chekin`" in text and "Did you mean `/partner checkin`?" in text
