@@ -307,7 +307,10 @@ def within_its_week(nudge: Nudge, instant: datetime, tz: str) -> datetime:
 
 def render_digest(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     workspace = store.digest_workspace(team_id=nudge.team_id)
-    channel = nudge.channel_id or nudge.recipient_id or (workspace.digest_channel_id if workspace else None)
+    if nudge.status == "sent":  # a redraw: the message where it was posted
+        channel = nudge.channel_id or nudge.recipient_id
+    else:  # a first send, maybe after Slack kept it waiting: where the digest goes now (an admin may have moved it)
+        channel = workspace.digest_channel_id if workspace else None
     if not channel:
         return Skip("no digest channel", "cancelled")
     if workspace is not None and not workspace.active and nudge.status != "sent":

@@ -34,7 +34,7 @@ from storage.models import Boundary, CustomerEvent, HealthSnapshot, Nudge
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 ADMIN = "U0002"  # Sam, a workspace admin in the fake Slack
 
@@ -332,6 +332,29 @@ def test_a_chart_slack_failed_to_take_before_sharing_it_goes_out_at_the_next_tic
     (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
     assert chart["channel_id"] == "C0001" and png_size(chart["bytes"]) == CHART_SIZE
     assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
+
+
+@pytest.mark.parametrize("change", ["digest channel off", "digest channel <#C0ACME|acme>"])
+def test_a_digest_waiting_on_slack_follows_the_digest_channel_changed_meanwhile(
+    bot: BotServer, slack: SlackRequests, store: Store, fake_slack: FakeSlack, settings: Settings, change: str
+) -> None:
+    client = seeded_team_digesting_in_general(store, settings)
+    now = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
+    assert plan_digests(store=store, client=client, now=now, settings=settings) == 1
+    fake_slack.fail_next("chat.postMessage", status=503, times=3)  # Slack down: the digest waits for a later tick
+    assert send_due_nudges(store=store, client=client, now=now) == 0
+    assert fake_slack.scripted("chat.postMessage") == 0
+    slack.command(change, user_id=ADMIN)
+    bot.settle()  # the new channel joined
+    send_due_nudges(store=store, client=client, now=now + timedelta(minutes=2))
+    send_digest_charts(store=store, client=client, now=now + timedelta(minutes=2))
+    assert fake_slack.messages.get("C0001", []) == []  # not where the digest no longer goes
+    (row,) = store.nudges(team_id=TEAM_ID, kinds=[DIGEST], due_after=now - timedelta(days=1))
+    if change == "digest channel off":
+        assert row.status == "cancelled"
+        assert not [c for c in fake_slack.calls_to("files.completeUploadExternal")]
+    else:
+        assert row.status == "sent" and digest_message(fake_slack, "C0ACME")
 
 
 def test_a_chart_slack_may_have_shared_is_not_uploaded_again(
