@@ -64,23 +64,30 @@ def submit_renegotiation(
     text = ((values.get("text") or {}).get(BOUNDARY_TEXT) or {}).get("value") or ""
     kind = (((values.get("kind") or {}).get(BOUNDARY_KIND) or {}).get("selected_option") or {}).get("value")
     value = ((values.get("value") or {}).get(BOUNDARY_VALUE) or {}).get("value")
-    if not text.strip():
-        raise UserError("Say what you now agree.", field="text")
+    # A bad text and a bad value are shown together, each next to its field.
+    problems: list[UserError] = []
     broadcast = rules.broadcast_in(text)
-    if broadcast is not None:  # the text is restated in the customer's channel
-        raise UserError(f"Leave out {broadcast}: reminders would notify everyone in the channel.", field="text")
     # A plain_text input gives what the user typed; stored boundary text is mrkdwn-safe, as Slack escapes it.
     text = escape(text)
-    try:
-        rules.Boundary(text=text, kind="custom")  # the text's own problems belong next to the text
+    if not text.strip():
+        problems.append(UserError("Say what you now agree.", field="text"))
+    elif broadcast is not None:  # the text is restated in the customer's channel
+        problems.append(
+            UserError(f"Leave out {broadcast}: reminders would notify everyone in the channel.", field="text")
+        )
+    else:
+        try:
+            rules.Boundary(text=text, kind="custom")  # the text's own problems belong next to the text
+        except ValueError as e:
+            problems.append(UserError(str(e), field="text"))
+    try:  # the value is checked whatever the text's problems (a stand-in text when it has some)
+        rule = rules.Boundary(text=text if not problems else "agreement", kind=kind or "custom", value=value)
+        if problem := rules.value_length_problem(rule.value):
+            problems.append(UserError(problem, field="value"))
     except ValueError as e:
-        raise UserError(str(e), field="text") from None
-    try:
-        rule = rules.Boundary(text=text, kind=kind or "custom", value=value)
-    except ValueError as e:
-        raise UserError(str(e), field="value") from None
-    if problem := rules.value_length_problem(rule.value):
-        raise UserError(problem, field="value")
+        problems.append(UserError(str(e), field="value"))
+    if problems:
+        raise UserError.of_all(problems)
     if record.rule.status == "retired":
         raise UserError("It was retired meanwhile; add the new terms as a new need instead.", field="text")
     key = _message_key(metadata)

@@ -142,6 +142,9 @@ def test_renegotiated_text_problems_show_next_to_the_text(
     assert "Leave out @here" in submit("<!here> answers within a day")["text"]
     # A value longer than Partner keeps: the form's max_length is the client's check, this is the server's.
     assert "64 characters or fewer" in submit("A decision log", "x" * 65)["value"]
+    # Both wrong: both shown at once, as Slack's response_action: errors allows.
+    both = submit("<!channel> a decision log", "x" * 65)
+    assert "Leave out @channel" in both["text"] and "64 characters or fewer" in both["value"]
     assert records(store)[0].rule.text == FIRST
 
 
