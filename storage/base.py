@@ -70,19 +70,22 @@ _prepared: dict[tuple[int, str], _Prepared] = {}
 _prepared_lock = threading.Lock()
 
 
-def execute_many(connection: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+def execute_many(connection: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> int:
     """`connection.execute(statement, rows)` for a module-level statement run with thousands of rows: compiled once
     per dialect, each row's values converted by the columns' types as SQLAlchemy would, then one driver-level
     executemany. SQLAlchemy's own executemany builds and converts every row's parameters through its generic path,
-    ≈ 50 µs a row: most of the cost of marking a fan-out's messages "sending" and "sent" (bench/RESULTS.md)."""
+    ≈ 50 µs a row: most of the cost of marking a fan-out's messages "sending" and "sent" (bench/RESULTS.md).
+    Returns the rows the statement changed, all executions together (-1 where the driver cannot say: see the
+    dialect's `supports_sane_multi_rowcount`)."""
     if not rows:
-        return
+        return 0
     key = (id(statement), connection.dialect.name)
     with _prepared_lock:
         prepared = _prepared.get(key)
         if prepared is None:
             prepared = _prepared[key] = _Prepared(statement, connection)
-    connection.exec_driver_sql(prepared.sql, prepared.parameters(rows))  # type: ignore[arg-type]
+    result = connection.exec_driver_sql(prepared.sql, prepared.parameters(rows))  # type: ignore[arg-type]
+    return result.rowcount if connection.dialect.supports_sane_multi_rowcount else -1
 
 
 # Rows per statement of `insert_many_returning` (then the rest in one): each row count's form is compiled once per
