@@ -67,8 +67,13 @@ def submit_checkin(
         errors["customer"] = "Pick a customer."
     else:
         customer = store.customer(team_id=team_id, customer_id=int(selected["value"]))
-        if customer is None or customer.archived_at is not None:
-            errors["customer"] = "That customer no longer exists (or is archived); pick another."
+        if customer is None:
+            errors["customer"] = "That customer no longer exists; pick another."
+        elif customer.archived_at is not None:  # archived while the form was open: the note stays in the form
+            errors["customer"] = (
+                f"{customer.name} was archived meanwhile. Restore it (/partner restore {customer.name}) and submit "
+                "again, or pick another customer: your note stays here."
+            )
     if mood not in ("green", "yellow", "red"):
         errors["mood"] = "Pick green, yellow or red."
     if not note:

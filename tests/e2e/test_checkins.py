@@ -294,7 +294,11 @@ def test_archived_customers_cannot_get_checkins(slack: SlackRequests, store: Sto
     customer_id = acme(store).id
     ephemeral(slack.command("archive acme"))
     reply = slack.view_submission(CHECKIN_MODAL, modal_values(customer_id, "green", "hi"))
-    assert "archived" in reply.json()["errors"]["customer"]
+    # Archived while the form was open: named, with how to restore it, and the note stays in the form.
+    assert reply.json()["errors"]["customer"] == (
+        "Acme Corp was archived meanwhile. Restore it (/partner restore Acme Corp) and submit again, "
+        "or pick another customer: your note stays here."
+    )
     assert "is archived" in ephemeral(slack.command("checkin acme green hi"))
     assert store.checkins(team_id=TEAM_ID) == []
 
