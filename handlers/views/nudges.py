@@ -44,8 +44,14 @@ def submit_snooze(
     team_id = context.team_id or body["team"]["id"]
     customer_id = metadata_row_id(meta.get("customer_id"))
     customer = store.customer(team_id=team_id, customer_id=customer_id) if customer_id else None
-    if customer is None or customer.archived_at is not None or customer.id is None:
+    if customer is None or customer.id is None:
         ack(response_action="errors", errors={"for": "That customer no longer exists."})
+        return
+    if customer.archived_at is not None:  # kept with its history: say how to bring it back, as the nudge's buttons do
+        archived = (
+            f"{customer.name} is archived, so it gets no nudges. Bring it back with /partner restore {customer.name}."
+        )
+        ack(response_action="errors", errors={"for": archived})
         return
     choice = ((values.get("for", {}).get(NUDGE_SNOOZE_FOR) or {}).get("selected_option") or {}).get("value")
     picked = (values.get("until", {}).get(NUDGE_SNOOZE_UNTIL) or {}).get("selected_date")

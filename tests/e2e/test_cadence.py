@@ -343,6 +343,26 @@ def test_snooze_button_opens_a_modal_and_nudges_wait_until_the_date(
     assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01", "2026-12-04"]
 
 
+def test_a_snooze_form_submitted_after_the_customer_was_archived_says_so_and_how_to_restore(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+    clock.set(day(1, timedelta(hours=15)))
+    value = message["blocks"][1]["elements"][1]["value"]
+    slack.block_action(NUDGE_SNOOZE, value=value, channel_id="C0ACME", message=button_message(message))
+    (opened,) = fake_slack.calls_to("views.open")
+    assert "Archived *Acme*" in ephemeral(slack.command("archive acme"))  # someone else, while the form is open
+    values = {"for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "1d"}}}}
+    refused = slack.view_submission(
+        NUDGE_SNOOZE_MODAL, values, private_metadata=opened.params["view"]["private_metadata"]
+    )
+    assert refused.json()["errors"] == {
+        "for": "Acme is archived, so it gets no nudges. Bring it back with /partner restore Acme."
+    }
+
+
 def test_a_nudge_button_clicked_after_the_customer_was_archived_says_so_and_how_to_restore(
     slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
