@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from domain.calendar import validate_timezone, validate_typed_timezone
+from domain.customers import shared_with_another_organisation
 from domain.errors import UserError
 from handlers.blocks import context
 from handlers.blocks.digest import digest_blocks, digest_text
@@ -72,9 +73,30 @@ def set_channel(call: CommandCall, words: list[str]) -> Reply:
             f"'{words[0]}' is not a channel I can find. Pick it from Slack's suggestions as you type #."
             f" Usage: `{USAGE}`"
         )
+    if _shared_with_another_organisation(call, channel.id):
+        # The team digest tells every customer's health and risks: never where a customer's people read.
+        raise UserError(
+            f"<#{channel.id}> is shared with another organisation through Slack Connect, so people outside the "
+            "team would read the digest (every customer's health and risks). Pick an internal channel. "
+            f"Usage: `{USAGE}`"
+        )
     call.store.set_digest_channel(team_id=call.team_id, channel_id=channel.id, now=call.now, chosen_by=call.user_id)
     call.followup["join_digest_channel"] = channel.id  # joining can be slow: after the ack (handlers.followups)
     return {"text": ":calendar: " + settings_line(call)}
+
+
+def _shared_with_another_organisation(call: CommandCall, channel_id: str) -> bool:
+    """What Slack says of the channel now; a channel it won't describe (private, Partner not in it yet; Slack slow)
+    is taken as internal: the join after the answer says what to do about it."""
+    try:
+        channel = call.client.conversations_info(channel=channel_id)["channel"]
+    except (SlackApiError, OSError) as e:  # OSError: a timeout or a dropped connection
+        logger.info("conversations.info for the digest channel %s failed: %r", channel_id, e)
+        return False
+    shared = shared_with_another_organisation(channel)
+    # Worth keeping, as `/partner ask` does: a customer's channel keeps Partner's internal posts out when shared.
+    call.store.set_channel_shared(team_id=call.team_id, channel_id=channel_id, shared=shared, now=call.now)
+    return shared
 
 
 def set_time(call: CommandCall, words: list[str]) -> Reply:

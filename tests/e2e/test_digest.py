@@ -202,6 +202,22 @@ def test_digest_channel_and_time_are_set_from_slack(slack: SlackRequests, fake_s
     assert "digest is off" in reply.json()["text"]
 
 
+def test_a_channel_shared_with_a_customer_is_refused_for_the_team_digest(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    # Every customer's health and risks would be read by another organisation's people there.
+    fake_slack.add_channel("C0SHARED", name="acme-shared", is_ext_shared=True)
+    text = slack.command("digest channel <#C0SHARED|acme-shared>", user_id=ADMIN).json()["text"]
+    assert "<#C0SHARED> is shared with another organisation through Slack Connect" in text
+    assert "Pick an internal channel" in text and "Usage: `/partner digest" in text
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is None or workspace.digest_channel_id is None
+    assert fake_slack.calls_to("conversations.join") == []
+    # A private channel Slack won't describe to Partner yet is taken; the join after the answer says to invite it.
+    reply = slack.command("digest channel <#C0PRIVATE|>", user_id=ADMIN).json()["text"]
+    assert "goes to <#C0PRIVATE>" in reply
+
+
 def test_only_admins_change_the_digest_settings_and_are_told_why(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
