@@ -362,7 +362,9 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
             tz = str(nudge.payload.get("tz") or digest_tz(workspace, "UTC"))
             as_of = within_its_week(nudge, nudge.sent_at or now, tz)
             try:
-                png, _names = digest_chart(store=store, team_id=nudge.team_id, now=as_of, tz=tz)
+                png, names = digest_chart(store=store, team_id=nudge.team_id, now=as_of, tz=tz)
+                if not names and not store.dashboard_customers(team_id=nudge.team_id):
+                    continue  # the digest said "No customers yet": an empty chart would say nothing more
                 upload_chart(
                     client=client_for(client, nudge.team_id), channel=nudge.channel_id, png=png, now=as_of, tz=tz
                 )

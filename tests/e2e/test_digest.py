@@ -373,6 +373,20 @@ def test_a_digest_waiting_on_slack_follows_the_digest_channel_changed_meanwhile(
         assert row.status == "sent" and digest_message(fake_slack, "C0ACME")
 
 
+def test_the_weekly_digest_of_a_team_without_customers_says_so_and_has_no_chart(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    now = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
+    store.ensure_workspace(team_id=TEAM_ID, now=now)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=now)
+    client = make_client(settings)
+    assert plan_digests(store=store, client=client, now=now, settings=settings) == 1
+    assert send_due_nudges(store=store, client=client, now=now) == 1
+    assert send_digest_charts(store=store, client=client, now=now) == 0
+    assert "No customers yet" in json.dumps(digest_message(fake_slack, "C0001")["blocks"])
+    assert fake_slack.calls_to("files.getUploadURLExternal") == []
+
+
 def test_a_chart_slack_may_have_shared_is_not_uploaded_again(
     store: Store, fake_slack: FakeSlack, settings: Settings
 ) -> None:
