@@ -56,6 +56,11 @@ def button(text: str, action_id: str, value: str, *, style: str | None = None) -
     return element
 
 
+def tier_text(tier: str | None) -> str:
+    """A tier as people read it (and as `list tier=` takes it): "supplier of choice", not its key."""
+    return tier.replace("_", " ") if tier else "—"
+
+
 def customer_option(customer: Customer) -> dict[str, Any]:
     return {"text": plain(customer.name, MAX_OPTION_TEXT), "value": str(customer.id)}
 

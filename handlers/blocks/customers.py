@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from domain import boundaries as rules
 from domain.cadence import parse_cadence
 from domain.calendar import WorkCalendar
-from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, truncate
+from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, tier_text, truncate
 from handlers.blocks.boundaries import boundary_section_blocks
 from handlers.blocks.health import views_text
 from handlers.blocks.surveys import profile_blocks, survey_button
@@ -121,7 +121,7 @@ def list_message(
         customer = row.customer
         last = f"last check-in {ago(row.last.created_at, now)}" if row.last else "no check-in yet"
         owner = f"<@{customer.owner_id}>" if customer.owner_id else "no owner"
-        top = f"*{customer.name}* · {owner} · tier {customer.tier or '—'} · health {health_text(customer)}"
+        top = f"*{customer.name}* · {owner} · tier {tier_text(customer.tier)} · health {health_text(customer)}"
         bottom = f"{last} · mood {mood_trend(row.moods)} · next nudge {nudge_text(row, now)}"
         lines.append(f"{customer.name}: {last}")
         blocks.append(section(f"{top}\n{bottom}", accessory=button("Open", LIST_OPEN_CARD, str(customer.id))))
@@ -182,7 +182,7 @@ def customer_card(
         f"*Time zone*\n{calendar}",
         f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}"
         + (f"\n_{customer.snooze_reason}_" if is_snoozed(customer, now) and customer.snooze_reason else ""),
-        f"*Tier*\n{customer.tier or '—'}",
+        f"*Tier*\n{tier_text(customer.tier)}",
         f"*Health*\n{health_text(customer)}",
     ]
     title = customer.name + (" (archived)" if archived else "")

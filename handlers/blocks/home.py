@@ -20,7 +20,7 @@ from domain.cadence import (
 )
 from domain.calendar import WorkCalendar
 from domain.health import sparkline, weekly_series
-from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, truncate
+from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, tier_text, truncate
 from handlers.ids import (
     HOME_NEXT_PAGE,
     HOME_OPEN_CARD,
@@ -507,7 +507,8 @@ def _select(action_id: str, placeholder: str, options: list[dict[str, Any]], cho
 def filter_block(state: HomeState, tiers: Sequence[str]) -> dict[str, Any]:
     tier_options = [_option("Any tier", "any")]
     known = list(dict.fromkeys([*tiers, *([state.tier] if state.tier and state.tier != NO_TIER else [])]))
-    tier_options += [_option(f"Tier: {t}", t) for t in known[:97]]  # a static_select holds at most 100 options
+    # A static_select holds at most 100 options.
+    tier_options += [_option(f"Tier: {tier_text(t)}", t) for t in known[:97]]
     tier_options.append(_option("No tier", NO_TIER))
     return {
         "type": "actions",
@@ -545,7 +546,7 @@ def row_text(facts: CustomerFacts, trend: Sequence[int | None], boundaries: Sequ
     customer = facts.customer
     title = f"*{customer.name}*"
     if customer.tier:
-        title += f"  ·  tier {customer.tier}"
+        title += f"  ·  tier {tier_text(customer.tier)}"
     if customer.owner_id:
         title += f"  ·  <@{customer.owner_id}>"
     score = str(facts.score) if facts.score is not None else NO_VALUE
@@ -646,7 +647,7 @@ def card_modal(
         f"*Channel:* <#{customer.channel_id}>" if customer.channel_id else "*Channel:* —",
         f"*Time zone:* {facts.tz}",
         f"*Cadence:* {customer.cadence or 'none'}",
-        f"*Tier:* {customer.tier or '—'}",
+        f"*Tier:* {tier_text(customer.tier)}",
     ]
     if customer.paused_at is not None:
         details.append(f"*Paused* since {local_time(customer.paused_at, facts.tz)}")

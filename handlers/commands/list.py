@@ -13,6 +13,7 @@ from bot.settings import Settings
 from domain.customers import next_nudge, work_calendar
 from domain.errors import UserError
 from domain.surveys import LEVELS
+from handlers.blocks import tier_text
 from handlers.blocks.customers import CustomerRow, list_message
 from handlers.commands.base import CommandCall, Reply
 from handlers.parsing import parse_key_value, tokenize
@@ -153,7 +154,7 @@ def list_page(
     shown = customers[(current - 1) * PAGE_SIZE : current * PAGE_SIZE]
     title = ("Your customers" if wanted.mine else "All customers") + (" at risk" if wanted.at_risk else "")
     if wanted.tier:
-        title += f" in tier {wanted.tier}"
+        title += f" in tier {tier_text(wanted.tier)}"
     rows = customer_rows(store, settings, team_id=team_id, customers=shown, now=now)
     return list_message(
         rows=rows, title=title, args=wanted.args, page=current, pages=pages, total=len(customers), now=now
