@@ -13,15 +13,47 @@ import logging
 from typing import Any
 
 from slack_bolt import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
+from storage.home import DIGEST_CHOSEN_BY
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
 
-def channel_shared(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+def channel_shared(event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock) -> None:
     _record(event, context, store, clock, shared=True)
+    _keep_the_digest_inside(event, context, client, store, clock)
+
+
+def _keep_the_digest_inside(
+    event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+) -> None:
+    """The team digest's channel now shared with another organisation: the digest (every customer's health and
+    risks) stops going there, and the admin who chose it is told, as `/partner digest channel` refuses such a
+    channel. A redelivered event finds the digest off already."""
+    team_id, channel_id = context.team_id, event.get("channel")
+    workspace = store.digest_workspace(team_id=team_id) if team_id else None
+    if workspace is None or not channel_id or workspace.digest_channel_id != channel_id:
+        return
+    store.set_digest_channel(team_id=workspace.team_id, channel_id=None, now=clock())
+    logger.info("digest channel %s of %s shared with another organisation: digest off", channel_id, team_id)
+    chooser = (workspace.settings or {}).get(DIGEST_CHOSEN_BY)
+    if not chooser:
+        return
+    try:
+        client.chat_postMessage(
+            channel=str(chooser),
+            text=(
+                f"<#{channel_id}> is now shared with another organisation through Slack Connect, so the weekly "
+                "team digest (every customer's health and risks) no longer goes there. Pick an internal channel: "
+                "`/partner digest channel #channel`."
+            ),
+        )
+    except (SlackApiError, OSError):  # OSError: a timeout; the digest is off either way
+        logger.warning("could not tell %s that the digest channel was shared", chooser, exc_info=True)
 
 
 def channel_unshared(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:

@@ -218,6 +218,23 @@ def test_a_channel_shared_with_a_customer_is_refused_for_the_team_digest(
     assert "goes to <#C0PRIVATE>" in reply
 
 
+def test_a_digest_channel_shared_later_stops_getting_the_digest_and_its_admin_is_told(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    fake_slack.channels["C0ACME"]["is_ext_shared"] = True
+    for _ in range(2):  # Slack may deliver the event twice: the admin is told once
+        assert slack.event({"type": "channel_shared", "channel": "C0ACME", "connected_team_id": "T0CUST"}).status == 200
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is not None and workspace.digest_channel_id is None
+    (told,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == ADMIN]
+    assert "<#C0ACME> is now shared with another organisation" in told.params["text"]
+    # Another channel shared: the digest's channel is not touched.
+    assert "goes to <#C0001>" in slack.command("digest channel <#C0001|general>", user_id=ADMIN).json()["text"]
+    assert slack.event({"type": "channel_shared", "channel": "C0ACME", "connected_team_id": "T0CUST"}).status == 200
+    assert store.digest_workspace(team_id=TEAM_ID).digest_channel_id == "C0001"  # type: ignore[union-attr]
+
+
 def test_only_admins_change_the_digest_settings_and_are_told_why(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
