@@ -27,6 +27,8 @@ from storage import db
 from storage.store import Store
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from bot.server import HttpListener
 
 logger = logging.getLogger("partner")
@@ -157,6 +159,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"partner-bot: cannot listen on {why} (set PORT or --port)", file=sys.stderr)
                     return 2
             db.upgrade_when_reachable(engine, give_up_after=max(args.db_wait, 0.0))
+        elif args.command in READ_ONLY:
+            problem = schema_problem(engine)
+            if problem is not None:  # a dry run must not migrate (nor create) the database it looks at
+                print(
+                    f"partner-bot: the database at DATABASE_URL {problem}: run `partner-bot db upgrade` first "
+                    f"(`partner-bot {args.command}` only reads it; `partner-bot doctor` says more)",
+                    file=sys.stderr,
+                )
+                return 3
         else:
             db.upgrade(engine)
     except SQLAlchemyError as e:
@@ -180,6 +191,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "workspace":
         return purge_workspace(store, team_id=args.team, yes=args.yes)
     return serve(settings, store, args, listener)
+
+
+# Commands README promises only read the database: they never apply migrations on their way.
+READ_ONLY = frozenset({"upcoming", "export"})
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why the database is not one this Partner can read (None: its schema is at the latest migration)."""
+    current, head = db.current_revision(engine), db.head_revision()
+    if current == head:
+        return None
+    if current is None:
+        return "has no Partner schema yet"
+    return f"is at migration {current}, not at {head}, the latest this Partner knows"
 
 
 def http_listener(settings: Settings, args: argparse.Namespace) -> HttpListener:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import make_engine
+from storage.db import current_revision, make_engine
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -118,6 +118,20 @@ def test_db_upgrade_is_idempotent_and_tick_runs(env: dict[str, str], tmp_path: P
     assert "setup plugin" not in first.stderr  # ...without Alembic's list of its own plugins
     tick = run(["tick", "--now", "2026-12-01T14:00:00Z"], env, tmp_path)
     assert tick.returncode == 0, tick.stderr
+
+
+def test_upcoming_and_export_read_the_database_and_never_migrate_it(
+    env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    for args in (["upcoming", "--days", "3"], ["export", "--team", TEAM_ID, "--out", str(tmp_path / "out.csv")]):
+        refused = run(args, env, tmp_path)
+        assert refused.returncode == 3, refused.stderr
+        assert "has no Partner schema yet: run `partner-bot db upgrade` first" in refused.stderr
+        assert "Running upgrade" not in refused.stderr
+    assert current_revision(make_engine(database_url)) is None  # the dry runs left the database as it was
+    assert not (tmp_path / "out.csv").exists()
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    assert run(["upcoming", "--days", "3"], env, tmp_path).returncode == 0
 
 
 def test_tick_rejects_an_instant_without_a_zone(env: dict[str, str], tmp_path: Path) -> None:
