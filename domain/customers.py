@@ -223,7 +223,7 @@ def _readable(cadence: str | None) -> Cadence | None:
         return None
 
 
-def _setting(key: str, value: str, *, today: date, cadence: str | None) -> dict[str, Any]:
+def setting(key: str, value: str, *, today: date, cadence: str | None) -> dict[str, Any]:
     """The Customer columns one typed option sets; a UserError naming the value, with `field` set to its key."""
     if key == "tz":
         try:
@@ -274,7 +274,7 @@ def parse_settings(
     problems: list[UserError] = []  # every bad setting is told at once, not one per try
     for key, value in options.items():
         try:
-            fields.update(_setting(key, value, today=today, cadence=cadence))
+            fields.update(setting(key, value, today=today, cadence=cadence))
         except UserError as e:
             problems.append(e)
     if problems:

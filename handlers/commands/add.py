@@ -15,7 +15,7 @@ from domain.customers import parse_settings
 from domain.errors import UserError
 from handlers.blocks.customers import cadence_text, customer_modal
 from handlers.commands.base import CommandCall, Reply
-from handlers.commands.customer_args import UNSET, parse_customer_args, told_with_usage
+from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
 from handlers.parsing import unescape
 from storage.models import Customer
 
@@ -108,6 +108,11 @@ def add(call: CommandCall) -> Reply:
     args = parse_customer_args(call.args, usage=USAGE)
     if not args.name_words:
         raise UserError(f"What's the customer called? Usage: `{USAGE}`")
+    if (meant := setting_without_equals(args.name_words)) is not None:  # else read as part of the name
+        raise UserError(
+            f"'{' '.join(args.name_words)}' looks like a name followed by a setting typed without its '=': "
+            f"did you mean `{meant}`? Usage: `{USAGE}`"
+        )
     owner_id = args.owner_id or call.user_id
     owner = check_owner(call.client, owner_id, usage=USAGE) if args.owner_id else None
     with told_with_usage(USAGE):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 
+from domain.customers import SETTING_KEYS, setting
 from domain.errors import UserError
 from handlers.parsing import parse_channel, parse_key_value, parse_special, parse_user, tokenize, unescape
 
@@ -112,6 +114,28 @@ def parse_customer_args(text: str, *, usage: str, channel_names_customer: bool =
                 f"{key}= is given twice ('{first}' and '{args.options[key]}'): give it once. Usage: `{usage}`"
             )
     return args
+
+
+def setting_without_equals(words: list[str]) -> str | None:
+    """`tz=Europe/Berlin` for words such as `tz Europe/Berlin` or `country: DE` after the first one — a setting
+    typed without its `=`, which would otherwise be read as part of the customer's name. A word that is only
+    a key's name ("Max", "Summary") needs a value that is valid for that key after it, or a colon, to count."""
+    today = date(2000, 1, 3)  # any day: only whether the value reads matters
+    for i, word in enumerate(words[1:-1], 1):
+        key = word.lower().removesuffix(":")
+        if key not in SETTING_KEYS:
+            continue
+        rest = [unescape(w) for w in words[i + 1 :]]
+        typed = rest[0] if key not in SPACED_KEYS else " ".join(rest)
+        if word.endswith(":"):
+            return f"{key}={typed}"
+        for value in dict.fromkeys((rest[0], typed)):
+            try:
+                setting(key, value, today=today, cadence=None)
+            except UserError:
+                continue
+            return f"{key}={value}"
+    return None
 
 
 @contextmanager

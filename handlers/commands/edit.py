@@ -11,7 +11,7 @@ from domain.errors import UserError
 from handlers.blocks.customers import customer_modal
 from handlers.commands.add import check_owner
 from handlers.commands.base import CommandCall, Reply
-from handlers.commands.customer_args import UNSET, parse_customer_args, told_with_usage
+from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
 from schedules.health import refresh_health
@@ -84,7 +84,9 @@ def edit(call: CommandCall) -> Reply:
     args = parse_customer_args(call.args, usage=USAGE, channel_names_customer=True)
     customer, rest = find_customer(call.store, team_id=call.team_id, words=args.name_words, usage=USAGE)
     if rest:
-        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{USAGE}`")
+        meant = setting_without_equals([customer.name, *rest])
+        hint = f" Did you mean `{meant}`?" if meant else ""
+        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*.{hint} Usage: `{USAGE}`")
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="edit")
     assert customer.id is not None
     if args.owner_id and args.owner_id != customer.owner_id:

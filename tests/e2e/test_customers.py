@@ -219,6 +219,31 @@ def test_a_name_typed_without_its_accents_finds_the_customer(slack: SlackRequest
     assert ephemeral(slack.command("show café")).startswith("Café Olé:")
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("Globex tz Europe/Berlin", "tz=Europe/Berlin"),
+        ("Globex tz: Europe/Berlin", "tz=Europe/Berlin"),
+        ("Globex Country: de", "country=de"),
+        ("Globex cadence weekly tue 10:00", "cadence=weekly tue 10:00"),
+        ("Globex max 10", "max=10"),
+    ],
+)
+def test_a_setting_typed_without_its_equals_sign_is_not_made_part_of_the_name(
+    slack: SlackRequests, store: Store, typed: str, meant: str
+) -> None:
+    text = ephemeral(slack.command(f"add {typed}"))
+    assert f"did you mean `{meant}`?" in text and "Usage: `/partner add" in text
+    assert store.customers(team_id=TEAM_ID) == []
+
+
+def test_names_holding_a_settings_word_are_still_names(slack: SlackRequests, store: Store) -> None:
+    for name in ("Max Planck Institute", "Acme Max Solutions", "Global Week Holdings", "Summary Partners"):
+        assert f"Added *{name}*" in ephemeral(slack.command(f"add {name}"))
+    text = ephemeral(slack.command("edit acme max tz Europe/Berlin"))
+    assert "I didn't understand 'tz Europe/Berlin' after *Acme Max Solutions*. Did you mean `tz=Europe/Berlin`?" in text
+
+
 def test_a_command_with_several_bad_settings_names_each(slack: SlackRequests, store: Store) -> None:
     text = ephemeral(slack.command("add Initech tz=Mars/Base country=ZZ cadence=sometimes"))
     assert "'Mars/Base'" in text and "'ZZ'" in text and "'sometimes'" in text and text.count("Usage:") == 1
