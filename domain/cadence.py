@@ -101,9 +101,9 @@ class Cadence:
       every                          — ``interval_days`` (1–365) and ``anchor``
       off                            — nothing
 
-    ``anchor`` fixes which weeks/days a biweekly/every cadence falls on; without one, :data:`EPOCH`
-    is used. A biweekly anchor is normalised to the first ``weekday`` on or after it (the first
-    call), so equal schedules compare equal. For other kinds the anchor is irrelevant and dropped.
+    ``anchor`` fixes which weeks/days a biweekly/every cadence falls on, and its first call (none before it);
+    without one, :data:`EPOCH` is used. A biweekly anchor is normalised to the first ``weekday`` on or after it
+    (the first call), so equal schedules compare equal. For other kinds the anchor is irrelevant and dropped.
     """
 
     kind: CadenceKind
@@ -500,15 +500,21 @@ class Slot:
     period_start: date | None = None
 
 
-def _slot_dates(cadence: Cadence, cal: WorkCalendar, lo: date, hi: date) -> Iterator[date]:
+def _slot_dates(
+    cadence: Cadence, cal: WorkCalendar, lo: date, hi: date, *, before_anchor: bool = False
+) -> Iterator[date]:
     """Slot dates in [lo, hi], ascending and unique.
 
     Nominal dates after the last business day before ``lo`` may shift into the range, and nothing
     earlier can (it would shift to that business day or before), so start enumerating there.
+    A biweekly/every cadence with an anchor starts there ("every 3 days from 2026-12-24": no call before it);
+    ``before_anchor`` also yields the dates its rhythm would have had before, which bound its first slot's period.
     """
     if cadence.kind == "off" or hi < lo:
         return
     start = cal.previous_business_day(lo) + _ONE_DAY
+    if not before_anchor and cadence.anchor is not None:
+        start = max(start, cadence.anchor)
     last: date | None = None
     for nominal in cadence.nominal_dates(start, hi):
         slot_day = cal.next_business_day(nominal, include_today=True)
@@ -526,7 +532,7 @@ def _previous_slot_date(cadence: Cadence, cal: WorkCalendar, before: date) -> da
     searched = 0
     while searched < _SEARCH_HORIZON_DAYS:
         lo = hi - timedelta(days=span - 1)
-        found = list(_slot_dates(cadence, cal, lo, hi))
+        found = list(_slot_dates(cadence, cal, lo, hi, before_anchor=True))
         if found:
             return found[-1]
         searched += span

@@ -428,6 +428,27 @@ def test_moving_a_biweekly_call_by_an_hour_keeps_its_weeks(
 
 
 @pytest.mark.parametrize(
+    ("spec", "first"), [("every 3 days from 2026-12-24", "Thu 24 Dec"), ("biweekly fri from 2026-12-14", "Fri 18 Dec")]
+)
+def test_a_cadence_from_a_later_date_starts_then(
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    spec: str,
+    first: str,
+) -> None:
+    add(store)
+    clock.set(MON + timedelta(hours=1))  # Monday 30 November, 08:00 in New York
+    reply = ephemeral(slack.command(f"cadence acme {spec}"))
+    assert "starting 2026-12-" in reply and f"Next nudge: {first} 09:00" in reply
+    for n in range(5):  # this week: in the cadence's rhythm, but before it starts
+        tick(store, settings, day(n))
+    assert nudges(fake_slack) == [] and rows(store) == []
+
+
+@pytest.mark.parametrize(
     "typed", ["until=2026-12-02", "until 2026-12-02", "on until=wed", "until=1w", "on until=7d", "until Wed"]
 )
 def test_launch_until_a_date_without_on_turns_it_on(slack: SlackRequests, store: Store, typed: str) -> None:

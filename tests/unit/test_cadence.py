@@ -295,8 +295,8 @@ def test_every_n_days_merges_nominal_dates_that_shift_onto_one_day() -> None:
 
 def test_biweekly_is_anchored() -> None:
     cadence = parse_cadence("biweekly fri", anchor=date(2026, 1, 7))
+    # It starts at its anchor (the first Friday on or after it): no call on 26 Dec, though it is in its rhythm.
     assert local_days(cadence, NY, date(2025, 12, 20), date(2026, 2, 10)) == [
-        date(2025, 12, 26),
         date(2026, 1, 9),
         date(2026, 1, 23),
         date(2026, 2, 6),
@@ -579,6 +579,8 @@ def _matches(cadence: Cadence, day: date) -> bool:
         return True
     if cadence.kind == "weekly":
         return day.weekday() == cadence.weekday
+    if cadence.anchor is not None and day < cadence.anchor:
+        return False  # an anchored biweekly / every-N-days cadence starts there
     if cadence.kind == "biweekly":
         phase = cadence.anchor or EPOCH + timedelta(days=((cadence.weekday or 0) - EPOCH.weekday()) % 7)
         return day.weekday() == cadence.weekday and (day - phase).days % 14 == 0
