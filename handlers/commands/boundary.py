@@ -106,7 +106,8 @@ def _number(
     if not records:
         raise UserError(f"*{customer.name}* has no working agreements yet. Add one: `{ADD_USAGE}`")
     if not 1 <= n <= len(records):
-        raise UserError(f"There is no number {n}: *{customer.name}* has 1 to {len(records)}. Usage: `{usage}`")
+        numbers = "only number 1" if len(records) == 1 else f"numbers 1 to {len(records)}"
+        raise UserError(f"There is no number {n}: *{customer.name}* has {numbers}. Usage: `{usage}`")
     return records[n - 1], parts[1] if len(parts) > 1 else ""
 
 

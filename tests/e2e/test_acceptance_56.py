@@ -184,6 +184,11 @@ def test_symbols_typed_in_an_agreement_are_restated_as_slack_escaped_them(
         assert "&amp;lt;" not in text and "&amp;amp;" not in text
 
 
+def test_a_number_past_the_only_agreement_says_there_is_one(symbols: SlackRequests) -> None:
+    text = ephemeral(symbols.command("boundary acme retire 2"))
+    assert "There is no number 2: *Acme Corp* has only number 1." in text
+
+
 def test_a_slip_note_typed_with_symbols_is_shown_as_slack_escaped_it(symbols: SlackRequests, store: Store) -> None:
     ephemeral(symbols.command("boundary acme activate 1"))
     ephemeral(symbols.command("boundary acme slip 1 said &lt;tomorrow&gt; &amp; left"))

@@ -652,7 +652,10 @@ def test_bad_input_is_explained(acme: SlackRequests, store: Store, text: str, me
             "needs a value",
         ),
         ('boundary acme add "Calls happen 9-10am, never on Fridays" kind=contact_window value=10-9', "ends before"),
-        ("boundary acme slip 7 the spec came back three days late, again", "There is no number 7"),
+        (
+            "boundary acme slip 7 the spec came back three days late, again",
+            "There is no number 7: *Acme Corp* has numbers 1 to 2",
+        ),
         ('boundary acmx add "We answer within one business day"', "No customer matches 'acmx'"),
         ('boundary acme add "Replies within a day" kind=response_time value=1d value=2d', "value= is given twice"),
         ('boundary add acme "We answer within one business day"', "'add' is what to do, not a customer"),
