@@ -140,6 +140,9 @@ def export(call: CommandCall) -> Reply:
     since = since_instant(request.since, call.settings.default_tz)
     checkins = call.store.count_export_checkins(team_id=call.team_id, customer_id=customer_id, since=since)
     responses = call.store.count_export_survey_responses(team_id=call.team_id, customer_id=customer_id, since=since)
+    if not checkins and not responses:  # two files of headers only would tell nothing more
+        hint = " Try an earlier since=." if request.since else ""
+        raise UserError(f"Nothing to export: no check-ins or survey answers of {request.label}.{hint}")
     first = call.store.plan_nudge(
         team_id=call.team_id,
         kind=EXPORT_KIND,

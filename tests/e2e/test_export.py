@@ -175,6 +175,10 @@ def test_a_slack_retry_of_the_same_export_sends_nothing_more(
             "export acme since=2026-01-01 since=2026-02-01",
             "since= is given twice (2026-01-01 and 2026-02-01): give it once",
         ),
+        (  # two CSV files of headers only would say nothing more
+            "export acme since=2030-01-01",
+            "Nothing to export: no check-ins or survey answers of Acme Corp since 2030-01-01.",
+        ),
     ],
 )
 def test_bad_export_requests_get_a_friendly_answer(
