@@ -13,8 +13,10 @@ from bot.clock import Clock
 from bot.settings import Settings
 from handlers.blocks import metadata_row_id
 from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE
+from handlers.commands.snooze import MAX_REASON
 from handlers.home_publisher import request_home_refresh
 from handlers.ids import NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_REASON, NUDGE_SNOOZE_UNTIL
+from handlers.parsing import escape
 from schedules import planner
 from schedules.sender import refresh_message
 from storage.store import Store
@@ -55,7 +57,12 @@ def submit_snooze(
         return
     choice = ((values.get("for", {}).get(NUDGE_SNOOZE_FOR) or {}).get("selected_option") or {}).get("value")
     picked = (values.get("until", {}).get(NUDGE_SNOOZE_UNTIL) or {}).get("selected_date")
-    reason = ((values.get("reason", {}).get(NUDGE_SNOOZE_REASON) or {}).get("value") or "").strip()
+    # A form's text comes as typed, unlike a command's: escaped as Slack escapes a message, so a <!channel> or a
+    # <link|label> typed as the reason is shown as text in the channel, on Home and the card, never as a mention.
+    reason = escape(((values.get("reason", {}).get(NUDGE_SNOOZE_REASON) or {}).get("value") or "").strip())
+    if len(reason) > MAX_REASON:  # what is stored: <, > and & take room once escaped
+        ack(response_action="errors", errors={"reason": f"Keep the reason to {MAX_REASON} characters."})
+        return
     now = clock()
     cal = planner.calendar_of(customer, default_tz=settings.default_tz)
     today = cal.local_date(now)

@@ -343,6 +343,31 @@ def test_snooze_button_opens_a_modal_and_nudges_wait_until_the_date(
     assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01", "2026-12-04"]
 
 
+def test_a_snooze_reason_typed_in_the_form_is_shown_as_text_never_as_a_mention_or_link(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    acme = add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+    clock.set(day(1, timedelta(hours=15)))
+    value = message["blocks"][1]["elements"][1]["value"]
+    slack.block_action(NUDGE_SNOOZE, value=value, channel_id="C0ACME", message=button_message(message))
+    (opened,) = fake_slack.calls_to("views.open")
+    typed = "<!channel> R&D offsite, see <https://example.com|the plan>"  # a form's text comes as typed
+    values = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "1d"}}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": typed}},
+    }
+    metadata = opened.params["view"]["private_metadata"]
+    assert slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=metadata).status == 200
+    fake_slack.wait_for("chat.update")
+    shown = json.dumps(nudges(fake_slack)[0]["blocks"])
+    assert "&lt;!channel&gt; R&amp;D offsite, see &lt;https://example.com|the plan&gt;" in shown
+    assert "<!channel>" not in shown and "<https://" not in shown
+    customer = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert customer is not None and customer.snooze_reason is not None and "<" not in customer.snooze_reason
+
+
 def test_a_snooze_form_submitted_after_the_customer_was_archived_says_so_and_how_to_restore(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
