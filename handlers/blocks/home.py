@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from domain.cadence import (
     Cadence,
+    due_slot,
     is_satisfied,
     launch_cadence,
     next_slot,
@@ -256,7 +257,14 @@ class CadenceDay:
         found = self._open_since.get(since)
         if found is None:
             previous = self._latest_call_before_today()
-            found = self._open_since[since] = previous is not None and previous >= cal.at_local(since, time(0, 0))
+            if previous is None and self.cadence.anchor is not None:
+                # Today is the first call of a cadence that starts on a date: its period reaches back one interval
+                # before it (domain.cadence), as the planner counts it.
+                slot = due_slot(self.cadence, cal, at=self._bounds()[0])
+                found = slot is not None and not is_satisfied(slot, last_contact_at, cal)
+            else:
+                found = previous is not None and previous >= cal.at_local(since, time(0, 0))
+            self._open_since[since] = found
         return found
 
     def _bounds(self) -> tuple[datetime, datetime]:

@@ -7,12 +7,12 @@ for many customers sharing one pair, including time zones whose midnight or 00:3
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from domain.cadence import Cadence, occurrences, parse_cadence, standing
+from domain.cadence import Cadence, due_slot, is_satisfied, occurrences, parse_cadence, standing
 from domain.calendar import WorkCalendar
 from handlers.blocks.home import MAX_LOOKBACK_DAYS, CadenceDay
 
@@ -102,3 +102,18 @@ def test_shared_answers_equal_the_rules_asked_per_customer(
             last,
             snoozed,
         )
+
+
+def test_the_first_call_of_a_cadence_starting_on_a_date_is_due_as_the_planner_counts_it() -> None:
+    cal = WorkCalendar.create("America/New_York")
+    cadence = parse_cadence("every 14 days from 2026-12-01")  # a Tuesday: its first call
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # 07:00 that morning in New York
+    slot = due_slot(cadence, cal, at=now)
+    assert slot is not None and slot.local_date == date(2026, 12, 1)
+    for days_ago in (1, 13, 14, 30):  # a call within the interval before the first one counts for it
+        last = now - timedelta(days=days_ago)
+        assert CadenceDay(cal, cadence, now).call_due_today(last, None) == (not is_satisfied(slot, last, cal))
+    assert CadenceDay(cal, cadence, now).call_due_today(now - timedelta(days=30), None)
+    assert not CadenceDay(cal, cadence, now).call_due_today(now - timedelta(days=1), None)
+    before = CadenceDay(cal, cadence, now - timedelta(days=14))  # 17 Nov: in its rhythm, but before it starts
+    assert not before.call_due_today(None, None)
