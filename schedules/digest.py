@@ -28,6 +28,7 @@ from bot.oauth import NotInstalled, SlackClients, client_for
 from bot.settings import Settings
 from domain.cadence import parse_time
 from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, parse_weekday, wall_clock_instant
+from domain.customers import shared_with_another_organisation
 from handlers.blocks.digest import DigestSummary, Escalation, Streak, TierMove, digest_blocks, digest_text
 from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sort_by_risk
 from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
@@ -264,7 +265,55 @@ def send_digest(
 # --------------------------------------------------------------------------- scheduled: plan, render, chart
 
 
-def plan_digests(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
+def stop_digest_in_shared_channel(
+    *, store: Store, client: WebClient, workspace: Workspace, channel_id: str, now: datetime
+) -> None:
+    """The team digest's channel now shared with another organisation: the digest (every customer's health and
+    risks) stops going there, and the admin who chose it is told, as `/partner digest channel` refuses such a
+    channel. Slack's channel_shared event says so; the digest's own look-up finds one shared while Partner was down."""
+    store.set_digest_channel(team_id=workspace.team_id, channel_id=None, now=now)
+    logger.info("digest channel %s of %s shared with another organisation: digest off", channel_id, workspace.team_id)
+    chooser = (workspace.settings or {}).get(DIGEST_CHOSEN_BY)
+    if not chooser:
+        return
+    try:
+        client.chat_postMessage(
+            channel=str(chooser),
+            text=(
+                f"<#{channel_id}> is now shared with another organisation through Slack Connect, so the weekly "
+                "team digest (every customer's health and risks) no longer goes there. Pick an internal channel: "
+                "`/partner digest channel #channel`."
+            ),
+        )
+    except (SlackApiError, OSError):  # OSError: a timeout; the digest is off either way
+        logger.warning("could not tell %s that the digest channel was shared", chooser, exc_info=True)
+
+
+def _shared_since_chosen(
+    *, store: Store, client: WebClient | SlackClients, workspace: Workspace, now: datetime
+) -> bool:
+    """Whether the digest channel was shared with another organisation since it was chosen (a channel_shared event
+    missed while Partner was down): then the digest is turned off and its admin told. A look-up Slack does not
+    answer (down, no installation, a private channel Partner left) leaves the digest to go: the sender says why it
+    cannot post."""
+    channel_id = workspace.digest_channel_id
+    if not channel_id:
+        return False
+    try:
+        slack = client_for(client, workspace.team_id)
+        channel = slack.conversations_info(channel=channel_id)["channel"]
+    except (NotInstalled, SlackApiError, OSError) as e:  # OSError: a timeout or a dropped connection
+        logger.info("conversations.info for the digest channel %s failed: %r", channel_id, e)
+        return False
+    if not shared_with_another_organisation(channel):
+        return False
+    stop_digest_in_shared_channel(store=store, client=slack, workspace=workspace, channel_id=channel_id, now=now)
+    return True
+
+
+def plan_digests(
+    *, store: Store, client: WebClient | SlackClients, now: datetime, settings: Settings | None = None
+) -> int:
     """Plans this week's digest of every workspace whose digest time has come; returns how many were new."""
     default_tz = settings.default_tz if settings else "UTC"
     planned = 0
@@ -277,6 +326,10 @@ def plan_digests(*, store: Store, client: WebClient, now: datetime, settings: Se
         if not due:
             continue
         week, due_at = due[0]
+        if store.existing_nudge_keys(team_id=workspace.team_id, kind=DIGEST, keys=[("team", week)]):
+            continue  # planned by an earlier tick: the channel was looked up then
+        if _shared_since_chosen(store=store, client=client, workspace=workspace, now=now):
+            continue
         if store.plan_nudge(
             team_id=workspace.team_id,
             kind=DIGEST,

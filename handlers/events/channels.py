@@ -14,10 +14,9 @@ from typing import Any
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
-from storage.home import DIGEST_CHOSEN_BY
+from schedules.digest import stop_digest_in_shared_channel
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -31,29 +30,12 @@ def channel_shared(event: dict[str, Any], context: BoltContext, client: WebClien
 def _keep_the_digest_inside(
     event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
 ) -> None:
-    """The team digest's channel now shared with another organisation: the digest (every customer's health and
-    risks) stops going there, and the admin who chose it is told, as `/partner digest channel` refuses such a
-    channel. A redelivered event finds the digest off already."""
+    """The team digest's channel now shared: the digest stops going there. A redelivered event finds it off."""
     team_id, channel_id = context.team_id, event.get("channel")
     workspace = store.digest_workspace(team_id=team_id) if team_id else None
     if workspace is None or not channel_id or workspace.digest_channel_id != channel_id:
         return
-    store.set_digest_channel(team_id=workspace.team_id, channel_id=None, now=clock())
-    logger.info("digest channel %s of %s shared with another organisation: digest off", channel_id, team_id)
-    chooser = (workspace.settings or {}).get(DIGEST_CHOSEN_BY)
-    if not chooser:
-        return
-    try:
-        client.chat_postMessage(
-            channel=str(chooser),
-            text=(
-                f"<#{channel_id}> is now shared with another organisation through Slack Connect, so the weekly "
-                "team digest (every customer's health and risks) no longer goes there. Pick an internal channel: "
-                "`/partner digest channel #channel`."
-            ),
-        )
-    except (SlackApiError, OSError):  # OSError: a timeout; the digest is off either way
-        logger.warning("could not tell %s that the digest channel was shared", chooser, exc_info=True)
+    stop_digest_in_shared_channel(store=store, client=client, workspace=workspace, channel_id=channel_id, now=clock())
 
 
 def channel_unshared(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:

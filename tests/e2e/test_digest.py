@@ -235,6 +235,39 @@ def test_a_digest_channel_shared_later_stops_getting_the_digest_and_its_admin_is
     assert store.digest_workspace(team_id=TEAM_ID).digest_channel_id == "C0001"  # type: ignore[union-attr]
 
 
+def test_a_digest_channel_shared_while_partner_was_down_is_looked_up_before_the_digest_goes_there(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings
+) -> None:
+    assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    fake_slack.wait_for("conversations.join")
+    fake_slack.channels["C0ACME"]["is_ext_shared"] = True  # shared meanwhile; its channel_shared event never came
+    monday = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)  # Mondays at 09:00 UTC
+    for minutes in (0, 1, 60):  # the digest's tick, then later ones: looked up and told once
+        report = run_tick(
+            store=store, client=make_client(settings), now=monday + timedelta(minutes=minutes), settings=settings
+        )
+        assert not report.failed, report.failed
+    assert fake_slack.messages.get("C0ACME", []) == []  # the customer's people never read the team's health
+    assert store.nudges(team_id=TEAM_ID, kinds=[DIGEST], due_after=monday - timedelta(days=1)) == []
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is not None and workspace.digest_channel_id is None
+    (told,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == ADMIN]
+    assert "<#C0ACME> is now shared with another organisation" in told.params["text"]
+
+
+def test_an_internal_digest_channel_is_looked_up_once_a_week(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    client = seeded_team_digesting_in_general(store, settings)
+    monday = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
+    for minutes in (0, 1, 60):  # the digest's tick and later ones
+        plan_digests(store=store, client=client, now=monday + timedelta(minutes=minutes), settings=settings)
+        send_due_nudges(store=store, client=client, now=monday + timedelta(minutes=minutes))
+    assert digest_message(fake_slack, "C0001")
+    looked_up = [c for c in fake_slack.calls_to("conversations.info") if c.params.get("channel") == "C0001"]
+    assert len(looked_up) == 1
+
+
 def test_only_admins_change_the_digest_settings_and_are_told_why(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
