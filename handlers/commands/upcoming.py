@@ -21,6 +21,8 @@ def upcoming(call: CommandCall) -> Reply:
         raise UserError(f"I didn't understand '{' '.join(words)}'. Usage: `{USAGE}`")
     mine = words == ["mine"]
     customers = [c for c in call.store.customers(team_id=call.team_id) if not mine or c.owner_id == call.user_id]
+    if mine and not customers:  # not "no nudges due": there is nothing of theirs to nudge about
+        return {"text": "You don't own any customers yet. `/partner upcoming` shows the whole team's next nudges."}
     kinds = None if call.settings.any_checkin_satisfies else ["call"]
     contacts = call.store.last_contacts(
         team_id=call.team_id, customer_ids=[c.id for c in customers if c.id is not None], kinds=kinds

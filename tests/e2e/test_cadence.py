@@ -598,9 +598,11 @@ def test_upcoming_lists_the_next_nudges_in_local_time(
     mine = ephemeral(slack.command("upcoming mine"))
     assert "Acme" in mine and "Tonga" not in mine
     assert "Usage" in ephemeral(slack.command("upcoming everything"))
-    assert "No nudges due for any of your customers in the next 45" in ephemeral(
-        slack.command("upcoming mine", user_id="U0003")
+    assert "You don't own any customers yet. `/partner upcoming` shows the whole team's" in ephemeral(
+        slack.command("upcoming mine", user_id="U0003")  # Lee owns none: not 'no nudges due … set a cadence'
     )
+    ephemeral(slack.command("cadence acme off"))
+    assert "No nudges due for any of your customers in the next 45" in ephemeral(slack.command("upcoming mine"))
 
 
 # The command line
