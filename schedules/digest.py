@@ -265,13 +265,12 @@ def send_digest(
 # --------------------------------------------------------------------------- scheduled: plan, render, chart
 
 
-def stop_digest_in_shared_channel(
-    *, store: Store, client: WebClient, workspace: Workspace, channel_id: str, now: datetime
-) -> None:
+def stop_digest_in_shared_channel(*, store: Store, client: WebClient, workspace: Workspace, channel_id: str) -> None:
     """The team digest's channel now shared with another organisation: the digest (every customer's health and
     risks) stops going there, and the admin who chose it is told, as `/partner digest channel` refuses such a
     channel. Slack's channel_shared event says so; the digest's own look-up finds one shared while Partner was down."""
-    store.set_digest_channel(team_id=workspace.team_id, channel_id=None, now=now)
+    if not store.stop_digest_in(team_id=workspace.team_id, channel_id=channel_id):
+        return  # turned off already, by a delivery of the same event at the same time or another replica
     logger.info("digest channel %s of %s shared with another organisation: digest off", channel_id, workspace.team_id)
     chooser = (workspace.settings or {}).get(DIGEST_CHOSEN_BY)
     if not chooser:
@@ -289,9 +288,7 @@ def stop_digest_in_shared_channel(
         logger.warning("could not tell %s that the digest channel was shared", chooser, exc_info=True)
 
 
-def _shared_since_chosen(
-    *, store: Store, client: WebClient | SlackClients, workspace: Workspace, now: datetime
-) -> bool:
+def _shared_since_chosen(*, store: Store, client: WebClient | SlackClients, workspace: Workspace) -> bool:
     """Whether the digest channel was shared with another organisation since it was chosen (a channel_shared event
     missed while Partner was down): then the digest is turned off and its admin told. A look-up Slack does not
     answer (down, no installation, a private channel Partner left) leaves the digest to go: the sender says why it
@@ -307,7 +304,7 @@ def _shared_since_chosen(
         return False
     if not shared_with_another_organisation(channel):
         return False
-    stop_digest_in_shared_channel(store=store, client=slack, workspace=workspace, channel_id=channel_id, now=now)
+    stop_digest_in_shared_channel(store=store, client=slack, workspace=workspace, channel_id=channel_id)
     return True
 
 
@@ -328,7 +325,7 @@ def plan_digests(
         week, due_at = due[0]
         if store.existing_nudge_keys(team_id=workspace.team_id, kind=DIGEST, keys=[("team", week)]):
             continue  # planned by an earlier tick: the channel was looked up then
-        if _shared_since_chosen(store=store, client=client, workspace=workspace, now=now):
+        if _shared_since_chosen(store=store, client=client, workspace=workspace):
             continue
         if store.plan_nudge(
             team_id=workspace.team_id,

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, cast, exists, func, literal
+from sqlalchemy import String, and_, cast, exists, func, literal, update
 from sqlmodel import Session, col, select
 
 from storage.base import StoreBase
@@ -340,6 +340,18 @@ class HomeQueries(StoreBase):
         post there (removed from the channel, the channel archived or deleted)."""
         chosen = {DIGEST_CHOSEN_BY: chosen_by} if chosen_by is not None else {}
         return self._update_digest_workspace(team_id=team_id, now=now, settings=chosen, digest_channel_id=channel_id)
+
+    def stop_digest_in(self, *, team_id: str, channel_id: str) -> bool:
+        """Turns the digest off if it still goes to `channel_id`; True for the one caller that did, so that a
+        redelivered event, another replica or the weekly look-up racing it tell the admin nothing twice."""
+        with self.session() as session:
+            result = session.exec(  # type: ignore[call-overload]
+                update(Workspace)
+                .where(col(Workspace.team_id) == team_id, col(Workspace.digest_channel_id) == channel_id)
+                .values(digest_channel_id=None)
+            )
+            session.commit()
+            return bool(result.rowcount)
 
     def set_digest_schedule(self, *, team_id: str, schedule: str, tz: str | None, now: datetime) -> Workspace:
         """When the weekly digest goes out ("weekly mon 09:00"), and in which zone (None: keep the current one)."""

@@ -24,18 +24,17 @@ logger = logging.getLogger(__name__)
 
 def channel_shared(event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock) -> None:
     _record(event, context, store, clock, shared=True)
-    _keep_the_digest_inside(event, context, client, store, clock)
+    _keep_the_digest_inside(event, context, client, store)
 
 
-def _keep_the_digest_inside(
-    event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
-) -> None:
-    """The team digest's channel now shared: the digest stops going there. A redelivered event finds it off."""
+def _keep_the_digest_inside(event: dict[str, Any], context: BoltContext, client: WebClient, store: Store) -> None:
+    """The team digest's channel now shared: the digest stops going there. A redelivered event finds it off; two
+    deliveries at once (Slack's http_timeout retry while the admin's DM is slow) turn it off, and tell, once."""
     team_id, channel_id = context.team_id, event.get("channel")
     workspace = store.digest_workspace(team_id=team_id) if team_id else None
     if workspace is None or not channel_id or workspace.digest_channel_id != channel_id:
         return
-    stop_digest_in_shared_channel(store=store, client=client, workspace=workspace, channel_id=channel_id, now=clock())
+    stop_digest_in_shared_channel(store=store, client=client, workspace=workspace, channel_id=channel_id)
 
 
 def channel_unshared(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:

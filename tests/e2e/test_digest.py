@@ -27,6 +27,7 @@ from schedules.digest import (
     plan_digests,
     send_digest,
     send_digest_charts,
+    stop_digest_in_shared_channel,
 )
 from schedules.jobs import run_tick
 from schedules.sender import send_due_nudges
@@ -253,6 +254,23 @@ def test_a_digest_channel_shared_while_partner_was_down_is_looked_up_before_the_
     assert workspace is not None and workspace.digest_channel_id is None
     (told,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == ADMIN]
     assert "<#C0ACME> is now shared with another organisation" in told.params["text"]
+
+
+def test_two_deliveries_at_once_of_the_digest_channels_sharing_tell_its_admin_once(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings
+) -> None:
+    assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    # Both deliveries (Slack's retry while the first one's DM is slow, or the event and the weekly look-up) read the
+    # workspace before either turned the digest off.
+    read_by_each = [store.digest_workspace(team_id=TEAM_ID) for _ in range(2)]
+    for workspace in read_by_each:
+        assert workspace is not None and workspace.digest_channel_id == "C0ACME"
+        stop_digest_in_shared_channel(
+            store=store, client=make_client(settings), workspace=workspace, channel_id="C0ACME"
+        )
+    told = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == ADMIN]
+    assert len(told) == 1, told
+    assert store.digest_workspace(team_id=TEAM_ID).digest_channel_id is None  # type: ignore[union-attr]
 
 
 def test_an_internal_digest_channel_is_looked_up_once_a_week(
