@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -22,6 +23,19 @@ from storage.nudges import NUDGE_TABLE, NudgePlan
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.utils import TEAM_ID
+
+
+@contextlib.contextmanager
+def statements_run(store: Store) -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block, in order."""
+    statements: list[str] = []
+    listen = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        yield statements
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
+
 
 NOW = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 FAST = SenderOptions(interval=0.0)
@@ -394,14 +408,9 @@ def test_rendering_many_nudges_reads_their_customers_in_one_query_each(
                 now=NOW,
                 customer_id=cid,
             )
-        statements: list[str] = []
-        listen = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
-        event.listen(store.engine, "before_cursor_execute", listen)
-        try:
+        with statements_run(store) as statements:
             options = SenderOptions(interval=0.0, render_batch=render_batch)
             assert send_due_nudges(store=store, client=client, now=NOW, options=options) == 12
-        finally:
-            event.remove(store.engine, "before_cursor_execute", listen)
     finally:
         sender.RENDERERS.pop("test_named", None)
     assert sorted(seen) == sorted((f"Customer {i}", cid) for i, cid in enumerate(ids))
@@ -477,13 +486,8 @@ def test_marking_many_messages_sending_is_two_statements_and_a_group_not_wholly_
         session.connection().execute(NUDGE_TABLE.update().where(NUDGE_TABLE.c.id == ids[5]).values(claimed_by="other"))
         session.commit()
     groups = [([ids[0]], "C0001"), ([ids[1], ids[2]], "U0001"), ([ids[3]], "C0002"), ([ids[4], ids[5]], "U0002")]
-    statements: list[str] = []
-    listen = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
-    event.listen(store.engine, "before_cursor_execute", listen)
-    try:
+    with statements_run(store) as statements:
         answers = store.mark_sending(groups=groups, claimer="me", now=NOW, lease_until=lease)
-    finally:
-        event.remove(store.engine, "before_cursor_execute", listen)
     assert answers == [True, True, True, False]
     # One UPDATE for every row, one SELECT of what it marked, one UPDATE putting back the half-owned group's part.
     assert [s.split()[0].upper() for s in statements] == ["UPDATE", "SELECT", "UPDATE"], statements
@@ -505,13 +509,8 @@ def test_marking_messages_that_are_all_still_mine_sending_is_one_statement(store
     lease = NOW + timedelta(minutes=2)
     ids = sorted(n.id or 0 for n in store.claim_nudges(now=NOW, lease_until=lease, claimer="me"))
     groups = [([ids[0]], "C0001"), ([ids[1], ids[2]], "U0001"), ([ids[3]], "C0002"), ([ids[4]], "C0003")]
-    statements: list[str] = []
-    listen = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
-    event.listen(store.engine, "before_cursor_execute", listen)
-    try:
+    with statements_run(store) as statements:
         answers = store.mark_sending(groups=groups, claimer="me", now=NOW, lease_until=lease)
-    finally:
-        event.remove(store.engine, "before_cursor_execute", listen)
     assert answers == [True] * 4
     assert [s.split()[0].upper() for s in statements] == ["UPDATE"], statements
     rows = {n.id: n for n in store.nudges(team_id=TEAM_ID, kinds=[PING], due_after=NOW - timedelta(days=1))}
