@@ -181,6 +181,18 @@ def test_a_red_checkin_dms_the_owner_at_once(slack: SlackRequests, fake_slack: F
     assert "<@U0002> logged a *red* check-in for *Acme Corp*" in dm and "they want to cancel" in dm
 
 
+def test_a_red_checkin_on_a_paused_customer_still_dms_the_owner(
+    slack: SlackRequests, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    # Pause stops what Partner schedules; a red check-in is a person telling the owner something.
+    add_acme(slack)
+    assert "are paused" in ephemeral(slack.command("pause acme"))
+    ephemeral(slack.command("checkin acme red they stopped answering", user_id="U0002"))
+    bot.settle()
+    (dm,) = dms_to(fake_slack, "U0001")
+    assert "logged a *red* check-in for *Acme Corp*" in dm and "they stopped answering" in dm
+
+
 def test_the_owner_is_not_alerted_about_their_own_checkin(
     slack: SlackRequests, fake_slack: FakeSlack, bot: BotServer
 ) -> None:
