@@ -407,9 +407,9 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace, listener: 
             scheduler.start()
         IdleTrimmer().start(shutdown.event)
         if socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from bot.socket_mode import PartnerSocketModeHandler
 
-            handler = SocketModeHandler(app, app_token=settings.slack_app_token)
+            handler = PartnerSocketModeHandler(app, app_token=settings.slack_app_token)
             try:
                 handler.connect()
             except SlackApiError as e:  # apps.connections.open refused the app-level token

@@ -386,8 +386,7 @@ def test_tokens_and_the_signing_secret_never_reach_the_logs(
     settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack
 ) -> None:
     """A full run at DEBUG, logged the way `partner-bot serve` configures logging, then grepped."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
+    from bot.socket_mode import PartnerSocketModeHandler
     from tests.fake_socket_mode import SocketModeRequests
 
     root = logging.getLogger()
@@ -416,7 +415,7 @@ def test_tokens_and_the_signing_secret_never_reach_the_logs(
         finally:
             server.stop()
         socket_app = create_app(settings=settings, store=store, clock=clock)
-        handler = SocketModeHandler(socket_app, app_token=fake_slack.app_token, web_client=socket_app.client)
+        handler = PartnerSocketModeHandler(socket_app, app_token=fake_slack.app_token, web_client=socket_app.client)
         handler.connect()
         try:
             sm = SocketModeRequests(fake_slack.socket_mode, team_id=TEAM_ID, fake=fake_slack)

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import create_app
 from bot.settings import Settings
+from bot.socket_mode import PartnerSocketModeHandler
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE, OPEN_CHECKIN
 from storage.db import make_engine
 from storage.store import Store
@@ -29,7 +30,7 @@ from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeClock
 @pytest.fixture
 def handler(settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack) -> Iterator[SocketModeHandler]:
     app = create_app(settings=settings, store=store, clock=clock)
-    handler = SocketModeHandler(app, app_token=fake_slack.app_token, web_client=app.client)
+    handler = PartnerSocketModeHandler(app, app_token=fake_slack.app_token, web_client=app.client)
     handler.connect()
     fake_slack.socket_mode.wait_connected()
     yield handler
@@ -171,11 +172,24 @@ def test_reconnects_when_slack_asks_and_keeps_working(
     assert "/partner help" in ack_text(sm.command("help"))
 
 
+def test_reconnects_when_slack_hangs_up_without_a_word_and_keeps_working(
+    sm: SocketModeRequests, handler: SocketModeHandler, fake_slack: FakeSlack
+) -> None:
+    """A connection closed without a close frame (a dropped TCP connection): slack-sdk's builtin client alone spun
+    on the empty reads and reconnected only after its pings had failed for about a minute."""
+    first = fake_slack.socket_mode.wait_connected()
+    fake_slack.socket_mode.drop_connections()
+    second = fake_slack.socket_mode.wait_connected(newer_than=first, timeout=5)
+    assert len(fake_slack.calls_to("apps.connections.open")) == 2
+    assert second.number > first.number
+    assert "/partner help" in ack_text(sm.command("help"))
+
+
 def test_a_wrong_app_token_fails_loudly(
     settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack
 ) -> None:
     app = create_app(settings=settings, store=store, clock=clock)
-    handler = SocketModeHandler(app, app_token="xapp-1-A0001-1-revoked", web_client=app.client)
+    handler = PartnerSocketModeHandler(app, app_token="xapp-1-A0001-1-revoked", web_client=app.client)
     try:
         with pytest.raises(SlackApiError) as raised:
             handler.connect()

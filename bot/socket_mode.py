@@ -1,0 +1,71 @@
+"""Socket Mode: Bolt's SocketModeHandler on slack-sdk's builtin WebSocket client, told when Slack hangs up.
+
+Why: the builtin client (slack-sdk 3.48) does not notice a connection closed without a WebSocket close frame (a
+dropped TCP connection, a proxy or load balancer cutting it): its receive loop gets `b""` from `recv` forever, spinning
+a whole core, and only its ping monitor gives up on the connection after five failed pings (about a minute at the
+10 s interval) — a minute in which every slash command fails. Here an empty read is what it means (the peer closed)
+and the client reconnects at once, as it does for a close frame.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+from slack_sdk.socket_mode.builtin import SocketModeClient
+
+
+class SlackHungUp(ConnectionResetError):
+    """The Socket Mode connection was closed by Slack's side without a close frame."""
+
+
+class _HangUpAwareSocket:
+    """The connection's socket, raising SlackHungUp where `recv` returns nothing (end of stream)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def recv(self, size: int) -> bytes:
+        data = self._sock.recv(size)
+        if not data and size > 0:
+            raise SlackHungUp(errno.ECONNRESET, "Slack closed the Socket Mode connection")
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class HangUpAwareClient(SocketModeClient):
+    def connect(self) -> None:
+        super().connect()
+        session = self.current_session
+        if session is not None and session.sock is not None and not isinstance(session.sock, _HangUpAwareSocket):
+            session.sock = _HangUpAwareSocket(session.sock)  # type: ignore[assignment]
+
+    def _on_error(self, error: Exception) -> None:
+        if isinstance(error, SlackHungUp) and self.auto_reconnect_enabled and not self.closed:
+            self.logger.info("Slack closed the Socket Mode connection; reconnecting")
+            self.disconnect()
+            self.connect_to_new_endpoint()
+            return
+        super()._on_error(error)
+
+
+class PartnerSocketModeHandler(SocketModeHandler):
+    """Bolt's builtin-client handler, with the client above (same settings as Bolt's defaults)."""
+
+    def __init__(self, app: App, app_token: str, web_client: WebClient | None = None) -> None:
+        self.app = app
+        self.app_token = app_token
+        self.client = HangUpAwareClient(
+            app_token=app_token,
+            logger=app.logger,
+            web_client=web_client if web_client is not None else app.client,
+            proxy=app.client.proxy,
+            ping_interval=10,  # Bolt's default
+        )
+        self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
