@@ -26,7 +26,7 @@ from storage.models import Customer, SurveyResponse
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 EXTERNAL_TEAM = "T0CUST"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -433,6 +433,42 @@ def test_customer_answers_their_view_and_a_gap_is_flagged_to_the_owner_once(
     status = json.dumps(ok(slack.command("status acme"))["blocks"])
     assert "*Our view:* Partner" in status and "*Their view:* Supplier" in status
     assert "2 levels higher than they do" in status and "call us back" in status
+
+
+def test_a_gap_that_closed_and_opened_again_is_flagged_again(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
+    """Their view came up to ours, then fell back months later: the reopened gap is news to the owner."""
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VLEVEL"))
+    ok(slack.command("ask acme"))
+
+    def their_answer(level: str, view_id: str, user_id: str = "U0EXT1") -> None:
+        ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id=user_id, channel_id="C0SHARED"))
+        answers = {"level": level, "start_doing": "call us back", "keep_doing": "the weekly demo"}
+        ok(submit(external, opened(fake_slack), answers, view_id=view_id, user_id=user_id))
+        bot.settle()  # its follow-up (the gap DM, if any) has run
+        clock.advance(days=30)
+
+    def gap_dms() -> list[str]:
+        texts = [c.params.get("text", "") for c in fake_slack.calls_to("chat.postMessage")]
+        return [t for t in texts if "sees us as" in t]
+
+    their_answer("supplier", "VCUST1")
+    assert len(gap_dms()) == 1
+    their_answer("supplier", "VCUST2", user_id="U0EXT2")  # another of their people alike: the same gap, not news
+    their_answer("partner", "VCUST3")  # the gap closed
+    assert len(gap_dms()) == 1
+    their_answer("supplier", "VCUST4")  # and opened again
+    assert len(gap_dms()) == 2 and "sees us as *Supplier*" in gap_dms()[-1]
+
+    # Our side moving: we come down to their level (no gap), then back up to partner: the gap is news again.
+    for n, level in enumerate(["supplier", "partner", "partner"]):
+        ok(slack.command("survey acme level"))
+        ok(submit(slack, opened(fake_slack), {"level": level}, view_id=f"VLEVEL{n}"))
+        bot.settle()
+    assert len(gap_dms()) == 3  # the level submitted again unchanged was not news
 
 
 def test_external_people_can_reach_nothing_else(
