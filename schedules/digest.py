@@ -33,6 +33,7 @@ from handlers.blocks.digest import DigestSummary, Escalation, Streak, TierMove, 
 from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sort_by_risk
 from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
 from schedules.sender import Message, Skip, register
+from schedules.sharing import TRANSIENT, impatient
 from storage.home import DIGEST_CHOSEN_BY
 from storage.models import Nudge, Workspace
 from storage.store import Store
@@ -288,20 +289,27 @@ def stop_digest_in_shared_channel(*, store: Store, client: WebClient, workspace:
         logger.warning("could not tell %s that the digest channel was shared", chooser, exc_info=True)
 
 
-def _shared_since_chosen(*, store: Store, client: WebClient | SlackClients, workspace: Workspace) -> bool:
+def _shared_since_chosen(*, store: Store, client: WebClient | SlackClients, workspace: Workspace) -> bool | None:
     """Whether the digest channel was shared with another organisation since it was chosen (a channel_shared event
-    missed while Partner was down): then the digest is turned off and its admin told. A look-up Slack does not
-    answer (down, no installation, a private channel Partner left) leaves the digest to go: the sender says why it
-    cannot post."""
+    missed while Partner was down): then the digest is turned off and its admin told. None while Slack cannot say
+    (rate limited, down, no answer): the digest waits for a later tick rather than go where the customer may read
+    it, and the tick is not held up by a Retry-After. A lasting refusal (no installation, a private channel Partner
+    left, a refused token) lets the digest go: the sender says why it cannot post."""
     channel_id = workspace.digest_channel_id
     if not channel_id:
         return False
     try:
         slack = client_for(client, workspace.team_id)
-        channel = slack.conversations_info(channel=channel_id)["channel"]
-    except (NotInstalled, SlackApiError, OSError) as e:  # OSError: a timeout or a dropped connection
-        logger.info("conversations.info for the digest channel %s failed: %r", channel_id, e)
+        channel = impatient(slack).conversations_info(channel=channel_id)["channel"]
+    except NotInstalled:
         return False
+    except SlackApiError as e:
+        logger.info("conversations.info for the digest channel %s failed: %s", channel_id, e.response.get("error"))
+        status, code = e.response.status_code, str(e.response.get("error") or "")
+        return None if status == 429 or status >= 500 or code in TRANSIENT else False
+    except OSError as e:  # a timeout or a dropped connection
+        logger.info("conversations.info for the digest channel %s failed: %r", channel_id, e)
+        return None
     if not shared_with_another_organisation(channel):
         return False
     stop_digest_in_shared_channel(store=store, client=slack, workspace=workspace, channel_id=channel_id)
@@ -325,8 +333,8 @@ def plan_digests(
         week, due_at = due[0]
         if store.existing_nudge_keys(team_id=workspace.team_id, kind=DIGEST, keys=[("team", week)]):
             continue  # planned by an earlier tick: the channel was looked up then
-        if _shared_since_chosen(store=store, client=client, workspace=workspace):
-            continue
+        if _shared_since_chosen(store=store, client=client, workspace=workspace) is not False:
+            continue  # shared: turned off; or Slack cannot say yet: the next tick asks again
         if store.plan_nudge(
             team_id=workspace.team_id,
             kind=DIGEST,

@@ -71,7 +71,7 @@ def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now
                 continue
             asked += 1
             try:
-                slack = clients.get(team_id) or clients.setdefault(team_id, _impatient(client_for(client, team_id)))
+                slack = clients.get(team_id) or clients.setdefault(team_id, impatient(client_for(client, team_id)))
                 look_up(slack, store, team_id=team_id, channel_id=channel_id, now=now)
             except NotInstalled:
                 stopped.add(team_id)
@@ -100,7 +100,7 @@ def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now
     return looked_up
 
 
-def _impatient(client: WebClient) -> WebClient:
+def impatient(client: WebClient) -> WebClient:
     """The client without slack-sdk's wait on a 429: the tick goes on to the sender and the next tick asks again."""
     handlers = [h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)]
     return same_client_as(client, WebClient, retry_handlers=handlers)

@@ -256,6 +256,24 @@ def test_a_digest_channel_shared_while_partner_was_down_is_looked_up_before_the_
     assert "<#C0ACME> is now shared with another organisation" in told.params["text"]
 
 
+@pytest.mark.parametrize(
+    ("fault", "asked"),
+    # a 429's Retry-After is not waited out inside the tick; a 5xx gets the client's two quick retries
+    [({"status": 429, "retry_after": 30}, 1), ({"error": "ratelimited"}, 1), ({"status": 503, "times": 3}, 3)],
+)
+def test_a_digest_channel_slack_cannot_describe_yet_holds_the_digest_a_tick_without_holding_up_the_tick(
+    store: Store, fake_slack: FakeSlack, settings: Settings, fault: dict[str, Any], asked: int
+) -> None:
+    client = seeded_team_digesting_in_general(store, settings)
+    monday = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
+    fake_slack.fail_next("conversations.info", **fault)
+    assert plan_digests(store=store, client=client, now=monday, settings=settings) == 0
+    assert len(fake_slack.calls_to("conversations.info")) == asked
+    assert plan_digests(store=store, client=client, now=monday + timedelta(minutes=1), settings=settings) == 1
+    assert send_due_nudges(store=store, client=client, now=monday + timedelta(minutes=1)) == 1
+    assert digest_message(fake_slack, "C0001")
+
+
 def test_two_deliveries_at_once_of_the_digest_channels_sharing_tell_its_admin_once(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings
 ) -> None:
