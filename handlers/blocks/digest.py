@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from handlers.blocks import context, plain, section, truncate
+from handlers.blocks import context, plain, section, tier_text, truncate
 from handlers.blocks.home import BAND_EMOJI, NO_VALUE, CustomerFacts
 
 MAX_LISTED = 8  # names per part; the rest are counted
@@ -61,6 +61,11 @@ def _facts_line(facts: CustomerFacts) -> str:
     return f"{BAND_EMOJI[facts.band]} *{truncate(facts.customer.name, 80)}* {score}{late}{owner}"
 
 
+def _tier(tier: str | None) -> str:
+    """As the card and Home read it: "supplier of choice", not its key."""
+    return tier_text(tier) if tier else "no tier"
+
+
 def digest_title(summary: DigestSummary) -> str:
     whose = "Your" if summary.owner_id else "Weekly"
     return f"{whose} digest · week of {summary.week_start.day} {summary.week_start:%b %Y}"
@@ -99,7 +104,7 @@ def digest_blocks(summary: DigestSummary) -> list[dict[str, Any]]:
     )
     part(
         f":arrows_counterclockwise: Moved tier ({len(summary.tier_moves)})",
-        [f"*{m.customer}*: {m.old or 'no tier'} → {m.new or 'no tier'}" for m in summary.tier_moves],
+        [f"*{m.customer}*: {_tier(m.old)} → {_tier(m.new)}" for m in summary.tier_moves],
         "No tier changes this week.",
     )
     part(

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import make_client
 from bot.settings import Settings
+from handlers.blocks.digest import DigestSummary, TierMove, digest_blocks
 from handlers.commands.export import wait_after_ack
 from schedules.chart import CHART_SIZE, HealthLine, biggest_movers, health_chart
 from schedules.digest import (
@@ -180,6 +181,17 @@ def test_the_chart_is_a_png_of_the_expected_size_and_picks_the_biggest_movers() 
     weeks = [date(2026, 9, 7) + timedelta(weeks=i) for i in range(4)]
     assert png_size(health_chart(movers, week_starts=weeks, title="t")) == CHART_SIZE == (800, 450)
     assert png_size(health_chart([], week_starts=weeks, title="empty")) == CHART_SIZE
+
+
+def test_a_tier_move_reads_as_the_card_and_home_say_it() -> None:
+    summary = DigestSummary(
+        week_start=date(2026, 11, 23),
+        tier_moves=[TierMove("Acme", "supplier_of_choice", "partner"), TierMove("Globex", None, "supplier_of_choice")],
+        customers=2,
+    )
+    text = json.dumps(digest_blocks(summary), ensure_ascii=False)
+    assert "*Acme*: supplier of choice → partner" in text and "*Globex*: no tier → supplier of choice" in text
+    assert "supplier_of_choice" not in text
 
 
 # --------------------------------------------------------------------------- settings from Slack
