@@ -15,7 +15,7 @@ from domain.calendar import WorkCalendar
 from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, tier_text, truncate
 from handlers.blocks.boundaries import boundary_section_blocks
 from handlers.blocks.health import views_text
-from handlers.blocks.surveys import profile_blocks, survey_button
+from handlers.blocks.surveys import SURVEY_NAMES, profile_blocks, survey_button
 from handlers.ids import (
     ADD_CUSTOMER_MODAL,
     CARD_ARCHIVE,
@@ -199,6 +199,11 @@ def customer_card(
             section(truncate(views_text(customer.tier, row.their_views, customer.name), 3000), accessory=rate)
         )
         blocks.extend(profile_blocks(row.profile, customer_id=customer.id))
+        # The team's self-check about this customer; a section's button, as one actions block takes one open_survey.
+        practices = survey_button(customer.id, "practices", text="Self-check")
+        blocks.append(
+            section(f"*{SURVEY_NAMES['practices']}*\nHow our team works with them, 1–5.", accessory=practices)
+        )
     blocks.append(section("*Last check-ins*" if row.recent else "*No check-ins yet.*"))
     blocks.extend(section(_checkin_line(c, now)) for c in row.recent[:5])
     value = str(customer.id)

@@ -277,6 +277,9 @@ def test_the_card_shows_our_view_vs_theirs_the_profile_and_opens_the_surveys(
     assert buttons["Rate our level"] == f"{OPEN_SURVEY} level:{customer.id}"
     assert buttons["Edit profile"] == f"{OPEN_SURVEY} profile:{customer.id}"
     assert buttons["Scorecard"] == f"{OPEN_SURVEY} scorecard:{customer.id}"
+    assert buttons["Self-check"] == f"{OPEN_SURVEY} practices:{customer.id}"  # every survey about them opens here
+    slack.block_action(OPEN_SURVEY, value=f"practices:{customer.id}")
+    assert json.loads(opened(fake_slack)["private_metadata"])["survey"] == "practices"
 
     slack.block_action(OPEN_SURVEY, value=f"level:{customer.id}")  # the card's Rate our level
     ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VLEVEL"))
