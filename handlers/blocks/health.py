@@ -59,18 +59,24 @@ def views_text(ours: str | None, theirs_responses: Sequence[SurveyResponse], nam
     return line
 
 
-def views_blocks(customer: Customer, theirs_responses: Sequence[SurveyResponse]) -> list[dict[str, Any]]:
-    """Our view vs their view as blocks, with what they asked us to start and keep doing."""
+def views_blocks(
+    customer: Customer, theirs_responses: Sequence[SurveyResponse], ours: SurveyResponse | None = None
+) -> list[dict[str, Any]]:
+    """Our view vs their view as blocks, with what would move us up a level (our latest level answer) and what
+    they asked us to start and keep doing."""
     blocks = [section(views_text(customer.tier, theirs_responses, customer.name))]
+    said = []
+    if ours is not None and ours.answers.get("move_up"):
+        said.append(f"*To move up a level:* {truncate(str(ours.answers['move_up']), 400)}")
     latest = theirs_responses[0] if theirs_responses else None
     if latest is not None:
-        said = [
+        said += [
             f"*{label}:* {truncate(str(latest.answers[key]), 400)}"
             for key, label in (("start_doing", "Start doing"), ("keep_doing", "Keep doing"))
             if latest.answers.get(key)
         ]
-        if said:
-            blocks.append(context("\n".join(said)))
+    if said:
+        blocks.append(context("\n".join(said)))
     return blocks
 
 
@@ -104,6 +110,7 @@ def status_blocks(
     *,
     trend: str,
     theirs_responses: Sequence[SurveyResponse],
+    ours: SurveyResponse | None = None,
 ) -> list[dict[str, Any]]:
     """`/partner status <customer>`: score, 12-week trend, the top two reasons, our view vs theirs."""
     reasons = health.top_reasons(2)
@@ -117,7 +124,7 @@ def status_blocks(
         blocks.append(section("Log a check-in or answer a survey and the score starts counting."))
     else:
         blocks.append(section("Nothing is pulling the score down. :tada:"))
-    blocks.extend(views_blocks(customer, theirs_responses))
+    blocks.extend(views_blocks(customer, theirs_responses, ours))
     return blocks
 
 

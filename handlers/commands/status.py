@@ -35,7 +35,11 @@ def status(call: CommandCall) -> Reply:
     theirs = call.store.survey_responses(
         team_id=call.team_id, survey="customer_view", customer_id=customer.id, external=True, limit=50
     )
+    # Our latest level answer: what we wrote would move us up a level is shown beside their view.
+    ours = call.store.latest_survey_response(
+        team_id=call.team_id, survey="level", customer_id=customer.id, external=False
+    )
     return {
         "text": status_text(customer, health, trend=trend, theirs_responses=theirs),
-        "blocks": status_blocks(customer, health, trend=trend, theirs_responses=theirs),
+        "blocks": status_blocks(customer, health, trend=trend, theirs_responses=theirs, ours=ours),
     }

@@ -277,6 +277,8 @@ def test_level_survey_sets_the_tier_with_history_and_tells_the_owner(
     assert (event.actor_id, event.detail["old"], event.detail["new"]) == ("U0002", None, "supplier_of_choice")
     dm = next(c for c in fake_slack.wait_for("chat.postMessage") if c.params["channel"] == "U0001")
     assert "moved *Acme Corp* to *Supplier of choice*" in dm.params["text"]
+    # What we wrote would move us up is shown beside our view, not only kept for the export.
+    assert "*To move up a level:* share roadmap" in json.dumps(ok(slack.command("status acme"))["blocks"])
 
     # The same level again is not a change; a new level is, with the old one in its history.
     ok(slack.command("survey acme level"))
