@@ -1259,6 +1259,9 @@ def refresh_message(
     except SlackApiError as e:
         logger.warning("could not update message %s in %s: %s", ts, channel_id, e.response.get("error"))
         return False
+    except OSError as e:  # no answer even after slack-sdk's retries: the message keeps its look, the job goes on
+        logger.warning("could not update message %s in %s: %s", ts, channel_id, type(e).__name__)
+        return False
     return True
 
 

@@ -245,6 +245,24 @@ def test_skip_today_updates_the_message_in_place(
     assert "Skipped for today by <@U0001>" in shown and NUDGE_SKIP not in shown
 
 
+def test_a_nudge_slack_does_not_redraw_in_time_leaves_the_tick_going(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    acme = add(store)
+    tick(store, settings, day(1))
+    nudges(fake_slack)
+    logged = day(1, timedelta(hours=15))
+    assert acme.id is not None
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="call", kind="call", now=logged
+    )
+    fake_slack.fail_next("chat.update", delay=1.5, times=3)  # longer than the client's 1 s timeout, retries too
+    client = make_client(settings, timeout=1)
+    later = logged + timedelta(minutes=1)
+    assert schedules.cadence.mark_logged_calls(store=store, client=client, now=later, settings=settings) == 1
+    assert rows(store)[0].payload["outcome"]["what"] == "logged"  # recorded; only the redraw was lost
+
+
 def test_skip_clicked_on_yesterdays_nudge_skips_yesterdays_call_and_says_so(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
