@@ -152,7 +152,7 @@ def follow_up_survey(
         )
     if customer is None or not customer.owner_id:
         return
-    if follow_up.get("tier_change"):
+    if follow_up.get("tier_change") and user_id != customer.owner_id:  # the owner who moved it knows
         old, new = follow_up["tier_change"]
         _say(client, customer.owner_id, tier_change_text(customer, old, new, user_id))
     if survey.key in ("level", "customer_view"):

@@ -292,6 +292,18 @@ def test_level_survey_sets_the_tier_with_history_and_tells_the_owner(
     ]
 
 
+def test_the_owner_moving_the_level_is_not_dmed_about_it(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    customer = add_customer(slack, store)
+    ok(slack.command("survey acme level"))  # U0001 owns Acme
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}))
+    bot.settle()
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert fresh is not None and fresh.tier == "partner"
+    assert [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0001"] == []
+
+
 # Drafts
 
 
@@ -408,7 +420,7 @@ def test_customer_answers_their_view_and_a_gap_is_flagged_to_the_owner_once(
     ok(slack.command("survey acme level"))
     ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VLEVEL"))
     ok(slack.command("ask acme"))
-    fake_slack.wait_for("chat.postMessage", 2)  # the tier DM and the invitation
+    fake_slack.wait_for("chat.postMessage")  # the invitation (the owner set the tier: no DM about it)
 
     # Our own people are pointed elsewhere; the customer's person gets the three questions.
     ok(slack.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), channel_id="C0SHARED"))
@@ -427,7 +439,7 @@ def test_customer_answers_their_view_and_a_gap_is_flagged_to_the_owner_once(
     (theirs,) = store.survey_responses(team_id=TEAM_ID, survey="customer_view")
     assert (theirs.external, theirs.respondent_id, theirs.customer_id) == (True, "U0EXT1", customer.id)
 
-    fake_slack.wait_for("chat.postMessage", 3)
+    fake_slack.wait_for("chat.postMessage", 2)  # the invitation and the gap
     gap_dms = [c for c in fake_slack.calls_to("chat.postMessage") if "sees us as" in c.params.get("text", "")]
     assert len(gap_dms) == 1 and gap_dms[0].params["channel"] == "U0001"
     assert "sees us as *Supplier*" in gap_dms[0].params["text"] and "2 levels higher" in gap_dms[0].params["text"]
