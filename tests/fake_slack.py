@@ -44,6 +44,217 @@ JSON_STRING_FIELDS = frozenset({"blocks", "view", "attachments", "files", "metad
 # Slack refuses messages with more than 50 blocks and modals/home tabs with more than 100.
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
+# Block Kit's documented element limits (docs.slack.dev/reference/block-kit): ("what", "field") -> max characters
+# or items. One table, read by the one walker ``block_kit_violation`` that both the message and the view checks use.
+BLOCK_KIT_LIMITS: dict[tuple[str, str], int] = {
+    ("block", "block_id"): 255,
+    ("element", "action_id"): 255,
+    ("section", "text"): 3000,
+    ("section", "fields"): 10,
+    ("section", "field_text"): 2000,
+    ("header", "text"): 150,
+    ("context", "elements"): 10,
+    ("actions", "elements"): 25,
+    ("button", "text"): 75,
+    ("button", "value"): 2000,
+    ("button", "url"): 3000,
+    ("option", "text"): 75,
+    ("option", "value"): 150,
+    ("option", "description"): 75,
+    ("option_group", "label"): 75,
+    ("select", "options"): 100,
+    ("select", "option_groups"): 100,
+    ("select", "placeholder"): 150,
+    ("overflow", "options"): 5,
+    ("overflow", "min_options"): 2,
+    ("radio_buttons", "options"): 10,
+    ("checkboxes", "options"): 10,
+    ("input", "label"): 2000,
+    ("input", "hint"): 2000,
+    ("plain_text_input", "placeholder"): 150,
+    ("image", "alt_text"): 2000,
+    ("confirm", "title"): 100,
+    ("confirm", "text"): 300,
+    ("confirm", "confirm"): 30,
+    ("confirm", "deny"): 30,
+}
+_SELECTS = frozenset(
+    {
+        "static_select",
+        "multi_static_select",
+        "external_select",
+        "multi_external_select",
+        "users_select",
+        "multi_users_select",
+        "conversations_select",
+        "multi_conversations_select",
+        "channels_select",
+        "multi_channels_select",
+    }
+)
+
+
+class BlockKitViolation(Exception):
+    """A block breaks a Block Kit limit: ``message`` as Slack words it, ``pointer`` the JSON path under the blocks."""
+
+    def __init__(self, message: str, pointer: str) -> None:
+        super().__init__(f"{message} [json-pointer:{pointer}]")
+        self.message = message
+        self.pointer = pointer
+
+
+def _text_of(obj: Any, pointer: str, *, limit: int | None, plain_only: bool = False) -> None:
+    """A text object: a dict of type plain_text/mrkdwn whose ``text`` is a string, non-empty, within ``limit``."""
+    if not isinstance(obj, dict) or obj.get("type") not in (
+        ("plain_text",) if plain_only else ("plain_text", "mrkdwn")
+    ):
+        raise BlockKitViolation("must be a " + ("plain_text" if plain_only else "text") + " object", pointer)
+    text = obj.get("text")
+    if not isinstance(text, str) or not text:
+        raise BlockKitViolation("must be more than 0 characters", f"{pointer}/text")
+    if limit is not None and len(text) > limit:
+        raise BlockKitViolation(f"must be less than {limit + 1} characters", f"{pointer}/text")
+
+
+def _max_len(value: Any, limit: int, pointer: str) -> None:
+    if value is not None and len(str(value)) > limit:
+        raise BlockKitViolation(f"must be less than {limit + 1} characters", pointer)
+
+
+def _max_items(items: Any, limit: int, pointer: str, *, minimum: int = 0) -> list[Any]:
+    if not isinstance(items, list):
+        raise BlockKitViolation("must be an array", pointer)
+    if len(items) > limit:
+        raise BlockKitViolation(f"must be no more than {limit} items", pointer)
+    if len(items) < minimum:
+        raise BlockKitViolation(f"must provide at least {minimum} items", pointer)
+    return items
+
+
+def _check_option(option: Any, pointer: str, *, plain_only: bool) -> None:
+    L = BLOCK_KIT_LIMITS
+    if not isinstance(option, dict):
+        raise BlockKitViolation("must be an object", pointer)
+    _text_of(option.get("text"), f"{pointer}/text", limit=L["option", "text"], plain_only=plain_only)
+    if not isinstance(option.get("value"), str):
+        raise BlockKitViolation("missing required field: value", pointer)
+    _max_len(option["value"], L["option", "value"], f"{pointer}/value")
+    if option.get("description") is not None:
+        _text_of(option["description"], f"{pointer}/description", limit=L["option", "description"])
+
+
+def _check_confirm(confirm: Any, pointer: str) -> None:
+    L = BLOCK_KIT_LIMITS
+    if not isinstance(confirm, dict):
+        raise BlockKitViolation("must be an object", pointer)
+    _text_of(confirm.get("title"), f"{pointer}/title", limit=L["confirm", "title"], plain_only=True)
+    _text_of(confirm.get("text"), f"{pointer}/text", limit=L["confirm", "text"])
+    _text_of(confirm.get("confirm"), f"{pointer}/confirm", limit=L["confirm", "confirm"], plain_only=True)
+    _text_of(confirm.get("deny"), f"{pointer}/deny", limit=L["confirm", "deny"], plain_only=True)
+
+
+def _check_element(element: Any, pointer: str) -> None:
+    """One interactive or context element (button, select, overflow, radio, checkboxes, input, image, text)."""
+    L = BLOCK_KIT_LIMITS
+    if not isinstance(element, dict) or not isinstance(element.get("type"), str):
+        raise BlockKitViolation("missing required field: type", pointer)
+    kind = element["type"]
+    _max_len(element.get("action_id"), L["element", "action_id"], f"{pointer}/action_id")
+    if element.get("confirm") is not None:
+        _check_confirm(element["confirm"], f"{pointer}/confirm")
+    if kind in ("plain_text", "mrkdwn"):
+        _text_of(element, pointer, limit=None)
+    elif kind == "button":
+        _text_of(element.get("text"), f"{pointer}/text", limit=L["button", "text"], plain_only=True)
+        _max_len(element.get("value"), L["button", "value"], f"{pointer}/value")
+        _max_len(element.get("url"), L["button", "url"], f"{pointer}/url")
+    elif kind == "image":
+        _max_len(element.get("alt_text"), L["image", "alt_text"], f"{pointer}/alt_text")
+    elif kind in _SELECTS:
+        if element.get("placeholder") is not None:
+            _text_of(
+                element["placeholder"], f"{pointer}/placeholder", limit=L["select", "placeholder"], plain_only=True
+            )
+        if element.get("options") is not None:
+            options = _max_items(element["options"], L["select", "options"], f"{pointer}/options")
+            for i, option in enumerate(options):
+                _check_option(option, f"{pointer}/options/{i}", plain_only=True)
+        if element.get("option_groups") is not None:
+            groups = _max_items(element["option_groups"], L["select", "option_groups"], f"{pointer}/option_groups")
+            for g, group in enumerate(groups):
+                where = f"{pointer}/option_groups/{g}"
+                if not isinstance(group, dict):
+                    raise BlockKitViolation("must be an object", where)
+                _text_of(group.get("label"), f"{where}/label", limit=L["option_group", "label"], plain_only=True)
+                for i, option in enumerate(
+                    _max_items(group.get("options"), L["select", "options"], f"{where}/options")
+                ):
+                    _check_option(option, f"{where}/options/{i}", plain_only=True)
+        for key in ("initial_option",):
+            if element.get(key) is not None:
+                _check_option(element[key], f"{pointer}/{key}", plain_only=True)
+    elif kind == "overflow":
+        options = _max_items(
+            element.get("options"), L["overflow", "options"], f"{pointer}/options", minimum=L["overflow", "min_options"]
+        )
+        for i, option in enumerate(options):
+            _check_option(option, f"{pointer}/options/{i}", plain_only=True)
+    elif kind in ("radio_buttons", "checkboxes"):
+        options = _max_items(element.get("options"), L[kind, "options"], f"{pointer}/options", minimum=1)
+        for i, option in enumerate(options):
+            _check_option(option, f"{pointer}/options/{i}", plain_only=False)
+    elif kind == "plain_text_input":
+        if element.get("placeholder") is not None:
+            _text_of(
+                element["placeholder"],
+                f"{pointer}/placeholder",
+                limit=L["plain_text_input", "placeholder"],
+                plain_only=True,
+            )
+        max_length = element.get("max_length")
+        if isinstance(max_length, int) and element.get("initial_value") is not None:
+            _max_len(element["initial_value"], max_length, f"{pointer}/initial_value")
+
+
+def block_kit_violation(blocks: list[Any], root: str) -> BlockKitViolation | None:
+    """Walk ``blocks`` against ``BLOCK_KIT_LIMITS``; the first broken limit (pointer under ``root``), else None."""
+    L = BLOCK_KIT_LIMITS
+    try:
+        for b, block in enumerate(blocks):
+            where = f"{root}/{b}"
+            if not isinstance(block, dict):
+                raise BlockKitViolation("must be an object", where)
+            kind = block.get("type")
+            _max_len(block.get("block_id"), L["block", "block_id"], f"{where}/block_id")
+            if kind == "section":
+                if block.get("text") is None and block.get("fields") is None:
+                    raise BlockKitViolation("must provide either text or fields", where)
+                if block.get("text") is not None:
+                    _text_of(block["text"], f"{where}/text", limit=L["section", "text"])
+                if block.get("fields") is not None:
+                    fields = _max_items(block["fields"], L["section", "fields"], f"{where}/fields")
+                    for f, text in enumerate(fields):
+                        _text_of(text, f"{where}/fields/{f}", limit=L["section", "field_text"])
+                if block.get("accessory") is not None:
+                    _check_element(block["accessory"], f"{where}/accessory")
+            elif kind == "header":
+                _text_of(block.get("text"), f"{where}/text", limit=L["header", "text"], plain_only=True)
+            elif kind in ("context", "actions"):
+                elements = _max_items(block.get("elements"), L[kind, "elements"], f"{where}/elements", minimum=1)
+                for e, element in enumerate(elements):
+                    _check_element(element, f"{where}/elements/{e}")
+            elif kind == "input":
+                _text_of(block.get("label"), f"{where}/label", limit=L["input", "label"], plain_only=True)
+                if block.get("hint") is not None:
+                    _text_of(block["hint"], f"{where}/hint", limit=L["input", "hint"], plain_only=True)
+                _check_element(block.get("element"), f"{where}/element")
+            elif kind == "image":
+                _check_element(block, where)
+    except BlockKitViolation as violation:
+        return violation
+    return None
+
+
 # Deterministic, monotonic message timestamps: 2025-11-25, stepping 100 µs like the examples in Slack's docs.
 TS_BASE_SECONDS = 1_764_100_000
 TS_STEP_MICROS = 100
@@ -924,6 +1135,14 @@ class FakeSlack:
             with self._lock:
                 known = response_id in self._response_ids
             reply = _json_reply({"ok": True}) if known else _Reply(404, b"no_active_hooks", "text/plain")
+            blocks = params.get("blocks")
+            # Slack answers a response_url post whose blocks break Block Kit with 400 invalid_blocks.
+            if (
+                known
+                and blocks is not None
+                and (not isinstance(blocks, list) or block_kit_violation(blocks, "/blocks") is not None)
+            ):
+                reply = _Reply(400, b"invalid_blocks", "text/plain")
         self._record(Call("response_url", params, headers, None, reply.status, self._reply_dict(reply), started, path))
         return reply
 
@@ -1026,6 +1245,8 @@ class FakeSlack:
                 if block_id in block_ids:
                     raise _ApiError("invalid_blocks")
                 block_ids.add(block_id)
+        if block_kit_violation(blocks, "/blocks") is not None:
+            raise _ApiError("invalid_blocks")
 
     @staticmethod
     def _has_content(params: dict[str, Any]) -> bool:
@@ -1210,7 +1431,7 @@ class FakeSlack:
     # ------------------------------------------------------------------ methods: views
 
     @staticmethod
-    def _check_view(view: Any, allowed_types: tuple[str, ...]) -> dict[str, Any]:
+    def check_view(view: Any, allowed_types: tuple[str, ...]) -> dict[str, Any]:
         """Validate like Slack's schema check; messages imitate Slack's "[ERROR] ... [json-pointer:...]"."""
 
         def fail(message: str, pointer: str) -> _ApiError:
@@ -1234,6 +1455,9 @@ class FakeSlack:
                 if block_id in seen:
                     raise fail(f"duplicate block_id: {block_id}", f"/view/blocks/{i}/block_id")
                 seen.add(block_id)
+        violation = block_kit_violation(blocks, "/view/blocks")
+        if violation is not None:
+            raise fail(violation.message, violation.pointer)
         if len(str(view.get("private_metadata", ""))) > 3000:
             raise fail("must be less than 3001 characters", "/view/private_metadata")
         if len(str(view.get("callback_id", ""))) > 255:
@@ -1300,13 +1524,13 @@ class FakeSlack:
 
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         self._require_trigger(params)
-        view = self._check_view(params.get("view"), ("modal",))
+        view = self.check_view(params.get("view"), ("modal",))
         self._exchange_trigger(params)
         return {"view": self._store_view(view)}
 
     def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
         self._require_trigger(params)
-        view = self._check_view(params.get("view"), ("modal",))
+        view = self.check_view(params.get("view"), ("modal",))
         self._exchange_trigger(params)
         return {"view": self._store_view(view)}
 
@@ -1318,7 +1542,7 @@ class FakeSlack:
         existing = self.views.get(view_id or self._external_ids.get(external_id, ""))
         if existing is None:
             raise _ApiError("not_found")
-        view = self._check_view(params.get("view"), ("modal", "home"))
+        view = self.check_view(params.get("view"), ("modal", "home"))
         wanted_hash = _str_param(params, "hash")
         if wanted_hash and wanted_hash != existing["hash"]:
             raise _ApiError("hash_conflict")
@@ -1330,7 +1554,7 @@ class FakeSlack:
 
     def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self._user(params, "user_id")
-        view = self._check_view(params.get("view"), ("home",))
+        view = self.check_view(params.get("view"), ("home",))
         existing = self.published_home.get(user["id"])
         wanted_hash = _str_param(params, "hash")
         if wanted_hash and existing is not None and wanted_hash != existing["hash"]:

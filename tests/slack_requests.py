@@ -52,6 +52,30 @@ class Response:
         return json.loads(self.body)
 
 
+def check_ack_blocks(reply: Response) -> None:
+    """Slack refuses an ack whose blocks (a command's reply, a view_submission's update/push) break Block Kit's
+    limits, and the user sees an error instead of the reply: fail the test the way Slack would refuse it."""
+    from tests.fake_slack import FakeSlack, block_kit_violation
+
+    if reply.status != 200 or "json" not in reply.headers.get("Content-Type", "").lower():
+        return
+    try:
+        answer = reply.json()
+    except ValueError:
+        return
+    if not isinstance(answer, dict):
+        return
+    blocks = answer.get("blocks")
+    if isinstance(blocks, list):
+        violation = block_kit_violation(blocks, "/blocks")
+        assert violation is None, f"Slack would refuse this reply (invalid_blocks): {violation}"
+    if answer.get("response_action") in ("update", "push"):
+        try:
+            FakeSlack.check_view(answer.get("view"), ("modal",))
+        except Exception as refused:  # the fake's _ApiError, with Slack's messages
+            raise AssertionError(f"Slack would refuse this view: {getattr(refused, 'messages', refused)}") from None
+
+
 class SlackRequests:
     """Posts signed Slack requests (commands, interactions, events) to the bot at ``base_url``."""
 
@@ -112,10 +136,12 @@ class SlackRequests:
         request = urllib.request.Request(self.base_url + path, data=body, headers=request_headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return Response(response.status, dict(response.headers.items()), response.read())
+                reply = Response(response.status, dict(response.headers.items()), response.read())
         except urllib.error.HTTPError as error:
             with error:
                 return Response(error.code, dict(error.headers.items()), error.read())
+        check_ack_blocks(reply)
+        return reply
 
     def _post_form(self, fields: dict[str, str], post_kwargs: dict[str, Any]) -> Response:
         body = urlencode(fields).encode("utf-8")

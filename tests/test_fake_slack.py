@@ -26,8 +26,8 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.fake_slack import FakeSlack
-from tests.slack_requests import SlackRequests, new_trigger_id, sign
+from tests.fake_slack import FakeSlack, block_kit_violation
+from tests.slack_requests import Response, SlackRequests, check_ack_blocks, new_trigger_id, sign
 
 TOKEN = "xoxb-test-token"
 SECRET = "test-signing-secret"
@@ -313,6 +313,246 @@ def test_wait_for_times_out_with_a_listing(fake: FakeSlack, client: WebClient) -
         fake.wait_for("chat.postMessage", timeout=0.1)
     assert time.monotonic() - started < 1
     assert "auth.test" in str(raised.value)
+
+
+# ---------------------------------------------------------------------- Block Kit limits
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def _option(text: str = "Acme", value: str = "1", description: str | None = None) -> dict[str, Any]:
+    option: dict[str, Any] = {"text": _plain(text), "value": value}
+    if description is not None:
+        option["description"] = _plain(description)
+    return option
+
+
+def _button(text: str = "Open", value: str = "1", **extra: Any) -> dict[str, Any]:
+    return {"type": "button", "action_id": "a", "text": _plain(text), "value": value, **extra}
+
+
+def _confirm(title: str = "Sure?", text: str = "Really?", confirm: str = "Yes", deny: str = "No") -> dict[str, Any]:
+    return {"title": _plain(title), "text": _plain(text), "confirm": _plain(confirm), "deny": _plain(deny)}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _select(options: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"type": "static_select", "action_id": "s", "options": options, **extra}
+
+
+def _input(element: dict[str, Any], label: str = "Note", **extra: Any) -> dict[str, Any]:
+    return {"type": "input", "block_id": "b", "label": _plain(label), "element": element, **extra}
+
+
+def _text_input(**extra: Any) -> dict[str, Any]:
+    return {"type": "plain_text_input", "action_id": "t", **extra}
+
+
+def _actions(*elements: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "actions", "elements": list(elements)}
+
+
+# Each case is exactly at one documented limit (accepted) and then one past it (refused, at that pointer).
+BLOCK_KIT_CASES: list[tuple[str, Any, Any, str]] = [
+    ("section text", _section("x" * 3000), _section("x" * 3001), "/0/text/text"),
+    (
+        "section fields count",
+        {"type": "section", "fields": [_plain("f")] * 10},
+        {"type": "section", "fields": [_plain("f")] * 11},
+        "/0/fields",
+    ),
+    (
+        "section field text",
+        {"type": "section", "fields": [_plain("f" * 2000)]},
+        {"type": "section", "fields": [_plain("f" * 2001)]},
+        "/0/fields/0/text",
+    ),
+    ("section needs text or fields", _section("x"), {"type": "section"}, "/0"),
+    ("section text needs text", _section("x"), {"type": "section", "text": {"type": "mrkdwn"}}, "/0/text/text"),
+    ("empty plain_text", _section("x"), {"type": "section", "text": _plain("")}, "/0/text/text"),
+    (
+        "header",
+        {"type": "header", "text": _plain("h" * 150)},
+        {"type": "header", "text": _plain("h" * 151)},
+        "/0/text/text",
+    ),
+    (
+        "context elements",
+        {"type": "context", "elements": [_plain("c")] * 10},
+        {"type": "context", "elements": [_plain("c")] * 11},
+        "/0/elements",
+    ),
+    ("actions elements", _actions(*[_button()] * 25), _actions(*[_button()] * 26), "/0/elements"),
+    ("button text", _actions(_button("b" * 75)), _actions(_button("b" * 76)), "/0/elements/0/text/text"),
+    ("button value", _actions(_button(value="v" * 2000)), _actions(_button(value="v" * 2001)), "/0/elements/0/value"),
+    (
+        "button url",
+        _actions(_button(url="https://x/" + "u" * 2990)),
+        _actions(_button(url="https://x/" + "u" * 2991)),
+        "/0/elements/0/url",
+    ),
+    (
+        "action_id",
+        _actions(_button(action_id="a" * 255)),
+        _actions(_button(action_id="a" * 256)),
+        "/0/elements/0/action_id",
+    ),
+    ("block_id", {"type": "divider", "block_id": "b" * 255}, {"type": "divider", "block_id": "b" * 256}, "/0/block_id"),
+    (
+        "option text",
+        _actions(_select([_option("o" * 75)])),
+        _actions(_select([_option("o" * 76)])),
+        "/0/elements/0/options/0/text/text",
+    ),
+    (
+        "option value",
+        _actions(_select([_option(value="v" * 150)])),
+        _actions(_select([_option(value="v" * 151)])),
+        "/0/elements/0/options/0/value",
+    ),
+    (
+        "option description",
+        _actions(_select([_option(description="d" * 75)])),
+        _actions(_select([_option(description="d" * 76)])),
+        "/0/elements/0/options/0/description/text",
+    ),
+    (
+        "static_select options",
+        _actions(_select([_option()] * 100)),
+        _actions(_select([_option()] * 101)),
+        "/0/elements/0/options",
+    ),
+    (
+        "static_select option_groups",
+        _actions({"type": "static_select", "option_groups": [{"label": _plain("g"), "options": [_option()]}] * 100}),
+        _actions({"type": "static_select", "option_groups": [{"label": _plain("g"), "options": [_option()]}] * 101}),
+        "/0/elements/0/option_groups",
+    ),
+    (
+        "overflow at most 5",
+        _actions({"type": "overflow", "options": [_option()] * 5}),
+        _actions({"type": "overflow", "options": [_option()] * 6}),
+        "/0/elements/0/options",
+    ),
+    (
+        "overflow at least 2",
+        _actions({"type": "overflow", "options": [_option()] * 2}),
+        _actions({"type": "overflow", "options": [_option()]}),
+        "/0/elements/0/options",
+    ),
+    (
+        "radio_buttons",
+        _actions({"type": "radio_buttons", "options": [_option()] * 10}),
+        _actions({"type": "radio_buttons", "options": [_option()] * 11}),
+        "/0/elements/0/options",
+    ),
+    (
+        "checkboxes",
+        _actions({"type": "checkboxes", "options": [_option()] * 10}),
+        _actions({"type": "checkboxes", "options": [_option()] * 11}),
+        "/0/elements/0/options",
+    ),
+    ("input label", _input(_text_input(), "l" * 2000), _input(_text_input(), "l" * 2001), "/0/label/text"),
+    (
+        "input hint",
+        _input(_text_input(), hint=_plain("h" * 2000)),
+        _input(_text_input(), hint=_plain("h" * 2001)),
+        "/0/hint/text",
+    ),
+    (
+        "plain_text_input placeholder",
+        _input(_text_input(placeholder=_plain("p" * 150))),
+        _input(_text_input(placeholder=_plain("p" * 151))),
+        "/0/element/placeholder/text",
+    ),
+    (
+        "initial_value within max_length",
+        _input(_text_input(max_length=10, initial_value="i" * 10)),
+        _input(_text_input(max_length=10, initial_value="i" * 11)),
+        "/0/element/initial_value",
+    ),
+    (
+        "image alt_text",
+        {"type": "image", "image_url": "https://x/i.png", "alt_text": "a" * 2000},
+        {"type": "image", "image_url": "https://x/i.png", "alt_text": "a" * 2001},
+        "/0/alt_text",
+    ),
+    (
+        "confirm title",
+        _actions(_button(confirm=_confirm(title="t" * 100))),
+        _actions(_button(confirm=_confirm(title="t" * 101))),
+        "/0/elements/0/confirm/title/text",
+    ),
+    (
+        "confirm text",
+        _actions(_button(confirm=_confirm(text="t" * 300))),
+        _actions(_button(confirm=_confirm(text="t" * 301))),
+        "/0/elements/0/confirm/text/text",
+    ),
+    (
+        "confirm button",
+        _actions(_button(confirm=_confirm(confirm="c" * 30))),
+        _actions(_button(confirm=_confirm(confirm="c" * 31))),
+        "/0/elements/0/confirm/confirm/text",
+    ),
+    (
+        "deny button",
+        _actions(_button(confirm=_confirm(deny="d" * 30))),
+        _actions(_button(confirm=_confirm(deny="d" * 31))),
+        "/0/elements/0/confirm/deny/text",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "ok", "bad", "pointer"), BLOCK_KIT_CASES, ids=[c[0] for c in BLOCK_KIT_CASES])
+def test_block_kit_walker_takes_each_limit_and_refuses_one_past_it(case: str, ok: Any, bad: Any, pointer: str) -> None:
+    assert block_kit_violation([ok], "") is None, case
+    violation = block_kit_violation([bad], "")
+    assert violation is not None and violation.pointer == pointer, (case, violation)
+
+
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
+def test_every_blocks_call_refuses_a_broken_limit(fake: FakeSlack, client: WebClient) -> None:
+    bad = [_section("x" * 3001)]
+    posted = client.chat_postMessage(channel="C0001", text="ok", blocks=[_section("x" * 3000)])
+    for call in (
+        lambda: client.chat_postMessage(channel="C0001", text="x", blocks=bad),
+        lambda: client.chat_postEphemeral(channel="C0001", user="U0001", text="x", blocks=bad),
+        lambda: client.chat_update(channel="C0001", ts=posted["ts"], text="x", blocks=bad),
+    ):
+        with pytest.raises(SlackApiError) as raised:
+            call()
+        assert raised.value.response["error"] == "invalid_blocks"
+    for call in (
+        lambda: client.views_open(trigger_id=new_trigger_id(), view=_modal(blocks=bad)),
+        lambda: client.views_publish(user_id="U0001", view={"type": "home", "blocks": bad}),
+    ):
+        with pytest.raises(SlackApiError) as raised:
+            call()
+        assert raised.value.response["error"] == "invalid_arguments"
+        assert raised.value.response["response_metadata"]["messages"] == [
+            "[ERROR] must be less than 3001 characters [json-pointer:/view/blocks/0/text/text]"
+        ]
+    webhook = WebhookClient(fake.response_url())
+    assert webhook.send(text="x", blocks=bad).status_code == 400
+    assert webhook.send(text="x", blocks=[_section("x" * 3000)]).status_code == 200
+
+
+def test_an_ack_whose_blocks_break_a_limit_fails_the_test_as_slack_would_refuse_it() -> None:
+    def ack(body: dict[str, Any]) -> Response:
+        return Response(200, {"Content-Type": "application/json;charset=utf-8"}, json.dumps(body).encode())
+
+    check_ack_blocks(ack({"response_type": "ephemeral", "text": "x", "blocks": [_section("x" * 3000)]}))
+    check_ack_blocks(ack({"response_action": "update", "view": _modal(blocks=[_section("x" * 3000)])}))
+    with pytest.raises(AssertionError, match="invalid_blocks"):
+        check_ack_blocks(ack({"response_type": "ephemeral", "text": "x", "blocks": [_section("x" * 3001)]}))
+    with pytest.raises(AssertionError, match="json-pointer:/view/blocks/0/text/text"):
+        check_ack_blocks(ack({"response_action": "push", "view": _modal(blocks=[_section("x" * 3001)])}))
 
 
 # ---------------------------------------------------------------------- views
