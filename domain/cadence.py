@@ -595,15 +595,21 @@ def next_slot(cadence: Cadence, cal: WorkCalendar, *, after: datetime) -> Slot |
     _require_aware(after, "after")
     if cadence.kind == "off":
         return None
-    lo = cal.local_date(after) - _ONE_DAY
-    span = 64
-    while (lo - cal.local_date(after)).days < _SEARCH_HORIZON_DAYS:
+    lo = _search_start(cadence, cal.local_date(after) - _ONE_DAY)
+    start, span = lo, 64
+    while (lo - start).days < _SEARCH_HORIZON_DAYS:
         hi = lo + timedelta(days=span - 1)
         for slot in _slots(cadence, cal, lo, hi):
             if slot.due_at > after:
                 return slot
         lo, span = hi + _ONE_DAY, span * 2
     return None
+
+
+def _search_start(cadence: Cadence, day: date) -> date:
+    """Where to start looking for slots from `day`: an anchored cadence has none before its first call, which may be
+    years ahead ("every 3 days from 2029-01-01"), further than the search horizon."""
+    return max(day, cadence.anchor - _ONE_DAY) if cadence.anchor is not None else day
 
 
 def next_due(cadence: Cadence, cal: WorkCalendar, *, after: datetime) -> datetime | None:
@@ -621,9 +627,8 @@ def due_slot(cadence: Cadence, cal: WorkCalendar, *, at: datetime) -> Slot | Non
     _require_aware(at, "at")
     if cadence.kind == "off":
         return None
-    day = cal.local_date(at)
-    span = 64
-    lo = day
+    lo = _search_start(cadence, cal.local_date(at))
+    day, span = lo, 64
     while (lo - day).days < _SEARCH_HORIZON_DAYS:
         hi = lo + timedelta(days=span - 1)
         found = next(_slots(cadence, cal, lo, hi), None)

@@ -676,6 +676,16 @@ def test_text_round_trips(cadence: Cadence) -> None:
     assert parse_cadence(cadence.to_text().upper()) == cadence
 
 
+@pytest.mark.parametrize("spec", ["biweekly mon from 2028-01-03", "every 3 days from 2029-06-01"])
+def test_a_cadence_starting_years_ahead_has_its_first_call_there(spec: str) -> None:
+    # Further ahead than the slot search's horizon: the search starts at the cadence's first call.
+    cadence = parse_cadence(spec, anchor=date(2025, 1, 1))
+    after = datetime(2025, 1, 1, tzinfo=UTC)
+    due = next_due(cadence, WorkCalendar("UTC"), after=after)
+    assert due is not None and due.date() == cadence.anchor
+    assert due_slot(cadence, WorkCalendar("UTC"), at=after) is not None
+
+
 @settings(deadline=None, max_examples=100)
 @given(cadence=cadences, cal=calendars, after=starts)
 def test_next_due_agrees_with_occurrences(cadence: Cadence, cal: WorkCalendar, after: datetime) -> None:
