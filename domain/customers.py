@@ -19,7 +19,7 @@ from domain.calendar import (
     validate_subdivision,
     validate_typed_timezone,
 )
-from domain.errors import UserError
+from domain.errors import Problems, UserError
 
 T = TypeVar("T")
 
@@ -271,14 +271,11 @@ def parse_settings(
     Errors are UserErrors naming the value and the valid forms, with `field` set to the option's key.
     """
     fields: dict[str, Any] = {}
-    problems: list[UserError] = []  # every bad setting is told at once, not one per try
+    problems = Problems()  # every bad setting is told at once, not one per try
     for key, value in options.items():
-        try:
+        with problems.check():
             fields.update(setting(key, value, today=today, cadence=cadence))
-        except UserError as e:
-            problems.append(e)
-    if problems:
-        raise UserError.of_all(problems)
+    problems.raise_any()
     ideal = fields.get("ideal_days", ideal_days)
     most = fields.get("max_days", max_days)
     if ideal is not None and most is not None and ideal > most:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 
 
 class UserError(Exception):
@@ -34,3 +35,21 @@ class UserError(Exception):
                 errors.setdefault(field, message)
         first = problems[0]
         return cls("\n".join(p.message for p in problems), field=first.field, errors=errors)
+
+
+class Problems:
+    """Collects the UserErrors of several checks, so a form or a command tells every wrong input at once."""
+
+    def __init__(self) -> None:
+        self.found: list[UserError] = []
+
+    @contextlib.contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except UserError as e:
+            self.found.append(e)
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise UserError.of_all(self.found)

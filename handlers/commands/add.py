@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from domain.customers import parse_settings
-from domain.errors import UserError
+from domain.errors import Problems, UserError
 from handlers.blocks.customers import cadence_text, customer_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
@@ -62,20 +62,15 @@ def settings_for(
     options: dict[str, str], *, owner_tz: Callable[[], str | None], default_tz: str, now: datetime
 ) -> dict[str, Any]:
     """Validated settings for a new customer; the time zone defaults to the owner's Slack one, then the default."""
-    problems: list[UserError] = []  # a bad tz= and a bad country= are told together
-    try:
+    problems = Problems()  # a bad tz= and a bad country= are told together
+    fields: dict[str, Any] = {"tz": default_tz}  # kept only to read the other settings when tz= is bad
+    with problems.check():
         fields = parse_settings({k: v for k, v in options.items() if k == "tz"}, today=now.date())
-    except UserError as e:
-        problems.append(e)
-        fields = {"tz": default_tz}  # only to read the other settings: nothing is added
     tz = fields.get("tz") or owner_tz() or default_tz
     today = now.astimezone(ZoneInfo(tz)).date()  # pins biweekly / every-N cadences to the customer's today
-    try:
+    with problems.check():
         fields.update(parse_settings({k: v for k, v in options.items() if k != "tz"}, today=today))
-    except UserError as e:
-        problems.append(e)
-    if problems:
-        raise UserError.of_all(problems)
+    problems.raise_any()
     fields["tz"] = tz
     return fields
 

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from domain.customers import clean_name
-from domain.errors import UserError
+from domain.errors import Problems, UserError
 from handlers.commands.add import added_text, check_owner, settings_for, user_timezone
 from handlers.commands.customer_args import UNSET
 from handlers.commands.edit import describe_changes, edit_changes
@@ -72,29 +72,21 @@ def submit_add_customer(
     channel_id = _field(view, "channel").get("selected_conversation") or None
     options = {k: _text(view, k) for k in ("tz", "country", "cadence") if _text(view, k)}
     now = clock()
-    problems: list[UserError] = []  # every wrong input is shown at once, each next to its field
+    problems = Problems()  # every wrong input is shown at once, each next to its field
     owner: dict[str, Any] | None = None
-    try:
-        with on_field("name"):
-            clean_name(_text(view, "name"))
-    except UserError as e:
-        problems.append(e)
-    try:
-        with on_field("owner"):
-            owner = check_owner(client, owner_id) if owner_id != user_id else None
-    except UserError as e:
-        problems.append(e)
-    try:
+    fields: dict[str, Any] = {}
+    with problems.check(), on_field("name"):
+        clean_name(_text(view, "name"))
+    with problems.check(), on_field("owner"):
+        owner = check_owner(client, owner_id) if owner_id != user_id else None
+    with problems.check():
         fields = settings_for(
             options,
             owner_tz=lambda: owner.get("tz") if owner is not None else user_timezone(client, owner_id),
             default_tz=settings.default_tz,
             now=now,
         )
-    except UserError as e:
-        problems.append(e)
-    if problems:
-        raise UserError.of_all(problems)
+    problems.raise_any()
     try:
         with on_field("name"):
             customer = store.add_customer(
@@ -184,20 +176,15 @@ def submit_edit_customer(
     options = {k: v for k, v in options.items() if k in changed_inputs}
     now = clock()
     owner_id = form["owner"] if "owner" in changed_inputs and form["owner"] else None
-    problems: list[UserError] = []  # every wrong input is shown at once, each next to its field
+    problems = Problems()  # every wrong input is shown at once, each next to its field
     if "name" in options:
-        try:
-            with on_field("name"):
-                clean_name(options["name"])
-        except UserError as e:
-            problems.append(e)
+        with problems.check(), on_field("name"):
+            clean_name(options["name"])
     if owner_id and owner_id != customer.owner_id:
-        try:
-            with on_field("owner"):
-                check_owner(client, owner_id)
-        except UserError as e:
-            problems.append(e)
-    try:
+        with problems.check(), on_field("owner"):
+            check_owner(client, owner_id)
+    changes: dict[str, Any] = {}
+    with problems.check():
         changes = edit_changes(
             customer=customer,
             options=options,
@@ -205,10 +192,7 @@ def submit_edit_customer(
             channel_id=(form["channel"] or None) if "channel" in changed_inputs else UNSET,
             now=now,
         )
-    except UserError as e:
-        problems.append(e)
-    if problems:
-        raise UserError.of_all(problems)
+    problems.raise_any()
     if not form["cadence"] and "cadence" in changed_inputs:
         changes["cadence"] = None
     with on_field("name"):
