@@ -140,5 +140,9 @@ def show_renegotiated(
     )
     try:
         client.chat_update(channel=channel_id, ts=message_ts, **message)
-    except SlackApiError:
-        logger.info("could not update the escalation message %s in %s", message_ts, channel_id)
+    except SlackApiError as e:  # e.g. the message was deleted: the new terms are saved all the same
+        logger.warning(
+            "could not update the escalation message %s in %s: %s", message_ts, channel_id, e.response.get("error")
+        )
+    except OSError as e:  # a timeout or a dropped connection, even after retrying: only the redraw is missed
+        logger.warning("could not update the escalation message %s in %s: %s", message_ts, channel_id, type(e).__name__)
