@@ -70,6 +70,7 @@ __all__ = [
     "response_slipped",
     "retire",
     "slips_in_window",
+    "slot_freed_by",
     "sort_boundaries",
     "visible_length",
     "week_start_weekday",
@@ -621,6 +622,24 @@ def next_to_suggest(boundaries: Sequence[Boundary], now: datetime, policy: Polic
         return None
     proposed = sort_boundaries(b for b in boundaries if b.status == "proposed")
     return proposed[0] if proposed else None
+
+
+def slot_freed_by(boundaries: Iterable[Boundary]) -> tuple[Boundary, datetime] | None:
+    """The need whose end made room for the next one, and when: the last to hold, or the last retired while it
+    was still being introduced (never upheld, escalated or not). None before any need was introduced.
+
+    A need retired after it had held made no new room (its hold already did), nor did one retired while proposed.
+    """
+    freed: list[tuple[datetime, int, Boundary]] = []
+    for b in boundaries:
+        if b.status == "held" and b.held_at is not None:
+            freed.append((b.held_at, b.id or 0, b))
+        elif b.status == "retired" and b.activated_at is not None and b.held_at is None and b.retired_at is not None:
+            freed.append((b.retired_at, b.id or 0, b))
+    if not freed:
+        return None
+    at, _id, b = max(freed, key=lambda f: (f[0], f[1]))
+    return b, at
 
 
 def needs_escalation(b: Boundary, now: datetime, policy: Policy = DEFAULT_POLICY) -> bool:

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 Change = Callable[[rules.Boundary, list[rules.Boundary]], rules.Boundary]
 
+# A line in the customer's history for each retirement, whoever retired it and from where.
+RETIRED_EVENT = "boundary_retired"
+
 
 def require_boundary(store: Store, *, team_id: str, boundary_id: int) -> tuple[Customer, BoundaryRecord]:
     record = store.boundary_record(team_id=team_id, boundary_id=boundary_id)
@@ -114,14 +117,51 @@ def hold_boundary(
 
 
 def retire_boundary(
-    store: Store, *, team_id: str, record: BoundaryRecord, settings: Settings | None, now: datetime
+    store: Store,
+    *,
+    team_id: str,
+    record: BoundaryRecord,
+    settings: Settings | None,
+    now: datetime,
+    actor_id: str | None = None,
 ) -> tuple[BoundaryRecord, bool]:
+    """Retire it and note that in the customer's history. One retired while being introduced makes room for the next
+    proposed need: the review job suggests it to the owner, as when a need holds (planning.plan_suggestion)."""
+
     def change(b: rules.Boundary, _siblings: list[rules.Boundary]) -> rules.Boundary:
         return rules.retire(b, now)
 
-    return _transition(
+    after, changed = _transition(
         store, team_id=team_id, record=record, target="retired", change=change, settings=settings, now=now
     )
+    if changed:
+        was = record.rule.status  # as this caller read it
+        store.record_boundary_event(
+            team_id=team_id,
+            customer_id=after.row.customer_id,
+            actor_id=actor_id,
+            kind=RETIRED_EVENT,
+            detail={
+                "boundary_id": after.id,
+                "text": after.rule.text,
+                "was": was,
+                "held": after.rule.held_at is not None,
+            },
+            now=now,
+        )
+        logger.info("boundary %s of customer %s retired (it was %s)", after.id, after.row.customer_id, was)
+    return after, changed
+
+
+def next_up(store: Store, *, customer: Customer, settings: Settings | None, now: datetime) -> str:
+    """ " Next up: “…” — `/partner boundary … activate n`." when a proposed need may be introduced now, else ""."""
+    assert customer.id is not None
+    records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
+    upcoming = rules.next_to_suggest([r.rule for r in records], now, _policy(settings))
+    if upcoming is None:
+        return ""
+    following = next(r for r in records if r.id == upcoming.id)
+    return f" Next up: {_quote(following.rule.text)} — `/partner boundary {customer.name} activate {following.number}`."
 
 
 def log_slip(

@@ -3,14 +3,14 @@
 Every message is a Nudge row in the outbox, planned insert-if-absent under a key that names the
 occurrence, and posted by the generic sender through the renderers registered here:
 
-=====================  ======================  ==========================================  ===================
-kind                   subject                 due_key                                     goes to
-=====================  ======================  ==========================================  ===================
-boundary_reminder      boundary:<id>           the customer's local date                   customer channel
-boundary_suggestion    boundary:<proposed id>  held:<held boundary id>:<held_at>           owner (DM)
-boundary_escalation    boundary:<id>           run:<escalated_at before this run|first>    owner (DM)
-boundary_call_check    boundary:<id>           checkin:<check-in id>                       check-in author (DM)
-=====================  ======================  ==========================================  ===================
+=====================  ======================  ================================================  ====================
+kind                   subject                 due_key                                           goes to
+=====================  ======================  ================================================  ====================
+boundary_reminder      boundary:<id>           the customer's local date                         customer channel
+boundary_suggestion    boundary:<proposed id>  held|retired:<boundary id>:<held_at|retired_at>   owner (DM)
+boundary_escalation    boundary:<id>           run:<escalated_at before this run|first>          owner (DM)
+boundary_call_check    boundary:<id>           checkin:<check-in id>                             check-in author (DM)
+=====================  ======================  ================================================  ====================
 
 So a second tick, a retried request or another replica finds the row already there: one message each.
 """
@@ -241,27 +241,28 @@ def plan_call_question(
 def plan_suggestion(
     store: Store, *, customer: Customer, records: Sequence[BoundaryRecord], policy: rules.Policy, now: datetime
 ) -> bool:
-    """Once the need being introduced has held, suggest the next proposed one to the owner (once per hold)."""
+    """Once the need being introduced has held, or was retired before it held, suggest the next proposed one to the
+    owner (once per hold or retirement)."""
     proposed = rules.next_to_suggest([r.rule for r in records], now, policy)
     if proposed is None:
         return False
-    held = [r for r in records if r.rule.status == "held" and r.rule.held_at is not None]
-    if not held:
-        return False  # nothing has held yet: the team hasn't started introducing needs
-    latest = max(held, key=lambda r: (r.rule.held_at, r.id))
+    freed = rules.slot_freed_by(r.rule for r in records)
+    if freed is None:
+        return False  # no need has been introduced yet: the team hasn't started
+    ended, at = freed
+    how = "held" if ended.status == "held" else "retired"
     target = next(r for r in records if r.id == proposed.id)
-    assert latest.rule.held_at is not None
     return _plan(
         store,
         team_id=customer.team_id,
         kind=SUGGESTION,
         subject=subject(target),
-        due_key=f"held:{latest.id}:{latest.rule.held_at:%Y%m%dT%H%M%S}",
+        due_key=f"{how}:{ended.id}:{at:%Y%m%dT%H%M%S}",
         customer_id=customer.id,
         recipient_id=owner_of(customer),
         due_at=now,
         now=now,
-        payload={"held_id": latest.id, **policy_payload(policy)},
+        payload={"held_id": ended.id, **policy_payload(policy)},  # the need that made room, held or retired
     )
 
 

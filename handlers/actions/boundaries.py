@@ -117,7 +117,8 @@ def _redraw(
         _answer(body, respond, replace_original=False, response_type="ephemeral", text=confirmation)
 
 
-Transition = Callable[[Store, str, BoundaryRecord, Settings, datetime], tuple[BoundaryRecord, bool]]
+# (store, team, boundary, settings, now, the clicking user) → (boundary after, whether this click changed it)
+Transition = Callable[[Store, str, BoundaryRecord, Settings, datetime, str], tuple[BoundaryRecord, bool]]
 
 
 def _change_listener(transition: Transition, done: str, already: str) -> Callable[..., None]:
@@ -135,7 +136,7 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
         ack()
         team_id, customer, record = _boundary_to_change(body, action, context, client, settings, store)
         now = clock()
-        after, changed = transition(store, team_id, record, settings, now)
+        after, changed = transition(store, team_id, record, settings, now, body["user"]["id"])
         if changed:
             request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
         template = done if changed else already
@@ -148,22 +149,22 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
 
 
 activate = _change_listener(
-    lambda store, team, record, settings, now: activate_boundary(
+    lambda store, team, record, settings, now, _user: activate_boundary(
         store, team_id=team, record=record, settings=settings, now=now
     ),
     ":white_check_mark: {text} is now active with *{customer}*. State it in your next meeting or agreement.",
     "{text} is already active with *{customer}*.",
 )
 held = _change_listener(
-    lambda store, team, record, settings, now: hold_boundary(
+    lambda store, team, record, settings, now, _user: hold_boundary(
         store, team_id=team, record=record, settings=settings, now=now
     ),
     ":white_check_mark: {text} is holding with *{customer}*.",
     "{text} was already holding with *{customer}*.",
 )
 retire = _change_listener(
-    lambda store, team, record, settings, now: retire_boundary(
-        store, team_id=team, record=record, settings=settings, now=now
+    lambda store, team, record, settings, now, user: retire_boundary(
+        store, team_id=team, record=record, settings=settings, now=now, actor_id=user
     ),
     "Retired {text} for *{customer}*; its history is kept.",
     "{text} was already retired.",
@@ -295,7 +296,9 @@ def _decision_listener(option: str) -> Callable[..., None]:
             client.views_open(trigger_id=body["trigger_id"], view=modal)
             return  # decided when the modal is saved
         if option == "retire" and record.rule.status != "retired":
-            record, _changed = retire_boundary(store, team_id=team_id, record=record, settings=settings, now=now)
+            record, _changed = retire_boundary(
+                store, team_id=team_id, record=record, settings=settings, now=now, actor_id=user_id
+            )
         if option == "flag":
             assert customer.id is not None
             store.record_boundary_event(

@@ -279,9 +279,12 @@ def escalation_blocks(
 def suggestion_blocks(
     customer: Customer, held: BoundaryRecord | None, proposed: BoundaryRecord, policy: rules.Policy
 ) -> dict[str, Any]:
-    """To the owner: the active need has held, so here is the next one, with a button to activate it."""
+    """To the owner: the active need has held (or was retired before it held: `held` is the need that made room), so
+    here is the next one, with a button to activate it."""
     weeks = policy.hold_after.days // 7
-    if held is not None:
+    if held is not None and held.rule.status == "retired" and held.rule.held_at is None:
+        lead = f":seedling: {quoted(held.rule.text)} was retired for *{customer.name}* before it held."
+    elif held is not None:
         lead = f":seedling: {quoted(held.rule.text)} has held with *{customer.name}*"
         at = held.rule.held_at
         quiet = at is not None and rules.has_held(held.rule, at, policy)

@@ -20,6 +20,7 @@ from handlers.boundaries_hooks import (
     activate_boundary,
     hold_boundary,
     log_slip,
+    next_up,
     require_boundary_change,
     retire_boundary,
     slip_summary,
@@ -248,15 +249,7 @@ def _held(call: CommandCall, customer: Customer, raw: str) -> Reply:
     text = f":white_check_mark: {quoted(after.rule.text)} is holding with *{customer.name}*."
     if not changed:
         text = f"{quoted(after.rule.text)} was already holding with *{customer.name}*."
-    records = _records(call, customer)
-    upcoming = rules.next_to_suggest([r.rule for r in records], call.now, call.settings.boundary_policy)
-    if upcoming is not None:
-        following = next(r for r in records if r.id == upcoming.id)
-        text += (
-            f" Next up: {quoted(following.rule.text)} — "
-            f"`/partner boundary {customer.name} activate {following.number}`."
-        )
-    return {"text": text}
+    return {"text": text + next_up(call.store, customer=customer, settings=call.settings, now=call.now)}
 
 
 def _retire(call: CommandCall, customer: Customer, raw: str) -> Reply:
@@ -264,11 +257,12 @@ def _retire(call: CommandCall, customer: Customer, raw: str) -> Reply:
     _nothing_after(extra, customer, "retire")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
     after, changed = retire_boundary(
-        call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now
+        call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now, actor_id=call.user_id
     )
     if not changed:
         return {"text": f"{quoted(after.rule.text)} was already retired."}
-    return {"text": f"Retired {quoted(after.rule.text)} for *{customer.name}*; its history is kept."}
+    text = f"Retired {quoted(after.rule.text)} for *{customer.name}*; its history is kept."
+    return {"text": text + next_up(call.store, customer=customer, settings=call.settings, now=call.now)}
 
 
 def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:

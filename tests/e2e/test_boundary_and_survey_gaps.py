@@ -7,23 +7,29 @@ import logging
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from bot.settings import Settings
 from handlers.ids import (
+    BOUNDARY_ACTIVATE,
     BOUNDARY_DECIDE_RENEGOTIATE,
+    BOUNDARY_DECIDE_RETIRE,
     BOUNDARY_KIND,
     BOUNDARY_RENEGOTIATE_MODAL,
+    BOUNDARY_RETIRE,
     BOUNDARY_TEXT,
     BOUNDARY_VALUE,
 )
+from storage.models import CustomerEvent
 from storage.store import Store
 from tests.e2e import test_boundaries, test_hardening
-from tests.e2e.test_boundaries import _escalate, records
+from tests.e2e.test_boundaries import FIRST, SECOND, _escalate, acme, channel_posts, ephemeral, records, tick
 from tests.e2e.test_hardening import drain_lazy_listeners
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import BotServer, FakeClock
 
+acme = acme  # test_boundaries' Acme Corp: Dana's, with its channel and two proposed needs
 # The real app with a 1 s Web API timeout (fixtures shared with the hardening tests).
 impatient_bot = test_hardening.impatient_bot
 impatient = test_hardening.impatient
@@ -75,3 +81,62 @@ def test_a_renegotiation_whose_escalation_redraw_times_out_is_kept_with_a_one_li
     assert not failed and not [r for r in caplog.records if r.exc_info], failed
     (warning,) = [r for r in caplog.records if "escalation message" in r.getMessage()]
     assert warning.levelno == logging.WARNING and "\n" not in warning.getMessage()
+
+
+# --------------------------------------------------------------------------- retiring makes room for the next need
+
+
+@pytest.mark.parametrize("how", ["command", "list button", "escalation's Retire it"])
+def test_retiring_the_need_being_introduced_before_it_held_suggests_the_next_one(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings, how: str
+) -> None:
+    if how == "escalation's Retire it":  # escalated, never upheld
+        message = _escalate(acme, fake_slack, store, clock, settings)
+    else:
+        ephemeral(acme.command("boundary acme activate 1"))
+    first, second = records(store)
+    clock.advance(days=2)
+    if how == "command":
+        reply = ephemeral(acme.command("boundary acme retire 1"))
+        assert f"Retired “{FIRST}”" in reply and f"Next up: “{SECOND}”" in reply and "activate 2" in reply
+    elif how == "list button":
+        acme.block_action(BOUNDARY_RETIRE, value=str(first.id), block_id=f"boundary:list:{first.id}")
+    else:
+        acme.block_action(BOUNDARY_DECIDE_RETIRE, value=str(first.id), message=message, channel_id="DDANA")
+    assert [r.rule.status for r in records(store)] == ["retired", "proposed"]
+    with store.session() as session:
+        (event,) = session.exec(select(CustomerEvent).where(CustomerEvent.kind == "boundary_retired"))
+    assert (event.actor_id, event.detail["boundary_id"], event.detail["was"]) == ("U0001", first.id, "active")
+
+    tick(store, settings, clock.advance(minutes=1))
+    tick(store, settings, clock.advance(hours=1))
+    (suggestion,) = [p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce the next one" in p["text"]]
+    assert (
+        f"“{FIRST}” was retired for *Acme Corp* before it held" in suggestion["text"] and SECOND in suggestion["text"]
+    )
+    accessory = suggestion["blocks"][0]["accessory"]
+    assert accessory["action_id"] == BOUNDARY_ACTIVATE and accessory["value"] == str(second.id)
+    acme.block_action(
+        BOUNDARY_ACTIVATE,
+        value=accessory["value"],
+        block_id=suggestion["blocks"][0]["block_id"],
+        channel_id="DDANA",
+        message={"type": "message", "ts": "1764600000.000300", "text": "", "blocks": suggestion["blocks"]},
+    )
+    assert [r.rule.status for r in records(store)] == ["retired", "active"]
+
+
+def test_retiring_a_need_that_held_or_was_only_proposed_suggests_nothing_new(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    ephemeral(acme.command('boundary acme add "Calls at 9am" kind=contact_window value=9-10am'))
+    ephemeral(acme.command("boundary acme retire 2"))  # only proposed: no need was being introduced
+    tick(store, settings, clock.advance(minutes=1))
+    assert not [p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce" in p["text"]]
+    ephemeral(acme.command("boundary acme activate 1"))
+    ephemeral(acme.command("boundary acme held 1"))
+    tick(store, settings, clock.advance(minutes=1))
+    ephemeral(acme.command("boundary acme retire 1"))  # it held: its hold already made room
+    tick(store, settings, clock.advance(minutes=1))
+    (suggestion,) = [p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce" in p["text"]]
+    assert "has held" in suggestion["text"] and "Calls at 9am" in suggestion["text"]

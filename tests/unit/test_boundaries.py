@@ -46,6 +46,7 @@ from domain.boundaries import (
     response_slipped,
     retire,
     slips_in_window,
+    slot_freed_by,
     sort_boundaries,
     week_start_weekday,
 )
@@ -434,6 +435,19 @@ def test_next_suggestion_with_nothing_active_or_nothing_proposed() -> None:
     assert next_to_suggest([mark_held(active(), T0 + 3 * WEEK)], T0 + 3 * WEEK) is None
     assert next_to_suggest([retire(Boundary(EMAIL), T0)], T0) is None
     assert next_to_suggest([], T0) is None
+
+
+def test_the_slot_is_freed_by_the_last_hold_or_by_a_retirement_before_holding() -> None:
+    held = mark_held(active("A", id=1), T0 + 3 * WEEK)
+    assert slot_freed_by([Boundary("B", position=1)]) is None  # nothing introduced yet
+    assert slot_freed_by([active("A", id=1)]) is None
+    assert slot_freed_by([held]) == (held, T0 + 3 * WEEK)
+    # The next need was introduced and retired before it held (escalated or not): that made room, later.
+    given_up = retire(active("B", at=T0 + 4 * WEEK, id=2), T0 + 5 * WEEK)
+    assert slot_freed_by([held, given_up]) == (given_up, T0 + 5 * WEEK)
+    # Retired while only proposed, or after it had held: no new room.
+    assert slot_freed_by([held, retire(Boundary("C", id=3), T0 + 6 * WEEK)]) == (held, T0 + 3 * WEEK)
+    assert slot_freed_by([retire(held, T0 + 6 * WEEK)]) is None
 
 
 def test_sort_boundaries_puts_unsaved_after_saved_at_the_same_position() -> None:
