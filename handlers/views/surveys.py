@@ -164,7 +164,7 @@ def follow_up_survey(
         gap = view_gap(customer.tier, theirs)
         if gap:  # a level or more apart, either way
             assert customer.tier is not None and customer.id is not None and theirs is not None
-            dedupe = _gap_news(store, team_id=team_id, customer=customer, theirs=theirs, response_id=response.id)
+            dedupe = _gap_news(store, team_id=team_id, customer=customer, theirs=theirs)
             if dedupe is not None and store.record_customer_event_once(
                 team_id=team_id,
                 customer_id=customer.id,
@@ -177,12 +177,14 @@ def follow_up_survey(
                 _say(client, customer.owner_id, gap_alert_text(customer, customer.tier, theirs))
 
 
-def _gap_news(store: Store, *, team_id: str, customer: Customer, theirs: str, response_id: int | None) -> str | None:
+def _gap_news(store: Store, *, team_id: str, customer: Customer, theirs: str) -> str | None:
     """The key flagging this gap once, or None when the owner was told of it and neither view has moved since.
 
     Each of their people answering alike, or our level submitted again unchanged, is the same gap, not news; but a
-    gap that closed (or changed) and came back months later is: it is flagged again, keyed by the answer that
-    reopened it (a retried delivery of that answer finds its key).
+    gap that closed (or changed) and came back months later is: it is flagged again, keyed by the flag it follows.
+    So every answer that reopens it claims the same key, however many arrive at once (two of their people submitting
+    together): the unique event row lets one of them tell the owner. Once that flag is in, a later or retried answer
+    finds it the last flag, with neither view moved since.
     """
     assert customer.id is not None
     pair = f"{customer.tier}:{theirs}"
@@ -191,10 +193,10 @@ def _gap_news(store: Store, *, team_id: str, customer: Customer, theirs: str, re
         return pair
     last = flags[-1]
     if (last.detail.get("ours"), last.detail.get("theirs")) != (customer.tier, theirs):
-        return f"{pair}:{response_id}"
+        return f"{pair}:after:{last.id}"
     tier_changed = store.customer_events_of_kind(team_id=team_id, customer_id=customer.id, kind="tier_changed")
     if any(event.id is not None and last.id is not None and event.id > last.id for event in tier_changed):
-        return f"{pair}:{response_id}"  # our view moved away and back since the owner was told
+        return f"{pair}:after:{last.id}"  # our view moved away and back since the owner was told
     # Flags recorded before they kept their answer's id: answers after the flag's time.
     flagged_by = last.detail.get("response_id")
     answers = store.survey_responses(team_id=team_id, survey="customer_view", customer_id=customer.id, external=True)
@@ -204,7 +206,7 @@ def _gap_news(store: Store, *, team_id: str, customer: Customer, theirs: str, re
         if (r.id is not None and r.id > flagged_by if flagged_by is not None else r.created_at > last.at)
     ]
     if any(their_level([r]) not in (None, theirs) for r in since):
-        return f"{pair}:{response_id}"  # their view moved away and back since
+        return f"{pair}:after:{last.id}"  # their view moved away and back since
     return None
 
 

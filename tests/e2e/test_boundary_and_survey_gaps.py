@@ -4,6 +4,7 @@ fake Slack."""
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -19,12 +20,16 @@ from handlers.ids import (
     BOUNDARY_RETIRE,
     BOUNDARY_TEXT,
     BOUNDARY_VALUE,
+    OPEN_CUSTOMER_VIEW,
 )
+from handlers.views import surveys as surveys_views
 from storage.models import CustomerEvent
 from storage.store import Store
 from tests.e2e import test_boundaries, test_hardening
 from tests.e2e.test_boundaries import FIRST, SECOND, _escalate, acme, channel_posts, ephemeral, records, tick
 from tests.e2e.test_hardening import drain_lazy_listeners
+from tests.e2e.test_surveys import ExternalSlack, ok, opened, shared_customer, submit
+from tests.e2e.test_surveys import external as external
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import BotServer, FakeClock
@@ -140,3 +145,61 @@ def test_retiring_a_need_that_held_or_was_only_proposed_suggests_nothing_new(
     tick(store, settings, clock.advance(minutes=1))
     (suggestion,) = [p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce" in p["text"]]
     assert "has held" in suggestion["text"] and "Calls at 9am" in suggestion["text"]
+
+
+# --------------------------------------------------------------------------- a view gap reopened by two at once
+
+
+def test_two_of_their_people_reopening_a_view_gap_at_the_same_moment_dm_the_owner_once(
+    slack: SlackRequests,
+    external: ExternalSlack,
+    fake_slack: FakeSlack,
+    store: Store,
+    bot: BotServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VOURS"))
+
+    def open_their_view(person: str) -> dict[str, Any]:
+        ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id=person, channel_id="C0SHARED"))
+        return opened(fake_slack)
+
+    def they_answer(person: str, level: str, view: dict[str, Any] | None = None) -> None:
+        view = view or open_their_view(person)
+        ok(submit(external, view, {"level": level}, view_id=f"V{person}", user_id=person))
+
+    def gap_dms() -> list[str]:
+        return [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if "sees us as" in c.params["text"]]
+
+    they_answer("U0EXT1", "supplier")
+    bot.settle()
+    assert len(gap_dms()) == 1
+    they_answer("U0EXT2", "partner")  # the gap closes…
+    bot.settle()
+    views = {person: open_their_view(person) for person in ("U0EXT3", "U0EXT4")}
+
+    # …and two of their people reopen it at once: both follow-ups decide it is news before either records it.
+    both_decided = threading.Barrier(2, timeout=10)
+    decide = surveys_views._gap_news
+
+    def decide_together(*args: Any, **kwargs: Any) -> str | None:
+        news = decide(*args, **kwargs)
+        both_decided.wait()
+        return news
+
+    monkeypatch.setattr(surveys_views, "_gap_news", decide_together)
+    for person, view in views.items():
+        they_answer(person, "supplier", view)
+    bot.settle()
+    assert not both_decided.broken, "the two follow-ups did not race"
+    assert len(gap_dms()) == 2, gap_dms()  # the first flag and the reopening, once
+    with store.session() as session:
+        flags = session.exec(select(CustomerEvent).where(CustomerEvent.kind == surveys_views.GAP_FLAGGED)).all()
+    assert len(flags) == 2
+
+    monkeypatch.setattr(surveys_views, "_gap_news", decide)
+    they_answer("U0EXT5", "supplier")  # the same gap again, later: no news
+    bot.settle()
+    assert len(gap_dms()) == 2
