@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from bot.settings import Settings
 from domain.errors import UserError
 from domain.permissions import may_change, may_change_workspace, needs_workspace_role, refusal, workspace_refusal
+from schedules.slack_http import lasting
 from storage.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -18,7 +19,11 @@ logger = logging.getLogger(__name__)
 def is_workspace_admin(client: WebClient, user_id: str) -> bool:
     try:
         user = client.users_info(user=user_id)["user"]
-    except SlackApiError:
+    except SlackApiError as e:
+        if not lasting(e):
+            # Slack could not say (rate limit, outage, token refused): "only admins can" would wrongly tell an admin
+            # they are not one. The error handler says what happened and nothing is changed.
+            raise
         # Unknown is not an admin: refusing is safe, and the refusal says who can do it instead.
         logger.warning("users.info failed for %s; treating them as not an admin", user_id)
         return False

@@ -33,7 +33,8 @@ from handlers.blocks.digest import DigestSummary, Escalation, Streak, TierMove, 
 from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sort_by_risk
 from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
 from schedules.sender import Message, Skip, register
-from schedules.sharing import TRANSIENT, impatient
+from schedules.sharing import impatient
+from schedules.slack_http import TRANSIENT
 from storage.home import DIGEST_CHOSEN_BY
 from storage.models import Nudge, Workspace
 from storage.store import Store

@@ -26,7 +26,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.oauth import NotInstalled, SlackClients, client_for
 from domain.customers import shared_with_another_organisation
-from schedules.slack_http import TOKEN_REFUSED, same_client_as
+from schedules.slack_http import TOKEN_REFUSED, lasting, same_client_as
 from storage.models import Customer
 from storage.store import Store
 
@@ -36,16 +36,6 @@ LOOKUPS_PER_TICK = 40
 RECHECK_AFTER = timedelta(days=1)  # catches a channel_shared / channel_unshared event missed while Partner was down
 HOLD = timedelta(minutes=1)  # unchecked channels' nudges wait for the next tick's look-up
 MAX_HOLD = timedelta(minutes=15)  # …for this long at most after they were planned: a nudge is owed
-# Slack's own trouble, gone on a later try; any other error is Slack's lasting answer about this channel (deleted,
-# private without Partner, a scope the app lacks, a method it does not serve): asking each tick would not change it.
-TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-
-
-def lasting(error: SlackApiError) -> bool:
-    """Slack refused the look-up for good (not rate limits, its own trouble or a refused token)."""
-    status = error.response.status_code
-    code = str(error.response.get("error") or "")
-    return not (status == 429 or status >= 500 or code in TRANSIENT or code in TOKEN_REFUSED)
 
 
 def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now: datetime) -> int:

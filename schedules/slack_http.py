@@ -34,10 +34,24 @@ from urllib.parse import urlsplit
 from urllib.request import Request
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 # Slack refused Partner's own token (revoked, expired, its workspace or bot user deactivated): nothing the request or
 # the nudge did wrong; an operator has to fix the token (`partner-bot doctor`).
 TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
+
+# Slack's own trouble, gone on a later try; any other error is Slack's lasting answer about what was asked (a channel
+# deleted or private without Partner, a user not found, a scope the app lacks, a method it does not serve).
+TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+
+
+def lasting(error: SlackApiError) -> bool:
+    """Slack answered for good (not a rate limit, its own trouble or a refused token, which say nothing about what
+    was asked: a look-up that met them must not be read as "no such channel" or "not an admin")."""
+    status = error.response.status_code
+    code = str(error.response.get("error") or "")
+    return not (status == 429 or status >= 500 or code in TRANSIENT or code in TOKEN_REFUSED)
+
 
 Client = TypeVar("Client", bound=WebClient)
 

@@ -12,6 +12,7 @@ from handlers.blocks.surveys import ask_message, asked_text, still_asking_text, 
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.parsing import tokenize, unescape
+from schedules.slack_http import lasting
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ def ask(call: CommandCall) -> Reply:
     except SlackApiError as e:
         error = e.response.get("error")
         logger.info("conversations.info failed for %s: %s", channel_id, error)
+        if not lasting(e):
+            raise  # Slack busy, down or refusing the token says nothing about the channel: the error handler tells
         if error == "missing_scope":  # an install from an older manifest: private channels need groups:read
             raise UserError(
                 f"I'm not allowed to look at <#{channel_id}> yet: ask a Slack admin to reinstall Partner with the "

@@ -302,6 +302,46 @@ def test_modal_open_failure_is_explained_and_keeps_what_was_typed(
     assert store.checkins(team_id=TEAM_ID) == []
 
 
+# What the user is told when Slack could not answer the look-up, instead of the refusal an answer would have meant.
+COULD_NOT_SAY = {
+    "429": "Slack is busy",
+    "500": "Slack had a problem",
+    "invalid_auth": "Slack refused Partner's access",
+    "account_inactive": "Slack refused Partner's access",
+}
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("fault", list(COULD_NOT_SAY))
+@pytest.mark.parametrize("text", ["archive acme", "edit acme tz=Europe/Paris", "digest channel <#C0001|general>"])
+def test_an_admin_whose_role_slack_could_not_look_up_is_not_told_only_admins_can(
+    impatient: SlackRequests, fake_slack: FakeSlack, store: Store, text: str, fault: str
+) -> None:
+    assert "Added *Acme*" in impatient.command("add Acme <@U0001|dana>").json()["text"]
+    fake_slack.fail_next("users.info", **FAULTS[fault])
+    reply = impatient.command(text, user_id="U0002", user_name="sam")  # Sam is a workspace admin
+    assert COULD_NOT_SAY[fault] in reply.json()["text"] and "only" not in reply.json()["text"], reply.text
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert (customer.archived_at, customer.tz) == (None, "America/New_York")  # nothing changed
+    assert store.workspaces_with_digest() == []
+    assert "Updated *Acme*" in impatient.command("edit acme tz=Europe/Paris", user_id="U0002").json()["text"]
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("fault", list(COULD_NOT_SAY))
+def test_ask_whose_channel_slack_could_not_look_up_does_not_say_invite_me(
+    impatient: SlackRequests, fake_slack: FakeSlack, store: Store, fault: str
+) -> None:
+    fake_slack.add_channel("C0SHARED", name="acme-shared", is_ext_shared=True, members=["U0001"])
+    assert "Added *Acme*" in impatient.command("add Acme <#C0SHARED|acme-shared> <@U0001|dana>").json()["text"]
+    fake_slack.wait_for("conversations.join")
+    fake_slack.fail_next("conversations.info", **FAULTS[fault])
+    reply = impatient.command("ask acme").json()["text"]
+    assert COULD_NOT_SAY[fault] in reply and "Invite me" not in reply, reply
+    assert fake_slack.messages.get("C0SHARED", []) == []
+    assert "Asked *Acme*'s people" in impatient.command("ask acme").json()["text"]  # once Slack answers again
+
+
 @SQLITE_ONLY
 @pytest.mark.parametrize("fault", ["timeout", "500", "channel_not_found"])
 def test_log_as_check_in_opens_its_form_without_the_permalink_slack_could_not_give(
