@@ -23,14 +23,18 @@ class HealthLine:
 
 
 def biggest_movers(lines: Sequence[HealthLine], limit: int = MAX_LINES) -> list[HealthLine]:
-    """The lines with the widest swing (highest minus lowest) over the period; ties by name."""
+    """The lines with the widest swing (highest minus lowest) over the period; ties by name.
+
+    Lines with a single score (customers scored only since last week) come after every line that could move: a
+    team's first digests still chart the scores they list, instead of "No health scores stored yet".
+    """
     scored = []
     for line in lines:
         known = [v for v in line.values if v is not None]
-        if len(known) >= 2:
-            scored.append((max(known) - min(known), line))
-    scored.sort(key=lambda item: (-item[0], item[1].name.lower()))
-    return [line for _swing, line in scored[:limit]]
+        if known:
+            scored.append((max(known) - min(known), len(known) < 2, line))
+    scored.sort(key=lambda item: (item[1], -item[0], item[2].name.lower()))
+    return [line for _swing, _single, line in scored[:limit]]
 
 
 def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], title: str) -> bytes:

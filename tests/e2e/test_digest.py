@@ -23,6 +23,7 @@ from schedules.chart import CHART_SIZE, HealthLine, biggest_movers, health_chart
 from schedules.digest import (
     DIGEST,
     DigestTime,
+    digest_chart,
     digest_slot,
     parse_digest_time,
     plan_digests,
@@ -483,6 +484,36 @@ def test_the_weekly_digest_of_a_team_without_customers_says_so_and_has_no_chart(
     assert send_digest_charts(store=store, client=client, now=now) == 0
     assert "No customers yet" in json.dumps(digest_message(fake_slack, "C0001")["blocks"])
     assert fake_slack.calls_to("files.getUploadURLExternal") == []
+
+
+def test_a_teams_first_digest_charts_the_customers_scored_only_this_week(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    """Partner installed on Tuesday, a Friday digest: each customer has one week's score, which the chart shows
+    instead of "No health scores stored yet" beside a summary listing those scores."""
+    tuesday = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    store.ensure_workspace(team_id=TEAM_ID, now=tuesday)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=tuesday)
+    store.set_digest_schedule(team_id=TEAM_ID, schedule="weekly fri 16:30", tz="Europe/Berlin", now=tuesday)
+    for name in ("Acme", "Globex"):
+        customer = store.add_customer(
+            team_id=TEAM_ID, name=name, created_by="U0001", now=tuesday, owner_id="U0001", cadence="weekly fri 10:00"
+        )
+        assert customer.id is not None
+        store.record_checkin(
+            team_id=TEAM_ID, customer_id=customer.id, author_id="U0001", mood="green", note="kickoff", now=tuesday
+        )
+    client = make_client(settings)
+    run_tick(store=store, client=client, now=tuesday + timedelta(minutes=1), settings=settings)  # scores them
+    friday = datetime(2026, 12, 4, 15, 31, tzinfo=UTC)  # 16:31 in Berlin
+    run_tick(store=store, client=client, now=friday, settings=settings)
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert chart["channel_id"] == "C0001"
+    _png, names = digest_chart(store=store, team_id=TEAM_ID, now=friday, tz="Europe/Berlin")
+    assert names == ["Acme", "Globex"]
+    # Customers whose health moved still come first; the ones scored once fill the chart after them.
+    movers = biggest_movers([HealthLine("New", [None, 70]), HealthLine("Flat", [60, 60]), HealthLine("Up", [40, 80])])
+    assert [m.name for m in movers] == ["Up", "Flat", "New"]
 
 
 def test_a_chart_slack_may_have_shared_is_not_uploaded_again(
