@@ -223,6 +223,16 @@ def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | N
     if not 0 < days <= 366:
         print("partner-bot: --days must be from 1 to 366", file=sys.stderr)
         return 2
+    if team is not None:
+        problem = unknown_team(store, team)
+        if problem is not None:  # a mistyped team would otherwise print "0 nudge(s)", as if none were due
+            print(f"partner-bot: {problem}", file=sys.stderr)
+            return 2
+        if not store.workspace_active(team_id=team):
+            print(
+                f"partner-bot: workspace {team} uninstalled Partner: nothing is planned or sent for it", file=sys.stderr
+            )
+            return 0
     start = now or system_clock()
     kinds = None if settings.any_checkin_satisfies else ["call"]
     lines = 0
@@ -247,22 +257,25 @@ def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | N
     return 0
 
 
+def unknown_team(store: Store, team: str) -> str | None:
+    """Why `--team` names no workspace of this database (None: it does)."""
+    if not TEAM_ID.fullmatch(team):
+        return f"{team!r} is not a Slack team ID (like T0123ABCD)"
+    if store.customers(team_id=team, include_archived=True):
+        return None
+    known = ", ".join(store.active_team_ids()) or "none"
+    return f"no customers of workspace {team} in this database (workspaces: {known})"
+
+
 def run_export(settings: Settings, store: Store, args: argparse.Namespace) -> int:
     """`partner-bot export`: streams rows from the database into the CSV files; progress on stderr."""
     from domain.customers import match_customer
     from handlers.commands.export import since_instant
     from storage.exports import ENCODING
 
-    if not TEAM_ID.fullmatch(args.team):
-        print(f"partner-bot: {args.team!r} is not a Slack team ID (like T0123ABCD)", file=sys.stderr)
-        return 2
-    if not store.customers(team_id=args.team, include_archived=True):
-        # A mistyped team would otherwise give an empty file and exit 0, as if there were nothing to export.
-        known = ", ".join(store.active_team_ids()) or "none"
-        print(
-            f"partner-bot: no customers of workspace {args.team} in this database (workspaces: {known})",
-            file=sys.stderr,
-        )
+    problem = unknown_team(store, args.team)
+    if problem is not None:  # a mistyped team would otherwise give an empty file and exit 0, as if nothing to export
+        print(f"partner-bot: {problem}", file=sys.stderr)
         return 2
     customer_id = None
     if args.customer:

@@ -656,12 +656,23 @@ def test_tick_twice_from_the_command_line_sends_once_and_upcoming_is_a_dry_run(
     assert fake_slack.calls == []  # a dry run: not one Slack call
     bad = cli(["upcoming", "--days", "0"], cli_env, tmp_path)
     assert bad.returncode == 2 and "--days must be from 1 to 366" in bad.stderr
+    # A mistyped workspace is named, not answered with "0 nudge(s)" as if none were due.
+    typo = cli(["upcoming", "--team", "T0002", "--now", "2026-11-30T12:00:00Z"], cli_env, tmp_path)
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert f"no customers of workspace T0002 in this database (workspaces: {TEAM_ID})" in typo.stderr
+    ours = cli(["upcoming", "--team", TEAM_ID, "--now", "2026-11-30T12:00:00Z"], cli_env, tmp_path)
+    assert ours.returncode == 0 and ours.stdout.splitlines() == lines
     for _ in range(2):
         result = cli(["tick", "--now", "2026-12-01T14:00:00Z"], cli_env, tmp_path)
         assert result.returncode == 0, result.stderr
     assert [m["text"] for m in nudges(fake_slack)] == [
         "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
     ]
+    # Uninstalled, the workspace is sent nothing: its plan says so instead of listing nudges no tick sends.
+    store.deactivate_workspace(team_id=TEAM_ID, now=datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
+    gone = cli(["upcoming", "--team", TEAM_ID, "--now", "2026-12-01T15:00:00Z"], cli_env, tmp_path)
+    assert gone.returncode == 0 and gone.stdout == ""
+    assert f"workspace {TEAM_ID} uninstalled Partner: nothing is planned or sent for it" in gone.stderr
 
 
 # The in-process scheduler
