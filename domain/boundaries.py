@@ -48,6 +48,7 @@ __all__ = [
     "Verdict",
     "activate",
     "boundary_health",
+    "business_days_back",
     "call_outside_window",
     "can_activate",
     "escalation_options",
@@ -59,6 +60,7 @@ __all__ = [
     "needs_escalation",
     "next_to_suggest",
     "parse_boundary_spec",
+    "parse_business_reply",
     "parse_contact_window",
     "parse_reply_time",
     "parse_response_time",
@@ -67,7 +69,10 @@ __all__ = [
     "reminder_due_dates",
     "reminder_text",
     "reminders_due",
+    "reply_days",
+    "resolve_kind",
     "response_slipped",
+    "response_time_in",
     "retire",
     "slips_in_window",
     "slot_freed_by",
@@ -216,6 +221,24 @@ def parse_response_time(text: str) -> ResponseTime:
     raise ValueError(f"{unit!r} isn't a unit I know in {text!r} — use hours or business days: {_RESPONSE_FORMS}.")
 
 
+# "…within one business day", "…within 4 business hours": a response time the agreement's own words give.
+_WITHIN_RE = re.compile(
+    r"\bwithin\s+(?P<spec>(?:\d+(?:\.\d+)?|[a-z]+(?:\s+an?)?)\s+(?:business|working)\s+(?:days?|hours?))\b",
+    re.IGNORECASE,
+)
+
+
+def response_time_in(text: str) -> str | None:
+    """The stored response time ("1d", "4h") an agreement's text states ("Replies within one business day"), or None
+    when it states none that reads cleanly; a text with no kind or value of its own is measured by it."""
+    for match in _WITHIN_RE.finditer(text):
+        try:
+            return str(parse_response_time(match["spec"]))
+        except ValueError:
+            continue
+    return None
+
+
 # How long a customer took to reply, as typed on a check-in: "2d", "1.5d", "36h", "90m", "1w".
 _REPLY_RE = re.compile(r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]*)$")
 _REPLY_UNITS: dict[str, float] = {
@@ -224,7 +247,7 @@ _REPLY_UNITS: dict[str, float] = {
     **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 1 / 1440),
     **dict.fromkeys(("w", "wk", "week", "weeks"), 7.0),
 }
-_REPLY_FORMS = "2d, 1.5d, 36h or 90m"
+_REPLY_FORMS = "2d, 1.5d, 36h, 90m or 2 business days"
 MAX_REPLY_DAYS = 366
 
 
@@ -244,6 +267,72 @@ def parse_reply_time(text: str) -> float:
     if days > MAX_REPLY_DAYS:
         raise ValueError(f"'{text}' is more than a year; give how long the customer took, e.g. {_REPLY_FORMS}.")
     return round(days, 6)
+
+
+# "2 business days", "1 business day", "2bd": how long the customer took, counted on their work calendar.
+_BUSINESS_REPLY_RE = re.compile(
+    r"^(?P<num>\d+(?:\.\d+)?|[a-z]+)\s*(?:(?:business|working|work)\s+(?P<unit>[a-z]+)|(?P<bd>bd))$"
+)
+_BUSINESS_REPLY_FORMS = "2d, 36h or 2 business days"
+
+
+def parse_business_reply(text: str) -> int | None:
+    """N when `text` says the reply took N business days ("2 business days", "1 business day", "one business day",
+    "2bd"), None when it says it some other way (see :func:`parse_reply_time`). A part of a business day is refused."""
+    cleaned = " ".join(text.strip().lower().split()) if isinstance(text, str) else ""
+    match = _BUSINESS_REPLY_RE.match(cleaned)
+    if match is None or (match["bd"] and not match["num"][0].isdigit()):  # "2bd", not a word ending in "bd"
+        return None
+    if match["unit"] not in (None, "day", "days"):
+        raise ValueError(
+            f"I count a reply in business days, not business {match['unit']}: '{text}' — try {_BUSINESS_REPLY_FORMS}."
+        )
+    n = float(match["num"]) if match["num"][0].isdigit() else _NUMBER_WORDS.get(match["num"])
+    if n is None:
+        raise ValueError(f"I couldn't read '{match['num']}' as a number in '{text}' — try {_BUSINESS_REPLY_FORMS}.")
+    if n != int(n):
+        raise ValueError(f"Give whole business days in '{text}', or the time itself (e.g. {n * 24:g}h).")
+    if n > MAX_REPLY_BUSINESS_DAYS:
+        raise ValueError(
+            f"'{text}' is more than a year; give how long the customer took, e.g. {_BUSINESS_REPLY_FORMS}."
+        )
+    return int(n)
+
+
+MAX_REPLY_BUSINESS_DAYS = 261  # a year of business days
+
+
+def business_days_back(cal: WorkCalendar, day: date, n: int) -> date:
+    """The business day with exactly ``n`` business days after it up to and including ``day`` (as
+    :meth:`WorkCalendar.business_days_between` counts them): 1 back from Monday is Friday, or Thursday after a
+    Friday holiday; 0 back is ``day`` itself when it is a business day."""
+    if n < 0:
+        raise ValueError(f"n must not be negative, got {n}")
+    counted = 0
+    for _ in range(7 * (n + 1) + 400):  # bounded: a calendar with no business day in a year has no answer
+        if cal.is_business_day(day):
+            if counted == n:
+                return day
+            counted += 1
+        day -= _ONE_DAY
+    raise ValueError("The customer's calendar has no business days to count back over")
+
+
+def reply_days(text: str, *, answered_at: datetime, cal: WorkCalendar) -> float:
+    """How long the customer took to reply, as typed on a check-in, in days of elapsed time up to ``answered_at``
+    (what a check-in stores, :func:`response_slipped` measures it in business time).
+
+    "2d", "36h" are elapsed time already. "2 business days" is counted on the customer's work calendar (their
+    working week, public holidays and time zone): the question is put that many business days before the day of
+    the answer, at the same local time, so "1 business day" answered on Monday was asked on Friday.
+    """
+    _require_aware(answered_at, "answered_at")
+    business = parse_business_reply(text)
+    if business is None:
+        return parse_reply_time(text)
+    local = cal.local_datetime(answered_at)
+    asked_at = cal.at_local(business_days_back(cal, local.date(), business), local.time())
+    return (answered_at - min(asked_at, answered_at)) / _ONE_DAY
 
 
 _TIME_RE = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?$")
@@ -321,6 +410,11 @@ _KIND_ALIASES: dict[str, BoundaryKind] = {
     "other": "custom",
 }
 _KIND_HELP = "response time (e.g. 1d), contact window (e.g. 9-10am), channel, or custom"
+
+
+def resolve_kind(kind: str) -> BoundaryKind | None:
+    """The kind a typed name means ("response", "sla" → response_time), or None when it names no kind."""
+    return _KIND_ALIASES.get(kind.strip().lower().replace("-", "_").replace(" ", "_"))
 
 
 def parse_boundary_spec(kind: str | None, value: str | None) -> tuple[BoundaryKind, str | None]:

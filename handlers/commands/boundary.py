@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from domain import boundaries as rules
 from domain.errors import UserError
-from handlers.blocks.boundaries import boundary_list, day_label, describe_reminders, quoted
+from handlers.blocks.boundaries import boundary_list, day_label, describe_reminders, describe_value, quoted
 from handlers.boundaries_hooks import (
     activate_boundary,
     hold_boundary,
@@ -41,8 +41,15 @@ USAGE = (
 ADD_USAGE = '/partner boundary <customer> add "<text>" [kind=response_time|contact_window|channel|custom] [value=…]'
 MAX_WORDING = 500  # characters the user sees; Boundary.reminder_text holds them escaped
 
-# An option's value may be quoted as the text is (value="1 business day").
-_OPTION = re.compile(rf"(?P<key>[A-Za-z_]+)=(?:{QUOTED_PHRASE}|(?P<bare>\S+))")
+# An option's value may be quoted as the text is (value="1 business day"), or a number with its unit unquoted
+# (response=2 business days, value=4 hours).
+_OPTION = re.compile(
+    rf"(?P<key>[A-Za-z_]+)=(?:{QUOTED_PHRASE}|(?P<bare>\d+(?:\.\d+)?\s+(?:(?:business|working|work)\s+)?"
+    r"(?:days?|hours?|hrs?|minutes?|mins?)(?![^\s\"“”‘’])|\S+))",
+    re.IGNORECASE,
+)
+# `response=…` (or `reply=`) is a response-time agreement's value: kind=response_time value=… in one.
+_RESPONSE_OPTIONS = ("response", "reply")
 
 _NUMBERED = ("activate", "slip", "held", "retire", "preview", "wording", "reminders")
 ACTIONS = ("add", "list", *_NUMBERED)
@@ -60,10 +67,16 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
     leftover = rest
     for match in _OPTION.finditer(rest):
         key = match["key"].lower()
-        if key not in ("kind", "value"):
-            raise UserError(f"Unknown option '{match['key']}='. You can set kind= and value=. Usage: `{ADD_USAGE}`")
+        if key not in ("kind", "value", *_RESPONSE_OPTIONS):
+            raise UserError(
+                f"Unknown option '{match['key']}='. You can set kind= and value= (or response=). Usage: `{ADD_USAGE}`"
+            )
         value = quoted_text(match)
         value = match["bare"] if value is None else value
+        if key in _RESPONSE_OPTIONS:
+            key = "value"
+            if rules.resolve_kind(options.setdefault("kind", "response_time")) != "response_time":
+                raise UserError(f"response= is a response time, not a {options['kind']}. Usage: `{ADD_USAGE}`")
         if key in options and options[key].casefold() != value.casefold():  # else one would be dropped unsaid
             raise UserError(
                 f"{key}= is given twice ('{options[key]}' and '{value}'): give it once. Usage: `{ADD_USAGE}`"
@@ -80,6 +93,8 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
         raise UserError(f'What is the agreement? e.g. "We answer within one business day". Usage: `{ADD_USAGE}`')
     kind = options.get("kind")
     value = unescape(options["value"]) if "value" in options else None
+    if kind is None and value is None and (stated := rules.response_time_in(unescape(text))) is not None:
+        kind, value = "response_time", stated  # "Replies within one business day" is measured as it says
     return text, kind, value
 
 
@@ -182,7 +197,8 @@ def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
         hint = f"Introduce it when you're ready: `/partner boundary {customer.name} activate {number}`."
     else:
         hint = f"It waits its turn: {quoted(in_force[0].rule.text)} is still settling in." if in_force else ""
-    kind_note = f" ({rule.kind.replace('_', ' ')}{': ' + rule.value if rule.value else ''})"
+    shown = describe_value(rule) if rule.kind == "response_time" else rule.value  # "within 1 business day"
+    kind_note = f" ({rule.kind.replace('_', ' ')}{': ' + shown if shown else ''})"
     return {
         "text": f":handshake: Proposed {quoted(rule.text)}{kind_note} for *{customer.name}* as number {number}. {hint}"
     }

@@ -7,16 +7,18 @@ agreements in the customer's business time (handlers.boundaries_hooks.after_chec
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from domain.boundaries import parse_reply_time
+from domain.boundaries import reply_days
 from domain.checkins import alerted_at_once, channel_summary_tz, parse_due_date
 from domain.errors import UserError
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
 from handlers.parsing import parse_key_value, parse_mood, require_mood
+from schedules.health import customer_calendar
 
 USAGE = "/partner checkin <customer> <green|yellow|red|1-5> [call] [next=<date>] [response=<2d|36h>] <note…>"
 
@@ -35,15 +37,24 @@ _UNIT_WORDS = frozenset(
     {"d", "day", "days", "h", "hr", "hrs", "hour", "hours", "min", "mins", "minute", "minutes"}
     | {"w", "wk", "wks", "week", "weeks"}
 )
+# How long the customer took may be counted in business days, the way agreements are: `response=2 business days`.
+_BUSINESS_WORDS = frozenset({"business", "working", "work"})
+_BUSINESS_DAY_WORDS = frozenset({"day", "days"})
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 
 
-def _flag_with_unit(word: str, unit: str) -> tuple[str, str] | None:
-    """("response", "3 days") for `response=3` followed by `days`; None when the two words are not that."""
-    flag = _flag(word)
-    if flag is None or not _NUMBER.match(flag[1]) or unit.lower() not in _UNIT_WORDS:
+def _flag_with_unit(words: Sequence[str]) -> tuple[tuple[str, str], int] | None:
+    """(("response", "3 days"), 2) for `response=3` followed by `days`, (("response", "2 business days"), 3) for
+    `response=2 business days`; None when the words start with no such flag and unit."""
+    flag = _flag(words[0]) if words else None
+    if flag is None or not _NUMBER.match(flag[1]) or len(words) < 2:
         return None
-    return flag[0], f"{flag[1]} {unit}"
+    unit = words[1].lower()
+    if unit in _UNIT_WORDS:
+        return (flag[0], f"{flag[1]} {words[1]}"), 2
+    if flag[0] == "response" and unit in _BUSINESS_WORDS and len(words) > 2 and words[2].lower() in _BUSINESS_DAY_WORDS:
+        return (flag[0], f"{flag[1]} {words[1]} {words[2]}"), 3
+    return None
 
 
 def _refuse(problem: str) -> UserError:
@@ -73,10 +84,10 @@ def read_checkin_text(text: str) -> CheckinText:
         if word.lower() == "call" and kind != "call":
             kind = "call"
         elif flag is not None and flag[0] not in flags:
-            with_unit = _flag_with_unit(word, words[used + 1][0]) if used + 1 < len(words) else None
+            with_unit = _flag_with_unit([w for w, _ in words[used : used + 3]])
             if with_unit is not None:
-                flag = with_unit
-                used += 1
+                flag, taken = with_unit
+                used += taken - 1
             flags[flag[0]] = flag[1]
         else:
             break
@@ -84,10 +95,11 @@ def read_checkin_text(text: str) -> CheckinText:
     start = words[used - 1][1] if used else 0
     end, last = len(text), len(words)
     while last > used + 1:
-        taken = 1
-        flag = _flag(words[last - 1][0])
-        if flag is None and last > used + 2:
-            flag, taken = _flag_with_unit(words[last - 2][0], words[last - 1][0]), 2
+        flag, taken = _flag(words[last - 1][0]), 1
+        for size in (2, 3):  # a number and its unit as two words, or three (`response=2 business days`)
+            found = _flag_with_unit([w for w, _ in words[last - size : last]]) if last > used + size else None
+            if flag is None and found is not None and found[1] == size:
+                flag, taken = found
         if flag is None or flag[0] in flags:
             break
         flags[flag[0]] = flag[1]
@@ -126,7 +138,8 @@ def checkin(call: CommandCall) -> Reply:
     response_days = None
     if "response" in flags:
         try:
-            response_days = parse_reply_time(flags["response"])
+            cal = customer_calendar(customer, call.settings.default_tz)  # "2 business days" count on their calendar
+            response_days = reply_days(flags["response"], answered_at=call.now, cal=cal)
         except ValueError as e:
             raise _refuse(str(e)) from None
     assert customer.id is not None

@@ -26,13 +26,24 @@ from handlers.views import surveys as surveys_views
 from storage.models import CustomerEvent
 from storage.store import Store
 from tests.e2e import test_boundaries, test_hardening
-from tests.e2e.test_boundaries import FIRST, SECOND, _escalate, acme, channel_posts, ephemeral, records, tick
+from tests.e2e.test_boundaries import (
+    FIRST,
+    SECOND,
+    _escalate,
+    acme,
+    channel_posts,
+    ephemeral,
+    eventually,
+    ny,
+    records,
+    tick,
+)
 from tests.e2e.test_hardening import drain_lazy_listeners
 from tests.e2e.test_surveys import ExternalSlack, ok, opened, shared_customer, submit
 from tests.e2e.test_surveys import external as external
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BotServer, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 acme = acme  # test_boundaries' Acme Corp: Dana's, with its channel and two proposed needs
 # The real app with a 1 s Web API timeout (fixtures shared with the hardening tests).
@@ -203,3 +214,43 @@ def test_two_of_their_people_reopening_a_view_gap_at_the_same_moment_dm_the_owne
     they_answer("U0EXT5", "supplier")  # the same gap again, later: no news
     bot.settle()
     assert len(gap_dms()) == 2
+
+
+# --------------------------------------------------------------------------- replies in business days
+
+
+def test_a_reply_typed_in_business_days_is_counted_on_the_customers_calendar(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    ephemeral(acme.command("boundary acme activate 1"))  # "We answer within one business day"
+    clock.set(ny(2026, 11, 30, 15))  # Monday afternoon in New York
+    # One business day back from Monday is Friday afternoon: kept.
+    ephemeral(acme.command("checkin acme yellow response=1 business day answered the pricing question"))
+    clock.set(ny(2026, 12, 1, 15))  # Tuesday: two business days back is Friday too — slipped
+    ephemeral(acme.command("checkin acme yellow still waiting on legal response=2 business days"))
+    slow, on_time = store.checkins(team_id=TEAM_ID)
+    assert (on_time.response_days, on_time.note) == (3.0, "answered the pricing question")
+    assert (slow.response_days, slow.note) == (4.0, "still waiting on legal")
+    (slip,) = eventually(lambda: records(store)[0].slips, "the slow reply never logged a slip")
+    assert "(2 business days); agreed: within 1 business day" in slip.note
+
+    reply = ephemeral(acme.command("checkin acme green call response=1.5 business days all good"))
+    assert "whole business days" in reply and "You typed:" in reply
+
+
+@pytest.mark.parametrize(
+    ("command", "value"),
+    [
+        ('boundary acme add "Tickets get an answer" response=2 business days', "2d"),
+        ('boundary acme add "Tickets get an answer" kind=response_time value=1 business day', "1d"),
+        ('boundary acme add "Replies within one business day"', "1d"),  # the wording issue #5 uses
+    ],
+)
+def test_a_response_time_agreement_typed_in_business_days(
+    acme: SlackRequests, store: Store, command: str, value: str
+) -> None:
+    reply = ephemeral(acme.command(command))
+    days = int(value[:-1])
+    assert f"(response time: within {days} business day{'s' if days > 1 else ''})" in reply, reply
+    added = records(store)[-1]
+    assert (added.rule.kind, added.rule.value, added.number) == ("response_time", value, 3)

@@ -24,6 +24,7 @@ from domain.boundaries import (
     Slip,
     activate,
     boundary_health,
+    business_days_back,
     call_outside_window,
     can_activate,
     escalation_options,
@@ -35,6 +36,7 @@ from domain.boundaries import (
     needs_escalation,
     next_to_suggest,
     parse_boundary_spec,
+    parse_business_reply,
     parse_contact_window,
     parse_reply_time,
     parse_response_time,
@@ -43,7 +45,9 @@ from domain.boundaries import (
     reminder_due_dates,
     reminder_text,
     reminders_due,
+    reply_days,
     response_slipped,
+    response_time_in,
     retire,
     slips_in_window,
     slot_freed_by,
@@ -141,7 +145,7 @@ def test_parse_reply_time_gives_elapsed_days(text: str, days: float) -> None:
 def test_parse_reply_time_names_what_it_could_not_read(text: str, says: str) -> None:
     with pytest.raises(ValueError, match=says) as refused:
         parse_reply_time(text)
-    assert "2d, 1.5d, 36h or 90m" in str(refused.value)
+    assert "2d, 1.5d, 36h, 90m or 2 business days" in str(refused.value)
 
 
 def test_response_time_stored_form_and_wording() -> None:
@@ -475,6 +479,62 @@ def test_response_time_skips_a_holiday() -> None:
     assert response_slipped(one_day, asked, answered, NY_NO_HOLIDAYS) == (True, 2.0)
     assert response_slipped(parse_response_time("4h"), asked, answered, NY) == (False, 2.0)
     assert response_slipped(parse_response_time("4h"), asked, answered, NY_NO_HOLIDAYS) == (True, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [("2 business days", 2), ("1 business day", 1), ("one Business Day", 1), ("2bd", 2), ("3 working days", 3)],
+)
+def test_a_reply_typed_in_business_days(text: str, days: int) -> None:
+    assert parse_business_reply(text) == days
+
+
+@pytest.mark.parametrize("text", ["2d", "36h", "1.5d", "3 days", "abd"])
+def test_a_reply_typed_in_elapsed_time_is_not_business_days(text: str) -> None:
+    assert parse_business_reply(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1.5 business days", "whole business days"),
+        ("4 business hours", "in business days, not business hours"),
+        ("many business days", "couldn't read 'many'"),
+    ],
+)
+def test_a_reply_in_business_days_that_cannot_be_counted_is_refused(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_business_reply(text)
+
+
+def test_a_reply_in_business_days_is_counted_back_on_the_customers_calendar() -> None:
+    one_day, monday = parse_response_time("1 business day"), ny(2026, 11, 23, 10)
+    # The answer came on Monday after one business day: the question was Friday's, at the same local time.
+    took = reply_days("1 business day", answered_at=monday, cal=NY)
+    assert took == 3.0 and business_days_back(NY, monday.date(), 1) == date(2026, 11, 20)
+    assert response_slipped(one_day, monday - timedelta(days=took), monday, NY) == (False, 1.0)  # kept
+    tuesday = ny(2026, 11, 24, 9, 30)
+    took = reply_days("2 business days", answered_at=tuesday, cal=NY)
+    assert took == 4.0
+    assert response_slipped(one_day, tuesday - timedelta(days=took), tuesday, NY) == (True, 2.0)  # slipped
+    # A public holiday (Thanksgiving, Thursday) is skipped where the customer has it.
+    friday = ny(2026, 11, 27, 10)
+    assert reply_days("1 business day", answered_at=friday, cal=NY) == 2.0  # asked Wednesday
+    assert reply_days("1 business day", answered_at=friday, cal=NY_NO_HOLIDAYS) == 1.0
+    # Their working week (Sunday to Thursday): one business day back from Sunday is Thursday.
+    assert business_days_back(SUN_THU, date(2026, 11, 29), 1) == date(2026, 11, 26)
+    # Elapsed time as typed stays elapsed time; a wall clock that moved (DST ended on Sunday) is kept.
+    assert reply_days("36h", answered_at=monday, cal=NY) == 1.5
+    after_dst = ny(2026, 11, 2, 10)
+    assert reply_days("1 business day", answered_at=after_dst, cal=NY) == pytest.approx(3 + 1 / 24)
+
+
+def test_an_agreement_text_that_states_its_response_time() -> None:
+    assert response_time_in("Replies within one business day") == "1d"
+    assert response_time_in("you answer clarifications within 2 working days, please") == "2d"
+    assert response_time_in("We reply within 4 business hours") == "4h"
+    assert response_time_in("Replies within a day") is None  # business or working time must be said
+    assert response_time_in("Calls at 9am") is None
 
 
 def test_response_slipped_rejects_answers_before_questions() -> None:

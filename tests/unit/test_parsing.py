@@ -260,6 +260,16 @@ def test_route_suggests_close_subcommands() -> None:
             CheckinText("async", {"next": "2 weeks", "response": "1.5 Days"}, "waited on legal"),
         ),
         (" signed 3 days early response=2 h", CheckinText("async", {"response": "2 h"}, "signed 3 days early")),
+        # …and business days as three words, the way agreements are written.
+        (
+            " response=2 business days waited on legal",
+            CheckinText("async", {"response": "2 business days"}, "waited on legal"),
+        ),
+        (
+            " waited on legal response=1 Business day next=fri",
+            CheckinText("async", {"next": "fri", "response": "1 Business day"}, "waited on legal"),
+        ),
+        (" next=2 business days late", CheckinText("async", {"next": "2"}, "business days late")),
         (" response=3 days", CheckinText("async", {"response": "3 days"}, "")),
         (" asked for response=3 soon", CheckinText("async", {}, "asked for response=3 soon")),
         (" next=fri", CheckinText("async", {"next": "fri"}, "")),
