@@ -121,6 +121,8 @@ class HealthInputs:
     # Plural noun for the reason text, e.g. "daily calls" → "3 of the last 10 daily calls logged".
     cadence_label: str = "check-ins"
     since_last: timedelta | None = None
+    # "call" or "check-in" when none was ever logged: `since_last` then counts from when the customer was added.
+    never_logged: str | None = None
     ideal: timedelta | None = None
     maximum: timedelta | None = None
     # (when, mood 1..5); see mood_value() for converting green/yellow/red.
@@ -222,7 +224,7 @@ def compute_health(
             raw.append(("adherence", scored[0], weights.adherence, scored[1]))
 
     if inputs.since_last is not None and inputs.ideal is not None and inputs.maximum is not None:
-        score, reason = _recency(inputs.since_last, inputs.ideal, inputs.maximum)
+        score, reason = _recency(inputs.since_last, inputs.ideal, inputs.maximum, never_logged=inputs.never_logged)
         raw.append(("recency", score, weights.recency, reason))
 
     if inputs.moods:
@@ -270,7 +272,9 @@ def _adherence(due: int, logged: int, *, label: str) -> tuple[float, str] | None
     return 100.0 * logged / due, f"{logged} of the last {due} {label} logged"
 
 
-def _recency(since_last: timedelta, ideal: timedelta, maximum: timedelta) -> tuple[float, str]:
+def _recency(
+    since_last: timedelta, ideal: timedelta, maximum: timedelta, *, never_logged: str | None = None
+) -> tuple[float, str]:
     """100 up to `ideal`, then a straight line down to 0 at 2 × `maximum`.
 
     2 × max rather than max as the zero point so a contact that is just overdue still scores
@@ -286,7 +290,9 @@ def _recency(since_last: timedelta, ideal: timedelta, maximum: timedelta) -> tup
         score = 100.0 * (zero_at - since) / (zero_at - ideal)
     days = since // timedelta(days=1)
     ago = "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
-    return score, f"last contact {ago} (ideal {_fmt_days(ideal)}, max {_fmt_days(maximum)})"
+    # Never contacted, the clock runs from the day the customer was added: say so, as the overdue alert does.
+    what = f"no {never_logged} logged yet; added {ago}" if never_logged else f"last contact {ago}"
+    return score, f"{what} (ideal {_fmt_days(ideal)}, max {_fmt_days(maximum)})"
 
 
 def _mood(moods: Sequence[tuple[datetime, int]], *, now: datetime, half_life: timedelta) -> tuple[float, str]:

@@ -222,6 +222,7 @@ def health_inputs(
         adherence=counts,
         cadence_label=label,
         since_last=since_last,
+        never_logged=None if last_contact_at is not None else "call" if _calls_only(customer) else "check-in",
         ideal=ideal,
         maximum=maximum,
         moods=moods,

@@ -101,6 +101,23 @@ def test_status_of_a_customer_with_nothing_recorded(slack: SlackRequests, store:
     assert "Usage: `/partner status <customer>`" in ok(slack.command("status"))["text"]
 
 
+@pytest.mark.parametrize(
+    ("cadence", "reason"),
+    [
+        ("daily 09:00", "No call logged yet; added 127 days ago"),  # business days, as a daily cadence counts them
+        ("weekly tue 10:00", "No check-in logged yet; added 177 days ago"),
+    ],
+)
+def test_a_customer_never_contacted_is_not_said_to_have_a_last_contact(
+    slack: SlackRequests, store: Store, cadence: str, reason: str
+) -> None:
+    """Its recency counts from the day it was added, as the overdue alert says ("No call logged yet; added …"):
+    the reason said "Last contact 127 days ago", a contact nobody logged."""
+    acme(slack, store, cadence=cadence)  # added on 1 June, nothing logged since
+    blocks = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    assert reason in blocks and "ast contact" not in blocks
+
+
 def test_a_scorecard_answer_moves_the_score(
     slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack
 ) -> None:
