@@ -281,11 +281,14 @@ class SlackRequests:
         trigger_id: str | None = None,
         action_fields: dict[str, Any] | None = None,
         state_values: dict[str, Any] | None = None,
+        ephemeral: bool = False,
         **post_kwargs: Any,
     ) -> Response:
         """A ``block_actions`` payload, from a view when ``view`` is given, else from a channel message.
 
-        ``action_fields`` adds type-specific keys such as ``selected_user`` or ``selected_date``.
+        ``action_fields`` adds type-specific keys such as ``selected_user`` or ``selected_date``. ``ephemeral``: the
+        message was one only the user saw (a command's reply, e.g. the card): Slack sends no ``message`` then, and
+        says ``is_ephemeral`` in the container.
         """
         action: dict[str, Any] = {
             "action_id": action_id,
@@ -320,11 +323,12 @@ class SlackRequests:
                 "type": "message",
                 "message_ts": message.get("ts"),
                 "channel_id": channel_id,
-                "is_ephemeral": False,
+                "is_ephemeral": ephemeral,
             }
             if channel_id is not None:
                 payload["channel"] = {"id": channel_id, "name": self._channel_name(channel_id)}
-            payload["message"] = message
+            if not ephemeral:
+                payload["message"] = message
             payload["state"] = {"values": state_values or {}}
             payload["response_url"] = self._response_url()
         payload["actions"] = [action]

@@ -7,9 +7,8 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
-from domain.errors import UserError
-from handlers.blocks import is_row_id
 from handlers.blocks.checkin import checkin_modal
+from handlers.commands.lookup import live_customer
 from storage.store import Store
 
 
@@ -17,13 +16,6 @@ def open_checkin(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], context: BoltContext, client: WebClient, store: Store
 ) -> None:
     ack()
-    value = action.get("value") or ""
-    customer = (
-        store.customer(team_id=context.team_id or body["team"]["id"], customer_id=int(value))
-        if is_row_id(value)
-        else None
-    )
-    if customer is None or customer.archived_at is not None:
-        raise UserError("That customer no longer exists.")
+    customer = live_customer(store, context.team_id or body["team"]["id"], str(action.get("value") or ""))
     channel_id = (body.get("channel") or {}).get("id")
     client.views_open(trigger_id=body["trigger_id"], view=checkin_modal(customer=customer, channel_id=channel_id))

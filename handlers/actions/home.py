@@ -10,9 +10,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
-from domain.errors import UserError
 from handlers.actions.nudges import open_snooze_modal
-from handlers.blocks import is_row_id
 from handlers.blocks.home import (
     NO_TIER,
     SPARK_WEEKS,
@@ -22,6 +20,7 @@ from handlers.blocks.home import (
     health_trend,
     with_next_nudge,
 )
+from handlers.commands.lookup import live_customer
 from handlers.events.home import publish_home
 from handlers.followups import AfterAck
 from handlers.ids import HOME_NEXT_PAGE, HOME_PREV_PAGE, HOME_SCOPE, HOME_SHOW, HOME_TIER
@@ -79,11 +78,7 @@ def ack_home(
 
 
 def _customer(store: Store, team_id: str, action: dict[str, Any]) -> Customer:
-    value = str(action.get("value") or "")
-    customer = store.customer(team_id=team_id, customer_id=int(value)) if is_row_id(value) else None
-    if customer is None or customer.archived_at is not None:
-        raise UserError("That customer no longer exists.")
-    return customer
+    return live_customer(store, team_id, str(action.get("value") or ""))
 
 
 def snooze_from_home(

@@ -8,8 +8,8 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from domain.errors import UserError
-from handlers.blocks import is_row_id
 from handlers.blocks.surveys import parse_survey_button, survey_modal
+from handlers.commands.lookup import live_customer
 from handlers.identity import app_team_id, is_external
 from handlers.parsing import unescape
 from storage.models import Customer
@@ -43,15 +43,6 @@ def open_survey_modal(
 # What the customer's own people are told when the customer behind their survey is archived or gone: nothing about
 # our own records (that we archived them, how to restore), which is for the account team only.
 SURVEY_CLOSED = "This survey is closed now. Thank you for taking the time!"
-
-
-def live_customer(store: Store, team_id: str, value: str) -> Customer:
-    customer = store.customer(team_id=team_id, customer_id=int(value)) if is_row_id(value) else None
-    if customer is None:
-        raise UserError("That customer no longer exists.")
-    if customer.archived_at is not None:
-        raise UserError(f"*{customer.name}* is archived. Bring it back with `/partner restore {customer.name}`.")
-    return customer
 
 
 def open_survey(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from domain.customers import folded_key, match_customer, name_key, require_customer, strip_accents
 from domain.errors import UserError
+from handlers.blocks import is_row_id
 from handlers.parsing import parse_channel, unescape, unquote_words
 from storage.models import Customer
 from storage.store import Store
@@ -113,3 +114,14 @@ def _renamed(store: Store, *, team_id: str, words: Sequence[str], archived: bool
             if customer is not None and (customer.archived_at is not None) == archived:
                 return customer, k
     return None
+
+
+def live_customer(store: Store, team_id: str, value: str) -> Customer:
+    """The customer a button's value names; one archived since the button was drawn is said to be archived, with the
+    way back (it is kept with its history, not gone)."""
+    customer = store.customer(team_id=team_id, customer_id=int(value)) if is_row_id(value) else None
+    if customer is None:
+        raise UserError("That customer no longer exists.")
+    if customer.archived_at is not None:
+        raise UserError(f"*{customer.name}* is archived. Bring it back with `/partner restore {customer.name}`.")
+    return customer

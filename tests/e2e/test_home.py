@@ -434,6 +434,21 @@ def test_a_row_button_for_a_missing_customer_says_so(
     assert told == ["That customer no longer exists."], told
 
 
+@pytest.mark.parametrize("action_id", [HOME_OPEN_CARD, HOME_SNOOZE, OPEN_CHECKIN])
+def test_a_row_button_for_a_customer_archived_since_says_so_and_how_to_restore(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, action_id: str
+) -> None:
+    (cid,) = add_customers(store, 1)
+    store.archive_customer(team_id=TEAM_ID, customer_id=cid, actor_id="U0001", now=datetime.now(UTC))
+    assert slack.block_action(action_id, value=str(cid), view={"id": "VHOME", "type": "home"}).status == 200
+    # …and Log check-in on the card, a command's reply only its reader sees (Slack sends no `message` for it)
+    assert slack.block_action(OPEN_CHECKIN, value=str(cid), ephemeral=True).status == 200
+    assert fake_slack.calls_to("views.open") == []
+    told = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") + fake_slack.calls_to("response_url")]
+    archived = "*Customer 0000* is archived. Bring it back with `/partner restore Customer 0000`."
+    assert told == [archived, archived], told  # kept with its history, not "no longer exists"
+
+
 # --------------------------------------------------------------------------- debounced publishing
 
 
