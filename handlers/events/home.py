@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.settings import Settings
@@ -148,13 +149,19 @@ def app_home_opened(
         return
     # Slack sends the Home view already published (if any): keep the filters and page the user left it on.
     state = HomeState.from_metadata((event.get("view") or {}).get("private_metadata"))
-    publish_home(
-        client=client,
-        store=store,
-        team_id=context.team_id or "",
-        user_id=event["user"],
-        state=state,
-        now=clock(),
-        default_tz=settings.default_tz,
-        any_checkin=settings.any_checkin_satisfies,
-    )
+    try:
+        publish_home(
+            client=client,
+            store=store,
+            team_id=context.team_id or "",
+            user_id=event["user"],
+            state=state,
+            now=clock(),
+            default_tz=settings.default_tz,
+            any_checkin=settings.any_checkin_satisfies,
+        )
+    except (SlackApiError, OSError) as e:  # OSError: a timeout or a dropped connection to Slack
+        # Slack busy, down or refusing the view: the tab shows what it showed, and opening it again asks anew. An
+        # error answer here would only make Slack redeliver the event, and count against the app's event delivery.
+        error = e.response.get("error") if isinstance(e, SlackApiError) else repr(e)
+        logger.warning("could not publish the Home of %s (team=%s): %s", event["user"], context.team_id, error)

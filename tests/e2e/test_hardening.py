@@ -395,6 +395,22 @@ def test_home_button_failure_tells_the_user_once(
     assert len(told) == 1, told
 
 
+@SQLITE_ONLY
+@pytest.mark.parametrize("fault", [*FAULTS, "not_enabled"])
+def test_a_home_tab_slack_will_not_take_now_is_answered_200_and_published_at_the_next_opening(
+    impatient: SlackRequests, fake_slack: FakeSlack, store: Store, fault: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_acme(impatient, store)
+    fake_slack.fail_next("views.publish", **FAULTS.get(fault, {"error": fault}))
+    opened = {"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"}
+    with caplog.at_level(logging.WARNING):
+        assert impatient.event(opened).status == 200  # a 500 would only make Slack redeliver it, and count it failed
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []  # a warning, no traceback
+    assert "could not publish the Home of U0001" in caplog.text
+    assert impatient.event(opened).status == 200
+    assert "Acme" in json.dumps(fake_slack.published_home["U0001"])
+
+
 # A modal's private_metadata comes back from Slack as we wrote it; one that names an id past an INTEGER column (or
 # not a number at all) is a stale or forged form: PostgreSQL refuses such an id in the query itself.
 @pytest.mark.parametrize(
