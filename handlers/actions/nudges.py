@@ -6,24 +6,28 @@ there once the check-in is saved (the next tick notices it, see schedules.cadenc
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers.blocks import is_row_id
 from handlers.blocks.checkin import checkin_modal
-from handlers.blocks.nudges import snooze_modal
+from handlers.blocks.nudges import outcome_text, snooze_modal
 from handlers.followups import AfterAck
 from handlers.home_publisher import request_home_refresh
 from schedules import planner
 from schedules.sender import refresh_message
 from storage.models import Customer, Nudge
 from storage.store import Store
+
+logger = logging.getLogger(__name__)
 
 
 def _team(context: BoltContext, body: dict[str, Any]) -> str:
@@ -87,10 +91,12 @@ def skip_today(
     clock: Clock,
     settings: Settings,
     after_ack: AfterAck,
+    respond: Respond,
 ) -> None:
     """Records the skip (the first answer wins, so a double click changes nothing) and acks at once; the message
     is redrawn after the answer, on the app's follow-up pool (handlers.followups.AfterAck)."""
     team_id = _team(context, body)
+    confirmation: str | None = None  # for the clicker, should the message not show the skip
     try:
         nudge, customer = nudge_of(store, team_id, action.get("value"))
         assert nudge.id is not None
@@ -101,21 +107,33 @@ def skip_today(
         today = planner.calendar_of(customer, default_tz=settings.default_tz).local_date(now)
         if nudge.kind == planner.CADENCE and nudge.due_key < today.isoformat():
             outcome["day"] = nudge.due_key
-        store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome)
+        if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome):
+            confirmation = (
+                f"{outcome_text(outcome)} Slack didn't let me update *{customer.name}*'s reminder, so it still "
+                "shows its buttons."
+            )
         request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
         ack()
     finally:  # also after a refusal: the message then shows what others did meanwhile
         value = str(action.get("value") or "")
-        after_ack.submit(
-            lambda: redraw(team_id=team_id, value=value, client=client, store=store, clock=clock),
-            what="redrawing a nudge after a skip",
-        )
+
+        def redraw_or_confirm() -> None:
+            # The message is what tells the clicker the skip was taken: one Slack would not redraw (rate-limited,
+            # down, deleted) would leave them clicking a button that seems to do nothing.
+            if not redraw(team_id=team_id, value=value, client=client, store=store, clock=clock) and confirmation:
+                try:
+                    respond(text=confirmation, response_type="ephemeral", replace_original=False)
+                except (SlackApiError, OSError) as e:
+                    logger.warning("could not confirm a skip to %s: %r", body["user"]["id"], e)
+
+        after_ack.submit(redraw_or_confirm, what="redrawing a nudge after a skip")
 
 
-def redraw(*, team_id: str, value: str, client: WebClient, store: Store, clock: Clock) -> None:
-    """After the ack: the nudge message shows who did what, in place of its buttons."""
+def redraw(*, team_id: str, value: str, client: WebClient, store: Store, clock: Clock) -> bool:
+    """After the ack: the nudge message shows who did what, in place of its buttons. False when it does not."""
     nudge = store.nudge(team_id=team_id, nudge_id=int(value)) if is_row_id(value) else None
-    if nudge is not None and nudge.channel_id and nudge.message_ts:
-        refresh_message(
-            store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=clock()
-        )
+    if nudge is None or not nudge.channel_id or not nudge.message_ts:
+        return False
+    return refresh_message(
+        store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=clock()
+    )

@@ -245,6 +245,25 @@ def test_skip_today_updates_the_message_in_place(
     assert "Skipped for today by <@U0001>" in shown and NUDGE_SKIP not in shown
 
 
+@pytest.mark.parametrize("fault", [{"error": "message_not_found"}, {"status": 500, "times": 3}])
+def test_skip_on_a_nudge_slack_will_not_redraw_is_confirmed_to_the_clicker_once(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, fault: dict[str, Any]
+) -> None:
+    add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+    value = message["blocks"][1]["elements"][2]["value"]
+    fake_slack.fail_next("chat.update", **fault)  # the message deleted meanwhile, or Slack down
+    for _ in range(2):  # and a second click, the first seeming to do nothing
+        assert slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(message)).status
+        bot.settle()
+    (told,) = fake_slack.calls_to("response_url")
+    assert told.params["text"].startswith(":fast_forward: Skipped for today by <@U0001>")
+    assert "Slack didn't let me update *Acme*'s reminder" in told.params["text"]
+    assert told.params["response_type"] == "ephemeral" and not told.params.get("replace_original")
+    assert rows(store)[0].payload["outcome"]["what"] == "skipped"
+
+
 def test_a_nudge_slack_does_not_redraw_in_time_leaves_the_tick_going(
     store: Store, settings: Settings, fake_slack: FakeSlack
 ) -> None:
