@@ -257,3 +257,19 @@ def test_partner_bot_serve_with_an_app_token_slack_refuses_names_it_in_one_line(
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "partner-bot: Slack refused SLACK_APP_TOKEN (invalid_auth)" in result.stderr
     assert "xapp-1-A0001-1-revoked" not in result.stderr
+
+
+def test_slack_faults_and_stale_buttons_are_told_as_over_http(
+    sm: SocketModeRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    ack_text(sm.command("add Acme <@U0001|dana>"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+    fake_slack.fail_next("users.info", error="invalid_auth")  # Sam is an admin: Slack could not say so
+    assert "Slack refused Partner's access" in ack_text(sm.command("archive acme", user_id="U0002", user_name="sam"))
+    assert "Archived *Acme*" in ack_text(sm.command("archive acme"))
+    assert sm.block_action(OPEN_CHECKIN, value=str(customer.id), view={"id": "VHOME", "type": "home"}).body == b""
+    (told,) = fake_slack.wait_for("chat.postMessage")
+    assert told.params["text"] == "*Acme* is archived. Bring it back with `/partner restore Acme`."
+    fake_slack.fail_next("views.publish", error="not_enabled")
+    assert sm.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"}).body == b""
+    assert fake_slack.socket_mode.stray_messages == []
