@@ -6,11 +6,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
 from domain.boundaries import Policy
+from domain.calendar import validate_timezone, validate_typed_timezone
 from domain.health import DEFAULT_THRESHOLDS, DEFAULT_WEIGHTS, HealthThresholds, HealthWeights
 
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
@@ -150,13 +150,7 @@ class Settings:
         if not 0 < port < 65536:
             raise SettingsError(f"PORT must be a number between 1 and 65535, got {port_text!r}.")
 
-        tz = get("PARTNER_DEFAULT_TZ") or "UTC"
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(
-                f"PARTNER_DEFAULT_TZ {tz!r} is not a known time zone; use an IANA name like Europe/Berlin."
-            ) from None
+        tz = default_time_zone(get("PARTNER_DEFAULT_TZ") or "UTC")
 
         admins_text = get("PARTNER_ADMINS") or ""
         admins = frozenset(a.strip() for a in admins_text.replace(";", ",").split(",") if a.strip())
@@ -275,6 +269,21 @@ def _pairs(name: str, text: str, example: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def default_time_zone(text: str) -> str:
+    """PARTNER_DEFAULT_TZ read as a customer's `tz=` is: any case (`europe/berlin`), and not EST or MST, fixed offsets
+    all year that would put every call of a New York or Denver customer an hour off from March to November."""
+    try:
+        validate_timezone(text)
+    except ValueError:
+        raise SettingsError(
+            f"PARTNER_DEFAULT_TZ {text!r} is not a known time zone; use an IANA name like Europe/Berlin."
+        ) from None
+    try:
+        return validate_typed_timezone(text)
+    except ValueError as e:
+        raise SettingsError(f"PARTNER_DEFAULT_TZ: {str(e).replace('tz=', 'PARTNER_DEFAULT_TZ=')}") from None
+
+
 def parse_health_weights(text: str | None) -> HealthWeights:
     """`adherence=25,recency=20,…`; components left out keep their default weight."""
     if not text:
@@ -289,9 +298,14 @@ def parse_health_weights(text: str | None) -> HealthWeights:
         except ValueError:
             raise SettingsError(f"PARTNER_HEALTH_WEIGHTS: {key} must be a number, got {value!r}.") from None
     try:
-        return HealthWeights(**{**vars(DEFAULT_WEIGHTS), **values})
+        weights = HealthWeights(**{**vars(DEFAULT_WEIGHTS), **values})
     except ValueError as e:
         raise SettingsError(f"PARTNER_HEALTH_WEIGHTS: {e}.") from None
+    if not any(vars(weights).values()):  # every customer would read "not scored yet" for ever, with no word why
+        raise SettingsError(
+            "PARTNER_HEALTH_WEIGHTS: every weight is 0, so no health score could be computed; keep one above 0."
+        )
+    return weights
 
 
 def parse_health_thresholds(text: str | None) -> HealthThresholds:

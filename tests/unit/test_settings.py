@@ -70,6 +70,31 @@ def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     assert (s.slack_bot_token, s.slack_signing_secret, s.port) == ("xoxb-from-file", "env", 4000)
 
 
+def test_the_default_time_zone_is_read_as_a_customers_is() -> None:
+    """Any case, canonical spelling; EST and MST (fixed offsets all year) refused naming the zone meant, as
+    `/partner add tz=EST` is: a New York default typed as EST put every call an hour off from March to November."""
+    assert Settings.from_mapping({**BASE, "PARTNER_DEFAULT_TZ": "europe/berlin"}).default_tz == "Europe/Berlin"
+    assert Settings.from_mapping({**BASE, "PARTNER_DEFAULT_TZ": "utc"}).default_tz == "UTC"
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_mapping({**BASE, "PARTNER_DEFAULT_TZ": "EST"})
+    assert str(refused.value) == (
+        "PARTNER_DEFAULT_TZ: EST is a fixed UTC−05:00 all year, with no daylight saving time. For clocks that change "
+        "in March and November, use PARTNER_DEFAULT_TZ=America/New_York; for UTC−05:00 all year, "
+        "PARTNER_DEFAULT_TZ=America/Panama."
+    )
+    with pytest.raises(SettingsError, match="PARTNER_DEFAULT_TZ: MST is a fixed"):
+        Settings.from_mapping({**BASE, "PARTNER_DEFAULT_TZ": "MST"})
+
+
+def test_health_weights_that_leave_every_component_out_are_refused() -> None:
+    zero = ",".join(
+        f"{name}=0" for name in ("adherence", "recency", "mood", "scorecard", "level", "boundaries", "flag")
+    )
+    with pytest.raises(SettingsError, match="PARTNER_HEALTH_WEIGHTS: every weight is 0"):
+        Settings.from_mapping({**BASE, "PARTNER_HEALTH_WEIGHTS": zero})
+    assert Settings.from_mapping({**BASE, "PARTNER_HEALTH_WEIGHTS": zero.replace("mood=0", "mood=1")})
+
+
 def test_api_url_gets_its_trailing_slash_and_admins_are_listed() -> None:
     s = Settings.from_mapping({**BASE, "SLACK_API_URL": "http://127.0.0.1:9/api", "PARTNER_ADMINS": "U1, W2"})
     assert s.slack_api_url == "http://127.0.0.1:9/api/"
