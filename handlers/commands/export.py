@@ -204,8 +204,8 @@ def send_export(
                     {"file": str(checkins_path), "filename": checkins_path.name, "title": "Check-ins"},
                     {"file": str(surveys_path), "filename": surveys_path.name, "title": "Survey answers"},
                 ],
-                initial_comment=f"Your export of {request.label}: {checkins} check-ins and {answers} survey answers. "
-                "Columns are described in Partner's README.",
+                initial_comment=f"Your export of {request.label}: {checkins} check-in{'s' if checkins != 1 else ''} "
+                f"and {answers} survey answer{'s' if answers != 1 else ''}. Columns are described in Partner's README.",
             )
     except (SlackClientError, OSError) as e:  # OSError: Slack timed out or dropped the connection; SlackRequestError:
         # the upload URL answered something other than 200

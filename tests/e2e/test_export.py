@@ -131,6 +131,16 @@ def test_export_all_includes_every_customer_and_respects_since(
     assert len(rows) == len(NOTES) + 1
 
 
+def test_the_files_message_counts_one_check_in_and_each_answer_in_good_english(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    seed(store)
+    assert "1 check-in and 0 survey responses of Globex" in slack.command("export globex").json()["text"]
+    (sent,) = fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    assert sent.params["initial_comment"].startswith("Your export of Globex: 1 check-in and 0 survey answers. ")
+
+
 def test_the_files_are_named_by_the_teams_day_not_the_utc_day(
     settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack
 ) -> None:
