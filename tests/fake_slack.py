@@ -528,6 +528,9 @@ class FakeSlack:
         self._dm_by_user: dict[str, str] = {}
         self._external_ids: dict[str, str] = {}
         self._exchanged_triggers: set[str] = set()  # trigger_ids a view was opened with: each opens one
+        # trigger_id → the modal view its interaction happened in (told by SlackRequests, as Slack knows it): what
+        # views.push puts the new view on top of.
+        self._trigger_views: dict[str, str] = {}
         self._response_ids: set[str] = set()
         # OAuth install: the app's credentials, codes handed out by the consent page, and the bot tokens it
         # issued per workspace (token → that workspace's install; the constructor's bot_token stays valid too).
@@ -683,6 +686,7 @@ class FakeSlack:
             self.response_url_posts.clear()
             self._external_ids.clear()
             self._exchanged_triggers.clear()
+            self._trigger_views.clear()
             self.installs.clear()
             self._oauth_codes.clear()
             self._refresh_tokens.clear()
@@ -1528,11 +1532,35 @@ class FakeSlack:
         self._exchange_trigger(params)
         return {"view": self._store_view(view)}
 
+    def note_trigger_from_view(self, trigger_id: str, view_id: str) -> None:
+        """Slack made `trigger_id` for a click inside the modal view `view_id`: a views.push with it stacks on it."""
+        with self._lock:
+            self._trigger_views[trigger_id] = view_id
+
+    def view_stack(self, view_id: str) -> list[str]:
+        """The ids of the views from the root up to `view_id` (views.push's previous_view_id chain)."""
+        stack: list[str] = []
+        current: str | None = view_id
+        while current is not None and current in self.views and current not in stack:
+            stack.insert(0, current)
+            current = self.views[current].get("previous_view_id")
+        return stack
+
     def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
+        """views.push: `trigger_id` (from a click inside a modal) + `view`; returns the pushed view. Slack keeps at
+        most three views in a modal's stack (the one opened and two pushed): a fourth is push_limit_reached."""
         self._require_trigger(params)
         view = self.check_view(params.get("view"), ("modal",))
+        with self._lock:
+            below = self._trigger_views.get(_str_param(params, "trigger_id").strip())
+        if below is not None and len(self.view_stack(below)) >= 3:
+            raise _ApiError("push_limit_reached")
         self._exchange_trigger(params)
-        return {"view": self._store_view(view)}
+        stored = self._store_view(view)
+        if below is not None and below in self.views:
+            stored["previous_view_id"] = below
+            stored["root_view_id"] = self.views[below].get("root_view_id") or below
+        return {"view": stored}
 
     def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
         view_id = _str_param(params, "view_id")

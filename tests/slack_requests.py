@@ -309,6 +309,8 @@ class SlackRequests:
         if view is not None:
             payload["container"] = {"type": "view", "view_id": view.get("id", "V0001")}
             payload["view"] = view  # a view's input state travels inside the view, not at top level
+            if self.fake is not None and view.get("type") == "modal":  # Slack knows where the click's trigger came from
+                self.fake.note_trigger_from_view(payload["trigger_id"], str(view.get("id", "V0001")))
         else:
             if message is None:
                 message = {

@@ -588,6 +588,30 @@ def test_views_open_update_push(fake: FakeSlack, client: WebClient) -> None:
     assert pushed["id"] != opened["id"]
 
 
+def test_views_push_stacks_on_the_modal_the_click_came_from_and_at_most_three_deep(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    root = client.views_open(trigger_id=new_trigger_id(), view=_modal())["view"]
+    below = root
+    for step in (2, 3):
+        trigger = new_trigger_id()
+        fake.note_trigger_from_view(trigger, below["id"])  # a click inside `below`, as Slack saw it
+        pushed = client.views_push(trigger_id=trigger, view=_modal(f"Step {step}"))["view"]
+        assert (pushed["previous_view_id"], pushed["root_view_id"]) == (below["id"], root["id"])
+        below = pushed
+    assert fake.view_stack(below["id"]) == [
+        root["id"],
+        fake.calls_to("views.push")[0].response["view"]["id"],
+        below["id"],
+    ]
+    trigger = new_trigger_id()
+    fake.note_trigger_from_view(trigger, below["id"])
+    with pytest.raises(SlackApiError, match="push_limit_reached"):  # the root and two pushed views at most
+        client.views_push(trigger_id=trigger, view=_modal("Step 4"))
+    with pytest.raises(SlackApiError, match="invalid_arguments"):  # the pushed view is checked like any other
+        client.views_push(trigger_id=new_trigger_id(), view=_modal(title="A title that is far too long"))
+
+
 @pytest.mark.parametrize(
     ("trigger_id", "view", "error"),
     [
