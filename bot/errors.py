@@ -89,6 +89,28 @@ def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
         logger.warning("could not tell the user about an error", exc_info=True)
 
 
+def _tell_in_modal(client: WebClient, body: dict[str, Any], text: str) -> bool:
+    """A click inside a modal (e.g. a survey button on the card opened from Home): the note is pushed on top of
+    it, where the user is looking (an ephemeral has no channel there, a DM would go unseen behind the modal).
+    False when it is not such a click or Slack refused the push (a spent trigger, three views already)."""
+    view = body.get("view") or {}
+    trigger_id = body.get("trigger_id")
+    if (body.get("container") or {}).get("type") != "view" or view.get("type") != "modal" or not trigger_id:
+        return False
+    notice = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Partner"},
+        "close": {"type": "plain_text", "text": "OK"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+    }
+    try:
+        client.views_push(trigger_id=trigger_id, view=notice)
+    except (SlackApiError, OSError):
+        logger.warning("could not show the error in the modal; telling the user elsewhere", exc_info=True)
+        return False
+    return True
+
+
 def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext, client: WebClient) -> BoltResponse:
     if isinstance(error, SlackApiError) and error.response.get("error") == _SPENT_TRIGGER:
         logger.warning(
@@ -136,7 +158,8 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
     if kind in ("block_actions", "message_action", "shortcut", "block_suggestion"):
         if kind == "block_suggestion":
             return _json({"options": []})
-        _tell(client, body, message)
+        if not (kind == "block_actions" and _tell_in_modal(client, body, message)):
+            _tell(client, body, message)
         return BoltResponse(status=200, body="")
 
     # Events: a 500 makes Slack retry, which is right for a failure of ours and useless for bad input.

@@ -41,7 +41,9 @@ from handlers.ids import (
     BOUNDARY_HELD,
     BOUNDARY_RETIRE,
     BOUNDARY_SLIP,
+    CARD_ASK,
     CUSTOMER_VIEW_MODAL,
+    HOME_SURVEY,
     NUDGE_LOG_CALL,
     NUDGE_SKIP,
     NUDGE_SNOOZE,
@@ -72,6 +74,8 @@ _DOING: dict[str, str] = {
     NUDGE_SKIP: "skip calls",
     OPEN_CHECKIN: "log check-ins",
     OPEN_SURVEY: "answer this survey",
+    HOME_SURVEY: "answer this survey",
+    CARD_ASK: "ask for the customer's view",
     **{action_id: "change working agreements" for action_id in _BOUNDARY_ACTIONS},
 }
 

@@ -22,6 +22,7 @@ CARD_EDIT = "card_edit"
 CARD_SNOOZE = "card_snooze"  # opens the snooze modal
 CARD_ARCHIVE = "card_archive"
 CARD_RESTORE = "card_restore"
+CARD_ASK = "card_ask"  # value: customer id; asks the customer's people in their shared channel (`/partner ask`)
 
 # App Home dashboard
 HOME_SCOPE = "home_scope"  # static_select: my customers / the whole team
@@ -30,6 +31,7 @@ HOME_TIER = "home_tier"  # static_select: any tier / one tier
 HOME_NEXT_PAGE = "home_next_page"
 HOME_PREV_PAGE = "home_prev_page"
 HOME_OPEN_CARD = "home_open_card"
+HOME_SURVEY = "home_survey"  # overflow on a Home row; option values as OPEN_SURVEY's, or "ask:<customer id>"
 HOME_SNOOZE = "home_snooze"  # value: customer id; opens the cadence engine's snooze modal (NUDGE_SNOOZE wants a nudge)
 
 # Surveys

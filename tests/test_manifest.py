@@ -157,15 +157,27 @@ def survey_views(customer: Customer) -> list[dict[str, Any]]:
 def customer_views(customer: Customer, checkin: CheckIn, now: datetime) -> list[dict[str, Any]]:
     """The customer list (with paging), the card (live and archived) and the add/edit modals."""
     archived = customer.model_copy(update={"archived_at": now})
+    shared = customer.model_copy(update={"channel_id": "C1", "channel_shared": True})
     row = CustomerRow(customer=customer, tz="UTC", last=checkin, moods=["green"], recent=[checkin])
     return [
         list_message(rows=[row], title="All customers", args="all", page=2, pages=3, total=60, now=now),
         customer_card(row, now=now),
         customer_card(dataclasses.replace(row, their_views=[], profile=None), now=now),  # as /partner show loads it
         customer_card(CustomerRow(customer=archived, tz="UTC"), now=now),
+        # A customer whose channel is shared with its people: the card offers "Ask them".
+        customer_card(CustomerRow(customer=shared, tz="UTC", their_views=[], profile=None), now=now),
+        home_card_modal(shared, now),
         customer_modal(owner_id="U1", channel_id="C1"),
         customer_modal(customer=customer),
     ]
+
+
+def home_card_modal(customer: Customer, now: datetime) -> dict[str, Any]:
+    """The card opened from a Home row, with its survey buttons."""
+    from handlers.blocks.home import card_modal, customer_facts
+
+    facts = customer_facts(customer, None, now=now, default_tz="UTC")
+    return card_modal(facts, trend=[], boundaries=[], now=now, their_views=[], profile=None, notice="Saved.")
 
 
 def boundary_views(customer: Customer, now: datetime) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from handlers.actions.customers import (
 from handlers.actions.customers import open_card as open_customer_card
 from handlers.actions.home import ack_home, open_home_card, snooze_from_home
 from handlers.actions.nudges import log_call, open_snooze, skip_today
-from handlers.actions.surveys import open_customer_view, open_survey
+from handlers.actions.surveys import ask_from_card, open_customer_view, open_survey, survey_from_home
 from handlers.ids import (
     BOUNDARY_ACTIVATE,
     BOUNDARY_CALL_NO,
@@ -25,6 +25,7 @@ from handlers.ids import (
     BOUNDARY_RETIRE,
     BOUNDARY_SLIP,
     CARD_ARCHIVE,
+    CARD_ASK,
     CARD_EDIT,
     CARD_RESTORE,
     CARD_SNOOZE,
@@ -34,6 +35,7 @@ from handlers.ids import (
     HOME_SCOPE,
     HOME_SHOW,
     HOME_SNOOZE,
+    HOME_SURVEY,
     HOME_TIER,
     LIST_OPEN_CARD,
     LIST_PAGE,
@@ -64,6 +66,8 @@ def register(app: App) -> None:
     app.action(HOME_OPEN_CARD)(open_home_card)
     app.action(HOME_SNOOZE)(snooze_from_home)
     app.action(OPEN_SURVEY)(open_survey)
+    app.action(HOME_SURVEY)(survey_from_home)
+    app.action(CARD_ASK)(ask_from_card)
     app.action(OPEN_CUSTOMER_VIEW)(open_customer_view)
     app.action(BOUNDARY_ACTIVATE)(boundaries.activate)
     app.action(BOUNDARY_SLIP)(boundaries.slip)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -11,7 +12,9 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from handlers.actions.nudges import open_snooze_modal
+from handlers.blocks import metadata_row_id
 from handlers.blocks.home import (
+    CARD_METADATA_KEY,
     NO_TIER,
     SPARK_WEEKS,
     HomeState,
@@ -97,21 +100,10 @@ def snooze_from_home(
     open_snooze_modal(client, body["trigger_id"], customer, nudge_id=None, now=clock(), settings=settings)
 
 
-def open_home_card(
-    ack: Ack,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    context: BoltContext,
-    client: WebClient,
-    store: Store,
-    clock: Clock,
-    settings: Settings,
-) -> None:
-    """A read-only card for the customer of a Home row."""
-    ack()
-    team_id = context.team_id or body["team"]["id"]
-    customer = _customer(store, team_id, action)
-    now = clock()
+def home_card(
+    store: Store, settings: Settings, *, team_id: str, customer: Customer, now: datetime, notice: str | None = None
+) -> dict[str, Any]:
+    """The card modal of a Home row's customer, with its surveys (our view vs theirs, profile, self-check)."""
     assert customer.id is not None
     contact = store.customer_last_contact(team_id=team_id, customer_id=customer.id)
     facts = customer_facts(
@@ -123,6 +115,45 @@ def open_home_card(
     )
     trend = health_trend(points.get(customer.id, []), now=now, tz=facts.tz)
     boundaries = store.home_active_boundaries(team_id=team_id, customer_ids=[customer.id]).get(customer.id, [])
-    client.views_open(
-        trigger_id=body["trigger_id"], view=card_modal(facts, trend=trend, boundaries=boundaries, now=now)
+    theirs = store.survey_responses(
+        team_id=team_id, survey="customer_view", customer_id=customer.id, external=True, limit=50
     )
+    profile = store.latest_survey_response(team_id=team_id, survey="profile", customer_id=customer.id)
+    return card_modal(
+        facts, trend=trend, boundaries=boundaries, now=now, their_views=theirs, profile=profile, notice=notice
+    )
+
+
+def open_home_card(
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    """The customer's card for a Home row, with the card's survey buttons (they push the survey on top of it)."""
+    ack()
+    team_id = context.team_id or body["team"]["id"]
+    customer = _customer(store, team_id, action)
+    view = home_card(store, settings, team_id=team_id, customer=customer, now=clock())
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def modal_source(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The modal a click came from (Slack lets a modal's click only push a view, not open one); None otherwise."""
+    view = body.get("view") or {}
+    if (body.get("container") or {}).get("type") == "view" and view.get("type") == "modal":
+        return view
+    return None
+
+
+def home_card_customer(view: dict[str, Any]) -> int | None:
+    """The customer whose Home card `view` is; None for any other view."""
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return None
+    return metadata_row_id(data.get(CARD_METADATA_KEY)) if isinstance(data, dict) else None

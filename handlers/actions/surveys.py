@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.clock import Clock
+from bot.settings import Settings
 from domain.errors import UserError
-from handlers.blocks.surveys import parse_survey_button, survey_modal
+from handlers.actions.home import home_card, home_card_customer, modal_source
+from handlers.blocks.surveys import ASK, parse_survey_button, parse_survey_menu, survey_modal
+from handlers.commands.ask import ask_customer
 from handlers.commands.lookup import live_customer
 from handlers.identity import app_team_id, is_external
 from handlers.parsing import unescape
@@ -26,8 +30,13 @@ def open_survey_modal(
     survey: str,
     customer: Customer | None,
     channel_id: str | None = None,
+    source: dict[str, Any] | None = None,
 ) -> None:
-    """Opens the survey, filled in from the user's draft, or (profile) from the latest saved profile."""
+    """Opens the survey, filled in from the user's draft, or (profile) from the latest saved profile.
+
+    From a modal (`source`, e.g. the card opened from Home) the survey is pushed on top of it: Slack refuses to
+    open a second modal from a modal's click. Pushed on a Home card, it redraws that card once saved.
+    """
     customer_id = customer.id if customer is not None else None
     draft = store.survey_draft(team_id=team_id, user_id=user_id, survey=survey, customer_id=customer_id)
     prefill: dict[str, Any] | None = dict(draft.answers) if draft is not None else None
@@ -36,8 +45,19 @@ def open_survey_modal(
         latest = store.latest_survey_response(team_id=team_id, survey="profile", customer_id=customer_id)
         # Saved answers keep Slack's escaping (see submit_survey); the form shows them as typed.
         prefill = {k: unescape(v) if isinstance(v, str) else v for k, v in latest.answers.items()} if latest else None
-    view = survey_modal(survey, customer=customer, prefill=prefill, channel_id=channel_id, from_draft=draft is not None)
-    client.views_open(trigger_id=trigger_id, view=view)
+    on_card = source is not None and customer_id is not None and home_card_customer(source) == customer_id
+    view = survey_modal(
+        survey,
+        customer=customer,
+        prefill=prefill,
+        channel_id=channel_id,
+        from_draft=draft is not None,
+        card_view_id=str(source["id"]) if on_card and source is not None and source.get("id") else None,
+    )
+    if source is not None:
+        client.views_push(trigger_id=trigger_id, view=view)
+    else:
+        client.views_open(trigger_id=trigger_id, view=view)
 
 
 # What the customer's own people are told when the customer behind their survey is archived or gone: nothing about
@@ -64,7 +84,75 @@ def open_survey(
         survey=survey,
         customer=customer,
         channel_id=(body.get("channel") or {}).get("id"),
+        source=modal_source(body),
     )
+
+
+def survey_from_home(
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+) -> None:
+    """A Home row's survey menu: the survey's modal (views.open with the click's trigger), or the invitation to the
+    customer's people, confirmed by DM (the Home has no channel to answer in)."""
+    ack()
+    option = str((action.get("selected_option") or {}).get("value") or "")
+    parsed = parse_survey_menu(option)
+    if parsed is None:
+        raise UserError("That menu is out of date; use `/partner survey <customer>` instead.")
+    key, customer_id = parsed
+    team_id, user_id = app_team_id(context, body), body["user"]["id"]
+    customer = live_customer(store, team_id, str(customer_id))
+    if key == ASK:
+        trigger_id = body["trigger_id"]
+        text = ask_customer(
+            client, store, team_id=team_id, user_id=user_id, customer=customer, trigger_id=trigger_id, now=clock()
+        )
+        client.chat_postMessage(channel=user_id, text=text)
+        return
+    open_survey_modal(
+        client=client,
+        store=store,
+        trigger_id=body["trigger_id"],
+        team_id=team_id,
+        user_id=user_id,
+        survey=key,
+        customer=customer,
+    )
+
+
+def ask_from_card(
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    respond: Respond,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
+) -> None:
+    """The card's "Ask them" (shown where the channel is shared): `/partner ask`, answered on the card it came from —
+    the Home card modal redrawn with what happened, else an ephemeral under the `/partner show` card."""
+    ack()
+    team_id, user_id = app_team_id(context, body), body["user"]["id"]
+    customer = live_customer(store, team_id, str(action.get("value") or ""))
+    now = clock()
+    text = ask_customer(
+        client, store, team_id=team_id, user_id=user_id, customer=customer, trigger_id=body["trigger_id"], now=now
+    )
+    source = modal_source(body)
+    if source is not None and source.get("id") and home_card_customer(source) == customer.id:
+        card = home_card(store, settings, team_id=team_id, customer=customer, now=now, notice=text)
+        client.views_update(view_id=str(source["id"]), view=card)
+    elif body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        client.chat_postMessage(channel=user_id, text=text)
 
 
 def open_customer_view(

@@ -15,7 +15,7 @@ from domain.calendar import WorkCalendar
 from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, tier_text, truncate
 from handlers.blocks.boundaries import boundary_section_blocks
 from handlers.blocks.health import views_text
-from handlers.blocks.surveys import SURVEY_NAMES, profile_blocks, survey_button
+from handlers.blocks.surveys import SURVEY_NAMES, ask_button, may_ask, profile_blocks, survey_button
 from handlers.ids import (
     ADD_CUSTOMER_MODAL,
     CARD_ARCHIVE,
@@ -193,17 +193,7 @@ def customer_card(
     if row.boundaries is not None and not archived:
         blocks.extend(boundary_section_blocks(customer, row.boundaries, now, boundary_policy, WorkCalendar(tz=row.tz)))
     if row.their_views is not None and not archived:
-        assert customer.id is not None
-        rate = survey_button(customer.id, "level", text="Rate our level")
-        blocks.append(
-            section(truncate(views_text(customer.tier, row.their_views, customer.name), 3000), accessory=rate)
-        )
-        blocks.extend(profile_blocks(row.profile, customer_id=customer.id))
-        # The team's self-check about this customer; a section's button, as one actions block takes one open_survey.
-        practices = survey_button(customer.id, "practices", text="Self-check")
-        blocks.append(
-            section(f"*{SURVEY_NAMES['practices']}*\nHow our team works with them, 1–5.", accessory=practices)
-        )
+        blocks.extend(card_survey_blocks(customer, row.their_views, row.profile))
     blocks.append(section("*Last check-ins*" if row.recent else "*No check-ins yet.*"))
     blocks.extend(section(_checkin_line(c, now)) for c in row.recent[:5])
     value = str(customer.id)
@@ -225,11 +215,28 @@ def customer_card(
             button("Edit", CARD_EDIT, value),
             button("Snooze", CARD_SNOOZE, value),
             survey_button(customer.id, "scorecard", text="Scorecard"),  # level and profile: their sections' buttons
+            *([ask_button(customer)] if may_ask(customer) else []),
             archive,
         ]
     blocks.append({"type": "actions", "block_id": "card_actions", "elements": actions})
     text = f"{title}: owner {fields[0].split(chr(10))[1]}, {cadence}, health {health_text(customer)}"
     return {"text": text, "blocks": blocks}
+
+
+def card_survey_blocks(
+    customer: Customer, their_views: Sequence[SurveyResponse], profile: SurveyResponse | None
+) -> list[dict[str, Any]]:
+    """The card's surveys: our view vs theirs (Rate our level), the ideal-customer profile (Edit profile) and the
+    practices self-check (Self-check); the same on the `/partner show` card and the card opened from Home."""
+    assert customer.id is not None
+    rate = survey_button(customer.id, "level", text="Rate our level")
+    # The team's self-check about this customer; a section's button, as one actions block takes one open_survey.
+    practices = survey_button(customer.id, "practices", text="Self-check")
+    return [
+        section(truncate(views_text(customer.tier, their_views, customer.name), 3000), accessory=rate),
+        *profile_blocks(profile, customer_id=customer.id),
+        section(f"*{SURVEY_NAMES['practices']}*\nHow our team works with them, 1–5.", accessory=practices),
+    ]
 
 
 # --------------------------------------------------------------------------- add / edit modals

@@ -22,6 +22,8 @@ from domain.cadence import (
 from domain.calendar import WorkCalendar
 from domain.health import sparkline, weekly_series
 from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, tier_text, truncate
+from handlers.blocks.customers import card_survey_blocks
+from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
 from handlers.ids import (
     HOME_NEXT_PAGE,
     HOME_OPEN_CARD,
@@ -33,7 +35,7 @@ from handlers.ids import (
     OPEN_CHECKIN,
 )
 from storage.home import HomeCandidate, HomeHeaderCounts, LastContact
-from storage.models import Boundary, Customer
+from storage.models import Boundary, Customer, SurveyResponse
 
 PAGE_SIZE = 20  # 3 blocks a customer + 9 around them stays well under Slack's 100 blocks for Home
 MAX_HOME_BLOCKS = 100
@@ -594,6 +596,7 @@ def row_blocks(
                 button("Log check-in", OPEN_CHECKIN, cid, style="primary"),
                 button("Snooze", HOME_SNOOZE, cid),
                 button("Open card", HOME_OPEN_CARD, cid),
+                survey_menu(facts.customer),  # the surveys straight from Home, as on the card
             ],
         },
         {"type": "divider"},
@@ -645,10 +648,22 @@ def home_view(page: HomePage, *, now: datetime) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks, "private_metadata": state.to_metadata()}
 
 
+CARD_METADATA_KEY = "home_card"  # the card modal's private_metadata: {"home_card": customer id}
+
+
 def card_modal(
-    facts: CustomerFacts, *, trend: Sequence[int | None], boundaries: Sequence[Boundary], now: datetime
+    facts: CustomerFacts,
+    *,
+    trend: Sequence[int | None],
+    boundaries: Sequence[Boundary],
+    now: datetime,
+    their_views: Sequence[SurveyResponse] = (),
+    profile: SurveyResponse | None = None,
+    notice: str | None = None,
 ) -> dict[str, Any]:
-    """A read-only customer card, opened from a Home row."""
+    """The customer's card opened from a Home row: what the row says, the settings, and the surveys with their
+    buttons as on the `/partner show` card (a survey opened here is pushed on top of this modal). `notice` says
+    what just happened (a survey saved, the customer's people asked)."""
     customer = facts.customer
     details = [
         f"*Owner:* <@{customer.owner_id}>" if customer.owner_id else "*Owner:* —",
@@ -663,9 +678,29 @@ def card_modal(
         reason = f" — {customer.snooze_reason}" if customer.snooze_reason else ""
         details.append(f"*Snoozed* until {local_time(customer.snoozed_until, facts.tz)}{reason}")
     blocks: list[dict[str, Any]] = [
+        *([context(notice)] if notice else []),
         section(row_text(facts, trend, boundaries, now)),
         {"type": "divider"},
         section("\n".join(details)),
-        context("Change the cadence, snooze or pause with `/partner` — see `/partner help`."),
     ]
-    return {"type": "modal", "title": plain(truncate(customer.name, 24), 24), "close": plain("Close"), "blocks": blocks}
+    if customer.archived_at is None and customer.id is not None:
+        blocks += [
+            {"type": "divider"},
+            *card_survey_blocks(customer, their_views, profile),
+            {
+                "type": "actions",
+                "block_id": "card_surveys",
+                "elements": [
+                    survey_button(customer.id, "scorecard", text="Scorecard"),
+                    *([ask_button(customer)] if may_ask(customer) else []),
+                ],
+            },
+        ]
+    blocks.append(context("Change the cadence, snooze or pause with `/partner` — see `/partner help`."))
+    return {
+        "type": "modal",
+        "title": plain(truncate(customer.name, 24), 24),
+        "close": plain("Close"),
+        "private_metadata": json.dumps({CARD_METADATA_KEY: customer.id}),
+        "blocks": blocks,
+    }

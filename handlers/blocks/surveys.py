@@ -9,7 +9,15 @@ from typing import Any
 from domain.surveys import LEVELS, SURVEYS, Question, Survey
 from handlers.blocks import button, context, is_row_id, plain, section, truncate
 from handlers.blocks.nudges import slack_date
-from handlers.ids import CUSTOMER_VIEW_MODAL, OPEN_CUSTOMER_VIEW, OPEN_SURVEY, SURVEY_ANSWER, SURVEY_MODAL
+from handlers.ids import (
+    CARD_ASK,
+    CUSTOMER_VIEW_MODAL,
+    HOME_SURVEY,
+    OPEN_CUSTOMER_VIEW,
+    OPEN_SURVEY,
+    SURVEY_ANSWER,
+    SURVEY_MODAL,
+)
 from storage.models import Customer, SurveyResponse
 
 MAX_MODAL_BLOCKS = 100
@@ -49,6 +57,52 @@ def parse_survey_button(value: str) -> tuple[str, int | None] | None:
     if subject == "team":
         return (survey, None) if survey == "practices" else None
     return (survey, int(subject)) if is_row_id(subject) else None
+
+
+ASK = "ask"  # a Home row's menu item: ask the customer's people (not a survey of ours: their own view)
+SURVEY_MENU_TEXT: dict[str, str] = {
+    "scorecard": "Scorecard",
+    "level": "Rate our level",
+    "practices": "Practices self-check",
+    "profile": "Edit profile",
+    ASK: "Ask them how they see us",
+}
+
+
+def may_ask(customer: Customer) -> bool:
+    """Whether the card offers "Ask them": only where the customer's own people read the channel (Slack Connect,
+    as Partner last heard from Slack) and it is usable; the click still asks Slack, as `/partner ask` does."""
+    return (
+        customer.archived_at is None
+        and bool(customer.channel_id)
+        and customer.channel_shared
+        and not customer.channel_error
+    )
+
+
+def ask_button(customer: Customer) -> dict[str, Any]:
+    return button("Ask them", CARD_ASK, str(customer.id))
+
+
+def survey_menu(customer: Customer) -> dict[str, Any]:
+    """A Home row's overflow menu: each survey about the customer, and "ask them" where the channel is shared."""
+    keys = [*TEAM_SURVEYS, *([ASK] if may_ask(customer) else [])]
+    return {
+        "type": "overflow",
+        "action_id": HOME_SURVEY,
+        "options": [{"text": plain(SURVEY_MENU_TEXT[k], 75), "value": f"{k}:{customer.id}"} for k in keys],
+    }
+
+
+def parse_survey_menu(value: str) -> tuple[str, int] | None:
+    """(survey or ASK, customer id) from a Home row menu option; None when malformed."""
+    key, _, subject = value.partition(":")
+    if key == ASK:
+        return (ASK, int(subject)) if is_row_id(subject) else None
+    parsed = parse_survey_button(value)
+    if parsed is None or parsed[1] is None:
+        return None
+    return parsed[0], parsed[1]
 
 
 def survey_picker(customer: Customer) -> dict[str, Any]:
@@ -115,8 +169,10 @@ def survey_modal(
     prefill: Mapping[str, Any] | None = None,
     channel_id: str | None = None,
     from_draft: bool = False,
+    card_view_id: str | None = None,
 ) -> dict[str, Any]:
-    """One screen per survey. Closing it notifies the app so the answers so far are kept as a draft."""
+    """One screen per survey. Closing it notifies the app so the answers so far are kept as a draft.
+    `card_view_id`: the Home card modal it was pushed on, redrawn with the new answers once it is saved."""
     survey: Survey = SURVEYS[survey_key]
     prefill = prefill or {}
     external = survey.audience == "customer"
@@ -136,6 +192,8 @@ def survey_modal(
     metadata = {"survey": survey_key, "customer_id": customer.id if customer is not None else None}
     if channel_id:
         metadata["channel_id"] = channel_id
+    if card_view_id:
+        metadata["card_view_id"] = card_view_id
     return {
         "type": "modal",
         "callback_id": CUSTOMER_VIEW_MODAL if external else SURVEY_MODAL,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from domain.customers import shared_with_another_organisation
@@ -13,6 +15,8 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.parsing import tokenize, unescape
 from schedules.slack_http import lasting
+from storage.models import Customer
+from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +29,24 @@ def ask(call: CommandCall) -> Reply:
     customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}'. Usage: `{USAGE}`")
+    text = ask_customer(
+        call.client,
+        call.store,
+        team_id=call.team_id,
+        user_id=call.user_id,
+        customer=customer,
+        trigger_id=call.trigger_id,
+        now=call.now,
+    )
+    return {"text": text}
+
+
+def ask_customer(
+    client: WebClient, store: Store, *, team_id: str, user_id: str, customer: Customer, trigger_id: str, now: datetime
+) -> str:
+    """Posts the invitation in the customer's shared channel and says so; a UserError says why it can't. Shared by
+    the command and the card's "Ask them" button: `trigger_id` (the command's, the click's) makes a redelivery of
+    the same request post nothing twice."""
     assert customer.id is not None
     channel_id = customer.channel_id
     if not channel_id:
@@ -33,7 +55,7 @@ def ask(call: CommandCall) -> Reply:
             f"then try `{USAGE}` again."
         )
     try:
-        channel = call.client.conversations_info(channel=channel_id)["channel"]
+        channel = client.conversations_info(channel=channel_id)["channel"]
     except SlackApiError as e:
         error = e.response.get("error")
         logger.info("conversations.info failed for %s: %s", channel_id, error)
@@ -46,8 +68,8 @@ def ask(call: CommandCall) -> Reply:
             ) from None
         raise UserError(f"I can't see <#{channel_id}>. Invite me there (`/invite @Partner`) and try again.") from None
     # What Slack just said is worth keeping: a shared channel keeps Partner's internal posts out (summaries, nudges).
-    call.store.set_channel_shared(
-        team_id=call.team_id, channel_id=channel_id, shared=shared_with_another_organisation(channel), now=call.now
+    store.set_channel_shared(
+        team_id=team_id, channel_id=channel_id, shared=shared_with_another_organisation(channel), now=now
     )
     if channel.get("is_archived"):
         raise UserError(
@@ -59,24 +81,24 @@ def ask(call: CommandCall) -> Reply:
             f"<#{channel_id}> isn't shared with *{customer.name}* through Slack Connect, so their people can't "
             "answer there. Share the channel with them first; I only ask customers in their own channel."
         )
-    # The same command delivered twice (a retry, a replay) posts one invitation, and says "Asked" only once it is
-    # in the channel: Slack redelivers a command it timed out waiting for, perhaps while the first still posts.
-    asked = {"team_id": call.team_id, "customer_id": customer.id, "kind": ASKED, "dedupe": f"trigger:{call.trigger_id}"}
-    record = {**asked, "detail": {"channel_id": channel_id}, "now": call.now, "actor_id": call.user_id}
-    if not call.store.record_customer_event_once(**record):
-        event = call.store.customer_event_once(**asked)
+    # The same request delivered twice (a retry, a replay) posts one invitation, and says "Asked" only once it is
+    # in the channel: Slack redelivers a request it timed out waiting for, perhaps while the first still posts.
+    asked = {"team_id": team_id, "customer_id": customer.id, "kind": ASKED, "dedupe": f"trigger:{trigger_id}"}
+    record = {**asked, "detail": {"channel_id": channel_id}, "now": now, "actor_id": user_id}
+    if not store.record_customer_event_once(**record):
+        event = store.customer_event_once(**asked)
         if event is not None and event.detail.get("ts"):
-            return {"text": asked_text(customer, channel_id)}
+            return asked_text(customer, channel_id)
         if event is not None and event.detail.get("unconfirmed"):
-            return {"text": unconfirmed_ask_text(customer, channel_id)}
+            return unconfirmed_ask_text(customer, channel_id)
         # None: the first delivery's post failed just now and it gave the invitation up, so this one posts it.
-        if event is not None or not call.store.record_customer_event_once(**record):
-            return {"text": still_asking_text(customer, channel_id)}
+        if event is not None or not store.record_customer_event_once(**record):
+            return still_asking_text(customer, channel_id)
     try:
-        posted = call.client.chat_postMessage(channel=channel_id, **ask_message(customer))
+        posted = client.chat_postMessage(channel=channel_id, **ask_message(customer))
     except SlackApiError as e:
-        # Slack refused it, so nothing was asked: a retry of this command posts it rather than saying "Asked".
-        call.store.forget_customer_event_once(**asked)
+        # Slack refused it, so nothing was asked: a retry of this request posts it rather than saying "Asked".
+        store.forget_customer_event_once(**asked)
         error = e.response.get("error")
         if error in ("not_in_channel", "channel_not_found"):
             raise UserError(f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can ask there.") from None
@@ -88,7 +110,7 @@ def ask(call: CommandCall) -> Reply:
         raise
     except OSError:
         # No answer: Slack may have posted it. A retry says so rather than posting a second invitation.
-        call.store.add_to_customer_event_once(**asked, detail={"unconfirmed": True})
+        store.add_to_customer_event_once(**asked, detail={"unconfirmed": True})
         raise
-    call.store.add_to_customer_event_once(**asked, detail={"ts": str(posted["ts"])})
-    return {"text": asked_text(customer, channel_id)}
+    store.add_to_customer_event_once(**asked, detail={"ts": str(posted["ts"])})
+    return asked_text(customer, channel_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -13,6 +14,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from domain.surveys import SURVEYS, Survey, summarize, validate_answers
+from handlers.actions.home import home_card
 from handlers.actions.surveys import SURVEY_CLOSED
 from handlers.blocks import metadata_row_id
 from handlers.blocks.health import gap_alert_text, their_level, view_gap
@@ -127,7 +129,13 @@ def submit_survey(
 
 
 def follow_up_survey(
-    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
 ) -> None:
     """After the modal closed: confirm, announce a tier change, flag a gap between our view and theirs.
 
@@ -144,12 +152,17 @@ def follow_up_survey(
     customer = store.customer(team_id=team_id, customer_id=customer_id) if customer_id is not None else None
     user_id = body["user"]["id"]
     channel_id = modal_metadata(view).get("channel_id")
-    if survey.audience == "team":
+    saved = survey_saved_text(survey.key, customer, response.score)
+    card_view_id = modal_metadata(view).get("card_view_id")
+    redrawn = (
+        customer is not None
+        and isinstance(card_view_id, str)
+        and _redraw_home_card(client, store, settings, card_view_id, customer, clock(), saved)
+    )
+    if survey.audience == "team" and not redrawn:
         # Where the survey was opened, else (a channel Partner isn't in, a form with no channel) by DM, as a
-        # check-in's form confirms: the author always hears it was saved.
-        tell_user(
-            client, user_id=user_id, channel_id=channel_id, text=survey_saved_text(survey.key, customer, response.score)
-        )
+        # check-in's form confirms: the author always hears it was saved (on the card it came back to, from Home).
+        tell_user(client, user_id=user_id, channel_id=channel_id, text=saved)
     if customer is None or not customer.owner_id:
         return
     if follow_up.get("tier_change") and user_id != customer.owner_id:  # the owner who moved it knows
@@ -208,6 +221,21 @@ def _gap_news(store: Store, *, team_id: str, customer: Customer, theirs: str) ->
     if any(their_level([r]) not in (None, theirs) for r in since):
         return f"{pair}:after:{last.id}"  # their view moved away and back since
     return None
+
+
+def _redraw_home_card(
+    client: WebClient, store: Store, settings: Settings, view_id: str, customer: Customer, now: datetime, notice: str
+) -> bool:
+    """The survey was pushed on the customer's Home card: closing it goes back to that card, so the card shows the
+    new health, tier and profile, and says it was saved. False when Slack refused (the card was closed meanwhile)."""
+    card = home_card(store, settings, team_id=customer.team_id, customer=customer, now=now, notice=notice)
+    try:
+        client.views_update(view_id=view_id, view=card)
+    except (SlackApiError, OSError) as e:
+        error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+        logger.info("could not redraw the Home card %s after a survey: %s", view_id, error)
+        return False
+    return True
 
 
 def _say(client: WebClient, user_id: str, text: str) -> None:

@@ -6,22 +6,30 @@ that shows them must stay within Slack's documented limits, or Slack refuses the
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from domain.surveys import SURVEYS
 from handlers.ids import (
     BOUNDARY_ACTIVATE,
     BOUNDARY_DECIDE_RENEGOTIATE,
     BOUNDARY_SLIP,
+    CARD_ASK,
     CARD_EDIT,
     CARD_SNOOZE,
     CHECKIN_MODAL,
+    HOME_OPEN_CARD,
     HOME_SNOOZE,
+    HOME_SURVEY,
     OPEN_CHECKIN,
     OPEN_CUSTOMER_VIEW,
     OPEN_SURVEY,
+    SURVEY_MODAL,
 )
 from storage.store import Store
 from tests.e2e.test_foundation import ephemeral, modal_values
+from tests.e2e.test_surveys import state
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -78,6 +86,42 @@ def test_a_long_name_and_note_stay_within_block_kit_on_every_surface(
         assert slack.block_action(action_id, value=value).status == 200, action_id
     assert slack.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"}).status == 200
     fake_slack.wait_for("views.publish", 1)
+    bot.settle()
+    assert not refused(fake_slack), refused(fake_slack)
+    surveys_from_home(bot, slack, fake_slack, store, long_customer)
+
+
+def surveys_from_home(bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store, cid: int) -> None:
+    """Home's survey menu (every option), the card opened from Home with "Ask them", each survey pushed on it, and
+    the card redrawn after a long profile is saved on it."""
+    fake_slack.channels["C0ACME"]["is_ext_shared"] = True
+    store.set_channel_shared(
+        team_id=TEAM_ID, channel_id="C0ACME", shared=True, now=store.customers(team_id=TEAM_ID)[0].created_at
+    )
+    assert slack.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"}).status == 200
+    fake_slack.wait_for("views.publish", 2)
+    home = fake_slack.published_home["U0001"]
+    actions = next(b for b in home["blocks"] if b.get("block_id") == f"customer_{cid}_actions")
+    menu = next(e for e in actions["elements"] if e["action_id"] == HOME_SURVEY)
+    assert len(menu["options"]) == 5  # the four surveys and "ask them"
+    for option in menu["options"]:
+        assert slack.block_action(HOME_SURVEY, view=home, action_type="overflow", selected_option=option).status == 200
+    assert slack.block_action(HOME_OPEN_CARD, value=str(cid), view=home).status == 200
+    card = fake_slack.views[fake_slack.calls_to("views.open")[-1].response["view"]["id"]]
+    assert CARD_ASK in json.dumps(card)
+    for survey in ("scorecard", "level", "practices", "profile"):
+        assert slack.block_action(OPEN_SURVEY, value=f"{survey}:{cid}", view=card).status == 200
+    assert slack.block_action(CARD_ASK, value=str(cid), view=card).status == 200
+    profile = fake_slack.views[fake_slack.calls_to("views.push")[-1].response["view"]["id"]]
+    answers = {q.key: LONG_NOTE[: q.max_length or 3000] for q in SURVEYS["profile"].questions()}
+    submitted = slack.view_submission(
+        SURVEY_MODAL,
+        state(SURVEYS["profile"], answers),
+        private_metadata=profile["private_metadata"],
+        view_id=profile["id"],
+    )
+    assert submitted.status == 200 and not submitted.body, submitted.text
+    fake_slack.wait_for("views.update", 2)  # the card after "Ask them", and after the profile was saved
     bot.settle()
     assert not refused(fake_slack), refused(fake_slack)
 

@@ -226,7 +226,14 @@ def test_rows_show_health_trend_last_checkin_next_nudge_and_boundary(store: Stor
     trend = row.split("`")[1]
     assert len(trend) == 12 and trend != "—"
     buttons = next(b for b in view["blocks"] if b.get("block_id") == f"customer_{cid}_actions")["elements"]
-    assert [b["text"]["text"] for b in buttons] == ["Log check-in", "Snooze", "Open card"]
+    assert [b["text"]["text"] for b in buttons[:3]] == ["Log check-in", "Snooze", "Open card"]
+    menu = buttons[3]  # the surveys straight from Home; no "ask them": the channel is not shared with the customer
+    assert [o["text"]["text"] for o in menu["options"]] == [
+        "Scorecard",
+        "Rate our level",
+        "Practices self-check",
+        "Edit profile",
+    ]
 
 
 def test_missing_health_shows_a_dash_and_header_counts_the_week(store: Store) -> None:

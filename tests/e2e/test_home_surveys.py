@@ -1,0 +1,209 @@
+"""Surveys from App Home: a Home row's survey menu (views.open) and the card opened from Home, whose survey
+buttons push the survey on top of it (views.push), as Slack sends those clicks and submissions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from domain.surveys import SURVEYS
+from handlers.home_publisher import publisher_of
+from handlers.ids import CARD_ASK, HOME_OPEN_CARD, HOME_SURVEY, OPEN_CUSTOMER_VIEW, OPEN_SURVEY, SURVEY_MODAL
+from storage.models import Customer
+from storage.store import Store
+from tests.e2e.test_surveys import ExternalSlack, all_ratings, state
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer
+
+DANA = "U0001"
+
+
+def add_customer(slack: SlackRequests, store: Store, text: str = "Acme Corp <#C0ACME|acme> <@U0001|dana>") -> Customer:
+    reply = slack.command(f"add {text}")
+    assert reply.status == 200 and "Added" in reply.json()["text"], reply.text
+    return store.customers(team_id=TEAM_ID)[-1]
+
+
+def shared_customer(bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store) -> Customer:
+    fake_slack.add_channel("C0SHARED", name="acme-shared", is_ext_shared=True, members=[DANA])
+    add_customer(slack, store, "Acme Corp <#C0SHARED|acme-shared> <@U0001|dana>")
+    bot.settle()  # Partner looks the channel up after the answer
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert customer.channel_shared
+    return customer
+
+
+def open_home(bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, user_id: str = DANA) -> dict[str, Any]:
+    """The Home view Slack shows the user, as it comes back inside a click's payload (type "home")."""
+    before = len(fake_slack.calls_to("views.publish"))
+    assert slack.event({"type": "app_home_opened", "user": user_id, "channel": "D0001", "tab": "home"}).status == 200
+    fake_slack.wait_for("views.publish", before + 1)
+    home = fake_slack.published_home[user_id]
+    assert home["type"] == "home"
+    return home
+
+
+def row(home: dict[str, Any], customer_id: int) -> str:
+    return str(next(b for b in home["blocks"] if b.get("block_id") == f"customer_{customer_id}")["text"]["text"])
+
+
+def row_menu(home: dict[str, Any], customer_id: int) -> dict[str, Any]:
+    actions = next(b for b in home["blocks"] if b.get("block_id") == f"customer_{customer_id}_actions")
+    return next(e for e in actions["elements"] if e["action_id"] == HOME_SURVEY)
+
+
+def elements(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every interactive element of a view: section accessories and actions blocks' elements."""
+    found = []
+    for block in view["blocks"]:
+        if "accessory" in block:
+            found.append(block["accessory"])
+        found.extend(block.get("elements", []) if block["type"] == "actions" else [])
+    return found
+
+
+def open_card(slack: SlackRequests, fake_slack: FakeSlack, home: dict[str, Any], customer_id: int) -> dict[str, Any]:
+    """Home → Open card: the card modal as Slack keeps it (its id comes back in the clicks made inside it)."""
+    before = len(fake_slack.calls_to("views.open"))
+    assert slack.block_action(HOME_OPEN_CARD, value=str(customer_id), view=home).status == 200
+    opened = fake_slack.wait_for("views.open", before + 1)[-1]
+    assert opened.ok, opened.response
+    return fake_slack.views[opened.response["view"]["id"]]
+
+
+def submit(slack: SlackRequests, view: dict[str, Any], answers: dict[str, str | None], **fields: Any) -> Any:
+    """The survey's view_submission as Slack sends it: the view's own id, metadata and stack ids."""
+    meta = json.loads(view["private_metadata"])
+    return slack.view_submission(
+        view["callback_id"],
+        state(SURVEYS[meta["survey"]], answers),
+        private_metadata=view["private_metadata"],
+        view_id=view["id"],
+        view_fields={"previous_view_id": view.get("previous_view_id"), "root_view_id": view.get("root_view_id")},
+        **fields,
+    )
+
+
+def test_the_card_opened_from_home_pushes_a_survey_and_comes_back_updated(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = add_customer(slack, store)
+    assert customer.health_score is None or customer.health_score >= 0
+    home = open_home(bot, slack, fake_slack)
+    card = open_card(slack, fake_slack, home, customer.id)
+
+    # The card offers the same surveys as `/partner show`'s: no "Ask them", the channel is not shared.
+    offered = {e["value"] for e in elements(card) if e["action_id"] == OPEN_SURVEY}
+    assert offered == {f"{s}:{customer.id}" for s in ("scorecard", "level", "practices", "profile")}
+    assert CARD_ASK not in {e["action_id"] for e in elements(card)}
+
+    # A click inside a modal may only push: the survey goes on top of the card.
+    assert slack.block_action(OPEN_SURVEY, value=f"scorecard:{customer.id}", view=card).status == 200
+    (pushed_call,) = fake_slack.wait_for("views.push", 1)
+    assert len(fake_slack.calls_to("views.open")) == 1  # the card's own
+    pushed = fake_slack.views[pushed_call.response["view"]["id"]]
+    assert pushed["callback_id"] == SURVEY_MODAL and pushed["previous_view_id"] == card["id"]
+    assert json.loads(pushed["private_metadata"])["card_view_id"] == card["id"]
+
+    # Saving closes the survey alone ("back to the card"), and the card underneath shows the new score.
+    reply = submit(slack, pushed, all_ratings(SURVEYS["scorecard"], "5"))
+    assert reply.status == 200 and not reply.body, reply.text
+    (saved,) = store.survey_responses(team_id=TEAM_ID, survey="scorecard", customer_id=customer.id)
+    assert saved.score == 5.0
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert fresh is not None and fresh.health_score is not None
+    (redrawn,) = fake_slack.wait_for("views.update", 1)
+    assert redrawn.ok and redrawn.params["view_id"] == card["id"]
+    card_text = json.dumps(fake_slack.views[card["id"]]["blocks"], ensure_ascii=False)
+    assert "Saved your ideal-customer scorecard about *Acme Corp* (average 5.0/5)" in card_text
+    assert f"*{fresh.health_score}*" in card_text
+    bot.settle()
+    assert fake_slack.calls_to("chat.postMessage") == []  # said on the card, not again by DM
+
+    # Home is republished with the new health, without the user reopening it.
+    publisher = publisher_of(bot.app)
+    assert publisher is not None and (TEAM_ID, DANA) in publisher.pending()
+    publisher.flush()
+    assert f"*{fresh.health_score}*" in row(fake_slack.published_home[DANA], customer.id)
+
+
+def test_a_home_rows_survey_menu_opens_the_survey_and_home_shows_the_new_tier(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = add_customer(slack, store)
+    home = open_home(bot, slack, fake_slack)
+    menu = row_menu(home, customer.id)
+    level = next(o for o in menu["options"] if o["value"] == f"level:{customer.id}")
+    reply = slack.block_action(HOME_SURVEY, view=home, action_type="overflow", selected_option=level)
+    assert reply.status == 200
+    (opened,) = fake_slack.wait_for("views.open", 1)  # from Home: the click's trigger opens the modal
+    assert fake_slack.calls_to("views.push") == []
+    survey = fake_slack.views[opened.response["view"]["id"]]
+    assert json.loads(survey["private_metadata"]) == {"survey": "level", "customer_id": customer.id}
+
+    assert submit(slack, survey, {"level": "partner", "move_up": "joint roadmap"}).status == 200
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert fresh is not None and fresh.tier == "partner"
+    # No card to come back to: the author hears it was saved by DM, as from any form without a channel.
+    told = fake_slack.wait_for("chat.postMessage", 1)
+    assert "Saved your relationship level about *Acme Corp*" in told[0].params["text"]
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    publisher.flush()
+    assert "tier partner" in row(fake_slack.published_home[DANA], customer.id)
+
+
+def test_ask_them_is_offered_where_the_channel_is_shared_and_asks_from_the_card_and_home(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = shared_customer(bot, slack, fake_slack, store)
+    # The `/partner show` card and the Home card offer it alike.
+    shown = slack.command("show acme").json()
+    assert CARD_ASK in {e["action_id"] for e in elements(shown)}
+    home = open_home(bot, slack, fake_slack)
+    ask = next(o for o in row_menu(home, customer.id)["options"] if o["value"] == f"ask:{customer.id}")
+    card = open_card(slack, fake_slack, home, customer.id)
+    (ask_button,) = [e for e in elements(card) if e["action_id"] == CARD_ASK]
+
+    assert slack.block_action(CARD_ASK, value=ask_button["value"], view=card).status == 200
+    (redrawn,) = fake_slack.wait_for("views.update", 1)
+    assert redrawn.params["view_id"] == card["id"]
+    assert "Asked *Acme Corp*'s people for their view in <#C0SHARED>" in json.dumps(redrawn.params["view"])
+    (invitation,) = fake_slack.messages["C0SHARED"]
+    assert invitation["blocks"][1]["elements"][0]["action_id"] == OPEN_CUSTOMER_VIEW
+
+    # From the Home row's menu: the answer comes by DM (Home has no channel to answer in).
+    assert slack.block_action(HOME_SURVEY, view=home, action_type="overflow", selected_option=ask).status == 200
+    dm = fake_slack.wait_for("chat.postMessage", 3)[-1]
+    assert dm.params["channel"] == DANA and "Asked *Acme Corp*'s people" in dm.params["text"]
+    assert len(fake_slack.messages["C0SHARED"]) == 2
+
+    # From the `/partner show` card (a message): an answer only the asker sees, under the card.
+    assert slack.block_action(CARD_ASK, value=str(customer.id), message={"ts": "1.2"}).status == 200
+    (answered,) = fake_slack.wait_for("response_url", 1)
+    assert answered.params["response_type"] == "ephemeral" and "Asked *Acme Corp*'s people" in answered.params["text"]
+    assert len(fake_slack.messages["C0SHARED"]) == 3
+
+
+def test_a_card_click_that_is_refused_says_why_on_top_of_the_card(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = shared_customer(bot, slack, fake_slack, store)
+    home = open_home(bot, slack, fake_slack)
+    card = open_card(slack, fake_slack, home, customer.id)
+
+    # The channel stopped being shared since the card was drawn: asking is refused, in a view pushed on the card.
+    fake_slack.channels["C0SHARED"]["is_ext_shared"] = False
+    assert slack.block_action(CARD_ASK, value=str(customer.id), view=card).status == 200
+    (note,) = fake_slack.wait_for("views.push", 1)
+    assert "isn't shared with *Acme Corp* through Slack Connect" in json.dumps(note.params["view"])
+    assert len(fake_slack.messages.get("C0SHARED", [])) == 0
+
+    # Someone of the customer's own organisation (a forwarded card, a forged click) may answer no survey of ours.
+    external = ExternalSlack(slack.base_url, signing_secret=slack.signing_secret, team_id=TEAM_ID, fake=fake_slack)
+    assert external.block_action(OPEN_SURVEY, value=f"level:{customer.id}", view=card, user_id="U0EXT1").status == 200
+    refusal = fake_slack.wait_for("views.push", 2)[-1]
+    assert "Only Acme's account team can answer this survey" in json.dumps(refusal.params["view"])
+    assert len(fake_slack.calls_to("views.open")) == 1  # the card's own: no survey opened
+    assert store.survey_responses(team_id=TEAM_ID) == []
