@@ -173,12 +173,16 @@ def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
         raise UserError(f"{problem} Usage: `{ADD_USAGE}`")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
     records = _records(call, customer)
+    request_key = f"trigger:{call.trigger_id}" if call.trigger_id else None
     same = next(
         (r for r in records if r.rule.status != "retired" and r.rule.text.casefold() == rule.text.casefold()), None
     )
-    if same is not None:
-        # Also what a replayed command meets: the first delivery added it.
+    if same is not None and (request_key is None or same.row.request_key != request_key):
         raise UserError(f"*{customer.name}* already has {quoted(same.rule.text)} (number {same.number}).")
+    if same is not None:
+        # Slack delivering this very command again (a retry, its trigger): answered as the first delivery was, from
+        # the list as that one found it, not as a refusal of a duplicate.
+        records = [r for r in records if r.id != same.id]
     assert customer.id is not None
     call.store.add_boundary(
         team_id=call.team_id,
@@ -188,7 +192,7 @@ def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
         value=rule.value,
         created_by=call.user_id,
         now=call.now,
-        request_key=f"trigger:{call.trigger_id}" if call.trigger_id else None,  # a delivery at once with it
+        request_key=request_key,  # a delivery at once with it finds the first's row
     )
     number = len(records) + 1
     policy = call.settings.boundary_policy

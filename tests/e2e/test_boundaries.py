@@ -693,6 +693,18 @@ def test_a_replayed_slip_command_logs_one_slip(acme: SlackRequests, store: Store
     assert len(records(store)[0].slips) == 1
 
 
+def test_a_retried_add_answers_as_the_first_delivery_and_the_same_need_typed_again_is_refused(
+    acme: SlackRequests, store: Store
+) -> None:
+    typed = 'boundary acme add "Requests go in the partner channel" kind=custom'
+    first = ephemeral(acme.command(typed, trigger_id="123.456.add"))
+    assert first.startswith(":handshake: Proposed “Requests go in the partner channel”") and "as number 3" in first
+    for n in (1, 2, 3):  # Slack's retries of that command
+        assert ephemeral(acme.command(typed, trigger_id="123.456.add", retry_num=n)) == first
+    assert "already has “Requests go in the partner channel” (number 3)" in ephemeral(acme.command(typed))
+    assert [r.rule.text for r in records(store)] == [FIRST, SECOND, "Requests go in the partner channel"]
+
+
 def test_retire_button_redraws_the_list(acme: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
     second = records(store)[1]
     for _click in range(2):
