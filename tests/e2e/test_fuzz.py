@@ -242,7 +242,7 @@ option = st.one_of(st.none(), st.builds(lambda v: {"text": {"type": "plain_text"
 @given(
     action_id=st.sampled_from(ACTION_IDS),
     value=odd_value,
-    in_view=st.booleans(),
+    in_view=st.sampled_from([None, "home", "modal"]),  # a channel message, the Home tab, or a modal (e.g. a card)
     action_type=st.sampled_from(["button", "static_select", "external_select", "overflow", "datepicker"]),
     selected=option,
     extra=st.dictionaries(
@@ -255,13 +255,13 @@ def test_any_block_action_is_acknowledged(
     errors_logged: list[logging.LogRecord],
     action_id: str,
     value: str | None,
-    in_view: bool,
+    in_view: str | None,
     action_type: str,
     selected: dict[str, Any] | None,
     extra: dict[str, Any],
 ) -> None:
     errors_logged.clear()
-    view = {"id": "VHOME", "type": "home", "private_metadata": value or ""} if in_view else None
+    view = {"id": "VFUZZ", "type": in_view, "private_metadata": value or ""} if in_view else None
     reply = slack.block_action(
         action_id, value=value, view=view, action_type=action_type, selected_option=selected, action_fields=extra
     )
