@@ -263,9 +263,8 @@ def after_checkin(
             slipped, elapsed = rules.response_slipped(agreed, asked_at, answered_at, cal)
             if not slipped:
                 continue
-            days = checkin.response_days
             note = (
-                f"The customer's reply took {days:g} day{'' if days == 1 else 's'} "
+                f"The customer's reply took {reply_took(checkin.response_days)} "
                 f"({agreed.describe(elapsed)}); agreed: within {agreed.describe()}."
             )
             after, created = log_slip(
@@ -286,3 +285,13 @@ def after_checkin(
 
 def _quote(text: str) -> str:
     return f"“{text}”"
+
+
+def reply_took(days: float) -> str:
+    """How long a reply took, as people say it: "3 days", "1.5 days", "5 hours". A reply typed in business days
+    is stored as elapsed days, which a daylight-saving change makes a fraction (3.04167): shown to a tenth."""
+    if days < 1:
+        hours = round(days * 24, 1)
+        return f"{hours:g} hour{'' if hours == 1 else 's'}"
+    rounded = round(days, 1)
+    return f"{rounded:g} day{'' if rounded == 1 else 's'}"

@@ -238,6 +238,18 @@ def test_a_reply_typed_in_business_days_is_counted_on_the_customers_calendar(
     assert "whole business days" in reply and "You typed:" in reply
 
 
+def test_a_business_day_reply_across_a_clock_change_reads_in_whole_days(
+    acme: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    # Two business days back from Tuesday 16 March 2027 is Friday 12 March, before New York's clocks went forward:
+    # four days less an hour of elapsed time, which the slip note once printed as "took 3.95833 days".
+    ephemeral(acme.command("boundary acme activate 1"))
+    clock.set(ny(2027, 3, 16, 15))
+    ephemeral(acme.command("checkin acme yellow still waiting on legal response=2 business days"))
+    (slip,) = eventually(lambda: records(store)[0].slips, "the slow reply never logged a slip")
+    assert "The customer's reply took 4 days (2 business days)" in slip.note, slip.note
+
+
 @pytest.mark.parametrize(
     ("command", "value"),
     [

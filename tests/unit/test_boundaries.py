@@ -56,6 +56,7 @@ from domain.boundaries import (
 )
 from domain.calendar import WorkCalendar
 from domain.health import BoundaryHealthInput
+from handlers.boundaries_hooks import reply_took
 
 NY = WorkCalendar("America/New_York", "US")
 NY_NO_HOLIDAYS = WorkCalendar("America/New_York")
@@ -650,3 +651,11 @@ def test_boundary_health_feeds_the_health_score() -> None:
         active=2, held=1, slips=2, most_slipped="slipping", most_slips=2
     )
     assert boundary_health([], now) == BoundaryHealthInput(0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("days", "said"),
+    [(3.0416667, "3 days"), (1.5, "1.5 days"), (1.0, "1 day"), (0.0625, "1.5 hours"), (1 / 24, "1 hour")],
+)
+def test_a_reply_time_is_said_as_people_say_it(days: float, said: str) -> None:
+    assert reply_took(days) == said
