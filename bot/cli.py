@@ -219,6 +219,7 @@ def http_listener(settings: Settings, args: argparse.Namespace) -> HttpListener:
 def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | None, now: datetime | None) -> int:
     """The plan, one nudge a line, in each customer's local time and UTC; reads the database only."""
     from schedules import planner
+    from schedules.cadence import destination
 
     if not 0 < days <= 366:
         print("partner-bot: --days must be from 1 to 366", file=sys.stderr)
@@ -245,8 +246,8 @@ def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | N
             customers, contacts, now=start, until=start + timedelta(days=days), default_tz=settings.default_tz
         )
         for item in plan:
-            in_channel = item.customer.channel_id and not item.customer.channel_shared  # shared: the owner's DM
-            where = f"#{item.customer.channel_id}" if in_channel else f"DM @{item.customer.owner_id}"
+            channel, owner = destination(item.customer, item.slot.due_at)  # where the sender will post it
+            where = f"#{channel}" if channel else f"DM @{owner}"
             note = f"  ({item.note}: not sent)" if item.status != "pending" else ""
             print(
                 f"{item.local:%Y-%m-%d %a %H:%M} {item.tz:<20} {item.slot.due_at:%Y-%m-%dT%H:%MZ}  {team_id}  "

@@ -127,9 +127,10 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
 # --------------------------------------------------------------------------- rendering
 
 
-def _destination(customer: Customer, now: datetime) -> tuple[str | None, str | None]:
+def destination(customer: Customer, now: datetime) -> tuple[str | None, str | None]:
     """(channel, fallback DM user): the channel unless Slack refused it recently (tried again after a week) or it is
-    shared with the customer's organisation (their people must not see our nudges, @mentions and buttons)."""
+    shared with the customer's organisation (their people must not see our nudges, @mentions and buttons).
+    `/partner upcoming` and `partner-bot upcoming` ask it too, for each nudge's due time."""
     channel = customer.channel_id
     recently_refused = customer.channel_error_at is not None and now - customer.channel_error_at < CHANNEL_RETRY_AFTER
     if channel and customer.channel_error and recently_refused:
@@ -161,7 +162,7 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     launch = customer.launch_until is not None and local.date() <= customer.launch_until
     normal = planner.cadence_of(customer).kind
     kind = "daily call" if launch else ("call" if normal in ("every", "off") else f"{normal} call")
-    channel, owner = _destination(customer, now)
+    channel, owner = destination(customer, now)
     mention = f"<@{owner}> " if owner and channel else ""
     when = local_time(local)
     headline = f":telephone_receiver: {mention}Time for the {kind} with *{customer.name}* — {when} ({tz})."
@@ -200,7 +201,7 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     else:  # a lapse counted from the day the customer was added already says so
         last = "" if "no call logged yet" in reason.lower() else " No call logged yet."
     text = f":warning: *{customer.name}* is overdue: {reason}.{last}"
-    channel, owner = _destination(customer, now)
+    channel, owner = destination(customer, now)
     assert nudge.id is not None
     return Message(
         text=f"{customer.name} is overdue: {reason}",

@@ -9,6 +9,7 @@ from handlers.blocks.nudges import local_time, slack_date, upcoming_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.parsing import tokenize
 from schedules import planner
+from schedules.cadence import destination
 
 USAGE = "/partner upcoming [mine]"
 HORIZON = timedelta(days=45)
@@ -36,8 +37,8 @@ def upcoming(call: CommandCall) -> Reply:
             soonest.setdefault(item.customer.id, item)
     lines = []
     for item in sorted(soonest.values(), key=lambda u: u.slot.due_at)[:SHOWN]:
-        in_channel = item.customer.channel_id and not item.customer.channel_shared  # shared: the owner's DM
-        where = f"<#{item.customer.channel_id}>" if in_channel else "a DM to the owner"
+        channel, _owner = destination(item.customer, item.slot.due_at)  # where the sender will post it
+        where = f"<#{channel}>" if channel else "a DM to the owner"
         lines.append(
             f"• {local_time(item.local)} {item.tz} — *{item.customer.name}* ({slack_date(item.slot.due_at)} your "
             f"time) → {where}"

@@ -642,6 +642,30 @@ def test_upcoming_lists_the_next_nudges_in_local_time(
     assert "No nudges due for any of your customers in the next 45" in ephemeral(slack.command("upcoming mine"))
 
 
+def test_upcoming_shows_the_owners_dm_while_slack_refuses_the_channel_as_the_ticks_send(
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Partner was removed from #acme on Monday: for a week the nudges go to the owner's DM, then the channel is
+    tried again. Both plans said "→ #acme" all along."""
+    acme = add(store)
+    assert acme.id is not None
+    store.record_channel_error(team_id=TEAM_ID, customer_id=acme.id, error="not_in_channel", now=MON)
+    clock.set(MON)
+    assert "→ a DM to the owner" in ephemeral(slack.command("upcoming"))
+    plan = cli(["upcoming", "--days", "14", "--now", "2026-11-30T12:00:00Z"], cli_env, tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    where = [line.split(" → ")[1] for line in plan.stdout.splitlines()]
+    assert where == ["DM @U0001"] * 5 + ["#C0ACME"] * 5  # Mon 30 Nov to Fri 4 Dec, then from Mon 7 Dec
+    tick(store, settings, day(1))
+    assert nudges(fake_slack) == [] and len(nudges(fake_slack, fake_slack._dm_by_user["U0001"])) == 1
+
+
 # The command line
 
 
