@@ -242,13 +242,19 @@ def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | N
         contacts = store.last_contacts(
             team_id=team_id, customer_ids=[c.id for c in customers if c.id is not None], kinds=kinds
         )
+        snoozes = store.snoozes(team_id=team_id, customers=customers, after=start)
         plan = planner.upcoming(
-            customers, contacts, now=start, until=start + timedelta(days=days), default_tz=settings.default_tz
+            customers,
+            contacts,
+            now=start,
+            until=start + timedelta(days=days),
+            default_tz=settings.default_tz,
+            snoozes=snoozes,
         )
         for item in plan:
             channel, owner = destination(item.customer, item.slot.due_at)  # where the sender will post it
             where = f"#{channel}" if channel else f"DM @{owner}"
-            note = f"  ({item.note}: not sent)" if item.status != "pending" else ""
+            note = f"  ({item.note}: not sent)" if item.status != "pending" else f"  ({item.what})" if item.what else ""
             print(
                 f"{item.local:%Y-%m-%d %a %H:%M} {item.tz:<20} {item.slot.due_at:%Y-%m-%dT%H:%MZ}  {team_id}  "
                 f"{item.customer.name} → {where}{note}"

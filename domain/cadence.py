@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal, get_args
 
-from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, WorkCalendar, parse_weekday
+from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, WORKDAY_END, WorkCalendar, parse_weekday
 
 __all__ = [
     "DEFAULT_AT",
@@ -45,6 +45,7 @@ __all__ = [
     "occurrences",
     "parse_cadence",
     "parse_time",
+    "snooze_return",
     "standing",
 ]
 
@@ -636,6 +637,27 @@ def due_slot(cadence: Cadence, cal: WorkCalendar, *, at: datetime) -> Slot | Non
             return found
         lo, span = hi + _ONE_DAY, span * 2
     return None
+
+
+def snooze_return(at: time, cal: WorkCalendar, *, snoozed_until: datetime, nudged_on: date | None = None) -> datetime:
+    """When a call put off by a snooze ending at `snoozed_until` comes back, for a cadence calling at local `at`.
+
+    The end itself when it falls on a business day after that day's call time and before the end of the working
+    day (a 1-day snooze of the 09:00 nudge clicked at 09:05 is back at 09:05 the next day); that day's call time
+    when it ends earlier (a snooze "until" a date ends at its midnight: never earlier than the customer's call
+    time); the call time of the next business day when it ends on a weekend, a holiday or after hours, or on
+    `nudged_on`, a day whose nudge was already posted (one nudge a customer a day: "snooze 2h" of today's nudge).
+    """
+    _require_aware(snoozed_until, "snoozed_until")
+    local = cal.local_datetime(snoozed_until)
+    day = local.date()
+    if cal.is_business_day(day) and day != nudged_on:
+        call = cal.at_local(day, at)
+        if snoozed_until <= call:
+            return call
+        if local.time() < WORKDAY_END:
+            return snoozed_until
+    return cal.at_local(cal.next_business_day(day), at)
 
 
 def is_satisfied(slot: Slot, last_call_at: datetime | None, cal: WorkCalendar) -> bool:

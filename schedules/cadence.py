@@ -7,6 +7,9 @@ cadence   customer:<id>   the slot's local date       customer channel (the owne
 overdue   customer:<id>   lapse:<lapse start date>    the owner by DM (the channel when nobody owns it)
 ========  ==============  ==========================  ===============================================
 
+A snoozed call comes back as a ``cadence`` row too, keyed by the local date it comes back on (that day's one
+nudge), with ``snoozed_on`` in its payload (:func:`schedules.planner.snooze_reminder`).
+
 Each job is a function of (store, client, now, settings) that `partner-bot tick` and the scheduler call
 through :data:`schedules.jobs.JOBS`; planning decisions are in :mod:`schedules.planner`, delivery in
 :mod:`schedules.sender`.
@@ -95,8 +98,16 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
         contacts = store.last_contacts(team_id=team_id, customer_ids=ids, kinds=policy.contact_kinds)
         since = max(store.watermark(team_id=team_id, job=JOB) or now - policy.grace, now - MAX_CATCH_UP)
         extra = {"contact_kinds": list(policy.contact_kinds) if policy.contact_kinds else None}
+        snoozes = store.snoozes(team_id=team_id, customers=customers, after=since)
         plans = planner.plan_cadence(
-            customers, contacts, since=since, now=now, grace=policy.grace, default_tz=policy.default_tz, extra=extra
+            customers,
+            contacts,
+            since=since,
+            now=now,
+            grace=policy.grace,
+            default_tz=policy.default_tz,
+            extra=extra,
+            snoozes=snoozes,
         )
         inserted = store.plan_nudges(team_id=team_id, plans=plans, now=now)
 
@@ -145,13 +156,21 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     if customer is None:
         return Skip("customer gone", "cancelled")
     outcome = nudge.payload.get("outcome")
+    snoozed_on = nudge.payload.get("snoozed_on")  # a snoozed call coming back (planner.snooze_reminder)
     if nudge.status != "sent":  # first send: is it still wanted?
         if not planner.is_live(customer):
             return Skip("customer paused or archived", "cancelled")
-        if customer.snoozed_until is not None and nudge.due_at < customer.snoozed_until:
-            return Skip("snoozed")
         tz = str(nudge.payload.get("tz") or customer.tz or "UTC")
-        if not planner.is_slot_date(customer, date.fromisoformat(nudge.due_key), default_tz=tz):
+        if snoozed_on:
+            until = customer.snoozed_until.isoformat() if customer.snoozed_until else None
+            if until != nudge.payload.get("snoozed_until"):
+                return Skip("the snooze was lifted or changed", "cancelled")
+            cal = planner.calendar_of(customer, default_tz=tz)
+            if planner.effective_cadence(customer, cal, nudge.due_at).is_off:
+                return Skip("the customer's cadence is off", "cancelled")
+        elif customer.snoozed_until is not None and nudge.due_at < customer.snoozed_until:
+            return Skip("snoozed")
+        elif not planner.is_slot_date(customer, date.fromisoformat(nudge.due_key), default_tz=tz):
             return Skip("the customer's cadence has no call that day any more", "cancelled")
         contact = last_contact(store, nudge)
         period_start = date.fromisoformat(nudge.payload.get("period_start") or nudge.due_key)
@@ -169,9 +188,16 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     if launch and customer.launch_until is not None:
         until = customer.launch_until
         headline += f" Launch mode: daily calls until {until:%a} {until.day} {until:%b}."
+    text = f"Time for the {kind} with {customer.name} ({when} {tz})"
+    if snoozed_on:
+        day = date.fromisoformat(snoozed_on)
+        back = f"the call snoozed on {day:%a} {day.day} {day:%b}"
+        why = f" ({customer.snooze_reason})" if customer.snooze_reason else ""
+        headline += f"\n:alarm_clock: This is {back}{why}: the snooze is over and the call is still to log."
+        text += f": {back}"
     assert nudge.id is not None
     return Message(
-        text=f"Time for the {kind} with {customer.name} ({when} {tz})",
+        text=text,
         blocks=nudge_blocks(nudge_id=nudge.id, text=headline, outcome=outcome),
         channel=channel,
         user=owner,

@@ -30,9 +30,19 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.cadence import Cadence, Slot, Thresholds, due_slots, is_satisfied, launch_cadence, parse_cadence, standing
+from domain.cadence import (
+    Cadence,
+    Slot,
+    Thresholds,
+    due_slots,
+    is_satisfied,
+    launch_cadence,
+    parse_cadence,
+    snooze_return,
+    standing,
+)
 from domain.calendar import WORKDAY_END, WORKDAY_START, WorkCalendar
-from storage.cadence import CustomerSchedule
+from storage.cadence import CustomerSchedule, Snooze
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NudgePlan
 
@@ -141,6 +151,47 @@ def is_live(customer: Scheduled) -> bool:
     return customer.archived_at is None and customer.paused_at is None and customer.id is not None
 
 
+@dataclass(frozen=True)
+class Reminder:
+    """A snoozed call coming back: ``slot`` is when (its local date is the day's one nudge; its period is the put-off
+    call's, so a call logged since that call's period began cancels it), ``snoozed_on`` the put-off call's date."""
+
+    slot: Slot
+    snoozed_on: date
+
+
+def snooze_reminder(
+    customer: Scheduled, cal: WorkCalendar, snooze: Snooze | None, last_call_at: datetime | None
+) -> Reminder | None:
+    """The reminder a snooze owes when it ends, or None: nothing was put off, a call was logged during the snooze,
+    or the call put off was skipped.
+
+    The call put off is the one due last before the snooze began, unless a call was logged for it before, else the
+    first due inside the snooze; it comes back (at :func:`domain.cadence.snooze_return`), folding in the calls due
+    inside the snooze. Lifting the snooze (resume, off)
+    clears ``snoozed_until``, pausing or archiving makes the customer not live, a cadence set to off has no calls:
+    each cancels it.
+    """
+    until = customer.snoozed_until
+    if snooze is None or until is None or not is_live(customer) or snooze.since >= until:
+        return None
+    if last_call_at is not None and last_call_at >= snooze.since:
+        return None  # a call logged during the snooze: nothing to bring back
+    before: list[Slot] = []
+    for back in (timedelta(days=40), timedelta(days=400)):  # the last call of a monthly or every-90-days cadence
+        before = slots(customer, cal, since=snooze.since - back, now=snooze.since)
+        if before:
+            break
+    during = slots(customer, cal, since=snooze.since, now=until - timedelta(microseconds=1))
+    put_off = [s for s in before[-1:] + during if s.due_at > customer.created_at and s.local_date not in snooze.skipped]
+    owed = next((s for s in put_off if not is_satisfied(s, last_call_at, cal)), None)
+    if owed is None:
+        return None
+    nudged_on = owed.local_date if owed.due_at <= snooze.since else None  # its nudge was out: not again that day
+    at = snooze_return(cadence_of(customer).at, cal, snoozed_until=until, nudged_on=nudged_on)
+    return Reminder(Slot(cal.local_date(at), at, owed.period_start or owed.local_date), owed.local_date)
+
+
 def plan_cadence(
     customers: Iterable[Scheduled],
     last_contacts: Mapping[int, CheckIn],
@@ -150,9 +201,11 @@ def plan_cadence(
     grace: timedelta,
     default_tz: str = "UTC",
     extra: Mapping[str, Any] | None = None,
+    snoozes: Mapping[int, Snooze] | None = None,
 ) -> list[NudgePlan]:
-    """One row per slot due in (since, now] for every live customer (paused and archived ones get none);
-    `extra` is added to every row's payload."""
+    """One row per slot due in (since, now] for every live customer (paused and archived ones get none), and the
+    reminder of a snoozed call due in it (``snoozes``: the customers' current snoozes, storage's ``snoozes``) in place
+    of that day's slot; `extra` is added to every row's payload."""
     plans: list[NudgePlan] = []
     # Customers with the same calendar and cadence have the same slots: searched once per pair, not per customer
     # (10,000 customers due at once share a handful of pairs; bench/fanout.py).
@@ -170,9 +223,14 @@ def plan_cadence(
         when = (where, customer.cadence, customer.launch_until)
         if when not in found:
             found[when] = slots(customer, cal, since=since, now=now)
+        reminder = None
+        if snoozes and customer.snoozed_until is not None:
+            reminder = snooze_reminder(customer, cal, snoozes.get(customer.id), contact.created_at if contact else None)
         for slot in found[when]:
             if slot.due_at <= customer.created_at:
                 continue  # the customer did not exist yet
+            if reminder is not None and slot.local_date == reminder.slot.local_date:
+                continue  # folded into the reminder, that day's one nudge (its key)
             status, error = "pending", None
             if customer.snoozed_until is not None and slot.due_at < customer.snoozed_until:
                 status, error = "skipped", "snoozed"
@@ -193,6 +251,27 @@ def plan_cadence(
                         "local_date": slot.local_date.isoformat(),
                         "period_start": (slot.period_start or slot.local_date).isoformat(),
                         "tz": cal.tz,
+                        **(extra or {}),
+                    },
+                )
+            )
+        if reminder is not None and since < reminder.slot.due_at <= now:
+            late = reminder.slot.due_at < now - grace
+            plans.append(
+                NudgePlan(
+                    kind=CADENCE,
+                    subject=subject_of(customer),
+                    due_key=reminder.slot.local_date.isoformat(),
+                    due_at=reminder.slot.due_at,
+                    customer_id=customer.id,
+                    status="missed" if late else "pending",
+                    error="past the grace period; not sent" if late else None,
+                    payload={
+                        "local_date": reminder.slot.local_date.isoformat(),
+                        "period_start": (reminder.slot.period_start or reminder.snoozed_on).isoformat(),
+                        "tz": cal.tz,
+                        "snoozed_on": reminder.snoozed_on.isoformat(),
+                        "snoozed_until": customer.snoozed_until.isoformat() if customer.snoozed_until else None,
                         **(extra or {}),
                     },
                 )
@@ -409,6 +488,13 @@ class Upcoming:
     tz: str
     status: str  # pending (will be sent), skipped (a call already logged / snoozed)
     note: str = ""
+    snoozed_on: date | None = None  # a snoozed call coming back: the put-off call's date
+
+    @property
+    def what(self) -> str:
+        """ "the call snoozed on Tue 1 Dec" for a snoozed call coming back, else nothing."""
+        day = self.snoozed_on
+        return f"the call snoozed on {day:%a} {day.day} {day:%b}" if day is not None else ""
 
     @property
     def local(self) -> datetime:
@@ -422,8 +508,10 @@ def upcoming(
     now: datetime,
     until: datetime,
     default_tz: str = "UTC",
+    snoozes: Mapping[int, Snooze] | None = None,
 ) -> list[Upcoming]:
-    """Every cadence slot in (now, until] with what the planner would decide today, soonest first."""
+    """Every cadence slot in (now, until] with what the planner would decide today, and the reminder of a snoozed
+    call in place of its day's slot (as :func:`plan_cadence`), soonest first."""
     found: list[Upcoming] = []
     for customer in customers:
         if not is_live(customer):
@@ -431,7 +519,14 @@ def upcoming(
         assert customer.id is not None
         cal = calendar_of(customer, default_tz=default_tz)
         contact = last_contacts.get(customer.id)
+        reminder = None
+        if snoozes and customer.snoozed_until is not None:
+            reminder = snooze_reminder(customer, cal, snoozes.get(customer.id), contact.created_at if contact else None)
+            if reminder is not None and now < reminder.slot.due_at <= until:
+                found.append(Upcoming(customer, reminder.slot, cal.tz, "pending", snoozed_on=reminder.snoozed_on))
         for slot in slots(customer, cal, since=now, now=until):
+            if reminder is not None and slot.local_date == reminder.slot.local_date:
+                continue  # folded into the reminder
             status, note = "pending", ""
             if customer.snoozed_until is not None and slot.due_at < customer.snoozed_until:
                 status, note = "skipped", "snoozed"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from domain.errors import UserError
 from storage.base import StoreBase
-from storage.models import CheckIn, Customer, CustomerEvent, JobWatermark, Workspace
+from storage.models import CheckIn, Customer, CustomerEvent, JobWatermark, Nudge, Workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,26 @@ class CustomerSchedule:
 
 
 _SCHEDULE_COLUMNS = [getattr(Customer, f.name) for f in fields(CustomerSchedule)]
+
+# How long after a snooze ends its call can still come back (the next business day after a long holiday).
+SNOOZE_RETURN_SPAN = timedelta(days=30)
+# How far before a snooze began a skipped call is looked for (the last call before it, of a monthly cadence).
+SNOOZE_LOOKBACK = timedelta(days=40)
+
+
+@dataclass(frozen=True, slots=True)
+class Snooze:
+    """What the planner needs of a customer's current snooze besides its end (``Customer.snoozed_until``)."""
+
+    since: datetime  # when it was set: the call due last before it is the one put off
+    skipped: frozenset[date] = frozenset()  # days whose call someone skipped: not owed, never brought back
+
+
+class Snoozable(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def snoozed_until(self) -> datetime | None: ...
 
 
 class CadenceQueries(StoreBase):
@@ -73,6 +93,47 @@ class CadenceQueries(StoreBase):
             if kinds is not None:
                 query = query.where(col(CheckIn.kind).in_(kinds))
             return {row.customer_id: row for row in session.exec(query)}
+
+    def snoozes(self, *, team_id: str, customers: Sequence[Snoozable], after: datetime) -> dict[int, Snooze]:
+        """The current snooze of each customer snoozed until after `after - SNOOZE_RETURN_SPAN` (its call may still
+        be due to come back), in two queries, none when nobody is snoozed."""
+        ends = {
+            c.id: c.snoozed_until
+            for c in customers
+            if c.id is not None and c.snoozed_until is not None and c.snoozed_until > after - SNOOZE_RETURN_SPAN
+        }
+        if not ends:
+            return {}
+        with self.session() as session:
+            started = session.exec(
+                select(CustomerEvent.customer_id, func.max(CustomerEvent.at))
+                .where(
+                    CustomerEvent.team_id == team_id,
+                    CustomerEvent.kind == "snoozed",
+                    col(CustomerEvent.customer_id).in_(list(ends)),
+                )
+                .group_by(col(CustomerEvent.customer_id))
+            ).all()
+            since = {customer_id: at for customer_id, at in started if at is not None}
+            if not since:
+                return {}
+            skipped: dict[int, set[date]] = {}
+            rows = session.exec(
+                select(Nudge.customer_id, Nudge.due_key, Nudge.payload).where(
+                    Nudge.team_id == team_id,
+                    Nudge.kind == "cadence",
+                    col(Nudge.customer_id).in_(list(since)),
+                    col(Nudge.due_at) >= min(since.values()) - SNOOZE_LOOKBACK,
+                )
+            )
+            for customer_id, due_key, payload in rows:
+                outcome = (payload or {}).get("outcome") or {}
+                if customer_id is not None and outcome.get("what") == "skipped":
+                    skipped.setdefault(customer_id, set()).add(date.fromisoformat(outcome.get("day") or due_key))
+        return {
+            customer_id: Snooze(since=at, skipped=frozenset(skipped.get(customer_id, ())))
+            for customer_id, at in since.items()
+        }
 
     def active_team_ids(self) -> list[str]:
         """Workspaces with at least one live customer and Partner still installed: the scheduler's outer loop (not

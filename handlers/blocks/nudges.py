@@ -89,7 +89,8 @@ def snooze_modal(*, customer: Customer, nudge_id: int | None, tomorrow: date) ->
         "private_metadata": json.dumps({"nudge_id": nudge_id, "customer_id": customer.id}),
         "blocks": [
             section(
-                f"No nudges about *{customer.name}* until the snooze ends. Anyone can snooze; the channel sees who."
+                f"No nudges about *{customer.name}* until the snooze ends; then the call comes back, unless it was "
+                "logged. Anyone can snooze; the channel sees who."
             ),
             {
                 "type": "input",

@@ -7,6 +7,7 @@ snooze is temporary, says why, and the channel sees who did it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from domain.cadence import parse_cadence
@@ -17,6 +18,7 @@ from handlers.commands.lookup import find_customer_in_text
 from handlers.permissions import require_change
 from schedules import planner
 from schedules.health import refresh_health
+from storage.cadence import Snooze
 from storage.models import Customer
 
 USAGE = (
@@ -39,15 +41,29 @@ def next_nudge_text(call: CommandCall, customer: Customer) -> str:
     assert customer.id is not None
     kinds = None if call.settings.any_checkin_satisfies else ["call"]
     contacts = call.store.last_contacts(team_id=call.team_id, customer_ids=[customer.id], kinds=kinds)
-    soonest = next_nudge(customer, contacts, now=call.now, default_tz=call.settings.default_tz)
+    snoozes = call.store.snoozes(team_id=call.team_id, customers=[customer], after=call.now)
+    soonest = next_nudge(customer, contacts, now=call.now, default_tz=call.settings.default_tz, snoozes=snoozes)
     if soonest is None:
         return "No nudge is scheduled."
-    return f"Next nudge: {local_time(soonest.local)} ({soonest.tz}) — {slack_date(soonest.slot.due_at)} your time."
+    what = f", {soonest.what}" if soonest.what else ""
+    return (
+        f"Next nudge: {local_time(soonest.local)} ({soonest.tz}) — {slack_date(soonest.slot.due_at)} your time{what}."
+    )
 
 
-def next_nudge(customer: Customer, contacts: dict, *, now: datetime, default_tz: str) -> planner.Upcoming | None:
+def next_nudge(
+    customer: Customer,
+    contacts: dict,
+    *,
+    now: datetime,
+    default_tz: str,
+    snoozes: Mapping[int, Snooze] | None = None,
+) -> planner.Upcoming | None:
     for horizon in (timedelta(days=14), HORIZON):
-        for item in planner.upcoming([customer], contacts, now=now, until=now + horizon, default_tz=default_tz):
+        plan = planner.upcoming(
+            [customer], contacts, now=now, until=now + horizon, default_tz=default_tz, snoozes=snoozes
+        )
+        for item in plan:
             if item.status == "pending":
                 return item
     return None

@@ -28,8 +28,14 @@ def upcoming(call: CommandCall) -> Reply:
     contacts = call.store.last_contacts(
         team_id=call.team_id, customer_ids=[c.id for c in customers if c.id is not None], kinds=kinds
     )
+    snoozes = call.store.snoozes(team_id=call.team_id, customers=customers, after=call.now)
     plan = planner.upcoming(
-        customers, contacts, now=call.now, until=call.now + HORIZON, default_tz=call.settings.default_tz
+        customers,
+        contacts,
+        now=call.now,
+        until=call.now + HORIZON,
+        default_tz=call.settings.default_tz,
+        snoozes=snoozes,
     )
     soonest: dict[int, planner.Upcoming] = {}
     for item in plan:
@@ -41,7 +47,7 @@ def upcoming(call: CommandCall) -> Reply:
         where = f"<#{channel}>" if channel else "a DM to the owner"
         lines.append(
             f"• {local_time(item.local)} {item.tz} — *{item.customer.name}* ({slack_date(item.slot.due_at)} your "
-            f"time) → {where}"
+            f"time) → {where}" + (f", {item.what}" if item.what else "")
         )
     quiet = [c.name for c in customers if c.paused_at is not None]
     if quiet:

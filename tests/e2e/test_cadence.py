@@ -38,6 +38,7 @@ from handlers.ids import (
 from schedules import planner
 from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
+from storage.cadence import Snooze
 from storage.models import Customer, Nudge
 from storage.store import Store
 from tests.e2e.test_foundation import modal_values
@@ -581,9 +582,15 @@ def test_snooze_for_a_week_across_the_end_of_daylight_saving_ends_at_the_same_lo
     assert "until Fri 6 Nov 10:00 (America/New_York)" in text  # not 09:00: a week on their clock, not 168 hours
     customer = store.customer_by_name(team_id=TEAM_ID, name="acme")
     assert customer is not None and customer.snoozed_until == datetime(2026, 11, 6, 15, tzinfo=UTC)
-    for instant in (datetime(2026, 11, 6, 14, tzinfo=UTC), datetime(2026, 11, 9, 14, tzinfo=UTC)):
-        tick(store, settings, instant)  # Friday 09:00 EST is still snoozed, as in any other week; Monday is not
-    assert [(r.due_key, r.status) for r in rows(store)] == [("2026-11-06", "skipped"), ("2026-11-09", "sent")]
+    tick(store, settings, datetime(2026, 11, 6, 14, tzinfo=UTC))  # Friday 09:00 EST is still snoozed
+    assert rows(store) == []
+    # The snoozed call comes back at 10:00 EST, when the snooze ends (in place of Friday's own call); Monday as usual.
+    for instant in (datetime(2026, 11, 6, 15, tzinfo=UTC), datetime(2026, 11, 9, 14, tzinfo=UTC)):
+        tick(store, settings, instant)
+    assert [(r.due_key, r.status, r.due_at.hour, r.payload.get("snoozed_on")) for r in rows(store)] == [
+        ("2026-11-06", "sent", 15, "2026-10-30"),
+        ("2026-11-09", "sent", 14, None),
+    ]
 
 
 @pytest.mark.parametrize("cadence", ["weekly fri", "off"])
@@ -751,10 +758,19 @@ def test_each_process_runs_its_own_minute_tick_and_shares_nothing_but_the_databa
     spec=st.sampled_from(["daily 09:00", "weekly wed 23:30", "every 2 days 02:30", "monthly first-mon 8am"]),
     tz=st.sampled_from(["America/New_York", "Europe/Berlin", "Pacific/Tongatapu", "Pacific/Honolulu"]),
     gaps=st.lists(st.sampled_from([0, 1, 7, 60, 61, 240, 1440, 2000, 4320]), min_size=1, max_size=10),
+    snooze=st.one_of(st.none(), st.tuples(st.integers(0, 9), st.sampled_from([2, 24, 49, 24 * 7]))),
 )
 def test_each_due_nudge_is_sent_exactly_once(
-    store: Store, settings: Settings, fake_slack: FakeSlack, spec: str, tz: str, gaps: list[int]
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    spec: str,
+    tz: str,
+    gaps: list[int],
+    snooze: tuple[int, int] | None,
 ) -> None:
+    """`snooze`: (after which tick, for how many hours) someone snoozes the customer: the calls due inside it are
+    folded into the one that comes back when it ends, and nothing is posted twice or lost."""
     patient = replace(settings, nudge_grace_hours=24 * 31)  # nothing expires: every slot must be posted
     client = make_client(settings)
     team = f"T{uuid.uuid4().hex[:10].upper()}"  # a workspace per example: its own planner watermark
@@ -765,10 +781,21 @@ def test_each_due_nudge_is_sent_exactly_once(
     instants = [start]
     for gap in gaps:
         instants.append(instants[-1] + timedelta(minutes=gap))
+    snoozed_at = instants[snooze[0]] if snooze is not None and snooze[0] < len(instants) else None
+    assert customer.id is not None
     try:
         for now in instants:
             schedules.cadence.plan_nudges(store=store, client=client, now=now, settings=patient)
             schedules.cadence.send_nudges(store=store, client=client, now=now, settings=patient)
+            if now == snoozed_at and snooze is not None and customer.snoozed_until is None:
+                customer = store.set_snooze(
+                    team_id=team,
+                    customer_id=customer.id,
+                    until=now + timedelta(hours=snooze[1]),
+                    reason=None,
+                    actor_id="U0001",
+                    now=now,
+                )
         posted = [
             nudge_id
             for m in fake_slack.messages.get("C0ACME", [])
@@ -778,11 +805,17 @@ def test_each_due_nudge_is_sent_exactly_once(
         mine = {str(r.id): r.due_key for r in store.nudges(team_id=team, kinds=["cadence"], due_after=MON)}
         sent_days = [mine[n] for n in posted if n in mine]
         cal = planner.calendar_of(customer)
-        expected = [
-            s.local_date.isoformat()
-            for s in due_slots(planner.cadence_of(customer), cal, since=customer.created_at, now=instants[-1])
-        ]
-        assert sent_days == expected
+        slots = due_slots(planner.cadence_of(customer), cal, since=customer.created_at, now=instants[-1])
+        expected = [s.local_date for s in slots]
+        if snoozed_at is not None and customer.snoozed_until is not None:
+            until = customer.snoozed_until
+            reminder = planner.snooze_reminder(customer, cal, Snooze(since=snoozed_at), None)
+            back = [reminder.slot.local_date] if reminder and reminder.slot.due_at <= instants[-1] else []
+            expected = sorted(
+                [s.local_date for s in slots if s.due_at <= snoozed_at]
+                + [s.local_date for s in slots if s.due_at >= until and s.local_date not in back]
+                + back
+            )
+        assert sent_days == [d.isoformat() for d in expected]
     finally:
-        assert customer.id is not None
         store.archive_customer(team_id=team, customer_id=customer.id, actor_id=None, now=instants[-1])

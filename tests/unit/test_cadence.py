@@ -25,6 +25,7 @@ from domain.cadence import (
     occurrences,
     parse_cadence,
     parse_time,
+    snooze_return,
     standing,
 )
 from domain.calendar import WorkCalendar
@@ -693,3 +694,37 @@ def test_next_due_agrees_with_occurrences(cadence: Cadence, cal: WorkCalendar, a
     assert due is not None and due > after
     assert list(occurrences(cadence, cal, after + timedelta(microseconds=1), due)) == []
     assert list(occurrences(cadence, cal, due, due + timedelta(microseconds=1))) == [due]
+
+
+# --------------------------------------------------------------------------- a snoozed call coming back
+
+
+@pytest.mark.parametrize(
+    ("ends", "back", "why"),
+    [
+        (utc(2026, 12, 2, 14, 5), utc(2026, 12, 2, 14, 5), "Wednesday 09:05 after the call time: when it ends"),
+        (utc(2026, 12, 3, 5), utc(2026, 12, 3, 14), "'until Thursday' ends at its midnight: at the call time"),
+        (utc(2026, 12, 2, 23), utc(2026, 12, 3, 14), "Wednesday 18:00, after hours: Thursday at the call time"),
+        (utc(2026, 12, 5, 14, 5), utc(2026, 12, 7, 14), "Saturday: Monday at the call time"),
+        (utc(2026, 12, 25, 14, 5), utc(2026, 12, 28, 14), "Christmas, then a weekend: Monday"),
+        (utc(2026, 11, 2, 13, 30), utc(2026, 11, 2, 14), "08:30 EST the Monday after the clocks went back: 09:00 EST"),
+        (utc(2026, 3, 9, 12), utc(2026, 3, 9, 13), "08:00 EDT the Monday after the clocks went forward: 09:00 EDT"),
+    ],
+)
+def test_a_snoozed_call_comes_back_when_the_snooze_ends_within_working_hours_never_before_the_call_time(
+    ends: datetime, back: datetime, why: str
+) -> None:
+    assert snooze_return(time(9), NY, snoozed_until=ends) == back, why
+
+
+def test_a_snoozed_call_whose_nudge_was_out_that_day_comes_back_the_next_business_day() -> None:
+    # "snooze 2h" of Friday's 09:00 nudge: one nudge a customer a day, so Monday at the call time.
+    ends = utc(2026, 12, 4, 16)
+    assert snooze_return(time(9), NY, snoozed_until=ends) == ends
+    assert snooze_return(time(9), NY, snoozed_until=ends, nudged_on=date(2026, 12, 4)) == utc(2026, 12, 7, 14)
+
+
+def test_a_snooze_ending_on_a_sunday_of_a_sunday_to_thursday_week_is_back_that_day() -> None:
+    israel = WorkCalendar("Asia/Jerusalem", working_days=frozenset({6, 0, 1, 2, 3}))
+    assert snooze_return(time(10), israel, snoozed_until=utc(2026, 12, 6, 6)) == utc(2026, 12, 6, 8)
+    assert snooze_return(time(10), israel, snoozed_until=utc(2026, 12, 4, 8)) == utc(2026, 12, 6, 8)  # Friday

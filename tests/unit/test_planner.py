@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schedules import planner
+from storage.cadence import Snooze
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NudgePlan
 
@@ -126,6 +127,48 @@ def test_an_async_checkin_does_not_count_unless_configured() -> None:
     # The job passes only calls (or every kind when PARTNER_ANY_CHECKIN_SATISFIES): the planner trusts the map.
     plans = plan_over([customer()], [utc(2026, 12, 1, 13), utc(2026, 12, 1, 15)], {})
     assert [p.status for p in plans] == ["pending"]
+
+
+def plan_snoozed(
+    snoozed: Customer, snooze: Snooze, instants: list[datetime], contacts: dict[int, CheckIn] | None = None
+) -> list[tuple[str, str, str, str | None]]:
+    seen: dict[tuple[str, str, str], NudgePlan] = {}
+    for since, now in itertools.pairwise(instants):
+        plans = planner.plan_cadence([snoozed], contacts or {}, since=since, now=now, grace=GRACE, snoozes={1: snooze})
+        for plan in plans:
+            seen.setdefault(plan.key, plan)
+    ordered = sorted(seen.values(), key=lambda p: p.due_at)
+    return [(p.due_key, p.due_at.strftime("%a %H:%M"), p.status, p.payload.get("snoozed_on")) for p in ordered]
+
+
+def test_a_snoozed_call_comes_back_once_folding_in_the_calls_due_inside_the_snooze() -> None:
+    # Thursday's 09:00 nudge snoozed at 10:00 for two days: Friday's call is folded into Monday's, which says so.
+    snoozed = customer(snoozed_until=utc(2026, 12, 5, 15))
+    snooze = Snooze(since=utc(2026, 12, 3, 15))
+    instants = ticks(utc(2026, 12, 3, 15), utc(2026, 12, 8, 12), timedelta(hours=1))
+    assert plan_snoozed(snoozed, snooze, instants) == [
+        ("2026-12-04", "Fri 14:00", "skipped", None),
+        ("2026-12-07", "Mon 14:00", "pending", "2026-12-03"),
+    ]
+    # Ticks at other instants plan the same; a call logged during the snooze, or Thursday's call skipped: no reminder.
+    assert plan_snoozed(snoozed, snooze, ticks(utc(2026, 12, 3, 15), utc(2026, 12, 8, 12), timedelta(minutes=7))) == (
+        plan_snoozed(snoozed, snooze, instants)
+    )
+    logged = {1: call(utc(2026, 12, 4, 20))}
+    assert [p[3] for p in plan_snoozed(snoozed, snooze, instants, logged)] == [None, None]
+    skipped = Snooze(since=snooze.since, skipped=frozenset({date(2026, 12, 3)}))
+    assert [p[3] for p in plan_snoozed(snoozed, skipped, instants)] == [None, "2026-12-04"]  # Friday's is owed
+
+
+def test_a_weekly_call_snoozed_in_advance_comes_back_when_its_slot_fell_inside_the_snooze() -> None:
+    # Monday's call logged; on Wednesday snoozed until the next Wednesday: next Monday's call comes back then.
+    weekly = customer(cadence="weekly mon 09:00", snoozed_until=utc(2026, 12, 16, 5))
+    contacts = {1: call(utc(2026, 12, 7, 15))}
+    instants = ticks(utc(2026, 12, 9, 15), utc(2026, 12, 17, 15), timedelta(hours=1))
+    assert plan_snoozed(weekly, Snooze(since=utc(2026, 12, 9, 15)), instants, contacts) == [
+        ("2026-12-14", "Mon 14:00", "skipped", None),
+        ("2026-12-16", "Wed 14:00", "pending", "2026-12-14"),
+    ]
 
 
 def test_snooze_across_a_weekend() -> None:

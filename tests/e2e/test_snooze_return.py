@@ -1,0 +1,269 @@
+"""A snoozed call comes back when the snooze ends (issue #4's Snooze, as users read it).
+
+Snooze is clicked on a real nudge (signed block action, then the modal's signed submission); ticks run the real jobs
+and sender at chosen instants against the fake Slack. A New York customer calling daily at 09:00 unless said.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.cli import print_upcoming
+from bot.settings import Settings
+from handlers.ids import (
+    NUDGE_SKIP,
+    NUDGE_SNOOZE,
+    NUDGE_SNOOZE_FOR,
+    NUDGE_SNOOZE_MODAL,
+    NUDGE_SNOOZE_REASON,
+    NUDGE_SNOOZE_UNTIL,
+)
+from storage.store import Store
+from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
+    acme_channel,
+    add,
+    button_message,
+    day,
+    ephemeral,
+    nudges,
+    rows,
+    tick,
+    unpaced,
+)
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, FakeClock
+
+MINUTE = timedelta(minutes=1)
+
+
+def snooze_nudge(
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    at: datetime,
+    *,
+    until: str | None = None,
+    reason: str = "customer at a trade show",
+) -> None:
+    """Clicks Snooze on the newest nudge at `at` and submits the modal: 1 day, or until the date `until`."""
+    message = nudges(fake_slack)[-1]
+    clock.set(at)
+    value = message["blocks"][1]["elements"][1]["value"]
+    assert slack.block_action(NUDGE_SNOOZE, value=value, channel_id="C0ACME", message=button_message(message)).status
+    opened = fake_slack.calls_to("views.open")[-1]
+    values: dict[str, Any] = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "until" if until else "1d"}}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": reason}},
+    }
+    if until:
+        values["until"] = {NUDGE_SNOOZE_UNTIL: {"type": "datepicker", "selected_date": until}}
+    metadata = opened.params["view"]["private_metadata"]
+    assert slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=metadata).status == 200
+    fake_slack.wait_for("chat.update")
+
+
+def headline(message: dict[str, Any]) -> str:
+    return str(message["blocks"][0]["text"]["text"])
+
+
+def sent(store: Store) -> list[tuple[str, str, str | None]]:
+    """(local date, due instant, snoozed_on) of every cadence nudge posted."""
+    return [
+        (r.due_key, r.due_at.strftime("%a %H:%MZ"), r.payload.get("snoozed_on"))
+        for r in rows(store)
+        if r.status == "sent"
+    ]
+
+
+def test_a_daily_call_snoozed_for_a_day_comes_back_at_the_same_time_next_day_once(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock, capsys: Any
+) -> None:
+    add(store)
+    tick(store, settings, day(1))  # Tuesday 09:00
+    snooze_nudge(slack, fake_slack, clock, day(1) + 5 * MINUTE)  # quiet until Wednesday 09:05
+    # What will happen, before it does: Wednesday's 09:00 call is folded into the snoozed call at 09:05.
+    upcoming = ephemeral(slack.command("upcoming"))
+    assert "Wed 2 Dec 09:05 America/New_York — *Acme*" in upcoming, upcoming
+    assert "the call snoozed on Tue 1 Dec" in upcoming
+    print_upcoming(settings, store, days=2, team=None, now=clock())
+    plan = capsys.readouterr().out.splitlines()
+    assert plan[0].split()[:6] == ["2026-12-02", "Wed", "09:05", "America/New_York", "2026-12-02T14:05Z", TEAM_ID]
+    assert plan[0].endswith("(the call snoozed on Tue 1 Dec)") and plan[1].startswith("2026-12-03 Thu 09:00")
+    assert len(plan) == 2
+
+    tick(store, settings, day(2))  # Wednesday 09:00: still snoozed, and no nudge of its own
+    assert len(nudges(fake_slack)) == 1
+    for _ in range(2):  # the snooze ends at 09:05; the same tick twice posts it once
+        tick(store, settings, day(2) + 5 * MINUTE)
+    tick(store, settings, day(2) + 6 * MINUTE)
+    _tuesday, wednesday = nudges(fake_slack)
+    assert "Time for the daily call with *Acme* — Wed 2 Dec 09:05" in headline(wednesday)
+    assert "This is the call snoozed on Tue 1 Dec (customer at a trade show)" in headline(wednesday)
+    assert "<@U0001>" in headline(wednesday)
+    assert [e["text"]["text"] for e in wednesday["blocks"][1]["elements"]] == ["Log call", "Snooze", "Skip today"]
+    tick(store, settings, day(3))  # Thursday: the normal call
+    assert sent(store) == [
+        ("2026-12-01", "Tue 14:00Z", None),
+        ("2026-12-02", "Wed 14:05Z", "2026-12-01"),
+        ("2026-12-03", "Thu 14:00Z", None),
+    ]
+
+
+def test_a_weekly_call_snoozed_for_a_day_comes_back_the_next_day(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store, cadence="weekly mon 09:00")
+    tick(store, settings, day(7))  # Monday 7 December 09:00
+    snooze_nudge(slack, fake_slack, clock, day(7) + 30 * MINUTE)
+    tick(store, settings, day(8) + 29 * MINUTE)
+    assert len(nudges(fake_slack)) == 1
+    tick(store, settings, day(8) + 30 * MINUTE)  # Tuesday 09:30, not next Monday
+    assert "the call snoozed on Mon 7 Dec" in headline(nudges(fake_slack)[-1])
+    tick(store, settings, day(14))
+    assert sent(store) == [
+        ("2026-12-07", "Mon 14:00Z", None),
+        ("2026-12-08", "Tue 14:30Z", "2026-12-07"),
+        ("2026-12-14", "Mon 14:00Z", None),
+    ]
+
+
+def test_a_call_snoozed_on_friday_for_a_day_comes_back_on_monday_at_the_call_time(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(4))  # Friday 4 December
+    snooze_nudge(slack, fake_slack, clock, day(4) + 5 * MINUTE)  # until Saturday 09:05: a weekend
+    for instant in (day(5) + 5 * MINUTE, day(6, timedelta(hours=20)), day(7) - MINUTE):
+        tick(store, settings, instant)
+    assert len(nudges(fake_slack)) == 1
+    tick(store, settings, day(7))  # Monday 09:00: one nudge, Monday's call and Friday's together
+    tick(store, settings, day(7) + 5 * MINUTE)
+    _friday, monday = nudges(fake_slack)
+    assert "Mon 7 Dec 09:00" in headline(monday) and "the call snoozed on Fri 4 Dec" in headline(monday)
+    assert sent(store) == [("2026-12-04", "Fri 14:00Z", None), ("2026-12-07", "Mon 14:00Z", "2026-12-04")]
+
+
+def test_a_snooze_ending_on_a_holiday_brings_the_call_back_the_next_business_day(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store, country="US", cadence="weekly thu 09:00")
+    tick(store, settings, day(24))  # Thursday 24 December
+    snooze_nudge(slack, fake_slack, clock, day(24) + 10 * MINUTE)  # until Christmas Day, then a weekend
+    for instant in (day(25) + 10 * MINUTE, day(26, timedelta(hours=15)), day(28) - MINUTE):
+        tick(store, settings, instant)
+    assert len(nudges(fake_slack)) == 1
+    tick(store, settings, day(28))  # Monday 28 December 09:00
+    assert "the call snoozed on Thu 24 Dec" in headline(nudges(fake_slack)[-1])
+    assert sent(store)[-1] == ("2026-12-28", "Mon 14:00Z", "2026-12-24")
+
+
+def test_a_snooze_until_a_date_brings_the_call_back_at_the_call_time_that_day(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store, cadence="weekly tue 10:30")
+    tick(store, settings, day(1, timedelta(hours=15, minutes=30)))  # Tuesday 1 December 10:30
+    snooze_nudge(slack, fake_slack, clock, day(1, timedelta(hours=16)), until="2026-12-03")  # until Thursday
+    tick(store, settings, day(3, timedelta(hours=5)))  # Thursday 00:00 New York: the snooze is over, nobody woken
+    tick(store, settings, day(3, timedelta(hours=15, minutes=29)))
+    assert len(nudges(fake_slack)) == 1
+    tick(store, settings, day(3, timedelta(hours=15, minutes=30)))  # 10:30, the customer's call time
+    assert "Thu 3 Dec 10:30" in headline(nudges(fake_slack)[-1])
+    assert sent(store)[-1] == ("2026-12-03", "Thu 15:30Z", "2026-12-01")
+
+
+def test_a_call_logged_during_the_snooze_means_no_reminder(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(1))
+    snooze_nudge(slack, fake_slack, clock, day(1) + 5 * MINUTE)
+    clock.set(day(1, timedelta(hours=19)))  # Tuesday afternoon
+    assert "Logged" in ephemeral(slack.command("checkin acme green call went well after all"))
+    for instant in (day(2), day(2) + 5 * MINUTE, day(2) + timedelta(hours=3), day(3)):
+        tick(store, settings, instant)
+    assert [(r.due_key, r.status) for r in rows(store)] == [
+        ("2026-12-01", "sent"),
+        ("2026-12-02", "skipped"),  # snoozed, and nothing owed: the call was logged
+        ("2026-12-03", "sent"),
+    ]
+    assert not [r for r in rows(store) if r.payload.get("snoozed_on")]
+
+
+@pytest.mark.parametrize("how", ["resume acme", "snooze acme off", "pause acme", "archive acme", "cadence acme off"])
+def test_lifting_the_snooze_pausing_archiving_or_turning_the_cadence_off_cancels_the_reminder(
+    how: str, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store, cadence="weekly tue 09:00")
+    tick(store, settings, day(1))
+    snooze_nudge(slack, fake_slack, clock, day(1) + 5 * MINUTE)
+    clock.set(day(1, timedelta(hours=18)))
+    ephemeral(slack.command(how))
+    for instant in (day(2), day(2) + 5 * MINUTE, day(2) + timedelta(hours=4)):
+        tick(store, settings, instant)
+    assert len(nudges(fake_slack)) == 1
+    assert [r.due_key for r in rows(store)] == ["2026-12-01"]
+
+
+def test_a_snoozed_call_comes_back_across_the_end_of_daylight_saving_at_the_call_time_on_the_customers_clock(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    friday = datetime(2026, 10, 30, 13, tzinfo=UTC)  # Friday 09:00 EDT; clocks go back on Sunday 1 November
+    store.add_customer(
+        team_id=TEAM_ID,
+        name="Acme",
+        created_by="U0001",
+        now=friday - timedelta(days=3),
+        channel_id="C0ACME",
+        owner_id="U0001",
+        tz="America/New_York",
+        cadence="daily 09:00",
+    )
+    tick(store, settings, friday)
+    snooze_nudge(slack, fake_slack, clock, friday + 5 * MINUTE)  # until Saturday 09:05
+    monday_edt_clock = datetime(2026, 11, 2, 13, tzinfo=UTC)  # 08:00 EST: 09:00 had the clocks not gone back
+    tick(store, settings, monday_edt_clock)
+    assert len(nudges(fake_slack)) == 1
+    tick(store, settings, monday_edt_clock + timedelta(hours=1))  # Monday 09:00 EST
+    monday = nudges(fake_slack)[-1]
+    assert "Mon 2 Nov 09:00 (America/New_York)" in headline(monday)
+    assert "the call snoozed on Fri 30 Oct" in headline(monday)
+
+
+def test_the_reminder_is_a_nudge_like_any_other_its_call_logged_shows_on_it(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(1))
+    snooze_nudge(slack, fake_slack, clock, day(1) + 5 * MINUTE)
+    tick(store, settings, day(2) + 5 * MINUTE)
+    clock.set(day(2) + 20 * MINUTE)
+    assert "Logged" in ephemeral(slack.command("checkin acme green call done"))
+    reminder = nudges(fake_slack)[-1]
+    (update,) = fake_slack.wait_for("chat.update", where=lambda c: c.params.get("ts") == reminder["ts"])
+    assert "Call logged by <@U0001>" in json.dumps(update.params["blocks"])
+    tick(store, settings, day(3))  # Thursday's call as usual, and no missed-call alert for Wednesday
+    assert not rows(store, "overdue")
+
+
+def test_a_snooze_by_command_says_when_the_call_comes_back_and_skipping_that_call_cancels_it(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store, cadence="weekly tue 09:00")
+    tick(store, settings, day(1))
+    clock.set(day(1) + 5 * MINUTE)
+    text = ephemeral(slack.command("snooze acme 1d at the airport"))
+    assert "Next nudge: Wed 2 Dec 09:05 (America/New_York)" in text and "the call snoozed on Tue 1 Dec" in text
+    (message,) = nudges(fake_slack)
+    value = message["blocks"][1]["elements"][2]["value"]
+    assert slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(message)).status
+    assert "No nudge is scheduled" not in ephemeral(slack.command("cadence acme"))
+    assert "Wed 2 Dec" not in ephemeral(slack.command("upcoming"))
+    for instant in (day(2), day(2) + 5 * MINUTE, day(3)):
+        tick(store, settings, instant)
+    assert len(nudges(fake_slack)) == 1
+    assert [r.due_key for r in rows(store)] == ["2026-12-01"]
