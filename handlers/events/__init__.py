@@ -1,6 +1,6 @@
 from slack_bolt import App
 
-from handlers.events.channels import channel_shared, channel_unshared
+from handlers.events.channels import bot_joined_channel, channel_shared, channel_unshared
 from handlers.events.home import app_home_opened
 from handlers.events.uninstall import workspace_uninstalled
 
@@ -13,3 +13,5 @@ def register(app: App) -> None:
     # A customer's channel shared with the customer's organisation, or no longer: what Partner posts there.
     app.event("channel_shared")(channel_shared)
     app.event("channel_unshared")(channel_unshared)
+    # Partner invited into a customer's channel that refused its posts: its nudges go there again at once.
+    app.event("member_joined_channel")(bot_joined_channel)

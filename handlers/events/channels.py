@@ -1,5 +1,5 @@
 """A customer's channel shared with another organisation (Slack Connect), or no longer: ``channel_shared`` and
-``channel_unshared``.
+``channel_unshared``; Partner invited into a customer's channel: ``member_joined_channel``.
 
 Partner keeps its internal posts (check-in summaries, cadence nudges, overdue notes) out of a channel the
 customer's people read; these events keep ``Customer.channel_shared`` true for a channel whose sharing changes
@@ -50,3 +50,17 @@ def _record(event: dict[str, Any], context: BoltContext, store: Store, clock: Cl
     changed = store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared, now=clock())
     if changed:
         logger.info("channel %s of %d customer(s): shared with another organisation: %s", channel_id, changed, shared)
+
+
+def bot_joined_channel(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+    """Partner invited into a channel that refused its posts (`not_in_channel`, or `channel_not_found` for a private
+    one): the refusal recorded on its customers is cleared, so their next nudge goes there again instead of to the
+    owner's DM for a week (CHANNEL_RETRY_AFTER). Someone else joining is not Partner's business."""
+    team_id, channel_id = context.team_id, event.get("channel")
+    if not team_id or not isinstance(channel_id, str) or event.get("user") != context.bot_user_id:
+        return
+    now = clock()
+    for customer in store.customers(team_id=team_id, include_archived=True):
+        if customer.channel_id == channel_id and customer.channel_error and customer.id is not None:
+            store.record_channel_error(team_id=team_id, customer_id=customer.id, error=None, now=now)
+            logger.info("invited into %s: posting there again for customer %d", channel_id, customer.id)

@@ -179,6 +179,27 @@ def test_a_channel_the_bot_was_removed_from_falls_back_to_the_owner(
     ]
 
 
+def test_inviting_partner_into_the_channel_that_refused_it_brings_the_next_nudge_back_there(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    fake_slack.channels["C0ACME"]["is_member"] = False
+    acme = add(store)
+    tick(store, settings, day(1))  # refused: to the owner's DM, who is told "Invite me there with /invite @Partner"
+    fake_slack.channels["C0ACME"]["is_member"] = True  # Dana does so; Slack tells Partner, and retries it too
+    invited = {"type": "member_joined_channel", "user": fake_slack.bot_user_id, "channel": "C0ACME",
+               "channel_type": "C", "team": TEAM_ID, "inviter": "U0001"}  # fmt: skip
+    someone = {**invited, "user": "U0002"}  # anyone else joining changes nothing
+    assert slack.event(someone).status == 200
+    refused = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert refused is not None and refused.channel_error == "not_in_channel"
+    for retry in (None, 1):
+        assert slack.event(invited, event_id="Ev0INVITE", retry_num=retry).status == 200
+    tick(store, settings, day(2))
+    (message,) = nudges(fake_slack)
+    assert message["text"].startswith("Time for the daily call with Acme (Wed 2 Dec")
+    assert [(r.due_key, r.channel_id) for r in rows(store)][-1] == ("2026-12-02", "C0ACME")
+
+
 def test_after_a_three_day_outage_old_nudges_are_missed_and_the_recent_one_is_late(
     store: Store, settings: Settings, fake_slack: FakeSlack
 ) -> None:
