@@ -267,3 +267,18 @@ def test_a_snooze_by_command_says_when_the_call_comes_back_and_skipping_that_cal
         tick(store, settings, instant)
     assert len(nudges(fake_slack)) == 1
     assert [r.due_key for r in rows(store)] == ["2026-12-01"]
+
+
+def test_a_call_snoozed_for_two_hours_after_its_nudge_comes_back_the_next_business_day_one_nudge_a_day(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store, cadence="weekly fri 09:00")
+    tick(store, settings, day(4))  # Friday 4 December
+    clock.set(day(4) + 5 * MINUTE)
+    assert "Next nudge: Mon 7 Dec 09:00" in ephemeral(slack.command("snooze acme 2h"))
+    for instant in (day(4, timedelta(hours=16, minutes=5)), day(4, timedelta(hours=20))):
+        tick(store, settings, instant)  # 11:05 and 15:00 Friday: today's nudge was out already
+    assert len(nudges(fake_slack)) == 1
+    tick(store, settings, day(7))
+    assert "the call snoozed on Fri 4 Dec" in headline(nudges(fake_slack)[-1])
+    assert sent(store) == [("2026-12-04", "Fri 14:00Z", None), ("2026-12-07", "Mon 14:00Z", "2026-12-04")]
