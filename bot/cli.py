@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import faulthandler
 import logging
 import re
@@ -297,20 +298,44 @@ def run_export(settings: Settings, store: Store, args: argparse.Namespace) -> in
         jobs.append(
             ("survey answers", args.surveys, store.count_export_survey_responses, store.write_survey_answers_csv)
         )
-    for label, path, count, write in jobs:
-        total = count(team_id=args.team, customer_id=customer_id, since=since)
-        bar = ProgressBar(label, total, sys.stderr)
-        try:
-            target = sys.stdout if str(path) == "-" else path.open("w", encoding=ENCODING, newline="")
-        except OSError as e:
-            print(f"partner-bot: cannot write {path}: {e.strerror or e}", file=sys.stderr)
-            return 2
-        try:
-            rows = write(target, team_id=args.team, customer_id=customer_id, since=since, progress=bar.update)
-        finally:
+    # Every file is opened before any is written, each as a partial file put in place once all are written: a
+    # survey file it cannot write leaves no check-ins file behind (nor an earlier export cut short).
+    partials: list[tuple[Path, Path]] = []
+    targets: list[TextIO] = []
+    try:
+        for _label, path, _count, _write in jobs:
+            if str(path) == "-":
+                targets.append(sys.stdout)
+                continue
+            if path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+            partial = path.with_name(f".{path.name}.partial")
+            targets.append(partial.open("w", encoding=ENCODING, newline=""))
+            partials.append((partial, path))
+    except OSError as e:
+        for target in targets:
             if target is not sys.stdout:
                 target.close()
-        bar.done(rows, path)
+        for partial, _path in partials:
+            partial.unlink(missing_ok=True)
+        print(f"partner-bot: cannot write {path}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    try:
+        for (label, path, count, write), target in zip(jobs, targets, strict=True):
+            total = count(team_id=args.team, customer_id=customer_id, since=since)
+            bar = ProgressBar(label, total, sys.stderr)
+            rows = write(target, team_id=args.team, customer_id=customer_id, since=since, progress=bar.update)
+            if target is not sys.stdout:
+                target.close()
+            bar.done(rows, path)
+        for partial, path in partials:
+            partial.replace(path)
+    finally:
+        for target in targets:
+            if target is not sys.stdout:
+                target.close()
+        for partial, _path in partials:
+            partial.unlink(missing_ok=True)
     return 0
 
 

@@ -289,3 +289,12 @@ def test_cli_export_names_a_wrong_team_or_an_unwritable_file_instead_of_an_empty
     nowhere = export("--team", TEAM_ID, "--out", str(tmp_path / "missing-folder" / "checkins.csv"))
     assert nowhere.returncode == 2 and "Traceback" not in nowhere.stderr
     assert "cannot write " in nowhere.stderr and "No such file or directory" in nowhere.stderr
+    # A survey file it cannot write is found before the check-ins file is written: nothing is, as README says.
+    half = export("--team", TEAM_ID, "--out", str(out), "--surveys", str(tmp_path / "missing-folder" / "answers.csv"))
+    assert half.returncode == 2 and "cannot write " in half.stderr and "answers.csv" in half.stderr
+    assert not out.exists()
+    out.write_text("last week's export")  # nor is an earlier export at that path cut short or emptied
+    assert export("--team", TEAM_ID, "--out", str(out), "--surveys", str(tmp_path)).returncode == 2  # a folder
+    assert out.read_text() == "last week's export"
+    assert [p.name for p in tmp_path.iterdir() if "csv" in p.name] == ["checkins.csv"]  # no partial file left behind
+    assert export("--team", TEAM_ID, "--out", str(out)).returncode == 0 and "checkin_id" in out.read_text("utf-8-sig")
