@@ -305,11 +305,13 @@ def next_nudge(
     snoozed_until: datetime | None = None,
     launch_until: date | None = None,
     last_contact_at: datetime | None = None,
+    comes_back: datetime | None = None,
 ) -> datetime | None:
     """When the cadence next nudges (aware UTC), as `list` and `show` display it; None when off or paused.
 
     A slot already satisfied by the last contact (a call logged today) is skipped, and a snooze pushes
-    the search past its end. The cadence engine's outbox is the authority; this is the preview.
+    the search past its end; `comes_back` is when a snoozed call comes back, before any call after the snooze.
+    The cadence engine's outbox is the authority; this is the preview.
     """
     if paused or not cadence:
         return None
@@ -323,11 +325,11 @@ def next_nudge(
         plan = launch_cadence(normal, launch_until=launch_until, today=today)
         slot = next_slot(plan, calendar, after=after)
         if slot is None:
-            return None
+            return comes_back
         if not is_satisfied(slot, last_contact_at, calendar):
-            return slot.due_at
+            return slot.due_at if comes_back is None else min(comes_back, slot.due_at)
         after = slot.due_at
-    return None
+    return comes_back
 
 
 def shared_with_another_organisation(channel: Mapping[str, Any]) -> bool:

@@ -192,6 +192,27 @@ def snooze_reminder(
     return Reminder(Slot(cal.local_date(at), at, owed.period_start or owed.local_date), owed.local_date)
 
 
+def snoozed_calls_back(
+    customers: Iterable[Scheduled],
+    snoozes: Mapping[int, Snooze],
+    last_call_at: Mapping[int, datetime | None],
+    *,
+    now: datetime,
+    default_tz: str = "UTC",
+) -> dict[int, datetime]:
+    """When each snoozed customer's put-off call comes back (after `now`), for the previews that show the next
+    nudge (Home, `/partner list`): the reminder comes before the first call after the snooze."""
+    back: dict[int, datetime] = {}
+    for customer in customers:
+        if customer.id is None or customer.id not in snoozes:
+            continue
+        cal = calendar_of(customer, default_tz=default_tz)
+        reminder = snooze_reminder(customer, cal, snoozes[customer.id], last_call_at.get(customer.id))
+        if reminder is not None and reminder.slot.due_at > now:
+            back[customer.id] = reminder.slot.due_at
+    return back
+
+
 def plan_cadence(
     customers: Iterable[Scheduled],
     last_contacts: Mapping[int, CheckIn],

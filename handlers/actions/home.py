@@ -24,7 +24,7 @@ from handlers.blocks.home import (
     with_next_nudge,
 )
 from handlers.commands.lookup import live_customer
-from handlers.events.home import publish_home
+from handlers.events.home import publish_home, snoozed_calls_back_of
 from handlers.followups import AfterAck
 from handlers.ids import HOME_NEXT_PAGE, HOME_PREV_PAGE, HOME_SCOPE, HOME_SHOW, HOME_TIER
 from storage.models import Customer
@@ -109,7 +109,8 @@ def home_card(
     facts = customer_facts(
         customer, contact, now=now, default_tz=settings.default_tz, any_checkin=settings.any_checkin_satisfies
     )
-    facts = with_next_nudge(facts, now=now, default_tz=settings.default_tz)
+    comes_back = snoozed_calls_back_of(store, [facts], team_id=team_id, now=now, default_tz=settings.default_tz)
+    facts = with_next_nudge(facts, now=now, default_tz=settings.default_tz, comes_back=comes_back.get(customer.id))
     points = store.home_health_points(
         team_id=team_id, customer_ids=[customer.id], since=(now - timedelta(weeks=SPARK_WEEKS + 1)).date()
     )

@@ -401,9 +401,15 @@ def with_due_today(
 
 
 def with_next_nudge(
-    facts: CustomerFacts, *, now: datetime, default_tz: str, days: CadenceDays | None = None
+    facts: CustomerFacts,
+    *,
+    now: datetime,
+    default_tz: str,
+    days: CadenceDays | None = None,
+    comes_back: datetime | None = None,
 ) -> CustomerFacts:
-    """Adds when the next nudge is due, honouring pause, snooze, launch mode and a call already logged."""
+    """Adds when the next nudge is due, honouring pause, snooze, launch mode and a call already logged;
+    `comes_back`: when a snoozed call comes back (`planner.snoozed_calls_back`), before the calls after the snooze."""
     customer = facts.customer
     day = (days or CadenceDays(now=now, default_tz=default_tz)).of(customer)
     if day is None or day.cadence.is_off or customer.paused_at is not None:
@@ -414,10 +420,11 @@ def with_next_nudge(
     slot = next_slot(cadence, cal, after=after)
     if slot is not None and is_satisfied(slot, facts.last_contact_at, cal):
         slot = next_slot(cadence, cal, after=slot.due_at)  # a call already logged for it: no nudge
-    if slot is None:
+    due = [at for at in (comes_back, slot.due_at if slot is not None else None) if at is not None]
+    if not due:
         note = f"snoozed until {local_time(customer.snoozed_until, facts.tz)}" if snoozed else "no call scheduled"
         return replace(facts, next_note=note)
-    return replace(facts, next_nudge=slot.due_at, next_note="")
+    return replace(facts, next_nudge=min(due), next_note="")
 
 
 def local_time(instant: datetime | None, tz: str) -> str:

@@ -17,6 +17,7 @@ from handlers.blocks import tier_text
 from handlers.blocks.customers import CustomerRow, list_message
 from handlers.commands.base import CommandCall, Reply
 from handlers.parsing import parse_key_value, tokenize
+from schedules import planner
 from storage.models import Customer
 from storage.store import Store
 
@@ -102,6 +103,13 @@ def customer_rows(
     moods = store.recent_moods(team_id=team_id, customer_ids=ids)
     # A call satisfies the cadence's current period (the cadence engine's default): no nudge is shown for it.
     calls = store.latest_checkins(team_id=team_id, customer_ids=ids, kind="call")
+    last_calls = {cid: call.created_at for cid, call in calls.items()}
+    snoozes = store.snoozes(team_id=team_id, customers=customers, after=now)
+    comes_back = (
+        planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=settings.default_tz)
+        if snoozes
+        else {}
+    )
     rows = []
     for customer in customers:
         assert customer.id is not None
@@ -126,7 +134,8 @@ def customer_rows(
                     paused=customer.paused_at is not None,
                     snoozed_until=customer.snoozed_until,
                     launch_until=customer.launch_until,
-                    last_contact_at=calls[customer.id].created_at if customer.id in calls else None,
+                    last_contact_at=last_calls.get(customer.id),
+                    comes_back=comes_back.get(customer.id),
                 ),
                 recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),
                 boundaries=store.boundary_records(team_id=team_id, customer_id=customer.id) if recent else None,

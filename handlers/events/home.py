@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from handlers.blocks.home import (
     PAGE_SIZE,
     SPARK_WEEKS,
     CadenceDays,
+    CustomerFacts,
     HomePage,
     HomeState,
     WeekSummary,
@@ -29,6 +31,7 @@ from handlers.blocks.home import (
 )
 from handlers.blocks.home import home_view as build_home_view
 from handlers.home_publisher import remember_state
+from schedules import planner
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -66,15 +69,15 @@ def home_page(
         counts = reads.home_header_counts(team_id=team_id, owner_id=user_id, now=now)
     if page != state.page:
         state = HomeState(scope=state.scope, show=state.show, tier=state.tier, page=page)
-    shown = [
-        with_next_nudge(
-            customer_facts(*loaded[cid], now=now, default_tz=default_tz, any_checkin=any_checkin, days=days),
-            now=now,
-            default_tz=default_tz,
-            days=days,
-        )
+    facts = [
+        customer_facts(*loaded[cid], now=now, default_tz=default_tz, any_checkin=any_checkin, days=days)
         for cid in ids
         if cid in loaded  # archived between the two reads: left out
+    ]
+    comes_back = snoozed_calls_back_of(store, facts, team_id=team_id, now=now, default_tz=default_tz)
+    shown = [
+        with_next_nudge(f, now=now, default_tz=default_tz, days=days, comes_back=comes_back.get(f.customer.id or 0))
+        for f in facts
     ]
     mine = [f for f in ranked if f.candidate.owner_id == user_id]
     tiers = sorted({c.tier for c in candidates if c.tier}, key=str.lower)
@@ -88,6 +91,18 @@ def home_page(
         boundaries=boundaries,
         has_customers=bool(candidates),
     )
+
+
+def snoozed_calls_back_of(
+    store: Store, facts: Sequence[CustomerFacts], *, team_id: str, now: datetime, default_tz: str
+) -> dict[int, datetime]:
+    """When the snoozed calls of these rows come back (no statement when none of them is snoozed)."""
+    customers = [f.customer for f in facts]
+    snoozes = store.snoozes(team_id=team_id, customers=customers, after=now)
+    if not snoozes:
+        return {}
+    last_calls = {f.customer.id or 0: f.last_contact_at for f in facts}
+    return planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=default_tz)
 
 
 def render_home(

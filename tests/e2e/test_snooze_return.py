@@ -34,9 +34,10 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
     tick,
     unpaced,
 )
+from tests.e2e.test_home_surveys import open_home, row
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 MINUTE = timedelta(minutes=1)
 
@@ -282,3 +283,22 @@ def test_a_call_snoozed_for_two_hours_after_its_nudge_comes_back_the_next_busine
     tick(store, settings, day(7))
     assert "the call snoozed on Fri 4 Dec" in headline(nudges(fake_slack)[-1])
     assert sent(store) == [("2026-12-04", "Fri 14:00Z", None), ("2026-12-07", "Mon 14:00Z", "2026-12-04")]
+
+
+def test_list_and_home_show_when_a_snoozed_call_comes_back(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    # A weekly call snoozed for a day comes back on Tuesday: the previews say so, not next Monday's call.
+    customer = add(store, cadence="weekly mon 09:00")
+    tick(store, settings, day(7))  # Monday 7 December 09:00
+    snooze_nudge(slack, fake_slack, clock, day(7) + 30 * MINUTE)
+    listed = json.dumps(slack.command("list").json())
+    assert "Tue 8 Dec 09:30 EST" in listed and "Mon 14 Dec" not in listed, listed
+    home = open_home(bot, slack, fake_slack)
+    assert "next call Tue 8 Dec 09:30 EST" in row(home, customer.id or 0)
+
+    tick(store, settings, day(8) + 30 * MINUTE)  # it came back: next Monday's call is next
+    clock.set(day(8) + 31 * MINUTE)
+    listed = json.dumps(slack.command("list").json())
+    assert "Mon 14 Dec 09:00 EST" in listed and "Tue 8 Dec 09:30" not in listed, listed
+    assert "next call Mon 14 Dec 09:00 EST" in row(open_home(bot, slack, fake_slack), customer.id or 0)
