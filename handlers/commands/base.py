@@ -28,6 +28,8 @@ class CommandCall:
     now: datetime
     # Work for after the ack (lazy listener), e.g. {"checkin_id": 12}: set only when something new was stored.
     followup: dict[str, Any] = field(default_factory=dict)
+    # Where to answer the command again later: works without Partner's token (refused, Slack's Web API down).
+    response_url: str | None = None
 
     def refresh_homes(self, *user_ids: str | None) -> None:
         """These users' App Home shows what the command changed: re-published after the ack (debounced)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -164,6 +165,7 @@ def export(call: CommandCall) -> Reply:
             request=request,
             since=since,
             day=call.now.astimezone(ZoneInfo(call.settings.default_tz)).date(),  # the zone `since=` is read in
+            response_url=call.response_url,
         )
     return {
         "text": f":outbox_tray: Exporting {checkins} check-in{'s' if checkins != 1 else ''} and {responses} survey "
@@ -185,6 +187,7 @@ def send_export(
     request: ExportRequest,
     since: datetime | None,
     day: date,
+    response_url: str | None = None,
 ) -> None:
     """Writes both CSV files to a temporary folder (streamed from the database) and uploads them in one message."""
     customer_id = request.customer.id if request.customer else None
@@ -213,11 +216,24 @@ def send_export(
         # Slack's error code, as the digest chart's failure says it: the exception's text holds the API address
         # and the whole response, nothing a user can act on.
         error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+        text = (
+            f"Sorry — your export of {request.label} could not be sent ({error}). "
+            "Ask again with `/partner export` in a moment."
+        )
         try:
-            client.chat_postMessage(
-                channel=dm or user_id,
-                text=f"Sorry — your export of {request.label} could not be sent ({error}). "
-                "Ask again with `/partner export` in a moment.",
-            )
+            client.chat_postMessage(channel=dm or user_id, text=text)
         except (SlackApiError, OSError):
-            logger.warning("could not tell %s that the export failed", user_id)
+            # Slack refusing Partner's token (or down) refuses the DM too: the command's response_url needs no token.
+            if not _answer_command(client, response_url, text):
+                logger.warning("could not tell %s that the export failed", user_id)
+
+
+def _answer_command(client: WebClient, response_url: str | None, text: str) -> bool:
+    """A further answer only the user sees, beside the command's first one; False when it did not reach Slack."""
+    if not response_url:
+        return False
+    try:
+        respond = Respond(response_url=response_url, proxy=client.proxy, ssl=client.ssl)
+        return respond(text=text, response_type="ephemeral", replace_original=False).status_code == 200
+    except OSError:
+        return False

@@ -180,6 +180,7 @@ def partner_command(
         client=client,
         settings=settings,
         now=clock(),
+        response_url=command.get("response_url"),
     )
     try:
         reply(ack, subcommand.run(call))

@@ -243,6 +243,20 @@ def test_cli_export_writes_both_files_with_a_progress_bar(
     assert missing.returncode == 2 and "no single customer matches 'nope'" in missing.stderr
 
 
+@pytest.mark.parametrize("refusal", ["invalid_auth", "account_inactive"])
+def test_an_export_slack_refuses_partners_token_for_is_told_beside_the_command(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, refusal: str
+) -> None:
+    seed(store)
+    fake_slack.fail_next("conversations.open", error=refusal)  # a token Slack refuses…
+    fake_slack.fail_next("chat.postMessage", error=refusal)  # …refuses the DM that would say so, too
+    assert "will be in your DM" in slack.command("export acme").json()["text"]
+    assert wait_after_ack()
+    (told,) = fake_slack.calls_to("response_url")  # the command's own response_url needs no token
+    assert told.params["text"].startswith(f"Sorry — your export of Acme Corp could not be sent ({refusal}).")
+    assert told.params["response_type"] == "ephemeral"
+
+
 @pytest.mark.parametrize(
     ("method", "fault", "named"),
     [
