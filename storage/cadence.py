@@ -129,7 +129,10 @@ class CadenceQueries(StoreBase):
             for customer_id, due_key, payload in rows:
                 outcome = (payload or {}).get("outcome") or {}
                 if customer_id is not None and outcome.get("what") == "skipped":
-                    skipped.setdefault(customer_id, set()).add(date.fromisoformat(outcome.get("day") or due_key))
+                    days = skipped.setdefault(customer_id, set())
+                    days.add(date.fromisoformat(outcome.get("day") or due_key))
+                    if (payload or {}).get("snoozed_on"):  # a snoozed call's reminder skipped: that call is skipped
+                        days.add(date.fromisoformat(payload["snoozed_on"]))
         return {
             customer_id: Snooze(since=at, skipped=frozenset(skipped.get(customer_id, ())))
             for customer_id, at in since.items()

@@ -302,3 +302,23 @@ def test_list_and_home_show_when_a_snoozed_call_comes_back(
     listed = json.dumps(slack.command("list").json())
     assert "Mon 14 Dec 09:00 EST" in listed and "Tue 8 Dec 09:30" not in listed, listed
     assert "next call Mon 14 Dec 09:00 EST" in row(open_home(bot, slack, fake_slack), customer.id or 0)
+
+
+def test_a_snoozed_call_skipped_on_its_reminder_does_not_come_back_with_a_later_snooze(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store, cadence="weekly tue 09:00")
+    tick(store, settings, day(1))
+    snooze_nudge(slack, fake_slack, clock, day(1) + 5 * MINUTE)
+    tick(store, settings, day(2) + 5 * MINUTE)  # Tuesday's call comes back on Wednesday: the owner skips it there
+    reminder = nudges(fake_slack)[-1]
+    clock.set(day(2) + 10 * MINUTE)
+    value = reminder["blocks"][1]["elements"][2]["value"]
+    assert slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(reminder)).status
+    # Thursday the customer is snoozed for another reason: Tuesday's call, skipped, is owed no more.
+    clock.set(day(3) + 60 * MINUTE)
+    text = ephemeral(slack.command("snooze acme 1d out sick"))
+    assert "Next nudge: Tue 8 Dec 09:00" in text and "snoozed on" not in text, text
+    for instant in (day(4), day(4) + 60 * MINUTE, day(7)):
+        tick(store, settings, instant)
+    assert sent(store) == [("2026-12-01", "Tue 14:00Z", None), ("2026-12-02", "Wed 14:05Z", "2026-12-01")]
