@@ -174,9 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SQLAlchemyError as e:
         if listener is not None:
             listener.stop()
-        # One line: the driver's first line says what failed; SQLAlchemy's "Background on this error" link does not.
-        detail = str(e).strip().splitlines()[0] if str(e).strip() else "no detail"
-        print(f"partner-bot: cannot reach the database at DATABASE_URL: {type(e).__name__}: {detail}", file=sys.stderr)
+        print(f"partner-bot: cannot reach the database at DATABASE_URL: {db.error_detail(engine, e)}", file=sys.stderr)
         return 3
     store = Store(engine)
 

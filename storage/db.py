@@ -164,9 +164,8 @@ def upgrade_when_reachable(
                 raise
             pause = min(delay, 30.0, give_up_after - waited)
             logger.warning(
-                "database unavailable (%s: %s); retrying in %.0f s (attempt %d, giving up after %.0f s)",
-                type(e).__name__,
-                str(e).strip().splitlines()[0] if str(e).strip() else "no detail",
+                "database unavailable (%s); retrying in %.0f s (attempt %d, giving up after %.0f s)",
+                error_detail(engine, e),
                 pause,
                 attempt,
                 give_up_after,
@@ -176,6 +175,19 @@ def upgrade_when_reachable(
             waited += pause
             delay *= 2
             attempt += 1
+
+
+def error_detail(engine: Engine, error: SQLAlchemyError) -> str:
+    """One line on why the database could not be used: the driver's first line (SQLAlchemy's "Background on this
+    error" link says nothing more), and for SQLite whose folder is missing, that folder, which SQLite never names."""
+    text = str(error).strip()
+    detail = f"{type(error).__name__}: {text.splitlines()[0] if text else 'no detail'}"
+    file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if file and file != ":memory:" and not file.startswith("file:"):
+        folder = Path(file).expanduser().absolute().parent
+        if not folder.is_dir():
+            detail += f"; the folder {folder} does not exist: create it, or fix DATABASE_URL"
+    return detail
 
 
 @functools.cache

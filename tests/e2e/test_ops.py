@@ -503,6 +503,7 @@ def test_serve_waits_for_a_database_that_comes_up_late(outage: Outage, fake_slac
     try:
         line = served.wait_for_line("database unavailable")
         assert "retrying in 1 s (attempt 1, giving up after 60 s)" in line
+        assert outage.proxy is not None or f"the folder {tmp_path / 'db'} does not exist" in line
         assert served.process.poll() is None  # still waiting, not crashed
         # The port is up and says "not ready": an orchestrator's probe gets 503, not a refused connection.
         assert get(served.url + "/healthz")[:2] == (503, '{"status": "starting", "database": "down"}')
@@ -532,6 +533,8 @@ def test_serve_gives_up_with_a_clear_message_when_the_database_stays_down(
     (message,) = [line for line in result.stderr.splitlines() if line.startswith("partner-bot:")]
     assert "cannot reach the database at DATABASE_URL: OperationalError: " in message
     assert not result.stderr.rstrip().endswith(")")  # SQLAlchemy's "(Background on this error at: …)" is left out
+    if outage.proxy is None:  # SQLite says only "unable to open database file": the missing folder is named
+        assert message.endswith(f"; the folder {tmp_path / 'db'} does not exist: create it, or fix DATABASE_URL")
 
 
 def imported_modules(stderr_lines: list[str]) -> set[str]:
