@@ -170,7 +170,7 @@ def _check_database(settings: Settings) -> tuple[Store | None, bool, list[Findin
         current = db.current_revision(engine)
     except SQLAlchemyError as e:
         engine.dispose()
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        reason = db.error_detail(engine, e)  # a SQLite file's missing folder named, as `serve` names it
         return (
             None,
             False,

@@ -147,6 +147,7 @@ def test_an_unreachable_database_fails(settings: Settings, tmp_path: Path) -> No
     (line,) = lines(output, "FAIL", "database")
     assert "cannot connect" in line and "secret-pw" not in output
     assert "Check DATABASE_URL" in output
+    assert dead.startswith("postgresql") or f"the folder {tmp_path}/no/such/dir does not exist" in line
 
 
 def test_without_a_manifest_the_scopes_are_not_checked_but_nothing_fails(
