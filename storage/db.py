@@ -142,13 +142,19 @@ def _upgrade_lock(engine: Engine) -> Iterator[None]:
         yield
 
 
+# The longest pause between two tries of an unreachable database at start (seconds).
+MAX_DB_RETRY_PAUSE = 5.0
+
+
 def upgrade_when_reachable(
     engine: Engine, *, give_up_after: float, sleep: Callable[[float], None] = time.sleep
 ) -> None:
-    """`upgrade`, retrying with exponential backoff (1 s, 2 s, 4 s … at most 30 s) while the database is unreachable.
+    """`upgrade`, retrying with exponential backoff (1 s, 2 s, 4 s, then every 5 s) while the database is unreachable.
 
     A database that starts after the bot (a container restart, a failover) is then waited for instead of crashing
-    the bot. Raises the last error once `give_up_after` seconds have passed.
+    the bot. Raises the last error once `give_up_after` seconds have passed. The pause stays short because HTTP mode
+    answers /healthz 503 until this returns: a longer one kept a database that was back reported down for up to
+    half a minute.
     """
     waited = 0.0
     delay = 1.0
@@ -162,7 +168,7 @@ def upgrade_when_reachable(
         except SQLAlchemyError as e:
             if waited >= give_up_after:
                 raise
-            pause = min(delay, 30.0, give_up_after - waited)
+            pause = min(delay, MAX_DB_RETRY_PAUSE, give_up_after - waited)
             logger.warning(
                 "database unavailable (%s); retrying in %.0f s (attempt %d, giving up after %.0f s)",
                 error_detail(engine, e),

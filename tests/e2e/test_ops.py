@@ -30,6 +30,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot import logs
 from bot.app import create_app
@@ -37,7 +38,7 @@ from bot.metrics import Metrics, nudge_outcome, recording
 from bot.scheduler import TICK_JOB_ID, build_scheduler, observed_tick
 from bot.settings import Settings
 from schedules import jobs
-from storage.db import current_revision, head_revision, make_engine, row_id, upgrade
+from storage.db import current_revision, head_revision, make_engine, row_id, upgrade, upgrade_when_reachable
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -597,3 +598,15 @@ def test_the_http_server_module_needs_no_database_stack() -> None:
     result = subprocess.run([sys.executable, "-c", probe.format(heavy)], capture_output=True, text=True, cwd=repo)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_serve_waiting_for_the_database_at_start_tries_again_at_least_every_5_seconds(tmp_path: Path) -> None:
+    """/healthz stays 503 until the next try: with pauses growing to 30 s, a database back at the 32nd second of
+    `--db-wait 60` was reported down until the 60th."""
+    engine = make_engine(f"sqlite:///{tmp_path}/missing-folder/partner.db")  # unreachable: its folder is not there
+    pauses: list[float] = []
+    with pytest.raises(OperationalError):
+        upgrade_when_reachable(engine, give_up_after=60, sleep=pauses.append)
+    assert pauses[:3] == [1, 2, 4] and max(pauses) <= 5
+    assert sum(pauses) == 60  # gave up after --db-wait, as before
+    engine.dispose()
