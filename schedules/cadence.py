@@ -128,7 +128,18 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
             ):
                 if row.customer_id is not None:
                     asked[row.customer_id].append(row)
-        alerts = [replace(p, payload={**p.payload, **extra}) for p in planner.plan_overdue(due, asked, now=now)]
+        put_off: dict[int, date] = {}
+        for lapse in daily:
+            customer_id = lapse.customer.id
+            if customer_id is not None and customer_id in snoozes:
+                contact = contacts.get(customer_id)
+                reminder = planner.snooze_reminder(
+                    lapse.customer, lapse.cal, snoozes[customer_id], contact.created_at if contact else None
+                )
+                if reminder is not None:
+                    put_off[customer_id] = reminder.snoozed_on
+        overdue = planner.plan_overdue(due, asked, now=now, put_off=put_off)
+        alerts = [replace(p, payload={**p.payload, **extra}) for p in overdue]
         inserted += store.plan_nudges(team_id=team_id, plans=alerts, now=now)
         store.advance_watermark(team_id=team_id, job=JOB, until=now)
         planned += sum(1 for row in inserted if row.status == "pending")

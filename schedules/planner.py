@@ -451,11 +451,18 @@ def _lapse_verdict(
     return cadence, earliest, red_at, red_reason
 
 
-def plan_overdue(lapses: Iterable[Lapse], asked: Mapping[int, Sequence[Nudge]], *, now: datetime) -> list[NudgePlan]:
+def plan_overdue(
+    lapses: Iterable[Lapse],
+    asked: Mapping[int, Sequence[Nudge]],
+    *,
+    now: datetime,
+    put_off: Mapping[int, date] | None = None,
+) -> list[NudgePlan]:
     """The owner alert for each lapse whose alert time has come.
 
     ``asked``: each customer's cadence nudges since its lapse started (the days a call was asked for), for customers
-    with daily calls (:func:`daily_until`).
+    with daily calls (:func:`daily_until`). ``put_off``: the call a customer's snooze puts off (its reminder's
+    ``snoozed_on``, :func:`snooze_reminder`), however it was snoozed (a command leaves no outcome on the nudge).
     """
     plans: list[NudgePlan] = []
     for lapse in lapses:
@@ -464,12 +471,18 @@ def plan_overdue(lapses: Iterable[Lapse], asked: Mapping[int, Sequence[Nudge]], 
         due_at, reason = lapse.red_alert_at, lapse.red_reason
         if lapse.has_daily_calls():
             last_daily = daily_until(customer) or date.max
+            rows = asked.get(customer.id, ())
+            # A snoozed call is not missed: it comes back (or came back) as its reminder, judged on its own day.
+            excused = {date.fromisoformat(n.payload["snoozed_on"]) for n in rows if n.payload.get("snoozed_on")}
+            if put_off and customer.id in put_off:
+                excused.add(put_off[customer.id])
             missed = [
                 date.fromisoformat(n.due_key)
-                for n in asked.get(customer.id, ())
+                for n in rows
                 if n.status in ASKED
                 and lapse.first_missable() <= date.fromisoformat(n.due_key) <= last_daily
                 and (n.payload.get("outcome") or {}).get("what") not in EXCUSED
+                and date.fromisoformat(n.due_key) not in excused
             ]
             if missed:
                 day = min(missed)

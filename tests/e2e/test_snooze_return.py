@@ -322,3 +322,19 @@ def test_a_snoozed_call_skipped_on_its_reminder_does_not_come_back_with_a_later_
     for instant in (day(4), day(4) + 60 * MINUTE, day(7)):
         tick(store, settings, instant)
     assert sent(store) == [("2026-12-01", "Tue 14:00Z", None), ("2026-12-02", "Wed 14:05Z", "2026-12-01")]
+
+
+@pytest.mark.parametrize("typed", ["1d", "until thu"])
+def test_a_daily_call_snoozed_by_command_is_not_reported_missed_when_it_comes_back(
+    typed: str, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(1))  # Tuesday 09:00
+    clock.set(day(1) + 5 * MINUTE)
+    assert "the call snoozed on Tue 1 Dec" in ephemeral(slack.command(f"snooze acme {typed} at the airport"))
+    for instant in (day(2), day(2) + 5 * MINUTE, day(3, timedelta(hours=5)), day(3)):  # Thu 00:00 ends 'until thu'
+        tick(store, settings, instant)
+    assert "the call snoozed on Tue 1 Dec" in headline(nudges(fake_slack)[1])
+    # Tuesday's call was put off, not missed: no owner alert says it was (the button's snooze never did either).
+    overdue = [r.payload["reason"] for r in rows(store, "overdue")]
+    assert len(overdue) == 1 and "Tue 1 Dec" not in overdue[0], overdue  # Thursday's: no call logged at all
