@@ -14,6 +14,14 @@ from schedules.cadence import destination
 USAGE = "/partner upcoming [mine]"
 HORIZON = timedelta(days=45)
 SHOWN = 25
+NAMED = 10  # paused or snoozed customers named by name
+
+
+def _some(names: list[str]) -> str:
+    """The first names, then how many more: 200 paused customers' names would overflow Slack's 3,000-character
+    section."""
+    more = f" and {len(names) - NAMED} more" if len(names) > NAMED else ""
+    return ", ".join(names[:NAMED]) + more
 
 
 def upcoming(call: CommandCall) -> Reply:
@@ -51,7 +59,16 @@ def upcoming(call: CommandCall) -> Reply:
         )
     quiet = [c.name for c in customers if c.paused_at is not None]
     if quiet:
-        lines.append(f"Paused: {', '.join(sorted(quiet))}.")
+        lines.append(f"Paused: {_some(sorted(quiet))}.")
+    # Snoozed past the horizon, a customer would otherwise be missing from the list without a word.
+    snoozed = sorted(
+        (c.name, c.snoozed_until)
+        for c in customers
+        if c.id not in soonest and c.paused_at is None and c.snoozed_until is not None and c.snoozed_until > call.now
+    )
+    if snoozed:
+        until = [f"{name} (until {slack_date(at, '{date_short_pretty}')})" for name, at in snoozed]
+        lines.append(f"Snoozed: {_some(until)}.")
     if len(soonest) > SHOWN:
         lines.append(f"…and {len(soonest) - SHOWN} more. `partner-bot upcoming --days 14` prints the whole plan.")
     whose = "your customers" if mine else "every customer"

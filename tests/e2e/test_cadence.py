@@ -670,6 +670,29 @@ def test_upcoming_lists_the_next_nudges_in_local_time(
     assert "No nudges due for any of your customers in the next 45" in ephemeral(slack.command("upcoming mine"))
 
 
+def test_upcoming_names_a_customer_snoozed_past_its_horizon(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """Snoozed for two months, Acme has no nudge within 45 days: the list said "No nudges due … Set a cadence"."""
+    add(store)
+    clock.set(MON)
+    assert "No nudges about *Acme* until" in ephemeral(slack.command("snooze acme until 2027-02-15 parental leave"))
+    text = ephemeral(slack.command("upcoming"))
+    assert "Snoozed: Acme (until <!date^" in text and "Set a cadence" not in text
+    ephemeral(slack.command("snooze acme off"))
+    assert "Snoozed" not in ephemeral(slack.command("upcoming"))
+    for n in range(12):  # named up to ten, then counted: a long list would overflow the message's section
+        store.set_snooze(
+            team_id=TEAM_ID,
+            customer_id=add(store, f"Snoozed {n:02d}").id or 0,
+            until=MON + timedelta(days=90),
+            reason=None,
+            actor_id="U0001",
+            now=MON,
+        )
+    assert "Snoozed 09 (until" in (text := ephemeral(slack.command("upcoming"))) and "and 2 more." in text
+
+
 def test_upcoming_shows_the_owners_dm_while_slack_refuses_the_channel_as_the_ticks_send(
     slack: SlackRequests,
     store: Store,
