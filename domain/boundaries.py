@@ -209,16 +209,28 @@ def parse_response_time(text: str) -> ResponseTime:
         raise ValueError(f"I couldn't read {match['word']!r} as a number in {text!r} — try {_RESPONSE_FORMS}.")
     if n <= 0:
         raise ValueError(f"A response time must be more than zero (got {text!r}).")
+    # Beyond a year it is no agreement to uphold, and its stored form ("1e+06h") would not read back.
+    too_long = f"{text!r} is more than a year; an agreed response time is at most {MAX_RESPONSE_BUSINESS_DAYS} "
+    too_long += f"business days ({MAX_RESPONSE_HOURS} business hours)."
     if unit in _DAY_UNITS:
         if n != int(n):
             hours = n * 8
             raise ValueError(f"Use whole business days, or hours instead (e.g. {hours:g}h for {n:g} days).")
+        if n > MAX_RESPONSE_BUSINESS_DAYS:
+            raise ValueError(too_long)
         return ResponseTime(business_days=int(n))
-    if unit in _HOUR_UNITS:
-        return ResponseTime(hours=n)
-    if unit in _MINUTE_UNITS:
-        return ResponseTime(hours=round(n / 60, 4))
+    if unit in _HOUR_UNITS or unit in _MINUTE_UNITS:
+        hours = n if unit in _HOUR_UNITS else round(n / 60, 4)
+        if hours > MAX_RESPONSE_HOURS:
+            raise ValueError(too_long)
+        if hours < round(1 / 60, 4):  # less is no agreement, and "1e-05h" would not read back
+            raise ValueError(f"A response time must be at least a minute (got {text!r}).")
+        return ResponseTime(hours=hours)
     raise ValueError(f"{unit!r} isn't a unit I know in {text!r} — use hours or business days: {_RESPONSE_FORMS}.")
+
+
+MAX_RESPONSE_BUSINESS_DAYS = 261  # a year of business days
+MAX_RESPONSE_HOURS = MAX_RESPONSE_BUSINESS_DAYS * 8  # a year of 8-hour business days
 
 
 # "…within one business day", "…within 4 business hours": a response time the agreement's own words give.

@@ -266,3 +266,23 @@ def test_a_response_time_agreement_typed_in_business_days(
     assert f"(response time: within {days} business day{'s' if days > 1 else ''})" in reply, reply
     added = records(store)[-1]
     assert (added.rule.kind, added.rule.value, added.number) == ("response_time", value, 3)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("1000000h", "'1000000h' is more than a year; an agreed response time is at most 261 business days"),
+        ("99999999999999999999h", "is more than a year"),
+        ('"999999999 business days"', "'999999999 business days' is more than a year"),
+        ("0.001m", "A response time must be at least a minute (got '0.001m')"),
+    ],
+)
+def test_a_response_time_too_long_or_too_short_is_refused_and_the_card_keeps_working(
+    acme: SlackRequests, store: Store, value: str, says: str
+) -> None:
+    # Stored as "1e+06h", a million hours could not be read back: the card, the list and activate failed for good.
+    reply = ephemeral(acme.command(f'boundary acme add "Tickets get an answer" kind=response_time value={value}'))
+    assert says in reply and "You typed:" in reply, reply
+    assert len(records(store)) == 2
+    assert "We answer within one business day" in ephemeral(acme.command("boundary acme list"))
+    assert acme.command("show acme").status == 200 and "went wrong" not in acme.command("show acme").text
