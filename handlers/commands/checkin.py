@@ -47,12 +47,20 @@ def _flag_with_unit(words: Sequence[str]) -> tuple[tuple[str, str], int] | None:
     """(("response", "3 days"), 2) for `response=3` followed by `days`, (("response", "2 business days"), 3) for
     `response=2 business days`; None when the words start with no such flag and unit."""
     flag = _flag(words[0]) if words else None
-    if flag is None or not _NUMBER.match(flag[1]) or len(words) < 2:
+    if flag is None or len(words) < 2:
         return None
     unit = words[1].lower()
-    if unit in _UNIT_WORDS:
+    if unit in _UNIT_WORDS and _NUMBER.match(flag[1]):
         return (flag[0], f"{flag[1]} {words[1]}"), 2
-    if flag[0] == "response" and unit in _BUSINESS_WORDS and len(words) > 2 and words[2].lower() in _BUSINESS_DAY_WORDS:
+    # `response=one business day` as agreements say it: the number may be a word (domain.boundaries reads it).
+    business = _NUMBER.match(flag[1]) or flag[1].isalpha()
+    if (
+        flag[0] == "response"
+        and business
+        and unit in _BUSINESS_WORDS
+        and len(words) > 2
+        and words[2].lower() in _BUSINESS_DAY_WORDS
+    ):
         return (flag[0], f"{flag[1]} {words[1]} {words[2]}"), 3
     return None
 

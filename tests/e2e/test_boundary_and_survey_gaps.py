@@ -238,6 +238,23 @@ def test_a_reply_typed_in_business_days_is_counted_on_the_customers_calendar(
     assert "whole business days" in reply and "You typed:" in reply
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "checkin acme yellow response=one business day answered the pricing question",
+        "checkin acme yellow answered the pricing question reply=a business day",
+    ],
+)
+def test_a_reply_of_one_business_day_in_words_is_read_as_agreements_read_it(
+    acme: SlackRequests, store: Store, clock: FakeClock, typed: str
+) -> None:
+    # "Replies within one business day" is how issue #5 words the agreement; the check-in may say it alike.
+    clock.set(ny(2026, 11, 30, 15))  # Monday afternoon: one business day back is Friday afternoon
+    assert "Logged" in ephemeral(acme.command(typed))
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.response_days, entry.note) == (3.0, "answered the pricing question")
+
+
 def test_a_business_day_reply_across_a_clock_change_reads_in_whole_days(
     acme: SlackRequests, store: Store, clock: FakeClock
 ) -> None:
