@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -181,6 +182,45 @@ def test_a_timestamp_that_is_not_a_number_gets_401(
     headers = _headers(content_type, None, signature)
     headers["X-Slack-Request-Timestamp"] = timestamp
     assert raw_post(bot.url, body, headers) == 401
+
+
+# Bodies Bolt cannot read (it parses before it checks the signature): each raised out of Bolt as a 500 and a logged
+# traceback, signed or not.
+UNREADABLE: dict[str, tuple[bytes, str]] = {
+    "not UTF-8": (b"\xff\xfe\x00payload", "application/x-www-form-urlencoded"),
+    "JSON that is not an object": (b"[]", "application/json"),
+    "JSON null": (b"null", "application/json"),
+    "broken JSON": (b"{", "application/json"),
+    "a payload that is not JSON": (b"payload=%7B", "application/x-www-form-urlencoded"),
+    "a payload that is a list": (b"payload=%5B%5D", "application/x-www-form-urlencoded"),
+    "block_actions with actions null": (
+        b"payload=" + quote(json.dumps({"type": "block_actions", "team": {"id": TEAM_ID}, "actions": None})).encode(),
+        "application/x-www-form-urlencoded",
+    ),
+    "view_submission with view null": (
+        b"payload=" + quote(json.dumps({"type": "view_submission", "team": {"id": TEAM_ID}, "view": None})).encode(),
+        "application/x-www-form-urlencoded",
+    ),
+    "an event that is null": (
+        json.dumps({"type": "event_callback", "team_id": TEAM_ID, "event": None}).encode(),
+        "application/json",
+    ),
+}
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("body", list(UNREADABLE))
+def test_a_body_bolt_cannot_read_gets_401_unsigned_and_400_signed_never_a_500_or_a_traceback(
+    slack: SlackRequests, bot: BotServer, caplog: pytest.LogCaptureFixture, body: str
+) -> None:
+    sent, content_type = UNREADABLE[body]
+    now = int(slack.clock())
+    with caplog.at_level(logging.INFO):
+        unsigned = raw_post(bot.url, sent, _headers(content_type, str(now), "v0=" + "0" * 64))
+        signed = raw_post(bot.url, sent, _headers(content_type, str(now), sign(SIGNING_SECRET, sent, now)))
+    assert (unsigned, signed) == (401, 400)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.text
+    assert "a signed request Partner cannot read was refused" in caplog.text
 
 
 # ---------------------------------------------------------------------------------------------- Slack retries
