@@ -14,6 +14,7 @@ import os
 import queue
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -610,3 +611,16 @@ def test_serve_waiting_for_the_database_at_start_tries_again_at_least_every_5_se
     assert pauses[:3] == [1, 2, 4] and max(pauses) <= 5
     assert sum(pauses) == 60  # gave up after --db-wait, as before
     engine.dispose()
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_sqlite_runs_in_wal_mode_and_waits_out_a_writer(store: Store, database_url: str) -> None:
+    """Readers (Home, /healthz) go on while the scheduler writes, and a second writer waits instead of failing with
+    'database is locked': WAL is recorded in the file itself, the busy timeout on each connection."""
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000
+    path = make_url(database_url).database
+    assert path
+    with contextlib.closing(sqlite3.connect(path)) as other:  # any process opening the file, e.g. `partner-bot tick`
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
