@@ -41,10 +41,11 @@ USAGE = (
 ADD_USAGE = '/partner boundary <customer> add "<text>" [kind=response_time|contact_window|channel|custom] [value=…]'
 MAX_WORDING = 500  # characters the user sees; Boundary.reminder_text holds them escaped
 
-# An option's value may be quoted as the text is (value="1 business day"), or a number with its unit unquoted
-# (response=2 business days, value=4 hours).
+# An option's value may be quoted as the text is (value="1 business day"), or a number (in figures or words, as an
+# agreement's text says it) with its unit unquoted (response=2 business days, value=4 hours, response=one business day).
 _OPTION = re.compile(
-    rf"(?P<key>[A-Za-z_]+)=(?:{QUOTED_PHRASE}|(?P<bare>\d+(?:\.\d+)?\s+(?:(?:business|working|work)\s+)?"
+    rf"(?P<key>[A-Za-z_]+)=(?:{QUOTED_PHRASE}|(?P<bare>(?:\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight"
+    r"|nine|ten)\s+(?:(?:business|working|work)\s+)?"
     r"(?:days?|hours?|hrs?|minutes?|mins?)(?![^\s\"“”‘’])|\S+))",
     re.IGNORECASE,
 )

@@ -273,6 +273,8 @@ def test_a_business_day_reply_across_a_clock_change_reads_in_whole_days(
         ('boundary acme add "Tickets get an answer" response=2 business days', "2d"),
         ('boundary acme add "Tickets get an answer" kind=response_time value=1 business day', "1d"),
         ('boundary acme add "Replies within one business day"', "1d"),  # the wording issue #5 uses
+        ('boundary acme add "Tickets get an answer" response=one business day', "1d"),  # as that wording says it
+        ('boundary acme add "Tickets get an answer" kind=response_time value=two business days', "2d"),
     ],
 )
 def test_a_response_time_agreement_typed_in_business_days(
