@@ -27,6 +27,7 @@ from slack_sdk import WebClient
 
 from bot.oauth import SlackClients
 from bot.settings import Settings
+from domain.boundaries import defuse_broadcasts
 from handlers.blocks.nudges import local_time, nudge_blocks
 from schedules import planner
 from schedules.planner import CADENCE, OVERDUE
@@ -203,7 +204,8 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     if snoozed_on:
         day = date.fromisoformat(snoozed_on)
         back = f"the call snoozed on {day:%a} {day.day} {day:%b}"
-        why = f" ({customer.snooze_reason})" if customer.snooze_reason else ""
+        # A reason typed in the command comes as Slack escaped it: restated in the channel, @channel notifies no one.
+        why = f" ({defuse_broadcasts(customer.snooze_reason)})" if customer.snooze_reason else ""
         headline += f"\n:alarm_clock: This is {back}{why}: the snooze is over and the call is still to log."
         text += f": {back}"
     assert nudge.id is not None

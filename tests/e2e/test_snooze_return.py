@@ -338,3 +338,17 @@ def test_a_daily_call_snoozed_by_command_is_not_reported_missed_when_it_comes_ba
     # Tuesday's call was put off, not missed: no owner alert says it was (the button's snooze never did either).
     overdue = [r.payload["reason"] for r in rows(store, "overdue")]
     assert len(overdue) == 1 and "Tue 1 Dec" not in overdue[0], overdue  # Thursday's: no call logged at all
+
+
+def test_a_snooze_reason_typed_with_at_channel_comes_back_as_words_notifying_nobody(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(1))
+    clock.set(day(1) + 5 * MINUTE)
+    # As Slack sends a command typed with @channel (the manifest's should_escape): the reason is restated in #acme.
+    ephemeral(slack.command("snooze acme 1d <!channel> they are all at the trade show"))
+    tick(store, settings, day(2) + 5 * MINUTE)
+    reminder = nudges(fake_slack)[-1]
+    assert "the call snoozed on Tue 1 Dec (@channel they are all at the trade show)" in headline(reminder)
+    assert "<!channel>" not in json.dumps(reminder)
