@@ -125,6 +125,8 @@ class HealthInputs:
     never_logged: str | None = None
     ideal: timedelta | None = None
     maximum: timedelta | None = None
+    # `since_last`, `ideal` and `maximum` count business days (a daily cadence: a Friday call is fine on Monday).
+    business_days: bool = False
     # (when, mood 1..5); see mood_value() for converting green/yellow/red.
     moods: Sequence[tuple[datetime, int]] = ()
     scorecard_avg: float | None = None
@@ -224,7 +226,13 @@ def compute_health(
             raw.append(("adherence", scored[0], weights.adherence, scored[1]))
 
     if inputs.since_last is not None and inputs.ideal is not None and inputs.maximum is not None:
-        score, reason = _recency(inputs.since_last, inputs.ideal, inputs.maximum, never_logged=inputs.never_logged)
+        score, reason = _recency(
+            inputs.since_last,
+            inputs.ideal,
+            inputs.maximum,
+            never_logged=inputs.never_logged,
+            unit="business day" if inputs.business_days else "day",
+        )
         raw.append(("recency", score, weights.recency, reason))
 
     if inputs.moods:
@@ -273,7 +281,12 @@ def _adherence(due: int, logged: int, *, label: str) -> tuple[float, str] | None
 
 
 def _recency(
-    since_last: timedelta, ideal: timedelta, maximum: timedelta, *, never_logged: str | None = None
+    since_last: timedelta,
+    ideal: timedelta,
+    maximum: timedelta,
+    *,
+    never_logged: str | None = None,
+    unit: str = "day",
 ) -> tuple[float, str]:
     """100 up to `ideal`, then a straight line down to 0 at 2 × `maximum`.
 
@@ -289,7 +302,7 @@ def _recency(
     else:
         score = 100.0 * (zero_at - since) / (zero_at - ideal)
     days = since // timedelta(days=1)
-    ago = "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
+    ago = "today" if days == 0 else f"1 {unit} ago" if days == 1 else f"{days} {unit}s ago"
     # Never contacted, the clock runs from the day the customer was added: say so, as the overdue alert does.
     what = f"no {never_logged} logged yet; added {ago}" if never_logged else f"last contact {ago}"
     return score, f"{what} (ideal {_fmt_days(ideal)}, max {_fmt_days(maximum)})"

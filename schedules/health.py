@@ -200,6 +200,7 @@ def health_inputs(
     counts, label = adherence(cadence, cal, checkins, since=since, now=end, launch_until=customer.launch_until)
 
     since_last = ideal = maximum = None
+    business = False
     windows = _windows(customer, cadence, today)
     if windows is not None:
         ideal_days, max_days, business = windows
@@ -225,6 +226,7 @@ def health_inputs(
         never_logged=None if last_contact_at is not None else "call" if _calls_only(customer) else "check-in",
         ideal=ideal,
         maximum=maximum,
+        business_days=business,
         moods=moods,
         scorecard_avg=scorecard[0] if scorecard else None,
         scorecard_at=scorecard[1] if scorecard else None,

@@ -104,7 +104,7 @@ def test_status_of_a_customer_with_nothing_recorded(slack: SlackRequests, store:
 @pytest.mark.parametrize(
     ("cadence", "reason"),
     [
-        ("daily 09:00", "No call logged yet; added 127 days ago"),  # business days, as a daily cadence counts them
+        ("daily 09:00", "No call logged yet; added 127 business days ago"),  # as a daily cadence counts them
         ("weekly tue 10:00", "No check-in logged yet; added 177 days ago"),
     ],
 )

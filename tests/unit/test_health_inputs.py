@@ -118,6 +118,18 @@ def test_daily_recency_counts_business_days_so_friday_is_fine_on_monday() -> Non
     assert got.since_last == timedelta(days=1)
     recency = next(c for c in compute_health(got, now=monday).components if c.name == "recency")
     assert recency.score == 100
+    assert recency.reason == "last contact 1 business day ago (ideal 1, max 2)"
+
+
+def test_a_daily_cadence_says_its_business_days_and_others_say_days() -> None:
+    wednesday = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # Fri 20 → Wed 25: 3 business days, 5 days
+    daily = inputs(customer(cadence="daily"), [checkin(day(20), kind="call")], now=wednesday)
+    weekly = inputs(customer(cadence="weekly tue 10:00"), [checkin(day(20))], now=wednesday)
+    reasons = [
+        next(c for c in compute_health(got, now=wednesday).components if c.name == "recency").reason
+        for got in (daily, weekly)
+    ]
+    assert reasons == ["last contact 3 business days ago (ideal 1, max 2)", "last contact 5 days ago (ideal 7, max 10)"]
 
 
 def test_the_customers_own_windows_override_the_cadence() -> None:
