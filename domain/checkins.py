@@ -9,9 +9,9 @@ import re
 from datetime import date, datetime, time, timedelta
 
 from domain.calendar import WorkCalendar, parse_weekday
-from domain.health import mood_value
+from domain.health import mood_colour, mood_value
 
-# A drop of this many points on the 1–5 scale (green 5, yellow 3, red 1) alerts the owner.
+# A drop of this many points on the 1–5 scale (green 5, yellow 3, red 1, a rating as typed) alerts the owner.
 MOOD_DROP_ALERT = 2
 MAX_DAYS_AHEAD = 366
 
@@ -24,22 +24,25 @@ _DATE_FORMS = "today, tomorrow, a weekday like fri, a number of days or weeks li
 def owner_alert(previous: str | None, current: str) -> str | None:
     """Why the owner should be told about this check-in at once: "red", "drop", or None.
 
-    "drop" means the mood fell two or more steps on the 1–5 scale since the previous check-in
-    (green → yellow, yellow → red); a red check-in always alerts, whatever came before.
+    A mood is a colour or a 1–5 rating as typed. "red" is a red check-in or a rating of 1 or 2, whatever came before;
+    "drop" means the mood fell two or more steps on the 1–5 scale (green 5, yellow 3, red 1, a rating as it is) since
+    the previous check-in: green → yellow and 5 → 3 are drops, 4 → 3 and green → 4 are not.
     """
-    if current == "red":
+    if mood_colour(current) == "red":
         return "red"
-    if previous is not None and mood_value(previous) - mood_value(current) >= MOOD_DROP_ALERT:
+    if previous is None or mood_colour(previous) is None or mood_colour(current) is None:
+        return None  # a mood Partner does not know (an old row written by hand) says nothing about a drop
+    if mood_value(previous) - mood_value(current) >= MOOD_DROP_ALERT:
         return "drop"
     return None
 
 
 def alerted_at_once(*, mood: str, owner_id: str | None, author_id: str) -> str | None:
-    """The owner a check-in alerts whatever came before it (a red one, by someone else), else None.
+    """The owner a check-in alerts whatever came before it (a red one or a rating of 1–2, by someone else), else None.
 
     Known when the check-in is stored, so its alert can be stored with it (see storage.checkins.record_checkin).
     """
-    return owner_id if mood == "red" and owner_id and owner_id != author_id else None
+    return owner_id if mood_colour(mood) == "red" and owner_id and owner_id != author_id else None
 
 
 def channel_summary_tz(

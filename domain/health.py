@@ -198,6 +198,21 @@ def mood_value(mood: str | int) -> int:
     raise ValueError(f"unknown mood: {mood!r}")
 
 
+def mood_colour(mood: str | int) -> str | None:
+    """The traffic-light colour of a stored mood: a colour as it is, a 1–5 rating as 4–5 green, 3 yellow, 1–2 red;
+    None for a mood Partner does not know (it is shown as stored and left out of the score)."""
+    try:
+        return _mood_colour(mood_value(mood))
+    except ValueError:
+        return None
+
+
+def mood_rating(mood: str) -> int | None:
+    """The 1–5 rating a check-in was logged with ("4" → 4), or None for a colour (or an unknown mood)."""
+    text = mood.strip()
+    return int(text) if text in ("1", "2", "3", "4", "5") else None
+
+
 def band(score: float | None, thresholds: HealthThresholds = DEFAULT_THRESHOLDS) -> Band:
     if score is None:
         return "unknown"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain.errors import UserError
+from domain.health import mood_colour, mood_value
 
 # With `should_escape: true` Slack sends <#C0123|acme>, <@U0456|dana>, <!subteam^S1|@team>, <https://…|label>.
 _CHANNEL = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>$")
@@ -215,28 +216,29 @@ _MOOD_EMOJI = {
     "❤️": "red",
 }
 _SKIN_TONE = re.compile(r"(?<=:):skin-tone-[2-6]:$")
-MOOD_SCORES = {"green": 5, "yellow": 3, "red": 1}
 
 
 @dataclass(frozen=True)
 class Mood:
     color: str
-    score: int
+    score: int  # on the 1–5 scale: green 5, yellow 3, red 1, a rating as typed
+    rating: bool = False  # typed as a number: stored as typed ("4"), not as its colour
+
+    @property
+    def stored(self) -> str:
+        """What the check-in keeps: the rating as typed, or the colour (readers derive the rest: domain.health)."""
+        return str(self.score) if self.rating else self.color
 
 
 def parse_mood(token: str) -> Mood | None:
     """green/yellow/red (and a few synonyms), 1–5, or a traffic-light emoji; None when it is not a mood."""
     # Slack writes a thumbs-up with a skin tone as `:+1::skin-tone-3:`: the tone does not change the mood.
     t = _SKIN_TONE.sub("", token.strip().lower())
-    if t in _MOOD_WORDS:
-        color = _MOOD_WORDS[t]
-        return Mood(color, MOOD_SCORES[color])
-    if t in _MOOD_EMOJI:
-        color = _MOOD_EMOJI[t]
-        return Mood(color, MOOD_SCORES[color])
+    color = _MOOD_WORDS.get(t) or _MOOD_EMOJI.get(t)
+    if color is not None:
+        return Mood(color, mood_value(color))
     if t in ("1", "2", "3", "4", "5"):  # not isdigit(): "¹" and "٣" are digits that int() may refuse
-        score = int(t)
-        return Mood("green" if score >= 4 else "yellow" if score == 3 else "red", score)
+        return Mood(str(mood_colour(t)), int(t), rating=True)
     return None
 
 

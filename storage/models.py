@@ -42,6 +42,8 @@ def text_column() -> Any:
     return Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
+# A check-in's mood is one of these colours, or a 1–5 rating kept as typed ("4"): read both through
+# domain.health.mood_colour / mood_value.
 MOODS = ("green", "yellow", "red")
 CHECKIN_KINDS = ("call", "async", "message")
 

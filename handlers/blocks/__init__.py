@@ -5,11 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.health import mood_colour, mood_rating
 from storage.models import Customer
 
 MAX_TEXT = 3000  # Slack's limit for a section's text
 MAX_OPTION_TEXT = 75
 MOOD_EMOJI = {"green": ":large_green_circle:", "yellow": ":large_yellow_circle:", "red": ":red_circle:"}
+
+
+def mood_emoji(mood: str | None) -> str:
+    """The colour emoji of a stored mood (a colour or a 1–5 rating); "" for none or one Partner does not know."""
+    colour = mood_colour(mood) if mood else None
+    return MOOD_EMOJI[colour] if colour else ""
+
+
+def mood_label(mood: str) -> str:
+    """A mood in words: a colour as its name, a rating as typed ("4/5"), anything else as stored."""
+    rating = mood_rating(mood)
+    return f"{rating}/5" if rating is not None else mood
+
+
+def mood_badge(mood: str | None) -> str:
+    """Where only the emoji stood for a mood: the emoji, with a rating beside it (":large_green_circle: 4/5")."""
+    if not mood:
+        return ""
+    emoji = mood_emoji(mood)
+    if not emoji:
+        return mood  # unknown: shown as stored rather than hidden
+    return f"{emoji} {mood_label(mood)}" if mood_rating(mood) is not None else emoji
 
 
 def truncate(text: str, limit: int) -> str:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.boundaries import defuse_broadcasts
-from handlers.blocks import MOOD_EMOJI, customer_option, plain, truncate
+from domain.health import mood_rating
+from handlers.blocks import MOOD_EMOJI, customer_option, mood_emoji, mood_label, plain, truncate
 from handlers.ids import (
     CHECKIN_CALL,
     CHECKIN_CUSTOMER,
@@ -34,7 +35,8 @@ def _next_step(checkin: CheckIn) -> str:
 def checkin_confirmation(customer: Customer, checkin: CheckIn) -> str:
     kind = " call" if checkin.kind == "call" else ""
     note = truncate(checkin.note, 300)
-    text = f"{MOOD_EMOJI[checkin.mood]} Logged a {checkin.mood}{kind} check-in for *{customer.name}*: {note}"
+    head = f"{mood_emoji(checkin.mood)} Logged a {mood_label(checkin.mood)}{kind} check-in"
+    text = f"{head} for *{customer.name}*: {note}"
     return text + _next_step(checkin) + unposted_summary_clause(customer)
 
 
@@ -49,7 +51,8 @@ def checkin_summary(customer: Customer, checkin: CheckIn) -> str:
     """The short summary posted in the customer's channel."""
     kind = {"call": " call", "message": ""}.get(checkin.kind, "")
     text = (
-        f"{MOOD_EMOJI[checkin.mood]} *{customer.name}* — {checkin.mood}{kind} check-in by <@{checkin.author_id}>:\n"
+        f"{mood_emoji(checkin.mood)} *{customer.name}* — {mood_label(checkin.mood)}{kind} check-in"
+        f" by <@{checkin.author_id}>:\n"
         # A note typed as `/partner checkin … @channel …` keeps the words but pages no one in the customer's channel.
         f"{truncate(defuse_broadcasts(checkin.note), SUMMARY_NOTE)}"
     )
@@ -64,13 +67,18 @@ def checkins_summary(customer: Customer, checkins: Sequence[CheckIn]) -> str:
 
 
 def owner_alert_text(customer: Customer, checkin: CheckIn, *, reason: str, previous: str | None) -> str:
-    """The DM to the owner for a red check-in or a sharp mood drop."""
+    """The DM to the owner for a red check-in (or a rating of 1–2) or a sharp mood drop."""
     if reason == "red":
-        was = f" (was {previous})" if previous and previous != "red" else ""
+        # A rating is named as typed ("rated 2/5"), and so is the mood before it, unless it was the same.
+        about = [f"rated {mood_label(checkin.mood)}"] if mood_rating(checkin.mood) is not None else []
+        if previous and previous != checkin.mood:
+            about.append(f"was {mood_label(previous)}")
+        was = f" ({', '.join(about)})" if about else ""
         head = f":rotating_light: <@{checkin.author_id}> logged a *red* check-in for *{customer.name}*{was}"
     else:
         head = (
-            f":chart_with_downwards_trend: *{customer.name}* dropped from {previous} to {checkin.mood}"
+            f":chart_with_downwards_trend: *{customer.name}* dropped from {mood_label(previous or '')}"
+            f" to {mood_label(checkin.mood)}"
             f" — check-in by <@{checkin.author_id}>"
         )
     return f"{head}:\n{truncate(checkin.note, ALERT_NOTE)}" + _next_step(checkin)

@@ -12,7 +12,19 @@ from zoneinfo import ZoneInfo
 from domain import boundaries as rules
 from domain.cadence import parse_cadence
 from domain.calendar import WorkCalendar
-from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, tier_text, truncate
+from domain.health import mood_colour, mood_rating, mood_value
+from handlers.blocks import (
+    ago,
+    button,
+    context,
+    mood_badge,
+    mood_emoji,
+    mood_label,
+    plain,
+    section,
+    tier_text,
+    truncate,
+)
 from handlers.blocks.boundaries import boundary_section_blocks
 from handlers.blocks.health import views_text
 from handlers.blocks.surveys import SURVEY_NAMES, ask_button, may_ask, profile_blocks, survey_button
@@ -75,11 +87,12 @@ def health_text(customer: Customer) -> str:
 def mood_trend(moods: Sequence[str]) -> str:
     if not moods:
         return "no check-in yet"
-    dots = "".join(MOOD_EMOJI.get(m, m) for m in moods)
+    # Colours alone read as a row of dots; a rating beside its dot ("🟢 4/5") needs a space to stay legible.
+    dots = (" " if any(mood_rating(m) is not None for m in moods) else "").join(mood_badge(m) for m in moods)
     if len(moods) < 2:
         return dots
-    scores = {"green": 3, "yellow": 2, "red": 1}
-    first, last = scores.get(moods[-2], 0), scores.get(moods[-1], 0)
+    # On the 1–5 scale (green 5, yellow 3, red 1, a rating as typed), so 5 → 4 reads as a fall; unknown: 0.
+    first, last = (mood_value(m) if mood_colour(m) else 0 for m in moods[-2:])
     return dots + (" ↗" if last > first else " ↘" if last < first else " →")
 
 
@@ -145,8 +158,8 @@ def list_message(
 def _checkin_line(checkin: CheckIn, now: datetime) -> str:
     kind = {"call": " call", "message": " from a message"}.get(checkin.kind, "")
     line = (
-        f"{MOOD_EMOJI.get(checkin.mood, checkin.mood)} *{checkin.mood}{kind}* · {ago(checkin.created_at, now)} · "
-        f"<@{checkin.author_id}>\n{truncate(checkin.note, NOTE_IN_CARD)}"
+        f"{mood_emoji(checkin.mood) or checkin.mood} *{mood_label(checkin.mood)}{kind}* · "
+        f"{ago(checkin.created_at, now)} · <@{checkin.author_id}>\n{truncate(checkin.note, NOTE_IN_CARD)}"
     )
     if checkin.next_step or checkin.next_due:
         due = f" · due {day_label(checkin.next_due)}" if checkin.next_due else ""

@@ -21,7 +21,7 @@ from domain.cadence import (
 )
 from domain.calendar import WorkCalendar
 from domain.health import sparkline, weekly_series
-from handlers.blocks import MOOD_EMOJI, ago, button, context, plain, section, tier_text, truncate
+from handlers.blocks import MOOD_EMOJI, ago, button, context, mood_badge, plain, section, tier_text, truncate
 from handlers.blocks.customers import card_survey_blocks
 from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
 from handlers.ids import (
@@ -570,7 +570,7 @@ def row_text(facts: CustomerFacts, trend: Sequence[int | None], boundaries: Sequ
     health = f"{BAND_EMOJI[facts.band]} *{score}*  `{trend_text(trend)}`"
     contact = facts.contact
     if contact.checkin_at is not None:
-        mood = MOOD_EMOJI.get(contact.mood or "", "")
+        mood = mood_badge(contact.mood)
         last = f"{mood} last check-in {ago(contact.checkin_at, now)}".strip()
     else:
         last = "no check-in yet"

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from domain.boundaries import reply_days
 from domain.checkins import alerted_at_once, channel_summary_tz, parse_due_date
 from domain.errors import UserError
+from handlers.blocks import mood_label
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
@@ -135,7 +136,7 @@ def checkin(call: CommandCall) -> Reply:
     typed = read_checkin_text(call.args[words[used][1] :])  # everything after the mood
     kind, flags, note = typed.kind, typed.flags, typed.note
     if not note:
-        raise UserError(f"Add a short note about the {mood.color} check-in. Usage: `{USAGE}`")
+        raise UserError(f"Add a short note about the {mood_label(mood.stored)} check-in. Usage: `{USAGE}`")
     next_due = None
     if "next" in flags:
         today = call.now.astimezone(ZoneInfo(customer.tz or call.settings.default_tz)).date()
@@ -155,14 +156,14 @@ def checkin(call: CommandCall) -> Reply:
         team_id=call.team_id,
         customer_id=customer.id,
         author_id=call.user_id,
-        mood=mood.color,
+        mood=mood.stored,  # a rating as typed: 4 → 3 is a small step, green → yellow a big one
         note=note,
         kind=kind,
         now=call.now,
         idempotency_key=f"command:{call.trigger_id}",
         next_due=next_due,
         response_days=response_days,
-        alert_owner_id=alerted_at_once(mood=mood.color, owner_id=customer.owner_id, author_id=call.user_id),
+        alert_owner_id=alerted_at_once(mood=mood.stored, owner_id=customer.owner_id, author_id=call.user_id),
         summary_tz=channel_summary_tz(
             channel_id=customer.channel_id,
             post_checkins=customer.post_checkins,

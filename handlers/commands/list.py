@@ -12,6 +12,7 @@ from typing import Any
 from bot.settings import Settings
 from domain.customers import next_nudge, work_calendar
 from domain.errors import UserError
+from domain.health import mood_colour
 from domain.surveys import LEVELS
 from handlers.blocks import tier_text
 from handlers.blocks.customers import CustomerRow, list_message
@@ -156,7 +157,9 @@ def list_page(
     if wanted.at_risk:
         latest = store.latest_checkins(team_id=team_id, customer_ids=[c.id for c in customers if c.id is not None])
         customers = [
-            c for c in customers if c.health_band in AT_RISK_BANDS or (c.id in latest and latest[c.id].mood == "red")
+            c
+            for c in customers
+            if c.health_band in AT_RISK_BANDS or (c.id in latest and mood_colour(latest[c.id].mood) == "red")
         ]
     pages = max(1, math.ceil(len(customers) / PAGE_SIZE))
     current = min(max(page or wanted.page, 1), pages)

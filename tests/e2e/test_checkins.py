@@ -213,7 +213,7 @@ def test_a_mood_two_steps_lower_dms_the_owner(slack: SlackRequests, fake_slack: 
     ephemeral(slack.command("checkin acme 3 budget frozen", user_id="U0002"))
     fake_slack.wait_for("chat.postMessage", 3)
     (dm,) = dms_to(fake_slack, "U0001")
-    assert "*Acme Corp* dropped from green to yellow" in dm and "budget frozen" in dm
+    assert "*Acme Corp* dropped from green to 3/5" in dm and "budget frozen" in dm
 
 
 def test_a_retried_command_posts_and_alerts_once(

@@ -173,9 +173,10 @@ def test_checkin_by_text_is_stored_and_confirmed(slack: SlackRequests, store: St
 
 def test_checkin_by_prefix_with_a_call_flag_and_a_score(slack: SlackRequests, store: Store) -> None:
     add_acme(slack)
-    assert "yellow call check-in" in ephemeral(slack.command("checkin ac 3 call pricing questions"))
+    text = ephemeral(slack.command("checkin ac 3 call pricing questions"))
+    assert ":large_yellow_circle: Logged a 3/5 call check-in" in text  # the rating as typed, beside its colour
     (entry,) = store.checkins(team_id=TEAM_ID)
-    assert (entry.mood, entry.kind, entry.note) == ("yellow", "call", "pricing questions")
+    assert (entry.mood, entry.kind, entry.note) == ("3", "call", "pricing questions")
 
 
 @pytest.mark.parametrize(
