@@ -43,6 +43,7 @@ from domain.cadence import (
 )
 from domain.calendar import WORKDAY_END, WORKDAY_START, WorkCalendar
 from storage.cadence import CustomerSchedule, Snooze
+from storage.home import HomeCandidate
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NudgePlan
 
@@ -56,8 +57,9 @@ ASKED = ("pending", "claimed", "sending", "sent", "failed", "missed")
 # Person-made outcomes that excuse a day: nobody missed a call they deliberately skipped or snoozed.
 EXCUSED = ("skipped", "snoozed")
 
-# A customer as the planner reads it: the ORM row, or the plain row the cadence job loads (storage/cadence.py).
-Scheduled = Customer | CustomerSchedule
+# A customer as the planner reads it: the ORM row, the plain row the cadence job loads (storage/cadence.py), or the
+# one Home ranks (storage/home.py).
+Scheduled = Customer | CustomerSchedule | HomeCandidate
 
 
 def subject_of(customer: Scheduled) -> str:

@@ -69,6 +69,11 @@ class HomeCandidate:
     created_at: datetime
     last_contact_at: datetime | None
 
+    @property
+    def archived_at(self) -> datetime | None:
+        """None: archived customers are never candidates (the planner asks, schedules.planner.is_live)."""
+        return None
+
 
 @dataclass(frozen=True)
 class HomeHeaderCounts:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +60,18 @@ def home_page(
         candidates = reads.home_candidates(team_id=team_id, owner_id=owner, any_checkin=any_checkin)
         # "Call due today" is counted in the header for the viewer's own customers; other rows get it when shown.
         ranked = [risk_facts(c, days=days, due_today=c.owner_id == user_id) for c in candidates]
+        back_today = snoozed_calls_back_today(
+            store,
+            [c for c in candidates if c.snoozed_until is not None],
+            {c.id: c.last_contact_at for c in candidates},
+            team_id=team_id,
+            now=now,
+            default_tz=default_tz,
+        )
+        ranked = [
+            replace(f, due_today=True) if f.candidate.id in back_today and f.candidate.owner_id == user_id else f
+            for f in ranked
+        ]
         chosen = sort_by_risk(apply_filters(ranked, state, user_id))
         page = min(state.page, page_count(len(chosen)) - 1)
         ids = [f.candidate.id for f in chosen[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]]
@@ -76,7 +89,13 @@ def home_page(
     ]
     comes_back = snoozed_calls_back_of(store, facts, team_id=team_id, now=now, default_tz=default_tz)
     shown = [
-        with_next_nudge(f, now=now, default_tz=default_tz, days=days, comes_back=comes_back.get(f.customer.id or 0))
+        with_next_nudge(
+            replace(f, due_today=True) if f.customer.id in back_today else f,
+            now=now,
+            default_tz=default_tz,
+            days=days,
+            comes_back=comes_back.get(f.customer.id or 0),
+        )
         for f in facts
     ]
     mine = [f for f in ranked if f.candidate.owner_id == user_id]
@@ -103,6 +122,30 @@ def snoozed_calls_back_of(
         return {}
     last_calls = {f.customer.id or 0: f.last_contact_at for f in facts}
     return planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=default_tz)
+
+
+def snoozed_calls_back_today(
+    store: Store,
+    customers: Sequence[planner.Scheduled],
+    last_calls: Mapping[int | None, datetime | None],
+    *,
+    team_id: str,
+    now: datetime,
+    default_tz: str,
+) -> set[int]:
+    """The customers whose snoozed call comes back today (customer-local) and is still to log: a call due today, as
+    Home says of any call's day (a weekly Tuesday call snoozed for a day is Wednesday's). No statement when nobody
+    is snoozed."""
+    snoozes = store.snoozes(team_id=team_id, customers=customers, after=now) if customers else {}
+    found: set[int] = set()
+    for customer in customers:
+        if customer.id is None or customer.id not in snoozes:
+            continue
+        cal = planner.calendar_of(customer, default_tz=default_tz)
+        reminder = planner.snooze_reminder(customer, cal, snoozes[customer.id], last_calls.get(customer.id))
+        if reminder is not None and reminder.slot.local_date == cal.local_date(now):
+            found.add(customer.id)
+    return found
 
 
 def render_home(

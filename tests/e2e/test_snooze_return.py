@@ -34,7 +34,7 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
     tick,
     unpaced,
 )
-from tests.e2e.test_home_surveys import open_home, row
+from tests.e2e.test_home_surveys import open_card, open_home, row
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -352,3 +352,22 @@ def test_a_snooze_reason_typed_with_at_channel_comes_back_as_words_notifying_nob
     reminder = nudges(fake_slack)[-1]
     assert "the call snoozed on Tue 1 Dec (@channel they are all at the trade show)" in headline(reminder)
     assert "<!channel>" not in json.dumps(reminder)
+
+
+def test_home_counts_a_snoozed_call_coming_back_today_as_a_call_due_today(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    # A weekly Tuesday call snoozed for a day is Wednesday's call to make: Home says so, as on any call's day.
+    customer = add(store, cadence="weekly tue 09:00")
+    tick(store, settings, day(1))
+    snooze_nudge(slack, fake_slack, clock, day(1) + 5 * MINUTE)
+    tick(store, settings, day(2) + 5 * MINUTE)
+    clock.set(day(2) + 10 * MINUTE)
+    home = open_home(bot, slack, fake_slack)
+    assert "call due today" in row(home, customer.id or 0)
+    assert "*Calls due today*\n1" in json.dumps(home["blocks"], ensure_ascii=False).replace("\\n", "\n")
+    card = open_card(slack, fake_slack, home, customer.id or 0)
+    assert "call due today" in json.dumps(card["blocks"])
+    # Once the call is logged it is no longer due.
+    assert "Logged" in ephemeral(slack.command("checkin acme green call caught up"))
+    assert "call due today" not in row(open_home(bot, slack, fake_slack), customer.id or 0)
