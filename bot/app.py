@@ -23,7 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.clock import Clock
 from bot.errors import handle_error
 from bot.logs import ContextThreadPool, request_context
-from bot.metrics import Metrics, observe_slack_api, outcome_of, surface_of
+from bot.metrics import OUTCOME_KEY, Metrics, observe_slack_api, outcome_of, surface_of
 from bot.oauth import SlackClients, oauth_settings, slack_clients
 from bot.settings import Settings
 from domain.errors import UserError
@@ -49,9 +49,6 @@ class _OurClientWins(logging.Filter):
 
 _our_client_wins = _OurClientWins()
 request_logger = logging.getLogger("partner.requests")
-# Set by the error handler so the request's outcome tells a user's mistake from our failure (both answer 200).
-OUTCOME_KEY = "partner_outcome"
-
 
 # Slack shows the user an error if a command or form is not answered within 3 s. While it waits, a Retry-After
 # longer than this is not waited out: the call fails as `ratelimited` and the listener goes on without it (the

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 SURFACES = ("command", "action", "view", "options", "event", "shortcut", "other")
 REQUEST_OUTCOMES = ("ok", "user_error", "error", "rejected", "unhandled")
+# The context key a listener sets when it answers a user's mistake itself (no UserError raised): the request still
+# counts as a user_error, not as ok.
+OUTCOME_KEY = "partner_outcome"
 NUDGE_OUTCOMES = ("sent", "retried", "missed", "failed")
 # Slack gives an app 3 seconds to acknowledge a request; the buckets are dense below that.
 ACK_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0)

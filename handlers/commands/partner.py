@@ -9,6 +9,7 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 
 from bot.clock import Clock
+from bot.metrics import OUTCOME_KEY
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers.commands.add import USAGE as ADD_USAGE
@@ -168,6 +169,7 @@ def partner_command(
     subcommand, suggestion = route(word)
     if subcommand is None:
         intro = f"I don't know `{word}`." + (f" Did you mean `/partner {suggestion}`?" if suggestion else "")
+        context[OUTCOME_KEY] = "user_error"  # answered with help, yet a mistyped command: /metrics must say so
         reply(ack, help_reply(SUBCOMMANDS, intro=intro))
         return
     call = CommandCall(

@@ -309,6 +309,17 @@ def test_metrics_count_requests_by_surface_and_outcome_with_ack_latency(
     assert value(text, "partner_ack_seconds_bucket", surface="command", le="3.0") == 3
 
 
+def test_a_mistyped_subcommand_counts_as_a_user_error_not_ok(bot: BotServer, slack: SlackRequests) -> None:
+    # Partner answers '/partner chekin …' with the help and a suggestion (200, no error raised): still a user's
+    # mistake, which an operator watching user_error must see.
+    assert "Did you mean `/partner checkin`?" in slack.command("chekin acme green").json()["text"]
+    assert "/partner" in slack.command("").json()["text"]  # the help asked for: ok
+
+    _, text, _ = get(bot.url + "/metrics")
+    assert value(text, "partner_slack_requests_total", surface="command", outcome="user_error") == 1
+    assert value(text, "partner_slack_requests_total", surface="command", outcome="ok") == 1
+
+
 def test_slack_api_errors_are_counted_by_method_and_code_from_listeners_too(
     bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack
 ) -> None:
