@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, Succ
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackTokenRotationError
+from slack_sdk.errors import SlackApiError, SlackTokenRotationError
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
@@ -45,6 +46,8 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 # A token that expires within this many minutes is refreshed before use (Bolt's default; Slack's tokens last 12 h).
 TOKEN_ROTATION_MINUTES = 120
+# A token that cannot be refreshed is still used while it has at least this long to live (a tick's posts take less).
+TOKEN_STILL_GOOD_SECONDS = 60
 # How long an install link (its `state`) stays good.
 STATE_EXPIRATION_SECONDS = 600
 REPO_MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
@@ -144,8 +147,17 @@ class SlackClients:
                 refreshed = self.token_rotator.perform_token_rotation(
                     installation=installation, minutes_before_expiration=TOKEN_ROTATION_MINUTES
                 )
-            except SlackTokenRotationError as e:  # a refresh token Slack refuses: as good as uninstalled
-                logger.error("could not refresh the bot token of %s: %s", team_id, e.api_error.response.get("error"))
+            except (SlackTokenRotationError, SlackApiError, OSError) as e:
+                reason = e.api_error.response.get("error") if isinstance(e, SlackTokenRotationError) else e
+                # The refresh runs up to 2 hours before expiry: until then the current token still works, and a
+                # Slack hiccup (500, rate limit, timeout) must not silence the workspace. The next use tries again.
+                expires_at = installation.bot_token_expires_at
+                if expires_at is not None and expires_at > time.time() + TOKEN_STILL_GOOD_SECONDS:
+                    logger.warning(
+                        "could not refresh the bot token of %s (%s); using it until it expires", team_id, reason
+                    )
+                    return team_client(self.client, installation.bot_token)
+                logger.error("could not refresh the bot token of %s: %s", team_id, reason)  # refused or expired
                 return NotInstalled(team_id)
             if refreshed is not None:
                 store.save(refreshed)

@@ -517,6 +517,33 @@ def test_rotating_tokens_are_refreshed_before_use_by_requests_and_ticks(
     assert post.token == third.bot_token
 
 
+def test_a_refresh_slack_fails_to_answer_keeps_the_still_valid_token_and_the_tick_going(
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    world: None,
+    unpaced: None,
+) -> None:
+    """Partner refreshes a rotating token 2 hours before it expires. Slack failing that refresh (a 500, a rate
+    limit) must not stop the workspace's nudges while its token still works: they go out with it, and the next
+    use tries the refresh again."""
+    assert install(oauth_bot.url, fake_slack, T2, team_name="Globex", expires_in=3600).status == 200
+    before = installation(oauth_settings, store, T2)
+    assert before is not None and before.bot_token
+    add_daily_customer(store, T2)
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+
+    fake_slack.fail_next("oauth.v2.access", status=500, error="internal_error", times=20)
+    report = run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    assert not report.failed, report.failed
+    (post,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == "C2GLOBEX" and c.ok]
+    assert post.token == before.bot_token  # the token that still had an hour to go
+    after = installation(oauth_settings, store, T2)
+    assert after is not None and after.bot_refresh_token == before.bot_refresh_token  # kept for the next try
+
+
 def add_daily_customer(store: Store, team_id: str) -> None:
     store.add_customer(
         team_id=team_id,
