@@ -27,8 +27,8 @@ from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, Succ
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackTokenRotationError
-from slack_sdk.oauth.installation_store import Installation
+from slack_sdk.errors import SlackTokenRotationError
+from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.clock import Clock
@@ -147,22 +147,32 @@ class SlackClients:
                 refreshed = self.token_rotator.perform_token_rotation(
                     installation=installation, minutes_before_expiration=TOKEN_ROTATION_MINUTES
                 )
-            except (SlackTokenRotationError, SlackApiError, OSError) as e:
+            except (SlackTokenRotationError, OSError) as e:  # refused, or expired and Slack unreachable
                 reason = e.api_error.response.get("error") if isinstance(e, SlackTokenRotationError) else e
-                # The refresh runs up to 2 hours before expiry: until then the current token still works, and a
-                # Slack hiccup (500, rate limit, timeout) must not silence the workspace. The next use tries again.
-                expires_at = installation.bot_token_expires_at
-                if expires_at is not None and expires_at > time.time() + TOKEN_STILL_GOOD_SECONDS:
-                    logger.warning(
-                        "could not refresh the bot token of %s (%s); using it until it expires", team_id, reason
-                    )
-                    return team_client(self.client, installation.bot_token)
-                logger.error("could not refresh the bot token of %s: %s", team_id, reason)  # refused or expired
+                logger.error("could not refresh the bot token of %s: %s", team_id, reason)
                 return NotInstalled(team_id)
             if refreshed is not None:
                 store.save(refreshed)
                 installation = refreshed
         return team_client(self.client, installation.bot_token or "")
+
+
+class PatientTokenRotator(TokenRotator):
+    """slack-sdk's rotator, which refreshes a bot token up to 2 hours before it expires; when Slack fails that
+    refresh (a 500, a rate limit, a timeout, even a refused refresh token) while the token still has time left, the
+    token is used as it is (None: nothing refreshed) and the next use tries again. Without this, a Slack hiccup
+    silenced the workspace: its nudges held as not installed, its people told to install the app."""
+
+    def perform_bot_token_rotation(self, *, bot: Bot, minutes_before_expiration: int = 120) -> Bot | None:
+        try:
+            return super().perform_bot_token_rotation(bot=bot, minutes_before_expiration=minutes_before_expiration)
+        except (SlackTokenRotationError, OSError) as e:
+            expires_at = bot.bot_token_expires_at
+            if expires_at is None or expires_at <= time.time() + TOKEN_STILL_GOOD_SECONDS:
+                raise
+            reason = e.api_error.response.get("error") if isinstance(e, SlackTokenRotationError) else e
+            logger.warning("could not refresh the bot token of %s (%s); using it until it expires", bot.team_id, reason)
+            return None
 
 
 def client_for(slack: WebClient | SlackClients, team_id: str) -> WebClient:
@@ -228,7 +238,7 @@ def slack_clients(settings: Settings, store: Store, client: WebClient) -> SlackC
     if not settings.oauth:
         return SlackClients(client)
     assert settings.slack_client_id and settings.slack_client_secret
-    rotator = TokenRotator(
+    rotator = PatientTokenRotator(
         client_id=settings.slack_client_id, client_secret=settings.slack_client_secret, client=client
     )
     return SlackClients(client, installation_store=installation_store(settings, store), token_rotator=rotator)
@@ -270,7 +280,7 @@ def oauth_settings(
     # OAuthSettings builds its authorize without a client, so its token refreshes would go to slack.com whatever
     # SLACK_API_URL says. This one refreshes through `client`, and remembers each token's auth.test answer (a new
     # token after a refresh or reinstall is a new key; an uninstalled team has no token to look up at all).
-    oauth.authorize = InstallationStoreAuthorize(
+    authorize = InstallationStoreAuthorize(
         logger=logging.getLogger("partner.oauth.authorize"),
         installation_store=installations,
         client_id=settings.slack_client_id,
@@ -279,6 +289,10 @@ def oauth_settings(
         cache_enabled=True,
         client=client,
     )
+    authorize.token_rotator = PatientTokenRotator(  # a request during a Slack hiccup still gets its answer
+        client_id=settings.slack_client_id, client_secret=settings.slack_client_secret, client=client
+    )
+    oauth.authorize = authorize
     return oauth
 
 

@@ -543,6 +543,11 @@ def test_a_refresh_slack_fails_to_answer_keeps_the_still_valid_token_and_the_tic
     after = installation(oauth_settings, store, T2)
     assert after is not None and after.bot_refresh_token == before.bot_refresh_token  # kept for the next try
 
+    # A command meanwhile is answered (Bolt's own refresh used to fail it with "Please install this app").
+    gus = requests_for(oauth_bot, fake_slack, T2)
+    assert "Globex Daily" in ephemeral_text(gus.command("list", user_id="U0201"))
+    assert fake_slack.scripted("oauth.v2.access") > 0  # Slack was still failing the refreshes
+
 
 def add_daily_customer(store: Store, team_id: str) -> None:
     store.add_customer(
