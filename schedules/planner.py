@@ -194,6 +194,26 @@ def snooze_reminder(
     return Reminder(Slot(cal.local_date(at), at, owed.period_start or owed.local_date), owed.local_date)
 
 
+def snooze_reminders(
+    customers: Iterable[Scheduled],
+    snoozes: Mapping[int, Snooze],
+    last_call_at: Mapping[int, datetime | None],
+    *,
+    default_tz: str = "UTC",
+) -> dict[int, tuple[WorkCalendar, Reminder]]:
+    """The reminder each snoozed customer's put-off call is owed (with the customer's calendar), for the previews
+    (Home, `/partner list`): when it comes back, and whether that is today."""
+    owed: dict[int, tuple[WorkCalendar, Reminder]] = {}
+    for customer in customers:
+        if customer.id is None or customer.id not in snoozes:
+            continue
+        cal = calendar_of(customer, default_tz=default_tz)
+        reminder = snooze_reminder(customer, cal, snoozes[customer.id], last_call_at.get(customer.id))
+        if reminder is not None:
+            owed[customer.id] = (cal, reminder)
+    return owed
+
+
 def snoozed_calls_back(
     customers: Iterable[Scheduled],
     snoozes: Mapping[int, Snooze],
@@ -202,17 +222,10 @@ def snoozed_calls_back(
     now: datetime,
     default_tz: str = "UTC",
 ) -> dict[int, datetime]:
-    """When each snoozed customer's put-off call comes back (after `now`), for the previews that show the next
-    nudge (Home, `/partner list`): the reminder comes before the first call after the snooze."""
-    back: dict[int, datetime] = {}
-    for customer in customers:
-        if customer.id is None or customer.id not in snoozes:
-            continue
-        cal = calendar_of(customer, default_tz=default_tz)
-        reminder = snooze_reminder(customer, cal, snoozes[customer.id], last_call_at.get(customer.id))
-        if reminder is not None and reminder.slot.due_at > now:
-            back[customer.id] = reminder.slot.due_at
-    return back
+    """When each snoozed customer's put-off call comes back (after `now`): it comes before the first call after the
+    snooze."""
+    owed = snooze_reminders(customers, snoozes, last_call_at, default_tz=default_tz)
+    return {cid: reminder.slot.due_at for cid, (_, reminder) in owed.items() if reminder.slot.due_at > now}
 
 
 def plan_cadence(

@@ -25,7 +25,7 @@ from handlers.blocks.home import (
     with_next_nudge,
 )
 from handlers.commands.lookup import live_customer
-from handlers.events.home import publish_home, snoozed_calls_back_of, snoozed_calls_back_today
+from handlers.events.home import publish_home, snoozed_calls
 from handlers.followups import AfterAck
 from handlers.ids import HOME_NEXT_PAGE, HOME_PREV_PAGE, HOME_SCOPE, HOME_SHOW, HOME_TIER
 from storage.models import Customer
@@ -110,17 +110,19 @@ def home_card(
     facts = customer_facts(
         customer, contact, now=now, default_tz=settings.default_tz, any_checkin=settings.any_checkin_satisfies
     )
-    comes_back = snoozed_calls_back_of(store, [facts], team_id=team_id, now=now, default_tz=settings.default_tz)
-    facts = with_next_nudge(facts, now=now, default_tz=settings.default_tz, comes_back=comes_back.get(customer.id))
-    if customer.snoozed_until is not None and snoozed_calls_back_today(
+    snoozed = snoozed_calls(
         store,
         [customer],
         {customer.id: facts.last_contact_at},
         team_id=team_id,
         now=now,
         default_tz=settings.default_tz,
-    ):
+    )
+    if customer.id in snoozed.back_today:
         facts = replace(facts, due_today=True)  # as the Home row says it
+    facts = with_next_nudge(
+        facts, now=now, default_tz=settings.default_tz, comes_back=snoozed.comes_back.get(customer.id)
+    )
     points = store.home_health_points(
         team_id=team_id, customer_ids=[customer.id], since=(now - timedelta(weeks=SPARK_WEEKS + 1)).date()
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,6 @@ from handlers.blocks.home import (
     PAGE_SIZE,
     SPARK_WEEKS,
     CadenceDays,
-    CustomerFacts,
     HomePage,
     HomeState,
     WeekSummary,
@@ -60,16 +59,18 @@ def home_page(
         candidates = reads.home_candidates(team_id=team_id, owner_id=owner, any_checkin=any_checkin)
         # "Call due today" is counted in the header for the viewer's own customers; other rows get it when shown.
         ranked = [risk_facts(c, days=days, due_today=c.owner_id == user_id) for c in candidates]
-        back_today = snoozed_calls_back_today(
+        snoozed = snoozed_calls(
             store,
-            [c for c in candidates if c.snoozed_until is not None],
+            candidates,
             {c.id: c.last_contact_at for c in candidates},
             team_id=team_id,
             now=now,
             default_tz=default_tz,
         )
         ranked = [
-            replace(f, due_today=True) if f.candidate.id in back_today and f.candidate.owner_id == user_id else f
+            replace(f, due_today=True)
+            if f.candidate.id in snoozed.back_today and f.candidate.owner_id == user_id
+            else f
             for f in ranked
         ]
         chosen = sort_by_risk(apply_filters(ranked, state, user_id))
@@ -87,14 +88,13 @@ def home_page(
         for cid in ids
         if cid in loaded  # archived between the two reads: left out
     ]
-    comes_back = snoozed_calls_back_of(store, facts, team_id=team_id, now=now, default_tz=default_tz)
     shown = [
         with_next_nudge(
-            replace(f, due_today=True) if f.customer.id in back_today else f,
+            replace(f, due_today=True) if f.customer.id in snoozed.back_today else f,
             now=now,
             default_tz=default_tz,
             days=days,
-            comes_back=comes_back.get(f.customer.id or 0),
+            comes_back=snoozed.comes_back.get(f.customer.id or 0),
         )
         for f in facts
     ]
@@ -112,19 +112,16 @@ def home_page(
     )
 
 
-def snoozed_calls_back_of(
-    store: Store, facts: Sequence[CustomerFacts], *, team_id: str, now: datetime, default_tz: str
-) -> dict[int, datetime]:
-    """When the snoozed calls of these rows come back (no statement when none of them is snoozed)."""
-    customers = [f.customer for f in facts]
-    snoozes = store.snoozes(team_id=team_id, customers=customers, after=now)
-    if not snoozes:
-        return {}
-    last_calls = {f.customer.id or 0: f.last_contact_at for f in facts}
-    return planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=default_tz)
+@dataclass(frozen=True)
+class SnoozedCalls:
+    """Where the snoozed calls of a Home come back: whose comes back today (a call due today, as Home says of any
+    call's day) and when each comes back (before the first call after the snooze)."""
+
+    back_today: frozenset[int] = frozenset()
+    comes_back: Mapping[int, datetime] = field(default_factory=dict)
 
 
-def snoozed_calls_back_today(
+def snoozed_calls(
     store: Store,
     customers: Sequence[planner.Scheduled],
     last_calls: Mapping[int | None, datetime | None],
@@ -132,20 +129,17 @@ def snoozed_calls_back_today(
     team_id: str,
     now: datetime,
     default_tz: str,
-) -> set[int]:
-    """The customers whose snoozed call comes back today (customer-local) and is still to log: a call due today, as
-    Home says of any call's day (a weekly Tuesday call snoozed for a day is Wednesday's). No statement when nobody
-    is snoozed."""
-    snoozes = store.snoozes(team_id=team_id, customers=customers, after=now) if customers else {}
-    found: set[int] = set()
-    for customer in customers:
-        if customer.id is None or customer.id not in snoozes:
-            continue
-        cal = planner.calendar_of(customer, default_tz=default_tz)
-        reminder = planner.snooze_reminder(customer, cal, snoozes[customer.id], last_calls.get(customer.id))
-        if reminder is not None and reminder.slot.local_date == cal.local_date(now):
-            found.add(customer.id)
-    return found
+) -> SnoozedCalls:
+    """The snoozed calls of these customers, from one read of their snoozes (no statement when nobody is snoozed)."""
+    snoozed = [c for c in customers if c.snoozed_until is not None]
+    snoozes = store.snoozes(team_id=team_id, customers=snoozed, after=now) if snoozed else {}
+    if not snoozes:
+        return SnoozedCalls()
+    owed = planner.snooze_reminders(snoozed, snoozes, last_calls, default_tz=default_tz)
+    return SnoozedCalls(
+        back_today=frozenset(cid for cid, (cal, r) in owed.items() if r.slot.local_date == cal.local_date(now)),
+        comes_back={cid: r.slot.due_at for cid, (_, r) in owed.items() if r.slot.due_at > now},
+    )
 
 
 def render_home(
