@@ -306,9 +306,18 @@ def _check_channels(client: WebClient, store: Store, *, team_id: str, bot: dict[
         who = ", ".join(names)
         try:
             channel = client.conversations_info(channel=channel_id)["channel"]
-        except SlackApiError as e:
+        except (SlackApiError, OSError) as e:
             bad += 1
-            error = e.response.get("error")
+            error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+            if not isinstance(e, SlackApiError) or e.response.status_code == 429 or e.response.status_code >= 500:
+                # Slack busy or unreachable says nothing about the channel: not "gone", and no traceback either.
+                yield Finding(
+                    FAIL,
+                    "channels",
+                    f"<#{channel_id}> of {who}: Slack did not answer ({error})",
+                    "Run `partner-bot doctor` again in a minute.",
+                )
+                continue
             yield Finding(
                 FAIL,
                 "channels",

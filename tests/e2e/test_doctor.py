@@ -116,6 +116,19 @@ def test_channels_the_bot_is_not_in_or_that_are_gone_are_named_with_the_fix(
     assert any("#old-project of Old is archived" in line for line in failures)
 
 
+def test_a_channel_slack_failed_to_look_up_is_not_called_gone(
+    settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_channel("C0BUSY", name="busy")  # the bot is in it: Slack only failed to answer
+    add_customer(store, clock, "Busy", "C0BUSY")
+    fake_slack.fail_next("conversations.info", status=500, error="internal_error", times=10)
+    code, output = doctor(settings)
+    assert code == 1
+    (line,) = lines(output, "FAIL", "channels")
+    assert "<#C0BUSY> of Busy: Slack did not answer (internal_error)" in line
+    assert "gone" not in output and "Run `partner-bot doctor` again in a minute." in output
+
+
 def test_a_rejected_token_fails_and_skips_what_needs_it(settings: Settings, store: Store) -> None:
     code, output = doctor(replace(settings, slack_bot_token="xoxb-not-the-token"))
     assert code == 1
