@@ -205,7 +205,9 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         day = date.fromisoformat(snoozed_on)
         back = f"the call snoozed on {day:%a} {day.day} {day:%b}"
         # A reason typed in the command comes as Slack escaped it: restated in the channel, @channel notifies no one.
-        why = f" ({defuse_broadcasts(customer.snooze_reason)})" if customer.snooze_reason else ""
+        # The reason it was planned with: a later snooze (of this reminder too) has its own, which must not replace it.
+        reason = nudge.payload.get("snooze_reason", customer.snooze_reason)
+        why = f" ({defuse_broadcasts(reason)})" if reason else ""
         headline += f"\n:alarm_clock: This is {back}{why}: the snooze is over and the call is still to log."
         text += f": {back}"
     assert nudge.id is not None

@@ -308,6 +308,8 @@ def plan_cadence(
                         "tz": cal.tz,
                         "snoozed_on": reminder.snoozed_on.isoformat(),
                         "snoozed_until": customer.snoozed_until.isoformat() if customer.snoozed_until else None,
+                        # The reason it was snoozed for: snoozing the reminder again must not rewrite it when redrawn.
+                        "snooze_reason": getattr(customer, "snooze_reason", None),
                         **(extra or {}),
                     },
                 )

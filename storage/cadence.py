@@ -35,6 +35,7 @@ class CustomerSchedule:
     snoozed_until: datetime | None
     ideal_days: int | None
     max_days: int | None
+    snooze_reason: str | None = None  # kept in a snoozed call's reminder as planned
 
 
 _SCHEDULE_COLUMNS = [getattr(Customer, f.name) for f in fields(CustomerSchedule)]

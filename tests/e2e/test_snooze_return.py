@@ -371,3 +371,20 @@ def test_home_counts_a_snoozed_call_coming_back_today_as_a_call_due_today(
     # Once the call is logged it is no longer due.
     assert "Logged" in ephemeral(slack.command("checkin acme green call caught up"))
     assert "call due today" not in row(open_home(bot, slack, fake_slack), customer.id or 0)
+
+
+def test_snoozing_the_reminder_again_keeps_the_reason_the_call_was_snoozed_for(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    tick(store, settings, day(1))
+    clock.set(day(1) + 5 * MINUTE)
+    ephemeral(slack.command("snooze acme 1d at the airport"))
+    tick(store, settings, day(2) + 5 * MINUTE)
+    assert "This is the call snoozed on Tue 1 Dec (at the airport)" in headline(nudges(fake_slack)[-1])
+    # Snoozed again from the reminder with a new reason: the redrawn reminder still says why Tuesday's call was put off.
+    snooze_nudge(slack, fake_slack, clock, day(2) + 10 * MINUTE, reason="still away")
+    redrawn = nudges(fake_slack)[-1]
+    assert "This is the call snoozed on Tue 1 Dec (at the airport)" in headline(redrawn), headline(redrawn)
+    assert "still away" not in headline(redrawn)
+
