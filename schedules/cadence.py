@@ -201,6 +201,7 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         until = customer.launch_until
         headline += f" Launch mode: daily calls until {until:%a} {until.day} {until:%b}."
     text = f"Time for the {kind} with {customer.name} ({when} {tz})"
+    back = ""
     if snoozed_on:
         day = date.fromisoformat(snoozed_on)
         back = f"the call snoozed on {day:%a} {day.day} {day:%b}"
@@ -217,7 +218,8 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         channel=channel,
         user=owner,
         customer_id=customer.id,
-        digest=f"{kind} with *{customer.name}* at {when}",
+        # An owner digest's notification reads these lines alone: a call coming back says so, as its blocks do.
+        digest=f"{kind} with *{customer.name}* at {when}" + (f" ({back})" if back else ""),
     )
 
 

@@ -388,3 +388,16 @@ def test_snoozing_the_reminder_again_keeps_the_reason_the_call_was_snoozed_for(
     assert "This is the call snoozed on Tue 1 Dec (at the airport)" in headline(redrawn), headline(redrawn)
     assert "still away" not in headline(redrawn)
 
+
+def test_an_owner_digest_says_in_its_text_that_a_snoozed_call_is_coming_back(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store, channel_id=None)  # nudges go to the owner's DMs
+    add(store, "Globex", channel_id=None, cadence="daily 09:05")
+    tick(store, settings, day(1))
+    clock.set(day(1) + 5 * MINUTE)
+    ephemeral(slack.command("snooze acme 1d at the airport"))  # Tuesday's call comes back on Wednesday at 09:05
+    tick(store, settings, day(2) + 5 * MINUTE)  # Globex's 09:05 call due with it: one digest for Dana
+    digest = fake_slack.messages[fake_slack._dm_by_user["U0001"]][-1]
+    assert "things need you now" in digest["text"], digest["text"]
+    assert "*Acme* at Wed 2 Dec 09:05 (the call snoozed on Tue 1 Dec)" in digest["text"], digest["text"]
