@@ -111,6 +111,8 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
             snoozes=snoozes,
         )
         inserted = store.plan_nudges(team_id=team_id, plans=plans, now=now)
+        # A snooze saved while a tick was sending left that day's row skipped: its call still comes back that day.
+        inserted += store.revive_snoozed(team_id=team_id, plans=plans)
 
         due = planner.lapses(customers, contacts, now=now, default_tz=policy.default_tz)
         alerted = store.existing_nudge_keys(

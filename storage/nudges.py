@@ -185,6 +185,53 @@ class NudgeQueries(StoreBase):
             session.commit()
             return inserted
 
+    def revive_snoozed(self, *, team_id: str, plans: Sequence[NudgePlan]) -> list[Planned]:
+        """Turns a day's row that was never posted because of a snooze (skipped, "snoozed") into that day's snoozed
+        call coming back (`plans`: its reminders): a snooze saved between a tick planning the day's nudge and sending
+        it left that row skipped, and the reminder, keyed by the same local date, could never be inserted.
+
+        Each UPDATE repeats the test on the row, so of two ticks or replicas reviving it exactly one does; the revived
+        row is pending, then sent or cancelled, never again skipped as "snoozed"."""
+        wanted = {plan.key: plan for plan in plans if plan.status == "pending" and plan.payload.get("snoozed_on")}
+        if not wanted:
+            return []
+        stuck = (Nudge.status == "skipped", Nudge.error == "snoozed", col(Nudge.message_ts).is_(None))
+        revived: list[Planned] = []
+        with self.session() as session:
+            rows = session.exec(
+                select(Nudge.id, Nudge.kind, Nudge.subject, Nudge.due_key, Nudge.payload).where(
+                    Nudge.team_id == team_id,
+                    col(Nudge.kind).in_(sorted({k[0] for k in wanted})),
+                    col(Nudge.subject).in_(sorted({k[1] for k in wanted})),
+                    col(Nudge.due_key).in_(sorted({k[2] for k in wanted})),
+                    *stuck,
+                )
+            ).all()
+            for nudge_id, kind, subject, due_key, payload in rows:
+                plan = wanted.get((kind, subject, due_key))
+                if plan is None or nudge_id is None or (payload or {}).get("snoozed_on"):
+                    continue  # a reminder itself is never skipped as "snoozed"; left as it is, to be safe
+                result = session.exec(  # type: ignore[call-overload]
+                    update(Nudge)
+                    .where(col(Nudge.id) == nudge_id, *stuck)
+                    .values(
+                        due_at=plan.due_at,
+                        status="pending",
+                        error=None,
+                        payload=dict(plan.payload),
+                        claimed_by=None,
+                        lease_until=None,
+                        attempts=0,
+                        next_attempt_at=None,
+                        sent_at=None,
+                        channel_id=None,
+                    )
+                )
+                if result.rowcount:
+                    revived.append(Planned(int(nudge_id), "pending"))
+            session.commit()
+        return revived
+
     def planned_keys(self, *, team_id: str, keys: Iterable[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Which of these (kind, subject, due_key) keys the outbox already holds, in a query per 500 subjects or keys.
 

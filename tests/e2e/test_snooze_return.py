@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+import schedules.cadence
+from bot.app import make_client
 from bot.cli import print_upcoming
 from bot.settings import Settings
 from handlers.ids import (
@@ -401,3 +403,20 @@ def test_an_owner_digest_says_in_its_text_that_a_snoozed_call_is_coming_back(
     digest = fake_slack.messages[fake_slack._dm_by_user["U0001"]][-1]
     assert "things need you now" in digest["text"], digest["text"]
     assert "*Acme* at Wed 2 Dec 09:05 (the call snoozed on Tue 1 Dec)" in digest["text"], digest["text"]
+
+
+def test_a_snooze_saved_while_a_tick_sends_that_days_call_still_brings_it_back_that_day(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store, cadence="weekly tue 09:00")
+    # A tick plans Tuesday's 09:00 nudge; the owner's 'snooze acme 2h' (typed at 08:55) is saved before it sends.
+    schedules.cadence.plan_nudges(store=store, client=make_client(settings), now=day(1), settings=settings)
+    clock.set(day(1) - 5 * MINUTE)
+    assert "Next nudge: Tue 1 Dec 10:55" in ephemeral(slack.command("snooze acme 2h")), "back at 10:55 the same day"
+    tick(store, settings, day(1))  # the sender finds the customer snoozed: that day's row is skipped, not posted
+    assert not nudges(fake_slack)
+    for instant in (day(1) + 115 * MINUTE, day(1) + 116 * MINUTE, day(2)):
+        tick(store, settings, instant)
+    (reminder,) = nudges(fake_slack)
+    assert "This is the call snoozed on Tue 1 Dec" in headline(reminder)
+    assert sent(store) == [("2026-12-01", "Tue 15:55Z", "2026-12-01")]
