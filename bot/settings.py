@@ -120,10 +120,14 @@ class Settings:
             )
             if not token.startswith("xoxb-"):
                 raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-'.")
+            _in_one_piece("SLACK_BOT_TOKEN", token)
         secret = required("SLACK_SIGNING_SECRET", "Copy the Signing Secret from your app's Basic Information page.")
+        _in_one_piece("SLACK_SIGNING_SECRET", secret)
         app_token = get("SLACK_APP_TOKEN")
         if app_token is not None and not app_token.startswith("xapp-"):
             raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-' (or unset).")
+        if app_token is not None:
+            _in_one_piece("SLACK_APP_TOKEN", app_token)
         if oauth and app_token is not None:
             raise SettingsError(
                 "OAuth install serves /slack/install and /slack/oauth_redirect over HTTP: unset SLACK_APP_TOKEN "
@@ -233,6 +237,13 @@ class Settings:
 
 # What storage/db.py can open: SQLite, and PostgreSQL through psycopg 3 (`postgres://`, `postgresql://` become it).
 DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg")
+
+
+def _in_one_piece(name: str, value: str) -> None:
+    """Slack's tokens and secrets are printable ASCII with no space: one pasted with a line break, a space or a
+    typographic character inside would only fail later, at Slack, as invalid_auth or every signature refused."""
+    if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
+        raise SettingsError(f"{name} has a space or a character Slack never uses inside: copy it again in one piece.")
 
 
 def checked_database_url(url: str) -> str:

@@ -32,6 +32,9 @@ def test_defaults() -> None:
         ({**BASE, "PARTNER_CLOCK_START": "2026-12-01T14:00:00"}, "PARTNER_CLOCK_START"),
         ({**BASE, "PARTNER_CLOCK_START": "tomorrow"}, "PARTNER_CLOCK_START"),
         ({**BASE, "PARTNER_TICK_SECONDS": "0"}, "PARTNER_TICK_SECONDS"),
+        ({**BASE, "SLACK_BOT_TOKEN": "xoxb-12 34"}, "SLACK_BOT_TOKEN has a space"),  # pasted in two pieces
+        ({**BASE, "SLACK_SIGNING_SECRET": "ab\u200bcd"}, "SLACK_SIGNING_SECRET has a space"),  # a zero-width space
+        ({**BASE, "SLACK_APP_TOKEN": "xapp-1\t2"}, "SLACK_APP_TOKEN has a space"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
