@@ -676,8 +676,7 @@ def command_followup(
         channel_id = followup.join_digest_channel
         hint = join_digest_channel(client=client, store=store, team_id=team_id, channel_id=channel_id, now=clock())
     if hint:
-        url = followup.response_url
-        respond = Respond(response_url=url, proxy=client.proxy, ssl=client.ssl) if url else None
+        respond = command_responder(client, followup.response_url)
         tell_author(respond, client, user_id=followup.user_id, channel_id=followup.channel_id, text=hint)
     # Last, so the Home shows everything above too (the channel problem).
     if followup.homes:
@@ -686,15 +685,25 @@ def command_followup(
 
 def tell_author(respond: Respond | None, client: WebClient, *, user_id: str, channel_id: str | None, text: str) -> None:
     """A further ephemeral answer to the command, beside its first one; else wherever tell_user reaches them."""
+    if not answer_command(respond, text):
+        tell_user(client, user_id=user_id, channel_id=channel_id, text=text)
+
+
+def answer_command(respond: Respond | None, text: str) -> bool:
+    """A further answer only the user sees, beside the command's first one, through its response_url (which needs
+    no token); False when there is none or it did not reach Slack."""
+    if respond is None:
+        return False
     try:
-        if (
-            respond is not None
-            and respond(text=text, response_type="ephemeral", replace_original=False).status_code == 200
-        ):
-            return
+        return respond(text=text, response_type="ephemeral", replace_original=False).status_code == 200
     except OSError:
-        logger.info("response_url unreachable for %s", user_id)
-    tell_user(client, user_id=user_id, channel_id=channel_id, text=text)
+        logger.info("a command's response_url is unreachable")
+        return False
+
+
+def command_responder(client: WebClient, response_url: str | None) -> Respond | None:
+    """Bolt's `respond` for a command's response_url, through the client's proxy and TLS settings."""
+    return Respond(response_url=response_url, proxy=client.proxy, ssl=client.ssl) if response_url else None
 
 
 def _update_summary(

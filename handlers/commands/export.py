@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from domain.errors import UserError
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
+from handlers.followups import answer_command, command_responder
 from handlers.parsing import parse_key_value, tokenize
 from storage.exports import ENCODING
 from storage.models import Customer
@@ -224,16 +224,5 @@ def send_export(
             client.chat_postMessage(channel=dm or user_id, text=text)
         except (SlackApiError, OSError):
             # Slack refusing Partner's token (or down) refuses the DM too: the command's response_url needs no token.
-            if not _answer_command(client, response_url, text):
+            if not answer_command(command_responder(client, response_url), text):
                 logger.warning("could not tell %s that the export failed", user_id)
-
-
-def _answer_command(client: WebClient, response_url: str | None, text: str) -> bool:
-    """A further answer only the user sees, beside the command's first one; False when it did not reach Slack."""
-    if not response_url:
-        return False
-    try:
-        respond = Respond(response_url=response_url, proxy=client.proxy, ssl=client.ssl)
-        return respond(text=text, response_type="ephemeral", replace_original=False).status_code == 200
-    except OSError:
-        return False

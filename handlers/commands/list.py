@@ -106,11 +106,7 @@ def customer_rows(
     calls = store.latest_checkins(team_id=team_id, customer_ids=ids, kind="call")
     last_calls = {cid: call.created_at for cid, call in calls.items()}
     snoozes = store.snoozes(team_id=team_id, customers=customers, after=now)
-    comes_back = (
-        planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=settings.default_tz)
-        if snoozes
-        else {}
-    )
+    comes_back = planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=settings.default_tz)
     rows = []
     for customer in customers:
         assert customer.id is not None
