@@ -42,6 +42,42 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# A person or a channel as Slack writes them in a message's text (`<@U0456>`, `<#C0123|acme>`).
+_PERSON_OR_CHANNEL = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+)(?:\|[^<>]*)?>")
+_MARKUP = re.compile(r"<[^<>]*>")
+
+
+def escape_keeping_mentions(text: str) -> str:
+    """`escape`, except that a person or a channel written as Slack writes them stays a mention: how a message
+    logged with "Log as check-in" keeps its people. Links and `<!here>`-style specials are still escaped (text)."""
+    kept: list[str] = []
+    end = 0
+    for match in _PERSON_OR_CHANNEL.finditer(text):
+        kept.append(escape(text[end : match.start()]))
+        kept.append(match.group(0).replace("&", "&amp;"))
+        end = match.end()
+    kept.append(escape(text[end:]))
+    return "".join(kept)
+
+
+def readable_markup(text: str) -> str:
+    """A message's text (already unescaped) as a person reads it, for a plain-text input: a link as its label and
+    address (`the plan (https://…)`), `<!here>` as `@here`, a user group as its handle. People and channels keep
+    Slack's markup, which `escape_keeping_mentions` keeps as mentions on the way back."""
+
+    def readable(match: re.Match[str]) -> str:
+        token = match.group(0)
+        ref = parse_special(token)
+        if ref is None:
+            return token
+        if ref.kind != "link":
+            return ref.label
+        address = token[1:-1].split("|", 1)[0]
+        return address if ref.label in (address, address.removeprefix("mailto:")) else f"{ref.label} ({address})"
+
+    return _MARKUP.sub(readable, text)
+
+
 def quoted_text(match: re.Match[str]) -> str | None:
     """The text inside the quotes of a match of QUOTED_PHRASE (alone or embedded); None when no phrase matched."""
     return next((t for t in match.group("straight", "curly", "mixed", "single") if t is not None), None)

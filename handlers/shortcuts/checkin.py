@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.blocks import truncate
 from handlers.blocks.checkin import checkin_modal
-from handlers.parsing import unescape
+from handlers.parsing import readable_markup, unescape
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -20,9 +20,9 @@ NOTE_LIMIT = 3000  # the note input's max_length
 
 
 def prefilled_note(text: str, permalink: str | None) -> str:
-    """The message text as its author sees it (Slack sends it escaped; the submission escapes it again), cut with
-    "…" to fit the input, followed by its permalink."""
-    text = unescape(text)
+    """The message text as its author sees it (Slack sends it escaped; the submission escapes it again; a link
+    reads as its label and address), cut with "…" to fit the input, followed by its permalink."""
+    text = readable_markup(unescape(text))
     if not permalink:
         return truncate(text, NOTE_LIMIT)
     return f"{truncate(text, NOTE_LIMIT - len(permalink) - 1)}\n{permalink}".strip()

@@ -16,7 +16,7 @@ from domain.checkins import alerted_at_once, channel_summary_tz
 from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
 from handlers.home_publisher import publisher_of
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, CHECKIN_NOTE
-from handlers.parsing import escape
+from handlers.parsing import escape, escape_keeping_mentions
 from storage.store import Store
 
 
@@ -54,8 +54,9 @@ def submit_checkin(
     mood = (_value(values, "mood", CHECKIN_MOOD).get("selected_option") or {}).get("value")
     call_boxes = _value(values, "call", CHECKIN_CALL).get("selected_options") or []
     # A plain_text input gives what the user typed; notes are stored as Slack escapes a typed command, so the
-    # summary in the customer's channel restates a typed `<!channel>` or `<https://…|label>` as text.
-    note = escape((_value(values, "note", CHECKIN_NOTE).get("value") or "").strip())
+    # summary in the customer's channel restates a typed `<!channel>` or `<https://…|label>` as text. A person or
+    # a channel in Slack's markup (a logged message's, pre-filled) stays a mention, as in a typed command.
+    note = escape_keeping_mentions((_value(values, "note", CHECKIN_NOTE).get("value") or "").strip())
     next_step = escape((_value(values, "next_step", CHECKIN_NEXT_STEP).get("value") or "").strip()) or None
     due_text = _value(values, "next_due", CHECKIN_NEXT_DUE).get("selected_date")
     team_id = context.team_id or body["team"]["id"]

@@ -370,6 +370,36 @@ def test_message_shortcut_prefills_the_note_with_a_permalink(
     assert "<" + permalink + "|Original message>" in summaries(fake_slack)[-1]["text"]
 
 
+def test_a_logged_message_keeps_its_people_and_channels_and_reads_its_links(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    add_acme(slack)
+    message = post_in(fake_slack, "C0ACME", "placeholder")
+    # As Slack sends a message's text: people, channels and links in markup, the rest escaped.
+    message["text"] = (
+        "Call with <@U0002> on <https://example.com/plan?a=1&amp;b=2|the plan> in <#C0ACME|acme>: a &lt; b <!here>"
+    )
+    slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME")
+    permalink = fake_slack.calls_to("chat.getPermalink")[0].response["permalink"]
+    view = fake_slack.calls_to("views.open")[0].params["view"]
+    note = next(b for b in view["blocks"] if b["block_id"] == "note")["element"]["initial_value"]
+    # The form reads as the message did: a link as its label and address, @here as a word.
+    assert note == (
+        "Call with <@U0002> on the plan (https://example.com/plan?a=1&b=2) in <#C0ACME|acme>: a < b @here\n" + permalink
+    )
+    values = modal_values(acme(store).id, "green", note)
+    slack.view_submission(CHECKIN_MODAL, values, private_metadata=view["private_metadata"], view_id="VLOGGED")
+    bot.settle()
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert entry.note.startswith(
+        "Call with <@U0002> on the plan (https://example.com/plan?a=1&amp;b=2) in <#C0ACME|acme>: a &lt; b @here"
+    )
+    # In the customer's channel Sam is mentioned and #acme is a channel, not "&lt;@U0002&gt;" as text.
+    summary = summaries(fake_slack)[-1]["text"]
+    assert "Call with <@U0002> on the plan" in summary and "in <#C0ACME|acme>:" in summary
+    assert "&lt;@" not in summary and "&lt;#" not in summary and "<!" not in summary
+
+
 def test_message_shortcut_elsewhere_leaves_the_customer_to_pick(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
