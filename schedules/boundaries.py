@@ -31,6 +31,7 @@ from domain import boundaries as rules
 from domain.cadence import due_slots, next_slot, parse_cadence
 from domain.calendar import WorkCalendar
 from handlers.blocks.boundaries import call_window_question, escalation_blocks, reminder_message, suggestion_blocks
+from handlers.home_publisher import request_home_refresh
 from schedules.health import customer_calendar  # also planning.customer_calendar for the handlers
 from schedules.sender import CHANNEL_RETRY_AFTER, Message, Skip, register
 from storage.boundaries import BoundaryConflict, BoundaryRecord
@@ -363,6 +364,8 @@ def review_boundaries(*, store: Store, client: WebClient, now: datetime, setting
         if held:  # read again what was just marked held, for the suggestion below
             records = store.boundary_records(team_id=customer.team_id, customer_id=customer.id)
             done += held
+            # Home shows active agreements only (the row's and "Boundaries slipping"): one held leaves them.
+            request_home_refresh(None, customer.team_id, [customer.owner_id])
         for record in records:
             if record.rule.in_force:
                 done += plan_escalation(store, customer=customer, record=record, policy=policy, now=now)

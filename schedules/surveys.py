@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from bot.settings import DEFAULT_SURVEY_SCHEDULE, Settings
 from handlers.blocks import section
 from handlers.blocks.surveys import SURVEY_NAMES, survey_button
+from handlers.home_publisher import request_home_refresh
 from schedules.health import customer_calendar
 from schedules.sender import Message, Skip, register
 from storage.models import Customer, Nudge
@@ -96,8 +97,11 @@ def plan_survey_prompts(*, store: Store, client: WebClient, now: datetime, setti
                     payload={"survey": survey, "days": days, "counts_from": counts_from.isoformat()},
                 )
             )
-        new = store.plan_nudges(team_id=team_id, plans=plans, now=now)
-        planned += sum(1 for row in new if row.status == "pending")
+        new = sum(1 for row in store.plan_nudges(team_id=team_id, plans=plans, now=now) if row.status == "pending")
+        planned += new
+        if new:  # one more "Surveys pending" on the owners' Homes: shown there without a reopen
+            owners = {plan.recipient_id for plan in plans if plan.status == "pending"}
+            request_home_refresh(None, team_id, sorted(o for o in owners if o))
     return planned
 
 

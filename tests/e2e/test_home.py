@@ -13,7 +13,7 @@ from slack_sdk.models.views import View
 from sqlalchemy import delete, insert, update
 from sqlmodel import Session, col, select
 
-from bot.app import create_app
+from bot.app import create_app, make_client
 from bot.settings import Settings
 from handlers.blocks.home import PAGE_SIZE, HomePage, HomeState, WeekSummary, customer_facts, home_view
 from handlers.blocks.nudges import SNOOZE_ONE_DAY
@@ -33,6 +33,9 @@ from handlers.ids import (
     NUDGE_SNOOZE_MODAL,
     OPEN_CHECKIN,
 )
+from schedules.boundaries import review_boundaries
+from schedules.health import daily_health
+from schedules.jobs import run_tick
 from storage.home import LastContact
 from storage.models import Boundary, BoundarySlip, CheckIn, Customer, HealthSnapshot, Nudge, SurveyResponse
 from storage.store import Store
@@ -678,3 +681,49 @@ def test_card_and_modal_changes_refresh_the_owners_home(bot: BotServer, slack: S
     publisher.flush()
     assert slack.block_action(CARD_ARCHIVE, value=str(customer.id), message={"ts": "1.1"}).status == 200
     assert publisher.pending() == {(TEAM_ID, DANA)}
+
+
+def home_week(home: dict[str, Any]) -> dict[str, int]:
+    fields = next(b for b in home["blocks"] if b.get("block_id") == "home_week")["fields"]
+    return {f["text"].split("*")[1]: int(f["text"].split("\n")[1]) for f in fields}
+
+
+def test_a_survey_prompt_the_scheduler_sends_shows_as_pending_on_the_owners_home(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    assert slack.command("add Acme Corp <@U0001|dana> tz=UTC").status == 200
+    bot.settle()
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    client = make_client(settings)
+    quarter = clock.now + timedelta(days=91)  # the scorecard and level prompts fall due at 10:00 that day
+    clock.set(quarter)  # the bot's clock, which Home is rendered at
+    daily_health(store=store, client=client, now=quarter.replace(hour=0, minute=30), settings=settings)
+    publisher.flush()  # the day's new score is on Dana's Home; no prompt yet
+    assert home_week(fake_slack.published_home[DANA])["Surveys pending"] == 0
+
+    report = run_tick(store=store, client=client, now=quarter, settings=settings)
+    assert report.done["survey_prompts"] == 2 and report.done["health"] == 0  # already scored today
+    assert publisher.pending() == {(TEAM_ID, DANA)}
+    publisher.flush()
+    assert home_week(fake_slack.published_home[DANA])["Surveys pending"] == 2  # Dana never reopened her Home
+
+
+def test_an_agreement_the_scheduler_marks_held_leaves_the_owners_home(
+    bot: BotServer, fake_slack: FakeSlack, store: Store, settings: Settings
+) -> None:
+    store.ensure_workspace(team_id=TEAM_ID, now=NOW)
+    (cid,) = add_customers(store, 1)
+    with Session(store.engine) as session:  # in force four weeks without a slip: it has held
+        session.execute(update(Boundary).values(activated_at=NOW - timedelta(weeks=4)))
+        session.commit()
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    slack = SlackRequests(bot.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    assert "Replies within one business day (0)" in row_text(fake_slack.published_home[DANA], cid)
+
+    assert review_boundaries(store=store, client=make_client(settings), now=NOW, settings=settings) >= 1
+    assert publisher.pending() == {(TEAM_ID, DANA)}
+    publisher.flush()
+    assert "Replies within one business day" not in row_text(fake_slack.published_home[DANA], cid)
