@@ -74,6 +74,7 @@ __all__ = [
     "response_slipped",
     "response_time_in",
     "retire",
+    "say_contact_window",
     "slips_in_window",
     "slot_freed_by",
     "sort_boundaries",
@@ -405,6 +406,22 @@ def parse_contact_window(text: str) -> tuple[time, time]:
 def format_contact_window(window: tuple[time, time]) -> str:
     """(09:00, 10:00) → "09:00-10:00", the stored form that :func:`parse_contact_window` reads back."""
     return f"{window[0]:%H:%M}-{window[1]:%H:%M}"
+
+
+def _clock_words(at: time) -> tuple[str, str]:
+    """09:30 → ("9:30", "am"), 12:00 → ("12", "pm"), 00:00 → ("12", "am")."""
+    hour = at.hour % 12 or 12
+    return (f"{hour}:{at.minute:02d}" if at.minute else str(hour)), ("am" if at.hour < 12 else "pm")
+
+
+def say_contact_window(window: tuple[time, time]) -> str:
+    """A window as people say it: (09:00, 10:00) → "9–10am", (11:00, 13:00) → "11am–1pm", (14:00, 15:30) → "2–3:30pm".
+
+    The question about a call outside the window is asked in these words ("Was this call outside the agreed 9–10am
+    window?"), not in the stored 24-hour form.
+    """
+    (start, start_half), (end, end_half) = _clock_words(window[0]), _clock_words(window[1])
+    return f"{start}–{end}{end_half}" if start_half == end_half else f"{start}{start_half}–{end}{end_half}"
 
 
 _KIND_ALIASES: dict[str, BoundaryKind] = {

@@ -254,7 +254,7 @@ def after_checkin(
         if checkin.kind == "call" and outside and window is not None:
             asked = planning.plan_call_question(store, customer=customer, record=record, checkin=checkin, now=now)
             if asked:
-                agreed_window = rules.format_contact_window(window)
+                agreed_window = rules.say_contact_window(window)
                 notes.append(f"That call looks outside the agreed {agreed_window} window; I'll ask you to confirm.")
         agreed = rule.response_time
         if agreed is not None and checkin.response_days is not None and checkin.response_days >= 0:

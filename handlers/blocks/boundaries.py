@@ -77,11 +77,11 @@ def day_label(instant: datetime, cal: WorkCalendar) -> str:
 
 
 def describe_value(rule: rules.Boundary) -> str | None:
-    """How the measurable part reads: "1 business day", "09:00-10:00 their time", the channel…"""
+    """How the measurable part reads: "1 business day", "9–10am their time", the channel…"""
     if rule.response_time is not None:
         return f"within {rule.response_time.describe()}"
     if rule.contact_window is not None:
-        return f"{rules.format_contact_window(rule.contact_window)} their time"
+        return f"{rules.say_contact_window(rule.contact_window)} their time"
     return rule.value
 
 
@@ -315,9 +315,8 @@ def call_window_question(
     """Asked of the person who logged a call outside the agreed contact window."""
     window = record.rule.contact_window
     assert window is not None
-    start, end = window
     local = cal.local_datetime(call_at)
-    agreed = f"{start:%H:%M}–{end:%H:%M}"
+    agreed = rules.say_contact_window(window)
     text = (
         f"You logged a call with *{customer.name}* at {local:%H:%M} their time ({day_label(call_at, cal)}). "
         f"Was this call outside the agreed {agreed} window?"

@@ -202,7 +202,8 @@ def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
         hint = f"Introduce it when you're ready: `/partner boundary {customer.name} activate {number}`."
     else:
         hint = f"It waits its turn: {quoted(in_force[0].rule.text)} is still settling in." if in_force else ""
-    shown = describe_value(rule) if rule.kind == "response_time" else rule.value  # "within 1 business day"
+    # "within 1 business day", "9–10am their time": as the list and the card say it
+    shown = describe_value(rule) if rule.kind in ("response_time", "contact_window") else rule.value
     kind_note = f" ({rule.kind.replace('_', ' ')}{': ' + shown if shown else ''})"
     return {
         "text": f":handshake: Proposed {quoted(rule.text)}{kind_note} for *{customer.name}* as number {number}. {hint}"

@@ -291,7 +291,13 @@ def test_a_call_outside_the_window_asks_the_author_and_yes_logs_one_slip(
 ) -> None:
     clock.set(ny(2026, 11, 25, 10))
     ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
-    ephemeral(slack.command('boundary acme add "Calls happen 9-10am our time" kind=contact_window value=9-10am'))
+    proposed = ephemeral(
+        slack.command('boundary acme add "Calls happen 9-10am our time" kind=contact_window value=9-10am')
+    )
+    assert "(contact window: 9–10am their time)" in proposed
+    assert "_(contact window, 9–10am their time)_" in json.dumps(
+        slack.command("boundary acme list").json(), ensure_ascii=False
+    )
     ephemeral(slack.command("boundary acme activate 1"))
     acme_row = customer(store)
     assert acme_row.id is not None
@@ -310,7 +316,10 @@ def test_a_call_outside_the_window_asks_the_author_and_yes_logs_one_slip(
         after_checkin(store, client, outside, acme_row, outside.created_at, settings=settings)
     tick(store, settings, outside.created_at + timedelta(minutes=1))
     (question,) = [p for p in channel_posts(fake_slack, "U0002") if "outside the agreed" in p["text"]]
-    assert "15:00 their time" in question["text"] and "09:00–10:00" in question["text"]
+    # In the issue's own words: "Was this call outside the agreed 9–10am window?"
+    assert (
+        "15:00 their time" in question["text"] and "Was this call outside the agreed 9–10am window?" in question["text"]
+    )
     yes = next(e for e in question["blocks"][1]["elements"] if e["action_id"] == BOUNDARY_CALL_YES)
 
     clock.set(outside.created_at + timedelta(minutes=5))

@@ -49,6 +49,7 @@ from domain.boundaries import (
     response_slipped,
     response_time_in,
     retire,
+    say_contact_window,
     slips_in_window,
     slot_freed_by,
     sort_boundaries,
@@ -659,3 +660,18 @@ def test_boundary_health_feeds_the_health_score() -> None:
 )
 def test_a_reply_time_is_said_as_people_say_it(days: float, said: str) -> None:
     assert reply_took(days) == said
+
+
+@pytest.mark.parametrize(
+    ("window", "said"),
+    [
+        ((time(9), time(10)), "9–10am"),
+        ((time(9, 30), time(10)), "9:30–10am"),
+        ((time(11), time(13)), "11am–1pm"),
+        ((time(14), time(15, 30)), "2–3:30pm"),
+        ((time(0), time(8)), "12–8am"),
+        ((time(12), time(13)), "12–1pm"),
+    ],
+)
+def test_a_contact_window_is_said_as_people_say_it(window: tuple[time, time], said: str) -> None:
+    assert say_contact_window(window) == said
