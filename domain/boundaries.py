@@ -858,7 +858,8 @@ REMINDER_TEMPLATES: tuple[str, ...] = (
 
 
 def pick_template(previous_index: int | None, seed: int, *, count: int = len(REMINDER_TEMPLATES)) -> int:
-    """A template index chosen by ``seed`` (e.g. a hash of customer and date), never ``previous_index``.
+    """A template index chosen by ``seed`` (e.g. a hash of customer and date), never ``previous_index``; the first
+    (``previous_index`` None) is always the plain "A reminder of how we work together: …".
 
     Deterministic so retries and replays send the same words; skipping the previous template keeps
     back-to-back reminders from sounding like a broken record.
@@ -866,7 +867,9 @@ def pick_template(previous_index: int | None, seed: int, *, count: int = len(REM
     if count < 2:
         raise ValueError("Need at least two templates to avoid repeating one")
     if previous_index is None:
-        return seed % count
+        # A need's first reminder restates it in the plainest words ("A reminder of how we work together: …");
+        # the varied wordings follow.
+        return 0
     if not 0 <= previous_index < count:
         raise ValueError(f"previous_index must be within 0..{count - 1}, got {previous_index}")
     # Step 1..count-1 places forward: every other index is reachable, the previous one never is.
