@@ -36,7 +36,7 @@ from handlers.blocks.checkin import (
 )
 from handlers.boundaries_hooks import after_checkin as boundary_checks
 from handlers.home_publisher import HomePublisher, request_home_refresh
-from schedules.cadence import mark_logged_calls, policy_of
+from schedules.cadence import mark_logged_calls, mark_snoozed_call, policy_of
 from schedules.health import health_config, recompute_health
 from schedules.sender import SenderOptions, claimer_name, nudge_metadata
 from schedules.sharing import with_known_sharing
@@ -564,6 +564,7 @@ class CommandFollowUp:
     checkin_customer_id: int | None = None
     join_customer_id: int | None = None
     join_digest_channel: str | None = None
+    snoozed_customer_id: int | None = None  # its posted nudge shows the snooze, as a click on Snooze would
     homes: tuple[str, ...] = ()
 
     @classmethod
@@ -581,6 +582,7 @@ class CommandFollowUp:
             checkin_customer_id=int(asked["customer_id"]) if asked.get("customer_id") is not None else None,
             join_customer_id=int(asked["join_customer_id"]) if asked.get("join_customer_id") is not None else None,
             join_digest_channel=str(asked["join_digest_channel"]) if asked.get("join_digest_channel") else None,
+            snoozed_customer_id=int(asked["snoozed_customer_id"]) if asked.get("snoozed_customer_id") else None,
             homes=tuple(asked.get("homes") or ()),
         )
 
@@ -651,11 +653,19 @@ def hand_over_command_followup(
             publisher=publisher,
         )
         homes = ()
-    if followup.join_customer_id is None and followup.join_digest_channel is None and not homes:
+    if (
+        followup.join_customer_id is None
+        and followup.join_digest_channel is None
+        and followup.snoozed_customer_id is None
+        and not homes
+    ):
         return
     rest = replace(followup, checkin_id=None, checkin_customer_id=None, homes=homes)
     after_ack.submit(
-        partial(command_followup, rest, client=client, store=store, clock=clock, publisher=publisher), what=what
+        partial(
+            command_followup, rest, client=client, store=store, clock=clock, publisher=publisher, settings=settings
+        ),
+        what=what,
     )
 
 
@@ -666,9 +676,20 @@ def command_followup(
     store: Store,
     clock: Clock,
     publisher: HomePublisher | None,
+    settings: Settings | None = None,
 ) -> None:
-    """A `/partner` command's channel joins and Home refreshes, after its ack."""
+    """A `/partner` command's channel joins, the nudge a snooze put off, and Home refreshes, after its ack."""
     team_id = followup.team_id
+    if followup.snoozed_customer_id is not None:
+        mark_snoozed_call(
+            store=store,
+            client=client,
+            team_id=team_id,
+            customer_id=followup.snoozed_customer_id,
+            by=followup.user_id,
+            now=clock(),
+            settings=settings,
+        )
     join_for = followup.join_customer_id
     customer = store.customer(team_id=team_id, customer_id=join_for) if join_for is not None else None
     hint = join_customer_channel(client=client, store=store, customer=customer, now=clock()) if customer else None

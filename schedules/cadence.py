@@ -334,3 +334,57 @@ def send_nudges(
 ) -> int:
     """Sends every due nudge of every kind (the generic sender); runs after all the planning jobs."""
     return send_due_nudges(store=store, client=client, now=now, grace=policy_of(settings).grace, options=SENDER_OPTIONS)
+
+
+def mark_snoozed_call(
+    *,
+    store: Store,
+    client: WebClient | SlackClients,
+    team_id: str,
+    customer_id: int,
+    by: str,
+    now: datetime,
+    settings: Settings | None = None,
+) -> int:
+    """A snooze typed as a command: the posted nudge of the call it puts off says so in place of its buttons, as a
+    click on its Snooze would, so the channel does not keep asking for a call nobody is about to make. Returns how
+    many messages were updated."""
+    customer = store.customer(team_id=team_id, customer_id=customer_id)
+    until = customer.snoozed_until if customer is not None else None
+    if customer is None or until is None or until <= now:
+        return 0
+    policy = policy_of(settings)
+    open_rows = [
+        n
+        for n in store.nudges(
+            team_id=team_id,
+            kinds=[CADENCE],
+            due_after=now - REFRESH_WINDOW,
+            statuses=["sent"],
+            customer_ids=[customer_id],
+        )
+        if n.message_ts and n.channel_id and not n.payload.get("outcome") and n.due_at <= now
+    ]
+    if not open_rows:
+        return 0
+    cal = planner.calendar_of(customer, default_tz=policy.default_tz)
+    contact = store.last_contacts(team_id=team_id, customer_ids=[customer_id], kinds=policy.contact_kinds)
+    snooze = store.snoozes(team_id=team_id, customers=[customer], after=now).get(customer_id)
+    call = contact.get(customer_id)
+    reminder = planner.snooze_reminder(customer, cal, snooze, call.created_at if call else None)
+    if reminder is None:
+        return 0  # nothing put off (a call was logged for it): the nudge keeps what it shows
+    outcome: dict[str, str] = {"what": "snoozed", "by": by, "at": now.isoformat(), "until": until.isoformat()}
+    if customer.snooze_reason:
+        outcome["reason"] = customer.snooze_reason
+    updated = 0
+    for nudge in open_rows:
+        if nudge.due_key != reminder.snoozed_on.isoformat():
+            continue
+        assert nudge.id is not None and nudge.channel_id and nudge.message_ts
+        if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome):
+            refresh_message(
+                store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=now
+            )
+            updated += 1
+    return updated

@@ -673,11 +673,16 @@ class NudgeQueries(StoreBase):
             )
             return sorted(rows, key=lambda n: (n.due_at, n.id or 0))
 
-    def set_nudge_outcome(self, *, team_id: str, nudge_id: int, outcome: dict[str, Any]) -> bool:
-        """Records what a person did about a nudge (logged, snoozed, skipped); the first answer wins."""
+    def set_nudge_outcome(
+        self, *, team_id: str, nudge_id: int, outcome: dict[str, Any], replaces: Sequence[str] = ()
+    ) -> bool:
+        """Records what a person did about a nudge (logged, snoozed, skipped); the first answer wins, except over an
+        earlier one whose ``what`` is in `replaces` (a skip is final where a snooze only put the call off)."""
         with self.session() as session:
             row = session.get(Nudge, nudge_id)
-            if row is None or row.team_id != team_id or row.payload.get("outcome"):
+            if row is None or row.team_id != team_id:
+                return False
+            if row.payload.get("outcome") and (row.payload["outcome"].get("what") not in replaces):
                 return False
             row.payload = {**row.payload, "outcome": outcome}
             session.add(row)

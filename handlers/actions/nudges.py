@@ -107,7 +107,8 @@ def skip_today(
         today = planner.calendar_of(customer, default_tz=settings.default_tz).local_date(now)
         if nudge.kind == planner.CADENCE and nudge.due_key < today.isoformat():
             outcome["day"] = nudge.due_key
-        if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome):
+        # A skip outranks a snooze (typed as a command, the snooze shows on the nudge): the call is not coming back.
+        if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome, replaces=("snoozed",)):
             confirmation = (
                 f"{outcome_text(outcome)} Slack didn't let me update *{customer.name}*'s reminder, so it still "
                 "shows its buttons."

@@ -109,6 +109,7 @@ def snooze(call: CommandCall) -> Reply:
     call.refresh_homes(updated.owner_id, call.user_id)
     if until is None:
         return {"text": f":bell: Snooze lifted for *{updated.name}*. {next_nudge_text(call, updated)}"}
+    call.followup["snoozed_customer_id"] = customer.id  # after the ack: the nudge it put off says so (chat.update)
     why = f" ({reason})" if reason else ""
     local = until.astimezone(cal.zone())
     return {

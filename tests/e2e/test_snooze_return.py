@@ -272,6 +272,38 @@ def test_a_snooze_by_command_says_when_the_call_comes_back_and_skipping_that_cal
     assert [r.due_key for r in rows(store)] == ["2026-12-01"]
 
 
+def test_a_snooze_typed_as_a_command_shows_on_the_nudge_it_puts_off_as_a_click_would(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """The channel kept asking for a call nobody was about to make: only a click on the nudge's Snooze said so."""
+    add(store, cadence="weekly tue 09:00")
+    tick(store, settings, day(1))
+    clock.set(day(1) + 30 * MINUTE)
+    ephemeral(slack.command("snooze acme 1d out sick &amp; away"))
+    (update,) = fake_slack.wait_for("chat.update")
+    (message,) = nudges(fake_slack)
+    assert update.params["ts"] == message["ts"] and len(message["blocks"]) == 2
+    shown = message["blocks"][1]["elements"][0]["text"]
+    assert shown.startswith(":zzz: Snoozed by <@U0001> until <!date^") and shown.endswith(" — out sick &amp; away.")
+    # Skipping the call (a click on the message as it was) still outranks the snooze: nothing comes back.
+    value = str(rows(store)[0].id)
+    assert slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(message)).status
+    fake_slack.wait_for("chat.update", 2)
+    assert "Skipped for today by <@U0001>" in json.dumps(nudges(fake_slack)[0]["blocks"])
+    for instant in (day(2), day(2) + 30 * MINUTE, day(3)):
+        tick(store, settings, instant)
+    assert len(nudges(fake_slack)) == 1
+    # Snoozed again with the call logged: nothing was put off, the nudge keeps what it shows.
+    tick(store, settings, day(8))
+    clock.set(day(8) + 30 * MINUTE)
+    ephemeral(slack.command("checkin acme green call quick sync"))
+    fake_slack.wait_for("chat.update", 3)
+    ephemeral(slack.command("snooze acme 1d"))
+    bot.settle()
+    assert len(fake_slack.calls_to("chat.update")) == 3
+    assert "Call logged by <@U0001>" in json.dumps(nudges(fake_slack)[-1]["blocks"])
+
+
 def test_a_call_snoozed_for_two_hours_after_its_nudge_comes_back_the_next_business_day_one_nudge_a_day(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
