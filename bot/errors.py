@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 from urllib.error import URLError
 
@@ -61,6 +62,33 @@ def _slack_trouble(error: Exception) -> str | None:
 
 def _json(body: dict[str, Any]) -> BoltResponse:
     return BoltResponse(status=200, body=json.dumps(body), headers={"content-type": "application/json"})
+
+
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
+_CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^<>]*))?>")
+_LINK = re.compile(r"<((?:https?|mailto):[^<>|]*)(?:\|([^<>]*))?>")
+_SPECIAL = re.compile(r"<!([^<>|^]*)[^<>|]*(?:\|([^<>]*))?>")
+_BOLD_OR_CODE = re.compile(r"\*([^*\n]+)\*|`([^`\n]+)`")
+
+
+def _person(client: WebClient, user_id: str) -> str:
+    try:
+        user = client.users_info(user=user_id)["user"]
+    except (SlackApiError, OSError, KeyError, TypeError):
+        return f"@{user_id}"
+    profile = user.get("profile") or {}
+    return "@" + str(profile.get("display_name") or profile.get("real_name") or user.get("name") or user_id)
+
+
+def plain_text(message: str, client: WebClient) -> str:
+    """A message written for mrkdwn as a form's field error shows it: Slack prints those as plain text, so
+    `<@U0002>` would read as its markup and *bold* with its stars. People are named (users.info)."""
+    text = _USER_MENTION.sub(lambda m: "@" + m.group(2) if m.group(2) else _person(client, m.group(1)), message)
+    text = _CHANNEL_MENTION.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
+    text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2) else m.group(1), text)
+    text = _SPECIAL.sub(lambda m: m.group(2) or "@" + m.group(1), text)
+    text = _BOLD_OR_CODE.sub(lambda m: m.group(1) or m.group(2), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _first_input_block(view: dict[str, Any]) -> str | None:
@@ -146,12 +174,13 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
         view = body.get("view") or {}
         if expected and (several := error.field_errors()) and len(several) > 1:  # type: ignore[attr-defined]
             # Every wrong input at once, each next to its field: Slack takes them all in one answer.
-            return _json({"response_action": "errors", "errors": {k: v[:2000] for k, v in several.items()}})
+            errors = {k: plain_text(v, client)[:2000] for k, v in several.items()}
+            return _json({"response_action": "errors", "errors": errors})
         field = getattr(error, "field", None) or _first_input_block(view)
         if field:
             if message == SORRY:
                 message += " Your answers are still here; please try again."
-            return _json({"response_action": "errors", "errors": {field: message[:2000]}})
+            return _json({"response_action": "errors", "errors": {field: plain_text(message, client)[:2000]}})
         _tell(client, body, message)
         return _json({})
 
