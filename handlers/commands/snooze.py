@@ -26,6 +26,7 @@ MAX_REASON = 300
 _DURATION = re.compile(r"^(\d{1,3})\s*(d|day|days|w|wk|wks|week|weeks|h|hr|hrs|hour|hours)$")
 _UNITS = {"d": "days", "w": "weeks", "h": "hours"}
 _DAYS = {"days": 1, "weeks": 7}
+_ONE = {"a": "1", "an": "1", "one": "1"}
 
 
 def _unit(word: str) -> str:
@@ -55,8 +56,10 @@ def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple
     first = words[0].lower()
     if first in ("off", "cancel", "none", "stop"):
         return None, 1
-    joined = " ".join(words[:2]).lower()
-    for text, used in ((first, 1), (joined, 2)):
+    # "for 2 days", "for a week", "a day": as people say it.
+    skipped = 1 if first == "for" and len(words) > 1 else 0
+    said = [_ONE.get(w.lower(), w) for w in words[skipped : skipped + 2]]
+    for text, used in ((said[0].lower(), skipped + 1), (" ".join(said).lower(), skipped + 2)):
         match = _DURATION.match(text)
         if match:
             amount = int(match[1])

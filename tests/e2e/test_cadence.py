@@ -582,6 +582,11 @@ def test_snooze_command_across_a_weekend(
     assert [(r.due_key, r.status) for r in rows(store)] == [("2026-12-04", "skipped"), ("2026-12-07", "sent")]
     assert "not a snooze" in ephemeral(slack.command("snooze acme soonish"))
     assert "Snooze lifted" in ephemeral(slack.command("snooze acme off"))
+    # As people say it: "for 2 days", "a week"; the reason is what follows.
+    said = ephemeral(slack.command("snooze acme for 2 days at a trade show"))
+    assert "until Sat 5 Dec 10:00" in said and "(at a trade show)" in said
+    assert "until Thu 10 Dec 10:00" in ephemeral(slack.command("snooze acme for a week"))
+    assert "until Fri 4 Dec 10:00 (America/New_York)" in ephemeral(slack.command("snooze acme a day"))
 
 
 def test_snooze_for_a_week_across_the_end_of_daylight_saving_ends_at_the_same_local_time(
