@@ -438,9 +438,12 @@ def local_time(instant: datetime | None, tz: str) -> str:
 def health_trend(
     points: Sequence[tuple[date, int]], *, now: datetime, tz: str, weeks: int = SPARK_WEEKS
 ) -> list[int | None]:
-    """The last value of each of the last `weeks` weeks; a snapshot's day is a customer-local date."""
+    """The last value of each of the last `weeks` weeks; a snapshot's day is a customer-local date.
+
+    Each is placed at the start of its day: today's score, saved at any hour today, is never "after now" (noon
+    dropped it every morning, leaving a Monday's week blank and other days showing yesterday's score)."""
     zone = WorkCalendar(tz=tz).zone()
-    stamped = [(datetime.combine(day, time(12), tzinfo=zone), score) for day, score in points]
+    stamped = [(datetime.combine(day, time(0), tzinfo=zone), score) for day, score in points]
     return weekly_series(stamped, now=now, weeks=weeks, tz=tz)
 
 

@@ -727,3 +727,37 @@ def test_an_agreement_the_scheduler_marks_held_leaves_the_owners_home(
     assert publisher.pending() == {(TEAM_ID, DANA)}
     publisher.flush()
     assert "Replies within one business day" not in row_text(fake_slack.published_home[DANA], cid)
+
+
+def test_the_trend_ends_with_todays_score_on_a_monday_morning(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    # Monday 30 Nov, 08:30 in New York: the daily job scored Acme at 00:05 (52), a week of 80s before.
+    monday_morning = datetime(2026, 11, 30, 13, 30, tzinfo=UTC)
+    clock.set(monday_morning)
+    (cid,) = add_customers(store, 1, health_score=52, health_band="yellow")
+    with Session(store.engine) as session:
+        session.execute(delete(HealthSnapshot))
+        session.execute(
+            insert(HealthSnapshot),
+            [
+                {
+                    "team_id": TEAM_ID,
+                    "customer_id": cid,
+                    "day": monday_morning.date() - timedelta(days=days_ago),
+                    "score": 52 if days_ago == 0 else 80,
+                    "band": "yellow" if days_ago == 0 else "green",
+                    "components": {},
+                    "computed_at": monday_morning - timedelta(days=days_ago, hours=8, minutes=25),
+                }
+                for days_ago in range(7)
+            ],
+        )
+        session.commit()
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    trend = row_text(fake_slack.published_home[DANA], cid).split("`")[1]
+    assert trend.endswith("▇▅"), trend  # last week's 80, then this week's 52 (it was "▇·": no score this week)
+
+    assert slack.block_action(HOME_OPEN_CARD, value=str(cid), view=fake_slack.published_home[DANA]).status == 200
+    (opened,) = fake_slack.calls_to("views.open")
+    assert "▇▅`" in as_text(opened.params["view"])  # the card's trend, too
