@@ -170,3 +170,10 @@ def request_home_refresh(context_or_app: Any, team_id: str, user_ids: Iterable[s
         logger.debug("no Home publisher here; skipped a refresh for %s", team_id)
         return
     publisher.request(team_id, user_ids)
+
+
+def refresh_channel_homes(context_or_app: Any, store: Any, team_id: str, channel_id: str) -> None:
+    """The Homes of the owners of the customers in this channel: its sharing changed, and their rows offer
+    "Ask them how they see us" only where the customer's people read the channel."""
+    customers = store.customers_in_channel(team_id=team_id, channel_id=channel_id)
+    request_home_refresh(context_or_app, team_id, sorted({c.owner_id for c in customers if c.owner_id}))

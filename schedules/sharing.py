@@ -26,6 +26,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.oauth import NotInstalled, SlackClients, client_for
 from domain.customers import shared_with_another_organisation
+from handlers.home_publisher import refresh_channel_homes
 from schedules.slack_http import TOKEN_REFUSED, lasting, same_client_as
 from storage.models import Customer
 from storage.store import Store
@@ -110,6 +111,7 @@ def look_up(slack: WebClient, store: Store, *, team_id: str, channel_id: str, no
     shared = shared_with_another_organisation(channel)
     if store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared, now=now):
         logger.info("channel %s: shared with another organisation: %s (looked up)", channel_id, shared)
+        refresh_channel_homes(None, store, team_id, channel_id)  # the serving app's publisher, if any
     return shared
 
 

@@ -16,6 +16,7 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot.clock import Clock
+from handlers.home_publisher import refresh_channel_homes
 from schedules.digest import stop_digest_in_shared_channel
 from storage.store import Store
 
@@ -50,6 +51,7 @@ def _record(event: dict[str, Any], context: BoltContext, store: Store, clock: Cl
     changed = store.set_channel_shared(team_id=team_id, channel_id=channel_id, shared=shared, now=clock())
     if changed:
         logger.info("channel %s of %d customer(s): shared with another organisation: %s", channel_id, changed, shared)
+        refresh_channel_homes(context, store, team_id, channel_id)
 
 
 def bot_joined_channel(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:

@@ -36,6 +36,7 @@ from handlers.ids import (
 from schedules.boundaries import review_boundaries
 from schedules.health import daily_health
 from schedules.jobs import run_tick
+from schedules.sharing import check_channel_sharing
 from storage.home import LastContact
 from storage.models import Boundary, BoundarySlip, CheckIn, Customer, HealthSnapshot, Nudge, SurveyResponse
 from storage.store import Store
@@ -761,3 +762,33 @@ def test_the_trend_ends_with_todays_score_on_a_monday_morning(
     assert slack.block_action(HOME_OPEN_CARD, value=str(cid), view=fake_slack.published_home[DANA]).status == 200
     (opened,) = fake_slack.calls_to("views.open")
     assert "▇▅`" in as_text(opened.params["view"])  # the card's trend, too
+
+
+def test_a_customers_channel_shared_or_unshared_redraws_its_owners_home_with_or_without_ask_them(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings
+) -> None:
+    (cid,) = add_customers(store, 1, channel_id="C0ACME", channel_shared=False)
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    assert "Ask them how they see us" not in as_text(fake_slack.published_home[DANA])
+
+    assert slack.event({"type": "channel_shared", "channel": "C0ACME", "connected_team_id": "T0CUST"}).status == 200
+    assert publisher.pending() == {(TEAM_ID, DANA)}
+    publisher.flush()
+    menu = next(b for b in fake_slack.published_home[DANA]["blocks"] if b.get("block_id") == f"customer_{cid}_actions")
+    assert "Ask them how they see us" in as_text(menu)  # Dana never reopened her Home
+
+    assert slack.event({"type": "channel_unshared", "channel": "C0ACME", "is_ext_shared": False}).status == 200
+    publisher.flush()
+    assert "Ask them how they see us" not in as_text(fake_slack.published_home[DANA])
+
+    # Shared while Partner was down: the tick's look-up learns it, and redraws the Home too.
+    fake_slack.add_channel("C0ACME", name="acme", is_ext_shared=True)
+    with Session(store.engine) as session:
+        session.execute(update(Customer).values(channel_shared_checked_at=None))
+        session.commit()
+    assert check_channel_sharing(store=store, client=make_client(settings), now=NOW) == 1
+    assert publisher.pending() == {(TEAM_ID, DANA)}
+    publisher.flush()
+    assert "Ask them how they see us" in as_text(fake_slack.published_home[DANA])
