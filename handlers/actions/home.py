@@ -131,9 +131,20 @@ def home_card(
     theirs = store.survey_responses(
         team_id=team_id, survey="customer_view", customer_id=customer.id, external=True, limit=50
     )
-    profile = store.latest_survey_response(team_id=team_id, survey="profile", customer_id=customer.id)
+    latest = {
+        survey: store.latest_survey_response(team_id=team_id, survey=survey, customer_id=customer.id)
+        for survey in ("profile", "scorecard", "practices")
+    }
     return card_modal(
-        facts, trend=trend, boundaries=boundaries, now=now, their_views=theirs, profile=profile, notice=notice
+        facts,
+        trend=trend,
+        boundaries=boundaries,
+        now=now,
+        their_views=theirs,
+        profile=latest["profile"],
+        scorecard=latest["scorecard"],
+        practices=latest["practices"],
+        notice=notice,
     )
 
 

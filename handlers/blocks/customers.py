@@ -27,7 +27,14 @@ from handlers.blocks import (
 )
 from handlers.blocks.boundaries import boundary_section_blocks
 from handlers.blocks.health import views_text
-from handlers.blocks.surveys import SURVEY_NAMES, ask_button, may_ask, profile_blocks, survey_button
+from handlers.blocks.surveys import (
+    SURVEY_NAMES,
+    ask_button,
+    may_ask,
+    profile_blocks,
+    rating_result_text,
+    survey_button,
+)
 from handlers.ids import (
     ADD_CUSTOMER_MODAL,
     CARD_ARCHIVE,
@@ -64,6 +71,9 @@ class CustomerRow:
     # None: not loaded (the list).
     their_views: Sequence[SurveyResponse] | None = None
     profile: SurveyResponse | None = None
+    # The card's latest scorecard and practices self-check about this customer (None: none yet, or the list).
+    scorecard: SurveyResponse | None = None
+    practices: SurveyResponse | None = None
 
 
 def local_time(instant: datetime, tz: str) -> str:
@@ -206,7 +216,9 @@ def customer_card(
     if row.boundaries is not None and not archived:
         blocks.extend(boundary_section_blocks(customer, row.boundaries, now, boundary_policy, WorkCalendar(tz=row.tz)))
     if row.their_views is not None and not archived:
-        blocks.extend(card_survey_blocks(customer, row.their_views, row.profile))
+        blocks.extend(
+            card_survey_blocks(customer, row.their_views, row.profile, scorecard=row.scorecard, practices=row.practices)
+        )
     blocks.append(section("*Last check-ins*" if row.recent else "*No check-ins yet.*"))
     blocks.extend(section(_checkin_line(c, now)) for c in row.recent[:5])
     value = str(customer.id)
@@ -237,18 +249,34 @@ def customer_card(
 
 
 def card_survey_blocks(
-    customer: Customer, their_views: Sequence[SurveyResponse], profile: SurveyResponse | None
+    customer: Customer,
+    their_views: Sequence[SurveyResponse],
+    profile: SurveyResponse | None,
+    *,
+    scorecard: SurveyResponse | None = None,
+    practices: SurveyResponse | None = None,
 ) -> list[dict[str, Any]]:
-    """The card's surveys: our view vs theirs (Rate our level), the ideal-customer profile (Edit profile) and the
-    practices self-check (Self-check); the same on the `/partner show` card and the card opened from Home."""
+    """The card's surveys: our view vs theirs (Rate our level), the latest scorecard, the ideal-customer profile
+    (Edit profile) and the practices self-check (Self-check) with its latest result; the same on the
+    `/partner show` card and the card opened from Home."""
     assert customer.id is not None
     rate = survey_button(customer.id, "level", text="Rate our level")
     # The team's self-check about this customer; a section's button, as one actions block takes one open_survey.
-    practices = survey_button(customer.id, "practices", text="Self-check")
+    self_check = survey_button(customer.id, "practices", text="Self-check")
+    last_check = f"Last self-check: {rating_result_text(practices)}" if practices is not None else "Not done yet."
+    scored = (
+        [section(truncate(f"*{SURVEY_NAMES['scorecard']}*\n{rating_result_text(scorecard)}", 3000))]
+        if scorecard is not None
+        else []
+    )
     return [
         section(truncate(views_text(customer.tier, their_views, customer.name), 3000), accessory=rate),
+        *scored,
         *profile_blocks(profile, customer_id=customer.id),
-        section(f"*{SURVEY_NAMES['practices']}*\nHow our team works with them, 1–5.", accessory=practices),
+        section(
+            truncate(f"*{SURVEY_NAMES['practices']}*\nHow our team works with them, 1–5. {last_check}", 3000),
+            accessory=self_check,
+        ),
     ]
 
 

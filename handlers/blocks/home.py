@@ -669,6 +669,8 @@ def card_modal(
     now: datetime,
     their_views: Sequence[SurveyResponse] = (),
     profile: SurveyResponse | None = None,
+    scorecard: SurveyResponse | None = None,
+    practices: SurveyResponse | None = None,
     notice: str | None = None,
 ) -> dict[str, Any]:
     """The customer's card opened from a Home row: what the row says, the settings, and the surveys with their
@@ -696,7 +698,7 @@ def card_modal(
     if customer.archived_at is None and customer.id is not None:
         blocks += [
             {"type": "divider"},
-            *card_survey_blocks(customer, their_views, profile),
+            *card_survey_blocks(customer, their_views, profile, scorecard=scorecard, practices=practices),
             {
                 "type": "actions",
                 "block_id": "card_surveys",

@@ -253,6 +253,23 @@ def profile_blocks(response: SurveyResponse | None, *, customer_id: int | None =
     ]
 
 
+def rating_result_text(response: SurveyResponse) -> str:
+    """The latest rated survey as the card shows it: "3.5/5 on average; lowest “They pay fairly and on time.” (2/5)
+    — <@U1>, <date>", so the answers are read where the customer is, not only in the export."""
+    survey = SURVEYS[response.survey]
+    rated = [
+        (q.label, value)
+        for q in survey.questions()
+        if q.kind == "rating" and isinstance(value := response.answers.get(q.key), int) and not isinstance(value, bool)
+    ]
+    parts = [f"{response.score:.1f}/5 on average" if response.score is not None else "answered"]
+    if rated and min(v for _, v in rated) < max(v for _, v in rated):
+        label, lowest = min(rated, key=lambda answer: answer[1])  # the first of the lowest, in the survey's order
+        parts.append(f"lowest “{truncate(label, 200)}” ({lowest}/5)")
+    when = slack_date(response.created_at, "{date_short_pretty}")
+    return f"{'; '.join(parts)} — <@{response.respondent_id}>, {when}"
+
+
 def survey_saved_text(survey_key: str, customer: Customer | None, score: float | None) -> str:
     about = f" about *{customer.name}*" if customer is not None else " about the team"
     scored = f" (average {score:.1f}/5)" if score is not None else ""

@@ -27,8 +27,13 @@ def card_message(store: Store, settings: Settings, *, customer: Customer, now: d
     theirs = store.survey_responses(
         team_id=customer.team_id, survey="customer_view", customer_id=customer.id, external=True, limit=50
     )
-    profile = store.latest_survey_response(team_id=customer.team_id, survey="profile", customer_id=customer.id)
-    row = replace(row, their_views=theirs, profile=profile)
+    latest = {
+        survey: store.latest_survey_response(team_id=customer.team_id, survey=survey, customer_id=customer.id)
+        for survey in ("profile", "scorecard", "practices")
+    }
+    row = replace(
+        row, their_views=theirs, profile=latest["profile"], scorecard=latest["scorecard"], practices=latest["practices"]
+    )
     return customer_card(row, now=now, boundary_policy=settings.boundary_policy)
 
 

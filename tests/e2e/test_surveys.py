@@ -349,6 +349,34 @@ def test_profile_edits_start_from_the_saved_profile(slack: SlackRequests, fake_s
     assert "€200k" in text and "churn" in text and OPEN_SURVEY in text
 
 
+def test_the_card_shows_the_latest_scorecard_and_practices_self_check_not_only_the_export(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """The ratings the team gave are read where the customer is: the card says the latest scorecard and self-check,
+    their average and the lowest answer (they were stored, and only the export showed them)."""
+    add_customer(slack, store)
+    card = json.dumps(ok(slack.command("show acme")), ensure_ascii=False)
+    assert "How our team works with them, 1–5. Not done yet." in card and "*Ideal-customer scorecard*" not in card
+
+    scorecard = all_ratings(SURVEYS["scorecard"], "4") | {"pays_fairly": "2", "engaged": "5"}
+    ok(slack.command("survey acme scorecard"))
+    ok(submit(slack, opened(fake_slack), scorecard, view_id="VCARD1"))
+    ok(slack.command("survey acme practices", user_id="U0002"))
+    practices = all_ratings(SURVEYS["practices"], "3") | {"daily_priority": "1"}
+    ok(submit(slack, opened(fake_slack), practices, view_id="VCARD2", user_id="U0002"))
+    ok(slack.command("survey team practices"))  # about the team, not this customer: not on its card
+    ok(submit(slack, opened(fake_slack), all_ratings(SURVEYS["practices"], "5"), view_id="VCARD3"))
+
+    card = json.dumps(ok(slack.command("show acme")), ensure_ascii=False)
+    assert (
+        "*Ideal-customer scorecard*\\n3.9/5 on average; lowest “They pay fairly and on time.” (2/5) — <@U0001>" in card
+    )
+    assert (
+        "How our team works with them, 1–5. Last self-check: 2.5/5 on average; lowest “Is this partnership a daily "
+        "priority for the team?” (1/5) — <@U0002>"
+    ) in card
+
+
 def test_the_profile_says_when_it_was_updated_in_each_readers_own_time_zone() -> None:
     # 09:00 on Friday 27 Nov in Auckland is still Thursday in UTC: the day is Slack's to show, per reader.
     saved = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
