@@ -554,6 +554,7 @@ class FakeSlack:
             "views.update": self._views_update,
             "views.publish": self._views_publish,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "users.lookupByEmail": self._users_lookup_by_email,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
@@ -1601,6 +1602,13 @@ class FakeSlack:
 
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"user": self._user_view(self._user(params))}
+
+    def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        members, next_cursor = _page(
+            [self._user_view(u) for u in self.users.values()],
+            params,
+        )
+        return {"members": members, "response_metadata": {"next_cursor": next_cursor}}
 
     def _users_lookup_by_email(self, params: dict[str, Any]) -> dict[str, Any]:
         wanted = _str_param(params, "email").lower()

@@ -17,6 +17,7 @@ from handlers.blocks.customers import cadence_text, customer_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
 from handlers.parsing import unescape
+from handlers.slack_names import plain_names
 from storage.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def add(call: CommandCall) -> Reply:
     again = call.store.customer_added_by(team_id=call.team_id, request_key=request_key)
     if again is not None:  # Slack retried this very command: answer as the first delivery did
         return {"text": added_text(again)}
-    args = parse_customer_args(call.args, usage=USAGE)
+    args = parse_customer_args(call.args, usage=USAGE, names=plain_names(call.client, usage=USAGE))
     if not args.name_words:
         raise UserError(f"What's the customer called? Usage: `{USAGE}`")
     if (meant := setting_without_equals(args.name_words)) is not None:  # else read as part of the name

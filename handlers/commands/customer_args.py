@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,11 +25,21 @@ class CustomerArgs:
     options: dict[str, str] = field(default_factory=dict)  # other key=value settings, unescaped
 
 
-def _channel_id(token: str, usage: str) -> str:
+@dataclass(frozen=True)
+class PlainNames:
+    """How a plain `#acme` / `@dana` (one Slack did not escape) is found by its name: None, refused as before."""
+
+    channel: Callable[[str], str | None]
+    person: Callable[[str], str | None]
+
+
+def _channel_id(token: str, usage: str, names: PlainNames | None = None) -> str:
     # Slack escapes every channel it knows (should_escape): a plain #name is one Slack did not recognise.
     ref = parse_channel(token)
     if ref is None:
         raise UserError(f"'{token}' is not a channel: pick it from Slack's suggestions as you type #. Usage: `{usage}`")
+    if ref.id is None and ref.name and names is not None and (found := names.channel(ref.name)) is not None:
+        return found
     if ref.id is None:
         raise UserError(
             f"I can't find a channel called '#{ref.name}'. Pick it from Slack's suggestions as you type #. "
@@ -38,8 +48,10 @@ def _channel_id(token: str, usage: str) -> str:
     return ref.id
 
 
-def _user_id(token: str, usage: str) -> str:
+def _user_id(token: str, usage: str, names: PlainNames | None = None) -> str:
     ref = parse_user(token)
+    if ref is not None and ref.id is None and ref.name and names is not None and (found := names.person(ref.name)):
+        return found
     if ref is None or ref.id is None:
         shown = f"@{ref.name}" if ref is not None else token
         raise UserError(
@@ -61,8 +73,11 @@ def _refuse_other_mention(token: str, *, usage: str) -> None:
     raise UserError(f"'{ref.label}' can't be part of a customer's name or settings. Usage: `{usage}`")
 
 
-def parse_customer_args(text: str, *, usage: str, channel_names_customer: bool = False) -> CustomerArgs:
-    """`channel_names_customer` (edit): a picked #channel in first place names the customer by its channel."""
+def parse_customer_args(
+    text: str, *, usage: str, channel_names_customer: bool = False, names: PlainNames | None = None
+) -> CustomerArgs:
+    """`channel_names_customer` (edit): a picked #channel in first place names the customer by its channel.
+    `names`: how a plain #channel or @owner is looked up by its name."""
     args = CustomerArgs()
     last_key: str | None = None
     earlier: dict[str, str] = {}  # a setting typed twice: its first value, checked against the last once complete
@@ -87,12 +102,12 @@ def parse_customer_args(text: str, *, usage: str, channel_names_customer: bool =
         last_key = None
         if is_channel:
             value = pair[1] if pair is not None else token
-            channel_id = None if value.strip().lower() in _CLEAR else _channel_id(value, usage)
+            channel_id = None if value.strip().lower() in _CLEAR else _channel_id(value, usage, names)
             if args.channel_id not in (UNSET, channel_id):
                 raise UserError("Give one channel per customer.")
             args.channel_id = channel_id
         elif is_owner:
-            owner_id = _user_id(pair[1] if pair is not None else token, usage)
+            owner_id = _user_id(pair[1] if pair is not None else token, usage, names)
             if args.owner_id and args.owner_id != owner_id:
                 raise UserError("Give one owner per customer.")
             args.owner_id = owner_id

@@ -14,6 +14,7 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
+from handlers.slack_names import plain_names
 from schedules.health import refresh_health
 from storage.models import Customer
 
@@ -81,7 +82,9 @@ def edit_changes(
 
 
 def edit(call: CommandCall) -> Reply:
-    args = parse_customer_args(call.args, usage=USAGE, channel_names_customer=True)
+    args = parse_customer_args(
+        call.args, usage=USAGE, channel_names_customer=True, names=plain_names(call.client, usage=USAGE)
+    )
     customer, rest = find_customer(call.store, team_id=call.team_id, words=args.name_words, usage=USAGE)
     if rest:
         meant = setting_without_equals([customer.name, *rest])

@@ -84,6 +84,21 @@ def test_add_defaults_the_owner_to_the_author_and_accepts_tz(slack: SlackRequest
     assert (customer.owner_id, customer.tz, customer.country) == ("U0002", "Europe/Berlin", "DE")
 
 
+def test_add_and_edit_read_a_plain_channel_and_owner_by_their_names(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    # Slack escapes the #channels and @people it recognises; a word it did not match arrives plain, and is looked up.
+    text = ephemeral(slack.command("add Acme Corp #ACME @sam"))
+    assert "Added *Acme Corp* — owner <@U0002>, channel <#C0ACME>" in text
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert (customer.channel_id, customer.owner_id, customer.tz) == ("C0ACME", "U0002", "Europe/Berlin")
+    assert "owner: <@U0002> → <@U0001>" in ephemeral(slack.command("edit acme owner=@Dana", user_id="U0002"))
+    fake_slack.add_user("U0009", name="dana", tz="Asia/Tokyo")  # now two people answer to @dana
+    refused = ephemeral(slack.command("edit acme @dana #general", user_id="U0002"))
+    assert "Several people answer to '@dana' (<@U0001>, <@U0009>)" in refused
+    assert store.customers(team_id=TEAM_ID)[0].channel_id == "C0ACME"  # nothing half-applied
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

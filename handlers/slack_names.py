@@ -1,0 +1,86 @@
+"""A #channel or an @person typed as a plain name, found by that name.
+
+With `should_escape: true` Slack sends what it recognised as `<#C0123|acme>` / `<@U0456|dana>`; a plain `#acme` or
+`@dana` still arrives when Slack did not match the word (a display name typed differently, a channel picked before it
+was renamed, text pasted from elsewhere). Rather than refuse it, Partner looks the name up once, before the answer:
+`conversations.list` (channels:read, groups:read) or `users.list` (users:read), a few pages at most.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from domain.errors import UserError
+from handlers.commands.customer_args import PlainNames
+
+logger = logging.getLogger(__name__)
+
+PAGES = 3  # a typed name is worth a few calls before the 3-second answer, not a crawl of a huge workspace
+PAGE_SIZE = 1000
+
+
+def _pages(client: WebClient, method: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+    cursor = ""
+    for _ in range(PAGES):
+        response = client.api_call(method, http_verb="GET", params={**params, "limit": PAGE_SIZE, "cursor": cursor})
+        yield from response.get(key) or []
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or ""
+        if not cursor:
+            return
+
+
+def channel_named(client: WebClient, name: str) -> str | None:
+    """The id of the channel called `name` (Slack's names are lower case), or None when Slack names none."""
+    wanted = name.lower().lstrip("#")
+    try:
+        for channel in _pages(
+            client, "conversations.list", "channels", types="public_channel,private_channel", exclude_archived="true"
+        ):
+            if wanted in (str(channel.get("name", "")).lower(), str(channel.get("name_normalized", "")).lower()):
+                return str(channel["id"])
+    except (SlackApiError, OSError):
+        logger.info("could not look up the channel '#%s' by name", wanted, exc_info=True)
+    return None
+
+
+def person_named(client: WebClient, name: str, *, usage: str) -> str | None:
+    """The id of the one person whose username, display name or full name is `name`; None when nobody's is.
+    Two people answering to it are named back: the owner must be picked from Slack's suggestions."""
+    wanted = name.lower().lstrip("@")
+    found: dict[str, str] = {}
+    try:
+        for user in _pages(client, "users.list", "members"):
+            if user.get("deleted"):
+                continue
+            profile = user.get("profile") or {}
+            names = (
+                user.get("name"),
+                profile.get("display_name"),
+                profile.get("display_name_normalized"),
+                profile.get("real_name"),
+                user.get("real_name"),
+            )
+            if any(str(n or "").lower() == wanted for n in names):
+                found[str(user["id"])] = str(profile.get("real_name") or user.get("name") or user["id"])
+    except (SlackApiError, OSError):
+        logger.info("could not look up '@%s' by name", wanted, exc_info=True)
+        return None
+    if len(found) > 1:
+        people = ", ".join(f"<@{user_id}>" for user_id in found)
+        raise UserError(
+            f"Several people answer to '@{wanted}' ({people}): pick the owner from Slack's suggestions as you type @. "
+            f"Usage: `{usage}`"
+        )
+    return next(iter(found), None)
+
+
+def plain_names(client: WebClient, *, usage: str) -> PlainNames:
+    """What `parse_customer_args` calls for a plain #channel or @owner."""
+    return PlainNames(
+        channel=lambda name: channel_named(client, name), person=lambda name: person_named(client, name, usage=usage)
+    )
