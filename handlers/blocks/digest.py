@@ -73,9 +73,10 @@ def digest_title(summary: DigestSummary) -> str:
 
 def digest_text(summary: DigestSummary) -> str:
     """The notification text (and the fallback where blocks are not shown)."""
+    escalated = len(summary.escalated)
     return (
         f"{digest_title(summary)}: {len(summary.at_risk)} at risk, {len(summary.overdue)} overdue, "
-        f"{len(summary.tier_moves)} moved tier, {len(summary.escalated)} boundaries escalated."
+        f"{len(summary.tier_moves)} moved tier, {escalated} {'boundary' if escalated == 1 else 'boundaries'} escalated."
     )
 
 

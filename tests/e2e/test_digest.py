@@ -638,6 +638,7 @@ def test_digest_mine_answers_at_once_and_sends_the_chart_to_my_dm(
 
     team = slack.command("digest team").json()
     assert "Initech" in json.dumps(team["blocks"], ensure_ascii=False)
+    assert team["text"].endswith(" moved tier, 1 boundary escalated."), team["text"]  # the notification's words
     assert wait_after_ack()  # its chart too: nothing may reach the next test's fake Slack
     assert len([f for f in fake_slack.files.values() if f["completed"]]) == 2
 
