@@ -85,8 +85,11 @@ class ExportRequest:
 
     @property
     def slug(self) -> str:
-        scope = "".join(ch if ch.isalnum() else "-" for ch in self.customer.name.lower()) if self.customer else "all"
-        return scope.strip("-") or "customer"
+        if self.customer is None:
+            return "all"
+        # One dash for each run of anything else: "Smith & Co" → smith-co, not smith---co.
+        scope = "".join(ch if ch.isalnum() else " " for ch in self.customer.name.lower())
+        return "-".join(scope.split()) or "customer"
 
 
 def parse_since(value: str) -> date:

@@ -312,3 +312,18 @@ def test_cli_export_names_a_wrong_team_or_an_unwritable_file_instead_of_an_empty
     assert out.read_text() == "last week's export"
     assert [p.name for p in tmp_path.iterdir() if "csv" in p.name] == ["checkins.csv"]  # no partial file left behind
     assert export("--team", TEAM_ID, "--out", str(out)).returncode == 0 and "checkin_id" in out.read_text("utf-8-sig")
+
+
+def test_a_customer_named_with_symbols_exports_to_tidy_file_names(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    customer = store.add_customer(team_id=TEAM_ID, name="Smith & Co. (EU)", created_by="U0001", now=NOW)
+    assert customer.id is not None
+    store.record_checkin(team_id=TEAM_ID, customer_id=customer.id, author_id="U0001", mood="green", note="ok", now=NOW)
+    assert "of Smith & Co. (EU)" in slack.command("export Smith &amp; Co. (EU)").json()["text"]
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    assert sorted(uploaded(fake_slack)) == [
+        "partner-checkins-smith-co-eu-2026-11-25.csv",
+        "partner-survey-answers-smith-co-eu-2026-11-25.csv",
+    ]
