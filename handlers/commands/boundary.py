@@ -218,7 +218,9 @@ def _activate(call: CommandCall, customer: Customer, raw: str) -> Reply:
         call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now
     )
     if not changed:
-        return {"text": f"{quoted(after.rule.text)} is already active with *{customer.name}*."}
+        # Also what Slack shows for its retry of this very command: the reminder plan the first answer gave.
+        text = f"{quoted(after.rule.text)} is already active with *{customer.name}*. "
+        return {"text": text + reminder_plan(call, customer, after)}
     return {"text": activation_text(call, customer, after)}
 
 
@@ -281,9 +283,9 @@ def _retire(call: CommandCall, customer: Customer, raw: str) -> Reply:
     after, changed = retire_boundary(
         call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now, actor_id=call.user_id
     )
-    if not changed:
-        return {"text": f"{quoted(after.rule.text)} was already retired."}
     text = f"Retired {quoted(after.rule.text)} for *{customer.name}*; its history is kept."
+    if not changed:  # also Slack's retry of this very command: what comes next, as the first answer said
+        text = f"{quoted(after.rule.text)} was already retired for *{customer.name}*; its history is kept."
     return {"text": text + next_up(call.store, customer=customer, settings=call.settings, now=call.now)}
 
 

@@ -715,6 +715,20 @@ def test_a_retried_add_answers_as_the_first_delivery_and_the_same_need_typed_aga
     assert [r.rule.text for r in records(store)] == [FIRST, SECOND, "Requests go in the partner channel"]
 
 
+def test_a_retried_activate_or_retire_still_says_what_comes_next(acme: SlackRequests, store: Store) -> None:
+    """Slack shows the answer to its retry when the first delivery was slow: it keeps the reminder plan and the
+    next need, not a bare "already active"."""
+    first = ephemeral(acme.command("boundary acme activate 1", trigger_id="123.456.act"))
+    again = ephemeral(acme.command("boundary acme activate 1", trigger_id="123.456.act", retry_num=1))
+    plan = "I'll restate it gently in <#C0ACME> (reminders weekly, next on Mon 30 Nov at 09:00 their time)."
+    assert first.endswith(plan) and again.endswith(plan) and "already active with *Acme Corp*" in again
+    first = ephemeral(acme.command("boundary acme retire 1", trigger_id="123.456.ret"))
+    again = ephemeral(acme.command("boundary acme retire 1", trigger_id="123.456.ret", retry_num=1))
+    next_up = f"Next up: “{SECOND}” — `/partner boundary Acme Corp activate 2`."
+    assert first.endswith(next_up) and again.endswith(next_up) and "already retired for *Acme Corp*" in again
+    assert [r.rule.status for r in records(store)] == ["retired", "proposed"]
+
+
 def test_retire_button_redraws_the_list(acme: SlackRequests, fake_slack: FakeSlack, store: Store) -> None:
     second = records(store)[1]
     for _click in range(2):
