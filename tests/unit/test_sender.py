@@ -627,6 +627,34 @@ def test_posting_starts_while_the_rest_of_a_fan_out_is_still_being_rendered(
     assert sorted(posts(fake_slack)) == [f"ping k{i}" for i in range(6)]
 
 
+def test_the_first_posts_leave_once_one_posting_threads_worth_is_rendered(
+    store: Store, client: WebClient, fake_slack: FakeSlack
+) -> None:
+    """10,000 nudges due at once: the first render batch was a whole `render_batch` (500 renders, ≈ 0.1 s of CPU)
+    before anything was posted. Now it is one posting thread's posts (`in_flight`): the renderer of the 6th nudge,
+    in the same `render_batch` as the first, waits for a post, which only comes if the first 4 went out before it."""
+    waited: list[int] = []
+
+    def render_sixth_after_a_post(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+        if nudge.due_key == "f5":
+            waited.append(len(fake_slack.wait_for("chat.postMessage", 1, timeout=2.0)))
+        return Message(text=f"ping {nudge.due_key}", channel=f"C7{nudge.due_key}")
+
+    sender.register("test_first", render_sixth_after_a_post)
+    try:
+        for i in range(8):
+            fake_slack.add_channel(f"C7f{i}", name=f"f{i}")
+            assert store.plan_nudge(
+                team_id=TEAM_ID, kind="test_first", subject="team", due_key=f"f{i}", due_at=NOW, now=NOW
+            )
+        options = SenderOptions(interval=0.0, workers=2, in_flight=4, render_batch=500)
+        assert send_due_nudges(store=store, client=client, now=NOW, options=options) == 8
+    finally:
+        sender.RENDERERS.pop("test_first", None)
+    assert waited and waited[0] >= 1
+    assert sorted(posts(fake_slack)) == [f"ping f{i}" for i in range(8)]
+
+
 def test_a_claim_reads_its_rows_a_render_batch_at_a_time(
     store: Store, client: WebClient, fake_slack: FakeSlack
 ) -> None:
