@@ -23,6 +23,7 @@ from domain.calendar import WorkCalendar
 from domain.health import sparkline, weekly_series
 from handlers.blocks import MOOD_EMOJI, ago, button, context, mood_badge, plain, section, tier_text, truncate
 from handlers.blocks.customers import card_survey_blocks
+from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
 from handlers.ids import (
     HOME_NEXT_PAGE,
@@ -644,7 +645,7 @@ def home_view(page: HomePage, *, now: datetime) -> dict[str, Any]:
         blocks.append(
             context(
                 f"{shown_from}–{shown_to} of {page.total} customers, riskiest first · page {state.page + 1} of {pages}"
-                f" · updated {now:%H:%M} UTC"
+                f" · updated {slack_date(now, '{time}')}"  # on each viewer's own clock, as Slack shows dates
             )
         )
     paging = []

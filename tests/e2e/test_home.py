@@ -210,6 +210,9 @@ def test_published_home_for_1000_customers_is_accepted_by_slack(
     assert len(home["blocks"]) <= 100
     state = json.loads(home["private_metadata"])
     assert state == {"scope": "mine", "show": "all", "tier": None, "page": 0}
+    # When it was drawn, on the viewer's own clock (Slack formats the date); it said "updated 15:00 UTC".
+    footer = as_text(next(b for b in home["blocks"] if b["type"] == "context"))
+    assert f"riskiest first · page 1 of 50 · updated <!date^{int(NOW.timestamp())}^{{time}}|" in footer
 
 
 def test_rows_show_health_trend_last_checkin_next_nudge_and_boundary(store: Store) -> None:
