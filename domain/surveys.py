@@ -430,6 +430,10 @@ def validate_answers(
                 errors[q.key] = f"Please keep this under {limit} characters (it is {len(text)})."
             else:
                 cleaned[q.key] = text
+    if not cleaned and not errors and survey.questions():
+        # Every question optional (the profile) and none answered: saving it would put an empty profile in place of
+        # the one on the card. Said at the first field; nothing is saved.
+        errors[survey.questions()[0].key] = "Answer at least one question to save this form (or close it)."
     return cleaned, errors
 
 

@@ -349,6 +349,25 @@ def test_profile_edits_start_from_the_saved_profile(slack: SlackRequests, fake_s
     assert "€200k" in text and "churn" in text and OPEN_SURVEY in text
 
 
+def test_a_profile_sent_with_every_answer_cleared_is_refused_and_the_saved_one_stays(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """Every profile question is optional: a form sent blank would have put "No answers yet." on the card in place
+    of the profile the team wrote."""
+    customer = add_customer(slack, store)
+    ok(slack.command("survey acme profile"))
+    ok(submit(slack, opened(fake_slack), {"annual_budget": "€200k"}, view_id="VPROFILE1"))
+    ok(slack.command("survey acme profile"))
+    blank = {"annual_budget": "  ", "keeps_them_up": ""}
+    body = ok(submit(slack, opened(fake_slack), blank, view_id="VPROFILE2"))
+    assert body == {
+        "response_action": "errors",
+        "errors": {"annual_budget": "Answer at least one question to save this form (or close it)."},
+    }
+    assert len(store.survey_responses(team_id=TEAM_ID, survey="profile", customer_id=customer.id)) == 1
+    assert "€200k" in json.dumps(ok(slack.command("show acme")), ensure_ascii=False)
+
+
 def test_the_card_shows_the_latest_scorecard_and_practices_self_check_not_only_the_export(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:

@@ -9,6 +9,7 @@ import pytest
 from domain import surveys
 from domain.surveys import (
     LEVELS,
+    PROFILE,
     SURVEYS,
     Option,
     Question,
@@ -235,3 +236,11 @@ def test_surveys_module_is_pure() -> None:
         for alias in node.names
     }
     assert roots <= {"__future__", "re", "collections", "dataclasses", "typing"}
+
+
+def test_a_form_of_optional_questions_left_blank_is_refused_at_its_first_field() -> None:
+    cleaned, errors = validate_answers(PROFILE, {"annual_budget": " ", "gone_right": None})
+    assert cleaned == {} and errors == {
+        "annual_budget": "Answer at least one question to save this form (or close it)."
+    }
+    assert validate_answers(PROFILE, {"gone_right": "the launch"}) == ({"gone_right": "the launch"}, {})
