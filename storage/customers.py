@@ -166,13 +166,22 @@ class CustomerQueries(WorkspaceQueries):
         return customer
 
     def update_customer(
-        self, *, team_id: str, customer_id: int, actor_id: str | None, changes: dict[str, Any], now: datetime
+        self,
+        *,
+        team_id: str,
+        customer_id: int,
+        actor_id: str | None,
+        changes: dict[str, Any],
+        now: datetime,
+        request_key: str | None = None,
     ) -> tuple[Customer, dict[str, tuple[Any, Any]]]:
         """Applies `changes` (EDITABLE columns) and returns the customer with what really changed, old → new.
 
         A rename is a "renamed" event, other fields one "edited" event; nothing changed, nothing recorded
         (so a retried request adds no second event). A name taken by another customer is a UserError.
+        `request_key` (the Slack request's) is kept in the events: its retry answers as it did (`changed_by`).
         """
+        by = {"request": request_key} if request_key else {}
         unknown = set(changes) - set(EDITABLE)
         if unknown:
             raise TypeError(f"not customer settings: {sorted(unknown)}")
@@ -192,14 +201,15 @@ class CustomerQueries(WorkspaceQueries):
             if "name" in changed:
                 customer.name_key = name_key(customer.name)
                 old, new = changed["name"]
-                self._event(session, customer, actor_id=actor_id, kind="renamed", detail={"name": [old, new]}, now=now)
+                detail = {"name": [old, new], **by}
+                self._event(session, customer, actor_id=actor_id, kind="renamed", detail=detail, now=now)
             if "channel_id" in changed:
                 # A new channel: nothing known of it yet (joining it after the ack reads whether it is shared).
                 customer.channel_error, customer.channel_error_at = None, None
                 customer.channel_shared, customer.channel_shared_checked_at = False, None
             edited = {k: [old, new] for k, (old, new) in changed.items() if k != "name"}
             if edited:
-                self._event(session, customer, actor_id=actor_id, kind="edited", detail=edited, now=now)
+                self._event(session, customer, actor_id=actor_id, kind="edited", detail={**edited, **by}, now=now)
             customer.updated_at = now
             session.add(customer)
             try:
@@ -211,15 +221,35 @@ class CustomerQueries(WorkspaceQueries):
                 raise UserError(f"There is already a customer called *{shown}*.", field="name") from None
             return customer, changed
 
-    def archive_customer(self, *, team_id: str, customer_id: int, actor_id: str | None, now: datetime) -> Customer:
+    def archive_customer(
+        self, *, team_id: str, customer_id: int, actor_id: str | None, now: datetime, request_key: str | None = None
+    ) -> Customer:
         """Soft delete: hidden from lists and check-ins, history kept. Archiving twice changes nothing."""
-        return self._set_archived(team_id=team_id, customer_id=customer_id, actor_id=actor_id, now=now, archived=True)
+        return self._set_archived(
+            team_id=team_id, customer_id=customer_id, actor_id=actor_id, now=now, archived=True, request_key=request_key
+        )
 
-    def restore_customer(self, *, team_id: str, customer_id: int, actor_id: str | None, now: datetime) -> Customer:
-        return self._set_archived(team_id=team_id, customer_id=customer_id, actor_id=actor_id, now=now, archived=False)
+    def restore_customer(
+        self, *, team_id: str, customer_id: int, actor_id: str | None, now: datetime, request_key: str | None = None
+    ) -> Customer:
+        return self._set_archived(
+            team_id=team_id,
+            customer_id=customer_id,
+            actor_id=actor_id,
+            now=now,
+            archived=False,
+            request_key=request_key,
+        )
 
     def _set_archived(
-        self, *, team_id: str, customer_id: int, actor_id: str | None, now: datetime, archived: bool
+        self,
+        *,
+        team_id: str,
+        customer_id: int,
+        actor_id: str | None,
+        now: datetime,
+        archived: bool,
+        request_key: str | None,
     ) -> Customer:
         with self.session() as session:
             customer = self._load(session, team_id=team_id, customer_id=customer_id)
@@ -229,7 +259,8 @@ class CustomerQueries(WorkspaceQueries):
             customer.updated_at = now
             session.add(customer)
             kind = "archived" if archived else "restored"
-            self._event(session, customer, actor_id=actor_id, kind=kind, detail={}, now=now)
+            detail = {"request": request_key} if request_key else {}
+            self._event(session, customer, actor_id=actor_id, kind=kind, detail=detail, now=now)
             session.commit()
             return customer
 
@@ -312,17 +343,24 @@ class CustomerQueries(WorkspaceQueries):
 
     def customer_added_by(self, *, team_id: str, request_key: str) -> Customer | None:
         """The customer a Slack request created, if it did: a retried `add` answers as the first one did."""
+        found = self.changed_by(team_id=team_id, request_key=request_key, kinds=("created",))
+        return found[0] if found is not None else None
+
+    def changed_by(
+        self, *, team_id: str, request_key: str, kinds: tuple[str, ...]
+    ) -> tuple[Customer, list[CustomerEvent]] | None:
+        """The customer a Slack request changed in one of these ways, with its events of that request (oldest
+        first), if it did: a retried `add`, `edit`, `archive` or `restore` answers as the first delivery did."""
         with self.session() as session:
             events = session.exec(
                 select(CustomerEvent)
-                .where(CustomerEvent.team_id == team_id, CustomerEvent.kind == "created")
+                .where(CustomerEvent.team_id == team_id, col(CustomerEvent.kind).in_(kinds))
                 .order_by(col(CustomerEvent.id).desc())
-                .limit(50)  # a retry comes within seconds: only the latest additions can match
+                .limit(50)  # a retry comes within seconds: only the latest changes can match
             )
-            for event in events:
-                if event.detail.get("request") == request_key:
-                    return session.get(Customer, event.customer_id)
-            return None
+            mine = [event for event in events if event.detail.get("request") == request_key]
+            customer = session.get(Customer, mine[0].customer_id) if mine else None
+            return (customer, mine[::-1]) if customer is not None else None
 
     def former_names(self, *, team_id: str, prefix: str | None = None) -> dict[str, int]:
         """Old names (name_key) of renamed customers → customer id, so an old name still finds the customer.

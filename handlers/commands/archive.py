@@ -6,23 +6,37 @@ from domain.errors import UserError
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
+from storage.models import Customer
 
 ARCHIVE_USAGE = "/partner archive <customer>"
 RESTORE_USAGE = "/partner restore <customer>"
 
 
+def archived_text(customer: Customer) -> str:
+    return (
+        f":file_cabinet: Archived *{customer.name}*: it is hidden from lists, check-ins and nudges, "
+        f"and its history is kept. `/partner restore {customer.name}` brings it back."
+    )
+
+
+def restored_text(customer: Customer) -> str:
+    return f":leftwards_arrow_with_hook: Restored *{customer.name}*, with all its check-ins."
+
+
 def archive(call: CommandCall) -> Reply:
+    request_key = f"command:{call.trigger_id}"
+    if (again := call.store.changed_by(team_id=call.team_id, request_key=request_key, kinds=("archived",))) is not None:
+        return {"text": archived_text(again[0])}  # Slack delivered this very command again: the same answer
     customer, rest = find_customer(call.store, team_id=call.team_id, words=call.args.split(), usage=ARCHIVE_USAGE)
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{ARCHIVE_USAGE}`")
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="archive")
     assert customer.id is not None
-    call.store.archive_customer(team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, now=call.now)
+    call.store.archive_customer(
+        team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, now=call.now, request_key=request_key
+    )
     call.refresh_homes(customer.owner_id, call.user_id)
-    return {
-        "text": f":file_cabinet: Archived *{customer.name}*: it is hidden from lists, check-ins and nudges, "
-        f"and its history is kept. `/partner restore {customer.name}` brings it back."
-    }
+    return {"text": archived_text(customer)}
 
 
 # How many archived names `restore` without a name offers (a team may have archived hundreds over the years).
@@ -30,6 +44,9 @@ ARCHIVED_SHOWN = 20
 
 
 def restore(call: CommandCall) -> Reply:
+    request_key = f"command:{call.trigger_id}"
+    if (again := call.store.changed_by(team_id=call.team_id, request_key=request_key, kinds=("restored",))) is not None:
+        return {"text": restored_text(again[0])}  # Slack delivered this very command again: the same answer
     words = call.args.split()
     if not words:
         # Archived customers are in no list: name them here, so the one to bring back can be typed.
@@ -56,6 +73,8 @@ def restore(call: CommandCall) -> Reply:
         raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{RESTORE_USAGE}`")
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="restore")
     assert customer.id is not None
-    call.store.restore_customer(team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, now=call.now)
+    call.store.restore_customer(
+        team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, now=call.now, request_key=request_key
+    )
     call.refresh_homes(customer.owner_id, call.user_id)
-    return {"text": f":leftwards_arrow_with_hook: Restored *{customer.name}*, with all its check-ins."}
+    return {"text": restored_text(customer)}

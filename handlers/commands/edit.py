@@ -16,7 +16,8 @@ from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
 from handlers.slack_names import plain_names
 from schedules.health import refresh_health
-from storage.models import Customer
+from storage.customers import EDITABLE
+from storage.models import Customer, CustomerEvent
 
 USAGE = (
     "/partner edit <customer> [name=…] [@owner] [#channel|channel=none] [tz=…] [country=…] [week=…] "
@@ -56,6 +57,12 @@ def describe_changes(customer: Customer, changed: dict[str, tuple[Any, Any]]) ->
     return f":pencil2: Updated *{customer.name}*:\n" + "\n".join(lines)
 
 
+def changes_of(events: list[CustomerEvent]) -> dict[str, tuple[Any, Any]]:
+    """What a request's "renamed"/"edited" events changed, old → new, in the order an edit lists them."""
+    changed = {k: (v[0], v[1]) for e in events for k, v in e.detail.items() if k != "request"}
+    return {k: changed[k] for k in EDITABLE if k in changed}
+
+
 def edit_changes(
     *, customer: Customer, options: dict[str, str], owner_id: str | None, channel_id: str | None, now: datetime
 ) -> dict[str, Any]:
@@ -82,6 +89,10 @@ def edit_changes(
 
 
 def edit(call: CommandCall) -> Reply:
+    request_key = f"command:{call.trigger_id}"
+    again = call.store.changed_by(team_id=call.team_id, request_key=request_key, kinds=("renamed", "edited"))
+    if again is not None:  # Slack delivered this very command again: answer as the first delivery did
+        return {"text": describe_changes(again[0], changes_of(again[1]))}
     args = parse_customer_args(
         call.args, usage=USAGE, channel_names_customer=True, names=plain_names(call.client, usage=USAGE)
     )
@@ -102,7 +113,12 @@ def edit(call: CommandCall) -> Reply:
             customer=customer, options=args.options, owner_id=args.owner_id, channel_id=args.channel_id, now=call.now
         )
     updated, changed = call.store.update_customer(
-        team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, changes=changes, now=call.now
+        team_id=call.team_id,
+        customer_id=customer.id,
+        actor_id=call.user_id,
+        changes=changes,
+        now=call.now,
+        request_key=request_key,
     )
     # A new channel is joined after the ack (handlers.followups); the same one typed again is looked up again too:
     # how a customer added before Partner recorded it learns whether its channel is shared with the customer.
