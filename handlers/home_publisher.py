@@ -53,6 +53,12 @@ def remember_state(team_id: str, user_id: str, state: HomeState) -> None:
             _states.popitem(last=False)
 
 
+def team_viewers(team_id: str) -> list[str]:
+    """Who last chose *Whole team* on their Home here: every customer's change shows on theirs too."""
+    with _states_lock:
+        return [user for (team, user), state in _states.items() if team == team_id and state.scope == "team"]
+
+
 def remembered_state(team_id: str, user_id: str) -> HomeState:
     with _states_lock:
         return _states.get((team_id, user_id), HomeState())
@@ -169,7 +175,7 @@ def request_home_refresh(context_or_app: Any, team_id: str, user_ids: Iterable[s
     if publisher is None:
         logger.debug("no Home publisher here; skipped a refresh for %s", team_id)
         return
-    publisher.request(team_id, user_ids)
+    publisher.request(team_id, [*user_ids, *team_viewers(team_id)])
 
 
 def refresh_channel_homes(context_or_app: Any, store: Any, team_id: str, channel_id: str) -> None:

@@ -795,3 +795,26 @@ def test_a_customers_channel_shared_or_unshared_redraws_its_owners_home_with_or_
     assert publisher.pending() == {(TEAM_ID, DANA)}
     publisher.flush()
     assert "Ask them how they see us" in as_text(fake_slack.published_home[DANA])
+
+
+def test_a_change_to_a_teammates_customer_redraws_the_home_of_whoever_looks_at_the_whole_team(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    (sams,) = add_customers(store, 1, owner=SAM)
+    with Session(store.engine) as session:  # an active agreement as the app stores one: with its start
+        session.execute(update(Boundary).values(activated_at=NOW - timedelta(days=30)))
+        session.commit()
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    team = click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"})
+    assert "last check-in just now" in row_text(team, sams)
+    publisher.flush()
+
+    assert "Logged a red" in slack.command("checkin customer 0000 red lost the budget", user_id=SAM).json()["text"]
+    bot.app.drain()
+    assert publisher.pending() == {(TEAM_ID, SAM), (TEAM_ID, DANA)}  # Sam's own, and Dana's whole-team view
+    publisher.flush()
+    home = fake_slack.published_home[DANA]
+    assert json.loads(home["private_metadata"])["scope"] == "team"
+    assert ":red_circle: last check-in just now" in row_text(home, sams)
