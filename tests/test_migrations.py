@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -185,4 +186,46 @@ def test_name_keys_fold_apostrophes_and_customers_that_now_share_one_are_all_kep
     assert names()[2] == ("Macy’s", "macy’s") and names()[1] == ("Macy's (4)", "macy's (4)")
     upgrade(engine)
     assert names() == folded
+    engine.dispose()
+
+
+EARLIER_HEADS = [
+    script.revision
+    for script in reversed(list(ScriptDirectory.from_config(alembic_config()).walk_revisions()))
+    if script.revision != head_revision()
+]
+
+
+@pytest.mark.parametrize("earlier", EARLIER_HEADS[1:])  # 0001 is test_existing_rows_survive_later_migrations'
+def test_a_database_left_at_any_earlier_head_upgrades_to_head_with_its_rows(database_url: str, earlier: str) -> None:
+    """An install upgraded by any earlier Partner (each revision was once the latest) reaches the exact schema of
+    the models, its workspace, customer and check-in kept."""
+    slack_sdk_tables()
+    engine = make_engine(database_url)
+    upgrade(engine, earlier)
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    with engine.begin() as conn:  # rows in the columns every revision has (0001's)
+        conn.execute(text("INSERT INTO workspace (team_id, created_at) VALUES ('T1', :now)"), {"now": now})
+        conn.execute(
+            text(
+                "INSERT INTO customer (team_id, name, name_key, created_at, updated_at)"
+                " VALUES ('T1', 'Acme', 'acme', :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO checkin (team_id, customer_id, author_id, mood, note, kind, created_at)"
+                " SELECT 'T1', id, 'U1', 'green', 'kickoff', 'call', :now FROM customer"
+            ),
+            {"now": now},
+        )
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    assert diff == [], f"{earlier} → head differs from the models: {diff}"
+    (customer,) = Store(engine).customers(team_id="T1")
+    assert customer.name == "Acme" and customer.channel_shared is False
+    assert [c.note for c in Store(engine).checkins(team_id="T1", customer_id=customer.id or 0)] == ["kickoff"]
     engine.dispose()
