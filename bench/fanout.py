@@ -145,6 +145,10 @@ def stop_fake(process: subprocess.Popen[str], dump: Path) -> tuple[list[dict[str
     return list(dumped["posts"]), float(dumped["cpu_seconds"])
 
 
+def _quantile(ordered: list[float], q: float) -> float:
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=10_000, help="customers due at once (default 10000)")
@@ -232,6 +236,10 @@ def main() -> int:
     span = last - first + INTERVAL if accepted else 0.0
     whole = last - send_started_wall + INTERVAL if accepted else 0.0
     gaps = [b - a for times in per_channel.values() for a, b in itertools.pairwise(sorted(times))]
+    # What the delivery is made of (bench/RESULTS.md, sessions 9 and 11): when each channel's first post went out
+    # (the first wave) plus its gaps, each the 1 s pace and what the sender and the fake added to it.
+    firsts = sorted(min(times) - send_started_wall for times in per_channel.values())
+    first_gaps = sorted(b - a for times in per_channel.values() for a, b in itertools.pairwise(sorted(times)[:2]))
 
     rows = [
         ("customers due at the same minute / channels", f"{args.customers:,} / {args.channels:,}", ""),
@@ -258,6 +266,19 @@ def main() -> int:
         ),
         ("posts accepted / 429 answers", f"{len(accepted):,} / {limited:,}", ""),
         ("closest two posts in one channel (s)", f"{min(gaps):.3f}" if gaps else "—", ""),
+        (
+            "each channel's first post after the start of the send: p50 / max (s)",
+            f"{_quantile(firsts, 0.5):.2f} / {firsts[-1]:.2f}" if firsts else "—",
+            "",
+        ),
+        (
+            "a channel's gap between two posts: p50 / p90 / max; its first gap p50 (s)",
+            f"{_quantile(sorted(gaps), 0.5):.3f} / {_quantile(sorted(gaps), 0.9):.3f} / {max(gaps):.3f}; "
+            f"{_quantile(first_gaps, 0.5):.3f}"
+            if gaps
+            else "—",
+            "",
+        ),
         ("duplicates (a nudge posted twice)", str(duplicates), "0 " + ("met" if duplicates == 0 else "MISSED")),
         ("losses (planned, never accepted)", str(losses), "0 " + ("met" if losses == 0 else "MISSED")),
         ("outbox after the run", ", ".join(f"{k} {v:,}" for k, v in sorted(statuses.items())), ""),
