@@ -119,6 +119,17 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
             team_id=team_id, kind=OVERDUE, keys=[(planner.subject_of(lapse.customer), lapse.key) for lapse in due]
         )
         due = [lapse for lapse in due if (planner.subject_of(lapse.customer), lapse.key) not in alerted]
+        # A pause owes no calls: a customer resumed since its lapse began is judged from the resume (read only for
+        # the few alerts about to be planned, so an idle tick reads nothing more).
+        resumed = store.last_resumed(team_id=team_id, customer_ids=[lapse.customer.id or 0 for lapse in due])
+        if resumed:
+            again = planner.lapses(
+                [lapse.customer for lapse in due], contacts, now=now, default_tz=policy.default_tz, resumed=resumed
+            )
+            alerted = store.existing_nudge_keys(
+                team_id=team_id, kind=OVERDUE, keys=[(planner.subject_of(lapse.customer), lapse.key) for lapse in again]
+            )
+            due = [lapse for lapse in again if (planner.subject_of(lapse.customer), lapse.key) not in alerted]
         asked: dict[int, list[Nudge]] = defaultdict(list)
         daily = [lapse for lapse in due if lapse.has_daily_calls()]
         if daily:

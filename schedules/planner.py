@@ -387,9 +387,18 @@ class Lapse:
 
 
 def lapses(
-    customers: Iterable[Scheduled], last_contacts: Mapping[int, CheckIn], *, now: datetime, default_tz: str = "UTC"
+    customers: Iterable[Scheduled],
+    last_contacts: Mapping[int, CheckIn],
+    *,
+    now: datetime,
+    default_tz: str = "UTC",
+    resumed: Mapping[int, datetime] | None = None,
 ) -> list[Lapse]:
-    """Customers whose overdue alert may be due at `now` (pure; the nudge log is only needed for these)."""
+    """Customers whose overdue alert may be due at `now` (pure; the nudge log is only needed for these).
+
+    ``resumed``: when a customer was last resumed after a pause. A pause owes no calls, so a resume restarts the clock
+    as a call would: resuming after three weeks is not "overdue, last call 20 days ago" the minute it is resumed.
+    """
     found: list[Lapse] = []
     # The verdict depends on the calendar, the cadence settings and the local date the lapse started, never on the
     # customer otherwise: worked out once per distinct combination (10,000 customers due at once share a few).
@@ -406,18 +415,25 @@ def lapses(
         cal = calendars[where]
         contact = last_contacts.get(customer.id)
         start = lapse_start(customer, cal, contact)
+        restarted = (resumed or {}).get(customer.id)
+        restarted_on = cal.local_date(restarted) if restarted is not None else None
+        if restarted_on is not None and restarted_on > start:
+            start = restarted_on
+        else:
+            restarted_on = None
         # The day the customer was added can only be a missed call if it was added before that day's call.
         day_added_missable = False
-        if contact is None:
+        if contact is None and restarted_on is None:
             call = (where, start, cadence_of(customer).at)
             if call not in call_times:
                 call_times[call] = cal.at_local(start, call[2])
             day_added_missable = customer.created_at <= call_times[call]
         settings = (customer.cadence, customer.launch_until, customer.ideal_days, customer.max_days)
-        key = (where, *settings, start, contact is None, day_added_missable)
+        has_contact = contact is not None or restarted_on is not None
+        key = (where, *settings, start, has_contact, day_added_missable)
         if key not in verdicts:
             verdicts[key] = _lapse_verdict(
-                customer, cal, start, has_contact=contact is not None, day_added_missable=day_added_missable, now=now
+                customer, cal, start, has_contact=has_contact, day_added_missable=day_added_missable, now=now
             )
         verdict = verdicts[key]
         if verdict is not None:

@@ -139,6 +139,22 @@ class CadenceQueries(StoreBase):
             for customer_id, at in since.items()
         }
 
+    def last_resumed(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, datetime]:
+        """When each of these customers was last resumed after a pause (none: never), in one query."""
+        if not customer_ids:
+            return {}
+        with self.session() as session:
+            rows = session.exec(
+                select(CustomerEvent.customer_id, func.max(CustomerEvent.at))
+                .where(
+                    CustomerEvent.team_id == team_id,
+                    CustomerEvent.kind == "resumed",
+                    col(CustomerEvent.customer_id).in_(list(customer_ids)),
+                )
+                .group_by(col(CustomerEvent.customer_id))
+            ).all()
+        return {customer_id: at for customer_id, at in rows if customer_id is not None and at is not None}
+
     def active_team_ids(self) -> list[str]:
         """Workspaces with at least one live customer and Partner still installed: the scheduler's outer loop (not
         scoped by team on purpose)."""

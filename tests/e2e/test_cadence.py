@@ -656,6 +656,33 @@ def test_pause_and_resume(slack: SlackRequests, store: Store, settings: Settings
     assert len(nudges(fake_slack)) == 1
 
 
+def test_a_customer_resumed_after_a_long_pause_is_not_overdue_the_minute_it_is_resumed(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Paused for the holiday freeze, Acme owed no calls: resuming it restarts the clock as a call would."""
+    acme = add(store, cadence="weekly tue 09:00", country="US")
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id or 0, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+    clock.set(day(2))
+    ephemeral(slack.command("pause acme"))
+    for n in (8, 12, 15, 21):
+        tick(store, settings, day(n))
+    clock.set(day(21, timedelta(hours=16, minutes=30)))  # Monday 21 December, 11:30 in New York
+    assert "back on" in ephemeral(slack.command("resume acme"))
+    for instant in (clock.now + timedelta(minutes=1), day(22), day(23), day(29)):
+        tick(store, settings, instant)
+    dm = fake_slack._dm_by_user.get("U0001")
+    assert rows(store, "overdue") == [] and not [
+        m for m in fake_slack.messages.get(dm or "", []) if "overdue" in m["text"]
+    ]
+    # Still no call ten days after the resume: the owner hears of it, once (Friday 1 January is a holiday).
+    for n in (32, 35, 36):
+        tick(store, settings, day(n))
+    (alert,) = rows(store, "overdue")
+    assert (alert.due_key, alert.due_at, alert.status) == ("lapse:2026-12-21", day(35), "sent")
+
+
 def test_upcoming_lists_the_next_nudges_in_local_time(
     slack: SlackRequests, store: Store, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
