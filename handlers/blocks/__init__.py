@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +36,21 @@ def mood_badge(mood: str | None) -> str:
     return f"{emoji} {mood_label(mood)}" if mood_rating(mood) is not None else emoji
 
 
+# Where a cut must not fall: inside an escaped character (`&amp;`) or a mention or link (`<@U0456>`, `<https://…|x>`),
+# which Slack would show as a stray "&am…" or "<@U04…" instead of the character or the person.
+_ENTITY = re.compile(r"&(?:amp|lt|gt);")
+_MARKUP = re.compile(r"<(?:[@#!]|https?:|mailto:)[^<>]*>")
+
+
 def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    cut = limit - 1
+    for pattern in (_ENTITY, _MARKUP):
+        for match in pattern.finditer(text, max(0, cut - 600), cut + 600):
+            if match.start() < cut < match.end():
+                cut = match.start()
+    return text[:cut].rstrip() + "…"
 
 
 def mrkdwn(text: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ the message shortcut, and the same request delivered twice."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, date, datetime
 from typing import Any
@@ -101,6 +102,28 @@ def test_an_overlong_note_is_stored_whole_and_shown_short(
     fake_slack.wait_for("chat.postMessage", 1)
     posted = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0ACME"]
     assert posted and "…" in posted[0].params["text"] and len(posted[0].params["text"]) <= 3000
+
+
+def test_a_long_note_is_never_cut_inside_a_mention_a_link_or_an_escaped_character(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    add_acme(slack)
+    note = list("x" * 3200)
+    # Where the confirmation (300), the card (400), the owner's DM (1000) and the channel summary (2800) cut it.
+    cuts = ((297, "<@U0002>"), (397, "&amp;"), (995, "<https://example.com/plan|the plan>"), (2797, "&lt;"))
+    for start, token in cuts:
+        note[start : start + len(token)] = token
+    typed = "".join(note)
+    reply = ephemeral(slack.command(f"checkin acme red {typed}", user_id="U0002"))
+    bot.settle()
+    assert store.checkins(team_id=TEAM_ID)[0].note == typed  # stored whole
+    card = json.dumps(slack.command("show acme").json()["blocks"], ensure_ascii=False)
+    (summary,) = summaries(fake_slack)
+    (alert,) = dms_to(fake_slack, "U0001")
+    for shown in (reply, card, summary["text"], alert):
+        assert "…" in shown
+        # Slack would show half of one as "<@U00…", "&am…" or a link cut open.
+        assert not re.search(r"<[^<>]*…|&(?!amp;|lt;|gt;)", shown), shown[-80:]
 
 
 # The channel summary
