@@ -70,6 +70,7 @@ __all__ = [
     "reminder_text",
     "reminders_due",
     "reply_days",
+    "reply_time_said",
     "resolve_kind",
     "response_slipped",
     "response_time_in",
@@ -346,6 +347,22 @@ def reply_days(text: str, *, answered_at: datetime, cal: WorkCalendar) -> float:
     local = cal.local_datetime(answered_at)
     asked_at = cal.at_local(business_days_back(cal, local.date(), business), local.time())
     return (answered_at - min(asked_at, answered_at)) / _ONE_DAY
+
+
+# The issue's own words in a check-in's note: "customer response took 3 days", "their reply took 2 business days".
+_REPLY_SAID_RE = re.compile(
+    r"\b(?:customer|client|their)(?:['’]s)?\s+(?:response|reply|answer)\s+took\s+"
+    r"(?P<value>\d+(?:\.\d+)?\s*(?:(?:business|working|work)\s+)?"
+    r"(?:days?|d|hours?|hrs?|h|weeks?|wks?|w|minutes?|mins?|m)|one\s+(?:business|working|work)\s+day)\b",
+    re.IGNORECASE,
+)
+
+
+def reply_time_said(note: str) -> str | None:
+    """How long the customer took, when a note says it in words ("customer response took 3 days" → "3 days"), in a
+    form :func:`reply_days` reads; None when the note says no such thing."""
+    match = _REPLY_SAID_RE.search(note)
+    return " ".join(match.group("value").split()) if match else None
 
 
 _TIME_RE = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?$")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from domain.boundaries import reply_days
+from bot.settings import Settings
+from domain.boundaries import reply_days, reply_time_said
 from domain.checkins import alerted_at_once, channel_summary_tz, parse_due_date
 from domain.errors import UserError
 from handlers.blocks import mood_label
@@ -20,6 +22,7 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
 from handlers.parsing import parse_key_value, parse_mood, require_mood
 from schedules.health import customer_calendar
+from storage.models import Customer
 
 USAGE = "/partner checkin <customer> <green|yellow|red|1-5> [call] [next=<date>] [response=<2d|36h>] <note…>"
 
@@ -117,6 +120,18 @@ def read_checkin_text(text: str) -> CheckinText:
     return CheckinText(kind=kind, flags=flags, note=text[start:end].strip())
 
 
+def reply_days_in_note(note: str, *, customer: Customer, settings: Settings, now: datetime) -> float | None:
+    """A reply time the note states in words ("customer response took 3 days", as the issue puts it), read as
+    `response=3 days` would be; the note keeps those words. None when it states none."""
+    said = reply_time_said(note)
+    if said is None:
+        return None
+    try:
+        return reply_days(said, answered_at=now, cal=customer_calendar(customer, settings.default_tz))
+    except ValueError:  # "took 900 days": words in a note, not a flag to refuse
+        return None
+
+
 def checkin(call: CommandCall) -> Reply:
     if not call.args.strip():
         call.client.views_open(trigger_id=call.trigger_id, view=checkin_modal(channel_id=call.channel_id))
@@ -151,6 +166,8 @@ def checkin(call: CommandCall) -> Reply:
             response_days = reply_days(flags["response"], answered_at=call.now, cal=cal)
         except ValueError as e:
             raise _refuse(str(e)) from None
+    else:
+        response_days = reply_days_in_note(note, customer=customer, settings=call.settings, now=call.now)
     assert customer.id is not None
     entry, created = call.store.record_checkin(
         team_id=call.team_id,

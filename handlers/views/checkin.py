@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from domain.checkins import alerted_at_once, channel_summary_tz
+from handlers.commands.checkin import reply_days_in_note
 from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
 from handlers.home_publisher import publisher_of
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, CHECKIN_NOTE
@@ -102,6 +103,7 @@ def submit_checkin(
         idempotency_key=_idempotency_key(view),
         next_step=next_step,
         next_due=next_due,
+        response_days=reply_days_in_note(note, customer=customer, settings=settings, now=now),
         permalink=metadata.get("permalink"),
         alert_owner_id=alerted_at_once(mood=str(mood), owner_id=customer.owner_id, author_id=body["user"]["id"]),
         summary_tz=channel_summary_tz(

@@ -435,6 +435,32 @@ def test_a_response_typed_as_a_number_and_a_unit_word_is_read(
     assert "took 5 days (3 business days)" in slip.note
 
 
+def test_a_note_saying_customer_response_took_n_days_is_compared_with_the_agreement(
+    acme: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """The issue's words: a check-in can record "customer response took N days", by command or by the form (the
+    nudge's Log call); the note keeps them, and a reply slower than agreed logs a slip."""
+    from handlers.ids import CHECKIN_MODAL
+    from tests.e2e.test_hardening import modal_values
+
+    ephemeral(acme.command("boundary acme activate 1"))
+    clock.set(ny(2026, 11, 30, 15))  # Monday afternoon
+    ephemeral(acme.command("checkin acme yellow customer response took 5 days on the pricing question"))
+    (typed,) = store.checkins(team_id=TEAM_ID)
+    assert (typed.response_days, typed.note) == (5.0, "customer response took 5 days on the pricing question")
+    (slip,) = eventually(lambda: records(store)[0].slips, "the slow reply never logged a slip")
+    assert slip.source == "detected" and "took 5 days (3 business days)" in slip.note
+
+    values = modal_values(customer(store).id or 0, "green", "Their reply took 2 business days, fine by us")
+    assert acme.view_submission(CHECKIN_MODAL, values, private_metadata="{}", view_id="VFORM1").status == 200
+    ephemeral(acme.command("checkin acme green our response took 3 days, sorry"))  # ours, not theirs: no reply time
+    form, ours = sorted(store.checkins(team_id=TEAM_ID), key=lambda c: c.id or 0)[1:]
+    assert (form.response_days, ours.response_days) == (4.0, None)  # 2 business days back from Monday: Thursday
+    # Slower than the 1 business day agreed: a second slip (the one check-in without a reply time logs none).
+    eventually(lambda: len(records(store)[0].slips) == 2 or None, "the form's slow reply never logged a slip")
+    assert "took 4 days (2 business days)" in records(store)[0].slips[-1].note
+
+
 @pytest.mark.parametrize(
     ("flag", "says"), [("response=soon", "'soon'"), ("response=2", "'2' needs a unit"), ("reply=3y", "'3y'")]
 )

@@ -46,6 +46,7 @@ from domain.boundaries import (
     reminder_text,
     reminders_due,
     reply_days,
+    reply_time_said,
     response_slipped,
     response_time_in,
     retire,
@@ -676,3 +677,18 @@ def test_a_reply_time_is_said_as_people_say_it(days: float, said: str) -> None:
 )
 def test_a_contact_window_is_said_as_people_say_it(window: tuple[time, time], said: str) -> None:
     assert say_contact_window(window) == said
+
+
+@pytest.mark.parametrize(
+    ("note", "said"),
+    [
+        ("customer response took 3 days on pricing", "3 days"),
+        ("Their reply took 2 business days", "2 business days"),
+        ("client’s answer took 36h, fine", "36h"),
+        ("customer response took one business day", "one business day"),
+        ("our response took 2 days", None),  # ours, not the customer's
+        ("customer response took a while", None),
+    ],
+)
+def test_a_reply_time_said_in_a_note_is_found(note: str, said: str | None) -> None:
+    assert reply_time_said(note) == said
