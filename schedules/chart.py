@@ -50,7 +50,8 @@ def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], ti
             for line in lines:
                 points = [(i, v) for i, v in zip(x, line.values, strict=False) if v is not None]
                 if points:
-                    axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", linewidth=2, label=line.name)
+                    label = _drawable(line.name, plt)
+                    axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", linewidth=2, label=label)
             axes.set_ylim(0, 100)
             axes.set_xlim(-0.3, max(len(x) - 0.7, 0.7))
             axes.set_xticks(x)
@@ -71,12 +72,51 @@ def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], ti
             plt.close(figure)
 
 
+def _drawable(name: str, plt: Any) -> str:
+    """The name without the characters the chart's font has no glyph for (emoji, and scripts such as Japanese
+    where no font for them is installed), which matplotlib would draw as empty boxes; the whole name as is when
+    nothing of it could be drawn."""
+    glyphs = _font_glyphs(plt)
+    kept = "".join(ch for ch in name if ord(ch) in glyphs or ch.isspace())
+    return " ".join(kept.split()) or name
+
+
+# Fonts for names in other scripts, used (after matplotlib's default) wherever the operator installed them.
+FALLBACK_FONTS = (
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK KR",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+)
+_glyphs: frozenset[int] | None = None
+
+
+def _font_glyphs(plt: Any) -> frozenset[int]:
+    """The code points the chart's fonts can show (read once per process)."""
+    global _glyphs
+    if _glyphs is None:
+        from matplotlib import font_manager, ft2font
+
+        codes: set[int] = set()
+        for family in plt.rcParams["font.family"]:
+            path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+            codes.update(ft2font.FT2Font(path).get_charmap())
+        _glyphs = frozenset(codes)
+    return _glyphs
+
+
 def _pyplot() -> Any:
     """pyplot, imported on first use: it takes a second or more, which every CLI start would otherwise pay."""
     import matplotlib
 
     matplotlib.use("Agg")  # headless: no display on servers; chosen before pyplot is imported
     import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    default = font_manager.FontProperties().get_name()
+    plt.rcParams["font.family"] = [default, *(name for name in FALLBACK_FONTS if name in installed)]
 
     return plt
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from bot.app import make_client
@@ -33,7 +34,7 @@ from schedules.digest import (
 )
 from schedules.jobs import run_tick
 from schedules.sender import send_due_nudges
-from storage.models import Boundary, CustomerEvent, HealthSnapshot, Nudge
+from storage.models import Boundary, Customer, CustomerEvent, HealthSnapshot, Nudge
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -709,3 +710,24 @@ def test_a_sunday_evening_digest_late_after_downtime_goes_out_on_monday_for_its_
     assert "week of 30 Nov 2026" in shown and "Sent late" in shown  # the week it was for, not the one just begun
     (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
     assert chart["filename"] == "partner-health-2026-W49.png"
+
+
+def test_a_customer_named_with_an_emoji_is_charted_without_empty_boxes(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    seed(store, MONDAY_9_BERLIN)
+    acme = store.customer_by_name(team_id=TEAM_ID, name="acme")
+    assert acme is not None and acme.id is not None
+    with Session(store.engine) as session:
+        session.execute(update(Customer).where(col(Customer.id) == acme.id).values(name="Acme 🎉"))
+        session.commit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = send_digest(
+            store=store, client=make_client(settings), team_id=TEAM_ID, now=MONDAY_9_BERLIN, channel="C0001"
+        )
+    assert summary.with_chart
+    # matplotlib draws a glyph its font lacks as an empty box, and says so: the legend reads "Acme" instead.
+    assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert png_size(chart["bytes"]) == CHART_SIZE
