@@ -116,7 +116,8 @@ def submit_survey(
     if recorded.created:
         if customer is not None and customer.id is not None:
             recompute_health(store, team_id, customer.id, now, config=health_config(settings))
-            request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
+            # The customer's own person has no Home of Partner's to refresh: only the team's dashboard is ours.
+            request_home_refresh(context, team_id, [customer.owner_id, None if external else body["user"]["id"]])
         # Only the delivery that stored the answer follows it up, so a retry sends no second DM.
         context[FOLLOW_UP] = {
             "response_id": recorded.response.id,

@@ -650,3 +650,19 @@ def test_scheduled_prompts_reach_the_owner_exactly_once_per_period(
     later = run_tick(store=store, client=client, now=added + timedelta(days=152), settings=settings)
     assert later.done["survey_prompts"] == 1
     assert len(prompt_dms(fake_slack)) == 2 and "relationship level" in prompt_dms(fake_slack)[-1]
+
+
+def test_the_customers_answer_redraws_the_owners_home_and_publishes_none_to_their_person(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, bot: Any
+) -> None:
+    from handlers.home_publisher import publisher_of
+
+    customer = shared_customer(slack, fake_slack, store)
+    bot.settle()
+    publisher = publisher_of(bot.app)
+    publisher.flush()
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    answers = {"level": "partner", "start_doing": "weekly demos", "keep_doing": "quick answers"}
+    ok(submit(external, opened(fake_slack), answers, view_id="VEXT1", user_id="U0EXT1"))
+    # Dana's Home shows their view; a person of the customer's organisation never gets Partner's dashboard.
+    assert publisher.pending() == {(TEAM_ID, "U0001")}
