@@ -104,7 +104,8 @@ def edit_from_card(
     if customer.archived_at is not None:
         raise UserError(f"*{customer.name}* is archived; restore it before editing.")
     require_change(client, settings, user_id=body["user"]["id"], customer=customer, action="edit")
-    client.views_open(trigger_id=body["trigger_id"], view=customer_modal(customer=customer))
+    channel_id = (body.get("channel") or {}).get("id")  # the card's channel: told there once the form is saved
+    client.views_open(trigger_id=body["trigger_id"], view=customer_modal(customer=customer, channel_id=channel_id))
 
 
 def snooze_from_card(

@@ -347,7 +347,8 @@ def edit_form_shown(customer: Customer) -> dict[str, str]:
 def customer_modal(
     *, customer: Customer | None = None, owner_id: str | None = None, channel_id: str | None = None
 ) -> dict[str, Any]:
-    """The add modal (no customer) or the edit modal, one input per setting; block_id = the setting's key."""
+    """The add modal (no customer) or the edit modal, one input per setting; block_id = the setting's key.
+    `channel_id`: where it was opened, so the author is told there once it is saved."""
     editing = customer is not None
     owner_select: dict[str, Any] = {"type": "users_select", "action_id": CUSTOMER_FIELD}
     owner = customer.owner_id if customer is not None else owner_id
@@ -423,7 +424,7 @@ def customer_modal(
             _days_input("max", "At most days between calls (empty: the cadence's)", customer.max_days),
         ]
     metadata: dict[str, Any] = (
-        {"customer_id": customer.id, "shown": edit_form_shown(customer)}
+        {"customer_id": customer.id, "shown": edit_form_shown(customer), "channel_id": channel_id}
         if customer is not None
         else {"channel_id": channel_id}
     )

@@ -106,7 +106,9 @@ def edit(call: CommandCall) -> Reply:
     if args.owner_id and args.owner_id != customer.owner_id:
         check_owner(call.client, args.owner_id, usage=USAGE)
     if not args.options and args.owner_id is None and args.channel_id == UNSET:
-        call.client.views_open(trigger_id=call.trigger_id, view=customer_modal(customer=customer))
+        call.client.views_open(
+            trigger_id=call.trigger_id, view=customer_modal(customer=customer, channel_id=call.channel_id)
+        )
         return None
     with told_with_usage(USAGE):
         changes = edit_changes(

@@ -211,7 +211,7 @@ def submit_edit_customer(
 
 
 def confirm_edit_customer(
-    body: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
 ) -> None:
     followup = context.get("followup") or {}
     if not followup.get("customer_id"):
@@ -222,4 +222,5 @@ def confirm_edit_customer(
         hint = join_customer_channel(client=client, store=store, customer=customer, now=clock()) if customer else None
         if hint:
             text += f"\n{hint}"
-    tell_user(client, user_id=body["user"]["id"], channel_id=None, text=text)
+    # Told where the form was opened (the command's channel, the card's), as the add and check-in forms do.
+    tell_user(client, user_id=body["user"]["id"], channel_id=_metadata(view).get("channel_id"), text=text)

@@ -546,9 +546,11 @@ def test_edit_without_settings_opens_the_modal_and_it_saves(
     )
     assert again.status == 200
     assert [k for k, _ in events(store, acme(store))] == ["created", "edited"]
-    fake_slack.wait_for("chat.postMessage", where=lambda c: "Updated *Acme Corp*" in str(c.params.get("text")))
-    told = [c for c in fake_slack.calls_to("chat.postMessage") if "Updated *Acme Corp*" in str(c.params.get("text"))]
-    assert len(told) == 1, fake_slack.describe_calls()
+    # Told once, where the form was opened (`/partner edit` in #general), as the add and check-in forms do: not a DM.
+    fake_slack.wait_for("chat.postEphemeral", where=lambda c: "Updated *Acme Corp*" in str(c.params.get("text")))
+    told = [c for c in fake_slack.calls_to("chat.postEphemeral") if "Updated *Acme Corp*" in str(c.params.get("text"))]
+    assert [(c.params["channel"], c.params["user"]) for c in told] == [("C0001", "U0001")], fake_slack.describe_calls()
+    assert not [c for c in fake_slack.calls_to("chat.postMessage") if "Updated" in str(c.params.get("text"))]
     bad = slack.view_submission(
         EDIT_CUSTOMER_MODAL, {**values, **field_values(week="funday")}, private_metadata=view["private_metadata"]
     )
@@ -681,8 +683,10 @@ def test_card_buttons_archive_restore_and_edit(
     slack.block_action(CARD_RESTORE, value=value, message=message)
     assert acme(store).archived_at is None
 
-    slack.block_action(CARD_EDIT, value=value, message=message)
-    assert fake_slack.calls_to("views.open")[-1].params["view"]["callback_id"] == EDIT_CUSTOMER_MODAL
+    slack.block_action(CARD_EDIT, value=value, message=message, channel_id="C0001")
+    edit_form = fake_slack.calls_to("views.open")[-1].params["view"]
+    assert edit_form["callback_id"] == EDIT_CUSTOMER_MODAL
+    assert json.loads(edit_form["private_metadata"])["channel_id"] == "C0001"  # saved, the author is told there
     slack.block_action(LIST_OPEN_CARD, value=value, message=message)
     opened = fake_slack.calls_to("response_url")[-1].params
     assert opened["replace_original"] is False and opened["blocks"][0]["text"]["text"] == "Acme Corp"
