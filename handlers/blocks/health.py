@@ -8,8 +8,9 @@ from typing import Any
 from domain.health import Health
 from domain.surveys import level_gap
 from handlers.blocks import context, plain, section, truncate
+from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import LEVEL_NAMES
-from storage.models import Customer, SurveyResponse
+from storage.models import Customer, CustomerEvent, SurveyResponse
 
 BAND_EMOJI = {
     "green": ":large_green_circle:",
@@ -111,13 +112,17 @@ def status_blocks(
     trend: str,
     theirs_responses: Sequence[SurveyResponse],
     ours: SurveyResponse | None = None,
+    tier_moves: Sequence[CustomerEvent] = (),
 ) -> list[dict[str, Any]]:
-    """`/partner status <customer>`: score, 12-week trend, the top two reasons, our view vs theirs."""
+    """`/partner status <customer>`: score, 12-week trend, the tier over time, the top two reasons, our view vs
+    theirs."""
     reasons = health.top_reasons(2)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain(f"{customer.name} — relationship health")},
         section(f"*Health:* {score_text(health.score, health.band)}\n*Trend (12 weeks):* `{trend}`"),
     ]
+    if tier_moves:
+        blocks.append(section(truncate(tier_history_text(tier_moves), 3000)))
     if reasons:
         blocks.append(section("*What moves it most:*\n" + "\n".join(f"• {r}" for r in reasons)))
     elif health.score is None:
@@ -126,6 +131,22 @@ def status_blocks(
         blocks.append(section("Nothing is pulling the score down. :tada:"))
     blocks.extend(views_blocks(customer, theirs_responses, ours))
     return blocks
+
+
+TIER_MOVES_SHOWN = 6
+
+
+def tier_history_text(moves: Sequence[CustomerEvent]) -> str:
+    """The relationship tier over time, oldest first, each move with its day (in the reader's time zone):
+    "*Tier over time:* no tier → Supplier of choice (Nov 3, 2026) → Partner (Nov 25, 2026)"."""
+    shown = list(moves)[-TIER_MOVES_SHOWN:]
+    old = shown[0].detail.get("old")
+    steps = [LEVEL_NAMES.get(old, old) if old else "no tier"]
+    steps = (["…"] if len(moves) > len(shown) else []) + steps
+    for move in shown:
+        new = str(move.detail.get("new") or "")
+        steps.append(f"{LEVEL_NAMES.get(new, new or 'no tier')} ({slack_date(move.at, '{date_short}')})")
+    return "*Tier over time:* " + " → ".join(steps)
 
 
 def status_text(customer: Customer, health: Health, *, trend: str, theirs_responses: Sequence[SurveyResponse]) -> str:

@@ -39,7 +39,9 @@ def status(call: CommandCall) -> Reply:
     ours = call.store.latest_survey_response(
         team_id=call.team_id, survey="level", customer_id=customer.id, external=False
     )
+    # The relationship tier over time (the level survey sets it; each change is kept).
+    moves = call.store.customer_events_of_kind(team_id=call.team_id, customer_id=customer.id, kind="tier_changed")
     return {
         "text": status_text(customer, health, trend=trend, theirs_responses=theirs),
-        "blocks": status_blocks(customer, health, trend=trend, theirs_responses=theirs, ours=ours),
+        "blocks": status_blocks(customer, health, trend=trend, theirs_responses=theirs, ours=ours, tier_moves=moves),
     }

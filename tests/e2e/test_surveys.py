@@ -11,6 +11,7 @@ from slack_sdk.models.blocks import InputBlock
 from slack_sdk.models.views import View
 
 from domain.surveys import SURVEYS, Survey
+from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import profile_blocks, survey_button, survey_modal
 from handlers.ids import (
     ADD_CUSTOMER_MODAL,
@@ -290,6 +291,13 @@ def test_level_survey_sets_the_tier_with_history_and_tells_the_owner(
         (None, "supplier_of_choice"),
         ("supplier_of_choice", "partner"),
     ]
+    # The tier over time, as status shows it: each move with its day (Slack shows it in the reader's time zone).
+    history = next(
+        b["text"]["text"] for b in ok(slack.command("status acme"))["blocks"] if "Tier over time" in json.dumps(b)
+    )
+    first, then = (slack_date(e.at, "{date_short}") for e in events)
+    assert history == f"*Tier over time:* no tier → Supplier of choice ({first}) → Partner ({then})"
+    assert "|2026-11-25 15:00 UTC>" in first  # the day in UTC for clients that cannot show Slack dates
 
 
 def test_the_owner_moving_the_level_is_not_dmed_about_it(
