@@ -26,6 +26,7 @@ import pytest
 import sqlalchemy as sa
 from slack_sdk.oauth.installation_store import Installation
 
+import handlers.ids as handler_ids
 import schedules.cadence
 from bot.app import PartnerApp, create_app
 from bot.oauth import NotInstalled, installation_store
@@ -308,6 +309,74 @@ def test_a_workspace_reads_and_changes_only_its_own_customers(
     assert store.customer(team_id=T1, customer_id=globex.id or 0) is None
     assert store.last_contacts(team_id=T2, customer_ids=[globex.id or 0], kinds=None) == {}
     assert web_api_teams(fake_slack, mark) == {T1}
+
+
+WORKSPACE_TABLES = (
+    "customer",
+    "checkin",
+    "nudge",
+    "boundary",
+    "boundary_slip",
+    "customer_event",
+    "survey_response",
+    "survey_draft",
+    "health_snapshot",
+    "workspace",
+)
+
+
+def workspace_rows(store: Store, team_id: str) -> dict[str, list[str]]:
+    with store.engine.connect() as conn:
+        return {
+            table: sorted(map(repr, conn.execute(sa.text(f"SELECT * FROM {table} WHERE team_id = :t"), {"t": team_id})))
+            for table in WORKSPACE_TABLES
+        }
+
+
+def test_every_button_and_form_of_one_workspace_naming_the_others_rows_changes_and_shows_nothing_of_them(
+    teams: dict[str, SlackRequests], oauth_bot: BotServer, fake_slack: FakeSlack, store: Store
+) -> None:
+    _acme, globex = add_customers(teams, store)
+    gus = {"user_id": "U0201", "user_name": "gus"}
+    assert teams[T2].command('boundary globex add "Replies within one business day"', **gus).status == 200
+    assert teams[T2].command("checkin globex red rough call", **gus).status == 200
+    oauth_bot.settle()
+    with store.engine.connect() as conn:
+        ids = {
+            table: [row[0] for row in conn.execute(sa.text(f"SELECT id FROM {table} WHERE team_id = :t"), {"t": T2})]
+            for table in ("boundary", "checkin", "nudge")
+        }
+    before = workspace_rows(store, T2)
+    one = teams[T1]
+    mark = len(fake_slack.calls)
+    g = globex.id
+    # Each id T2's buttons carry, in each shape Partner's action values take (handlers/ids.py).
+    values = {str(g), f"level:{g}", f"ask:{g}", *map(str, ids["nudge"])}
+    values |= {f"{b}:{c}" for b in ids["boundary"] for c in [0, *ids["checkin"]]} | set(map(str, ids["boundary"]))
+    action_ids = [v for k, v in vars(handler_ids).items() if k.isupper() and isinstance(v, str)]
+    message, home = {"message": {"type": "message", "ts": "1.1", "text": ""}}, {"view": {"type": "home"}}
+    for action_id in action_ids:
+        for value in values:
+            for where in (message, home) if action_id.startswith("home_") else (message,):
+                assert one.block_action(action_id, value=value, **where).status in (200, 404)  # 404: not a button
+    metadata = [{"survey": "level", "customer_id": g}, {"customer_id": g}, {"card": g}]
+    metadata += [{"boundary_id": b, "customer_id": g} for b in ids["boundary"]]
+    metadata += [{"nudge_id": n, "customer_id": g} for n in ids["nudge"]]
+    forms = [
+        field_values(name="Hijacked", owner="U0001", channel="C1ACME", tz="UTC", cadence="", week="mon-fri"),
+        {"customer": {CHECKIN_CUSTOMER: {"type": "external_select", "selected_option": {"value": str(g)}}}},
+        {"level": {"survey_answer": {"type": "static_select", "selected_option": {"value": "partner"}}}},
+    ]
+    for callback_id in [v for k, v in vars(handler_ids).items() if k.endswith("_MODAL")]:
+        for meta in metadata:
+            for form in forms:
+                assert one.view_submission(callback_id, form, private_metadata=json.dumps(meta)).status in (200, 404)
+    assert wait_after_ack()
+    oauth_bot.settle()
+    assert workspace_rows(store, T2) == before
+    leaked = [c.method for c in calls_since(fake_slack, mark) if "globex" in json.dumps(c.params, default=str).lower()]
+    assert leaked == []
+    assert web_api_teams(fake_slack, mark) <= {T1}
 
 
 def test_home_refreshes_go_out_with_the_workspaces_own_token(
