@@ -189,7 +189,9 @@ def snooze_reminder(
     owed = next((s for s in put_off if not is_satisfied(s, last_call_at, cal)), None)
     if owed is None:
         return None
-    nudged_on = owed.local_date if owed.due_at <= snooze.since else None  # its nudge was out: not again that day
+    # The day the snooze ends had its nudge out already (as the outbox says, not the clock): not again that day.
+    end = cal.local_date(until)
+    nudged_on = end if end in snooze.nudged else None
     at = snooze_return(cadence_of(customer).at, cal, snoozed_until=until, nudged_on=nudged_on)
     return Reminder(Slot(cal.local_date(at), at, owed.period_start or owed.local_date), owed.local_date)
 

@@ -44,6 +44,8 @@ _SCHEDULE_COLUMNS = [getattr(Customer, f.name) for f in fields(CustomerSchedule)
 SNOOZE_RETURN_SPAN = timedelta(days=30)
 # How far before a snooze began a skipped call is looked for (the last call before it, of a monthly cadence).
 SNOOZE_LOOKBACK = timedelta(days=40)
+# Statuses of a nudge that was posted or is being posted ("sending": rendered, its post under way).
+POSTED = ("sending", "sent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,10 @@ class Snooze:
 
     since: datetime  # when it was set: the call due last before it is the one put off
     skipped: frozenset[date] = frozenset()  # days whose call someone skipped: not owed, never brought back
+    # Customer-local days whose nudge was posted (or is being posted), this snooze's own reminder aside: a call comes
+    # back on such a day no more (one nudge a customer a day). Read from the outbox, never guessed from the clock: a
+    # snooze saved just after a tick started may have kept that day's nudge from going out at all.
+    nudged: frozenset[date] = frozenset()
 
 
 class Snoozable(Protocol):
@@ -119,23 +125,33 @@ class CadenceQueries(StoreBase):
             if not since:
                 return {}
             skipped: dict[int, set[date]] = {}
+            nudged: dict[int, set[date]] = {}
             rows = session.exec(
-                select(Nudge.customer_id, Nudge.due_key, Nudge.payload).where(
+                select(Nudge.customer_id, Nudge.due_key, Nudge.payload, Nudge.status, Nudge.message_ts).where(
                     Nudge.team_id == team_id,
                     Nudge.kind == "cadence",
                     col(Nudge.customer_id).in_(list(since)),
                     col(Nudge.due_at) >= min(since.values()) - SNOOZE_LOOKBACK,
                 )
             )
-            for customer_id, due_key, payload in rows:
+            for customer_id, due_key, payload, status, message_ts in rows:
                 outcome = (payload or {}).get("outcome") or {}
+                posted = message_ts is not None or status in POSTED
+                end = ends.get(customer_id)
+                own_reminder = end is not None and (payload or {}).get("snoozed_until") == end.isoformat()
+                if customer_id is not None and posted and not own_reminder:
+                    nudged.setdefault(customer_id, set()).add(date.fromisoformat(due_key))
                 if customer_id is not None and outcome.get("what") == "skipped":
                     days = skipped.setdefault(customer_id, set())
                     days.add(date.fromisoformat(outcome.get("day") or due_key))
                     if (payload or {}).get("snoozed_on"):  # a snoozed call's reminder skipped: that call is skipped
                         days.add(date.fromisoformat(payload["snoozed_on"]))
         return {
-            customer_id: Snooze(since=at, skipped=frozenset(skipped.get(customer_id, ())))
+            customer_id: Snooze(
+                since=at,
+                skipped=frozenset(skipped.get(customer_id, ())),
+                nudged=frozenset(nudged.get(customer_id, ())),
+            )
             for customer_id, at in since.items()
         }
 

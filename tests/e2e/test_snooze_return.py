@@ -452,3 +452,27 @@ def test_a_snooze_saved_while_a_tick_sends_that_days_call_still_brings_it_back_t
     (reminder,) = nudges(fake_slack)
     assert "This is the call snoozed on Tue 1 Dec" in headline(reminder)
     assert sent(store) == [("2026-12-01", "Tue 15:55Z", "2026-12-01")]
+
+
+def test_a_snooze_saved_in_the_second_after_a_tick_started_brings_the_call_back_the_same_day(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    # The 09:00 tick plans Tuesday's nudge; 'snooze acme 2h' is saved at 09:00:01, before the sender posts it. The
+    # nudge never went out, so the call comes back at 11:00 that day, not on the next business day.
+    customer = add(store, cadence="weekly tue 09:00")
+    schedules.cadence.plan_nudges(store=store, client=make_client(settings), now=day(1), settings=settings)
+    clock.set(day(1) + timedelta(seconds=1))
+    text = ephemeral(slack.command("snooze acme 2h"))
+    assert "Next nudge: Tue 1 Dec 11:00" in text and "the call snoozed on Tue 1 Dec" in text, text
+    tick(store, settings, day(1) + timedelta(seconds=2))  # the sender finds the customer snoozed: nothing posted
+    assert not nudges(fake_slack)
+    clock.set(day(1) + 5 * MINUTE)
+    assert "Tue 1 Dec 11:00 America/New_York — *Acme*" in ephemeral(slack.command("upcoming"))
+    listed = json.dumps(slack.command("list").json())
+    assert "Tue 1 Dec 11:00 EST" in listed, listed
+    assert "next call Tue 1 Dec 11:00 EST" in row(open_home(bot, slack, fake_slack), customer.id or 0)
+    for instant in (day(1) + 119 * MINUTE, day(1) + 120 * MINUTE, day(1) + 121 * MINUTE, day(2)):
+        tick(store, settings, instant)
+    (reminder,) = nudges(fake_slack)
+    assert "Tue 1 Dec 11:00" in headline(reminder) and "This is the call snoozed on Tue 1 Dec" in headline(reminder)
+    assert sent(store) == [("2026-12-01", "Tue 16:00Z", "2026-12-01")]
