@@ -261,13 +261,15 @@ def plan_cadence(
         when = (where, customer.cadence, customer.launch_until)
         if when not in found:
             found[when] = slots(customer, cal, since=since, now=now)
-        reminder = None
+        reminder, came_back = None, False
         if snoozes and customer.snoozed_until is not None:
-            reminder = snooze_reminder(customer, cal, snoozes.get(customer.id), contact.created_at if contact else None)
+            snooze = snoozes.get(customer.id)
+            reminder = snooze_reminder(customer, cal, snooze, contact.created_at if contact else None)
+            came_back = snooze is not None and snooze.came_back
         for slot in found[when]:
             if slot.due_at <= customer.created_at:
                 continue  # the customer did not exist yet
-            if reminder is not None and slot.local_date == reminder.slot.local_date:
+            if reminder is not None and not came_back and slot.local_date == reminder.slot.local_date:
                 continue  # folded into the reminder, that day's one nudge (its key)
             status, error = "pending", None
             if customer.snoozed_until is not None and slot.due_at < customer.snoozed_until:
@@ -293,14 +295,19 @@ def plan_cadence(
                     },
                 )
             )
-        if reminder is not None and since < reminder.slot.due_at <= now:
-            late = reminder.slot.due_at < now - grace
+        due_at = reminder.slot.due_at if reminder is not None else None
+        if reminder is not None and not came_back and due_at is not None and due_at <= since:
+            # Its moment moved behind the last tick (the cadence's time or time zone edited during the snooze): it was
+            # never planned, so it comes now — unless that moment is past the grace period, like any late nudge.
+            due_at = now if due_at >= now - grace else due_at
+        if reminder is not None and not came_back and due_at is not None and due_at <= now:
+            late = due_at < now - grace
             plans.append(
                 NudgePlan(
                     kind=CADENCE,
                     subject=subject_of(customer),
                     due_key=reminder.slot.local_date.isoformat(),
-                    due_at=reminder.slot.due_at,
+                    due_at=due_at,
                     customer_id=customer.id,
                     status="missed" if late else "pending",
                     error="past the grace period; not sent" if late else None,

@@ -58,6 +58,7 @@ class Snooze:
     # back on such a day no more (one nudge a customer a day). Read from the outbox, never guessed from the clock: a
     # snooze saved just after a tick started may have kept that day's nudge from going out at all.
     nudged: frozenset[date] = frozenset()
+    came_back: bool = False  # its reminder is in the outbox (whatever became of it): never planned a second time
 
 
 class Snoozable(Protocol):
@@ -126,6 +127,7 @@ class CadenceQueries(StoreBase):
                 return {}
             skipped: dict[int, set[date]] = {}
             nudged: dict[int, set[date]] = {}
+            came_back: set[int] = set()
             rows = session.exec(
                 select(Nudge.customer_id, Nudge.due_key, Nudge.payload, Nudge.status, Nudge.message_ts).where(
                     Nudge.team_id == team_id,
@@ -139,7 +141,9 @@ class CadenceQueries(StoreBase):
                 posted = message_ts is not None or status in POSTED
                 end = ends.get(customer_id)
                 own_reminder = end is not None and (payload or {}).get("snoozed_until") == end.isoformat()
-                if customer_id is not None and posted and not own_reminder:
+                if customer_id is not None and own_reminder:
+                    came_back.add(customer_id)
+                elif customer_id is not None and posted:
                     nudged.setdefault(customer_id, set()).add(date.fromisoformat(due_key))
                 if customer_id is not None and outcome.get("what") == "skipped":
                     days = skipped.setdefault(customer_id, set())
@@ -151,6 +155,7 @@ class CadenceQueries(StoreBase):
                 since=at,
                 skipped=frozenset(skipped.get(customer_id, ())),
                 nudged=frozenset(nudged.get(customer_id, ())),
+                came_back=customer_id in came_back,
             )
             for customer_id, at in since.items()
         }

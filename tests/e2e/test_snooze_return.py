@@ -26,6 +26,7 @@ from handlers.ids import (
 )
 from storage.store import Store
 from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
+    NINE_NY,
     acme_channel,
     add,
     button_message,
@@ -476,3 +477,43 @@ def test_a_snooze_saved_in_the_second_after_a_tick_started_brings_the_call_back_
     (reminder,) = nudges(fake_slack)
     assert "Tue 1 Dec 11:00" in headline(reminder) and "This is the call snoozed on Tue 1 Dec" in headline(reminder)
     assert sent(store) == [("2026-12-01", "Tue 16:00Z", "2026-12-01")]
+
+
+@pytest.mark.parametrize(
+    ("edit", "back", "at"),
+    [
+        # The call time moved back past the last tick: it comes at once (the next tick, 09:30:30), not never.
+        ("cadence acme weekly tue 09:00", "Thu 3 Dec 09:30 (America/New_York)", timedelta(hours=14, minutes=31)),
+        # Moved but still ahead, or later by a zone one hour behind: at its new moment.
+        ("cadence acme weekly tue 10:00", "Thu 3 Dec 10:00 (America/New_York)", timedelta(hours=15)),
+        ("edit acme tz=America/Chicago", "Thu 3 Dec 10:30 (America/Chicago)", timedelta(hours=16, minutes=30)),
+    ],
+)
+def test_a_snoozed_calls_return_moved_by_an_edit_during_the_snooze_still_comes_once(
+    edit: str,
+    back: str,
+    at: timedelta,
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+) -> None:
+    add(store, cadence="weekly tue 10:30")
+    tick(store, settings, day(1, timedelta(hours=15, minutes=30)))  # Tuesday 1 December 10:30
+    clock.set(day(1, timedelta(hours=16)))
+    assert "Next nudge: Thu 3 Dec 10:30" in ephemeral(slack.command("snooze acme until 2026-12-03"))
+    for instant in (timedelta(hours=5), timedelta(hours=5, minutes=5), timedelta(hours=14, minutes=30)):
+        tick(store, settings, day(3, instant))  # Thursday 00:00, 00:05 and 09:30 New York: nothing due yet
+    clock.set(day(3, timedelta(hours=14, minutes=30)))
+    ephemeral(slack.command(edit))  # at 09:30 on Thursday the call's time (or zone) changes
+    tick(store, settings, day(3, timedelta(hours=14, minutes=30, seconds=30)))
+    if at > timedelta(hours=14, minutes=31):
+        tick(store, settings, day(3, at) - MINUTE)
+        assert len(nudges(fake_slack)) == 1, "not before its new moment"
+    for instant in (at, at + MINUTE, timedelta(hours=15, minutes=30), timedelta(hours=16, minutes=30), NINE_NY * 2):
+        tick(store, settings, day(3, instant))
+    _tuesday, reminder = nudges(fake_slack)
+    assert back in headline(reminder) and "the call snoozed on Tue 1 Dec" in headline(reminder), headline(reminder)
+    assert "Sent late" not in json.dumps(reminder)
+    assert [(r.due_key, r.status) for r in rows(store)] == [("2026-12-01", "sent"), ("2026-12-03", "sent")]
