@@ -201,6 +201,10 @@ UNREADABLE: dict[str, tuple[bytes, str]] = {
         b"payload=" + quote(json.dumps({"type": "view_submission", "team": {"id": TEAM_ID}, "view": None})).encode(),
         "application/x-www-form-urlencoded",
     ),
+    "view_submission with view a string": (
+        b"payload=" + quote(json.dumps({"type": "view_submission", "team": {"id": TEAM_ID}, "view": "V1"})).encode(),
+        "application/x-www-form-urlencoded",
+    ),
     "an event that is null": (
         json.dumps({"type": "event_callback", "team_id": TEAM_ID, "event": None}).encode(),
         "application/json",
