@@ -1,8 +1,23 @@
-from slack_bolt import App
+import logging
+import re
+from typing import Any
 
+from slack_bolt import App, BoltContext
+
+from bot.metrics import OUTCOME_KEY
 from handlers.events.channels import bot_joined_channel, channel_shared, channel_unshared
 from handlers.events.home import app_home_opened
 from handlers.events.uninstall import workspace_uninstalled
+
+logger = logging.getLogger("partner.events")
+
+
+def ignore_event(event: dict[str, Any], context: BoltContext) -> None:
+    """Acks an event no listener of Partner's handles (a workspace subscribed the app to `message.channels`,
+    `reaction_added`…): Slack counts every answer that is not a 2xx against the app and turns its event delivery off
+    after too many, so an event Partner does not use is answered 200 and left alone, not Bolt's 404."""
+    context[OUTCOME_KEY] = "unhandled"
+    logger.debug("event %s: nothing to do", event.get("type"))
 
 
 def register(app: App) -> None:
@@ -15,3 +30,5 @@ def register(app: App) -> None:
     app.event("channel_unshared")(channel_unshared)
     # Partner invited into a customer's channel that refused its posts: its nudges go there again at once.
     app.event("member_joined_channel")(bot_joined_channel)
+    # Last: any other event, once the listeners above have passed it by.
+    app.event(re.compile(r".*"))(ignore_event)

@@ -227,6 +227,34 @@ def test_a_body_bolt_cannot_read_gets_401_unsigned_and_400_signed_never_a_500_or
     assert "a signed request Partner cannot read was refused" in caplog.text
 
 
+# Events a workspace may deliver to the app although no listener of Partner's handles them.
+UNUSED_EVENTS: dict[str, dict[str, Any]] = {
+    "message.channels": {"type": "message", "channel": "C0ACME", "user": "U0001", "text": "hi", "ts": "1.000001"},
+    "reaction_added": {
+        "type": "reaction_added",
+        "user": "U0001",
+        "reaction": "tada",
+        "item": {"type": "message", "channel": "C0ACME", "ts": "1.000001"},
+    },
+    "app_mention": {"type": "app_mention", "channel": "C0ACME", "user": "U0001", "text": "<@UBOT> hi", "ts": "1.2"},
+}
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("event", list(UNUSED_EVENTS))
+def test_an_event_partner_does_not_use_is_acked_200_quietly_and_unsigned_still_401(
+    slack: SlackRequests, bot: BotServer, caplog: pytest.LogCaptureFixture, event: str
+) -> None:
+    # Slack turns an app's event delivery off after too many answers that are not 2xx: Bolt's 404 counted.
+    with caplog.at_level(logging.INFO):
+        answer = slack.event(UNUSED_EVENTS[event])
+    assert (answer.status, answer.body) == (200, b""), answer.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name != "waitress.queue"], caplog.text
+    body = json.dumps({"type": "event_callback", "team_id": TEAM_ID, "event": UNUSED_EVENTS[event]}).encode()
+    now = int(slack.clock())
+    assert raw_post(bot.url, body, _headers("application/json", str(now), "v0=" + "0" * 64)) == 401
+
+
 # ---------------------------------------------------------------------------------------------- Slack retries
 
 

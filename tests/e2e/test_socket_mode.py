@@ -273,3 +273,10 @@ def test_slack_faults_and_stale_buttons_are_told_as_over_http(
     fake_slack.fail_next("views.publish", error="not_enabled")
     assert sm.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"}).body == b""
     assert fake_slack.socket_mode.stray_messages == []
+
+
+@pytest.mark.parametrize("event_type", ["reaction_added", "app_mention", "message"])
+def test_an_event_partner_does_not_use_is_acked(sm: SocketModeRequests, event_type: str) -> None:
+    # Bolt's 404 for an event no listener handles is no ack at all over Socket Mode: Slack would deliver it again.
+    event = {"type": event_type, "user": "U0001", "channel": "C0ACME", "text": "hi", "ts": "1.000001"}
+    assert sm.event(event).body == b""
