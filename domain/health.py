@@ -127,8 +127,8 @@ class HealthInputs:
     maximum: timedelta | None = None
     # `since_last`, `ideal` and `maximum` count business days (a daily cadence: a Friday call is fine on Monday).
     business_days: bool = False
-    # (when, mood 1..5); see mood_value() for converting green/yellow/red.
-    moods: Sequence[tuple[datetime, int]] = ()
+    # (when, mood): the mood as stored ("green", "4": named as typed in the reason) or its value 1..5 (mood_value).
+    moods: Sequence[tuple[datetime, int | str]] = ()
     scorecard_avg: float | None = None
     scorecard_at: datetime | None = None
     level: str | None = None
@@ -146,7 +146,7 @@ class HealthInputs:
         if self.ideal is not None and self.maximum is not None and self.maximum < self.ideal:
             raise ValueError("maximum must be >= ideal")
         for _, mood in self.moods:
-            _check_mood(mood)
+            mood_value(mood)
         if self.scorecard_avg is not None and not 1 <= self.scorecard_avg <= 5:
             raise ValueError(f"scorecard average must be within 1..5, got {self.scorecard_avg}")
         if self.level is not None:
@@ -323,7 +323,7 @@ def _recency(
     return score, f"{what} (ideal {_fmt_days(ideal)}, max {_fmt_days(maximum)})"
 
 
-def _mood(moods: Sequence[tuple[datetime, int]], *, now: datetime, half_life: timedelta) -> tuple[float, str]:
+def _mood(moods: Sequence[tuple[datetime, int | str]], *, now: datetime, half_life: timedelta) -> tuple[float, str]:
     if half_life <= timedelta(0):
         raise ValueError("mood half-life must be positive")
     points = sorted(((_aware(at), mood) for at, mood in moods), key=lambda p: p[0])
@@ -333,7 +333,7 @@ def _mood(moods: Sequence[tuple[datetime, int]], *, now: datetime, half_life: ti
         age = max(now - at, timedelta(0))  # future-dated check-ins count as "now"
         w = 0.5 ** (age / half_life)
         total_w += w
-        total += w * mood
+        total += w * mood_value(mood)
     average = total / total_w
     score = 100.0 * (average - 1) / 4
     return score, _mood_reason([mood for _, mood in points[-MOOD_REASON_WINDOW:]])
@@ -344,10 +344,16 @@ def _mood_colour(mood: int) -> str:
     return "green" if mood >= 4 else "yellow" if mood == 3 else "red"
 
 
-def _mood_reason(recent: list[int]) -> str:
-    colours = [_mood_colour(m) for m in recent]
+def _mood_words(mood: int | str) -> str:
+    """A mood as the user typed it: a rating as "4/5", a colour by its name (a bare value by its colour)."""
+    rating = mood_rating(mood) if isinstance(mood, str) else None
+    return f"{rating}/5" if rating is not None else _mood_colour(mood_value(mood))
+
+
+def _mood_reason(recent: list[int | str]) -> str:
+    colours = [_mood_colour(mood_value(m)) for m in recent]
     if len(colours) == 1:
-        return f"mood {colours[0]} at the last check-in"
+        return f"mood {_mood_words(recent[0])} at the last check-in"
     n = len(colours)
     for colour in ("red", "yellow", "green"):
         count = colours.count(colour)
@@ -355,7 +361,7 @@ def _mood_reason(recent: list[int]) -> str:
             return f"mood {colour} at each of the last {n} check-ins"
         if count * 2 > n:
             return f"mood mostly {colour} over the last {n} check-ins"
-    return f"mood mixed over the last {n} check-ins (latest {colours[-1]})"
+    return f"mood mixed over the last {n} check-ins (latest {_mood_words(recent[-1])})"
 
 
 def _scorecard(avg: float, at: datetime | None, *, now: datetime) -> tuple[float, float, str]:

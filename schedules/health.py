@@ -213,7 +213,8 @@ def health_inputs(
     moods = []
     for c in recent[-MOOD_MAX_CHECKINS:]:
         try:
-            moods.append((c.created_at, mood_value(c.mood)))
+            mood_value(c.mood)  # an unknown mood is left out of the score
+            moods.append((c.created_at, c.mood))  # as typed: the reason names a rating "4/5", not "green"
         except ValueError:
             logger.warning("check-in %s has an unknown mood %r", c.id, c.mood)
 

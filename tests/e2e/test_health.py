@@ -603,3 +603,19 @@ def test_a_batch_scores_exactly_as_one_by_one(store: Store, clock: FakeClock) ->
     assert stored() == after_singles
     scores = {h.score for h in singles.values() if h is not None}
     assert None in scores and len(scores) >= 4  # the set really is mixed: unknown and several different scores
+
+
+def test_a_health_reason_names_a_rating_as_it_was_typed_not_as_its_colour(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    # A 4 is stored as "4" and shown as 4/5 on the card: the status's reason said "mood green" for it.
+    acme(slack, store, cadence=None)
+    ok(slack.command("checkin acme 4 good call, one open question"))
+    blocks = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    assert "Mood 4/5 at the last check-in" in blocks and "ood green" not in blocks, blocks
+    clock.advance(hours=1)
+    ok(slack.command("checkin acme yellow waiting on their legal team"))
+    clock.advance(hours=1)
+    ok(slack.command("checkin acme 2 the pilot slipped"))
+    blocks = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    assert "Mood mixed over the last 3 check-ins (latest 2/5)" in blocks, blocks
