@@ -186,6 +186,11 @@ def snooze_reminder(
             break
     during = slots(customer, cal, since=snooze.since, now=until - timedelta(microseconds=1))
     put_off = [s for s in before[-1:] + during if s.due_at > customer.created_at and s.local_date not in snooze.skipped]
+    # Snoozed before today's call went out ('snooze acme 2h' at 08:00, a 09:00 call): that is the call the user means,
+    # not an earlier day's call left unlogged (its own lapse is the overdue alert's).
+    today = cal.local_date(snooze.since)
+    if any(s.local_date == today and s.due_at > snooze.since and s.local_date not in snooze.nudged for s in put_off):
+        put_off = [s for s in put_off if s.local_date >= today]
     owed = next((s for s in put_off if not is_satisfied(s, last_call_at, cal)), None)
     if owed is None:
         return None

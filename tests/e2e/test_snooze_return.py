@@ -517,3 +517,32 @@ def test_a_snoozed_calls_return_moved_by_an_edit_during_the_snooze_still_comes_o
     assert back in headline(reminder) and "the call snoozed on Tue 1 Dec" in headline(reminder), headline(reminder)
     assert "Sent late" not in json.dumps(reminder)
     assert [(r.due_key, r.status) for r in rows(store)] == [("2026-12-01", "sent"), ("2026-12-03", "sent")]
+
+
+def test_a_snooze_typed_before_todays_call_puts_off_todays_call_not_an_earlier_unlogged_one(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    # Monday's call was nudged and never logged; on Tuesday at 08:00 'snooze acme 2h' means Tuesday's 09:00 call.
+    add(store)
+    tick(store, settings, day(0))  # Monday 30 November 09:00
+    clock.set(day(1) - timedelta(hours=1))
+    text = ephemeral(slack.command("snooze acme 2h"))
+    assert "Next nudge: Tue 1 Dec 10:00" in text and "the call snoozed on Tue 1 Dec" in text, text
+    assert "Mon 30 Nov" not in text
+    for instant in (day(1), day(1) + 59 * MINUTE, day(1) + 60 * MINUTE, day(1) + 61 * MINUTE):
+        tick(store, settings, instant)
+    _monday, reminder = nudges(fake_slack)
+    assert "Tue 1 Dec 10:00" in headline(reminder) and "the call snoozed on Tue 1 Dec" in headline(reminder)
+    assert sent(store) == [("2026-11-30", "Mon 14:00Z", None), ("2026-12-01", "Tue 15:00Z", "2026-12-01")]
+
+
+def test_a_snooze_typed_after_todays_call_went_out_still_puts_off_that_call(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    # The documented rule is unchanged once today's call has been nudged: it is the call put off.
+    add(store)
+    tick(store, settings, day(0))
+    tick(store, settings, day(1))
+    clock.set(day(1) + 5 * MINUTE)
+    text = ephemeral(slack.command("snooze acme 1d"))
+    assert "Next nudge: Wed 2 Dec 09:05" in text and "the call snoozed on Tue 1 Dec" in text, text
