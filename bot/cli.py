@@ -469,7 +469,7 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace, listener: 
             from bot.server import PartnerWSGI
 
             listener = listener or http_listener(settings, args)
-            listener.app = PartnerWSGI(app, store)
+            listener.app = PartnerWSGI(app, store, signing_secret=settings.slack_signing_secret)
             logger.info("Partner is listening on http://%s:%d/slack/events", args.host, args.port or settings.port)
             shutdown.wait(while_alive=listener.serving)
             listener.stop(on_stop=shutdown.report)  # returns once in-flight requests are answered

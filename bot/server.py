@@ -43,9 +43,10 @@ class PartnerWSGI:
     """Routes /slack/events (and in OAuth mode /slack/install, /slack/oauth_redirect) to Bolt, and answers the
     operator's own endpoints."""
 
-    def __init__(self, app: App, store: Store, metrics: Metrics | None = None) -> None:
+    def __init__(self, app: App, store: Store, *, signing_secret: str, metrics: Metrics | None = None) -> None:
         self.slack = SlackRequestHandler(app, path=SLACK_PATH)
-        self.signing_secret = app._signing_secret.encode()
+        # The settings' secret, the one the app was built with (bot.app.create_app): Bolt keeps its copy private.
+        self.signing_secret = signing_secret.encode()
         self.store = store
         flow = app.oauth_flow
         self.install_paths = frozenset({flow.install_path, flow.redirect_uri_path}) if flow is not None else frozenset()

@@ -58,10 +58,14 @@ class HeldTimer:
 class BotServer:
     """The real Bolt app behind the real WSGI server, on a random loopback port."""
 
-    def __init__(self, app: App, store: Store) -> None:
+    def __init__(self, app: App, store: Store, *, signing_secret: str = SIGNING_SECRET) -> None:
         self.app = app
         self.server: Any = serve_http(
-            PartnerWSGI(app, store), host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05
+            PartnerWSGI(app, store, signing_secret=signing_secret),
+            host="127.0.0.1",
+            port=0,
+            threads=4,
+            asyncore_loop_timeout=0.05,
         )
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._stopping = threading.Event()

@@ -3,14 +3,17 @@ and what ends up in the logs."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -225,6 +228,27 @@ def test_a_body_bolt_cannot_read_gets_401_unsigned_and_400_signed_never_a_500_or
     assert (unsigned, signed) == (401, 400)
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.text
     assert "a signed request Partner cannot read was refused" in caplog.text
+
+
+@SQLITE_ONLY
+def test_the_server_checks_signatures_with_the_secret_of_the_settings_not_bolts_private_copy(
+    settings: Settings, store: Store, clock: FakeClock
+) -> None:
+    # bot/server.py read Bolt's private App._signing_secret, which a Bolt upgrade may rename or drop.
+    rotated = dataclasses.replace(settings, slack_signing_secret="rotated-signing-secret")
+    server = BotServer(
+        create_app(settings=rotated, store=store, clock=clock), store, signing_secret=rotated.slack_signing_secret
+    ).start()
+    try:
+        sent, content_type = UNREADABLE["view_submission with view a string"]
+        now = int(time.time())
+        signed = raw_post(server.url, sent, _headers(content_type, str(now), sign("rotated-signing-secret", sent, now)))
+        old = raw_post(server.url, sent, _headers(content_type, str(now), sign(SIGNING_SECRET, sent, now)))
+        assert (signed, old) == (400, 401)
+    finally:
+        server.stop()
+    for module in Path(__file__).parents[2].glob("[bhds]*/**/*.py"):
+        assert "._signing_secret" not in module.read_text(encoding="utf-8"), module
 
 
 # Events a workspace may deliver to the app although no listener of Partner's handles them.
