@@ -206,7 +206,8 @@ def health_inputs(
         ideal_days, max_days, business = windows
         reference = last_contact_at or customer.created_at  # never contacted: the clock runs from the start
         ref_day = cal.local_date(reference)
-        elapsed = cal.business_days_between(ref_day, today) if business else max((today - ref_day).days, 0)
+        upto = cal.local_date(end)  # paused: the days since the pause are no call missed
+        elapsed = cal.business_days_between(ref_day, upto) if business else max((upto - ref_day).days, 0)
         since_last, ideal, maximum = timedelta(days=elapsed), timedelta(days=ideal_days), timedelta(days=max_days)
 
     recent = sorted((c for c in checkins if c.created_at > now - MOOD_WINDOW), key=lambda c: c.created_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from domain.health import mood_colour, mood_rating
 from storage.models import Customer
@@ -34,6 +35,13 @@ def mood_badge(mood: str | None) -> str:
     if not emoji:
         return mood  # unknown: shown as stored rather than hidden
     return f"{emoji} {mood_label(mood)}" if mood_rating(mood) is not None else emoji
+
+
+def paused_text(paused_at: datetime, tz: str) -> str:
+    """A paused customer in place of its next call (Home, list, digest): ":double_vertical_bar: paused since Tue 1 Dec"
+    on the customer's calendar. It owes no call until `/partner resume`, so it is never shown as overdue."""
+    day = paused_at.astimezone(ZoneInfo(tz)).date()
+    return f":double_vertical_bar: paused since {day:%a} {day.day} {day:%b}"
 
 
 # Where a cut must not fall: inside an escaped character (`&amp;`) or a mention or link (`<@U0456>`, `<https://…|x>`),

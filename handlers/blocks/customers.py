@@ -20,6 +20,7 @@ from handlers.blocks import (
     mood_badge,
     mood_emoji,
     mood_label,
+    paused_text,
     plain,
     section,
     tier_text,
@@ -118,7 +119,7 @@ def cadence_text(customer: Customer) -> str:
 def nudge_text(row: CustomerRow, now: datetime) -> str:
     customer = row.customer
     if customer.paused_at is not None:
-        return "paused"
+        return paused_text(customer.paused_at, row.tz)
     text = local_time(row.next_nudge, row.tz) if row.next_nudge is not None else "—"
     if is_snoozed(customer, now):
         assert customer.snoozed_until is not None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from handlers.blocks import context, plain, section, tier_text, truncate
+from handlers.blocks import context, paused_text, plain, section, tier_text, truncate
 from handlers.blocks.home import BAND_EMOJI, NO_VALUE, CustomerFacts
 
 MAX_LISTED = 8  # names per part; the rest are counted
@@ -58,6 +58,8 @@ def _facts_line(facts: CustomerFacts) -> str:
     score = str(facts.score) if facts.score is not None else NO_VALUE
     owner = f" (<@{facts.customer.owner_id}>)" if facts.customer.owner_id else ""
     late = " · overdue" if facts.overdue else ""
+    if facts.customer.paused_at is not None:  # owes no call: never overdue, and says why
+        late = f" · {paused_text(facts.customer.paused_at, facts.tz)}"
     return f"{BAND_EMOJI[facts.band]} *{truncate(facts.customer.name, 80)}* {score}{late}{owner}"
 
 

@@ -21,7 +21,18 @@ from domain.cadence import (
 )
 from domain.calendar import WorkCalendar
 from domain.health import sparkline, weekly_series
-from handlers.blocks import MOOD_EMOJI, ago, button, context, mood_badge, plain, section, tier_text, truncate
+from handlers.blocks import (
+    MOOD_EMOJI,
+    ago,
+    button,
+    context,
+    mood_badge,
+    paused_text,
+    plain,
+    section,
+    tier_text,
+    truncate,
+)
 from handlers.blocks.customers import card_survey_blocks
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
@@ -337,11 +348,12 @@ def cadence_standing(
     day = days.of(customer)
     if day is None:
         return False, False, NO_VALUE
+    if customer.paused_at is not None:
+        # Paused: no call is owed until resumed, so none is overdue or due (nor counted, nor filtered as such).
+        return False, False, paused_text(customer.paused_at, day.cal.tz)
     if day.cadence.is_off:
         return False, False, "no cadence"
     overdue = day.overdue(last_contact_at, customer.created_at)
-    if customer.paused_at is not None:
-        return overdue, False, "paused"
     return overdue, due_today and day.call_due_today(last_contact_at, customer.snoozed_until), ""
 
 

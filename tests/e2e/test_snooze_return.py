@@ -546,3 +546,38 @@ def test_a_snooze_typed_after_todays_call_went_out_still_puts_off_that_call(
     clock.set(day(1) + 5 * MINUTE)
     text = ephemeral(slack.command("snooze acme 1d"))
     assert "Next nudge: Wed 2 Dec 09:05" in text and "the call snoozed on Tue 1 Dec" in text, text
+
+
+def test_a_paused_customer_shows_as_paused_not_overdue_on_home_list_and_digest(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    customer = add(store)  # a daily call since Monday 30 November, never logged
+    clock.set(day(4))  # Friday: overdue
+    assert ":rotating_light: *overdue*" in row(open_home(bot, slack, fake_slack), customer.id or 0)
+    assert "1 overdue" in ephemeral(slack.command("digest"))
+    assert "Nudges and alerts" in ephemeral(slack.command("pause acme"))
+    home = open_home(bot, slack, fake_slack)
+    shown = row(home, customer.id or 0)
+    assert "paused since Fri 4 Dec" in shown and "overdue" not in shown, shown
+    assert ":hourglass: *Overdue*\n0" in json.dumps(home["blocks"], ensure_ascii=False).replace("\\n", "\n")
+    listed = json.dumps(slack.command("list").json())
+    assert "paused since Fri 4 Dec" in listed, listed
+    digest = ephemeral(slack.command("digest"))
+    assert "0 overdue" in digest, digest
+
+
+def test_a_paused_customers_health_does_not_fall_for_the_calls_it_does_not_owe(
+    slack: SlackRequests, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    customer = add(store, cadence="weekly mon 09:00")
+    clock.set(day(1))
+    assert "Logged" in ephemeral(slack.command("checkin acme green call went well"))
+    clock.set(day(3))
+    ephemeral(slack.command("pause acme"))
+    ephemeral(slack.command("status acme"))
+    paused = store.customer(team_id=TEAM_ID, customer_id=customer.id or 0)
+    clock.set(day(24))  # three weeks later, still paused: no call was owed meanwhile
+    ephemeral(slack.command("status acme"))
+    later = store.customer(team_id=TEAM_ID, customer_id=customer.id or 0)
+    assert paused is not None and later is not None
+    assert later.health_score == paused.health_score, (paused.health_score, later.health_score)
