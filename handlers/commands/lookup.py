@@ -25,12 +25,17 @@ def find_customer(
     """
     channel = parse_channel(words[0]) if words else None
     if channel is not None and channel.id is not None:
-        in_channel = store.customers_in_channel(team_id=team_id, channel_id=channel.id, include_archived=archived)
+        in_channel = store.customers_in_channel(team_id=team_id, channel_id=channel.id, include_archived=True)
         by_channel = [c for c in in_channel if (c.archived_at is not None) == archived]
         if len(by_channel) == 1:
             return by_channel[0], list(words[1:])
-        if not by_channel:
-            raise UserError(f"No customer has <#{channel.id}> as its channel. Name the customer: `{usage}`")
+        if by_channel:  # several customers share the channel: which one is meant takes its name
+            names = ", ".join(f"*{c.name}*" for c in by_channel)
+            raise UserError(f"<#{channel.id}> is the channel of {names}: name the one you mean. Usage: `{usage}`")
+        if len(in_channel) == 1 and not archived:  # its one customer is archived: say so, as a typed name does
+            hidden = in_channel[0]
+            raise UserError(f"*{hidden.name}* is archived. Bring it back with `/partner restore {hidden.name}`.")
+        raise UserError(f"No customer has <#{channel.id}> as its channel. Name the customer: `{usage}`")
     given = list(words)
     # Slack sends "Smith & Co" as "Smith &amp; Co"; a name may come in quotes, as `add` takes it.
     words = [unescape(w) for w in unquote_words(words)]

@@ -333,6 +333,21 @@ def test_edit_takes_the_customers_channel_in_place_of_its_name(
     assert "No customer has <#C0001> as its channel" in ephemeral(slack.command("edit <#C0001|general> tz=UTC"))
 
 
+def test_a_customer_named_by_its_channel_that_is_archived_or_shared_by_two_is_said_so(
+    slack: SlackRequests, store: Store
+) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("archive acme"))
+    reply = ephemeral(slack.command("checkin <#C0ACME|acme> green renewal signed"))
+    assert "*Acme Corp* is archived. Bring it back with `/partner restore Acme Corp`." in reply
+    assert "You typed: `/partner checkin <#C0ACME|acme> green renewal signed`" in reply
+    assert "Restored *Acme Corp*" in ephemeral(slack.command("restore <#C0ACME|acme>"))
+    ephemeral(slack.command("add Acme Labs <#C0ACME|acme>"))  # two customers in one channel
+    reply = ephemeral(slack.command("checkin <#C0ACME|acme> green renewal signed"))
+    assert "<#C0ACME> is the channel of *Acme Corp*, *Acme Labs*: name the one you mean." in reply
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
 def test_list_names_an_unknown_tier_and_reads_supplier_of_choice_with_spaces(
     slack: SlackRequests, store: Store
 ) -> None:
