@@ -166,6 +166,11 @@ def build_digest(
         streaks=[s for s in streaks if s.weeks > 0][:BEST_STREAKS],
         customers=len(customers),
         owner_id=owner_id,
+        team_practices=(
+            store.latest_survey_response(team_id=team_id, survey="practices", customer_id=None)
+            if owner_id is None
+            else None
+        ),
     )
     return summary, facts
 

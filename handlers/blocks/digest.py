@@ -9,6 +9,8 @@ from typing import Any
 
 from handlers.blocks import context, paused_text, plain, section, tier_text, truncate
 from handlers.blocks.home import BAND_EMOJI, NO_VALUE, CustomerFacts
+from handlers.blocks.surveys import rating_result_text
+from storage.models import SurveyResponse
 
 MAX_LISTED = 8  # names per part; the rest are counted
 
@@ -45,6 +47,8 @@ class DigestSummary:
     customers: int = 0
     owner_id: str | None = None
     with_chart: bool = False  # a chart is posted right after the message
+    # The team digest's latest partnership-practices self-check about the team itself (`survey team practices`).
+    team_practices: SurveyResponse | None = None
 
 
 def _listed(items: Sequence[str]) -> str:
@@ -128,6 +132,18 @@ def digest_blocks(summary: DigestSummary) -> list[dict[str, Any]]:
         ],
         "No streaks yet — a check-in a week starts one.",
     )
+    if summary.owner_id is None:  # the team's own self-check belongs to the team's digest
+        practices = summary.team_practices
+        blocks.append(
+            section(
+                ":handshake: *Our partnership practices*\n"
+                + (
+                    f"Last team self-check: {rating_result_text(practices)}"
+                    if practices is not None
+                    else "_No team self-check yet: `/partner survey team practices`._"
+                )
+            )
+        )
     if summary.with_chart:
         blocks.append(
             context(":chart_with_upwards_trend: Chart below: health over 12 weeks of the customers that moved most.")

@@ -196,6 +196,25 @@ def test_team_practices_survey_is_stored_without_a_customer(
     assert (response.customer_id, response.score, response.answers["practices_comment"]) == (None, 2.0, "we drift")
 
 
+def test_the_teams_own_self_check_is_shown_in_the_team_digest(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """`/partner survey team practices` is read back where the team looks at its week, not only in the export."""
+    add_customer(slack, store)
+    assert "No team self-check yet: `/partner survey team practices`" in json.dumps(
+        ok(slack.command("digest team")), ensure_ascii=False
+    )
+    ok(slack.command("survey team practices", user_id="U0002"))
+    answers = all_ratings(SURVEYS["practices"], "4") | {"inner_circle": "2"}
+    ok(submit(slack, opened(fake_slack), answers, view_id="VTEAM1", user_id="U0002"))
+    team = json.dumps(ok(slack.command("digest team")), ensure_ascii=False)
+    assert (
+        "*Our partnership practices*\\nLast team self-check: 3.5/5 on average; lowest “Do we include this "
+        "customer inside our circle?” (2/5) — <@U0002>"
+    ) in team
+    assert "partnership practices" not in json.dumps(ok(slack.command("digest mine")), ensure_ascii=False)
+
+
 # Submitting
 
 
