@@ -252,6 +252,31 @@ def test_reminders_move_off_a_holiday_and_stop_while_paused(
     assert len(channel_posts(fake_slack, "C0ACME")) == 2
 
 
+def test_no_reminder_while_the_customer_is_snoozed_and_the_next_week_is_on_time(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """The issue: reminders respect snooze as they do pause. A Monday inside `/partner snooze` is skipped for good
+    (not sent late when the snooze ends); the Monday after, across the spring clock change, goes at 09:00 EDT."""
+    clock.set(ny(2027, 3, 3, 10))
+    ephemeral(acme.command("boundary acme activate 1"))
+    tick(store, settings, ny(2027, 3, 8, 9, 0))
+    assert [p["text"] for p in channel_posts(fake_slack, "C0ACME")] == [f"A reminder of how we work together: {FIRST}."]
+    clock.set(ny(2027, 3, 12, 10))
+    assert "No nudges about *Acme Corp*" in ephemeral(acme.command("snooze acme until 2027-03-16 offsite"))
+    for hour in (9, 10, 13):
+        tick(store, settings, ny(2027, 3, 15, hour, 0))  # the clocks went forward on Sunday 14 March
+    tick(store, settings, ny(2027, 3, 16, 10, 0))  # the snooze is over: nothing late
+    assert len(channel_posts(fake_slack, "C0ACME")) == 1
+    tick(store, settings, ny(2027, 3, 22, 8, 59))
+    tick(store, settings, ny(2027, 3, 22, 9, 0))
+    assert len(channel_posts(fake_slack, "C0ACME")) == 2
+    assert [(n.due_key, n.status) for n in nudges(store, "boundary_reminder")] == [
+        ("2027-03-08", "sent"),
+        ("2027-03-15", "skipped"),
+        ("2027-03-22", "sent"),
+    ]
+
+
 def test_wording_varies_never_twice_in_a_row_and_owners_can_preview_and_edit_it(
     acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
