@@ -677,9 +677,13 @@ class NudgeQueries(StoreBase):
         self, *, team_id: str, nudge_id: int, outcome: dict[str, Any], replaces: Sequence[str] = ()
     ) -> bool:
         """Records what a person did about a nudge (logged, snoozed, skipped); the first answer wins, except over an
-        earlier one whose ``what`` is in `replaces` (a skip is final where a snooze only put the call off)."""
+        earlier one whose ``what`` is in `replaces` (a skip is final where a snooze only put the call off).
+
+        Read and written under the row's write lock: a click and a command's follow-up answering at the same moment
+        must not each read "no answer yet" and the later write silently undo the earlier."""
         with self.session() as session:
-            row = session.get(Nudge, nudge_id)
+            _write_transaction(session)
+            row = session.get(Nudge, nudge_id, with_for_update=True)
             if row is None or row.team_id != team_id:
                 return False
             if row.payload.get("outcome") and (row.payload["outcome"].get("what") not in replaces):
