@@ -305,6 +305,30 @@ def test_a_snooze_typed_as_a_command_shows_on_the_nudge_it_puts_off_as_a_click_w
     assert "Call logged by <@U0001>" in json.dumps(nudges(fake_slack)[-1]["blocks"])
 
 
+def test_an_overdue_alert_a_snooze_held_back_waits_for_the_next_morning_not_the_minute_its_call_comes_back(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Snoozed for two weeks, Acme passed its 10-day window meanwhile: the call came back in #acme and, that same
+    minute, its owner was told it was overdue. The reminder gets its day; the alert follows the next morning."""
+    acme = add(store, cadence="weekly tue 09:00", country="US")
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id or 0, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+    tick(store, settings, day(8))
+    clock.set(day(8) + timedelta(hours=1))
+    ephemeral(slack.command("snooze acme 2w customer offsite"))  # until Tuesday 22 December, 10:00
+    for instant in (day(15), day(22), day(22) + timedelta(hours=1), day(22) + timedelta(hours=2)):
+        tick(store, settings, instant)
+    assert "the call snoozed on Tue 8 Dec" in headline(nudges(fake_slack)[-1])
+    assert rows(store, "overdue") == []
+    for instant in (day(23) - MINUTE, day(23), day(24)):
+        tick(store, settings, instant)
+    (alert,) = rows(store, "overdue")
+    assert (alert.due_at, alert.status) == (day(23), "sent")  # Wednesday 09:00 in New York
+    dm = fake_slack.messages[fake_slack._dm_by_user["U0001"]]
+    assert ["is overdue" in m["text"] for m in dm].count(True) == 1
+
+
 def test_a_call_snoozed_for_two_hours_after_its_nudge_comes_back_the_next_business_day_one_nudge_a_day(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
