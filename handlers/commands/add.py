@@ -76,6 +76,28 @@ def settings_for(
     return fields
 
 
+def default_tz_hint(customer: Customer) -> str:
+    """Said when the time zone fell back to the default because Slack did not give the owner's: a customer on
+    the wrong clock gets its nudges at the wrong hour, so the author should know at once."""
+    return (
+        f"Slack didn't tell me <@{customer.owner_id}>'s time zone, so {customer.tz} (the default) is used: "
+        f"`/partner edit {customer.name} tz=Area/City` sets the customer's."
+    )
+
+
+class OwnerTimezone:
+    """The owner's Slack time zone, asked at most once; remembers whether Slack gave none."""
+
+    def __init__(self, lookup: Callable[[], str | None]) -> None:
+        self._lookup = lookup
+        self.missing = False
+
+    def __call__(self) -> str | None:
+        tz = self._lookup()
+        self.missing = not tz
+        return tz
+
+
 def added_text(customer: Customer, hint: str | None = None) -> str:
     details = [f"owner <@{customer.owner_id}>", f"time zone {customer.tz}"]
     if customer.channel_id:
@@ -111,13 +133,9 @@ def add(call: CommandCall) -> Reply:
         )
     owner_id = args.owner_id or call.user_id
     owner = check_owner(call.client, owner_id, usage=USAGE) if args.owner_id else None
+    owner_tz = OwnerTimezone(lambda: owner.get("tz") if owner is not None else user_timezone(call.client, owner_id))
     with told_with_usage(USAGE):
-        fields = settings_for(
-            args.options,
-            owner_tz=lambda: owner.get("tz") if owner is not None else user_timezone(call.client, owner_id),
-            default_tz=call.settings.default_tz,
-            now=call.now,
-        )
+        fields = settings_for(args.options, owner_tz=owner_tz, default_tz=call.settings.default_tz, now=call.now)
     channel_id = None if args.channel_id == UNSET else args.channel_id
     try:
         customer = call.store.add_customer(
@@ -140,4 +158,4 @@ def add(call: CommandCall) -> Reply:
     if channel_id:  # joining can be slow: after the ack, which says so only if it fails (handlers.followups)
         call.followup["join_customer_id"] = customer.id
     call.refresh_homes(customer.owner_id, call.user_id)
-    return {"text": added_text(customer)}
+    return {"text": added_text(customer, default_tz_hint(customer) if owner_tz.missing else None)}

@@ -14,7 +14,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.customers import clean_name
 from domain.errors import Problems, UserError
-from handlers.commands.add import added_text, check_owner, settings_for, user_timezone
+from handlers.commands.add import OwnerTimezone, added_text, check_owner, default_tz_hint, settings_for, user_timezone
 from handlers.commands.customer_args import UNSET
 from handlers.commands.edit import describe_changes, edit_changes
 from handlers.followups import join_customer_channel, tell_user
@@ -79,13 +79,9 @@ def submit_add_customer(
         clean_name(_text(view, "name"))
     with problems.check(), on_field("owner"):
         owner = check_owner(client, owner_id) if owner_id != user_id else None
+    owner_tz = OwnerTimezone(lambda: owner.get("tz") if owner is not None else user_timezone(client, owner_id))
     with problems.check():
-        fields = settings_for(
-            options,
-            owner_tz=lambda: owner.get("tz") if owner is not None else user_timezone(client, owner_id),
-            default_tz=settings.default_tz,
-            now=now,
-        )
+        fields = settings_for(options, owner_tz=owner_tz, default_tz=settings.default_tz, now=now)
     problems.raise_any()
     try:
         with on_field("name"):
@@ -104,7 +100,7 @@ def submit_add_customer(
             raise
         ack()  # a redelivery that overtook this one added it (and follows it up)
         return
-    context["followup"] = {"customer_id": customer.id}
+    context["followup"] = {"customer_id": customer.id, "default_tz": owner_tz.missing}
     ack()
 
 
@@ -118,7 +114,10 @@ def confirm_add_customer(
     customer = store.customer(team_id=context.team_id or body["team"]["id"], customer_id=int(customer_id))
     if customer is None:
         return
-    hint = join_customer_channel(client=client, store=store, customer=customer, now=clock())
+    hints = [join_customer_channel(client=client, store=store, customer=customer, now=clock())]
+    if (context.get("followup") or {}).get("default_tz"):
+        hints.append(default_tz_hint(customer))
+    hint = "\n".join(h for h in hints if h) or None
     channel_id = _metadata(view).get("channel_id")
     tell_user(client, user_id=body["user"]["id"], channel_id=channel_id, text=added_text(customer, hint))
     request_home_refresh(context, customer.team_id, [customer.owner_id, body["user"]["id"]])

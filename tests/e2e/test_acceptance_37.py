@@ -291,8 +291,20 @@ def test_an_owner_is_kept_as_typed_when_slack_cannot_say_who_it_is(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
     fake_slack.fail_next("users.info", status=500, times=3)
-    assert "Added *Globex*" in ephemeral(slack.command("add Globex <@U0002|sam>"))
+    reply = ephemeral(slack.command("add Globex <@U0002|sam>"))
+    assert "Added *Globex* — owner <@U0002>, time zone UTC." in reply
+    # The customer runs on the default clock: the author is told why, and how to set the right one.
+    assert "Slack didn't tell me <@U0002>'s time zone, so UTC (the default) is used" in reply
+    assert "`/partner edit Globex tz=Area/City`" in reply
     assert [c.owner_id for c in store.customers(team_id=TEAM_ID)] == ["U0002"]
+    assert "didn't tell me" not in ephemeral(slack.command("add Initech <@U0002|sam>"))  # Slack answered: Berlin
+    assert "didn't tell me" not in ephemeral(slack.command("add Umbrella tz=Asia/Tokyo"))
+    # The same from the form, in the confirmation where it was opened.
+    fake_slack.fail_next("users.info", status=500, times=3)
+    values = field_values(name="Hooli", owner="U0001", tz="", country="", cadence="")
+    slack.view_submission(ADD_CUSTOMER_MODAL, values, private_metadata=json.dumps({"channel_id": "C0001"}))
+    told = fake_slack.wait_for("chat.postEphemeral", where=lambda c: "Hooli" in str(c.params.get("text")))
+    assert "Slack didn't tell me <@U0001>'s time zone, so UTC (the default) is used" in told[-1].params["text"]
 
 
 def test_an_archived_customers_history_can_still_be_exported(slack: SlackRequests, store: Store) -> None:
