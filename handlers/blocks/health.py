@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from domain.health import Health
 from domain.surveys import level_gap
-from handlers.blocks import context, plain, section, truncate
+from handlers.blocks import context, mood_emoji, plain, section, truncate
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import LEVEL_NAMES
 from storage.models import Customer, CustomerEvent, SurveyResponse
@@ -18,6 +19,16 @@ BAND_EMOJI = {
     "red": ":red_circle:",
     "unknown": ":white_circle:",
 }
+
+
+# A rating named in a health reason ("mood 4/5 at the last check-in", "latest 2/5"), as domain.health words it.
+_RATING_IN_REASON = re.compile(r"\b(mood|latest) ([1-5])/5\b", re.IGNORECASE)
+
+
+def reason_text(reason: str) -> str:
+    """A health reason as Slack shows it: a rating with its colour emoji beside it (":large_green_circle: 4/5"), as
+    the card and Home show a check-in's mood."""
+    return _RATING_IN_REASON.sub(lambda m: f"{m[1]} {mood_emoji(m[2])} {m[2]}/5", reason)
 
 
 def score_text(score: int | None, band: str | None) -> str:
@@ -96,7 +107,7 @@ def drop_alert_text(
 ) -> str:
     """The owner's DM when the score fell sharply this week, with what moves it most. `current` is the score when
     the DM goes out: it waits for the owner's working morning, and the score may have moved since the fall."""
-    why = "\n".join(f"• {r}" for r in reasons)
+    why = "\n".join(f"• {reason_text(r)}" for r in reasons)
     since = f" It is {current} now." if current is not None and current != latest else ""
     return (
         f":chart_with_downwards_trend: *{customer.name}*'s health fell from {high} to {latest} this week.{since}"
@@ -124,7 +135,7 @@ def status_blocks(
     if tier_moves:
         blocks.append(section(truncate(tier_history_text(tier_moves), 3000)))
     if reasons:
-        blocks.append(section("*What moves it most:*\n" + "\n".join(f"• {r}" for r in reasons)))
+        blocks.append(section("*What moves it most:*\n" + "\n".join(f"• {reason_text(r)}" for r in reasons)))
     elif health.score is None:
         blocks.append(section("Log a check-in or answer a survey and the score starts counting."))
     else:

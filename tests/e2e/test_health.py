@@ -612,10 +612,10 @@ def test_a_health_reason_names_a_rating_as_it_was_typed_not_as_its_colour(
     acme(slack, store, cadence=None)
     ok(slack.command("checkin acme 4 good call, one open question"))
     blocks = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
-    assert "Mood 4/5 at the last check-in" in blocks and "ood green" not in blocks, blocks
+    assert "Mood :large_green_circle: 4/5 at the last check-in" in blocks and "ood green" not in blocks, blocks
     clock.advance(hours=1)
     ok(slack.command("checkin acme yellow waiting on their legal team"))
     clock.advance(hours=1)
     ok(slack.command("checkin acme 2 the pilot slipped"))
     blocks = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
-    assert "Mood mixed over the last 3 check-ins (latest 2/5)" in blocks, blocks
+    assert "Mood mixed over the last 3 check-ins (latest :red_circle: 2/5)" in blocks, blocks
