@@ -145,10 +145,11 @@ def test_never_contacted_counts_from_when_the_customer_was_added() -> None:
 # Mood, scorecard, level
 
 
-def test_moods_of_the_last_90_days_as_1_to_5() -> None:
-    rows = [checkin(day(1, month=7), "red"), checkin(day(10), "yellow"), checkin(day(20), "green")]
+def test_moods_of_the_last_90_days_as_typed() -> None:
+    # As typed, so the reason names a rating "4/5" (the score reads each as 1 to 5: domain.health.mood_value).
+    rows = [checkin(day(1, month=7), "red"), checkin(day(10), "yellow"), checkin(day(20), "4")]
     got = inputs(customer(), rows)
-    assert [m for _, m in got.moods] == [3, 5]
+    assert [m for _, m in got.moods] == ["yellow", "4"]
 
 
 def test_scorecard_and_tier_pass_through_and_an_unknown_tier_is_ignored() -> None:
