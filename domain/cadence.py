@@ -696,12 +696,14 @@ def standing(
     now: datetime,
     created_at: datetime,
     thresholds: Thresholds | None = None,
+    since_what: str | None = None,
 ) -> Standing:
     """Classify how overdue a customer is.
 
     Elapsed time is counted in customer-local dates — business days for daily cadences (so a
     Friday call is still green on Monday), calendar days otherwise. With no call logged yet the
-    clock starts at ``created_at``.
+    clock starts at ``created_at``. ``since_what`` names what restarted the clock at ``last_contact_at``
+    when it was not a call (e.g. "No call since it was resumed").
     """
     _require_aware(now, "now")
     _require_aware(created_at, "created_at")
@@ -726,7 +728,7 @@ def standing(
         state = "yellow"
     else:
         state = "green"
-    what = "Last call" if last_contact_at is not None else "No call logged yet; added"
+    what = since_what or ("Last call" if last_contact_at is not None else "No call logged yet; added")
     reason = (
         f"{what} {_plural(elapsed, unit)} ago (ideal within {_plural(limits.ideal_days, unit)}, "
         f"at most {_plural(limits.max_days, unit)})"

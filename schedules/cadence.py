@@ -253,7 +253,9 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
             return Skip("a call was logged since")
     reason = str(nudge.payload.get("reason") or "no call within its window")
     if contact is not None:
-        last = f" Last call: {start:%a} {start.day} {start:%b}."
+        # The call itself, not the lapse's start: a lapse a resume restarted began after it.
+        called = min(start, _local_date(contact.created_at, tz))
+        last = f" Last call: {called:%a} {called.day} {called:%b}."
     else:  # a lapse counted from the day the customer was added already says so
         last = "" if "no call logged yet" in reason.lower() else " No call logged yet."
     text = f":warning: *{customer.name}* is overdue: {reason}.{last}"

@@ -51,6 +51,8 @@ logger = logging.getLogger("partner.planner")
 
 CADENCE = "cadence"
 OVERDUE = "overdue"
+# What restarted a lapse that began with a resume, not a call: its alert must not read "Last call 12 days ago".
+RESUMED = "No call since it was resumed"
 ALERT_AT = WORKDAY_START  # "by the next business morning", customer time
 # Statuses of a cadence nudge that mean "the call was asked for that day" (for the missed-call rule).
 ASKED = ("pending", "claimed", "sending", "sent", "failed", "missed")
@@ -444,10 +446,16 @@ def lapses(
             day_added_missable = customer.created_at <= call_times[call]
         settings = (customer.cadence, customer.launch_until, customer.ideal_days, customer.max_days)
         has_contact = contact is not None or restarted_on is not None
-        key = (where, *settings, start, has_contact, day_added_missable)
+        key = (where, *settings, start, has_contact, day_added_missable, restarted_on is not None)
         if key not in verdicts:
             verdicts[key] = _lapse_verdict(
-                customer, cal, start, has_contact=has_contact, day_added_missable=day_added_missable, now=now
+                customer,
+                cal,
+                start,
+                has_contact=has_contact,
+                day_added_missable=day_added_missable,
+                now=now,
+                since_what=RESUMED if restarted_on is not None else None,
             )
         verdict = verdicts[key]
         if verdict is not None:
@@ -457,7 +465,14 @@ def lapses(
 
 
 def _lapse_verdict(
-    customer: Scheduled, cal: WorkCalendar, start: date, *, has_contact: bool, day_added_missable: bool, now: datetime
+    customer: Scheduled,
+    cal: WorkCalendar,
+    start: date,
+    *,
+    has_contact: bool,
+    day_added_missable: bool,
+    now: datetime,
+    since_what: str | None = None,
 ) -> tuple[Cadence, datetime, datetime | None, str] | None:
     """(effective cadence, earliest alert, red alert time, red reason) for a lapse that started on the local date
     `start`, or None when no alert can be due yet."""
@@ -475,6 +490,7 @@ def _lapse_verdict(
         now=now,
         created_at=reference,
         thresholds=limits,
+        since_what=since_what,
     )
     if state.state == "red" and limits is not None:
         red_from = (

@@ -681,6 +681,11 @@ def test_a_customer_resumed_after_a_long_pause_is_not_overdue_the_minute_it_is_r
         tick(store, settings, day(n))
     (alert,) = rows(store, "overdue")
     assert (alert.due_key, alert.due_at, alert.status) == ("lapse:2026-12-21", day(35), "sent")
+    (overdue,) = [m for m in fake_slack.messages[fake_slack._dm_by_user["U0001"]] if "overdue" in m["text"]]
+    assert overdue["blocks"][0]["text"]["text"] == (
+        ":warning: *Acme* is overdue: No call since it was resumed 14 days ago (ideal within 7 days, at most 10 days)."
+        " Last call: Tue 1 Dec."
+    )
 
 
 def test_upcoming_lists_the_next_nudges_in_local_time(
