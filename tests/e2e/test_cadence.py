@@ -48,6 +48,7 @@ from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
 
 MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 NINE_NY = timedelta(hours=14)  # 09:00 New York (EST) is 14:00 UTC
+MINUTE = timedelta(minutes=1)
 
 
 def day(n: int, at: timedelta = NINE_NY) -> datetime:
@@ -230,6 +231,35 @@ def test_missed_daily_calls_alert_the_owner_by_the_next_business_morning_once(
     (overdue,) = [m for m in dm if "is overdue" in m["text"]]
     headline = overdue["blocks"][0]["text"]["text"]
     assert headline == ":warning: *Acme* is overdue: the daily call on Tue 1 Dec was missed. No call logged yet."
+
+
+@pytest.mark.parametrize(
+    ("called", "missed", "weekend", "alerted"),
+    [
+        (day(3), "Fri 4 Dec", [day(5), day(6), day(7) - MINUTE], day(7)),  # a Friday call missed: Monday 09:00
+        # Friday 15 January 2027 missed; Monday 18 is Martin Luther King Jr. Day: Tuesday 09:00.
+        (day(45), "Fri 15 Jan", [day(47), day(49), day(50) - MINUTE], day(50)),
+    ],
+)
+def test_a_missed_call_reaches_the_owner_by_the_customers_next_business_morning(
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    called: datetime,
+    missed: str,
+    weekend: list[datetime],
+    alerted: datetime,
+) -> None:
+    acme = add(store, country="US")
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id or 0, author_id="U0001", mood="green", note="n", kind="call", now=called
+    )
+    for instant in [called + timedelta(days=1), *weekend, alerted, alerted + timedelta(hours=3)]:
+        tick(store, settings, instant)
+    (alert,) = rows(store, "overdue")
+    assert (alert.due_at, alert.status) == (alerted, "sent")
+    (overdue,) = [m for m in fake_slack.messages[fake_slack._dm_by_user["U0001"]] if "overdue" in m["text"]]
+    assert f"the daily call on {missed} was missed" in overdue["blocks"][0]["text"]["text"]
 
 
 def test_an_overdue_alert_counted_from_the_day_the_customer_was_added_says_no_call_once(
