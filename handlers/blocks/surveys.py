@@ -276,6 +276,13 @@ def survey_saved_text(survey_key: str, customer: Customer | None, score: float |
     return f":white_check_mark: Saved your {SURVEY_NAMES[survey_key].lower()}{about}{scored}."
 
 
+def tier_now_text(old: str | None, new: str) -> str:
+    """Said to whoever answered the level survey when it moved the tier (the owner gets no DM about their own
+    move: this is where they see it)."""
+    was = f" (was *{LEVEL_NAMES.get(old, old)}*)" if old else ""
+    return f" Its tier is now *{LEVEL_NAMES.get(new, new)}*{was}; the digest lists the move."
+
+
 def tier_change_text(customer: Customer, old: str | None, new: str, by: str) -> str:
     was = f" from *{LEVEL_NAMES.get(old, old)}*" if old else ""
     return f":arrows_counterclockwise: <@{by}> moved *{customer.name}*{was} to *{LEVEL_NAMES.get(new, new)}*."

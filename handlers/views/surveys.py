@@ -18,7 +18,13 @@ from handlers.actions.home import home_card
 from handlers.actions.surveys import SURVEY_CLOSED
 from handlers.blocks import metadata_row_id
 from handlers.blocks.health import gap_alert_text, their_level, view_gap
-from handlers.blocks.surveys import answers_from_state, modal_metadata, survey_saved_text, tier_change_text
+from handlers.blocks.surveys import (
+    answers_from_state,
+    modal_metadata,
+    survey_saved_text,
+    tier_change_text,
+    tier_now_text,
+)
 from handlers.followups import tell_user
 from handlers.home_publisher import request_home_refresh
 from handlers.identity import app_team_id, is_external
@@ -154,6 +160,8 @@ def follow_up_survey(
     user_id = body["user"]["id"]
     channel_id = modal_metadata(view).get("channel_id")
     saved = survey_saved_text(survey.key, customer, response.score)
+    if follow_up.get("tier_change"):
+        saved += tier_now_text(*follow_up["tier_change"])
     card_view_id = modal_metadata(view).get("card_view_id")
     redrawn = (
         customer is not None

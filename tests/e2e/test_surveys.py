@@ -329,6 +329,12 @@ def test_the_owner_moving_the_level_is_not_dmed_about_it(
     fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
     assert fresh is not None and fresh.tier == "partner"
     assert [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0001"] == []
+    # The move is announced to them where they answered: the confirmation says the new tier.
+    (told,) = [c.params["text"] for c in fake_slack.calls_to("chat.postEphemeral") if c.params["user"] == "U0001"]
+    assert told == (
+        ":white_check_mark: Saved your relationship level about *Acme Corp*. Its tier is now *Partner*; the digest "
+        "lists the move."
+    )
 
 
 # Drafts
