@@ -5,7 +5,8 @@
     python bench/home.py --profile             # also prints the top of a cProfile of the big Home
 
 Times `handlers.events.home.render_home` (the very function `app_home_opened` and every refresh call: the SQL
-reads, the per-customer cadence and health facts, the Block Kit view) for one owner's default Home, the whole
+reads, the per-customer cadence and health facts, the Block Kit view; a background refresh reads the viewer's saved
+filters once before it, in handlers/home_publisher.py, not counted here) for one owner's default Home, the whole
 team's Home and the "at risk" filter, and counts the SQL statements each render sends (SQLAlchemy's
 `before_cursor_execute` event). Baseline in the same run and the same database: a trivial Home, an owner with one
 customer, rendered by the same code. Goal: ≤ 150 ms for the big Home.

@@ -28,7 +28,7 @@ from bot.oauth import SlackClients, oauth_settings, slack_clients
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers import register_listeners
-from handlers.events.home import publish_home
+from handlers.events.home import publish_home, saved_home_state
 from handlers.events.uninstall import ActiveWorkspaces, reactivate_on_reinstall
 from handlers.followups import AfterAck
 from handlers.home_publisher import HomePublisher, attach
@@ -231,7 +231,12 @@ def create_app(
     )
     # Debounced App Home refreshes (handlers/home_publisher.py): listeners call request_home_refresh(context, …).
     publisher = home_publisher or HomePublisher()
-    publisher.bind(_home_publish(app, store=store, clock=clock, settings=settings))
+    publisher.bind(
+        _home_publish(app, store=store, clock=clock, settings=settings),
+        # Each viewer's filters and page are in the database: any replica's refresh, or one after a restart, keeps them.
+        state_of=lambda team_id, user_id: saved_home_state(store, team_id=team_id, user_id=user_id),
+        viewers_of=lambda team_id: store.home_team_viewers(team_id=team_id),
+    )
     attach(app, publisher)
 
     active_workspaces = ActiveWorkspaces()  # this process's memory of which teams are installed

@@ -1,9 +1,14 @@
 """Debounced App Home publishing: one views.publish per user per burst of changes, off the request path.
 
 Anything that changes what a user's Home shows (a check-in, a snooze, a new health score…) calls
-`request_home_refresh(context, team_id, [owner_id, …])`. That only arms a short per-(team, user) timer and
-returns at once, so a slash command's ack never waits for Slack; when the timer fires, the Home is rendered
-once with everything that changed meanwhile and published.
+`request_home_refresh(context, team_id, [owner_id, …])`. That reads who looks at the whole team (one indexed
+read), arms a short per-(team, user) timer and returns at once, so a slash command's ack never waits for Slack;
+when the timer fires, the user's saved filters and page are read and the Home is rendered once with everything
+that changed meanwhile and published.
+
+Each user's filters and page live in the database (storage.home.save_home_state, written on each filter or page
+click), not in this process: a refresh published by another replica, or after a restart, keeps them. No
+in-process copy is kept, as it could not save a read without going stale when the user clicks on another replica.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -20,7 +24,6 @@ from handlers.blocks.home import HomeState
 logger = logging.getLogger(__name__)
 
 DEFAULT_DELAY = 2.0  # seconds: long enough to fold a modal submit + its follow-ups, short enough to feel live
-_MAX_REMEMBERED = 10_000
 
 
 class Timer(Protocol):
@@ -39,29 +42,16 @@ def thread_timer(delay: float, fire: Callable[[], None]) -> Timer:
     return timer
 
 
-# The filters and page each user last looked at, so a background refresh keeps them (this process only;
-# a user's next app_home_opened carries them in the view's private_metadata anyway).
-_states: OrderedDict[Key, HomeState] = OrderedDict()
-_states_lock = threading.Lock()
+StateOf = Callable[[str, str], HomeState]
+ViewersOf = Callable[[str], list[str]]
 
 
-def remember_state(team_id: str, user_id: str, state: HomeState) -> None:
-    with _states_lock:
-        _states[(team_id, user_id)] = state
-        _states.move_to_end((team_id, user_id))
-        while len(_states) > _MAX_REMEMBERED:
-            _states.popitem(last=False)
+def default_state(team_id: str, user_id: str) -> HomeState:
+    return HomeState()
 
 
-def team_viewers(team_id: str) -> list[str]:
-    """Who last chose *Whole team* on their Home here: every customer's change shows on theirs too."""
-    with _states_lock:
-        return [user for (team, user), state in _states.items() if team == team_id and state.scope == "team"]
-
-
-def remembered_state(team_id: str, user_id: str) -> HomeState:
-    with _states_lock:
-        return _states.get((team_id, user_id), HomeState())
+def no_viewers(team_id: str) -> list[str]:
+    return []
 
 
 class HomePublisher:
@@ -75,16 +65,37 @@ class HomePublisher:
         timer: TimerFactory = thread_timer,
     ) -> None:
         self._publish = publish
+        self._state_of: StateOf = default_state
+        self._viewers_of: ViewersOf = no_viewers
         self._delay = delay
         self._timer = timer
         self._pending: dict[Key, Timer] = {}
         self._lock = threading.Lock()
         self._closed = False
 
-    def bind(self, publish: Callable[[str, str, HomeState], Any]) -> None:
-        """Sets how to publish (create_app binds the app's client, store and clock) unless already set."""
+    def bind(
+        self,
+        publish: Callable[[str, str, HomeState], Any],
+        *,
+        state_of: StateOf = default_state,
+        viewers_of: ViewersOf = no_viewers,
+    ) -> None:
+        """Sets how to publish (create_app binds the app's client, store and clock) unless already set, and where
+        each viewer's filters and page are kept (the database: any replica's refresh keeps them)."""
         if self._publish is None:
             self._publish = publish
+        self._state_of = state_of
+        self._viewers_of = viewers_of
+
+    def team_viewers(self, team_id: str) -> list[str]:
+        """Who last chose *Whole team* on their Home (in any replica): every customer's change shows on theirs too."""
+        if self._closed:
+            return []
+        try:
+            return self._viewers_of(team_id)
+        except Exception:  # a refresh is best effort: the change itself is saved, and their next open shows it
+            logger.exception("could not read who looks at the whole team in %s", team_id)
+            return []
 
     def __deepcopy__(self, memo: dict[int, Any]) -> HomePublisher:
         return self  # Bolt copies the context for lazy listeners; the publisher is one shared worker
@@ -117,7 +128,8 @@ class HomePublisher:
         if self._publish is None:
             return
         try:
-            self._publish(team_id, user_id, remembered_state(team_id, user_id))
+            # Read here, not cached: the user may have changed it through another replica since.
+            self._publish(team_id, user_id, self._state_of(team_id, user_id))
         except Exception:  # a failed refresh must not kill the timer thread; the next change tries again
             logger.exception("could not refresh the Home of %s in %s", user_id, team_id)
 
@@ -175,7 +187,7 @@ def request_home_refresh(context_or_app: Any, team_id: str, user_ids: Iterable[s
     if publisher is None:
         logger.debug("no Home publisher here; skipped a refresh for %s", team_id)
         return
-    publisher.request(team_id, [*user_ids, *team_viewers(team_id)])
+    publisher.request(team_id, [*user_ids, *publisher.team_viewers(team_id)])
 
 
 def refresh_channel_homes(context_or_app: Any, store: Any, team_id: str, channel_id: str) -> None:

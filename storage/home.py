@@ -15,6 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, exists, func, literal, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from storage.base import StoreBase
@@ -25,6 +27,7 @@ from storage.models import (
     Customer,
     CustomerEvent,
     HealthSnapshot,
+    HomeViewState,
     Nudge,
     SurveyResponse,
     Workspace,
@@ -33,6 +36,7 @@ from storage.models import (
 SURVEY_PROMPT_KIND = "survey_prompt"  # the survey scheduler's nudge kind (storage.models.Nudge.kind)
 ESCALATION_KIND = "boundary_escalation"  # schedules.boundaries.ESCALATION: subject "boundary:<id>"
 SURVEY_PENDING_DAYS = 14  # a survey prompt left unanswered this long no longer counts as pending
+MAX_SAVED_PAGE = 100_000  # far past any team's last page (20 a page), well inside an INTEGER: a forged "Next" value
 
 
 @dataclass(frozen=True)
@@ -465,3 +469,44 @@ class HomeQueries(StoreBase):
             )
             for customer_id, day, score in rows:
                 yield customer_id, day, int(score)
+
+    # ----------------------------------------------------------------------- each viewer's filters and page
+
+    def save_home_state(
+        self, *, team_id: str, user_id: str, scope: str, show: str, tier: str | None, page: int, now: datetime
+    ) -> None:
+        """Records the filters and page a user chose: one INSERT … ON CONFLICT DO UPDATE (SQLite and PostgreSQL),
+        so two replicas serving the same user's clicks at once leave the later one, never an IntegrityError."""
+        values = {
+            "team_id": team_id,
+            "user_id": user_id,
+            "scope": scope,
+            "show": show,
+            "tier": tier[:32] if tier else None,  # the tier filter's values are Customer.tier's (≤ 32)
+            "page": max(0, min(page, MAX_SAVED_PAGE)),
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            statement = insert(HomeViewState).values(values)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[col(HomeViewState.team_id), col(HomeViewState.user_id)],
+                    set_={k: statement.excluded[k] for k in ("scope", "show", "tier", "page", "updated_at")},
+                )
+            )
+
+    def home_state(self, *, team_id: str, user_id: str) -> HomeViewState | None:
+        """The filters and page `user_id` last chose on their Home (None: never chose any, the defaults)."""
+        with self.session() as session:
+            return session.get(HomeViewState, (team_id, user_id))
+
+    def home_team_viewers(self, *, team_id: str) -> list[str]:
+        """Who last chose *Whole team* on their Home: every customer's change shows on theirs too."""
+        with self.session() as session:
+            rows = session.exec(
+                select(HomeViewState.user_id).where(
+                    col(HomeViewState.team_id) == team_id, col(HomeViewState.scope) == "team"
+                )
+            )
+            return sorted(rows)

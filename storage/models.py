@@ -285,6 +285,21 @@ class SurveyDraft(SQLModel, table=True):
     updated_at: datetime = utc_column()
 
 
+class HomeViewState(SQLModel, table=True):
+    """The filters and page a user last chose on App Home, so any replica's refresh (or one after a restart)
+    publishes the Home they were looking at (handlers.blocks.home.HomeState holds the same four values)."""
+
+    __tablename__ = "home_state"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=32)
+    scope: str = Field(max_length=8)  # "mine" | "team"
+    show: str = Field(max_length=8)  # "all" | "risk"
+    tier: str | None = Field(default=None, max_length=32)
+    page: int = 0
+    updated_at: datetime = utc_column()
+
+
 class HealthSnapshot(SQLModel, table=True):
     """A customer's health score, stored once per local day for trends."""
 

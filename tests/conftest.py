@@ -21,7 +21,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +52,6 @@ def home_refreshes_on_demand(monkeypatch: pytest.MonkeyPatch) -> None:
     step never lands in the middle of a test counting Slack calls, or in the next test. Tests of the debounce pass
     their own `home_publisher` to create_app."""
     monkeypatch.setattr("bot.app.HomePublisher", lambda: HomePublisher(timer=HeldTimer))
-    # The filters each user last chose (one process's memory): a test starts with nobody's, as a new process does.
-    monkeypatch.setattr("handlers.home_publisher._states", OrderedDict())
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from handlers.blocks.home import (
     with_next_nudge,
 )
 from handlers.commands.lookup import live_customer
-from handlers.events.home import publish_home, snoozed_calls
+from handlers.events.home import publish_home, save_home_state, snoozed_calls
 from handlers.followups import AfterAck
 from handlers.ids import HOME_NEXT_PAGE, HOME_PREV_PAGE, HOME_SCOPE, HOME_SHOW, HOME_TIER
 from storage.models import Customer
@@ -67,13 +67,16 @@ def ack_home(
     team_id, user_id = context.team_id or body["team"]["id"], body["user"]["id"]
 
     def change_home() -> None:
+        now = clock()
+        # Saved before publishing: a refresh right after, from this replica or another, must see the new choice.
+        save_home_state(store, team_id=team_id, user_id=user_id, state=state, now=now)
         publish_home(
             client=client,
             store=store,
             team_id=team_id,
             user_id=user_id,
             state=state,
-            now=clock(),
+            now=now,
             default_tz=settings.default_tz,
             any_checkin=settings.any_checkin_satisfies,
         )

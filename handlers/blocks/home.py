@@ -85,6 +85,11 @@ class HomeState:
             data = json.loads(text or "{}")
         except ValueError:
             return cls()
+        return cls.from_values(data)
+
+    @classmethod
+    def from_values(cls, data: Any) -> HomeState:
+        """A state from its four values (a view's metadata, a saved row); anything invalid gets its default."""
         if not isinstance(data, dict):
             return cls()
         scope = data.get("scope") if data.get("scope") in ("mine", "team") else "mine"

@@ -30,7 +30,6 @@ from handlers.blocks.home import (
     with_next_nudge,
 )
 from handlers.blocks.home import home_view as build_home_view
-from handlers.home_publisher import remember_state
 from schedules import planner
 from storage.store import Store
 
@@ -184,14 +183,31 @@ def publish_home(
         default_tz=default_tz,
         any_checkin=any_checkin,
     )
-    remember_state(team_id, user_id, page_state(view))  # before publishing: a refresh right after must see it
     client.views_publish(user_id=user_id, view=view)
     return view
 
 
-def page_state(view: dict[str, Any]) -> HomeState:
-    """The state actually shown (the page may have been clamped to the last one)."""
-    return HomeState.from_metadata(view.get("private_metadata"))
+def save_home_state(store: Store, *, team_id: str, user_id: str, state: HomeState, now: datetime) -> None:
+    """Keeps the filters and page a user chose in the database, so a refresh published by any replica, or after a
+    restart, shows them (not the defaults) until they choose others."""
+    store.save_home_state(
+        team_id=team_id,
+        user_id=user_id,
+        scope=state.scope,
+        show=state.show,
+        tier=state.tier,
+        page=state.page,
+        now=now,
+    )
+
+
+def saved_home_state(store: Store, *, team_id: str, user_id: str) -> HomeState:
+    """The filters and page `user_id` last chose (the defaults if none, or if the row no longer reads as one)."""
+    row = store.home_state(team_id=team_id, user_id=user_id)
+    if row is None:
+        return HomeState()
+    # Validated as a view's own state is (an unknown scope falls back to "mine").
+    return HomeState.from_values({"scope": row.scope, "show": row.show, "tier": row.tier, "page": row.page})
 
 
 def app_home_opened(

@@ -18,7 +18,7 @@ from bot.oauth import SlackClients
 from bot.scheduler import build_scheduler, scheduled_tick
 from bot.settings import Settings
 from schedules.jobs import run_tick
-from storage.models import Customer, Nudge, Workspace
+from storage.models import Customer, HomeViewState, Nudge, Workspace
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -188,6 +188,7 @@ def rows_of(store: Store, team_id: str) -> dict[str, Any]:
         return {
             "customers": len(session.exec(select(Customer).where(Customer.team_id == team_id)).all()),
             "nudges": len(session.exec(select(Nudge).where(Nudge.team_id == team_id)).all()),
+            "home_states": len(session.exec(select(HomeViewState).where(HomeViewState.team_id == team_id)).all()),
             "workspace": session.get(Workspace, team_id) is not None,
         }
 
@@ -199,17 +200,21 @@ def test_purge_shows_what_it_would_delete_and_deletes_only_that_workspace_with_y
         acme = add(store, team_id=team_id)
         assert acme.id is not None
         store.record_checkin(team_id=team_id, customer_id=acme.id, author_id="U0001", mood="green", note="", now=MON)
+        store.save_home_state(
+            team_id=team_id, user_id="U0001", scope="team", show="risk", tier=None, page=0, now=MON
+        )  # the filters Dana chose on App Home
     tick(store, settings, day(1))
     before = rows_of(store, TEAM_ID)
-    assert before == {"customers": 1, "nudges": 1, "workspace": True}
+    assert before == {"customers": 1, "nudges": 1, "home_states": 1, "workspace": True}
 
     dry = cli(["workspace", "purge", TEAM_ID], settings, tmp_path)
     assert dry.returncode == 1, dry.stderr
     assert "nothing was deleted" in dry.stderr and "--yes" in dry.stderr
     assert f"note: {TEAM_ID} has not uninstalled Partner" in dry.stderr
     shown = counts(dry.stdout)
-    assert {k: shown[k] for k in ("customer", "checkin", "customer_event", "nudge", "workspace")} == {
+    assert {k: shown[k] for k in ("customer", "checkin", "customer_event", "nudge", "home_state", "workspace")} == {
         "customer": 1,
+        "home_state": 1,
         "checkin": 1,
         "customer_event": 1,
         "nudge": 1,
@@ -221,8 +226,8 @@ def test_purge_shows_what_it_would_delete_and_deletes_only_that_workspace_with_y
     assert done.returncode == 0, done.stderr
     assert counts(done.stdout) == shown
     assert f"deleted {sum(shown.values())} row(s) of workspace {TEAM_ID}" in done.stderr
-    assert rows_of(store, TEAM_ID) == {"customers": 0, "nudges": 0, "workspace": False}
-    assert rows_of(store, "T0OTHER") == {"customers": 1, "nudges": 1, "workspace": True}
+    assert rows_of(store, TEAM_ID) == {"customers": 0, "nudges": 0, "home_states": 0, "workspace": False}
+    assert rows_of(store, "T0OTHER") == {"customers": 1, "nudges": 1, "home_states": 1, "workspace": True}
 
     bad = cli(["workspace", "purge", "acme"], settings, tmp_path)
     assert bad.returncode == 2 and "'acme' is not a Slack team ID" in bad.stderr
