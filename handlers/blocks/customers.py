@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain import boundaries as rules
-from domain.cadence import parse_cadence
+from domain.cadence import Standing, parse_cadence
 from domain.calendar import WorkCalendar
 from domain.health import mood_colour, mood_rating, mood_value
 from handlers.blocks import (
@@ -75,6 +75,8 @@ class CustomerRow:
     # The card's latest scorecard and practices self-check about this customer (None: none yet, or the list).
     scorecard: SurveyResponse | None = None
     practices: SurveyResponse | None = None
+    # Past the cadence's ideal window (yellow) or its maximum (red): None within it (or paused, off).
+    standing: Standing | None = None
 
 
 def local_time(instant: datetime, tz: str) -> str:
@@ -116,6 +118,15 @@ def cadence_text(customer: Customer) -> str:
         return customer.cadence
 
 
+def standing_text(row: CustomerRow) -> str:
+    """ ":red_circle: overdue — last call 11 days ago (ideal within 7 days, at most 10 days)", or nothing."""
+    if row.standing is None:
+        return ""
+    badge = ":red_circle: *overdue*" if row.standing.state == "red" else ":large_yellow_circle: *call due*"
+    reason = row.standing.reason
+    return f"{badge} — {reason[:1].lower()}{reason[1:]}"
+
+
 def nudge_text(row: CustomerRow, now: datetime) -> str:
     customer = row.customer
     if customer.paused_at is not None:
@@ -147,6 +158,8 @@ def list_message(
         owner = f"<@{customer.owner_id}>" if customer.owner_id else "no owner"
         top = f"*{customer.name}* · {owner} · tier {tier_text(customer.tier)} · health {health_text(customer)}"
         bottom = f"{last} · mood {mood_trend(row.moods)} · next nudge {nudge_text(row, now)}"
+        if row.standing is not None:
+            bottom += f"\n{standing_text(row)}"
         lines.append(f"{customer.name}: {last}")
         blocks.append(section(f"{top}\n{bottom}", accessory=button("Open", LIST_OPEN_CARD, str(customer.id))))
     if not rows:
@@ -205,7 +218,8 @@ def customer_card(
         f"*Channel*\n{channel}",
         f"*Time zone*\n{calendar}",
         f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}"
-        + (f"\n_{customer.snooze_reason}_" if is_snoozed(customer, now) and customer.snooze_reason else ""),
+        + (f"\n_{customer.snooze_reason}_" if is_snoozed(customer, now) and customer.snooze_reason else "")
+        + (f"\n{standing_text(row)}" if row.standing is not None else ""),
         f"*Tier*\n{tier_text(customer.tier)}",
         f"*Health*\n{health_text(customer)}",
     ]

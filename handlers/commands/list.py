@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.settings import Settings
+from domain.cadence import Standing, standing
+from domain.calendar import WorkCalendar
 from domain.customers import next_nudge, work_calendar
 from domain.errors import UserError
 from domain.health import mood_colour
@@ -89,6 +91,26 @@ def parse_list_args(text: str) -> ListFilter:
     return ListFilter(mine=mine, at_risk=at_risk, tier=tier, page=page)
 
 
+def cadence_standing(
+    customer: Customer, calendar: WorkCalendar, last_contact_at: datetime | None, now: datetime
+) -> Standing | None:
+    """Past its ideal window (yellow) or its maximum (red, the owner alerted) as the cadence engine counts it; None
+    when paused, off, unreadable or within the ideal window."""
+    if customer.paused_at is not None or not customer.cadence:
+        return None
+    try:
+        cadence = planner.effective_cadence(customer, calendar, now)
+    except ValueError:
+        return None
+    limits = planner.thresholds_of(customer, cadence)
+    if limits is None:
+        return None
+    state = standing(
+        cadence, calendar, last_contact_at=last_contact_at, now=now, created_at=customer.created_at, thresholds=limits
+    )
+    return state if state.state in ("yellow", "red") else None
+
+
 def customer_rows(
     store: Store,
     settings: Settings,
@@ -105,6 +127,8 @@ def customer_rows(
     # A call satisfies the cadence's current period (the cadence engine's default): no nudge is shown for it.
     calls = store.latest_checkins(team_id=team_id, customer_ids=ids, kind="call")
     last_calls = {cid: call.created_at for cid, call in calls.items()}
+    # What restarts the cadence's clock, as the engine counts it (PARTNER_ANY_CHECKIN_SATISFIES: any check-in).
+    contacts = {cid: c.created_at for cid, c in latest.items()} if settings.any_checkin_satisfies else last_calls
     snoozes = store.snoozes(team_id=team_id, customers=customers, after=now)
     comes_back = planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=settings.default_tz)
     rows = []
@@ -134,6 +158,7 @@ def customer_rows(
                     last_contact_at=last_calls.get(customer.id),
                     comes_back=comes_back.get(customer.id),
                 ),
+                standing=cadence_standing(customer, calendar, contacts.get(customer.id), now),
                 recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),
                 boundaries=store.boundary_records(team_id=team_id, customer_id=customer.id) if recent else None,
             )

@@ -718,6 +718,32 @@ def test_a_customer_resumed_after_a_long_pause_is_not_overdue_the_minute_it_is_r
     )
 
 
+def test_the_card_and_the_list_turn_yellow_past_the_ideal_window_and_red_past_the_maximum(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """Issue #4: "past the ideal the customer turns yellow, past the maximum red" — the health score alone (recency is
+    one input of several) still read green 71 eleven days after the last weekly call."""
+    acme = add(store, cadence="weekly tue 09:00")
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id or 0, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+
+    def shown(text: str) -> str:
+        return json.dumps(slack.command(text).json()["blocks"], ensure_ascii=False)
+
+    clock.set(day(7))
+    assert "call due" not in shown("show acme") and "overdue" not in shown("list")
+    clock.set(day(9))
+    assert ":large_yellow_circle: *call due* — last call 8 days ago (ideal within 7 days, at most 10 days)" in shown(
+        "show acme"
+    )
+    clock.set(day(12))
+    red = ":red_circle: *overdue* — last call 11 days ago (ideal within 7 days, at most 10 days)"
+    assert red in shown("show acme") and red in shown("list")
+    ephemeral(slack.command("pause acme"))  # a paused customer owes no call
+    assert "overdue" not in shown("show acme")
+
+
 def test_upcoming_lists_the_next_nudges_in_local_time(
     slack: SlackRequests, store: Store, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
