@@ -1,5 +1,11 @@
 """Every action_id and callback_id, in one place: the manifest test checks each has a listener and a use."""
 
+import re
+
+# Any event type: the last event listener, acking the events no listener above it handles (handlers/events). A
+# pattern, not an event of the manifest's subscriptions.
+ANY_OTHER_EVENT = re.compile(r".*")
+
 # Check-ins
 CHECKIN_MODAL = "checkin_modal"
 CHECKIN_CUSTOMER = "checkin_customer"

@@ -74,7 +74,8 @@ def registrations() -> dict[str, set[str]]:
                 raise AssertionError(
                     f"{path}:{node.lineno}: register listeners with a literal or a handlers.ids constant"
                 )
-            found.setdefault(node.func.attr, set()).add(value)
+            if isinstance(value, str):  # a pattern (handlers.ids.ANY_OTHER_EVENT) names nothing of the manifest
+                found.setdefault(node.func.attr, set()).add(value)
     return found
 
 

@@ -1,5 +1,4 @@
 import logging
-import re
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -8,6 +7,7 @@ from bot.metrics import OUTCOME_KEY
 from handlers.events.channels import bot_joined_channel, channel_shared, channel_unshared
 from handlers.events.home import app_home_opened
 from handlers.events.uninstall import workspace_uninstalled
+from handlers.ids import ANY_OTHER_EVENT
 
 logger = logging.getLogger("partner.events")
 
@@ -31,4 +31,4 @@ def register(app: App) -> None:
     # Partner invited into a customer's channel that refused its posts: its nudges go there again at once.
     app.event("member_joined_channel")(bot_joined_channel)
     # Last: any other event, once the listeners above have passed it by.
-    app.event(re.compile(r".*"))(ignore_event)
+    app.event(ANY_OTHER_EVENT)(ignore_event)
