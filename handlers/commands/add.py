@@ -22,7 +22,10 @@ from storage.models import Customer
 
 logger = logging.getLogger(__name__)
 
-USAGE = "/partner add <name> [#channel] [@owner] [tz=Area/City] [country=CC] [cadence=…] [week=mon-fri]"
+USAGE = (
+    "/partner add <name> [#channel] [@owner] [tz=Area/City] [country=CC] [cadence=…] [week=mon-fri] "
+    "[summary=on|off] [ideal=<days>] [max=<days>]"
+)
 
 
 def user_timezone(client: WebClient, user_id: str) -> str | None:

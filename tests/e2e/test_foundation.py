@@ -51,6 +51,16 @@ def test_help_on_one_subcommand_shows_its_usage(slack: SlackRequests, text: str)
     assert "/partner checkin <customer>" in json.dumps(body["blocks"])
 
 
+def test_help_on_add_names_every_setting_add_takes(slack: SlackRequests, store: Store) -> None:
+    usage = "/partner add <name> [#channel] [@owner] [tz=Area/City] [country=CC] [cadence=…] [week=mon-fri] "
+    usage += "[summary=on|off] [ideal=<days>] [max=<days>]"
+    assert usage in ephemeral(slack.command("help add"))
+    # Each is taken as help says: summary=off keeps check-ins out of the channel, ideal=/max= set the windows.
+    assert "Added *Globex*" in ephemeral(slack.command("add Globex summary=off ideal=5 max=9"))
+    customer = store.customer_by_name(team_id=TEAM_ID, name="globex")
+    assert customer is not None and (customer.post_checkins, customer.ideal_days, customer.max_days) == (False, 5, 9)
+
+
 def test_help_on_something_unknown_lists_everything(slack: SlackRequests) -> None:
     text = ephemeral(slack.command("help chekin"))
     assert "No help on `chekin`. Did you mean `/partner help checkin`?" in text and "/partner add" in text
