@@ -16,6 +16,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.settings import Settings
@@ -103,7 +104,21 @@ def _redraw(
     customer: Customer,
     confirmation: str,
     now: datetime,
+    client: WebClient | None = None,
 ) -> None:
+    # Imported here: handlers.actions.home reaches this module through the survey actions it imports.
+    from handlers.actions.home import home_card, home_card_customer, modal_source
+
+    card = modal_source(body)
+    if client is not None and card is not None and home_card_customer(card) == customer.id and card.get("id"):
+        # A click on the customer's card opened from Home: no response_url there, so the card itself is redrawn
+        # with what changed, and says it.
+        redrawn = home_card(store, settings, team_id=customer.team_id, customer=customer, now=now, notice=confirmation)
+        try:
+            client.views_update(view_id=card["id"], view=redrawn)
+        except (SlackApiError, OSError) as e:  # the card was closed meanwhile: the change is kept all the same
+            logger.info("could not redraw the Home card %s after a boundary click: %s", card["id"], e)
+        return
     surface = _surface(action)
     if surface == SURFACE_LIST:
         assert customer.id is not None
@@ -142,7 +157,15 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
         template = done if changed else already
         confirmation = template.format(text=quoted(after.rule.text), customer=customer.name)
         _redraw(
-            body, action, respond, store=store, settings=settings, customer=customer, confirmation=confirmation, now=now
+            body,
+            action,
+            respond,
+            store=store,
+            settings=settings,
+            customer=customer,
+            confirmation=confirmation,
+            now=now,
+            client=client,
         )
 
     return listener
@@ -176,6 +199,7 @@ def slip(
     body: dict[str, Any],
     action: dict[str, Any],
     context: BoltContext,
+    client: WebClient,
     respond: Respond,
     store: Store,
     clock: Clock,
@@ -208,7 +232,15 @@ def slip(
     else:
         request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
     _redraw(
-        body, action, respond, store=store, settings=settings, customer=customer, confirmation=confirmation, now=now
+        body,
+        action,
+        respond,
+        store=store,
+        settings=settings,
+        customer=customer,
+        confirmation=confirmation,
+        now=now,
+        client=client,
     )
 
 

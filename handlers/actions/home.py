@@ -147,6 +147,8 @@ def home_card(
         profile=latest["profile"],
         scorecard=latest["scorecard"],
         practices=latest["practices"],
+        boundary_records=store.boundary_records(team_id=team_id, customer_id=customer.id),
+        boundary_policy=settings.boundary_policy,
         notice=notice,
     )
 

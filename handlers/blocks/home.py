@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Literal, Protocol, TypeVar
 
+from domain.boundaries import Policy
 from domain.cadence import (
     Cadence,
     due_slot,
@@ -33,6 +34,7 @@ from handlers.blocks import (
     tier_text,
     truncate,
 )
+from handlers.blocks.boundaries import boundary_section_blocks
 from handlers.blocks.customers import card_survey_blocks
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
@@ -46,6 +48,7 @@ from handlers.ids import (
     HOME_TIER,
     OPEN_CHECKIN,
 )
+from storage.boundaries import BoundaryRecord
 from storage.home import HomeCandidate, HomeHeaderCounts, LastContact
 from storage.models import Boundary, Customer, SurveyResponse
 
@@ -689,6 +692,8 @@ def card_modal(
     profile: SurveyResponse | None = None,
     scorecard: SurveyResponse | None = None,
     practices: SurveyResponse | None = None,
+    boundary_records: Sequence[BoundaryRecord] = (),
+    boundary_policy: Policy | None = None,
     notice: str | None = None,
 ) -> dict[str, Any]:
     """The customer's card opened from a Home row: what the row says, the settings, and the surveys with their
@@ -714,6 +719,12 @@ def card_modal(
         section("\n".join(details)),
     ]
     if customer.archived_at is None and customer.id is not None:
+        if boundary_records and boundary_policy is not None:
+            # The Boundaries section with its buttons, as on the `/partner show` card (a click redraws this card).
+            blocks += [
+                {"type": "divider"},
+                *boundary_section_blocks(customer, boundary_records, now, boundary_policy, WorkCalendar(tz=facts.tz)),
+            ]
         blocks += [
             {"type": "divider"},
             *card_survey_blocks(customer, their_views, profile, scorecard=scorecard, practices=practices),

@@ -134,6 +134,7 @@ def add_customers(store: Store, count: int, *, start: int = 0, owner: str = DANA
                     "text": f"Replies within one business day ({i})",
                     "status": "active",
                     "created_at": NOW - timedelta(days=30),
+                    "activated_at": NOW - timedelta(days=30),  # as activating one stamps it
                 }
             )
         session.execute(insert(CheckIn), checkins)

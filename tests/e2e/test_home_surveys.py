@@ -208,3 +208,31 @@ def test_a_card_click_that_is_refused_says_why_on_top_of_the_card(
     assert "Only Acme's account team can answer this survey" in json.dumps(refusal.params["view"])
     assert len(fake_slack.calls_to("views.open")) == 1  # the card's own: no survey opened
     assert store.survey_responses(team_id=TEAM_ID) == []
+
+
+def test_the_card_opened_from_home_has_the_boundaries_section_and_a_click_redraws_it(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """The issue's "Boundaries section with buttons on the customer card", on the card opened from Home too: a click
+    there has no response_url, so the card itself shows what changed."""
+    from handlers.ids import BOUNDARY_SLIP
+
+    customer = add_customer(slack, store)
+    assert "Proposed" in slack.command('boundary acme add "We answer within one business day" value=1d').json()["text"]
+    assert "is now active" in slack.command("boundary acme activate 1").json()["text"]
+    card = open_card(slack, fake_slack, open_home(bot, slack, fake_slack), customer.id)
+    shown = json.dumps(card["blocks"], ensure_ascii=False)
+    assert "*Boundaries*" in shown and "“We answer within one business day”" in shown
+    slip = next(e for e in elements(card) if e["action_id"] == BOUNDARY_SLIP)
+    block = next(b for b in card["blocks"] if slip in b.get("elements", []))
+    for _click in range(2):  # a double click logs one slip
+        assert (
+            slack.block_action(BOUNDARY_SLIP, value=slip["value"], block_id=block["block_id"], view=card).status == 200
+        )
+    (boundary,) = store.boundary_records(team_id=TEAM_ID, customer_id=customer.id)
+    assert len(boundary.slips) == 1
+    updates = fake_slack.wait_for("views.update", 2)
+    assert all(u.params["view_id"] == card["id"] for u in updates)
+    redrawn = json.dumps(fake_slack.views[card["id"]]["blocks"], ensure_ascii=False)
+    assert "That slip on “We answer within one business day” is already logged." in redrawn
+    assert "1 slip in the last 30 days" in redrawn
