@@ -358,10 +358,12 @@ def mark_snoozed_call(
     by: str,
     now: datetime,
     settings: Settings | None = None,
+    set_after: datetime | None = None,
 ) -> int:
-    """A snooze typed as a command: the posted nudge of the call it puts off says so in place of its buttons, as a
-    click on its Snooze would, so the channel does not keep asking for a call nobody is about to make. Returns how
-    many messages were updated."""
+    """A snooze set without clicking the nudge (the command, the form from Home or the card): the posted nudge of the
+    call it puts off says so in place of its buttons, as a click on its Snooze would, so the channel does not keep
+    asking for a call nobody is about to make. `set_after`: only a snooze set since then. Returns how many messages
+    were updated."""
     customer = store.customer(team_id=team_id, customer_id=customer_id)
     until = customer.snoozed_until if customer is not None else None
     if customer is None or until is None or until <= now:
@@ -383,6 +385,8 @@ def mark_snoozed_call(
     cal = planner.calendar_of(customer, default_tz=policy.default_tz)
     contact = store.last_contacts(team_id=team_id, customer_ids=[customer_id], kinds=policy.contact_kinds)
     snooze = store.snoozes(team_id=team_id, customers=[customer], after=now).get(customer_id)
+    if snooze is None or (set_after is not None and snooze.since < set_after):
+        return 0
     call = contact.get(customer_id)
     reminder = planner.snooze_reminder(customer, cal, snooze, call.created_at if call else None)
     if reminder is None:

@@ -18,6 +18,7 @@ from handlers.home_publisher import request_home_refresh
 from handlers.ids import NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_REASON, NUDGE_SNOOZE_UNTIL
 from handlers.parsing import escape
 from schedules import planner
+from schedules.cadence import mark_snoozed_call
 from schedules.sender import refresh_message
 from storage.store import Store
 
@@ -99,11 +100,33 @@ def submit_snooze(
 
 
 def redraw_snoozed(
-    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
 ) -> None:
-    """After the modal closed: the nudge message says who snoozed it, until when and why."""
+    """After the modal closed: the nudge message says who snoozed it, until when and why. Opened from Home or the
+    card (no nudge clicked), the posted nudge of the call the snooze put off says so, as after the command."""
     team_id = context.team_id or body["team"]["id"]
-    nudge_id = metadata_row_id(_metadata(view).get("nudge_id"))
+    meta = _metadata(view)
+    nudge_id = metadata_row_id(meta.get("nudge_id"))
+    customer_id = metadata_row_id(meta.get("customer_id"))
+    if nudge_id is None and customer_id is not None:
+        now = clock()
+        mark_snoozed_call(
+            store=store,
+            client=client,
+            team_id=team_id,
+            customer_id=customer_id,
+            by=body["user"]["id"],
+            now=now,
+            settings=settings,
+            set_after=now - timedelta(minutes=1),  # a refused submission saved nothing: an older snooze is not this
+        )
+        return
     nudge = store.nudge(team_id=team_id, nudge_id=nudge_id) if nudge_id is not None else None
     # Only a snooze that was recorded changes the message (a refused submission ran this too).
     if nudge is not None and nudge.payload.get("outcome") and nudge.channel_id and nudge.message_ts:

@@ -17,6 +17,7 @@ from bot.app import make_client
 from bot.cli import print_upcoming
 from bot.settings import Settings
 from handlers.ids import (
+    CARD_SNOOZE,
     NUDGE_SKIP,
     NUDGE_SNOOZE,
     NUDGE_SNOOZE_FOR,
@@ -303,6 +304,29 @@ def test_a_snooze_typed_as_a_command_shows_on_the_nudge_it_puts_off_as_a_click_w
     bot.settle()
     assert len(fake_slack.calls_to("chat.update")) == 3
     assert "Call logged by <@U0001>" in json.dumps(nudges(fake_slack)[-1]["blocks"])
+
+
+def test_a_snooze_from_the_card_shows_on_the_nudge_it_puts_off_and_a_refused_one_does_not(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    acme = add(store)
+    tick(store, settings, day(1))
+    clock.set(day(1) + 30 * MINUTE)
+    message = {"type": "message", "ts": "1.1", "text": ""}  # the card, as an ephemeral answer
+    assert slack.block_action(CARD_SNOOZE, value=str(acme.id), message=message).status == 200
+    metadata = fake_slack.calls_to("views.open")[-1].params["view"]["private_metadata"]
+    refused = {"for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": None}}}
+    assert "errors" in slack.view_submission(NUDGE_SNOOZE_MODAL, refused, private_metadata=metadata).json()
+    bot.settle()
+    assert fake_slack.calls_to("chat.update") == []
+    values: dict[str, Any] = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "1d"}}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "customer at a trade show"}},
+    }
+    assert slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=metadata).status == 200
+    fake_slack.wait_for("chat.update")
+    shown = json.dumps(nudges(fake_slack)[0]["blocks"])
+    assert "Snoozed by <@U0001>" in shown and "customer at a trade show" in shown and "nudge_skip" not in shown
 
 
 def test_an_overdue_alert_a_snooze_held_back_waits_for_the_next_morning_not_the_minute_its_call_comes_back(
