@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from handlers.blocks.help import help_blocks
+from handlers.commands.partner import SUBCOMMANDS
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE, OPEN_CHECKIN
 from storage.store import Store
 from tests.fake_slack import FakeSlack
@@ -41,6 +43,18 @@ def test_help_lists_every_subcommand(slack: SlackRequests, text: str) -> None:
     for usage in ("/partner help", "/partner add", "/partner checkin"):
         assert usage in body["text"]
     assert body["blocks"][0]["type"] == "section"
+
+
+def test_help_shows_every_usage_whole_however_long_the_list(slack: SlackRequests) -> None:
+    blocks = slack.command("help").json()["blocks"]
+    shown = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    for subcommand in SUBCOMMANDS:
+        assert f"`{subcommand.usage}`" in shown
+    # A longer list (more commands, longer usages) spreads over sections of at most 3,000 characters, none cut.
+    many = [(f"/partner cmd{i} " + "[opt=value] " * 20, "What it does, in a line.") for i in range(40)]
+    sections = [b["text"]["text"] for b in help_blocks(many) if b["type"] == "section"]
+    assert all(len(text) <= 3000 for text in sections) and "…" not in "".join(sections)
+    assert all(f"`{usage}`" in "".join(sections) for usage, _ in many)
 
 
 @pytest.mark.parametrize("text", ["help checkin", "help CI", "help /partner checkin", "HELP check-in"])
