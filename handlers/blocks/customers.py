@@ -194,9 +194,14 @@ def _checkin_line(checkin: CheckIn, now: datetime) -> str:
 
 
 def customer_card(
-    row: CustomerRow, *, now: datetime, boundary_policy: rules.Policy = rules.DEFAULT_POLICY
+    row: CustomerRow,
+    *,
+    now: datetime,
+    boundary_policy: rules.Policy = rules.DEFAULT_POLICY,
+    trend: str | None = None,
 ) -> dict[str, Any]:
-    """One customer: owner, channel, time zone, cadence, tier, health, boundaries, last check-ins, buttons."""
+    """One customer: owner, channel, time zone, cadence, tier, health with its weekly `trend` (a sparkline, as
+    Home shows it), boundaries, last check-ins, buttons."""
     customer = row.customer
     archived = customer.archived_at is not None
     channel = f"<#{customer.channel_id}>" if customer.channel_id else "none"
@@ -221,7 +226,7 @@ def customer_card(
         + (f"\n_{customer.snooze_reason}_" if is_snoozed(customer, now) and customer.snooze_reason else "")
         + (f"\n{standing_text(row)}" if row.standing is not None else ""),
         f"*Tier*\n{tier_text(customer.tier)}",
-        f"*Health*\n{health_text(customer)}",
+        f"*Health*\n{health_text(customer)}" + (f"  `{trend}`" if trend else ""),
     ]
     title = customer.name + (" (archived)" if archived else "")
     blocks: list[dict[str, Any]] = [

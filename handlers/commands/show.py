@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers.blocks.customers import customer_card
+from handlers.blocks.home import SPARK_WEEKS, health_trend, trend_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.list import customer_rows
 from handlers.commands.lookup import find_customer
@@ -34,7 +35,13 @@ def card_message(store: Store, settings: Settings, *, customer: Customer, now: d
     row = replace(
         row, their_views=theirs, profile=latest["profile"], scorecard=latest["scorecard"], practices=latest["practices"]
     )
-    return customer_card(row, now=now, boundary_policy=settings.boundary_policy)
+    # The health trend as Home's row and card draw it, so the three surfaces agree.
+    points = store.home_health_points(
+        team_id=customer.team_id, customer_ids=[customer.id], since=(now - timedelta(weeks=SPARK_WEEKS + 1)).date()
+    )
+    series = health_trend(points.get(customer.id, []), now=now, tz=row.tz)
+    trend = trend_text(series) if any(v is not None for v in series) else None
+    return customer_card(row, now=now, boundary_policy=settings.boundary_policy, trend=trend)
 
 
 def show(call: CommandCall) -> Reply:

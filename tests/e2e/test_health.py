@@ -94,6 +94,34 @@ def test_status_shows_score_trend_reasons_and_views(
     assert "Acme Corp: health" in reply["text"]
 
 
+def test_the_customer_card_shows_the_health_trend_as_status_does(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """Issue #6: results feed "a per-customer health score with a trend"; `/partner show` said only "🟢 82"."""
+    customer = acme(slack, store)
+    assert customer.id is not None
+    card = ok(slack.command("show acme"))
+    health = next(f["text"] for b in card["blocks"] for f in b.get("fields", []) if f["text"].startswith("*Health*"))
+    assert "`" not in health  # nothing scored yet: no empty sparkline
+    for weeks_ago in range(11, 0, -1):
+        at = clock.now - timedelta(weeks=weeks_ago)
+        store.save_health(
+            team_id=TEAM_ID,
+            customer_id=customer.id,
+            score=45 + 5 * weeks_ago,
+            band="green",
+            components={},
+            day=at.date(),
+            now=at,
+        )
+    status_trend = ok(slack.command("status acme"))["blocks"][1]["text"]["text"].split("`")[1]
+    card = ok(slack.command("show acme"))
+    health = next(f["text"] for b in card["blocks"] for f in b.get("fields", []) if f["text"].startswith("*Health*"))
+    trend = health.split("`")[1]
+    assert len(trend) == 12 and set(trend) <= set(SPARK_CHARS) and trend[0] == "█"
+    assert trend == status_trend
+
+
 def test_status_of_a_customer_with_nothing_recorded(slack: SlackRequests, store: Store) -> None:
     acme(slack, store, cadence=None)
     reply = ok(slack.command("status acme"))
