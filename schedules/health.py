@@ -185,12 +185,13 @@ def health_inputs(
     now: datetime,
     default_tz: str = "UTC",
     flagged_at: datetime | None = None,
+    last_pause: tuple[datetime, datetime] | None = None,
 ) -> HealthInputs:
     """Everything compute_health needs, from plain rows.
 
     `checkins` are the customer's check-ins of the last MOOD_WINDOW (any order); `last_contact_at` the latest
     check-in that counts for the cadence (a call for daily cadences), however old; `scorecard` the latest
-    scorecard's (average, when).
+    scorecard's (average, when); `last_pause` the customer's last pause that ended, (paused at, resumed at).
     """
     cal = customer_calendar(customer, default_tz)
     cadence = customer_cadence(customer)
@@ -198,6 +199,15 @@ def health_inputs(
     end = min(now, customer.paused_at) if customer.paused_at else now  # a paused customer owes nothing
     since = max(now - ADHERENCE_WINDOW, customer.created_at)
     counts, label = adherence(cadence, cal, checkins, since=since, now=end, launch_until=customer.launch_until)
+    if last_pause is not None and customer.paused_at is None and last_pause[1] > since:
+        # A pause owes no calls: the calls of the paused weeks are left out, those before and after it count.
+        paused, resumed = last_pause
+        before, label = adherence(
+            cadence, cal, checkins, since=since, now=max(since, paused), launch_until=customer.launch_until
+        )
+        after, label = adherence(cadence, cal, checkins, since=resumed, now=end, launch_until=customer.launch_until)
+        owed = [c for c in (before, after) if c is not None]
+        counts = (sum(c[0] for c in owed), sum(c[1] for c in owed)) if owed else None
 
     since_last = ideal = maximum = None
     business = False
@@ -205,6 +215,8 @@ def health_inputs(
     if windows is not None:
         ideal_days, max_days, business = windows
         reference = last_contact_at or customer.created_at  # never contacted: the clock runs from the start
+        if last_pause is not None and customer.paused_at is None:
+            reference = max(reference, last_pause[1])  # a resume restarts the clock as a call would
         ref_day = cal.local_date(reference)
         upto = cal.local_date(end)  # paused: the days since the pause are no call missed
         elapsed = cal.business_days_between(ref_day, upto) if business else max((upto - ref_day).days, 0)
@@ -276,6 +288,7 @@ def _inputs_from_rows(
     now: datetime,
     config: HealthConfig,
     flagged_at: datetime | None = None,
+    last_pause: tuple[datetime, datetime] | None = None,
 ) -> HealthInputs:
     """The stored rows of one customer, read one by one or in a batch, turned into the score's inputs."""
     domain_boundaries = []
@@ -293,7 +306,19 @@ def _inputs_from_rows(
         now=now,
         default_tz=config.default_tz,
         flagged_at=flagged_at,
+        last_pause=last_pause,
     )
+
+
+def _owes_contact(customer: Customer) -> bool:
+    """Does the score count calls or days without contact, which a pause stops and a resume restarts?"""
+    return _owes_calls(customer) or customer.ideal_days is not None
+
+
+def _last_pauses(store: Store, team_id: str, customers: Sequence[Customer]) -> dict[int, tuple[datetime, datetime]]:
+    """The last ended pause of each customer that owes contact; one query, none when no customer owes any."""
+    ids = [c.id for c in customers if c.id is not None and c.paused_at is None and _owes_contact(c)]
+    return store.last_pauses(team_id=team_id, customer_ids=ids) if ids else {}
 
 
 def _flagged(
@@ -332,6 +357,7 @@ def gather_inputs(
         now=now,
         config=config,
         flagged_at=_flagged(store, team_id, boundaries, now).get(customer.id),
+        last_pause=_last_pauses(store, team_id, [customer]).get(customer.id),
     )
 
 
@@ -362,6 +388,7 @@ def gather_inputs_many(
     boundaries = store.boundaries_with_slips_many(team_id=team_id, customer_ids=ids)
     flagged = _flagged(store, team_id, boundaries, now)
     scorecards = store.latest_scorecards(team_id=team_id, customer_ids=ids)
+    pauses = _last_pauses(store, team_id, customers)
     return {
         customer.id: _inputs_from_rows(
             customer,
@@ -372,6 +399,7 @@ def gather_inputs_many(
             now=now,
             config=config,
             flagged_at=flagged.get(customer.id),
+            last_pause=pauses.get(customer.id),
         )
         for customer in customers
         if customer.id is not None

@@ -176,6 +176,28 @@ class CadenceQueries(StoreBase):
             ).all()
         return {customer_id: at for customer_id, at in rows if customer_id is not None and at is not None}
 
+    def last_pauses(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, tuple[datetime, datetime]]:
+        """The last pause of each of these customers that has ended, as (paused at, resumed at), in one query."""
+        if not customer_ids:
+            return {}
+        with self.session() as session:
+            rows = session.exec(
+                select(CustomerEvent.customer_id, CustomerEvent.kind, func.max(CustomerEvent.at))
+                .where(
+                    CustomerEvent.team_id == team_id,
+                    col(CustomerEvent.kind).in_(("paused", "resumed")),
+                    col(CustomerEvent.customer_id).in_(list(customer_ids)),
+                )
+                .group_by(col(CustomerEvent.customer_id), col(CustomerEvent.kind))
+            ).all()
+        latest: dict[tuple[int, str], datetime] = {(cid, kind): at for cid, kind, at in rows if cid is not None and at}
+        pauses: dict[int, tuple[datetime, datetime]] = {}
+        for (cid, kind), resumed in latest.items():
+            paused = latest.get((cid, "paused"))
+            if kind == "resumed" and paused is not None and paused <= resumed:
+                pauses[cid] = (paused, resumed)
+        return pauses
+
     def active_team_ids(self) -> list[str]:
         """Workspaces with at least one live customer and Partner still installed: the scheduler's outer loop (not
         scoped by team on purpose)."""
