@@ -121,7 +121,8 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
         due = [lapse for lapse in due if (planner.subject_of(lapse.customer), lapse.key) not in alerted]
         # A pause owes no calls: a customer resumed since its lapse began is judged from the resume (read only for
         # the few alerts about to be planned, so an idle tick reads nothing more).
-        resumed = store.last_resumed(team_id=team_id, customer_ids=[lapse.customer.id or 0 for lapse in due])
+        pauses = store.last_pauses(team_id=team_id, customer_ids=[lapse.customer.id or 0 for lapse in due])
+        resumed = {customer_id: resumed_at for customer_id, (_, resumed_at) in pauses.items()}
         if resumed:
             again = planner.lapses(
                 [lapse.customer for lapse in due], contacts, now=now, default_tz=policy.default_tz, resumed=resumed

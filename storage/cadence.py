@@ -160,22 +160,6 @@ class CadenceQueries(StoreBase):
             for customer_id, at in since.items()
         }
 
-    def last_resumed(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, datetime]:
-        """When each of these customers was last resumed after a pause (none: never), in one query."""
-        if not customer_ids:
-            return {}
-        with self.session() as session:
-            rows = session.exec(
-                select(CustomerEvent.customer_id, func.max(CustomerEvent.at))
-                .where(
-                    CustomerEvent.team_id == team_id,
-                    CustomerEvent.kind == "resumed",
-                    col(CustomerEvent.customer_id).in_(list(customer_ids)),
-                )
-                .group_by(col(CustomerEvent.customer_id))
-            ).all()
-        return {customer_id: at for customer_id, at in rows if customer_id is not None and at is not None}
-
     def last_pauses(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, tuple[datetime, datetime]]:
         """The last pause of each of these customers that has ended, as (paused at, resumed at), in one query."""
         if not customer_ids:
