@@ -6,6 +6,7 @@ Anyone may snooze (it is temporary and says who and why); pausing and resuming a
 from __future__ import annotations
 
 import re
+from calendar import month_abbr, month_name
 from datetime import date, datetime, time, timedelta
 
 from domain.calendar import WorkCalendar, parse_weekday
@@ -33,20 +34,49 @@ def _unit(word: str) -> str:
     return _UNITS["w" if word.startswith("w") else "h" if word.startswith("h") else "d"]
 
 
-def _day(word: str, today: date) -> date | None:
-    """tomorrow, 2026-12-03, or a weekday name (its next occurrence)."""
-    word = word.lower()
-    if word == "tomorrow":
-        return today + timedelta(days=1)
+_MONTHS = {m.lower(): n for n in range(1, 13) for m in (month_abbr[n], month_name[n])} | {"sept": 9}
+_DAY_OF_MONTH = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
+
+
+def _month_day(words: list[str], today: date) -> tuple[date | None, int]:
+    """'dec 3', '3 dec', 'December 3rd', '3 December' and the words used (2); this year's, or next year's when
+    this year's is long past ("jan 5" said in December)."""
+    if len(words) < 2:
+        return None, 0
+    first, second = (w.lower().rstrip(".,") for w in words[:2])
+    month_word, number_word = (first, second) if first in _MONTHS else (second, first)
+    month, number = _MONTHS.get(month_word), _DAY_OF_MONTH.match(number_word)
+    if month is None or number is None:
+        return None, 0
     try:
-        return date.fromisoformat(word)
+        day = date(today.year, month, int(number[1]))
+    except ValueError:
+        return None, 0  # "feb 30"
+    if today - day > timedelta(days=60):  # in December, "jan 5" is next year's; a day just past stays refused
+        try:
+            day = date(today.year + 1, month, day.day)
+        except ValueError:
+            return None, 0  # 29 Feb
+    return day, 2
+
+
+def _day(words: list[str], today: date) -> tuple[date | None, int]:
+    """tomorrow, 2026-12-03, a weekday name (its next occurrence) or a month and day, and the words used."""
+    word = words[0].lower()
+    if word == "tomorrow":
+        return today + timedelta(days=1), 1
+    try:
+        return date.fromisoformat(word), 1
     except ValueError:
         pass
+    day, used = _month_day(words, today)
+    if day is not None:
+        return day, used
     try:
         weekday = parse_weekday(word)
     except ValueError:
-        return None
-    return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+        return None, 1
+    return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1), 1
 
 
 def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple[datetime | None, int]:
@@ -73,12 +103,14 @@ def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple
     if first == "until":
         if len(words) < 2:
             raise UserError(f"Until when? e.g. `until 2026-12-03`. Usage: `{USAGE}`")
-        day, used = _day(words[1], today), 2
+        day, used = _day(words[1:], today)
+        used += 1
     else:
-        day, used = _day(first, today), 1
+        day, used = _day(words, today)
     if day is None:
         raise UserError(
-            f"'{' '.join(words[:used])}' is not a snooze: use 2d, 1w, tomorrow or until 2026-12-03. Usage: `{USAGE}`"
+            f"'{' '.join(words[:used])}' is not a snooze: use 2d, 1w, tomorrow, until fri, until Dec 3 or "
+            f"until 2026-12-03. Usage: `{USAGE}`"
         )
     if day <= today:
         raise UserError(f"{day.isoformat()} is not in the future for this customer (today is {today.isoformat()}).")

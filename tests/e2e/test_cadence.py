@@ -618,6 +618,13 @@ def test_snooze_command_across_a_weekend(
     assert "until Sat 5 Dec 10:00" in said and "(at a trade show)" in said
     assert "until Thu 10 Dec 10:00" in ephemeral(slack.command("snooze acme for a week"))
     assert "until Fri 4 Dec 10:00 (America/New_York)" in ephemeral(slack.command("snooze acme a day"))
+    # A date as people write it, month by name: that local morning; the reason is what follows.
+    said = ephemeral(slack.command("snooze acme until Dec 8 offsite"))
+    assert "until Tue 8 Dec 00:00 (America/New_York)" in said and "(offsite)" in said
+    assert "until Thu 10 Dec 00:00" in ephemeral(slack.command("snooze acme until 10 December"))
+    assert "until Tue 5 Jan 00:00" in ephemeral(slack.command("snooze acme until jan 5th"))  # next year's
+    assert "not in the future" in ephemeral(slack.command("snooze acme until dec 1"))
+    assert "not a snooze" in ephemeral(slack.command("snooze acme until feb 30"))
 
 
 def test_snooze_for_a_week_across_the_end_of_daylight_saving_ends_at_the_same_local_time(
