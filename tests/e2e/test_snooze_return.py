@@ -263,8 +263,9 @@ def test_a_snooze_by_command_says_when_the_call_comes_back_and_skipping_that_cal
     clock.set(day(1) + 5 * MINUTE)
     text = ephemeral(slack.command("snooze acme 1d at the airport"))
     assert "Next nudge: Wed 2 Dec 09:05 (America/New_York)" in text and "the call snoozed on Tue 1 Dec" in text
+    fake_slack.wait_for("chat.update")  # the command's follow-up redraws the nudge: "Snoozed by …"
     (message,) = nudges(fake_slack)
-    value = message["blocks"][1]["elements"][2]["value"]
+    value = str(rows(store)[0].id)  # the Skip button of the message as it was before the redraw
     assert slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(message)).status
     assert "No nudge is scheduled" not in ephemeral(slack.command("cadence acme"))
     assert "Wed 2 Dec" not in ephemeral(slack.command("upcoming"))
