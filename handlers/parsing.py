@@ -273,6 +273,8 @@ def parse_mood(token: str) -> Mood | None:
     color = _MOOD_WORDS.get(t) or _MOOD_EMOJI.get(t)
     if color is not None:
         return Mood(color, mood_value(color))
+    # `4/5` as Partner shows a rating (list, card, Home) reads as the rating people copy it from.
+    t = t.removesuffix("/5")
     if t in ("1", "2", "3", "4", "5"):  # not isdigit(): "¹" and "٣" are digits that int() may refuse
         return Mood(str(mood_colour(t)), int(t), rating=True)
     return None

@@ -52,6 +52,16 @@ def test_a_rating_is_stored_as_typed_and_shown_beside_its_colour(
     assert f"{GREEN} 4/5 last check-in just now" in home
 
 
+@pytest.mark.parametrize("typed", ["4/5", "4/5 call"])
+def test_a_rating_typed_as_partner_shows_it_is_that_rating(slack: SlackRequests, store: Store, typed: str) -> None:
+    # Partner shows a rating as 4/5 (list, card, Home): the same words typed back are that rating, not "not a mood".
+    add_acme(slack)
+    text = ephemeral(slack.command(f"checkin acme {typed} kickoff went well", user_id=SAM))
+    assert f"{GREEN} Logged a {typed} check-in for *Acme Corp*: kickoff went well" in text
+    assert [c.mood for c in store.checkins(team_id=TEAM_ID)] == ["4"]
+    assert "'6/5' is not a mood" in ephemeral(slack.command("checkin acme 6/5 off the scale"))
+
+
 def test_colours_read_as_before(slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer) -> None:
     add_acme(slack)
     assert f"{YELLOW} Logged a yellow check-in" in ephemeral(slack.command("checkin acme 🟡 pricing worries"))
