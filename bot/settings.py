@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -265,6 +266,13 @@ def checked_database_url(url: str) -> str:
             f"DATABASE_URL is not a valid {scheme}:// URL; write it like "
             "postgresql+psycopg://user:password@host:5432/name (percent-encode @ : / in the password)."
         ) from None
+    # The driver is an extra (README: `pip install -e ".[postgres]"`): without it SQLAlchemy fails deep in
+    # create_engine with a traceback ending in "No module named 'psycopg'".
+    if scheme.startswith("postgres") and importlib.util.find_spec("psycopg") is None:
+        raise SettingsError(
+            "DATABASE_URL is a PostgreSQL URL but its driver, psycopg, is not installed: run "
+            'pip install -e ".[postgres]" (or pip install "psycopg[binary]").'
+        )
     return url
 
 

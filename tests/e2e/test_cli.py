@@ -175,6 +175,23 @@ def test_a_database_url_partner_cannot_open_is_named_without_a_traceback_or_its_
 
 
 @pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_a_postgresql_url_without_its_driver_installed_says_how_to_install_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`pip install -e .` then a PostgreSQL DATABASE_URL (README's first screen, then "Running in production")."""
+    env["DATABASE_URL"] = "postgresql://partner:s3cret-pw@127.0.0.1:1/partner"
+    without_psycopg = "import sys; sys.modules['psycopg'] = None; from bot.cli import main; sys.exit(main())"
+    for command in (["serve", "--http"], ["tick"], ["db", "upgrade"], ["doctor"]):
+        result = subprocess.run(
+            [sys.executable, "-c", without_psycopg, *command], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode in (1, 2) and "Traceback" not in output, output
+        assert 'its driver, psycopg, is not installed: run pip install -e ".[postgres]"' in output
+        assert "s3cret-pw" not in output
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("option", "says"),
     [
