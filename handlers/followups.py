@@ -36,7 +36,7 @@ from handlers.blocks.checkin import (
 )
 from handlers.boundaries_hooks import after_checkin as boundary_checks
 from handlers.home_publisher import HomePublisher, request_home_refresh
-from schedules.cadence import mark_logged_calls, mark_snoozed_call, policy_of
+from schedules.cadence import mark_logged_calls, mark_paused_calls, mark_snoozed_call, policy_of
 from schedules.health import health_config, recompute_health
 from schedules.sender import SenderOptions, claimer_name, nudge_metadata
 from schedules.sharing import with_known_sharing
@@ -565,6 +565,7 @@ class CommandFollowUp:
     join_customer_id: int | None = None
     join_digest_channel: str | None = None
     snoozed_customer_id: int | None = None  # its posted nudge shows the snooze, as a click on Snooze would
+    paused_customer_id: int | None = None  # paused or resumed: its posted nudges drop or regain their buttons
     homes: tuple[str, ...] = ()
 
     @classmethod
@@ -583,6 +584,7 @@ class CommandFollowUp:
             join_customer_id=int(asked["join_customer_id"]) if asked.get("join_customer_id") is not None else None,
             join_digest_channel=str(asked["join_digest_channel"]) if asked.get("join_digest_channel") else None,
             snoozed_customer_id=int(asked["snoozed_customer_id"]) if asked.get("snoozed_customer_id") else None,
+            paused_customer_id=int(asked["paused_customer_id"]) if asked.get("paused_customer_id") else None,
             homes=tuple(asked.get("homes") or ()),
         )
 
@@ -657,6 +659,7 @@ def hand_over_command_followup(
         followup.join_customer_id is None
         and followup.join_digest_channel is None
         and followup.snoozed_customer_id is None
+        and followup.paused_customer_id is None
         and not homes
     ):
         return
@@ -678,7 +681,8 @@ def command_followup(
     publisher: HomePublisher | None,
     settings: Settings | None = None,
 ) -> None:
-    """A `/partner` command's channel joins, the nudge a snooze put off, and Home refreshes, after its ack."""
+    """A `/partner` command's channel joins, the nudge a snooze put off or a pause stopped, and Home refreshes, after
+    its ack."""
     team_id = followup.team_id
     if followup.snoozed_customer_id is not None:
         mark_snoozed_call(
@@ -686,6 +690,16 @@ def command_followup(
             client=client,
             team_id=team_id,
             customer_id=followup.snoozed_customer_id,
+            by=followup.user_id,
+            now=clock(),
+            settings=settings,
+        )
+    if followup.paused_customer_id is not None:
+        mark_paused_calls(
+            store=store,
+            client=client,
+            team_id=team_id,
+            customer_id=followup.paused_customer_id,
             by=followup.user_id,
             now=clock(),
             settings=settings,

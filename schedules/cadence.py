@@ -406,3 +406,72 @@ def mark_snoozed_call(
             )
             updated += 1
     return updated
+
+
+def mark_paused_calls(
+    *,
+    store: Store,
+    client: WebClient | SlackClients,
+    team_id: str,
+    customer_id: int,
+    by: str,
+    now: datetime,
+    settings: Settings | None = None,
+) -> int:
+    """A pause or a resume (the command), after its ack. Paused: every posted nudge and overdue alert of the customer
+    still showing its buttons says the cadence is paused in place of them, so nobody logs, snoozes or skips a call
+    the customer no longer owes. Resumed: today's nudge paused that way gets its buttons back when its call is still
+    due today (no call logged since, the day still a call day); an earlier day's stays paused, as it was. Returns how
+    many messages were updated; a command delivered twice (Slack's retry) updates each once (the first answer wins).
+    """
+    customer = store.customer(team_id=team_id, customer_id=customer_id)
+    if customer is None or customer.archived_at is not None:
+        return 0
+    paused = customer.paused_at is not None
+    rows = [
+        n
+        for n in store.nudges(
+            team_id=team_id,
+            kinds=[CADENCE] if not paused else [CADENCE, OVERDUE],
+            due_after=now - REFRESH_WINDOW,
+            statuses=["sent"],
+            customer_ids=[customer_id],
+        )
+        if n.message_ts and n.channel_id and n.due_at <= now
+    ]
+    if paused:
+        outcome: dict[str, str] | None = {"what": "paused", "by": by, "at": now.isoformat()}
+        rows = [n for n in rows if not n.payload.get("outcome")]
+    else:
+        outcome = None
+        rows = [n for n in rows if (n.payload.get("outcome") or {}).get("what") == "paused"]
+        tz = policy_of(settings).default_tz
+        today = planner.calendar_of(customer, default_tz=tz).local_date(now)
+        rows = [n for n in rows if n.due_key == today.isoformat()]
+        if rows and customer.snoozed_until is not None and customer.snoozed_until > now:
+            rows = []  # snoozed again since the resume: the snooze says what happens to the call
+        if rows:
+            call = last_contact(store, rows[0])
+            rows = [n for n in rows if _still_due(n, customer, call, default_tz=tz)]
+    updated = 0
+    for nudge in rows:
+        assert nudge.id is not None and nudge.channel_id and nudge.message_ts
+        # Pausing answers only a nudge nobody answered (a retry's second pause finds it answered: no second redraw).
+        taken_back = () if paused else ("paused",)
+        if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome, replaces=taken_back):
+            refresh_message(
+                store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=now
+            )
+            updated += 1
+    return updated
+
+
+def _still_due(nudge: Nudge, customer: Customer, call: CheckIn | None, *, default_tz: str) -> bool:
+    """Whether the call a posted nudge asked for is still owed: none logged since its period began, and its day
+    still a call day (a snoozed call coming back is due that day whatever the cadence says)."""
+    tz = str(nudge.payload.get("tz") or customer.tz or default_tz)
+    period_start = date.fromisoformat(nudge.payload.get("period_start") or nudge.due_key)
+    if call is not None and _local_date(call.created_at, tz) >= period_start:
+        return False
+    day = date.fromisoformat(nudge.due_key)
+    return bool(nudge.payload.get("snoozed_on")) or planner.is_slot_date(customer, day, default_tz=tz)

@@ -674,10 +674,12 @@ class NudgeQueries(StoreBase):
             return sorted(rows, key=lambda n: (n.due_at, n.id or 0))
 
     def set_nudge_outcome(
-        self, *, team_id: str, nudge_id: int, outcome: dict[str, Any], replaces: Sequence[str] = ()
+        self, *, team_id: str, nudge_id: int, outcome: dict[str, Any] | None, replaces: Sequence[str] = ()
     ) -> bool:
-        """Records what a person did about a nudge (logged, snoozed, skipped); the first answer wins, except over an
-        earlier one whose ``what`` is in `replaces` (a skip is final where a snooze only put the call off).
+        """Records what a person did about a nudge (logged, snoozed, skipped, paused); the first answer wins, except
+        over an earlier one whose ``what`` is in `replaces` (a skip is final where a snooze only put the call off).
+        `outcome` None takes back an answer of `replaces` (a resume gives today's paused nudge its buttons back);
+        False when there was none to take back.
 
         Read and written under the row's write lock: a click and a command's follow-up answering at the same moment
         must not each read "no answer yet" and the later write silently undo the earlier."""
@@ -688,7 +690,12 @@ class NudgeQueries(StoreBase):
                 return False
             if row.payload.get("outcome") and (row.payload["outcome"].get("what") not in replaces):
                 return False
-            row.payload = {**row.payload, "outcome": outcome}
+            if outcome is None:
+                if not row.payload.get("outcome"):
+                    return False
+                row.payload = {k: v for k, v in row.payload.items() if k != "outcome"}
+            else:
+                row.payload = {**row.payload, "outcome": outcome}
             session.add(row)
             session.commit()
             return True

@@ -44,6 +44,12 @@ def nudge_of(store: Store, team_id: str, value: str | None) -> tuple[Nudge, Cust
             f"*{customer.name}* is archived, so it gets no nudges. "
             f"Bring it back with `/partner restore {customer.name}`."
         )
+    if customer.paused_at is not None:  # a stale nudge Slack still shows: nothing is owed while paused
+        raise UserError(
+            f"*{customer.name}*'s nudges are paused, so this one asks for nothing. "
+            f"`/partner resume {customer.name}` turns them back on; a call can still be logged with "
+            f"`/partner checkin {customer.name} …`."
+        )
     return nudge, customer
 
 

@@ -52,6 +52,8 @@ def outcome_text(outcome: dict[str, Any]) -> str:
         if outcome.get("reason"):
             text += f" — {truncate(str(outcome['reason']), 300)}"
         return text + "."
+    if what == "paused":
+        return f":double_vertical_bar: Nudges paused by {by}{when}: no call is asked for until they are resumed."
     return f"Handled by {by}{when}."
 
 

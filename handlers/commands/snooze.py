@@ -175,6 +175,7 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
     # A paused customer owes no calls: adherence stops counting from the pause.
     refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
     call.refresh_homes(updated.owner_id, call.user_id)
+    call.followup["paused_customer_id"] = customer.id  # after the ack: its posted nudges drop (or regain) their buttons
     if paused:
         return {
             "text": f":double_vertical_bar: Nudges and alerts (overdue calls, health drops) for *{updated.name}* "

@@ -694,6 +694,76 @@ def test_pause_and_resume(slack: SlackRequests, store: Store, settings: Settings
     assert len(nudges(fake_slack)) == 1
 
 
+PAUSED_CLICK = (
+    "*Acme*'s nudges are paused, so this one asks for nothing. `/partner resume Acme` turns them back on; a call can "
+    "still be logged with `/partner checkin Acme …`."
+)
+
+
+def test_pausing_after_the_days_nudge_takes_its_buttons_away_once_and_resuming_that_day_gives_them_back(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Paused after the 09:00 nudge, the channel kept offering Log call / Snooze / Skip for a call nobody owed."""
+    add(store)
+    tick(store, settings, day(1))
+    message = json.loads(json.dumps(nudges(fake_slack)[0]))  # as posted: the fake's copy is redrawn in place
+    clock.set(day(1, NINE_NY + 30 * MINUTE))
+    assert "are paused" in ephemeral(slack.command("pause acme", trigger_id="9.9.pause"))
+    (update,) = fake_slack.wait_for("chat.update")
+    assert update.params["ts"] == message["ts"]
+    shown = json.dumps(nudges(fake_slack)[0]["blocks"])
+    assert "Nudges paused by <@U0001>" in shown and "nudge_skip" not in shown and "nudge_log_call" not in shown
+    # Slack delivering the command again: the nudge is redrawn once.
+    assert "are paused" in ephemeral(slack.command("pause acme", trigger_id="9.9.pause", retry_num=1))
+    bot.settle()
+    assert len(fake_slack.calls_to("chat.update")) == 1
+    # The buttons of the message as Slack may still show it (a stale client): a friendly word, nothing changed.
+    for i, action_id in enumerate((NUDGE_LOG_CALL, NUDGE_SNOOZE, NUDGE_SKIP)):
+        value = message["blocks"][1]["elements"][i]["value"]
+        assert slack.block_action(action_id, value=value, channel_id="C0ACME", message=button_message(message)).status
+    bot.settle()
+    assert [c.params["text"] for c in fake_slack.calls_to("response_url")] == [PAUSED_CLICK] * 3
+    assert fake_slack.calls_to("views.open") == []
+    assert [(r.payload.get("outcome") or {}).get("what") for r in rows(store)] == ["paused"]
+    acme = store.customer_by_name(team_id=TEAM_ID, name="Acme")
+    assert acme is not None and acme.snoozed_until is None
+    # Resumed the same day with the call still to make: the nudge asks for it again (once, a retry too).
+    redrawn = len(fake_slack.calls_to("chat.update"))  # Skip's refusal redraws the stale message as it now is
+    clock.set(day(1, NINE_NY + 60 * MINUTE))
+    assert "back on" in ephemeral(slack.command("resume acme", trigger_id="9.9.resume"))
+    assert "back on" in ephemeral(slack.command("resume acme", trigger_id="9.9.resume", retry_num=1))
+    fake_slack.wait_for("chat.update", redrawn + 1)
+    bot.settle()
+    assert len(fake_slack.calls_to("chat.update")) == redrawn + 1
+    assert "nudge_skip" in json.dumps(nudges(fake_slack)[0]["blocks"])
+    assert [r.payload.get("outcome") for r in rows(store)] == [None]
+
+
+def test_resuming_on_a_later_day_or_after_the_call_was_logged_leaves_the_paused_nudge_as_it_is(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Only today's call still owed brings buttons back: yesterday's nudge, or one whose call was logged, stays."""
+    add(store)
+    add(store, "Globex", channel_id="C0ACME")
+    tick(store, settings, day(1))
+    clock.set(day(1, NINE_NY + 30 * MINUTE))
+    ephemeral(slack.command("pause acme"))
+    ephemeral(slack.command("pause globex"))
+    fake_slack.wait_for("chat.update", 2)
+    ephemeral(slack.command("checkin globex green call while paused"))
+    clock.set(day(1, NINE_NY + 60 * MINUTE))
+    ephemeral(slack.command("resume globex"))
+    clock.set(day(2, timedelta(hours=12)))  # Wednesday 07:00 in New York, before its 09:00 call
+    ephemeral(slack.command("resume acme"))
+    bot.settle()
+    assert len(fake_slack.calls_to("chat.update")) == 2
+    for message in nudges(fake_slack):
+        shown = json.dumps(message["blocks"])
+        assert "Nudges paused by <@U0001>" in shown and "nudge_skip" not in shown
+    tick(store, settings, day(2))
+    assert "nudge_skip" in json.dumps(nudges(fake_slack)[-1]["blocks"])  # the day's own nudge, as usual
+
+
 def test_a_customer_resumed_after_a_long_pause_is_not_overdue_the_minute_it_is_resumed(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
