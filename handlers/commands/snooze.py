@@ -24,7 +24,7 @@ RESUME_USAGE = "/partner resume <customer>"
 MAX_SNOOZE = timedelta(days=366)
 MAX_REASON = 300
 
-_DURATION = re.compile(r"^(\d{1,3})\s*(d|day|days|w|wk|wks|week|weeks|h|hr|hrs|hour|hours)$")
+_DURATION = re.compile(r"^(\d+)\s*(d|day|days|w|wk|wks|week|weeks|h|hr|hrs|hour|hours)$")
 _UNITS = {"d": "days", "w": "weeks", "h": "hours"}
 _DAYS = {"days": 1, "weeks": 7}
 _ONE = {"a": "1", "an": "1", "one": "1"}
@@ -96,6 +96,8 @@ def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple
             if amount == 0:
                 raise UserError(f"Snooze for at least a day (or an hour); '{text}' is nothing. Usage: `{USAGE}`")
             unit = _unit(match[2])
+            if amount > MAX_SNOOZE / timedelta(**{unit: 1}):  # "99999d" is a duration too long, not a typo
+                raise UserError("Snooze for at most a year; for longer, `/partner pause` the customer.")
             # Hours are elapsed time; days and weeks are on the customer's clock (the same local time, DST or not).
             until = now + timedelta(hours=amount) if unit == "hours" else cal.days_later(now, amount * _DAYS[unit])
             return _checked(until, now), used

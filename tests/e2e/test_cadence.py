@@ -625,6 +625,12 @@ def test_snooze_command_across_a_weekend(
     assert "until Tue 5 Jan 00:00" in ephemeral(slack.command("snooze acme until jan 5th"))  # next year's
     assert "not in the future" in ephemeral(slack.command("snooze acme until dec 1"))
     assert "not a snooze" in ephemeral(slack.command("snooze acme until feb 30"))
+    # A duration too long is named as such, with what to do instead, however many digits it has.
+    for typed in ("snooze acme 400d", "snooze acme 99999d", "snooze acme 9999999999999 weeks", "snooze acme 10000h"):
+        assert "Snooze for at most a year; for longer, `/partner pause` the customer." in ephemeral(
+            slack.command(typed)
+        ), typed
+    assert "until Sat 5 Dec 10:00" in ephemeral(slack.command("snooze acme 0002d"))
 
 
 def test_snooze_for_a_week_across_the_end_of_daylight_saving_ends_at_the_same_local_time(
