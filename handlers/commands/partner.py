@@ -50,6 +50,8 @@ from handlers.home_publisher import publisher_of
 from handlers.parsing import split_first
 from storage.store import Store
 
+_ASKING = ("me", "please", "pls", "us")  # `help me`: asking for help, not about a word
+
 
 def _help(call: CommandCall) -> Reply:
     """Every subcommand; `help checkin` (or an alias, `help ci`) that one's usage, with the way back to the list."""
@@ -60,8 +62,11 @@ def _help(call: CommandCall) -> Reply:
         return help_reply(SUBCOMMANDS)
     subcommand, suggestion = route(word.lstrip("/"))
     if subcommand is None or subcommand.name == "help":
-        meant = f"No help on `{word}`. Did you mean `/partner help {suggestion}`?" if suggestion else None
-        return help_reply(SUBCOMMANDS, intro=meant)
+        if subcommand is not None or word.lower() in _ASKING:  # `help help`, `help me`: the list is the answer
+            return help_reply(SUBCOMMANDS)
+        # What was asked about is named back, so the whole list never reads as an answer to it.
+        meant = f"No help on `{word}`." + (f" Did you mean `/partner help {suggestion}`?" if suggestion else "")
+        return help_reply(SUBCOMMANDS, intro=meant + " Every command:")
     also = f" (also `{'`, `'.join(subcommand.aliases)}`)" if subcommand.aliases else ""
     return help_reply(
         [subcommand], intro=f"How to use `/partner {subcommand.name}`{also} — `/partner help` lists every command."

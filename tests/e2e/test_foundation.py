@@ -81,6 +81,17 @@ def test_help_on_something_unknown_lists_everything(slack: SlackRequests) -> Non
     assert ephemeral(slack.command("help me")).startswith("/partner help [command]")
 
 
+@pytest.mark.parametrize("text", ["help acme", "help 中文", "help acme corp green"])
+def test_help_on_a_word_like_no_command_says_so_before_the_list(slack: SlackRequests, text: str) -> None:
+    # The whole list alone would read as if it answered the word asked about.
+    word = text.split()[1]
+    reply = ephemeral(slack.command(text))
+    assert reply.startswith(f"No help on `{word}`. Every command:") and "/partner checkin" in reply
+    assert "Did you mean" not in reply
+    for plain in ("help help", "help please", "help me please"):  # asking for help, not about a word
+        assert ephemeral(slack.command(plain)).startswith("/partner help [command]"), plain
+
+
 def test_unknown_subcommand_suggests_the_closest(slack: SlackRequests) -> None:
     text = ephemeral(slack.command("chekin acme green hi"))
     assert "I don't know `chekin`" in text and "Did you mean `/partner checkin`?" in text
