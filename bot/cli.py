@@ -163,11 +163,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command in READ_ONLY:
             problem = schema_problem(engine)
             if problem is not None:  # a dry run must not migrate (nor create) the database it looks at
-                print(
-                    f"partner-bot: the database at DATABASE_URL {problem}: run `partner-bot db upgrade` first "
-                    f"(`partner-bot {args.command}` only reads it; `partner-bot doctor` says more)",
-                    file=sys.stderr,
+                fix = (
+                    ""
+                    if "newer Partner" in problem
+                    else f": run `partner-bot db upgrade` first (`partner-bot {args.command}` only reads it; "
+                    "`partner-bot doctor` says more)"
                 )
+                print(f"partner-bot: the database at DATABASE_URL {problem}{fix}", file=sys.stderr)
                 return 3
         else:
             db.upgrade(engine)
@@ -175,6 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if listener is not None:
             listener.stop()
         print(f"partner-bot: cannot reach the database at DATABASE_URL: {db.error_detail(engine, e)}", file=sys.stderr)
+        return 3
+    except db.SchemaNewerThanCode as e:  # e.g. an older release started again after a newer one migrated
+        if listener is not None:
+            listener.stop()
+        print(f"partner-bot: the database at DATABASE_URL {e}.", file=sys.stderr)
         return 3
     store = Store(engine)
 
@@ -203,6 +210,8 @@ def schema_problem(engine: Engine) -> str | None:
         return None
     if current is None:
         return "has no Partner schema yet"
+    if current not in db.known_revisions():
+        return str(db.SchemaNewerThanCode(current))
     return f"is at migration {current}, not at {head}, the latest this Partner knows"
 
 

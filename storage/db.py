@@ -99,8 +99,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     the lock, then find the schema already there. A database already at the head revision is left alone without
     importing Alembic at all.
     """
-    if revision == "head" and current_revision(engine) == head_revision():
+    current = current_revision(engine)
+    if revision == "head" and current == head_revision():
         return
+    if current is not None and current not in known_revisions():
+        raise SchemaNewerThanCode(current)
     from alembic import command
 
     with _upgrade_lock(engine):
@@ -196,7 +199,23 @@ def error_detail(engine: Engine, error: SQLAlchemyError) -> str:
     return detail
 
 
-@functools.cache
+class SchemaNewerThanCode(Exception):
+    """The database was migrated by a newer Partner: this code can neither upgrade nor safely use it."""
+
+    def __init__(self, revision: str) -> None:
+        self.revision = revision
+        super().__init__(
+            f"is at migration {revision}, which this Partner does not know (its latest is {head_revision()}): a "
+            "newer Partner migrated it. Run that version again, or restore the backup taken before upgrading "
+            "(migrations only move forward)"
+        )
+
+
+def known_revisions() -> frozenset[str]:
+    """Every migration of this code base (a database at another one was migrated by newer code)."""
+    return frozenset(_migration_graph())
+
+
 def head_revision() -> str | None:
     """The newest migration in this code base: the revision a fully upgraded database is at.
 
@@ -204,6 +223,14 @@ def head_revision() -> str | None:
     importing it (tests/test_migrations.py checks both agree). None when there is no single head: Alembic then
     runs and reports the problem.
     """
+    revisions = _migration_graph()
+    heads = set(revisions) - set().union(*revisions.values())
+    return heads.pop() if len(heads) == 1 else None
+
+
+@functools.cache
+def _migration_graph() -> dict[str, set[str]]:
+    """Each migration's revision and the revisions it follows, from the files, without importing Alembic."""
     revisions: dict[str, set[str]] = {}
     for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
         found: dict[str, Any] = {}
@@ -216,8 +243,7 @@ def head_revision() -> str | None:
         if isinstance(found.get("revision"), str):
             down = found.get("down_revision")
             revisions[found["revision"]] = {down} if isinstance(down, str) else set(down or ())
-    heads = set(revisions) - set().union(*revisions.values())
-    return heads.pop() if len(heads) == 1 else None
+    return revisions
 
 
 def current_revision(engine: Engine) -> str | None:

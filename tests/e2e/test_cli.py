@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import current_revision, make_engine
+from storage.db import current_revision, head_revision, make_engine
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -132,6 +132,26 @@ def test_upcoming_and_export_read_the_database_and_never_migrate_it(
     assert not (tmp_path / "out.csv").exists()
     assert run(["db", "upgrade"], env, tmp_path).returncode == 0
     assert run(["upcoming", "--days", "3"], env, tmp_path).returncode == 0
+
+
+def test_a_database_a_newer_partner_migrated_is_named_in_one_line_and_left_as_it_is(
+    env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    """An older release started again after a newer one migrated (a rollback, a replica not yet upgraded)."""
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099_from_a_newer_partner'")
+    port = str(free_port())
+    for args in (["serve", "--http", "--port", port], ["tick"], ["db", "upgrade"], ["upcoming"]):
+        refused = run(args, env, tmp_path)
+        assert refused.returncode == 3, refused.stderr
+        assert "Traceback" not in refused.stderr and "run `partner-bot db upgrade`" not in refused.stderr
+        assert (
+            "partner-bot: the database at DATABASE_URL is at migration 0099_from_a_newer_partner, which this Partner "
+            f"does not know (its latest is {head_revision()}): a newer Partner migrated it." in refused.stderr
+        )
+    assert current_revision(engine) == "0099_from_a_newer_partner"
 
 
 def test_tick_rejects_an_instant_without_a_zone(env: dict[str, str], tmp_path: Path) -> None:
