@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
-from domain.checkins import alerted_at_once, channel_summary_tz
+from domain.checkins import MAX_DAYS_AHEAD, alerted_at_once, channel_summary_tz
 from handlers.commands.checkin import reply_days_in_note
 from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
 from handlers.home_publisher import publisher_of
@@ -22,11 +22,15 @@ from storage.store import Store
 
 
 def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    """The form's own notes (where it was opened, the logged message's link, the request key): text only, so a
+    form of an older version, or a garbled one, is read as a form without them instead of failing to store."""
     try:
         data = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str) and v}
 
 
 def _idempotency_key(view: dict[str, Any]) -> str:
@@ -82,10 +86,16 @@ def submit_checkin(
         errors["note"] = "Add a short note: what happened, what's next?"
     next_due: date | None = None
     if due_text:
-        next_due = date.fromisoformat(due_text)
         tz = (customer.tz if customer is not None else None) or settings.default_tz
-        if next_due < now.astimezone(ZoneInfo(tz)).date():
+        today = now.astimezone(ZoneInfo(tz)).date()
+        try:  # Slack's datepicker sends YYYY-MM-DD; anything else is a garbled form, said so, never a crash
+            next_due = date.fromisoformat(str(due_text))
+        except ValueError:
+            errors["next_due"] = "Pick the day from the calendar."
+        if next_due is not None and next_due < today:
             errors["next_due"] = "That day is in the past; pick today or later."
+        elif next_due is not None and (next_due - today).days > MAX_DAYS_AHEAD:  # as `next=` in the command
+            errors["next_due"] = "That is more than a year away; pick a nearer day."
     if errors:
         ack(response_action="errors", errors=errors)
         return

@@ -271,6 +271,40 @@ def test_modal_with_next_step_and_date(slack: SlackRequests, fake_slack: FakeSla
     assert "in the past" in slack.view_submission(CHECKIN_MODAL, past).json()["errors"]["next_due"]
 
 
+@pytest.mark.parametrize(
+    ("due", "told"),
+    [
+        ("2027-12-01", "That is more than a year away; pick a nearer day."),  # as `next=2027-12-01` is refused
+        ("2026-13-45", "Pick the day from the calendar."),  # a garbled form: said next to the field, not a crash
+        ("soon", "Pick the day from the calendar."),
+    ],
+)
+def test_a_next_step_date_the_command_would_refuse_is_refused_in_the_form_too(
+    slack: SlackRequests, store: Store, due: str, told: str
+) -> None:
+    add_acme(slack)
+    values = with_next_step(modal_values(acme(store).id, "green", "pilot signed"), "kickoff", due)
+    reply = slack.view_submission(CHECKIN_MODAL, values, view_id="VFAR")
+    assert reply.json() == {"response_action": "errors", "errors": {"next_due": told}}  # the note stays in the form
+    assert store.checkins(team_id=TEAM_ID) == []
+    assert "more than a year away" in ephemeral(slack.command("checkin acme green pilot signed next=2027-12-01"))
+
+
+def test_a_form_whose_notes_an_older_version_wrote_differently_still_logs_the_check_in(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    # private_metadata of another shape (numbers, lists) is read as no notes: the check-in is stored and confirmed.
+    add_acme(slack)
+    values = modal_values(acme(store).id, "green", "renewal talk")
+    metadata = json.dumps({"channel_id": 5, "permalink": ["https://x.slack.com/p1"], "key": 7})
+    reply = slack.view_submission(CHECKIN_MODAL, values, private_metadata=metadata, view_id="VOLD")
+    assert reply.status == 200 and reply.body in (b"", b"{}")
+    bot.settle()
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.note, entry.permalink) == ("renewal talk", None)
+    assert any("Logged a green check-in for *Acme Corp*: renewal talk" in t for t in dms_to(fake_slack, "U0001"))
+
+
 def test_modal_double_submit_stores_posts_and_confirms_once(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
 ) -> None:
