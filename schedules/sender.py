@@ -31,6 +31,8 @@ Delivery
   owner is told once per channel and error (a ``channel_problem`` nudge), and the message goes to the
   fallback DM straight away. Renderers send to the DM while the error stands, trying the channel again
   after a week (or once it is changed).
+* A refused token (``invalid_auth``, ``account_inactive``, ``token_revoked``…) that ``auth.test`` refuses too: the
+  workspace uninstalled Partner without the event reaching us, and is marked so as the event would (:func:`_gone`).
 * Grace period: rows of a kind registered with ``grace=True`` that are still unsent longer than the grace
   period after they were due are recorded ``missed`` (not sent); rows sent more than ``LATE_AFTER`` late
   carry a note saying so.
@@ -94,6 +96,7 @@ from schedules.slack_http import TOKEN_REFUSED, KeepAliveWebClient, answer_lost,
 from storage.checkins import CHECKIN_SUMMARY, OWNER_ALERT  # what a check-in's follow-up could not send
 from storage.models import CheckIn, Nudge
 from storage.store import Store
+from storage.workspaces import UNINSTALLED
 
 logger = logging.getLogger("partner.sender")
 
@@ -106,6 +109,8 @@ CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+# A refused token that may mean the workspace uninstalled Partner (_gone); an expired rotating token is refreshed.
+UNINSTALLED_TOKEN = TOKEN_REFUSED - {"token_expired"}
 LATE_AFTER = timedelta(minutes=10)
 DEFAULT_GRACE = timedelta(hours=6)
 METADATA_EVENT = "partner_nudge"
@@ -597,6 +602,8 @@ class _Run:
     outcomes: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ready: dict[str, float] = field(default_factory=dict)  # destination → when it may next be posted to (Lanes)
+    gone: dict[str, bool] = field(default_factory=dict)  # team → its refused token confirmed by auth.test (_gone)
+    gone_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._group_mark: GroupCommit[tuple[list[int], str], bool] = GroupCommit(self._mark_sending)
@@ -1148,7 +1155,11 @@ def _after_sent(run: _Run, nudges: list[Nudge], message: Message, ts: str) -> No
 def _failed_answer(run: _Run, nudges: list[Nudge], e: SlackApiError) -> None:
     status = e.response.status_code
     error = str(e.response.get("error") or f"http {status}")
-    # A refused token: the nudge waits, with the usual backoff, for the token to be fixed.
+    if error in UNINSTALLED_TOKEN and _gone(run, nudges[0].team_id, error):
+        ids = [n.id for n in nudges if n.id is not None]
+        run.store.finish_nudges(ids=ids, claimer=run.claimer, status="cancelled", error=UNINSTALLED)
+        return
+    # A refused token auth.test still accepts (Slack's glitch): the nudge waits, with the usual backoff.
     if status == 429 or status >= 500 or error in RETRYABLE_ERRORS or error in TOKEN_REFUSED:
         wait = retry_after(e.response.headers)
         _retry_or_fail(run, nudges, error, at_least=timedelta(seconds=wait) if wait else None)
@@ -1157,6 +1168,38 @@ def _failed_answer(run: _Run, nudges: list[Nudge], e: SlackApiError) -> None:
     run.store.finish_nudges(ids=ids, claimer=run.claimer, status="failed", error=error)
     run.outcome(nudges, "failed")
     _tell_owner_failed(run, nudges, error)
+
+
+def _gone(run: _Run, team_id: str, error: str) -> bool:
+    """Whether a post's refused token means the workspace uninstalled Partner (or revoked its token) without the
+    event reaching us (Partner was down, or Slack gave up redelivering it): auth.test refuses the token too. Then the
+    workspace is marked uninstalled as the event would (its queued nudges cancelled, nothing planned or posted for it;
+    any request from it, or a restart whose token works for it, resumes it), and the operator is told once in the
+    logs: no owner can be told in Slack with a refused token, and each of its customers' nudges, tried five times a
+    day each and their failure notices too, would only fail for ever. Asked once per team and run."""
+    with run.gone_lock:
+        known = run.gone.get(team_id)
+        if known is not None:
+            return known
+        try:
+            run.slack(team_id).auth_test()
+            known = False
+        except SlackApiError as e:
+            known = str(e.response.get("error") or "") in UNINSTALLED_TOKEN
+        except (OSError, URLError, NotInstalled):  # Slack unreachable: not a proof; the nudge waits as usual
+            known = False
+        run.gone[team_id] = known
+    if known:
+        cancelled = run.store.deactivate_workspace(team_id=team_id, now=run.now)
+        logger.warning(
+            "workspace %s: Slack refused the bot token (%s) and auth.test confirms it: treated as uninstalled, "
+            "its nudges stopped (%d queued cancelled), data kept; they resume when it installs Partner again "
+            "(see partner-bot doctor)",
+            team_id,
+            error,
+            cancelled,
+        )
+    return known
 
 
 def _no_answer(run: _Run, nudges: list[Nudge], e: BaseException) -> None:

@@ -161,6 +161,46 @@ def test_a_nudge_planned_in_a_race_with_the_uninstall_is_never_sent(
     assert statuses(store) == {"2026-12-01": "cancelled"}
 
 
+@pytest.mark.parametrize("refusal", ["invalid_auth", "account_inactive", "token_revoked", "a glitch"])
+def test_a_workspace_whose_uninstall_partner_missed_stops_at_its_first_refused_post_and_a_reinstall_resumes_it(
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    clock: FakeClock,
+    fake_slack: FakeSlack,
+    refusal: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Uninstalled while Partner was down (the event never reached it): Slack refuses the bot token everywhere. The
+    first refused post is checked with auth.test and the workspace goes quiet as the event would have made it, told
+    to the operator once, instead of each nudge being tried five times and "failed" and its owner's notice too, each
+    day for ever. A token refused once and then accepted (a glitch) is retried and posted once."""
+    add(store)
+    if refusal == "a glitch":
+        fake_slack.fail_next("chat.postMessage", error="invalid_auth")
+    else:
+        fake_slack.fail_next("*", error=refusal, times=200)
+    for minute in range(0, 31, 2):  # half an hour of ticks
+        tick(store, settings, day(1) + timedelta(minutes=minute))
+    failures = store.nudges(team_id=TEAM_ID, kinds=["delivery_failed"], due_after=MON)
+    posts = fake_slack.calls_to("chat.postMessage")
+    if refusal == "a glitch":
+        assert workspace(store).active is True and failures == []
+        assert len(posted(fake_slack)) == 1 and len(posts) == 2  # refused once, then posted once
+        return
+    assert (workspace(store).active, workspace(store).uninstalled_at) == (False, day(1))
+    assert statuses(store) == {"2026-12-01": "cancelled"} and failures == []
+    assert len(posts) == 1 and len(fake_slack.calls_to("auth.test")) == 1  # one refused post, one check
+    told = [r.getMessage() for r in caplog.records if "treated as uninstalled" in r.getMessage()]
+    assert len(told) == 1 and f"Slack refused the bot token ({refusal})" in told[0]
+    # Installed again: the team's next request resumes its nudges, from the next call on.
+    fake_slack.reset()
+    clock.set(day(2) - timedelta(hours=2))
+    assert slack.command("help").status == 200
+    tick(store, settings, day(2))
+    assert workspace(store).active is True and len(posted(fake_slack)) == 1
+
+
 # `partner-bot workspace purge`
 
 
