@@ -712,15 +712,19 @@ def test_doctor_only_warns_about_an_expired_rotating_token(
 def test_partner_bot_serve_and_tick_in_oauth_mode(
     fake_slack: FakeSlack, database_url: str, store: Store, world: None, tmp_path: Path
 ) -> None:
-    """Real processes: `serve --http` takes an install, `tick` posts that workspace's nudge with its token."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL"))}
+    """Real processes: `serve --http` takes an install, `tick` posts that workspace's nudge with its token; at DEBUG,
+    neither logs the client secret, the tokens and refresh token Slack issued, nor the database URL's password."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PARTNER_", "DATABASE_URL", "LOG_"))}
+    # The test server trusts every local connection, so a password in the URL is accepted and ignored.
+    url_with_password = database_url.replace("://postgres@", "://postgres:db-pa55word@")
     env = {
         **clean,
         "SLACK_CLIENT_ID": fake_slack.client_id,
         "SLACK_CLIENT_SECRET": fake_slack.client_secret,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": fake_slack.api_url,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": url_with_password,
+        "LOG_LEVEL": "DEBUG",
     }
     port = free_port()
     server = subprocess.Popen(
@@ -734,13 +738,20 @@ def test_partner_bot_serve_and_tick_in_oauth_mode(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, server)
-        assert install(url, fake_slack, T1, team_name="Acme Partners").status == 200
+        # Token rotation on: oauth.v2.access answers with a refresh token too.
+        assert install(url, fake_slack, T1, team_name="Acme Partners", expires_in=12 * 3600).status == 200
     finally:
-        server.kill()
-        server.wait(timeout=10)
+        server.terminate()
+        _, serve_log = server.communicate(timeout=30)
     add_due_customers(store)  # T2 and T3 have customers but no installation
 
     tick = run(["tick", "--now", NINE_NY.isoformat()], env, tmp_path)
     assert tick.returncode == 0, tick.stderr
     (post,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok]
     assert post.params["channel"] == "C1ACME" and fake_slack.team_of(post) == T1
+
+    (granted,) = [c.response for c in fake_slack.calls_to("oauth.v2.access") if c.ok]
+    assert "oauth.v2.access" in serve_log and '"refresh_token": "[REDACTED]"' in serve_log  # logged, redacted
+    for log in (serve_log, tick.stderr):
+        for secret in (fake_slack.client_secret, granted["access_token"], granted["refresh_token"], "db-pa55word"):
+            assert secret not in log
