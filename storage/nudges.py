@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, delete, or_, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -186,31 +186,46 @@ class NudgeQueries(StoreBase):
             return inserted
 
     def revive_snoozed(self, *, team_id: str, plans: Sequence[NudgePlan]) -> list[Planned]:
-        """Turns a day's row that was never posted because of a snooze (skipped, "snoozed") into that day's snoozed
-        call coming back (`plans`: its reminders): a snooze saved between a tick planning the day's nudge and sending
-        it left that row skipped, and the reminder, keyed by the same local date, could never be inserted.
+        """Turns a day's row that never went out into that day's snoozed call coming back (`plans`: its reminders),
+        which is keyed by the same local date and so could never be inserted beside it:
+
+        - a row skipped because of a snooze ("snoozed"): a snooze saved between a tick planning the day's nudge and
+          sending it left that row skipped;
+        - a row cancelled unsent for another snooze (an earlier snooze's reminder Slack held up until that snooze
+          was changed) or for a reason since gone: this snooze's reminder lands on that day all the same. A row
+          already this snooze's own reminder is never revived: it was cancelled for what still holds.
 
         Each UPDATE repeats the test on the row, so of two ticks or replicas reviving it exactly one does; the revived
         row is pending, then sent or cancelled, never again skipped as "snoozed"."""
         wanted = {plan.key: plan for plan in plans if plan.status == "pending" and plan.payload.get("snoozed_on")}
         if not wanted:
             return []
-        stuck = (Nudge.status == "skipped", Nudge.error == "snoozed", col(Nudge.message_ts).is_(None))
+        unsent = (col(Nudge.message_ts).is_(None),)
+        snoozed = (Nudge.status == "skipped", Nudge.error == "snoozed", *unsent)
+        cancelled = (Nudge.status == "cancelled", *unsent)
         revived: list[Planned] = []
         with self.session() as session:
             rows = session.exec(
-                select(Nudge.id, Nudge.kind, Nudge.subject, Nudge.due_key, Nudge.payload).where(
+                select(Nudge.id, Nudge.kind, Nudge.subject, Nudge.due_key, Nudge.payload, Nudge.status).where(
                     Nudge.team_id == team_id,
                     col(Nudge.kind).in_(sorted({k[0] for k in wanted})),
                     col(Nudge.subject).in_(sorted({k[1] for k in wanted})),
                     col(Nudge.due_key).in_(sorted({k[2] for k in wanted})),
-                    *stuck,
+                    or_(and_(*snoozed), and_(*cancelled)),
                 )
             ).all()
-            for nudge_id, kind, subject, due_key, payload in rows:
+            for nudge_id, kind, subject, due_key, payload, status in rows:
                 plan = wanted.get((kind, subject, due_key))
-                if plan is None or nudge_id is None or (payload or {}).get("snoozed_on"):
+                if plan is None or nudge_id is None:
+                    continue
+                if status == "cancelled":
+                    if (payload or {}).get("snoozed_until") == plan.payload.get("snoozed_until"):
+                        continue  # this snooze's own reminder: what cancelled it still holds
+                    stuck = cancelled
+                elif (payload or {}).get("snoozed_on"):
                     continue  # a reminder itself is never skipped as "snoozed"; left as it is, to be safe
+                else:
+                    stuck = snoozed
                 result = session.exec(  # type: ignore[call-overload]
                     update(Nudge)
                     .where(col(Nudge.id) == nudge_id, *stuck)

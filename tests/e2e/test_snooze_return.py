@@ -630,3 +630,30 @@ def test_a_paused_customers_health_does_not_fall_for_the_calls_it_does_not_owe(
     later = store.customer(team_id=TEAM_ID, customer_id=customer.id or 0)
     assert paused is not None and later is not None
     assert later.health_score == paused.health_score, (paused.health_score, later.health_score)
+
+
+def test_a_second_snooze_coming_back_on_the_day_of_the_first_ones_cancelled_reminder_comes_back_once(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """The first snooze's reminder, held up by Slack, was cancelled once the snooze changed and kept that day's slot
+    in the outbox: the second snooze's reminder, due the same day, was never inserted, so the call never came back."""
+    add(store)
+    tick(store, settings, day(1))
+    clock.set(day(1) + 30 * MINUTE)
+    assert "the call snoozed on Tue 1 Dec" in ephemeral(slack.command("snooze acme 2h"))  # back Wed at 09:00
+    fake_slack.wait_for("chat.update")
+    fake_slack.fail_next("chat.postMessage", status=503, times=3)  # Slack down, the client's retries too
+    tick(store, settings, day(2))
+    assert fake_slack.scripted("chat.postMessage") == 0 and len(nudges(fake_slack)) == 1
+    clock.set(day(2) + 15 * MINUTE)
+    ephemeral(slack.command("snooze acme 2h back from lunch"))  # Wednesday's call, back at 11:15 that day
+    bot.settle()
+    for instant in (day(2) + 16 * MINUTE, day(2, NINE_NY + 2 * timedelta(hours=1) + 15 * MINUTE), day(3)):
+        tick(store, settings, instant)
+    assert sent(store) == [
+        ("2026-12-01", "Tue 14:00Z", None),
+        ("2026-12-02", "Wed 16:15Z", "2026-12-02"),
+        ("2026-12-03", "Thu 14:00Z", None),
+    ]
+    assert len(nudges(fake_slack)) == 3
+    assert "back from lunch" in headline(nudges(fake_slack)[1])
