@@ -182,6 +182,18 @@ class SpecialRef:
 _SPECIAL = re.compile(r"^<([!]?)([^|>]*)(?:\|([^>]*))?>$")
 
 
+_LINK = re.compile(r"^<(https?://)([^|<>]+)\|([^<>]+)>$", re.IGNORECASE)
+
+
+def typed_domain(token: str) -> str:
+    """A word Slack turned into a link as it was typed back as typed: with `should_escape`, a name such as
+    `Monday.com` arrives as `<http://Monday.com|Monday.com>`. Any other token comes back unchanged."""
+    m = _LINK.match(token)
+    if m is not None and m[3].casefold() == m[2].rstrip("/").casefold():
+        return m[3]
+    return token
+
+
 def parse_special(token: str) -> SpecialRef | None:
     """An escaped Slack entity other than a channel or a user: `<!subteam^S1|@team>`, `<!here>`, `<https://…|x>`."""
     if parse_channel(token) is not None or parse_user(token) is not None:

@@ -9,7 +9,15 @@ from datetime import date
 
 from domain.customers import SETTING_KEYS, setting
 from domain.errors import UserError
-from handlers.parsing import parse_channel, parse_key_value, parse_special, parse_user, tokenize, unescape
+from handlers.parsing import (
+    parse_channel,
+    parse_key_value,
+    parse_special,
+    parse_user,
+    tokenize,
+    typed_domain,
+    unescape,
+)
 
 # Values that may hold spaces run on until the next option: `cadence=weekly tue 10:00 tz=Europe/Berlin`.
 SPACED_KEYS = frozenset({"cadence", "name", "week"})
@@ -82,7 +90,10 @@ def parse_customer_args(
     last_key: str | None = None
     earlier: dict[str, str] = {}  # a setting typed twice: its first value, checked against the last once complete
     for i, token in enumerate(tokenize(text, usage=usage)):
+        token = typed_domain(token)  # `add Monday.com`: Slack sends the name as a link to it
         pair = parse_key_value(token)
+        if pair is not None:
+            pair = (pair[0], typed_domain(pair[1]))
         _refuse_other_mention(pair[1] if pair is not None else token, usage=usage)
         if i == 0 and channel_names_customer and (ref := parse_channel(token)) is not None and ref.id is not None:
             args.name_words.append(token)  # find_customer reads it

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from domain.customers import folded_key, match_customer, name_key, require_customer, strip_accents
 from domain.errors import UserError
 from handlers.blocks import is_row_id
-from handlers.parsing import parse_channel, unescape, unquote_words
+from handlers.parsing import parse_channel, typed_domain, unescape, unquote_words
 from storage.models import Customer
 from storage.store import Store
 
@@ -38,7 +38,8 @@ def find_customer(
         raise UserError(f"No customer has <#{channel.id}> as its channel. Name the customer: `{usage}`")
     given = list(words)
     # Slack sends "Smith & Co" as "Smith &amp; Co"; a name may come in quotes, as `add` takes it.
-    words = [unescape(w) for w in unquote_words(words)]
+    # A name like Monday.com comes as the link Slack made of it: read as typed.
+    words = [unescape(typed_domain(w)) for w in unquote_words(words)]
     # Only names starting with the first word can match (exactly or as a prefix): the database picks those, so a
     # check-in does not load the whole team. A miss loads every name, for "did you mean" and the other hints.
     prefix = name_key(words[0]) if words else ""

@@ -137,3 +137,21 @@ def test_a_setting_refused_in_add_or_edit_names_the_value_and_gives_the_usage(
     assert named in reply and f"Usage: `/partner {command} " in reply
     assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
     assert store.customers(team_id=TEAM_ID)[0].ideal_days is None
+
+
+def test_a_name_slack_turned_into_a_link_as_it_was_typed_is_the_name(slack: SlackRequests, store: Store) -> None:
+    # With should_escape, Slack sends a typed `Monday.com` as `<http://Monday.com|Monday.com>`: the name, not a link.
+    reply = ephemeral(slack.command("add <http://Monday.com|Monday.com> <#C0ACME|acme> <@U0001|dana>"))
+    assert "Added *Monday.com*" in reply
+    reply = ephemeral(slack.command("checkin <http://monday.com|monday.com> green renewal signed"))
+    assert "Logged a green check-in for *Monday.com*: renewal signed" in reply
+    assert "Monday.com" in ephemeral(slack.command("show <http://monday.com|monday.com>"))
+    reply = ephemeral(slack.command("edit <http://monday.com|monday.com> name=<https://Monday.io/|Monday.io>"))
+    assert "name: `Monday.com` → `Monday.io`" in reply
+    assert [(c.name, c.channel_id) for c in store.customers(team_id=TEAM_ID)] == [("Monday.io", "C0ACME")]
+    # A link with a label of its own is still no name; the note keeps a link as Slack sent it.
+    assert "'the site' can't be part of a customer's name" in ephemeral(
+        slack.command("add <https://globex.example|the site>")
+    )
+    ephemeral(slack.command("checkin monday.io green see <http://acme.com|acme.com>"))
+    assert store.checkins(team_id=TEAM_ID)[0].note == "see <http://acme.com|acme.com>"
