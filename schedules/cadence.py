@@ -41,6 +41,7 @@ from schedules.sender import (
     send_due_nudges,
 )
 from storage.models import CheckIn, Customer, Nudge
+from storage.nudges import NudgePlan
 from storage.store import Store
 
 logger = logging.getLogger("partner.cadence")
@@ -153,12 +154,32 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
                 )
                 if reminder is not None:
                     put_off[customer_id] = reminder.snoozed_on
-        overdue = planner.plan_overdue(due, asked, now=now, put_off=put_off)
+        overdue = once_per_lapse(store, team_id, planner.plan_overdue(due, asked, now=now, put_off=put_off), due)
         alerts = [replace(p, payload={**p.payload, **extra}) for p in overdue]
         inserted += store.plan_nudges(team_id=team_id, plans=alerts, now=now)
         store.advance_watermark(team_id=team_id, job=JOB, until=now)
         planned += sum(1 for row in inserted if row.status == "pending")
     return planned
+
+
+def once_per_lapse(store: Store, team_id: str, plans: list[NudgePlan], lapses: list[planner.Lapse]) -> list[NudgePlan]:
+    """The alerts of lapses not told yet under another key. A lapse's key is a local date: after `edit tz=` the same
+    lapse (the clock restarted by the same call) may start on another date, and its owner was already told. An alert
+    planned since the clock restarted is this lapse's. Read only when alerts are about to be planned."""
+    if not plans:
+        return plans
+    since = {lapse.customer.id: lapse.since for lapse in lapses}
+    ids = [plan.customer_id for plan in plans if plan.customer_id in since]
+    if not ids:
+        return plans
+    told = {
+        row.customer_id
+        for row in store.nudges(
+            team_id=team_id, kinds=[OVERDUE], due_after=min(since[i] for i in ids), customer_ids=ids
+        )
+        if row.customer_id in since and row.created_at >= since[row.customer_id]
+    }
+    return [plan for plan in plans if plan.customer_id not in told]
 
 
 # --------------------------------------------------------------------------- rendering

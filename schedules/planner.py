@@ -386,6 +386,7 @@ class Lapse:
     earliest: datetime  # no alert can be due before this, whatever the nudge log says
     red_alert_at: datetime | None  # when the maximum window's alert is due (None: the window is not passed)
     red_reason: str
+    since: datetime  # the instant the clock restarted (the call, the resume, the day added): the lapse's identity
     from_creation: bool = False  # no call ever logged, added before that day's call: that day can be missed too
 
     @property
@@ -460,7 +461,10 @@ def lapses(
         verdict = verdicts[key]
         if verdict is not None:
             cadence, earliest, red_at, red_reason = verdict
-            found.append(Lapse(customer, cal, cadence, start, earliest, red_at, red_reason, day_added_missable))
+            since = restarted if restarted_on is not None and restarted is not None else None
+            if since is None:
+                since = contact.created_at if contact is not None else customer.created_at
+            found.append(Lapse(customer, cal, cadence, start, earliest, red_at, red_reason, since, day_added_missable))
     return found
 
 

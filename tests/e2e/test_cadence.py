@@ -263,6 +263,35 @@ def test_a_missed_call_reaches_the_owner_by_the_customers_next_business_morning(
     assert f"the daily call on {missed} was missed" in overdue["blocks"][0]["text"]["text"]
 
 
+def test_a_lapse_alerted_before_the_customers_time_zone_was_changed_is_not_alerted_again(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """The lapse's dates are the customer's local dates: the last call, Tuesday 00:30 in London, was Monday evening in
+    New York. Its alert went out on Thursday morning in London; moving the customer to New York that day must not tell
+    the owner again, at 09:00 New York, about the same lapse (one DM per lapse, until a call is logged)."""
+    acme = add(store, tz="Europe/London")
+    store.record_checkin(
+        team_id=TEAM_ID,
+        customer_id=acme.id or 0,
+        author_id="U0001",
+        mood="green",
+        note="n",
+        kind="call",
+        now=day(1, timedelta(minutes=30)),
+    )
+    for instant in (day(2, timedelta(hours=9)), day(3, timedelta(hours=9))):  # Wednesday's call, Thursday's alert
+        tick(store, settings, instant)
+    clock.set(day(3, timedelta(hours=12)))
+    assert "`Europe/London` → `America/New_York`" in ephemeral(slack.command("edit acme tz=America/New_York"))
+    for hours in (13, 14, 15, 24 + 14):  # Thursday 09:00 and 10:00 in New York, Friday 09:00
+        tick(store, settings, day(3, timedelta(hours=hours)))
+    dm = fake_slack.messages[fake_slack._dm_by_user["U0001"]]
+    assert [m["text"] for m in dm if "is overdue" in m["text"]] == [
+        "Acme is overdue: the daily call on Wed 2 Dec was missed"
+    ]
+    assert [r.due_key for r in rows(store, "overdue")] == ["lapse:2026-12-01"]
+
+
 def test_an_overdue_alert_counted_from_the_day_the_customer_was_added_says_no_call_once(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
