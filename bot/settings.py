@@ -21,6 +21,15 @@ SURVEY_PERIODS: dict[str, int] = {"weekly": 7, "monthly": 30, "quarterly": 91, "
 SCHEDULED_SURVEYS = ("scorecard", "level", "practices", "profile")
 
 
+# The placeholders .env.example ships with (tests/test_docs.py checks they are still its values).
+ENV_EXAMPLE_PLACEHOLDERS: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "xoxb-your-bot-token",
+    "SLACK_SIGNING_SECRET": "your-signing-secret",
+    "SLACK_CLIENT_ID": "1234567890.1234567890",
+    "SLACK_CLIENT_SECRET": "your-client-secret",
+}
+
+
 class SettingsError(ValueError):
     """A missing or invalid setting; the message names the variable and how to fix it."""
 
@@ -98,6 +107,15 @@ class Settings:
             if value is None:
                 raise SettingsError(f"{name} is not set. {hint}")
             return value
+
+        # `cp .env.example .env` then `serve` with a value left as the example: it would start, then have every
+        # request refused (a wrong signing secret) or every Slack call fail (invalid_auth), with no word why.
+        for name, example in ENV_EXAMPLE_PLACEHOLDERS.items():
+            if get(name) == example:
+                raise SettingsError(
+                    f"{name} is still the example value of .env.example ({example!r}): put your Slack app's own "
+                    'value there (README, "Create the Slack app").'
+                )
 
         client_id, client_secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
         if bool(client_id) != bool(client_secret):

@@ -24,3 +24,11 @@ def test_every_setting_is_in_env_example() -> None:
 def test_every_setting_is_in_the_readme_table() -> None:
     table = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", (ROOT / "README.md").read_text(), re.MULTILINE))
     assert settings_read() - table == set(), "add these to README's settings table"
+
+
+def test_the_placeholders_settings_refuse_are_env_examples_values() -> None:
+    from bot.settings import ENV_EXAMPLE_PLACEHOLDERS
+
+    example = (ROOT / ".env.example").read_text()
+    for name, value in ENV_EXAMPLE_PLACEHOLDERS.items():
+        assert re.search(rf"^#? ?{name}={re.escape(value)}\s", example, re.MULTILINE), name

@@ -195,6 +195,32 @@ def test_a_database_url_partner_cannot_open_is_named_without_a_traceback_or_its_
 
 
 @pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_env_example_copied_as_it_is_names_each_value_still_to_fill_in(env: dict[str, str], tmp_path: Path) -> None:
+    """README: `cp .env.example .env`, put the values in `.env`, run `partner-bot serve`."""
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL"):
+        del env[name]  # from .env only, as an operator following README has them
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(example)
+    serve = ["serve", "--http", "--port", str(free_port()), "--no-scheduler"]
+    refused = run(serve, env, tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr == (
+        "partner-bot: configuration error: SLACK_BOT_TOKEN is still the example value of .env.example "
+        "('xoxb-your-bot-token'): put your Slack app's own value there (README, \"Create the Slack app\").\n"
+    )
+    dotenv.write_text(example.replace("xoxb-your-bot-token", BOT_TOKEN))
+    refused = run(serve, env, tmp_path)
+    assert refused.returncode == 2 and "SLACK_SIGNING_SECRET is still the example value" in refused.stderr
+    doctor = run(["doctor"], env, tmp_path)
+    assert doctor.returncode == 1 and "SLACK_SIGNING_SECRET is still the example value" in doctor.stdout
+    dotenv.write_text(example.replace("xoxb-your-bot-token", BOT_TOKEN).replace("your-signing-secret", SIGNING_SECRET))
+    assert (
+        run(["db", "upgrade"], env, tmp_path).returncode == 0
+    )  # the rest of .env.example's values are good as they are
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
 def test_a_postgresql_url_without_its_driver_installed_says_how_to_install_it(
     env: dict[str, str], tmp_path: Path
 ) -> None:
