@@ -1,10 +1,11 @@
 """Debounced App Home publishing: one views.publish per user per burst of changes, off the request path.
 
 Anything that changes what a user's Home shows (a check-in, a snooze, a new health score…) calls
-`request_home_refresh(context, team_id, [owner_id, …])`. That reads who looks at the whole team (one indexed
-read), arms a short per-(team, user) timer and returns at once, so a slash command's ack never waits for Slack;
-when the timer fires, the user's saved filters and page are read and the Home is rendered once with everything
-that changed meanwhile and published.
+`request_home_refresh(context, team_id, [owner_id, …])`. That arms a short per-(team, user) timer for each of them
+and one for the team, and returns at once without a query or a Slack call, so a slash command's ack waits for
+neither; when a user's timer fires, their saved filters and page are read and the Home is rendered once with
+everything that changed meanwhile and published; when the team's fires, who looks at the whole team is read (one
+indexed read) and their Homes are published too, save those already refreshed by name in the same burst.
 
 Each user's filters and page live in the database (storage.home.save_home_state, written on each filter or page
 click), not in this process: a refresh published by another replica, or after a restart, keeps them. No
@@ -70,6 +71,8 @@ class HomePublisher:
         self._delay = delay
         self._timer = timer
         self._pending: dict[Key, Timer] = {}
+        # Team-wide refreshes armed, with the users refreshed by name meanwhile (their own timer publishes them).
+        self._teams: dict[str, tuple[Timer, set[str]]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -100,13 +103,22 @@ class HomePublisher:
     def __deepcopy__(self, memo: dict[int, Any]) -> HomePublisher:
         return self  # Bolt copies the context for lazy listeners; the publisher is one shared worker
 
-    def request(self, team_id: str, user_ids: Iterable[str | None]) -> int:
-        """Arms a refresh for each user that has none pending; returns how many new ones were armed."""
+    def request(self, team_id: str, user_ids: Iterable[str | None], *, whole_team: bool = False) -> int:
+        """Arms a refresh for each user that has none pending, and with `whole_team` one for whoever looks at the
+        whole team (read when it fires, off the caller's thread); returns how many user refreshes were armed."""
         armed = 0
         with self._lock:
             if self._closed:
                 return 0
-            for user_id in dict.fromkeys(u for u in user_ids if u):
+            users = list(dict.fromkeys(u for u in user_ids if u))
+            if whole_team and team_id not in self._teams:
+                timer = self._timer(self._delay, lambda: self._fire_team(team_id))
+                # Users whose refresh is already coming publish with this change: not twice.
+                self._teams[team_id] = (timer, {user for team, user in self._pending if team == team_id})
+                timer.start()
+            if team_id in self._teams:
+                self._teams[team_id][1].update(users)
+            for user_id in users:
                 key = (team_id, user_id)
                 if key in self._pending:
                     continue  # already coming: this change will be in it
@@ -117,14 +129,33 @@ class HomePublisher:
         return armed
 
     def pending(self) -> set[Key]:
+        """The users whose refresh is coming (a team-wide refresh's viewers are known only when it fires)."""
         with self._lock:
             return set(self._pending)
+
+    def pending_teams(self) -> set[str]:
+        with self._lock:
+            return set(self._teams)
+
+    def _fire_team(self, team_id: str) -> None:
+        with self._lock:
+            armed = self._teams.pop(team_id, None)
+        if armed is None:
+            return  # cancelled, or flushed already
+        _timer, refreshed = armed
+        for user_id in self.team_viewers(team_id):
+            with self._lock:
+                if user_id in refreshed or (team_id, user_id) in self._pending:
+                    continue  # published by their own refresh, with this change in it
+            self._publish_home(team_id, user_id)
 
     def _fire(self, key: Key) -> None:
         with self._lock:
             if self._pending.pop(key, None) is None:
                 return  # cancelled, or flushed already
-        team_id, user_id = key
+        self._publish_home(*key)
+
+    def _publish_home(self, team_id: str, user_id: str) -> None:
         if self._publish is None:
             return
         try:
@@ -139,15 +170,21 @@ class HomePublisher:
             keys = list(self._pending)
             for key in keys:
                 self._pending[key].cancel()
+            teams = list(self._teams)
+            for team_id in teams:
+                self._teams[team_id][0].cancel()
         for key in keys:
             self._fire(key)
+        for team_id in teams:
+            self._fire_team(team_id)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            for timer in self._pending.values():
+            for timer in [*self._pending.values(), *(timer for timer, _ in self._teams.values())]:
                 timer.cancel()
             self._pending.clear()
+            self._teams.clear()
 
 
 _by_app: weakref.WeakKeyDictionary[Any, HomePublisher] = weakref.WeakKeyDictionary()
@@ -187,7 +224,7 @@ def request_home_refresh(context_or_app: Any, team_id: str, user_ids: Iterable[s
     if publisher is None:
         logger.debug("no Home publisher here; skipped a refresh for %s", team_id)
         return
-    publisher.request(team_id, [*user_ids, *publisher.team_viewers(team_id)])
+    publisher.request(team_id, user_ids, whole_team=True)
 
 
 def refresh_channel_homes(context_or_app: Any, store: Any, team_id: str, channel_id: str) -> None:

@@ -40,6 +40,7 @@ from schedules.sharing import check_channel_sharing
 from storage.home import LastContact
 from storage.models import Boundary, BoundarySlip, CheckIn, Customer, HealthSnapshot, Nudge, SurveyResponse
 from storage.store import Store
+from tests.e2e.test_followups_burst import ack_statements
 from tests.e2e.test_foundation import modal_values
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -513,7 +514,8 @@ def test_a_burst_of_changes_publishes_each_home_once(
         store.record_checkin(team_id=TEAM_ID, customer_id=cid, author_id=DANA, mood="red", note=f"n{i}", now=NOW)
         request_home_refresh(server.app, TEAM_ID, [DANA, SAM, DANA, None])
     assert fake_slack.calls_to("views.publish") == []  # nothing was published on the caller's thread
-    assert [delay for delay, _ in timers.armed] == [2.0, 2.0]  # one timer per user, not per change
+    # One timer per user and one for whoever looks at the whole team, not per change.
+    assert [delay for delay, _ in timers.armed] == [2.0, 2.0, 2.0]
     assert publisher.pending() == {(TEAM_ID, DANA), (TEAM_ID, SAM)}
     timers.fire_all()
     published = fake_slack.calls_to("views.publish")
@@ -814,8 +816,34 @@ def test_a_change_to_a_teammates_customer_redraws_the_home_of_whoever_looks_at_t
 
     assert "Logged a red" in slack.command("checkin customer 0000 red lost the budget", user_id=SAM).json()["text"]
     bot.app.drain()
-    assert publisher.pending() == {(TEAM_ID, SAM), (TEAM_ID, DANA)}  # Sam's own, and Dana's whole-team view
+    # Sam's own, and the team's: Dana's whole-team view, read when it fires.
+    assert publisher.pending() == {(TEAM_ID, SAM)} and publisher.pending_teams() == {TEAM_ID}
     publisher.flush()
     home = fake_slack.published_home[DANA]
     assert json.loads(home["private_metadata"])["scope"] == "team"
     assert ":red_circle: last check-in just now" in row_text(home, sams)
+
+
+def test_a_change_answered_on_the_spot_reads_nobodys_home_and_whoever_looks_at_the_whole_team_still_sees_it(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """Who looks at the whole team was read on the answering thread of every change; now when the refresh fires."""
+    (sams,) = add_customers(store, 1, owner=SAM)
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"})
+    publisher.flush()
+    published = len(fake_slack.calls_to("views.publish"))
+    values = {"for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": SNOOZE_ONE_DAY}}}}
+    metadata = json.dumps({"nudge_id": None, "customer_id": sams})
+    statements, stop = ack_statements(store)
+    try:
+        assert slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=metadata, user_id=SAM).status == 200
+    finally:
+        stop()
+    assert statements and not [s for s in statements if "home_state" in s], statements
+    bot.app.drain()
+    publisher.flush()
+    homes = [c.params["user_id"] for c in fake_slack.calls_to("views.publish")[published:]]
+    assert sorted(homes) == [DANA, SAM]  # Sam's own, and Dana's whole-team view: each once
