@@ -309,6 +309,38 @@ def _on_installed(store: Store, clock: Clock) -> Callable[[SuccessArgs], BoltRes
     return success
 
 
+# Slack's consent page sends the browser back with `error=access_denied` when the admin clicks Cancel: a choice,
+# not a fault, so the page says what happened and how to start again instead of Bolt's "Oops, Something Went Wrong!".
+CANCELLED_PAGE = f"""<html>
+<head>
+<link rel="icon" href="data:,">
+<style>
+body {{
+  padding: 10px 15px;
+  font-family: verdana;
+  text-align: center;
+}}
+</style>
+</head>
+<body>
+<h2>Partner was not installed</h2>
+<p>The installation was cancelled on Slack's page, so nothing was added to your workspace.</p>
+<p>To install Partner after all, <a href="{INSTALL_PATH}">start again</a>.</p>
+</body>
+</html>
+"""
+
+
 def _on_failure(args: FailureArgs) -> BoltResponse:
+    if args.reason == "access_denied":
+        logger.info("install cancelled on Slack's consent page")
+        return BoltResponse(
+            status=200,
+            headers={
+                "Content-Type": "text/html; charset=utf-8",
+                "Set-Cookie": args.settings.state_utils.build_set_cookie_for_deletion(),
+            },
+            body=CANCELLED_PAGE,
+        )
     logger.warning("install refused: %s", args.reason)
     return args.default.failure(args)

@@ -255,6 +255,22 @@ def test_forged_or_stale_redirects_install_nothing(
     assert {w.team_id for w in store_workspaces(store)} == {T2}
 
 
+def test_an_install_cancelled_on_slacks_page_says_so_and_installs_nothing(
+    oauth_bot: BotServer, fake_slack: FakeSlack, store: Store, world: None
+) -> None:
+    """The admin clicks Cancel on Slack's consent page: Slack redirects back with `error=access_denied`."""
+    started = start_install(oauth_bot.url)
+    query = urlencode({"error": "access_denied", "state": started.state})
+    page = browse(f"{oauth_bot.url}/slack/oauth_redirect?{query}", cookie=started.cookie)
+    assert page.status == 200 and "Something Went Wrong" not in page.text
+    assert "Partner was not installed" in page.text and "cancelled on Slack's page" in page.text
+    assert '<a href="/slack/install">start again</a>' in page.text
+    assert page.headers["Set-Cookie"].startswith(f"{COOKIE}=deleted;")  # the spent install link's cookie goes
+    assert fake_slack.calls_to("oauth.v2.access") == [] and installation_rows(store) == 0
+    # Starting again installs as usual.
+    assert install(oauth_bot.url, fake_slack, T1).status == 200 and installation_rows(store) == 1
+
+
 # --------------------------------------------------------------------------------------------- isolation
 
 
