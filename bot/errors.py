@@ -12,6 +12,8 @@ from slack_bolt import BoltContext, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from domain.errors import UserError
 from schedules.slack_http import TOKEN_REFUSED
@@ -32,6 +34,9 @@ SLACK_SLOW = "Slack didn't answer in time. Please try again in a moment."
 # Slack's own failure (5xx after the client's retries): not ours, and "Sorry… it has been logged" would mislead.
 SLACK_DOWN = "Slack had a problem on its side just now. Please try again in a moment."
 _SLACK_DOWN_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+# The database down, restarting or failing over (GET /healthz says 503 meanwhile), or SQLite's writer lock held past
+# the busy timeout: a wait, not a bug of ours, and the operator already sees it; the user only needs to try again.
+DATABASE_DOWN = "Partner's database didn't answer just now, so I couldn't do that. Please try again in a minute."
 
 
 def _token_refused(error: str) -> str:
@@ -158,6 +163,10 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
     elif (trouble := _slack_trouble(error)) is not None:
         logger.warning("Slack busy or slow before the answer (team=%s): %r", context.team_id, error)
         message = trouble
+    elif isinstance(error, OperationalError | PoolTimeout):
+        first_line = (str(error).strip().splitlines() or ["no detail"])[0]
+        logger.error("database unavailable (team=%s): %s: %s", context.team_id, type(error).__name__, first_line)
+        message = DATABASE_DOWN
     else:
         logger.exception("listener failed (team=%s)", context.team_id, exc_info=error)
         message = SORRY
@@ -180,6 +189,8 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
         if field:
             if message == SORRY:
                 message += " Your answers are still here; please try again."
+            elif message == DATABASE_DOWN:
+                message += " Your answers are still here."
             return _json({"response_action": "errors", "errors": {field: plain_text(message, client)[:2000]}})
         _tell(client, body, message)
         return _json({})

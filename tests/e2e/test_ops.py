@@ -511,6 +511,46 @@ def test_healthz_is_503_while_the_database_is_down_and_200_when_it_is_back(
         engine.dispose()
 
 
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)  # a server that goes away mid-run
+def test_a_request_while_the_database_is_down_is_told_to_try_again_and_keeps_what_was_typed(
+    outage: Outage, settings: Settings, clock: FakeClock, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    from handlers.ids import CHECKIN_MODAL
+    from tests.e2e.test_foundation import modal_values
+
+    outage.up()
+    engine = make_engine(outage.url)
+    upgrade(engine)
+    store = Store(engine)
+    server = BotServer(create_app(settings=settings, store=store, clock=clock), store).start()
+    slack = SlackRequests(server.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+    down = "Partner's database didn't answer just now, so I couldn't do that. Please try again in a minute."
+    try:
+        assert "Added *Acme*" in slack.command("add Acme").json()["text"]
+        (acme,) = store.customers(team_id=TEAM_ID)
+        slack.command("checkin")  # the form, opened while the database is up
+        (form,) = fake_slack.calls_to("views.open")
+        outage.down()
+        with caplog.at_level(logging.ERROR, logger="partner.errors"):
+            answer = slack.command("checkin acme green pilot kicked off").json()
+        assert answer["text"] == f"{down}\nYou typed: `/partner checkin acme green pilot kicked off`"
+        values = modal_values(acme.id, "green", "pilot kicked off")
+        blocks = {"blocks": form.params["view"]["blocks"]}
+        submitted = slack.view_submission(CHECKIN_MODAL, values, view_fields=blocks).json()
+        assert submitted["response_action"] == "errors"
+        assert list(submitted["errors"].values()) == [f"{down} Your answers are still here."]
+        # One line for the operator, not a traceback per request.
+        logged = [r for r in caplog.records if r.name == "partner.errors"]
+        assert len(logged) == 2 and not any(r.exc_info for r in logged)
+        assert logged[0].getMessage().startswith(f"database unavailable (team={TEAM_ID}): OperationalError: ")
+        outage.up()
+        assert "Logged a green check-in" in slack.command("checkin acme green pilot kicked off").json()["text"]
+        assert len(store.checkins(team_id=TEAM_ID)) == 1
+    finally:
+        server.stop()
+        engine.dispose()
+
+
 def test_serve_waits_for_a_database_that_comes_up_late(outage: Outage, fake_slack: FakeSlack, tmp_path: Path) -> None:
     served = Served(clean_env(fake_slack, outage.url), tmp_path, "--db-wait", "60")
     try:
