@@ -271,6 +271,32 @@ def test_an_install_cancelled_on_slacks_page_says_so_and_installs_nothing(
     assert install(oauth_bot.url, fake_slack, T1).status == 200 and installation_rows(store) == 1
 
 
+def test_a_reinstall_with_new_scopes_replaces_the_installation_and_its_token(
+    oauth_bot: BotServer, fake_slack: FakeSlack, oauth_settings: Settings, store: Store, world: None
+) -> None:
+    """A workspace installed before the manifest gained a scope; an admin installs again to grant it."""
+    older = [scope for scope in MANIFEST_BOT_SCOPES if scope != "files:write"]
+    assert install(oauth_bot.url, fake_slack, T1, scopes=older).status == 200
+    before = installation(oauth_settings, store, T1)
+    assert before is not None and before.bot_scopes == older
+    code, out = doctor(oauth_settings)
+    (lacking,) = lines(out, "FAIL", f"{T1} scopes")
+    assert code == 1 and "the token lacks files:write" in lacking and "reinstall the app" in out
+
+    assert install(oauth_bot.url, fake_slack, T1, installer_id="U0002").status == 200
+    after = installation(oauth_settings, store, T1)
+    assert after is not None and after.bot_scopes == MANIFEST_BOT_SCOPES and after.user_id == "U0002"
+    assert after.bot_token != before.bot_token
+    mark = len(fake_slack.calls)
+    reply = requests_for(oauth_bot, fake_slack, T1).command("add Acme <#C1ACME|acme> <@U0001|dana>")
+    assert "Added *Acme*" in ephemeral_text(reply)
+    fake_slack.wait_for("conversations.join", 1)
+    assert {c.token for c in calls_since(fake_slack, mark) if c.token} == {after.bot_token}  # the new token only
+    assert [w.team_id for w in store_workspaces(store)] == [T1]
+    code, out = doctor(oauth_settings)
+    assert code == 0, out
+
+
 # --------------------------------------------------------------------------------------------- isolation
 
 
