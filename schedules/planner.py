@@ -557,10 +557,13 @@ def plan_overdue(
                 if due_at is None or missed_at < due_at:
                     due_at, reason = missed_at, f"the daily call on {day:%a} {day.day} {day:%b} was missed"
         ended = customer.snoozed_until
-        if due_at is not None and ended is not None and due_at < ended:
-            # Held back by a snooze: its call comes back as the snooze ends, and the owner hears it was not made the
-            # next business morning, not in the same minute as that reminder.
-            due_at = business_morning(lapse.cal, lapse.cal.local_date(ended) + timedelta(days=1))
+        if due_at is not None and ended is not None:
+            # Held back by a snooze: its call comes back as the snooze ends — at the call time when it ends at night,
+            # on a weekend or a holiday — and the owner hears it was not made the next business morning, not in the
+            # same minute as that reminder (a window running out at that very call time too).
+            back = snooze_return(cadence_of(customer).at, lapse.cal, snoozed_until=ended)
+            if due_at <= back:
+                due_at = business_morning(lapse.cal, lapse.cal.local_date(back) + timedelta(days=1))
         if due_at is None or due_at > now:
             continue
         # Held back until now (a snooze or pause ending at midnight, downtime): outside working hours it waits for

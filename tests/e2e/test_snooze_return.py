@@ -416,12 +416,20 @@ def test_a_daily_call_snoozed_by_command_is_not_reported_missed_when_it_comes_ba
     tick(store, settings, day(1))  # Tuesday 09:00
     clock.set(day(1) + 5 * MINUTE)
     assert "the call snoozed on Tue 1 Dec" in ephemeral(slack.command(f"snooze acme {typed} at the airport"))
-    for instant in (day(2), day(2) + 5 * MINUTE, day(3, timedelta(hours=5)), day(3)):  # Thu 00:00 ends 'until thu'
+    for instant in (
+        day(2),
+        day(2) + 5 * MINUTE,
+        day(3, timedelta(hours=5)),
+        day(3),
+        day(4),
+    ):  # Thu 00:00 ends 'until thu'
         tick(store, settings, instant)
     assert "the call snoozed on Tue 1 Dec" in headline(nudges(fake_slack)[1])
     # Tuesday's call was put off, not missed: no owner alert says it was (the button's snooze never did either).
-    overdue = [r.payload["reason"] for r in rows(store, "overdue")]
-    assert len(overdue) == 1 and "Tue 1 Dec" not in overdue[0], overdue  # Thursday's: no call logged at all
+    overdue = [(r.payload["reason"], r.due_at) for r in rows(store, "overdue")]
+    assert len(overdue) == 1 and "Tue 1 Dec" not in overdue[0][0], overdue  # no call logged at all
+    # 'until thu' brings the call back Thursday 09:00: the alert is Friday morning's, not that same minute's.
+    assert overdue[0][1] == (day(3) if typed == "1d" else day(4)), overdue
 
 
 def test_a_snooze_reason_typed_with_at_channel_comes_back_as_words_notifying_nobody(
@@ -657,3 +665,33 @@ def test_a_second_snooze_coming_back_on_the_day_of_the_first_ones_cancelled_remi
     ]
     assert len(nudges(fake_slack)) == 3
     assert "back from lunch" in headline(nudges(fake_slack)[1])
+
+
+def test_an_overdue_alert_waits_for_the_morning_after_a_snoozed_call_comes_back_at_the_call_time(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Monday's call logged, Tuesday's skipped, Wednesday's snoozed until Thursday: Thursday 09:00 the call came back
+    in #acme and, that same minute, its owner was told Acme was overdue ('Last call 3 business days ago'), as the
+    maximum window ran out at the moment the snooze brought the call back. The alert follows the next morning."""
+    acme = add(store)
+    tick(store, settings, day(0))
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id or 0, author_id="U0001", mood="green", note="n", kind="call", now=day(0)
+    )
+    tick(store, settings, day(1))  # Tuesday's nudge: skipped
+    clock.set(day(1) + 5 * MINUTE)
+    message = nudges(fake_slack)[-1]
+    value = message["blocks"][1]["elements"][2]["value"]
+    assert slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(message)).status
+    tick(store, settings, day(2))  # Wednesday's: snoozed until Thursday
+    snooze_nudge(slack, fake_slack, clock, day(2) + 5 * MINUTE, until="2026-12-03")
+    for instant in (day(3) - MINUTE, day(3), day(3) + MINUTE):
+        tick(store, settings, instant)
+    assert "the call snoozed on Wed 2 Dec" in headline(nudges(fake_slack)[-1])
+    assert rows(store, "overdue") == []
+    for instant in (day(4) - MINUTE, day(4), day(4) + MINUTE):
+        tick(store, settings, instant)
+    (alert,) = rows(store, "overdue")
+    assert (alert.due_at, alert.status) == (day(4), "sent")  # Friday 09:00 in New York
+    dm = fake_slack.messages[fake_slack._dm_by_user["U0001"]]
+    assert ["is overdue" in m["text"] for m in dm].count(True) == 1
