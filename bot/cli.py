@@ -151,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     listener = None
     try:
         if args.command == "serve":
+            # Until serve() takes the signals over, Ctrl-C or SIGTERM (an orchestrator giving up on a database that
+            # stays down) ends the wait for the database with one line, not a traceback.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, _stop_before_serving)
             # HTTP mode binds its port first: /healthz answers 503 while the database is waited for, then 200.
             if not settings.socket_mode or args.http:
                 try:
@@ -183,6 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             listener.stop()
         print(f"partner-bot: the database at DATABASE_URL {e}.", file=sys.stderr)
         return 3
+    except StoppedBeforeServing as e:
+        if listener is not None:
+            listener.stop()
+        print(f"partner-bot: stopped by {e} before serving", file=sys.stderr)
+        return 0
+    if args.command == "serve":  # back to the defaults until serve() installs its graceful shutdown
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     store = Store(engine)
 
     if args.command == "db":
@@ -406,6 +418,15 @@ def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int
     for name, error in report.failed.items():
         print(f"{name}: FAILED {error}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+class StoppedBeforeServing(BaseException):
+    """SIGTERM or SIGINT while `serve` waits for (or upgrades) the database; a BaseException, as KeyboardInterrupt
+    is, so that no `except Exception` on the way swallows it."""
+
+
+def _stop_before_serving(signum: int, frame: FrameType | None) -> None:
+    raise StoppedBeforeServing(signal.Signals(signum).name)
 
 
 def _finish_tick_first(signum: int, frame: FrameType | None) -> None:

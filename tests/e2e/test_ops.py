@@ -571,6 +571,22 @@ def test_serve_waits_for_a_database_that_comes_up_late(outage: Outage, fake_slac
         assert served.stop() == 0, "\n".join(served.lines[-30:])
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stopped_while_it_waits_for_the_database_says_so_in_one_line(
+    outage: Outage, fake_slack: FakeSlack, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """An orchestrator giving up on a database that stays down (SIGTERM), or an operator's Ctrl-C."""
+    served = Served(clean_env(fake_slack, outage.url), tmp_path, "--db-wait", "60")
+    served.wait_for_line("database unavailable")
+    served.process.send_signal(signum)
+    assert served.process.wait(timeout=15) == 0
+    served._reader.join(timeout=5)
+    assert served.lines[-1] == f"partner-bot: stopped by {signum.name} before serving"
+    assert not any("Traceback" in line for line in served.lines)
+    with pytest.raises(OSError):  # the port it listened on for /healthz is let go
+        get(served.url + "/healthz")
+
+
 def test_serve_gives_up_with_a_clear_message_when_the_database_stays_down(
     outage: Outage, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
