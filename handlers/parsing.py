@@ -16,11 +16,13 @@ _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
 # What a quoted phrase is, said once for every command (customer names, agreement texts, option values). Phones and
 # Macs curl quotes, sometimes one end only: a double-quoted phrase opens with " “ or ” and ends at the first " or ”,
 # except that "…" may hold a “curly” pair and “…” a "straight" one (an agreement may quote someone), so a name in
-# mixed quotes ("Acme Corp” <#C…>) still ends at its own quote. Curled single quotes (‘Acme Corp’) quote too, but ’
-# is also the apostrophe (Macy’s, don’t): a single-quoted phrase ends only at a ’ that ends a word.
+# mixed quotes ("Acme Corp” <#C…>) still ends at its own quote. A straight pair inside straight quotes ("Initech
+# "The Best" Ltd", as a desktop types it) is part of the phrase when a closing quote still follows it. Curled single
+# quotes (‘Acme Corp’) quote too, but ’ is also the apostrophe (Macy’s, don’t): a single-quoted phrase ends only at a
+# ’ that ends a word.
 QUOTE_OPENERS = '"“”‘'
 QUOTED_PHRASE = (
-    r'"(?P<straight>(?:[^"“”]|“[^"“”]*”)*)"'
+    r'"(?P<straight>(?:[^"“”]|“[^"“”]*”|"(?=[^"“”\s])[^"“”]*"(?=[^"“”]*"))*)"'
     r'|“(?P<curly>(?:[^"“”]|"[^"“”]*")*)”'
     r'|["“”](?P<mixed>[^"“”]*)["”]'
     r"|‘(?P<single>[^‘]*?)’(?=\s|$)"
@@ -87,10 +89,12 @@ def unclosed_quote(text: str, usage: str) -> UserError:
     return UserError(f"The quote in '{text.strip()}' is never closed. Usage: `{usage}`")  # as Slack escaped it
 
 
-def tokenize(text: str, *, usage: str | None = None) -> list[str]:
+def tokenize(text: str, *, usage: str | None = None, inner_quotes: bool = False) -> list[str]:
     """Split on white space, keeping "quoted phrases" and <escaped|mentions> whole.
 
-    With `usage`, a quote opened and never closed is named back with it rather than read to the end of the text."""
+    With `usage`, a quote opened and never closed is named back with it rather than read to the end of the text.
+    `inner_quotes`: a quoted phrase after the first word keeps its quotes (`Acme "Big" Corp` is a name as typed,
+    not Acme Big Corp); only a phrase that starts the text is a quoted name."""
     tokens = []
     for match in _TOKEN.finditer(text or ""):
         token = quoted_text(match)
@@ -100,6 +104,8 @@ def tokenize(text: str, *, usage: str | None = None) -> list[str]:
             token = match["unclosed"][1:].strip()
         if token == "":
             continue  # "" names nothing
+        if inner_quotes and tokens and match["unclosed"] is None:
+            token = None  # as typed, quotes and all
         tokens.append(match.group() if token is None else token)
     return tokens
 

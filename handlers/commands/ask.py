@@ -25,7 +25,7 @@ ASKED = "survey_asked"  # the customer event of an invitation: once per command 
 
 
 def ask(call: CommandCall) -> Reply:
-    words = [unescape(w) for w in tokenize(call.args)]
+    words = [unescape(w) for w in tokenize(call.args, inner_quotes=True)]
     customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}'. Usage: `{USAGE}`")

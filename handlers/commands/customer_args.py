@@ -89,7 +89,7 @@ def parse_customer_args(
     args = CustomerArgs()
     last_key: str | None = None
     earlier: dict[str, str] = {}  # a setting typed twice: its first value, checked against the last once complete
-    for i, token in enumerate(tokenize(text, usage=usage)):
+    for i, token in enumerate(tokenize(text, usage=usage, inner_quotes=True)):
         token = typed_domain(token)  # `add Monday.com`: Slack sends the name as a link to it
         pair = parse_key_value(token)
         if pair is not None:

@@ -17,7 +17,7 @@ TREND_WEEKS = 12
 
 
 def status(call: CommandCall) -> Reply:
-    words = [unescape(w) for w in tokenize(call.args)]
+    words = [unescape(w) for w in tokenize(call.args, inner_quotes=True)]
     customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}'. Usage: `{USAGE}`")

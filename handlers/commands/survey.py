@@ -33,7 +33,7 @@ def survey_word(word: str) -> str:
 
 
 def survey(call: CommandCall) -> Reply:
-    words = [unescape(w) for w in tokenize(call.args)]
+    words = [unescape(w) for w in tokenize(call.args, inner_quotes=True)]
     if not words:
         raise UserError(f"Which customer? Usage: `{USAGE}` (or `{TEAM_USAGE}`)")
     customers = call.store.customers(team_id=call.team_id)

@@ -155,3 +155,23 @@ def test_a_name_slack_turned_into_a_link_as_it_was_typed_is_the_name(slack: Slac
     )
     ephemeral(slack.command("checkin monday.io green see <http://acme.com|acme.com>"))
     assert store.checkins(team_id=TEAM_ID)[0].note == "see <http://acme.com|acme.com>"
+
+
+@pytest.mark.parametrize(
+    ("added", "name"),
+    [
+        ('add Acme "Big" Corp <@U0001|dana>', 'Acme "Big" Corp'),  # a nickname in quotes inside the name
+        ('add Globex "GX"', 'Globex "GX"'),
+        ('add "Initech "The Best" Ltd" <@U0001|dana>', 'Initech "The Best" Ltd'),  # straight quotes in straight ones
+    ],
+)
+def test_quotes_inside_a_name_are_kept_and_find_it_again(
+    slack: SlackRequests, store: Store, added: str, name: str
+) -> None:
+    # Nothing typed is dropped: the quotes stay in the name, and the name as typed finds it in every command.
+    assert f"Added *{name}*" in ephemeral(slack.command(added))
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == [name]
+    assert f"Logged a green check-in for *{name}*: renewal" in ephemeral(slack.command(f"checkin {name} green renewal"))
+    assert f"check-in for *{name}*" in ephemeral(slack.command(f'checkin "{name}" green renewal'))
+    for command in ("show", "status"):
+        assert "I didn't understand" not in ephemeral(slack.command(f"{command} {name}")), command
