@@ -275,3 +275,39 @@ def test_statements_that_pick_outbox_rows_by_id_seek_them_by_primary_key(tmp_pat
     assert len(plans_of) >= 8, plans_of  # each of the statements above was seen
     by_status = {sql: plan for sql, plan in plans_of.items() if any("ix_nudge_status_due" in step for step in plan)}
     assert not by_status, by_status
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_the_one_sqlite_serve_killed_mid_run_and_started_again_sends_every_nudge_once(
+    store: Store, fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    """README's default deployment, one `serve` on SQLite, SIGKILLed while it holds claimed and half-sent nudges,
+    then started again ten minutes later (its leases over): nothing lost, nothing posted twice."""
+    count = CUSTOMERS // 5
+    add_customers(store, fake_slack, count)
+    # A Slack answering at its usual pace keeps the run going a while (some posts answered after the kill).
+    fake_slack.fail_next("chat.postMessage", delay=0.05, times=count, answered_late=True)
+    env = environment(fake_slack, database_url)
+    first = ReplicaProcess(env, tmp_path, 0)
+    try:
+        first.wait_healthy()
+        wait_until(lambda: holding(store).get(first.process.pid, 0) > 0, 60, "the first claims")
+        wait_until(lambda: len(fake_slack.calls_to("chat.postMessage")) >= count // 5, 60, "the first posts")
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=10)
+    finally:
+        first.stop()
+    left = Counter(n.status for n in nudge_rows(store) if n.status != "sent")
+    assert left, "the kill came after everything was sent"
+
+    env["PARTNER_CLOCK_START"] = (NINE_NY + timedelta(minutes=10)).isoformat()
+    again = ReplicaProcess(env, tmp_path, 1)
+    try:
+        again.wait_healthy()
+        wait_until(lambda: Counter(n.status for n in nudge_rows(store)) == {"sent": count}, 90, "every nudge sent")
+    finally:
+        again.stop()
+    counts = posts_per_nudge(fake_slack)
+    assert set(counts) == {n.id for n in nudge_rows(store)}, "every nudge reached Slack"
+    assert {i: c for i, c in counts.items() if c != 1} == {}, "posted more than once"
+    print(f"\nleft by the kill: {dict(left)}")
