@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -157,6 +158,13 @@ class Settings:
             raise SettingsError(
                 f"SLACK_REDIRECT_URI must be an http(s) URL like https://partner.example.com/slack/oauth_redirect, "
                 f"got {redirect_uri!r}."
+            )
+        # Partner serves the OAuth redirect at /slack/oauth_redirect only (a proxy may add a prefix before it): Slack
+        # would send every installer's browser to a page that answers 404, and no workspace could ever install.
+        if redirect_uri is not None and not urlsplit(redirect_uri).path.endswith("/slack/oauth_redirect"):
+            raise SettingsError(
+                "SLACK_REDIRECT_URI must end with /slack/oauth_redirect, the page Partner serves the installs' "
+                f"redirect on (like https://partner.example.com/slack/oauth_redirect), got {redirect_uri!r}."
             )
 
         api_url = get("SLACK_API_URL") or SLACK_API_URL_DEFAULT

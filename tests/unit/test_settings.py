@@ -48,6 +48,8 @@ OAUTH = {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "client-s3cret", "
 def test_oauth_mode_needs_no_bot_token() -> None:
     s = Settings.from_mapping(OAUTH)
     assert s.oauth and s.slack_bot_token is None and s.slack_redirect_uri is None
+    behind_a_prefix = "https://example.com/partner/slack/oauth_redirect"  # a proxy strips /partner
+    assert Settings.from_mapping({**OAUTH, "SLACK_REDIRECT_URI": behind_a_prefix}).slack_redirect_uri == behind_a_prefix
     assert not Settings.from_mapping(BASE).oauth
 
 
@@ -59,6 +61,9 @@ def test_oauth_mode_needs_no_bot_token() -> None:
         ({**OAUTH, "SLACK_BOT_TOKEN": "xoxb-1"}, "either SLACK_BOT_TOKEN .* not both"),
         ({**OAUTH, "SLACK_APP_TOKEN": "xapp-1"}, "unset SLACK_APP_TOKEN"),
         ({**OAUTH, "SLACK_REDIRECT_URI": "partner.example.com/slack/oauth_redirect"}, "SLACK_REDIRECT_URI"),
+        # Partner serves the redirect on /slack/oauth_redirect only: any other page would answer every installer 404.
+        ({**OAUTH, "SLACK_REDIRECT_URI": "https://partner.example.com/oauth/callback"}, "must end with /slack/oauth"),
+        ({**OAUTH, "SLACK_REDIRECT_URI": "https://partner.example.com/slack/oauth_redirect/"}, "must end with"),
     ],
 )
 def test_bad_oauth_settings_say_what_to_change(env: dict[str, str], names: str) -> None:
