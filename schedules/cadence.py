@@ -124,9 +124,16 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
         # the few alerts about to be planned, so an idle tick reads nothing more).
         pauses = store.last_pauses(team_id=team_id, customer_ids=[lapse.customer.id or 0 for lapse in due])
         resumed = {customer_id: resumed_at for customer_id, (_, resumed_at) in pauses.items()}
-        if resumed:
+        # A cadence set from off owed no call before either: its clock starts there.
+        cadence_set = store.cadence_starts(team_id=team_id, customer_ids=[lapse.customer.id or 0 for lapse in due])
+        if resumed or cadence_set:
             again = planner.lapses(
-                [lapse.customer for lapse in due], contacts, now=now, default_tz=policy.default_tz, resumed=resumed
+                [lapse.customer for lapse in due],
+                contacts,
+                now=now,
+                default_tz=policy.default_tz,
+                resumed=resumed,
+                cadence_set=cadence_set,
             )
             alerted = store.existing_nudge_keys(
                 team_id=team_id, kind=OVERDUE, keys=[(planner.subject_of(lapse.customer), lapse.key) for lapse in again]

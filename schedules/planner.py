@@ -53,6 +53,7 @@ CADENCE = "cadence"
 OVERDUE = "overdue"
 # What restarted a lapse that began with a resume, not a call: its alert must not read "Last call 12 days ago".
 RESUMED = "No call since it was resumed"
+CADENCE_SET = "No call since its cadence was set"  # … from off: no call was owed before
 ALERT_AT = WORKDAY_START  # "by the next business morning", customer time
 # Statuses of a cadence nudge that mean "the call was asked for that day" (for the missed-call rule).
 ASKED = ("pending", "claimed", "sending", "sent", "failed", "missed")
@@ -410,11 +411,14 @@ def lapses(
     now: datetime,
     default_tz: str = "UTC",
     resumed: Mapping[int, datetime] | None = None,
+    cadence_set: Mapping[int, datetime] | None = None,
 ) -> list[Lapse]:
     """Customers whose overdue alert may be due at `now` (pure; the nudge log is only needed for these).
 
     ``resumed``: when a customer was last resumed after a pause. A pause owes no calls, so a resume restarts the clock
     as a call would: resuming after three weeks is not "overdue, last call 20 days ago" the minute it is resumed.
+    ``cadence_set``: when a customer's cadence was last set from off; no call was owed before either, so a customer
+    added weeks ago without a cadence is not "overdue, added 20 days ago" the morning after its cadence is set.
     """
     found: list[Lapse] = []
     # The verdict depends on the calendar, the cadence settings and the local date the lapse started, never on the
@@ -432,7 +436,15 @@ def lapses(
         cal = calendars[where]
         contact = last_contacts.get(customer.id)
         start = lapse_start(customer, cal, contact)
-        restarted = (resumed or {}).get(customer.id)
+        restarts = [
+            (at, what)
+            for at, what in (
+                ((resumed or {}).get(customer.id), RESUMED),
+                ((cadence_set or {}).get(customer.id), CADENCE_SET),
+            )
+            if at is not None
+        ]
+        restarted, restarted_why = max(restarts) if restarts else (None, None)
         restarted_on = cal.local_date(restarted) if restarted is not None else None
         if restarted_on is not None and restarted_on > start:
             start = restarted_on
@@ -447,7 +459,8 @@ def lapses(
             day_added_missable = customer.created_at <= call_times[call]
         settings = (customer.cadence, customer.launch_until, customer.ideal_days, customer.max_days)
         has_contact = contact is not None or restarted_on is not None
-        key = (where, *settings, start, has_contact, day_added_missable, restarted_on is not None)
+        why = restarted_why if restarted_on is not None else None
+        key = (where, *settings, start, has_contact, day_added_missable, why)
         if key not in verdicts:
             verdicts[key] = _lapse_verdict(
                 customer,
@@ -456,7 +469,7 @@ def lapses(
                 has_contact=has_contact,
                 day_added_missable=day_added_missable,
                 now=now,
-                since_what=RESUMED if restarted_on is not None else None,
+                since_what=why,
             )
         verdict = verdicts[key]
         if verdict is not None:

@@ -292,6 +292,33 @@ def test_a_lapse_alerted_before_the_customers_time_zone_was_changed_is_not_alert
     assert [r.due_key for r in rows(store, "overdue")] == ["lapse:2026-12-01"]
 
 
+def test_a_cadence_set_a_week_after_the_customer_was_added_counts_its_overdue_clock_from_then(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Added without a cadence on Monday 30 November, Acme owed no call; its daily cadence is set a week later, at
+    10:00 on Monday 7 December. The owner hears nothing that day ("overdue: no call logged yet; added 5 business
+    days ago" was sent within the minute), and by Wednesday morning that Tuesday's call was missed, once."""
+    add(store, cadence="off")
+    for n in range(7):
+        tick(store, settings, day(n))
+    clock.set(day(7, timedelta(hours=15)))
+    assert "daily at 09:00" in ephemeral(slack.command("cadence acme daily 09:00"))
+    for instant in (
+        day(7, timedelta(hours=15, minutes=1)),
+        day(7, timedelta(hours=20)),
+        day(8),
+        day(8, timedelta(hours=20)),
+    ):
+        tick(store, settings, instant)
+    assert rows(store, "overdue") == []
+    for instant in (day(9), day(9, timedelta(hours=3)), day(10)):
+        tick(store, settings, instant)
+    dm = fake_slack.messages[fake_slack._dm_by_user["U0001"]]
+    assert [m["text"] for m in dm if "is overdue" in m["text"]] == [
+        "Acme is overdue: the daily call on Tue 8 Dec was missed"
+    ]
+
+
 def test_an_overdue_alert_counted_from_the_day_the_customer_was_added_says_no_call_once(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
