@@ -123,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`partner-bot`. Ctrl-C in a command that has no graceful stop of its own (`serve` and `tick` do) ends it with
+    one line and the shell's usual 130, not a KeyboardInterrupt traceback."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print("partner-bot: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -154,6 +154,31 @@ def test_a_database_a_newer_partner_migrated_is_named_in_one_line_and_left_as_it
     assert current_revision(engine) == "0099_from_a_newer_partner"
 
 
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_ctrl_c_in_a_command_ends_it_in_one_line(env: dict[str, str], tmp_path: Path, fake_slack: FakeSlack) -> None:
+    """`partner-bot doctor` waiting on a slow Slack, and the operator presses Ctrl-C."""
+    fake_slack.fail_next("auth.test", delay=30)
+    process = subprocess.Popen(
+        [*PARTNER_BOT, "doctor"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal starts it
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while fake_slack.scripted("auth.test") and time.monotonic() < deadline:
+            time.sleep(0.05)  # a process booting: nothing to wait on but its first call to Slack
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130 and stderr == "partner-bot: interrupted\n"
+
+
 def test_tick_rejects_an_instant_without_a_zone(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["tick", "--now", "2026-12-01T14:00:00"], env, tmp_path)
     assert result.returncode == 2 and "has no time zone" in result.stderr
