@@ -35,7 +35,7 @@ from schedules.chart import HealthLine, biggest_movers, health_chart, week_start
 from schedules.sender import Message, Skip, register
 from schedules.sharing import impatient
 from schedules.slack_http import TRANSIENT
-from storage.home import DIGEST_CHOSEN_BY
+from storage.home import DIGEST_CHOSEN_BY, DIGEST_SET_AT
 from storage.models import Nudge, Workspace
 from storage.store import Store
 
@@ -337,6 +337,8 @@ def plan_digests(
         if not due:
             continue
         week, due_at = due[0]
+        if due_at < _set_at(workspace):
+            continue  # its time had passed when the digest was set up: the first one is next week's, not "late"
         if store.existing_nudge_keys(team_id=workspace.team_id, kind=DIGEST, keys=[("team", week)]):
             continue  # planned by an earlier tick: the channel was looked up then
         if _shared_since_chosen(store=store, client=client, workspace=workspace) is not False:
@@ -359,6 +361,16 @@ def plan_digests(
         ):
             planned += 1
     return planned
+
+
+def _set_at(workspace: Workspace) -> datetime:
+    """When the digest's channel or time was last set; the earliest instant for workspaces set up before this was
+    recorded (their digest time was never moved past a slot)."""
+    raw = (workspace.settings or {}).get(DIGEST_SET_AT)
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else datetime.min.replace(tzinfo=ZoneInfo("UTC"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=ZoneInfo("UTC"))
 
 
 def within_its_week(nudge: Nudge, instant: datetime, tz: str) -> datetime:

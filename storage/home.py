@@ -265,6 +265,9 @@ class HomeReads:
 
 
 DIGEST_CHOSEN_BY = "digest_chosen_by"  # in Workspace.settings: who picked the digest's channel
+# In Workspace.settings: when the digest's channel or time was last set (ISO 8601). A week's digest time that had
+# passed by then is not that week's digest: it would go out at once, "sent late … Partner was offline".
+DIGEST_SET_AT = "digest_set_at"
 
 
 class HomeQueries(StoreBase):
@@ -348,6 +351,8 @@ class HomeQueries(StoreBase):
         """Where the weekly digest goes; None turns it off. `chosen_by`: the admin to tell when Partner can no longer
         post there (removed from the channel, the channel archived or deleted)."""
         chosen = {DIGEST_CHOSEN_BY: chosen_by} if chosen_by is not None else {}
+        if channel_id is not None:
+            chosen[DIGEST_SET_AT] = now.isoformat()
         return self._update_digest_workspace(team_id=team_id, now=now, settings=chosen, digest_channel_id=channel_id)
 
     def stop_digest_in(self, *, team_id: str, channel_id: str) -> bool:
@@ -367,7 +372,9 @@ class HomeQueries(StoreBase):
         changes: dict[str, Any] = {"digest_schedule": schedule}
         if tz is not None:
             changes["tz"] = tz
-        return self._update_digest_workspace(team_id=team_id, now=now, **changes)
+        return self._update_digest_workspace(
+            team_id=team_id, now=now, settings={DIGEST_SET_AT: now.isoformat()}, **changes
+        )
 
     def _update_digest_workspace(
         self, *, team_id: str, now: datetime, settings: dict[str, Any] | None = None, **changes: Any

@@ -478,7 +478,7 @@ def test_the_weekly_digest_of_a_team_without_customers_says_so_and_has_no_chart(
 ) -> None:
     now = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
     store.ensure_workspace(team_id=TEAM_ID, now=now)
-    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=now)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=now - timedelta(days=1))
     client = make_client(settings)
     assert plan_digests(store=store, client=client, now=now, settings=settings) == 1
     assert send_due_nudges(store=store, client=client, now=now) == 1
@@ -692,6 +692,27 @@ def test_a_digest_late_after_downtime_still_goes_out_within_a_day(
     too_late = monday_9_utc + timedelta(days=1, minutes=1)
     store.set_digest_channel(team_id=TEAM_ID, channel_id="C0ACME", now=too_late)
     assert plan_digests(store=store, client=client, now=too_late + timedelta(weeks=1, days=1), settings=settings) == 0
+
+
+def test_a_digest_set_up_after_this_weeks_time_starts_next_week_instead_of_saying_partner_was_offline(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, settings: Settings, clock: FakeClock
+) -> None:
+    """Set up on Monday afternoon for Mondays 09:00: this week's digest went out at the next tick, 'Sent late — this
+    was due …; Partner was offline', though Partner never was. The first digest is next Monday's, on time."""
+    clock.set(datetime(2026, 11, 30, 16, 0, tzinfo=UTC))  # Monday 11:00 in New York
+    assert "Mondays at 09:00 (UTC)" in slack.command("digest channel <#C0001|general>", user_id=ADMIN).json()["text"]
+    reply = slack.command("digest time mon 09:00 tz=America/New_York", user_id=ADMIN)
+    assert "Mondays at 09:00 (America/New_York)" in reply.json()["text"]
+    for hours in (0, 1, 20):
+        tick = run_tick(
+            store=store, client=make_client(settings), now=clock.now + timedelta(hours=hours), settings=settings
+        )
+        assert not tick.failed
+    assert [m for m in fake_slack.messages.get("C0001", []) if m.get("subtype") != "file_share"] == []
+    next_monday = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)  # 09:00 in New York
+    run_tick(store=store, client=make_client(settings), now=next_monday, settings=settings)
+    text = json.dumps(digest_message(fake_slack, "C0001")["blocks"])
+    assert "week of 7 Dec 2026" in text and "Sent late" not in text and "offline" not in text
 
 
 def test_a_sunday_evening_digest_late_after_downtime_goes_out_on_monday_for_its_own_week(
