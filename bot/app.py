@@ -33,7 +33,7 @@ from handlers.events.uninstall import ActiveWorkspaces, reactivate_on_reinstall
 from handlers.followups import AfterAck
 from handlers.home_publisher import HomePublisher, attach
 from handlers.identity import refuse_external_users
-from schedules.slack_http import retry_after, same_client_as
+from schedules.slack_http import MAX_RETRY_AFTER_IN_TICK, in_tick, retry_after, same_client_as
 from storage.store import Store
 
 logger = logging.getLogger("partner")
@@ -60,7 +60,8 @@ _answering_thread: ContextVar[int | None] = ContextVar("partner_answering_thread
 
 
 class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """Retries a 429 after its Retry-After, unless that wait would make Slack time out the request being answered."""
+    """Retries a 429 after its Retry-After, unless that wait would make Slack time out the request being answered,
+    or hold a scheduled tick longer than MAX_RETRY_AFTER_IN_TICK (the outbox waits it out instead)."""
 
     def _can_retry(
         self,
@@ -74,7 +75,9 @@ class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
             return False
         before_ack = _answering_thread.get() == threading.get_ident()
         wait = retry_after(response.headers if response is not None else None) or 1.0  # slack-sdk assumes 1 s
-        return not (before_ack and wait > MAX_RETRY_AFTER_BEFORE_ACK)
+        if before_ack:
+            return wait <= MAX_RETRY_AFTER_BEFORE_ACK
+        return not in_tick.get() or wait <= MAX_RETRY_AFTER_IN_TICK
 
 
 # Threads running follow-ups after the answers (see PartnerApp.__init__).

@@ -24,6 +24,7 @@ from schedules.cadence import mark_logged_calls, plan_nudges, send_nudges
 from schedules.digest import plan_digests, send_digest_charts
 from schedules.health import daily_health
 from schedules.sharing import check_channel_sharing
+from schedules.slack_http import in_tick
 from schedules.surveys import plan_survey_prompts
 from storage.store import Store
 
@@ -74,11 +75,15 @@ def run_tick(
     report = TickReport(now=now)
     if isinstance(client, SlackClients):
         client = client.for_tick()  # each team's installation looked up (and its token refreshed) once per tick
-    for name, job in JOBS.items():
-        try:
-            extra = {"settings": settings} if _wants_settings(job) else {}
-            report.done[name] = job(store=store, client=client, now=now, **extra)
-        except Exception as e:  # a job's bug must not stop the other jobs or kill the scheduler thread
-            logger.exception("job %s failed", name)
-            report.failed[name] = f"{type(e).__name__}: {e}"
+    waits = in_tick.set(True)  # a long Retry-After is not slept through here (schedules.slack_http)
+    try:
+        for name, job in JOBS.items():
+            try:
+                extra = {"settings": settings} if _wants_settings(job) else {}
+                report.done[name] = job(store=store, client=client, now=now, **extra)
+            except Exception as e:  # a job's bug must not stop the other jobs or kill the scheduler thread
+                logger.exception("job %s failed", name)
+                report.failed[name] = f"{type(e).__name__}: {e}"
+    finally:
+        in_tick.reset(waits)
     return report

@@ -27,6 +27,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.error import HTTPError, URLError
@@ -79,6 +80,14 @@ def answer_lost(error: BaseException) -> bool:
     OSError while connecting or sending is a URLError (nothing reached Slack: slack-sdk retries those); one while
     waiting for the answer comes as it is. An error answer (SlackApiError: 429, 5xx, ok=false) is sure too."""
     return isinstance(error, OSError) and not isinstance(error, URLError)
+
+
+# The longest Retry-After a scheduled tick waits out in place (bot.app's rate-limit retry handler reads this). A
+# longer one fails the call as `ratelimited` at once: the outbox posts it again after the Retry-After
+# (next_attempt_at), other jobs try at a later tick, instead of a worker and the tick sleeping minutes (twice: the
+# handler retries two times) while the next ticks wait.
+MAX_RETRY_AFTER_IN_TICK = 10.0
+in_tick: ContextVar[bool] = ContextVar("partner_in_tick", default=False)
 
 
 def retry_after(headers: Mapping[str, Any] | None) -> float | None:

@@ -720,6 +720,28 @@ def test_snooze_for_a_week_across_the_end_of_daylight_saving_ends_at_the_same_lo
     ]
 
 
+def test_a_long_retry_after_is_waited_out_by_the_outbox_not_by_the_tick(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    """Slack rate-limits the nudge's post for two minutes: the tick does not sleep through it (slack-sdk would, twice,
+    holding the tick and the ticks after it), the nudge waits in the outbox until the Retry-After is over and is
+    posted once then."""
+    add(store)
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=120, times=3)
+    tick(store, settings, day(1))
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1 and nudges(fake_slack) == []
+    (row,) = rows(store)
+    assert (row.status, row.error, row.next_attempt_at) == ("pending", "ratelimited", day(1) + 2 * MINUTE)
+    tick(store, settings, day(1) + MINUTE)  # still within the Retry-After: not asked again
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    fake_slack.reset()  # the limit is over
+    for minute in (2, 3):
+        tick(store, settings, day(1) + minute * MINUTE)
+    (message,) = nudges(fake_slack)
+    assert "Time for the daily call with *Acme*" in message["blocks"][0]["text"]["text"]
+    assert [r.status for r in rows(store)] == ["sent"]
+
+
 @pytest.mark.parametrize("cadence", ["weekly fri", "off"])
 def test_a_nudge_waiting_on_slack_is_not_sent_once_its_day_is_no_longer_a_call_day(
     cadence: str, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
