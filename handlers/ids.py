@@ -5,6 +5,9 @@ import re
 # Any event type: the last event listener, acking the events no listener above it handles (handlers/events). A
 # pattern, not an event of the manifest's subscriptions.
 ANY_OTHER_EVENT = re.compile(r".*")
+# Any action_id, callback_id or menu: the last listener of its surface (handlers/out_of_date.py), answering a button,
+# form, shortcut or menu of an older version of Partner (a message posted long ago) instead of Bolt's 404.
+ANY_OTHER_ID = re.compile(r".*")
 
 # Check-ins
 CHECKIN_MODAL = "checkin_modal"

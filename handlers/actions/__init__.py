@@ -14,6 +14,7 @@ from handlers.actions.home import ack_home, open_home_card, snooze_from_home
 from handlers.actions.nudges import log_call, open_snooze, skip_today
 from handlers.actions.surveys import ask_from_card, open_customer_view, open_survey, survey_from_home
 from handlers.ids import (
+    ANY_OTHER_ID,
     BOUNDARY_ACTIVATE,
     BOUNDARY_CALL_NO,
     BOUNDARY_CALL_YES,
@@ -47,6 +48,7 @@ from handlers.ids import (
     OPEN_CUSTOMER_VIEW,
     OPEN_SURVEY,
 )
+from handlers.out_of_date import old_action
 
 
 def register(app: App) -> None:
@@ -82,3 +84,4 @@ def register(app: App) -> None:
     app.action(NUDGE_LOG_CALL)(log_call)
     app.action(NUDGE_SNOOZE)(open_snooze)
     app.action(NUDGE_SKIP)(skip_today)  # redraws the message after the ack itself (AfterAck)
+    app.action(ANY_OTHER_ID)(old_action)  # last: a button of an older version

@@ -2,6 +2,7 @@ from slack_bolt import App
 
 from handlers.ids import (
     ADD_CUSTOMER_MODAL,
+    ANY_OTHER_ID,
     BOUNDARY_RENEGOTIATE_MODAL,
     CHECKIN_MODAL,
     CUSTOMER_VIEW_MODAL,
@@ -9,6 +10,7 @@ from handlers.ids import (
     NUDGE_SNOOZE_MODAL,
     SURVEY_MODAL,
 )
+from handlers.out_of_date import old_form, old_form_closed
 from handlers.views.boundaries import show_renegotiated, submit_renegotiation
 from handlers.views.checkin import submit_checkin
 from handlers.views.customers import (
@@ -31,3 +33,5 @@ def register(app: App) -> None:
     app.view_closed(CUSTOMER_VIEW_MODAL)(save_draft)
     app.view(BOUNDARY_RENEGOTIATE_MODAL)(ack=submit_renegotiation, lazy=[show_renegotiated])
     app.view(NUDGE_SNOOZE_MODAL)(ack=submit_snooze, lazy=[redraw_snoozed])
+    app.view(ANY_OTHER_ID)(old_form)  # last: a form of an older version
+    app.view_closed(ANY_OTHER_ID)(old_form_closed)

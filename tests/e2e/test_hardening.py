@@ -279,6 +279,32 @@ def test_an_event_partner_does_not_use_is_acked_200_quietly_and_unsigned_still_4
     assert raw_post(bot.url, body, _headers("application/json", str(now), "v0=" + "0" * 64)) == 401
 
 
+def test_a_button_form_shortcut_or_menu_of_an_older_version_is_answered_200_and_the_person_told(
+    slack: SlackRequests, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    # A message posted by an older Partner keeps its buttons after an upgrade: Bolt's 404 shows Slack's bare warning.
+    told = len(fake_slack.calls_to("response_url"))
+    clicked = slack.block_action("nudge_done_v1", value="12", channel_id="C0001")
+    assert (clicked.status, clicked.body) == (200, b""), clicked.text
+    (note,) = [c.params["text"] for c in fake_slack.calls_to("response_url")[told:]]
+    assert note.startswith("That button is from an older version of Partner") and "/partner help" in note
+    from_home = slack.block_action("old_home_button", value="12", view={"id": "VHOME", "type": "home"})
+    assert from_home.status == 200
+    bot.settle()
+    assert any("older version" in str(c.params.get("text")) for c in fake_slack.calls_to("chat.postMessage"))
+    # An old form keeps what was typed: the note is shown on its first input, the form stays open.
+    form = slack.view_submission(
+        "old_checkin_modal_v1",
+        {"note": {"old_note": {"type": "plain_text_input", "value": "call went well"}}},
+        view_fields={"blocks": [{"type": "input", "block_id": "note", "element": {"type": "plain_text_input"}}]},
+    )
+    answer = form.json()
+    assert answer["response_action"] == "errors" and "older version of Partner" in answer["errors"]["note"]
+    assert slack.view_closed("old_checkin_modal_v1").status == 200
+    assert slack.shortcut("old_shortcut_v1").status == 200
+    assert slack.block_suggestion("old_select_v1", "ac").json() == {"options": []}
+
+
 # ---------------------------------------------------------------------------------------------- Slack retries
 
 
