@@ -131,6 +131,24 @@ def supported_countries() -> Mapping[str, tuple[str, ...]]:
     )
 
 
+@functools.cache
+def _countries_by_zone() -> Mapping[str, str]:
+    """IANA zone → its country's alpha-2 code, from the tz database's zone.tab (shipped by tzdata, a dependency)."""
+    from importlib.resources import files
+
+    try:
+        text = files("tzdata").joinpath("zoneinfo", "zone.tab").read_text(encoding="utf-8")
+    except (ImportError, OSError):
+        return MappingProxyType({})
+    pairs = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
+    return MappingProxyType({fields[2]: fields[0] for fields in pairs if len(fields) >= 3})
+
+
+def country_of_zone(tz: str) -> str | None:
+    """The country a time zone is in ("America/New_York" → "US"), or None (UTC, a zone of no one country)."""
+    return _countries_by_zone().get(tz)
+
+
 def validate_country(code: str) -> str:
     """Return the upper-case alpha-2 code if ``holidays`` supports it, else raise ``ValueError``."""
     cleaned = code.strip().upper() if isinstance(code, str) else ""

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from domain.calendar import country_of_zone
 from domain.customers import parse_settings
 from domain.errors import Problems, UserError
 from handlers.blocks.customers import cadence_text, customer_modal
@@ -114,6 +115,12 @@ def added_text(customer: Customer, hint: str | None = None) -> str:
     text = f":handshake: Added *{customer.name}* — {', '.join(details)}."
     if hint:
         text += f"\n{hint}"
+    if not customer.country and (country := country_of_zone(customer.tz or "")):
+        # Holidays are the customer's country's, never guessed: say how to get them, or a holiday gets its nudge.
+        text += (
+            f"\nNo public holidays are skipped yet: `/partner edit {customer.name} country={country}` skips "
+            f"those of {country}."
+        )
     return text + f"\nLog the first check-in: `/partner checkin {customer.name} green <note>`"
 
 

@@ -117,6 +117,20 @@ def test_add_with_a_region_and_its_errors(slack: SlackRequests, store: Store) ->
     assert store.customer_by_name(team_id=TEAM_ID, name="initech") is None
 
 
+def test_add_without_a_country_says_how_to_skip_the_public_holidays_of_its_time_zones_country(
+    slack: SlackRequests, store: Store
+) -> None:
+    """Without country= no holiday is skipped (Thanksgiving gets its nudge): the answer says so, with the country of
+    the customer's time zone; none is said for a country given, or a zone of no one country."""
+    text = ephemeral(slack.command("add Globex tz=America/New_York"))
+    assert "No public holidays are skipped yet: `/partner edit Globex country=US` skips those of US." in text
+    text = ephemeral(slack.command("add Thames tz=Europe/London cadence=weekly mon"))
+    assert "`/partner edit Thames country=GB`" in text
+    assert "public holidays" not in ephemeral(slack.command("add Initech tz=America/New_York country=US-CA"))
+    assert "public holidays" not in ephemeral(slack.command("add Umbrella tz=UTC"))
+    assert [c.country for c in store.customers(team_id=TEAM_ID)].count(None) == 3
+
+
 @pytest.mark.parametrize(
     ("typed", "says"),
     [
