@@ -25,7 +25,7 @@ from domain.errors import UserError
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.followups import answer_command, command_responder
-from handlers.parsing import parse_key_value, tokenize
+from handlers.parsing import QUOTE_OPENERS, parse_key_value, tokenize
 from storage.exports import ENCODING
 from storage.models import Customer
 from storage.store import Store
@@ -117,7 +117,9 @@ def parse_export(call: CommandCall) -> ExportRequest:
             since = day
         else:
             raise UserError(f"Unknown option '{pair[0]}='. The only option is since=YYYY-MM-DD. Usage: `{USAGE}`")
-    if not words or (len(words) == 1 and words[0].lower() == "all"):
+    # `export "All"` (quoted, as a name is) is the customer called All; `export all` is every customer.
+    quoted = call.args.lstrip()[:1] in QUOTE_OPENERS
+    if not words or (len(words) == 1 and words[0].lower() == "all" and not quoted):
         return ExportRequest(customer=None, since=since)
     try:  # the same lookup as every command: old names get their own answer
         customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE)
@@ -170,11 +172,19 @@ def export(call: CommandCall) -> Reply:
             day=call.now.astimezone(ZoneInfo(call.settings.default_tz)).date(),  # the zone `since=` is read in
             response_url=call.response_url,
         )
-    return {
-        "text": f":outbox_tray: Exporting {checkins} check-in{'s' if checkins != 1 else ''} and {responses} survey "
+    text = (
+        f":outbox_tray: Exporting {checkins} check-in{'s' if checkins != 1 else ''} and {responses} survey "
         f"response{'s' if responses != 1 else ''} of {request.label}. The two CSV files will be in your DM with me "
         "in a moment."
-    }
+    )
+    typed_all = "all" in call.args.lower().split()
+    if (
+        request.customer is None
+        and typed_all
+        and (named_all := call.store.customer_by_name(team_id=call.team_id, name="all"))
+    ):
+        text += f' A customer is called *{named_all.name}*: `/partner export "{named_all.name}"` exports only it.'
+    return {"text": text}
 
 
 def open_dm(client: WebClient, user_id: str) -> str:

@@ -201,6 +201,20 @@ def test_bad_export_requests_get_a_friendly_answer(
     assert fake_slack.calls_to("files.getUploadURLExternal") == []
 
 
+def test_a_customer_called_all_is_exported_by_its_quoted_name_and_named_when_all_is_typed(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    seed(store)
+    store.add_customer(team_id=TEAM_ID, name="All", created_by="U0001", now=NOW, owner_id="U0001")
+    everyone = slack.command("export all").json()["text"]
+    assert "of all customers" in everyone
+    assert 'A customer is called *All*: `/partner export "All"` exports only it.' in everyone
+    assert wait_after_ack()
+    assert slack.command('export "All"').json()["text"] == "Nothing to export: no check-ins or survey answers of All."
+    assert "A customer is called" not in slack.command("export").json()["text"]  # "all" was not typed
+    assert wait_after_ack()
+
+
 def test_cli_export_writes_both_files_with_a_progress_bar(
     store: Store, database_url: str, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
