@@ -127,6 +127,7 @@ HISTORY_PAGE_SIZE = 200
 FIRST_WORKERS = 16
 GROWTH_WINDOW = 0.05  # seconds of the process's CPU use looked at before adding workers
 BUSY_CPU = 0.7  # the process used this much of a CPU or more: more threads would only queue for it
+SPARE_CPU = 0.8  # the process got this much of a CPU while rendering: the machine is not short of it (_render_later)
 
 # Kinds the sender plans itself to tell an owner about a delivery problem (never about one of these).
 CHANNEL_PROBLEM = "channel_problem"
@@ -214,6 +215,11 @@ class SenderOptions:
     # so a fan-out to thousands of channels goes out in parallel (bench/fanout.py). Replicas still never share a row.
     batch: int = 20_000
     render_batch: int = 500  # nudges rendered before the workers get them (they start on the first batch)
+    # A render batch whose messages all go to destinations that already have one is followed by a pause until some
+    # destination's next message is due within this many seconds (at most `interval`): with 10,000 due at once the
+    # renderer rendered every wave in the first second, beside the posting of the first two, and took the
+    # interpreter from it (bench/RESULTS.md, session 12). 0: render everything at once.
+    render_ahead: float = 0.5
     # Messages a posting thread has on their way at once, each to another destination and on its own connection:
     # a thread per post in flight cost ≈ 0.3 ms of CPU a post in a fan-out (bench/RESULTS.md, sessions 7 and 9).
     in_flight: int = 64
@@ -324,6 +330,7 @@ class Lanes(Generic[T]):
         self._ready = ready if ready is not None else {}
         self._heap: list[tuple[float, int, str]] = []
         self._queued: set[str] = set()  # lanes in the heap or being worked on
+        self._taken: dict[str, float] = {}  # when each lane's item being worked on was taken
         self._busy = 0  # items taken and not done
         self._posting = 0  # workers holding taken items
         self._open = False  # more items may still come (a feed is running)
@@ -339,17 +346,41 @@ class Lanes(Generic[T]):
         self._monotonic = monotonic
         self.add(lanes)
 
-    def add(self, lanes: dict[str, list[T]]) -> None:
-        """Appends items to their lanes (after the ones already there)."""
+    def add(self, lanes: dict[str, list[T]]) -> int:
+        """Appends items to their lanes (after the ones already there); returns how many lanes are new."""
+        new = 0
         with self._cond:
             for key, items in lanes.items():
                 if not items:
                     continue
+                if key not in self._items:
+                    new += 1
                 self._items.setdefault(key, deque()).extend(items)
                 if key not in self._queued:
                     self._queued.add(key)
                     heapq.heappush(self._heap, (self._ready.get(key, 0.0), next(self._order), key))
             self._cond.notify_all()
+        return new
+
+    def needed_in(self) -> float:
+        """Seconds until the first lane runs out of items: the earliest time a lane could post an item not added
+        yet (when it may next post, plus an interval for each item waiting in it or being posted), from now. A
+        lane with nothing left counts from when it may post again, so one whose items are all sent keeps this at
+        zero once that time has passed (the feed then never waits: it cannot know that lane is done)."""
+        with self._cond:
+            now = self._monotonic()
+            waiting = {key: ready for ready, _, key in self._heap}
+            earliest = float("inf")
+            for key, items in self._items.items():
+                if key in waiting:  # its first item goes when the lane is ready
+                    lead = max(waiting[key], now) + len(items) * self._interval
+                elif key in self._queued:  # an item being posted: the lane may go again an interval after its answer
+                    lead = self._taken.get(key, now) + (len(items) + 1) * self._interval
+                else:  # nothing left in it
+                    lead = self._ready.get(key, 0.0)
+                if lead < earliest:
+                    earliest = lead
+            return earliest - now
 
     def take(self) -> tuple[str, T] | None:
         # One worker at a time waits for the earliest lane's time (the watcher); the others sleep until woken, and a
@@ -364,7 +395,8 @@ class Lanes(Generic[T]):
                     self.wakeups += 1
                     continue
                 ready, _, key = self._heap[0]
-                wait = ready - self._monotonic()
+                now = self._monotonic()
+                wait = ready - now
                 if wait > 0:
                     if self._watching is not None and self._watching <= ready:
                         self._cond.wait()  # someone already waits for this time, or an earlier one
@@ -379,6 +411,7 @@ class Lanes(Generic[T]):
                 heapq.heappop(self._heap)
                 self._busy += 1
                 self._posting += 1
+                self._taken[key] = now
                 if self._heap:
                     self._cond.notify()  # the next lane needs a taker or a watcher
                 return key, self._items[key].popleft()
@@ -391,6 +424,7 @@ class Lanes(Generic[T]):
             while self._heap and len(taken) < limit and self._heap[0][0] <= now:
                 _, _, key = heapq.heappop(self._heap)
                 self._busy += 1
+                self._taken[key] = now
                 taken.append((key, self._items[key].popleft()))
         return taken
 
@@ -926,6 +960,7 @@ def _deliver(run: _Run, claimed: list[int]) -> int:
         # each workspace's own digest, posted with that workspace's token, its buttons working there.
         dms: dict[tuple[str, str], list[tuple[Nudge, Message]]] = {}
         for start, end in _render_batches(len(claimed), first=run.options.in_flight, then=run.options.render_batch):
+            rendering, cpu = time.monotonic(), time.process_time()
             lanes: dict[str, list[_Outgoing]] = {}
             together: dict[tuple[str, str | None, str], list[tuple[Nudge, Message]]] = {}
             batch = run.store.claimed_nudges(ids=claimed[start:end], claimer=run.claimer)
@@ -949,7 +984,9 @@ def _deliver(run: _Run, claimed: list[int]) -> int:
             for (channel, _thread, _key), items in together.items():
                 for nudges, message in _together(items):
                     lanes.setdefault(channel, []).append(_Outgoing(nudges, decorate(message, nudges[0], run.now)))
-            pacing.add(lanes)
+            if pacing.add(lanes) == 0 and lanes:
+                took = time.monotonic() - rendering
+                _render_later(pacing, run.options, took=took, share=(time.process_time() - cpu) / max(took, 1e-6))
         for (team_id, user), items in dms.items():
             outgoing = [
                 _Outgoing([n for n, _ in group], compose([m for _, m in group])) for group in _digest_groups(items)
@@ -975,6 +1012,22 @@ def _deliver(run: _Run, claimed: list[int]) -> int:
         run.flush_sent()
     logger.info("%d of %d nudge(s) delivered, by %d posting thread(s)", delivered[0], len(claimed), pacing.threads)
     return delivered[0]
+
+
+def _render_later(pacing: Lanes[_Outgoing], options: SenderOptions, *, took: float, share: float) -> None:
+    """After a render batch that only added to destinations that had messages already (a later wave of a fan-out:
+    10,000 nudges in 2,000 channels are five waves a second apart), waits until some destination may need its next
+    message within `render_ahead` (or four times what this batch took), at most an interval: the renderer then
+    takes the interpreter from the posting threads only for the wave about to go, not for all of them in the first
+    second. A batch that reached a new destination is never followed by a wait (its claim may hold more first
+    messages). Nor is one during which the process got less than SPARE_CPU of a CPU (`share`): on a machine busy
+    with other work, time the renderer leaves idle goes to the other processes, and the renderer, behind, then
+    held up the posts it had not rendered (bench/RESULTS.md, session 12)."""
+    if options.render_ahead <= 0 or share < SPARE_CPU:
+        return
+    wait = min(pacing.needed_in() - max(options.render_ahead, 4 * took), options.interval)
+    if wait > 0:
+        time.sleep(wait)
 
 
 def _render_batches(count: int, *, first: int, then: int) -> list[tuple[int, int]]:
