@@ -33,10 +33,13 @@ import threading
 import time
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fake_slack import FakeSlack
+from tests.fake_slack import Call, FakeSlack, _json_reply, _Reply
+
+LEAN_PATH = "/api/chat.postMessage"  # the one method `--lean` answers itself (FastFront._lean_post)
 
 
 def channel_id(n: int) -> str:
@@ -46,9 +49,10 @@ def channel_id(n: int) -> str:
 class FastFront:
     """A single-threaded HTTP/1.1 front for a FakeSlack: each request goes to `FakeSlack._handle` as is."""
 
-    def __init__(self, fake: FakeSlack, *, latency: float = 0.0) -> None:
+    def __init__(self, fake: FakeSlack, *, latency: float = 0.0, lean: bool = False) -> None:
         self.fake = fake
         self.latency = latency
+        self.lean = lean
         # Answers waiting out the latency: (when to send, order, socket, bytes, close after).
         self.delayed: list[tuple[float, int, socket.socket, bytes, bool]] = []
         self.order = itertools.count()
@@ -132,7 +136,10 @@ class FastFront:
                 return data  # the body is still on its way
             body, data = data[end + 4 : end + 4 + length], data[end + 4 + length :]
             verb, path, _ = request_line.split(" ", 2)
-            reply = self.fake._handle(verb, path, headers, body)
+            if self.lean and verb == "POST" and path == LEAN_PATH:
+                reply = self._lean_post(lowered, body)
+            else:
+                reply = self.fake._handle(verb, path, headers, body)
             head = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}"]
             head += [f"{name}: {value}" for name, value in reply.headers.items()]
             head += [f"Content-Type: {reply.content_type}", f"Content-Length: {len(reply.body)}"]
@@ -148,6 +155,43 @@ class FastFront:
             if not self._send(sock, answer, closing, buffers):
                 return b""
         return data
+
+    def _lean_post(self, headers: dict[str, str], body: bytes) -> _Reply:
+        """chat.postMessage as `--lean` serves it: the same per-channel pace (`FakeSlack._channel_rate_limit`: 429 +
+        Retry-After), token and channel checks, the answer Slack gives (ok, channel, ts, the message) and a recorded
+        `Call` for every post, accepted or not; without the suite's Block Kit validation, stored message and copy of
+        the answer: about half the fake's CPU a post (≈ 70–110 vs 160–180 µs), on the two CPUs the sender needs
+        too (bench/RESULTS.md, session 12). The fan-out's blocks are validated by the test suite."""
+        fake = self.fake
+        started = time.time()
+        params = json.loads(body)
+        token = headers.get("authorization", "").partition(" ")[2].strip() or None
+        channel = str(params.get("channel") or "")
+        reply: _Reply | None = None
+        if token != fake.bot_token:
+            response: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
+        elif not fake.channels.get(channel, {}).get("is_member"):
+            response = {"ok": False, "error": "channel_not_found" if channel not in fake.channels else "not_in_channel"}
+        elif (reply := fake._channel_rate_limit(channel, started)) is not None:
+            response = json.loads(reply.body)
+        else:
+            ts = fake._next_ts()
+            message = {
+                "type": "message",
+                "user": fake.bot_user_id,
+                "bot_id": fake.bot_id,
+                "app_id": fake.app_id,
+                "team": fake.team_id,
+                "text": params.get("text") or "",
+                "ts": ts,
+                "blocks": params.get("blocks") or [],
+                "metadata": params.get("metadata"),
+            }
+            response = {"ok": True, "channel": channel, "ts": ts, "message": message}
+        if reply is None:
+            reply = _json_reply(response)
+        fake._record(Call("chat.postMessage", params, headers, token, reply.status, response, started, LEAN_PATH))
+        return reply
 
     def _send(self, sock: socket.socket, answer: bytes, closing: bool, buffers: dict[socket.socket, bytes]) -> bool:
         """Sends one answer; False when the connection is closed after it (asked to, or broken)."""
@@ -178,6 +222,7 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, default=None)
     parser.add_argument("--fast", action="store_true", help="serve through the single-threaded front (FastFront)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each answer takes to come back (--fast)")
+    parser.add_argument("--lean", action="store_true", help="chat.postMessage without Block Kit checks (--fast)")
     args = parser.parse_args()
     with FakeSlack(bot_token=args.token, team_id=args.team) as fake:
         fake.add_user("U0001", name="dana", tz="America/New_York")
@@ -185,7 +230,7 @@ def main() -> None:
             fake.add_channel(channel_id(n), name=f"customer-{n}", members=["U0001"])
         fake.post_interval = args.post_interval
         if args.fast:
-            with FastFront(fake, latency=args.latency) as front:
+            with FastFront(fake, latency=args.latency, lean=args.lean) as front:
                 print(front.api_url, flush=True)
                 sys.stdin.read()
         else:

@@ -12,7 +12,9 @@ production code of one scheduler tick at 09:00:30 on a Wednesday:
   second per channel) against the fake Slack Web API in its own process, which enforces 1 chat.postMessage per
   second per channel with 429 + Retry-After (`tests/fake_slack.py`, `post_interval`; 50 ms of arrival jitter
   forgiven). Nudges a 429 sent back to the outbox are delivered by further ticks, run as soon as they are due,
-  and their time counts.
+  and their time counts. `--lean-fake`: the fake answers chat.postMessage with the same pace, 429s, checks of token
+  and channel and record of every post, without the test suite's Block Kit validation and stored message (about
+  half its CPU a post, on the two CPUs the sender needs too; bench/RESULTS.md, session 12).
 
 Printed: plan time (goal ≤ 1 s); delivery wall time from the first post to the last accepted one, and from the
 start of the send, against the rate-limit floor (the most messages any channel gets × 1 s; goal ≤ 1.2 ×);
@@ -111,7 +113,7 @@ def peak_rss_mib() -> float:
 
 
 def start_fake(
-    channels: int, dump: Path, *, fast: bool = True, latency: float = 0.0
+    channels: int, dump: Path, *, fast: bool = True, latency: float = 0.0, lean: bool = False
 ) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [
@@ -127,6 +129,7 @@ def start_fake(
             str(dump),
             *(["--fast"] if fast else []),
             *(["--latency", str(latency)] if latency else []),
+            *(["--lean"] if lean else []),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -160,6 +163,11 @@ def main() -> int:
     parser.add_argument(
         "--latency", type=float, default=0.0, help="seconds each Slack answer takes to come back (default 0: local)"
     )
+    parser.add_argument(
+        "--lean-fake",
+        action="store_true",
+        help="the fake answers chat.postMessage without the suite's Block Kit checks (same pace, 429s and record)",
+    )
     args = parser.parse_args()
 
     print(f"Nudge fan-out — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
@@ -169,7 +177,9 @@ def main() -> int:
     print()
     with tempfile.TemporaryDirectory(prefix="partner-bench-fanout-") as tmp:
         dump = Path(tmp) / "posts.json"
-        fake, api_url = start_fake(args.channels, dump, fast=not args.threaded_fake, latency=args.latency)
+        fake, api_url = start_fake(
+            args.channels, dump, fast=not args.threaded_fake, latency=args.latency, lean=args.lean_fake
+        )
         try:
             settings = Settings.from_mapping(
                 {
@@ -262,7 +272,8 @@ def main() -> int:
             "fake Slack CPU time, whole run (s; its own process)",
             f"{fake_cpu:.1f}",
             f"{fake_cpu / max(len(posts), 1) * 1000:.2f} ms a post"
-            + (", test suite's threaded front" if args.threaded_fake else ", single-threaded front"),
+            + (", test suite's threaded front" if args.threaded_fake else ", single-threaded front")
+            + (", lean chat.postMessage" if args.lean_fake else ""),
         ),
         ("posts accepted / 429 answers", f"{len(accepted):,} / {limited:,}", ""),
         ("closest two posts in one channel (s)", f"{min(gaps):.3f}" if gaps else "—", ""),
