@@ -240,6 +240,8 @@ def test_missed_daily_calls_alert_the_owner_by_the_next_business_morning_once(
         (day(3), "Fri 4 Dec", [day(5), day(6), day(7) - MINUTE], day(7)),  # a Friday call missed: Monday 09:00
         # Friday 15 January 2027 missed; Monday 18 is Martin Luther King Jr. Day: Tuesday 09:00.
         (day(45), "Fri 15 Jan", [day(47), day(49), day(50) - MINUTE], day(50)),
+        # Thursday 31 December 2026 missed; New Year's Day is a Friday: Monday 4 January 2027 09:00.
+        (day(30), "Thu 31 Dec", [day(32), day(34), day(35) - MINUTE], day(35)),
     ],
 )
 def test_a_missed_call_reaches_the_owner_by_the_customers_next_business_morning(

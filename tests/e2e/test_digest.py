@@ -564,6 +564,37 @@ def test_an_auckland_digest_counts_streaks_and_names_its_chart_by_aucklands_week
     assert row.due_key == "2026-W49" and chart["filename"] == "partner-health-2026-W49.png"
 
 
+def test_the_digests_across_the_new_year_are_weeks_53_and_1_once_each_and_streaks_run_through(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    """2026 has 53 ISO weeks: Monday 28 December is 2026-W53 and Monday 4 January 2027-W01. Each Monday's digest goes
+    out once under its week, and a check-in every Wednesday since 25 November is one streak across the new year."""
+    first = datetime(2026, 11, 20, tzinfo=UTC)
+    store.ensure_workspace(team_id=TEAM_ID, now=first)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=first)
+    store.set_digest_schedule(team_id=TEAM_ID, schedule="weekly mon 09:00", tz="America/New_York", now=first)
+    kiwi = store.add_customer(team_id=TEAM_ID, name="Kiwi", created_by="U0001", now=first, owner_id="U0001")
+    for week in range(6):  # Wednesdays 25 November … 30 December, 12:00 in New York
+        at = datetime(2026, 11, 25, 17, 0, tzinfo=UTC) + timedelta(weeks=week)
+        store.record_checkin(
+            team_id=TEAM_ID, customer_id=kiwi.id or 0, author_id="U0001", mood="green", note="ok", now=at
+        )
+    client = make_client(settings)
+    mondays = [datetime(2026, 12, 28, 14, 1, tzinfo=UTC), datetime(2027, 1, 4, 14, 1, tzinfo=UTC)]
+    for now in [*mondays, mondays[1] + timedelta(hours=4)]:  # 09:01 EST each Monday, then a later tick
+        plan_digests(store=store, client=client, now=now, settings=settings)
+        send_due_nudges(store=store, client=client, now=now)
+        send_digest_charts(store=store, client=client, now=now)
+    texts = [json.dumps(m["blocks"], ensure_ascii=False) for m in fake_slack.messages["C0001"] if m.get("blocks")]
+    assert len(texts) == 2
+    assert "week of 28 Dec 2026" in texts[0] and "*Kiwi*: 5 weeks in a row with a check-in" in texts[0]
+    assert "week of 4 Jan 2027" in texts[1] and "*Kiwi*: 6 weeks in a row with a check-in" in texts[1]
+    rows = store.nudges(team_id=TEAM_ID, kinds=[DIGEST], due_after=first)
+    assert [(r.due_key, r.status) for r in rows] == [("2026-W53", "sent"), ("2027-W01", "sent")]
+    charts = sorted(f["filename"] for f in fake_slack.files.values() if f["completed"])
+    assert charts == ["partner-health-2026-W53.png", "partner-health-2027-W01.png"]
+
+
 def test_a_decision_on_an_earlier_escalation_is_not_this_weeks_escalation(
     store: Store, fake_slack: FakeSlack, settings: Settings
 ) -> None:

@@ -145,6 +145,37 @@ EVERY_DAY = {"working_week": "mon-sun"}  # the switches are all at weekends: a c
             ],
         ),
         (
+            "Independence Day 2026 is a Saturday: observed on Friday 3 July, a Friday call moves to Monday",
+            {**NEW_YORK, "cadence": "weekly fri 09:00"},
+            [
+                ("2026-06-26T13:00", 1),  # Friday 26 June 09:00 EDT
+                ("2026-07-03T13:00", 1),  # Friday 3 July: the observed holiday
+                ("2026-07-06T12:59", 1),
+                ("2026-07-06T13:00", 2),  # Monday 6 July 09:00 EDT
+                ("2026-07-10T13:00", 3),  # Friday 10 July, as usual
+            ],
+        ),
+        (
+            "Labor Day is the first Monday of September 2026: a first-Monday call moves to Tuesday 8 September",
+            {**NEW_YORK, "cadence": "monthly first-mon 10:00"},
+            [
+                ("2026-08-03T14:00", 1),  # Monday 3 August 10:00 EDT
+                ("2026-09-07T14:00", 1),  # Labor Day
+                ("2026-09-08T14:00", 2),  # Tuesday 8 September 10:00 EDT
+            ],
+        ),
+        (
+            "England's Christmas 2026: Boxing Day is a Saturday, its bank holiday Monday 28 December; New Year's Day",
+            {"tz": "Europe/London", "country": "GB", "subdiv": "ENG", "cadence": "weekly mon 09:00"},
+            [
+                ("2026-12-21T09:00", 1),  # Monday 21 December 09:00 GMT
+                ("2026-12-28T09:00", 1),  # the substitute bank holiday
+                ("2026-12-29T08:59", 1),
+                ("2026-12-29T09:00", 2),  # Tuesday 29 December
+                ("2027-01-04T09:00", 3),  # Monday 4 January 2027
+            ],
+        ),
+        (
             "Passover in Israel: a Sun–Thu week, no call on Thursday 22 April 2027, the next on Sunday",
             {"tz": "Asia/Jerusalem", "country": "IL", "cadence": "daily 09:00", "working_week": "sun-thu"},
             [
