@@ -1170,7 +1170,12 @@ def _record(run: _Run, posting: _Posting) -> bool:
     except SlackApiError as e:
         error = str(e.response.get("error") or "")
         if message.channel is not None and error in CHANNEL_ERRORS:
-            _channel_refused(run, nudges, message, error)
+            told = _channel_refused(run, nudges, message, error)
+            if message.user is None and told:  # meant for the channel alone (a boundary reminder): failed, and the
+                # owner's one notice about the channel says so, not a second message about this post
+                run.store.finish_nudges(ids=ids, claimer=run.claimer, status="failed", error=error)
+                run.outcome(nudges, "failed")
+                return False
             if message.user is None:  # nowhere else to post it (the team's digest): failed, and its admin told
                 _failed_answer(run, nudges, e)
                 return False
@@ -1314,15 +1319,19 @@ def _tell_owner_failed(run: _Run, nudges: list[Nudge], error: str) -> None:
         )
 
 
-def _channel_refused(run: _Run, nudges: list[Nudge], message: Message, error: str) -> None:
-    """Records the refusal on the customer and plans the owner's one notice about it."""
+def _channel_refused(run: _Run, nudges: list[Nudge], message: Message, error: str) -> bool:
+    """Records the refusal on the customer and plans the owner's one notice about it (per channel and error,
+    whichever post met it first: a nudge, a boundary reminder, a check-in's summary). True when planned."""
     if message.customer_id is None or message.channel is None:
-        return
+        return False
     team_id = nudges[0].team_id
     run.store.record_channel_error(team_id=team_id, customer_id=message.customer_id, error=error, now=run.now)
     owner = message.user
+    if owner is None:  # a post meant for the channel alone: its customer's owner is told
+        customer = run.store.customer(team_id=team_id, customer_id=message.customer_id)
+        owner = customer.owner_id if customer is not None else None
     if owner is None:
-        return
+        return False
     run.store.plan_nudge(
         team_id=team_id,
         kind=CHANNEL_PROBLEM,
@@ -1334,6 +1343,7 @@ def _channel_refused(run: _Run, nudges: list[Nudge], message: Message, error: st
         recipient_id=owner,
         payload={"channel_id": message.channel, "error": error},
     )
+    return True
 
 
 # --------------------------------------------------------------------------- redrawing a sent message
@@ -1381,7 +1391,8 @@ def _render_channel_problem(nudge: Nudge, store: Store, now: datetime) -> Messag
         return Skip("customer gone", "cancelled")
     why = _channel_trouble(channel_id, error, f"/partner edit {customer.name} #channel")
     text = (
-        f":warning: I couldn't post *{customer.name}*'s nudges in its channel. {why}. Until then they come to you here."
+        f":warning: I couldn't post in *{customer.name}*'s channel. {why}. Until then its nudges come to you here;"
+        " working-agreement reminders and check-in summaries, meant for the channel, are skipped."
     )
     return Message(text=text, blocks=[section(text)], user=nudge.recipient_id)
 

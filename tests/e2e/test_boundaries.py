@@ -252,6 +252,38 @@ def test_reminders_move_off_a_holiday_and_stop_while_paused(
     assert len(channel_posts(fake_slack, "C0ACME")) == 2
 
 
+@pytest.mark.parametrize("removed", ["not_in_channel", "channel_not_found", "is_archived"])
+def test_a_channel_that_refuses_the_reminder_and_the_nudge_of_the_same_minute_is_told_to_the_owner_once(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, removed: str
+) -> None:
+    """Partner removed from #acme (or the channel deleted, or archived): Monday 09:00's reminder and call nudge both
+    meet it. Dana gets one notice, which says how to fix it, and the nudge; not a second notice about the reminder,
+    nor another one each week the reminder tries the channel again."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    ephemeral(acme.command("edit acme cadence=weekly mon 09:00"))
+    if removed == "not_in_channel":
+        fake_slack.channels["C0ACME"]["is_member"] = False
+    elif removed == "is_archived":
+        fake_slack.channels["C0ACME"]["is_archived"] = True
+    else:
+        del fake_slack.channels["C0ACME"]
+    fix = {
+        "not_in_channel": "I'm not a member of <#C0ACME>. Invite me there with `/invite @Partner`, or pick another",
+        "channel_not_found": "I can't find the channel C0ACME (deleted, or private without me). Set another",
+        "is_archived": "<#C0ACME> is archived. Pick another",
+    }[removed]
+    for week in (0, 1, 2):
+        tick(store, settings, ny(2026, 11, 30, 9, 0) + timedelta(weeks=week))
+        tick(store, settings, ny(2026, 11, 30, 9, 1) + timedelta(weeks=week))
+    dm = [p["text"] for p in channel_posts(fake_slack, "U0001")]
+    (notice,) = [text for text in dm if "couldn't" in text]
+    assert notice.startswith(f":warning: I couldn't post in *Acme Corp*'s channel. {fix}")
+    assert "`/partner edit Acme Corp #channel`" in notice and "reminders" in notice
+    assert len([text for text in dm if text.startswith("Time for the weekly call with Acme Corp")]) == 3
+    assert [n.status for n in nudges(store, "boundary_reminder")] == ["failed"] * 3  # tried there weekly, in vain
+    assert channel_posts(fake_slack, "C0ACME")[0]["text"].startswith("A reminder of how we work together")
+
+
 def test_no_reminder_while_the_customer_is_snoozed_and_the_next_week_is_on_time(
     acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
