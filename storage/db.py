@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -106,8 +107,40 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise SchemaNewerThanCode(current)
     from alembic import command
 
-    with _upgrade_lock(engine):
-        command.upgrade(alembic_config(engine), revision)
+    with _upgrade_lock(engine), _all_or_nothing(engine) as migrating:
+        command.upgrade(alembic_config(migrating), revision)
+
+
+@contextlib.contextmanager
+def _all_or_nothing(engine: Engine) -> Iterator[Engine]:
+    """An engine on which the whole upgrade is one transaction, so a process killed halfway leaves the schema as it
+    was. PostgreSQL's DDL is transactional already. pysqlite commits before each CREATE, ALTER or DROP on its own:
+    a `serve` killed during its first upgrade left tables without their alembic_version row, and every later start
+    failed on "table customer already exists". SQLite itself runs DDL in transactions: with the driver's own
+    transaction handling off, BEGIN IMMEDIATE … COMMIT holds the whole upgrade (SQLAlchemy's pysqlite recipe)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        yield engine  # an in-memory database exists only on its own engine's connection
+        return
+    migrating = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, poolclass=NullPool)
+
+    @event.listens_for(migrating, "connect")
+    def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite begins and commits nothing by itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(migrating, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        yield migrating
+    finally:
+        migrating.dispose()
 
 
 # Any constant shared by every Partner process; it names the lock "part" in pg_locks.

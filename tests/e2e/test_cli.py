@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from storage.db import current_revision, head_revision, make_engine
 from storage.store import Store
@@ -118,6 +119,28 @@ def test_db_upgrade_is_idempotent_and_tick_runs(env: dict[str, str], tmp_path: P
     assert "setup plugin" not in first.stderr  # ...without Alembic's list of its own plugins
     tick = run(["tick", "--now", "2026-12-01T14:00:00Z"], env, tmp_path)
     assert tick.returncode == 0, tick.stderr
+
+
+def test_sigkill_during_the_first_upgrade_leaves_a_database_the_next_start_upgrades(
+    env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    """The first `serve` (or `db upgrade`) killed -9 halfway through the migrations: a container stopped, an OOM."""
+    process = subprocess.Popen(
+        [*PARTNER_BOT, "db", "upgrade"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "Running upgrade 0002 -> " in line:  # eleven migrations still to go
+            process.send_signal(signal.SIGKILL)
+            break
+    assert process.wait(timeout=10) == -signal.SIGKILL
+    engine = make_engine(database_url)
+    with engine.connect() as connection:  # all or nothing: no table of the first migrations is left behind
+        assert current_revision(engine) is None and not sa.inspect(connection).has_table("customer")
+    again = run(["db", "upgrade"], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
 
 
 def test_upcoming_and_export_read_the_database_and_never_migrate_it(
