@@ -19,13 +19,15 @@ _USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$")
 # mixed quotes ("Acme Corp” <#C…>) still ends at its own quote. A straight pair inside straight quotes ("Initech
 # "The Best" Ltd", as a desktop types it) is part of the phrase when a closing quote still follows it. Curled single
 # quotes (‘Acme Corp’) quote too, but ’ is also the apostrophe (Macy’s, don’t): a single-quoted phrase ends only at a
-# ’ that ends a word.
+# ’ that ends a word. So do straight single quotes around whole words ('Acme Corp'), never an apostrophe (O'Brien,
+# Macy's) or a quote left open ('90s Fashion).
 QUOTE_OPENERS = '"“”‘'
 QUOTED_PHRASE = (
     r'"(?P<straight>(?:[^"“”]|“[^"“”]*”|"(?=[^"“”\s])[^"“”]*"(?=[^"“”]*"))*)"'
     r'|“(?P<curly>(?:[^"“”]|"[^"“”]*")*)”'
     r'|["“”](?P<mixed>[^"“”]*)["”]'
     r"|‘(?P<single>[^‘]*?)’(?=\s|$)"
+    r"|(?<![^\s])'(?P<plain>[^'\s][^']*?)'(?=\s|$)"
 )  # a pattern's text, so that other patterns (boundary options' values) embed the same rule
 _QUOTED = re.compile(QUOTED_PHRASE)
 # A quote never closed runs to the end, so the caller can name it back instead of reading the mentions after it as
@@ -82,7 +84,7 @@ def readable_markup(text: str) -> str:
 
 def quoted_text(match: re.Match[str]) -> str | None:
     """The text inside the quotes of a match of QUOTED_PHRASE (alone or embedded); None when no phrase matched."""
-    return next((t for t in match.group("straight", "curly", "mixed", "single") if t is not None), None)
+    return next((t for t in match.group("straight", "curly", "mixed", "single", "plain") if t is not None), None)
 
 
 def unclosed_quote(text: str, usage: str) -> UserError:

@@ -16,6 +16,7 @@ from tests.utils import TEAM_ID
     [
         'add "Acme Corp” <#C0ACME|acme> <@U0001|dana>',  # a Mac curls only the closing quote
         "add ‘Acme Corp’ <#C0ACME|acme> <@U0001|dana>",  # single quotes, curled
+        "add 'Acme Corp' <#C0ACME|acme> <@U0001|dana>",  # single quotes, straight (a desktop keyboard)
         'add “Acme Corp" <#C0ACME|> <@U0001>',  # a private channel's empty name, a mention without a name
     ],
 )
@@ -39,6 +40,7 @@ def test_an_unclosed_quote_in_add_is_named_back_and_nothing_is_stored(slack: Sla
         'checkin "Acme Corp" green kickoff went well',
         "checkin “acme corp” green kickoff went well",
         "checkin ‘Acme Corp’ green kickoff went well",
+        "checkin 'acme corp' green kickoff went well",
     ],
 )
 def test_a_quoted_customer_name_is_read_as_add_reads_it(slack: SlackRequests, store: Store, text: str) -> None:
@@ -175,3 +177,9 @@ def test_quotes_inside_a_name_are_kept_and_find_it_again(
     assert f"check-in for *{name}*" in ephemeral(slack.command(f'checkin "{name}" green renewal'))
     for command in ("show", "status"):
         assert "I didn't understand" not in ephemeral(slack.command(f"{command} {name}")), command
+
+
+@pytest.mark.parametrize(("typed", "name"), [("O'Brien Ltd", "O'Brien Ltd"), ("'90s Fashion", "'90s Fashion")])
+def test_a_straight_apostrophe_is_no_quote(slack: SlackRequests, store: Store, typed: str, name: str) -> None:
+    assert f"Added *{name}*" in ephemeral(slack.command(f"add {typed} <@U0001|dana>"))
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == [name]
