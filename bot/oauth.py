@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -226,6 +227,25 @@ def _partner_installation_store() -> type[SQLAlchemyInstallationStore]:
     return PartnerInstallationStore
 
 
+@functools.cache
+def _partner_state_store() -> type[Any]:
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+    from slack_sdk.oauth.state_store.sqlalchemy import normalize_datetime_for_db as as_stored
+
+    class PartnerOAuthStateStore(SQLAlchemyOAuthStateStore):
+        """slack-sdk's store, which deletes a state only when its install completes: every view of the public
+        /slack/install page (an admin who never clicked Add to Slack or clicked Cancel, a crawler) left a row for
+        ever. Issuing one now deletes those past their 10 minutes, so the table holds only live install links."""
+
+        def issue(self, *args: Any, **kwargs: Any) -> str:
+            now = as_stored(datetime.now(tz=UTC))  # slack-sdk's own clock and column format for expire_at
+            with self.engine.begin() as connection:
+                connection.execute(self.oauth_states.delete().where(self.oauth_states.c.expire_at <= now))
+            return str(super().issue(*args, **kwargs))
+
+    return PartnerOAuthStateStore
+
+
 def installation_store(settings: Settings, store: Store) -> SQLAlchemyInstallationStore:
     assert settings.slack_client_id is not None
     return _partner_installation_store()(
@@ -254,8 +274,6 @@ def oauth_settings(
 ) -> OAuthSettings:
     """Bolt's install flow on the app's database; every Slack call (oauth.v2.access, auth.test, token refresh)
     goes through `client`, so through SLACK_API_URL."""
-    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-
     assert settings.slack_client_id and settings.slack_client_secret
     installations = installation_store(settings, store)
     oauth = OAuthSettings(
@@ -268,7 +286,7 @@ def oauth_settings(
         redirect_uri_path=REDIRECT_PATH,
         installation_store=installations,
         token_rotation_expiration_minutes=TOKEN_ROTATION_MINUTES,
-        state_store=SQLAlchemyOAuthStateStore(
+        state_store=_partner_state_store()(
             expiration_seconds=STATE_EXPIRATION_SECONDS,
             engine=store.engine,
             logger=logging.getLogger("partner.oauth.state"),

@@ -255,6 +255,23 @@ def test_forged_or_stale_redirects_install_nothing(
     assert {w.team_id for w in store_workspaces(store)} == {T2}
 
 
+def test_install_links_past_their_ten_minutes_are_deleted_not_kept_for_ever(
+    oauth_bot: BotServer, fake_slack: FakeSlack, store: Store, world: None
+) -> None:
+    """/slack/install is public: every view stores a one-time state, and only a completed install consumed it."""
+    stale = [{"state": f"abandoned-{i}", "expire_at": datetime(2026, 1, 1)} for i in range(50)]
+    with store.engine.begin() as conn:
+        conn.execute(SLACK_OAUTH_STATES.insert(), stale)
+    live = start_install(oauth_bot.url)  # an admin who is still on Slack's consent page
+    start_install(oauth_bot.url)
+    with store.engine.connect() as conn:
+        states = set(conn.execute(sa.select(SLACK_OAUTH_STATES.c.state)).scalars())
+    assert len(states) == 2 and live.state in states  # the abandoned ones are gone, the live ones kept
+    code = fake_slack.grant_install(T1)
+    redirect = f"{oauth_bot.url}/slack/oauth_redirect?{urlencode({'code': code, 'state': live.state})}"
+    assert browse(redirect, cookie=live.cookie).status == 200  # and still work
+
+
 def test_an_install_cancelled_on_slacks_page_says_so_and_installs_nothing(
     oauth_bot: BotServer, fake_slack: FakeSlack, store: Store, world: None
 ) -> None:
