@@ -37,7 +37,9 @@ def _team(context: BoltContext, body: dict[str, Any]) -> str:
 def nudge_of(store: Store, team_id: str, value: str | None) -> tuple[Nudge, Customer]:
     nudge = store.nudge(team_id=team_id, nudge_id=int(value)) if value and is_row_id(value) else None
     customer = store.customer(team_id=team_id, customer_id=nudge.customer_id) if nudge and nudge.customer_id else None
-    if nudge is None or customer is None:
+    if nudge is None:  # a reminder removed with its workspace's data, or a button that names none
+        raise UserError("That reminder is no longer in Partner. `/partner upcoming` shows the next ones.")
+    if customer is None:
         raise UserError("That customer no longer exists.")
     if customer.archived_at is not None:  # kept with its history: say how to bring it back, not that it is gone
         raise UserError(

@@ -558,6 +558,18 @@ def test_a_nudge_button_clicked_after_the_customer_was_archived_says_so_and_how_
     assert [r.payload.get("outcome") for r in rows(store)] == [None]  # nothing recorded on it
 
 
+@pytest.mark.parametrize("value", ["999999", "nudge-12"])
+def test_a_nudge_button_naming_no_reminder_says_so_not_that_the_customer_is_gone(
+    slack: SlackRequests, bot: BotServer, store: Store, fake_slack: FakeSlack, value: str
+) -> None:
+    add(store)  # the customer is there: only the reminder the button names is not
+    for action_id in (NUDGE_LOG_CALL, NUDGE_SNOOZE, NUDGE_SKIP):
+        assert slack.block_action(action_id, value=value, channel_id="C0ACME").status == 200
+    bot.settle()
+    told = [c.params["text"] for c in fake_slack.calls_to("response_url")]
+    assert told == ["That reminder is no longer in Partner. `/partner upcoming` shows the next ones."] * 3
+
+
 # Commands
 
 
