@@ -46,6 +46,7 @@ class LastContact:
     checkin_at: datetime | None = None
     mood: str | None = None
     call_at: datetime | None = None
+    resumed_at: datetime | None = None  # the last resume after a pause: it restarts the overdue clock as a call would
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class HomeCandidate:
     snoozed_until: datetime | None
     created_at: datetime
     last_contact_at: datetime | None
+    resumed_at: datetime | None = None  # the last resume after a pause: it restarts the overdue clock as a call would
 
     @property
     def archived_at(self) -> datetime | None:
@@ -92,6 +94,17 @@ class DigestRecords:
     tier_moves: list[tuple[int, dict[str, Any], datetime]] = field(default_factory=list)
     escalated: list[Boundary] = field(default_factory=list)
     checkin_weeks: dict[int, set[date]] = field(default_factory=dict)
+
+
+def _last_resume() -> Any:
+    """When the customer was last resumed after a pause, a correlated subquery (one probe of the customer's events):
+    a resume restarts the overdue clock as a call would, for Home, the card and the digest as for the owner's alert."""
+    return (
+        select(func.max(CustomerEvent.at))
+        .where(CustomerEvent.customer_id == Customer.id, CustomerEvent.kind == "resumed")
+        .correlate(Customer)
+        .scalar_subquery()
+    )
 
 
 def _week_start(day: date) -> date:
@@ -136,6 +149,7 @@ class HomeReads:
             Customer.snoozed_until,
             Customer.created_at,
             last.correlate(Customer).scalar_subquery(),
+            _last_resume(),
         ).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
         if owner_id is not None:
             query = query.where(Customer.owner_id == owner_id)
@@ -167,7 +181,7 @@ class HomeReads:
             .where(CheckIn.customer_id == Customer.id, CheckIn.kind == "call")
             .correlate(Customer)
         ).scalar_subquery()
-        query = select(Customer, newest, mood, last_call).where(
+        query = select(Customer, newest, mood, last_call, _last_resume()).where(
             Customer.team_id == team_id, col(Customer.archived_at).is_(None)
         )
         if owner_id is not None:
@@ -177,8 +191,8 @@ class HomeReads:
         with self.session() as session:
             rows = session.exec(query.order_by(Customer.name_key))
             return [
-                (customer, LastContact(checkin_at=checkin_at, mood=mood_value, call_at=call_at))
-                for customer, checkin_at, mood_value, call_at in rows
+                (customer, LastContact(checkin_at=checkin_at, mood=mood_value, call_at=call_at, resumed_at=resumed))
+                for customer, checkin_at, mood_value, call_at, resumed in rows
             ]
 
     def home_health_points(
@@ -319,14 +333,19 @@ class HomeQueries(StoreBase):
                 .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
                 .limit(1)
             ).first()
-            call_at = session.exec(
-                select(func.max(CheckIn.created_at)).where(
-                    CheckIn.team_id == team_id, CheckIn.customer_id == customer_id, CheckIn.kind == "call"
+            call_at, resumed_at = session.exec(
+                select(
+                    select(func.max(CheckIn.created_at))
+                    .where(CheckIn.team_id == team_id, CheckIn.customer_id == customer_id, CheckIn.kind == "call")
+                    .scalar_subquery(),
+                    select(func.max(CustomerEvent.at))
+                    .where(CustomerEvent.customer_id == customer_id, CustomerEvent.kind == "resumed")
+                    .scalar_subquery(),
                 )
             ).one()
         if newest is None:
-            return LastContact(call_at=call_at)
-        return LastContact(checkin_at=newest[0], mood=newest[1], call_at=call_at)
+            return LastContact(call_at=call_at, resumed_at=resumed_at)
+        return LastContact(checkin_at=newest[0], mood=newest[1], call_at=call_at, resumed_at=resumed_at)
 
     # ------------------------------------------------------------------ weekly digest
 

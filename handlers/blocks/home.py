@@ -350,9 +350,17 @@ class CadenceDays:
 
 
 def cadence_standing(
-    customer: CustomerSettings, last_contact_at: datetime | None, *, days: CadenceDays, due_today: bool
+    customer: CustomerSettings,
+    last_contact_at: datetime | None,
+    *,
+    days: CadenceDays,
+    due_today: bool,
+    resumed_at: datetime | None = None,
 ) -> tuple[bool, bool, str]:
-    """(overdue, call due today, note) — the note says why there is no next nudge ("paused", "no cadence", "—")."""
+    """(overdue, call due today, note) — the note says why there is no next nudge ("paused", "no cadence", "—").
+
+    `resumed_at`: the last resume after a pause, which restarts the overdue clock as a call would (as the owner's
+    alert and the health score count it), not the call due today."""
     day = days.of(customer)
     if day is None:
         return False, False, NO_VALUE
@@ -361,12 +369,15 @@ def cadence_standing(
         return False, False, paused_text(customer.paused_at, day.cal.tz)
     if day.cadence.is_off:
         return False, False, "no cadence"
-    overdue = day.overdue(last_contact_at, customer.created_at)
+    restarted = max((at for at in (last_contact_at, resumed_at) if at is not None), default=None)
+    overdue = day.overdue(restarted, customer.created_at)
     return overdue, due_today and day.call_due_today(last_contact_at, customer.snoozed_until), ""
 
 
 def risk_facts(candidate: HomeCandidate, *, days: CadenceDays, due_today: bool) -> RiskFacts:
-    overdue, due, _ = cadence_standing(candidate, candidate.last_contact_at, days=days, due_today=due_today)
+    overdue, due, _ = cadence_standing(
+        candidate, candidate.last_contact_at, days=days, due_today=due_today, resumed_at=candidate.resumed_at
+    )
     return RiskFacts(candidate=candidate, band=_band(candidate.health_band), overdue=overdue, due_today=due)
 
 
@@ -391,7 +402,7 @@ def customer_facts(
     contact = contact or LastContact()
     last = contact.checkin_at if any_checkin else contact.call_at
     days = days or CadenceDays(now=now, default_tz=default_tz)
-    overdue, due, note = cadence_standing(customer, last, days=days, due_today=due_today)
+    overdue, due, note = cadence_standing(customer, last, days=days, due_today=due_today, resumed_at=contact.resumed_at)
     return CustomerFacts(
         customer=customer,
         contact=contact,

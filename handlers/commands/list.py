@@ -92,10 +92,15 @@ def parse_list_args(text: str) -> ListFilter:
 
 
 def cadence_standing(
-    customer: Customer, calendar: WorkCalendar, last_contact_at: datetime | None, now: datetime
+    customer: Customer,
+    calendar: WorkCalendar,
+    last_contact_at: datetime | None,
+    now: datetime,
+    resumed_at: datetime | None = None,
 ) -> Standing | None:
     """Past its ideal window (yellow) or its maximum (red, the owner alerted) as the cadence engine counts it; None
-    when paused, off, unreadable or within the ideal window."""
+    when paused, off, unreadable or within the ideal window. A resume after a pause (`resumed_at`) restarts the clock
+    as a call would, as the owner's alert counts it ("No call since it was resumed 3 days ago")."""
     if customer.paused_at is not None or not customer.cadence:
         return None
     try:
@@ -105,8 +110,17 @@ def cadence_standing(
     limits = planner.thresholds_of(customer, cadence)
     if limits is None:
         return None
+    since_what = None
+    if resumed_at is not None and (last_contact_at is None or resumed_at > last_contact_at):
+        last_contact_at, since_what = resumed_at, planner.RESUMED
     state = standing(
-        cadence, calendar, last_contact_at=last_contact_at, now=now, created_at=customer.created_at, thresholds=limits
+        cadence,
+        calendar,
+        last_contact_at=last_contact_at,
+        now=now,
+        created_at=customer.created_at,
+        thresholds=limits,
+        since_what=since_what,
     )
     return state if state.state in ("yellow", "red") else None
 
@@ -131,6 +145,7 @@ def customer_rows(
     contacts = {cid: c.created_at for cid, c in latest.items()} if settings.any_checkin_satisfies else last_calls
     snoozes = store.snoozes(team_id=team_id, customers=customers, after=now)
     comes_back = planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=settings.default_tz)
+    resumes = {cid: resumed for cid, (_, resumed) in store.last_pauses(team_id=team_id, customer_ids=ids).items()}
     rows = []
     for customer in customers:
         assert customer.id is not None
@@ -158,7 +173,7 @@ def customer_rows(
                     last_contact_at=last_calls.get(customer.id),
                     comes_back=comes_back.get(customer.id),
                 ),
-                standing=cadence_standing(customer, calendar, contacts.get(customer.id), now),
+                standing=cadence_standing(customer, calendar, contacts.get(customer.id), now, resumes.get(customer.id)),
                 recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),
                 boundaries=store.boundary_records(team_id=team_id, customer_id=customer.id) if recent else None,
             )

@@ -695,3 +695,30 @@ def test_an_overdue_alert_waits_for_the_morning_after_a_snoozed_call_comes_back_
     assert (alert.due_at, alert.status) == (day(4), "sent")  # Friday 09:00 in New York
     dm = fake_slack.messages[fake_slack._dm_by_user["U0001"]]
     assert ["is overdue" in m["text"] for m in dm].count(True) == 1
+
+
+def test_a_customer_resumed_after_a_long_pause_is_not_overdue_on_home_list_card_or_digest(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Resuming restarts the overdue clock as a call would (the owner's alert and the health score count from the
+    resume): Home, the list, the card and the digest said 'overdue — last call 5 business days ago' the minute Acme
+    was resumed, while /partner status gave 'Last contact 0 business days ago'."""
+    customer = add(store)
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=customer.id or 0, author_id="U0001", mood="green", note="n", kind="call", now=day(0)
+    )
+    clock.set(day(1) - MINUTE)
+    assert "Nudges and alerts" in ephemeral(slack.command("pause acme"))
+    clock.set(day(7, timedelta(hours=16)))  # Monday 7 December, 11:00 in New York
+    assert "back on" in ephemeral(slack.command("resume acme"))
+    shown = row(open_home(bot, slack, fake_slack), customer.id or 0)
+    assert "overdue" not in shown, shown
+    for text in ("list", "show acme", "digest"):
+        answer = json.dumps(slack.command(text).json(), ensure_ascii=False)
+        assert "overdue —" not in answer and "*overdue*" not in answer and "1 overdue" not in answer, (text, answer)
+    # Three business days without a call after the resume: overdue again, counted from the resume.
+    clock.set(day(10, timedelta(hours=16)))  # Thursday 10 December
+    shown = row(open_home(bot, slack, fake_slack), customer.id or 0)
+    assert ":rotating_light: *overdue*" in shown, shown
+    listed = json.dumps(slack.command("list").json(), ensure_ascii=False)
+    assert "*overdue* — no call since it was resumed 3 business days ago" in listed, listed
