@@ -705,7 +705,13 @@ def test_a_customer_resumed_after_a_long_pause_is_not_overdue_on_home_list_card_
     was resumed, while /partner status gave 'Last contact 0 business days ago'."""
     customer = add(store)
     store.record_checkin(
-        team_id=TEAM_ID, customer_id=customer.id or 0, author_id="U0001", mood="green", note="n", kind="call", now=day(0)
+        team_id=TEAM_ID,
+        customer_id=customer.id or 0,
+        author_id="U0001",
+        mood="green",
+        note="n",
+        kind="call",
+        now=day(0),
     )
     clock.set(day(1) - MINUTE)
     assert "Nudges and alerts" in ephemeral(slack.command("pause acme"))
