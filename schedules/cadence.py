@@ -40,6 +40,7 @@ from schedules.sender import (
     register,
     send_due_nudges,
 )
+from storage.cadence import CustomerSchedule
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NudgePlan
 from storage.store import Store
@@ -115,30 +116,7 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
         # A snooze saved while a tick was sending left that day's row skipped: its call still comes back that day.
         inserted += store.revive_snoozed(team_id=team_id, plans=plans)
 
-        due = planner.lapses(customers, contacts, now=now, default_tz=policy.default_tz)
-        alerted = store.existing_nudge_keys(
-            team_id=team_id, kind=OVERDUE, keys=[(planner.subject_of(lapse.customer), lapse.key) for lapse in due]
-        )
-        due = [lapse for lapse in due if (planner.subject_of(lapse.customer), lapse.key) not in alerted]
-        # A pause owes no calls: a customer resumed since its lapse began is judged from the resume (read only for
-        # the few alerts about to be planned, so an idle tick reads nothing more).
-        pauses = store.last_pauses(team_id=team_id, customer_ids=[lapse.customer.id or 0 for lapse in due])
-        resumed = {customer_id: resumed_at for customer_id, (_, resumed_at) in pauses.items()}
-        # A cadence set from off owed no call before either: its clock starts there.
-        cadence_set = store.cadence_starts(team_id=team_id, customer_ids=[lapse.customer.id or 0 for lapse in due])
-        if resumed or cadence_set:
-            again = planner.lapses(
-                [lapse.customer for lapse in due],
-                contacts,
-                now=now,
-                default_tz=policy.default_tz,
-                resumed=resumed,
-                cadence_set=cadence_set,
-            )
-            alerted = store.existing_nudge_keys(
-                team_id=team_id, kind=OVERDUE, keys=[(planner.subject_of(lapse.customer), lapse.key) for lapse in again]
-            )
-            due = [lapse for lapse in again if (planner.subject_of(lapse.customer), lapse.key) not in alerted]
+        due = _lapses_to_alert(store, team_id, customers, contacts, now=now, default_tz=policy.default_tz)
         asked: dict[int, list[Nudge]] = defaultdict(list)
         daily = [lapse for lapse in due if lapse.has_daily_calls()]
         if daily:
@@ -187,6 +165,51 @@ def once_per_lapse(store: Store, team_id: str, plans: list[NudgePlan], lapses: l
         if row.customer_id in since and row.created_at >= since[row.customer_id]
     }
     return [plan for plan in plans if plan.customer_id not in told]
+
+
+def _not_alerted(store: Store, team_id: str, found: list[planner.Lapse]) -> list[planner.Lapse]:
+    """The lapses whose overdue alert is not in the outbox yet, in one query."""
+    keys = [(planner.subject_of(lapse.customer), lapse.key) for lapse in found]
+    alerted = store.existing_nudge_keys(team_id=team_id, kind=OVERDUE, keys=keys)
+    return [lapse for lapse, key in zip(found, keys, strict=True) if key not in alerted]
+
+
+def _lapses_to_alert(
+    store: Store,
+    team_id: str,
+    customers: list[CustomerSchedule],
+    contacts: dict[int, CheckIn],
+    *,
+    now: datetime,
+    default_tz: str,
+) -> list[planner.Lapse]:
+    """The customers' lapses whose overdue alert is still to plan.
+
+    A pause owes no calls: a customer resumed since its lapse began is judged from the resume; nor does a cadence
+    that was off: one set since is judged from then. Both are read only for the lapses still to alert (an idle tick
+    reads nothing more), and only those customers are worked out again, from their restart."""
+    due = _not_alerted(store, team_id, planner.lapses(customers, contacts, now=now, default_tz=default_tz))
+    ids = [lapse.customer.id or 0 for lapse in due]
+    pauses = store.last_pauses(team_id=team_id, customer_ids=ids)
+    resumed = {customer_id: resumed_at for customer_id, (_, resumed_at) in pauses.items()}
+    cadence_set = store.cadence_starts(team_id=team_id, customer_ids=ids)
+    if not resumed and not cadence_set:
+        return due
+    again = planner.lapses(
+        [lapse.customer for lapse in due if lapse.customer.id in resumed or lapse.customer.id in cadence_set],
+        contacts,
+        now=now,
+        default_tz=default_tz,
+        resumed=resumed,
+        cadence_set=cadence_set,
+    )
+    restarted = {lapse.customer.id: lapse for lapse in _not_alerted(store, team_id, again)}
+    # In the order found, as before: a restarted customer's lapse from its restart, or none (not overdue since).
+    return [
+        restarted.get(lapse.customer.id, lapse)
+        for lapse in due
+        if (lapse.customer.id not in resumed and lapse.customer.id not in cadence_set) or lapse.customer.id in restarted
+    ]
 
 
 # --------------------------------------------------------------------------- rendering
