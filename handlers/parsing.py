@@ -48,7 +48,8 @@ def escape(text: str) -> str:
 
 # A person or a channel as Slack writes them in a message's text (`<@U0456>`, `<#C0123|acme>`).
 _PERSON_OR_CHANNEL = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+)(?:\|[^<>]*)?>")
-_MARKUP = re.compile(r"<[^<>]*>")
+# Anything Slack writes between angle brackets (a mention, a channel, a link, `<!here>`): parse_special says which.
+_BRACKETED = re.compile(r"<[^<>]*>")
 
 
 def escape_keeping_mentions(text: str) -> str:
@@ -79,7 +80,7 @@ def readable_markup(text: str) -> str:
         address = token[1:-1].split("|", 1)[0]
         return address if ref.label in (address, address.removeprefix("mailto:")) else f"{ref.label} ({address})"
 
-    return _MARKUP.sub(readable, text)
+    return _BRACKETED.sub(readable, text)
 
 
 def quoted_text(match: re.Match[str]) -> str | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from domain.calendar import WorkCalendar
 from domain.health import mood_colour, mood_rating
 from storage.models import Customer
 
@@ -40,21 +40,21 @@ def mood_badge(mood: str | None) -> str:
 def paused_text(paused_at: datetime, tz: str) -> str:
     """A paused customer in place of its next call (Home, list, digest): ":double_vertical_bar: paused since Tue 1 Dec"
     on the customer's calendar. It owes no call until `/partner resume`, so it is never shown as overdue."""
-    day = paused_at.astimezone(ZoneInfo(tz)).date()
+    day = WorkCalendar(tz=tz).local_date(paused_at)
     return f":double_vertical_bar: paused since {day:%a} {day.day} {day:%b}"
 
 
 # Where a cut must not fall: inside an escaped character (`&amp;`) or a mention or link (`<@U0456>`, `<https://…|x>`),
 # which Slack would show as a stray "&am…" or "<@U04…" instead of the character or the person.
 _ENTITY = re.compile(r"&(?:amp|lt|gt);")
-_MARKUP = re.compile(r"<(?:[@#!]|https?:|mailto:)[^<>]*>")
+_MENTION_OR_LINK = re.compile(r"<(?:[@#!]|https?:|mailto:)[^<>]*>")
 
 
 def truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = limit - 1
-    for pattern in (_ENTITY, _MARKUP):
+    for pattern in (_ENTITY, _MENTION_OR_LINK):
         for match in pattern.finditer(text, max(0, cut - 600), cut + 600):
             if match.start() < cut < match.end():
                 cut = match.start()
