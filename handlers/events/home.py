@@ -217,6 +217,11 @@ def app_home_opened(
         return
     # Slack sends the Home view already published (if any): keep the filters and page the user left it on.
     state = HomeState.from_metadata((event.get("view") or {}).get("private_metadata"))
+    team_id, user_id = context.team_id or "", event["user"]
+    if state != HomeState() and store.home_state(team_id=team_id, user_id=user_id) is None:
+        # Chosen before they were kept in the database (0013_home_state), on that view only: kept now, so the
+        # background refreshes (and a whole-team view's, which reads who chose it) show them too.
+        save_home_state(store, team_id=team_id, user_id=user_id, state=state, now=clock())
     try:
         publish_home(
             client=client,

@@ -152,3 +152,26 @@ def test_clicks_saved_at_once_by_several_replicas_leave_one_row_without_an_error
     save(HomeState(tier="x" * 200, page=10**30))
     saved = saved_home_state(store, team_id=TEAM_ID, user_id=DANA)
     assert saved.tier == "x" * 32 and saved.page == 100_000
+
+
+def test_home_choices_made_before_they_were_kept_are_kept_from_the_published_view_when_the_tab_is_opened(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """Before 0013_home_state a user's filters and page lived only in their published view's private_metadata, which
+    Slack sends back when the tab is opened: kept from then on, a background refresh no longer resets them."""
+    add_customers(store, 30, owner=SAM, health_band="red")
+    published = {"type": "home", "private_metadata": json.dumps(CHOSEN), "blocks": []}  # as an older Partner left it
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home", "view": published})
+    fake_slack.wait_for("views.publish")
+    assert saved_home_state(store, team_id=TEAM_ID, user_id=DANA) == HomeState.from_values(CHOSEN)
+    request_home_refresh(bot.app, TEAM_ID, [SAM])  # Sam's change: Dana looks at the whole team
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    publisher.flush()
+    assert json.loads(fake_slack.published_home[DANA]["private_metadata"]) == CHOSEN
+    # A view showing the defaults (or none) writes nothing: nothing was chosen.
+    default = {"type": "home", "private_metadata": HomeState().to_metadata()}
+    before = len(fake_slack.calls_to("views.publish"))
+    slack.event({"type": "app_home_opened", "user": SAM, "channel": "D0002", "tab": "home", "view": default})
+    fake_slack.wait_for("views.publish", before + 1)
+    assert store.home_state(team_id=TEAM_ID, user_id=SAM) is None
