@@ -209,7 +209,9 @@ class SenderOptions:
     # process's CPU is idle and messages wait.
     workers: int = 8
     interval: float = 1.0  # seconds between two posts to the same channel
-    max_attempts: int = 5
+    # With the backoff (1, 2, 4… minutes, at most an hour) the 8th attempt comes about two hours after the first:
+    # Slack's incidents (5xx, timeouts, 429s) often last an hour, and a nudge given up sooner was lost for nothing.
+    max_attempts: int = 8
     backoff: timedelta = timedelta(minutes=1)  # first retry delay; doubles per attempt, at most an hour
     # Nudges claimed at once (one lease). Large: the per-channel pacing and the DM digests work within one claim,
     # so a fan-out to thousands of channels goes out in parallel (bench/fanout.py). Replicas still never share a row.

@@ -756,6 +756,27 @@ def test_a_long_retry_after_is_waited_out_by_the_outbox_not_by_the_tick(
     assert [r.status for r in rows(store)] == ["sent"]
 
 
+def test_a_nudge_outlives_an_hour_long_slack_outage_and_is_posted_once_when_slack_is_back(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    """Slack answers 503 to every post for an hour (its incidents last that long): the nudge keeps waiting with
+    backoff instead of being given up a quarter of an hour in, and goes out once when Slack is back; nobody is told
+    of a failure that did not happen."""
+    add(store)
+    fake_slack.fail_next("chat.postMessage", status=503, times=1000)
+    for minute in range(0, 60, 2):
+        tick(store, settings, day(1) + minute * MINUTE)
+    (row,) = rows(store)
+    assert row.status == "pending" and nudges(fake_slack) == []
+    fake_slack.reset()  # Slack is back
+    for minute in range(60, 96, 2):
+        tick(store, settings, day(1) + minute * MINUTE)
+    (message,) = nudges(fake_slack)
+    assert "Time for the daily call with *Acme*" in message["blocks"][0]["text"]["text"]
+    assert [r.status for r in rows(store)] == ["sent"]
+    assert not [c for c in fake_slack.calls_to("chat.postMessage") if "couldn't deliver" in c.params["text"]]
+
+
 @pytest.mark.parametrize("cadence", ["weekly fri", "off"])
 def test_a_nudge_waiting_on_slack_is_not_sent_once_its_day_is_no_longer_a_call_day(
     cadence: str, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
