@@ -190,7 +190,20 @@ def _run(argv: Sequence[str] | None) -> int:
     except SQLAlchemyError as e:
         if listener is not None:
             listener.stop()
-        print(f"partner-bot: cannot reach the database at DATABASE_URL: {db.error_detail(engine, e)}", file=sys.stderr)
+        detail = db.error_detail(engine, e)
+        if isinstance(e, db.UNREACHABLE):
+            print(f"partner-bot: cannot reach the database at DATABASE_URL: {detail}", file=sys.stderr)
+        else:  # reached, and it refused: waiting longer would not help
+            hint = (
+                "; the role in DATABASE_URL must own the database (PostgreSQL 15 and later let only the owner "
+                "create tables in its public schema)"
+                if "permission denied" in detail.lower()
+                else ""
+            )
+            print(
+                f"partner-bot: the database at DATABASE_URL refused Partner's schema upgrade: {detail}{hint}",
+                file=sys.stderr,
+            )
         return 3
     except db.SchemaNewerThanCode as e:  # e.g. an older release started again after a newer one migrated
         if listener is not None:

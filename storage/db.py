@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
 if TYPE_CHECKING:
@@ -178,6 +179,9 @@ def _upgrade_lock(engine: Engine) -> Iterator[None]:
         yield
 
 
+# What a database down, starting or out of reach raises (a refused login too: the server is reached once it is up).
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
+
 # The longest pause between two tries of an unreachable database at start (seconds).
 MAX_DB_RETRY_PAUSE = 5.0
 
@@ -201,7 +205,7 @@ def upgrade_when_reachable(
             if attempt > 1:
                 logger.info("database reachable after %d attempts; schema is up to date", attempt)
             return
-        except SQLAlchemyError as e:
+        except UNREACHABLE as e:  # a refusal (no privilege on the schema…) is no wait away from working: raised at once
             if waited >= give_up_after:
                 raise
             pause = min(delay, MAX_DB_RETRY_PAUSE, give_up_after - waited)

@@ -587,6 +587,42 @@ def test_serve_stopped_while_it_waits_for_the_database_says_so_in_one_line(
         get(served.url + "/healthz")
 
 
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
+def test_serve_on_a_database_its_role_may_not_create_tables_in_says_so_at_once(
+    database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """README: "create a database and a role that owns it". A role that does not own it (PostgreSQL 15 and later
+    let no one else create tables in `public`) reaches the database: waiting for it would never help."""
+    role = f"partner_{os.getpid()}_{int(time.time() * 1000) % 100000}"
+    owner = make_engine(database_url)
+    with owner.connect() as connection:
+        connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        connection.exec_driver_sql("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # PostgreSQL 15's default
+        connection.commit()
+    started = time.monotonic()
+    result = subprocess.run(
+        [*PARTNER_BOT, "serve", "--http", "--port", str(free_port()), "--db-wait", "60"],
+        env=clean_env(fake_slack, database_url.replace("://postgres@", f"://{role}@")),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert time.monotonic() - started < 30  # not the 60 s of --db-wait
+    assert result.returncode == 3 and "database unavailable" not in result.stderr and "Traceback" not in result.stderr
+    (message,) = [line for line in result.stderr.splitlines() if line.startswith("partner-bot:")]
+    assert message.startswith("partner-bot: the database at DATABASE_URL refused Partner's schema upgrade: ")
+    assert "permission denied for schema public" in message
+    assert message.endswith(
+        "; the role in DATABASE_URL must own the database (PostgreSQL 15 and later let only the owner create "
+        "tables in its public schema)"
+    )
+    with owner.connect() as connection:
+        connection.exec_driver_sql(f"DROP ROLE {role}")
+        connection.commit()
+    owner.dispose()
+
+
 def test_serve_gives_up_with_a_clear_message_when_the_database_stays_down(
     outage: Outage, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
