@@ -416,7 +416,7 @@ def parse_cadence(text: str, *, anchor: date | None = None, previous: Cadence | 
             raise _fail(text, "monthly needs a day, e.g. 'monthly 15' or 'monthly first-mon'")
         rest = _parse_monthly_day(text, rest, fields)
     elif kind == "every":
-        if len(rest) < 2 or not rest[0].isdigit() or rest[1] not in ("day", "days"):
+        if len(rest) < 2 or not rest[0].isdecimal() or rest[1] not in ("day", "days"):
             shown = " ".join(rest[:2]) or "nothing"
             raise _fail(text, f"expected 'every <N> days' but found {shown!r} after 'every'")
         fields["interval_days"] = int(rest[0])

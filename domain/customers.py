@@ -208,7 +208,7 @@ def _window_days(key: str, value: str) -> int | None:
     text = value.strip().lower().removesuffix("days").removesuffix("d").strip()
     if value.strip().lower() in _DEFAULT:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= MAX_WINDOW_DAYS:
+    if not text.isdecimal() or not 1 <= int(text) <= MAX_WINDOW_DAYS:  # "²" is a digit int() refuses
         raise UserError(
             f"'{value}' is not a number of days for {key}= — use 1 to {MAX_WINDOW_DAYS}, or {key}=default.",
             field=key,

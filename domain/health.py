@@ -193,7 +193,7 @@ def mood_value(mood: str | int) -> int:
     text = mood.strip().lower()
     if text in _MOODS:
         return _MOODS[text]
-    if text.isdigit():
+    if text.isdecimal():  # not isdigit(): "²" is a digit int() refuses
         return _check_mood(int(text))
     raise ValueError(f"unknown mood: {mood!r}")
 

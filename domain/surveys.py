@@ -388,7 +388,7 @@ def _parse_rating(raw: object) -> int | None:
         return None
     if isinstance(raw, int):
         value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
+    elif isinstance(raw, str) and raw.strip().isdecimal():
         value = int(raw.strip())
     else:
         return None

@@ -872,7 +872,7 @@ def _find_posts(
                 channel, str(message["ts"]), str(thread_ts) if thread_ts and thread_ts != message["ts"] else None
             )
             for part in str((metadata.get("event_payload") or {}).get("nudge_ids") or "").split(","):
-                if part.strip().isdigit() and int(part) in wanted:
+                if part.strip().isdecimal() and int(part) in wanted:
                     found[int(part)] = post
 
     complete = True

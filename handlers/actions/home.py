@@ -44,7 +44,7 @@ def next_state(state: HomeState, action: dict[str, Any]) -> HomeState:
         return state.with_filter(tier=None if chosen == "any" else chosen[:32] if chosen != NO_TIER else NO_TIER)
     if action_id in (HOME_NEXT_PAGE, HOME_PREV_PAGE):
         value = str(action.get("value") or "")
-        if value.isdigit():
+        if value.isdecimal():
             return HomeState(scope=state.scope, show=state.show, tier=state.tier, page=int(value))
     return state
 

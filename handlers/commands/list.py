@@ -83,7 +83,7 @@ def parse_list_args(text: str) -> ListFilter:
         elif pair is not None and pair[0] == "tier" and pair[1].strip():
             tier = _tier(pair[1])
             once("tier", f"tier={tier}")
-        elif pair is not None and pair[0] == "page" and pair[1].isdigit() and int(pair[1]) >= 1:
+        elif pair is not None and pair[0] == "page" and pair[1].isdecimal() and int(pair[1]) >= 1:
             page = int(pair[1])
             once("page", f"page={page}")
         else:

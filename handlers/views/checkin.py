@@ -69,7 +69,7 @@ def submit_checkin(
 
     errors: dict[str, str] = {}
     customer = None
-    if not str(selected.get("value", "")).isdigit() or len(str(selected["value"])) >= 10:
+    if not str(selected.get("value", "")).isdecimal() or len(str(selected["value"])) >= 10:
         errors["customer"] = "Pick a customer."
     else:
         customer = store.customer(team_id=team_id, customer_id=int(selected["value"]))

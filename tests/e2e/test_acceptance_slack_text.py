@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from handlers.ids import CHECKIN_CUSTOMER
@@ -183,3 +185,27 @@ def test_quotes_inside_a_name_are_kept_and_find_it_again(
 def test_a_straight_apostrophe_is_no_quote(slack: SlackRequests, store: Store, typed: str, name: str) -> None:
     assert f"Added *{name}*" in ephemeral(slack.command(f"add {typed} <@U0001|dana>"))
     assert [c.name for c in store.customers(team_id=TEAM_ID)] == [name]
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("list page=²", "I didn't understand 'page=²'"),
+        ("edit acme corp ideal=²", "'²' is not a number of days for ideal="),
+        ("edit acme corp max=³", "'³' is not a number of days for max="),
+        ("add Globex ideal=²", "'²' is not a number of days for ideal="),
+        ("cadence acme every ² days", "I couldn't read the cadence 'every ² days'"),
+    ],
+)
+def test_a_superscript_digit_is_named_as_no_number_not_an_error_of_ours(
+    slack: SlackRequests, store: Store, caplog: pytest.LogCaptureFixture, text: str, named: str
+) -> None:
+    # "²".isdigit() is true and int("²") fails: a phone's number row types it. Named back with the usage, no crash.
+    add_acme(slack)
+    with caplog.at_level(logging.ERROR):
+        reply = ephemeral(slack.command(text))
+    assert named in reply and "Usage: `/partner " in reply and "Sorry" not in reply, reply
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert [(c.name, c.ideal_days, c.max_days, c.cadence) for c in store.customers(team_id=TEAM_ID)] == [
+        ("Acme Corp", None, None, None)
+    ]
