@@ -86,6 +86,8 @@ def parse_list_args(text: str) -> ListFilter:
         elif pair is not None and pair[0] == "page" and pair[1].isdecimal() and int(pair[1]) >= 1:
             page = int(pair[1])
             once("page", f"page={page}")
+        elif pair is not None and pair[0] == "page":
+            raise UserError(f"'{token}' is no page: pages are numbered from 1, e.g. page=2. Usage: `{USAGE}`")
         else:
             raise UserError(f"I didn't understand '{token}'. Usage: `{USAGE}`")
     return ListFilter(mine=mine, at_risk=at_risk, tier=tier, page=page)

@@ -190,7 +190,7 @@ def test_a_straight_apostrophe_is_no_quote(slack: SlackRequests, store: Store, t
 @pytest.mark.parametrize(
     ("text", "named"),
     [
-        ("list page=²", "I didn't understand 'page=²'"),
+        ("list page=²", "'page=²' is no page: pages are numbered from 1"),
         ("edit acme corp ideal=²", "'²' is not a number of days for ideal="),
         ("edit acme corp max=³", "'³' is not a number of days for max="),
         ("add Globex ideal=²", "'²' is not a number of days for ideal="),

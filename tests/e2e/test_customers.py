@@ -327,6 +327,8 @@ def test_list_filters(bot: BotServer, slack: SlackRequests, store: Store, lee: s
     assert "'mine' and 'all' can't both be given" in ephemeral(slack.command("list mine all"))
     assert "'tier=partner' and 'tier=supplier' can't" in ephemeral(slack.command("list tier=partner tier=supplier"))
     assert "'page=1' and 'page=2' can't" in ephemeral(slack.command("list page=1 at-risk page=2"))
+    for typed in ("page=0", "page=-1", "page=two", "page=²", "page="):  # named as a page, with how pages count
+        assert f"'{typed}' is no page: pages are numbered from 1" in ephemeral(slack.command(f"list {typed}")), typed
     assert names("mine my", user_id=lee) == [ids["Globex"]]
 
 
