@@ -226,15 +226,18 @@ def upload_chart(
 
 
 def never_shared(error: Exception) -> bool:
-    """True when a failed `files_upload_v2` stopped before `files.completeUploadExternal` for a reason that passes
-    (Slack busy or down: 429, 5xx; the upload URL refusing the bytes), so the chart was not shared and trying again
-    in a later tick cannot show it twice. slack-sdk answers an API method's HTTP error with SlackApiError, so an
-    HTTPError comes from the upload URL alone."""
+    """True when a failed `files_upload_v2` did not share the chart, for a reason that passes (Slack busy or down:
+    a 429 at any step, its rate limiter turning the call away before doing anything; a 5xx before
+    `files.completeUploadExternal`; the upload URL refusing the bytes), so trying again in a later tick cannot show
+    it twice (a tick no longer sleeps through a long Retry-After: schedules.slack_http). slack-sdk answers an API
+    method's HTTP error with SlackApiError, so an HTTPError comes from the upload URL alone."""
     if isinstance(error, (HTTPError, SlackRequestError)):  # SlackRequestError: the upload URL answered not 200
         return True
     if isinstance(error, SlackApiError):
         status = error.response.status_code
-        return str(error.response.api_url).endswith("files.getUploadURLExternal") and (status == 429 or status >= 500)
+        if status == 429:  # Slack's rate limiter turned the call away, whichever step it was: nothing was shared
+            return True
+        return str(error.response.api_url).endswith("files.getUploadURLExternal") and status >= 500
     return False
 
 
