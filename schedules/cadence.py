@@ -186,29 +186,30 @@ def _lapses_to_alert(
     """The customers' lapses whose overdue alert is still to plan.
 
     A pause owes no calls: a customer resumed since its lapse began is judged from the resume; nor does a cadence
-    that was off: one set since is judged from then. Both are read only for the lapses still to alert (an idle tick
-    reads nothing more), and only those customers are worked out again, from their restart."""
+    that was off, nor an archived customer: one set or restored since is judged from then. These are read only for
+    the lapses still to alert (an idle tick reads nothing more), and only those customers are worked out again, from
+    their restart."""
     due = _not_alerted(store, team_id, planner.lapses(customers, contacts, now=now, default_tz=default_tz))
     ids = [lapse.customer.id or 0 for lapse in due]
     pauses = store.last_pauses(team_id=team_id, customer_ids=ids)
     resumed = {customer_id: resumed_at for customer_id, (_, resumed_at) in pauses.items()}
-    cadence_set = store.cadence_starts(team_id=team_id, customer_ids=ids)
-    if not resumed and not cadence_set:
+    restarts = store.clock_restarts(team_id=team_id, customer_ids=ids)
+    if not resumed and not restarts:
         return due
     again = planner.lapses(
-        [lapse.customer for lapse in due if lapse.customer.id in resumed or lapse.customer.id in cadence_set],
+        [lapse.customer for lapse in due if lapse.customer.id in resumed or lapse.customer.id in restarts],
         contacts,
         now=now,
         default_tz=default_tz,
         resumed=resumed,
-        cadence_set=cadence_set,
+        restarts=restarts,
     )
     restarted = {lapse.customer.id: lapse for lapse in _not_alerted(store, team_id, again)}
     # In the order found, as before: a restarted customer's lapse from its restart, or none (not overdue since).
     return [
         restarted.get(lapse.customer.id, lapse)
         for lapse in due
-        if (lapse.customer.id not in resumed and lapse.customer.id not in cadence_set) or lapse.customer.id in restarted
+        if (lapse.customer.id not in resumed and lapse.customer.id not in restarts) or lapse.customer.id in restarted
     ]
 
 

@@ -53,7 +53,8 @@ CADENCE = "cadence"
 OVERDUE = "overdue"
 # What restarted a lapse that began with a resume, not a call: its alert must not read "Last call 12 days ago".
 RESUMED = "No call since it was resumed"
-CADENCE_SET = "No call since its cadence was set"  # … from off: no call was owed before
+# … and one that began when no call was owed before: its cadence set from off, or it restored from the archive.
+RESTARTED = {"cadence_set": "No call since its cadence was set", "restored": "No call since it was restored"}
 ALERT_AT = WORKDAY_START  # "by the next business morning", customer time
 # Statuses of a cadence nudge that mean "the call was asked for that day" (for the missed-call rule).
 ASKED = ("pending", "claimed", "sending", "sent", "failed", "missed")
@@ -411,14 +412,15 @@ def lapses(
     now: datetime,
     default_tz: str = "UTC",
     resumed: Mapping[int, datetime] | None = None,
-    cadence_set: Mapping[int, datetime] | None = None,
+    restarts: Mapping[int, tuple[datetime, str]] | None = None,
 ) -> list[Lapse]:
     """Customers whose overdue alert may be due at `now` (pure; the nudge log is only needed for these).
 
     ``resumed``: when a customer was last resumed after a pause. A pause owes no calls, so a resume restarts the clock
     as a call would: resuming after three weeks is not "overdue, last call 20 days ago" the minute it is resumed.
-    ``cadence_set``: when a customer's cadence was last set from off; no call was owed before either, so a customer
-    added weeks ago without a cadence is not "overdue, added 20 days ago" the morning after its cadence is set.
+    ``restarts``: when and how (a key of RESTARTED) a customer last began to owe calls again: no call was owed before
+    either, so a customer added weeks ago without a cadence, or restored from the archive, is not "overdue, last call
+    20 days ago" the morning after.
     """
     found: list[Lapse] = []
     # The verdict depends on the calendar, the cadence settings and the local date the lapse started, never on the
@@ -436,15 +438,12 @@ def lapses(
         cal = calendars[where]
         contact = last_contacts.get(customer.id)
         start = lapse_start(customer, cal, contact)
-        restarts = [
-            (at, what)
-            for at, what in (
-                ((resumed or {}).get(customer.id), RESUMED),
-                ((cadence_set or {}).get(customer.id), CADENCE_SET),
-            )
-            if at is not None
-        ]
-        restarted, restarted_why = max(restarts) if restarts else (None, None)
+        began: list[tuple[datetime, str]] = []
+        if (resumed_at := (resumed or {}).get(customer.id)) is not None:
+            began.append((resumed_at, RESUMED))
+        if (restart := (restarts or {}).get(customer.id)) is not None:
+            began.append((restart[0], RESTARTED[restart[1]]))
+        restarted, restarted_why = max(began) if began else (None, None)
         restarted_on = cal.local_date(restarted) if restarted is not None else None
         if restarted_on is not None and restarted_on > start:
             start = restarted_on

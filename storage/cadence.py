@@ -182,30 +182,36 @@ class CadenceQueries(StoreBase):
                 pauses[cid] = (paused, resumed)
         return pauses
 
-    def cadence_starts(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, datetime]:
-        """When each of these customers' cadence was last set from off to calls (`cadence`, `edit cadence=`, the
-        forms), in one query: no call was owed before, so its overdue clock starts there, as at a resume."""
+    def clock_restarts(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, tuple[datetime, str]]:
+        """When and how each of these customers last began to owe calls again without one being logged, in one query:
+        its cadence set from off (`cadence`, `edit cadence=`, the forms: "cadence_set") or it restored from the
+        archive ("restored"). No call was owed before, so its overdue clock starts there, as at a resume."""
         if not customer_ids:
             return {}
         with self.session() as session:
             rows = session.exec(
-                select(CustomerEvent.customer_id, CustomerEvent.detail, CustomerEvent.at)
+                select(CustomerEvent.customer_id, CustomerEvent.kind, CustomerEvent.detail, CustomerEvent.at)
                 .where(
                     CustomerEvent.team_id == team_id,
-                    CustomerEvent.kind == "edited",
+                    col(CustomerEvent.kind).in_(("edited", "restored")),
                     col(CustomerEvent.customer_id).in_(list(customer_ids)),
                 )
                 .order_by(col(CustomerEvent.at), col(CustomerEvent.id))
             ).all()
-        starts: dict[int, datetime] = {}
-        for cid, detail, at in rows:
+        restarts: dict[int, tuple[datetime, str]] = {}
+        for cid, kind, detail, at in rows:
+            if cid is None:
+                continue
+            if kind == "restored":
+                restarts[cid] = (at, "restored")
+                continue
             change = detail.get("cadence") if isinstance(detail, dict) else None
-            if cid is None or not isinstance(change, list) or len(change) != 2:
+            if not isinstance(change, list) or len(change) != 2:
                 continue
             old, new = (str(value or "off").strip().lower() for value in change)
             if old == "off" and new != "off":
-                starts[cid] = at
-        return starts
+                restarts[cid] = (at, "cadence_set")
+        return restarts
 
     def active_team_ids(self) -> list[str]:
         """Workspaces with at least one live customer and Partner still installed: the scheduler's outer loop (not

@@ -884,20 +884,37 @@ def test_resuming_on_a_later_day_or_after_the_call_was_logged_leaves_the_paused_
     assert "nudge_skip" in json.dumps(nudges(fake_slack)[-1]["blocks"])  # the day's own nudge, as usual
 
 
+@pytest.mark.parametrize(
+    ("stop", "back", "answer", "since"),
+    [
+        ("pause acme", "resume acme", "back on", "resumed"),
+        # Archived owes no calls either: restoring it is not "overdue: last call 20 days ago" the minute it is back.
+        ("archive acme", "restore acme", "Restored *Acme*", "restored"),
+    ],
+)
 def test_a_customer_resumed_after_a_long_pause_is_not_overdue_the_minute_it_is_resumed(
-    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    stop: str,
+    back: str,
+    answer: str,
+    since: str,
 ) -> None:
-    """Paused for the holiday freeze, Acme owed no calls: resuming it restarts the clock as a call would."""
+    """Paused (or archived) for the holiday freeze, Acme owed no calls: resuming it restarts the clock as a call
+    would."""
     acme = add(store, cadence="weekly tue 09:00", country="US")
     store.record_checkin(
         team_id=TEAM_ID, customer_id=acme.id or 0, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
     )
     clock.set(day(2))
-    ephemeral(slack.command("pause acme"))
+    ephemeral(slack.command(stop))
     for n in (8, 12, 15, 21):
         tick(store, settings, day(n))
     clock.set(day(21, timedelta(hours=16, minutes=30)))  # Monday 21 December, 11:30 in New York
-    assert "back on" in ephemeral(slack.command("resume acme"))
+    assert answer in ephemeral(slack.command(back))
     for instant in (clock.now + timedelta(minutes=1), day(22), day(23), day(29)):
         tick(store, settings, instant)
     dm = fake_slack._dm_by_user.get("U0001")
@@ -912,7 +929,7 @@ def test_a_customer_resumed_after_a_long_pause_is_not_overdue_the_minute_it_is_r
     # Alone, or in one DM with the health drop those 14 days without a call brought (the pause itself did not).
     (overdue,) = [m for m in fake_slack.messages[fake_slack._dm_by_user["U0001"]] if "overdue" in json.dumps(m)]
     assert (
-        ":warning: *Acme* is overdue: No call since it was resumed 14 days ago (ideal within 7 days, at most 10 days)."
+        f":warning: *Acme* is overdue: No call since it was {since} 14 days ago (ideal within 7 days, at most 10 days)."
         " Last call: Tue 1 Dec."
     ) in [b["text"]["text"] for b in overdue["blocks"] if b["type"] == "section"]
 
