@@ -1024,8 +1024,9 @@ def _render_later(pacing: Lanes[_Outgoing], options: SenderOptions, *, took: flo
     second. A batch that reached a new destination is never followed by a wait (its claim may hold more first
     messages). Nor is one during which the process got less than SPARE_CPU of a CPU (`share`): on a machine busy
     with other work, time the renderer leaves idle goes to the other processes, and the renderer, behind, then
-    held up the posts it had not rendered (bench/RESULTS.md, session 12)."""
-    if options.render_ahead <= 0 or share < SPARE_CPU:
+    held up the posts it had not rendered (bench/RESULTS.md, session 12). Nor with no posting thread running
+    meanwhile (one worker: it posts once the feed is done)."""
+    if options.render_ahead <= 0 or share < SPARE_CPU or pacing.threads == 0:
         return
     wait = min(pacing.needed_in() - max(options.render_ahead, 4 * took), options.interval)
     if wait > 0:

@@ -655,7 +655,9 @@ def test_the_first_posts_leave_once_one_posting_threads_worth_is_rendered(
     assert sorted(posts(fake_slack)) == [f"ping f{i}" for i in range(8)]
 
 
-def send_waves(store: Store, client: WebClient, fake_slack: FakeSlack) -> tuple[dict[str, float], dict[str, float]]:
+def send_waves(
+    store: Store, client: WebClient, fake_slack: FakeSlack, *, workers: int = 8
+) -> tuple[dict[str, float], dict[str, float]]:
     """Three waves of posts to four channels, a render batch a wave: when each message was rendered, and accepted."""
     rendered: dict[str, float] = {}
 
@@ -678,7 +680,7 @@ def send_waves(store: Store, client: WebClient, fake_slack: FakeSlack) -> tuple[
                     now=NOW,
                     payload={"channel": f"C80{c}"},
                 )
-        options = SenderOptions(interval=0.6, render_batch=4, in_flight=4, render_ahead=0.1)
+        options = SenderOptions(interval=0.6, render_batch=4, in_flight=4, render_ahead=0.1, workers=workers)
         assert send_due_nudges(store=store, client=client, now=NOW + timedelta(minutes=1), options=options) == 12
     finally:
         sender.RENDERERS.pop("test_waves", None)
@@ -714,6 +716,16 @@ def test_a_fan_out_short_of_cpu_renders_every_wave_at_once(
     monkeypatch.setattr(sender, "SPARE_CPU", float("inf"))  # no process ever gets that much
     rendered, posted = send_waves(store, client, fake_slack)
     assert max(rendered.values()) < max(posted[f"w0c{c}"] for c in range(4)) + 0.2, (rendered, posted)
+
+
+def test_a_fan_out_with_one_posting_thread_renders_every_wave_at_once(
+    store: Store, client: WebClient, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one worker the feed runs first and the worker posts after it: a wait there would only delay every post."""
+    monkeypatch.setattr(sender, "SPARE_CPU", 0.0)
+    rendered, posted = send_waves(store, client, fake_slack, workers=1)
+    assert max(rendered.values()) - min(rendered.values()) < 0.3, rendered
+    assert max(rendered.values()) < min(posted.values()), (rendered, posted)
 
 
 def test_a_claim_reads_its_rows_a_render_batch_at_a_time(
