@@ -280,8 +280,8 @@ def test_a_form_that_is_not_ours_gets_an_error_not_a_crash(
     body = ok(slack.view_submission(SURVEY_MODAL, {}, private_metadata="{not json", view_fields=with_input))
     assert body == {"response_action": "errors", "errors": {"earns_place": ANY_OUT_OF_DATE}}
     assert ok(slack.view_submission(SURVEY_MODAL, {}, private_metadata=json.dumps({"survey": "nope"}))) == {}
-    (told,) = fake_slack.wait_for("chat.postMessage")
-    assert told.params["channel"] == "U0001" and "out of date" in told.params["text"]
+    (told,) = fake_slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == "U0001", timeout=15)
+    assert "out of date" in told.params["text"]
     assert store.survey_responses(team_id=TEAM_ID) == []
 
 
@@ -295,7 +295,8 @@ def test_level_survey_sets_the_tier_with_history_and_tells_the_owner(
     assert fresh is not None and fresh.tier == "supplier_of_choice"
     (event,) = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=customer.id, kind="tier_changed")
     assert (event.actor_id, event.detail["old"], event.detail["new"]) == ("U0002", None, "supplier_of_choice")
-    dm = next(c for c in fake_slack.wait_for("chat.postMessage") if c.params["channel"] == "U0001")
+    # The owner's DM comes after the ack, in its own thread: wait for it, not for whichever post comes first.
+    (dm,) = fake_slack.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == "U0001", timeout=15)
     assert "moved *Acme Corp* to *Supplier of choice*" in dm.params["text"]
     # What we wrote would move us up is shown beside our view, not only kept for the export.
     assert "*To move up a level:* share roadmap" in json.dumps(ok(slack.command("status acme"))["blocks"])
