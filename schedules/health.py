@@ -318,7 +318,15 @@ def _owes_contact(customer: Customer) -> bool:
 def _last_pauses(store: Store, team_id: str, customers: Sequence[Customer]) -> dict[int, tuple[datetime, datetime]]:
     """The last ended pause of each customer that owes contact; one query, none when no customer owes any."""
     ids = [c.id for c in customers if c.id is not None and c.paused_at is None and _owes_contact(c)]
-    return store.last_pauses(team_id=team_id, customer_ids=ids) if ids else {}
+    if not ids:
+        return {}
+    pauses = store.last_pauses(team_id=team_id, customer_ids=ids)
+    # A cadence set from off owed nothing before: scored as if paused from the day added until it was set.
+    added = {c.id: c.created_at for c in customers}
+    for customer_id, (at, how) in store.clock_restarts(team_id=team_id, customer_ids=ids).items():
+        if how == "cadence_set" and (customer_id not in pauses or pauses[customer_id][1] < at):
+            pauses[customer_id] = (added[customer_id], at)
+    return pauses
 
 
 def _flagged(

@@ -321,6 +321,28 @@ def test_a_cadence_set_a_week_after_the_customer_was_added_counts_its_overdue_cl
     ]
 
 
+def test_a_cadence_set_from_off_keeps_the_customers_health_as_a_resume_does(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Acme, without a cadence, had a good call two weeks ago: health 100. Setting a daily cadence owes no call for
+    the weeks before, so the score stays ("1 of the last 19 daily calls logged" dropped it to 33 and DMed the owner
+    "Acme's health fell from 100 to 33" a minute after the cadence was set)."""
+    acme = add(store, cadence="off")
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id or 0, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+    for n in range(2, 15):
+        tick(store, settings, day(n, timedelta(hours=12)))
+    clock.set(day(14, timedelta(hours=15)))  # Monday 14 December, 10:00 in New York
+    assert "health :large_green_circle: 100" in ephemeral(slack.command("status acme"))
+    assert "daily at 09:00" in ephemeral(slack.command("cadence acme daily 09:00"))
+    bot.settle()
+    assert "health :large_green_circle: 100" in ephemeral(slack.command("status acme"))
+    tick(store, settings, clock.now + MINUTE)
+    dm = fake_slack.messages.get(fake_slack._dm_by_user.get("U0001") or "", [])
+    assert rows(store, HEALTH_DROP) == [] and not [m for m in dm if "health fell" in m["text"]]
+
+
 def test_an_overdue_alert_counted_from_the_day_the_customer_was_added_says_no_call_once(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
