@@ -134,10 +134,12 @@ def adherence(
     since: datetime,
     now: datetime,
     launch_until: date | None = None,
+    excused: frozenset[date] | set[date] = frozenset(),
 ) -> tuple[tuple[int, int] | None, str]:
     """((due, logged), label) over (since, now]; a slot counts as logged when a check-in falls in its period.
 
-    Launch mode makes the days up to `launch_until` daily calls; the normal cadence applies after them.
+    Launch mode makes the days up to `launch_until` daily calls; the normal cadence applies after them. The slots of
+    `excused` days (a person skipped or snoozed that call) were not owed: left out, as the missed-call alert does.
     """
     normal = cadence or Cadence("off")
     slots: list[tuple[Any, bool]] = []  # (slot, is_daily)
@@ -152,6 +154,7 @@ def adherence(
     today = cal.local_date(now)
     current = launch_cadence(normal, launch_until=launch_until, today=today)
     label = _CADENCE_LABELS.get(current.kind, "check-ins")
+    slots = [(slot, daily) for slot, daily in slots if slot.local_date not in excused]
     if not slots:
         return None, label
     days = [(cal.local_date(c.created_at), c) for c in checkins]
@@ -186,6 +189,7 @@ def health_inputs(
     default_tz: str = "UTC",
     flagged_at: datetime | None = None,
     last_pause: tuple[datetime, datetime] | None = None,
+    excused: frozenset[date] | set[date] = frozenset(),
 ) -> HealthInputs:
     """Everything compute_health needs, from plain rows.
 
@@ -198,14 +202,24 @@ def health_inputs(
     today = cal.local_date(now)
     end = min(now, customer.paused_at) if customer.paused_at else now  # a paused customer owes nothing
     since = max(now - ADHERENCE_WINDOW, customer.created_at)
-    counts, label = adherence(cadence, cal, checkins, since=since, now=end, launch_until=customer.launch_until)
+    counts, label = adherence(
+        cadence, cal, checkins, since=since, now=end, launch_until=customer.launch_until, excused=excused
+    )
     if last_pause is not None and customer.paused_at is None and last_pause[1] > since:
         # A pause owes no calls: the calls of the paused weeks are left out, those before and after it count.
         paused, resumed = last_pause
         before, label = adherence(
-            cadence, cal, checkins, since=since, now=max(since, paused), launch_until=customer.launch_until
+            cadence,
+            cal,
+            checkins,
+            since=since,
+            now=max(since, paused),
+            launch_until=customer.launch_until,
+            excused=excused,
         )
-        after, label = adherence(cadence, cal, checkins, since=resumed, now=end, launch_until=customer.launch_until)
+        after, label = adherence(
+            cadence, cal, checkins, since=resumed, now=end, launch_until=customer.launch_until, excused=excused
+        )
         owed = [c for c in (before, after) if c is not None]
         counts = (sum(c[0] for c in owed), sum(c[1] for c in owed)) if owed else None
 
@@ -289,6 +303,7 @@ def _inputs_from_rows(
     config: HealthConfig,
     flagged_at: datetime | None = None,
     last_pause: tuple[datetime, datetime] | None = None,
+    excused: frozenset[date] | set[date] = frozenset(),
 ) -> HealthInputs:
     """The stored rows of one customer, read one by one or in a batch, turned into the score's inputs."""
     domain_boundaries = []
@@ -307,7 +322,15 @@ def _inputs_from_rows(
         default_tz=config.default_tz,
         flagged_at=flagged_at,
         last_pause=last_pause,
+        excused=excused,
     )
+
+
+def _excused_days(store: Store, team_id: str, customers: Sequence[Customer], now: datetime) -> dict[int, set[date]]:
+    """The days whose call a person skipped or snoozed, of each customer whose score counts calls; one query, none
+    when no customer owes any."""
+    ids = [c.id for c in customers if c.id is not None and _owes_calls(c)]
+    return store.excused_call_days(team_id=team_id, customer_ids=ids, since=now - ADHERENCE_WINDOW) if ids else {}
 
 
 def _owes_contact(customer: Customer) -> bool:
@@ -366,6 +389,7 @@ def gather_inputs(
         config=config,
         flagged_at=_flagged(store, team_id, boundaries, now).get(customer.id),
         last_pause=_last_pauses(store, team_id, [customer]).get(customer.id),
+        excused=_excused_days(store, team_id, [customer], now).get(customer.id, set()),
     )
 
 
@@ -397,6 +421,7 @@ def gather_inputs_many(
     flagged = _flagged(store, team_id, boundaries, now)
     scorecards = store.latest_scorecards(team_id=team_id, customer_ids=ids)
     pauses = _last_pauses(store, team_id, customers)
+    excused = _excused_days(store, team_id, customers, now)
     return {
         customer.id: _inputs_from_rows(
             customer,
@@ -408,6 +433,7 @@ def gather_inputs_many(
             config=config,
             flagged_at=flagged.get(customer.id),
             last_pause=pauses.get(customer.id),
+            excused=excused.get(customer.id, set()),
         )
         for customer in customers
         if customer.id is not None

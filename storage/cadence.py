@@ -160,6 +160,37 @@ class CadenceQueries(StoreBase):
             for customer_id, at in since.items()
         }
 
+    def excused_call_days(self, *, team_id: str, customer_ids: Sequence[int], since: datetime) -> dict[int, set[date]]:
+        """The customer-local days since `since` whose call a person skipped or snoozed (Skip today, Snooze, a snooze
+        that held the day's nudge back, the day a snoozed call was put off), in one query: no call was owed them."""
+        if not customer_ids:
+            return {}
+        with self.session() as session:
+            rows = session.exec(
+                select(Nudge.customer_id, Nudge.due_key, Nudge.status, Nudge.error, Nudge.payload).where(
+                    Nudge.team_id == team_id,
+                    Nudge.kind == "cadence",
+                    col(Nudge.customer_id).in_(list(customer_ids)),
+                    Nudge.due_at >= since,
+                )
+            ).all()
+        excused: dict[int, set[date]] = {}
+        for customer_id, due_key, status, error, payload in rows:
+            if customer_id is None:
+                continue
+            payload = payload or {}
+            days = excused.setdefault(customer_id, set())
+            try:
+                if ((payload.get("outcome") or {}).get("what") in ("skipped", "snoozed")) or (
+                    status == "skipped" and error == "snoozed"
+                ):
+                    days.add(date.fromisoformat(due_key))
+                if payload.get("snoozed_on"):  # a snoozed call coming back: the day it was put off owed nothing
+                    days.add(date.fromisoformat(payload["snoozed_on"]))
+            except (TypeError, ValueError):
+                continue  # not a local date: nothing to excuse
+        return excused
+
     def last_pauses(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, tuple[datetime, datetime]]:
         """The last pause of each of these customers that has ended, as (paused at, resumed at), in one query."""
         if not customer_ids:

@@ -728,3 +728,26 @@ def test_a_customer_resumed_after_a_long_pause_is_not_overdue_on_home_list_card_
     assert ":rotating_light: *overdue*" in shown, shown
     listed = json.dumps(slack.command("list").json(), ensure_ascii=False)
     assert "*overdue* — no call since it was resumed 3 business days ago" in listed, listed
+
+
+def test_a_call_skipped_or_snoozed_from_its_nudge_is_not_counted_as_missed_by_the_health_score(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Skip today and Snooze are a person's decision that no call is owed that day (no missed-call alert is sent for
+    them): the score's adherence read them as missed, '1 of the last 3 daily calls logged', and fell to yellow."""
+    acme = add(store)
+    tick(store, settings, day(0))
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id or 0, author_id="U0001", mood="green", note="n", kind="call", now=day(0)
+    )
+    tick(store, settings, day(1))  # Tuesday's call: skipped
+    clock.set(day(1) + 5 * MINUTE)
+    message = nudges(fake_slack)[-1]
+    value = message["blocks"][1]["elements"][2]["value"]
+    assert slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(message)).status
+    tick(store, settings, day(2))  # Wednesday's: snoozed until Thursday
+    snooze_nudge(slack, fake_slack, clock, day(2) + 5 * MINUTE, until="2026-12-03")
+    clock.set(day(2) + 10 * MINUTE)
+    status = json.dumps(slack.command("status acme").json(), ensure_ascii=False)
+    assert "daily calls logged" not in status or "1 of the last 1 daily" in status, status
+    assert "(green)" in status, status
