@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from domain.errors import UserError
 from storage.base import StoreBase
 from storage.models import CheckIn, Customer, CustomerEvent, JobWatermark, Nudge, Workspace
+from storage.nudges import _write_transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +301,10 @@ class CadenceQueries(StoreBase):
         detail: dict[str, Any],
     ) -> Customer:
         with self.session() as session:
-            customer = _load(session, team_id=team_id, customer_id=customer_id)
+            # Read and written under the row's write lock: a retried form or command delivered while the first is
+            # still being answered must find the change made, not record a second event beside it.
+            _write_transaction(session)
+            customer = _load(session, team_id=team_id, customer_id=customer_id, for_update=True)
             if all(getattr(customer, k) == v for k, v in values.items()):
                 return customer  # nothing changes: a retried request records no second event
             for key, value in values.items():
@@ -370,8 +374,8 @@ class CadenceQueries(StoreBase):
         )
 
 
-def _load(session: Session, *, team_id: str, customer_id: int) -> Customer:
-    customer = session.get(Customer, customer_id)
+def _load(session: Session, *, team_id: str, customer_id: int, for_update: bool = False) -> Customer:
+    customer = session.get(Customer, customer_id, with_for_update=for_update)
     if customer is None or customer.team_id != team_id:
         raise UserError("That customer no longer exists.")
     return customer

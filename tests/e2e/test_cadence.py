@@ -5,10 +5,12 @@ Time is the FakeClock for requests and an explicit `now` for ticks; Slack is the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,6 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import schedules.cadence
+import storage.cadence
 from bot.app import make_client
 from bot.settings import Settings
 from domain.cadence import due_slots
@@ -537,6 +540,56 @@ def test_a_snooze_reason_typed_in_the_form_is_shown_as_text_never_as_a_mention_o
     assert "<!channel>" not in shown and "<https://" not in shown
     customer = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
     assert customer is not None and customer.snooze_reason is not None and "<" not in customer.snooze_reason
+
+
+def test_a_snooze_form_and_its_retry_answered_at_once_record_one_snooze_in_the_history(
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    bot: BotServer,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Slack retries a form it got no answer to within 3 s, often while the first delivery is still being answered:
+    both read the customer before either writes (held together here), and must not both log "snoozed"."""
+    acme = add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+    clock.set(day(1, timedelta(hours=15)))
+    slack.block_action(NUDGE_SNOOZE, value=message["blocks"][1]["elements"][1]["value"], channel_id="C0ACME")
+    (opened,) = fake_slack.calls_to("views.open")
+    values = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "1d"}}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "offsite"}},
+    }
+    meta = opened.params["view"]["private_metadata"]
+    read, together = storage.cadence._load, threading.Barrier(2, timeout=1)  # a locked read waits out the other
+
+    def read_together(*args: Any, **kwargs: Any) -> Any:
+        customer = read(*args, **kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait()
+        return customer
+
+    monkeypatch.setattr(storage.cadence, "_load", read_together)
+    answers: list[Any] = []
+    deliveries = [
+        threading.Thread(
+            target=lambda n=n: answers.append(
+                slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=meta, view_id="VSZ", retry_num=n)
+            )
+        )
+        for n in (None, 1)
+    ]
+    for delivery in deliveries:
+        delivery.start()
+    for delivery in deliveries:
+        delivery.join(timeout=20)
+    assert [(a.status, a.body) for a in answers] == [(200, b""), (200, b"")]
+    bot.settle()
+    snoozes = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=acme.id or 0, kind="snoozed")
+    assert [(e.actor_id, e.detail["reason"]) for e in snoozes] == [("U0001", "offsite")]
 
 
 def test_a_snooze_form_submitted_after_the_customer_was_archived_says_so_and_how_to_restore(
