@@ -224,12 +224,14 @@ class BoundaryQueries(StoreBase):
         )
         with self.session() as session:
             session.add(slip)
-            session.exec(  # type: ignore[call-overload]
-                update(Boundary)
-                .where(col(Boundary.id) == boundary_id, col(Boundary.team_id) == team_id)
-                .values(status=changed.status, held_at=changed.held_at)
-            )
+            # The update flushes the insert first: a click at the same moment as its twin (two people, or Slack's
+            # retry) meets the unique key there, not only at the commit.
             try:
+                session.exec(  # type: ignore[call-overload]
+                    update(Boundary)
+                    .where(col(Boundary.id) == boundary_id, col(Boundary.team_id) == team_id)
+                    .values(status=changed.status, held_at=changed.held_at)
+                )
                 session.commit()
             except IntegrityError:
                 session.rollback()

@@ -3,9 +3,11 @@ and every message read back from the fake Slack."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -186,6 +188,43 @@ def test_add_activate_remind_slip_escalate_hold_and_suggest_the_next(
     )
     assert [r.rule.status for r in records(store)] == ["held", "active"]
     assert "is now active" in response_posts(fake_slack)[-1]["text"]
+
+
+def test_a_slip_clicked_by_two_people_at_the_same_moment_is_logged_once_and_neither_told_went_wrong(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both clicks (or a click and Slack's retry of it) look for the slip before either logs it (held together
+    here): the second meets the unique key and is the same slip, not "Sorry — something went wrong"."""
+    slack = acme
+    ephemeral(slack.command("boundary acme activate 1"))
+    first = records(store)[0]
+    looked, together = store._slip_exists, threading.Barrier(2, timeout=2)
+
+    def look_together(**kwargs: Any) -> bool:
+        found = looked(**kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait()
+        return found
+
+    monkeypatch.setattr(store, "_slip_exists", look_together)
+    message = {"type": "message", "ts": "1764600000.000100", "text": "", "blocks": []}
+    answers: list[Any] = []
+    clicks = [
+        threading.Thread(
+            target=lambda who=who: answers.append(
+                slack.block_action(BOUNDARY_SLIP, message=message, user_id=who, **slip_button(first))
+            )
+        )
+        for who in ("U0001", "U0002")
+    ]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join(timeout=20)
+    assert [a.status for a in answers] == [200, 200]
+    assert len(records(store)[0].slips) == 1
+    told = fake_slack.wait_for("response_url", 2)
+    assert not [c.params["text"] for c in told if "went wrong" in c.params["text"]]
 
 
 def test_a_need_holds_after_three_weeks_without_a_slip_and_the_next_is_suggested(
