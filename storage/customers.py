@@ -14,6 +14,7 @@ from domain.customers import clean_name, name_key
 from domain.errors import UserError
 from storage.base import detached
 from storage.models import Customer, CustomerEvent, Workspace
+from storage.nudges import _write_transaction
 from storage.workspaces import WorkspaceQueries
 
 # Columns `edit` may change, in the order changes are reported; `name` is recorded as a rename.
@@ -159,8 +160,8 @@ class CustomerQueries(WorkspaceQueries):
             )
         )
 
-    def _load(self, session: Session, *, team_id: str, customer_id: int) -> Customer:
-        customer = session.get(Customer, customer_id)
+    def _load(self, session: Session, *, team_id: str, customer_id: int, for_update: bool = False) -> Customer:
+        customer = session.get(Customer, customer_id, with_for_update=for_update)
         if customer is None or customer.team_id != team_id:
             raise UserError("That customer no longer exists.")
         return customer
@@ -188,7 +189,10 @@ class CustomerQueries(WorkspaceQueries):
         if "name" in changes:
             changes = {**changes, "name": clean_name(changes["name"])}
         with self.session() as session:
-            customer = self._load(session, team_id=team_id, customer_id=customer_id)
+            # Read and written under the row's write lock: Slack's retry of the command, answered while the first
+            # delivery still is, then finds the change made instead of recording a second event.
+            _write_transaction(session)
+            customer = self._load(session, team_id=team_id, customer_id=customer_id, for_update=True)
             changed = {
                 k: (getattr(customer, k), changes[k])
                 for k in EDITABLE
@@ -252,7 +256,8 @@ class CustomerQueries(WorkspaceQueries):
         request_key: str | None,
     ) -> Customer:
         with self.session() as session:
-            customer = self._load(session, team_id=team_id, customer_id=customer_id)
+            _write_transaction(session)  # as update_customer: a retry at the same moment records no second event
+            customer = self._load(session, team_id=team_id, customer_id=customer_id, for_update=True)
             if (customer.archived_at is not None) == archived:
                 return customer
             customer.archived_at = now if archived else None

@@ -90,7 +90,8 @@ def edit_changes(
 
 def edit(call: CommandCall) -> Reply:
     request_key = f"command:{call.trigger_id}"
-    again = call.store.changed_by(team_id=call.team_id, request_key=request_key, kinds=("renamed", "edited"))
+    asked: dict[str, Any] = {"team_id": call.team_id, "request_key": request_key, "kinds": ("renamed", "edited")}
+    again = call.store.changed_by(**asked)
     if again is not None:  # Slack delivered this very command again: answer as the first delivery did
         return {"text": describe_changes(again[0], changes_of(again[1]))}
     args = parse_customer_args(
@@ -122,6 +123,8 @@ def edit(call: CommandCall) -> Reply:
         now=call.now,
         request_key=request_key,
     )
+    if not changed and (again := call.store.changed_by(**asked)) is not None:
+        return {"text": describe_changes(again[0], changes_of(again[1]))}  # Slack's retry, answered at the same moment
     # A new channel is joined after the ack (handlers.followups); the same one typed again is looked up again too:
     # how a customer added before Partner recorded it learns whether its channel is shared with the customer.
     if updated.channel_id and ("channel_id" in changed or args.channel_id == updated.channel_id):

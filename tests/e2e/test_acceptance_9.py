@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -367,3 +367,32 @@ def test_a_retried_command_or_click_whose_form_is_open_says_nothing(
     assert [c.params["trigger_id"] for c in opened] == ["9.3.form", "9.3.click"]
     drain_lazy_listeners(bot)
     assert posted(fake_slack) == [] and fake_slack.response_url_posts == []
+
+
+@pytest.mark.parametrize(("text", "kind"), [("edit acme ideal=3", "edited"), ("archive acme", "archived")])
+def test_a_retried_edit_or_archive_answered_at_the_same_moment_logs_one_change_and_answers_alike(
+    slack: SlackRequests, store: Store, bot: BotServer, monkeypatch: pytest.MonkeyPatch, text: str, kind: str
+) -> None:
+    """Both deliveries look for the request's change before either makes it (held together here): the customer's
+    history must show one change, as after a retry Slack sends once the first was answered."""
+    assert "Added *Acme*" in slack.command("add Acme <#C0ACME|acme>").json()["text"]
+    bot.settle()
+    looked, together = store.changed_by, threading.Barrier(2, timeout=2)
+
+    def look_together(**kwargs: Any) -> Any:
+        found = looked(**kwargs)
+        if not together.broken and together.n_waiting < 2:
+            with suppress(threading.BrokenBarrierError):
+                together.wait()
+            together.abort()  # only the first look of each delivery is held
+        return found
+
+    monkeypatch.setattr(store, "changed_by", look_together)
+    threads, answers = at_once(slack, text, "9.8.once")
+    for thread in threads:
+        thread.join(timeout=20)
+    texts = [a.json()["text"] for a in answers]
+    assert len(texts) == 2 and texts[0] == texts[1], texts
+    (customer,) = store.customers(team_id=TEAM_ID, include_archived=True)
+    changes = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=customer.id or 0, kind=kind)
+    assert len(changes) == 1, changes
