@@ -113,6 +113,10 @@ def boundary_line(record: BoundaryRecord, now: datetime, policy: rules.Policy, c
     if value:
         details.append(value)
     facts = [status, slip_counts(record, now, policy)]
+    escalated = row.escalated_at
+    if rule.in_force and escalated is not None and now - escalated <= policy.escalate_window:
+        # As the digest and the owner's DM say it: the team was asked to decide about this need.
+        facts.append(f":warning: escalated on {day_label(escalated, cal)}")
     if rule.status in ("proposed", "active"):  # a need that holds is no longer restated
         facts.append(describe_reminders(row.reminders))
     title = f"*{record.number}.* {quoted(truncate(rule.text, 300))}"

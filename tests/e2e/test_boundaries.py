@@ -159,6 +159,10 @@ def test_add_activate_remind_slip_escalate_hold_and_suggest_the_next(
     assert "answered after three days" in blocks and "<@U0002>" in blocks
     for action_id in (BOUNDARY_DECIDE_TALK, BOUNDARY_DECIDE_RENEGOTIATE, BOUNDARY_DECIDE_RETIRE, BOUNDARY_DECIDE_FLAG):
         assert action_id in blocks
+    # The card and the list say it was escalated, as the owner's DM and the digest do (they said only "active").
+    for text in ("show acme", "boundary acme"):
+        shown = json.dumps(slack.command(text).json(), ensure_ascii=False)
+        assert f":warning: escalated on {clock.now:%a} {clock.now.day} {clock.now:%b}" in shown, shown
 
     # Decide: talk it through. The message shows the decision; the history records it.
     dm = {"type": "message", "ts": "1764600000.000200", "text": "", "blocks": escalations[0]["blocks"]}
