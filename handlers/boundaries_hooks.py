@@ -78,6 +78,10 @@ def _transition(
         try:
             _before, after = store.change_boundary(team_id=team_id, boundary_id=record.id, change=change)
         except ValueError as e:
+            # Refused as already there: a twin click (two people, or Slack's retry) changed it a moment before.
+            fresh = store.boundary_record(team_id=team_id, boundary_id=record.id)
+            if fresh is not None and fresh.rule.status == target:
+                return fresh, False
             raise UserError(str(e)) from None
         except BoundaryConflict:
             fresh = store.boundary_record(team_id=team_id, boundary_id=record.id)

@@ -231,6 +231,38 @@ def test_a_slip_clicked_by_two_people_at_the_same_moment_is_logged_once_and_neit
     assert not [c.params["text"] for c in told if "went wrong" in c.params["text"]]
 
 
+@pytest.mark.parametrize("action_id", [BOUNDARY_ACTIVATE, BOUNDARY_RETIRE])
+def test_a_boundary_button_clicked_by_two_people_at_the_same_moment_is_no_refusal_for_the_second(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, monkeypatch: pytest.MonkeyPatch, action_id: str
+) -> None:
+    """Both clicks read the need as proposed and change it at once (held together here): the second finds it done,
+    as a later double click does, not "Can't activate …: it is already active"."""
+    slack = acme
+    first = records(store)[0]
+    change, together, one_by_one = store.change_boundary, threading.Barrier(2, timeout=2), threading.Lock()
+
+    def change_together(**kwargs: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait()
+        with one_by_one:  # the second reads the need once the first changed it
+            return change(**kwargs)
+
+    monkeypatch.setattr(store, "change_boundary", change_together)
+    message = {"type": "message", "ts": "1764600000.000100", "text": "", "blocks": []}
+    button = {"value": str(first.id), "block_id": f"boundary:list:{first.id}"}
+    clicks = [
+        threading.Thread(target=lambda who=who: slack.block_action(action_id, message=message, user_id=who, **button))
+        for who in ("U0001", "U0002")
+    ]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join(timeout=20)
+    told = fake_slack.wait_for("response_url", 2)
+    assert [c.params["text"] for c in told if "Can't" in c.params["text"]] == []
+    assert records(store)[0].rule.status == ("active" if action_id == BOUNDARY_ACTIVATE else "retired")
+
+
 def test_a_need_holds_after_three_weeks_without_a_slip_and_the_next_is_suggested(
     acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
