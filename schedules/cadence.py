@@ -402,6 +402,14 @@ def send_nudges(
     return send_due_nudges(store=store, client=client, now=now, grace=policy_of(settings).grace, options=SENDER_OPTIONS)
 
 
+def _posted(store: Store, team_id: str, customer_id: int, kinds: list[str], now: datetime) -> list[Nudge]:
+    """The customer's recent messages of these kinds already in Slack, whose buttons a change may redraw."""
+    recent = store.nudges(
+        team_id=team_id, kinds=kinds, due_after=now - REFRESH_WINDOW, statuses=["sent"], customer_ids=[customer_id]
+    )
+    return [n for n in recent if n.message_ts and n.channel_id and n.due_at <= now]
+
+
 def mark_snoozed_call(
     *,
     store: Store,
@@ -422,17 +430,7 @@ def mark_snoozed_call(
     if customer is None or until is None or until <= now:
         return 0
     policy = policy_of(settings)
-    open_rows = [
-        n
-        for n in store.nudges(
-            team_id=team_id,
-            kinds=[CADENCE],
-            due_after=now - REFRESH_WINDOW,
-            statuses=["sent"],
-            customer_ids=[customer_id],
-        )
-        if n.message_ts and n.channel_id and not n.payload.get("outcome") and n.due_at <= now
-    ]
+    open_rows = [n for n in _posted(store, team_id, customer_id, [CADENCE], now) if not n.payload.get("outcome")]
     if not open_rows:
         return 0
     cal = planner.calendar_of(customer, default_tz=policy.default_tz)
@@ -480,17 +478,7 @@ def mark_paused_calls(
     if customer is None or customer.archived_at is not None:
         return 0
     paused = customer.paused_at is not None
-    rows = [
-        n
-        for n in store.nudges(
-            team_id=team_id,
-            kinds=[CADENCE] if not paused else [CADENCE, OVERDUE],
-            due_after=now - REFRESH_WINDOW,
-            statuses=["sent"],
-            customer_ids=[customer_id],
-        )
-        if n.message_ts and n.channel_id and n.due_at <= now
-    ]
+    rows = _posted(store, team_id, customer_id, [CADENCE, OVERDUE] if paused else [CADENCE], now)
     if paused:
         outcome: dict[str, str] | None = {"what": "paused", "by": by, "at": now.isoformat()}
         rows = [n for n in rows if not n.payload.get("outcome")]
