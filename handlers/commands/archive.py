@@ -27,7 +27,15 @@ def archive(call: CommandCall) -> Reply:
     request_key = f"command:{call.trigger_id}"
     if (again := call.store.changed_by(team_id=call.team_id, request_key=request_key, kinds=("archived",))) is not None:
         return {"text": archived_text(again[0])}  # Slack delivered this very command again: the same answer
-    customer, rest = find_customer(call.store, team_id=call.team_id, words=call.args.split(), usage=ARCHIVE_USAGE)
+    try:
+        customer, rest = find_customer(call.store, team_id=call.team_id, words=call.args.split(), usage=ARCHIVE_USAGE)
+    except UserError:
+        # Slack's retry, answered while the first delivery archived it: the same answer, not "it is archived".
+        if (
+            again := call.store.changed_by(team_id=call.team_id, request_key=request_key, kinds=("archived",))
+        ) is not None:
+            return {"text": archived_text(again[0])}
+        raise
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{ARCHIVE_USAGE}`")
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="archive")
@@ -68,6 +76,10 @@ def restore(call: CommandCall) -> Reply:
             live, extra = None, words
         if live is None or extra:
             raise
+        if (
+            again := call.store.changed_by(team_id=call.team_id, request_key=request_key, kinds=("restored",))
+        ) is not None:
+            return {"text": restored_text(again[0])}  # restored a moment ago by this very command's first delivery
         raise UserError(f"*{live.name}* isn't archived: it is in `/partner list` as it is.") from None
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{RESTORE_USAGE}`")

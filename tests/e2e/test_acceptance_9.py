@@ -38,10 +38,13 @@ from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer
 
 
 @contextmanager
-def overtaken(monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> Iterator[Callable[..., Response]]:
-    """Runs the first delivery in a thread and holds it just before `store.<method>` writes, while the retry
-    (the caller's request) is answered: the retry Slack sends while the first delivery is still being answered,
-    overtaking it. Yields `first(send)`: starts `send` and returns once it is held; the block's end lets it go on."""
+def overtaken(
+    monkeypatch: pytest.MonkeyPatch, store: Store, method: str, *, after: bool = False
+) -> Iterator[Callable[..., Response]]:
+    """Runs the first delivery in a thread and holds it just before `store.<method>` writes (`after`: just after it
+    read), while the retry (the caller's request) is answered: the retry Slack sends while the first delivery is
+    still being answered, overtaking it. Yields `first(send)`: starts `send` and returns once it is held; the
+    block's end lets it go on."""
     original: Callable[..., Any] = getattr(store, method)
     reached, release = threading.Event(), threading.Event()
     answers: list[Response] = []
@@ -49,10 +52,11 @@ def overtaken(monkeypatch: pytest.MonkeyPatch, store: Store, method: str) -> Ite
     threads: list[threading.Thread] = []
 
     def held(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs) if after else None
         if entered.acquire(blocking=False):  # the first delivery only
             reached.set()
             release.wait(timeout=10)
-        return original(*args, **kwargs)
+        return result if after else original(*args, **kwargs)
 
     def first(send: Callable[[], Response]) -> list[Response]:
         thread = threading.Thread(target=lambda: answers.append(send()))
@@ -396,3 +400,22 @@ def test_a_retried_edit_or_archive_answered_at_the_same_moment_logs_one_change_a
     (customer,) = store.customers(team_id=TEAM_ID, include_archived=True)
     changes = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=customer.id or 0, kind=kind)
     assert len(changes) == 1, changes
+
+
+@pytest.mark.parametrize(
+    ("text", "says"), [("archive acme", ":file_cabinet: Archived *Acme*"), ("restore acme", "Restored *Acme*")]
+)
+def test_a_delivery_of_archive_or_restore_overtaken_after_its_look_up_answers_as_the_other_did(
+    slack: SlackRequests, store: Store, bot: BotServer, monkeypatch: pytest.MonkeyPatch, text: str, says: str
+) -> None:
+    """One delivery finds no earlier answer to the request, then the other archives (restores) the customer: the
+    first must not refuse the customer as already archived ("isn't archived"), Slack showing whichever it took."""
+    assert "Added *Acme*" in slack.command("add Acme <#C0ACME|acme>").json()["text"]
+    if text.startswith("restore"):
+        assert "Archived *Acme*" in slack.command("archive acme").json()["text"]
+    bot.settle()
+    with overtaken(monkeypatch, store, "changed_by", after=True) as first:
+        answers = first(lambda: slack.command(text, trigger_id="9.9.slow"))
+        retry = slack.command(text, trigger_id="9.9.slow", retry_num=1, retry_reason="http_timeout")
+    assert says in retry.json()["text"], retry.text
+    assert [a.json()["text"] for a in answers] == [retry.json()["text"]]
