@@ -47,11 +47,13 @@ def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], ti
             axes.axhspan(40, 70, color="#ecb22e", alpha=0.08)
             axes.axhspan(0, 40, color="#e01e5a", alpha=0.08)
             x = list(range(len(week_starts)))
+            handles, labels = [], []
             for line in lines:
                 points = [(i, v) for i, v in zip(x, line.values, strict=False) if v is not None]
                 if points:
-                    label = _drawable(line.name, plt)
-                    axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", linewidth=2, label=label)
+                    (drawn,) = axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", linewidth=2)
+                    handles.append(drawn)
+                    labels.append(legend_label(line.name, plt))
             axes.set_ylim(0, 100)
             axes.set_xlim(-0.3, max(len(x) - 0.7, 0.7))
             axes.set_xticks(x)
@@ -60,7 +62,8 @@ def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], ti
             axes.set_title(title, fontsize=11)
             axes.grid(axis="y", alpha=0.3)
             if lines:
-                axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+                # Handles and labels given, not read from the lines: matplotlib leaves out a label starting with "_".
+                axes.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
             else:
                 axes.text(0.5, 0.5, "No health scores stored yet", ha="center", va="center", transform=axes.transAxes)
             figure.subplots_adjust(left=0.08, right=0.78, bottom=0.2, top=0.9)
@@ -70,6 +73,13 @@ def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], ti
             return out.getvalue()
         finally:
             plt.close(figure)
+
+
+def legend_label(name: str, plt: Any) -> str:
+    """A customer's name as the legend shows it: what the font can draw, each `$` escaped. matplotlib reads text
+    between two `$` as TeX, so "Deal $1M - $2M" would lose its dollars and show the rest in italics, and "$$ Bank"
+    would raise instead of drawing (the week's chart never uploaded)."""
+    return _drawable(name, plt).replace("$", r"\$")
 
 
 def _drawable(name: str, plt: Any) -> str:

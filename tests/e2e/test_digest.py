@@ -20,7 +20,7 @@ from bot.app import make_client
 from bot.settings import Settings
 from handlers.blocks.digest import DigestSummary, TierMove, digest_blocks
 from handlers.commands.export import wait_after_ack
-from schedules.chart import CHART_SIZE, HealthLine, biggest_movers, health_chart
+from schedules.chart import CHART_SIZE, HealthLine, _pyplot, biggest_movers, health_chart, legend_label
 from schedules.digest import (
     DIGEST,
     DigestTime,
@@ -789,3 +789,28 @@ def test_a_customer_named_with_an_emoji_is_charted_without_empty_boxes(
     assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []
     (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
     assert png_size(chart["bytes"]) == CHART_SIZE
+
+
+def test_customers_named_with_dollars_or_a_leading_underscore_are_charted_by_their_names(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    """matplotlib reads text between two `$` as TeX and leaves a label starting with `_` out of the legend: "$$ Bank"
+    made the week's chart raise (never uploaded, the tick's chart job failed), "Deal $1M - $2M" lost its dollars."""
+    client = seeded_team_digesting_in_general(store, settings)
+    names = {"acme": "$$ Bank", "globex": "_Internal tools", "initech": "Deal $1M - $2M"}
+    with Session(store.engine) as session:
+        for old, new in names.items():
+            session.execute(update(Customer).where(col(Customer.name_key) == old).values(name=new))
+        session.commit()
+    report = run_tick(store=store, client=client, now=datetime(2026, 11, 30, 9, 1, tzinfo=UTC), settings=settings)
+    assert "digest_charts" not in report.failed, report.failed
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert chart["channel_id"] == "C0001" and png_size(chart["bytes"]) == CHART_SIZE
+    _png, charted = digest_chart(store=store, team_id=TEAM_ID, now=MONDAY_9_BERLIN, tz="UTC")
+    assert set(names.values()) <= set(charted)
+    # What the legend is given: each `$` escaped (drawn as a dollar), the underscore name passed as a handle's label.
+    assert [legend_label(name, _pyplot()) for name in names.values()] == [
+        r"\$\$ Bank",
+        "_Internal tools",
+        r"Deal \$1M - \$2M",
+    ]
