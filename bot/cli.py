@@ -507,7 +507,9 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace, listener: 
 
             handler = PartnerSocketModeHandler(app, app_token=settings.slack_app_token)
             try:
-                handler.connect()
+                if not handler.connect_when_reachable(shutdown.event):
+                    shutdown.report()  # SIGTERM while Slack was out of reach
+                    return 0
             except SlackApiError as e:  # apps.connections.open refused the app-level token
                 print(
                     f"partner-bot: Slack refused SLACK_APP_TOKEN ({e.response.get('error')}): copy a current "

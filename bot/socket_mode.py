@@ -5,18 +5,33 @@ dropped TCP connection, a proxy or load balancer cutting it): its receive loop g
 a whole core, and only its ping monitor gives up on the connection after five failed pings (about a minute at the
 10 s interval) — a minute in which every slash command fails. Here an empty read is what it means (the peer closed)
 and the client reconnects at once, as it does for a close frame.
+
+At start, Slack out of reach or answering apps.connections.open with its own trouble (5xx, `ratelimited` past the
+client's retries) is waited for, as the database is: an orchestrator restarting a process that exits would only
+turn an outage into a crash loop. A refusal of the token itself is no wait away from working and is raised at once.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import socket
+import threading
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
+
+from schedules.slack_http import TRANSIENT
+
+logger = logging.getLogger("partner")
+
+# Pauses between attempts to open the first connection: 1 s, 2 s, 4 s … then every 30 s, for as long as it takes.
+FIRST_CONNECT_PAUSE = 1.0
+MAX_CONNECT_PAUSE = 30.0
 
 
 class SlackHungUp(ConnectionResetError):
@@ -69,3 +84,30 @@ class PartnerSocketModeHandler(SocketModeHandler):
             ping_interval=10,  # Bolt's default
         )
         self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
+
+    def connect_when_reachable(self, stop: threading.Event) -> bool:
+        """Open the first connection, retrying with backoff while Slack is out of reach or answers with its own
+        trouble; False if `stop` was set meanwhile (SIGTERM). Raises SlackApiError when Slack refuses the token."""
+        pause = FIRST_CONNECT_PAUSE
+        attempt = 1
+        while True:
+            self.client.wss_uri = None  # each try asks for a new URL: Slack's are single-use
+            try:
+                self.connect()
+                if attempt > 1:
+                    logger.info("Slack opened the Socket Mode connection after %d attempts", attempt)
+                return True
+            except SlackApiError as e:
+                status, error = e.response.status_code, e.response.get("error")
+                if status < 500 and status != 429 and error not in TRANSIENT:
+                    raise
+                why = f"apps.connections.open answered HTTP {status} {error or ''}".rstrip()
+            except OSError as e:  # no network, DNS, a proxy, Slack not answering (URLError and timeouts are OSErrors)
+                why = f"Slack is out of reach: {type(e).__name__}: {e}"
+            logger.warning(
+                "cannot open a Socket Mode connection (%s); retrying in %.0f s (attempt %d)", why, pause, attempt
+            )
+            if stop.wait(pause):
+                return False
+            pause = min(pause * 2, MAX_CONNECT_PAUSE)
+            attempt += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -257,6 +258,78 @@ def test_partner_bot_serve_with_an_app_token_slack_refuses_names_it_in_one_line(
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "partner-bot: Slack refused SLACK_APP_TOKEN (invalid_auth)" in result.stderr
     assert "xapp-1-A0001-1-revoked" not in result.stderr
+
+
+def test_partner_bot_serve_waits_for_slack_to_open_the_connection_instead_of_exiting(
+    fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    """apps.connections.open answering 503 past the client's own retries (Slack's incident at start): serve said
+    'Slack refused SLACK_APP_TOKEN (fatal_error): copy a current app-level token' and exited 2, which an orchestrator
+    restarts into a crash loop. It waits with a warning per try, and connects once Slack answers."""
+    fake_slack.fail_next("apps.connections.open", status=503, times=4)  # the client retries a 5xx twice per try
+    env = serve_environment(fake_slack, database_url, app_token=fake_slack.app_token)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--no-scheduler"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        fake_slack.socket_mode.wait_connected(timeout=30)
+        sm = SocketModeRequests(fake_slack.socket_mode, team_id=TEAM_ID, fake=fake_slack)
+        assert "Added *Acme*" in ack_text(sm.command("add Acme"))
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert process.stderr is not None
+        stderr = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert "cannot open a Socket Mode connection (apps.connections.open answered HTTP 503" in stderr, stderr
+    assert "retrying in 1 s (attempt 1)" in stderr and "refused SLACK_APP_TOKEN" not in stderr
+    assert "Traceback" not in stderr and fake_slack.app_token not in stderr
+    assert [c.ok for c in fake_slack.calls_to("apps.connections.open")] == [False] * 4 + [True]
+
+
+def test_partner_bot_serve_with_slack_out_of_reach_retries_and_stops_on_sigterm(
+    fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    """No network at start (Slack's address refusing connections): a URLError traceback and exit 1 before; now a
+    warning per try with backoff, and SIGTERM meanwhile ends it cleanly."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = serve_environment(fake_slack, database_url, app_token=fake_slack.app_token)
+    env["SLACK_API_URL"] = f"http://127.0.0.1:{port}/api/"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--no-scheduler"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # ends if the process exits (a crash) before its second try
+            seen.append(line)
+            if "(attempt 2)" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0, "".join(seen)
+        seen.append(process.stderr.read())
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    stderr = "".join(seen)
+    assert "cannot open a Socket Mode connection (Slack is out of reach: URLError" in stderr, stderr
+    assert "retrying in 2 s (attempt 2)" in stderr and "shutting down" in stderr
+    assert "Traceback" not in stderr and fake_slack.app_token not in stderr
 
 
 def test_slack_faults_and_stale_buttons_are_told_as_over_http(
