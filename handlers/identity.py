@@ -55,6 +55,7 @@ from handlers.ids import (
 logger = logging.getLogger(__name__)
 
 _EXTERNAL_KEY = "partner_external_user"  # the middleware's answer, for listeners that ask again
+_UNKNOWN = "unknown"  # kept under _EXTERNAL_KEY when Slack could not say (users.info failed)
 # What a refused person was trying to do, by the button's action_id ("Only Acme's account team can …").
 _BOUNDARY_ACTIONS = (
     BOUNDARY_ACTIVATE,
@@ -117,16 +118,25 @@ def _actor_user_id(context: BoltContext, body: dict[str, Any]) -> str | None:
 
 
 def is_external(context: BoltContext, body: dict[str, Any]) -> bool:
-    """True for a person of another organisation (Slack Connect); asked of Slack at most once per person."""
+    """True for a person of another organisation (Slack Connect); asked of Slack at most once per person. When Slack
+    cannot say, False: the person is let through (every change still checks who may make it)."""
+    return bool(external_status(context, body))
+
+
+def external_status(context: BoltContext, body: dict[str, Any]) -> bool | None:
+    """is_external, or None when Slack could not say (users.info failed in an Enterprise Grid organisation): the
+    customer's-own-view button must not take their person for one of ours then."""
     known = context.get(_EXTERNAL_KEY)
     if isinstance(known, bool):
         return known
+    if known == _UNKNOWN:
+        return None
     external = _is_external(context, body)
-    context[_EXTERNAL_KEY] = external
+    context[_EXTERNAL_KEY] = _UNKNOWN if external is None else external
     return external
 
 
-def _is_external(context: BoltContext, body: dict[str, Any]) -> bool:
+def _is_external(context: BoltContext, body: dict[str, Any]) -> bool | None:
     actor = actor_team_id(context, body)
     home = app_team_id(context, body)
     if not actor or not home or actor == home:
@@ -155,7 +165,8 @@ class _Strangers:
         self._known: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._lock = threading.Lock()
 
-    def of_another_organisation(self, client: WebClient, home: str, user_id: str, organisation: str) -> bool:
+    def of_another_organisation(self, client: WebClient, home: str, user_id: str, organisation: str) -> bool | None:
+        """None when Slack could not say (not remembered: asked again next time)."""
         key = (home, user_id)
         with self._lock:
             if key in self._known:
@@ -165,7 +176,7 @@ class _Strangers:
         except (SlackApiError, OSError) as e:
             error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
             logger.warning("users.info failed for %s (%s): treated as one of ours", user_id, error)
-            return False  # not remembered: asked again next time
+            return None
         enterprise = (user.get("enterprise_user") or {}).get("enterprise_id")
         external = bool(user.get("is_stranger")) or bool(enterprise and enterprise != organisation)
         with self._lock:

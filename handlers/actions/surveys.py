@@ -14,7 +14,7 @@ from handlers.actions.home import home_card, home_card_customer, modal_source
 from handlers.blocks.surveys import ASK, parse_survey_button, parse_survey_menu, survey_modal
 from handlers.commands.ask import ask_customer
 from handlers.commands.lookup import live_customer
-from handlers.identity import app_team_id, is_external
+from handlers.identity import app_team_id, external_status
 from handlers.parsing import unescape
 from storage.models import Customer
 from storage.store import Store
@@ -31,6 +31,7 @@ def open_survey_modal(
     customer: Customer | None,
     channel_id: str | None = None,
     source: dict[str, Any] | None = None,
+    respondent: str | None = None,
 ) -> None:
     """Opens the survey, filled in from the user's draft, or (profile) from the latest saved profile.
 
@@ -53,6 +54,7 @@ def open_survey_modal(
         channel_id=channel_id,
         from_draft=draft is not None,
         card_view_id=str(source["id"]) if on_card and source is not None and source.get("id") else None,
+        respondent=respondent,
     )
     if source is not None:
         client.views_push(trigger_id=trigger_id, view=view)
@@ -63,6 +65,10 @@ def open_survey_modal(
 # What the customer's own people are told when the customer behind their survey is archived or gone: nothing about
 # our own records (that we archived them, how to restore), which is for the account team only.
 SURVEY_CLOSED = "This survey is closed now. Thank you for taking the time!"
+# Said to whoever clicked when Slack could not say which organisation they belong to: neither ours nor theirs.
+WHO_UNKNOWN = (
+    "Slack didn't tell me just now who is asking, so I couldn't open the questions. Please try again in a moment."
+)
 
 
 def open_survey(
@@ -161,13 +167,16 @@ def open_customer_view(
     """The button under `/partner ask`: the customer's people get three questions; our own people a pointer."""
     ack()
     team_id = app_team_id(context, body)
+    external = external_status(context, body)
     try:
         customer = live_customer(store, team_id, action.get("value") or "")
     except UserError:
-        if is_external(context, body):
+        if external is not False:  # nothing of our records for their people (nor for someone Slack can't place)
             raise UserError(SURVEY_CLOSED) from None
         raise
-    if not is_external(context, body):
+    if external is None:
+        raise UserError(WHO_UNKNOWN)
+    if not external:
         raise UserError(
             f"This one is for *{customer.name}*'s people, to tell us how they see us. "
             f"Record our own view with `/partner survey {customer.name} level`."
@@ -180,4 +189,6 @@ def open_customer_view(
         user_id=body["user"]["id"],
         survey="customer_view",
         customer=customer,
+        # Their answer counts as theirs even if Slack cannot place them again when they send it (another replica).
+        respondent=body["user"]["id"],
     )

@@ -170,9 +170,11 @@ def survey_modal(
     channel_id: str | None = None,
     from_draft: bool = False,
     card_view_id: str | None = None,
+    respondent: str | None = None,
 ) -> dict[str, Any]:
     """One screen per survey. Closing it notifies the app so the answers so far are kept as a draft.
-    `card_view_id`: the Home card modal it was pushed on, redrawn with the new answers once it is saved."""
+    `card_view_id`: the Home card modal it was pushed on, redrawn with the new answers once it is saved.
+    `respondent`: the customer's person it was opened for, once Slack said they are of another organisation."""
     survey: Survey = SURVEYS[survey_key]
     prefill = prefill or {}
     external = survey.audience == "customer"
@@ -194,6 +196,8 @@ def survey_modal(
         metadata["channel_id"] = channel_id
     if card_view_id:
         metadata["card_view_id"] = card_view_id
+    if respondent:
+        metadata["for"] = respondent
     return {
         "type": "modal",
         "callback_id": CUSTOMER_VIEW_MODAL if external else SURVEY_MODAL,

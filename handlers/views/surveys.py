@@ -105,7 +105,10 @@ def submit_survey(
                 "then submit again: your answers stay here.",
                 field=survey.questions()[0].key,
             )
-    external = is_external(context, body)
+    # The customer's-own-view form is opened only for someone Slack said is of another organisation: that stays
+    # true when it is sent, even if Slack cannot say so again now (users.info busy, another replica's cache).
+    opened_for = modal_metadata(view).get("for") if survey.audience == "customer" else None
+    external = is_external(context, body) or (opened_for is not None and opened_for == body["user"]["id"])
     now = clock()
     recorded = store.record_survey_response(
         team_id=team_id,

@@ -700,3 +700,44 @@ def test_the_customers_answer_redraws_the_owners_home_and_publishes_none_to_thei
     ok(submit(external, opened(fake_slack), answers, view_id="VEXT1", user_id="U0EXT1"))
     # Dana's Home shows their view; a person of the customer's organisation never gets Partner's dashboard.
     assert publisher.pending() == {(TEAM_ID, "U0001")}
+
+
+def test_the_customers_person_in_an_enterprise_grid_is_counted_as_theirs_even_when_slack_cannot_place_them_again(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    """Partner in a Grid organisation asks users.info who someone of another workspace id is. When Slack can't say
+    at the click (busy), their person was told "This one is for Acme's people… `/partner survey Acme level`" as if
+    one of ours; and when it can't say as they send the form (another replica, whose cache never met them), their
+    answer was stored as ours (`external` false): thanked, yet never shown as their view nor flagged to the owner."""
+    from handlers.actions.surveys import WHO_UNKNOWN
+    from handlers.identity import _STRANGERS
+    from tests.e2e.test_shared_channels import PersonOf
+
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VGRIDLEVEL"))
+    ok(slack.command("ask acme"))
+    bot.settle()
+    fake_slack.add_user("U0EXT1", name="cleo", team_id=EXTERNAL_TEAM, stranger=True)
+    theirs = PersonOf(slack, fake_slack, home=EXTERNAL_TEAM, enterprise_id="E0ORG")
+    _STRANGERS.forget()
+
+    fake_slack.fail_next("users.info", status=429, retry_after=30)
+    opens, mark = len(fake_slack.calls_to("views.open")), len(fake_slack.calls_to("response_url"))
+    ok(theirs.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    assert [c.params["text"] for c in fake_slack.calls_to("response_url")[mark:]] == [WHO_UNKNOWN]
+    assert len(fake_slack.calls_to("views.open")) == opens
+
+    ok(theirs.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    view = opened(fake_slack)  # Slack said: a stranger
+    _STRANGERS.forget()  # the form is sent to a replica that never met them, while Slack is busy
+    fake_slack.fail_next("users.info", status=429, retry_after=30)
+    answers = {"level": "supplier", "start_doing": "call us back", "keep_doing": "the weekly demo"}
+    reply = ok(submit(theirs, view, answers, view_id="VGRID1", user_id="U0EXT1"))
+    assert reply["response_action"] == "update"
+    bot.settle()
+    (answer,) = store.survey_responses(team_id=TEAM_ID, survey="customer_view")
+    assert (answer.external, answer.respondent_id) == (True, "U0EXT1")
+    assert "*Their view:* Supplier" in json.dumps(ok(slack.command("status acme"))["blocks"])
+    (gap,) = [c for c in fake_slack.calls_to("chat.postMessage") if "sees us as" in str(c.params.get("text"))]
+    assert gap.params["channel"] == "U0001"
