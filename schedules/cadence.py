@@ -332,6 +332,25 @@ register(OVERDUE, render_overdue, grace=False, label="the overdue alert")
 # --------------------------------------------------------------------------- calls logged after the nudge
 
 
+# A call logged after someone skipped or snoozed it from its nudge was made after all: the nudge says so, where it
+# kept saying "Skipped for today" (or "Snoozed") under a call the channel had just seen logged.
+OUTRANKED_BY_A_CALL = ("skipped", "snoozed")
+
+
+def _call_outranks(nudge: Nudge, logged_at: datetime, tz: str) -> bool:
+    """Whether a call logged at `logged_at` replaces the nudge's answer: none yet, or a skip or snooze made before it
+    (a skip only by a call on the day it skipped: the next day's call does not undo yesterday's skip)."""
+    outcome = nudge.payload.get("outcome")
+    if not outcome:
+        return True
+    at = datetime.fromisoformat(outcome["at"]) if outcome.get("at") else None
+    if at is None or logged_at < at:
+        return False
+    if outcome.get("what") == "skipped":
+        return _local_date(logged_at, tz).isoformat() == (outcome.get("day") or nudge.due_key)
+    return True
+
+
 def mark_logged_calls(
     *,
     store: Store,
@@ -358,7 +377,10 @@ def mark_logged_calls(
                 statuses=["sent"],
                 customer_ids=customer_ids,
             )
-            if n.message_ts and n.channel_id and not n.payload.get("outcome") and n.customer_id is not None
+            if n.message_ts
+            and n.channel_id
+            and n.customer_id is not None
+            and (n.payload.get("outcome") or {}).get("what") in (None, *OUTRANKED_BY_A_CALL)
         ]
         if not open_rows:
             continue
@@ -380,9 +402,13 @@ def mark_logged_calls(
                 satisfied = _local_date(contact.created_at, tz) > date.fromisoformat(nudge.payload["lapse_start"])
             if not satisfied or contact.created_at < (nudge.sent_at or nudge.due_at) - timedelta(days=1):
                 continue
+            if not _call_outranks(nudge, contact.created_at, tz):
+                continue
             outcome = {"what": "logged", "by": contact.author_id, "at": contact.created_at.isoformat()}
             assert nudge.id is not None and nudge.channel_id and nudge.message_ts
-            if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome):
+            if store.set_nudge_outcome(
+                team_id=team_id, nudge_id=nudge.id, outcome=outcome, replaces=OUTRANKED_BY_A_CALL
+            ):
                 refresh_message(
                     store=store,
                     client=client,

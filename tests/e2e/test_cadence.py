@@ -484,6 +484,52 @@ def test_a_call_logged_by_command_shows_on_its_nudge_at_once_and_a_note_does_not
     assert "Call logged by <@U0001>" in json.dumps(update.params["blocks"])
 
 
+def test_a_call_logged_after_its_nudge_was_skipped_or_snoozed_shows_on_it_and_a_later_days_call_does_not(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Dana skipped Tuesday's call; Lee held it after all and logged it from the nudge Slack still showed him with its
+    buttons. The channel kept reading "Skipped for today by Dana" under Lee's logged call. Tuesday's skip stays what
+    Tuesday's nudge says once Wednesday's call is logged, and a call logged after a snooze shows as the call."""
+    acme = add(store)
+    add(store, "Globex")
+    tick(store, settings, day(1))
+    acme_nudge, globex_nudge = (json.loads(json.dumps(m)) for m in nudges(fake_slack))  # as posted, with buttons
+    clock.set(day(1, timedelta(hours=15)))
+    for nudge in (acme_nudge, globex_nudge):
+        skip = nudge["blocks"][1]["elements"][2]
+        slack.block_action(NUDGE_SKIP, value=skip["value"], channel_id="C0ACME", message=button_message(nudge))
+    fake_slack.wait_for("chat.update", 2)
+    clock.set(day(1, timedelta(hours=16)))
+    log_call = acme_nudge["blocks"][1]["elements"][0]
+    slack.block_action(
+        NUDGE_LOG_CALL,
+        value=log_call["value"],
+        channel_id="C0ACME",
+        message=button_message(acme_nudge),
+        user_id="U0003",
+    )
+    values = modal_values(acme.id, "green", "Had it after all", call=True)
+    assert slack.view_submission(CHECKIN_MODAL, values, user_id="U0003", user_name="lee").status == 200
+    bot.settle()
+    shown = [json.dumps(m["blocks"]) for m in nudges(fake_slack)]
+    assert "Call logged by <@U0003>" in shown[0] and "Skipped" not in shown[0]
+    assert "Skipped for today by <@U0001>" in shown[1]  # Globex's call was not logged
+    clock.set(day(2, timedelta(hours=16)))  # Wednesday: Globex's call is logged then, a day after its skip
+    ephemeral(slack.command("checkin globex green call went well"))
+    bot.settle()
+    assert "Skipped for today by <@U0001>" in json.dumps(nudges(fake_slack)[1]["blocks"])
+    tick(store, settings, day(3))  # Thursday's nudges; Acme's is snoozed, then its call is logged
+    acme_thursday = next(m for m in nudges(fake_slack) if "Acme" in m["text"] and "Thu 3 Dec" in m["text"])
+    clock.set(day(3, timedelta(hours=15)))
+    ephemeral(slack.command("snooze acme 2h"))
+    clock.set(day(3, timedelta(hours=16)))
+    ephemeral(slack.command("checkin acme green call done"))
+    bot.settle()
+    assert "Call logged by <@U0001>" in json.dumps(
+        next(m for m in nudges(fake_slack) if m["ts"] == acme_thursday["ts"])["blocks"]
+    )
+
+
 def test_snooze_button_opens_a_modal_and_nudges_wait_until_the_date(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
