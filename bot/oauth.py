@@ -196,8 +196,13 @@ def team_client(base: WebClient, token: str) -> WebClient:
 
 
 def team_installation(store: SQLAlchemyInstallationStore, team_id: str) -> Installation | None:
-    """The workspace's latest installation, whether or not it belongs to an Enterprise Grid org."""
-    return store.find_installation(enterprise_id=_enterprise_of(store, team_id), team_id=team_id)
+    """The workspace's latest installation, whether or not it belongs to an Enterprise Grid org; else, for a
+    workspace of an org that installed Partner org-wide (`team: null`, one token for all its workspaces), the
+    org's installation: which org that is, Slack said in the workspace's requests (Store.note_organisation)."""
+    found = store.find_installation(enterprise_id=_enterprise_of(store, team_id), team_id=team_id)
+    if found is None and (organisation := Store(store.engine).organisation_of(team_id=team_id)) is not None:
+        found = store.find_installation(enterprise_id=organisation, team_id=None, is_enterprise_install=True)
+    return found
 
 
 def _enterprise_of(store: SQLAlchemyInstallationStore, team_id: str) -> str | None:
@@ -321,7 +326,15 @@ def _on_installed(store: Store, clock: Clock) -> Callable[[SuccessArgs], BoltRes
             store.ensure_workspace(team_id=installation.team_id, name=installation.team_name, now=clock())
             # Installed again after an uninstall: its nudges resume (handlers/events/uninstall.py deactivated it).
             store.reactivate_workspace(team_id=installation.team_id)
-        logger.info("installed in %s (%s)", installation.team_id, installation.team_name)
+        elif installation.is_enterprise_install and installation.enterprise_id:
+            # An org-wide install (again): the org's workspaces Partner served before resume at once.
+            for team_id in store.organisation_workspaces(enterprise_id=installation.enterprise_id):
+                store.reactivate_workspace(team_id=team_id)
+        logger.info(
+            "installed in %s (%s)",
+            installation.team_id or f"{installation.enterprise_id}, org-wide",
+            installation.team_name or installation.enterprise_name,
+        )
         return args.default.success(args)
 
     return success

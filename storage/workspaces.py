@@ -13,6 +13,9 @@ from storage.base import StoreBase
 from storage.models import Nudge, Workspace
 
 UNINSTALLED = "the workspace uninstalled Partner"
+# In Workspace.settings: the Enterprise Grid organisation whose org-wide installation serves the workspace (absent:
+# the workspace installed Partner itself). Slack names it in every request; jobs know only the workspace.
+ORGANISATION = "enterprise_id"
 
 
 class WorkspaceQueries(StoreBase):
@@ -29,6 +32,33 @@ class WorkspaceQueries(StoreBase):
                 session.rollback()
                 return session.get_one(Workspace, team_id)
             return workspace
+
+    def note_organisation(self, *, team_id: str, enterprise_id: str, now: datetime) -> bool:
+        """A request from `team_id` through its organisation's org-wide installation: remember the organisation, so
+        nudges and Home refreshes find that installation's token. A read when already known; True when written."""
+        self.ensure_workspace(team_id=team_id, now=now)
+        with self.session() as session:
+            workspace = session.get_one(Workspace, team_id)
+            if (workspace.settings or {}).get(ORGANISATION) == enterprise_id:
+                return False
+            workspace.settings = {**(workspace.settings or {}), ORGANISATION: enterprise_id}  # JSON is saved whole
+            session.add(workspace)
+            session.commit()
+            return True
+
+    def organisation_of(self, *, team_id: str) -> str | None:
+        """The organisation whose org-wide installation serves `team_id` (None: it has its own, or none)."""
+        with self.session() as session:
+            workspace = session.get(Workspace, team_id)
+            found = (workspace.settings or {}).get(ORGANISATION) if workspace is not None else None
+            return str(found) if found else None
+
+    def organisation_workspaces(self, *, enterprise_id: str) -> list[str]:
+        """The workspaces an organisation's org-wide installation served (a few per organisation: read in Python,
+        the same on SQLite and PostgreSQL)."""
+        with self.session() as session:
+            rows = session.exec(select(Workspace.team_id, Workspace.settings)).all()
+            return sorted(team for team, settings in rows if (settings or {}).get(ORGANISATION) == enterprise_id)
 
     def deactivate_workspace(self, *, team_id: str, now: datetime) -> int:
         """The app was uninstalled (or its bot token revoked): nothing more is planned or sent for this workspace

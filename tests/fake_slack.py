@@ -818,10 +818,14 @@ class FakeSlack:
         installer_id: str = "U0001",
         scopes: list[str] | None = None,
         expires_in: int | None = None,
+        enterprise_id: str | None = None,
+        org_wide: bool = False,
     ) -> str:
         """What Slack's consent page does when an admin of `team_id` clicks Allow: a one-time `code` for the
         redirect, which oauth.v2.access exchanges for that workspace's own bot token. With `expires_in` (seconds)
-        the app has token rotation on: the token expires and comes with a refresh_token."""
+        the app has token rotation on: the token expires and comes with a refresh_token. `enterprise_id`: the
+        workspace belongs to that Enterprise Grid organisation; with `org_wide` an org admin installed the app for
+        the whole organisation (`team_id` is then the organisation's id, and Slack answers with `team: null`)."""
         code = f"{team_id}.{secrets.token_hex(8)}"
         with self._lock:
             self._oauth_codes[code] = {
@@ -830,6 +834,8 @@ class FakeSlack:
                 "installer_id": installer_id,
                 "scope": ",".join(scopes if scopes is not None else self.scopes),
                 "expires_in": expires_in,
+                "enterprise_id": enterprise_id or (team_id if org_wide else None),
+                "org_wide": org_wide,
             }
         return code
 
@@ -1295,9 +1301,9 @@ class FakeSlack:
             "scope": grant["scope"],
             "bot_user_id": install["bot_user_id"],
             "app_id": self.app_id,
-            "team": {"id": team_id, "name": grant["team_name"]},
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "team": None if grant.get("org_wide") else {"id": team_id, "name": grant["team_name"]},
+            "enterprise": {"id": grant["enterprise_id"], "name": "Enterprise"} if grant.get("enterprise_id") else None,
+            "is_enterprise_install": bool(grant.get("org_wide")),
             "authed_user": {"id": grant["installer_id"]},
         }
         if rotating:
@@ -1334,7 +1340,8 @@ class FakeSlack:
                 "team_id": install["team_id"],
                 "user_id": install["bot_user_id"],
                 "bot_id": install["bot_id"],
-                "is_enterprise_install": False,
+                "enterprise_id": install.get("enterprise_id"),
+                "is_enterprise_install": bool(install.get("org_wide")),
             }
         return {
             "url": f"https://{self.team_domain}.slack.com/",

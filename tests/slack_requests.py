@@ -87,6 +87,7 @@ class SlackRequests:
         team_id: str = "T0001",
         team_domain: str = "acme",
         enterprise_id: str | None = None,
+        org_wide: bool = False,
         api_app_id: str = "A0001",
         fake: FakeSlack | None = None,
         clock: Callable[[], float] = time.time,
@@ -98,6 +99,8 @@ class SlackRequests:
         self.team_id = team_id
         self.team_domain = team_domain
         self.enterprise_id = enterprise_id
+        # Enterprise Grid: Partner was installed for the whole organisation (payloads say is_enterprise_install).
+        self.org_wide = org_wide
         self.api_app_id = api_app_id
         self.fake = fake
         self.clock = clock
@@ -185,7 +188,7 @@ class SlackRequests:
             "api_app_id": self.api_app_id,
             "token": self.verification_token,
             "enterprise": self._enterprise(),
-            "is_enterprise_install": False,
+            "is_enterprise_install": self.org_wide,
         }
 
     def _channel_name(self, channel_id: str) -> str:
@@ -256,7 +259,7 @@ class SlackRequests:
             command=command,
             text=text,
             api_app_id=self.api_app_id,
-            is_enterprise_install="false",
+            is_enterprise_install="true" if self.org_wide else "false",
             response_url=self._response_url(),
             trigger_id=trigger_id or new_trigger_id(),
         )
@@ -481,7 +484,7 @@ class SlackRequests:
                     "team_id": self.team_id,
                     "user_id": self._bot_user_id(),
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": self.org_wide,
                 }
             ],
             "is_ext_shared_channel": is_ext_shared_channel,

@@ -67,21 +67,32 @@ def workspace_uninstalled(
     clock: Clock,
     installation_store: InstallationStore | None = None,
 ) -> None:
-    """The listener of ``app_uninstalled`` and ``tokens_revoked``; a redelivery changes nothing more."""
+    """The listener of ``app_uninstalled`` and ``tokens_revoked``; a redelivery changes nothing more.
+
+    An Enterprise Grid org that installed Partner org-wide uninstalls it for all its workspaces at once (the event
+    says ``is_enterprise_install``): each workspace it served goes quiet, and the org's installation is deleted."""
     team_id = context.team_id
-    if not team_id:
+    organisation = context.enterprise_id if context.is_enterprise_install else None
+    if not team_id and not organisation:
         return
     if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
         return  # only user tokens revoked: the bot still works
+    teams = {team_id} if team_id else set()
+    if organisation:
+        teams.update(store.organisation_workspaces(enterprise_id=organisation))
     active_workspaces: ActiveWorkspaces | None = context.get("active_workspaces")
-    if active_workspaces is not None:
-        active_workspaces.forget(team_id)
-    cancelled = store.deactivate_workspace(team_id=team_id, now=clock())
+    for team in sorted(teams):
+        if active_workspaces is not None:
+            active_workspaces.forget(team)
+        cancelled = store.deactivate_workspace(team_id=team, now=clock())
+        logger.info(
+            "workspace %s: %s; nudges stopped (%d queued cancelled), data kept", team, event.get("type"), cancelled
+        )
     if installation_store is not None:
-        installation_store.delete_all(enterprise_id=context.enterprise_id, team_id=team_id)
-    logger.info(
-        "workspace %s: %s; nudges stopped (%d queued cancelled), data kept", team_id, event.get("type"), cancelled
-    )
+        if organisation:
+            installation_store.delete_all(enterprise_id=organisation, team_id=None)
+        else:
+            installation_store.delete_all(enterprise_id=context.enterprise_id, team_id=team_id)
 
 
 def reactivate_on_reinstall(
@@ -100,6 +111,9 @@ def reactivate_on_reinstall(
         return next()
     if store.reactivate_workspace(team_id=team_id):
         logger.info("workspace %s: Partner is installed again; nudges resume", team_id)
+    if context.is_enterprise_install and context.enterprise_id and now is not None:
+        # Served by its org's org-wide installation: jobs find that token through the org (bot/oauth.py).
+        store.note_organisation(team_id=team_id, enterprise_id=context.enterprise_id, now=now)
     if active_workspaces is not None and now is not None:
         active_workspaces.active(team_id, now)
     return next()

@@ -721,6 +721,83 @@ def test_an_uninstalled_workspace_gets_no_more_nudges_until_it_installs_again(
     assert again.token == new_token
 
 
+# --------------------------------------------------------------------------------------------- Enterprise Grid
+
+ORG = "E0ORG01"
+
+
+def org_requests(bot: BotServer, fake: FakeSlack, team_id: str) -> SlackRequests:
+    """A workspace of ORG, which installed Partner org-wide: Slack's payloads say `is_enterprise_install`."""
+    return SlackRequests(
+        bot.url, signing_secret=SIGNING_SECRET, team_id=team_id, enterprise_id=ORG, org_wide=True, fake=fake
+    )
+
+
+def org_installation(settings: Settings, store: Store) -> Installation | None:
+    return installation_store(settings, store).find_installation(
+        enterprise_id=ORG, team_id=None, is_enterprise_install=True
+    )
+
+
+def test_an_org_wide_install_serves_each_workspace_of_the_org_with_its_own_data_and_the_orgs_token(
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    world: None,
+    unpaced: None,
+) -> None:
+    """An Enterprise Grid org admin installs Partner for the whole org: oauth.v2.access answers `team: null`,
+    `is_enterprise_install: true` and one bot token for all the org's workspaces. Each workspace keeps its own
+    customers (both have an "Acme"), and the tick posts their nudges with the org's token, where they waited as
+    `not_installed` for ever (a job knows only the workspace, and the installation has none)."""
+    page = install(oauth_bot.url, fake_slack, ORG, team_name="Org", org_wide=True)
+    assert page.status == 200 and "Thank you!" in page.text
+    org = org_installation(oauth_settings, store)
+    assert org is not None and org.team_id is None and org.bot_token
+    one, two = org_requests(oauth_bot, fake_slack, T1), org_requests(oauth_bot, fake_slack, T2)
+    assert "Added *Acme*" in ephemeral_text(one.command("add Acme <#C1ACME|acme> <@U0001|dana>"))
+    reply = two.command("add Acme <#C2GLOBEX|globex> <@U0201|gus>", user_id="U0201", user_name="gus")
+    assert "Added *Acme*" in ephemeral_text(reply)
+    oauth_bot.settle()
+    acme1, acme2 = (store.customer_by_name(team_id=team, name="acme") for team in (T1, T2))
+    assert acme1 is not None and acme2 is not None and acme1.id != acme2.id
+    assert (acme1.channel_id, acme2.channel_id) == ("C1ACME", "C2GLOBEX")
+    for team_id, customer in ((T1, acme1), (T2, acme2)):
+        changes = {"cadence": "daily 09:00"}
+        store.update_customer(team_id=team_id, customer_id=customer.id or 0, actor_id=None, changes=changes, now=MON)
+    assert "<@U0201>" not in ephemeral_text(one.command("show acme"))  # T1's own Acme
+
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    report = run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    assert not report.failed, report.failed
+    posts = {c.params["channel"]: c for c in fake_slack.calls_to("chat.postMessage") if c.ok}
+    assert set(posts) == {"C1ACME", "C2GLOBEX"}
+    assert {c.token for c in posts.values()} == {org.bot_token}
+    for team_id in (T1, T2):
+        assert [n.status for n in store.nudges(team_id=team_id, kinds=["cadence"], due_after=MON)] == ["sent"]
+
+    # The org uninstalls Partner: Slack's event names the org's installation, not a workspace.
+    org_wide = {"enterprise_id": ORG, "team_id": None, "user_id": "UBOTE0ORG01", "is_bot": True}
+    uninstalled = one.event({"type": "app_uninstalled"}, authorizations=[{**org_wide, "is_enterprise_install": True}])
+    assert uninstalled.status == 200
+    assert org_installation(oauth_settings, store) is None
+    assert store.uninstalled_team_ids() == [T1, T2]
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY + timedelta(days=1), settings=oauth_settings)
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.ok]) == 2
+
+    # Installed org-wide again: both workspaces' nudges resume at the next tick, before anyone uses Partner.
+    assert install(oauth_bot.url, fake_slack, ORG, team_name="Org", org_wide=True).status == 200
+    again = org_installation(oauth_settings, store)
+    assert again is not None and again.bot_token != org.bot_token
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY + timedelta(days=2), settings=oauth_settings)
+    resumed = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok][2:]
+    nudged = sorted(c.params["channel"] for c in resumed if c.params["text"].startswith("Time for the daily call"))
+    assert nudged == ["C1ACME", "C2GLOBEX"]
+    assert {c.token for c in resumed} == {again.bot_token}  # the owners' overdue DMs too
+
+
 # --------------------------------------------------------------------------------------------- doctor
 
 
