@@ -136,30 +136,33 @@ class ExportQueries(StoreBase):
         self, *, team_id: str, customer_id: int | None = None, since: datetime | None = None
     ) -> Iterator[tuple[Any, ...]]:
         """Check-ins oldest first, as rows in CHECKIN_COLUMNS order, streamed in batches."""
+        # Columns, not CheckIn objects: building 100,000 ORM instances took more time than writing the file.
+        columns = (
+            CheckIn.id,
+            CheckIn.created_at,
+            CheckIn.customer_id,
+            Customer.name,
+            Customer.owner_id,
+            CheckIn.author_id,
+            CheckIn.kind,
+            CheckIn.mood,
+            CheckIn.note,
+            CheckIn.next_step,
+            CheckIn.next_due,
+            CheckIn.response_days,
+            CheckIn.permalink,
+        )
         with self.session() as session:
             rows = session.exec(
-                select(CheckIn, Customer.name, Customer.owner_id)
+                select(*columns)
                 .join(Customer, col(Customer.id) == CheckIn.customer_id)
                 .where(*_export_filter(CheckIn, team_id, customer_id, since))
                 .order_by(col(CheckIn.created_at), col(CheckIn.id))
                 .execution_options(yield_per=BATCH)
             )
-            for checkin, name, owner_id in rows:
-                yield (
-                    checkin.id,
-                    checkin.created_at,
-                    checkin.customer_id,
-                    name,
-                    owner_id,
-                    checkin.author_id,
-                    checkin.kind,
-                    checkin.mood,
-                    _text(checkin.note),
-                    _text(checkin.next_step),
-                    checkin.next_due,
-                    checkin.response_days,
-                    checkin.permalink,
-                )
+            for row in rows:
+                *who_and_how, note, step, next_due, response_days, permalink = row
+                yield (*who_and_how, _text(note), _text(step), next_due, response_days, permalink)
 
     def count_export_survey_responses(
         self, *, team_id: str, customer_id: int | None = None, since: datetime | None = None
