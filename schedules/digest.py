@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -150,14 +151,7 @@ def build_digest(
     summary = DigestSummary(
         week_start=this_week,
         at_risk=[f for f in facts if f.at_risk],
-        tier_moves=[
-            TierMove(
-                customer=names.get(cid, f"customer {cid}"),
-                old=detail.get("old", detail.get("from")),
-                new=detail.get("new", detail.get("to")),
-            )
-            for cid, detail, _at in records.tier_moves
-        ],
+        tier_moves=_tier_moves(records.tier_moves, names),
         overdue=[f for f in facts if f.overdue],
         escalated=[
             Escalation(customer=names.get(b.customer_id, f"customer {b.customer_id}"), boundary=b.text)
@@ -174,6 +168,23 @@ def build_digest(
     )
     return summary, facts
 
+
+
+def _tier_moves(moves: Sequence[tuple[int, dict[str, Any], datetime]], names: dict[int, str]) -> list[TierMove]:
+    """One move per customer for the week, oldest tier to newest: rated down and back up again (a slip of the
+    hand put right) is one customer that moved, with the tier it passed through, not two."""
+    by_customer: dict[int, list[dict[str, Any]]] = {}
+    for cid, detail, _at in moves:  # oldest first
+        by_customer.setdefault(cid, []).append(detail)
+    return [
+        TierMove(
+            customer=names.get(cid, f"customer {cid}"),
+            old=details[0].get("old", details[0].get("from")),
+            new=details[-1].get("new", details[-1].get("to")),
+            via=tuple(d.get("new", d.get("to")) for d in details[:-1]),
+        )
+        for cid, details in by_customer.items()
+    ]
 
 def chart_lines(
     *, store: Store, team_id: str, now: datetime, tz: str, owner_id: str | None = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from domain.surveys import LEVELS
 from handlers.blocks import context, paused_text, plain, section, tier_text, truncate
 from handlers.blocks.home import BAND_EMOJI, NO_VALUE, CustomerFacts
 from handlers.blocks.surveys import rating_result_text
@@ -17,9 +18,12 @@ MAX_LISTED = 8  # names per part; the rest are counted
 
 @dataclass(frozen=True)
 class TierMove:
+    """A customer's tier over the week: where it started, where it ended, and the tiers it passed through."""
+
     customer: str
     old: str | None
     new: str | None
+    via: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,22 @@ def _tier(tier: str | None) -> str:
     return tier_text(tier) if tier else "no tier"
 
 
+def _tier_move_line(move: TierMove) -> str:
+    """ "*Acme*: partner → supplier :small_red_triangle_down: down" — every tier of the week in order, and which way it
+    went (a first rating goes no way; one that came back where it was says so)."""
+    steps = [_tier(t) for t in (move.old, *move.via, move.new)]
+    if len(steps) > 5:  # a busy week: where it started, the latest moves, where it is
+        steps = [steps[0], "…", *steps[-3:]]
+    path = " → ".join(steps)
+    line = f"*{move.customer}*: {path}"
+    if move.old == move.new:
+        return f"{line} (back where it was)"
+    if move.old in LEVELS and move.new in LEVELS:
+        down = LEVELS.index(move.new) < LEVELS.index(move.old)  # type: ignore[arg-type]
+        line += " :small_red_triangle_down: down" if down else " :arrow_up_small: up"
+    return line
+
+
 def digest_title(summary: DigestSummary) -> str:
     whose = "Your" if summary.owner_id else "Weekly"
     return f"{whose} digest · week of {summary.week_start.day} {summary.week_start:%b %Y}"
@@ -111,7 +131,7 @@ def digest_blocks(summary: DigestSummary) -> list[dict[str, Any]]:
     )
     part(
         f":arrows_counterclockwise: Moved tier ({len(summary.tier_moves)})",
-        [f"*{m.customer}*: {_tier(m.old)} → {_tier(m.new)}" for m in summary.tier_moves],
+        [_tier_move_line(m) for m in summary.tier_moves],
         "No tier changes this week.",
     )
     part(

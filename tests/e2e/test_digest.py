@@ -192,8 +192,15 @@ def test_a_tier_move_reads_as_the_card_and_home_say_it() -> None:
         customers=2,
     )
     text = json.dumps(digest_blocks(summary), ensure_ascii=False)
-    assert "*Acme*: supplier of choice → partner" in text and "*Globex*: no tier → supplier of choice" in text
+    assert "*Acme*: supplier of choice → partner :arrow_up_small: up" in text
+    assert '*Globex*: no tier → supplier of choice"' in text  # a first rating goes no way: nothing after it
     assert "supplier_of_choice" not in text
+    back = DigestSummary(
+        week_start=date(2026, 11, 23), tier_moves=[TierMove("Acme", "partner", "partner", ("supplier",))], customers=1
+    )
+    assert "*Acme*: partner → supplier → partner (back where it was)" in json.dumps(
+        digest_blocks(back), ensure_ascii=False
+    )
 
 
 # --------------------------------------------------------------------------- settings from Slack

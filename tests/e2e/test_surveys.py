@@ -741,3 +741,29 @@ def test_the_customers_person_in_an_enterprise_grid_is_counted_as_theirs_even_wh
     assert "*Their view:* Supplier" in json.dumps(ok(slack.command("status acme"))["blocks"])
     (gap,) = [c for c in fake_slack.calls_to("chat.postMessage") if "sees us as" in str(c.params.get("text"))]
     assert gap.params["channel"] == "U0001"
+
+
+def test_the_digest_lists_each_customer_that_moved_tier_once_with_the_way_it_went(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    """A level rated down and back up within the week (a slip of the hand put right) is one customer that moved,
+    not "3 moved tier" with three lines for it; a partner rated down to supplier says it went down."""
+    add_customer(slack, store)
+    add_customer(slack, store, "Globex <@U0001|dana>")
+    clock.advance(days=-8)  # last week: Globex is a partner
+    ok(slack.command("survey globex level", user_id="U0002"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VGLOBEX0", user_id="U0002"))
+    clock.advance(days=8)
+    for n, (name, level) in enumerate(
+        [("acme", "partner"), ("globex", "supplier"), ("acme", "supplier"), ("acme", "partner")]
+    ):
+        ok(slack.command(f"survey {name} level", user_id="U0002"))
+        ok(submit(slack, opened(fake_slack), {"level": level}, view_id=f"VMOVE{n}", user_id="U0002"))
+    digest = ok(slack.command("digest team"))
+    assert ", 2 moved tier," in digest["text"]
+    (moved,) = [b["text"]["text"] for b in digest["blocks"] if "Moved tier" in json.dumps(b)]
+    assert moved == (
+        "*:arrows_counterclockwise: Moved tier (2)*\n"
+        "• *Acme Corp*: no tier → partner → supplier → partner\n"
+        "• *Globex*: partner → supplier :small_red_triangle_down: down"
+    )
