@@ -14,6 +14,7 @@ turn an outage into a crash loop. A refusal of the token itself is no wait away 
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import socket
 import threading
@@ -54,12 +55,46 @@ class _HangUpAwareSocket:
         return getattr(self._sock, name)
 
 
+# Slack's own messages on the connection (`hello`, `disconnect`) are a few hundred bytes; envelopes are not read here.
+CONTROL_MESSAGE_MAX = 4096
+LINK_DISABLED = (
+    "Slack turned Socket Mode off for this app (disconnect: link_disabled): no command, click or event reaches "
+    "Partner until it is turned back on in the app's settings (Socket Mode page), or serve HTTP with "
+    '`partner-bot serve --http` and the Request URLs set (README, "Socket Mode or HTTP"). Still trying to reconnect.'
+)
+
+
+def _log_control_message(text: str) -> None:
+    """The operator's view of the connection: how many Slack counts, and why it is replaced."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return
+    if not isinstance(message, dict):
+        return
+    if message.get("type") == "hello":
+        logger.info(
+            "connected to Slack in Socket Mode (%s connection(s) open for this app)", message.get("num_connections")
+        )
+    elif message.get("type") == "disconnect":
+        reason = message.get("reason")
+        if reason == "link_disabled":
+            logger.error(LINK_DISABLED)
+        else:
+            logger.info("Slack is replacing the Socket Mode connection (%s); opening a new one", reason)
+
+
 class HangUpAwareClient(SocketModeClient):
     def connect(self) -> None:
         super().connect()
         session = self.current_session
         if session is not None and session.sock is not None and not isinstance(session.sock, _HangUpAwareSocket):
             session.sock = _HangUpAwareSocket(session.sock)  # type: ignore[assignment]
+
+    def _on_message(self, message: str) -> None:
+        if len(message) < CONTROL_MESSAGE_MAX and '"envelope_id"' not in message:
+            _log_control_message(message)
+        super()._on_message(message)
 
     def _on_error(self, error: Exception) -> None:
         if isinstance(error, SlackHungUp) and self.auto_reconnect_enabled and not self.closed:

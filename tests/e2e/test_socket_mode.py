@@ -4,7 +4,9 @@ to the fake Slack's apps.connections.open and WebSocket endpoint; the HTTP suite
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -171,6 +173,30 @@ def test_reconnects_when_slack_asks_and_keeps_working(
     assert len(fake_slack.calls_to("apps.connections.open")) == 2  # a fresh URL for each connection
     assert second.number > first.number
     assert "/partner help" in ack_text(sm.command("help"))
+
+
+@pytest.mark.parametrize("reason", ["warning", "refresh_requested", "link_disabled"])
+def test_each_disconnect_reason_is_told_to_the_operator_and_the_app_reconnects(
+    sm: SocketModeRequests, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, reason: str
+) -> None:
+    """Slack's `disconnect` says why: a rotation (`warning`, `refresh_requested`) is routine, while `link_disabled`
+    (Socket Mode turned off in the app's settings) means nothing reaches Partner until someone acts; the client
+    reconnected in silence for every reason, so an operator had no line saying the app had gone deaf, or why."""
+    first = fake_slack.socket_mode.wait_connected()
+    with caplog.at_level(logging.INFO, logger="partner"):
+        fake_slack.socket_mode.request_disconnect(reason)
+        fake_slack.socket_mode.wait_connected(newer_than=first)
+        assert "/partner help" in ack_text(sm.command("help"))
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    if reason == "link_disabled":
+        (error,) = errors
+        assert "Slack turned Socket Mode off for this app (disconnect: link_disabled)" in error
+        assert "partner-bot serve --http" in error
+    else:
+        assert errors == []
+        assert f"Slack is replacing the Socket Mode connection ({reason}); opening a new one" in caplog.text
+    # Slack's hello on the new connection, with its count (the old one may not be closed yet)
+    assert re.search(r"connected to Slack in Socket Mode \([12] connection\(s\) open for this app\)", caplog.text)
 
 
 def test_reconnects_when_slack_hangs_up_without_a_word_and_keeps_working(
