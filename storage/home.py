@@ -85,6 +85,7 @@ class HomeCandidate:
 class HomeHeaderCounts:
     boundaries_slipping: int = 0
     surveys_pending: int = 0
+    team_has_customers: bool = True  # any live customer in the workspace, whoever owns it
 
 
 @dataclass(frozen=True)
@@ -233,9 +234,10 @@ class HomeReads:
         return found
 
     def home_header_counts(self, *, team_id: str, owner_id: str, now: datetime) -> HomeHeaderCounts:
-        """The owner's week: active boundaries that slipped in the last 7 days, survey prompts not yet answered.
+        """The owner's week: active boundaries that slipped in the last 7 days, survey prompts not yet answered;
+        and whether the workspace has any customer at all (a first Home welcomes rather than points elsewhere).
 
-        One statement: both counts are scalar subqueries of the same SELECT.
+        One statement: each is a subquery of the same SELECT.
         """
         owned = and_(Customer.team_id == team_id, col(Customer.archived_at).is_(None), Customer.owner_id == owner_id)
         slipping = (
@@ -273,9 +275,14 @@ class HomeReads:
             )
             .scalar_subquery()
         )
+        anyone = select(Customer.id).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None)).exists()
         with self.session() as session:
-            slipped, pending = session.exec(select(slipping, surveys)).one()
-        return HomeHeaderCounts(boundaries_slipping=int(slipped or 0), surveys_pending=int(pending or 0))
+            slipped, pending, any_customer = session.exec(select(slipping, surveys, anyone)).one()
+        return HomeHeaderCounts(
+            boundaries_slipping=int(slipped or 0),
+            surveys_pending=int(pending or 0),
+            team_has_customers=bool(any_customer),
+        )
 
 
 DIGEST_CHOSEN_BY = "digest_chosen_by"  # in Workspace.settings: who picked the digest's channel

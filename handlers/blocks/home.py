@@ -539,6 +539,7 @@ class HomePage:
     trends: dict[int, list[int | None]]
     boundaries: dict[int, list[Boundary]]
     has_customers: bool  # any customer at all in the chosen scope, before the at-risk/tier filters
+    team_has_customers: bool = True  # any customer in the workspace, whoever owns it
 
 
 def _option(text: str, value: str) -> dict[str, Any]:
@@ -656,7 +657,15 @@ def home_view(page: HomePage, *, now: datetime) -> dict[str, Any]:
         {"type": "divider"},
     ]
     if not page.rows:
-        if not page.has_customers and state.scope == "mine":
+        if not page.team_has_customers:  # a new workspace's first look: what to do first, not "no match"
+            blocks.append(
+                section(
+                    ":wave: *Welcome to Partner.* Your team has no customers here yet. Add the first with "
+                    "`/partner add Acme #acme @owner`: its owner is nudged to check in on the customer's cadence, "
+                    "and this tab then shows every customer's health, riskiest first. `/partner help` lists the rest."
+                )
+            )
+        elif not page.has_customers and state.scope == "mine":
             # The team may well have customers: this viewer owns none of them (yet).
             blocks.append(
                 section(

@@ -108,6 +108,7 @@ def home_page(
         trends={f.customer.id or 0: health_trend(points.get(f.customer.id or 0, []), now=now, tz=f.tz) for f in shown},
         boundaries=boundaries,
         has_customers=bool(candidates),
+        team_has_customers=counts.team_has_customers,
     )
 
 

@@ -400,6 +400,31 @@ def test_a_viewer_who_owns_no_customer_is_pointed_to_the_whole_team(
     assert len(row_names(team)) == 3
 
 
+def test_the_first_home_of_a_new_workspace_welcomes_and_says_how_to_add_the_first_customer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """Nobody has a customer yet: the tab said "Pick *Whole team* above to see everyone's", and Whole team then said
+    "No customer matches these filters" though no filter was chosen."""
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    fake_slack.wait_for("views.publish", 1)
+    for home in (
+        validated(fake_slack.published_home[DANA]),
+        click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"}),
+    ):
+        text = as_text(home)
+        assert "Welcome to Partner.* Your team has no customers here yet." in text
+        assert "`/partner add Acme #acme @owner`" in text
+        assert "Whole team* above" not in text and "No customer matches" not in text
+    # Once the team has one, someone who owns none is pointed to it, and a filter that matches none says so.
+    add_customers(store, 1, owner=SAM)
+    everyone = click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "mine"})
+    assert "Pick *Whole team* above" in as_text(everyone) and "Welcome" not in as_text(everyone)
+    team = click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"})
+    assert len(row_names(team)) == 1
+    nobody = click(slack, fake_slack, HOME_TIER, action_type="static_select", selected_option={"value": "gold"})
+    assert "No customer matches these filters." in as_text(nobody) and "Welcome" not in as_text(nobody)
+
+
 def test_a_forged_filter_value_falls_back_to_the_defaults(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
