@@ -169,7 +169,6 @@ def build_digest(
     return summary, facts
 
 
-
 def _tier_moves(moves: Sequence[tuple[int, dict[str, Any], datetime]], names: dict[int, str]) -> list[TierMove]:
     """One move per customer for the week, oldest tier to newest: rated down and back up again (a slip of the
     hand put right) is one customer that moved, with the tier it passed through, not two."""
@@ -185,6 +184,7 @@ def _tier_moves(moves: Sequence[tuple[int, dict[str, Any], datetime]], names: di
         )
         for cid, details in by_customer.items()
     ]
+
 
 def chart_lines(
     *, store: Store, team_id: str, now: datetime, tz: str, owner_id: str | None = None
