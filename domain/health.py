@@ -410,6 +410,25 @@ def sparkline(values: Sequence[float | None], *, lo: float = 0, hi: float = 100)
     return "".join(out)
 
 
+STEADY_POINTS = 5  # a move smaller than this between two weeks reads as steady
+
+
+def trend_words(series: Sequence[float | None]) -> str:
+    """Which way the weekly scores went, for people who would rather read than decode a sparkline: "up 12 since
+    last week", "down 15 since 3 weeks ago", "steady since last week"; with fewer than two weeks scored, "not
+    enough data yet" (a new customer has no trend, which is not a trend of 0)."""
+    scored = [(i, v) for i, v in enumerate(series) if v is not None]
+    if len(scored) < 2:
+        return "not enough data yet"
+    (before_at, before), (latest_at, latest) = scored[-2], scored[-1]
+    weeks = latest_at - before_at
+    since = "since last week" if weeks == 1 else f"since {weeks} weeks ago"
+    delta = round(latest - before)
+    if abs(delta) < STEADY_POINTS:
+        return f"→ steady {since}"
+    return f"↗ up {delta} {since}" if delta > 0 else f"↘ down {-delta} {since}"
+
+
 def weekly_series(
     points: Sequence[tuple[datetime, int]], *, now: datetime, weeks: int = 12, tz: str = "UTC"
 ) -> list[int | None]:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from domain.health import Health
+from domain.health import MISSING_CHAR, Health
 from domain.surveys import level_gap
 from handlers.blocks import context, mood_emoji, plain, section, truncate
 from handlers.blocks.nudges import slack_date
@@ -124,13 +124,16 @@ def status_blocks(
     theirs_responses: Sequence[SurveyResponse],
     ours: SurveyResponse | None = None,
     tier_moves: Sequence[CustomerEvent] = (),
+    direction: str = "",
 ) -> list[dict[str, Any]]:
-    """`/partner status <customer>`: score, 12-week trend, the tier over time, the top two reasons, our view vs
-    theirs."""
+    """`/partner status <customer>`: score, 12-week trend (and `direction`, its words), the tier over time, the top
+    two reasons, our view vs theirs."""
     reasons = health.top_reasons(2)
+    # Nothing scored in 12 weeks: the words alone (a row of "no value" marks would read as a flat line).
+    shown = f"`{trend}` {direction}".rstrip() if trend.strip(MISSING_CHAR) else direction or f"`{trend}`"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain(f"{customer.name} — relationship health")},
-        section(f"*Health:* {score_text(health.score, health.band)}\n*Trend (12 weeks):* `{trend}`"),
+        section(f"*Health:* {score_text(health.score, health.band)}\n*Trend (12 weeks):* {shown}"),
     ]
     if tier_moves:
         blocks.append(section(truncate(tier_history_text(tier_moves), 3000)))
@@ -160,11 +163,19 @@ def tier_history_text(moves: Sequence[CustomerEvent]) -> str:
     return "*Tier over time:* " + " → ".join(steps)
 
 
-def status_text(customer: Customer, health: Health, *, trend: str, theirs_responses: Sequence[SurveyResponse]) -> str:
+def status_text(
+    customer: Customer,
+    health: Health,
+    *,
+    trend: str,
+    theirs_responses: Sequence[SurveyResponse],
+    direction: str = "",
+) -> str:
     """The same as plain text, for notifications and screen readers."""
     reasons = "; ".join(health.top_reasons(2))
     return (
         f"{customer.name}: health {score_text(health.score, health.band)}, trend {trend}"
+        + (f" ({direction})" if direction else "")
         + (f". {reasons}" if reasons else "")
         + f". {views_text(customer.tier, theirs_responses, customer.name)}"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain.errors import UserError
-from domain.health import sparkline, weekly_series
+from domain.health import sparkline, trend_words, weekly_series
 from handlers.blocks.health import status_blocks, status_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
@@ -31,7 +31,8 @@ def status(call: CommandCall) -> Reply:
         call.refresh_homes(customer.owner_id, call.user_id)
     tz = customer_calendar(customer, config.default_tz).tz
     points = score_points(call.store, customer, (call.now - timedelta(weeks=TREND_WEEKS + 1)).date())
-    trend = sparkline(weekly_series(points, now=call.now, weeks=TREND_WEEKS, tz=tz))
+    series = weekly_series(points, now=call.now, weeks=TREND_WEEKS, tz=tz)
+    trend, direction = sparkline(series), trend_words(series)
     theirs = call.store.survey_responses(
         team_id=call.team_id, survey="customer_view", customer_id=customer.id, external=True, limit=50
     )
@@ -42,6 +43,8 @@ def status(call: CommandCall) -> Reply:
     # The relationship tier over time (the level survey sets it; each change is kept).
     moves = call.store.customer_events_of_kind(team_id=call.team_id, customer_id=customer.id, kind="tier_changed")
     return {
-        "text": status_text(customer, health, trend=trend, theirs_responses=theirs),
-        "blocks": status_blocks(customer, health, trend=trend, theirs_responses=theirs, ours=ours, tier_moves=moves),
+        "text": status_text(customer, health, trend=trend, theirs_responses=theirs, direction=direction),
+        "blocks": status_blocks(
+            customer, health, trend=trend, theirs_responses=theirs, ours=ours, tier_moves=moves, direction=direction
+        ),
     }

@@ -88,6 +88,9 @@ def test_status_shows_score_trend_reasons_and_views(
     trend = reply["blocks"][1]["text"]["text"].split("`")[1]
     assert len(trend) == 12 and set(trend) <= set(SPARK_CHARS)
     assert trend[0] == "█" and trend[0] > trend[-2]  # 100 eleven weeks ago, well down last week
+    # Which way it went, in words: last week's 50, now the red check-in's score.
+    direction = f"down {50 - fresh.health_score} since last week"
+    assert reply["blocks"][1]["text"]["text"].endswith(f"` ↘ {direction}") and direction in reply["text"]
     assert "What moves it most" in blocks
     assert "weekly check-ins logged" in blocks  # 1 of the last 5 Tuesdays kept
     assert "*Our view:* not rated yet" in blocks and "*Their view:* not asked yet" in blocks
@@ -126,6 +129,9 @@ def test_status_of_a_customer_with_nothing_recorded(slack: SlackRequests, store:
     acme(slack, store, cadence=None)
     reply = ok(slack.command("status acme"))
     assert "not scored yet" in json.dumps(reply["blocks"]) and "trend ············" in reply["text"]
+    # No trend yet is said in words, not drawn as twelve "no value" marks that read like a flat line.
+    assert reply["blocks"][1]["text"]["text"].endswith("*Trend (12 weeks):* not enough data yet")
+    assert "(not enough data yet)" in reply["text"]
     assert "Usage: `/partner status <customer>`" in ok(slack.command("status"))["text"]
 
 

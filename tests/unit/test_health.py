@@ -22,6 +22,7 @@ from domain.health import (
     dropped_sharply,
     mood_value,
     sparkline,
+    trend_words,
     weekly_series,
 )
 
@@ -520,3 +521,17 @@ def test_domain_module_has_no_framework_or_clock_dependencies() -> None:
     }
     assert not {m for m in imported if m.split(".")[0] in {"slack_bolt", "slack_sdk", "sqlmodel", "sqlalchemy"}}
     assert "datetime.now(" not in source and "utcnow" not in source and "time.time" not in source
+
+
+@pytest.mark.parametrize(
+    ("series", "words"),
+    [
+        ([None] * 12, "not enough data yet"),
+        ([None] * 11 + [80], "not enough data yet"),  # one week scored is no trend yet
+        ([70, 72], "→ steady since last week"),
+        ([90, None, None, 60], "↘ down 30 since 3 weeks ago"),
+        ([40, 52, None], "↗ up 12 since last week"),  # this week not scored yet: the last two scored weeks
+    ],
+)
+def test_the_trend_in_words(series: list[int | None], words: str) -> None:
+    assert trend_words(series) == words
