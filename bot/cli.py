@@ -286,6 +286,8 @@ def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | N
             team_id=team_id, customer_ids=[c.id for c in customers if c.id is not None], kinds=kinds
         )
         snoozes = store.snoozes(team_id=team_id, customers=customers, after=start)
+        ids = [c.id for c in customers if c.id is not None]
+        nudged = store.nudged_days(team_id=team_id, customer_ids=ids, since=start - planner.TODAYS_NUDGES)
         plan = planner.upcoming(
             customers,
             contacts,
@@ -293,6 +295,7 @@ def print_upcoming(settings: Settings, store: Store, *, days: int, team: str | N
             until=start + timedelta(days=days),
             default_tz=settings.default_tz,
             snoozes=snoozes,
+            nudged=nudged,
         )
         for item in plan:
             channel, owner = destination(item.customer, item.slot.due_at)  # where the sender will post it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -306,12 +306,14 @@ def next_nudge(
     launch_until: date | None = None,
     last_contact_at: datetime | None = None,
     comes_back: datetime | None = None,
+    nudged_days: Collection[date] = (),
 ) -> datetime | None:
     """When the cadence next nudges (aware UTC), as `list` and `show` display it; None when off or paused.
 
     A slot already satisfied by the last contact (a call logged today) is skipped, and a snooze pushes
     the search past its end; `comes_back` is when a snoozed call comes back, before any call after the snooze.
-    The cadence engine's outbox is the authority; this is the preview.
+    A slot on a day whose nudge the outbox holds already (`nudged_days`: the call's time moved later after it went
+    out) is skipped too: a day has one nudge. The cadence engine's outbox is the authority; this is the preview.
     """
     if paused or not cadence:
         return None
@@ -326,7 +328,7 @@ def next_nudge(
         slot = next_slot(plan, calendar, after=after)
         if slot is None:
             return comes_back
-        if not is_satisfied(slot, last_contact_at, calendar):
+        if not is_satisfied(slot, last_contact_at, calendar) and slot.local_date not in nudged_days:
             return slot.due_at if comes_back is None else min(comes_back, slot.due_at)
         after = slot.due_at
     return comes_back

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -56,6 +56,9 @@ RESUMED = "No call since it was resumed"
 # … and one that began when no call was owed before: its cadence set from off, or it restored from the archive.
 RESTARTED = {"cadence_set": "No call since its cadence was set", "restored": "No call since it was restored"}
 ALERT_AT = WORKDAY_START  # "by the next business morning", customer time
+# The outbox rows the previews read to know which of today's nudges are out already: today began less than this
+# long ago in every time zone.
+TODAYS_NUDGES = timedelta(days=2)
 # Statuses of a cadence nudge that mean "the call was asked for that day" (for the missed-call rule).
 ASKED = ("pending", "claimed", "sending", "sent", "failed", "missed")
 # Person-made outcomes that excuse a day: nobody missed a call they deliberately skipped or snoozed.
@@ -630,9 +633,12 @@ def upcoming(
     until: datetime,
     default_tz: str = "UTC",
     snoozes: Mapping[int, Snooze] | None = None,
+    nudged: Mapping[int, Collection[date]] | None = None,
 ) -> list[Upcoming]:
     """Every cadence slot in (now, until] with what the planner would decide today, and the reminder of a snoozed
-    call in place of its day's slot (as :func:`plan_cadence`), soonest first."""
+    call in place of its day's slot (as :func:`plan_cadence`), soonest first. `nudged`: the days whose nudge is in
+    the outbox already (storage's ``nudged_days``): a slot later that day is not sent (its cadence's time was moved
+    after the nudge went out)."""
     found: list[Upcoming] = []
     for customer in customers:
         if not is_live(customer):
@@ -645,9 +651,12 @@ def upcoming(
             reminder = snooze_reminder(customer, cal, snoozes.get(customer.id), contact.created_at if contact else None)
             if reminder is not None and now < reminder.slot.due_at <= until:
                 found.append(Upcoming(customer, reminder.slot, cal.tz, "pending", snoozed_on=reminder.snoozed_on))
+        done = (nudged or {}).get(customer.id, ())
         for slot in slots(customer, cal, since=now, now=until):
             if reminder is not None and slot.local_date == reminder.slot.local_date:
                 continue  # folded into the reminder
+            if slot.local_date in done:
+                continue  # that day's one nudge went out already
             status, note = "pending", ""
             if customer.snoozed_until is not None and slot.due_at < customer.snoozed_until:
                 status, note = "skipped", "snoozed"

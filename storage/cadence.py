@@ -161,6 +161,27 @@ class CadenceQueries(StoreBase):
             for customer_id, at in since.items()
         }
 
+    def nudged_days(self, *, team_id: str, customer_ids: Sequence[int], since: datetime) -> dict[int, set[date]]:
+        """The customer-local days, due after `since`, that already have their cadence nudge in the outbox (sent,
+        waiting, or decided not to send), in one query: a day has one nudge, so a call moved later that day (its
+        cadence's time edited after the nudge went out) is not coming again, and previews must not say it is."""
+        if not customer_ids:
+            return {}
+        days: dict[int, set[date]] = {}
+        with self.session() as session:
+            rows = session.exec(
+                select(Nudge.customer_id, Nudge.due_key).where(
+                    Nudge.team_id == team_id,
+                    Nudge.kind == "cadence",
+                    col(Nudge.customer_id).in_(list(customer_ids)),
+                    col(Nudge.due_at) > since,
+                )
+            )
+            for customer_id, due_key in rows:
+                if customer_id is not None:
+                    days.setdefault(customer_id, set()).add(date.fromisoformat(due_key))
+        return days
+
     def excused_call_days(self, *, team_id: str, customer_ids: Sequence[int], since: datetime) -> dict[int, set[date]]:
         """The customer-local days since `since` whose call a person skipped or snoozed (Skip today, Snooze, a snooze
         that held the day's nudge back, the day a snoozed call was put off), in one query: no call was owed them."""

@@ -7,8 +7,8 @@ snooze is temporary, says why, and the channel sees who did it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Collection, Mapping
+from datetime import date, datetime, timedelta
 
 from domain.cadence import parse_cadence
 from domain.errors import UserError
@@ -42,7 +42,12 @@ def next_nudge_text(call: CommandCall, customer: Customer) -> str:
     kinds = None if call.settings.any_checkin_satisfies else ["call"]
     contacts = call.store.last_contacts(team_id=call.team_id, customer_ids=[customer.id], kinds=kinds)
     snoozes = call.store.snoozes(team_id=call.team_id, customers=[customer], after=call.now)
-    soonest = next_nudge(customer, contacts, now=call.now, default_tz=call.settings.default_tz, snoozes=snoozes)
+    nudged = call.store.nudged_days(
+        team_id=call.team_id, customer_ids=[customer.id], since=call.now - planner.TODAYS_NUDGES
+    )
+    soonest = next_nudge(
+        customer, contacts, now=call.now, default_tz=call.settings.default_tz, snoozes=snoozes, nudged=nudged
+    )
     if soonest is None:
         return "No nudge is scheduled."
     what = f", {soonest.what}" if soonest.what else ""
@@ -58,10 +63,11 @@ def next_nudge(
     now: datetime,
     default_tz: str,
     snoozes: Mapping[int, Snooze] | None = None,
+    nudged: Mapping[int, Collection[date]] | None = None,
 ) -> planner.Upcoming | None:
     for horizon in (timedelta(days=14), HORIZON):
         plan = planner.upcoming(
-            [customer], contacts, now=now, until=now + horizon, default_tz=default_tz, snoozes=snoozes
+            [customer], contacts, now=now, until=now + horizon, default_tz=default_tz, snoozes=snoozes, nudged=nudged
         )
         for item in plan:
             if item.status == "pending":

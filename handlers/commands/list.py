@@ -148,6 +148,7 @@ def customer_rows(
     snoozes = store.snoozes(team_id=team_id, customers=customers, after=now)
     comes_back = planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=settings.default_tz)
     resumes = {cid: resumed for cid, (_, resumed) in store.last_pauses(team_id=team_id, customer_ids=ids).items()}
+    nudged = store.nudged_days(team_id=team_id, customer_ids=ids, since=now - planner.TODAYS_NUDGES)
     rows = []
     for customer in customers:
         assert customer.id is not None
@@ -174,6 +175,7 @@ def customer_rows(
                     launch_until=customer.launch_until,
                     last_contact_at=last_calls.get(customer.id),
                     comes_back=comes_back.get(customer.id),
+                    nudged_days=nudged.get(customer.id, ()),
                 ),
                 standing=cadence_standing(customer, calendar, contacts.get(customer.id), now, resumes.get(customer.id)),
                 recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),

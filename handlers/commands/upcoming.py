@@ -37,6 +37,8 @@ def upcoming(call: CommandCall) -> Reply:
         team_id=call.team_id, customer_ids=[c.id for c in customers if c.id is not None], kinds=kinds
     )
     snoozes = call.store.snoozes(team_id=call.team_id, customers=customers, after=call.now)
+    ids = [c.id for c in customers if c.id is not None]
+    nudged = call.store.nudged_days(team_id=call.team_id, customer_ids=ids, since=call.now - planner.TODAYS_NUDGES)
     plan = planner.upcoming(
         customers,
         contacts,
@@ -44,6 +46,7 @@ def upcoming(call: CommandCall) -> Reply:
         until=call.now + HORIZON,
         default_tz=call.settings.default_tz,
         snoozes=snoozes,
+        nudged=nudged,
     )
     soonest: dict[int, planner.Upcoming] = {}
     for item in plan:

@@ -722,6 +722,28 @@ def test_launch_mode_switches_to_daily_calls_until_the_date(
     assert "Launch mode off" in ephemeral(slack.command("launch acme off"))
 
 
+def test_a_call_moved_later_after_todays_nudge_went_out_is_next_nudged_tomorrow_and_every_preview_says_so(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Tuesday's 09:00 nudge went out; at 10:00 the owner moves the call to 15:00. A day has one nudge, so none comes
+    at 15:00, but the answer, /partner upcoming, list and the card all said "Next nudge: Tue 1 Dec 15:00"."""
+    add(store)
+    tick(store, settings, day(1))
+    clock.set(day(1, timedelta(hours=15)))
+    assert "Next nudge: Wed 2 Dec 15:00 (America/New_York)" in ephemeral(slack.command("cadence acme daily 15:00"))
+    assert "Next nudge: Wed 2 Dec 15:00" in ephemeral(slack.command("cadence acme"))
+    assert "Wed 2 Dec 15:00 America/New_York — *Acme*" in ephemeral(slack.command("upcoming"))
+    for shown in (slack.command("list"), slack.command("show acme")):
+        text = json.dumps(shown.json()["blocks"])
+        assert "Wed 2 Dec 15:00" in text and "Tue 1 Dec 15:00" not in text
+    for instant in (day(1, timedelta(hours=20)), day(1, timedelta(hours=20, minutes=1)), day(2, timedelta(hours=20))):
+        tick(store, settings, instant)
+    assert [m["text"] for m in nudges(fake_slack)] == [
+        "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)",
+        "Time for the daily call with Acme (Wed 2 Dec 15:00 America/New_York)",
+    ]
+
+
 @pytest.mark.parametrize("command", ["cadence acme biweekly tue 10:00", 'edit acme cadence="biweekly tue 10:00"'])
 def test_moving_a_biweekly_call_by_an_hour_keeps_its_weeks(
     slack: SlackRequests, store: Store, clock: FakeClock, command: str
