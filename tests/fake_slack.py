@@ -1610,7 +1610,14 @@ class FakeSlack:
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"user": self._user_view(self._user(params))}
 
+    def _org_wide_needs_team(self, params: dict[str, Any]) -> None:
+        """An org-wide install's token serves many workspaces: Slack's list methods want to be told which."""
+        install = self.installs.get(self._caller_token or "")
+        if install is not None and install.get("org_wide") and not _str_param(params, "team_id"):
+            raise _ApiError("missing_argument")
+
     def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._org_wide_needs_team(params)
         members, next_cursor = _page(
             [self._user_view(u) for u in self.users.values()],
             params,
@@ -1699,6 +1706,7 @@ class FakeSlack:
         return {"members": members, "response_metadata": {"next_cursor": next_cursor}}
 
     def _conversations_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._org_wide_needs_team(params)
         types = {t.strip() for t in (_str_param(params, "types") or "public_channel").split(",") if t.strip()}
         exclude_archived = _truthy(params.get("exclude_archived"))
 

@@ -798,6 +798,20 @@ def test_an_org_wide_install_serves_each_workspace_of_the_org_with_its_own_data_
     assert {c.token for c in resumed} == {again.bot_token}  # the owners' overdue DMs too
 
 
+def test_a_channel_and_owner_typed_as_plain_names_are_found_with_an_org_wide_token(
+    oauth_bot: BotServer, fake_slack: FakeSlack, store: Store, world: None
+) -> None:
+    """A `#globex` / `@gus` Slack did not escape is looked up by name (conversations.list, users.list). An org-wide
+    token serves every workspace of the org, so Slack refuses those lists without the workspace's `team_id`
+    (`missing_argument`): the lookup names the workspace the command came from."""
+    assert install(oauth_bot.url, fake_slack, ORG, team_name="Org", org_wide=True).status == 200
+    two = org_requests(oauth_bot, fake_slack, T2)
+    reply = ephemeral_text(two.command("add Globex #globex @gus", user_id="U0201", user_name="gus"))
+    assert "Added *Globex* — owner <@U0201>, channel <#C2GLOBEX>" in reply, reply
+    lookups = fake_slack.calls_to("conversations.list") + fake_slack.calls_to("users.list")
+    assert len(lookups) == 2 and all(c.ok and c.params.get("team_id") == T2 for c in lookups)
+
+
 # --------------------------------------------------------------------------------------------- doctor
 
 
