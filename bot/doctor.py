@@ -30,6 +30,7 @@ from bot.oauth import (
     installation_store,
     installed_teams,
     manifest_bot_scopes,
+    org_wide_installs,
     team_client,
     team_installation,
 )
@@ -127,7 +128,10 @@ def _check_installations(settings: Settings, store: Store | None, manifest: Path
         return
     installations = installation_store(settings, store)
     teams = installed_teams(installations)
-    if not teams:
+    # An org-wide install serves the org's workspaces with one token: those that used Partner are checked with it.
+    orgs = {org: store.organisation_workspaces(enterprise_id=org) for org in org_wide_installs(installations)}
+    teams += [team for served in orgs.values() for team in served if team not in teams]
+    if not teams and not orgs:
         yield Finding(
             WARN,
             "installations",
@@ -135,8 +139,19 @@ def _check_installations(settings: Settings, store: Store | None, manifest: Path
             f"Open https://<your-host>{INSTALL_PATH} and click Add to Slack (README, OAuth install).",
         )
         return
-    yield Finding(OK, "installations", f"{len(teams)} workspace(s): {', '.join(teams)}")
+    detail = f"{len(teams)} workspace(s): {', '.join(teams)}" if teams else "no workspace has used Partner yet"
+    for org, served in orgs.items():
+        detail += f"; org-wide in {org} ({', '.join(served) or 'none of its workspaces has used Partner yet'})"
+    yield Finding(OK, "installations", detail)
     base = make_client(settings, timeout=10)
+    for org in (org for org, served in orgs.items() if not served):  # its token and scopes, at least
+        installation = installations.find_installation(enterprise_id=org, team_id=None, is_enterprise_install=True)
+        identity, scopes, findings = _check_token(
+            team_client(base, (installation.bot_token if installation else None) or "")
+        )
+        yield from _for_team(org, findings)
+        if identity is not None:
+            yield from _for_team(org, _check_scopes(scopes, manifest))
     for team_id in teams:
         installation = team_installation(installations, team_id)
         client = team_client(base, (installation.bot_token if installation else None) or "")

@@ -99,6 +99,25 @@ def installed_teams(installations: SQLAlchemyInstallationStore) -> list[str]:
         return [str(team) for team in conn.execute(query).scalars()]
 
 
+def org_wide_installs(installations: SQLAlchemyInstallationStore) -> list[str]:
+    """Every Enterprise Grid org that installed Partner org-wide (one bot token for its workspaces), in install
+    order."""
+    c = installations.bots.c
+    query = (
+        sa.select(c.enterprise_id)
+        .where(
+            c.client_id == installations.client_id,
+            c.is_enterprise_install.is_(True),
+            c.enterprise_id.is_not(None),
+            c.bot_token.is_not(None),
+        )
+        .group_by(c.enterprise_id)
+        .order_by(sa.func.min(c.installed_at))
+    )
+    with installations.engine.connect() as conn:
+        return [str(org) for org in conn.execute(query).scalars()]
+
+
 class SlackClients:
     """The bot's WebClient for a workspace, for code that runs outside a Slack request.
 

@@ -843,6 +843,38 @@ def test_doctor_checks_each_installed_workspace_with_its_own_token(
     assert "invalid_auth" in failed and "Reinstall Partner in that workspace" in out
 
 
+def test_doctor_checks_an_org_wide_install_and_the_workspaces_it_serves(
+    oauth_bot: BotServer, oauth_settings: Settings, fake_slack: FakeSlack, store: Store, world: None
+) -> None:
+    """An org-wide install has no workspace of its own: the doctor said 'no workspace has installed Partner yet'
+    and checked nothing. It checks the org's token, then each workspace that used Partner with it."""
+    assert install(oauth_bot.url, fake_slack, ORG, team_name="Org", org_wide=True).status == 200
+    code, out = doctor(oauth_settings)
+    assert code == 0, out
+    (installed,) = lines(out, "ok", "installations")
+    assert "no workspace has used Partner yet; org-wide in E0ORG01 (none of its workspaces" in installed
+    assert lines(out, "ok", f"{ORG} bot token") and lines(out, "ok", f"{ORG} scopes")
+
+    one = org_requests(oauth_bot, fake_slack, T1)
+    assert "Added *Acme*" in ephemeral_text(one.command("add Acme <#C1ACME|acme> <@U0001|dana>"))
+    oauth_bot.settle()
+    store.add_customer(team_id=T1, name="Gone", created_by="U0001", now=MON, channel_id="C1GONE")
+    org = org_installation(oauth_settings, store)
+    assert org is not None
+    mark = len(fake_slack.calls)
+    code, out = doctor(oauth_settings)
+    assert code == 1, out  # T1's second customer's channel is gone
+    assert lines(out, "ok", "installations") == [
+        f"  ok    installations: 1 workspace(s): {T1}; org-wide in {ORG} ({T1})"
+    ]
+    assert (
+        lines(out, "ok", f"{T1} bot token")
+        and lines(out, "ok", f"{T1} scopes")
+        and lines(out, "FAIL", f"{T1} channels")
+    )
+    assert {c.token for c in calls_since(fake_slack, mark)} == {org.bot_token}
+
+
 def test_doctor_only_warns_about_an_expired_rotating_token(
     oauth_bot: BotServer, oauth_settings: Settings, fake_slack: FakeSlack, store: Store, world: None
 ) -> None:
