@@ -19,7 +19,7 @@ from bot.settings import Settings
 from domain.errors import UserError
 from handlers.blocks import is_row_id
 from handlers.blocks.checkin import checkin_modal
-from handlers.blocks.nudges import outcome_text, snooze_modal
+from handlers.blocks.nudges import not_redrawn, snooze_modal
 from handlers.followups import AfterAck
 from handlers.home_publisher import request_home_refresh
 from schedules import planner
@@ -117,10 +117,7 @@ def skip_today(
             outcome["day"] = nudge.due_key
         # A skip outranks a snooze (typed as a command, the snooze shows on the nudge): the call is not coming back.
         if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome, replaces=("snoozed",)):
-            confirmation = (
-                f"{outcome_text(outcome)} Slack didn't let me update *{customer.name}*'s reminder, so it still "
-                "shows its buttons."
-            )
+            confirmation = not_redrawn(outcome, customer.name)
         request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
         ack()
     finally:  # also after a refusal: the message then shows what others did meanwhile

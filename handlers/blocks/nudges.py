@@ -57,6 +57,14 @@ def outcome_text(outcome: dict[str, Any]) -> str:
     return f"Handled by {by}{when}."
 
 
+def not_redrawn(outcome: dict[str, Any], customer_name: str) -> str:
+    """For the person who acted, when Slack would not redraw the nudge to show it."""
+    return (
+        f"{outcome_text(outcome)} Slack didn't let me update *{customer_name}*'s reminder, so it still shows its"
+        " buttons."
+    )
+
+
 def nudge_blocks(
     *, nudge_id: int, text: str, outcome: dict[str, Any] | None, skip: bool = True
 ) -> list[dict[str, Any]]:

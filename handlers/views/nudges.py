@@ -12,8 +12,9 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from handlers.blocks import metadata_row_id
-from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE
+from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE, not_redrawn
 from handlers.commands.snooze import MAX_REASON
+from handlers.followups import tell_user
 from handlers.home_publisher import request_home_refresh
 from handlers.ids import NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_REASON, NUDGE_SNOOZE_UNTIL
 from handlers.parsing import escape
@@ -129,7 +130,15 @@ def redraw_snoozed(
         return
     nudge = store.nudge(team_id=team_id, nudge_id=nudge_id) if nudge_id is not None else None
     # Only a snooze that was recorded changes the message (a refused submission ran this too).
-    if nudge is not None and nudge.payload.get("outcome") and nudge.channel_id and nudge.message_ts:
-        refresh_message(
-            store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=clock()
-        )
+    outcome = nudge.payload.get("outcome") if nudge is not None else None
+    if nudge is None or not outcome or not nudge.channel_id or not nudge.message_ts:
+        return
+    redrawn = refresh_message(
+        store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=clock()
+    )
+    user_id = body["user"]["id"]
+    customer = store.customer(team_id=team_id, customer_id=nudge.customer_id or 0)
+    if not redrawn and customer is not None and outcome.get("what") == "snoozed" and outcome.get("by") == user_id:
+        # The form closed without a word: the message was to say the snooze was taken. One Slack would not redraw
+        # (deleted, too old to edit, rate-limited) leaves the snoozer looking at the buttons they just used.
+        tell_user(client, user_id=user_id, channel_id=nudge.channel_id, text=not_redrawn(outcome, customer.name))

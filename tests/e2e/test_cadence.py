@@ -401,6 +401,35 @@ def test_skip_on_a_nudge_slack_will_not_redraw_is_confirmed_to_the_clicker_once(
     assert rows(store)[0].payload["outcome"]["what"] == "skipped"
 
 
+@pytest.mark.parametrize("error", ["cant_update_message", "message_not_found"])
+def test_a_snooze_on_a_nudge_slack_will_not_redraw_is_confirmed_to_the_snoozer_once(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, error: str
+) -> None:
+    """The snooze form closes without a word: the redrawn nudge was the confirmation, and Slack refused to redraw it
+    (too old to edit, deleted meanwhile), leaving the snoozer looking at the buttons they had just used."""
+    add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+    slack.block_action(NUDGE_SNOOZE, value=message["blocks"][1]["elements"][1]["value"], channel_id="C0ACME")
+    (opened,) = fake_slack.calls_to("views.open")
+    values = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "1d"}}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "offsite"}},
+    }
+    fake_slack.fail_next("chat.update", error=error)
+    meta = opened.params["view"]["private_metadata"]
+    assert slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=meta).status == 200
+    bot.settle()
+    (told,) = fake_slack.calls_to("chat.postEphemeral")
+    assert (told.params["channel"], told.params["user"]) == ("C0ACME", "U0001")
+    assert (
+        told.params["text"].startswith(":zzz: Snoozed by <@U0001> until <!date^")
+        and "— offsite." in told.params["text"]
+    )
+    assert "Slack didn't let me update *Acme*'s reminder, so it still shows its buttons." in told.params["text"]
+    assert rows(store)[0].payload["outcome"]["what"] == "snoozed"
+
+
 def test_a_nudge_slack_does_not_redraw_in_time_leaves_the_tick_going(
     store: Store, settings: Settings, fake_slack: FakeSlack
 ) -> None:
