@@ -721,6 +721,58 @@ def test_an_uninstalled_workspace_gets_no_more_nudges_until_it_installs_again(
     assert again.token == new_token
 
 
+def test_a_slack_connect_channel_between_two_installed_workspaces_is_each_ones_own_and_never_doubled(
+    teams: dict[str, SlackRequests],
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    unpaced: None,
+) -> None:
+    """T1 (the vendor) and T2 (its customer) both installed Partner and share #acme-globex through Slack Connect;
+    each tracks the other as a customer in it. Slack delivers each channel event once per installation, each with
+    its own `authorizations`: each delivery changes its own workspace's customer only, the bot that joined is
+    told apart per installation, and the nudges owed on both sides go to each owner's DM, once, with their
+    workspace's token, never into the channel the other side reads."""
+    fake_slack.add_channel("CSHARED", name="acme-globex", members=["U0001", "U0201"])
+    one, two = teams[T1], teams[T2]
+    assert "Added *Globex*" in ephemeral_text(one.command("add Globex <#CSHARED|acme-globex> <@U0001|dana>"))
+    reply = two.command("add Acme <#CSHARED|acme-globex> <@U0201|gus>", user_id="U0201", user_name="gus")
+    assert "Added *Acme*" in ephemeral_text(reply)
+    oauth_bot.settle()
+    for team_id, name in ((T1, "globex"), (T2, "acme")):
+        customer = store.customer_by_name(team_id=team_id, name=name)
+        assert customer is not None
+        changes = {"cadence": "daily 09:00", "tz": "America/New_York"}
+        store.update_customer(team_id=team_id, customer_id=customer.id or 0, actor_id=None, changes=changes, now=MON)
+        store.record_channel_error(team_id=team_id, customer_id=customer.id or 0, error="not_in_channel", now=MON)
+
+    fake_slack.channels["CSHARED"]["is_ext_shared"] = True
+    shared = {"type": "channel_shared", "channel": "CSHARED"}
+    assert one.event({**shared, "connected_team_id": T2}, is_ext_shared_channel=True).status == 200
+    assert store.customer_by_name(team_id=T1, name="globex").channel_shared  # type: ignore[union-attr]
+    assert not store.customer_by_name(team_id=T2, name="acme").channel_shared  # type: ignore[union-attr]
+    assert two.event({**shared, "connected_team_id": T1}, is_ext_shared_channel=True).status == 200
+    assert store.customer_by_name(team_id=T2, name="acme").channel_shared  # type: ignore[union-attr]
+
+    # T1's bot joins: both installations hear of it; only T1's customer gets its channel back.
+    joined = {"type": "member_joined_channel", "channel": "CSHARED", "user": f"UBOT{T1}", "team": T1}
+    for side in (one, two):
+        assert side.event(joined, is_ext_shared_channel=True).status == 200
+    assert store.customer_by_name(team_id=T1, name="globex").channel_error is None  # type: ignore[union-attr]
+    assert store.customer_by_name(team_id=T2, name="acme").channel_error == "not_in_channel"  # type: ignore[union-attr]
+
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    mark = len(fake_slack.calls)
+    report = run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    assert not report.failed, report.failed
+    posts = [c for c in calls_since(fake_slack, mark) if c.method == "chat.postMessage" and c.ok]
+    assert sorted((c.params["channel"], fake_slack.team_of(c)) for c in posts) == [("U0001", T1), ("U0201", T2)]
+    texts = {c.params["channel"]: c.params["text"] for c in posts}
+    assert "Globex" in texts["U0001"] and "Acme" in texts["U0201"], texts
+
+
 # --------------------------------------------------------------------------------------------- Enterprise Grid
 
 ORG = "E0ORG01"
