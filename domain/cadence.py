@@ -300,6 +300,9 @@ _KIND_ALIASES: dict[str, CadenceKind] = {
     "off": "off",
     "none": "off",
     "never": "off",
+    "everyday": "daily",
+    "weekdays": "daily",
+    "workdays": "daily",
 }
 _TIME_RE = re.compile(r"^(\d{1,2})(?::(\d{2}))?(am|pm)?$")
 _DAY_OF_MONTH_RE = re.compile(r"^(\d{1,2})(st|nd|rd|th)?$")
@@ -362,7 +365,25 @@ _EVERY_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+def _weekday(token: str) -> int | None:
+    """A day of the week as people write it in a cadence, "tue", "Tuesday" or "tuesdays"; None otherwise."""
+    for key in (token, token[:-1] if token.endswith("s") else None):
+        if key:
+            try:
+                return parse_weekday(key)
+            except ValueError:
+                pass
+    return None
+
+
 def _plain_every(tokens: list[str]) -> list[str]:
+    # "tuesdays 10am" and "every tuesday at 10", "every other fri": a weekly (biweekly) call on that day.
+    if tokens and _weekday(tokens[0]) is not None:
+        return ["weekly", *tokens]
+    if len(tokens) >= 2 and tokens[0] == "every" and _weekday(tokens[1]) is not None:
+        return ["weekly", *tokens[1:]]
+    if len(tokens) >= 3 and tokens[:2] in (["every", "other"], ["every", "second"]) and _weekday(tokens[2]) is not None:
+        return ["biweekly", *tokens[2:]]
     if len(tokens) < 2 or tokens[0] != "every":
         return tokens
     for phrase, kind in _EVERY_PHRASES:
@@ -411,6 +432,13 @@ def parse_cadence(text: str, *, anchor: date | None = None, previous: Cadence | 
         if not rest:
             raise _fail(text, f"{kind} needs a day, e.g. '{kind} tue'")
         fields["weekday"] = _weekday_or_fail(text, rest.pop(0))
+        also = [t for t in rest if t not in ("and", "&", "+")]
+        if also and _weekday(also[0]) is not None:  # "weekly mon,wed": read as a call time, said as "not a time"
+            raise _fail(
+                text,
+                f"a cadence has one call day a week — pick one ('{kind} {WEEKDAYS[fields['weekday']]}'), or use "
+                "'daily' for a call every business day",
+            )
     elif kind == "monthly":
         if not rest:
             raise _fail(text, "monthly needs a day, e.g. 'monthly 15' or 'monthly first-mon'")
@@ -460,7 +488,10 @@ def _weekday_or_fail(text: str, token: str) -> int:
     try:
         return parse_weekday(token)
     except ValueError as err:
-        raise _fail(text, str(err)) from None
+        found = _weekday(token)
+        if found is None:
+            raise _fail(text, str(err)) from None
+        return found
 
 
 def _parse_monthly_day(text: str, rest: list[str], fields: dict[str, int]) -> list[str]:

@@ -723,6 +723,38 @@ def test_a_nudge_button_naming_no_reminder_says_so_not_that_the_customer_is_gone
 # Commands
 
 
+@pytest.mark.parametrize(
+    ("typed", "described"),
+    [
+        ("every monday at 10", "weekly on Mon at 10:00"),
+        ("tuesdays 10:30am", "weekly on Tue at 10:30"),
+        ("weekly on thursdays", "weekly on Thu at 09:00"),
+        ("every other fri at 2pm", "biweekly on Fri at 14:00"),
+        ("weekdays 8:30", "daily at 08:30"),
+    ],
+)
+def test_a_weekly_call_said_as_people_say_it_is_understood(
+    slack: SlackRequests, store: Store, typed: str, described: str
+) -> None:
+    """ "every monday at 10" was refused with "expected 'every <N> days' but found 'monday 10'", "tuesdays" as "not a
+    cadence kind", while "every day at 9" and "every other week on fri" were read."""
+    add(store, cadence=None)
+    assert f"*Acme*: {described}" in ephemeral(slack.command(f"cadence acme {typed}"))
+
+
+@pytest.mark.parametrize(("typed", "pick"), [("mon,wed", "weekly mon"), ("weekly tue and thu 10am", "weekly tue")])
+def test_several_call_days_a_week_are_named_as_such_not_as_a_wrong_time(
+    slack: SlackRequests, store: Store, typed: str, pick: str
+) -> None:
+    """ "weekly mon,wed" said "I didn't understand 'wed' ('wed' is not a time…)" and "mon,wed" that 'mon' "is not a
+    cadence kind": a cadence has one call day a week, and the answer says so and what to type instead."""
+    add(store, cadence="daily 09:00")
+    text = ephemeral(slack.command(f"cadence acme {typed}"))
+    assert f"a cadence has one call day a week — pick one ('{pick}'), or use 'daily'" in text
+    assert "Usage: `/partner cadence" in text and "not a time" not in text and "not a cadence kind" not in text
+    assert store.customer_by_name(team_id=TEAM_ID, name="acme").cadence == "daily 09:00"  # type: ignore[union-attr]
+
+
 def test_cadence_command_sets_shows_and_is_for_the_owner_or_admins(
     slack: SlackRequests, store: Store, fake_slack: FakeSlack
 ) -> None:
