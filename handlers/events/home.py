@@ -30,7 +30,9 @@ from handlers.blocks.home import (
     with_next_nudge,
 )
 from handlers.blocks.home import home_view as build_home_view
+from handlers.home_publisher import publisher_of
 from schedules import planner
+from schedules.slack_http import TRANSIENT
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -239,3 +241,16 @@ def app_home_opened(
         # error answer here would only make Slack redeliver the event, and count against the app's event delivery.
         error = e.response.get("error") if isinstance(e, SlackApiError) else repr(e)
         logger.warning("could not publish the Home of %s (team=%s): %s", event["user"], context.team_id, error)
+        if not isinstance(e, SlackApiError) or _passing(e):
+            # Slack busy or down (a Retry-After too long to wait out while Slack waits for this answer): published
+            # again after the answer, through the debounced refresh, whose client waits the Retry-After out; else a
+            # first look at the tab stays blank until the user happens to open it again.
+            publisher = publisher_of(context)
+            if publisher is not None:
+                publisher.request(team_id, [user_id])
+
+
+def _passing(error: SlackApiError) -> bool:
+    """Slack's own trouble (rate limit, 5xx), gone on a later try; a refused view or token is not retried."""
+    status = error.response.status_code
+    return status == 429 or status >= 500 or str(error.response.get("error") or "") in TRANSIENT

@@ -425,6 +425,33 @@ def test_the_first_home_of_a_new_workspace_welcomes_and_says_how_to_add_the_firs
     assert "No customer matches these filters." in as_text(nobody) and "Welcome" not in as_text(nobody)
 
 
+@pytest.mark.parametrize(
+    ("fault", "retried"),
+    [
+        ({"status": 429, "retry_after": 5}, True),  # longer than may be waited while Slack waits for the answer
+        ({"status": 503, "times": 3}, True),  # the client's two retries fail too
+        ({"error": "invalid_blocks"}, False),  # Slack refused the view itself: the same view would be refused again
+        ({"error": "invalid_auth"}, False),
+    ],
+)
+def test_a_home_slack_was_too_busy_to_take_when_opened_is_published_after_the_answer(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store, fault: dict[str, Any], retried: bool
+) -> None:
+    """A first look at the tab stayed blank (a later look stale) until the user happened to open it again."""
+    add_customers(store, 2)
+    fake_slack.fail_next("views.publish", **fault)
+    assert slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"}).status == 200
+    assert DANA not in fake_slack.published_home
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    assert publisher.pending() == ({(TEAM_ID, DANA)} if retried else set())
+    publisher.flush()  # the debounced refresh's timer firing, after the answer
+    if retried:
+        assert row_names(validated(fake_slack.published_home[DANA])) == ["Customer 0000", "Customer 0001"]
+    else:
+        assert DANA not in fake_slack.published_home
+
+
 def test_a_forged_filter_value_falls_back_to_the_defaults(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
