@@ -899,3 +899,35 @@ def test_a_change_answered_on_the_spot_reads_nobodys_home_and_whoever_looks_at_t
     publisher.flush()
     homes = [c.params["user_id"] for c in fake_slack.calls_to("views.publish")[published:]]
     assert sorted(homes) == [DANA, SAM]  # Sam's own, and Dana's whole-team view: each once
+
+
+def test_the_digest_counts_the_customers_at_risk_and_overdue_that_home_shows_at_the_same_moment(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    """One team, some customers paused or snoozed: the team digest's "At risk (N)" is the whole team's Home filtered to
+    at risk, and the owner's own digest's "Overdue (N)" is the overdue count in their Home's header."""
+    ids = add_customers(store, 30)
+    add_customers(store, 15, start=100, owner=SAM)
+    with Session(store.engine) as session:
+        session.execute(
+            update(Customer).where(col(Customer.id).in_(ids[:3])).values(paused_at=NOW - timedelta(days=20))
+        )
+        session.execute(
+            update(Customer).where(col(Customer.id).in_(ids[3:6])).values(snoozed_until=NOW + timedelta(days=3))
+        )
+        session.commit()
+    clock.set(NOW + timedelta(days=2, hours=3))
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    fake_slack.wait_for("views.publish", 1)
+    header = next(b for b in fake_slack.published_home[DANA]["blocks"] if b.get("block_id") == "home_week")
+    (overdue_on_home,) = [int(f["text"].split("\n")[1]) for f in header["fields"] if "*Overdue*" in f["text"]]
+    click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"})
+    at_risk = click(slack, fake_slack, HOME_SHOW, action_type="static_select", selected_option={"value": "risk"})
+    (footer,) = [b for b in at_risk["blocks"] if b["type"] == "context" and "riskiest first" in as_text(b)]
+    at_risk_on_home = int(as_text(footer).split(" of ")[1].split(" customers")[0])
+    assert overdue_on_home > 0 and 0 < at_risk_on_home < 45
+
+    team = as_text(slack.command("digest team").json())
+    mine = as_text(slack.command("digest mine").json())
+    assert f"At risk ({at_risk_on_home})" in team, team
+    assert f"Overdue ({overdue_on_home})" in mine, mine
