@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from storage.base import StoreBase
 from storage.models import Customer, CustomerEvent, SurveyDraft, SurveyResponse
+from storage.nudges import _write_transaction
 
 TEAM_KEY = "team"  # SurveyDraft.customer_key for surveys about the team rather than one customer
 
@@ -62,7 +63,15 @@ class SurveyQueries(StoreBase):
             idempotency_key=idempotency_key,
         )
         tier_change: tuple[str | None, str] | None = None
+        sets_tier = set_tier is not None and customer_id is not None
         with self.session() as session:
+            customer: Customer | None = None
+            if sets_tier:
+                # The tier is read and moved under the customer row's write lock, taken before the answer's insert
+                # (which locks the row too, for its foreign key: taken after, two answers at once deadlock): two
+                # level answers at the same moment each move it from where the other left it.
+                _write_transaction(session)
+                customer = session.get(Customer, customer_id, with_for_update=True)
             session.add(response)
             try:
                 session.flush()
@@ -82,23 +91,26 @@ class SurveyQueries(StoreBase):
             ).first()
             if draft is not None:
                 session.delete(draft)
-            if set_tier is not None and customer_id is not None:
-                customer = session.get(Customer, customer_id)
-                if customer is not None and customer.team_id == team_id and customer.tier != set_tier:
-                    tier_change = (customer.tier, set_tier)
-                    customer.tier = set_tier
-                    customer.updated_at = now
-                    session.add(customer)
-                    session.add(
-                        CustomerEvent(
-                            team_id=team_id,
-                            customer_id=customer_id,
-                            actor_id=respondent_id,
-                            kind="tier_changed",
-                            detail={"old": tier_change[0], "new": set_tier, "survey_response_id": response.id},
-                            at=now,
-                        )
+            if (
+                set_tier is not None
+                and customer is not None
+                and customer.team_id == team_id
+                and customer.tier != set_tier
+            ):
+                tier_change = (customer.tier, set_tier)
+                customer.tier = set_tier
+                customer.updated_at = now
+                session.add(customer)
+                session.add(
+                    CustomerEvent(
+                        team_id=team_id,
+                        customer_id=customer_id,
+                        actor_id=respondent_id,
+                        kind="tier_changed",
+                        detail={"old": tier_change[0], "new": set_tier, "survey_response_id": response.id},
+                        at=now,
                     )
+                )
             session.commit()
             return RecordedSurvey(response, created=True, tier_change=tier_change)
 

@@ -767,3 +767,62 @@ def test_the_digest_lists_each_customer_that_moved_tier_once_with_the_way_it_wen
         "• *Acme Corp*: no tier → partner → supplier → partner\n"
         "• *Globex*: partner → supplier :small_red_triangle_down: down"
     )
+
+
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
+def test_two_people_rating_the_level_at_the_same_moment_keep_one_tier_history(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dana and Sam send the level survey together: each move in the tier's history must start where the one before
+    it ended. On PostgreSQL both read the tier before either wrote it, so both said "no tier → …" and Sam's DM to
+    the owner named a move from a tier Acme no longer had."""
+    import threading
+    from contextlib import suppress
+
+    from sqlalchemy import event
+
+    customer = add_customer(slack, store)
+    for user_id in ("U0001", "U0002"):
+        ok(slack.command("survey acme level", user_id=user_id))
+    views = fake_slack.calls_to("views.open")[-2:]
+    inside, together = threading.local(), threading.Barrier(2, timeout=2)
+    recorded = store.record_survey_response
+
+    def record(**kwargs: Any) -> Any:
+        inside.on = True
+        try:
+            return recorded(**kwargs)
+        finally:
+            inside.on = False
+
+    def read_customer(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # Both deliveries are held once they have read the customer's row inside the answer's transaction.
+        if getattr(inside, "on", False) and statement.lstrip().startswith("SELECT") and "FROM customer" in statement:
+            with suppress(threading.BrokenBarrierError):
+                together.wait()
+            together.abort()
+
+    monkeypatch.setattr(store, "record_survey_response", record)
+    event.listen(store.engine, "after_cursor_execute", read_customer)
+    try:
+        threads = [
+            threading.Thread(
+                target=submit,
+                args=(slack, call.params["view"], {"level": level}),
+                kwargs={"view_id": f"VRACE{n}", "user_id": user_id},
+            )
+            for n, (call, level, user_id) in enumerate(
+                zip(views, ["partner", "supplier"], ["U0001", "U0002"], strict=True)
+            )
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+    finally:
+        event.remove(store.engine, "after_cursor_execute", read_customer)
+    events = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=customer.id or 0, kind="tier_changed")
+    assert len(store.survey_responses(team_id=TEAM_ID, survey="level")) == 2
+    assert [e.detail["old"] for e in events] == [None, events[0].detail["new"]], [e.detail for e in events]
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id or 0)
+    assert fresh is not None and fresh.tier == events[-1].detail["new"]
