@@ -109,13 +109,16 @@ def redraw_snoozed(
     clock: Clock,
     settings: Settings,
 ) -> None:
-    """After the modal closed: the nudge message says who snoozed it, until when and why. Opened from Home or the
-    card (no nudge clicked), the posted nudge of the call the snooze put off says so, as after the command."""
+    """After the modal closed: the nudge message says who snoozed it, until when and why. The posted nudge of the
+    call the snooze put off says so too, as after the command: opened from Home or the card (no nudge clicked), or
+    from an earlier day's nudge."""
     team_id = context.team_id or body["team"]["id"]
     meta = _metadata(view)
     nudge_id = metadata_row_id(meta.get("nudge_id"))
     customer_id = metadata_row_id(meta.get("customer_id"))
-    if nudge_id is None and customer_id is not None:
+    if customer_id is not None:
+        # Clicked on an earlier day's nudge, the snooze puts off the call still to come (today's), whose nudge is
+        # another message: it says so too, where it kept asking for the call the snooze had just put off.
         now = clock()
         mark_snoozed_call(
             store=store,
@@ -127,8 +130,9 @@ def redraw_snoozed(
             settings=settings,
             set_after=now - timedelta(minutes=1),  # a refused submission saved nothing: an older snooze is not this
         )
+    if nudge_id is None:
         return
-    nudge = store.nudge(team_id=team_id, nudge_id=nudge_id) if nudge_id is not None else None
+    nudge = store.nudge(team_id=team_id, nudge_id=nudge_id)
     # Only a snooze that was recorded changes the message (a refused submission ran this too).
     outcome = nudge.payload.get("outcome") if nudge is not None else None
     if nudge is None or not outcome or not nudge.channel_id or not nudge.message_ts:

@@ -467,6 +467,31 @@ def test_skip_clicked_on_yesterdays_nudge_skips_yesterdays_call_and_says_so(
     assert rows(store, "overdue") == []
 
 
+def test_snooze_clicked_on_yesterdays_nudge_shows_on_todays_nudge_whose_call_it_puts_off(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """On Wednesday Dana snoozes Acme for a day from Tuesday's nudge, higher in the channel: the call it puts off is
+    Wednesday's (it comes back on Thursday), yet Wednesday's nudge kept offering Log call / Snooze / Skip."""
+    add(store)
+    tick(store, settings, day(1))
+    tick(store, settings, day(2))
+    tuesday = json.loads(json.dumps(nudges(fake_slack)[0]))
+    clock.set(day(2, timedelta(hours=15)))
+    value = tuesday["blocks"][1]["elements"][1]["value"]
+    slack.block_action(NUDGE_SNOOZE, value=value, channel_id="C0ACME", message=button_message(tuesday))
+    (opened,) = fake_slack.calls_to("views.open")
+    values = {"for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "1d"}}}}
+    meta = opened.params["view"]["private_metadata"]
+    assert slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=meta).status == 200
+    bot.settle()
+    for message in nudges(fake_slack):  # Tuesday's, clicked, and Wednesday's, whose call comes back on Thursday
+        shown = json.dumps(message["blocks"])
+        assert "Snoozed by <@U0001> until" in shown and NUDGE_SKIP not in shown, message["text"]
+    assert len(fake_slack.calls_to("chat.update")) == 2
+    tick(store, settings, day(3, timedelta(hours=15)))
+    assert nudges(fake_slack)[-1]["text"].endswith(": the call snoozed on Wed 2 Dec")
+
+
 def test_log_call_opens_the_checkin_modal_and_the_message_shows_the_call_once_logged(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
