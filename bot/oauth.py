@@ -243,10 +243,48 @@ def _partner_installation_store() -> type[SQLAlchemyInstallationStore]:
 
     class PartnerInstallationStore(SQLAlchemyInstallationStore):
         """slack-sdk's store, shared (not deep-copied) when Bolt copies a request's context for its lazy
-        listeners."""
+        listeners.
+
+        A workspace that installed Partner and then joined an Enterprise Grid organisation keeps its installation,
+        stored without an organisation, while Slack's requests now name the organisation: slack-sdk matches both
+        ids and found nothing, so Partner answered none of that workspace's commands (an empty 200). The workspace's
+        own installation from before is used then (team ids are unique across Slack), and deleted with it."""
 
         def __deepcopy__(self, memo: dict[int, Any]) -> PartnerInstallationStore:
             return self
+
+        def find_installation(
+            self,
+            *,
+            enterprise_id: str | None,
+            team_id: str | None,
+            user_id: str | None = None,
+            is_enterprise_install: bool | None = False,
+        ) -> Installation | None:
+            found = super().find_installation(
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                user_id=user_id,
+                is_enterprise_install=is_enterprise_install,
+            )
+            if found is None and enterprise_id and team_id and not is_enterprise_install:
+                found = super().find_installation(enterprise_id=None, team_id=team_id, user_id=user_id)
+            return found
+
+        def find_bot(
+            self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+        ) -> Bot | None:
+            found = super().find_bot(
+                enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install
+            )
+            if found is None and enterprise_id and team_id and not is_enterprise_install:
+                found = super().find_bot(enterprise_id=None, team_id=team_id)
+            return found
+
+        def delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+            super().delete_all(enterprise_id=enterprise_id, team_id=team_id)
+            if enterprise_id and team_id:
+                super().delete_all(enterprise_id=None, team_id=team_id)
 
     return PartnerInstallationStore
 

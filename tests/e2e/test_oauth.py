@@ -850,6 +850,36 @@ def test_an_org_wide_install_serves_each_workspace_of_the_org_with_its_own_data_
     assert {c.token for c in resumed} == {again.bot_token}  # the owners' overdue DMs too
 
 
+def test_a_workspace_that_joins_an_enterprise_grid_org_after_installing_is_still_answered(
+    oauth_bot: BotServer, oauth_settings: Settings, fake_slack: FakeSlack, store: Store, world: None, unpaced: None
+) -> None:
+    """T1 installed Partner on its own, then its company moved it into an Enterprise Grid organisation: the
+    installation and token stay, but every request now names the organisation too. slack-sdk's store matched both
+    ids and found nothing, so every command was answered with an empty 200 (Slack shows nothing at all)."""
+    assert install(oauth_bot.url, fake_slack, T1, team_name="Acme Partners").status == 200
+    migrated = SlackRequests(
+        oauth_bot.url, signing_secret=SIGNING_SECRET, team_id=T1, enterprise_id=ORG, fake=fake_slack
+    )
+    assert "Added *Acme*" in ephemeral_text(migrated.command("add Acme <#C1ACME|acme> <@U0001|dana>"))
+    assert "Acme" in ephemeral_text(migrated.command("list"))
+    oauth_bot.settle()
+    # A workspace of the organisation that never installed Partner is still refused.
+    stranger = SlackRequests(
+        oauth_bot.url, signing_secret=SIGNING_SECRET, team_id=T3, enterprise_id=ORG, fake=fake_slack
+    )
+    assert "Added" not in stranger.command("add Initech <#C3INITECH|initech>", user_id="U0301").text
+    assert store.customer_by_name(team_id=T3, name="initech") is None
+
+    # Uninstalled from the organisation's side: the installation from before the move goes with it.
+    assert migrated.event({"type": "app_uninstalled"}).status == 200
+    assert installation(oauth_settings, store, T1) is None and installation_rows(store) == 0
+    assert store.uninstalled_team_ids() == [T1]
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    with pytest.raises(NotInstalled):
+        app.slack_clients.for_team(T1)
+
+
 def test_a_channel_and_owner_typed_as_plain_names_are_found_with_an_org_wide_token(
     oauth_bot: BotServer, fake_slack: FakeSlack, store: Store, world: None
 ) -> None:
