@@ -4,7 +4,8 @@ Why: the builtin client (slack-sdk 3.48) does not notice a connection closed wit
 dropped TCP connection, a proxy or load balancer cutting it): its receive loop gets `b""` from `recv` forever, spinning
 a whole core, and only its ping monitor gives up on the connection after five failed pings (about a minute at the
 10 s interval) — a minute in which every slash command fails. Here an empty read is what it means (the peer closed)
-and the client reconnects at once, as it does for a close frame.
+and the client reconnects at once, as it does for a close frame. The same socket hands the client's frame parser
+one whole frame per read, which keeps that parser (recursive) from overflowing the stack on big or queued envelopes.
 
 At start, Slack out of reach or answering apps.connections.open with its own trouble (5xx, `ratelimited` past the
 client's retries) is waited for, as the database is: an orchestrator restarting a process that exits would only
@@ -17,6 +18,7 @@ import errno
 import json
 import logging
 import socket
+import struct
 import threading
 from typing import Any
 
@@ -39,17 +41,58 @@ class SlackHungUp(ConnectionResetError):
     """The Socket Mode connection was closed by Slack's side without a close frame."""
 
 
+# Bytes asked of the socket at a time: a TLS record is at most 16 KiB, and an envelope can be several of them.
+READ_SIZE = 64 * 1024
+
+
+def _frame_end(buffer: bytearray) -> int | None:
+    """Where the first WebSocket frame in `buffer` ends (RFC 6455 §5.2), or None while it is incomplete."""
+    if len(buffer) < 2:
+        return None
+    length, start = buffer[1] & 0x7F, 2
+    if length == 126:
+        if len(buffer) < 4:
+            return None
+        (length,), start = struct.unpack("!H", buffer[2:4]), 4
+    elif length == 127:
+        if len(buffer) < 10:
+            return None
+        (length,), start = struct.unpack("!Q", buffer[2:10]), 10
+    if buffer[1] & 0x80:  # masked (never from a server; counted all the same)
+        start += 4
+    end = start + length
+    return end if len(buffer) >= end else None
+
+
 class _HangUpAwareSocket:
-    """The connection's socket, raising SlackHungUp where `recv` returns nothing (end of stream)."""
+    """The connection's socket, raising SlackHungUp where `recv` returns nothing (end of stream), and handing the
+    client one whole frame per `recv`.
+
+    Whole frames because slack-sdk's frame parser recurses once per `recv` of 1 KiB and once per further frame in what
+    it read: an envelope near 1 MB, or a burst of queued envelopes read together, overflowed the stack (RecursionError),
+    and every envelope of that read was lost, unacked, with the stream's framing after it. Given one frame at a time it
+    never recurses. A frame cut by the socket's timeout stays here until the rest arrives.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._buffer = bytearray()
 
     def recv(self, size: int) -> bytes:
-        data = self._sock.recv(size)
-        if not data and size > 0:
-            raise SlackHungUp(errno.ECONNRESET, "Slack closed the Socket Mode connection")
-        return data
+        while True:
+            # slack-sdk reads the handshake's last line up to its "\r": the "\n" left is no frame (no server frame
+            # starts with 0x0A, a control opcode without FIN) and its parser skips it; so does this.
+            while self._buffer[:1] == b"\n":
+                del self._buffer[:1]
+            if (end := _frame_end(self._buffer)) is not None:
+                break
+            data = self._sock.recv(max(size, READ_SIZE))
+            if not data and size > 0:
+                raise SlackHungUp(errno.ECONNRESET, "Slack closed the Socket Mode connection")
+            self._buffer += data
+        frame = bytes(self._buffer[:end])
+        del self._buffer[:end]
+        return frame
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)

@@ -54,7 +54,8 @@ class _Connection:
     retiring: bool = False  # told to reconnect; closed once its successor says hello, as Slack does
     pings: int = 0
 
-    def send_frame(self, opcode: int, data: bytes = b"") -> None:
+    @staticmethod
+    def frame(opcode: int, data: bytes = b"") -> bytes:
         """Server frames are never masked (RFC 6455 §5.1)."""
         length = len(data)
         if length <= 125:
@@ -63,8 +64,11 @@ class _Connection:
             header = struct.pack("!BBH", 0x80 | opcode, 126, length)
         else:
             header = struct.pack("!BBQ", 0x80 | opcode, 127, length)
+        return header + data
+
+    def send_frame(self, opcode: int, data: bytes = b"") -> None:
         with self.send_lock:
-            self.sock.sendall(header + data)
+            self.sock.sendall(self.frame(opcode, data))
 
     def send_json(self, message: dict[str, Any]) -> None:
         self.send_frame(OP_TEXT, json.dumps(message).encode("utf-8"))
@@ -194,6 +198,33 @@ class FakeSocketMode:
         retry_reason: str | None = None,
     ) -> str:
         """Push one envelope to the newest live connection; returns its envelope_id."""
+        envelope = self._envelope(kind, payload, accepts_response_payload, retry_attempt, retry_reason)
+        connection = self.wait_connected()
+        with self._lock:
+            self.sent.append(envelope)
+        connection.send_json(envelope)
+        return str(envelope["envelope_id"])
+
+    def send_burst(self, kind: str, payloads: list[dict[str, Any]]) -> list[str]:
+        """Envelopes back to back in one write, as a client reading slower than Slack sends finds them (a backlog
+        after a pause, a busy workspace): its reads then hold many frames, and frames cut anywhere."""
+        envelopes = [self._envelope(kind, payload, False, None, None) for payload in payloads]
+        connection = self.wait_connected()
+        with self._lock:
+            self.sent.extend(envelopes)
+        data = b"".join(connection.frame(OP_TEXT, json.dumps(e).encode("utf-8")) for e in envelopes)
+        with connection.send_lock:
+            connection.sock.sendall(data)
+        return [str(e["envelope_id"]) for e in envelopes]
+
+    def _envelope(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        accepts_response_payload: bool,
+        retry_attempt: int | None,
+        retry_reason: str | None,
+    ) -> dict[str, Any]:
         envelope_id = f"{secrets.token_hex(4)}-{next(self._envelopes):04d}-{secrets.token_hex(6)}"
         envelope: dict[str, Any] = {
             "envelope_id": envelope_id,
@@ -204,11 +235,7 @@ class FakeSocketMode:
         if kind == "events_api":
             envelope["retry_attempt"] = retry_attempt or 0
             envelope["retry_reason"] = retry_reason or ""
-        connection = self.wait_connected()
-        with self._lock:
-            self.sent.append(envelope)
-        connection.send_json(envelope)
-        return envelope_id
+        return envelope
 
     def request_disconnect(self, reason: str = "refresh_requested") -> None:
         """Slack's warning before it rotates a connection: the client should open a new one."""

@@ -212,6 +212,47 @@ def test_reconnects_when_slack_hangs_up_without_a_word_and_keeps_working(
     assert "/partner help" in ack_text(sm.command("help"))
 
 
+def test_a_backlog_of_envelopes_and_an_envelope_of_a_megabyte_are_each_acked(
+    sm: SocketModeRequests, fake_slack: FakeSlack, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """slack-sdk's frame parser recursed once per 1 KiB read and once per further frame in a read: 1,200 envelopes
+    arriving together (Slack sending faster than the client reads), or one Home click whose view is near Slack's
+    limits (100 sections of 3,000 characters), overflowed the stack; every envelope of that read went unacked and the
+    framing after it was lost. Each is acked, and the connection keeps working."""
+    events = [
+        {
+            "token": "verification-token-deprecated",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event_id": f"EvBACKLOG{i:05d}",
+            "event_time": 1795700000 + i,
+            "authorizations": [{"team_id": TEAM_ID, "user_id": fake_slack.bot_user_id, "is_bot": True}],
+            "event": {"type": "reaction_added", "user": "U0001", "reaction": "tada", "event_ts": f"{i}.000100"},
+        }
+        for i in range(1200)
+    ]
+    with caplog.at_level(logging.INFO, logger="partner"):
+        envelope_ids = fake_slack.socket_mode.send_burst("events_api", events)
+        for envelope_id in envelope_ids:
+            assert fake_slack.socket_mode.wait_for_ack(envelope_id, timeout=30).payload is None
+
+        ack_text(sm.command("add Acme"))
+        (customer,) = store.customers(team_id=TEAM_ID)
+        text = "\N{SMILING FACE WITH SMILING EYES}" * 3000  # 12 bytes each as Slack's JSON escapes it
+        home = {"id": "VHOME", "type": "home", "blocks": [section(text) for _ in range(30)]}
+        assert sm.block_action(OPEN_CHECKIN, value=str(customer.id), view=home).body == b""
+        assert len(json.dumps(sm.last_payload)) > 1_000_000
+        fake_slack.wait_for("views.open")
+        assert "/partner help" in ack_text(sm.command("help"))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert fake_slack.socket_mode.errors == [] and fake_slack.socket_mode.stray_messages == []
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
 def test_a_wrong_app_token_fails_loudly(
     settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack
 ) -> None:
