@@ -29,7 +29,7 @@ from slack_sdk.oauth.installation_store import Installation
 import handlers.ids as handler_ids
 import schedules.cadence
 from bot.app import PartnerApp, create_app
-from bot.oauth import NotInstalled, installation_store
+from bot.oauth import NotInstalled, installation_store, team_installation
 from bot.settings import Settings
 from handlers.commands.export import wait_after_ack
 from handlers.home_publisher import publisher_of, request_home_refresh
@@ -848,6 +848,39 @@ def test_an_org_wide_install_serves_each_workspace_of_the_org_with_its_own_data_
     nudged = sorted(c.params["channel"] for c in resumed if c.params["text"].startswith("Time for the daily call"))
     assert nudged == ["C1ACME", "C2GLOBEX"]
     assert {c.token for c in resumed} == {again.bot_token}  # the owners' overdue DMs too
+
+
+@pytest.mark.parametrize("kind", ["app_uninstalled", "tokens_revoked"])
+def test_one_workspace_of_a_grid_org_leaving_leaves_its_siblings_installation_and_nudges(
+    kind: str,
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    world: None,
+    unpaced: None,
+) -> None:
+    """Two workspaces of one Grid organisation installed Partner each (the manifest's default): their
+    installations share the organisation's id. One uninstalls (or revokes the bot token): only its installation
+    goes, and the sibling's nudges still go out at the next tick with the sibling's token."""
+    for team_id in (T1, T2):
+        assert install(oauth_bot.url, fake_slack, team_id, enterprise_id=ORG).status == 200
+    add_due_customers(store)
+    one = SlackRequests(oauth_bot.url, signing_secret=SIGNING_SECRET, team_id=T1, enterprise_id=ORG, fake=fake_slack)
+    event = {"type": kind, **({"tokens": {"oauth": [], "bot": [f"UBOT{T1}"]}} if kind == "tokens_revoked" else {})}
+    assert one.event(event).status == 200
+    installations = installation_store(oauth_settings, store)
+    assert team_installation(installations, T1) is None
+    sibling = team_installation(installations, T2)
+    assert sibling is not None and sibling.enterprise_id == ORG
+    assert store.uninstalled_team_ids() == [T1]
+
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok]
+    assert [(c.params["channel"], c.token) for c in posts] == [("C2GLOBEX", sibling.bot_token)]
+    assert store.nudges(team_id=T1, kinds=["cadence"], due_after=MON) == []
 
 
 def test_a_workspace_that_joins_an_enterprise_grid_org_after_installing_is_still_answered(
