@@ -191,17 +191,14 @@ def _lapses_to_alert(
     their restart."""
     due = _not_alerted(store, team_id, planner.lapses(customers, contacts, now=now, default_tz=default_tz))
     ids = [lapse.customer.id or 0 for lapse in due]
-    pauses = store.last_pauses(team_id=team_id, customer_ids=ids)
-    resumed = {customer_id: resumed_at for customer_id, (_, resumed_at) in pauses.items()}
     restarts = store.clock_restarts(team_id=team_id, customer_ids=ids)
-    if not resumed and not restarts:
+    if not restarts:
         return due
     again = planner.lapses(
-        [lapse.customer for lapse in due if lapse.customer.id in resumed or lapse.customer.id in restarts],
+        [lapse.customer for lapse in due if lapse.customer.id in restarts],
         contacts,
         now=now,
         default_tz=default_tz,
-        resumed=resumed,
         restarts=restarts,
     )
     restarted = {lapse.customer.id: lapse for lapse in _not_alerted(store, team_id, again)}
@@ -209,7 +206,7 @@ def _lapses_to_alert(
     return [
         restarted.get(lapse.customer.id, lapse)
         for lapse in due
-        if (lapse.customer.id not in resumed and lapse.customer.id not in restarts) or lapse.customer.id in restarted
+        if lapse.customer.id not in restarts or lapse.customer.id in restarted
     ]
 
 

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from domain.cadence import (
     Cadence,
     Slot,
+    Standing,
     Thresholds,
     due_slots,
     is_satisfied,
@@ -53,8 +54,12 @@ CADENCE = "cadence"
 OVERDUE = "overdue"
 # What restarted a lapse that began with a resume, not a call: its alert must not read "Last call 12 days ago".
 RESUMED = "No call since it was resumed"
-# … and one that began when no call was owed before: its cadence set from off, or it restored from the archive.
-RESTARTED = {"cadence_set": "No call since its cadence was set", "restored": "No call since it was restored"}
+# What restarted the overdue clock when no call was owed before (storage.cadence.restarts_clock), as a reason says it.
+RESTARTED = {
+    "resumed": RESUMED,
+    "cadence_set": "No call since its cadence was set",
+    "restored": "No call since it was restored",
+}
 ALERT_AT = WORKDAY_START  # "by the next business morning", customer time
 # The outbox rows the previews read to know which of today's nudges are out already: today began less than this
 # long ago in every time zone.
@@ -369,6 +374,47 @@ def thresholds_of(customer: Scheduled, cadence: Cadence) -> Thresholds | None:
         return limits
 
 
+def clock_start(
+    cal: WorkCalendar,
+    *,
+    last_contact_at: datetime | None,
+    created_at: datetime,
+    restart: tuple[datetime, str] | None,
+) -> tuple[datetime | None, str | None]:
+    """When the customer's overdue clock last started, and what started it when that was no call (RESTARTED's words,
+    for a reason: "No call since it was restored"): its last qualifying check-in, else the day it was added (None),
+    unless its clock restarted on a later local day (`Store.clock_restarts`, Home's `last_clock_restart`: a resume,
+    a restore, a cadence set from off). Windows count local dates: a restart the day of a call changes nothing."""
+    if restart is not None:
+        began = cal.local_date(last_contact_at if last_contact_at is not None else created_at)
+        if cal.local_date(restart[0]) > began:
+            return restart[0], RESTARTED.get(restart[1], RESUMED)
+    return last_contact_at, None
+
+
+def cadence_standing(
+    customer: Scheduled,
+    cal: WorkCalendar,
+    *,
+    last_contact_at: datetime | None,
+    restart: tuple[datetime, str] | None,
+    now: datetime,
+) -> Standing | None:
+    """How the customer stands against its cadence at `now` — green, yellow past its ideal window, red past its
+    maximum — as the owner's overdue alert counts it: the cadence in effect (launch mode's daily calls), the customer's
+    own windows (`thresholds_of`), from when its clock last started (`clock_start`). None when its cadence is off or
+    unreadable. The one rule behind "call due" and "overdue" on `/partner list`, the card, Home and the digest; a
+    paused customer owes nothing and is the caller's to show as paused."""
+    cadence = effective_cadence(customer, cal, now)
+    limits = thresholds_of(customer, cadence)
+    if limits is None:
+        return None
+    since, why = clock_start(cal, last_contact_at=last_contact_at, created_at=customer.created_at, restart=restart)
+    return standing(
+        cadence, cal, last_contact_at=since, now=now, created_at=customer.created_at, thresholds=limits, since_what=why
+    )
+
+
 def lapse_start(customer: Scheduled, cal: WorkCalendar, contact: CheckIn | None) -> date:
     """The local date the clock last restarted: the last qualifying check-in, else the day the customer was added."""
     return cal.local_date(contact.created_at if contact else customer.created_at)
@@ -414,16 +460,13 @@ def lapses(
     *,
     now: datetime,
     default_tz: str = "UTC",
-    resumed: Mapping[int, datetime] | None = None,
     restarts: Mapping[int, tuple[datetime, str]] | None = None,
 ) -> list[Lapse]:
     """Customers whose overdue alert may be due at `now` (pure; the nudge log is only needed for these).
 
-    ``resumed``: when a customer was last resumed after a pause. A pause owes no calls, so a resume restarts the clock
-    as a call would: resuming after three weeks is not "overdue, last call 20 days ago" the minute it is resumed.
-    ``restarts``: when and how (a key of RESTARTED) a customer last began to owe calls again: no call was owed before
-    either, so a customer added weeks ago without a cadence, or restored from the archive, is not "overdue, last call
-    20 days ago" the morning after.
+    ``restarts``: when and how (a key of RESTARTED) a customer last began to owe calls again (`Store.clock_restarts`):
+    a pause owes no calls, nor does an archived customer or one without a cadence, so resuming after three weeks,
+    restoring from the archive or setting a cadence from off is not "overdue, last call 20 days ago" the next morning.
     """
     found: list[Lapse] = []
     # The verdict depends on the calendar, the cadence settings and the local date the lapse started, never on the
@@ -441,17 +484,15 @@ def lapses(
         cal = calendars[where]
         contact = last_contacts.get(customer.id)
         start = lapse_start(customer, cal, contact)
-        began: list[tuple[datetime, str]] = []
-        if (resumed_at := (resumed or {}).get(customer.id)) is not None:
-            began.append((resumed_at, RESUMED))
-        if (restart := (restarts or {}).get(customer.id)) is not None:
-            began.append((restart[0], RESTARTED[restart[1]]))
-        restarted, restarted_why = max(began) if began else (None, None)
-        restarted_on = cal.local_date(restarted) if restarted is not None else None
-        if restarted_on is not None and restarted_on > start:
+        restarted, why = clock_start(
+            cal,
+            last_contact_at=contact.created_at if contact is not None else None,
+            created_at=customer.created_at,
+            restart=(restarts or {}).get(customer.id),
+        )
+        restarted_on = cal.local_date(restarted) if why is not None and restarted is not None else None
+        if restarted_on is not None:
             start = restarted_on
-        else:
-            restarted_on = None
         # The day the customer was added can only be a missed call if it was added before that day's call.
         day_added_missable = False
         if contact is None and restarted_on is None:
@@ -461,7 +502,6 @@ def lapses(
             day_added_missable = customer.created_at <= call_times[call]
         settings = (customer.cadence, customer.launch_until, customer.ideal_days, customer.max_days)
         has_contact = contact is not None or restarted_on is not None
-        why = restarted_why if restarted_on is not None else None
         key = (where, *settings, start, has_contact, day_added_missable, why)
         if key not in verdicts:
             verdicts[key] = _lapse_verdict(

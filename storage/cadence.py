@@ -7,8 +7,9 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from domain.errors import UserError
@@ -67,6 +68,37 @@ class Snoozable(Protocol):
     def id(self) -> int | None: ...
     @property
     def snoozed_until(self) -> datetime | None: ...
+
+
+def _cadence_word(value: Any) -> Any:
+    """A cadence as an "edited" event stored it, "off" for none: `off`, null, empty."""
+    return func.coalesce(func.nullif(func.lower(func.trim(value)), ""), "off")
+
+
+def restarts_clock() -> ColumnElement[bool]:
+    """Which customer events restart the overdue clock as a call would, no call being owed before them: a resume after
+    a pause, a restore from the archive, the cadence set from off. The one rule of "since when is a call owed" read by
+    the owner's overdue alert and the health score (`clock_restarts`) and by Home, the card, `/partner list` and the
+    digest (`storage.home.last_clock_restart`), so they all say "overdue" from the same moment.
+
+    A "resumed" event with no pause before it only lifted a snooze (`/partner resume` of a customer never paused).
+    """
+    paused = aliased(CustomerEvent)
+    was_paused = (
+        exists()
+        .where(paused.customer_id == CustomerEvent.customer_id, paused.kind == "paused", paused.at <= CustomerEvent.at)
+        .correlate(CustomerEvent)
+    )
+    change = col(CustomerEvent.detail)
+    cadence_set = and_(
+        _cadence_word(change[("cadence", 0)].as_string()) == "off",
+        _cadence_word(change[("cadence", 1)].as_string()) != "off",
+    )
+    return or_(
+        CustomerEvent.kind == "restored",
+        and_(CustomerEvent.kind == "resumed", was_paused),
+        and_(CustomerEvent.kind == "edited", cadence_set),
+    )
 
 
 class CadenceQueries(StoreBase):
@@ -236,34 +268,29 @@ class CadenceQueries(StoreBase):
         return pauses
 
     def clock_restarts(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, tuple[datetime, str]]:
-        """When and how each of these customers last began to owe calls again without one being logged, in one query:
-        its cadence set from off (`cadence`, `edit cadence=`, the forms: "cadence_set") or it restored from the
-        archive ("restored"). No call was owed before, so its overdue clock starts there, as at a resume."""
+        """When and how each of these customers' overdue clock last restarted without a call, in one query: resumed
+        after a pause ("resumed"), restored from the archive ("restored"), its cadence set from off ("cadence_set":
+        `cadence`, `edit cadence=`, the forms). No call was owed before, so the clock starts there as at a call. The
+        rule is `restarts_clock` (Home and the digest read it as `last_clock_restart`)."""
         if not customer_ids:
             return {}
         with self.session() as session:
             rows = session.exec(
-                select(CustomerEvent.customer_id, CustomerEvent.kind, CustomerEvent.detail, CustomerEvent.at)
+                select(CustomerEvent.customer_id, CustomerEvent.kind, func.max(CustomerEvent.at))
                 .where(
                     CustomerEvent.team_id == team_id,
-                    col(CustomerEvent.kind).in_(("edited", "restored")),
                     col(CustomerEvent.customer_id).in_(list(customer_ids)),
+                    restarts_clock(),
                 )
-                .order_by(col(CustomerEvent.at), col(CustomerEvent.id))
+                .group_by(col(CustomerEvent.customer_id), col(CustomerEvent.kind))
             ).all()
         restarts: dict[int, tuple[datetime, str]] = {}
-        for cid, kind, detail, at in rows:
-            if cid is None:
+        for cid, kind, at in rows:
+            if cid is None or at is None:
                 continue
-            if kind == "restored":
-                restarts[cid] = (at, "restored")
-                continue
-            change = detail.get("cadence") if isinstance(detail, dict) else None
-            if not isinstance(change, list) or len(change) != 2:
-                continue
-            old, new = (str(value or "off").strip().lower() for value in change)
-            if old == "off" and new != "off":
-                restarts[cid] = (at, "cadence_set")
+            how = "cadence_set" if kind == "edited" else kind
+            if cid not in restarts or restarts[cid][0] < at:
+                restarts[cid] = (at, how)
         return restarts
 
     def active_team_ids(self) -> list[str]:

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from storage.base import StoreBase
+from storage.cadence import restarts_clock
 from storage.models import (
     Boundary,
     BoundarySlip,
@@ -46,7 +47,9 @@ class LastContact:
     checkin_at: datetime | None = None
     mood: str | None = None
     call_at: datetime | None = None
-    resumed_at: datetime | None = None  # the last resume after a pause: it restarts the overdue clock as a call would
+    # When the overdue clock last restarted without a call (a resume, a restore, a cadence set from off): it counts
+    # from then as from a call (storage.cadence.restarts_clock).
+    restarted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +75,10 @@ class HomeCandidate:
     paused_at: datetime | None
     snoozed_until: datetime | None
     created_at: datetime
+    ideal_days: int | None
+    max_days: int | None
     last_contact_at: datetime | None
-    resumed_at: datetime | None = None  # the last resume after a pause: it restarts the overdue clock as a call would
+    restarted_at: datetime | None = None  # the overdue clock's last restart without a call, as in LastContact
 
     @property
     def archived_at(self) -> datetime | None:
@@ -97,15 +102,13 @@ class DigestRecords:
     checkin_weeks: dict[int, set[date]] = field(default_factory=dict)
 
 
-def _last_resume() -> Any:
-    """When the customer was last resumed after a pause, a correlated subquery (one probe of the customer's events):
-    a resume restarts the overdue clock as a call would, for Home, the card and the digest as for the owner's alert."""
-    return (
-        select(func.max(CustomerEvent.at))
-        .where(CustomerEvent.customer_id == Customer.id, CustomerEvent.kind == "resumed")
-        .correlate(Customer)
-        .scalar_subquery()
-    )
+def last_clock_restart(customer_id: int | None = None) -> Any:
+    """When the customer's overdue clock last restarted without a call — a resume, a restore, a cadence set from off,
+    by the rule the owner's alert reads (storage.cadence.restarts_clock) — as a scalar subquery of one probe of the
+    customer's events: correlated with the customer row, or of the customer `customer_id`."""
+    whose = CustomerEvent.customer_id == (Customer.id if customer_id is None else customer_id)
+    query = select(func.max(CustomerEvent.at)).where(whose, restarts_clock())
+    return (query.correlate(Customer) if customer_id is None else query).scalar_subquery()
 
 
 def _week_start(day: date) -> date:
@@ -149,8 +152,10 @@ class HomeReads:
             Customer.paused_at,
             Customer.snoozed_until,
             Customer.created_at,
+            Customer.ideal_days,
+            Customer.max_days,
             last.correlate(Customer).scalar_subquery(),
-            _last_resume(),
+            last_clock_restart(),
         ).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
         if owner_id is not None:
             query = query.where(Customer.owner_id == owner_id)
@@ -182,7 +187,7 @@ class HomeReads:
             .where(CheckIn.customer_id == Customer.id, CheckIn.kind == "call")
             .correlate(Customer)
         ).scalar_subquery()
-        query = select(Customer, newest, mood, last_call, _last_resume()).where(
+        query = select(Customer, newest, mood, last_call, last_clock_restart()).where(
             Customer.team_id == team_id, col(Customer.archived_at).is_(None)
         )
         if owner_id is not None:
@@ -192,8 +197,8 @@ class HomeReads:
         with self.session() as session:
             rows = session.exec(query.order_by(Customer.name_key))
             return [
-                (customer, LastContact(checkin_at=checkin_at, mood=mood_value, call_at=call_at, resumed_at=resumed))
-                for customer, checkin_at, mood_value, call_at, resumed in rows
+                (customer, LastContact(checkin_at=checkin_at, mood=mood_value, call_at=call_at, restarted_at=restarted))
+                for customer, checkin_at, mood_value, call_at, restarted in rows
             ]
 
     def home_health_points(
@@ -340,19 +345,17 @@ class HomeQueries(StoreBase):
                 .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
                 .limit(1)
             ).first()
-            call_at, resumed_at = session.exec(
+            call_at, restarted_at = session.exec(
                 select(
                     select(func.max(CheckIn.created_at))
                     .where(CheckIn.team_id == team_id, CheckIn.customer_id == customer_id, CheckIn.kind == "call")
                     .scalar_subquery(),
-                    select(func.max(CustomerEvent.at))
-                    .where(CustomerEvent.customer_id == customer_id, CustomerEvent.kind == "resumed")
-                    .scalar_subquery(),
+                    last_clock_restart(customer_id),
                 )
             ).one()
         if newest is None:
-            return LastContact(call_at=call_at, resumed_at=resumed_at)
-        return LastContact(checkin_at=newest[0], mood=newest[1], call_at=call_at, resumed_at=resumed_at)
+            return LastContact(call_at=call_at, restarted_at=restarted_at)
+        return LastContact(checkin_at=newest[0], mood=newest[1], call_at=call_at, restarted_at=restarted_at)
 
     # ------------------------------------------------------------------ weekly digest
 

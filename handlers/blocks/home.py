@@ -18,7 +18,6 @@ from domain.cadence import (
     next_slot,
     occurrences,
     parse_cadence,
-    standing,
 )
 from domain.calendar import WorkCalendar
 from domain.health import sparkline, weekly_series
@@ -48,6 +47,7 @@ from handlers.ids import (
     HOME_TIER,
     OPEN_CHECKIN,
 )
+from schedules import planner
 from storage.boundaries import BoundaryRecord
 from storage.home import HomeCandidate, HomeHeaderCounts, LastContact
 from storage.models import Boundary, Customer, SurveyResponse
@@ -130,6 +130,10 @@ class CustomerSettings(Protocol):
     def snoozed_until(self) -> datetime | None: ...
     @property
     def created_at(self) -> datetime: ...
+    @property
+    def ideal_days(self) -> int | None: ...
+    @property
+    def max_days(self) -> int | None: ...
 
 
 def _risk_key(band: str, overdue: bool, score: int | None, name_key: str) -> tuple[int, int, int, str]:
@@ -197,15 +201,16 @@ def customer_calendar(customer: CustomerSettings, default_tz: str) -> WorkCalend
 
 
 class CadenceDay:
-    """One (calendar, cadence) pair on the day of `now`: what it says about any customer who has it.
+    """One (calendar, cadence, windows) set on the day of `now`: what it says about any customer who has it.
 
     Every answer depends on a customer only through customer-local dates (of the last contact, of the creation),
     so it is worked out once per date and shared: a team's thousand customers have a few dozen such pairs, and the
     calendar searches behind "overdue" and "call due today" run per pair, not per customer.
     """
 
-    def __init__(self, cal: WorkCalendar, cadence: Cadence, now: datetime) -> None:
-        self.cal, self.cadence, self.now = cal, cadence, now
+    def __init__(self, cal: WorkCalendar, cadence: Cadence, now: datetime, settings: planner.Scheduled) -> None:
+        # `settings`: any customer with this calendar, cadence, launch mode and windows (they are all it is asked)
+        self.cal, self.cadence, self.now, self._settings = cal, cadence, now, settings
         self.today = cal.local_date(now)
         self._red_until: tuple[date | None] | None = None
         self._first: tuple[date, bool] | None = None
@@ -214,9 +219,10 @@ class CadenceDay:
         self._call_today: bool | None = None
         self._previous_call: tuple[datetime | None] | None = None
 
-    def overdue(self, last_contact_at: datetime | None, created_at: datetime) -> bool:
-        """Past the cadence's maximum window (standing red); the clock starts at creation without any contact."""
-        reference = last_contact_at if last_contact_at is not None else created_at
+    def overdue(self, clock_start: datetime | None, created_at: datetime) -> bool:
+        """Past the customer's maximum window (standing red) since its clock started (`planner.clock_start`: the last
+        call or a later restart), or since it was added."""
+        reference = clock_start if clock_start is not None else created_at
         day = self.cal.local_date(reference)
         if self._red_until is None:
             # The first question is answered directly (a card or one customer needs no boundary search); the
@@ -233,9 +239,11 @@ class CadenceDay:
         return day < self.today - timedelta(days=_RED_SEARCH_DAYS) and self._is_red(day)
 
     def _is_red(self, day: date) -> bool:
-        """`standing` for a last contact on that customer-local day (it only reads the local date)."""
+        """The owner's alert's rule (`planner.cadence_standing`) for a clock started on that customer-local day (it
+        only reads the local date)."""
         at = self.cal.at_local(day, time(12, 0))
-        return standing(self.cadence, self.cal, last_contact_at=at, now=self.now, created_at=at).state == "red"
+        found = planner.cadence_standing(self._settings, self.cal, last_contact_at=at, restart=None, now=self.now)
+        return found is not None and found.state == "red"
 
     def _latest_red_day(self) -> date | None:
         """The latest contact day that leaves the customer red today. Red only grows with the time since the
@@ -334,6 +342,8 @@ class CadenceDays:
             customer.subdiv,
             customer.cadence,
             customer.launch_until,
+            customer.ideal_days,
+            customer.max_days,
         )
         if key not in self._days:
             self._days[key] = self._day(customer)
@@ -346,7 +356,7 @@ class CadenceDays:
         except ValueError:
             return None
         cadence = launch_cadence(normal, launch_until=customer.launch_until, today=cal.local_date(self.now))
-        return CadenceDay(cal, cadence, self.now)
+        return CadenceDay(cal, cadence, self.now, customer)  # type: ignore[arg-type]  # a Customer or a HomeCandidate
 
 
 def cadence_standing(
@@ -355,12 +365,14 @@ def cadence_standing(
     *,
     days: CadenceDays,
     due_today: bool,
-    resumed_at: datetime | None = None,
+    restarted_at: datetime | None = None,
 ) -> tuple[bool, bool, str]:
     """(overdue, call due today, note) — the note says why there is no next nudge ("paused", "no cadence", "—").
 
-    `resumed_at`: the last resume after a pause, which restarts the overdue clock as a call would (as the owner's
-    alert and the health score count it), not the call due today."""
+    Overdue by the owner's alert's rule (`planner.cadence_standing`, as `/partner list` and the card count it): past
+    the customer's maximum window since its last call, or since its clock last restarted (`restarted_at`: a resume, a
+    restore, a cadence set from off), worked out once per calendar, cadence and windows (CadenceDay). Not the call
+    due today: a restart owes today's call as before."""
     day = days.of(customer)
     if day is None:
         return False, False, NO_VALUE
@@ -369,14 +381,17 @@ def cadence_standing(
         return False, False, paused_text(customer.paused_at, day.cal.tz)
     if day.cadence.is_off:
         return False, False, "no cadence"
-    restarted = max((at for at in (last_contact_at, resumed_at) if at is not None), default=None)
-    overdue = day.overdue(restarted, customer.created_at)
+    restart = (restarted_at, "") if restarted_at is not None else None  # what restarted it: Home says only overdue
+    since, _ = planner.clock_start(
+        day.cal, last_contact_at=last_contact_at, created_at=customer.created_at, restart=restart
+    )
+    overdue = day.overdue(since, customer.created_at)
     return overdue, due_today and day.call_due_today(last_contact_at, customer.snoozed_until), ""
 
 
 def risk_facts(candidate: HomeCandidate, *, days: CadenceDays, due_today: bool) -> RiskFacts:
     overdue, due, _ = cadence_standing(
-        candidate, candidate.last_contact_at, days=days, due_today=due_today, resumed_at=candidate.resumed_at
+        candidate, candidate.last_contact_at, days=days, due_today=due_today, restarted_at=candidate.restarted_at
     )
     return RiskFacts(candidate=candidate, band=_band(candidate.health_band), overdue=overdue, due_today=due)
 
@@ -402,7 +417,9 @@ def customer_facts(
     contact = contact or LastContact()
     last = contact.checkin_at if any_checkin else contact.call_at
     days = days or CadenceDays(now=now, default_tz=default_tz)
-    overdue, due, note = cadence_standing(customer, last, days=days, due_today=due_today, resumed_at=contact.resumed_at)
+    overdue, due, note = cadence_standing(
+        customer, last, days=days, due_today=due_today, restarted_at=contact.restarted_at
+    )
     return CustomerFacts(
         customer=customer,
         contact=contact,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.settings import Settings
-from domain.cadence import Standing, standing
+from domain.cadence import Standing
 from domain.calendar import WorkCalendar
 from domain.customers import next_nudge, work_calendar
 from domain.errors import UserError
@@ -98,33 +98,16 @@ def cadence_standing(
     calendar: WorkCalendar,
     last_contact_at: datetime | None,
     now: datetime,
-    resumed_at: datetime | None = None,
+    restart: tuple[datetime, str] | None = None,
 ) -> Standing | None:
-    """Past its ideal window (yellow) or its maximum (red, the owner alerted) as the cadence engine counts it; None
-    when paused, off, unreadable or within the ideal window. A resume after a pause (`resumed_at`) restarts the clock
-    as a call would, as the owner's alert counts it ("No call since it was resumed 3 days ago")."""
-    if customer.paused_at is not None or not customer.cadence:
+    """Past its ideal window (yellow) or its maximum (red, the owner alerted), by the rule Home, the digest and the
+    owner's alert share (`planner.cadence_standing`: from the last call, or a later restart of the clock — a resume,
+    a restore, a cadence set from off — "No call since it was restored 3 days ago"); None when paused, off,
+    unreadable or within the ideal window."""
+    if customer.paused_at is not None:
         return None
-    try:
-        cadence = planner.effective_cadence(customer, calendar, now)
-    except ValueError:
-        return None
-    limits = planner.thresholds_of(customer, cadence)
-    if limits is None:
-        return None
-    since_what = None
-    if resumed_at is not None and (last_contact_at is None or resumed_at > last_contact_at):
-        last_contact_at, since_what = resumed_at, planner.RESUMED
-    state = standing(
-        cadence,
-        calendar,
-        last_contact_at=last_contact_at,
-        now=now,
-        created_at=customer.created_at,
-        thresholds=limits,
-        since_what=since_what,
-    )
-    return state if state.state in ("yellow", "red") else None
+    state = planner.cadence_standing(customer, calendar, last_contact_at=last_contact_at, restart=restart, now=now)
+    return state if state is not None and state.state in ("yellow", "red") else None
 
 
 def customer_rows(
@@ -147,7 +130,7 @@ def customer_rows(
     contacts = {cid: c.created_at for cid, c in latest.items()} if settings.any_checkin_satisfies else last_calls
     snoozes = store.snoozes(team_id=team_id, customers=customers, after=now)
     comes_back = planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=settings.default_tz)
-    resumes = {cid: resumed for cid, (_, resumed) in store.last_pauses(team_id=team_id, customer_ids=ids).items()}
+    restarts = store.clock_restarts(team_id=team_id, customer_ids=ids)
     nudged = store.nudged_days(team_id=team_id, customer_ids=ids, since=now - planner.TODAYS_NUDGES)
     rows = []
     for customer in customers:
@@ -177,7 +160,9 @@ def customer_rows(
                     comes_back=comes_back.get(customer.id),
                     nudged_days=nudged.get(customer.id, ()),
                 ),
-                standing=cadence_standing(customer, calendar, contacts.get(customer.id), now, resumes.get(customer.id)),
+                standing=cadence_standing(
+                    customer, calendar, contacts.get(customer.id), now, restarts.get(customer.id)
+                ),
                 recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),
                 boundaries=store.boundary_records(team_id=team_id, customer_id=customer.id) if recent else None,
             )

@@ -1,6 +1,6 @@
 """The Home's shared cadence answers (CadenceDay) agree with the cadence rules asked customer by customer.
 
-CadenceDay answers "overdue" and "call due today" once per (calendar, cadence) pair and customer-local date, so a
+CadenceDay answers "overdue" and "call due today" once per (calendar, cadence, windows) and customer-local date, so a
 thousand customers cost a few dozen calendar searches. These properties compare it with the rules it stands for,
 for many customers sharing one pair, including time zones whose midnight or 00:30 falls in a DST gap.
 """
@@ -12,9 +12,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from domain.cadence import Cadence, due_slot, is_satisfied, occurrences, parse_cadence, standing
+from domain.cadence import Cadence, due_slot, is_satisfied, occurrences, parse_cadence
 from domain.calendar import WorkCalendar
 from handlers.blocks.home import MAX_LOOKBACK_DAYS, CadenceDay
+from schedules import planner
+from storage.cadence import CustomerSchedule
 
 CADENCES = (
     "daily",
@@ -41,10 +43,38 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 instants = st.integers(min_value=0, max_value=3 * 365 * 24 * 60).map(lambda m: START + timedelta(minutes=m))
 
 
+def settings_of(
+    cadence_text: str,
+    calendar: tuple[str, str | None, str | None],
+    windows: tuple[int | None, int | None] = (None, None),
+) -> CustomerSchedule:
+    """A customer with this cadence, calendar and ideal/maximum windows (None: the cadence's own)."""
+    tz, country, week = calendar
+    return CustomerSchedule(
+        id=1,
+        owner_id=None,
+        tz=tz,
+        country=country,
+        subdiv=None,
+        working_week=week,
+        cadence=cadence_text,
+        launch_until=None,
+        created_at=START,
+        archived_at=None,
+        paused_at=None,
+        snoozed_until=None,
+        ideal_days=windows[0],
+        max_days=windows[1],
+    )
+
+
 def reference_overdue(
-    cadence: Cadence, cal: WorkCalendar, last: datetime | None, created: datetime, now: datetime
+    customer: CustomerSchedule, cal: WorkCalendar, last: datetime | None, created: datetime, now: datetime
 ) -> bool:
-    return standing(cadence, cal, last_contact_at=last, now=now, created_at=created).state == "red"
+    """The owner's alert's rule, asked for the one customer (added at `created`)."""
+    added = CustomerSchedule(**{**{f: getattr(customer, f) for f in customer.__slots__}, "created_at": created})
+    found = planner.cadence_standing(added, cal, last_contact_at=last, restart=None, now=now)
+    return found is not None and found.state == "red"
 
 
 def reference_due_today(
@@ -67,7 +97,7 @@ def reference_due_today(
 
 
 # The last contact's day starts exactly when yesterday's midnight call was due: that call still counts.
-@example("daily 00:00", ("UTC", None, None), datetime(2026, 11, 25, 15, tzinfo=UTC), [(20, 30, None)])
+@example("daily 00:00", ("UTC", None, None), datetime(2026, 11, 25, 15, tzinfo=UTC), [(20, 30, None)], (None, None))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     cadence_text=st.sampled_from(CADENCES),
@@ -82,22 +112,26 @@ def reference_due_today(
         min_size=1,
         max_size=25,
     ),
+    # The customer's own ideal/maximum windows (`edit ideal= max=`), as the owner's alert counts them.
+    windows=st.sampled_from([(None, None), (3, 5), (None, 20), (10, 12), (1, 1)]),
 )
 def test_shared_answers_equal_the_rules_asked_per_customer(
     cadence_text: str,
     calendar: tuple[str, str | None, str | None],
     now: datetime,
     customers: list[tuple[int | None, int, int | None]],
+    windows: tuple[int | None, int | None],
 ) -> None:
     tz, country, week = calendar
     cal = WorkCalendar.create(tz, country, week)
     cadence = parse_cadence(cadence_text)
-    day = CadenceDay(cal, cadence, now)  # one for all the customers, as during a render
+    customer = settings_of(cadence_text, calendar, windows)
+    day = CadenceDay(cal, cadence, now, customer)  # one for all the customers, as during a render
     for contact_hours, added_days, snooze_hours in customers:
         last = now - timedelta(hours=contact_hours) if contact_hours is not None else None
         created = now - timedelta(days=added_days)
         snoozed = now + timedelta(hours=snooze_hours) if snooze_hours is not None else None
-        assert day.overdue(last, created) == reference_overdue(cadence, cal, last, created, now), (last, created)
+        assert day.overdue(last, created) == reference_overdue(customer, cal, last, created, now), (last, created)
         assert day.call_due_today(last, snoozed) == reference_due_today(cadence, cal, last, snoozed, now), (
             last,
             snoozed,
@@ -112,8 +146,16 @@ def test_the_first_call_of_a_cadence_starting_on_a_date_is_due_as_the_planner_co
     assert slot is not None and slot.local_date == date(2026, 12, 1)
     for days_ago in (1, 13, 14, 30):  # a call within the interval before the first one counts for it
         last = now - timedelta(days=days_ago)
-        assert CadenceDay(cal, cadence, now).call_due_today(last, None) == (not is_satisfied(slot, last, cal))
-    assert CadenceDay(cal, cadence, now).call_due_today(now - timedelta(days=30), None)
-    assert not CadenceDay(cal, cadence, now).call_due_today(now - timedelta(days=1), None)
-    before = CadenceDay(cal, cadence, now - timedelta(days=14))  # 17 Nov: in its rhythm, but before it starts
+        assert CadenceDay(
+            cal, cadence, now, settings_of(cadence.to_text(), ("America/New_York", None, None))
+        ).call_due_today(last, None) == (not is_satisfied(slot, last, cal))
+    assert CadenceDay(
+        cal, cadence, now, settings_of(cadence.to_text(), ("America/New_York", None, None))
+    ).call_due_today(now - timedelta(days=30), None)
+    assert not CadenceDay(
+        cal, cadence, now, settings_of(cadence.to_text(), ("America/New_York", None, None))
+    ).call_due_today(now - timedelta(days=1), None)
+    before = CadenceDay(
+        cal, cadence, now - timedelta(days=14), settings_of(cadence.to_text(), ("America/New_York", None, None))
+    )  # 17 Nov: in its rhythm, but before it starts
     assert not before.call_due_today(None, None)

@@ -1,0 +1,113 @@
+"""One clock for "overdue" on every surface: Home (its row and its Overdue count), the card opened from Home,
+`/partner show`, `/partner list`, `/partner digest` and the owner's overdue alert count from the same moment.
+
+A resume, a restore from the archive and a cadence set from off all restart the clock as a call would (README,
+*Overdue*); the alert planner counted all three while Home, the list, the card and the digest counted a resume only,
+so a customer restored (or given a cadence) after weeks showed "overdue — last call 13 days ago" the next morning
+while its owner heard nothing — rightly — for another ten days. Signed requests, the fake Slack, ticks at chosen
+instants; a New York customer calling weekly on Tuesday at 09:00 (no public holidays).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from bot.settings import Settings
+from storage.store import Store
+from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
+    acme_channel,
+    add,
+    button_message,
+    day,
+    ephemeral,
+    nudges,
+    rows,
+    tick,
+    unpaced,
+)
+from tests.e2e.test_home_surveys import open_card, open_home, row
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer, FakeClock
+
+MINUTE = timedelta(minutes=1)
+
+
+def overdue_where(bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, customer_id: int) -> dict[str, bool]:
+    """Whether each surface shows the customer overdue right now (the clock the requests carry)."""
+    home = open_home(bot, slack, fake_slack)
+    strip = json.dumps(home["blocks"], ensure_ascii=False).replace("\\n", "\n")
+    card = json.dumps(open_card(slack, fake_slack, home, customer_id)["blocks"], ensure_ascii=False)
+    digest = ephemeral(slack.command("digest"))
+    assert "1 overdue" in digest or "0 overdue" in digest, digest
+    return {
+        "home row": ":rotating_light: *overdue*" in row(home, customer_id),
+        "home count": ":hourglass: *Overdue*\n1" in strip,
+        "home card": ":rotating_light: *overdue*" in card,
+        "show": ":red_circle: *overdue*" in json.dumps(slack.command("show acme").json(), ensure_ascii=False),
+        "list": ":red_circle: *overdue*" in json.dumps(slack.command("list").json(), ensure_ascii=False),
+        "digest": "1 overdue" in digest,
+    }
+
+
+NOWHERE = dict.fromkeys(("home row", "home count", "home card", "show", "list", "digest"), False)
+EVERYWHERE = dict.fromkeys(NOWHERE, True)
+
+
+@pytest.mark.parametrize(
+    ("cadence", "stop", "back", "since"),
+    [
+        # Archived for the holiday freeze: restored, it owes its first call from then.
+        ("weekly tue 09:00", "archive acme", "restore acme", "it was restored"),
+        # Added without a cadence (its call of 1 December an introduction): a cadence set from off owes from then.
+        ("off", None, "cadence acme weekly tue 09:00", "its cadence was set"),
+        # Already right: a resume after a pause.
+        ("weekly tue 09:00", "pause acme", "resume acme", "it was resumed"),
+    ],
+)
+def test_a_restarted_clock_makes_the_customer_overdue_everywhere_at_the_moment_its_owner_is_alerted(
+    bot: BotServer,
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    cadence: str,
+    stop: str | None,
+    back: str,
+    since: str,
+) -> None:
+    acme = add(store, cadence=cadence)
+    assert acme.id is not None
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+    if stop:
+        clock.set(day(2))
+        ephemeral(slack.command(stop))
+    for n in (8, 12):
+        tick(store, settings, day(n))
+    clock.set(day(14, timedelta(hours=16, minutes=30)))  # Monday 14 December, 11:30 in New York: 13 days since the call
+    ephemeral(slack.command(back))
+    tick(store, settings, clock.now + MINUTE)
+    # The next business days: nobody says overdue, and the owner is not alerted.
+    for moment in (day(15, timedelta(hours=16)), day(22, timedelta(hours=16)), day(24, timedelta(hours=21))):
+        tick(store, settings, moment - MINUTE)
+        clock.set(moment)
+        assert overdue_where(bot, slack, fake_slack, acme.id) == NOWHERE, moment
+    assert rows(store, "overdue") == []
+    # Friday 25 December, 09:00: more than 10 days without a call since the clock restarted — overdue everywhere,
+    # as the owner is told, once.
+    tick(store, settings, day(25))
+    (alert,) = rows(store, "overdue")
+    assert (alert.due_key, alert.due_at, alert.status) == ("lapse:2026-12-14", day(25), "sent")
+    assert alert.payload["reason"].startswith(f"No call since {since} 11 days ago")
+    clock.set(day(25, timedelta(hours=15)))
+    assert overdue_where(bot, slack, fake_slack, acme.id) == EVERYWHERE
+    listed = json.dumps(slack.command("list").json(), ensure_ascii=False)
+    assert f"*overdue* — no call since {since} 11 days ago" in listed, listed
+    tick(store, settings, day(28))
+    assert len(rows(store, "overdue")) == 1
