@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ from typing import Any
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 100
 CHART_SIZE = (int(WIDTH_IN * DPI), int(HEIGHT_IN * DPI))  # pixels: 800 × 450
 MAX_LINES = 6
+# The legend's room right of the plot holds about this many characters a line at its 8 pt: a longer name is wrapped
+# onto a second line and cut there with "…", rather than cut off mid-letter by the image's edge.
+LEGEND_CHARS, LEGEND_LINES = 20, 2
 # pyplot keeps global state; one chart at a time per process (digests are rare, this costs nothing).
 _lock = threading.Lock()
 
@@ -67,6 +71,8 @@ def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], ti
             else:
                 axes.text(0.5, 0.5, "No health scores stored yet", ha="center", va="center", transform=axes.transAxes)
             figure.subplots_adjust(left=0.08, right=0.78, bottom=0.2, top=0.9)
+            if (legend := axes.get_legend()) is not None:
+                _fit_legend(figure, legend)  # once the plot is laid out: where the legend starts is known
             out = io.BytesIO()
             # No bbox_inches="tight": it would change the pixel size, which Slack previews and tests rely on.
             figure.savefig(out, format="png", dpi=DPI)
@@ -76,10 +82,34 @@ def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], ti
 
 
 def legend_label(name: str, plt: Any) -> str:
-    """A customer's name as the legend shows it: what the font can draw, each `$` escaped. matplotlib reads text
-    between two `$` as TeX, so "Deal $1M - $2M" would lose its dollars and show the rest in italics, and "$$ Bank"
-    would raise instead of drawing (the week's chart never uploaded)."""
-    return _drawable(name, plt).replace("$", r"\$")
+    """A customer's name as the legend shows it: what the font can draw, wrapped to the legend's width, each `$`
+    escaped. matplotlib reads text between two `$` as TeX, so "Deal $1M - $2M" would lose its dollars and show the
+    rest in italics, and "$$ Bank" would raise instead of drawing (the week's chart never uploaded)."""
+    lines = textwrap.wrap(_drawable(name, plt), width=LEGEND_CHARS, max_lines=LEGEND_LINES, placeholder="…")
+    return "\n".join(lines).replace("$", r"\$")
+
+
+def _fit_legend(figure: Any, legend: Any) -> None:
+    """Cuts with "…" each legend line that would still run past the image's edge (a name in wide letters)."""
+    figure.canvas.draw()  # places the legend: where its texts start is read from the drawing
+    renderer = figure.canvas.get_renderer()
+    texts = legend.get_texts()
+    if not texts:
+        return
+    room = figure.bbox.x1 - 2 - min(text.get_window_extent(renderer).x0 for text in texts)
+
+    def width(line: str, text: Any) -> float:
+        return float(renderer.get_text_width_height_descent(line, text.get_fontproperties(), ismath=False)[0])
+
+    for text in texts:
+        fitted = []
+        for line in text.get_text().split("\n"):
+            cut, shown = line, line
+            while len(cut) > 1 and width(shown, text) > room:
+                cut = cut[:-1].rstrip().removesuffix("\\")  # never leave half of an escaped `\$`
+                shown = cut + "…"
+            fitted.append(shown)
+        text.set_text("\n".join(fitted))
 
 
 def _drawable(name: str, plt: Any) -> str:

@@ -821,3 +821,25 @@ def test_customers_named_with_dollars_or_a_leading_underscore_are_charted_by_the
         "_Internal tools",
         r"Deal \$1M - \$2M",
     ]
+
+
+def test_a_long_customer_name_is_wrapped_in_the_charts_legend_not_cut_off_at_its_edge(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    """The legend right of the plot has room for about 20 characters a line: an 80-character name ran off the image,
+    cut mid-letter at its right edge."""
+    seed(store, MONDAY_9_BERLIN)
+    long_names = {"acme": "Globex Corporation International Holdings — Überseeische Handelsgesellschaft mbH"}
+    long_names["globex"] = "WWWWWWWWWWWWWWWWWWWW MMMMMMMMMMMMMMMMMMMM"  # wide letters: wrapped lines cut with "…"
+    with Session(store.engine) as session:
+        for old, new in long_names.items():
+            session.execute(update(Customer).where(col(Customer.name_key) == old).values(name=new))
+        session.commit()
+    send_digest(store=store, client=make_client(settings), team_id=TEAM_ID, now=MONDAY_9_BERLIN, channel="C0001")
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    image = Image.open(io.BytesIO(chart["bytes"])).convert("RGB")
+    assert image.size == CHART_SIZE
+    width, height = image.size
+    edge = {image.getpixel((x, y)) for x in range(width - 3, width) for y in range(height)}
+    assert edge == {(255, 255, 255)}, "something is drawn at the chart's right edge"
+    assert legend_label(long_names["acme"], _pyplot()) == "Globex Corporation\nInternational…"
