@@ -14,6 +14,7 @@ installation raises `NotInstalled`; no other team's token is ever used in its pl
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import threading
 import time
@@ -392,9 +393,45 @@ def _on_installed(store: Store, clock: Clock) -> Callable[[SuccessArgs], BoltRes
             installation.team_id or f"{installation.enterprise_id}, org-wide",
             installation.team_name or installation.enterprise_name,
         )
+        if installation.is_enterprise_install and installation.enterprise_url and installation.app_id:
+            return BoltResponse(
+                status=200,
+                headers={
+                    "Content-Type": "text/html; charset=utf-8",
+                    "Set-Cookie": args.settings.state_utils.build_set_cookie_for_deletion(),
+                },
+                body=org_installed_page(installation),
+            )
         return args.default.success(args)
 
     return success
+
+
+def org_installed_page(installation: Installation) -> str:
+    """After an org-wide install Partner is in none of the organisation's workspaces yet (Slack's docs): the page
+    says so and opens Slack's page for adding it to them, where Bolt's own linked to app.slack.com/client/None."""
+    add = html.escape(
+        f"{installation.enterprise_url}manage/organization/apps/profile/{installation.app_id}/workspaces/add"
+    )
+    org = html.escape(installation.enterprise_name or "your organisation")
+    return f"""<html>
+<head>
+<link rel="icon" href="data:,">
+<meta http-equiv="refresh" content="0; URL={add}">
+<style>
+body {{
+  padding: 10px 15px;
+  font-family: verdana;
+  text-align: center;
+}}
+</style>
+</head>
+<body>
+<h2>Partner is installed for {org}</h2>
+<p>It works in none of the organisation's workspaces yet: <a href="{add}">choose the workspaces</a> it may work in.</p>
+</body>
+</html>
+"""
 
 
 # Slack's consent page sends the browser back with `error=access_denied` when the admin clicks Cancel: a choice,

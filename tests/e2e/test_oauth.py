@@ -804,7 +804,10 @@ def test_an_org_wide_install_serves_each_workspace_of_the_org_with_its_own_data_
     customers (both have an "Acme"), and the tick posts their nudges with the org's token, where they waited as
     `not_installed` for ever (a job knows only the workspace, and the installation has none)."""
     page = install(oauth_bot.url, fake_slack, ORG, team_name="Org", org_wide=True)
-    assert page.status == 200 and "Thank you!" in page.text
+    assert page.status == 200 and "Partner is installed for Enterprise" in page.text and "None" not in page.text
+    add = f"https://{ORG.lower()}.slack.com/manage/organization/apps/profile/{fake_slack.app_id}/workspaces/add"
+    assert f'<a href="{add}">choose the workspaces</a>' in page.text  # where the org admin adds it to workspaces
+    assert page.headers["Set-Cookie"].startswith(f"{COOKIE}=deleted;")
     org = org_installation(oauth_settings, store)
     assert org is not None and org.team_id is None and org.bot_token
     one, two = org_requests(oauth_bot, fake_slack, T1), org_requests(oauth_bot, fake_slack, T2)
