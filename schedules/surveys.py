@@ -117,6 +117,8 @@ def render_survey_prompt(nudge: Nudge, store: Store, now: datetime) -> Message |
     customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
     if customer is None or customer.archived_at is not None:
         return Skip("customer gone", status="cancelled")
+    if nudge.status != "sent" and customer.paused_at is not None:  # paused after it was planned (Slack was down)
+        return Skip("the customer is paused", status="cancelled")
     if survey not in SURVEY_NAMES or survey == "customer_view":
         return Skip("unknown survey", status="cancelled")
     owner = nudge.recipient_id or customer.owner_id

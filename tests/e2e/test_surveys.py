@@ -826,3 +826,29 @@ def test_two_people_rating_the_level_at_the_same_moment_keep_one_tier_history(
     assert [e.detail["old"] for e in events] == [None, events[0].detail["new"]], [e.detail for e in events]
     fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id or 0)
     assert fresh is not None and fresh.tier == events[-1].detail["new"]
+
+
+def test_a_survey_prompt_slack_could_not_send_before_the_customer_was_paused_is_not_sent_while_paused(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Any
+) -> None:
+    """Pausing stops every nudge Partner schedules for the customer: the prompt planned before the pause, waiting in
+    the outbox because Slack was down, must not reach the owner while the customer is paused."""
+    from datetime import timedelta
+
+    from bot.app import make_client
+    from schedules.jobs import run_tick
+
+    add_customer(slack, store, "Acme Corp <@U0001|dana> tz=UTC")
+    client = make_client(settings)
+    quarter = clock.now + timedelta(days=91)
+    fake_slack.fail_next("chat.postMessage", status=503, times=20)
+    run_tick(store=store, client=client, now=quarter, settings=settings)
+    waiting = store.nudges(team_id=TEAM_ID, kinds=["survey_prompt"], due_after=EPOCH)
+    assert len(waiting) == 2 and not {r.status for r in waiting} & {"sent", "cancelled"}
+    fake_slack.reset()
+    clock.set(quarter + timedelta(minutes=30))
+    ok(slack.command("pause acme"))
+    run_tick(store=store, client=client, now=quarter + timedelta(hours=2), settings=settings)
+    assert prompt_dms(fake_slack) == []
+    rows = store.nudges(team_id=TEAM_ID, kinds=["survey_prompt"], due_after=EPOCH)
+    assert rows and {r.status for r in rows} == {"cancelled"}
