@@ -25,7 +25,7 @@ from handlers.blocks.home import (
     with_next_nudge,
 )
 from handlers.commands.lookup import live_customer
-from handlers.events.home import publish_home, save_home_state, snoozed_calls
+from handlers.events.home import not_nudged_twice, publish_home, save_home_state, snoozed_calls
 from handlers.followups import AfterAck
 from handlers.ids import HOME_NEXT_PAGE, HOME_PREV_PAGE, HOME_SCOPE, HOME_SHOW, HOME_TIER
 from storage.models import Customer
@@ -126,6 +126,7 @@ def home_card(
     facts = with_next_nudge(
         facts, now=now, default_tz=settings.default_tz, comes_back=snoozed.comes_back.get(customer.id)
     )
+    (facts,) = not_nudged_twice(store, [facts], team_id=team_id, now=now, comes_back=snoozed.comes_back)
     points = store.home_health_points(
         team_id=team_id, customer_ids=[customer.id], since=(now - timedelta(weeks=SPARK_WEEKS + 1)).date()
     )

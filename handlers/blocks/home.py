@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -456,9 +456,11 @@ def with_next_nudge(
     default_tz: str,
     days: CadenceDays | None = None,
     comes_back: datetime | None = None,
+    nudged_days: Collection[date] = (),
 ) -> CustomerFacts:
     """Adds when the next nudge is due, honouring pause, snooze, launch mode and a call already logged;
-    `comes_back`: when a snoozed call comes back (`planner.snoozed_calls_back`), before the calls after the snooze."""
+    `comes_back`: when a snoozed call comes back (`planner.snoozed_calls_back`), before the calls after the snooze;
+    `nudged_days`: days whose one nudge went out already (the call's time moved later after it did)."""
     customer = facts.customer
     day = (days or CadenceDays(now=now, default_tz=default_tz)).of(customer)
     if day is None or day.cadence.is_off or customer.paused_at is not None:
@@ -467,8 +469,8 @@ def with_next_nudge(
     snoozed = customer.snoozed_until is not None and customer.snoozed_until > now
     after = customer.snoozed_until if snoozed and customer.snoozed_until is not None else now
     slot = next_slot(cadence, cal, after=after)
-    if slot is not None and is_satisfied(slot, facts.last_contact_at, cal):
-        slot = next_slot(cadence, cal, after=slot.due_at)  # a call already logged for it: no nudge
+    if slot is not None and (is_satisfied(slot, facts.last_contact_at, cal) or slot.local_date in nudged_days):
+        slot = next_slot(cadence, cal, after=slot.due_at)  # a call already logged for it, or nudged: no nudge
     due = [at for at in (comes_back, slot.due_at if slot is not None else None) if at is not None]
     if not due:
         note = f"snoozed until {local_time(customer.snoozed_until, facts.tz)}" if snoozed else "no call scheduled"

@@ -14,10 +14,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.settings import Settings
+from domain.calendar import WorkCalendar
 from handlers.blocks.home import (
     PAGE_SIZE,
     SPARK_WEEKS,
     CadenceDays,
+    CustomerFacts,
     HomePage,
     HomeState,
     WeekSummary,
@@ -99,6 +101,7 @@ def home_page(
         )
         for f in facts
     ]
+    shown = not_nudged_twice(store, shown, team_id=team_id, now=now, days=days, comes_back=snoozed.comes_back)
     mine = [f for f in ranked if f.candidate.owner_id == user_id]
     tiers = sorted({c.tier for c in candidates if c.tier}, key=str.lower)
     return HomePage(
@@ -142,6 +145,49 @@ def snoozed_calls(
         back_today=frozenset(cid for cid, (cal, r) in owed.items() if r.slot.local_date == cal.local_date(now)),
         comes_back={cid: r.slot.due_at for cid, (_, r) in owed.items() if r.slot.due_at > now},
     )
+
+
+def not_nudged_twice(
+    store: Store,
+    facts: Sequence[CustomerFacts],
+    *,
+    team_id: str,
+    now: datetime,
+    days: CadenceDays | None = None,
+    comes_back: Mapping[int, datetime] | None = None,
+) -> list[CustomerFacts]:
+    """The rows whose next nudge is later today, when the customer was changed today: its call's time moved after
+    that day's one nudge went out shows tomorrow's, as the outbox will send it. A statement only then (rarely)."""
+    zone = {f.customer.id: WorkCalendar(tz=f.tz).zone() for f in facts}
+
+    def today(f: CustomerFacts, at: datetime) -> bool:
+        return at.astimezone(zone[f.customer.id]).date() == now.astimezone(zone[f.customer.id]).date()
+
+    moved = [
+        f.customer.id
+        for f in facts
+        if f.customer.id is not None
+        and f.next_nudge is not None
+        and today(f, f.next_nudge)
+        and f.customer.updated_at > f.customer.created_at
+        and today(f, f.customer.updated_at)
+    ]
+    nudged = store.nudged_days(team_id=team_id, customer_ids=moved, since=now - planner.TODAYS_NUDGES) if moved else {}
+    if not nudged:
+        return list(facts)
+    return [
+        with_next_nudge(
+            f,
+            now=now,
+            default_tz=f.tz,
+            days=days,
+            comes_back=(comes_back or {}).get(f.customer.id),
+            nudged_days=nudged[f.customer.id],
+        )
+        if f.customer.id in nudged
+        else f
+        for f in facts
+    ]
 
 
 def render_home(

@@ -812,7 +812,7 @@ def test_a_call_moved_later_after_todays_nudge_went_out_is_next_nudged_tomorrow_
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
     """Tuesday's 09:00 nudge went out; at 10:00 the owner moves the call to 15:00. A day has one nudge, so none comes
-    at 15:00, but the answer, /partner upcoming, list and the card all said "Next nudge: Tue 1 Dec 15:00"."""
+    at 15:00, but the answer, /partner upcoming, list, the card and Home all said "Next nudge: Tue 1 Dec 15:00"."""
     add(store)
     tick(store, settings, day(1))
     clock.set(day(1, timedelta(hours=15)))
@@ -822,6 +822,10 @@ def test_a_call_moved_later_after_todays_nudge_went_out_is_next_nudged_tomorrow_
     for shown in (slack.command("list"), slack.command("show acme")):
         text = json.dumps(shown.json()["blocks"])
         assert "Wed 2 Dec 15:00" in text and "Tue 1 Dec 15:00" not in text
+    published = len(fake_slack.calls_to("views.publish"))
+    slack.event({"type": "app_home_opened", "user": "U0001", "tab": "home", "channel": "D0001"})
+    home = json.dumps(fake_slack.wait_for("views.publish", published + 1)[-1].params["view"])
+    assert "Wed 2 Dec 15:00" in home and "Tue 1 Dec 15:00" not in home
     for instant in (day(1, timedelta(hours=20)), day(1, timedelta(hours=20, minutes=1)), day(2, timedelta(hours=20))):
         tick(store, settings, instant)
     assert [m["text"] for m in nudges(fake_slack)] == [

@@ -87,7 +87,7 @@ def add_customers(store: Store, count: int, *, start: int = 0, owner: str = DANA
             "health_score": (i * 37) % 100,
             "health_band": ("red", "yellow", "green")[i % 3],
             "created_at": NOW - timedelta(days=120),
-            "updated_at": NOW,
+            "updated_at": NOW - timedelta(days=120),  # not changed today: see not_nudged_twice's one more statement
             "post_checkins": True,
         }
         row.update(fields)
