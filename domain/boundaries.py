@@ -530,6 +530,9 @@ class Boundary:
 
     ``position`` orders needs by importance (lowest first); ``id`` breaks ties and mirrors the DB row.
     ``escalated_at`` is when the account team last decided what to do about repeated slips.
+    ``hold_from`` is when the customer last came back from a pause or the archive, and ``hold_paused`` whether it is
+    paused now: weeks in which Partner asked nothing of the customer prove nothing, so the hold clock (see
+    :func:`has_held`) stands still while paused and starts again at the return, not at the activation.
     """
 
     text: str
@@ -543,6 +546,8 @@ class Boundary:
     retired_at: datetime | None = None
     escalated_at: datetime | None = None
     slips: tuple[Slip, ...] = ()
+    hold_from: datetime | None = None
+    hold_paused: bool = False
 
     def __post_init__(self) -> None:
         text = " ".join(self.text.split()) if isinstance(self.text, str) else ""
@@ -558,7 +563,7 @@ class Boundary:
         object.__setattr__(self, "value", value)
         if self.status not in _STATUSES:
             raise ValueError(f"Unknown boundary status {self.status!r}; expected one of {', '.join(_STATUSES)}")
-        for name in ("activated_at", "held_at", "retired_at", "escalated_at"):
+        for name in ("activated_at", "held_at", "retired_at", "escalated_at", "hold_from"):
             stamp = getattr(self, name)
             if stamp is not None:
                 _require_aware(stamp, name)
@@ -720,12 +725,14 @@ def slips_in_window(b: Boundary, now: datetime, window: timedelta, *, after: dat
 def has_held(b: Boundary, now: datetime, policy: Policy = DEFAULT_POLICY) -> bool:
     """In force for at least ``hold_after``, with no slip in the last ``hold_after``.
 
-    Equivalently: ``hold_after`` has passed since activation and since the last slip.
+    Equivalently: ``hold_after`` has passed since activation and since the last slip — and since the customer came
+    back from a pause or the archive (``hold_from``); never while it is paused.
     """
-    if not b.in_force or b.activated_at is None:
+    if not b.in_force or b.activated_at is None or b.hold_paused:
         return False
     _require_aware(now, "now")
-    return now - b.activated_at >= policy.hold_after and slips_in_window(b, now, policy.hold_after) == 0
+    start = max(b.activated_at, b.hold_from) if b.hold_from is not None else b.activated_at
+    return now - start >= policy.hold_after and slips_in_window(b, now, policy.hold_after) == 0
 
 
 def _settling(boundaries: Iterable[Boundary], now: datetime | None, policy: Policy) -> list[Boundary]:

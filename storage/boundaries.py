@@ -7,9 +7,10 @@ transaction, guarded by the status it was read with, so two clicks racing each o
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, update
@@ -22,12 +23,23 @@ from storage.models import Boundary, BoundarySlip, Customer, CustomerEvent, Work
 
 # The owner's "flag the relationship" answer to an escalated boundary (a customer event); it weighs on health.
 RELATIONSHIP_FLAGGED = "relationship_flagged"
+# The customer events that end a time Partner asked nothing of the customer: the hold clock starts again there.
+_RETURNS = ("resumed", "restored")
 # Columns a transition may change; everything else (text, wording, reminders) is edited explicitly.
 _STATE_FIELDS = ("status", "activated_at", "held_at", "retired_at", "escalated_at")
 
 
-def to_rule(row: Boundary, slips: Sequence[BoundarySlip] = ()) -> rules.Boundary:
-    """The domain view of a stored boundary, with its slips."""
+@dataclass(frozen=True)
+class HoldClock:
+    """What stops or restarts a customer's hold clock (domain.boundaries.has_held): paused now, or back since."""
+
+    paused: bool = False
+    since: datetime | None = None  # the latest resume or restore
+
+
+def to_rule(row: Boundary, slips: Sequence[BoundarySlip] = (), clock: HoldClock | None = None) -> rules.Boundary:
+    """The domain view of a stored boundary, with its slips and its customer's hold clock."""
+    clock = clock or HoldClock()
     return rules.Boundary(
         text=row.text,
         kind=row.kind,  # type: ignore[arg-type]  # validated by the domain constructor
@@ -43,6 +55,8 @@ def to_rule(row: Boundary, slips: Sequence[BoundarySlip] = ()) -> rules.Boundary
             rules.Slip(at=s.at, by=s.by, note=s.note, source=s.source)  # type: ignore[arg-type]
             for s in slips
         ),
+        hold_from=clock.since,
+        hold_paused=clock.paused,
     )
 
 
@@ -123,7 +137,8 @@ class BoundaryQueries(StoreBase):
         with self.session() as session:
             params = {"team_id": team_id, "customer_id": customer_id}
             rows = list(session.exec(_BOUNDARIES_OF_CUSTOMER, params=params))  # type: ignore[call-overload]
-            return _records(session, team_id, rows)
+            clocks = _hold_clocks(session, team_id, rows, paused=None)
+            return _records(session, team_id, rows, clocks.get(customer_id))
 
     def boundary_record(self, *, team_id: str, boundary_id: int) -> BoundaryRecord | None:
         """One boundary, numbered within its customer's list."""
@@ -317,11 +332,50 @@ class BoundaryQueries(StoreBase):
                 ):
                     rows[row.customer_id].append(row)
             slips = _slips_of(session, [r.id for boundaries in rows.values() for r in boundaries if r.id is not None])
-        return [(c, _numbered(rows[c.id], slips)) for c in customers if c.id is not None]
+            clocks: dict[int, HoldClock] = {}
+            for team_id, team_rows in itertools.groupby(customers, key=lambda c: c.team_id):
+                team = list(team_rows)
+                paused = {c.id: c.paused_at is not None for c in team if c.id is not None}
+                clocks |= _hold_clocks(session, team_id, [r for c in team for r in rows[c.id or 0]], paused=paused)
+        return [(c, _numbered(rows[c.id], slips, clocks.get(c.id))) for c in customers if c.id is not None]
 
 
-def _records(session: Session, team_id: str, rows: list[Boundary]) -> list[BoundaryRecord]:
-    return _numbered(rows, _slips_of(session, [r.id for r in rows if r.id is not None], team_id=team_id))
+def _hold_clocks(
+    session: Session, team_id: str, rows: list[Boundary], *, paused: dict[int, bool] | None
+) -> dict[int, HoldClock]:
+    """The hold clock of each customer with a need being introduced (active): paused now, and its latest resume or
+    restore. Read only for those (a customer with none needs no clock): two statements at most, per 500 customers.
+    `paused`: what the caller already read of the customers, else it is read here."""
+    ids = sorted({r.customer_id for r in rows if r.status == "active"})
+    if not ids:
+        return {}
+    if paused is None:
+        paused = {}
+        for chunk in in_chunks(ids):
+            query = select(Customer.id, Customer.paused_at).where(col(Customer.id).in_(chunk))
+            paused |= {cid: at is not None for cid, at in session.exec(query) if cid is not None}
+    back: dict[int, datetime] = {}
+    for chunk in in_chunks(ids):
+        query = (
+            select(CustomerEvent.customer_id, func.max(CustomerEvent.at))
+            .where(
+                CustomerEvent.team_id == team_id,
+                col(CustomerEvent.kind).in_(_RETURNS),
+                col(CustomerEvent.customer_id).in_(chunk),
+            )
+            .group_by(col(CustomerEvent.customer_id))
+        )
+        back |= {cid: at for cid, at in session.exec(query) if cid is not None and at is not None}
+    return {cid: HoldClock(paused=paused.get(cid, False), since=_aware(back.get(cid))) for cid in ids}
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    # SQLite hands back naive UTC from an aggregate (no column type to convert it with).
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
+def _records(session: Session, team_id: str, rows: list[Boundary], clock: HoldClock | None) -> list[BoundaryRecord]:
+    return _numbered(rows, _slips_of(session, [r.id for r in rows if r.id is not None], team_id=team_id), clock)
 
 
 def _slips_of(session: Session, ids: list[int], *, team_id: str | None = None) -> dict[int, list[BoundarySlip]]:
@@ -336,12 +390,14 @@ def _slips_of(session: Session, ids: list[int], *, team_id: str | None = None) -
     return by_boundary
 
 
-def _numbered(rows: list[Boundary], slips: dict[int, list[BoundarySlip]]) -> list[BoundaryRecord]:
+def _numbered(
+    rows: list[Boundary], slips: dict[int, list[BoundarySlip]], clock: HoldClock | None = None
+) -> list[BoundaryRecord]:
     """A customer's boundaries (in list order) as records numbered as `list` shows them."""
     records = []
     for n, row in enumerate(rows, 1):
         own = slips.get(row.id or 0, [])
-        records.append(BoundaryRecord(row=row, slips=tuple(own), rule=to_rule(row, own), number=n))
+        records.append(BoundaryRecord(row=row, slips=tuple(own), rule=to_rule(row, own, clock), number=n))
     return records
 
 

@@ -276,6 +276,35 @@ def test_a_need_holds_after_three_weeks_without_a_slip_and_the_next_is_suggested
     assert "3 weeks without a slip" in suggestion["text"] and SECOND in suggestion["text"]
 
 
+@pytest.mark.parametrize(("away", "back"), [("pause", "resume"), ("archive", "restore")])
+def test_weeks_paused_or_archived_do_not_make_a_need_hold(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings, away: str, back: str
+) -> None:
+    """Four weeks in which Partner asked nothing of the customer (paused: no reminders; archived) prove nothing: the
+    need is not marked held then, nor the minute the customer is back with the owner told 'Ready to introduce the
+    next one'; the three weeks count from the return."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    acme_id = customer(store).id
+    assert acme_id is not None
+    clock.set(ny(2026, 11, 27, 10))
+    ephemeral(acme.command(f"{away} acme"))
+    for week in range(1, 5):
+        tick(store, settings, ny(2026, 11, 27, 10) + timedelta(weeks=week))
+    statuses = [r.rule.status for r in store.boundary_records(team_id=TEAM_ID, customer_id=acme_id)]
+    assert statuses == ["active", "proposed"]
+    returned = clock.set(ny(2026, 12, 28, 10)) or clock.now
+    ephemeral(acme.command(f"{back} acme"))
+    for later in (timedelta(minutes=1), timedelta(weeks=3) - timedelta(minutes=1)):
+        tick(store, settings, returned + later)
+        assert [r.rule.status for r in records(store)] == ["active", "proposed"]
+    assert ":large_blue_circle: active since Wed 25 Nov" in json.dumps(acme.command("boundary acme").json())
+    assert not [p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce" in p["text"]]
+    tick(store, settings, returned + timedelta(weeks=3))
+    assert [r.rule.status for r in records(store)] == ["held", "proposed"]
+    (suggestion,) = [p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce" in p["text"]]
+    assert SECOND in suggestion["text"]
+
+
 def test_the_jobs_follow_the_configured_hold_period(
     acme: SlackRequests, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
