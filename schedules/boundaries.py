@@ -436,7 +436,7 @@ def render_suggestion(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
             return Skip("customer paused or snoozed")
     held = next((r for r in records if r.id == nudge.payload.get("held_id")), None)
     message = suggestion_blocks(customer, held, proposed, policy)
-    return Message(text=message["text"], blocks=message["blocks"], user=nudge.recipient_id or owner_of(customer))
+    return Message(text=message["text"], blocks=message["blocks"], user=_decider(nudge, customer))
 
 
 def render_escalation(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
@@ -449,7 +449,15 @@ def render_escalation(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
         return Skip(f"the boundary is {record.rule.status} now")
     policy = policy_from(nudge.payload)
     message = escalation_blocks(customer, record, now, policy, customer_calendar(customer))
-    return Message(text=message["text"], blocks=message["blocks"], user=nudge.recipient_id or owner_of(customer))
+    return Message(text=message["text"], blocks=message["blocks"], user=_decider(nudge, customer))
+
+
+def _decider(nudge: Nudge, customer: Customer) -> str | None:
+    """Who is asked to decide: the customer's owner when the message goes out, not when it was planned (the owner
+    changed in between, or Slack was down until after), as the health-drop alert does; once sent, whom it went to."""
+    if nudge.status == "sent":
+        return nudge.recipient_id or owner_of(customer)
+    return owner_of(customer) or nudge.recipient_id
 
 
 def render_call_check(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:

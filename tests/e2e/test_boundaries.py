@@ -954,6 +954,34 @@ def test_a_slip_says_the_owner_was_asked_only_when_it_made_a_run_that_asks_them(
     assert len([p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]) == 2
 
 
+def test_the_escalation_and_the_suggestion_go_to_the_owner_when_they_are_sent(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """The third slip plans the owner's escalation; the customer is handed to Sam before the tick sends it: Sam owns
+    the decision now, and is asked, not Dana. Likewise the next need's suggestion that Slack rate-limited before the
+    customer went back to Dana goes to Dana."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    for day in (1, 2, 3):
+        clock.set(ny(2026, 12, day, 11))
+        ephemeral(acme.command(f"boundary acme slip 1 late on day {day}"))
+    assert "owner: <@U0001> → <@U0002>" in ephemeral(acme.command("edit acme <@U0002|sam>"))
+    tick(store, settings, clock.advance(minutes=1))
+    assert [p for p in channel_posts(fake_slack, "U0002") if "keeps slipping" in p["text"]]
+    assert not [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
+
+    ephemeral(acme.command("boundary acme held 1", user_id="U0002", user_name="sam"))
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=60)
+    tick(store, settings, clock.advance(minutes=1))
+    ephemeral(acme.command("edit acme <@U0001|dana>", user_id="U0002", user_name="sam"))
+    tick(store, settings, clock.advance(minutes=5))
+    suggested = [
+        c.params["channel"]
+        for c in fake_slack.calls_to("chat.postMessage")
+        if c.ok and "Ready to introduce" in c.params["text"]
+    ]
+    assert suggested == ["U0001"]
+
+
 def test_a_boundary_button_clicked_after_the_customer_was_archived_says_so(
     acme: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
