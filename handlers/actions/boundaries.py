@@ -248,10 +248,16 @@ def slip(
 
 
 def already_decided(store: Store, customer: Customer, message_key: str) -> str | None:
+    decision = decision_on(store, customer, message_key)
+    return str(decision.get("option")) if decision is not None else None
+
+
+def decision_on(store: Store, customer: Customer, message_key: str) -> dict[str, Any] | None:
+    """What was decided on this escalation message (the history's detail), or None."""
     assert customer.id is not None
     for event in store.boundary_events(team_id=customer.team_id, customer_id=customer.id, kinds=[DECISION_EVENT]):
         if event.detail.get("message") == message_key:
-            return str(event.detail.get("option"))
+            return event.detail
     return None
 
 

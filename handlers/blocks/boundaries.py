@@ -236,8 +236,10 @@ def escalation_blocks(
     cal: WorkCalendar,
     *,
     decided: tuple[str, str] | None = None,
+    note: str | None = None,
 ) -> dict[str, Any]:
-    """The question to the owner after repeated slips; ``decided`` = (option, user id) once answered."""
+    """The question to the owner after repeated slips; ``decided`` = (option, user id) once answered, with ``note``
+    saying what else the decision changed."""
     rule = record.rule
     head = f":warning: *{customer.name}* — a working agreement keeps slipping"
     question = rules.escalation_text(rule, now, policy)
@@ -273,6 +275,8 @@ def escalation_blocks(
     else:
         option, user_id = decided
         blocks.append(context(f":ballot_box_with_check: <@{user_id}> {DECISION_DONE[option]}."))
+        if note:
+            blocks.append(context(note))
     text = f"{quoted(rule.text)} with {customer.name} keeps slipping. {question}"
     return {"text": text, "blocks": blocks}
 

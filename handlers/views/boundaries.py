@@ -14,7 +14,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain import boundaries as rules
 from domain.errors import UserError
-from handlers.actions.boundaries import already_decided, record_decision
+from handlers.actions.boundaries import already_decided, decision_on, record_decision
 from handlers.blocks import metadata_row_id
 from handlers.blocks.boundaries import escalation_blocks
 from handlers.boundaries_hooks import require_boundary, require_boundary_change
@@ -94,7 +94,14 @@ def submit_renegotiation(
     now = clock()
     if already_decided(store, customer, key) is None:  # a replayed submission changes nothing twice
         before = {"text": record.rule.text, "kind": record.rule.kind, "value": record.rule.value}
-        store.edit_boundary(team_id=team_id, boundary_id=record.id, text=rule.text, kind=rule.kind, value=rule.value)
+        after = {"text": rule.text, "kind": rule.kind, "value": rule.value}
+        edits: dict[str, Any] = dict(after)
+        wording = record.row.reminder_text
+        if wording and after != before:
+            # The owner's own reminder wording restates the old terms to the customer each week: reminders go back
+            # to Partner's wording of the new ones (the old wording is kept in the history, and the message says so).
+            edits["reminder_text"] = None
+        store.edit_boundary(team_id=team_id, boundary_id=record.id, **edits)
         fresh = store.boundary_record(team_id=team_id, boundary_id=record.id) or record
         record_decision(
             store,
@@ -105,7 +112,7 @@ def submit_renegotiation(
             message_key=key,
             policy=settings.boundary_policy,
             now=now,
-            detail={"before": before, "after": {"text": rule.text, "kind": rule.kind, "value": rule.value}},
+            detail={"before": before, "after": after, **({"wording": wording} if "reminder_text" in edits else {})},
         )
         request_home_refresh(context, team_id, [customer.owner_id, user_id])
     ack()
@@ -135,8 +142,21 @@ def show_renegotiated(
     if record is None or customer is None:
         return
     cal = planning.customer_calendar(customer, settings.default_tz)
+    decision = decision_on(store, customer, _message_key(metadata)) or {}
+    note = None
+    if decision.get("wording"):  # reset with the new terms (submit_renegotiation)
+        note = (
+            "Your own reminder wording restated the old terms, so reminders now use mine: write new words with "
+            f'`/partner boundary {customer.name} wording {record.number} "<your words>"`.'
+        )
     message = escalation_blocks(
-        customer, record, clock(), settings.boundary_policy, cal, decided=("renegotiate", body["user"]["id"])
+        customer,
+        record,
+        clock(),
+        settings.boundary_policy,
+        cal,
+        decided=("renegotiate", body["user"]["id"]),
+        note=note,
     )
     try:
         client.chat_update(channel=channel_id, ts=message_ts, **message)

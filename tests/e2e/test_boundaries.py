@@ -792,6 +792,37 @@ def test_renegotiate_opens_a_form_and_saves_the_new_terms(
     assert not rules.needs_escalation(renegotiated.rule, clock.now, settings.boundary_policy)
 
 
+def test_renegotiated_terms_are_not_restated_in_the_owners_wording_of_the_old_ones(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """Dana wrote her own reminder for "within one business day", then renegotiated it to three: the next Monday's
+    reminder must not tell the customer the old terms. It restates the new ones; the escalation says why, and the
+    customer's history keeps the wording."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    own = "Friendly reminder: we reply within one business day."
+    ephemeral(acme.command(f'boundary acme wording 1 "{own}"'))
+    message = _escalate(acme, fake_slack, store, clock, settings) | {"channel": {"id": "DDANA"}}
+    first = records(store)[0]
+    acme.block_action(BOUNDARY_DECIDE_RENEGOTIATE, value=str(first.id), message=message, channel_id="DDANA")
+    (opened,) = fake_slack.calls_to("views.open")
+    values = {
+        "text": {BOUNDARY_TEXT: {"type": "plain_text_input", "value": "We answer within three business days"}},
+        "kind": {BOUNDARY_KIND: {"type": "static_select", "selected_option": {"value": "response_time"}}},
+        "value": {BOUNDARY_VALUE: {"type": "plain_text_input", "value": "3d"}},
+    }
+    metadata = opened.params["view"]["private_metadata"]
+    assert acme.view_submission(BOUNDARY_RENEGOTIATE_MODAL, values, private_metadata=metadata).status == 200
+    (redrawn,) = fake_slack.wait_for("chat.update")
+    assert "Your own reminder wording restated the old terms" in json.dumps(redrawn.params["blocks"])
+    assert "one business day" not in ephemeral(acme.command("boundary acme preview 1"))
+    tick(store, settings, ny(2026, 12, 7, 9))
+    (reminder,) = channel_posts(fake_slack, "C0ACME")[-1:]
+    assert "We answer within three business days" in reminder["text"] and own not in reminder["text"]
+    with store.session() as session:
+        (decision,) = session.exec(select(CustomerEvent).where(CustomerEvent.kind == "boundary_decision"))
+    assert decision.detail["wording"] == own
+
+
 # --------------------------------------------------------------------------- who may do what, and bad input
 
 
