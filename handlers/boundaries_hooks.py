@@ -204,6 +204,20 @@ def log_slip(
     return after, created
 
 
+def reopened(before: BoundaryRecord, after: BoundaryRecord, customer: Customer, settings: Settings | None) -> str:
+    """ " It had held since …; it is being introduced again…" when this slip took a need that held back to active
+    (domain.record_slip): its reminders start again and it must hold anew, which the person logging it should know."""
+    held_at = before.rule.held_at
+    if before.rule.status != "held" or after.rule.status != "active" or held_at is None:
+        return ""
+    cal = planning.customer_calendar(customer, settings.default_tz if settings is not None else "UTC")
+    day = cal.local_date(held_at)
+    text = f" It had held since {day:%a} {day.day} {day:%b}; it is being introduced again"
+    if customer.channel_id and after.row.reminders != "off":
+        text += f", so I'll restate it in <#{customer.channel_id}> again"
+    return text + "."
+
+
 def slip_summary(record: BoundaryRecord, policy: rules.Policy, now: datetime) -> str:
     rule = record.rule
     recent = rules.slips_in_window(rule, now, policy.escalate_window)
@@ -283,7 +297,8 @@ def after_checkin(
                 now=now,
             )
             if created:
-                notes.append(f"Logged a slip on {_quote(rule.text)}: {note} ({slip_summary(after, policy, now)}).")
+                summary, again = slip_summary(after, policy, now), reopened(record, after, customer, settings)
+                notes.append(f"Logged a slip on {_quote(rule.text)}: {note} ({summary}).{again}")
     return notes
 
 

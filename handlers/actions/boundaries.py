@@ -34,6 +34,7 @@ from handlers.boundaries_hooks import (
     activate_boundary,
     hold_boundary,
     log_slip,
+    reopened,
     require_boundary,
     require_boundary_change,
     retire_boundary,
@@ -230,6 +231,7 @@ def slip(
     if not created:
         confirmation = f"That slip on {quoted(after.rule.text)} is already logged."
     else:
+        confirmation += reopened(record, after, customer, settings)
         request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
     _redraw(
         body,

@@ -21,6 +21,7 @@ from handlers.boundaries_hooks import (
     hold_boundary,
     log_slip,
     next_up,
+    reopened,
     require_boundary_change,
     retire_boundary,
     slip_summary,
@@ -115,6 +116,12 @@ def _number(
         active = [r for r in records if r.rule.status == "active"]
         if len(active) == 1:
             return active[0], raw.strip()
+        if len(active) > 1:  # "slip missed the call" with two being introduced: which one, named, not "not a number"
+            which = ", ".join(f"{r.number}. {quoted(r.rule.text)}" for r in active)
+            example = f"/partner boundary {customer.name} {action} {active[0].number} {raw.strip()}".rstrip()
+            raise UserError(
+                f"*{customer.name}* has {len(active)} active agreements ({which}): give the number, e.g. `{example}`."
+            )
     if not parts:
         raise UserError(f"Which one? Give its number from `/partner boundary {customer.name} list`. Usage: `{usage}`")
     if not numbered:
@@ -248,7 +255,7 @@ def reminder_plan(call: CommandCall, customer: Customer, record: BoundaryRecord)
 def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
     record, note = _number(raw, "slip", _records(call, customer), customer, active_by_default=True)
     policy = call.settings.boundary_policy
-    after, _created = log_slip(
+    after, created = log_slip(
         call.store,
         customer=customer,
         record=record,
@@ -260,7 +267,8 @@ def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
         now=call.now,
     )
     summary = slip_summary(after, policy, call.now)
-    return {"text": f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({summary})."}
+    again = reopened(record, after, customer, call.settings) if created else ""
+    return {"text": f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({summary}).{again}"}
 
 
 def _held(call: CommandCall, customer: Customer, raw: str) -> Reply:

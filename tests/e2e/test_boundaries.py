@@ -985,6 +985,34 @@ def test_a_slip_says_the_owner_was_asked_only_when_it_made_a_run_that_asks_them(
     assert len([p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]) == 2
 
 
+def test_a_slip_on_a_need_that_held_says_it_is_being_introduced_again(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """A slip takes a need that held back to active (its reminders start again, it must hold anew): the person who
+    logs it is told, by command and by button, where they were told only "Logged a slip (1 slip …)". With two
+    needs being introduced, a slip without a number names them instead of "'missed' isn't a number"."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    clock.set(ny(2026, 12, 1, 11))
+    ephemeral(acme.command("boundary acme held 1"))
+    ephemeral(acme.command("boundary acme activate 2"))
+    clock.set(ny(2026, 12, 3, 11))
+    reply = ephemeral(acme.command("boundary acme slip 1 missed the pricing question"))
+    again = "It had held since Tue 1 Dec; it is being introduced again, so I'll restate it in <#C0ACME> again."
+    assert reply.endswith(f"(1 slip in the last 30 days). {again}"), reply
+    assert [r.rule.status for r in records(store)] == ["active", "active"]
+    reply = ephemeral(acme.command("boundary acme slip missed it"))
+    assert f"*Acme Corp* has 2 active agreements (1. “{FIRST}”, 2. “{SECOND}”): give the number" in reply, reply
+    assert "`/partner boundary Acme Corp slip 1 missed it`" in reply and len(records(store)[0].slips) == 1
+
+    ephemeral(acme.command("boundary acme held 2"))
+    clock.set(ny(2026, 12, 4, 11))
+    second = records(store)[1]
+    message = {"type": "message", "ts": "1764600000.000700", "text": "", "blocks": []}
+    acme.block_action(BOUNDARY_SLIP, message=message, **slip_button(second, surface="card"))
+    told = response_posts(fake_slack)[-1]
+    assert "It had held since Thu 3 Dec; it is being introduced again" in json.dumps(told), told
+
+
 def test_the_escalation_and_the_suggestion_go_to_the_owner_when_they_are_sent(
     acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
