@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from domain import boundaries as rules
 from storage.base import StoreBase, in_chunks
 from storage.models import Boundary, BoundarySlip, Customer, CustomerEvent, Workspace
+from storage.nudges import _write_transaction
 
 # The owner's "flag the relationship" answer to an escalated boundary (a customer event); it weighs on health.
 RELATIONSHIP_FLAGGED = "relationship_flagged"
@@ -164,16 +165,24 @@ class BoundaryQueries(StoreBase):
     ) -> tuple[BoundaryRecord, BoundaryRecord]:
         """Apply a transition (given the boundary and its customer's others); returns (before, after).
 
-        The write only lands if the status is still what was read; otherwise :class:`BoundaryConflict`.
-        The transition's ValueError (e.g. "it is already active") propagates unchanged.
+        Read, checked and written under the customer's write lock (SQLite: the database's, BEGIN IMMEDIATE;
+        PostgreSQL: the customer row's, FOR UPDATE): two people activating two different needs at the same moment
+        must not both find none active. The write also only lands if the status is still what was read; otherwise
+        :class:`BoundaryConflict`. The transition's ValueError (e.g. "it is already active") propagates unchanged.
         """
-        before = self.boundary_record(team_id=team_id, boundary_id=boundary_id)
-        if before is None:
-            raise LookupError(f"boundary {boundary_id} not found")
-        siblings = self.boundary_records(team_id=team_id, customer_id=before.row.customer_id)
-        changed = change(before.rule, [r.rule for r in siblings])
-        values = {name: getattr(changed, name) for name in _STATE_FIELDS}
         with self.session() as session:
+            _write_transaction(session)
+            row = session.get(Boundary, boundary_id)
+            if row is None or row.team_id != team_id:
+                raise LookupError(f"boundary {boundary_id} not found")
+            session.get(Customer, row.customer_id, with_for_update=True)
+            params = {"team_id": team_id, "customer_id": row.customer_id}
+            rows = list(session.exec(_BOUNDARIES_OF_CUSTOMER, params=params))  # type: ignore[call-overload]
+            clocks = _hold_clocks(session, team_id, rows, paused=None)
+            siblings = _records(session, team_id, rows, clocks.get(row.customer_id))
+            before = next(r for r in siblings if r.id == boundary_id)
+            changed = change(before.rule, [r.rule for r in siblings])
+            values = {name: getattr(changed, name) for name in _STATE_FIELDS}
             result = session.exec(  # type: ignore[call-overload]
                 update(Boundary)
                 .where(
@@ -182,6 +191,7 @@ class BoundaryQueries(StoreBase):
                     col(Boundary.status) == before.row.status,
                 )
                 .values(**values)
+                .execution_options(synchronize_session=False)  # `before` keeps the row as it was read
             )
             if result.rowcount != 1:
                 session.rollback()

@@ -263,6 +263,48 @@ def test_a_boundary_button_clicked_by_two_people_at_the_same_moment_is_no_refusa
     assert records(store)[0].rule.status == ("active" if action_id == BOUNDARY_ACTIVATE else "retired")
 
 
+def test_two_needs_activated_by_two_people_at_the_same_moment_leave_one_active(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dana activates need 1 while Sam activates need 2 (both proposed): one at a time means one of them is active and
+    the other told why, where both read the customer's needs before either changed one and both became active."""
+    slack = acme
+    first, second = records(store)
+    change_boundary, together = store.change_boundary, threading.Barrier(2, timeout=2)
+
+    def change_together(**kwargs: Any) -> Any:
+        change = kwargs.pop("change")
+
+        def held_together(b: rules.Boundary, siblings: list[rules.Boundary]) -> rules.Boundary:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                together.wait()  # both have read the customer's needs (unless one waits its turn to read them)
+            return change(b, siblings)
+
+        return change_boundary(change=held_together, **kwargs)
+
+    monkeypatch.setattr(store, "change_boundary", change_together)
+    message = {"type": "message", "ts": "1764600000.000100", "text": "", "blocks": []}
+    clicks = [
+        threading.Thread(
+            target=lambda who=who, rec=rec: slack.block_action(
+                BOUNDARY_ACTIVATE,
+                message=message,
+                user_id=who,
+                value=str(rec.id),
+                block_id=f"boundary:card:{rec.id}",
+            )
+        )
+        for who, rec in (("U0001", first), ("U0002", second))
+    ]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join(timeout=20)
+    told = sorted(c.params["text"] for c in fake_slack.wait_for("response_url", 2))
+    assert sorted(r.rule.status for r in records(store)) == ["active", "proposed"]
+    assert len([t for t in told if "is now active" in t]) == 1 and any("One need at a time" in t for t in told), told
+
+
 def test_a_need_holds_after_three_weeks_without_a_slip_and_the_next_is_suggested(
     acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
