@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import and_, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -138,7 +138,7 @@ class BoundaryQueries(StoreBase):
         with self.session() as session:
             params = {"team_id": team_id, "customer_id": customer_id}
             rows = list(session.exec(_BOUNDARIES_OF_CUSTOMER, params=params))  # type: ignore[call-overload]
-            clocks = _hold_clocks(session, team_id, rows, paused=None)
+            clocks = _hold_clocks(session, team_id, rows)
             return _records(session, team_id, rows, clocks.get(customer_id))
 
     def boundary_record(self, *, team_id: str, boundary_id: int) -> BoundaryRecord | None:
@@ -178,7 +178,7 @@ class BoundaryQueries(StoreBase):
             session.get(Customer, row.customer_id, with_for_update=True)
             params = {"team_id": team_id, "customer_id": row.customer_id}
             rows = list(session.exec(_BOUNDARIES_OF_CUSTOMER, params=params))  # type: ignore[call-overload]
-            clocks = _hold_clocks(session, team_id, rows, paused=None)
+            clocks = _hold_clocks(session, team_id, rows)
             siblings = _records(session, team_id, rows, clocks.get(row.customer_id))
             before = next(r for r in siblings if r.id == boundary_id)
             changed = change(before.rule, [r.rule for r in siblings])
@@ -343,40 +343,37 @@ class BoundaryQueries(StoreBase):
                     rows[row.customer_id].append(row)
             slips = _slips_of(session, [r.id for boundaries in rows.values() for r in boundaries if r.id is not None])
             clocks: dict[int, HoldClock] = {}
-            for team_id, team_rows in itertools.groupby(customers, key=lambda c: c.team_id):
-                team = list(team_rows)
-                paused = {c.id: c.paused_at is not None for c in team if c.id is not None}
-                clocks |= _hold_clocks(session, team_id, [r for c in team for r in rows[c.id or 0]], paused=paused)
+            for team_id, team in itertools.groupby(customers, key=lambda c: c.team_id):
+                clocks |= _hold_clocks(session, team_id, [r for c in team for r in rows[c.id or 0]])
         return [(c, _numbered(rows[c.id], slips, clocks.get(c.id))) for c in customers if c.id is not None]
 
 
-def _hold_clocks(
-    session: Session, team_id: str, rows: list[Boundary], *, paused: dict[int, bool] | None
-) -> dict[int, HoldClock]:
+def _hold_clocks(session: Session, team_id: str, rows: list[Boundary]) -> dict[int, HoldClock]:
     """The hold clock of each customer with a need being introduced (active): paused now, and its latest resume or
-    restore. Read only for those (a customer with none needs no clock): two statements at most, per 500 customers.
-    `paused`: what the caller already read of the customers, else it is read here."""
+    restore. Read only for those (a customer with none needs no clock): one statement per 500 customers."""
     ids = sorted({r.customer_id for r in rows if r.status == "active"})
-    if not ids:
-        return {}
-    if paused is None:
-        paused = {}
-        for chunk in in_chunks(ids):
-            query = select(Customer.id, Customer.paused_at).where(col(Customer.id).in_(chunk))
-            paused |= {cid: at is not None for cid, at in session.exec(query) if cid is not None}
-    back: dict[int, datetime] = {}
+    clocks: dict[int, HoldClock] = {}
     for chunk in in_chunks(ids):
         query = (
-            select(CustomerEvent.customer_id, func.max(CustomerEvent.at))
-            .where(
-                CustomerEvent.team_id == team_id,
-                col(CustomerEvent.kind).in_(_RETURNS),
-                col(CustomerEvent.customer_id).in_(chunk),
+            select(Customer.id, Customer.paused_at, func.max(CustomerEvent.at))
+            .select_from(Customer)
+            .outerjoin(
+                CustomerEvent,
+                and_(
+                    col(CustomerEvent.customer_id) == col(Customer.id),
+                    col(CustomerEvent.team_id) == team_id,
+                    col(CustomerEvent.kind).in_(_RETURNS),
+                ),
             )
-            .group_by(col(CustomerEvent.customer_id))
+            .where(Customer.team_id == team_id, col(Customer.id).in_(chunk))
+            .group_by(col(Customer.id), col(Customer.paused_at))
         )
-        back |= {cid: at for cid, at in session.exec(query) if cid is not None and at is not None}
-    return {cid: HoldClock(paused=paused.get(cid, False), since=_aware(back.get(cid))) for cid in ids}
+        clocks |= {
+            cid: HoldClock(paused=paused_at is not None, since=_aware(back))
+            for cid, paused_at, back in session.exec(query)
+            if cid is not None
+        }
+    return clocks
 
 
 def _aware(at: datetime | None) -> datetime | None:
