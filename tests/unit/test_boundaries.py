@@ -7,6 +7,7 @@ import ast
 import inspect
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -335,6 +336,20 @@ def test_a_slip_restarts_the_clock() -> None:
     assert not has_held(b, T0 + 3 * WEEK)
     assert not has_held(b, T0 + 5 * WEEK - SECOND)
     assert has_held(b, T0 + 5 * WEEK)  # exactly three weeks after the slip
+
+
+def test_the_hold_clock_stands_still_while_paused_and_restarts_at_the_return() -> None:
+    """Weeks the customer was paused or archived prove nothing: hold_from (the latest resume or restore) restarts the
+    clock, hold_paused stops it; the policy's window counts from the later of activation and return."""
+    b = active()
+    assert has_held(b, T0 + 3 * WEEK)
+    assert not has_held(replace(b, hold_paused=True), T0 + 10 * WEEK)
+    back = replace(b, hold_from=T0 + 4 * WEEK)
+    assert not has_held(back, T0 + 7 * WEEK - SECOND)
+    assert has_held(back, T0 + 7 * WEEK)
+    assert has_held(replace(b, hold_from=T0 - WEEK), T0 + 3 * WEEK)  # a return before the activation changes nothing
+    with pytest.raises(ValueError, match="hold_from must be timezone-aware"):
+        replace(b, hold_from=datetime(2026, 3, 2))
 
 
 def test_a_slip_on_a_held_boundary_puts_it_back_to_active() -> None:
