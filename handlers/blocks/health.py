@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 from domain.health import MISSING_CHAR, Health
@@ -47,6 +49,26 @@ def their_level(responses: Sequence[SurveyResponse]) -> str | None:
     return None
 
 
+def _their_answers(responses: Sequence[SurveyResponse], theirs: str) -> str:
+    """When their view was given and, when several of their people answered, whether they agree: "Nov 25, 2026;
+    latest of 3 people — 1 says Supplier" (each person's latest answer counts once)."""
+    latest = next(r for r in responses if r.answers.get("level") == theirs)
+    at = latest.created_at if latest.created_at.tzinfo else latest.created_at.replace(tzinfo=UTC)
+    said = slack_date(at, "{date_short}")
+    by_person: dict[str, str] = {}
+    for response in responses:  # newest first: each person's latest answer
+        level = response.answers.get("level")
+        if level in LEVEL_NAMES:
+            by_person.setdefault(response.respondent_id, str(level))
+    if len(by_person) < 2:
+        return said
+    said += f"; latest of {len(by_person)} people"
+    others = Counter(level for level in by_person.values() if level != theirs)
+    if others:
+        said += " — " + ", ".join(f"{n} say{'s' if n == 1 else ''} {LEVEL_NAMES[lvl]}" for lvl, n in others.items())
+    return said
+
+
 def view_gap(ours: str | None, theirs: str | None) -> int | None:
     """level_gap when both sides have answered, else None."""
     if ours not in LEVEL_NAMES or theirs not in LEVEL_NAMES:
@@ -59,9 +81,8 @@ def views_text(ours: str | None, theirs_responses: Sequence[SurveyResponse], nam
     theirs = their_level(theirs_responses)
     our_text = LEVEL_NAMES.get(ours or "", f"not rated yet — `/partner survey {name} level`")
     their_text = LEVEL_NAMES.get(theirs or "", f"not asked yet — `/partner ask {name}`")
-    count = len({r.respondent_id for r in theirs_responses})
-    if theirs is not None and count > 1:
-        their_text += f" (latest of {count} people)"
+    if theirs is not None:
+        their_text += f" ({_their_answers(theirs_responses, theirs)})"
     line = f"*Our view:* {our_text}   ·   *Their view:* {their_text}"
     gap = view_gap(ours, theirs)
     if gap is not None and gap > 0:

@@ -852,3 +852,33 @@ def test_a_survey_prompt_slack_could_not_send_before_the_customer_was_paused_is_
     assert prompt_dms(fake_slack) == []
     rows = store.nudges(team_id=TEAM_ID, kinds=["survey_prompt"], due_after=EPOCH)
     assert rows and {r.status for r in rows} == {"cancelled"}
+
+
+def test_their_view_says_when_it_was_given_and_whether_their_people_agree(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
+    """Two of their people see us differently: status and the card said "Partner (latest of 2 people)", hiding
+    that the other one sees a supplier, and never said how old their view was."""
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "supplier_of_choice"}, view_id="VOURS"))
+    ok(slack.command("ask acme"))
+    answered = []
+    for n, (user_id, level) in enumerate([("U0EXT1", "supplier"), ("U0EXT2", "partner"), ("U0EXT3", "partner")]):
+        clock.advance(days=1)
+        answered.append(clock.now)
+        ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id=user_id, channel_id="C0SHARED"))
+        answers = {"level": level, "start_doing": "weekly demos", "keep_doing": "quick answers"}
+        ok(submit(external, opened(fake_slack), answers, view_id=f"VTHEIRS{n}", user_id=user_id))
+        bot.settle()
+    latest = slack_date(answered[-1], "{date_short}")
+    said = f"*Their view:* Partner ({latest}; latest of 3 people — 1 says Supplier)"
+    assert said in json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    assert said in json.dumps(ok(slack.command("show acme"))["blocks"], ensure_ascii=False)
+    # The one who saw a supplier changes their mind: they all agree now.
+    clock.advance(days=1)
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    answers = {"level": "partner", "start_doing": "", "keep_doing": ""}
+    ok(submit(external, opened(fake_slack), answers, view_id="VTHEIRS4", user_id="U0EXT1"))
+    status = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    assert f"*Their view:* Partner ({slack_date(clock.now, '{date_short}')}; latest of 3 people)" in status
