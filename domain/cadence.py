@@ -304,6 +304,13 @@ _KIND_ALIASES: dict[str, CadenceKind] = {
     "weekdays": "daily",
     "workdays": "daily",
 }
+# Rhythms people ask for that are every N days here.
+_LONGER: dict[str, str] = {
+    "quarterly": "every 91 days",
+    "yearly": "every 365 days",
+    "annually": "every 365 days",
+    "semiannually": "every 182 days",
+}
 _TIME_RE = re.compile(r"^(\d{1,2})(?::(\d{2}))?(am|pm)?$")
 _DAY_OF_MONTH_RE = re.compile(r"^(\d{1,2})(st|nd|rd|th)?$")
 _NTH_RE = re.compile(r"^(first|second|third|fourth|last|1st|2nd|3rd|4th)(?:-([a-z.]+))?$")
@@ -410,6 +417,8 @@ def parse_cadence(text: str, *, anchor: date | None = None, previous: Cadence | 
         raise _fail(text, "it is empty")
     head, rest = tokens[0], tokens[1:]
     kind = _KIND_ALIASES.get(head)
+    if kind is None and head in _LONGER:
+        raise _fail(text, f"{head!r} is not a cadence kind — for it, use {_LONGER[head]!r}")
     if kind is None:
         raise _fail(text, f"{head!r} is not a cadence kind")
 

@@ -80,11 +80,18 @@ def cadence(call: CommandCall) -> Reply:
     cal = planner.calendar_of(customer, default_tz=call.settings.default_tz)
     current = planner.cadence_of(customer)
     if not rest:
+        launch = launch_text(customer, cal.local_date(call.now))
         return {
-            "text": f"*{customer.name}*: {current.describe()} ({cal.tz}). {next_nudge_text(call, customer)}\n"
+            "text": f"*{customer.name}*: {current.describe()} ({cal.tz}).{launch} {next_nudge_text(call, customer)}\n"
             f"Change it with `{USAGE}`"
         }
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="change the cadence of")
+    zone = next((word for word in raw.split() if word.lower().startswith("tz=")), None)
+    if zone is not None:  # the cadence's time is on the customer's clock, which edit sets for all its nudges
+        raise UserError(
+            f"The time zone is *{customer.name}*'s own, for every nudge: set it with "
+            f"`/partner edit {customer.name} {zone}`, then the cadence without it.\nUsage: `{USAGE}`"
+        )
     try:
         new = parse_cadence(raw, anchor=cal.local_date(call.now), previous=current)
     except ValueError as e:
@@ -102,10 +109,14 @@ def cadence(call: CommandCall) -> Reply:
         call.refresh_homes(updated.owner_id, call.user_id)
     if new.is_off:
         return {"text": f":no_bell: *{updated.name}*: cadence off — no call nudges or overdue alerts."}
-    launch = ""
-    if updated.launch_until is not None and updated.launch_until >= cal.local_date(call.now):
-        launch = f" Launch mode keeps daily calls until {updated.launch_until.isoformat()} first."
     return {
         "text": f":calendar: *{updated.name}*: {new.describe()}, {cal.tz} time, business days only."
-        f"{launch} {next_nudge_text(call, updated)}"
+        f"{launch_text(updated, cal.local_date(call.now))} {next_nudge_text(call, updated)}"
     }
+
+
+def launch_text(customer: Customer, today: date) -> str:
+    """ " Launch mode keeps daily calls until 2026-12-09 first." while it is on: the next nudge is a daily one."""
+    if customer.launch_until is None or customer.launch_until < today:
+        return ""
+    return f" Launch mode keeps daily calls until {customer.launch_until.isoformat()} first."

@@ -780,6 +780,25 @@ def test_several_call_days_a_week_are_named_as_such_not_as_a_wrong_time(
     assert store.customer_by_name(team_id=TEAM_ID, name="acme").cadence == "daily 09:00"  # type: ignore[union-attr]
 
 
+def test_the_cadence_shown_says_launch_mode_and_a_time_zone_or_quarterly_typed_in_it_is_pointed_elsewhere(
+    slack: SlackRequests, store: Store
+) -> None:
+    """ "cadence acme" said "weekly on Mon … Next nudge: Thu 26 Nov" without a word of the launch mode behind the
+    Thursday; "daily 9:00 tz=Europe/Berlin" answered "I didn't understand 'tz=europe/berlin'", "quarterly" that it
+    "is not a cadence kind", neither saying what to type."""
+    add(store, cadence="weekly mon 09:00")
+    ephemeral(slack.command("launch acme on until=2026-12-09"))
+    shown = ephemeral(slack.command("cadence acme"))
+    assert "weekly on Mon at 09:00 (America/New_York). Launch mode keeps daily calls until 2026-12-09 first." in shown
+    assert "Next nudge: Thu 26 Nov 09:00" in shown
+    zone = ephemeral(slack.command("cadence acme daily 9:00 tz=Europe/Berlin"))
+    assert "The time zone is *Acme*'s own, for every nudge: set it with `/partner edit Acme tz=Europe/Berlin`" in zone
+    assert "'quarterly' is not a cadence kind — for it, use 'every 91 days'" in ephemeral(
+        slack.command("cadence acme quarterly")
+    )
+    assert store.customer_by_name(team_id=TEAM_ID, name="acme").cadence == "weekly mon 09:00"  # type: ignore[union-attr]
+
+
 def test_cadence_command_sets_shows_and_is_for_the_owner_or_admins(
     slack: SlackRequests, store: Store, fake_slack: FakeSlack
 ) -> None:
