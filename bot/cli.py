@@ -523,6 +523,7 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace, listener: 
             logger.info("Partner is running in Socket Mode")
             shutdown.wait()
             shutdown.report()
+            handler.close_after_answering()  # the envelopes already received are acked before the connection closes
         else:
             from bot.server import PartnerWSGI
 

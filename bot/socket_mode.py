@@ -27,11 +27,14 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 
 from schedules.slack_http import TRANSIENT
 
 logger = logging.getLogger("partner")
 
+# A shutdown waits this long for the envelopes already received to be answered: Slack waits 3 s for each ack.
+ANSWER_BEFORE_CLOSING = 5.0
 # Pauses between attempts to open the first connection: 1 s, 2 s, 4 s … then every 30 s, for as long as it takes.
 FIRST_CONNECT_PAUSE = 1.0
 MAX_CONNECT_PAUSE = 30.0
@@ -128,6 +131,23 @@ def _log_control_message(text: str) -> None:
 
 
 class HangUpAwareClient(SocketModeClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Envelopes received, not yet answered (their listener running, or queued for one): a shutdown waits for them.
+        self.unanswered = 0
+        self.answered = threading.Condition()
+        super().__init__(*args, **kwargs)
+
+    def envelope_answered(self) -> None:
+        with self.answered:
+            self.unanswered = max(self.unanswered - 1, 0)
+            self.answered.notify_all()
+
+    def wait_answered(self, timeout: float) -> int:
+        """Wait until every envelope received so far is answered, at most `timeout` seconds; how many are not."""
+        with self.answered:
+            self.answered.wait_for(lambda: self.unanswered == 0, timeout)
+            return self.unanswered
+
     def connect(self) -> None:
         super().connect()
         session = self.current_session
@@ -135,7 +155,10 @@ class HangUpAwareClient(SocketModeClient):
             session.sock = _HangUpAwareSocket(session.sock)  # type: ignore[assignment]
 
     def _on_message(self, message: str) -> None:
-        if len(message) < CONTROL_MESSAGE_MAX and '"envelope_id"' not in message:
+        if '"envelope_id"' in message:
+            with self.answered:
+                self.unanswered += 1
+        elif len(message) < CONTROL_MESSAGE_MAX:
             _log_control_message(message)
         super()._on_message(message)
 
@@ -162,6 +185,24 @@ class PartnerSocketModeHandler(SocketModeHandler):
             ping_interval=10,  # Bolt's default
         )
         self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        try:
+            super().handle(client, req)
+        finally:
+            self.client.envelope_answered()
+
+    def close_after_answering(self, timeout: float = ANSWER_BEFORE_CLOSING) -> None:
+        """SIGTERM: answer the envelopes already received, then close. Closing at once left a command whose listener
+        was running without its ack (the send failed on the closed connection): its work was done and kept, and Slack
+        told the user it had failed, so they typed it again."""
+        self.client.auto_reconnect_enabled = False
+        left = self.client.wait_answered(timeout)
+        if left:
+            logger.warning(
+                "closing the Socket Mode connection with %d envelope(s) not answered in %.0f s", left, timeout
+            )
+        self.close()
 
     def connect_when_reachable(self, stop: threading.Event) -> bool:
         """Open the first connection, retrying with backoff while Slack is out of reach or answers with its own

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -307,6 +308,45 @@ def test_partner_bot_serve_uses_socket_mode_when_the_app_token_is_set(
     store = Store(make_engine(database_url))
     (entry,) = store.checkins(team_id=TEAM_ID)
     assert (entry.mood, entry.note) == ("red", "churn risk")
+    store.engine.dispose()
+
+
+def test_sigterm_answers_the_command_being_handled_before_the_connection_closes(
+    fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    """A rolling deploy's SIGTERM while `/partner add` waits on Slack's users.info: the connection was closed at once,
+    the customer was added but the ack failed on the closed connection ('Failed to run a request listener' and a
+    traceback), and Slack told the user the command had failed. The ack goes out first, then the connection closes."""
+    env = serve_environment(fake_slack, database_url, app_token=fake_slack.app_token)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--no-scheduler"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        fake_slack.socket_mode.wait_connected(timeout=30)
+        sm = SocketModeRequests(fake_slack.socket_mode, team_id=TEAM_ID, fake=fake_slack)
+        fake_slack.fail_next("users.info", delay=1.5, answered_late=True)  # Sam's profile: slow to come back
+        answer: dict[str, Any] = {}
+        command = threading.Thread(target=lambda: answer.update(ack=sm.command("add Globex <@U0002|sam>")))
+        command.start()
+        fake_slack.wait_for("users.info")  # the listener is running
+        process.send_signal(signal.SIGTERM)
+        command.join(timeout=15)
+        assert process.wait(timeout=30) == 0
+        assert process.stderr is not None
+        stderr = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert "Added *Globex*" in ack_text(answer["ack"]), stderr
+    assert "shutting down" in stderr and "Traceback" not in stderr and "Failed to" not in stderr, stderr
+    store = Store(make_engine(database_url))
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Globex"]
     store.engine.dispose()
 
 
