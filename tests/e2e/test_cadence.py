@@ -161,6 +161,47 @@ def test_no_channel_means_a_dm_to_the_owner_and_several_at_once_make_one_digest(
     assert len({r.message_ts for r in rows(store)}) == 1
 
 
+def test_skip_on_one_customer_of_an_owners_digest_redraws_that_one_and_leaves_the_others_buttons(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    for name in ("Acme", "Globex"):
+        add(store, name, channel_id=None)
+    tick(store, settings, day(1))
+    dm_id = fake_slack._dm_by_user["U0001"]
+    (digest,) = fake_slack.messages[dm_id]
+    acme_buttons = next(b for b in digest["blocks"] if b["type"] == "actions")
+    skip = next(e for e in acme_buttons["elements"] if e["action_id"] == NUDGE_SKIP)
+    clock.set(day(1, timedelta(hours=15)))
+    slack.block_action(NUDGE_SKIP, value=skip["value"], channel_id=dm_id, message=button_message(digest))
+    (update,) = fake_slack.wait_for("chat.update")
+    assert (update.params["channel"], update.params["ts"]) == (dm_id, digest["ts"])
+    (redrawn,) = fake_slack.messages[dm_id]
+    (left,) = [b for b in redrawn["blocks"] if b["type"] == "actions"]  # Globex's; Acme's say who skipped it
+    assert {e["value"] for e in left["elements"]} == {str(rows(store)[1].id)}
+    assert "Skipped for today by <@U0001>" in json.dumps(redrawn["blocks"])
+    assert [(r.payload.get("outcome") or {}).get("what") for r in rows(store)] == ["skipped", None]
+
+
+def test_a_nudge_waiting_on_slack_goes_to_the_channel_set_meanwhile_once(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    fake_slack.add_channel("C0NEW", name="acme-launch", members=["U0001"])
+    add(store)
+    fake_slack.fail_next("chat.postMessage", status=503, times=6)  # Slack down at 09:00
+    tick(store, settings, day(1))
+    clock.set(day(1, timedelta(minutes=2)))
+    assert "<#C0ACME> → <#C0NEW>" in ephemeral(slack.command("edit acme <#C0NEW|acme-launch>"))
+    bot.settle()
+    fake_slack.reset()  # Slack is back
+    for minutes in (5, 10, 20, 40, 80):
+        tick(store, settings, day(1) + minutes * MINUTE)
+    assert nudges(fake_slack) == []
+    assert [m["text"] for m in nudges(fake_slack, "C0NEW")] == [
+        "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
+    ]
+    assert [(r.status, r.channel_id) for r in rows(store)] == [("sent", "C0NEW")]
+
+
 def test_a_channel_the_bot_was_removed_from_falls_back_to_the_owner(
     store: Store, settings: Settings, fake_slack: FakeSlack
 ) -> None:
