@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from bot.app import create_app
 from bot.settings import Settings
-from handlers.commands.export import wait_after_ack
+from handlers.commands.export import UPLOAD_ATTEMPTS, wait_after_ack
 from storage.exports import CHECKIN_COLUMNS, SURVEY_COLUMNS
 from storage.models import SurveyResponse
 from storage.store import Store
@@ -275,8 +275,13 @@ def test_an_export_slack_refuses_partners_token_for_is_told_beside_the_command(
     ("method", "fault", "named"),
     [
         ("files.getUploadURLExternal", {"error": "not_allowed_token_type"}, "(not_allowed_token_type)"),
-        ("upload", {"status": 500}, "(HTTPError)"),
-        ("upload", {"status": 201}, "(SlackRequestError)"),  # slack-sdk takes only 200 from the upload URL
+        # The upload URL is tried UPLOAD_ATTEMPTS times (new URLs each time): a refusal that lasts is told.
+        ("upload", {"status": 500, "times": UPLOAD_ATTEMPTS}, "(HTTPError)"),
+        ("upload", {"status": 201, "times": UPLOAD_ATTEMPTS}, "(SlackRequestError)"),  # slack-sdk takes only 200
+        # The last step, after both files reached Slack: neither is shared, the user is told once.
+        ("files.completeUploadExternal", {"status": 429, "times": 3}, "(ratelimited)"),
+        ("files.completeUploadExternal", {"status": 503, "times": 3}, "(fatal_error)"),
+        ("files.completeUploadExternal", {"error": "invalid_auth"}, "(invalid_auth)"),
     ],
 )
 def test_an_export_slack_refuses_is_told_in_the_dm_by_slacks_reason(
@@ -289,7 +294,22 @@ def test_an_export_slack_refuses_is_told_in_the_dm_by_slacks_reason(
     (told,) = fake_slack.calls_to("chat.postMessage")
     text = told.params["text"]
     assert f"your export of Acme Corp could not be sent {named}" in text and "/partner export" in text
+    assert uploaded(fake_slack) == {}  # no file shared, not even the first of the two
     assert "://" not in text and "response" not in text  # no API address, no raw response
+
+
+def test_an_export_slack_turns_away_once_at_each_step_still_reaches_the_dm_once(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    seed(store)
+    fake_slack.fail_next("files.getUploadURLExternal", status=429, retry_after=1)  # waited out after the answer
+    fake_slack.fail_next("upload", status=500)  # Slack's file server: tried again with new upload URLs
+    fake_slack.fail_next("files.completeUploadExternal", status=503)
+    assert "will be in your DM" in slack.command("export acme").json()["text"]
+    assert wait_after_ack(30)
+    assert len(uploaded(fake_slack)) == 2
+    assert len([c for c in fake_slack.calls_to("files.completeUploadExternal") if c.ok]) == 1
+    assert fake_slack.calls_to("chat.postMessage") == []  # nothing to apologise for
 
 
 def test_cli_export_names_a_wrong_team_or_an_unwritable_file_instead_of_an_empty_file_or_a_traceback(
