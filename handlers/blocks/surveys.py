@@ -288,6 +288,14 @@ def tier_now_text(old: str | None, new: str) -> str:
 
 
 def tier_change_text(customer: Customer, old: str | None, new: str, by: str) -> str:
+    """The owner's DM: which way someone moved their customer's tier (a move down is worth a look)."""
+    if old in LEVELS and new in LEVELS and LEVELS.index(new) < LEVELS.index(old):  # type: ignore[arg-type]
+        return (
+            f":small_red_triangle_down: <@{by}> moved *{customer.name}* down from *{LEVEL_NAMES[old]}* to "
+            f"*{LEVEL_NAMES[new]}*. Worth a look: `/partner status {customer.name}`."
+        )
+    if old in LEVELS and new in LEVELS:
+        return f":arrow_up_small: <@{by}> moved *{customer.name}* up from *{LEVEL_NAMES[old]}* to *{LEVEL_NAMES[new]}*."
     was = f" from *{LEVEL_NAMES.get(old, old)}*" if old else ""
     return f":arrows_counterclockwise: <@{by}> moved *{customer.name}*{was} to *{LEVEL_NAMES.get(new, new)}*."
 

@@ -744,7 +744,7 @@ def test_the_customers_person_in_an_enterprise_grid_is_counted_as_theirs_even_wh
 
 
 def test_the_digest_lists_each_customer_that_moved_tier_once_with_the_way_it_went(
-    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, bot: BotServer
 ) -> None:
     """A level rated down and back up within the week (a slip of the hand put right) is one customer that moved,
     not "3 moved tier" with three lines for it; a partner rated down to supplier says it went down."""
@@ -767,6 +767,14 @@ def test_the_digest_lists_each_customer_that_moved_tier_once_with_the_way_it_wen
         "• *Acme Corp*: no tier → partner → supplier → partner\n"
         "• *Globex*: partner → supplier :small_red_triangle_down: down"
     )
+    # The owner heard of each move as it happened, a move down with a pointer to what is going on.
+    bot.settle()
+    dms = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0001"]
+    assert (
+        ":small_red_triangle_down: <@U0002> moved *Globex* down from *Partner* to *Supplier*. Worth a look: "
+        "`/partner status Globex`."
+    ) in dms
+    assert ":arrow_up_small: <@U0002> moved *Acme Corp* up from *Supplier* to *Partner*." in dms
 
 
 @pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
