@@ -890,3 +890,37 @@ def test_their_view_says_when_it_was_given_and_whether_their_people_agree(
     ok(submit(external, opened(fake_slack), answers, view_id="VTHEIRS4", user_id="U0EXT1"))
     status = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
     assert f"*Their view:* Partner ({slack_date(clock.now, '{date_short}')}; latest of 3 people)" in status
+
+
+def test_their_form_sent_twice_at_once_and_slacks_retry_store_one_answer_and_tell_the_owner_once(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    """A double click on Send and Slack's retry of it arrive together: one answer, each delivery thanked, one DM."""
+    import threading
+
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VOURLEVEL"))
+    ok(slack.command("ask acme"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    view = opened(fake_slack)
+    answers = {"level": "supplier", "start_doing": "call us back", "keep_doing": "the weekly demo"}
+    replies: list[Any] = []
+    deliveries = [{}, {}, {"retry_num": 1, "retry_reason": "http_timeout"}]
+    threads = [
+        threading.Thread(
+            target=lambda k=kwargs: replies.append(
+                submit(external, view, answers, view_id="VTWICE", user_id="U0EXT1", **k)
+            )
+        )
+        for kwargs in deliveries
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert [ok(r)["response_action"] for r in replies] == ["update"] * 3
+    bot.settle()
+    assert len(store.survey_responses(team_id=TEAM_ID, survey="customer_view")) == 1
+    gaps = [c for c in fake_slack.calls_to("chat.postMessage") if "sees us as" in str(c.params.get("text"))]
+    assert len(gaps) == 1
