@@ -35,7 +35,7 @@ from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sor
 from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
 from schedules.sender import Message, Skip, register
 from schedules.sharing import impatient
-from schedules.slack_http import TRANSIENT
+from schedules.slack_http import TRANSIENT, files_upload_v2
 from storage.home import DIGEST_CHOSEN_BY, DIGEST_SET_AT
 from storage.models import Nudge, Workspace
 from storage.store import Store
@@ -225,7 +225,8 @@ def chart_filename(now: datetime, tz: str) -> str:
 def upload_chart(
     *, client: WebClient, channel: str, png: bytes, now: datetime, tz: str, thread_ts: str | None = None
 ) -> dict[str, Any]:
-    response = client.files_upload_v2(
+    response = files_upload_v2(  # its upload URL tried again when Slack's file server refuses the bytes
+        client,
         channel=channel,
         content=png,
         filename=chart_filename(now, tz),

@@ -35,7 +35,26 @@ from urllib.parse import urlsplit
 from urllib.request import Request
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web import SlackResponse
+
+# slack-sdk retries the API methods (429, 5xx, dropped connections) but not the POST of a file's bytes to the upload
+# URL `files.getUploadURLExternal` handed out: a file server hiccup there is tried again with new upload URLs, up to
+# this many times in all. Nothing was shared before `files.completeUploadExternal`, so no file can show twice.
+UPLOAD_ATTEMPTS = 3
+
+
+def files_upload_v2(client: WebClient, **kwargs: Any) -> SlackResponse:
+    """`client.files_upload_v2(**kwargs)`, tried again when the upload URL refuses the bytes (HTTPError: a status
+    urllib raises on; SlackRequestError: anything else but 200)."""
+    for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+        try:
+            return client.files_upload_v2(**kwargs)
+        except (HTTPError, SlackRequestError):
+            if attempt == UPLOAD_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
 
 # Slack refused Partner's own token (revoked, expired, its workspace or bot user deactivated): nothing the request or
 # the nudge did wrong; an operator has to fix the token (`partner-bot doctor`).

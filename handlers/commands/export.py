@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
-from urllib.error import HTTPError
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from domain.errors import UserError
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.followups import answer_command, command_responder
 from handlers.parsing import QUOTE_OPENERS, parse_key_value, tokenize
+from schedules.slack_http import files_upload_v2
 from storage.exports import ENCODING
 from storage.models import Customer
 from storage.store import Store
@@ -34,9 +34,6 @@ from storage.store import Store
 logger = logging.getLogger(__name__)
 
 USAGE = "/partner export [customer|all] [since=YYYY-MM-DD]"
-# Slack's upload URL (where the bytes go) has no retry of its own in slack-sdk, unlike the API methods: a file server
-# hiccup there is tried again with new upload URLs, up to this many times in all. Nothing was shared before it.
-UPLOAD_ATTEMPTS = 3
 EXPORT_KIND = "export"  # nudge-log kind that records each export request once
 
 # Work that happens after the ack (uploads). Two workers: exports are rare, and Slack rate-limits uploads anyway.
@@ -218,23 +215,16 @@ def send_export(
                 checkins = store.write_checkins_csv(out, team_id=team_id, customer_id=customer_id, since=since)
             with surveys_path.open("w", encoding=ENCODING, newline="") as out:
                 answers = store.write_survey_answers_csv(out, team_id=team_id, customer_id=customer_id, since=since)
-            for attempt in range(1, UPLOAD_ATTEMPTS + 1):
-                try:
-                    client.files_upload_v2(
-                        channel=dm,
-                        file_uploads=[
-                            {"file": str(checkins_path), "filename": checkins_path.name, "title": "Check-ins"},
-                            {"file": str(surveys_path), "filename": surveys_path.name, "title": "Survey answers"},
-                        ],
-                        initial_comment=f"Your export of {request.label}: {checkins} check-in"
-                        f"{'s' if checkins != 1 else ''} and {answers} survey answer{'s' if answers != 1 else ''}. "
-                        "Columns are described in Partner's README.",
-                    )
-                    break
-                except (HTTPError, SlackRequestError) as e:  # the upload URL refused the bytes: nothing shared yet
-                    if attempt == UPLOAD_ATTEMPTS:
-                        raise
-                    logger.info("export upload for %s refused (%s); trying again with new upload URLs", user_id, e)
+            files_upload_v2(  # its upload URL tried again when Slack's file server refuses the bytes
+                client,
+                channel=dm,
+                file_uploads=[
+                    {"file": str(checkins_path), "filename": checkins_path.name, "title": "Check-ins"},
+                    {"file": str(surveys_path), "filename": surveys_path.name, "title": "Survey answers"},
+                ],
+                initial_comment=f"Your export of {request.label}: {checkins} check-in{'s' if checkins != 1 else ''} "
+                f"and {answers} survey answer{'s' if answers != 1 else ''}. Columns are described in Partner's README.",
+            )
     except (SlackClientError, OSError) as e:  # OSError: Slack timed out or dropped the connection; SlackRequestError:
         # the upload URL answered something other than 200
         logger.warning("export for %s in %s failed: %s", user_id, team_id, e)

@@ -14,6 +14,7 @@ from bot.settings import Settings
 from handlers.commands.export import wait_after_ack
 from handlers.ids import ADD_CUSTOMER_MODAL
 from schedules.cadence import send_nudges
+from schedules.slack_http import UPLOAD_ATTEMPTS
 from storage.models import Customer
 from storage.store import Store
 from tests.e2e import test_hardening
@@ -223,7 +224,8 @@ def test_a_late_summary_joins_its_days_thread_and_the_next_ones_thread_under_the
         {"error": "invalid_auth"},
         {"status": 500, "times": 3},
         {"delay": 1.5, "times": 2},
-        {"method": "upload", "status": 201},  # the upload URL's success other than 200 is an error to slack-sdk
+        # the upload URL's success other than 200 is an error to slack-sdk (each of Partner's tries)
+        {"method": "upload", "status": 201, "times": UPLOAD_ATTEMPTS},
     ],
     ids=["refused", "500", "timeout", "upload 201"],
 )

@@ -34,6 +34,7 @@ from schedules.digest import (
 )
 from schedules.jobs import run_tick
 from schedules.sender import send_due_nudges
+from schedules.slack_http import UPLOAD_ATTEMPTS
 from storage.models import Boundary, Customer, CustomerEvent, HealthSnapshot, Nudge
 from storage.store import Store
 from tests.fake_slack import FakeSlack
@@ -438,12 +439,13 @@ def test_a_digest_channel_partner_can_no_longer_post_in_is_told_to_the_admin_who
 
 @pytest.mark.parametrize(
     ("method", "status", "times"),
-    # 3: the client's own two retries fail too; 201 (a success that is not 200) fails slack-sdk's upload step too;
-    # a 429 from the last step is Slack's rate limiter turning it away before it shared anything
+    # 3: the client's own two retries fail too, as do Partner's tries of the upload URL (new URLs each time); 201 (a
+    # success that is not 200) fails slack-sdk's upload step too; a 429 from the last step is Slack's rate limiter
+    # turning it away before it shared anything
     [
         ("files.getUploadURLExternal", 503, 3),
-        ("upload", 500, 1),
-        ("upload", 201, 1),
+        ("upload", 500, UPLOAD_ATTEMPTS),
+        ("upload", 201, UPLOAD_ATTEMPTS),
         ("files.completeUploadExternal", 429, 3),
     ],
 )

@@ -17,7 +17,8 @@ from sqlmodel import Session
 
 from bot.app import create_app
 from bot.settings import Settings
-from handlers.commands.export import UPLOAD_ATTEMPTS, wait_after_ack
+from handlers.commands.export import wait_after_ack
+from schedules.slack_http import UPLOAD_ATTEMPTS
 from storage.exports import CHECKIN_COLUMNS, SURVEY_COLUMNS
 from storage.models import SurveyResponse
 from storage.store import Store
