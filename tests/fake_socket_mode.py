@@ -196,10 +196,12 @@ class FakeSocketMode:
         accepts_response_payload: bool = False,
         retry_attempt: int | None = None,
         retry_reason: str | None = None,
+        connection: _Connection | None = None,
     ) -> str:
-        """Push one envelope to the newest live connection; returns its envelope_id."""
+        """Push one envelope to `connection` (Slack picks one of the app's), by default the newest live one; returns
+        its envelope_id."""
         envelope = self._envelope(kind, payload, accepts_response_payload, retry_attempt, retry_reason)
-        connection = self.wait_connected()
+        connection = connection or self.wait_connected()
         with self._lock:
             self.sent.append(envelope)
         connection.send_json(envelope)
@@ -362,6 +364,7 @@ class SocketModeRequests(SlackRequests):
         kwargs.setdefault("signing_secret", "unused-in-socket-mode")
         super().__init__("ws://unused", **kwargs)
         self.server = server
+        self.connection: _Connection | None = None  # the connection Slack picks (None: the newest)
         self.last_envelope_id = ""
 
     def _deliver(self, kind: str, payload: dict[str, Any], post_kwargs: dict[str, Any]) -> Response:
@@ -372,6 +375,7 @@ class SocketModeRequests(SlackRequests):
             accepts_response_payload=accepts,
             retry_attempt=post_kwargs.get("retry_num"),
             retry_reason=post_kwargs.get("retry_reason"),
+            connection=self.connection,
         )
         self.last_envelope_id = envelope_id
         ack = self.server.wait_for_ack(envelope_id, timeout=self.timeout)

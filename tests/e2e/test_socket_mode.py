@@ -26,6 +26,8 @@ from bot.socket_mode import PartnerSocketModeHandler
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE, OPEN_CHECKIN
 from storage.db import make_engine
 from storage.store import Store
+from tests.e2e.test_replicas import add_customers, posts_per_nudge, wait_until
+from tests.e2e.test_replicas import environment as replica_environment
 from tests.fake_slack import FakeSlack
 from tests.fake_socket_mode import SocketModeRequests
 from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeClock
@@ -437,6 +439,49 @@ def test_partner_bot_serve_with_slack_out_of_reach_retries_and_stops_on_sigterm(
     assert "cannot open a Socket Mode connection (Slack is out of reach: URLError" in stderr, stderr
     assert "retrying in 2 s (attempt 2)" in stderr and "shutting down" in stderr
     assert "Traceback" not in stderr and fake_slack.app_token not in stderr
+
+
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
+def test_two_socket_mode_replicas_with_their_schedulers_answer_on_either_connection_and_nudge_once(
+    store: Store, fake_slack: FakeSlack, database_url: str, tmp_path: Path
+) -> None:
+    """Two `partner-bot serve` processes in Socket Mode with their schedulers on (nothing tested Socket Mode and the
+    scheduler in one process): Slack counts both connections and gives each envelope to one of them; a command is
+    answered on either, and 20 customers' daily calls due at 09:00 are each nudged once."""
+    add_customers(store, fake_slack, 20)
+    env = {**replica_environment(fake_slack, database_url), "SLACK_APP_TOKEN": fake_slack.app_token}
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        for n in range(2):  # started together: each takes seconds to import, migrate and connect
+            (tmp_path / str(n)).mkdir()
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bot.cli", "serve"],
+                    env=env,
+                    cwd=tmp_path / str(n),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+            )
+        server = fake_slack.socket_mode
+        wait_until(lambda: server.running and len([c for c in server.connections if c.open]) == 2, 60, "2 replicas")
+        sm = SocketModeRequests(server, team_id=TEAM_ID, fake=fake_slack)
+        for connection in [c for c in server.connections if c.open]:  # Slack picks the connection: each one answers
+            sm.connection = connection
+            assert "/partner help" in ack_text(sm.command("help"))
+        wait_until(lambda: sum(posts_per_nudge(fake_slack).values()) >= 20, 60, "20 nudges")
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            assert process.wait(timeout=30) == 0
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+    counts = posts_per_nudge(fake_slack)
+    assert len(counts) == 20 and set(counts.values()) == {1}
 
 
 def test_slack_faults_and_stale_buttons_are_told_as_over_http(
