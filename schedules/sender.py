@@ -32,7 +32,8 @@ Delivery
   fallback DM straight away. Renderers send to the DM while the error stands, trying the channel again
   after a week (or once it is changed).
 * A refused token (``invalid_auth``, ``account_inactive``, ``token_revoked``…) that ``auth.test`` refuses too: the
-  workspace uninstalled Partner without the event reaching us, and is marked so as the event would (:func:`_gone`).
+  workspace uninstalled Partner without the event reaching us, and is marked so as the event would (:func:`_gone`);
+  so is ``team_access_not_granted``: an org-wide install's organisation removed Partner from that workspace.
 * Grace period: rows of a kind registered with ``grace=True`` that are still unsent longer than the grace
   period after they were due are recorded ``missed`` (not sent); rows sent more than ``LATE_AFTER`` late
   carry a note saying so.
@@ -92,7 +93,14 @@ from bot.oauth import NotInstalled, SlackClients, client_for
 from domain.checkins import summary_day
 from handlers.blocks import context, section
 from handlers.blocks.checkin import checkins_summary, owner_alert_text
-from schedules.slack_http import TOKEN_REFUSED, KeepAliveWebClient, answer_lost, retry_after, same_client_as
+from schedules.slack_http import (
+    TEAM_ACCESS_REVOKED,
+    TOKEN_REFUSED,
+    KeepAliveWebClient,
+    answer_lost,
+    retry_after,
+    same_client_as,
+)
 from storage.checkins import CHECKIN_SUMMARY, OWNER_ALERT  # what a check-in's follow-up could not send
 from storage.models import CheckIn, Nudge
 from storage.store import Store
@@ -110,7 +118,7 @@ RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 # A refused token that may mean the workspace uninstalled Partner (_gone); an expired rotating token is refreshed.
-UNINSTALLED_TOKEN = TOKEN_REFUSED - {"token_expired"}
+UNINSTALLED_TOKEN = (TOKEN_REFUSED - {"token_expired"}) | {TEAM_ACCESS_REVOKED}
 LATE_AFTER = timedelta(minutes=10)
 DEFAULT_GRACE = timedelta(hours=6)
 METADATA_EVENT = "partner_nudge"
@@ -1242,22 +1250,29 @@ def _gone(run: _Run, team_id: str, error: str) -> bool:
         known = run.gone.get(team_id)
         if known is not None:
             return known
-        try:
-            run.slack(team_id).auth_test()
-            known = False
-        except SlackApiError as e:
-            known = str(e.response.get("error") or "") in UNINSTALLED_TOKEN
-        except (OSError, URLError, NotInstalled):  # Slack unreachable: not a proof; the nudge waits as usual
-            known = False
+        if error == TEAM_ACCESS_REVOKED:
+            known = True  # auth.test accepts an org-wide token whatever its workspaces: Slack's answer is the proof
+        else:
+            try:
+                run.slack(team_id).auth_test()
+                known = False
+            except SlackApiError as e:
+                known = str(e.response.get("error") or "") in UNINSTALLED_TOKEN
+            except (OSError, URLError, NotInstalled):  # Slack unreachable: not a proof; the nudge waits as usual
+                known = False
         run.gone[team_id] = known
     if known:
         cancelled = run.store.deactivate_workspace(team_id=team_id, now=run.now)
+        why = (
+            "its organisation removed Partner from it"
+            if error == TEAM_ACCESS_REVOKED
+            else f"Slack refused the bot token ({error}) and auth.test confirms it"
+        )
         logger.warning(
-            "workspace %s: Slack refused the bot token (%s) and auth.test confirms it: treated as uninstalled, "
-            "its nudges stopped (%d queued cancelled), data kept; they resume when it installs Partner again "
-            "(see partner-bot doctor)",
+            "workspace %s: %s: treated as uninstalled, its nudges stopped (%d queued cancelled), data kept; they "
+            "resume when it installs Partner again (see partner-bot doctor)",
             team_id,
-            error,
+            why,
             cancelled,
         )
     return known

@@ -27,7 +27,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.oauth import NotInstalled, SlackClients, client_for
 from domain.customers import shared_with_another_organisation
 from handlers.home_publisher import refresh_channel_homes
-from schedules.slack_http import TOKEN_REFUSED, lasting, same_client_as
+from schedules.slack_http import TEAM_ACCESS_REVOKED, TOKEN_REFUSED, lasting, same_client_as
 from storage.models import Customer
 from storage.store import Store
 
@@ -72,7 +72,7 @@ def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now
                 error = str(e.response.get("error") or e.response.status_code)
                 logger.warning("could not look up channel %s (%s): next tick", channel_id, error)
                 stopped.add(team_id)  # rate-limited, a refused token or Slack's own trouble: not another call now
-                if error in TOKEN_REFUSED:
+                if error in TOKEN_REFUSED or error == TEAM_ACCESS_REVOKED:
                     locked_out.add(team_id)
                 continue
             except OSError as e:  # a timeout or a dropped connection (URLError is one)

@@ -59,6 +59,9 @@ def files_upload_v2(client: WebClient, **kwargs: Any) -> SlackResponse:
 # Slack refused Partner's own token (revoked, expired, its workspace or bot user deactivated): nothing the request or
 # the nudge did wrong; an operator has to fix the token (`partner-bot doctor`).
 TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
+# An org-wide install's token refused in one of its organisation's workspaces: the org removed Partner from that
+# workspace (Slack's team_access_revoked event goes only to apps subscribed to it, which Partner's manifest is not).
+TEAM_ACCESS_REVOKED = "team_access_not_granted"
 
 # Slack's own trouble, gone on a later try; any other error is Slack's lasting answer about what was asked (a channel
 # deleted or private without Partner, a user not found, a scope the app lacks, a method it does not serve).
@@ -70,7 +73,9 @@ def lasting(error: SlackApiError) -> bool:
     was asked: a look-up that met them must not be read as "no such channel" or "not an admin")."""
     status = error.response.status_code
     code = str(error.response.get("error") or "")
-    return not (status == 429 or status >= 500 or code in TRANSIENT or code in TOKEN_REFUSED)
+    return not (
+        status == 429 or status >= 500 or code in TRANSIENT or code in TOKEN_REFUSED or code == TEAM_ACCESS_REVOKED
+    )
 
 
 Client = TypeVar("Client", bound=WebClient)

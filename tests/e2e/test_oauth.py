@@ -916,6 +916,56 @@ def test_a_workspace_that_joins_an_enterprise_grid_org_after_installing_is_still
         app.slack_clients.for_team(T1)
 
 
+def test_a_workspace_the_org_removes_partner_from_stops_at_its_first_refused_post_and_comes_back_with_a_request(
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    world: None,
+    unpaced: None,
+    caplog: pytest.LogCaptureFixture,
+    clock: FakeClock,
+) -> None:
+    """The org admin removes Partner from T2 but keeps it org-wide. Slack tells apps subscribed to
+    team_access_revoked, which Partner is not; its next post there is refused `team_access_not_granted` while
+    auth.test still accepts the org's token. The workspace is treated as uninstalled at once (nudges stopped, data
+    kept), where each day's nudge failed and its owner's "couldn't deliver" DM was refused too; a request from it
+    (Partner added back) resumes it."""
+    assert install(oauth_bot.url, fake_slack, ORG, team_name="Org", org_wide=True).status == 200
+    two = org_requests(oauth_bot, fake_slack, T2)
+    reply = two.command("add Globex <#C2GLOBEX|globex> <@U0201|gus>", user_id="U0201", user_name="gus")
+    assert "Added *Globex*" in ephemeral_text(reply)
+    oauth_bot.settle()
+    globex = store.customer_by_name(team_id=T2, name="globex")
+    assert globex is not None
+    changes = {"cadence": "daily 09:00", "tz": "America/New_York"}
+    store.update_customer(team_id=T2, customer_id=globex.id or 0, actor_id=None, changes=changes, now=MON)
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+
+    fake_slack.fail_next("chat.postMessage", error="team_access_not_granted", times=20)  # every post in T2
+    mark = len(fake_slack.calls)
+    for minutes in (0, 5, 30):
+        run_tick(
+            store=store, client=app.slack_clients, now=NINE_NY + timedelta(minutes=minutes), settings=oauth_settings
+        )
+    assert len([c for c in calls_since(fake_slack, mark) if c.method == "chat.postMessage"]) == 1
+    assert store.uninstalled_team_ids() == [T2]
+    assert [n.status for n in store.nudges(team_id=T2, kinds=["cadence"], due_after=MON)] == ["cancelled"]
+    assert "treated as uninstalled" in caplog.text
+    assert [c.name for c in store.customers(team_id=T2)] == ["Globex"]  # data kept
+
+    # Added back to the workspace: its people use Partner again, and the next day's nudge goes out.
+    with fake_slack._lock:
+        fake_slack._faults.clear()  # Slack accepts the org's token there again
+    clock.set(NINE_NY + timedelta(days=1) - timedelta(hours=1))
+    assert "Globex" in ephemeral_text(two.command("list", user_id="U0201"))
+    assert store.uninstalled_team_ids() == []
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY + timedelta(days=1), settings=oauth_settings)
+    posted = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok]
+    assert [c.params["channel"] for c in posted] == ["C2GLOBEX"]
+
+
 def test_a_channel_and_owner_typed_as_plain_names_are_found_with_an_org_wide_token(
     oauth_bot: BotServer, fake_slack: FakeSlack, store: Store, world: None
 ) -> None:
