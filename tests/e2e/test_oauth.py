@@ -832,6 +832,16 @@ def test_an_org_wide_install_serves_each_workspace_of_the_org_with_its_own_data_
     assert {c.token for c in posts.values()} == {org.bot_token}
     for team_id in (T1, T2):
         assert [n.status for n in store.nudges(team_id=team_id, kinds=["cadence"], due_after=MON)] == ["sent"]
+    # Home refreshes outside a request too (the debounced publisher): each workspace's own Home, the org's token.
+    publisher = publisher_of(app)
+    assert publisher is not None
+    publisher.flush()
+    mark = len(fake_slack.calls)
+    request_home_refresh(app, T2, ["U0201"])
+    publisher.flush()
+    (home,) = [c for c in calls_since(fake_slack, mark) if c.method == "views.publish"]
+    assert home.token == org.bot_token and home.params["user_id"] == "U0201"
+    assert "<@U0201>" in json.dumps(home.params) and "C1ACME" not in json.dumps(home.params)
 
     # The org uninstalls Partner: Slack's event names the org's installation, not a workspace.
     org_wide = {"enterprise_id": ORG, "team_id": None, "user_id": "UBOTE0ORG01", "is_bot": True}
