@@ -347,6 +347,20 @@ def test_weeks_paused_or_archived_do_not_make_a_need_hold(
     assert SECOND in suggestion["text"]
 
 
+def test_a_snooze_lifted_with_resume_does_not_restart_the_hold_clock(
+    acme: SlackRequests, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """`/partner resume` of a customer that was only snoozed, never paused, lifts the snooze: Partner kept working with
+    the customer all along, so the need still holds three weeks after it was activated."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    clock.set(ny(2026, 12, 2, 10))
+    ephemeral(acme.command("snooze acme until 2026-12-09 offsite"))
+    clock.set(ny(2026, 12, 7, 10))
+    ephemeral(acme.command("resume acme"))
+    tick(store, settings, ny(2026, 12, 16, 10))
+    assert [r.rule.status for r in records(store)] == ["held", "proposed"]
+
+
 def test_the_jobs_follow_the_configured_hold_period(
     acme: SlackRequests, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
