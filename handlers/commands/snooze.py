@@ -163,6 +163,20 @@ def resume(call: CommandCall) -> Reply:
     return _pause(call, paused=False)
 
 
+def _agreements_paused(call: CommandCall, customer_id: int) -> str:
+    """What a pause does to the working agreements being introduced: their reminders stop, and the weeks paused don't
+    count toward one holding (domain.boundaries.has_held)."""
+    active = [
+        r.rule.text
+        for r in call.store.boundary_records(team_id=call.team_id, customer_id=customer_id)
+        if r.rule.status == "active"
+    ]
+    if not active:
+        return ""
+    more = f" (and {len(active) - 1} more)" if len(active) > 1 else ""
+    return f" So are the reminders of “{active[0]}”{more}, and the weeks it is paused don't count toward it holding."
+
+
 def _pause(call: CommandCall, *, paused: bool) -> Reply:
     usage = PAUSE_USAGE if paused else RESUME_USAGE
     customer, rest, _raw = find_customer(call, usage)
@@ -181,7 +195,7 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
     if paused:
         return {
             "text": f":double_vertical_bar: Nudges and alerts (overdue calls, health drops) for *{updated.name}* "
-            "are paused. "
+            f"are paused.{_agreements_paused(call, customer.id)} "
             f"`/partner resume {updated.name}` turns them back on."
         }
     return {"text": f":arrow_forward: Nudges for *{updated.name}* are back on. {next_nudge_text(call, updated)}"}

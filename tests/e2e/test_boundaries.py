@@ -329,7 +329,9 @@ def test_weeks_paused_or_archived_do_not_make_a_need_hold(
     acme_id = customer(store).id
     assert acme_id is not None
     clock.set(ny(2026, 11, 27, 10))
-    ephemeral(acme.command(f"{away} acme"))
+    reply = ephemeral(acme.command(f"{away} acme"))
+    if away == "pause":  # said where it is done
+        assert f"So are the reminders of “{FIRST}”, and the weeks it is paused don't count toward it holding." in reply
     for week in range(1, 5):
         tick(store, settings, ny(2026, 11, 27, 10) + timedelta(weeks=week))
     statuses = [r.rule.status for r in store.boundary_records(team_id=TEAM_ID, customer_id=acme_id)]
