@@ -408,9 +408,10 @@ def call_outside_yes(
         settings=settings,
         now=now,
     )
-    if created:
-        request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
     text = f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({slip_summary(after, policy, now)})."
+    if created:
+        text += reopened(record, after, customer, settings)
+        request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
     _answer(body, respond, replace_original=True, text=text)
 
 

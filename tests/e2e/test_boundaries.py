@@ -554,6 +554,34 @@ def test_a_call_outside_the_window_asks_the_author_and_yes_logs_one_slip(
     assert len(records(store)[0].slips) == 1
 
 
+def test_yes_to_the_call_question_on_a_window_that_held_says_it_is_being_introduced_again(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    clock.set(ny(2026, 11, 25, 10))
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    ephemeral(slack.command('boundary acme add "Calls happen 9-10am our time" kind=contact_window value=9-10am'))
+    ephemeral(slack.command("boundary acme activate 1"))
+    ephemeral(slack.command("boundary acme held 1"))
+    acme_row = customer(store)
+    assert acme_row.id is not None
+    outside, _ = store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme_row.id, author_id="U0002", mood="green", note="late call",
+        kind="call", now=ny(2026, 11, 26, 15, 0), idempotency_key="t:held",
+    )  # fmt: skip
+    after_checkin(store, make_client(settings), outside, acme_row, outside.created_at, settings=settings)
+    tick(store, settings, outside.created_at + timedelta(minutes=1))
+    (question,) = [p for p in channel_posts(fake_slack, "U0002") if "outside the agreed" in p["text"]]
+    yes = next(e for e in question["blocks"][1]["elements"] if e["action_id"] == BOUNDARY_CALL_YES)
+    clock.set(outside.created_at + timedelta(minutes=5))
+    message = {"type": "message", "ts": "1764600000.000901", "text": "", "blocks": question["blocks"]}
+    slack.block_action(BOUNDARY_CALL_YES, value=yes["value"], message=message, user_id="U0002", channel_id="D2")
+    told = response_posts(fake_slack)[-1]["text"]
+    assert told.endswith(
+        "It had held since Wed 25 Nov; it is being introduced again, so I'll restate it in <#C0ACME> again."
+    )
+    assert records(store)[0].rule.status == "active"
+
+
 def test_a_call_logged_by_slash_command_outside_the_window_is_questioned(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
