@@ -24,8 +24,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-from bot.oauth import SlackClients
+from bot.oauth import NotInstalled, SlackClients, client_for
 from bot.settings import Settings
 from domain.boundaries import defuse_broadcasts
 from handlers.blocks.nudges import local_time, nudge_blocks
@@ -140,11 +141,43 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
                 if reminder is not None:
                     put_off[customer_id] = reminder.snoozed_on
         overdue = once_per_lapse(store, team_id, planner.plan_overdue(due, asked, now=now, put_off=put_off), due)
-        alerts = [replace(p, payload={**p.payload, **extra}) for p in overdue]
+        gone = _deactivated_owners(client, store, team_id, overdue)
+        alerts = [
+            replace(
+                p, payload={**p.payload, **extra, **({OWNER_GONE: p.recipient_id} if p.recipient_id in gone else {})}
+            )
+            for p in overdue
+        ]
         inserted += store.plan_nudges(team_id=team_id, plans=alerts, now=now)
         store.advance_watermark(team_id=team_id, job=JOB, until=now)
         planned += sum(1 for row in inserted if row.status == "pending")
     return planned
+
+
+# An overdue alert's payload: its owner was deactivated in Slack when it was planned (the user id).
+OWNER_GONE = "owner_deactivated"
+
+
+def _deactivated_owners(
+    client: WebClient | SlackClients, store: Store, team_id: str, alerts: list[NudgePlan]
+) -> set[str]:
+    """The owners of these new alerts Slack says are deactivated: a DM to them is taken without a word (Slack answers
+    ok) and read by no one, so the alert goes to the customer's channel instead. One users.info per owner, only for
+    alerts not planned yet (once per lapse); one Slack cannot answer about keeps its DM."""
+    fresh = (
+        {p.key for p in alerts} - store.planned_keys(team_id=team_id, keys=[p.key for p in alerts]) if alerts else set()
+    )
+    owners = sorted({p.recipient_id for p in alerts if p.key in fresh and p.recipient_id})
+    gone: set[str] = set()
+    for owner in owners:
+        try:
+            user = client_for(client, team_id).users_info(user=owner)["user"]
+        except (SlackApiError, OSError, NotInstalled) as e:
+            logger.warning("users.info failed for owner %s: the overdue alert stays a DM (%r)", owner, e)
+            continue
+        if user.get("deleted"):
+            gone.add(owner)
+    return gone
 
 
 def once_per_lapse(store: Store, team_id: str, plans: list[NudgePlan], lapses: list[planner.Lapse]) -> list[NudgePlan]:
@@ -310,6 +343,10 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         last = "" if "no call logged yet" in reason.lower() else " No call logged yet."
     text = f":warning: *{customer.name}* is overdue: {reason}.{last}"
     channel, owner = destination(customer, now)
+    gone = nudge.payload.get(OWNER_GONE)
+    if gone and gone == owner and channel:  # nobody reads a deactivated owner's DMs: the team sees it instead
+        owner = None
+        text += f" Its owner <@{gone}> is deactivated in Slack: pick another, `/partner edit {customer.name} @owner`."
     assert nudge.id is not None
     return Message(
         text=f"{customer.name} is overdue: {reason}",

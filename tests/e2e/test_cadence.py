@@ -278,6 +278,27 @@ def test_missed_daily_calls_alert_the_owner_by_the_next_business_morning_once(
     assert headline == ":warning: *Acme* is overdue: the daily call on Tue 1 Dec was missed. No call logged yet."
 
 
+def test_a_missed_call_of_a_customer_whose_owner_was_deactivated_is_told_in_its_channel_once(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    """Sam left the company; Slack takes a DM to a deactivated user without an error and nobody reads it: the
+    missed-call alert went to Sam alone. It goes to the customer's channel, saying why and how to fix it, once."""
+    fake_slack.add_user("U0002", name="sam", tz="America/New_York")
+    add(store, owner_id="U0002")
+    tick(store, settings, day(1))
+    fake_slack.add_user("U0002", name="sam", tz="America/New_York", deleted=True)
+    for instant in (day(2), day(2) + MINUTE, day(3)):
+        tick(store, settings, instant)
+    overdue = [m for m in fake_slack.messages["C0ACME"] if "is overdue" in m["text"]]
+    assert [m["text"] for m in overdue] == ["Acme is overdue: the daily call on Tue 1 Dec was missed"]
+    assert overdue[0]["blocks"][0]["text"]["text"] == (
+        ":warning: *Acme* is overdue: the daily call on Tue 1 Dec was missed. No call logged yet. Its owner <@U0002> is"
+        " deactivated in Slack: pick another, `/partner edit Acme @owner`."
+    )
+    assert not [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0002"]
+    assert len([c for c in fake_slack.calls_to("users.info") if c.params.get("user") == "U0002"]) == 1
+
+
 @pytest.mark.parametrize(
     ("called", "missed", "weekend", "alerted"),
     [
