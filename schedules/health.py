@@ -134,23 +134,30 @@ def adherence(
     since: datetime,
     now: datetime,
     launch_until: date | None = None,
+    launch_from: datetime | None = None,
     excused: frozenset[date] | set[date] = frozenset(),
 ) -> tuple[tuple[int, int] | None, str]:
     """((due, logged), label) over (since, now]; a slot counts as logged when a check-in falls in its period.
 
-    Launch mode makes the days up to `launch_until` daily calls; the normal cadence applies after them. The slots of
-    `excused` days (a person skipped or snoozed that call) were not owed: left out, as the missed-call alert does.
+    Launch mode makes the days up to `launch_until` daily calls, from `launch_from` (when it was turned on, if known:
+    the days before it owed the normal cadence's calls, not daily ones); the normal cadence applies after them. The
+    slots of `excused` days (a person skipped or snoozed that call) were not owed: left out, as the missed-call alert
+    does.
     """
     normal = cadence or Cadence("off")
     slots: list[tuple[Any, bool]] = []  # (slot, is_daily)
+
+    def launched(slot: Any) -> bool:
+        return (
+            launch_until is not None
+            and slot.local_date <= launch_until
+            and (launch_from is None or slot.due_at > launch_from)
+        )
+
     if launch_until is not None:
         launch = Cadence("daily", at=normal.at)
-        slots += [(s, True) for s in due_slots(launch, cal, since=since, now=now) if s.local_date <= launch_until]
-    slots += [
-        (s, normal.kind == "daily")
-        for s in due_slots(normal, cal, since=since, now=now)
-        if launch_until is None or s.local_date > launch_until
-    ]
+        slots += [(s, True) for s in due_slots(launch, cal, since=since, now=now) if launched(s)]
+    slots += [(s, normal.kind == "daily") for s in due_slots(normal, cal, since=since, now=now) if not launched(s)]
     today = cal.local_date(now)
     current = launch_cadence(normal, launch_until=launch_until, today=today)
     label = _CADENCE_LABELS.get(current.kind, "check-ins")
@@ -189,13 +196,15 @@ def health_inputs(
     default_tz: str = "UTC",
     flagged_at: datetime | None = None,
     last_pause: tuple[datetime, datetime] | None = None,
+    launch_from: datetime | None = None,
     excused: frozenset[date] | set[date] = frozenset(),
 ) -> HealthInputs:
     """Everything compute_health needs, from plain rows.
 
     `checkins` are the customer's check-ins of the last MOOD_WINDOW (any order); `last_contact_at` the latest
     check-in that counts for the cadence (a call for daily cadences), however old; `scorecard` the latest
-    scorecard's (average, when); `last_pause` the customer's last pause that ended, (paused at, resumed at).
+    scorecard's (average, when); `last_pause` the customer's last pause that ended, (paused at, resumed at);
+    `launch_from` when launch mode began owing daily calls (no daily call was owed before it).
     """
     cal = customer_calendar(customer, default_tz)
     cadence = customer_cadence(customer)
@@ -203,7 +212,14 @@ def health_inputs(
     end = min(now, customer.paused_at) if customer.paused_at else now  # a paused customer owes nothing
     since = max(now - ADHERENCE_WINDOW, customer.created_at)
     counts, label = adherence(
-        cadence, cal, checkins, since=since, now=end, launch_until=customer.launch_until, excused=excused
+        cadence,
+        cal,
+        checkins,
+        since=since,
+        now=end,
+        launch_until=customer.launch_until,
+        launch_from=launch_from,
+        excused=excused,
     )
     if last_pause is not None and customer.paused_at is None and last_pause[1] > since:
         # A pause owes no calls: the calls of the paused weeks are left out, those before and after it count.
@@ -215,10 +231,18 @@ def health_inputs(
             since=since,
             now=max(since, paused),
             launch_until=customer.launch_until,
+            launch_from=launch_from,
             excused=excused,
         )
         after, label = adherence(
-            cadence, cal, checkins, since=resumed, now=end, launch_until=customer.launch_until, excused=excused
+            cadence,
+            cal,
+            checkins,
+            since=resumed,
+            now=end,
+            launch_until=customer.launch_until,
+            launch_from=launch_from,
+            excused=excused,
         )
         owed = [c for c in (before, after) if c is not None]
         counts = (sum(c[0] for c in owed), sum(c[1] for c in owed)) if owed else None
@@ -231,6 +255,8 @@ def health_inputs(
         reference = last_contact_at or customer.created_at  # never contacted: the clock runs from the start
         if last_pause is not None and customer.paused_at is None:
             reference = max(reference, last_pause[1])  # a resume restarts the clock as a call would
+        if launch_from is not None and customer.launch_until is not None and today <= customer.launch_until:
+            reference = max(reference, launch_from)  # so does launch mode: its first daily call is owed from then
         ref_day = cal.local_date(reference)
         upto = cal.local_date(end)  # paused: the days since the pause are no call missed
         elapsed = cal.business_days_between(ref_day, upto) if business else max((upto - ref_day).days, 0)
@@ -303,6 +329,7 @@ def _inputs_from_rows(
     config: HealthConfig,
     flagged_at: datetime | None = None,
     last_pause: tuple[datetime, datetime] | None = None,
+    launch_from: datetime | None = None,
     excused: frozenset[date] | set[date] = frozenset(),
 ) -> HealthInputs:
     """The stored rows of one customer, read one by one or in a batch, turned into the score's inputs."""
@@ -322,6 +349,7 @@ def _inputs_from_rows(
         default_tz=config.default_tz,
         flagged_at=flagged_at,
         last_pause=last_pause,
+        launch_from=launch_from,
         excused=excused,
     )
 
@@ -350,6 +378,16 @@ def _last_pauses(store: Store, team_id: str, customers: Sequence[Customer]) -> d
         if how == "cadence_set" and (customer_id not in pauses or pauses[customer_id][1] < at):
             pauses[customer_id] = (added[customer_id], at)
     return pauses
+
+
+def _launch_starts(store: Store, team_id: str, customers: Sequence[Customer]) -> dict[int, datetime]:
+    """When launch mode began owing daily calls, for the customers in launch mode whose clock it last restarted
+    (`/partner launch` on a weekly customer owes no daily call for the weeks before); none in launch mode, no query."""
+    ids = [c.id for c in customers if c.id is not None and c.launch_until is not None]
+    if not ids:
+        return {}
+    restarts = store.clock_restarts(team_id=team_id, customer_ids=ids)
+    return {cid: at for cid, (at, how) in restarts.items() if how == "launch"}
 
 
 def _flagged(
@@ -389,6 +427,7 @@ def gather_inputs(
         config=config,
         flagged_at=_flagged(store, team_id, boundaries, now).get(customer.id),
         last_pause=_last_pauses(store, team_id, [customer]).get(customer.id),
+        launch_from=_launch_starts(store, team_id, [customer]).get(customer.id),
         excused=_excused_days(store, team_id, [customer], now).get(customer.id, set()),
     )
 
@@ -421,6 +460,7 @@ def gather_inputs_many(
     flagged = _flagged(store, team_id, boundaries, now)
     scorecards = store.latest_scorecards(team_id=team_id, customer_ids=ids)
     pauses = _last_pauses(store, team_id, customers)
+    launches = _launch_starts(store, team_id, customers)
     excused = _excused_days(store, team_id, customers, now)
     return {
         customer.id: _inputs_from_rows(
@@ -433,6 +473,7 @@ def gather_inputs_many(
             config=config,
             flagged_at=flagged.get(customer.id),
             last_pause=pauses.get(customer.id),
+            launch_from=launches.get(customer.id),
             excused=excused.get(customer.id, set()),
         )
         for customer in customers

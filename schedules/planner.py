@@ -59,6 +59,7 @@ RESTARTED = {
     "resumed": RESUMED,
     "cadence_set": "No call since its cadence was set",
     "restored": "No call since it was restored",
+    "launch": "No call since launch mode began",
 }
 ALERT_AT = WORKDAY_START  # "by the next business morning", customer time
 # The outbox rows the previews read to know which of today's nudges are out already: today began less than this

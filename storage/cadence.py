@@ -75,6 +75,12 @@ def _cadence_word(value: Any) -> Any:
     return func.coalesce(func.nullif(func.lower(func.trim(value)), ""), "off")
 
 
+# A "launch" event's detail when launch mode began owing daily calls that the cadence did not (a weekly customer, or
+# one without a cadence): no daily call was owed before it. Extending a running launch, or launching a daily
+# customer, owes nothing new and restarts nothing.
+LAUNCH_RESTARTS_CLOCK = "restarted"
+
+
 def restarts_clock() -> ColumnElement[bool]:
     """Which customer events restart the overdue clock as a call would, no call being owed before them: a resume after
     a pause, a restore from the archive, the cadence set from off. The one rule of "since when is a call owed" read by
@@ -98,6 +104,7 @@ def restarts_clock() -> ColumnElement[bool]:
         CustomerEvent.kind == "restored",
         and_(CustomerEvent.kind == "resumed", was_paused),
         and_(CustomerEvent.kind == "edited", cadence_set),
+        and_(CustomerEvent.kind == "launch", change["clock"].as_string() == LAUNCH_RESTARTS_CLOCK),
     )
 
 
@@ -368,9 +375,20 @@ class CadenceQueries(StoreBase):
             return customer
 
     def set_launch(
-        self, *, team_id: str, customer_id: int, until: date | None, actor_id: str | None, now: datetime
+        self,
+        *,
+        team_id: str,
+        customer_id: int,
+        until: date | None,
+        actor_id: str | None,
+        now: datetime,
+        restarts_clock: bool = False,
     ) -> Customer:
-        """Launch mode (daily calls) up to and including the local date `until`; None turns it off."""
+        """Launch mode (daily calls) up to and including the local date `until`; None turns it off. `restarts_clock`:
+        it begins to owe daily calls the cadence did not (see LAUNCH_RESTARTS_CLOCK)."""
+        detail: dict[str, Any] = {"until": until.isoformat() if until else None}
+        if restarts_clock and until is not None:
+            detail["clock"] = LAUNCH_RESTARTS_CLOCK
         return self._change(
             team_id=team_id,
             customer_id=customer_id,
@@ -378,7 +396,7 @@ class CadenceQueries(StoreBase):
             now=now,
             kind="launch",
             values={"launch_until": until},
-            detail={"until": until.isoformat() if until else None},
+            detail=detail,
         )
 
     def set_snooze(

@@ -70,8 +70,15 @@ def launch(call: CommandCall) -> Reply:
         normal = planner.cadence_of(updated).describe()
         return {"text": f"Launch mode off for *{updated.name}*: back to {normal}. {next_nudge_text(call, updated)}"}
     until = _until(rest[1:], today)
+    # Daily calls owed from now, not for the weeks before: unless the cadence is daily already or a launch runs.
+    running = customer.launch_until is not None and customer.launch_until >= today
     updated = call.store.set_launch(
-        team_id=call.team_id, customer_id=customer.id, until=until, actor_id=call.user_id, now=call.now
+        team_id=call.team_id,
+        customer_id=customer.id,
+        until=until,
+        actor_id=call.user_id,
+        now=call.now,
+        restarts_clock=not running and planner.cadence_of(customer).kind != "daily",
     )
     refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
     call.refresh_homes(updated.owner_id, call.user_id)

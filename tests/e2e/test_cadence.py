@@ -915,6 +915,46 @@ def test_a_call_moved_later_after_todays_nudge_went_out_is_next_nudged_tomorrow_
     ]
 
 
+def test_launch_mode_owes_daily_calls_from_when_it_is_turned_on_not_for_the_weeks_before(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Acme calls every Monday, as its weekly cadence asks: health 100. Launch mode, turned on at 10:00 on Wednesday
+    9 December, owes a daily call from Thursday on — not the Tuesday and Wednesday before it, nor seven weeks of
+    daily calls: the score stayed ("2 of the last 8 daily calls logged" took it to 61 and DMed the owner at once),
+    the list shows no call due, and the owner hears of Thursday's missed call on Friday morning, once."""
+    acme = add(store, cadence="weekly mon 09:00")
+    for n in (0, 7):
+        store.record_checkin(
+            team_id=TEAM_ID,
+            customer_id=acme.id or 0,
+            author_id="U0001",
+            mood="green",
+            note="n",
+            kind="call",
+            now=day(n, timedelta(hours=15)),
+        )
+    for n in range(10):
+        tick(store, settings, day(n, timedelta(hours=12)))
+    clock.set(day(9, timedelta(hours=15)))  # Wednesday 9 December, 10:00 in New York
+    assert "health :large_green_circle: 100" in ephemeral(slack.command("status acme"))
+    assert "Launch mode on for *Acme*" in ephemeral(slack.command("launch acme on until=2026-12-18"))
+    bot.settle()
+    assert "health :large_green_circle: 100" in ephemeral(slack.command("status acme"))
+    listed = json.dumps(slack.command("list").json()["blocks"])
+    assert "call due" not in listed and "overdue" not in listed
+    for instant in (clock.now + MINUTE, day(10), day(10, timedelta(hours=5))):  # Thursday: the first daily call
+        clock.set(instant)
+        tick(store, settings, instant)
+    assert "2026-12-10" in [r.due_key for r in rows(store) if r.status == "sent"] and rows(store, "overdue") == []
+    assert rows(store, HEALTH_DROP) == []
+    clock.set(day(11))  # Friday 09:00: Thursday's call was missed
+    tick(store, settings, day(11))
+    dm = fake_slack.messages[fake_slack._dm_by_user["U0001"]]
+    (overdue,) = [m for m in dm if "is overdue" in m["text"]]
+    assert "the daily call on Thu 10 Dec was missed" in overdue["blocks"][0]["text"]["text"]
+    assert not [m for m in dm if "health fell" in m["text"]]
+
+
 @pytest.mark.parametrize("command", ["cadence acme biweekly tue 10:00", 'edit acme cadence="biweekly tue 10:00"'])
 def test_moving_a_biweekly_call_by_an_hour_keeps_its_weeks(
     slack: SlackRequests, store: Store, clock: FakeClock, command: str

@@ -88,6 +88,18 @@ def test_launch_mode_is_daily_calls_up_to_its_end_then_the_normal_cadence() -> N
     assert during.cadence_label == "daily calls"
 
 
+def test_launch_mode_owes_daily_calls_only_from_when_it_was_turned_on() -> None:
+    # Turned on at noon on Monday 23 November: the Tuesdays before it owed weekly calls, then Tue 24 and Wed 25 daily.
+    weekly = customer(cadence="weekly tue 10:00")
+    before = inputs(weekly, [checkin(day(17))], now=day(23, hour=12)).adherence
+    launched = customer(cadence="weekly tue 10:00", launch_until=date(2026, 12, 1))
+    got = inputs(launched, [checkin(day(17))], launch_from=day(23, hour=12))
+    assert before is not None and got.adherence == (before[0] + 2, before[1])
+    # Its first daily call is owed from then, as after a call: two business days since, not six.
+    assert got.since_last == timedelta(days=2)
+    assert inputs(launched, [checkin(day(17))]).adherence != got.adherence  # unknown start: daily all along
+
+
 def test_a_new_customer_owes_only_what_was_due_since_it_was_added() -> None:
     got = inputs(customer(cadence="weekly tue 10:00", created_at=day(16)), [checkin(day(17))])
     assert got.adherence == (2, 1)
