@@ -127,10 +127,20 @@ def build_digest(
     rows = store.dashboard_rows(team_id=team_id, owner_id=owner_id)
     customers = [customer for customer, _ in rows]
     days = CadenceDays(now=now, default_tz=default_tz)  # the cadence maths shared by customers alike (as on Home)
+    # When each current snooze was set: one may still hold an overdue alert back (none read when nobody is snoozed).
+    snoozed = [c for c in customers if c.snoozed_until is not None]
+    snoozes = store.snoozes(team_id=team_id, customers=snoozed, after=now) if snoozed else {}
     facts = sort_by_risk(
         [
             customer_facts(
-                c, contact, now=now, default_tz=default_tz, due_today=False, any_checkin=any_checkin, days=days
+                c,
+                contact,
+                now=now,
+                default_tz=default_tz,
+                due_today=False,
+                any_checkin=any_checkin,
+                days=days,
+                snoozed_since=snoozes[c.id].since if c.id in snoozes else None,
             )
             for c, contact in rows
         ]

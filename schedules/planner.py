@@ -400,20 +400,64 @@ def cadence_standing(
     last_contact_at: datetime | None,
     restart: tuple[datetime, str] | None,
     now: datetime,
+    snoozed_since: datetime | None = None,
 ) -> Standing | None:
     """How the customer stands against its cadence at `now` — green, yellow past its ideal window, red past its
     maximum — as the owner's overdue alert counts it: the cadence in effect (launch mode's daily calls), the customer's
-    own windows (`thresholds_of`), from when its clock last started (`clock_start`). None when its cadence is off or
-    unreadable. The one rule behind "call due" and "overdue" on `/partner list`, the card, Home and the digest; a
-    paused customer owes nothing and is the caller's to show as paused."""
+    own windows (`thresholds_of`), from when its clock last started (`clock_start`), and red only once a snooze no
+    longer holds the alert back (`snooze_holds_overdue`; `snoozed_since`: when its current snooze was set). None when
+    its cadence is off or unreadable. The one rule behind "call due" and "overdue" on `/partner list`, the card, Home
+    and the digest; a paused customer owes nothing and is the caller's to show as paused."""
     cadence = effective_cadence(customer, cal, now)
     limits = thresholds_of(customer, cadence)
     if limits is None:
         return None
     since, why = clock_start(cal, last_contact_at=last_contact_at, created_at=customer.created_at, restart=restart)
-    return standing(
+    found = standing(
         cadence, cal, last_contact_at=since, now=now, created_at=customer.created_at, thresholds=limits, since_what=why
     )
+    if found.state == "red" and snooze_holds_overdue(
+        customer, cal, clock_start=since, snoozed_since=snoozed_since, now=now
+    ):
+        return Standing("yellow", found.since_last, found.reason)  # its call is due again: "call due", not overdue yet
+    return found
+
+
+def red_alert_at(cal: WorkCalendar, start: date, limits: Thresholds) -> datetime:
+    """When the owner is told of a clock started on the local date `start` that ran past its maximum window: 09:00 of
+    the first business day it is past."""
+    red_from = (
+        cal.add_business_days(start, limits.max_days + 1)
+        if limits.business_days
+        else start + timedelta(days=limits.max_days + 1)
+    )
+    return business_morning(cal, red_from)
+
+
+def snooze_holds_overdue(
+    customer: Scheduled,
+    cal: WorkCalendar,
+    *,
+    clock_start: datetime | None,
+    snoozed_since: datetime | None,
+    now: datetime,
+) -> bool:
+    """Whether a snooze still holds back the overdue alert of the customer's current lapse, as `plan_overdue` does: its
+    maximum window ran out once the snooze was set and no later than the snoozed call came back, and the business
+    morning after that (when the owner is told) has not come. A skipped or snoozed daily call is nobody's missed call:
+    the morning a snoozed call comes back is not the morning it is overdue. A window that ran out before the snooze
+    was set was told already: still overdue."""
+    ended = customer.snoozed_until
+    if ended is None or snoozed_since is None:
+        return False
+    limits = thresholds_of(customer, effective_cadence(customer, cal, now))
+    if limits is None:
+        return False
+    red_at = red_alert_at(cal, cal.local_date(clock_start or customer.created_at), limits)
+    back = snooze_return(cadence_of(customer).at, cal, snoozed_until=ended)
+    if not snoozed_since <= red_at <= back:
+        return False
+    return now < business_morning(cal, cal.local_date(back) + timedelta(days=1))
 
 
 def lapse_start(customer: Scheduled, cal: WorkCalendar, contact: CheckIn | None) -> date:
@@ -553,12 +597,7 @@ def _lapse_verdict(
         since_what=since_what,
     )
     if state.state == "red" and limits is not None:
-        red_from = (
-            cal.add_business_days(start, limits.max_days + 1)
-            if limits.business_days
-            else start + timedelta(days=limits.max_days + 1)
-        )
-        red_at, red_reason = business_morning(cal, red_from), state.reason
+        red_at, red_reason = red_alert_at(cal, start, limits), state.reason
     earliest = red_at
     # The first day of the lapse on which a daily call could have been missed: after the last call, or the day the
     # customer was added when there was none and it was added before that day's call (its nudge came after it was

@@ -110,16 +110,22 @@ def home_card(
     """The card modal of a Home row's customer, with its surveys (our view vs theirs, profile, self-check)."""
     assert customer.id is not None
     contact = store.customer_last_contact(team_id=team_id, customer_id=customer.id)
-    facts = customer_facts(
-        customer, contact, now=now, default_tz=settings.default_tz, any_checkin=settings.any_checkin_satisfies
-    )
+    any_checkin = settings.any_checkin_satisfies
     snoozed = snoozed_calls(
         store,
         [customer],
-        {customer.id: facts.last_contact_at},
+        {customer.id: contact.checkin_at if any_checkin else contact.call_at},
         team_id=team_id,
         now=now,
         default_tz=settings.default_tz,
+    )
+    facts = customer_facts(
+        customer,
+        contact,
+        now=now,
+        default_tz=settings.default_tz,
+        any_checkin=any_checkin,
+        snoozed_since=snoozed.since.get(customer.id),
     )
     if customer.id in snoozed.back_today:
         facts = replace(facts, due_today=True)  # as the Home row says it

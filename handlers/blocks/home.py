@@ -366,13 +366,15 @@ def cadence_standing(
     days: CadenceDays,
     due_today: bool,
     restarted_at: datetime | None = None,
+    snoozed_since: datetime | None = None,
 ) -> tuple[bool, bool, str]:
     """(overdue, call due today, note) — the note says why there is no next nudge ("paused", "no cadence", "—").
 
     Overdue by the owner's alert's rule (`planner.cadence_standing`, as `/partner list` and the card count it): past
     the customer's maximum window since its last call, or since its clock last restarted (`restarted_at`: a resume, a
-    restore, a cadence set from off), worked out once per calendar, cadence and windows (CadenceDay). Not the call
-    due today: a restart owes today's call as before."""
+    restore, a cadence set from off), worked out once per calendar, cadence and windows (CadenceDay), and not while a
+    snooze holds the alert back (`snoozed_since`: when the current snooze was set). Not the call due today: a restart
+    owes today's call as before."""
     day = days.of(customer)
     if day is None:
         return False, False, NO_VALUE
@@ -386,12 +388,28 @@ def cadence_standing(
         day.cal, last_contact_at=last_contact_at, created_at=customer.created_at, restart=restart
     )
     overdue = day.overdue(since, customer.created_at)
+    if overdue and snoozed_since is not None:  # a snoozed customer only: the rule asked for it alone
+        held = planner.snooze_holds_overdue(
+            customer,  # type: ignore[arg-type]  # a Customer or a HomeCandidate
+            day.cal,
+            clock_start=since,
+            snoozed_since=snoozed_since,
+            now=days.now,
+        )
+        overdue = not held
     return overdue, due_today and day.call_due_today(last_contact_at, customer.snoozed_until), ""
 
 
-def risk_facts(candidate: HomeCandidate, *, days: CadenceDays, due_today: bool) -> RiskFacts:
+def risk_facts(
+    candidate: HomeCandidate, *, days: CadenceDays, due_today: bool, snoozed_since: datetime | None = None
+) -> RiskFacts:
     overdue, due, _ = cadence_standing(
-        candidate, candidate.last_contact_at, days=days, due_today=due_today, restarted_at=candidate.restarted_at
+        candidate,
+        candidate.last_contact_at,
+        days=days,
+        due_today=due_today,
+        restarted_at=candidate.restarted_at,
+        snoozed_since=snoozed_since,
     )
     return RiskFacts(candidate=candidate, band=_band(candidate.health_band), overdue=overdue, due_today=due)
 
@@ -405,6 +423,7 @@ def customer_facts(
     due_today: bool = True,
     any_checkin: bool = False,
     days: CadenceDays | None = None,
+    snoozed_since: datetime | None = None,
 ) -> CustomerFacts:
     """Health and overdue for one customer — cheap enough for every customer of a team — and, unless
     `due_today` is False, whether a call is due today (see `with_due_today`). Like the cadence engine, only a
@@ -418,7 +437,12 @@ def customer_facts(
     last = contact.checkin_at if any_checkin else contact.call_at
     days = days or CadenceDays(now=now, default_tz=default_tz)
     overdue, due, note = cadence_standing(
-        customer, last, days=days, due_today=due_today, restarted_at=contact.restarted_at
+        customer,
+        last,
+        days=days,
+        due_today=due_today,
+        restarted_at=contact.restarted_at,
+        snoozed_since=snoozed_since,
     )
     return CustomerFacts(
         customer=customer,

@@ -99,6 +99,7 @@ def cadence_standing(
     last_contact_at: datetime | None,
     now: datetime,
     restart: tuple[datetime, str] | None = None,
+    snoozed_since: datetime | None = None,
 ) -> Standing | None:
     """Past its ideal window (yellow) or its maximum (red, the owner alerted), by the rule Home, the digest and the
     owner's alert share (`planner.cadence_standing`: from the last call, or a later restart of the clock — a resume,
@@ -106,7 +107,9 @@ def cadence_standing(
     unreadable or within the ideal window."""
     if customer.paused_at is not None:
         return None
-    state = planner.cadence_standing(customer, calendar, last_contact_at=last_contact_at, restart=restart, now=now)
+    state = planner.cadence_standing(
+        customer, calendar, last_contact_at=last_contact_at, restart=restart, now=now, snoozed_since=snoozed_since
+    )
     return state if state is not None and state.state in ("yellow", "red") else None
 
 
@@ -161,7 +164,12 @@ def customer_rows(
                     nudged_days=nudged.get(customer.id, ()),
                 ),
                 standing=cadence_standing(
-                    customer, calendar, contacts.get(customer.id), now, restarts.get(customer.id)
+                    customer,
+                    calendar,
+                    contacts.get(customer.id),
+                    now,
+                    restarts.get(customer.id),
+                    snoozed_since=snoozes[customer.id].since if customer.id in snoozes else None,
                 ),
                 recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),
                 boundaries=store.boundary_records(team_id=team_id, customer_id=customer.id) if recent else None,

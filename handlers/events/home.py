@@ -60,8 +60,6 @@ def home_page(
     days = CadenceDays(now=now, default_tz=default_tz)
     with store.home_reads() as reads:  # one connection for the render's five statements
         candidates = reads.home_candidates(team_id=team_id, owner_id=owner, any_checkin=any_checkin)
-        # "Call due today" is counted in the header for the viewer's own customers; other rows get it when shown.
-        ranked = [risk_facts(c, days=days, due_today=c.owner_id == user_id) for c in candidates]
         snoozed = snoozed_calls(
             store,
             candidates,
@@ -70,6 +68,11 @@ def home_page(
             now=now,
             default_tz=default_tz,
         )
+        # "Call due today" is counted in the header for the viewer's own customers; other rows get it when shown.
+        ranked = [
+            risk_facts(c, days=days, due_today=c.owner_id == user_id, snoozed_since=snoozed.since.get(c.id))
+            for c in candidates
+        ]
         ranked = [
             replace(f, due_today=True)
             if f.candidate.id in snoozed.back_today and f.candidate.owner_id == user_id
@@ -87,7 +90,14 @@ def home_page(
     if page != state.page:
         state = HomeState(scope=state.scope, show=state.show, tier=state.tier, page=page)
     facts = [
-        customer_facts(*loaded[cid], now=now, default_tz=default_tz, any_checkin=any_checkin, days=days)
+        customer_facts(
+            *loaded[cid],
+            now=now,
+            default_tz=default_tz,
+            any_checkin=any_checkin,
+            days=days,
+            snoozed_since=snoozed.since.get(cid),
+        )
         for cid in ids
         if cid in loaded  # archived between the two reads: left out
     ]
@@ -124,6 +134,7 @@ class SnoozedCalls:
 
     back_today: frozenset[int] = frozenset()
     comes_back: Mapping[int, datetime] = field(default_factory=dict)
+    since: Mapping[int, datetime] = field(default_factory=dict)  # when each current snooze was set: it may hold overdue
 
 
 def snoozed_calls(
@@ -144,6 +155,7 @@ def snoozed_calls(
     return SnoozedCalls(
         back_today=frozenset(cid for cid, (cal, r) in owed.items() if r.slot.local_date == cal.local_date(now)),
         comes_back={cid: r.slot.due_at for cid, (_, r) in owed.items() if r.slot.due_at > now},
+        since={cid: snooze.since for cid, snooze in snoozes.items()},
     )
 
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 
 from bot.settings import Settings
+from handlers.ids import NUDGE_SKIP
 from storage.store import Store
 from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
     acme_channel,
@@ -29,6 +30,7 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
     unpaced,
 )
 from tests.e2e.test_home_surveys import open_card, open_home, row
+from tests.e2e.test_snooze_return import snooze_nudge
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -111,3 +113,55 @@ def test_a_restarted_clock_makes_the_customer_overdue_everywhere_at_the_moment_i
     assert f"*overdue* — no call since {since} 11 days ago" in listed, listed
     tick(store, settings, day(28))
     assert len(rows(store, "overdue")) == 1
+
+
+def test_the_morning_a_snoozed_daily_call_comes_back_is_not_overdue_anywhere_until_its_owner_is_alerted(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Monday's daily call logged, Tuesday's skipped, Wednesday's snoozed until Thursday: the snooze holds the owner's
+    alert until Friday morning (Thursday 09:00 the snoozed call comes back, and that morning is not its miss), but
+    Home, the card, the list and the digest counted the skipped and snoozed days in the 2-business-day window and said
+    'overdue — last call 3 business days ago' on Thursday."""
+    acme = add(store)  # daily 09:00
+    assert acme.id is not None
+    tick(store, settings, day(0))
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(0)
+    )
+    tick(store, settings, day(1))  # Tuesday's call: skipped
+    clock.set(day(1) + 5 * MINUTE)
+    message = nudges(fake_slack)[-1]
+    value = message["blocks"][1]["elements"][2]["value"]
+    assert slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(message)).status
+    tick(store, settings, day(2))  # Wednesday's: snoozed until Thursday
+    snooze_nudge(slack, fake_slack, clock, day(2) + 5 * MINUTE, until="2026-12-03")
+    for instant in (day(3) - MINUTE, day(3), day(3) + MINUTE):
+        tick(store, settings, instant)
+    clock.set(day(3, timedelta(hours=16)))  # Thursday 11:00: the snoozed call is back, still to log
+    assert overdue_where(bot, slack, fake_slack, acme.id) == NOWHERE
+    assert rows(store, "overdue") == []
+    assert ":large_yellow_circle: *call due*" in json.dumps(slack.command("show acme").json(), ensure_ascii=False)
+    tick(store, settings, day(4))  # Friday 09:00: the owner is told, and every surface says so
+    (alert,) = rows(store, "overdue")
+    assert (alert.due_at, alert.status) == (day(4), "sent")
+    clock.set(day(4, timedelta(hours=15)))
+    assert overdue_where(bot, slack, fake_slack, acme.id) == EVERYWHERE
+
+
+def test_a_customer_overdue_before_it_was_snoozed_stays_overdue_everywhere(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """The hold-back is for an alert the snooze kept from going out: one already sent stays true on every surface."""
+    acme = add(store, cadence="weekly tue 09:00")
+    assert acme.id is not None
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+    for n in (8, 12):  # Saturday 12 December: more than 10 days without a call, the owner told on Monday 14th
+        tick(store, settings, day(n))
+    tick(store, settings, day(14))
+    assert len(rows(store, "overdue")) == 1
+    clock.set(day(14, timedelta(hours=15)))
+    ephemeral(slack.command("snooze acme 2d"))
+    clock.set(day(15, timedelta(hours=15)))
+    assert overdue_where(bot, slack, fake_slack, acme.id) == EVERYWHERE
