@@ -407,6 +407,27 @@ def _on_installed(store: Store, clock: Clock) -> Callable[[SuccessArgs], BoltRes
     return success
 
 
+def _page(title: str, body: str, *, head: str = "") -> str:
+    """A small HTML page in the look of Bolt's own install pages; `title`, `body` and `head` are trusted HTML."""
+    return f"""<html>
+<head>
+<link rel="icon" href="data:,">{head}
+<style>
+body {{
+  padding: 10px 15px;
+  font-family: verdana;
+  text-align: center;
+}}
+</style>
+</head>
+<body>
+<h2>{title}</h2>
+{body}
+</body>
+</html>
+"""
+
+
 def org_installed_page(installation: Installation) -> str:
     """After an org-wide install Partner is in none of the organisation's workspaces yet (Slack's docs): the page
     says so and opens Slack's page for adding it to them, where Bolt's own linked to app.slack.com/client/None."""
@@ -414,46 +435,21 @@ def org_installed_page(installation: Installation) -> str:
         f"{installation.enterprise_url}manage/organization/apps/profile/{installation.app_id}/workspaces/add"
     )
     org = html.escape(installation.enterprise_name or "your organisation")
-    return f"""<html>
-<head>
-<link rel="icon" href="data:,">
-<meta http-equiv="refresh" content="0; URL={add}">
-<style>
-body {{
-  padding: 10px 15px;
-  font-family: verdana;
-  text-align: center;
-}}
-</style>
-</head>
-<body>
-<h2>Partner is installed for {org}</h2>
-<p>It works in none of the organisation's workspaces yet: <a href="{add}">choose the workspaces</a> it may work in.</p>
-</body>
-</html>
-"""
+    return _page(
+        f"Partner is installed for {org}",
+        f'<p>It works in none of the organisation\'s workspaces yet: <a href="{add}">choose the workspaces</a> it may '
+        "work in.</p>",
+        head=f'\n<meta http-equiv="refresh" content="0; URL={add}">',
+    )
 
 
 # Slack's consent page sends the browser back with `error=access_denied` when the admin clicks Cancel: a choice,
 # not a fault, so the page says what happened and how to start again instead of Bolt's "Oops, Something Went Wrong!".
-CANCELLED_PAGE = f"""<html>
-<head>
-<link rel="icon" href="data:,">
-<style>
-body {{
-  padding: 10px 15px;
-  font-family: verdana;
-  text-align: center;
-}}
-</style>
-</head>
-<body>
-<h2>Partner was not installed</h2>
-<p>The installation was cancelled on Slack's page, so nothing was added to your workspace.</p>
-<p>To install Partner after all, <a href="{INSTALL_PATH}">start again</a>.</p>
-</body>
-</html>
-"""
+CANCELLED_PAGE = _page(
+    "Partner was not installed",
+    "<p>The installation was cancelled on Slack's page, so nothing was added to your workspace.</p>\n"
+    f'<p>To install Partner after all, <a href="{INSTALL_PATH}">start again</a>.</p>',
+)
 
 
 def _on_failure(args: FailureArgs) -> BoltResponse:
