@@ -1,11 +1,12 @@
-"""Applies domain.permissions with what Slack knows about the user (users.info: is_admin / is_owner)."""
+"""Applies domain.permissions with what Slack knows about the user (users.info: is_admin / is_owner, guests)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.settings import Settings
 from domain.errors import UserError
@@ -15,10 +16,24 @@ from storage.models import Customer
 
 logger = logging.getLogger(__name__)
 
+MEMBERS_ONLY = (
+    "Exports are for full members of the workspace: Slack shows you as a guest, so Partner sends you no files. "
+    "Nothing was exported."
+)
+WHO_UNKNOWN = (
+    "Sorry — I couldn't check who you are with Slack just now, so nothing was exported. Try again in a moment."
+)
+
+
+def slack_user(client: WebClient, user_id: str) -> dict[str, Any]:
+    """users.info's record of the person (asked each time: a role or guest status can change any day)."""
+    user: dict[str, Any] = client.users_info(user=user_id)["user"]
+    return user
+
 
 def is_workspace_admin(client: WebClient, user_id: str) -> bool:
     try:
-        user = client.users_info(user=user_id)["user"]
+        user = slack_user(client, user_id)
     except SlackApiError as e:
         if not lasting(e):
             # Slack could not say (rate limit, outage, token refused): "only admins can" would wrongly tell an admin
@@ -50,3 +65,17 @@ def require_workspace_admin(client: WebClient, settings: Settings, *, user_id: s
     admin = user_id not in settings.admins and is_workspace_admin(client, user_id)
     if not may_change_workspace(user_id, partner_admins=settings.admins, workspace_admin=admin).allowed:
         raise UserError(workspace_refusal(action, partner_admins=settings.admins))
+
+
+def require_full_member(client: WebClient, *, user_id: str) -> None:
+    """Raises a UserError unless Slack says `user_id` is a full member: guests (multi-channel `is_restricted`,
+    single-channel `is_ultra_restricted`) are often contractors or outsiders, and an export holds every customer's
+    notes. When Slack cannot say (rate limit, outage, timeout), nothing is exported either: fail closed."""
+    try:
+        user = slack_user(client, user_id)
+    except (SlackClientError, OSError, KeyError, TypeError) as e:
+        error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+        logger.warning("users.info failed for %s (%s): export refused", user_id, error)
+        raise UserError(WHO_UNKNOWN) from None
+    if user.get("is_restricted") or user.get("is_ultra_restricted"):
+        raise UserError(MEMBERS_ONLY)

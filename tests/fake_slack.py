@@ -709,8 +709,13 @@ class FakeSlack:
         real_name: str | None = None,
         email: str | None = None,
         stranger: bool = False,
+        is_restricted: bool = False,
+        is_ultra_restricted: bool = False,
     ) -> dict[str, Any]:
         """Add (or replace) a user; returns the live stored object, so tests may tweak it later.
+
+        ``is_restricted``: a multi-channel guest; ``is_ultra_restricted``: a single-channel guest, as users.info
+        says (each flag set alone, so a test shows that either one is read).
 
         ``stranger``: someone of another organisation met in a Slack Connect channel (give their ``team_id``):
         users.info then answers as Slack does for them — ``is_stranger``, and no time zone or workspace role."""
@@ -749,8 +754,8 @@ class FakeSlack:
             "is_admin": is_admin,
             "is_owner": is_owner,
             "is_primary_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
+            "is_restricted": is_restricted,
+            "is_ultra_restricted": is_ultra_restricted,
             "is_bot": is_bot,
             "is_app_user": False,
             "updated": int(time.time()),

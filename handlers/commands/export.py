@@ -26,6 +26,7 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.followups import answer_command, command_responder
 from handlers.parsing import QUOTE_OPENERS, parse_key_value, tokenize
+from handlers.permissions import require_full_member
 from schedules.slack_http import files_upload_v2
 from storage.exports import ENCODING
 from storage.models import Customer
@@ -142,6 +143,8 @@ def since_instant(since: date | None, tz: str) -> datetime | None:
 
 
 def export(call: CommandCall) -> Reply:
+    # First, before a customer's name is looked up or counted: a guest learns nothing of the book of customers.
+    require_full_member(call.client, user_id=call.user_id)
     request = parse_export(call)
     customer_id = request.customer.id if request.customer else None
     since = since_instant(request.since, call.settings.default_tz)

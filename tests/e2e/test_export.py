@@ -362,3 +362,53 @@ def test_a_customer_named_with_symbols_exports_to_tidy_file_names(
         "partner-checkins-smith-co-eu-2026-11-25.csv",
         "partner-survey-answers-smith-co-eu-2026-11-25.csv",
     ]
+
+
+@pytest.mark.parametrize("guest", ["is_restricted", "is_ultra_restricted"])  # multi-channel, single-channel guest
+@pytest.mark.parametrize("text", ["export all", "export", "export acme since=2026-01-01", 'export "All"', "csv all"])
+def test_a_guest_asking_for_an_export_is_told_exports_are_for_full_members_and_gets_no_file(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, guest: str, text: str
+) -> None:
+    seed(store)
+    fake_slack.add_user("U0009", name="contractor", **{guest: True})
+    reply = slack.command(text, user_id="U0009", user_name="contractor")
+    assert reply.status == 200
+    body = reply.json()
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    assert "Exports are for full members of the workspace" in body["text"]
+    assert "Acme" not in body["text"]  # not even a customer's name
+    assert wait_after_ack()
+    assert fake_slack.calls_to("conversations.open") == []
+    assert fake_slack.calls_to("files.getUploadURLExternal") == []
+    assert uploaded(fake_slack) == {}
+
+    member = slack.command("export all", user_id="U0002", user_name="sam")  # a full member is still served
+    assert "Exporting 11 check-ins and 1 survey response of all customers" in member.json()["text"]
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    (dm,) = {f["channel_id"] for f in uploaded(fake_slack).values()}
+    assert fake_slack.channels[dm]["user"] == "U0002"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 429, "retry_after": 30}, {"status": 500, "times": 3}, {"error": "fatal_error"}],
+    ids=["rate-limited", "slack-down", "error"],
+)
+def test_an_export_slack_cannot_say_who_asked_for_is_refused_with_a_try_again(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, fault: dict[str, Any]
+) -> None:
+    seed(store)
+    fake_slack.fail_next("users.info", **fault)
+    reply = slack.command("export all")
+    assert reply.status == 200
+    assert "couldn't check who you are" in reply.json()["text"]
+    assert "Try again in a moment" in reply.json()["text"]
+    assert wait_after_ack()
+    assert fake_slack.calls_to("files.getUploadURLExternal") == []  # fail closed: nothing built or sent
+
+    again = slack.command("export all")  # a moment later Slack answers: the member gets the files
+    assert "Exporting 11 check-ins" in again.json()["text"]
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    assert len(uploaded(fake_slack)) == 2
