@@ -945,7 +945,7 @@ class _BatchReads:
         if ids is None:
             return self._store.customer(team_id=team_id, customer_id=customer_id)
         if team_id not in self._customers:
-            self._customers[team_id] = self._store.customers_by_id(team_id=team_id, customer_ids=sorted(ids))
+            self._customers[team_id] = self._store.customer_records(team_id=team_id, customer_ids=sorted(ids))
         return self._customers[team_id].get(customer_id)
 
     def last_contacts(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from domain.errors import UserError
-from storage.base import StoreBase
+from storage.base import Records, StoreBase
 from storage.models import CheckIn, Customer, CustomerEvent, JobWatermark, Nudge, Workspace
 from storage.nudges import _write_transaction
 
@@ -41,6 +41,8 @@ class CustomerSchedule:
 
 
 _SCHEDULE_COLUMNS = [getattr(Customer, f.name) for f in fields(CustomerSchedule)]
+# Each customer's last contact, for every customer of a team or of a fan-out's nudges at once: read-only records.
+_CHECKIN_RECORDS = Records(CheckIn)
 
 # How long after a snooze ends its call can still come back (the next business day after a long holiday).
 SNOOZE_RETURN_SPAN = timedelta(days=30)
@@ -122,7 +124,8 @@ class CadenceQueries(StoreBase):
     def last_contacts(
         self, *, team_id: str, customer_ids: Sequence[int], kinds: Sequence[str] | None = None
     ) -> dict[int, CheckIn]:
-        """Each customer's newest check-in of one of `kinds` (None: any kind), in one query."""
+        """Each customer's newest check-in of one of `kinds` (None: any kind), in one query, as read-only records
+        (`Records`): the planner and a fan-out's renderers read one for each of thousands of customers."""
         if not customer_ids:
             return {}
         with self.session() as session:
@@ -133,14 +136,14 @@ class CadenceQueries(StoreBase):
                 newest = newest.where(col(CheckIn.kind).in_(kinds))
             sub = newest.group_by(col(CheckIn.customer_id)).subquery()
             query = (
-                select(CheckIn)
+                _CHECKIN_RECORDS.select()
                 .join(sub, (CheckIn.customer_id == sub.c.customer_id) & (CheckIn.created_at == sub.c.at))
                 .where(CheckIn.team_id == team_id)
                 .order_by(col(CheckIn.id))
             )
             if kinds is not None:
                 query = query.where(col(CheckIn.kind).in_(kinds))
-            return {row.customer_id: row for row in session.exec(query)}
+            return {row.customer_id: row for row in _CHECKIN_RECORDS.read(session.connection(), query)}
 
     def snoozes(self, *, team_id: str, customers: Sequence[Snoozable], after: datetime) -> dict[int, Snooze]:
         """The current snooze of each customer snoozed until after `after - SNOOZE_RETURN_SPAN` (its call may still

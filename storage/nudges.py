@@ -22,10 +22,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.base import StoreBase, execute_many, in_chunks, insert_many_returning, unindexed
+from storage.base import Records, StoreBase, execute_many, in_chunks, insert_many_returning, unindexed
 from storage.models import Customer, Nudge, Workspace
 
 NUDGE_TABLE: Table = Nudge.__table__  # type: ignore[assignment]  # Core statements where the ORM adds only cost
+_NUDGE_RECORDS = Records(Nudge)  # claimed rows as the sender renders them: read-only, no ORM objects
 
 _FEW_COMBINATIONS = 8  # planned_keys: kinds × due keys up to which an IN list per column is cheapest
 _INSERT_BATCH = 2_000  # planned rows per executemany
@@ -396,19 +397,16 @@ class NudgeQueries(StoreBase):
             return [i for i in ids if i in mine]
 
     def claimed_nudges(self, *, ids: Sequence[int], claimer: str) -> list[Nudge]:
-        """The rows of these ids still claimed by `claimer`, in the order of `ids`."""
+        """The rows of these ids still claimed by `claimer`, in the order of `ids`, as read-only records
+        (`Records`): the sender only reads them, 10,000 at a time in a fan-out."""
         found: dict[int, Nudge] = {}
         with self.session() as session:
+            connection = session.connection()
             for chunk in in_chunks(list(ids)):
-                found.update(
-                    (n.id, n)
-                    for n in session.exec(
-                        select(Nudge).where(
-                            col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, _status_by_id() == "claimed"
-                        )
-                    )
-                    if n.id is not None
+                query = _NUDGE_RECORDS.select().where(
+                    col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, _status_by_id() == "claimed"
                 )
+                found.update((n.id, n) for n in _NUDGE_RECORDS.read(connection, query) if n.id is not None)
         return [found[i] for i in ids if i in found]
 
     def mark_sending(
