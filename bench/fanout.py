@@ -18,7 +18,8 @@ production code of one scheduler tick at 09:00:30 on a Wednesday:
 
 Printed: plan time (goal ≤ 1 s); delivery wall time from the first post to the last accepted one, and from the
 start of the send, against the rate-limit floor (the most messages any channel gets × 1 s; goal ≤ 1.2 ×);
-duplicates (a nudge posted twice: 0) and losses (a planned nudge never accepted: 0), from the fake's own log.
+duplicates (a nudge posted twice: 0) and losses (a planned nudge never accepted: 0), from the fake's own log; the
+sender's CPU split between the tick's thread (claim, reading and rendering) and the posting threads.
 """
 
 from __future__ import annotations
@@ -106,6 +107,34 @@ class PostingThreads:
         self._stop.set()
         self._thread.join()
         return self.most
+
+
+class PostingThreadsCPU:
+    """The CPU time the sender's posting threads used, each read as it ends (`time.thread_time` in the thread): the
+    send's CPU split between the tick's own thread (claim, reading and rendering the nudges) and the posting threads,
+    each about the same whatever the load, where wall times are not (bench/RESULTS.md, session 13)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        self._run = threading.Thread.run
+
+    def __enter__(self) -> PostingThreadsCPU:
+        counter, run = self, self._run
+
+        def measured_run(thread: threading.Thread) -> None:
+            try:
+                run(thread)
+            finally:
+                if thread.name.startswith("nudge-sender-"):
+                    with counter._lock:
+                        counter.seconds += time.thread_time()
+
+        threading.Thread.run = measured_run  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        threading.Thread.run = self._run  # type: ignore[method-assign]
 
 
 def peak_rss_mib() -> float:
@@ -204,22 +233,23 @@ def main() -> int:
 
             # Tick after tick (the scheduler's, here as soon as a retried nudge is due) until nothing is left.
             counting = PostingThreads().start()
-            send_started_wall, send_cpu = time.time(), time.process_time()
-            now, ticks, tick_seconds = NOW, 0, []
-            for ticks in range(1, args.ticks + 1):  # noqa: B007 — reported below
-                tick = time.perf_counter()
-                schedules.cadence.send_nudges(store=store, client=client, now=now, settings=settings)
-                tick_seconds.append(time.perf_counter() - tick)
-                with Session(engine) as session:
-                    waiting = session.exec(
-                        select(func.min(Nudge.next_attempt_at)).where(col(Nudge.status).in_(("pending", "claimed")))
-                    ).one()
-                if waiting is None:
-                    break
-                pause = max((waiting - now).total_seconds(), 0.0)
-                time.sleep(pause)  # a real scheduler would wait at least this long too
-                now = now + timedelta(seconds=pause + tick_seconds[-1])
-            send_cpu = time.process_time() - send_cpu
+            with PostingThreadsCPU() as posting_cpu:
+                send_started_wall, send_cpu, tick_thread_cpu = time.time(), time.process_time(), time.thread_time()
+                now, ticks, tick_seconds = NOW, 0, []
+                for ticks in range(1, args.ticks + 1):  # noqa: B007 — reported below
+                    tick = time.perf_counter()
+                    schedules.cadence.send_nudges(store=store, client=client, now=now, settings=settings)
+                    tick_seconds.append(time.perf_counter() - tick)
+                    with Session(engine) as session:
+                        waiting = session.exec(
+                            select(func.min(Nudge.next_attempt_at)).where(col(Nudge.status).in_(("pending", "claimed")))
+                        ).one()
+                    if waiting is None:
+                        break
+                    pause = max((waiting - now).total_seconds(), 0.0)
+                    time.sleep(pause)  # a real scheduler would wait at least this long too
+                    now = now + timedelta(seconds=pause + tick_seconds[-1])
+                send_cpu, tick_thread_cpu = time.process_time() - send_cpu, time.thread_time() - tick_thread_cpu
             threads_used = counting.stop()
             with Session(engine) as session:
                 statuses = Counter(session.exec(select(Nudge.status)))
@@ -266,6 +296,11 @@ def main() -> int:
         ),
         ("sender ticks / seconds in each", f"{ticks} / {', '.join(f'{s:.1f}' for s in tick_seconds)}", ""),
         ("sender CPU time, all ticks (s)", f"{send_cpu:.1f}", f"{send_cpu / max(len(posts), 1) * 1000:.1f} ms a post"),
+        (
+            "sender CPU: the tick's thread (claim, read and render) / posting threads (s)",
+            f"{tick_thread_cpu:.2f} / {posting_cpu.seconds:.2f}",
+            "",
+        ),
         ("posting threads alive at once, at the most", str(threads_used), ""),
         ("peak RSS of this process: seed, plan and send (MiB)", f"{peak_rss_mib():.0f}", ""),
         (
