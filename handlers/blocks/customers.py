@@ -199,9 +199,10 @@ def customer_card(
     now: datetime,
     boundary_policy: rules.Policy = rules.DEFAULT_POLICY,
     trend: str | None = None,
+    direction: str | None = None,
 ) -> dict[str, Any]:
     """One customer: owner, channel, time zone, cadence, tier, health with its weekly `trend` (a sparkline, as
-    Home shows it), boundaries, last check-ins, buttons."""
+    Home shows it) and its `direction` in words, boundaries, last check-ins, buttons."""
     customer = row.customer
     archived = customer.archived_at is not None
     channel = f"<#{customer.channel_id}>" if customer.channel_id else "none"
@@ -226,7 +227,9 @@ def customer_card(
         + (f"\n_{customer.snooze_reason}_" if is_snoozed(customer, now) and customer.snooze_reason else "")
         + (f"\n{standing_text(row)}" if row.standing is not None else ""),
         f"*Tier*\n{tier_text(customer.tier)}",
-        f"*Health*\n{health_text(customer)}" + (f"  `{trend}`" if trend else ""),
+        f"*Health*\n{health_text(customer)}"
+        + (f"  `{trend}`" if trend else "")
+        + (f"\n{direction}" if direction else ""),
     ]
     title = customer.name + (" (archived)" if archived else "")
     blocks: list[dict[str, Any]] = [

@@ -20,7 +20,7 @@ from domain.cadence import (
     parse_cadence,
 )
 from domain.calendar import WorkCalendar
-from domain.health import sparkline, weekly_series
+from domain.health import sparkline, trend_words, weekly_series
 from handlers.blocks import (
     MOOD_EMOJI,
     ago,
@@ -769,6 +769,7 @@ def card_modal(
         f"*Time zone:* {facts.tz}",
         f"*Cadence:* {customer.cadence or 'none'}",
         f"*Tier:* {tier_text(customer.tier)}",
+        f"*Health trend:* {trend_words(trend)}",  # the sparkline above, in words (as `/partner status` says it)
     ]
     if customer.paused_at is not None:
         details.append(f"*Paused* since {local_time(customer.paused_at, facts.tz)}")

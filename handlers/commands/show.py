@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.settings import Settings
 from domain.errors import UserError
+from domain.health import trend_words
 from handlers.blocks.customers import customer_card
 from handlers.blocks.home import SPARK_WEEKS, health_trend, trend_text
 from handlers.commands.base import CommandCall, Reply
@@ -41,7 +42,9 @@ def card_message(store: Store, settings: Settings, *, customer: Customer, now: d
     )
     series = health_trend(points.get(customer.id, []), now=now, tz=row.tz)
     trend = trend_text(series) if any(v is not None for v in series) else None
-    return customer_card(row, now=now, boundary_policy=settings.boundary_policy, trend=trend)
+    return customer_card(
+        row, now=now, boundary_policy=settings.boundary_policy, trend=trend, direction=trend_words(series)
+    )
 
 
 def show(call: CommandCall) -> Reply:

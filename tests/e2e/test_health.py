@@ -106,6 +106,7 @@ def test_the_customer_card_shows_the_health_trend_as_status_does(
     card = ok(slack.command("show acme"))
     health = next(f["text"] for b in card["blocks"] for f in b.get("fields", []) if f["text"].startswith("*Health*"))
     assert "`" not in health  # nothing scored yet: no empty sparkline
+    assert health.endswith("\nnot enough data yet")  # and no trend, in words as status says it
     for weeks_ago in range(11, 0, -1):
         at = clock.now - timedelta(weeks=weeks_ago)
         store.save_health(
@@ -123,6 +124,10 @@ def test_the_customer_card_shows_the_health_trend_as_status_does(
     trend = health.split("`")[1]
     assert len(trend) == 12 and set(trend) <= set(SPARK_CHARS) and trend[0] == "█"
     assert trend == status_trend
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert fresh is not None and fresh.health_score is not None
+    # In words too, as status says it: 50 last week, the score now this week.
+    assert health.endswith(f"\n↘ down {50 - fresh.health_score} since last week")
 
 
 def test_status_of_a_customer_with_nothing_recorded(slack: SlackRequests, store: Store) -> None:

@@ -118,6 +118,7 @@ def test_the_card_opened_from_home_pushes_a_survey_and_comes_back_updated(
     card_text = json.dumps(fake_slack.views[card["id"]]["blocks"], ensure_ascii=False)
     assert "Saved your ideal-customer scorecard about *Acme Corp* (average 5.0/5)" in card_text
     assert "*Ideal-customer scorecard*\\n5.0/5 on average — <@U0001>" in card_text  # as the `/partner show` card
+    assert "*Health trend:* not enough data yet" in card_text  # scored this week only: no trend yet, in words
     assert f"*{fresh.health_score}*" in card_text
     bot.settle()
     assert fake_slack.calls_to("chat.postMessage") == []  # said on the card, not again by DM
