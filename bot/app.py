@@ -28,6 +28,7 @@ from bot.oauth import SlackClients, oauth_settings, slack_clients
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers import register_listeners
+from handlers.commands.export import wait_after_ack
 from handlers.events.home import publish_home, saved_home_state
 from handlers.events.uninstall import ActiveWorkspaces, reactivate_on_reinstall
 from handlers.followups import AfterAck
@@ -82,6 +83,8 @@ class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
 
 # Threads running follow-ups after the answers (see PartnerApp.__init__).
 FOLLOW_UP_WORKERS = 2
+# How long a shutdown waits for uploads started after an ack (an orchestrator's grace period is usually 30 s).
+AFTER_ACK_DRAIN = 20.0
 
 # Slack stops waiting for an answer after 3 s: a Web API call made before the answer gets at most this long.
 ANSWER_CALL_TIMEOUT = 2
@@ -169,8 +172,12 @@ class PartnerApp(App):
         self.slack_clients = slack_clients
 
     def drain(self) -> None:
-        """Wait for the lazy listeners already started (follow-up posts, DMs) to finish; new ones are refused."""
+        """Wait for the lazy listeners already started (follow-up posts, DMs) to finish, new ones refused, then for
+        the uploads started after an ack (exports, `digest mine`'s chart) for up to AFTER_ACK_DRAIN seconds: a
+        shutdown must not cut off a file the user was promised."""
         self.lazy_pool.shutdown(wait=True)
+        if not wait_after_ack(AFTER_ACK_DRAIN):
+            logger.warning("an upload started after an ack was still running at shutdown (%.0f s)", AFTER_ACK_DRAIN)
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
         if (key := misshapen(req.body)) is not None:
