@@ -293,6 +293,7 @@ def _home_publish(app: PartnerApp, *, store: Store, clock: Clock, settings: Sett
             now=clock(),
             default_tz=settings.default_tz,
             any_checkin=settings.any_checkin_satisfies,
+            escalate_window=settings.boundary_policy.escalate_window,
         )
 
     return publish

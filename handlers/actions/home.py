@@ -79,6 +79,7 @@ def ack_home(
             now=now,
             default_tz=settings.default_tz,
             any_checkin=settings.any_checkin_satisfies,
+            escalate_window=settings.boundary_policy.escalate_window,
         )
 
     after_ack.submit(change_home, what="the Home after a click")

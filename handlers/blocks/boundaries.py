@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from domain import boundaries as rules
@@ -29,7 +29,7 @@ from handlers.ids import (
 )
 from handlers.parsing import unescape
 from storage.boundaries import BoundaryRecord
-from storage.models import Customer
+from storage.models import Boundary, Customer
 
 # Two blocks a boundary keeps a list well inside Slack's 50 blocks per message.
 MAX_LISTED = 20
@@ -102,6 +102,17 @@ def slip_counts(record: BoundaryRecord, now: datetime, policy: rules.Policy) -> 
     return f"{recent} slip{'' if recent == 1 else 's'} in the last {days} days · {total} in all"
 
 
+def recent_escalation(row: Boundary, now: datetime, window: timedelta) -> datetime | None:
+    """When the team was last asked to decide about this need, if within the escalation window."""
+    at = row.escalated_at
+    return at if at is not None and now - at <= window else None
+
+
+def escalation_note(escalated: datetime, cal: WorkCalendar) -> str:
+    # As the digest and the owner's DM say it: the team was asked to decide about this need.
+    return f":warning: escalated on {day_label(escalated, cal)}"
+
+
 def boundary_line(record: BoundaryRecord, now: datetime, policy: rules.Policy, cal: WorkCalendar) -> str:
     rule, row = record.rule, record.row
     status = STATUS_LABEL[rule.status]
@@ -113,10 +124,9 @@ def boundary_line(record: BoundaryRecord, now: datetime, policy: rules.Policy, c
     if value:
         details.append(value)
     facts = [status, slip_counts(record, now, policy)]
-    escalated = row.escalated_at
-    if rule.in_force and escalated is not None and now - escalated <= policy.escalate_window:
-        # As the digest and the owner's DM say it: the team was asked to decide about this need.
-        facts.append(f":warning: escalated on {day_label(escalated, cal)}")
+    escalated = recent_escalation(row, now, policy.escalate_window) if rule.in_force else None
+    if escalated is not None:
+        facts.append(escalation_note(escalated, cal))
     if rule.status in ("proposed", "active"):  # a need that holds is no longer restated
         facts.append(describe_reminders(row.reminders))
     title = f"*{record.number}.* {quoted(truncate(rule.text, 300))}"

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Literal, Protocol, TypeVar
 
-from domain.boundaries import Policy
+from domain.boundaries import DEFAULT_POLICY, Policy
 from domain.cadence import (
     Cadence,
     due_slot,
@@ -33,7 +33,7 @@ from handlers.blocks import (
     tier_text,
     truncate,
 )
-from handlers.blocks.boundaries import boundary_section_blocks
+from handlers.blocks.boundaries import boundary_section_blocks, escalation_note, recent_escalation
 from handlers.blocks.customers import card_survey_blocks
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
@@ -583,6 +583,7 @@ class HomePage:
     boundaries: dict[int, list[Boundary]]
     has_customers: bool  # any customer at all in the chosen scope, before the at-risk/tier filters
     team_has_customers: bool = True  # any customer in the workspace, whoever owns it
+    escalate_window: timedelta = DEFAULT_POLICY.escalate_window  # a need escalated within it is marked on its row
 
 
 def _option(text: str, value: str) -> dict[str, Any]:
@@ -638,7 +639,13 @@ def week_block(week: WeekSummary) -> dict[str, Any]:
     }
 
 
-def row_text(facts: CustomerFacts, trend: Sequence[int | None], boundaries: Sequence[Boundary], now: datetime) -> str:
+def row_text(
+    facts: CustomerFacts,
+    trend: Sequence[int | None],
+    boundaries: Sequence[Boundary],
+    now: datetime,
+    escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
+) -> str:
     customer = facts.customer
     title = f"*{customer.name}*"
     if customer.tier:
@@ -665,16 +672,25 @@ def row_text(facts: CustomerFacts, trend: Sequence[int | None], boundaries: Sequ
     lines = [title, "  ·  ".join([health, last, nudge, *flags])]
     if boundaries:
         more = f" (+{len(boundaries) - 1} more)" if len(boundaries) > 1 else ""
-        lines.append(f":handshake: {truncate(boundaries[0].text, 200)}{more}")
+        line = f":handshake: {truncate(boundaries[0].text, 200)}{more}"
+        # An active need the team was asked to decide about, as its card, the digest and the owner's DM say.
+        escalations = [at for b in boundaries if (at := recent_escalation(b, now, escalate_window)) is not None]
+        if escalations:
+            line += f"  ·  {escalation_note(max(escalations), WorkCalendar(tz=facts.tz))}"
+        lines.append(line)
     return "\n".join(lines)
 
 
 def row_blocks(
-    facts: CustomerFacts, trend: Sequence[int | None], boundaries: Sequence[Boundary], now: datetime
+    facts: CustomerFacts,
+    trend: Sequence[int | None],
+    boundaries: Sequence[Boundary],
+    now: datetime,
+    escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
 ) -> list[dict[str, Any]]:
     cid = str(facts.customer.id)
     return [
-        section(row_text(facts, trend, boundaries, now), block_id=f"customer_{cid}"),
+        section(row_text(facts, trend, boundaries, now, escalate_window), block_id=f"customer_{cid}"),
         {
             "type": "actions",
             "block_id": f"customer_{cid}_actions",
@@ -720,7 +736,7 @@ def home_view(page: HomePage, *, now: datetime) -> dict[str, Any]:
             blocks.append(section("No customer matches these filters."))
     for facts in page.rows:
         cid = facts.customer.id or 0
-        blocks += row_blocks(facts, page.trends.get(cid, []), page.boundaries.get(cid, []), now)
+        blocks += row_blocks(facts, page.trends.get(cid, []), page.boundaries.get(cid, []), now, page.escalate_window)
     pages = page_count(page.total)
     if page.total:
         shown_from = state.page * PAGE_SIZE + 1
@@ -778,7 +794,7 @@ def card_modal(
         details.append(f"*Snoozed* until {local_time(customer.snoozed_until, facts.tz)}{reason}")
     blocks: list[dict[str, Any]] = [
         *([context(notice)] if notice else []),
-        section(row_text(facts, trend, boundaries, now)),
+        section(row_text(facts, trend, boundaries, now, (boundary_policy or DEFAULT_POLICY).escalate_window)),
         {"type": "divider"},
         section("\n".join(details)),
     ]

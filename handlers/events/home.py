@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.settings import Settings
+from domain.boundaries import DEFAULT_POLICY
 from domain.calendar import WorkCalendar
 from handlers.blocks.home import (
     PAGE_SIZE,
@@ -49,6 +50,7 @@ def home_page(
     now: datetime,
     default_tz: str,
     any_checkin: bool = False,
+    escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
 ) -> HomePage:
     """Five statements whatever the number of customers: every customer in scope as a light row with its last
     contact (enough to rank, filter and count them), then, for the one page shown, the full customers with their
@@ -124,6 +126,7 @@ def home_page(
         boundaries=boundaries,
         has_customers=bool(candidates),
         team_has_customers=counts.team_has_customers,
+        escalate_window=escalate_window,
     )
 
 
@@ -211,6 +214,7 @@ def render_home(
     now: datetime,
     default_tz: str,
     any_checkin: bool = False,
+    escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
 ) -> dict[str, Any]:
     page = home_page(
         store=store,
@@ -220,6 +224,7 @@ def render_home(
         now=now,
         default_tz=default_tz,
         any_checkin=any_checkin,
+        escalate_window=escalate_window,
     )
     return build_home_view(page, now=now)
 
@@ -234,6 +239,7 @@ def publish_home(
     now: datetime,
     default_tz: str,
     any_checkin: bool = False,
+    escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
 ) -> dict[str, Any]:
     view = render_home(
         store=store,
@@ -243,6 +249,7 @@ def publish_home(
         now=now,
         default_tz=default_tz,
         any_checkin=any_checkin,
+        escalate_window=escalate_window,
     )
     client.views_publish(user_id=user_id, view=view)
     return view
@@ -293,6 +300,7 @@ def app_home_opened(
             now=clock(),
             default_tz=settings.default_tz,
             any_checkin=settings.any_checkin_satisfies,
+            escalate_window=settings.boundary_policy.escalate_window,
         )
     except (SlackApiError, OSError) as e:  # OSError: a timeout or a dropped connection to Slack
         # Slack busy, down or refusing the view: the tab shows what it showed, and opening it again asks anew. An

@@ -41,9 +41,10 @@ from schedules.jobs import run_tick
 from storage.boundaries import BoundaryRecord
 from storage.models import CheckIn, Customer, CustomerEvent, Nudge
 from storage.store import Store
+from tests.e2e.test_home_surveys import open_home, row
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 NY = ZoneInfo("America/New_York")
 FIRST = "We answer within one business day"
@@ -112,7 +113,7 @@ def slip_button(rec: BoundaryRecord, *, surface: str = "list") -> dict[str, Any]
 
 
 def test_add_activate_remind_slip_escalate_hold_and_suggest_the_next(
-    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+    acme: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
     slack = acme
     first, second = records(store)
@@ -163,6 +164,9 @@ def test_add_activate_remind_slip_escalate_hold_and_suggest_the_next(
     for text in ("show acme", "boundary acme"):
         shown = json.dumps(slack.command(text).json(), ensure_ascii=False)
         assert f":warning: escalated on {clock.now:%a} {clock.now.day} {clock.now:%b}" in shown, shown
+    # So does the customer's row on the owner's Home (it showed only ":handshake: <the need>").
+    home_row = row(open_home(bot, slack, fake_slack, "U0001"), customer(store).id or 0)
+    assert f":handshake: {FIRST}  ·  :warning: escalated on {clock.now:%a} {clock.now.day} {clock.now:%b}" in home_row
 
     # Decide: talk it through. The message shows the decision; the history records it.
     dm = {"type": "message", "ts": "1764600000.000200", "text": "", "blocks": escalations[0]["blocks"]}
