@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, update
+from sqlalchemy import and_, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from domain import boundaries as rules
 from storage.base import StoreBase, in_chunks
+from storage.cadence import returned_to_work
 from storage.models import Boundary, BoundarySlip, Customer, CustomerEvent, Workspace
 from storage.nudges import _write_transaction
 
@@ -351,14 +351,6 @@ def _hold_clocks(session: Session, team_id: str, rows: list[Boundary]) -> dict[i
     """The hold clock of each customer with a need being introduced (active): paused now, and its latest resume or
     restore. Read only for those (a customer with none needs no clock): one statement per 500 customers."""
     ids = sorted({r.customer_id for r in rows if r.status == "active"})
-    pause = aliased(CustomerEvent)
-    # `/partner resume` of a customer never paused only lifts a snooze: no return, the clock ran all along.
-    was_paused = (
-        exists()
-        .where(pause.customer_id == CustomerEvent.customer_id, pause.kind == "paused", pause.at <= CustomerEvent.at)
-        .correlate(CustomerEvent)
-    )
-    returned = or_(CustomerEvent.kind == "restored", and_(CustomerEvent.kind == "resumed", was_paused))
     clocks: dict[int, HoldClock] = {}
     for chunk in in_chunks(ids):
         query = (
@@ -369,7 +361,7 @@ def _hold_clocks(session: Session, team_id: str, rows: list[Boundary]) -> dict[i
                 and_(
                     col(CustomerEvent.customer_id) == col(Customer.id),
                     col(CustomerEvent.team_id) == team_id,
-                    returned,
+                    returned_to_work(),
                 ),
             )
             .where(Customer.team_id == team_id, col(Customer.id).in_(chunk))

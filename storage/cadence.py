@@ -83,28 +83,33 @@ def _cadence_word(value: Any) -> Any:
 LAUNCH_RESTARTS_CLOCK = "restarted"
 
 
-def restarts_clock() -> ColumnElement[bool]:
-    """Which customer events restart the overdue clock as a call would, no call being owed before them: a resume after
-    a pause, a restore from the archive, the cadence set from off. The one rule of "since when is a call owed" read by
-    the owner's overdue alert and the health score (`clock_restarts`) and by Home, the card, `/partner list` and the
-    digest (`storage.home.last_clock_restart`), so they all say "overdue" from the same moment.
-
-    A "resumed" event with no pause before it only lifted a snooze (`/partner resume` of a customer never paused).
-    """
+def returned_to_work() -> ColumnElement[bool]:
+    """Which customer events bring a customer back after a time it owed nothing: a resume after a pause, a restore
+    from the archive. A "resumed" event with no pause before it only lifted a snooze (`/partner resume` of a customer
+    never paused): Partner kept working with the customer all along. Also a working agreement's hold clock
+    (storage.boundaries)."""
     paused = aliased(CustomerEvent)
     was_paused = (
         exists()
         .where(paused.customer_id == CustomerEvent.customer_id, paused.kind == "paused", paused.at <= CustomerEvent.at)
         .correlate(CustomerEvent)
     )
+    return or_(CustomerEvent.kind == "restored", and_(CustomerEvent.kind == "resumed", was_paused))
+
+
+def restarts_clock() -> ColumnElement[bool]:
+    """Which customer events restart the overdue clock as a call would, no call being owed before them: a return to
+    work (`returned_to_work`), the cadence set from off, launch mode beginning to owe daily calls. The one rule of
+    "since when is a call owed" read by the owner's overdue alert and the health score (`clock_restarts`) and by
+    Home, the card, `/partner list` and the digest (`storage.home.last_clock_restart`), so they all say "overdue"
+    from the same moment."""
     change = col(CustomerEvent.detail)
     cadence_set = and_(
         _cadence_word(change[("cadence", 0)].as_string()) == "off",
         _cadence_word(change[("cadence", 1)].as_string()) != "off",
     )
     return or_(
-        CustomerEvent.kind == "restored",
-        and_(CustomerEvent.kind == "resumed", was_paused),
+        returned_to_work(),
         and_(CustomerEvent.kind == "edited", cadence_set),
         and_(CustomerEvent.kind == "launch", change["clock"].as_string() == LAUNCH_RESTARTS_CLOCK),
     )
