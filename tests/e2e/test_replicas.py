@@ -285,8 +285,9 @@ def test_the_one_sqlite_serve_killed_mid_run_and_started_again_sends_every_nudge
     then started again ten minutes later (its leases over): nothing lost, nothing posted twice."""
     count = CUSTOMERS // 5
     add_customers(store, fake_slack, count)
-    # A Slack answering at its usual pace keeps the run going a while (some posts answered after the kill).
-    fake_slack.fail_next("chat.postMessage", delay=0.05, times=count, answered_late=True)
+    # A slow Slack keeps the run going for seconds whatever the machine's speed, so the kill lands mid-run (at
+    # 0.05 s an answer a quiet machine sent all 100 between two polls); some posts are answered after the kill.
+    fake_slack.fail_next("chat.postMessage", delay=0.5, times=count, answered_late=True)
     env = environment(fake_slack, database_url)
     first = ReplicaProcess(env, tmp_path, 0)
     try:
