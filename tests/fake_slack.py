@@ -640,10 +640,11 @@ class FakeSlack:
             return [c for c in self.calls if c.method == method]
 
     def wait_for(
-        self, method: str, count: int = 1, timeout: float = 5.0, where: Callable[[Call], bool] | None = None
+        self, method: str, count: int = 1, timeout: float = 20.0, where: Callable[[Call], bool] | None = None
     ) -> list[Call]:
         """Block until ``count`` calls to ``method`` (those ``where`` accepts) were answered; listeners run after
-        ack, in threads."""
+        ack, in threads. It returns as soon as they are in, so the long default only serves a loaded CI machine
+        (an export's users.info → upload → complete took over 5 s at load 12 on 2 CPUs)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
