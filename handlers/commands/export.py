@@ -27,7 +27,7 @@ from handlers.commands.lookup import find_customer
 from handlers.followups import answer_command, command_responder
 from handlers.parsing import QUOTE_OPENERS, parse_key_value, tokenize
 from handlers.permissions import require_full_member
-from schedules.slack_http import files_upload_v2
+from schedules.slack_http import TEAM_ACCESS_REVOKED, TOKEN_REFUSED, TRANSIENT, files_upload_v2
 from storage.exports import ENCODING
 from storage.models import Customer
 from storage.store import Store
@@ -191,6 +191,44 @@ def export(call: CommandCall) -> Reply:
     return {"text": text}
 
 
+# Said when Partner's token or permissions are refused: asking again changes nothing, the operator has to act.
+_ASK_THE_OPERATOR = "Please tell whoever runs Partner: `partner-bot doctor` shows what to fix."
+# Slack's answers about Partner's permissions (scopes, token type, an admin's file rules): lasting, for the operator.
+_NOT_ALLOWED = frozenset({"missing_scope", "not_allowed_token_type", "no_permission", "restricted_action"})
+
+
+def why_not_sent(error: Exception) -> str:
+    """Why the export's files did not reach the DM, for a person: what happened and what to do, not Slack's code
+    (the log keeps the code). A lasting refusal is not met with "try again"."""
+    status = error.response.status_code if isinstance(error, SlackApiError) else None
+    code = str(error.response.get("error") or "") if isinstance(error, SlackApiError) else ""
+    if code in TOKEN_REFUSED or code == TEAM_ACCESS_REVOKED:
+        return f"Slack refused Partner's access to this workspace. {_ASK_THE_OPERATOR}"
+    if code in _NOT_ALLOWED:
+        return f"Slack doesn't allow Partner to send files here. {_ASK_THE_OPERATOR}"
+    if status == 429 or code == "ratelimited":
+        return "Slack is busy and asked me to slow down. Ask again with `/partner export` in a few minutes."
+    if not isinstance(error, SlackApiError) or (status or 0) >= 500 or code in TRANSIENT:
+        # A timeout, a dropped connection, the file server's refusal (SlackRequestError), Slack's own 5xx.
+        return "Slack had a problem on its side just now. Ask again with `/partner export` in a moment."
+    # An answer Partner does not know: Slack's word for it is all there is to go on, for whoever runs Partner.
+    return f"Slack turned the files down (it said `{code or status}`). {_ASK_THE_OPERATOR}"
+
+
+def files_comment(label: str, checkins: int, answers: int) -> str:
+    """The message the two files come in. Both files are always sent (README promises two, and a script reading
+    them finds both); one with nothing in it is said to have its column headings only, so nobody hunts for rows."""
+
+    def count(n: int, what: str) -> str:
+        return f"{n} {what}{'s' if n != 1 else ''}" if n else f"no {what}s"
+
+    text = f"Your export of {label}: {count(checkins, 'check-in')} and {count(answers, 'survey answer')}."
+    empty = [title for title, n in (("check-ins", checkins), ("survey answers", answers)) if not n]
+    if empty:
+        text += f" The {empty[0]} file has its column headings only."
+    return text + " Columns are described in Partner's README."
+
+
 def open_dm(client: WebClient, user_id: str) -> str:
     return str(client.conversations_open(users=user_id)["channel"]["id"])
 
@@ -225,19 +263,12 @@ def send_export(
                     {"file": str(checkins_path), "filename": checkins_path.name, "title": "Check-ins"},
                     {"file": str(surveys_path), "filename": surveys_path.name, "title": "Survey answers"},
                 ],
-                initial_comment=f"Your export of {request.label}: {checkins} check-in{'s' if checkins != 1 else ''} "
-                f"and {answers} survey answer{'s' if answers != 1 else ''}. Columns are described in Partner's README.",
+                initial_comment=files_comment(request.label, checkins, answers),
             )
     except (SlackClientError, OSError) as e:  # OSError: Slack timed out or dropped the connection; SlackRequestError:
         # the upload URL answered something other than 200
         logger.warning("export for %s in %s failed: %s", user_id, team_id, e)
-        # Slack's error code, as the digest chart's failure says it: the exception's text holds the API address
-        # and the whole response, nothing a user can act on.
-        error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
-        text = (
-            f"Sorry — your export of {request.label} could not be sent ({error}). "
-            "Ask again with `/partner export` in a moment."
-        )
+        text = f"Sorry — your export of {request.label} could not be sent: {why_not_sent(e)}"
         try:
             client.chat_postMessage(channel=dm or user_id, text=text)
         except (SlackApiError, OSError):

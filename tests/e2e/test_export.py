@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -139,7 +140,11 @@ def test_the_files_message_counts_one_check_in_and_each_answer_in_good_english(
     assert "1 check-in and 0 survey responses of Globex" in slack.command("export globex").json()["text"]
     (sent,) = fake_slack.wait_for("files.completeUploadExternal")
     assert wait_after_ack()
-    assert sent.params["initial_comment"].startswith("Your export of Globex: 1 check-in and 0 survey answers. ")
+    assert sent.params["initial_comment"] == (
+        "Your export of Globex: 1 check-in and no survey answers. The survey answers file has its column headings "
+        "only. Columns are described in Partner's README."
+    )
+    assert len(uploaded(fake_slack)) == 2  # both files, as README says: the survey answers one of headings only
 
 
 def test_the_files_are_named_by_the_teams_day_not_the_utc_day(
@@ -268,24 +273,36 @@ def test_an_export_slack_refuses_partners_token_for_is_told_beside_the_command(
     assert "will be in your DM" in slack.command("export acme").json()["text"]
     assert wait_after_ack()
     (told,) = fake_slack.calls_to("response_url")  # the command's own response_url needs no token
-    assert told.params["text"].startswith(f"Sorry — your export of Acme Corp could not be sent ({refusal}).")
+    text = told.params["text"]
+    assert text.startswith("Sorry — your export of Acme Corp could not be sent: Slack refused Partner's access")
+    assert "partner-bot doctor" in text and refusal not in text and "moment" not in text  # asking again won't help
     assert told.params["response_type"] == "ephemeral"
+
+
+# What the export's DM says when the files could not be sent: what happened and what to do, for a person.
+ASK_THE_OPERATOR = "Please tell whoever runs Partner: `partner-bot doctor` shows what to fix."
+TOKEN_REFUSED = f"Slack refused Partner's access to this workspace. {ASK_THE_OPERATOR}"
+LASTING_PERMISSION = f"Slack doesn't allow Partner to send files here. {ASK_THE_OPERATOR}"
+SLACK_BUSY = "Slack is busy and asked me to slow down. Ask again with `/partner export` in a few minutes."
+SLACKS_TROUBLE = "Slack had a problem on its side just now. Ask again with `/partner export` in a moment."
+UNKNOWN_REFUSAL = f"Slack turned the files down (it said `file_upload_size_restricted`). {ASK_THE_OPERATOR}"
 
 
 @pytest.mark.parametrize(
     ("method", "fault", "named"),
     [
-        ("files.getUploadURLExternal", {"error": "not_allowed_token_type"}, "(not_allowed_token_type)"),
+        ("files.getUploadURLExternal", {"error": "not_allowed_token_type"}, LASTING_PERMISSION),
         # The upload URL is tried UPLOAD_ATTEMPTS times (new URLs each time): a refusal that lasts is told.
-        ("upload", {"status": 500, "times": UPLOAD_ATTEMPTS}, "(HTTPError)"),
-        ("upload", {"status": 201, "times": UPLOAD_ATTEMPTS}, "(SlackRequestError)"),  # slack-sdk takes only 200
+        ("upload", {"status": 500, "times": UPLOAD_ATTEMPTS}, SLACKS_TROUBLE),
+        ("upload", {"status": 201, "times": UPLOAD_ATTEMPTS}, SLACKS_TROUBLE),  # slack-sdk takes only 200
         # The last step, after both files reached Slack: neither is shared, the user is told once.
-        ("files.completeUploadExternal", {"status": 429, "times": 3}, "(ratelimited)"),
-        ("files.completeUploadExternal", {"status": 503, "times": 3}, "(fatal_error)"),
-        ("files.completeUploadExternal", {"error": "invalid_auth"}, "(invalid_auth)"),
+        ("files.completeUploadExternal", {"status": 429, "times": 3}, SLACK_BUSY),
+        ("files.completeUploadExternal", {"status": 503, "times": 3}, SLACKS_TROUBLE),
+        ("files.completeUploadExternal", {"error": "invalid_auth"}, TOKEN_REFUSED),
+        ("files.completeUploadExternal", {"error": "file_upload_size_restricted"}, UNKNOWN_REFUSAL),
     ],
 )
-def test_an_export_slack_refuses_is_told_in_the_dm_by_slacks_reason(
+def test_an_export_slack_refuses_is_told_in_the_dm_in_words_for_people(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, method: str, fault: dict[str, Any], named: str
 ) -> None:
     seed(store)
@@ -294,8 +311,9 @@ def test_an_export_slack_refuses_is_told_in_the_dm_by_slacks_reason(
     assert wait_after_ack()
     (told,) = fake_slack.calls_to("chat.postMessage")
     text = told.params["text"]
-    assert f"your export of Acme Corp could not be sent {named}" in text and "/partner export" in text
+    assert text == f"Sorry — your export of Acme Corp could not be sent: {named}"
     assert uploaded(fake_slack) == {}  # no file shared, not even the first of the two
+    assert not re.search(r"\(\w+\)", text)  # no raw code such as (fatal_error), (HTTPError)
     assert "://" not in text and "response" not in text  # no API address, no raw response
 
 
