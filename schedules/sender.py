@@ -1350,18 +1350,34 @@ def _channel_refused(run: _Run, nudges: list[Nudge], message: Message, error: st
         owner = customer.owner_id if customer is not None else None
     if owner is None:
         return False
-    run.store.plan_nudge(
+    tell_owner_channel_refuses(
+        run.store,
         team_id=team_id,
-        kind=CHANNEL_PROBLEM,
-        subject=f"customer:{message.customer_id}",
-        due_key=f"{message.channel}:{error}"[:64],
-        due_at=run.now,
-        now=run.now,
         customer_id=message.customer_id,
-        recipient_id=owner,
-        payload={"channel_id": message.channel, "error": error},
+        owner_id=owner,
+        channel_id=message.channel,
+        error=error,
+        now=run.now,
     )
     return True
+
+
+def tell_owner_channel_refuses(
+    store: Store, *, team_id: str, customer_id: int, owner_id: str, channel_id: str, error: str, now: datetime
+) -> None:
+    """Plans the owner's one notice that the customer's channel refuses Partner's posts: one per channel and error,
+    whether a refused post or Slack's event (the channel archived, deleted, Partner removed) said so first."""
+    store.plan_nudge(
+        team_id=team_id,
+        kind=CHANNEL_PROBLEM,
+        subject=f"customer:{customer_id}",
+        due_key=f"{channel_id}:{error}"[:64],
+        due_at=now,
+        now=now,
+        customer_id=customer_id,
+        recipient_id=owner_id,
+        payload={"channel_id": channel_id, "error": error},
+    )
 
 
 # --------------------------------------------------------------------------- redrawing a sent message

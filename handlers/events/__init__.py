@@ -4,7 +4,13 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot.metrics import OUTCOME_KEY
-from handlers.events.channels import bot_joined_channel, channel_shared, channel_unshared
+from handlers.events.channels import (
+    bot_joined_channel,
+    channel_refuses,
+    channel_shared,
+    channel_unarchived,
+    channel_unshared,
+)
 from handlers.events.home import app_home_opened
 from handlers.events.uninstall import workspace_uninstalled
 from handlers.ids import ANY_OTHER_EVENT
@@ -30,5 +36,16 @@ def register(app: App) -> None:
     app.event("channel_unshared")(channel_unshared)
     # Partner invited into a customer's channel that refused its posts: its nudges go there again at once.
     app.event("member_joined_channel")(bot_joined_channel)
+    # The channel archived, deleted or Partner removed from it: its customers' posts go elsewhere at once, and back
+    # when it is unarchived.
+    app.event("channel_archive")(channel_refuses)
+    app.event("group_archive")(channel_refuses)
+    app.event("channel_deleted")(channel_refuses)
+    app.event("group_deleted")(channel_refuses)
+    app.event("channel_left")(channel_refuses)
+    app.event("group_left")(channel_refuses)
+    app.event("member_left_channel")(channel_refuses)
+    app.event("channel_unarchive")(channel_unarchived)
+    app.event("group_unarchive")(channel_unarchived)
     # Last: any other event, once the listeners above have passed it by.
     app.event(ANY_OTHER_EVENT)(ignore_event)

@@ -1,5 +1,7 @@
 """A customer's channel shared with another organisation (Slack Connect), or no longer: ``channel_shared`` and
-``channel_unshared``; Partner invited into a customer's channel: ``member_joined_channel``.
+``channel_unshared``; Partner invited into a customer's channel: ``member_joined_channel``; the channel archived,
+deleted or Partner removed from it, and unarchived: ``channel_archive`` & co (:func:`channel_refuses`,
+:func:`channel_unarchived`).
 
 Partner keeps its internal posts (check-in summaries, cadence nudges, overdue notes) out of a channel the
 customer's people read; these events keep ``Customer.channel_shared`` true for a channel whose sharing changes
@@ -18,6 +20,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from handlers.home_publisher import refresh_channel_homes
 from schedules.digest import stop_digest_in_shared_channel
+from schedules.sender import tell_owner_channel_refuses
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -66,3 +69,61 @@ def bot_joined_channel(event: dict[str, Any], context: BoltContext, store: Store
         if customer.channel_id == channel_id and customer.channel_error and customer.id is not None:
             store.record_channel_error(team_id=team_id, customer_id=customer.id, error=None, now=now)
             logger.info("invited into %s: posting there again for customer %d", channel_id, customer.id)
+
+
+# What Slack will answer a post in the channel after each event (the same refusal a post would meet).
+REFUSALS = {
+    "channel_archive": "is_archived",
+    "group_archive": "is_archived",
+    "channel_deleted": "channel_not_found",
+    "group_deleted": "channel_not_found",
+    "channel_left": "not_in_channel",  # Partner removed from a public channel (sent to Partner alone)
+    "group_left": "not_in_channel",  # … from a private one
+    "member_left_channel": "not_in_channel",  # someone left: Partner's business only when it is Partner
+}
+
+
+def channel_refuses(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+    """The customer's channel archived or deleted, or Partner removed from it: recorded on its customers as a
+    refused post would be, at once, so no nudge, reminder or summary is first tried there in vain; nudges go to the
+    owner's DM, the card says why, and each owner is told once (the same notice a refused post plans, so a later
+    refused post does not tell again). A redelivered event changes nothing, so tells nothing."""
+    team_id, channel_id, kind = context.team_id, event.get("channel"), str(event.get("type"))
+    error = REFUSALS.get(kind)
+    if not team_id or not isinstance(channel_id, str) or not channel_id or error is None:
+        return
+    if kind == "member_left_channel" and event.get("user") != context.bot_user_id:
+        return
+    now = clock()
+    for customer in store.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True):
+        if customer.id is None or customer.channel_error == error:
+            continue
+        if not store.record_channel_error(team_id=team_id, customer_id=customer.id, error=error, now=now):
+            continue  # another delivery of the event got there first
+        logger.info("channel %s of customer %d: %s (%s)", channel_id, customer.id, error, kind)
+        if customer.archived_at is None and customer.owner_id:
+            tell_owner_channel_refuses(
+                store,
+                team_id=team_id,
+                customer_id=customer.id,
+                owner_id=customer.owner_id,
+                channel_id=channel_id,
+                error=error,
+                now=now,
+            )
+    refresh_channel_homes(context, store, team_id, channel_id)
+
+
+def channel_unarchived(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+    """The customer's channel unarchived: the refusal its archiving left is cleared, so the next nudge goes there
+    again instead of to the owner's DM for a week (CHANNEL_RETRY_AFTER). Should Partner no longer be a member, that
+    post meets `not_in_channel`, recorded and told as any."""
+    team_id, channel_id = context.team_id, event.get("channel")
+    if not team_id or not isinstance(channel_id, str) or not channel_id:
+        return
+    now = clock()
+    for customer in store.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True):
+        if customer.id is not None and customer.channel_error == "is_archived":
+            store.record_channel_error(team_id=team_id, customer_id=customer.id, error=None, now=now)
+            logger.info("channel %s unarchived: posting there again for customer %d", channel_id, customer.id)
+    refresh_channel_homes(context, store, team_id, channel_id)

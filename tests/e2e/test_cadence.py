@@ -1565,3 +1565,86 @@ def test_each_due_nudge_is_sent_exactly_once(
         assert sent_days == [d.isoformat() for d in expected]
     finally:
         store.archive_customer(team_id=team, customer_id=customer.id, actor_id=None, now=instants[-1])
+
+
+def posts_tried_in(fake: FakeSlack, channel: str) -> int:
+    """Posts Partner tried in the channel, refused ones included."""
+    return len([c for c in fake.calls_to("chat.postMessage") if c.params.get("channel") == channel])
+
+
+@pytest.mark.parametrize(
+    ("gone", "refusal"),
+    [
+        ({"type": "channel_archive", "user": "U0002"}, "is_archived"),
+        ({"type": "group_archive"}, "is_archived"),
+        ({"type": "channel_deleted"}, "channel_not_found"),
+        ({"type": "group_deleted"}, "channel_not_found"),
+        ({"type": "channel_left", "actor_id": "U0002"}, "not_in_channel"),
+        ({"type": "member_left_channel", "user": "UBOT", "channel_type": "C", "team": TEAM_ID}, "not_in_channel"),
+    ],
+    ids=lambda v: v["type"] if isinstance(v, dict) else v,
+)
+def test_a_channel_archived_deleted_or_left_takes_the_nudges_to_the_owner_at_once_and_tells_them_once(
+    slack: SlackRequests,
+    bot: BotServer,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    gone: dict[str, Any],
+    refusal: str,
+) -> None:
+    acme = add(store)
+    tick(store, settings, day(1))  # Tuesday's nudge in the channel
+    clock.set(day(1, timedelta(hours=20)))  # Tuesday afternoon: the channel goes
+    assert len(nudges(fake_slack)) == 1
+    channel = fake_slack.channels["C0ACME"]
+    if refusal == "is_archived":
+        channel["is_archived"] = True
+    elif refusal == "channel_not_found":
+        del fake_slack.channels["C0ACME"]
+    else:
+        channel["is_member"] = False
+    payload = {**gone, "channel": "C0ACME"}
+    if payload.get("user") == "UBOT":
+        payload["user"] = fake_slack.bot_user_id
+    someone_left = {**payload, "user": "U0002"}  # anyone else leaving is not Partner's business
+    if gone["type"] == "member_left_channel":
+        assert slack.event(someone_left).status == 200
+        assert store.customer(team_id=TEAM_ID, customer_id=acme.id or 0).channel_error is None  # type: ignore[union-attr]
+    for retry in (None, 1):  # Slack's retry of the same event
+        assert slack.event(payload, event_id="Ev0GONE", retry_num=retry).status == 200
+    bot.settle()
+    recorded = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert recorded is not None and recorded.channel_error == refusal
+    # The card says so before any post is refused there.
+    card = json.dumps(slack.command("show acme").json())
+    assert f"can't post there ({refusal})" in card, card
+
+    tried = posts_tried_in(fake_slack, "C0ACME")
+    for n in (2, 3):  # Wednesday and Thursday: to the owner's DM, never tried in the channel
+        tick(store, settings, day(n))
+    assert posts_tried_in(fake_slack, "C0ACME") == tried
+    dm = [m["text"] for m in fake_slack.messages[fake_slack._dm_by_user["U0001"]]]
+    assert ["couldn't post" in text for text in dm].count(True) == 1, dm
+    assert "daily call with *Acme* at Wed 2 Dec 09:00" in dm[1], dm  # with the missed-call alert: one digest
+    assert dm[2] == "Time for the daily call with Acme (Thu 3 Dec 09:00 America/New_York)", dm
+
+
+@pytest.mark.parametrize("kind", ["channel_unarchive", "group_unarchive"])
+def test_an_unarchived_channel_gets_the_next_nudge_again(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock, kind: str
+) -> None:
+    acme = add(store)
+    fake_slack.channels["C0ACME"]["is_archived"] = True
+    tick(store, settings, day(1))  # refused: to the owner's DM, who is told the channel is archived
+    clock.set(day(1, timedelta(hours=2)))
+    refused = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert refused is not None and refused.channel_error == "is_archived"
+    fake_slack.channels["C0ACME"]["is_archived"] = False  # someone unarchives it; Slack tells Partner, and retries
+    for retry in (None, 1):
+        assert slack.event({"type": kind, "channel": "C0ACME", "user": "U0001"}, event_id="Ev0BACK", retry_num=retry)
+    tick(store, settings, day(2))
+    (message,) = nudges(fake_slack)
+    assert message["text"].startswith("Time for the daily call with Acme (Wed 2 Dec")
+    assert [(r.due_key, r.channel_id) for r in rows(store)][-1] == ("2026-12-02", "C0ACME")
