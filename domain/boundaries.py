@@ -510,12 +510,17 @@ def value_length_problem(value: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Slip:
-    """One time a boundary was not upheld, and who or what noticed."""
+    """One time a boundary was not upheld, and who or what noticed.
+
+    ``paused``: logged while the customer was paused. Kept (nothing a person typed is dropped), but Partner asked
+    nothing of the customer then, so it counts toward neither an escalation nor the hold (:func:`slips_in_window`).
+    """
 
     at: datetime
     by: str | None = None
     note: str = ""
     source: SlipSource = "manual"
+    paused: bool = False
 
     def __post_init__(self) -> None:
         _require_aware(self.at, "A slip's time")
@@ -689,15 +694,22 @@ def record_slip(
     by: str | None = None,
     note: str = "",
     source: SlipSource = "manual",
+    *,
+    paused: bool = False,
 ) -> Boundary:
-    """Note that the boundary slipped. A held boundary goes back to active: its clock restarts."""
+    """Note that the boundary slipped. A held boundary goes back to active: its clock restarts.
+
+    A slip logged while the customer is ``paused`` is kept but changes nothing: a need that held still holds.
+    """
     if not b.in_force:
         state = "is only proposed" if b.status == "proposed" else "was retired"
         raise ValueError(
             f"Can't record a slip on {_quote(b.text)}: it {state}, so the customer isn't being asked to uphold it."
         )
     _check_not_before(at, b.activated_at, b, "activated")
-    slip = Slip(at=at, by=by, note=note, source=source)
+    slip = Slip(at=at, by=by, note=note, source=source, paused=paused)
+    if paused:
+        return replace(b, slips=(*b.slips, slip))
     return replace(b, status="active", held_at=None, slips=(*b.slips, slip))
 
 
@@ -715,11 +727,12 @@ def mark_escalated(b: Boundary, now: datetime) -> Boundary:
 def slips_in_window(b: Boundary, now: datetime, window: timedelta, *, after: datetime | None = None) -> int:
     """Slips in ``(now - window, now]``: exactly ``window`` ago has aged out; future slips don't count.
 
-    ``after`` additionally ignores slips at or before that instant (used for "new since escalation").
+    ``after`` additionally ignores slips at or before that instant (used for "new since escalation"). Slips logged
+    while the customer was paused never count: not toward an escalation, the hold, nor the health score.
     """
     _require_aware(now, "now")
     since = now - window if after is None else max(now - window, after)
-    return sum(1 for s in b.slips if since < s.at <= now)
+    return sum(1 for s in b.slips if since < s.at <= now and not s.paused)
 
 
 def has_held(b: Boundary, now: datetime, policy: Policy = DEFAULT_POLICY) -> bool:

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from slack_sdk import WebClient
 
@@ -24,7 +25,7 @@ from handlers.permissions import require_change
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
 from schedules.health import refresh_health
-from storage.boundaries import BoundaryConflict, BoundaryRecord
+from storage.boundaries import PAUSED_SUFFIX, BoundaryConflict, BoundaryRecord
 from storage.models import CheckIn, Customer
 from storage.store import Store
 
@@ -34,6 +35,20 @@ Change = Callable[[rules.Boundary, list[rules.Boundary]], rules.Boundary]
 
 # A line in the customer's history for each retirement, whoever retired it and from where.
 RETIRED_EVENT = "boundary_retired"
+# A slip that took a need that held back to active, with when it had held: Slack's retry of that slip is answered
+# from it as the first delivery was ("it is being introduced again"), the need being active by then.
+REOPENED_EVENT = "boundary_reopened"
+
+
+class LoggedSlip(NamedTuple):
+    """What logging a slip did: the boundary after it, whether this call logged it (not a retry's twin), whether it
+    was logged while the customer was paused (kept, counts for nothing), and since when the need had held when this
+    slip took it back to active (else None) — the same for the retry of that slip."""
+
+    record: BoundaryRecord
+    created: bool
+    paused: bool
+    held_since: datetime | None
 
 
 def require_boundary(store: Store, *, team_id: str, boundary_id: int) -> tuple[Customer, BoundaryRecord]:
@@ -179,7 +194,7 @@ def log_slip(
     idempotency_key: str,
     settings: Settings | None,
     now: datetime,
-) -> tuple[BoundaryRecord, bool]:
+) -> LoggedSlip:
     """Log a slip once per key, rescore the customer at once, and ask the owner to decide if the slips make a run
     (through the outbox)."""
     policy = _policy(settings)
@@ -198,17 +213,48 @@ def log_slip(
     if planning.plan_escalation(store, customer=customer, record=after, policy=policy, now=now):
         # The plan moved escalated_at to now: the record says so, as a fresh read would (see slip_summary).
         after = dataclasses.replace(after, rule=dataclasses.replace(after.rule, escalated_at=now))
+    assert customer.id is not None
+    slip = next((s for s in after.slips if s.idempotency_key == idempotency_key), None)
+    paused = slip is not None and slip.source.endswith(PAUSED_SUFFIX)
+    held_since: datetime | None = None
     if created:
-        assert customer.id is not None
         refresh_health(store, team_id=customer.team_id, customer_id=customer.id, now=now, settings=settings)
-    return after, created
+        if record.rule.status == "held" and after.rule.status == "active" and record.rule.held_at is not None:
+            held_since = record.rule.held_at
+            store.record_boundary_event(
+                team_id=customer.team_id,
+                customer_id=customer.id,
+                actor_id=by,
+                kind=REOPENED_EVENT,
+                detail={"boundary_id": after.id, "slip": idempotency_key, "held_at": held_since.isoformat()},
+                now=now,
+            )
+    else:  # the same slip delivered again: whatever the first delivery found
+        events = store.boundary_events(team_id=customer.team_id, customer_id=customer.id, kinds=[REOPENED_EVENT])
+        first = next((e for e in events if e.detail.get("slip") == idempotency_key), None)
+        if first is not None and isinstance(first.detail.get("held_at"), str):
+            held_since = datetime.fromisoformat(first.detail["held_at"])
+    return LoggedSlip(after, created, paused, held_since)
 
 
-def reopened(before: BoundaryRecord, after: BoundaryRecord, customer: Customer, settings: Settings | None) -> str:
-    """ " It had held since …; it is being introduced again…" when this slip took a need that held back to active
-    (domain.record_slip): its reminders start again and it must hold anew, which the person logging it should know."""
-    held_at = before.rule.held_at
-    if before.rule.status != "held" or after.rule.status != "active" or held_at is None:
+def slip_outcome(logged: LoggedSlip, customer: Customer, settings: Settings | None, now: datetime) -> str:
+    """What follows "Logged a slip on “…” with *Acme*" in every answer: " (2 slips in the last 30 days)." and
+    whether it reopened a need that held; or, logged while the customer is paused, that it is kept but counts for
+    nothing."""
+    if logged.paused:
+        return (
+            f" (kept in its history: *{customer.name}* is paused, so it counts toward neither an escalation nor "
+            "the agreement holding)."
+        )
+    summary = slip_summary(logged.record, _policy(settings), now)
+    return f" ({summary}).{reopened(logged.held_since, logged.record, customer, settings)}"
+
+
+def reopened(held_at: datetime | None, after: BoundaryRecord, customer: Customer, settings: Settings | None) -> str:
+    """ " It had held since …; it is being introduced again…" when this slip took a need that held (since
+    ``held_at``) back to active (domain.record_slip): its reminders start again and it must hold anew, which the
+    person logging it should know."""
+    if held_at is None or after.rule.status != "active":
         return ""
     cal = planning.customer_calendar(customer, settings.default_tz if settings is not None else "UTC")
     day = cal.local_date(held_at)
@@ -258,7 +304,6 @@ def after_checkin(
     del client
     if checkin.id is None or customer.id is None:
         return []
-    policy = _policy(settings)
     cal = planning.customer_calendar(customer, settings.default_tz if settings is not None else "UTC")
     notes: list[str] = []
     if records is None:  # else the caller just read them (the first check-in of a burst)
@@ -285,7 +330,7 @@ def after_checkin(
                 f"The customer's reply took {reply_took(checkin.response_days)} "
                 f"({agreed.describe(elapsed)}); agreed: within {agreed.describe()}."
             )
-            after, created = log_slip(
+            logged = log_slip(
                 store,
                 customer=customer,
                 record=record,
@@ -296,9 +341,10 @@ def after_checkin(
                 settings=settings,
                 now=now,
             )
-            if created:
-                summary, again = slip_summary(after, policy, now), reopened(record, after, customer, settings)
-                notes.append(f"Logged a slip on {_quote(rule.text)}: {note} ({summary}).{again}")
+            if logged.created:
+                notes.append(
+                    f"Logged a slip on {_quote(rule.text)}: {note}{slip_outcome(logged, customer, settings, now)}"
+                )
     return notes
 
 

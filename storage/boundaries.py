@@ -51,13 +51,22 @@ def to_rule(row: Boundary, slips: Sequence[BoundarySlip] = (), clock: HoldClock 
         held_at=row.held_at,
         retired_at=row.retired_at,
         escalated_at=row.escalated_at,
-        slips=tuple(
-            rules.Slip(at=s.at, by=s.by, note=s.note, source=s.source)  # type: ignore[arg-type]
-            for s in slips
-        ),
+        slips=tuple(slip_rule(s) for s in slips),
         hold_from=clock.since,
         hold_paused=clock.paused,
     )
+
+
+# A slip logged while the customer was paused is stored with this after its source ("manual/paused"): the source
+# column has room for it, where a column of its own would need a migration.
+PAUSED_SUFFIX = "/paused"
+
+
+def slip_rule(slip: BoundarySlip) -> rules.Slip:
+    """The domain view of a stored slip."""
+    paused = slip.source.endswith(PAUSED_SUFFIX)
+    source = slip.source.removesuffix(PAUSED_SUFFIX)
+    return rules.Slip(at=slip.at, by=slip.by, note=slip.note, source=source, paused=paused)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -229,6 +238,7 @@ class BoundaryQueries(StoreBase):
     ) -> tuple[BoundaryRecord, bool]:
         """Log a slip (a held boundary goes back to active, per the rules); the same key twice logs one.
 
+        A slip logged while the customer is paused is kept, marked so, and changes nothing (domain.record_slip).
         Returns the boundary after the slip and whether this call logged it.
         """
         record = self.boundary_record(team_id=team_id, boundary_id=boundary_id)
@@ -236,14 +246,18 @@ class BoundaryQueries(StoreBase):
             raise LookupError(f"boundary {boundary_id} not found")
         if idempotency_key is not None and self._slip_exists(team_id=team_id, idempotency_key=idempotency_key):
             return record, False
-        changed = rules.record_slip(record.rule, at, by=by, note=note, source=source)  # ValueError when not in force
+        with self.session() as session:
+            customer = session.get(Customer, record.row.customer_id)
+            paused = customer is not None and customer.paused_at is not None
+        # ValueError when not in force
+        changed = rules.record_slip(record.rule, at, by=by, note=note, source=source, paused=paused)
         slip = BoundarySlip(
             team_id=team_id,
             boundary_id=boundary_id,
             at=at,
             by=by,
             note=note.strip(),
-            source=source,
+            source=source + PAUSED_SUFFIX if paused else source,
             idempotency_key=idempotency_key,
         )
         with self.session() as session:

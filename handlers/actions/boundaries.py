@@ -34,11 +34,10 @@ from handlers.boundaries_hooks import (
     activate_boundary,
     hold_boundary,
     log_slip,
-    reopened,
     require_boundary,
     require_boundary_change,
     retire_boundary,
-    slip_summary,
+    slip_outcome,
 )
 from handlers.home_publisher import request_home_refresh
 
@@ -214,8 +213,7 @@ def slip(
     container = body.get("container") or {}
     where = container.get("message_ts") or container.get("view_id") or action.get("action_ts")
     now = clock()
-    policy = settings.boundary_policy
-    after, created = log_slip(
+    logged = log_slip(
         store,
         customer=customer,
         record=record,
@@ -226,12 +224,12 @@ def slip(
         settings=settings,
         now=now,
     )
-    summary = slip_summary(after, policy, now)
-    confirmation = f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({summary})."
-    if not created:
+    after = logged.record
+    outcome = slip_outcome(logged, customer, settings, now)
+    confirmation = f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}*{outcome}"
+    if not logged.created:
         confirmation = f"That slip on {quoted(after.rule.text)} is already logged."
     else:
-        confirmation += reopened(record, after, customer, settings)
         request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
     _redraw(
         body,
@@ -396,8 +394,8 @@ def call_outside_yes(
     team_id = _team(body, context)
     boundary_id, checkin_id = _ids(action.get("value"), 2)
     customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
-    now, policy = clock(), settings.boundary_policy
-    after, created = log_slip(
+    now = clock()
+    logged = log_slip(
         store,
         customer=customer,
         record=record,
@@ -408,9 +406,9 @@ def call_outside_yes(
         settings=settings,
         now=now,
     )
-    text = f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({slip_summary(after, policy, now)})."
-    if created:
-        text += reopened(record, after, customer, settings)
+    outcome = slip_outcome(logged, customer, settings, now)
+    text = f"Logged a slip on {quoted(logged.record.rule.text)} with *{customer.name}*{outcome}"
+    if logged.created:
         request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
     _answer(body, respond, replace_original=True, text=text)
 

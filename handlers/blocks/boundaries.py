@@ -254,11 +254,12 @@ def escalation_blocks(
     head = f":warning: *{customer.name}* — a working agreement keeps slipping"
     question = rules.escalation_text(rule, now, policy)
     since = now - policy.escalate_window
-    recent = [s for s in record.slips if s.at > since][-MAX_HISTORY:]
+    recent = [s for s in rule.slips if s.at > since][-MAX_HISTORY:]
     history = "\n".join(
         f"• {day_label(s.at, cal)}"
         + (f" — <@{s.by}>" if s.by else "")
         + (" (noticed by Partner)" if s.source == "detected" else "")
+        + (" (while paused)" if s.paused else "")  # kept, but not counted in "has slipped N times"
         + (f": {truncate(s.note, 200)}" if s.note else "")
         for s in recent
     )

@@ -21,10 +21,9 @@ from handlers.boundaries_hooks import (
     hold_boundary,
     log_slip,
     next_up,
-    reopened,
     require_boundary_change,
     retire_boundary,
-    slip_summary,
+    slip_outcome,
 )
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
@@ -254,8 +253,7 @@ def reminder_plan(call: CommandCall, customer: Customer, record: BoundaryRecord)
 
 def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
     record, note = _number(raw, "slip", _records(call, customer), customer, active_by_default=True)
-    policy = call.settings.boundary_policy
-    after, created = log_slip(
+    logged = log_slip(
         call.store,
         customer=customer,
         record=record,
@@ -266,9 +264,8 @@ def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
         settings=call.settings,
         now=call.now,
     )
-    summary = slip_summary(after, policy, call.now)
-    again = reopened(record, after, customer, call.settings) if created else ""
-    return {"text": f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}* ({summary}).{again}"}
+    outcome = slip_outcome(logged, customer, call.settings, call.now)
+    return {"text": f"Logged a slip on {quoted(logged.record.rule.text)} with *{customer.name}*{outcome}"}
 
 
 def _held(call: CommandCall, customer: Customer, raw: str) -> Reply:
