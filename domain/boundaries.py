@@ -47,6 +47,7 @@ __all__ = [
     "SlipSource",
     "Verdict",
     "activate",
+    "as_sentence",
     "boundary_health",
     "business_days_back",
     "call_outside_window",
@@ -917,8 +918,12 @@ def reminder_text(boundary: Boundary, template_index: int) -> str:
     """The reminder sentence for ``boundary``, ending in punctuation whatever the text ends with."""
     if not 0 <= template_index < len(REMINDER_TEMPLATES):
         raise ValueError(f"template_index must be within 0..{len(REMINDER_TEMPLATES) - 1}, got {template_index}")
-    text = boundary.text if boundary.text[-1] in ".!?…" else f"{boundary.text}."
-    return REMINDER_TEMPLATES[template_index].format(text=text)
+    return REMINDER_TEMPLATES[template_index].format(text=as_sentence(boundary.text))
+
+
+def as_sentence(text: str) -> str:
+    """The agreement's words ending in punctuation, as a reminder restates them."""
+    return text if text[-1] in ".!?…" else f"{text}."
 
 
 def week_start_weekday(working_days: Iterable[int]) -> int:

@@ -304,35 +304,74 @@ def plan_boundary_reminders(*, store: Store, client: WebClient, now: datetime, s
     for team_id, reminders in due.items():
         keys = {(REMINDER, subject(record), day.isoformat()) for _, record, slots in reminders for day, _ in slots}
         known = store.planned_keys(team_id=team_id, keys=keys)
+        # Two needs in force at once (a slip reopened one that held while the next was being introduced, or
+        # PARTNER_MAX_ACTIVE_BOUNDARIES above 1) due the same day: one message restating both, not two in a row.
+        # The first in the list carries it; the others' slots are recorded as folded into it.
+        same_day: dict[tuple[int, date], list[tuple[Customer, BoundaryRecord, datetime]]] = defaultdict(list)
         for customer, record, slots in reminders:
             for day, due_at in slots:
-                if (REMINDER, subject(record), day.isoformat()) in known:
-                    continue
-                quiet = is_quiet(customer, due_at)
-                template = None
-                if not record.row.reminder_text:
-                    template = rules.pick_template(record.row.last_template, template_seed(record.id, day))
-                created = _plan(
-                    store,
-                    team_id=customer.team_id,
-                    kind=REMINDER,
-                    subject=subject(record),
-                    due_key=day.isoformat(),
-                    customer_id=customer.id,
-                    recipient_id=customer.channel_id,
-                    due_at=due_at,
-                    now=now,
-                    payload={"template": template},
-                    # Recorded, not just left out: a later tick after the snooze ends must not send it late.
-                    status="skipped" if quiet else "pending",
-                    error="customer paused or snoozed" if quiet else None,
-                )
-                if created and not quiet:
-                    planned += 1
-                    if template is not None:
-                        store.edit_boundary(team_id=customer.team_id, boundary_id=record.id, last_template=template)
-                        record = _with_last_template(record, template)
+                same_day[(customer.id or 0, day)].append((customer, record, due_at))
+        for (_customer_id, day), needs in same_day.items():
+            todo = [n for n in needs if (REMINDER, subject(n[1]), day.isoformat()) not in known]
+            if not todo:
+                continue
+            if len(todo) < len(needs):  # one of them was planned already (alone, earlier): the rest fold into it
+                carrier = next(r for _, r, _ in needs if (REMINDER, subject(r), day.isoformat()) in known)
+                _fold(store, todo, day=day, carrier=carrier, now=now)
+                continue
+            customer, record, due_at = todo[0]
+            quiet = is_quiet(customer, due_at)
+            folded = [r for _, r, _ in todo[1:]]
+            _fold(store, todo[1:], day=day, carrier=record, now=now)
+            template = None
+            if not record.row.reminder_text:
+                template = rules.pick_template(record.row.last_template, template_seed(record.id, day))
+            created = _plan(
+                store,
+                team_id=customer.team_id,
+                kind=REMINDER,
+                subject=subject(record),
+                due_key=day.isoformat(),
+                customer_id=customer.id,
+                recipient_id=customer.channel_id,
+                due_at=due_at,
+                now=now,
+                payload={"template": template, "with": [r.id for r in folded]},
+                # Recorded, not just left out: a later tick after the snooze ends must not send it late.
+                status="skipped" if quiet else "pending",
+                error="customer paused or snoozed" if quiet else None,
+            )
+            if created and not quiet:
+                planned += 1
+                if template is not None:
+                    store.edit_boundary(team_id=customer.team_id, boundary_id=record.id, last_template=template)
+                    _with_last_template(record, template)
     return planned
+
+
+def _fold(
+    store: Store,
+    needs: Sequence[tuple[Customer, BoundaryRecord, datetime]],
+    *,
+    day: date,
+    carrier: BoundaryRecord,
+    now: datetime,
+) -> None:
+    """Record the day's reminder of each of `needs` as restated in `carrier`'s: never sent on its own, later either."""
+    for customer, record, due_at in needs:
+        _plan(
+            store,
+            team_id=customer.team_id,
+            kind=REMINDER,
+            subject=subject(record),
+            due_key=day.isoformat(),
+            customer_id=customer.id,
+            recipient_id=customer.channel_id,
+            due_at=due_at,
+            now=now,
+            status="skipped",
+            error=f"restated in the reminder of {subject(carrier)}",
+        )
 
 
 def _with_last_template(record: BoundaryRecord, template: int) -> BoundaryRecord:
@@ -414,8 +453,32 @@ def render_reminder(nudge: Nudge, store: Store, now: datetime) -> Message | Skip
             return Skip(f"the channel refused posts ({customer.channel_error})")
     template = nudge.payload.get("template")
     text = reminder_wording(record, template if isinstance(template, int) else None)
+    others = [_folded(store, nudge, other) for other in nudge.payload.get("with") or []]
+    restated = [r for r in others if r is not None and (nudge.status == "sent" or _still_restated(r))]
+    if restated:
+        text = several_reminder_wording([record, *restated], template if isinstance(template, int) else None)
     message = reminder_message(text)
     return Message(text=message["text"], blocks=message["blocks"], channel=customer.channel_id, customer_id=customer.id)
+
+
+def _folded(store: Store, nudge: Nudge, boundary_id: object) -> BoundaryRecord | None:
+    """A need whose reminder of the day was folded into this one, if it is still the same customer's."""
+    if not isinstance(boundary_id, int):
+        return None
+    record = store.boundary_record(team_id=nudge.team_id, boundary_id=boundary_id)
+    return record if record is not None and record.row.customer_id == nudge.customer_id else None
+
+
+def _still_restated(record: BoundaryRecord) -> bool:
+    return record.rule.status == "active" and record.row.reminders != "off"
+
+
+def several_reminder_wording(records: Sequence[BoundaryRecord], template: int | None) -> str:
+    """Needs in force at once, restated in one message: the chosen template's opening, then each need (in the
+    owner's own wording where they wrote one) on a line of its own."""
+    opening = rules.REMINDER_TEMPLATES[template if template is not None else 0].split("{text}")[0].rstrip()
+    lines = [f"• {r.row.reminder_text or rules.as_sentence(r.rule.text)}" for r in records]
+    return "\n".join([opening, *lines])
 
 
 def render_suggestion(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:

@@ -115,7 +115,7 @@ def test_two_active_needs_are_restated_in_one_reminder_on_the_monday(
     for minute in (0, 1, 30):
         tick(store, settings, ny(2026, 11, 30, 9, minute))
     (reminder,) = channel_posts(fake_slack, "C0ACME")
-    assert FIRST in reminder["text"] and SECOND in reminder["text"], reminder["text"]
+    assert reminder["text"] == f"A reminder of how we work together:\n• {FIRST}.\n• {SECOND}.", reminder["text"]
     assert FIRST in json.dumps(reminder["blocks"]) and SECOND in json.dumps(reminder["blocks"])
     # The next Monday too: one message, still both.
     for minute in (0, 1):
