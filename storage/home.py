@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from storage import workspaces
 from storage.base import StoreBase
 from storage.cadence import restarts_clock
 from storage.models import (
@@ -409,7 +410,7 @@ class HomeQueries(StoreBase):
         self, *, team_id: str, now: datetime, settings: dict[str, Any] | None = None, **changes: Any
     ) -> Workspace:
         with self.session() as session:
-            workspace = session.get(Workspace, team_id) or Workspace(team_id=team_id, created_at=now)
+            workspace = workspaces.workspace_to_change(session, team_id=team_id, now=now)
             for name, value in changes.items():
                 setattr(workspace, name, value)
             if settings:

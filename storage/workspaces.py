@@ -6,16 +6,34 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import MetaData, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from storage.base import StoreBase
 from storage.models import Nudge, Workspace
+from storage.nudges import _write_transaction
 
 UNINSTALLED = "the workspace uninstalled Partner"
 # In Workspace.settings: the Enterprise Grid organisation whose org-wide installation serves the workspace (absent:
 # the workspace installed Partner itself). Slack names it in every request; jobs know only the workspace.
 ORGANISATION = "enterprise_id"
+
+
+def workspace_to_change(session: Session, *, team_id: str, now: datetime) -> Workspace:
+    """The workspace's row (a new one when there is none yet), read under its write lock (SQLite: the database's,
+    BEGIN IMMEDIATE; PostgreSQL: the row's, FOR UPDATE) for a read-merge-write of its settings JSON, which is saved
+    whole: two writes at once (`digest channel` and `digest time`, a first request through an org-wide install)
+    each merge into what the other saved instead of one losing the other's keys."""
+    _write_transaction(session)
+    workspace = session.get(Workspace, team_id, with_for_update=True)
+    if workspace is None:
+        # No row to lock yet: created now unless another write created it first (then locked once it commits).
+        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Workspace).values(team_id=team_id, created_at=now, settings={}).on_conflict_do_nothing())
+        workspace = session.get_one(Workspace, team_id, with_for_update=True)
+    return workspace
 
 
 class WorkspaceQueries(StoreBase):
@@ -41,6 +59,10 @@ class WorkspaceQueries(StoreBase):
             workspace = session.get_one(Workspace, team_id)
             if (workspace.settings or {}).get(ORGANISATION) == enterprise_id:
                 return False
+        with self.session() as session:
+            workspace = workspace_to_change(session, team_id=team_id, now=now)
+            if (workspace.settings or {}).get(ORGANISATION) == enterprise_id:
+                return False  # another request noted it meanwhile
             workspace.settings = {**(workspace.settings or {}), ORGANISATION: enterprise_id}  # JSON is saved whole
             session.add(workspace)
             session.commit()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import threading
 import warnings
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -16,6 +18,7 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
+import storage.workspaces
 from bot.app import make_client
 from bot.settings import Settings
 from handlers.blocks.digest import DigestSummary, TierMove, digest_blocks
@@ -35,7 +38,8 @@ from schedules.digest import (
 from schedules.jobs import run_tick
 from schedules.sender import send_due_nudges
 from schedules.slack_http import UPLOAD_ATTEMPTS
-from storage.models import Boundary, Customer, CustomerEvent, HealthSnapshot, Nudge
+from storage.home import DIGEST_CHOSEN_BY
+from storage.models import Boundary, Customer, CustomerEvent, HealthSnapshot, Nudge, Workspace
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -223,6 +227,64 @@ def test_digest_channel_and_time_are_set_from_slack(slack: SlackRequests, fake_s
     )
     reply = slack.command("digest channel off", user_id=ADMIN)
     assert "digest is off" in reply.json()["text"]
+
+
+@pytest.mark.parametrize("first_setting", [True, False], ids=["first-setting", "settings-saved-before"])
+def test_digest_channel_and_time_set_at_the_same_moment_both_stay(
+    slack: SlackRequests, store: Store, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, first_setting: bool
+) -> None:
+    """Both commands read the workspace's settings JSON before either saves it (held together here), and the time's
+    save lands last: without the row's lock it wrote back what it had read, and the channel's admin was forgotten
+    (who is told when Partner can no longer post the digest there); for a workspace's first setting, the second
+    save met the first's new row and its admin got "something went wrong"."""
+    if not first_setting:
+        store.set_digest_schedule(
+            team_id=TEAM_ID, schedule="weekly mon 09:00", tz=None, now=clock() - timedelta(days=1)
+        )
+    read, together, channel_saved = (
+        storage.workspaces.workspace_to_change,
+        threading.Barrier(2, timeout=2),
+        threading.Event(),
+    )
+    set_channel, who = store.set_digest_channel, threading.local()
+
+    def read_together(session: Session, **kwargs: Any) -> Workspace:
+        found = read(session, **kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait()
+        if not getattr(who, "channel", False):
+            channel_saved.wait(timeout=2)  # the channel's save first, the time's last
+        return found
+
+    def channel_then_tell(**kwargs: Any) -> Workspace:
+        who.channel = True  # in the thread serving the channel's command
+        try:
+            return set_channel(**kwargs)
+        finally:
+            channel_saved.set()
+
+    monkeypatch.setattr(storage.workspaces, "workspace_to_change", read_together)
+    monkeypatch.setattr(store, "set_digest_channel", channel_then_tell)
+    answers: list[Any] = []
+    commands = [
+        threading.Thread(target=lambda: answers.append(slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN))),
+        threading.Thread(
+            target=lambda: answers.append(slack.command("digest time fri 16:30 tz=Europe/Berlin", user_id=ADMIN))
+        ),
+    ]
+    for command in commands:
+        command.start()
+    for command in commands:
+        command.join(timeout=20)
+    assert [a.status for a in answers] == [200, 200]
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is not None
+    assert (workspace.digest_channel_id, workspace.digest_schedule, workspace.tz) == (
+        "C0ACME",
+        "weekly fri 16:30",
+        "Europe/Berlin",
+    )
+    assert workspace.settings.get(DIGEST_CHOSEN_BY) == ADMIN, workspace.settings
 
 
 def test_a_channel_shared_with_a_customer_is_refused_for_the_team_digest(
