@@ -27,10 +27,10 @@ that way), aware ones are used as they are.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from domain.surveys import normalize_level
@@ -526,6 +526,26 @@ def _fmt_days(td: timedelta) -> str:
 def _round_half_up(x: float) -> int:
     # Python's round() is banker's rounding; 69.5 should read as 70 to a person, not 70 or 69 by parity.
     return max(0, min(100, math.floor(x + 0.5)))
+
+
+def what_moved(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """(reason as it stands after, points it took off the score) for each component that lowered the score between
+    two stored scores (their components: name, score, weight, reason), most first; under a point is no move.
+
+    A drop's alert says this, not just what weighs most on the score now: a red check-in drops the mood, while a
+    low adherence that was already there may weigh more and explain nothing about the fall.
+    """
+
+    def points(c: Mapping[str, Any]) -> float:
+        return float(c.get("weight") or 0) * float(c.get("score") or 0)
+
+    was = {str(c.get("name")): points(c) for c in before}
+    moved = []
+    for c in after:
+        lost = was.get(str(c.get("name")), points(c)) - points(c)
+        if round(lost) >= 1:
+            moved.append((_capitalize(str(c.get("reason") or c.get("name"))), round(lost)))
+    return sorted(moved, key=lambda m: -m[1])
 
 
 def _capitalize(text: str) -> str:

@@ -39,6 +39,7 @@ from domain.health import (
     compute_health,
     dropped_sharply,
     mood_value,
+    what_moved,
 )
 from handlers.blocks import section
 from handlers.blocks.health import drop_alert_text
@@ -625,6 +626,11 @@ def alert_on_drop(
     # The last day at the high, not the first: a score holds for days, and as the week slides past the first of
     # them the key must not change, or the owner hears about the same fall again every day.
     high, latest = max(reference, key=lambda s: (s.score or 0, s.computed_at)), snapshots[-1]
+    made = store.health_components_of_days(
+        team_id=customer.team_id, customer_id=customer.id, days=[high.day, latest.day]
+    )
+    # What moved the score from the high to now (a red check-in: the mood), told before what weighs on it most.
+    moved = what_moved(made.get(high.day, []), made.get(latest.day, [])) if high.day != latest.day else []
     created = store.plan_nudge(
         team_id=customer.team_id,
         kind=HEALTH_DROP,
@@ -634,7 +640,7 @@ def alert_on_drop(
         now=now,
         customer_id=customer.id,
         recipient_id=customer.owner_id,
-        payload={"from": high.score, "to": latest.score},
+        payload={"from": high.score, "to": latest.score, "moved": [[reason, lost] for reason, lost in moved]},
     )
     if created:  # the customer's history, written once by whoever planned the alert
         store.record_health_alert(
@@ -656,7 +662,10 @@ def render_health_drop(nudge: Nudge, store: Store, now: datetime) -> Message | S
     assert customer.id is not None
     reasons = store.latest_health_reasons(team_id=customer.team_id, customer_id=customer.id)
     high, latest = nudge.payload.get("from"), nudge.payload.get("to")
-    text = drop_alert_text(customer, high=high, latest=latest, reasons=reasons, current=customer.health_score)
+    moved = [(str(m[0]), int(m[1])) for m in nudge.payload.get("moved") or [] if isinstance(m, list) and len(m) == 2]
+    text = drop_alert_text(
+        customer, high=high, latest=latest, reasons=reasons, current=customer.health_score, moved=moved
+    )
     line = f"*{customer.name}*'s health fell from {high} to {latest}"
     if customer.health_score is not None and customer.health_score != latest:
         line += f" (now {customer.health_score})"

@@ -322,6 +322,18 @@ class HealthQueries(StoreBase):
             ).first()
             return list(snapshot.components.get("reasons", [])) if snapshot is not None else []
 
+    def health_components_of_days(self, *, team_id: str, customer_id: int, days: Sequence[date]) -> dict[date, list]:
+        """The components stored with the customer's snapshots of those days (how each score was made)."""
+        with self.session() as session:
+            rows = session.exec(
+                select(HealthSnapshot).where(
+                    HealthSnapshot.team_id == team_id,
+                    HealthSnapshot.customer_id == customer_id,
+                    col(HealthSnapshot.day).in_(list(days)),
+                )
+            )
+            return {row.day: list(row.components.get("components") or []) for row in rows}
+
     def record_health_alert(self, *, team_id: str, customer_id: int, detail: dict[str, Any], now: datetime) -> None:
         """A health_alert line in the customer's history; the caller makes it once (the outbox's unique key)."""
         with self.session() as session:

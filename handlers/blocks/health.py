@@ -124,11 +124,24 @@ def gap_alert_text(customer: Customer, ours: str, theirs: str) -> str:
 
 
 def drop_alert_text(
-    customer: Customer, *, high: object, latest: object, reasons: Sequence[str], current: object = None
+    customer: Customer,
+    *,
+    high: object,
+    latest: object,
+    reasons: Sequence[str],
+    current: object = None,
+    moved: Sequence[tuple[str, int]] = (),
 ) -> str:
-    """The owner's DM when the score fell sharply this week, with what moves it most. `current` is the score when
-    the DM goes out: it waits for the owner's working morning, and the score may have moved since the fall."""
-    why = "\n".join(f"• {reason_text(r)}" for r in reasons)
+    """The owner's DM when the score fell sharply this week: what moved it (`moved`: reason, points lost), then what
+    else weighs on it most. `current` is the score when the DM goes out: it waits for the owner's working morning,
+    and the score may have moved since the fall."""
+    rest = [f"• {reason_text(r)}" for r in reasons if r not in {reason for reason, _lost in moved}]
+    why = "\n".join(rest)
+    if moved:
+        why = "*What moved it:*\n" + "\n".join(
+            f"• {reason_text(r)} (−{lost} point{'' if lost == 1 else 's'})" for r, lost in moved
+        )
+        why += ("\n*Also weighing on it:*\n" + "\n".join(rest)) if rest else ""
     since = f" It is {current} now." if current is not None and current != latest else ""
     return (
         f":chart_with_downwards_trend: *{customer.name}*'s health fell from {high} to {latest} this week.{since}"

@@ -1,0 +1,87 @@
+"""The owner's health-drop DM says what moved the score (issue 6), end to end: the daily job and the sender ticked
+with an injected now, the DM read back from the fake Slack."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.app import make_client
+from bot.settings import Settings
+from schedules.health import daily_health
+from schedules.jobs import run_tick
+from storage.store import Store
+from tests.e2e.test_health import acme, dms_to
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, FakeClock
+
+
+def test_the_drop_dm_after_red_check_ins_names_the_mood_that_moved_the_score(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    """Acme's weekly calls were kept once in five weeks and the last was three weeks ago: adherence and recency weigh
+    most on its score, and did before. Three red check-ins then drop the mood, and the score with it: the owner's
+    DM says the mood moved it (and by how much), where it listed only adherence and recency."""
+    customer = acme(slack, store)  # weekly tue 10:00, since June, owned by Dana
+    assert customer.id is not None
+    tuesday = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    for weeks_ago in (10, 9, 8, 7):
+        at = tuesday - timedelta(weeks=weeks_ago)
+        store.record_checkin(
+            team_id=TEAM_ID, customer_id=customer.id, author_id="U0001", mood="green", note="ok", kind="call", now=at
+        )
+    # Three days ago the score stood with the mood all green (as it was before the red ones were logged).
+    three_days_ago = tuesday - timedelta(days=3)
+    store.save_health(
+        team_id=TEAM_ID,
+        customer_id=customer.id,
+        score=43,
+        band="yellow",
+        components={
+            "components": [
+                {
+                    "name": "adherence",
+                    "score": 20.0,
+                    "weight": 0.3846,
+                    "reason": "1 of the last 5 weekly check-ins logged",
+                },
+                {
+                    "name": "recency",
+                    "score": 15.4,
+                    "weight": 0.3077,
+                    "reason": "last contact 18 days ago (ideal 7, max 10)",
+                },
+                {
+                    "name": "mood",
+                    "score": 100.0,
+                    "weight": 0.3077,
+                    "reason": "mood green at each of the last 5 check-ins",
+                },
+            ],
+            "reasons": ["1 of the last 5 weekly check-ins logged", "Last contact 18 days ago (ideal 7, max 10)"],
+        },
+        day=three_days_ago.date(),
+        now=three_days_ago,
+    )
+    for n in range(3):  # the call three weeks ago went badly, and so did what followed it
+        store.record_checkin(
+            team_id=TEAM_ID,
+            customer_id=customer.id,
+            author_id="U0002",
+            mood="red",
+            note=f"bad {n}",
+            kind="call",
+            now=tuesday - timedelta(days=21, hours=-n),
+        )
+    client = make_client(settings)
+    clock.set(tuesday)
+    daily_health(store=store, client=client, now=tuesday, settings=settings)
+    for minutes in (1, 2):
+        run_tick(store=store, client=client, now=tuesday + timedelta(minutes=minutes), settings=settings)
+    (alert,) = [c for c in dms_to(fake_slack, "U0001", "") if "health fell" in c.params["text"]]
+    # It shares the owner's digest with what else is due at once (the overdue call, survey prompts).
+    (text,) = [b["text"]["text"] for b in alert.params["blocks"] if "health fell" in b.get("text", {}).get("text", "")]
+    assert "*Acme Corp*'s health fell from 43 to" in text, text
+    moved, _, rest = text.partition("*What moved it:*\n")[2].partition("\n*Also weighing on it:*\n")
+    assert moved.startswith("• Mood mostly red over the last 5 check-ins (−") and "points)" in moved, text
+    assert "weekly check-ins logged" not in moved and "weekly check-ins logged" in rest, text
