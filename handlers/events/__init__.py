@@ -12,7 +12,7 @@ from handlers.events.channels import (
     channel_unshared,
 )
 from handlers.events.home import app_home_opened
-from handlers.events.uninstall import workspace_uninstalled
+from handlers.events.uninstall import organisation_access_changed, workspace_uninstalled
 from handlers.ids import ANY_OTHER_EVENT
 
 logger = logging.getLogger("partner.events")
@@ -31,6 +31,9 @@ def register(app: App) -> None:
     # Both stop the workspace's nudges (tokens_revoked only when the bot token is among the revoked).
     app.event("app_uninstalled")(workspace_uninstalled)
     app.event("tokens_revoked")(workspace_uninstalled)
+    # Enterprise Grid: an org-wide install's organisation removes Partner from some workspaces, or adds it back.
+    app.event("team_access_revoked")(organisation_access_changed)
+    app.event("team_access_granted")(organisation_access_changed)
     # A customer's channel shared with the customer's organisation, or no longer: what Partner posts there.
     app.event("channel_shared")(channel_shared)
     app.event("channel_unshared")(channel_unshared)

@@ -35,7 +35,7 @@ from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
-UNINSTALL_EVENTS = frozenset({"app_uninstalled", "tokens_revoked"})
+UNINSTALL_EVENTS = frozenset({"app_uninstalled", "tokens_revoked", "team_access_revoked"})
 ACTIVE_FOR = timedelta(seconds=10)
 
 
@@ -93,6 +93,36 @@ def workspace_uninstalled(
             installation_store.delete_all(enterprise_id=organisation, team_id=None)
         else:
             installation_store.delete_all(enterprise_id=context.enterprise_id, team_id=team_id)
+
+
+def organisation_access_changed(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+    """Enterprise Grid, an org-wide install: the organisation removed Partner from some of its workspaces
+    (``team_access_revoked``) or added it back (``team_access_granted``), named in ``team_ids``. The workspaces
+    Partner served through that organisation's installation go quiet at once (data kept), as an uninstall, instead
+    of at the first post Slack refuses there (``team_access_not_granted``); added back, their nudges resume at once,
+    without waiting for someone there to use Partner. A workspace with an installation of its own is not the
+    organisation's to stop or start. A redelivery changes nothing more."""
+    organisation = context.enterprise_id or (event.get("enterprise_id") if isinstance(event, dict) else None)
+    team_ids = event.get("team_ids")
+    if not organisation or not isinstance(team_ids, list):
+        return
+    revoked = event.get("type") == "team_access_revoked"
+    served = set(store.organisation_workspaces(enterprise_id=organisation))
+    active_workspaces: ActiveWorkspaces | None = context.get("active_workspaces")
+    for team in sorted({t for t in team_ids if isinstance(t, str)} & served):
+        if revoked:
+            if active_workspaces is not None:
+                active_workspaces.forget(team)
+            cancelled = store.deactivate_workspace(team_id=team, now=clock())
+            logger.info(
+                "workspace %s: its organisation %s removed Partner from it; nudges stopped (%d queued cancelled), data"
+                " kept",
+                team,
+                organisation,
+                cancelled,
+            )
+        elif store.reactivate_workspace(team_id=team):
+            logger.info("workspace %s: its organisation %s added Partner back; nudges resume", team, organisation)
 
 
 def reactivate_on_reinstall(

@@ -936,8 +936,8 @@ def test_a_workspace_the_org_removes_partner_from_stops_at_its_first_refused_pos
     caplog: pytest.LogCaptureFixture,
     clock: FakeClock,
 ) -> None:
-    """The org admin removes Partner from T2 but keeps it org-wide. Slack tells apps subscribed to
-    team_access_revoked, which Partner is not; its next post there is refused `team_access_not_granted` while
+    """The org admin removes Partner from T2 but keeps it org-wide, and Partner misses Slack's team_access_revoked
+    (down at the time); its next post there is refused `team_access_not_granted` while
     auth.test still accepts the org's token. The workspace is treated as uninstalled at once (nudges stopped, data
     kept), where each day's nudge failed and its owner's "couldn't deliver" DM was refused too; a request from it
     (Partner added back) resumes it."""
@@ -974,6 +974,52 @@ def test_a_workspace_the_org_removes_partner_from_stops_at_its_first_refused_pos
     run_tick(store=store, client=app.slack_clients, now=NINE_NY + timedelta(days=1), settings=oauth_settings)
     posted = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok]
     assert [c.params["channel"] for c in posted] == ["C2GLOBEX"]
+
+
+def test_a_workspace_the_org_removes_partner_from_goes_quiet_at_slacks_event_and_resumes_when_added_back(
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    world: None,
+    unpaced: None,
+    clock: FakeClock,
+) -> None:
+    """The org admin removes Partner from T2 (Slack: `team_access_revoked`, once for the org, maybe retried): T2's
+    nudges stop at once, with no post tried there first; T1 goes on. Added back (`team_access_granted`), T2's next
+    nudge goes out without anyone in T2 having to use Partner first."""
+    assert install(oauth_bot.url, fake_slack, ORG, team_name="Org", org_wide=True).status == 200
+    one, two = org_requests(oauth_bot, fake_slack, T1), org_requests(oauth_bot, fake_slack, T2)
+    reply = two.command("add Globex <#C2GLOBEX|globex> <@U0201|gus>", user_id="U0201", user_name="gus")
+    assert "Added *Globex*" in ephemeral_text(reply)
+    assert "Added *Acme*" in ephemeral_text(one.command("add Acme <#C1ACME|acme> <@U0001|dana>"))
+    oauth_bot.settle()
+    changes = {"cadence": "daily 09:00", "tz": "America/New_York"}
+    for team_id, name in ((T1, "acme"), (T2, "globex")):
+        customer = store.customer_by_name(team_id=team_id, name=name)
+        assert customer is not None
+        store.update_customer(team_id=team_id, customer_id=customer.id or 0, actor_id=None, changes=changes, now=MON)
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+
+    clock.set(NINE_NY - timedelta(hours=2))
+    revoked = {"type": "team_access_revoked", "team_ids": [T2, "T0NEVERSEEN"]}
+    for retry in (None, 1):
+        assert one.event(revoked, event_id="Ev0REVOKED", retry_num=retry).status == 200
+    assert store.uninstalled_team_ids() == [T2]
+    assert [c.name for c in store.customers(team_id=T2)] == ["Globex"]  # data kept
+    mark = len(fake_slack.calls)
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    tried = [c.params["channel"] for c in calls_since(fake_slack, mark) if c.method == "chat.postMessage"]
+    assert tried == ["C1ACME"]  # nothing tried in T2
+
+    clock.set(NINE_NY + timedelta(hours=3))
+    assert one.event({"type": "team_access_granted", "team_ids": [T2]}).status == 200
+    assert store.uninstalled_team_ids() == []
+    mark = len(fake_slack.calls)
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY + timedelta(days=1), settings=oauth_settings)
+    posted = [c.params["channel"] for c in calls_since(fake_slack, mark) if c.method == "chat.postMessage" and c.ok]
+    assert sorted(c for c in posted if c.startswith("C")) == ["C1ACME", "C2GLOBEX"]  # (and Dana's overdue DM)
 
 
 def test_a_channel_and_owner_typed_as_plain_names_are_found_with_an_org_wide_token(
