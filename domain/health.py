@@ -11,7 +11,9 @@ mood            20       check-in moods (1–5) averaged with exponential decay 
                          mapped 1 → 0 and 5 → 100
 scorecard       15       latest ideal-customer scorecard average, 1 → 0 and 5 → 100; a scorecard
                          older than 180 days counts at half weight
-level           10       supplier 20, supplier of choice 60, partner 100
+level           10       supplier 20, supplier of choice 60, partner 100 — our view, or the customer's own
+                         (their people's latest answer to `/partner ask`) when it is lower: a customer who
+                         sees us as a supplier while we think "partner" is a risk, not a partner
 boundaries      10       share of active boundaries held, minus 10 per repeat slip
 flag            20       0 while the owner has flagged the relationship over an escalated boundary (for
                          30 days); absent otherwise
@@ -132,6 +134,9 @@ class HealthInputs:
     scorecard_avg: float | None = None
     scorecard_at: datetime | None = None
     level: str | None = None
+    # The customer's own view of us (their people's latest answer to `/partner ask`); None until they answer, and
+    # then a customer that never answered is scored as before.
+    their_level: str | None = None
     boundaries: BoundaryHealthInput | None = None
     # The owner's latest "flag the relationship" answer to an escalated boundary within the last 30 days.
     flagged_at: datetime | None = None
@@ -149,8 +154,9 @@ class HealthInputs:
             mood_value(mood)
         if self.scorecard_avg is not None and not 1 <= self.scorecard_avg <= 5:
             raise ValueError(f"scorecard average must be within 1..5, got {self.scorecard_avg}")
-        if self.level is not None:
-            normalize_level(self.level)  # fail at construction, not deep inside a scheduled job
+        for level in (self.level, self.their_level):
+            if level is not None:
+                normalize_level(level)  # fail at construction, not deep inside a scheduled job
 
 
 @dataclass(frozen=True)
@@ -258,9 +264,9 @@ def compute_health(
         score, factor, reason = _scorecard(inputs.scorecard_avg, inputs.scorecard_at, now=now)
         raw.append(("scorecard", score, weights.scorecard * factor, reason))
 
-    if inputs.level is not None:
-        level = normalize_level(inputs.level)
-        raw.append(("level", LEVEL_SCORES[level], weights.level, f"seen as {_LEVEL_LABELS[level]}"))
+    if inputs.level is not None or inputs.their_level is not None:
+        score, reason = _level(inputs.level, inputs.their_level)
+        raw.append(("level", score, weights.level, reason))
 
     if inputs.boundaries is not None:
         scored_b = _boundaries(inputs.boundaries)
@@ -375,6 +381,23 @@ def _scorecard(avg: float, at: datetime | None, *, now: datetime) -> tuple[float
         months = age.days // 30
         return score, 0.5, f"{reason} but is {months} months old (counts half)"
     return score, 1.0, reason
+
+
+def _level(ours: str | None, theirs: str | None) -> tuple[float, str]:
+    """The relationship level: ours, theirs, or — both known — the lower of the two, which the reason says."""
+    if theirs is None:
+        assert ours is not None
+        level = normalize_level(ours)
+        return LEVEL_SCORES[level], f"seen as {_LEVEL_LABELS[level]}"
+    their = normalize_level(theirs)
+    if ours is None:
+        return LEVEL_SCORES[their], f"they see us as {_LEVEL_LABELS[their]}"
+    our = normalize_level(ours)
+    if our == their:
+        return LEVEL_SCORES[our], f"seen as {_LEVEL_LABELS[our]}, as they say too"
+    if LEVEL_SCORES[their] < LEVEL_SCORES[our]:
+        return LEVEL_SCORES[their], f"they see us as {_LEVEL_LABELS[their]}; we think {_LEVEL_LABELS[our]}"
+    return LEVEL_SCORES[our], f"seen as {_LEVEL_LABELS[our]} (they say {_LEVEL_LABELS[their]})"
 
 
 def _boundaries(b: BoundaryHealthInput) -> tuple[float, str] | None:

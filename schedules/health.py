@@ -41,6 +41,7 @@ from domain.health import (
     mood_value,
     what_moved,
 )
+from domain.surveys import LEVELS
 from handlers.blocks import section
 from handlers.blocks.health import drop_alert_text
 from handlers.home_publisher import request_home_refresh
@@ -199,6 +200,7 @@ def health_inputs(
     last_pause: tuple[datetime, datetime] | None = None,
     launch_from: datetime | None = None,
     excused: frozenset[date] | set[date] = frozenset(),
+    their_level: str | None = None,
 ) -> HealthInputs:
     """Everything compute_health needs, from plain rows.
 
@@ -273,7 +275,7 @@ def health_inputs(
             logger.warning("check-in %s has an unknown mood %r", c.id, c.mood)
 
     health_boundaries = bd.boundary_health(boundaries, now) if boundaries else None
-    level = customer.tier if customer.tier in ("supplier", "supplier_of_choice", "partner") else None
+    level = customer.tier if customer.tier in LEVELS else None
     return HealthInputs(
         adherence=counts,
         cadence_label=label,
@@ -286,6 +288,7 @@ def health_inputs(
         scorecard_avg=scorecard[0] if scorecard else None,
         scorecard_at=scorecard[1] if scorecard else None,
         level=level,
+        their_level=their_level if their_level in LEVELS else None,
         boundaries=health_boundaries,
         # On the customer's clock: the reason names the day the owner flagged it, which in Auckland or Honolulu
         # is often not the UTC day.
@@ -332,8 +335,12 @@ def _inputs_from_rows(
     last_pause: tuple[datetime, datetime] | None = None,
     launch_from: datetime | None = None,
     excused: frozenset[date] | set[date] = frozenset(),
+    their_view: SurveyResponse | None = None,
 ) -> HealthInputs:
-    """The stored rows of one customer, read one by one or in a batch, turned into the score's inputs."""
+    """The stored rows of one customer, read one by one or in a batch, turned into the score's inputs.
+
+    `their_view` is the customer's people's latest answer to `/partner ask` (the one the card shows as their view).
+    """
     domain_boundaries = []
     for row, slips in boundary_rows:
         try:
@@ -352,6 +359,7 @@ def _inputs_from_rows(
         last_pause=last_pause,
         launch_from=launch_from,
         excused=excused,
+        their_level=str(their_view.answers.get("level")) if their_view is not None else None,
     )
 
 
@@ -430,6 +438,9 @@ def gather_inputs(
         last_pause=_last_pauses(store, team_id, [customer]).get(customer.id),
         launch_from=_launch_starts(store, team_id, [customer]).get(customer.id),
         excused=_excused_days(store, team_id, [customer], now).get(customer.id, set()),
+        their_view=store.latest_survey_response(
+            team_id=team_id, survey="customer_view", customer_id=customer.id, external=True
+        ),
     )
 
 
@@ -459,7 +470,10 @@ def gather_inputs_many(
         last_contact.update(store.last_checkin_at_many(team_id=team_id, customer_ids=missing, kinds=kinds))
     boundaries = store.boundaries_with_slips_many(team_id=team_id, customer_ids=ids)
     flagged = _flagged(store, team_id, boundaries, now)
-    scorecards = store.latest_scorecards(team_id=team_id, customer_ids=ids)
+    scorecards = store.latest_survey_responses(team_id=team_id, customer_ids=ids, survey="scorecard")
+    their_views = store.latest_survey_responses(
+        team_id=team_id, customer_ids=ids, survey="customer_view", external=True
+    )
     pauses = _last_pauses(store, team_id, customers)
     launches = _launch_starts(store, team_id, customers)
     excused = _excused_days(store, team_id, customers, now)
@@ -476,6 +490,7 @@ def gather_inputs_many(
             last_pause=pauses.get(customer.id),
             launch_from=launches.get(customer.id),
             excused=excused.get(customer.id, set()),
+            their_view=their_views.get(customer.id),
         )
         for customer in customers
         if customer.id is not None

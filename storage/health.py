@@ -159,20 +159,21 @@ class HealthQueries(StoreBase):
             )
             return {customer_id: at for customer_id, at in rows if customer_id is not None and at is not None}
 
-    def latest_scorecards(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, SurveyResponse]:
-        """Each customer's newest scorecard answer (as `latest_survey_response` picks it); none → left out."""
+    def latest_survey_responses(
+        self, *, team_id: str, customer_ids: Sequence[int], survey: str, external: bool | None = None
+    ) -> dict[int, SurveyResponse]:
+        """Each customer's newest answer to `survey` (as `latest_survey_response` picks it); none → left out."""
         if not customer_ids:
             return {}
         with self.session() as session:
-            query = (
-                select(SurveyResponse)
-                .where(
-                    SurveyResponse.team_id == team_id,
-                    SurveyResponse.survey == "scorecard",
-                    col(SurveyResponse.customer_id).in_(list(customer_ids)),
-                )
-                .order_by(col(SurveyResponse.created_at).desc(), col(SurveyResponse.id).desc())
+            query = select(SurveyResponse).where(
+                SurveyResponse.team_id == team_id,
+                SurveyResponse.survey == survey,
+                col(SurveyResponse.customer_id).in_(list(customer_ids)),
             )
+            if external is not None:
+                query = query.where(SurveyResponse.external == external)
+            query = query.order_by(col(SurveyResponse.created_at).desc(), col(SurveyResponse.id).desc())
             latest: dict[int, SurveyResponse] = {}
             for response in session.exec(query):
                 if response.customer_id is not None:

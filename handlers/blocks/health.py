@@ -85,10 +85,15 @@ def views_text(ours: str | None, theirs_responses: Sequence[SurveyResponse], nam
         their_text += f" ({_their_answers(theirs_responses, theirs)})"
     line = f"*Our view:* {our_text}   ·   *Their view:* {their_text}"
     gap = view_gap(ours, theirs)
-    if gap is not None and gap > 0:
-        line += f"\n:warning: We rate the relationship {gap} level{'s' if gap > 1 else ''} higher than they do."
-    elif gap is not None and gap < 0:
-        line += f"\n:bulb: They rate us {-gap} level{'s' if gap < -1 else ''} higher than we do."
+    if gap:
+        # The health score reads the lower of the two views (domain.health): say so where the two are told apart.
+        lower = LEVEL_NAMES[str(theirs if gap > 0 else ours)]
+        counts = f" Counts in the health score as *{lower}*, the lower of the two."
+        if gap > 0:
+            line += f"\n:warning: We rate the relationship {gap} level{'s' if gap > 1 else ''} higher than they do."
+        else:
+            line += f"\n:bulb: They rate us {-gap} level{'s' if gap < -1 else ''} higher than we do."
+        line += counts
     return line
 
 

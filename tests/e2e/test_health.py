@@ -610,9 +610,31 @@ def mixed_customers(store: Store, now: datetime) -> list[int]:
 
     flagged(customer("Flagged", cadence="weekly", tier="partner"), 5, 12)
     flagged(customer("Flagged long ago", cadence="weekly"), 40)
+
+    # The customer's own view: their people's latest answer counts, not one of ours stored beside it (not external).
+    def their_view(customer_id: int, level: str, days_ago: float, *, external: bool = True, team: str = TEAM_ID):
+        with store.session() as session:
+            session.add(
+                SurveyResponse(
+                    team_id=team,
+                    customer_id=customer_id,
+                    survey="customer_view",
+                    respondent_id="U0EXT1" if external else "U0001",
+                    external=external,
+                    answers={"level": level},
+                    created_at=now - timedelta(days=days_ago),
+                )
+            )
+            session.commit()
+
+    their_view(weekly, "partner", 30)
+    their_view(weekly, "supplier", 6)
+    their_view(weekly, "partner", 2, external=False)
+    their_view(customer("Only their view", cadence="weekly"), "supplier_of_choice", 1)
     # Another team's rows beside them: never read into these customers' scores.
     other = customer("Elsewhere", team_id="T0OTHER", cadence="weekly")
     checkins(other, 1, team="T0OTHER")
+    their_view(weekly, "partner", 0, team="T0OTHER")
     return ids
 
 
@@ -626,6 +648,12 @@ def test_a_batch_scores_exactly_as_one_by_one(store: Store, clock: FakeClock) ->
     flags = {c.name: batch[c.id].flagged_at for c in customers if c is not None and c.id is not None}
     assert flags["Flagged"] == clock.now - timedelta(days=5) and flags["Flagged long ago"] is None
     assert sum(1 for at in flags.values() if at is not None) == 1
+    theirs = {c.name: batch[c.id].their_level for c in customers if c is not None and c.id is not None}
+    assert (theirs["Weekly"], theirs["Only their view"], theirs["Daily calls"]) == (
+        "supplier",
+        "supplier_of_choice",
+        None,
+    )
 
     def stored() -> dict[int, tuple[Any, ...]]:
         rows = {}

@@ -924,3 +924,46 @@ def test_their_form_sent_twice_at_once_and_slacks_retry_store_one_answer_and_tel
     assert len(store.survey_responses(team_id=TEAM_ID, survey="customer_view")) == 1
     gaps = [c for c in fake_slack.calls_to("chat.postMessage") if "sees us as" in str(c.params.get("text"))]
     assert len(gaps) == 1
+
+
+def test_their_view_counts_in_the_health_score_and_status_the_card_and_the_trend_say_so(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
+    """We rate ourselves a partner; a week later their person says "supplier". Their view used to change nothing in
+    the score: now the lower of the two counts, the reasons say whose view it is, and the trend shows the fall."""
+    customer = shared_customer(slack, fake_slack, store)
+    globex = add_customer(slack, store, "Globex")  # never asked: scored on our view alone, as before
+    for name in ("acme", "globex"):
+        ok(slack.command(f"survey {name} level"))
+        ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id=f"VOURS{name}"))
+    bot.settle()
+
+    def score(of: Customer) -> int | None:
+        fresh = store.customer(team_id=TEAM_ID, customer_id=of.id)  # type: ignore[arg-type]
+        assert fresh is not None
+        return fresh.health_score
+
+    before, globex_score = score(customer), score(globex)
+    assert before == globex_score == 100  # nothing else recorded yet: our view alone
+    ok(slack.command("ask acme"))
+    clock.advance(days=7)
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    answers = {"level": "supplier", "start_doing": "call us back", "keep_doing": "the weekly demo"}
+    ok(submit(external, opened(fake_slack), answers, view_id="VTHEIRS", user_id="U0EXT1"))
+    bot.settle()
+    assert score(customer) == 20 and score(globex) == globex_score  # supplier's 20, as if we had rated it so
+    status = ok(slack.command("status acme"))
+    text = json.dumps(status["blocks"], ensure_ascii=False)
+    assert "They see us as a supplier; we think a partner" in text, text
+    assert "↘ down 80 since last week" in text
+    assert "2 levels higher than they do" in text
+    card = json.dumps(ok(slack.command("show acme"))["blocks"], ensure_ascii=False)
+    assert "Counts in the health score as *Supplier*, the lower of the two" in card, card
+    # Their person comes round to our view: the score comes back, and says both sides agree.
+    clock.advance(days=7)
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    ok(submit(external, opened(fake_slack), {**answers, "level": "partner"}, view_id="VTHEIRS2", user_id="U0EXT1"))
+    bot.settle()
+    assert score(customer) == 100
+    text = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    assert "↗ up 80 since last week" in text and "They see us as" not in text

@@ -111,6 +111,10 @@ def test_better_input_scores_higher_in_blend(name: str, better: HealthInputs, wo
         (HealthInputs(level="supplier"), 20),
         (HealthInputs(level="Supplier of choice"), 60),
         (HealthInputs(level="partner"), 100),
+        # The customer's own view beside ours: the lower of the two; theirs alone when we have not rated it.
+        (HealthInputs(level="partner", their_level="supplier"), 20),
+        (HealthInputs(level="supplier", their_level="partner"), 20),
+        (HealthInputs(their_level="supplier_of_choice"), 60),
         (HealthInputs(boundaries=BoundaryHealthInput(active=4, held=3, slips=1)), 75),
         (HealthInputs(boundaries=BoundaryHealthInput(active=4, held=3, slips=3)), 55),  # 2 repeat slips
         (HealthInputs(boundaries=BoundaryHealthInput(active=1, held=0, slips=9)), 0),
@@ -535,3 +539,23 @@ def test_domain_module_has_no_framework_or_clock_dependencies() -> None:
 )
 def test_the_trend_in_words(series: list[int | None], words: str) -> None:
     assert trend_words(series) == words
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "reason"),
+    [
+        ("partner", None, "Seen as a partner"),
+        (None, "supplier", "They see us as a supplier"),
+        ("partner", "partner", "Seen as a partner, as they say too"),
+        ("partner", "supplier", "They see us as a supplier; we think a partner"),
+        ("supplier_of_choice", "partner", "Seen as a supplier of choice (they say a partner)"),
+    ],
+)
+def test_the_level_reason_says_whose_view_counts(ours: str | None, theirs: str | None, reason: str) -> None:
+    (component,) = compute_health(HealthInputs(level=ours, their_level=theirs), now=NOW).components
+    assert component.reason[:1].upper() + component.reason[1:] == reason
+
+
+def test_their_view_is_checked_like_ours() -> None:
+    with pytest.raises(ValueError):
+        HealthInputs(their_level="best friends")
