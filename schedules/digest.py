@@ -30,14 +30,15 @@ from bot.settings import Settings
 from domain.cadence import parse_time
 from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, parse_weekday, wall_clock_instant
 from domain.customers import shared_with_another_organisation
-from handlers.blocks.digest import DigestSummary, Escalation, Streak, TierMove, digest_blocks, digest_text
+from domain.surveys import LEVELS
+from handlers.blocks.digest import DigestSummary, Escalation, Streak, TheirView, TierMove, digest_blocks, digest_text
 from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sort_by_risk
 from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
 from schedules.sender import Message, Skip, register
 from schedules.sharing import impatient
 from schedules.slack_http import TRANSIENT, files_upload_v2
 from storage.home import DIGEST_CHOSEN_BY, DIGEST_SET_AT
-from storage.models import Nudge, Workspace
+from storage.models import Customer, Nudge, Workspace
 from storage.store import Store
 
 logger = logging.getLogger("partner.digest")
@@ -168,6 +169,7 @@ def build_digest(
             for b in records.escalated
         ],
         streaks=[s for s in streaks if s.weeks > 0][:BEST_STREAKS],
+        their_views=_their_views(records.their_views, {c.id: c for c in customers}),
         customers=len(customers),
         owner_id=owner_id,
         team_practices=(
@@ -177,6 +179,24 @@ def build_digest(
         ),
     )
     return summary, facts
+
+
+def _their_views(answers: Sequence[tuple[int, str]], customers: dict[int | None, Customer]) -> list[TheirView]:
+    """Each customer whose people answered this week: their latest answer beside our view, riskiest first (they see
+    us lower than we do), then by name."""
+    by_customer: dict[int, list[str]] = {}
+    for cid, level in answers:  # oldest first
+        if cid in customers and level in LEVELS:
+            by_customer.setdefault(cid, []).append(level)
+    views = [
+        TheirView(customer=customers[cid].name, theirs=levels[-1], ours=customers[cid].tier, answers=len(levels))
+        for cid, levels in by_customer.items()
+    ]
+
+    def gap(view: TheirView) -> int:
+        return LEVELS.index(view.ours) - LEVELS.index(view.theirs) if view.ours in LEVELS else 0  # type: ignore[arg-type]
+
+    return sorted(views, key=lambda v: (-gap(v), v.customer.lower()))
 
 
 def _tier_moves(moves: Sequence[tuple[int, dict[str, Any], datetime]], names: dict[int, str]) -> list[TierMove]:

@@ -101,6 +101,8 @@ class DigestRecords:
     tier_moves: list[tuple[int, dict[str, Any], datetime]] = field(default_factory=list)
     escalated: list[Boundary] = field(default_factory=list)
     checkin_weeks: dict[int, set[date]] = field(default_factory=dict)
+    # The customer's own people's answers to `/partner ask` in the window: (customer id, their level), oldest first.
+    their_views: list[tuple[int, str]] = field(default_factory=list)
 
 
 def last_clock_restart(customer_id: int | None = None) -> Any:
@@ -430,11 +432,12 @@ class HomeQueries(StoreBase):
         tz: str = "UTC",
         streak_weeks: int = 26,
     ) -> DigestRecords:
-        """Tier moves and boundary escalations since `since`, and which weeks each customer had a check-in.
+        """Tier moves, boundary escalations and the customers' own views since `since`, and which weeks each customer
+        had a check-in.
 
         A check-in's week is the local week in `tz` (the digest's zone), the week the digest covers.
 
-        Three statements; the check-in weeks stream (yield_per) so a large history is never held as rows.
+        Four statements; the check-in weeks stream (yield_per) so a large history is never held as rows.
         """
         scope = [Customer.team_id == team_id, col(Customer.archived_at).is_(None)]
         if owner_id is not None:
@@ -472,6 +475,22 @@ class HomeQueries(StoreBase):
                 .order_by(col(Nudge.sent_at), col(Nudge.id))
             )
             records.escalated.extend({row.id: row for row in escalated}.values())
+            views = session.exec(
+                select(SurveyResponse.customer_id, SurveyResponse.answers)
+                .join(Customer, col(Customer.id) == SurveyResponse.customer_id)
+                .where(
+                    SurveyResponse.team_id == team_id,
+                    SurveyResponse.survey == "customer_view",
+                    col(SurveyResponse.external).is_(True),
+                    SurveyResponse.created_at > since,
+                    SurveyResponse.created_at <= now,
+                    *scope,
+                )
+                .order_by(col(SurveyResponse.created_at), col(SurveyResponse.id))
+            )
+            records.their_views.extend(
+                (cid, str(answers.get("level"))) for cid, answers in views if cid is not None and answers.get("level")
+            )
             start = now - timedelta(weeks=streak_weeks + 1)
             stamps = session.exec(
                 select(CheckIn.customer_id, CheckIn.created_at)

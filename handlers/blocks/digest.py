@@ -33,6 +33,16 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class TheirView:
+    """What a customer's own people said of us this week (`/partner ask`): their latest answer beside our view."""
+
+    customer: str
+    theirs: str
+    ours: str | None
+    answers: int = 1
+
+
+@dataclass(frozen=True)
 class Streak:
     customer: str
     weeks: int
@@ -53,6 +63,7 @@ class DigestSummary:
     with_chart: bool = False  # a chart is posted right after the message
     # The team digest's latest partnership-practices self-check about the team itself (`survey team practices`).
     team_practices: SurveyResponse | None = None
+    their_views: Sequence[TheirView] = ()
 
 
 def _listed(items: Sequence[str]) -> str:
@@ -89,6 +100,23 @@ def _tier_move_line(move: TierMove) -> str:
     if move.old in LEVELS and move.new in LEVELS:
         down = LEVELS.index(move.new) < LEVELS.index(move.old)  # type: ignore[arg-type]
         line += " :small_red_triangle_down: down" if down else " :arrow_up_small: up"
+    return line
+
+
+def _their_view_line(view: TheirView) -> str:
+    """ "*Acme*: they see us as *supplier*; we say *partner* — the health score counts *supplier*": their view
+    beside ours, and which one the score reads (the lower, as on the card)."""
+    line = f"*{view.customer}*: they see us as *{_tier(view.theirs)}*"
+    if view.ours not in LEVELS:
+        line += " (our own view not rated yet)"
+    elif view.ours == view.theirs:
+        line += ", as we do"
+    else:
+        lower = min(view.ours, view.theirs, key=LEVELS.index)  # type: ignore[arg-type]
+        warn = " :warning:" if lower == view.theirs else ""
+        line += f"; we say *{_tier(view.ours)}* — the health score counts *{_tier(lower)}*{warn}"
+    if view.answers > 1:
+        line += f" ({view.answers} answers, the latest shown)"
     return line
 
 
@@ -134,6 +162,12 @@ def digest_blocks(summary: DigestSummary) -> list[dict[str, Any]]:
         [_tier_move_line(m) for m in summary.tier_moves],
         "No tier changes this week.",
     )
+    if summary.their_views:  # only where the customer's own people answered this week (Slack Connect channels)
+        part(
+            f":speech_balloon: In their own words ({len(summary.their_views)})",
+            [_their_view_line(v) for v in summary.their_views],
+            "",
+        )
     part(
         f":hourglass: Overdue ({len(summary.overdue)})",
         [_facts_line(f) for f in summary.overdue],

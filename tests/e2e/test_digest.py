@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 import storage.workspaces
 from bot.app import make_client
 from bot.settings import Settings
-from handlers.blocks.digest import DigestSummary, TierMove, digest_blocks
+from handlers.blocks.digest import DigestSummary, TheirView, TierMove, digest_blocks
 from handlers.commands.export import wait_after_ack
 from schedules.chart import CHART_SIZE, HealthLine, _pyplot, biggest_movers, health_chart, legend_label
 from schedules.digest import (
@@ -206,6 +206,33 @@ def test_a_tier_move_reads_as_the_card_and_home_say_it() -> None:
     assert "*Acme*: partner → supplier → partner (back where it was)" in json.dumps(
         digest_blocks(back), ensure_ascii=False
     )
+
+
+def test_what_their_people_said_this_week_reads_beside_our_view_and_only_when_they_answered() -> None:
+    summary = DigestSummary(
+        week_start=date(2026, 11, 23),
+        their_views=[
+            TheirView("Acme", "supplier", "partner", answers=3),
+            TheirView("Globex", "partner", "partner"),
+            TheirView("Initech", "partner", "supplier_of_choice"),
+            TheirView("Umbrella", "supplier_of_choice", None),
+        ],
+        customers=4,
+    )
+    text = json.dumps(digest_blocks(summary), ensure_ascii=False)
+    assert ":speech_balloon: In their own words (4)*" in text
+    assert (
+        "*Acme*: they see us as *supplier*; we say *partner* — the health score counts *supplier* :warning: "
+        "(3 answers, the latest shown)" in text
+    )
+    assert "*Globex*: they see us as *partner*, as we do" in text
+    assert (
+        "*Initech*: they see us as *partner*; we say *supplier of choice* — the health score counts *supplier of "
+        "choice*\\n" in text
+    )
+    assert "*Umbrella*: they see us as *supplier of choice* (our own view not rated yet)" in text
+    quiet = json.dumps(digest_blocks(DigestSummary(week_start=date(2026, 11, 23), customers=4)), ensure_ascii=False)
+    assert "In their own words" not in quiet  # a team that never asks is not told so every week
 
 
 # --------------------------------------------------------------------------- settings from Slack

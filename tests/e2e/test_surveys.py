@@ -959,6 +959,9 @@ def test_their_view_counts_in_the_health_score_and_status_the_card_and_the_trend
     assert "2 levels higher than they do" in text
     card = json.dumps(ok(slack.command("show acme"))["blocks"], ensure_ascii=False)
     assert "Counts in the health score as *Supplier*, the lower of the two" in card, card
+    digest = json.dumps(ok(slack.command("digest mine"))["blocks"], ensure_ascii=False)
+    said = "*Acme Corp*: they see us as *supplier*; we say *partner* — the health score counts *supplier* :warning:"
+    assert ":speech_balloon: In their own words (1)*" in digest and said in digest, digest
     # Their person comes round to our view: the score comes back, and says both sides agree.
     clock.advance(days=7)
     ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
