@@ -34,6 +34,7 @@ from handlers.events.uninstall import ActiveWorkspaces, reactivate_on_reinstall
 from handlers.followups import AfterAck
 from handlers.home_publisher import HomePublisher, attach
 from handlers.identity import refuse_external_users
+from handlers.permissions import refuse_guests
 from schedules.slack_http import MAX_RETRY_AFTER_IN_TICK, in_tick, retry_after, same_client_as
 from storage.store import Store
 
@@ -268,8 +269,10 @@ def create_app(
         context["client"] = AnswerAwareWebClient.for_request(context.client, timeout=configured)
         # External people in Slack Connect channels reach only the customer's-own-view survey (handlers/identity.py);
         # then a team that had uninstalled Partner and sends a request again has reinstalled it
-        # (handlers/events/uninstall.py).
-        return refuse_external_users(body, context, lambda: reactivate_on_reinstall(body, context, next))
+        # (handlers/events/uninstall.py); then the workspace's guests are refused too (handlers/permissions.py).
+        return refuse_external_users(
+            body, context, lambda: reactivate_on_reinstall(body, context, lambda: refuse_guests(body, context, next))
+        )
 
     @app.error
     def on_error(

@@ -110,7 +110,7 @@ def actor_team_id(context: BoltContext, body: dict[str, Any]) -> str | None:
     return context.actor_team_id or context.team_id
 
 
-def _actor_user_id(context: BoltContext, body: dict[str, Any]) -> str | None:
+def actor_user_id(context: BoltContext, body: dict[str, Any]) -> str | None:
     user = body.get("user")
     if isinstance(user, dict) and user.get("id"):
         return str(user["id"])
@@ -148,7 +148,7 @@ def _is_external(context: BoltContext, body: dict[str, Any]) -> bool | None:
         return False  # Slack gave the organisation's id for one of its people
     if actor.startswith("E"):
         return True  # another organisation's id
-    user_id = _actor_user_id(context, body)
+    user_id = actor_user_id(context, body)
     client = context.client
     if not user_id or client is None:
         return False
@@ -227,7 +227,7 @@ def refusal(context: BoltContext, body: dict[str, Any]) -> str:
     return f"Only {team}'s account team can {doing}. Nothing was changed."
 
 
-def _open_to_external(body: dict[str, Any]) -> bool:
+def open_to_external(body: dict[str, Any]) -> bool:
     kind = body.get("type")
     if kind == "block_actions":
         actions = body.get("actions") or []
@@ -241,7 +241,7 @@ def refuse_external_users(body: dict[str, Any], context: BoltContext, next: Call
     """Global middleware: external users reach only the customer's-own-view button and modal; anything else gets a
     friendly refusal from the one error handler (an ephemeral note, the form's field, no options) and changes
     nothing."""
-    if not is_external(context, body) or _open_to_external(body):
+    if not is_external(context, body) or open_to_external(body):
         return next()
     if body.get("type") == "block_suggestion":
         return _json({"options": []})

@@ -1,17 +1,33 @@
-"""Applies domain.permissions with what Slack knows about the user (users.info: is_admin / is_owner, guests)."""
+"""Applies domain.permissions with what Slack knows about the user (users.info: is_admin / is_owner, guests).
+
+Who can use Partner: its customer records (lists, cards, health, notes, surveys about a customer, check-ins, nudge
+buttons, Home, exports) are for the workspace's full members. Slack's guests — multi-channel `is_restricted`,
+single-channel `is_ultra_restricted`, often contractors or the customer's own people — are told so and shown
+nothing; the only thing open to them, as to people of another organisation (handlers/identity.py), is the
+customer's-own-view survey posted by `/partner ask`. users.info's answer is kept for GUEST_CHECK_TTL seconds per
+person; when Slack cannot answer, nothing is shown or changed and they are asked to try again (fail closed).
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
+from slack_bolt import BoltContext, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
 from bot.settings import Settings
 from domain.errors import UserError
 from domain.permissions import may_change, may_change_workspace, needs_workspace_role, refusal, workspace_refusal
-from schedules.slack_http import lasting
+from handlers.identity import actor_user_id, app_team_id, is_external, open_to_external
+from schedules.slack_http import lasting, same_client_as
 from storage.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -23,6 +39,19 @@ MEMBERS_ONLY = (
 WHO_UNKNOWN = (
     "Sorry — I couldn't check who you are with Slack just now, so nothing was exported. Try again in a moment."
 )
+# Every other surface's refusal: no customer named, nothing stored.
+GUESTS_ONLY_NOTE = (
+    "Partner is for the workspace's full members: Slack shows you as a guest, so Partner shows you no customers "
+    "and changes nothing. A workspace admin can tell you more."
+)
+WHO_UNKNOWN_NOTE = (
+    "Sorry — I couldn't check who you are with Slack just now, so I showed and changed nothing. Try again in a moment."
+)
+# How long users.info's word on a person is kept: guest status can change any day, but asking on every click
+# would spend users.info's rate limit (tier 4) and the 3 seconds Slack gives an answer.
+GUEST_CHECK_TTL = 120.0
+# Before the answer, users.info gets at most this long (the listener still needs the rest of Slack's 3 seconds).
+GUEST_CHECK_TIMEOUT = 1
 
 
 def slack_user(client: WebClient, user_id: str) -> dict[str, Any]:
@@ -67,15 +96,97 @@ def require_workspace_admin(client: WebClient, settings: Settings, *, user_id: s
         raise UserError(workspace_refusal(action, partner_admins=settings.admins))
 
 
-def require_full_member(client: WebClient, *, user_id: str) -> None:
-    """Raises a UserError unless Slack says `user_id` is a full member: guests (multi-channel `is_restricted`,
-    single-channel `is_ultra_restricted`) are often contractors or outsiders, and an export holds every customer's
-    notes. When Slack cannot say (rate limit, outage, timeout), nothing is exported either: fail closed."""
+def _quick(client: WebClient) -> WebClient:
+    """The request's client, made to answer within Slack's 3 seconds: a shorter timeout, and one quick retry of
+    Slack's own 5xx (the client's backoff took about 3 s over its two retries); 429s as the client waits them."""
+    handlers = [h for h in client.retry_handlers if not isinstance(h, ServerErrorRetryHandler)]
+    quick_5xx = ServerErrorRetryHandler(max_retry_count=1, interval_calculator=FixedValueRetryIntervalCalculator(0.2))
+    return same_client_as(client, type(client), timeout=GUEST_CHECK_TIMEOUT, retry_handlers=[*handlers, quick_5xx])
+
+
+class WhoUnknown(Exception):
+    """Slack could not say whether someone is a guest (rate limit, outage, timeout, an odd answer)."""
+
+
+class _GuestChecks:
+    """users.info's word on whether a person is a guest, kept GUEST_CHECK_TTL seconds per (workspace, person)."""
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[tuple[str, str], tuple[bool, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def is_guest(self, client: WebClient, *, team_id: str, user_id: str) -> bool:
+        """Raises WhoUnknown when Slack cannot say (not remembered: asked again next time)."""
+        key = (team_id, user_id)
+        with self._lock:
+            known = self._known.get(key)
+            if known is not None and known[1] > time.monotonic():
+                return known[0]
+        try:
+            user = slack_user(_quick(client), user_id)
+            guest = bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
+        except (SlackClientError, OSError, KeyError, TypeError, AttributeError) as e:
+            error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+            logger.warning("users.info failed for %s (%s): not told whether they are a guest", user_id, error)
+            raise WhoUnknown(error) from None
+        self.remember(team_id, user_id, guest=guest)
+        return guest
+
+    def remember(self, team_id: str, user_id: str, *, guest: bool, ttl: float = GUEST_CHECK_TTL) -> None:
+        with self._lock:
+            self._known[(team_id, user_id)] = (guest, time.monotonic() + ttl)
+            self._known.move_to_end((team_id, user_id))
+            while len(self._known) > self.LIMIT:
+                self._known.popitem(last=False)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._known.clear()
+
+
+GUEST_CHECKS = _GuestChecks()
+
+
+def require_full_member(
+    client: WebClient,
+    *,
+    user_id: str,
+    team_id: str = "",
+    refused: str = MEMBERS_ONLY,
+    unknown: str = WHO_UNKNOWN,
+) -> None:
+    """Raises a UserError (`refused`) unless Slack says `user_id` is a full member: guests (multi-channel
+    `is_restricted`, single-channel `is_ultra_restricted`) are often contractors or outsiders, and Partner's records
+    hold every customer's notes. When Slack cannot say (rate limit, outage, timeout), `unknown`: fail closed."""
     try:
-        user = slack_user(client, user_id)
-    except (SlackClientError, OSError, KeyError, TypeError) as e:
-        error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
-        logger.warning("users.info failed for %s (%s): export refused", user_id, error)
-        raise UserError(WHO_UNKNOWN) from None
-    if user.get("is_restricted") or user.get("is_ultra_restricted"):
-        raise UserError(MEMBERS_ONLY)
+        guest = GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=user_id)
+    except WhoUnknown:
+        raise UserError(unknown) from None
+    if guest:
+        raise UserError(refused)
+
+
+# The surfaces where a person acts on Partner's records (commands check in handlers/commands/partner.py, naming
+# what was typed; App Home in handlers/events/home.py).
+_ACTED_ON = frozenset(
+    {"block_actions", "view_submission", "view_closed", "block_suggestion", "shortcut", "message_action"}
+)
+
+
+def refuse_guests(body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+    """Global middleware: a guest's click, form, menu or shortcut gets GUESTS_ONLY_NOTE (an ephemeral note, the
+    form's field, no options) and changes nothing; the customer's-own-view button and form stay open to them."""
+    user_id = actor_user_id(context, body)
+    if body.get("type") not in _ACTED_ON or not user_id or open_to_external(body) or is_external(context, body):
+        return next()
+    try:
+        guest = GUEST_CHECKS.is_guest(context.client, team_id=app_team_id(context, body), user_id=user_id)
+    except WhoUnknown:
+        guest = None
+    if guest is False:
+        return next()
+    if body.get("type") == "block_suggestion":
+        return BoltResponse(status=200, body='{"options": []}', headers={"content-type": "application/json"})
+    raise UserError(GUESTS_ONLY_NOTE if guest else WHO_UNKNOWN_NOTE)

@@ -32,6 +32,7 @@ import yaml
 from bot.app import create_app
 from bot.settings import Settings
 from handlers.home_publisher import HomePublisher
+from handlers.permissions import GUEST_CHECKS
 from storage.db import make_engine, upgrade
 from storage.store import Store
 from tests.fake_slack import FakeSlack
@@ -52,6 +53,18 @@ def home_refreshes_on_demand(monkeypatch: pytest.MonkeyPatch) -> None:
     step never lands in the middle of a test counting Slack calls, or in the next test. Tests of the debounce pass
     their own `home_publisher` to create_app."""
     monkeypatch.setattr("bot.app.HomePublisher", lambda: HomePublisher(timer=HeldTimer))
+
+
+@pytest.fixture(autouse=True)
+def members_checked_a_moment_ago() -> Iterator[None]:
+    """Dana (U0001) and Sam (U0002) were found full members by the guest check moments ago (kept GUEST_CHECK_TTL
+    seconds, handlers/permissions.py), so a test about another Slack call counts and fails only that one. Anyone
+    else — and these two after `GUEST_CHECKS.forget()` — is asked of users.info at their first request."""
+    GUEST_CHECKS.forget()
+    for user_id in ("U0001", "U0002"):
+        GUEST_CHECKS.remember(TEAM_ID, user_id, guest=False, ttl=3600)
+    yield
+    GUEST_CHECKS.forget()
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from handlers.commands.ask import ask_customer
 from handlers.commands.lookup import live_customer
 from handlers.identity import app_team_id, external_status
 from handlers.parsing import unescape
+from handlers.permissions import GUEST_CHECKS, WhoUnknown
 from storage.models import Customer
 from storage.store import Store
 
@@ -176,6 +177,12 @@ def open_customer_view(
         raise
     if external is None:
         raise UserError(WHO_UNKNOWN)
+    if not external:
+        # A guest of our workspace in the customer's channel is one of the customer's people, not of the team.
+        try:
+            external = GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=body["user"]["id"])
+        except WhoUnknown:
+            raise UserError(WHO_UNKNOWN) from None
     if not external:
         raise UserError(
             f"This one is for *{customer.name}*'s people, to tell us how they see us. "

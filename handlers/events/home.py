@@ -34,6 +34,7 @@ from handlers.blocks.home import (
 )
 from handlers.blocks.home import home_view as build_home_view
 from handlers.home_publisher import publisher_of
+from handlers.permissions import GUEST_CHECKS, WhoUnknown
 from schedules import planner
 from schedules.slack_http import TRANSIENT
 from storage.store import Store
@@ -229,6 +230,29 @@ def render_home(
     return build_home_view(page, now=now)
 
 
+def _short_home(text: str) -> dict[str, Any]:
+    return {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+GUEST_HOME = _short_home(
+    ":wave: *Partner is for this workspace's full members.*\nSlack shows you as a guest, so Partner's customers, "
+    "check-ins and health scores are not shown here. A workspace admin can tell you more."
+)
+WHO_UNKNOWN_HOME = _short_home(
+    "Sorry — I couldn't check who you are with Slack just now, so there is nothing to show yet. "
+    "Open this tab again in a moment."
+)
+
+
+def home_for_non_member(client: WebClient, *, team_id: str, user_id: str) -> dict[str, Any] | None:
+    """The short view a guest gets instead of the dashboard (or, when Slack cannot say who they are, a "try again"
+    one: the dashboard is never published on a guess); None for a full member."""
+    try:
+        return GUEST_HOME if GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=user_id) else None
+    except WhoUnknown:
+        return WHO_UNKNOWN_HOME
+
+
 def publish_home(
     *,
     client: WebClient,
@@ -241,6 +265,11 @@ def publish_home(
     any_checkin: bool = False,
     escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
 ) -> dict[str, Any]:
+    # Asked here too, not only when the tab is opened: background refreshes publish to past viewers.
+    short = home_for_non_member(client, team_id=team_id, user_id=user_id)
+    if short is not None:
+        client.views_publish(user_id=user_id, view=short)
+        return short
     view = render_home(
         store=store,
         team_id=team_id,
@@ -286,11 +315,16 @@ def app_home_opened(
     # Slack sends the Home view already published (if any): keep the filters and page the user left it on.
     state = HomeState.from_metadata((event.get("view") or {}).get("private_metadata"))
     team_id, user_id = context.team_id or "", event["user"]
-    if state != HomeState() and store.home_state(team_id=team_id, user_id=user_id) is None:
+    # A guest's choices are not stored: they are no viewer of the dashboard, and get the short view instead.
+    short = home_for_non_member(client, team_id=team_id, user_id=user_id)
+    if short is None and state != HomeState() and store.home_state(team_id=team_id, user_id=user_id) is None:
         # Chosen before they were kept in the database (0013_home_state), on that view only: kept now, so the
         # background refreshes (and a whole-team view's, which reads who chose it) show them too.
         save_home_state(store, team_id=team_id, user_id=user_id, state=state, now=clock())
     try:
+        if short is not None:
+            client.views_publish(user_id=user_id, view=short)
+            return
         publish_home(
             client=client,
             store=store,

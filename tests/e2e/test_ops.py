@@ -469,11 +469,12 @@ def test_sigterm_lets_a_request_in_flight_finish_then_exits_cleanly(
         served.wait_healthy()
         slack = SlackRequests(served.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
         fake_slack.add_user("U0OWNER", name="olivia", tz="Europe/Paris")
+        assert slack.command("help").status == 200  # Dana found a full member (kept): the next ask is the owner's
         fake_slack.fail_next("users.info", delay=1.5)  # the owner's time zone is looked up before the reply
         replies: list[Any] = []
         sender = threading.Thread(target=lambda: replies.append(slack.command("add Acme <@U0OWNER|owner>")))
         sender.start()
-        fake_slack.wait_for("users.info", timeout=20)
+        fake_slack.wait_for("users.info", count=2, timeout=20)
         for _ in range(3):  # an impatient operator: repeated signals while a reply is pending change nothing
             served.process.send_signal(signal.SIGTERM)
         sender.join(timeout=20)

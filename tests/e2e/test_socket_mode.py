@@ -331,11 +331,12 @@ def test_sigterm_answers_the_command_being_handled_before_the_connection_closes(
     try:
         fake_slack.socket_mode.wait_connected(timeout=30)
         sm = SocketModeRequests(fake_slack.socket_mode, team_id=TEAM_ID, fake=fake_slack)
+        sm.command("help")  # Dana found a full member (kept): the next users.info is Sam's profile
         fake_slack.fail_next("users.info", delay=1.5, answered_late=True)  # Sam's profile: slow to come back
         answer: dict[str, Any] = {}
         command = threading.Thread(target=lambda: answer.update(ack=sm.command("add Globex <@U0002|sam>")))
         command.start()
-        fake_slack.wait_for("users.info")  # the listener is running
+        fake_slack.wait_for("users.info", count=2)  # the listener is running
         process.send_signal(signal.SIGTERM)
         command.join(timeout=15)
         assert process.wait(timeout=30) == 0
