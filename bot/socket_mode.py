@@ -25,8 +25,9 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientNotConnectedError
 from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.builtin.connection import Connection, ConnectionState
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from schedules.slack_http import TRANSIENT
@@ -41,7 +42,11 @@ MAX_CONNECT_PAUSE = 30.0
 
 
 class SlackHungUp(ConnectionResetError):
-    """The Socket Mode connection was closed by Slack's side without a close frame."""
+    """The Socket Mode connection was closed by Slack's side without a close frame; `sock` is that connection's."""
+
+    def __init__(self, sock: _HangUpAwareSocket) -> None:
+        super().__init__(errno.ECONNRESET, "Slack closed the Socket Mode connection")
+        self.sock = sock
 
 
 # Bytes asked of the socket at a time: a TLS record is at most 16 KiB, and an envelope can be several of them.
@@ -91,7 +96,7 @@ class _HangUpAwareSocket:
                 break
             data = self._sock.recv(max(size, READ_SIZE))
             if not data and size > 0:
-                raise SlackHungUp(errno.ECONNRESET, "Slack closed the Socket Mode connection")
+                raise SlackHungUp(self)
             self._buffer += data
         frame = bytes(self._buffer[:end])
         del self._buffer[:end]
@@ -135,6 +140,8 @@ class HangUpAwareClient(SocketModeClient):
         # Envelopes received, not yet answered (their listener running, or queued for one): a shutdown waits for them.
         self.unanswered = 0
         self.answered = threading.Condition()
+        # Held while a new connection's handshake runs and it replaces the old one, and by each send.
+        self.switching = threading.Lock()
         super().__init__(*args, **kwargs)
 
     def envelope_answered(self) -> None:
@@ -149,10 +156,54 @@ class HangUpAwareClient(SocketModeClient):
             return self.unanswered
 
     def connect(self) -> None:
-        super().connect()
-        session = self.current_session
-        if session is not None and session.sock is not None and not isinstance(session.sock, _HangUpAwareSocket):
-            session.sock = _HangUpAwareSocket(session.sock)  # type: ignore[assignment]
+        """slack-sdk's `connect`, with the new connection's socket told of hang-ups before anything reads it, and
+        the switch made under `switching`: Slack drops the old connection of a rotation as soon as the new one is
+        greeted, so an ack written to the old one meanwhile was lost without an error (the write itself succeeds).
+        Acks wait for the handshake instead and go out on the new connection. Neither the URL's fetch (a
+        `ratelimited` wait) nor the old connection's close (its reader holds the socket up to its 3 s timeout)
+        holds them."""
+        if self.wss_uri is None:
+            self.wss_uri = self.issue_new_wss_url()
+        session = Connection(
+            url=self.wss_uri,
+            logger=self.logger,
+            ping_interval=self.ping_interval,
+            trace_enabled=self.trace_enabled,
+            all_message_trace_enabled=self.all_message_trace_enabled,
+            ping_pong_trace_enabled=self.ping_pong_trace_enabled,
+            receive_buffer_size=self.receive_buffer_size,
+            proxy=self.proxy,
+            proxy_headers=self.proxy_headers,
+            on_message_listener=self._on_message,
+            on_error_listener=self._on_error,
+            on_close_listener=self._on_close,
+            ssl_context=self.web_client.ssl,
+        )
+        with self.switching:
+            session.connect()
+            if session.sock is not None:
+                session.sock = _HangUpAwareSocket(session.sock)  # type: ignore[assignment]
+            old, self.current_session = self.current_session, session
+            self.current_session_state.terminated = True
+            self.current_session_state = ConnectionState()
+            self.auto_reconnect_enabled = self.default_auto_reconnect_enabled
+        if old is not None:
+            old.close()
+        if not self.current_app_monitor_started:
+            self.current_app_monitor_started = True
+            self.current_app_monitor.start()
+        self.logger.info(f"A new session has been established (session id: {self.session_id()})")
+
+    def send_message(self, message: str) -> None:
+        with self.switching:
+            session = self.current_session
+            try:
+                if session is not None:
+                    session.send(message)
+                    return
+            except SlackClientNotConnectedError:
+                pass  # closed under us (Slack hung up): slack-sdk's own retry, on the connection that replaces it
+        super().send_message(message)
 
     def _on_message(self, message: str) -> None:
         if '"envelope_id"' in message:
@@ -163,11 +214,17 @@ class HangUpAwareClient(SocketModeClient):
         super()._on_message(message)
 
     def _on_error(self, error: Exception) -> None:
-        if isinstance(error, SlackHungUp) and self.auto_reconnect_enabled and not self.closed:
-            self.logger.info("Slack closed the Socket Mode connection; reconnecting")
-            self.disconnect()
-            self.connect_to_new_endpoint()
-            return
+        if isinstance(error, SlackHungUp):
+            session = self.current_session
+            if session is None or session.sock is not error.sock:
+                # A connection already replaced: Slack closes the old one of a rotation once the new one says hello.
+                # Reconnecting here closed the new connection, and the envelopes Slack had just sent on it were lost.
+                return
+            if self.auto_reconnect_enabled and not self.closed:
+                self.logger.info("Slack closed the Socket Mode connection; reconnecting")
+                session.close()  # this connection, never one that replaced it meanwhile (`disconnect()` closes that)
+                self.connect_to_new_endpoint()
+                return
         super()._on_error(error)
 
 

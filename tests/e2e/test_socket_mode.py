@@ -202,6 +202,28 @@ def test_each_disconnect_reason_is_told_to_the_operator_and_the_app_reconnects(
     assert re.search(r"connected to Slack in Socket Mode \([12] connection\(s\) open for this app\)", caplog.text)
 
 
+def test_a_rotation_in_the_middle_of_a_burst_loses_and_doubles_no_command(
+    sm: SocketModeRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """Slack's `disconnect` arrives while 30 commands are in flight, and 30 more come on the new connection: each of
+    the 60 is acked once, and each check-in is logged once."""
+    ack_text(sm.command("add Acme"))
+    server = fake_slack.socket_mode
+    first = server.wait_connected()
+    ack_text(sm.command("help"))
+    payloads = [
+        {**sm.last_payload, "text": f"checkin acme green note {i}", "trigger_id": f"{i}.burst"} for i in range(60)
+    ]
+    sent = [server.send("slash_commands", p, accepts_response_payload=True) for p in payloads[:30]]
+    server.request_disconnect("refresh_requested")
+    server.wait_connected(newer_than=first)
+    sent += [server.send("slash_commands", p, accepts_response_payload=True) for p in payloads[30:]]
+    for envelope_id in sent:
+        assert "Logged a green check-in" in str((server.wait_for_ack(envelope_id).payload or {}).get("text"))
+    assert sorted(c.note for c in store.checkins(team_id=TEAM_ID, limit=500)) == sorted(f"note {i}" for i in range(60))
+    assert server.errors == [] and server.stray_messages == []
+
+
 def test_reconnects_when_slack_hangs_up_without_a_word_and_keeps_working(
     sm: SocketModeRequests, handler: SocketModeHandler, fake_slack: FakeSlack
 ) -> None:
