@@ -321,23 +321,65 @@ def stop_digest_in_shared_channel(*, store: Store, client: WebClient, workspace:
     """The team digest's channel now shared with another organisation: the digest (every customer's health and
     risks) stops going there, and the admin who chose it is told, as `/partner digest channel` refuses such a
     channel. Slack's channel_shared event says so; the digest's own look-up finds one shared while Partner was down."""
+    _stop_digest_and_tell(
+        store=store,
+        client=client,
+        workspace=workspace,
+        channel_id=channel_id,
+        why="shared with another organisation",
+        text=(
+            f"<#{channel_id}> is now shared with another organisation through Slack Connect, so the weekly "
+            "team digest (every customer's health and risks) no longer goes there. Pick an internal channel: "
+            "`/partner digest channel #channel`."
+        ),
+    )
+
+
+# Slack's events that a channel is gone for good, in the words of the admin's notice.
+GONE = {"is_archived": "was archived", "channel_not_found": "was deleted"}
+
+
+def stop_digest_in_gone_channel(
+    *, store: Store, client: WebClient, workspace: Workspace, channel_id: str, error: str
+) -> None:
+    """The team digest's channel archived or deleted (Slack's channel_archive / channel_deleted): the digest is
+    turned off at once and the admin who chose it told, instead of a refused post and a notice every week."""
+    gone = GONE.get(error)
+    if gone is None:
+        return
+    _stop_digest_and_tell(
+        store=store,
+        client=client,
+        workspace=workspace,
+        channel_id=channel_id,
+        why=gone,
+        text=(
+            f"<#{channel_id}> {gone}, so the weekly team digest is off. Pick a live channel: "
+            "`/partner digest channel #channel`."
+        ),
+    )
+
+
+def digest_channel_gone(team_id: str, channel_id: str, store: Store) -> None:
+    """The digest's post refused for good (archived or deleted while Partner missed Slack's event): off, so it is
+    not refused again every week; the sender's notice of the failed digest told its admin."""
+    if store.stop_digest_in(team_id=team_id, channel_id=channel_id):
+        logger.info("digest channel %s of %s archived or deleted: digest off", channel_id, team_id)
+
+
+def _stop_digest_and_tell(
+    *, store: Store, client: WebClient, workspace: Workspace, channel_id: str, why: str, text: str
+) -> None:
     if not store.stop_digest_in(team_id=workspace.team_id, channel_id=channel_id):
         return  # turned off already, by a delivery of the same event at the same time or another replica
-    logger.info("digest channel %s of %s shared with another organisation: digest off", channel_id, workspace.team_id)
+    logger.info("digest channel %s of %s %s: digest off", channel_id, workspace.team_id, why)
     chooser = (workspace.settings or {}).get(DIGEST_CHOSEN_BY)
     if not chooser:
         return
     try:
-        client.chat_postMessage(
-            channel=str(chooser),
-            text=(
-                f"<#{channel_id}> is now shared with another organisation through Slack Connect, so the weekly "
-                "team digest (every customer's health and risks) no longer goes there. Pick an internal channel: "
-                "`/partner digest channel #channel`."
-            ),
-        )
+        client.chat_postMessage(channel=str(chooser), text=text)
     except (SlackApiError, OSError):  # OSError: a timeout; the digest is off either way
-        logger.warning("could not tell %s that the digest channel was shared", chooser, exc_info=True)
+        logger.warning("could not tell %s that the digest channel was %s", chooser, why, exc_info=True)
 
 
 def _shared_since_chosen(*, store: Store, client: WebClient | SlackClients, workspace: Workspace) -> bool | None:
@@ -452,7 +494,7 @@ def render_digest(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
 
 # No sender grace period: plan_digests only plans within PLAN_WITHIN of the digest time, and a digest a few
 # hours late (the bot was down on Monday morning) is still worth reading.
-register(DIGEST, render_digest, grace=False, label="the weekly digest")
+register(DIGEST, render_digest, grace=False, label="the weekly digest", channel_gone=digest_channel_gone)
 
 
 def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: datetime) -> int:

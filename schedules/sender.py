@@ -113,6 +113,7 @@ In = TypeVar("In")
 Out = TypeVar("Out")
 
 CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+GONE_CHANNEL = frozenset({"channel_not_found", "is_archived"})  # refused for good, unlike a Partner not invited yet
 # Slack's own "try again later" answers; a 5xx status is always retried too.
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -173,6 +174,12 @@ class Threads(Protocol):
     def __call__(self, nudges: Sequence[Nudge], store: Store) -> set[str]: ...
 
 
+class ChannelGone(Protocol):
+    """Stops what keeps going to a channel that refuses it for good (the team digest's, archived or deleted)."""
+
+    def __call__(self, team_id: str, channel_id: str, store: Store) -> None: ...
+
+
 class AfterSent(Protocol):
     """Records a kind's post where more than the outbox needs it (a check-in summary's ts on its check-ins)."""
 
@@ -186,6 +193,8 @@ class NudgeKind:
     after_sent: AfterSent | None = None
     label: str = "a message"  # what it is, in the words of a notice that it could not be delivered
     threads: Threads | None = None  # posted as thread replies: where a sender that died while posting may have posted
+    # A post meant for a channel alone (the team digest) refused by it for good (archived, deleted): what to stop.
+    channel_gone: ChannelGone | None = None
 
 
 RENDERERS: dict[str, NudgeKind] = {}
@@ -201,8 +210,11 @@ def register(
     after_sent: AfterSent | None = None,
     label: str = "a message",
     threads: Threads | None = None,
+    channel_gone: ChannelGone | None = None,
 ) -> None:
-    RENDERERS[kind] = NudgeKind(render=render, grace=grace, after_sent=after_sent, label=label, threads=threads)
+    RENDERERS[kind] = NudgeKind(
+        render=render, grace=grace, after_sent=after_sent, label=label, threads=threads, channel_gone=channel_gone
+    )
 
 
 @dataclass(frozen=True)
@@ -1189,6 +1201,9 @@ def _record(run: _Run, posting: _Posting) -> bool:
                 return False
             if message.user is None:  # nowhere else to post it (the team's digest): failed, and its admin told
                 _failed_answer(run, nudges, e)
+                spec = RENDERERS.get(nudges[0].kind)
+                if error in GONE_CHANNEL and spec is not None and spec.channel_gone is not None:
+                    spec.channel_gone(nudges[0].team_id, message.channel, run.store)  # not refused again next week
                 return False
             try:
                 run.store.mark_destination(ids=ids, claimer=run.claimer, destination=message.user)

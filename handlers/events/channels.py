@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from handlers.home_publisher import refresh_channel_homes
-from schedules.digest import stop_digest_in_shared_channel
+from schedules.digest import stop_digest_in_gone_channel, stop_digest_in_shared_channel
 from schedules.sender import tell_owner_channel_refuses
 from storage.store import Store
 
@@ -83,11 +83,12 @@ REFUSALS = {
 }
 
 
-def channel_refuses(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+def channel_refuses(event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock) -> None:
     """The customer's channel archived or deleted, or Partner removed from it: recorded on its customers as a
     refused post would be, at once, so no nudge, reminder or summary is first tried there in vain; nudges go to the
     owner's DM, the card says why, and each owner is told once (the same notice a refused post plans, so a later
-    refused post does not tell again). A redelivered event changes nothing, so tells nothing."""
+    refused post does not tell again). The team digest's channel archived or deleted: the digest is turned off and
+    its admin told. A redelivered event changes nothing, so tells nothing."""
     team_id, channel_id, kind = context.team_id, event.get("channel"), str(event.get("type"))
     error = REFUSALS.get(kind)
     if not team_id or not isinstance(channel_id, str) or not channel_id or error is None:
@@ -112,6 +113,9 @@ def channel_refuses(event: dict[str, Any], context: BoltContext, store: Store, c
                 now=now,
             )
     refresh_channel_homes(context, store, team_id, channel_id)
+    workspace = store.digest_workspace(team_id=team_id)
+    if workspace is not None and workspace.digest_channel_id == channel_id:
+        stop_digest_in_gone_channel(store=store, client=client, workspace=workspace, channel_id=channel_id, error=error)
 
 
 def channel_unarchived(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:

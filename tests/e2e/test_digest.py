@@ -524,6 +524,38 @@ def test_a_digest_channel_partner_can_no_longer_post_in_is_told_to_the_admin_who
     assert "/partner digest channel #channel" in told[0]
     (row,) = store.nudges(team_id=TEAM_ID, kinds=[DIGEST], due_after=monday - timedelta(days=1))
     assert (row.status, row.error) == ("failed", removed)
+    # The next Mondays: a channel archived or deleted is not tried again (the digest is off until the admin picks
+    # another), where it was refused, and the admin told, every week; one Partner may be invited back into is.
+    for minutes in (0, 1, 60):
+        now = monday + timedelta(weeks=1, minutes=minutes)
+        assert not run_tick(store=store, client=make_client(settings), now=now, settings=settings).failed
+    tried = [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == "C0ACME"]
+    told = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == ADMIN]
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is not None
+    if removed == "not_in_channel":
+        assert (len(tried), len(told), workspace.digest_channel_id) == (2, 2, "C0ACME")
+    else:
+        assert (len(tried), len(told), workspace.digest_channel_id) == (1, 1, None)
+
+
+@pytest.mark.parametrize(("kind", "gone"), [("channel_archive", "was archived"), ("channel_deleted", "was deleted")])
+def test_a_digest_channel_archived_or_deleted_turns_the_digest_off_at_once_and_tells_its_admin_once(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, kind: str, gone: str
+) -> None:
+    assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    fake_slack.wait_for("conversations.join")
+    fake_slack.channels["C0ACME"]["is_archived"] = True
+    for retry in (None, 1):  # Slack's event, and its retry
+        assert slack.event({"type": kind, "channel": "C0ACME", "user": "U0001"}, event_id="Ev0GONE", retry_num=retry)
+    told = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == ADMIN]
+    assert told == [f"<#C0ACME> {gone}, so the weekly team digest is off. Pick a live channel: "
+                    "`/partner digest channel #channel`."]  # fmt: skip
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is not None and workspace.digest_channel_id is None
+    monday = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
+    assert not run_tick(store=store, client=make_client(settings), now=monday, settings=settings).failed
+    assert [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == "C0ACME"] == []
 
 
 @pytest.mark.parametrize(
