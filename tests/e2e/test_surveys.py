@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +15,7 @@ from slack_sdk.models.views import View
 from domain.surveys import SURVEYS, Survey
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import profile_blocks, survey_button, survey_modal
+from handlers.commands.export import wait_after_ack
 from handlers.ids import (
     ADD_CUSTOMER_MODAL,
     CUSTOMER_FIELD,
@@ -27,7 +30,7 @@ from storage.models import Customer, SurveyResponse
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, BotServer, FakeClock
+from tests.utils import BOT_TOKEN, TEAM_ID, BotServer, FakeClock
 
 EXTERNAL_TEAM = "T0CUST"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -970,3 +973,29 @@ def test_their_view_counts_in_the_health_score_and_status_the_card_and_the_trend
     assert score(customer) == 100
     text = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
     assert "↗ up 80 since last week" in text and "They see us as" not in text
+
+
+def test_their_answer_exports_as_theirs_with_what_they_typed_and_nothing_of_partners_access(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    """The survey answers file says who answered and that they are the customer's (external), with their words as
+    typed — a mention, an `&`, a spreadsheet formula made harmless — and no token of Partner's anywhere in it."""
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("ask acme"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    answers = {"level": "supplier", "start_doing": "Loop in <@U0001> & R&D <b>", "keep_doing": "=SUM(A1:A9)"}
+    ok(submit(external, opened(fake_slack), answers, view_id="VEXPORT", user_id="U0EXT1"))
+    bot.settle()
+    ok(slack.command("export acme"))
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    files = {f["filename"]: f for f in fake_slack.files.values() if f.get("completed")}
+    (data,) = [f["bytes"] for name, f in files.items() if name.startswith("partner-survey-answers-acme-corp-")]
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    theirs = {r["question"]: r for r in rows if r["survey"] == "customer_view"}
+    assert set(theirs) == {"level", "start_doing", "keep_doing"}
+    assert {(r["respondent_id"], r["external"]) for r in theirs.values()} == {("U0EXT1", "true")}
+    assert theirs["level"]["answer"] == "supplier"
+    assert theirs["start_doing"]["answer"] == "Loop in <@U0001> & R&D <b>"
+    assert theirs["keep_doing"]["answer"] == "'=SUM(A1:A9)"
+    assert BOT_TOKEN.encode() not in data and b"xox" not in data
