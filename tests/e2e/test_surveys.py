@@ -999,3 +999,26 @@ def test_their_answer_exports_as_theirs_with_what_they_typed_and_nothing_of_part
     assert theirs["start_doing"]["answer"] == "Loop in <@U0001> & R&D <b>"
     assert theirs["keep_doing"]["answer"] == "'=SUM(A1:A9)"
     assert BOT_TOKEN.encode() not in data and b"xox" not in data
+
+
+def test_an_answer_sent_after_the_channel_was_unshared_is_kept_and_asking_again_is_refused(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    """Their person opened the form, then the channel stopped being shared (Slack's channel_unshared): what they
+    typed is theirs and is kept; a new `/partner ask` there is refused with why, and nothing more is posted."""
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("ask acme"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    view = opened(fake_slack)
+    fake_slack.channels["C0SHARED"]["is_ext_shared"] = False
+    unshared = {"type": "channel_unshared", "channel": "C0SHARED", "previously_connected_team_id": EXTERNAL_TEAM}
+    assert slack.event({**unshared, "is_ext_shared": False}).status == 200
+    answers = {"level": "supplier_of_choice", "start_doing": "monthly reviews", "keep_doing": "fast fixes"}
+    reply = ok(submit(external, view, answers, view_id="VLATE", user_id="U0EXT1"))
+    assert reply["response_action"] == "update" and "Thank you" in reply["view"]["title"]["text"]
+    (theirs,) = store.survey_responses(team_id=TEAM_ID, survey="customer_view")
+    assert (theirs.external, theirs.answers["level"]) == (True, "supplier_of_choice")
+    assert "isn't shared with *Acme Corp*" in ok(slack.command("ask acme"))["text"]
+    bot.settle()
+    assert len(fake_slack.messages["C0SHARED"]) == 1  # the first invitation only
+    assert "*Their view:* Supplier of choice" in json.dumps(ok(slack.command("show acme"))["blocks"])
