@@ -94,6 +94,8 @@ def views_text(ours: str | None, theirs_responses: Sequence[SurveyResponse], nam
         else:
             line += f"\n:bulb: They rate us {-gap} level{'s' if gap < -1 else ''} higher than we do."
         line += counts
+    elif theirs is not None and ours not in LEVEL_NAMES:
+        line += f"\nCounts in the health score as *{LEVEL_NAMES[theirs]}* until we rate it ourselves."
     return line
 
 

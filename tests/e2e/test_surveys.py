@@ -1022,3 +1022,20 @@ def test_an_answer_sent_after_the_channel_was_unshared_is_kept_and_asking_again_
     bot.settle()
     assert len(fake_slack.messages["C0SHARED"]) == 1  # the first invitation only
     assert "*Their view:* Supplier of choice" in json.dumps(ok(slack.command("show acme"))["blocks"])
+
+
+def test_their_view_alone_counts_until_we_rate_the_level_and_the_card_says_so(
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("ask acme"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    answers = {"level": "supplier", "start_doing": "call us back", "keep_doing": "the weekly demo"}
+    ok(submit(external, opened(fake_slack), answers, view_id="VALONE", user_id="U0EXT1"))
+    bot.settle()
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)  # type: ignore[arg-type]
+    assert fresh is not None and (fresh.health_score, fresh.health_band) == (20, "red")
+    card = json.dumps(ok(slack.command("show acme"))["blocks"], ensure_ascii=False)
+    assert "*Our view:* not rated yet" in card
+    assert "Counts in the health score as *Supplier* until we rate it ourselves." in card, card
+    assert "They see us as a supplier" in json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
