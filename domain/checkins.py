@@ -45,15 +45,34 @@ def alerted_at_once(*, mood: str, owner_id: str | None, author_id: str) -> str |
     return owner_id if mood_colour(mood) == "red" and owner_id and owner_id != author_id else None
 
 
+# A refused channel is tried again after this, or sooner when it is changed or Slack says it is back.
+CHANNEL_RETRY_AFTER = timedelta(days=7)
+# Slack's refusals of a channel that is gone for good: archived (until Slack's channel_unarchive) or deleted; unlike
+# `not_in_channel`, which an invitation Partner may not hear of ends.
+GONE_CHANNEL = frozenset({"is_archived", "channel_not_found"})
+
+
+def channel_gone(*, error: str | None, error_at: datetime | None, now: datetime) -> bool:
+    """Whether the customer's channel was lately found archived or deleted: its check-in summaries stay out of it."""
+    return error in GONE_CHANNEL and error_at is not None and now - error_at < CHANNEL_RETRY_AFTER
+
+
 def channel_summary_tz(
-    *, channel_id: str | None, post_checkins: bool, channel_shared: bool, tz: str | None, default_tz: str
+    *,
+    channel_id: str | None,
+    post_checkins: bool,
+    channel_shared: bool,
+    tz: str | None,
+    default_tz: str,
+    gone: bool = False,
 ) -> str | None:
     """The time zone of the local day a new check-in's channel summary belongs to (its day's thread), or None when
-    the customer gets no summary: no channel, summaries off, or a channel its own people read (shared).
+    the customer gets no summary: no channel, summaries off, a channel its own people read (shared), or one archived
+    or deleted (`gone`: see channel_gone).
 
     Known when the check-in is stored, so its summary can be stored with it (see storage.checkins.record_checkin).
     """
-    if not channel_id or not post_checkins or channel_shared:
+    if not channel_id or not post_checkins or channel_shared or gone:
         return None
     return tz or default_tz
 

@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.settings import Settings
-from domain.checkins import local_day_bounds, owner_alert
+from domain.checkins import channel_gone, local_day_bounds, owner_alert
 from domain.customers import shared_with_another_organisation, work_calendar
 from handlers.blocks.checkin import (
     SUMMARY_SEPARATOR,
@@ -209,6 +209,9 @@ def after_checkins(
     if customer.channel_id and customer.post_checkins and customer.channel_shared:
         # The customer's people read a shared channel: the check-in is stored, its summary is not for them.
         logger.info("customer %s: channel shared with another organisation, no check-in summary", customer.id)
+    elif channel_gone(error=customer.channel_error, error_at=customer.channel_error_at, now=now):
+        # Archived or deleted (Slack said so): the check-in is stored, its confirmation said why no summary.
+        logger.info("customer %s: channel %s, no check-in summary", customer.id, customer.channel_error)
     elif customer.channel_id and customer.post_checkins:
         try:
             burst["summary"] = post_summary(

@@ -90,7 +90,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.memory import fewer_full_collections
 from bot.oauth import NotInstalled, SlackClients, client_for
-from domain.checkins import summary_day
+from domain.checkins import CHANNEL_RETRY_AFTER as CHANNEL_RETRY_AFTER  # the planners read it from here
+from domain.checkins import GONE_CHANNEL, summary_day
 from handlers.blocks import context, section
 from handlers.blocks.checkin import checkins_summary, owner_alert_text
 from schedules.slack_http import (
@@ -113,7 +114,6 @@ In = TypeVar("In")
 Out = TypeVar("Out")
 
 CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
-GONE_CHANNEL = frozenset({"channel_not_found", "is_archived"})  # refused for good, unlike a Partner not invited yet
 # Slack's own "try again later" answers; a 5xx status is always retried too.
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -123,7 +123,6 @@ UNINSTALLED_TOKEN = (TOKEN_REFUSED - {"token_expired"}) | {TEAM_ACCESS_REVOKED}
 LATE_AFTER = timedelta(minutes=10)
 DEFAULT_GRACE = timedelta(hours=6)
 METADATA_EVENT = "partner_nudge"
-CHANNEL_RETRY_AFTER = timedelta(days=7)  # a refused channel is tried again after this (or when it is changed)
 MAX_BLOCKS = 50  # Slack's limit per message
 # Messages marked "sending" ahead of their post, in the same write as the ones about to go (see _Run._mark_sending).
 MARK_AHEAD = 64

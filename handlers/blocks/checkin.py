@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from domain.boundaries import defuse_broadcasts
+from domain.checkins import channel_gone
 from domain.health import mood_rating
 from handlers.blocks import MOOD_EMOJI, customer_option, mood_emoji, mood_label, plain, truncate
 from handlers.ids import (
@@ -37,14 +39,23 @@ def checkin_confirmation(customer: Customer, checkin: CheckIn) -> str:
     note = truncate(checkin.note, 300)
     head = f"{mood_emoji(checkin.mood)} Logged a {mood_label(checkin.mood)}{kind} check-in"
     text = f"{head} for *{customer.name}*: {note}"
-    return text + _next_step(checkin) + unposted_summary_clause(customer)
+    return text + _next_step(checkin) + unposted_summary_clause(customer, checkin.created_at)
 
 
-def unposted_summary_clause(customer: Customer) -> str:
-    """Why a check-in's summary stays out of the customer's channel, when it does because the channel is shared."""
-    if not (customer.channel_id and customer.post_checkins and customer.channel_shared):
+def unposted_summary_clause(customer: Customer, at: datetime) -> str:
+    """Why a check-in's summary (made `at`) stays out of the customer's channel: shared with the customer's people,
+    or lately found archived or deleted."""
+    if not (customer.channel_id and customer.post_checkins):
         return ""
-    return f"\n_Summary not posted in <#{customer.channel_id}>: the customer's people can read it._"
+    if customer.channel_shared:
+        return f"\n_Summary not posted in <#{customer.channel_id}>: the customer's people can read it._"
+    if channel_gone(error=customer.channel_error, error_at=customer.channel_error_at, now=at):
+        gone = "is archived" if customer.channel_error == "is_archived" else "was deleted"
+        return (
+            f"\n_Summary not posted in <#{customer.channel_id}>: it {gone}. Pick another channel with"
+            f" `/partner edit {customer.name} #channel`._"
+        )
+    return ""
 
 
 def checkin_summary(customer: Customer, checkin: CheckIn) -> str:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
 from domain.boundaries import reply_days, reply_time_said
-from domain.checkins import alerted_at_once, channel_summary_tz, parse_due_date
+from domain.checkins import alerted_at_once, channel_gone, channel_summary_tz, parse_due_date
 from domain.errors import UserError
 from handlers.blocks import mood_label
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
@@ -185,6 +185,7 @@ def checkin(call: CommandCall) -> Reply:
             channel_id=customer.channel_id,
             post_checkins=customer.post_checkins,
             channel_shared=customer.channel_shared,
+            gone=channel_gone(error=customer.channel_error, error_at=customer.channel_error_at, now=call.now),
             tz=customer.tz,
             default_tz=call.settings.default_tz,
         ),

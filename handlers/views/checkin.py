@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
-from domain.checkins import MAX_DAYS_AHEAD, alerted_at_once, channel_summary_tz
+from domain.checkins import MAX_DAYS_AHEAD, alerted_at_once, channel_gone, channel_summary_tz
 from handlers.commands.checkin import reply_days_in_note
 from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
 from handlers.home_publisher import publisher_of
@@ -120,6 +120,7 @@ def submit_checkin(
             channel_id=customer.channel_id,
             post_checkins=customer.post_checkins,
             channel_shared=customer.channel_shared,
+            gone=channel_gone(error=customer.channel_error, error_at=customer.channel_error_at, now=now),
             tz=customer.tz,
             default_tz=settings.default_tz,
         ),

@@ -183,6 +183,32 @@ def test_a_channel_the_bot_cannot_post_in_is_recorded_and_explained_once(
     assert _eventually(lambda: acme(store).channel_error is None)
 
 
+@pytest.mark.parametrize(("event", "gone"), [("channel_archive", "is archived"), ("channel_deleted", "was deleted")])
+def test_a_check_in_on_a_customer_whose_channel_slack_says_is_gone_says_why_no_summary_and_tries_none(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer, event: str, gone: str
+) -> None:
+    """Slack said the channel was archived (or deleted): a check-in's summary is not tried there, where the post was
+    refused and its author, told once already (or not at all: the owner was), heard nothing; the confirmation says
+    why. Unarchived, summaries go there again."""
+    add_acme(slack)
+    fake_slack.channels["C0ACME"]["is_archived"] = True
+    assert slack.event({"type": event, "channel": "C0ACME", "user": "U0001"}).status == 200
+    for note in ("first", "second"):
+        reply = ephemeral(slack.command(f"checkin acme green {note}", user_id="U0002"))
+        why = f"_Summary not posted in <#C0ACME>: it {gone}. Pick another channel with "
+        assert reply.endswith(why + "`/partner edit Acme Corp #channel`._"), reply
+    bot.settle()
+    assert [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0ACME"] == []
+    assert [c.summary_ts for c in store.checkins(team_id=TEAM_ID)] == [None, None]  # both kept
+    if event == "channel_archive":
+        fake_slack.channels["C0ACME"]["is_archived"] = False
+        assert slack.event({"type": "channel_unarchive", "channel": "C0ACME", "user": "U0001"}).status == 200
+        reply = ephemeral(slack.command("checkin acme green third", user_id="U0002"))
+        assert "Summary not posted" not in reply
+        bot.settle()
+        assert ["third" in m["text"] for m in summaries(fake_slack)] == [True]
+
+
 def _eventually(check: Any, timeout: float = 5.0) -> bool:
     """The lazy listener clears the error right after its post: poll briefly for it (no clock involved)."""
     waiter = threading.Event()
