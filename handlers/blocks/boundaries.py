@@ -99,7 +99,9 @@ def slip_counts(record: BoundaryRecord, now: datetime, policy: rules.Policy) -> 
         return "no slips"
     recent = rules.slips_in_window(record.rule, now, policy.escalate_window)
     days = policy.escalate_window.days
-    return f"{recent} slip{'' if recent == 1 else 's'} in the last {days} days · {total} in all"
+    paused = sum(1 for s in record.rule.slips if s.paused)  # kept, but never counted in the window
+    in_all = f"{total} in all" + (f", {paused} while paused" if paused else "")
+    return f"{recent} slip{'' if recent == 1 else 's'} in the last {days} days · {in_all}"
 
 
 def recent_escalation(row: Boundary, now: datetime, window: timedelta) -> datetime | None:

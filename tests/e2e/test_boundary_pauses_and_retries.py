@@ -43,6 +43,8 @@ def test_slips_logged_while_the_customer_is_paused_are_kept_but_ask_the_owner_no
         tick(store, settings, clock.advance(minutes=5))
     assert escalations(fake_slack) == []
     assert [s.note for s in records(store)[0].slips] == ["late on the 30th", "late on the 1th", "late on the 2th"]
+    listed = json.dumps(acme.command("boundary acme list").json(), ensure_ascii=False)
+    assert "0 slips in the last 30 days · 3 in all, 3 while paused" in listed, listed
 
     clock.set(ny(2026, 12, 3, 10))
     ephemeral(acme.command("resume acme"))
