@@ -39,6 +39,11 @@ ANSWER_BEFORE_CLOSING = 5.0
 # Pauses between attempts to open the first connection: 1 s, 2 s, 4 s … then every 30 s, for as long as it takes.
 FIRST_CONNECT_PAUSE = 1.0
 MAX_CONNECT_PAUSE = 30.0
+# Envelopes answered at once. Each holds its worker until its ack, which carries the answer, and an answer may wait on
+# Slack (users.info for an owner or a guest check: up to 2 s a call before the answer). slack-sdk's 10 queued the
+# 11th envelope of a burst behind a slow one: 16 commands waiting 1.5 s each on users.info had their last acks at
+# 3.1 s, after Slack gives up. The workers are threads mostly waiting on Slack, started only when a burst needs them.
+ANSWERING_WORKERS = 32
 
 
 class SlackHungUp(ConnectionResetError):
@@ -240,6 +245,7 @@ class PartnerSocketModeHandler(SocketModeHandler):
             web_client=web_client if web_client is not None else app.client,
             proxy=app.client.proxy,
             ping_interval=10,  # Bolt's default
+            concurrency=ANSWERING_WORKERS,
         )
         self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
 

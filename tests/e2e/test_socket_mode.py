@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,27 @@ def test_a_rotation_in_the_middle_of_a_burst_loses_and_doubles_no_command(
         assert "Logged a green check-in" in str((server.wait_for_ack(envelope_id).payload or {}).get("text"))
     assert sorted(c.note for c in store.checkins(team_id=TEAM_ID, limit=500)) == sorted(f"note {i}" for i in range(60))
     assert server.errors == [] and server.stray_messages == []
+
+
+def test_a_burst_of_slow_commands_is_acked_within_slacks_three_seconds(
+    sm: SocketModeRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """16 `/partner add` at once, each waiting 1.5 s on users.info for its owner before its answer: the client's 10
+    workers ran 10 of them and queued the other 6 behind them, whose acks came after 3.1 s (Slack had given up)."""
+    ack_text(sm.command("help"))  # the asker's users.info (guest check) is kept: only the owners' lookups are slow
+    server = fake_slack.socket_mode
+    fake_slack.fail_next("users.info", delay=1.5, times=16)
+    payloads = [
+        {**sm.last_payload, "text": f"add Customer {i} <@U0002|sam>", "trigger_id": f"{i}.slow"} for i in range(16)
+    ]
+    sent = {server.send("slash_commands", p, accepts_response_payload=True): time.time() for p in payloads}
+    waited = {}
+    for envelope_id, at in sent.items():
+        ack = server.wait_for_ack(envelope_id)
+        assert "Added *Customer" in str((ack.payload or {}).get("text")), ack.payload
+        waited[envelope_id] = ack.at - at
+    assert len(store.customers(team_id=TEAM_ID)) == 16
+    assert max(waited.values()) < 2.5, sorted(waited.values())  # Slack waits 3 s
 
 
 def test_reconnects_when_slack_hangs_up_without_a_word_and_keeps_working(
