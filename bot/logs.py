@@ -29,6 +29,11 @@ TOKEN_PATTERN = re.compile(r"xox(?:e\.xox)?[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]
 # The password in a database URL: scheme://user:password@host
 URL_PASSWORD_PATTERN = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+(?=@)")
 
+# Socket Mode's WebSocket URL (apps.connections.open; slack-sdk logs it at DEBUG): its ticket opens a connection that
+# receives the app's envelopes. A response_url lets anyone post in the user's conversation for 30 minutes.
+TICKET_PATTERN = re.compile(r"(?P<head>[?&]ticket=)[^&\s\"'\\]+")
+RESPONSE_URL_PATTERN = re.compile(r"(?P<head>https://hooks\.slack\.com/)[^\s\"'\\]+")
+
 _request: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("partner_request", default=None)
 
 
@@ -43,7 +48,8 @@ def request_context(*, team: str | None, surface: str, request_id: str) -> Itera
 
 
 class Redactor:
-    """Replaces Slack tokens, database passwords and the given secrets (signing secret…) in text."""
+    """Replaces Slack tokens, database passwords, Socket Mode tickets, response URLs and the given secrets (signing
+    secret…) in text."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         # Short values would redact ordinary words; real secrets are long.
@@ -53,6 +59,8 @@ class Redactor:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
         text = TOKEN_PATTERN.sub(REDACTED, text)
+        text = TICKET_PATTERN.sub(lambda m: m.group("head") + REDACTED, text)
+        text = RESPONSE_URL_PATTERN.sub(lambda m: m.group("head") + REDACTED, text)
         return URL_PASSWORD_PATTERN.sub(lambda m: m.group("head") + REDACTED, text)
 
 

@@ -3,6 +3,7 @@ to the fake Slack's apps.connections.open and WebSocket endpoint; the HTTP suite
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ import pytest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
+from bot import logs
 from bot.app import create_app
 from bot.settings import Settings
 from bot.socket_mode import PartnerSocketModeHandler
@@ -244,6 +246,30 @@ def test_a_burst_of_slow_commands_is_acked_within_slacks_three_seconds(
         waited[envelope_id] = ack.at - at
     assert len(store.customers(team_id=TEAM_ID)) == 16
     assert max(waited.values()) < 2.5, sorted(waited.values())  # Slack waits 3 s
+
+
+def test_the_connections_ticket_never_reaches_the_logs(sm: SocketModeRequests, fake_slack: FakeSlack) -> None:
+    """At DEBUG, slack-sdk logs apps.connections.open's answer, the wss URL whose ticket opens a connection receiving
+    the app's envelopes; logged the way `partner-bot serve` configures logging, through a rotation and a command."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    stream = io.StringIO()
+    logs.configure(level="DEBUG", secrets=[BOT_TOKEN, SIGNING_SECRET, fake_slack.app_token], stream=stream)
+    try:
+        first = fake_slack.socket_mode.wait_connected()
+        fake_slack.socket_mode.request_disconnect()
+        fake_slack.socket_mode.wait_connected(newer_than=first)
+        assert "/partner help" in ack_text(sm.command("help"))
+    finally:
+        for handler_ in root.handlers[:]:
+            root.removeHandler(handler_)
+        for handler_ in saved_handlers:
+            root.addHandler(handler_)
+        root.setLevel(saved_level)
+    written = stream.getvalue()
+    assert "apps.connections.open" in written
+    assert not re.findall(r"ticket=(?!\[REDACTED\])[^&\s\"']+", written)
+    assert "ticket=[REDACTED]" in written  # the capture saw the URL
 
 
 def test_reconnects_when_slack_hangs_up_without_a_word_and_keeps_working(
