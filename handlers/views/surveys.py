@@ -95,11 +95,12 @@ def submit_survey(
     customer: Customer | None = None
     if customer_id is not None:
         customer = store.customer(team_id=team_id, customer_id=customer_id)
-        if survey.audience == "customer" and (customer is None or customer.archived_at is not None):
+        if survey.audience == "customer" and customer is None:
             raise UserError(SURVEY_CLOSED, field=survey.questions()[0].key)  # their people: nothing of ours
         if customer is None:
             raise UserError("That customer no longer exists.", field=survey.questions()[0].key)
-        if customer.archived_at is not None:  # the form stays open with the answers: restore, then submit again
+        if customer.archived_at is not None and survey.audience != "customer":
+            # The form stays open with the answers: restore, then submit again.
             raise UserError(
                 f"{customer.name} was archived meanwhile. Restore it (/partner restore {customer.name}), "
                 "then submit again: your answers stay here.",
@@ -109,6 +110,11 @@ def submit_survey(
     # true when it is sent, even if Slack cannot say so again now (users.info busy, another replica's cache).
     opened_for = modal_metadata(view).get("for") if survey.audience == "customer" else None
     external = is_external(context, body) or (opened_for is not None and opened_for == body["user"]["id"])
+    # Archived while their person had the form open (a customer leaving us, often): what they took the time to say
+    # is kept with the customer's history (export, and the card once restored) and thanked; nothing else follows.
+    archived = customer is not None and customer.archived_at is not None
+    if archived and not external:
+        raise UserError(SURVEY_CLOSED, field=survey.questions()[0].key)
     now = clock()
     recorded = store.record_survey_response(
         team_id=team_id,
@@ -122,7 +128,7 @@ def submit_survey(
         external=external,
         set_tier=str(cleaned["level"]) if survey.key == "level" else None,
     )
-    if recorded.created:
+    if recorded.created and not archived:
         if customer is not None and customer.id is not None:
             recompute_health(store, team_id, customer.id, now, config=health_config(settings))
             # The customer's own person has no Home of Partner's to refresh: only the team's dashboard is ours.

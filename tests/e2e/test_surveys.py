@@ -593,26 +593,40 @@ def test_external_people_can_reach_nothing_else(
 
 
 def test_the_customers_people_are_told_the_survey_is_closed_not_that_we_archived_them(
-    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store
+    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, bot: BotServer
 ) -> None:
+    """Archived while their person had the form open — often a customer leaving us, whose word matters most: the
+    answer is kept with the customer's history and thanked (it was refused and what they typed lost); a new click
+    on the invitation is told the survey is closed, never that we archived them; nothing is told to the owner."""
     customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VOURS"))
     ok(slack.command("ask acme"))
     ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
     view = opened(fake_slack)
     ok(slack.command("archive acme"))
-    answers = {"level": "partner", "start_doing": "call", "keep_doing": "demos"}
-    errors = ok(submit(external, view, answers, view_id="VCLOSED", user_id="U0EXT1"))["errors"]
-    assert errors == {"level": "This survey is closed now. Thank you for taking the time!"}
+    bot.settle()
+    posts = len(fake_slack.calls_to("chat.postMessage"))
+    answers = {"level": "supplier", "start_doing": "call", "keep_doing": "demos"}
+    reply = ok(submit(external, view, answers, view_id="VCLOSED", user_id="U0EXT1"))
+    assert reply["response_action"] == "update" and "Thank you" in reply["view"]["title"]["text"]
+    ok(submit(external, view, answers, view_id="VCLOSED", user_id="U0EXT1", retry_num=1))
+    (kept,) = store.survey_responses(team_id=TEAM_ID, survey="customer_view")
+    assert (kept.external, kept.respondent_id, kept.answers["level"]) == (True, "U0EXT1", "supplier")
     mark = len(fake_slack.calls_to("response_url"))
     ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT2", channel_id="C0SHARED"))
     told = [c.params["text"] for c in fake_slack.calls_to("response_url")[mark:]]
     assert told == ["This survey is closed now. Thank you for taking the time!"]
-    assert store.survey_responses(team_id=TEAM_ID, survey="customer_view") == []
+    bot.settle()
+    assert len(fake_slack.calls_to("chat.postMessage")) == posts  # no gap DM about a customer we archived
     # Our own people still get the reason and the remedy.
     mark = len(fake_slack.calls_to("response_url"))
     ok(slack.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), channel_id="C0SHARED"))
     (ours,) = [c.params["text"] for c in fake_slack.calls_to("response_url")[mark:]]
     assert "is archived" in ours and "/partner restore Acme Corp" in ours
+    # Restored, the card shows what they said.
+    ok(slack.command("restore acme"))
+    assert "*Their view:* Supplier" in json.dumps(ok(slack.command("show acme"))["blocks"])
 
 
 def test_someone_of_the_customers_organisation_cannot_be_made_an_owner(
