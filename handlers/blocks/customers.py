@@ -193,6 +193,22 @@ def _checkin_line(checkin: CheckIn, now: datetime) -> str:
     return line
 
 
+# Why Slack refuses Partner's posts in a customer's channel, in words, with what fixes it.
+CHANNEL_PROBLEMS = {
+    "is_archived": "it is archived",
+    "channel_not_found": "it was deleted, or is private without me",
+    "not_in_channel": "I'm not a member (`/invite @Partner` there)",
+}
+
+
+def channel_problem(customer: Customer) -> str | None:
+    """The customer's channel refusing Partner's posts, as the card (and Home's card) says it; None when it does not."""
+    if not (customer.channel_id and customer.channel_error):
+        return None
+    why = CHANNEL_PROBLEMS.get(customer.channel_error, f"Slack refuses my posts ({customer.channel_error})")
+    return f":warning: can't post there: {why}. Nudges go to the owner by DM meanwhile."
+
+
 def customer_card(
     row: CustomerRow,
     *,
@@ -206,8 +222,8 @@ def customer_card(
     customer = row.customer
     archived = customer.archived_at is not None
     channel = f"<#{customer.channel_id}>" if customer.channel_id else "none"
-    if customer.channel_id and customer.channel_error:
-        channel += f"\n:warning: can't post there ({customer.channel_error})"
+    if (problem := channel_problem(customer)) is not None:
+        channel += f"\n{problem}"
     elif customer.channel_id and customer.channel_shared:  # the customer's people read it
         channel += "\nshared with the customer: no check-in summaries or nudges there"
     elif customer.channel_id and not customer.post_checkins:

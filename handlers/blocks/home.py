@@ -34,7 +34,7 @@ from handlers.blocks import (
     truncate,
 )
 from handlers.blocks.boundaries import boundary_section_blocks, escalation_note, recent_escalation
-from handlers.blocks.customers import card_survey_blocks
+from handlers.blocks.customers import card_survey_blocks, channel_problem
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
 from handlers.ids import (
@@ -782,6 +782,7 @@ def card_modal(
     details = [
         f"*Owner:* <@{customer.owner_id}>" if customer.owner_id else "*Owner:* —",
         f"*Channel:* <#{customer.channel_id}>" if customer.channel_id else "*Channel:* —",
+        *([problem] if (problem := channel_problem(customer)) is not None else []),
         f"*Time zone:* {facts.tz}",
         f"*Cadence:* {customer.cadence or 'none'}",
         f"*Tier:* {tier_text(customer.tier)}",

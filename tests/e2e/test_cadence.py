@@ -30,6 +30,7 @@ from bot.settings import Settings
 from domain.cadence import due_slots
 from handlers.ids import (
     CHECKIN_MODAL,
+    HOME_OPEN_CARD,
     NUDGE_LOG_CALL,
     NUDGE_SKIP,
     NUDGE_SNOOZE,
@@ -1617,9 +1618,17 @@ def test_a_channel_archived_deleted_or_left_takes_the_nudges_to_the_owner_at_onc
     bot.settle()
     recorded = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
     assert recorded is not None and recorded.channel_error == refusal
-    # The card says so before any post is refused there.
-    card = json.dumps(slack.command("show acme").json())
-    assert f"can't post there ({refusal})" in card, card
+    # The card, and the card opened from Home, say so in words before any post is refused there.
+    why = {
+        "is_archived": "it is archived",
+        "channel_not_found": "it was deleted, or is private without me",
+        "not_in_channel": "I'm not a member (`/invite @Partner` there)",
+    }[refusal]
+    card = json.dumps(slack.command("show acme").json(), ensure_ascii=False)
+    assert f"can't post there: {why}. Nudges go to the owner by DM meanwhile." in card, card
+    slack.block_action(HOME_OPEN_CARD, value=str(acme.id), view={"id": "VHOME", "type": "home"})
+    (opened,) = fake_slack.calls_to("views.open")
+    assert f"can't post there: {why}." in json.dumps(opened.params["view"], ensure_ascii=False)
 
     tried = posts_tried_in(fake_slack, "C0ACME")
     for n in (2, 3):  # Wednesday and Thursday: to the owner's DM, never tried in the channel
