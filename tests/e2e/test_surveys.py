@@ -12,6 +12,8 @@ import pytest
 from slack_sdk.models.blocks import InputBlock
 from slack_sdk.models.views import View
 
+from bot.app import make_client
+from bot.settings import Settings
 from domain.surveys import SURVEYS, Survey
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import profile_blocks, survey_button, survey_modal
@@ -26,6 +28,7 @@ from handlers.ids import (
     SURVEY_ANSWER,
     SURVEY_MODAL,
 )
+from schedules.jobs import run_tick
 from storage.models import Customer, SurveyResponse
 from storage.store import Store
 from tests.fake_slack import FakeSlack
@@ -1039,7 +1042,13 @@ def test_an_answer_sent_after_the_channel_was_unshared_is_kept_and_asking_again_
 
 
 def test_their_view_alone_counts_until_we_rate_the_level_and_the_card_says_so(
-    slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, bot: BotServer
+    slack: SlackRequests,
+    external: ExternalSlack,
+    fake_slack: FakeSlack,
+    store: Store,
+    bot: BotServer,
+    clock: FakeClock,
+    settings: Settings,
 ) -> None:
     customer = shared_customer(slack, fake_slack, store)
     ok(slack.command("ask acme"))
@@ -1053,3 +1062,9 @@ def test_their_view_alone_counts_until_we_rate_the_level_and_the_card_says_so(
     assert "*Our view:* not rated yet" in card
     assert "Counts in the health score as *Supplier* until we rate it ourselves." in card, card
     assert "They see us as a supplier" in json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    # The next day's scheduled score (the daily job, in batches) reads their view as the answer's recompute did.
+    clock.advance(days=1)
+    report = run_tick(store=store, client=make_client(settings), now=clock.now, settings=settings)
+    assert not report.failed, report.failed
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)  # type: ignore[arg-type]
+    assert fresh is not None and fresh.health_score == 20 and fresh.health_at == clock.now
