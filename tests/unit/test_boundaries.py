@@ -360,6 +360,23 @@ def test_a_slip_on_a_held_boundary_puts_it_back_to_active() -> None:
     assert has_held(b, T0 + 7 * WEEK)
 
 
+def test_a_slip_logged_while_paused_is_kept_but_counts_for_nothing() -> None:
+    """Partner asked nothing of a paused customer: the slip is kept, reopens no held need, escalates nothing, and
+    neither stops the hold nor weighs on health."""
+    held = mark_held(active(), T0 + 3 * WEEK)
+    b = record_slip(held, T0 + 4 * WEEK, note="late", paused=True)
+    assert (b.status, b.held_at, len(b.slips), b.slips[-1].paused) == ("held", T0 + 3 * WEEK, 1, True)
+    b = active()
+    for day in (1, 2, 3):
+        b = record_slip(b, T0 + day * DAY, paused=True)
+    assert len(b.slips) == 3 and slips_in_window(b, T0 + 3 * DAY, timedelta(days=30)) == 0
+    assert not needs_escalation(b, T0 + 3 * DAY)
+    assert has_held(b, T0 + 3 * WEEK)
+    assert boundary_health([b], T0 + 3 * DAY).slips == 0
+    b = record_slip(b, T0 + 4 * DAY)  # after the resume: this one counts, alone
+    assert slips_in_window(b, T0 + 4 * DAY, timedelta(days=30)) == 1 and not needs_escalation(b, T0 + 4 * DAY)
+
+
 def test_custom_hold_period() -> None:
     assert has_held(active(), T0 + 10 * DAY, Policy(hold_after=10 * DAY))
 

@@ -559,3 +559,22 @@ def test_the_level_reason_says_whose_view_counts(ours: str | None, theirs: str |
 def test_their_view_is_checked_like_ours() -> None:
     with pytest.raises(ValueError):
         HealthInputs(their_level="best friends")
+
+
+def test_what_moved_names_the_components_that_lowered_the_score_most_first() -> None:
+    """The drop alert's "what moved it": a mood gone red, not the low adherence that was there before."""
+    before = [
+        {"name": "adherence", "score": 20.0, "weight": 0.4, "reason": "1 of the last 5 weekly check-ins logged"},
+        {"name": "recency", "score": 50.0, "weight": 0.3, "reason": "last contact 12 days ago"},
+        {"name": "mood", "score": 100.0, "weight": 0.3, "reason": "mood green at each of the last 5 check-ins"},
+    ]
+    after = [
+        {"name": "adherence", "score": 20.0, "weight": 0.4, "reason": "1 of the last 5 weekly check-ins logged"},
+        {"name": "recency", "score": 45.0, "weight": 0.3, "reason": "last contact 13 days ago"},
+        {"name": "mood", "score": 20.0, "weight": 0.3, "reason": "mood mostly red over the last 5 check-ins"},
+    ]
+    assert health.what_moved(before, after) == [
+        ("Mood mostly red over the last 5 check-ins", 24),
+        ("Last contact 13 days ago", 2),
+    ]
+    assert health.what_moved([], after) == []  # a score stored without its components: nothing to compare
