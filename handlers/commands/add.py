@@ -39,7 +39,8 @@ def user_timezone(client: WebClient, user_id: str) -> str | None:
 
 def check_owner(client: WebClient, user_id: str, *, usage: str | None = None) -> dict[str, Any]:
     """Slack's record of a named owner; refuses a bot, a deactivated or an unknown user (nudges and alerts would
-    go nowhere), and someone of another organisation (owners get internal alerts: red check-ins, health drops).
+    go nowhere), and someone of another organisation or a guest of the workspace (owners get internal alerts: red
+    check-ins, health drops).
     {} when Slack cannot say right now (rate limit, outage): the owner is kept as typed, and Slack is not asked
     again for the time zone."""
     how = f" Usage: `{usage}`" if usage else ""
@@ -59,6 +60,11 @@ def check_owner(client: WebClient, user_id: str, *, usage: str | None = None) ->
         raise UserError(
             f"<@{user_id}> is from another organisation (Slack Connect): a customer's owner is someone on your "
             f"team, who gets its nudges and internal alerts.{how}"
+        )
+    if user.get("is_restricted") or user.get("is_ultra_restricted"):  # Partner is for full members only
+        raise UserError(
+            f"<@{user_id}> is a guest of the workspace: a customer's owner is a full member, who gets its nudges "
+            f"and internal alerts.{how}"
         )
     return user
 

@@ -12,7 +12,15 @@ import pytest
 
 from handlers.events.home import GUEST_HOME, WHO_UNKNOWN_HOME
 from handlers.home_publisher import publisher_of
-from handlers.ids import CHECKIN_MODAL, HOME_SCOPE, NUDGE_LOG_CALL, OPEN_CHECKIN, OPEN_CUSTOMER_VIEW
+from handlers.ids import (
+    ADD_CUSTOMER_MODAL,
+    CHECKIN_MODAL,
+    CUSTOMER_FIELD,
+    HOME_SCOPE,
+    NUDGE_LOG_CALL,
+    OPEN_CHECKIN,
+    OPEN_CUSTOMER_VIEW,
+)
 from handlers.permissions import GUEST_CHECKS, GUESTS_ONLY_NOTE, WHO_UNKNOWN_NOTE
 from storage.store import Store
 from tests.e2e.test_surveys import ok, opened, shared_customer, submit
@@ -196,3 +204,22 @@ def test_a_guest_from_the_customer_answers_the_customers_own_view_and_only_it(
     assert answer.respondent_id == GUEST and answer.external  # counted as the customer's own view
     # Their answer opened nothing else: the card stays for the team.
     assert ok(slack.command("show acme", user_id=GUEST, user_name="contractor"))["text"] == GUESTS_ONLY_NOTE
+
+
+@pytest.mark.parametrize("kind", GUESTS)
+def test_a_guest_cannot_be_made_a_customers_owner(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, kind: str
+) -> None:
+    """An owner gets the customer's nudges, red check-ins and health drops by DM: internal, so a full member."""
+    seeded(slack, store)
+    add_guest(fake_slack, kind)
+    refused = ok(slack.command(f"add Globex <#C0ACME|acme> <@{GUEST}|contractor>"))["text"]
+    assert f"<@{GUEST}> is a guest of the workspace" in refused and "Usage: `/partner add" in refused
+    assert store.customer_by_name(team_id=TEAM_ID, name="globex") is None
+    refused = ok(slack.command(f"edit acme <@{GUEST}|contractor>"))["text"]
+    assert f"<@{GUEST}> is a guest of the workspace" in refused
+    form = {"name": {CUSTOMER_FIELD: {"type": "plain_text_input", "value": "Initech"}}}
+    form["owner"] = {CUSTOMER_FIELD: {"type": "users_select", "selected_user": GUEST}}
+    errors = ok(slack.view_submission(ADD_CUSTOMER_MODAL, form, private_metadata="{}"))["errors"]
+    assert "is a guest of the workspace" in errors["owner"]
+    assert [(c.name, c.owner_id) for c in store.customers(team_id=TEAM_ID)] == [("Acme Corp", "U0001")]
