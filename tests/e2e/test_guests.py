@@ -17,6 +17,7 @@ from handlers.ids import (
     CHECKIN_MODAL,
     CUSTOMER_FIELD,
     HOME_SCOPE,
+    LOG_MESSAGE_CHECKIN,
     NUDGE_LOG_CALL,
     OPEN_CHECKIN,
     OPEN_CUSTOMER_VIEW,
@@ -109,6 +110,13 @@ def test_a_guests_clicks_forms_and_menus_change_nothing(
 
     options = ok(slack.block_suggestion("customer", "ac", user_id=GUEST, user_name="contractor"))
     assert options == {"options": []}  # not even the customers' names
+
+    # "Log as check-in" on a message in the customer's channel: no form, no permalink asked, a note only they see.
+    mark = len(fake_slack.calls_to("response_url"))
+    message = {"type": "message", "ts": "1764100000.000200", "user": GUEST, "text": "they want a discount"}
+    ok(slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME", user_id=GUEST, user_name="contractor"))
+    assert [c.params["text"] for c in fake_slack.calls_to("response_url")[mark:]] == [GUESTS_ONLY_NOTE]
+    assert fake_slack.calls_to("views.open") == [] and fake_slack.calls_to("chat.getPermalink") == []
 
 
 @pytest.mark.parametrize("kind", GUESTS)
