@@ -12,6 +12,7 @@ from handlers.events.channels import (
     channel_unshared,
 )
 from handlers.events.home import app_home_opened
+from handlers.events.people import user_changed
 from handlers.events.uninstall import organisation_access_changed, workspace_uninstalled
 from handlers.ids import ANY_OTHER_EVENT
 
@@ -49,6 +50,8 @@ def register(app: App) -> None:
     app.event("group_left")(channel_refuses)
     app.event("member_left_channel")(channel_refuses)
     app.event("channel_unarchive")(channel_unarchived)
+    # A customer's owner deactivated in Slack: the customer's channel is told to pick another.
+    app.event("user_change")(user_changed)
     app.event("group_unarchive")(channel_unarchived)
     # Last: any other event, once the listeners above have passed it by.
     app.event(ANY_OTHER_EVENT)(ignore_event)

@@ -1657,3 +1657,26 @@ def test_an_unarchived_channel_gets_the_next_nudge_again(
     (message,) = nudges(fake_slack)
     assert message["text"].startswith("Time for the daily call with Acme (Wed 2 Dec")
     assert [(r.due_key, r.channel_id) for r in rows(store)][-1] == ("2026-12-02", "C0ACME")
+
+
+def test_an_owner_deactivated_in_slack_is_said_in_the_customers_channel_once(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    add(store, name="Globex", owner_id="U0003")  # Lee's: not told
+    add(store, name="Initech", channel_id=None)  # Dana's, no channel: nowhere the team reads to say it
+    clock.set(day(1, timedelta(hours=-3)))
+    fake_slack.users["U0001"]["deleted"] = True
+    someone = {"type": "user_change", "user": {"id": "U0003", "team_id": TEAM_ID, "name": "lee", "deleted": False}}
+    assert slack.event(someone).status == 200  # every profile change in the workspace comes: nothing to do
+    gone = {"type": "user_change", "user": {"id": "U0001", "team_id": TEAM_ID, "name": "dana", "deleted": True}}
+    for retry in (None, 1):
+        assert slack.event(gone, event_id="Ev0GONE", retry_num=retry).status == 200
+    for minutes in (0, 1):
+        tick(store, settings, day(1, timedelta(hours=-3, minutes=minutes)))
+    told = [m["text"] for m in fake_slack.messages.get("C0ACME", [])]
+    assert told == [
+        ":warning: <@U0001>, the owner of *Acme*, was deactivated in Slack, so its call nudges, overdue alerts and"
+        " red check-ins reach nobody. Pick another owner: `/partner edit Acme @owner`."
+    ]
+    assert [(n.customer_id, n.status) for n in rows(store, "owner_gone")] == [(1, "sent"), (3, "skipped")]

@@ -1,0 +1,29 @@
+"""People changing in Slack: ``user_change``. Slack sends one for every profile change of anyone in the workspace,
+so the listener returns at once unless the user was deactivated."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import BoltContext
+
+from bot.clock import Clock
+from schedules.people import plan_owner_gone
+from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def user_changed(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+    """A deactivated user who owns customers: each customer's channel is told once (by the next tick), so the team
+    picks another owner. Reactivated, nothing to undo: the owner is theirs again."""
+    user = event.get("user")
+    if not isinstance(user, dict) or user.get("deleted") is not True:
+        return
+    team_id, user_id = context.team_id, user.get("id")
+    if not team_id or not isinstance(user_id, str) or not user_id:
+        return
+    planned = plan_owner_gone(store, team_id=team_id, user_id=user_id, now=clock())
+    if planned:
+        logger.info("user %s of %s deactivated: %d customer channel(s) to be told", user_id, team_id, planned)

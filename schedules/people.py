@@ -1,0 +1,55 @@
+"""A customer's owner deactivated in Slack (Slack's `user_change` event, handlers/events/people.py): the team is told
+once in the customer's channel, so someone picks another owner — nudges, overdue alerts and red check-ins otherwise
+go to a person nobody reads for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from handlers.blocks import section
+from schedules.cadence import destination
+from schedules.sender import Message, Skip, register
+from storage.models import Nudge
+from storage.store import Store
+
+OWNER_GONE = "owner_gone"
+
+
+def plan_owner_gone(store: Store, *, team_id: str, user_id: str, now: datetime) -> int:
+    """One notice per live customer `user_id` owns (its key names the owner: a redelivered event plans nothing more,
+    a later owner deactivated in turn is told again). Returns how many were planned."""
+    planned = 0
+    for customer in store.customers(team_id=team_id):
+        if customer.owner_id != user_id or customer.id is None:
+            continue
+        planned += store.plan_nudge(
+            team_id=team_id,
+            kind=OWNER_GONE,
+            subject=f"customer:{customer.id}",
+            due_key=f"owner:{user_id}"[:64],
+            due_at=now,
+            now=now,
+            customer_id=customer.id,
+            payload={"owner_id": user_id},
+        )
+    return planned
+
+
+def render_owner_gone(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
+    owner = str(nudge.payload.get("owner_id") or "")
+    if customer is None or customer.archived_at is not None:
+        return Skip("customer gone or archived", "cancelled")
+    if customer.owner_id != owner:
+        return Skip("another owner was picked", "cancelled")
+    channel, _ = destination(customer, now)  # the team's own channel: not one the customer's people read
+    if channel is None:
+        return Skip("no channel of the team's to tell it in")
+    text = (
+        f":warning: <@{owner}>, the owner of *{customer.name}*, was deactivated in Slack, so its call nudges, overdue"
+        f" alerts and red check-ins reach nobody. Pick another owner: `/partner edit {customer.name} @owner`."
+    )
+    return Message(text=text, blocks=[section(text)], channel=channel, customer_id=customer.id)
+
+
+register(OWNER_GONE, render_owner_gone, grace=False, label="the notice that a customer's owner was deactivated")
