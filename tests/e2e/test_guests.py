@@ -24,7 +24,7 @@ from handlers.ids import (
 )
 from handlers.permissions import GUEST_CHECKS, GUESTS_ONLY_NOTE, WHO_UNKNOWN_NOTE
 from storage.store import Store
-from tests.e2e.test_surveys import ok, opened, shared_customer, submit
+from tests.e2e.test_surveys import EXTERNAL_TEAM, ok, opened, shared_customer, submit
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -231,3 +231,17 @@ def test_a_guest_cannot_be_made_a_customers_owner(
     errors = ok(slack.view_submission(ADD_CUSTOMER_MODAL, form, private_metadata="{}"))["errors"]
     assert "is a guest of the workspace" in errors["owner"]
     assert [(c.name, c.owner_id) for c in store.customers(team_id=TEAM_ID)] == [("Acme Corp", "U0001")]
+
+
+def test_someone_of_the_customers_organisation_typing_partner_list_sees_no_customer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """A slash command typed in a Slack Connect channel by the customer's person carries their own team_id: refused
+    as theirs (handlers/identity.py), without a guest check of ours on top."""
+    shared_customer(slack, fake_slack, store)
+    fake_slack.add_user("U0EXT1", name="cleo", team_id=EXTERNAL_TEAM, stranger=True)
+    theirs = SlackRequests(slack.base_url, signing_secret=slack.signing_secret, team_id=EXTERNAL_TEAM, fake=fake_slack)
+    for text in ("list", "list all", "digest team", "show acme"):
+        body = ok(theirs.command(text, user_id="U0EXT1", user_name="cleo", channel_id="C0SHARED"))
+        assert body["text"].endswith("account team can use `/partner`. Nothing was changed.") and "blocks" not in body
+    assert users_info_of(fake_slack, "U0EXT1") == 0
