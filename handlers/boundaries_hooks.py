@@ -216,11 +216,12 @@ def log_slip(
     assert customer.id is not None
     slip = next((s for s in after.slips if s.idempotency_key == idempotency_key), None)
     paused = slip is not None and slip.source.endswith(PAUSED_SUFFIX)
-    held_since: datetime | None = None
+    # This call found it held and it is active now: this slip reopened it, or its twin did a moment ago.
+    reopened_now = record.rule.status == "held" and after.rule.status == "active"
+    held_since = record.rule.held_at if reopened_now else None
     if created:
         refresh_health(store, team_id=customer.team_id, customer_id=customer.id, now=now, settings=settings)
-        if record.rule.status == "held" and after.rule.status == "active" and record.rule.held_at is not None:
-            held_since = record.rule.held_at
+        if held_since is not None:
             store.record_boundary_event(
                 team_id=customer.team_id,
                 customer_id=customer.id,
@@ -229,7 +230,7 @@ def log_slip(
                 detail={"boundary_id": after.id, "slip": idempotency_key, "held_at": held_since.isoformat()},
                 now=now,
             )
-    else:  # the same slip delivered again: whatever the first delivery found
+    elif held_since is None:  # the same slip delivered again, after the first reopened it: as the first found it
         events = store.boundary_events(team_id=customer.team_id, customer_id=customer.id, kinds=[REOPENED_EVENT])
         first = next((e for e in events if e.detail.get("slip") == idempotency_key), None)
         if first is not None and isinstance(first.detail.get("held_at"), str):
