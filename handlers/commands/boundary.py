@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 
 from domain import boundaries as rules
 from domain.errors import UserError
@@ -299,9 +300,27 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
     _nothing_after(extra, customer, "preview")
     cal = planning.customer_calendar(customer, call.settings.default_tz)
     upcoming = planning.next_reminder(record.row.reminders, cal, after=call.now, policy=call.settings.boundary_policy)
-    seed = planning.template_seed(record.id, upcoming[0] if upcoming else cal.local_date(call.now))
-    template = None if record.row.reminder_text else rules.pick_template(record.row.last_template, seed)
-    wording = planning.reminder_wording(record, template)
+    day = upcoming[0] if upcoming else cal.local_date(call.now)
+    # Needs in force at once whose reminders fall the same day go out as one message (the first one's): shown so.
+    together = [record]
+    if record.rule.status == "active" and upcoming:
+
+        def next_day(r: BoundaryRecord) -> date | None:
+            found = planning.next_reminder(r.row.reminders, cal, after=call.now, policy=call.settings.boundary_policy)
+            return found[0] if found else None
+
+        together = [
+            r
+            for r in _records(call, customer)
+            if r.rule.status == "active" and (r.id == record.id or next_day(r) == day)
+        ]
+    lead = together[0]
+    seed = planning.template_seed(lead.id, day)
+    template = None if lead.row.reminder_text else rules.pick_template(lead.row.last_template, seed)
+    if len(together) > 1:
+        wording = planning.several_reminder_wording(together, template)
+    else:
+        wording = planning.reminder_wording(record, template)
     if record.row.reminder_text:
         source = "your own wording"
     else:
@@ -313,7 +332,12 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
     change = f'Change it: `/partner boundary {customer.name} wording {record.number} "<your words>"`'
     if record.row.reminder_text:
         change += f" or `… wording {record.number} reset`"
-    text = f"*Next reminder for {customer.name}* ({source}):\n>{wording}\n{when}\n{change}."
+    quoted_wording = "\n".join(f">{line}" for line in wording.split("\n"))
+    if len(together) > 1:
+        source += (
+            f"; with {len(together) - 1} other agreement{'s' if len(together) > 2 else ''} in force, in one message"
+        )
+    text = f"*Next reminder for {customer.name}* ({source}):\n{quoted_wording}\n{when}\n{change}."
     return {"text": text}
 
 

@@ -114,6 +114,9 @@ def test_two_active_needs_are_restated_in_one_reminder_on_the_monday(
     clock.set(ny(2026, 11, 26, 11))
     ephemeral(acme.command("boundary acme slip 1 missed it"))
     assert [r.rule.status for r in records(store)] == ["active", "active"]
+    preview = ephemeral(acme.command("boundary acme preview 2"))
+    assert f">A reminder of how we work together:\n>• {FIRST}.\n>• {SECOND}." in preview, preview
+    assert "with 1 other agreement in force, in one message" in preview
     for minute in (0, 1, 30):
         tick(store, settings, ny(2026, 11, 30, 9, minute))
     (reminder,) = channel_posts(fake_slack, "C0ACME")
