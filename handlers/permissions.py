@@ -5,7 +5,9 @@ buttons, Home, exports) are for the workspace's full members. Slack's guests —
 single-channel `is_ultra_restricted`, often contractors or the customer's own people — are told so and shown
 nothing; the only thing open to them, as to people of another organisation (handlers/identity.py), is the
 customer's-own-view survey posted by `/partner ask`. users.info's answer is kept for GUEST_CHECK_TTL seconds per
-person; when Slack cannot answer, nothing is shown or changed and they are asked to try again (fail closed).
+person. When Slack cannot answer (rate limit, outage, timeout), its last word on the person stands; for someone it
+never placed, an export is refused with a try-again (a whole team's records in one file), while the everyday work —
+a check-in, a click, Home — goes on as a member's: a Slack hiccup must not cost the team the check-in they typed.
 """
 
 from __future__ import annotations
@@ -43,9 +45,6 @@ WHO_UNKNOWN = (
 GUESTS_ONLY_NOTE = (
     "Partner is for the workspace's full members: Slack shows you as a guest, so Partner shows you no customers "
     "and changes nothing. A workspace admin can tell you more."
-)
-WHO_UNKNOWN_NOTE = (
-    "Sorry — I couldn't check who you are with Slack just now, so I showed and changed nothing. Try again in a moment."
 )
 # How long users.info's word on a person is kept: guest status can change any day, but asking on every click
 # would spend users.info's rate limit (tier 4) and the 3 seconds Slack gives an answer.
@@ -117,8 +116,9 @@ class _GuestChecks:
         self._known: OrderedDict[tuple[str, str], tuple[bool, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def is_guest(self, client: WebClient, *, team_id: str, user_id: str) -> bool:
-        """Raises WhoUnknown when Slack cannot say (not remembered: asked again next time)."""
+    def is_guest(self, client: WebClient, *, team_id: str, user_id: str, when_unknown: bool | None = None) -> bool:
+        """When Slack cannot say: its last answer on the person, however old; else `when_unknown`, or WhoUnknown
+        when that is None (a failure is not remembered: Slack is asked again next time)."""
         key = (team_id, user_id)
         with self._lock:
             known = self._known.get(key)
@@ -129,8 +129,14 @@ class _GuestChecks:
             guest = bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
         except (SlackClientError, OSError, KeyError, TypeError, AttributeError) as e:
             error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
-            logger.warning("users.info failed for %s (%s): not told whether they are a guest", user_id, error)
-            raise WhoUnknown(error) from None
+            if known is not None:
+                logger.warning("users.info failed for %s (%s): going by Slack's last word on them", user_id, error)
+                return known[0]
+            if when_unknown is None:
+                logger.warning("users.info failed for %s (%s): not told whether they are a guest", user_id, error)
+                raise WhoUnknown(error) from None
+            logger.warning("users.info failed for %s (%s): served as a member this time", user_id, error)
+            return when_unknown
         self.remember(team_id, user_id, guest=guest)
         return guest
 
@@ -155,15 +161,18 @@ def require_full_member(
     user_id: str,
     team_id: str = "",
     refused: str = MEMBERS_ONLY,
-    unknown: str = WHO_UNKNOWN,
+    unknown: str | None = WHO_UNKNOWN,
 ) -> None:
     """Raises a UserError (`refused`) unless Slack says `user_id` is a full member: guests (multi-channel
     `is_restricted`, single-channel `is_ultra_restricted`) are often contractors or outsiders, and Partner's records
-    hold every customer's notes. When Slack cannot say (rate limit, outage, timeout), `unknown`: fail closed."""
+    hold every customer's notes. When Slack cannot say (rate limit, outage, timeout) and never placed them: the
+    UserError `unknown` (fail closed), or with `unknown=None` they are served as a member."""
     try:
-        guest = GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=user_id)
+        guest = GUEST_CHECKS.is_guest(
+            client, team_id=team_id, user_id=user_id, when_unknown=False if unknown is None else None
+        )
     except WhoUnknown:
-        raise UserError(unknown) from None
+        raise UserError(unknown or WHO_UNKNOWN) from None
     if guest:
         raise UserError(refused)
 
@@ -181,12 +190,9 @@ def refuse_guests(body: dict[str, Any], context: BoltContext, next: Callable[[],
     user_id = actor_user_id(context, body)
     if body.get("type") not in _ACTED_ON or not user_id or open_to_external(body) or is_external(context, body):
         return next()
-    try:
-        guest = GUEST_CHECKS.is_guest(context.client, team_id=app_team_id(context, body), user_id=user_id)
-    except WhoUnknown:
-        guest = None
-    if guest is False:
+    team_id = app_team_id(context, body)
+    if not GUEST_CHECKS.is_guest(context.client, team_id=team_id, user_id=user_id, when_unknown=False):
         return next()
     if body.get("type") == "block_suggestion":
         return BoltResponse(status=200, body='{"options": []}', headers={"content-type": "application/json"})
-    raise UserError(GUESTS_ONLY_NOTE if guest else WHO_UNKNOWN_NOTE)
+    raise UserError(GUESTS_ONLY_NOTE)

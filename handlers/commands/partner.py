@@ -48,7 +48,7 @@ from handlers.commands.upcoming import upcoming
 from handlers.followups import AfterAck, CommandFollowUp, hand_over_command_followup
 from handlers.home_publisher import publisher_of
 from handlers.parsing import split_first
-from handlers.permissions import GUESTS_ONLY_NOTE, MEMBERS_ONLY, WHO_UNKNOWN, WHO_UNKNOWN_NOTE, require_full_member
+from handlers.permissions import GUESTS_ONLY_NOTE, MEMBERS_ONLY, WHO_UNKNOWN, require_full_member
 from storage.store import Store
 
 _ASKING = ("me", "please", "pls", "us")  # `help me`: asking for help, not about a word
@@ -198,7 +198,7 @@ def partner_command(
             team_id=call.team_id,
             user_id=call.user_id,
             refused=MEMBERS_ONLY if export else GUESTS_ONLY_NOTE,
-            unknown=WHO_UNKNOWN if export else WHO_UNKNOWN_NOTE,
+            unknown=WHO_UNKNOWN if export else None,
         )
         reply(ack, subcommand.run(call))
     except UserError as e:

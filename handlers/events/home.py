@@ -34,7 +34,7 @@ from handlers.blocks.home import (
 )
 from handlers.blocks.home import home_view as build_home_view
 from handlers.home_publisher import publisher_of
-from handlers.permissions import GUEST_CHECKS, WhoUnknown
+from handlers.permissions import GUEST_CHECKS
 from schedules import planner
 from schedules.slack_http import TRANSIENT
 from storage.store import Store
@@ -238,19 +238,12 @@ GUEST_HOME = _short_home(
     ":wave: *Partner is for this workspace's full members.*\nSlack shows you as a guest, so Partner's customers, "
     "check-ins and health scores are not shown here. A workspace admin can tell you more."
 )
-WHO_UNKNOWN_HOME = _short_home(
-    "Sorry — I couldn't check who you are with Slack just now, so there is nothing to show yet. "
-    "Open this tab again in a moment."
-)
 
 
 def home_for_non_member(client: WebClient, *, team_id: str, user_id: str) -> dict[str, Any] | None:
-    """The short view a guest gets instead of the dashboard (or, when Slack cannot say who they are, a "try again"
-    one: the dashboard is never published on a guess); None for a full member."""
-    try:
-        return GUEST_HOME if GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=user_id) else None
-    except WhoUnknown:
-        return WHO_UNKNOWN_HOME
+    """The short view a guest gets instead of the dashboard; None for a full member (and, when Slack cannot say,
+    for someone it never called a guest: handlers/permissions.py)."""
+    return GUEST_HOME if GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=user_id, when_unknown=False) else None
 
 
 def publish_home(
