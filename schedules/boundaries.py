@@ -344,8 +344,13 @@ def plan_boundary_reminders(*, store: Store, client: WebClient, now: datetime, s
             if created and not quiet:
                 planned += 1
                 if template is not None:
-                    store.edit_boundary(team_id=customer.team_id, boundary_id=record.id, last_template=template)
-                    _with_last_template(record, template)
+                    # The needs restated with it too: their next reminder alone won't open with the same words.
+                    for restated in [record, *folded]:
+                        if not restated.row.reminder_text:
+                            store.edit_boundary(
+                                team_id=customer.team_id, boundary_id=restated.id, last_template=template
+                            )
+                            _with_last_template(restated, template)
     return planned
 
 

@@ -127,3 +127,23 @@ def test_two_active_needs_are_restated_in_one_reminder_on_the_monday(
         tick(store, settings, ny(2026, 12, 7, 9, minute))
     posts = channel_posts(fake_slack, "C0ACME")
     assert len(posts) == 2 and FIRST in posts[1]["text"] and SECOND in posts[1]["text"]
+
+
+def test_a_need_restated_with_another_is_not_restated_alone_in_the_same_words_the_next_week(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """Monday's one message restated both needs in the plainest words; the first then holds, and the next Monday the
+    second alone is restated in other words — never the same opening twice in a row in the customer's channel."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    clock.set(ny(2026, 11, 25, 11))
+    ephemeral(acme.command("boundary acme held 1"))
+    ephemeral(acme.command("boundary acme activate 2"))
+    clock.set(ny(2026, 11, 26, 11))
+    ephemeral(acme.command("boundary acme slip 1 missed it"))
+    tick(store, settings, ny(2026, 11, 30, 9))
+    clock.set(ny(2026, 12, 1, 11))
+    ephemeral(acme.command("boundary acme held 1"))
+    tick(store, settings, ny(2026, 12, 7, 9))
+    together, alone = (p["text"] for p in channel_posts(fake_slack, "C0ACME"))
+    assert together.startswith("A reminder of how we work together:\n") and alone.endswith(SECOND + "."), alone
+    assert not alone.startswith("A reminder of how we work together:"), alone
