@@ -302,6 +302,24 @@ class CustomerQueries(WorkspaceQueries):
             session.commit()
         return bool(changed)
 
+    def move_channel(self, *, team_id: str, old_channel_id: str, new_channel_id: str, now: datetime) -> int:
+        """Slack gave a channel a new id (``channel_id_changed``): every customer of the team in it (archived ones
+        too) and the team digest follow it, else their posts would meet `channel_not_found` from then on. Returns
+        how many customers moved; a redelivered event finds none."""
+        with self.session() as session:
+            moved = session.exec(  # type: ignore[call-overload]
+                update(Customer)
+                .where(col(Customer.team_id) == team_id, col(Customer.channel_id) == old_channel_id)
+                .values(channel_id=new_channel_id, updated_at=now)
+            ).rowcount
+            session.exec(  # type: ignore[call-overload]
+                update(Workspace)
+                .where(col(Workspace.team_id) == team_id, col(Workspace.digest_channel_id) == old_channel_id)
+                .values(digest_channel_id=new_channel_id)
+            )
+            session.commit()
+        return int(moved or 0)
+
     def set_channel_shared(self, *, team_id: str, channel_id: str, shared: bool | None, now: datetime) -> int:
         """Records what Slack just said of this channel on every customer of the team whose channel it is (archived
         ones too: they keep it when restored): whether it is shared with another organisation, and when Slack said

@@ -6,6 +6,7 @@ from slack_bolt import App, BoltContext
 from bot.metrics import OUTCOME_KEY
 from handlers.events.channels import (
     bot_joined_channel,
+    channel_id_changed,
     channel_refuses,
     channel_shared,
     channel_unarchived,
@@ -50,8 +51,10 @@ def register(app: App) -> None:
     app.event("group_left")(channel_refuses)
     app.event("member_left_channel")(channel_refuses)
     app.event("channel_unarchive")(channel_unarchived)
+    app.event("group_unarchive")(channel_unarchived)
+    # A channel given a new id by Slack: its customers and the digest follow it.
+    app.event("channel_id_changed")(channel_id_changed)
     # A customer's owner deactivated in Slack: the customer's channel is told to pick another.
     app.event("user_change")(user_changed)
-    app.event("group_unarchive")(channel_unarchived)
     # Last: any other event, once the listeners above have passed it by.
     app.event(ANY_OTHER_EVENT)(ignore_event)

@@ -118,6 +118,18 @@ def channel_refuses(event: dict[str, Any], context: BoltContext, client: WebClie
         stop_digest_in_gone_channel(store=store, client=client, workspace=workspace, channel_id=channel_id, error=error)
 
 
+def channel_id_changed(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+    """Slack gave a channel a new id (a private channel made public, a workspace moved into an Enterprise Grid
+    organisation): its customers and the team digest follow it, so their posts keep going there."""
+    team_id, old, new = context.team_id, event.get("old_channel_id"), event.get("new_channel_id")
+    if not team_id or not isinstance(old, str) or not isinstance(new, str) or not old or not new or old == new:
+        return
+    moved = store.move_channel(team_id=team_id, old_channel_id=old, new_channel_id=new, now=clock())
+    if moved:
+        logger.info("channel %s is now %s: %d customer(s) follow it", old, new, moved)
+        refresh_channel_homes(context, store, team_id, new)
+
+
 def channel_unarchived(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
     """The customer's channel unarchived: the refusal its archiving left is cleared, so the next nudge goes there
     again instead of to the owner's DM for a week (CHANNEL_RETRY_AFTER). Should Partner no longer be a member, that

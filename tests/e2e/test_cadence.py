@@ -1680,3 +1680,24 @@ def test_an_owner_deactivated_in_slack_is_said_in_the_customers_channel_once(
         " red check-ins reach nobody. Pick another owner: `/partner edit Acme @owner`."
     ]
     assert [(n.customer_id, n.status) for n in rows(store, "owner_gone")] == [(1, "sent"), (3, "skipped")]
+
+
+def test_a_channel_slack_gives_a_new_id_keeps_its_customers_nudges_and_the_digest(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    acme = add(store)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0ACME", now=MON, chosen_by="U0001")
+    clock.set(day(1, timedelta(hours=-3)))
+    # The private channel made public, say: the same channel, messages and members, under a new id.
+    fake_slack.channels["C0ACMEPUB"] = {**fake_slack.channels.pop("C0ACME"), "id": "C0ACMEPUB"}
+    changed = {"type": "channel_id_changed", "old_channel_id": "C0ACME", "new_channel_id": "C0ACMEPUB"}
+    for retry in (None, 1):
+        assert slack.event(changed, event_id="Ev0MOVED", retry_num=retry).status == 200
+    moved = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert moved is not None and (moved.channel_id, moved.channel_error) == ("C0ACMEPUB", None)
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    assert workspace is not None and workspace.digest_channel_id == "C0ACMEPUB"
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack, "C0ACMEPUB")
+    assert message["text"].startswith("Time for the daily call with Acme (Tue 1 Dec")
+    assert fake_slack._dm_by_user.get("U0001") is None  # not a refusal and a DM
