@@ -164,8 +164,8 @@ def resume(call: CommandCall) -> Reply:
 
 
 def _agreements_paused(call: CommandCall, customer_id: int) -> str:
-    """What a pause does to the working agreements being introduced: their reminders stop, and the weeks paused don't
-    count toward one holding (domain.boundaries.has_held)."""
+    """What a pause does to the working agreements being introduced: their reminders stop, the weeks paused don't
+    count toward one holding (domain.boundaries.has_held), and slips logged meanwhile escalate nothing."""
     active = [
         r.rule.text
         for r in call.store.boundary_records(team_id=call.team_id, customer_id=customer_id)
@@ -174,7 +174,10 @@ def _agreements_paused(call: CommandCall, customer_id: int) -> str:
     if not active:
         return ""
     more = f" (and {len(active) - 1} more)" if len(active) > 1 else ""
-    return f" So are the reminders of “{active[0]}”{more}, and the weeks it is paused don't count toward it holding."
+    return (
+        f" So are the reminders of “{active[0]}”{more}, and the weeks it is paused don't count toward it holding."
+        " A slip logged meanwhile is kept, but asks nobody to decide about it."
+    )
 
 
 def _pause(call: CommandCall, *, paused: bool) -> Reply:

@@ -29,7 +29,9 @@ def test_slips_logged_while_the_customer_is_paused_are_kept_but_ask_the_owner_no
     answer says they don't count, and the owner is not asked to decide. A run after the resume asks them, once."""
     ephemeral(acme.command("boundary acme activate 1"))
     clock.set(ny(2026, 11, 27, 10))
-    ephemeral(acme.command("pause acme"))
+    assert "A slip logged meanwhile is kept, but asks nobody to decide about it." in ephemeral(
+        acme.command("pause acme")
+    )
     for day in (30, 1, 2):
         clock.set(ny(2026, 11 if day == 30 else 12, day, 11))
         reply = ephemeral(acme.command(f"boundary acme slip 1 late on the {day}th", user_id="U0002", user_name="sam"))
