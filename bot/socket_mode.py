@@ -120,14 +120,14 @@ LINK_DISABLED = (
 )
 
 
-def _log_control_message(text: str) -> None:
-    """The operator's view of the connection: how many Slack counts, and why it is replaced."""
+def _log_control_message(text: str) -> str | None:
+    """The operator's view of the connection: how many Slack counts, and why it is replaced. The message's type."""
     try:
         message = json.loads(text)
     except ValueError:
-        return
+        return None
     if not isinstance(message, dict):
-        return
+        return None
     if message.get("type") == "hello":
         logger.info(
             "connected to Slack in Socket Mode (%s connection(s) open for this app)", message.get("num_connections")
@@ -138,6 +138,8 @@ def _log_control_message(text: str) -> None:
             logger.error(LINK_DISABLED)
         else:
             logger.info("Slack is replacing the Socket Mode connection (%s); opening a new one", reason)
+    kind = message.get("type")
+    return kind if isinstance(kind, str) else None
 
 
 class HangUpAwareClient(SocketModeClient):
@@ -147,6 +149,9 @@ class HangUpAwareClient(SocketModeClient):
         self.answered = threading.Condition()
         # Held while a new connection's handshake runs and it replaces the old one, and by each send.
         self.switching = threading.Lock()
+        # The thread opening the connection that replaces one Slack retires (`disconnect`), while it runs.
+        self.replacing: threading.Thread | None = None
+        self.replacing_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
     def envelope_answered(self) -> None:
@@ -214,9 +219,26 @@ class HangUpAwareClient(SocketModeClient):
         if '"envelope_id"' in message:
             with self.answered:
                 self.unanswered += 1
-        elif len(message) < CONTROL_MESSAGE_MAX:
-            _log_control_message(message)
+        elif len(message) < CONTROL_MESSAGE_MAX and _log_control_message(message) == "disconnect":
+            self._replace_connection()
+            return
         super()._on_message(message)
+
+    def _replace_connection(self) -> None:
+        """Slack's `disconnect`: the new connection is opened on a thread of its own. slack-sdk opened it on the one
+        thread handing envelopes to the workers, and slept out a `ratelimited` on apps.connections.open there, so the
+        envelopes Slack still sent on the old connection meanwhile waited, unanswered, past Slack's 3 s."""
+        with self.replacing_lock:
+            if self.closed or (self.replacing is not None and self.replacing.is_alive()):
+                return  # a replacement is under way already
+            self.replacing = threading.Thread(target=self._open_replacement, name="socket-mode-replace", daemon=True)
+            self.replacing.start()
+
+    def _open_replacement(self) -> None:
+        try:
+            self.connect_to_new_endpoint(force=True)
+        except Exception as e:  # the old connection serves on; its hang-up reconnects later
+            logger.warning("could not open a Socket Mode connection to replace the old one (%s)", e)
 
     def _on_error(self, error: Exception) -> None:
         if isinstance(error, SlackHungUp):

@@ -272,6 +272,27 @@ def test_the_connections_ticket_never_reaches_the_logs(sm: SocketModeRequests, f
     assert "ticket=[REDACTED]" in written  # the capture saw the URL
 
 
+def test_envelopes_on_the_old_connection_are_acked_while_slack_rate_limits_the_new_one(
+    sm: SocketModeRequests, fake_slack: FakeSlack
+) -> None:
+    """Slack's `disconnect`, then apps.connections.open answering `ratelimited` with a Retry-After of 4 s: slack-sdk
+    waited it out on the thread that hands envelopes to the workers, so a command still arriving on the old
+    connection was not even started until the new one opened (its ack after 4 s, Slack gives up after 3)."""
+    server = fake_slack.socket_mode
+    first = server.wait_connected()
+    fake_slack.fail_next("apps.connections.open", status=429, retry_after=4)
+    server.request_disconnect("warning")
+    fake_slack.wait_for("apps.connections.open", count=2)  # the reconnect has started, and is told to wait
+    sm.connection = first  # Slack still delivers on the old connection until it closes it
+    started = time.monotonic()
+    assert "/partner help" in ack_text(sm.command("help"))
+    assert time.monotonic() - started < 2.0
+    sm.connection = None
+    server.wait_connected(newer_than=first, timeout=30)
+    assert "/partner help" in ack_text(sm.command("help"))
+    assert server.errors == [] and server.stray_messages == []
+
+
 def test_reconnects_when_slack_hangs_up_without_a_word_and_keeps_working(
     sm: SocketModeRequests, handler: SocketModeHandler, fake_slack: FakeSlack
 ) -> None:
