@@ -106,7 +106,8 @@ def _number(
     """The boundary numbered as in `list`, and the rest of what was typed after the number.
 
     With `active_by_default` (`held`, `slip`) and no number, the one active boundary is meant (`held` without a
-    number is how the issue spells it); with several active, the number is still needed.
+    number is how the issue spells it), or for a slip with none active the one that holds; with several active, the
+    number is still needed.
     """
     parts = raw.strip().split(None, 1)
     usage = f"/partner boundary {customer.name} {action} <n>"
@@ -116,6 +117,10 @@ def _number(
         active = [r for r in records if r.rule.status == "active"]
         if len(active) == 1:
             return active[0], raw.strip()
+        held = [r for r in records if r.rule.status == "held"]
+        if not active and len(held) == 1 and action != "held":
+            # "slip missed it again" once the one agreement in force holds: that one (the slip reopens it).
+            return held[0], raw.strip()
         if len(active) > 1:  # "slip missed the call" with two being introduced: which one, named, not "not a number"
             which = ", ".join(f"{r.number}. {quoted(r.rule.text)}" for r in active)
             example = f"/partner boundary {customer.name} {action} {active[0].number} {raw.strip()}".rstrip()

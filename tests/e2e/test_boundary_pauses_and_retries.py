@@ -149,3 +149,18 @@ def test_a_need_restated_with_another_is_not_restated_alone_in_the_same_words_th
     together, alone = (p["text"] for p in channel_posts(fake_slack, "C0ACME"))
     assert together.startswith("A reminder of how we work together:\n") and alone.endswith(SECOND + "."), alone
     assert not alone.startswith("A reminder of how we work together:"), alone
+
+
+def test_a_slip_without_a_number_once_the_only_agreement_in_force_holds_is_logged_on_it(
+    acme: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """ "The one active agreement" when a slip names none: once it holds, that one is still the agreement in force, and
+    "slip missed it again" meant it (it said "'missed' isn't a number from the list")."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    clock.set(ny(2026, 12, 1, 11))
+    ephemeral(acme.command("boundary acme held"))
+    clock.set(ny(2026, 12, 3, 11))
+    reply = ephemeral(acme.command("boundary acme slip missed it again"))
+    assert reply.startswith(f"Logged a slip on “{FIRST}” with *Acme Corp* (1 slip in the last 30 days).")
+    assert "It had held since Tue 1 Dec; it is being introduced again" in reply, reply
+    assert [s.note for s in records(store)[0].slips] == ["missed it again"]
