@@ -23,6 +23,7 @@ import itertools
 import json
 import math
 import mimetypes
+import re
 import secrets
 import threading
 import time
@@ -44,6 +45,8 @@ JSON_STRING_FIELDS = frozenset({"blocks", "view", "attachments", "files", "metad
 # Slack refuses messages with more than 50 blocks and modals/home tabs with more than 100.
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
+# chat.postMessage's `text`: Slack documents 40,000 characters and answers msg_too_long past it.
+MAX_MESSAGE_TEXT = 40_000
 # Block Kit's documented element limits (docs.slack.dev/reference/block-kit): ("what", "field") -> max characters
 # or items. One table, read by the one walker ``block_kit_violation`` that both the message and the view checks use.
 BLOCK_KIT_LIMITS: dict[tuple[str, str], int] = {
@@ -73,6 +76,10 @@ BLOCK_KIT_LIMITS: dict[tuple[str, str], int] = {
     ("input", "hint"): 2000,
     ("plain_text_input", "placeholder"): 150,
     ("image", "alt_text"): 2000,
+    ("text", "text"): 3000,  # any text object, e.g. a context block's element
+    ("plain_text_input", "max_length"): 3000,
+    ("plain_text_input", "min_length"): 3000,
+    ("select", "min_options"): 1,  # a static select needs something to pick
     ("confirm", "title"): 100,
     ("confirm", "text"): 300,
     ("confirm", "confirm"): 30,
@@ -153,6 +160,24 @@ def _check_confirm(confirm: Any, pointer: str) -> None:
     _text_of(confirm.get("deny"), f"{pointer}/deny", limit=L["confirm", "deny"], plain_only=True)
 
 
+def _initial_among_options(element: dict[str, Any], pointer: str) -> None:
+    """Slack: initial_option / initial_options must exactly match options of the element (a static select's,
+    radio buttons', checkboxes'); an external select's initial options are its own."""
+    if element.get("type") in ("external_select", "multi_external_select"):
+        return
+    options = list(element.get("options") or [])
+    for group in element.get("option_groups") or []:
+        options.extend(group.get("options") or [] if isinstance(group, dict) else [])
+    for key in ("initial_option", "initial_options"):
+        initial = element.get(key)
+        if initial is None:
+            continue
+        for i, option in enumerate([initial] if key == "initial_option" else initial):
+            if option not in options:
+                where = f"{pointer}/{key}" + ("" if key == "initial_option" else f"/{i}")
+                raise BlockKitViolation("must match one of the options", where)
+
+
 def _check_element(element: Any, pointer: str) -> None:
     """One interactive or context element (button, select, overflow, radio, checkboxes, input, image, text)."""
     L = BLOCK_KIT_LIMITS
@@ -163,7 +188,7 @@ def _check_element(element: Any, pointer: str) -> None:
     if element.get("confirm") is not None:
         _check_confirm(element["confirm"], f"{pointer}/confirm")
     if kind in ("plain_text", "mrkdwn"):
-        _text_of(element, pointer, limit=None)
+        _text_of(element, pointer, limit=L["text", "text"])
     elif kind == "button":
         _text_of(element.get("text"), f"{pointer}/text", limit=L["button", "text"], plain_only=True)
         _max_len(element.get("value"), L["button", "value"], f"{pointer}/value")
@@ -190,9 +215,14 @@ def _check_element(element: Any, pointer: str) -> None:
                     _max_items(group.get("options"), L["select", "options"], f"{where}/options")
                 ):
                     _check_option(option, f"{where}/options/{i}", plain_only=True)
+        if kind in ("static_select", "multi_static_select") and element.get("option_groups") is None:
+            _max_items(
+                element.get("options"), L["select", "options"], f"{pointer}/options", minimum=L["select", "min_options"]
+            )
         for key in ("initial_option",):
             if element.get(key) is not None:
                 _check_option(element[key], f"{pointer}/{key}", plain_only=True)
+        _initial_among_options(element, pointer)
     elif kind == "overflow":
         options = _max_items(
             element.get("options"), L["overflow", "options"], f"{pointer}/options", minimum=L["overflow", "min_options"]
@@ -203,7 +233,15 @@ def _check_element(element: Any, pointer: str) -> None:
         options = _max_items(element.get("options"), L[kind, "options"], f"{pointer}/options", minimum=1)
         for i, option in enumerate(options):
             _check_option(option, f"{pointer}/options/{i}", plain_only=False)
+        _initial_among_options(element, pointer)
+    elif kind == "datepicker":
+        initial = element.get("initial_date")
+        if initial is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(initial)):
+            raise BlockKitViolation("must match format YYYY-MM-DD", f"{pointer}/initial_date")
     elif kind == "plain_text_input":
+        for key in ("max_length", "min_length"):
+            if element.get(key) is not None and not 0 <= int(element[key]) <= L["plain_text_input", key]:
+                raise BlockKitViolation(f"must be at most {L['plain_text_input', key]}", f"{pointer}/{key}")
         if element.get("placeholder") is not None:
             _text_of(
                 element["placeholder"],
@@ -1157,7 +1195,11 @@ class FakeSlack:
             if (
                 known
                 and blocks is not None
-                and (not isinstance(blocks, list) or block_kit_violation(blocks, "/blocks") is not None)
+                and (
+                    not isinstance(blocks, list)
+                    or len(blocks) > MAX_MESSAGE_BLOCKS
+                    or block_kit_violation(blocks, "/blocks") is not None
+                )
             ):
                 reply = _Reply(400, b"invalid_blocks", "text/plain")
         self._record(Call("response_url", params, headers, None, reply.status, self._reply_dict(reply), started, path))
@@ -1266,6 +1308,11 @@ class FakeSlack:
             raise _ApiError("invalid_blocks")
 
     @staticmethod
+    def _check_text(params: dict[str, Any]) -> None:
+        if len(_str_param(params, "text")) > MAX_MESSAGE_TEXT:
+            raise _ApiError("msg_too_long")
+
+    @staticmethod
     def _has_content(params: dict[str, Any]) -> bool:
         return bool(params.get("text")) or bool(params.get("blocks")) or bool(params.get("attachments"))
 
@@ -1364,6 +1411,7 @@ class FakeSlack:
         if not self._has_content(params):
             raise _ApiError("no_text")
         self._check_blocks(params.get("blocks"), MAX_MESSAGE_BLOCKS)
+        self._check_text(params)
         thread_ts = _str_param(params, "thread_ts") or None
         message: dict[str, Any] = {
             "type": "message",
@@ -1395,6 +1443,7 @@ class FakeSlack:
         if not self._has_content(params):
             raise _ApiError("no_text")
         self._check_blocks(params.get("blocks"), MAX_MESSAGE_BLOCKS)
+        self._check_text(params)
         ts = self._next_ts()
         self.ephemeral_messages.append(
             {
@@ -1414,6 +1463,7 @@ class FakeSlack:
         if not self._has_content(params) and "blocks" not in params:
             raise _ApiError("no_text")
         self._check_blocks(params.get("blocks"), MAX_MESSAGE_BLOCKS)
+        self._check_text(params)
         # Slack keeps fields the update omits; an explicit empty list clears blocks/attachments.
         if "text" in params:
             message["text"] = _str_param(params, "text")
@@ -1489,6 +1539,8 @@ class FakeSlack:
                     continue
                 if not isinstance(text, dict) or text.get("type") != "plain_text":
                     raise fail("must be a plain_text text object", f"/view/{key}")
+                if not str(text.get("text", "")):
+                    raise fail("must be more than 0 characters", f"/view/{key}/text")
                 if len(str(text.get("text", ""))) > 24:
                     raise fail("must be less than 25 characters", f"/view/{key}/text")
             if view.get("submit") is None and any(b.get("type") == "input" for b in blocks):

@@ -55,7 +55,7 @@ class Response:
 def check_ack_blocks(reply: Response) -> None:
     """Slack refuses an ack whose blocks (a command's reply, a view_submission's update/push) break Block Kit's
     limits, and the user sees an error instead of the reply: fail the test the way Slack would refuse it."""
-    from tests.fake_slack import FakeSlack, block_kit_violation
+    from tests.fake_slack import MAX_MESSAGE_BLOCKS, MAX_MESSAGE_TEXT, FakeSlack, block_kit_violation
 
     if reply.status != 200 or "json" not in reply.headers.get("Content-Type", "").lower():
         return
@@ -66,9 +66,14 @@ def check_ack_blocks(reply: Response) -> None:
     if not isinstance(answer, dict):
         return
     blocks = answer.get("blocks")
+    assert len(str(answer.get("text") or "")) <= MAX_MESSAGE_TEXT, "Slack would refuse this reply (msg_too_long)"
     if isinstance(blocks, list):
+        assert len(blocks) <= MAX_MESSAGE_BLOCKS, f"Slack would refuse this reply of {len(blocks)} blocks"
         violation = block_kit_violation(blocks, "/blocks")
         assert violation is None, f"Slack would refuse this reply (invalid_blocks): {violation}"
+    if isinstance(answer.get("options"), list):  # a block_suggestion's answer: an external select's options
+        violation = block_kit_violation([{"type": "actions", "elements": [{"type": "external_select", **answer}]}], "")
+        assert violation is None, f"Slack would not show these options: {violation}"
     if answer.get("response_action") in ("update", "push"):
         try:
             FakeSlack.check_view(answer.get("view"), ("modal",))

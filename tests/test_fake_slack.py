@@ -477,6 +477,43 @@ BLOCK_KIT_CASES: list[tuple[str, Any, Any, str]] = [
         "/0/element/initial_value",
     ),
     (
+        "plain_text_input max_length",
+        _input(_text_input(max_length=3000)),
+        _input(_text_input(max_length=3001)),
+        "/0/element/max_length",
+    ),
+    (
+        "plain_text_input min_length",
+        _input(_text_input(min_length=3000)),
+        _input(_text_input(min_length=3001)),
+        "/0/element/min_length",
+    ),
+    (
+        "context text",
+        {"type": "context", "elements": [_plain("c" * 3000)]},
+        {"type": "context", "elements": [_plain("c" * 3001)]},
+        "/0/elements/0/text",
+    ),
+    ("static_select needs an option", _actions(_select([_option()])), _actions(_select([])), "/0/elements/0/options"),
+    (
+        "initial_option is one of the options",
+        _actions(_select([_option("a", "1"), _option("b", "2")], initial_option=_option("b", "2"))),
+        _actions(_select([_option("a", "1")], initial_option=_option("b", "2"))),
+        "/0/elements/0/initial_option",
+    ),
+    (
+        "initial_options are among the options",
+        _input({"type": "checkboxes", "options": [_option("a", "1")], "initial_options": [_option("a", "1")]}),
+        _input({"type": "checkboxes", "options": [_option("a", "1")], "initial_options": [_option("a", "2")]}),
+        "/0/element/initial_options/0",
+    ),
+    (
+        "datepicker initial_date",
+        _input({"type": "datepicker", "initial_date": "2026-11-27"}),
+        _input({"type": "datepicker", "initial_date": "27/11/2026"}),
+        "/0/element/initial_date",
+    ),
+    (
         "image alt_text",
         {"type": "image", "image_url": "https://x/i.png", "alt_text": "a" * 2000},
         {"type": "image", "image_url": "https://x/i.png", "alt_text": "a" * 2001},
@@ -538,7 +575,17 @@ def test_every_blocks_call_refuses_a_broken_limit(fake: FakeSlack, client: WebCl
         assert raised.value.response["response_metadata"]["messages"] == [
             "[ERROR] must be less than 3001 characters [json-pointer:/view/blocks/0/text/text]"
         ]
+    for call in (
+        lambda: client.chat_postMessage(channel="C0001", text="x" * 40_001),
+        lambda: client.chat_postEphemeral(channel="C0001", user="U0001", text="x" * 40_001),
+        lambda: client.chat_update(channel="C0001", ts=posted["ts"], text="x" * 40_001),
+    ):
+        with pytest.raises(SlackApiError) as raised:
+            call()
+        assert raised.value.response["error"] == "msg_too_long"
+    assert client.chat_postMessage(channel="C0001", text="x" * 40_000)["ok"]
     webhook = WebhookClient(fake.response_url())
+    assert webhook.send(text="x", blocks=[_section("x")] * 51).status_code == 400
     assert webhook.send(text="x", blocks=bad).status_code == 400
     assert webhook.send(text="x", blocks=[_section("x" * 3000)]).status_code == 200
 
