@@ -11,6 +11,7 @@ from domain.health import mood_colour, mood_rating
 from storage.models import Customer
 
 MAX_TEXT = 3000  # Slack's limit for a section's text
+MAX_MESSAGE_TEXT = 40_000  # Slack's limit for a message's own `text` (msg_too_long past it)
 MAX_OPTION_TEXT = 75
 MOOD_EMOJI = {"green": ":large_green_circle:", "yellow": ":large_yellow_circle:", "red": ":red_circle:"}
 

@@ -12,6 +12,7 @@ from bot.clock import Clock
 from bot.metrics import OUTCOME_KEY
 from bot.settings import Settings
 from domain.errors import UserError
+from handlers.blocks import MAX_MESSAGE_TEXT, truncate
 from handlers.commands.add import USAGE as ADD_USAGE
 from handlers.commands.add import add
 from handlers.commands.archive import ARCHIVE_USAGE, RESTORE_USAGE, archive, restore
@@ -228,5 +229,10 @@ def reply(ack: Ack, answer: Reply) -> None:
     """Always JSON and ephemeral: only the person who typed the command sees the answer."""
     if answer is None:
         ack()
-    else:
-        ack(response_type="ephemeral", **answer)
+        return
+    text = answer.get("text")
+    if isinstance(text, str) and len(text) > MAX_MESSAGE_TEXT:
+        # Beside blocks the text is only the notification's; alone it is cut where Slack would refuse the whole answer
+        # (a customer's 150 boundaries listed in full).
+        answer = {**answer, "text": truncate(text, MAX_MESSAGE_TEXT)}
+    ack(response_type="ephemeral", **answer)

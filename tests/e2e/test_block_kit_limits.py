@@ -18,6 +18,7 @@ from handlers.ids import (
     CARD_ASK,
     CARD_EDIT,
     CARD_SNOOZE,
+    CHECKIN_CUSTOMER,
     CHECKIN_MODAL,
     HOME_OPEN_CARD,
     HOME_SNOOZE,
@@ -147,7 +148,30 @@ def test_two_hundred_long_named_customers_and_thirty_boundaries_stay_within_bloc
         ephemeral(slack.command(text))
     for text in ("list", "list all", "upcoming", "digest"):
         assert slack.command(text).status == 200
+    # The check-in form's customer search: Slack shows at most 100 options of 75 characters (the ack checker).
+    assert len(slack.block_suggestion(CHECKIN_CUSTOMER, "").json()["options"]) == 100
+    assert len(slack.block_suggestion(CHECKIN_CUSTOMER, "１９９").json()["options"]) == 1  # full-width digits too
     assert slack.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"}).status == 200
     fake_slack.wait_for("views.publish", 1)
     bot.settle()
     assert not refused(fake_slack), refused(fake_slack)
+
+
+def test_a_hundred_and_fifty_long_boundaries_are_listed_within_slacks_40000_characters(
+    slack: SlackRequests, store: Store, clock: FakeClock, long_customer: int
+) -> None:
+    for i in range(150):
+        store.add_boundary(
+            team_id=TEAM_ID,
+            customer_id=long_customer,
+            text=f"{i:03d} {LONG_BOUNDARY}",
+            kind="custom",
+            value=None,
+            created_by="U0001",
+            now=clock.now,
+        )
+    # The ack checker refuses an answer Slack would refuse (msg_too_long past 40,000 characters of text).
+    for text in (f'boundary "{LONG_NAME}"', f'boundary "{LONG_NAME}" list'):
+        reply = slack.command(text).json()
+        assert reply["blocks"] and len(reply["text"]) <= 40_000
+        assert "000 We answer within a day" in reply["text"]
