@@ -94,6 +94,18 @@ def test_the_check_in_forms_customer_search_folds_apostrophes_too(slack: SlackRe
     assert [o["text"]["text"] for o in options] == ["Macy's"]
 
 
+def test_a_name_typed_in_full_width_letters_finds_the_customer(slack: SlackRequests, store: Store) -> None:
+    # A Japanese or Chinese input method left on types ＡＣＭＥ: the same letters, full width (Unicode folds them).
+    assert "Added *Acme*" in ephemeral(slack.command("add Acme <@U0001|dana>"))
+    assert "Logged a green check-in for *Acme*: ｎｅｗ buyer" in ephemeral(
+        slack.command("checkin ＡＣＭＥ green ｎｅｗ buyer")
+    )
+    assert "Logged a green check-in for *Acme*: again" in ephemeral(slack.command("checkin ａｃｍｅ green again"))
+    assert {c.note for c in store.checkins(team_id=TEAM_ID)} == {"ｎｅｗ buyer", "again"}  # the note kept as typed
+    options = slack.block_suggestion(CHECKIN_CUSTOMER, "ＡＣ").json()["options"]
+    assert [o["text"]["text"] for o in options] == ["Acme"]
+
+
 @pytest.mark.parametrize(
     ("first", "second"), [("Macy's", "Macy’s"), ("Macy’s", "macy's"), ("Macy's", "MACYʼS"), ("Macy's", "Macy`s")]
 )
