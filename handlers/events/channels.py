@@ -16,11 +16,13 @@ from typing import Any
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from handlers.home_publisher import refresh_channel_homes
 from schedules.digest import stop_digest_in_gone_channel, stop_digest_in_shared_channel
 from schedules.sender import tell_owner_channel_refuses
+from schedules.sharing import impatient
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -95,6 +97,9 @@ def channel_refuses(event: dict[str, Any], context: BoltContext, client: WebClie
         return
     if kind == "member_left_channel" and event.get("user") != context.bot_user_id:
         return
+    if not _still_refuses(client, channel_id, error):
+        logger.info("channel %s: %s came after Slack changed it back; nothing recorded", channel_id, kind)
+        return
     now = clock()
     for customer in store.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True):
         if customer.id is None or customer.channel_error == error:
@@ -130,12 +135,43 @@ def channel_id_changed(event: dict[str, Any], context: BoltContext, store: Store
         refresh_channel_homes(context, store, team_id, new)
 
 
-def channel_unarchived(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+UNKNOWN = "unknown"  # Slack could not say (busy, down, no answer)
+
+
+def refusal_now(client: WebClient, channel_id: str) -> str | None:
+    """How Slack would answer a post in the channel now, from its description: `is_archived`, `not_in_channel`,
+    `channel_not_found` (deleted, or private without Partner), None (it would take it), or UNKNOWN.
+
+    Events may come late or out of order (a retried `channel_archive` after the `channel_unarchive`, Partner's
+    `channel_left` after it was invited back): Slack's word now decides, and the event's when Slack cannot say."""
+    try:
+        channel = impatient(client).conversations_info(channel=channel_id)["channel"]
+    except SlackApiError as e:
+        return "channel_not_found" if e.response.get("error") == "channel_not_found" else UNKNOWN
+    except OSError:  # a timeout or a dropped connection
+        return UNKNOWN
+    if channel.get("is_archived"):
+        return "is_archived"
+    return "not_in_channel" if channel.get("is_member") is False else None
+
+
+def _still_refuses(client: WebClient, channel_id: str, error: str) -> bool:
+    now = refusal_now(client, channel_id)
+    # A private channel Partner left is not found either: Slack cannot tell it from a deleted one.
+    return now in (UNKNOWN, error) or (now == "channel_not_found" and error == "not_in_channel")
+
+
+def channel_unarchived(
+    event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+) -> None:
     """The customer's channel unarchived: the refusal its archiving left is cleared, so the next nudge goes there
     again instead of to the owner's DM for a week (CHANNEL_RETRY_AFTER). Should Partner no longer be a member, that
     post meets `not_in_channel`, recorded and told as any."""
     team_id, channel_id = context.team_id, event.get("channel")
     if not team_id or not isinstance(channel_id, str) or not channel_id:
+        return
+    if refusal_now(client, channel_id) == "is_archived":
+        logger.info("channel %s: channel_unarchive came after it was archived again; nothing changed", channel_id)
         return
     now = clock()
     for customer in store.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True):

@@ -1700,4 +1700,35 @@ def test_a_channel_slack_gives_a_new_id_keeps_its_customers_nudges_and_the_diges
     tick(store, settings, day(1))
     (message,) = nudges(fake_slack, "C0ACMEPUB")
     assert message["text"].startswith("Time for the daily call with Acme (Tue 1 Dec")
-    assert fake_slack._dm_by_user.get("U0001") is None  # not a refusal and a DM
+    assert {c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")} == {"C0ACMEPUB"}  # no DM
+
+
+@pytest.mark.parametrize(
+    "late",
+    [
+        {"type": "channel_archive", "user": "U0002"},  # retried after the channel_unarchive that followed it
+        {"type": "channel_left", "actor_id": "U0002"},  # Partner removed, then invited back: the first came last
+        {"type": "channel_unarchive", "user": "U0002"},  # unarchived, then archived again: the first came last
+    ],
+    ids=lambda e: e["type"],
+)
+def test_a_channel_event_that_comes_after_slack_changed_the_channel_back_changes_nothing(
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    late: dict[str, Any],
+) -> None:
+    acme = add(store)
+    clock.set(day(1, timedelta(hours=-3)))
+    archived_now = late["type"] == "channel_unarchive"
+    if archived_now:
+        fake_slack.channels["C0ACME"]["is_archived"] = True
+        store.record_channel_error(team_id=TEAM_ID, customer_id=acme.id or 0, error="is_archived", now=clock())
+    assert slack.event({**late, "channel": "C0ACME"}, retry_num=1).status == 200
+    kept = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert kept is not None and kept.channel_error == ("is_archived" if archived_now else None)
+    tick(store, settings, day(1))
+    assert len(nudges(fake_slack)) == (0 if archived_now else 1)
+    assert [c for c in fake_slack.calls_to("chat.postMessage") if "couldn't post" in c.params["text"]] == []

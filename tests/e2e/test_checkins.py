@@ -191,7 +191,11 @@ def test_a_check_in_on_a_customer_whose_channel_slack_says_is_gone_says_why_no_s
     refused and its author, told once already (or not at all: the owner was), heard nothing; the confirmation says
     why. Unarchived, summaries go there again."""
     add_acme(slack)
-    fake_slack.channels["C0ACME"]["is_archived"] = True
+    archived = fake_slack.channels["C0ACME"]
+    if event == "channel_deleted":
+        del fake_slack.channels["C0ACME"]
+    else:
+        archived["is_archived"] = True
     assert slack.event({"type": event, "channel": "C0ACME", "user": "U0001"}).status == 200
     for note in ("first", "second"):
         reply = ephemeral(slack.command(f"checkin acme green {note}", user_id="U0002"))
@@ -201,7 +205,7 @@ def test_a_check_in_on_a_customer_whose_channel_slack_says_is_gone_says_why_no_s
     assert [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0ACME"] == []
     assert [c.summary_ts for c in store.checkins(team_id=TEAM_ID)] == [None, None]  # both kept
     if event == "channel_archive":
-        fake_slack.channels["C0ACME"]["is_archived"] = False
+        archived["is_archived"] = False
         assert slack.event({"type": "channel_unarchive", "channel": "C0ACME", "user": "U0001"}).status == 200
         reply = ephemeral(slack.command("checkin acme green third", user_id="U0002"))
         assert "Summary not posted" not in reply

@@ -545,7 +545,10 @@ def test_a_digest_channel_archived_or_deleted_turns_the_digest_off_at_once_and_t
 ) -> None:
     assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
     fake_slack.wait_for("conversations.join")
-    fake_slack.channels["C0ACME"]["is_archived"] = True
+    if kind == "channel_deleted":
+        del fake_slack.channels["C0ACME"]
+    else:
+        fake_slack.channels["C0ACME"]["is_archived"] = True
     for retry in (None, 1):  # Slack's event, and its retry
         assert slack.event({"type": kind, "channel": "C0ACME", "user": "U0001"}, event_id="Ev0GONE", retry_num=retry)
     told = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == ADMIN]
