@@ -160,6 +160,8 @@ def list_message(
         bottom = f"{last} · mood {mood_trend(row.moods)} · next nudge {nudge_text(row, now)}"
         if row.standing is not None:
             bottom += f"\n{standing_text(row)}"
+        if (flag := channel_flag(customer)) is not None:
+            bottom += f"\n{flag}"
         lines.append(f"{customer.name}: {last}")
         blocks.append(section(f"{top}\n{bottom}", accessory=button("Open", LIST_OPEN_CARD, str(customer.id))))
     if not rows:
@@ -199,6 +201,14 @@ CHANNEL_PROBLEMS = {
     "channel_not_found": "it was deleted, or is private without me",
     "not_in_channel": "I'm not a member (`/invite @Partner` there)",
 }
+
+
+def channel_flag(customer: Customer) -> str | None:
+    """The same, short, for a row of `/partner list` or Home."""
+    if not (customer.channel_id and customer.channel_error):
+        return None
+    why = CHANNEL_PROBLEMS.get(customer.channel_error, f"Slack refuses my posts ({customer.channel_error})")
+    return f":warning: can't post in <#{customer.channel_id}>: {why}"
 
 
 def channel_problem(customer: Customer) -> str | None:

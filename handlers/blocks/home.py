@@ -34,7 +34,7 @@ from handlers.blocks import (
     truncate,
 )
 from handlers.blocks.boundaries import boundary_section_blocks, escalation_note, recent_escalation
-from handlers.blocks.customers import card_survey_blocks, channel_problem
+from handlers.blocks.customers import card_survey_blocks, channel_flag, channel_problem
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
 from handlers.ids import (
@@ -670,6 +670,8 @@ def row_text(
     elif facts.due_today:
         flags.append(":telephone_receiver: call due today")
     lines = [title, "  ·  ".join([health, last, nudge, *flags])]
+    if (flag := channel_flag(customer)) is not None:
+        lines.append(flag)
     if boundaries:
         more = f" (+{len(boundaries) - 1} more)" if len(boundaries) > 1 else ""
         line = f":handshake: {truncate(boundaries[0].text, 200)}{more}"

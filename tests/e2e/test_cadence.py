@@ -1629,6 +1629,12 @@ def test_a_channel_archived_deleted_or_left_takes_the_nudges_to_the_owner_at_onc
     slack.block_action(HOME_OPEN_CARD, value=str(acme.id), view={"id": "VHOME", "type": "home"})
     (opened,) = fake_slack.calls_to("views.open")
     assert f"can't post there: {why}." in json.dumps(opened.params["view"], ensure_ascii=False)
+    # So do the row of `/partner list` and Dana's Home.
+    flag = f":warning: can't post in <#C0ACME>: {why}"
+    assert flag in json.dumps(slack.command("list").json(), ensure_ascii=False)
+    assert slack.event({"type": "app_home_opened", "user": "U0001", "tab": "home"}).status == 200
+    home = fake_slack.calls_to("views.publish")[-1].params["view"]
+    assert flag in (home if isinstance(home, str) else json.dumps(home, ensure_ascii=False)), home
 
     tried = posts_tried_in(fake_slack, "C0ACME")
     for n in (2, 3):  # Wednesday and Thursday: to the owner's DM, never tried in the channel
