@@ -42,14 +42,16 @@ def render_owner_gone(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
         return Skip("customer gone or archived", "cancelled")
     if customer.owner_id != owner:
         return Skip("another owner was picked", "cancelled")
-    channel, _ = destination(customer, now)  # the team's own channel: not one the customer's people read
-    if channel is None:
-        return Skip("no channel of the team's to tell it in")
     text = (
         f":warning: <@{owner}>, the owner of *{customer.name}*, was deactivated in Slack, so its call nudges, overdue"
         f" alerts and red check-ins reach nobody. Pick another owner: `/partner edit {customer.name} @owner`."
     )
-    return Message(text=text, blocks=[section(text)], channel=channel, customer_id=customer.id)
+    channel, _ = destination(customer, now)  # the team's own channel: not one the customer's people read
+    if channel is not None:
+        return Message(text=text, blocks=[section(text)], channel=channel, customer_id=customer.id)
+    if customer.created_by and customer.created_by != owner:  # no such channel: whoever added the customer
+        return Message(text=text, blocks=[section(text)], user=customer.created_by)
+    return Skip("nobody else to tell: no channel of the team's, added by the owner")
 
 
 register(OWNER_GONE, render_owner_gone, grace=False, label="the notice that a customer's owner was deactivated")

@@ -1670,7 +1670,8 @@ def test_an_owner_deactivated_in_slack_is_said_in_the_customers_channel_once(
 ) -> None:
     add(store)
     add(store, name="Globex", owner_id="U0003")  # Lee's: not told
-    add(store, name="Initech", channel_id=None)  # Dana's, no channel: nowhere the team reads to say it
+    add(store, name="Initech", channel_id=None)  # Dana's, no channel, added by Dana: nobody else to tell
+    umbrella = store.add_customer(team_id=TEAM_ID, name="Umbrella", created_by="U0003", now=MON, owner_id="U0001")
     clock.set(day(1, timedelta(hours=-3)))
     fake_slack.users["U0001"]["deleted"] = True
     someone = {"type": "user_change", "user": {"id": "U0003", "team_id": TEAM_ID, "name": "lee", "deleted": False}}
@@ -1685,7 +1686,10 @@ def test_an_owner_deactivated_in_slack_is_said_in_the_customers_channel_once(
         ":warning: <@U0001>, the owner of *Acme*, was deactivated in Slack, so its call nudges, overdue alerts and"
         " red check-ins reach nobody. Pick another owner: `/partner edit Acme @owner`."
     ]
-    assert [(n.customer_id, n.status) for n in rows(store, "owner_gone")] == [(1, "sent"), (3, "skipped")]
+    assert [(n.customer_id, n.status) for n in rows(store, "owner_gone")] == [(1, "sent"), (3, "skipped"), (4, "sent")]
+    (dm,) = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0003"]
+    assert dm.startswith(":warning: <@U0001>, the owner of *Umbrella*, was deactivated in Slack"), dm  # Lee added it
+    assert umbrella.id == 4
 
 
 def test_a_channel_slack_gives_a_new_id_keeps_its_customers_nudges_and_the_digest(
