@@ -97,11 +97,16 @@ def channel_refuses(event: dict[str, Any], context: BoltContext, client: WebClie
         return
     if kind == "member_left_channel" and event.get("user") != context.bot_user_id:
         return
+    # Slack sends these for every public channel of the workspace: Slack is asked only about a channel of Partner's.
+    customers = store.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True)
+    workspace = store.digest_workspace(team_id=team_id)
+    digest_here = workspace is not None and workspace.digest_channel_id == channel_id
+    if not digest_here and all(customer.channel_error == error for customer in customers):
+        return  # none of Partner's, or recorded already (a redelivery)
     if not _still_refuses(client, channel_id, error):
-        logger.info("channel %s: %s came after Slack changed it back; nothing recorded", channel_id, kind)
         return
     now = clock()
-    for customer in store.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True):
+    for customer in customers:
         if customer.id is None or customer.channel_error == error:
             continue
         if not store.record_channel_error(team_id=team_id, customer_id=customer.id, error=error, now=now):
@@ -118,8 +123,7 @@ def channel_refuses(event: dict[str, Any], context: BoltContext, client: WebClie
                 now=now,
             )
     refresh_channel_homes(context, store, team_id, channel_id)
-    workspace = store.digest_workspace(team_id=team_id)
-    if workspace is not None and workspace.digest_channel_id == channel_id:
+    if workspace is not None and digest_here:
         stop_digest_in_gone_channel(store=store, client=client, workspace=workspace, channel_id=channel_id, error=error)
 
 
@@ -170,12 +174,19 @@ def channel_unarchived(
     team_id, channel_id = context.team_id, event.get("channel")
     if not team_id or not isinstance(channel_id, str) or not channel_id:
         return
+    archived = [
+        customer
+        for customer in store.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True)
+        if customer.id is not None and customer.channel_error == "is_archived"
+    ]
+    if not archived:
+        return  # Slack sends this for every public channel of the workspace
     if refusal_now(client, channel_id) == "is_archived":
         logger.info("channel %s: channel_unarchive came after it was archived again; nothing changed", channel_id)
         return
     now = clock()
-    for customer in store.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True):
-        if customer.id is not None and customer.channel_error == "is_archived":
+    for customer in archived:
+        if customer.id is not None:
             store.record_channel_error(team_id=team_id, customer_id=customer.id, error=None, now=now)
             logger.info("channel %s unarchived: posting there again for customer %d", channel_id, customer.id)
     refresh_channel_homes(context, store, team_id, channel_id)

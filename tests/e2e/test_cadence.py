@@ -1613,9 +1613,13 @@ def test_a_channel_archived_deleted_or_left_takes_the_nudges_to_the_owner_at_onc
     if gone["type"] == "member_left_channel":
         assert slack.event(someone_left).status == 200
         assert store.customer(team_id=TEAM_ID, customer_id=acme.id or 0).channel_error is None  # type: ignore[union-attr]
+    # Slack sends these for every public channel of the workspace: one that is no customer's costs no Slack call.
+    looked = len(fake_slack.calls_to("conversations.info"))  # the tick's own look-up of the channel
+    assert slack.event({**payload, "channel": "C0OTHER"}).status == 200
     for retry in (None, 1):  # Slack's retry of the same event
         assert slack.event(payload, event_id="Ev0GONE", retry_num=retry).status == 200
     bot.settle()
+    assert [c.params["channel"] for c in fake_slack.calls_to("conversations.info")[looked:]] == ["C0ACME"]
     recorded = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
     assert recorded is not None and recorded.channel_error == refusal
     # The card, and the card opened from Home, say so in words before any post is refused there.
