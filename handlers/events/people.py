@@ -1,5 +1,5 @@
 """People changing in Slack: ``user_change``. Slack sends one for every profile change of anyone in the workspace,
-so the listener returns at once unless the user was deactivated."""
+so the listener reads nothing from the database unless the user was deactivated."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import BoltContext
 
 from bot.clock import Clock
+from handlers.permissions import GUEST_CHECKS
 from schedules.people import plan_owner_gone
 from storage.store import Store
 
@@ -19,10 +20,15 @@ def user_changed(event: dict[str, Any], context: BoltContext, store: Store, cloc
     """A deactivated user who owns customers: each customer's channel is told once (by the next tick), so the team
     picks another owner. Reactivated, nothing to undo: the owner is theirs again."""
     user = event.get("user")
-    if not isinstance(user, dict) or user.get("deleted") is not True:
+    if not isinstance(user, dict):
         return
     team_id, user_id = context.team_id, user.get("id")
     if not team_id or not isinstance(user_id, str) or not user_id:
+        return
+    if user.get("team_id") in (None, team_id):  # Slack's word on a guest, fresher than users.info's kept answer
+        guest = bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
+        GUEST_CHECKS.remember(team_id, user_id, guest=guest)
+    if user.get("deleted") is not True:
         return
     planned = plan_owner_gone(store, team_id=team_id, user_id=user_id, now=clock())
     if planned:

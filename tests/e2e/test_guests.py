@@ -253,3 +253,20 @@ def test_someone_of_the_customers_organisation_typing_partner_list_sees_no_custo
         body = ok(theirs.command(text, user_id="U0EXT1", user_name="cleo", channel_id="C0SHARED"))
         assert body["text"].endswith("account team can use `/partner`. Nothing was changed.") and "blocks" not in body
     assert users_info_of(fake_slack, "U0EXT1") == 0
+
+
+def test_slacks_user_change_is_believed_at_once_over_the_kept_answer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """A member made a guest (or a guest made a member) is seen at Slack's user_change, not two minutes later."""
+    seeded(slack, store)
+    fake_slack.add_user("U0003", name="lee")
+    assert "Acme Corp" in json.dumps(ok(slack.command("list", user_id="U0003", user_name="lee")))
+    fake_slack.users["U0003"]["is_restricted"] = True
+    lee = {"id": "U0003", "team_id": TEAM_ID, "name": "lee", "deleted": False, "is_restricted": True}
+    ok(slack.event({"type": "user_change", "user": lee}))
+    assert ok(slack.command("list", user_id="U0003", user_name="lee"))["text"] == GUESTS_ONLY_NOTE
+    fake_slack.users["U0003"]["is_restricted"] = False
+    ok(slack.event({"type": "user_change", "user": {**lee, "is_restricted": False}}))
+    assert "Acme Corp" in json.dumps(ok(slack.command("list", user_id="U0003", user_name="lee")))
+    assert users_info_of(fake_slack, "U0003") == 1  # asked once, then told by Slack's events
