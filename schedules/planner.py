@@ -393,6 +393,15 @@ def clock_start(
     return last_contact_at, None
 
 
+def alerted(alert_due: datetime | None, *, clock_start: datetime | None, created_at: datetime, now: datetime) -> bool:
+    """Whether the owner's overdue alert of the current lapse is due by `now` (`alert_due`: when its latest alert was
+    due, storage.home.last_overdue_alert): one due since the clock last started. A missed daily call is overdue on
+    every surface from the moment its owner is told, not a business day later when the window runs out."""
+    if alert_due is None or alert_due > now:
+        return False
+    return alert_due > (clock_start if clock_start is not None else created_at)
+
+
 def cadence_standing(
     customer: Scheduled,
     cal: WorkCalendar,
@@ -401,13 +410,16 @@ def cadence_standing(
     restart: tuple[datetime, str] | None,
     now: datetime,
     snoozed_since: datetime | None = None,
+    alert: tuple[datetime, str] | None = None,
 ) -> Standing | None:
     """How the customer stands against its cadence at `now` — green, yellow past its ideal window, red past its
     maximum — as the owner's overdue alert counts it: the cadence in effect (launch mode's daily calls), the customer's
     own windows (`thresholds_of`), from when its clock last started (`clock_start`), and red only once a snooze no
-    longer holds the alert back (`snooze_holds_overdue`; `snoozed_since`: when its current snooze was set). None when
-    its cadence is off or unreadable. The one rule behind "call due" and "overdue" on `/partner list`, the card, Home
-    and the digest; a paused customer owes nothing and is the caller's to show as paused."""
+    longer holds the alert back (`snooze_holds_overdue`; `snoozed_since`: when its current snooze was set). `alert`:
+    when the owner's latest overdue alert was due and its reason — a missed daily call is red, with the alert's
+    words, from then (`alerted`). None when its cadence is off or unreadable. The one rule behind "call due"
+    and "overdue" on `/partner list`, the card, Home and the digest; a paused customer owes nothing and is the
+    caller's to show as paused."""
     cadence = effective_cadence(customer, cal, now)
     limits = thresholds_of(customer, cadence)
     if limits is None:
@@ -416,6 +428,8 @@ def cadence_standing(
     found = standing(
         cadence, cal, last_contact_at=since, now=now, created_at=customer.created_at, thresholds=limits, since_what=why
     )
+    if alert is not None and alerted(alert[0], clock_start=since, created_at=customer.created_at, now=now):
+        return Standing("red", found.since_last, alert[1] or found.reason)
     if found.state == "red" and snooze_holds_overdue(
         customer, cal, clock_start=since, snoozed_since=snoozed_since, now=now
     ):

@@ -229,6 +229,27 @@ class CadenceQueries(StoreBase):
                     days.setdefault(customer_id, set()).add(date.fromisoformat(due_key))
         return days
 
+    def overdue_alerts(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, tuple[datetime, str]]:
+        """Each customer's latest overdue alert told or about to be (not skipped or cancelled): when it was due and
+        its reason, in one query — the batched read of `storage.home.last_overdue_alert` for `/partner list` and the
+        card, which say *overdue* with its words once it is due in the current lapse (`planner.cadence_standing`)."""
+        if not customer_ids:
+            return {}
+        found: dict[int, tuple[datetime, str]] = {}
+        with self.session() as session:
+            rows = session.exec(
+                select(Nudge.customer_id, Nudge.due_at, Nudge.payload).where(
+                    Nudge.team_id == team_id,
+                    Nudge.kind == "overdue",
+                    col(Nudge.subject).in_([f"customer:{i}" for i in customer_ids]),
+                    col(Nudge.status).not_in(("skipped", "cancelled")),
+                )
+            )
+            for customer_id, due_at, payload in rows:
+                if customer_id is not None and (customer_id not in found or due_at > found[customer_id][0]):
+                    found[customer_id] = (due_at, str((payload or {}).get("reason") or ""))
+        return found
+
     def excused_call_days(self, *, team_id: str, customer_ids: Sequence[int], since: datetime) -> dict[int, set[date]]:
         """The customer-local days since `since` whose call a person skipped or snoozed (Skip today, Snooze, a snooze
         that held the day's nudge back, the day a snoozed call was put off), in one query: no call was owed them."""

@@ -51,6 +51,9 @@ class LastContact:
     # When the overdue clock last restarted without a call (a resume, a restore, a cadence set from off): it counts
     # from then as from a call (storage.cadence.restarts_clock).
     restarted_at: datetime | None = None
+    # When the owner's latest overdue alert was (or is) due (storage.home.last_overdue_alert): a missed daily call is
+    # overdue on every surface from then, as the alert says.
+    alerted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,7 @@ class HomeCandidate:
     max_days: int | None
     last_contact_at: datetime | None
     restarted_at: datetime | None = None  # the overdue clock's last restart without a call, as in LastContact
+    alerted_at: datetime | None = None  # when its owner's latest overdue alert was due, as in LastContact
 
     @property
     def archived_at(self) -> datetime | None:
@@ -111,6 +115,27 @@ def last_clock_restart(customer_id: int | None = None) -> Any:
     customer's events: correlated with the customer row, or of the customer `customer_id`."""
     whose = CustomerEvent.customer_id == (Customer.id if customer_id is None else customer_id)
     query = select(func.max(CustomerEvent.at)).where(whose, restarts_clock())
+    return (query.correlate(Customer) if customer_id is None else query).scalar_subquery()
+
+
+# An overdue alert in these states was never told and never will be (a call was logged first, the customer was paused).
+UNTOLD = ("skipped", "cancelled")
+
+
+def last_overdue_alert(customer_id: int | None = None, team_id: str | None = None) -> Any:
+    """When the customer's latest overdue alert (schedules.planner.OVERDUE) was due, one told or about to be, as a
+    scalar subquery probing the outbox's unique (team, kind, subject, due_key) index: correlated with the customer
+    row, or of the customer `customer_id` of `team_id`. The surfaces say *overdue* once it is due within the current
+    lapse (`schedules.planner.alerted`), so they say it the moment the owner is told a daily call was missed."""
+    subject: Any = f"customer:{customer_id}"
+    if customer_id is None:
+        subject = literal("customer:", String) + cast(col(Customer.id), String)
+    query = select(func.max(Nudge.due_at)).where(
+        Nudge.kind == "overdue",
+        Nudge.subject == subject,
+        col(Nudge.status).not_in(UNTOLD),
+        Nudge.team_id == (Customer.team_id if customer_id is None else team_id),
+    )
     return (query.correlate(Customer) if customer_id is None else query).scalar_subquery()
 
 
@@ -159,6 +184,7 @@ class HomeReads:
             Customer.max_days,
             last.correlate(Customer).scalar_subquery(),
             last_clock_restart(),
+            last_overdue_alert(),
         ).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
         if owner_id is not None:
             query = query.where(Customer.owner_id == owner_id)
@@ -190,7 +216,7 @@ class HomeReads:
             .where(CheckIn.customer_id == Customer.id, CheckIn.kind == "call")
             .correlate(Customer)
         ).scalar_subquery()
-        query = select(Customer, newest, mood, last_call, last_clock_restart()).where(
+        query = select(Customer, newest, mood, last_call, last_clock_restart(), last_overdue_alert()).where(
             Customer.team_id == team_id, col(Customer.archived_at).is_(None)
         )
         if owner_id is not None:
@@ -200,8 +226,17 @@ class HomeReads:
         with self.session() as session:
             rows = session.exec(query.order_by(Customer.name_key))
             return [
-                (customer, LastContact(checkin_at=checkin_at, mood=mood_value, call_at=call_at, restarted_at=restarted))
-                for customer, checkin_at, mood_value, call_at, restarted in rows
+                (
+                    customer,
+                    LastContact(
+                        checkin_at=checkin_at,
+                        mood=mood_value,
+                        call_at=call_at,
+                        restarted_at=restarted,
+                        alerted_at=alerted,
+                    ),
+                )
+                for customer, checkin_at, mood_value, call_at, restarted, alerted in rows
             ]
 
     def home_health_points(
@@ -348,17 +383,19 @@ class HomeQueries(StoreBase):
                 .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
                 .limit(1)
             ).first()
-            call_at, restarted_at = session.exec(
+            call_at, restarted_at, alerted_at = session.exec(
                 select(
                     select(func.max(CheckIn.created_at))
                     .where(CheckIn.team_id == team_id, CheckIn.customer_id == customer_id, CheckIn.kind == "call")
                     .scalar_subquery(),
                     last_clock_restart(customer_id),
+                    last_overdue_alert(customer_id, team_id),
                 )
             ).one()
+        known = {"call_at": call_at, "restarted_at": restarted_at, "alerted_at": alerted_at}
         if newest is None:
-            return LastContact(call_at=call_at, restarted_at=restarted_at)
-        return LastContact(checkin_at=newest[0], mood=newest[1], call_at=call_at, restarted_at=restarted_at)
+            return LastContact(**known)
+        return LastContact(checkin_at=newest[0], mood=newest[1], **known)
 
     # ------------------------------------------------------------------ weekly digest
 

@@ -367,14 +367,16 @@ def cadence_standing(
     due_today: bool,
     restarted_at: datetime | None = None,
     snoozed_since: datetime | None = None,
+    alerted_at: datetime | None = None,
 ) -> tuple[bool, bool, str]:
     """(overdue, call due today, note) — the note says why there is no next nudge ("paused", "no cadence", "—").
 
     Overdue by the owner's alert's rule (`planner.cadence_standing`, as `/partner list` and the card count it): past
     the customer's maximum window since its last call, or since its clock last restarted (`restarted_at`: a resume, a
     restore, a cadence set from off), worked out once per calendar, cadence and windows (CadenceDay), and not while a
-    snooze holds the alert back (`snoozed_since`: when the current snooze was set). Not the call due today: a restart
-    owes today's call as before."""
+    snooze holds the alert back (`snoozed_since`: when the current snooze was set); and from when the owner's overdue
+    alert of this lapse is due (`alerted_at`: a missed daily call, `planner.alerted`). Not the call due today: a
+    restart owes today's call as before."""
     day = days.of(customer)
     if day is None:
         return False, False, NO_VALUE
@@ -397,6 +399,8 @@ def cadence_standing(
             now=days.now,
         )
         overdue = not held
+    if not overdue:
+        overdue = planner.alerted(alerted_at, clock_start=since, created_at=customer.created_at, now=days.now)
     return overdue, due_today and day.call_due_today(last_contact_at, customer.snoozed_until), ""
 
 
@@ -410,6 +414,7 @@ def risk_facts(
         due_today=due_today,
         restarted_at=candidate.restarted_at,
         snoozed_since=snoozed_since,
+        alerted_at=candidate.alerted_at,
     )
     return RiskFacts(candidate=candidate, band=_band(candidate.health_band), overdue=overdue, due_today=due)
 
@@ -443,6 +448,7 @@ def customer_facts(
         due_today=due_today,
         restarted_at=contact.restarted_at,
         snoozed_since=snoozed_since,
+        alerted_at=contact.alerted_at,
     )
     return CustomerFacts(
         customer=customer,

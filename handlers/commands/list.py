@@ -100,15 +100,23 @@ def cadence_standing(
     now: datetime,
     restart: tuple[datetime, str] | None = None,
     snoozed_since: datetime | None = None,
+    alert: tuple[datetime, str] | None = None,
 ) -> Standing | None:
     """Past its ideal window (yellow) or its maximum (red, the owner alerted), by the rule Home, the digest and the
     owner's alert share (`planner.cadence_standing`: from the last call, or a later restart of the clock — a resume,
-    a restore, a cadence set from off — "No call since it was restored 3 days ago"); None when paused, off,
-    unreadable or within the ideal window."""
+    a restore, a cadence set from off — "No call since it was restored 3 days ago"; `alert`: the owner's latest overdue
+    alert, a missed daily call overdue from when it is due); None when paused, off, unreadable or within the ideal
+    window."""
     if customer.paused_at is not None:
         return None
     state = planner.cadence_standing(
-        customer, calendar, last_contact_at=last_contact_at, restart=restart, now=now, snoozed_since=snoozed_since
+        customer,
+        calendar,
+        last_contact_at=last_contact_at,
+        restart=restart,
+        now=now,
+        snoozed_since=snoozed_since,
+        alert=alert,
     )
     return state if state is not None and state.state in ("yellow", "red") else None
 
@@ -134,6 +142,7 @@ def customer_rows(
     snoozes = store.snoozes(team_id=team_id, customers=customers, after=now)
     comes_back = planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=settings.default_tz)
     restarts = store.clock_restarts(team_id=team_id, customer_ids=ids)
+    alerts = store.overdue_alerts(team_id=team_id, customer_ids=ids)
     nudged = store.nudged_days(team_id=team_id, customer_ids=ids, since=now - planner.TODAYS_NUDGES)
     rows = []
     for customer in customers:
@@ -170,6 +179,7 @@ def customer_rows(
                     now,
                     restarts.get(customer.id),
                     snoozed_since=snoozes[customer.id].since if customer.id in snoozes else None,
+                    alert=alerts.get(customer.id),
                 ),
                 recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),
                 boundaries=store.boundary_records(team_id=team_id, customer_id=customer.id) if recent else None,

@@ -36,6 +36,7 @@ from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
 
 MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 
 
 def overdue_where(bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, customer_id: int) -> dict[str, bool]:
@@ -165,3 +166,41 @@ def test_a_customer_overdue_before_it_was_snoozed_stays_overdue_everywhere(
     ephemeral(slack.command("snooze acme 2d"))
     clock.set(day(15, timedelta(hours=15)))
     assert overdue_where(bot, slack, fake_slack, acme.id) == EVERYWHERE
+
+
+def test_a_missed_daily_call_is_overdue_everywhere_the_moment_its_owner_is_told(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Monday's call logged, Tuesday's nudge left unlogged: Wednesday 09:00 the owner's DM says Tuesday's call was
+    missed, while Home, the card, the list and the digest said *call due* until Thursday (the daily window's two
+    business days). A missed call is a missed call: every surface says overdue from that moment, with the DM's words."""
+    acme = add(store)  # daily 09:00, New York
+    assert acme.id is not None
+    tick(store, settings, day(0))
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(0)
+    )
+    tick(store, settings, day(1))  # Tuesday's nudge: nobody logs the call
+    for moment in (day(1, timedelta(hours=22)), day(2) - MINUTE):  # Tuesday 17:00, Wednesday 08:59
+        tick(store, settings, moment)
+        clock.set(moment)
+        assert overdue_where(bot, slack, fake_slack, acme.id) == NOWHERE, moment
+    assert ":large_yellow_circle: *call due*" in json.dumps(slack.command("show acme").json(), ensure_ascii=False)
+    tick(store, settings, day(2))  # Wednesday 09:00: the owner is told
+    (alert,) = rows(store, "overdue")
+    assert (alert.due_at, alert.status, alert.payload["reason"]) == (
+        day(2),
+        "sent",
+        "the daily call on Tue 1 Dec was missed",
+    )
+    clock.set(day(2) + MINUTE)
+    assert overdue_where(bot, slack, fake_slack, acme.id) == EVERYWHERE
+    listed = json.dumps(slack.command("list").json(), ensure_ascii=False)
+    assert ":red_circle: *overdue* — the daily call on Tue 1 Dec was missed" in listed, listed
+    # Wednesday's call logged: nobody says overdue any more.
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(2, HOUR)
+    )
+    clock.set(day(2, HOUR) + MINUTE)
+    assert overdue_where(bot, slack, fake_slack, acme.id) == NOWHERE
+
