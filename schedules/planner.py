@@ -414,12 +414,13 @@ def cadence_standing(
 ) -> Standing | None:
     """How the customer stands against its cadence at `now` — green, yellow past its ideal window, red past its
     maximum — as the owner's overdue alert counts it: the cadence in effect (launch mode's daily calls), the customer's
-    own windows (`thresholds_of`), from when its clock last started (`clock_start`), and red only once a snooze no
-    longer holds the alert back (`snooze_holds_overdue`; `snoozed_since`: when its current snooze was set). `alert`:
-    when the owner's latest overdue alert was due and its reason — a missed daily call is red, with the alert's
-    words, from then (`alerted`). None when its cadence is off or unreadable. The one rule behind "call due"
-    and "overdue" on `/partner list`, the card, Home and the digest; a paused customer owes nothing and is the
-    caller's to show as paused."""
+    own windows (`thresholds_of`), from when its clock last started (`clock_start`), red from the moment the owner is
+    told (`red_alert_at`: 09:00 of the customer's first business day past the window, not the Saturday or holiday it
+    ran out), and only once a snooze no longer holds the alert back (`snooze_holds_overdue`; `snoozed_since`: when its
+    current snooze was set). `alert`: when the owner's latest overdue alert was due and its reason — a missed daily
+    call is red, with the alert's words, from then (`alerted`). None when its cadence is off or unreadable. The one
+    rule behind "call due" and "overdue" on `/partner list`, the card, Home and the digest; a paused customer owes
+    nothing and is the caller's to show as paused."""
     cadence = effective_cadence(customer, cal, now)
     limits = thresholds_of(customer, cadence)
     if limits is None:
@@ -430,10 +431,11 @@ def cadence_standing(
     )
     if alert is not None and alerted(alert[0], clock_start=since, created_at=customer.created_at, now=now):
         return Standing("red", found.since_last, alert[1] or found.reason)
-    if found.state == "red" and snooze_holds_overdue(
-        customer, cal, clock_start=since, snoozed_since=snoozed_since, now=now
-    ):
-        return Standing("yellow", found.since_last, found.reason)  # its call is due again: "call due", not overdue yet
+    if found.state == "red":
+        if now < red_alert_at(cal, cal.local_date(since or customer.created_at), limits):
+            return Standing("yellow", found.since_last, found.reason)  # told at the next business morning, not yet
+        if snooze_holds_overdue(customer, cal, clock_start=since, snoozed_since=snoozed_since, now=now):
+            return Standing("yellow", found.since_last, found.reason)  # its call is due again: "call due" for now
     return found
 
 

@@ -1308,8 +1308,8 @@ def test_the_card_and_the_list_turn_yellow_past_the_ideal_window_and_red_past_th
     assert ":large_yellow_circle: *call due* — last call 8 days ago (ideal within 7 days, at most 10 days)" in shown(
         "show acme"
     )
-    clock.set(day(12))
-    red = ":red_circle: *overdue* — last call 11 days ago (ideal within 7 days, at most 10 days)"
+    clock.set(day(14))  # Monday 09:00: the window ran out on Saturday, the owner is told now
+    red = ":red_circle: *overdue* — last call 13 days ago (ideal within 7 days, at most 10 days)"
     assert red in shown("show acme") and red in shown("list")
     ephemeral(slack.command("pause acme"))  # a paused customer owes no call
     assert "overdue" not in shown("show acme")

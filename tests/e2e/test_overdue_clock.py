@@ -204,3 +204,26 @@ def test_a_missed_daily_call_is_overdue_everywhere_the_moment_its_owner_is_told(
     clock.set(day(2, HOUR) + MINUTE)
     assert overdue_where(bot, slack, fake_slack, acme.id) == NOWHERE
 
+
+def test_a_window_running_out_on_a_weekend_or_a_holiday_is_overdue_everywhere_when_its_owner_is_told(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """A weekly customer (at most 10 days) called Monday 14 December: its window runs out on Christmas Day, a Friday
+    holiday in the US, and the owner is told Monday 28 December at 09:00 — the surfaces said overdue from Friday."""
+    acme = add(store, cadence="weekly tue 09:00", country="US")
+    assert acme.id is not None
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(14)
+    )
+    tick(store, settings, day(14))
+    # Friday 25 (Christmas) 11:00, Saturday 26 12:00, Sunday 27 20:00, Monday 28 08:59 New York.
+    for moment in (day(25, HOUR * 16), day(26, HOUR * 17), day(28, HOUR), day(28) - MINUTE):
+        tick(store, settings, moment)
+        clock.set(moment)
+        assert overdue_where(bot, slack, fake_slack, acme.id) == NOWHERE, moment
+        assert rows(store, "overdue") == []
+    tick(store, settings, day(28))
+    (alert,) = rows(store, "overdue")
+    assert (alert.due_at, alert.status) == (day(28), "sent")
+    clock.set(day(28) + MINUTE)
+    assert overdue_where(bot, slack, fake_slack, acme.id) == EVERYWHERE
