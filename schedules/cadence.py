@@ -154,6 +154,48 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
     return planned
 
 
+def plan_call_moved_into_the_past(
+    *, store: Store, before: Customer, after: Customer, now: datetime, settings: Settings | None = None
+) -> bool:
+    """Today's call moved to a time already past while its nudge was still to come (`cadence acme daily 08:30` typed
+    at 08:45 for a 09:00 nudge, or a time zone where its time has passed): the ticks plan what falls due after the
+    last one, so the day's nudge would never come, though its call is still to make. It is planned due now (the
+    day's one nudge, by the outbox's key), unless its call was logged, the customer is snoozed, or that time is past
+    the grace period. Returns whether it was planned."""
+    if after.id is None or not planner.is_live(after):
+        return False
+    policy = policy_of(settings)
+    cal = planner.calendar_of(after, default_tz=policy.default_tz)
+    today = cal.local_date(now)
+    moved = [s for s in planner.slots(after, cal, since=now - policy.grace, now=now) if s.local_date == today]
+    if not moved:
+        return False
+    was = planner.calendar_of(before, default_tz=policy.default_tz)
+    still_to_come = planner.slots(before, was, since=now, now=now + timedelta(days=1))
+    if not any(s.local_date == was.local_date(now) for s in still_to_come):
+        return False  # its nudge went out already, or the day had no call before the change
+    slot = moved[-1]
+    contacts = store.last_contacts(team_id=after.team_id, customer_ids=[after.id], kinds=policy.contact_kinds)
+    snoozes = store.snoozes(team_id=after.team_id, customers=[after], after=now)
+    extra = {"contact_kinds": list(policy.contact_kinds) if policy.contact_kinds else None}
+    plans = [
+        replace(plan, due_at=now)
+        for plan in planner.plan_cadence(
+            [after],
+            contacts,
+            since=slot.due_at - timedelta(microseconds=1),
+            now=slot.due_at,
+            grace=policy.grace,
+            default_tz=policy.default_tz,
+            extra=extra,
+            snoozes=snoozes,
+        )
+        if plan.due_key == today.isoformat() and plan.status == "pending"
+    ]
+    inserted = store.plan_nudges(team_id=after.team_id, plans=plans, now=now) if plans else []
+    return any(row.status == "pending" for row in inserted)
+
+
 # An overdue alert's payload: its owner was deactivated in Slack when it was planned (the user id).
 OWNER_GONE = "owner_deactivated"
 

@@ -17,6 +17,7 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer_in_text
 from handlers.permissions import require_change
 from schedules import planner
+from schedules.cadence import plan_call_moved_into_the_past
 from schedules.health import refresh_health
 from storage.cadence import Snooze
 from storage.models import Customer
@@ -104,15 +105,26 @@ def cadence(call: CommandCall) -> Reply:
         changes={"cadence": new.to_text()},
         now=call.now,
     )
+    now_due = ""
     if changed:
+        if plan_call_moved_into_the_past(
+            store=call.store, before=customer, after=updated, now=call.now, settings=call.settings
+        ):
+            now_due = " " + moved_call_text(updated, call.now, call.settings.default_tz)
         refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
         call.refresh_homes(updated.owner_id, call.user_id)
     if new.is_off:
         return {"text": f":no_bell: *{updated.name}*: cadence off — no call nudges or overdue alerts."}
     return {
         "text": f":calendar: *{updated.name}*: {new.describe()}, {cal.tz} time, business days only."
-        f"{launch_text(updated, cal.local_date(call.now))} {next_nudge_text(call, updated)}"
+        f"{launch_text(updated, cal.local_date(call.now))}{now_due} {next_nudge_text(call, updated)}"
     }
+
+
+def moved_call_text(customer: Customer, now: datetime, default_tz: str) -> str:
+    """What the answer says when today's call moved to a time already past (`plan_call_moved_into_the_past`)."""
+    at = planner.effective_cadence(customer, planner.calendar_of(customer, default_tz=default_tz), now).at
+    return f"Today's call time ({at:%H:%M}) has passed and its nudge had not gone out: it comes now."
 
 
 def launch_text(customer: Customer, today: date) -> str:

@@ -11,10 +11,12 @@ from domain.errors import UserError
 from handlers.blocks.customers import customer_modal
 from handlers.commands.add import check_owner
 from handlers.commands.base import CommandCall, Reply
+from handlers.commands.cadence import moved_call_text
 from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
 from handlers.slack_names import plain_names
+from schedules.cadence import plan_call_moved_into_the_past
 from schedules.health import refresh_health
 from storage.customers import EDITABLE
 from storage.models import Customer, CustomerEvent
@@ -129,8 +131,13 @@ def edit(call: CommandCall) -> Reply:
     # how a customer added before Partner recorded it learns whether its channel is shared with the customer.
     if updated.channel_id and ("channel_id" in changed or args.channel_id == updated.channel_id):
         call.followup["join_customer_id"] = updated.id
+    text = describe_changes(updated, changed)
     if changed:
+        if plan_call_moved_into_the_past(
+            store=call.store, before=customer, after=updated, now=call.now, settings=call.settings
+        ):
+            text += "\n" + moved_call_text(updated, call.now, call.settings.default_tz)
         # Cadence, ideal/max days and the calendar feed the score; rescore before the Homes are redrawn.
         refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
         call.refresh_homes(customer.owner_id, updated.owner_id, call.user_id)
-    return {"text": describe_changes(updated, changed)}
+    return {"text": text}

@@ -15,12 +15,14 @@ from bot.settings import Settings
 from domain.customers import clean_name
 from domain.errors import Problems, UserError
 from handlers.commands.add import OwnerTimezone, added_text, check_owner, default_tz_hint, settings_for, user_timezone
+from handlers.commands.cadence import moved_call_text
 from handlers.commands.customer_args import UNSET
 from handlers.commands.edit import describe_changes, edit_changes
 from handlers.followups import join_customer_channel, tell_user
 from handlers.home_publisher import request_home_refresh
 from handlers.ids import CUSTOMER_FIELD
 from handlers.permissions import require_change
+from schedules.cadence import plan_call_moved_into_the_past
 from schedules.health import refresh_health
 from storage.store import Store
 
@@ -199,10 +201,13 @@ def submit_edit_customer(
             team_id=team_id, customer_id=customer.id, actor_id=user_id, changes=changes, now=now
         )
     if changed:
+        text = describe_changes(updated, changed)
+        if plan_call_moved_into_the_past(store=store, before=customer, after=updated, now=now, settings=settings):
+            text += "\n" + moved_call_text(updated, now, settings.default_tz)
         refresh_health(store, team_id=team_id, customer_id=customer.id, now=now, settings=settings)
         context["followup"] = {
             "customer_id": updated.id,
-            "text": describe_changes(updated, changed),
+            "text": text,
             "join": "channel_id" in changed and bool(updated.channel_id),
         }
         request_home_refresh(context, team_id, [customer.owner_id, updated.owner_id, user_id])

@@ -916,6 +916,72 @@ def test_a_call_moved_later_after_todays_nudge_went_out_is_next_nudged_tomorrow_
     ]
 
 
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        # 08:45: the call moved to 08:30, before today's 09:00 nudge went out.
+        (
+            "cadence acme daily 08:30",
+            "Today's call time (08:30) has passed and its nudge had not gone out: it comes now.",
+        ),
+        # 08:45 in New York is 05:45 in Los Angeles: the customer moved east, its 09:00 there is still to come — today's
+        # call on the New York clock (09:00) too, the day's one nudge; and a customer moved from Chicago to New York at
+        # 09:45 there (08:45 in Chicago) has passed its 09:00 with the nudge still to come.
+        (
+            "edit acme tz=America/New_York",
+            "Today's call time (09:00) has passed and its nudge had not gone out: it comes now.",
+        ),
+    ],
+)
+def test_a_call_moved_into_the_past_before_its_nudge_went_out_is_nudged_at_once(
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    command: str,
+    answer: str,
+) -> None:
+    """Tuesday 08:45 the owner moves the 09:00 call to 08:30 (or the customer's clock to one where 09:00 has passed):
+    the ticks plan what falls due after the last one, so the day's nudge never came, and the answer said the next was
+    Wednesday's. Today's call is still to make: its nudge comes now, once."""
+    tz = "America/Chicago" if command.startswith("edit") else "America/New_York"
+    moment = day(1, timedelta(hours=13, minutes=45)) + (timedelta(hours=1) if tz == "America/Chicago" else timedelta())
+    add(store, tz=tz)
+    tick(store, settings, moment - MINUTE)
+    assert nudges(fake_slack) == []
+    clock.set(moment)
+    assert answer in ephemeral(slack.command(command))
+    for instant in (moment + MINUTE, moment + 2 * MINUTE, day(1, timedelta(hours=15, minutes=1))):
+        tick(store, settings, instant)
+    (message,) = nudges(fake_slack)
+    assert message["text"].startswith("Time for the daily call with Acme (Tue 1 Dec")
+    (row,) = [r for r in rows(store) if r.due_key == "2026-12-01"]
+    assert (row.status, row.due_at) == ("sent", moment)
+    tick(store, settings, day(2, timedelta(hours=15)))  # Wednesday's nudge, at its own time
+    assert len(nudges(fake_slack)) == 2
+
+
+def test_a_call_moved_into_the_past_after_it_was_logged_or_its_nudge_went_out_brings_no_second_nudge(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    acme = add(store, cadence="daily 10:00")
+    tick(store, settings, day(1, timedelta(hours=13, minutes=40)))
+    store.record_checkin(
+        team_id=TEAM_ID,
+        customer_id=acme.id or 0,
+        author_id="U0001",
+        mood="green",
+        note="n",
+        kind="call",
+        now=day(1, timedelta(hours=13, minutes=41)),
+    )
+    clock.set(day(1, timedelta(hours=13, minutes=45)))
+    assert "comes now" not in ephemeral(slack.command("cadence acme daily 08:30"))  # today's call is logged
+    tick(store, settings, day(1, timedelta(hours=14)))
+    assert nudges(fake_slack) == []
+
+
 def test_launch_mode_owes_daily_calls_from_when_it_is_turned_on_not_for_the_weeks_before(
     slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
