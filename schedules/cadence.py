@@ -196,6 +196,8 @@ def plan_call_moved_into_the_past(
     return any(row.status == "pending" for row in inserted)
 
 
+# How an alert's reason counted from a call begins (domain.cadence.standing).
+LAST_CALL = "Last call "
 # An overdue alert's payload: its owner was deactivated in Slack when it was planned (the user id).
 OWNER_GONE = "owner_deactivated"
 
@@ -380,7 +382,11 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     if contact is not None:
         # The call itself, not the lapse's start: a lapse a resume restarted began after it.
         called = min(start, _local_date(contact.created_at, tz))
-        last = f" Last call: {called:%a} {called.day} {called:%b}."
+        label = f"{called:%a} {called.day} {called:%b}"
+        if reason.startswith(LAST_CALL):  # "Last call 11 days ago (…)": its date told there, not in a second sentence
+            reason, last = f"{LAST_CALL}on {label}, {reason[len(LAST_CALL) :]}", ""
+        else:
+            last = f" Last call: {label}."
     else:  # a lapse counted from the day the customer was added already says so
         last = "" if "no call logged yet" in reason.lower() else " No call logged yet."
     text = f":warning: *{customer.name}* is overdue: {reason}.{last}"

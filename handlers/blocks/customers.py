@@ -109,6 +109,22 @@ def mood_trend(moods: Sequence[str]) -> str:
     return dots + (" ↗" if last > first else " ↘" if last < first else " →")
 
 
+def windows_text(customer: Customer, today: date) -> str:
+    """ " (ideal 5 days, max 8 days)": the customer's own windows, in business days while its calls are daily (a
+    daily cadence or launch mode), as its *call due* / *overdue* line counts them."""
+    try:
+        daily = bool(customer.cadence) and parse_cadence(customer.cadence or "").kind == "daily"
+    except ValueError:
+        daily = False
+    daily = daily or (customer.launch_until is not None and today <= customer.launch_until)
+    unit = "business day" if daily else "day"
+
+    def days(n: int | None) -> str:
+        return "—" if n is None else f"{n} {unit}" + ("" if n == 1 else "s")
+
+    return f" (ideal {days(customer.ideal_days)}, max {days(customer.max_days)})"
+
+
 def cadence_text(customer: Customer) -> str:
     if not customer.cadence:
         return "no cadence"
@@ -244,7 +260,7 @@ def customer_card(
     calendar += f" · week {customer.working_week or 'mon-fri'}"
     cadence = cadence_text(customer)
     if customer.ideal_days or customer.max_days:
-        cadence += f" (ideal {customer.ideal_days or '—'} d, max {customer.max_days or '—'} d)"
+        cadence += windows_text(customer, WorkCalendar(tz=row.tz).local_date(now))
     fields = [
         f"*Owner*\n<@{customer.owner_id}>" if customer.owner_id else "*Owner*\nnone",
         f"*Channel*\n{channel}",

@@ -227,3 +227,27 @@ def test_a_window_running_out_on_a_weekend_or_a_holiday_is_overdue_everywhere_wh
     assert (alert.due_at, alert.status) == (day(28), "sent")
     clock.set(day(28) + MINUTE)
     assert overdue_where(bot, slack, fake_slack, acme.id) == EVERYWHERE
+
+
+def test_the_overdue_alert_says_last_call_once_and_the_card_counts_a_daily_customers_windows_in_business_days(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """The owner's DM read "Acme is overdue: Last call 13 days ago (…). Last call: Tue 1 Dec."; and the card of a
+    daily customer said "(ideal 2 d, max 3 d)" where its call due line said "business days"."""
+    acme = add(store, cadence="weekly tue 09:00")
+    assert acme.id is not None
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+    for n in (8, 14):
+        tick(store, settings, day(n))
+    (overdue,) = [m for m in fake_slack.messages[fake_slack._dm_by_user["U0001"]] if "overdue" in m["text"]]
+    assert overdue["blocks"][0]["text"]["text"] == (
+        ":warning: *Acme* is overdue: Last call on Tue 1 Dec, 13 days ago (ideal within 7 days, at most 10 days)."
+    )
+    clock.set(day(14, HOUR * 6))
+    ephemeral(slack.command("edit acme cadence=daily ideal=2 max=3"))
+    windows = "daily at 09:00 (ideal 2 business days, max 3 business days)"
+    assert windows in json.dumps(slack.command("show acme").json(), ensure_ascii=False)
+    ephemeral(slack.command("edit acme cadence=weekly tue ideal=5 max=8"))
+    assert "(ideal 5 days, max 8 days)" in json.dumps(slack.command("show acme").json(), ensure_ascii=False)
