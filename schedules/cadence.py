@@ -113,6 +113,7 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
             extra=extra,
             snoozes=snoozes,
         )
+        plans = _told_owner_gone(client, store, team_id, plans, customers, now)
         inserted = store.plan_nudges(team_id=team_id, plans=plans, now=now)
         # A snooze saved while a tick was sending left that day's row skipped: its call still comes back that day.
         inserted += store.revive_snoozed(team_id=team_id, plans=plans)
@@ -224,6 +225,36 @@ def _deactivated_owners(
     return gone
 
 
+def _told_owner_gone(
+    client: WebClient | SlackClients,
+    store: Store,
+    team_id: str,
+    plans: list[NudgePlan],
+    customers: list[CustomerSchedule],
+    now: datetime,
+) -> list[NudgePlan]:
+    """The new call nudges of customers with no channel to post in go to the owner's DM; for an owner Slack says is
+    deactivated (read as for the overdue alert, `_deactivated_owners`: once per owner, new rows only) the nudge says
+    so in its payload, and goes to the team's channel instead (`render_cadence`)."""
+    by_id = {c.id: c for c in customers}
+    dm = {
+        p.key: owner
+        for p in plans
+        if p.status == "pending"
+        and (c := by_id.get(p.customer_id or 0)) is not None
+        and (owner := destination(c, now)[1])
+        and destination(c, now)[0] is None
+    }
+    if not dm:
+        return plans
+    gone = _deactivated_owners(
+        client, store, team_id, [replace(p, recipient_id=dm[p.key]) for p in plans if p.key in dm]
+    )
+    if not gone:
+        return plans
+    return [replace(p, payload={**p.payload, OWNER_GONE: dm[p.key]}) if dm.get(p.key) in gone else p for p in plans]
+
+
 def once_per_lapse(store: Store, team_id: str, plans: list[NudgePlan], lapses: list[planner.Lapse]) -> list[NudgePlan]:
     """The alerts of lapses not told yet under another key. A lapse's key is a local date: after `edit tz=` the same
     lapse (the clock restarted by the same call) may start on another date, and its owner was already told. An alert
@@ -290,7 +321,7 @@ def _lapses_to_alert(
 # --------------------------------------------------------------------------- rendering
 
 
-def destination(customer: Customer, now: datetime) -> tuple[str | None, str | None]:
+def destination(customer: Customer | CustomerSchedule, now: datetime) -> tuple[str | None, str | None]:
     """(channel, fallback DM user): the channel unless Slack refused it recently (tried again after a week) or it is
     shared with the customer's organisation (their people must not see our nudges, @mentions and buttons).
     `/partner upcoming` and `partner-bot upcoming` ask it too, for each nudge's due time."""
@@ -301,6 +332,17 @@ def destination(customer: Customer, now: datetime) -> tuple[str | None, str | No
     if customer.channel_shared:
         channel = None
     return channel, customer.owner_id
+
+
+def team_channel(store: Store, team_id: str) -> str | None:
+    """Where a nudge or alert goes that nobody would read elsewhere (its customer has no channel of its own and its
+    owner is deactivated in Slack): the team's digest channel, when it has one."""
+    workspace = store.digest_workspace(team_id=team_id)
+    return workspace.digest_channel_id if workspace is not None else None
+
+
+def owner_gone_text(owner: str, name: str) -> str:
+    return f"Its owner <@{owner}> is deactivated in Slack: pick another, `/partner edit {name} @owner`."
 
 
 def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
@@ -334,9 +376,16 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     normal = planner.cadence_of(customer).kind
     kind = "daily call" if launch else ("call" if normal in ("every", "off") else f"{normal} call")
     channel, owner = destination(customer, now)
+    gone = nudge.payload.get(OWNER_GONE)
+    if gone and gone == owner and channel is None:  # nobody reads a deactivated owner's DMs: the team sees it instead
+        channel, owner = team_channel(store, nudge.team_id), None
+        if channel is None:
+            return Skip(f"its owner {gone} is deactivated in Slack, and there is no channel to tell", "cancelled")
     mention = f"<@{owner}> " if owner and channel else ""
     when = local_time(local)
     headline = f":telephone_receiver: {mention}Time for the {kind} with *{customer.name}* — {when} ({tz})."
+    if gone and owner is None:
+        headline += f"\n:warning: {owner_gone_text(gone, customer.name)}"
     if launch and customer.launch_until is not None:
         until = customer.launch_until
         headline += f" Launch mode: daily calls until {until:%a} {until.day} {until:%b}."
@@ -392,9 +441,12 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     text = f":warning: *{customer.name}* is overdue: {reason}.{last}"
     channel, owner = destination(customer, now)
     gone = nudge.payload.get(OWNER_GONE)
-    if gone and gone == owner and channel:  # nobody reads a deactivated owner's DMs: the team sees it instead
+    if gone and gone == owner:  # nobody reads a deactivated owner's DMs: the team sees it instead
+        channel = channel or team_channel(store, nudge.team_id)
+        if channel is None:
+            return Skip(f"its owner {gone} is deactivated in Slack, and there is no channel to tell", "cancelled")
         owner = None
-        text += f" Its owner <@{gone}> is deactivated in Slack: pick another, `/partner edit {customer.name} @owner`."
+        text += f" {owner_gone_text(gone, customer.name)}"
     assert nudge.id is not None
     return Message(
         text=f"{customer.name} is overdue: {reason}",

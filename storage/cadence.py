@@ -38,6 +38,11 @@ class CustomerSchedule:
     ideal_days: int | None
     max_days: int | None
     snooze_reason: str | None = None  # kept in a snoozed call's reminder as planned
+    # Where its nudges go (schedules.cadence.destination): a nudge with no channel to go to is the owner's DM.
+    channel_id: str | None = None
+    channel_error: str | None = None
+    channel_error_at: datetime | None = None
+    channel_shared: bool = False
 
 
 _SCHEDULE_COLUMNS = [getattr(Customer, f.name) for f in fields(CustomerSchedule)]

@@ -300,6 +300,41 @@ def test_a_missed_call_of_a_customer_whose_owner_was_deactivated_is_told_in_its_
     assert len([c for c in fake_slack.calls_to("users.info") if c.params.get("user") == "U0002"]) == 1
 
 
+@pytest.mark.parametrize("team_channel", ["C0TEAM", None])
+def test_the_nudges_of_a_customer_without_a_channel_whose_owner_was_deactivated_go_to_the_team_not_to_their_dm(
+    store: Store, settings: Settings, fake_slack: FakeSlack, team_channel: str | None
+) -> None:
+    """Sam left; Acme has no channel, so its daily nudges (and its overdue alert) went on to Sam's DM, which Slack
+    takes without a word and nobody reads. They go to the team's channel (the digest's), saying why and how to fix it;
+    with none, nowhere (not to a DM nobody reads)."""
+    fake_slack.add_user("U0002", name="sam", tz="America/New_York")
+    fake_slack.add_channel("C0TEAM", name="team", members=["U0001"])
+    if team_channel:
+        store.set_digest_channel(team_id=TEAM_ID, channel_id=team_channel, now=MON)
+    add(store, owner_id="U0002", channel_id=None)
+    tick(store, settings, day(1))  # Tuesday: Sam is still here, the nudge is Sam's DM
+    assert [c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")] == ["U0002"]
+    fake_slack.add_user("U0002", name="sam", tz="America/New_York", deleted=True)
+    for instant in (day(2), day(2) + MINUTE, day(3), day(3) + MINUTE):
+        tick(store, settings, instant)
+    to_sam = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0002"]
+    assert [t for t in to_sam if "Time for" in t or "overdue" in t] == [to_sam[0]]  # Tuesday's, while Sam was here
+    posted = [m["blocks"][0]["text"]["text"] for m in fake_slack.messages.get("C0TEAM", [])]
+    if team_channel is None:
+        assert posted == []
+        assert {r.status for r in rows(store) if r.due_key > "2026-12-01"} == {"cancelled"}
+        return
+    gone = "Its owner <@U0002> is deactivated in Slack: pick another, `/partner edit Acme @owner`."
+    call = ":telephone_receiver: Time for the daily call with *Acme* — {} 09:00 (America/New_York).\n:warning: " + gone
+    assert posted == [
+        call.format("Wed 2 Dec"),
+        f":warning: *Acme* is overdue: the daily call on Tue 1 Dec was missed. No call logged yet. {gone}",
+        call.format("Thu 3 Dec"),
+    ]
+    # Slack is asked about the owner once per new nudge or alert, not every tick.
+    assert len([c for c in fake_slack.calls_to("users.info") if c.params.get("user") == "U0002"]) == 4
+
+
 @pytest.mark.parametrize(
     ("called", "missed", "weekend", "alerted"),
     [
