@@ -997,6 +997,28 @@ def test_a_call_moved_into_the_past_before_its_nudge_went_out_is_nudged_at_once(
     assert len(nudges(fake_slack)) == 2
 
 
+def test_a_customer_moved_west_after_todays_nudge_went_out_is_next_nudged_on_its_next_call_day_as_every_preview_says(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Berlin 10:00 on Tuesday, its 09:00 nudge out: the customer moves to Los Angeles, where Tuesday 09:00 is still to
+    come. A day has one nudge, as for a call moved later (README, *When*): the owner was asked for Tuesday's call this
+    morning and is not asked again at 18:00; the next nudge is Wednesday 09:00 there, and the previews say so."""
+    add(store, tz="Europe/Berlin")
+    berlin_nine = day(1, timedelta(hours=8))
+    tick(store, settings, berlin_nine)
+    clock.set(berlin_nine + timedelta(hours=1))
+    assert "time zone: `Europe/Berlin` → `America/Los_Angeles`" in ephemeral(
+        slack.command("edit acme tz=America/Los_Angeles")
+    )
+    assert "Next nudge: Wed 2 Dec 09:00 (America/Los_Angeles)" in ephemeral(slack.command("cadence acme"))
+    for instant in (day(1, timedelta(hours=17)), day(1, timedelta(hours=17, minutes=1)), day(2, timedelta(hours=17))):
+        tick(store, settings, instant)
+    assert [m["text"] for m in nudges(fake_slack)] == [
+        "Time for the daily call with Acme (Tue 1 Dec 09:00 Europe/Berlin)",
+        "Time for the daily call with Acme (Wed 2 Dec 09:00 America/Los_Angeles)",
+    ]
+
+
 def test_a_call_moved_into_the_past_after_it_was_logged_or_its_nudge_went_out_brings_no_second_nudge(
     slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
