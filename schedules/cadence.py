@@ -41,7 +41,7 @@ from schedules.sender import (
     register,
     send_due_nudges,
 )
-from storage.cadence import CustomerSchedule
+from storage.cadence import OWNER_DEACTIVATED, CustomerSchedule
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NudgePlan
 from storage.store import Store
@@ -143,6 +143,9 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
                     put_off[customer_id] = reminder.snoozed_on
         overdue = once_per_lapse(store, team_id, planner.plan_overdue(due, asked, now=now, put_off=put_off), due)
         gone = _deactivated_owners(client, store, team_id, overdue)
+        _record_owners_gone(
+            store, team_id, [(p.customer_id, p.recipient_id) for p in overdue if p.recipient_id in gone], now
+        )
         alerts = [
             replace(
                 p, payload={**p.payload, **extra, **({OWNER_GONE: p.recipient_id} if p.recipient_id in gone else {})}
@@ -225,6 +228,22 @@ def _deactivated_owners(
     return gone
 
 
+def _record_owners_gone(store: Store, team_id: str, found: list[tuple[int | None, str | None]], now: datetime) -> None:
+    """Remembers, once per customer and owner, that Slack said its owner is deactivated: the list, the card and Home
+    say so beside them until another owner is picked."""
+    for customer_id, owner in found:
+        if customer_id is not None and owner:
+            store.record_customer_event_once(
+                team_id=team_id,
+                customer_id=customer_id,
+                kind=OWNER_DEACTIVATED,
+                detail={"owner": owner},
+                now=now,
+                dedupe=owner,
+                actor_id=owner,
+            )
+
+
 def _told_owner_gone(
     client: WebClient | SlackClients,
     store: Store,
@@ -252,6 +271,7 @@ def _told_owner_gone(
     )
     if not gone:
         return plans
+    _record_owners_gone(store, team_id, [(p.customer_id, dm[p.key]) for p in plans if dm.get(p.key) in gone], now)
     return [replace(p, payload={**p.payload, OWNER_GONE: dm[p.key]}) if dm.get(p.key) in gone else p for p in plans]
 
 

@@ -49,6 +49,8 @@ _SCHEDULE_COLUMNS = [getattr(Customer, f.name) for f in fields(CustomerSchedule)
 # Each customer's last contact, for every customer of a team or of a fan-out's nudges at once: read-only records.
 _CHECKIN_RECORDS = Records(CheckIn)
 
+# A customer event: Slack said its owner (the event's actor) is deactivated when a nudge or alert was due for it.
+OWNER_DEACTIVATED = "owner_deactivated"
 # How long after a snooze ends its call can still come back (the next business day after a long holiday).
 SNOOZE_RETURN_SPAN = timedelta(days=30)
 # How far before a snooze began a skipped call is looked for (the last call before it, of a monthly cadence).
@@ -254,6 +256,24 @@ class CadenceQueries(StoreBase):
                 if customer_id is not None and (customer_id not in found or due_at > found[customer_id][0]):
                     found[customer_id] = (due_at, str((payload or {}).get("reason") or ""))
         return found
+
+    def deactivated_owners(self, *, team_id: str, customer_ids: Sequence[int]) -> set[int]:
+        """The customers whose current owner Slack said is deactivated when a nudge or alert was due for them
+        (an OWNER_DEACTIVATED event naming that owner), in one query: the list and the card say so."""
+        if not customer_ids:
+            return set()
+        with self.session() as session:
+            rows = session.exec(
+                select(CustomerEvent.customer_id)
+                .join(Customer, col(Customer.id) == CustomerEvent.customer_id)
+                .where(
+                    CustomerEvent.team_id == team_id,
+                    CustomerEvent.kind == OWNER_DEACTIVATED,
+                    col(CustomerEvent.customer_id).in_(list(customer_ids)),
+                    CustomerEvent.actor_id == Customer.owner_id,
+                )
+            )
+            return set(rows)
 
     def excused_call_days(self, *, team_id: str, customer_ids: Sequence[int], since: datetime) -> dict[int, set[date]]:
         """The customer-local days since `since` whose call a person skipped or snoozed (Skip today, Snooze, a snooze

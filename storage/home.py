@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from storage import workspaces
 from storage.base import StoreBase
-from storage.cadence import restarts_clock
+from storage.cadence import OWNER_DEACTIVATED, restarts_clock
 from storage.models import (
     Boundary,
     BoundarySlip,
@@ -54,6 +54,8 @@ class LastContact:
     # When the owner's latest overdue alert was (or is) due (storage.home.last_overdue_alert): a missed daily call is
     # overdue on every surface from then, as the alert says.
     alerted_at: datetime | None = None
+    # Slack said its current owner is deactivated (storage.cadence.OWNER_DEACTIVATED): Home says so beside them.
+    owner_gone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,20 @@ def last_overdue_alert(customer_id: int | None = None, team_id: str | None = Non
     return (query.correlate(Customer) if customer_id is None else query).scalar_subquery()
 
 
+def owner_deactivated() -> Any:
+    """Whether Slack said the customer's current owner is deactivated (an OWNER_DEACTIVATED event naming them), as
+    an EXISTS correlated with the customer row."""
+    return (
+        exists()
+        .where(
+            CustomerEvent.customer_id == Customer.id,
+            CustomerEvent.kind == OWNER_DEACTIVATED,
+            CustomerEvent.actor_id == Customer.owner_id,
+        )
+        .correlate(Customer)
+    )
+
+
 def _week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
@@ -216,9 +232,9 @@ class HomeReads:
             .where(CheckIn.customer_id == Customer.id, CheckIn.kind == "call")
             .correlate(Customer)
         ).scalar_subquery()
-        query = select(Customer, newest, mood, last_call, last_clock_restart(), last_overdue_alert()).where(
-            Customer.team_id == team_id, col(Customer.archived_at).is_(None)
-        )
+        query = select(
+            Customer, newest, mood, last_call, last_clock_restart(), last_overdue_alert(), owner_deactivated()
+        ).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
         if owner_id is not None:
             query = query.where(Customer.owner_id == owner_id)
         if customer_ids is not None:
@@ -234,9 +250,10 @@ class HomeReads:
                         call_at=call_at,
                         restarted_at=restarted,
                         alerted_at=alerted,
+                        owner_gone=bool(gone),
                     ),
                 )
-                for customer, checkin_at, mood_value, call_at, restarted, alerted in rows
+                for customer, checkin_at, mood_value, call_at, restarted, alerted, gone in rows
             ]
 
     def home_health_points(

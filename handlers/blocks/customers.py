@@ -57,6 +57,10 @@ NOTE_IN_CARD = 400
 NOTE_IN_SUMMARY = 2800
 
 
+# Beside an owner Slack said is deactivated: their nudges go to the team's channel (schedules.cadence.team_channel).
+OWNER_GONE_NOTE = "deactivated in Slack"
+
+
 @dataclass(frozen=True)
 class CustomerRow:
     """What the list and the card show about one customer, gathered by the handler."""
@@ -68,6 +72,7 @@ class CustomerRow:
     next_nudge: datetime | None = None
     recent: Sequence[CheckIn] = field(default_factory=tuple)  # newest first, for the card
     boundaries: Sequence[BoundaryRecord] | None = None  # the card's Boundaries section; None: not loaded (the list)
+    owner_gone: bool = False  # Slack said its owner is deactivated (storage.cadence.OWNER_DEACTIVATED)
     # The card's our-view-vs-theirs line (the customer's own answers, newest first) and ideal-customer profile;
     # None: not loaded (the list).
     their_views: Sequence[SurveyResponse] | None = None
@@ -172,6 +177,8 @@ def list_message(
         customer = row.customer
         last = f"last check-in {ago(row.last.created_at, now)}" if row.last else "no check-in yet"
         owner = f"<@{customer.owner_id}>" if customer.owner_id else "no owner"
+        if row.owner_gone:
+            owner += f" ({OWNER_GONE_NOTE})"
         top = f"*{customer.name}* · {owner} · tier {tier_text(customer.tier)} · health {health_text(customer)}"
         bottom = f"{last} · mood {mood_trend(row.moods)} · next nudge {nudge_text(row, now)}"
         if row.standing is not None:
@@ -262,7 +269,12 @@ def customer_card(
     if customer.ideal_days or customer.max_days:
         cadence += windows_text(customer, WorkCalendar(tz=row.tz).local_date(now))
     fields = [
-        f"*Owner*\n<@{customer.owner_id}>" if customer.owner_id else "*Owner*\nnone",
+        (f"*Owner*\n<@{customer.owner_id}>" if customer.owner_id else "*Owner*\nnone")
+        + (
+            f"\n:warning: {OWNER_GONE_NOTE}: pick another, `/partner edit {customer.name} @owner`"
+            if row.owner_gone
+            else ""
+        ),
         f"*Channel*\n{channel}",
         f"*Time zone*\n{calendar}",
         f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}"

@@ -34,7 +34,7 @@ from handlers.blocks import (
     truncate,
 )
 from handlers.blocks.boundaries import boundary_section_blocks, escalation_note, recent_escalation
-from handlers.blocks.customers import card_survey_blocks, channel_flag, channel_problem
+from handlers.blocks.customers import OWNER_GONE_NOTE, card_survey_blocks, channel_flag, channel_problem
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
 from handlers.ids import (
@@ -658,6 +658,8 @@ def row_text(
         title += f"  ·  tier {tier_text(customer.tier)}"
     if customer.owner_id:
         title += f"  ·  <@{customer.owner_id}>"
+        if facts.contact.owner_gone:
+            title += f" ({OWNER_GONE_NOTE})"
     score = str(facts.score) if facts.score is not None else NO_VALUE
     health = f"{BAND_EMOJI[facts.band]} *{score}*  `{trend_text(trend)}`"
     contact = facts.contact

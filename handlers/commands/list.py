@@ -143,6 +143,7 @@ def customer_rows(
     comes_back = planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=settings.default_tz)
     restarts = store.clock_restarts(team_id=team_id, customer_ids=ids)
     alerts = store.overdue_alerts(team_id=team_id, customer_ids=ids)
+    gone = store.deactivated_owners(team_id=team_id, customer_ids=ids)
     nudged = store.nudged_days(team_id=team_id, customer_ids=ids, since=now - planner.TODAYS_NUDGES)
     rows = []
     for customer in customers:
@@ -181,6 +182,7 @@ def customer_rows(
                     snoozed_since=snoozes[customer.id].since if customer.id in snoozes else None,
                     alert=alerts.get(customer.id),
                 ),
+                owner_gone=customer.id in gone,
                 recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),
                 boundaries=store.boundary_records(team_id=team_id, customer_id=customer.id) if recent else None,
             )

@@ -31,6 +31,7 @@ from domain.cadence import due_slots
 from handlers.ids import (
     CHECKIN_MODAL,
     HOME_OPEN_CARD,
+    HOME_SCOPE,
     NUDGE_LOG_CALL,
     NUDGE_SKIP,
     NUDGE_SNOOZE,
@@ -47,6 +48,7 @@ from storage.cadence import Snooze
 from storage.models import Customer, Nudge
 from storage.store import Store
 from tests.e2e.test_foundation import modal_values
+from tests.e2e.test_home import click
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
@@ -302,7 +304,12 @@ def test_a_missed_call_of_a_customer_whose_owner_was_deactivated_is_told_in_its_
 
 @pytest.mark.parametrize("team_channel", ["C0TEAM", None])
 def test_the_nudges_of_a_customer_without_a_channel_whose_owner_was_deactivated_go_to_the_team_not_to_their_dm(
-    store: Store, settings: Settings, fake_slack: FakeSlack, team_channel: str | None
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    team_channel: str | None,
 ) -> None:
     """Sam left; Acme has no channel, so its daily nudges (and its overdue alert) went on to Sam's DM, which Slack
     takes without a word and nobody reads. They go to the team's channel (the digest's), saying why and how to fix it;
@@ -311,7 +318,7 @@ def test_the_nudges_of_a_customer_without_a_channel_whose_owner_was_deactivated_
     fake_slack.add_channel("C0TEAM", name="team", members=["U0001"])
     if team_channel:
         store.set_digest_channel(team_id=TEAM_ID, channel_id=team_channel, now=MON)
-    add(store, owner_id="U0002", channel_id=None)
+    acme = add(store, owner_id="U0002", channel_id=None)
     tick(store, settings, day(1))  # Tuesday: Sam is still here, the nudge is Sam's DM
     assert [c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")] == ["U0002"]
     fake_slack.add_user("U0002", name="sam", tz="America/New_York", deleted=True)
@@ -333,6 +340,23 @@ def test_the_nudges_of_a_customer_without_a_channel_whose_owner_was_deactivated_
     ]
     # Slack is asked about the owner once per new nudge or alert, not every tick.
     assert len([c for c in fake_slack.calls_to("users.info") if c.params.get("user") == "U0002"]) == 4
+    # The list, the card and Home say so beside the owner, until another is picked.
+    clock.set(day(3, timedelta(hours=16)))
+    assert "<@U0002> (deactivated in Slack)" in json.dumps(slack.command("list").json(), ensure_ascii=False)
+    assert "deactivated in Slack: pick another, `/partner edit Acme @owner`" in json.dumps(
+        slack.command("show acme").json(), ensure_ascii=False
+    )
+    published = len(fake_slack.calls_to("views.publish"))
+    slack.event({"type": "app_home_opened", "user": "U0001", "tab": "home", "channel": "D0001"})
+    fake_slack.wait_for("views.publish", published + 1)
+    team = click(
+        slack, fake_slack, HOME_SCOPE, user="U0001", action_type="static_select", selected_option={"value": "team"}
+    )
+    assert "<@U0002> (deactivated in Slack)" in json.dumps(team, ensure_ascii=False)
+    store.update_customer(
+        team_id=TEAM_ID, customer_id=acme.id or 0, actor_id="U0001", changes={"owner_id": "U0001"}, now=clock.now
+    )
+    assert "deactivated" not in json.dumps(slack.command("list").json(), ensure_ascii=False)
 
 
 @pytest.mark.parametrize(
