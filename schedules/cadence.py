@@ -29,7 +29,8 @@ from slack_sdk.errors import SlackApiError
 from bot.oauth import NotInstalled, SlackClients, client_for
 from bot.settings import Settings
 from domain.boundaries import defuse_broadcasts
-from handlers.blocks.nudges import local_time, nudge_blocks
+from handlers.blocks import local_time
+from handlers.blocks.nudges import nudge_blocks
 from schedules import planner
 from schedules.planner import CADENCE, OVERDUE
 from schedules.sender import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from domain.calendar import WorkCalendar
 from domain.health import mood_colour, mood_rating
@@ -121,3 +122,15 @@ def ago(then: datetime, now: datetime) -> str:
         return f"{seconds // 3600} h ago"
     days = seconds // 86400
     return "yesterday" if days == 1 else f"{days} days ago"
+
+
+def local_time(instant: datetime | None, tz: str | None = None) -> str:
+    """When something happens on a clock people read: "Tue 1 Dec 09:00 EST" on the customer's clock `tz` (its zone's
+    abbreviation last); without `tz`, "Tue 1 Dec 09:00" on the wall clock of the instant's own zone (where the zone is
+    named beside it, "(America/New_York)"); "—" for none."""
+    if instant is None:
+        return "—"
+    if tz is None:
+        return f"{instant:%a} {instant.day} {instant:%b %H:%M}"
+    local = instant.astimezone(ZoneInfo(tz))
+    return f"{local:%a} {local.day} {local:%b %H:%M %Z}"

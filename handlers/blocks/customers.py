@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from domain import boundaries as rules
 from domain.cadence import Standing, parse_cadence
@@ -17,6 +16,7 @@ from handlers.blocks import (
     ago,
     button,
     context,
+    local_time,
     mood_badge,
     mood_emoji,
     mood_label,
@@ -82,12 +82,6 @@ class CustomerRow:
     practices: SurveyResponse | None = None
     # Past the cadence's ideal window (yellow) or its maximum (red): None within it (or paused, off).
     standing: Standing | None = None
-
-
-def local_time(instant: datetime, tz: str) -> str:
-    """ "Tue 2 Dec 09:00 EST": when something happens on the customer's own clock."""
-    local = instant.astimezone(ZoneInfo(tz))
-    return f"{local:%a} {local.day} {local:%b %H:%M %Z}"
 
 
 def day_label(day: date) -> str:

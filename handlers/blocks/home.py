@@ -26,6 +26,7 @@ from handlers.blocks import (
     ago,
     button,
     context,
+    local_time,
     mood_badge,
     paused_text,
     plain,
@@ -506,14 +507,6 @@ def with_next_nudge(
         note = f"snoozed until {local_time(customer.snoozed_until, facts.tz)}" if snoozed else "no call scheduled"
         return replace(facts, next_note=note)
     return replace(facts, next_nudge=min(due), next_note="")
-
-
-def local_time(instant: datetime | None, tz: str) -> str:
-    """ "Tue 1 Dec 09:00 EST" in the customer's own zone."""
-    if instant is None:
-        return NO_VALUE
-    local = instant.astimezone(WorkCalendar(tz=tz).zone())
-    return f"{local:%a} {local.day} {local:%b %H:%M %Z}"
 
 
 def health_trend(

@@ -28,11 +28,6 @@ def slack_date(instant: datetime, fmt: str = "{date_short_pretty} at {time}") ->
     return f"<!date^{int(instant.timestamp())}^{fmt}|{instant.strftime('%Y-%m-%d %H:%M UTC')}>"
 
 
-def local_time(instant: datetime) -> str:
-    """ "Tue 1 Dec 09:00" on the wall clock of the instant's own zone."""
-    return f"{instant:%a} {instant.day} {instant:%b %H:%M}"
-
-
 def outcome_text(outcome: dict[str, Any]) -> str:
     """What someone did about a nudge, shown in place of its buttons."""
     by = f"<@{outcome['by']}>" if outcome.get("by") else "someone"

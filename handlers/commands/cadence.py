@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 
 from domain.cadence import parse_cadence
 from domain.errors import UserError
-from handlers.blocks.nudges import local_time, slack_date
+from handlers.blocks import local_time
+from handlers.blocks.nudges import slack_date
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer_in_text
 from handlers.permissions import require_change

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain.errors import UserError
-from handlers.blocks.nudges import local_time, slack_date, upcoming_text
+from handlers.blocks import local_time
+from handlers.blocks.nudges import slack_date, upcoming_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.parsing import tokenize
 from schedules import planner

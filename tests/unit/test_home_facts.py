@@ -8,12 +8,15 @@ for many customers sharing one pair, including time zones whose midnight or 00:3
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from domain.cadence import Cadence, due_slot, is_satisfied, occurrences, parse_cadence
 from domain.calendar import WorkCalendar
+from handlers.blocks import local_time
 from handlers.blocks.home import MAX_LOOKBACK_DAYS, CadenceDay
 from schedules import planner
 from storage.cadence import CustomerSchedule
@@ -159,3 +162,21 @@ def test_the_first_call_of_a_cadence_starting_on_a_date_is_due_as_the_planner_co
         cal, cadence, now - timedelta(days=14), settings_of(cadence.to_text(), ("America/New_York", None, None))
     )  # 17 Nov: in its rhythm, but before it starts
     assert not before.call_due_today(None, None)
+
+
+@pytest.mark.parametrize(
+    ("instant", "tz", "shown"),
+    [
+        (datetime(2026, 12, 1, 14, 0, tzinfo=UTC), "America/New_York", "Tue 1 Dec 09:00 EST"),
+        (datetime(2026, 3, 29, 7, 30, tzinfo=UTC), "Europe/Berlin", "Sun 29 Mar 09:30 CEST"),  # the spring-forward day
+        (datetime(2026, 12, 1, 14, 0, tzinfo=ZoneInfo("America/New_York")), None, "Tue 1 Dec 14:00"),
+        (datetime(2026, 12, 1, 14, 0, tzinfo=UTC).astimezone(ZoneInfo("Asia/Tokyo")), None, "Tue 1 Dec 23:00"),
+        (None, "UTC", "—"),
+    ],
+)
+def test_the_one_local_time_shows_a_moment_as_every_surface_did(
+    instant: datetime | None, tz: str | None, shown: str
+) -> None:
+    """Home, the list and card (on the customer's clock, its zone's abbreviation last) and the nudges and answers
+    (the wall clock of an instant already local, the zone named beside it) format a moment with one helper."""
+    assert local_time(instant, tz) == shown
