@@ -144,7 +144,7 @@ def plan_nudges(*, store: Store, client: WebClient, now: datetime, settings: Set
                     put_off[customer_id] = reminder.snoozed_on
         overdue = once_per_lapse(store, team_id, planner.plan_overdue(due, asked, now=now, put_off=put_off), due)
         gone = _deactivated_owners(client, store, team_id, overdue)
-        _record_owners_gone(
+        record_owners_gone(
             store, team_id, [(p.customer_id, p.recipient_id) for p in overdue if p.recipient_id in gone], now
         )
         alerts = [
@@ -229,7 +229,7 @@ def _deactivated_owners(
     return gone
 
 
-def _record_owners_gone(store: Store, team_id: str, found: list[tuple[int | None, str | None]], now: datetime) -> None:
+def record_owners_gone(store: Store, team_id: str, found: list[tuple[int | None, str | None]], now: datetime) -> None:
     """Remembers, once per customer and owner, that Slack said its owner is deactivated: the list, the card and Home
     say so beside them until another owner is picked."""
     for customer_id, owner in found:
@@ -272,7 +272,7 @@ def _told_owner_gone(
     )
     if not gone:
         return plans
-    _record_owners_gone(store, team_id, [(p.customer_id, dm[p.key]) for p in plans if dm.get(p.key) in gone], now)
+    record_owners_gone(store, team_id, [(p.customer_id, dm[p.key]) for p in plans if dm.get(p.key) in gone], now)
     return [replace(p, payload={**p.payload, OWNER_GONE: dm[p.key]}) if dm.get(p.key) in gone else p for p in plans]
 
 

@@ -23,7 +23,7 @@ from schedules.boundaries import plan_boundary_reminders, review_boundaries
 from schedules.cadence import mark_logged_calls, plan_nudges, send_nudges
 from schedules.digest import plan_digests, send_digest_charts
 from schedules.health import daily_health
-from schedules.people import OWNER_GONE as OWNER_GONE  # registers its notice with the sender
+from schedules.people import OWNER_GONE_NOTICE as OWNER_GONE_NOTICE  # registers its notice with the sender
 from schedules.sharing import check_channel_sharing
 from schedules.slack_http import in_tick
 from schedules.surveys import plan_survey_prompts

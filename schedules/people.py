@@ -7,24 +7,25 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.blocks import section
-from schedules.cadence import destination
+from schedules.cadence import destination, record_owners_gone
 from schedules.sender import Message, Skip, register
 from storage.models import Nudge
 from storage.store import Store
 
-OWNER_GONE = "owner_gone"
+OWNER_GONE_NOTICE = "owner_gone"
 
 
 def plan_owner_gone(store: Store, *, team_id: str, user_id: str, now: datetime) -> int:
     """One notice per live customer `user_id` owns (its key names the owner: a redelivered event plans nothing more,
-    a later owner deactivated in turn is told again). Returns how many were planned."""
+    a later owner deactivated in turn is told again), and the list, the card and Home say so beside them from now,
+    as when a nudge found it out (schedules.cadence). Returns how many were planned."""
     planned = 0
-    for customer in store.customers(team_id=team_id):
-        if customer.owner_id != user_id or customer.id is None:
-            continue
+    owned = [c for c in store.customers(team_id=team_id) if c.owner_id == user_id and c.id is not None]
+    record_owners_gone(store, team_id, [(c.id, user_id) for c in owned], now)
+    for customer in owned:
         planned += store.plan_nudge(
             team_id=team_id,
-            kind=OWNER_GONE,
+            kind=OWNER_GONE_NOTICE,
             subject=f"customer:{customer.id}",
             due_key=f"owner:{user_id}"[:64],
             due_at=now,
@@ -54,4 +55,4 @@ def render_owner_gone(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
     return Skip("nobody else to tell: no channel of the team's, added by the owner")
 
 
-register(OWNER_GONE, render_owner_gone, grace=False, label="the notice that a customer's owner was deactivated")
+register(OWNER_GONE_NOTICE, render_owner_gone, grace=False, label="the notice that a customer's owner was deactivated")

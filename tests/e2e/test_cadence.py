@@ -1830,6 +1830,8 @@ def test_an_owner_deactivated_in_slack_is_said_in_the_customers_channel_once(
     gone = {"type": "user_change", "user": {"id": "U0001", "team_id": TEAM_ID, "name": "dana", "deleted": True}}
     for retry in (None, 1):
         assert slack.event(gone, event_id="Ev0GONE", retry_num=retry).status == 200
+    listed = json.dumps(slack.command("list all", user_id="U0002", user_name="sam").json())
+    assert listed.count("deactivated in Slack") == 3, listed  # said at once beside Dana: Acme, Initech, Umbrella
     for minutes in (0, 1):
         tick(store, settings, day(1, timedelta(hours=-3, minutes=minutes)))
     told = [m["text"] for m in fake_slack.messages.get("C0ACME", [])]
