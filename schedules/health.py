@@ -45,6 +45,7 @@ from domain.surveys import LEVELS
 from handlers.blocks import section
 from handlers.blocks.health import drop_alert_text
 from handlers.home_publisher import request_home_refresh
+from schedules.cadence import destination, owner_gone_text, team_channel
 from schedules.planner import at_work
 from schedules.sender import Message, Skip, register
 from storage.boundaries import to_rule
@@ -684,6 +685,13 @@ def render_health_drop(nudge: Nudge, store: Store, now: datetime) -> Message | S
     line = f"*{customer.name}*'s health fell from {high} to {latest}"
     if customer.health_score is not None and customer.health_score != latest:
         line += f" (now {customer.health_score})"
+    if customer.id in store.deactivated_owners(team_id=customer.team_id, customer_ids=[customer.id]):
+        # Nobody reads a deactivated owner's DMs: the team's own channel hears of the fall, as of the overdue call.
+        channel = destination(customer, now)[0] or team_channel(store, nudge.team_id)
+        if channel is None:
+            return Skip(f"its owner {owner} is deactivated in Slack, and there is no channel to tell", "cancelled")
+        text += f"\n:warning: {owner_gone_text(owner, customer.name)}"
+        return Message(text=text, blocks=[section(text, block_id=f"nudge:{nudge.id}")], channel=channel)
     return Message(text=text, blocks=[section(text, block_id=f"nudge:{nudge.id}")], user=owner, digest=line)
 
 

@@ -325,7 +325,7 @@ def test_the_nudges_of_a_customer_without_a_channel_whose_owner_was_deactivated_
     for instant in (day(2), day(2) + MINUTE, day(3), day(3) + MINUTE):
         tick(store, settings, instant)
     to_sam = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0002"]
-    assert [t for t in to_sam if "Time for" in t or "overdue" in t] == [to_sam[0]]  # Tuesday's, while Sam was here
+    assert to_sam == [to_sam[0]] and "Time for" in to_sam[0]  # Tuesday's, while Sam was here: nothing since
     posted = [m["blocks"][0]["text"]["text"] for m in fake_slack.messages.get("C0TEAM", [])]
     if team_channel is None:
         assert posted == []
@@ -337,7 +337,11 @@ def test_the_nudges_of_a_customer_without_a_channel_whose_owner_was_deactivated_
         call.format("Wed 2 Dec"),
         f":warning: *Acme* is overdue: the daily call on Tue 1 Dec was missed. No call logged yet. {gone}",
         call.format("Thu 3 Dec"),
+        posted[-1],  # the health drop, below
     ]
+    assert posted[-1].startswith(":chart_with_downwards_trend: *Acme*'s health fell from ") and posted[-1].endswith(
+        f"See `/partner status Acme`.\n:warning: {gone}"
+    )
     # Slack is asked about the owner once per new nudge or alert, not every tick.
     assert len([c for c in fake_slack.calls_to("users.info") if c.params.get("user") == "U0002"]) == 4
     # The list, the card and Home say so beside the owner, until another is picked.
