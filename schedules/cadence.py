@@ -42,7 +42,7 @@ from schedules.sender import (
     register,
     send_due_nudges,
 )
-from storage.cadence import OWNER_DEACTIVATED, CustomerSchedule
+from storage.cadence import OWNER_DEACTIVATED, OWNER_REACTIVATED, CustomerSchedule
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NudgePlan
 from storage.store import Store
@@ -230,19 +230,39 @@ def _deactivated_owners(
 
 
 def record_owners_gone(store: Store, team_id: str, found: list[tuple[int | None, str | None]], now: datetime) -> None:
-    """Remembers, once per customer and owner, that Slack said its owner is deactivated: the list, the card and Home
-    say so beside them until another owner is picked."""
+    """Remembers, once per customer and owner until Slack says they are active again (record_owners_back), that Slack
+    said its owner is deactivated: the list, the card and Home say so beside them until another owner is picked."""
     for customer_id, owner in found:
-        if customer_id is not None and owner:
+        if customer_id is None or not owner:
+            continue
+        dedupe = store.next_owner_deactivation(team_id=team_id, customer_id=customer_id, owner_id=owner)
+        if dedupe is not None:
             store.record_customer_event_once(
                 team_id=team_id,
                 customer_id=customer_id,
                 kind=OWNER_DEACTIVATED,
                 detail={"owner": owner},
                 now=now,
-                dedupe=owner,
+                dedupe=dedupe,
                 actor_id=owner,
             )
+
+
+def record_owners_back(store: Store, team_id: str, user_id: str, now: datetime) -> int:
+    """Slack says `user_id` is active again: each of their deactivations is answered (an OWNER_REACTIVATED event with
+    its dedupe), so the surfaces stop saying so. One query when they had none, as for most profile changes."""
+    answered = 0
+    for customer_id, dedupe in store.owner_deactivations(team_id=team_id, user_id=user_id):
+        answered += store.record_customer_event_once(
+            team_id=team_id,
+            customer_id=customer_id,
+            kind=OWNER_REACTIVATED,
+            detail={"owner": user_id},
+            now=now,
+            dedupe=dedupe,
+            actor_id=user_id,
+        )
+    return answered
 
 
 def _told_owner_gone(

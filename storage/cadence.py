@@ -51,6 +51,8 @@ _CHECKIN_RECORDS = Records(CheckIn)
 
 # A customer event: Slack said its owner (the event's actor) is deactivated when a nudge or alert was due for it.
 OWNER_DEACTIVATED = "owner_deactivated"
+# A customer event: Slack said that owner is active again (`user_change`); it carries the deactivation's own dedupe.
+OWNER_REACTIVATED = "owner_reactivated"
 # How long after a snooze ends its call can still come back (the next business day after a long holiday).
 SNOOZE_RETURN_SPAN = timedelta(days=30)
 # How far before a snooze began a skipped call is looked for (the last call before it, of a monthly cadence).
@@ -119,6 +121,17 @@ def restarts_clock() -> ColumnElement[bool]:
         returned_to_work(),
         and_(CustomerEvent.kind == "edited", cadence_set),
         and_(CustomerEvent.kind == "launch", change["clock"].as_string() == LAUNCH_RESTARTS_CLOCK),
+    )
+
+
+def owner_still_deactivated(deactivated: Any) -> ColumnElement[bool]:
+    """An OWNER_DEACTIVATED event (`deactivated`: CustomerEvent or an alias of it) that no OWNER_REACTIVATED event
+    answers yet — the reactivation carries the same dedupe, so nothing is deleted and a later deactivation counts."""
+    reactivated = aliased(CustomerEvent)
+    return ~exists().where(
+        reactivated.customer_id == deactivated.customer_id,
+        reactivated.kind == OWNER_REACTIVATED,
+        reactivated.dedupe == deactivated.dedupe,
     )
 
 
@@ -271,9 +284,40 @@ class CadenceQueries(StoreBase):
                     CustomerEvent.kind == OWNER_DEACTIVATED,
                     col(CustomerEvent.customer_id).in_(list(customer_ids)),
                     CustomerEvent.actor_id == Customer.owner_id,
+                    owner_still_deactivated(CustomerEvent),
                 )
             )
             return set(rows)
+
+    def next_owner_deactivation(self, *, team_id: str, customer_id: int, owner_id: str) -> str | None:
+        """The dedupe a new OWNER_DEACTIVATED event of this customer and owner takes — the owner for the first, then
+        numbered after each reactivation — or None while one is still unanswered (recorded once)."""
+        with self.session() as session:
+            rows = session.exec(
+                select(CustomerEvent.dedupe, owner_still_deactivated(CustomerEvent)).where(
+                    CustomerEvent.team_id == team_id,
+                    CustomerEvent.customer_id == customer_id,
+                    CustomerEvent.kind == OWNER_DEACTIVATED,
+                    CustomerEvent.actor_id == owner_id,
+                )
+            ).all()
+        if any(still for _, still in rows):
+            return None
+        return f"{owner_id}#{len(rows)}" if rows else owner_id
+
+    def owner_deactivations(self, *, team_id: str, user_id: str) -> list[tuple[int, str]]:
+        """The unanswered OWNER_DEACTIVATED events naming `user_id` (customer, dedupe), in one query on the team's
+        events of that kind (ix_customer_event_team_kind): Slack's user_change comes for every profile change."""
+        with self.session() as session:
+            rows = session.exec(
+                select(CustomerEvent.customer_id, CustomerEvent.dedupe).where(
+                    CustomerEvent.team_id == team_id,
+                    CustomerEvent.kind == OWNER_DEACTIVATED,
+                    CustomerEvent.actor_id == user_id,
+                    owner_still_deactivated(CustomerEvent),
+                )
+            ).all()
+        return [(customer_id, dedupe or user_id) for customer_id, dedupe in rows]
 
     def excused_call_days(self, *, team_id: str, customer_ids: Sequence[int], since: datetime) -> dict[int, set[date]]:
         """The customer-local days since `since` whose call a person skipped or snoozed (Skip today, Snooze, a snooze

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from storage import workspaces
 from storage.base import StoreBase
-from storage.cadence import OWNER_DEACTIVATED, restarts_clock
+from storage.cadence import OWNER_DEACTIVATED, owner_still_deactivated, restarts_clock
 from storage.models import (
     Boundary,
     BoundarySlip,
@@ -142,14 +142,15 @@ def last_overdue_alert(customer_id: int | None = None, team_id: str | None = Non
 
 
 def owner_deactivated() -> Any:
-    """Whether Slack said the customer's current owner is deactivated (an OWNER_DEACTIVATED event naming them), as
-    an EXISTS correlated with the customer row."""
+    """Whether Slack said the customer's current owner is deactivated (an OWNER_DEACTIVATED event naming them, not
+    since answered by a reactivation), as an EXISTS correlated with the customer row."""
     return (
         exists()
         .where(
             CustomerEvent.customer_id == Customer.id,
             CustomerEvent.kind == OWNER_DEACTIVATED,
             CustomerEvent.actor_id == Customer.owner_id,
+            owner_still_deactivated(CustomerEvent),
         )
         .correlate(Customer)
     )

@@ -1,5 +1,5 @@
 """People changing in Slack: ``user_change``. Slack sends one for every profile change of anyone in the workspace,
-so the listener reads nothing from the database unless the user was deactivated."""
+so the listener reads at most one indexed query unless the user was deactivated."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from slack_bolt import BoltContext
 
 from bot.clock import Clock
 from handlers.permissions import GUEST_CHECKS
+from schedules.cadence import record_owners_back
 from schedules.people import plan_owner_gone
 from storage.store import Store
 
@@ -18,7 +19,8 @@ logger = logging.getLogger(__name__)
 
 def user_changed(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
     """A deactivated user who owns customers: each customer's channel is told once (by the next tick), so the team
-    picks another owner. Reactivated, nothing to undo: the owner is theirs again."""
+    picks another owner. Reactivated (or any other change of an active user): the surfaces stop saying the owner is
+    deactivated — the owner is theirs again."""
     user = event.get("user")
     if not isinstance(user, dict):
         return
@@ -29,6 +31,10 @@ def user_changed(event: dict[str, Any], context: BoltContext, store: Store, cloc
         guest = bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
         GUEST_CHECKS.remember(team_id, user_id, guest=guest)
     if user.get("deleted") is not True:
+        if record_owners_back(store, team_id=team_id, user_id=user_id, now=clock()):
+            logger.info(
+                "user %s of %s reactivated: their customers' owner is no longer said deactivated", user_id, team_id
+            )
         return
     planned = plan_owner_gone(store, team_id=team_id, user_id=user_id, now=clock())
     if planned:

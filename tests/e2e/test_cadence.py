@@ -51,7 +51,7 @@ from tests.e2e.test_foundation import modal_values
 from tests.e2e.test_home import click
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock, counting_statements
 
 MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 NINE_NY = timedelta(hours=14)  # 09:00 New York (EST) is 14:00 UTC
@@ -1847,6 +1847,53 @@ def test_an_owner_deactivated_in_slack_is_said_in_the_customers_channel_once(
     (dm,) = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0003"]
     assert dm.startswith(":warning: <@U0001>, the owner of *Umbrella*, was deactivated in Slack"), dm  # Lee added it
     assert umbrella.id == 4
+
+
+def test_an_owner_reactivated_in_slack_is_no_longer_said_deactivated_until_deactivated_again(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    add(store)
+    add(store, name="Globex", owner_id="U0003")
+    clock.set(day(1, timedelta(hours=-3)))
+    dana = {"id": "U0001", "team_id": TEAM_ID, "name": "dana"}
+
+    def said() -> list[str]:
+        listed = json.dumps(slack.command("list all", user_id="U0002", user_name="sam").json())
+        card = json.dumps(slack.command("show acme", user_id="U0002", user_name="sam").json())
+        published = len(fake_slack.calls_to("views.publish"))
+        slack.event({"type": "app_home_opened", "user": "U0003", "tab": "home", "channel": "D0003"})
+        fake_slack.wait_for("views.publish", published + 1)
+        team = click(
+            slack, fake_slack, HOME_SCOPE, user="U0003", action_type="static_select", selected_option={"value": "team"}
+        )
+        home = json.dumps(team)
+        return [where for where, text in (("list", listed), ("card", card), ("home", home)) if "deactivated" in text]
+
+    fake_slack.users["U0001"]["deleted"] = True
+    assert slack.event({"type": "user_change", "user": {**dana, "deleted": True}}, event_id="Ev0GONE").status == 200
+    assert said() == ["list", "card", "home"]
+    fake_slack.users["U0001"]["deleted"] = False  # an admin reactivates Dana; Slack says so, and retries
+    clock.set(day(1, timedelta(hours=-2)))
+    for retry in (None, 1):
+        assert (
+            slack.event(
+                {"type": "user_change", "user": {**dana, "deleted": False}}, event_id="Ev0BACK", retry_num=retry
+            ).status
+            == 200
+        )
+    assert said() == []
+    # Another profile change in the workspace: one query of the team's deactivations, nothing written.
+    with counting_statements(store) as statements:
+        lee = {"type": "user_change", "user": {"id": "U0003", "team_id": TEAM_ID, "name": "lee", "deleted": False}}
+        assert slack.event(lee).status == 200
+    assert len([s for s in statements if "customer_event" in s]) == 1, statements
+    # Deactivated again: said again, from the event or a nudge's users.info check alike.
+    fake_slack.users["U0001"]["deleted"] = True
+    clock.set(day(1, timedelta(hours=-1)))
+    assert slack.event({"type": "user_change", "user": {**dana, "deleted": True}}, event_id="Ev0GONE2").status == 200
+    assert said() == ["list", "card", "home"]
+    tick(store, settings, day(1))
+    assert said() == ["list", "card", "home"]
 
 
 def test_a_channel_slack_gives_a_new_id_keeps_its_customers_nudges_and_the_digest(
