@@ -66,9 +66,10 @@ def escape_keeping_mentions(text: str) -> str:
 
 
 def readable_markup(text: str) -> str:
-    """A message's text (already unescaped) as a person reads it, for a plain-text input: a link as its label and
-    address (`the plan (https://…)`), `<!here>` as `@here`, a user group as its handle. People and channels keep
-    Slack's markup, which `escape_keeping_mentions` keeps as mentions on the way back."""
+    """A message's text as Slack sends it (still escaped: a typed `&lt;b&gt;` is text, not markup) as a person reads
+    it, for a plain-text input once unescaped: a link as its label and address (`the plan (https://…)`), `<!here>` as
+    `@here`, a user group as its handle. People and channels keep Slack's markup, which `escape_keeping_mentions`
+    keeps as mentions on the way back."""
 
     def readable(match: re.Match[str]) -> str:
         token = match.group(0)

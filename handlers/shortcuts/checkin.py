@@ -19,10 +19,44 @@ logger = logging.getLogger(__name__)
 NOTE_LIMIT = 3000  # the note input's max_length
 
 
+def message_words(message: dict[str, Any]) -> str:
+    """What a message says, in Slack's escaped markup: its text; else, for a bot's or an app's message sent as
+    attachments or blocks only (a ticket, an alert), their words; then the names of its files, so a message that
+    is only an upload still says what was shared instead of leaving the note empty."""
+    text = str(message.get("text") or "").strip()
+    if not text:
+        parts: list[str] = []
+        for attachment in message.get("attachments") or []:
+            if isinstance(attachment, dict):
+                words = [str(attachment.get(k) or "").strip() for k in ("pretext", "title", "text")]
+                words = [w for w in words if w] or [str(attachment.get("fallback") or "").strip()]
+                parts.extend(w for w in words if w)
+        if not parts:
+            parts = [w for block in message.get("blocks") or [] if isinstance(block, dict) for w in _block_words(block)]
+        text = "\n".join(parts)
+    files = [f for f in message.get("files") or [] if isinstance(f, dict)]
+    names = [str(f.get("title") or f.get("name") or "").strip() for f in files]
+    if any(names):
+        # A file's name is plain text: escaped as Slack escapes the message's own text.
+        shared = ", ".join(n.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for n in names if n)
+        text = f"{text}\nFiles: {shared}".strip()
+    return text
+
+
+def _block_words(block: dict[str, Any]) -> list[str]:
+    """The words of a section, header or context block (a rich_text block always comes with the message's text)."""
+    texts = [block.get("text"), *(block.get("fields") or []), *(block.get("elements") or [])]
+    return [
+        str(t.get("text")).strip()
+        for t in texts
+        if isinstance(t, dict) and t.get("type") in ("mrkdwn", "plain_text") and str(t.get("text") or "").strip()
+    ]
+
+
 def prefilled_note(text: str, permalink: str | None) -> str:
     """The message text as its author sees it (Slack sends it escaped; the submission escapes it again; a link
     reads as its label and address), cut with "…" to fit the input, followed by its permalink."""
-    text = readable_markup(unescape(text))
+    text = unescape(readable_markup(text))  # markup read first: an escaped "&lt;b&gt;" typed is text, kept
     if not permalink:
         return truncate(text, NOTE_LIMIT)
     return f"{truncate(text, NOTE_LIMIT - len(permalink) - 1)}\n{permalink}".strip()
@@ -46,7 +80,7 @@ def log_message_as_checkin(
     in_channel = [c for c in store.customers(team_id=team_id) if channel_id and c.channel_id == channel_id]
     view = checkin_modal(
         customer=in_channel[0] if len(in_channel) == 1 else None,
-        note=prefilled_note(message.get("text") or "", permalink),
+        note=prefilled_note(message_words(message), permalink),
         channel_id=channel_id,
         permalink=permalink,
         # The same shortcut delivered twice (a Slack retry) must not become two check-ins.

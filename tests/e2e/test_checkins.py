@@ -539,3 +539,61 @@ def test_a_recorded_checkin_is_the_row_as_stored(store: Store) -> None:
         idempotency_key="command:1.2.3",
     )
     assert not created and again.id == made.id
+
+
+@pytest.mark.parametrize(
+    ("sent", "prefilled"),
+    [
+        (  # an upload without a caption: the file's name, not an empty note
+            {"text": "", "files": [{"id": "F1", "name": "qbr.pdf", "title": "QBR deck Q4"}], "upload": True},
+            "Files: QBR deck Q4",
+        ),
+        (  # a caption with two files: both named after it
+            {"text": "Notes &amp; deck", "files": [{"id": "F1", "name": "notes.txt"}, {"id": "F2", "title": "Deck"}]},
+            "Notes & deck\nFiles: notes.txt, Deck",
+        ),
+        (  # brackets typed as text (Slack escapes them) are kept, not read as markup and dropped
+            {"text": "wrap it in &lt;div&gt; &amp; ship"},
+            "wrap it in <div> & ship",
+        ),
+        (  # a helpdesk bot's message, all in its attachment
+            {
+                "text": "",
+                "subtype": "bot_message",
+                "bot_id": "B0HELP",
+                "attachments": [
+                    {"fallback": "Ticket #42", "title": "Ticket #42", "text": "SSO login broken &lt;urgent&gt;"}
+                ],
+            },
+            "Ticket #42\nSSO login broken <urgent>",
+        ),
+        (  # an app's message in blocks only
+            {
+                "text": "",
+                "bot_id": "B0CI",
+                "blocks": [
+                    {"type": "header", "text": {"type": "plain_text", "text": "Deploy finished"}},
+                    {"type": "section", "text": {"type": "mrkdwn", "text": "Acme is on *v2.3*"}},
+                ],
+            },
+            "Deploy finished\nAcme is on *v2.3*",
+        ),
+    ],
+)
+def test_a_message_without_text_is_logged_with_what_it_shared(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer, sent: dict[str, Any], prefilled: str
+) -> None:
+    """Slack sends an upload, or a bot's attachments/blocks, with an empty `text`: the form says what was shared
+    instead of holding only a link, and the check-in keeps it."""
+    add_acme(slack)
+    message = {**post_in(fake_slack, "C0ACME", "placeholder"), **sent}
+    slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME")
+    permalink = fake_slack.calls_to("chat.getPermalink")[0].response["permalink"]
+    view = fake_slack.calls_to("views.open")[0].params["view"]
+    note = next(b for b in view["blocks"] if b["block_id"] == "note")["element"]["initial_value"]
+    assert note == f"{prefilled}\n{permalink}"
+    values = modal_values(acme(store).id, "yellow", note)
+    slack.view_submission(CHECKIN_MODAL, values, private_metadata=view["private_metadata"], view_id="VNOTEXT")
+    bot.settle()
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert entry.kind == "message" and entry.note.startswith(prefilled.split("\n")[0].replace("&", "&amp;")[:10])
