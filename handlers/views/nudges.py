@@ -57,6 +57,13 @@ def submit_snooze(
         )
         ack(response_action="errors", errors={"for": archived})
         return
+    if customer.paused_at is not None:  # paused since the form opened: no call is owed, so nothing to put off
+        paused = (
+            f"{customer.name}'s nudges are paused, so there is nothing to snooze. "
+            f"/partner resume {customer.name} turns them back on."
+        )
+        ack(response_action="errors", errors={"for": paused})
+        return
     choice = ((values.get("for", {}).get(NUDGE_SNOOZE_FOR) or {}).get("selected_option") or {}).get("value")
     picked = (values.get("until", {}).get(NUDGE_SNOOZE_UNTIL) or {}).get("selected_date")
     # A form's text comes as typed, unlike a command's: escaped as Slack escapes a message, so a <!channel> or a

@@ -556,6 +556,39 @@ def test_a_snooze_on_a_nudge_slack_will_not_redraw_is_confirmed_to_the_snoozer_o
     assert rows(store)[0].payload["outcome"]["what"] == "snoozed"
 
 
+def test_a_snooze_form_submitted_after_the_customer_was_paused_says_so_and_saves_nothing(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Dana opens Snooze on the nudge; meanwhile Sam pauses Acme. A paused customer owes no call: nothing to snooze,
+    and no snooze should sit under the pause to surface (or redraw the nudge) once it is resumed."""
+    acme = add(store)
+    tick(store, settings, day(1))
+    (message,) = nudges(fake_slack)
+    clock.set(day(1, timedelta(hours=1)))
+    slack.block_action(NUDGE_SNOOZE, value=message["blocks"][1]["elements"][1]["value"], channel_id="C0ACME")
+    (opened,) = fake_slack.calls_to("views.open")
+    assert slack.command("pause acme").status == 200
+    bot.settle()
+    redrawn = len(fake_slack.calls_to("chat.update"))
+    values = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "1d"}}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "offsite"}},
+    }
+    meta = opened.params["view"]["private_metadata"]
+    submitted = slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=meta)
+    bot.settle()
+    assert submitted.json() == {
+        "response_action": "errors",
+        "errors": {
+            "for": "Acme's nudges are paused, so there is nothing to snooze. /partner resume Acme turns them back on."
+        },
+    }
+    paused = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert paused is not None and paused.paused_at is not None and paused.snoozed_until is None
+    assert (rows(store)[0].payload.get("outcome") or {}).get("what") != "snoozed"
+    assert len(fake_slack.calls_to("chat.update")) == redrawn  # the paused nudge stays as the pause drew it
+
+
 def test_a_nudge_slack_does_not_redraw_in_time_leaves_the_tick_going(
     store: Store, settings: Settings, fake_slack: FakeSlack
 ) -> None:
