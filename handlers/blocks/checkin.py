@@ -119,11 +119,13 @@ def checkin_modal(
     channel_id: str | None = None,
     permalink: str | None = None,
     request_key: str | None = None,
+    cut: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The check-in modal; pre-filled when opened from a customer, a nudge or a message.
 
     `permalink` is the message it was opened from (stored with the check-in); `request_key` replaces the
-    view id as the idempotency key, so the same shortcut delivered twice still stores one check-in.
+    view id as the idempotency key, so the same shortcut delivered twice still stores one check-in; `cut` notes a
+    logged message shown cut (its fingerprint, length and ts), so the submission stores it whole.
     """
     customer_select: dict[str, Any] = {
         "type": "external_select",
@@ -158,6 +160,7 @@ def checkin_modal(
         metadata["permalink"] = permalink
     if request_key:
         metadata["key"] = request_key
+    metadata.update(cut or {})
     next_step_input = {
         "type": "plain_text_input",
         "action_id": CHECKIN_NEXT_STEP,

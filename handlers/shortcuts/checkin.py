@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -53,13 +54,47 @@ def _block_words(block: dict[str, Any]) -> list[str]:
     ]
 
 
+def readable_words(message: dict[str, Any]) -> str:
+    """The message as its author sees it (Slack sends it escaped; the submission escapes it again; a link reads as
+    its label and address)."""
+    return unescape(readable_markup(message_words(message)))  # markup read first: a typed "&lt;b&gt;" stays text
+
+
+def _shown(text: str, permalink: str | None) -> str:
+    return truncate(text, NOTE_LIMIT - len(permalink) - 1 if permalink else NOTE_LIMIT)
+
+
 def prefilled_note(text: str, permalink: str | None) -> str:
-    """The message text as its author sees it (Slack sends it escaped; the submission escapes it again; a link
-    reads as its label and address), cut with "…" to fit the input, followed by its permalink."""
-    text = unescape(readable_markup(text))  # markup read first: an escaped "&lt;b&gt;" typed is text, kept
-    if not permalink:
-        return truncate(text, NOTE_LIMIT)
-    return f"{truncate(text, NOTE_LIMIT - len(permalink) - 1)}\n{permalink}".strip()
+    """The message's readable words cut with "…" to fit the input, followed by its permalink."""
+    shown = _shown(text, permalink)
+    return f"{shown}\n{permalink}".strip() if permalink else shown
+
+
+def cut_fingerprint(shown: str) -> str:
+    return hashlib.sha256(shown.encode("utf-8")).hexdigest()[:20]
+
+
+def whole_note(note: str, metadata: dict[str, str], client: WebClient) -> str:
+    """The submitted note with the logged message's words whole again where the form (3000 characters at most)
+    showed them cut with "…" and the user left them as shown: the message is read again from Slack (before the
+    answer, so within 2 s). Edited, or Slack unable to say, the note is kept as submitted (its permalink leads to
+    the whole message)."""
+    cut, length, channel_id, ts = (metadata.get(k) for k in ("cut", "cut_len", "channel_id", "ts"))
+    if not (cut and length and length.isdecimal() and channel_id and ts):
+        return note
+    size = int(length)
+    at = next((i for i in range(len(note) - size + 1) if cut_fingerprint(note[i : i + size]) == cut), None)
+    if at is None:
+        return note
+    try:
+        thread = client.conversations_replies(channel=channel_id, ts=ts, limit=200)
+    except (SlackApiError, OSError):
+        logger.info("could not read %s/%s again; the logged message's note stays cut", channel_id, ts)
+        return note
+    message = next((m for m in thread.get("messages") or [] if isinstance(m, dict) and m.get("ts") == ts), None)
+    if message is None:
+        return note
+    return note[:at] + readable_words(message) + note[at + size :]
 
 
 def log_message_as_checkin(
@@ -78,11 +113,16 @@ def log_message_as_checkin(
     # The customer whose channel this is, when exactly one: most messages worth logging are in its channel.
     team_id = context.team_id or shortcut["team"]["id"]
     in_channel = [c for c in store.customers(team_id=team_id) if channel_id and c.channel_id == channel_id]
+    words = readable_words(message)
+    shown = _shown(words, permalink)
+    # Cut to fit the form: noted so the submission can put the whole message back (whole_note).
+    cut = {"cut": cut_fingerprint(shown), "cut_len": str(len(shown)), "ts": str(message_ts)}
     view = checkin_modal(
         customer=in_channel[0] if len(in_channel) == 1 else None,
-        note=prefilled_note(message_words(message), permalink),
+        note=prefilled_note(words, permalink),
         channel_id=channel_id,
         permalink=permalink,
+        cut=cut if shown != words and channel_id and message_ts else None,
         # The same shortcut delivered twice (a Slack retry) must not become two check-ins.
         request_key=f"shortcut:{shortcut['trigger_id']}",
     )

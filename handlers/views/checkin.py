@@ -18,6 +18,7 @@ from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
 from handlers.home_publisher import publisher_of
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, CHECKIN_NOTE
 from handlers.parsing import escape, escape_keeping_mentions
+from handlers.shortcuts.checkin import whole_note
 from storage.store import Store
 
 
@@ -61,7 +62,10 @@ def submit_checkin(
     # A plain_text input gives what the user typed; notes are stored as Slack escapes a typed command, so the
     # summary in the customer's channel restates a typed `<!channel>` or `<https://…|label>` as text. A person or
     # a channel in Slack's markup (a logged message's, pre-filled) stays a mention, as in a typed command.
-    note = escape_keeping_mentions((_value(values, "note", CHECKIN_NOTE).get("value") or "").strip())
+    typed = (_value(values, "note", CHECKIN_NOTE).get("value") or "").strip()
+    metadata = _metadata(view)
+    # A logged message too long for the form is stored whole, as it was written (the form could show only 3000).
+    note = escape_keeping_mentions(whole_note(typed, metadata, client) if typed else typed)
     next_step = escape((_value(values, "next_step", CHECKIN_NEXT_STEP).get("value") or "").strip()) or None
     due_text = _value(values, "next_due", CHECKIN_NEXT_DUE).get("selected_date")
     team_id = context.team_id or body["team"]["id"]
@@ -100,7 +104,6 @@ def submit_checkin(
         ack(response_action="errors", errors=errors)
         return
     assert customer is not None and customer.id is not None
-    metadata = _metadata(view)
     is_call = any(o.get("value") == "call" for o in call_boxes)
     entry, created = store.record_checkin(
         team_id=team_id,

@@ -597,3 +597,44 @@ def test_a_message_without_text_is_logged_with_what_it_shared(
     bot.settle()
     (entry,) = store.checkins(team_id=TEAM_ID)
     assert entry.kind == "message" and entry.note.startswith(prefilled.split("\n")[0].replace("&", "&amp;")[:10])
+
+
+@pytest.mark.parametrize("how", ["as shown", "with words added around it", "edited", "slack unable to say"])
+def test_a_message_too_long_for_the_form_is_logged_whole(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer, how: str
+) -> None:
+    """The form holds 3000 characters, so a long message is shown cut with "…"; left as shown (words may be added
+    around it), the check-in keeps the whole message, read again from Slack. Edited, or Slack failing to answer,
+    the note is kept as submitted, with the permalink to the whole message."""
+    add_acme(slack)
+    written = (
+        "Renewal notes from <@U0002> &amp; legal: " + "clause 7 needs work. " * 300 + "Signed off by <#C0ACME|acme>."
+    )
+    whole = written.replace("&amp;", "&")
+    message = {**post_in(fake_slack, "C0ACME", "placeholder"), "text": written}
+    fake_slack.messages["C0ACME"][-1]["text"] = written  # as Slack keeps it, for conversations.replies
+    slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME")
+    view = fake_slack.calls_to("views.open")[0].params["view"]
+    shown = next(b for b in view["blocks"] if b["block_id"] == "note")["element"]["initial_value"]
+    permalink = fake_slack.calls_to("chat.getPermalink")[0].response["permalink"]
+    assert len(shown) <= 3000 and f"…\n{permalink}" in shown
+    note = {
+        "as shown": shown,
+        "with words added around it": f"Big one.\n{shown}\nCall them Monday.",
+        "edited": shown.replace("Renewal", "Renewal (draft)"),
+        "slack unable to say": shown,
+    }[how]
+    if how == "slack unable to say":
+        fake_slack.fail_next("conversations.replies", error="internal_error")
+    values = modal_values(acme(store).id, "green", note)
+    reply = slack.view_submission(CHECKIN_MODAL, values, private_metadata=view["private_metadata"], view_id="VLONG")
+    assert reply.status == 200 and reply.body in (b"", b"{}")
+    bot.settle()
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    expected = {
+        "as shown": f"{whole}\n{permalink}",
+        "with words added around it": f"Big one.\n{whole}\n{permalink}\nCall them Monday.",
+        "edited": note,
+        "slack unable to say": note,
+    }[how]
+    assert entry.note == expected.replace("& legal", "&amp; legal")
