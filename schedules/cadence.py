@@ -668,8 +668,10 @@ def mark_paused_calls(
     by: str,
     now: datetime,
     settings: Settings | None = None,
+    paused_at: datetime | None = None,
 ) -> int:
-    """A pause or a resume (the command), after its ack. Paused: every posted nudge and overdue alert of the customer
+    """A pause or a resume (the command), after its ack; or a click on a nudge the pause's redraw missed (`paused_at`:
+    when the pause was, said in place of the buttons). Paused: every posted nudge and overdue alert of the customer
     still showing its buttons says the cadence is paused in place of them, so nobody logs, snoozes or skips a call
     the customer no longer owes. Resumed: today's nudge paused that way gets its buttons back when its call is still
     due today (no call logged since, the day still a call day); an earlier day's stays paused, as it was. Returns how
@@ -681,7 +683,7 @@ def mark_paused_calls(
     paused = customer.paused_at is not None
     rows = _posted(store, team_id, customer_id, [CADENCE, OVERDUE] if paused else [CADENCE], now)
     if paused:
-        outcome: dict[str, str] | None = {"what": "paused", "by": by, "at": now.isoformat()}
+        outcome: dict[str, str] | None = {"what": "paused", "by": by, "at": (paused_at or now).isoformat()}
         rows = [n for n in rows if not n.payload.get("outcome")]
     else:
         outcome = None

@@ -23,6 +23,7 @@ from handlers.blocks.nudges import not_redrawn, snooze_modal
 from handlers.followups import AfterAck
 from handlers.home_publisher import request_home_refresh
 from schedules import planner
+from schedules.cadence import mark_paused_calls
 from schedules.sender import refresh_message
 from storage.models import Customer, Nudge
 from storage.store import Store
@@ -32,6 +33,44 @@ logger = logging.getLogger(__name__)
 
 def _team(context: BoltContext, body: dict[str, Any]) -> str:
     return context.team_id or body["team"]["id"]
+
+
+class Paused(UserError):
+    """A click on a nudge of a paused customer: refused, and the message shows the pause in place of its buttons."""
+
+    def __init__(self, customer: Customer, message: str) -> None:
+        super().__init__(message)
+        self.customer = customer
+
+
+def show_paused(
+    error: Paused, *, team_id: str, value: str, client: WebClient, store: Store, clock: Clock, after_ack: AfterAck
+) -> None:
+    """After the ack: the message clicked says the customer is paused in place of its buttons, as the pause's own
+    redraw does (schedules.cadence.mark_paused_calls) — it never ran, or Slack refused it then. Its nudges answered
+    already are drawn as they are: a second click records nothing more."""
+    customer = error.customer
+    assert customer.id is not None
+    paused = [e for e in store.customer_events(team_id=team_id, customer_id=customer.id) if e.kind == "paused"]
+    by = (max(paused, key=lambda e: e.at).actor_id if paused else None) or ""
+
+    def redraw_paused() -> None:
+        now = clock()
+        clicked = store.nudge(team_id=team_id, nudge_id=int(value)) if is_row_id(value) else None
+        answered = clicked is not None and bool(clicked.payload.get("outcome"))
+        marked = mark_paused_calls(
+            store=store,
+            client=client,
+            team_id=team_id,
+            customer_id=customer.id or 0,
+            by=by,
+            now=now,
+            paused_at=customer.paused_at,
+        )
+        if answered or not marked:  # the pause's redraw of this message was refused: its buttons are still there
+            redraw(team_id=team_id, value=value, client=client, store=store, clock=clock)
+
+    after_ack.submit(redraw_paused, what="showing a paused customer's nudge as paused")
 
 
 def nudge_of(store: Store, team_id: str, value: str | None) -> tuple[Nudge, Customer]:
@@ -47,18 +86,39 @@ def nudge_of(store: Store, team_id: str, value: str | None) -> tuple[Nudge, Cust
             f"Bring it back with `/partner restore {customer.name}`."
         )
     if customer.paused_at is not None:  # a stale nudge Slack still shows: nothing is owed while paused
-        raise UserError(
+        raise Paused(
+            customer,
             f"*{customer.name}*'s nudges are paused, so this one asks for nothing. "
             f"`/partner resume {customer.name}` turns them back on; a call can still be logged with "
-            f"`/partner checkin {customer.name} …`."
+            f"`/partner checkin {customer.name} …`.",
         )
     return nudge, customer
 
 
 def log_call(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], context: BoltContext, client: WebClient, store: Store
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    after_ack: AfterAck,
 ) -> None:
-    _nudge, customer = nudge_of(store, _team(context, body), action.get("value"))
+    team_id = _team(context, body)
+    try:
+        _nudge, customer = nudge_of(store, team_id, action.get("value"))
+    except Paused as e:
+        show_paused(
+            e,
+            team_id=team_id,
+            value=str(action.get("value") or ""),
+            client=client,
+            store=store,
+            clock=clock,
+            after_ack=after_ack,
+        )
+        raise
     ack()
     channel_id = (body.get("channel") or {}).get("id")
     client.views_open(
@@ -75,8 +135,22 @@ def open_snooze(
     store: Store,
     clock: Clock,
     settings: Settings,
+    after_ack: AfterAck,
 ) -> None:
-    nudge, customer = nudge_of(store, _team(context, body), action.get("value"))
+    team_id = _team(context, body)
+    try:
+        nudge, customer = nudge_of(store, team_id, action.get("value"))
+    except Paused as e:
+        show_paused(
+            e,
+            team_id=team_id,
+            value=str(action.get("value") or ""),
+            client=client,
+            store=store,
+            clock=clock,
+            after_ack=after_ack,
+        )
+        raise
     ack()
     open_snooze_modal(client, body["trigger_id"], customer, nudge_id=nudge.id, now=clock(), settings=settings)
 
@@ -105,8 +179,22 @@ def skip_today(
     is redrawn after the answer, on the app's follow-up pool (handlers.followups.AfterAck)."""
     team_id = _team(context, body)
     confirmation: str | None = None  # for the clicker, should the message not show the skip
+    paused = False
     try:
-        nudge, customer = nudge_of(store, team_id, action.get("value"))
+        try:
+            nudge, customer = nudge_of(store, team_id, action.get("value"))
+        except Paused as e:
+            paused = True
+            show_paused(
+                e,
+                team_id=team_id,
+                value=str(action.get("value") or ""),
+                client=client,
+                store=store,
+                clock=clock,
+                after_ack=after_ack,
+            )
+            raise
         assert nudge.id is not None
         now = clock()
         outcome = {"what": "skipped", "by": body["user"]["id"], "at": now.isoformat()}
@@ -132,7 +220,8 @@ def skip_today(
                 except (SlackApiError, OSError) as e:
                     logger.warning("could not confirm a skip to %s: %r", body["user"]["id"], e)
 
-        after_ack.submit(redraw_or_confirm, what="redrawing a nudge after a skip")
+        if not paused:  # a paused customer's message shows the pause instead (show_paused), not a redraw per click
+            after_ack.submit(redraw_or_confirm, what="redrawing a nudge after a skip")
 
 
 def redraw(*, team_id: str, value: str, client: WebClient, store: Store, clock: Clock) -> bool:

@@ -1398,6 +1398,45 @@ def test_pausing_after_the_days_nudge_takes_its_buttons_away_once_and_resuming_t
     assert [r.payload.get("outcome") for r in rows(store)] == [None]
 
 
+@pytest.mark.parametrize("answered", [True, False], ids=["pause-redraw-refused", "pause-redraw-never-ran"])
+def test_a_click_on_a_paused_nudge_still_showing_its_buttons_shows_the_pause_in_their_place(
+    slack: SlackRequests,
+    bot: BotServer,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    answered: bool,
+) -> None:
+    """Slack refused the pause's redraw (or it never ran): Log call and Snooze only said so to the clicker, and Skip
+    redrew the message as it was, buttons and all, when the pause's answer had not been recorded."""
+    add(store)
+    tick(store, settings, day(1))
+    message = json.loads(json.dumps(nudges(fake_slack)[0]))
+    paused_at = day(1, NINE_NY + 30 * MINUTE)
+    clock.set(paused_at)
+    fake_slack.fail_next("chat.update", error="ratelimited")
+    assert "are paused" in ephemeral(slack.command("pause acme", trigger_id="9.9.pause"))
+    bot.settle()
+    if not answered:
+        store.set_nudge_outcome(team_id=TEAM_ID, nudge_id=rows(store)[0].id or 0, outcome=None, replaces=("paused",))
+    drawn = len(fake_slack.calls_to("chat.update"))
+    clock.set(day(1, NINE_NY + 40 * MINUTE))
+    for action_id, i in ((NUDGE_LOG_CALL, 0), (NUDGE_SNOOZE, 1), (NUDGE_SKIP, 2), (NUDGE_SKIP, 2)):
+        value = message["blocks"][1]["elements"][i]["value"]
+        assert slack.block_action(action_id, value=value, channel_id="C0ACME", message=button_message(message)).status
+        bot.settle()
+        assert len(fake_slack.calls_to("chat.update")) > drawn, action_id  # from the first click on
+    assert [c.params["text"] for c in fake_slack.calls_to("response_url")] == [PAUSED_CLICK] * 4
+    assert fake_slack.calls_to("views.open") == []
+    shown = {json.dumps(u.params["blocks"]) for u in fake_slack.calls_to("chat.update")[drawn:]}
+    (redrawn,) = shown  # the same message each time: a later click changes nothing
+    assert "nudge_skip" not in redrawn and "nudge_log_call" not in redrawn, redrawn
+    assert f"Nudges paused by <@U0001> <!date^{int(paused_at.timestamp())}^" in redrawn  # when paused, not clicked
+    assert [(r.payload.get("outcome") or {}).get("what") for r in rows(store)] == ["paused"]
+    assert "nudge_skip" not in json.dumps(nudges(fake_slack)[0]["blocks"])
+
+
 def test_resuming_on_a_later_day_or_after_the_call_was_logged_leaves_the_paused_nudge_as_it_is(
     slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
