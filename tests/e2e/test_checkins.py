@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from handlers.ids import CHECKIN_MODAL, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, LOG_MESSAGE_CHECKIN, OPEN_CHECKIN
+from handlers.ids import (
+    CHECKIN_CUSTOMER,
+    CHECKIN_MODAL,
+    CHECKIN_NEXT_DUE,
+    CHECKIN_NEXT_STEP,
+    LOG_MESSAGE_CHECKIN,
+    OPEN_CHECKIN,
+)
 from storage.exports import CHECKIN_COLUMNS
 from storage.models import Customer
 from storage.store import Store
@@ -412,6 +419,29 @@ def test_card_button_opens_the_prefilled_modal(slack: SlackRequests, fake_slack:
     view = fake_slack.calls_to("views.open")[-1].params["view"]
     assert view["blocks"][0]["element"]["initial_option"]["value"] == str(acme(store).id)
     assert {b["block_id"] for b in view["blocks"]} >= {"next_step", "next_due"}
+
+
+def test_the_customer_type_ahead_over_many_customers_accents_and_archived_ones(
+    slack: SlackRequests, store: Store
+) -> None:
+    """The form's customer picker as Slack asks it (block_suggestion; the value empty when the menu opens): at most
+    Slack's 100 options, in name order, narrowed as one types (accents and case folded); archived customers are
+    not offered, and the form's answer for one picked earlier says how to restore it (test above)."""
+    now = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    for i in range(200):
+        store.add_customer(team_id=TEAM_ID, name=f"Customer {i:03d}", created_by="U0001", now=now, owner_id="U0001")
+    ephemeral(slack.command("add Café Olé"))
+    ephemeral(slack.command("add Zeta Labs"))
+    ephemeral(slack.command("archive zeta"))
+
+    def offered(typed: str) -> list[str]:
+        return [o["text"]["text"] for o in slack.block_suggestion(CHECKIN_CUSTOMER, typed).json()["options"]]
+
+    opened = offered("")
+    assert len(opened) == 100 and opened[:2] == ["Café Olé", "Customer 000"]
+    assert offered("customer 19") == [f"Customer {i}" for i in range(190, 200)]
+    assert offered("CAFE") == offered("olé") == ["Café Olé"]
+    assert offered("zeta") == offered("no such") == []
 
 
 # The message shortcut
