@@ -13,7 +13,9 @@ scorecard       15       latest ideal-customer scorecard average, 1 → 0 and 5 
                          older than 180 days counts at half weight
 level           10       supplier 20, supplier of choice 60, partner 100 — our view, or the customer's own
                          (their people's latest answer to `/partner ask`) when it is lower: a customer who
-                         sees us as a supplier while we think "partner" is a risk, not a partner
+                         sees us as a supplier while we think "partner" is a risk, not a partner; their
+                         answer older than 180 days counts half, as a stale scorecard does (halfway
+                         between the two views; alone, at half weight)
 boundaries      10       share of active boundaries held, minus 10 per repeat slip
 flag            20       0 while the owner has flagged the relationship over an escalated boundary (for
                          30 days); absent otherwise
@@ -137,6 +139,7 @@ class HealthInputs:
     # The customer's own view of us (their people's latest answer to `/partner ask`); None until they answer, and
     # then a customer that never answered is scored as before.
     their_level: str | None = None
+    their_level_at: datetime | None = None  # when they gave it: older than SCORECARD_STALE_AFTER, it counts half
     boundaries: BoundaryHealthInput | None = None
     # The owner's latest "flag the relationship" answer to an escalated boundary within the last 30 days.
     flagged_at: datetime | None = None
@@ -265,8 +268,8 @@ def compute_health(
         raw.append(("scorecard", score, weights.scorecard * factor, reason))
 
     if inputs.level is not None or inputs.their_level is not None:
-        score, reason = _level(inputs.level, inputs.their_level)
-        raw.append(("level", score, weights.level, reason))
+        score, factor, reason = _level(inputs.level, inputs.their_level, inputs.their_level_at, now=now)
+        raw.append(("level", score, weights.level * factor, reason))
 
     if inputs.boundaries is not None:
         scored_b = _boundaries(inputs.boundaries)
@@ -383,21 +386,32 @@ def _scorecard(avg: float, at: datetime | None, *, now: datetime) -> tuple[float
     return score, 1.0, reason
 
 
-def _level(ours: str | None, theirs: str | None) -> tuple[float, str]:
-    """The relationship level: ours, theirs, or — both known — the lower of the two, which the reason says."""
+def _level(
+    ours: str | None, theirs: str | None, their_at: datetime | None = None, *, now: datetime
+) -> tuple[float, float, str]:
+    """(score, weight factor, reason) of the relationship level: ours, theirs, or — both known — the lower of the
+    two, which the reason says. Their answer older than SCORECARD_STALE_AFTER counts half, as a stale scorecard: a
+    supplier answer of a year ago no longer holds the level down in full until they answer again."""
     if theirs is None:
         assert ours is not None
         level = normalize_level(ours)
-        return LEVEL_SCORES[level], f"seen as {_LEVEL_LABELS[level]}"
+        return LEVEL_SCORES[level], 1.0, f"seen as {_LEVEL_LABELS[level]}"
     their = normalize_level(theirs)
+    age = max(now - _aware(their_at), timedelta(0)) if their_at is not None else timedelta(0)
+    stale = f" {age.days // 30} months ago (counts half)" if age > SCORECARD_STALE_AFTER else ""
     if ours is None:
-        return LEVEL_SCORES[their], f"they see us as {_LEVEL_LABELS[their]}"
+        if stale:
+            return LEVEL_SCORES[their], 0.5, f"they said they see us as {_LEVEL_LABELS[their]}{stale}"
+        return LEVEL_SCORES[their], 1.0, f"they see us as {_LEVEL_LABELS[their]}"
     our = normalize_level(ours)
     if our == their:
-        return LEVEL_SCORES[our], f"seen as {_LEVEL_LABELS[our]}, as they say too"
+        return LEVEL_SCORES[our], 1.0, f"seen as {_LEVEL_LABELS[our]}, as they say too"
     if LEVEL_SCORES[their] < LEVEL_SCORES[our]:
-        return LEVEL_SCORES[their], f"they see us as {_LEVEL_LABELS[their]}; we think {_LEVEL_LABELS[our]}"
-    return LEVEL_SCORES[our], f"seen as {_LEVEL_LABELS[our]} (they say {_LEVEL_LABELS[their]})"
+        if stale:
+            score = (LEVEL_SCORES[their] + LEVEL_SCORES[our]) / 2
+            return score, 1.0, f"they said {_LEVEL_LABELS[their]}{stale}; we think {_LEVEL_LABELS[our]}"
+        return LEVEL_SCORES[their], 1.0, f"they see us as {_LEVEL_LABELS[their]}; we think {_LEVEL_LABELS[our]}"
+    return LEVEL_SCORES[our], 1.0, f"seen as {_LEVEL_LABELS[our]} (they say {_LEVEL_LABELS[their]})"
 
 
 def _boundaries(b: BoundaryHealthInput) -> tuple[float, str] | None:

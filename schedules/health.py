@@ -202,6 +202,7 @@ def health_inputs(
     launch_from: datetime | None = None,
     excused: frozenset[date] | set[date] = frozenset(),
     their_level: str | None = None,
+    their_level_at: datetime | None = None,
 ) -> HealthInputs:
     """Everything compute_health needs, from plain rows.
 
@@ -290,6 +291,7 @@ def health_inputs(
         scorecard_at=scorecard[1] if scorecard else None,
         level=level,
         their_level=their_level if their_level in LEVELS else None,
+        their_level_at=their_level_at if their_level in LEVELS else None,
         boundaries=health_boundaries,
         # On the customer's clock: the reason names the day the owner flagged it, which in Auckland or Honolulu
         # is often not the UTC day.
@@ -361,6 +363,7 @@ def _inputs_from_rows(
         launch_from=launch_from,
         excused=excused,
         their_level=str(their_view.answers.get("level")) if their_view is not None else None,
+        their_level_at=their_view.created_at if their_view is not None else None,
     )
 
 

@@ -288,7 +288,9 @@ def customer_card(
         blocks.extend(boundary_section_blocks(customer, row.boundaries, now, boundary_policy, WorkCalendar(tz=row.tz)))
     if row.their_views is not None and not archived:
         blocks.extend(
-            card_survey_blocks(customer, row.their_views, row.profile, scorecard=row.scorecard, practices=row.practices)
+            card_survey_blocks(
+                customer, row.their_views, row.profile, scorecard=row.scorecard, practices=row.practices, now=now
+            )
         )
     blocks.append(section("*Last check-ins*" if row.recent else "*No check-ins yet.*"))
     blocks.extend(section(_checkin_line(c, now)) for c in row.recent[:5])
@@ -326,6 +328,7 @@ def card_survey_blocks(
     *,
     scorecard: SurveyResponse | None = None,
     practices: SurveyResponse | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The card's surveys: our view vs theirs (Rate our level), the latest scorecard, the ideal-customer profile
     (Edit profile) and the practices self-check (Self-check) with its latest result; the same on the
@@ -341,7 +344,7 @@ def card_survey_blocks(
         else []
     )
     return [
-        section(truncate(views_text(customer.tier, their_views, customer.name), 3000), accessory=rate),
+        section(truncate(views_text(customer.tier, their_views, customer.name, now=now), 3000), accessory=rate),
         *scored,
         *profile_blocks(profile, customer_id=customer.id),
         section(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from domain.health import MISSING_CHAR, Health
+from domain.health import MISSING_CHAR, SCORECARD_STALE_AFTER, Health
 from domain.surveys import level_gap
 from handlers.blocks import context, mood_emoji, plain, section, truncate
 from handlers.blocks.nudges import slack_date
@@ -76,9 +76,22 @@ def view_gap(ours: str | None, theirs: str | None) -> int | None:
     return level_gap(ours, theirs)  # type: ignore[arg-type]
 
 
-def views_text(ours: str | None, theirs_responses: Sequence[SurveyResponse], name: str = "<customer>") -> str:
-    """Our view vs their view on one line, flagging a gap of a level or more; `name` fills the commands it hints."""
+def views_text(
+    ours: str | None,
+    theirs_responses: Sequence[SurveyResponse],
+    name: str = "<customer>",
+    *,
+    now: datetime | None = None,
+) -> str:
+    """Our view vs their view on one line, flagging a gap of a level or more; `name` fills the commands it hints.
+    Their answer older than the health score's SCORECARD_STALE_AFTER (at `now`) counts half there: said so."""
     theirs = their_level(theirs_responses)
+    stale = ""
+    if theirs is not None and now is not None:
+        said = next(r for r in theirs_responses if r.answers.get("level") == theirs).created_at
+        age = now - (said if said.tzinfo else said.replace(tzinfo=UTC))
+        if age > SCORECARD_STALE_AFTER:
+            stale = f" Their answer is {age.days // 30} months old, so it counts half in the health score."
     our_text = LEVEL_NAMES.get(ours or "", f"not rated yet — `/partner survey {name} level`")
     their_text = LEVEL_NAMES.get(theirs or "", f"not asked yet — `/partner ask {name}`")
     if theirs is not None:
@@ -93,18 +106,26 @@ def views_text(ours: str | None, theirs_responses: Sequence[SurveyResponse], nam
             line += f"\n:warning: We rate the relationship {gap} level{'s' if gap > 1 else ''} higher than they do."
         else:
             line += f"\n:bulb: They rate us {-gap} level{'s' if gap < -1 else ''} higher than we do."
-        line += counts
+        line += (stale or counts) if gap > 0 else counts  # theirs lower and old: it no longer counts in full
     elif theirs is not None and ours not in LEVEL_NAMES:
-        line += f"\nCounts in the health score as *{LEVEL_NAMES[theirs]}* until we rate it ourselves."
+        line += (
+            f"\n{stale.strip()}"
+            if stale
+            else f"\nCounts in the health score as *{LEVEL_NAMES[theirs]}* until we rate it ourselves."
+        )
     return line
 
 
 def views_blocks(
-    customer: Customer, theirs_responses: Sequence[SurveyResponse], ours: SurveyResponse | None = None
+    customer: Customer,
+    theirs_responses: Sequence[SurveyResponse],
+    ours: SurveyResponse | None = None,
+    *,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Our view vs their view as blocks, with what would move us up a level (our latest level answer) and what
     they asked us to start and keep doing."""
-    blocks = [section(views_text(customer.tier, theirs_responses, customer.name))]
+    blocks = [section(views_text(customer.tier, theirs_responses, customer.name, now=now))]
     said = []
     if ours is not None and ours.answers.get("move_up"):
         said.append(f"*To move up a level:* {truncate(str(ours.answers['move_up']), 400)}")
@@ -166,6 +187,7 @@ def status_blocks(
     ours: SurveyResponse | None = None,
     tier_moves: Sequence[CustomerEvent] = (),
     direction: str = "",
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """`/partner status <customer>`: score, 12-week trend (and `direction`, its words), the tier over time, the top
     two reasons, our view vs theirs."""
@@ -184,7 +206,7 @@ def status_blocks(
         blocks.append(section("Log a check-in or answer a survey and the score starts counting."))
     else:
         blocks.append(section("Nothing is pulling the score down. :tada:"))
-    blocks.extend(views_blocks(customer, theirs_responses, ours))
+    blocks.extend(views_blocks(customer, theirs_responses, ours, now=now))
     return blocks
 
 
@@ -211,6 +233,7 @@ def status_text(
     trend: str,
     theirs_responses: Sequence[SurveyResponse],
     direction: str = "",
+    now: datetime | None = None,
 ) -> str:
     """The same as plain text, for notifications and screen readers."""
     reasons = "; ".join(health.top_reasons(2))
@@ -218,5 +241,5 @@ def status_text(
         f"{customer.name}: health {score_text(health.score, health.band)}, trend {trend}"
         + (f" ({direction})" if direction else "")
         + (f". {reasons}" if reasons else "")
-        + f". {views_text(customer.tier, theirs_responses, customer.name)}"
+        + f". {views_text(customer.tier, theirs_responses, customer.name, now=now)}"
     )

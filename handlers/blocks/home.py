@@ -811,7 +811,7 @@ def card_modal(
             ]
         blocks += [
             {"type": "divider"},
-            *card_survey_blocks(customer, their_views, profile, scorecard=scorecard, practices=practices),
+            *card_survey_blocks(customer, their_views, profile, scorecard=scorecard, practices=practices, now=now),
             {
                 "type": "actions",
                 "block_id": "card_surveys",

@@ -43,8 +43,15 @@ def status(call: CommandCall) -> Reply:
     # The relationship tier over time (the level survey sets it; each change is kept).
     moves = call.store.customer_events_of_kind(team_id=call.team_id, customer_id=customer.id, kind="tier_changed")
     return {
-        "text": status_text(customer, health, trend=trend, theirs_responses=theirs, direction=direction),
+        "text": status_text(customer, health, trend=trend, theirs_responses=theirs, direction=direction, now=call.now),
         "blocks": status_blocks(
-            customer, health, trend=trend, theirs_responses=theirs, ours=ours, tier_moves=moves, direction=direction
+            customer,
+            health,
+            trend=trend,
+            theirs_responses=theirs,
+            ours=ours,
+            tier_moves=moves,
+            direction=direction,
+            now=call.now,
         ),
     }

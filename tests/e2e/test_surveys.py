@@ -992,6 +992,43 @@ def test_their_view_counts_in_the_health_score_and_status_the_card_and_the_trend
     assert "↗ up 80 since last week" in text and "They see us as" not in text
 
 
+def test_their_view_half_a_year_old_counts_half_as_a_stale_scorecard_does(
+    slack: SlackRequests,
+    external: ExternalSlack,
+    fake_slack: FakeSlack,
+    store: Store,
+    clock: FakeClock,
+    bot: BotServer,
+    settings: Settings,
+) -> None:
+    """Their "supplier" of a year ago held the level down in full until they answered again."""
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VOURS"))
+    ok(slack.command("ask acme"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    answers = {"level": "supplier", "start_doing": "call us back", "keep_doing": "the weekly demo"}
+    ok(submit(external, opened(fake_slack), answers, view_id="VTHEIRS", user_id="U0EXT1"))
+    bot.settle()
+
+    def scored_after(days: int) -> tuple[int | None, str]:
+        clock.advance(days=days)
+        report = run_tick(store=store, client=make_client(settings), now=clock.now, settings=settings)
+        assert not report.failed, report.failed
+        fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)  # type: ignore[arg-type]
+        assert fresh is not None and fresh.health_at == clock.now
+        return fresh.health_score, json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+
+    score, status = scored_after(179)  # still fresh: supplier's 20, in full
+    assert score == 20 and "They see us as a supplier; we think a partner" in status, status
+    score, status = scored_after(2)  # over 180 days: halfway between their 20 and our 100
+    assert score == 60, status
+    assert "They said a supplier 6 months ago (counts half); we think a partner" in status, status
+    assert "Their answer is 6 months old, so it counts half in the health score." in status, status
+    card = json.dumps(ok(slack.command("show acme"))["blocks"], ensure_ascii=False)
+    assert "Their answer is 6 months old, so it counts half" in card and "the lower of the two" not in card, card
+
+
 def test_their_answer_exports_as_theirs_with_what_they_typed_and_nothing_of_partners_access(
     slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store, bot: BotServer
 ) -> None:
