@@ -16,18 +16,21 @@ OWNER_GONE_NOTICE = "owner_gone"
 
 
 def plan_owner_gone(store: Store, *, team_id: str, user_id: str, now: datetime) -> int:
-    """One notice per live customer `user_id` owns (its key names the owner: a redelivered event plans nothing more,
-    a later owner deactivated in turn is told again), and the list, the card and Home say so beside them from now,
-    as when a nudge found it out (schedules.cadence). Returns how many were planned."""
+    """One notice per live customer `user_id` owns (its key names the owner's deactivation: a redelivered event plans
+    nothing more; a later owner deactivated in turn, or this one again after a reactivation, is told again), and the
+    list, the card and Home say so beside them from now, as when a nudge found it out (schedules.cadence). Returns
+    how many were planned."""
     planned = 0
     owned = [c for c in store.customers(team_id=team_id) if c.owner_id == user_id and c.id is not None]
     record_owners_gone(store, team_id, [(c.id, user_id) for c in owned], now)
+    # Keyed by the deactivation ("U1", then "U1#1" once reactivated and deactivated again): each is told once.
+    deactivations = dict(store.owner_deactivations(team_id=team_id, user_id=user_id))
     for customer in owned:
         planned += store.plan_nudge(
             team_id=team_id,
             kind=OWNER_GONE_NOTICE,
             subject=f"customer:{customer.id}",
-            due_key=f"owner:{user_id}"[:64],
+            due_key=f"owner:{deactivations.get(customer.id or 0, user_id)}"[:64],
             due_at=now,
             now=now,
             customer_id=customer.id,

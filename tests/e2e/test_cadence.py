@@ -1966,6 +1966,8 @@ def test_an_owner_reactivated_in_slack_is_no_longer_said_deactivated_until_deact
     assert said() == ["list", "card", "home"]
     tick(store, settings, day(1))
     assert said() == ["list", "card", "home"]
+    told = [m["text"] for m in fake_slack.messages.get("C0ACME", []) if "was deactivated in Slack" in m["text"]]
+    assert len(told) == 2, told  # the channel is told of each deactivation, once
 
 
 def test_a_channel_slack_gives_a_new_id_keeps_its_customers_nudges_and_the_digest(
