@@ -43,6 +43,19 @@ class Paused(UserError):
         self.customer = customer
 
 
+def clicked_nudge(
+    store: Store, team_id: str, action: dict[str, Any], *, client: WebClient, clock: Clock, after_ack: AfterAck
+) -> tuple[Nudge, Customer]:
+    """The nudge a button names and its customer; for a paused customer's, Paused is raised on once its message is
+    set to show the pause (show_paused)."""
+    try:
+        return nudge_of(store, team_id, action.get("value"))
+    except Paused as e:
+        value = str(action.get("value") or "")
+        show_paused(e, team_id=team_id, value=value, client=client, store=store, clock=clock, after_ack=after_ack)
+        raise
+
+
 def show_paused(
     error: Paused, *, team_id: str, value: str, client: WebClient, store: Store, clock: Clock, after_ack: AfterAck
 ) -> None:
@@ -106,19 +119,7 @@ def log_call(
     after_ack: AfterAck,
 ) -> None:
     team_id = _team(context, body)
-    try:
-        _nudge, customer = nudge_of(store, team_id, action.get("value"))
-    except Paused as e:
-        show_paused(
-            e,
-            team_id=team_id,
-            value=str(action.get("value") or ""),
-            client=client,
-            store=store,
-            clock=clock,
-            after_ack=after_ack,
-        )
-        raise
+    _nudge, customer = clicked_nudge(store, team_id, action, client=client, clock=clock, after_ack=after_ack)
     ack()
     channel_id = (body.get("channel") or {}).get("id")
     client.views_open(
@@ -138,19 +139,7 @@ def open_snooze(
     after_ack: AfterAck,
 ) -> None:
     team_id = _team(context, body)
-    try:
-        nudge, customer = nudge_of(store, team_id, action.get("value"))
-    except Paused as e:
-        show_paused(
-            e,
-            team_id=team_id,
-            value=str(action.get("value") or ""),
-            client=client,
-            store=store,
-            clock=clock,
-            after_ack=after_ack,
-        )
-        raise
+    nudge, customer = clicked_nudge(store, team_id, action, client=client, clock=clock, after_ack=after_ack)
     ack()
     open_snooze_modal(client, body["trigger_id"], customer, nudge_id=nudge.id, now=clock(), settings=settings)
 
@@ -182,18 +171,9 @@ def skip_today(
     paused = False
     try:
         try:
-            nudge, customer = nudge_of(store, team_id, action.get("value"))
-        except Paused as e:
+            nudge, customer = clicked_nudge(store, team_id, action, client=client, clock=clock, after_ack=after_ack)
+        except Paused:
             paused = True
-            show_paused(
-                e,
-                team_id=team_id,
-                value=str(action.get("value") or ""),
-                client=client,
-                store=store,
-                clock=clock,
-                after_ack=after_ack,
-            )
             raise
         assert nudge.id is not None
         now = clock()
