@@ -198,6 +198,10 @@ def test_two_tick_processes_on_one_sqlite_file_send_each_nudge_once(
         results = list(pool.map(lambda _: tick(env, tmp_path, NINE_NY), range(2)))
     for result in results:
         assert result.returncode == 0, result.stderr
+    if {n.status for n in nudge_rows(store)} != {"sent"}:
+        # On a loaded machine a post can outlast the client's timeout: its row stays `sending` (posted or not, nobody
+        # knows yet) until the next tick after its lease looks it up in the channel's history — as it does here.
+        assert tick(env, tmp_path, NINE_NY + timedelta(minutes=10)).returncode == 0
     rows = nudge_rows(store)
     assert len(rows) == 200 and {n.status for n in rows} == {"sent"}
     counts = posts_per_nudge(fake_slack)
