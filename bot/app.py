@@ -9,9 +9,11 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.request.internals import build_context
 from slack_sdk import WebClient
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
@@ -181,6 +183,14 @@ class PartnerApp(App):
             logger.warning("an upload started after an ack was still running at shutdown (%.0f s)", AFTER_ACK_DRAIN)
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
+        if req.mode == "http" and not req.body and "payload" in req.raw_body:
+            # Bolt reads any form body with "payload" in it as an interactive payload: a slash command typed with the
+            # word (`/partner checkin acme green sent the payload spec`) came out empty and was answered 404, which
+            # Slack shows as "dispatch_failed". A form without a payload field is read as the form it is.
+            fields = dict(parse_qsl(req.raw_body, keep_blank_values=True))
+            if fields and "payload" not in fields:
+                req.body = fields
+                req.context = build_context(req.context, req.body)
         if (key := misshapen(req.body)) is not None:
             # Bolt would trip over it in its own code (its log line for an unhandled request reads `view.get(…)`)
             # and log a traceback. Over HTTP the server answers 401 unsigned / 400 signed (bot/server.py); a Socket

@@ -64,6 +64,17 @@ def test_call_and_next_flags_after_the_mood_or_at_the_end(slack: SlackRequests, 
     assert (second.kind, second.next_due, second.note) == ("async", date(2026, 12, 3), "pricing questions")
 
 
+def test_a_command_with_the_word_payload_in_it_is_read_as_the_command_it_is(slack: SlackRequests, store: Store) -> None:
+    """Bolt takes any form body containing "payload" for an interactive payload: this one came out empty, 404."""
+    add_acme(slack)
+    reply = slack.command("checkin acme green sent them the payload spec")
+    assert reply.status == 200, reply.text
+    assert "Acme" in ephemeral(reply)
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert entry.note == "sent them the payload spec"
+    assert slack.command("payload").status == 200  # an unknown subcommand: the usual friendly answer
+
+
 def test_a_bad_next_date_names_it_and_stores_nothing(slack: SlackRequests, store: Store) -> None:
     add_acme(slack)
     text = ephemeral(slack.command("checkin acme green next=someday hello"))
