@@ -573,13 +573,23 @@ def what_moved(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str,
     low adherence that was already there may weigh more and explain nothing about the fall.
     """
 
-    def points(c: Mapping[str, Any]) -> float:
-        return float(c.get("weight") or 0) * float(c.get("score") or 0)
+    def parts(components: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float]]:
+        return {str(c.get("name")): (float(c.get("weight") or 0), float(c.get("score") or 0)) for c in components}
 
-    was = {str(c.get("name")): points(c) for c in before}
+    if not before:
+        return []  # a score stored without its components: nothing to compare
+    was, now = parts(before), parts(after)
+    was_score = sum(w * s for w, s in was.values())
     moved = []
     for c in after:
-        lost = was.get(str(c.get("name")), points(c)) - points(c)
+        # Each component's share of the fall, measured from the score it fell from: the weights are re-normalized
+        # whenever a component enters (a first due call, a first survey), so "weight × score" alone would blame a
+        # component that did not move — a new customer's "no check-in yet, within its ideal window" — for the
+        # points the new one took. A component that entered pulls the score towards its own; the shares add up
+        # to the fall.
+        w_was, s_was = was.get(str(c.get("name")), (0.0, was_score))
+        w_now, s_now = now[str(c.get("name"))]
+        lost = w_was * (s_was - was_score) - w_now * (s_now - was_score)
         if round(lost) >= 1:
             moved.append((_capitalize(str(c.get("reason") or c.get("name"))), round(lost)))
     return sorted(moved, key=lambda m: -m[1])

@@ -85,3 +85,31 @@ def test_the_drop_dm_after_red_check_ins_names_the_mood_that_moved_the_score(
     moved, _, rest = text.partition("*What moved it:*\n")[2].partition("\n*Also weighing on it:*\n")
     assert moved.startswith("• Mood mostly red over the last 5 check-ins (−") and "points)" in moved, text
     assert "weekly check-ins logged" not in moved and "weekly check-ins logged" in rest, text
+
+
+def test_a_new_customers_first_missed_call_is_what_moved_its_score_not_the_days_since_it_was_added(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    """A team's first week: Acme, added on Monday with weekly Wednesday calls, scores 100 on recency alone (added
+    two days ago, well within its 7-day window). Its first call goes unlogged, adherence enters the score at 0 and
+    the score falls: the owner's DM blames the missed call for all of it, never "no check-in logged yet; added 2
+    days ago", which did not move (its share only shrank as the weights were shared with the newcomer)."""
+    monday = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # 09:00 in New York
+    clock.set(monday)
+    reply = slack.command("add Acme <#C0ACME|acme> <@U0001|dana> cadence=weekly wed 10:00 country=US")
+    assert "Added *Acme*" in reply.json()["text"]
+    client = make_client(settings)
+    for now in (
+        monday + timedelta(minutes=1),  # scored on the day it was added
+        datetime(2026, 12, 2, 15, 0, tzinfo=UTC),  # Wednesday 10:00 New York: the first call's nudge
+        datetime(2026, 12, 3, 5, 10, tzinfo=UTC),  # just after Thursday's local midnight: the daily score
+        datetime(2026, 12, 3, 14, 0, tzinfo=UTC),  # 09:00 Thursday: the owner's working morning
+        datetime(2026, 12, 3, 14, 1, tzinfo=UTC),
+    ):
+        run_tick(store=store, client=client, now=now, settings=settings)
+    (alert,) = [c for c in dms_to(fake_slack, "U0001", "") if "health fell" in c.params["text"]]
+    text = alert.params["text"]
+    assert "*Acme*'s health fell from 100 to" in text, text
+    moved = text.partition("*What moved it:*\n")[2].partition("\n*Also weighing on it:*\n")[0]
+    assert moved.startswith("• The last weekly check-in was not logged (−"), text
+    assert "added" not in moved, text
