@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -97,12 +98,20 @@ def impatient(client: WebClient) -> WebClient:
     return same_client_as(client, WebClient, retry_handlers=handlers)
 
 
+def read_channel(slack: WebClient, channel_id: str) -> dict[str, Any]:
+    """Slack's description of the channel now (conversations.info), asked without waiting out a 429: the one reader
+    of it for the tick's look-up, a check-in's and the channel events' (handlers/events/channels.py `refusal_now`).
+    Raises SlackApiError when Slack refuses or is in trouble, OSError when it does not answer."""
+    channel: dict[str, Any] = impatient(slack).conversations_info(channel=channel_id)["channel"]
+    return channel
+
+
 def look_up(slack: WebClient, store: Store, *, team_id: str, channel_id: str, now: datetime) -> bool | None:
     """Asks Slack whether the channel is shared with another organisation and records the answer on its customers:
     True or False, or None when Slack refused for good (only the time is recorded, see `lasting`). Raises
     SlackApiError or OSError when Slack cannot say for now."""
     try:
-        channel = slack.conversations_info(channel=channel_id)["channel"]
+        channel = read_channel(slack, channel_id)
     except SlackApiError as e:
         if not lasting(e):
             raise

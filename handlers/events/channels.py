@@ -22,7 +22,7 @@ from bot.clock import Clock
 from handlers.home_publisher import refresh_channel_homes
 from schedules.digest import stop_digest_in_gone_channel, stop_digest_in_shared_channel
 from schedules.sender import tell_owner_channel_refuses
-from schedules.sharing import impatient
+from schedules.sharing import read_channel
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def refusal_now(client: WebClient, channel_id: str) -> str | None:
     Events may come late or out of order (a retried `channel_archive` after the `channel_unarchive`, Partner's
     `channel_left` after it was invited back): Slack's word now decides, and the event's when Slack cannot say."""
     try:
-        channel = impatient(client).conversations_info(channel=channel_id)["channel"]
+        channel = read_channel(client, channel_id)
     except SlackApiError as e:
         return "channel_not_found" if e.response.get("error") == "channel_not_found" else UNKNOWN
     except OSError:  # a timeout or a dropped connection
