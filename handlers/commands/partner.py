@@ -176,6 +176,8 @@ def partner_command(
     subcommand, suggestion = route(word)
     if subcommand is None:
         intro = f"I don't know `{word}`." + (f" Did you mean `/partner {suggestion}`?" if suggestion else "")
+        if args.strip():  # `/partner chekin acme green <a long note>`: the note is given back, as a refused checkin's
+            intro += f"{YOU_TYPED}`{command.get('command') or '/partner'} {(command.get('text') or '').strip()}`"
         context[OUTCOME_KEY] = "user_error"  # answered with help, yet a mistyped command: /metrics must say so
         reply(ack, help_reply(SUBCOMMANDS, intro=intro))
         return

@@ -93,8 +93,13 @@ def test_help_on_a_word_like_no_command_says_so_before_the_list(slack: SlackRequ
 
 
 def test_unknown_subcommand_suggests_the_closest(slack: SlackRequests) -> None:
-    text = ephemeral(slack.command("chekin acme green hi"))
+    text = ephemeral(slack.command("chekin acme green the pilot went live, legal still reviewing"))
     assert "I don't know `chekin`" in text and "Did you mean `/partner checkin`?" in text
+    # A new user's typo costs them nothing they typed: the note comes back to copy, above the list of commands.
+    typed = "You typed: `/partner chekin acme green the pilot went live, legal still reviewing`"
+    intro = slack.command("chekin acme green the pilot went live, legal still reviewing").json()["blocks"][0]
+    assert typed in text and typed in intro["text"]["text"]
+    assert "You typed" not in ephemeral(slack.command("chekin"))  # nothing typed after the word: nothing to give back
 
 
 # Customers
