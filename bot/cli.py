@@ -191,7 +191,13 @@ def _run(argv: Sequence[str] | None) -> int:
         if listener is not None:
             listener.stop()
         detail = db.error_detail(engine, e)
-        if isinstance(e, db.UNREACHABLE):
+        if (fix := db.login_refused(e)) is not None:  # reached, and it refused the login: exits at once
+            refusal = logs.Redactor()(detail)  # libpq names the user, never the password; the URL's is hidden anyway
+            print(
+                f"partner-bot: the database server refused DATABASE_URL's login: {refusal}; fix {fix} in DATABASE_URL",
+                file=sys.stderr,
+            )
+        elif isinstance(e, db.UNREACHABLE):
             print(f"partner-bot: cannot reach the database at DATABASE_URL: {detail}", file=sys.stderr)
         else:  # reached, and it refused: waiting longer would not help
             hint = (

@@ -194,7 +194,9 @@ def _check_database(settings: Settings) -> tuple[Store | None, bool, list[Findin
                     FAIL,
                     "database",
                     f"cannot connect ({backend}): {Redactor()(reason)}",
-                    "Check DATABASE_URL (host, port, name, user, password) and that the database server is up.",
+                    f"Fix {fix} in DATABASE_URL: the server is up and refused it."
+                    if (fix := db.login_refused(e))
+                    else "Check DATABASE_URL (host, port, name, user, password) and that the database server is up.",
                 )
             ],
         )

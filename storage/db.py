@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -182,6 +183,25 @@ def _upgrade_lock(engine: Engine) -> Iterator[None]:
 # What a database down, starting or out of reach raises (a refused login too: the server is reached once it is up).
 UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
 
+# A server that is up but turns down DATABASE_URL's login: no wait cures a wrong password, user or database name
+# (libpq gives these no SQLSTATE, only the server's message). "the database system is starting up", a refused
+# connection or a timeout is waited out instead.
+LOGIN_REFUSALS = (
+    (re.compile(r"authentication failed for user|no password supplied", re.I), "the user or password"),
+    (re.compile(r'role ".*" does not exist', re.I), "the user"),
+    (re.compile(r'database ".*" does not exist', re.I), "the database name (or create that database)"),
+    (re.compile(r"no pg_hba\.conf entry", re.I), "the host, user or database (or allow them in pg_hba.conf)"),
+)
+
+
+def login_refused(error: BaseException) -> str | None:
+    """What to fix in DATABASE_URL when the server refused its login for good (None: not such a refusal)."""
+    if not isinstance(error, UNREACHABLE):
+        return None
+    text = str(error)
+    return next((fix for pattern, fix in LOGIN_REFUSALS if pattern.search(text)), None)
+
+
 # The longest pause between two tries of an unreachable database at start (seconds).
 MAX_DB_RETRY_PAUSE = 5.0
 
@@ -206,7 +226,7 @@ def upgrade_when_reachable(
                 logger.info("database reachable after %d attempts; schema is up to date", attempt)
             return
         except UNREACHABLE as e:  # a refusal (no privilege on the schema…) is no wait away from working: raised at once
-            if waited >= give_up_after:
+            if waited >= give_up_after or login_refused(e):
                 raise
             pause = min(delay, MAX_DB_RETRY_PAUSE, give_up_after - waited)
             logger.warning(

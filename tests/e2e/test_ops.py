@@ -624,6 +624,67 @@ def test_serve_on_a_database_its_role_may_not_create_tables_in_says_so_at_once(
     owner.dispose()
 
 
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
+@pytest.mark.parametrize(
+    ("wrong", "fix"),
+    [
+        ("password", "the user or password"),
+        ("user", "the user"),
+        ("database", "the database name (or create that database)"),
+    ],
+)
+def test_a_login_the_database_server_refuses_is_named_at_once_not_waited_for(
+    wrong: str, fix: str, database_url: str, postgres_server: Any, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """A wrong password, user or database name is no outage: `serve` waited out --db-wait (60 s) on it, logging
+    "database unavailable" every 5 s, and then only said it could not reach the database."""
+    role, password = f"partner_{os.getpid()}_{int(time.time() * 1000) % 100000}", "Wr0ng-Passw0rd-4711"
+    url = make_url(database_url)
+    owner = make_engine(database_url)
+    hba = postgres_server.data / "pg_hba.conf"
+    rules = hba.read_text()
+    if wrong == "password":  # the suite's server trusts every login: this role must give its password
+        with owner.connect() as connection:
+            connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD 'the-right-one-1234'")
+            connection.commit()
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n{rules}")
+        with owner.connect() as connection:
+            connection.exec_driver_sql("SELECT pg_reload_conf()")
+        url = url.set(username=role, password=password)
+    elif wrong == "user":
+        url = url.set(username=role)
+    else:
+        url = url.set(database=f"{url.database}_typo")
+    env = clean_env(fake_slack, url.render_as_string(hide_password=False))
+    try:
+        started = time.monotonic()
+        result = subprocess.run(
+            [*PARTNER_BOT, "serve", "--http", "--port", str(free_port()), "--db-wait", "60"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert time.monotonic() - started < 30  # not the 60 s of --db-wait
+        assert result.returncode == 3 and "database unavailable" not in result.stderr, result.stderr
+        (message,) = [line for line in result.stderr.splitlines() if line.startswith("partner-bot:")]
+        assert message.startswith("partner-bot: the database server refused DATABASE_URL's login: OperationalError: ")
+        assert message.endswith(f"; fix {fix} in DATABASE_URL")
+        doctor = subprocess.run([*PARTNER_BOT, "doctor"], env=env, cwd=tmp_path, capture_output=True, text=True)
+        assert doctor.returncode == 1
+        assert f"fix: Fix {fix} in DATABASE_URL: the server is up and refused it." in doctor.stdout
+        assert password not in result.stderr + doctor.stdout + doctor.stderr
+    finally:
+        if wrong == "password":
+            hba.write_text(rules)
+            with owner.connect() as connection:
+                connection.exec_driver_sql("SELECT pg_reload_conf()")
+                connection.exec_driver_sql(f"DROP ROLE {role}")
+                connection.commit()
+        owner.dispose()
+
+
 def test_serve_gives_up_with_a_clear_message_when_the_database_stays_down(
     outage: Outage, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
