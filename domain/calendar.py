@@ -63,7 +63,8 @@ WORKDAY_END = time(17)
 # unless every such day is a holiday — which would be a broken holiday table, so fail loudly then.
 _MAX_SCAN_DAYS = 366 * 2
 
-_TZ_HELP = "use an IANA name like Europe/Berlin; see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones"
+_TZ_LIST = "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones"
+_TZ_HELP = f"use an IANA name like Europe/Berlin; see {_TZ_LIST}"
 _COUNTRY_HELP = (
     "use a two-letter ISO 3166 code such as US, DE or GB (supported codes are listed at "
     "https://holidays.readthedocs.io or by domain.calendar.supported_countries())"
@@ -104,9 +105,63 @@ _FIXED_LOOKALIKES = {
 }
 
 
+# A UTC offset typed for a time zone (`+09:00`, `UTC+9`, `GMT-5`, `+0530`); a unicode minus too, as phones type it.
+_OFFSET = re.compile(r"(?:utc|gmt)?\s*([+\-−])\s*(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
+# The zones most teams mean by an offset (its standard time), to name in the answer instead of a bare list link.
+_ZONES_AT_OFFSET: dict[int, tuple[str, ...]] = {
+    -10 * 60: ("Pacific/Honolulu",),
+    -9 * 60: ("America/Anchorage",),
+    -8 * 60: ("America/Los_Angeles", "America/Vancouver"),
+    -7 * 60: ("America/Denver", "America/Phoenix"),
+    -6 * 60: ("America/Chicago", "America/Mexico_City"),
+    -5 * 60: ("America/New_York", "America/Toronto", "America/Bogota"),
+    -4 * 60: ("America/Halifax", "America/Santiago"),
+    -3 * 60 - 30: ("America/St_Johns",),
+    -3 * 60: ("America/Sao_Paulo", "America/Argentina/Buenos_Aires"),
+    -1 * 60: ("Atlantic/Azores",),
+    1 * 60: ("Europe/Berlin", "Europe/Paris", "Africa/Lagos"),
+    2 * 60: ("Europe/Athens", "Europe/Helsinki", "Africa/Johannesburg"),
+    3 * 60: ("Europe/Istanbul", "Europe/Moscow", "Asia/Riyadh"),
+    4 * 60: ("Asia/Dubai",),
+    5 * 60: ("Asia/Karachi", "Asia/Tashkent"),
+    5 * 60 + 30: ("Asia/Kolkata",),
+    5 * 60 + 45: ("Asia/Kathmandu",),
+    6 * 60: ("Asia/Dhaka",),
+    7 * 60: ("Asia/Bangkok", "Asia/Jakarta", "Asia/Ho_Chi_Minh"),
+    8 * 60: ("Asia/Singapore", "Asia/Shanghai", "Australia/Perth"),
+    9 * 60: ("Asia/Tokyo", "Asia/Seoul"),
+    9 * 60 + 30: ("Australia/Adelaide", "Australia/Darwin"),
+    10 * 60: ("Australia/Sydney", "Australia/Brisbane"),
+    12 * 60: ("Pacific/Auckland",),
+}
+
+
+def _offset_refusal(typed: str) -> str | None:
+    """The answer to a UTC offset typed for a time zone, naming the zones of that offset; None for anything else."""
+    match = _OFFSET.fullmatch(typed.strip())
+    if match is None:
+        return None
+    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+    if hours > 14 or minutes >= 60 or hours == minutes == 0:  # GMT+0 is UTC, a zone of its own
+        return None
+    offset = (-1 if sign in "-−" else 1) * (hours * 60 + minutes)
+    shown = f"UTC{'−' if offset < 0 else '+'}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+    zones = _ZONES_AT_OFFSET.get(offset, ())
+    options = [f"tz={zone}" for zone in zones]
+    named = (", ".join(options[:-1]) + " or " + options[-1]) if len(options) > 1 else options[0] if options else None
+    named = named or "the zone of the customer's city"
+    return (
+        f"'{typed.strip()}' is an offset ({shown}), not a time zone: Partner needs the place, so calls stay at the "
+        f"same local time when its clocks change for daylight saving. Use {named}; every zone is listed at {_TZ_LIST}"
+    )
+
+
 def validate_typed_timezone(name: str) -> str:
     """`validate_timezone` for a zone a person typed: also refuses EST and MST, fixed offsets that look like the
-    zones of US regions that move their clocks, naming the zone meant either way."""
+    zones of US regions that move their clocks, naming the zone meant either way; and a UTC offset (`+09:00`,
+    `UTC+9`), naming the zones most people mean by it."""
+    if isinstance(name, str) and (refusal := _offset_refusal(name)) is not None:
+        raise ValueError(refusal)
     canonical = validate_timezone(name)
     if canonical in _FIXED_LOOKALIKES:
         offset, moving, fixed = _FIXED_LOOKALIKES[canonical]

@@ -118,6 +118,29 @@ def test_add_with_a_region_and_its_errors(slack: SlackRequests, store: Store) ->
     assert store.customer_by_name(team_id=TEAM_ID, name="initech") is None
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("+09:00", "tz=Asia/Tokyo"),
+        ("UTC+9", "tz=Asia/Tokyo"),
+        ("GMT-5", "tz=America/New_York"),
+        ("+0530", "tz=Asia/Kolkata"),
+    ],
+)
+def test_a_utc_offset_for_a_time_zone_names_the_zones_meant(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, typed: str, meant: str
+) -> None:
+    """A new team types the offset it knows: Partner names the zones people mean by it (a fixed offset would put
+    every call an hour off for half the year), keeps nothing half-added, and the zone it named is taken."""
+    fake_slack.add_user("U0003", name="lee", tz="Asia/Tokyo")
+    text = ephemeral(slack.command(f"add Globex <#C0ACME> <@U0003> tz={typed}"))
+    assert f"'{typed}' is an offset" in text and meant in text and "not a time zone" in text, text
+    assert store.customer_by_name(team_id=TEAM_ID, name="globex") is None
+    assert "Added *Globex*" in ephemeral(slack.command(f"add Globex <#C0ACME> <@U0003> {meant}"))
+    text = ephemeral(slack.command(f"edit globex tz={typed}", user_id="U0003", user_name="lee"))
+    assert meant in text and store.customer_by_name(team_id=TEAM_ID, name="globex").tz == meant.removeprefix("tz=")
+
+
 def test_add_without_a_country_says_how_to_skip_the_public_holidays_of_its_time_zones_country(
     slack: SlackRequests, store: Store
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -391,3 +392,16 @@ def test_add_business_hours_inverts_business_hours_between(
     assert cal.business_hours_between(start, end) == pytest.approx(minutes / 60, abs=1e-6)
     if minutes:
         assert cal.is_business_day(cal.local_date(end - timedelta(microseconds=1)))
+
+
+def test_every_zone_named_for_a_typed_offset_exists_and_has_that_offset_in_winter_or_summer() -> None:
+    from domain.calendar import _ZONES_AT_OFFSET
+
+    for offset, zones in _ZONES_AT_OFFSET.items():
+        for zone in zones:
+            assert validate_typed_timezone(zone) == zone
+            seen = {
+                int(datetime(2026, month, 15, tzinfo=ZoneInfo(zone)).utcoffset().total_seconds()) // 60  # type: ignore[union-attr]
+                for month in (1, 7)
+            }
+            assert offset in seen, (zone, offset, seen)
