@@ -20,6 +20,10 @@ UNINSTALLED = "the workspace uninstalled Partner"
 # the workspace installed Partner itself). Slack names it in every request; jobs know only the workspace.
 ORGANISATION = "enterprise_id"
 
+# In Workspace.settings: Slack's event_time (Unix seconds) of the latest team_access_granted / _revoked applied to
+# the workspace. Slack does not keep events in order: an older one arriving later must not undo a newer one.
+ACCESS_CHANGED_AT = "access_event_time"
+
 
 def workspace_to_change(session: Session, *, team_id: str, now: datetime) -> Workspace:
     """The workspace's row (a new one when there is none yet), read under its write lock (SQLite: the database's,
@@ -81,6 +85,21 @@ class WorkspaceQueries(StoreBase):
         with self.session() as session:
             rows = session.exec(select(Workspace.team_id, Workspace.settings)).all()
             return sorted(team for team, settings in rows if (settings or {}).get(ORGANISATION) == enterprise_id)
+
+    def note_access_change(self, *, team_id: str, event_time: int, now: datetime) -> bool:
+        """An organisation's team_access_granted or _revoked sent at `event_time`: recorded and True when it is not
+        older than the last one recorded for the workspace; False (nothing recorded) for a stale one, which Slack
+        delivered after a newer change."""
+        with self.session() as session:
+            workspace = workspace_to_change(session, team_id=team_id, now=now)
+            settings = workspace.settings or {}
+            latest = settings.get(ACCESS_CHANGED_AT)
+            if isinstance(latest, int) and event_time < latest:
+                return False
+            workspace.settings = {**settings, ACCESS_CHANGED_AT: event_time}  # JSON is saved whole
+            session.add(workspace)
+            session.commit()
+            return True
 
     def deactivate_workspace(self, *, team_id: str, now: datetime) -> int:
         """The app was uninstalled (or its bot token revoked): nothing more is planned or sent for this workspace

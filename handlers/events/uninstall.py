@@ -95,21 +95,35 @@ def workspace_uninstalled(
             installation_store.delete_all(enterprise_id=context.enterprise_id, team_id=team_id)
 
 
-def organisation_access_changed(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:
+def organisation_access_changed(
+    event: dict[str, Any], body: dict[str, Any], context: BoltContext, store: Store, clock: Clock
+) -> None:
     """Enterprise Grid, an org-wide install: the organisation removed Partner from some of its workspaces
     (``team_access_revoked``) or added it back (``team_access_granted``), named in ``team_ids``. The workspaces
     Partner served through that organisation's installation go quiet at once (data kept), as an uninstall, instead
     of at the first post Slack refuses there (``team_access_not_granted``); added back, their nudges resume at once,
     without waiting for someone there to use Partner. A workspace with an installation of its own is not the
-    organisation's to stop or start. A redelivery changes nothing more."""
+    organisation's to stop or start. A redelivery changes nothing more, nor does a change older (Slack's
+    ``event_time``) than the last one applied: Slack may deliver a revoke after the grant that followed it."""
     organisation = context.enterprise_id or (event.get("enterprise_id") if isinstance(event, dict) else None)
     team_ids = event.get("team_ids")
     if not organisation or not isinstance(team_ids, list):
         return
     revoked = event.get("type") == "team_access_revoked"
     served = set(store.organisation_workspaces(enterprise_id=organisation))
+    event_time = body.get("event_time")
     active_workspaces: ActiveWorkspaces | None = context.get("active_workspaces")
     for team in sorted({t for t in team_ids if isinstance(t, str)} & served):
+        if isinstance(event_time, int) and not store.note_access_change(
+            team_id=team, event_time=event_time, now=clock()
+        ):
+            logger.info(
+                "workspace %s: %s of %d ignored: a later access change was applied already",
+                team,
+                event.get("type"),
+                event_time,
+            )
+            continue
         if revoked:
             if active_workspaces is not None:
                 active_workspaces.forget(team)

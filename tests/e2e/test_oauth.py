@@ -1022,6 +1022,57 @@ def test_a_workspace_the_org_removes_partner_from_goes_quiet_at_slacks_event_and
     assert sorted(c for c in posted if c.startswith("C")) == ["C1ACME", "C2GLOBEX"]  # (and Dana's overdue DM)
 
 
+def test_a_late_revoke_after_the_org_added_partner_back_does_not_stop_the_workspace_again(
+    oauth_bot: BotServer,
+    oauth_settings: Settings,
+    fake_slack: FakeSlack,
+    store: Store,
+    world: None,
+    unpaced: None,
+    clock: FakeClock,
+) -> None:
+    """Slack does not keep events in order: the org's `team_access_revoked` retried (or simply delivered) after the
+    `team_access_granted` that followed it stopped T2's nudges again, until someone in T2 used Partner. Each change
+    carries `event_time`: an older one than the last applied is ignored; a newer revoke still stops T2."""
+    assert install(oauth_bot.url, fake_slack, ORG, team_name="Org", org_wide=True).status == 200
+    one, two = org_requests(oauth_bot, fake_slack, T1), org_requests(oauth_bot, fake_slack, T2)
+    reply = two.command("add Globex <#C2GLOBEX|globex> <@U0201|gus>", user_id="U0201", user_name="gus")
+    assert "Added *Globex*" in ephemeral_text(reply)
+    oauth_bot.settle()
+    customer = store.customer_by_name(team_id=T2, name="globex")
+    assert customer is not None
+    changes = {"cadence": "daily 09:00", "tz": "America/New_York"}
+    store.update_customer(team_id=T2, customer_id=customer.id or 0, actor_id=None, changes=changes, now=MON)
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    clock.set(NINE_NY - timedelta(hours=2))
+    revoked_at = int(clock().timestamp())
+    revoked, granted = (
+        {"type": "team_access_revoked", "team_ids": [T2]},
+        {"type": "team_access_granted", "team_ids": [T2]},
+    )
+
+    # In order, then the revoke's retry arrives after the grant.
+    assert one.event(revoked, event_id="Ev0REVOKED", event_time=revoked_at).status == 200
+    assert store.uninstalled_team_ids() == [T2]
+    assert one.event(granted, event_id="Ev0GRANTED", event_time=revoked_at + 60).status == 200
+    assert store.uninstalled_team_ids() == []
+    assert one.event(revoked, event_id="Ev0REVOKED", event_time=revoked_at, retry_num=1).status == 200
+    assert store.uninstalled_team_ids() == []
+    # Out of order: a grant sent later is delivered before the revoke sent earlier.
+    assert one.event(granted, event_id="Ev0GRANTED2", event_time=revoked_at + 180).status == 200
+    assert one.event(revoked, event_id="Ev0REVOKED2", event_time=revoked_at + 120).status == 200
+    assert store.uninstalled_team_ids() == []
+    mark = len(fake_slack.calls)
+    run_tick(store=store, client=app.slack_clients, now=NINE_NY, settings=oauth_settings)
+    posted = [c.params["channel"] for c in calls_since(fake_slack, mark) if c.method == "chat.postMessage" and c.ok]
+    assert "C2GLOBEX" in posted  # nobody in T2 had to use Partner
+
+    # A revoke newer than every change applied still stops T2.
+    assert one.event(revoked, event_id="Ev0REVOKED3", event_time=revoked_at + 240).status == 200
+    assert store.uninstalled_team_ids() == [T2]
+
+
 def test_a_channel_and_owner_typed_as_plain_names_are_found_with_an_org_wide_token(
     oauth_bot: BotServer, fake_slack: FakeSlack, store: Store, world: None
 ) -> None:
