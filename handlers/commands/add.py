@@ -127,6 +127,12 @@ def added_text(customer: Customer, hint: str | None = None) -> str:
             f"\nNo public holidays are skipped yet: `/partner edit {customer.name} country={country}` skips "
             f"those of {country}."
         )
+    if not customer.cadence:
+        # Without a cadence nobody is ever nudged about the customer: a new team would wait for a first nudge.
+        text += (
+            f"\nNo call cadence yet, so nobody is nudged about it: `/partner cadence {customer.name} weekly tue 10:00` "
+            "(or `daily 09:00`) sets one, in the customer's time."
+        )
     return text + f"\nLog the first check-in: `/partner checkin {customer.name} green <note>`"
 
 

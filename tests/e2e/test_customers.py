@@ -155,6 +155,19 @@ def test_add_without_a_country_says_how_to_skip_the_public_holidays_of_its_time_
     assert [c.country for c in store.customers(team_id=TEAM_ID)].count(None) == 3
 
 
+def test_add_without_a_cadence_says_nobody_will_be_nudged_and_how_to_set_one(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """A new team's first customer, added as README's first example (name, channel, owner): no cadence, so no nudge
+    would ever come. The answer says so and gives the command, which then plans the first nudge."""
+    clock.set(datetime(2026, 11, 30, 14, 0, tzinfo=UTC))  # Monday 09:00 in New York
+    text = ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    assert "No call cadence yet, so nobody is nudged about it: `/partner cadence Acme Corp weekly tue 10:00`" in text
+    set_it = ephemeral(slack.command("cadence Acme Corp weekly tue 10:00"))
+    assert "Tue 1 Dec 10:00" in set_it, set_it
+    assert "No call cadence yet" not in ephemeral(slack.command("add Initech cadence=weekly wed"))
+
+
 @pytest.mark.parametrize(
     ("typed", "says"),
     [
