@@ -151,6 +151,11 @@ def export(call: CommandCall) -> Reply:
     checkins = call.store.count_export_checkins(team_id=call.team_id, customer_id=customer_id, since=since)
     responses = call.store.count_export_survey_responses(team_id=call.team_id, customer_id=customer_id, since=since)
     if not checkins and not responses:  # two files of headers only would tell nothing more
+        if request.customer is None and request.since is None:  # a new team's first try: say what fills it
+            raise UserError(
+                "Nothing to export yet: no check-ins or survey answers have been logged. Log the first with "
+                "`/partner checkin <customer> green <note>`, and export again."
+            )
         hint = " Try an earlier since=." if request.since else ""
         raise UserError(f"Nothing to export: no check-ins or survey answers of {request.label}.{hint}")
     first = call.store.plan_nudge(

@@ -208,6 +208,19 @@ def test_bad_export_requests_get_a_friendly_answer(
     assert fake_slack.calls_to("files.getUploadURLExternal") == []
 
 
+def test_a_new_teams_export_before_any_check_in_says_how_to_fill_it(
+    slack: SlackRequests, fake_slack: FakeSlack
+) -> None:
+    """On the day Partner is installed, `/partner export` finds nothing: the answer says what would be in it and how
+    to log the first, never "no check-ins … of all customers"."""
+    for typed in ("export", "export all"):
+        text = slack.command(typed).json()["text"]
+        assert text.startswith("Nothing to export yet: no check-ins or survey answers have been logged."), text
+        assert "`/partner checkin <customer> green <note>`" in text and "of all customers" not in text
+    assert wait_after_ack()
+    assert fake_slack.calls_to("files.getUploadURLExternal") == []
+
+
 def test_a_customer_called_all_is_exported_by_its_quoted_name_and_named_when_all_is_typed(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
