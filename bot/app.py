@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qsl
@@ -15,12 +16,13 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.internals import build_context
 from slack_sdk import WebClient
-from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryIntervalCalculator, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
 from bot.clock import Clock
 from bot.errors import handle_error
@@ -63,9 +65,26 @@ MAX_RETRY_AFTER_BEFORE_ACK = 1.0
 _answering_thread: ContextVar[int | None] = ContextVar("partner_answering_thread", default=None)
 
 
+def _answering() -> bool:
+    """This thread is answering Slack right now: a wait here is a wait of the person who clicked."""
+    return _answering_thread.get() == threading.get_ident()
+
+
+@contextlib.contextmanager
+def answering() -> Iterator[None]:
+    """Marks this thread as the one answering Slack (PartnerApp.dispatch runs the listeners inside)."""
+    token = _answering_thread.set(threading.get_ident())
+    try:
+        yield
+    finally:
+        _answering_thread.reset(token)
+
+
 class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
     """Retries a 429 after its Retry-After, unless that wait would make Slack time out the request being answered,
     or hold a scheduled tick longer than MAX_RETRY_AFTER_IN_TICK (the outbox waits it out instead)."""
+
+    sleep: Callable[[float], None] = staticmethod(time.sleep)  # the wait before the answer (a test records it)
 
     def _can_retry(
         self,
@@ -77,11 +96,40 @@ class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
     ) -> bool:
         if not super()._can_retry(state=state, request=request, response=response, error=error):
             return False
-        before_ack = _answering_thread.get() == threading.get_ident()
         wait = retry_after(response.headers if response is not None else None) or 1.0  # slack-sdk assumes 1 s
-        if before_ack:
-            return wait <= MAX_RETRY_AFTER_BEFORE_ACK
+        if _answering():
+            # One wait at most before the answer: a second 429 after the first wait would take it past Slack's 3 s.
+            return state.current_attempt == 0 and wait <= MAX_RETRY_AFTER_BEFORE_ACK
         return not in_tick.get() or wait <= MAX_RETRY_AFTER_IN_TICK
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if not _answering() or response is None:
+            super().prepare_for_next_attempt(state=state, request=request, response=response, error=error)
+            return
+        # slack-sdk adds up to 1 s of jitter to every Retry-After (Retry-After: 0 slept up to a second): before the
+        # answer, exactly what Slack asked for, so MAX_RETRY_AFTER_BEFORE_ACK bounds the wait.
+        state.next_attempt_requested = True
+        self.sleep(retry_after(response.headers) or 0.0)
+        state.increment_current_attempt()
+
+
+class AckAwareBackoff(RetryIntervalCalculator):
+    """slack-sdk's backoff between tries of a 5xx or a dropped connection (0.5 s, then 1 s, each plus up to 1 s of
+    jitter) for follow-ups and jobs; none before the answer. Two 500s from chat.getPermalink slept up to 3.5 s in
+    the thread answering "Log as check-in": Slack had given up (dispatch_failed) before the form could open."""
+
+    def __init__(self) -> None:
+        self.backoff = BackoffRetryIntervalCalculator()
+
+    def calculate_sleep_duration(self, current_attempt: int) -> float:
+        return 0.0 if _answering() else self.backoff.calculate_sleep_duration(current_attempt)
 
 
 # Threads running follow-ups after the answers (see PartnerApp.__init__).
@@ -100,7 +148,7 @@ class AnswerAwareWebClient(WebClient):
     @property  # type: ignore[override]
     def timeout(self) -> int:
         configured: int = self.__dict__["_configured_timeout"]
-        if _answering_thread.get() == threading.get_ident():
+        if _answering():
             return min(configured, ANSWER_CALL_TIMEOUT)
         return configured
 
@@ -124,12 +172,12 @@ def make_client(settings: Settings, *, timeout: int = 10) -> WebClient:
     client.retry_handlers.extend(
         [
             AckAwareRateLimitRetryHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2, interval_calculator=AckAwareBackoff()),
         ]
     )
-    # The default list already holds a ConnectionErrorRetryHandler; keep exactly one.
-    if not any(isinstance(h, ConnectionErrorRetryHandler) for h in client.retry_handlers):
-        client.retry_handlers.append(ConnectionErrorRetryHandler())
+    # The default list already holds a ConnectionErrorRetryHandler (with slack-sdk's backoff): keep exactly one, ours.
+    client.retry_handlers[:] = [h for h in client.retry_handlers if not isinstance(h, ConnectionErrorRetryHandler)]
+    client.retry_handlers.append(ConnectionErrorRetryHandler(interval_calculator=AckAwareBackoff()))
     return client
 
 
@@ -203,11 +251,8 @@ class PartnerApp(App):
         surface = surface_of(req.body)
         with request_context(team=req.context.team_id, surface=surface, request_id=uuid.uuid4().hex[:16]):
             # Listeners run in this thread before the response (process_before_response).
-            answering = _answering_thread.set(threading.get_ident())
-            try:
+            with answering():
                 response = super().dispatch(req)
-            finally:
-                _answering_thread.reset(answering)
             seconds = time.perf_counter() - started
             outcome = req.context.get(OUTCOME_KEY) or outcome_of(response.status)
             self.metrics.observe_request(surface=surface, outcome=outcome, seconds=seconds)

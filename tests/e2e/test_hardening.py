@@ -18,9 +18,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from slack_sdk.http_retry import RetryIntervalCalculator
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot import logs
-from bot.app import ANSWER_CALL_TIMEOUT, create_app, make_client
+from bot.app import ANSWER_CALL_TIMEOUT, AckAwareRateLimitRetryHandler, create_app, make_client
 from bot.settings import Settings
 from handlers.ids import (
     BOUNDARY_RENEGOTIATE_MODAL,
@@ -479,6 +481,76 @@ def test_log_as_check_in_opens_its_form_without_the_permalink_slack_could_not_gi
     (opened,) = [c for c in fake_slack.calls_to("views.open") if c.params.get("trigger_id") == trigger]
     note = next(b for b in opened.params["view"]["blocks"] if b.get("block_id") == "note")["element"]
     assert note["initial_value"] == "They signed the renewal"  # the text, without a link back
+
+
+class RecordedWaits(RetryIntervalCalculator):
+    """The client's own backoff, with each pause it chose noted (which thread, how long)."""
+
+    def __init__(self, backoff: RetryIntervalCalculator) -> None:
+        self.backoff = backoff
+        self.waits: list[float] = []
+
+    def calculate_sleep_duration(self, current_attempt: int) -> float:
+        wait = self.backoff.calculate_sleep_duration(current_attempt)
+        self.waits.append(wait)
+        return wait
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("method", ["chat.getPermalink", "views.open"])
+def test_slack_failing_before_the_answer_is_tried_again_without_a_pause(
+    impatient: SlackRequests, impatient_bot: BotServer, fake_slack: FakeSlack, method: str
+) -> None:
+    # The client's backoff between 5xx tries (0.5 s then 1 s, each plus up to 1 s of jitter) ran in the thread
+    # answering the shortcut: 1.5 to 3.5 s slept while Slack waits 3 s for the answer (CI: no answer in 10 s under
+    # load). The pauses chosen are read, not timed: every one before the answer is none at all.
+    (server_errors,) = [h for h in impatient_bot.app.client.retry_handlers if isinstance(h, ServerErrorRetryHandler)]
+    recorded = RecordedWaits(server_errors.interval_calculator)
+    server_errors.interval_calculator = recorded
+    fake_slack.fail_next(method, status=500, times=2)  # the retries' last try gets through
+    message = {"type": "message", "user": "U0002", "ts": "1764100000.000600", "text": "They signed the renewal"}
+    trigger = f"7.7.no-pause-{method}"
+    assert impatient.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME", trigger_id=trigger).status == 200
+    assert [c.status for c in fake_slack.calls_to(method)][-3:] == [500, 500, 200]
+    assert recorded.waits == [0.0, 0.0]
+    assert [c for c in fake_slack.calls_to("views.open") if c.params.get("trigger_id") == trigger and c.ok]
+
+
+@SQLITE_ONLY
+def test_a_follow_up_still_backs_off_between_tries_of_slack_failing(
+    impatient: SlackRequests, impatient_bot: BotServer, fake_slack: FakeSlack, store: Store
+) -> None:
+    (server_errors,) = [h for h in impatient_bot.app.client.retry_handlers if isinstance(h, ServerErrorRetryHandler)]
+    recorded = RecordedWaits(server_errors.interval_calculator)
+    server_errors.interval_calculator = recorded
+    customer_id = add_acme(impatient, store)
+    fake_slack.fail_next("chat.postEphemeral", status=500, times=1)  # the confirmation, after the answer
+    reply = impatient.view_submission(
+        CHECKIN_MODAL,
+        modal_values(customer_id, "green", "renewal signed"),
+        private_metadata=json.dumps({"channel_id": "C0001"}),
+        view_id="VBACKOFF",
+    )
+    assert reply.status == 200
+    drain_lazy_listeners(impatient_bot)
+    assert len(recorded.waits) == 1 and recorded.waits[0] >= 0.5  # slack-sdk's backoff, off the answer's path
+
+
+@SQLITE_ONLY
+def test_a_retry_after_before_the_answer_is_waited_once_and_exactly(
+    slack: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store
+) -> None:
+    # slack-sdk sleeps Retry-After plus up to 1 s of jitter, and tries twice: two 429s with Retry-After 1 slept up
+    # to 4 s before the answer. Before it, one wait of what Slack asked, then the answer goes on without the call.
+    (rate_limits,) = [h for h in bot.app.client.retry_handlers if isinstance(h, AckAwareRateLimitRetryHandler)]
+    slept: list[float] = []
+    rate_limits.sleep = slept.append  # type: ignore[method-assign]
+    fake_slack.add_user("U0OWNER", name="olivia", tz="Europe/Paris")
+    fake_slack.fail_next("users.info", status=429, retry_after=1, times=2)
+    reply = slack.command("add Acme <@U0OWNER|olivia>")
+    assert reply.status == 200 and "Added *Acme*" in reply.json()["text"]
+    assert slept == [1.0]
+    assert [c.status for c in fake_slack.calls_to("users.info")] == [429, 429]
 
 
 @SQLITE_ONLY
