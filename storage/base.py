@@ -24,6 +24,17 @@ M = TypeVar("M")
 IN_LIST_CHUNK = 500  # bound the size of IN (...) lists: SQLite's variable limit, PostgreSQL's plan time
 
 
+def upsert_insert(dialect: str) -> Callable[..., Any]:
+    """The dialect's own `insert` (the one with ON CONFLICT): PostgreSQL's, or SQLite's for any other. Imported on
+    first use: SQLAlchemy's PostgreSQL dialect is ≈ 3 MiB of a SQLite `serve`'s memory (bench/RESULTS.md, session
+    15), and the engine's own dialect is loaded anyway."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def in_chunks(items: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
     """`items` in slices short enough for one IN (...) list each."""
     for start in range(0, len(items), size):

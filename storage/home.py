@@ -15,12 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, exists, func, literal, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from storage import workspaces
-from storage.base import StoreBase
+from storage.base import StoreBase, upsert_insert
 from storage.cadence import OWNER_DEACTIVATED, owner_still_deactivated, restarts_clock
 from storage.models import (
     Boundary,
@@ -598,7 +596,7 @@ class HomeQueries(StoreBase):
             "updated_at": now,
         }
         with self.engine.begin() as conn:
-            insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            insert = upsert_insert(conn.dialect.name)
             statement = insert(HomeViewState).values(values)
             conn.execute(
                 statement.on_conflict_do_update(

@@ -17,12 +17,18 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, and_, bindparam, delete, or_, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.base import Records, StoreBase, execute_many, in_chunks, insert_many_returning, unindexed
+from storage.base import (
+    Records,
+    StoreBase,
+    execute_many,
+    in_chunks,
+    insert_many_returning,
+    unindexed,
+    upsert_insert,
+)
 from storage.models import Customer, Nudge, Workspace
 
 NUDGE_TABLE: Table = Nudge.__table__  # type: ignore[assignment]  # Core statements where the ORM adds only cost
@@ -43,7 +49,7 @@ class Planned(NamedTuple):
 def insert_if_absent(dialect: str) -> Any:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id, status (SQLite ≥ 3.35 and PostgreSQL both speak it); one
     statement per dialect (insert_many_returning prepares each once)."""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = upsert_insert(dialect)
     return insert(NUDGE_TABLE).on_conflict_do_nothing().returning(NUDGE_TABLE.c.id, NUDGE_TABLE.c.status)
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import MetaData, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from storage.base import StoreBase
+from storage.base import StoreBase, upsert_insert
 from storage.models import Nudge, Workspace
 from storage.nudges import _write_transaction
 
@@ -34,7 +32,7 @@ def workspace_to_change(session: Session, *, team_id: str, now: datetime) -> Wor
     workspace = session.get(Workspace, team_id, with_for_update=True)
     if workspace is None:
         # No row to lock yet: created now unless another write created it first (then locked once it commits).
-        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        insert = upsert_insert(session.get_bind().dialect.name)
         session.execute(insert(Workspace).values(team_id=team_id, created_at=now, settings={}).on_conflict_do_nothing())
         workspace = session.get_one(Workspace, team_id, with_for_update=True)
     return workspace

@@ -710,13 +710,16 @@ def imported_modules(stderr_lines: list[str]) -> set[str]:
 
 
 # Alembic (≈ 11 MiB resident) and slack-sdk's SQLAlchemy OAuth stores: needed only to migrate / in OAuth mode;
-# PyYAML for OAuth's manifest scopes; the holiday tables (≈ 3.6 MiB) once a customer has a holiday calendar.
+# PyYAML for OAuth's manifest scopes; the holiday tables (≈ 3.6 MiB) once a customer has a holiday calendar;
+# matplotlib once a digest draws its chart; Socket Mode's client when serving HTTP.
 NOT_AT_HEAD_IN_TOKEN_MODE = (
     "alembic",
     "slack_sdk.oauth.installation_store.sqlalchemy",
     "sqlalchemy.ext.asyncio",
     "yaml",
     "holidays",
+    "matplotlib",
+    "slack_sdk.socket_mode",
 )
 
 
@@ -736,6 +739,8 @@ def test_serve_on_a_database_at_head_loads_only_what_token_mode_uses(
     modules = imported_modules(served.lines)
     assert "bot.app" in modules and "storage.db" in modules  # the import report is there
     assert [name for name in NOT_AT_HEAD_IN_TOKEN_MODE if name in modules] == []
+    if database_url.startswith("sqlite"):  # SQLAlchemy's PostgreSQL dialect: ≈ 3 MiB that SQLite never uses
+        assert "sqlalchemy.dialects.postgresql" not in modules
 
 
 def test_serve_still_upgrades_a_database_behind_head_on_start(
