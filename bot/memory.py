@@ -59,9 +59,14 @@ def freeze_startup_heap() -> None:
     They live as long as the process, so there is never anything to collect among them, yet each full collection
     walked them all and stalled the requests in flight: that pause was the slowest answers' time (benchmark 1 on a
     quiet machine: p99 at 50 req/s 130 → 44 ms, bench/RESULTS.md). Collect first so no garbage is frozen with them.
+
+    Then the heap that building them left free goes back to the system: a Python that compiles Partner's modules at
+    start (no bytecode cached: PYTHONDONTWRITEBYTECODE=1, as container images often set, or a read-only install)
+    keeps ≈ 3 MiB of the compiler's freed memory otherwise (bench/RESULTS.md, session 15).
     """
     gc.collect()
     gc.freeze()
+    malloc_trim()
 
 
 # Allocations between two young collections inside `fewer_full_collections` (Python's default: 700). A 10,000-nudge
