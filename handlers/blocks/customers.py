@@ -160,8 +160,19 @@ def is_snoozed(customer: Customer, now: datetime) -> bool:
 # --------------------------------------------------------------------------- the list
 
 
+NO_MATCH = "No customers match. Add one with `/partner add Acme #acme @owner`."
+
+
 def list_message(
-    *, rows: Sequence[CustomerRow], title: str, args: str, page: int, pages: int, total: int, now: datetime
+    *,
+    rows: Sequence[CustomerRow],
+    title: str,
+    args: str,
+    page: int,
+    pages: int,
+    total: int,
+    now: datetime,
+    empty: str = NO_MATCH,
 ) -> dict[str, Any]:
     """One page of the compact list (text + blocks), well under Slack's 50 blocks per message."""
     count = f"{total} customer{'s' if total != 1 else ''}"
@@ -174,7 +185,11 @@ def list_message(
         if row.owner_gone:
             owner += f" ({OWNER_GONE_NOTE})"
         top = f"*{customer.name}* · {owner} · tier {tier_text(customer.tier)} · health {health_text(customer)}"
-        bottom = f"{last} · mood {mood_trend(row.moods)} · next nudge {nudge_text(row, now)}"
+        mood = f" · mood {mood_trend(row.moods)}" if row.moods else ""  # not "no check-in yet" twice
+        nudge = nudge_text(row, now)
+        if not customer.cadence and customer.paused_at is None and row.next_nudge is None:
+            nudge += " (no cadence)"  # why no nudge will come
+        bottom = f"{last}{mood} · next nudge {nudge}"
         if row.standing is not None:
             bottom += f"\n{standing_text(row)}"
         if (flag := channel_flag(customer)) is not None:
@@ -182,7 +197,7 @@ def list_message(
         lines.append(f"{customer.name}: {last}")
         blocks.append(section(f"{top}\n{bottom}", accessory=button("Open", LIST_OPEN_CARD, str(customer.id))))
     if not rows:
-        blocks.append(section("No customers match. Add one with `/partner add Acme #acme @owner`."))
+        blocks.append(section(empty))
     if pages > 1:
         blocks.append(context(f"Page {page} of {pages}"))
         buttons = []

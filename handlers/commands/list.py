@@ -17,7 +17,7 @@ from domain.errors import UserError
 from domain.health import mood_colour
 from domain.surveys import LEVELS
 from handlers.blocks import tier_text
-from handlers.blocks.customers import CustomerRow, list_message
+from handlers.blocks.customers import NO_MATCH, CustomerRow, list_message
 from handlers.commands.base import CommandCall, Reply
 from handlers.parsing import parse_key_value, tokenize
 from schedules import planner
@@ -195,6 +195,19 @@ def list_page(
 ) -> dict[str, Any]:
     wanted = parse_list_args(args)
     customers = store.customers(team_id=team_id)
+    empty = NO_MATCH
+    if not customers:  # a new team's first look, or every customer archived: say which, and what to do
+        archived = sum(1 for c in store.customers(team_id=team_id, include_archived=True) if c.archived_at)
+        empty = (
+            f"No customers: {archived} archived (`/partner restore` names {'them' if archived > 1 else 'it'}). "
+            if archived
+            else "No customers yet. "
+        ) + "Add one with `/partner add Acme #acme @owner`: its owner is nudged on its cadence, and it shows here."
+    elif wanted.mine and not any(c.owner_id == user_id for c in customers):
+        empty = (
+            f"You don't own any customers yet: `/partner list all` shows the whole team's ({len(customers)}). "
+            "Add your own with `/partner add Acme #acme @owner`."
+        )
     if wanted.mine:
         customers = [c for c in customers if c.owner_id == user_id]
     if wanted.tier:
@@ -214,7 +227,7 @@ def list_page(
         title += f" in tier {tier_text(wanted.tier)}"
     rows = customer_rows(store, settings, team_id=team_id, customers=shown, now=now)
     return list_message(
-        rows=rows, title=title, args=wanted.args, page=current, pages=pages, total=len(customers), now=now
+        rows=rows, title=title, args=wanted.args, page=current, pages=pages, total=len(customers), now=now, empty=empty
     )
 
 

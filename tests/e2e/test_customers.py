@@ -334,7 +334,7 @@ def test_list_shows_owner_tier_health_last_checkin_mood_trend_and_next_nudge(
     assert "last check-in 3 h ago" in acme_row
     assert "mood :large_green_circle::large_yellow_circle: ↘" in acme_row
     assert "next nudge Tue 1 Dec 10:00 CET" in acme_row  # the customer's own clock
-    assert "tier — · health —" in globex_row and "no check-in yet" in globex_row and "next nudge —" in globex_row
+    assert "tier — · health —" in globex_row and "no check-in yet · next nudge — (no cadence)" in globex_row
     assert body["text"].startswith("All customers — 2 customers (page 1 of 1)")
     ephemeral(slack.command("archive globex"))
     assert slack.command("list").json()["text"].startswith("All customers — 1 customer (page 1 of 1)")
@@ -674,12 +674,26 @@ def test_an_edit_form_saved_after_someone_else_renamed_or_archived_the_customer(
 # Archive and restore
 
 
+def test_a_new_teams_empty_lists_say_why_and_what_to_do(slack: SlackRequests, store: Store) -> None:
+    """Day one: `/partner list` before any customer, then a second teammate's `list mine` while only Dana owns
+    customers: each says why it is empty and offers the next step, not "No customers match"."""
+    blocks = json.dumps(slack.command("list").json()["blocks"], ensure_ascii=False)
+    assert "No customers yet. Add one with `/partner add Acme #acme @owner`" in blocks, blocks
+    add_acme(slack)
+    blocks = json.dumps(
+        slack.command("list mine", user_id="U0002", user_name="sam").json()["blocks"], ensure_ascii=False
+    )
+    assert "You don't own any customers yet: `/partner list all` shows the whole team's (1)." in blocks, blocks
+    row = json.dumps(slack.command("list all", user_id="U0002", user_name="sam").json()["blocks"], ensure_ascii=False)
+    assert "no check-in yet · next nudge — (no cadence)" in row and "mood no check-in yet" not in row, row
+
+
 def test_archive_hides_the_customer_and_restore_brings_it_back(slack: SlackRequests, store: Store) -> None:
     add_acme(slack)
     assert ephemeral(slack.command("restore")).startswith("There are no archived customers. Usage:")
     ephemeral(slack.command("checkin acme green still here"))
     assert "Archived *Acme Corp*" in ephemeral(slack.command("archive acme"))
-    assert "No customers match" in json.dumps(slack.command("list").json())
+    assert "No customers: 1 archived (`/partner restore` names it)" in json.dumps(slack.command("list").json())
     assert "*Acme Corp* is archived. Bring it back with `/partner restore Acme Corp`" in ephemeral(
         slack.command("checkin acme green hello")
     )
