@@ -157,6 +157,7 @@ class NewCheckIn:
     origin_channel_id: str | None  # where it was made: notes for the author go there
     confirm: bool = False  # made in the form, which just closed: the author is told where they started
     homes: tuple[str, ...] = ()  # whose Home to refresh after it
+    counted_for: date | None = None  # the earlier day whose nudge's call it is (see handlers.views.checkin)
 
 
 def hand_over_checkin(
@@ -202,7 +203,7 @@ def after_checkins(
                 client,
                 user_id=asked.author_id,
                 channel_id=asked.origin_channel_id,
-                text=checkin_confirmation(customer, checkin),
+                text=checkin_confirmation(customer, checkin, asked.counted_for),
             )
     if customer.channel_id and customer.post_checkins:  # never told by Slack whether it is shared: asked first
         customer = with_known_sharing(client=client, store=store, customer=customer, now=now)
@@ -251,7 +252,13 @@ def after_checkins(
         try:
             # The nudge that asked for this call shows it now, as Skip and Snooze show theirs, not at the next tick.
             mark_logged_calls(
-                store=store, client=client, now=now, settings=settings, team_id=team_id, customer_ids=[customer.id or 0]
+                store=store,
+                client=client,
+                now=now,
+                settings=settings,
+                team_id=team_id,
+                customer_ids=[customer.id or 0],
+                logged_for=min(checkin.created_at for checkin in checkins),  # a call for an earlier day's nudge
             )
         except Exception:
             logger.exception("could not mark the nudges of customer %s as answered", customer.id)

@@ -534,21 +534,27 @@ def mark_logged_calls(
     settings: Settings | None = None,
     team_id: str | None = None,
     customer_ids: list[int] | None = None,
+    logged_for: datetime | None = None,
 ) -> int:
     """Updates sent nudges in place when the call they asked for has been logged since; returns how many.
 
     The tick looks at every workspace; a check-in's follow-up at its own customer (`team_id`, `customer_ids`), so
-    the nudge shows the call as soon as it is logged rather than at the next tick."""
+    the nudge shows the call as soon as it is logged rather than at the next tick. `logged_for`: the instant a call
+    counts at, when older than the window (logged on Monday from last Friday's nudge, for Friday): that day's
+    nudge shows it too."""
     policy = policy_of(settings)
     updated = 0
     teams = [team_id] if team_id is not None else store.active_team_ids()
+    due_after = now - REFRESH_WINDOW
+    if logged_for is not None:
+        due_after = min(due_after, logged_for - timedelta(days=1))
     for team_id in teams:
         open_rows = [
             n
             for n in store.nudges(
                 team_id=team_id,
                 kinds=[CADENCE, OVERDUE],
-                due_after=now - REFRESH_WINDOW,
+                due_after=due_after,
                 statuses=["sent"],
                 customer_ids=customer_ids,
             )

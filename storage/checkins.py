@@ -110,6 +110,7 @@ class CheckInQueries(StoreBase):
         response_days: float | None = None,
         alert_owner_id: str | None = None,
         summary_tz: str | None = None,
+        counts_at: datetime | None = None,
     ) -> tuple[CheckIn, bool]:
         """Stores a check-in; the same idempotency key twice returns the first row and False.
 
@@ -117,7 +118,9 @@ class CheckInQueries(StoreBase):
         transaction, so that should this process stop before the check-in's follow-up tells the owner, the next
         tick's sender does. Exactly one of them takes it (see take_owner_alert). `summary_tz`
         (domain.checkins.channel_summary_tz): the same for the check-in's channel summary, whose day is local to
-        that zone (see take_checkin_summaries).
+        that zone (see take_checkin_summaries). `counts_at`: the instant the check-in is stored at, when earlier than
+        `now` (a call logged from the nudge of a day gone by counts for that day; handlers.views.checkin); its
+        outbox rows are due `now` all the same.
         """
         # Plain values and one Core INSERT with its commit: the ORM's unit of work, and even building the CheckIn
         # model before it, cost more than the statement on the ack path. The model is made from the stored row.
@@ -128,7 +131,7 @@ class CheckInQueries(StoreBase):
             "mood": mood,
             "note": note,
             "kind": kind,
-            "created_at": now,
+            "created_at": min(counts_at, now) if counts_at is not None else now,
             "idempotency_key": idempotency_key,
             "next_step": next_step,
             "next_due": next_due,

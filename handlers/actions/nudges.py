@@ -7,7 +7,7 @@ there once the check-in is saved (the next tick notices it, see schedules.cadenc
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -116,15 +116,21 @@ def log_call(
     client: WebClient,
     store: Store,
     clock: Clock,
+    settings: Settings,
     after_ack: AfterAck,
 ) -> None:
     team_id = _team(context, body)
-    _nudge, customer = clicked_nudge(store, team_id, action, client=client, clock=clock, after_ack=after_ack)
+    nudge, customer = clicked_nudge(store, team_id, action, client=client, clock=clock, after_ack=after_ack)
     ack()
     channel_id = (body.get("channel") or {}).get("id")
-    client.views_open(
-        trigger_id=body["trigger_id"], view=checkin_modal(customer=customer, is_call=True, channel_id=channel_id)
-    )
+    # The form logs the call of the nudge clicked, for its day (handlers.views.checkin.counting_day), and says so
+    # when that day is gone: last Friday's nudge clicked on Monday logs Friday's call, as its Skip skips Friday's.
+    earlier: date | None = None
+    if nudge.kind == planner.CADENCE:
+        today = planner.calendar_of(customer, default_tz=settings.default_tz).local_date(clock())
+        earlier = date.fromisoformat(nudge.due_key) if nudge.due_key < today.isoformat() else None
+    view = checkin_modal(customer=customer, is_call=True, channel_id=channel_id, nudge_id=nudge.id, earlier_day=earlier)
+    client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def open_snooze(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from domain.boundaries import defuse_broadcasts
 from domain.checkins import channel_gone
 from domain.health import mood_rating
-from handlers.blocks import MOOD_EMOJI, customer_option, mood_emoji, mood_label, plain, truncate
+from handlers.blocks import MOOD_EMOJI, context, customer_option, mood_emoji, mood_label, plain, truncate
 from handlers.ids import (
     CHECKIN_CALL,
     CHECKIN_CUSTOMER,
@@ -34,11 +34,14 @@ def _next_step(checkin: CheckIn) -> str:
     return f"\n*Next step:* {truncate(checkin.next_step or 'follow up', 300)}{due}"
 
 
-def checkin_confirmation(customer: Customer, checkin: CheckIn) -> str:
+def checkin_confirmation(customer: Customer, checkin: CheckIn, counted_for: date | None = None) -> str:
+    """`counted_for`: the earlier day whose nudge it was logged from, which it counts for (not the day it was sent)."""
     kind = " call" if checkin.kind == "call" else ""
     note = truncate(checkin.note, 300)
     head = f"{mood_emoji(checkin.mood)} Logged a {mood_label(checkin.mood)}{kind} check-in"
     text = f"{head} for *{customer.name}*: {note}"
+    if counted_for is not None:
+        text += f"\n_It counts for the call of {counted_for:%a} {counted_for.day} {counted_for:%b}, the nudge's day._"
     return text + _next_step(checkin) + unposted_summary_clause(customer, checkin.created_at)
 
 
@@ -120,12 +123,17 @@ def checkin_modal(
     permalink: str | None = None,
     request_key: str | None = None,
     cut: dict[str, str] | None = None,
+    nudge_id: int | None = None,
+    earlier_day: date | None = None,
 ) -> dict[str, Any]:
     """The check-in modal; pre-filled when opened from a customer, a nudge or a message.
 
     `permalink` is the message it was opened from (stored with the check-in); `request_key` replaces the
     view id as the idempotency key, so the same shortcut delivered twice still stores one check-in; `cut` notes a
-    logged message shown cut (its fingerprint, length and ts), so the submission stores it whole.
+    logged message shown cut (its fingerprint, length and ts), so the submission stores it whole. `nudge_id`: the
+    nudge whose Log call opened it, so the call counts for that nudge's day whenever the form is sent (one opened
+    at 23:50 and sent at 00:10 is the day's call, not the next day's); `earlier_day` says so on a nudge of a day
+    gone by.
     """
     customer_select: dict[str, Any] = {
         "type": "external_select",
@@ -161,12 +169,19 @@ def checkin_modal(
     if request_key:
         metadata["key"] = request_key
     metadata.update(cut or {})
+    if nudge_id is not None:
+        metadata["nudge_id"] = str(nudge_id)
     next_step_input = {
         "type": "plain_text_input",
         "action_id": CHECKIN_NEXT_STEP,
         "max_length": 500,
         "placeholder": plain("Send the revised proposal"),
     }
+    said_day = []
+    if earlier_day is not None:
+        said_day = [
+            context(f"This logs the call of {earlier_day:%a} {earlier_day.day} {earlier_day:%b}, the nudge's day.")
+        ]
     return {
         "type": "modal",
         "callback_id": CHECKIN_MODAL,
@@ -175,6 +190,7 @@ def checkin_modal(
         "close": plain("Cancel", 24),
         "private_metadata": json.dumps(metadata),
         "blocks": [
+            *said_day,
             {"type": "input", "block_id": "customer", "label": plain("Customer"), "element": customer_select},
             {"type": "input", "block_id": "mood", "label": plain("How is it going?"), "element": mood_radio},
             {

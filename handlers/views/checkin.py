@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,13 +12,17 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
+from domain.calendar import wall_clock_instant
 from domain.checkins import MAX_DAYS_AHEAD, alerted_at_once, channel_gone, channel_summary_tz
+from handlers.blocks import is_row_id
 from handlers.commands.checkin import reply_days_in_note
 from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
 from handlers.home_publisher import publisher_of
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MOOD, CHECKIN_NEXT_DUE, CHECKIN_NEXT_STEP, CHECKIN_NOTE
 from handlers.parsing import escape, escape_keeping_mentions
 from handlers.shortcuts.checkin import whole_note
+from schedules import planner
+from storage.models import Customer
 from storage.store import Store
 
 
@@ -38,6 +42,25 @@ def _idempotency_key(view: dict[str, Any]) -> str:
     # A view is submitted once; a retried or replayed delivery carries the same view id. A modal opened by a
     # message shortcut carries the shortcut's own key, so the same shortcut delivered twice stores one row.
     return str(_metadata(view).get("key") or f"view:{view['id']}")
+
+
+def counting_day(
+    store: Store, team_id: str, metadata: dict[str, Any], customer: Customer, *, now: datetime, default_tz: str
+) -> tuple[date | None, datetime]:
+    """The earlier day a call logged in the form counts for, and the instant it is stored at: the form opened from a
+    nudge logs that nudge's call, for its day, also when sent after midnight there (opened at 23:50, sent at 00:10)
+    or days later (last Friday's nudge clicked on Monday). Stored then at the day's last second, the call satisfies
+    that day and not the next, whose nudge still goes out. Any other form counts for the moment it is sent: (None,
+    `now`). The nudge is read from the database, so the form's metadata cannot move a call to another day."""
+    nudge_id = metadata.get("nudge_id")
+    nudge = store.nudge(team_id=team_id, nudge_id=int(nudge_id)) if nudge_id and is_row_id(nudge_id) else None
+    if nudge is None or nudge.kind != planner.CADENCE or nudge.customer_id != customer.id:
+        return None, now  # another customer picked in the form: a call of its own, logged now
+    tz = str(nudge.payload.get("tz") or customer.tz or default_tz)  # the zone the nudge's day is a date in
+    day = date.fromisoformat(nudge.due_key)
+    # The next day's first instant (a midnight the clocks skip is the first one after the jump), less a second.
+    last = wall_clock_instant(day + timedelta(days=1), time(0), ZoneInfo(tz)) - timedelta(seconds=1)
+    return (day, last) if now > last else (None, now)
 
 
 def _value(values: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any]:
@@ -105,6 +128,11 @@ def submit_checkin(
         return
     assert customer is not None and customer.id is not None
     is_call = any(o.get("value") == "call" for o in call_boxes)
+    counted_for, counts_at = None, now
+    if is_call or settings.any_checkin_satisfies:  # what the nudge asked for; a plain note counts when it is sent
+        counted_for, counts_at = counting_day(
+            store, team_id, metadata, customer, now=now, default_tz=settings.default_tz
+        )
     entry, created = store.record_checkin(
         team_id=team_id,
         customer_id=customer.id,
@@ -114,6 +142,7 @@ def submit_checkin(
         kind="call" if is_call else ("message" if str(metadata.get("key", "")).startswith("shortcut:") else "async"),
         now=now,
         idempotency_key=_idempotency_key(view),
+        counts_at=counts_at,
         next_step=next_step,
         next_due=next_due,
         response_days=reply_days_in_note(note, customer=customer, settings=settings, now=now),
@@ -137,6 +166,7 @@ def submit_checkin(
             origin_channel_id=metadata.get("channel_id"),
             confirm=True,
             homes=tuple(dict.fromkeys(h for h in (customer.owner_id, user_id) if h)),
+            counted_for=counted_for,
         )
         hand_over_checkin(
             after_ack,

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy
@@ -676,6 +677,117 @@ def test_log_call_opens_the_checkin_modal_and_the_message_shows_the_call_once_lo
     tick(store, settings, day(1, timedelta(hours=15, minutes=1)))
     tick(store, settings, day(2) - timedelta(hours=1))
     assert len(fake_slack.calls_to("chat.update")) == 1
+
+
+def log_call_from(slack: SlackRequests, fake_slack: FakeSlack, message: dict[str, Any]) -> dict[str, Any]:
+    """Clicks the nudge's Log call; the check-in form it opened."""
+    value = message["blocks"][1]["elements"][0]["value"]
+    slack.block_action(NUDGE_LOG_CALL, value=value, channel_id="C0ACME", message=button_message(message))
+    return dict(fake_slack.calls_to("views.open")[-1].params["view"])
+
+
+def confirmations(fake_slack: FakeSlack) -> list[str]:
+    return [c.params["text"] for c in fake_slack.calls_to("chat.postEphemeral") if "Logged a" in c.params["text"]]
+
+
+@pytest.mark.parametrize(
+    ("zone", "first", "opened", "sent"),
+    [
+        # Tuesday's nudge, its form opened at 23:50 in New York and sent at 00:10 on Wednesday.
+        ("America/New_York", day(1), day(1, timedelta(hours=28, minutes=50)), day(1, timedelta(hours=29, minutes=10))),
+        # Cairo's clocks jump from Thursday 29 April 2027 24:00 to Friday 01:00: the form, opened at 23:50, is sent at
+        # 01:10 on Friday, twenty minutes later.
+        (
+            "Africa/Cairo",
+            datetime(2027, 4, 29, 7, tzinfo=UTC),
+            datetime(2027, 4, 29, 21, 50, tzinfo=UTC),
+            datetime(2027, 4, 29, 22, 10, tzinfo=UTC),
+        ),
+    ],
+)
+def test_a_call_logged_from_a_nudge_just_after_midnight_counts_for_the_nudges_day_and_the_next_days_nudge_goes_out(
+    slack: SlackRequests,
+    bot: BotServer,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    zone: str,
+    first: datetime,
+    opened: datetime,
+    sent: datetime,
+) -> None:
+    """Dana clicked Log call on the day's nudge late in the evening and sent the form just after midnight: the call
+    was the nudge's day's. It counted for the next day instead, whose nudge was then skipped though nobody called."""
+    acme = add(store, tz=zone)
+    tick(store, settings, first)
+    (message,) = nudges(fake_slack)
+    clock.set(opened)
+    form = log_call_from(slack, fake_slack, message)
+    assert "the nudge's day" not in json.dumps(form)  # the nudge is today's when the form opens
+    clock.set(sent)
+    values = modal_values(acme.id, "green", "Late call", call=True)
+    assert slack.view_submission(CHECKIN_MODAL, values, private_metadata=form["private_metadata"]).status == 200
+    bot.settle()
+    assert "Call logged by <@U0001>" in json.dumps(nudges(fake_slack)[0]["blocks"])
+    called = first.astimezone(ZoneInfo(zone)).date()
+    (confirmation,) = confirmations(fake_slack)
+    assert f"It counts for the call of {called:%a} {called.day} {called:%b}, the nudge's day." in confirmation
+    (checkin,) = store.checkins(team_id=TEAM_ID)
+    assert checkin.created_at.astimezone(ZoneInfo(zone)).date() == called
+    tick(store, settings, first + timedelta(days=1))
+    assert [(r.due_key, r.status) for r in rows(store)] == [
+        (called.isoformat(), "sent"),
+        ((called + timedelta(days=1)).isoformat(), "sent"),
+    ]
+    assert len(nudges(fake_slack)) == 2
+
+
+def test_a_call_typed_or_a_form_opened_apart_from_a_nudge_counts_for_the_day_it_is_sent(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """A check-in not opened from a nudge is the call of the day it is sent: at 00:10 on Wednesday, Wednesday's."""
+    acme = add(store)
+    globex = add(store, "Globex")
+    tick(store, settings, day(1))
+    clock.set(day(1, timedelta(hours=28, minutes=50)))  # Tuesday 23:50 in New York
+    slack.command("checkin", trigger_id="999.888.modal")
+    form = fake_slack.calls_to("views.open")[-1].params["view"]
+    clock.set(day(1, timedelta(hours=29, minutes=10)))  # Wednesday 00:10
+    ephemeral(slack.command("checkin acme green call late one"))
+    values = modal_values(globex.id, "green", "Late call", call=True)
+    assert slack.view_submission(CHECKIN_MODAL, values, private_metadata=form["private_metadata"]).status == 200
+    bot.settle()
+    assert not any("counts for the call" in text for text in confirmations(fake_slack))
+    tick(store, settings, day(2))
+    assert [(r.customer_id, r.due_key, r.status) for r in rows(store) if r.due_key == "2026-12-02"] == [
+        (acme.id, "2026-12-02", "skipped"),
+        (globex.id, "2026-12-02", "skipped"),
+    ]
+
+
+def test_log_call_on_last_fridays_nudge_clicked_on_monday_logs_fridays_call_and_says_so(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    acme = add(store)
+    tick(store, settings, day(4))  # Friday 4 December
+    tick(store, settings, day(7))  # Monday 7 December
+    friday, monday = (json.loads(json.dumps(m)) for m in nudges(fake_slack))
+    clock.set(day(7, timedelta(hours=16)))  # Monday 11:00 in New York
+    form = log_call_from(slack, fake_slack, friday)
+    assert "This logs the call of Fri 4 Dec, the nudge's day." in json.dumps(form["blocks"])
+    values = modal_values(acme.id, "green", "Friday's call, logged late", call=True)
+    assert slack.view_submission(CHECKIN_MODAL, values, private_metadata=form["private_metadata"]).status == 200
+    bot.settle()
+    (confirmation,) = confirmations(fake_slack)
+    assert "It counts for the call of Fri 4 Dec, the nudge's day." in confirmation
+    (checkin,) = store.checkins(team_id=TEAM_ID)
+    assert checkin.created_at.astimezone(ZoneInfo("America/New_York")).date() == date(2026, 12, 4)
+    shown = {m["ts"]: json.dumps(m["blocks"]) for m in nudges(fake_slack)}
+    assert "Call logged by <@U0001>" in shown[friday["ts"]]  # the nudge clicked shows its call, days later too
+    assert NUDGE_LOG_CALL in shown[monday["ts"]]  # Monday's call is still to make
+    tick(store, settings, day(7, timedelta(hours=17)))
+    assert NUDGE_LOG_CALL in json.dumps(next(m for m in nudges(fake_slack) if m["ts"] == monday["ts"])["blocks"])
 
 
 def test_a_call_logged_by_command_shows_on_its_nudge_at_once_and_a_note_does_not(
