@@ -52,6 +52,16 @@ def outcome_text(outcome: dict[str, Any]) -> str:
     return f"Handled by {by}{when}."
 
 
+def nothing_to_snooze(customer_name: str) -> str:
+    """A snooze asked of a paused customer (the form or the command): no call is owed, so nothing to put off, and a
+    snooze stored under the pause would surface (or redraw its nudge) once it is resumed. Plain words: a form's
+    error shows no formatting."""
+    return (
+        f"{customer_name}'s nudges are paused, so there is nothing to snooze. "
+        f"/partner resume {customer_name} turns them back on."
+    )
+
+
 def not_redrawn(outcome: dict[str, Any], customer_name: str) -> str:
     """For the person who acted, when Slack would not redraw the nudge to show it."""
     return (

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from domain.calendar import WorkCalendar, parse_weekday
 from domain.errors import UserError
-from handlers.blocks.nudges import slack_date
+from handlers.blocks.nudges import nothing_to_snooze, slack_date
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import find_customer, next_nudge_text
 from handlers.permissions import require_change
@@ -129,6 +129,8 @@ def snooze(call: CommandCall) -> Reply:
     customer, rest, raw = find_customer(call, USAGE)
     cal = planner.calendar_of(customer, default_tz=call.settings.default_tz)
     until, used = parse_snooze(rest, now=call.now, cal=cal)
+    if until is not None and customer.paused_at is not None:  # as the form says it; lifting a snooze stays allowed
+        raise UserError(nothing_to_snooze(customer.name))
     # The reason is the raw text after the duration, formatting kept.
     offsets = [m.end() for m in re.finditer(r"\S+", raw)]
     reason = raw[offsets[used - 1] :].strip() if used <= len(offsets) else ""

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.settings import Settings
 from handlers.blocks import metadata_row_id
-from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE, not_redrawn
+from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE, not_redrawn, nothing_to_snooze
 from handlers.commands.snooze import MAX_REASON
 from handlers.followups import tell_user
 from handlers.home_publisher import request_home_refresh
@@ -58,11 +58,7 @@ def submit_snooze(
         ack(response_action="errors", errors={"for": archived})
         return
     if customer.paused_at is not None:  # paused since the form opened: no call is owed, so nothing to put off
-        paused = (
-            f"{customer.name}'s nudges are paused, so there is nothing to snooze. "
-            f"/partner resume {customer.name} turns them back on."
-        )
-        ack(response_action="errors", errors={"for": paused})
+        ack(response_action="errors", errors={"for": nothing_to_snooze(customer.name)})
         return
     choice = ((values.get("for", {}).get(NUDGE_SNOOZE_FOR) or {}).get("selected_option") or {}).get("value")
     picked = (values.get("until", {}).get(NUDGE_SNOOZE_UNTIL) or {}).get("selected_date")

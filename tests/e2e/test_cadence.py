@@ -590,6 +590,28 @@ def test_a_snooze_form_submitted_after_the_customer_was_paused_says_so_and_saves
     assert len(fake_slack.calls_to("chat.update")) == redrawn  # the paused nudge stays as the pause drew it
 
 
+def test_snoozing_a_paused_customer_by_command_is_refused_as_the_form_refuses_it_and_saves_nothing(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """The snooze form refused a paused customer, yet `/partner snooze acme 2d` saved a snooze under the pause."""
+    acme = add(store)
+    tick(store, settings, day(1))
+    clock.set(day(1, timedelta(hours=1)))
+    assert slack.command("pause acme").status == 200
+    bot.settle()
+    before = [e.kind for e in store.customer_events(team_id=TEAM_ID, customer_id=acme.id or 0)]
+    for typed in ("snooze acme 2d", "snooze acme until friday offsite"):
+        said = ephemeral(slack.command(typed))
+        assert (
+            "Acme's nudges are paused, so there is nothing to snooze. /partner resume Acme turns them back on." in said
+        )
+    bot.settle()
+    paused = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert paused is not None and paused.paused_at is not None and paused.snoozed_until is None
+    assert [e.kind for e in store.customer_events(team_id=TEAM_ID, customer_id=acme.id or 0)] == before
+    assert "Snooze lifted" in ephemeral(slack.command("snooze acme off"))  # lifting one stays possible
+
+
 def test_a_nudge_slack_does_not_redraw_in_time_leaves_the_tick_going(
     store: Store, settings: Settings, fake_slack: FakeSlack
 ) -> None:
