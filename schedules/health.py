@@ -43,7 +43,8 @@ from domain.health import (
 )
 from domain.surveys import LEVELS
 from handlers.blocks import section
-from handlers.blocks.health import drop_alert_text
+from handlers.blocks.health import drop_alert_text, gap_alert_text
+from handlers.blocks.surveys import LEVEL_NAMES
 from handlers.home_publisher import request_home_refresh
 from schedules.cadence import destination, owner_gone_text, team_channel
 from schedules.planner import at_work
@@ -682,12 +683,18 @@ def render_health_drop(nudge: Nudge, store: Store, now: datetime) -> Message | S
     reasons = store.latest_health_reasons(team_id=customer.team_id, customer_id=customer.id)
     high, latest = nudge.payload.get("from"), nudge.payload.get("to")
     moved = [(str(m[0]), int(m[1])) for m in nudge.payload.get("moved") or [] if isinstance(m, list) and len(m) == 2]
+    # The answer to a view survey that made the fall also opened a gap between our view and theirs: said here, one DM.
+    gap = nudge.payload.get("gap") or {}
+    ours, theirs = gap.get("ours"), gap.get("theirs")
+    gap_text = gap_alert_text(customer, ours, theirs) if ours in LEVEL_NAMES and theirs in LEVEL_NAMES else None
     text = drop_alert_text(
-        customer, high=high, latest=latest, reasons=reasons, current=customer.health_score, moved=moved
+        customer, high=high, latest=latest, reasons=reasons, current=customer.health_score, moved=moved, gap=gap_text
     )
     line = f"*{customer.name}*'s health fell from {high} to {latest}"
     if customer.health_score is not None and customer.health_score != latest:
         line += f" (now {customer.health_score})"
+    if gap_text is not None:
+        line += f"; they see us as *{LEVEL_NAMES[theirs]}*, we say *{LEVEL_NAMES[ours]}*"
     if customer.id in store.deactivated_owners(team_id=customer.team_id, customer_ids=[customer.id]):
         # Nobody reads a deactivated owner's DMs: the team's own channel hears of the fall, as of the overdue call.
         channel = destination(customer, now)[0] or team_channel(store, nudge.team_id)

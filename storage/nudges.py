@@ -719,6 +719,32 @@ class NudgeQueries(StoreBase):
             session.commit()
             return True
 
+    def add_to_pending_nudge(self, *, team_id: str, kind: str, customer_id: int, note: dict[str, Any]) -> int | None:
+        """Adds `note` to the payload of the customer's newest `kind` row not yet taken by a sender, so that it says
+        more when it goes out (one DM, not two); its id, or None when there is none waiting. Read and written under
+        the row's write lock: a sender claiming it at that moment either finds the note there or it is not added."""
+        with self.session() as session:
+            _write_transaction(session)
+            row = session.exec(
+                select(Nudge)
+                .where(
+                    Nudge.team_id == team_id,
+                    Nudge.kind == kind,
+                    Nudge.customer_id == customer_id,
+                    Nudge.status == "pending",
+                )
+                .order_by(col(Nudge.created_at).desc(), col(Nudge.id).desc())
+                .limit(1)
+                .with_for_update()
+            ).first()
+            if row is None:
+                session.rollback()
+                return None
+            row.payload = {**row.payload, **note}
+            session.add(row)
+            session.commit()
+            return row.id
+
     def nudges(
         self,
         *,

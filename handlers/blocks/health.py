@@ -159,10 +159,12 @@ def drop_alert_text(
     reasons: Sequence[str],
     current: object = None,
     moved: Sequence[tuple[str, int]] = (),
+    gap: str | None = None,
 ) -> str:
     """The owner's DM when the score fell sharply this week: what moved it (`moved`: reason, points lost), then what
     else weighs on it most. `current` is the score when the DM goes out: it waits for the owner's working morning,
-    and the score may have moved since the fall."""
+    and the score may have moved since the fall. `gap`: the view-gap note (gap_alert_text) of the answer that made
+    the fall, said in this DM rather than in one of its own, in place of its closing pointer."""
     rest = [f"• {reason_text(r)}" for r in reasons if r not in {reason for reason, _lost in moved}]
     why = "\n".join(rest)
     if moved:
@@ -174,7 +176,7 @@ def drop_alert_text(
     return (
         f":chart_with_downwards_trend: *{customer.name}*'s health fell from {high} to {latest} this week.{since}"
         + (f"\n{why}" if why else "")
-        + f"\nSee `/partner status {customer.name}`."
+        + (f"\n{gap}" if gap else f"\nSee `/partner status {customer.name}`.")
     )
 
 

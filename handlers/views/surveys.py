@@ -30,7 +30,7 @@ from handlers.home_publisher import request_home_refresh
 from handlers.identity import app_team_id, is_external
 from handlers.ids import CUSTOMER_VIEW_MODAL
 from handlers.parsing import escape
-from schedules.health import health_config, recompute_health
+from schedules.health import HEALTH_DROP, health_config, recompute_health
 from storage.models import Customer
 from storage.store import Store
 
@@ -155,7 +155,8 @@ def follow_up_survey(
 ) -> None:
     """After the modal closed: confirm, announce a tier change, flag a gap between our view and theirs.
 
-    A sharp drop in health was already owed to the owner by the recompute before the ack (the outbox sends it).
+    A sharp drop in health was already owed to the owner by the recompute before the ack (the outbox sends it, in
+    working hours): a gap this answer opened is said in that DM, not in a second one (one answer, one DM).
     """
     follow_up = context.get(FOLLOW_UP)
     if not follow_up:
@@ -205,6 +206,10 @@ def follow_up_survey(
                 dedupe=dedupe,
                 actor_id=user_id,
             ):
+                # The answer that opened the gap may have made the score fall too: that DM, still waiting, says both.
+                note = {"gap": {"ours": customer.tier, "theirs": theirs}}
+                if store.add_to_pending_nudge(team_id=team_id, kind=HEALTH_DROP, customer_id=customer.id, note=note):
+                    return
                 _say(client, customer.owner_id, gap_alert_text(customer, customer.tier, theirs))
 
 

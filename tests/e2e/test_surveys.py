@@ -992,6 +992,59 @@ def test_their_view_counts_in_the_health_score_and_status_the_card_and_the_trend
     assert "↗ up 80 since last week" in text and "They see us as" not in text
 
 
+def test_one_answer_of_theirs_that_opens_a_gap_and_drops_the_health_makes_one_dm_saying_both(
+    slack: SlackRequests,
+    external: ExternalSlack,
+    fake_slack: FakeSlack,
+    store: Store,
+    clock: FakeClock,
+    bot: BotServer,
+    settings: Settings,
+) -> None:
+    """Their "supplier" under our "partner" cost Dana two DMs, the gap note and then the health drop, for one answer."""
+    customer = shared_customer(slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    ok(submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VOURS"))
+    ok(slack.command("ask acme"))
+    bot.settle()
+
+    def owner_dms() -> list[str]:
+        return [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0001"]
+
+    def ticks() -> None:  # the outbox's sender, through the owner's working day
+        for hours in range(0, 25, 4):
+            report = run_tick(store=store, client=make_client(settings), now=clock.now, settings=settings)
+            assert not report.failed, report.failed
+            if hours < 24:
+                clock.advance(hours=4)
+
+    clock.advance(days=7)
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    answers = {"level": "supplier", "start_doing": "call us back", "keep_doing": "the weekly demo"}
+    ok(submit(external, opened(fake_slack), answers, view_id="VTHEIRS", user_id="U0EXT1"))
+    bot.settle()
+    ticks()
+    (dm,) = owner_dms()
+    assert "*Acme Corp*'s health fell from 100 to 20 this week." in dm
+    assert "*Acme Corp* sees us as *Supplier*; we rate the relationship *Partner* — 2 levels higher." in dm
+
+    # They come round (the gap closes, the score comes back); weeks later a fall of another cause is DMed as before.
+    clock.advance(days=8)
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    ok(submit(external, opened(fake_slack), {**answers, "level": "partner"}, view_id="VTHEIRS2", user_id="U0EXT1"))
+    bot.settle()
+    ticks()
+    assert len(owner_dms()) == 1
+    clock.advance(days=8)
+    ok(slack.command("checkin acme red they are looking at other vendors", user_id="U0002"))
+    bot.settle()
+    ticks()
+    *_, red, fell = owner_dms()
+    assert len(owner_dms()) == 3 and "logged a *red* check-in" in red
+    assert fell.startswith(":chart_with_downwards_trend: *Acme Corp*'s health fell from 100 to 33 this week.")
+    assert "sees us as" not in fell and fell.endswith("See `/partner status Acme Corp`.")
+
+
 def test_their_view_half_a_year_old_counts_half_as_a_stale_scorecard_does(
     slack: SlackRequests,
     external: ExternalSlack,
