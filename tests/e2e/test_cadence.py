@@ -765,6 +765,32 @@ def test_a_call_logged_from_a_nudge_just_after_midnight_counts_for_the_nudges_da
     assert len(nudges(fake_slack)) == 2
 
 
+def test_a_call_logged_just_after_midnight_from_a_snoozed_call_coming_back_counts_for_the_day_it_came_back(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    acme = add(store)
+    tick(store, settings, day(1))
+    clock.set(day(1, timedelta(hours=15)))  # Tuesday 10:00 in New York: Tuesday's call put off a day
+    ephemeral(slack.command("snooze acme 1d"))
+    bot.settle()
+    tick(store, settings, day(2, timedelta(hours=15, minutes=1)))  # it comes back on Wednesday
+    back = nudges(fake_slack)[-1]
+    assert back["text"].endswith(": the call snoozed on Tue 1 Dec")
+    clock.set(day(2, timedelta(hours=28, minutes=50)))  # Wednesday 23:50
+    form = log_call_from(slack, fake_slack, back)
+    clock.set(day(2, timedelta(hours=29, minutes=10)))  # Thursday 00:10
+    values = modal_values(acme.id, "green", "Late call", call=True)
+    assert slack.view_submission(CHECKIN_MODAL, values, private_metadata=form["private_metadata"]).status == 200
+    bot.settle()
+    (confirmation,) = confirmations(fake_slack)
+    assert "It counts for the call of Wed 2 Dec, the nudge's day." in confirmation
+    tick(store, settings, day(3))
+    assert [(r.due_key, r.status) for r in rows(store) if r.due_key >= "2026-12-02"] == [
+        ("2026-12-02", "sent"),
+        ("2026-12-03", "sent"),
+    ]
+
+
 def test_a_call_typed_or_a_form_opened_apart_from_a_nudge_counts_for_the_day_it_is_sent(
     slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
