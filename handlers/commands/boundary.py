@@ -107,7 +107,7 @@ def _number(
 
     With `active_by_default` (`held`, `slip`) and no number, the one active boundary is meant (`held` without a
     number is how the issue spells it), or for a slip with none active the one that holds; with several active, the
-    number is still needed.
+    number is still needed. `activate` alone means the one proposed need, when there is just one.
     """
     parts = raw.strip().split(None, 1)
     usage = f"/partner boundary {customer.name} {action} <n>"
@@ -128,6 +128,9 @@ def _number(
                 f"*{customer.name}* has {len(active)} active agreements ({which}): give the number, e.g. `{example}`."
             )
     if not parts:
+        proposed = [r for r in records if r.rule.status == "proposed"]
+        if action == "activate" and len(proposed) == 1:  # a new team's first need: `activate` alone introduces it
+            return proposed[0], ""
         raise UserError(f"Which one? Give its number from `/partner boundary {customer.name} list`. Usage: `{usage}`")
     if not numbered:
         raise UserError(f"'{parts[0]}' isn't a number from the list. Usage: `{usage}`")

@@ -931,6 +931,19 @@ def test_anyone_may_log_a_slip_but_only_owners_and_admins_change_boundaries(
     assert "Logged a slip" in ephemeral(acme.command("boundary acme slip 1", user_id="U0003", user_name="riley"))
 
 
+def test_activate_alone_introduces_the_one_proposed_need(slack: SlackRequests, store: Store) -> None:
+    """A new team's first agreement: proposed, then `/partner boundary acme activate` as one says it — the one need
+    there is to introduce is introduced, as `held` alone means the one active; with two proposed it still asks."""
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    ephemeral(slack.command(f'boundary acme add "{FIRST}" kind=response_time value=1d'))
+    reply = ephemeral(slack.command("boundary acme activate"))
+    assert f"“{FIRST}” is now active with *Acme Corp*" in reply, reply
+    assert [r.rule.status for r in records(store)] == ["active"]
+    ephemeral(slack.command(f"boundary acme add “{SECOND}”"))
+    ephemeral(slack.command('boundary acme add "Weekly status by Friday"'))
+    assert "Which one?" in ephemeral(slack.command("boundary acme activate"))
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
