@@ -30,6 +30,7 @@ from bot.logs import ContextThreadPool, request_context
 from bot.metrics import OUTCOME_KEY, Metrics, observe_slack_api, outcome_of, surface_of
 from bot.oauth import SlackClients, oauth_settings, slack_clients
 from bot.settings import Settings
+from bot.slow_answers import SLOW_ANSWER_AFTER, SLOW_ANSWERS
 from domain.errors import UserError
 from handlers import register_listeners
 from handlers.commands.export import wait_after_ack
@@ -221,6 +222,8 @@ class PartnerApp(App):
         self.metrics = metrics
         # Each workspace's client for work outside a request (the scheduler, Home refreshes); see bot/oauth.py.
         self.slack_clients = slack_clients
+        # An answer still not sent after this long is logged with every thread's stack (bot/slow_answers.py).
+        self.slow_answer_after = SLOW_ANSWER_AFTER
 
     def drain(self) -> None:
         """Wait for the lazy listeners already started (follow-up posts, DMs) to finish, new ones refused, then for
@@ -251,7 +254,7 @@ class PartnerApp(App):
         surface = surface_of(req.body)
         with request_context(team=req.context.team_id, surface=surface, request_id=uuid.uuid4().hex[:16]):
             # Listeners run in this thread before the response (process_before_response).
-            with answering():
+            with answering(), SLOW_ANSWERS.watching(f"a {surface} request", after=self.slow_answer_after):
                 response = super().dispatch(req)
             seconds = time.perf_counter() - started
             outcome = req.context.get(OUTCOME_KEY) or outcome_of(response.status)

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import logging
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -20,6 +21,7 @@ from urllib.parse import quote
 import pytest
 from slack_sdk.http_retry import RetryIntervalCalculator
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from sqlalchemy.engine import make_url
 
 from bot import logs
 from bot.app import ANSWER_CALL_TIMEOUT, AckAwareRateLimitRetryHandler, create_app, make_client
@@ -276,7 +278,8 @@ def test_an_event_partner_does_not_use_is_acked_200_quietly_and_unsigned_still_4
     with caplog.at_level(logging.INFO):
         answer = slack.event(UNUSED_EVENTS[event])
     assert (answer.status, answer.body) == (200, b""), answer.text
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name != "waitress.queue"], caplog.text
+    loaded = ("waitress.queue", "partner.slow_answers")  # what only a loaded machine logs
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and r.name not in loaded], caplog.text
     body = json.dumps({"type": "event_callback", "team_id": TEAM_ID, "event": UNUSED_EVENTS[event]}).encode()
     now = int(slack.clock())
     assert raw_post(bot.url, body, _headers("application/json", str(now), "v0=" + "0" * 64)) == 401
@@ -710,6 +713,52 @@ def test_a_form_slack_will_not_open_now_says_why_and_gives_the_command_back(
     text = reply.json()["text"]
     assert told in text and "You typed: `/partner survey acme level`" in text
     assert "went wrong on our side" not in text  # Slack's trouble, not ours
+
+
+class Caught(logging.Handler):
+    """The records of one logger, and an event set at the first."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.seen.set()
+
+
+@SQLITE_ONLY
+def test_an_answer_still_waiting_is_logged_with_what_every_thread_is_doing_while_it_waits(
+    slack: SlackRequests, bot: BotServer, store: Store, database_url: str
+) -> None:
+    # Two CI runs each saw an answer not come within 10 s, once: by the time a slow answer is logged, what it waited
+    # on is gone. Here another writer (a job, another process) holds SQLite's one write lock, and the check-in's
+    # answer waits for it (busy_timeout): the stacks are logged while it waits, then the lock is let go.
+    add_acme(slack, store)
+    bot.app.slow_answer_after = 0.1
+    caught = Caught()
+    caught.addFilter(logs.PartnerFilter(logs.Redactor()))
+    logging.getLogger("partner.slow_answers").addHandler(caught)
+    holder = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    answered: list[Response] = []
+    request = threading.Thread(target=lambda: answered.append(slack.command("checkin acme green renewal signed")))
+    request.start()
+    try:
+        assert caught.seen.wait(timeout=12)  # within SQLite's 15 s busy timeout: the answer still waits
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        logging.getLogger("partner.slow_answers").removeHandler(caught)
+        request.join(timeout=20)
+    assert "Logged" in answered[0].json()["text"]  # answered once the lock was let go
+    (report,) = caught.records
+    text = report.getMessage()
+    assert text.startswith("a command request still unanswered after")
+    answering = text.split("\nThread ")[1]  # listed first
+    assert "(answering)" in answering and "storage/checkins.py" in answering and "partner_command" in answering
+    assert report.surface == "command" and report.request_id != "-"  # the request's log fields, as its own lines
 
 
 @SQLITE_ONLY
