@@ -489,7 +489,7 @@ class ShutdownRequest:
 
 
 def serve(settings: Settings, store: Store, args: argparse.Namespace, listener: HttpListener | None = None) -> int:
-    from bot.memory import IdleTrimmer, freeze_startup_heap, limit_malloc_arenas
+    from bot.memory import IdleTrimmer, freeze_startup_heap, give_back_idle_memory, limit_malloc_arenas
     from bot.scheduler import build_scheduler
 
     limit_malloc_arenas()  # before any thread starts (bot/memory.py: what a burst of requests leaves behind)
@@ -510,7 +510,7 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace, listener: 
     try:
         if scheduler:
             scheduler.start()
-        IdleTrimmer().start(shutdown.event)
+        IdleTrimmer(trim=lambda: give_back_idle_memory(store.engine)).start(shutdown.event)
         if socket_mode:
             from bot.socket_mode import PartnerSocketModeHandler
 

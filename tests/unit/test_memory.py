@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from bot.memory import (
     BURST_CPU_SECONDS,
@@ -19,9 +21,11 @@ from bot.memory import (
     IDLE_CPU_SHARE,
     IdleTrimmer,
     _glibc,
+    close_idle_sqlite_connections,
     fewer_full_collections,
     limit_malloc_arenas,
 )
+from storage.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,3 +115,38 @@ def test_serve_gives_back_the_heap_its_start_left_free() -> None:
     result = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert float(result.stdout) >= 1.0  # MiB given back
+
+
+def test_an_idle_sqlite_pool_closes_its_resting_connections_and_opens_new_ones_when_needed(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/partner.db")
+    try:
+        held = [engine.connect() for _ in range(3)]  # three requests at once: three connections in the pool after
+        resting = [connection.connection.dbapi_connection for connection in held]
+        for connection in held:
+            connection.execute(text("SELECT 1"))
+            connection.close()
+        assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+
+        in_use = engine.connect()  # a tick waiting on Slack: nothing is closed under it, nor beside it
+        in_use.execute(text("SELECT 1"))
+        assert close_idle_sqlite_connections(engine) == 0
+        in_use.close()
+
+        assert close_idle_sqlite_connections(engine) == 3
+        for dbapi_connection in resting:
+            with pytest.raises(sqlite3.ProgrammingError):  # closed: its caches are SQLite's no more
+                dbapi_connection.execute("SELECT 1")
+        with engine.connect() as connection:  # the next request gets a fresh one, PRAGMAs applied
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    finally:
+        engine.dispose()
+
+
+def test_an_in_memory_database_is_left_alone_its_connection_is_the_data() -> None:
+    engine = make_engine("sqlite:///:memory:")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        assert close_idle_sqlite_connections(engine) == 0
+    finally:
+        engine.dispose()
