@@ -344,8 +344,10 @@ def _check_channels(client: WebClient, store: Store, *, team_id: str, bot: dict[
             )
             continue
         name = f"#{channel.get('name') or channel_id}"
+        # Guests among its members count as shared too (schedules/sharing.py): as Partner last found them.
+        guests = store.channel_readers(team_id=team_id, channel_id=channel_id).get("guests")
         shared = shared_with_another_organisation(channel)
-        recorded = [c for c in customers if c.channel_id == channel_id and c.channel_shared != shared]
+        recorded = [c for c in customers if c.channel_id == channel_id and c.channel_shared != (shared or bool(guests))]
         if recorded:  # e.g. customers added before Partner recorded it (migration 0011), and no event since
             warned = ", ".join(c.name for c in recorded)
             state = "shared with another organisation" if shared else "not shared with another organisation"

@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import Clock
 from bot.settings import Settings
 from domain.checkins import channel_gone, local_day_bounds, owner_alert
-from domain.customers import shared_with_another_organisation, work_calendar
+from domain.customers import work_calendar
 from handlers.blocks.checkin import (
     SUMMARY_SEPARATOR,
     channel_problem_text,
@@ -39,7 +39,7 @@ from handlers.home_publisher import HomePublisher, request_home_refresh
 from schedules.cadence import mark_logged_calls, mark_paused_calls, mark_snoozed_call, policy_of
 from schedules.health import health_config, recompute_health
 from schedules.sender import SenderOptions, claimer_name, nudge_metadata
-from schedules.sharing import with_known_sharing
+from schedules.sharing import learn_readers, with_known_sharing
 from schedules.slack_http import answer_lost
 from storage.models import CheckIn, Customer
 from storage.store import Store
@@ -203,7 +203,9 @@ def after_checkins(
                 client,
                 user_id=asked.author_id,
                 channel_id=asked.origin_channel_id,
-                text=checkin_confirmation(customer, checkin, asked.counted_for),
+                text=checkin_confirmation(
+                    customer, checkin, asked.counted_for, guests_read=guests_read(store, customer)
+                ),
             )
     if customer.channel_id and customer.post_checkins:  # never told by Slack whether it is shared: asked first
         customer = with_known_sharing(client=client, store=store, customer=customer, now=now)
@@ -510,6 +512,11 @@ def _channel_info(client: WebClient, channel_id: str) -> dict[str, Any] | None:
         return None
 
 
+def guests_read(store: Store, customer: Customer) -> bool:
+    """Whether the customer's channel is kept out of because guests read it (not Slack Connect): what to say."""
+    return customer.channel_shared and store.read_by_guests(team_id=customer.team_id, channel_id=customer.channel_id)
+
+
 def invite_hint(channel_id: str, purpose: str) -> str:
     return f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can {purpose}."
 
@@ -525,9 +532,8 @@ def join_customer_channel(*, client: WebClient, store: Store, customer: Customer
     if not channel_id or customer.id is None:
         return None
     error, channel = _join(client, channel_id)
-    if channel is not None:  # Slack's answer says whether the channel is shared with the customer's organisation
-        shared = shared_with_another_organisation(channel)
-        store.set_channel_shared(team_id=customer.team_id, channel_id=channel_id, shared=shared, now=now)
+    if channel is not None:  # Slack's answer says whether the channel is shared; its members, whether guests read it
+        learn_readers(client, store, team_id=customer.team_id, channel_id=channel_id, now=now, channel=channel)
     if error is None:
         return None
     if error == "is_archived":

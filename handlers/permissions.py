@@ -140,6 +140,12 @@ class _GuestChecks:
         self.remember(team_id, user_id, guest=guest)
         return guest
 
+    def known(self, team_id: str, user_id: str) -> bool | None:
+        """users.info's kept word on the person while it is fresh; None when Slack would be asked."""
+        with self._lock:
+            known = self._known.get((team_id, user_id))
+        return known[0] if known is not None and known[1] > time.monotonic() else None
+
     def remember(self, team_id: str, user_id: str, *, guest: bool, ttl: float = GUEST_CHECK_TTL) -> None:
         with self._lock:
             self._known[(team_id, user_id)] = (guest, time.monotonic() + ttl)

@@ -15,7 +15,18 @@ from domain.errors import UserError
 from storage.base import Records, detached
 from storage.models import Customer, CustomerEvent, Workspace
 from storage.nudges import _write_transaction
-from storage.workspaces import WorkspaceQueries
+from storage.workspaces import WorkspaceQueries, workspace_to_change
+
+# In Workspace.settings: why each channel counts as read from outside the team (see set_channel_shared).
+CHANNEL_READERS = "channel_readers"
+
+
+def read_from_outside(entry: dict[str, Any]) -> bool:
+    """A channel's readers (CHANNEL_READERS) include people outside the team: the customer's organisation through
+    Slack Connect, or guests of the workspace (as last found, or found so far by a look-up under way)."""
+    scan = entry.get("scan") or {}
+    return bool(entry.get("connect") or entry.get("guests") or scan.get("guests"))
+
 
 # Columns `edit` may change, in the order changes are reported; `name` is recorded as a rename.
 EDITABLE = (
@@ -320,24 +331,120 @@ class CustomerQueries(WorkspaceQueries):
             session.commit()
         return int(moved or 0)
 
-    def set_channel_shared(self, *, team_id: str, channel_id: str, shared: bool | None, now: datetime) -> int:
+    def set_channel_shared(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        shared: bool | None,
+        now: datetime,
+        guests: Sequence[str] | None = None,
+        scan: dict[str, Any] | None = None,
+    ) -> int:
         """Records what Slack just said of this channel on every customer of the team whose channel it is (archived
-        ones too: they keep it when restored): whether it is shared with another organisation, and when Slack said
-        so. `shared` None: Slack would not describe it (gone, or private without Partner): only the time is
-        recorded, so it is not asked again before the daily look-up. Returns how many customers' flag changed."""
+        ones too: they keep it when restored). `Customer.channel_shared` means *read by people outside the team*:
+        shared with another organisation (Slack Connect, `shared`) or with guests of the workspace among its members
+        (`guests`: a finished look-up of its members; `scan`: one under way, {"cursor", "guests"} so far). Why is
+        kept in Workspace.settings[CHANNEL_READERS] (see `channel_readers`). `shared` None: Slack would not describe
+        it (gone, or private without Partner): only the time is recorded. The look-up counts as done (its time
+        recorded) unless its guests are still to be learnt: Slack Connect says enough, else a finished look-up of
+        the members or one learnt earlier and kept current by the member events. Returns how many flags changed."""
         channel = (col(Customer.team_id) == team_id, col(Customer.channel_id) == channel_id)
         with self.session() as session:
-            changed = 0
+            workspace = workspace_to_change(session, team_id=team_id, now=now)
+            readers = dict((workspace.settings or {}).get(CHANNEL_READERS) or {})
+            entry = dict(readers.get(channel_id) or {})
             if shared is not None:
-                differs = col(Customer.channel_shared) != shared
+                entry["connect"] = shared
+            if guests is not None:
+                # A guest's member_joined_channel noted since this look-up began (its members listed before they
+                # joined) still counts: the look-up must not undo it.
+                joined = {g: at for g, at in (entry.get("joined") or {}).items() if at >= now.timestamp()}
+                entry["guests"] = sorted({*guests, *joined})
+                entry["joined"] = joined
+                entry.pop("scan", None)
+            elif scan is not None:
+                entry["scan"] = {
+                    "cursor": str(scan.get("cursor") or ""),
+                    "guests": sorted(set(scan.get("guests") or [])),
+                }
+            readers[channel_id] = entry
+            workspace.settings = {**(workspace.settings or {}), CHANNEL_READERS: readers}  # JSON is saved whole
+            session.add(workspace)
+            changed = 0
+            if shared is not None or guests is not None or scan is not None:
+                outside = read_from_outside(entry)
+                differs = col(Customer.channel_shared) != outside
                 changed = session.exec(  # type: ignore[call-overload]
-                    update(Customer).where(*channel, differs).values(channel_shared=shared)
+                    update(Customer).where(*channel, differs).values(channel_shared=outside)
                 ).rowcount
-            session.exec(  # type: ignore[call-overload]
-                update(Customer).where(*channel).values(channel_shared_checked_at=now)
-            )
+            if scan is None:
+                done = shared is None or bool(entry.get("connect")) or entry.get("guests") is not None
+                session.exec(  # type: ignore[call-overload]
+                    update(Customer).where(*channel).values(channel_shared_checked_at=now if done else None)
+                )
             session.commit()
         return int(changed or 0)
+
+    def channel_readers(self, *, team_id: str, channel_id: str) -> dict[str, Any]:
+        """Why the channel counts as read from outside, as last learnt: {"connect": shared through Slack Connect,
+        "guests": the guests of the workspace among its members (absent: never looked up), "scan": a look-up of its
+        members under way, "joined": when guests were seen joining (see set_channel_shared)}; {} when nothing was
+        learnt."""
+        with self.session() as session:
+            workspace = session.get(Workspace, team_id)
+            readers = (workspace.settings or {}).get(CHANNEL_READERS) or {} if workspace is not None else {}
+        return dict(readers.get(channel_id) or {})
+
+    def read_by_guests(self, *, team_id: str, channel_id: str | None) -> bool:
+        """Whether the channel counts as read from outside because of guests among its members (not Slack Connect):
+        what the card and a check-in's confirmation say instead of "shared with the customer"."""
+        if not channel_id:
+            return False
+        entry = self.channel_readers(team_id=team_id, channel_id=channel_id)
+        return not entry.get("connect") and read_from_outside(entry)
+
+    def note_channel_guest(self, *, team_id: str, channel_id: str, user_id: str, now: datetime) -> int:
+        """A guest of the workspace joined the channel (member_joined_channel): it is read from outside at once.
+        Returns how many customers' flag changed (0: a redelivery, or no customer's channel)."""
+        if not self.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True):
+            return 0
+        with self.session() as session:
+            workspace = workspace_to_change(session, team_id=team_id, now=now)
+            readers = dict((workspace.settings or {}).get(CHANNEL_READERS) or {})
+            entry = dict(readers.get(channel_id) or {})
+            entry["guests"] = sorted({*(entry.get("guests") or []), user_id})
+            entry["joined"] = {**(entry.get("joined") or {}), user_id: now.timestamp()}  # see set_channel_shared
+            readers[channel_id] = entry
+            workspace.settings = {**(workspace.settings or {}), CHANNEL_READERS: readers}  # JSON is saved whole
+            session.add(workspace)
+            channel = (col(Customer.team_id) == team_id, col(Customer.channel_id) == channel_id)
+            changed = session.exec(  # type: ignore[call-overload]
+                update(Customer).where(*channel, col(Customer.channel_shared).is_(False)).values(channel_shared=True)
+            ).rowcount
+            session.commit()
+        return int(changed or 0)
+
+    def channels_with_guest(self, *, team_id: str, user_id: str) -> list[str]:
+        """The channels whose last look-up found this person among their guests."""
+        with self.session() as session:
+            workspace = session.get(Workspace, team_id)
+            readers = (workspace.settings or {}).get(CHANNEL_READERS) or {} if workspace is not None else {}
+        return sorted(c for c, entry in readers.items() if user_id in (entry.get("guests") or []))
+
+    def recheck_channel(self, *, team_id: str, channel_id: str) -> int:
+        """Who reads the channel may have changed (a guest left, or was made a full member): it is looked up again
+        by the next tick, as a channel never looked up (its channel posts wait for it, MAX_HOLD at most; a check-in's
+        summary looks it up first). Its flag stands until then. Returns how many customers' look-up is now due."""
+        channel = (col(Customer.team_id) == team_id, col(Customer.channel_id) == channel_id)
+        with self.session() as session:
+            due = session.exec(  # type: ignore[call-overload]
+                update(Customer)
+                .where(*channel, col(Customer.channel_shared_checked_at).is_not(None))
+                .values(channel_shared_checked_at=None)
+            ).rowcount
+            session.commit()
+        return int(due or 0)
 
     def channels_to_check_sharing(
         self, *, checked_before: datetime, limit: int, except_teams: Sequence[str] = ()

@@ -1283,6 +1283,15 @@ class FakeSlack:
             members.append(self.bot_user_id)
         return members
 
+    def join_member(self, channel_id: str, user_id: str) -> None:
+        """Someone joins the channel (conversations.members lists them next); the test sends the event itself."""
+        if user_id not in self._members.setdefault(channel_id, []):
+            self._members[channel_id].append(user_id)
+
+    def leave_member(self, channel_id: str, user_id: str) -> None:
+        if user_id in self._members.get(channel_id, []):
+            self._members[channel_id].remove(user_id)
+
     def _find_message(self, channel_id: str, ts: str) -> dict[str, Any]:
         for message in self.messages.get(channel_id, []):
             if message["ts"] == ts:

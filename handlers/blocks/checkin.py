@@ -34,22 +34,27 @@ def _next_step(checkin: CheckIn) -> str:
     return f"\n*Next step:* {truncate(checkin.next_step or 'follow up', 300)}{due}"
 
 
-def checkin_confirmation(customer: Customer, checkin: CheckIn, counted_for: date | None = None) -> str:
-    """`counted_for`: the earlier day whose nudge it was logged from, which it counts for (not the day it was sent)."""
+def checkin_confirmation(
+    customer: Customer, checkin: CheckIn, counted_for: date | None = None, *, guests_read: bool = False
+) -> str:
+    """`counted_for`: the earlier day whose nudge it was logged from, which it counts for (not the day it was sent).
+    `guests_read`: its channel is kept out of because guests of the workspace read it (not Slack Connect)."""
     kind = " call" if checkin.kind == "call" else ""
     note = truncate(checkin.note, 300)
     head = f"{mood_emoji(checkin.mood)} Logged a {mood_label(checkin.mood)}{kind} check-in"
     text = f"{head} for *{customer.name}*: {note}"
     if counted_for is not None:
         text += f"\n_It counts for the call of {counted_for:%a} {counted_for.day} {counted_for:%b}, the nudge's day._"
-    return text + _next_step(checkin) + unposted_summary_clause(customer, checkin.created_at)
+    return text + _next_step(checkin) + unposted_summary_clause(customer, checkin.created_at, guests_read=guests_read)
 
 
-def unposted_summary_clause(customer: Customer, at: datetime) -> str:
+def unposted_summary_clause(customer: Customer, at: datetime, *, guests_read: bool = False) -> str:
     """Why a check-in's summary (made `at`) stays out of the customer's channel: shared with the customer's people,
-    or lately found archived or deleted."""
+    or guests of the workspace among its members (`guests_read`), or lately found archived or deleted."""
     if not (customer.channel_id and customer.post_checkins):
         return ""
+    if customer.channel_shared and guests_read:
+        return f"\n_Summary not posted in <#{customer.channel_id}>: guests read this channel._"
     if customer.channel_shared:
         return f"\n_Summary not posted in <#{customer.channel_id}>: the customer's people can read it._"
     if channel_gone(error=customer.channel_error, error_at=customer.channel_error_at, now=at):

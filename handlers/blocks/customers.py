@@ -82,6 +82,8 @@ class CustomerRow:
     practices: SurveyResponse | None = None
     # Past the cadence's ideal window (yellow) or its maximum (red): None within it (or paused, off).
     standing: Standing | None = None
+    # The channel counts as shared because guests of the workspace are among its members (the card says so).
+    guests_read: bool = False
 
 
 def day_label(day: date) -> str:
@@ -266,6 +268,8 @@ def customer_card(
     channel = f"<#{customer.channel_id}>" if customer.channel_id else "none"
     if (problem := channel_problem(customer)) is not None:
         channel += f"\n{problem}"
+    elif customer.channel_id and customer.channel_shared and row.guests_read:  # guests of ours, perhaps theirs
+        channel += "\nguests read this channel: no check-in summaries or nudges there"
     elif customer.channel_id and customer.channel_shared:  # the customer's people read it
         channel += "\nshared with the customer: no check-in summaries or nudges there"
     elif customer.channel_id and not customer.post_checkins:

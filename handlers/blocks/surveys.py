@@ -70,8 +70,9 @@ SURVEY_MENU_TEXT: dict[str, str] = {
 
 
 def may_ask(customer: Customer) -> bool:
-    """Whether the card offers "Ask them": only where the customer's own people read the channel (Slack Connect,
-    as Partner last heard from Slack) and it is usable; the click still asks Slack, as `/partner ask` does."""
+    """Whether the card offers "Ask them": only where the customer's own people read the channel (Slack Connect, or
+    guests of the workspace among its members, as Partner last heard from Slack) and it is usable; the click still
+    asks Slack, as `/partner ask` does."""
     return (
         customer.archived_at is None
         and bool(customer.channel_id)

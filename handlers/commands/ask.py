@@ -76,10 +76,13 @@ def ask_customer(
             f"<#{channel_id}> is archived. Give *{customer.name}* its current shared channel "
             f"(`/partner edit {customer.name} #channel`), then try `{USAGE}` again."
         )
-    if not channel.get("is_ext_shared"):
+    # Guests of ours among its members (often the customer's own people, as last looked up) read it too.
+    guests = store.channel_readers(team_id=team_id, channel_id=channel_id).get("guests")
+    if not channel.get("is_ext_shared") and not guests:
         raise UserError(
-            f"<#{channel_id}> isn't shared with *{customer.name}* through Slack Connect, so their people can't "
-            "answer there. Share the channel with them first; I only ask customers in their own channel."
+            f"<#{channel_id}> isn't shared with *{customer.name}* through Slack Connect and has no guests in it, so "
+            "their people can't answer there. Share the channel with them first (or invite them as guests); I only "
+            "ask customers in their own channel."
         )
     # The same request delivered twice (a retry, a replay) posts one invitation, and says "Asked" only once it is
     # in the channel: Slack redelivers a request it timed out waiting for, perhaps while the first still posts.

@@ -194,4 +194,7 @@ def checkin(call: CommandCall) -> Reply:
         call.followup["checkin_id"] = entry.id
         call.followup["customer_id"] = customer.id
         call.refresh_homes(customer.owner_id, call.user_id)
-    return {"text": checkin_confirmation(customer, entry)}
+    guests_read = customer.channel_shared and call.store.read_by_guests(
+        team_id=call.team_id, channel_id=customer.channel_id
+    )
+    return {"text": checkin_confirmation(customer, entry, guests_read=guests_read)}

@@ -33,8 +33,16 @@ def card_message(store: Store, settings: Settings, *, customer: Customer, now: d
         survey: store.latest_survey_response(team_id=customer.team_id, survey=survey, customer_id=customer.id)
         for survey in ("profile", "scorecard", "practices")
     }
+    guests_read = customer.channel_shared and store.read_by_guests(
+        team_id=customer.team_id, channel_id=customer.channel_id
+    )
     row = replace(
-        row, their_views=theirs, profile=latest["profile"], scorecard=latest["scorecard"], practices=latest["practices"]
+        row,
+        their_views=theirs,
+        profile=latest["profile"],
+        scorecard=latest["scorecard"],
+        practices=latest["practices"],
+        guests_read=guests_read,
     )
     # The health trend as Home's row and card draw it, so the three surfaces agree.
     points = store.home_health_points(

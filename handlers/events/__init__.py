@@ -5,12 +5,13 @@ from slack_bolt import App, BoltContext
 
 from bot.metrics import OUTCOME_KEY
 from handlers.events.channels import (
-    bot_joined_channel,
     channel_id_changed,
     channel_refuses,
     channel_shared,
     channel_unarchived,
     channel_unshared,
+    member_joined,
+    member_left,
 )
 from handlers.events.home import app_home_opened
 from handlers.events.people import user_changed
@@ -39,8 +40,9 @@ def register(app: App) -> None:
     # A customer's channel shared with the customer's organisation, or no longer: what Partner posts there.
     app.event("channel_shared")(channel_shared)
     app.event("channel_unshared")(channel_unshared)
-    # Partner invited into a customer's channel that refused its posts: its nudges go there again at once.
-    app.event("member_joined_channel")(bot_joined_channel)
+    # Partner invited into a customer's channel that refused its posts: its nudges go there again at once. A guest
+    # of the workspace joining a customer's channel: read from outside the team, as a shared one; leaving: looked up.
+    app.event("member_joined_channel")(member_joined)
     # The channel archived, deleted or Partner removed from it: its customers' posts go elsewhere at once, and back
     # when it is unarchived.
     app.event("channel_archive")(channel_refuses)
@@ -49,7 +51,7 @@ def register(app: App) -> None:
     app.event("group_deleted")(channel_refuses)
     app.event("channel_left")(channel_refuses)
     app.event("group_left")(channel_refuses)
-    app.event("member_left_channel")(channel_refuses)
+    app.event("member_left_channel")(member_left)
     app.event("channel_unarchive")(channel_unarchived)
     app.event("group_unarchive")(channel_unarchived)
     # A channel given a new id by Slack: its customers and the digest follow it.

@@ -1,12 +1,14 @@
 """A customer's channel shared with another organisation (Slack Connect), or no longer: ``channel_shared`` and
-``channel_unshared``; Partner invited into a customer's channel: ``member_joined_channel``; the channel archived,
+``channel_unshared``; a guest of the workspace joining a customer's channel or leaving it: ``member_joined_channel``
+and ``member_left_channel`` (:func:`member_joined`, :func:`member_left`); Partner invited into a customer's channel:
+``member_joined_channel`` too; the channel archived,
 deleted or Partner removed from it, and unarchived: ``channel_archive`` & co (:func:`channel_refuses`,
 :func:`channel_unarchived`).
 
 Partner keeps its internal posts (check-in summaries, cadence nudges, overdue notes) out of a channel the
-customer's people read; these events keep ``Customer.channel_shared`` true for a channel whose sharing changes
-after Partner last looked it up (joining it, ``/partner ask``, the tick's daily look-up in schedules/sharing.py).
-A redelivered event sets what is already set.
+customer's people read (shared with them, or with guests among its members); these events keep
+``Customer.channel_shared`` true for a channel whose readers change after Partner last looked it up (joining it,
+``/partner ask``, the tick's daily look-up in schedules/sharing.py). A redelivered event sets what is already set.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from handlers.home_publisher import refresh_channel_homes
+from handlers.permissions import GUEST_CHECKS, WhoUnknown
 from schedules.digest import stop_digest_in_gone_channel, stop_digest_in_shared_channel
 from schedules.sender import tell_owner_channel_refuses
 from schedules.sharing import read_channel
@@ -57,6 +60,59 @@ def _record(event: dict[str, Any], context: BoltContext, store: Store, clock: Cl
     if changed:
         logger.info("channel %s of %d customer(s): shared with another organisation: %s", channel_id, changed, shared)
         refresh_channel_homes(context, store, team_id, channel_id)
+
+
+def member_joined(event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock) -> None:
+    """Someone joined a channel (Bolt runs one listener per event): Partner itself, or perhaps a guest."""
+    if event.get("user") == context.bot_user_id:
+        bot_joined_channel(event, context, store, clock)
+    else:
+        guest_joined_channel(event, context, client, store, clock)
+
+
+def guest_joined_channel(
+    event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+) -> None:
+    """A guest of the workspace joined a customer's channel: it is read from outside the team from now on (the next
+    summary and nudge go where a shared channel's do). Slack sends this for anyone joining any channel Partner is
+    in: Slack (users.info, or its kept answer) is asked only for a customer's channel. Slack unable to say whether
+    the newcomer is a guest: the channel is looked up again by the next tick, its posts waiting for that."""
+    team_id, channel_id, user_id = context.team_id, event.get("channel"), event.get("user")
+    if not team_id or not isinstance(channel_id, str) or not channel_id or not isinstance(user_id, str) or not user_id:
+        return
+    if not store.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True):
+        return
+    try:
+        guest = GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=user_id)
+    except WhoUnknown:
+        if store.recheck_channel(team_id=team_id, channel_id=channel_id):
+            logger.info(
+                "channel %s: could not tell whether %s is a guest: looked up again next tick", channel_id, user_id
+            )
+        return
+    if guest and store.note_channel_guest(team_id=team_id, channel_id=channel_id, user_id=user_id, now=clock()):
+        logger.info("channel %s: guest %s joined: read from outside the team", channel_id, user_id)
+        refresh_channel_homes(context, store, team_id, channel_id)
+
+
+def member_left(event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock) -> None:
+    """Someone left a channel: Partner removed from it (its posts there are refused), or perhaps a guest."""
+    if event.get("user") == context.bot_user_id:
+        channel_refuses(event, context, client, store, clock)
+    else:
+        recheck_guest_channels(context, store, user_id=event.get("user"), channel_id=event.get("channel"))
+
+
+def recheck_guest_channels(context: BoltContext, store: Store, *, user_id: Any, channel_id: Any = None) -> None:
+    """A guest Partner found in a customer's channel left it (`channel_id`), or was made a full member (all their
+    channels): the channel is looked up again by the next tick (perhaps other guests remain), its flag standing
+    meanwhile, so its summaries and nudges come back to it only once Slack said so. Anyone else: one read."""
+    team_id = context.team_id
+    if not team_id or not isinstance(user_id, str) or not user_id:
+        return
+    for channel in store.channels_with_guest(team_id=team_id, user_id=user_id):
+        if channel_id in (None, channel) and store.recheck_channel(team_id=team_id, channel_id=channel):
+            logger.info("channel %s: guest %s left or is a member now: looked up again next tick", channel, user_id)
 
 
 def bot_joined_channel(event: dict[str, Any], context: BoltContext, store: Store, clock: Clock) -> None:

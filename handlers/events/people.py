@@ -1,5 +1,5 @@
 """People changing in Slack: ``user_change``. Slack sends one for every profile change of anyone in the workspace,
-so the listener reads at most one indexed query unless the user was deactivated."""
+so the listener reads at most one indexed query and one workspace row unless the user was deactivated."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import BoltContext
 
 from bot.clock import Clock
+from handlers.events.channels import recheck_guest_channels
 from handlers.permissions import GUEST_CHECKS
 from schedules.cadence import record_owners_back
 from schedules.people import plan_owner_gone
@@ -30,6 +31,8 @@ def user_changed(event: dict[str, Any], context: BoltContext, store: Store, cloc
     if user.get("team_id") in (None, team_id):  # Slack's word on a guest, fresher than users.info's kept answer
         guest = bool(user.get("is_restricted") or user.get("is_ultra_restricted"))
         GUEST_CHECKS.remember(team_id, user_id, guest=guest)
+        if not guest:  # a guest made a full member: the customers' channels Partner found them in are looked up again
+            recheck_guest_channels(context, store, user_id=user_id)
     if user.get("deleted") is not True:
         if record_owners_back(store, team_id=team_id, user_id=user_id, now=clock()):
             logger.info(

@@ -73,6 +73,10 @@ def add_acme(slack: SlackRequests, store: Store) -> int:
     assert reply.status == 200 and "Added *Acme*" in reply.json()["text"], reply.text
     if slack.fake is not None:
         slack.fake.wait_for("conversations.join")  # Partner joins the channel after answering
+        # …and looks up who reads it (its members: any guest?), its last Slack call before the answer is recorded.
+        deadline = time.monotonic() + 20
+        while store.customers(team_id=TEAM_ID)[0].channel_shared_checked_at is None and time.monotonic() < deadline:
+            time.sleep(0.02)
     (customer,) = store.customers(team_id=TEAM_ID)
     assert customer.id is not None
     return customer.id
@@ -910,7 +914,7 @@ def test_a_summary_and_an_owner_alert_sent_late_after_a_crash_still_show_what_th
         team_id=TEAM_ID, name="Latecorp", created_by="U0001", now=clock(), channel_id="C0LATE", owner_id="U0001"
     )
     assert customer.id is not None
-    store.set_channel_shared(team_id=TEAM_ID, channel_id="C0LATE", shared=False, now=clock())
+    store.set_channel_shared(team_id=TEAM_ID, channel_id="C0LATE", shared=False, guests=[], now=clock())
     store.record_checkin(
         team_id=TEAM_ID,
         customer_id=customer.id,
@@ -939,7 +943,7 @@ def test_a_bursts_summaries_the_follow_up_never_posted_go_as_one_message(
         team_id=TEAM_ID, name="Burstco", created_by="U0001", now=clock(), channel_id="C0BURST", tz="Europe/Berlin"
     )
     assert customer.id is not None
-    store.set_channel_shared(team_id=TEAM_ID, channel_id="C0BURST", shared=False, now=clock())
+    store.set_channel_shared(team_id=TEAM_ID, channel_id="C0BURST", shared=False, guests=[], now=clock())
     for i in range(3):
         store.record_checkin(
             team_id=TEAM_ID,

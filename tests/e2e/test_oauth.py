@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -186,6 +187,13 @@ def add_customers(teams: dict[str, SlackRequests], store: Store) -> tuple[Custom
     # Partner joins each channel after answering: let both joins land before a test counts calls.
     joined = fake.wait_for("conversations.join", joins + 2)[joins:]
     assert {(c.params["channel"], fake.team_of(c)) for c in joined} == {("C1ACME", T1), ("C2GLOBEX", T2)}
+    # …and looks up who reads it (its members: any guest?), its last Slack calls before the answer is recorded.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(
+        c is None or c.channel_shared_checked_at is None
+        for c in (store.customer_by_name(team_id=T1, name="acme"), store.customer_by_name(team_id=T2, name="globex"))
+    ):
+        time.sleep(0.02)
     acme = store.customer_by_name(team_id=T1, name="acme")
     globex = store.customer_by_name(team_id=T2, name="globex")
     assert acme is not None and globex is not None
