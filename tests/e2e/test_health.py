@@ -157,6 +157,28 @@ def test_a_customer_never_contacted_is_not_said_to_have_a_last_contact(
     assert reason in blocks and "ast contact" not in blocks
 
 
+def test_todays_call_not_yet_logged_is_not_counted_missed_before_its_day_is_over(
+    slack: SlackRequests, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """A team's first morning: Acme added at 08:00 New York with a daily 09:00 call. At 10:00 the call is still to
+    make — its nudge just went out — so the score is not pulled down by it (it read 44, yellow, "the last daily call
+    was not logged", an hour after the customer was added). Logged, it counts; left unlogged, it counts as missed
+    once its day is over, as the missed-call alert does."""
+    clock.set(datetime(2026, 11, 30, 13, 0, tzinfo=UTC))  # Monday 08:00 in New York
+    ok(slack.command("add Acme <#C0ACME|acme> <@U0001|dana> cadence=daily 09:00 country=US"))
+    client = make_client(settings)
+    for minutes in (0, 60, 61):  # 08:00, the nudge at 09:00, a tick after
+        run_tick(store=store, client=client, now=clock.now + timedelta(minutes=minutes), settings=settings)
+    clock.set(datetime(2026, 11, 30, 15, 0, tzinfo=UTC))  # 10:00
+    status = ok(slack.command("status acme"))["text"]
+    assert "health :large_green_circle: 100 (green)" in status and "not logged" not in status, status
+    # Tuesday: Monday's call was never logged, and now counts as missed; Tuesday's, logged at 10:00, as kept.
+    clock.set(datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
+    ok(slack.command("checkin acme green call kickoff went well"))
+    status = ok(slack.command("status acme"))["text"]
+    assert "1 of the last 2 daily calls logged" in status, status
+
+
 def test_a_scorecard_answer_moves_the_score(
     slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack
 ) -> None:
