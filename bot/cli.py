@@ -25,6 +25,7 @@ from bot.clock import Clock, fixed_clock, running_clock, system_clock
 from bot.oauth import slack_clients
 from bot.settings import Settings, SettingsError
 from storage import db
+from storage.schema_check import SchemaNotAsRecorded
 from storage.store import Store
 
 if TYPE_CHECKING:
@@ -211,7 +212,7 @@ def _run(argv: Sequence[str] | None) -> int:
                 file=sys.stderr,
             )
         return 3
-    except db.SchemaNewerThanCode as e:  # e.g. an older release started again after a newer one migrated
+    except (db.SchemaNewerThanCode, SchemaNotAsRecorded) as e:  # e.g. an older release after a newer one migrated
         if listener is not None:
             listener.stop()
         print(f"partner-bot: the database at DATABASE_URL {e}.", file=sys.stderr)

@@ -36,7 +36,7 @@ from bot.oauth import (
 )
 from bot.settings import Settings, SettingsError
 from domain.customers import shared_with_another_organisation
-from storage import db
+from storage import db, schema_check
 from storage.store import Store
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -203,7 +203,15 @@ def _check_database(settings: Settings) -> tuple[Store | None, bool, list[Findin
     head = db.head_revision()
     if current == head:
         return store, True, [Finding(OK, "database", f"{backend} reachable; schema at {current} (the latest)")]
-    if current is None:
+    try:
+        unrecorded = schema_check.check(engine, repair=False)
+    except schema_check.SchemaNotAsRecorded as e:
+        detail, _, fix = str(e).partition(". Partner changed nothing: ")
+        return store, False, [Finding(FAIL, "database", detail, fix[:1].upper() + fix[1:] + ".")]
+    if unrecorded is not None:
+        detail = f"has the tables of migration {unrecorded} but no record of its migrations (an old create_all?)"
+        fix = f"Run `partner-bot db upgrade`: it records {unrecorded} and upgrades from there."
+    elif current is None:
         detail = f"{backend} reachable but has no Partner schema yet"
         fix = "Run `partner-bot db upgrade` (`partner-bot serve` also does it at start)."
     elif _known_revision(current):

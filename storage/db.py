@@ -109,7 +109,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise SchemaNewerThanCode(current)
     from alembic import command
 
+    from storage import schema_check
+
     with _upgrade_lock(engine), _all_or_nothing(engine) as migrating:
+        schema_check.check(migrating, repair=True)  # a half-migrated or unrecorded SQLite file: never migrated blind
         command.upgrade(alembic_config(migrating), revision)
 
 

@@ -40,6 +40,7 @@ from bot.scheduler import TICK_JOB_ID, build_scheduler, observed_tick
 from bot.settings import Settings
 from schedules import jobs
 from storage.db import current_revision, head_revision, make_engine, row_id, upgrade, upgrade_when_reachable
+from storage.schema_check import SchemaNotAsRecorded
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -683,6 +684,109 @@ def test_a_login_the_database_server_refuses_is_named_at_once_not_waited_for(
                 connection.exec_driver_sql(f"DROP ROLE {role}")
                 connection.commit()
         owner.dispose()
+
+
+def _one_customer(engine: Any) -> None:
+    """A workspace, a customer and its check-in, in the columns every revision has (0001's)."""
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO workspace (team_id, created_at) VALUES ('T1', ?)", (now,))
+        conn.exec_driver_sql(
+            "INSERT INTO customer (team_id, name, name_key, created_at, updated_at)"
+            " VALUES ('T1', 'Acme', 'acme', ?, ?)",
+            (now, now),
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO checkin (team_id, customer_id, author_id, mood, note, kind, created_at)"
+            " SELECT 'T1', id, 'U1', 'green', 'kickoff', 'call', ? FROM customer",
+            (now,),
+        )
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_a_sqlite_file_with_partners_tables_and_no_migration_record_is_recorded_and_upgraded(
+    database_url: str,
+) -> None:
+    """A file an old Partner made with create_all (or whose first upgrade was killed): its tables, no alembic_version
+    row. Every start failed on "table customer already exists", reported as a database out of reach and retried."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0004_slack_installations")
+    _one_customer(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    (customer,) = Store(engine).customers(team_id="T1")
+    assert [c.note for c in Store(engine).checkins(team_id="T1", customer_id=customer.id or 0)] == ["kickoff"]
+    # Tables that are three migrations' alike (0008 and 0009 rewrote data): which ran is unknown, nothing is guessed.
+    ambiguous = make_engine(database_url.replace("partner.db", "ambiguous.db"))
+    upgrade(ambiguous, "0009_name_key_apostrophes")
+    with ambiguous.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+    with pytest.raises(
+        SchemaNotAsRecorded,
+        match="those of migrations 0007_customer_event_kind_index, 0008_checkin_next_step_escaped, 0009_name_key_a",
+    ):
+        upgrade(ambiguous)
+    assert current_revision(ambiguous) is None
+    engine.dispose()
+    ambiguous.dispose()
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("left", "difference"),
+    [
+        ("column", "customer.channel_shared should not exist yet (they are 0011_customer_channel_shared's)"),
+        ("copy", "table customer is missing"),
+    ],
+)
+def test_a_sqlite_file_whose_upgrade_stopped_half_way_is_named_at_once_and_left_as_it_is(
+    left: str, difference: str, database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """An older Partner killed during an upgrade (pysqlite committed each DDL statement on its own): 0011's column
+    added but 0010 still recorded, or a batch migration's copy of `customer` left in place of the table. `serve`
+    retried it for --db-wait as a database out of reach ("duplicate column name"), or migrated around the copy."""
+    engine = make_engine(database_url)
+    upgrade(engine, "0010_once_only_unique_keys")
+    _one_customer(engine)
+    engine.dispose()
+    raw = sqlite3.connect(make_url(database_url).database or "")  # the old Partner's statements, foreign keys off
+    if left == "column":
+        raw.execute("ALTER TABLE customer ADD COLUMN channel_shared BOOLEAN NOT NULL DEFAULT 0")
+    else:
+        raw.execute("CREATE TABLE _alembic_tmp_customer AS SELECT * FROM customer")
+        raw.execute("DROP TABLE customer")
+    raw.commit()
+    started = time.monotonic()
+    env = clean_env(fake_slack, database_url)
+    result = subprocess.run(
+        [*PARTNER_BOT, "serve", "--http", "--port", str(free_port()), "--db-wait", "60"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert time.monotonic() - started < 30  # not the 60 s of --db-wait
+    assert result.returncode == 3 and "database unavailable" not in result.stderr, result.stderr
+    (message,) = [line for line in result.stderr.splitlines() if line.startswith("partner-bot:")]
+    assert message.startswith(
+        "partner-bot: the database at DATABASE_URL records migration 0010_once_only_unique_keys, but its tables are "
+        f"not that migration's: {difference}"
+    )
+    assert message.endswith(
+        "Partner changed nothing: restore the backup taken before that upgrade and run `partner-bot db upgrade` again"
+        " (migrating these tables could fail half way or lose data)."
+    )
+    doctor = subprocess.run([*PARTNER_BOT, "doctor"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert doctor.returncode == 1 and difference in doctor.stdout
+    assert "fix: Restore the backup taken before that upgrade" in doctor.stdout
+    # Left exactly as it was: still 0010, the customer where the old Partner left it.
+    table = "customer" if left == "column" else "_alembic_tmp_customer"
+    assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [("0010_once_only_unique_keys",)]
+    assert raw.execute(f"SELECT name FROM {table}").fetchall() == [("Acme",)]
+    raw.close()
 
 
 def test_serve_gives_up_with_a_clear_message_when_the_database_stays_down(
