@@ -8,7 +8,7 @@ from datetime import datetime
 
 from handlers.blocks import section
 from schedules.cadence import destination, record_owners_gone
-from schedules.sender import Message, Skip, register
+from schedules.sender import Message, Skip, register, tell_once
 from storage.models import Nudge
 from storage.store import Store
 
@@ -26,14 +26,13 @@ def plan_owner_gone(store: Store, *, team_id: str, user_id: str, now: datetime) 
     # Keyed by the deactivation ("U1", then "U1#1" once reactivated and deactivated again): each is told once.
     deactivations = dict(store.owner_deactivations(team_id=team_id, user_id=user_id))
     for customer in owned:
-        planned += store.plan_nudge(
+        planned += tell_once(
+            store,
             team_id=team_id,
             kind=OWNER_GONE_NOTICE,
-            subject=f"customer:{customer.id}",
-            due_key=f"owner:{deactivations.get(customer.id or 0, user_id)}"[:64],
-            due_at=now,
+            customer_id=customer.id or 0,
+            once_per=f"owner:{deactivations.get(customer.id or 0, user_id)}",
             now=now,
-            customer_id=customer.id,
             payload={"owner_id": user_id},
         )
     return planned

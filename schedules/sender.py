@@ -1376,21 +1376,46 @@ def _channel_refused(run: _Run, nudges: list[Nudge], message: Message, error: st
     return True
 
 
+def tell_once(
+    store: Store,
+    *,
+    team_id: str,
+    kind: str,
+    customer_id: int,
+    once_per: str,
+    now: datetime,
+    payload: dict[str, Any],
+    recipient_id: str | None = None,
+) -> bool:
+    """Plans a notice about a customer, due now and told once per `once_per` (its key, cut to 64 characters): a
+    redelivered event, or a second post meeting the same trouble, plans nothing more. True when planned."""
+    return store.plan_nudge(
+        team_id=team_id,
+        kind=kind,
+        subject=f"customer:{customer_id}",
+        due_key=once_per[:64],
+        due_at=now,
+        now=now,
+        customer_id=customer_id,
+        recipient_id=recipient_id,
+        payload=payload,
+    )
+
+
 def tell_owner_channel_refuses(
     store: Store, *, team_id: str, customer_id: int, owner_id: str, channel_id: str, error: str, now: datetime
 ) -> None:
     """Plans the owner's one notice that the customer's channel refuses Partner's posts: one per channel and error,
     whether a refused post or Slack's event (the channel archived, deleted, Partner removed) said so first."""
-    store.plan_nudge(
+    tell_once(
+        store,
         team_id=team_id,
         kind=CHANNEL_PROBLEM,
-        subject=f"customer:{customer_id}",
-        due_key=f"{channel_id}:{error}"[:64],
-        due_at=now,
-        now=now,
         customer_id=customer_id,
-        recipient_id=owner_id,
+        once_per=f"{channel_id}:{error}",
+        now=now,
         payload={"channel_id": channel_id, "error": error},
+        recipient_id=owner_id,
     )
 
 
