@@ -90,11 +90,15 @@ def find_customer(
         # Likewise an archived customer's whole name beats a shorter live one: after "Acme Labs" was archived,
         # `checkin acme labs green …` is about Acme Labs, not "Acme Group" with the mood "labs". (Only asked when
         # such a name came with the live ones: folding every longer phrase of the note is not free.)
-        typed = {name_key(" ".join(words[:k])): k for k in range(used + 1, len(words) + 1)}
+        # An archived name typed exactly also beats a live one only prefixed by it: with "Acme" archived,
+        # `checkin acme green …` must not land on "Acmee" (added by mistake, or a sister company).
+        exact = name_key(" ".join(words[:used])) == name_key(customer.name)
+        typed = {name_key(" ".join(words[:k])): k for k in range(used + (1 if exact else 0), len(words) + 1)}
         hidden = [c for c in named if c.archived_at is not None and name_key(c.name) in typed]
         if hidden:
             name = max(hidden, key=lambda c: typed[name_key(c.name)]).name
-            raise UserError(f"*{name}* is archived. Bring it back with `/partner restore {name}`.")
+            also = "" if exact else f" For *{customer.name}*, type its name whole."
+            raise UserError(f"*{name}* is archived. Bring it back with `/partner restore {name}`.{also}")
     return customer, given[len(given) - len(rest) :]
 
 

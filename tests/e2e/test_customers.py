@@ -729,6 +729,25 @@ def test_an_archived_name_typed_whole_is_not_read_as_a_shorter_live_name(slack: 
     assert "Logged a green check-in for *Acme Corp*" in ephemeral(slack.command("checkin acme green fine"))
 
 
+def test_an_archived_name_typed_exactly_is_not_read_as_a_live_name_it_starts(
+    slack: SlackRequests, store: Store
+) -> None:
+    """Undoing a first-week mistake: "Acme" and "Acmee" (a typo) were both added, then Acme archived instead of the
+    typo. `checkin acme …` is about Acme, the name typed exactly: refused with the way back, never logged on Acmee,
+    the only live name "acme" starts."""
+    for name in ("Acme", "Acmee"):
+        ephemeral(slack.command(f"add {name}"))
+    assert "Archived *Acme*" in ephemeral(slack.command("archive acme"))
+    text = ephemeral(slack.command("checkin acme green kickoff went well"))
+    assert "*Acme* is archived. Bring it back with `/partner restore Acme`. For *Acmee*, type its name whole." in text
+    assert "You typed: `/partner checkin acme green kickoff went well`" in text
+    assert store.checkins(team_id=TEAM_ID) == []
+    assert "*Acme* is archived" in ephemeral(slack.command("show acme"))
+    assert "Logged a green check-in for *Acmee*" in ephemeral(slack.command("checkin acmee green typo kept after all"))
+    assert "Restored *Acme*" in ephemeral(slack.command("restore acme"))
+    assert "Logged a green check-in for *Acme*" in ephemeral(slack.command("checkin acme green kickoff went well"))
+
+
 def test_card_buttons_archive_restore_and_edit(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, lee: str
 ) -> None:
