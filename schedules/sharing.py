@@ -44,6 +44,9 @@ from storage.store import Store
 logger = logging.getLogger("partner.sharing")
 
 LOOKUPS_PER_TICK = 40
+# users.info's lasting answers on a listed member (deleted since, or not visible to Partner): not a guest, and
+# not a reason to stop the look-up and hold the channel's posts, as a rate limit or an outage is.
+NO_SUCH_PERSON = frozenset({"user_not_found", "user_not_visible"})
 RECHECK_AFTER = timedelta(days=1)  # catches a channel_shared / channel_unshared event missed while Partner was down
 HOLD = timedelta(minutes=1)  # unchecked channels' nudges wait for the next tick's look-up
 MAX_HOLD = timedelta(minutes=15)  # …for this long at most after they were planned: a nudge is owed
@@ -213,7 +216,12 @@ def find_guests(
                 guest = GUEST_CHECKS.known(team_id, member)
                 if guest is None:
                     calls.left -= 1
-                    guest = GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=member)
+                    try:
+                        guest = GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=member)
+                    except WhoUnknown as e:
+                        if str(e) not in NO_SUCH_PERSON:
+                            raise
+                        guest = False  # Slack's lasting word that it knows nobody by that id here: nobody to keep out
                 if guest:
                     on_page.append(member)
         except (SlackApiError, OSError, WhoUnknown):

@@ -173,3 +173,17 @@ def test_slack_rate_limiting_the_member_list_holds_the_nudge_a_quarter_of_an_hou
     tick(store, settings, ny(2026, 11, 30, 9, 16))  # owed: where Partner last knew (not shared, no guest known)
     assert len(posts_in(fake_slack, "C0ACME")) == 1
     assert acme(store).channel_shared_checked_at is None  # still asked each tick, until Slack answers
+
+
+def test_a_member_slack_no_longer_knows_is_nobody_to_keep_out_and_holds_nothing(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings, bot: BotServer
+) -> None:
+    fake_slack.join_member("C0ACME", "U0GONE")  # listed in the channel, but users.info answers user_not_found
+    clock.set(ny(2026, 11, 30, 8, 50))  # a Monday: the day's call is due at 09:00
+    add_acme(slack, bot)
+    assert not acme(store).channel_shared and acme(store).channel_shared_checked_at is not None  # looked up, done
+    assert "Summary not posted" not in ephemeral(slack.command("checkin acme green kickoff went well"))
+    bot.settle()
+    tick(store, settings, ny(2026, 11, 30, 9, 0))  # the call nudge on time, in the channel
+    posts = posts_in(fake_slack, "C0ACME")
+    assert len(posts) == 2 and "kickoff went well" in posts[0] and "Time for the daily call" in posts[1], posts
