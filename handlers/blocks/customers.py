@@ -290,7 +290,12 @@ def customer_card(
         ),
         f"*Channel*\n{channel}",
         f"*Time zone*\n{calendar}",
-        f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}"
+        (
+            # No cadence, so no nudge will ever come: say how to set one rather than "next nudge —".
+            f"*Cadence*\nnone yet: `/partner cadence {customer.name} weekly tue 10:00` sets one"
+            if not customer.cadence and customer.paused_at is None and row.next_nudge is None
+            else f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}"
+        )
         + (f"\n_{customer.snooze_reason}_" if is_snoozed(customer, now) and customer.snooze_reason else "")
         + (f"\n{standing_text(row)}" if row.standing is not None else ""),
         f"*Tier*\n{tier_text(customer.tier)}",

@@ -433,7 +433,14 @@ def test_show_card_with_last_five_checkins_and_buttons(slack: SlackRequests, sto
     text = json.dumps(card)
     assert card["blocks"][0] == {"type": "header", "text": {"type": "plain_text", "text": "Acme Corp", "emoji": True}}
     fields = " ".join(f["text"] for f in card["blocks"][1]["fields"])
-    for expected in ("<@U0001>", "<#C0ACME>", "America/New_York", "no cadence", "*Tier*", "*Health*\n:large_"):
+    for expected in (
+        "<@U0001>",
+        "<#C0ACME>",
+        "America/New_York",
+        "*Cadence*\nnone yet: `/partner cadence Acme Corp weekly tue 10:00`",
+        "*Tier*",
+        "*Health*\n:large_",
+    ):
         assert expected in fields
     checkins = [b for b in card["blocks"] if "text" in b and "<@U0001>\n" in b["text"]["text"]]
     assert len(checkins) == 5
@@ -684,6 +691,8 @@ def test_a_new_teams_empty_lists_say_why_and_what_to_do(slack: SlackRequests, st
         slack.command("list mine", user_id="U0002", user_name="sam").json()["blocks"], ensure_ascii=False
     )
     assert "You don't own any customers yet: `/partner list all` shows the whole team's (1)." in blocks, blocks
+    card = json.dumps(slack.command("show acme").json()["blocks"], ensure_ascii=False)
+    assert "*Cadence*\\nnone yet: `/partner cadence Acme Corp weekly tue 10:00` sets one" in card, card
     row = json.dumps(slack.command("list all", user_id="U0002", user_name="sam").json()["blocks"], ensure_ascii=False)
     assert "no check-in yet · next nudge — (no cadence)" in row and "mood no check-in yet" not in row, row
 
