@@ -33,9 +33,10 @@ from domain.customers import shared_with_another_organisation
 from domain.surveys import LEVELS
 from handlers.blocks.digest import DigestSummary, Escalation, Streak, TheirView, TierMove, digest_blocks, digest_text
 from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sort_by_risk
+from handlers.permissions import WhoUnknown
 from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
 from schedules.sender import Message, Skip, register
-from schedules.sharing import impatient
+from schedules.sharing import GUEST_CALLS_NOW, Calls, LookUpUnfinished, impatient, look_up
 from schedules.slack_http import TRANSIENT, files_upload_v2
 from storage.home import DIGEST_CHOSEN_BY, DIGEST_SET_AT
 from storage.models import Customer, Nudge, Workspace
@@ -317,20 +318,27 @@ def send_digest(
 # --------------------------------------------------------------------------- scheduled: plan, render, chart
 
 
-def stop_digest_in_shared_channel(*, store: Store, client: WebClient, workspace: Workspace, channel_id: str) -> None:
-    """The team digest's channel now shared with another organisation: the digest (every customer's health and
-    risks) stops going there, and the admin who chose it is told, as `/partner digest channel` refuses such a
-    channel. Slack's channel_shared event says so; the digest's own look-up finds one shared while Partner was down."""
+def stop_digest_in_shared_channel(
+    *, store: Store, client: WebClient, workspace: Workspace, channel_id: str, guests: bool = False
+) -> None:
+    """The team digest's channel now read from outside the team — shared with another organisation, or (`guests`)
+    with guests of the workspace among its members: the digest (every customer's health and risks) stops going
+    there, and the admin who chose it is told, as `/partner digest channel` refuses such a channel. Slack's
+    channel_shared event or a guest joining says so; the digest's own look-up finds one while Partner was down."""
+    outside = (
+        f"Guests of the workspace are among the members of <#{channel_id}>: guests read this channel"
+        if guests
+        else f"<#{channel_id}> is now shared with another organisation through Slack Connect"
+    )
     _stop_digest_and_tell(
         store=store,
         client=client,
         workspace=workspace,
         channel_id=channel_id,
-        why="shared with another organisation",
+        why="read by guests" if guests else "shared with another organisation",
         text=(
-            f"<#{channel_id}> is now shared with another organisation through Slack Connect, so the weekly "
-            "team digest (every customer's health and risks) no longer goes there. Pick an internal channel: "
-            "`/partner digest channel #channel`."
+            f"{outside}, so the weekly team digest (every customer's health and risks) no "
+            "longer goes there. Pick an internal channel: `/partner digest channel #channel`."
         ),
     )
 
@@ -382,12 +390,16 @@ def _stop_digest_and_tell(
         logger.warning("could not tell %s that the digest channel was %s", chooser, why, exc_info=True)
 
 
-def _shared_since_chosen(*, store: Store, client: WebClient | SlackClients, workspace: Workspace) -> bool | None:
-    """Whether the digest channel was shared with another organisation since it was chosen (a channel_shared event
-    missed while Partner was down): then the digest is turned off and its admin told. None while Slack cannot say
-    (rate limited, down, no answer): the digest waits for a later tick rather than go where the customer may read
-    it, and the tick is not held up by a Retry-After. A lasting refusal (no installation, a private channel Partner
-    left, a refused token) lets the digest go: the sender says why it cannot post."""
+def _shared_since_chosen(
+    *, store: Store, client: WebClient | SlackClients, workspace: Workspace, now: datetime
+) -> bool | None:
+    """Whether the digest channel was shared with another organisation, or has guests of the workspace among its
+    members, since it was chosen (an event missed while Partner was down): then the digest is turned off and its
+    admin told. None while Slack cannot say (rate limited, down, no answer, a member Slack cannot place, a member
+    list longer than GUEST_CALLS_NOW: the look-up goes on from there next tick): the digest waits for a later tick
+    rather than go where the customer may read it, and the tick is not held up by a Retry-After. A lasting refusal
+    (no installation, a private channel Partner left, a refused token) lets the digest go: the sender says why it
+    cannot post."""
     channel_id = workspace.digest_channel_id
     if not channel_id:
         return False
@@ -404,7 +416,20 @@ def _shared_since_chosen(*, store: Store, client: WebClient | SlackClients, work
         logger.info("conversations.info for the digest channel %s failed: %r", channel_id, e)
         return None
     if not shared_with_another_organisation(channel):
-        return False
+        # The same guest look-up as a customer's channel's (schedules/sharing.py), its answer kept alike.
+        try:
+            calls = Calls(GUEST_CALLS_NOW)
+            if not look_up(
+                slack, store, team_id=workspace.team_id, channel_id=channel_id, now=now, calls=calls, channel=channel
+            ):
+                return False
+        except (SlackApiError, OSError, WhoUnknown, LookUpUnfinished) as e:
+            logger.info("digest channel %s: who reads it is a later tick's to learn (%s)", channel_id, type(e).__name__)
+            return None
+        stop_digest_in_shared_channel(
+            store=store, client=slack, workspace=workspace, channel_id=channel_id, guests=True
+        )
+        return True
     stop_digest_in_shared_channel(store=store, client=slack, workspace=workspace, channel_id=channel_id)
     return True
 
@@ -428,7 +453,7 @@ def plan_digests(
             continue  # its time had passed when the digest was set up: the first one is next week's, not "late"
         if store.existing_nudge_keys(team_id=workspace.team_id, kind=DIGEST, keys=[("team", week)]):
             continue  # planned by an earlier tick: the channel was looked up then
-        if _shared_since_chosen(store=store, client=client, workspace=workspace) is not False:
+        if _shared_since_chosen(store=store, client=client, workspace=workspace, now=now) is not False:
             continue  # shared: turned off; or Slack cannot say yet: the next tick asks again
         if store.plan_nudge(
             team_id=workspace.team_id,

@@ -18,7 +18,7 @@ from handlers.commands.add import user_timezone
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.export import open_dm, run_after_ack
 from handlers.parsing import parse_channel, parse_key_value, tokenize
-from handlers.permissions import require_workspace_admin
+from handlers.permissions import WhoUnknown, require_workspace_admin
 from schedules.digest import (
     build_digest,
     digest_chart,
@@ -27,6 +27,7 @@ from schedules.digest import (
     parse_digest_time,
     upload_chart,
 )
+from schedules.sharing import GUEST_CALLS_NOW, Calls, LookUpUnfinished, look_up
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -73,30 +74,53 @@ def set_channel(call: CommandCall, words: list[str]) -> Reply:
             f"'{words[0]}' is not a channel I can find. Pick it from Slack's suggestions as you type #."
             f" Usage: `{USAGE}`"
         )
-    if _shared_with_another_organisation(call, channel.id):
+    why = _read_from_outside(call, channel.id)
+    if why:
         # The team digest tells every customer's health and risks: never where a customer's people read.
         raise UserError(
-            f"<#{channel.id}> is shared with another organisation through Slack Connect, so people outside the "
-            "team would read the digest (every customer's health and risks). Pick an internal channel. "
-            f"Usage: `{USAGE}`"
+            f"{why}, so people outside the team would read the digest (every customer's health "
+            f"and risks). Pick an internal channel. Usage: `{USAGE}`"
         )
     call.store.set_digest_channel(team_id=call.team_id, channel_id=channel.id, now=call.now, chosen_by=call.user_id)
     call.followup["join_digest_channel"] = channel.id  # joining can be slow: after the ack (handlers.followups)
     return {"text": ":calendar: " + settings_line(call)}
 
 
-def _shared_with_another_organisation(call: CommandCall, channel_id: str) -> bool:
-    """What Slack says of the channel now; a channel it won't describe (private, Partner not in it yet; Slack slow)
-    is taken as internal: the join after the answer says what to do about it."""
+def _read_from_outside(call: CommandCall, channel_id: str) -> str:
+    """Why people outside the team read the channel now, the refusal's first words ("" when they do not): shared with
+    another organisation (Slack Connect), or guests of the workspace among its members — the same look-up as a
+    customer's channel's (schedules/sharing.py), its answer kept alike. A channel Slack won't describe (private,
+    Partner not in it yet; Slack slow), or whose members it cannot all place now (GUEST_CALLS_NOW), is taken as
+    internal: the join after the answer says what to do about it, and the digest's own look-up before each digest
+    turns it off if guests read it."""
     try:
         channel = call.client.conversations_info(channel=channel_id)["channel"]
     except (SlackApiError, OSError) as e:  # OSError: a timeout or a dropped connection
         logger.info("conversations.info for the digest channel %s failed: %r", channel_id, e)
-        return False
-    shared = shared_with_another_organisation(channel)
-    # Worth keeping, as `/partner ask` does: a customer's channel keeps Partner's internal posts out when shared.
-    call.store.set_channel_shared(team_id=call.team_id, channel_id=channel_id, shared=shared, now=call.now)
-    return shared
+        return ""
+    if shared_with_another_organisation(channel):
+        # Worth keeping, as `/partner ask` does: a customer's channel keeps Partner's internal posts out when shared.
+        call.store.set_channel_shared(team_id=call.team_id, channel_id=channel_id, shared=True, now=call.now)
+        return f"<#{channel_id}> is shared with another organisation through Slack Connect"
+    try:
+        calls = Calls(GUEST_CALLS_NOW)
+        guests = look_up(
+            call.client,
+            call.store,
+            team_id=call.team_id,
+            channel_id=channel_id,
+            now=call.now,
+            calls=calls,
+            channel=channel,
+        )
+    except (SlackApiError, OSError, WhoUnknown, LookUpUnfinished) as e:
+        logger.info(
+            "digest channel %s: its guests are the digest's look-up's to learn (%s)", channel_id, type(e).__name__
+        )
+        return ""
+    return (
+        f"<#{channel_id}>: guests read this channel (guests of the workspace are among its members)" if guests else ""
+    )
 
 
 def set_time(call: CommandCall, words: list[str]) -> Reply:

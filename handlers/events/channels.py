@@ -80,7 +80,11 @@ def guest_joined_channel(
     team_id, channel_id, user_id = context.team_id, event.get("channel"), event.get("user")
     if not team_id or not isinstance(channel_id, str) or not channel_id or not isinstance(user_id, str) or not user_id:
         return
-    if not store.customers_in_channel(team_id=team_id, channel_id=channel_id, include_archived=True):
+    workspace = store.digest_workspace(team_id=team_id)
+    digest_here = workspace is not None and workspace.digest_channel_id == channel_id
+    if not digest_here and not store.customers_in_channel(
+        team_id=team_id, channel_id=channel_id, include_archived=True
+    ):
         return
     try:
         guest = GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=user_id)
@@ -89,10 +93,28 @@ def guest_joined_channel(
             logger.info(
                 "channel %s: could not tell whether %s is a guest: looked up again next tick", channel_id, user_id
             )
+        return  # the digest's channel: the digest's own look-up before it goes out asks again
+    if guest:
+        flag_guest_channel(context, client, store, clock, channel_id=channel_id, user_id=user_id)
+
+
+def flag_guest_channel(
+    context: BoltContext, client: WebClient, store: Store, clock: Clock, *, channel_id: str, user_id: str
+) -> None:
+    """A guest of the workspace is a member of this channel now (joined it, or was made a guest): a customer's
+    channel reads like a shared one at once; the team digest's channel stops getting the digest, its admin told,
+    as when it is shared through Slack Connect."""
+    team_id = context.team_id
+    if not team_id:
         return
-    if guest and store.note_channel_guest(team_id=team_id, channel_id=channel_id, user_id=user_id, now=clock()):
-        logger.info("channel %s: guest %s joined: read from outside the team", channel_id, user_id)
+    if store.note_channel_guest(team_id=team_id, channel_id=channel_id, user_id=user_id, now=clock()):
+        logger.info("channel %s: guest %s is a member: read from outside the team", channel_id, user_id)
         refresh_channel_homes(context, store, team_id, channel_id)
+    workspace = store.digest_workspace(team_id=team_id)
+    if workspace is not None and workspace.digest_channel_id == channel_id:
+        stop_digest_in_shared_channel(
+            store=store, client=client, workspace=workspace, channel_id=channel_id, guests=True
+        )
 
 
 def member_left(event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock) -> None:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import schedules.sharing
+from bot.app import make_client
 from bot.settings import Settings
 from handlers.permissions import GUEST_CHECKS
+from schedules.jobs import run_tick
 from storage.store import Store
 from tests.e2e.test_foundation import ephemeral
 from tests.e2e.test_shared_channels import (
@@ -29,7 +32,7 @@ from tests.e2e.test_shared_channels import (
 )
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BotServer, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 GUEST = "U0CUST1"
 GUESTS_READ = (
@@ -187,3 +190,55 @@ def test_a_member_slack_no_longer_knows_is_nobody_to_keep_out_and_holds_nothing(
     tick(store, settings, ny(2026, 11, 30, 9, 0))  # the call nudge on time, in the channel
     posts = posts_in(fake_slack, "C0ACME")
     assert len(posts) == 2 and "kickoff went well" in posts[0] and "Time for the daily call" in posts[1], posts
+
+
+ADMIN = "U0002"  # Sam, a workspace admin in the fake Slack
+
+
+def digest_channel(store: Store) -> str | None:
+    workspace = store.digest_workspace(team_id=TEAM_ID)
+    return workspace.digest_channel_id if workspace is not None else None
+
+
+def told_admin(fake: FakeSlack) -> list[str]:
+    return [c.params["text"] for c in fake.calls_to("chat.postMessage") if c.params.get("channel") == ADMIN]
+
+
+def test_a_channel_guests_read_is_refused_for_the_team_digest(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    fake_slack.join_member("C0ACME", GUEST)
+    text = slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    assert "<#C0ACME>: guests read this channel" in text, text
+    assert "people outside the team would read the digest" in text and "Pick an internal channel" in text
+    assert digest_channel(store) is None and fake_slack.calls_to("conversations.join") == []
+    assert "goes to <#C0001>" in slack.command("digest channel <#C0001|general>", user_id=ADMIN).json()["text"]
+
+
+def test_a_guest_joining_the_digest_channel_turns_the_digest_off_and_tells_its_admin_once(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    fake_slack.join_member("C0ACME", GUEST)
+    for _ in range(2):  # delivered twice: told once
+        event(slack, "member_joined_channel", user=GUEST, channel_type="C", team="T0001")
+    assert digest_channel(store) is None
+    (told,) = told_admin(fake_slack)
+    assert "<#C0ACME>: guests read this channel" in told and "no longer goes there" in told, told
+
+
+def test_a_digest_channel_a_guest_joined_while_partner_was_down_gets_no_digest(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings
+) -> None:
+    assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    fake_slack.wait_for("conversations.join")
+    fake_slack.join_member("C0ACME", GUEST)  # its member_joined_channel event never came
+    monday = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)  # Mondays at 09:00 UTC
+    for minutes in (0, 1, 60):
+        assert not run_tick(
+            store=store, client=make_client(settings), now=monday + timedelta(minutes=minutes), settings=settings
+        ).failed
+    assert posts_in(fake_slack, "C0ACME") == []
+    assert digest_channel(store) is None
+    (told,) = told_admin(fake_slack)
+    assert "guests read this channel" in told, told
