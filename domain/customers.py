@@ -153,9 +153,15 @@ def _close_names(keyed: list[tuple[str, T]], words: Sequence[str], name_of: Call
 
 
 def require_customer(
-    customers: Sequence[T], words: Sequence[str], *, name_of: Callable[[T], str], usage: str
+    customers: Sequence[T],
+    words: Sequence[str],
+    *,
+    name_of: Callable[[T], str],
+    usage: str,
+    shown: Callable[[str], str] = str,
 ) -> tuple[T, list[str]]:
-    """Like match_customer, but a miss becomes a friendly UserError."""
+    """Like match_customer, but a miss becomes a friendly UserError; `shown` puts a name into its text (the caller
+    knows the text is Slack's mrkdwn, where a name is shown as typed)."""
     if not words:
         raise UserError(f"Which customer? Usage: `{usage}`")
     match = match_customer(customers, words, name_of=name_of)
@@ -163,12 +169,12 @@ def require_customer(
         return match.customer, match.rest
     typed = words[0]
     if match.candidates:
-        names = ", ".join(f"*{name_of(c)}*" for c in match.candidates[:10])
+        names = ", ".join(f"*{shown(name_of(c))}*" for c in match.candidates[:10])
         raise UserError(f"'{typed}' matches more than one customer: {names}. Type more of the name.")
     if not customers:
         raise UserError("There are no customers yet. Add one with `/partner add <name> [#channel] [@owner]`.")
     if match.suggestions:
-        raise UserError(f"No customer matches '{typed}' — did you mean {' or '.join(match.suggestions)}?")
+        raise UserError(f"No customer matches '{typed}' — did you mean {' or '.join(map(shown, match.suggestions))}?")
     raise UserError(f"No customer matches '{typed}'. See them all with `/partner list`.")
 
 

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from bot.settings import Settings
 from domain import boundaries as rules
 from domain.errors import UserError
+from handlers.blocks import mrkdwn_name
 from handlers.permissions import require_change
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
@@ -58,7 +59,7 @@ def require_boundary(store: Store, *, team_id: str, boundary_id: int) -> tuple[C
         raise UserError("That working agreement no longer exists.")
     if customer.archived_at is not None:  # a button drawn before the archive: the agreement is kept, not gone
         raise UserError(
-            f"*{customer.name}* is archived, so its working agreements are on hold. "
+            f"*{mrkdwn_name(customer.name)}* is archived, so its working agreements are on hold. "
             f"Bring it back with `/partner restore {customer.name}`."
         )
     return customer, record
@@ -244,7 +245,8 @@ def slip_outcome(logged: LoggedSlip, customer: Customer, settings: Settings | No
     nothing."""
     if logged.paused:
         return (
-            f" (kept in its history: *{customer.name}* is paused, so it counts toward neither an escalation nor "
+            f" (kept in its history: *{mrkdwn_name(customer.name)}* is paused, so it counts toward "
+            "neither an escalation nor "
             "the agreement holding)."
         )
     summary = slip_summary(logged.record, _policy(settings), now)

@@ -41,9 +41,19 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def escape(text: str) -> str:
-    """What Slack would have sent for `text` typed in a message: plain text made safe to restate in mrkdwn."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# Slack's mrkdwn has no escape for `*` `_` `~` and `` ` ``, only entities for `&` `<` `>`. What every client shows as
+# plain text, unformatted and copied as is, is the fallback text of a date it cannot format (an unknown `{_}` token):
+# jsx-slack's <Escape>. A zero-width space would not do: it reads as a word's edge, so it makes markers pair.
+_FORMATTING = re.compile(r"[*_~`]")
+
+
+def escape(text: str, *, literal: bool = False) -> str:
+    """What Slack would have sent for `text` typed in a message: plain text made safe to restate in mrkdwn.
+
+    `literal`: text that is never mrkdwn (a customer's name), shown as typed: `*NIX Labs` or `_Acme_` turn no part
+    of the message bold or italic. Notes and agreements are the user's own mrkdwn, formatted as they typed them."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _FORMATTING.sub(lambda marker: f"<!date^0^{{_}}|{marker.group()}>", text) if literal else text
 
 
 # A person or a channel as Slack writes them in a message's text (`<@U0456>`, `<#C0123|acme>`).

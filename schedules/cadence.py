@@ -29,7 +29,7 @@ from slack_sdk.errors import SlackApiError
 from bot.oauth import NotInstalled, SlackClients, client_for
 from bot.settings import Settings
 from domain.boundaries import defuse_broadcasts
-from handlers.blocks import local_time
+from handlers.blocks import local_time, mrkdwn_name
 from handlers.blocks.nudges import nudge_blocks
 from schedules import planner
 from schedules.planner import CADENCE, OVERDUE
@@ -424,13 +424,13 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
             return Skip(f"its owner {gone} is deactivated in Slack, and there is no channel to tell", "cancelled")
     mention = f"<@{owner}> " if owner and channel else ""
     when = local_time(local)
-    headline = f":telephone_receiver: {mention}Time for the {kind} with *{customer.name}* — {when} ({tz})."
+    headline = f":telephone_receiver: {mention}Time for the {kind} with *{mrkdwn_name(customer.name)}* — {when} ({tz})."
     if gone and owner is None:
         headline += f"\n:warning: {owner_gone_text(gone, customer.name)}"
     if launch and customer.launch_until is not None:
         until = customer.launch_until
         headline += f" Launch mode: daily calls until {until:%a} {until.day} {until:%b}."
-    text = f"Time for the {kind} with {customer.name} ({when} {tz})"
+    text = f"Time for the {kind} with {mrkdwn_name(customer.name)} ({when} {tz})"
     back = ""
     if snoozed_on:
         day = date.fromisoformat(snoozed_on)
@@ -449,7 +449,7 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         user=owner,
         customer_id=customer.id,
         # An owner digest's notification reads these lines alone: a call coming back says so, as its blocks do.
-        digest=f"{kind} with *{customer.name}* at {when}" + (f" ({back})" if back else ""),
+        digest=f"{kind} with *{mrkdwn_name(customer.name)}* at {when}" + (f" ({back})" if back else ""),
     )
 
 
@@ -479,7 +479,7 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
             last = f" Last call: {label}."
     else:  # a lapse counted from the day the customer was added already says so
         last = "" if "no call logged yet" in reason.lower() else " No call logged yet."
-    text = f":warning: *{customer.name}* is overdue: {reason}.{last}"
+    text = f":warning: *{mrkdwn_name(customer.name)}* is overdue: {reason}.{last}"
     channel, owner = destination(customer, now)
     gone = nudge.payload.get(OWNER_GONE)
     if gone and gone == owner:  # nobody reads a deactivated owner's DMs: the team sees it instead
@@ -490,12 +490,12 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         text += f" {owner_gone_text(gone, customer.name)}"
     assert nudge.id is not None
     return Message(
-        text=f"{customer.name} is overdue: {reason}",
+        text=f"{mrkdwn_name(customer.name)} is overdue: {reason}",
         blocks=nudge_blocks(nudge_id=nudge.id, text=text, outcome=nudge.payload.get("outcome"), skip=False),
         channel=None if owner else channel,
         user=owner,
         customer_id=customer.id,
-        digest=f"*{customer.name}* is overdue: {reason}",
+        digest=f"*{mrkdwn_name(customer.name)}* is overdue: {reason}",
     )
 
 

@@ -42,7 +42,7 @@ from domain.health import (
     what_moved,
 )
 from domain.surveys import LEVELS
-from handlers.blocks import section
+from handlers.blocks import mrkdwn_name, section
 from handlers.blocks.health import drop_alert_text, gap_alert_text
 from handlers.blocks.surveys import LEVEL_NAMES
 from handlers.home_publisher import request_home_refresh
@@ -695,7 +695,7 @@ def render_health_drop(nudge: Nudge, store: Store, now: datetime) -> Message | S
     text = drop_alert_text(
         customer, high=high, latest=latest, reasons=reasons, current=customer.health_score, moved=moved, gap=gap_text
     )
-    line = f"*{customer.name}*'s health fell from {high} to {latest}"
+    line = f"*{mrkdwn_name(customer.name)}*'s health fell from {high} to {latest}"
     if customer.health_score is not None and customer.health_score != latest:
         line += f" (now {customer.health_score})"
     if gap_text is not None:

@@ -92,7 +92,7 @@ from bot.memory import fewer_full_collections
 from bot.oauth import NotInstalled, SlackClients, client_for
 from domain.checkins import CHANNEL_RETRY_AFTER as CHANNEL_RETRY_AFTER  # the planners read it from here
 from domain.checkins import GONE_CHANNEL, summary_day
-from handlers.blocks import context, section
+from handlers.blocks import context, mrkdwn_name, section
 from handlers.blocks.checkin import checkins_summary, owner_alert_text
 from schedules.slack_http import (
     TEAM_ACCESS_REVOKED,
@@ -1464,7 +1464,8 @@ def _render_channel_problem(nudge: Nudge, store: Store, now: datetime) -> Messag
         return Skip("customer gone", "cancelled")
     why = _channel_trouble(channel_id, error, f"/partner edit {customer.name} #channel")
     text = (
-        f":warning: I couldn't post in *{customer.name}*'s channel. {why}. Until then its nudges come to you here;"
+        f":warning: I couldn't post in *{mrkdwn_name(customer.name)}*'s channel. {why}. Until then its "
+        "nudges come to you here;"
         " working-agreement reminders and check-in summaries, meant for the channel, are skipped."
     )
     return Message(text=text, blocks=[section(text)], user=nudge.recipient_id)
@@ -1486,7 +1487,7 @@ def _channel_trouble(channel_id: str, error: str, pick_another: str) -> str:
 
 def _render_delivery_failed(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id) if nudge.customer_id else None
-    about = f" about *{customer.name}*" if customer else ""
+    about = f" about *{mrkdwn_name(customer.name)}*" if customer else ""
     spec = RENDERERS.get(str(nudge.payload.get("failed_kind")))
     what = spec.label if spec is not None else "a message"
     error = str(nudge.payload.get("error"))

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from slack_sdk import WebClient
 
 from bot.settings import DEFAULT_SURVEY_SCHEDULE, Settings
-from handlers.blocks import section
+from handlers.blocks import mrkdwn_name, section
 from handlers.blocks.surveys import SURVEY_NAMES, survey_button
 from handlers.home_publisher import request_home_refresh
 from schedules.health import customer_calendar
@@ -107,7 +107,7 @@ def plan_survey_prompts(*, store: Store, client: WebClient, now: datetime, setti
 
 def prompt_message(customer: Customer, survey: str) -> tuple[str, list[dict[str, object]]]:
     name = SURVEY_NAMES[survey]
-    text = f":clipboard: Time for the *{name.lower()}* of *{customer.name}* — one screen, under a minute."
+    text = f":clipboard: Time for the *{name.lower()}* of *{mrkdwn_name(customer.name)}* — one screen, under a minute."
     return text, [section(text, accessory=survey_button(customer.id, survey, text="Answer now"))]
 
 

@@ -22,6 +22,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain import boundaries as rules
 from domain.errors import UserError
+from handlers.blocks import mrkdwn_name
 from handlers.blocks.boundaries import (
     SURFACE_LIST,
     SURFACE_SUGGESTION,
@@ -226,7 +227,7 @@ def slip(
     )
     after = logged.record
     outcome = slip_outcome(logged, customer, settings, now)
-    confirmation = f"Logged a slip on {quoted(after.rule.text)} with *{customer.name}*{outcome}"
+    confirmation = f"Logged a slip on {quoted(after.rule.text)} with *{mrkdwn_name(customer.name)}*{outcome}"
     if not logged.created:
         confirmation = f"That slip on {quoted(after.rule.text)} is already logged."
     else:
@@ -407,7 +408,7 @@ def call_outside_yes(
         now=now,
     )
     outcome = slip_outcome(logged, customer, settings, now)
-    text = f"Logged a slip on {quoted(logged.record.rule.text)} with *{customer.name}*{outcome}"
+    text = f"Logged a slip on {quoted(logged.record.rule.text)} with *{mrkdwn_name(customer.name)}*{outcome}"
     if logged.created:
         request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
     _answer(body, respond, replace_original=True, text=text)

@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers.actions.nudges import open_snooze_modal
-from handlers.blocks import is_row_id
+from handlers.blocks import is_row_id, mrkdwn_name
 from handlers.blocks.customers import customer_modal
 from handlers.commands.list import list_page
 from handlers.commands.show import card_message
@@ -102,7 +102,7 @@ def edit_from_card(
     ack()
     customer = _customer(store, body, action, context)
     if customer.archived_at is not None:
-        raise UserError(f"*{customer.name}* is archived; restore it before editing.")
+        raise UserError(f"*{mrkdwn_name(customer.name)}* is archived; restore it before editing.")
     require_change(client, settings, user_id=body["user"]["id"], customer=customer, action="edit")
     channel_id = (body.get("channel") or {}).get("id")  # the card's channel: told there once the form is saved
     client.views_open(trigger_id=body["trigger_id"], view=customer_modal(customer=customer, channel_id=channel_id))
@@ -122,7 +122,7 @@ def snooze_from_card(
     ack()
     customer = _customer(store, body, action, context)
     if customer.archived_at is not None:
-        raise UserError(f"*{customer.name}* is archived, so it gets no nudges; restore it to snooze them.")
+        raise UserError(f"*{mrkdwn_name(customer.name)}* is archived, so it gets no nudges; restore it to snooze them.")
     open_snooze_modal(client, body["trigger_id"], customer, nudge_id=None, now=clock(), settings=settings)
 
 

@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers.actions.home import home_card, home_card_customer, modal_source
+from handlers.blocks import mrkdwn_name
 from handlers.blocks.surveys import ASK, parse_survey_button, parse_survey_menu, survey_modal
 from handlers.commands.ask import ask_customer
 from handlers.commands.lookup import live_customer
@@ -185,7 +186,7 @@ def open_customer_view(
             raise UserError(WHO_UNKNOWN) from None
     if not external:
         raise UserError(
-            f"This one is for *{customer.name}*'s people, to tell us how they see us. "
+            f"This one is for *{mrkdwn_name(customer.name)}*'s people, to tell us how they see us. "
             f"Record our own view with `/partner survey {customer.name} level`."
         )
     open_survey_modal(

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain import boundaries as rules
 from domain.calendar import WorkCalendar
-from handlers.blocks import context, plain, section, truncate
+from handlers.blocks import context, mrkdwn_name, plain, section, truncate
 from handlers.ids import (
     BOUNDARY_ACTIVATE,
     BOUNDARY_CALL_NO,
@@ -199,11 +199,11 @@ def boundary_list(
     """The `/partner boundary <customer> list` answer: text and blocks."""
     if not records:
         text = (
-            f"*{customer.name}* has no working agreements yet. Start with your most important need: "
+            f"*{mrkdwn_name(customer.name)}* has no working agreements yet. Start with your most important need: "
             f'`/partner boundary {customer.name} add "We answer within one business day" kind=response_time value=1d`'
         )
         return {"text": text, "blocks": [section(text)]}
-    intro = f"*Working agreements with {customer.name}* — introduced one at a time, most important first."
+    intro = f"*Working agreements with {mrkdwn_name(customer.name)}* — introduced one at a time, most important first."
     blocks = [section(intro), *_boundary_blocks(records, now, policy, cal, SURFACE_LIST)]
     blocks.append(
         context(
@@ -213,7 +213,7 @@ def boundary_list(
         )
     )
     lines = [f"{r.number}. {quoted(r.rule.text)} — {r.rule.status}" for r in records]
-    return {"text": f"Working agreements with {customer.name}:\n" + "\n".join(lines), "blocks": blocks}
+    return {"text": f"Working agreements with {mrkdwn_name(customer.name)}:\n" + "\n".join(lines), "blocks": blocks}
 
 
 def boundary_section_blocks(
@@ -253,7 +253,7 @@ def escalation_blocks(
     """The question to the owner after repeated slips; ``decided`` = (option, user id) once answered, with ``note``
     saying what else the decision changed."""
     rule = record.rule
-    head = f":warning: *{customer.name}* — a working agreement keeps slipping"
+    head = f":warning: *{mrkdwn_name(customer.name)}* — a working agreement keeps slipping"
     question = rules.escalation_text(rule, now, policy)
     since = now - policy.escalate_window
     recent = [s for s in rule.slips if s.at > since][-MAX_HISTORY:]
@@ -290,7 +290,7 @@ def escalation_blocks(
         blocks.append(context(f":ballot_box_with_check: <@{user_id}> {DECISION_DONE[option]}."))
         if note:
             blocks.append(context(note))
-    text = f"{quoted(rule.text)} with {customer.name} keeps slipping. {question}"
+    text = f"{quoted(rule.text)} with {mrkdwn_name(customer.name)} keeps slipping. {question}"
     return {"text": text, "blocks": blocks}
 
 
@@ -304,14 +304,14 @@ def suggestion_blocks(
     here is the next one, with a button to activate it."""
     weeks = policy.hold_after.days // 7
     if held is not None and held.rule.status == "retired" and held.rule.held_at is None:
-        lead = f":seedling: {quoted(held.rule.text)} was retired for *{customer.name}* before it held."
+        lead = f":seedling: {quoted(held.rule.text)} was retired for *{mrkdwn_name(customer.name)}* before it held."
     elif held is not None:
-        lead = f":seedling: {quoted(held.rule.text)} has held with *{customer.name}*"
+        lead = f":seedling: {quoted(held.rule.text)} has held with *{mrkdwn_name(customer.name)}*"
         at = held.rule.held_at
         quiet = at is not None and rules.has_held(held.rule, at, policy)
         lead += f" — {weeks} week{'' if weeks == 1 else 's'} without a slip." if quiet else "."
     else:
-        lead = f":seedling: *{customer.name}* has no need being introduced right now."
+        lead = f":seedling: *{mrkdwn_name(customer.name)}* has no need being introduced right now."
     ask = f"Ready to introduce the next one? *{quoted(proposed.rule.text)}*"
     text = f"{lead} {ask}"
     return {
@@ -339,7 +339,8 @@ def call_window_question(
     local = cal.local_datetime(call_at)
     agreed = rules.say_contact_window(window)
     text = (
-        f"You logged a call with *{customer.name}* at {local:%H:%M} their time ({day_label(call_at, cal)}). "
+        f"You logged a call with *{mrkdwn_name(customer.name)}* at {local:%H:%M} their time "
+        f"({day_label(call_at, cal)}). "
         f"Was this call outside the agreed {agreed} window?"
     )
     value = f"{record.id}:{checkin_id}"
@@ -390,7 +391,9 @@ def renegotiate_modal(customer: Customer, record: BoundaryRecord, *, metadata: d
         "close": plain("Cancel", 24),
         "private_metadata": json.dumps({**metadata, "boundary_id": record.id}),
         "blocks": [
-            section(f"What you and *{customer.name}* now agree, instead of {quoted(truncate(rule.text, 200))}."),
+            section(
+                f"What you and *{mrkdwn_name(customer.name)}* now agree, instead of {quoted(truncate(rule.text, 200))}."
+            ),
             {
                 "type": "input",
                 "block_id": "text",

@@ -10,7 +10,7 @@ from typing import Any
 from domain.boundaries import defuse_broadcasts
 from domain.checkins import channel_gone
 from domain.health import mood_rating
-from handlers.blocks import MOOD_EMOJI, context, customer_option, mood_emoji, mood_label, plain, truncate
+from handlers.blocks import MOOD_EMOJI, context, customer_option, mood_emoji, mood_label, mrkdwn_name, plain, truncate
 from handlers.ids import (
     CHECKIN_CALL,
     CHECKIN_CUSTOMER,
@@ -42,7 +42,7 @@ def checkin_confirmation(
     kind = " call" if checkin.kind == "call" else ""
     note = truncate(checkin.note, 300)
     head = f"{mood_emoji(checkin.mood)} Logged a {mood_label(checkin.mood)}{kind} check-in"
-    text = f"{head} for *{customer.name}*: {note}"
+    text = f"{head} for *{mrkdwn_name(customer.name)}*: {note}"
     if counted_for is not None:
         text += f"\n_It counts for the call of {counted_for:%a} {counted_for.day} {counted_for:%b}, the nudge's day._"
     return text + _next_step(checkin) + unposted_summary_clause(customer, checkin.created_at, guests_read=guests_read)
@@ -70,7 +70,7 @@ def checkin_summary(customer: Customer, checkin: CheckIn) -> str:
     """The short summary posted in the customer's channel."""
     kind = {"call": " call", "message": ""}.get(checkin.kind, "")
     text = (
-        f"{mood_emoji(checkin.mood)} *{customer.name}* — {mood_label(checkin.mood)}{kind} check-in"
+        f"{mood_emoji(checkin.mood)} *{mrkdwn_name(customer.name)}* — {mood_label(checkin.mood)}{kind} check-in"
         f" by <@{checkin.author_id}>:\n"
         # A note typed as `/partner checkin … @channel …` keeps the words but pages no one in the customer's channel.
         f"{truncate(defuse_broadcasts(checkin.note), SUMMARY_NOTE)}"
@@ -93,10 +93,12 @@ def owner_alert_text(customer: Customer, checkin: CheckIn, *, reason: str, previ
         if previous and previous != checkin.mood:
             about.append(f"was {mood_label(previous)}")
         was = f" ({', '.join(about)})" if about else ""
-        head = f":rotating_light: <@{checkin.author_id}> logged a *red* check-in for *{customer.name}*{was}"
+        head = (
+            f":rotating_light: <@{checkin.author_id}> logged a *red* check-in for *{mrkdwn_name(customer.name)}*{was}"
+        )
     else:
         head = (
-            f":chart_with_downwards_trend: *{customer.name}* dropped from {mood_label(previous or '')}"
+            f":chart_with_downwards_trend: *{mrkdwn_name(customer.name)}* dropped from {mood_label(previous or '')}"
             f" to {mood_label(checkin.mood)}"
             f" — check-in by <@{checkin.author_id}>"
         )
@@ -112,7 +114,7 @@ def channel_problem_text(customer: Customer, error: str) -> str:
         "is_archived": f"{channel} is archived. Pick a live channel",
     }.get(error, f"Slack refused ({error}). Check the channel")
     return (
-        f"Your check-in for *{customer.name}* is saved, but I couldn't post its summary: {why} — "
+        f"Your check-in for *{mrkdwn_name(customer.name)}* is saved, but I couldn't post its summary: {why} — "
         f"`/partner edit {customer.name} channel=#other`, "
         f"or `/partner edit {customer.name} summary=off` to stop posting."
     )

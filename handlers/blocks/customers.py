@@ -20,6 +20,7 @@ from handlers.blocks import (
     mood_badge,
     mood_emoji,
     mood_label,
+    mrkdwn_name,
     paused_text,
     plain,
     section,
@@ -186,7 +187,10 @@ def list_message(
         owner = f"<@{customer.owner_id}>" if customer.owner_id else "no owner"
         if row.owner_gone:
             owner += f" ({OWNER_GONE_NOTE})"
-        top = f"*{customer.name}* · {owner} · tier {tier_text(customer.tier)} · health {health_text(customer)}"
+        top = (
+            f"*{mrkdwn_name(customer.name)}* · {owner} · tier {tier_text(customer.tier)} · health "
+            f"{health_text(customer)}"
+        )
         mood = f" · mood {mood_trend(row.moods)}" if row.moods else ""  # not "no check-in yet" twice
         nudge = nudge_text(row, now)
         if not customer.cadence and customer.paused_at is None and row.next_nudge is None:
@@ -196,7 +200,7 @@ def list_message(
             bottom += f"\n{standing_text(row)}"
         if (flag := channel_flag(customer)) is not None:
             bottom += f"\n{flag}"
-        lines.append(f"{customer.name}: {last}")
+        lines.append(f"{mrkdwn_name(customer.name)}: {last}")
         blocks.append(section(f"{top}\n{bottom}", accessory=button("Open", LIST_OPEN_CARD, str(customer.id))))
     if not rows:
         blocks.append(section(empty))
@@ -341,7 +345,7 @@ def customer_card(
             archive,
         ]
     blocks.append({"type": "actions", "block_id": "card_actions", "elements": actions})
-    text = f"{title}: owner {fields[0].split(chr(10))[1]}, {cadence}, health {health_text(customer)}"
+    text = f"{mrkdwn_name(title)}: owner {fields[0].split(chr(10))[1]}, {cadence}, health {health_text(customer)}"
     return {"text": text, "blocks": blocks}
 
 

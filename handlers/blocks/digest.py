@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from domain.surveys import LEVELS
-from handlers.blocks import context, paused_text, plain, section, tier_text, truncate
+from handlers.blocks import context, mrkdwn_name, paused_text, plain, section, tier_text, truncate
 from handlers.blocks.home import BAND_EMOJI, NO_VALUE, CustomerFacts
 from handlers.blocks.surveys import rating_result_text
 from storage.models import SurveyResponse
@@ -79,7 +79,7 @@ def _facts_line(facts: CustomerFacts) -> str:
     late = " · overdue" if facts.overdue else ""
     if facts.customer.paused_at is not None:  # owes no call: never overdue, and says why
         late = f" · {paused_text(facts.customer.paused_at, facts.tz)}"
-    return f"{BAND_EMOJI[facts.band]} *{truncate(facts.customer.name, 80)}* {score}{late}{owner}"
+    return f"{BAND_EMOJI[facts.band]} *{mrkdwn_name(truncate(facts.customer.name, 80))}* {score}{late}{owner}"
 
 
 def _tier(tier: str | None) -> str:
@@ -94,7 +94,7 @@ def _tier_move_line(move: TierMove) -> str:
     if len(steps) > 5:  # a busy week: where it started, the latest moves, where it is
         steps = [steps[0], "…", *steps[-3:]]
     path = " → ".join(steps)
-    line = f"*{move.customer}*: {path}"
+    line = f"*{mrkdwn_name(move.customer)}*: {path}"
     if move.old == move.new:
         return f"{line} (back where it was)"
     if move.old in LEVELS and move.new in LEVELS:
@@ -106,7 +106,7 @@ def _tier_move_line(move: TierMove) -> str:
 def _their_view_line(view: TheirView) -> str:
     """ "*Acme*: they see us as *supplier*; we say *partner* — the health score counts *supplier*": their view
     beside ours, and which one the score reads (the lower, as on the card)."""
-    line = f"*{view.customer}*: they see us as *{_tier(view.theirs)}*"
+    line = f"*{mrkdwn_name(view.customer)}*: they see us as *{_tier(view.theirs)}*"
     if view.ours not in LEVELS:
         line += " (our own view not rated yet)"
     elif view.ours == view.theirs:
@@ -175,13 +175,13 @@ def digest_blocks(summary: DigestSummary) -> list[dict[str, Any]]:
     )
     part(
         f":construction: Boundaries escalated ({len(summary.escalated)})",
-        [f"*{e.customer}*: “{truncate(e.boundary, 120)}”" for e in summary.escalated],
+        [f"*{mrkdwn_name(e.customer)}*: “{truncate(e.boundary, 120)}”" for e in summary.escalated],
         "No boundary needed escalating.",
     )
     part(
         ":fire: Best streaks",
         [
-            f"*{s.customer}*: {s.weeks} week{'s' if s.weeks != 1 else ''} in a row with a check-in"
+            f"*{mrkdwn_name(s.customer)}*: {s.weeks} week{'s' if s.weeks != 1 else ''} in a row with a check-in"
             for s in summary.streaks
         ],
         "No streaks yet — a check-in a week starts one.",

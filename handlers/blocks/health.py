@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.health import MISSING_CHAR, SCORECARD_STALE_AFTER, Health
 from domain.surveys import level_gap
-from handlers.blocks import context, mood_emoji, plain, section, truncate
+from handlers.blocks import context, mood_emoji, mrkdwn_name, plain, section, truncate
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import LEVEL_NAMES
 from storage.models import Customer, CustomerEvent, SurveyResponse
@@ -145,7 +145,7 @@ def gap_alert_text(customer: Customer, ours: str, theirs: str) -> str:
     gap = level_gap(ours, theirs)
     direction = "higher" if gap > 0 else "lower"
     return (
-        f":warning: *{customer.name}* sees us as *{LEVEL_NAMES[theirs]}*; we rate the relationship "
+        f":warning: *{mrkdwn_name(customer.name)}* sees us as *{LEVEL_NAMES[theirs]}*; we rate the relationship "
         f"*{LEVEL_NAMES[ours]}* — {abs(gap)} level{'s' if abs(gap) > 1 else ''} {direction}. "
         f"Worth a conversation: `/partner status {customer.name}`."
     )
@@ -174,7 +174,8 @@ def drop_alert_text(
         why += ("\n*Also weighing on it:*\n" + "\n".join(rest)) if rest else ""
     since = f" It is {current} now." if current is not None and current != latest else ""
     return (
-        f":chart_with_downwards_trend: *{customer.name}*'s health fell from {high} to {latest} this week.{since}"
+        f":chart_with_downwards_trend: *{mrkdwn_name(customer.name)}*'s health fell from {high} to {latest} this "
+        f"week.{since}"
         + (f"\n{why}" if why else "")
         + (f"\n{gap}" if gap else f"\nSee `/partner status {customer.name}`.")
     )
@@ -240,7 +241,7 @@ def status_text(
     """The same as plain text, for notifications and screen readers."""
     reasons = "; ".join(health.top_reasons(2))
     return (
-        f"{customer.name}: health {score_text(health.score, health.band)}, trend {trend}"
+        f"{mrkdwn_name(customer.name)}: health {score_text(health.score, health.band)}, trend {trend}"
         + (f" ({direction})" if direction else "")
         + (f". {reasons}" if reasons else "")
         + f". {views_text(customer.tier, theirs_responses, customer.name, now=now)}"

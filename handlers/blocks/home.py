@@ -28,6 +28,7 @@ from handlers.blocks import (
     context,
     local_time,
     mood_badge,
+    mrkdwn_name,
     paused_text,
     plain,
     section,
@@ -646,7 +647,7 @@ def row_text(
     escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
 ) -> str:
     customer = facts.customer
-    title = f"*{customer.name}*"
+    title = f"*{mrkdwn_name(customer.name)}*"
     if customer.tier:
         title += f"  ·  tier {tier_text(customer.tier)}"
     if customer.owner_id:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from handlers.blocks import button, mrkdwn, plain, section, truncate
+from handlers.blocks import button, mrkdwn, mrkdwn_name, plain, section, truncate
 from handlers.ids import (
     NUDGE_LOG_CALL,
     NUDGE_SKIP,
@@ -65,7 +65,8 @@ def nothing_to_snooze(customer_name: str) -> str:
 def not_redrawn(outcome: dict[str, Any], customer_name: str) -> str:
     """For the person who acted, when Slack would not redraw the nudge to show it."""
     return (
-        f"{outcome_text(outcome)} Slack didn't let me update *{customer_name}*'s reminder, so it still shows its"
+        f"{outcome_text(outcome)} Slack didn't let me update *{mrkdwn_name(customer_name)}*'s reminder, "
+        "so it still shows its"
         " buttons."
     )
 
@@ -104,7 +105,8 @@ def snooze_modal(*, customer: Customer, nudge_id: int | None, tomorrow: date) ->
         "private_metadata": json.dumps({"nudge_id": nudge_id, "customer_id": customer.id}),
         "blocks": [
             section(
-                f"No nudges about *{customer.name}* until the snooze ends; then the call comes back, unless it was "
+                f"No nudges about *{mrkdwn_name(customer.name)}* until the snooze ends; then the call "
+                "comes back, unless it was "
                 "logged. Anyone can snooze; the channel sees who."
             ),
             {

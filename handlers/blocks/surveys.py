@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.surveys import LEVELS, SURVEYS, Question, Survey
-from handlers.blocks import button, context, is_row_id, plain, section, truncate
+from handlers.blocks import button, context, is_row_id, mrkdwn_name, plain, section, truncate
 from handlers.blocks.nudges import slack_date
 from handlers.ids import (
     CARD_ASK,
@@ -108,7 +108,7 @@ def parse_survey_menu(value: str) -> tuple[str, int] | None:
 
 def survey_picker(customer: Customer) -> dict[str, Any]:
     """The reply to `/partner survey <customer>` without a survey name: one button per survey."""
-    text = f"Which survey about *{customer.name}*?"
+    text = f"Which survey about *{mrkdwn_name(customer.name)}*?"
     # One button per section: Slack wants the action_ids inside one actions block to differ, and all four open_survey.
     rows = [section(f"*{SURVEY_NAMES[s]}*", accessory=survey_button(customer.id, s, text="Open")) for s in TEAM_SURVEYS]
     return {"text": text, "blocks": [section(text), *rows]}
@@ -181,7 +181,7 @@ def survey_modal(
     external = survey.audience == "customer"
     blocks: list[dict[str, Any]] = [section(survey.intro)]
     if not external:
-        about = f"About *{customer.name}*" if customer is not None else "About *our team* as a whole"
+        about = f"About *{mrkdwn_name(customer.name)}*" if customer is not None else "About *our team* as a whole"
         if from_draft:
             about += " · your unsent answers are filled in"
         blocks.append(context(about))
@@ -276,7 +276,7 @@ def rating_result_text(response: SurveyResponse) -> str:
 
 
 def survey_saved_text(survey_key: str, customer: Customer | None, score: float | None) -> str:
-    about = f" about *{customer.name}*" if customer is not None else " about the team"
+    about = f" about *{mrkdwn_name(customer.name)}*" if customer is not None else " about the team"
     scored = f" (average {score:.1f}/5)" if score is not None else ""
     return f":white_check_mark: Saved your {SURVEY_NAMES[survey_key].lower()}{about}{scored}."
 
@@ -292,13 +292,18 @@ def tier_change_text(customer: Customer, old: str | None, new: str, by: str) -> 
     """The owner's DM: which way someone moved their customer's tier (a move down is worth a look)."""
     if old in LEVELS and new in LEVELS and LEVELS.index(new) < LEVELS.index(old):  # type: ignore[arg-type]
         return (
-            f":small_red_triangle_down: <@{by}> moved *{customer.name}* down from *{LEVEL_NAMES[old]}* to "
+            f":small_red_triangle_down: <@{by}> moved *{mrkdwn_name(customer.name)}* down from *{LEVEL_NAMES[old]}* to "
             f"*{LEVEL_NAMES[new]}*. Worth a look: `/partner status {customer.name}`."
         )
     if old in LEVELS and new in LEVELS:
-        return f":arrow_up_small: <@{by}> moved *{customer.name}* up from *{LEVEL_NAMES[old]}* to *{LEVEL_NAMES[new]}*."
+        return (
+            f":arrow_up_small: <@{by}> moved *{mrkdwn_name(customer.name)}* up from "
+            f"*{LEVEL_NAMES[old]}* to *{LEVEL_NAMES[new]}*."
+        )
     was = f" from *{LEVEL_NAMES.get(old, old)}*" if old else ""
-    return f":arrows_counterclockwise: <@{by}> moved *{customer.name}*{was} to *{LEVEL_NAMES.get(new, new)}*."
+    return (
+        f":arrows_counterclockwise: <@{by}> moved *{mrkdwn_name(customer.name)}*{was} to *{LEVEL_NAMES.get(new, new)}*."
+    )
 
 
 def ask_message(customer: Customer) -> dict[str, Any]:
@@ -321,13 +326,14 @@ def ask_message(customer: Customer) -> dict[str, Any]:
 
 
 def asked_text(customer: Customer, channel_id: str) -> str:
-    return f":speech_balloon: Asked *{customer.name}*'s people for their view in <#{channel_id}>."
+    return f":speech_balloon: Asked *{mrkdwn_name(customer.name)}*'s people for their view in <#{channel_id}>."
 
 
 def unconfirmed_ask_text(customer: Customer, channel_id: str) -> str:
     """A redelivered `/partner ask` whose first delivery got no answer from Slack: the invitation may be there."""
     return (
-        f":warning: Slack didn't confirm my invitation to *{customer.name}*'s people in <#{channel_id}>. Look there: "
+        f":warning: Slack didn't confirm my invitation to *{mrkdwn_name(customer.name)}*'s people in "
+        f"<#{channel_id}>. Look there: "
         f"if it isn't there, run `/partner ask {customer.name}` again."
     )
 
@@ -335,6 +341,7 @@ def unconfirmed_ask_text(customer: Customer, channel_id: str) -> str:
 def still_asking_text(customer: Customer, channel_id: str) -> str:
     """A redelivered `/partner ask` whose first delivery is still waiting on Slack to post the invitation."""
     return (
-        f":hourglass_flowing_sand: I'm still asking *{customer.name}*'s people in <#{channel_id}>: Slack is slow to "
+        f":hourglass_flowing_sand: I'm still asking *{mrkdwn_name(customer.name)}*'s people in "
+        f"<#{channel_id}>: Slack is slow to "
         f"take the invitation. If it isn't there in a minute, run `/partner ask {customer.name}` again."
     )

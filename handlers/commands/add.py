@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from domain.calendar import country_of_zone
 from domain.customers import parse_settings
 from domain.errors import Problems, UserError
+from handlers.blocks import mrkdwn_name
 from handlers.blocks.customers import cadence_text, customer_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
@@ -118,7 +119,7 @@ def added_text(customer: Customer, hint: str | None = None) -> str:
         details.append(f"working week {customer.working_week}")
     if customer.cadence:
         details.append(f"cadence {cadence_text(customer)}")
-    text = f":handshake: Added *{customer.name}* — {', '.join(details)}."
+    text = f":handshake: Added *{mrkdwn_name(customer.name)}* — {', '.join(details)}."
     if hint:
         text += f"\n{hint}"
     if not customer.country and (country := country_of_zone(customer.tz or "")):

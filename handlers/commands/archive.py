@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.errors import UserError
+from handlers.blocks import mrkdwn_name
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
@@ -14,13 +15,13 @@ RESTORE_USAGE = "/partner restore <customer>"
 
 def archived_text(customer: Customer) -> str:
     return (
-        f":file_cabinet: Archived *{customer.name}*: it is hidden from lists, check-ins and nudges, "
+        f":file_cabinet: Archived *{mrkdwn_name(customer.name)}*: it is hidden from lists, check-ins and nudges, "
         f"and its history is kept. `/partner restore {customer.name}` brings it back."
     )
 
 
 def restored_text(customer: Customer) -> str:
-    return f":leftwards_arrow_with_hook: Restored *{customer.name}*, with all its check-ins."
+    return f":leftwards_arrow_with_hook: Restored *{mrkdwn_name(customer.name)}*, with all its check-ins."
 
 
 def archive(call: CommandCall) -> Reply:
@@ -37,7 +38,9 @@ def archive(call: CommandCall) -> Reply:
             return {"text": archived_text(again[0])}
         raise
     if rest:
-        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{ARCHIVE_USAGE}`")
+        raise UserError(
+            f"I didn't understand '{' '.join(rest)}' after *{mrkdwn_name(customer.name)}*. Usage: `{ARCHIVE_USAGE}`"
+        )
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="archive")
     assert customer.id is not None
     call.store.archive_customer(
@@ -62,7 +65,7 @@ def restore(call: CommandCall) -> Reply:
         if not archived:
             raise UserError(f"There are no archived customers. Usage: `{RESTORE_USAGE}`")
         more = f" and {len(archived) - ARCHIVED_SHOWN} more" if len(archived) > ARCHIVED_SHOWN else ""
-        shown = ", ".join(f"*{name}*" for name in archived[:ARCHIVED_SHOWN])
+        shown = ", ".join(f"*{mrkdwn_name(name)}*" for name in archived[:ARCHIVED_SHOWN])
         raise UserError(f"Which customer? Archived: {shown}{more}. Usage: `{RESTORE_USAGE}`")
     try:
         customer, rest = find_customer(
@@ -80,9 +83,11 @@ def restore(call: CommandCall) -> Reply:
             again := call.store.changed_by(team_id=call.team_id, request_key=request_key, kinds=("restored",))
         ) is not None:
             return {"text": restored_text(again[0])}  # restored a moment ago by this very command's first delivery
-        raise UserError(f"*{live.name}* isn't archived: it is in `/partner list` as it is.") from None
+        raise UserError(f"*{mrkdwn_name(live.name)}* isn't archived: it is in `/partner list` as it is.") from None
     if rest:
-        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{RESTORE_USAGE}`")
+        raise UserError(
+            f"I didn't understand '{' '.join(rest)}' after *{mrkdwn_name(customer.name)}*. Usage: `{RESTORE_USAGE}`"
+        )
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="restore")
     assert customer.id is not None
     call.store.restore_customer(

@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from domain.customers import shared_with_another_organisation
 from domain.errors import UserError
+from handlers.blocks import mrkdwn_name
 from handlers.blocks.surveys import ask_message, asked_text, still_asking_text, unconfirmed_ask_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
@@ -51,7 +52,8 @@ def ask_customer(
     channel_id = customer.channel_id
     if not channel_id:
         raise UserError(
-            f"*{customer.name}* has no channel yet. Give it the Slack Connect channel you share with them, "
+            f"*{mrkdwn_name(customer.name)}* has no channel yet. Give it the Slack Connect channel you "
+            "share with them, "
             f"then try `{USAGE}` again."
         )
     try:
@@ -73,14 +75,15 @@ def ask_customer(
     )
     if channel.get("is_archived"):
         raise UserError(
-            f"<#{channel_id}> is archived. Give *{customer.name}* its current shared channel "
+            f"<#{channel_id}> is archived. Give *{mrkdwn_name(customer.name)}* its current shared channel "
             f"(`/partner edit {customer.name} #channel`), then try `{USAGE}` again."
         )
     # Guests of ours among its members (often the customer's own people, as last looked up) read it too.
     guests = store.channel_readers(team_id=team_id, channel_id=channel_id).get("guests")
     if not channel.get("is_ext_shared") and not guests:
         raise UserError(
-            f"<#{channel_id}> isn't shared with *{customer.name}* through Slack Connect and has no guests in it, so "
+            f"<#{channel_id}> isn't shared with *{mrkdwn_name(customer.name)}* through Slack Connect and has no guests "
+            "in it, so "
             "their people can't answer there. Share the channel with them first (or invite them as guests); I only "
             "ask customers in their own channel."
         )
@@ -107,7 +110,7 @@ def ask_customer(
             raise UserError(f"Invite me to <#{channel_id}> (`/invite @Partner`) so I can ask there.") from None
         if error == "is_archived":
             raise UserError(
-                f"<#{channel_id}> is archived. Give *{customer.name}* its current shared channel "
+                f"<#{channel_id}> is archived. Give *{mrkdwn_name(customer.name)}* its current shared channel "
                 f"(`/partner edit {customer.name} #channel`), then try again."
             ) from None
         raise

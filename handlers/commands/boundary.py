@@ -16,6 +16,7 @@ from datetime import date
 
 from domain import boundaries as rules
 from domain.errors import UserError
+from handlers.blocks import mrkdwn_name
 from handlers.blocks.boundaries import boundary_list, day_label, describe_reminders, describe_value, quoted
 from handlers.boundaries_hooks import (
     activate_boundary,
@@ -125,7 +126,8 @@ def _number(
             which = ", ".join(f"{r.number}. {quoted(r.rule.text)}" for r in active)
             example = f"/partner boundary {customer.name} {action} {active[0].number} {raw.strip()}".rstrip()
             raise UserError(
-                f"*{customer.name}* has {len(active)} active agreements ({which}): give the number, e.g. `{example}`."
+                f"*{mrkdwn_name(customer.name)}* has {len(active)} active agreements ({which}): give the "
+                f"number, e.g. `{example}`."
             )
     if not parts:
         proposed = [r for r in records if r.rule.status == "proposed"]
@@ -136,10 +138,10 @@ def _number(
         raise UserError(f"'{parts[0]}' isn't a number from the list. Usage: `{usage}`")
     n = int(token)
     if not records:
-        raise UserError(f"*{customer.name}* has no working agreements yet. Add one: `{ADD_USAGE}`")
+        raise UserError(f"*{mrkdwn_name(customer.name)}* has no working agreements yet. Add one: `{ADD_USAGE}`")
     if not 1 <= n <= len(records):
         numbers = "only number 1" if len(records) == 1 else f"numbers 1 to {len(records)}"
-        raise UserError(f"There is no number {n}: *{customer.name}* has {numbers}. Usage: `{usage}`")
+        raise UserError(f"There is no number {n}: *{mrkdwn_name(customer.name)}* has {numbers}. Usage: `{usage}`")
     return records[n - 1], parts[1] if len(parts) > 1 else ""
 
 
@@ -194,7 +196,7 @@ def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
         (r for r in records if r.rule.status != "retired" and r.rule.text.casefold() == rule.text.casefold()), None
     )
     if same is not None and (request_key is None or same.row.request_key != request_key):
-        raise UserError(f"*{customer.name}* already has {quoted(same.rule.text)} (number {same.number}).")
+        raise UserError(f"*{mrkdwn_name(customer.name)}* already has {quoted(same.rule.text)} (number {same.number}).")
     if same is not None:
         # Slack delivering this very command again (a retry, its trigger): answered as the first delivery was, from
         # the list as that one found it, not as a refusal of a duplicate.
@@ -221,7 +223,8 @@ def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
     shown = describe_value(rule) if rule.kind in ("response_time", "contact_window") else rule.value
     kind_note = f" ({rule.kind.replace('_', ' ')}{': ' + shown if shown else ''})"
     return {
-        "text": f":handshake: Proposed {quoted(rule.text)}{kind_note} for *{customer.name}* as number {number}. {hint}"
+        "text": f":handshake: Proposed {quoted(rule.text)}{kind_note} for "
+        f"*{mrkdwn_name(customer.name)}* as number {number}. {hint}"
     }
 
 
@@ -234,13 +237,13 @@ def _activate(call: CommandCall, customer: Customer, raw: str) -> Reply:
     )
     if not changed:
         # Also what Slack shows for its retry of this very command: the reminder plan the first answer gave.
-        text = f"{quoted(after.rule.text)} is already active with *{customer.name}*. "
+        text = f"{quoted(after.rule.text)} is already active with *{mrkdwn_name(customer.name)}*. "
         return {"text": text + reminder_plan(call, customer, after)}
     return {"text": activation_text(call, customer, after)}
 
 
 def activation_text(call: CommandCall, customer: Customer, record: BoundaryRecord) -> str:
-    text = f":white_check_mark: {quoted(record.rule.text)} is now active with *{customer.name}*. "
+    text = f":white_check_mark: {quoted(record.rule.text)} is now active with *{mrkdwn_name(customer.name)}*. "
     text += "State it in your next meeting or agreement. "
     return text + reminder_plan(call, customer, record)
 
@@ -274,7 +277,7 @@ def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
         now=call.now,
     )
     outcome = slip_outcome(logged, customer, call.settings, call.now)
-    return {"text": f"Logged a slip on {quoted(logged.record.rule.text)} with *{customer.name}*{outcome}"}
+    return {"text": f"Logged a slip on {quoted(logged.record.rule.text)} with *{mrkdwn_name(customer.name)}*{outcome}"}
 
 
 def _held(call: CommandCall, customer: Customer, raw: str) -> Reply:
@@ -284,9 +287,9 @@ def _held(call: CommandCall, customer: Customer, raw: str) -> Reply:
     after, changed = hold_boundary(
         call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now
     )
-    text = f":white_check_mark: {quoted(after.rule.text)} is holding with *{customer.name}*."
+    text = f":white_check_mark: {quoted(after.rule.text)} is holding with *{mrkdwn_name(customer.name)}*."
     if not changed:
-        text = f"{quoted(after.rule.text)} was already holding with *{customer.name}*."
+        text = f"{quoted(after.rule.text)} was already holding with *{mrkdwn_name(customer.name)}*."
     return {"text": text + next_up(call.store, customer=customer, settings=call.settings, now=call.now)}
 
 
@@ -297,9 +300,9 @@ def _retire(call: CommandCall, customer: Customer, raw: str) -> Reply:
     after, changed = retire_boundary(
         call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now, actor_id=call.user_id
     )
-    text = f"Retired {quoted(after.rule.text)} for *{customer.name}*; its history is kept."
+    text = f"Retired {quoted(after.rule.text)} for *{mrkdwn_name(customer.name)}*; its history is kept."
     if not changed:  # also Slack's retry of this very command: what comes next, as the first answer said
-        text = f"{quoted(after.rule.text)} was already retired for *{customer.name}*; its history is kept."
+        text = f"{quoted(after.rule.text)} was already retired for *{mrkdwn_name(customer.name)}*; its history is kept."
     return {"text": text + next_up(call.store, customer=customer, settings=call.settings, now=call.now)}
 
 
@@ -345,7 +348,7 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
         source += (
             f"; with {len(together) - 1} other agreement{'s' if len(together) > 2 else ''} in force, in one message"
         )
-    text = f"*Next reminder for {customer.name}* ({source}):\n{quoted_wording}\n{when}\n{change}."
+    text = f"*Next reminder for {mrkdwn_name(customer.name)}* ({source}):\n{quoted_wording}\n{when}\n{change}."
     return {"text": text}
 
 

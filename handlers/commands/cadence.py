@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from domain.cadence import parse_cadence
 from domain.errors import UserError
-from handlers.blocks import local_time
+from handlers.blocks import local_time, mrkdwn_name
 from handlers.blocks.nudges import slack_date
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer_in_text
@@ -84,14 +84,15 @@ def cadence(call: CommandCall) -> Reply:
     if not rest:
         launch = launch_text(customer, cal.local_date(call.now))
         return {
-            "text": f"*{customer.name}*: {current.describe()} ({cal.tz}).{launch} {next_nudge_text(call, customer)}\n"
+            "text": f"*{mrkdwn_name(customer.name)}*: {current.describe()} ({cal.tz}).{launch} "
+            f"{next_nudge_text(call, customer)}\n"
             f"Change it with `{USAGE}`"
         }
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="change the cadence of")
     zone = next((word for word in raw.split() if word.lower().startswith("tz=")), None)
     if zone is not None:  # the cadence's time is on the customer's clock, which edit sets for all its nudges
         raise UserError(
-            f"The time zone is *{customer.name}*'s own, for every nudge: set it with "
+            f"The time zone is *{mrkdwn_name(customer.name)}*'s own, for every nudge: set it with "
             f"`/partner edit {customer.name} {zone}`, then the cadence without it.\nUsage: `{USAGE}`"
         )
     try:
@@ -115,9 +116,9 @@ def cadence(call: CommandCall) -> Reply:
         refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
         call.refresh_homes(updated.owner_id, call.user_id)
     if new.is_off:
-        return {"text": f":no_bell: *{updated.name}*: cadence off — no call nudges or overdue alerts."}
+        return {"text": f":no_bell: *{mrkdwn_name(updated.name)}*: cadence off — no call nudges or overdue alerts."}
     return {
-        "text": f":calendar: *{updated.name}*: {new.describe()}, {cal.tz} time, business days only."
+        "text": f":calendar: *{mrkdwn_name(updated.name)}*: {new.describe()}, {cal.tz} time, business days only."
         f"{launch_text(updated, cal.local_date(call.now))}{now_due} {next_nudge_text(call, updated)}"
     }
 

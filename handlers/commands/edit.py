@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from domain.customers import parse_settings
 from domain.errors import UserError
+from handlers.blocks import mrkdwn_name
 from handlers.blocks.customers import customer_modal
 from handlers.commands.add import check_owner
 from handlers.commands.base import CommandCall, Reply
@@ -54,9 +55,9 @@ def shown(key: str, value: Any) -> str:
 
 def describe_changes(customer: Customer, changed: dict[str, tuple[Any, Any]]) -> str:
     if not changed:
-        return f"Nothing to change: *{customer.name}* already looks like that."
+        return f"Nothing to change: *{mrkdwn_name(customer.name)}* already looks like that."
     lines = [f"• {LABELS.get(k, k)}: {shown(k, old)} → {shown(k, new)}" for k, (old, new) in changed.items()]
-    return f":pencil2: Updated *{customer.name}*:\n" + "\n".join(lines)
+    return f":pencil2: Updated *{mrkdwn_name(customer.name)}*:\n" + "\n".join(lines)
 
 
 def changes_of(events: list[CustomerEvent]) -> dict[str, tuple[Any, Any]]:
@@ -103,7 +104,9 @@ def edit(call: CommandCall) -> Reply:
     if rest:
         meant = setting_without_equals([customer.name, *rest])
         hint = f" Did you mean `{meant}`?" if meant else ""
-        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*.{hint} Usage: `{USAGE}`")
+        raise UserError(
+            f"I didn't understand '{' '.join(rest)}' after *{mrkdwn_name(customer.name)}*.{hint} Usage: `{USAGE}`"
+        )
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="edit")
     assert customer.id is not None
     if args.owner_id and args.owner_id != customer.owner_id:

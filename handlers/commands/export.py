@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from domain.errors import UserError
+from handlers.blocks import mrkdwn_name
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.followups import answer_command, command_responder
@@ -133,7 +134,9 @@ def parse_export(call: CommandCall) -> ExportRequest:
                 raise UserError(f"I didn't understand '{' '.join(words[1:])}' after all. Usage: `{USAGE}`") from None
             raise miss from None
     if rest:
-        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{USAGE}`")
+        raise UserError(
+            f"I didn't understand '{' '.join(rest)}' after *{mrkdwn_name(customer.name)}*. Usage: `{USAGE}`"
+        )
     return ExportRequest(customer=customer, since=since)
 
 
@@ -192,7 +195,10 @@ def export(call: CommandCall) -> Reply:
         and typed_all
         and (named_all := call.store.customer_by_name(team_id=call.team_id, name="all"))
     ):
-        text += f' A customer is called *{named_all.name}*: `/partner export "{named_all.name}"` exports only it.'
+        text += (
+            f" A customer is called *{mrkdwn_name(named_all.name)}*: `/partner export "
+            f'"{named_all.name}"` exports only it.'
+        )
     return {"text": text}
 
 

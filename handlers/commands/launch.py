@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from domain.checkins import parse_due_date
 from domain.errors import UserError
+from handlers.blocks import mrkdwn_name
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import find_customer, next_nudge_text
 from handlers.permissions import require_change
@@ -50,7 +51,7 @@ def launch(call: CommandCall) -> Reply:
     customer, rest, _raw = find_customer(call, USAGE)
     if not rest:
         state = f"on until {customer.launch_until.isoformat()}" if customer.launch_until is not None else "off"
-        return {"text": f"Launch mode for *{customer.name}* is {state}. Usage: `{USAGE}`"}
+        return {"text": f"Launch mode for *{mrkdwn_name(customer.name)}* is {state}. Usage: `{USAGE}`"}
     if rest[0].lower() == "until" or rest[0].lower().startswith("until="):  # "launch acme until …" can only mean on
         rest = ["on", *rest]
     if rest[0].lower() not in ("on", "off"):  # named back, not read as "show me the launch mode"
@@ -68,7 +69,10 @@ def launch(call: CommandCall) -> Reply:
         refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
         call.refresh_homes(updated.owner_id, call.user_id)
         normal = planner.cadence_of(updated).describe()
-        return {"text": f"Launch mode off for *{updated.name}*: back to {normal}. {next_nudge_text(call, updated)}"}
+        return {
+            "text": f"Launch mode off for *{mrkdwn_name(updated.name)}*: back to {normal}. "
+            f"{next_nudge_text(call, updated)}"
+        }
     until = _until(rest[1:], today)
     # Daily calls owed from now, not for the weeks before: unless the cadence is daily already or a launch runs.
     running = customer.launch_until is not None and customer.launch_until >= today
@@ -84,7 +88,8 @@ def launch(call: CommandCall) -> Reply:
     call.refresh_homes(updated.owner_id, call.user_id)
     at = planner.cadence_of(updated).at
     return {
-        "text": f":rocket: Launch mode on for *{updated.name}*: a daily call at {at:%H:%M} ({cal.tz}) every business "
+        "text": f":rocket: Launch mode on for *{mrkdwn_name(updated.name)}*: a daily call at {at:%H:%M} "
+        f"({cal.tz}) every business "
         f"day up to and including {until:%a} {until.day} {until:%b %Y}, then back to "
         f"{planner.cadence_of(updated).describe()}. {next_nudge_text(call, updated)}"
     }

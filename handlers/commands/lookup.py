@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from domain.customers import folded_key, match_customer, name_key, require_customer, strip_accents
 from domain.errors import UserError
-from handlers.blocks import is_row_id
+from handlers.blocks import is_row_id, mrkdwn_name
 from handlers.parsing import parse_channel, typed_domain, unescape, unquote_words
 from storage.models import Customer
 from storage.store import Store
@@ -30,11 +30,13 @@ def find_customer(
         if len(by_channel) == 1:
             return by_channel[0], list(words[1:])
         if by_channel:  # several customers share the channel: which one is meant takes its name
-            names = ", ".join(f"*{c.name}*" for c in by_channel)
+            names = ", ".join(f"*{mrkdwn_name(c.name)}*" for c in by_channel)
             raise UserError(f"<#{channel.id}> is the channel of {names}: name the one you mean. Usage: `{usage}`")
         if len(in_channel) == 1 and not archived:  # its one customer is archived: say so, as a typed name does
             hidden = in_channel[0]
-            raise UserError(f"*{hidden.name}* is archived. Bring it back with `/partner restore {hidden.name}`.")
+            raise UserError(
+                f"*{mrkdwn_name(hidden.name)}* is archived. Bring it back with `/partner restore {hidden.name}`."
+            )
         raise UserError(f"No customer has <#{channel.id}> as its channel. Name the customer: `{usage}`")
     given = list(words)
     # Slack sends "Smith & Co" as "Smith &amp; Co"; a name may come in quotes, as `add` takes it.
@@ -48,7 +50,11 @@ def find_customer(
     named, maybe_renamed = store.customers_named_and_renamed_from(team_id=team_id, prefix=prefix)
     try:
         customer, rest = require_customer(
-            [c for c in named if (c.archived_at is not None) == archived], words, name_of=lambda c: c.name, usage=usage
+            [c for c in named if (c.archived_at is not None) == archived],
+            words,
+            name_of=lambda c: c.name,
+            usage=usage,
+            shown=mrkdwn_name,
         )
     except UserError:
         every = store.customers(team_id=team_id, include_archived=True)  # read once: live and archived
@@ -56,7 +62,7 @@ def find_customer(
         renamed = _renamed(store, team_id=team_id, words=words, archived=archived) if words else None
         if renamed is not None:
             raise UserError(
-                f"'{' '.join(words[: renamed[1]])}' was renamed to *{renamed[0].name}*; use the new name."
+                f"'{' '.join(words[: renamed[1]])}' was renamed to *{mrkdwn_name(renamed[0].name)}*; use the new name."
             ) from None
         if words:
             # Accents left out ("cafe" for Café Olé) find the one name they fold to; Slack users type on any keyboard.
@@ -75,9 +81,10 @@ def find_customer(
             ).customer
             if hidden is not None and name_key(hidden.name).startswith(name_key(words[0])):
                 raise UserError(
-                    f"*{hidden.name}* is archived. Bring it back with `/partner restore {hidden.name}`."
+                    f"*{mrkdwn_name(hidden.name)}* is archived. Bring it back with `/partner restore {hidden.name}`."
                 ) from None
-        require_customer(customers, words, name_of=lambda c: c.name, usage=usage)  # the miss, told with every name
+        # the miss, told with every name
+        require_customer(customers, words, name_of=lambda c: c.name, usage=usage, shown=mrkdwn_name)
         raise
     # A former name typed whole beats a shorter prefix of the new one: after "Acme Corp" became "Acme Group",
     # `checkin acme corp green …` must not read "corp" as the mood. Former names are read only when one may start
@@ -85,7 +92,9 @@ def find_customer(
     used = len(words) - len(rest)
     renamed = _renamed(store, team_id=team_id, words=words, archived=archived) if maybe_renamed else None
     if renamed is not None and renamed[1] > used:
-        raise UserError(f"'{' '.join(words[: renamed[1]])}' was renamed to *{renamed[0].name}*; use the new name.")
+        raise UserError(
+            f"'{' '.join(words[: renamed[1]])}' was renamed to *{mrkdwn_name(renamed[0].name)}*; use the new name."
+        )
     if not archived and any(c.archived_at is not None for c in named):
         # Likewise an archived customer's whole name beats a shorter live one: after "Acme Labs" was archived,
         # `checkin acme labs green …` is about Acme Labs, not "Acme Group" with the mood "labs". (Only asked when
@@ -97,8 +106,8 @@ def find_customer(
         hidden = [c for c in named if c.archived_at is not None and name_key(c.name) in typed]
         if hidden:
             name = max(hidden, key=lambda c: typed[name_key(c.name)]).name
-            also = "" if exact else f" For *{customer.name}*, type its name whole."
-            raise UserError(f"*{name}* is archived. Bring it back with `/partner restore {name}`.{also}")
+            also = "" if exact else f" For *{mrkdwn_name(customer.name)}*, type its name whole."
+            raise UserError(f"*{mrkdwn_name(name)}* is archived. Bring it back with `/partner restore {name}`.{also}")
     return customer, given[len(given) - len(rest) :]
 
 
@@ -133,5 +142,7 @@ def live_customer(store: Store, team_id: str, value: str) -> Customer:
     if customer is None:
         raise UserError("That customer no longer exists.")
     if customer.archived_at is not None:
-        raise UserError(f"*{customer.name}* is archived. Bring it back with `/partner restore {customer.name}`.")
+        raise UserError(
+            f"*{mrkdwn_name(customer.name)}* is archived. Bring it back with `/partner restore {customer.name}`."
+        )
     return customer

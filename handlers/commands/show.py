@@ -9,6 +9,7 @@ from typing import Any
 from bot.settings import Settings
 from domain.errors import UserError
 from domain.health import trend_words
+from handlers.blocks import mrkdwn_name
 from handlers.blocks.customers import customer_card
 from handlers.blocks.home import SPARK_WEEKS, health_trend, trend_text
 from handlers.commands.base import CommandCall, Reply
@@ -58,5 +59,7 @@ def card_message(store: Store, settings: Settings, *, customer: Customer, now: d
 def show(call: CommandCall) -> Reply:
     customer, rest = find_customer(call.store, team_id=call.team_id, words=call.args.split(), usage=USAGE)
     if rest:
-        raise UserError(f"I didn't understand '{' '.join(rest)}' after *{customer.name}*. Usage: `{USAGE}`")
+        raise UserError(
+            f"I didn't understand '{' '.join(rest)}' after *{mrkdwn_name(customer.name)}*. Usage: `{USAGE}`"
+        )
     return card_message(call.store, call.settings, customer=customer, now=call.now)

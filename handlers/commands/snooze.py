@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from domain.calendar import WorkCalendar, parse_weekday
 from domain.errors import UserError
+from handlers.blocks import mrkdwn_name
 from handlers.blocks.nudges import nothing_to_snooze, slack_date
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import find_customer, next_nudge_text
@@ -147,12 +148,13 @@ def snooze(call: CommandCall) -> Reply:
     )
     call.refresh_homes(updated.owner_id, call.user_id)
     if until is None:
-        return {"text": f":bell: Snooze lifted for *{updated.name}*. {next_nudge_text(call, updated)}"}
+        return {"text": f":bell: Snooze lifted for *{mrkdwn_name(updated.name)}*. {next_nudge_text(call, updated)}"}
     call.followup["snoozed_customer_id"] = customer.id  # after the ack: the nudge it put off says so (chat.update)
     why = f" ({reason})" if reason else ""
     local = until.astimezone(cal.zone())
     return {
-        "text": f":zzz: No nudges about *{updated.name}* until {local:%a} {local.day} {local:%b %H:%M} ({cal.tz}), "
+        "text": f":zzz: No nudges about *{mrkdwn_name(updated.name)}* until {local:%a} {local.day} "
+        f"{local:%b %H:%M} ({cal.tz}), "
         f"{slack_date(until)} your time{why}. {next_nudge_text(call, updated)}"
     }
 
@@ -199,8 +201,12 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
     call.followup["paused_customer_id"] = customer.id  # after the ack: its posted nudges drop (or regain) their buttons
     if paused:
         return {
-            "text": f":double_vertical_bar: Nudges and alerts (overdue calls, health drops) for *{updated.name}* "
+            "text": f":double_vertical_bar: Nudges and alerts (overdue calls, health drops) for "
+            f"*{mrkdwn_name(updated.name)}* "
             f"are paused.{_agreements_paused(call, customer.id)} "
             f"`/partner resume {updated.name}` turns them back on."
         }
-    return {"text": f":arrow_forward: Nudges for *{updated.name}* are back on. {next_nudge_text(call, updated)}"}
+    return {
+        "text": f":arrow_forward: Nudges for *{mrkdwn_name(updated.name)}* are back on. "
+        f"{next_nudge_text(call, updated)}"
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain.errors import UserError
-from handlers.blocks import local_time
+from handlers.blocks import local_time, mrkdwn_name
 from handlers.blocks.nudges import slack_date, upcoming_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.parsing import tokenize
@@ -58,15 +58,16 @@ def upcoming(call: CommandCall) -> Reply:
         channel, _owner = destination(item.customer, item.slot.due_at)  # where the sender will post it
         where = f"<#{channel}>" if channel else "a DM to the owner"
         lines.append(
-            f"• {local_time(item.local)} {item.tz} — *{item.customer.name}* ({slack_date(item.slot.due_at)} your "
+            f"• {local_time(item.local)} {item.tz} — *{mrkdwn_name(item.customer.name)}* "
+            f"({slack_date(item.slot.due_at)} your "
             f"time) → {where}" + (f", {item.what}" if item.what else "")
         )
-    quiet = [c.name for c in customers if c.paused_at is not None]
+    quiet = [mrkdwn_name(c.name) for c in customers if c.paused_at is not None]
     if quiet:
         lines.append(f"Paused: {_some(sorted(quiet))}.")
     # Snoozed past the horizon, a customer would otherwise be missing from the list without a word.
     snoozed = sorted(
-        (c.name, c.snoozed_until)
+        (mrkdwn_name(c.name), c.snoozed_until)
         for c in customers
         if c.id not in soonest and c.paused_at is None and c.snoozed_until is not None and c.snoozed_until > call.now
     )

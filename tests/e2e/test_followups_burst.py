@@ -13,6 +13,7 @@ from sqlalchemy import event
 
 from bot.app import create_app, make_client
 from bot.settings import Settings
+from handlers.blocks import mrkdwn_name
 from schedules.cadence import send_nudges
 from schedules.health import health_config, recompute_health
 from storage.checkins import OWNER_ALERT
@@ -200,7 +201,8 @@ def test_a_checkin_is_answered_with_one_lookup_and_one_insert_and_old_names_stil
     # LIKE's wildcards in a name are plain characters: "a_b" is not a prefix of "axb c".
     ok(slack.command("add a_b"))
     ok(slack.command("add axb c"))
-    assert "Logged a green check-in for *a_b*" in ok(slack.command("checkin a_b green ok"))["text"]
+    # The name's underscore is shown as typed, not as the start of italics (mrkdwn_name).
+    assert f"Logged a green check-in for *{mrkdwn_name('a_b')}*" in ok(slack.command("checkin a_b green ok"))["text"]
     # A retried check-in finds the first row: one row, the same answer.
     first = ok(slack.command("checkin acme green once", trigger_id="7.7.same"))["text"]
     again = ok(slack.command("checkin acme green once", trigger_id="7.7.same", retry_num=1))["text"]
@@ -240,7 +242,9 @@ def test_a_checkin_finds_names_of_any_script_by_their_start(
     for other in ("Zoe", "Zz Top", "Émilf", "Émild", "日曜", "日", "Strasbourg", "a-b", "a`b", "y"):
         ok(slack.command(f"add {other}"))
     ok(slack.command(f"add {name}"))
-    assert f"Logged a green check-in for *{name}*" in ok(slack.command(f"checkin {typed} green fine"))["text"]
+    assert (
+        f"Logged a green check-in for *{mrkdwn_name(name)}*" in ok(slack.command(f"checkin {typed} green fine"))["text"]
+    )
 
 
 def workspace_reads(store: Store) -> tuple[list[str], Callable[[], None]]:
