@@ -52,12 +52,12 @@ def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], ti
             axes.axhspan(0, 40, color="#e01e5a", alpha=0.08)
             x = list(range(len(week_starts)))
             handles, labels = [], []
-            for line in lines:
+            for number, line in enumerate(lines, start=1):
                 points = [(i, v) for i, v in zip(x, line.values, strict=False) if v is not None]
                 if points:
                     (drawn,) = axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", linewidth=2)
                     handles.append(drawn)
-                    labels.append(legend_label(line.name, plt))
+                    labels.append(legend_label(line.name, plt, number))
             axes.set_ylim(0, 100)
             axes.set_xlim(-0.3, max(len(x) - 0.7, 0.7))
             axes.set_xticks(x)
@@ -81,12 +81,34 @@ def health_chart(lines: Sequence[HealthLine], *, week_starts: Sequence[date], ti
             plt.close(figure)
 
 
-def legend_label(name: str, plt: Any) -> str:
-    """A customer's name as the legend shows it: what the font can draw, wrapped to the legend's width, each `$`
-    escaped. matplotlib reads text between two `$` as TeX, so "Deal $1M - $2M" would lose its dollars and show the
-    rest in italics, and "$$ Bank" would raise instead of drawing (the week's chart never uploaded)."""
-    lines = textwrap.wrap(_drawable(name, plt), width=LEGEND_CHARS, max_lines=LEGEND_LINES, placeholder="…")
+def legend_label(name: str, plt: Any, number: int | None = None) -> str:
+    """A customer's name as the legend shows it: wrapped to the legend's width, each `$` escaped. matplotlib reads
+    text between two `$` as TeX, so "Deal $1M - $2M" would lose its dollars and show the rest in italics, and
+    "$$ Bank" would raise instead of drawing (the week's chart never uploaded).
+
+    A name the chart's fonts cannot draw whole (Japanese where no CJK font is installed, an emoji) would show empty
+    boxes: it is labelled by its `number` in the chart, with what of it can be drawn ("#2", "#3 Ünïcødé"), and
+    named in full in the chart's message (`chart_key`)."""
+    shown = name
+    if not drawn_whole(name, plt):
+        kept = _drawable(name, plt)
+        shown = f"#{number} {kept}".strip() if number is not None else kept or "?"
+    lines = textwrap.wrap(shown, width=LEGEND_CHARS, max_lines=LEGEND_LINES, placeholder="…")
     return "\n".join(lines).replace("$", r"\$")
+
+
+def chart_key(names: Sequence[str]) -> list[tuple[int, str]]:
+    """The customers the legend gives by number (`legend_label`), as (number, name): for the chart's message."""
+    if not names:
+        return []
+    plt = _pyplot()
+    return [(number, name) for number, name in enumerate(names, start=1) if not drawn_whole(name, plt)]
+
+
+def drawn_whole(name: str, plt: Any) -> bool:
+    """True when the chart's fonts have a glyph for every character of the name."""
+    glyphs = _font_glyphs(plt)
+    return all(ord(ch) in glyphs or ch.isspace() for ch in name)
 
 
 def _fit_legend(figure: Any, legend: Any) -> None:
@@ -114,11 +136,10 @@ def _fit_legend(figure: Any, legend: Any) -> None:
 
 def _drawable(name: str, plt: Any) -> str:
     """The name without the characters the chart's font has no glyph for (emoji, and scripts such as Japanese
-    where no font for them is installed), which matplotlib would draw as empty boxes; the whole name as is when
-    nothing of it could be drawn."""
+    where no font for them is installed), which matplotlib would draw as empty boxes; "" when none is left."""
     glyphs = _font_glyphs(plt)
     kept = "".join(ch for ch in name if ord(ch) in glyphs or ch.isspace())
-    return " ".join(kept.split()) or name
+    return " ".join(kept.split())
 
 
 # Fonts for names in other scripts, used (after matplotlib's default) wherever the operator installed them.

@@ -31,10 +31,11 @@ from domain.cadence import parse_time
 from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, parse_weekday, wall_clock_instant
 from domain.customers import shared_with_another_organisation
 from domain.surveys import LEVELS
+from handlers.blocks import mrkdwn_name
 from handlers.blocks.digest import DigestSummary, Escalation, Streak, TheirView, TierMove, digest_blocks, digest_text
 from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sort_by_risk
 from handlers.permissions import WhoUnknown
-from schedules.chart import HealthLine, biggest_movers, health_chart, week_starts
+from schedules.chart import HealthLine, biggest_movers, chart_key, health_chart, week_starts
 from schedules.sender import Message, Skip, register
 from schedules.sharing import GUEST_CALLS_NOW, Calls, LookUpUnfinished, impatient, look_up
 from schedules.slack_http import TRANSIENT, files_upload_v2
@@ -253,9 +254,26 @@ def chart_filename(now: datetime, tz: str) -> str:
     return f"partner-health-{chart_week(now, tz)}.png"
 
 
+def chart_key_text(names: Sequence[str]) -> str | None:
+    """The chart's message when its legend gives some customers by number (a name its fonts cannot draw whole:
+    Japanese without a CJK font, an emoji): who each number is. None when the legend names everyone."""
+    keyed = chart_key(names)
+    if not keyed:
+        return None
+    return "On the chart: " + " · ".join(f"*#{number}* {mrkdwn_name(name)}" for number, name in keyed)
+
+
 def upload_chart(
-    *, client: WebClient, channel: str, png: bytes, now: datetime, tz: str, thread_ts: str | None = None
+    *,
+    client: WebClient,
+    channel: str,
+    png: bytes,
+    now: datetime,
+    tz: str,
+    thread_ts: str | None = None,
+    names: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """`names`: the customers charted, in the legend's order (`digest_chart`), for the key of those it numbers."""
     response = files_upload_v2(  # its upload URL tried again when Slack's file server refuses the bytes
         client,
         channel=channel,
@@ -263,6 +281,7 @@ def upload_chart(
         filename=chart_filename(now, tz),
         title=f"Health over 12 weeks · {chart_week(now, tz)}",
         alt_txt="Line chart of weekly health scores (0–100) of the customers whose health changed most.",
+        initial_comment=chart_key_text(names),
         thread_ts=thread_ts,
     )
     return dict(response.get("file") or {})
@@ -308,10 +327,10 @@ def send_digest(
     summary, _facts = build_digest(
         store=store, team_id=team_id, now=now, default_tz=tz, owner_id=owner_id, any_checkin=any_checkin
     )
-    png, _names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
+    png, names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
     summary = replace(summary, with_chart=True)
     client.chat_postMessage(channel=destination, text=digest_text(summary), blocks=digest_blocks(summary))
-    upload_chart(client=client, channel=destination, png=png, now=now, tz=tz)
+    upload_chart(client=client, channel=destination, png=png, now=now, tz=tz, names=names)
     return summary
 
 
@@ -554,7 +573,12 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
                 if not names and not store.dashboard_customers(team_id=nudge.team_id):
                     continue  # the digest said "No customers yet": an empty chart would say nothing more
                 upload_chart(
-                    client=client_for(client, nudge.team_id), channel=nudge.channel_id, png=png, now=as_of, tz=tz
+                    client=client_for(client, nudge.team_id),
+                    channel=nudge.channel_id,
+                    png=png,
+                    now=as_of,
+                    tz=tz,
+                    names=names,
                 )
                 uploaded += 1
             except NotInstalled as e:

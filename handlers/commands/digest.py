@@ -207,9 +207,9 @@ def send_chart_to_dm(
 ) -> None:
     dm: str | None = None
     try:
-        png, _names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
+        png, names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
         dm = open_dm(client, user_id)
-        upload_chart(client=client, channel=dm, png=png, now=now, tz=tz)
+        upload_chart(client=client, channel=dm, png=png, now=now, tz=tz, names=names)
     except (SlackClientError, OSError) as e:  # OSError: Slack timed out or dropped the connection; SlackRequestError:
         # the upload URL answered something other than 200
         error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__

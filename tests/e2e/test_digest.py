@@ -23,7 +23,16 @@ from bot.app import make_client
 from bot.settings import Settings
 from handlers.blocks.digest import DigestSummary, TheirView, TierMove, digest_blocks
 from handlers.commands.export import wait_after_ack
-from schedules.chart import CHART_SIZE, HealthLine, _pyplot, biggest_movers, health_chart, legend_label
+from schedules.chart import (
+    CHART_SIZE,
+    HealthLine,
+    _font_glyphs,
+    _pyplot,
+    biggest_movers,
+    drawn_whole,
+    health_chart,
+    legend_label,
+)
 from schedules.digest import (
     DIGEST,
     DigestTime,
@@ -922,6 +931,36 @@ def test_a_customer_named_with_an_emoji_is_charted_without_empty_boxes(
     assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []
     (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
     assert png_size(chart["bytes"]) == CHART_SIZE
+
+
+def test_customers_named_in_a_script_the_charts_fonts_lack_are_numbered_and_named_in_its_message(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    """Only DejaVu here (no CJK font): 東京商事 was drawn as four empty boxes. Such a customer is labelled by its number
+    in the legend (with what of its name can be drawn), and the chart's message says who each number is."""
+    seed(store, MONDAY_9_BERLIN)
+    names = {"acme": "東京商事", "globex": "Ünïcødé 🚀"}
+    with Session(store.engine) as session:
+        for old, new in names.items():
+            session.execute(update(Customer).where(col(Customer.name_key) == old).values(name=new))
+        session.commit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        send_digest(store=store, client=make_client(settings), team_id=TEAM_ID, now=MONDAY_9_BERLIN, channel="C0001")
+    assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    assert png_size(chart["bytes"]) == CHART_SIZE
+    plt = _pyplot()
+    _png, charted = digest_chart(store=store, team_id=TEAM_ID, now=MONDAY_9_BERLIN, tz="UTC")
+    labels = [legend_label(name, plt, number) for number, name in enumerate(charted, start=1)]
+    glyphs = _font_glyphs(plt)
+    assert all(ord(ch) in glyphs or ch.isspace() for label in labels for ch in label), labels
+    tokyo, rocket = charted.index("東京商事") + 1, charted.index("Ünïcødé 🚀") + 1
+    key = chart["initial_comment"] or ""
+    if not drawn_whole("東京商事", plt):  # no CJK font installed (as here): numbered, and keyed in the message
+        assert labels[tokyo - 1] == f"#{tokyo}" and f"*#{tokyo}* 東京商事" in key
+    assert labels[rocket - 1] == f"#{rocket} Ünïcødé" and f"*#{rocket}* Ünïcødé 🚀" in key
+    assert "Initech" in labels and "Initech" not in key  # a name drawn whole is the legend's own
 
 
 def test_customers_named_with_dollars_or_a_leading_underscore_are_charted_by_their_names(
