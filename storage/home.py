@@ -54,6 +54,10 @@ class LastContact:
     alerted_at: datetime | None = None
     # Slack said its current owner is deactivated (storage.cadence.OWNER_DEACTIVATED): Home says so beside them.
     owner_gone: bool = False
+    # The customer's own latest answer to `/partner ask` (their view of us, which feeds health) and when they gave
+    # it: Home's row shows it next to ours, as the card does.
+    their_answers: dict[str, Any] | None = None
+    their_answer_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +235,31 @@ class HomeReads:
             .where(CheckIn.customer_id == Customer.id, CheckIn.kind == "call")
             .correlate(Customer)
         ).scalar_subquery()
+        # Their latest view, as the health job reads it (latest_survey_responses): on the (customer_id, survey,
+        # created_at) index, a probe per customer shown.
+        theirs = (
+            select(SurveyResponse.answers, SurveyResponse.created_at)
+            .where(
+                SurveyResponse.customer_id == Customer.id,
+                SurveyResponse.survey == "customer_view",  # domain.surveys.CUSTOMER_VIEW
+                col(SurveyResponse.external).is_(True),
+            )
+            .order_by(col(SurveyResponse.created_at).desc(), col(SurveyResponse.id).desc())
+            .limit(1)
+            .correlate(Customer)
+        )
+        their_answers = theirs.with_only_columns(SurveyResponse.answers).scalar_subquery()
+        their_answer_at = theirs.with_only_columns(SurveyResponse.created_at).scalar_subquery()
         query = select(
-            Customer, newest, mood, last_call, last_clock_restart(), last_overdue_alert(), owner_deactivated()
+            Customer,
+            newest,
+            mood,
+            last_call,
+            last_clock_restart(),
+            last_overdue_alert(),
+            owner_deactivated(),
+            their_answers,
+            their_answer_at,
         ).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
         if owner_id is not None:
             query = query.where(Customer.owner_id == owner_id)
@@ -250,9 +277,11 @@ class HomeReads:
                         restarted_at=restarted,
                         alerted_at=alerted,
                         owner_gone=bool(gone),
+                        their_answers=answers,
+                        their_answer_at=answered_at,
                     ),
                 )
-                for customer, checkin_at, mood_value, call_at, restarted, alerted, gone in rows
+                for customer, checkin_at, mood_value, call_at, restarted, alerted, gone, answers, answered_at in rows
             ]
 
     def home_health_points(

@@ -76,6 +76,26 @@ def view_gap(ours: str | None, theirs: str | None) -> int | None:
     return level_gap(ours, theirs)  # type: ignore[arg-type]
 
 
+def their_view_note(
+    ours: str | None, answers: dict[str, Any] | None, answered_at: datetime | None, now: datetime
+) -> str | None:
+    """The customer's own latest view in a few words, for a Home row beside ours (the card says it in full with
+    views_text): "their view *Supplier*, lower than ours", "… (7 months old, counts half)". None: never asked, or an
+    answer with no level."""
+    theirs = (answers or {}).get("level")
+    if theirs not in LEVEL_NAMES:
+        return None
+    note = f"their view *{LEVEL_NAMES[theirs]}*"
+    gap = view_gap(ours, theirs)
+    if gap:
+        note += ", lower than ours" if gap > 0 else ", higher than ours"
+    if answered_at is not None:
+        age = now - (answered_at if answered_at.tzinfo else answered_at.replace(tzinfo=UTC))
+        if age > SCORECARD_STALE_AFTER:  # as the health score reads it
+            note += f" ({age.days // 30} months old, counts half)"
+    return note
+
+
 def views_text(
     ours: str | None,
     theirs_responses: Sequence[SurveyResponse],

@@ -37,6 +37,7 @@ from handlers.blocks import (
 )
 from handlers.blocks.boundaries import boundary_section_blocks, escalation_note, recent_escalation
 from handlers.blocks.customers import OWNER_GONE_NOTE, card_survey_blocks, channel_flag, channel_problem
+from handlers.blocks.health import their_view_note
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
 from handlers.ids import (
@@ -657,6 +658,9 @@ def row_text(
     score = str(facts.score) if facts.score is not None else NO_VALUE
     health = f"{BAND_EMOJI[facts.band]} *{score}*  `{trend_text(trend)}`"
     contact = facts.contact
+    # The customer's own view next to ours, as on the card: it feeds the health score beside it.
+    if (theirs := their_view_note(customer.tier, contact.their_answers, contact.their_answer_at, now)) is not None:
+        health += f"  ·  :speech_balloon: {theirs}"
     if contact.checkin_at is not None:
         mood = mood_badge(contact.mood)
         last = f"{mood} last check-in {ago(contact.checkin_at, now)}".strip()

@@ -4,12 +4,16 @@ buttons push the survey on top of it (views.push), as Slack sends those clicks a
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from domain.surveys import SURVEYS
 from handlers.home_publisher import publisher_of
 from handlers.ids import CARD_ASK, HOME_OPEN_CARD, HOME_SURVEY, OPEN_CUSTOMER_VIEW, OPEN_SURVEY, SURVEY_MODAL
-from storage.models import Customer
+from storage.models import Customer, SurveyResponse
 from storage.store import Store
 from tests.e2e.test_surveys import ExternalSlack, all_ratings, state
 from tests.fake_slack import FakeSlack
@@ -237,3 +241,42 @@ def test_the_card_opened_from_home_has_the_boundaries_section_and_a_click_redraw
     redrawn = json.dumps(fake_slack.views[card["id"]]["blocks"], ensure_ascii=False)
     assert "That slip on “We answer within one business day” is already logged." in redrawn
     assert "1 slip in the last 30 days" in redrawn
+
+
+def test_a_home_row_shows_the_customers_own_latest_view_beside_ours(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """Their `/partner ask` answer feeds the health score and the card shows it; Home's row said nothing of it."""
+    acme = add_customer(slack, store)
+    globex = add_customer(slack, store, "Globex <@U0001|dana>")
+    now = datetime.now(UTC)
+    with Session(store.engine) as session:
+        session.execute(update(Customer).where(col(Customer.id) == acme.id).values(tier="partner"))  # our view
+        for level, days_ago, respondent in [("partner", 30, "W1"), ("supplier", 2, "W2")]:  # newest: Supplier
+            session.add(
+                SurveyResponse(
+                    team_id=TEAM_ID,
+                    customer_id=acme.id,
+                    survey="customer_view",
+                    respondent_id=respondent,
+                    external=True,
+                    answers={"level": level},
+                    created_at=now - timedelta(days=days_ago),
+                )
+            )
+        session.add(  # given over 180 days ago: counts half in the health score, and the row says so
+            SurveyResponse(
+                team_id=TEAM_ID,
+                customer_id=globex.id,
+                survey="customer_view",
+                respondent_id="W3",
+                external=True,
+                answers={"level": "partner"},
+                created_at=now - timedelta(days=200),
+            )
+        )
+        session.commit()
+    home = open_home(bot, slack, fake_slack)
+    assert acme.id is not None and globex.id is not None
+    assert ":speech_balloon: their view *Supplier*, lower than ours" in row(home, acme.id)
+    assert ":speech_balloon: their view *Partner* (6 months old, counts half)" in row(home, globex.id)
