@@ -598,6 +598,7 @@ class FakeSlack:
             "conversations.join": self._conversations_join,
             "conversations.open": self._conversations_open,
             "conversations.members": self._conversations_members,
+            "users.conversations": self._users_conversations,
             "conversations.list": self._conversations_list,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
@@ -1771,6 +1772,26 @@ class FakeSlack:
         channel = self._readable_channel(params)
         members, next_cursor = _page(self._members_of(channel), params)
         return {"members": members, "response_metadata": {"next_cursor": next_cursor}}
+
+    def _users_conversations(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The channels `user` (default: the caller, Partner) is a member of, of `types` (default public_channel),
+        paged; private ones only where Partner is a member too, as Slack shows a bot token."""
+        user = _str_param(params, "user") or self.bot_user_id
+        types = {t.strip() for t in (_str_param(params, "types") or "public_channel").split(",") if t.strip()}
+        exclude_archived = _truthy(params.get("exclude_archived"))
+        chosen = []
+        for channel in self.channels.values():
+            if channel.get("is_im"):
+                continue
+            private = bool(channel.get("is_private"))
+            if ("private_channel" if private else "public_channel") not in types:
+                continue
+            if (exclude_archived and channel.get("is_archived")) or (private and not channel.get("is_member")):
+                continue
+            if user in self._members_of(channel):
+                chosen.append(self._conversation_view(channel))
+        channels, next_cursor = _page(chosen, params)
+        return {"channels": channels, "response_metadata": {"next_cursor": next_cursor}}
 
     def _conversations_list(self, params: dict[str, Any]) -> dict[str, Any]:
         self._org_wide_needs_team(params)

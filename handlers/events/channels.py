@@ -25,7 +25,7 @@ from handlers.home_publisher import refresh_channel_homes
 from handlers.permissions import GUEST_CHECKS, WhoUnknown
 from schedules.digest import stop_digest_in_gone_channel, stop_digest_in_shared_channel
 from schedules.sender import tell_owner_channel_refuses
-from schedules.sharing import read_channel
+from schedules.sharing import MEMBERS_PAGE, impatient, read_channel
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -115,6 +115,41 @@ def flag_guest_channel(
         stop_digest_in_shared_channel(
             store=store, client=client, workspace=workspace, channel_id=channel_id, guests=True
         )
+
+
+def guest_made(context: BoltContext, client: WebClient, store: Store, clock: Clock, *, user_id: str) -> None:
+    """A member of the workspace made a guest (user_change): the customers' channels they are in, and the team
+    digest's, read like shared ones at once rather than at the next daily look-up. Partner keeps only the guests
+    it found, not every member list, so Slack is asked which channels the person is in (users.conversations,
+    public and private ones Partner is in too, page by page). Slack unable to say now: the daily look-up finds them."""
+    team_id = context.team_id
+    if not team_id:
+        return
+    customers = {c.channel_id for c in store.customers(team_id=team_id, include_archived=True) if c.channel_id}
+    workspace = store.digest_workspace(team_id=team_id)
+    if workspace is not None and workspace.digest_channel_id:
+        customers.add(workspace.digest_channel_id)
+    if not customers:
+        return
+    theirs: list[str] = []
+    cursor = ""
+    try:
+        while True:
+            page = impatient(client).users_conversations(
+                user=user_id,
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=MEMBERS_PAGE,
+                **({"cursor": cursor} if cursor else {}),
+            )
+            theirs += [c["id"] for c in page.get("channels") or [] if c.get("id") in customers]
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+    except (SlackApiError, OSError) as e:  # OSError: a timeout; what was found so far is flagged all the same
+        logger.warning("could not list the channels of %s, made a guest: the daily look-up finds them (%r)", user_id, e)
+    for channel_id in theirs:
+        flag_guest_channel(context, client, store, clock, channel_id=channel_id, user_id=user_id)
 
 
 def member_left(event: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock) -> None:

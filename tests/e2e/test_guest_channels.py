@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import handlers.events.channels
 import schedules.sharing
 from bot.app import make_client
 from bot.settings import Settings
@@ -242,3 +243,38 @@ def test_a_digest_channel_a_guest_joined_while_partner_was_down_gets_no_digest(
     assert digest_channel(store) is None
     (told,) = told_admin(fake_slack)
     assert "guests read this channel" in told, told
+
+
+def test_a_member_made_a_guest_turns_their_customers_channels_and_the_digests_at_once(
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    clock: FakeClock,
+    settings: Settings,
+    bot: BotServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(handlers.events.channels, "MEMBERS_PAGE", 1)  # their channels one a page
+    lee = fake_slack.add_user(GUEST, name="lee")  # a full member of the team for now
+    fake_slack.join_member("C0ACME", GUEST)
+    fake_slack.join_member("C0001", GUEST)
+    clock.set(ny(2026, 11, 25, 10))
+    add_acme(slack, bot)
+    assert not acme(store).channel_shared
+    assert "goes to <#C0001>" in slack.command("digest channel <#C0001|general>", user_id=ADMIN).json()["text"]
+    fake_slack.wait_for("conversations.join")
+
+    lee = fake_slack.add_user(GUEST, name="lee", is_restricted=True)  # left for the customer: a guest now
+    for _ in range(2):  # Slack's redelivery: the same, the admin told once
+        assert slack.event({"type": "user_change", "user": {**lee, "team_id": "T0001"}}).status == 200
+    assert acme(store).channel_shared and acme(store).channel_shared_checked_at is not None  # at once, no tick
+    asked = [c.params for c in fake_slack.calls_to("users.conversations")]
+    assert asked[0]["user"] == GUEST and asked[0]["types"] == "public_channel,private_channel"
+    assert len(asked) >= 2 and asked[1].get("cursor"), asked  # page by page
+    assert digest_channel(store) is None
+    (told,) = told_admin(fake_slack)
+    assert "<#C0001>: guests read this channel" in told, told
+    assert "Summary not posted in <#C0ACME>" in ephemeral(slack.command("checkin acme red pricing again"))
+    bot.settle()
+    tick(store, settings, ny(2026, 11, 26, 9, 0))  # Thursday's nudge: Dana's DM
+    assert posts_in(fake_slack, "C0ACME") == [] and told_dana_to_call(fake_slack)
