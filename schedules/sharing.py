@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import Any
+from weakref import WeakSet
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -65,6 +66,11 @@ class Calls:
         self.left = left
 
 
+# Stores whose channels checked before Partner looked for guests were made due a look-up (once a process: a channel
+# whose look-up Slack refuses for good records no guests, and is not made due again every tick).
+_FIRST_GUEST_LOOK_UPS: WeakSet[Store] = WeakSet()
+
+
 class LookUpUnfinished(Exception):
     """The calls allowed ran out before every member of the channel was placed: what was found is kept, and the
     next tick's look-up goes on from there."""
@@ -72,6 +78,11 @@ class LookUpUnfinished(Exception):
 
 def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now: datetime) -> int:
     """Looks up the channels due a check and records what Slack says; returns how many were looked up."""
+    if store not in _FIRST_GUEST_LOOK_UPS:  # once a process: the channels checked before guests were looked for
+        _FIRST_GUEST_LOOK_UPS.add(store)
+        due = store.make_first_guest_look_ups_due(checked_at=now - RECHECK_AFTER - timedelta(seconds=1))
+        if due:
+            logger.info("%d channel(s) checked before guests were looked for: their guests are looked up now", due)
     looked_up = 0
     asked = 0  # conversations.info calls this tick, answered or not: LOOKUPS_PER_TICK at most
     any_never = False

@@ -446,6 +446,42 @@ class CustomerQueries(WorkspaceQueries):
             session.commit()
         return int(due or 0)
 
+    def make_first_guest_look_ups_due(self, *, checked_at: datetime) -> int:
+        """Channels last looked up before Partner looked for guests among their members (Slack's word on sharing
+        recorded on their customers, no guest look-up in CHANNEL_READERS; not shared through Slack Connect, which
+        says enough): their look-up is made due, as last made at `checked_at` (before a day ago), so the tick's
+        look-up comes to them after the never-checked ones, soon after start instead of at their next daily
+        re-check. Their check time stays set: their nudges keep going where they went (they are not held for it)
+        until the look-up finds a guest. Returns how many channels."""
+        checked = col(Customer.channel_shared_checked_at)
+        with self.session() as session:
+            rows = session.exec(
+                select(Customer.team_id, Customer.channel_id)
+                .where(col(Customer.channel_id).is_not(None), checked.is_not(None), checked > checked_at)
+                .distinct()
+            ).all()
+            teams = {team_id for team_id, _channel in rows}
+            readers = {
+                w.team_id: (w.settings or {}).get(CHANNEL_READERS) or {}
+                for w in session.exec(select(Workspace).where(col(Workspace.team_id).in_(sorted(teams)))).all()
+            }
+            stale = [
+                (team_id, str(channel_id))
+                for team_id, channel_id in rows
+                if "guests" not in (entry := readers.get(team_id, {}).get(channel_id) or {})
+                and not entry.get("connect")
+            ]
+            for team_id, channel_id in stale:
+                session.exec(  # type: ignore[call-overload]
+                    update(Customer)
+                    .where(
+                        col(Customer.team_id) == team_id, col(Customer.channel_id) == channel_id, checked > checked_at
+                    )
+                    .values(channel_shared_checked_at=checked_at)
+                )
+            session.commit()
+        return len(stale)
+
     def channels_to_check_sharing(
         self, *, checked_before: datetime, limit: int, except_teams: Sequence[str] = ()
     ) -> list[tuple[str, str, bool]]:

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
+from sqlmodel import Session
 
 import handlers.events.channels
 import schedules.sharing
@@ -18,6 +20,8 @@ from bot.app import make_client
 from bot.settings import Settings
 from handlers.permissions import GUEST_CHECKS
 from schedules.jobs import run_tick
+from storage.customers import CHANNEL_READERS
+from storage.models import Customer, Workspace
 from storage.store import Store
 from tests.e2e.test_foundation import ephemeral
 from tests.e2e.test_shared_channels import (
@@ -278,3 +282,47 @@ def test_a_member_made_a_guest_turns_their_customers_channels_and_the_digests_at
     bot.settle()
     tick(store, settings, ny(2026, 11, 26, 9, 0))  # Thursday's nudge: Dana's DM
     assert posts_in(fake_slack, "C0ACME") == [] and told_dana_to_call(fake_slack)
+
+
+def as_before_guests_were_looked_for(store: Store, checked_at: datetime) -> None:
+    """Acme's channel as an older Partner left it: Slack's word on Slack Connect recorded, no guest look-up."""
+    with Session(store.engine) as session:
+        workspace = session.get(Workspace, TEAM_ID)
+        assert workspace is not None
+        workspace.settings = {k: v for k, v in (workspace.settings or {}).items() if k != CHANNEL_READERS}
+        session.add(workspace)
+        session.exec(update(Customer).values(channel_shared=False, channel_shared_checked_at=checked_at))  # type: ignore[call-overload]
+        session.commit()
+
+
+def test_a_channel_checked_before_guests_were_looked_for_is_looked_up_soon_after_start_its_nudges_not_held(
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    clock: FakeClock,
+    settings: Settings,
+    bot: BotServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(schedules.sharing, "GUEST_CALLS_PER_TICK", 8)
+    for n in range(12):
+        fake_slack.add_user(f"U1{n:04d}", name=f"colleague{n}")
+        fake_slack.join_member("C0ACME", f"U1{n:04d}")
+    fake_slack.join_member("C0ACME", GUEST)  # there before the upgrade, last in the list
+    clock.set(ny(2026, 11, 30, 7, 0))  # a Monday: the day's call is due at 09:00
+    add_acme(slack, bot)
+    as_before_guests_were_looked_for(store, ny(2026, 11, 30, 8, 0))  # checked an hour before, not a day
+    GUEST_CHECKS.forget()
+    pages_before = len(fake_slack.calls_to("conversations.members"))
+
+    tick(store, settings, ny(2026, 11, 30, 9, 0))  # the first tick after start: due, the member list too long
+    posts = posts_in(fake_slack, "C0ACME")
+    assert len(posts) == 1 and "Time for the daily call" in posts[0], posts  # not held: it went where it went
+    assert len(fake_slack.calls_to("conversations.members")) > pages_before  # looked up though checked an hour ago
+    minute = 1
+    while acme(store).channel_shared_checked_at < ny(2026, 11, 30, 9, 0) and minute < 6:  # type: ignore[operator]
+        tick(store, settings, ny(2026, 11, 30, 9, minute))
+        minute += 1
+    assert acme(store).channel_shared and acme(store).channel_shared_checked_at == ny(2026, 11, 30, 9, minute - 1)
+    tick(store, settings, ny(2026, 12, 1, 9, 0))  # Tuesday's nudge: Dana's DM now
+    assert len(posts_in(fake_slack, "C0ACME")) == 1 and told_dana_to_call(fake_slack)
