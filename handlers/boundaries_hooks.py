@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from bot.settings import Settings
 from domain import boundaries as rules
 from domain.errors import UserError
-from handlers.blocks import mrkdwn_name
+from handlers.blocks import command_name, mrkdwn_name
 from handlers.permissions import require_change
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
@@ -60,7 +60,7 @@ def require_boundary(store: Store, *, team_id: str, boundary_id: int) -> tuple[C
     if customer.archived_at is not None:  # a button drawn before the archive: the agreement is kept, not gone
         raise UserError(
             f"*{mrkdwn_name(customer.name)}* is archived, so its working agreements are on hold. "
-            f"Bring it back with `/partner restore {customer.name}`."
+            f"Bring it back with `/partner restore {command_name(customer.name)}`."
         )
     return customer, record
 
@@ -181,7 +181,10 @@ def next_up(store: Store, *, customer: Customer, settings: Settings | None, now:
     if upcoming is None:
         return ""
     following = next(r for r in records if r.id == upcoming.id)
-    return f" Next up: {_quote(following.rule.text)} — `/partner boundary {customer.name} activate {following.number}`."
+    return (
+        f" Next up: {_quote(following.rule.text)} — `/partner boundary {command_name(customer.name)} "
+        f"activate {following.number}`."
+    )
 
 
 def log_slip(

@@ -26,6 +26,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.checkins import channel_gone, local_day_bounds, owner_alert
 from domain.customers import work_calendar
+from handlers.blocks import command_name
 from handlers.blocks.checkin import (
     SUMMARY_SEPARATOR,
     channel_problem_text,
@@ -540,7 +541,7 @@ def join_customer_channel(*, client: WebClient, store: Store, customer: Customer
         store.record_channel_error(team_id=customer.team_id, customer_id=customer.id, error=error, now=now)
         return (
             f"<#{channel_id}> is archived, so I can't post there. "
-            f"Pick a live channel: `/partner edit {customer.name} #channel`."
+            f"Pick a live channel: `/partner edit {command_name(customer.name)} #channel`."
         )
     return invite_hint(channel_id, "post there")
 

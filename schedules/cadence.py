@@ -29,7 +29,7 @@ from slack_sdk.errors import SlackApiError
 from bot.oauth import NotInstalled, SlackClients, client_for
 from bot.settings import Settings
 from domain.boundaries import defuse_broadcasts
-from handlers.blocks import local_time, mrkdwn_name
+from handlers.blocks import command_name, local_time, mrkdwn_name
 from handlers.blocks.nudges import nudge_blocks
 from schedules import planner
 from schedules.planner import CADENCE, OVERDUE
@@ -383,7 +383,7 @@ def team_channel(store: Store, team_id: str) -> str | None:
 
 
 def owner_gone_text(owner: str, name: str) -> str:
-    return f"Its owner <@{owner}> is deactivated in Slack: pick another, `/partner edit {name} @owner`."
+    return f"Its owner <@{owner}> is deactivated in Slack: pick another, `/partner edit {command_name(name)} @owner`."
 
 
 def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:

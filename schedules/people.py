@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from handlers.blocks import mrkdwn_name, section
+from handlers.blocks import command_name, mrkdwn_name, section
 from schedules.cadence import destination, record_owners_gone
 from schedules.sender import Message, Skip, register, tell_once
 from storage.models import Nudge
@@ -48,7 +48,8 @@ def render_owner_gone(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
     text = (
         f":warning: <@{owner}>, the owner of *{mrkdwn_name(customer.name)}*, was deactivated in Slack, "
         "so its call nudges, overdue"
-        f" alerts and red check-ins reach nobody. Pick another owner: `/partner edit {customer.name} @owner`."
+        " alerts and red check-ins reach nobody. Pick another owner: `/partner edit "
+        f"{command_name(customer.name)} @owner`."
     )
     channel, _ = destination(customer, now)  # the team's own channel: not one the customer's people read
     if channel is not None:

@@ -92,7 +92,7 @@ from bot.memory import fewer_full_collections
 from bot.oauth import NotInstalled, SlackClients, client_for
 from domain.checkins import CHANNEL_RETRY_AFTER as CHANNEL_RETRY_AFTER  # the planners read it from here
 from domain.checkins import GONE_CHANNEL, summary_day
-from handlers.blocks import context, mrkdwn_name, section
+from handlers.blocks import command_name, context, mrkdwn_name, section
 from handlers.blocks.checkin import checkins_summary, owner_alert_text
 from schedules.slack_http import (
     TEAM_ACCESS_REVOKED,
@@ -1462,7 +1462,7 @@ def _render_channel_problem(nudge: Nudge, store: Store, now: datetime) -> Messag
     customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
     if customer is None:
         return Skip("customer gone", "cancelled")
-    why = _channel_trouble(channel_id, error, f"/partner edit {customer.name} #channel")
+    why = _channel_trouble(channel_id, error, f"/partner edit {command_name(customer.name)} #channel")
     text = (
         f":warning: I couldn't post in *{mrkdwn_name(customer.name)}*'s channel. {why}. Until then its "
         "nudges come to you here;"
@@ -1493,7 +1493,9 @@ def _render_delivery_failed(nudge: Nudge, store: Store, now: datetime) -> Messag
     error = str(nudge.payload.get("error"))
     channel_id = str(nudge.payload.get("channel_id") or "")
     if error in CHANNEL_ERRORS and channel_id[:1] in ("C", "G"):
-        pick = f"/partner edit {customer.name} #channel" if customer else "/partner digest channel #channel"
+        pick = (
+            f"/partner edit {command_name(customer.name)} #channel" if customer else "/partner digest channel #channel"
+        )
         text = f":x: I couldn't deliver {what}{about}. {_channel_trouble(channel_id, error, pick)}."
         return Message(text=text, blocks=[section(text)], user=nudge.recipient_id)
     text = f":x: I couldn't deliver {what}{about}: Slack answered `{error}`. I won't try it again."

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
-from handlers.blocks import is_row_id, mrkdwn_name
+from handlers.blocks import command_name, is_row_id, mrkdwn_name
 from handlers.blocks.checkin import checkin_modal
 from handlers.blocks.nudges import not_redrawn, snooze_modal
 from handlers.followups import AfterAck
@@ -96,14 +96,14 @@ def nudge_of(store: Store, team_id: str, value: str | None) -> tuple[Nudge, Cust
     if customer.archived_at is not None:  # kept with its history: say how to bring it back, not that it is gone
         raise UserError(
             f"*{mrkdwn_name(customer.name)}* is archived, so it gets no nudges. "
-            f"Bring it back with `/partner restore {customer.name}`."
+            f"Bring it back with `/partner restore {command_name(customer.name)}`."
         )
     if customer.paused_at is not None:  # a stale nudge Slack still shows: nothing is owed while paused
         raise Paused(
             customer,
             f"*{mrkdwn_name(customer.name)}*'s nudges are paused, so this one asks for nothing. "
-            f"`/partner resume {customer.name}` turns them back on; a call can still be logged with "
-            f"`/partner checkin {customer.name} …`.",
+            f"`/partner resume {command_name(customer.name)}` turns them back on; a call can still be logged with "
+            f"`/partner checkin {command_name(customer.name)} …`.",
         )
     return nudge, customer
 

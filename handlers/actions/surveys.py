@@ -11,7 +11,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers.actions.home import home_card, home_card_customer, modal_source
-from handlers.blocks import mrkdwn_name
+from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.surveys import ASK, parse_survey_button, parse_survey_menu, survey_modal
 from handlers.commands.ask import ask_customer
 from handlers.commands.lookup import live_customer
@@ -187,7 +187,7 @@ def open_customer_view(
     if not external:
         raise UserError(
             f"This one is for *{mrkdwn_name(customer.name)}*'s people, to tell us how they see us. "
-            f"Record our own view with `/partner survey {customer.name} level`."
+            f"Record our own view with `/partner survey {command_name(customer.name)} level`."
         )
     open_survey_modal(
         client=client,

@@ -69,6 +69,12 @@ def mrkdwn_name(name: str) -> str:
     return escape(name, literal=True)
 
 
+def command_name(name: str) -> str:
+    """A customer's name in a command to copy (`/partner status …`, a code span): as typed, but a backtick, which
+    would end the code span, as ’, the same name to every command (domain.customers.name_key folds the two)."""
+    return name.replace("`", "’")
+
+
 def mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": truncate(text, MAX_TEXT)}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain import boundaries as rules
 from domain.calendar import WorkCalendar
-from handlers.blocks import context, mrkdwn_name, plain, section, truncate
+from handlers.blocks import command_name, context, mrkdwn_name, plain, section, truncate
 from handlers.ids import (
     BOUNDARY_ACTIVATE,
     BOUNDARY_CALL_NO,
@@ -200,7 +200,8 @@ def boundary_list(
     if not records:
         text = (
             f"*{mrkdwn_name(customer.name)}* has no working agreements yet. Start with your most important need: "
-            f'`/partner boundary {customer.name} add "We answer within one business day" kind=response_time value=1d`'
+            f'`/partner boundary {command_name(customer.name)} add "We answer within one business day" '
+            "kind=response_time value=1d`"
         )
         return {"text": text, "blocks": [section(text)]}
     intro = f"*Working agreements with {mrkdwn_name(customer.name)}* — introduced one at a time, most important first."
@@ -209,7 +210,7 @@ def boundary_list(
         context(
             f"A need holds after {policy.hold_after.days // 7} weeks without a slip; "
             f"{policy.escalate_slips} slips in {policy.escalate_window.days} days ask you to decide what to do. "
-            f"`/partner boundary {customer.name} preview <n>` shows the next reminder."
+            f"`/partner boundary {command_name(customer.name)} preview <n>` shows the next reminder."
         )
     )
     lines = [f"{r.number}. {quoted(r.rule.text)} — {r.rule.status}" for r in records]
@@ -229,10 +230,13 @@ def boundary_section_blocks(
     blocks: list[dict[str, Any]] = [section("*Boundaries*")]
     if not live:
         blocks.append(
-            context(f'None yet. `/partner boundary {customer.name} add "<your most important need>"` to start.')
+            context(
+                f'None yet. `/partner boundary {command_name(customer.name)} add "<your most important '
+                'need>"` to start.'
+            )
         )
         return blocks
-    more = f" `/partner boundary {customer.name} list` shows them all."
+    more = f" `/partner boundary {command_name(customer.name)} list` shows them all."
     blocks.extend(_boundary_blocks(live, now, policy, cal, SURFACE_CARD, limit=MAX_ON_CARD, more=more))
     return blocks
 

@@ -10,7 +10,17 @@ from typing import Any
 from domain.boundaries import defuse_broadcasts
 from domain.checkins import channel_gone
 from domain.health import mood_rating
-from handlers.blocks import MOOD_EMOJI, context, customer_option, mood_emoji, mood_label, mrkdwn_name, plain, truncate
+from handlers.blocks import (
+    MOOD_EMOJI,
+    command_name,
+    context,
+    customer_option,
+    mood_emoji,
+    mood_label,
+    mrkdwn_name,
+    plain,
+    truncate,
+)
 from handlers.ids import (
     CHECKIN_CALL,
     CHECKIN_CUSTOMER,
@@ -61,7 +71,7 @@ def unposted_summary_clause(customer: Customer, at: datetime, *, guests_read: bo
         gone = "is archived" if customer.channel_error == "is_archived" else "was deleted"
         return (
             f"\n_Summary not posted in <#{customer.channel_id}>: it {gone}. Pick another channel with"
-            f" `/partner edit {customer.name} #channel`._"
+            f" `/partner edit {command_name(customer.name)} #channel`._"
         )
     return ""
 
@@ -115,8 +125,8 @@ def channel_problem_text(customer: Customer, error: str) -> str:
     }.get(error, f"Slack refused ({error}). Check the channel")
     return (
         f"Your check-in for *{mrkdwn_name(customer.name)}* is saved, but I couldn't post its summary: {why} — "
-        f"`/partner edit {customer.name} channel=#other`, "
-        f"or `/partner edit {customer.name} summary=off` to stop posting."
+        f"`/partner edit {command_name(customer.name)} channel=#other`, "
+        f"or `/partner edit {command_name(customer.name)} summary=off` to stop posting."
     )
 
 

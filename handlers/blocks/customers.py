@@ -15,6 +15,7 @@ from domain.health import mood_colour, mood_rating, mood_value
 from handlers.blocks import (
     ago,
     button,
+    command_name,
     context,
     local_time,
     mood_badge,
@@ -288,7 +289,7 @@ def customer_card(
     fields = [
         (f"*Owner*\n<@{customer.owner_id}>" if customer.owner_id else "*Owner*\nnone")
         + (
-            f"\n:warning: {OWNER_GONE_NOTE}: pick another, `/partner edit {customer.name} @owner`"
+            f"\n:warning: {OWNER_GONE_NOTE}: pick another, `/partner edit {command_name(customer.name)} @owner`"
             if row.owner_gone
             else ""
         ),
@@ -296,7 +297,7 @@ def customer_card(
         f"*Time zone*\n{calendar}",
         (
             # No cadence, so no nudge will ever come: say how to set one rather than "next nudge —".
-            f"*Cadence*\nnone yet: `/partner cadence {customer.name} weekly tue 10:00` sets one"
+            f"*Cadence*\nnone yet: `/partner cadence {command_name(customer.name)} weekly tue 10:00` sets one"
             if not customer.cadence and customer.paused_at is None and row.next_nudge is None
             else f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}"
         )

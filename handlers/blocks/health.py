@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.health import MISSING_CHAR, SCORECARD_STALE_AFTER, Health
 from domain.surveys import level_gap
-from handlers.blocks import context, mood_emoji, mrkdwn_name, plain, section, truncate
+from handlers.blocks import command_name, context, mood_emoji, mrkdwn_name, plain, section, truncate
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import LEVEL_NAMES
 from storage.models import Customer, CustomerEvent, SurveyResponse
@@ -112,8 +112,8 @@ def views_text(
         age = now - (said if said.tzinfo else said.replace(tzinfo=UTC))
         if age > SCORECARD_STALE_AFTER:
             stale = f" Their answer is {age.days // 30} months old, so it counts half in the health score."
-    our_text = LEVEL_NAMES.get(ours or "", f"not rated yet — `/partner survey {name} level`")
-    their_text = LEVEL_NAMES.get(theirs or "", f"not asked yet — `/partner ask {name}`")
+    our_text = LEVEL_NAMES.get(ours or "", f"not rated yet — `/partner survey {command_name(name)} level`")
+    their_text = LEVEL_NAMES.get(theirs or "", f"not asked yet — `/partner ask {command_name(name)}`")
     if theirs is not None:
         their_text += f" ({_their_answers(theirs_responses, theirs)})"
     line = f"*Our view:* {our_text}   ·   *Their view:* {their_text}"
@@ -167,7 +167,7 @@ def gap_alert_text(customer: Customer, ours: str, theirs: str) -> str:
     return (
         f":warning: *{mrkdwn_name(customer.name)}* sees us as *{LEVEL_NAMES[theirs]}*; we rate the relationship "
         f"*{LEVEL_NAMES[ours]}* — {abs(gap)} level{'s' if abs(gap) > 1 else ''} {direction}. "
-        f"Worth a conversation: `/partner status {customer.name}`."
+        f"Worth a conversation: `/partner status {command_name(customer.name)}`."
     )
 
 
@@ -197,7 +197,7 @@ def drop_alert_text(
         f":chart_with_downwards_trend: *{mrkdwn_name(customer.name)}*'s health fell from {high} to {latest} this "
         f"week.{since}"
         + (f"\n{why}" if why else "")
-        + (f"\n{gap}" if gap else f"\nSee `/partner status {customer.name}`.")
+        + (f"\n{gap}" if gap else f"\nSee `/partner status {command_name(customer.name)}`.")
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from handlers.blocks import button, mrkdwn, mrkdwn_name, plain, section, truncate
+from handlers.blocks import button, command_name, mrkdwn, mrkdwn_name, plain, section, truncate
 from handlers.ids import (
     NUDGE_LOG_CALL,
     NUDGE_SKIP,
@@ -58,7 +58,7 @@ def nothing_to_snooze(customer_name: str) -> str:
     error shows no formatting."""
     return (
         f"{customer_name}'s nudges are paused, so there is nothing to snooze. "
-        f"/partner resume {customer_name} turns them back on."
+        f"/partner resume {command_name(customer_name)} turns them back on."
     )
 
 

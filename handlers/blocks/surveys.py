@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from domain.surveys import LEVELS, SURVEYS, Question, Survey
-from handlers.blocks import button, context, is_row_id, mrkdwn_name, plain, section, truncate
+from handlers.blocks import button, command_name, context, is_row_id, mrkdwn_name, plain, section, truncate
 from handlers.blocks.nudges import slack_date
 from handlers.ids import (
     CARD_ASK,
@@ -293,7 +293,7 @@ def tier_change_text(customer: Customer, old: str | None, new: str, by: str) -> 
     if old in LEVELS and new in LEVELS and LEVELS.index(new) < LEVELS.index(old):  # type: ignore[arg-type]
         return (
             f":small_red_triangle_down: <@{by}> moved *{mrkdwn_name(customer.name)}* down from *{LEVEL_NAMES[old]}* to "
-            f"*{LEVEL_NAMES[new]}*. Worth a look: `/partner status {customer.name}`."
+            f"*{LEVEL_NAMES[new]}*. Worth a look: `/partner status {command_name(customer.name)}`."
         )
     if old in LEVELS and new in LEVELS:
         return (
@@ -334,7 +334,7 @@ def unconfirmed_ask_text(customer: Customer, channel_id: str) -> str:
     return (
         f":warning: Slack didn't confirm my invitation to *{mrkdwn_name(customer.name)}*'s people in "
         f"<#{channel_id}>. Look there: "
-        f"if it isn't there, run `/partner ask {customer.name}` again."
+        f"if it isn't there, run `/partner ask {command_name(customer.name)}` again."
     )
 
 
@@ -343,5 +343,5 @@ def still_asking_text(customer: Customer, channel_id: str) -> str:
     return (
         f":hourglass_flowing_sand: I'm still asking *{mrkdwn_name(customer.name)}*'s people in "
         f"<#{channel_id}>: Slack is slow to "
-        f"take the invitation. If it isn't there in a minute, run `/partner ask {customer.name}` again."
+        f"take the invitation. If it isn't there in a minute, run `/partner ask {command_name(customer.name)}` again."
     )

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from domain.calendar import country_of_zone
 from domain.customers import parse_settings
 from domain.errors import Problems, UserError
-from handlers.blocks import mrkdwn_name
+from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.customers import cadence_text, customer_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
@@ -92,7 +92,7 @@ def default_tz_hint(customer: Customer) -> str:
     the wrong clock gets its nudges at the wrong hour, so the author should know at once."""
     return (
         f"Slack didn't tell me <@{customer.owner_id}>'s time zone, so {customer.tz} (the default) is used: "
-        f"`/partner edit {customer.name} tz=Area/City` sets the customer's."
+        f"`/partner edit {command_name(customer.name)} tz=Area/City` sets the customer's."
     )
 
 
@@ -125,16 +125,18 @@ def added_text(customer: Customer, hint: str | None = None) -> str:
     if not customer.country and (country := country_of_zone(customer.tz or "")):
         # Holidays are the customer's country's, never guessed: say how to get them, or a holiday gets its nudge.
         text += (
-            f"\nNo public holidays are skipped yet: `/partner edit {customer.name} country={country}` skips "
+            f"\nNo public holidays are skipped yet: `/partner edit {command_name(customer.name)} "
+            f"country={country}` skips "
             f"those of {country}."
         )
     if not customer.cadence:
         # Without a cadence nobody is ever nudged about the customer: a new team would wait for a first nudge.
         text += (
-            f"\nNo call cadence yet, so nobody is nudged about it: `/partner cadence {customer.name} weekly tue 10:00` "
+            "\nNo call cadence yet, so nobody is nudged about it: `/partner cadence "
+            f"{command_name(customer.name)} weekly tue 10:00` "
             "(or `daily 09:00`) sets one, in the customer's time."
         )
-    return text + f"\nLog the first check-in: `/partner checkin {customer.name} green <note>`"
+    return text + f"\nLog the first check-in: `/partner checkin {command_name(customer.name)} green <note>`"
 
 
 def add(call: CommandCall) -> Reply:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.errors import UserError
-from handlers.blocks import mrkdwn_name
+from handlers.blocks import command_name, mrkdwn_name
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
@@ -16,7 +16,7 @@ RESTORE_USAGE = "/partner restore <customer>"
 def archived_text(customer: Customer) -> str:
     return (
         f":file_cabinet: Archived *{mrkdwn_name(customer.name)}*: it is hidden from lists, check-ins and nudges, "
-        f"and its history is kept. `/partner restore {customer.name}` brings it back."
+        f"and its history is kept. `/partner restore {command_name(customer.name)}` brings it back."
     )
 
 

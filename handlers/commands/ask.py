@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 
 from domain.customers import shared_with_another_organisation
 from domain.errors import UserError
-from handlers.blocks import mrkdwn_name
+from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.surveys import ask_message, asked_text, still_asking_text, unconfirmed_ask_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
@@ -76,7 +76,7 @@ def ask_customer(
     if channel.get("is_archived"):
         raise UserError(
             f"<#{channel_id}> is archived. Give *{mrkdwn_name(customer.name)}* its current shared channel "
-            f"(`/partner edit {customer.name} #channel`), then try `{USAGE}` again."
+            f"(`/partner edit {command_name(customer.name)} #channel`), then try `{USAGE}` again."
         )
     # Guests of ours among its members (often the customer's own people, as last looked up) read it too.
     guests = store.channel_readers(team_id=team_id, channel_id=channel_id).get("guests")
@@ -111,7 +111,7 @@ def ask_customer(
         if error == "is_archived":
             raise UserError(
                 f"<#{channel_id}> is archived. Give *{mrkdwn_name(customer.name)}* its current shared channel "
-                f"(`/partner edit {customer.name} #channel`), then try again."
+                f"(`/partner edit {command_name(customer.name)} #channel`), then try again."
             ) from None
         raise
     except OSError:

@@ -16,7 +16,7 @@ from datetime import date
 
 from domain import boundaries as rules
 from domain.errors import UserError
-from handlers.blocks import mrkdwn_name
+from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.boundaries import boundary_list, day_label, describe_reminders, describe_value, quoted
 from handlers.boundaries_hooks import (
     activate_boundary,
@@ -111,7 +111,7 @@ def _number(
     number is still needed. `activate` alone means the one proposed need, when there is just one.
     """
     parts = raw.strip().split(None, 1)
-    usage = f"/partner boundary {customer.name} {action} <n>"
+    usage = f"/partner boundary {command_name(customer.name)} {action} <n>"
     token = parts[0].lstrip("#") if parts else ""
     numbered = token.isascii() and token.isdigit()
     if active_by_default and not numbered:
@@ -124,7 +124,9 @@ def _number(
             return held[0], raw.strip()
         if len(active) > 1:  # "slip missed the call" with two being introduced: which one, named, not "not a number"
             which = ", ".join(f"{r.number}. {quoted(r.rule.text)}" for r in active)
-            example = f"/partner boundary {customer.name} {action} {active[0].number} {raw.strip()}".rstrip()
+            example = (
+                f"/partner boundary {command_name(customer.name)} {action} {active[0].number} {raw.strip()}".rstrip()
+            )
             raise UserError(
                 f"*{mrkdwn_name(customer.name)}* has {len(active)} active agreements ({which}): give the "
                 f"number, e.g. `{example}`."
@@ -133,7 +135,9 @@ def _number(
         proposed = [r for r in records if r.rule.status == "proposed"]
         if action == "activate" and len(proposed) == 1:  # a new team's first need: `activate` alone introduces it
             return proposed[0], ""
-        raise UserError(f"Which one? Give its number from `/partner boundary {customer.name} list`. Usage: `{usage}`")
+        raise UserError(
+            f"Which one? Give its number from `/partner boundary {command_name(customer.name)} list`. Usage: `{usage}`"
+        )
     if not numbered:
         raise UserError(f"'{parts[0]}' isn't a number from the list. Usage: `{usage}`")
     n = int(token)
@@ -175,7 +179,7 @@ def _records(call: CommandCall, customer: Customer) -> list[BoundaryRecord]:
 
 def _list(call: CommandCall, customer: Customer, raw: str) -> Reply:
     if raw.strip():
-        raise UserError(f"`list` takes nothing after it. Usage: `/partner boundary {customer.name} list`")
+        raise UserError(f"`list` takes nothing after it. Usage: `/partner boundary {command_name(customer.name)} list`")
     cal = planning.customer_calendar(customer, call.settings.default_tz)
     return boundary_list(customer, _records(call, customer), call.now, call.settings.boundary_policy, cal)
 
@@ -216,7 +220,7 @@ def _add(call: CommandCall, customer: Customer, raw: str) -> Reply:
     policy = call.settings.boundary_policy
     in_force = [r for r in records if r.rule.status == "active"]
     if rules.can_activate([r.rule for r in records], policy, now=call.now).ok:
-        hint = f"Introduce it when you're ready: `/partner boundary {customer.name} activate {number}`."
+        hint = f"Introduce it when you're ready: `/partner boundary {command_name(customer.name)} activate {number}`."
     else:
         hint = f"It waits its turn: {quoted(in_force[0].rule.text)} is still settling in." if in_force else ""
     # "within 1 business day", "9–10am their time": as the list and the card say it
@@ -340,7 +344,7 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
         when = f"Reminders go out while it is active; it is {record.rule.status}."
     else:
         when = reminder_plan(call, customer, record)
-    change = f'Change it: `/partner boundary {customer.name} wording {record.number} "<your words>"`'
+    change = f'Change it: `/partner boundary {command_name(customer.name)} wording {record.number} "<your words>"`'
     if record.row.reminder_text:
         change += f" or `… wording {record.number} reset`"
     quoted_wording = "\n".join(f">{line}" for line in wording.split("\n"))
@@ -354,7 +358,7 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
 
 def _wording(call: CommandCall, customer: Customer, raw: str) -> Reply:
     record, rest = _number(raw, "wording", _records(call, customer), customer)
-    usage = f'/partner boundary {customer.name} wording {record.number} "<your words>"|reset'
+    usage = f'/partner boundary {command_name(customer.name)} wording {record.number} "<your words>"|reset'
     text, after = split_quoted(rest, usage)
     if after.strip():
         raise UserError(f"I didn't understand '{after.strip()}' after the wording. Usage: `{usage}`")
@@ -375,7 +379,10 @@ def _wording(call: CommandCall, customer: Customer, raw: str) -> Reply:
 
 def _reminders(call: CommandCall, customer: Customer, raw: str) -> Reply:
     record, rest = _number(raw, "reminders", _records(call, customer), customer)
-    usage = f"/partner boundary {customer.name} reminders {record.number} off|weekly|<cadence, e.g. biweekly tue 10am>"
+    usage = (
+        f"/partner boundary {command_name(customer.name)} reminders {record.number} "
+        "off|weekly|<cadence, e.g. biweekly tue 10am>"
+    )
     if not rest.strip():
         raise UserError(f"How often? Usage: `{usage}`")
     try:
@@ -404,7 +411,7 @@ def _no_broadcast(text: str, usage: str) -> None:
 
 def _nothing_after(extra: str, customer: Customer, action: str) -> None:
     if extra.strip():
-        usage = f"/partner boundary {customer.name} {action} <n>"
+        usage = f"/partner boundary {command_name(customer.name)} {action} <n>"
         raise UserError(f"I didn't understand '{extra.strip()}' after the number. Usage: `{usage}`")
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from domain.cadence import parse_cadence
 from domain.errors import UserError
-from handlers.blocks import local_time, mrkdwn_name
+from handlers.blocks import command_name, local_time, mrkdwn_name
 from handlers.blocks.nudges import slack_date
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer_in_text
@@ -93,7 +93,7 @@ def cadence(call: CommandCall) -> Reply:
     if zone is not None:  # the cadence's time is on the customer's clock, which edit sets for all its nudges
         raise UserError(
             f"The time zone is *{mrkdwn_name(customer.name)}*'s own, for every nudge: set it with "
-            f"`/partner edit {customer.name} {zone}`, then the cadence without it.\nUsage: `{USAGE}`"
+            f"`/partner edit {command_name(customer.name)} {zone}`, then the cadence without it.\nUsage: `{USAGE}`"
         )
     try:
         new = parse_cadence(raw, anchor=cal.local_date(call.now), previous=current)

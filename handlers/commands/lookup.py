@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from domain.customers import folded_key, match_customer, name_key, require_customer, strip_accents
 from domain.errors import UserError
-from handlers.blocks import is_row_id, mrkdwn_name
+from handlers.blocks import command_name, is_row_id, mrkdwn_name
 from handlers.parsing import parse_channel, typed_domain, unescape, unquote_words
 from storage.models import Customer
 from storage.store import Store
@@ -35,7 +35,8 @@ def find_customer(
         if len(in_channel) == 1 and not archived:  # its one customer is archived: say so, as a typed name does
             hidden = in_channel[0]
             raise UserError(
-                f"*{mrkdwn_name(hidden.name)}* is archived. Bring it back with `/partner restore {hidden.name}`."
+                f"*{mrkdwn_name(hidden.name)}* is archived. Bring it back with `/partner restore "
+                f"{command_name(hidden.name)}`."
             )
         raise UserError(f"No customer has <#{channel.id}> as its channel. Name the customer: `{usage}`")
     given = list(words)
@@ -81,7 +82,8 @@ def find_customer(
             ).customer
             if hidden is not None and name_key(hidden.name).startswith(name_key(words[0])):
                 raise UserError(
-                    f"*{mrkdwn_name(hidden.name)}* is archived. Bring it back with `/partner restore {hidden.name}`."
+                    f"*{mrkdwn_name(hidden.name)}* is archived. Bring it back with `/partner restore "
+                    f"{command_name(hidden.name)}`."
                 ) from None
         # the miss, told with every name
         require_customer(customers, words, name_of=lambda c: c.name, usage=usage, shown=mrkdwn_name)
@@ -107,7 +109,9 @@ def find_customer(
         if hidden:
             name = max(hidden, key=lambda c: typed[name_key(c.name)]).name
             also = "" if exact else f" For *{mrkdwn_name(customer.name)}*, type its name whole."
-            raise UserError(f"*{mrkdwn_name(name)}* is archived. Bring it back with `/partner restore {name}`.{also}")
+            raise UserError(
+                f"*{mrkdwn_name(name)}* is archived. Bring it back with `/partner restore {command_name(name)}`.{also}"
+            )
     return customer, given[len(given) - len(rest) :]
 
 
@@ -143,6 +147,7 @@ def live_customer(store: Store, team_id: str, value: str) -> Customer:
         raise UserError("That customer no longer exists.")
     if customer.archived_at is not None:
         raise UserError(
-            f"*{mrkdwn_name(customer.name)}* is archived. Bring it back with `/partner restore {customer.name}`."
+            f"*{mrkdwn_name(customer.name)}* is archived. Bring it back with `/partner restore "
+            f"{command_name(customer.name)}`."
         )
     return customer

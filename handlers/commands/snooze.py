@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from domain.calendar import WorkCalendar, parse_weekday
 from domain.errors import UserError
-from handlers.blocks import mrkdwn_name
+from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.nudges import nothing_to_snooze, slack_date
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import find_customer, next_nudge_text
@@ -204,7 +204,7 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
             "text": f":double_vertical_bar: Nudges and alerts (overdue calls, health drops) for "
             f"*{mrkdwn_name(updated.name)}* "
             f"are paused.{_agreements_paused(call, customer.id)} "
-            f"`/partner resume {updated.name}` turns them back on."
+            f"`/partner resume {command_name(updated.name)}` turns them back on."
         }
     return {
         "text": f":arrow_forward: Nudges for *{mrkdwn_name(updated.name)}* are back on. "

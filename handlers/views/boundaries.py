@@ -15,7 +15,7 @@ from bot.settings import Settings
 from domain import boundaries as rules
 from domain.errors import UserError
 from handlers.actions.boundaries import already_decided, decision_on, record_decision
-from handlers.blocks import metadata_row_id
+from handlers.blocks import command_name, metadata_row_id
 from handlers.blocks.boundaries import escalation_blocks
 from handlers.boundaries_hooks import require_boundary, require_boundary_change
 from handlers.home_publisher import request_home_refresh
@@ -147,7 +147,7 @@ def show_renegotiated(
     if decision.get("wording"):  # reset with the new terms (submit_renegotiation)
         note = (
             "Your own reminder wording restated the old terms, so reminders now use mine: write new words with "
-            f'`/partner boundary {customer.name} wording {record.number} "<your words>"`.'
+            f'`/partner boundary {command_name(customer.name)} wording {record.number} "<your words>"`.'
         )
     message = escalation_blocks(
         customer,

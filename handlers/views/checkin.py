@@ -14,7 +14,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.calendar import wall_clock_instant
 from domain.checkins import MAX_DAYS_AHEAD, alerted_at_once, channel_gone, channel_summary_tz
-from handlers.blocks import is_row_id
+from handlers.blocks import command_name, is_row_id
 from handlers.commands.checkin import reply_days_in_note
 from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
 from handlers.home_publisher import publisher_of
@@ -104,7 +104,8 @@ def submit_checkin(
             errors["customer"] = "That customer no longer exists; pick another."
         elif customer.archived_at is not None:  # archived while the form was open: the note stays in the form
             errors["customer"] = (
-                f"{customer.name} was archived meanwhile. Restore it (/partner restore {customer.name}) and submit "
+                f"{customer.name} was archived meanwhile. Restore it (/partner restore "
+                f"{command_name(customer.name)}) and submit "
                 "again, or pick another customer: your note stays here."
             )
     if mood not in ("green", "yellow", "red"):

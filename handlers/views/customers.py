@@ -14,7 +14,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.customers import clean_name
 from domain.errors import Problems, UserError
-from handlers.blocks import mrkdwn_name
+from handlers.blocks import command_name, mrkdwn_name
 from handlers.commands.add import OwnerTimezone, added_text, check_owner, default_tz_hint, settings_for, user_timezone
 from handlers.commands.cadence import moved_call_text
 from handlers.commands.customer_args import UNSET
@@ -148,7 +148,8 @@ def submit_edit_customer(
         raise UserError("That customer no longer exists.")
     if customer.archived_at is not None:  # archived by someone else while the form was open: the form stays
         raise UserError(
-            f"*{mrkdwn_name(customer.name)}* was archived meanwhile. Restore it (`/partner restore {customer.name}`), "
+            f"*{mrkdwn_name(customer.name)}* was archived meanwhile. Restore it (`/partner restore "
+            f"{command_name(customer.name)}`), "
             "then save again: your changes stay here.",
             field="name",
         )

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
-from handlers.blocks import metadata_row_id
+from handlers.blocks import command_name, metadata_row_id
 from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE, not_redrawn, nothing_to_snooze
 from handlers.commands.snooze import MAX_REASON
 from handlers.followups import tell_user
@@ -53,7 +53,8 @@ def submit_snooze(
         return
     if customer.archived_at is not None:  # kept with its history: say how to bring it back, as the nudge's buttons do
         archived = (
-            f"{customer.name} is archived, so it gets no nudges. Bring it back with /partner restore {customer.name}."
+            f"{customer.name} is archived, so it gets no nudges. Bring it back with /partner restore "
+            f"{command_name(customer.name)}."
         )
         ack(response_action="errors", errors={"for": archived})
         return

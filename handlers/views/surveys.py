@@ -16,7 +16,7 @@ from domain.errors import UserError
 from domain.surveys import SURVEYS, Survey, summarize, validate_answers
 from handlers.actions.home import home_card
 from handlers.actions.surveys import SURVEY_CLOSED
-from handlers.blocks import metadata_row_id
+from handlers.blocks import command_name, metadata_row_id
 from handlers.blocks.health import gap_alert_text, their_level, view_gap
 from handlers.blocks.surveys import (
     answers_from_state,
@@ -102,7 +102,7 @@ def submit_survey(
         if customer.archived_at is not None and survey.audience != "customer":
             # The form stays open with the answers: restore, then submit again.
             raise UserError(
-                f"{customer.name} was archived meanwhile. Restore it (/partner restore {customer.name}), "
+                f"{customer.name} was archived meanwhile. Restore it (/partner restore {command_name(customer.name)}), "
                 "then submit again: your answers stay here.",
                 field=survey.questions()[0].key,
             )

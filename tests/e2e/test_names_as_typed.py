@@ -85,3 +85,14 @@ def test_a_name_with_formatting_characters_is_shown_as_typed_everywhere(
     send_digest(store=store, client=make_client(settings), team_id=TEAM_ID, now=now, channel="C0001")
     (digest,) = [c.params for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0001"]
     assert shown_as_typed(digest, name)
+
+
+def test_a_name_with_a_backtick_leaves_the_commands_to_copy_whole(slack: SlackRequests, store: Store) -> None:
+    """A command hint is a code span (`/partner checkin …`), which a backtick in the name would end: the hint gives it
+    as ’, the same name to every command, and the rest of the message stays as written."""
+    added = slack.command("add Macy`s Home <@U0001|dana>").json()["text"]
+    assert added.startswith(f":handshake: Added *{mrkdwn_name('Macy`s Home')}*")
+    assert "`/partner checkin Macy’s Home green <note>`" in added
+    assert _DATE_FALLBACK.sub("", added).count("`") % 2 == 0  # every code span closed where it was meant to
+    assert mrkdwn_name("Macy`s Home") in ephemeral(slack.command("checkin Macy’s Home green copied from the hint"))
+    assert [c.note for c in store.checkins(team_id=TEAM_ID)] == ["copied from the hint"]
