@@ -37,10 +37,12 @@ from handlers.blocks.checkin import (
 )
 from handlers.boundaries_hooks import after_checkin as boundary_checks
 from handlers.home_publisher import HomePublisher, request_home_refresh
+from handlers.permissions import WhoUnknown
 from schedules.cadence import mark_logged_calls, mark_paused_calls, mark_snoozed_call, policy_of
+from schedules.digest import GUESTS_READ, stop_digest_in_shared_channel
 from schedules.health import health_config, recompute_health
 from schedules.sender import SenderOptions, claimer_name, nudge_metadata
-from schedules.sharing import learn_readers, with_known_sharing
+from schedules.sharing import GUEST_CALLS_NOW, Calls, LookUpUnfinished, learn_readers, look_up, with_known_sharing
 from schedules.slack_http import answer_lost
 from storage.models import CheckIn, Customer
 from storage.store import Store
@@ -553,7 +555,7 @@ def join_digest_channel(*, client: WebClient, store: Store, team_id: str, channe
     """
     error = join_channel(client, channel_id)
     if error is None:
-        return None
+        return _keep_the_digest_from_guests(client=client, store=store, team_id=team_id, channel_id=channel_id, now=now)
     if error == "is_archived":
         workspace = store.digest_workspace(team_id=team_id)
         if workspace is not None and workspace.digest_channel_id == channel_id:
@@ -563,6 +565,35 @@ def join_digest_channel(*, client: WebClient, store: Store, team_id: str, channe
             "Pick a live channel: `/partner digest channel #channel`."
         )
     return invite_hint(channel_id, "post the digest there")
+
+
+def _keep_the_digest_from_guests(
+    *, client: WebClient, store: Store, team_id: str, channel_id: str, now: datetime
+) -> str | None:
+    """The digest's new channel's members looked up (the same look-up as a customer's channel's, GUEST_CALLS_NOW
+    calls): guests among them turn the digest off again (unless another channel was picked meanwhile), the admin
+    told as the command refuses such a channel. A look-up Slack cannot finish now is the digest's own, before each
+    digest (schedules/digest.py)."""
+    try:
+        calls = Calls(GUEST_CALLS_NOW)
+        if not look_up(client, store, team_id=team_id, channel_id=channel_id, now=now, calls=calls):
+            return None
+    except (SlackApiError, OSError, WhoUnknown, LookUpUnfinished) as e:
+        logger.info("digest channel %s: who reads it is the digest's look-up's to learn (%r)", channel_id, e)
+        return None
+    workspace = store.digest_workspace(team_id=team_id)
+    if workspace is None or workspace.digest_channel_id != channel_id:
+        return None
+    if not store.read_by_guests(team_id=team_id, channel_id=channel_id):  # shared since the answer: as its event does
+        stop_digest_in_shared_channel(store=store, client=client, workspace=workspace, channel_id=channel_id)
+        return None
+    if not store.stop_digest_in(team_id=team_id, channel_id=channel_id):
+        return None  # turned off meanwhile (a guest's event), and said so
+    return (
+        GUESTS_READ.format(channel_id=channel_id) + ", so people outside the team would read the digest (every "
+        "customer's health and risks): the weekly team digest is off again. Pick an internal channel: "
+        "`/partner digest channel #channel`."
+    )
 
 
 @dataclass(frozen=True)

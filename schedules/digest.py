@@ -337,6 +337,10 @@ def send_digest(
 # --------------------------------------------------------------------------- scheduled: plan, render, chart
 
 
+# The first words of `/partner digest channel`'s refusal of a channel guests of the workspace read.
+GUESTS_READ = "<#{channel_id}>: guests read this channel (guests of the workspace are among its members)"
+
+
 def stop_digest_in_shared_channel(
     *, store: Store, client: WebClient, workspace: Workspace, channel_id: str, guests: bool = False
 ) -> None:
@@ -345,7 +349,7 @@ def stop_digest_in_shared_channel(
     there, and the admin who chose it is told, as `/partner digest channel` refuses such a channel. Slack's
     channel_shared event or a guest joining says so; the digest's own look-up finds one while Partner was down."""
     outside = (
-        f"Guests of the workspace are among the members of <#{channel_id}>: guests read this channel"
+        GUESTS_READ.format(channel_id=channel_id)
         if guests
         else f"<#{channel_id}> is now shared with another organisation through Slack Connect"
     )

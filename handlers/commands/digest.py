@@ -18,8 +18,9 @@ from handlers.commands.add import user_timezone
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.export import open_dm, run_after_ack
 from handlers.parsing import parse_channel, parse_key_value, tokenize
-from handlers.permissions import WhoUnknown, require_workspace_admin
+from handlers.permissions import require_workspace_admin
 from schedules.digest import (
+    GUESTS_READ,
     build_digest,
     digest_chart,
     digest_time,
@@ -27,7 +28,6 @@ from schedules.digest import (
     parse_digest_time,
     upload_chart,
 )
-from schedules.sharing import GUEST_CALLS_NOW, Calls, LookUpUnfinished, look_up
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -88,11 +88,12 @@ def set_channel(call: CommandCall, words: list[str]) -> Reply:
 
 def _read_from_outside(call: CommandCall, channel_id: str) -> str:
     """Why people outside the team read the channel now, the refusal's first words ("" when they do not): shared with
-    another organisation (Slack Connect), or guests of the workspace among its members — the same look-up as a
-    customer's channel's (schedules/sharing.py), its answer kept alike. A channel Slack won't describe (private,
-    Partner not in it yet; Slack slow), or whose members it cannot all place now (GUEST_CALLS_NOW), is taken as
-    internal: the join after the answer says what to do about it, and the digest's own look-up before each digest
-    turns it off if guests read it."""
+    another organisation (Slack Connect, asked of Slack now), or guests of the workspace among its members, as last
+    looked up (the same look-up as a customer's channel's, schedules/sharing.py; as `/partner ask` reads it). The
+    members of a channel not looked up yet are looked up after the answer (handlers/followups.py
+    `join_digest_channel`: Slack's 3 seconds hold no member list), turning the digest off again if guests read it.
+    A channel Slack won't describe (private, Partner not in it yet; Slack slow) is taken as internal: the join after
+    the answer says what to do about it, and the digest's own look-up before each digest turns it off if needed."""
     try:
         channel = call.client.conversations_info(channel=channel_id)["channel"]
     except (SlackApiError, OSError) as e:  # OSError: a timeout or a dropped connection
@@ -102,25 +103,9 @@ def _read_from_outside(call: CommandCall, channel_id: str) -> str:
         # Worth keeping, as `/partner ask` does: a customer's channel keeps Partner's internal posts out when shared.
         call.store.set_channel_shared(team_id=call.team_id, channel_id=channel_id, shared=True, now=call.now)
         return f"<#{channel_id}> is shared with another organisation through Slack Connect"
-    try:
-        calls = Calls(GUEST_CALLS_NOW)
-        guests = look_up(
-            call.client,
-            call.store,
-            team_id=call.team_id,
-            channel_id=channel_id,
-            now=call.now,
-            calls=calls,
-            channel=channel,
-        )
-    except (SlackApiError, OSError, WhoUnknown, LookUpUnfinished) as e:
-        logger.info(
-            "digest channel %s: its guests are the digest's look-up's to learn (%s)", channel_id, type(e).__name__
-        )
-        return ""
-    return (
-        f"<#{channel_id}>: guests read this channel (guests of the workspace are among its members)" if guests else ""
-    )
+    if call.store.channel_readers(team_id=call.team_id, channel_id=channel_id).get("guests"):
+        return GUESTS_READ.format(channel_id=channel_id)
+    return ""
 
 
 def set_time(call: CommandCall, words: list[str]) -> Reply:

@@ -210,20 +210,37 @@ def told_admin(fake: FakeSlack) -> list[str]:
 
 
 def test_a_channel_guests_read_is_refused_for_the_team_digest(
-    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, bot: BotServer
 ) -> None:
     fake_slack.join_member("C0ACME", GUEST)
+    clock.set(ny(2026, 11, 25, 10))
+    add_acme(slack, bot)  # #acme looked up: Lee, a guest, among its members
     text = slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
     assert "<#C0ACME>: guests read this channel" in text, text
     assert "people outside the team would read the digest" in text and "Pick an internal channel" in text
-    assert digest_channel(store) is None and fake_slack.calls_to("conversations.join") == []
+    assert digest_channel(store) is None
+
+
+def test_a_digest_channel_never_looked_up_is_looked_up_after_the_answer_and_turned_off_if_guests_read_it(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    fake_slack.join_member("C0001", GUEST)
+    # Slack's 3 seconds hold no member list: the answer takes it, the look-up after it says otherwise.
     assert "goes to <#C0001>" in slack.command("digest channel <#C0001|general>", user_id=ADMIN).json()["text"]
+    (told,) = fake_slack.wait_for("response_url")
+    assert "<#C0001>: guests read this channel" in told.params["text"], told.params
+    assert "the weekly team digest is off again. Pick an internal channel" in told.params["text"]
+    assert digest_channel(store) is None
+    assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    bot.settle()
+    assert digest_channel(store) == "C0ACME"  # no guest there: kept
 
 
 def test_a_guest_joining_the_digest_channel_turns_the_digest_off_and_tells_its_admin_once(
-    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
 ) -> None:
     assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
+    bot.settle()
     fake_slack.join_member("C0ACME", GUEST)
     for _ in range(2):  # delivered twice: told once
         event(slack, "member_joined_channel", user=GUEST, channel_type="C", team="T0001")
@@ -233,10 +250,11 @@ def test_a_guest_joining_the_digest_channel_turns_the_digest_off_and_tells_its_a
 
 
 def test_a_digest_channel_a_guest_joined_while_partner_was_down_gets_no_digest(
-    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, bot: BotServer
 ) -> None:
     assert "goes to <#C0ACME>" in slack.command("digest channel <#C0ACME|acme>", user_id=ADMIN).json()["text"]
-    fake_slack.wait_for("conversations.join")
+    bot.settle()  # joined, and looked up: no guest yet
+    assert fake_slack.calls_to("conversations.members")
     fake_slack.join_member("C0ACME", GUEST)  # its member_joined_channel event never came
     monday = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)  # Mondays at 09:00 UTC
     for minutes in (0, 1, 60):
@@ -266,7 +284,7 @@ def test_a_member_made_a_guest_turns_their_customers_channels_and_the_digests_at
     add_acme(slack, bot)
     assert not acme(store).channel_shared
     assert "goes to <#C0001>" in slack.command("digest channel <#C0001|general>", user_id=ADMIN).json()["text"]
-    fake_slack.wait_for("conversations.join")
+    bot.settle()  # joined, and looked up: Lee is not a guest yet
 
     lee = fake_slack.add_user(GUEST, name="lee", is_restricted=True)  # left for the customer: a guest now
     for _ in range(2):  # Slack's redelivery: the same, the admin told once
