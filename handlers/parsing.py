@@ -53,7 +53,17 @@ def escape(text: str, *, literal: bool = False) -> str:
     `literal`: text that is never mrkdwn (a customer's name), shown as typed: `*NIX Labs` or `_Acme_` turn no part
     of the message bold or italic. Notes and agreements are the user's own mrkdwn, formatted as they typed them."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _FORMATTING.sub(lambda marker: f"<!date^0^{{_}}|{marker.group()}>", text) if literal else text
+    return _FORMATTING.sub(_shown_as_typed, text) if literal else text
+
+
+def _shown_as_typed(marker: re.Match[str]) -> str:
+    """A formatting character where Slack could read it as one. Bold, italic and strike need the edge of a word:
+    inside one (`acme_corp`, `AT*T`) Slack never formats, so the name is left as typed for anyone searching or copying
+    it. A backtick can open code anywhere: always. Slack has no escape for these: a date it cannot format shows its
+    fallback text, the character, never formatted."""
+    text, at, char = marker.string, marker.start(), marker.group()
+    inside_a_word = 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum()
+    return char if inside_a_word and char != "`" else f"<!date^0^{{_}}|{char}>"
 
 
 # A person or a channel as Slack writes them in a message's text (`<@U0456>`, `<#C0123|acme>`).

@@ -53,6 +53,10 @@ def test_the_escape_shows_formatting_characters_as_typed_and_leaves_the_rest() -
         "<!date^0^{_}|*>NIX<!date^0^{_}|_> <!date^0^{_}|~><!date^0^{_}|`>x<!date^0^{_}|`>"
     )
     assert escape("Smith & Co", literal=True) == "Smith &amp; Co"
+    # Inside a word Slack formats nothing: the name stays exactly as typed.
+    assert escape("acme_corp AT*T x~y", literal=True) == "acme_corp AT*T x~y"
+    assert escape("a`b", literal=True) == "a<!date^0^{_}|`>b"  # a backtick opens code even inside a word
+    assert escape("acme_", literal=True) == "acme<!date^0^{_}|_>"
     assert escape("*bold* note") == "*bold* note"  # a note is the user's own mrkdwn
 
 
