@@ -692,6 +692,11 @@ def render_health_drop(nudge: Nudge, store: Store, now: datetime) -> Message | S
     gap = nudge.payload.get("gap") or {}
     ours, theirs = gap.get("ours"), gap.get("theirs")
     gap_text = gap_alert_text(customer, ours, theirs) if ours in LEVEL_NAMES and theirs in LEVEL_NAMES else None
+    # Held for working hours while the score came back: there is no fall left to tell (a gap note is still news).
+    current = customer.health_score
+    came_back = isinstance(high, int) and current is not None and high - current < DROP_POINTS
+    if came_back and nudge.status != "sent" and gap_text is None:
+        return Skip(f"the score is {current} again, within {DROP_POINTS} points of {high}", "cancelled")
     text = drop_alert_text(
         customer, high=high, latest=latest, reasons=reasons, current=customer.health_score, moved=moved, gap=gap_text
     )

@@ -464,6 +464,38 @@ def test_a_drop_told_the_next_morning_says_where_the_score_is_by_then(
     assert f"health fell from 95 to {fell_to} (now {fell_to + 12})" in alert.params["text"]  # an owner digest's line
 
 
+def test_a_drop_the_score_came_back_from_before_the_working_day_is_not_told_and_a_new_fall_is(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    customer = weekly_since_june(slack, store, "Pacific/Auckland")
+    assert customer.id is not None
+    clock.set(datetime(2026, 11, 28, 0, 5, tzinfo=AUCKLAND))  # Saturday just after midnight: told Monday 09:00
+    fell_from_95(store, customer, clock)
+    client = make_client(settings)
+    assert daily_health(store=store, client=client, now=clock.now, settings=settings) == 1
+    (owed,) = store.nudges(team_id=TEAM_ID, kinds=[HEALTH_DROP], due_after=clock.now - timedelta(days=1))
+    sunday = datetime(2026, 11, 29, 12, 0, tzinfo=AUCKLAND)  # the call made on Sunday: back to 95, as recomputed
+    store.save_health(
+        team_id=TEAM_ID, customer_id=customer.id, score=95, band="green", components={}, day=sunday.date(), now=sunday
+    )
+    with store.session() as session:
+        row = session.get(Customer, customer.id)
+        assert row is not None
+        row.health_score = 95
+        session.add(row)
+        session.commit()
+    run_tick(store=store, client=client, now=owed.due_at, settings=settings)
+    assert dms_to(fake_slack, "U0001", "health fell") == []  # "fell from 95 to 33. It is 95 now." told nobody anything
+    held = store.nudge(team_id=TEAM_ID, nudge_id=owed.id or 0)
+    assert held is not None and held.status == "cancelled"
+
+    # Monday's own recompute (nothing logged for months: it falls from Sunday's 95 again): a new fall, told.
+    for minutes in (1, 2):
+        run_tick(store=store, client=client, now=owed.due_at + timedelta(minutes=minutes), settings=settings)
+    (alert,) = dms_to(fake_slack, "U0001", "health fell")
+    assert "*Acme Corp*'s health fell from 95 to" in alert.params["text"] and " now." not in alert.params["text"]
+
+
 def test_a_paused_customer_is_told_no_health_drop(
     slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
 ) -> None:
