@@ -52,14 +52,14 @@ def outcome_text(outcome: dict[str, Any]) -> str:
     return f"Handled by {by}{when}."
 
 
-def nothing_to_snooze(customer_name: str) -> str:
+def nothing_to_snooze(customer_name: str, *, in_mrkdwn: bool = False) -> str:
     """A snooze asked of a paused customer (the form or the command): no call is owed, so nothing to put off, and a
     snooze stored under the pause would surface (or redraw its nudge) once it is resumed. Plain words: a form's
-    error shows no formatting."""
-    return (
-        f"{customer_name}'s nudges are paused, so there is nothing to snooze. "
-        f"/partner resume {command_name(customer_name)} turns them back on."
-    )
+    error shows no formatting; the command's answer is mrkdwn, where the name is shown as typed."""
+    shown = mrkdwn_name(customer_name) if in_mrkdwn else customer_name
+    resume = f"/partner resume {command_name(customer_name)}"
+    resume = f"`{resume}`" if in_mrkdwn else resume
+    return f"{shown}'s nudges are paused, so there is nothing to snooze. {resume} turns them back on."
 
 
 def not_redrawn(outcome: dict[str, Any], customer_name: str) -> str:

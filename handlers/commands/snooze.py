@@ -131,7 +131,7 @@ def snooze(call: CommandCall) -> Reply:
     cal = planner.calendar_of(customer, default_tz=call.settings.default_tz)
     until, used = parse_snooze(rest, now=call.now, cal=cal)
     if until is not None and customer.paused_at is not None:  # as the form says it; lifting a snooze stays allowed
-        raise UserError(nothing_to_snooze(customer.name))
+        raise UserError(nothing_to_snooze(customer.name, in_mrkdwn=True))
     # The reason is the raw text after the duration, formatting kept.
     offsets = [m.end() for m in re.finditer(r"\S+", raw)]
     reason = raw[offsets[used - 1] :].strip() if used <= len(offsets) else ""

@@ -603,7 +603,8 @@ def test_snoozing_a_paused_customer_by_command_is_refused_as_the_form_refuses_it
     for typed in ("snooze acme 2d", "snooze acme until friday offsite"):
         said = ephemeral(slack.command(typed))
         assert (
-            "Acme's nudges are paused, so there is nothing to snooze. /partner resume Acme turns them back on." in said
+            "Acme's nudges are paused, so there is nothing to snooze. `/partner resume Acme` turns them back on."
+            in said
         )
     bot.settle()
     paused = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)

@@ -81,6 +81,9 @@ def test_a_name_with_formatting_characters_is_shown_as_typed_everywhere(
 
     assert shown_as_typed(slack.command("list").json(), name)
     assert shown_as_typed(slack.command(f"show {name}").json(), name)
+    slack.command(f"pause {name}")
+    assert shown_as_typed(slack.command(f"snooze {name} 1d").json(), name)  # refused while paused, the name as typed
+    slack.command(f"resume {name}")
 
     slack.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"})
     assert shown_as_typed(fake_slack.published_home["U0001"], name)
