@@ -204,6 +204,45 @@ def country_of_zone(tz: str) -> str | None:
     return _countries_by_zone().get(tz)
 
 
+# Zones of one region of a country whose national holidays leave out that region's own (`holidays` gives a country
+# without a region only the holidays every region keeps): AU alone has no Boxing Day (observed) on Mon 28 Dec 2026
+# nor New South Wales's Labour Day, GB alone no Easter Monday, CA alone no Victoria Day or Thanksgiving. Europe/London
+# is all of the UK, named for England, where most of its people live.
+_REGION_OF_ZONE: Mapping[str, str] = MappingProxyType(
+    {
+        "Australia/Sydney": "NSW",
+        "Australia/Broken_Hill": "NSW",
+        "Australia/Melbourne": "VIC",
+        "Australia/Brisbane": "QLD",
+        "Australia/Lindeman": "QLD",
+        "Australia/Adelaide": "SA",
+        "Australia/Darwin": "NT",
+        "Australia/Perth": "WA",
+        "Australia/Hobart": "TAS",
+        "Europe/London": "ENG",
+        "America/Toronto": "ON",
+        "America/Vancouver": "BC",
+        "America/Edmonton": "AB",
+        "America/Winnipeg": "MB",
+        "America/Regina": "SK",
+        "America/Halifax": "NS",
+        "America/Moncton": "NB",
+        "America/St_Johns": "NL",
+    }
+)
+
+
+def holidays_of_zone(tz: str) -> str | None:
+    """The `country=` that skips the public holidays where a time zone's customers are: its country, with the region
+    the zone is named for where the country's own list leaves that region's out ("Australia/Sydney" → "AU-NSW",
+    "Europe/London" → "GB-ENG", "Asia/Tokyo" → "JP"); None for a zone of no one country (UTC)."""
+    country = country_of_zone(tz)
+    if country is None:
+        return None
+    region = _REGION_OF_ZONE.get(tz)
+    return f"{country}-{region}" if region is not None else country
+
+
 def validate_country(code: str) -> str:
     """Return the upper-case alpha-2 code if ``holidays`` supports it, else raise ``ValueError``."""
     cleaned = code.strip().upper() if isinstance(code, str) else ""

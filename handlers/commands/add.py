@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from domain.calendar import country_of_zone
+from domain.calendar import holidays_of_zone
 from domain.customers import parse_settings
 from domain.errors import Problems, UserError
 from handlers.blocks import command_name, mrkdwn_name
@@ -122,7 +122,7 @@ def added_text(customer: Customer, hint: str | None = None) -> str:
     text = f":handshake: Added *{mrkdwn_name(customer.name)}* — {', '.join(details)}."
     if hint:
         text += f"\n{hint}"
-    if not customer.country and (country := country_of_zone(customer.tz or "")):
+    if not customer.country and (country := holidays_of_zone(customer.tz or "")):
         # Holidays are the customer's country's, never guessed: say how to get them, or a holiday gets its nudge.
         text += (
             f"\nNo public holidays are skipped yet: `/partner edit {command_name(customer.name)} "

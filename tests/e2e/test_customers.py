@@ -149,7 +149,7 @@ def test_add_without_a_country_says_how_to_skip_the_public_holidays_of_its_time_
     text = ephemeral(slack.command("add Globex tz=America/New_York"))
     assert "No public holidays are skipped yet: `/partner edit Globex country=US` skips those of US." in text
     text = ephemeral(slack.command("add Thames tz=Europe/London cadence=weekly mon"))
-    assert "`/partner edit Thames country=GB`" in text
+    assert "`/partner edit Thames country=GB-ENG` skips those of GB-ENG." in text  # Easter Monday: England's, not GB's
     assert "public holidays" not in ephemeral(slack.command("add Initech tz=America/New_York country=US-CA"))
     assert "public holidays" not in ephemeral(slack.command("add Umbrella tz=UTC"))
     assert [c.country for c in store.customers(team_id=TEAM_ID)].count(None) == 3

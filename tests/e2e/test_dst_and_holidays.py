@@ -6,7 +6,7 @@ switches cluster around Easter."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -252,3 +252,40 @@ def test_a_call_window_is_judged_on_the_customers_clock_across_the_switch(
     (question,) = call_at("2027-03-31T08:30")  # Wednesday 10:30 CEST
     assert "10:30 their time" in question
     assert reminders("2027-04-05T07:00") == before + 2  # Monday 09:00 CEST
+
+
+@pytest.mark.parametrize(
+    ("tz", "told", "holiday", "next_day"),
+    [
+        # New South Wales's Boxing Day (observed) — Australia's own list has no Monday 28 December 2026.
+        ("Australia/Sydney", "AU-NSW", "2026-12-27T22:00", "2026-12-28T22:00"),
+        # England's Easter Monday, 29 March 2027 — the UK's own list leaves it out (not a holiday in Scotland).
+        ("Europe/London", "GB-ENG", "2027-03-29T08:00", "2027-03-30T08:00"),
+    ],
+)
+def test_the_country_add_names_for_a_time_zone_skips_the_holidays_of_the_region_the_zone_is_named_for(
+    slack: SlackRequests,
+    bot: BotServer,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    tz: str,
+    told: str,
+    holiday: str,
+    next_day: str,
+) -> None:
+    """A customer added without country= is told the code that skips its public holidays: following it, a weekly
+    Monday call moves off the region's Monday holiday to Tuesday, at 09:00 on the customer's clock."""
+    clock.set(at(holiday) - timedelta(days=10))
+    answer = slack.command(f"add Roo <#C0ACME|acme> <@U0001|dana> tz={tz} cadence=weekly mon 09:00").json()["text"]
+    assert f"`/partner edit Roo country={told}`" in answer, answer
+    _, region = told.split("-")
+    assert f"region: none → `{region}`" in slack.command(f"edit Roo country={told}").json()["text"]
+    bot.settle()
+    tick(store, settings, at(holiday) - timedelta(days=7))  # the Monday before: its call
+    before = len(nudges(fake_slack))
+    tick(store, settings, at(holiday))
+    assert len(nudges(fake_slack)) == before, "nudged on a public holiday of the customer's region"
+    tick(store, settings, at(next_day))
+    assert len(nudges(fake_slack)) == before + 1
