@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from domain.boundaries import Policy
-from domain.calendar import validate_timezone, validate_typed_timezone
+from domain.calendar import validate_typed_timezone
 from domain.health import DEFAULT_THRESHOLDS, DEFAULT_WEIGHTS, HealthThresholds, HealthWeights
 
 SLACK_API_URL_DEFAULT = "https://slack.com/api/"
@@ -316,16 +316,15 @@ def _pairs(name: str, text: str, example: str) -> list[tuple[str, str]]:
 
 def default_time_zone(text: str) -> str:
     """PARTNER_DEFAULT_TZ read as a customer's `tz=` is: any case (`europe/berlin`), and not EST or MST, fixed offsets
-    all year that would put every call of a New York or Denver customer an hour off from March to November."""
-    try:
-        validate_timezone(text)
-    except ValueError:
-        raise SettingsError(
-            f"PARTNER_DEFAULT_TZ {text!r} is not a known time zone; use an IANA name like Europe/Berlin."
-        ) from None
+    all year that would put every call of a New York or Denver customer an hour off from March to November, nor a UTC
+    offset (`+09:00`), answered with the zones meant by it as `tz=+09:00` is."""
     try:
         return validate_typed_timezone(text)
     except ValueError as e:
+        if "tz=" not in str(e):  # not a zone at all: no zone to name
+            raise SettingsError(
+                f"PARTNER_DEFAULT_TZ {text!r} is not a known time zone; use an IANA name like Europe/Berlin."
+            ) from None
         raise SettingsError(f"PARTNER_DEFAULT_TZ: {str(e).replace('tz=', 'PARTNER_DEFAULT_TZ=')}") from None
 
 

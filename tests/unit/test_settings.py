@@ -92,6 +92,14 @@ def test_the_default_time_zone_is_read_as_a_customers_is() -> None:
     )
     with pytest.raises(SettingsError, match="PARTNER_DEFAULT_TZ: MST is a fixed"):
         Settings.from_mapping({**BASE, "PARTNER_DEFAULT_TZ": "MST"})
+    # A UTC offset, as README's `tz=+09:00`: the zones meant by it are named, not "not a known time zone".
+    for offset in ("+09:00", "UTC+9"):
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_mapping({**BASE, "PARTNER_DEFAULT_TZ": offset})
+        assert str(refused.value).startswith(
+            f"PARTNER_DEFAULT_TZ: '{offset}' is an offset (UTC+09:00), not a time zone"
+        )
+        assert "Use PARTNER_DEFAULT_TZ=Asia/Tokyo or PARTNER_DEFAULT_TZ=Asia/Seoul" in str(refused.value)
 
 
 def test_health_weights_that_leave_every_component_out_are_refused() -> None:
