@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -184,7 +185,9 @@ class Settings:
         tz = default_time_zone(get("PARTNER_DEFAULT_TZ") or "UTC")
 
         admins_text = get("PARTNER_ADMINS") or ""
-        admins = frozenset(a.strip() for a in admins_text.replace(";", ",").split(",") if a.strip())
+        # Comma-separated, as documented; a space or semicolon between IDs is read the same way rather than making
+        # "U0001 U0002" one ID that matches nobody (no admins, and no word why).
+        admins = frozenset(re.split(r"[\s,;]+", admins_text)) - {""}
         bad = sorted(a for a in admins if a[:1] not in ("U", "W"))
         if bad:
             raise SettingsError(f"PARTNER_ADMINS must list Slack user IDs (U…/W…), got {', '.join(bad)}.")

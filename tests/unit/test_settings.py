@@ -115,3 +115,5 @@ def test_api_url_gets_its_trailing_slash_and_admins_are_listed() -> None:
     s = Settings.from_mapping({**BASE, "SLACK_API_URL": "http://127.0.0.1:9/api", "PARTNER_ADMINS": "U1, W2"})
     assert s.slack_api_url == "http://127.0.0.1:9/api/"
     assert s.admins == frozenset({"U1", "W2"})
+    for typed in ("U1 W2", "U1;W2", " U1 ,\tW2 ", "U1,,W2"):  # a space between IDs is no ID "U1 W2" matching nobody
+        assert Settings.from_mapping({**BASE, "PARTNER_ADMINS": typed}).admins == frozenset({"U1", "W2"}), typed
