@@ -313,7 +313,11 @@ def _pairs(name: str, text: str, example: str) -> list[tuple[str, str]]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise SettingsError(f"{name} must be a list like {example!r}, got {item.strip()!r}.")
-        pairs.append((key.strip().lower(), value.strip().lower()))
+        key, value = key.strip().lower(), value.strip().lower()
+        earlier = next((v for k, v in pairs if k == key), None)
+        if earlier is not None and earlier != value:  # one of the two would be dropped without a word
+            raise SettingsError(f"{name} sets {key} twice ({key}={earlier} and {key}={value}): keep one.")
+        pairs.append((key, value))
     return pairs
 
 

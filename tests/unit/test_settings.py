@@ -117,3 +117,21 @@ def test_api_url_gets_its_trailing_slash_and_admins_are_listed() -> None:
     assert s.admins == frozenset({"U1", "W2"})
     for typed in ("U1 W2", "U1;W2", " U1 ,\tW2 ", "U1,,W2"):  # a space between IDs is no ID "U1 W2" matching nobody
         assert Settings.from_mapping({**BASE, "PARTNER_ADMINS": typed}).admins == frozenset({"U1", "W2"}), typed
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PARTNER_HEALTH_WEIGHTS", "mood=30,adherence=20,mood=10"),
+        ("PARTNER_HEALTH_THRESHOLDS", "green=70,green=80"),
+        ("PARTNER_SURVEY_SCHEDULE", "scorecard=weekly,level=monthly,scorecard=monthly"),
+    ],
+)
+def test_a_component_set_twice_with_two_values_is_named(name: str, value: str) -> None:
+    """As a command's `tz=… tz=…` is: neither value is dropped without a word; the same value twice is harmless."""
+    key, first = value.split(",")[0].split("=")
+    last = value.split(",")[-1].split("=")[1]
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_mapping({**BASE, name: value})
+    assert str(refused.value) == f"{name} sets {key} twice ({key}={first} and {key}={last}): keep one."
+    assert Settings.from_mapping({**BASE, name: f"{key}={first},{key}={first.upper()}"})
