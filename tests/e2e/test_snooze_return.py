@@ -199,7 +199,9 @@ def test_a_call_logged_during_the_snooze_means_no_reminder(
     assert not [r for r in rows(store) if r.payload.get("snoozed_on")]
 
 
-@pytest.mark.parametrize("how", ["resume acme", "snooze acme off", "pause acme", "archive acme", "cadence acme off"])
+@pytest.mark.parametrize(
+    "how", ["resume acme", "snooze acme off", "snooze acme resume", "pause acme", "archive acme", "cadence acme off"]
+)
 def test_lifting_the_snooze_pausing_archiving_or_turning_the_cadence_off_cancels_the_reminder(
     how: str, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
