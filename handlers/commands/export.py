@@ -130,8 +130,12 @@ def parse_export(call: CommandCall) -> ExportRequest:
         try:  # an archived customer's history is kept, and can still be exported
             customer, rest = find_customer(call.store, team_id=call.team_id, words=words, usage=USAGE, archived=True)
         except UserError:
-            if words[0].lower() == "all":  # `all` plus something that is not a customer called "All …"
+            if words[0].lower() == "all" and len(words) > 1:  # `all` plus something not a customer called "All …"
                 raise UserError(f"I didn't understand '{' '.join(words[1:])}' after all. Usage: `{USAGE}`") from None
+            if quoted and [w.lower() for w in words] == ["all"]:  # `export "All"`, and no customer is called that
+                raise UserError(
+                    f"{miss.message} Without quotes, `/partner export all` exports every customer."
+                ) from None
             raise miss from None
     if rest:
         raise UserError(

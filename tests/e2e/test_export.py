@@ -225,6 +225,10 @@ def test_a_customer_called_all_is_exported_by_its_quoted_name_and_named_when_all
     slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
     seed(store)
+    # README's `export "All"` before any customer is called that: said so, with the way to export everyone.
+    refused = slack.command('export "All"').json()["text"]
+    assert refused.startswith("No customer") and "'All'" in refused and "after all" not in refused
+    assert refused.endswith("Without quotes, `/partner export all` exports every customer.")
     store.add_customer(team_id=TEAM_ID, name="All", created_by="U0001", now=NOW, owner_id="U0001")
     everyone = slack.command("export all").json()["text"]
     assert "of all customers" in everyone
