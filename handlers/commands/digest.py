@@ -118,9 +118,12 @@ def set_time(call: CommandCall, words: list[str]) -> Reply:
         pair = parse_key_value(word)
         if pair is not None and pair[0] == "tz":
             try:
-                tz = validate_typed_timezone(pair[1])
+                typed = validate_typed_timezone(pair[1])
             except ValueError as e:
                 raise UserError(str(e)) from None
+            if tz is not None and typed != tz:  # one of the two would be dropped without a word
+                raise UserError(f"tz= is given twice ('{tz}' and '{typed}'): give it once. Usage: `{USAGE}`")
+            tz = typed
         elif pair is not None:
             raise UserError(f"Unknown option '{pair[0]}='. You can set tz=Area/City. Usage: `{USAGE}`")
         else:

@@ -452,6 +452,10 @@ def test_an_archived_digest_channel_turns_the_digest_off_again_and_says_so(
     [
         ("digest time funday 9", "'funday' is not a day of the week"),
         ("digest time mon 9 tz=Mars/Base", "Mars/Base"),
+        (
+            "digest time fri 16:30 tz=Europe/Berlin tz=Asia/Tokyo",
+            "tz= is given twice ('Europe/Berlin' and 'Asia/Tokyo')",
+        ),
         ("digest time", "When should the digest go out?"),
         ("digest channel #nowhere", "'#nowhere' is not a channel I can find"),
         ("digest channel", "Name one channel"),
