@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -85,6 +86,21 @@ def plain(text: str, limit: int = 150) -> dict[str, Any]:
 
 def section(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "section", "text": mrkdwn(text), **extra}
+
+
+def line_sections(lines: Sequence[str]) -> list[dict[str, Any]]:
+    """Lines in as many sections as their text needs, whole lines in each within a section's 3,000 characters: a long
+    list is never cut short with "…" (what follows the cut, such as "…and 375 more", would be lost with it)."""
+    sections: list[dict[str, Any]] = []
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > MAX_TEXT:
+            sections.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        sections.append(section("\n".join(chunk)))
+    return sections
 
 
 def context(text: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from handlers.blocks import button, command_name, mrkdwn, mrkdwn_name, plain, section, truncate
+from handlers.blocks import button, command_name, line_sections, mrkdwn, mrkdwn_name, plain, section, truncate
 from handlers.ids import (
     NUDGE_LOG_CALL,
     NUDGE_SKIP,
@@ -152,4 +152,4 @@ def upcoming_text(lines: Sequence[str], *, title: str, empty: str) -> dict[str, 
     if not lines:
         return {"text": empty}
     body = "\n".join(lines)
-    return {"text": f"{title}\n{body}", "blocks": [section(f"*{title}*"), section(body)]}
+    return {"text": f"{title}\n{body}", "blocks": [section(f"*{title}*"), *line_sections(lines)]}

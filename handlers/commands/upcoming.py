@@ -62,6 +62,11 @@ def upcoming(call: CommandCall) -> Reply:
             f"({slack_date(item.slot.due_at)} your "
             f"time) → {where}" + (f", {item.what}" if item.what else "")
         )
+    if len(soonest) > SHOWN:
+        yours = "" if mine else "; `/partner upcoming mine` shows only yours"
+        lines.append(
+            f"…and {len(soonest) - SHOWN} more{yours}. `partner-bot upcoming --days 14` prints the whole plan."
+        )
     quiet = [mrkdwn_name(c.name) for c in customers if c.paused_at is not None]
     if quiet:
         lines.append(f"Paused: {_some(sorted(quiet))}.")
@@ -74,8 +79,6 @@ def upcoming(call: CommandCall) -> Reply:
     if snoozed:
         until = [f"{name} (until {slack_date(at, '{date_short_pretty}')})" for name, at in snoozed]
         lines.append(f"Snoozed: {_some(until)}.")
-    if len(soonest) > SHOWN:
-        lines.append(f"…and {len(soonest) - SHOWN} more. `partner-bot upcoming --days 14` prints the whole plan.")
     whose = "your customers" if mine else "every customer"
     none_of = "any of your customers" if mine else "any customer"
     return upcoming_text(

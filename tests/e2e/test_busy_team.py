@@ -1,0 +1,70 @@
+"""A busy team at scale: 8 owners and 400 customers (80-character names with emoji, `&`, accents), through every
+surface a person reads, within Slack's limits and still usable: nothing cut short without a word, everyone reachable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, FakeClock
+
+OWNERS = [f"U000{i}" for i in range(1, 9)]
+CUSTOMERS = 400
+# 80 characters (domain.customers.MAX_NAME_LENGTH) once numbered, emoji and an ampersand included.
+LONG = "🎉 Très Grand & Fils — Überseeische Handelsgesellschaft ✨ Zweigniederlassung"
+
+
+def name_of(i: int) -> str:
+    return (
+        f"{LONG[:76]} {i:03d}",
+        f"Smith & Sons {i:03d}",
+        f"Café Olé {i:03d}",
+        f"Acme {i:03d}",
+    )[i % 4]
+
+
+def blocks_text(reply: dict[str, Any]) -> str:
+    """Everything a person reads in a message's blocks (Slack shows the blocks, not the `text`)."""
+    texts = []
+    for block in reply.get("blocks") or []:
+        if isinstance(block.get("text"), dict):
+            texts.append(block["text"]["text"])
+        texts.extend(e.get("text", "") for e in block.get("elements") or [] if block["type"] == "context")
+    return "\n".join(texts)
+
+
+@pytest.fixture
+def busy_team(fake_slack: FakeSlack, store: Store, clock: FakeClock) -> list[int]:
+    """400 customers of 8 owners, each called daily at 09:00 New York time, without a channel (nudges by DM)."""
+    for i, user_id in enumerate(OWNERS[2:], start=3):
+        fake_slack.add_user(user_id, name=f"owner{i}", tz="America/New_York")
+    return [
+        store.add_customer(
+            team_id=TEAM_ID,
+            name=name_of(i),
+            created_by=OWNERS[i % len(OWNERS)],
+            now=clock.now,
+            owner_id=OWNERS[i % len(OWNERS)],
+            tz="America/New_York",
+            cadence="daily 09:00",
+        ).id
+        for i in range(CUSTOMERS)
+    ]
+
+
+def test_upcoming_for_four_hundred_customers_shows_its_whole_list_and_says_how_many_more(
+    slack: SlackRequests, busy_team: list[int]
+) -> None:
+    """The 25 nearest nudges in one 3,000-character section were cut mid-line with "…", and with them the line that
+    says how many more there are: the answer read as if 21 customers had a nudge coming."""
+    reply = slack.command("upcoming").json()
+    shown = blocks_text(reply)
+    assert shown.count(" — *") == 25 and f"…and {CUSTOMERS - 25} more; `/partner upcoming mine` shows" in shown
+    assert not any(b["text"]["text"].endswith("…") for b in reply["blocks"] if b["type"] == "section")
+    mine = blocks_text(slack.command("upcoming mine").json())
+    assert mine.count(" — *") == 25 and f"…and {CUSTOMERS // 8 - 25} more. `partner-bot upcoming" in mine
