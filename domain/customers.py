@@ -152,6 +152,9 @@ def _close_names(keyed: list[tuple[str, T]], words: Sequence[str], name_of: Call
     return [name_of(c) for score, _key, c in scored[:3] if score >= SUGGESTION_CUTOFF]
 
 
+CANDIDATES_NAMED = 10  # names an ambiguous prefix is answered with
+
+
 def require_customer(
     customers: Sequence[T],
     words: Sequence[str],
@@ -169,7 +172,10 @@ def require_customer(
         return match.customer, match.rest
     typed = words[0]
     if match.candidates:
-        names = ", ".join(f"*{shown(name_of(c))}*" for c in match.candidates[:10])
+        names = ", ".join(f"*{shown(name_of(c))}*" for c in match.candidates[:CANDIDATES_NAMED])
+        # A busy team's "acme" may match 60 names: say how many the first ten leave out, not only those ten.
+        more = len(match.candidates) - CANDIDATES_NAMED
+        names += f" and {more} more" if more > 0 else ""
         raise UserError(f"'{typed}' matches more than one customer: {names}. Type more of the name.")
     if not customers:
         raise UserError("There are no customers yet. Add one with `/partner add <name> [#channel] [@owner]`.")

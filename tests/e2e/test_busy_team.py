@@ -68,3 +68,13 @@ def test_upcoming_for_four_hundred_customers_shows_its_whole_list_and_says_how_m
     assert not any(b["text"]["text"].endswith("…") for b in reply["blocks"] if b["type"] == "section")
     mine = blocks_text(slack.command("upcoming mine").json())
     assert mine.count(" — *") == 25 and f"…and {CUSTOMERS // 8 - 25} more. `partner-bot upcoming" in mine
+
+
+def test_a_prefix_a_hundred_customers_share_names_ten_and_counts_the_rest(
+    slack: SlackRequests, busy_team: list[int]
+) -> None:
+    """Ten names alone read as if "acme" matched those ten: the answer counts the 90 it leaves out."""
+    reply = slack.command("checkin acme green kickoff went well").json()["text"]
+    assert "'acme' matches more than one customer: *Acme 003*, *Acme 007*" in reply
+    assert "*Acme 039* and 90 more. Type more of the name." in reply
+    assert "You typed: `/partner checkin acme green kickoff went well`" in reply
