@@ -40,6 +40,7 @@ __all__ = [
     "due_slots",
     "is_satisfied",
     "launch_cadence",
+    "moved_here",
     "next_due",
     "next_slot",
     "occurrences",
@@ -677,6 +678,18 @@ def due_slot(cadence: Cadence, cal: WorkCalendar, *, at: datetime) -> Slot | Non
             return found
         lo, span = hi + _ONE_DAY, span * 2
     return None
+
+
+def moved_here(cadence: Cadence, cal: WorkCalendar, day: date) -> list[date]:
+    """The days the cadence names that a weekend or a holiday moved to the slot on `day` (a weekly Monday call on
+    Tuesday after Easter Monday: [Easter Monday]); [] for a day it names itself. A daily cadence names every day, so
+    it moves none: its weekends and holidays simply have no call."""
+    if cadence.kind in ("off", "daily"):
+        return []
+    first = cal.previous_business_day(day) + _ONE_DAY
+    if cadence.anchor is not None:
+        first = max(first, cadence.anchor)
+    return list(cadence.nominal_dates(first, day - _ONE_DAY))
 
 
 def snooze_return(at: time, cal: WorkCalendar, *, snoozed_until: datetime, nudged_on: date | None = None) -> datetime:

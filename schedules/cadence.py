@@ -431,6 +431,10 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         until = customer.launch_until
         headline += f" Launch mode: daily calls until {until:%a} {until.day} {until:%b}."
     text = f"Time for the {kind} with {mrkdwn_name(customer.name)} ({when} {tz})"
+    cal = planner.calendar_of(customer, default_tz=tz)
+    moved = "" if snoozed_on else planner.moved_text(customer, cal, local.date())
+    if moved:  # the owner, perhaps in another country, sees why it is not on its usual day
+        headline += f"\n:calendar: {moved[0].upper()}{moved[1:]}."
     back = ""
     if snoozed_on:
         day = date.fromisoformat(snoozed_on)

@@ -38,6 +38,7 @@ from domain.cadence import (
     due_slots,
     is_satisfied,
     launch_cadence,
+    moved_here,
     parse_cadence,
     snooze_return,
     standing,
@@ -699,6 +700,18 @@ def plan_overdue(
 # --------------------------------------------------------------------------- what will happen
 
 
+def moved_text(customer: Scheduled, cal: WorkCalendar, day: date) -> str:
+    """Why the call on `day` is not on the day its cadence names — "moved from Mon 28 Dec, a public holiday there
+    (Boxing Day (observed))" — so an owner in another country is not left guessing; "" for a call on its own day."""
+    cadence = effective_cadence(customer, cal, cal.at_local(day, time(12)))
+    moved = []
+    for named in moved_here(cadence, cal, day):
+        holiday = cal.holiday_name(named)
+        why = f"a public holiday there ({holiday})" if holiday else "not a working day there"
+        moved.append(f"{named:%a} {named.day} {named:%b}, {why}")
+    return f"moved from {' and from '.join(moved)}" if moved else ""
+
+
 @dataclass(frozen=True)
 class Upcoming:
     """One future cadence nudge as the planner will see it, for `/partner upcoming` and the CLI."""
@@ -709,12 +722,14 @@ class Upcoming:
     status: str  # pending (will be sent), skipped (a call already logged / snoozed)
     note: str = ""
     snoozed_on: date | None = None  # a snoozed call coming back: the put-off call's date
+    moved: str = ""  # a call a weekend or holiday moved to this day: from when and why (moved_text)
 
     @property
     def what(self) -> str:
-        """ "the call snoozed on Tue 1 Dec" for a snoozed call coming back, else nothing."""
+        """ "the call snoozed on Tue 1 Dec" for a snoozed call coming back, "moved from Mon 28 Dec, a public holiday
+        there (…)" for a call a holiday moved, else nothing."""
         day = self.snoozed_on
-        return f"the call snoozed on {day:%a} {day.day} {day:%b}" if day is not None else ""
+        return f"the call snoozed on {day:%a} {day.day} {day:%b}" if day is not None else self.moved
 
     @property
     def local(self) -> datetime:
@@ -758,5 +773,6 @@ def upcoming(
                 status, note = "skipped", "snoozed"
             elif is_satisfied(slot, contact.created_at if contact else None, cal):
                 status, note = "skipped", "call already logged"
-            found.append(Upcoming(customer=customer, slot=slot, tz=cal.tz, status=status, note=note))
+            moved = moved_text(customer, cal, slot.local_date)
+            found.append(Upcoming(customer=customer, slot=slot, tz=cal.tz, status=status, note=note, moved=moved))
     return sorted(found, key=lambda u: (u.slot.due_at, u.customer.name))

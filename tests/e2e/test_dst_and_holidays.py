@@ -289,3 +289,35 @@ def test_the_country_add_names_for_a_time_zone_skips_the_holidays_of_the_region_
     assert len(nudges(fake_slack)) == before, "nudged on a public holiday of the customer's region"
     tick(store, settings, at(next_day))
     assert len(nudges(fake_slack)) == before + 1
+
+
+def test_a_call_a_holiday_or_a_weekend_moved_says_from_which_day_and_why(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """A weekly Monday call in Sydney comes on Tuesday 29 December 2026: New South Wales's Boxing Day (observed) was
+    Monday. Its owner, maybe in another country, is told why on the nudge, in `/partner upcoming` and the cadence's
+    answer; a monthly call on the 28th, a Sunday that February, says so too. A call on its own day says nothing."""
+    clock.set(at("2026-12-22T00:00"))
+    for text in (
+        "add Roo <#C0ACME|acme> <@U0001|dana> tz=Australia/Sydney country=AU-NSW cadence=weekly mon 09:00",
+        "add Pampa <@U0001|dana> tz=America/Sao_Paulo country=BR cadence=monthly 28 09:00",
+    ):
+        assert "Added" in slack.command(text).json()["text"]
+    bot.settle()
+    why = "moved from Mon 28 Dec, a public holiday there (Boxing Day (observed))"
+    upcoming = slack.command("upcoming").json()["text"]
+    assert "Tue 29 Dec 09:00 Australia/Sydney — *Roo* (<!date^1798495200^" in upcoming
+    assert f"<#C0ACME>, {why}" in upcoming
+    assert f"your time, {why}." in slack.command("cadence roo").json()["text"]
+    tick(store, settings, at("2026-12-28T22:00"))  # Tuesday 09:00 AEDT
+    (nudge,) = nudges(fake_slack)
+    assert (
+        f"Time for the weekly call with *Roo* — Tue 29 Dec 09:00 (Australia/Sydney).\n:calendar: M{why[1:]}."
+        in (nudge["blocks"][0]["text"]["text"])
+    )
+    tick(store, settings, at("2027-01-03T22:00"))  # Monday 4 January: its own day
+    assert "Moved" not in nudges(fake_slack)[-1]["blocks"][0]["text"]["text"]
+    clock.set(at("2027-02-10T00:00"))
+    assert "*Pampa* (" in (upcoming := slack.command("upcoming").json()["text"])
+    assert "Mon 1 Mar 09:00 America/Sao_Paulo" in upcoming
+    assert "moved from Sun 28 Feb, not a working day there" in upcoming
