@@ -113,6 +113,18 @@ class Settings:
         # `cp .env.example .env` then `serve` with a value left as the example: it would start, then have every
         # request refused (a wrong signing secret) or every Slack call fail (invalid_auth), with no word why.
         for name, example in ENV_EXAMPLE_PLACEHOLDERS.items():
+            if (
+                name == "SLACK_BOT_TOKEN"
+                and get(name) == example
+                and get("SLACK_CLIENT_ID")
+                and get("SLACK_CLIENT_SECRET")
+            ):
+                # .env.example's OAuth lines uncommented, its bot token line left: OAuth mode wants no bot token.
+                raise SettingsError(
+                    f"SLACK_BOT_TOKEN is still the example value of .env.example ({example!r}) while SLACK_CLIENT_ID "
+                    "and SLACK_CLIENT_SECRET are set: in OAuth mode leave SLACK_BOT_TOKEN unset (delete its line from "
+                    '.env); each workspace\'s token comes from its install (README, "OAuth install").'
+                )
             if get(name) == example:
                 raise SettingsError(
                     f"{name} is still the example value of .env.example ({example!r}): put your Slack app's own "

@@ -135,3 +135,13 @@ def test_a_component_set_twice_with_two_values_is_named(name: str, value: str) -
         Settings.from_mapping({**BASE, name: value})
     assert str(refused.value) == f"{name} sets {key} twice ({key}={first} and {key}={last}): keep one."
     assert Settings.from_mapping({**BASE, name: f"{key}={first},{key}={first.upper()}"})
+
+
+def test_env_examples_bot_token_line_left_in_oauth_mode_says_to_delete_it() -> None:
+    """`cp .env.example .env`, the OAuth lines uncommented as it says, the bot token's line forgotten: the answer is to
+    delete that line, not to paste a bot token (which OAuth mode then refuses)."""
+    oauth = {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "abc", "SLACK_SIGNING_SECRET": "s3cret"}
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_mapping({**oauth, "SLACK_BOT_TOKEN": "xoxb-your-bot-token"})
+    assert "in OAuth mode leave SLACK_BOT_TOKEN unset (delete its line from .env)" in str(refused.value)
+    assert Settings.from_mapping(oauth).oauth
