@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -154,11 +154,23 @@ def ago(then: datetime, now: datetime) -> str:
 
 def local_time(instant: datetime | None, tz: str | None = None) -> str:
     """When something happens on a clock people read: "Tue 1 Dec 09:00 EST" on the customer's clock `tz` (its zone's
-    abbreviation last); without `tz`, "Tue 1 Dec 09:00" on the wall clock of the instant's own zone (where the zone is
-    named beside it, "(America/New_York)"); "—" for none."""
+    abbreviation last, `zone_abbreviation`); without `tz`, "Tue 1 Dec 09:00" on the wall clock of the instant's own
+    zone (where the zone is named beside it, "(America/New_York)"); "—" for none."""
     if instant is None:
         return "—"
     if tz is None:
         return f"{instant:%a} {instant.day} {instant:%b %H:%M}"
     local = instant.astimezone(ZoneInfo(tz))
-    return f"{local:%a} {local.day} {local:%b %H:%M %Z}"
+    return f"{local:%a} {local.day} {local:%b %H:%M} {zone_abbreviation(local)}"
+
+
+def zone_abbreviation(local: datetime) -> str:
+    """The zone's abbreviation at that moment ("EST", "AEDT"); for a zone the tz database gives none, its offset from
+    UTC ("UTC−03" in São Paulo, "UTC+04" in Dubai), never a bare "-03" that reads as a subtraction after a time."""
+    name = local.tzname() or ""
+    if name[:1] not in ("+", "-"):
+        return name
+    offset = local.utcoffset() or timedelta()
+    minutes = int(offset.total_seconds()) // 60
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{'−' if minutes < 0 else '+'}{hours:02d}" + (f":{rest:02d}" if rest else "")

@@ -6,6 +6,7 @@ switches cluster around Easter."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -321,3 +322,24 @@ def test_a_call_a_holiday_or_a_weekend_moved_says_from_which_day_and_why(
     assert "*Pampa* (" in (upcoming := slack.command("upcoming").json()["text"])
     assert "Mon 1 Mar 09:00 America/Sao_Paulo" in upcoming
     assert "moved from Sun 28 Feb, not a working day there" in upcoming
+
+
+def test_a_zone_without_an_abbreviation_is_shown_by_its_offset_from_utc_in_the_list_and_on_home(
+    slack: SlackRequests, bot: BotServer, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """São Paulo and Dubai have no abbreviation in the tz database ("-03", "+04"): the next nudge reads "09:00 UTC−03",
+    never "09:00 -03" (a subtraction after a time), on `/partner list` and App Home; a named zone keeps its name."""
+    clock.set(at("2026-12-21T00:00"))
+    for text in (
+        "add Pampa <@U0001|dana> tz=America/Sao_Paulo country=BR cadence=weekly tue 09:00",
+        "add Dunes <@U0001|dana> tz=Asia/Dubai cadence=weekly tue 09:00",
+        "add Chai <@U0001|dana> tz=Asia/Kolkata cadence=weekly tue 09:00",
+    ):
+        assert "Added" in slack.command(text).json()["text"]
+    bot.settle()
+    listed = json.dumps(slack.command("list").json()["blocks"], ensure_ascii=False)
+    slack.event({"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"})
+    home = json.dumps(fake_slack.published_home["U0001"], ensure_ascii=False)
+    for shown in (listed, home):
+        assert "Tue 22 Dec 09:00 UTC−03" in shown and "Tue 22 Dec 09:00 UTC+04" in shown, shown
+        assert "Tue 22 Dec 09:00 IST" in shown and " -03" not in shown and " +04" not in shown
