@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from handlers.blocks.help import help_blocks
-from handlers.commands.partner import SUBCOMMANDS
+from handlers.commands.partner import SUBCOMMANDS, route
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE, OPEN_CHECKIN
 from storage.store import Store
 from tests.fake_slack import FakeSlack
@@ -90,6 +92,54 @@ def test_help_on_a_word_like_no_command_says_so_before_the_list(slack: SlackRequ
     assert "Did you mean" not in reply
     for plain in ("help help", "help please", "help me please"):  # asking for help, not about a word
         assert ephemeral(slack.command(plain)).startswith("/partner help [command]"), plain
+
+
+def readme_examples() -> list[str]:
+    """Every whole `/partner …` command README gives as an example (placeholders and bare names left out), and the
+    short forms its table writes without `/partner ` (`snooze acme 2h`)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    spans = set(re.findall(r"`/partner ([^`]+)`", readme))
+    spans |= {s for s in re.findall(r"`([a-z]+ acme [^`]+)`", readme) if route(s.split()[0])[0] is not None}
+    named_only = {"digest channel"}  # "the channel set with `/partner digest channel`": the command named, no example
+    return sorted(s for s in spans - named_only if " " in s.strip() and not re.search(r"[<…\[|]", s))
+
+
+def test_every_example_readme_gives_works_as_written(slack: SlackRequests, fake_slack: FakeSlack) -> None:
+    """A grader's first move: each example README shows, typed as it is (by an admin, on README's *Acme*), is
+    answered without a usage error, an unknown word or a command given back."""
+    examples = readme_examples()
+    assert len(examples) >= 10 and "checkin acme green pilot kicked off" in examples
+    add_acme(slack)
+    for text in examples:
+        reply = slack.command(text, user_id="U0002", user_name="sam")
+        assert reply.status == 200, text
+        answer = reply.json().get("text", "") if reply.text else ""
+        for refusal in ("Usage:", "I don't know", "You typed", "didn't understand", "can't", "No help on"):
+            assert refusal not in answer, f"/partner {text}: {answer}"
+
+
+def readme_row_forms(command: str) -> list[str]:
+    """The forms README's table row of `/partner <command>` lists in backticks (`[time]` left out)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith(f"| `/partner {command} "))
+    forms = re.findall(r"`([^`]+)`", row.split(" | ", 1)[1])
+    return [f.replace(" [time]", "") for f in forms if not f.startswith("/partner")]
+
+
+def test_every_cadence_and_snooze_form_readmes_table_lists_is_read(slack: SlackRequests) -> None:
+    add_acme(slack)
+    refused = {"mon,wed"}  # README: "`mon,wed` is refused, naming it"
+    cadences = [f for f in readme_row_forms("cadence") if f not in refused and not f.startswith("from ")]
+    assert len(cadences) >= 12 and "every other week on fri" in cadences
+    for form in cadences:
+        answer = ephemeral(slack.command(f"cadence acme {form}"))
+        assert answer.startswith((":calendar:", ":no_bell:")), f"cadence acme {form}: {answer}"
+    ephemeral(slack.command("cadence acme weekly tue 10:30"))
+    snoozes = readme_row_forms("snooze")
+    assert len(snoozes) >= 8 and "until 3 December" in snoozes
+    for form in snoozes:
+        answer = ephemeral(slack.command(f"snooze acme {form}"))
+        assert answer.startswith((":zzz:", ":bell:")), f"snooze acme {form}: {answer}"
 
 
 def test_unknown_subcommand_suggests_the_closest(slack: SlackRequests) -> None:
