@@ -19,7 +19,9 @@ def customer_options(ack: Ack, body: dict[str, Any], context: BoltContext, store
     query = folded_key(body.get("value") or "")
     customers = store.customers(team_id=context.team_id or body["team"]["id"])
     keys = [(folded_key(c.name), c) for c in customers]
-    # Names starting with what was typed first, then names containing it.
-    starts = [c for key, c in keys if key.startswith(query)]
+    # The name typed whole first (else "Ácme", sorted after 150 "Acme 001"…, could never be picked), then names
+    # starting with what was typed, then names containing it.
+    exact = [c for key, c in keys if key == query]
+    starts = [c for key, c in keys if key.startswith(query) and key != query]
     contains = [c for key, c in keys if query in key and not key.startswith(query)]
-    ack(options=[customer_option(c) for c in (starts + contains)[:MAX_OPTIONS]])
+    ack(options=[customer_option(c) for c in (exact + starts + contains)[:MAX_OPTIONS]])

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from handlers.blocks import plain
+from handlers.ids import CHECKIN_CUSTOMER
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -78,3 +80,15 @@ def test_a_prefix_a_hundred_customers_share_names_ten_and_counts_the_rest(
     assert "'acme' matches more than one customer: *Acme 003*, *Acme 007*" in reply
     assert "*Acme 039* and 90 more. Type more of the name." in reply
     assert "You typed: `/partner checkin acme green kickoff went well`" in reply
+
+
+def test_a_name_typed_whole_in_the_check_in_forms_picker_is_offered_first_however_many_share_its_start(
+    slack: SlackRequests, store: Store, clock: FakeClock, busy_team: list[int]
+) -> None:
+    """Slack shows an external select's first 100 options. "Çafé Olé" sorts after the team's 100 "Café Olé 002"…:
+    typed whole, accents or not, it came 101st and could never be picked in the form."""
+    cafe = store.add_customer(team_id=TEAM_ID, name="Çafé Olé", created_by="U0001", now=clock.now, owner_id="U0001")
+    for typed in ("Çafé Olé", "cafe ole", "CAFÉ OLÉ"):
+        options = slack.block_suggestion(CHECKIN_CUSTOMER, typed).json()["options"]
+        assert len(options) == 100 and options[0] == {"text": plain("Çafé Olé", 75), "value": str(cafe.id)}, typed
+        assert options[1]["text"]["text"] == "Café Olé 002"
