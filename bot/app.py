@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
+from bot.answering import answering, answering_now
 from bot.clock import Clock
 from bot.errors import handle_error
 from bot.logs import ContextThreadPool, request_context
@@ -61,24 +59,6 @@ request_logger = logging.getLogger("partner.requests")
 # longer than this is not waited out: the call fails as `ratelimited` and the listener goes on without it (the
 # default time zone, an owner kept as typed…) instead of answering too late. After the ack, waits are honoured.
 MAX_RETRY_AFTER_BEFORE_ACK = 1.0
-# The thread answering Slack right now. An id, not a flag: lazy listeners run in a copy of this context (bot.logs
-# ContextThreadPool) but in another thread, after the ack, where waits are fine.
-_answering_thread: ContextVar[int | None] = ContextVar("partner_answering_thread", default=None)
-
-
-def _answering() -> bool:
-    """This thread is answering Slack right now: a wait here is a wait of the person who clicked."""
-    return _answering_thread.get() == threading.get_ident()
-
-
-@contextlib.contextmanager
-def answering() -> Iterator[None]:
-    """Marks this thread as the one answering Slack (PartnerApp.dispatch runs the listeners inside)."""
-    token = _answering_thread.set(threading.get_ident())
-    try:
-        yield
-    finally:
-        _answering_thread.reset(token)
 
 
 class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
@@ -98,7 +78,7 @@ class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
         if not super()._can_retry(state=state, request=request, response=response, error=error):
             return False
         wait = retry_after(response.headers if response is not None else None) or 1.0  # slack-sdk assumes 1 s
-        if _answering():
+        if answering_now():
             # One wait at most before the answer: a second 429 after the first wait would take it past Slack's 3 s.
             return state.current_attempt == 0 and wait <= MAX_RETRY_AFTER_BEFORE_ACK
         return not in_tick.get() or wait <= MAX_RETRY_AFTER_IN_TICK
@@ -111,7 +91,7 @@ class AckAwareRateLimitRetryHandler(RateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> None:
-        if not _answering() or response is None:
+        if not answering_now() or response is None:
             super().prepare_for_next_attempt(state=state, request=request, response=response, error=error)
             return
         # slack-sdk adds up to 1 s of jitter to every Retry-After (Retry-After: 0 slept up to a second): before the
@@ -130,7 +110,7 @@ class AckAwareBackoff(RetryIntervalCalculator):
         self.backoff = BackoffRetryIntervalCalculator()
 
     def calculate_sleep_duration(self, current_attempt: int) -> float:
-        return 0.0 if _answering() else self.backoff.calculate_sleep_duration(current_attempt)
+        return 0.0 if answering_now() else self.backoff.calculate_sleep_duration(current_attempt)
 
 
 # Threads running follow-ups after the answers (see PartnerApp.__init__).
@@ -149,7 +129,7 @@ class AnswerAwareWebClient(WebClient):
     @property  # type: ignore[override]
     def timeout(self) -> int:
         configured: int = self.__dict__["_configured_timeout"]
-        if _answering():
+        if answering_now():
             return min(configured, ANSWER_CALL_TIMEOUT)
         return configured
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from domain.errors import UserError
 from schedules.slack_http import TOKEN_REFUSED
+from storage.db import lock_wait_given_up
 
 logger = logging.getLogger("partner.errors")
 
@@ -37,6 +38,11 @@ _SLACK_DOWN_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavai
 # The database down, restarting or failing over (GET /healthz says 503 meanwhile), or SQLite's writer lock held past
 # the busy timeout: a wait, not a bug of ours, and the operator already sees it; the user only needs to try again.
 DATABASE_DOWN = "Partner's database didn't answer just now, so I couldn't do that. Please try again in a minute."
+# Another writer (a scheduled job, another replica) held the database's lock longer than an answer may wait
+# (storage/db.py ANSWER_LOCK_WAIT_MS): the database is up and the lock is usually let go within seconds.
+DATABASE_BUSY = (
+    "Partner's database was busy with other work just now, so I couldn't do that. Please try again in a few seconds."
+)
 
 
 def _token_refused(error: str) -> str:
@@ -163,6 +169,10 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
     elif (trouble := _slack_trouble(error)) is not None:
         logger.warning("Slack busy or slow before the answer (team=%s): %r", context.team_id, error)
         message = trouble
+    elif isinstance(error, OperationalError) and lock_wait_given_up(error):
+        # Not an outage (the operator's alerts stay quiet): worth a warning when it comes often.
+        logger.warning("database busy (team=%s): another writer held the lock past the answer's wait", context.team_id)
+        message = DATABASE_BUSY
     elif isinstance(error, OperationalError | PoolTimeout):
         first_line = (str(error).strip().splitlines() or ["no detail"])[0]
         logger.error("database unavailable (team=%s): %s: %s", context.team_id, type(error).__name__, first_line)
@@ -189,7 +199,7 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
         if field:
             if message == SORRY:
                 message += " Your answers are still here; please try again."
-            elif message == DATABASE_DOWN:
+            elif message in (DATABASE_DOWN, DATABASE_BUSY):
                 message += " Your answers are still here."
             return _json({"response_action": "errors", "errors": {field: plain_text(message, client)[:2000]}})
         _tell(client, body, message)

@@ -12,6 +12,7 @@ import fcntl
 import functools
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
+from bot.answering import answering_now
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -31,6 +34,18 @@ logger = logging.getLogger("partner.db")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # A server that does not answer within this many seconds counts as down (health checks must not hang).
 CONNECT_TIMEOUT_SECONDS = 5
+
+# How long a statement waits for another writer's lock before it fails. The scheduler, follow-ups and the CLI wait
+# out a long writer (a tick's fan-out, an upgrade): SQLite's one write lock for 15 s, a PostgreSQL lock as long as the
+# server's lock_timeout says (no limit by default).
+LOCK_WAIT_MS = 15_000
+# The thread answering Slack gives up sooner: Slack shows the user `dispatch_failed` 3 s after the request, and the
+# rest of the answer (reading the request, the other queries, Slack calls capped at ANSWER_CALL_TIMEOUT only when
+# they happen, sending the response) takes ~0.1 s and up to ~1 s on a loaded box. An answer writes in one
+# transaction, so it waits on the lock once: 1.5 s of waiting still leaves time to say "busy, try again" with what
+# was typed, where 15 s left the user with Slack's error and what they typed lost. A longer wait is rare: writers
+# hold the lock for milliseconds, except a long job, which an answer should not wait out anyway.
+ANSWER_LOCK_WAIT_MS = 1_500
 
 
 # Primary keys are INTEGER columns: PostgreSQL refuses a larger number even in a lookup (SQLite does not care).
@@ -65,7 +80,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # pre_ping replaces connections the server dropped (restart, failover) instead of failing a request on them.
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS} if "connect_timeout" not in url else {}
         connect_args.update(kwargs.pop("connect_args", {}))
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+        _bound_lock_waits(engine, _set_lock_timeout)
+        return engine
     # Listeners run in Bolt's worker threads and the scheduler's thread, each on a pooled connection of its own:
     # opening a connection (and its PRAGMAs) per session cost more than the check-in insert itself (bench/RESULTS.md).
     pool: dict[str, Any] = {"pool_size": 8, "max_overflow": 16} if ":memory:" not in url else {}
@@ -77,12 +94,51 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         # WAL lets readers go on while the scheduler writes; busy_timeout waits out a writer instead of failing.
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    _bound_lock_waits(engine, _set_busy_timeout)
     return engine
+
+
+_LOCK_WAIT = "partner_lock_wait_ms"  # a pooled connection's lock wait as last set (its record's info)
+
+
+def _bound_lock_waits(engine: Engine, set_wait: Callable[[Any, int], None]) -> None:
+    """Each connection checked out gets the lock wait of the thread taking it: ANSWER_LOCK_WAIT_MS while it answers
+    Slack, else LOCK_WAIT_MS. Set on checkout rather than per engine or session, so every store method (Core, ORM
+    session, engine.begin) gets it with no second engine, and a pooled connection that served an answer waits the
+    full time again in a job. Set only when it changes (a PRAGMA costs microseconds, a PostgreSQL SET a round trip)."""
+
+    @event.listens_for(engine, "connect")
+    def _lock_wait_at_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LOCK_WAIT] = LOCK_WAIT_MS  # the busy_timeout PRAGMA above; PostgreSQL's server default
+
+    @event.listens_for(engine, "checkout")
+    def _lock_wait_of_this_thread(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        wanted = ANSWER_LOCK_WAIT_MS if answering_now() else LOCK_WAIT_MS
+        if record.info.get(_LOCK_WAIT) != wanted:
+            set_wait(dbapi_connection, wanted)
+            record.info[_LOCK_WAIT] = wanted
+
+
+def _set_busy_timeout(dbapi_connection: Any, milliseconds: int) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={int(milliseconds)}")
+    cursor.close()
+
+
+def _set_lock_timeout(dbapi_connection: Any, milliseconds: int) -> None:
+    """PostgreSQL waits for a row or table lock without limit by default (lock_timeout 0): an answer gives up after
+    its wait; anything else waits as the server is configured to (DEFAULT), not a limit of ours. Committed at once:
+    a SET in a transaction that is rolled back (the pool's reset of a read-only session) is undone."""
+    value = f"'{int(milliseconds)}ms'" if milliseconds < LOCK_WAIT_MS else "DEFAULT"
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"SET lock_timeout TO {value}")
+    cursor.close()
+    dbapi_connection.commit()
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -134,7 +190,7 @@ def _all_or_nothing(engine: Engine) -> Iterator[Engine]:
         dbapi_connection.isolation_level = None  # pysqlite begins and commits nothing by itself
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -181,6 +237,18 @@ def _upgrade_lock(engine: Engine) -> Iterator[None]:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
     else:
         yield
+
+
+def lock_wait_given_up(error: BaseException) -> bool:
+    """The statement gave up waiting for another writer's lock (its LOCK_WAIT_MS or ANSWER_LOCK_WAIT_MS): SQLite's
+    "database is locked" (SQLITE_BUSY), PostgreSQL's lock_not_available (55P03). The database is up, only busy."""
+    cause = getattr(error, "orig", None) or error
+    if getattr(cause, "sqlstate", None) == "55P03":
+        return True
+    code = getattr(cause, "sqlite_errorcode", None)
+    return isinstance(cause, sqlite3.OperationalError) and (
+        code & 0xFF == sqlite3.SQLITE_BUSY if isinstance(code, int) else "database is locked" in str(cause)
+    )
 
 
 # What a database down, starting or out of reach raises (a refused login too: the server is reached once it is up).

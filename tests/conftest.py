@@ -338,6 +338,17 @@ def settings(fake_slack: FakeSlack, database_url: str) -> Settings:
 
 
 @pytest.fixture
+def answers_wait_out_a_held_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two requests at the same moment, the first held inside its transaction (at a test's barrier, up to its 2 s
+    timeout) while the second waits for its lock: longer than an answer waits for a lock (storage/db.py
+    ANSWER_LOCK_WAIT_MS), which would then answer "busy" instead of showing how the two are told apart. Real
+    writers hold the lock for milliseconds."""
+    import storage.db
+
+    monkeypatch.setattr(storage.db, "ANSWER_LOCK_WAIT_MS", 10_000)
+
+
+@pytest.fixture
 def store(settings: Settings, scratch_database: ScratchDatabase) -> Iterator[Store]:
     engine = make_engine(settings.database_url)
     if not scratch_database.migrated:

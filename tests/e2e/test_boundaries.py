@@ -267,6 +267,7 @@ def test_a_boundary_button_clicked_by_two_people_at_the_same_moment_is_no_refusa
     assert records(store)[0].rule.status == ("active" if action_id == BOUNDARY_ACTIVATE else "retired")
 
 
+@pytest.mark.usefixtures("answers_wait_out_a_held_lock")
 def test_two_needs_activated_by_two_people_at_the_same_moment_leave_one_active(
     acme: SlackRequests, fake_slack: FakeSlack, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -265,6 +265,7 @@ def test_digest_channel_and_time_are_set_from_slack(slack: SlackRequests, fake_s
     assert "digest is off" in reply.json()["text"]
 
 
+@pytest.mark.usefixtures("answers_wait_out_a_held_lock")
 @pytest.mark.parametrize("first_setting", [True, False], ids=["first-setting", "settings-saved-before"])
 def test_digest_channel_and_time_set_at_the_same_moment_both_stay(
     slack: SlackRequests, store: Store, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, first_setting: bool

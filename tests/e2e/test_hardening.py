@@ -3,6 +3,7 @@ and what ends up in the logs."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -23,9 +24,13 @@ from slack_sdk.http_retry import RetryIntervalCalculator
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from sqlalchemy.engine import make_url
 
+import storage.db
 from bot import logs
+from bot.answering import answering
 from bot.app import ANSWER_CALL_TIMEOUT, AckAwareRateLimitRetryHandler, create_app, make_client
+from bot.errors import DATABASE_BUSY
 from bot.settings import Settings
+from handlers.blocks.checkin import checkin_modal
 from handlers.ids import (
     BOUNDARY_RENEGOTIATE_MODAL,
     CHECKIN_CALL,
@@ -39,6 +44,7 @@ from handlers.ids import (
     SURVEY_MODAL,
 )
 from schedules.cadence import send_nudges
+from storage.db import ANSWER_LOCK_WAIT_MS, LOCK_WAIT_MS
 from storage.store import Store
 from tests.e2e.test_ops import get, value
 from tests.fake_slack import FakeSlack
@@ -734,13 +740,16 @@ class Caught(logging.Handler):
 
 @SQLITE_ONLY
 def test_an_answer_still_waiting_is_logged_with_what_every_thread_is_doing_while_it_waits(
-    slack: SlackRequests, bot: BotServer, store: Store, database_url: str
+    slack: SlackRequests, bot: BotServer, store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two CI runs each saw an answer not come within 10 s, once: by the time a slow answer is logged, what it waited
     # on is gone. Here another writer (a job, another process) holds SQLite's one write lock, and the check-in's
     # answer waits for it (busy_timeout): the stacks are logged while it waits, then the lock is let go.
     add_acme(slack, store)
     bot.app.slow_answer_after = 0.1
+    # An answer gives up on the lock after ANSWER_LOCK_WAIT_MS: here it waits longer than a loaded box may take to
+    # report it, so the stacks show the wait itself.
+    monkeypatch.setattr(storage.db, "ANSWER_LOCK_WAIT_MS", 12_000)
     caught = Caught()
     caught.addFilter(logs.PartnerFilter(logs.Redactor()))
     logging.getLogger("partner.slow_answers").addHandler(caught)
@@ -750,7 +759,7 @@ def test_an_answer_still_waiting_is_logged_with_what_every_thread_is_doing_while
     request = threading.Thread(target=lambda: answered.append(slack.command("checkin acme green renewal signed")))
     request.start()
     try:
-        assert caught.seen.wait(timeout=12)  # within SQLite's 15 s busy timeout: the answer still waits
+        assert caught.seen.wait(timeout=12)  # within that wait: the answer still waits
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -763,6 +772,84 @@ def test_an_answer_still_waiting_is_logged_with_what_every_thread_is_doing_while
     answering = text.split("\nThread ")[1]  # listed first
     assert "(answering)" in answering and "storage/checkins.py" in answering and "partner_command" in answering
     assert report.surface == "command" and report.request_id != "-"  # the request's log fields, as its own lines
+
+
+@contextlib.contextmanager
+def another_writer(database_url: str, customer_id: int) -> Iterator[None]:
+    """Another writer (a job, another replica) holding the lock a check-in of this customer needs, until the end of
+    the block: SQLite's one write lock, or on PostgreSQL the customer's row (a check-in's foreign key waits on it)."""
+    if make_url(database_url).get_backend_name() == "sqlite":
+        holder = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    import psycopg
+
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as holder:
+        holder.execute("SELECT id FROM customer WHERE id = %s FOR UPDATE", (customer_id,))
+        try:
+            yield
+        finally:
+            holder.rollback()
+
+
+def test_a_checkin_answered_while_another_writer_holds_the_lock_is_given_back_and_its_retry_stored_once(
+    bot: BotServer, fake_slack: FakeSlack, store: Store, database_url: str
+) -> None:
+    # The answer no longer waits SQLite's 15 s (or PostgreSQL's unlimited lock wait) for the lock: Slack would have
+    # shown `dispatch_failed` after 3 s, and the note typed was lost. It gives up well within that and says so (this
+    # client gives up after 10 s: an answer at all means the lock was given up before the jobs' 15 s).
+    slack = SlackRequests(bot.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack, timeout=10)
+    customer_id = add_acme(slack, store)
+    metadata = json.dumps({"channel_id": "C0001"})
+    form = modal_values(customer_id, "yellow", "pricing questions")
+    blocks = {"blocks": checkin_modal(channel_id="C0001")["blocks"]}  # the form as Slack sends it back
+    with another_writer(database_url, customer_id):
+        typed = slack.command("checkin acme green renewal signed", trigger_id="7.7.busy").json()["text"]
+        submitted = slack.view_submission(
+            CHECKIN_MODAL, form, private_metadata=metadata, view_id="VBUSY", view_fields=blocks
+        ).json()
+        assert store.checkins(team_id=TEAM_ID) == []  # nothing stored, nothing half-stored
+    assert typed.startswith(DATABASE_BUSY)
+    assert typed.endswith("You typed: `/partner checkin acme green renewal signed`")  # to copy, nothing lost
+    # The form stays open with the answers in it, the reason beside its first field.
+    assert submitted == {
+        "response_action": "errors",
+        "errors": {"customer": DATABASE_BUSY + " Your answers are still here."},
+    }
+    # Slack's retry of each (or the user sending it again) once the lock is let go: stored exactly once each.
+    for retry in (1, 2):
+        assert (
+            "Logged"
+            in slack.command("checkin acme green renewal signed", trigger_id="7.7.busy", retry_num=retry).json()["text"]
+        )
+        slack.view_submission(CHECKIN_MODAL, form, private_metadata=metadata, view_id="VBUSY", retry_num=retry)
+    notes = sorted(c.note for c in store.checkins(team_id=TEAM_ID))
+    assert notes == ["pricing questions", "renewal signed"]
+
+
+def test_only_the_answer_gives_up_on_the_lock_early_and_its_connection_waits_in_full_again_after(
+    store: Store, database_url: str
+) -> None:
+    """The scheduler, follow-ups and the CLI still wait out a long writer: the shorter wait is the answering
+    thread's, set on each connection it checks out, on whichever pooled connection that is."""
+    postgres = make_url(database_url).get_backend_name() == "postgresql"
+    show = "SHOW lock_timeout" if postgres else "PRAGMA busy_timeout"
+    in_full = "0" if postgres else str(LOCK_WAIT_MS)
+    assert ANSWER_LOCK_WAIT_MS <= 2000  # within Slack's 3 s, with time left to answer
+    for _ in range(2):
+        with store.engine.connect() as connection:
+            assert str(connection.exec_driver_sql(show).scalar()) == in_full
+        with answering(), store.engine.connect() as connection:
+            wait = str(connection.exec_driver_sql(show).scalar())
+            assert wait == (f"{ANSWER_LOCK_WAIT_MS}ms" if postgres else str(ANSWER_LOCK_WAIT_MS))
+            if postgres:
+                connection.rollback()  # a read-only session's end: the connection keeps its setting all the same
 
 
 @SQLITE_ONLY

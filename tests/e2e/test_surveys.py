@@ -798,6 +798,7 @@ def test_the_digest_lists_each_customer_that_moved_tier_once_with_the_way_it_wen
 
 
 @pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
+@pytest.mark.usefixtures("answers_wait_out_a_held_lock")
 def test_two_people_rating_the_level_at_the_same_moment_keep_one_tier_history(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
