@@ -137,3 +137,18 @@ def test_the_manifests_usage_hint_shows_subcommands_partner_knows() -> None:
     (command,) = yaml.safe_load((ROOT / "manifest.yml").read_text())["features"]["slash_commands"]
     for form in command["usage_hint"].split("|"):
         assert route(form.split()[0])[0] is not None, form
+
+
+def test_help_names_every_shortcut_of_the_manifest() -> None:
+    """A message shortcut is found only in a message's ⋯ menu: `/partner help` says it is there, by its name."""
+    import yaml
+
+    from handlers.commands.help import help_reply
+    from handlers.commands.partner import SUBCOMMANDS
+
+    shortcuts = yaml.safe_load((ROOT / "manifest.yml").read_text())["features"]["shortcuts"]
+    reply = help_reply(SUBCOMMANDS)
+    assert reply is not None
+    shown = str(reply["blocks"])
+    for shortcut in shortcuts:
+        assert f"*{shortcut['name']}*" in shown, shortcut["name"]
