@@ -167,6 +167,12 @@ class Settings:
                 "(Socket Mode) and run `partner-bot serve --http` behind your public URL."
             )
         redirect_uri = get("SLACK_REDIRECT_URI")
+        if redirect_uri is not None and not oauth:  # read by nothing: whoever set it believes installs are served
+            raise SettingsError(
+                "SLACK_REDIRECT_URI is for OAuth mode only: set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (and unset "
+                "SLACK_BOT_TOKEN) to let workspaces install Partner, or unset SLACK_REDIRECT_URI to serve one "
+                "workspace with SLACK_BOT_TOKEN."
+            )
         if redirect_uri is not None and not redirect_uri.startswith(("http://", "https://")):
             raise SettingsError(
                 f"SLACK_REDIRECT_URI must be an http(s) URL like https://partner.example.com/slack/oauth_redirect, "

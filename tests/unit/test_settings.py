@@ -145,3 +145,11 @@ def test_env_examples_bot_token_line_left_in_oauth_mode_says_to_delete_it() -> N
         Settings.from_mapping({**oauth, "SLACK_BOT_TOKEN": "xoxb-your-bot-token"})
     assert "in OAuth mode leave SLACK_BOT_TOKEN unset (delete its line from .env)" in str(refused.value)
     assert Settings.from_mapping(oauth).oauth
+
+
+def test_a_redirect_url_without_oauth_credentials_is_named() -> None:
+    """SLACK_REDIRECT_URI with a bot token and no client credentials was read by nothing: the operator believed
+    workspaces could install Partner, and /slack/install was never served."""
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_mapping({**BASE, "SLACK_REDIRECT_URI": "https://partner.example.com/slack/oauth_redirect"})
+    assert str(refused.value).startswith("SLACK_REDIRECT_URI is for OAuth mode only: set SLACK_CLIENT_ID and")
