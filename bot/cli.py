@@ -425,6 +425,9 @@ def purge_workspace(store: Store, *, team_id: str, yes: bool) -> int:
         print(f"note: {team_id} has not uninstalled Partner; its next request stores data again", file=sys.stderr)
     for table, count in sorted(counts.items()):
         print(f"{table}: {count}")
+    if not total:  # most likely a mistyped ID: say which workspaces the database does hold
+        known = ", ".join(store.known_team_ids()) or "none"
+        print(f"partner-bot: no rows of workspace {team_id} in this database (workspaces: {known})", file=sys.stderr)
     if not yes:
         print(
             f"would delete {total} row(s) of workspace {team_id}; nothing was deleted. "

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from storage.base import StoreBase, upsert_insert
-from storage.models import Nudge, Workspace
+from storage.models import Customer, Nudge, Workspace
 from storage.nudges import _write_transaction
 
 UNINSTALLED = "the workspace uninstalled Partner"
@@ -140,6 +140,13 @@ class WorkspaceQueries(StoreBase):
         """Workspaces that uninstalled Partner (or revoked its bot token) and have not come back."""
         with self.session() as session:
             return list(session.exec(select(Workspace.team_id).where(col(Workspace.active).is_(False))).scalars())
+
+    def known_team_ids(self) -> list[str]:
+        """Every workspace this database holds customers or settings of, installed or not (the operator's view)."""
+        with self.session() as session:
+            customers = set(session.exec(select(Customer.team_id).distinct()).scalars())
+            workspaces = set(session.exec(select(Workspace.team_id)).scalars())
+        return sorted(customers | workspaces)
 
     def workspace_active(self, *, team_id: str) -> bool:
         """False only for a workspace that uninstalled Partner; an unknown one counts as active."""

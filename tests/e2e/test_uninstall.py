@@ -269,5 +269,10 @@ def test_purge_shows_what_it_would_delete_and_deletes_only_that_workspace_with_y
     assert rows_of(store, TEAM_ID) == {"customers": 0, "nudges": 0, "home_states": 0, "workspace": False}
     assert rows_of(store, "T0OTHER") == {"customers": 1, "nudges": 1, "home_states": 1, "workspace": True}
 
+    # A mistyped (or already purged) ID deletes nothing, and names the workspaces the database does hold.
+    typo = cli(["workspace", "purge", "T0OTHRE", "--yes"], settings, tmp_path)
+    assert typo.returncode == 0 and "no rows of workspace T0OTHRE in this database (workspaces: T0OTHER)" in typo.stderr
+    assert rows_of(store, "T0OTHER") == {"customers": 1, "nudges": 1, "home_states": 1, "workspace": True}
+
     bad = cli(["workspace", "purge", "acme"], settings, tmp_path)
     assert bad.returncode == 2 and "'acme' is not a Slack team ID" in bad.stderr
