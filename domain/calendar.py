@@ -243,6 +243,15 @@ def holidays_of_zone(tz: str) -> str | None:
     return f"{country}-{region}" if region is not None else country
 
 
+def region_left_out(tz: str, country: str | None, subdiv: str | None) -> str | None:
+    """The `country=` to suggest when a country was set without the region its customer's time zone is named for, whose
+    own holidays the country's list leaves out (Australia/Sydney with AU: "AU-NSW"); None when nothing is left out."""
+    code = holidays_of_zone(tz)
+    if country is None or subdiv is not None or code is None or not code.startswith(f"{country}-"):
+        return None
+    return code
+
+
 def validate_country(code: str) -> str:
     """Return the upper-case alpha-2 code if ``holidays`` supports it, else raise ``ValueError``."""
     cleaned = code.strip().upper() if isinstance(code, str) else ""

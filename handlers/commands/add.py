@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from domain.calendar import holidays_of_zone
+from domain.calendar import holidays_of_zone, region_left_out
 from domain.customers import parse_settings
 from domain.errors import Problems, UserError
 from handlers.blocks import command_name, mrkdwn_name
@@ -96,6 +96,18 @@ def default_tz_hint(customer: Customer) -> str:
     )
 
 
+def region_left_out_text(customer: Customer) -> str:
+    """Said when `country=` names a country alone for a zone named for one of its regions, whose own holidays the
+    country's list leaves out (`country=AU` in Sydney: no Boxing Day observed on Mon 28 Dec 2026); "" otherwise."""
+    code = region_left_out(customer.tz or "", customer.country, customer.subdiv)
+    if code is None:
+        return ""
+    return (
+        f"Only the holidays all of {customer.country} keeps are skipped, not those of its regions alone: "
+        f"`/partner edit {command_name(customer.name)} country={code}` skips {code}'s too, where {customer.tz} is."
+    )
+
+
 class OwnerTimezone:
     """The owner's Slack time zone, asked at most once; remembers whether Slack gave none."""
 
@@ -122,6 +134,8 @@ def added_text(customer: Customer, hint: str | None = None) -> str:
     text = f":handshake: Added *{mrkdwn_name(customer.name)}* — {', '.join(details)}."
     if hint:
         text += f"\n{hint}"
+    if hint_region := region_left_out_text(customer):
+        text += f"\n{hint_region}"
     if not customer.country and (country := holidays_of_zone(customer.tz or "")):
         # Holidays are the customer's country's, never guessed: say how to get them, or a holiday gets its nudge.
         text += (

@@ -343,3 +343,26 @@ def test_a_zone_without_an_abbreviation_is_shown_by_its_offset_from_utc_in_the_l
     for shown in (listed, home):
         assert "Tue 22 Dec 09:00 UTC−03" in shown and "Tue 22 Dec 09:00 UTC+04" in shown, shown
         assert "Tue 22 Dec 09:00 IST" in shown and " -03" not in shown and " +04" not in shown
+
+
+def test_a_country_set_without_the_region_its_time_zone_is_named_for_is_told_what_it_leaves_out(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """`country=AU` for a Sydney customer skips Australia's holidays only: its Monday call would come on New South
+    Wales's Boxing Day (observed). The answer to add and to edit says so, with the code that skips them too; with the
+    region, or a zone of no one region, nothing is said."""
+    clock.set(at("2026-12-13T00:00"))
+    told = "Only the holidays all of AU keeps are skipped, not those of its regions alone: "
+    told += "`/partner edit Roo country=AU-NSW` skips AU-NSW's too, where Australia/Sydney is."
+    answer = slack.command("add Roo <#C0ACME|acme> <@U0001|dana> tz=Australia/Sydney country=AU cadence=weekly mon")
+    assert told in answer.json()["text"]
+    assert told not in slack.command("edit roo country=AU-NSW").json()["text"]
+    assert told in slack.command("edit roo country=AU").json()["text"]
+    assert "regions alone" not in slack.command("add Tokyo tz=Asia/Tokyo country=JP").json()["text"]
+    assert (
+        "`/partner edit Tokyo country=AU-VIC`"
+        in slack.command("edit tokyo tz=Australia/Melbourne country=AU").json()["text"]
+    )
+    bot.settle()
+    tick(store, settings, at("2026-12-27T22:00"))  # Monday 28 December 09:00 AEDT: nudged, as AU alone says
+    assert len(nudges(fake_slack)) == 1
