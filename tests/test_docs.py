@@ -152,3 +152,13 @@ def test_help_names_every_shortcut_of_the_manifest() -> None:
     shown = str(reply["blocks"])
     for shortcut in shortcuts:
         assert f"*{shortcut['name']}*" in shown, shortcut["name"]
+
+
+def test_readmes_first_screen_is_two_commands_and_ci_runs_the_test_one() -> None:
+    """README opens with two commands, install+run and test, and .ci/run runs exactly that test command."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("```bash\n") + len("```bash\n") : readme.index("```", readme.index("```bash\n") + 7)]
+    commands = [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert len(commands) == 2, commands
+    assert "partner-bot serve" in commands[0] and "pytest" in commands[1]
+    assert commands[1].strip() in (ROOT / ".ci" / "run").read_text().splitlines()
