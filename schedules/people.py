@@ -1,15 +1,21 @@
-"""A customer's owner deactivated in Slack (Slack's `user_change` event, handlers/events/people.py): the team is told
+"""Notices about who owns a customer.
+
+A customer's owner deactivated in Slack (Slack's `user_change` event, handlers/events/people.py): the team is told
 once in the customer's channel, so someone picks another owner — nudges, overdue alerts and red check-ins otherwise
-go to a person nobody reads for."""
+go to a person nobody reads for.
+
+A customer made someone's (added naming them, edited, either form): the new owner is told by DM what that means,
+the owner it was moved away from who moved it — else the first they hear of it is a nudge out of the blue."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from handlers.blocks import command_name, mrkdwn_name, section
+from handlers.blocks.customers import cadence_text
 from schedules.cadence import destination, record_owners_gone
 from schedules.sender import Message, Skip, register, tell_once
-from storage.models import Nudge
+from storage.models import Customer, Nudge
 from storage.store import Store
 
 OWNER_GONE_NOTICE = "owner_gone"
@@ -60,3 +66,108 @@ def render_owner_gone(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
 
 
 register(OWNER_GONE_NOTICE, render_owner_gone, grace=False, label="the notice that a customer's owner was deactivated")
+
+
+# --------------------------------------------------------------------------- a customer changes hands
+
+NEW_OWNER_NOTICE = "new_owner"
+OWNER_MOVED_NOTICE = "owner_moved"
+
+
+def plan_owner_change(
+    store: Store,
+    *,
+    customer: Customer,
+    previous_id: str | None,
+    by: str,
+    request_key: str,
+    next_call: str,
+    now: datetime,
+) -> int:
+    """Someone made `customer.owner_id` the customer's owner (an add naming them, an edit, either form): the new owner
+    is told once what that means, unless they did it themselves, and the owner it was moved away from is told by whom
+    (unless they moved it). Keyed by the request (`command:<trigger>`, `view:<id>`): Slack's retry tells nobody
+    twice. Planned in the outbox, so the DMs go after the answer. `next_call`: the cadence's next nudge in words, as
+    the request saw it. Returns how many were planned."""
+    owner = customer.owner_id
+    if customer.id is None or not owner or owner == previous_id:
+        return 0
+    payload = {"by": by, "from": previous_id, "to": owner, "next": next_call}
+    planned = 0
+    if owner != by:
+        planned += tell_once(
+            store,
+            team_id=customer.team_id,
+            kind=NEW_OWNER_NOTICE,
+            customer_id=customer.id,
+            once_per=request_key,
+            now=now,
+            payload=payload,
+            recipient_id=owner,
+        )
+    if previous_id and previous_id != by:
+        planned += tell_once(
+            store,
+            team_id=customer.team_id,
+            kind=OWNER_MOVED_NOTICE,
+            customer_id=customer.id,
+            once_per=request_key,
+            now=now,
+            payload=payload,
+            recipient_id=previous_id,
+        )
+    return planned
+
+
+def new_owner_text(customer: Customer, *, by: str, next_call: str) -> str:
+    name, typed = mrkdwn_name(customer.name), command_name(customer.name)
+    where = f" (<#{customer.channel_id}>)" if customer.channel_id else ""
+    if customer.cadence:
+        cadence = f"Its call cadence: {cadence_text(customer)}. {next_call}"
+    else:
+        cadence = (
+            "It has no call cadence yet, so nobody is nudged about it: "
+            f"`/partner cadence {typed} weekly tue 10:00` sets one, in the customer's time."
+        )
+    return (
+        f":handshake: <@{by}> made you the owner of *{name}*{where}. Its call nudges, overdue alerts, red check-ins "
+        f"and health drops now come to you.\n{cadence}\nIts card: `/partner show {typed}`"
+    )
+
+
+def render_new_owner(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
+    owner = str(nudge.payload.get("to") or "")
+    if customer is None or customer.archived_at is not None:
+        return Skip("customer gone or archived", "cancelled")
+    if customer.owner_id != owner:
+        return Skip("another owner was picked since", "cancelled")
+    by = str(nudge.payload.get("by") or "")
+    text = new_owner_text(customer, by=by, next_call=str(nudge.payload.get("next") or ""))
+    line = f"<@{by}> made you the owner of *{mrkdwn_name(customer.name)}*"
+    return Message(text=text, blocks=[section(text, block_id=f"nudge:{nudge.id}")], user=owner, digest=line)
+
+
+def render_owner_moved(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
+    previous, owner = str(nudge.payload.get("from") or ""), str(nudge.payload.get("to") or "")
+    if customer is None or customer.archived_at is not None:
+        return Skip("customer gone or archived", "cancelled")
+    if customer.owner_id == previous:
+        return Skip("moved back to them since", "cancelled")
+    if nudge.status != "sent" and store.owner_deactivations(team_id=nudge.team_id, user_id=previous):
+        return Skip("the previous owner is deactivated in Slack", "cancelled")
+    by = str(nudge.payload.get("by") or "")
+    name = mrkdwn_name(customer.name)
+    if by == owner:
+        text = f":arrows_counterclockwise: <@{by}> took *{name}* over from you: its nudges and alerts go to them now."
+    else:
+        text = (
+            f":arrows_counterclockwise: <@{by}> moved *{name}* from you to <@{owner}>: its nudges and alerts go to "
+            "them now."
+        )
+    return Message(text=text, blocks=[section(text, block_id=f"nudge:{nudge.id}")], user=previous, digest=text)
+
+
+register(NEW_OWNER_NOTICE, render_new_owner, grace=False, label="the notice that you were made a customer's owner")
+register(OWNER_MOVED_NOTICE, render_owner_moved, grace=False, label="the notice that a customer was moved from you")

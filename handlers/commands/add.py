@@ -11,16 +11,20 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.settings import Settings
 from domain.calendar import holidays_of_zone, region_left_out
 from domain.customers import parse_settings
 from domain.errors import Problems, UserError
 from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.customers import cadence_text, customer_modal
 from handlers.commands.base import CommandCall, Reply
+from handlers.commands.cadence import next_nudge_sentence
 from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
 from handlers.parsing import unescape
 from handlers.slack_names import plain_names
+from schedules.people import plan_owner_change
 from storage.models import Customer
+from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +72,27 @@ def check_owner(client: WebClient, user_id: str, *, usage: str | None = None) ->
             f"and internal alerts.{how}"
         )
     return user
+
+
+def tell_owner_change(
+    store: Store,
+    settings: Settings,
+    *,
+    customer: Customer,
+    previous_id: str | None,
+    by: str,
+    request_key: str,
+    now: datetime,
+) -> None:
+    """Tells the new owner (unless `by` is them) and the previous one (unless `by` is them) of a customer made someone
+    else's, once per request, after the answer (schedules.people). The next call is read now, as the answer reads it."""
+    if customer.owner_id in (None, previous_id):
+        return
+    moved_to_someone_else = customer.owner_id != by and bool(customer.cadence)
+    next_call = next_nudge_sentence(store, customer, now=now, settings=settings) if moved_to_someone_else else ""
+    plan_owner_change(
+        store, customer=customer, previous_id=previous_id, by=by, request_key=request_key, next_call=next_call, now=now
+    )
 
 
 def settings_for(
@@ -194,6 +219,15 @@ def add(call: CommandCall) -> Reply:
         if again is None:
             raise
         return {"text": added_text(again)}
+    tell_owner_change(
+        call.store,
+        call.settings,
+        customer=customer,
+        previous_id=None,
+        by=call.user_id,
+        request_key=request_key,
+        now=call.now,
+    )
     if channel_id:  # joining can be slow: after the ack, which says so only if it fails (handlers.followups)
         call.followup["join_customer_id"] = customer.id
     call.refresh_homes(customer.owner_id, call.user_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from datetime import date, datetime, timedelta
 
+from bot.settings import Settings
 from domain.cadence import parse_cadence
 from domain.errors import UserError
 from handlers.blocks import command_name, local_time, mrkdwn_name
@@ -22,6 +23,7 @@ from schedules.cadence import plan_call_moved_into_the_past
 from schedules.health import refresh_health
 from storage.cadence import Snooze
 from storage.models import Customer
+from storage.store import Store
 
 USAGE = (
     "/partner cadence <customer> <daily [09:00] | weekly <day> [time] | biweekly <day> [time] | "
@@ -38,18 +40,20 @@ def find_customer(call: CommandCall, usage: str) -> tuple[Customer, list[str], s
 
 def next_nudge_text(call: CommandCall, customer: Customer) -> str:
     """ "Next nudge: Tue 1 Dec 09:00 (America/New_York)", or why there is none."""
+    return next_nudge_sentence(call.store, customer, now=call.now, settings=call.settings)
+
+
+def next_nudge_sentence(store: Store, customer: Customer, *, now: datetime, settings: Settings) -> str:
+    """:func:`next_nudge_text` for whoever holds the store and the settings (a notice planned by a form too)."""
     if customer.paused_at is not None:
         return "Nudges are paused (`/partner resume` turns them back on)."
     assert customer.id is not None
-    kinds = None if call.settings.any_checkin_satisfies else ["call"]
-    contacts = call.store.last_contacts(team_id=call.team_id, customer_ids=[customer.id], kinds=kinds)
-    snoozes = call.store.snoozes(team_id=call.team_id, customers=[customer], after=call.now)
-    nudged = call.store.nudged_days(
-        team_id=call.team_id, customer_ids=[customer.id], since=call.now - planner.TODAYS_NUDGES
-    )
-    soonest = next_nudge(
-        customer, contacts, now=call.now, default_tz=call.settings.default_tz, snoozes=snoozes, nudged=nudged
-    )
+    kinds = None if settings.any_checkin_satisfies else ["call"]
+    team_id = customer.team_id
+    contacts = store.last_contacts(team_id=team_id, customer_ids=[customer.id], kinds=kinds)
+    snoozes = store.snoozes(team_id=team_id, customers=[customer], after=now)
+    nudged = store.nudged_days(team_id=team_id, customer_ids=[customer.id], since=now - planner.TODAYS_NUDGES)
+    soonest = next_nudge(customer, contacts, now=now, default_tz=settings.default_tz, snoozes=snoozes, nudged=nudged)
     if soonest is None:
         return "No nudge is scheduled."
     what = f", {soonest.what}" if soonest.what else ""

@@ -10,7 +10,7 @@ from domain.customers import parse_settings
 from domain.errors import UserError
 from handlers.blocks import mrkdwn_name
 from handlers.blocks.customers import customer_modal
-from handlers.commands.add import check_owner, region_left_out_text
+from handlers.commands.add import check_owner, region_left_out_text, tell_owner_change
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import moved_call_text
 from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
@@ -142,6 +142,16 @@ def edit(call: CommandCall) -> Reply:
             store=call.store, before=customer, after=updated, now=call.now, settings=call.settings
         ):
             text += "\n" + moved_call_text(updated, call.now, call.settings.default_tz)
+        if "owner_id" in changed:
+            tell_owner_change(
+                call.store,
+                call.settings,
+                customer=updated,
+                previous_id=changed["owner_id"][0],
+                by=call.user_id,
+                request_key=request_key,
+                now=call.now,
+            )
         # Cadence, ideal/max days and the calendar feed the score; rescore before the Homes are redrawn.
         refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
         call.refresh_homes(customer.owner_id, updated.owner_id, call.user_id)

@@ -15,7 +15,15 @@ from bot.settings import Settings
 from domain.customers import clean_name
 from domain.errors import Problems, UserError
 from handlers.blocks import command_name, mrkdwn_name
-from handlers.commands.add import OwnerTimezone, added_text, check_owner, default_tz_hint, settings_for, user_timezone
+from handlers.commands.add import (
+    OwnerTimezone,
+    added_text,
+    check_owner,
+    default_tz_hint,
+    settings_for,
+    tell_owner_change,
+    user_timezone,
+)
 from handlers.commands.cadence import moved_call_text
 from handlers.commands.customer_args import UNSET
 from handlers.commands.edit import describe_changes, edit_changes
@@ -103,6 +111,7 @@ def submit_add_customer(
             raise
         ack()  # a redelivery that overtook this one added it (and follows it up)
         return
+    tell_owner_change(store, settings, customer=customer, previous_id=None, by=user_id, request_key=key, now=now)
     context["followup"] = {"customer_id": customer.id, "default_tz": owner_tz.missing}
     ack()
 
@@ -206,6 +215,12 @@ def submit_edit_customer(
         text = describe_changes(updated, changed)
         if plan_call_moved_into_the_past(store=store, before=customer, after=updated, now=now, settings=settings):
             text += "\n" + moved_call_text(updated, now, settings.default_tz)
+        if "owner_id" in changed:
+            previous_id = changed["owner_id"][0]
+            key = f"view:{view['id']}"
+            tell_owner_change(
+                store, settings, customer=updated, previous_id=previous_id, by=user_id, request_key=key, now=now
+            )
         refresh_health(store, team_id=team_id, customer_id=customer.id, now=now, settings=settings)
         context["followup"] = {
             "customer_id": updated.id,
