@@ -40,8 +40,8 @@ from handlers.home_publisher import HomePublisher, request_home_refresh
 from handlers.permissions import WhoUnknown
 from schedules.cadence import mark_logged_calls, mark_paused_calls, mark_snoozed_call, policy_of
 from schedules.digest import GUESTS_READ, stop_digest_in_shared_channel
-from schedules.health import health_config, recompute_health
-from schedules.sender import SenderOptions, claimer_name, nudge_metadata
+from schedules.health import HEALTH_DROP, health_config, recompute_health, render_health_drop
+from schedules.sender import Message, SenderOptions, claimer_name, nudge_metadata
 from schedules.sharing import GUEST_CALLS_NOW, Calls, LookUpUnfinished, learn_readers, look_up, with_known_sharing
 from schedules.slack_http import answer_lost
 from storage.models import CheckIn, Customer
@@ -191,9 +191,9 @@ def after_checkins(
     publisher: HomePublisher | None,
     team_id: str,
 ) -> None:
-    """What new check-ins of one customer set off: confirmations, one channel summary listing them, owner
-    alerts, boundary checks, one health score, Home refreshes. Each part stands alone: one failing must not keep
-    the others from running."""
+    """What new check-ins of one customer set off: confirmations, one channel summary listing them, boundary checks,
+    one health score, owner alerts (after the score: one that made it fall says so), Home refreshes. Each part stands
+    alone: one failing must not keep the others from running."""
     found = store.customer_checkins(team_id=team_id, checkin_ids=[n.checkin_id for n in new])
     if found is None:
         return
@@ -232,11 +232,6 @@ def after_checkins(
         except Exception:
             burst.pop("summary", None)
             logger.exception("channel summary failed for customer %s", customer.id)
-    for checkin in checkins:
-        try:
-            alert_owner(client=client, store=store, customer=customer, checkin=checkin, now=now)
-        except Exception:
-            logger.exception("owner alert failed for check-in %s", checkin.id)
     try:
         # Read once for the burst: most customers have no agreement in force, and then nothing is to check.
         records = store.boundary_records(team_id=team_id, customer_id=customer.id or 0)
@@ -271,6 +266,12 @@ def after_checkins(
         recompute_health(store, team_id, customer.id or 0, now, config=health_config(settings))
     except Exception:
         logger.exception("health recompute failed for customer %s", customer.id)
+    # After the score: a check-in that made it fall sharply tells the owner both in one DM (alert_owner).
+    for checkin in checkins:
+        try:
+            alert_owner(client=client, store=store, customer=customer, checkin=checkin, now=now)
+        except Exception:
+            logger.exception("owner alert failed for check-in %s", checkin.id)
     # Last, so the Homes show everything above too (the new health score, the channel problem).
     homes = dict.fromkeys(home for n in new for home in n.homes)
     if homes:
@@ -464,24 +465,53 @@ def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin:
     )
     if nudge_id is None:
         return False  # the sender has it, or it was sent already
+    ids, text = [nudge_id], owner_alert_text(customer, checkin, reason=reason, previous=previous_mood)
+    if (fall := take_health_drop(store, customer, claimer=claimer, now=now)) is not None:
+        ids.append(fall[0])
+        text += f"\n{fall[1]}"
     try:
         posted = client.chat_postMessage(
             channel=customer.owner_id,
-            text=owner_alert_text(customer, checkin, reason=reason, previous=previous_mood),
+            text=text,
             unfurl_links=False,
-            metadata=nudge_metadata([nudge_id]),  # how a sender finds it, should this process stop mid-post
+            metadata=nudge_metadata(ids),  # how a sender finds it, should this process stop mid-post
         )
     except (SlackApiError, OSError) as e:
         error = str(e.response.get("error") or "") if isinstance(e, SlackApiError) else type(e).__name__
         logger.warning("could not alert the owner of customer %s now (%s)", customer.id, error)
         if isinstance(e, OSError) and answer_lost(e):  # it may be there: looked for before it is sent again
-            store.answer_lost(ids=[nudge_id], claimer=claimer, now=now, error=f"no answer: {error}")
+            store.answer_lost(ids=ids, claimer=claimer, now=now, error=f"no answer: {error}")
             return False
         status = "failed" if error in OWNER_GONE else "pending"  # pending: the next tick's sender tries again
-        store.finish_nudges(ids=[nudge_id], claimer=claimer, status=status, error=error or "no answer")
+        store.finish_nudges(ids=ids, claimer=claimer, status=status, error=error or "no answer")
         return False
-    store.mark_sent(posts=[([nudge_id], str(posted["channel"]), str(posted["ts"]))], claimer=claimer, now=now)
+    store.mark_sent(posts=[(ids, str(posted["channel"]), str(posted["ts"]))], claimer=claimer, now=now)
     return True
+
+
+def take_health_drop(store: Store, customer: Customer, *, claimer: str, now: datetime) -> tuple[int, str] | None:
+    """The customer's health-drop DM waiting in the outbox (the check-in being alerted just made the score fall, or
+    a fall held for the owner's working hours), taken to be said in the alert going now — one event, one DM — as
+    (its id, its text); None when there is none, or it would not go to the owner's DM as it stands (the score came
+    back meanwhile, the owner is deactivated in Slack, the customer paused): then it is left to the sender as before."""
+    assert customer.id is not None and customer.owner_id
+    taken = store.add_to_pending_nudge(
+        team_id=customer.team_id,
+        kind=HEALTH_DROP,
+        customer_id=customer.id,
+        note={},
+        claimer=claimer,
+        lease_until=now + SenderOptions().lease,
+        destination=customer.owner_id,
+    )
+    if taken is None:
+        return None
+    drop = store.nudge(team_id=customer.team_id, nudge_id=taken)
+    told = render_health_drop(drop, store, now) if drop is not None else None
+    if isinstance(told, Message) and told.channel is None and told.user == customer.owner_id:
+        return taken, told.text
+    store.finish_nudges(ids=[taken], claimer=claimer, status="pending")
+    return None
 
 
 def join_channel(client: WebClient, channel_id: str) -> str | None:

@@ -719,10 +719,24 @@ class NudgeQueries(StoreBase):
             session.commit()
             return True
 
-    def add_to_pending_nudge(self, *, team_id: str, kind: str, customer_id: int, note: dict[str, Any]) -> int | None:
+    def add_to_pending_nudge(
+        self,
+        *,
+        team_id: str,
+        kind: str,
+        customer_id: int,
+        note: dict[str, Any],
+        claimer: str | None = None,
+        lease_until: datetime | None = None,
+        destination: str | None = None,
+    ) -> int | None:
         """Adds `note` to the payload of the customer's newest `kind` row not yet taken by a sender, so that it says
         more when it goes out (one DM, not two); its id, or None when there is none waiting. Read and written under
-        the row's write lock: a sender claiming it at that moment either finds the note there or it is not added."""
+        the row's write lock: a sender claiming it at that moment either finds the note there or it is not added.
+
+        With `claimer`, the row is also taken ("sending" to `destination` until `lease_until`, as a sender takes
+        one) to go out now inside another message of the caller's, recorded with the outbox's own mark_sent (both
+        ids in the message's metadata) or finish_nudges — the other way round: the waiting DM joins one going now."""
         with self.session() as session:
             _write_transaction(session)
             row = session.exec(
@@ -741,6 +755,9 @@ class NudgeQueries(StoreBase):
                 session.rollback()
                 return None
             row.payload = {**row.payload, **note}
+            if claimer is not None:
+                row.status, row.claimed_by, row.lease_until = "sending", claimer, lease_until
+                row.channel_id, row.attempts = destination, row.attempts + 1
             session.add(row)
             session.commit()
             return row.id

@@ -29,7 +29,7 @@ from storage.models import Boundary, BoundarySlip, Customer, CustomerEvent, Surv
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 
 def ok(response: Any) -> dict[str, Any]:
@@ -494,6 +494,64 @@ def test_a_drop_the_score_came_back_from_before_the_working_day_is_not_told_and_
         run_tick(store=store, client=client, now=owed.due_at + timedelta(minutes=minutes), settings=settings)
     (alert,) = dms_to(fake_slack, "U0001", "health fell")
     assert "*Acme Corp*'s health fell from 95 to" in alert.params["text"] and " now." not in alert.params["text"]
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_a_red_checkin_that_makes_the_health_fall_is_one_dm_saying_both_at_once(
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings, bot: BotServer
+) -> None:
+    """A red check-in that made the score fall sharply cost the owner two DMs: the red alert at once, then the fall
+    (held for working hours when logged at night). One event, one DM: the alert says the fall too."""
+    ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=America/New_York cadence=weekly tue 10:00"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+    client = make_client(settings)
+
+    def owner_dms() -> list[str]:
+        return [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0001"]
+
+    def tick(at: datetime) -> None:
+        clock.set(at)
+        assert not run_tick(store=store, client=client, now=at, settings=settings).failed
+
+    for _ in range(3):  # weekly calls, all green: 100
+        ok(slack.command("checkin acme green call went fine"))
+        bot.settle()
+        clock.advance(days=7)
+    # A red check-in whose score falls less than 15 points: its alert, alone, at once, as before.
+    ok(slack.command("checkin acme red they are unhappy with support", user_id="U0002"))
+    bot.settle()
+    (red,) = owner_dms()
+    assert red.startswith(":rotating_light: <@U0002> logged a *red* check-in for *Acme Corp*") and "health" not in red
+
+    # The next red one, at 03:00 in New York, makes it fall 17 points: one DM, at once, saying both; the fall's own
+    # DM (held for 09:00, the working morning) goes with it, never again on its own.
+    tick(datetime(2026, 12, 17, 3, 0, tzinfo=NEW_YORK))
+    ok(slack.command("checkin acme red they signed with another vendor", user_id="U0002"))
+    bot.settle()
+    assert len(owner_dms()) == 2
+    both = owner_dms()[-1]
+    assert both.startswith(":rotating_light: <@U0002> logged a *red* check-in for *Acme Corp*:\n"), both
+    fell_text = ":chart_with_downwards_trend: *Acme Corp*'s health fell from 100 to 83 this week."
+    assert f"they signed with another vendor\n{fell_text}" in both, both
+    assert "*What moved it:*\n• Mood mostly green over the last 5 check-ins (−17 points)" in both, both
+    assert both.endswith("See `/partner status Acme Corp`.")
+    for hour in (4, 9, 10):
+        tick(datetime(2026, 12, 17, hour, 1, tzinfo=NEW_YORK))
+    assert len(owner_dms()) == 2
+    since = clock.now - timedelta(days=2)
+    *_, alert = sorted(store.nudges(team_id=TEAM_ID, kinds=["owner_alert"], due_after=since), key=lambda n: n.due_at)
+    (fell,) = store.nudges(team_id=TEAM_ID, kinds=[HEALTH_DROP], due_after=since)
+    assert (fell.status, fell.message_ts) == ("sent", alert.message_ts) and alert.message_ts
+
+    # Weeks without a call: a fall of that cause is DMed on its own, in working hours, with no red note.
+    for day in range(18, 31):
+        for minute in (0, 1):
+            tick(datetime(2026, 12, day, 9, minute, tzinfo=NEW_YORK))
+    fallen = [text for text in owner_dms()[2:] if "health fell" in text]
+    assert len(fallen) == 1 and fallen[0].startswith(":chart_with_downwards_trend: *Acme Corp*'s health fell from 83")
+    assert "red" not in fallen[0] and customer.id is not None
 
 
 def test_a_paused_customer_is_told_no_health_drop(
