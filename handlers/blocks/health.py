@@ -27,6 +27,9 @@ BAND_EMOJI = {
 _RATING_IN_REASON = re.compile(r"\b(mood|latest) ([1-5])/5\b", re.IGNORECASE)
 
 
+_NUMBERS = re.compile(r"\d+")
+
+
 def reason_text(reason: str) -> str:
     """A health reason as Slack shows it: a rating with its colour emoji beside it (":large_green_circle: 4/5"), as
     the card and Home show a check-in's mood."""
@@ -185,7 +188,10 @@ def drop_alert_text(
     else weighs on it most. `current` is the score when the DM goes out: it waits for the owner's working morning,
     and the score may have moved since the fall. `gap`: the view-gap note (gap_alert_text) of the answer that made
     the fall, said in this DM rather than in one of its own, in place of its closing pointer."""
-    rest = [f"• {reason_text(r)}" for r in reasons if r not in {reason for reason, _lost in moved}]
+    # A reason that moved the score is not said again below with today's numbers: a fall found over the customer's
+    # weekend goes out on their Monday morning, by when "4 business days ago" reads "5 business days ago".
+    told = {_NUMBERS.sub("#", reason) for reason, _lost in moved}
+    rest = [f"• {reason_text(r)}" for r in reasons if _NUMBERS.sub("#", r) not in told]
     why = "\n".join(rest)
     if moved:
         why = "*What moved it:*\n" + "\n".join(

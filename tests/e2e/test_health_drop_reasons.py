@@ -3,6 +3,8 @@ with an injected now, the DM read back from the fake Slack."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 
 from bot.app import make_client
@@ -13,7 +15,7 @@ from storage.store import Store
 from tests.e2e.test_health import acme, dms_to
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 
 def test_the_drop_dm_after_red_check_ins_names_the_mood_that_moved_the_score(
@@ -113,3 +115,33 @@ def test_a_new_customers_first_missed_call_is_what_moved_its_score_not_the_days_
     moved = text.partition("*What moved it:*\n")[2].partition("\n*Also weighing on it:*\n")[0]
     assert moved.startswith("• The last weekly check-in was not logged (−"), text
     assert "added" not in moved, text
+
+
+def test_a_drop_found_over_the_customers_weekend_says_each_reason_once_when_it_goes_out_on_monday(
+    slack: SlackRequests, bot: BotServer, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    """A Tokyo customer's daily calls stop after Monday; its owner is in Los Angeles. The fall found on Friday night,
+    Tokyo time, waits for Monday 09:00 there, by when the days since the last call went on counting: the DM says what
+    moved the score as it was found, and does not list the same reason again under what else weighs on it, with
+    another number ("Last contact 4 business days ago" moved it; not "Last contact 5 business days ago" below)."""
+    fake_slack.add_user("U0010", name="kenji", tz="America/Los_Angeles")
+    clock.set(datetime(2026, 12, 13, 0, tzinfo=UTC))
+    slack.command("add Tokyo <@U0010|kenji> tz=Asia/Tokyo country=JP cadence=daily 10:00")
+    bot.settle()
+    client, now = make_client(settings), datetime(2026, 12, 13, 0, tzinfo=UTC)
+    while now <= datetime(2026, 12, 21, 1, tzinfo=UTC):  # Monday 21 December 10:00 in Tokyo
+        clock.set(now)
+        if now == datetime(2026, 12, 14, 2, tzinfo=UTC):  # Monday 11:00 in Tokyo
+            slack.command("checkin tokyo green call kickoff", user_id="U0010")
+            bot.settle()
+        assert not run_tick(store=store, client=client, now=now, settings=settings).failed
+        now += timedelta(hours=1)
+    texts = []
+    for call in dms_to(fake_slack, "U0010", "health fell"):
+        blocks = call.params["blocks"]
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        texts += [b["text"]["text"] for b in blocks if "What moved it" in (b.get("text") or {}).get("text", "")]
+    assert any("Last contact 4 business days ago" in text for text in texts), texts  # found Friday night there
+    for text in texts:
+        lines = [re.sub(r"\d+", "N", line.split(" (−")[0]) for line in text.splitlines() if line.startswith("• ")]
+        assert len(lines) == len(set(lines)), text
