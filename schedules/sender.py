@@ -92,7 +92,7 @@ from bot.memory import fewer_full_collections
 from bot.oauth import NotInstalled, SlackClients, client_for
 from domain.checkins import CHANNEL_RETRY_AFTER as CHANNEL_RETRY_AFTER  # the planners read it from here
 from domain.checkins import GONE_CHANNEL, summary_day
-from handlers.blocks import command_name, context, mrkdwn_name, section
+from handlers.blocks import MAX_BLOCKS_TEXT, blocks_text_length, command_name, context, mrkdwn_name, section
 from handlers.blocks.checkin import checkins_summary, owner_alert_text
 from schedules.slack_http import (
     TEAM_ACCESS_REVOKED,
@@ -124,6 +124,7 @@ LATE_AFTER = timedelta(minutes=10)
 DEFAULT_GRACE = timedelta(hours=6)
 METADATA_EVENT = "partner_nudge"
 MAX_BLOCKS = 50  # Slack's limit per message
+DIGEST_HEADER_TEXT = 100  # room for an owner digest's header ("12 things need you now") in its text budget
 # Messages marked "sending" ahead of their post, in the same write as the ones about to go (see _Run._mark_sending).
 MARK_AHEAD = 64
 # How much of a destination's history is read to find the posts of a sender that died while posting.
@@ -307,17 +308,18 @@ def _together(items: list[tuple[Nudge, Message]]) -> list[tuple[list[Nudge], Mes
 
 
 def _digest_groups(items: list[tuple[Nudge, Message]]) -> list[list[tuple[Nudge, Message]]]:
-    """Split DMs to one person into digests that fit Slack's block limit."""
+    """Split DMs to one person into digests that fit Slack's limits: 50 blocks, and the text of the blocks together
+    (msg_blocks_too_long: 16 health-drop alerts of long-named customers in one digest were refused, all 16 failed)."""
     groups: list[list[tuple[Nudge, Message]]] = []
     current: list[tuple[Nudge, Message]] = []
-    size = 1
+    size, text = 1, DIGEST_HEADER_TEXT
     for nudge, message in items:
-        needed = len(message.blocks) + 1
-        if current and size + needed > MAX_BLOCKS:
+        needed, more_text = len(message.blocks) + 1, blocks_text_length(message.blocks)
+        if current and (size + needed > MAX_BLOCKS or text + more_text > MAX_BLOCKS_TEXT):
             groups.append(current)
-            current, size = [], 1
+            current, size, text = [], 1, DIGEST_HEADER_TEXT
         current.append((nudge, message))
-        size += needed
+        size, text = size + needed, text + more_text
     if current:
         groups.append(current)
     return groups

@@ -47,6 +47,11 @@ MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 # chat.postMessage's `text`: Slack documents 40,000 characters and answers msg_too_long past it.
 MAX_MESSAGE_TEXT = 40_000
+# The text of a posted message's blocks together: undocumented, but Slack answers chat.postMessage (and an update
+# to the same message) with msg_blocks_too_long past it, each block within its own limits ("12,000 text characters
+# with a buffer for block containers", Slack in slackapi/bolt-js#2509; refused at 11,341 in #2867). A reply through
+# response_url or a command's answer is not held to it (#2867).
+MAX_MESSAGE_BLOCKS_TEXT = 11_000
 # Block Kit's documented element limits (docs.slack.dev/reference/block-kit): ("what", "field") -> max characters
 # or items. One table, read by the one walker ``block_kit_violation`` that both the message and the view checks use.
 BLOCK_KIT_LIMITS: dict[tuple[str, str], int] = {
@@ -252,6 +257,15 @@ def _check_element(element: Any, pointer: str) -> None:
         max_length = element.get("max_length")
         if isinstance(max_length, int) and element.get("initial_value") is not None:
             _max_len(element["initial_value"], max_length, f"{pointer}/initial_value")
+
+
+def blocks_text_length(value: Any) -> int:
+    """The characters of every text in ``value`` (blocks, or any part of them): what msg_blocks_too_long counts."""
+    if isinstance(value, list):
+        return sum(blocks_text_length(v) for v in value)
+    if isinstance(value, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else blocks_text_length(v) for k, v in value.items())
+    return 0
 
 
 def block_kit_violation(blocks: list[Any], root: str) -> BlockKitViolation | None:
@@ -1318,6 +1332,12 @@ class FakeSlack:
             raise _ApiError("invalid_blocks")
 
     @staticmethod
+    def _check_blocks_text(blocks: Any) -> None:
+        """msg_blocks_too_long: the text of all the blocks of one posted message together past Slack's limit."""
+        if isinstance(blocks, list) and blocks_text_length(blocks) > MAX_MESSAGE_BLOCKS_TEXT:
+            raise _ApiError("msg_blocks_too_long")
+
+    @staticmethod
     def _check_text(params: dict[str, Any]) -> None:
         if len(_str_param(params, "text")) > MAX_MESSAGE_TEXT:
             raise _ApiError("msg_too_long")
@@ -1421,6 +1441,7 @@ class FakeSlack:
         if not self._has_content(params):
             raise _ApiError("no_text")
         self._check_blocks(params.get("blocks"), MAX_MESSAGE_BLOCKS)
+        self._check_blocks_text(params.get("blocks"))
         self._check_text(params)
         thread_ts = _str_param(params, "thread_ts") or None
         message: dict[str, Any] = {
@@ -1473,6 +1494,7 @@ class FakeSlack:
         if not self._has_content(params) and "blocks" not in params:
             raise _ApiError("no_text")
         self._check_blocks(params.get("blocks"), MAX_MESSAGE_BLOCKS)
+        self._check_blocks_text(params.get("blocks"))
         self._check_text(params)
         # Slack keeps fields the update omits; an explicit empty list clears blocks/attachments.
         if "text" in params:

@@ -590,6 +590,24 @@ def test_every_blocks_call_refuses_a_broken_limit(fake: FakeSlack, client: WebCl
     assert webhook.send(text="x", blocks=[_section("x" * 3000)]).status_code == 200
 
 
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
+def test_a_posted_message_whose_blocks_hold_too_much_text_together_is_refused(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    """Each section within its 3,000 characters, but 11,200 of them in one message: msg_blocks_too_long, as Slack
+    answers chat.postMessage and chat.update; a reply through response_url takes it."""
+    too_much = [_section("x" * 2800)] * 4
+    posted = client.chat_postMessage(channel="C0001", text="ok", blocks=too_much[:3])
+    for call in (
+        lambda: client.chat_postMessage(channel="C0001", text="x", blocks=too_much),
+        lambda: client.chat_update(channel="C0001", ts=posted["ts"], text="x", blocks=too_much),
+    ):
+        with pytest.raises(SlackApiError) as raised:
+            call()
+        assert raised.value.response["error"] == "msg_blocks_too_long"
+    assert WebhookClient(fake.response_url()).send(text="x", blocks=too_much).status_code == 200
+
+
 def test_an_ack_whose_blocks_break_a_limit_fails_the_test_as_slack_would_refuse_it() -> None:
     def ack(body: dict[str, Any]) -> Response:
         return Response(200, {"Content-Type": "application/json;charset=utf-8"}, json.dumps(body).encode())

@@ -16,6 +16,9 @@ from storage.models import Customer
 MAX_TEXT = 3000  # Slack's limit for a section's text
 MAX_MESSAGE_TEXT = 40_000  # Slack's limit for a message's own `text` (msg_too_long past it)
 MAX_OPTION_TEXT = 75
+# The text of one posted message's blocks together: Slack answers chat.postMessage with msg_blocks_too_long past
+# about 12,000 characters, undocumented (its engineers in slackapi/bolt-js#2509; refused from 11,341 in #2867).
+MAX_BLOCKS_TEXT = 11_000
 MOOD_EMOJI = {"green": ":large_green_circle:", "yellow": ":large_yellow_circle:", "red": ":red_circle:"}
 
 
@@ -86,6 +89,15 @@ def plain(text: str, limit: int = 150) -> dict[str, Any]:
 
 def section(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "section", "text": mrkdwn(text), **extra}
+
+
+def blocks_text_length(value: Any) -> int:
+    """The characters of every text in some blocks (or any part of them): what Slack counts against MAX_BLOCKS_TEXT."""
+    if isinstance(value, list):
+        return sum(blocks_text_length(v) for v in value)
+    if isinstance(value, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else blocks_text_length(v) for k, v in value.items())
+    return 0
 
 
 def line_sections(lines: Sequence[str]) -> list[dict[str, Any]]:

@@ -4,14 +4,21 @@ surface a person reads, within Slack's limits and still usable: nothing cut shor
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+import schedules.cadence
+from bot.app import make_client
+from bot.settings import Settings
 from handlers.blocks import plain
 from handlers.ids import CHECKIN_CUSTOMER
+from schedules.cadence import send_nudges
+from schedules.health import HEALTH_DROP
+from schedules.sender import SenderOptions
 from storage.store import Store
-from tests.fake_slack import FakeSlack
+from tests.fake_slack import MAX_MESSAGE_BLOCKS_TEXT, FakeSlack, blocks_text_length
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, FakeClock
 
@@ -80,6 +87,47 @@ def test_a_prefix_a_hundred_customers_share_names_ten_and_counts_the_rest(
     assert "'acme' matches more than one customer: *Acme 003*, *Acme 007*" in reply
     assert "*Acme 039* and 90 more. Type more of the name." in reply
     assert "You typed: `/partner checkin acme green kickoff went well`" in reply
+
+
+def test_an_owners_forty_health_drops_at_once_come_in_digests_slack_takes(
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    busy_team: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bad week across Dana's long-named customers: 40 health-drop alerts due at once, each with what moved the
+    score. 24 to a digest fit Slack's 50 blocks but not the text Slack takes in one message's blocks: Slack answered
+    msg_blocks_too_long and all 24 alerts failed (and Dana was told they failed). Now each digest stays within it."""
+    monkeypatch.setattr(schedules.cadence, "SENDER_OPTIONS", SenderOptions(interval=0.0))
+    danas = busy_team[::8][:40]  # every eighth customer is Dana's: all of them 80-character names
+    moved = [
+        [
+            "boundary “We answer within one business day & never on weekends, holi…” slipped 3 times this month",
+            25,
+        ],
+        ["3 of the last 10 daily calls logged", 12],
+        ["mood trending down: red, red, yellow in the last three check-ins", 8],
+    ]
+    for cid in danas:
+        store.plan_nudge(
+            team_id=TEAM_ID,
+            kind=HEALTH_DROP,
+            subject=f"customer:{cid}",
+            due_key="from:2026-11-20",
+            due_at=clock.now,
+            now=clock.now,
+            customer_id=cid,
+            recipient_id="U0001",
+            payload={"from": 92, "to": 41, "moved": moved},
+        )
+    assert send_nudges(store=store, client=make_client(settings), now=clock.now, settings=settings) == len(danas)
+    posts = fake_slack.calls_to("chat.postMessage")
+    assert all(p.response.get("ok") for p in posts), [p.response for p in posts if not p.response.get("ok")]
+    assert all(blocks_text_length(p.params["blocks"]) <= MAX_MESSAGE_BLOCKS_TEXT for p in posts)
+    told = "".join(json.dumps(p.params["blocks"], ensure_ascii=False) for p in posts)
+    assert all(f"{name_of(i).replace('&', '&amp;')}*'s health fell from 92 to 41" in told for i in range(0, 320, 8))
 
 
 def test_a_name_typed_whole_in_the_check_in_forms_picker_is_offered_first_however_many_share_its_start(
