@@ -148,8 +148,22 @@ def tier_text(tier: str | None) -> str:
     return tier.replace("_", " ") if tier else "—"
 
 
+# How much of a name's end an option keeps when the whole does not fit: regional accounts and numbered ones differ
+# there ("… Handelsgesellschaft Europe" / "… Americas", "… 001" / "… 002").
+OPTION_NAME_END = 24
+
+
+def option_name(name: str) -> str:
+    """A customer's name as a menu option shows it, within Slack's 75 characters: its start and its end, "…" between,
+    so that long names that differ only at the end are still told apart (cut at the end, 100 options read alike)."""
+    if len(name) <= MAX_OPTION_TEXT:
+        return name
+    start = name[: MAX_OPTION_TEXT - 1 - OPTION_NAME_END].rstrip()
+    return f"{start}…{name[-OPTION_NAME_END:].lstrip()}"
+
+
 def customer_option(customer: Customer) -> dict[str, Any]:
-    return {"text": plain(customer.name, MAX_OPTION_TEXT), "value": str(customer.id)}
+    return {"text": plain(option_name(customer.name), MAX_OPTION_TEXT), "value": str(customer.id)}
 
 
 def ago(then: datetime, now: datetime) -> str:

@@ -140,3 +140,14 @@ def test_a_name_typed_whole_in_the_check_in_forms_picker_is_offered_first_howeve
         options = slack.block_suggestion(CHECKIN_CUSTOMER, typed).json()["options"]
         assert len(options) == 100 and options[0] == {"text": plain("Çafé Olé", 75), "value": str(cafe.id)}, typed
         assert options[1]["text"]["text"] == "Café Olé 002"
+
+
+def test_long_names_alike_to_their_last_words_are_told_apart_in_the_pickers_options(
+    slack: SlackRequests, busy_team: list[int]
+) -> None:
+    """An option shows 75 characters. Cut at the end, Dana's hundred 80-character "🎉 Très Grand & Fils — …
+    Zweigniederlassung 000", "… 004"… all read the same in the form's picker: each keeps its end now."""
+    options = slack.block_suggestion(CHECKIN_CUSTOMER, "très grand").json()["options"]
+    texts = [o["text"]["text"] for o in options]
+    assert len(texts) == 100 and len(set(texts)) == 100 and all(len(t) <= 75 for t in texts)
+    assert texts[0] == "🎉 Très Grand & Fils — Überseeische Handelsgesellsc…✨ Zweigniederlassung 000"
