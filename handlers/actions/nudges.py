@@ -154,8 +154,10 @@ def open_snooze_modal(
     client: WebClient, trigger_id: str, customer: Customer, *, nudge_id: int | None, now: datetime, settings: Settings
 ) -> None:
     """The one snooze modal, from a nudge, a Home row or the customer card (no nudge to redraw from those)."""
-    tomorrow = planner.calendar_of(customer, default_tz=settings.default_tz).local_date(now) + timedelta(days=1)
-    client.views_open(trigger_id=trigger_id, view=snooze_modal(customer=customer, nudge_id=nudge_id, tomorrow=tomorrow))
+    cal = planner.calendar_of(customer, default_tz=settings.default_tz)
+    tomorrow = cal.local_date(now) + timedelta(days=1)
+    view = snooze_modal(customer=customer, nudge_id=nudge_id, tomorrow=tomorrow, tz=cal.tz)
+    client.views_open(trigger_id=trigger_id, view=view)
 
 
 def skip_today(

@@ -92,8 +92,9 @@ def nudge_blocks(
     return blocks
 
 
-def snooze_modal(*, customer: Customer, nudge_id: int | None, tomorrow: date) -> dict[str, Any]:
-    """Snooze a customer's nudges: for a day, or until a date, with an optional reason."""
+def snooze_modal(*, customer: Customer, nudge_id: int | None, tomorrow: date, tz: str | None = None) -> dict[str, Any]:
+    """Snooze a customer's nudges: for a day, or until a date, with an optional reason. `tomorrow` and the date picked
+    are days on the customer's clock, `tz` (named in the label: an owner elsewhere may be a day behind)."""
     one_day = {"text": plain("For 1 day"), "value": SNOOZE_ONE_DAY}
     until = {"text": plain("Until a date (pick it below)"), "value": SNOOZE_UNTIL_DATE}
     return {
@@ -124,7 +125,9 @@ def snooze_modal(*, customer: Customer, nudge_id: int | None, tomorrow: date) ->
                 "type": "input",
                 "block_id": "until",
                 "optional": True,
-                "label": plain("Until (nudges resume that morning)"),
+                "label": plain(
+                    f"Until (nudges resume that morning, {tz} time)" if tz else "Until (nudges resume that morning)"
+                ),
                 "element": {
                     "type": "datepicker",
                     "action_id": NUDGE_SNOOZE_UNTIL,

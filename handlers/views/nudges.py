@@ -79,7 +79,12 @@ def submit_snooze(
             ack(response_action="errors", errors={"until": "Pick the date nudges should resume."})
             return
         if day <= today:
-            ack(response_action="errors", errors={"until": f"Pick a day after today ({today.isoformat()})."})
+            # Today on the customer's clock, which may be the picker's tomorrow (Friday evening in Los Angeles is
+            # Saturday in Tokyo): said with its zone, or "after today (Sat 19 Dec)" reads as a mistake.
+            ack(
+                response_action="errors",
+                errors={"until": f"Pick a day after today in {cal.tz} ({today:%a} {today.day} {today:%b})."},
+            )
             return
         if day > today + timedelta(days=MAX_DAYS):
             ack(response_action="errors", errors={"until": "Snooze for at most a year; pause the customer instead."})

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
+from handlers.ids import NUDGE_SNOOZE, NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_MODAL, NUDGE_SNOOZE_UNTIL
 from schedules.digest import DigestTime, digest_slot
 from storage.store import Store
 from tests.e2e.test_boundaries import channel_posts
-from tests.e2e.test_cadence import acme_channel, nudges, tick, unpaced  # noqa: F401 (autouse fixtures)
+from tests.e2e.test_cadence import acme_channel, button_message, nudges, tick, unpaced  # noqa: F401 (autouse fixtures)
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -366,3 +367,44 @@ def test_a_country_set_without_the_region_its_time_zone_is_named_for_is_told_wha
     bot.settle()
     tick(store, settings, at("2026-12-27T22:00"))  # Monday 28 December 09:00 AEDT: nudged, as AU alone says
     assert len(nudges(fake_slack)) == 1
+
+
+def test_the_snooze_form_counts_days_on_the_customers_clock_and_says_so_to_an_owner_a_day_behind(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Friday evening in Los Angeles is Saturday in Tokyo. Kenji, in Los Angeles, snoozes his Tokyo customer from
+    Friday's nudge "until" Saturday 19 December — his tomorrow, Tokyo's today: the form says the day is on Tokyo's clock
+    and refuses that one naming it, nothing saved; Monday 21 December is taken, and the call comes back at 10:00 JST."""
+    fake_slack.add_user("U0010", name="kenji", tz="America/Los_Angeles")
+    clock.set(at("2026-12-17T00:00"))
+    slack.command("add Tokyo <#C0ACME|acme> <@U0010|kenji> tz=Asia/Tokyo country=JP cadence=daily 10:00")
+    bot.settle()
+    tick(store, settings, at("2026-12-18T01:00"))  # Friday 10:00 in Tokyo, Thursday 17:00 in Los Angeles
+    (message,) = nudges(fake_slack)
+    clock.set(at("2026-12-19T02:00"))  # Friday 18:00 in Los Angeles, Saturday 11:00 in Tokyo
+    value = message["blocks"][1]["elements"][1]["value"]
+    slack.block_action(NUDGE_SNOOZE, value=value, user_id="U0010", channel_id="C0ACME", message=button_message(message))
+    (opened,) = fake_slack.calls_to("views.open")
+    view = opened.params["view"]
+    until = next(b for b in view["blocks"] if b.get("block_id") == "until")
+    assert until["label"]["text"] == "Until (nudges resume that morning, Asia/Tokyo time)"
+    assert until["element"]["initial_date"] == "2026-12-20"  # tomorrow in Tokyo
+
+    def submit(day: str) -> Any:
+        values = {
+            "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "until"}}},
+            "until": {NUDGE_SNOOZE_UNTIL: {"type": "datepicker", "selected_date": day}},
+        }
+        return slack.view_submission(
+            NUDGE_SNOOZE_MODAL, values, private_metadata=view["private_metadata"], user_id="U0010"
+        )
+
+    refused = submit("2026-12-19").json()["errors"]["until"]
+    assert refused == "Pick a day after today in Asia/Tokyo (Sat 19 Dec).", refused
+    assert store.customer_by_name(team_id=TEAM_ID, name="Tokyo").snoozed_until is None
+    assert submit("2026-12-21").status == 200
+    bot.settle()
+    tick(store, settings, at("2026-12-21T00:59"))
+    assert len(nudges(fake_slack)) == 1
+    tick(store, settings, at("2026-12-21T01:00"))  # Monday 10:00 JST: the call snoozed on Friday comes back
+    assert "This is the call snoozed on Fri 18 Dec" in nudges(fake_slack)[-1]["blocks"][0]["text"]["text"]
