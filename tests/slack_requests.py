@@ -71,7 +71,8 @@ def check_ack_blocks(reply: Response) -> None:
         assert len(blocks) <= MAX_MESSAGE_BLOCKS, f"Slack would refuse this reply of {len(blocks)} blocks"
         violation = block_kit_violation(blocks, "/blocks")
         assert violation is None, f"Slack would refuse this reply (invalid_blocks): {violation}"
-    if isinstance(answer.get("options"), list):  # a block_suggestion's answer: an external select's options
+    if isinstance(answer.get("options"), list) or isinstance(answer.get("option_groups"), list):
+        # a block_suggestion's answer: an external select's options, or its option groups
         violation = block_kit_violation([{"type": "actions", "elements": [{"type": "external_select", **answer}]}], "")
         assert violation is None, f"Slack would not show these options: {violation}"
     if answer.get("response_action") in ("update", "push"):
@@ -79,6 +80,14 @@ def check_ack_blocks(reply: Response) -> None:
             FakeSlack.check_view(answer.get("view"), ("modal",))
         except Exception as refused:  # the fake's _ApiError, with Slack's messages
             raise AssertionError(f"Slack would refuse this view: {getattr(refused, 'messages', refused)}") from None
+
+
+def offered_options(reply: Response) -> list[dict[str, Any]]:
+    """The options a block_suggestion's answer offers, in order: its `options`, or those of its `option_groups`."""
+    answer = reply.json()
+    if "option_groups" in answer:
+        return [option for group in answer["option_groups"] for option in group["options"]]
+    return list(answer["options"])
 
 
 class SlackRequests:

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext
 
 from domain.customers import folded_key
-from handlers.blocks import customer_option
+from handlers.blocks import MAX_OPTION_TEXT, customer_option, plain
 from storage.store import Store
 
 MAX_OPTIONS = 100  # Slack shows at most 100 options
@@ -24,4 +24,11 @@ def customer_options(ack: Ack, body: dict[str, Any], context: BoltContext, store
     exact = [c for key, c in keys if key == query]
     starts = [c for key, c in keys if key.startswith(query) and key != query]
     contains = [c for key, c in keys if query in key and not key.startswith(query)]
-    ack(options=[customer_option(c) for c in (exact + starts + contains)[:MAX_OPTIONS]])
+    found = exact + starts + contains
+    options = [customer_option(c) for c in found[:MAX_OPTIONS]]
+    if len(found) <= MAX_OPTIONS:
+        ack(options=options)
+        return
+    # Slack shows 100 options and no more: one group whose label (shown above them) says how to reach the rest.
+    label = f"The first {MAX_OPTIONS} of {len(found)}: type more of the name"
+    ack(option_groups=[{"label": plain(label, MAX_OPTION_TEXT), "options": options}])

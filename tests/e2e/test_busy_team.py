@@ -19,7 +19,7 @@ from schedules.health import HEALTH_DROP
 from schedules.sender import SenderOptions
 from storage.store import Store
 from tests.fake_slack import MAX_MESSAGE_BLOCKS_TEXT, FakeSlack, blocks_text_length
-from tests.slack_requests import SlackRequests
+from tests.slack_requests import SlackRequests, offered_options
 from tests.utils import TEAM_ID, FakeClock
 
 OWNERS = [f"U000{i}" for i in range(1, 9)]
@@ -137,9 +137,21 @@ def test_a_name_typed_whole_in_the_check_in_forms_picker_is_offered_first_howeve
     typed whole, accents or not, it came 101st and could never be picked in the form."""
     cafe = store.add_customer(team_id=TEAM_ID, name="Çafé Olé", created_by="U0001", now=clock.now, owner_id="U0001")
     for typed in ("Çafé Olé", "cafe ole", "CAFÉ OLÉ"):
-        options = slack.block_suggestion(CHECKIN_CUSTOMER, typed).json()["options"]
+        options = offered_options(slack.block_suggestion(CHECKIN_CUSTOMER, typed))
         assert len(options) == 100 and options[0] == {"text": plain("Çafé Olé", 75), "value": str(cafe.id)}, typed
         assert options[1]["text"]["text"] == "Café Olé 002"
+
+
+def test_the_pickers_hundred_options_say_how_many_more_match_and_how_to_reach_them(
+    slack: SlackRequests, busy_team: list[int]
+) -> None:
+    """Opened, the form's picker showed 100 of the 400 customers in a list that simply ended: a label above them
+    now says there are more and to type (Slack's options answer takes option groups, each with a label)."""
+    (group,) = slack.block_suggestion(CHECKIN_CUSTOMER, "").json()["option_groups"]
+    assert group["label"]["text"] == "The first 100 of 400: type more of the name" and len(group["options"]) == 100
+    (group,) = slack.block_suggestion(CHECKIN_CUSTOMER, "a").json()["option_groups"]  # Acme, Smith & Sons, Grand…
+    assert group["label"]["text"].startswith("The first 100 of 3")
+    assert len(slack.block_suggestion(CHECKIN_CUSTOMER, "smith").json()["options"]) == 100  # all of them: no label
 
 
 def test_long_names_alike_to_their_last_words_are_told_apart_in_the_pickers_options(

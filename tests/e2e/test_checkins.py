@@ -25,7 +25,7 @@ from storage.models import Customer
 from storage.store import Store
 from tests.e2e.test_foundation import add_acme, ephemeral, modal_values
 from tests.fake_slack import FakeSlack
-from tests.slack_requests import SlackRequests
+from tests.slack_requests import SlackRequests, offered_options
 from tests.utils import BOT_TOKEN, TEAM_ID, BotServer, FakeClock
 
 
@@ -446,7 +446,7 @@ def test_the_customer_type_ahead_over_many_customers_accents_and_archived_ones(
     ephemeral(slack.command("archive zeta"))
 
     def offered(typed: str) -> list[str]:
-        return [o["text"]["text"] for o in slack.block_suggestion(CHECKIN_CUSTOMER, typed).json()["options"]]
+        return [o["text"]["text"] for o in offered_options(slack.block_suggestion(CHECKIN_CUSTOMER, typed))]
 
     opened = offered("")
     assert len(opened) == 100 and opened[:2] == ["Café Olé", "Customer 000"]
