@@ -703,7 +703,7 @@ def plan_overdue(
 def moved_text(customer: Scheduled, cal: WorkCalendar, day: date) -> str:
     """Why the call on `day` is not on the day its cadence names — "moved from Mon 28 Dec, a public holiday there
     (Boxing Day (observed))" — so an owner in another country is not left guessing; "" for a call on its own day."""
-    cadence = effective_cadence(customer, cal, cal.at_local(day, time(12)))
+    cadence = launch_cadence(cadence_of(customer), launch_until=customer.launch_until, today=day)
     moved = []
     for named in moved_here(cadence, cal, day):
         holiday = cal.holiday_name(named)
@@ -722,14 +722,15 @@ class Upcoming:
     status: str  # pending (will be sent), skipped (a call already logged / snoozed)
     note: str = ""
     snoozed_on: date | None = None  # a snoozed call coming back: the put-off call's date
-    moved: str = ""  # a call a weekend or holiday moved to this day: from when and why (moved_text)
 
     @property
     def what(self) -> str:
         """ "the call snoozed on Tue 1 Dec" for a snoozed call coming back, "moved from Mon 28 Dec, a public holiday
-        there (…)" for a call a holiday moved, else nothing."""
+        there (…)" for a call a holiday moved (`moved_text`, worked out only for the nudges shown), else nothing."""
         day = self.snoozed_on
-        return f"the call snoozed on {day:%a} {day.day} {day:%b}" if day is not None else self.moved
+        if day is not None:
+            return f"the call snoozed on {day:%a} {day.day} {day:%b}"
+        return moved_text(self.customer, calendar_of(self.customer, default_tz=self.tz), self.slot.local_date)
 
     @property
     def local(self) -> datetime:
@@ -773,6 +774,5 @@ def upcoming(
                 status, note = "skipped", "snoozed"
             elif is_satisfied(slot, contact.created_at if contact else None, cal):
                 status, note = "skipped", "call already logged"
-            moved = moved_text(customer, cal, slot.local_date)
-            found.append(Upcoming(customer=customer, slot=slot, tz=cal.tz, status=status, note=note, moved=moved))
+            found.append(Upcoming(customer=customer, slot=slot, tz=cal.tz, status=status, note=note))
     return sorted(found, key=lambda u: (u.slot.due_at, u.customer.name))
