@@ -1,4 +1,4 @@
-"""Survey modals: submission (validated, stored once, health recomputed), follow-ups, and drafts on close."""
+"""Survey modals: submission (validated, stored once), follow-ups (health recomputed…), and drafts on close."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from handlers.home_publisher import request_home_refresh
 from handlers.identity import app_team_id, is_external
 from handlers.ids import CUSTOMER_VIEW_MODAL
 from handlers.parsing import escape
-from schedules.health import HEALTH_DROP, health_config, recompute_health
+from schedules.health import HEALTH_DROP, refresh_health
 from storage.models import Customer
 from storage.store import Store
 
@@ -129,14 +129,15 @@ def submit_survey(
         set_tier=str(cleaned["level"]) if survey.key == "level" else None,
     )
     if recorded.created and not archived:
-        if customer is not None and customer.id is not None:
-            recompute_health(store, team_id, customer.id, now, config=health_config(settings))
-            # The customer's own person has no Home of Partner's to refresh: only the team's dashboard is ours.
-            request_home_refresh(context, team_id, [customer.owner_id, None if external else body["user"]["id"]])
-        # Only the delivery that stored the answer follows it up, so a retry sends no second DM.
+        # Only the delivery that stored the answer follows it up, so a retry sends no second DM. The health score it
+        # moves is recomputed there too, after the answer: scoring took 3–7 s under load, past Slack's 3 s, while the
+        # answer was already stored. The customer's own person has no Home of Partner's: only the team's is ours.
+        rescored = customer is not None and customer.id is not None
         context[FOLLOW_UP] = {
             "response_id": recorded.response.id,
             "tier_change": list(recorded.tier_change) if recorded.tier_change else None,
+            "rescore_at": now.isoformat() if rescored else None,
+            "homes": [customer.owner_id, None if external else body["user"]["id"]] if customer is not None else [],
         }
     if survey.audience == "customer":
         ack(response_action="update", view=THANKS_VIEW)
@@ -153,16 +154,22 @@ def follow_up_survey(
     clock: Clock,
     settings: Settings,
 ) -> None:
-    """After the modal closed: confirm, announce a tier change, flag a gap between our view and theirs.
+    """After the modal closed: rescore the customer's health, confirm, announce a tier change, flag a gap between
+    our view and theirs.
 
-    A sharp drop in health was already owed to the owner by the recompute before the ack (the outbox sends it, in
-    working hours): a gap this answer opened is said in that DM, not in a second one (one answer, one DM).
+    A sharp drop in health is owed to the owner by the recompute, first (the outbox sends it, in working hours): a
+    gap this answer opened is said in that DM, not in a second one (one answer, one DM).
     """
     follow_up = context.get(FOLLOW_UP)
     if not follow_up:
         return
     survey, customer_id = _survey_of(view)
     team_id = app_team_id(context, body)
+    if follow_up.get("rescore_at") and customer_id is not None:
+        at = datetime.fromisoformat(follow_up["rescore_at"])  # when the answer was stored: its score's time
+        refresh_health(store, team_id=team_id, customer_id=customer_id, now=at, settings=settings)
+    if follow_up.get("homes"):
+        request_home_refresh(context, team_id, follow_up["homes"])  # after the score, which the Homes show
     response = store.survey_response_by_key(team_id=team_id, idempotency_key=_idempotency_key(view))
     if response is None:
         return

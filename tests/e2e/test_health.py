@@ -180,7 +180,7 @@ def test_todays_call_not_yet_logged_is_not_counted_missed_before_its_day_is_over
 
 
 def test_a_scorecard_answer_moves_the_score(
-    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, bot: BotServer
 ) -> None:
     from tests.e2e.test_surveys import SURVEYS, all_ratings, opened, submit
 
@@ -190,6 +190,7 @@ def test_a_scorecard_answer_moves_the_score(
     assert before is not None
     ok(slack.command("survey acme scorecard"))
     ok(submit(slack, opened(fake_slack), all_ratings(SURVEYS["scorecard"], "5")))
+    bot.settle()  # scored after the answer
     after = store.customer(team_id=TEAM_ID, customer_id=customer.id)
     assert after is not None and after.health_score is not None and before.score is not None
     assert after.health_score > before.score

@@ -115,9 +115,9 @@ def test_the_card_opened_from_home_pushes_a_survey_and_comes_back_updated(
     assert reply.status == 200 and not reply.body, reply.text
     (saved,) = store.survey_responses(team_id=TEAM_ID, survey="scorecard", customer_id=customer.id)
     assert saved.score == 5.0
+    (redrawn,) = fake_slack.wait_for("views.update", 1)  # after the answer: the score first, then the card
     fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
     assert fresh is not None and fresh.health_score is not None
-    (redrawn,) = fake_slack.wait_for("views.update", 1)
     assert redrawn.ok and redrawn.params["view_id"] == card["id"]
     card_text = json.dumps(fake_slack.views[card["id"]]["blocks"], ensure_ascii=False)
     assert "Saved your ideal-customer scorecard about *Acme Corp* (average 5.0/5)" in card_text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from slack_sdk.models.blocks import InputBlock
 from slack_sdk.models.views import View
 
-from bot.app import make_client
+from bot.app import FOLLOW_UP_WORKERS, make_client
 from bot.settings import Settings
 from domain.surveys import SURVEYS, Survey
 from handlers.blocks.nudges import slack_date
@@ -224,15 +225,28 @@ def test_the_teams_own_self_check_is_shown_in_the_team_digest(
 # Submitting
 
 
-def test_scorecard_submission_is_stored_once_and_recomputes_health(
-    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+def test_scorecard_submission_is_stored_once_and_recomputes_health_after_the_answer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, bot: BotServer
 ) -> None:
     customer = add_customer(slack, store)
     ok(slack.command("survey acme scorecard"))
     view = opened(fake_slack)
     answers = {**all_ratings(SURVEYS["scorecard"], "4"), "earns_place": "2", "respect_comment": "  fair  "}
-    assert submit(slack, view, answers).body in (b"", b"{}")
-    (response,) = store.survey_responses(team_id=TEAM_ID, customer_id=customer.id)
+    bot.settle()
+    clock.advance(hours=1)
+    # The follow-ups are held: the answer comes without them. Scoring took 3–7 s under load, past Slack's 3 s.
+    held = threading.Event()
+    busy = [bot.app.lazy_pool.submit(held.wait) for _ in range(FOLLOW_UP_WORKERS)]
+    try:
+        assert submit(slack, view, answers).body in (b"", b"{}")
+        (response,) = store.survey_responses(team_id=TEAM_ID, customer_id=customer.id)
+        before = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+        assert before is not None and before.health_at != clock.now  # not scored before the answer
+    finally:
+        held.set()
+        for future in busy:
+            future.result(timeout=10)
+    bot.settle()
     assert response.survey == "scorecard" and response.respondent_id == "U0001" and not response.external
     assert response.answers["earns_place"] == 2 and response.answers["respect_comment"] == "fair"
     assert response.score == pytest.approx((2 + 4 * 13) / 14)
@@ -718,6 +732,7 @@ def test_the_customers_answer_redraws_the_owners_home_and_publishes_none_to_thei
     ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id="U0EXT1", channel_id="C0SHARED"))
     answers = {"level": "partner", "start_doing": "weekly demos", "keep_doing": "quick answers"}
     ok(submit(external, opened(fake_slack), answers, view_id="VEXT1", user_id="U0EXT1"))
+    bot.settle()  # the answer's follow-up scores it, then asks for the Homes
     # Dana's Home shows their view; a person of the customer's organisation never gets Partner's dashboard.
     assert publisher.pending() == {(TEAM_ID, "U0001")}
 
@@ -797,8 +812,8 @@ def test_the_digest_lists_each_customer_that_moved_tier_once_with_the_way_it_wen
     assert ":arrow_up_small: <@U0002> moved *Acme Corp* up from *Supplier* to *Partner*." in dms
 
 
-@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
 @pytest.mark.usefixtures("answers_wait_out_a_held_lock")
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
 def test_two_people_rating_the_level_at_the_same_moment_keep_one_tier_history(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
