@@ -40,7 +40,7 @@ from handlers.home_publisher import HomePublisher, request_home_refresh
 from handlers.permissions import WhoUnknown
 from schedules.cadence import mark_logged_calls, mark_paused_calls, mark_snoozed_call, policy_of
 from schedules.digest import GUESTS_READ, stop_digest_in_shared_channel
-from schedules.health import HEALTH_DROP, health_config, recompute_health, render_health_drop
+from schedules.health import HEALTH_DROP, health_config, recompute_health, refresh_health, render_health_drop
 from schedules.sender import Message, SenderOptions, claimer_name, nudge_metadata
 from schedules.sharing import GUEST_CALLS_NOW, Calls, LookUpUnfinished, learn_readers, look_up, with_known_sharing
 from schedules.slack_http import answer_lost
@@ -644,6 +644,7 @@ class CommandFollowUp:
     join_digest_channel: str | None = None
     snoozed_customer_id: int | None = None  # its posted nudge shows the snooze, as a click on Snooze would
     paused_customer_id: int | None = None  # paused or resumed: its posted nudges drop or regain their buttons
+    rescore_customer_id: int | None = None  # its health score, shown by the answer, is stored (status)
     homes: tuple[str, ...] = ()
 
     @classmethod
@@ -663,6 +664,7 @@ class CommandFollowUp:
             join_digest_channel=str(asked["join_digest_channel"]) if asked.get("join_digest_channel") else None,
             snoozed_customer_id=int(asked["snoozed_customer_id"]) if asked.get("snoozed_customer_id") else None,
             paused_customer_id=int(asked["paused_customer_id"]) if asked.get("paused_customer_id") else None,
+            rescore_customer_id=int(asked["rescore_customer_id"]) if asked.get("rescore_customer_id") else None,
             homes=tuple(asked.get("homes") or ()),
         )
 
@@ -738,6 +740,7 @@ def hand_over_command_followup(
         and followup.join_digest_channel is None
         and followup.snoozed_customer_id is None
         and followup.paused_customer_id is None
+        and followup.rescore_customer_id is None
         and not homes
     ):
         return
@@ -759,9 +762,11 @@ def command_followup(
     publisher: HomePublisher | None,
     settings: Settings | None = None,
 ) -> None:
-    """A `/partner` command's channel joins, the nudge a snooze put off or a pause stopped, and Home refreshes, after
-    its ack."""
+    """A `/partner` command's channel joins, the nudge a snooze put off or a pause stopped, the health score it
+    showed, and Home refreshes, after its ack."""
     team_id = followup.team_id
+    if followup.rescore_customer_id is not None:
+        refresh_health(store, team_id=team_id, customer_id=followup.rescore_customer_id, now=clock(), settings=settings)
     if followup.snoozed_customer_id is not None:
         mark_snoozed_call(
             store=store,

@@ -520,6 +520,12 @@ def _scored(
     return health, row
 
 
+def current_health(store: Store, customer: Customer, now: datetime, *, config: HealthConfig = DEFAULT_CONFIG) -> Health:
+    """The customer's score as of `now`, computed and not stored: reads only, so an answer can show it without
+    waiting for another writer's lock, and leave storing it to :func:`recompute_health` after the answer."""
+    return _scored(customer, gather_inputs(store, customer, now, config), now, config)[0]
+
+
 def recompute_health(
     store: Store,
     team_id: str,

@@ -10,7 +10,7 @@ from handlers.blocks.health import status_blocks, status_text
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer
 from handlers.parsing import tokenize, unescape
-from schedules.health import customer_calendar, health_config, recompute_health, score_points
+from schedules.health import current_health, customer_calendar, health_config, score_points
 
 USAGE = "/partner status <customer>"
 TREND_WEEKS = 12
@@ -23,14 +23,22 @@ def status(call: CommandCall) -> Reply:
         raise UserError(f"I didn't understand '{' '.join(rest)}'. Usage: `{USAGE}`")
     assert customer.id is not None
     config = health_config(call.settings)
-    # Recency moves with the clock, so the score shown is the score as of now (and today's snapshot with it).
-    health = recompute_health(call.store, call.team_id, customer.id, call.now, config=config)
-    if health is None:
-        raise UserError("That customer no longer exists.")
-    if health.score != customer.health_score:  # the Home shows the score too
-        call.refresh_homes(customer.owner_id, call.user_id)
-    tz = customer_calendar(customer, config.default_tz).tz
+    calendar = customer_calendar(customer, config.default_tz)
+    # Recency moves with the clock, so the score shown is the score as of now. Storing it (today's snapshot, a drop
+    # owed to the owner, the Homes showing it) waits for after the answer, and only when it moved or today has no
+    # snapshot yet: a write here waited for any other writer's lock while the user did, for what is only a look.
+    health = current_health(call.store, customer, call.now, config=config)
+    stored_today = customer.health_at is not None and calendar.local_date(customer.health_at) == calendar.local_date(
+        call.now
+    )
+    if (health.score, health.band) != (customer.health_score, customer.health_band) or not stored_today:
+        call.followup["rescore_customer_id"] = customer.id
+        if health.score != customer.health_score:  # the Home shows the score too
+            call.refresh_homes(customer.owner_id, call.user_id)
+    tz = calendar.tz
     points = score_points(call.store, customer, (call.now - timedelta(weeks=TREND_WEEKS + 1)).date())
+    if health.score is not None:
+        points.append((call.now, health.score))  # this week's point is the score shown, stored or not yet
     series = weekly_series(points, now=call.now, weeks=TREND_WEEKS, tz=tz)
     trend, direction = sparkline(series), trend_words(series)
     theirs = call.store.survey_responses(

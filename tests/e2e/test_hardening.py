@@ -31,6 +31,7 @@ from bot.app import ANSWER_CALL_TIMEOUT, AckAwareRateLimitRetryHandler, create_a
 from bot.errors import DATABASE_BUSY
 from bot.settings import Settings
 from handlers.blocks.checkin import checkin_modal
+from handlers.blocks.health import score_text
 from handlers.ids import (
     BOUNDARY_RENEGOTIATE_MODAL,
     CHECKIN_CALL,
@@ -831,6 +832,26 @@ def test_a_checkin_answered_while_another_writer_holds_the_lock_is_given_back_an
         slack.view_submission(CHECKIN_MODAL, form, private_metadata=metadata, view_id="VBUSY", retry_num=retry)
     notes = sorted(c.note for c in store.checkins(team_id=TEAM_ID))
     assert notes == ["pricing questions", "renewal signed"]
+
+
+def test_status_while_another_writer_holds_the_lock_shows_the_score_now_and_stores_it_after_the_answer(
+    slack: SlackRequests, bot: BotServer, store: Store, database_url: str, clock: FakeClock
+) -> None:
+    # Status is a look: it wrote the score before answering, so another writer's lock made it wait (and answer
+    # "busy"). It shows the score as of now, and the follow-up stores it (waiting out the lock as jobs do).
+    customer_id = add_acme(slack, store)
+    assert "Logged" in slack.command("checkin acme red lost the champion").json()["text"]
+    bot.settle()
+    clock.advance(days=3)  # recency moved: the score now is not the one stored
+    with another_writer(database_url, customer_id):
+        shown = slack.command("status acme").json()["text"]
+        before = store.customer(team_id=TEAM_ID, customer_id=customer_id)
+    assert DATABASE_BUSY not in shown
+    assert before is not None and before.health_at is not None and before.health_at < clock.now
+    bot.settle()
+    after = store.customer(team_id=TEAM_ID, customer_id=customer_id)
+    assert after is not None and after.health_at == clock.now  # stored by the follow-up, once the lock was let go
+    assert f"health {score_text(after.health_score, after.health_band)}" in shown  # the score shown is the one stored
 
 
 def test_only_the_answer_gives_up_on_the_lock_early_and_its_connection_waits_in_full_again_after(

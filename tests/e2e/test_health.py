@@ -62,7 +62,7 @@ def dms_to(fake_slack: FakeSlack, user_id: str, containing: str) -> list[Any]:
 
 
 def test_status_shows_score_trend_reasons_and_views(
-    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack
+    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, bot: BotServer
 ) -> None:
     customer = acme(slack, store)
     assert customer.id is not None
@@ -81,6 +81,7 @@ def test_status_shows_score_trend_reasons_and_views(
         )
     ok(slack.command("checkin acme red 2 of 3 launches slipped"))
     reply = ok(slack.command("status acme"))
+    bot.settle()  # the score shown is stored after the answer
     fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id)
     assert fresh is not None and fresh.health_score is not None
     blocks = json.dumps(reply["blocks"], ensure_ascii=False)
