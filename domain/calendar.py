@@ -424,6 +424,19 @@ class WorkCalendar:
     def is_holiday(self, day: date) -> bool:
         return self.holiday_name(day) is not None
 
+    def next_holiday(self, day: date, *, within_days: int = 366) -> tuple[date, str] | None:
+        """The first public holiday on or after `day` that falls on a working day (one on a weekend moves no call),
+        with its name, within `within_days`; None without a country or none that soon."""
+        if self.country is None:
+            return None
+        last = day + timedelta(days=within_days)
+        for year in range(day.year, last.year + 1):
+            table = _holidays_for(self.country, self.subdiv, year)
+            for holiday in sorted(table):
+                if day <= holiday <= last and holiday.weekday() in self.working_days:
+                    return holiday, table[holiday]
+        return None
+
     def is_business_day(self, day: date) -> bool:
         return day.weekday() in self.working_days and not self.is_holiday(day)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -282,6 +283,12 @@ def customer_card(
     calendar = row.tz
     if customer.country:
         calendar += f" · holidays {customer.country}{'-' + customer.subdiv if customer.subdiv else ''}"
+        # Which holidays it skips, without reading a table: the next one that moves a call.
+        with contextlib.suppress(ValueError):  # a stored calendar that no longer validates: the codes alone
+            cal = WorkCalendar.create(row.tz, customer.country, customer.working_week, subdiv=customer.subdiv)
+            if (holiday := cal.next_holiday(cal.local_date(now))) is not None:
+                day, name = holiday
+                calendar += f" (next: {day:%a} {day.day} {day:%b}, {name})"
     calendar += f" · week {customer.working_week or 'mon-fri'}"
     cadence = cadence_text(customer)
     if customer.ideal_days or customer.max_days:

@@ -408,3 +408,25 @@ def test_the_snooze_form_counts_days_on_the_customers_clock_and_says_so_to_an_ow
     assert len(nudges(fake_slack)) == 1
     tick(store, settings, at("2026-12-21T01:00"))  # Monday 10:00 JST: the call snoozed on Friday comes back
     assert "This is the call snoozed on Fri 18 Dec" in nudges(fake_slack)[-1]["blocks"][0]["text"]["text"]
+
+
+def test_the_card_names_the_next_public_holiday_that_moves_a_call(
+    slack: SlackRequests, bot: BotServer, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Which holidays a customer skips, on its card: the next one on a working day, on the customer's clock — after
+    Christmas in Sydney, Boxing Day's Saturday is passed over for its Monday — and nothing said without a country."""
+    clock.set(at("2026-12-13T00:00"))
+    slack.command("add Roo tz=Australia/Sydney country=AU-NSW cadence=weekly mon 09:00")
+    slack.command("add Tokyo tz=Asia/Tokyo cadence=daily 10:00")
+    bot.settle()
+
+    def calendar_field(name: str) -> str:
+        card = json.dumps(slack.command(f"show {name}").json()["blocks"], ensure_ascii=False)
+        return card.split("*Time zone*\\n")[1].split('"')[0]
+
+    assert (
+        calendar_field("roo") == "Australia/Sydney · holidays AU-NSW (next: Fri 25 Dec, Christmas Day) · week mon-fri"
+    )
+    clock.set(at("2026-12-25T14:00"))  # Saturday 26 December 01:00 in Sydney
+    assert "holidays AU-NSW (next: Mon 28 Dec, Boxing Day (observed))" in calendar_field("roo")
+    assert calendar_field("tokyo") == "Asia/Tokyo · week mon-fri"
