@@ -8,7 +8,18 @@ from datetime import date
 from typing import Any
 
 from domain.surveys import LEVELS
-from handlers.blocks import context, mrkdwn_name, paused_text, plain, section, tier_text, truncate
+from handlers.blocks import (
+    MAX_BLOCKS_TEXT,
+    MAX_TEXT,
+    blocks_text_length,
+    context,
+    mrkdwn_name,
+    paused_text,
+    plain,
+    section,
+    tier_text,
+    truncate,
+)
 from handlers.blocks.home import BAND_EMOJI, NO_VALUE, CustomerFacts
 from handlers.blocks.surveys import rating_result_text
 from storage.models import SurveyResponse
@@ -66,10 +77,10 @@ class DigestSummary:
     their_views: Sequence[TheirView] = ()
 
 
-def _listed(items: Sequence[str]) -> str:
-    shown = list(items[:MAX_LISTED])
-    if len(items) > MAX_LISTED:
-        shown.append(f"…and {len(items) - MAX_LISTED} more")
+def _listed(items: Sequence[str], listed: int = MAX_LISTED) -> str:
+    shown = list(items[:listed])
+    if len(items) > listed:
+        shown.append(f"…and {len(items) - listed} more")
     return "\n".join(f"• {line}" for line in shown)
 
 
@@ -134,7 +145,22 @@ def digest_text(summary: DigestSummary) -> str:
     )
 
 
+# Fewer names a part, tried in turn while the digest is more text than Slack takes in one message's blocks.
+FEWER_LISTED = (MAX_LISTED, 5, 3, 1)
+
+
 def digest_blocks(summary: DigestSummary) -> list[dict[str, Any]]:
+    """The digest's blocks, eight names a part when they fit: a busy team's long names (80 characters, each `&`
+    written `&amp;`) in every part made the team's digest more text than Slack posts in one message
+    (msg_blocks_too_long), so fewer are named then and the rest counted."""
+    for listed in FEWER_LISTED:
+        blocks = _digest_blocks(summary, listed)
+        if blocks_text_length(blocks) <= MAX_BLOCKS_TEXT:
+            break
+    return blocks
+
+
+def _digest_blocks(summary: DigestSummary, listed: int) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(digest_title(summary))}]
     if summary.customers == 0:
         if summary.owner_id:  # their own digest: the team may well have customers, owned by others
@@ -149,8 +175,14 @@ def digest_blocks(summary: DigestSummary) -> list[dict[str, Any]]:
         return blocks
 
     def part(title: str, lines: Sequence[str], empty: str) -> None:
-        body = _listed(lines) if lines else f"_{empty}_"
-        blocks.append(section(f"*{title}*\n{body}"))
+        if not lines:
+            blocks.append(section(f"*{title}*\n_{empty}_"))
+            return
+        # Within a section's 3,000 characters, never cut: a cut would take "…and 392 more" with it.
+        shown = listed
+        while len(text := f"*{title}*\n{_listed(lines, shown)}") > MAX_TEXT and shown > 1:
+            shown -= 1
+        blocks.append(section(text))
 
     part(
         f":rotating_light: At risk ({len(summary.at_risk)})",

@@ -5,6 +5,7 @@ surface a person reads, within Slack's limits and still usable: nothing cut shor
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -163,3 +164,37 @@ def test_long_names_alike_to_their_last_words_are_told_apart_in_the_pickers_opti
     texts = [o["text"]["text"] for o in options]
     assert len(texts) == 100 and len(set(texts)) == 100 and all(len(t) <= 75 for t in texts)
     assert texts[0] == "🎉 Très Grand & Fils — Überseeische Handelsgesellsc…✨ Zweigniederlassung 000"
+
+
+def test_the_digest_of_forty_customers_at_risk_named_with_slacks_formatting_characters_is_never_cut(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """Names such as "*NIX* _Labs_" are shown as typed: each `*` or `_` at a word's edge is written as a date's
+    fallback (`<!date^0^{_}|*>`), a 70-character name becomes 400. Eight such names a part ran past a section's
+    3,000 characters, cut with "…" and taking "…and 32 more" with it, and the parts together toward the text Slack
+    posts in one message (msg_blocks_too_long would fail the team's weekly digest). Fewer are named then."""
+    for i in range(40):
+        customer = store.add_customer(
+            team_id=TEAM_ID,
+            name=f"*NIX* _Labs_ *R&D* _M&A_ *Tax* _Legal_ *Cloud* _Edge_ *Data* _Ops_ *AI* {i:03d}",
+            created_by="U0001",
+            now=clock.now - timedelta(days=30),  # no call since: overdue too
+            owner_id="U0001",
+            tz="America/New_York",
+            cadence="weekly mon 09:00",
+        )
+        store.save_health(
+            team_id=TEAM_ID,
+            customer_id=customer.id,
+            score=20,
+            band="red",
+            components={},
+            day=clock.now.date(),
+            now=clock.now,
+        )
+    reply = slack.command("digest team").json()
+    sections = [b["text"]["text"] for b in reply["blocks"] if b["type"] == "section"]
+    at_risk = next(s for s in sections if "At risk (40)" in s)
+    overdue = next(s for s in sections if "Overdue (40)" in s)
+    assert at_risk.endswith(" more") and overdue.endswith(" more") and not any(s.endswith("…") for s in sections)
+    assert blocks_text_length(reply["blocks"]) <= MAX_MESSAGE_BLOCKS_TEXT
