@@ -199,6 +199,12 @@ def _countries_by_zone() -> Mapping[str, str]:
     return MappingProxyType({fields[2]: fields[0] for fields in pairs if len(fields) >= 3})
 
 
+@functools.cache
+def zones_of_country(country: str) -> tuple[str, ...]:
+    """The tz database's zones of a country ("JP" → ("Asia/Tokyo",)), from zone.tab; () for a code it has none for."""
+    return tuple(zone for zone, code in _countries_by_zone().items() if code == country)
+
+
 def country_of_zone(tz: str) -> str | None:
     """The country a time zone is in ("America/New_York" → "US"), or None (UTC, a zone of no one country)."""
     return _countries_by_zone().get(tz)
@@ -241,6 +247,17 @@ def holidays_of_zone(tz: str) -> str | None:
         return None
     region = _REGION_OF_ZONE.get(tz)
     return f"{country}-{region}" if region is not None else country
+
+
+def zone_elsewhere(tz: str, country: str | None) -> str | None:
+    """The zone to suggest when a customer's holidays are one country's and its time zone another's (`country=JP`
+    for a customer left on its Los Angeles owner's zone): that country's one zone ("Asia/Tokyo"), "" when it has
+    several (its city's is needed); None when the two agree, or the zone is of no one country (UTC)."""
+    where = country_of_zone(tz)
+    if country is None or where is None or where == country:
+        return None
+    zones = zones_of_country(country)
+    return zones[0] if len(zones) == 1 else ""
 
 
 def region_left_out(tz: str, country: str | None, subdiv: str | None) -> str | None:

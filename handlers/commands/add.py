@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.settings import Settings
-from domain.calendar import holidays_of_zone, region_left_out
+from domain.calendar import holidays_of_zone, region_left_out, zone_elsewhere
 from domain.customers import parse_settings
 from domain.errors import Problems, UserError
 from handlers.blocks import command_name, mrkdwn_name
@@ -121,6 +121,21 @@ def default_tz_hint(customer: Customer) -> str:
     )
 
 
+def calendar_mismatch_text(customer: Customer) -> str:
+    """Said when the customer's holidays and its time zone do not go together: a country's holidays on another
+    country's clock (a Tokyo customer added with country=JP by an owner in Los Angeles, whose zone it took, is nudged
+    at 09:00 Los Angeles time), or a country without the region its zone is named for (`region_left_out_text`)."""
+    zone = zone_elsewhere(customer.tz or "", customer.country)
+    if zone is None:
+        return region_left_out_text(customer)
+    fix = f"`/partner edit {command_name(customer.name)} tz={zone or 'Area/City'}`"
+    return (
+        f"Its holidays are {customer.country}'s but its time zone, {customer.tz}, is not in {customer.country}: "
+        f"its calls are nudged at {customer.tz} time. {fix} puts them on the customer's clock"
+        + ("." if zone else " (the zone of its city: <https://en.wikipedia.org/wiki/List_of_tz_database_time_zones>).")
+    )
+
+
 def region_left_out_text(customer: Customer) -> str:
     """Said when `country=` names a country alone for a zone named for one of its regions, whose own holidays the
     country's list leaves out (`country=AU` in Sydney: no Boxing Day observed on Mon 28 Dec 2026); "" otherwise."""
@@ -159,7 +174,7 @@ def added_text(customer: Customer, hint: str | None = None) -> str:
     text = f":handshake: Added *{mrkdwn_name(customer.name)}* — {', '.join(details)}."
     if hint:
         text += f"\n{hint}"
-    if hint_region := region_left_out_text(customer):
+    if hint_region := calendar_mismatch_text(customer):
         text += f"\n{hint_region}"
     if not customer.country and (country := holidays_of_zone(customer.tz or "")):
         # Holidays are the customer's country's, never guessed: say how to get them, or a holiday gets its nudge.

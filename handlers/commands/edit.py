@@ -10,7 +10,7 @@ from domain.customers import parse_settings
 from domain.errors import UserError
 from handlers.blocks import mrkdwn_name
 from handlers.blocks.customers import customer_modal
-from handlers.commands.add import check_owner, region_left_out_text, tell_owner_change
+from handlers.commands.add import calendar_mismatch_text, check_owner, tell_owner_change
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import moved_call_text
 from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
@@ -135,7 +135,7 @@ def edit(call: CommandCall) -> Reply:
     if updated.channel_id and ("channel_id" in changed or args.channel_id == updated.channel_id):
         call.followup["join_customer_id"] = updated.id
     text = describe_changes(updated, changed)
-    if {"country", "subdiv", "tz"} & set(changed) and (region := region_left_out_text(updated)):
+    if {"country", "subdiv", "tz"} & set(changed) and (region := calendar_mismatch_text(updated)):
         text += f"\n{region}"
     if changed:
         if plan_call_moved_into_the_past(

@@ -430,3 +430,29 @@ def test_the_card_names_the_next_public_holiday_that_moves_a_call(
     clock.set(at("2026-12-25T14:00"))  # Saturday 26 December 01:00 in Sydney
     assert "holidays AU-NSW (next: Mon 28 Dec, Boxing Day (observed))" in calendar_field("roo")
     assert calendar_field("tokyo") == "Asia/Tokyo · week mon-fri"
+
+
+def test_holidays_of_one_country_on_the_clock_of_another_are_pointed_out_with_the_zone_to_set(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Kenji, in Los Angeles, adds his Tokyo customer with country=JP and no tz=: it takes his Slack time zone (#3), so
+    its 10:00 calls would come at 10:00 in Los Angeles. The answer says so with the zone to set — Japan has one — and
+    following it the call comes at 10:00 in Tokyo; a country of several zones is asked for its city's."""
+    fake_slack.add_user("U0010", name="kenji", tz="America/Los_Angeles")
+    clock.set(at("2026-12-13T00:00"))
+    answer = slack.command("add Tokyo <#C0ACME|acme> <@U0010|kenji> country=JP cadence=daily 10:00", user_id="U0010")
+    assert "time zone America/Los_Angeles, holidays of JP" in answer.json()["text"]
+    told = (
+        "Its holidays are JP's but its time zone, America/Los_Angeles, is not in JP: its calls are nudged at "
+        "America/Los_Angeles time. `/partner edit Tokyo tz=Asia/Tokyo` puts them on the customer's clock."
+    )
+    assert told in answer.json()["text"]
+    edited = slack.command("edit Tokyo tz=Asia/Tokyo", user_id="U0010").json()["text"]
+    assert "time zone: `America/Los_Angeles` → `Asia/Tokyo`" in edited and "is not in" not in edited
+    bot.settle()
+    tick(store, settings, at("2026-12-14T00:59"))
+    tick(store, settings, at("2026-12-14T01:00"))  # Monday 10:00 in Tokyo
+    assert len(nudges(fake_slack)) == 1
+    several = slack.command("add Roo <@U0010|kenji> country=AU-NSW", user_id="U0010").json()["text"]
+    assert "`/partner edit Roo tz=Area/City` puts them on the customer's clock (the zone of its city" in several
+    assert "is not in" not in slack.command("add Globex <@U0010|kenji> country=US", user_id="U0010").json()["text"]
