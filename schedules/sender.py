@@ -92,7 +92,16 @@ from bot.memory import fewer_full_collections
 from bot.oauth import NotInstalled, SlackClients, client_for
 from domain.checkins import CHANNEL_RETRY_AFTER as CHANNEL_RETRY_AFTER  # the planners read it from here
 from domain.checkins import GONE_CHANNEL, summary_day
-from handlers.blocks import MAX_BLOCKS_TEXT, blocks_text_length, command_name, context, mrkdwn_name, section
+from handlers.blocks import (
+    MAX_BLOCKS_TEXT,
+    MAX_TEXT,
+    blocks_text_length,
+    command_name,
+    context,
+    mrkdwn_name,
+    section,
+    truncate,
+)
 from handlers.blocks.checkin import checkins_summary, owner_alert_text
 from schedules.slack_http import (
     TEAM_ACCESS_REVOKED,
@@ -285,7 +294,8 @@ def compose(messages: Sequence[Message]) -> Message:
     for message in messages:
         blocks.extend([*message.blocks, {"type": "divider"}])
     text = f"{len(messages)} things need you now: " + "; ".join(lines)
-    return Message(text=text[:3000], blocks=blocks[:-1], user=messages[0].user)
+    # Cut as every text is (handlers.blocks.truncate): never inside an `&amp;` or a mention, which would read "&am".
+    return Message(text=truncate(text, MAX_TEXT), blocks=blocks[:-1], user=messages[0].user)
 
 
 # Slack shows a message's text best under 4,000 characters: messages joined `together` stay within it.

@@ -887,3 +887,14 @@ def test_every_kind_says_what_it_is_when_it_could_not_be_delivered() -> None:
     import schedules.jobs  # noqa: F401 (registers every kind the product sends)
 
     assert [kind for kind, spec in sender.RENDERERS.items() if spec.label == "a message" and kind != PING] == []
+
+
+def test_a_long_digests_notification_text_is_cut_between_characters_not_inside_one() -> None:
+    """An owner digest's `text` (the notification) is cut at 3,000 characters; cut inside Slack's `&amp;` it read
+    "Smith &amp" (shown as typed) instead of "Smith…"."""
+    names = ["Smith &amp; Sons Holdings 000"] + [f"Smith &amp; Sons {i:03d}" for i in range(1, 70)]
+    lines = [f"daily call with *{name}* at Mon 30 Nov 09:00" for name in names]
+    joined = f"{len(lines)} things need you now: " + "; ".join(lines)
+    assert joined.index("&amp;", 2990) == 2996  # a cut at 3,000 characters falls inside this `&amp;`
+    digest = sender.compose([Message(text=line, blocks=[], user="U0001", digest=line) for line in lines])
+    assert len(digest.text) <= 3000 and digest.text.endswith("*Smith…"), digest.text[-30:]
