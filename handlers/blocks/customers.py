@@ -52,6 +52,7 @@ from handlers.ids import (
     LIST_PREV_PAGE,
     OPEN_CHECKIN,
 )
+from schedules import planner
 from storage.boundaries import BoundaryRecord
 from storage.models import CheckIn, Customer, SurveyResponse
 
@@ -156,6 +157,17 @@ def nudge_text(row: CustomerRow, now: datetime) -> str:
         assert customer.snoozed_until is not None
         text += f" (snoozed until {local_time(customer.snoozed_until, row.tz)})"
     return text
+
+
+def moved_note(row: CustomerRow, now: datetime) -> str:
+    """On the card, why the next nudge is not on its cadence's day ("\n_moved from Mon 28 Dec, a public holiday there
+    (Boxing Day (observed))_"), as the nudge itself will say; "" otherwise (and for a snoozed call coming back)."""
+    customer = row.customer
+    if row.next_nudge is None or customer.paused_at is not None or is_snoozed(customer, now):
+        return ""
+    cal = planner.calendar_of(customer, default_tz=row.tz)
+    moved = planner.moved_text(customer, cal, cal.local_date(row.next_nudge))
+    return f"\n_{moved}_" if moved else ""
 
 
 def is_snoozed(customer: Customer, now: datetime) -> bool:
@@ -306,7 +318,7 @@ def customer_card(
             # No cadence, so no nudge will ever come: say how to set one rather than "next nudge —".
             f"*Cadence*\nnone yet: `/partner cadence {command_name(customer.name)} weekly tue 10:00` sets one"
             if not customer.cadence and customer.paused_at is None and row.next_nudge is None
-            else f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}"
+            else f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}{moved_note(row, now)}"
         )
         + (f"\n_{customer.snooze_reason}_" if is_snoozed(customer, now) and customer.snooze_reason else "")
         + (f"\n{standing_text(row)}" if row.standing is not None else ""),

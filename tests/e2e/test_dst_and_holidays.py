@@ -298,7 +298,8 @@ def test_a_call_a_holiday_or_a_weekend_moved_says_from_which_day_and_why(
 ) -> None:
     """A weekly Monday call in Sydney comes on Tuesday 29 December 2026: New South Wales's Boxing Day (observed) was
     Monday. Its owner, maybe in another country, is told why on the nudge, in `/partner upcoming` and the cadence's
-    answer; a monthly call on the 28th, a Sunday that February, says so too. A call on its own day says nothing."""
+    answer and on its card; a monthly call on the 28th, a Sunday that February, says so too. A call on its own day
+    says nothing."""
     clock.set(at("2026-12-22T00:00"))
     for text in (
         "add Roo <#C0ACME|acme> <@U0001|dana> tz=Australia/Sydney country=AU-NSW cadence=weekly mon 09:00",
@@ -311,6 +312,8 @@ def test_a_call_a_holiday_or_a_weekend_moved_says_from_which_day_and_why(
     assert "Tue 29 Dec 09:00 Australia/Sydney — *Roo* (<!date^1798495200^" in upcoming
     assert f"<#C0ACME>, {why}" in upcoming
     assert f"your time, {why}." in slack.command("cadence roo").json()["text"]
+    card = json.dumps(slack.command("show roo").json()["blocks"], ensure_ascii=False)
+    assert f"next nudge Tue 29 Dec 09:00 AEDT\\n_{why}_" in card, card
     tick(store, settings, at("2026-12-28T22:00"))  # Tuesday 09:00 AEDT
     (nudge,) = nudges(fake_slack)
     assert (
