@@ -644,7 +644,8 @@ class CommandFollowUp:
     join_digest_channel: str | None = None
     snoozed_customer_id: int | None = None  # its posted nudge shows the snooze, as a click on Snooze would
     paused_customer_id: int | None = None  # paused or resumed: its posted nudges drop or regain their buttons
-    rescore_customer_id: int | None = None  # its health score, shown by the answer, is stored (status)
+    rescore_customer_id: int | None = None  # its health score moved (a cadence, launch, pause) or was shown (status)
+    rescore_at: datetime | None = None  # the command's time: the score is as of then, stored after the answer
     homes: tuple[str, ...] = ()
 
     @classmethod
@@ -665,6 +666,7 @@ class CommandFollowUp:
             snoozed_customer_id=int(asked["snoozed_customer_id"]) if asked.get("snoozed_customer_id") else None,
             paused_customer_id=int(asked["paused_customer_id"]) if asked.get("paused_customer_id") else None,
             rescore_customer_id=int(asked["rescore_customer_id"]) if asked.get("rescore_customer_id") else None,
+            rescore_at=call.now if asked.get("rescore_customer_id") else None,
             homes=tuple(asked.get("homes") or ()),
         )
 
@@ -766,7 +768,8 @@ def command_followup(
     showed, and Home refreshes, after its ack."""
     team_id = followup.team_id
     if followup.rescore_customer_id is not None:
-        refresh_health(store, team_id=team_id, customer_id=followup.rescore_customer_id, now=clock(), settings=settings)
+        now = followup.rescore_at or clock()
+        refresh_health(store, team_id=team_id, customer_id=followup.rescore_customer_id, now=now, settings=settings)
     if followup.snoozed_customer_id is not None:
         mark_snoozed_call(
             store=store,

@@ -20,7 +20,6 @@ from handlers.commands.lookup import find_customer_in_text
 from handlers.permissions import require_change
 from schedules import planner
 from schedules.cadence import plan_call_moved_into_the_past
-from schedules.health import refresh_health
 from storage.cadence import Snooze
 from storage.models import Customer
 from storage.store import Store
@@ -117,7 +116,7 @@ def cadence(call: CommandCall) -> Reply:
             store=call.store, before=customer, after=updated, now=call.now, settings=call.settings
         ):
             now_due = " " + moved_call_text(updated, call.now, call.settings.default_tz)
-        refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
+        call.followup["rescore_customer_id"] = customer.id  # after the answer, before the Homes refresh
         call.refresh_homes(updated.owner_id, call.user_id)
     if new.is_off:
         return {"text": f":no_bell: *{mrkdwn_name(updated.name)}*: cadence off — no call nudges or overdue alerts."}

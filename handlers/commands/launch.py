@@ -11,7 +11,6 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import find_customer, next_nudge_text
 from handlers.permissions import require_change
 from schedules import planner
-from schedules.health import refresh_health
 
 USAGE = "/partner launch <customer> on [until=YYYY-MM-DD] | off"
 DEFAULT_LENGTH = timedelta(days=14)
@@ -66,7 +65,7 @@ def launch(call: CommandCall) -> Reply:
         updated = call.store.set_launch(
             team_id=call.team_id, customer_id=customer.id, until=None, actor_id=call.user_id, now=call.now
         )
-        refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
+        call.followup["rescore_customer_id"] = customer.id  # after the answer, before the Homes refresh
         call.refresh_homes(updated.owner_id, call.user_id)
         normal = planner.cadence_of(updated).describe()
         return {
@@ -84,7 +83,7 @@ def launch(call: CommandCall) -> Reply:
         now=call.now,
         restarts_clock=not running and planner.cadence_of(customer).kind != "daily",
     )
-    refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
+    call.followup["rescore_customer_id"] = customer.id  # after the answer, before the Homes refresh
     call.refresh_homes(updated.owner_id, call.user_id)
     at = planner.cadence_of(updated).at
     return {

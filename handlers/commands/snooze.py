@@ -17,7 +17,6 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import find_customer, next_nudge_text
 from handlers.permissions import require_change
 from schedules import planner
-from schedules.health import refresh_health
 
 USAGE = "/partner snooze <customer> <2d|1w|tomorrow|until 2026-12-03|off> [reason…]"
 PAUSE_USAGE = "/partner pause <customer>"
@@ -196,7 +195,7 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
         team_id=call.team_id, customer_id=customer.id, paused=paused, actor_id=call.user_id, now=call.now
     )
     # A paused customer owes no calls: adherence stops counting from the pause.
-    refresh_health(call.store, team_id=call.team_id, customer_id=customer.id, now=call.now, settings=call.settings)
+    call.followup["rescore_customer_id"] = customer.id  # after the answer, before the Homes refresh
     call.refresh_homes(updated.owner_id, call.user_id)
     call.followup["paused_customer_id"] = customer.id  # after the ack: its posted nudges drop (or regain) their buttons
     if paused:

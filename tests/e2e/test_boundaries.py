@@ -793,10 +793,13 @@ def test_a_slip_lowers_the_health_score_at_once(acme: SlackRequests, store: Stor
     assert health(store)[1] == clock.now and health(store)[0] != slipped
 
 
-def test_cadence_launch_and_pause_changes_rescore_at_once(acme: SlackRequests, store: Store, clock: FakeClock) -> None:
+def test_cadence_launch_and_pause_changes_rescore_at_once(
+    acme: SlackRequests, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
     for command in ("cadence acme weekly tue 10:00", "launch acme on", "pause acme", "resume acme"):
         clock.advance(minutes=5)
         ephemeral(acme.command(command))
+        bot.settle()  # just after the answer (its follow-up), as of the command
         assert health(store)[1] == clock.now, command
 
 

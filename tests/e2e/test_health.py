@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.app import make_client
+from bot.app import FOLLOW_UP_WORKERS, make_client
 from bot.settings import Settings
 from domain.health import SPARK_CHARS
 from schedules.health import (
@@ -800,3 +800,33 @@ def test_a_health_reason_names_a_rating_as_it_was_typed_not_as_its_colour(
     ok(slack.command("checkin acme 2 the pilot slipped"))
     blocks = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
     assert "Mood mixed over the last 3 check-ins (latest :red_circle: 2/5)" in blocks, blocks
+
+
+@pytest.mark.parametrize(
+    "command", ["cadence acme daily 09:00", "launch acme on", "launch acme off", "pause acme", "resume acme"]
+)
+def test_a_change_that_moves_the_score_is_answered_before_the_score_is_stored(
+    slack: SlackRequests, store: Store, clock: FakeClock, bot: BotServer, command: str
+) -> None:
+    """The score it moves is stored by the command's follow-up, then the Homes show it: scoring is the slow part
+    (3–7 s under load for a survey's), and the change itself is what the user waits for."""
+    customer = acme(slack, store)
+    assert customer.id is not None
+    if command.startswith(("launch acme off", "resume")):
+        ok(slack.command("launch acme on" if "launch" in command else "pause acme"))
+    bot.settle()
+    clock.advance(hours=1)
+    held = threading.Event()
+    busy = [bot.app.lazy_pool.submit(held.wait) for _ in range(FOLLOW_UP_WORKERS)]
+    try:
+        ok(slack.command(command))
+        before = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+        assert before is not None and before.health_at != clock.now  # answered without scoring
+    finally:
+        held.set()
+        for future in busy:
+            future.result(timeout=10)
+    clock.advance(minutes=5)  # the follow-up scores as of the command
+    bot.settle()
+    after = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert after is not None and after.health_at == clock.now - timedelta(minutes=5)
