@@ -684,7 +684,7 @@ def moved_here(cadence: Cadence, cal: WorkCalendar, day: date) -> list[date]:
     """The days the cadence names that a weekend or a holiday moved to the slot on `day` (a weekly Monday call on
     Tuesday after Easter Monday: [Easter Monday]); [] for a day it names itself. A daily cadence names every day, so
     it moves none: its weekends and holidays simply have no call."""
-    if cadence.kind in ("off", "daily"):
+    if cadence.kind in ("off", "daily") or cadence.interval_days == 1:  # "every 1 day" is daily too
         return []
     first = cal.previous_business_day(day) + _ONE_DAY
     if cadence.anchor is not None:

@@ -20,6 +20,7 @@ from domain.cadence import (
     due_slots,
     is_satisfied,
     launch_cadence,
+    moved_here,
     next_due,
     next_slot,
     occurrences,
@@ -728,3 +729,20 @@ def test_a_snooze_ending_on_a_sunday_of_a_sunday_to_thursday_week_is_back_that_d
     israel = WorkCalendar("Asia/Jerusalem", working_days=frozenset({6, 0, 1, 2, 3}))
     assert snooze_return(time(10), israel, snoozed_until=utc(2026, 12, 6, 6)) == utc(2026, 12, 6, 8)
     assert snooze_return(time(10), israel, snoozed_until=utc(2026, 12, 4, 8)) == utc(2026, 12, 6, 8)  # Friday
+
+
+def test_moved_here_names_the_days_a_weekend_or_holiday_moved_to_a_slot_and_none_for_daily_calls() -> None:
+    london = WorkCalendar("Europe/London", "GB", subdiv="ENG")
+    tuesday = date(2026, 12, 29)  # Boxing Day (observed) was Monday 28 December
+    assert moved_here(parse_cadence("weekly mon"), london, tuesday) == [date(2026, 12, 28)]
+    assert moved_here(parse_cadence("weekly tue"), london, tuesday) == []
+    assert moved_here(parse_cadence("monthly 26"), london, tuesday) == [date(2026, 12, 26)]  # a Saturday, a holiday
+    # A daily call, or every day, names every day: its weekends and holidays just have no call.
+    assert moved_here(parse_cadence("daily"), london, tuesday) == []
+    assert moved_here(parse_cadence("every 1 day"), london, date(2027, 1, 4)) == []
+    assert moved_here(parse_cadence("every 2 days from 2027-01-01"), london, date(2027, 1, 4)) == [
+        date(2027, 1, 1),  # New Year's Day
+        date(2027, 1, 3),  # a Sunday
+    ]
+    # Nothing before an anchored cadence's first call.
+    assert moved_here(parse_cadence("every 7 days from 2026-12-29"), london, tuesday) == []
