@@ -18,6 +18,7 @@ from handlers.blocks import command_name, mrkdwn_name
 from handlers.commands.add import (
     OwnerTimezone,
     added_text,
+    calendar_mismatch_text,
     check_owner,
     default_tz_hint,
     settings_for,
@@ -213,6 +214,8 @@ def submit_edit_customer(
         )
     if changed:
         text = describe_changes(updated, changed)
+        if {"country", "subdiv", "tz"} & set(changed) and (note := calendar_mismatch_text(updated)):
+            text += f"\n{note}"  # as the command says it: holidays that do not go with the customer's clock
         if plan_call_moved_into_the_past(store=store, before=customer, after=updated, now=now, settings=settings):
             text += "\n" + moved_call_text(updated, now, settings.default_tz)
         if "owner_id" in changed:

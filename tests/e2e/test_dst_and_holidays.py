@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from handlers.ids import NUDGE_SNOOZE, NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_MODAL, NUDGE_SNOOZE_UNTIL
+from handlers.ids import EDIT_CUSTOMER_MODAL, NUDGE_SNOOZE, NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_MODAL, NUDGE_SNOOZE_UNTIL
 from schedules.digest import DigestTime, digest_slot
 from storage.store import Store
 from tests.e2e.test_boundaries import channel_posts
 from tests.e2e.test_cadence import acme_channel, button_message, nudges, tick, unpaced  # noqa: F401 (autouse fixtures)
+from tests.e2e.test_customers import untouched_state
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -459,3 +460,18 @@ def test_holidays_of_one_country_on_the_clock_of_another_are_pointed_out_with_th
     several = slack.command("add Roo <@U0010|kenji> country=AU-NSW", user_id="U0010").json()["text"]
     assert "`/partner edit Roo tz=Area/City` puts them on the customer's clock (the zone of its city" in several
     assert "is not in" not in slack.command("add Globex <@U0010|kenji> country=US", user_id="U0010").json()["text"]
+
+
+def test_the_edit_form_says_what_a_country_set_alone_leaves_out_as_the_command_does(
+    slack: SlackRequests, bot: BotServer, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """`country=AU` typed in the edit form for a Sydney customer: its confirmation names AU-NSW, as the command's."""
+    clock.set(at("2026-12-13T00:00"))
+    slack.command("add Roo tz=Australia/Sydney cadence=weekly mon 09:00")
+    slack.command("edit roo")
+    view = fake_slack.calls_to("views.open")[-1].params["view"]
+    state = untouched_state(view, country="AU")
+    assert slack.view_submission(EDIT_CUSTOMER_MODAL, state, private_metadata=view["private_metadata"]).status == 200
+    bot.settle()
+    told = [c.params["text"] for c in fake_slack.calls_to("chat.postEphemeral") if "country" in c.params["text"]]
+    assert told and "`/partner edit Roo country=AU-NSW` skips AU-NSW's too" in told[-1], told
