@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -224,27 +225,43 @@ def submit_edit_customer(
             tell_owner_change(
                 store, settings, customer=updated, previous_id=previous_id, by=user_id, request_key=key, now=now
             )
-        refresh_health(store, team_id=team_id, customer_id=customer.id, now=now, settings=settings)
+        # The score the new settings move is recomputed after the answer (3–7 s under load, past Slack's 3 s), as of
+        # the submission, and only then are the Homes redrawn, so none shows the old score beside the new settings.
         context["followup"] = {
             "customer_id": updated.id,
             "text": text,
             "join": "channel_id" in changed and bool(updated.channel_id),
+            "rescore_at": now.isoformat(),
+            "homes": [customer.owner_id, updated.owner_id, user_id],
         }
-        request_home_refresh(context, team_id, [customer.owner_id, updated.owner_id, user_id])
     ack()
 
 
 def confirm_edit_customer(
-    view: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, store: Store, clock: Clock
+    view: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    client: WebClient,
+    store: Store,
+    clock: Clock,
+    settings: Settings,
 ) -> None:
+    """After the modal closed: join a new channel, tell the author what changed, rescore, then redraw the Homes."""
     followup = context.get("followup") or {}
     if not followup.get("customer_id"):
         return
+    team_id = context.team_id or body["team"]["id"]
+    customer_id = int(followup["customer_id"])
     text = str(followup["text"])
     if followup.get("join"):
-        customer = store.customer(team_id=context.team_id or body["team"]["id"], customer_id=followup["customer_id"])
+        customer = store.customer(team_id=team_id, customer_id=customer_id)
         hint = join_customer_channel(client=client, store=store, customer=customer, now=clock()) if customer else None
         if hint:
             text += f"\n{hint}"
     # Told where the form was opened (the command's channel, the card's), as the add and check-in forms do.
     tell_user(client, user_id=body["user"]["id"], channel_id=_metadata(view).get("channel_id"), text=text)
+    if followup.get("rescore_at"):
+        at = datetime.fromisoformat(followup["rescore_at"])  # when the form was submitted: its score's time
+        refresh_health(store, team_id=team_id, customer_id=customer_id, now=at, settings=settings)
+    if followup.get("homes"):
+        request_home_refresh(context, team_id, followup["homes"])  # after the score, which the Homes show

@@ -830,3 +830,56 @@ def test_a_change_that_moves_the_score_is_answered_before_the_score_is_stored(
     bot.settle()
     after = store.customer(team_id=TEAM_ID, customer_id=customer.id)
     assert after is not None and after.health_at == clock.now - timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("where", ["command", "form"])
+def test_an_edit_is_answered_before_the_score_it_moves_is_stored_and_the_homes_show_the_new_score(
+    slack: SlackRequests, store: Store, clock: FakeClock, bot: BotServer, fake_slack: FakeSlack, where: str
+) -> None:
+    """`/partner edit` and the Edit form store the new settings and answer; the score they move (3–7 s under load)
+    is stored by the follow-up as of the edit, and only then are the Homes redrawn: none shows the old score."""
+    from handlers.home_publisher import publisher_of
+    from handlers.ids import EDIT_CUSTOMER_MODAL
+    from tests.e2e.test_customers import untouched_state
+
+    customer = acme(slack, store)
+    assert customer.id is not None
+    ok(slack.command("checkin acme green good call"))
+    bot.settle()
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    publisher.flush()
+    scored = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert scored is not None and scored.health_score is not None
+    view: dict[str, Any] = {}
+    if where == "form":
+        ok(slack.command("edit acme"))
+        view = fake_slack.calls_to("views.open")[-1].params["view"]
+    clock.advance(hours=1)
+    held = threading.Event()
+    busy = [bot.app.lazy_pool.submit(held.wait) for _ in range(FOLLOW_UP_WORKERS)]
+    try:
+        if where == "command":
+            assert "Updated *Acme Corp*" in ok(slack.command("edit acme cadence=off"))["text"]
+        else:
+            state = untouched_state(view, cadence="")
+            saved = slack.view_submission(EDIT_CUSTOMER_MODAL, state, private_metadata=view["private_metadata"])
+            assert saved.status == 200 and saved.body in (b"", b"{}"), saved.text
+        before = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+        assert before is not None and before.cadence in (None, "off")  # the edit is stored and answered…
+        assert before.health_at == scored.health_at  # …without scoring
+        assert not publisher.pending() and not publisher.pending_teams()  # no Home drawn with the old score
+    finally:
+        held.set()
+        for future in busy:
+            future.result(timeout=10)
+    clock.advance(minutes=5)  # the follow-up scores as of the edit
+    bot.settle()
+    after = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert after is not None and after.health_at == clock.now - timedelta(minutes=5)
+    assert after.health_score != scored.health_score  # no cadence: its missed calls no longer weigh on it
+    assert (TEAM_ID, "U0001") in publisher.pending()
+    published = len(fake_slack.calls_to("views.publish"))
+    publisher.flush()
+    (home,) = [c for c in fake_slack.calls_to("views.publish")[published:] if c.params["user_id"] == "U0001"]
+    assert f"*{after.health_score}*" in json.dumps(home.params["view"], ensure_ascii=False)
