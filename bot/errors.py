@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from domain.errors import UserError
+from handlers.blocks import placeholders_shown
 from schedules.slack_http import TOKEN_REFUSED
 from storage.db import lock_wait_given_up
 
@@ -181,6 +182,7 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
         logger.exception("listener failed (team=%s)", context.team_id, exc_info=error)
         message = SORRY
     kind = body.get("type")
+    message = placeholders_shown(message)  # "Usage: `/partner show <customer>`" as Slack shows it (forms unescape it)
 
     if "command" in body:
         typed = (body.get("text") or "").strip()

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import secrets
 import time
 import urllib.error
@@ -52,6 +53,26 @@ class Response:
         return json.loads(self.body)
 
 
+_SLACK_TOKEN = re.compile(r"<(?:[@#!]|https?://|mailto:|tel:|slack://)[^<>\n]*>")
+
+
+def stray_angle(text: str) -> str | None:
+    """A `<…>` in mrkdwn that is none of Slack's tokens: Slack would eat it (`<customer>` shows as a broken link)."""
+    for match in re.finditer(r"<[^<>\n]*>|<", text):
+        if not _SLACK_TOKEN.fullmatch(match[0]):
+            return match[0]
+    return None
+
+
+def mrkdwn_texts(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["text"]] if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str) else []
+        return own + [t for value in node.values() for t in mrkdwn_texts(value)]
+    if isinstance(node, list):
+        return [t for item in node for t in mrkdwn_texts(item)]
+    return []
+
+
 def check_ack_blocks(reply: Response) -> None:
     """Slack refuses an ack whose blocks (a command's reply, a view_submission's update/push) break Block Kit's
     limits, and the user sees an error instead of the reply: fail the test the way Slack would refuse it."""
@@ -67,6 +88,9 @@ def check_ack_blocks(reply: Response) -> None:
         return
     blocks = answer.get("blocks")
     assert len(str(answer.get("text") or "")) <= MAX_MESSAGE_TEXT, "Slack would refuse this reply (msg_too_long)"
+    for text in [answer.get("text"), *mrkdwn_texts(blocks)]:
+        stray = stray_angle(text) if isinstance(text, str) else None
+        assert stray is None, f"Slack would read {stray!r} as a link or mention, not show it: {text!r}"
     if isinstance(blocks, list):
         assert len(blocks) <= MAX_MESSAGE_BLOCKS, f"Slack would refuse this reply of {len(blocks)} blocks"
         violation = block_kit_violation(blocks, "/blocks")

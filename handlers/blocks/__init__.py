@@ -79,8 +79,25 @@ def command_name(name: str) -> str:
     return name.replace("`", "’")
 
 
+# What Slack reads between < and > itself: a mention, a channel, a special (@here, a date, a user group) or a link.
+_SLACK_TOKEN = re.compile(r"<(?:[@#!]|https?://|mailto:|tel:|slack://)[^<>\n]*>")
+_ANGLED = re.compile(r"<[^<>\n]*>|<")
+
+
+def placeholders_shown(text: str) -> str:
+    """Partner's own `<customer>`, `<note…>`, `<n>` as Slack shows them: Slack reads any `<…>` in mrkdwn as a link or
+    a mention, even in a code span, so `/partner show <customer>` would read "/partner show customer" with "customer"
+    a broken link. Those are sent as `&lt;…&gt;`; Slack's own tokens stay. Text Slack sent is escaped already, so
+    this changes nothing of what people typed, and applying it twice changes nothing more."""
+    if "<" not in text:
+        return text
+    return _ANGLED.sub(
+        lambda m: m[0] if _SLACK_TOKEN.fullmatch(m[0]) else m[0].replace("<", "&lt;").replace(">", "&gt;"), text
+    )
+
+
 def mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": truncate(text, MAX_TEXT)}
+    return {"type": "mrkdwn", "text": truncate(placeholders_shown(text), MAX_TEXT)}
 
 
 def plain(text: str, limit: int = 150) -> dict[str, Any]:
@@ -105,7 +122,7 @@ def line_sections(lines: Sequence[str]) -> list[dict[str, Any]]:
     list is never cut short with "…" (what follows the cut, such as "…and 375 more", would be lost with it)."""
     sections: list[dict[str, Any]] = []
     chunk: list[str] = []
-    for line in lines:
+    for line in map(placeholders_shown, lines):  # measured as sent
         if chunk and len("\n".join([*chunk, line])) > MAX_TEXT:
             sections.append(section("\n".join(chunk)))
             chunk = []

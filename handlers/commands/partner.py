@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.metrics import OUTCOME_KEY
 from bot.settings import Settings
 from domain.errors import UserError
-from handlers.blocks import MAX_MESSAGE_TEXT, truncate
+from handlers.blocks import MAX_MESSAGE_TEXT, placeholders_shown, truncate
 from handlers.commands.add import USAGE as ADD_USAGE
 from handlers.commands.add import add
 from handlers.commands.archive import ARCHIVE_USAGE, RESTORE_USAGE, archive, restore
@@ -233,6 +233,9 @@ def reply(ack: Ack, answer: Reply) -> None:
         ack()
         return
     text = answer.get("text")
+    if isinstance(text, str):  # Slack reads this text as mrkdwn too: `<customer>` must not read as a link
+        text = placeholders_shown(text)
+        answer = {**answer, "text": text}
     if isinstance(text, str) and len(text) > MAX_MESSAGE_TEXT:
         # Beside blocks the text is only the notification's; alone it is cut where Slack would refuse the whole answer
         # (a customer's 150 boundaries listed in full).

@@ -30,7 +30,7 @@ from tests.utils import TEAM_ID, BotServer, FakeClock
 impatient_bot = test_hardening.impatient_bot
 impatient = test_hardening.impatient
 
-ADD_USAGE = "Usage: `/partner add <name>"
+ADD_USAGE = "Usage: `/partner add &lt;name&gt;"  # as Slack is sent it: `<name>` alone would read as a link
 
 
 @pytest.mark.parametrize(
@@ -280,7 +280,7 @@ def test_a_name_slack_would_read_as_a_mention_or_link_is_refused_everywhere_a_na
 ) -> None:
     # Typed `<!channel>` arrives escaped; stored as the name, the channel summary and the digest would broadcast it.
     reply = ephemeral(slack.command("add Globex &lt;!channel&gt; <@U0001|dana>"))
-    assert "'Globex <!channel>' can't be a customer's name" in reply and "Leave out < and >" in reply
+    assert "'Globex <!channel>' can't be a customer's name" in reply and "Leave out &lt; and &gt;" in reply
     errors = slack.view_submission(ADD_CUSTOMER_MODAL, field_values(name="Globex <https://x.example|bank>")).json()
     assert "can't be a customer's name" in errors["errors"]["name"]
     assert store.customers(team_id=TEAM_ID) == []

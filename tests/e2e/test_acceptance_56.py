@@ -59,7 +59,7 @@ def test_the_customer_can_be_named_by_its_channel(acme_corp: SlackRequests, text
 
 def test_a_channel_no_customer_uses_is_named_back(acme_corp: SlackRequests) -> None:
     reply = ephemeral(acme_corp.command("status <#C0OTHER|random>"))
-    assert "No customer has <#C0OTHER> as its channel" in reply and "/partner status <customer>" in reply
+    assert "No customer has <#C0OTHER> as its channel" in reply and "/partner status &lt;customer&gt;" in reply
 
 
 def test_held_and_slip_without_a_number_mean_the_one_active_agreement(acme_corp: SlackRequests, store: Store) -> None:

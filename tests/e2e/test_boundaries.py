@@ -720,7 +720,7 @@ def test_a_bad_response_flag_is_named_and_the_command_given_back(
     acme: SlackRequests, store: Store, flag: str, says: str
 ) -> None:
     text = ephemeral(acme.command(f"checkin acme yellow {flag} waiting on *legal*"))
-    assert says in text and "response=<2d|36h>" in text
+    assert says in text and "response=&lt;2d|36h&gt;" in text
     assert f"You typed: `/partner checkin acme yellow {flag} waiting on *legal*`" in text
     assert store.checkins(team_id=TEAM_ID) == []
 

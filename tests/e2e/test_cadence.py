@@ -1130,7 +1130,7 @@ def test_cadence_command_sets_shows_and_is_for_the_owner_or_admins(
     refused = ephemeral(slack.command("cadence acme daily", user_id="U0003", user_name="lee"))
     assert "You can't change the cadence of *Acme*" in refused
     bad = ephemeral(slack.command("cadence acme fortnightly-ish"))
-    assert "'fortnightly-ish'" in bad and "/partner cadence <customer>" in bad
+    assert "'fortnightly-ish'" in bad and "/partner cadence &lt;customer&gt;" in bad
     assert "cadence off" in ephemeral(slack.command("cadence acme off"))
 
 

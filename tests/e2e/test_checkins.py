@@ -78,7 +78,7 @@ def test_a_command_with_the_word_payload_in_it_is_read_as_the_command_it_is(slac
 def test_a_bad_next_date_names_it_and_stores_nothing(slack: SlackRequests, store: Store) -> None:
     add_acme(slack)
     text = ephemeral(slack.command("checkin acme green next=someday hello"))
-    assert "I couldn't read the date 'someday'" in text and "/partner checkin <customer>" in text
+    assert "I couldn't read the date 'someday'" in text and "/partner checkin &lt;customer&gt;" in text
     assert "is in the past" in ephemeral(slack.command("checkin acme green next=2026-01-01 hello"))
     assert store.checkins(team_id=TEAM_ID) == []
 

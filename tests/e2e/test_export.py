@@ -216,7 +216,7 @@ def test_a_new_teams_export_before_any_check_in_says_how_to_fill_it(
     for typed in ("export", "export all"):
         text = slack.command(typed).json()["text"]
         assert text.startswith("Nothing to export yet: no check-ins or survey answers have been logged."), text
-        assert "`/partner checkin <customer> green <note>`" in text and "of all customers" not in text
+        assert "`/partner checkin &lt;customer&gt; green &lt;note&gt;`" in text and "of all customers" not in text
     assert wait_after_ack()
     assert fake_slack.calls_to("files.getUploadURLExternal") == []
 

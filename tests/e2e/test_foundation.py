@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from handlers.blocks import placeholders_shown
 from handlers.blocks.help import help_blocks
 from handlers.commands.partner import SUBCOMMANDS, route
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE, OPEN_CHECKIN
@@ -51,7 +52,7 @@ def test_help_shows_every_usage_whole_however_long_the_list(slack: SlackRequests
     blocks = slack.command("help").json()["blocks"]
     shown = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
     for subcommand in SUBCOMMANDS:
-        assert f"`{subcommand.usage}`" in shown
+        assert f"`{placeholders_shown(subcommand.usage)}`" in shown
     # A longer list (more commands, longer usages) spreads over sections of at most 3,000 characters, none cut.
     many = [(f"/partner cmd{i} " + "[opt=value] " * 20, "What it does, in a line.") for i in range(40)]
     sections = [b["text"]["text"] for b in help_blocks(many) if b["type"] == "section"]
@@ -63,13 +64,15 @@ def test_help_shows_every_usage_whole_however_long_the_list(slack: SlackRequests
 def test_help_on_one_subcommand_shows_its_usage(slack: SlackRequests, text: str) -> None:
     body = slack.command(text).json()
     assert "How to use `/partner checkin` (also `check-in`, `ci`, `log`)" in body["text"]
-    assert "/partner checkin <customer> <green|yellow|red|1-5>" in body["text"] and "/partner add" not in body["text"]
-    assert "/partner checkin <customer>" in json.dumps(body["blocks"])
+    # Sent as Slack shows it: a bare `<customer>` in mrkdwn would read as a link (even in a code span) and vanish.
+    usage = "/partner checkin &lt;customer&gt; &lt;green|yellow|red|1-5&gt;"
+    assert usage in body["text"] and "/partner add" not in body["text"]
+    assert "/partner checkin &lt;customer&gt;" in json.dumps(body["blocks"])
 
 
 def test_help_on_add_names_every_setting_add_takes(slack: SlackRequests, store: Store) -> None:
-    usage = "/partner add <name> [#channel] [@owner] [tz=Area/City] [country=CC] [cadence=…] [week=mon-fri] "
-    usage += "[summary=on|off] [ideal=<days>] [max=<days>]"
+    usage = "/partner add &lt;name&gt; [#channel] [@owner] [tz=Area/City] [country=CC] [cadence=…] [week=mon-fri] "
+    usage += "[summary=on|off] [ideal=&lt;days&gt;] [max=&lt;days&gt;]"
     assert usage in ephemeral(slack.command("help add"))
     # Each is taken as help says: summary=off keeps check-ins out of the channel, ideal=/max= set the windows.
     assert "Added *Globex*" in ephemeral(slack.command("add Globex summary=off ideal=5 max=9"))
@@ -300,7 +303,7 @@ def test_checkin_bad_input_is_explained_and_nothing_stored(
     reply = ephemeral(slack.command(text))
     assert message in reply
     if "did you mean" not in message:
-        assert "/partner checkin <customer>" in reply  # the usage line comes with the complaint
+        assert "/partner checkin &lt;customer&gt;" in reply  # the usage line comes with the complaint
     assert store.checkins(team_id=TEAM_ID) == []
 
 

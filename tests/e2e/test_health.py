@@ -138,7 +138,7 @@ def test_status_of_a_customer_with_nothing_recorded(slack: SlackRequests, store:
     # No trend yet is said in words, not drawn as twelve "no value" marks that read like a flat line.
     assert reply["blocks"][1]["text"]["text"].endswith("*Trend (12 weeks):* not enough data yet")
     assert "(not enough data yet)" in reply["text"]
-    assert "Usage: `/partner status <customer>`" in ok(slack.command("status"))["text"]
+    assert "Usage: `/partner status &lt;customer&gt;`" in ok(slack.command("status"))["text"]
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ def test_a_name_with_a_backtick_leaves_the_commands_to_copy_whole(slack: SlackRe
     as ’, the same name to every command, and the rest of the message stays as written."""
     added = slack.command("add Macy`s Home <@U0001|dana>").json()["text"]
     assert added.startswith(f":handshake: Added *{mrkdwn_name('Macy`s Home')}*")
-    assert "`/partner checkin Macy’s Home green <note>`" in added
+    assert "`/partner checkin Macy’s Home green &lt;note&gt;`" in added
     assert _DATE_FALLBACK.sub("", added).count("`") % 2 == 0  # every code span closed where it was meant to
     assert mrkdwn_name("Macy`s Home") in ephemeral(slack.command("checkin Macy’s Home green copied from the hint"))
     assert [c.note for c in store.checkins(team_id=TEAM_ID)] == ["copied from the hint"]

@@ -111,7 +111,7 @@ def test_add_and_checkin_by_text(sm: SocketModeRequests, fake_slack: FakeSlack, 
 def test_bad_input_is_explained_in_the_ack_and_nothing_stored(sm: SocketModeRequests, store: Store) -> None:
     ack_text(sm.command("add Acme"))
     text = ack_text(sm.command("checkin acme purple hi"))
-    assert "'purple' is not a mood" in text and "/partner checkin <customer>" in text
+    assert "'purple' is not a mood" in text and "/partner checkin &lt;customer&gt;" in text
     assert store.checkins(team_id=TEAM_ID) == []
 
 
