@@ -146,10 +146,12 @@ def snooze(call: CommandCall) -> Reply:
         now=call.now,
     )
     call.refresh_homes(updated.owner_id, call.user_id)
+    why = f" ({reason})" if reason else ""  # kept with the change (storage.cadence.set_snooze), and said back
     if until is None:
-        return {"text": f":bell: Snooze lifted for *{mrkdwn_name(updated.name)}*. {next_nudge_text(call, updated)}"}
+        return {
+            "text": f":bell: Snooze lifted for *{mrkdwn_name(updated.name)}*{why}. {next_nudge_text(call, updated)}"
+        }
     call.followup["snoozed_customer_id"] = customer.id  # after the ack: the nudge it put off says so (chat.update)
-    why = f" ({reason})" if reason else ""
     local = until.astimezone(cal.zone())
     return {
         "text": f":zzz: No nudges about *{mrkdwn_name(updated.name)}* until {local:%a} {local.day} "

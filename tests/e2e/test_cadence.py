@@ -1384,6 +1384,10 @@ def test_snooze_command_across_a_weekend(
     assert [(r.due_key, r.status) for r in rows(store)] == [("2026-12-04", "skipped"), ("2026-12-07", "sent")]
     assert "not a snooze" in ephemeral(slack.command("snooze acme soonish"))
     assert "Snooze lifted" in ephemeral(slack.command("snooze acme off"))
+    # What follows `off` is said back, as a snooze's reason is: nothing typed goes unanswered.
+    assert "Snooze lifted for *Acme* (trade show cancelled)." in ephemeral(
+        slack.command("snooze acme off trade show cancelled")
+    )
     # As people say it: "for 2 days", "a week"; the reason is what follows.
     said = ephemeral(slack.command("snooze acme for 2 days at a trade show"))
     assert "until Sat 5 Dec 10:00" in said and "(at a trade show)" in said
