@@ -91,6 +91,13 @@ def test_events_match_the_manifest() -> None:
     assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == registrations().get("event", set())
 
 
+def test_the_messages_tab_takes_no_typing_partner_would_not_read() -> None:
+    home = MANIFEST["features"]["app_home"]
+    listens_to_dms = "message.im" in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+    if home.get("messages_tab_enabled", True) and not listens_to_dms:
+        assert home.get("messages_tab_read_only_enabled") is True, "a DM typed to Partner would go unanswered"
+
+
 def test_shortcuts_match_the_manifest() -> None:
     declared = {s["callback_id"] for s in MANIFEST["features"].get("shortcuts", [])}
     registered = registrations().get("shortcut", set()) | registrations().get("message_shortcut", set())
