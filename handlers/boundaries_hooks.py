@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from slack_sdk import WebClient
 
+from bot.answering import answering_now
 from bot.settings import Settings
 from domain import boundaries as rules
 from domain.errors import UserError
@@ -33,6 +34,8 @@ from storage.store import Store
 logger = logging.getLogger(__name__)
 
 Change = Callable[[rules.Boundary, list[rules.Boundary]], rules.Boundary]
+# Asks for a customer's score to be recomputed after the answer (its follow-up), as of the change.
+RescoreLater = Callable[[int], None]
 
 # A line in the customer's history for each retirement, whoever retired it and from where.
 RETIRED_EVENT = "boundary_retired"
@@ -74,6 +77,24 @@ def _policy(settings: Settings | None) -> rules.Policy:
     return settings.boundary_policy if settings is not None else rules.DEFAULT_POLICY
 
 
+def rescore(
+    store: Store,
+    *,
+    team_id: str,
+    customer_id: int,
+    now: datetime,
+    settings: Settings | None,
+    later: RescoreLater | None,
+) -> None:
+    """A change that moves the score (boundaries in force count in it) rescores the customer: by `later`, after the
+    answer, when this thread is answering Slack (scoring took 3–7 s under load, past Slack's 3 s); at once in a
+    follow-up or a job (a check-in's follow-up), or when the caller has no follow-up to hand it to."""
+    if later is not None and answering_now():
+        later(customer_id)
+    else:
+        refresh_health(store, team_id=team_id, customer_id=customer_id, now=now, settings=settings)
+
+
 def _transition(
     store: Store,
     *,
@@ -83,10 +104,11 @@ def _transition(
     change: Change,
     settings: Settings | None,
     now: datetime,
+    rescore_later: RescoreLater | None,
 ) -> tuple[BoundaryRecord, bool]:
     """(boundary after, whether this call changed it). Already in ``target``: nothing to do (a double click).
 
-    A change rescores the customer at once (boundaries in force count in the health score).
+    A change rescores the customer (see `rescore`).
     """
     for _attempt in range(2):
         if record.rule.status == target:
@@ -105,13 +127,20 @@ def _transition(
                 raise UserError("That working agreement no longer exists.") from None
             record = fresh
             continue
-        refresh_health(store, team_id=team_id, customer_id=after.row.customer_id, now=now, settings=settings)
+        customer_id = after.row.customer_id
+        rescore(store, team_id=team_id, customer_id=customer_id, now=now, settings=settings, later=rescore_later)
         return after, True
     raise UserError("That working agreement changed just now; have another look with `list`.")
 
 
 def activate_boundary(
-    store: Store, *, team_id: str, record: BoundaryRecord, settings: Settings | None, now: datetime
+    store: Store,
+    *,
+    team_id: str,
+    record: BoundaryRecord,
+    settings: Settings | None,
+    now: datetime,
+    rescore_later: RescoreLater | None = None,
 ) -> tuple[BoundaryRecord, bool]:
     policy = _policy(settings)
 
@@ -123,17 +152,39 @@ def activate_boundary(
         return rules.activate(b, now)
 
     return _transition(
-        store, team_id=team_id, record=record, target="active", change=change, settings=settings, now=now
+        store,
+        team_id=team_id,
+        record=record,
+        target="active",
+        change=change,
+        settings=settings,
+        now=now,
+        rescore_later=rescore_later,
     )
 
 
 def hold_boundary(
-    store: Store, *, team_id: str, record: BoundaryRecord, settings: Settings | None, now: datetime
+    store: Store,
+    *,
+    team_id: str,
+    record: BoundaryRecord,
+    settings: Settings | None,
+    now: datetime,
+    rescore_later: RescoreLater | None = None,
 ) -> tuple[BoundaryRecord, bool]:
     def change(b: rules.Boundary, _siblings: list[rules.Boundary]) -> rules.Boundary:
         return rules.mark_held(b, now)
 
-    return _transition(store, team_id=team_id, record=record, target="held", change=change, settings=settings, now=now)
+    return _transition(
+        store,
+        team_id=team_id,
+        record=record,
+        target="held",
+        change=change,
+        settings=settings,
+        now=now,
+        rescore_later=rescore_later,
+    )
 
 
 def retire_boundary(
@@ -144,6 +195,7 @@ def retire_boundary(
     settings: Settings | None,
     now: datetime,
     actor_id: str | None = None,
+    rescore_later: RescoreLater | None = None,
 ) -> tuple[BoundaryRecord, bool]:
     """Retire it and note that in the customer's history. One retired while being introduced makes room for the next
     proposed need: the review job suggests it to the owner, as when a need holds (planning.plan_suggestion)."""
@@ -152,7 +204,14 @@ def retire_boundary(
         return rules.retire(b, now)
 
     after, changed = _transition(
-        store, team_id=team_id, record=record, target="retired", change=change, settings=settings, now=now
+        store,
+        team_id=team_id,
+        record=record,
+        target="retired",
+        change=change,
+        settings=settings,
+        now=now,
+        rescore_later=rescore_later,
     )
     if changed:
         was = record.rule.status  # as this caller read it
@@ -198,9 +257,10 @@ def log_slip(
     idempotency_key: str,
     settings: Settings | None,
     now: datetime,
+    rescore_later: RescoreLater | None = None,
 ) -> LoggedSlip:
-    """Log a slip once per key, rescore the customer at once, and ask the owner to decide if the slips make a run
-    (through the outbox)."""
+    """Log a slip once per key, rescore the customer (see `rescore`), and ask the owner to decide if the slips make
+    a run (through the outbox)."""
     policy = _policy(settings)
     try:
         after, created = store.record_boundary_slip(
@@ -224,7 +284,9 @@ def log_slip(
     reopened_now = record.rule.status == "held" and after.rule.status == "active"
     held_since = record.rule.held_at if reopened_now else None
     if created:
-        refresh_health(store, team_id=customer.team_id, customer_id=customer.id, now=now, settings=settings)
+        rescore(
+            store, team_id=customer.team_id, customer_id=customer.id, now=now, settings=settings, later=rescore_later
+        )
         if held_since is not None:
             store.record_boundary_event(
                 team_id=customer.team_id,

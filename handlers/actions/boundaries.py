@@ -32,14 +32,17 @@ from handlers.blocks.boundaries import (
     renegotiate_modal,
 )
 from handlers.boundaries_hooks import (
+    RescoreLater,
     activate_boundary,
     hold_boundary,
     log_slip,
     require_boundary,
     require_boundary_change,
+    rescore,
     retire_boundary,
     slip_outcome,
 )
+from handlers.followups import AfterAck
 from handlers.home_publisher import request_home_refresh
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
@@ -133,8 +136,44 @@ def _redraw(
         _answer(body, respond, replace_original=False, response_type="ephemeral", text=confirmation)
 
 
-# (store, team, boundary, settings, now, the clicking user) → (boundary after, whether this click changed it)
-Transition = Callable[[Store, str, BoundaryRecord, Settings, datetime, str], tuple[BoundaryRecord, bool]]
+class _Rescore:
+    """The customer whose score a click moved (boundaries_hooks.rescore hands it here): scored after the answer."""
+
+    def __init__(self) -> None:
+        self.customer_id: int | None = None
+
+    def __call__(self, customer_id: int) -> None:
+        self.customer_id = customer_id
+
+
+def _after_click(
+    later: _Rescore,
+    *,
+    context: BoltContext,
+    after_ack: AfterAck,
+    store: Store,
+    settings: Settings,
+    team_id: str,
+    now: datetime,
+    homes: list[str | None],
+) -> None:
+    """The score the click moved is stored as of the click by its follow-up (3–7 s under load, past Slack's 3 s),
+    and only then are the Homes redrawn, so none shows the old score."""
+    customer_id = later.customer_id
+    if customer_id is None:
+        request_home_refresh(context, team_id, homes)
+        return
+
+    def rescore_then_homes() -> None:
+        refresh_health(store, team_id=team_id, customer_id=customer_id, now=now, settings=settings)
+        request_home_refresh(context, team_id, homes)
+
+    if not after_ack.submit(rescore_then_homes, what="rescoring a customer after a boundary click"):
+        rescore_then_homes()  # the process is stopping: the score is not left stale
+
+
+# (store, team, boundary, settings, now, the clicking user, rescore later) → (boundary after, whether it changed)
+Transition = Callable[[Store, str, BoundaryRecord, Settings, datetime, str, RescoreLater], tuple[BoundaryRecord, bool]]
 
 
 def _change_listener(transition: Transition, done: str, already: str) -> Callable[..., None]:
@@ -148,13 +187,25 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
         store: Store,
         clock: Clock,
         settings: Settings,
+        after_ack: AfterAck,
     ) -> None:
         ack()
         team_id, customer, record = _boundary_to_change(body, action, context, client, settings, store)
         now = clock()
-        after, changed = transition(store, team_id, record, settings, now, body["user"]["id"])
+        later = _Rescore()
+        after, changed = transition(store, team_id, record, settings, now, body["user"]["id"], later)
         if changed:
-            request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
+            homes = [customer.owner_id, body["user"]["id"]]
+            _after_click(
+                later,
+                context=context,
+                after_ack=after_ack,
+                store=store,
+                settings=settings,
+                team_id=team_id,
+                now=now,
+                homes=homes,
+            )
         template = done if changed else already
         confirmation = template.format(text=quoted(after.rule.text), customer=customer.name)
         _redraw(
@@ -173,22 +224,22 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
 
 
 activate = _change_listener(
-    lambda store, team, record, settings, now, _user: activate_boundary(
-        store, team_id=team, record=record, settings=settings, now=now
+    lambda store, team, record, settings, now, _user, later: activate_boundary(
+        store, team_id=team, record=record, settings=settings, now=now, rescore_later=later
     ),
     ":white_check_mark: {text} is now active with *{customer}*. State it in your next meeting or agreement.",
     "{text} is already active with *{customer}*.",
 )
 held = _change_listener(
-    lambda store, team, record, settings, now, _user: hold_boundary(
-        store, team_id=team, record=record, settings=settings, now=now
+    lambda store, team, record, settings, now, _user, later: hold_boundary(
+        store, team_id=team, record=record, settings=settings, now=now, rescore_later=later
     ),
     ":white_check_mark: {text} is holding with *{customer}*.",
     "{text} was already holding with *{customer}*.",
 )
 retire = _change_listener(
-    lambda store, team, record, settings, now, user: retire_boundary(
-        store, team_id=team, record=record, settings=settings, now=now, actor_id=user
+    lambda store, team, record, settings, now, user, later: retire_boundary(
+        store, team_id=team, record=record, settings=settings, now=now, actor_id=user, rescore_later=later
     ),
     "Retired {text} for *{customer}*; its history is kept.",
     "{text} was already retired.",
@@ -205,6 +256,7 @@ def slip(
     store: Store,
     clock: Clock,
     settings: Settings,
+    after_ack: AfterAck,
 ) -> None:
     """Anyone may log a slip. Keyed by where the button was and the slips it was drawn with."""
     ack()
@@ -214,6 +266,7 @@ def slip(
     container = body.get("container") or {}
     where = container.get("message_ts") or container.get("view_id") or action.get("action_ts")
     now = clock()
+    later = _Rescore()
     logged = log_slip(
         store,
         customer=customer,
@@ -224,6 +277,7 @@ def slip(
         idempotency_key=f"action:{where}:{boundary_id}:{shown}",
         settings=settings,
         now=now,
+        rescore_later=later,
     )
     after = logged.record
     outcome = slip_outcome(logged, customer, settings, now)
@@ -231,7 +285,17 @@ def slip(
     if not logged.created:
         confirmation = f"That slip on {quoted(after.rule.text)} is already logged."
     else:
-        request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
+        homes = [customer.owner_id, body["user"]["id"]]
+        _after_click(
+            later,
+            context=context,
+            after_ack=after_ack,
+            store=store,
+            settings=settings,
+            team_id=team_id,
+            now=now,
+            homes=homes,
+        )
     _redraw(
         body,
         action,
@@ -311,6 +375,7 @@ def _decision_listener(option: str) -> Callable[..., None]:
         store: Store,
         clock: Clock,
         settings: Settings,
+        after_ack: AfterAck,
     ) -> None:
         ack()
         team_id, customer, record = _boundary_to_change(body, action, context, client, settings, store)
@@ -334,9 +399,10 @@ def _decision_listener(option: str) -> Callable[..., None]:
             modal = renegotiate_modal(customer, record, metadata=metadata)
             client.views_open(trigger_id=body["trigger_id"], view=modal)
             return  # decided when the modal is saved
+        later = _Rescore()
         if option == "retire" and record.rule.status != "retired":
             record, _changed = retire_boundary(
-                store, team_id=team_id, record=record, settings=settings, now=now, actor_id=user_id
+                store, team_id=team_id, record=record, settings=settings, now=now, actor_id=user_id, rescore_later=later
             )
         if option == "flag":
             assert customer.id is not None
@@ -362,10 +428,20 @@ def _decision_listener(option: str) -> Callable[..., None]:
             policy=policy,
             now=now,
         )
-        if option == "flag":  # the flag weighs on the score at once (domain.health: boundaries)
+        if option == "flag":  # the flag weighs on the score (domain.health: boundaries), as of the click
             assert customer.id is not None
-            refresh_health(store, team_id=team_id, customer_id=customer.id, now=now, settings=settings)
-        request_home_refresh(context, team_id, [customer.owner_id, user_id])
+            rescore(store, team_id=team_id, customer_id=customer.id, now=now, settings=settings, later=later)
+        homes = [customer.owner_id, user_id]
+        _after_click(
+            later,
+            context=context,
+            after_ack=after_ack,
+            store=store,
+            settings=settings,
+            team_id=team_id,
+            now=now,
+            homes=homes,
+        )
         decided = escalation_blocks(customer, record, now, policy, cal, decided=(option, user_id))
         _answer(body, respond, replace_original=True, **decided)
 
@@ -390,12 +466,14 @@ def call_outside_yes(
     store: Store,
     clock: Clock,
     settings: Settings,
+    after_ack: AfterAck,
 ) -> None:
     ack()
     team_id = _team(body, context)
     boundary_id, checkin_id = _ids(action.get("value"), 2)
     customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
     now = clock()
+    later = _Rescore()
     logged = log_slip(
         store,
         customer=customer,
@@ -406,11 +484,22 @@ def call_outside_yes(
         idempotency_key=f"checkin:{checkin_id}:{boundary_id}",  # one slip per call, however often answered
         settings=settings,
         now=now,
+        rescore_later=later,
     )
     outcome = slip_outcome(logged, customer, settings, now)
     text = f"Logged a slip on {quoted(logged.record.rule.text)} with *{mrkdwn_name(customer.name)}*{outcome}"
     if logged.created:
-        request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
+        homes = [customer.owner_id, body["user"]["id"]]
+        _after_click(
+            later,
+            context=context,
+            after_ack=after_ack,
+            store=store,
+            settings=settings,
+            team_id=team_id,
+            now=now,
+            homes=homes,
+        )
     _answer(body, respond, replace_original=True, text=text)
 
 

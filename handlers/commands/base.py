@@ -31,6 +31,11 @@ class CommandCall:
     # Where to answer the command again later: works without Partner's token (refused, Slack's Web API down).
     response_url: str | None = None
 
+    def rescore_later(self, customer_id: int) -> None:
+        """The customer's score, moved by the command, is stored as of it by its follow-up: after the answer (3–7 s
+        under load, past Slack's 3 s), before the Homes are refreshed."""
+        self.followup["rescore_customer_id"] = customer_id
+
     def refresh_homes(self, *user_ids: str | None) -> None:
         """These users' App Home shows what the command changed: re-published after the ack (debounced)."""
         homes: list[str] = self.followup.setdefault("homes", [])

@@ -237,7 +237,12 @@ def _activate(call: CommandCall, customer: Customer, raw: str) -> Reply:
     _nothing_after(extra, customer, "activate")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
     after, changed = activate_boundary(
-        call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now
+        call.store,
+        team_id=call.team_id,
+        record=record,
+        settings=call.settings,
+        now=call.now,
+        rescore_later=call.rescore_later,
     )
     if not changed:
         # Also what Slack shows for its retry of this very command: the reminder plan the first answer gave.
@@ -279,6 +284,7 @@ def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
         idempotency_key=f"command:{call.trigger_id}",
         settings=call.settings,
         now=call.now,
+        rescore_later=call.rescore_later,
     )
     outcome = slip_outcome(logged, customer, call.settings, call.now)
     return {"text": f"Logged a slip on {quoted(logged.record.rule.text)} with *{mrkdwn_name(customer.name)}*{outcome}"}
@@ -289,7 +295,12 @@ def _held(call: CommandCall, customer: Customer, raw: str) -> Reply:
     _nothing_after(extra, customer, "held")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
     after, changed = hold_boundary(
-        call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now
+        call.store,
+        team_id=call.team_id,
+        record=record,
+        settings=call.settings,
+        now=call.now,
+        rescore_later=call.rescore_later,
     )
     text = f":white_check_mark: {quoted(after.rule.text)} is holding with *{mrkdwn_name(customer.name)}*."
     if not changed:
@@ -302,7 +313,13 @@ def _retire(call: CommandCall, customer: Customer, raw: str) -> Reply:
     _nothing_after(extra, customer, "retire")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
     after, changed = retire_boundary(
-        call.store, team_id=call.team_id, record=record, settings=call.settings, now=call.now, actor_id=call.user_id
+        call.store,
+        team_id=call.team_id,
+        record=record,
+        settings=call.settings,
+        now=call.now,
+        actor_id=call.user_id,
+        rescore_later=call.rescore_later,
     )
     text = f"Retired {quoted(after.rule.text)} for *{mrkdwn_name(customer.name)}*; its history is kept."
     if not changed:  # also Slack's retry of this very command: what comes next, as the first answer said

@@ -770,14 +770,18 @@ def health(store: Store) -> tuple[int | None, datetime | None]:
     return fresh.health_score, fresh.health_at
 
 
-def test_a_slip_lowers_the_health_score_at_once(acme: SlackRequests, store: Store, clock: FakeClock) -> None:
+def test_a_slip_lowers_the_health_score_at_once(
+    acme: SlackRequests, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
     clock.advance(minutes=5)
     ephemeral(acme.command("boundary acme activate 1"))  # a need in force, no slip yet: counts as held
+    bot.settle()  # scored by the answer's follow-up, as of the command
     holding, scored_at = health(store)
     assert holding is not None and scored_at == clock.now
     clock.advance(minutes=5)
     ephemeral(acme.command("boundary acme slip 1 no answer for three days"))
-    slipped, scored_at = health(store)  # no tick, no follow-up: answered with the new score already stored
+    bot.settle()  # no tick: the answer's follow-up stores the new score
+    slipped, scored_at = health(store)
     assert slipped is not None and slipped < holding and scored_at == clock.now
     card = json.dumps(acme.command("show acme").json()["blocks"], ensure_ascii=False)
     assert f"*Health*\\n{health_text(customer(store))}" in card and str(slipped) in health_text(customer(store))
@@ -790,6 +794,7 @@ def test_a_slip_lowers_the_health_score_at_once(acme: SlackRequests, store: Stor
     # Retiring the need takes it out of the score again, also at once.
     clock.advance(minutes=5)
     ephemeral(acme.command("boundary acme retire 1"))
+    bot.settle()
     assert health(store)[1] == clock.now and health(store)[0] != slipped
 
 
@@ -801,6 +806,55 @@ def test_cadence_launch_and_pause_changes_rescore_at_once(
         ephemeral(acme.command(command))
         bot.settle()  # just after the answer (its follow-up), as of the command
         assert health(store)[1] == clock.now, command
+
+
+@pytest.mark.parametrize("change", ["command", "button", "flag"])
+def test_a_boundary_change_is_answered_before_the_score_it_moves_is_stored(
+    acme: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    clock: FakeClock,
+    settings: Settings,
+    bot: BotServer,
+    change: str,
+) -> None:
+    """A slip (typed or clicked) and the escalation's "flag" answer at once; the score they move (3–7 s under load,
+    past Slack's 3 s) is stored as of the change by the follow-up, and only then are the Homes redrawn."""
+    from bot.app import FOLLOW_UP_WORKERS
+    from handlers.home_publisher import publisher_of
+
+    ephemeral(acme.command("checkin acme green kickoff went well"))  # a mood beside the boundary: a score above 0
+    ephemeral(acme.command("boundary acme activate 1"))
+    message = _escalate(acme, fake_slack, store, clock, settings) if change == "flag" else None
+    bot.settle()
+    publisher = publisher_of(bot.app)
+    assert publisher is not None
+    publisher.flush()
+    before, scored_at = health(store)
+    clock.advance(hours=1)
+    held = threading.Event()
+    busy = [bot.app.lazy_pool.submit(held.wait) for _ in range(FOLLOW_UP_WORKERS)]
+    try:
+        if change == "command":
+            assert "Logged a slip" in ephemeral(acme.command("boundary acme slip 1 no answer for three days"))
+        elif change == "button":
+            assert acme.block_action(BOUNDARY_SLIP, **slip_button(records(store)[0])).status == 200
+        else:
+            flag = acme.block_action(BOUNDARY_DECIDE_FLAG, value=str(records(store)[0].id), message=message)
+            assert flag.status == 200
+            assert "flagged the relationship" in json.dumps(response_posts(fake_slack)[-1]["blocks"])
+        assert health(store) == (before, scored_at)  # answered without scoring
+        assert not publisher.pending() and not publisher.pending_teams()  # no Home drawn with the old score
+    finally:
+        held.set()
+        for future in busy:
+            future.result(timeout=10)
+    clock.advance(minutes=5)  # the follow-up scores as of the change
+    bot.settle()
+    after, scored_at = health(store)
+    assert scored_at == clock.now - timedelta(minutes=5) and after is not None and before is not None
+    assert after < before, (before, after)
+    assert (TEAM_ID, "U0001") in publisher.pending()
 
 
 # --------------------------------------------------------------------------- decisions
@@ -819,7 +873,7 @@ def _escalate(
 
 
 def test_retire_and_flag_decisions(
-    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings, bot: BotServer
 ) -> None:
     ephemeral(acme.command("checkin acme green kickoff went well"))  # a mood beside the slipping boundary
     message = _escalate(acme, fake_slack, store, clock, settings)
@@ -832,7 +886,9 @@ def test_retire_and_flag_decisions(
         kinds = [e.kind for e in session.exec(select(CustomerEvent).order_by(CustomerEvent.id))]  # type: ignore[arg-type]
     assert kinds.count("relationship_flagged") == 1 and kinds.count("boundary_decision") == 1
     assert "flagged the relationship" in json.dumps(response_posts(fake_slack)[-1]["blocks"])
-    # The flag weighs on the health score at once, and says so where the score is explained.
+    # The flag weighs on the health score just after the answer (its follow-up), as of the click, and says so where
+    # the score is explained.
+    bot.settle()
     flagged, scored_at = health(store)
     assert before is not None and flagged is not None and flagged < before and scored_at == clock.now
     assert "Relationship flagged over a boundary" in json.dumps(acme.command("status acme").json())
