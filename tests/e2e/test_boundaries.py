@@ -421,13 +421,16 @@ def test_reminders_move_off_a_holiday_and_stop_while_paused(
 
 @pytest.mark.parametrize("removed", ["not_in_channel", "channel_not_found", "is_archived"])
 def test_a_channel_that_refuses_the_reminder_and_the_nudge_of_the_same_minute_is_told_to_the_owner_once(
-    acme: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, removed: str
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, bot: BotServer, removed: str
 ) -> None:
     """Partner removed from #acme (or the channel deleted, or archived): Monday 09:00's reminder and call nudge both
     meet it. Dana gets one notice, which says how to fix it, and the nudge; not a second notice about the reminder,
     nor another one each week the reminder tries the channel again."""
     ephemeral(acme.command("boundary acme activate 1"))
     ephemeral(acme.command("edit acme cadence=weekly mon 09:00"))
+    # Their follow-ups (the channel joined, the score) are done before the channel goes: one still going would meet
+    # the removed channel first and record it, and the reminder, then skipped, would never try it.
+    bot.settle()
     if removed == "not_in_channel":
         fake_slack.channels["C0ACME"]["is_member"] = False
     elif removed == "is_archived":
