@@ -109,7 +109,10 @@ def _redraw(
     confirmation: str,
     now: datetime,
     client: WebClient | None = None,
-) -> None:
+) -> Callable[[], None] | None:
+    """Shows the click's outcome where it was made. On a card opened from Home, returns how to draw it again with
+    the customer as stored then: its health is rescored after the answer (_after_click), and the card drawn now
+    still shows the score from before the click."""
     # Imported here: handlers.actions.home reaches this module through the survey actions it imports.
     from handlers.actions.home import home_card, home_card_customer, modal_source
 
@@ -117,12 +120,21 @@ def _redraw(
     if client is not None and card is not None and home_card_customer(card) == customer.id and card.get("id"):
         # A click on the customer's card opened from Home: no response_url there, so the card itself is redrawn
         # with what changed, and says it.
-        redrawn = home_card(store, settings, team_id=customer.team_id, customer=customer, now=now, notice=confirmation)
-        try:
-            client.views_update(view_id=card["id"], view=redrawn)
-        except (SlackApiError, OSError) as e:  # the card was closed meanwhile: the change is kept all the same
-            logger.info("could not redraw the Home card %s after a boundary click: %s", card["id"], e)
-        return
+        slack, card_id = client, str(card["id"])
+
+        def draw(shown: Customer) -> None:
+            redrawn = home_card(store, settings, team_id=shown.team_id, customer=shown, now=now, notice=confirmation)
+            try:
+                slack.views_update(view_id=card_id, view=redrawn)
+            except (SlackApiError, OSError) as e:  # the card was closed meanwhile: the change is kept all the same
+                logger.info("could not redraw the Home card %s after a boundary click: %s", card_id, e)
+
+        def draw_as_stored() -> None:
+            assert customer.id is not None
+            draw(store.customer(team_id=customer.team_id, customer_id=customer.id) or customer)
+
+        draw(customer)
+        return draw_as_stored
     surface = _surface(action)
     if surface == SURFACE_LIST:
         assert customer.id is not None
@@ -134,6 +146,7 @@ def _redraw(
         _answer(body, respond, replace_original=True, text=confirmation)
     else:
         _answer(body, respond, replace_original=False, response_type="ephemeral", text=confirmation)
+    return None
 
 
 class _Rescore:
@@ -156,9 +169,10 @@ def _after_click(
     team_id: str,
     now: datetime,
     homes: list[str | None],
+    redraw_card: Callable[[], None] | None = None,
 ) -> None:
     """The score the click moved is stored as of the click by its follow-up (3–7 s under load, past Slack's 3 s),
-    and only then are the Homes redrawn, so none shows the old score."""
+    and only then are the Homes (and the card the click was on) redrawn, so none shows the old score."""
     customer_id = later.customer_id
     if customer_id is None:
         request_home_refresh(context, team_id, homes)
@@ -166,6 +180,8 @@ def _after_click(
 
     def rescore_then_homes() -> None:
         refresh_health(store, team_id=team_id, customer_id=customer_id, now=now, settings=settings)
+        if redraw_card is not None:
+            redraw_card()
         request_home_refresh(context, team_id, homes)
 
     if not after_ack.submit(rescore_then_homes, what="rescoring a customer after a boundary click"):
@@ -194,6 +210,20 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
         now = clock()
         later = _Rescore()
         after, changed = transition(store, team_id, record, settings, now, body["user"]["id"], later)
+        template = done if changed else already
+        confirmation = template.format(text=quoted(after.rule.text), customer=customer.name)
+        # Drawn before the follow-up is handed the rescore, so the card drawn again after it always comes last.
+        redraw_card = _redraw(
+            body,
+            action,
+            respond,
+            store=store,
+            settings=settings,
+            customer=customer,
+            confirmation=confirmation,
+            now=now,
+            client=client,
+        )
         if changed:
             homes = [customer.owner_id, body["user"]["id"]]
             _after_click(
@@ -205,20 +235,8 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
                 team_id=team_id,
                 now=now,
                 homes=homes,
+                redraw_card=redraw_card,
             )
-        template = done if changed else already
-        confirmation = template.format(text=quoted(after.rule.text), customer=customer.name)
-        _redraw(
-            body,
-            action,
-            respond,
-            store=store,
-            settings=settings,
-            customer=customer,
-            confirmation=confirmation,
-            now=now,
-            client=client,
-        )
 
     return listener
 
@@ -284,19 +302,7 @@ def slip(
     confirmation = f"Logged a slip on {quoted(after.rule.text)} with *{mrkdwn_name(customer.name)}*{outcome}"
     if not logged.created:
         confirmation = f"That slip on {quoted(after.rule.text)} is already logged."
-    else:
-        homes = [customer.owner_id, body["user"]["id"]]
-        _after_click(
-            later,
-            context=context,
-            after_ack=after_ack,
-            store=store,
-            settings=settings,
-            team_id=team_id,
-            now=now,
-            homes=homes,
-        )
-    _redraw(
+    redraw_card = _redraw(
         body,
         action,
         respond,
@@ -307,6 +313,19 @@ def slip(
         now=now,
         client=client,
     )
+    if logged.created:
+        homes = [customer.owner_id, body["user"]["id"]]
+        _after_click(
+            later,
+            context=context,
+            after_ack=after_ack,
+            store=store,
+            settings=settings,
+            team_id=team_id,
+            now=now,
+            homes=homes,
+            redraw_card=redraw_card,
+        )
 
 
 # --------------------------------------------------------------------------- the escalation's decisions

@@ -243,6 +243,35 @@ def test_the_card_opened_from_home_has_the_boundaries_section_and_a_click_redraw
     assert "1 slip in the last 30 days" in redrawn
 
 
+def test_a_slip_clicked_on_the_card_from_home_shows_the_health_score_it_moved(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """The score a click moves is stored by the click's follow-up, after the card was redrawn: the card is drawn
+    again then, or it would show the score from before the slip until reopened."""
+    from handlers.ids import BOUNDARY_SLIP
+
+    customer = add_customer(slack, store)
+    assert customer.id is not None
+    slack.command("checkin acme green kickoff went well")  # a score above the boundary's 0
+    assert "Proposed" in slack.command('boundary acme add "We answer within one business day" value=1d').json()["text"]
+    assert "is now active" in slack.command("boundary acme activate 1").json()["text"]
+    bot.settle()
+    before = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert before is not None and before.health_score is not None
+    card = open_card(slack, fake_slack, open_home(bot, slack, fake_slack), customer.id)
+    assert f"*{before.health_score}*" in card["blocks"][0]["text"]["text"]
+    slip = next(e for e in elements(card) if e["action_id"] == BOUNDARY_SLIP)
+    block = next(b for b in card["blocks"] if slip in b.get("elements", []))
+    assert slack.block_action(BOUNDARY_SLIP, value=slip["value"], block_id=block["block_id"], view=card).status == 200
+    bot.settle()
+    after = store.customer(team_id=TEAM_ID, customer_id=customer.id)
+    assert after is not None and after.health_score is not None and after.health_score < before.health_score
+    shown = fake_slack.views[card["id"]]["blocks"]
+    title = next(b["text"]["text"] for b in shown if "*Acme Corp*  ·" in b.get("text", {}).get("text", ""))
+    assert f"*{after.health_score}*" in title, title
+    assert "Logged a slip" in json.dumps(shown, ensure_ascii=False)
+
+
 def test_a_home_row_shows_the_customers_own_latest_view_beside_ours(
     bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
 ) -> None:
