@@ -188,6 +188,48 @@ def _after_click(
         rescore_then_homes()  # the process is stopping: the score is not left stale
 
 
+def _show_click(
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Respond,
+    later: _Rescore | None,
+    *,
+    context: BoltContext,
+    after_ack: AfterAck,
+    client: WebClient,
+    store: Store,
+    settings: Settings,
+    customer: Customer,
+    confirmation: str,
+    now: datetime,
+) -> None:
+    """Shows what a click changed where it was made, then (`later`: it changed something) hands its follow-up the
+    rescore and the Homes. Drawn first, so a card drawn again after the rescore always comes last."""
+    redraw_card = _redraw(
+        body,
+        action,
+        respond,
+        store=store,
+        settings=settings,
+        customer=customer,
+        confirmation=confirmation,
+        now=now,
+        client=client,
+    )
+    if later is not None:
+        _after_click(
+            later,
+            context=context,
+            after_ack=after_ack,
+            store=store,
+            settings=settings,
+            team_id=customer.team_id,
+            now=now,
+            homes=[customer.owner_id, body["user"]["id"]],
+            redraw_card=redraw_card,
+        )
+
+
 # (store, team, boundary, settings, now, the clicking user, rescore later) → (boundary after, whether it changed)
 Transition = Callable[[Store, str, BoundaryRecord, Settings, datetime, str, RescoreLater], tuple[BoundaryRecord, bool]]
 
@@ -212,31 +254,20 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
         after, changed = transition(store, team_id, record, settings, now, body["user"]["id"], later)
         template = done if changed else already
         confirmation = template.format(text=quoted(after.rule.text), customer=customer.name)
-        # Drawn before the follow-up is handed the rescore, so the card drawn again after it always comes last.
-        redraw_card = _redraw(
+        _show_click(
             body,
             action,
             respond,
+            later if changed else None,
+            context=context,
+            after_ack=after_ack,
+            client=client,
             store=store,
             settings=settings,
             customer=customer,
             confirmation=confirmation,
             now=now,
-            client=client,
         )
-        if changed:
-            homes = [customer.owner_id, body["user"]["id"]]
-            _after_click(
-                later,
-                context=context,
-                after_ack=after_ack,
-                store=store,
-                settings=settings,
-                team_id=team_id,
-                now=now,
-                homes=homes,
-                redraw_card=redraw_card,
-            )
 
     return listener
 
@@ -302,30 +333,20 @@ def slip(
     confirmation = f"Logged a slip on {quoted(after.rule.text)} with *{mrkdwn_name(customer.name)}*{outcome}"
     if not logged.created:
         confirmation = f"That slip on {quoted(after.rule.text)} is already logged."
-    redraw_card = _redraw(
+    _show_click(
         body,
         action,
         respond,
+        later if logged.created else None,
+        context=context,
+        after_ack=after_ack,
+        client=client,
         store=store,
         settings=settings,
         customer=customer,
         confirmation=confirmation,
         now=now,
-        client=client,
     )
-    if logged.created:
-        homes = [customer.owner_id, body["user"]["id"]]
-        _after_click(
-            later,
-            context=context,
-            after_ack=after_ack,
-            store=store,
-            settings=settings,
-            team_id=team_id,
-            now=now,
-            homes=homes,
-            redraw_card=redraw_card,
-        )
 
 
 # --------------------------------------------------------------------------- the escalation's decisions
