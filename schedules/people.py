@@ -94,28 +94,18 @@ def plan_owner_change(
         return 0
     payload = {"by": by, "from": previous_id, "to": owner, "next": next_call}
     planned = 0
-    if owner != by:
-        planned += tell_once(
-            store,
-            team_id=customer.team_id,
-            kind=NEW_OWNER_NOTICE,
-            customer_id=customer.id,
-            once_per=request_key,
-            now=now,
-            payload=payload,
-            recipient_id=owner,
-        )
-    if previous_id and previous_id != by:
-        planned += tell_once(
-            store,
-            team_id=customer.team_id,
-            kind=OWNER_MOVED_NOTICE,
-            customer_id=customer.id,
-            once_per=request_key,
-            now=now,
-            payload=payload,
-            recipient_id=previous_id,
-        )
+    for kind, recipient in ((NEW_OWNER_NOTICE, owner), (OWNER_MOVED_NOTICE, previous_id)):
+        if recipient and recipient != by:
+            planned += tell_once(
+                store,
+                team_id=customer.team_id,
+                kind=kind,
+                customer_id=customer.id,
+                once_per=request_key,
+                now=now,
+                payload=payload,
+                recipient_id=recipient,
+            )
     return planned
 
 
