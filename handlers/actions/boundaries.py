@@ -9,8 +9,11 @@ the same key (the message and the slip count it was drawn with), so it logs one 
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +101,34 @@ def _answer(body: dict[str, Any], respond: Respond, **message: Any) -> None:
         respond(**message)
 
 
+class _CardDrawings:
+    """The Home cards this process draws after boundary clicks, by view id: one drawing of a card at a time, and the
+    words of the latest click on it (the last few hundred cards), so the drawing after a rescore says them."""
+
+    def __init__(self, size: int = 500) -> None:
+        self._cards: OrderedDict[str, tuple[threading.Lock, str]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    @contextlib.contextmanager
+    def drawing(self, view_id: str, notice: str | None) -> Iterator[str | None]:
+        """Draws `view_id` alone; `notice`: this click's words, None for a drawing after a rescore (the latest)."""
+        with self._lock:
+            lock, latest = self._cards.get(view_id) or (threading.Lock(), "")
+            self._cards[view_id] = (lock, latest)
+            self._cards.move_to_end(view_id)
+            while len(self._cards) > self._size:
+                self._cards.popitem(last=False)
+        with lock:
+            with self._lock:
+                latest = notice if notice is not None else self._cards.get(view_id, (lock, latest))[1]
+                self._cards[view_id] = (lock, latest)
+            yield latest or None
+
+
+CARD_DRAWINGS = _CardDrawings()
+
+
 def _redraw(
     body: dict[str, Any],
     action: dict[str, Any],
@@ -122,19 +153,21 @@ def _redraw(
         # with what changed, and says it.
         slack, card_id = client, str(card["id"])
 
-        def draw(shown: Customer) -> None:
-            redrawn = home_card(store, settings, team_id=shown.team_id, customer=shown, now=now, notice=confirmation)
-            try:
-                slack.views_update(view_id=card_id, view=redrawn)
-            except (SlackApiError, OSError) as e:  # the card was closed meanwhile: the change is kept all the same
-                logger.info("could not redraw the Home card %s after a boundary click: %s", card_id, e)
+        def draw(notice: str | None) -> None:
+            # One drawing of a card at a time, each of the customer as stored now and with the latest click's words:
+            # a second click's "already logged" is not replaced by the first click's words when that click's rescore
+            # draws the card again, and neither drawing shows a score the other has already moved past.
+            with CARD_DRAWINGS.drawing(card_id, notice) as latest:
+                assert customer.id is not None
+                shown = store.customer(team_id=customer.team_id, customer_id=customer.id) or customer
+                redrawn = home_card(store, settings, team_id=shown.team_id, customer=shown, now=now, notice=latest)
+                try:
+                    slack.views_update(view_id=card_id, view=redrawn)
+                except (SlackApiError, OSError) as e:  # the card was closed meanwhile: the change is kept all the same
+                    logger.info("could not redraw the Home card %s after a boundary click: %s", card_id, e)
 
-        def draw_as_stored() -> None:
-            assert customer.id is not None
-            draw(store.customer(team_id=customer.team_id, customer_id=customer.id) or customer)
-
-        draw(customer)
-        return draw_as_stored
+        draw(confirmation)
+        return lambda: draw(None)
     surface = _surface(action)
     if surface == SURFACE_LIST:
         assert customer.id is not None
