@@ -1704,7 +1704,7 @@ def test_the_card_and_the_list_turn_yellow_past_the_ideal_window_and_red_past_th
 
 
 def test_a_customer_resumed_after_a_long_pause_keeps_its_health(
-    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
 ) -> None:
     """The calls of the paused weeks are owed by nobody: resuming must not score them as missed nor count the days
     without a call, which dropped Acme from 80s to 40s and DMed its owner "health fell" the day it came back."""
@@ -1722,12 +1722,14 @@ def test_a_customer_resumed_after_a_long_pause_keeps_its_health(
     tick(store, settings, day(1, timedelta(hours=15)))
     clock.set(day(2))
     ephemeral(slack.command("pause acme"))
+    bot.settle()  # the pause's rescore is stored after the answer
     before = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
     assert before is not None and before.health_score is not None
     for n in (8, 12, 15, 21):
         tick(store, settings, day(n))
     clock.set(day(21, timedelta(hours=16, minutes=30)))  # Monday 21 December, 11:30 in New York
     assert "back on" in ephemeral(slack.command("resume acme"))
+    bot.settle()
     for instant in (clock.now + timedelta(minutes=1), day(22, timedelta(hours=12))):  # before Tuesday's call
         tick(store, settings, instant)
     after = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)

@@ -334,7 +334,13 @@ def fell_from_95(store: Store, customer: Customer, clock: FakeClock) -> None:
 
 @pytest.mark.parametrize("via", ["job", "status"])
 def test_a_drop_of_15_points_in_a_week_alerts_the_owner_once(
-    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings, via: str
+    slack: SlackRequests,
+    bot: BotServer,
+    store: Store,
+    clock: FakeClock,
+    fake_slack: FakeSlack,
+    settings: Settings,
+    via: str,
 ) -> None:
     customer = acme(slack, store)
     assert customer.id is not None
@@ -354,6 +360,7 @@ def test_a_drop_of_15_points_in_a_week_alerts_the_owner_once(
 
     # Later the same day and the next day: recomputed again, still down, but the owner already knows.
     ok(slack.command("status acme"))
+    bot.settle()  # status stores the score after the answer
     recompute_health(store, TEAM_ID, customer.id, clock.now + timedelta(hours=1))
     daily_health(store=store, client=client, now=clock.now + timedelta(days=1), settings=settings)
     run_tick(store=store, client=client, now=clock.now + timedelta(days=1, minutes=1), settings=settings)
@@ -557,11 +564,12 @@ def test_a_red_checkin_that_makes_the_health_fall_is_one_dm_saying_both_at_once(
 
 
 def test_a_paused_customer_is_told_no_health_drop(
-    slack: SlackRequests, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
+    slack: SlackRequests, bot: BotServer, store: Store, clock: FakeClock, fake_slack: FakeSlack, settings: Settings
 ) -> None:
     customer = acme(slack, store)
     assert customer.id is not None
     assert "health drops" in ok(slack.command("pause acme"))["text"]
+    bot.settle()  # the pause's rescore is stored after the answer, before the fall below is set up
     fell_from_95(store, customer, clock)
     client = make_client(settings)
     daily_health(store=store, client=client, now=clock.now, settings=settings)
