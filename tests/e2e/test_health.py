@@ -99,7 +99,7 @@ def test_status_shows_score_trend_reasons_and_views(
 
 
 def test_the_customer_card_shows_the_health_trend_as_status_does(
-    slack: SlackRequests, store: Store, clock: FakeClock
+    slack: SlackRequests, bot: BotServer, store: Store, clock: FakeClock
 ) -> None:
     """Issue #6: results feed "a per-customer health score with a trend"; `/partner show` said only "🟢 82"."""
     customer = acme(slack, store)
@@ -120,6 +120,7 @@ def test_the_customer_card_shows_the_health_trend_as_status_does(
             now=at,
         )
     status_trend = ok(slack.command("status acme"))["blocks"][1]["text"]["text"].split("`")[1]
+    bot.settle()  # status stores the score after the answer; the last week's save above is on the customer till then
     card = ok(slack.command("show acme"))
     health = next(f["text"] for b in card["blocks"] for f in b.get("fields", []) if f["text"].startswith("*Health*"))
     trend = health.split("`")[1]
@@ -347,7 +348,8 @@ def test_a_drop_of_15_points_in_a_week_alerts_the_owner_once(
     fell_from_95(store, customer, clock)
     client = make_client(settings)
     if via == "status":
-        ok(slack.command("status acme"))  # recomputes before the ack and owes the alert; the sender posts it
+        ok(slack.command("status acme"))  # shows the score now; its follow-up stores it and owes the alert
+        bot.settle()
     run_tick(store=store, client=client, now=clock.now, settings=settings)
     if via == "job":  # the health job runs after the sender: the alert it planned goes out with the next tick
         assert dms_to(fake_slack, "U0001", "health fell") == []

@@ -1169,6 +1169,7 @@ def test_their_view_alone_counts_until_we_rate_the_level_and_the_card_says_so(
     assert "*Our view:* not rated yet" in card
     assert "Counts in the health score as *Supplier* until we rate it ourselves." in card, card
     assert "They see us as a supplier" in json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    bot.settle()  # status stores today's score after the answer: not over the next day's
     # The next day's scheduled score (the daily job, in batches) reads their view as the answer's recompute did.
     clock.advance(days=1)
     report = run_tick(store=store, client=make_client(settings), now=clock.now, settings=settings)
