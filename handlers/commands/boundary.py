@@ -29,6 +29,7 @@ from handlers.boundaries_hooks import (
 )
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
+from handlers.commands.mend import boundary_mend, is_fix, is_undo, slip_mend
 from handlers.parsing import QUOTE_OPENERS, QUOTED_PHRASE, quoted_text, split_quoted, unescape
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
@@ -164,6 +165,8 @@ def boundary(call: CommandCall) -> Reply:
     action = rest[0].lower() if rest else "list"
     raw = call.args[words[used][1] :] if rest else ""
     handler = _HANDLERS.get(action)
+    if handler is None and (is_undo(action) or is_fix(action)):  # `unslip 2`, `delete 1`, `edit 2 "…"`: how to mend
+        raise UserError(slip_mend(customer.name) if action in ("unslip", "undo") else boundary_mend(customer.name))
     if handler is None:
         raise UserError(f"I don't know `{rest[0]}` for boundaries: use {', '.join(ACTIONS)}. Usage: `{USAGE}`")
     reply = handler(call, customer, raw)
@@ -273,6 +276,10 @@ def reminder_plan(call: CommandCall, customer: Customer, record: BoundaryRecord)
 
 
 def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
+    typed = raw.split()
+    if typed and len(typed) <= 2 and is_undo(typed[-1]) and (len(typed) == 1 or typed[0].lstrip("#").isdigit()):
+        # `slip undo`, `slip 2 undo`: someone taking a slip back, not logging one more with the note "undo".
+        raise UserError(slip_mend(customer.name, int(typed[0].lstrip("#")) if len(typed) == 2 else None))
     record, note = _number(raw, "slip", _records(call, customer), customer, active_by_default=True)
     logged = log_slip(
         call.store,

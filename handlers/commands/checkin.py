@@ -20,6 +20,7 @@ from handlers.blocks import mood_label
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
+from handlers.commands.mend import checkin_mend, is_fix, is_undo
 from handlers.parsing import parse_key_value, parse_mood, require_mood
 from schedules.health import customer_calendar
 from storage.models import Customer
@@ -140,6 +141,8 @@ def checkin(call: CommandCall) -> Reply:
     try:
         customer, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words], usage=USAGE)
     except UserError:
+        if words and (is_undo(words[0][0]) or is_fix(words[0][0])):  # `checkin delete`: no customer of that name
+            raise UserError(checkin_mend()) from None
         if len(words) < 2 or parse_mood(words[0][0]) is None:
             raise
         raise UserError(
@@ -147,6 +150,8 @@ def checkin(call: CommandCall) -> Reply:
             f"e.g. `/partner checkin {words[1][0]} {words[0][0]} …`. Usage: `{USAGE}`"
         ) from None
     used = len(words) - len(rest)
+    if rest and parse_mood(rest[0]) is None and (is_undo(rest[0]) or is_fix(rest[0])):  # `checkin acme undo`
+        raise UserError(checkin_mend(customer.name))
     mood = require_mood(rest[0] if rest else None, USAGE)
     typed = read_checkin_text(call.args[words[used][1] :])  # everything after the mood
     kind, flags, note = typed.kind, typed.flags, typed.note

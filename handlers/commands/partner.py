@@ -36,6 +36,7 @@ from handlers.commands.launch import USAGE as LAUNCH_USAGE
 from handlers.commands.launch import launch
 from handlers.commands.list import USAGE as LIST_USAGE
 from handlers.commands.list import list_customers
+from handlers.commands.mend import is_fix, is_undo, undo_reply
 from handlers.commands.show import USAGE as SHOW_USAGE
 from handlers.commands.show import show
 from handlers.commands.snooze import PAUSE_USAGE, RESUME_USAGE, pause, resume, snooze
@@ -109,7 +110,9 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "snooze", SNOOZE_USAGE, "No nudges about a customer for a while; anyone can snooze.", snooze, gives_back=True
     ),
     Subcommand("pause", PAUSE_USAGE, "Stop a customer's nudges and alerts until resumed (owner or admins).", pause),
-    Subcommand("resume", RESUME_USAGE, "Turn a paused or snoozed customer's nudges back on.", resume),
+    Subcommand(
+        "resume", RESUME_USAGE, "Turn a paused or snoozed customer's nudges back on.", resume, aliases=("unpause",)
+    ),
     Subcommand(
         "upcoming", UPCOMING_USAGE, "The next nudges, in each customer's local time.", upcoming, aliases=("next",)
     ),
@@ -174,10 +177,20 @@ def partner_command(
         reply(ack, help_reply(SUBCOMMANDS))
         return
     subcommand, suggestion = route(word)
+    if subcommand is None and (is_undo(word) or is_fix(word)):
+        # `/partner undo`: nothing of that name, and "did you mean `/partner edit`?" would not help; how to mend it.
+        context[OUTCOME_KEY] = "user_error"
+        reply(ack, {"text": undo_reply(word) + _typed(command, args)})
+        return
+    if subcommand is None and word.lower() == "unsnooze":  # "did you mean snooze?" would read as snoozing again
+        context[OUTCOME_KEY] = "user_error"
+        customer = args.strip() or "<customer>"
+        text = f"To lift a snooze: `/partner snooze {customer} off` (anyone may; nothing it put off comes back)."
+        reply(ack, {"text": text})
+        return
     if subcommand is None:
         intro = f"I don't know `{word}`." + (f" Did you mean `/partner {suggestion}`?" if suggestion else "")
-        if args.strip():  # `/partner chekin acme green <a long note>`: the note is given back, as a refused checkin's
-            intro += f"{YOU_TYPED}`{command.get('command') or '/partner'} {(command.get('text') or '').strip()}`"
+        intro += _typed(command, args)  # `/partner chekin acme green <a long note>`: the note is given back
         context[OUTCOME_KEY] = "user_error"  # answered with help, yet a mistyped command: /metrics must say so
         reply(ack, help_reply(SUBCOMMANDS, intro=intro))
         return
@@ -225,6 +238,13 @@ def partner_command(
                 clock=clock,
                 publisher=publisher_of(context),
             )
+
+
+def _typed(command: dict[str, Any], args: str) -> str:
+    """The command given back, when more than its first word was typed (a note is not lost)."""
+    if not args.strip():
+        return ""
+    return f"{YOU_TYPED}`{command.get('command') or '/partner'} {(command.get('text') or '').strip()}`"
 
 
 def reply(ack: Ack, answer: Reply) -> None:

@@ -1,0 +1,80 @@
+"""A user putting their own mistake right: what they can type to take something back, and what they are told.
+
+Partner keeps what was logged (check-ins, slips); every way a user tries to take one back is answered with how to put
+it right, never with a bare "I don't know" nor, for `slip undo`, one more slip. Signed commands, the fake Slack.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.store import Store
+from tests.e2e.test_checkins import acme
+from tests.e2e.test_foundation import add_acme, ephemeral
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer
+
+
+@pytest.mark.parametrize("typed", ["undo", "delete acme", "withdraw", "Remove acme red wrong customer"])
+def test_undo_as_a_command_says_how_each_thing_is_put_right(slack: SlackRequests, store: Store, typed: str) -> None:
+    add_acme(slack)
+    text = ephemeral(slack.command(typed))
+    word = typed.split()[0].lower()
+    assert text.startswith(f"There is no `/partner {word}`: Partner keeps what was logged.")
+    for way in ("correction:", "snooze &lt;customer&gt; off", "/partner resume", "/partner restore", "retire"):
+        assert way in text
+    assert ("You typed: " in text) == (" " in typed)  # what was typed after the word is given back
+    assert "Did you mean" not in text and "/partner help [command]" not in text  # not the whole help list
+
+
+@pytest.mark.parametrize(
+    ("typed", "named"),
+    [
+        ("checkin delete", "&lt;customer&gt;"),
+        ("checkin withdraw acme", "&lt;customer&gt;"),
+        ("checkin acme undo", "Acme Corp"),
+        ("checkin acme fix the mood was yellow", "Acme Corp"),
+    ],
+)
+def test_taking_back_a_check_in_says_it_is_kept_and_how_to_log_the_right_one(
+    slack: SlackRequests, store: Store, bot: BotServer, typed: str, named: str
+) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("checkin acme red wrong customer"))
+    text = ephemeral(slack.command(typed))
+    assert "one can't be withdrawn or edited" in text
+    assert f"`/partner checkin {named} &lt;mood&gt; correction: &lt;note…&gt;`" in text
+    assert f"You typed: `/partner {typed}`" in text
+    bot.settle()
+    customer = acme(store)
+    assert customer.id is not None
+    assert [c.note for c in store.checkins(team_id=TEAM_ID, customer_id=customer.id)] == ["wrong customer"]
+
+
+def test_unpause_resumes_and_unsnooze_names_snooze_off(slack: SlackRequests, store: Store, bot: BotServer) -> None:
+    add_acme(slack)
+    ephemeral(slack.command("pause acme"))
+    assert "are back on" in ephemeral(slack.command("unpause acme"))  # not "did you mean `/partner pause`?"
+    bot.settle()
+    assert acme(store).paused_at is None
+    text = ephemeral(slack.command("unsnooze acme"))
+    assert text.startswith("To lift a snooze: `/partner snooze acme off`")
+
+
+def test_slip_undo_logs_no_slip_and_says_a_slip_is_kept(slack: SlackRequests, store: Store, bot: BotServer) -> None:
+    add_acme(slack)
+    ephemeral(slack.command('boundary acme add "Reply within one day" kind=response_time value=1d'))
+    ephemeral(slack.command("boundary acme activate 1"))
+    ephemeral(slack.command("boundary acme slip 1 wrong one"))
+    for typed in ("slip undo", "slip 1 undo", "unslip 1"):
+        text = ephemeral(slack.command(f"boundary acme {typed}"))
+        assert "Partner keeps every slip as it was logged: one can't be taken back." in text, typed
+    for typed in ("delete 1", "edit 1 “Reply within two days”"):  # a typo in an agreement: retire, add again
+        text = ephemeral(slack.command(f"boundary acme {typed}"))
+        assert text.startswith("An agreement can't be deleted or reworded: retire it"), typed
+    bot.settle()
+    customer = acme(store)
+    assert customer.id is not None
+    (record,) = store.boundary_records(team_id=TEAM_ID, customer_id=customer.id)
+    assert [s.note for s in record.slips] == ["wrong one"]
+    assert record.rule.status == "active"
