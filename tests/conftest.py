@@ -21,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ import pytest
 import yaml
 
 from bot.app import create_app
+from bot.logs import ContextThreadPool
 from bot.settings import Settings
 from handlers.home_publisher import HomePublisher
 from handlers.permissions import GUEST_CHECKS
@@ -53,6 +55,35 @@ def home_refreshes_on_demand(monkeypatch: pytest.MonkeyPatch) -> None:
     step never lands in the middle of a test counting Slack calls, or in the next test. Tests of the debounce pass
     their own `home_publisher` to create_app."""
     monkeypatch.setattr("bot.app.HomePublisher", lambda: HomePublisher(timer=HeldTimer))
+
+
+# Seconds each follow-up (the work after an answer: Bolt's lazy listeners, AfterAck) waits before it runs, so a test
+# that reads what a follow-up writes before `bot.settle()` fails every time instead of on a loaded machine.
+SLOW_FOLLOW_UPS = float(os.environ.get("PARTNER_TEST_SLOW_FOLLOW_UPS") or 0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "follow_ups_on_time: never slowed by PARTNER_TEST_SLOW_FOLLOW_UPS (the test times the follow-ups)"
+    )
+
+
+@pytest.fixture(autouse=True)
+def follow_ups_run_late(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PARTNER_TEST_SLOW_FOLLOW_UPS, every task of an app's follow-up pool starts that late. Only follow-ups use
+    the pool: listeners answer in the request's thread (process_before_response), Bolt submits only lazy ones."""
+    if SLOW_FOLLOW_UPS <= 0 or request.node.get_closest_marker("follow_ups_on_time"):
+        return
+    submit = ContextThreadPool.submit
+
+    def submit_late(pool: ContextThreadPool, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        def late() -> Any:
+            time.sleep(SLOW_FOLLOW_UPS)
+            return fn(*args, **kwargs)
+
+        return submit(pool, late)
+
+    monkeypatch.setattr(ContextThreadPool, "submit", submit_late)
 
 
 @pytest.fixture(autouse=True)
