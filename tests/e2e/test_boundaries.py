@@ -383,12 +383,13 @@ def test_the_jobs_follow_the_configured_hold_period(
 
 
 def test_reminders_move_off_a_holiday_and_stop_while_paused(
-    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+    slack: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
 ) -> None:
     clock.set(ny(2027, 1, 13, 10))
     ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> country=US"))
     ephemeral(slack.command(f'boundary acme add "{FIRST}" kind=response_time value=1d'))
     ephemeral(slack.command("boundary acme activate 1"))
+    bot.settle()  # add's follow-up joins #acme, where the reminder is posted
     # Monday 18 January 2027 is Martin Luther King Jr. Day: no reminder; it goes out on Tuesday instead.
     tick(store, settings, ny(2027, 1, 18, 9, 30))
     assert channel_posts(fake_slack, "C0ACME") == []
