@@ -162,3 +162,20 @@ def test_readmes_first_screen_is_two_commands_and_ci_runs_the_test_one() -> None
     assert len(commands) == 2, commands
     assert "partner-bot serve" in commands[0] and "pytest" in commands[1]
     assert commands[1].strip() in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_add_and_edit_show_every_key_they_take_in_their_usage_and_readmes_row() -> None:
+    """The keys `add`/`edit` read are one table (customer_args): their usage lines (which `/partner help` shows) and
+    README's rows name each, and no other, as `key=`, `@owner` or `#channel`."""
+    from handlers.commands.add import USAGE as ADD_USAGE
+    from handlers.commands.customer_args import ADD_KEYS, EDIT_KEYS
+    from handlers.commands.edit import USAGE as EDIT_USAGE
+
+    rows = readme_command_rows()
+    for name, usage, keys in (("add", ADD_USAGE, ADD_KEYS), ("edit", EDIT_USAGE, EDIT_KEYS)):
+        shown = set(re.findall(r"\b([a-z]+)=", usage)) | set(re.findall(r"\[[@#]([a-z]+)\b", usage))
+        assert shown == set(keys), f"/partner {name}: usage shows {sorted(shown)}, the command takes {sorted(keys)}"
+        (row,) = [r for r in rows if r.startswith(f"`/partner {name} ")]
+        line = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith(f"| {row}"))
+        missing = [k for k in keys if not re.search(rf"(?:\b{k}=|[@#]{k}\b)", line)]
+        assert not missing, f"/partner {name}: README's row does not name {missing}"

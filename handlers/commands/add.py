@@ -19,7 +19,14 @@ from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.customers import cadence_text, customer_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import next_nudge_sentence
-from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
+from handlers.commands.customer_args import (
+    ADD_KEYS,
+    UNSET,
+    parse_customer_args,
+    setting_without_equals,
+    told_with_usage,
+    usage_line,
+)
 from handlers.parsing import unescape
 from handlers.slack_names import plain_names
 from schedules.people import plan_owner_change
@@ -28,10 +35,7 @@ from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
-USAGE = (
-    "/partner add <name> [#channel] [@owner] [tz=Area/City] [country=CC] [cadence=…] [week=mon-fri] "
-    "[summary=on|off] [ideal=<days>] [max=<days>]"
-)
+USAGE = usage_line("/partner add <name>", ADD_KEYS, channel="#channel")
 
 
 def user_timezone(client: WebClient, user_id: str) -> str | None:
@@ -202,7 +206,7 @@ def add(call: CommandCall) -> Reply:
     again = call.store.customer_added_by(team_id=call.team_id, request_key=request_key)
     if again is not None:  # Slack retried this very command: answer as the first delivery did
         return {"text": added_text(again)}
-    args = parse_customer_args(call.args, usage=USAGE, names=plain_names(call.client, usage=USAGE))
+    args = parse_customer_args(call.args, usage=USAGE, keys=ADD_KEYS, names=plain_names(call.client, usage=USAGE))
     if not args.name_words:
         raise UserError(f"What's the customer called? Usage: `{USAGE}`")
     if (meant := setting_without_equals(args.name_words)) is not None:  # else read as part of the name

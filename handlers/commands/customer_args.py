@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import difflib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +24,80 @@ from handlers.parsing import (
 SPACED_KEYS = frozenset({"cadence", "name", "week"})
 _CLEAR = frozenset({"none", "off", "-"})
 UNSET = "unset"
+
+# Every key `add` and `edit` read, with how their usage lines write it: the one table their usage lines, the answer to
+# a key they do not take, `/partner help` (which shows the usage) and README's rows are made from or checked against
+# (tests/test_docs.py). @owner and #channel are Slack mentions; `owner=` and `channel=` take them too.
+KEY_FORMS: dict[str, str] = {
+    "name": "name=…",
+    "owner": "@owner",
+    "channel": "#channel|channel=none",
+    "tz": "tz=Area/City",
+    "country": "country=CC",
+    "week": "week=mon-fri",
+    "cadence": "cadence=…",
+    "summary": "summary=on|off",
+    "ideal": "ideal=<days>",
+    "max": "max=<days>",
+}
+ADD_KEYS: tuple[str, ...] = ("channel", "owner", *SETTING_KEYS)  # the name comes first, not as name=
+EDIT_KEYS: tuple[str, ...] = ("name", "owner", "channel", *SETTING_KEYS)
+# Words people write for a key, answered with the key meant; a typo (`chanel=`, `contry=`) is found by its spelling.
+KEY_SYNONYMS = {
+    "timezone": "tz",
+    "time_zone": "tz",
+    "zone": "tz",
+    "holidays": "country",
+    "region": "country",
+    "workweek": "week",
+    "working_week": "week",
+    "days": "week",
+    "summaries": "summary",
+    "user": "owner",
+    "rename": "name",
+}
+
+
+def usage_line(head: str, keys: Sequence[str], **forms: str) -> str:
+    """`head` followed by each key as KEY_FORMS writes it (or as `forms` does for this command)."""
+    return head + " " + " ".join(f"[{forms.get(key, KEY_FORMS[key])}]" for key in keys)
+
+
+def meant_key(typed: str, keys: Sequence[str]) -> str | None:
+    """The key a near miss (`timezone`, `chanel`, `Owner`) stands for, among `keys`; None when none is close."""
+    typed = typed.lower()
+    if typed in keys:
+        return typed
+    if KEY_SYNONYMS.get(typed) in keys:
+        return KEY_SYNONYMS[typed]
+    close = difflib.get_close_matches(typed, keys, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def unknown_key_text(key: str, value: str, keys: Sequence[str]) -> str:
+    """The key named back with the setting meant, value and all, and every key the command takes."""
+    meant = meant_key(key, keys)
+    hint = f" Did you mean `{meant}={value.strip()}`?" if meant else ""
+    return f"Unknown option '{key}='.{hint} You can set {', '.join(k + '=' for k in keys)}."
+
+
+def _spaced_equals(tokens: list[str], keys: Sequence[str], usage: str) -> None:
+    """`tz =Europe/Berlin`, `tz = Europe/Berlin` or `tz= Europe/Berlin`: a setting with a space around its `=`
+    is named back with the setting meant, instead of being read as part of the name or refused as a stray word."""
+    for i, token in enumerate(tokens):
+        typed: str | None = None
+        if i and token.startswith("=") and meant_key(tokens[i - 1], keys) is not None:
+            key, value = tokens[i - 1], token[1:] or (tokens[i + 1] if i + 1 < len(tokens) else "")
+            typed = " ".join(tokens[i - 1 : i + 1 if token != "=" else i + 2])
+        elif (pair := parse_key_value(token)) and not pair[1] and pair[0] not in SPACED_KEYS and i + 1 < len(tokens):
+            key, value = pair[0], tokens[i + 1]
+            typed = f"{token} {value}"
+            if parse_key_value(value) is not None or value.startswith("="):
+                continue
+        if typed is None:
+            continue
+        meant = f"`{meant_key(key, keys) or key.lower()}={value}`" if value else f"`{meant_key(key, keys) or key}=…`"
+        raise UserError(f"'{typed}' has a space around its '=': did you mean {meant}? Usage: `{usage}`")
 
 
 @dataclass
@@ -82,15 +157,23 @@ def _refuse_other_mention(token: str, *, usage: str) -> None:
 
 
 def parse_customer_args(
-    text: str, *, usage: str, channel_names_customer: bool = False, names: PlainNames | None = None
+    text: str,
+    *,
+    usage: str,
+    keys: Sequence[str],
+    channel_names_customer: bool = False,
+    names: PlainNames | None = None,
 ) -> CustomerArgs:
-    """`channel_names_customer` (edit): a picked #channel in first place names the customer by its channel.
+    """`keys`: the key=value settings the command takes (ADD_KEYS, EDIT_KEYS); any other is named back.
+    `channel_names_customer` (edit): a picked #channel in first place names the customer by its channel.
     `names`: how a plain #channel or @owner is looked up by its name."""
     args = CustomerArgs()
     last_key: str | None = None
     earlier: dict[str, str] = {}  # a setting typed twice: its first value, checked against the last once complete
-    for i, token in enumerate(tokenize(text, usage=usage, inner_quotes=True)):
-        token = typed_domain(token)  # `add Monday.com`: Slack sends the name as a link to it
+    # `add Monday.com`: Slack sends the name as a link to it
+    tokens = [typed_domain(token) for token in tokenize(text, usage=usage, inner_quotes=True)]
+    _spaced_equals(tokens, keys, usage)
+    for i, token in enumerate(tokens):
         pair = parse_key_value(token)
         if pair is not None:
             pair = (pair[0], typed_domain(pair[1]))
@@ -128,6 +211,9 @@ def parse_customer_args(
                 earlier.setdefault(key, args.options[key])
             args.options[key] = value
             last_key = key
+    if unknown := [key for key in args.options if key not in keys]:
+        told = "\n".join(unknown_key_text(key, args.options[key], keys) for key in unknown)
+        raise UserError(f"{told} Usage: `{usage}`")
     for key, value in args.options.items():
         value = unescape(value).strip().strip('"“”').strip()
         if not value:

@@ -13,7 +13,14 @@ from handlers.blocks.customers import customer_modal
 from handlers.commands.add import calendar_mismatch_text, check_owner, tell_owner_change
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import moved_call_text
-from handlers.commands.customer_args import UNSET, parse_customer_args, setting_without_equals, told_with_usage
+from handlers.commands.customer_args import (
+    EDIT_KEYS,
+    UNSET,
+    parse_customer_args,
+    setting_without_equals,
+    told_with_usage,
+    usage_line,
+)
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
 from handlers.slack_names import plain_names
@@ -21,10 +28,7 @@ from schedules.cadence import plan_call_moved_into_the_past
 from storage.customers import EDITABLE
 from storage.models import Customer, CustomerEvent
 
-USAGE = (
-    "/partner edit <customer> [name=…] [@owner] [#channel|channel=none] [tz=…] [country=…] [week=…] "
-    "[cadence=…] [summary=on|off] [ideal=<days>] [max=<days>]"
-)
+USAGE = usage_line("/partner edit <customer>", EDIT_KEYS)
 LABELS = {
     "name": "name",
     "owner_id": "owner",
@@ -97,7 +101,7 @@ def edit(call: CommandCall) -> Reply:
     if again is not None:  # Slack delivered this very command again: answer as the first delivery did
         return {"text": describe_changes(again[0], changes_of(again[1]))}
     args = parse_customer_args(
-        call.args, usage=USAGE, channel_names_customer=True, names=plain_names(call.client, usage=USAGE)
+        call.args, usage=USAGE, keys=EDIT_KEYS, channel_names_customer=True, names=plain_names(call.client, usage=USAGE)
     )
     customer, rest = find_customer(call.store, team_id=call.team_id, words=args.name_words, usage=USAGE)
     if rest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -288,6 +289,53 @@ def test_a_setting_typed_without_its_equals_sign_is_not_made_part_of_the_name(
     text = ephemeral(slack.command(f"add {typed}"))
     assert f"did you mean `{meant}`?" in text and "Usage: `/partner add" in text
     assert store.customers(team_id=TEAM_ID) == []
+
+
+def keys_of_usage(usage: str) -> set[str]:
+    """The keys a usage line shows: `key=…`, `@owner`, `#channel`."""
+    return set(re.findall(r"\b([a-z]+)=", usage)) | set(re.findall(r"\[[@#]([a-z]+)\b", usage))
+
+
+@pytest.mark.parametrize("command", ["add Initech", "edit acme"])
+def test_an_unknown_key_is_answered_with_every_key_the_usage_line_shows(
+    slack: SlackRequests, store: Store, command: str
+) -> None:
+    add_acme(slack)
+    text = ephemeral(slack.command(f"{command} colour=blue"))
+    offered, usage = re.fullmatch(r"Unknown option 'colour='\. You can set (.*)\. Usage: `(.*)`", text).groups()
+    assert set(offered.replace("=", "").split(", ")) == keys_of_usage(usage), text
+    assert {"name", "owner", "channel"} & keys_of_usage(usage) >= (
+        {"owner", "channel"} if "add" in command else {"name"}
+    )
+    help_text = ephemeral(slack.command(f"help {command.split()[0]}"))
+    assert usage.replace("&lt;", "<").replace("&gt;", ">") in help_text.replace("&lt;", "<").replace("&gt;", ">")
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("chanel=<#C0ACME|acme>", "channel=<#C0ACME|acme>"),
+        ("timezone=Europe/Berlin", "tz=Europe/Berlin"),
+        ("Country=de contry=fr", "country=fr"),
+        ("tz =Europe/Berlin", "tz=Europe/Berlin"),
+        ("tz = Europe/Berlin", "tz=Europe/Berlin"),
+        ("tz= Europe/Berlin", "tz=Europe/Berlin"),
+        ("timezone =Europe/Berlin", "tz=Europe/Berlin"),
+        ("owner =<@U0002|sam>", "owner=<@U0002|sam>"),
+    ],
+)
+@pytest.mark.parametrize("command", ["add Initech", "edit acme corp"])
+def test_a_near_miss_key_is_named_back_with_the_setting_meant(
+    slack: SlackRequests, store: Store, command: str, typed: str, meant: str
+) -> None:
+    add_acme(slack)
+    text = ephemeral(slack.command(f"{command} {typed}"))
+    assert f"id you mean `{meant}`?" in text and "Usage: `/partner " + command.split()[0] in text, text
+    # Nothing typed was taken into a name or half applied.
+    assert [(c.name, c.tz, c.country, c.owner_id) for c in store.customers(team_id=TEAM_ID)] == [
+        ("Acme Corp", "America/New_York", None, "U0001")
+    ]
 
 
 def test_names_holding_a_settings_word_are_still_names(slack: SlackRequests, store: Store) -> None:

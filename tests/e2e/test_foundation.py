@@ -71,7 +71,7 @@ def test_help_on_one_subcommand_shows_its_usage(slack: SlackRequests, text: str)
 
 
 def test_help_on_add_names_every_setting_add_takes(slack: SlackRequests, store: Store) -> None:
-    usage = "/partner add &lt;name&gt; [#channel] [@owner] [tz=Area/City] [country=CC] [cadence=…] [week=mon-fri] "
+    usage = "/partner add &lt;name&gt; [#channel] [@owner] [tz=Area/City] [country=CC] [week=mon-fri] [cadence=…] "
     usage += "[summary=on|off] [ideal=&lt;days&gt;] [max=&lt;days&gt;]"
     assert usage in ephemeral(slack.command("help add"))
     # Each is taken as help says: summary=off keeps check-ins out of the channel, ideal=/max= set the windows.
