@@ -72,6 +72,7 @@ import contextvars
 import functools
 import heapq
 import itertools
+import json
 import logging
 import os
 import socket
@@ -113,6 +114,7 @@ from schedules.slack_http import (
 )
 from storage.checkins import CHECKIN_SUMMARY, OWNER_ALERT  # what a check-in's follow-up could not send
 from storage.models import CheckIn, Nudge
+from storage.nudges import DIGEST_PART
 from storage.store import Store
 from storage.workspaces import UNINSTALLED
 
@@ -284,16 +286,22 @@ def decorate(message: Message, nudge: Nudge, sent_at: datetime) -> Message:
     return replace(message, blocks=[*message.blocks, late_note(nudge.due_at)])
 
 
-def compose(messages: Sequence[Message]) -> Message:
-    """One message, or an owner digest of several DMs to the same person."""
-    if len(messages) == 1:
+def compose(messages: Sequence[Message], part: Sequence[int] | None = None) -> Message:
+    """One message, or an owner digest of several DMs to the same person. `part`: [part, parts, things] when the
+    digest is one of several messages (Slack's limits): each says so, else a busy morning reads "16 things need
+    you now" four times, and the notification, which shows the text alone, never says there is more."""
+    if len(messages) == 1 and not part:
         return messages[0]
     lines = [m.digest or m.text for m in messages]
-    header = f":bell: *{len(messages)} things need you now:*"
+    things = f"{len(messages)} things need you now"
+    if part:
+        number, parts, total = part
+        things = f"{total} things need you now (part {number} of {parts})"
+    header = f":bell: *{things}:*"
     blocks: list[dict[str, Any]] = [section(header)]
     for message in messages:
         blocks.extend([*message.blocks, {"type": "divider"}])
-    text = f"{len(messages)} things need you now: " + "; ".join(lines)
+    text = f"{things}: " + "; ".join(lines)
     # Cut as every text is (handlers.blocks.truncate): never inside an `&amp;` or a mention, which would read "&am".
     return Message(text=truncate(text, MAX_TEXT), blocks=blocks[:-1], user=messages[0].user)
 
@@ -1020,11 +1028,20 @@ def _deliver(run: _Run, claimed: list[int]) -> int:
             if pacing.add(lanes) == 0 and lanes:
                 took = time.monotonic() - rendering
                 _render_later(pacing, run.options, took=took, share=(time.process_time() - cpu) / max(took, 1e-6))
+        outgoing_dms: dict[str, list[_Outgoing]] = {}
+        parts: dict[int, list[int] | None] = {}
         for (team_id, user), items in dms.items():
-            outgoing = [
-                _Outgoing([n for n, _ in group], compose([m for _, m in group])) for group in _digest_groups(items)
-            ]
-            pacing.add({_lane(team_id, None, user): outgoing})
+            groups = _digest_groups(items)
+            outgoing = []
+            for number, group in enumerate(groups, start=1):
+                part = [number, len(groups), len(items)] if len(groups) > 1 else None
+                for nudge, _ in group:
+                    if nudge.id is not None and nudge.payload.get(DIGEST_PART) != part:
+                        parts[nudge.id] = part  # a row sent before in another part is told its part now
+                outgoing.append(_Outgoing([n for n, _ in group], compose([m for _, m in group], part)))
+            outgoing_dms[_lane(team_id, None, user)] = outgoing
+        run.store.note_digest_parts(parts=parts, claimer=run.claimer)  # before the posts: the redraws read it
+        pacing.add(outgoing_dms)
 
     delivered = [0]
 
@@ -1450,7 +1467,9 @@ def refresh_message(
         messages.append(decorate(result, nudge, nudge.sent_at or now))
     if not messages:
         return False
-    message = compose(messages)
+    # The part of an owner's digest it went out as, as every nudge of it recorded (storage.nudges.note_digest_parts).
+    told = {json.dumps(n.payload.get(DIGEST_PART)) for n in nudges}
+    message = compose(messages, json.loads(told.pop()) if len(told) == 1 else None)
     try:
         client_for(client, team_id).chat_update(channel=channel_id, ts=ts, text=message.text, blocks=message.blocks)
     except NotInstalled as e:

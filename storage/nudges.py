@@ -163,6 +163,10 @@ def _write_transaction(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# The payload key of the part of an owner's digest a nudge went out in (note_digest_parts).
+DIGEST_PART = "digest_part"
+
+
 class NudgeQueries(StoreBase):
     # ------------------------------------------------------------------ planning
 
@@ -761,6 +765,27 @@ class NudgeQueries(StoreBase):
             session.add(row)
             session.commit()
             return row.id
+
+    def note_digest_parts(self, *, parts: dict[int, list[int] | None], claimer: str) -> None:
+        """Records, on rows this sender holds and has not posted yet, which part of an owner's digest each goes out
+        in ([part, parts, things]; None: not one of several parts), so that the redraw after a click, which rebuilds
+        a digest from its own nudges, still says "part 2 of 4". Written before the post: no click can race it."""
+        if not parts:
+            return
+        with self.session() as session:
+            _write_transaction(session)
+            for chunk in in_chunks(list(parts)):
+                rows = session.exec(
+                    select(Nudge).where(
+                        col(Nudge.id).in_(chunk), Nudge.claimed_by == claimer, _status_by_id() == "claimed"
+                    )
+                )
+                for row in rows:
+                    part = parts[row.id or 0]
+                    payload = {k: v for k, v in row.payload.items() if k != DIGEST_PART}
+                    row.payload = {**payload, DIGEST_PART: part} if part else payload
+                    session.add(row)
+            session.commit()
 
     def nudges(
         self,

@@ -5,7 +5,7 @@ surface a person reads, within Slack's limits and still usable: nothing cut shor
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,11 +14,13 @@ import schedules.cadence
 from bot.app import make_client
 from bot.settings import Settings
 from handlers.blocks import plain
-from handlers.ids import CHECKIN_CUSTOMER
+from handlers.ids import CHECKIN_CUSTOMER, NUDGE_SKIP
 from schedules.cadence import send_nudges
 from schedules.health import HEALTH_DROP
+from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
 from storage.store import Store
+from tests.e2e.test_cadence import button_message
 from tests.fake_slack import MAX_MESSAGE_BLOCKS_TEXT, FakeSlack, blocks_text_length
 from tests.slack_requests import SlackRequests, offered_options
 from tests.utils import TEAM_ID, FakeClock
@@ -198,3 +200,35 @@ def test_the_digest_of_forty_customers_at_risk_named_with_slacks_formatting_char
     overdue = next(s for s in sections if "Overdue (40)" in s)
     assert at_risk.endswith(" more") and overdue.endswith(" more") and not any(s.endswith("…") for s in sections)
     assert blocks_text_length(reply["blocks"]) <= MAX_MESSAGE_BLOCKS_TEXT
+
+
+def test_an_owners_fifty_calls_come_in_digests_that_say_which_part_each_is_even_once_a_click_redraws_one(
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    busy_team: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dana's 50 daily calls at 09:00 fit in four DMs (Slack's 50 blocks): her phone showed "16 things need you now"
+    three times and "2 things need you now", as if each were all. Each part says so now, in the text the
+    notification shows and on the message, and the redraw after a Skip (rebuilt from that part's own nudges) too."""
+    monkeypatch.setattr(schedules.cadence, "SENDER_OPTIONS", SenderOptions(interval=0.0))
+    nine = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # Thursday 09:00 in New York
+    assert not run_tick(store=store, client=make_client(settings), now=nine, settings=settings).failed
+    dm = fake_slack._dm_by_user["U0001"]
+    parts = fake_slack.messages[dm]
+    said = [f"50 things need you now (part {n} of 4)" for n in range(1, 5)]
+    assert [p["text"].split(":")[0] for p in parts] == said
+    assert [p["blocks"][0]["text"]["text"] for p in parts] == [f":bell: *{s}:*" for s in said]
+    second = parts[1]
+    actions = next(b for b in second["blocks"] if b["type"] == "actions")
+    skip = next(e for e in actions["elements"] if e["action_id"] == NUDGE_SKIP)
+    clock.set(nine + timedelta(minutes=5))
+    slack.block_action(NUDGE_SKIP, value=skip["value"], channel_id=dm, message=button_message(second))
+    (update,) = fake_slack.wait_for("chat.update")
+    assert update.params["ts"] == second["ts"] and update.params["text"].startswith(f"{said[1]}: ")
+    redrawn = next(m for m in fake_slack.messages[dm] if m["ts"] == second["ts"])
+    assert redrawn["blocks"][0]["text"]["text"] == f":bell: *{said[1]}:*"
+    assert "Skipped for today by <@U0001>" in json.dumps(redrawn["blocks"])
