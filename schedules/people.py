@@ -9,7 +9,7 @@ the owner it was moved away from who moved it — else the first they hear of it
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from handlers.blocks import command_name, mrkdwn_name, section
 from handlers.blocks.customers import cadence_text
@@ -93,9 +93,25 @@ def plan_owner_change(
     if customer.id is None or not owner or owner == previous_id:
         return 0
     payload = {"by": by, "from": previous_id, "to": owner, "next": next_call}
+    # Moved to the wrong person and back before the notices went out: whoever was not told of the first move is not
+    # told of this one either — no "you own it now" for what they owned all along (their "moved from you" still
+    # waits, and is dropped as it goes: it came back), no "moved from you" for what they never heard they had.
+    untold = {
+        (n.kind, n.recipient_id)
+        for n in store.nudges(
+            team_id=customer.team_id,
+            kinds=[NEW_OWNER_NOTICE, OWNER_MOVED_NOTICE],
+            due_after=now - timedelta(days=1),
+            statuses=["pending"],
+            customer_ids=[customer.id],
+        )
+    }
     planned = 0
-    for kind, recipient in ((NEW_OWNER_NOTICE, owner), (OWNER_MOVED_NOTICE, previous_id)):
-        if recipient and recipient != by:
+    for kind, recipient, unheard in (
+        (NEW_OWNER_NOTICE, owner, (OWNER_MOVED_NOTICE, owner)),
+        (OWNER_MOVED_NOTICE, previous_id, (NEW_OWNER_NOTICE, previous_id)),
+    ):
+        if recipient and recipient != by and unheard not in untold:
             planned += tell_once(
                 store,
                 team_id=customer.team_id,
@@ -140,11 +156,13 @@ def render_new_owner(nudge: Nudge, store: Store, now: datetime) -> Message | Ski
 
 def render_owner_moved(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
-    previous, owner = str(nudge.payload.get("from") or ""), str(nudge.payload.get("to") or "")
+    previous = str(nudge.payload.get("from") or "")
     if customer is None or customer.archived_at is not None:
         return Skip("customer gone or archived", "cancelled")
     if customer.owner_id == previous:
         return Skip("moved back to them since", "cancelled")
+    # Whom it is with now: moved on again since (to the wrong person, then the right one), the notice names the latter.
+    owner = customer.owner_id or str(nudge.payload.get("to") or "")
     if nudge.status != "sent" and store.owner_deactivations(team_id=nudge.team_id, user_id=previous):
         return Skip("the previous owner is deactivated in Slack", "cancelled")
     by = str(nudge.payload.get("by") or "")

@@ -168,3 +168,41 @@ def test_the_add_and_edit_forms_tell_the_new_and_previous_owner_once(
     assert len(dms(fake_slack, "U0001")) == 2, dms(fake_slack, "U0001")
     (customer,) = store.customers(team_id=TEAM_ID)
     assert customer.owner_id == "U0001"
+
+
+def test_an_owner_changed_to_the_wrong_person_and_back_before_the_dms_go_tells_nobody(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock, bot: BotServer
+) -> None:
+    """Sam, an admin, picks Lee for Dana's customer by mistake and puts Dana back a moment later: before, Dana got
+    "Sam made you the owner of Acme" for what she owned all along, and Lee "Sam moved Acme from you to Dana" for what
+    Lee never heard they had."""
+    answered(slack.command("add Acme <#C0ACME|acme> <@U0001|dana> cadence=weekly tue 10:00"))
+    answered(slack.command("edit acme <@U0003|lee>", user_id="U0002"))
+    answered(slack.command("edit acme <@U0001|dana>", user_id="U0002"))
+    bot.settle()
+    tick(store, settings, clock)
+    tick(store, settings, clock)
+    assert (dms(fake_slack, "U0001"), dms(fake_slack, "U0003")) == ([], [])
+
+    # Moved on again before the DMs went (to Lee by mistake, then Wren): Dana hears it is with Wren, Lee nothing.
+    fake_slack.add_user("U0004", name="wren", tz="Europe/London")
+    answered(slack.command("edit acme <@U0003|lee>", user_id="U0002"))
+    answered(slack.command("edit acme <@U0004|wren>", user_id="U0002"))
+    bot.settle()
+    tick(store, settings, clock)
+    tick(store, settings, clock)
+    assert dms(fake_slack, "U0001") == [
+        ":arrows_counterclockwise: <@U0002> moved *Acme* from you to <@U0004>: its nudges and alerts go to them now."
+    ]
+    assert dms(fake_slack, "U0003") == []
+    (wrens,) = dms(fake_slack, "U0004")
+    assert wrens.startswith(":handshake: <@U0002> made you the owner of *Acme* (<#C0ACME>).")
+
+    # Once the DMs went out, putting it back is news to both, each told once.
+    answered(slack.command("edit acme <@U0001|dana>", user_id="U0002"))
+    bot.settle()
+    tick(store, settings, clock)
+    assert dms(fake_slack, "U0004")[1:] == [
+        ":arrows_counterclockwise: <@U0002> moved *Acme* from you to <@U0001>: its nudges and alerts go to them now."
+    ]
+    assert dms(fake_slack, "U0001")[1].startswith(":handshake: <@U0002> made you the owner of *Acme* (<#C0ACME>).")
