@@ -26,7 +26,7 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.checkins import channel_gone, local_day_bounds, owner_alert
 from domain.customers import work_calendar
-from handlers.blocks import command_name
+from handlers.blocks import command_name, placeholders_shown
 from handlers.blocks.checkin import (
     SUMMARY_SEPARATOR,
     channel_problem_text,
@@ -139,6 +139,7 @@ class PerCustomer:
 
 def tell_user(client: WebClient, *, user_id: str, channel_id: str | None, text: str) -> None:
     """An ephemeral note where the user is working, else a DM from the app."""
+    text = placeholders_shown(text)  # a message of its own, read as mrkdwn: `<note>` must not read as a link
     if channel_id:
         try:
             client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)

@@ -36,7 +36,7 @@ from storage.models import Customer, CustomerEvent
 from storage.store import Store
 from tests.e2e.test_foundation import add_acme, ephemeral
 from tests.fake_slack import FakeSlack
-from tests.slack_requests import SlackRequests
+from tests.slack_requests import SlackRequests, stray_angle
 from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
 
 
@@ -218,6 +218,9 @@ def test_add_without_arguments_opens_the_modal_and_it_adds(
     assert customer.tz == "Europe/Berlin"  # Sam's Slack time zone
     (confirmation,) = fake_slack.wait_for("chat.postEphemeral")
     assert "Added *Acme Corp*" in confirmation.params["text"]
+    # Sent after the form closed, as a message of its own: Slack would read `<note>` as a link and show nothing.
+    assert "`/partner checkin Acme Corp green &lt;note&gt;`" in confirmation.params["text"]
+    assert stray_angle(confirmation.params["text"]) is None
     fake_slack.wait_for("conversations.join")
     again = slack.view_submission(ADD_CUSTOMER_MODAL, values, view_id="VADD1", retry_num=1)
     assert again.status == 200 and again.body in (b"", b"{}")
