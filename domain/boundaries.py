@@ -102,21 +102,35 @@ _CHANNEL_LABEL = re.compile(r"<#([A-Z0-9]+)\|[^>]*>")
 _ONE_DAY = timedelta(days=1)
 # Boundary text is kept as Slack escapes it (mrkdwn-safe); each escape is one character the user sees.
 _SLACK_ESCAPE = re.compile(r"&(?:lt|gt|amp);")
-# Slack's escaped broadcasts (`<!here>`, `<!channel>`, `<!everyone>`, optionally `|label`): in a weekly reminder
-# in the customer's channel they would notify everyone there every week.
-_BROADCAST = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+# Slack's escaped broadcasts (`<!here>`, `<!channel>`, `<!everyone>`, optionally `|label`) and user groups
+# (`<!subteam^S123|@sales>`): in a weekly reminder in the customer's channel they would notify everyone there, or
+# every member of the group, every week.
+_BROADCAST = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>|<!subteam\^[^|>]*(?:\|@?(?P<group>[^>]*))?>")
+CHANNEL_WIDE = ("@here", "@channel", "@everyone")
+
+
+def _broadcast_words(match: re.Match[str]) -> str:
+    if match.group(1):
+        return f"@{match.group(1)}"
+    return f"@{match.group('group')}" if match.group("group") else "@group"
 
 
 def broadcast_in(text: str) -> str | None:
-    """ "@here" (or @channel, @everyone) when `text` would notify a whole channel, else None."""
+    """ "@here" (or @channel, @everyone, a user group's "@sales") when `text` would notify a whole channel or
+    group, else None."""
     match = _BROADCAST.search(text)
-    return f"@{match.group(1)}" if match else None
+    return _broadcast_words(match) if match else None
+
+
+def broadcast_reach(broadcast: str) -> str:
+    """Whom `broadcast_in`'s answer would notify, in words."""
+    return "everyone there" if broadcast in CHANNEL_WIDE else f"everyone in {broadcast}"
 
 
 def defuse_broadcasts(text: str) -> str:
-    """`<!channel>`, `<!here>`, `<!everyone>` as the words "@channel"…: Slack-escaped text someone typed (a check-in
-    note) restated by Partner in a channel reads the same and notifies nobody."""
-    return _BROADCAST.sub(r"@\1", text)
+    """`<!channel>`, `<!here>`, `<!everyone>` and user groups as the words "@channel", "@sales"…: Slack-escaped text
+    someone typed (a check-in note) restated by Partner in a channel reads the same and notifies nobody."""
+    return _BROADCAST.sub(_broadcast_words, text)
 
 
 def visible_length(text: str) -> int:

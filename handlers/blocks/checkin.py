@@ -112,7 +112,8 @@ def owner_alert_text(customer: Customer, checkin: CheckIn, *, reason: str, previ
             f" to {mood_label(checkin.mood)}"
             f" — check-in by <@{checkin.author_id}>"
         )
-    return f"{head}:\n{truncate(checkin.note, ALERT_NOTE)}" + _next_step(checkin)
+    # The note as words: in the owner's DM a user group it names would page the group's members all the same.
+    return f"{head}:\n{truncate(defuse_broadcasts(checkin.note), ALERT_NOTE)}" + _next_step(checkin)
 
 
 def channel_problem_text(customer: Customer, error: str) -> str:

@@ -429,7 +429,7 @@ def _no_broadcast(text: str, usage: str) -> None:
     if broadcast is not None:
         raise UserError(
             f"Leave out {broadcast}: I restate agreements in the customer's channel, and {broadcast} would notify "
-            f"everyone there each time. Usage: `{usage}`"
+            f"{rules.broadcast_reach(broadcast)} each time. Usage: `{usage}`"
         )
 
 

@@ -73,7 +73,9 @@ def submit_renegotiation(
         problems.append(UserError("Say what you now agree.", field="text"))
     elif broadcast is not None:  # the text is restated in the customer's channel
         problems.append(
-            UserError(f"Leave out {broadcast}: reminders would notify everyone in the channel.", field="text")
+            UserError(
+                f"Leave out {broadcast}: reminders would notify {rules.broadcast_reach(broadcast)}.", field="text"
+            )
         )
     else:
         try:

@@ -107,6 +107,7 @@ def test_status_hints_name_the_customer(acme_corp: SlackRequests) -> None:
         ('boundary acme add "<!here> we answer within a day"', "@here"),
         ('boundary acme add "Ping <!channel|@channel> for anything urgent"', "@channel"),
         ('boundary acme wording 1 "<!everyone> remember: one business day"', "@everyone"),
+        ('boundary acme add "Escalations go to <!subteam^S0CS|@cs-team> first"', "@cs-team"),  # the group, weekly
     ],
 )
 def test_an_agreement_never_broadcasts_to_the_customer_channel(

@@ -398,12 +398,16 @@ def test_a_command_note_with_channel_wide_mentions_notifies_nobody_in_the_custom
 ) -> None:
     add_acme(slack)
     # "@channel … @here … @everyone" typed in the command: Slack sends them escaped, as it would post them.
-    note = "<!channel> pricing review <!here|here> before <!everyone> — <@U0002> leads"
+    # A user group too (`<!subteam^…>`): restated by Partner, it would page every member of the group.
+    note = "<!channel> pricing review <!here|here> before <!everyone> — <@U0002> leads, <!subteam^S0SALES|@sales> FYI"
     assert "Logged" in ephemeral(slack.command(f"checkin acme red {note}", user_id="U0002"))
     bot.settle()
     (summary,) = summaries(fake_slack)
-    assert "@channel pricing review @here before @everyone — <@U0002> leads" in summary["text"]
+    assert "@channel pricing review @here before @everyone — <@U0002> leads, @sales FYI" in summary["text"]
     assert "<!" not in summary["text"]  # as words, not mentions: the customer's whole channel is not paged
+    # The owner's red check-in DM restates the note too: the words, paging nobody (a group's members with it).
+    (alert,) = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0001"]
+    assert "<@U0002> logged a *red* check-in" in alert and "@here before @everyone" in alert and "<!" not in alert
 
 
 def test_archived_customers_cannot_get_checkins(slack: SlackRequests, store: Store) -> None:
