@@ -34,14 +34,19 @@ def _pages(client: WebClient, method: str, key: str, **params: Any) -> Iterator[
             return
 
 
-def channel_named(client: WebClient, name: str) -> str | None:
-    """The id of the channel called `name` (Slack's names are lower case), or None when Slack names none."""
+def channel_named(client: WebClient, name: str, *, usage: str) -> str | None:
+    """The id of the channel called `name` (Slack's names are lower case), or None when Slack names none (a private
+    channel Partner is not in is among them: Slack lists only those it is a member of). An archived one is refused,
+    naming it: nothing can be posted there, and "can't find" would not say why."""
     wanted = name.lower().lstrip("#")
     try:
-        for channel in _pages(
-            client, "conversations.list", "channels", types="public_channel,private_channel", exclude_archived="true"
-        ):
+        for channel in _pages(client, "conversations.list", "channels", types="public_channel,private_channel"):
             if wanted in (str(channel.get("name", "")).lower(), str(channel.get("name_normalized", "")).lower()):
+                if channel.get("is_archived"):
+                    raise UserError(
+                        f"<#{channel['id']}> is archived, so nothing can be posted there: pick a channel in use "
+                        f"(or unarchive it first). Usage: `{usage}`"
+                    )
                 return str(channel["id"])
     except (SlackApiError, OSError):
         logger.info("could not look up the channel '#%s' by name", wanted, exc_info=True)
@@ -82,5 +87,6 @@ def person_named(client: WebClient, name: str, *, usage: str) -> str | None:
 def plain_names(client: WebClient, *, usage: str) -> PlainNames:
     """What `parse_customer_args` calls for a plain #channel or @owner."""
     return PlainNames(
-        channel=lambda name: channel_named(client, name), person=lambda name: person_named(client, name, usage=usage)
+        channel=lambda name: channel_named(client, name, usage=usage),
+        person=lambda name: person_named(client, name, usage=usage),
     )

@@ -1825,10 +1825,13 @@ class FakeSlack:
                 return "im"
             return "private_channel" if channel.get("is_private") else "public_channel"
 
+        # As for a bot token: a private channel is listed only once Partner is in it (public ones all are).
         chosen = [
             self._conversation_view(c)
             for c in self.channels.values()
-            if kind(c) in types and not (exclude_archived and c.get("is_archived"))
+            if kind(c) in types
+            and not (exclude_archived and c.get("is_archived"))
+            and not (kind(c) == "private_channel" and not c.get("is_member"))
         ]
         channels, next_cursor = _page(chosen, params)
         return {"channels": channels, "response_metadata": {"next_cursor": next_cursor}}

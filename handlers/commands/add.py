@@ -22,6 +22,7 @@ from handlers.commands.cadence import next_nudge_sentence
 from handlers.commands.customer_args import (
     ADD_KEYS,
     UNSET,
+    channel_not_found,
     parse_customer_args,
     setting_without_equals,
     told_with_usage,
@@ -209,6 +210,8 @@ def add(call: CommandCall) -> Reply:
     args = parse_customer_args(call.args, usage=USAGE, keys=ADD_KEYS, names=plain_names(call.client, usage=USAGE))
     if not args.name_words:
         raise UserError(f"What's the customer called? Usage: `{USAGE}`")
+    if args.unfound:  # `add Team #1`: a channel no one can find, or part of the name? Asked, not guessed.
+        raise channel_not_found(args.unfound[0], USAGE, name=" ".join(args.name_words))
     if (meant := setting_without_equals(args.name_words)) is not None:  # else read as part of the name
         raise UserError(
             f"'{' '.join(args.name_words)}' looks like a name followed by a setting typed without its '=': "

@@ -106,6 +106,8 @@ class CustomerArgs:
     channel_id: str | None = UNSET  # UNSET: not given; None: channel=none (no channel)
     owner_id: str | None = None
     options: dict[str, str] = field(default_factory=dict)  # other key=value settings, unescaped
+    # Plain `#words` among the name that no channel is called (`Team #1`): `add` asks, `edit` lets the name decide.
+    unfound: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,18 @@ class PlainNames:
     person: Callable[[str], str | None]
 
 
+def channel_not_found(token: str, usage: str, *, name: str | None = None) -> UserError:
+    """A plain `#word` no channel Partner can see is called, named back as typed; `name`: the customer's name it may
+    be part of (`Team #1`), which the answer shows in quotes."""
+    command = usage.split(" <", 1)[0]
+    quoted = f' If it is part of the name, put the name in quotes: `{command} "{unescape(name)}"`.' if name else ""
+    return UserError(
+        f"I can't find a channel called '{unescape(token)}'.{quoted} For a channel, pick it from Slack's suggestions "
+        f"as you type # (a private channel I am not in can't be found by its name: `/invite @Partner` in it first). "
+        f"Usage: `{usage}`"
+    )
+
+
 def _channel_id(token: str, usage: str, names: PlainNames | None = None) -> str:
     # Slack escapes every channel it knows (should_escape): a plain #name is one Slack did not recognise.
     ref = parse_channel(token)
@@ -124,11 +138,16 @@ def _channel_id(token: str, usage: str, names: PlainNames | None = None) -> str:
     if ref.id is None and ref.name and names is not None and (found := names.channel(ref.name)) is not None:
         return found
     if ref.id is None:
-        raise UserError(
-            f"I can't find a channel called '#{ref.name}'. Pick it from Slack's suggestions as you type #. "
-            f"Usage: `{usage}`"
-        )
+        raise channel_not_found(token, usage)
     return ref.id
+
+
+def _plain_channel(token: str, names: PlainNames | None) -> tuple[bool, str | None]:
+    """(whether `token` is a plain `#word`, the id of the channel called so or None)."""
+    ref = parse_channel(token)
+    if ref is None or ref.id is not None:
+        return False, None
+    return True, names.channel(ref.name) if names is not None and ref.name else None
 
 
 def _user_id(token: str, usage: str, names: PlainNames | None = None) -> str:
@@ -178,7 +197,12 @@ def parse_customer_args(
         if pair is not None:
             pair = (pair[0], typed_domain(pair[1]))
         _refuse_other_mention(pair[1] if pair is not None else token, usage=usage)
-        if i == 0 and channel_names_customer and (ref := parse_channel(token)) is not None and ref.id is not None:
+        if i == 0 and channel_names_customer and parse_channel(token) is not None:
+            plain, found = _plain_channel(token, names)  # `edit #acme …`: the customer whose channel it is
+            if plain and found is not None:
+                token = f"<#{found}>"
+            elif plain:
+                args.unfound.append(token)  # a name starting with "#", or no such channel: find_customer says which
             args.name_words.append(token)  # find_customer reads it
             continue
         is_channel = parse_channel(token) is not None or (pair is not None and pair[0] == "channel")
@@ -196,7 +220,18 @@ def parse_customer_args(
         last_key = None
         if is_channel:
             value = pair[1] if pair is not None else token
-            channel_id = None if value.strip().lower() in _CLEAR else _channel_id(value, usage, names)
+            naming = not args.options and args.channel_id == UNSET and not args.owner_id
+            plain, found = _plain_channel(token, names) if pair is None and naming else (False, None)
+            if plain and found is None:
+                # `Team #1`: no channel is called so. `add` asks (quotes keep it in the name), `edit` lets the
+                # customer's name decide; never taken into a name unsaid, nor dropped.
+                args.name_words.append(token)
+                args.unfound.append(token)
+                continue
+            if found is not None:
+                channel_id: str | None = found
+            else:
+                channel_id = None if value.strip().lower() in _CLEAR else _channel_id(value, usage, names)
             if args.channel_id not in (UNSET, channel_id):
                 raise UserError("Give one channel per customer.")
             args.channel_id = channel_id

@@ -16,6 +16,7 @@ from handlers.commands.cadence import moved_call_text
 from handlers.commands.customer_args import (
     EDIT_KEYS,
     UNSET,
+    channel_not_found,
     parse_customer_args,
     setting_without_equals,
     told_with_usage,
@@ -103,7 +104,14 @@ def edit(call: CommandCall) -> Reply:
     args = parse_customer_args(
         call.args, usage=USAGE, keys=EDIT_KEYS, channel_names_customer=True, names=plain_names(call.client, usage=USAGE)
     )
-    customer, rest = find_customer(call.store, team_id=call.team_id, words=args.name_words, usage=USAGE)
+    try:
+        customer, rest = find_customer(call.store, team_id=call.team_id, words=args.name_words, usage=USAGE)
+    except UserError:
+        if args.name_words[:1] != args.unfound[:1]:
+            raise
+        raise channel_not_found(args.unfound[0], USAGE) from None  # `edit #nowhere …`: neither a channel nor a name
+    if unfound := [word for word in rest if word in args.unfound]:  # not part of the customer's name (`Team #1`)
+        raise channel_not_found(unfound[0], USAGE)
     if rest:
         meant = setting_without_equals([customer.name, *rest])
         hint = f" Did you mean `{meant}`?" if meant else ""

@@ -192,6 +192,53 @@ def test_add_and_edit_read_a_plain_channel_and_owner_by_their_names(
     assert store.customers(team_id=TEAM_ID)[0].channel_id == "C0ACME"  # nothing half-applied
 
 
+def test_a_plain_channel_is_looked_up_by_its_name_on_every_path_of_add_and_edit(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """README: a `#channel` Slack left as plain text is looked up by its name. So in `add`, `edit`, `edit channel=`,
+    and `edit #acme` naming the customer by its channel, as a picked one does."""
+    fake_slack.add_channel("C0GLOBEX", name="globex", members=["U0001"])
+    assert "channel <#C0ACME>" in ephemeral(slack.command("add Acme Corp #acme"))
+    assert "channel <#C0GLOBEX>" in ephemeral(slack.command("add Globex #Globex tz=Europe/Berlin"))
+    assert "channel: <#C0ACME> → <#C0GLOBEX>" in ephemeral(slack.command("edit acme corp #globex"))
+    assert "channel: <#C0GLOBEX> → <#C0ACME>" in ephemeral(slack.command("edit acme corp channel=#acme"))
+    assert "time zone: `America/New_York` → `Asia/Tokyo`" in ephemeral(slack.command("edit #acme tz=Asia/Tokyo"))
+    by_name = {c.name: (c.channel_id, c.tz) for c in store.customers(team_id=TEAM_ID)}
+    assert by_name == {"Acme Corp": ("C0ACME", "Asia/Tokyo"), "Globex": ("C0GLOBEX", "Europe/Berlin")}
+
+
+def test_a_plain_channel_no_one_can_find_is_named_back_never_taken_into_the_name(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    fake_slack.add_channel("G0SECRET", name="secret", is_private=True, is_member=False, members=["U0001"])
+    fake_slack.add_channel("C0OLD", name="old-acme", is_archived=True)
+    # A name holding a "#": asked, with the quotes that keep it in the name, not stored as "Team" nor as "Team #1".
+    text = ephemeral(slack.command("add Team #1 tz=Europe/Berlin"))
+    assert "I can't find a channel called '#1'. If it is part of the name, put the name in quotes: " in text
+    assert '`/partner add "Team #1"`' in text and "Usage: `/partner add" in text
+    assert store.customers(team_id=TEAM_ID) == []
+    assert "Added *Team #1*" in ephemeral(slack.command('add "Team #1" tz=Europe/Berlin'))
+    # ... which `edit` then finds by its whole name, `#1` included, quoted or not.
+    assert "time zone: `Europe/Berlin` → `Asia/Tokyo`" in ephemeral(slack.command("edit Team #1 tz=Asia/Tokyo"))
+    assert "Nothing to change" in ephemeral(slack.command('edit "Team #1" tz=Asia/Tokyo'))
+    # A channel that does not exist, or a private one Partner is not in (Slack lists neither): named back as typed,
+    # with how to pick it; nothing stored or changed.
+    for typed in ("add Globex #nowhere", "add Globex #secret", "edit team #1 #nowhere", "edit team #1 channel=#secret"):
+        text = ephemeral(slack.command(typed))
+        channel = typed.split("#")[-1]
+        assert f"I can't find a channel called '#{channel}'" in text, text
+        assert "a private channel I am not in can't be found by its name: `/invite @Partner` in it first" in text
+        assert "If it is part of the name" not in text or typed.startswith("add")
+    assert "I can't find a channel called '#nowhere'" in ephemeral(slack.command("edit #nowhere tz=UTC"))
+    # An archived one is said to be archived, by the name typed.
+    for typed in ("add Globex #old-acme", "edit team #1 #old-acme", "edit team #1 channel=#old-acme"):
+        assert "<#C0OLD> is archived, so nothing can be posted there" in ephemeral(slack.command(typed)), typed
+    assert [(c.name, c.channel_id, c.tz) for c in store.customers(team_id=TEAM_ID)] == [("Team #1", None, "Asia/Tokyo")]
+    # Once Partner is in the private channel, Slack lists it and the name finds it.
+    fake_slack.channels["G0SECRET"]["is_member"] = True
+    assert "channel: none → <#G0SECRET>" in ephemeral(slack.command("edit team #1 #secret"))
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
