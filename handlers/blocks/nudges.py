@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from domain.boundaries import defuse_broadcasts
 from handlers.blocks import button, command_name, line_sections, mrkdwn, mrkdwn_name, plain, section, truncate
 from handlers.ids import (
     NUDGE_LOG_CALL,
@@ -44,8 +45,8 @@ def outcome_text(outcome: dict[str, Any]) -> str:
     if what == "snoozed":
         until = datetime.fromisoformat(outcome["until"]) if outcome.get("until") else None
         text = f":zzz: Snoozed by {by}" + (f" until {slack_date(until, '{date_short_pretty}')}" if until else "")
-        if outcome.get("reason"):
-            text += f" — {truncate(str(outcome['reason']), 300)}"
+        if outcome.get("reason"):  # as Slack sent it: an @here or a user group in it, as words on a channel's nudge
+            text += f" — {truncate(defuse_broadcasts(str(outcome['reason'])), 300)}"
         return text + "."
     if what == "paused":
         return f":double_vertical_bar: Nudges paused by {by}{when}: no call is asked for until they are resumed."

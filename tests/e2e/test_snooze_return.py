@@ -755,3 +755,21 @@ def test_a_call_skipped_or_snoozed_from_its_nudge_is_not_counted_as_missed_by_th
     status = json.dumps(slack.command("status acme").json(), ensure_ascii=False)
     assert "daily calls logged" not in status or "1 of the last 1 daily" in status, status
     assert "(green)" in status, status
+
+
+def test_a_snooze_reason_typed_with_here_or_a_user_group_pages_nobody_on_the_nudge_or_its_return(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """`/partner snooze acme 1d @here at the expo @sales`: Slack sends `<!here>` and `<!subteam^…|@sales>`. The
+    day's nudge in the customer's channel, redrawn to say it was snoozed, restated them as mentions: the words now,
+    as on the call that comes back."""
+    add(store)
+    tick(store, settings, day(1))
+    clock.set(day(1) + 5 * MINUTE)
+    ephemeral(slack.command("snooze acme 1d <!here> at the expo <!subteam^S0SALES|@sales>"))
+    (update,) = fake_slack.wait_for("chat.update")
+    outcome = json.dumps(update.params["blocks"], ensure_ascii=False)
+    assert "— @here at the expo @sales." in outcome and "<!" not in outcome.replace("<!date^", "")
+    tick(store, settings, day(2) + 5 * MINUTE)
+    back = headline(nudges(fake_slack)[-1])
+    assert "the call snoozed on Tue 1 Dec (@here at the expo @sales)" in back and "<!" not in back
