@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from domain.errors import UserError
 from handlers.blocks import command_name, mrkdwn_name
+from handlers.blocks.customers import cadence_text
 from handlers.commands.base import CommandCall, Reply
+from handlers.commands.cadence import next_nudge_text
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
 from storage.models import Customer
@@ -20,8 +22,14 @@ def archived_text(customer: Customer) -> str:
     )
 
 
-def restored_text(customer: Customer) -> str:
-    return f":leftwards_arrow_with_hook: Restored *{mrkdwn_name(customer.name)}*, with all its check-ins."
+def restored_text(call: CommandCall, customer: Customer) -> str:
+    """Restored (often a moment after an archive by mistake): what came back with it, so nobody has to check that
+    its owner and cadence are as they were, and when its next nudge comes."""
+    owner = f"owner <@{customer.owner_id}>, " if customer.owner_id else ""
+    return (
+        f":leftwards_arrow_with_hook: Restored *{mrkdwn_name(customer.name)}* as it was, with all its check-ins: "
+        f"{owner}cadence {cadence_text(customer)}. {next_nudge_text(call, customer)}"
+    )
 
 
 def archive(call: CommandCall) -> Reply:
@@ -57,7 +65,7 @@ ARCHIVED_SHOWN = 20
 def restore(call: CommandCall) -> Reply:
     request_key = f"command:{call.trigger_id}"
     if (again := call.store.changed_by(team_id=call.team_id, request_key=request_key, kinds=("restored",))) is not None:
-        return {"text": restored_text(again[0])}  # Slack delivered this very command again: the same answer
+        return {"text": restored_text(call, again[0])}  # Slack delivered this very command again: the same answer
     words = call.args.split()
     if not words:
         # Archived customers are in no list: name them here, so the one to bring back can be typed.
@@ -82,7 +90,7 @@ def restore(call: CommandCall) -> Reply:
         if (
             again := call.store.changed_by(team_id=call.team_id, request_key=request_key, kinds=("restored",))
         ) is not None:
-            return {"text": restored_text(again[0])}  # restored a moment ago by this very command's first delivery
+            return {"text": restored_text(call, again[0])}  # restored a moment ago by this command's first delivery
         raise UserError(f"*{mrkdwn_name(live.name)}* isn't archived: it is in `/partner list` as it is.") from None
     if rest:
         raise UserError(
@@ -90,8 +98,8 @@ def restore(call: CommandCall) -> Reply:
         )
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action="restore")
     assert customer.id is not None
-    call.store.restore_customer(
+    restored = call.store.restore_customer(
         team_id=call.team_id, customer_id=customer.id, actor_id=call.user_id, now=call.now, request_key=request_key
     )
     call.refresh_homes(customer.owner_id, call.user_id)
-    return {"text": restored_text(customer)}
+    return {"text": restored_text(call, restored)}

@@ -6,13 +6,28 @@ it right, never with a bare "I don't know" nor, for `slip undo`, one more slip. 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from bot.settings import Settings
 from storage.store import Store
+from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
+    acme_channel,
+    add,
+    day,
+    nudges,
+    rows,
+    tick,
+    unpaced,
+)
 from tests.e2e.test_checkins import acme
 from tests.e2e.test_foundation import add_acme, ephemeral
+from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, BotServer
+from tests.utils import TEAM_ID, BotServer, FakeClock
+
+MINUTE = timedelta(minutes=1)
 
 
 @pytest.mark.parametrize("typed", ["undo", "delete acme", "withdraw", "Remove acme red wrong customer"])
@@ -78,3 +93,29 @@ def test_slip_undo_logs_no_slip_and_says_a_slip_is_kept(slack: SlackRequests, st
     (record,) = store.boundary_records(team_id=TEAM_ID, customer_id=customer.id)
     assert [s.note for s in record.slips] == ["wrong one"]
     assert record.rule.status == "active"
+
+
+def dms(fake_slack: FakeSlack, user_id: str = "U0001") -> list[str]:
+    return [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == user_id]
+
+
+def test_a_restore_says_its_owner_cadence_and_next_nudge_came_back_and_the_days_nudge_comes_once(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock, bot: BotServer
+) -> None:
+    """Archived at 08:00 instead of another customer, restored at 08:10: the answer says what is back as it was, and
+    09:00 brings that day's nudge, once (before, "Restored *Acme*, with all its check-ins." and nothing more)."""
+    add(store)  # New York, daily at 09:00, owner Dana
+    tick(store, settings, day(1) - timedelta(hours=2))
+    clock.set(day(1) - timedelta(hours=1))
+    ephemeral(slack.command("archive acme"))
+    bot.settle()
+    tick(store, settings, day(1) - timedelta(minutes=55))
+    clock.set(day(1) - timedelta(minutes=50))
+    text = ephemeral(slack.command("restore acme"))
+    assert text.startswith(":leftwards_arrow_with_hook: Restored *Acme* as it was, with all its check-ins: ")
+    assert "owner <@U0001>, cadence daily at 09:00. Next nudge: Tue 1 Dec 09:00 (America/New_York)" in text
+    bot.settle()
+    for at in (day(1) - timedelta(minutes=49), day(1), day(1) + MINUTE, day(1) + timedelta(hours=1)):
+        tick(store, settings, at)
+    assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01"]
+    assert len(nudges(fake_slack)) == 1
