@@ -43,13 +43,14 @@ from schedules.sender import (
     send_due_nudges,
 )
 from storage.cadence import OWNER_DEACTIVATED, OWNER_REACTIVATED, CustomerSchedule
+from storage.customers import CADENCE_JOB
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NudgePlan
 from storage.store import Store
 
 logger = logging.getLogger("partner.cadence")
 
-JOB = "cadence"
+JOB = CADENCE_JOB  # its watermark; a restore moves it too (storage.customers)
 # After a long outage nothing older than this is even recorded as missed.
 MAX_CATCH_UP = timedelta(days=35)
 # A message is updated in place for a call logged up to this long after the nudge was sent.

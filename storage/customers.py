@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from domain.customers import clean_name, name_key
 from domain.errors import UserError
 from storage.base import Records, detached
-from storage.models import Customer, CustomerEvent, Workspace
+from storage.models import Customer, CustomerEvent, JobWatermark, Workspace
 from storage.nudges import _write_transaction
 from storage.workspaces import WorkspaceQueries, workspace_to_change
 
@@ -42,6 +42,32 @@ EDITABLE = (
     "ideal_days",
     "max_days",
 )
+
+
+# The cadence job's watermark (schedules/cadence.py JOB): the instant up to which a team's call nudges are planned.
+CADENCE_JOB = "cadence"
+
+
+def _restart_a_quiet_teams_calls(session: Session, customer: Customer, now: datetime) -> None:
+    """A team's only customer restored: the ticks skipped the team while it had no live customer (`active_team_ids`),
+    so its watermark stayed where the archive left it, and the next tick would plan the calls due while it was archived
+    — today's posted hours late, though restoring owes no call from before it (nor says one is next). The watermark
+    moves to the restore, as the ticks would have moved it; a team with other live customers ticked all along."""
+    others = session.exec(
+        select(Customer.id)
+        .where(Customer.team_id == customer.team_id, col(Customer.archived_at).is_(None), Customer.id != customer.id)
+        .limit(1)
+    ).first()
+    if others is None:
+        session.exec(  # type: ignore[call-overload]
+            update(JobWatermark)
+            .where(
+                col(JobWatermark.team_id) == customer.team_id,
+                col(JobWatermark.job) == CADENCE_JOB,
+                col(JobWatermark.until) < now,
+            )
+            .values(until=now)
+        )
 
 
 class CustomerQueries(WorkspaceQueries):
@@ -288,6 +314,8 @@ class CustomerQueries(WorkspaceQueries):
             kind = "archived" if archived else "restored"
             detail = {"request": request_key} if request_key else {}
             self._event(session, customer, actor_id=actor_id, kind=kind, detail=detail, now=now)
+            if not archived:
+                _restart_a_quiet_teams_calls(session, customer, now)
             session.commit()
             return customer
 

@@ -119,3 +119,25 @@ def test_a_restore_says_its_owner_cadence_and_next_nudge_came_back_and_the_days_
         tick(store, settings, at)
     assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01"]
     assert len(nudges(fake_slack)) == 1
+
+
+def test_a_teams_only_customer_restored_after_its_nudge_time_gets_no_late_nudge_for_the_day_it_was_away(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock, bot: BotServer
+) -> None:
+    """Archived at 08:00, restored at noon: the answer says the next nudge is tomorrow's, as after a pause. Before, the
+    ticks skipped the team while it had no live customer, and the first tick after the restore posted the 09:00 nudge
+    three hours late."""
+    add(store)
+    tick(store, settings, day(1) - timedelta(hours=2))
+    clock.set(day(1) - timedelta(hours=1))
+    ephemeral(slack.command("archive acme"))
+    bot.settle()
+    for hours in (0, 1, 2):
+        tick(store, settings, day(1) + timedelta(hours=hours))
+    clock.set(day(1) + timedelta(hours=3))
+    assert "Next nudge: Wed 2 Dec 09:00 (America/New_York)" in ephemeral(slack.command("restore acme"))
+    bot.settle()
+    for at in (day(1) + timedelta(hours=3, minutes=1), day(2) - MINUTE, day(2), day(2) + MINUTE):
+        tick(store, settings, at)
+    assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-02"]
+    assert len(nudges(fake_slack)) == 1
