@@ -351,15 +351,18 @@ class CadenceQueries(StoreBase):
         return excused
 
     def last_pauses(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, tuple[datetime, datetime]]:
-        """The last pause of each of these customers that has ended, as (paused at, resumed at), in one query."""
+        """The last pause of each of these customers that has ended, as (paused at, resumed at), in one query. A
+        stay in the archive that ended (archived, then restored) is one too: it owed no calls either, so a customer
+        archived by mistake for a week is not scored on the calls of that week once restored."""
         if not customer_ids:
             return {}
+        ends = {"resumed": "paused", "restored": "archived"}
         with self.session() as session:
             rows = session.exec(
                 select(CustomerEvent.customer_id, CustomerEvent.kind, func.max(CustomerEvent.at))
                 .where(
                     CustomerEvent.team_id == team_id,
-                    col(CustomerEvent.kind).in_(("paused", "resumed")),
+                    col(CustomerEvent.kind).in_([*ends, *ends.values()]),
                     col(CustomerEvent.customer_id).in_(list(customer_ids)),
                 )
                 .group_by(col(CustomerEvent.customer_id), col(CustomerEvent.kind))
@@ -367,8 +370,13 @@ class CadenceQueries(StoreBase):
         latest: dict[tuple[int, str], datetime] = {(cid, kind): at for cid, kind, at in rows if cid is not None and at}
         pauses: dict[int, tuple[datetime, datetime]] = {}
         for (cid, kind), resumed in latest.items():
-            paused = latest.get((cid, "paused"))
-            if kind == "resumed" and paused is not None and paused <= resumed:
+            paused = latest.get((cid, ends.get(kind, "")))
+            if (
+                kind in ends
+                and paused is not None
+                and paused <= resumed
+                and (cid not in pauses or pauses[cid][1] < resumed)
+            ):
                 pauses[cid] = (paused, resumed)
         return pauses
 

@@ -141,3 +141,29 @@ def test_a_teams_only_customer_restored_after_its_nudge_time_gets_no_late_nudge_
         tick(store, settings, at)
     assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-02"]
     assert len(nudges(fake_slack)) == 1
+
+
+def test_a_week_archived_by_mistake_is_left_out_of_the_health_score_once_restored(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock, bot: BotServer
+) -> None:
+    """Archived for a week by mistake, then restored: like a pause, the week owed no calls — no health-drop DM for the
+    calls of that week (before: "health fell from 81 to 38 … 1 of the last 5 daily calls logged"), no overdue alert,
+    no burst of the week's nudges; the next day's nudge comes."""
+    add(store)
+    tick(store, settings, day(1) - MINUTE)
+    tick(store, settings, day(1))
+    clock.set(day(1) + timedelta(hours=1, minutes=30))
+    ephemeral(slack.command("checkin acme green call kickoff went well"))
+    clock.set(day(1) + timedelta(hours=2))
+    ephemeral(slack.command("archive acme"))
+    bot.settle()
+    for n in range(2, 8):  # the week it is archived: nothing
+        tick(store, settings, day(n))
+    clock.set(day(7) + timedelta(hours=3))  # restored on Monday at noon, its 09:00 past
+    assert "Next nudge: Tue 8 Dec 09:00 (America/New_York)" in ephemeral(slack.command("restore acme"))
+    bot.settle()
+    for at in (day(7) + timedelta(hours=3, minutes=1), day(8) - MINUTE, day(8), day(8) + MINUTE):
+        tick(store, settings, at)
+    assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01", "2026-12-08"]
+    assert len(nudges(fake_slack)) == 2
+    assert dms(fake_slack) == []
