@@ -216,6 +216,13 @@ def mood_colour(mood: str | int) -> str | None:
         return None
 
 
+def at_risk(band: str | None, *, overdue: bool, last_mood: str | None) -> bool:
+    """Whether a customer is *at risk* — one rule for Home's filter, `/partner list at-risk` and the digest: health
+    yellow or red, overdue past its cadence's maximum window, or a red last check-in (a rating of 1 or 2): a person
+    just said so, before the score has moved."""
+    return band in ("yellow", "red") or overdue or (last_mood is not None and mood_colour(last_mood) == "red")
+
+
 def mood_rating(mood: str) -> int | None:
     """The 1–5 rating a check-in was logged with ("4" → 4), or None for a colour (or an unknown mood)."""
     text = mood.strip()

@@ -88,6 +88,7 @@ class HomeCandidate:
     last_contact_at: datetime | None
     restarted_at: datetime | None = None  # the overdue clock's last restart without a call, as in LastContact
     alerted_at: datetime | None = None  # when its owner's latest overdue alert was due, as in LastContact
+    last_mood: str | None = None  # the mood of its last check-in (any kind): a red one puts it at risk
 
     @property
     def archived_at(self) -> datetime | None:
@@ -141,6 +142,18 @@ def last_overdue_alert(customer_id: int | None = None, team_id: str | None = Non
         Nudge.team_id == (Customer.team_id if customer_id is None else team_id),
     )
     return (query.correlate(Customer) if customer_id is None else query).scalar_subquery()
+
+
+def last_mood() -> Any:
+    """The mood of the customer's last check-in (any kind), as a scalar subquery correlated with the customer row: one
+    probe of the (customer_id, created_at) index."""
+    return (
+        select(CheckIn.mood)
+        .where(CheckIn.customer_id == Customer.id)
+        .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
+        .limit(1)
+        .correlate(Customer)
+    ).scalar_subquery()
 
 
 def owner_deactivated() -> Any:
@@ -204,6 +217,7 @@ class HomeReads:
             last.correlate(Customer).scalar_subquery(),
             last_clock_restart(),
             last_overdue_alert(),
+            last_mood(),
         ).where(Customer.team_id == team_id, col(Customer.archived_at).is_(None))
         if owner_id is not None:
             query = query.where(Customer.owner_id == owner_id)
@@ -223,13 +237,7 @@ class HomeReads:
         newest = (
             select(func.max(CheckIn.created_at)).where(CheckIn.customer_id == Customer.id).correlate(Customer)
         ).scalar_subquery()
-        mood = (
-            select(CheckIn.mood)
-            .where(CheckIn.customer_id == Customer.id)
-            .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
-            .limit(1)
-            .correlate(Customer)
-        ).scalar_subquery()
+        mood = last_mood()
         last_call = (
             select(func.max(CheckIn.created_at))
             .where(CheckIn.customer_id == Customer.id, CheckIn.kind == "call")

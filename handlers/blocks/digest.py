@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from domain.health import mood_colour
 from domain.surveys import LEVELS
 from handlers.blocks import (
     MAX_BLOCKS_TEXT,
     MAX_TEXT,
     blocks_text_length,
     context,
+    mood_badge,
     mrkdwn_name,
     paused_text,
     plain,
@@ -90,6 +92,9 @@ def _facts_line(facts: CustomerFacts) -> str:
     late = " · overdue" if facts.overdue else ""
     if facts.customer.paused_at is not None:  # owes no call: never overdue, and says why
         late = f" · {paused_text(facts.customer.paused_at, facts.tz)}"
+    mood = facts.contact.mood
+    if mood and mood_colour(mood) == "red":  # at risk for it alone while the score is still green: say so
+        late += f" · {mood_badge(mood)} last check-in"
     return f"{BAND_EMOJI[facts.band]} *{mrkdwn_name(truncate(facts.customer.name, 80))}* {score}{late}{owner}"
 
 

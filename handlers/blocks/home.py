@@ -20,7 +20,7 @@ from domain.cadence import (
     parse_cadence,
 )
 from domain.calendar import WorkCalendar
-from domain.health import sparkline, trend_words, weekly_series
+from domain.health import at_risk, sparkline, trend_words, weekly_series
 from handlers.blocks import (
     MOOD_EMOJI,
     ago,
@@ -164,7 +164,7 @@ class CustomerFacts:
 
     @property
     def at_risk(self) -> bool:
-        return self.band in ("red", "yellow") or self.overdue
+        return at_risk(self.band, overdue=self.overdue, last_mood=self.contact.mood)
 
     def risk_key(self) -> tuple[int, int, int, str]:
         return _risk_key(self.band, self.overdue, self.score, self.customer.name_key)
@@ -182,7 +182,7 @@ class RiskFacts:
 
     @property
     def at_risk(self) -> bool:
-        return self.band in ("red", "yellow") or self.overdue
+        return at_risk(self.band, overdue=self.overdue, last_mood=self.candidate.last_mood)
 
     def risk_key(self) -> tuple[int, int, int, str]:
         return _risk_key(self.band, self.overdue, self.candidate.health_score, self.candidate.name_key)

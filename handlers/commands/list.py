@@ -14,11 +14,11 @@ from domain.cadence import Standing
 from domain.calendar import WorkCalendar
 from domain.customers import next_nudge, work_calendar
 from domain.errors import UserError
-from domain.health import mood_colour
 from domain.surveys import LEVELS
 from handlers.blocks import tier_text
 from handlers.blocks.customers import NO_MATCH, CustomerRow, list_message
 from handlers.commands.base import CommandCall, Reply
+from handlers.events.home import at_risk_ids
 from handlers.parsing import parse_key_value, tokenize
 from schedules import planner
 from storage.models import Customer
@@ -26,7 +26,6 @@ from storage.store import Store
 
 USAGE = "/partner list [mine|all] [at-risk] [tier=…] [page=N]"
 PAGE_SIZE = 20  # 20 rows + header + paging stay far below Slack's 50 blocks a message
-AT_RISK_BANDS = frozenset({"yellow", "red"})
 
 
 @dataclass(frozen=True)
@@ -212,13 +211,11 @@ def list_page(
         customers = [c for c in customers if c.owner_id == user_id]
     if wanted.tier:
         customers = [c for c in customers if (c.tier or "").casefold() == wanted.tier.casefold()]
-    if wanted.at_risk:
-        latest = store.latest_checkins(team_id=team_id, customer_ids=[c.id for c in customers if c.id is not None])
-        customers = [
-            c
-            for c in customers
-            if c.health_band in AT_RISK_BANDS or (c.id in latest and mood_colour(latest[c.id].mood) == "red")
-        ]
+    if wanted.at_risk:  # as Home's *At risk only* and the digest count them
+        risky = at_risk_ids(
+            store, team_id=team_id, now=now, default_tz=settings.default_tz, any_checkin=settings.any_checkin_satisfies
+        )
+        customers = [c for c in customers if c.id in risky]
     pages = max(1, math.ceil(len(customers) / PAGE_SIZE))
     current = min(max(page or wanted.page, 1), pages)
     shown = customers[(current - 1) * PAGE_SIZE : current * PAGE_SIZE]

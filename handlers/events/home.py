@@ -163,6 +163,20 @@ def snoozed_calls(
     )
 
 
+def at_risk_ids(store: Store, *, team_id: str, now: datetime, default_tz: str, any_checkin: bool = False) -> set[int]:
+    """The team's customers at risk as Home's *At risk only* filter and the digest count them (domain.health.at_risk,
+    overdue by the owner's alert's rule): `/partner list at-risk` lists these. One statement (two with a snooze)."""
+    days = CadenceDays(now=now, default_tz=default_tz)
+    candidates = store.home_candidates(team_id=team_id, any_checkin=any_checkin)
+    last_calls = {c.id: c.last_contact_at for c in candidates}
+    snoozed = snoozed_calls(store, candidates, last_calls, team_id=team_id, now=now, default_tz=default_tz)
+    return {
+        c.id
+        for c in candidates
+        if risk_facts(c, days=days, due_today=False, snoozed_since=snoozed.since.get(c.id)).at_risk
+    }
+
+
 def not_nudged_twice(
     store: Store,
     facts: Sequence[CustomerFacts],

@@ -88,7 +88,8 @@ def test_a_refresh_from_another_replica_or_after_a_restart_keeps_the_filters_the
     b = start_replica(replicas, env, tmp_path)
     home = teammate_checks_in(b, fake_slack, "lost the budget")
     assert json.loads(home["private_metadata"]) == CHOSEN
-    assert "of 30 customers" in json.dumps(home)  # the team's at-risk customers, not Dana's own (she has none)
+    # The team's at-risk customers (the 30 red and the 2 greens whose last check-in was red), not Dana's own (none).
+    assert "of 32 customers" in json.dumps(home)
 
     # After a restart (B killed, a new process on the same database): still hers.
     b.stop()

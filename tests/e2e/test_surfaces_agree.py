@@ -1,0 +1,83 @@
+"""One truth on every surface: the same fact about a customer as Home (its filters), `/partner list`, `/partner show`,
+`/partner status`, `/partner upcoming`, the digest and the CSV export say it, read at the same injected instant.
+
+Signed requests against the fake Slack; the scheduler's ticks run at chosen instants (no sleeping, no wall clock).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+from bot.settings import Settings
+from handlers.ids import HOME_SCOPE, HOME_SHOW
+from storage.store import Store
+from tests.e2e.test_cadence import acme_channel, add, day, ephemeral, tick, unpaced  # noqa: F401  (autouse fixtures)
+from tests.e2e.test_home import click, row_names
+from tests.e2e.test_home_surveys import open_home
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer, FakeClock
+
+HOUR = timedelta(hours=1)
+
+
+def bold_names(text: str) -> list[str]:
+    """The customers a list or digest section names, in order: each line's first bold word(s)."""
+    return [m.group(1) for line in text.split("\n") if (m := re.search(r"\*([^*:]+)\*", line))]
+
+
+def at_risk_where(bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack) -> dict[str, list[str]]:
+    """Who is at risk, as each surface says it right now (the clock the requests carry), in name order."""
+    open_home(bot, slack, fake_slack)
+    click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"})
+    home = click(slack, fake_slack, HOME_SHOW, action_type="static_select", selected_option={"value": "risk"})
+    listed = slack.command("list all at-risk").json()
+    rows = [b["text"]["text"] for b in listed["blocks"][1:] if b["type"] == "section" and "accessory" in b]
+    digest = slack.command("digest team").json()
+    (section,) = [b["text"]["text"] for b in digest["blocks"] if "At risk (" in b.get("text", {}).get("text", "")]
+    return {
+        "home": sorted(row_names(home)),
+        "list": sorted(bold_names("\n".join(r.split("\n")[0] for r in rows))),
+        "digest": sorted(bold_names(section.split("\n", 1)[1]) if "\n•" in section else []),
+    }
+
+
+def test_at_risk_is_one_set_on_home_the_list_and_the_digest(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """README's *at risk* — health yellow or red, or a red last check-in — and Home's and the digest's — health yellow
+    or red, or overdue — were two rules: a customer whose call just went badly (its score still green) was at risk in
+    `/partner list at-risk` only, and one overdue with a green score in Home's filter and the digest only. Now one
+    rule (domain.health.at_risk) is all three: yellow or red health, overdue, or a red last check-in."""
+    acme = add(store, "Acme")  # daily 09:00, New York
+    globex = add(store, "Globex", channel_id=None, cadence="weekly mon 10:00")
+    initech = add(store, "Initech", channel_id=None, cadence="weekly mon 10:00")
+    assert acme.id and globex.id and initech.id
+    calls = [(acme, day(n, 15 * HOUR), "green") for n in range(5)]  # a good week of daily calls, 10:00 their time
+    calls += [(globex, day(0, 15 * HOUR), "green"), (initech, day(0, 15 * HOUR), "4")]
+    for customer, at, mood in calls:
+        assert customer.id
+        store.record_checkin(
+            team_id=TEAM_ID, customer_id=customer.id, author_id="U0001", mood=mood, note="n", kind="call", now=at
+        )
+    for n in range(8):
+        tick(store, settings, day(n))
+    # Monday 7 December, 11:00 in New York: Acme's call went badly; its score is still green.
+    clock.set(day(7, 16 * HOUR))
+    assert "Logged" in ephemeral(slack.command("checkin acme red call angry about the invoice"))
+    ephemeral(slack.command("checkin initech green call weekly call, all good"))
+    bot.settle()
+    assert "health :large_green_circle:" in json.dumps(slack.command("show acme").json())
+    assert at_risk_where(bot, slack, fake_slack) == {"home": ["Acme"], "list": ["Acme"], "digest": ["Acme"]}
+    team = json.dumps(slack.command("digest team").json(), ensure_ascii=False)
+    assert re.search(r":large_green_circle: \*Acme\* \d+ · :red_circle: last check-in \(<@U0001>\)", team), team
+    # Friday 11 December, 11:00: Globex's last call was 11 days ago, past its 10-day maximum, its score still green.
+    for n in range(8, 12):
+        tick(store, settings, day(n))
+    clock.set(day(11, 16 * HOUR))
+    assert "health :large_green_circle:" in json.dumps(slack.command("show globex").json())
+    assert ":red_circle: *overdue*" in json.dumps(slack.command("show globex").json())
+    expected = ["Acme", "Globex"]
+    assert at_risk_where(bot, slack, fake_slack) == {"home": expected, "list": expected, "digest": expected}
