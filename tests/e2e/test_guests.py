@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from handlers.events.home import GUEST_HOME
-from handlers.home_publisher import publisher_of
+from handlers.home_publisher import publisher_of, request_home_refresh
 from handlers.ids import (
     ADD_CUSTOMER_MODAL,
     CHECKIN_MODAL,
@@ -138,7 +138,7 @@ def test_a_guests_home_says_partner_is_for_members_and_keeps_nothing_of_theirs(
     fake_slack.add_user("U0008", name="former", is_restricted=True)
     publisher = publisher_of(bot.app)
     assert publisher is not None
-    publisher.request(TEAM_ID, [None])  # a change every viewer of the team's dashboard sees
+    request_home_refresh(publisher, TEAM_ID, [None])  # a change every viewer of the team's dashboard sees
     publisher.flush()
     assert fake_slack.published_home["U0008"]["blocks"] == GUEST_HOME["blocks"]
 
