@@ -254,13 +254,17 @@ def chart_filename(now: datetime, tz: str) -> str:
     return f"partner-health-{chart_week(now, tz)}.png"
 
 
-def chart_key_text(names: Sequence[str]) -> str | None:
-    """The chart's message when its legend gives some customers by number (a name its fonts cannot draw whole:
-    Japanese without a CJK font, an emoji): who each number is. None when the legend names everyone."""
-    keyed = chart_key(names)
-    if not keyed:
-        return None
-    return "On the chart: " + " · ".join(f"*#{number}* {mrkdwn_name(name)}" for number, name in keyed)
+def chart_text(names: Sequence[str]) -> str:
+    """The chart's message: what the chart is and whom it shows, the words its notification reads (a file shared
+    without a message notified "Health over 12 weeks · 2026-W48" alone, or nothing that says it is Partner's digest
+    chart); and, when its legend gives some customers by number (a name its fonts cannot draw whole: Japanese
+    without a CJK font, an emoji), who each number is."""
+    shown = ", ".join(mrkdwn_name(name) for name in names)
+    text = ":chart_with_upwards_trend: The digest's health chart: 12 weeks of the customers whose health moved most"
+    text += f" ({shown})." if shown else "."
+    if keyed := chart_key(names):
+        text += "\nOn the chart: " + " · ".join(f"*#{number}* {mrkdwn_name(name)}" for number, name in keyed)
+    return text
 
 
 def upload_chart(
@@ -281,7 +285,7 @@ def upload_chart(
         filename=chart_filename(now, tz),
         title=f"Health over 12 weeks · {chart_week(now, tz)}",
         alt_txt="Line chart of weekly health scores (0–100) of the customers whose health changed most.",
-        initial_comment=chart_key_text(names),
+        initial_comment=chart_text(names),
         thread_ts=thread_ts,
     )
     return dict(response.get("file") or {})

@@ -820,6 +820,9 @@ def test_digest_mine_answers_at_once_and_sends_the_chart_to_my_dm(
     (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
     assert fake_slack.channels[chart["channel_id"]]["user"] == "U0001"
     assert png_size(chart["bytes"]) == CHART_SIZE
+    # The DM's notification reads the chart's message alone: what it is and whom it shows, not a file's title.
+    assert str(chart["initial_comment"]).startswith(":chart_with_upwards_trend: The digest's health chart: 12 weeks")
+    assert "Acme" in chart["initial_comment"] and "Initech" not in chart["initial_comment"]
 
     team = slack.command("digest team").json()
     assert "Initech" in json.dumps(team["blocks"], ensure_ascii=False)
@@ -961,7 +964,7 @@ def test_customers_named_in_a_script_the_charts_fonts_lack_are_numbered_and_name
     glyphs = _font_glyphs(plt)
     assert all(ord(ch) in glyphs or ch.isspace() for label in labels for ch in label), labels
     tokyo, rocket = charted.index("東京商事") + 1, charted.index("Ünïcødé 🚀") + 1
-    key = chart["initial_comment"] or ""
+    key = (chart["initial_comment"] or "").partition("\nOn the chart: ")[2]  # after what the chart is and shows
     if not drawn_whole("東京商事", plt):  # no CJK font installed (as here): numbered, and keyed in the message
         assert labels[tokyo - 1] == f"#{tokyo}" and f"*#{tokyo}* 東京商事" in key
     assert labels[rocket - 1] == f"#{rocket} Ünïcødé" and f"*#{rocket}* Ünïcødé 🚀" in key
