@@ -23,6 +23,9 @@ flag            20       0 while the owner has flagged the relationship over an 
 
 A component without data is dropped and the remaining weights are renormalised, so a new customer is
 not punished for what we have not recorded yet; with no data at all the score is None ("unknown").
+Boundaries weigh only beside at least one component about the relationship itself (RELATIONSHIP: check-ins,
+cadence, surveys, the owner's flag): renormalised alone, one slip would make a customer added minutes ago 0, red.
+Until then the score is None too ("not scored yet"), and the slip counts from the first such component on.
 
 Times: everything takes `now` as an argument. Naive datetimes are read as UTC (SQLite hands them back
 that way), aware ones are used as they are.
@@ -54,6 +57,10 @@ _LEVEL_LABELS: dict[str, str] = {
     "supplier_of_choice": "a supplier of choice",
     "partner": "a partner",
 }
+
+# The components that say how the relationship itself goes. Boundaries (held vs slipping) only say how our working
+# agreements fare: they move a score that one of these gives, and never make one on their own.
+RELATIONSHIP = frozenset({"adherence", "recency", "mood", "scorecard", "level", "flag"})
 
 _MOODS: dict[str, int] = {"green": 5, "yellow": 3, "red": 1}
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
@@ -289,8 +296,8 @@ def compute_health(
         raw.append(("flag", 0.0, weights.flag, reason))
 
     total = sum(w for _, _, w, _ in raw)
-    if total <= 0:
-        # Either nothing recorded yet or every present component is weighted out.
+    if total <= 0 or not any(name in RELATIONSHIP and w > 0 for name, _, w, _ in raw):
+        # Nothing recorded yet, every present component weighted out, or only boundaries: not enough data yet.
         return Health(score=None, band="unknown", components=())
     components = tuple(Component(name, s, w / total, reason) for name, s, w, reason in raw)
     score = _round_half_up(sum(c.score * c.weight for c in components))

@@ -777,6 +777,7 @@ def health(store: Store) -> tuple[int | None, datetime | None]:
 def test_a_slip_lowers_the_health_score_at_once(
     acme: SlackRequests, store: Store, clock: FakeClock, bot: BotServer
 ) -> None:
+    ephemeral(acme.command("checkin acme green kickoff went well"))  # how it goes: what the boundaries then move
     clock.advance(minutes=5)
     ephemeral(acme.command("boundary acme activate 1"))  # a need in force, no slip yet: counts as held
     bot.settle()  # scored by the answer's follow-up, as of the command
@@ -800,6 +801,32 @@ def test_a_slip_lowers_the_health_score_at_once(
     ephemeral(acme.command("boundary acme retire 1"))
     bot.settle()
     assert health(store)[1] == clock.now and health(store)[0] != slipped
+
+
+def test_a_new_customers_one_slip_is_not_enough_data_for_a_score_until_a_check_in(
+    acme: SlackRequests, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
+    """Added minutes ago, no cadence, no check-in, no survey: one slip alone would be 0, red (the boundaries the only
+    component). It is "not scored yet" until how the relationship goes is known; from then on the slip weighs."""
+    clock.advance(minutes=5)
+    ephemeral(acme.command("boundary acme activate 1"))
+    assert "Logged a slip" in ephemeral(acme.command("boundary acme slip 1 no answer for three days"))
+    bot.settle()  # the slip's follow-up scores as of the command
+    assert (customer(store).health_score, customer(store).health_band) in ((None, None), (None, "unknown"))
+    status = acme.command("status acme").json()
+    assert "not scored yet" in json.dumps(status["blocks"]) and "0 (red)" not in json.dumps(status["blocks"])
+    assert "Log a check-in or answer a survey and the score starts counting" in json.dumps(status["blocks"])
+    bot.settle()  # status stores the score after its answer
+    assert customer(store).health_score is None
+    clock.advance(minutes=5)
+    ephemeral(acme.command("checkin acme green kickoff went well"))
+    bot.settle()
+    scored = customer(store).health_score
+    # Mood green (100, weight 20) beside the slipped need (0, weight 10): the slip weighs as it always did.
+    assert scored == 67, scored
+    status_text = json.dumps(acme.command("status acme").json()["blocks"], ensure_ascii=False)
+    assert f"Boundary “{FIRST}” slipped once in the last 30 days (0 of 1 held)" in status_text
+    bot.settle()
 
 
 def test_cadence_launch_and_pause_changes_rescore_at_once(

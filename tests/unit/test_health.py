@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -69,10 +70,48 @@ BASE = dict(
 
 @pytest.mark.parametrize(("name", "better", "worse"), BETTER_WORSE, ids=[b[0] for b in BETTER_WORSE])
 def test_better_input_scores_higher_alone(name: str, better: HealthInputs, worse: HealthInputs) -> None:
+    if name not in health.RELATIONSHIP:  # boundaries never score alone: beside a level, the least they move
+        better, worse = (HealthInputs(level="partner", boundaries=i.boundaries) for i in (better, worse))
     hb, hw = compute_health(better, now=NOW), compute_health(worse, now=NOW)
     assert hb.score is not None and hw.score is not None
     assert hb.score > hw.score
-    assert [c.name for c in hb.components] == [name]
+    assert [c.name for c in hb.components if c.name != "level" or name == "level"] == [name]
+
+
+def test_a_boundary_slip_alone_does_not_score_a_new_customer() -> None:
+    """A customer added minutes ago whose only data is one slip is not 0, red: not scored yet."""
+    one_slip = BoundaryHealthInput(active=1, held=0, slips=1, most_slipped="Replies within a day", most_slips=1)
+    h = compute_health(HealthInputs(boundaries=one_slip), now=NOW)
+    assert (h.score, h.band, h.components) == (None, "unknown", ())
+    # A relationship component weighted out is no data either: the slip still does not decide alone.
+    alone = compute_health(HealthInputs(level="partner", boundaries=one_slip), now=NOW, weights=HealthWeights(level=0))
+    assert alone.score is None
+
+
+@pytest.mark.parametrize(
+    "relationship",
+    [
+        HealthInputs(adherence=(4, 4)),
+        recency(1),
+        HealthInputs(moods=[(NOW - DAY, 5)]),
+        HealthInputs(scorecard_avg=5.0),
+        HealthInputs(level="partner"),
+        HealthInputs(their_level="partner"),
+        HealthInputs(flagged_at=NOW - DAY),
+    ],
+)
+def test_beside_any_relationship_component_a_slip_moves_the_score_as_before(relationship: HealthInputs) -> None:
+    slipping = BoundaryHealthInput(active=1, held=0, slips=1)
+    without = compute_health(relationship, now=NOW)
+    h = compute_health(replace(relationship, boundaries=slipping), now=NOW)
+    assert without.score is not None and h.score is not None
+    assert {c.name for c in h.components} - {c.name for c in without.components} == {"boundaries"}
+    (relationship_component,) = without.components
+    expected = relationship_component.score * (1 - 10 / (10 + DEFAULT_WEIGHTS_OF[relationship_component.name]))
+    assert h.score == round(expected)
+
+
+DEFAULT_WEIGHTS_OF = {n: getattr(health.DEFAULT_WEIGHTS, n) for n in health.RELATIONSHIP}
 
 
 @pytest.mark.parametrize(("name", "better", "worse"), BETTER_WORSE, ids=[b[0] for b in BETTER_WORSE])
@@ -115,9 +154,6 @@ def test_better_input_scores_higher_in_blend(name: str, better: HealthInputs, wo
         (HealthInputs(level="partner", their_level="supplier"), 20),
         (HealthInputs(level="supplier", their_level="partner"), 20),
         (HealthInputs(their_level="supplier_of_choice"), 60),
-        (HealthInputs(boundaries=BoundaryHealthInput(active=4, held=3, slips=1)), 75),
-        (HealthInputs(boundaries=BoundaryHealthInput(active=4, held=3, slips=3)), 55),  # 2 repeat slips
-        (HealthInputs(boundaries=BoundaryHealthInput(active=1, held=0, slips=9)), 0),
     ],
 )
 def test_single_component_equals_its_own_score(inputs: HealthInputs, expected: int) -> None:
@@ -125,6 +161,25 @@ def test_single_component_equals_its_own_score(inputs: HealthInputs, expected: i
     assert h.score == expected
     assert len(h.components) == 1
     assert h.components[0].weight == pytest.approx(1.0)
+
+
+def boundaries_component(boundaries: BoundaryHealthInput) -> Component:
+    """The boundaries component, scored beside a level (boundaries alone are no score: see RELATIONSHIP)."""
+    h = compute_health(HealthInputs(level="partner", boundaries=boundaries), now=NOW)
+    (component,) = [c for c in h.components if c.name == "boundaries"]
+    return component
+
+
+@pytest.mark.parametrize(
+    ("boundaries", "expected"),
+    [
+        (BoundaryHealthInput(active=4, held=3, slips=1), 75),
+        (BoundaryHealthInput(active=4, held=3, slips=3), 55),  # 2 repeat slips
+        (BoundaryHealthInput(active=1, held=0, slips=9), 0),
+    ],
+)
+def test_the_boundaries_component_scores_held_against_slipping(boundaries: BoundaryHealthInput, expected: int) -> None:
+    assert boundaries_component(boundaries).score == expected
 
 
 def test_reasons_read_like_sentences() -> None:
@@ -164,8 +219,7 @@ def test_reasons_read_like_sentences() -> None:
     ],
 )
 def test_the_boundary_reason_names_the_one_that_slipped_most(boundaries: BoundaryHealthInput, reason: str) -> None:
-    h = compute_health(HealthInputs(boundaries=boundaries), now=NOW)
-    (component,) = h.components
+    component = boundaries_component(boundaries)
     assert reason in component.reason, component.reason
 
 
