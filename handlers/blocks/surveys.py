@@ -306,11 +306,12 @@ def tier_change_text(customer: Customer, old: str | None, new: str, by: str) -> 
     )
 
 
-def ask_message(customer: Customer) -> dict[str, Any]:
-    """The friendly post in a channel shared with the customer, inviting their people to answer 3 questions."""
+def ask_message(customer: Customer, asker_id: str) -> dict[str, Any]:
+    """The friendly post in a channel shared with the customer, inviting their people to answer 3 questions: whom it
+    is for and who asks, as its notification (the text alone) reads in their Slack."""
     text = (
-        ":wave: Hi! We'd love to hear how working with us feels from your side — three quick questions, "
-        "under a minute. Your honest answer helps us do better for you."
+        f":wave: Hi *{mrkdwn_name(customer.name)}* team! <@{asker_id}> would love to hear how working with us feels "
+        "from your side — three quick questions, under a minute. Your honest answer helps us do better for you."
     )
     return {
         "text": text,

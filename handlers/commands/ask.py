@@ -101,7 +101,7 @@ def ask_customer(
         if event is not None or not store.record_customer_event_once(**record):
             return still_asking_text(customer, channel_id)
     try:
-        posted = client.chat_postMessage(channel=channel_id, **ask_message(customer))
+        posted = client.chat_postMessage(channel=channel_id, **ask_message(customer, user_id))
     except SlackApiError as e:
         # Slack refused it, so nothing was asked: a retry of this request posts it rather than saying "Asked".
         store.forget_customer_event_once(**asked)

@@ -480,6 +480,8 @@ def test_ask_posts_one_friendly_invitation_in_the_shared_channel(
     button = message["blocks"][1]["elements"][0]
     assert (button["action_id"], button["value"]) == (OPEN_CUSTOMER_VIEW, str(customer.id))
     assert fake_slack.calls_to("conversations.info")[0].params["channel"] == "C0SHARED"
+    # The customer's people read its notification alone: whom it is for and who asks, not a bare "we'd love to hear".
+    assert message["text"].startswith(":wave: Hi *Acme Corp* team! <@U0001> would love to hear how working with us")
 
 
 def test_ask_works_in_a_private_shared_channel(
