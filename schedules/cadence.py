@@ -639,6 +639,8 @@ def mark_snoozed_call(
     were updated."""
     customer = store.customer(team_id=team_id, customer_id=customer_id)
     until = customer.snoozed_until if customer is not None else None
+    if customer is not None and until is None:
+        return _snooze_lifted(store=store, client=client, customer=customer, now=now, settings=settings)
     if customer is None or until is None or until <= now:
         return 0
     policy = policy_of(settings)
@@ -665,6 +667,43 @@ def mark_snoozed_call(
         if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome):
             refresh_message(
                 store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=now
+            )
+            updated += 1
+    return updated
+
+
+def _snooze_lifted(
+    *, store: Store, client: WebClient | SlackClients, customer: Customer, now: datetime, settings: Settings | None
+) -> int:
+    """A snooze lifted (`snooze … off`, a resume), often a moment after a misclick on the nudge's Snooze: today's nudge
+    that shows the snooze gets its buttons back while its call is still to make, as a resume gives back a paused one
+    — it no longer says "Snoozed until tomorrow" of a snooze that is gone. An earlier day's stays as it was, and
+    nothing comes back (README: `off` lifts it)."""
+    if customer.id is None or customer.archived_at is not None or customer.paused_at is not None:
+        return 0
+    tz = policy_of(settings).default_tz
+    today = planner.calendar_of(customer, default_tz=tz).local_date(now).isoformat()
+    rows = [
+        n
+        for n in _posted(store, customer.team_id, customer.id, [CADENCE], now)
+        if n.due_key == today and (n.payload.get("outcome") or {}).get("what") == "snoozed"
+    ]
+    if not rows:
+        return 0
+    call = last_contact(store, rows[0])
+    updated = 0
+    for nudge in rows:
+        assert nudge.id is not None and nudge.channel_id and nudge.message_ts
+        if not _still_due(nudge, customer, call, default_tz=tz):
+            continue
+        if store.set_nudge_outcome(team_id=customer.team_id, nudge_id=nudge.id, outcome=None, replaces=("snoozed",)):
+            refresh_message(
+                store=store,
+                client=client,
+                team_id=customer.team_id,
+                channel_id=nudge.channel_id,
+                ts=nudge.message_ts,
+                now=now,
             )
             updated += 1
     return updated

@@ -147,11 +147,12 @@ def snooze(call: CommandCall) -> Reply:
     )
     call.refresh_homes(updated.owner_id, call.user_id)
     why = f" ({reason})" if reason else ""  # kept with the change (storage.cadence.set_snooze), and said back
+    # After the ack: the nudge it puts off says so (chat.update); lifted, today's nudge showing it regains its buttons.
+    call.followup["snoozed_customer_id"] = customer.id
     if until is None:
         return {
             "text": f":bell: Snooze lifted for *{mrkdwn_name(updated.name)}*{why}. {next_nudge_text(call, updated)}"
         }
-    call.followup["snoozed_customer_id"] = customer.id  # after the ack: the nudge it put off says so (chat.update)
     local = until.astimezone(cal.zone())
     return {
         "text": f":zzz: No nudges about *{mrkdwn_name(updated.name)}* until {local:%a} {local.day} "
@@ -200,6 +201,8 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
     call.followup["rescore_customer_id"] = customer.id  # after the answer, before the Homes refresh
     call.refresh_homes(updated.owner_id, call.user_id)
     call.followup["paused_customer_id"] = customer.id  # after the ack: its posted nudges drop (or regain) their buttons
+    if not paused:
+        call.followup["snoozed_customer_id"] = customer.id  # a resume lifts a snooze too: today's nudge regains buttons
     if paused:
         return {
             "text": f":double_vertical_bar: Nudges and alerts (overdue calls, health drops) for "

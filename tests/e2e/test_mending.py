@@ -6,6 +6,7 @@ it right, never with a bare "I don't know" nor, for `slip undo`, one more slip. 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -23,6 +24,7 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
 )
 from tests.e2e.test_checkins import acme
 from tests.e2e.test_foundation import add_acme, ephemeral
+from tests.e2e.test_snooze_return import snooze_nudge
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -167,3 +169,30 @@ def test_a_week_archived_by_mistake_is_left_out_of_the_health_score_once_restore
     assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01", "2026-12-08"]
     assert len(nudges(fake_slack)) == 2
     assert dms(fake_slack) == []
+
+
+def test_a_snooze_clicked_by_mistake_and_lifted_gives_the_days_nudge_its_buttons_back(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock, bot: BotServer
+) -> None:
+    """Snooze clicked on the 09:00 nudge instead of Log call, then `/partner snooze acme off`: the nudge no longer says
+    "Snoozed … until tomorrow" of a snooze that is gone, and has its buttons back to log the call (before, it kept the
+    snooze and no buttons all day). Nothing comes back: no second nudge that day; the next day's comes."""
+    add(store)
+    tick(store, settings, day(1) - MINUTE)
+    tick(store, settings, day(1))
+    snooze_nudge(slack, fake_slack, clock, day(1) + timedelta(minutes=5), reason="misclick")
+    bot.settle()
+    snoozed = fake_slack.calls_to("chat.update")[-1].params
+    assert [b["type"] for b in snoozed["blocks"]] == ["section", "context"]
+    updates = len(fake_slack.calls_to("chat.update"))
+    clock.set(day(1) + timedelta(minutes=10))
+    assert ephemeral(slack.command("snooze acme off")).startswith(":bell: Snooze lifted for *Acme*.")
+    bot.settle()
+    (redrawn,) = fake_slack.calls_to("chat.update")[updates:]
+    assert redrawn.params["ts"] == nudges(fake_slack)[0]["ts"]
+    assert [b["type"] for b in redrawn.params["blocks"]] == ["section", "actions"]
+    assert "misclick" not in json.dumps(redrawn.params["blocks"])
+    for at in (day(1) + timedelta(minutes=11), day(1) + timedelta(hours=3), day(2) - MINUTE, day(2)):
+        tick(store, settings, at)
+    assert [(r.due_key, r.status) for r in rows(store)] == [("2026-12-01", "sent"), ("2026-12-02", "sent")]
+    assert len(nudges(fake_slack)) == 2
