@@ -89,7 +89,13 @@ def _spaced_equals(tokens: list[str], keys: Sequence[str], usage: str) -> None:
         if i and token.startswith("=") and meant_key(tokens[i - 1], keys) is not None:
             key, value = tokens[i - 1], token[1:] or (tokens[i + 1] if i + 1 < len(tokens) else "")
             typed = " ".join(tokens[i - 1 : i + 1 if token != "=" else i + 2])
-        elif (pair := parse_key_value(token)) and not pair[1] and pair[0] not in SPACED_KEYS and i + 1 < len(tokens):
+        elif (
+            (pair := parse_key_value(token))
+            and not pair[1]
+            and pair[0] not in SPACED_KEYS
+            and meant_key(pair[0], keys) is not None
+            and i + 1 < len(tokens)
+        ):
             key, value = pair[0], tokens[i + 1]
             typed = f"{token} {value}"
             if parse_key_value(value) is not None or value.startswith("="):

@@ -107,7 +107,7 @@ def edit(call: CommandCall) -> Reply:
     try:
         customer, rest = find_customer(call.store, team_id=call.team_id, words=args.name_words, usage=USAGE)
     except UserError:
-        if args.name_words[:1] != args.unfound[:1]:
+        if not args.unfound or args.name_words[0] != args.unfound[0]:  # `edit` alone: "Which customer?"
             raise
         raise channel_not_found(args.unfound[0], USAGE) from None  # `edit #nowhere …`: neither a channel nor a name
     if unfound := [word for word in rest if word in args.unfound]:  # not part of the customer's name (`Team #1`)

@@ -230,6 +230,7 @@ def test_a_plain_channel_no_one_can_find_is_named_back_never_taken_into_the_name
         assert "a private channel I am not in can't be found by its name: `/invite @Partner` in it first" in text
         assert "If it is part of the name" not in text or typed.startswith("add")
     assert "I can't find a channel called '#nowhere'" in ephemeral(slack.command("edit #nowhere tz=UTC"))
+    assert "Which customer?" in ephemeral(slack.command("edit "))  # no name at all is still asked for
     # An archived one is said to be archived, by the name typed.
     for typed in ("add Globex #old-acme", "edit team #1 #old-acme", "edit team #1 channel=#old-acme"):
         assert "<#C0OLD> is archived, so nothing can be posted there" in ephemeral(slack.command(typed)), typed
