@@ -132,7 +132,9 @@ def render_survey_prompt(nudge: Nudge, store: Store, now: datetime) -> Message |
     text, blocks = prompt_message(customer, survey)
     for block in blocks:
         block["block_id"] = f"nudge:{nudge.id}"
-    return Message(text=text, blocks=blocks, user=owner, customer_id=customer.id, digest=text)
+    # In an owner's digest, one line of several joined by "; ": what to fill in and about whom, without the pitch.
+    line = f"the *{SURVEY_NAMES[survey].lower()}* of *{mrkdwn_name(customer.name)}* to fill in"
+    return Message(text=text, blocks=blocks, user=owner, customer_id=customer.id, digest=line)
 
 
 # A prompt is still worth sending after downtime: nothing about it is time-critical.

@@ -676,7 +676,8 @@ def prompt_dms(fake_slack: FakeSlack) -> list[str]:
     return [
         c.params.get("text", "")
         for c in fake_slack.calls_to("chat.postMessage")
-        if c.params.get("channel") == "U0001" and "Time for the" in c.params.get("text", "")
+        if c.params.get("channel") == "U0001"
+        and ("Time for the" in c.params.get("text", "") or "to fill in" in c.params.get("text", ""))
     ]
 
 
@@ -700,7 +701,11 @@ def test_scheduled_prompts_reach_the_owner_exactly_once_per_period(
     again = run_tick(store=store, client=client, now=quarter + timedelta(minutes=1), settings=settings)
     assert again.done["survey_prompts"] == 0
     (sent,) = prompt_dms(fake_slack)  # due together: one message to the owner
-    assert "ideal-customer scorecard" in sent and "relationship level" in sent
+    # Its notification: one line per survey, not each prompt's whole sentence run together with "…a minute.; :clip…".
+    assert sent == (
+        "2 things need you now: the *relationship level* of *Acme Corp* to fill in; "
+        "the *ideal-customer scorecard* of *Acme Corp* to fill in"
+    )
     rows = store.nudges(team_id=TEAM_ID, kinds=["survey_prompt"], due_after=EPOCH)
     assert sorted(r.due_key for r in rows) == ["level:2027-02-23", "scorecard:2027-02-24"]
     assert {r.status for r in rows} == {"sent"}
