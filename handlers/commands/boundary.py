@@ -55,6 +55,7 @@ _OPTION = re.compile(
 # `response=…` (or `reply=`) is a response-time agreement's value: kind=response_time value=… in one.
 _RESPONSE_OPTIONS = ("response", "reply")
 
+ADD_OPTIONS = ("kind", "value", *_RESPONSE_OPTIONS)  # the key=value options of `add` (help names each)
 _NUMBERED = ("activate", "slip", "held", "retire", "preview", "wording", "reminders")
 ACTIONS = ("add", "list", *_NUMBERED)
 
@@ -71,7 +72,7 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
     leftover = rest
     for match in _OPTION.finditer(rest):
         key = match["key"].lower()
-        if key not in ("kind", "value", *_RESPONSE_OPTIONS):
+        if key not in ADD_OPTIONS:
             raise UserError(
                 f"Unknown option '{match['key']}='. You can set kind= and value= (or response=). Usage: `{ADD_USAGE}`"
             )

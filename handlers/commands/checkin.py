@@ -28,13 +28,13 @@ from storage.models import Customer
 USAGE = "/partner checkin <customer> <green|yellow|red|1-5> [call] [next=<date>] [response=<2d|36h>] <note…>"
 
 # Flags and the names they may be typed as: `next=fri`, `due=fri`; `response=2d` (how long the customer took).
-_FLAG_NAMES = {"next": "next", "due": "next", "response": "response", "reply": "response"}
+FLAG_NAMES = {"next": "next", "due": "next", "response": "response", "reply": "response"}
 
 
 def _flag(word: str) -> tuple[str, str] | None:
     """("next" | "response", value) when the word is one of the check-in's key=value flags."""
     pair = parse_key_value(word)
-    return (_FLAG_NAMES[pair[0]], pair[1]) if pair is not None and pair[0] in _FLAG_NAMES else None
+    return (FLAG_NAMES[pair[0]], pair[1]) if pair is not None and pair[0] in FLAG_NAMES else None
 
 
 # A flag's number may be typed with its unit as the next word (`response=3 days`, `next=2 weeks`): both are read.

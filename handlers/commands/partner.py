@@ -99,7 +99,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(
         "checkin",
         CHECKIN_USAGE,
-        "Log how a customer is doing. With no arguments, opens a form.",
+        "Log how a customer is doing (`due=` is `next=`, `reply=` is `response=`). With no arguments, opens a form.",
         checkin,
         aliases=("check-in", "ci", "log"),
         gives_back=True,
@@ -126,7 +126,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(
         "boundary",
         BOUNDARY_USAGE,
-        "Working agreements with a customer: introduced one at a time, gently reminded, escalated when they slip.",
+        "Working agreements with a customer: introduced one at a time, gently reminded, escalated when they slip "
+        '(`add "…" response=2d`, or `reply=2d`, is `kind=response_time value=2d`).',
         boundary,
         aliases=("boundaries", "agreement", "agreements"),
         gives_back=True,

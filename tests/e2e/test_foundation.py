@@ -13,6 +13,8 @@ import pytest
 
 from handlers.blocks import placeholders_shown
 from handlers.blocks.help import help_blocks
+from handlers.commands.boundary import ADD_OPTIONS as BOUNDARY_ADD_OPTIONS
+from handlers.commands.checkin import FLAG_NAMES as CHECKIN_FLAGS
 from handlers.commands.partner import SUBCOMMANDS, route
 from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_MOOD, CHECKIN_NOTE, OPEN_CHECKIN
 from storage.store import Store
@@ -68,6 +70,16 @@ def test_help_on_one_subcommand_shows_its_usage(slack: SlackRequests, text: str)
     usage = "/partner checkin &lt;customer&gt; &lt;green|yellow|red|1-5&gt;"
     assert usage in body["text"] and "/partner add" not in body["text"]
     assert "/partner checkin &lt;customer&gt;" in json.dumps(body["blocks"])
+
+
+@pytest.mark.parametrize(
+    ("command", "keys"),
+    [("checkin", tuple(CHECKIN_FLAGS)), ("boundary", BOUNDARY_ADD_OPTIONS)],
+)
+def test_help_on_a_command_names_every_key_its_parser_takes(slack: SlackRequests, command: str, keys: tuple) -> None:
+    """An alias of a key (`due=` for `next=`, `reply=` for `response=`) is taken: help says so, or it is never found."""
+    text = ephemeral(slack.command(f"help {command}"))
+    assert [key for key in keys if f"{key}=" not in text] == [], text
 
 
 def test_help_on_add_names_every_setting_add_takes(slack: SlackRequests, store: Store) -> None:
