@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ def unknown_key_text(key: str, value: str, keys: Sequence[str]) -> str:
     """The key named back with the setting meant, value and all, and every key the command takes."""
     meant = meant_key(key, keys)
     hint = f" Did you mean `{meant}={value.strip()}`?" if meant else ""
+    if key == "name" and key not in keys:  # `add name=Acme …`: a new customer's name is the first words, as typed
+        hint = " A new customer's name comes first, as typed: `/partner add Acme Corp …`."
     return f"Unknown option '{key}='.{hint} You can set {', '.join(k + '=' for k in keys)}."
 
 
@@ -87,8 +90,9 @@ def _spaced_equals(tokens: list[str], keys: Sequence[str], usage: str) -> None:
     for i, token in enumerate(tokens):
         typed: str | None = None
         if i and token.startswith("=") and meant_key(tokens[i - 1], keys) is not None:
+            end = i + 1 if token != "=" else i + 2  # the token after the value
             key, value = tokens[i - 1], token[1:] or (tokens[i + 1] if i + 1 < len(tokens) else "")
-            typed = " ".join(tokens[i - 1 : i + 1 if token != "=" else i + 2])
+            typed = " ".join(tokens[i - 1 : end])
         elif (
             (pair := parse_key_value(token))
             and not pair[1]
@@ -96,13 +100,17 @@ def _spaced_equals(tokens: list[str], keys: Sequence[str], usage: str) -> None:
             and meant_key(pair[0], keys) is not None
             and i + 1 < len(tokens)
         ):
-            key, value = pair[0], tokens[i + 1]
+            key, value, end = pair[0], tokens[i + 1], i + 2
             typed = f"{token} {value}"
             if parse_key_value(value) is not None or value.startswith("="):
                 continue
         if typed is None:
             continue
-        meant = f"`{meant_key(key, keys) or key.lower()}={value}`" if value else f"`{meant_key(key, keys) or key}=…`"
+        meant_as = meant_key(key, keys) or key.lower()
+        if meant_as in SPACED_KEYS:  # `cadence = weekly tue 10:00`: the value runs on to the next option
+            more = list(itertools.takewhile(lambda t: parse_key_value(t) is None and t[:1] not in "<@#", tokens[end:]))
+            value, typed = " ".join([value, *more]).strip(), " ".join([typed, *more])
+        meant = f"`{meant_as}={value}`" if value else f"`{meant_as}=…`"
         raise UserError(f"'{typed}' has a space around its '=': did you mean {meant}? Usage: `{usage}`")
 
 

@@ -313,6 +313,9 @@ def test_an_unknown_key_is_answered_with_every_key_the_usage_line_shows(
     help_text = ephemeral(slack.command(f"help {command.split()[0]}"))
     assert usage.replace("&lt;", "<").replace("&gt;", ">") in help_text.replace("&lt;", "<").replace("&gt;", ">")
     assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
+    if command.startswith("add"):  # name= is edit's: add takes the name as its first words
+        text = ephemeral(slack.command("add Initech name=Initech Ltd"))
+        assert "Unknown option 'name='. A new customer's name comes first, as typed" in text, text
 
 
 @pytest.mark.parametrize(
@@ -326,6 +329,7 @@ def test_an_unknown_key_is_answered_with_every_key_the_usage_line_shows(
         ("tz= Europe/Berlin", "tz=Europe/Berlin"),
         ("timezone =Europe/Berlin", "tz=Europe/Berlin"),
         ("owner =<@U0002|sam>", "owner=<@U0002|sam>"),
+        ("cadence = weekly tue 10:00 tz=Europe/Berlin", "cadence=weekly tue 10:00"),
     ],
 )
 @pytest.mark.parametrize("command", ["add Initech", "edit acme corp"])
