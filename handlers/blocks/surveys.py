@@ -288,6 +288,18 @@ def tier_now_text(old: str | None, new: str) -> str:
     return f" Its tier is now *{LEVEL_NAMES.get(new, new)}*{was}; the digest lists the move."
 
 
+def tier_corrected_text(customer: Customer, old: str | None, new: str, by: str, *, back: bool) -> str:
+    """The owner's DM when whoever moved the tier moves it again soon after: a correction of their own answer (a
+    misclick on the level survey), not a second move — no "moved down … Worth a look" for putting a mistake right.
+    `back`: the tier is again what it was before their first answer."""
+    again = " — back where it was" if back else ""
+    was = f", not *{LEVEL_NAMES.get(old, old)}*" if old else ""
+    return (
+        f":pencil2: <@{by}> corrected the level they gave *{mrkdwn_name(customer.name)}*: "
+        f"*{LEVEL_NAMES.get(new, new)}*{was}{again}."
+    )
+
+
 def tier_change_text(customer: Customer, old: str | None, new: str, by: str) -> str:
     """The owner's DM: which way someone moved their customer's tier (a move down is worth a look)."""
     if old in LEVELS and new in LEVELS and LEVELS.index(new) < LEVELS.index(old):  # type: ignore[arg-type]

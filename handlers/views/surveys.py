@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -23,6 +23,7 @@ from handlers.blocks.surveys import (
     modal_metadata,
     survey_saved_text,
     tier_change_text,
+    tier_corrected_text,
     tier_now_text,
 )
 from handlers.followups import tell_user
@@ -193,7 +194,13 @@ def follow_up_survey(
         return
     if follow_up.get("tier_change") and user_id != customer.owner_id:  # the owner who moved it knows
         old, new = follow_up["tier_change"]
-        _say(client, customer.owner_id, tier_change_text(customer, old, new, user_id))
+        corrected = _corrects_own_move(store, customer, response_id=response.id, by=user_id)
+        text = (
+            tier_change_text(customer, old, new, user_id)
+            if corrected is None
+            else tier_corrected_text(customer, old, new, user_id, back=corrected)
+        )
+        _say(client, customer.owner_id, text)
     if survey.key in ("level", "customer_view"):
         theirs = their_level(
             store.survey_responses(
@@ -266,6 +273,27 @@ def _redraw_home_card(
         logger.info("could not redraw the Home card %s after a survey: %s", view_id, error)
         return False
     return True
+
+
+# A level answered again this soon by whoever moved the tier corrects their own answer (a misclick, a second thought);
+# one that puts the tier back where it was before their move, the same day or so.
+CORRECTION_WINDOW = timedelta(hours=1)
+TAKEN_BACK_WINDOW = timedelta(hours=24)
+
+
+def _corrects_own_move(store: Store, customer: Customer, *, response_id: int | None, by: str) -> bool | None:
+    """None when this answer's tier move is news; else whether it takes back `by`'s own move just before it (True:
+    the tier is back where it was before that move)."""
+    assert customer.id is not None
+    moves = store.customer_events_of_kind(team_id=customer.team_id, customer_id=customer.id, kind="tier_changed")
+    at = next((i for i, m in enumerate(moves) if m.detail.get("survey_response_id") == response_id), None)
+    if not at:
+        return None
+    this, before = moves[at], moves[at - 1]
+    back = before.detail.get("old") == this.detail.get("new")
+    if before.actor_id != by or this.at - before.at > (TAKEN_BACK_WINDOW if back else CORRECTION_WINDOW):
+        return None
+    return back
 
 
 def _say(client: WebClient, user_id: str, text: str) -> None:

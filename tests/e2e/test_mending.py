@@ -25,6 +25,7 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
 from tests.e2e.test_checkins import acme
 from tests.e2e.test_foundation import add_acme, ephemeral
 from tests.e2e.test_snooze_return import snooze_nudge
+from tests.e2e.test_surveys import add_customer, ok, submit
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -196,3 +197,33 @@ def test_a_snooze_clicked_by_mistake_and_lifted_gives_the_days_nudge_its_buttons
         tick(store, settings, at)
     assert [(r.due_key, r.status) for r in rows(store)] == [("2026-12-01", "sent"), ("2026-12-02", "sent")]
     assert len(nudges(fake_slack)) == 2
+
+
+def test_a_level_answered_wrongly_and_again_tells_the_owner_it_was_corrected_not_moved_down(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
+    """Sam rates Dana's customer *Partner* by a misclick and answers again a minute later: Dana's DM says Sam corrected
+    it (before: "moved *Acme Corp* down from *Partner* … Worth a look"). A real move days later is news again."""
+
+    def rate(level: str, n: int) -> str:
+        ok(slack.command("survey acme level", user_id="U0002"))
+        view = fake_slack.calls_to("views.open")[-1].params["view"]
+        assert submit(slack, view, {"level": level}, view_id=f"VLEVEL{n}", user_id="U0002").status == 200
+        bot.settle()
+        return dms(fake_slack)[-1]
+
+    add_customer(slack, store)  # Dana's
+    assert rate("supplier_of_choice", 1).startswith(":arrows_counterclockwise: <@U0002> moved *Acme Corp* to")
+    clock.advance(minutes=1)
+    assert rate("partner", 2) == (
+        ":pencil2: <@U0002> corrected the level they gave *Acme Corp*: *Partner*, not *Supplier of choice*."
+    )
+    clock.advance(minutes=1)
+    assert rate("supplier_of_choice", 3) == (
+        ":pencil2: <@U0002> corrected the level they gave *Acme Corp*: *Supplier of choice*, not *Partner* — back "
+        "where it was."
+    )
+    clock.advance(days=2)
+    assert rate("supplier", 4).startswith(
+        ":small_red_triangle_down: <@U0002> moved *Acme Corp* down from *Supplier of choice* to *Supplier*."
+    )

@@ -816,7 +816,11 @@ def test_the_digest_lists_each_customer_that_moved_tier_once_with_the_way_it_wen
         ":small_red_triangle_down: <@U0002> moved *Globex* down from *Partner* to *Supplier*. Worth a look: "
         "`/partner status Globex`."
     ) in dms
-    assert ":arrow_up_small: <@U0002> moved *Acme Corp* up from *Supplier* to *Partner*." in dms
+    # Acme's slip of the hand and its putting right, by the same person minutes apart, are told as corrections.
+    assert ":pencil2: <@U0002> corrected the level they gave *Acme Corp*: *Supplier*, not *Partner*." in dms
+    assert (
+        ":pencil2: <@U0002> corrected the level they gave *Acme Corp*: *Partner*, not *Supplier* — back where it was."
+    ) in dms
 
 
 @pytest.mark.usefixtures("answers_wait_out_a_held_lock")
