@@ -83,7 +83,8 @@ class ExportRequest:
 
     @property
     def label(self) -> str:
-        scope = self.customer.name if self.customer else "all customers"
+        """What is exported, in the mrkdwn of the answer and the DM: a customer's name as typed (`mrkdwn_name`)."""
+        scope = mrkdwn_name(self.customer.name) if self.customer else "all customers"
         return scope + (f" since {self.since.isoformat()}" if self.since else "")
 
     @property

@@ -148,6 +148,21 @@ def test_the_files_message_counts_one_check_in_and_each_answer_in_good_english(
     assert len(uploaded(fake_slack)) == 2  # both files, as README says: the survey answers one of headings only
 
 
+def test_the_export_of_a_customer_named_with_slacks_formatting_characters_names_it_as_typed(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """The DM's notification is the files' message: "Your export of _Internal_ R&D: …" read "Internal" in italics
+    and lost its underscores, as did the answer. Names go into mrkdwn as typed, as every other message does."""
+    internal = store.add_customer(team_id=TEAM_ID, name="_Internal_ R&D", created_by="U0001", now=NOW, owner_id="U0001")
+    assert internal.id is not None
+    store.record_checkin(team_id=TEAM_ID, customer_id=internal.id, author_id="U0001", mood="green", note="hi", now=NOW)
+    shown = "<!date^0^{_}|_>Internal<!date^0^{_}|_> R&amp;D"  # handlers.parsing.escape(literal=True)
+    assert f"1 check-in and 0 survey responses of {shown}." in slack.command("export _internal_ r&amp;d").json()["text"]
+    (sent,) = fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    assert sent.params["initial_comment"].startswith(f"Your export of {shown}: 1 check-in and no survey answers.")
+
+
 def test_the_files_are_named_by_the_teams_day_not_the_utc_day(
     settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack
 ) -> None:
@@ -391,7 +406,7 @@ def test_a_customer_named_with_symbols_exports_to_tidy_file_names(
     customer = store.add_customer(team_id=TEAM_ID, name="Smith & Co. (EU)", created_by="U0001", now=NOW)
     assert customer.id is not None
     store.record_checkin(team_id=TEAM_ID, customer_id=customer.id, author_id="U0001", mood="green", note="ok", now=NOW)
-    assert "of Smith & Co. (EU)" in slack.command("export Smith &amp; Co. (EU)").json()["text"]
+    assert "of Smith &amp; Co. (EU)" in slack.command("export Smith &amp; Co. (EU)").json()["text"]
     fake_slack.wait_for("files.completeUploadExternal")
     assert wait_after_ack()
     assert sorted(uploaded(fake_slack)) == [
