@@ -474,7 +474,8 @@ def alert_owner(*, client: WebClient, store: Store, customer: Customer, checkin:
         posted = client.chat_postMessage(
             channel=customer.owner_id,
             text=text,
-            unfurl_links=False,
+            unfurl_links=False,  # the note's links and images stay links, as the outbox's own post of it leaves them
+            unfurl_media=False,
             metadata=nudge_metadata(ids),  # how a sender finds it, should this process stop mid-post
         )
     except (SlackApiError, OSError) as e:

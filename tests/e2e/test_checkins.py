@@ -410,6 +410,23 @@ def test_a_command_note_with_channel_wide_mentions_notifies_nobody_in_the_custom
     assert "<@U0002> logged a *red* check-in" in alert and "@here before @everyone" in alert and "<!" not in alert
 
 
+def test_links_in_a_note_unfurl_neither_in_the_customers_channel_nor_in_the_owners_alert(
+    slack: SlackRequests, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    """A note linking an internal page and a screenshot: Slack previews links (and, by default, media) in a bot's
+    post unless told not to, so the customer's channel would sprout a preview of the internal wiki, and the owner's
+    red check-in DM one of the screenshot."""
+    add_acme(slack)
+    note = "see <https://wiki.example.com/acme-plan|the plan> and <https://files.example.com/shot.png>"
+    assert "Logged" in ephemeral(slack.command(f"checkin acme red {note}", user_id="U0002"))
+    bot.settle()
+    posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] in ("C0ACME", "U0001")]
+    assert sorted(c.params["channel"] for c in posts) == ["C0ACME", "U0001"]  # the summary, the owner's alert
+    for post in posts:
+        assert "wiki.example.com" in post.params["text"], post.params["text"]
+        assert (post.params.get("unfurl_links"), post.params.get("unfurl_media")) == (False, False), post.params
+
+
 def test_archived_customers_cannot_get_checkins(slack: SlackRequests, store: Store) -> None:
     add_acme(slack)
     customer_id = acme(store).id
