@@ -16,7 +16,7 @@ from bot.settings import Settings
 from domain.boundaries import reply_days, reply_time_said
 from domain.checkins import alerted_at_once, channel_gone, channel_summary_tz, parse_due_date
 from domain.errors import UserError
-from handlers.blocks import mood_label
+from handlers.blocks import command_name, mood_label
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
@@ -133,6 +133,22 @@ def reply_days_in_note(note: str, *, customer: Customer, settings: Settings, now
         return None
 
 
+def _customer_first(call: CommandCall, words: list[tuple[str, int]]) -> str:
+    """The check-in typed mood first, as it should read: `green acme …` → `acme green …`; typed in the channel of one
+    customer with no name at all (`/partner checkin green call went well` in #acme), with that customer's name and
+    all of it, so it can be copied as it is."""
+    mood, rest = words[0][0], call.args[words[0][1] :].strip()
+    if len(words) > 1:
+        try:
+            find_customer(call.store, team_id=call.team_id, words=[words[1][0]], usage=USAGE)
+            return f"/partner checkin {words[1][0]} {mood} …"  # the two swapped
+        except UserError:
+            pass
+    here = call.store.customers_in_channel(team_id=call.team_id, channel_id=call.channel_id) if call.channel_id else []
+    name = command_name(here[0].name) if len(here) == 1 else "<customer>"
+    return f"/partner checkin {name} {mood} {rest}".rstrip()
+
+
 def checkin(call: CommandCall) -> Reply:
     if not call.args.strip():
         call.client.views_open(trigger_id=call.trigger_id, view=checkin_modal(channel_id=call.channel_id))
@@ -143,11 +159,11 @@ def checkin(call: CommandCall) -> Reply:
     except UserError:
         if words and (is_undo(words[0][0]) or is_fix(words[0][0])):  # `checkin delete`: no customer of that name
             raise UserError(checkin_mend()) from None
-        if len(words) < 2 or parse_mood(words[0][0]) is None:
+        if not words or parse_mood(words[0][0]) is None:
             raise
         raise UserError(
             f"'{words[0][0]}' is the mood, not a customer: the customer comes first, "
-            f"e.g. `/partner checkin {words[1][0]} {words[0][0]} …`. Usage: `{USAGE}`"
+            f"e.g. `{_customer_first(call, words)}`. Usage: `{USAGE}`"
         ) from None
     used = len(words) - len(rest)
     if rest and parse_mood(rest[0]) is None and (is_undo(rest[0]) or is_fix(rest[0])):  # `checkin acme undo`

@@ -227,3 +227,18 @@ def test_a_level_answered_wrongly_and_again_tells_the_owner_it_was_corrected_not
     assert rate("supplier", 4).startswith(
         ":small_red_triangle_down: <@U0002> moved *Acme Corp* down from *Supplier of choice* to *Supplier*."
     )
+
+
+def test_a_check_in_typed_without_its_customer_in_the_customers_channel_is_shown_as_it_should_read(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    """`/partner checkin green call went well` typed in #acme, as if the channel named the customer: the answer's
+    example was `/partner checkin call green …` (the note's first word as the customer); it is now the whole check-in
+    with Acme's name, ready to copy. Elsewhere the customer is a placeholder; nothing is stored either way."""
+    add_acme(slack)
+    text = ephemeral(slack.command("checkin green call went well", channel_id="C0ACME", channel_name="acme"))
+    assert "the customer comes first, e.g. `/partner checkin Acme Corp green call went well`." in text
+    text = ephemeral(slack.command("checkin green call went well"))  # in #general
+    assert "e.g. `/partner checkin &lt;customer&gt; green call went well`." in text
+    bot.settle()
+    assert store.checkins(team_id=TEAM_ID) == []
