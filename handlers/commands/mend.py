@@ -35,7 +35,8 @@ def checkin_mend(customer: str | None = None) -> str:
         "Partner keeps every check-in as it was logged: one can't be withdrawn or edited. To put one right, log the "
         f"right one — `/partner checkin {name} <mood> correction: <note…>` (on the right customer, if it went on the "
         "wrong one): it becomes the latest check-in shown on Home, in the list and on the card, and the first stays in "
-        "the history."
+        "the history. Its summary in the customer's channel and any DM it sent the owner stay too: a reply in that "
+        "summary's thread tells the team."
     )
 
 

@@ -60,7 +60,7 @@ def test_taking_back_a_check_in_says_it_is_kept_and_how_to_log_the_right_one(
     add_acme(slack)
     ephemeral(slack.command("checkin acme red wrong customer"))
     text = ephemeral(slack.command(typed))
-    assert "one can't be withdrawn or edited" in text
+    assert "one can't be withdrawn or edited" in text and "a reply in that summary's thread" in text
     assert f"`/partner checkin {named} &lt;mood&gt; correction: &lt;note…&gt;`" in text
     assert f"You typed: `/partner {typed}`" in text
     bot.settle()
