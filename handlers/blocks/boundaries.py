@@ -294,7 +294,13 @@ def escalation_blocks(
         blocks.append(context(f":ballot_box_with_check: <@{user_id}> {DECISION_DONE[option]}."))
         if note:
             blocks.append(context(note))
-    text = f"{quoted(rule.text)} with {mrkdwn_name(customer.name)} keeps slipping. {question}"
+    # The notification (and the redraw's text) reads this alone: whose agreement first, the agreement said once (a
+    # 300-character one was said twice, the question cut off), and once answered, the decision rather than the ask.
+    if decided is None:
+        text = f"{mrkdwn_name(customer.name)}: a working agreement keeps slipping. {question}"
+    else:
+        option, user_id = decided
+        text = f"{mrkdwn_name(customer.name)}: {quoted(rule.text)} kept slipping; <@{user_id}> {DECISION_DONE[option]}."
     return {"text": text, "blocks": blocks}
 
 

@@ -156,6 +156,11 @@ def test_add_activate_remind_slip_escalate_hold_and_suggest_the_next(
     tick(store, settings, clock.advance(minutes=5))
     escalations = [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
     assert len(escalations) == 1
+    # Its notification: whose agreement first, the agreement once.
+    assert escalations[0]["text"] == (
+        f"Acme Corp: a working agreement keeps slipping. “{FIRST}” has slipped 3 times in the last 30 days. "
+        "Maybe this client can't uphold it as it stands — it's worth deciding consciously what happens next."
+    )
     blocks = json.dumps(escalations[0]["blocks"])
     assert "answered after three days" in blocks and "<@U0002>" in blocks
     for action_id in (BOUNDARY_DECIDE_TALK, BOUNDARY_DECIDE_RENEGOTIATE, BOUNDARY_DECIDE_RETIRE, BOUNDARY_DECIDE_FLAG):
@@ -917,6 +922,11 @@ def test_retire_and_flag_decisions(
         kinds = [e.kind for e in session.exec(select(CustomerEvent).order_by(CustomerEvent.id))]  # type: ignore[arg-type]
     assert kinds.count("relationship_flagged") == 1 and kinds.count("boundary_decision") == 1
     assert "flagged the relationship" in json.dumps(response_posts(fake_slack)[-1]["blocks"])
+    # The redrawn message's text says the decision, not the question any more.
+    assert (
+        response_posts(fake_slack)[-1]["text"]
+        == f"Acme Corp: “{FIRST}” kept slipping; <@U0001> flagged the relationship."
+    )
     # The flag weighs on the health score just after the answer (its follow-up), as of the click, and says so where
     # the score is explained.
     bot.settle()
