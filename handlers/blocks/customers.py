@@ -153,10 +153,15 @@ def nudge_text(row: CustomerRow, now: datetime) -> str:
     if customer.paused_at is not None:
         return paused_text(customer.paused_at, row.tz)
     text = local_time(row.next_nudge, row.tz) if row.next_nudge is not None else "—"
-    if is_snoozed(customer, now):
-        assert customer.snoozed_until is not None
-        text += f" (snoozed until {local_time(customer.snoozed_until, row.tz)})"
-    return text
+    return text + snooze_note(customer, now, row.tz)
+
+
+def snooze_note(customer: Customer, now: datetime, tz: str) -> str:
+    """ " (snoozed until Thu 3 Dec 11:00 EST)" beside the next nudge while a snooze holds (the list, the card, Home's
+    row), or ""."""
+    if customer.snoozed_until is None or customer.snoozed_until <= now:
+        return ""
+    return f" (snoozed until {local_time(customer.snoozed_until, tz)})"
 
 
 def moved_note(row: CustomerRow, now: datetime) -> str:

@@ -36,7 +36,13 @@ from handlers.blocks import (
     truncate,
 )
 from handlers.blocks.boundaries import boundary_section_blocks, escalation_note, recent_escalation
-from handlers.blocks.customers import OWNER_GONE_NOTE, card_survey_blocks, channel_flag, channel_problem
+from handlers.blocks.customers import (
+    OWNER_GONE_NOTE,
+    card_survey_blocks,
+    channel_flag,
+    channel_problem,
+    snooze_note,
+)
 from handlers.blocks.health import their_view_note
 from handlers.blocks.nudges import slack_date
 from handlers.blocks.surveys import ask_button, may_ask, survey_button, survey_menu
@@ -667,7 +673,7 @@ def row_text(
     else:
         last = "no check-in yet"
     if facts.next_nudge is not None:
-        nudge = f"next call {local_time(facts.next_nudge, facts.tz)}"
+        nudge = f"next call {local_time(facts.next_nudge, facts.tz)}{snooze_note(customer, now, facts.tz)}"
     else:
         nudge = facts.next_note or "no call scheduled"
     flags = []

@@ -15,7 +15,7 @@ from handlers.ids import HOME_SCOPE, HOME_SHOW
 from storage.store import Store
 from tests.e2e.test_cadence import acme_channel, add, day, ephemeral, tick, unpaced  # noqa: F401  (autouse fixtures)
 from tests.e2e.test_home import click, row_names
-from tests.e2e.test_home_surveys import open_home
+from tests.e2e.test_home_surveys import open_card, open_home, row
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -81,3 +81,37 @@ def test_at_risk_is_one_set_on_home_the_list_and_the_digest(
     assert ":red_circle: *overdue*" in json.dumps(slack.command("show globex").json())
     expected = ["Acme", "Globex"]
     assert at_risk_where(bot, slack, fake_slack) == {"home": expected, "list": expected, "digest": expected}
+
+
+def test_a_snoozed_customer_says_until_when_on_homes_row_as_on_the_list_and_the_card(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Snoozed for two days from Tuesday's nudge: `/partner list`, `/partner show` and the card opened from Home said
+    "(snoozed until Thu 3 Dec 11:00 EST)" beside the next nudge; Home's row showed the same next call without a word of
+    the snooze, as if the owner had simply been nudged later."""
+    hooli = add(store, "Hooli", channel_id=None, cadence="daily 10:00")
+    assert hooli.id
+    store.record_checkin(
+        team_id=TEAM_ID,
+        customer_id=hooli.id,
+        author_id="U0001",
+        mood="green",
+        note="n",
+        kind="call",
+        now=day(0, 15 * HOUR),
+    )
+    tick(store, settings, day(1, 15 * HOUR))  # Tuesday's nudge, 10:00 in New York
+    clock.set(day(1, 16 * HOUR))
+    assert "No nudges about *Hooli* until Thu 3 Dec 11:00" in ephemeral(slack.command("snooze hooli 2d on leave"))
+    bot.settle()
+    snoozed = "next call Thu 3 Dec 11:00 EST (snoozed until Thu 3 Dec 11:00 EST)"
+    home = open_home(bot, slack, fake_slack)
+    assert snoozed in row(home, hooli.id), row(home, hooli.id)
+    assert snoozed in json.dumps(open_card(slack, fake_slack, home, hooli.id), ensure_ascii=False)
+    for command in ("list", "show hooli"):
+        reply = json.dumps(slack.command(command).json(), ensure_ascii=False)
+        assert "next nudge Thu 3 Dec 11:00 EST (snoozed until Thu 3 Dec 11:00 EST)" in reply, (command, reply)
+    # Once it ends, nobody says snoozed any more.
+    clock.set(day(3, 17 * HOUR))
+    home = open_home(bot, slack, fake_slack)
+    assert "snoozed" not in row(home, hooli.id) and "snoozed" not in json.dumps(slack.command("list").json())
