@@ -504,6 +504,8 @@ def test_skip_today_updates_the_message_in_place(
         assert response.status == 200
     updates = fake_slack.wait_for("chat.update", 2)
     assert updates[0].params["ts"] == message["ts"]
+    # The redraw keeps a text of its own (what a screen reader, search and the unread line show), never an empty one.
+    assert updates[0].params["text"] == "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
     (updated,) = nudges(fake_slack)
     shown = json.dumps(updated["blocks"])
     assert "Skipped for today by <@U0001>" in shown and NUDGE_SKIP not in shown
