@@ -644,7 +644,13 @@ def mark_snoozed_call(
     if customer is None or until is None or until <= now:
         return 0
     policy = policy_of(settings)
-    open_rows = [n for n in _posted(store, team_id, customer_id, [CADENCE], now) if not n.payload.get("outcome")]
+    # A nudge showing an earlier snooze shows this one instead (a misclicked "1 day" put right with the date meant).
+    open_rows = [
+        n
+        for n in _posted(store, team_id, customer_id, [CADENCE], now)
+        if not n.payload.get("outcome")
+        or (n.payload["outcome"].get("what") == "snoozed" and n.payload["outcome"].get("until") != until.isoformat())
+    ]
     if not open_rows:
         return 0
     cal = planner.calendar_of(customer, default_tz=policy.default_tz)
@@ -664,7 +670,7 @@ def mark_snoozed_call(
         if nudge.due_key != reminder.snoozed_on.isoformat():
             continue
         assert nudge.id is not None and nudge.channel_id and nudge.message_ts
-        if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome):
+        if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome, replaces=("snoozed",)):
             refresh_message(
                 store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=now
             )

@@ -242,3 +242,30 @@ def test_a_check_in_typed_without_its_customer_in_the_customers_channel_is_shown
     assert "e.g. `/partner checkin &lt;customer&gt; green call went well`." in text
     bot.settle()
     assert store.checkins(team_id=TEAM_ID) == []
+
+
+def test_a_snooze_put_right_with_the_date_meant_shows_on_the_nudge_in_place_of_the_first(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock, bot: BotServer
+) -> None:
+    """Snooze clicked on the nudge for 1 day by mistake, then `/partner snooze acme until 2026-12-07 customer offsite`:
+    the nudge says the snooze that holds (before, it kept "until Wed 2 Dec — misclick"), and the call comes back on
+    Monday 7 Dec, once."""
+    add(store)
+    tick(store, settings, day(1) - MINUTE)
+    tick(store, settings, day(1))
+    snooze_nudge(slack, fake_slack, clock, day(1) + timedelta(minutes=5), reason="misclick")
+    bot.settle()
+    updates = len(fake_slack.calls_to("chat.update"))
+    clock.set(day(1) + timedelta(minutes=10))
+    ephemeral(slack.command("snooze acme until 2026-12-07 customer offsite"))
+    bot.settle()
+    (redrawn,) = fake_slack.calls_to("chat.update")[updates:]
+    said = json.dumps(redrawn.params["blocks"])
+    assert "2026-12-07 05:00 UTC" in said and "customer offsite" in said and "misclick" not in said
+    ephemeral(slack.command("snooze acme until 2026-12-07 customer offsite"))  # the same again: nothing to redraw
+    bot.settle()
+    assert len(fake_slack.calls_to("chat.update")) == updates + 1
+    for n in range(2, 9):
+        tick(store, settings, day(n) - timedelta(hours=1))
+        tick(store, settings, day(n))
+    assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-01", "2026-12-07", "2026-12-08"]
