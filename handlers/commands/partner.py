@@ -64,6 +64,8 @@ def _help(call: CommandCall) -> Reply:
     if not word:
         return help_reply(SUBCOMMANDS)
     subcommand, suggestion = route(word.lstrip("/"))
+    if subcommand is None and (is_undo(word) or is_fix(word)):  # `help undo`: how each thing is put right
+        return {"text": undo_reply(word)}
     if subcommand is None or subcommand.name == "help":
         if subcommand is not None or word.lower() in _ASKING:  # `help help`, `help me`: the list is the answer
             return help_reply(SUBCOMMANDS)

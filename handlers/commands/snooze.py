@@ -84,7 +84,8 @@ def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple
     if not words:
         raise UserError(f"For how long? Usage: `{USAGE}`")
     first = words[0].lower()
-    if first in ("off", "cancel", "none", "stop", "resume"):  # README: `off` (or `resume`) lifts it
+    # README: `off` (or `resume`) lifts it; so do the words of someone taking back a snooze set by mistake.
+    if first in ("off", "cancel", "none", "stop", "resume", "undo", "lift", "unsnooze"):
         return None, 1
     # "for 2 days", "for a week", "a day": as people say it.
     skipped = 1 if first == "for" and len(words) > 1 else 0

@@ -77,6 +77,11 @@ def test_unpause_resumes_and_unsnooze_names_snooze_off(slack: SlackRequests, sto
     assert acme(store).paused_at is None
     text = ephemeral(slack.command("unsnooze acme"))
     assert text.startswith("To lift a snooze: `/partner snooze acme off`")
+    ephemeral(slack.command("snooze acme 2d wrong customer"))
+    assert ephemeral(slack.command("snooze acme undo")).startswith(":bell: Snooze lifted for *Acme Corp*.")
+    bot.settle()
+    assert acme(store).snoozed_until is None
+    assert ephemeral(slack.command("help undo")).startswith("There is no `/partner undo`: Partner keeps what was")
 
 
 def test_slip_undo_logs_no_slip_and_says_a_slip_is_kept(slack: SlackRequests, store: Store, bot: BotServer) -> None:
