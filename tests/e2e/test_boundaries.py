@@ -783,6 +783,7 @@ def test_a_slip_lowers_the_health_score_at_once(
     acme: SlackRequests, store: Store, clock: FakeClock, bot: BotServer
 ) -> None:
     ephemeral(acme.command("checkin acme green kickoff went well"))  # how it goes: what the boundaries then move
+    bot.settle()  # the check-in's rescore (as of its answer) must not land after the activation's below
     clock.advance(minutes=5)
     ephemeral(acme.command("boundary acme activate 1"))  # a need in force, no slip yet: counts as held
     bot.settle()  # scored by the answer's follow-up, as of the command
