@@ -63,6 +63,8 @@ NOTE_IN_SUMMARY = 2800
 
 # Beside an owner Slack said is deactivated: their nudges go to the team's channel (schedules.cadence.team_channel).
 OWNER_GONE_NOTE = "deactivated in Slack"
+# A call due today that nothing satisfied yet, on Home's row, the list and the card alike.
+DUE_TODAY = ":telephone_receiver: call due today"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ class CustomerRow:
     practices: SurveyResponse | None = None
     # Past the cadence's ideal window (yellow) or its maximum (red): None within it (or paused, off).
     standing: Standing | None = None
+    # A call is due today that nothing satisfied yet (Home's ":telephone_receiver: call due today"); shown when within
+    # the ideal window (the standing says more past it).
+    due_today: bool = False
     # The channel counts as shared because guests of the workspace are among its members (the card says so).
     guests_read: bool = False
 
@@ -140,9 +145,10 @@ def cadence_text(customer: Customer) -> str:
 
 
 def standing_text(row: CustomerRow) -> str:
-    """ ":red_circle: overdue — last call 11 days ago (ideal within 7 days, at most 10 days)", or nothing."""
+    """ ":red_circle: overdue — last call 11 days ago (ideal within 7 days, at most 10 days)", ":telephone_receiver:
+    call due today" as Home's row says it within the ideal window, or nothing."""
     if row.standing is None:
-        return ""
+        return DUE_TODAY if row.due_today else ""
     badge = ":red_circle: *overdue*" if row.standing.state == "red" else ":large_yellow_circle: *call due*"
     reason = row.standing.reason
     return f"{badge} — {reason[:1].lower()}{reason[1:]}"
@@ -215,8 +221,8 @@ def list_message(
         if not customer.cadence and customer.paused_at is None and row.next_nudge is None:
             nudge += " (no cadence)"  # why no nudge will come
         bottom = f"{last}{mood} · next nudge {nudge}"
-        if row.standing is not None:
-            bottom += f"\n{standing_text(row)}"
+        if standing := standing_text(row):
+            bottom += f"\n{standing}"
         if (flag := channel_flag(customer)) is not None:
             bottom += f"\n{flag}"
         lines.append(f"{mrkdwn_name(customer.name)}: {last}")
@@ -326,7 +332,7 @@ def customer_card(
             else f"*Cadence*\n{cadence}\nnext nudge {nudge_text(row, now)}{moved_note(row, now)}"
         )
         + (f"\n_{customer.snooze_reason}_" if is_snoozed(customer, now) and customer.snooze_reason else "")
-        + (f"\n{standing_text(row)}" if row.standing is not None else ""),
+        + (f"\n{standing}" if (standing := standing_text(row)) else ""),
         f"*Tier*\n{tier_text(customer.tier)}",
         f"*Health*\n{health_text(customer)}"
         + (f"  `{trend}`" if trend else "")

@@ -37,6 +37,7 @@ from handlers.blocks import (
 )
 from handlers.blocks.boundaries import boundary_section_blocks, escalation_note, recent_escalation
 from handlers.blocks.customers import (
+    DUE_TODAY,
     OWNER_GONE_NOTE,
     card_survey_blocks,
     channel_flag,
@@ -278,9 +279,15 @@ class CadenceDay:
                 green = middle
         return red
 
-    def call_due_today(self, last_contact_at: datetime | None, snoozed_until: datetime | None) -> bool:
-        """A call is scheduled today (customer-local) and nothing since the slot before it satisfied it."""
+    def call_due_today(
+        self, last_contact_at: datetime | None, snoozed_until: datetime | None, restarted_at: datetime | None = None
+    ) -> bool:
+        """A call is scheduled today (customer-local) and nothing since the slot before it satisfied it; not one
+        only launch mode schedules when launch mode began after it (`restarted_at`, its clock restart): daily calls
+        are owed from then, and the outbox never nudged it."""
         cal, today = self.cal, self.today
+        if restarted_at is not None and self._launched_after_todays_call(restarted_at):
+            return False
         last_day = cal.local_date(last_contact_at) if last_contact_at is not None else None
         if last_day is not None and last_day >= today:
             return False  # heard from today: whatever is due today is satisfied
@@ -311,6 +318,16 @@ class CadenceDay:
             start = self.cal.at_local(self.today, time(0, 0))
             self._today_bounds = (start, self.cal.at_local(self.today + timedelta(days=1), time(0, 0)))
         return self._today_bounds
+
+    def _launched_after_todays_call(self, restarted_at: datetime) -> bool:
+        day_start, day_end = self._bounds()
+        if not day_start <= restarted_at < day_end:
+            return False
+        call = next(occurrences(self.cadence, self.cal, day_start, day_end), None)
+        if call is None or restarted_at <= call:
+            return False
+        normal = _cadence(self._settings.cadence)  # launch mode aside: a call of its own today is owed as before
+        return normal.is_off or next(occurrences(normal, self.cal, day_start, day_end), None) is None
 
     def _has_call_today(self) -> bool:
         if self._call_today is None:
@@ -410,7 +427,7 @@ def cadence_standing(
         overdue = not held
     if not overdue:
         overdue = planner.alerted(alerted_at, clock_start=since, created_at=customer.created_at, now=days.now)
-    return overdue, due_today and day.call_due_today(last_contact_at, customer.snoozed_until), ""
+    return overdue, due_today and day.call_due_today(last_contact_at, customer.snoozed_until, restarted_at), ""
 
 
 def risk_facts(
@@ -483,7 +500,7 @@ def with_due_today(
     day = (days or CadenceDays(now=now, default_tz=default_tz)).of(customer)
     if day is None or day.cadence.is_off:
         return facts
-    if not day.call_due_today(facts.last_contact_at, customer.snoozed_until):
+    if not day.call_due_today(facts.last_contact_at, customer.snoozed_until, facts.contact.restarted_at):
         return facts
     return replace(facts, due_today=True)
 
@@ -680,7 +697,7 @@ def row_text(
     if facts.overdue:
         flags.append(":rotating_light: *overdue*")
     elif facts.due_today:
-        flags.append(":telephone_receiver: call due today")
+        flags.append(DUE_TODAY)
     lines = [title, "  ·  ".join([health, last, nudge, *flags])]
     if (flag := channel_flag(customer)) is not None:
         lines.append(flag)

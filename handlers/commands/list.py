@@ -17,8 +17,9 @@ from domain.errors import UserError
 from domain.surveys import LEVELS
 from handlers.blocks import tier_text
 from handlers.blocks.customers import NO_MATCH, CustomerRow, list_message
+from handlers.blocks.home import CadenceDays
 from handlers.commands.base import CommandCall, Reply
-from handlers.events.home import at_risk_ids
+from handlers.events.home import at_risk_ids, snoozed_calls
 from handlers.parsing import parse_key_value, tokenize
 from schedules import planner
 from storage.models import Customer
@@ -120,6 +121,22 @@ def cadence_standing(
     return state if state is not None and state.state in ("yellow", "red") else None
 
 
+def due_today(
+    customer: Customer,
+    last_contact_at: datetime | None,
+    days: CadenceDays,
+    back_today: frozenset[int],
+    restart: tuple[datetime, str] | None = None,
+) -> bool:
+    """A call is due today (customer-local) that nothing has satisfied yet, or a snoozed call comes back today: what
+    Home's row says ":telephone_receiver: call due today" of (handlers.blocks.home.with_due_today)."""
+    day = days.of(customer)
+    if customer.paused_at is not None or day is None or day.cadence.is_off:
+        return False
+    restarted_at = restart[0] if restart is not None else None
+    return customer.id in back_today or day.call_due_today(last_contact_at, customer.snoozed_until, restarted_at)
+
+
 def customer_rows(
     store: Store,
     settings: Settings,
@@ -138,8 +155,9 @@ def customer_rows(
     last_calls = {cid: call.created_at for cid, call in calls.items()}
     # What restarts the cadence's clock, as the engine counts it (PARTNER_ANY_CHECKIN_SATISFIES: any check-in).
     contacts = {cid: c.created_at for cid, c in latest.items()} if settings.any_checkin_satisfies else last_calls
-    snoozes = store.snoozes(team_id=team_id, customers=customers, after=now)
-    comes_back = planner.snoozed_calls_back(customers, snoozes, last_calls, now=now, default_tz=settings.default_tz)
+    # Where each snoozed call comes back (and whose comes back today), as Home reads it.
+    snoozed = snoozed_calls(store, customers, last_calls, team_id=team_id, now=now, default_tz=settings.default_tz)
+    days = CadenceDays(now=now, default_tz=settings.default_tz)  # "call due today" by Home's rule
     restarts = store.clock_restarts(team_id=team_id, customer_ids=ids)
     alerts = store.overdue_alerts(team_id=team_id, customer_ids=ids)
     gone = store.deactivated_owners(team_id=team_id, customer_ids=ids)
@@ -169,7 +187,7 @@ def customer_rows(
                     snoozed_until=customer.snoozed_until,
                     launch_until=customer.launch_until,
                     last_contact_at=last_calls.get(customer.id),
-                    comes_back=comes_back.get(customer.id),
+                    comes_back=snoozed.comes_back.get(customer.id),
                     nudged_days=nudged.get(customer.id, ()),
                 ),
                 standing=cadence_standing(
@@ -178,8 +196,11 @@ def customer_rows(
                     contacts.get(customer.id),
                     now,
                     restarts.get(customer.id),
-                    snoozed_since=snoozes[customer.id].since if customer.id in snoozes else None,
+                    snoozed_since=snoozed.since.get(customer.id),
                     alert=alerts.get(customer.id),
+                ),
+                due_today=due_today(
+                    customer, contacts.get(customer.id), days, snoozed.back_today, restarts.get(customer.id)
                 ),
                 owner_gone=customer.id in gone,
                 recent=store.checkins(team_id=team_id, customer_id=customer.id, limit=recent) if recent else (),

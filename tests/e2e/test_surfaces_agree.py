@@ -115,3 +115,71 @@ def test_a_snoozed_customer_says_until_when_on_homes_row_as_on_the_list_and_the_
     clock.set(day(3, 17 * HOUR))
     home = open_home(bot, slack, fake_slack)
     assert "snoozed" not in row(home, hooli.id) and "snoozed" not in json.dumps(slack.command("list").json())
+
+
+def test_a_call_due_today_is_said_on_homes_row_the_list_and_the_card_until_it_is_logged(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Tuesday 11:00 in New York, the daily call nudged at 09:00 not yet logged: Home's row (and its header's *Calls
+    due today*) said ":telephone_receiver: call due today" while `/partner list` and `/partner show` gave only
+    tomorrow's nudge, as if nothing were owed today. Now all three say it, and none once the call is logged."""
+    acme = add(store, "Acme")  # daily 09:00
+    assert acme.id
+    store.record_checkin(
+        team_id=TEAM_ID,
+        customer_id=acme.id,
+        author_id="U0001",
+        mood="green",
+        note="n",
+        kind="call",
+        now=day(0, 15 * HOUR),
+    )
+    tick(store, settings, day(1))  # Tuesday's nudge
+    clock.set(day(1, 16 * HOUR))
+
+    def said() -> dict[str, bool]:
+        home = open_home(bot, slack, fake_slack)
+        return {
+            "home": ":telephone_receiver: call due today" in row(home, acme.id),
+            "card": ":telephone_receiver: call due today" in json.dumps(open_card(slack, fake_slack, home, acme.id)),
+            "list": ":telephone_receiver: call due today" in json.dumps(slack.command("list").json()),
+            "show": ":telephone_receiver: call due today" in json.dumps(slack.command("show acme").json()),
+        }
+
+    assert said() == {"home": True, "card": True, "list": True, "show": True}
+    assert "Logged" in ephemeral(slack.command("checkin acme green call renewal on track"))
+    bot.settle()
+    assert said() == {"home": False, "card": False, "list": False, "show": False}
+
+
+def test_the_day_launch_mode_begins_after_its_hour_no_surface_says_a_call_is_due_today(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Launch mode turned on at 10:00 on Wednesday owes daily calls from Thursday (README, *Overdue*): the outbox
+    sends no Wednesday nudge and the list says nothing is due, but Home's row said ":telephone_receiver: call due
+    today" for the 09:00 launch call that was never owed."""
+    acme = add(store, "Acme", cadence="weekly mon 09:00")
+    assert acme.id
+    store.record_checkin(
+        team_id=TEAM_ID,
+        customer_id=acme.id,
+        author_id="U0001",
+        mood="green",
+        note="n",
+        kind="call",
+        now=day(7, 15 * HOUR),
+    )
+    tick(store, settings, day(9))
+    clock.set(day(9, 15 * HOUR))  # Wednesday 9 December, 10:00 in New York
+    assert "Launch mode on for *Acme*" in ephemeral(slack.command("launch acme on until=2026-12-18"))
+    bot.settle()
+    home = open_home(bot, slack, fake_slack)
+    assert "next call Thu 10 Dec 09:00 EST" in row(home, acme.id) and "call due" not in row(home, acme.id)
+    for command in ("list", "show acme"):
+        assert "call due" not in json.dumps(slack.command(command).json()), command
+    # Thursday 09:00, its first daily call nudged and not yet logged: due today everywhere.
+    tick(store, settings, day(10))
+    clock.set(day(10, 15 * HOUR))
+    assert ":telephone_receiver: call due today" in row(open_home(bot, slack, fake_slack), acme.id)
+    for command in ("list", "show acme"):
+        assert ":telephone_receiver: call due today" in json.dumps(slack.command(command).json()), command
