@@ -39,6 +39,7 @@ from handlers.blocks.boundaries import boundary_section_blocks, escalation_note,
 from handlers.blocks.customers import (
     DUE_TODAY,
     OWNER_GONE_NOTE,
+    cadence_text,
     card_survey_blocks,
     channel_flag,
     channel_problem,
@@ -815,7 +816,7 @@ def card_modal(
         f"*Channel:* <#{customer.channel_id}>" if customer.channel_id else "*Channel:* —",
         *([problem] if (problem := channel_problem(customer)) is not None else []),
         f"*Time zone:* {facts.tz}",
-        f"*Cadence:* {customer.cadence or 'none'}",
+        f"*Cadence:* {cadence_text(customer)}",  # in words, as `/partner show` says it ("daily at 09:00")
         f"*Tier:* {tier_text(customer.tier)}",
         f"*Health trend:* {trend_words(trend)}",  # the sparkline above, in words (as `/partner status` says it)
     ]

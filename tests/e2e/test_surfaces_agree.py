@@ -147,6 +147,11 @@ def test_a_call_due_today_is_said_on_homes_row_the_list_and_the_card_until_it_is
         }
 
     assert said() == {"home": True, "card": True, "list": True, "show": True}
+    # The cadence in the same words on the card from Home as on `/partner show`.
+    card = json.dumps(open_card(slack, fake_slack, open_home(bot, slack, fake_slack), acme.id))
+    assert "*Cadence:* daily at 09:00" in card and "*Cadence*\\ndaily at 09:00" in json.dumps(
+        slack.command("show acme").json()
+    )
     assert "Logged" in ephemeral(slack.command("checkin acme green call renewal on track"))
     bot.settle()
     assert said() == {"home": False, "card": False, "list": False, "show": False}
