@@ -159,7 +159,7 @@ def survey_views(customer: Customer) -> list[dict[str, Any]]:
         *(survey_modal(key, customer=customer) for key in SURVEYS),
         survey_picker(customer),
         {"blocks": profile_blocks(None, customer_id=customer.id)},
-        ask_message(customer),
+        ask_message(customer, "U0001"),
     ]
 
 
