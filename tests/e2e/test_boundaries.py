@@ -94,14 +94,15 @@ def response_posts(fake: FakeSlack) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def acme(slack: SlackRequests, clock: FakeClock) -> SlackRequests:
-    """Acme Corp, owned by Dana (New York), with its channel; two proposed needs."""
+def acme(slack: SlackRequests, bot: BotServer, clock: FakeClock) -> SlackRequests:
+    """Acme Corp, owned by Dana (New York), with its channel (joined by add's follow-up); two proposed needs."""
     clock.set(ny(2026, 11, 25, 10))  # a Wednesday
     ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
     reply = ephemeral(slack.command(f'boundary acme add "{FIRST}" kind=response_time value=1d'))
     assert f"Proposed “{FIRST}”" in reply and "number 1" in reply and "activate 1" in reply
     reply = ephemeral(slack.command(f'boundary acme add “{SECOND}” kind=channel value="#acme-partners"'))
     assert "number 2" in reply
+    bot.settle()
     return slack
 
 
