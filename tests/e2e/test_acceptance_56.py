@@ -36,9 +36,9 @@ impatient = test_hardening.impatient
 
 
 @pytest.fixture
-def acme_corp(slack: SlackRequests, clock: FakeClock) -> SlackRequests:
+def acme_corp(slack: SlackRequests, bot: BotServer, clock: FakeClock) -> SlackRequests:
     """test_boundaries' Acme Corp: Dana's, with its channel and two proposed needs."""
-    return test_boundaries.acme.__wrapped__(slack, clock)  # type: ignore[attr-defined,no-any-return]
+    return test_boundaries.acme.__wrapped__(slack, bot, clock)  # type: ignore[attr-defined,no-any-return]
 
 
 def test_a_name_with_an_ampersand_works_as_slack_escapes_it(slack: SlackRequests, store: Store) -> None:

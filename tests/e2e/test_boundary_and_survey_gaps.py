@@ -51,9 +51,9 @@ impatient_bot = test_hardening.impatient_bot
 impatient = test_hardening.impatient
 
 
-def acme_corp(slack: SlackRequests, clock: FakeClock) -> SlackRequests:
+def acme_corp(slack: SlackRequests, bot: BotServer, clock: FakeClock) -> SlackRequests:
     """test_boundaries' Acme Corp: Dana's, with its channel and two proposed needs."""
-    return test_boundaries.acme.__wrapped__(slack, clock)  # type: ignore[attr-defined,no-any-return]
+    return test_boundaries.acme.__wrapped__(slack, bot, clock)  # type: ignore[attr-defined,no-any-return]
 
 
 def renegotiated_terms(text: str, value: str) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def test_a_renegotiation_whose_escalation_redraw_times_out_is_kept_with_a_one_li
     settings: Settings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    slack = acme_corp(impatient, clock)
+    slack = acme_corp(impatient, impatient_bot, clock)
     message = _escalate(slack, fake_slack, store, clock, settings)
     first = records(store)[0]
     slack.block_action(BOUNDARY_DECIDE_RENEGOTIATE, value=str(first.id), message=message, channel_id="DDANA")
