@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.settings import Settings
 from handlers.ids import HOME_SCOPE, HOME_SHOW
@@ -21,6 +21,14 @@ from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
 
 HOUR = timedelta(hours=1)
+
+
+def call_logged(store: Store, customer_id: int | None, at: datetime, *, mood: str = "green") -> None:
+    """A call Dana logged at `at`, stored as a check-in would store it."""
+    assert customer_id is not None
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=customer_id, author_id="U0001", mood=mood, note="n", kind="call", now=at
+    )
 
 
 def bold_names(text: str) -> list[str]:
@@ -59,9 +67,7 @@ def test_at_risk_is_one_set_on_home_the_list_and_the_digest(
     calls += [(globex, day(0, 15 * HOUR), "green"), (initech, day(0, 15 * HOUR), "4")]
     for customer, at, mood in calls:
         assert customer.id
-        store.record_checkin(
-            team_id=TEAM_ID, customer_id=customer.id, author_id="U0001", mood=mood, note="n", kind="call", now=at
-        )
+        call_logged(store, customer.id, at, mood=mood)
     for n in range(8):
         tick(store, settings, day(n))
     # Monday 7 December, 11:00 in New York: Acme's call went badly; its score is still green.
@@ -91,15 +97,7 @@ def test_a_snoozed_customer_says_until_when_on_homes_row_as_on_the_list_and_the_
     the snooze, as if the owner had simply been nudged later."""
     hooli = add(store, "Hooli", channel_id=None, cadence="daily 10:00")
     assert hooli.id
-    store.record_checkin(
-        team_id=TEAM_ID,
-        customer_id=hooli.id,
-        author_id="U0001",
-        mood="green",
-        note="n",
-        kind="call",
-        now=day(0, 15 * HOUR),
-    )
+    call_logged(store, hooli.id, day(0, 15 * HOUR))
     tick(store, settings, day(1, 15 * HOUR))  # Tuesday's nudge, 10:00 in New York
     clock.set(day(1, 16 * HOUR))
     assert "No nudges about *Hooli* until Thu 3 Dec 11:00" in ephemeral(slack.command("snooze hooli 2d on leave"))
@@ -125,15 +123,7 @@ def test_a_call_due_today_is_said_on_homes_row_the_list_and_the_card_until_it_is
     tomorrow's nudge, as if nothing were owed today. Now all three say it, and none once the call is logged."""
     acme = add(store, "Acme")  # daily 09:00
     assert acme.id
-    store.record_checkin(
-        team_id=TEAM_ID,
-        customer_id=acme.id,
-        author_id="U0001",
-        mood="green",
-        note="n",
-        kind="call",
-        now=day(0, 15 * HOUR),
-    )
+    call_logged(store, acme.id, day(0, 15 * HOUR))
     tick(store, settings, day(1))  # Tuesday's nudge
     clock.set(day(1, 16 * HOUR))
 
@@ -165,15 +155,7 @@ def test_the_day_launch_mode_begins_after_its_hour_no_surface_says_a_call_is_due
     today" for the 09:00 launch call that was never owed."""
     acme = add(store, "Acme", cadence="weekly mon 09:00")
     assert acme.id
-    store.record_checkin(
-        team_id=TEAM_ID,
-        customer_id=acme.id,
-        author_id="U0001",
-        mood="green",
-        note="n",
-        kind="call",
-        now=day(7, 15 * HOUR),
-    )
+    call_logged(store, acme.id, day(7, 15 * HOUR))
     tick(store, settings, day(9))
     clock.set(day(9, 15 * HOUR))  # Wednesday 9 December, 10:00 in New York
     assert "Launch mode on for *Acme*" in ephemeral(slack.command("launch acme on until=2026-12-18"))
