@@ -18,6 +18,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
 from bot.metrics import Metrics, nudge_outcome, recording
@@ -26,6 +27,7 @@ from bot.settings import Settings
 from handlers.events.uninstall import reactivate_token_team
 from schedules.jobs import TickReport, run_tick
 from schedules.sender import OUTCOME_HOOKS
+from schedules.slack_http import in_tick
 from storage.store import Store
 
 logger = logging.getLogger("partner.scheduler")
@@ -75,7 +77,26 @@ class _Runtime:
 
 
 _runtime: _Runtime | None = None
-_token_checked = False  # token mode: the first tick of a process checks whose the bot token is (a reinstall)
+_token_checked = False  # token mode: a process's first tick checks whose the bot token is (a reinstall), until answered
+
+
+def _check_token(deps: _Runtime) -> bool:
+    """Token mode, a process's first tick: whether its bot token is that of a workspace marked uninstalled (a
+    reinstall). True once settled; Slack or the database not answering leaves it to the next tick. As a tick's own
+    calls, a long Retry-After is not slept through (the tick would wait minutes behind it)."""
+    client = deps.client
+    if isinstance(client, SlackClients):  # as `serve` passes it, in either mode
+        client = client.client if client.installation_store is None else None
+    if client is None:  # OAuth mode: the install flow itself reactivates a workspace
+        return True
+    waits = in_tick.set(True)
+    try:
+        return reactivate_token_team(deps.store, client)
+    except SQLAlchemyError as e:
+        logger.warning("token check after an uninstall: the database did not answer (%s); next tick", type(e).__name__)
+        return False
+    finally:
+        in_tick.reset(waits)
 
 
 def scheduled_tick() -> None:
@@ -86,12 +107,7 @@ def scheduled_tick() -> None:
         return
     global _token_checked
     if not _token_checked:
-        _token_checked = True
-        client = deps.client
-        if isinstance(client, SlackClients):  # as `serve` passes it, in either mode
-            client = client.client if client.installation_store is None else None
-        if client is not None:  # OAuth mode: the install flow itself reactivates a workspace
-            reactivate_token_team(deps.store, client)
+        _token_checked = _check_token(deps)
     observed_tick(store=deps.store, client=deps.client, now=deps.clock(), metrics=deps.metrics, settings=deps.settings)
 
 

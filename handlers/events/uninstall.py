@@ -31,6 +31,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import InstallationStore
 
 from bot.clock import Clock
+from schedules.slack_http import TOKEN_REFUSED, lasting
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -166,16 +167,25 @@ def reactivate_on_reinstall(
 def reactivate_token_team(store: Store, client: WebClient) -> bool:
     """Token mode: when a workspace is marked uninstalled and the bot token works for it, Partner was installed there
     again (uninstalling revokes the token); its nudges resume without waiting for someone to use Partner. Asks Slack
-    only while some workspace is marked uninstalled. True when it reactivated one."""
+    only while some workspace is marked uninstalled.
+
+    True once that is settled: nothing is marked uninstalled, or Slack said whose the token is, or refused it (still
+    uninstalled: a new token comes with a restart). False when Slack gave no answer (an outage, a rate limit, a
+    timeout): the caller asks again later, or a reinstall's nudges would wait for ever for someone to use Partner."""
     if not store.uninstalled_team_ids():
-        return False
+        return True
     try:
         team_id = client.auth_test().get("team_id")
-    except (SlackApiError, OSError) as e:  # revoked (still uninstalled) or Slack unreachable: a request will tell
-        reason = e.response.get("error") if isinstance(e, SlackApiError) else e
-        logger.info("token check after an uninstall: %s", reason)
+    except SlackApiError as e:
+        code = str(e.response.get("error") or "")
+        settled = code in TOKEN_REFUSED or lasting(e)
+        logger.info(
+            "token check after an uninstall: %s%s", code or e.response.status_code, "" if settled else "; next tick"
+        )
+        return settled
+    except OSError as e:  # Slack unreachable, or no answer in time
+        logger.info("token check after an uninstall: %s; next tick", e)
         return False
     if team_id and store.reactivate_workspace(team_id=str(team_id)):
         logger.info("workspace %s: the bot token works again (Partner was reinstalled); nudges resume", team_id)
-        return True
-    return False
+    return True
