@@ -36,6 +36,7 @@ from bot.oauth import (
 )
 from bot.settings import Settings, SettingsError
 from domain.customers import shared_with_another_organisation
+from schedules.slack_http import TRANSIENT
 from storage import db, schema_check
 from storage.store import Store
 
@@ -49,6 +50,8 @@ TOKEN_FIXES = {
     "new Bot User OAuth Token.",
     "token_expired": "The token expired (token rotation is on): turn rotation off or reinstall and use the new token.",
 }
+
+SLACK_BUSY = "Run `partner-bot doctor` again in a minute."
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,8 @@ REINSTALL = f"Reinstall Partner in that workspace through https://<your-host>{IN
 def _for_team(team_id: str, findings: Iterable[Finding]) -> Iterator[Finding]:
     """A workspace's findings, named after it; a token problem's fix is a reinstall (there is no token to copy)."""
     for f in findings:
-        fix = REINSTALL if f.check == "bot token" and f.status == FAIL and "auth.test" in f.detail else f.fix
+        refused = f.check == "bot token" and f.status == FAIL and f.detail.startswith("auth.test failed")
+        fix = REINSTALL if refused else f.fix
         yield replace(f, check=f"{team_id} {f.check}", fix=fix)
 
 
@@ -238,6 +242,10 @@ def _check_token(client: WebClient) -> tuple[dict[str, Any] | None, set[str] | N
         response = client.auth_test()
     except SlackApiError as e:
         error = str(e.response.get("error") or "unknown_error")
+        if e.response.status_code == 429 or e.response.status_code >= 500 or error in TRANSIENT:
+            # Slack's own trouble says nothing about the token: no token to replace, no app to reinstall.
+            detail = f"Slack did not answer auth.test ({error}): the token is not checked"
+            return None, None, [Finding(FAIL, "bot token", detail, SLACK_BUSY)]
         fix = TOKEN_FIXES.get(error, f"Slack answered {error!r}; see https://api.slack.com/methods/auth.test.")
         return None, None, [Finding(FAIL, "bot token", f"auth.test failed: {error}", fix)]
     except OSError as e:
@@ -336,12 +344,7 @@ def _check_channels(client: WebClient, store: Store, *, team_id: str, bot: dict[
             error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
             if not isinstance(e, SlackApiError) or e.response.status_code == 429 or e.response.status_code >= 500:
                 # Slack busy or unreachable says nothing about the channel: not "gone", and no traceback either.
-                yield Finding(
-                    FAIL,
-                    "channels",
-                    f"<#{channel_id}> of {who}: Slack did not answer ({error})",
-                    "Run `partner-bot doctor` again in a minute.",
-                )
+                yield Finding(FAIL, "channels", f"<#{channel_id}> of {who}: Slack did not answer ({error})", SLACK_BUSY)
                 continue
             yield Finding(
                 FAIL,
