@@ -355,7 +355,7 @@ def oauth_settings(
             logger=logging.getLogger("partner.oauth.state"),
         ),
         state_expiration_seconds=STATE_EXPIRATION_SECONDS,
-        callback_options=CallbackOptions(success=_on_installed(store, clock), failure=_on_failure),
+        callback_options=CallbackOptions(success=_on_installed(store, clock), failure=_on_failure(store)),
         logger=logging.getLogger("partner.oauth.flow"),
     )
     # OAuthSettings builds its authorize without a client, so its token refreshes would go to slack.com whatever
@@ -452,16 +452,50 @@ CANCELLED_PAGE = _page(
 )
 
 
-def _on_failure(args: FailureArgs) -> BoltResponse:
-    if args.reason == "access_denied":
-        logger.info("install cancelled on Slack's consent page")
-        return BoltResponse(
-            status=200,
-            headers={
-                "Content-Type": "text/html; charset=utf-8",
-                "Set-Cookie": args.settings.state_utils.build_set_cookie_for_deletion(),
-            },
-            body=CANCELLED_PAGE,
-        )
-    logger.warning("install refused: %s", args.reason)
-    return args.default.failure(args)
+# The database not answering: the install link's state could not be read (or the installation not stored). Slack's
+# code is only spent once the state is found, so the same page reloaded once the database is back installs Partner.
+DATABASE_DOWN_PAGE = _page(
+    "Partner's database didn't answer just now",
+    "<p>Nothing was installed yet. Please reload this page in a minute to finish installing Partner, or "
+    f'<a href="{INSTALL_PATH}">start again</a>.</p>',
+)
+INSTALL_DATABASE_DOWN_PAGE = _page(
+    "Partner's database didn't answer just now",
+    f'<p>The install could not start. Please <a href="{INSTALL_PATH}">try again</a> in a minute.</p>',
+)
+
+
+def _html(status: int, body: str, **headers: str) -> BoltResponse:
+    return BoltResponse(status=status, headers={"Content-Type": "text/html; charset=utf-8", **headers}, body=body)
+
+
+def _database_answers(store: Store) -> bool:
+    try:
+        store.ping()
+    except sa.exc.SQLAlchemyError:
+        return False
+    return True
+
+
+def _on_failure(store: Store) -> Callable[[FailureArgs], BoltResponse]:
+    def failure(args: FailureArgs) -> BoltResponse:
+        if args.reason == "access_denied":
+            logger.info("install cancelled on Slack's consent page")
+            cookie = args.settings.state_utils.build_set_cookie_for_deletion()
+            return _html(200, CANCELLED_PAGE, **{"Set-Cookie": cookie})
+        if args.reason in ("invalid_state", "storage_error") and not _database_answers(store):
+            # slack-sdk's state store reads a database error as "no such state": not the admin's fault, and the
+            # cookie is kept so that the reload works.
+            logger.warning("install redirect while the database is unavailable (%s): asked to reload", args.reason)
+            return _html(503, DATABASE_DOWN_PAGE)
+        logger.warning("install refused: %s", args.reason)
+        return args.default.failure(args)
+
+    return failure
+
+
+def install_page_database_down(path: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """The install page or the redirect (`path`) while the database does not answer: a 503 page saying what to do."""
+    body = (DATABASE_DOWN_PAGE if path == REDIRECT_PATH else INSTALL_DATABASE_DOWN_PAGE).encode()
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+    return "503 Service Unavailable", headers, body

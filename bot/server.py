@@ -72,7 +72,7 @@ class PartnerWSGI:
         if path in self.install_paths:  # OAuth mode only: Bolt's install page and redirect (bot/oauth.py)
             if method != "GET":
                 return _respond(start_response, "405 Method Not Allowed", {"error": "GET only"})
-            return self.slack(environ, start_response)
+            return self._install(environ, start_response)
         return _respond(start_response, "404 Not Found", {"error": "not found"})
 
     def _slack_events(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -95,6 +95,21 @@ class PartnerWSGI:
                 return _respond(start_response, "401 Unauthorized", {"error": "invalid request"})
             logger.warning("a signed request Partner cannot read was refused (%s)", type(e).__name__)
             return _respond(start_response, "400 Bad Request", {"error": "unreadable request"})
+
+    def _install(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Bolt's install page, or a 503 page saying to try again when the database does not answer: Bolt lets the
+        state store's error through, which waitress turned into a bare 500 and a traceback."""
+        from sqlalchemy.exc import SQLAlchemyError  # as in _health: serving needs no database stack until here
+
+        try:
+            return self.slack(environ, start_response)
+        except SQLAlchemyError as e:
+            from bot.oauth import install_page_database_down
+
+            logger.warning("%s: database unavailable: %s", environ.get("PATH_INFO"), type(e).__name__)
+            status, headers, body = install_page_database_down(str(environ.get("PATH_INFO", "")))
+            start_response(status, headers)
+            return [body]
 
     def _signed(self, body: bytes, environ: WSGIEnvironment) -> bool:
         """Slack's v0 signature over the raw bytes (slack-sdk's verifier decodes them as UTF-8 first and raises)."""

@@ -3,23 +3,37 @@ falters at its first tick."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
-from bot.app import make_client
+from bot.app import create_app, make_client
 from bot.oauth import SlackClients
 from bot.scheduler import build_scheduler, scheduled_tick
 from bot.settings import Settings
+from storage.db import make_engine, upgrade
 from storage.store import Store
 from tests.e2e.test_doctor import doctor, lines
-from tests.e2e.test_oauth import T1, T2, install, oauth_bot, oauth_settings  # noqa: F401 (fixtures)
+from tests.e2e.test_oauth import (  # noqa: F401 (fixtures)
+    T1,
+    T2,
+    browse,
+    install,
+    installation,
+    oauth_bot,
+    oauth_settings,
+    start_install,
+)
+from tests.e2e.test_ops import Outage, outage  # noqa: F401 (fixture)
 from tests.e2e.test_uninstall import acme_channel, add, day, posted, workspace  # noqa: F401 (fixture)
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BotServer, FakeClock
+from tests.utils import SIGNING_SECRET, BotServer, FakeClock
 
 
 @pytest.mark.parametrize("fault", ["500", "timeout", "ratelimited"])
@@ -93,3 +107,53 @@ def test_the_doctor_does_not_tell_an_oauth_workspace_to_reinstall_when_slack_was
     assert "Slack did not answer auth.test" in failed, out
     assert lines(out, "ok", f"{T2} bot token"), out
     assert "Reinstall" not in out and "Run `partner-bot doctor` again in a minute." in out, out
+
+
+# OAuth mode while the database is down
+
+
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)  # a server that goes away mid-run
+def test_an_install_while_the_database_is_down_says_to_try_again_and_its_reload_installs(
+    outage: Outage,  # noqa: F811
+    oauth_settings: Settings,  # noqa: F811
+    clock: FakeClock,
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An admin installing while the database is down was shown a bare "Internal Server Error" (with a traceback in
+    the log) at /slack/install, and at the redirect "The state parameter is no longer valid": wrong, since the same
+    page reloaded once the database is back installs Partner (Slack's code is spent only once the state is found).
+    Commands meanwhile are told to try again, as in token mode."""
+    outage.up()
+    engine = make_engine(outage.url)
+    upgrade(engine)
+    store = Store(engine)
+    settings = dataclasses.replace(oauth_settings, database_url=outage.url)
+    server = BotServer(create_app(settings=settings, store=store, clock=clock), store).start()
+    try:
+        assert install(server.url, fake_slack, T1).status == 200
+        slack = SlackRequests(server.url, signing_secret=SIGNING_SECRET, team_id=T1, fake=fake_slack)
+        assert "Added *Acme*" in slack.command("add Acme").json()["text"]
+        started = start_install(server.url)  # T2's admin opens the install link, then clicks Allow on Slack's page
+        code = fake_slack.grant_install(T2, team_name="Globex Partners")
+        redirect = f"{server.url}/slack/oauth_redirect?{urlencode({'code': code, 'state': started.state})}"
+
+        outage.down()
+        answer = slack.command("checkin acme green pilot kicked off")
+        assert answer.status == 200 and "Please try again in a minute" in answer.json()["text"], answer.text
+        with caplog.at_level(logging.WARNING):
+            page = browse(f"{server.url}/slack/install")
+            back = browse(redirect, cookie=started.cookie)
+        assert page.status == 503 and "database didn" in page.text and "try again</a> in a minute" in page.text
+        assert back.status == 503 and "reload this page in a minute" in back.text, back.text
+        assert "no longer valid" not in back.text
+        assert not any(r.exc_info for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+        outage.up()
+        back = browse(redirect, cookie=started.cookie)  # the admin reloads the page
+        assert back.status == 200 and "Thank you!" in back.text, back.text
+        assert installation(settings, store, T2) is not None
+        assert "Logged a green check-in" in slack.command("checkin acme green pilot kicked off").json()["text"]
+    finally:
+        server.stop()
+        engine.dispose()
