@@ -189,6 +189,12 @@ def _text(key: str, label: str, *, multiline: bool = True, hint: str | None = No
 
 Level = Literal["supplier", "supplier_of_choice", "partner"]
 LEVELS: tuple[Level, ...] = ("supplier", "supplier_of_choice", "partner")
+# Each level as people read it, on every surface (card, Home, list, status, digest, DMs): one spelling per tier.
+LEVEL_NAMES: dict[str, str] = {
+    "supplier": "Supplier",
+    "supplier_of_choice": "Supplier of choice",
+    "partner": "Partner",
+}
 
 
 def normalize_level(level: str) -> Level:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from domain.calendar import WorkCalendar
 from domain.health import mood_colour, mood_rating
+from domain.surveys import LEVEL_NAMES
 from handlers.parsing import escape
 from storage.models import Customer
 
@@ -161,8 +162,9 @@ def button(text: str, action_id: str, value: str, *, style: str | None = None) -
 
 
 def tier_text(tier: str | None) -> str:
-    """A tier as people read it (and as `list tier=` takes it): "supplier of choice", not its key."""
-    return tier.replace("_", " ") if tier else "—"
+    """A tier as people read it, in the words the level survey and `/partner status` use ("Supplier of choice"),
+    not its key; `list tier=` takes it typed either way."""
+    return LEVEL_NAMES.get(tier, tier.replace("_", " ")) if tier else "—"
 
 
 # How much of a name's end an option keeps when the whole does not fit: regional accounts and numbered ones differ

@@ -99,12 +99,12 @@ def _facts_line(facts: CustomerFacts) -> str:
 
 
 def _tier(tier: str | None) -> str:
-    """As the card and Home read it: "supplier of choice", not its key."""
+    """As the card and Home read it: "Supplier of choice", not its key."""
     return tier_text(tier) if tier else "no tier"
 
 
 def _tier_move_line(move: TierMove) -> str:
-    """ "*Acme*: partner → supplier :small_red_triangle_down: down" — every tier of the week in order, and which way it
+    """ "*Acme*: Partner → Supplier :small_red_triangle_down: down" — every tier of the week in order, and which way it
     went (a first rating goes no way; one that came back where it was says so)."""
     steps = [_tier(t) for t in (move.old, *move.via, move.new)]
     if len(steps) > 5:  # a busy week: where it started, the latest moves, where it is
@@ -120,7 +120,7 @@ def _tier_move_line(move: TierMove) -> str:
 
 
 def _their_view_line(view: TheirView) -> str:
-    """ "*Acme*: they see us as *supplier*; we say *partner* — the health score counts *supplier*": their view
+    """ "*Acme*: they see us as *Supplier*; we say *Partner* — the health score counts *Supplier*": their view
     beside ours, and which one the score reads (the lower, as on the card)."""
     line = f"*{mrkdwn_name(view.customer)}*: they see us as *{_tier(view.theirs)}*"
     if view.ours not in LEVELS:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from domain.surveys import LEVELS, SURVEYS, Question, Survey
+from domain.surveys import LEVEL_NAMES, LEVELS, SURVEYS, Question, Survey
 from handlers.blocks import button, command_name, context, is_row_id, mrkdwn_name, plain, section, truncate
 from handlers.blocks.nudges import slack_date
 from handlers.ids import (
@@ -32,11 +32,6 @@ SURVEY_NAMES: dict[str, str] = {
     "practices": "Partnership practices",
     "profile": "Ideal-customer profile",
     "customer_view": "How they see us",
-}
-LEVEL_NAMES: dict[str, str] = {
-    "supplier": "Supplier",
-    "supplier_of_choice": "Supplier of choice",
-    "partner": "Partner",
 }
 assert set(LEVEL_NAMES) == set(LEVELS)
 

@@ -377,12 +377,12 @@ def test_list_names_an_unknown_tier_and_reads_supplier_of_choice_with_spaces(
         assert "Acme Corp" in ephemeral(slack.command(f"list tier={typed}"))
     # Shown as people read it (and as list tier= takes it), not as its key.
     listing = json.dumps(slack.command("list").json())
-    assert "tier supplier of choice" in listing and "supplier_of_choice" not in listing
+    assert "tier Supplier of choice" in listing and "supplier_of_choice" not in listing
     assert ephemeral(slack.command("list tier=supplier_of_choice")).startswith(
-        "All customers in tier supplier of choice"
+        "All customers in tier Supplier of choice"
     )
     card = json.dumps(slack.command("show acme").json())
-    assert "*Tier*\\nsupplier of choice" in card and "supplier_of_choice" not in card
+    assert "*Tier*\\nSupplier of choice" in card and "supplier_of_choice" not in card
 
 
 # Slack's 429 + Retry-After while a command waits for its answer

@@ -385,7 +385,7 @@ def test_list_shows_owner_tier_health_last_checkin_mood_trend_and_next_nudge(
     rows = [b["text"]["text"] for b in body["blocks"] if b.get("accessory", {}).get("action_id") == LIST_OPEN_CARD]
     assert len(rows) == 2
     acme_row, globex_row = rows
-    assert "*Acme Corp* · <@U0001> · tier partner · health :large_yellow_circle: 72" in acme_row
+    assert "*Acme Corp* · <@U0001> · tier Partner · health :large_yellow_circle: 72" in acme_row
     assert "last check-in 3 h ago" in acme_row
     assert "mood :large_green_circle::large_yellow_circle: ↘" in acme_row
     assert "next nudge Tue 1 Dec 10:00 CET" in acme_row  # the customer's own clock

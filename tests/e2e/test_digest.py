@@ -206,13 +206,13 @@ def test_a_tier_move_reads_as_the_card_and_home_say_it() -> None:
         customers=2,
     )
     text = json.dumps(digest_blocks(summary), ensure_ascii=False)
-    assert "*Acme*: supplier of choice → partner :arrow_up_small: up" in text
-    assert '*Globex*: no tier → supplier of choice"' in text  # a first rating goes no way: nothing after it
+    assert "*Acme*: Supplier of choice → Partner :arrow_up_small: up" in text
+    assert '*Globex*: no tier → Supplier of choice"' in text  # a first rating goes no way: nothing after it
     assert "supplier_of_choice" not in text
     back = DigestSummary(
         week_start=date(2026, 11, 23), tier_moves=[TierMove("Acme", "partner", "partner", ("supplier",))], customers=1
     )
-    assert "*Acme*: partner → supplier → partner (back where it was)" in json.dumps(
+    assert "*Acme*: Partner → Supplier → Partner (back where it was)" in json.dumps(
         digest_blocks(back), ensure_ascii=False
     )
 
@@ -231,15 +231,15 @@ def test_what_their_people_said_this_week_reads_beside_our_view_and_only_when_th
     text = json.dumps(digest_blocks(summary), ensure_ascii=False)
     assert ":speech_balloon: In their own words (4)*" in text
     assert (
-        "*Acme*: they see us as *supplier*; we say *partner* — the health score counts *supplier* :warning: "
+        "*Acme*: they see us as *Supplier*; we say *Partner* — the health score counts *Supplier* :warning: "
         "(3 answers, the latest shown)" in text
     )
-    assert "*Globex*: they see us as *partner*, as we do" in text
+    assert "*Globex*: they see us as *Partner*, as we do" in text
     assert (
-        "*Initech*: they see us as *partner*; we say *supplier of choice* — the health score counts *supplier of "
+        "*Initech*: they see us as *Partner*; we say *Supplier of choice* — the health score counts *Supplier of "
         "choice*\\n" in text
     )
-    assert "*Umbrella*: they see us as *supplier of choice* (our own view not rated yet)" in text
+    assert "*Umbrella*: they see us as *Supplier of choice* (our own view not rated yet)" in text
     quiet = json.dumps(digest_blocks(DigestSummary(week_start=date(2026, 11, 23), customers=4)), ensure_ascii=False)
     assert "In their own words" not in quiet  # a team that never asks is not told so every week
 
@@ -500,7 +500,7 @@ def test_the_weekly_digest_goes_out_once_with_its_chart(
         Block.parse(block).validate_json()  # type: ignore[union-attr]
     text = json.dumps(message["blocks"], ensure_ascii=False)
     assert "Weekly digest · week of 30 Nov 2026" in text
-    assert "*Acme*: supplier → partner" in text
+    assert "*Acme*: Supplier → Partner" in text
     assert "*Initech*: “Replies within one business day”" in text
     assert "*Acme*: 4 weeks in a row with a check-in" in text
     (chart,) = [f for f in fake_slack.files.values() if f["completed"]]

@@ -231,7 +231,7 @@ def test_rows_show_health_trend_last_checkin_next_nudge_and_boundary(store: Stor
     # Daily cadence at 09:00 New York; it is 10:00 there and a call was logged today: next one is tomorrow.
     assert "next call Thu 26 Nov 09:00 EST" in row
     assert "Replies within one business day (0)" in row
-    assert "tier partner" in row
+    assert "tier Partner" in row
     trend = row.split("`")[1]
     assert len(trend) == 12 and trend != "—"
     buttons = next(b for b in view["blocks"] if b.get("block_id") == f"customer_{cid}_actions")["elements"]
@@ -381,7 +381,7 @@ def test_filters_and_paging_through_signed_clicks(slack: SlackRequests, fake_sla
     tiered = click(slack, fake_slack, HOME_TIER, action_type="static_select", selected_option={"value": "supplier"})
     names = row_names(tiered)
     assert names and all(
-        "tier supplier" in b["text"]["text"]
+        "tier Supplier" in b["text"]["text"]
         for b in tiered["blocks"]
         if b.get("block_id", "").startswith("customer_") and b["type"] == "section"
     )

@@ -159,7 +159,7 @@ def test_a_home_rows_survey_menu_opens_the_survey_and_home_shows_the_new_tier(
     publisher = publisher_of(bot.app)
     assert publisher is not None
     publisher.flush()
-    assert "tier partner" in row(fake_slack.published_home[DANA], customer.id)
+    assert "tier Partner" in row(fake_slack.published_home[DANA], customer.id)
 
 
 def test_ask_them_is_offered_where_the_channel_is_shared_and_asks_from_the_card_and_home(

@@ -806,8 +806,8 @@ def test_the_digest_lists_each_customer_that_moved_tier_once_with_the_way_it_wen
     (moved,) = [b["text"]["text"] for b in digest["blocks"] if "Moved tier" in json.dumps(b)]
     assert moved == (
         "*:arrows_counterclockwise: Moved tier (2)*\n"
-        "• *Acme Corp*: no tier → partner → supplier → partner\n"
-        "• *Globex*: partner → supplier :small_red_triangle_down: down"
+        "• *Acme Corp*: no tier → Partner → Supplier → Partner\n"
+        "• *Globex*: Partner → Supplier :small_red_triangle_down: down"
     )
     # The owner heard of each move as it happened, a move down with a pointer to what is going on.
     bot.settle()
@@ -1007,7 +1007,7 @@ def test_their_view_counts_in_the_health_score_and_status_the_card_and_the_trend
     card = json.dumps(ok(slack.command("show acme"))["blocks"], ensure_ascii=False)
     assert "Counts in the health score as *Supplier*, the lower of the two" in card, card
     digest = json.dumps(ok(slack.command("digest mine"))["blocks"], ensure_ascii=False)
-    said = "*Acme Corp*: they see us as *supplier*; we say *partner* — the health score counts *supplier* :warning:"
+    said = "*Acme Corp*: they see us as *Supplier*; we say *Partner* — the health score counts *Supplier* :warning:"
     assert ":speech_balloon: In their own words (1)*" in digest and said in digest, digest
     # Their person comes round to our view: the score comes back, and says both sides agree.
     clock.advance(days=7)

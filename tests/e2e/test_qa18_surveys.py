@@ -1,0 +1,82 @@
+"""Session 18's survey, health and dashboard findings: one customer's tier, health and calendar said in the same
+words on Home, the card, `/partner show`, `/partner list`, `/partner status` and the digest.
+
+Signed requests against the fake Slack; no sleeping, no wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from handlers.ids import HOME_TIER, OPEN_CUSTOMER_VIEW
+from storage.store import Store
+from tests.e2e.test_home import click
+from tests.e2e.test_home_surveys import open_card, open_home, row, shared_customer
+from tests.e2e.test_surveys import ExternalSlack, ok, opened, submit
+from tests.e2e.test_surveys import external as external
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import BotServer
+
+
+def texts(blocks: Any) -> str:
+    """Every string a reader sees in these blocks (or a reply), joined: JSON keys and ids left out."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("text", "title") and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(blocks)
+    return "\n".join(found)
+
+
+def test_a_tier_is_named_alike_on_every_surface(
+    bot: BotServer, slack: SlackRequests, external: ExternalSlack, fake_slack: FakeSlack, store: Store
+) -> None:
+    """We rate Acme *Supplier of choice*; their people say *Supplier*. `/partner status`, the card's "Our view ·
+    Their view", the survey's confirmation and the owner's DMs named the tiers "Supplier of choice" and "Supplier",
+    while Home's row and its tier filter, the card's *Tier*, `/partner show`, `/partner list` and both digests said
+    "tier supplier of choice", "no tier → supplier of choice" and "they see us as *supplier*" — the same tier in two
+    spellings, side by side on one card. Now every surface names it as the survey does."""
+    acme = shared_customer(bot, slack, fake_slack, store)
+    ok(slack.command("survey acme level"))
+    confirmation = submit(slack, opened(fake_slack), {"level": "supplier_of_choice"}, view_id="VLEVEL")
+    assert confirmation.status == 200
+    ok(slack.command("ask acme"))
+    ok(external.block_action(OPEN_CUSTOMER_VIEW, value=str(acme.id), user_id="U0EXT1", channel_id="C0SHARED"))
+    answers = {"level": "supplier", "start_doing": "call back", "keep_doing": "demos"}
+    ok(submit(external, opened(fake_slack), answers, view_id="VCUST1", user_id="U0EXT1"))
+    bot.settle()
+    assert acme.id is not None
+    home = open_home(bot, slack, fake_slack)
+    tier_filter = click(slack, fake_slack, HOME_TIER, action_type="static_select", selected_option={"value": "any"})
+    said = {
+        "home row": row(home, acme.id),
+        "home filter": texts(tier_filter["blocks"][:4]),
+        "card": texts(open_card(slack, fake_slack, home, acme.id)["blocks"]),
+        "show": texts(slack.command("show acme").json()["blocks"]),
+        "list": texts(slack.command("list").json()["blocks"]),
+        "list filtered": texts(slack.command("list tier=supplier-of-choice").json()["blocks"]),
+        "status": texts(slack.command("status acme").json()["blocks"]),
+        "team digest": texts(slack.command("digest team").json()["blocks"]),
+        "own digest": texts(slack.command("digest mine").json()["blocks"]),
+    }
+    for surface, text in said.items():
+        assert "Supplier of choice" in text, (surface, text)
+        # The key or its lower-case reading would be the second spelling (a command's `tier=…` hint aside).
+        assert not re.search(r"(?<![=_`])(?<!a )\bsupplier(?: of choice)?\b(?![_=])", text), (surface, text)
+    assert "tier Supplier of choice" in said["home row"] and "Tier: Supplier of choice" in said["home filter"]
+    assert "*Tier*\nSupplier of choice" in said["show"] and "*Tier:* Supplier of choice" in said["card"]
+    assert "no tier → Supplier of choice" in said["team digest"]
+    assert "they see us as *Supplier*; we say *Supplier of choice*" in said["team digest"]
+    assert json.dumps(said, ensure_ascii=False).count("supplier_of_choice") == 0
