@@ -135,6 +135,30 @@ def windows_text(customer: Customer, today: date) -> str:
     return f" (ideal {days(customer.ideal_days)}, max {days(customer.max_days)})"
 
 
+def calendar_text(customer: Customer, tz: str, now: datetime) -> str:
+    """ "Asia/Jerusalem · holidays IL (next: Thu 24 Dec, …) · week sun-thu": the customer's working calendar, as
+    every card says it (`/partner show` and the card opened from Home)."""
+    calendar = tz
+    if customer.country:
+        calendar += f" · holidays {customer.country}{'-' + customer.subdiv if customer.subdiv else ''}"
+        # Which holidays it skips, without reading a table: the next one that moves a call.
+        with contextlib.suppress(ValueError):  # a stored calendar that no longer validates: the codes alone
+            cal = WorkCalendar.create(tz, customer.country, customer.working_week, subdiv=customer.subdiv)
+            if (holiday := cal.next_holiday(cal.local_date(now))) is not None:
+                day, name = holiday
+                calendar += f" (next: {day:%a} {day.day} {day:%b}, {name})"
+    return calendar + f" · week {customer.working_week or 'mon-fri'}"
+
+
+def cadence_windows_text(customer: Customer, tz: str, now: datetime) -> str:
+    """The cadence in words with the customer's own windows where it has them ("weekly on Tue at 10:00 (ideal 5
+    days, max 8 days)"), as every card says it."""
+    cadence = cadence_text(customer)
+    if customer.ideal_days or customer.max_days:
+        cadence += windows_text(customer, WorkCalendar(tz=tz).local_date(now))
+    return cadence
+
+
 def cadence_text(customer: Customer) -> str:
     if not customer.cadence:
         return "no cadence"
@@ -303,19 +327,8 @@ def customer_card(
         channel += "\nshared with the customer: no check-in summaries or nudges there"
     elif customer.channel_id and not customer.post_checkins:
         channel += "\ncheck-in summaries off"
-    calendar = row.tz
-    if customer.country:
-        calendar += f" · holidays {customer.country}{'-' + customer.subdiv if customer.subdiv else ''}"
-        # Which holidays it skips, without reading a table: the next one that moves a call.
-        with contextlib.suppress(ValueError):  # a stored calendar that no longer validates: the codes alone
-            cal = WorkCalendar.create(row.tz, customer.country, customer.working_week, subdiv=customer.subdiv)
-            if (holiday := cal.next_holiday(cal.local_date(now))) is not None:
-                day, name = holiday
-                calendar += f" (next: {day:%a} {day.day} {day:%b}, {name})"
-    calendar += f" · week {customer.working_week or 'mon-fri'}"
-    cadence = cadence_text(customer)
-    if customer.ideal_days or customer.max_days:
-        cadence += windows_text(customer, WorkCalendar(tz=row.tz).local_date(now))
+    calendar = calendar_text(customer, row.tz, now)
+    cadence = cadence_windows_text(customer, row.tz, now)
     fields = [
         (f"*Owner*\n<@{customer.owner_id}>" if customer.owner_id else "*Owner*\nnone")
         + (

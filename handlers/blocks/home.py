@@ -39,7 +39,8 @@ from handlers.blocks.boundaries import boundary_section_blocks, escalation_note,
 from handlers.blocks.customers import (
     DUE_TODAY,
     OWNER_GONE_NOTE,
-    cadence_text,
+    cadence_windows_text,
+    calendar_text,
     card_survey_blocks,
     channel_flag,
     channel_problem,
@@ -815,8 +816,8 @@ def card_modal(
         f"*Owner:* <@{customer.owner_id}>" if customer.owner_id else "*Owner:* —",
         f"*Channel:* <#{customer.channel_id}>" if customer.channel_id else "*Channel:* —",
         *([problem] if (problem := channel_problem(customer)) is not None else []),
-        f"*Time zone:* {facts.tz}",
-        f"*Cadence:* {cadence_text(customer)}",  # in words, as `/partner show` says it ("daily at 09:00")
+        f"*Time zone:* {calendar_text(customer, facts.tz, now)}",  # holidays and working week, as `/partner show`
+        f"*Cadence:* {cadence_windows_text(customer, facts.tz, now)}",  # in words, as `/partner show` says it
         f"*Tier:* {tier_text(customer.tier)}",
         f"*Health trend:* {trend_words(trend)}",  # the sparkline above, in words (as `/partner status` says it)
     ]

@@ -80,3 +80,33 @@ def test_a_tier_is_named_alike_on_every_surface(
     assert "no tier → Supplier of choice" in said["team digest"]
     assert "they see us as *Supplier*; we say *Supplier of choice*" in said["team digest"]
     assert json.dumps(said, ensure_ascii=False).count("supplier_of_choice") == 0
+
+
+def test_the_card_opened_from_home_says_the_customers_holidays_working_week_and_windows_as_show_does(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """An Israeli customer on a Sunday–Thursday week with its own 5- and 8-day windows: `/partner show` said
+    "Asia/Jerusalem · holidays IL (next: …) · week sun-thu" and "weekly on Tue at 10:00 (ideal 5 days, max 8 days)";
+    the card opened from Home said only "Asia/Jerusalem" and "weekly on Tue at 10:00", as if the customer worked
+    Monday to Friday with no holiday and the cadence's own windows. Now the card says what `/partner show` says."""
+    reply = slack.command(
+        "add Acme Corp <@U0001|dana> tz=asia/jerusalem country=il week=sun-thu cadence=weekly tue 10:00 ideal=5 max=8"
+    )
+    assert "Added *Acme Corp*" in reply.json()["text"], reply.text
+    bot.settle()
+    (acme,) = store.customers(team_id="T0001")
+    assert acme.id is not None
+    show = json.loads(json.dumps(slack.command("show acme").json()))
+    fields = {
+        f["text"].split("\n")[0]: f["text"]
+        for b in show["blocks"]
+        if b["type"] == "section"
+        for f in b.get("fields", [])
+    }
+    calendar = fields["*Time zone*"].split("\n", 1)[1]
+    cadence = fields["*Cadence*"].split("\n")[1]
+    assert re.fullmatch(r"Asia/Jerusalem · holidays IL \(next: .+\) · week sun-thu", calendar), calendar
+    assert cadence == "weekly on Tue at 10:00 (ideal 5 days, max 8 days)", cadence
+    card = texts(open_card(slack, fake_slack, open_home(bot, slack, fake_slack), acme.id)["blocks"])
+    assert f"*Time zone:* {calendar}" in card, card
+    assert f"*Cadence:* {cadence}" in card, card
