@@ -96,7 +96,8 @@ def parse_due_date(text: str, *, today: date) -> date:
 
     Dates in the past are refused: a next step is something still to do.
     """
-    token = text.strip().lower().replace(" ", "")
+    # `… next=fri.` ends a sentence: the full stop is not part of the date.
+    token = text.strip().lower().replace(" ", "").rstrip(".,;!")
     if not token:
         raise ValueError(f"The due date is empty — use {_DATE_FORMS}.")
     due: date | None = None

@@ -310,8 +310,18 @@ class Mood:
 
 def parse_mood(token: str) -> Mood | None:
     """green/yellow/red (and a few synonyms), 1–5, or a traffic-light emoji; None when it is not a mood."""
+    t = token.strip().lower()
+    # `green, kickoff went well` / `red: churn risk`: the punctuation that ends a word in a sentence is not the mood's
+    # (read only when the word is no mood as typed: `:+1:` ends with its own colon).
+    for word in dict.fromkeys((t, t.rstrip(",.;!"), t.rstrip(",.;!:"))):
+        if word and (mood := _mood_of(word)) is not None:
+            return mood
+    return None
+
+
+def _mood_of(t: str) -> Mood | None:
     # Slack writes a thumbs-up with a skin tone as `:+1::skin-tone-3:`: the tone does not change the mood.
-    t = _SKIN_TONE.sub("", token.strip().lower())
+    t = _SKIN_TONE.sub("", t)
     color = _MOOD_WORDS.get(t) or _MOOD_EMOJI.get(t)
     if color is not None:
         return Mood(color, mood_value(color))

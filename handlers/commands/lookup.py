@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from domain.customers import folded_key, match_customer, name_key, require_customer, strip_accents
 from domain.errors import UserError
 from handlers.blocks import command_name, is_row_id, mrkdwn_name
-from handlers.parsing import parse_channel, typed_domain, unescape, unquote_words
+from handlers.parsing import parse_channel, parse_mood, typed_domain, unescape, unquote_words
 from storage.models import Customer
 from storage.store import Store
 
@@ -72,6 +72,8 @@ def find_customer(
             )
             if folded.customer is not None:
                 return folded.customer, given[len(given) - len(folded.rest) :]
+            if (punctuated := _through_punctuation(customers, words, used=0)) is not None:
+                return punctuated[0], given[punctuated[1] + len(given) - len(words) :]
         if archived and not customers:
             raise UserError("There are no archived customers.") from None
         if not archived and words:
@@ -88,6 +90,12 @@ def find_customer(
         # the miss, told with every name
         require_customer(customers, words, name_of=lambda c: c.name, usage=usage, shown=mrkdwn_name)
         raise
+    live = [c for c in named if c.archived_at is None]
+    # Not when the words as typed read on as a check-in's mood: with Acme and Acme Green, `acme green, fine` is Acme.
+    mood_follows = bool(rest) and parse_mood(rest[0]) is not None
+    punctuated = None if archived or mood_follows else _through_punctuation(live, words, used=len(words) - len(rest))
+    if punctuated is not None:
+        customer, rest = punctuated[0], list(words[punctuated[1] :])  # `acme corp: green …` is Acme Corp, not Acme
     # A former name typed whole beats a shorter prefix of the new one: after "Acme Corp" became "Acme Group",
     # `checkin acme corp green …` must not read "corp" as the mood. Former names are read only when one may start
     # with the first word typed (the flag came with the customers' rows).
@@ -113,6 +121,22 @@ def find_customer(
                 f"*{mrkdwn_name(name)}* is archived. Bring it back with `/partner restore {command_name(name)}`.{also}"
             )
     return customer, given[len(given) - len(rest) :]
+
+
+def _through_punctuation(
+    customers: Sequence[Customer], words: Sequence[str], *, used: int
+) -> tuple[Customer, int] | None:
+    """`checkin acme, green …`, `show acme.`, `checkin acme corp: green …`: the customer whose name ends where a word
+    typed with sentence punctuation after it ends, and how many words it takes, when that is more than the `used`
+    words matched as typed (a name holding the punctuation, "Acme Inc.", matches as typed); None otherwise."""
+    bare = [w.rstrip(",.:;!?") or w for w in words]
+    if bare == list(words):
+        return None
+    found = match_customer(customers, bare, name_of=lambda c: c.name)
+    taken = len(words) - len(found.rest)
+    if found.customer is None or taken <= used or bare[taken - 1] == words[taken - 1]:
+        return None
+    return found.customer, taken
 
 
 def words_and_offsets(text: str) -> list[tuple[str, int]]:

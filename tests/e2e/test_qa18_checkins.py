@@ -1,0 +1,66 @@
+"""End to end, session 18: check-ins and customer commands typed as people type them — punctuation after a word of a
+sentence, a correction's mood after the word `correction:`, and a mood given to `edit` as if it were a setting."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from storage.store import Store
+from tests.e2e.test_foundation import add_acme, ephemeral
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer
+
+
+@pytest.mark.parametrize(
+    ("typed", "mood", "note"),
+    [
+        ("checkin acme green, kickoff went well", "green", "kickoff went well"),
+        ("checkin acme Red: churn risk, they want a discount", "red", "churn risk, they want a discount"),
+        ("checkin acme 4/5. steady", "4", "steady"),
+        ("checkin acme :red_circle:, outage again", "red", "outage again"),
+        ("checkin acme, yellow pricing questions", "yellow", "pricing questions"),
+        ("checkin acme corp: green renewal signed!", "green", "renewal signed!"),
+    ],
+)
+def test_punctuation_ending_the_customer_or_the_mood_is_read_as_a_sentence_is(
+    slack: SlackRequests, store: Store, bot: BotServer, typed: str, mood: str, note: str
+) -> None:
+    """`green, kickoff went well` was refused ("'green,' is not a mood — did you mean green?"), and `acme, yellow …`
+    answered "No customer matches 'acme,'": the user had to type the whole check-in again."""
+    add_acme(slack)
+    text = ephemeral(slack.command(typed))
+    assert "Logged" in text and "*Acme Corp*" in text, text
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.mood, entry.note) == (mood, note)
+    bot.settle()
+
+
+def test_a_name_ending_in_a_full_stop_is_still_matched_as_typed(slack: SlackRequests, store: Store) -> None:
+    ephemeral(slack.command("add Acme Inc. <@U0001|dana>"))
+    ephemeral(slack.command("add Acme Labs"))
+    assert "*Acme Inc.*" in ephemeral(slack.command("checkin acme inc. green fine"))
+    assert ephemeral(slack.command("show acme labs.")).startswith("Acme Labs:")
+    # Punctuation is read off the name only to end it: `acme,` is no more one of the two than `acme` is.
+    text = ephemeral(slack.command("checkin acme, green fine"))
+    assert "Acme Inc." in text and "Acme Labs" in text and "Logged" not in text, text
+    assert len(store.checkins(team_id=TEAM_ID)) == 1
+    # With Beta and Beta Green, `beta green, fine` is a green check-in on Beta, as `beta green fine` is.
+    ephemeral(slack.command("add Beta"))
+    ephemeral(slack.command("add Beta Green"))
+    assert "Logged a green check-in for *Beta*:" in ephemeral(slack.command("checkin beta green, fine"))
+
+
+def test_show_and_archive_take_a_name_followed_by_a_full_stop(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)
+    assert "Acme Corp" in ephemeral(slack.command("show acme."))
+    assert "Archived *Acme Corp*" in ephemeral(slack.command("archive acme corp."))
+    assert "Restored *Acme Corp*" in ephemeral(slack.command("restore acme!"))
+
+
+def test_a_next_date_ending_the_sentence_with_a_full_stop_is_read(slack: SlackRequests, store: Store) -> None:
+    add_acme(slack)  # Wednesday 25 Nov in New York
+    ephemeral(slack.command("checkin acme green sent the proposal next=tomorrow."))
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.note, entry.next_due) == ("sent the proposal", date(2026, 11, 26))
