@@ -168,9 +168,15 @@ def checkin(call: CommandCall) -> Reply:
     used = len(words) - len(rest)
     if rest and parse_mood(rest[0]) is None and (is_undo(rest[0]) or is_fix(rest[0])):  # `checkin acme undo`
         raise UserError(checkin_mend(customer.name))
+    correction = ""
+    if len(rest) > 1 and rest[0].lower().rstrip(":") == "correction" and parse_mood(rest[1]) is not None:
+        # `checkin acme correction: red …`: the mood typed after the word that says the check-in corrects one
+        correction, rest, used = rest[0], rest[1:], used + 1
     mood = require_mood(rest[0] if rest else None, USAGE)
     typed = read_checkin_text(call.args[words[used][1] :])  # everything after the mood
     kind, flags, note = typed.kind, typed.flags, typed.note
+    if correction and note:
+        note = f"{correction} {note}"  # stored as `<mood> correction: <note…>` stores it
     if not note:
         raise UserError(f"Add a short note about the {mood_label(mood.stored)} check-in. Usage: `{USAGE}`")
     next_due = None

@@ -59,6 +59,25 @@ def test_show_and_archive_take_a_name_followed_by_a_full_stop(slack: SlackReques
     assert "Restored *Acme Corp*" in ephemeral(slack.command("restore acme!"))
 
 
+def test_a_correction_with_its_mood_after_the_word_correction_is_logged(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    """README and every "how to put it right" answer say `<mood> correction: <note…>`; typed the other way round,
+    `correction: red …`, it was refused with "'correction:' is not a mood"."""
+    add_acme(slack)
+    ephemeral(slack.command("checkin acme green all fine"))
+    text = ephemeral(slack.command("checkin acme correction: red call they are leaving, meant red next=fri"))
+    assert "Logged a red call check-in for *Acme Corp*" in text, text
+    latest, first = store.checkins(team_id=TEAM_ID)
+    assert (first.mood, first.note) == ("green", "all fine")
+    assert (latest.mood, latest.kind, latest.note) == ("red", "call", "correction: they are leaving, meant red")
+    assert latest.next_due == date(2026, 11, 27)
+    # The documented order still reads as before.
+    ephemeral(slack.command("checkin acme yellow correction: amber after all"))
+    assert store.checkins(team_id=TEAM_ID)[0].note == "correction: amber after all"
+    bot.settle()
+
+
 def test_a_next_date_ending_the_sentence_with_a_full_stop_is_read(slack: SlackRequests, store: Store) -> None:
     add_acme(slack)  # Wednesday 25 Nov in New York
     ephemeral(slack.command("checkin acme green sent the proposal next=tomorrow."))
