@@ -11,9 +11,11 @@ from datetime import date
 
 from domain.customers import SETTING_KEYS, setting
 from domain.errors import UserError
+from handlers.commands.checkin import USAGE as CHECKIN_USAGE
 from handlers.parsing import (
     parse_channel,
     parse_key_value,
+    parse_mood,
     parse_special,
     parse_user,
     tokenize,
@@ -57,6 +59,26 @@ KEY_SYNONYMS = {
     "user": "owner",
     "rename": "name",
 }
+
+
+# Keys people reach for to set how a customer is doing: a mood belongs to a check-in, never to the customer's settings.
+# `mood=` is one whatever its value; the others when a mood is given (`colour=blue` is just an unknown key).
+MOOD_KEYS = frozenset({"mood", "colour", "color", "rating", "rag"})
+
+
+def is_mood_setting(key: str, value: str) -> bool:
+    key = key.lower().rstrip(":")
+    return key == "mood" or (key in MOOD_KEYS and parse_mood(unescape(value)) is not None)
+
+
+def mood_is_logged(name: str, mood: str, typed: str) -> str:
+    """`edit acme mood=green` (or `add … mood=red`): the check-in that logs that mood, to copy, and the command given
+    back as typed."""
+    shown = mood.strip() if parse_mood(mood.strip()) is not None else "<mood>"
+    return (
+        f"A mood is logged with a check-in, not set on a customer: `/partner checkin {name} {shown} <note…>` "
+        f"(anyone may log one). Usage: `{CHECKIN_USAGE}`\nYou typed: `{typed}`"
+    )
 
 
 def usage_line(head: str, keys: Sequence[str], **forms: str) -> str:
@@ -260,6 +282,10 @@ def parse_customer_args(
                 earlier.setdefault(key, args.options[key])
             args.options[key] = value
             last_key = key
+    if mood := next((key for key, value in args.options.items() if is_mood_setting(key, value)), None):
+        name = unescape(" ".join(args.name_words)) or "<customer>"
+        command = usage.split(" <", 1)[0]
+        raise UserError(mood_is_logged(name, unescape(args.options[mood]), f"{command} {text.strip()}"))
     if unknown := [key for key in args.options if key not in keys]:
         told = "\n".join(unknown_key_text(key, args.options[key], keys) for key in unknown)
         raise UserError(f"{told} Usage: `{usage}`")

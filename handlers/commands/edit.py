@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from domain.customers import parse_settings
 from domain.errors import UserError
-from handlers.blocks import mrkdwn_name
+from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.customers import customer_modal
 from handlers.commands.add import calendar_mismatch_text, check_owner, tell_owner_change
 from handlers.commands.base import CommandCall, Reply
@@ -17,12 +17,15 @@ from handlers.commands.customer_args import (
     EDIT_KEYS,
     UNSET,
     channel_not_found,
+    is_mood_setting,
+    mood_is_logged,
     parse_customer_args,
     setting_without_equals,
     told_with_usage,
     usage_line,
 )
 from handlers.commands.lookup import find_customer
+from handlers.parsing import parse_mood, unescape
 from handlers.permissions import require_change
 from handlers.slack_names import plain_names
 from schedules.cadence import plan_call_moved_into_the_past
@@ -112,6 +115,13 @@ def edit(call: CommandCall) -> Reply:
         raise channel_not_found(args.unfound[0], USAGE) from None  # `edit #nowhere …`: neither a channel nor a name
     if unfound := [word for word in rest if word in args.unfound]:  # not part of the customer's name (`Team #1`)
         raise channel_not_found(unfound[0], USAGE)
+    said = len(rest) > 1 and is_mood_setting(rest[0], rest[1])
+    if said or (rest and (parse_mood(rest[0]) is not None or " ".join(rest).lower() == "mood")):
+        # `edit acme mood green`, `edit acme red`: what was meant is a check-in
+        mood = rest[1] if said else rest[0]
+        raise UserError(
+            mood_is_logged(command_name(customer.name), unescape(mood), f"/partner edit {call.args.strip()}")
+        )
     if rest:
         meant = setting_without_equals([customer.name, *rest])
         hint = f" Did you mean `{meant}`?" if meant else ""

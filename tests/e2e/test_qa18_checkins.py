@@ -83,3 +83,31 @@ def test_a_next_date_ending_the_sentence_with_a_full_stop_is_read(slack: SlackRe
     ephemeral(slack.command("checkin acme green sent the proposal next=tomorrow."))
     (entry,) = store.checkins(team_id=TEAM_ID)
     assert (entry.note, entry.next_due) == ("sent the proposal", date(2026, 11, 26))
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("edit acme mood=green", "`/partner checkin acme green <note…>`"),
+        ("edit acme corp mood=red", "`/partner checkin acme corp red <note…>`"),
+        ("edit acme Mood=awful", "`/partner checkin acme <mood> <note…>`"),
+        ("edit acme mood green", "`/partner checkin Acme Corp green <note…>`"),
+        ("edit acme yellow", "`/partner checkin Acme Corp yellow <note…>`"),
+        ("add Beta mood=green", "`/partner checkin Beta green <note…>`"),
+    ],
+)
+def test_a_mood_given_as_a_setting_is_answered_with_the_check_in_that_logs_it(
+    slack: SlackRequests, store: Store, typed: str, suggested: str
+) -> None:
+    """`/partner edit acme mood=green` got "Unknown option 'mood='" and the edit usage: a mood is logged with a
+    check-in, and the answer says so, with that check-in to copy, its usage, and the command as typed."""
+    add_acme(slack)
+    response = slack.command(typed)
+    text = ephemeral(response)
+    assert "A mood is logged with a check-in" in text, text
+    assert suggested.replace("<", "&lt;").replace(">", "&gt;") in text, text
+    assert "Usage: `/partner checkin &lt;customer&gt; &lt;green|yellow|red|1-5&gt;" in text
+    assert text.endswith(f"You typed: `/partner {typed}`")
+    assert "Unknown option" not in text
+    assert store.checkins(team_id=TEAM_ID) == []
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
