@@ -39,9 +39,19 @@ def name_key(name: str) -> str:
     return _SPACES.sub(" ", name).strip().casefold().translate(_APOSTROPHES)
 
 
+# Letters Unicode does not decompose into a base letter and an accent, as a US keyboard types them: `lodz` for Łódź,
+# `oresund` for Øresund, `aero` for Ærø.
+_UNACCENTED = str.maketrans(
+    {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "đ": "d", "Đ": "D"}
+    | {"ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i", "ħ": "h", "Ħ": "H"}
+)
+
+
 def strip_accents(text: str) -> str:
     """'Café Olé' → 'Cafe Ole': the name as someone types it without the accents (a US keyboard, a hurry)."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).translate(
+        _UNACCENTED
+    )
 
 
 def folded_key(name: str) -> str:

@@ -7,9 +7,10 @@ from datetime import date
 
 import pytest
 
+from handlers.ids import CHECKIN_CUSTOMER
 from storage.store import Store
 from tests.e2e.test_foundation import add_acme, ephemeral
-from tests.slack_requests import SlackRequests
+from tests.slack_requests import SlackRequests, offered_options
 from tests.utils import TEAM_ID, BotServer
 
 
@@ -111,3 +112,27 @@ def test_a_mood_given_as_a_setting_is_answered_with_the_check_in_that_logs_it(
     assert "Unknown option" not in text
     assert store.checkins(team_id=TEAM_ID) == []
     assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
+
+
+def test_letters_with_no_accent_to_leave_out_are_found_as_a_us_keyboard_types_them(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    """`cafe` found Café Olé, but `lodz`, `oresund` or `unicode` found nothing: Ł, Ø, Æ are letters of their own in
+    Unicode, not a letter with an accent, so "leaving the accents out" (README) never reached them — in the command
+    nor in the form's type-ahead."""
+    for name in ("Łódź Logistics", "Øresund AB", "Ærø Shipping", "Ünïcødé 🚀"):
+        assert "Added" in ephemeral(slack.command(f"add {name}"))
+    assert "*Łódź Logistics*" in ephemeral(slack.command("checkin lodz green kickoff done"))
+    assert "*Øresund AB*" in ephemeral(slack.command("checkin oresund yellow slow replies"))
+    assert "*Ærø Shipping*" in ephemeral(slack.command("checkin aero shipping green fine"))
+    assert "*Ünïcødé 🚀*" in ephemeral(slack.command("checkin unicode 4 steady"))
+    assert ephemeral(slack.command("show lodz logistics")).startswith("Łódź Logistics:")
+    assert [c.note for c in reversed(store.checkins(team_id=TEAM_ID))] == [
+        "kickoff done",
+        "slow replies",
+        "fine",
+        "steady",
+    ]
+    offered = [o["text"]["text"] for o in offered_options(slack.block_suggestion(CHECKIN_CUSTOMER, "oresu"))]
+    assert offered == ["Øresund AB"]
+    bot.settle()
