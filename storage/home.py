@@ -547,8 +547,10 @@ class HomeQueries(StoreBase):
                 .order_by(col(CustomerEvent.at))
             )
             records.tier_moves.extend((cid, dict(detail or {}), at) for cid, detail, at in moves)
-            # The escalation messages sent in the window: a boundary's escalated_at also moves when the owner
-            # decides (the run of slips counts as answered), which is no escalation of that week.
+            # The escalations made in the window, by the outbox row that asks the owner to decide: due the moment
+            # the run of slips is found (as the card dates it and the slip's answer says it), sent or still on its
+            # way. Not the boundary's escalated_at: it also moves when the owner decides (the run of slips counts
+            # as answered), which is no escalation of that week.
             escalated = session.exec(
                 select(Boundary)
                 .join(Nudge, col(Nudge.subject) == literal("boundary:") + cast(col(Boundary.id), String))
@@ -556,13 +558,13 @@ class HomeQueries(StoreBase):
                 .where(
                     Nudge.team_id == team_id,
                     Nudge.kind == ESCALATION_KIND,
-                    Nudge.status == "sent",
-                    col(Nudge.sent_at) > since,
-                    col(Nudge.sent_at) <= now,
+                    col(Nudge.status).not_in(UNTOLD),
+                    col(Nudge.due_at) > since,
+                    col(Nudge.due_at) <= now,
                     Boundary.team_id == team_id,
                     *scope,
                 )
-                .order_by(col(Nudge.sent_at), col(Nudge.id))
+                .order_by(col(Nudge.due_at), col(Nudge.id))
             )
             records.escalated.extend({row.id: row for row in escalated}.values())
             views = session.exec(

@@ -10,15 +10,18 @@ import json
 import re
 from typing import Any
 
+from bot.settings import Settings
 from handlers.ids import HOME_TIER, OPEN_CUSTOMER_VIEW
 from storage.store import Store
+from tests.e2e.test_boundaries import FIRST, channel_posts, ephemeral, ny, tick
+from tests.e2e.test_boundaries import acme as acme
 from tests.e2e.test_home import click
 from tests.e2e.test_home_surveys import open_card, open_home, row, shared_customer
 from tests.e2e.test_surveys import ExternalSlack, ok, opened, submit
 from tests.e2e.test_surveys import external as external
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BotServer
+from tests.utils import BotServer, FakeClock
 
 
 def texts(blocks: Any) -> str:
@@ -110,3 +113,33 @@ def test_the_card_opened_from_home_says_the_customers_holidays_working_week_and_
     card = texts(open_card(slack, fake_slack, open_home(bot, slack, fake_slack), acme.id)["blocks"])
     assert f"*Time zone:* {calendar}" in card, card
     assert f"*Cadence:* {cadence}" in card, card
+
+
+def test_an_escalation_is_in_the_digest_the_moment_the_owner_is_asked_to_decide(
+    acme: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """The third slip's answer says "I've asked the owner to decide", and the card marks the need *escalated on Fri 4
+    Dec* at once; `/partner digest` said "0 boundaries escalated — No boundary needed escalating" until a tick had
+    sent the owner's DM (and never, were the DM not sent). Now the digest counts the escalation from when Partner
+    made it, as the card dates it, its DM sent or still on its way."""
+    slack = acme
+    assert "is now active" in ephemeral(slack.command("boundary acme activate 1"))
+    clock.set(ny(2026, 12, 4, 11))  # Friday
+    for n in range(3):
+        reply = ephemeral(slack.command(f"boundary acme slip 1 no answer for {n + 2} days"))
+    assert "I've asked the owner to decide" in reply
+    bot.settle()
+    assert ":warning: escalated on Fri 4 Dec" in json.dumps(slack.command("show acme").json(), ensure_ascii=False)
+    assert [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]] == []  # not sent yet
+
+    def escalated_in_digest() -> tuple[str, str]:
+        digest = slack.command("digest mine").json()
+        (section,) = [t for t in map(texts, digest["blocks"]) if "Boundaries escalated" in t]
+        return digest["text"], section
+
+    summary, section = escalated_in_digest()
+    assert "1 boundary escalated" in summary, summary
+    assert section == f"*:construction: Boundaries escalated (1)*\n• *Acme Corp*: “{FIRST}”", section
+    tick(store, settings, clock.now)  # the DM goes out: the digest says the same
+    assert len([p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]) == 1
+    assert escalated_in_digest() == (summary, section)
