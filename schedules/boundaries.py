@@ -117,6 +117,18 @@ def next_reminder(
     return found[0] if found else None
 
 
+def next_reminder_sent(
+    customer: Customer, setting: str | None, cal: WorkCalendar, *, after: datetime, policy: rules.Policy
+) -> tuple[date, datetime] | None:
+    """The next reminder that will really go out (what answers promise): none while the customer is paused, and
+    none while it is snoozed — a slot before the snooze ends is skipped, as plan_boundary_reminders skips it."""
+    if customer.paused_at is not None:
+        return None
+    if customer.snoozed_until is not None and customer.snoozed_until > after:
+        after = customer.snoozed_until - timedelta(microseconds=1)  # a slot at the very end of the snooze goes out
+    return next_reminder(setting, cal, after=after, policy=policy)
+
+
 def template_seed(boundary_id: int, day: date) -> int:
     # crc32, not hash(): the same reminder must pick the same words in every process.
     return zlib.crc32(f"{boundary_id}:{day.isoformat()}".encode())

@@ -266,13 +266,22 @@ def reminder_plan(call: CommandCall, customer: Customer, record: BoundaryRecord)
         return "Reminders are off for it."
     if not customer.channel_id:
         return "Give the customer a channel so I can restate it there gently."
+    name = command_name(customer.name)
+    if customer.paused_at is not None:  # nothing is restated until it is resumed: no date to promise
+        return (
+            f"*{mrkdwn_name(customer.name)}* is paused, so I'll restate it in <#{customer.channel_id}> once it is "
+            f"resumed (`/partner resume {name}`; {describe_reminders(record.row.reminders)})."
+        )
     cal = planning.customer_calendar(customer, call.settings.default_tz)
-    upcoming = planning.next_reminder(record.row.reminders, cal, after=call.now, policy=call.settings.boundary_policy)
+    policy = call.settings.boundary_policy
+    upcoming = planning.next_reminder_sent(customer, record.row.reminders, cal, after=call.now, policy=policy)
     when = (
         f", next on {day_label(upcoming[1], cal)} at {cal.local_datetime(upcoming[1]):%H:%M} their time"
         if upcoming
         else ""
     )
+    if upcoming and customer.snoozed_until is not None and customer.snoozed_until > call.now:
+        when += f", after the snooze until {day_label(customer.snoozed_until, cal)}"
     return f"I'll restate it gently in <#{customer.channel_id}> ({describe_reminders(record.row.reminders)}{when})."
 
 
@@ -339,14 +348,15 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
     record, extra = _number(raw, "preview", _records(call, customer), customer)
     _nothing_after(extra, customer, "preview")
     cal = planning.customer_calendar(customer, call.settings.default_tz)
-    upcoming = planning.next_reminder(record.row.reminders, cal, after=call.now, policy=call.settings.boundary_policy)
+    policy = call.settings.boundary_policy
+    upcoming = planning.next_reminder_sent(customer, record.row.reminders, cal, after=call.now, policy=policy)
     day = upcoming[0] if upcoming else cal.local_date(call.now)
     # Needs in force at once whose reminders fall the same day go out as one message (the first one's): shown so.
     together = [record]
     if record.rule.status == "active" and upcoming:
 
         def next_day(r: BoundaryRecord) -> date | None:
-            found = planning.next_reminder(r.row.reminders, cal, after=call.now, policy=call.settings.boundary_policy)
+            found = planning.next_reminder_sent(customer, r.row.reminders, cal, after=call.now, policy=policy)
             return found[0] if found else None
 
         together = [

@@ -1,0 +1,61 @@
+"""Session 18's boundary checks (issue 5), end to end: signed requests to the real app, ticks with an injected now,
+every message read back from the fake Slack."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.settings import Settings
+from storage.store import Store
+from tests.e2e.test_boundaries import (
+    FIRST,
+    acme,
+    channel_posts,
+    ephemeral,
+    nudges,
+    ny,
+    tick,
+)
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import FakeClock
+
+acme = acme  # test_boundaries' Acme Corp: Dana's (New York), with #acme and two proposed needs
+
+
+def _mondays(store: Store, settings: Settings, *mondays: tuple[int, int, int]) -> None:
+    """Ticks around 09:00 New York time on each Monday, and at noon on the days between."""
+    for year, month, day in mondays:
+        for at in (ny(year, month, day, 8, 59), ny(year, month, day, 9), ny(year, month, day, 9, 1)):
+            tick(store, settings, at)
+        for later in range(1, 7):
+            tick(store, settings, ny(year, month, day, 12) + timedelta(days=later))
+
+
+def test_the_next_reminder_an_answer_promises_is_the_one_that_goes_out_while_snoozed_or_paused(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """Activated while the customer is snoozed until Thursday: Monday's reminder is skipped (snoozed), so the answer
+    and the preview name the Monday after, the one that is posted; while paused they promise no date at all."""
+    ephemeral(acme.command("snooze acme until 2026-12-03 on holiday"))
+    activated = ephemeral(acme.command("boundary acme activate 1"))
+    assert "next on Mon 7 Dec at 09:00 their time, after the snooze until Thu 3 Dec" in activated, activated
+    assert "Mon 30 Nov" not in activated
+    preview = ephemeral(acme.command("boundary acme preview 1"))
+    assert "next on Mon 7 Dec at 09:00" in preview and "Mon 30 Nov" not in preview, preview
+    daily = ephemeral(acme.command("boundary acme reminders 1 daily"))
+    assert "next on Thu 3 Dec at 09:00" in daily, daily  # not Thu 26 Nov: the snooze lasts until Thursday
+    ephemeral(acme.command("boundary acme reminders 1 weekly"))
+
+    _mondays(store, settings, (2026, 11, 30), (2026, 12, 7))
+    sent = [(n.due_key, n.status) for n in nudges(store, "boundary_reminder")]
+    assert sent == [("2026-11-30", "skipped"), ("2026-12-07", "sent")], sent
+    (posted,) = channel_posts(fake_slack, "C0ACME")
+    assert FIRST in posted["text"]
+    assert posted["text"] in preview, (posted["text"], preview)  # the preview showed the very words
+
+    clock.set(ny(2026, 12, 8, 11))
+    ephemeral(acme.command("pause acme"))
+    paused = ephemeral(acme.command("boundary acme preview 1"))
+    assert "next on" not in paused and "is paused, so I'll restate it in <#C0ACME> once it is resumed" in paused
+    assert "`/partner resume Acme Corp`" in paused, paused
