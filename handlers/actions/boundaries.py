@@ -286,7 +286,7 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
         later = _Rescore()
         after, changed = transition(store, team_id, record, settings, now, body["user"]["id"], later)
         template = done if changed else already
-        confirmation = template.format(text=quoted(after.rule.text), customer=customer.name)
+        confirmation = template.format(text=quoted(after.rule.text), customer=mrkdwn_name(customer.name))
         _show_click(
             body,
             action,

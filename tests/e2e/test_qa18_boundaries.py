@@ -6,19 +6,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.settings import Settings
+from handlers.blocks import mrkdwn_name
+from handlers.ids import BOUNDARY_ACTIVATE
 from storage.store import Store
 from tests.e2e.test_boundaries import (
     FIRST,
+    SECOND,
     acme,
     channel_posts,
     ephemeral,
     nudges,
     ny,
+    response_posts,
     tick,
 )
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import FakeClock
+from tests.utils import BotServer, FakeClock
 
 acme = acme  # test_boundaries' Acme Corp: Dana's (New York), with #acme and two proposed needs
 
@@ -59,3 +63,32 @@ def test_the_next_reminder_an_answer_promises_is_the_one_that_goes_out_while_sno
     paused = ephemeral(acme.command("boundary acme preview 1"))
     assert "next on" not in paused and "is paused, so I'll restate it in <#C0ACME> once it is resumed" in paused
     assert "`/partner resume Acme Corp`" in paused, paused
+
+
+def test_a_name_with_markup_characters_is_shown_as_typed_when_the_suggested_need_is_activated_by_button(
+    slack: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """`*NIX Labs` is shown as typed in every message (README): the answer to the suggestion's Activate button said
+    "is now active with **NIX Labs*", which Slack draws with "NIX Labs" in bold and the asterisks gone."""
+    clock.set(ny(2026, 11, 25, 10))
+    ephemeral(slack.command('add "*NIX Labs" <#C0NIX|nix> <@U0001|dana>'))
+    ephemeral(slack.command(f'boundary "*NIX Labs" add "{FIRST}"'))
+    ephemeral(slack.command(f'boundary "*NIX Labs" add "{SECOND}" kind=channel'))
+    ephemeral(slack.command('boundary "*NIX Labs" activate 1'))
+    bot.settle()
+    clock.set(ny(2026, 11, 26, 11))
+    ephemeral(slack.command('boundary "*NIX Labs" held 1'))
+    tick(store, settings, clock.advance(minutes=1))
+    (suggestion,) = [p for p in channel_posts(fake_slack, "U0001") if "Ready to introduce the next one" in p["text"]]
+    name = mrkdwn_name("*NIX Labs")
+    assert f"*{name}*" in suggestion["text"]  # the suggestion itself shows it as typed
+    accessory = suggestion["blocks"][0]["accessory"]
+    slack.block_action(
+        BOUNDARY_ACTIVATE,
+        value=accessory["value"],
+        block_id=suggestion["blocks"][0]["block_id"],
+        channel_id="DDANA",
+        message={"type": "message", "ts": "1764600000.000300", "text": "", "blocks": suggestion["blocks"]},
+    )
+    answer = response_posts(fake_slack)[-1]["text"]
+    assert f"is now active with *{name}*" in answer, answer
