@@ -134,6 +134,30 @@ def template_seed(boundary_id: int, day: date) -> int:
     return zlib.crc32(f"{boundary_id}:{day.isoformat()}".encode())
 
 
+# How far back the customer's last reminder is looked for (a monthly reminder's month, and then some).
+LAST_REMINDER_LOOKBACK = timedelta(days=62)
+_SHOWN = ("pending", "claimed", "sending", "sent")  # posted or about to be; not skipped, folded or failed
+
+
+def previous_template(store: Store, customer: Customer, record: BoundaryRecord, *, before: datetime) -> int | None:
+    """The wording a reminder due at `before` must not repeat: the last one in the customer's channel, whichever need
+    it restated (a new need's first reminder must not open as the last need's did the week before); the need's own
+    last one when the channel has had none lately. None (the plainest wording may follow) after the owner's own."""
+    assert customer.id is not None
+    earlier = store.nudges(
+        team_id=customer.team_id,
+        kinds=[REMINDER],
+        due_after=before - LAST_REMINDER_LOOKBACK,
+        statuses=_SHOWN,
+        customer_ids=[customer.id],
+    )
+    shown = [n for n in earlier if n.due_at < before]
+    if not shown:
+        return record.row.last_template
+    template = shown[-1].payload.get("template")
+    return template if isinstance(template, int) and 0 <= template < len(rules.REMINDER_TEMPLATES) else None
+
+
 def reminder_wording(record: BoundaryRecord, template: int | None) -> str:
     """The owner's own wording when they set one, else the chosen template around the boundary."""
     if record.row.reminder_text:
@@ -337,7 +361,8 @@ def plan_boundary_reminders(*, store: Store, client: WebClient, now: datetime, s
             _fold(store, todo[1:], day=day, carrier=record, now=now)
             template = None
             if not record.row.reminder_text:
-                template = rules.pick_template(record.row.last_template, template_seed(record.id, day))
+                previous = previous_template(store, customer, record, before=due_at)
+                template = rules.pick_template(previous, template_seed(record.id, day))
             created = _plan(
                 store,
                 team_id=customer.team_id,

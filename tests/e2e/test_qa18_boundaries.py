@@ -92,3 +92,21 @@ def test_a_name_with_markup_characters_is_shown_as_typed_when_the_suggested_need
     )
     answer = response_posts(fake_slack)[-1]["text"]
     assert f"is now active with *{name}*" in answer, answer
+
+
+def test_the_next_needs_first_reminder_does_not_open_as_the_last_one_in_the_channel_did(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """Never the same wording twice in a row in the customer's channel: the first need was restated once, in the
+    plainest words, and held; the next need's first reminder the following Monday opened with the very same words."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    _mondays(store, settings, (2026, 11, 30))
+    clock.set(ny(2026, 12, 1, 11))
+    ephemeral(acme.command("boundary acme held 1"))
+    ephemeral(acme.command("boundary acme activate 2"))
+    preview = ephemeral(acme.command("boundary acme preview 2"))
+    _mondays(store, settings, (2026, 12, 7))
+    first, second = (p["text"] for p in channel_posts(fake_slack, "C0ACME"))
+    assert first == f"A reminder of how we work together: {FIRST}.", first
+    assert second.endswith(f": {SECOND}.") and not second.startswith("A reminder of how we work together:"), second
+    assert f">{second}" in preview, preview  # the preview showed the words that went out
