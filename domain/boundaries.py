@@ -148,7 +148,7 @@ def _quote(text: str) -> str:
     return f"“{text}”"
 
 
-def _fmt_duration(span: timedelta) -> str:
+def say_duration(span: timedelta) -> str:
     """3 weeks, 10 days, 1 day, 12 hours — how a person would say the policy's windows."""
     if span % timedelta(weeks=1) == timedelta(0):
         n, unit = span // timedelta(weeks=1), "week"
@@ -779,7 +779,7 @@ def can_activate(
     settling = _settling(boundaries, now, policy)
     if len(settling) < policy.max_active:
         return Verdict(True)
-    hold = _fmt_duration(policy.hold_after)
+    hold = say_duration(policy.hold_after)
     if policy.max_active == 1:
         head = f"One need at a time: {_quote(settling[0].text)} is active and hasn't held yet"
     else:
@@ -846,7 +846,7 @@ def escalation_text(b: Boundary, now: datetime, policy: Policy = DEFAULT_POLICY)
     n = slips_in_window(b, now, policy.escalate_window)
     return (
         f"{_quote(b.text)} has slipped {n} time{'' if n == 1 else 's'} in the last "
-        f"{_fmt_duration(policy.escalate_window)}. Maybe this client can't uphold it as it stands — "
+        f"{say_duration(policy.escalate_window)}. Maybe this client can't uphold it as it stands — "
         "it's worth deciding consciously what happens next."
     )
 

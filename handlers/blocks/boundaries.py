@@ -208,7 +208,7 @@ def boundary_list(
     blocks = [section(intro), *_boundary_blocks(records, now, policy, cal, SURFACE_LIST)]
     blocks.append(
         context(
-            f"A need holds after {policy.hold_after.days // 7} weeks without a slip; "
+            f"A need holds after {rules.say_duration(policy.hold_after)} without a slip; "
             f"{policy.escalate_slips} slips in {policy.escalate_window.days} days ask you to decide what to do. "
             f"`/partner boundary {command_name(customer.name)} preview <n>` shows the next reminder."
         )
@@ -312,14 +312,13 @@ def suggestion_blocks(
 ) -> dict[str, Any]:
     """To the owner: the active need has held (or was retired before it held: `held` is the need that made room), so
     here is the next one, with a button to activate it."""
-    weeks = policy.hold_after.days // 7
     if held is not None and held.rule.status == "retired" and held.rule.held_at is None:
         lead = f":seedling: {quoted(held.rule.text)} was retired for *{mrkdwn_name(customer.name)}* before it held."
     elif held is not None:
         lead = f":seedling: {quoted(held.rule.text)} has held with *{mrkdwn_name(customer.name)}*"
         at = held.rule.held_at
         quiet = at is not None and rules.has_held(held.rule, at, policy)
-        lead += f" — {weeks} week{'' if weeks == 1 else 's'} without a slip." if quiet else "."
+        lead += f" — {rules.say_duration(policy.hold_after)} without a slip." if quiet else "."
     else:
         lead = f":seedling: *{mrkdwn_name(customer.name)}* has no need being introduced right now."
     ask = f"Ready to introduce the next one? *{quoted(proposed.rule.text)}*"
