@@ -151,7 +151,14 @@ def _customer_first(call: CommandCall, words: list[tuple[str, int]]) -> str:
 
 def checkin(call: CommandCall) -> Reply:
     if not call.args.strip():
-        call.client.views_open(trigger_id=call.trigger_id, view=checkin_modal(channel_id=call.channel_id))
+        # Typed in a customer's channel, the form names that customer, as the message shortcut's does there.
+        here = (
+            call.store.customers_in_channel(team_id=call.team_id, channel_id=call.channel_id) if call.channel_id else []
+        )
+        customer = here[0] if len(here) == 1 else None
+        call.client.views_open(
+            trigger_id=call.trigger_id, view=checkin_modal(customer=customer, channel_id=call.channel_id)
+        )
         return None
     words = words_and_offsets(call.args)
     try:

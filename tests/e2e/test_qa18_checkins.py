@@ -10,6 +10,7 @@ import pytest
 from handlers.ids import CHECKIN_CUSTOMER
 from storage.store import Store
 from tests.e2e.test_foundation import add_acme, ephemeral
+from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests, offered_options
 from tests.utils import TEAM_ID, BotServer
 
@@ -135,4 +136,27 @@ def test_letters_with_no_accent_to_leave_out_are_found_as_a_us_keyboard_types_th
     ]
     offered = [o["text"]["text"] for o in offered_options(slack.block_suggestion(CHECKIN_CUSTOMER, "oresu"))]
     assert offered == ["Øresund AB"]
+    bot.settle()
+
+
+def test_the_checkin_form_typed_in_a_customers_channel_names_that_customer(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    """`/partner checkin` typed in #acme opened a form with no customer picked, where the message shortcut in the same
+    channel picks Acme: the form now names the channel's one customer (and none where two share it, or none is)."""
+    add_acme(slack)
+    ephemeral(slack.command("add Globex"))
+    acme = store.customer_by_name(team_id=TEAM_ID, name="acme corp")
+    assert acme is not None
+
+    def picked(channel_id: str) -> str | None:
+        assert slack.command("checkin", channel_id=channel_id).status == 200
+        view = fake_slack.calls_to("views.open")[-1].params["view"]
+        customer = next(b for b in view["blocks"] if b["block_id"] == "customer")
+        return (customer["element"].get("initial_option") or {}).get("value")
+
+    assert picked("C0ACME") == str(acme.id)
+    assert picked("C0001") is None
+    ephemeral(slack.command("edit globex <#C0ACME|acme>"))
+    assert picked("C0ACME") is None  # two customers share #acme: which one is for the user to pick
     bot.settle()
