@@ -27,6 +27,7 @@ from schedules.people import OWNER_GONE_NOTICE as OWNER_GONE_NOTICE  # registers
 from schedules.sharing import check_channel_sharing
 from schedules.slack_http import in_tick
 from schedules.surveys import plan_survey_prompts
+from storage import db
 from storage.store import Store
 
 logger = logging.getLogger("partner.jobs")
@@ -83,8 +84,32 @@ def run_tick(
                 extra = {"settings": settings} if _wants_settings(job) else {}
                 report.done[name] = job(store=store, client=client, now=now, **extra)
             except Exception as e:  # a job's bug must not stop the other jobs or kill the scheduler thread
-                logger.exception("job %s failed", name)
                 report.failed[name] = f"{type(e).__name__}: {e}"
+                if _database_down(store, e):
+                    # Every job after it would fail the same way (each waiting out the connect timeout): one line,
+                    # no traceback per job and minute; the planners catch up once the database is back.
+                    skipped = [later for later in JOBS if later not in report.done and later not in report.failed]
+                    report.failed.update(dict.fromkeys(skipped, "skipped: database unavailable"))
+                    logger.warning(
+                        "tick as of %s: database unavailable (%s); jobs %s skipped until it is back",
+                        now.isoformat(),
+                        db.error_detail(store.engine, e),
+                        ", ".join([name, *skipped]),
+                    )
+                    break
+                logger.exception("job %s failed", name)
     finally:
         in_tick.reset(waits)
     return report
+
+
+def _database_down(store: Store, error: Exception) -> bool:
+    """The job failed because the database cannot be reached (not a bug of the job's: SQLite's "no such table" is an
+    OperationalError too, so the database is asked again before the tick gives up on it)."""
+    if not isinstance(error, db.UNREACHABLE) or db.lock_wait_given_up(error):
+        return False
+    try:
+        store.ping()
+    except db.UNREACHABLE:
+        return True
+    return False

@@ -157,3 +157,43 @@ def test_an_install_while_the_database_is_down_says_to_try_again_and_its_reload_
     finally:
         server.stop()
         engine.dispose()
+
+
+# Ticks while the database is down
+
+
+def test_a_tick_while_the_database_is_down_logs_one_line_not_a_traceback_per_job_and_the_next_one_catches_up(
+    outage: Outage,  # noqa: F811
+    settings: Settings,
+    clock: FakeClock,
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each replica ticks every minute: with the database down, every job of every tick logged a traceback of its
+    own (ten a minute per replica, each tens of lines) and, on PostgreSQL, waited out the connect timeout in turn."""
+    outage.up()
+    engine = make_engine(outage.url)
+    upgrade(engine)
+    store = Store(engine)
+    try:
+        add(store)
+        build_scheduler(store=store, client=SlackClients(make_client(settings)), clock=clock, settings=settings)
+        clock.set(day(1) - timedelta(minutes=1))
+        scheduled_tick()  # the process's first tick, with the database up
+        outage.down()
+        engine.dispose()  # SQLite: a connection kept open would still read the moved file; a new one cannot
+        clock.set(day(1))
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            scheduled_tick()
+        assert not [r.getMessage() for r in caplog.records if r.exc_info], [r.name for r in caplog.records]
+        (down,) = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+        assert "skipped until it is back" in down
+        assert posted(fake_slack) == []
+
+        outage.up()
+        clock.set(day(1) + timedelta(minutes=1))
+        scheduled_tick()
+        assert len(posted(fake_slack)) == 1  # Tuesday's 09:00 nudge, a minute late
+    finally:
+        engine.dispose()
