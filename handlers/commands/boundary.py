@@ -52,6 +52,11 @@ _OPTION = re.compile(
     r"(?:days?|hours?|hrs?|minutes?|mins?)(?![^\s\"“”‘’])|\S+))",
     re.IGNORECASE,
 )
+# After `slip <number>`, a unit says how late it was ("slip 3 days without an answer"), not which agreement.
+_HOW_LATE = re.compile(
+    r"(?:(?:business|working|work)\s+)?(?:days?|d|hours?|hrs?|h|minutes?|mins?|weeks?|wks?|w)(?![^\s,.;:!?])",
+    re.IGNORECASE,
+)
 # `response=…` (or `reply=`) is a response-time agreement's value: kind=response_time value=… in one.
 _RESPONSE_OPTIONS = ("response", "reply")
 
@@ -116,11 +121,15 @@ def _number(
     usage = f"/partner boundary {command_name(customer.name)} {action} <n>"
     token = parts[0].lstrip("#") if parts else ""
     numbered = token.isascii() and token.isdigit()
+    active = [r for r in records if r.rule.status == "active"]
+    held = [r for r in records if r.rule.status == "held"]
+    if action == "slip" and numbered and len(parts) > 1 and _HOW_LATE.match(parts[1]):
+        # "slip 3 days without an answer": how late it was, not agreement number 3 — the whole of it is the note,
+        # on the agreement a slip without a number means (when there is one to mean; else the number stands).
+        numbered = not (active or (len(held) == 1 and action != "held"))
     if active_by_default and not numbered:
-        active = [r for r in records if r.rule.status == "active"]
         if len(active) == 1:
             return active[0], raw.strip()
-        held = [r for r in records if r.rule.status == "held"]
         if not active and len(held) == 1 and action != "held":
             # "slip missed it again" once the one agreement in force holds: that one (the slip reopens it).
             return held[0], raw.strip()

@@ -17,6 +17,7 @@ from tests.e2e.test_boundaries import (
     ephemeral,
     nudges,
     ny,
+    records,
     response_posts,
     tick,
 )
@@ -110,3 +111,30 @@ def test_the_next_needs_first_reminder_does_not_open_as_the_last_one_in_the_chan
     assert first == f"A reminder of how we work together: {FIRST}.", first
     assert second.endswith(f": {SECOND}.") and not second.startswith("A reminder of how we work together:"), second
     assert f">{second}" in preview, preview  # the preview showed the words that went out
+
+
+def test_a_slip_note_that_starts_with_how_late_it_was_is_kept_whole_on_the_agreement_in_force(
+    acme: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """`slip 3 days without an answer` with one agreement in force: the note, not agreement number 3 with "days
+    without an answer" (the 3 silently dropped), nor a refusal naming number 2 or "no number 10"."""
+    ephemeral(acme.command('boundary acme add "Calls happen 9-10am our time" kind=contact_window value=9-10am'))
+    ephemeral(acme.command("boundary acme activate 1"))
+    first = ephemeral(acme.command("boundary acme slip 3 days without an answer"))
+    assert first.startswith(f"Logged a slip on “{FIRST}” with *Acme Corp*"), first
+    ephemeral(acme.command("boundary acme slip 2 business days late again"))
+    ephemeral(acme.command("boundary acme slip 10 minutes late to the call"))
+    ephemeral(acme.command("boundary acme slip 1 no reply"))  # a number with a note is still the number
+    notes = [s.note for s in records(store)[0].slips]
+    assert notes == [
+        "3 days without an answer",
+        "2 business days late again",
+        "10 minutes late to the call",
+        "no reply",
+    ], notes
+    assert [r.rule.slips for r in records(store)[1:]] == [(), ()]
+    # With no agreement in force a number is a number: nothing to mean instead, and nothing is logged.
+    clock.advance(minutes=1)
+    ephemeral(acme.command("boundary acme retire 1"))
+    refused = ephemeral(acme.command("boundary acme slip 3 days late"))
+    assert "only proposed" in refused and "You typed: `/partner boundary acme slip 3 days late`" in refused
