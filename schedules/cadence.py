@@ -685,14 +685,32 @@ def _snooze_lifted(
     that shows the snooze gets its buttons back while its call is still to make, as a resume gives back a paused one
     — it no longer says "Snoozed until tomorrow" of a snooze that is gone. An earlier day's stays as it was, and
     nothing comes back (README: `off` lifts it)."""
+    return _buttons_back(store=store, client=client, customer=customer, what="snoozed", now=now, settings=settings)
+
+
+def _buttons_back(
+    *,
+    store: Store,
+    client: WebClient | SlackClients,
+    customer: Customer,
+    what: str,
+    now: datetime,
+    settings: Settings | None,
+) -> int:
+    """A pause or a snooze taken back (`what`: the outcome it put on the nudge, "paused" or "snoozed"): today's posted
+    nudge showing it gets its buttons back while its call is still to make (no call logged since, the day still a call
+    day, or a snoozed call coming back); an earlier day's stays as it was. Nothing while the customer is archived or
+    paused, or snoozed again since (that snooze says what happens to the call). Returns how many were redrawn."""
     if customer.id is None or customer.archived_at is not None or customer.paused_at is not None:
+        return 0
+    if customer.snoozed_until is not None and customer.snoozed_until > now:
         return 0
     tz = policy_of(settings).default_tz
     today = planner.calendar_of(customer, default_tz=tz).local_date(now).isoformat()
     rows = [
         n
         for n in _posted(store, customer.team_id, customer.id, [CADENCE], now)
-        if n.due_key == today and (n.payload.get("outcome") or {}).get("what") == "snoozed"
+        if n.due_key == today and (n.payload.get("outcome") or {}).get("what") == what
     ]
     if not rows:
         return 0
@@ -702,7 +720,7 @@ def _snooze_lifted(
         assert nudge.id is not None and nudge.channel_id and nudge.message_ts
         if not _still_due(nudge, customer, call, default_tz=tz):
             continue
-        if store.set_nudge_outcome(team_id=customer.team_id, nudge_id=nudge.id, outcome=None, replaces=("snoozed",)):
+        if store.set_nudge_outcome(team_id=customer.team_id, nudge_id=nudge.id, outcome=None, replaces=(what,)):
             refresh_message(
                 store=store,
                 client=client,
@@ -736,28 +754,15 @@ def mark_paused_calls(
     customer = store.customer(team_id=team_id, customer_id=customer_id)
     if customer is None or customer.archived_at is not None:
         return 0
-    paused = customer.paused_at is not None
-    rows = _posted(store, team_id, customer_id, [CADENCE, OVERDUE] if paused else [CADENCE], now)
-    if paused:
-        outcome: dict[str, str] | None = {"what": "paused", "by": by, "at": (paused_at or now).isoformat()}
-        rows = [n for n in rows if not n.payload.get("outcome")]
-    else:
-        outcome = None
-        rows = [n for n in rows if (n.payload.get("outcome") or {}).get("what") == "paused"]
-        tz = policy_of(settings).default_tz
-        today = planner.calendar_of(customer, default_tz=tz).local_date(now)
-        rows = [n for n in rows if n.due_key == today.isoformat()]
-        if rows and customer.snoozed_until is not None and customer.snoozed_until > now:
-            rows = []  # snoozed again since the resume: the snooze says what happens to the call
-        if rows:
-            call = last_contact(store, rows[0])
-            rows = [n for n in rows if _still_due(n, customer, call, default_tz=tz)]
+    if customer.paused_at is None:
+        return _buttons_back(store=store, client=client, customer=customer, what="paused", now=now, settings=settings)
+    outcome = {"what": "paused", "by": by, "at": (paused_at or now).isoformat()}
+    rows = [n for n in _posted(store, team_id, customer_id, [CADENCE, OVERDUE], now) if not n.payload.get("outcome")]
     updated = 0
     for nudge in rows:
         assert nudge.id is not None and nudge.channel_id and nudge.message_ts
         # Pausing answers only a nudge nobody answered (a retry's second pause finds it answered: no second redraw).
-        taken_back = () if paused else ("paused",)
-        if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome, replaces=taken_back):
+        if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome, replaces=()):
             refresh_message(
                 store=store, client=client, team_id=team_id, channel_id=nudge.channel_id, ts=nudge.message_ts, now=now
             )
