@@ -431,7 +431,9 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     if launch and customer.launch_until is not None:
         until = customer.launch_until
         headline += f" Launch mode: daily calls until {until:%a} {until.day} {until:%b}."
-    text = f"Time for the {kind} with {mrkdwn_name(customer.name)} ({when} {tz})"
+    # Slack's notification shows the text alone when there are blocks: the owner is named there too, so the channel
+    # nudge reaches them by name on their phone, not only in the message.
+    text = f"{mention}Time for the {kind} with {mrkdwn_name(customer.name)} ({when} {tz})"
     cal = planner.calendar_of(customer, default_tz=tz)
     moved = "" if snoozed_on else planner.moved_text(customer, cal, local.date())
     if moved:  # the owner, perhaps in another country, sees why it is not on its usual day

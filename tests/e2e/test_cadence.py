@@ -201,7 +201,7 @@ def test_a_nudge_waiting_on_slack_goes_to_the_channel_set_meanwhile_once(
         tick(store, settings, day(1) + minutes * MINUTE)
     assert nudges(fake_slack) == []
     assert [m["text"] for m in nudges(fake_slack, "C0NEW")] == [
-        "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
+        "<@U0001> Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
     ]
     assert [(r.status, r.channel_id) for r in rows(store)] == [("sent", "C0NEW")]
 
@@ -246,7 +246,7 @@ def test_inviting_partner_into_the_channel_that_refused_it_brings_the_next_nudge
         assert slack.event(invited, event_id="Ev0INVITE", retry_num=retry).status == 200
     tick(store, settings, day(2))
     (message,) = nudges(fake_slack)
-    assert message["text"].startswith("Time for the daily call with Acme (Wed 2 Dec")
+    assert message["text"].startswith("<@U0001> Time for the daily call with Acme (Wed 2 Dec")
     assert [(r.due_key, r.channel_id) for r in rows(store)][-1] == ("2026-12-02", "C0ACME")
 
 
@@ -505,7 +505,7 @@ def test_skip_today_updates_the_message_in_place(
     updates = fake_slack.wait_for("chat.update", 2)
     assert updates[0].params["ts"] == message["ts"]
     # The redraw keeps a text of its own (what a screen reader, search and the unread line show), never an empty one.
-    assert updates[0].params["text"] == "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
+    assert updates[0].params["text"] == "<@U0001> Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
     (updated,) = nudges(fake_slack)
     shown = json.dumps(updated["blocks"])
     assert "Skipped for today by <@U0001>" in shown and NUDGE_SKIP not in shown
@@ -1170,8 +1170,8 @@ def test_a_call_moved_later_after_todays_nudge_went_out_is_next_nudged_tomorrow_
     for instant in (day(1, timedelta(hours=20)), day(1, timedelta(hours=20, minutes=1)), day(2, timedelta(hours=20))):
         tick(store, settings, instant)
     assert [m["text"] for m in nudges(fake_slack)] == [
-        "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)",
-        "Time for the daily call with Acme (Wed 2 Dec 15:00 America/New_York)",
+        "<@U0001> Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)",
+        "<@U0001> Time for the daily call with Acme (Wed 2 Dec 15:00 America/New_York)",
     ]
 
 
@@ -1214,7 +1214,7 @@ def test_a_call_moved_into_the_past_before_its_nudge_went_out_is_nudged_at_once(
     for instant in (moment + MINUTE, moment + 2 * MINUTE, day(1, timedelta(hours=15, minutes=1))):
         tick(store, settings, instant)
     (message,) = nudges(fake_slack)
-    assert message["text"].startswith("Time for the daily call with Acme (Tue 1 Dec")
+    assert message["text"].startswith("<@U0001> Time for the daily call with Acme (Tue 1 Dec")
     (row,) = [r for r in rows(store) if r.due_key == "2026-12-01"]
     assert (row.status, row.due_at) == ("sent", moment)
     tick(store, settings, day(2, timedelta(hours=15)))  # Wednesday's nudge, at its own time
@@ -1238,8 +1238,8 @@ def test_a_customer_moved_west_after_todays_nudge_went_out_is_next_nudged_on_its
     for instant in (day(1, timedelta(hours=17)), day(1, timedelta(hours=17, minutes=1)), day(2, timedelta(hours=17))):
         tick(store, settings, instant)
     assert [m["text"] for m in nudges(fake_slack)] == [
-        "Time for the daily call with Acme (Tue 1 Dec 09:00 Europe/Berlin)",
-        "Time for the daily call with Acme (Wed 2 Dec 09:00 America/Los_Angeles)",
+        "<@U0001> Time for the daily call with Acme (Tue 1 Dec 09:00 Europe/Berlin)",
+        "<@U0001> Time for the daily call with Acme (Wed 2 Dec 09:00 America/Los_Angeles)",
     ]
 
 
@@ -1498,7 +1498,7 @@ def test_a_nudge_waiting_on_slack_is_not_sent_once_its_day_is_no_longer_a_call_d
     ephemeral(slack.command(f"cadence acme {cadence}"))  # Wednesday is no call day any more
     tick(store, settings, day(2) + timedelta(minutes=5))
     assert [m["text"] for m in nudges(fake_slack)] == [
-        "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
+        "<@U0001> Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
     ]
     (wednesday,) = [r for r in rows(store) if r.due_key == "2026-12-02"]
     assert wednesday.status == "cancelled"
@@ -1850,7 +1850,7 @@ def test_tick_twice_from_the_command_line_sends_once_and_upcoming_is_a_dry_run(
         result = cli(["tick", "--now", "2026-12-01T14:00:00Z"], cli_env, tmp_path)
         assert result.returncode == 0, result.stderr
     assert [m["text"] for m in nudges(fake_slack)] == [
-        "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
+        "<@U0001> Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
     ]
     # Uninstalled, the workspace is sent nothing: its plan says so instead of listing nudges no tick sends.
     store.deactivate_workspace(team_id=TEAM_ID, now=datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
@@ -2057,7 +2057,7 @@ def test_an_unarchived_channel_gets_the_next_nudge_again(
         assert slack.event({"type": kind, "channel": "C0ACME", "user": "U0001"}, event_id="Ev0BACK", retry_num=retry)
     tick(store, settings, day(2))
     (message,) = nudges(fake_slack)
-    assert message["text"].startswith("Time for the daily call with Acme (Wed 2 Dec")
+    assert message["text"].startswith("<@U0001> Time for the daily call with Acme (Wed 2 Dec")
     assert [(r.due_key, r.channel_id) for r in rows(store)][-1] == ("2026-12-02", "C0ACME")
 
 
@@ -2156,7 +2156,7 @@ def test_a_channel_slack_gives_a_new_id_keeps_its_customers_nudges_and_the_diges
     assert workspace is not None and workspace.digest_channel_id == "C0ACMEPUB"
     tick(store, settings, day(1))
     (message,) = nudges(fake_slack, "C0ACMEPUB")
-    assert message["text"].startswith("Time for the daily call with Acme (Tue 1 Dec")
+    assert message["text"].startswith("<@U0001> Time for the daily call with Acme (Tue 1 Dec")
     assert {c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")} == {"C0ACMEPUB"}  # no DM
 
 

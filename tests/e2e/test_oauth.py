@@ -866,7 +866,7 @@ def test_an_org_wide_install_serves_each_workspace_of_the_org_with_its_own_data_
     assert again is not None and again.bot_token != org.bot_token
     run_tick(store=store, client=app.slack_clients, now=NINE_NY + timedelta(days=2), settings=oauth_settings)
     resumed = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok][2:]
-    nudged = sorted(c.params["channel"] for c in resumed if c.params["text"].startswith("Time for the daily call"))
+    nudged = sorted(c.params["channel"] for c in resumed if "Time for the daily call" in c.params["text"])
     assert nudged == ["C1ACME", "C2GLOBEX"]
     assert {c.token for c in resumed} == {again.bot_token}  # the owners' overdue DMs too
 
