@@ -339,25 +339,26 @@ def _lapses_to_alert(
     that was off, nor an archived customer: one set or restored since is judged from then. These are read only for
     the lapses still to alert (an idle tick reads nothing more), and only those customers are worked out again, from
     their restart."""
-    due = _not_alerted(store, team_id, planner.lapses(customers, contacts, now=now, default_tz=default_tz))
-    ids = [lapse.customer.id or 0 for lapse in due]
+    found = planner.lapses(customers, contacts, now=now, default_tz=default_tz)
+    due = _not_alerted(store, team_id, found)
+    # One already told of the lapse of its last call may have restarted since (paused or archived after the alert):
+    # its restarted clock is a lapse of its own, told when it runs out, as every surface then says "overdue".
+    ids = [lapse.customer.id or 0 for lapse in found]
     restarts = store.clock_restarts(team_id=team_id, customer_ids=ids)
     if not restarts:
         return due
     again = planner.lapses(
-        [lapse.customer for lapse in due if lapse.customer.id in restarts],
+        [lapse.customer for lapse in found if lapse.customer.id in restarts],
         contacts,
         now=now,
         default_tz=default_tz,
         restarts=restarts,
     )
     restarted = {lapse.customer.id: lapse for lapse in _not_alerted(store, team_id, again)}
+    pending = {lapse.customer.id: lapse for lapse in due}
     # In the order found, as before: a restarted customer's lapse from its restart, or none (not overdue since).
-    return [
-        restarted.get(lapse.customer.id, lapse)
-        for lapse in due
-        if lapse.customer.id not in restarts or lapse.customer.id in restarted
-    ]
+    chosen = [restarted if lapse.customer.id in restarts else pending for lapse in found]
+    return [among[lapse.customer.id] for lapse, among in zip(found, chosen, strict=True) if lapse.customer.id in among]
 
 
 # --------------------------------------------------------------------------- rendering

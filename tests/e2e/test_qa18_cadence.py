@@ -3,21 +3,33 @@
 - A channel nudge mentioned its owner in its blocks only. Slack's notification (phone, desktop banner, the unread
   line) shows a message's `text` alone when it has blocks, and that text read "Time for the daily call with Acme …"
   with nobody named: the owner's notification now names them, as the message does (README: *mentioning the owner*).
+- A customer whose owner was alerted and was then paused or archived, and resumed or restored, restarts its overdue
+  clock (README, *Overdue*): when that clock ran out every surface said *overdue*, but the owner was never told.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+
 from bot.settings import Settings
 from storage.store import Store
 from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
+    MINUTE,
     acme_channel,
     add,
     day,
+    ephemeral,
     nudges,
+    rows,
     tick,
     unpaced,
 )
+from tests.e2e.test_overdue_clock import EVERYWHERE, NOWHERE, overdue_where
 from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 
 def test_a_channel_nudge_notifies_its_owner_by_name_and_a_dm_names_nobody(
@@ -32,3 +44,54 @@ def test_a_channel_nudge_notifies_its_owner_by_name_and_a_dm_names_nobody(
     assert "<@U0001>" in message["blocks"][0]["text"]["text"]
     (dm,) = [c.params for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] != "C0ACME"]
     assert dm["text"] == "Time for the daily call with Globex (Tue 1 Dec 09:00 America/New_York)"  # theirs already
+
+
+@pytest.mark.parametrize(
+    ("stop", "back", "since"),
+    [
+        ("archive acme", "restore acme", "it was restored"),  # archived by mistake, restored a minute later
+        ("pause acme", "resume acme", "it was resumed"),
+    ],
+)
+def test_a_customer_alerted_before_a_pause_or_an_archive_is_alerted_again_when_its_restarted_clock_runs_out(
+    bot: BotServer,
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    stop: str,
+    back: str,
+    since: str,
+) -> None:
+    """Weekly on Tuesday at 09:00 New York, last call Tue 1 Dec: its owner is told on Mon 14 Dec (13 days). Paused or
+    archived and brought back that day, its clock restarts (README, *Overdue*), and 11 days on, Fri 25 Dec, every
+    surface says *overdue — no call since it was resumed/restored 11 days ago*. The owner was never told: the alert
+    job dropped the customer as already alerted for the lapse of its last call before reading the restart."""
+    acme = add(store, cadence="weekly tue 09:00")
+    assert acme.id is not None
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+    for n in (8, 12, 14):
+        tick(store, settings, day(n))
+    (first,) = rows(store, "overdue")
+    assert (first.due_key, first.due_at, first.status) == ("lapse:2026-12-01", day(14), "sent")
+    clock.set(day(14, timedelta(hours=16, minutes=30)))  # Monday 11:30
+    ephemeral(slack.command(stop))
+    clock.set(clock.now + MINUTE)
+    ephemeral(slack.command(back))
+    for n in range(15, 25):
+        tick(store, settings, day(n))
+    clock.set(day(24, timedelta(hours=21)))  # Thursday 24 December, 16:00: not yet
+    assert overdue_where(bot, slack, fake_slack, acme.id) == NOWHERE
+    assert len(rows(store, "overdue")) == 1
+    tick(store, settings, day(25))  # Friday 25 December, 09:00: 11 days since the restart — told, once
+    first, second = rows(store, "overdue")
+    assert (second.due_key, second.due_at, second.status) == ("lapse:2026-12-14", day(25), "sent")
+    assert second.payload["reason"].startswith(f"No call since {since} 11 days ago")
+    clock.set(day(25, timedelta(hours=15)))
+    assert overdue_where(bot, slack, fake_slack, acme.id) == EVERYWHERE
+    for n in (28, 29):
+        tick(store, settings, day(n))
+    assert len(rows(store, "overdue")) == 2
