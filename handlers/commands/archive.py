@@ -6,7 +6,7 @@ from domain.errors import UserError
 from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.customers import cadence_text
 from handlers.commands.base import CommandCall, Reply
-from handlers.commands.cadence import next_nudge_text
+from handlers.commands.cadence import clock_restart_text, next_nudge_text
 from handlers.commands.lookup import find_customer
 from handlers.permissions import require_change
 from storage.models import Customer
@@ -29,6 +29,7 @@ def restored_text(call: CommandCall, customer: Customer) -> str:
     return (
         f":leftwards_arrow_with_hook: Restored *{mrkdwn_name(customer.name)}* as it was, with all its check-ins: "
         f"{owner}cadence {cadence_text(customer)}. {next_nudge_text(call, customer)}"
+        f"{clock_restart_text(call, customer)}"
     )
 
 

@@ -61,6 +61,27 @@ def next_nudge_sentence(store: Store, customer: Customer, *, now: datetime, sett
     )
 
 
+def clock_restart_text(call: CommandCall, customer: Customer) -> str:
+    """A resume or a restore starts the customer's overdue clock again as a call would (README, *Overdue*): said, with
+    its last call, so an overdue customer (or a call missed) before the pause or the archive is not set aside without
+    a word. Empty when nothing restarts: its cadence off, or the last call today (the rule of planner.clock_start)."""
+    if customer.id is None or customer.paused_at is not None or customer.archived_at is not None:
+        return ""
+    cal = planner.calendar_of(customer, default_tz=call.settings.default_tz)
+    if planner.effective_cadence(customer, cal, call.now).is_off:
+        return ""
+    kinds = None if call.settings.any_checkin_satisfies else ["call"]
+    contact = call.store.last_contacts(team_id=customer.team_id, customer_ids=[customer.id], kinds=kinds)
+    last = contact.get(customer.id)
+    began = cal.local_date(last.created_at if last is not None else customer.created_at)
+    today = cal.local_date(call.now)
+    if today <= began:
+        return ""
+    days = (today - began).days
+    since = f"the last call was {began:%a} {began.day} {began:%b}, {days} day{'s' if days != 1 else ''} ago"
+    return f" Its overdue clock starts again now, as a call would start it ({since if last else 'no call logged yet'})."
+
+
 def next_nudge(
     customer: Customer,
     contacts: dict,

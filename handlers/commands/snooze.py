@@ -14,7 +14,7 @@ from domain.errors import UserError
 from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.nudges import nothing_to_snooze, slack_date
 from handlers.commands.base import CommandCall, Reply
-from handlers.commands.cadence import find_customer, next_nudge_text
+from handlers.commands.cadence import clock_restart_text, find_customer, next_nudge_text
 from handlers.permissions import require_change
 from schedules import planner
 
@@ -213,5 +213,5 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
         }
     return {
         "text": f":arrow_forward: Nudges for *{mrkdwn_name(updated.name)}* are back on. "
-        f"{next_nudge_text(call, updated)}"
+        f"{next_nudge_text(call, updated)}{clock_restart_text(call, updated)}"
     }

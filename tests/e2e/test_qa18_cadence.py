@@ -4,7 +4,9 @@
   line) shows a message's `text` alone when it has blocks, and that text read "Time for the daily call with Acme …"
   with nobody named: the owner's notification now names them, as the message does (README: *mentioning the owner*).
 - A customer whose owner was alerted and was then paused or archived, and resumed or restored, restarts its overdue
-  clock (README, *Overdue*): when that clock ran out every surface said *overdue*, but the owner was never told.
+  clock (README, *Overdue*): when that clock ran out every surface said *overdue*, but the owner was never told. And
+  the resume's or restore's answer now says the clock starts again, with the last call: the lapse the owner was told
+  of (or a call missed before the pause or archive) is not set aside without a word.
 """
 
 from __future__ import annotations
@@ -80,7 +82,11 @@ def test_a_customer_alerted_before_a_pause_or_an_archive_is_alerted_again_when_i
     clock.set(day(14, timedelta(hours=16, minutes=30)))  # Monday 11:30
     ephemeral(slack.command(stop))
     clock.set(clock.now + MINUTE)
-    ephemeral(slack.command(back))
+    # The answer says the clock starts again (the owner was told of a lapse that it now sets aside), not nothing.
+    answer = ephemeral(slack.command(back))
+    assert answer.endswith(
+        " Its overdue clock starts again now, as a call would start it (the last call was Tue 1 Dec, 13 days ago)."
+    ), answer
     for n in range(15, 25):
         tick(store, settings, day(n))
     clock.set(day(24, timedelta(hours=21)))  # Thursday 24 December, 16:00: not yet
