@@ -63,7 +63,8 @@ def _help(call: CommandCall) -> Reply:
         word, _ = split_first(rest)
     if not word:
         return help_reply(SUBCOMMANDS)
-    subcommand, suggestion = route(word.lstrip("/"))
+    # `help checkin?`, `help edit.`: asked as a question or a sentence; the command is the word
+    subcommand, suggestion = route(word.lstrip("/").rstrip("?.!,:") or word)
     if subcommand is None and (is_undo(word) or is_fix(word)):  # `help undo`: how each thing is put right
         return {"text": undo_reply(word)}
     if subcommand is None or subcommand.name == "help":

@@ -160,3 +160,12 @@ def test_the_checkin_form_typed_in_a_customers_channel_names_that_customer(
     ephemeral(slack.command("edit globex <#C0ACME|acme>"))
     assert picked("C0ACME") is None  # two customers share #acme: which one is for the user to pick
     bot.settle()
+
+
+@pytest.mark.parametrize("typed", ["help checkin?", "help edit.", "HELP ci!", "help /partner list?"])
+def test_help_asked_as_a_question_answers_that_command(slack: SlackRequests, typed: str) -> None:
+    """`/partner help checkin?` answered "No help on `checkin?`. Did you mean `/partner help checkin`?" and the whole
+    list, for a question that named the command."""
+    text = ephemeral(slack.command(typed))
+    assert text.startswith("How to use `/partner "), text
+    assert "No help on" not in text
