@@ -242,7 +242,7 @@ def _check_token(client: WebClient) -> tuple[dict[str, Any] | None, set[str] | N
         response = client.auth_test()
     except SlackApiError as e:
         error = str(e.response.get("error") or "unknown_error")
-        if e.response.status_code == 429 or e.response.status_code >= 500 or error in TRANSIENT:
+        if _slack_trouble(e):
             # Slack's own trouble says nothing about the token: no token to replace, no app to reinstall.
             detail = f"Slack did not answer auth.test ({error}): the token is not checked"
             return None, None, [Finding(FAIL, "bot token", detail, SLACK_BUSY)]
@@ -269,6 +269,12 @@ def _check_token(client: WebClient) -> tuple[dict[str, Any] | None, set[str] | N
     detail = f"valid: bot @{identity.get('user')} ({identity.get('user_id')}) in {identity.get('team')} "
     detail += f"({identity.get('team_id')})"
     return identity, scopes, [Finding(OK, "bot token", detail)]
+
+
+def _slack_trouble(error: SlackApiError) -> bool:
+    """Slack's own trouble (a rate limit, a 5xx), which says nothing about the token that was being checked."""
+    code = str(error.response.get("error") or "")
+    return error.response.status_code == 429 or error.response.status_code >= 500 or code in TRANSIENT
 
 
 def _check_scopes(granted: set[str] | None, manifest: Path | None) -> Iterator[Finding]:
@@ -311,6 +317,10 @@ def _check_app_token(settings: Settings) -> Iterator[Finding]:
         client.apps_connections_open(app_token=settings.slack_app_token or "")
     except SlackApiError as e:
         error = e.response.get("error")
+        if _slack_trouble(e):
+            detail = f"Slack did not answer apps.connections.open ({error}): the token is not checked"
+            yield Finding(FAIL, "app token", detail, SLACK_BUSY)
+            return
         yield Finding(
             FAIL,
             "app token",
@@ -320,7 +330,12 @@ def _check_app_token(settings: Settings) -> Iterator[Finding]:
         )
         return
     except OSError as e:
-        yield Finding(FAIL, "app token", f"cannot reach Slack: {type(e).__name__}: {e}")
+        yield Finding(
+            FAIL,
+            "app token",
+            f"cannot reach Slack: {type(e).__name__}: {e}",
+            "Check the network (proxy, firewall) and SLACK_API_URL.",
+        )
         return
     yield Finding(OK, "app token", "valid; Socket Mode can connect")
 

@@ -197,3 +197,23 @@ def test_a_tick_while_the_database_is_down_logs_one_line_not_a_traceback_per_job
         assert len(posted(fake_slack)) == 1  # Tuesday's 09:00 nudge, a minute late
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("fault", [None, {"status": 500}, {"status": 429, "retry_after": 0}, {"error": "invalid_auth"}])
+def test_the_doctor_checks_the_app_token_and_tells_slack_being_busy_from_a_token_to_replace(
+    settings: Settings, store: Store, fake_slack: FakeSlack, fault: dict[str, Any] | None
+) -> None:
+    socket_mode = dataclasses.replace(settings, slack_app_token=fake_slack.app_token)
+    if fault is not None:
+        fake_slack.fail_next("apps.connections.open", times=3, **fault)
+    code, out = doctor(socket_mode)
+    if fault is None:
+        assert code == 0 and lines(out, "ok", "app token"), out
+        return
+    assert code == 1, out
+    (failed,) = lines(out, "FAIL", "app token")
+    if "error" in fault:  # refused: the token is what to fix
+        assert "apps.connections.open failed: invalid_auth" in failed and "Generate an app-level token" in out
+        return
+    assert "Slack did not answer apps.connections.open" in failed, out
+    assert "Run `partner-bot doctor` again in a minute." in out and "Generate" not in out, out
