@@ -7,6 +7,7 @@
   clock (README, *Overdue*): when that clock ran out every surface said *overdue*, but the owner was never told. And
   the resume's or restore's answer now says the clock starts again, with the last call: the lapse the owner was told
   of (or a call missed before the pause or archive) is not set aside without a word.
+- The same for launch mode turned on after the owner was told: its missed daily calls were never told.
 """
 
 from __future__ import annotations
@@ -101,3 +102,35 @@ def test_a_customer_alerted_before_a_pause_or_an_archive_is_alerted_again_when_i
     for n in (28, 29):
         tick(store, settings, day(n))
     assert len(rows(store, "overdue")) == 2
+
+
+def test_launch_mode_turned_on_for_a_customer_already_alerted_tells_its_owner_of_a_missed_launch_call(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Weekly on Tuesday, last call Tue 1 Dec, its owner told on Mon 14 Dec; launch mode turned on that day owes a daily
+    call from then (README, *Overdue*). Tuesday 15 Dec's launch call is missed: the owner hears it on Wednesday at
+    09:00 — before, never, the customer counted as alerted already for the lapse of its last weekly call."""
+    acme = add(store, cadence="weekly tue 09:00")
+    assert acme.id is not None
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+    for n in (8, 12, 14):
+        tick(store, settings, day(n))
+    clock.set(day(14, timedelta(hours=16, minutes=30)))
+    assert "Launch mode on for *Acme*" in ephemeral(slack.command("launch acme on"))
+    for n in range(15, 19):
+        for hour in (0, 8, 14):  # 19:00 the day before, 03:00 and 09:00 New York
+            tick(store, settings, day(n, timedelta(hours=hour)))
+    assert [(r.due_key, r.status) for r in rows(store) if r.due_key >= "2026-12-15"] == [
+        (f"2026-12-{n}", "sent") for n in (15, 16, 17, 18)
+    ]
+    first, missed = rows(store, "overdue")
+    assert first.due_key == "lapse:2026-12-01"
+    assert (missed.due_key, missed.due_at, missed.status, missed.payload["reason"]) == (
+        "lapse:2026-12-14",
+        day(16),
+        "sent",
+        "the daily call on Tue 15 Dec was missed",
+    )
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if "was missed" in c.params["text"]]) == 1
