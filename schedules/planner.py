@@ -403,6 +403,10 @@ def alerted(alert_due: datetime | None, *, clock_start: datetime | None, created
     return alert_due > (clock_start if clock_start is not None else created_at)
 
 
+# In every window lapse's reason (domain.cadence.standing): "Last call 11 days ago (ideal within 7 days, …)".
+WINDOW_WORDS = " ago (ideal within "
+
+
 def cadence_standing(
     customer: Scheduled,
     cal: WorkCalendar,
@@ -431,7 +435,10 @@ def cadence_standing(
         cadence, cal, last_contact_at=since, now=now, created_at=customer.created_at, thresholds=limits, since_what=why
     )
     if alert is not None and alerted(alert[0], clock_start=since, created_at=customer.created_at, now=now):
-        return Standing("red", found.since_last, alert[1] or found.reason)
+        # A missed daily call keeps the alert's words ("The daily call on Wed 9 Dec was missed"); a window that ran
+        # out is counted to today, as the row's last check-in is, not frozen at the day the owner was told.
+        lapsed = not alert[1] or WINDOW_WORDS in alert[1]
+        return Standing("red", found.since_last, found.reason if lapsed else alert[1])
     if found.state == "red":
         if now < red_alert_at(cal, cal.local_date(since or customer.created_at), limits):
             return Standing("yellow", found.since_last, found.reason)  # told at the next business morning, not yet

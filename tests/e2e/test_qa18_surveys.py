@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 from bot.settings import Settings
@@ -15,13 +16,19 @@ from handlers.ids import HOME_TIER, OPEN_CUSTOMER_VIEW
 from storage.store import Store
 from tests.e2e.test_boundaries import FIRST, channel_posts, ephemeral, ny, tick
 from tests.e2e.test_boundaries import acme as acme
+from tests.e2e.test_cadence import acme_channel, day, unpaced  # noqa: F401  (autouse fixtures)
+from tests.e2e.test_cadence import add as cadence_add
+from tests.e2e.test_cadence import tick as cadence_tick
 from tests.e2e.test_home import click
 from tests.e2e.test_home_surveys import open_card, open_home, row, shared_customer
+from tests.e2e.test_surfaces_agree import call_logged
 from tests.e2e.test_surveys import ExternalSlack, ok, opened, submit
 from tests.e2e.test_surveys import external as external
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import BotServer, FakeClock
+
+HOUR = timedelta(hours=1)
 
 
 def texts(blocks: Any) -> str:
@@ -143,3 +150,25 @@ def test_an_escalation_is_in_the_digest_the_moment_the_owner_is_asked_to_decide(
     tick(store, settings, clock.now)  # the DM goes out: the digest says the same
     assert len([p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]) == 1
     assert escalated_in_digest() == (summary, section)
+
+
+def test_an_overdue_customer_says_how_long_ago_its_last_call_was_today_not_on_the_day_the_owner_was_told(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    """Globex, called weekly, last called Monday 30 November: its owner was told on Friday 11 December ("last call
+    11 days ago", past the 10-day maximum). On Monday 14 December `/partner list` read "last check-in 14 days ago" and,
+    on the same row, "overdue — last call 11 days ago", as did `/partner show`: the alert's words of three days
+    before. Now the overdue line counts to today, as the row's last check-in does (a missed daily call keeps the
+    alert's own words: "the daily call on Wed 9 Dec was missed")."""
+    globex = cadence_add(store, "Globex", channel_id=None, cadence="weekly mon 10:00")
+    assert globex.id is not None
+    call_logged(store, globex.id, day(0, 15 * HOUR))  # Monday 30 November, 10:00 in New York
+    for n in range(15):
+        cadence_tick(store, settings, day(n))
+        cadence_tick(store, settings, day(n, 20 * HOUR))
+    clock.set(day(14, 16 * HOUR))  # Monday 14 December, 11:00 in New York
+    listed = texts(slack.command("list").json()["blocks"])
+    assert "last check-in 14 days ago" in listed, listed
+    assert "overdue* — last call 14 days ago (ideal within 7 days, at most 10 days)" in listed, listed
+    shown = texts(slack.command("show globex").json()["blocks"])
+    assert "overdue* — last call 14 days ago" in shown, shown
