@@ -156,6 +156,17 @@ def _check_installations(settings: Settings, store: Store | None, manifest: Path
         if identity is not None:
             yield from _for_team(org, _check_scopes(scopes, manifest))
     for team_id in teams:
+        if not store.workspace_active(team_id=team_id):
+            # Uninstalled, its token revoked, or removed by its organisation (the event, or Slack refusing its token
+            # when the event was missed): nothing to fix here, nothing is sent there, its data is kept.
+            yield Finding(
+                WARN,
+                f"{team_id} workspace",
+                "uninstalled Partner (or Slack refuses its token): nothing is sent there; its data is kept",
+                f"To resume, reinstall Partner there through https://<your-host>{INSTALL_PATH}; to delete its data, "
+                f"`partner-bot workspace purge {team_id} --yes`.",
+            )
+            continue
         installation = team_installation(installations, team_id)
         client = team_client(base, (installation.bot_token if installation else None) or "")
         identity, scopes, findings = _check_token(client)

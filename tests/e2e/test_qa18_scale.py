@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.app import create_app, make_client
+from bot.app import PartnerApp, create_app, make_client
 from bot.oauth import SlackClients
 from bot.scheduler import build_scheduler, scheduled_tick
 from bot.settings import Settings
+from schedules.jobs import run_tick
 from storage.db import make_engine, upgrade
 from storage.store import Store
 from tests.e2e.test_doctor import doctor, lines
@@ -28,6 +29,7 @@ from tests.e2e.test_oauth import (  # noqa: F401 (fixtures)
     oauth_bot,
     oauth_settings,
     start_install,
+    unpaced,
 )
 from tests.e2e.test_ops import Outage, outage  # noqa: F401 (fixture)
 from tests.e2e.test_uninstall import acme_channel, add, day, posted, workspace  # noqa: F401 (fixture)
@@ -217,3 +219,46 @@ def test_the_doctor_checks_the_app_token_and_tells_slack_being_busy_from_a_token
         return
     assert "Slack did not answer apps.connections.open" in failed, out
     assert "Run `partner-bot doctor` again in a minute." in out and "Generate" not in out, out
+
+
+def test_the_doctor_names_a_workspace_that_left_while_partner_was_down_without_failing_for_it(
+    oauth_bot: BotServer,  # noqa: F811
+    oauth_settings: Settings,  # noqa: F811
+    fake_slack: FakeSlack,
+    store: Store,
+    unpaced: None,  # noqa: F811
+) -> None:
+    """T2 uninstalled Partner while it was down: the first refused post (confirmed by auth.test) treats it as
+    uninstalled, as the event would have. The event deletes the installation and the doctor no longer checks it;
+    here its installation stays (a dead token), and the doctor failed for it for ever ("Reinstall Partner in that
+    workspace") though nothing is to be fixed: it names the workspace as uninstalled, how to resume or purge it."""
+    fake_slack.add_channel("C1ACME", name="acme", members=["U0001"])
+    fake_slack.add_channel("C2GLOBEX", name="globex", members=["U0201"])
+    for team_id in (T1, T2):
+        assert install(oauth_bot.url, fake_slack, team_id).status == 200
+    for team_id, channel in ((T1, "C1ACME"), (T2, "C2GLOBEX")):
+        store.add_customer(
+            team_id=team_id,
+            name=f"Customer of {team_id}",
+            created_by="U0001",
+            now=day(0),
+            channel_id=channel,
+            owner_id="U0001",
+            tz="America/New_York",
+            cadence="daily 09:00",
+        )
+    revoked = installation(oauth_settings, store, T2).bot_token  # type: ignore[union-attr]
+    with fake_slack._lock:
+        del fake_slack.installs[revoked or ""]
+    app = oauth_bot.app
+    assert isinstance(app, PartnerApp)
+    report = run_tick(store=store, client=app.slack_clients, now=day(1), settings=oauth_settings)
+    assert not report.failed, report.failed
+    assert workspace(store, T2).active is False and workspace(store, T1).active is True
+
+    code, out = doctor(oauth_settings)
+    assert code == 0, out
+    assert lines(out, "ok", f"{T1} bot token") and lines(out, "ok", f"{T1} channels"), out
+    (left,) = lines(out, "warn", f"{T2} workspace")
+    assert "uninstalled Partner" in left and not lines(out, "FAIL", f"{T2} bot token"), out
+    assert f"partner-bot workspace purge {T2} --yes" in out and "/slack/install" in out, out
