@@ -136,6 +136,29 @@ def _spaced_equals(tokens: list[str], keys: Sequence[str], usage: str) -> None:
         raise UserError(f"'{typed}' has a space around its '=': did you mean {meant}? Usage: `{usage}`")
 
 
+def _is_part(token: str) -> bool:
+    """A #channel, an @owner or a key=value setting: one of the parts that follow a customer's name."""
+    return parse_channel(token) is not None or parse_user(token) is not None or parse_key_value(token) is not None
+
+
+def _without_separators(tokens: list[str]) -> list[str]:
+    """`add Acme Corp, #acme, @dana, tz=Europe/Berlin.`: the commas between the parts of a command, and a full stop
+    after its last part, separate them; they are no part of the name, the channel, the owner or a setting. A comma
+    inside a name (`Acme, Inc #acme`) is kept: only one just before a part, or ending a part, is read off."""
+    kept: list[str] = []
+    for i, token in enumerate(tokens):
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if token in (",", ";") or (token == "." and after is None and kept and _is_part(kept[-1])):
+            continue
+        if len(token) > 1 and token[-1] in ",;" and (_is_part(token) or (after is not None and _is_part(after))):
+            token = token.rstrip(",;")
+        pair = parse_key_value(token)
+        if after is None and token.endswith(".") and pair is not None and pair[0] not in ("name", "rename"):
+            token = token.rstrip(".")  # `… country=de.` ends a sentence; a new name keeps its own (`name=Acme Inc.`)
+        kept.append(token)
+    return kept
+
+
 @dataclass
 class CustomerArgs:
     name_words: list[str] = field(default_factory=list)  # the words before the first mention or option
@@ -226,7 +249,7 @@ def parse_customer_args(
     last_key: str | None = None
     earlier: dict[str, str] = {}  # a setting typed twice: its first value, checked against the last once complete
     # `add Monday.com`: Slack sends the name as a link to it
-    tokens = [typed_domain(token) for token in tokenize(text, usage=usage, inner_quotes=True)]
+    tokens = _without_separators([typed_domain(token) for token in tokenize(text, usage=usage, inner_quotes=True)])
     _spaced_equals(tokens, keys, usage)
     for i, token in enumerate(tokens):
         pair = parse_key_value(token)

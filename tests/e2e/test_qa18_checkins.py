@@ -169,3 +169,23 @@ def test_help_asked_as_a_question_answers_that_command(slack: SlackRequests, typ
     text = ephemeral(slack.command(typed))
     assert text.startswith("How to use `/partner "), text
     assert "No help on" not in text
+
+
+def test_commas_between_the_parts_of_add_and_edit_separate_them(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    """`/partner add Acme Corp, #acme, @sam` was refused with "I didn't understand ',' after the name", and
+    `tz=Europe/Berlin, country=DE` with "Unknown time zone 'Europe/Berlin,'": a list typed as people write one."""
+    text = ephemeral(
+        slack.command("add Acme Corp, <#C0ACME|acme>, <@U0002|sam>, cadence=weekly tue 10:00, country=de.")
+    )
+    assert "Added *Acme Corp* — owner <@U0002>, channel <#C0ACME>" in text, text
+    ephemeral(slack.command("add Acme, Inc <@U0001|dana>"))  # a comma inside a name stays in it
+    ephemeral(slack.command("add Gamma <@U0001|dana>."))
+    ephemeral(slack.command("edit gamma tz=Europe/Berlin, country=DE; summary=off"))
+    acme, acme_inc, gamma = store.customers(team_id=TEAM_ID)
+    assert (acme.name, acme.channel_id, acme.owner_id, acme.country) == ("Acme Corp", "C0ACME", "U0002", "DE")
+    assert acme.cadence is not None and "tue" in acme.cadence
+    assert (acme_inc.name, gamma.name) == ("Acme, Inc", "Gamma")
+    assert (gamma.tz, gamma.country, gamma.post_checkins) == ("Europe/Berlin", "DE", False)
+    bot.settle()
