@@ -307,6 +307,17 @@ def escalation_blocks(
 # --------------------------------------------------------------------------- next need
 
 
+def _restating(customer: Customer, record: BoundaryRecord) -> str:
+    """How the need offered will be restated once active: never promised for a customer with no channel (reminders
+    go only to its channel) or for a need whose reminders were turned off."""
+    if not customer.channel_id:
+        edit = f"/partner edit {command_name(customer.name)} #channel"
+        return f"*{mrkdwn_name(customer.name)}* has no channel for me to restate it in gently: `{edit}` gives it one"
+    if record.row.reminders == "off":
+        return "its reminders are off"
+    return f"I'll restate it gently in <#{customer.channel_id}> ({describe_reminders(record.row.reminders)})"
+
+
 def suggestion_blocks(
     customer: Customer, held: BoundaryRecord | None, proposed: BoundaryRecord, policy: rules.Policy
 ) -> dict[str, Any]:
@@ -331,7 +342,7 @@ def suggestion_blocks(
                 accessory=_button("Activate", BOUNDARY_ACTIVATE, str(proposed.id), style="primary"),
                 block_id=f"boundary:{SURFACE_SUGGESTION}:{proposed.id}",
             ),
-            context("State it in your next meeting or agreement; I'll remind their channel gently each week."),
+            context(f"State it in your next meeting or agreement; {_restating(customer, proposed)}."),
         ],
     }
 

@@ -3,6 +3,7 @@ every message read back from the fake Slack."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from bot.settings import Settings
@@ -138,3 +139,35 @@ def test_a_slip_note_that_starts_with_how_late_it_was_is_kept_whole_on_the_agree
     ephemeral(acme.command("boundary acme retire 1"))
     refused = ephemeral(acme.command("boundary acme slip 3 days late"))
     assert "only proposed" in refused and "You typed: `/partner boundary acme slip 3 days late`" in refused
+
+
+def test_the_next_need_offered_promises_reminders_only_where_they_will_go(
+    slack: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """The suggestion said "I'll remind their channel gently each week" to the owner of a customer with no channel
+    (nothing is restated without one) and for a need whose reminders were turned off."""
+    clock.set(ny(2026, 11, 25, 10))
+    ephemeral(slack.command("add Solo Co <@U0001|dana>"))
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    ephemeral(slack.command("add Beta Co <#C0BETA|beta> <@U0001|dana>"))
+    for name in ("solo", "acme", "beta"):
+        ephemeral(slack.command(f'boundary {name} add "{FIRST}"'))
+        ephemeral(slack.command(f'boundary {name} add "{SECOND}" kind=channel'))
+        ephemeral(slack.command(f"boundary {name} activate 1"))
+    ephemeral(slack.command("boundary acme reminders 2 off"))
+    bot.settle()
+    clock.set(ny(2026, 11, 26, 11))
+    ephemeral(slack.command("boundary solo held 1"))
+    ephemeral(slack.command("boundary acme held 1"))
+    ephemeral(slack.command("boundary beta held 1"))
+    tick(store, settings, clock.advance(minutes=1))
+    offers = {
+        p["text"].split("*")[1]: json.dumps(p["blocks"])
+        for p in channel_posts(fake_slack, "U0001")
+        if "Ready to introduce the next one" in p["text"]
+    }
+    assert set(offers) == {"Solo Co", "Acme Corp", "Beta Co"}, offers
+    assert "each week" not in offers["Solo Co"] and "has no channel for me to restate it in" in offers["Solo Co"]
+    assert "`/partner edit Solo Co #channel`" in offers["Solo Co"]
+    assert "each week" not in offers["Acme Corp"] and "its reminders are off" in offers["Acme Corp"]
+    assert "I'll restate it gently in <#C0BETA> (reminders weekly)" in offers["Beta Co"], offers["Beta Co"]
