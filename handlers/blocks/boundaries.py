@@ -204,7 +204,9 @@ def boundary_list(
             "kind=response_time value=1d`"
         )
         return {"text": text, "blocks": [section(text)]}
-    intro = f"*Working agreements with {mrkdwn_name(customer.name)}* — introduced one at a time, most important first."
+    at_once = "one" if policy.max_active == 1 else str(policy.max_active)  # PARTNER_MAX_ACTIVE_BOUNDARIES
+    intro = f"*Working agreements with {mrkdwn_name(customer.name)}* — introduced {at_once} at a time, most important "
+    intro += "first."
     blocks = [section(intro), *_boundary_blocks(records, now, policy, cal, SURFACE_LIST)]
     blocks.append(
         context(

@@ -37,6 +37,7 @@ def test_a_teams_own_policy_is_what_every_answer_and_message_says(
     assert "the limit is 2 at a time" in refused and "after 1 week without a slip" in refused, refused
     listing = acme.command("boundary acme list").json()
     assert "A need holds after 1 week without a slip; 2 slips in 14 days" in json.dumps(listing["blocks"])
+    assert "introduced 2 at a time, most important first" in json.dumps(listing["blocks"])
 
     clock.set(ny(2026, 11, 26, 11))
     ephemeral(acme.command("boundary acme slip 1 no answer for two days"))
