@@ -440,7 +440,7 @@ def purge_workspace(store: Store, *, team_id: str, yes: bool) -> int:
 
 
 def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int:
-    from bot.scheduler import observed_tick
+    from bot.scheduler import check_reinstalled_token, observed_tick
 
     clock: Clock = fixed_clock(now) if now else system_clock
     clients = slack_clients(settings, store, make_client(settings))  # OAuth mode: each workspace's own token
@@ -448,6 +448,7 @@ def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int
     # (a post only a later history lookup finds): the tick finishes what it is doing, as `serve` does on its way out.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _finish_tick_first)
+    check_reinstalled_token(store, clients)  # each run is a first tick: a reinstall's new token resumes its nudges
     report = observed_tick(store=store, client=clients, now=clock(), settings=settings)
     for name, count in report.done.items():
         print(f"{name}: {count}")

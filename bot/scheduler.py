@@ -80,18 +80,18 @@ _runtime: _Runtime | None = None
 _token_checked = False  # token mode: a process's first tick checks whose the bot token is (a reinstall), until answered
 
 
-def _check_token(deps: _Runtime) -> bool:
-    """Token mode, a process's first tick: whether its bot token is that of a workspace marked uninstalled (a
-    reinstall). True once settled; Slack or the database not answering leaves it to the next tick. As a tick's own
-    calls, a long Retry-After is not slept through (the tick would wait minutes behind it)."""
-    client = deps.client
+def check_reinstalled_token(store: Store, client: WebClient | SlackClients) -> bool:
+    """Token mode, a process's first tick (serve's, or each `partner-bot tick` of a cron deployment): whether its bot
+    token is that of a workspace marked uninstalled (a reinstall). True once settled; Slack or the database not
+    answering leaves it to the next tick. As a tick's own calls, a long Retry-After is not slept through (the tick
+    would wait minutes behind it)."""
     if isinstance(client, SlackClients):  # as `serve` passes it, in either mode
         client = client.client if client.installation_store is None else None
     if client is None:  # OAuth mode: the install flow itself reactivates a workspace
         return True
     waits = in_tick.set(True)
     try:
-        return reactivate_token_team(deps.store, client)
+        return reactivate_token_team(store, client)
     except SQLAlchemyError as e:
         logger.warning("token check after an uninstall: the database did not answer (%s); next tick", type(e).__name__)
         return False
@@ -107,7 +107,7 @@ def scheduled_tick() -> None:
         return
     global _token_checked
     if not _token_checked:
-        _token_checked = _check_token(deps)
+        _token_checked = check_reinstalled_token(deps.store, deps.client)
     observed_tick(store=deps.store, client=deps.client, now=deps.clock(), metrics=deps.metrics, settings=deps.settings)
 
 

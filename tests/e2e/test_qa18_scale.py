@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,7 +33,7 @@ from tests.e2e.test_oauth import (  # noqa: F401 (fixtures)
     unpaced,
 )
 from tests.e2e.test_ops import Outage, outage  # noqa: F401 (fixture)
-from tests.e2e.test_uninstall import acme_channel, add, day, posted, workspace  # noqa: F401 (fixture)
+from tests.e2e.test_uninstall import acme_channel, add, cli, day, posted, workspace  # noqa: F401 (fixture)
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import SIGNING_SECRET, BotServer, FakeClock
@@ -262,3 +263,18 @@ def test_the_doctor_names_a_workspace_that_left_while_partner_was_down_without_f
     (left,) = lines(out, "warn", f"{T2} workspace")
     assert "uninstalled Partner" in left and not lines(out, "FAIL", f"{T2} bot token"), out
     assert f"partner-bot workspace purge {T2} --yes" in out and "/slack/install" in out, out
+
+
+def test_a_cron_tick_after_a_reinstall_with_a_new_token_resumes_nudges_without_any_request(
+    slack: SlackRequests, store: Store, settings: Settings, clock: FakeClock, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Deployed with cron (`partner-bot tick` every minute, `serve --no-scheduler` for requests): reinstalled with a
+    new bot token, nobody types anything. Each `partner-bot tick` is a process's first tick: like serve's, it asks
+    Slack whose the token is and resumes the workspace's nudges."""
+    add(store)
+    clock.set(day(1) + timedelta(hours=1))
+    assert slack.event({"type": "app_uninstalled"}).status == 200
+    ran = cli(["tick", "--now", day(3).isoformat()], settings, tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert workspace(store).active is True
+    assert len(posted(fake_slack)) == 1
