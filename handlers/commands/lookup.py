@@ -74,6 +74,11 @@ def find_customer(
                 return folded.customer, given[len(given) - len(folded.rest) :]
             if (punctuated := _through_punctuation(customers, words, used=0)) is not None:
                 return punctuated[0], given[punctuated[1] + len(given) - len(words) :]
+            # `checkin rocket …` for "🚀 Rocket Co": an emoji before a name is decoration nobody types in a command
+            # (the form's type-ahead finds it by any part of the name already).
+            plain = match_customer(customers, words, name_of=lambda c: undecorated(c.name))
+            if plain.customer is not None and undecorated(plain.customer.name) != plain.customer.name:
+                return plain.customer, given[len(given) - len(plain.rest) :]
         if archived and not customers:
             raise UserError("There are no archived customers.") from None
         if not archived and words:
@@ -121,6 +126,15 @@ def find_customer(
                 f"*{mrkdwn_name(name)}* is archived. Bring it back with `/partner restore {command_name(name)}`.{also}"
             )
     return customer, given[len(given) - len(rest) :]
+
+
+# Emoji (or Slack :shortcodes:) and the space after them, at the start of a name.
+_DECORATION = re.compile(r"^(?::[\w+-]+:|[^\w\s])+\s+")
+
+
+def undecorated(name: str) -> str:
+    """ "🚀 Rocket Co" → "Rocket Co", ":pizza: Pizza" → "Pizza"; a name of emoji alone, or "*NIX Labs", as it is."""
+    return _DECORATION.sub("", name, count=1) or name
 
 
 def _through_punctuation(

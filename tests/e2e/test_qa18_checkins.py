@@ -189,3 +189,25 @@ def test_commas_between_the_parts_of_add_and_edit_separate_them(
     assert (acme_inc.name, gamma.name) == ("Acme, Inc", "Gamma")
     assert (gamma.tz, gamma.country, gamma.post_checkins) == ("Europe/Berlin", "DE", False)
     bot.settle()
+
+
+def test_a_name_after_an_emoji_is_found_without_typing_the_emoji(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    """`checkin rocket …` answered "No customer matches 'rocket' — did you mean 🚀 Rocket Co?": an emoji put before a
+    name on adding it had to be typed in every command (the form's type-ahead found it by "rocket" already)."""
+    for name in ("🚀 Rocket Co", ":pizza: Pizza Planet", "🇯🇵 Tokyo Trading"):
+        assert "Added" in ephemeral(slack.command(f"add {name}"))
+    assert "*🚀 Rocket Co*" in ephemeral(slack.command("checkin rocket green launch went fine"))
+    assert "*:pizza: Pizza Planet*" in ephemeral(slack.command("checkin pizza planet yellow slow week"))
+    assert "*🇯🇵 Tokyo Trading*" in ephemeral(slack.command("checkin TOKYO 4 steady"))
+    assert "*🚀 Rocket Co*" in ephemeral(slack.command("checkin 🚀 red as typed still works"))
+    assert ephemeral(slack.command("show rocket co")).startswith("🚀 Rocket Co:")
+    notes = [(c.mood, c.note) for c in reversed(store.checkins(team_id=TEAM_ID))]
+    assert notes == [
+        ("green", "launch went fine"),
+        ("yellow", "slow week"),
+        ("4", "steady"),
+        ("red", "as typed still works"),
+    ]
+    bot.settle()
