@@ -195,9 +195,17 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
     action = "pause" if paused else "resume"
     require_change(call.client, call.settings, user_id=call.user_id, customer=customer, action=f"{action} nudges for")
     assert customer.id is not None
-    updated = call.store.set_paused(
-        team_id=call.team_id, customer_id=customer.id, paused=paused, actor_id=call.user_id, now=call.now
-    )
+    if paused or customer.paused_at is not None:
+        updated = call.store.set_paused(
+            team_id=call.team_id, customer_id=customer.id, paused=paused, actor_id=call.user_id, now=call.now
+        )
+    else:
+        # Not paused: `resume` lifts a snooze as `snooze … off` does (README), and is recorded as that. Recorded as a
+        # resume, it restarted the overdue clock of a customer paused once long ago: overdue, alerted, then snoozed
+        # and resumed, it read as never overdue on every surface.
+        updated = call.store.set_snooze(
+            team_id=call.team_id, customer_id=customer.id, until=None, reason=None, actor_id=call.user_id, now=call.now
+        )
     # A paused customer owes no calls: adherence stops counting from the pause.
     call.followup["rescore_customer_id"] = customer.id  # after the answer, before the Homes refresh
     call.refresh_homes(updated.owner_id, call.user_id)
@@ -213,5 +221,5 @@ def _pause(call: CommandCall, *, paused: bool) -> Reply:
         }
     return {
         "text": f":arrow_forward: Nudges for *{mrkdwn_name(updated.name)}* are back on. "
-        f"{next_nudge_text(call, updated)}{clock_restart_text(call, updated)}"
+        f"{next_nudge_text(call, updated)}{clock_restart_text(call, updated) if customer.paused_at else ''}"
     }

@@ -134,3 +134,39 @@ def test_launch_mode_turned_on_for_a_customer_already_alerted_tells_its_owner_of
         "the daily call on Tue 15 Dec was missed",
     )
     assert len([c for c in fake_slack.calls_to("chat.postMessage") if "was missed" in c.params["text"]]) == 1
+
+
+@pytest.mark.parametrize("lift", ["resume acme", "snooze acme off"])
+def test_resume_lifting_a_snooze_keeps_a_customer_paused_once_long_ago_overdue_as_snooze_off_does(
+    bot: BotServer,
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    lift: str,
+) -> None:
+    """README: `off` (or `resume`) lifts a snooze. Acme was paused for a minute on Mon 30 Nov, before its last call
+    (Tue 1 Dec); its owner is told it is overdue on Mon 14 Dec; someone snoozes it and lifts the snooze with
+    `resume`. Recorded as a resume, that restarted its overdue clock (the customer had been paused once): every
+    surface stopped saying overdue, and the answer would have said the clock starts again. `snooze … off` kept it."""
+    acme = add(store, cadence="weekly tue 09:00")
+    assert acme.id is not None
+    clock.set(day(0, timedelta(hours=15)))  # Monday 30 November, 10:00
+    ephemeral(slack.command("pause acme"))
+    clock.set(clock.now + MINUTE)
+    ephemeral(slack.command("resume acme"))
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+    for n in (8, 12, 14):
+        tick(store, settings, day(n))
+    assert [r.status for r in rows(store, "overdue")] == ["sent"]
+    clock.set(day(14, timedelta(hours=20)))  # Monday 14 December, 15:00
+    assert overdue_where(bot, slack, fake_slack, acme.id) == EVERYWHERE
+    ephemeral(slack.command("snooze acme 1d"))
+    clock.set(clock.now + MINUTE)
+    answer = ephemeral(slack.command(lift))
+    assert "overdue clock" not in answer, answer
+    clock.set(clock.now + MINUTE)
+    assert overdue_where(bot, slack, fake_slack, acme.id) == EVERYWHERE
