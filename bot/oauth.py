@@ -452,12 +452,17 @@ CANCELLED_PAGE = _page(
 )
 
 
-# The database not answering: the install link's state could not be read (or the installation not stored). Slack's
-# code is only spent once the state is found, so the same page reloaded once the database is back installs Partner.
+# The database not answering when the admin comes back from Slack's page: the install link's state could not be read.
+# Slack's code is only spent once the state is found, so the same page reloaded once the database is back installs.
 DATABASE_DOWN_PAGE = _page(
     "Partner's database didn't answer just now",
     "<p>Nothing was installed yet. Please reload this page in a minute to finish installing Partner, or "
     f'<a href="{INSTALL_PATH}">start again</a>.</p>',
+)
+# …or later, once the code was spent (the installation could not be stored): only a new install link works.
+NOT_STORED_PAGE = _page(
+    "Partner's database didn't answer just now",
+    f'<p>Partner could not finish installing. Please <a href="{INSTALL_PATH}">start again</a> in a minute.</p>',
 )
 INSTALL_DATABASE_DOWN_PAGE = _page(
     "Partner's database didn't answer just now",
@@ -486,8 +491,8 @@ def _on_failure(store: Store) -> Callable[[FailureArgs], BoltResponse]:
         if args.reason in ("invalid_state", "storage_error") and not _database_answers(store):
             # slack-sdk's state store reads a database error as "no such state": not the admin's fault, and the
             # cookie is kept so that the reload works.
-            logger.warning("install redirect while the database is unavailable (%s): asked to reload", args.reason)
-            return _html(503, DATABASE_DOWN_PAGE)
+            logger.warning("install redirect while the database is unavailable (%s)", args.reason)
+            return _html(503, DATABASE_DOWN_PAGE if args.reason == "invalid_state" else NOT_STORED_PAGE)
         logger.warning("install refused: %s", args.reason)
         return args.default.failure(args)
 
@@ -495,7 +500,8 @@ def _on_failure(store: Store) -> Callable[[FailureArgs], BoltResponse]:
 
 
 def install_page_database_down(path: str) -> tuple[str, list[tuple[str, str]], bytes]:
-    """The install page or the redirect (`path`) while the database does not answer: a 503 page saying what to do."""
-    body = (DATABASE_DOWN_PAGE if path == REDIRECT_PATH else INSTALL_DATABASE_DOWN_PAGE).encode()
+    """The install page or the redirect (`path`) while the database does not answer: a 503 page saying what to do. An
+    error that gets out of the redirect came after Slack's code was spent (a state not found is `_on_failure`'s)."""
+    body = (NOT_STORED_PAGE if path == REDIRECT_PATH else INSTALL_DATABASE_DOWN_PAGE).encode()
     headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
     return "503 Service Unavailable", headers, body
