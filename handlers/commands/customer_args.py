@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -151,12 +152,20 @@ def _without_separators(tokens: list[str]) -> list[str]:
         if token in (",", ";") or (token == "." and after is None and kept and _is_part(kept[-1])):
             continue
         if len(token) > 1 and token[-1] in ",;" and (_is_part(token) or (after is not None and _is_part(after))):
-            token = token.rstrip(",;")
+            token = _separator_off(token)
         pair = parse_key_value(token)
         if after is None and token.endswith(".") and pair is not None and pair[0] not in ("name", "rename"):
             token = token.rstrip(".")  # `… country=de.` ends a sentence; a new name keeps its own (`name=Acme Inc.`)
         kept.append(token)
     return kept
+
+
+def _separator_off(token: str) -> str:
+    """The one comma or semicolon that ends `token`, read off; not the semicolon of an entity Slack escaped the
+    text with (`Globex &lt;!channel&gt;`, `R&amp;`): that is part of the word."""
+    if token.endswith(";") and re.search(r"&(?:amp|lt|gt);$", token):
+        return token
+    return token[:-1]
 
 
 @dataclass
