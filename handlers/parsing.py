@@ -99,7 +99,8 @@ def readable_markup(text: str) -> str:
         if ref.kind != "link":
             return ref.label
         address = token[1:-1].split("|", 1)[0]
-        return address if ref.label in (address, address.removeprefix("mailto:")) else f"{ref.label} ({address})"
+        # Slack links an address as it is typed (`a@b.com` is sent as `<mailto:a@b.com|a@b.com>`): read as typed.
+        return ref.label if ref.label in (address, address.removeprefix("mailto:")) else f"{ref.label} ({address})"
 
     return _BRACKETED.sub(readable, text)
 
