@@ -22,6 +22,7 @@ from bot.settings import Settings
 from domain import boundaries as rules
 from domain.errors import UserError
 from handlers.blocks import command_name, mrkdwn_name
+from handlers.blocks.boundaries import day_label, describe_reminders, quoted
 from handlers.permissions import require_change
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
@@ -428,3 +429,42 @@ def reply_took(days: float) -> str:
         return f"{hours:g} hour{'' if hours == 1 else 's'}"
     rounded = round(days, 1)
     return f"{rounded:g} day{'' if rounded == 1 else 's'}"
+
+
+def activation_text(
+    customer: Customer, record: BoundaryRecord, settings: Settings, now: datetime, *, changed: bool = True
+) -> str:
+    """The answer to activating a need, by command or by any Activate button (and to a retry, or a second click, of
+    either: ``changed`` False): what to do now and when it will next be restated."""
+    name = mrkdwn_name(customer.name)
+    if changed:
+        text = f":white_check_mark: {quoted(record.rule.text)} is now active with *{name}*. "
+        text += "State it in your next meeting or agreement. "
+    else:
+        text = f"{quoted(record.rule.text)} is already active with *{name}*. "
+    return text + reminder_plan(customer, record, settings, now)
+
+
+def reminder_plan(customer: Customer, record: BoundaryRecord, settings: Settings, now: datetime) -> str:
+    """Where and when the need will next be restated, as of ``now`` (or why it won't be)."""
+    if record.row.reminders == "off":
+        return "Reminders are off for it."
+    if not customer.channel_id:
+        return "Give the customer a channel so I can restate it there gently."
+    name = command_name(customer.name)
+    if customer.paused_at is not None:  # nothing is restated until it is resumed: no date to promise
+        return (
+            f"*{mrkdwn_name(customer.name)}* is paused, so I'll restate it in <#{customer.channel_id}> once it is "
+            f"resumed (`/partner resume {name}`; {describe_reminders(record.row.reminders)})."
+        )
+    cal = planning.customer_calendar(customer, settings.default_tz)
+    policy = settings.boundary_policy
+    upcoming = planning.next_reminder_sent(customer, record.row.reminders, cal, after=now, policy=policy)
+    when = (
+        f", next on {day_label(upcoming[1], cal)} at {cal.local_datetime(upcoming[1]):%H:%M} their time"
+        if upcoming
+        else ""
+    )
+    if upcoming and customer.snoozed_until is not None and customer.snoozed_until > now:
+        when += f", after the snooze until {day_label(customer.snoozed_until, cal)}"
+    return f"I'll restate it gently in <#{customer.channel_id}> ({describe_reminders(record.row.reminders)}{when})."

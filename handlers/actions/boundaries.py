@@ -37,6 +37,7 @@ from handlers.blocks.boundaries import (
 from handlers.boundaries_hooks import (
     RescoreLater,
     activate_boundary,
+    activation_text,
     hold_boundary,
     log_slip,
     require_boundary,
@@ -265,9 +266,11 @@ def _show_click(
 
 # (store, team, boundary, settings, now, the clicking user, rescore later) → (boundary after, whether it changed)
 Transition = Callable[[Store, str, BoundaryRecord, Settings, datetime, str, RescoreLater], tuple[BoundaryRecord, bool]]
+# The answer's words: a template of {text} and {customer}, or built from (customer, boundary after, settings, now).
+Answer = str | Callable[[Customer, BoundaryRecord, Settings, datetime], str]
 
 
-def _change_listener(transition: Transition, done: str, already: str) -> Callable[..., None]:
+def _change_listener(transition: Transition, done: Answer, already: Answer) -> Callable[..., None]:
     def listener(
         ack: Ack,
         body: dict[str, Any],
@@ -286,7 +289,10 @@ def _change_listener(transition: Transition, done: str, already: str) -> Callabl
         later = _Rescore()
         after, changed = transition(store, team_id, record, settings, now, body["user"]["id"], later)
         template = done if changed else already
-        confirmation = template.format(text=quoted(after.rule.text), customer=mrkdwn_name(customer.name))
+        if isinstance(template, str):
+            confirmation = template.format(text=quoted(after.rule.text), customer=mrkdwn_name(customer.name))
+        else:
+            confirmation = template(customer, after, settings, now)
         _show_click(
             body,
             action,
@@ -309,8 +315,9 @@ activate = _change_listener(
     lambda store, team, record, settings, now, _user, later: activate_boundary(
         store, team_id=team, record=record, settings=settings, now=now, rescore_later=later
     ),
-    ":white_check_mark: {text} is now active with *{customer}*. State it in your next meeting or agreement.",
-    "{text} is already active with *{customer}*.",
+    # As the `activate` command answers: the same words, with when the need will next be restated.
+    activation_text,
+    lambda customer, after, settings, now: activation_text(customer, after, settings, now, changed=False),
 )
 held = _change_listener(
     lambda store, team, record, settings, now, _user, later: hold_boundary(

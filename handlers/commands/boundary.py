@@ -17,12 +17,14 @@ from datetime import date
 from domain import boundaries as rules
 from domain.errors import UserError
 from handlers.blocks import command_name, mrkdwn_name
-from handlers.blocks.boundaries import boundary_list, day_label, describe_reminders, describe_value, quoted
+from handlers.blocks.boundaries import boundary_list, describe_value, quoted
 from handlers.boundaries_hooks import (
     activate_boundary,
+    activation_text,
     hold_boundary,
     log_slip,
     next_up,
+    reminder_plan,
     require_boundary_change,
     retire_boundary,
     slip_outcome,
@@ -257,41 +259,8 @@ def _activate(call: CommandCall, customer: Customer, raw: str) -> Reply:
         now=call.now,
         rescore_later=call.rescore_later,
     )
-    if not changed:
-        # Also what Slack shows for its retry of this very command: the reminder plan the first answer gave.
-        text = f"{quoted(after.rule.text)} is already active with *{mrkdwn_name(customer.name)}*. "
-        return {"text": text + reminder_plan(call, customer, after)}
-    return {"text": activation_text(call, customer, after)}
-
-
-def activation_text(call: CommandCall, customer: Customer, record: BoundaryRecord) -> str:
-    text = f":white_check_mark: {quoted(record.rule.text)} is now active with *{mrkdwn_name(customer.name)}*. "
-    text += "State it in your next meeting or agreement. "
-    return text + reminder_plan(call, customer, record)
-
-
-def reminder_plan(call: CommandCall, customer: Customer, record: BoundaryRecord) -> str:
-    if record.row.reminders == "off":
-        return "Reminders are off for it."
-    if not customer.channel_id:
-        return "Give the customer a channel so I can restate it there gently."
-    name = command_name(customer.name)
-    if customer.paused_at is not None:  # nothing is restated until it is resumed: no date to promise
-        return (
-            f"*{mrkdwn_name(customer.name)}* is paused, so I'll restate it in <#{customer.channel_id}> once it is "
-            f"resumed (`/partner resume {name}`; {describe_reminders(record.row.reminders)})."
-        )
-    cal = planning.customer_calendar(customer, call.settings.default_tz)
-    policy = call.settings.boundary_policy
-    upcoming = planning.next_reminder_sent(customer, record.row.reminders, cal, after=call.now, policy=policy)
-    when = (
-        f", next on {day_label(upcoming[1], cal)} at {cal.local_datetime(upcoming[1]):%H:%M} their time"
-        if upcoming
-        else ""
-    )
-    if upcoming and customer.snoozed_until is not None and customer.snoozed_until > call.now:
-        when += f", after the snooze until {day_label(customer.snoozed_until, cal)}"
-    return f"I'll restate it gently in <#{customer.channel_id}> ({describe_reminders(record.row.reminders)}{when})."
+    # Not changed: also what Slack shows for its retry of this very command, the reminder plan the first answer gave.
+    return {"text": activation_text(customer, after, call.settings, call.now, changed=changed)}
 
 
 def _slip(call: CommandCall, customer: Customer, raw: str) -> Reply:
@@ -390,7 +359,7 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
     if record.rule.status != "active":
         when = f"Reminders go out while it is active; it is {record.rule.status}."
     else:
-        when = reminder_plan(call, customer, record)
+        when = reminder_plan(customer, record, call.settings, call.now)
     change = f'Change it: `/partner boundary {command_name(customer.name)} wording {record.number} "<your words>"`'
     if record.row.reminder_text:
         change += f" or `… wording {record.number} reset`"
@@ -443,7 +412,8 @@ def _reminders(call: CommandCall, customer: Customer, raw: str) -> Reply:
     assert updated is not None
     if setting == "off":
         return {"text": f"No more reminders for {quoted(record.rule.text)}."}
-    return {"text": f"Reminders for {quoted(record.rule.text)}: {reminder_plan(call, customer, updated)}"}
+    plan = reminder_plan(customer, updated, call.settings, call.now)
+    return {"text": f"Reminders for {quoted(record.rule.text)}: {plan}"}
 
 
 def _no_broadcast(text: str, usage: str) -> None:
