@@ -51,7 +51,7 @@ MAX_WORDING = 500  # characters the user sees; Boundary.reminder_text holds them
 _OPTION = re.compile(
     rf"(?P<key>[A-Za-z_]+)=(?:{QUOTED_PHRASE}|(?P<bare>(?:\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight"
     r"|nine|ten)\s+(?:(?:business|working|work)\s+)?"
-    r"(?:days?|hours?|hrs?|minutes?|mins?)(?![^\s\"“”‘’])|\S+))",
+    r"(?:days?|hours?|hrs?|minutes?|mins?)[.,;!]*(?![^\s\"“”‘’])|\S+))",
     re.IGNORECASE,
 )
 # After `slip <number>`, a unit says how late it was ("slip 3 days without an answer"), not which agreement.
@@ -84,7 +84,10 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
                 f"Unknown option '{match['key']}='. You can set kind= and value= (or response=). Usage: `{ADD_USAGE}`"
             )
         value = quoted_text(match)
-        value = match["bare"] if value is None else value
+        if value is None:
+            # `response=2d.` ends a sentence, `response=2d, …` a clause: the punctuation is not the value's (as
+            # checkin's `next=fri.` reads it). A value that is nothing but punctuation stays as typed, to be refused.
+            value = match["bare"].rstrip(".,;!") or match["bare"]
         if key in _RESPONSE_OPTIONS:
             key = "value"
             if rules.resolve_kind(options.setdefault("kind", "response_time")) != "response_time":
@@ -95,7 +98,7 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
             )
         options[key] = value
         leftover = leftover.replace(match.group(0), " ", 1)
-    if leftover.strip():
+    if leftover.strip(" \t\n.,;!"):  # a sentence's full stop after a quoted value (`value="1 day".`) says nothing
         raise UserError(
             f"I didn't understand '{leftover.strip()}' after the text. Put the text in quotes, then "
             f"kind= and value=. Usage: `{ADD_USAGE}`"

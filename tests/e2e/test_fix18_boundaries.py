@@ -12,6 +12,7 @@ from tests.e2e.test_boundaries import (
     channel_posts,
     ephemeral,
     ny,
+    records,
     response_posts,
     tick,
 )
@@ -52,3 +53,31 @@ def test_the_suggestions_activate_button_says_when_the_need_is_restated_as_the_c
     again = response_posts(fake_slack)[-1]["text"]
     assert again == f"“{SECOND}” is already active with *Acme Corp*. {plan}", again
     assert ephemeral(acme.command("boundary acme activate 2")) == again
+
+
+def test_a_response_time_that_ends_a_sentence_or_a_clause_is_read_without_its_punctuation(
+    acme: SlackRequests, store: Store
+) -> None:
+    """`response=2d.` (the end of a sentence) and `response=2d,` were refused ("I couldn't read '2d.' as a response
+    time"); checkin's `next=fri.` and add's `country=de.` read the punctuation off. So does `add` here."""
+    typed = {
+        "3": 'boundary acme add "Replies to requests" response=2d.',
+        "4": 'boundary acme add "Replies to quotes" response=2d,',
+        "5": 'boundary acme add "Replies to invoices" reply=3 business days.',
+        "6": 'boundary acme add "Replies to tickets" kind=response_time value="4 hours".',
+    }
+    for number, command in typed.items():
+        reply = ephemeral(acme.command(command))
+        assert f"as number {number}" in reply, (command, reply)
+    values = [(r.rule.kind, r.rule.value) for r in records(store)[2:]]
+    assert values == [
+        ("response_time", "2d"),
+        ("response_time", "2d"),
+        ("response_time", "3d"),
+        ("response_time", "4h"),
+    ]
+    # Words after it are still not dropped unsaid: add takes no note.
+    refused = ephemeral(acme.command('boundary acme add "Replies to calls" response=2d, mostly'))
+    assert "I didn't understand 'mostly'" in refused, refused
+    assert len(records(store)) == 6
+
