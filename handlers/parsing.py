@@ -30,6 +30,18 @@ QUOTED_PHRASE = (
     r"|(?<![^\s])'(?P<plain>[^'\s][^']*?)'(?=\s|$)"
 )  # a pattern's text, so that other patterns (boundary options' values) embed the same rule
 _QUOTED = re.compile(QUOTED_PHRASE)
+# An agreement's text (`boundary … add`, `wording`) is often written as a team writes it: in German („…“, ‚…‘, »…«)
+# or French («…», ‹…›, often with a space inside) quotes. Those quote it too, there only: names and other commands
+# read quotes as before (a name may well be typed with «» as part of it).
+AGREEMENT_QUOTE_OPENERS = QUOTE_OPENERS + "„‚«»‹›"
+_AGREEMENT_QUOTED = re.compile(
+    r"„(?P<low>[^„“”]*)[“”]"
+    r"|‚(?P<low_single>[^‚‘]*)‘"
+    r"|«\s*(?P<guillemets>[^«»]*?)\s*»"
+    r"|»(?P<guillemets_in>[^«»]*)«"
+    r"|‹\s*(?P<angle>[^‹›]*?)\s*›"
+    r"|›(?P<angle_in>[^‹›]*)‹"
+)
 # A quote never closed runs to the end, so the caller can name it back instead of reading the mentions after it as
 # part of a name.
 _TOKEN = re.compile(rf"<[^>]*>|{QUOTED_PHRASE}|(?P<unclosed>[{QUOTE_OPENERS}][\s\S]*)|\S+")
@@ -135,14 +147,17 @@ def tokenize(text: str, *, usage: str | None = None, inner_quotes: bool = False)
     return tokens
 
 
-def split_quoted(text: str, usage: str) -> tuple[str, str]:
+def split_quoted(text: str, usage: str, *, agreement: bool = False) -> tuple[str, str]:
     """("the quoted text", what follows, untouched) when `text` starts with a quoted phrase; else (all of it, "").
 
+    `agreement`: an agreement's text, which German and French quotes quote as well (AGREEMENT_QUOTE_OPENERS).
     A quote that is opened and never closed is named back rather than kept as part of the text."""
     start = len(text) - len(text.lstrip())
     match = _QUOTED.match(text, start)
+    if match is None and agreement and (foreign := _AGREEMENT_QUOTED.match(text, start)) is not None:
+        return next(t for t in foreign.groups() if t is not None), text[foreign.end() :]
     if match is None:
-        if text[start : start + 1] in tuple(QUOTE_OPENERS):
+        if text[start : start + 1] in tuple(AGREEMENT_QUOTE_OPENERS if agreement else QUOTE_OPENERS):
             raise unclosed_quote(text, usage)
         return text, ""
     return quoted_text(match) or "", text[match.end() :]

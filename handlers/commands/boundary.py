@@ -32,7 +32,7 @@ from handlers.boundaries_hooks import (
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
 from handlers.commands.mend import boundary_mend, is_fix, is_undo, slip_mend
-from handlers.parsing import QUOTE_OPENERS, QUOTED_PHRASE, quoted_text, split_quoted, unescape
+from handlers.parsing import AGREEMENT_QUOTE_OPENERS, QUOTED_PHRASE, quoted_text, split_quoted, unescape
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
@@ -69,8 +69,8 @@ ACTIONS = ("add", "list", *_NUMBERED)
 
 def parse_add(raw: str) -> tuple[str, str | None, str | None]:
     """(text, kind, value) from `"<text>" kind=… value=…`; the text may also go unquoted before the options."""
-    if raw.strip()[:1] in tuple(QUOTE_OPENERS):
-        text, rest = split_quoted(raw, ADD_USAGE)
+    if raw.strip()[:1] in tuple(AGREEMENT_QUOTE_OPENERS):
+        text, rest = split_quoted(raw, ADD_USAGE, agreement=True)
     else:
         first_option = _OPTION.search(raw)
         cut = first_option.start() if first_option else len(raw)
@@ -378,7 +378,7 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
 def _wording(call: CommandCall, customer: Customer, raw: str) -> Reply:
     record, rest = _number(raw, "wording", _records(call, customer), customer)
     usage = f'/partner boundary {command_name(customer.name)} wording {record.number} "<your words>"|reset'
-    text, after = split_quoted(rest, usage)
+    text, after = split_quoted(rest, usage, agreement=True)
     if after.strip():
         raise UserError(f"I didn't understand '{after.strip()}' after the wording. Usage: `{usage}`")
     text = text.strip()  # kept as Slack escaped it, like the agreement's text

@@ -3,6 +3,8 @@ every message read back from the fake Slack."""
 
 from __future__ import annotations
 
+import json
+
 from bot.settings import Settings
 from handlers.ids import BOUNDARY_ACTIVATE
 from storage.store import Store
@@ -79,5 +81,37 @@ def test_a_response_time_that_ends_a_sentence_or_a_clause_is_read_without_its_pu
     # Words after it are still not dropped unsaid: add takes no note.
     refused = ephemeral(acme.command('boundary acme add "Replies to calls" response=2d, mostly'))
     assert "I didn't understand 'mostly'" in refused, refused
+    assert len(records(store)) == 6
+
+
+def test_german_and_french_quotes_around_an_agreement_quote_it(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """„Wir antworten innerhalb eines Werktags“ was kept with its quotes as the agreement's text, so the list and the
+    reminder read "“„Wir antworten…“”"; so were «…» and ‚…‘. They quote the text, as "…" and “…” do."""
+    typed = {
+        "„Wir antworten innerhalb eines Werktags“ kind=custom": "Wir antworten innerhalb eines Werktags",
+        "« Nous répondons sous un jour ouvré » kind=custom": "Nous répondons sous un jour ouvré",
+        "‚Anfragen in #acme-partners‘ kind=channel value=#acme-partners": "Anfragen in #acme-partners",
+        "‹ Pas d’appel le vendredi ›": "Pas d’appel le vendredi",
+    }
+    for command, text in typed.items():
+        reply = ephemeral(acme.command(f"boundary acme add {command}"))
+        assert f"Proposed “{text}”" in reply, (command, reply)
+    assert [r.rule.text for r in records(store)[2:]] == list(typed.values())
+    listed = json.dumps(acme.command("boundary acme").json(), ensure_ascii=False)
+    assert "„" not in listed and "«" not in listed and "‹" not in listed, listed
+
+    # The reminder restates the words, not the quotes; so does a wording given in German quotes.
+    ephemeral(acme.command("boundary acme activate 3"))
+    ephemeral(acme.command("boundary acme wording 3 „Kurz zur Erinnerung: Wir antworten innerhalb eines Werktags.“"))
+    for at in (ny(2026, 11, 30, 8, 59), ny(2026, 11, 30, 9), ny(2026, 11, 30, 9, 1)):
+        tick(store, settings, at)
+    (reminder,) = channel_posts(fake_slack, "C0ACME")
+    assert reminder["text"] == "Kurz zur Erinnerung: Wir antworten innerhalb eines Werktags.", reminder["text"]
+
+    # A quote opened and never closed is named back, never stored with its quote.
+    refused = ephemeral(acme.command("boundary acme add „Wir rufen nie vor 9 Uhr an"))
+    assert "The quote in '„Wir rufen nie vor 9 Uhr an' is never closed" in refused, refused
     assert len(records(store)) == 6
 
