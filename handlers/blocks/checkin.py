@@ -35,6 +35,8 @@ from storage.models import CheckIn, Customer
 SUMMARY_SEPARATOR = "\n\n"  # between the check-ins of a burst listed in one channel message
 SUMMARY_NOTE = 2800  # leaves room for the rest of the summary within a section's 3000 characters
 ALERT_NOTE = 1000
+# The check-in form's further Note boxes ("note_1", "note_2"…): a logged message longer than one box holds.
+NOTE_MORE_BLOCK = "note_"
 
 
 def _next_step(checkin: CheckIn) -> str:
@@ -135,6 +137,7 @@ def checkin_modal(
     *,
     customer: Customer | None = None,
     note: str = "",
+    more: Sequence[str] = (),
     mood: str | None = None,
     is_call: bool = False,
     channel_id: str | None = None,
@@ -148,7 +151,8 @@ def checkin_modal(
 
     `permalink` is the message it was opened from (stored with the check-in); `request_key` replaces the
     view id as the idempotency key, so the same shortcut delivered twice still stores one check-in; `cut` notes a
-    logged message shown cut (its fingerprint, length and ts), so the submission stores it whole. `nudge_id`: the
+    logged message shown cut (its fingerprint, length and ts), so the submission stores it whole; `more`, the rest
+    of a logged message Partner could not read again, in "continued" boxes (NOTE_MORE_BLOCK). `nudge_id`: the
     nudge whose Log call opened it, so the call counts for that nudge's day whenever the form is sent (one opened
     at 23:50 and sent at 00:10 is the day's call, not the next day's); `earlier_day` says so on a nudge of a day
     gone by.
@@ -219,6 +223,16 @@ def checkin_modal(
                 "element": call_box,
             },
             {"type": "input", "block_id": "note", "label": plain("Note"), "element": note_input},
+            *(
+                {
+                    "type": "input",
+                    "block_id": f"{NOTE_MORE_BLOCK}{n}",
+                    "optional": True,
+                    "label": plain("Note, continued"),
+                    "element": {**note_input, "placeholder": plain("The rest of the message"), "initial_value": part},
+                }
+                for n, part in enumerate(more, start=1)
+            ),
             {
                 "type": "input",
                 "block_id": "next_step",

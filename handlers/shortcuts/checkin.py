@@ -70,6 +70,18 @@ def prefilled_note(text: str, permalink: str | None) -> str:
     return f"{shown}\n{permalink}".strip() if permalink else shown
 
 
+def note_parts(text: str) -> list[str]:
+    """`text` in pieces of at most NOTE_LIMIT characters, for the form's Note box and its "continued" boxes: joined
+    again as they come back, they are the text whole. A piece never ends inside a mention or a link."""
+    parts: list[str] = []
+    while len(text) > NOTE_LIMIT:
+        cut = len(truncate(text, NOTE_LIMIT + 1)) - 1  # where truncate would cut: before a mention it would split
+        cut = cut if 0 < cut <= NOTE_LIMIT else NOTE_LIMIT
+        parts.append(text[:cut])
+        text = text[cut:]
+    return [*parts, text]
+
+
 def cut_fingerprint(shown: str) -> str:
     return hashlib.sha256(shown.encode("utf-8")).hexdigest()[:20]
 
@@ -117,12 +129,18 @@ def log_message_as_checkin(
     shown = _shown(words, permalink)
     # Cut to fit the form: noted so the submission can put the whole message back (whole_note).
     cut = {"cut": cut_fingerprint(shown), "cut_len": str(len(shown)), "ts": str(message_ts)}
+    more: list[str] = []
+    if permalink is None and shown != words:
+        # A conversation Partner cannot see (a private channel or a DM it is not in): the submission could not read
+        # the message again, and no link would lead to it. The rest goes in further boxes of the form instead.
+        note, *more = note_parts(words)
     view = checkin_modal(
         customer=in_channel[0] if len(in_channel) == 1 else None,
-        note=prefilled_note(words, permalink),
+        note=note if more else prefilled_note(words, permalink),
+        more=more,
         channel_id=channel_id,
         permalink=permalink,
-        cut=cut if shown != words and channel_id and message_ts else None,
+        cut=cut if shown != words and channel_id and message_ts and not more else None,
         # The same shortcut delivered twice (a Slack retry) must not become two check-ins.
         request_key=f"shortcut:{shortcut['trigger_id']}",
     )

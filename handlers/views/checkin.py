@@ -15,6 +15,7 @@ from bot.settings import Settings
 from domain.calendar import wall_clock_instant
 from domain.checkins import MAX_DAYS_AHEAD, alerted_at_once, channel_gone, channel_summary_tz
 from handlers.blocks import command_name, is_row_id
+from handlers.blocks.checkin import NOTE_MORE_BLOCK
 from handlers.commands.checkin import reply_days_in_note
 from handlers.followups import AfterAck, NewCheckIn, hand_over_checkin
 from handlers.home_publisher import publisher_of
@@ -67,6 +68,16 @@ def _value(values: dict[str, Any], block_id: str, action_id: str) -> dict[str, A
     return (values.get(block_id) or {}).get(action_id) or {}
 
 
+def _note_blocks(values: dict[str, Any]) -> list[str]:
+    """The Note box, then its "continued" boxes in order (a logged message longer than one box: see checkin_modal)."""
+    more = sorted(
+        int(block[len(NOTE_MORE_BLOCK) :])
+        for block in values
+        if block.startswith(NOTE_MORE_BLOCK) and block[len(NOTE_MORE_BLOCK) :].isdecimal() and len(block) < 12
+    )
+    return ["note", *(f"{NOTE_MORE_BLOCK}{n}" for n in more)]
+
+
 def submit_checkin(
     ack: Ack,
     view: dict[str, Any],
@@ -85,7 +96,7 @@ def submit_checkin(
     # A plain_text input gives what the user typed; notes are stored as Slack escapes a typed command, so the
     # summary in the customer's channel restates a typed `<!channel>` or `<https://…|label>` as text. A person or
     # a channel in Slack's markup (a logged message's, pre-filled) stays a mention, as in a typed command.
-    typed = (_value(values, "note", CHECKIN_NOTE).get("value") or "").strip()
+    typed = "".join(_value(values, block, CHECKIN_NOTE).get("value") or "" for block in _note_blocks(values)).strip()
     metadata = _metadata(view)
     # A logged message too long for the form is stored whole, as it was written (the form could show only 3000).
     note = escape_keeping_mentions(whole_note(typed, metadata, client) if typed else typed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from handlers.ids import CHECKIN_MODAL, LOG_MESSAGE_CHECKIN
+from handlers.ids import CHECKIN_MODAL, CHECKIN_NOTE, LOG_MESSAGE_CHECKIN
 from storage.store import Store
 from tests.e2e.test_checkins import post_in, summaries
 from tests.e2e.test_foundation import add_acme, modal_values
@@ -38,3 +38,47 @@ def test_a_logged_message_reads_an_email_address_as_it_was_typed(
     (entry,) = store.checkins(team_id=TEAM_ID)
     assert entry.note.startswith(words + "\n"), entry.note
     assert words in summaries(fake_slack)[-1]["text"]
+
+
+def test_a_long_message_in_a_conversation_partner_cannot_read_is_logged_whole(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    """A message longer than the form's Note box (3000 characters) in a private channel or a DM Partner is not in:
+    Slack gives no link to it (chat.getPermalink: channel_not_found) and the submission cannot read it again, so the
+    form showed it cut with "…" and stored it so, the rest lost with no link to find it. The rest now comes in
+    further Note boxes, and left as shown the message is stored whole."""
+    add_acme(slack)
+    paragraph = "They asked about <@U0002>'s rollout plan &amp; the <https://acme.com/q4|Q4 numbers>. "
+    text = paragraph * 90  # some 7,000 characters once read
+    message = {"type": "message", "user": "U0002", "text": text, "ts": "1764200000.000100"}
+    reply = slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="G0PRIVATE", channel_name="deal-room")
+    assert reply.status == 200
+    (link,) = fake_slack.calls_to("chat.getPermalink")
+    assert link.response["error"] == "channel_not_found"
+    view = fake_slack.calls_to("views.open")[0].params["view"]
+    notes = [b for b in view["blocks"] if b["block_id"] == "note" or b["block_id"].startswith("note_")]
+    shown = [b["element"]["initial_value"] for b in notes]
+    assert len(notes) == 3 and all(len(s) <= 3000 for s in shown) and "…" not in "".join(shown)
+    read = "They asked about <@U0002>'s rollout plan & the Q4 numbers (https://acme.com/q4). " * 90
+    assert "".join(shown) == read.strip()
+    values = modal_values(acme_id(store), "yellow", shown[0])
+    values |= {
+        b["block_id"]: {CHECKIN_NOTE: {"type": "plain_text_input", "value": s}}
+        for b, s in zip(notes, shown, strict=True)
+    }
+    reply = slack.view_submission(CHECKIN_MODAL, values, private_metadata=view["private_metadata"])
+    assert reply.status == 200 and reply.body in (b"", b"{}"), reply.text
+    bot.settle()
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    # As Slack escapes a typed note, the mention kept.
+    assert (
+        entry.note
+        == ("They asked about <@U0002>'s rollout plan &amp; the Q4 numbers (https://acme.com/q4). " * 90).strip()
+    )
+    assert entry.kind == "message" and entry.permalink is None
+
+
+def acme_id(store: Store) -> int:
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert customer.id is not None
+    return customer.id
