@@ -18,6 +18,8 @@ from storage.store import Store
 logger = logging.getLogger(__name__)
 
 NOTE_LIMIT = 3000  # the note input's max_length
+# Pages of a thread read again for a logged reply (200 messages each): a 1,000-message thread, within the answer's time.
+REREAD_PAGES = 5
 
 
 def message_words(message: dict[str, Any]) -> str:
@@ -98,12 +100,18 @@ def whole_note(note: str, metadata: dict[str, str], client: WebClient) -> str:
     at = next((i for i in range(len(note) - size + 1) if cut_fingerprint(note[i : i + size]) == cut), None)
     if at is None:
         return note
-    try:
-        thread = client.conversations_replies(channel=channel_id, ts=ts, limit=200)
-    except (SlackApiError, OSError):
-        logger.info("could not read %s/%s again; the logged message's note stays cut", channel_id, ts)
-        return note
-    message = next((m for m in thread.get("messages") or [] if isinstance(m, dict) and m.get("ts") == ts), None)
+    message, cursor = None, ""
+    # A reply's ts gives its whole thread, parent first: a reply late in a busy thread is on a later page.
+    for _ in range(REREAD_PAGES):
+        try:
+            thread = client.conversations_replies(channel=channel_id, ts=ts, limit=200, cursor=cursor or None)
+        except (SlackApiError, OSError):
+            logger.info("could not read %s/%s again; the logged message's note stays cut", channel_id, ts)
+            return note
+        message = next((m for m in thread.get("messages") or [] if isinstance(m, dict) and m.get("ts") == ts), None)
+        cursor = str((thread.get("response_metadata") or {}).get("next_cursor") or "")
+        if message is not None or not cursor:
+            break
     if message is None:
         return note
     return note[:at] + readable_words(message) + note[at + size :]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 
+from slack_sdk import WebClient
+
 from handlers.ids import CHECKIN_MODAL, CHECKIN_NOTE, LOG_MESSAGE_CHECKIN
 from storage.store import Store
 from tests.e2e.test_checkins import post_in, summaries
 from tests.e2e.test_foundation import add_acme, modal_values
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, BotServer
+from tests.utils import BOT_TOKEN, TEAM_ID, BotServer
 
 
 def test_a_logged_message_reads_an_email_address_as_it_was_typed(
@@ -82,3 +84,28 @@ def acme_id(store: Store) -> int:
     (customer,) = store.customers(team_id=TEAM_ID)
     assert customer.id is not None
     return customer.id
+
+
+def test_a_long_reply_deep_in_a_long_thread_is_logged_whole(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    """A reply longer than the form holds, late in a busy thread: the submission read the thread again for it, but
+    only its first page (the parent and 199 replies), and stored the 250th reply cut with "…" as if Slack could not
+    say."""
+    add_acme(slack)
+    client = WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+    parent = client.chat_postMessage(channel="C0ACME", text="Renewal war room")["message"]
+    for n in range(249):
+        client.chat_postMessage(channel="C0ACME", text=f"update {n}", thread_ts=parent["ts"])
+    long_reply = "The procurement team listed every open point again. " * 80  # some 4,200 characters
+    reply = dict(client.chat_postMessage(channel="C0ACME", text=long_reply, thread_ts=parent["ts"])["message"])
+    slack.message_action(LOG_MESSAGE_CHECKIN, reply, channel_id="C0ACME")
+    view = fake_slack.calls_to("views.open")[0].params["view"]
+    note = next(b for b in view["blocks"] if b["block_id"] == "note")["element"]["initial_value"]
+    assert "…\nhttps://" in note  # shown cut, its link after it
+    slack.view_submission(
+        CHECKIN_MODAL, modal_values(acme_id(store), "green", note), private_metadata=view["private_metadata"]
+    )
+    bot.settle()
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert entry.note.startswith(long_reply.strip() + "\nhttps://"), entry.note[-200:]
