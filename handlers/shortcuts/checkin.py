@@ -117,6 +117,16 @@ def whole_note(note: str, metadata: dict[str, str], client: WebClient) -> str:
     return note[:at] + readable_words(message) + note[at + size :]
 
 
+def _can_read(client: WebClient, channel_id: str) -> bool:
+    """Whether Partner may read the conversation's messages again (a member of it); True when Slack cannot say, as
+    the submission's own try then tells."""
+    try:
+        channel = client.conversations_info(channel=channel_id).get("channel") or {}
+    except (SlackApiError, OSError):
+        return True
+    return bool(channel.get("is_member") or channel.get("is_im"))
+
+
 def log_message_as_checkin(
     ack: Ack, shortcut: dict[str, Any], context: BoltContext, client: WebClient, store: Store
 ) -> None:
@@ -138,10 +148,11 @@ def log_message_as_checkin(
     # Cut to fit the form: noted so the submission can put the whole message back (whole_note).
     cut = {"cut": cut_fingerprint(shown), "cut_len": str(len(shown)), "ts": str(message_ts)}
     more: list[str] = []
-    if permalink is None and shown != words:
-        # A conversation Partner cannot see (a private channel or a DM it is not in): the submission could not read
-        # the message again, and no link would lead to it. The rest goes in further boxes of the form instead.
-        note, *more = note_parts(words)
+    if shown != words and (permalink is None or not _can_read(client, str(channel_id))):
+        # A conversation Partner cannot see (a private channel or a DM it is not in: no link either) or read (a
+        # public channel it is not in): the submission could not read the message again. The rest goes in further
+        # boxes of the form instead.
+        note, *more = note_parts(f"{words}\n{permalink}" if permalink else words)
     view = checkin_modal(
         customer=in_channel[0] if len(in_channel) == 1 else None,
         note=note if more else prefilled_note(words, permalink),

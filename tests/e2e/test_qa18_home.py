@@ -109,3 +109,32 @@ def test_a_long_reply_deep_in_a_long_thread_is_logged_whole(
     bot.settle()
     (entry,) = store.checkins(team_id=TEAM_ID)
     assert entry.note.startswith(long_reply.strip() + "\nhttps://"), entry.note[-200:]
+
+
+def test_a_long_message_in_a_public_channel_partner_is_not_in_is_logged_whole(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    """Slack links a message of a public channel Partner is not in, but Partner cannot read the channel
+    (conversations.replies: not_in_channel): a message too long for the form was stored cut with "…". Its rest now
+    follows in further Note boxes, its link after it."""
+    add_acme(slack)
+    fake_slack.add_channel("C0SALES", name="sales", is_member=False)
+    text = "Legal wants the data processing terms reviewed before the renewal. " * 70  # some 4,700 characters
+    message = {"type": "message", "user": "U0002", "text": text, "ts": "1764200000.000200"}
+    fake_slack.messages.setdefault("C0SALES", []).append(dict(message))
+    slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0SALES", channel_name="sales")
+    permalink = fake_slack.calls_to("chat.getPermalink")[0].response["permalink"]
+    view = fake_slack.calls_to("views.open")[0].params["view"]
+    notes = [b for b in view["blocks"] if b["block_id"] == "note" or b["block_id"].startswith("note_")]
+    shown = [b["element"]["initial_value"] for b in notes]
+    assert len(shown) == 2 and "".join(shown) == f"{text.strip()}\n{permalink}"
+    values = modal_values(acme_id(store), "green", shown[0])
+    values |= {
+        b["block_id"]: {CHECKIN_NOTE: {"type": "plain_text_input", "value": s}}
+        for b, s in zip(notes, shown, strict=True)
+    }
+    slack.view_submission(CHECKIN_MODAL, values, private_metadata=view["private_metadata"])
+    bot.settle()
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert entry.note.startswith(text.strip() + "\nhttps://"), entry.note[-200:]
+    assert entry.permalink == permalink
