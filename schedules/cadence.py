@@ -424,17 +424,14 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         channel, owner = team_channel(store, nudge.team_id), None
         if channel is None:
             return Skip(f"its owner {gone} is deactivated in Slack, and there is no channel to tell", "cancelled")
-    mention = f"<@{owner}> " if owner and channel else ""
     when = local_time(local)
-    headline = f":telephone_receiver: {mention}Time for the {kind} with *{mrkdwn_name(customer.name)}* — {when} ({tz})."
+    headline = f"Time for the {kind} with *{mrkdwn_name(customer.name)}* — {when} ({tz})."
     if gone and owner is None:
         headline += f"\n:warning: {owner_gone_text(gone, customer.name)}"
     if launch and customer.launch_until is not None:
         until = customer.launch_until
         headline += f" Launch mode: daily calls until {until:%a} {until.day} {until:%b}."
-    # Slack's notification shows the text alone when there are blocks: the owner is named there too, so the channel
-    # nudge reaches them by name on their phone, not only in the message.
-    text = f"{mention}Time for the {kind} with {mrkdwn_name(customer.name)} ({when} {tz})"
+    text = f"Time for the {kind} with {mrkdwn_name(customer.name)} ({when} {tz})"
     cal = planner.calendar_of(customer, default_tz=tz)
     moved = "" if snoozed_on else planner.moved_text(customer, cal, local.date())
     if moved:  # the owner, perhaps in another country, sees why it is not on its usual day
@@ -450,15 +447,26 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
         headline += f"\n:alarm_clock: This is {back}{why}: the snooze is over and the call is still to log."
         text += f": {back}"
     assert nudge.id is not None
-    return Message(
-        text=text,
-        blocks=nudge_blocks(nudge_id=nudge.id, text=headline, outcome=outcome),
-        channel=channel,
-        user=owner,
-        customer_id=customer.id,
-        # An owner digest's notification reads these lines alone: a call coming back says so, as its blocks do.
-        digest=f"{kind} with *{mrkdwn_name(customer.name)}* at {when}" + (f" ({back})" if back else ""),
-    )
+    nudge_id = nudge.id
+    # An owner digest's notification reads these lines alone: a call coming back says so, as its blocks do.
+    digest = f"{kind} with *{mrkdwn_name(customer.name)}* at {when}" + (f" ({back})" if back else "")
+
+    def message(mention: str) -> Message:
+        # Slack's notification shows the text alone when there are blocks: the owner is named there too, so the
+        # channel nudge reaches them by name on their phone, not only in the message.
+        return Message(
+            text=f"{mention}{text}",
+            blocks=nudge_blocks(nudge_id=nudge_id, text=f":telephone_receiver: {mention}{headline}", outcome=outcome),
+            channel=channel,
+            user=owner,
+            customer_id=customer.id,
+            digest=digest,
+        )
+
+    if not (owner and channel):
+        return message("")
+    # Posted in the owner's DM when the channel refuses it: a DM does not @-mention its own reader.
+    return replace(message(f"<@{owner}> "), in_dm=message(""))
 
 
 def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:

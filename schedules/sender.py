@@ -166,6 +166,12 @@ class Message:
     # Messages of one claim with the same key, channel and thread go as one, their texts joined (a burst's check-in
     # summaries of one day, as the follow-up would have posted them: else each would start a thread of its own).
     together: str | None = None
+    # How the fallback DM reads, when not as the channel's message does: a channel nudge mentions its owner, who would
+    # otherwise be @-mentioned in their own DM. None: the same message.
+    in_dm: Message | None = None
+
+    def for_dm(self) -> Message:
+        return self.in_dm or self
 
 
 @dataclass(frozen=True)
@@ -282,8 +288,10 @@ def decorate(message: Message, nudge: Nudge, sent_at: datetime) -> Message:
     if not message.blocks:
         # A text-only message (a check-in summary, an owner alert): Slack shows a message's blocks instead of its
         # text, so a note as the only block would be all anyone sees. The note goes under the text instead.
-        return replace(message, text=f"{message.text}\n{late_note_text(nudge.due_at)}")
-    return replace(message, blocks=[*message.blocks, late_note(nudge.due_at)])
+        message = replace(message, text=f"{message.text}\n{late_note_text(nudge.due_at)}")
+    else:
+        message = replace(message, blocks=[*message.blocks, late_note(nudge.due_at)])
+    return replace(message, in_dm=decorate(message.in_dm, nudge, sent_at)) if message.in_dm else message
 
 
 def compose(messages: Sequence[Message], part: Sequence[int] | None = None) -> Message:
@@ -1235,7 +1243,7 @@ def _record(run: _Run, posting: _Posting) -> bool:
                 return False
             try:
                 run.store.mark_destination(ids=ids, claimer=run.claimer, destination=message.user)
-                posted = _post(client, message.user, message, ids)
+                posted = _post(client, message.user, message.for_dm(), ids)
             except SlackApiError as again:
                 _failed_answer(run, nudges, again)
                 return False
@@ -1464,6 +1472,8 @@ def refresh_message(
         result = spec.render(nudge, store, now)
         if isinstance(result, Skip):
             return False
+        if result.channel is not None and result.channel != channel_id:  # the fallback DM its channel refused
+            result = result.for_dm()
         messages.append(decorate(result, nudge, nudge.sent_at or now))
     if not messages:
         return False

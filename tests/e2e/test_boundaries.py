@@ -456,7 +456,7 @@ def test_a_channel_that_refuses_the_reminder_and_the_nudge_of_the_same_minute_is
     (notice,) = [text for text in dm if "couldn't" in text]
     assert notice.startswith(f":warning: I couldn't post in *Acme Corp*'s channel. {fix}")
     assert "`/partner edit Acme Corp #channel`" in notice and "reminders" in notice
-    # The nudge (its text names the owner since 06d8abd, in this DM fallback too) goes on each week.
+    # The nudge goes on to the owner's DM each week (test_fix18_ops: without mentioning them there).
     assert len([text for text in dm if "Time for the weekly call with Acme Corp" in text]) == 3
     assert [n.status for n in nudges(store, "boundary_reminder")] == ["failed"] * 3  # tried there weekly, in vain
     assert channel_posts(fake_slack, "C0ACME")[0]["text"].startswith("A reminder of how we work together")
