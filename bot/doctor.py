@@ -19,10 +19,11 @@ from typing import IO, Any
 import yaml
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import make_client
+from bot.app import AckAwareRateLimitRetryHandler, make_client
 from bot.logs import Redactor
 from bot.oauth import (
     INSTALL_PATH,
@@ -36,7 +37,7 @@ from bot.oauth import (
 )
 from bot.settings import Settings, SettingsError
 from domain.customers import shared_with_another_organisation
-from schedules.slack_http import TRANSIENT
+from schedules.slack_http import TRANSIENT, retry_after
 from storage import db, schema_check
 from storage.store import Store
 
@@ -52,6 +53,43 @@ TOKEN_FIXES = {
 }
 
 SLACK_BUSY = "Run `partner-bot doctor` again in a minute."
+# An operator waits at the prompt for the doctor's answer: a rate limit longer than this is reported, not waited out.
+MAX_RETRY_AFTER = 3.0
+
+
+class _BriefRateLimitRetryHandler(AckAwareRateLimitRetryHandler):
+    """Waits out one short Retry-After; a longer one (Slack asks 60 s at times) is answered at once, with when to
+    run the doctor again, rather than after minutes of silence."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        wait = retry_after(response.headers if response is not None else None) or 1.0
+        return state.current_attempt == 0 and wait <= MAX_RETRY_AFTER
+
+
+def _doctor_client(settings: Settings) -> WebClient:
+    client = make_client(settings, timeout=10)
+    client.retry_handlers[:] = [
+        _BriefRateLimitRetryHandler() if isinstance(h, AckAwareRateLimitRetryHandler) else h
+        for h in client.retry_handlers
+    ]
+    return client
+
+
+def _busy_fix(error: SlackApiError | None) -> str:
+    """What to do when Slack did not answer: a rate limit longer than the doctor waits says how long Slack asked."""
+    wait = retry_after(error.response.headers) if error is not None and error.response.status_code == 429 else None
+    if wait is None or wait <= MAX_RETRY_AFTER:
+        return SLACK_BUSY
+    return f"Slack is rate-limiting Partner's calls: run `partner-bot doctor` again in {wait:.0f} seconds."
 
 
 @dataclass(frozen=True)
@@ -104,7 +142,7 @@ def check_everything(settings: Settings, *, manifest: Path | None = None) -> Ite
         if store is not None:
             store.engine.dispose()
         return
-    client = make_client(settings, timeout=10)
+    client = _doctor_client(settings)
     identity, scopes, findings = _check_token(client)
     yield from findings
     if identity is None:
@@ -146,7 +184,7 @@ def _check_installations(settings: Settings, store: Store | None, manifest: Path
     for org, served in orgs.items():
         detail += f"; org-wide in {org} ({', '.join(served) or 'none of its workspaces has used Partner yet'})"
     yield Finding(OK, "installations", detail)
-    base = make_client(settings, timeout=10)
+    base = _doctor_client(settings)
     for org in (org for org, served in orgs.items() if not served):  # its token and scopes, at least
         installation = installations.find_installation(enterprise_id=org, team_id=None, is_enterprise_install=True)
         identity, scopes, findings = _check_token(
@@ -256,7 +294,7 @@ def _check_token(client: WebClient) -> tuple[dict[str, Any] | None, set[str] | N
         if _slack_trouble(e):
             # Slack's own trouble says nothing about the token: no token to replace, no app to reinstall.
             detail = f"Slack did not answer auth.test ({error}): the token is not checked"
-            return None, None, [Finding(FAIL, "bot token", detail, SLACK_BUSY)]
+            return None, None, [Finding(FAIL, "bot token", detail, _busy_fix(e))]
         fix = TOKEN_FIXES.get(error, f"Slack answered {error!r}; see https://api.slack.com/methods/auth.test.")
         return None, None, [Finding(FAIL, "bot token", f"auth.test failed: {error}", fix)]
     except OSError as e:
@@ -330,7 +368,7 @@ def _check_app_token(settings: Settings) -> Iterator[Finding]:
         error = e.response.get("error")
         if _slack_trouble(e):
             detail = f"Slack did not answer apps.connections.open ({error}): the token is not checked"
-            yield Finding(FAIL, "app token", detail, SLACK_BUSY)
+            yield Finding(FAIL, "app token", detail, _busy_fix(e))
             return
         yield Finding(
             FAIL,
@@ -370,7 +408,8 @@ def _check_channels(client: WebClient, store: Store, *, team_id: str, bot: dict[
             error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
             if not isinstance(e, SlackApiError) or e.response.status_code == 429 or e.response.status_code >= 500:
                 # Slack busy or unreachable says nothing about the channel: not "gone", and no traceback either.
-                yield Finding(FAIL, "channels", f"<#{channel_id}> of {who}: Slack did not answer ({error})", SLACK_BUSY)
+                busy = _busy_fix(e if isinstance(e, SlackApiError) else None)
+                yield Finding(FAIL, "channels", f"<#{channel_id}> of {who}: Slack did not answer ({error})", busy)
                 continue
             yield Finding(
                 FAIL,

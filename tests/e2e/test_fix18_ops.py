@@ -2,10 +2,18 @@
 
 - A call nudge whose channel refused it (Partner removed from it) falls back to its owner's DM: it read
   "<@owner> Time for the daily call …", mentioning its own reader in the DM, in its text and its headline.
+- `partner-bot doctor` waited out Slack's Retry-After, twice (Retry-After: 60 → two minutes with no output): an
+  operator at the prompt now hears at once that Slack is rate-limiting and when to run it again.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+from slack_sdk.http_retry import builtin_handlers
+
+from bot.app import AckAwareRateLimitRetryHandler
 from bot.settings import Settings
 from storage.store import Store
 from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
@@ -15,7 +23,9 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
     tick,
     unpaced,
 )
+from tests.e2e.test_doctor import add_customer, doctor, lines
 from tests.fake_slack import FakeSlack
+from tests.utils import FakeClock
 
 
 def test_a_call_nudge_its_channel_refused_reaches_the_owners_dm_without_mentioning_them(
@@ -32,3 +42,39 @@ def test_a_call_nudge_its_channel_refused_reaches_the_owners_dm_without_mentioni
     headline = nudge["blocks"][0]["text"]["text"]
     assert headline.startswith(":telephone_receiver: Time for the daily call with *Acme*")
     assert "<@" not in headline
+
+
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits slack-sdk's retry handlers would sleep, recorded instead of slept."""
+    waits: list[float] = []
+    monkeypatch.setattr(builtin_handlers, "time", SimpleNamespace(sleep=waits.append))
+    monkeypatch.setattr(AckAwareRateLimitRetryHandler, "sleep", staticmethod(waits.append))
+    return waits
+
+
+def test_the_doctor_does_not_wait_out_a_long_rate_limit_and_says_when_to_run_it_again(
+    settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack, slept: list[float]
+) -> None:
+    fake_slack.fail_next("auth.test", status=429, retry_after=60, times=3)
+    code, output = doctor(settings)
+    assert code == 1 and slept == []
+    (line,) = lines(output, "FAIL", "bot token")
+    assert "Slack did not answer auth.test (ratelimited)" in line
+    assert "Slack is rate-limiting Partner's calls: run `partner-bot doctor` again in 60 seconds." in output
+    assert len(fake_slack.calls_to("auth.test")) == 1
+
+
+def test_the_doctor_waits_out_one_short_rate_limit_and_reports_a_channel_slack_rate_limits(
+    settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack, slept: list[float]
+) -> None:
+    fake_slack.channels["C0ACME"]["is_member"] = True
+    add_customer(store, clock, "Acme", "C0ACME")
+    fake_slack.fail_next("auth.test", status=429, retry_after=2)  # a moment: waited out, the token checked
+    fake_slack.fail_next("conversations.info", status=429, retry_after=30, times=3)
+    code, output = doctor(settings)
+    assert code == 1 and len(slept) == 1 and slept[0] < 3 + 1  # slack-sdk adds up to 1 s of jitter
+    assert lines(output, "ok", "bot token")
+    (line,) = lines(output, "FAIL", "channels")
+    assert "<#C0ACME> of Acme: Slack did not answer (ratelimited)" in line
+    assert "run `partner-bot doctor` again in 30 seconds" in output and "gone" not in output
