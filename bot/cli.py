@@ -261,7 +261,7 @@ def http_listener(settings: Settings, args: argparse.Namespace) -> HttpListener:
     from bot.server import HttpListener
 
     port = args.port or settings.port
-    listener = HttpListener(host=args.host, port=port, threads=args.threads).start()
+    listener = HttpListener(host=args.host, port=port, threads=args.threads, oauth=settings.oauth).start()
     logger.info("listening on http://%s:%d (/healthz 503 until the database is reachable)", args.host, port)
     return listener
 

@@ -499,9 +499,13 @@ def _on_failure(store: Store) -> Callable[[FailureArgs], BoltResponse]:
     return failure
 
 
-def install_page_database_down(path: str) -> tuple[str, list[tuple[str, str]], bytes]:
+def install_page_database_down(path: str, *, code_spent: bool = True) -> tuple[str, list[tuple[str, str]], bytes]:
     """The install page or the redirect (`path`) while the database does not answer: a 503 page saying what to do. An
-    error that gets out of the redirect came after Slack's code was spent (a state not found is `_on_failure`'s)."""
-    body = (NOT_STORED_PAGE if path == REDIRECT_PATH else INSTALL_DATABASE_DOWN_PAGE).encode()
+    error that gets out of the redirect came after Slack's code was spent (a state not found is `_on_failure`'s);
+    `code_spent=False` while `serve` still waits for the database: nothing was tried, so a reload can install."""
+    if path == REDIRECT_PATH:
+        body = (NOT_STORED_PAGE if code_spent else DATABASE_DOWN_PAGE).encode()
+    else:
+        body = INSTALL_DATABASE_DOWN_PAGE.encode()
     headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
     return "503 Service Unavailable", headers, body

@@ -136,10 +136,22 @@ class PartnerWSGI:
 class StartingUp:
     """What HTTP mode answers while `serve` still waits for the database at start: /healthz 503, so an orchestrator
     sees a process that is up but not ready; Slack's requests 503 too (Slack retries events; a command meets an
-    error the user can repeat in a moment)."""
+    error the user can repeat in a moment). In OAuth mode the install page and redirect, opened in a browser, get
+    the HTML page the database being down gives them, not JSON."""
+
+    def __init__(self, *, oauth: bool = False) -> None:
+        self.oauth = oauth
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/metrics":
+        path = str(environ.get("PATH_INFO", ""))
+        if self.oauth and environ.get("REQUEST_METHOD", "GET") in ("GET", "HEAD"):
+            from bot.oauth import INSTALL_PATH, REDIRECT_PATH, install_page_database_down
+
+            if path in (INSTALL_PATH, REDIRECT_PATH):
+                status, headers, body = install_page_database_down(path, code_spent=False)
+                start_response(status, headers)
+                return [body]
+        if path == "/metrics":
             return _respond(start_response, "503 Service Unavailable", {"status": "starting"})
         return _respond(start_response, "503 Service Unavailable", {"status": "starting", "database": "down"})
 
@@ -148,8 +160,8 @@ class HttpListener:
     """The port, bound and answering from the moment `serve` starts; the application behind it is swapped in once
     the database is reachable. Serves in its own thread; `stop()` lets requests in flight finish (run_until)."""
 
-    def __init__(self, *, host: str, port: int, threads: int) -> None:
-        self.app: Callable[..., Iterable[bytes]] = StartingUp()
+    def __init__(self, *, host: str, port: int, threads: int, oauth: bool = False) -> None:
+        self.app: Callable[..., Iterable[bytes]] = StartingUp(oauth=oauth)
         self.server = serve_http(self._call, host=host, port=port, threads=threads)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="http", daemon=True)

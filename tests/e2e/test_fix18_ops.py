@@ -4,10 +4,13 @@
   "<@owner> Time for the daily call …", mentioning its own reader in the DM, in its text and its headline.
 - `partner-bot doctor` waited out Slack's Retry-After, twice (Retry-After: 60 → two minutes with no output): an
   operator at the prompt now hears at once that Slack is rate-limiting and when to run it again.
+- While `serve` waited for the database at start, the install link and Slack's redirect back answered the browser
+  with JSON (`{"status": "starting"}`): they now get the HTML page the database being down gives them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -24,6 +27,7 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
     unpaced,
 )
 from tests.e2e.test_doctor import add_customer, doctor, lines
+from tests.e2e.test_ops import Outage, Served, clean_env, get, outage  # noqa: F401  (outage: a fixture)
 from tests.fake_slack import FakeSlack
 from tests.utils import FakeClock
 
@@ -78,3 +82,30 @@ def test_the_doctor_waits_out_one_short_rate_limit_and_reports_a_channel_slack_r
     (line,) = lines(output, "FAIL", "channels")
     assert "<#C0ACME> of Acme: Slack did not answer (ratelimited)" in line
     assert "run `partner-bot doctor` again in 30 seconds" in output and "gone" not in output
+
+
+def test_the_install_link_and_redirect_show_a_page_while_serve_waits_for_the_database(
+    outage: Outage,  # noqa: F811  (the fixture imported above)
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+) -> None:
+    env = clean_env(fake_slack, outage.url)
+    del env["SLACK_BOT_TOKEN"]
+    env |= {"SLACK_CLIENT_ID": fake_slack.client_id, "SLACK_CLIENT_SECRET": fake_slack.client_secret}
+    served = Served(env, tmp_path, "--db-wait", "60", "--no-scheduler")
+    try:
+        served.wait_for_line("database unavailable")
+        status, page, headers = get(served.url + "/slack/install")
+        assert status == 503 and headers["Content-Type"].startswith("text/html")
+        assert "The install could not start" in page and '<a href="/slack/install">try again</a>' in page
+        # Back from Slack's page: nothing was tried with its code, so reloading once the database is up installs.
+        status, page, headers = get(served.url + "/slack/oauth_redirect?code=c0de&state=s7ate")
+        assert status == 503 and headers["Content-Type"].startswith("text/html")
+        assert "Nothing was installed yet. Please reload this page in a minute" in page
+        assert get(served.url + "/healthz")[:2] == (503, '{"status": "starting", "database": "down"}')
+        outage.up()
+        served.wait_healthy()
+        status, page, _ = get(served.url + "/slack/install")
+        assert status == 200 and "slack.com/oauth/v2/authorize" in page
+    finally:
+        assert served.stop() == 0, "\n".join(served.lines[-30:])
