@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from domain.customers import folded_key, match_customer, name_key, require_customer, strip_accents
 from domain.errors import UserError
@@ -76,8 +76,20 @@ def find_customer(
                 return punctuated[0], given[punctuated[1] + len(given) - len(words) :]
             # `checkin rocket …` for "🚀 Rocket Co": an emoji before a name is decoration nobody types in a command
             # (the form's type-ahead finds it by any part of the name already).
-            plain = match_customer(customers, words, name_of=lambda c: undecorated(c.name))
-            if plain.customer is not None and undecorated(plain.customer.name) != plain.customer.name:
+            decorated = [c for c in customers if undecorated(c.name) != c.name]
+            plain = match_customer(decorated, words, name_of=lambda c: undecorated(c.name))
+            used = len(words) - len(plain.rest) if plain.customer is not None else 0
+            # …and `checkin tokyo, green …` or `checkin tokyo trading: green …` for "🇯🇵 Tokyo Trading", as with a
+            # plain name (below): not when the words as typed read on as a check-in's mood.
+            mood_follows = used > 0 and bool(plain.rest) and parse_mood(plain.rest[0]) is not None
+            punctuated = (
+                None
+                if mood_follows
+                else _through_punctuation(decorated, words, used=used, name_of=lambda c: undecorated(c.name))
+            )
+            if punctuated is not None:
+                return punctuated[0], given[punctuated[1] + len(given) - len(words) :]
+            if plain.customer is not None:
                 return plain.customer, given[len(given) - len(plain.rest) :]
         if archived and not customers:
             raise UserError("There are no archived customers.") from None
@@ -138,7 +150,11 @@ def undecorated(name: str) -> str:
 
 
 def _through_punctuation(
-    customers: Sequence[Customer], words: Sequence[str], *, used: int
+    customers: Sequence[Customer],
+    words: Sequence[str],
+    *,
+    used: int,
+    name_of: Callable[[Customer], str] = lambda c: c.name,
 ) -> tuple[Customer, int] | None:
     """`checkin acme, green …`, `show acme.`, `checkin acme corp: green …`: the customer whose name ends where a word
     typed with sentence punctuation after it ends, and how many words it takes, when that is more than the `used`
@@ -146,7 +162,7 @@ def _through_punctuation(
     bare = [w.rstrip(",.:;!?") or w for w in words]
     if bare == list(words):
         return None
-    found = match_customer(customers, bare, name_of=lambda c: c.name)
+    found = match_customer(customers, bare, name_of=name_of)
     taken = len(words) - len(found.rest)
     if found.customer is None or taken <= used or bare[taken - 1] == words[taken - 1]:
         return None

@@ -6,6 +6,8 @@
   operator at the prompt now hears at once that Slack is rate-limiting and when to run it again.
 - While `serve` waited for the database at start, the install link and Slack's redirect back answered the browser
   with JSON (`{"status": "starting"}`): they now get the HTML page the database being down gives them.
+- A customer whose name starts with an emoji (🇯🇵 Tokyo Trading) was found by `checkin tokyo …` but not by
+  `checkin tokyo, green …`: skipping the emoji and reading a comma off a word did not combine.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
     unpaced,
 )
 from tests.e2e.test_doctor import add_customer, doctor, lines
+from tests.e2e.test_foundation import ephemeral
 from tests.e2e.test_ops import Outage, Served, clean_env, get, outage  # noqa: F401  (outage: a fixture)
 from tests.fake_slack import FakeSlack
-from tests.utils import FakeClock
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 
 def test_a_call_nudge_its_channel_refused_reaches_the_owners_dm_without_mentioning_them(
@@ -109,3 +113,17 @@ def test_the_install_link_and_redirect_show_a_page_while_serve_waits_for_the_dat
         assert status == 200 and "slack.com/oauth/v2/authorize" in page
     finally:
         assert served.stop() == 0, "\n".join(served.lines[-30:])
+
+
+def test_a_name_after_an_emoji_is_found_with_sentence_punctuation_after_it(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    for name in ("🇯🇵 Tokyo Trading", ":pizza: Pizza Planet"):
+        assert "Added" in ephemeral(slack.command(f"add {name}"))
+    assert "*🇯🇵 Tokyo Trading*" in ephemeral(slack.command("checkin tokyo, green renewal signed"))
+    assert "*🇯🇵 Tokyo Trading*" in ephemeral(slack.command("checkin tokyo trading: 4 steady"))
+    assert "*:pizza: Pizza Planet*" in ephemeral(slack.command("checkin pizza planet; yellow slow week"))
+    assert ephemeral(slack.command("show tokyo trading.")).startswith("🇯🇵 Tokyo Trading:")
+    notes = [(c.mood, c.note) for c in reversed(store.checkins(team_id=TEAM_ID))]
+    assert notes == [("green", "renewal signed"), ("4", "steady"), ("yellow", "slow week")]
+    bot.settle()
