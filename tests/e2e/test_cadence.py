@@ -875,6 +875,7 @@ def test_a_call_logged_after_its_nudge_was_skipped_or_snoozed_shows_on_it_and_a_
         skip = nudge["blocks"][1]["elements"][2]
         slack.block_action(NUDGE_SKIP, value=skip["value"], channel_id="C0ACME", message=button_message(nudge))
     fake_slack.wait_for("chat.update", 2)
+    bot.settle()  # the skips' follow-ups all done: none lands after Lee's call below
     clock.set(day(1, timedelta(hours=16)))
     log_call = acme_nudge["blocks"][1]["elements"][0]
     slack.block_action(
@@ -898,6 +899,7 @@ def test_a_call_logged_after_its_nudge_was_skipped_or_snoozed_shows_on_it_and_a_
     acme_thursday = next(m for m in nudges(fake_slack) if "Acme" in m["text"] and "Thu 3 Dec" in m["text"])
     clock.set(day(3, timedelta(hours=15)))
     ephemeral(slack.command("snooze acme 2h"))
+    bot.settle()  # an hour passes: the snooze's follow-up (the nudge marked snoozed) is done before the call
     clock.set(day(3, timedelta(hours=16)))
     ephemeral(slack.command("checkin acme green call done"))
     bot.settle()
