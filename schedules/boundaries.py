@@ -34,7 +34,7 @@ from handlers.blocks.boundaries import call_window_question, escalation_blocks, 
 from handlers.home_publisher import request_home_refresh
 from schedules.health import customer_calendar  # also planning.customer_calendar for the handlers
 from schedules.sender import CHANNEL_RETRY_AFTER, Message, Skip, register
-from storage.boundaries import BoundaryConflict, BoundaryRecord
+from storage.boundaries import ESCALATION_KIND, BoundaryConflict, BoundaryRecord
 from storage.models import CheckIn, Customer, Nudge
 from storage.nudges import NudgePlan
 from storage.store import Store
@@ -43,7 +43,7 @@ logger = logging.getLogger("partner.boundaries")
 
 REMINDER = "boundary_reminder"
 SUGGESTION = "boundary_suggestion"
-ESCALATION = "boundary_escalation"
+ESCALATION = ESCALATION_KIND
 CALL_CHECK = "boundary_call_check"
 
 # How far back a tick looks for reminder times it has not planned yet (the outbox key stops repeats);

@@ -7,6 +7,7 @@ transaction, guarded by the status it was read with, so two clicks racing each o
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,11 +21,15 @@ from sqlmodel import Session, col, select
 from domain import boundaries as rules
 from storage.base import StoreBase, in_chunks
 from storage.cadence import returned_to_work
-from storage.models import Boundary, BoundarySlip, Customer, CustomerEvent, Workspace
+from storage.models import Boundary, BoundarySlip, Customer, CustomerEvent, Nudge, Workspace
 from storage.nudges import _write_transaction
 
 # The owner's "flag the relationship" answer to an escalated boundary (a customer event); it weighs on health.
 RELATIONSHIP_FLAGGED = "relationship_flagged"
+# The owner's answer to an escalation, whichever it was (a customer event, detail: boundary_id, option, message…).
+DECISION_EVENT = "boundary_decision"
+# The outbox row that asks the owner to decide (schedules.boundaries.ESCALATION), subject "boundary:<id>".
+ESCALATION_KIND = "boundary_escalation"
 # Columns a transition may change; everything else (text, wording, reminders) is edited explicitly.
 _STATE_FIELDS = ("status", "activated_at", "held_at", "retired_at", "escalated_at")
 
@@ -70,6 +75,17 @@ def slip_rule(slip: BoundarySlip) -> rules.Slip:
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """When the owner was last asked to decide about a need (its outbox row), and what they decided since, if they
+    did. Not the row's escalated_at alone: a decision moves that to the decision (its run of slips is answered)."""
+
+    asked_at: datetime
+    option: str | None = None  # talk, renegotiate, retire, flag (handlers.blocks.boundaries.DECISION_CHOSEN)
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+
+@dataclass(frozen=True)
 class BoundaryRecord:
     """One stored boundary: its row, its slips (oldest first), the rules' view, and its number in `list`."""
 
@@ -77,6 +93,7 @@ class BoundaryRecord:
     slips: tuple[BoundarySlip, ...]
     rule: rules.Boundary
     number: int
+    escalation: Escalation | None = None  # read for the list and the card (boundary_records); else None
 
     @property
     def id(self) -> int:
@@ -147,7 +164,9 @@ class BoundaryQueries(StoreBase):
             params = {"team_id": team_id, "customer_id": customer_id}
             rows = list(session.exec(_BOUNDARIES_OF_CUSTOMER, params=params))  # type: ignore[call-overload]
             clocks = _hold_clocks(session, team_id, rows)
-            return _records(session, team_id, rows, clocks.get(customer_id))
+            records = _records(session, team_id, rows, clocks.get(customer_id))
+            escalations = _escalations(session, team_id, customer_id, rows)
+            return [dataclasses.replace(r, escalation=escalations.get(r.id)) for r in records]
 
     def boundary_record(self, *, team_id: str, boundary_id: int) -> BoundaryRecord | None:
         """One boundary, numbered within its customer's list."""
@@ -392,6 +411,42 @@ def _hold_clocks(session: Session, team_id: str, rows: list[Boundary]) -> dict[i
 def _aware(at: datetime | None) -> datetime | None:
     # SQLite hands back naive UTC from an aggregate (no column type to convert it with).
     return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
+def _escalations(session: Session, team_id: str, customer_id: int, rows: list[Boundary]) -> dict[int, Escalation]:
+    """Each escalated boundary's latest escalation and the decision made on it since; none escalated, no query."""
+    escalated = {f"boundary:{r.id}": r for r in rows if r.id is not None and r.escalated_at is not None}
+    if not escalated:
+        return {}
+    asked: dict[int, datetime] = {}
+    for subject, due_at in session.exec(
+        select(Nudge.subject, func.max(Nudge.due_at))
+        .where(Nudge.team_id == team_id, Nudge.kind == ESCALATION_KIND, col(Nudge.subject).in_(list(escalated)))
+        .group_by(Nudge.subject)
+    ):
+        asked[escalated[subject].id or 0] = _aware(due_at) or due_at
+    for row in escalated.values():  # no outbox row kept for it: the row's own time, as before
+        if row.escalated_at is not None:
+            asked.setdefault(row.id or 0, row.escalated_at)
+    found = {boundary_id: Escalation(asked_at=at) for boundary_id, at in asked.items()}
+    decisions = session.exec(
+        select(CustomerEvent)
+        .where(
+            CustomerEvent.team_id == team_id,
+            CustomerEvent.customer_id == customer_id,
+            CustomerEvent.kind == DECISION_EVENT,
+        )
+        .order_by(col(CustomerEvent.at), col(CustomerEvent.id))
+    )
+    for event in decisions:
+        boundary_id = (event.detail or {}).get("boundary_id")
+        at = _aware(event.at)
+        if boundary_id in found and at is not None and at >= found[boundary_id].asked_at:
+            option = str(event.detail.get("option"))
+            found[boundary_id] = dataclasses.replace(
+                found[boundary_id], option=option, decided_at=at, decided_by=event.actor_id
+            )
+    return found
 
 
 def _records(session: Session, team_id: str, rows: list[Boundary], clock: HoldClock | None) -> list[BoundaryRecord]:

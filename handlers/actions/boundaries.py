@@ -52,13 +52,11 @@ from handlers.home_publisher import request_home_refresh
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
 from schedules.health import refresh_health
-from storage.boundaries import RELATIONSHIP_FLAGGED, BoundaryRecord
+from storage.boundaries import DECISION_EVENT, RELATIONSHIP_FLAGGED, BoundaryRecord
 from storage.models import Customer
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
-
-DECISION_EVENT = "boundary_decision"
 
 
 def _team(body: dict[str, Any], context: BoltContext) -> str:

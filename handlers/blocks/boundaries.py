@@ -115,6 +115,34 @@ def escalation_note(escalated: datetime, cal: WorkCalendar) -> str:
     return f":warning: escalated on {day_label(escalated, cal)}"
 
 
+# What the owner chose, as the card says it after "on <day> <@who>".
+DECISION_CHOSEN = {
+    "talk": "chose to talk it through with the customer",
+    "renegotiate": "renegotiated it",
+    "retire": "retired it",
+    "flag": "flagged the relationship",
+}
+
+
+def escalation_fact(record: BoundaryRecord, now: datetime, policy: rules.Policy, cal: WorkCalendar) -> str | None:
+    """The escalation of a need in force, for the escalation window from when the owner was asked: dated by that ask
+    (not by a decision, which moves the row's escalated_at), and once decided, what was chosen and when."""
+    if not record.rule.in_force or record.row.escalated_at is None:
+        return None
+    escalation = record.escalation
+    asked = escalation.asked_at if escalation is not None else record.row.escalated_at
+    if now - asked > policy.escalate_window:
+        return None
+    if escalation is None or escalation.option is None or escalation.decided_at is None:
+        return escalation_note(asked, cal)  # the team is still asked to decide
+    who = f" <@{escalation.decided_by}>" if escalation.decided_by else ""
+    chosen = DECISION_CHOSEN.get(escalation.option, f"decided ({escalation.option})")
+    return (
+        f":ballot_box_with_check: escalated on {day_label(asked, cal)}; "
+        f"on {day_label(escalation.decided_at, cal)}{who} {chosen}"
+    )
+
+
 def boundary_line(record: BoundaryRecord, now: datetime, policy: rules.Policy, cal: WorkCalendar) -> str:
     rule, row = record.rule, record.row
     status = STATUS_LABEL[rule.status]
@@ -126,9 +154,8 @@ def boundary_line(record: BoundaryRecord, now: datetime, policy: rules.Policy, c
     if value:
         details.append(value)
     facts = [status, slip_counts(record, now, policy)]
-    escalated = recent_escalation(row, now, policy.escalate_window) if rule.in_force else None
-    if escalated is not None:
-        facts.append(escalation_note(escalated, cal))
+    if (escalation := escalation_fact(record, now, policy, cal)) is not None:
+        facts.append(escalation)
     if rule.status in ("proposed", "active"):  # a need that holds is no longer restated
         facts.append(describe_reminders(row.reminders))
     title = f"*{record.number}.* {quoted(truncate(rule.text, 300))}"

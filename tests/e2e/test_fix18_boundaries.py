@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from bot.settings import Settings
-from handlers.ids import BOUNDARY_ACTIVATE
+from handlers.ids import BOUNDARY_ACTIVATE, BOUNDARY_DECIDE_TALK
 from storage.store import Store
 from tests.e2e.test_boundaries import (
     SECOND,
@@ -115,3 +115,39 @@ def test_german_and_french_quotes_around_an_agreement_quote_it(
     assert "The quote in '„Wir rufen nie vor 9 Uhr an' is never closed" in refused, refused
     assert len(records(store)) == 6
 
+
+def test_a_decided_escalation_keeps_its_date_and_says_what_was_decided(
+    acme: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """Escalated on Fri 4 Dec, *Talk it through* clicked on Tue 8 Dec: the card and the list said "⚠️ escalated on
+    Tue 8 Dec" (the decision moves escalated_at, so those slips count as answered), as if the team were still asked
+    to decide, and on the wrong day. They keep Fri 4 Dec and say what was decided, when and by whom."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    for hour in (10, 11, 12):
+        clock.set(ny(2026, 12, 4, hour))  # a Friday
+        ephemeral(acme.command(f"boundary acme slip 1 no answer for two days ({hour})"))
+    tick(store, settings, clock.advance(minutes=1))
+    (escalation,) = [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
+
+    clock.set(ny(2026, 12, 8, 10))  # the Tuesday after
+    asked = ":warning: escalated on Fri 4 Dec"
+    for command in ("boundary acme list", "show acme"):
+        shown = json.dumps(acme.command(command).json(), ensure_ascii=False)
+        assert asked in shown, (command, shown)
+    dm = {"type": "message", "ts": "1764860000.000100", "text": "", "blocks": escalation["blocks"]}
+    acme.block_action(BOUNDARY_DECIDE_TALK, value=str(records(store)[0].id), message=dm, channel_id="DDANA")
+    bot.settle()
+    decided = ":ballot_box_with_check: escalated on Fri 4 Dec; on Tue 8 Dec <@U0001> chose to talk it through"
+    clock.advance(hours=2)
+    for command in ("boundary acme list", "show acme"):
+        shown = json.dumps(acme.command(command).json(), ensure_ascii=False)
+        assert decided in shown and ":warning: escalated" not in shown, (command, shown)
+
+    # A fresh run of slips asks again: dated by the new ask, no longer decided.
+    for hour in (10, 11, 12):
+        clock.set(ny(2026, 12, 9, hour))
+        ephemeral(acme.command(f"boundary acme slip 1 again ({hour})"))
+    tick(store, settings, clock.advance(minutes=1))
+    assert len([p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]) == 2
+    listed = json.dumps(acme.command("boundary acme list").json(), ensure_ascii=False)
+    assert ":warning: escalated on Wed 9 Dec" in listed and "chose to talk" not in listed, listed
