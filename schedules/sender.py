@@ -1472,7 +1472,9 @@ def refresh_message(
         result = spec.render(nudge, store, now)
         if isinstance(result, Skip):
             return False
-        if result.channel is not None and result.channel != channel_id:  # the fallback DM its channel refused
+        # Posted in a DM (Slack's IM ids start with D) though meant for a channel: the fallback DM its channel
+        # refused. Not any other channel: a nudge left in a customer's former channel is still the channel's.
+        if result.channel is not None and channel_id.startswith("D"):
             result = result.for_dm()
         messages.append(decorate(result, nudge, nudge.sent_at or now))
     if not messages:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,10 +21,12 @@ from slack_sdk.http_retry import builtin_handlers
 
 from bot.app import AckAwareRateLimitRetryHandler
 from bot.settings import Settings
+from handlers.ids import NUDGE_SKIP
 from storage.store import Store
 from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
     acme_channel,
     add,
+    button_message,
     day,
     tick,
     unpaced,
@@ -50,6 +53,43 @@ def test_a_call_nudge_its_channel_refused_reaches_the_owners_dm_without_mentioni
     headline = nudge["blocks"][0]["text"]["text"]
     assert headline.startswith(":telephone_receiver: Time for the daily call with *Acme*")
     assert "<@" not in headline
+
+
+def test_a_fallback_dm_redrawn_after_its_channel_may_be_tried_again_still_names_nobody(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """A week after the refusal the channel is tried again (and the nudge renders for it): a click on the old DM
+    redraws it as the DM it is."""
+    fake_slack.channels["C0ACME"]["is_member"] = False
+    add(store)
+    tick(store, settings, day(1))
+    dm_id = fake_slack._dm_by_user["U0001"]
+    (message,) = [m for m in fake_slack.messages[dm_id] if "Time for the daily call" in m["text"]]
+    clock.set(day(9))
+    value = message["blocks"][1]["elements"][2]["value"]
+    slack.block_action(NUDGE_SKIP, value=value, channel_id=dm_id, message=button_message(message))
+    (update,) = fake_slack.wait_for("chat.update")
+    assert update.params["channel"] == dm_id
+    assert update.params["text"] == "Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)"
+    assert "<@U0001>" not in update.params["blocks"][0]["text"]["text"]
+
+
+def test_a_channel_nudge_redrawn_after_its_customer_moved_channels_still_names_its_owner(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """The message stays in #acme: a click there redraws it as the channel's message, not as the fallback DM."""
+    fake_slack.add_channel("C0NEW", name="acme-launch", members=["U0001"])
+    add(store)
+    tick(store, settings, day(1))
+    (message,) = [m for m in fake_slack.messages["C0ACME"] if "Time for the daily call" in m["text"]]
+    clock.set(day(1, timedelta(minutes=5)))
+    assert "<#C0ACME> → <#C0NEW>" in ephemeral(slack.command("edit acme <#C0NEW|acme-launch>"))
+    bot.settle()
+    value = message["blocks"][1]["elements"][2]["value"]
+    slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=button_message(message))
+    (update,) = fake_slack.wait_for("chat.update")
+    assert update.params["text"].startswith("<@U0001> Time for the daily call with Acme")
+    assert "<@U0001> Time for" in update.params["blocks"][0]["text"]["text"]
 
 
 @pytest.fixture
