@@ -165,7 +165,7 @@ class BoundaryQueries(StoreBase):
             rows = list(session.exec(_BOUNDARIES_OF_CUSTOMER, params=params))  # type: ignore[call-overload]
             clocks = _hold_clocks(session, team_id, rows)
             records = _records(session, team_id, rows, clocks.get(customer_id))
-            escalations = _escalations(session, team_id, customer_id, rows)
+            escalations = escalations_of(session, team_id, rows)
             return [dataclasses.replace(r, escalation=escalations.get(r.id)) for r in records]
 
     def boundary_record(self, *, team_id: str, boundary_id: int) -> BoundaryRecord | None:
@@ -413,8 +413,9 @@ def _aware(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
-def _escalations(session: Session, team_id: str, customer_id: int, rows: list[Boundary]) -> dict[int, Escalation]:
-    """Each escalated boundary's latest escalation and the decision made on it since; none escalated, no query."""
+def escalations_of(session: Session, team_id: str, rows: Sequence[Boundary]) -> dict[int, Escalation]:
+    """Each escalated boundary's latest escalation and the decision made on it since (boundaries of one customer or
+    of a Home page's); none escalated, no query."""
     escalated = {f"boundary:{r.id}": r for r in rows if r.id is not None and r.escalated_at is not None}
     if not escalated:
         return {}
@@ -433,7 +434,7 @@ def _escalations(session: Session, team_id: str, customer_id: int, rows: list[Bo
         select(CustomerEvent)
         .where(
             CustomerEvent.team_id == team_id,
-            CustomerEvent.customer_id == customer_id,
+            col(CustomerEvent.customer_id).in_(list({r.customer_id for r in escalated.values()})),
             CustomerEvent.kind == DECISION_EVENT,
         )
         .order_by(col(CustomerEvent.at), col(CustomerEvent.id))

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from storage import workspaces
 from storage.base import StoreBase, upsert_insert
+from storage.boundaries import escalations_of
 from storage.cadence import OWNER_DEACTIVATED, owner_still_deactivated, restarts_clock
 from storage.models import (
     Boundary,
@@ -329,6 +330,13 @@ class HomeReads:
                 found.setdefault(boundary.customer_id, []).append(boundary)
         return found
 
+    def home_open_escalations(self, *, team_id: str, boundaries: dict[int, list[Boundary]]) -> dict[int, datetime]:
+        """Of these boundaries, those the team is still asked to decide about (no decision since the owner was
+        asked), by id: when the owner was asked. No statement when none was ever escalated."""
+        with self.session() as session:
+            found = escalations_of(session, team_id, [b for rows in boundaries.values() for b in rows])
+        return {boundary_id: e.asked_at for boundary_id, e in found.items() if e.decided_at is None}
+
     def home_header_counts(self, *, team_id: str, owner_id: str, now: datetime) -> HomeHeaderCounts:
         """The owner's week: active boundaries that slipped in the last 7 days, survey prompts not yet answered;
         and whether the workspace has any customer at all (a first Home welcomes rather than points elsewhere).
@@ -414,6 +422,10 @@ class HomeQueries(StoreBase):
     def home_active_boundaries(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, list[Boundary]]:
         with self.home_reads() as reads:
             return reads.home_active_boundaries(team_id=team_id, customer_ids=customer_ids)
+
+    def home_open_escalations(self, *, team_id: str, boundaries: dict[int, list[Boundary]]) -> dict[int, datetime]:
+        with self.home_reads() as reads:
+            return reads.home_open_escalations(team_id=team_id, boundaries=boundaries)
 
     def home_header_counts(self, *, team_id: str, owner_id: str, now: datetime) -> HomeHeaderCounts:
         with self.home_reads() as reads:

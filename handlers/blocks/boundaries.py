@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from domain import boundaries as rules
@@ -29,7 +29,7 @@ from handlers.ids import (
 )
 from handlers.parsing import unescape
 from storage.boundaries import BoundaryRecord
-from storage.models import Boundary, Customer
+from storage.models import Customer
 
 # Two blocks a boundary keeps a list well inside Slack's 50 blocks per message.
 MAX_LISTED = 20
@@ -102,12 +102,6 @@ def slip_counts(record: BoundaryRecord, now: datetime, policy: rules.Policy) -> 
     paused = sum(1 for s in record.rule.slips if s.paused)  # kept, but never counted in the window
     in_all = f"{total} in all" + (f", {paused} while paused" if paused else "")
     return f"{recent} slip{'' if recent == 1 else 's'} in the last {days} days · {in_all}"
-
-
-def recent_escalation(row: Boundary, now: datetime, window: timedelta) -> datetime | None:
-    """When the team was last asked to decide about this need, if within the escalation window."""
-    at = row.escalated_at
-    return at if at is not None and now - at <= window else None
 
 
 def escalation_note(escalated: datetime, cal: WorkCalendar) -> str:

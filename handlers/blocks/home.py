@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Literal, Protocol, TypeVar
@@ -35,7 +35,7 @@ from handlers.blocks import (
     tier_text,
     truncate,
 )
-from handlers.blocks.boundaries import boundary_section_blocks, escalation_note, recent_escalation
+from handlers.blocks.boundaries import boundary_section_blocks, escalation_note
 from handlers.blocks.customers import (
     DUE_TODAY,
     OWNER_GONE_NOTE,
@@ -610,6 +610,8 @@ class HomePage:
     has_customers: bool  # any customer at all in the chosen scope, before the at-risk/tier filters
     team_has_customers: bool = True  # any customer in the workspace, whoever owns it
     escalate_window: timedelta = DEFAULT_POLICY.escalate_window  # a need escalated within it is marked on its row
+    # Active needs the team is still asked to decide about: when the owner was asked (not once decided).
+    open_escalations: dict[int, datetime] = field(default_factory=dict)
 
 
 def _option(text: str, value: str) -> dict[str, Any]:
@@ -671,6 +673,7 @@ def row_text(
     boundaries: Sequence[Boundary],
     now: datetime,
     escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
+    open_escalations: Mapping[int, datetime] | None = None,
 ) -> str:
     customer = facts.customer
     title = f"*{mrkdwn_name(customer.name)}*"
@@ -706,8 +709,10 @@ def row_text(
     if boundaries:
         more = f" (+{len(boundaries) - 1} more)" if len(boundaries) > 1 else ""
         line = f":handshake: {truncate(boundaries[0].text, 200)}{more}"
-        # An active need the team was asked to decide about, as its card, the digest and the owner's DM say.
-        escalations = [at for b in boundaries if (at := recent_escalation(b, now, escalate_window)) is not None]
+        # An active need the team is still asked to decide about, dated as its card, the digest and the owner's DM
+        # date it: not once the owner decided (a decision moves the row's escalated_at, so that is not read here).
+        asked = [(open_escalations or {}).get(b.id or 0) for b in boundaries]
+        escalations = [at for at in asked if at is not None and now - at <= escalate_window]
         if escalations:
             line += f"  ·  {escalation_note(max(escalations), WorkCalendar(tz=facts.tz))}"
         lines.append(line)
@@ -720,10 +725,11 @@ def row_blocks(
     boundaries: Sequence[Boundary],
     now: datetime,
     escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
+    open_escalations: Mapping[int, datetime] | None = None,
 ) -> list[dict[str, Any]]:
     cid = str(facts.customer.id)
     return [
-        section(row_text(facts, trend, boundaries, now, escalate_window), block_id=f"customer_{cid}"),
+        section(row_text(facts, trend, boundaries, now, escalate_window, open_escalations), block_id=f"customer_{cid}"),
         {
             "type": "actions",
             "block_id": f"customer_{cid}_actions",
@@ -769,7 +775,8 @@ def home_view(page: HomePage, *, now: datetime) -> dict[str, Any]:
             blocks.append(section("No customer matches these filters."))
     for facts in page.rows:
         cid = facts.customer.id or 0
-        blocks += row_blocks(facts, page.trends.get(cid, []), page.boundaries.get(cid, []), now, page.escalate_window)
+        trend, boundaries = page.trends.get(cid, []), page.boundaries.get(cid, [])
+        blocks += row_blocks(facts, trend, boundaries, now, page.escalate_window, page.open_escalations)
     pages = page_count(page.total)
     if page.total:
         shown_from = state.page * PAGE_SIZE + 1
@@ -812,6 +819,7 @@ def card_modal(
     buttons as on the `/partner show` card (a survey opened here is pushed on top of this modal). `notice` says
     what just happened (a survey saved, the customer's people asked)."""
     customer = facts.customer
+    asked = {r.id: r.escalation.asked_at for r in boundary_records if r.escalation and r.escalation.decided_at is None}
     details = [
         f"*Owner:* <@{customer.owner_id}>" if customer.owner_id else "*Owner:* —",
         f"*Channel:* <#{customer.channel_id}>" if customer.channel_id else "*Channel:* —",
@@ -828,7 +836,7 @@ def card_modal(
         details.append(f"*Snoozed* until {local_time(customer.snoozed_until, facts.tz)}{reason}")
     blocks: list[dict[str, Any]] = [
         *([context(notice)] if notice else []),
-        section(row_text(facts, trend, boundaries, now, (boundary_policy or DEFAULT_POLICY).escalate_window)),
+        section(row_text(facts, trend, boundaries, now, (boundary_policy or DEFAULT_POLICY).escalate_window, asked)),
         {"type": "divider"},
         section("\n".join(details)),
     ]

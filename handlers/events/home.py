@@ -89,6 +89,7 @@ def home_page(
         since = (now - timedelta(weeks=SPARK_WEEKS + 1)).date()
         points = reads.home_health_points(team_id=team_id, customer_ids=ids, since=since)
         boundaries = reads.home_active_boundaries(team_id=team_id, customer_ids=ids)
+        open_escalations = reads.home_open_escalations(team_id=team_id, boundaries=boundaries)
         counts = reads.home_header_counts(team_id=team_id, owner_id=user_id, now=now)
     if page != state.page:
         state = HomeState(scope=state.scope, show=state.show, tier=state.tier, page=page)
@@ -125,6 +126,7 @@ def home_page(
         tiers=tiers,
         trends={f.customer.id or 0: health_trend(points.get(f.customer.id or 0, []), now=now, tz=f.tz) for f in shown},
         boundaries=boundaries,
+        open_escalations=open_escalations,
         has_customers=bool(candidates),
         team_has_customers=counts.team_has_customers,
         escalate_window=escalate_window,

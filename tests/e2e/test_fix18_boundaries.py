@@ -18,6 +18,7 @@ from tests.e2e.test_boundaries import (
     response_posts,
     tick,
 )
+from tests.e2e.test_home_surveys import open_home, row
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import BotServer, FakeClock
@@ -134,6 +135,8 @@ def test_a_decided_escalation_keeps_its_date_and_says_what_was_decided(
     for command in ("boundary acme list", "show acme"):
         shown = json.dumps(acme.command(command).json(), ensure_ascii=False)
         assert asked in shown, (command, shown)
+    customer_id = records(store)[0].row.customer_id
+    assert asked in row(open_home(bot, acme, fake_slack, "U0001"), customer_id)
     dm = {"type": "message", "ts": "1764860000.000100", "text": "", "blocks": escalation["blocks"]}
     acme.block_action(BOUNDARY_DECIDE_TALK, value=str(records(store)[0].id), message=dm, channel_id="DDANA")
     bot.settle()
@@ -142,6 +145,9 @@ def test_a_decided_escalation_keeps_its_date_and_says_what_was_decided(
     for command in ("boundary acme list", "show acme"):
         shown = json.dumps(acme.command(command).json(), ensure_ascii=False)
         assert decided in shown and ":warning: escalated" not in shown, (command, shown)
+    # The owner's Home row carries the mark only while the team is asked (it said "escalated on Tue 8 Dec").
+    home_row = row(open_home(bot, acme, fake_slack, "U0001"), customer_id)
+    assert "escalated" not in home_row, home_row
 
     # A fresh run of slips asks again: dated by the new ask, no longer decided.
     for hour in (10, 11, 12):
@@ -151,3 +157,4 @@ def test_a_decided_escalation_keeps_its_date_and_says_what_was_decided(
     assert len([p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]) == 2
     listed = json.dumps(acme.command("boundary acme list").json(), ensure_ascii=False)
     assert ":warning: escalated on Wed 9 Dec" in listed and "chose to talk" not in listed, listed
+    assert ":warning: escalated on Wed 9 Dec" in row(open_home(bot, acme, fake_slack, "U0001"), customer_id)
