@@ -466,7 +466,7 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     if not (owner and channel):
         return message("")
     # Posted in the owner's DM when the channel refuses it: a DM does not @-mention its own reader.
-    return replace(message(f"<@{owner}> "), in_dm=message(""))
+    return replace(message(f"<@{owner}> "), in_dm=lambda: message(""))
 
 
 def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:

@@ -167,11 +167,12 @@ class Message:
     # summaries of one day, as the follow-up would have posted them: else each would start a thread of its own).
     together: str | None = None
     # How the fallback DM reads, when not as the channel's message does: a channel nudge mentions its owner, who would
-    # otherwise be @-mentioned in their own DM. None: the same message.
-    in_dm: Message | None = None
+    # otherwise be @-mentioned in their own DM. None: the same message. Rendered only when a channel refuses (a
+    # fan-out renders thousands of channel nudges: not each twice).
+    in_dm: Callable[[], Message] | None = field(default=None, compare=False)
 
     def for_dm(self) -> Message:
-        return self.in_dm or self
+        return self.in_dm() if self.in_dm is not None else self
 
 
 @dataclass(frozen=True)
@@ -291,7 +292,9 @@ def decorate(message: Message, nudge: Nudge, sent_at: datetime) -> Message:
         message = replace(message, text=f"{message.text}\n{late_note_text(nudge.due_at)}")
     else:
         message = replace(message, blocks=[*message.blocks, late_note(nudge.due_at)])
-    return replace(message, in_dm=decorate(message.in_dm, nudge, sent_at)) if message.in_dm else message
+    if (in_dm := message.in_dm) is None:
+        return message
+    return replace(message, in_dm=lambda: decorate(in_dm(), nudge, sent_at))
 
 
 def compose(messages: Sequence[Message], part: Sequence[int] | None = None) -> Message:
