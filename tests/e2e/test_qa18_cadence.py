@@ -17,6 +17,7 @@ from datetime import timedelta
 import pytest
 
 from bot.settings import Settings
+from storage.models import Customer
 from storage.store import Store
 from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
     MINUTE,
@@ -49,6 +50,19 @@ def test_a_channel_nudge_notifies_its_owner_by_name_and_a_dm_names_nobody(
     assert dm["text"] == "Time for the daily call with Globex (Tue 1 Dec 09:00 America/New_York)"  # theirs already
 
 
+def weekly_customer_told_overdue(store: Store, settings: Settings) -> Customer:
+    """Acme, weekly on Tuesday at 09:00 New York, last call Tue 1 Dec: the ticks up to Mon 14 Dec tell its owner it
+    is overdue."""
+    acme = add(store, cadence="weekly tue 09:00")
+    assert acme.id is not None
+    store.record_checkin(
+        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
+    )
+    for n in (8, 12, 14):
+        tick(store, settings, day(n))
+    return acme
+
+
 @pytest.mark.parametrize(
     ("stop", "back", "since"),
     [
@@ -71,13 +85,7 @@ def test_a_customer_alerted_before_a_pause_or_an_archive_is_alerted_again_when_i
     archived and brought back that day, its clock restarts (README, *Overdue*), and 11 days on, Fri 25 Dec, every
     surface says *overdue — no call since it was resumed/restored 11 days ago*. The owner was never told: the alert
     job dropped the customer as already alerted for the lapse of its last call before reading the restart."""
-    acme = add(store, cadence="weekly tue 09:00")
-    assert acme.id is not None
-    store.record_checkin(
-        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
-    )
-    for n in (8, 12, 14):
-        tick(store, settings, day(n))
+    acme = weekly_customer_told_overdue(store, settings)
     (first,) = rows(store, "overdue")
     assert (first.due_key, first.due_at, first.status) == ("lapse:2026-12-01", day(14), "sent")
     clock.set(day(14, timedelta(hours=16, minutes=30)))  # Monday 11:30
@@ -110,13 +118,7 @@ def test_launch_mode_turned_on_for_a_customer_already_alerted_tells_its_owner_of
     """Weekly on Tuesday, last call Tue 1 Dec, its owner told on Mon 14 Dec; launch mode turned on that day owes a daily
     call from then (README, *Overdue*). Tuesday 15 Dec's launch call is missed: the owner hears it on Wednesday at
     09:00 — before, never, the customer counted as alerted already for the lapse of its last weekly call."""
-    acme = add(store, cadence="weekly tue 09:00")
-    assert acme.id is not None
-    store.record_checkin(
-        team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note="n", kind="call", now=day(1)
-    )
-    for n in (8, 12, 14):
-        tick(store, settings, day(n))
+    weekly_customer_told_overdue(store, settings)
     clock.set(day(14, timedelta(hours=16, minutes=30)))
     assert "Launch mode on for *Acme*" in ephemeral(slack.command("launch acme on"))
     for n in range(15, 19):
