@@ -364,20 +364,27 @@ def reply_days(text: str, *, answered_at: datetime, cal: WorkCalendar) -> float:
     return (answered_at - min(asked_at, answered_at)) / _ONE_DAY
 
 
-# The issue's own words in a check-in's note: "customer response took 3 days", "their reply took 2 business days".
+# The issue's own words in a check-in's note: "customer response took 3 days", "their reply took 2 business days",
+# and as people write it: "customer response took three days", "their answer took over a week".
+_SAID_NUMBER_WORDS = "|".join(sorted((w.replace(" ", r"\s+") for w in _NUMBER_WORDS), key=len, reverse=True))
 _REPLY_SAID_RE = re.compile(
     r"\b(?:customer|client|their)(?:['’]s)?\s+(?:response|reply|answer)\s+took\s+"
-    r"(?P<value>\d+(?:\.\d+)?\s*(?:(?:business|working|work)\s+)?"
-    r"(?:days?|d|hours?|hrs?|h|weeks?|wks?|w|minutes?|mins?|m)|one\s+(?:business|working|work)\s+day)\b",
+    r"(?:(?:about|around|roughly|nearly|almost|over|more\s+than)\s+)?"
+    rf"(?:(?P<digits>\d+(?:\.\d+)?)\s*|(?P<word>{_SAID_NUMBER_WORDS})\s+)"
+    r"(?P<unit>(?:(?:business|working|work)\s+)?(?:days?|d|hours?|hrs?|h|weeks?|wks?|w|minutes?|mins?|m))\b",
     re.IGNORECASE,
 )
 
 
 def reply_time_said(note: str) -> str | None:
-    """How long the customer took, when a note says it in words ("customer response took 3 days" → "3 days"), in a
-    form :func:`reply_days` reads; None when the note says no such thing."""
+    """How long the customer took, when a note says it in words ("customer response took 3 days" → "3 days", "took
+    three days" → "3 days"), in a form :func:`reply_days` reads; None when the note says no such thing."""
     match = _REPLY_SAID_RE.search(note)
-    return " ".join(match.group("value").split()) if match else None
+    if match is None:
+        return None
+    if match["digits"] is not None:
+        return " ".join(match.group(0)[match.start("digits") - match.start() :].split())
+    return f"{_NUMBER_WORDS[' '.join(match['word'].lower().split())]:g} {' '.join(match['unit'].lower().split())}"
 
 
 _TIME_RE = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?$")

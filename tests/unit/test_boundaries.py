@@ -717,7 +717,10 @@ def test_a_contact_window_is_said_as_people_say_it(window: tuple[time, time], sa
         ("customer response took 3 days on pricing", "3 days"),
         ("Their reply took 2 business days", "2 business days"),
         ("client’s answer took 36h, fine", "36h"),
-        ("customer response took one business day", "one business day"),
+        ("customer response took one business day", "1 business day"),
+        ("customer response took three days", "3 days"),
+        ("their answer took over a week", "1 week"),
+        ("customer response took half a day", "0.5 day"),
         ("our response took 2 days", None),  # ours, not the customer's
         ("customer response took a while", None),
     ],
