@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,13 +24,23 @@ from handlers.blocks.home import (
     customer_facts,
     health_trend,
     with_next_nudge,
+    with_notice,
 )
 from handlers.commands.lookup import live_customer
 from handlers.events.home import not_nudged_twice, publish_home, save_home_state, snoozed_calls
 from handlers.followups import AfterAck
 from handlers.ids import HOME_NEXT_PAGE, HOME_PREV_PAGE, HOME_SCOPE, HOME_SHOW, HOME_TIER
+from storage.db import UNREACHABLE
 from storage.models import Customer
 from storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+FILTER_NOT_KEPT = (
+    "Partner's database didn't answer just now, so I couldn't keep your choice: your Home is as it was. "
+    "Please choose it again in a moment."
+)
 
 
 def next_state(state: HomeState, action: dict[str, Any]) -> HomeState:
@@ -63,13 +74,12 @@ def ack_home(
     """Filters and paging answer at once; the new Home is published right after, on the app's follow-up pool
     (handlers.followups.AfterAck: only what publishing needs is handed over, the request is not copied)."""
     ack()
-    state = next_state(HomeState.from_metadata((body.get("view") or {}).get("private_metadata")), action)
+    shown = (body.get("view") or {}).get("blocks") or []
+    before = HomeState.from_metadata((body.get("view") or {}).get("private_metadata"))
+    state = next_state(before, action)
     team_id, user_id = context.team_id or body["team"]["id"], body["user"]["id"]
 
-    def change_home() -> None:
-        now = clock()
-        # Saved before publishing: a refresh right after, from this replica or another, must see the new choice.
-        save_home_state(store, team_id=team_id, user_id=user_id, state=state, now=now)
+    def publish(state: HomeState, now: datetime, notice: str | None = None) -> None:
         publish_home(
             client=client,
             store=store,
@@ -80,7 +90,27 @@ def ack_home(
             default_tz=settings.default_tz,
             any_checkin=settings.any_checkin_satisfies,
             escalate_window=settings.boundary_policy.escalate_window,
+            notice=notice,
         )
+
+    def change_home() -> None:
+        now = clock()
+        # Saved before publishing: a refresh right after, from this replica or another, must see the new choice.
+        try:
+            save_home_state(store, team_id=team_id, user_id=user_id, state=state, now=now)
+        except UNREACHABLE as error:
+            # Not kept: showing the choice anyway would have the next refresh (any change of the team's) undo it
+            # unexplained. The Home stays as it was, saying so now; the same click later keeps it.
+            logger.warning("could not keep the Home filters of %s (team=%s): %r", user_id, team_id, error)
+            try:
+                publish(before, now, notice=FILTER_NOT_KEPT)
+            except UNREACHABLE:  # the database down, not only busy: the tab as Slack sent it, with the note
+                client.views_publish(
+                    user_id=user_id,
+                    view=with_notice({"blocks": shown, "private_metadata": before.to_metadata()}, FILTER_NOT_KEPT),
+                )
+            return
+        publish(state, now)
 
     after_ack.submit(change_home, what="the Home after a click")
 

@@ -798,6 +798,19 @@ def home_view(page: HomePage, *, now: datetime) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks, "private_metadata": state.to_metadata()}
 
 
+HOME_NOTICE_BLOCK = "home_notice"
+
+
+def with_notice(view: dict[str, Any], notice: str) -> dict[str, Any]:
+    """`view` (a Home as published) with `notice` under its header, in place of any earlier one: only what
+    views.publish takes is kept (a click's payload adds the view's id, state and hash)."""
+    blocks = [b for b in view.get("blocks") or [] if b.get("block_id") != HOME_NOTICE_BLOCK]
+    at = 1 if blocks and blocks[0].get("type") == "header" else 0
+    blocks.insert(at, {**context(f":warning: {notice}"), "block_id": HOME_NOTICE_BLOCK})
+    kept = {k: view[k] for k in ("private_metadata", "callback_id", "external_id") if view.get(k)}
+    return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS], **kept}
+
+
 CARD_METADATA_KEY = "home_card"  # the card modal's private_metadata: {"home_card": customer id}
 
 

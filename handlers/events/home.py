@@ -31,6 +31,7 @@ from handlers.blocks.home import (
     risk_facts,
     sort_by_risk,
     with_next_nudge,
+    with_notice,
 )
 from handlers.blocks.home import home_view as build_home_view
 from handlers.home_publisher import publisher_of
@@ -273,7 +274,9 @@ def publish_home(
     default_tz: str,
     any_checkin: bool = False,
     escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
+    notice: str | None = None,
 ) -> dict[str, Any]:
+    """Renders and publishes `user_id`'s Home; `notice` is said under its header (until the next publish)."""
     # Asked here too, not only when the tab is opened: background refreshes publish to past viewers.
     short = home_for_non_member(client, team_id=team_id, user_id=user_id)
     if short is not None:
@@ -289,6 +292,8 @@ def publish_home(
         any_checkin=any_checkin,
         escalate_window=escalate_window,
     )
+    if notice:
+        view = with_notice(view, notice)
     client.views_publish(user_id=user_id, view=view)
     return view
 
