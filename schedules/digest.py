@@ -148,9 +148,12 @@ def build_digest(
             for c, contact in rows
         ]
     )
-    since = now - timedelta(days=7)
     # The week the digest covers is the digest zone's: at Monday 09:00 in Auckland it is still Sunday in UTC.
-    this_week = week_start(now.astimezone(ZoneInfo(default_tz)).date())
+    local = now.astimezone(ZoneInfo(default_tz))
+    this_week = week_start(local.date())
+    # Since the same time on the zone's clocks a week ago, where last week's digest was: 7 × 24 hours across a DST
+    # change would leave the hour after it in neither digest (clocks back) or in both (clocks forward).
+    since = wall_clock_instant(local.date() - timedelta(days=7), local.time(), ZoneInfo(default_tz))
     records = store.digest_records(team_id=team_id, owner_id=owner_id, since=since, now=now, tz=default_tz)
     names = {c.id: c.name for c in customers}
     streaks = sorted(
