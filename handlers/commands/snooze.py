@@ -9,6 +9,7 @@ import re
 from calendar import month_abbr, month_name
 from datetime import date, datetime, time, timedelta
 
+from domain.cadence import parse_time
 from domain.calendar import WorkCalendar, parse_weekday
 from domain.errors import UserError
 from handlers.blocks import command_name, mrkdwn_name
@@ -61,10 +62,19 @@ def _month_day(words: list[str], today: date) -> tuple[date | None, int]:
 
 
 def _day(words: list[str], today: date) -> tuple[date | None, int]:
-    """tomorrow, 2026-12-03, a weekday name (its next occurrence) or a month and day, and the words used."""
+    """tomorrow, 2026-12-03, a weekday name (its next occurrence; also "next mon"), "next week" (its Monday) or a month
+    and day, and the words used."""
     word = words[0].lower()
     if word == "tomorrow":
         return today + timedelta(days=1), 1
+    if word == "today":  # "until today 3pm"; alone, not in the future
+        return today, 1
+    if word == "next" and len(words) > 1:  # "until next monday", "until next week", as people say it
+        following = words[1].lower().rstrip(".,")
+        if following == "week":
+            return today + timedelta(days=7 - today.weekday()), 2
+        day, used = _day(words[1:], today)
+        return (day, used + 1) if day is not None and not following[:1].isdigit() else (None, 2)
     try:
         return date.fromisoformat(word), 1
     except ValueError:
@@ -79,8 +89,25 @@ def _day(words: list[str], today: date) -> tuple[date | None, int]:
     return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1), 1
 
 
+def _time_of_day(words: list[str]) -> tuple[time | None, int]:
+    """A time said after the date ("until mon 14:00", "until Dec 3 at 2pm", "noon") and the words used; (None, 0)
+    when the words go on with the reason. A bare number is the reason's ("until fri 2 people out"), but "at 2" is
+    a time."""
+    at = 1 if words and words[0].lower() == "at" else 0
+    if len(words) <= at:
+        return None, 0
+    word = words[at].lower().rstrip(".,")
+    if not at and ":" not in word and not word.endswith(("am", "pm", "a.m", "p.m")) and word != "noon":
+        return None, 0
+    try:
+        return parse_time(word), at + 1
+    except ValueError:
+        return None, 0
+
+
 def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple[datetime | None, int]:
-    """(snoozed until, words used); None lifts the snooze. Dates mean "until that local morning"."""
+    """(snoozed until, words used); None lifts the snooze. Dates mean "until that local morning", unless a time of day
+    follows them ("until mon 14:00"); a time alone ("until 3pm") is today's."""
     if not words:
         raise UserError(f"For how long? Usage: `{USAGE}`")
     first = words[0].lower()
@@ -103,18 +130,34 @@ def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple
             until = now + timedelta(hours=amount) if unit == "hours" else cal.days_later(now, amount * _DAYS[unit])
             return _checked(until, now), used
     today = cal.local_date(now)
-    if first == "until":
+    if first in ("until", "till", "til", "untill"):
         if len(words) < 2:
             raise UserError(f"Until when? e.g. `until 2026-12-03`. Usage: `{USAGE}`")
         day, used = _day(words[1:], today)
         used += 1
+        if day is None:  # "until 3pm": today, at that time
+            at, said = _time_of_day(words[1:])
+            if at is not None:
+                until = cal.at_local(today, at)
+                if until <= now:
+                    raise UserError(
+                        f"{at:%H:%M} has passed for this customer (it is {cal.local_datetime(now):%H:%M} there). "
+                        f"Usage: `{USAGE}`"
+                    )
+                return _checked(until, now), said + 1
     else:
         day, used = _day(words, today)
     if day is None:
         raise UserError(
-            f"'{' '.join(words[:used])}' is not a snooze: use 2d, 1w, tomorrow, until fri, until Dec 3 or "
-            f"until 2026-12-03. Usage: `{USAGE}`"
+            f"'{' '.join(words[:used])}' is not a snooze: use 2d, 1w, tomorrow, until fri, until next week, "
+            f"until Dec 3 (at 2pm) or until 2026-12-03. Usage: `{USAGE}`"
         )
+    at, said = _time_of_day(words[used:])
+    if at is not None:  # "until mon 14:00": then, on the customer's clock, not that morning
+        until = cal.at_local(day, at)
+        if until <= now:
+            raise UserError(f"{day.isoformat()} {at:%H:%M} is not in the future for this customer.")
+        return _checked(until, now), used + said
     if day <= today:
         raise UserError(f"{day.isoformat()} is not in the future for this customer (today is {today.isoformat()}).")
     return _checked(cal.at_local(day, time(0)), now), used
