@@ -27,7 +27,7 @@ from handlers.ids import (
     BOUNDARY_TEXT,
     BOUNDARY_VALUE,
 )
-from handlers.parsing import unescape
+from handlers.parsing import readable_markup, unescape
 from storage.boundaries import BoundaryRecord
 from storage.models import Customer
 
@@ -446,7 +446,8 @@ def renegotiate_modal(customer: Customer, record: BoundaryRecord, *, metadata: d
                     "action_id": BOUNDARY_TEXT,
                     "multiline": True,
                     "max_length": rules.MAX_TEXT_LENGTH,
-                    "initial_value": unescape(rule.text),  # stored as Slack escapes it; shown as typed
+                    # Stored as Slack escapes it; shown as typed, its people and channels as Slack writes them.
+                    "initial_value": unescape(readable_markup(rule.text)),
                 },
             },
             {

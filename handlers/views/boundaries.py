@@ -20,7 +20,7 @@ from handlers.blocks.boundaries import escalation_blocks
 from handlers.boundaries_hooks import require_boundary, require_boundary_change
 from handlers.home_publisher import request_home_refresh
 from handlers.ids import BOUNDARY_KIND, BOUNDARY_TEXT, BOUNDARY_VALUE
-from handlers.parsing import escape
+from handlers.parsing import escape_keeping_mentions
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
@@ -67,8 +67,9 @@ def submit_renegotiation(
     # A bad text and a bad value are shown together, each next to its field.
     problems: list[UserError] = []
     broadcast = rules.broadcast_in(text)
-    # A plain_text input gives what the user typed; stored boundary text is mrkdwn-safe, as Slack escapes it.
-    text = escape(text)
+    # A plain_text input gives what the user typed; stored boundary text is mrkdwn-safe, as Slack escapes it. The
+    # people and channels it names (shown in the form as Slack writes them) stay mentions, as they were typed.
+    text = escape_keeping_mentions(text)
     if not text.strip():
         problems.append(UserError("Say what you now agree.", field="text"))
     elif broadcast is not None:  # the text is restated in the customer's channel

@@ -3,8 +3,16 @@ every message read back from the fake Slack."""
 
 from __future__ import annotations
 
+from bot.settings import Settings
+from handlers.ids import (
+    BOUNDARY_DECIDE_RENEGOTIATE,
+    BOUNDARY_KIND,
+    BOUNDARY_RENEGOTIATE_MODAL,
+    BOUNDARY_TEXT,
+    BOUNDARY_VALUE,
+)
 from storage.store import Store
-from tests.e2e.test_boundaries import FIRST, acme, ephemeral, ny, records
+from tests.e2e.test_boundaries import FIRST, acme, channel_posts, ephemeral, ny, records, tick
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import BotServer, FakeClock
@@ -44,3 +52,44 @@ def test_a_reply_time_written_out_in_words_in_the_note_is_measured_against_the_a
     assert [s.note for s in records(store)[0].rule.slips][1:] == [
         "The customer's reply took 7 days (5 business days); agreed: within 1 business day."
     ]
+
+
+def test_renegotiated_terms_keep_the_channel_and_the_people_the_agreement_names(
+    slack: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """An agreement naming a channel and a person (`<#C0AP|acme-partners>`, `<@U0002|sam>`, as Slack sends them)
+    was renegotiated from its escalation: the form's words were escaped whole, so the next reminder told the customer
+    "Requests go in <#C0AP|acme-partners>…" as raw text, no channel link, no mention — even with the words unchanged."""
+    clock.set(ny(2026, 11, 25, 10))
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    typed = "Requests go in <#C0AP|acme-partners>, not DMs to <@U0002|sam> &amp; co"
+    ephemeral(slack.command(f'boundary acme add "{typed}" kind=channel value=<#C0AP|acme-partners>'))
+    ephemeral(slack.command("boundary acme activate 1"))
+    for n in range(3):
+        clock.advance(hours=1)
+        ephemeral(slack.command(f"boundary acme slip 1 a DM again ({n + 1})"))
+    tick(store, settings, clock.now)
+    (asked,) = [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
+    message = {"type": "message", "ts": "1764600000.000500", "text": "", "blocks": asked["blocks"]}
+    slack.block_action(BOUNDARY_DECIDE_RENEGOTIATE, value=str(records(store)[0].id), message=message, channel_id="DD")
+    (opened,) = fake_slack.calls_to("views.open")
+    fields = {b["block_id"]: b["element"] for b in opened.params["view"]["blocks"] if b["type"] == "input"}
+    shown = fields["text"]["initial_value"]
+    assert shown == "Requests go in <#C0AP|acme-partners>, not DMs to <@U0002|sam> & co", shown  # as typed
+
+    now_agreed = shown.replace(", not DMs", " by noon, not DMs")  # the owner edits the words around them
+    values = {
+        "text": {BOUNDARY_TEXT: {"type": "plain_text_input", "value": now_agreed}},
+        "kind": {BOUNDARY_KIND: {"type": "static_select", "selected_option": {"value": "channel"}}},
+        "value": {BOUNDARY_VALUE: {"type": "plain_text_input", "value": fields["value"]["initial_value"]}},
+    }
+    metadata = opened.params["view"]["private_metadata"]
+    assert slack.view_submission(BOUNDARY_RENEGOTIATE_MODAL, values, private_metadata=metadata).status == 200
+    bot.settle()
+    agreed = "Requests go in <#C0AP|acme-partners> by noon, not DMs to <@U0002|sam> &amp; co"
+    assert records(store)[0].rule.text == agreed, records(store)[0].rule.text
+
+    for at in (ny(2026, 11, 30, 8, 59), ny(2026, 11, 30, 9, 1)):
+        tick(store, settings, at)
+    (reminder,) = channel_posts(fake_slack, "C0ACME")
+    assert reminder["text"] == f"A reminder of how we work together: {agreed}.", reminder["text"]
