@@ -172,9 +172,11 @@ def require_customer(
     name_of: Callable[[T], str],
     usage: str,
     shown: Callable[[str], str] = str,
+    label_of: Callable[[T], str] | None = None,
 ) -> tuple[T, list[str]]:
     """Like match_customer, but a miss becomes a friendly UserError; `shown` puts a name into its text (the caller
-    knows the text is Slack's mrkdwn, where a name is shown as typed)."""
+    knows the text is Slack's mrkdwn, where a name is shown as typed), `label_of` the name a candidate is shown by
+    when it is not the one matched (a name matched without its emoji is named with it)."""
     if not words:
         raise UserError(f"Which customer? Usage: `{usage}`")
     match = match_customer(customers, words, name_of=name_of)
@@ -182,7 +184,7 @@ def require_customer(
         return match.customer, match.rest
     typed = words[0]
     if match.candidates:
-        names = ", ".join(f"*{shown(name_of(c))}*" for c in match.candidates[:CANDIDATES_NAMED])
+        names = ", ".join(f"*{shown((label_of or name_of)(c))}*" for c in match.candidates[:CANDIDATES_NAMED])
         # A busy team's "acme" may match 60 names: say how many the first ten leave out, not only those ten.
         more = len(match.candidates) - CANDIDATES_NAMED
         names += f" and {more} more" if more > 0 else ""

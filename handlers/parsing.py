@@ -308,8 +308,27 @@ _MOOD_EMOJI = {
     "💛": "yellow",
     "🔴": "red",
     "❤️": "red",
+    # The emoji above as a phone's keyboard types them, rather than Slack's :shortcodes:
+    "✅": "green",
+    "👍": "green",
+    "🙂": "green",
+    "😀": "green",
+    "😃": "green",
+    "😄": "green",
+    "🟠": "yellow",
+    "🧡": "yellow",
+    "😕": "yellow",
+    "🙁": "yellow",
+    "⚠️": "yellow",
+    "⚠": "yellow",
+    "😐": "yellow",
+    "❤": "red",
+    "🚨": "red",
+    "🔥": "red",
+    "👎": "red",
+    "😞": "red",
 }
-_SKIN_TONE = re.compile(r"(?<=:):skin-tone-[2-6]:$")
+_SKIN_TONE = re.compile(r"(?<=:):skin-tone-[2-6]:$|[\U0001F3FB-\U0001F3FF]")
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,17 @@ class CustomerQueries(WorkspaceQueries):
         customers = [detached(Customer, dict(zip(_CUSTOMER_COLUMNS, row[:-1], strict=True))) for row in rows]
         return customers, any(row[-1] for row in rows)
 
+    def customers_with_a_word_from(self, *, team_id: str, prefix: str) -> list[Customer]:
+        """The team's customers, archived ones too, with a later word of their name starting with `prefix` (a
+        name_key): "🇯🇵 Tokyo Trading" for "tokyo", which customers_named_and_renamed_from cannot find. A superset,
+        checked in Python after (the lookup keeps the names that start with decoration)."""
+        with self.session() as session:
+            query = select(Customer).where(
+                Customer.team_id == team_id,
+                col(Customer.name_key).like("% " + _like_prefix(prefix), escape="/"),
+            )
+            return list(session.exec(query.order_by(Customer.name_key)))
+
     def customers_in_channel(self, *, team_id: str, channel_id: str, include_archived: bool = False) -> list[Customer]:
         with self.session() as session:
             query = select(Customer).where(Customer.team_id == team_id, Customer.channel_id == channel_id)

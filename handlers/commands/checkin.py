@@ -16,7 +16,7 @@ from bot.settings import Settings
 from domain.boundaries import reply_days, reply_time_said
 from domain.checkins import alerted_at_once, channel_gone, channel_summary_tz, parse_due_date
 from domain.errors import UserError
-from handlers.blocks import command_name, mood_label
+from handlers.blocks import command_name, mood_label, mrkdwn_name
 from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
@@ -68,6 +68,9 @@ def _flag_with_unit(words: Sequence[str]) -> tuple[tuple[str, str], int] | None:
     ):
         return (flag[0], f"{flag[1]} {words[1]} {words[2]}"), 3
     return None
+
+
+_DASHES = frozenset({"-", "–", "—", "--"})
 
 
 def _refuse(problem: str) -> UserError:
@@ -149,6 +152,35 @@ def _customer_first(call: CommandCall, words: list[tuple[str, int]]) -> str:
     return f"/partner checkin {name} {mood} {rest}".rstrip()
 
 
+def _shorter_reading(call: CommandCall, words: list[tuple[str, int]], used: int) -> tuple[Customer, int] | None:
+    """With Beta and Beta Green, `checkin beta green all fine` reads as Beta Green with no mood: the customer a shorter
+    start of the words names whole, a mood following it (Beta, green), and how many words it takes; None if none."""
+    for k in range(used - 1, 0, -1):
+        if parse_mood(words[k][0]) is None:
+            continue
+        try:
+            other, rest = find_customer(call.store, team_id=call.team_id, words=[w for w, _ in words[:k]], usage=USAGE)
+        except UserError:
+            continue
+        if not rest:
+            return other, k
+    return None
+
+
+def _two_readings(
+    call: CommandCall, words: list[tuple[str, int]], used: int, customer: Customer, shorter: tuple[Customer, int]
+) -> UserError:
+    """Either customer may be meant, and a check-in can't be taken back: the user picks, with both ready to copy."""
+    other, k = shorter
+    as_other = f"/partner checkin {command_name(other.name)} {call.args[words[k - 1][1] :].strip()}"
+    as_longer = f"/partner checkin {command_name(customer.name)} <mood> {call.args[words[used - 1][1] :].strip()}"
+    return UserError(
+        f"'{words[used][0]}' is not a mood, so this reads as *{mrkdwn_name(customer.name)}* with none. "
+        f"For *{mrkdwn_name(other.name)}* ({words[k][0]}): `{as_other}`; "
+        f"for *{mrkdwn_name(customer.name)}*, its mood after the name: `{as_longer}`"
+    )
+
+
 def checkin(call: CommandCall) -> Reply:
     if not call.args.strip():
         # Typed in a customer's channel, the form names that customer, as the message shortcut's does there.
@@ -175,13 +207,19 @@ def checkin(call: CommandCall) -> Reply:
     used = len(words) - len(rest)
     if rest and parse_mood(rest[0]) is None and (is_undo(rest[0]) or is_fix(rest[0])):  # `checkin acme undo`
         raise UserError(checkin_mend(customer.name))
-    correction = ""
+    correction, call_first = "", False
     if len(rest) > 1 and rest[0].lower().rstrip(":") == "correction" and parse_mood(rest[1]) is not None:
         # `checkin acme correction: red …`: the mood typed after the word that says the check-in corrects one
         correction, rest, used = rest[0], rest[1:], used + 1
+    elif len(rest) > 1 and rest[0].lower().rstrip(",:") == "call" and parse_mood(rest[1]) is not None:
+        call_first, rest, used = True, rest[1:], used + 1  # `checkin acme call green …`, as people say it
+    elif len(rest) > 1 and rest[0] in _DASHES and parse_mood(rest[1]) is not None:
+        rest, used = rest[1:], used + 1  # `checkin acme corp — green: …`: a dash between them, as in a sentence
+    elif rest and parse_mood(rest[0]) is None and (shorter := _shorter_reading(call, words, used)) is not None:
+        raise _two_readings(call, words, used, customer, shorter)
     mood = require_mood(rest[0] if rest else None, USAGE)
     typed = read_checkin_text(call.args[words[used][1] :])  # everything after the mood
-    kind, flags, note = typed.kind, typed.flags, typed.note
+    kind, flags, note = "call" if call_first else typed.kind, typed.flags, typed.note
     if correction and note:
         note = f"{correction} {note}"  # stored as `<mood> correction: <note…>` stores it
     if not note:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from domain.customers import folded_key, match_customer, name_key, require_customer, strip_accents
 from domain.errors import UserError
@@ -11,6 +12,8 @@ from handlers.blocks import command_name, is_row_id, mrkdwn_name
 from handlers.parsing import parse_channel, parse_mood, typed_domain, unescape, unquote_words
 from storage.models import Customer
 from storage.store import Store
+
+T = TypeVar("T")
 
 
 def find_customer(
@@ -23,7 +26,8 @@ def find_customer(
     named by its channel (`<#C0123|acme>`, as Slack escapes a picked #channel). The words after the customer
     come back as they were given.
     """
-    channel = parse_channel(words[0]) if words else None
+    # `checkin <#C0123|acme>, green …`: the punctuation of a sentence after the channel, as after a name.
+    channel = parse_channel(words[0].rstrip(",.:;!?") if words[0].startswith("<#") else words[0]) if words else None
     if channel is not None and channel.id is not None:
         in_channel = store.customers_in_channel(team_id=team_id, channel_id=channel.id, include_archived=True)
         by_channel = [c for c in in_channel if (c.archived_at is not None) == archived]
@@ -107,6 +111,16 @@ def find_customer(
         # the miss, told with every name
         require_customer(customers, words, name_of=lambda c: c.name, usage=usage, shown=mrkdwn_name)
         raise
+    customer, rest = _beside_decorated(
+        store,
+        team_id=team_id,
+        prefix=prefix,
+        named=[c for c in named if (c.archived_at is not None) == archived],
+        words=words,
+        found=(customer, rest),
+        archived=archived,
+        usage=usage,
+    )
     live = [c for c in named if c.archived_at is None]
     # Not when the words as typed read on as a check-in's mood: with Acme and Acme Green, `acme green, fine` is Acme.
     mood_follows = bool(rest) and parse_mood(rest[0]) is not None
@@ -140,6 +154,47 @@ def find_customer(
     return customer, given[len(given) - len(rest) :]
 
 
+def _beside_decorated(
+    store: Store,
+    *,
+    team_id: str,
+    prefix: str,
+    named: list[Customer],
+    words: list[str],
+    found: tuple[Customer, list[str]],
+    archived: bool,
+    usage: str,
+) -> tuple[Customer, list[str]]:
+    """The customer `words` name once the names starting with an emoji are read without it, as a miss reads them:
+    with Tokyo Bank and 🇯🇵 Tokyo Trading, `checkin tokyo trading green …` is Tokyo Trading (not Tokyo Bank with the
+    mood "trading") and `checkin tokyo green …` is either, so it is asked, not logged on Tokyo Bank. A name matched
+    whole and followed by a mood (or by nothing) is taken as it is: those are not even looked for."""
+    customer, rest = found
+    used = len(words) - len(rest)
+    if name_key(" ".join(words[:used])) == name_key(customer.name) and (not rest or parse_mood(rest[0]) is not None):
+        return found
+    decorated = [
+        c
+        for c in store.customers_with_a_word_from(team_id=team_id, prefix=prefix)
+        if (c.archived_at is not None) == archived and undecorated(c.name) != c.name
+    ]
+    if not decorated:
+        return found
+    # A name as typed comes first: "Tokyo Trading" beside "🇯🇵 Tokyo Trading" is the one typed whole.
+    entries = [(c.name, c) for c in named] + [(undecorated(c.name), c) for c in decorated]
+    match = match_customer(entries, words, name_of=lambda e: e[0])
+    if match.customer is not None and match.rest and parse_mood(match.rest[0]) is not None:
+        return match.customer[1], match.rest
+    taken = len(words) - len(match.rest) if match.customer is not None else 0
+    punctuated = _through_punctuation(entries, words, used=taken, name_of=lambda e: e[0])
+    if punctuated is not None:  # `checkin tokyo trading, green …`
+        return punctuated[0][1], list(words[punctuated[1] :])
+    entry, rest = require_customer(
+        entries, words, name_of=lambda e: e[0], label_of=lambda e: e[1].name, usage=usage, shown=mrkdwn_name
+    )
+    return entry[1], rest
+
+
 # Emoji (or Slack :shortcodes:) and the space after them, at the start of a name.
 _DECORATION = re.compile(r"^(?::[\w+-]+:|[^\w\s])+\s+")
 
@@ -150,23 +205,28 @@ def undecorated(name: str) -> str:
 
 
 def _through_punctuation(
-    customers: Sequence[Customer],
+    customers: Sequence[T],
     words: Sequence[str],
     *,
     used: int,
-    name_of: Callable[[Customer], str] = lambda c: c.name,
-) -> tuple[Customer, int] | None:
+    name_of: Callable[[T], str] = lambda c: c.name,  # type: ignore[attr-defined]
+) -> tuple[T, int] | None:
     """`checkin acme, green …`, `show acme.`, `checkin acme corp: green …`: the customer whose name ends where a word
     typed with sentence punctuation after it ends, and how many words it takes, when that is more than the `used`
     words matched as typed (a name holding the punctuation, "Acme Inc.", matches as typed); None otherwise."""
     bare = [w.rstrip(",.:;!?") or w for w in words]
     if bare == list(words):
         return None
-    found = match_customer(customers, bare, name_of=name_of)
-    taken = len(words) - len(found.rest)
-    if found.customer is None or taken <= used or bare[taken - 1] == words[taken - 1]:
-        return None
-    return found.customer, taken
+    # The name must end at the punctuation: with Beta and Beta Green, `beta, green …` is Beta, though "beta green"
+    # is a longer name. Longest first, and no further than the longest name's words (not through a whole note).
+    most = max((len(name_of(c).split()) for c in customers), default=0)
+    for taken in range(min(len(words), most), used, -1):
+        if bare[taken - 1] == words[taken - 1]:
+            continue
+        found = match_customer(customers, bare[:taken], name_of=name_of)
+        if found.customer is not None and not found.rest:
+            return found.customer, taken
+    return None
 
 
 def words_and_offsets(text: str) -> list[tuple[str, int]]:

@@ -1,0 +1,125 @@
+"""End to end, session 19: check-ins and customer commands where two names read alike — a name after an emoji beside
+a plain one sharing its first word, a name that is another's plus a mood word — and a list page past the last."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.store import Store
+from tests.e2e.test_foundation import add_acme, ephemeral
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer
+
+
+def names_of_checkins(store: Store) -> list[tuple[str, str, str]]:
+    names = {c.id: c.name for c in store.customers(team_id=TEAM_ID)}
+    return [(names[c.customer_id], c.mood, c.note) for c in store.checkins(team_id=TEAM_ID)]
+
+
+def test_a_prefix_shared_with_a_name_after_an_emoji_is_asked_not_guessed(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    """With Tokyo Bank and 🇯🇵 Tokyo Trading, `checkin tokyo green …` was logged on Tokyo Bank without a word, and
+    `checkin tokyo trading green …` was refused ("'trading' is not a mood"), as `show tokyo trading` was."""
+    ephemeral(slack.command("add Tokyo Bank"))
+    ephemeral(slack.command("add 🇯🇵 Tokyo Trading"))
+    text = ephemeral(slack.command("checkin tokyo green all fine"))
+    assert "matches more than one customer" in text and "*Tokyo Bank*" in text, text
+    assert "*🇯🇵 Tokyo Trading*" in text, text
+    assert text.endswith("You typed: `/partner checkin tokyo green all fine`"), text
+    assert store.checkins(team_id=TEAM_ID) == []
+
+    text = ephemeral(slack.command("checkin tokyo trading green all fine"))
+    assert "Logged a green check-in for *🇯🇵 Tokyo Trading*: all fine" in text, text
+    text = ephemeral(slack.command("checkin TOKYO TRADING, yellow: pricing"))
+    assert "Logged a yellow check-in for *🇯🇵 Tokyo Trading*: pricing" in text, text
+    assert ephemeral(slack.command("show tokyo trading")).startswith("🇯🇵 Tokyo Trading:")
+    assert "Logged a red check-in for *Tokyo Bank*" in ephemeral(slack.command("checkin tokyo bank red churn"))
+    assert names_of_checkins(store) == [
+        ("Tokyo Bank", "red", "churn"),
+        ("🇯🇵 Tokyo Trading", "yellow", "pricing"),
+        ("🇯🇵 Tokyo Trading", "green", "all fine"),
+    ]
+    bot.settle()
+
+
+def test_a_plain_name_typed_whole_still_beats_one_after_an_emoji(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    ephemeral(slack.command("add Tokyo"))
+    ephemeral(slack.command("add 🇯🇵 Tokyo Trading"))
+    assert "for *Tokyo*:" in ephemeral(slack.command("checkin tokyo green fine"))
+    assert "for *🇯🇵 Tokyo Trading*:" in ephemeral(slack.command("checkin tokyo trading green fine"))
+    assert "Archived *🇯🇵 Tokyo Trading*" in ephemeral(slack.command("archive tokyo trading"))
+    assert "Restored *🇯🇵 Tokyo Trading*" in ephemeral(slack.command("restore tokyo trading"))
+    bot.settle()
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["checkin beta green all fine", "checkin Beta Green call all fine", "checkin beta green  fine next=fri"],
+)
+def test_a_name_that_is_another_plus_a_mood_word_asks_which_with_both_to_copy(
+    slack: SlackRequests, store: Store, typed: str
+) -> None:
+    """With Beta and Beta Green, `checkin beta green all fine` answered "'all' is not a mood": nothing said it was
+    read as Beta Green, nor how to log Beta's green check-in."""
+    ephemeral(slack.command("add Beta"))
+    ephemeral(slack.command("add Beta Green"))
+    text = ephemeral(slack.command(typed))
+    assert "so this reads as *Beta Green* with none" in text, text
+    after = typed.split(maxsplit=3)[3]
+    assert f"For *Beta* ({typed.split()[2]}): `/partner checkin Beta {typed.split(maxsplit=2)[2]}`" in text, text
+    assert f"for *Beta Green*, its mood after the name: `/partner checkin Beta Green &lt;mood&gt; {after}`" in text
+    assert text.endswith(f"You typed: `/partner {typed}`"), text
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
+def test_beta_green_with_its_own_mood_and_beta_with_a_comma_are_logged(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    ephemeral(slack.command("add Beta"))
+    ephemeral(slack.command("add Beta Green"))
+    assert "for *Beta Green*: all fine" in ephemeral(slack.command("checkin beta green green all fine"))
+    assert "for *Beta*: fine" in ephemeral(slack.command("checkin beta, green fine"))
+    assert "for *Beta Green*: meh" in ephemeral(slack.command("checkin beta green red meh"))
+    bot.settle()
+
+
+def test_call_typed_before_the_mood_is_a_call(slack: SlackRequests, store: Store, bot: BotServer) -> None:
+    """`checkin acme call green …` was refused with "'call' is not a mood"."""
+    ephemeral(slack.command("add Acme Corp"))
+    text = ephemeral(slack.command("checkin acme call green went through the roadmap"))
+    assert "Logged a green call check-in for *Acme Corp*: went through the roadmap" in text, text
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.kind, entry.mood, entry.note) == ("call", "green", "went through the roadmap")
+    bot.settle()
+
+
+@pytest.mark.parametrize(
+    ("typed", "mood", "note"),
+    [
+        ("checkin <#C0ACME|acme>, green fine", "green", "fine"),
+        ("checkin <#C0ACME>: red: outage", "red", "outage"),
+        ("checkin acme corp — green: fine", "green", "fine"),
+        ("checkin acme - yellow pricing questions", "yellow", "pricing questions"),
+        ("checkin acme 👍 renewal signed", "green", "renewal signed"),
+        ("checkin acme 👍🏽 renewal signed", "green", "renewal signed"),
+        ("checkin acme ⚠️ slow replies", "yellow", "slow replies"),
+        ("checkin acme 🙁 slow replies", "yellow", "slow replies"),
+        ("checkin acme 🚨 outage", "red", "outage"),
+        ("checkin acme 👎 outage", "red", "outage"),
+    ],
+)
+def test_a_check_in_typed_as_a_sentence_or_with_a_phones_emoji_is_logged(
+    slack: SlackRequests, store: Store, bot: BotServer, typed: str, mood: str, note: str
+) -> None:
+    """`<#C0ACME|acme>, green …` answered "No customer matches '<#C0ACME|acme>,'" (a name followed by a comma is read);
+    `acme corp — green: …` "'—' is not a mood"; and 👍 or 🚨 typed on a phone "'👍' is not a mood", though
+    `:+1:` and `:rotating_light:` are moods."""
+    add_acme(slack)
+    text = ephemeral(slack.command(typed))
+    assert "Logged" in text and "*Acme Corp*" in text, text
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.mood, entry.note) == (mood, note)
+    bot.settle()
