@@ -59,6 +59,7 @@ _HOW_LATE = re.compile(
     r"(?:(?:business|working|work)\s+)?(?:days?|d|hours?|hrs?|h|minutes?|mins?|weeks?|wks?|w)(?![^\s,.;:!?])",
     re.IGNORECASE,
 )
+_QUOTED = re.compile(QUOTED_PHRASE)
 # `response=…` (or `reply=`) is a response-time agreement's value: kind=response_time value=… in one.
 _RESPONSE_OPTIONS = ("response", "reply")
 
@@ -69,7 +70,10 @@ ACTIONS = ("add", "list", *_NUMBERED)
 
 def parse_add(raw: str) -> tuple[str, str | None, str | None]:
     """(text, kind, value) from `"<text>" kind=… value=…`; the text may also go unquoted before the options."""
-    if raw.strip()[:1] in tuple(AGREEMENT_QUOTE_OPENERS):
+    opener = raw.strip()[:1]
+    # Straight single quotes around whole words quote it too ('We reply the same day'), as they quote a name; an
+    # apostrophe never does (`We don't call after 5pm` is the text as typed).
+    if opener in tuple(AGREEMENT_QUOTE_OPENERS) or (opener == "'" and _QUOTED.match(raw.strip())):
         text, rest = split_quoted(raw, ADD_USAGE, agreement=True)
     else:
         first_option = _OPTION.search(raw)

@@ -93,3 +93,20 @@ def test_renegotiated_terms_keep_the_channel_and_the_people_the_agreement_names(
         tick(store, settings, at)
     (reminder,) = channel_posts(fake_slack, "C0ACME")
     assert reminder["text"] == f"A reminder of how we work together: {agreed}.", reminder["text"]
+
+
+def test_an_agreement_in_straight_single_quotes_is_restated_without_them(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """`add 'We reply the same day'` kept the quotes as part of the agreement, so the customer's channel was told
+    "A reminder of how we work together: 'We reply the same day'." (a name in those quotes is read without them);
+    an apostrophe is still part of the words."""
+    added = ephemeral(acme.command("boundary acme add 'We reply the same day' kind=custom"))
+    assert "Proposed “We reply the same day” (custom)" in added, added
+    ephemeral(acme.command("boundary acme add We don't call after 5pm"))
+    assert [r.rule.text for r in records(store)[2:]] == ["We reply the same day", "We don't call after 5pm"]
+    ephemeral(acme.command("boundary acme activate 3"))
+    for at in (ny(2026, 11, 30, 8, 59), ny(2026, 11, 30, 9, 1)):
+        tick(store, settings, at)
+    (reminder,) = channel_posts(fake_slack, "C0ACME")
+    assert reminder["text"] == "A reminder of how we work together: We reply the same day.", reminder["text"]
