@@ -225,10 +225,20 @@ def list_message(
     total: int,
     now: datetime,
     empty: str = NO_MATCH,
+    asked: int | None = None,
 ) -> dict[str, Any]:
-    """One page of the compact list (text + blocks), well under Slack's 50 blocks per message."""
+    """One page of the compact list (text + blocks), well under Slack's 50 blocks per message. `asked` is the page
+    asked for: past the last one, the last is shown and says so, rather than passing for the page asked."""
     count = f"{total} customer{'s' if total != 1 else ''}"
     blocks: list[dict[str, Any]] = [section(f"*{title}* — {count}")]
+    beyond = ""
+    if asked is not None and asked > pages and rows:
+        beyond = (
+            f"There is no page {asked}: the list fits on one page."
+            if pages == 1
+            else f"There is no page {asked}: the list has {pages} pages, and this is the last."
+        )
+        blocks.append(context(beyond))
     lines: list[str] = []
     for row in rows:
         customer = row.customer
@@ -261,7 +271,7 @@ def list_message(
         if page < pages:
             buttons.append(button("Next", LIST_PAGE, json.dumps({"args": args, "page": page + 1})))
         blocks.append({"type": "actions", "block_id": "list_pages", "elements": buttons})
-    text = f"{title} — {count} (page {page} of {pages})\n" + "\n".join(lines)
+    text = f"{title} — {count} (page {page} of {pages})\n" + (f"{beyond}\n" if beyond else "") + "\n".join(lines)
     return {"text": truncate(text, 3000), "blocks": blocks}
 
 

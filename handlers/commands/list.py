@@ -245,7 +245,15 @@ def list_page(
         title += f" in tier {tier_text(wanted.tier)}"
     rows = customer_rows(store, settings, team_id=team_id, customers=shown, now=now)
     return list_message(
-        rows=rows, title=title, args=wanted.args, page=current, pages=pages, total=len(customers), now=now, empty=empty
+        rows=rows,
+        title=title,
+        args=wanted.args,
+        page=current,
+        pages=pages,
+        total=len(customers),
+        now=now,
+        empty=empty,
+        asked=page or wanted.page,
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from storage.store import Store
 from tests.e2e.test_foundation import add_acme, ephemeral
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, BotServer
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 
 def names_of_checkins(store: Store) -> list[tuple[str, str, str]]:
@@ -96,6 +96,19 @@ def test_call_typed_before_the_mood_is_a_call(slack: SlackRequests, store: Store
     bot.settle()
 
 
+@pytest.mark.parametrize("typed", ["list page=2", "list all page=9", "LIST PAGE=2"])
+def test_a_page_past_the_last_says_so(slack: SlackRequests, typed: str) -> None:
+    """`list page=2` with one page showed page 1 as if it were page 2."""
+    ephemeral(slack.command("add Acme Corp"))
+    body = slack.command(typed).json()
+    page = typed.split("=")[1]
+    assert f"There is no page {page}: the list fits on one page." in body["text"], body["text"]
+    assert any(f"There is no page {page}" in str(b) for b in body["blocks"])
+    assert "*Acme Corp*" in str(body["blocks"])
+    plain = slack.command("list").json()
+    assert "There is no page" not in str(plain)
+
+
 @pytest.mark.parametrize(
     ("typed", "mood", "note"),
     [
@@ -123,3 +136,14 @@ def test_a_check_in_typed_as_a_sentence_or_with_a_phones_emoji_is_logged(
     (entry,) = store.checkins(team_id=TEAM_ID)
     assert (entry.mood, entry.note) == (mood, note)
     bot.settle()
+
+
+def test_a_page_past_the_last_of_several_shows_the_last_and_says_so(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    for n in range(25):
+        store.add_customer(team_id=TEAM_ID, name=f"Customer {n:02}", created_by="U0001", now=clock.now)
+    body = slack.command("list page=5").json()
+    assert "There is no page 5: the list has 2 pages, and this is the last." in body["text"], body["text"]
+    assert "(page 2 of 2)" in body["text"] and "*Customer 24*" in str(body["blocks"])
+    assert "There is no page" not in str(slack.command("list page=2").json())
