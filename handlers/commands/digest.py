@@ -16,7 +16,7 @@ from handlers.blocks import context
 from handlers.blocks.digest import digest_blocks, digest_text
 from handlers.commands.add import user_timezone
 from handlers.commands.base import CommandCall, Reply
-from handlers.commands.export import open_dm, run_after_ack
+from handlers.commands.export import open_dm, run_after_ack, why_not_sent
 from handlers.parsing import parse_channel, parse_key_value, tokenize
 from handlers.permissions import require_workspace_admin
 from schedules.digest import (
@@ -202,12 +202,15 @@ def send_chart_to_dm(
         # the upload URL answered something other than 200
         error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
         logger.warning("digest chart for %s not sent: %s", user_id, error)
-        # The answer promised a chart in the DM: say it is not coming rather than leave them waiting.
+        # The answer promised a chart in the DM: say it is not coming rather than leave them waiting, in words (as a
+        # refused export is told), not Slack's code.
+        again = "/partner digest mine"
+        why = why_not_sent(e, again=again)
+        if again not in why:  # a refusal for the operator to fix first
+            why += f" Once it is fixed, ask again with `{again}`."
         try:
             client.chat_postMessage(
-                channel=dm or user_id,
-                text=f"Sorry — I couldn't send your digest's health chart ({error}). "
-                "Ask again with `/partner digest mine` in a moment.",
+                channel=dm or user_id, text=f"Sorry — I couldn't send your digest's health chart: {why}"
             )
         except (SlackApiError, OSError):
             logger.warning("could not tell %s that the digest chart failed", user_id)

@@ -213,9 +213,10 @@ _ASK_THE_OPERATOR = "Please tell whoever runs Partner: `partner-bot doctor` show
 _NOT_ALLOWED = frozenset({"missing_scope", "not_allowed_token_type", "no_permission", "restricted_action"})
 
 
-def why_not_sent(error: Exception) -> str:
-    """Why the export's files did not reach the DM, for a person: what happened and what to do, not Slack's code
-    (the log keeps the code). A lasting refusal is not met with "try again"."""
+def why_not_sent(error: Exception, again: str = "/partner export") -> str:
+    """Why files (an export's, the digest's chart) did not reach the DM, for a person: what happened and what to do,
+    not Slack's code (the log keeps the code); `again` is the command that asks again. A lasting refusal is not met
+    with "try again"."""
     status = error.response.status_code if isinstance(error, SlackApiError) else None
     code = str(error.response.get("error") or "") if isinstance(error, SlackApiError) else ""
     if code in TOKEN_REFUSED or code == TEAM_ACCESS_REVOKED:
@@ -223,10 +224,10 @@ def why_not_sent(error: Exception) -> str:
     if code in _NOT_ALLOWED:
         return f"Slack doesn't allow Partner to send files here. {_ASK_THE_OPERATOR}"
     if status == 429 or code == "ratelimited":
-        return "Slack is busy and asked me to slow down. Ask again with `/partner export` in a few minutes."
+        return f"Slack is busy and asked me to slow down. Ask again with `{again}` in a few minutes."
     if not isinstance(error, SlackApiError) or (status or 0) >= 500 or code in TRANSIENT:
         # A timeout, a dropped connection, the file server's refusal (SlackRequestError), Slack's own 5xx.
-        return "Slack had a problem on its side just now. Ask again with `/partner export` in a moment."
+        return f"Slack had a problem on its side just now. Ask again with `{again}` in a moment."
     # An answer Partner does not know: Slack's word for it is all there is to go on, for whoever runs Partner.
     return f"Slack turned the files down (it said `{code or status}`). {_ASK_THE_OPERATOR}"
 

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from bot.app import make_client
 from bot.settings import Settings
+from handlers.commands.export import wait_after_ack
 from schedules.digest import plan_digests
 from schedules.sender import send_due_nudges
+from schedules.slack_http import UPLOAD_ATTEMPTS
 from storage.store import Store
-from tests.e2e.test_digest import digest_message
+from tests.e2e.test_digest import digest_message, seed
 from tests.e2e.test_surveys import add_customer, ok, opened, submit
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -73,3 +76,35 @@ def test_a_tier_moved_in_the_hour_the_clocks_change_is_in_one_weekly_digest_exac
         in weekly_digest(store, settings, fake_slack, datetime.fromisoformat(next_digest + "+00:00")),
     ]
     assert told.count(True) == 1, told
+
+
+@pytest.mark.parametrize(
+    ("method", "fault", "named"),
+    [
+        (
+            "upload",
+            {"status": 500, "times": UPLOAD_ATTEMPTS},
+            "Slack had a problem on its side just now. Ask again with `/partner digest mine` in a moment.",
+        ),
+        (
+            "files.completeUploadExternal",
+            {"error": "not_allowed_token_type"},
+            "Slack doesn't allow Partner to send "
+            "files here. Please tell whoever runs Partner: `partner-bot doctor` shows what to fix. Once it is fixed, "
+            "ask again with `/partner digest mine`.",
+        ),
+    ],
+    ids=["file-server-down", "not-allowed"],
+)
+def test_a_digest_chart_slack_refuses_is_told_in_the_dm_in_words_for_people(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, method: str, fault: dict[str, Any], named: str
+) -> None:
+    """`/partner digest mine` promises the chart in the DM; when Slack refused it, the DM said "Sorry — I couldn't
+    send your digest's health chart (SlackRequestError). Ask again…" — a library's class name, and "ask again" for a
+    refusal that asking again never cures. Now it says what happened and what to do, as a refused export does."""
+    seed(store, datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+    fake_slack.fail_next(method, **fault)
+    assert "on its way to your DM" in json.dumps(slack.command("digest mine").json(), ensure_ascii=False)
+    assert wait_after_ack()
+    (told,) = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage")]
+    assert told == f"Sorry — I couldn't send your digest's health chart: {named}", told
