@@ -348,7 +348,7 @@ def parse_mood(token: str) -> Mood | None:
     t = token.strip().lower()
     # `green, kickoff went well` / `red: churn risk`: the punctuation that ends a word in a sentence is not the mood's
     # (read only when the word is no mood as typed: `:+1:` ends with its own colon).
-    for word in dict.fromkeys((t, t.rstrip(",.;!"), t.rstrip(",.;!:"))):
+    for word in dict.fromkeys((t, t.rstrip(",.;!、。，；！"), t.rstrip(",.;!:、。，；！："))):
         if word and (mood := _mood_of(word)) is not None:
             return mood
     return None

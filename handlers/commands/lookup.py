@@ -15,6 +15,9 @@ from storage.store import Store
 
 T = TypeVar("T")
 
+# Punctuation that may end a word of a sentence, in Latin and in CJK script (`東京商事、 green …`).
+_SENTENCE_ENDS = ",.:;!?、。，：；！？"
+
 
 def find_customer(
     store: Store, *, team_id: str, words: Sequence[str], usage: str, archived: bool = False
@@ -27,7 +30,8 @@ def find_customer(
     come back as they were given.
     """
     # `checkin <#C0123|acme>, green …`: the punctuation of a sentence after the channel, as after a name.
-    channel = parse_channel(words[0].rstrip(",.:;!?") if words[0].startswith("<#") else words[0]) if words else None
+    first = words[0] if words else ""
+    channel = parse_channel(first.rstrip(_SENTENCE_ENDS) if first.startswith("<#") else first) if words else None
     if channel is not None and channel.id is not None:
         in_channel = store.customers_in_channel(team_id=team_id, channel_id=channel.id, include_archived=True)
         by_channel = [c for c in in_channel if (c.archived_at is not None) == archived]
@@ -214,7 +218,7 @@ def _through_punctuation(
     """`checkin acme, green …`, `show acme.`, `checkin acme corp: green …`: the customer whose name ends where a word
     typed with sentence punctuation after it ends, and how many words it takes, when that is more than the `used`
     words matched as typed (a name holding the punctuation, "Acme Inc.", matches as typed); None otherwise."""
-    bare = [w.rstrip(",.:;!?") or w for w in words]
+    bare = [w.rstrip(_SENTENCE_ENDS) or w for w in words]
     if bare == list(words):
         return None
     # The name must end at the punctuation: with Beta and Beta Green, `beta, green …` is Beta, though "beta green"

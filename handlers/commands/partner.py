@@ -162,6 +162,10 @@ def route(word: str) -> tuple[Subcommand | None, str | None]:
     word = word.lower()
     if word in _BY_NAME:
         return _BY_NAME[word], None
+    # `help?`, `list.`, `checkin:` — a sentence's punctuation; `?`, `-h`, `--help` as other tools take help
+    bare = "help" if word in ("?", "-h", "--help", "-help") else word.rstrip("?!.:,;")
+    if bare in _BY_NAME:
+        return _BY_NAME[bare], None
     close = difflib.get_close_matches(word, list(_BY_NAME), n=1, cutoff=0.6)
     return None, (_BY_NAME[close[0]].name if close else None)
 

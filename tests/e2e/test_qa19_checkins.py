@@ -147,3 +147,40 @@ def test_a_page_past_the_last_of_several_shows_the_last_and_says_so(
     assert "There is no page 5: the list has 2 pages, and this is the last." in body["text"], body["text"]
     assert "(page 2 of 2)" in body["text"] and "*Customer 24*" in str(body["blocks"])
     assert "There is no page" not in str(slack.command("list page=2").json())
+
+
+@pytest.mark.parametrize(
+    ("typed", "mood", "note"),
+    [
+        ("checkin 東京商事、 green 順調です", "green", "順調です"),
+        ("checkin 東京商事： red、 解約の話", "red", "解約の話"),
+        ("checkin 東京、 yellow。 価格の相談", "yellow", "価格の相談"),
+    ],
+)
+def test_a_check_in_punctuated_as_japanese_is_written_is_logged(
+    slack: SlackRequests, store: Store, bot: BotServer, typed: str, mood: str, note: str
+) -> None:
+    """`checkin 東京商事、 green …` answered "No customer matches '東京商事、'": the ideographic comma ending a name, or a
+    mood, is read off it as `acme, green` reads the Latin one."""
+    ephemeral(slack.command("add 東京商事"))
+    text = ephemeral(slack.command(typed))
+    assert "Logged" in text and "*東京商事*" in text, text
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert (entry.mood, entry.note) == (mood, note)
+    bot.settle()
+
+
+@pytest.mark.parametrize("typed", ["?", "--help", "-h", "help?", "help!", "Help."])
+def test_help_asked_as_other_tools_or_a_sentence_ask_it_is_the_help(slack: SlackRequests, typed: str) -> None:
+    """`/partner ?` answered "I don't know `?`", and `/partner help?` "I don't know `help?`", before the list."""
+    text = ephemeral(slack.command(typed))
+    assert "I don't know" not in text and "/partner checkin" in text, text
+
+
+@pytest.mark.parametrize(("typed", "shown"), [("list.", "All customers"), ("show: acme", "Acme Corp:")])
+def test_a_subcommand_followed_by_punctuation_is_that_subcommand(
+    slack: SlackRequests, typed: str, shown: str
+) -> None:
+    add_acme(slack)
+    text = ephemeral(slack.command(typed))
+    assert text.startswith(shown), text
