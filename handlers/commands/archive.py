@@ -26,9 +26,10 @@ def restored_text(call: CommandCall, customer: Customer) -> str:
     """Restored (often a moment after an archive by mistake): what came back with it, so nobody has to check that
     its owner and cadence are as they were, and when its next nudge comes."""
     owner = f"owner <@{customer.owner_id}>, " if customer.owner_id else ""
+    cadence = f"cadence {cadence_text(customer)}" if customer.cadence else "no cadence"  # not "cadence no cadence"
     return (
         f":leftwards_arrow_with_hook: Restored *{mrkdwn_name(customer.name)}* as it was, with all its check-ins: "
-        f"{owner}cadence {cadence_text(customer)}. {next_nudge_text(call, customer)}"
+        f"{owner}{cadence}. {next_nudge_text(call, customer)}"
         f"{clock_restart_text(call, customer)}"
     )
 

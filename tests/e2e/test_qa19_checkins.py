@@ -184,3 +184,12 @@ def test_a_subcommand_followed_by_punctuation_is_that_subcommand(
     add_acme(slack)
     text = ephemeral(slack.command(typed))
     assert text.startswith(shown), text
+
+
+def test_restoring_a_customer_without_a_cadence_says_so_in_words(slack: SlackRequests) -> None:
+    """The answer read "owner <@U0001>, cadence no cadence."."""
+    ephemeral(slack.command("add Acme Corp"))
+    ephemeral(slack.command("archive acme corp"))
+    text = ephemeral(slack.command("restore acme"))
+    assert "with all its check-ins: owner <@U0001>, no cadence. No nudge is scheduled." in text, text
+    assert "cadence no cadence" not in text
