@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from handlers.blocks.home import HomeState
+from handlers.events.home import saved_home_state
 from handlers.home_publisher import publisher_of, request_home_refresh
-from handlers.ids import HOME_SCOPE, HOME_SHOW
+from handlers.ids import HOME_SCOPE, HOME_SHOW, HOME_TIER
 from storage.store import Store
 from tests.e2e.test_home import DANA, SAM, add_customers, as_text, click
 from tests.fake_slack import FakeSlack
@@ -84,3 +86,47 @@ def test_a_filter_chosen_while_the_database_is_down_leaves_the_home_as_it_was_an
     assert home["blocks"][0] == before["blocks"][0] and home["blocks"][2:] == before["blocks"][1:]
     sent = fake_slack.calls_to("views.publish")[-1].params["view"]
     assert set(json.loads(sent) if isinstance(sent, str) else sent) == {"type", "blocks", "private_metadata"}
+
+
+def selected(view: dict[str, Any], **chosen: str) -> dict[str, Any]:
+    """`view` as Slack sends it back with a click: its selects' current choices in view.state.values (the tab is
+    not redrawn yet, so its private_metadata still says what it was published with)."""
+    values = {HOME_SCOPE: "mine", HOME_SHOW: "all", HOME_TIER: "any", **chosen}
+    state = {
+        "home_filters": {
+            action_id: {
+                "type": "static_select",
+                "selected_option": {"text": {"type": "plain_text", "text": v}, "value": v},
+            }
+            for action_id, v in values.items()
+        }
+    }
+    return {**view, "state": {"values": state}}
+
+
+def test_two_filters_picked_one_after_the_other_before_the_tab_is_redrawn_are_both_kept(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """Dana picks *Whole team*, then at once *At risk only*, before Slack has redrawn the tab: the second click
+    carried the view as first published (*My customers* in its metadata), so her Home came back on *My customers*,
+    at risk only — the scope she had just picked jumped back, while Slack's menu had shown it. Each click now reads
+    every filter as Slack shows it (view.state), and changes the one clicked."""
+    add_customers(store, 3, owner=DANA)
+    add_customers(store, 4, start=100, owner=SAM, health_band="red")
+    slack.event({"type": "app_home_opened", "user": DANA, "channel": "D0001", "tab": "home"})
+    first = fake_slack.published_home[DANA]
+    for action_id, value, shown in [
+        (HOME_SCOPE, "team", selected(first, **{HOME_SCOPE: "team"})),
+        (HOME_SHOW, "risk", selected(first, **{HOME_SCOPE: "team", HOME_SHOW: "risk"})),
+    ]:
+        before = len(fake_slack.calls_to("views.publish"))
+        reply = slack.block_action(
+            action_id, user_id=DANA, view=shown, action_type="static_select", selected_option={"value": value}
+        )
+        assert reply.status == 200
+        fake_slack.wait_for("views.publish", before + 1)
+    bot.settle()
+    home = fake_slack.published_home[DANA]
+    assert chosen(home) == {"scope": "team", "show": "risk", "tier": None, "page": 0}
+    assert "Customer 0100" in as_text(home)
+    assert saved_home_state(store, team_id=TEAM_ID, user_id=DANA) == HomeState(scope="team", show="risk")
