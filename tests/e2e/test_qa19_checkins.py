@@ -160,8 +160,8 @@ def test_a_page_past_the_last_of_several_shows_the_last_and_says_so(
 def test_a_check_in_punctuated_as_japanese_is_written_is_logged(
     slack: SlackRequests, store: Store, bot: BotServer, typed: str, mood: str, note: str
 ) -> None:
-    """`checkin 東京商事、 green …` answered "No customer matches '東京商事、'": the ideographic comma ending a name, or a
-    mood, is read off it as `acme, green` reads the Latin one."""
+    """`checkin 東京商事、 green …` answered "No customer matches '東京商事、'": the ideographic comma ending a
+    name, or a mood, is read off it as `acme, green` reads the Latin one."""
     ephemeral(slack.command("add 東京商事"))
     text = ephemeral(slack.command(typed))
     assert "Logged" in text and "*東京商事*" in text, text
@@ -178,9 +178,7 @@ def test_help_asked_as_other_tools_or_a_sentence_ask_it_is_the_help(slack: Slack
 
 
 @pytest.mark.parametrize(("typed", "shown"), [("list.", "All customers"), ("show: acme", "Acme Corp:")])
-def test_a_subcommand_followed_by_punctuation_is_that_subcommand(
-    slack: SlackRequests, typed: str, shown: str
-) -> None:
+def test_a_subcommand_followed_by_punctuation_is_that_subcommand(slack: SlackRequests, typed: str, shown: str) -> None:
     add_acme(slack)
     text = ephemeral(slack.command(typed))
     assert text.startswith(shown), text
