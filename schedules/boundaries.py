@@ -360,7 +360,7 @@ def plan_boundary_reminders(*, store: Store, client: WebClient, now: datetime, s
             folded = [r for _, r, _ in todo[1:]]
             _fold(store, todo[1:], day=day, carrier=record, now=now)
             template = None
-            if not record.row.reminder_text:
+            if picks_a_wording([record, *folded]):
                 previous = previous_template(store, customer, record, before=due_at)
                 template = rules.pick_template(previous, template_seed(record.id, day))
             created = _plan(
@@ -513,6 +513,13 @@ def _folded(store: Store, nudge: Nudge, boundary_id: object) -> BoundaryRecord |
 
 def _still_restated(record: BoundaryRecord) -> bool:
     return record.rule.status == "active" and record.row.reminders != "off"
+
+
+def picks_a_wording(together: Sequence[BoundaryRecord]) -> bool:
+    """Whether a reminder restating `together` (the first carries it) opens with one of Partner's wordings, picked
+    never to repeat the last: always for several needs in one message (the opening is Partner's even where the owner
+    wrote a need's own line), else unless the owner wrote the need's wording."""
+    return len(together) > 1 or not together[0].row.reminder_text
 
 
 def several_reminder_wording(records: Sequence[BoundaryRecord], template: int | None) -> str:

@@ -352,7 +352,7 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
     lead = together[0]
     seed = planning.template_seed(lead.id, day)
     template = None
-    if not lead.row.reminder_text:  # the words the planner will pick (schedules.boundaries.plan_boundary_reminders)
+    if planning.picks_a_wording(together):  # the words the planner will pick (plan_boundary_reminders)
         previous = planning.previous_template(call.store, customer, lead, before=upcoming[1] if upcoming else call.now)
         template = rules.pick_template(previous, seed)
     if len(together) > 1:
