@@ -29,6 +29,7 @@ from slack_sdk.errors import SlackApiError
 from bot.oauth import NotInstalled, SlackClients, client_for
 from bot.settings import Settings
 from domain.boundaries import defuse_broadcasts
+from domain.calendar import WorkCalendar
 from handlers.blocks import command_name, local_time, mrkdwn_name
 from handlers.blocks.nudges import nudge_blocks
 from schedules import planner
@@ -173,6 +174,7 @@ def plan_call_moved_into_the_past(
     policy = policy_of(settings)
     cal = planner.calendar_of(after, default_tz=policy.default_tz)
     today = cal.local_date(now)
+    _wait_for_call_moved_later(store, after, cal, now)
     moved = [s for s in planner.slots(after, cal, since=now - policy.grace, now=now) if s.local_date == today]
     if not moved:
         return False
@@ -200,6 +202,31 @@ def plan_call_moved_into_the_past(
     ]
     inserted = store.plan_nudges(team_id=after.team_id, plans=plans, now=now) if plans else []
     return any(row.status == "pending" for row in inserted)
+
+
+def _wait_for_call_moved_later(store: Store, customer: Customer, cal: WorkCalendar, now: datetime) -> bool:
+    """A day's nudge still waiting to be posted (Slack down at its time, backing off) whose call was moved later that
+    day — its time, or the customer's zone, edited meanwhile — waits for the new time: it is taken out of the outbox,
+    and the tick at the new time plans that day's one nudge again, naming it. Posted when Slack came back, it went out
+    hours before the call, naming the time it no longer had (`cadence acme daily 11:00` at 09:30: "09:00", at 09:31).
+    A snoozed call coming back keeps its own time (the snooze moves it). True when one was taken out."""
+    assert customer.id is not None
+    waiting = store.nudges(
+        team_id=customer.team_id,
+        kinds=[CADENCE],
+        due_after=now - planner.TODAYS_NUDGES,
+        statuses=["pending"],
+        customer_ids=[customer.id],
+    )
+    moved = False
+    for nudge in waiting:
+        if nudge.payload.get("snoozed_on") or nudge.payload.get("outcome") or nudge.id is None:
+            continue
+        day = date.fromisoformat(nudge.due_key)
+        then = [s for s in planner.slots(customer, cal, since=now, now=now + timedelta(days=2)) if s.local_date == day]
+        if then and then[0].due_at != nudge.due_at:
+            moved = store.unplan_waiting_nudge(team_id=customer.team_id, nudge_id=nudge.id) or moved
+    return moved
 
 
 # How an alert's reason counted from a call begins (domain.cadence.standing).

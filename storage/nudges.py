@@ -336,6 +336,17 @@ class NudgeQueries(StoreBase):
             session.commit()
             return bool(result.rowcount)
 
+    def unplan_waiting_nudge(self, *, team_id: str, nudge_id: int) -> bool:
+        """Removes a row no sender has taken and none has posted (pending: planned, or backing off after a clean
+        error, when Slack posted nothing), so that its key is planned again at its new time; True when it was."""
+        with self.session() as session:
+            _write_transaction(session)
+            result = session.exec(  # type: ignore[call-overload]
+                delete(Nudge).where(Nudge.team_id == team_id, Nudge.id == nudge_id, Nudge.status == "pending")
+            )
+            session.commit()
+            return bool(result.rowcount)
+
     def existing_nudge_keys(self, *, team_id: str, kind: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which (subject, due_key) pairs of `kind` are already in the outbox."""
         return {

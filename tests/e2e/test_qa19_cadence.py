@@ -22,13 +22,14 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
     day,
     ephemeral,
     nudges,
+    rows,
     tick,
     unpaced,
 )
 from tests.e2e.test_snooze_return import headline, sent
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock
 
 
 def ny(n: int, hour: float) -> datetime:
@@ -89,3 +90,57 @@ def test_a_snooze_until_a_time_already_past_is_refused_naming_it(
     assert "09:00 has passed for this customer (it is 10:00 there)" in answer, answer
     acme = store.customer_by_name(team_id=TEAM_ID, name="acme")
     assert acme is not None and acme.snoozed_until is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "answer", "due", "named"),
+    [
+        (
+            "cadence acme daily 11:00",
+            "Next nudge: Wed 2 Dec 11:00 (America/New_York)",
+            ny(2, 11),
+            "Wed 2 Dec 11:00 America/New_York",
+        ),
+        ("edit acme tz=America/Los_Angeles", "Wed 2 Dec 09:00", ny(2, 12), "Wed 2 Dec 09:00 America/Los_Angeles"),
+    ],
+)
+def test_a_nudge_waiting_on_slack_whose_call_was_moved_later_that_day_comes_at_the_new_time_once(
+    bot: BotServer,
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    edit: str,
+    answer: str,
+    due: datetime,
+    named: str,
+) -> None:
+    """Daily at 09:00 New York; Slack is down at 09:00 on Wednesday 2 December, so the nudge waits in the outbox. At
+    09:30 the owner moves the call to 11:00 (or the customer to Los Angeles, its 09:00 at 12:00 New York), and Slack is
+    back. The waiting nudge went out at 09:31, naming 09:00 New York, hours before the call, and none came at the new
+    time; the answer said the next nudge was Thursday's."""
+    add(store)
+    tick(store, settings, ny(2, 8))
+    fake_slack.fail_next("chat.postMessage", status=503, times=6)
+    tick(store, settings, ny(2, 9))
+    assert nudges(fake_slack) == []
+    clock.set(ny(2, 9.5))
+    reply = ephemeral(slack.command(edit))
+    bot.settle()
+    if edit.startswith("cadence"):
+        assert answer in reply, reply
+    else:
+        assert answer in ephemeral(slack.command("cadence acme"))
+    fake_slack.reset()  # Slack is back
+    instant = ny(2, 9.5) + MINUTE
+    while instant < due:
+        tick(store, settings, instant)
+        instant += 10 * MINUTE
+    assert nudges(fake_slack) == []  # not before the call's new time
+    for instant in (due, due + MINUTE, ny(2, 16)):
+        tick(store, settings, instant)
+    (message,) = nudges(fake_slack)
+    assert message["text"] == f"<@U0001> Time for the daily call with Acme ({named})"
+    (row,) = [r for r in rows(store) if r.due_key == "2026-12-02"]
+    assert (row.status, row.due_at) == ("sent", due)
