@@ -176,9 +176,19 @@ def boundary(call: CommandCall) -> Reply:
     except UserError:
         if not words or words[0][0].lower() not in ACTIONS:
             raise
+        # Typed in a customer's channel (`/partner boundary slip they DMed again` in #acme): the command to copy, with
+        # that customer's name and all of it, as a check-in typed there without one is answered.
+        here = (
+            call.store.customers_in_channel(team_id=call.team_id, channel_id=call.channel_id) if call.channel_id else []
+        )
+        example = (
+            f"/partner boundary {command_name(here[0].name)} {call.args.strip()}"
+            if len(here) == 1
+            else f"/partner boundary Acme {words[0][0].lower()} …"
+        )
         raise UserError(
-            f"'{words[0][0]}' is what to do, not a customer: the customer comes first, "
-            f"e.g. `/partner boundary Acme {words[0][0].lower()} …`. Usage: `{USAGE}`"
+            f"'{words[0][0]}' is what to do, not a customer: the customer comes first, e.g. `{example}`. "
+            f"Usage: `{USAGE}`"
         ) from None
     used = len(words) - len(rest)
     action = rest[0].lower() if rest else "list"

@@ -110,3 +110,13 @@ def test_an_agreement_in_straight_single_quotes_is_restated_without_them(
         tick(store, settings, at)
     (reminder,) = channel_posts(fake_slack, "C0ACME")
     assert reminder["text"] == "A reminder of how we work together: We reply the same day.", reminder["text"]
+
+
+def test_a_slip_typed_in_the_customers_channel_without_its_name_is_given_back_with_it(acme: SlackRequests) -> None:
+    """`/partner boundary slip they DMed sam again` typed in #acme, as a busy team does: the answer's example was
+    `/partner boundary Acme slip …`, the note gone from it; it names the channel's customer, with all that was typed."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    refused = ephemeral(acme.command("boundary slip they DMed <@U0002|sam> again", channel_id="C0ACME"))
+    assert "e.g. `/partner boundary Acme Corp slip they DMed <@U0002|sam> again`" in refused, refused
+    elsewhere = ephemeral(acme.command("boundary slip they DMed again", channel_id="C0OTHER"))
+    assert "e.g. `/partner boundary Acme slip …`" in elsewhere, elsewhere
