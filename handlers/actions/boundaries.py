@@ -30,6 +30,7 @@ from handlers.blocks.boundaries import (
     SURFACE_LIST,
     SURFACE_SUGGESTION,
     boundary_list,
+    call_slip_note,
     escalation_blocks,
     quoted,
     renegotiate_modal,
@@ -557,7 +558,9 @@ def call_outside_yes(
         customer=customer,
         record=record,
         by=body["user"]["id"],
-        note="Call outside the agreed window",
+        note=_call_note(
+            store, team_id=team_id, customer=customer, record=record, checkin_id=checkin_id, settings=settings
+        ),
         source="detected",
         idempotency_key=f"checkin:{checkin_id}:{boundary_id}",  # one slip per call, however often answered
         settings=settings,
@@ -579,6 +582,15 @@ def call_outside_yes(
             homes=homes,
         )
     _answer(body, respond, replace_original=True, text=text)
+
+
+def _call_note(
+    store: Store, *, team_id: str, customer: Customer, record: BoundaryRecord, checkin_id: int, settings: Settings
+) -> str:
+    found = store.customer_checkins(team_id=team_id, checkin_ids=[checkin_id])
+    call_at = found[1][0].created_at if found is not None and found[1] else None
+    cal = planning.customer_calendar(customer, settings.default_tz)
+    return call_slip_note(record.rule.contact_window, call_at, cal)
 
 
 def call_outside_no(ack: Ack, body: dict[str, Any], respond: Respond) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from domain import boundaries as rules
@@ -371,6 +371,18 @@ def suggestion_blocks(
 
 
 # --------------------------------------------------------------------------- detection
+
+
+def call_slip_note(window: tuple[time, time] | None, call_at: datetime | None, cal: WorkCalendar) -> str:
+    """A slip's note for a call the author confirmed was outside the window: which call, as the question named it,
+    so the slip history says it however late the answer came."""
+    if window is None or call_at is None:  # the check-in is gone, or the need is no longer a window
+        return "Call outside the agreed window"
+    local = cal.local_datetime(call_at)
+    return (
+        f"Call at {local:%H:%M} their time ({day_label(call_at, cal)}), "
+        f"outside the agreed {rules.say_contact_window(window)} window"
+    )
 
 
 def call_window_question(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.settings import Settings
 from handlers.ids import (
+    BOUNDARY_CALL_YES,
     BOUNDARY_DECIDE_RENEGOTIATE,
     BOUNDARY_KIND,
     BOUNDARY_RENEGOTIATE_MODAL,
@@ -120,3 +121,30 @@ def test_a_slip_typed_in_the_customers_channel_without_its_name_is_given_back_wi
     assert "e.g. `/partner boundary Acme Corp slip they DMed <@U0002|sam> again`" in refused, refused
     elsewhere = ephemeral(acme.command("boundary slip they DMed again", channel_id="C0OTHER"))
     assert "e.g. `/partner boundary Acme slip …`" in elsewhere, elsewhere
+
+
+def test_a_call_confirmed_outside_the_window_days_later_says_which_call_in_the_slip_history(
+    acme: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """Dana answers "Yes, log a slip" a week after the call: the slip history (the escalation's, the card's) said only
+    "Call outside the agreed window" beside the day she clicked, so nobody could tell which call it was."""
+    ephemeral(acme.command('boundary acme add "Calls happen 9-10am our time" kind=contact_window value=9-10am'))
+    ephemeral(acme.command("boundary acme activate 3"))
+    clock.set(ny(2026, 11, 30, 15, 30))
+    ephemeral(acme.command("checkin acme green call pricing walkthrough"))
+    bot.settle()
+    tick(store, settings, clock.advance(minutes=1))
+    (question,) = [p for p in channel_posts(fake_slack, "U0001") if "Was this call outside" in p["text"]]
+    assert "at 15:30 their time (Mon 30 Nov)" in question["text"], question["text"]
+    clock.set(ny(2026, 12, 7, 9, 45))
+    actions = question["blocks"][1]
+    acme.block_action(
+        BOUNDARY_CALL_YES,
+        value=actions["elements"][0]["value"],
+        block_id=actions["block_id"],
+        channel_id="DDANA",
+        message={"type": "message", "ts": "1764600000.000700", "text": question["text"], "blocks": question["blocks"]},
+    )
+    bot.settle()
+    (slip,) = records(store)[2].rule.slips
+    assert slip.note == "Call at 15:30 their time (Mon 30 Nov), outside the agreed 9–10am window", slip.note
