@@ -54,8 +54,9 @@ for ``chat.postMessage``. Each message carries Slack message ``metadata`` (``eve
 nudge ids), so once such a row's lease has been over for
 another lease period (the old sender is surely gone), one sender takes it over and reads the destination's
 recent history (``conversations.history``, ``include_all_metadata``): the post is there → recorded sent with its
-``ts``; the history shows no such post → pending again and sent; Slack cannot tell (no history access, an error,
-more history than we page through) → recorded ``sent`` with an ``unconfirmed`` error and never posted again: a
+``ts``; the history shows no such post → pending again and sent; Slack busy (429, 5xx, no answer) → looked for
+again a lease later, within the grace period; Slack cannot tell (no history access, more history than we page
+through, still busy past the grace period) → recorded ``sent`` with an ``unconfirmed`` error and never posted again: a
 lost reminder in a window of a few milliseconds is better than a duplicate in a customer's channel. (Rows marked
 ahead are among those: with the history readable — the manifest asks for it everywhere we post — they are found
 unposted and sent; without it, a crash can lose up to ``MARK_AHEAD`` more of them.)
@@ -854,6 +855,7 @@ def _resolve_unconfirmed(run: _Run) -> None:
     found: list[tuple[int, str, str]] = []
     not_posted: list[int] = []
     unknown: list[int] = []
+    later = 0  # their history unreadable for now: looked for again a lease later (or cancelled: _history_later)
     replies: list[tuple[Nudge, Post]] = []  # found, of a kind that records more than the outbox (after_sent)
     for (team_id, destination), nudges in by_destination.items():
         wanted = {n.id for n in nudges if n.id is not None}
@@ -864,6 +866,9 @@ def _resolve_unconfirmed(run: _Run) -> None:
         except (SlackApiError, OSError, URLError, NotInstalled) as e:
             error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
             logger.warning("cannot read the history of %s to find unconfirmed nudges (%s)", destination, error)
+            if _history_later(run, team_id, e, nudges):
+                later += len(nudges)
+                continue
             posts, complete = {}, False
         found.extend((nudge_id, post.channel, post.ts) for nudge_id, post in posts.items())
         replies.extend((n, posts[n.id]) for n in nudges if n.id in posts)
@@ -874,12 +879,35 @@ def _resolve_unconfirmed(run: _Run) -> None:
         _after_sent(run, [nudge], message, post.ts)
     logger.warning(
         "a sender stopped while posting %d nudge(s): %d found in Slack (recorded sent), %d not posted (sent again), "
-        "%d unknown (recorded sent, unconfirmed)",
+        "%d unknown (recorded sent, unconfirmed), %d left for later (Slack could not read the history now)",
         len(taken),
         len(found),
         len(not_posted),
         len(unknown),
+        later,
     )
+
+
+def _history_later(run: _Run, team_id: str, error: BaseException, nudges: list[Nudge]) -> bool:
+    """Whether a history Slack could not read now leaves these rows for later, rather than recording them sent
+    unconfirmed: Slack's own trouble (429, 5xx, no answer) says nothing about the post, so they are looked for again
+    a lease later (while still within the grace period); a token refused because the workspace uninstalled Partner
+    meanwhile (_gone) cancels them as its other queued nudges."""
+    ids = [n.id for n in nudges if n.id is not None]
+    code = str(error.response.get("error") or "") if isinstance(error, SlackApiError) else ""
+    if code in UNINSTALLED_TOKEN and _gone(run, team_id, code):
+        run.store.finish_nudges(ids=ids, claimer=run.claimer, status="cancelled", error=UNINSTALLED)
+        return True
+    if isinstance(error, SlackApiError):
+        status = error.response.status_code
+        if not (status == 429 or status >= 500 or code in RETRYABLE_ERRORS or code in TOKEN_REFUSED):
+            return False  # Slack's lasting answer (no access to that history): it cannot tell
+    elif isinstance(error, NotInstalled):
+        return False
+    if any(run.now - n.due_at > run.options.grace for n in nudges):
+        return False  # looked for long enough: a late nudge past the grace period would not be sent anyway
+    run.store.answer_lost(ids=ids, claimer=run.claimer, now=run.current(), error=f"history unreadable: {code or error}")
+    return True
 
 
 @dataclass(frozen=True)
