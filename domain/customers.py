@@ -39,6 +39,12 @@ def name_key(name: str) -> str:
     return _SPACES.sub(" ", name).strip().casefold().translate(_APOSTROPHES)
 
 
+def bare_key(name: str) -> str:
+    """name_key without the punctuation that may end a sentence: "Acme Corp." and "Acme Corp!" are Acme Corp typed
+    at the end of one, never a second customer beside it."""
+    return name_key(name).rstrip(",.:;!?").rstrip()
+
+
 # Letters Unicode does not decompose into a base letter and an accent, as a US keyboard types them: `lodz` for Łódź,
 # `oresund` for Øresund, `aero` for Ærø.
 _UNACCENTED = str.maketrans(

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from domain.customers import clean_name, name_key
+from domain.customers import bare_key, clean_name, name_key
 from domain.errors import UserError
 from storage.base import Records, detached
 from storage.models import Customer, CustomerEvent, JobWatermark, Workspace
@@ -94,6 +94,7 @@ class CustomerQueries(WorkspaceQueries):
         unknown = set(settings) - set(EDITABLE)
         if unknown:
             raise TypeError(f"not customer settings: {sorted(unknown)}")
+        self._refuse_a_twin(team_id=team_id, name=name)
         self.ensure_workspace(team_id=team_id, now=now)
         customer = Customer(
             team_id=team_id,
@@ -127,6 +128,23 @@ class CustomerQueries(WorkspaceQueries):
                 shown = existing.name if existing else name
                 raise UserError(f"There is already a customer called *{shown}*{hint}.") from None
             return customer
+
+    def _refuse_a_twin(self, *, team_id: str, name: str, customer_id: int | None = None) -> None:
+        """A UserError when another customer's name is this one but for the punctuation ending it: "Acme Corp." typed
+        beside Acme Corp would split its check-ins and make every `acme` ambiguous. (The same name is the unique
+        index's to refuse.)"""
+        bare = bare_key(name)
+        if not bare:
+            return
+        named, _ = self.customers_named_and_renamed_from(team_id=team_id, prefix=bare)
+        for twin in named:
+            if twin.id != customer_id and twin.name_key != name_key(name) and bare_key(twin.name) == bare:
+                hint = " (archived — bring it back with `/partner restore`)" if twin.archived_at is not None else ""
+                raise UserError(
+                    f"There is already a customer called *{twin.name}*{hint}: *{name}* would be a second one, "
+                    "but for the punctuation at its end.",
+                    field="name",
+                )
 
     def customers(self, *, team_id: str, include_archived: bool = False) -> list[Customer]:
         with self.session() as session:
@@ -247,6 +265,7 @@ class CustomerQueries(WorkspaceQueries):
             raise TypeError(f"not customer settings: {sorted(unknown)}")
         if "name" in changes:
             changes = {**changes, "name": clean_name(changes["name"])}
+            self._refuse_a_twin(team_id=team_id, name=changes["name"], customer_id=customer_id)
         with self.session() as session:
             # Read and written under the row's write lock: Slack's retry of the command, answered while the first
             # delivery still is, then finds the change made instead of recording a second event.

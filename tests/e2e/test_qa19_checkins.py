@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from handlers.ids import ADD_CUSTOMER_MODAL
 from storage.store import Store
+from tests.e2e.test_customers import field_values
 from tests.e2e.test_foundation import add_acme, ephemeral
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -191,3 +193,36 @@ def test_restoring_a_customer_without_a_cadence_says_so_in_words(slack: SlackReq
     text = ephemeral(slack.command("restore acme"))
     assert "with all its check-ins: owner <@U0001>, no cadence. No nudge is scheduled." in text, text
     assert "cadence no cadence" not in text
+
+
+@pytest.mark.parametrize("typed", ["add Acme Corp.", "add ACME CORP!", "add Acme Corp: <#C0001|general>"])
+def test_a_name_that_is_another_but_for_its_last_punctuation_is_refused(
+    slack: SlackRequests, store: Store, typed: str
+) -> None:
+    """`/partner add Acme Corp.` (the full stop of a sentence) beside Acme Corp added a second customer: check-ins
+    split between the two, and every `acme` after it asked which one."""
+    ephemeral(slack.command("add Acme Corp"))
+    text = ephemeral(slack.command(typed))
+    assert "There is already a customer called *Acme Corp*" in text, text
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
+    assert "for *Acme Corp*:" in ephemeral(slack.command("checkin acme green fine"))
+
+
+def test_a_rename_onto_another_name_but_for_its_punctuation_is_refused(slack: SlackRequests, store: Store) -> None:
+    ephemeral(slack.command("add Acme Inc."))
+    ephemeral(slack.command("add Globex"))
+    text = ephemeral(slack.command("edit globex name=Acme Inc"))
+    assert "There is already a customer called *Acme Inc.*" in text, text
+    assert sorted(c.name for c in store.customers(team_id=TEAM_ID)) == ["Acme Inc.", "Globex"]
+    # Its own name with a full stop added is the same customer's to take.
+    assert "Acme Inc" in ephemeral(slack.command("edit acme inc. name=Acme Inc"))
+    assert sorted(c.name for c in store.customers(team_id=TEAM_ID)) == ["Acme Inc", "Globex"]
+
+
+def test_the_add_form_refuses_a_name_that_is_another_but_for_its_punctuation_next_to_the_name(
+    slack: SlackRequests, store: Store
+) -> None:
+    ephemeral(slack.command("add Acme Corp"))
+    reply = slack.view_submission(ADD_CUSTOMER_MODAL, field_values(name="Acme Corp.", owner="U0001"))
+    assert "There is already a customer called Acme Corp:" in reply.json()["errors"]["name"], reply.text
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
