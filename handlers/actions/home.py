@@ -60,15 +60,18 @@ def next_state(state: HomeState, action: dict[str, Any]) -> HomeState:
     return state
 
 
-def shown_state(view: dict[str, Any]) -> HomeState:
-    """The Home as the viewer sees it when they click: the state it was published with, and each filter menu as
-    Slack shows it (view.state). A click made before the tab was redrawn after the one before carries the metadata
-    of before that one, but its menus as set: read from the metadata alone, the filter just picked jumped back."""
+def shown_state(view: dict[str, Any], clicked: str | None = None) -> HomeState:
+    """The Home as the viewer saw it before this click: the state it was published with, and each other filter menu
+    as Slack shows it (view.state; the `clicked` one already shows the new choice). A click made before the tab was
+    redrawn after the one before carries the metadata of before that one, but its menus as set: read from the
+    metadata alone, the filter just picked jumped back."""
     state = HomeState.from_metadata(view.get("private_metadata"))
     values = (view.get("state") or {}).get("values") or {}
     for block in values.values() if isinstance(values, dict) else ():
         for action_id, element in (block or {}).items():
-            if action_id not in (HOME_SCOPE, HOME_SHOW, HOME_TIER) or not isinstance(element, dict):
+            if action_id not in (HOME_SCOPE, HOME_SHOW, HOME_TIER) or action_id == clicked:
+                continue
+            if not isinstance(element, dict):
                 continue
             menu = next_state(state, {"action_id": action_id, "selected_option": element.get("selected_option")})
             if (menu.scope, menu.show, menu.tier) != (state.scope, state.show, state.tier):
@@ -91,7 +94,7 @@ def ack_home(
     (handlers.followups.AfterAck: only what publishing needs is handed over, the request is not copied)."""
     ack()
     shown = (body.get("view") or {}).get("blocks") or []
-    before = shown_state(body.get("view") or {})
+    before = shown_state(body.get("view") or {}, clicked=action.get("action_id"))
     state = next_state(before, action)
     team_id, user_id = context.team_id or body["team"]["id"], body["user"]["id"]
 

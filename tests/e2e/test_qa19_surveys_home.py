@@ -46,7 +46,15 @@ def test_a_filter_the_database_could_not_keep_is_said_at_once_not_undone_by_the_
         raise OperationalError("INSERT INTO home_state …", {}, Exception("database is locked"))
 
     monkeypatch.setattr(Store, "save_home_state", locked)
-    home = click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"})
+    # Slack sends the menus as they show: the one clicked already says *Whole team*.
+    shown = selected(at_risk, **{HOME_SCOPE: "team", HOME_SHOW: "risk"})
+    before = len(fake_slack.calls_to("views.publish"))
+    reply = slack.block_action(
+        HOME_SCOPE, user_id=DANA, view=shown, action_type="static_select", selected_option={"value": "team"}
+    )
+    assert reply.status == 200
+    fake_slack.wait_for("views.publish", before + 1)
+    home = fake_slack.published_home[DANA]
     bot.settle()
     assert chosen(home) == chosen(at_risk), "the Home shows what is kept, not a choice the next refresh undoes"
     said = as_text(home)
