@@ -898,6 +898,9 @@ def response_slipped(
         elapsed = float(cal.business_days_between(cal.local_date(asked_at), cal.local_date(answered_at)))
     else:
         elapsed = cal.business_hours_between(asked_at, answered_at, day_start=day_start, day_end=day_end)
+        # To the second: a check-in keeps how long the reply took in days to 6 places, so "4h" comes back a few
+        # hundredths of a second over 4 hours — no slip on a 4-hour agreement — and "5h" as 4.99999 hours.
+        elapsed = round(elapsed * 3600) / 3600
     # A float-rounding hair over the agreement is not a slip.
     return elapsed > agreed.amount + 1e-9, elapsed
 

@@ -148,3 +148,21 @@ def test_a_call_confirmed_outside_the_window_days_later_says_which_call_in_the_s
     bot.settle()
     (slip,) = records(store)[2].rule.slips
     assert slip.note == "Call at 15:30 their time (Mon 30 Nov), outside the agreed 9–10am window", slip.note
+
+
+def test_a_reply_that_took_the_agreed_business_hours_is_on_time_and_one_that_took_longer_says_so_in_whole_hours(
+    acme: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    """Within 4 business hours: `response=4h` logged a slip (the check-in keeps the time in days to 6 places, so it
+    came back 4.000008 hours), and `response=5h` was told as "4.99999 business hours"."""
+    ephemeral(acme.command('boundary acme add "We reply within 4 business hours" kind=response_time value=4h'))
+    ephemeral(acme.command("boundary acme activate 3"))
+    clock.set(ny(2026, 11, 30, 15))  # Monday: four and five hours back are the same working day
+    ephemeral(acme.command("checkin acme yellow response=4h on time, just"))
+    bot.settle()
+    assert records(store)[2].rule.slips == ()
+    clock.advance(minutes=5)
+    ephemeral(acme.command("checkin acme yellow response=5h slower"))
+    bot.settle()
+    (slip,) = records(store)[2].rule.slips
+    assert slip.note == "The customer's reply took 5 hours (5 business hours); agreed: within 4 business hours.", slip
