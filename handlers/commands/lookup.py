@@ -125,10 +125,11 @@ def find_customer(
         archived=archived,
         usage=usage,
     )
-    live = [c for c in named if c.archived_at is None]
+    # Among the customers looked in (archived ones for `restore acme corp.`, as live ones for the rest).
+    looked_in = [c for c in named if (c.archived_at is not None) == archived]
     # Not when the words as typed read on as a check-in's mood: with Acme and Acme Green, `acme green, fine` is Acme.
     mood_follows = bool(rest) and parse_mood(rest[0]) is not None
-    punctuated = None if archived or mood_follows else _through_punctuation(live, words, used=len(words) - len(rest))
+    punctuated = None if mood_follows else _through_punctuation(looked_in, words, used=len(words) - len(rest))
     if punctuated is not None:
         customer, rest = punctuated[0], list(words[punctuated[1] :])  # `acme corp: green …` is Acme Corp, not Acme
     # A former name typed whole beats a shorter prefix of the new one: after "Acme Corp" became "Acme Group",

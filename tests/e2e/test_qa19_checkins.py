@@ -226,3 +226,14 @@ def test_the_add_form_refuses_a_name_that_is_another_but_for_its_punctuation_nex
     reply = slack.view_submission(ADD_CUSTOMER_MODAL, field_values(name="Acme Corp.", owner="U0001"))
     assert "There is already a customer called Acme Corp:" in reply.json()["errors"]["name"], reply.text
     assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
+
+
+@pytest.mark.parametrize("typed", ["restore acme corp,", "restore Acme Corp.", "restore acme corp!"])
+def test_restore_reads_a_name_ending_a_sentence_as_the_other_commands_do(slack: SlackRequests, typed: str) -> None:
+    """`restore acme corp,` answered "I didn't understand 'corp,' after *Acme Corp*", though `archive acme corp.` and
+    `show acme corp!` read the name."""
+    ephemeral(slack.command("add Acme Corp"))
+    ephemeral(slack.command("add Acme Labs"))
+    assert "Archived *Acme Corp*" in ephemeral(slack.command("archive acme corp."))
+    text = ephemeral(slack.command(typed))
+    assert "Restored *Acme Corp*" in text, text
