@@ -8,6 +8,7 @@ import faulthandler
 import logging
 import re
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -170,9 +171,13 @@ def _run(argv: Sequence[str] | None) -> int:
             if not settings.socket_mode or args.http:
                 try:
                     listener = http_listener(settings, args)
-                except OSError as e:  # the port is taken (another Partner?) or not ours to bind
-                    why = f"{args.host}:{args.port or settings.port}: {e.strerror or e}"
-                    print(f"partner-bot: cannot listen on {why} (set PORT or --port)", file=sys.stderr)
+                except (OSError, ValueError) as e:  # the port is taken (another Partner?) or not ours to bind
+                    why = f"{args.host}:{args.port or settings.port}: {getattr(e, 'strerror', None) or e}"
+                    # An address this machine does not have (another host's IP) or a name that does not resolve
+                    # (waitress: ValueError) is --host's to fix, not the port's.
+                    host = isinstance(e, (socket.gaierror, ValueError)) or e.errno == errno.EADDRNOTAVAIL
+                    fix = "--host to an address of this machine, or 0.0.0.0" if host else "PORT or --port"
+                    print(f"partner-bot: cannot listen on {why} (set {fix})", file=sys.stderr)
                     return 2
             db.upgrade_when_reachable(engine, give_up_after=max(args.db_wait, 0.0))
         elif args.command in READ_ONLY:

@@ -17,6 +17,7 @@ from bot.settings import Settings
 from schedules.cadence import plan_nudges
 from storage.models import Customer
 from storage.store import Store
+from tests.e2e.test_cli import run
 from tests.e2e.test_doctor import add_customer, doctor, lines
 from tests.e2e.test_oauth import T1, T2, T3, install, installation
 from tests.e2e.test_replicas import (
@@ -223,3 +224,26 @@ def test_a_dead_senders_post_in_a_workspace_that_left_meanwhile_is_cancelled_and
     tick(store, settings, day(1) + timedelta(minutes=5))
     assert workspace(store, TEAM_ID).active is False
     assert status_of(store, nudge_id)[0] == "cancelled" and posted(fake_slack) == []
+
+
+# --------------------------------------------------------------------------------------------- serve's --host
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("host", "says"),
+    [
+        ("10.255.255.1", "Cannot assign requested address"),  # another machine's address
+        ("partner.invalid", "Invalid host/port specified"),  # a name that does not resolve (a typo)
+    ],
+)
+def test_serve_on_a_host_it_cannot_listen_on_says_to_fix_the_host_in_one_line(
+    fake_slack: FakeSlack, database_url: str, tmp_path: Path, host: str, says: str
+) -> None:
+    """An operator types the load balancer's address, or mistypes the host name: a name that does not resolve
+    ended `serve` with a traceback (waitress' ValueError) and an address of another machine was told to set PORT."""
+    command = ["serve", "--http", "--host", host, "--port", "38125", "--no-scheduler"]
+    result = run(command, environment(fake_slack, database_url), tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"partner-bot: cannot listen on {host}:38125: {says}" in result.stderr
+    assert "(set --host to an address of this machine, or 0.0.0.0)" in result.stderr
