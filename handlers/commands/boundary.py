@@ -340,7 +340,8 @@ def _retire(call: CommandCall, customer: Customer, raw: str) -> Reply:
 
 
 def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
-    record, extra = _number(raw, "preview", _records(call, customer), customer)
+    # `preview` alone: the agreement being introduced, as `held` and `slip` alone mean it (the one whose reminders go).
+    record, extra = _number(raw, "preview", _records(call, customer), customer, active_by_default=not raw.strip())
     _nothing_after(extra, customer, "preview")
     cal = planning.customer_calendar(customer, call.settings.default_tz)
     policy = call.settings.boundary_policy

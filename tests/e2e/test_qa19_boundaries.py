@@ -166,3 +166,14 @@ def test_a_reply_that_took_the_agreed_business_hours_is_on_time_and_one_that_too
     bot.settle()
     (slip,) = records(store)[2].rule.slips
     assert slip.note == "The customer's reply took 5 hours (5 business hours); agreed: within 4 business hours.", slip
+
+
+def test_preview_alone_shows_the_active_agreements_next_reminder(acme: SlackRequests) -> None:
+    """`/partner boundary acme preview` with one agreement being introduced answered "Which one?", though `held` and
+    `slip` alone mean that one; with none active it still asks."""
+    asked = ephemeral(acme.command("boundary acme preview"))
+    assert asked.startswith("Which one?"), asked
+    ephemeral(acme.command("boundary acme activate 2"))
+    preview = ephemeral(acme.command("boundary acme preview"))
+    assert preview.startswith("*Next reminder for Acme Corp*"), preview
+    assert "Requests go in #acme-partners, not DMs." in preview and "next on Mon 30 Nov at 09:00" in preview, preview
