@@ -343,9 +343,14 @@ class Mood:
         return str(self.score) if self.rating else self.color
 
 
+# Full-width ASCII (U+FF01–U+FF5E) → ASCII, as a CJK input method types letters, digits and punctuation.
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+
+
 def parse_mood(token: str) -> Mood | None:
     """green/yellow/red (and a few synonyms), 1–5, or a traffic-light emoji; None when it is not a mood."""
-    t = token.strip().lower()
+    # A Japanese or Chinese keyboard's full-width `４` or `ｇｒｅｅｎ` is the 4 or green it shows.
+    t = token.translate(_FULL_WIDTH).strip().lower()
     # `green, kickoff went well` / `red: churn risk`: the punctuation that ends a word in a sentence is not the mood's
     # (read only when the word is no mood as typed: `:+1:` ends with its own colon).
     for word in dict.fromkeys((t, t.rstrip(",.;!、。，；！"), t.rstrip(",.;!:、。，；！："))):

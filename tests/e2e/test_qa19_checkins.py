@@ -237,3 +237,23 @@ def test_restore_reads_a_name_ending_a_sentence_as_the_other_commands_do(slack: 
     assert "Archived *Acme Corp*" in ephemeral(slack.command("archive acme corp."))
     text = ephemeral(slack.command(typed))
     assert "Restored *Acme Corp*" in text, text
+
+
+@pytest.mark.parametrize(
+    ("typed", "mood"),
+    [
+        ("checkin 東京商事 ４ 順調", "4"),
+        ("checkin 東京商事 ２／５ 解約の話", "2"),
+        ("checkin 東京商事 ｇｒｅｅｎ 順調", "green"),
+    ],
+)
+def test_a_mood_typed_full_width_by_a_japanese_keyboard_is_read(
+    slack: SlackRequests, store: Store, bot: BotServer, typed: str, mood: str
+) -> None:
+    """`checkin 東京商事 ４ …` (the input method's full-width 4) answered "'４' is not a mood"."""
+    ephemeral(slack.command("add 東京商事"))
+    text = ephemeral(slack.command(typed))
+    assert "Logged" in text and "*東京商事*" in text, text
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert entry.mood == mood
+    bot.settle()
