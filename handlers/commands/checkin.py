@@ -174,8 +174,11 @@ def _two_readings(
     other, k = shorter
     as_other = f"/partner checkin {command_name(other.name)} {call.args[words[k - 1][1] :].strip()}"
     as_longer = f"/partner checkin {command_name(customer.name)} <mood> {call.args[words[used - 1][1] :].strip()}"
+    if used == len(words):  # `checkin beta green`: nothing after the longer name, not even the note
+        as_other, as_longer = f"{as_other} <note>", f"{as_longer.rstrip()} <note>"
+    typed = f"'{words[used][0]}' is not a mood, so this" if used < len(words) else "This"
     return UserError(
-        f"'{words[used][0]}' is not a mood, so this reads as *{mrkdwn_name(customer.name)}* with none. "
+        f"{typed} reads as *{mrkdwn_name(customer.name)}* with no mood. "
         f"For *{mrkdwn_name(other.name)}* ({words[k][0]}): `{as_other}`; "
         f"for *{mrkdwn_name(customer.name)}*, its mood after the name: `{as_longer}`"
     )
@@ -215,7 +218,7 @@ def checkin(call: CommandCall) -> Reply:
         call_first, rest, used = True, rest[1:], used + 1  # `checkin acme call green …`, as people say it
     elif len(rest) > 1 and rest[0] in _DASHES and parse_mood(rest[1]) is not None:
         rest, used = rest[1:], used + 1  # `checkin acme corp — green: …`: a dash between them, as in a sentence
-    elif rest and parse_mood(rest[0]) is None and (shorter := _shorter_reading(call, words, used)) is not None:
+    elif (not rest or parse_mood(rest[0]) is None) and (shorter := _shorter_reading(call, words, used)) is not None:
         raise _two_readings(call, words, used, customer, shorter)
     mood = require_mood(rest[0] if rest else None, USAGE)
     typed = read_checkin_text(call.args[words[used][1] :])  # everything after the mood

@@ -69,7 +69,7 @@ def test_a_name_that_is_another_plus_a_mood_word_asks_which_with_both_to_copy(
     ephemeral(slack.command("add Beta"))
     ephemeral(slack.command("add Beta Green"))
     text = ephemeral(slack.command(typed))
-    assert "so this reads as *Beta Green* with none" in text, text
+    assert "so this reads as *Beta Green* with no mood" in text, text
     after = typed.split(maxsplit=3)[3]
     assert f"For *Beta* ({typed.split()[2]}): `/partner checkin Beta {typed.split(maxsplit=2)[2]}`" in text, text
     assert f"for *Beta Green*, its mood after the name: `/partner checkin Beta Green &lt;mood&gt; {after}`" in text
@@ -257,3 +257,15 @@ def test_a_mood_typed_full_width_by_a_japanese_keyboard_is_read(
     (entry,) = store.checkins(team_id=TEAM_ID)
     assert entry.mood == mood
     bot.settle()
+
+
+def test_beta_green_typed_alone_names_both_readings_and_the_note_they_need(slack: SlackRequests, store: Store) -> None:
+    """With Beta and Beta Green, `checkin beta green` answered "How is it going? Add a mood": nothing said it was read
+    as Beta Green, nor that Beta's green check-in needed only its note."""
+    ephemeral(slack.command("add Beta"))
+    ephemeral(slack.command("add Beta Green"))
+    text = ephemeral(slack.command("checkin beta green"))
+    assert text.startswith("This reads as *Beta Green* with no mood. "), text
+    assert "For *Beta* (green): `/partner checkin Beta green &lt;note&gt;`" in text, text
+    assert "for *Beta Green*, its mood after the name: `/partner checkin Beta Green &lt;mood&gt; &lt;note&gt;`" in text
+    assert store.checkins(team_id=TEAM_ID) == []
