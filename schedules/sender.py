@@ -1322,29 +1322,35 @@ def _failed_answer(run: _Run, nudges: list[Nudge], e: SlackApiError) -> None:
 
 
 def _gone(run: _Run, team_id: str, error: str) -> bool:
-    """Whether a post's refused token means the workspace uninstalled Partner (or revoked its token) without the
-    event reaching us (Partner was down, or Slack gave up redelivering it): auth.test refuses the token too. Then the
-    workspace is marked uninstalled as the event would (its queued nudges cancelled, nothing planned or posted for it;
-    any request from it, or a restart whose token works for it, resumes it), and the operator is told once in the
-    logs: no owner can be told in Slack with a refused token, and each of its customers' nudges, tried five times a
-    day each and their failure notices too, would only fail for ever. Asked once per team and run."""
+    """:func:`workspace_gone`, asked once per team and run."""
     with run.gone_lock:
         known = run.gone.get(team_id)
-        if known is not None:
-            return known
-        if error == TEAM_ACCESS_REVOKED:
-            known = True  # auth.test accepts an org-wide token whatever its workspaces: Slack's answer is the proof
-        else:
-            try:
-                run.slack(team_id).auth_test()
-                known = False
-            except SlackApiError as e:
-                known = str(e.response.get("error") or "") in UNINSTALLED_TOKEN
-            except (OSError, URLError, NotInstalled):  # Slack unreachable: not a proof; the nudge waits as usual
-                known = False
-        run.gone[team_id] = known
-    if known:
-        cancelled = run.store.deactivate_workspace(team_id=team_id, now=run.now)
+        if known is None:
+            known = run.gone[team_id] = workspace_gone(
+                store=run.store, slack=lambda: run.slack(team_id), team_id=team_id, error=error, now=run.now
+            )
+    return known
+
+
+def workspace_gone(*, store: Store, slack: Callable[[], WebClient], team_id: str, error: str, now: datetime) -> bool:
+    """Whether a refused token (one of UNINSTALLED_TOKEN) means the workspace uninstalled Partner (or revoked its
+    token) without the event reaching us (Partner was down, or Slack gave up redelivering it): auth.test refuses the
+    token too. Then the workspace is marked uninstalled as the event would (its queued nudges cancelled, nothing
+    planned, posted or looked up for it; any request from it, or a restart whose token works for it, resumes it), and
+    the operator is told once in the logs: no owner can be told in Slack with a refused token, and each of its
+    customers' nudges, tried five times a day each and their failure notices too, would only fail for ever."""
+    if error == TEAM_ACCESS_REVOKED:
+        gone = True  # auth.test accepts an org-wide token whatever its workspaces: Slack's answer is the proof
+    else:
+        try:
+            slack().auth_test()
+            gone = False
+        except SlackApiError as e:
+            gone = str(e.response.get("error") or "") in UNINSTALLED_TOKEN
+        except (OSError, URLError, NotInstalled):  # Slack unreachable: not a proof; what was refused waits as usual
+            gone = False
+    if gone:
+        cancelled = store.deactivate_workspace(team_id=team_id, now=now)
         why = (
             "its organisation removed Partner from it"
             if error == TEAM_ACCESS_REVOKED
@@ -1357,7 +1363,7 @@ def _gone(run: _Run, team_id: str, error: str) -> bool:
             why,
             cancelled,
         )
-    return known
+    return gone
 
 
 def _no_answer(run: _Run, nudges: list[Nudge], e: BaseException) -> None:

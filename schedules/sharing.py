@@ -38,6 +38,7 @@ from bot.oauth import NotInstalled, SlackClients, client_for
 from domain.customers import shared_with_another_organisation
 from handlers.home_publisher import refresh_channel_homes
 from handlers.permissions import GUEST_CHECKS, WhoUnknown
+from schedules.sender import UNINSTALLED_TOKEN, workspace_gone
 from schedules.slack_http import TEAM_ACCESS_REVOKED, TOKEN_REFUSED, lasting, same_client_as
 from storage.models import Customer
 from storage.store import Store
@@ -117,10 +118,20 @@ def check_channel_sharing(*, store: Store, client: WebClient | SlackClients, now
                 continue
             except SlackApiError as e:
                 error = str(e.response.get("error") or e.response.status_code)
-                logger.warning("could not look up channel %s (%s): next tick", channel_id, error)
                 stopped.add(team_id)  # rate-limited, a refused token or Slack's own trouble: not another call now
                 if error in TOKEN_REFUSED or error == TEAM_ACCESS_REVOKED:
                     locked_out.add(team_id)
+                # An uninstall Partner missed: the workspace stops here as the sender would stop it, rather than its
+                # channels being asked about (and refused, and logged) every tick until its next nudge falls due.
+                gone = error in UNINSTALLED_TOKEN and workspace_gone(
+                    store=store,
+                    slack=lambda team=team_id: client_for(client, team),
+                    team_id=team_id,
+                    error=error,
+                    now=now,
+                )
+                if not gone:
+                    logger.warning("could not look up channel %s (%s): next tick", channel_id, error)
                 continue
             except (OSError, WhoUnknown) as e:  # a timeout or a dropped connection (URLError is one); users.info's
                 logger.warning("could not look up channel %s (%s): next tick", channel_id, type(e).__name__)
