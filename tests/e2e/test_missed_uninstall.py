@@ -11,9 +11,8 @@ import pytest
 
 from bot.settings import Settings
 from storage.store import Store
-from tests.e2e.test_uninstall import MON, acme_channel, day, tick, workspace  # noqa: F401  (acme_channel: autouse)
+from tests.e2e.test_uninstall import acme_channel, add, day, tick, workspace  # noqa: F401  (acme_channel: autouse)
 from tests.fake_slack import FakeSlack
-from tests.utils import TEAM_ID
 
 
 @pytest.mark.parametrize("refusal", ["invalid_auth", "account_inactive"])
@@ -21,16 +20,7 @@ def test_a_missed_uninstall_met_by_the_channel_look_up_stops_the_workspace_once(
     store: Store, settings: Settings, fake_slack: FakeSlack, refusal: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Acme, weekly on Monday: on Tuesday nothing is due, but its channel was never looked up for readers."""
-    store.add_customer(
-        team_id=TEAM_ID,
-        name="Acme",
-        created_by="U0001",
-        now=MON,
-        channel_id="C0ACME",
-        owner_id="U0001",
-        tz="America/New_York",
-        cadence="weekly mon 09:00",
-    )
+    add(store, cadence="weekly mon 09:00")
     fake_slack.fail_next("*", error=refusal, times=500)
     for minute in range(0, 31, 2):  # half an hour of ticks on Tuesday
         tick(store, settings, day(1) + timedelta(minutes=minute))
@@ -46,16 +36,7 @@ def test_a_token_refused_once_by_the_channel_look_up_is_a_glitch_and_the_look_up
     store: Store, settings: Settings, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     """auth.test accepts the token: the workspace stays, the refusal is logged and the channel looked up again."""
-    store.add_customer(
-        team_id=TEAM_ID,
-        name="Acme",
-        created_by="U0001",
-        now=MON,
-        channel_id="C0ACME",
-        owner_id="U0001",
-        tz="America/New_York",
-        cadence="weekly mon 09:00",
-    )
+    add(store, cadence="weekly mon 09:00")
     fake_slack.fail_next("conversations.info", error="invalid_auth")
     tick(store, settings, day(1))
     tick(store, settings, day(1) + timedelta(minutes=1))

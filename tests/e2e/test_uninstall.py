@@ -37,7 +37,7 @@ def acme_channel(fake_slack: FakeSlack) -> None:
     fake_slack.add_channel("C0ACME", name="acme", members=["U0001"])  # the bot is a member
 
 
-def add(store: Store, name: str = "Acme", team_id: str = TEAM_ID) -> Customer:
+def add(store: Store, name: str = "Acme", team_id: str = TEAM_ID, cadence: str = "daily 09:00") -> Customer:
     return store.add_customer(
         team_id=team_id,
         name=name,
@@ -46,7 +46,7 @@ def add(store: Store, name: str = "Acme", team_id: str = TEAM_ID) -> Customer:
         channel_id="C0ACME",
         owner_id="U0001",
         tz="America/New_York",
-        cadence="daily 09:00",
+        cadence=cadence,
     )
 
 
