@@ -259,15 +259,19 @@ def log_slip(
     settings: Settings | None,
     now: datetime,
     rescore_later: RescoreLater | None = None,
+    happened_at: datetime | None = None,
 ) -> LoggedSlip:
     """Log a slip once per key, rescore the customer (see `rescore`), and ask the owner to decide if the slips make
-    a run (through the outbox)."""
+    a run (through the outbox).
+
+    ``happened_at`` dates the slip when it happened before it was logged (a call confirmed days later): the history
+    and the escalation's window count it on that day, not on the click's."""
     policy = _policy(settings)
     try:
         after, created = store.record_boundary_slip(
             team_id=customer.team_id,
             boundary_id=record.id,
-            at=now,
+            at=happened_at if happened_at is not None else now,
             by=by,
             note=note,
             source=source,

@@ -553,19 +553,22 @@ def call_outside_yes(
     customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
     now = clock()
     later = _Rescore()
+    call_at = _call_at(store, team_id=team_id, checkin_id=checkin_id)
+    cal = planning.customer_calendar(customer, settings.default_tz)
     logged = log_slip(
         store,
         customer=customer,
         record=record,
         by=body["user"]["id"],
-        note=_call_note(
-            store, team_id=team_id, customer=customer, record=record, checkin_id=checkin_id, settings=settings
-        ),
+        note=call_slip_note(record.rule.contact_window, call_at, cal),
         source="detected",
         idempotency_key=f"checkin:{checkin_id}:{boundary_id}",  # one slip per call, however often answered
         settings=settings,
         now=now,
         rescore_later=later,
+        # The slip is the call's: dated when it happened, not when its author answered (a week later, maybe). A call
+        # from before the agreement was in force (or a check-in gone) is dated by the answer, as before.
+        happened_at=call_at if call_at is not None and _since_activated(record, call_at, now) else None,
     )
     outcome = slip_outcome(logged, customer, settings, now)
     text = f"Logged a slip on {quoted(logged.record.rule.text)} with *{mrkdwn_name(customer.name)}*{outcome}"
@@ -584,13 +587,14 @@ def call_outside_yes(
     _answer(body, respond, replace_original=True, text=text)
 
 
-def _call_note(
-    store: Store, *, team_id: str, customer: Customer, record: BoundaryRecord, checkin_id: int, settings: Settings
-) -> str:
+def _call_at(store: Store, *, team_id: str, checkin_id: int) -> datetime | None:
     found = store.customer_checkins(team_id=team_id, checkin_ids=[checkin_id])
-    call_at = found[1][0].created_at if found is not None and found[1] else None
-    cal = planning.customer_calendar(customer, settings.default_tz)
-    return call_slip_note(record.rule.contact_window, call_at, cal)
+    return found[1][0].created_at if found is not None and found[1] else None
+
+
+def _since_activated(record: BoundaryRecord, at: datetime, now: datetime) -> bool:
+    activated = record.rule.activated_at
+    return activated is not None and activated <= at <= now
 
 
 def call_outside_no(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
