@@ -21,6 +21,9 @@ SLACK_API_URL_DEFAULT = "https://slack.com/api/"
 DEFAULT_SURVEY_SCHEDULE: dict[str, int] = {"scorecard": 91, "level": 30}
 SURVEY_PERIODS: dict[str, int] = {"weekly": 7, "monthly": 30, "quarterly": 91, "yearly": 365}
 SCHEDULED_SURVEYS = ("scorecard", "level", "practices", "profile")
+# Upper bounds of the durations an operator sets: ten years, far beyond any real use, far inside the calendar.
+MOST_DAYS = 3650
+MOST_HOLD_WEEKS = 520
 
 
 # The placeholders .env.example ships with (tests/test_docs.py checks they are still its values).
@@ -217,7 +220,7 @@ class Settings:
         if log_format not in ("text", "json"):
             raise SettingsError(f"LOG_FORMAT must be text or json, got {log_format!r}.")
 
-        def positive(name: str, default: int, meaning: str) -> int:
+        def positive(name: str, default: int, meaning: str, most: int | None = None) -> int:
             text = get(name) or str(default)
             try:
                 number = int(text)
@@ -225,6 +228,10 @@ class Settings:
                 number = 0
             if number < 1:
                 raise SettingsError(f"{name} must be a whole number of at least 1 ({meaning}), got {text!r}.")
+            # A duration set huge to mean "never" (hold 99999999 weeks) would overflow the calendar at the first tick
+            # or click that reads it: refused here, naming the setting, rather than as a traceback every minute.
+            if most is not None and number > most:
+                raise SettingsError(f"{name} must be a whole number from 1 to {most} ({meaning}), got {text!r}.")
             return number
 
         grace_text = get("PARTNER_NUDGE_GRACE_HOURS") or "6"
@@ -272,9 +279,9 @@ class Settings:
             any_checkin_satisfies=any_text in ("true", "1", "yes"),
             log_format=log_format,
             max_active_boundaries=positive("PARTNER_MAX_ACTIVE_BOUNDARIES", 1, "needs introduced at once"),
-            boundary_hold_weeks=positive("PARTNER_BOUNDARY_HOLD_WEEKS", 3, "weeks without a slip"),
+            boundary_hold_weeks=positive("PARTNER_BOUNDARY_HOLD_WEEKS", 3, "weeks", most=MOST_HOLD_WEEKS),
             boundary_escalate_slips=positive("PARTNER_BOUNDARY_ESCALATE_SLIPS", 3, "slips"),
-            boundary_escalate_days=positive("PARTNER_BOUNDARY_ESCALATE_DAYS", 30, "days"),
+            boundary_escalate_days=positive("PARTNER_BOUNDARY_ESCALATE_DAYS", 30, "days", most=MOST_DAYS),
             health_weights=parse_health_weights(get("PARTNER_HEALTH_WEIGHTS")),
             health_thresholds=parse_health_thresholds(get("PARTNER_HEALTH_THRESHOLDS")),
             survey_schedule=tuple(parse_survey_schedule(get("PARTNER_SURVEY_SCHEDULE")).items()),
@@ -412,12 +419,12 @@ def parse_survey_schedule(text: str | None) -> dict[str, int]:
             schedule.pop(key, None)
             continue
         days = SURVEY_PERIODS.get(value)
-        if days is None and value.rstrip("d").isdigit() and int(value.rstrip("d")) > 0:
+        if days is None and value.rstrip("d").isdigit() and 0 < int(value.rstrip("d")) <= MOST_DAYS:
             days = int(value.rstrip("d"))
         if days is None:
             raise SettingsError(
                 f"PARTNER_SURVEY_SCHEDULE: {key}={value!r} is not a period; use weekly, monthly, quarterly, "
-                "yearly, a number of days like 45d, or off."
+                f"yearly, a number of days from 1d to {MOST_DAYS}d, or off."
             )
         schedule[key] = days
     return schedule
