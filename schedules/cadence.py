@@ -178,11 +178,16 @@ def plan_call_moved_into_the_past(
     moved = [s for s in planner.slots(after, cal, since=now - policy.grace, now=now) if s.local_date == today]
     if not moved:
         return False
+    slot = moved[-1]
+    # Today's nudge still waiting for Slack (down at its time) names the time it no longer has ("09:00
+    # America/New_York" for a customer moved to London at 09:30): it is planned again, due now, naming the new one.
+    waiting = _waiting_nudge(store, after, today, now)
+    if waiting is not None and (waiting.payload.get("tz"), waiting.due_at) == (cal.tz, slot.due_at):
+        return False  # nothing it names changed
     was = planner.calendar_of(before, default_tz=policy.default_tz)
     still_to_come = planner.slots(before, was, since=now, now=now + timedelta(days=1))
-    if not any(s.local_date == was.local_date(now) for s in still_to_come):
+    if waiting is None and not any(s.local_date == was.local_date(now) for s in still_to_come):
         return False  # its nudge went out already, or the day had no call before the change
-    slot = moved[-1]
     contacts = store.last_contacts(team_id=after.team_id, customer_ids=[after.id], kinds=policy.contact_kinds)
     snoozes = store.snoozes(team_id=after.team_id, customers=[after], after=now)
     extra = {"contact_kinds": list(policy.contact_kinds) if policy.contact_kinds else None}
@@ -200,8 +205,38 @@ def plan_call_moved_into_the_past(
         )
         if plan.due_key == today.isoformat() and plan.status == "pending"
     ]
-    inserted = store.plan_nudges(team_id=after.team_id, plans=plans, now=now) if plans else []
+    if not plans:
+        return False
+    if waiting is not None and (
+        waiting.id is None or not store.unplan_waiting_nudge(team_id=after.team_id, nudge_id=waiting.id)
+    ):
+        return False  # a sender took it meanwhile: it is on its way, and the day has one nudge
+    inserted = store.plan_nudges(team_id=after.team_id, plans=plans, now=now)
     return any(row.status == "pending" for row in inserted)
+
+
+def _waiting_nudge(store: Store, customer: Customer, day: date, now: datetime) -> Nudge | None:
+    """The day's call nudge due by now and still waiting to be posted (pending), not a snoozed call coming back (the
+    snooze moves that one)."""
+    assert customer.id is not None
+    waiting = store.nudges(
+        team_id=customer.team_id,
+        kinds=[CADENCE],
+        due_after=now - planner.TODAYS_NUDGES,
+        statuses=["pending"],
+        customer_ids=[customer.id],
+    )
+    return next(
+        (
+            n
+            for n in waiting
+            if n.due_key == day.isoformat()
+            and n.due_at <= now
+            and not n.payload.get("snoozed_on")
+            and not n.payload.get("outcome")
+        ),
+        None,
+    )
 
 
 def _wait_for_call_moved_later(store: Store, customer: Customer, cal: WorkCalendar, now: datetime) -> bool:

@@ -1,0 +1,59 @@
+"""Session 19's cadence fixes, end to end: signed requests through the real app, the real jobs and sender ticked at
+chosen instants against the fake Slack."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.settings import Settings
+from storage.store import Store
+from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
+    MINUTE,
+    acme_channel,
+    add,
+    day,
+    ephemeral,
+    nudges,
+    rows,
+    tick,
+    unpaced,
+)
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import BotServer, FakeClock
+
+
+def ny(n: int, hour: float) -> datetime:
+    """The n-th day after Monday 30 November 2026 at `hour` o'clock in New York (EST, UTC−5)."""
+    return day(n, timedelta(hours=hour + 5))
+
+
+def test_a_nudge_waiting_on_slack_whose_customer_moved_to_a_zone_where_its_time_has_passed_names_the_new_zone(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Daily at 09:00 New York; Slack is down at 09:00 on Wednesday 2 December, so the nudge waits in the outbox. At
+    09:30 (14:30 in London) the customer moves to London, where 09:00 has passed: the call is still to make, so the
+    nudge goes out at once, as the answer says — naming London, not "09:00 America/New_York", a time it no longer
+    has. Once."""
+    add(store)
+    tick(store, settings, ny(2, 8))
+    fake_slack.fail_next("chat.postMessage", status=503, times=6)
+    tick(store, settings, ny(2, 9))
+    assert nudges(fake_slack) == []
+    clock.set(ny(2, 9.5))
+    reply = ephemeral(slack.command("edit acme tz=Europe/London"))
+    assert "Today's call time (09:00) has passed and its nudge had not gone out: it comes now." in reply, reply
+    bot.settle()
+    fake_slack.reset()  # Slack is back
+    for instant in (ny(2, 9.5) + MINUTE, ny(2, 9.5) + 2 * MINUTE, ny(2, 16)):
+        tick(store, settings, instant)
+    (message,) = nudges(fake_slack)
+    assert message["text"] == "<@U0001> Time for the daily call with Acme (Wed 2 Dec 14:30 Europe/London)", message
+    (row,) = [r for r in rows(store) if r.due_key == "2026-12-02"]
+    assert (row.status, row.due_at) == ("sent", ny(2, 9.5))
+    tick(store, settings, day(3, timedelta(hours=9)))  # Thursday 09:00 London
+    assert (
+        nudges(fake_slack)[-1]["text"] == "<@U0001> Time for the daily call with Acme (Thu 3 Dec 09:00 Europe/London)"
+    )
+    assert len(nudges(fake_slack)) == 2
+
