@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, update
@@ -516,6 +516,18 @@ class CadenceQueries(StoreBase):
         now: datetime,
     ) -> Customer:
         """No nudges for the customer before `until` (None: snooze lifted)."""
+        if until is not None:
+            with self.session() as session:
+                latest = session.exec(
+                    select(func.max(CheckIn.created_at)).where(
+                        CheckIn.team_id == team_id, CheckIn.customer_id == customer_id
+                    )
+                ).one()
+            if latest is not None and latest.replace(tzinfo=None) == now.astimezone(UTC).replace(tzinfo=None):
+                # A call logged in the same instant, before this snooze (its row is there already), was not logged
+                # during it: read as such (`planner.snooze_reminder` counts one at the snooze's start), the call the
+                # snooze puts off never came back. The snooze begins just after it, as the rows' order says.
+                now += timedelta(microseconds=1)
         return self._change(
             team_id=team_id,
             customer_id=customer_id,

@@ -57,3 +57,27 @@ def test_a_nudge_waiting_on_slack_whose_customer_moved_to_a_zone_where_its_time_
     )
     assert len(nudges(fake_slack)) == 2
 
+
+def test_a_snooze_saved_in_the_same_second_as_the_call_logged_before_it_still_brings_the_next_call_back(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Daily at 09:00 New York. Tuesday 1 December's nudge went out; at 10:00 the owner logs the call, and in the same
+    second types `snooze acme 1d` (out tomorrow morning). The snooze was read as having had that call logged during
+    it: Wednesday's call was folded into the snooze and never came back. The rows' order says the call came first:
+    Wednesday's call comes back when the snooze ends, once."""
+    add(store)
+    tick(store, settings, ny(1, 9))
+    clock.set(ny(1, 10))
+    assert "Logged" in ephemeral(slack.command("checkin acme green call went well"))
+    bot.settle()
+    assert "Wed 2 Dec 10:00" in ephemeral(slack.command("snooze acme 1d dentist"))
+    bot.settle()
+    for instant in (ny(2, 9), ny(2, 10) - MINUTE):
+        tick(store, settings, instant)
+    assert len(nudges(fake_slack)) == 1  # Wednesday 09:00 is inside the snooze
+    for instant in (ny(2, 10), ny(2, 10) + MINUTE, ny(2, 16)):
+        tick(store, settings, instant)
+    _tuesday, wednesday = nudges(fake_slack)
+    assert "the call snoozed on Wed 2 Dec" in wednesday["text"], wednesday["text"]
+    tick(store, settings, ny(3, 9))  # Thursday's, at its own time
+    assert len(nudges(fake_slack)) == 3
