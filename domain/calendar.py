@@ -468,6 +468,23 @@ class WorkCalendar:
         """First business day after ``day`` (or ``day`` itself when ``include_today`` and it is one)."""
         return self._scan(day if include_today else day + _ONE_DAY, _ONE_DAY)
 
+    @property
+    def week_start(self) -> int:
+        """The weekday the customer's working week begins (Monday=0): the first working day after its longest run of
+        days off — Sunday for a Sun–Thu week, Monday for Mon–Fri (or a week with no day off)."""
+        if len(self.working_days) == 7:
+            return 0
+
+        def days_off_before(day: int) -> int:
+            return next(n for n in range(7) if (day - n - 1) % 7 in self.working_days)
+
+        return max(sorted(self.working_days), key=days_off_before)
+
+    def next_week(self, day: date) -> date:
+        """The first business day of the customer's week after the one ``day`` is in ("until next week")."""
+        start = day + timedelta(days=(self.week_start - day.weekday() - 1) % 7 + 1)
+        return self.next_business_day(start, include_today=True)
+
     def previous_business_day(self, day: date, *, include_today: bool = False) -> date:
         """Last business day before ``day`` (or ``day`` itself when ``include_today`` and it is one)."""
         return self._scan(day if include_today else day - _ONE_DAY, -_ONE_DAY)

@@ -61,9 +61,9 @@ def _month_day(words: list[str], today: date) -> tuple[date | None, int]:
     return day, 2
 
 
-def _day(words: list[str], today: date) -> tuple[date | None, int]:
-    """tomorrow, 2026-12-03, a weekday name (its next occurrence; also "next mon"), "next week" (its Monday) or a month
-    and day, and the words used."""
+def _day(words: list[str], today: date, cal: WorkCalendar) -> tuple[date | None, int]:
+    """tomorrow, 2026-12-03, a weekday name (its next occurrence; also "next mon"), "next week" (the first business day
+    of the customer's next week: Sunday for a Sun–Thu week) or a month and day, and the words used."""
     word = words[0].lower()
     if word == "tomorrow":
         return today + timedelta(days=1), 1
@@ -72,8 +72,8 @@ def _day(words: list[str], today: date) -> tuple[date | None, int]:
     if word == "next" and len(words) > 1:  # "until next monday", "until next week", as people say it
         following = words[1].lower().rstrip(".,")
         if following == "week":
-            return today + timedelta(days=7 - today.weekday()), 2
-        day, used = _day(words[1:], today)
+            return cal.next_week(today), 2
+        day, used = _day(words[1:], today, cal)
         return (day, used + 1) if day is not None and not following[:1].isdigit() else (None, 2)
     try:
         return date.fromisoformat(word), 1
@@ -133,7 +133,7 @@ def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple
     if first in ("until", "till", "til", "untill"):
         if len(words) < 2:
             raise UserError(f"Until when? e.g. `until 2026-12-03`. Usage: `{USAGE}`")
-        day, used = _day(words[1:], today)
+        day, used = _day(words[1:], today, cal)
         used += 1
         if day is None:  # "until 3pm": today, at that time
             at, said = _time_of_day(words[1:])
@@ -146,7 +146,7 @@ def parse_snooze(words: list[str], *, now: datetime, cal: WorkCalendar) -> tuple
                     )
                 return _checked(until, now), said + 1
     else:
-        day, used = _day(words, today)
+        day, used = _day(words, today, cal)
     if day is None:
         raise UserError(
             f"'{' '.join(words[:used])}' is not a snooze: use 2d, 1w, tomorrow, until fri, until next week, "

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from bot.settings import Settings
 from storage.store import Store
 from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
@@ -81,3 +83,24 @@ def test_a_snooze_saved_in_the_same_second_as_the_call_logged_before_it_still_br
     assert "the call snoozed on Wed 2 Dec" in wednesday["text"], wednesday["text"]
     tick(store, settings, ny(3, 9))  # Thursday's, at its own time
     assert len(nudges(fake_slack)) == 3
+
+
+@pytest.mark.parametrize(
+    ("week", "now", "until"),
+    [
+        ("sun-thu", ny(1, 10), "until Sun 6 Dec 00:00"),  # Tuesday: their next week begins on Sunday
+        ("sun-thu", ny(6, 10), "until Sun 13 Dec 00:00"),  # on the Sunday their week began: the following one
+        ("sun-thu", ny(4, 10), "until Sun 6 Dec 00:00"),  # Friday, their weekend
+        ("mon-fri", ny(1, 10), "until Mon 7 Dec 00:00"),
+        ("mon-fri", ny(5, 10), "until Mon 7 Dec 00:00"),  # Saturday
+    ],
+)
+def test_until_next_week_is_the_first_business_day_of_the_customers_next_week(
+    slack: SlackRequests, store: Store, clock: FakeClock, week: str, now: datetime, until: str
+) -> None:
+    """A customer whose people work Sunday to Thursday: `/partner snooze acme until next week` meant Monday, a day into
+    their week, and Sunday's call was folded into the snooze."""
+    add(store, working_week=week)
+    clock.set(now)
+    answer = ephemeral(slack.command("snooze acme until next week"))
+    assert f"No nudges about *Acme* {until} (America/New_York)" in answer, answer
