@@ -119,6 +119,18 @@ LINK_DISABLED = (
     '`partner-bot serve --http` and the Request URLs set (README, "Socket Mode or HTTP"). Still trying to reconnect.'
 )
 
+TOKEN_REFUSED = (
+    "Slack refused SLACK_APP_TOKEN (%s) when Partner reopened its Socket Mode connection: no command, click or event "
+    "reaches Partner (nudges still go out) until a current app-level token with the connections:write scope, from "
+    "the app's Basic Information page, is set in SLACK_APP_TOKEN and partner-bot restarted. Still trying to reconnect."
+)
+
+
+def token_refused(error: SlackApiError) -> bool:
+    """apps.connections.open refused the app-level token itself (revoked, wrong type…): no wait makes it work."""
+    status, code = error.response.status_code, error.response.get("error")
+    return status < 500 and status != 429 and code not in TRANSIENT
+
 
 def _log_control_message(text: str) -> str | None:
     """The operator's view of the connection: how many Slack counts, and why it is replaced. The message's type."""
@@ -152,6 +164,8 @@ class HangUpAwareClient(SocketModeClient):
         # The thread opening the connection that replaces one Slack retires (`disconnect`), while it runs.
         self.replacing: threading.Thread | None = None
         self.replacing_lock = threading.Lock()
+        # The operator was told the app-level token is refused, since the last connection opened (told once).
+        self.told_token_refused = False
         super().__init__(*args, **kwargs)
 
     def envelope_answered(self) -> None:
@@ -164,6 +178,19 @@ class HangUpAwareClient(SocketModeClient):
         with self.answered:
             self.answered.wait_for(lambda: self.unanswered == 0, timeout)
             return self.unanswered
+
+    def issue_new_wss_url(self) -> str:
+        """slack-sdk's, with the operator told in one line when Slack refuses the token on a reconnect (revoked or
+        regenerated while Partner ran): slack-sdk logged only "Failed to retrieve WSS URL: The request to the Slack
+        API failed … invalid_auth" every 10 s, naming neither the token nor the fix, while every command failed.
+        At start the refusal is raised to `serve`, which says so and exits."""
+        try:
+            return super().issue_new_wss_url()
+        except SlackApiError as e:
+            if self.current_session is not None and token_refused(e) and not self.told_token_refused:
+                self.told_token_refused = True
+                logger.error(TOKEN_REFUSED, e.response.get("error"))
+            raise
 
     def connect(self) -> None:
         """slack-sdk's `connect`, with the new connection's socket told of hang-ups before anything reads it, and
@@ -197,6 +224,7 @@ class HangUpAwareClient(SocketModeClient):
             self.current_session_state.terminated = True
             self.current_session_state = ConnectionState()
             self.auto_reconnect_enabled = self.default_auto_reconnect_enabled
+            self.told_token_refused = False
         if old is not None:
             old.close()
         if not self.current_app_monitor_started:
@@ -302,9 +330,9 @@ class PartnerSocketModeHandler(SocketModeHandler):
                     logger.info("Slack opened the Socket Mode connection after %d attempts", attempt)
                 return True
             except SlackApiError as e:
-                status, error = e.response.status_code, e.response.get("error")
-                if status < 500 and status != 429 and error not in TRANSIENT:
+                if token_refused(e):
                     raise
+                status, error = e.response.status_code, e.response.get("error")
                 why = f"apps.connections.open answered HTTP {status} {error or ''}".rstrip()
             except OSError as e:  # no network, DNS, a proxy, Slack not answering (URLError and timeouts are OSErrors)
                 why = f"Slack is out of reach: {type(e).__name__}: {e}"
