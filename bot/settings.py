@@ -313,13 +313,29 @@ def checked_database_url(url: str) -> str:
             f"DATABASE_URL must be SQLite (sqlite:///partner.db) or PostgreSQL "
             f"(postgresql+psycopg://user:password@host:5432/name), got {shown}."
         )
+    # A scheme is case-insensitive (`Postgres://`, `SQLITE:///`), SQLAlchemy's dialect names are not: a traceback.
+    url = scheme + url[len(scheme) :]
     try:
-        make_url(url).port  # noqa: B018 - parsing is the check: a port that is not a number fails here
+        parsed = make_url(url)
+        parsed.port  # noqa: B018 - parsing is the check: a port that is not a number fails here
     except (ArgumentError, ValueError):
         raise SettingsError(
             f"DATABASE_URL is not a valid {scheme}:// URL; write it like "
             "postgresql+psycopg://user:password@host:5432/name (percent-encode @ : / in the password)."
         ) from None
+    # A password with a bare @ (`partner:p@ss@db.internal`) splits at its first @: the host becomes `ss@db.internal`,
+    # which `serve` would wait 60 s for and then call unreachable, with no word about the password.
+    if parsed.host and "@" in parsed.host:
+        raise SettingsError(
+            "DATABASE_URL has an @ in its password or user name: percent-encode it as %40 (and : / % as %3A %2F %25), "
+            "like postgresql+psycopg://partner:p%40ss@db.internal:5432/partner."
+        )
+    # An in-memory SQLite database is one per thread here and gone at exit: every check-in would be lost.
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise SettingsError(
+            "DATABASE_URL is an in-memory SQLite database, which would lose every check-in when Partner stops: "
+            "name a file, like sqlite:///partner.db."
+        )
     # The driver is an extra (README: `pip install -e ".[postgres]"`): without it SQLAlchemy fails deep in
     # create_engine with a traceback ending in "No module named 'psycopg'".
     if scheme.startswith("postgres") and importlib.util.find_spec("psycopg") is None:

@@ -58,3 +58,58 @@ def test_a_duration_too_long_for_the_calendar_is_refused_at_start_naming_the_set
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     doctor = run(["doctor"], operator_env, tmp_path)
     assert doctor.returncode == 1 and says in doctor.stdout
+
+
+PASSWORD = "p@ss:w/rd%50"  # what a password generator gives: every character a URL gives a meaning to
+ENCODED = "p%40ss%3Aw%2Frd%2550"
+
+
+@pytest.mark.parametrize("scratch_database", ["postgres"], indirect=True)
+def test_postgresql_urls_in_every_form_readme_names_open_the_same_database(
+    operator_env: dict[str, str], tmp_path: Path, database_url: str
+) -> None:
+    """README: `postgresql+psycopg://partner:PASSWORD@…`, "`postgres://…` and `postgresql://…` work too", and the
+    password percent-encoded. The test server trusts its user, so the password is parsed, never checked."""
+    user_and_host = database_url.partition("://")[2]
+    user, _, host = user_and_host.partition("@")
+    for scheme in ("postgresql+psycopg", "postgresql", "postgres", "Postgres", "POSTGRESQL"):
+        operator_env["DATABASE_URL"] = f"{scheme}://{user}:{ENCODED}@{host}"
+        result = run(["db", "upgrade"], operator_env, tmp_path)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (scheme, result.stderr)
+        assert result.stdout.startswith("database at revision ")
+    # The same passwords pasted as they are: the first @ ends them, so the host would be "42@127.0.0.1" and `serve`
+    # would wait 60 s for it, then call the database unreachable, with no word about the password.
+    for password, says in (
+        ("hunter@42", "DATABASE_URL has an @ in its password or user name: percent-encode it as %40"),
+        (PASSWORD, "DATABASE_URL is not a valid postgresql:// URL"),
+    ):
+        operator_env["DATABASE_URL"] = f"postgresql://{user}:{password}@{host}"
+        for command in (["db", "upgrade"], ["serve", "--http", "--no-scheduler"], ["tick"]):
+            result = run(command, operator_env, tmp_path)
+            assert result.returncode == 2, result.stderr
+            assert result.stderr.startswith(f"partner-bot: configuration error: {says}"), result.stderr
+            assert result.stderr.count("\n") == 1 and "percent-encode" in result.stderr
+            assert "hunter" not in result.stderr and "w/rd" not in result.stderr
+        doctor = run(["doctor"], operator_env, tmp_path)
+        assert doctor.returncode == 1 and says in doctor.stdout
+        assert "hunter" not in doctor.stdout and "w/rd" not in doctor.stdout
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_sqlite_urls_an_operator_writes_open_a_file_or_are_refused_in_one_line(
+    operator_env: dict[str, str], tmp_path: Path
+) -> None:
+    operator_env["DATABASE_URL"] = "SQLITE:///partner.db"  # a scheme is case-insensitive
+    result = run(["db", "upgrade"], operator_env, tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert (tmp_path / "partner.db").exists()
+    # In memory: one database per thread, and all of it gone when Partner stops.
+    for url in ("sqlite://", "sqlite:///", "sqlite:///:memory:"):
+        operator_env["DATABASE_URL"] = url
+        for command in (["db", "upgrade"], ["serve", "--http", "--no-scheduler"], ["tick"]):
+            result = run(command, operator_env, tmp_path)
+            assert result.returncode == 2, (url, command, result.stderr)
+            assert result.stderr == (
+                "partner-bot: configuration error: DATABASE_URL is an in-memory SQLite database, which would lose "
+                "every check-in when Partner stops: name a file, like sqlite:///partner.db.\n"
+            )

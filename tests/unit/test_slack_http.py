@@ -37,7 +37,7 @@ def client(fake_slack: FakeSlack) -> WebClient:
             "SLACK_BOT_TOKEN": fake_slack.bot_token,
             "SLACK_SIGNING_SECRET": "test-signing-secret",
             "SLACK_API_URL": fake_slack.api_url,
-            "DATABASE_URL": "sqlite://",
+            "DATABASE_URL": "sqlite:///partner.db",  # never opened
         }
     )
     return make_client(settings)
