@@ -3,16 +3,19 @@ chosen instants against the fake Slack."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
 
 from bot.settings import Settings
+from handlers.ids import NUDGE_SKIP, NUDGE_SNOOZE, NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_MODAL, NUDGE_SNOOZE_REASON
 from storage.store import Store
 from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
     MINUTE,
     acme_channel,
     add,
+    button_message,
     day,
     ephemeral,
     nudges,
@@ -104,3 +107,48 @@ def test_until_next_week_is_the_first_business_day_of_the_customers_next_week(
     clock.set(now)
     answer = ephemeral(slack.command("snooze acme until next week"))
     assert f"No nudges about *Acme* {until} (America/New_York)" in answer, answer
+
+
+def test_buttons_of_yesterdays_nudge_clicked_twice_by_a_teammate_after_the_owner_changed_record_once(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Tuesday's and Wednesday's nudges are out; on Wednesday afternoon Acme gets a new owner, and a teammate (not the
+    owner) clicks Skip on Tuesday's nudge twice, then Snooze on it as their Slack still shows it: Tuesday's call is
+    skipped once, the snooze puts off Wednesday's call (Tuesday's message keeps its skip), and that call comes back
+    once, on Thursday, to the new owner."""
+    add(store)
+    tick(store, settings, day(1))
+    tick(store, settings, day(2))
+    tuesday = json.loads(json.dumps(nudges(fake_slack)[0]))  # as the teammate's Slack shows it, buttons and all
+    clock.set(day(2, timedelta(hours=20)))  # Wednesday 15:00 New York
+    assert "owner" in ephemeral(slack.command("edit acme owner=<@U0002|sam>"))
+    bot.settle()
+    skip, snooze = (tuesday["blocks"][1]["elements"][i]["value"] for i in (2, 1))
+    for _ in range(2):
+        clicked = slack.block_action(
+            NUDGE_SKIP, value=skip, user_id="U0003", channel_id="C0ACME", message=button_message(tuesday)
+        )
+        assert clicked.status == 200
+        bot.settle()
+    assert fake_slack.calls_to("response_url") == []  # the message said it: no note needed
+    slack.block_action(
+        NUDGE_SNOOZE, value=snooze, user_id="U0003", channel_id="C0ACME", message=button_message(tuesday)
+    )
+    (opened,) = fake_slack.calls_to("views.open")
+    values = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "1d"}}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "offsite"}},
+    }
+    meta = opened.params["view"]["private_metadata"]
+    assert slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=meta, user_id="U0003").status == 200
+    bot.settle()
+    tue_row, wed_row = sorted(rows(store), key=lambda r: r.due_key)
+    assert tue_row.payload["outcome"]["what"] == "skipped" and tue_row.payload["outcome"]["day"] == "2026-12-01"
+    assert (wed_row.payload["outcome"]["what"], wed_row.payload["outcome"]["by"]) == ("snoozed", "U0003")
+    shown = {m["ts"]: json.dumps(m["blocks"]) for m in nudges(fake_slack)}
+    assert "The call of Tue 1 Dec was skipped by <@U0003>" in shown[tuesday["ts"]]
+    for instant in (day(3), day(3, timedelta(hours=20)), day(3, timedelta(hours=21))):
+        tick(store, settings, instant)
+    assert [m["text"] for m in nudges(fake_slack)][2:] == [
+        "<@U0002> Time for the daily call with Acme (Thu 3 Dec 15:00 America/New_York): the call snoozed on Wed 2 Dec"
+    ]
