@@ -329,7 +329,13 @@ def _slack_trouble(error: SlackApiError) -> bool:
 def _check_scopes(granted: set[str] | None, manifest: Path | None) -> Iterator[Finding]:
     path = manifest or find_manifest()
     if path is None or not path.exists():
-        yield Finding(WARN, "scopes", "not checked: manifest.yml not found", "Pass --manifest path/to/manifest.yml.")
+        # `--manifest deploy/manifest.yaml` mistyped: name the file it was given, not the default it did not look for.
+        what, fix = (
+            (f"{path} not found", "Check the path given to --manifest.")
+            if manifest is not None
+            else ("manifest.yml not found", "Pass --manifest path/to/manifest.yml.")
+        )
+        yield Finding(WARN, "scopes", f"not checked: {what}", fix)
         return
     try:
         wanted = manifest_bot_scopes(path)

@@ -113,3 +113,13 @@ def test_sqlite_urls_an_operator_writes_open_a_file_or_are_refused_in_one_line(
                 "partner-bot: configuration error: DATABASE_URL is an in-memory SQLite database, which would lose "
                 "every check-in when Partner stops: name a file, like sqlite:///partner.db.\n"
             )
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_doctor_names_the_manifest_it_was_given_when_that_file_is_not_there(
+    operator_env: dict[str, str], tmp_path: Path
+) -> None:
+    """It said "manifest.yml not found … Pass --manifest path/to/manifest.yml" to an operator who had passed one."""
+    result = run(["doctor", "--manifest", "deploy/manifest.yaml"], operator_env, tmp_path)
+    assert "  warn  scopes: not checked: deploy/manifest.yaml not found\n" in result.stdout, result.stdout
+    assert "        fix: Check the path given to --manifest.\n" in result.stdout
