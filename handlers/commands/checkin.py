@@ -21,7 +21,7 @@ from handlers.blocks.checkin import checkin_confirmation, checkin_modal
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
 from handlers.commands.mend import checkin_mend, is_fix, is_undo
-from handlers.parsing import parse_key_value, parse_mood, require_mood
+from handlers.parsing import QUOTED_PHRASE, parse_key_value, parse_mood, quoted_text, require_mood
 from schedules.health import customer_calendar
 from storage.models import Customer
 
@@ -32,9 +32,25 @@ FLAG_NAMES = {"next": "next", "due": "next", "response": "response", "reply": "r
 
 
 def _flag(word: str) -> tuple[str, str] | None:
-    """("next" | "response", value) when the word is one of the check-in's key=value flags."""
+    """("next" | "response", value) when the word is one of the check-in's key=value flags; a quoted value
+    (`response="2 business days"`, `next=“fri”`) is read without its quotes."""
     pair = parse_key_value(word)
-    return (FLAG_NAMES[pair[0]], pair[1]) if pair is not None and pair[0] in FLAG_NAMES else None
+    if pair is None or pair[0] not in FLAG_NAMES:
+        return None
+    quoted = _QUOTED.fullmatch(pair[1])
+    value = quoted_text(quoted) if quoted is not None else None
+    return FLAG_NAMES[pair[0]], (value.strip() if value is not None else pair[1])
+
+
+_QUOTED = re.compile(QUOTED_PHRASE)
+# A word, or a flag with its value in quotes, spaces and all (`response="2 business days"`, `next='2 weeks'`), as one
+# word. QUOTED_PHRASE reads straight single quotes only after a space (never an apostrophe): here after the `=`.
+_WORD_OR_QUOTED_FLAG = re.compile(rf"[A-Za-z_]+=(?:{QUOTED_PHRASE}|'[^'\s][^']*')(?=\s|$)|\S+")
+
+
+def _words(text: str) -> list[tuple[str, int]]:
+    """words_and_offsets, with a quoted flag value kept whole as one word."""
+    return [(m.group(0), m.end()) for m in _WORD_OR_QUOTED_FLAG.finditer(text)]
 
 
 # A flag's number may be typed with its unit as the next word (`response=3 days`, `next=2 weeks`): both are read.
@@ -90,8 +106,8 @@ class CheckinText:
 def read_checkin_text(text: str) -> CheckinText:
     """Flags come right after the mood in any order (`call next=fri response=2d kickoff done`), or as the note's
     last words (`kickoff done next=fri response=36h`); a flag in the middle, or a repeated one, is part of the note,
-    and the note always keeps at least one word."""
-    words = words_and_offsets(text)
+    and the note always keeps at least one word. A flag's value may be quoted (`response="2 business days"`)."""
+    words = _words(text)
     kind, used = "async", 0
     flags: dict[str, str] = {}
     while used < len(words):

@@ -48,3 +48,25 @@ def test_a_call_confirmed_outside_the_window_weeks_later_is_a_slip_on_the_day_of
     assert asked == [], asked  # two slips in the last 30 days, the call's a month back
     replaced = [c.params for c in fake_slack.calls_to("response_url") if "Logged a slip" in str(c.params.get("text"))]
     assert replaced and "(2 slips in the last 30 days)" in replaced[-1]["text"], replaced
+
+
+def test_a_reply_time_typed_in_quotes_reads_as_it_does_unquoted_after_the_mood_or_at_the_end(
+    acme: SlackRequests, bot: BotServer, store: Store, clock: FakeClock
+) -> None:
+    """`response="2 business days"` (straight or curled quotes, as a Mac types them) was refused, though
+    `response=2 business days` works, and quotes are how every other option takes a value with spaces."""
+    ephemeral(acme.command("boundary acme activate 1"))  # within one business day
+    clock.set(ny(2026, 12, 3, 10))  # Thursday
+    for n, (typed, note, days) in enumerate(
+        (
+            ('checkin acme yellow response="2 business days" waiting on legal', "waiting on legal", "2"),
+            ("checkin acme yellow call next=“fri” response=“2 business days” still on legal", "still on legal", "2"),
+            ("checkin acme yellow the SOW is stuck response=”3 business days” next='2 weeks'", "SOW is stuck", "3"),
+        )
+    ):
+        clock.advance(minutes=5)
+        logged = ephemeral(acme.command(typed))
+        assert "Usage" not in logged and note in logged and "=" not in logged, logged  # the note, without the flags
+        bot.settle()
+        slips = records(store)[0].rule.slips
+        assert len(slips) == n + 1 and f"({days} business days)" in slips[-1].note, (typed, slips)
