@@ -29,6 +29,7 @@ from handlers.blocks import mrkdwn_name
 from handlers.blocks.boundaries import (
     SURFACE_LIST,
     SURFACE_SUGGESTION,
+    VALUE_CHANNEL,
     boundary_list,
     call_slip_note,
     escalation_blocks,
@@ -438,6 +439,20 @@ def record_decision(
     )
 
 
+def _channel_names(client: WebClient, value: str) -> dict[str, str]:
+    """The current name of each channel a need's value names (its id alone is stored), for the form to show."""
+    names: dict[str, str] = {}
+    for channel_id in dict.fromkeys(VALUE_CHANNEL.findall(value)):
+        try:
+            name = (client.conversations_info(channel=channel_id).get("channel") or {}).get("name")
+        except (SlackApiError, OSError):  # not readable (a private channel Partner is not in): shown as it is
+            logger.info("could not read the name of %s", channel_id, exc_info=True)
+            continue
+        if isinstance(name, str) and name:
+            names[channel_id] = name
+    return names
+
+
 def _message_key(body: dict[str, Any]) -> str:
     container = body.get("container") or {}
     return f"{container.get('channel_id')}:{container.get('message_ts')}"
@@ -475,7 +490,8 @@ def _decision_listener(option: str) -> Callable[..., None]:
         if option == "renegotiate":
             container = body.get("container") or {}
             metadata = {"channel_id": container.get("channel_id"), "message_ts": container.get("message_ts")}
-            modal = renegotiate_modal(customer, record, metadata=metadata)
+            names = _channel_names(client, record.rule.value or "")
+            modal = renegotiate_modal(customer, record, metadata=metadata, channel_names=names)
             client.views_open(trigger_id=body["trigger_id"], view=modal)
             return  # decided when the modal is saved
         later = _Rescore()

@@ -4,7 +4,8 @@ suggestion, the detected-slip question, the gentle reminder and the renegotiatio
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime, time
 from typing import Any
 
@@ -426,25 +427,62 @@ def reminder_message(text: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- renegotiation
 
 
-def renegotiate_modal(customer: Customer, record: BoundaryRecord, *, metadata: dict[str, Any]) -> dict[str, Any]:
-    """Edit what is asked: the words, and for measurable needs the number or the window."""
+# A channel in a need's value, as stored (`<#C0AP>`, its id alone) or as Slack sent it (`<#C0AP|acme-partners>`).
+VALUE_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def value_as_shown(value: str, channel_names: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """A need's value as a plain-text field shows it: a channel by its current name (`#acme-partners`), not
+    `<#C0AP>`; and which shown name stands for which channel, so the saved form keeps the channel itself."""
+    shown: dict[str, str] = {}
+
+    def name(match: re.Match[str]) -> str:
+        found = channel_names.get(match.group(1))
+        if not found:  # its name could not be read: the channel as Slack writes it still saves as it is
+            return match.group(0)
+        shown[f"#{found}"] = match.group(1)
+        return f"#{found}"
+
+    return VALUE_CHANNEL.sub(name, value), shown
+
+
+def value_as_saved(value: str, shown: Mapping[str, str]) -> str:
+    """The form's value back as stored: a channel shown by name (value_as_shown) is the channel again."""
+    for label, channel_id in shown.items():
+        value = re.sub(rf"(?<![\w#-]){re.escape(label)}(?![\w-])", f"<#{channel_id}>", value)
+    return value
+
+
+def renegotiate_modal(
+    customer: Customer,
+    record: BoundaryRecord,
+    *,
+    metadata: dict[str, Any],
+    channel_names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Edit what is asked: the words, and for measurable needs the number or the window. ``channel_names`` (id →
+    current name) shows a channel in the value by its name."""
     rule = record.rule
+    value, shown = value_as_shown(rule.value or "", channel_names or {})
     kind_options = [{"text": plain(label.capitalize()), "value": kind} for kind, label in KIND_LABEL.items()]
     value_input: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": BOUNDARY_VALUE,
-        "max_length": 64,
+        # 64 stored; a channel shown by a long name is longer in the form (saved as the channel, checked when saved)
+        "max_length": max(rules.MAX_VALUE_LENGTH, len(value)),
         "placeholder": plain("1d, 4h, 9-10am, #acme-requests…"),
     }
-    if rule.value:
-        value_input["initial_value"] = rule.value
+    if value:
+        value_input["initial_value"] = value
     return {
         "type": "modal",
         "callback_id": BOUNDARY_RENEGOTIATE_MODAL,
         "title": plain("Renegotiate", 24),
         "submit": plain("Save", 24),
         "close": plain("Cancel", 24),
-        "private_metadata": json.dumps({**metadata, "boundary_id": record.id}),
+        "private_metadata": json.dumps(
+            {**metadata, "boundary_id": record.id, **({"channels": shown} if shown else {})}
+        ),
         "blocks": [
             section(
                 f"What you and *{mrkdwn_name(customer.name)}* now agree, instead of {quoted(truncate(rule.text, 200))}."

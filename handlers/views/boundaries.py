@@ -16,7 +16,7 @@ from domain import boundaries as rules
 from domain.errors import UserError
 from handlers.actions.boundaries import already_decided, decision_on, record_decision
 from handlers.blocks import command_name, metadata_row_id
-from handlers.blocks.boundaries import escalation_blocks
+from handlers.blocks.boundaries import escalation_blocks, value_as_saved
 from handlers.boundaries_hooks import require_boundary, require_boundary_change
 from handlers.home_publisher import request_home_refresh
 from handlers.ids import BOUNDARY_KIND, BOUNDARY_TEXT, BOUNDARY_VALUE
@@ -64,6 +64,9 @@ def submit_renegotiation(
     text = ((values.get("text") or {}).get(BOUNDARY_TEXT) or {}).get("value") or ""
     kind = (((values.get("kind") or {}).get(BOUNDARY_KIND) or {}).get("selected_option") or {}).get("value")
     value = ((values.get("value") or {}).get(BOUNDARY_VALUE) or {}).get("value")
+    shown = metadata.get("channels")
+    if value and isinstance(shown, dict):  # a channel the form showed by its name is still that channel
+        value = value_as_saved(value, {str(k): str(v) for k, v in shown.items()})
     # A bad text and a bad value are shown together, each next to its field.
     problems: list[UserError] = []
     broadcast = rules.broadcast_in(text)

@@ -4,7 +4,14 @@ every message read back from the fake Slack."""
 from __future__ import annotations
 
 from bot.settings import Settings
-from handlers.ids import BOUNDARY_CALL_YES
+from handlers.ids import (
+    BOUNDARY_CALL_YES,
+    BOUNDARY_DECIDE_RENEGOTIATE,
+    BOUNDARY_KIND,
+    BOUNDARY_RENEGOTIATE_MODAL,
+    BOUNDARY_TEXT,
+    BOUNDARY_VALUE,
+)
 from storage.store import Store
 from tests.e2e.test_boundaries import acme, channel_posts, ephemeral, ny, records, tick
 from tests.fake_slack import FakeSlack
@@ -70,3 +77,42 @@ def test_a_reply_time_typed_in_quotes_reads_as_it_does_unquoted_after_the_mood_o
         bot.settle()
         slips = records(store)[0].rule.slips
         assert len(slips) == n + 1 and f"({days} business days)" in slips[-1].note, (typed, slips)
+
+
+def test_the_renegotiate_form_shows_a_picked_channel_by_its_name_and_keeps_the_channel(
+    slack: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """The agreement's channel was picked (`value=<#C0AP|acme-partners>`, kept as the channel itself): the
+    Renegotiate form's value field showed it as raw `<#C0AP>` text. It shows #acme-partners, and saved unchanged or
+    with words around it, the value is still that channel."""
+    fake_slack.add_channel("C0AP", name="acme-partners")
+    clock.set(ny(2026, 11, 25, 10))
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    ephemeral(slack.command('boundary acme add "Requests go in the partners channel" value=<#C0AP|acme-partners>'))
+    assert records(store)[0].rule.value == "<#C0AP>"
+    ephemeral(slack.command("boundary acme activate 1"))
+    for n in range(3):
+        clock.advance(hours=1)
+        ephemeral(slack.command(f"boundary acme slip 1 a DM again ({n + 1})"))
+    tick(store, settings, clock.now)
+    (asked,) = [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
+    for ts, typed, kept in (
+        ("1764600000.000500", "#acme-partners", "<#C0AP>"),
+        ("1764600000.000600", "#acme-partners or #acme-partners-urgent", "<#C0AP> or #acme-partners-urgent"),
+    ):
+        message = {"type": "message", "ts": ts, "text": "", "blocks": asked["blocks"]}  # one escalation each
+        slack.block_action(
+            BOUNDARY_DECIDE_RENEGOTIATE, value=str(records(store)[0].id), message=message, channel_id="DD"
+        )
+        opened = fake_slack.calls_to("views.open")[-1]
+        fields = {b["block_id"]: b["element"] for b in opened.params["view"]["blocks"] if b["type"] == "input"}
+        assert fields["value"]["initial_value"] == "#acme-partners", fields["value"]
+        values = {
+            "text": {BOUNDARY_TEXT: {"type": "plain_text_input", "value": fields["text"]["initial_value"]}},
+            "kind": {BOUNDARY_KIND: {"type": "static_select", "selected_option": {"value": "channel"}}},
+            "value": {BOUNDARY_VALUE: {"type": "plain_text_input", "value": typed}},
+        }
+        metadata = opened.params["view"]["private_metadata"]
+        assert slack.view_submission(BOUNDARY_RENEGOTIATE_MODAL, values, private_metadata=metadata).status == 200
+        bot.settle()
+        assert records(store)[0].rule.value == kept, records(store)[0].rule
