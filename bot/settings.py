@@ -104,8 +104,12 @@ class Settings:
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Settings:
         def get(name: str) -> str | None:
-            value = env.get(name)
-            return value.strip() if value and value.strip() else None
+            value = (env.get(name) or "").strip()
+            # `docker run --env-file` keeps a value's quotes (`SLACK_BOT_TOKEN="xoxb-…"`), where .env drops them: read
+            # it as .env would, rather than refuse a token for not starting with xoxb-. No setting is a quoted text.
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1].strip()
+            return value or None
 
         def required(name: str, hint: str) -> str:
             value = get(name)

@@ -123,3 +123,19 @@ def test_doctor_names_the_manifest_it_was_given_when_that_file_is_not_there(
     result = run(["doctor", "--manifest", "deploy/manifest.yaml"], operator_env, tmp_path)
     assert "  warn  scopes: not checked: deploy/manifest.yaml not found\n" in result.stdout, result.stdout
     assert "        fix: Check the path given to --manifest.\n" in result.stdout
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_settings_in_quotes_as_docker_env_file_passes_them_are_read_as_dotenv_reads_them(
+    operator_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`docker run --env-file .env` keeps the quotes of `SLACK_BOT_TOKEN="xoxb-…"`, which python-dotenv drops: the
+    same file refused the token ("must be a bot token starting with 'xoxb-'") in a container only."""
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL"):
+        operator_env[name] = f'"{operator_env[name]}"'
+    operator_env["PARTNER_DEFAULT_TZ"] = "'Europe/Berlin'"
+    result = run(["db", "upgrade"], operator_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "partner.db").exists()  # the quoted sqlite:/// path, not a file named with a quote
+    doctor = run(["doctor"], operator_env, tmp_path)
+    assert "ok    bot token: valid" in doctor.stdout, doctor.stdout
