@@ -77,21 +77,59 @@ def _frame_end(buffer: bytearray) -> int | None:
     return end if len(buffer) >= end else None
 
 
+def _payload(frame: bytes) -> bytes:
+    """A whole server frame's payload (unmasked: RFC 6455 §5.1)."""
+    length = frame[1] & 0x7F
+    return frame[2 + {126: 2, 127: 8}.get(length, 0) :]
+
+
+def _whole_frame(opcode: int, payload: bytes) -> bytes:
+    """One unmasked frame with FIN set, as a server sends an unfragmented message."""
+    length = len(payload)
+    if length <= 125:
+        return struct.pack("!BB", 0x80 | opcode, length) + payload
+    if length <= 0xFFFF:
+        return struct.pack("!BBH", 0x80 | opcode, 126, length) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, length) + payload
+
+
 class _HangUpAwareSocket:
     """The connection's socket, raising SlackHungUp where `recv` returns nothing (end of stream), and handing the
-    client one whole frame per `recv`.
+    client one whole frame per `recv`, a fragmented message joined into one.
 
     Whole frames because slack-sdk's frame parser recurses once per `recv` of 1 KiB and once per further frame in what
     it read: an envelope near 1 MB, or a burst of queued envelopes read together, overflowed the stack (RecursionError),
     and every envelope of that read was lost, unacked, with the stream's framing after it. Given one frame at a time it
     never recurses. A frame cut by the socket's timeout stays here until the rest arrives.
+
+    Joined because slack-sdk knows no fragments (RFC 6455 §5.4: a text frame without FIN, then continuation frames,
+    control frames allowed between them), which a client must accept from a server or a proxy on the way: it parsed
+    the first piece as a whole envelope (a JSON error) and dropped the rest, and the envelope was never answered.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._buffer = bytearray()
+        # The message being received in fragments: its opcode and the payload so far.
+        self._fragmented: tuple[int, bytearray] | None = None
 
     def recv(self, size: int) -> bytes:
+        while True:
+            frame = self._next_frame(size)
+            fin, opcode = frame[0] & 0x80, frame[0] & 0x0F
+            if opcode >= 0x8 or (fin and opcode != 0x0 and self._fragmented is None):
+                return frame  # a control frame (even between fragments), or a whole message
+            if opcode != 0x0:  # the first fragment (a new message's first frame ends one left unfinished)
+                self._fragmented = (opcode, bytearray())
+            if self._fragmented is None:
+                continue  # a continuation of nothing: no message to join it to
+            self._fragmented[1].extend(_payload(frame))
+            if fin:
+                first, payload = self._fragmented
+                self._fragmented = None
+                return _whole_frame(first, bytes(payload))
+
+    def _next_frame(self, size: int) -> bytes:
         while True:
             # slack-sdk reads the handshake's last line up to its "\r": the "\n" left is no frame (no server frame
             # starts with 0x0A, a control opcode without FIN) and its parser skips it; so does this.

@@ -55,16 +55,30 @@ class _Connection:
     pings: int = 0
 
     @staticmethod
-    def frame(opcode: int, data: bytes = b"") -> bytes:
+    def frame(opcode: int, data: bytes = b"", *, fin: bool = True) -> bytes:
         """Server frames are never masked (RFC 6455 §5.1)."""
-        length = len(data)
+        length, first = len(data), (0x80 if fin else 0) | opcode
         if length <= 125:
-            header = struct.pack("!BB", 0x80 | opcode, length)
+            header = struct.pack("!BB", first, length)
         elif length <= 0xFFFF:
-            header = struct.pack("!BBH", 0x80 | opcode, 126, length)
+            header = struct.pack("!BBH", first, 126, length)
         else:
-            header = struct.pack("!BBQ", 0x80 | opcode, 127, length)
+            header = struct.pack("!BBQ", first, 127, length)
         return header + data
+
+    def send_fragmented(self, message: dict[str, Any], pieces: int, *, ping_between: bool = False) -> None:
+        """One text message in `pieces` frames (RFC 6455 §5.4: a text frame without FIN, continuation frames, the
+        last with FIN), as a server or proxy may split it; a ping between two pieces when asked (§5.4 allows it)."""
+        data = json.dumps(message).encode("utf-8")
+        size = -(-len(data) // pieces)
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        frames = []
+        for i, chunk in enumerate(chunks):
+            frames.append(self.frame(OP_TEXT if i == 0 else OP_CONTINUATION, chunk, fin=i == len(chunks) - 1))
+            if ping_between and i == 0:
+                frames.append(self.frame(OP_PING, b"slack"))
+        with self.send_lock:
+            self.sock.sendall(b"".join(frames))
 
     def send_frame(self, opcode: int, data: bytes = b"") -> None:
         with self.send_lock:
@@ -197,14 +211,19 @@ class FakeSocketMode:
         retry_attempt: int | None = None,
         retry_reason: str | None = None,
         connection: _Connection | None = None,
+        fragments: int = 1,
+        ping_between: bool = False,
     ) -> str:
         """Push one envelope to `connection` (Slack picks one of the app's), by default the newest live one; returns
-        its envelope_id."""
+        its envelope_id. `fragments` > 1 splits its message into that many WebSocket frames."""
         envelope = self._envelope(kind, payload, accepts_response_payload, retry_attempt, retry_reason)
         connection = connection or self.wait_connected()
         with self._lock:
             self.sent.append(envelope)
-        connection.send_json(envelope)
+        if fragments > 1:
+            connection.send_fragmented(envelope, fragments, ping_between=ping_between)
+        else:
+            connection.send_json(envelope)
         return str(envelope["envelope_id"])
 
     def send_burst(self, kind: str, payloads: list[dict[str, Any]]) -> list[str]:
@@ -366,6 +385,7 @@ class SocketModeRequests(SlackRequests):
         self.server = server
         self.connection: _Connection | None = None  # the connection Slack picks (None: the newest)
         self.last_envelope_id = ""
+        self.fragments = 1  # WebSocket frames per envelope (more: split as RFC 6455 §5.4 allows)
 
     def _deliver(self, kind: str, payload: dict[str, Any], post_kwargs: dict[str, Any]) -> Response:
         accepts = kind == "slash_commands" or payload.get("type") in ("view_submission", "block_suggestion")
@@ -376,6 +396,8 @@ class SocketModeRequests(SlackRequests):
             retry_attempt=post_kwargs.get("retry_num"),
             retry_reason=post_kwargs.get("retry_reason"),
             connection=self.connection,
+            fragments=self.fragments,
+            ping_between=self.fragments > 1,
         )
         self.last_envelope_id = envelope_id
         ack = self.server.wait_for_ack(envelope_id, timeout=self.timeout)

@@ -11,7 +11,7 @@ from bot.settings import Settings
 from bot.socket_mode import PartnerSocketModeHandler
 from storage.store import Store
 from tests.e2e.test_replicas import wait_until
-from tests.e2e.test_socket_mode import ack_text, close
+from tests.e2e.test_socket_mode import ack_text, close, handler, sm  # noqa: F401  (handler: sm's fixture)
 from tests.fake_slack import FakeSlack
 from tests.fake_socket_mode import SocketModeRequests
 from tests.utils import TEAM_ID, FakeClock
@@ -25,9 +25,9 @@ def test_an_app_token_revoked_while_partner_runs_is_named_to_the_operator_once_a
     # request to the Slack API failed … invalid_auth" on every try, naming neither SLACK_APP_TOKEN nor what to do.
     caplog.set_level(logging.INFO, logger="partner")
     app = create_app(settings=settings, store=store, clock=clock)
-    handler = PartnerSocketModeHandler(app, app_token=fake_slack.app_token, web_client=app.client)
-    handler.client.current_app_monitor.interval_seconds = 0.1  # slack-sdk's reconnect tries: every 10 s in production
-    handler.connect()
+    partner = PartnerSocketModeHandler(app, app_token=fake_slack.app_token, web_client=app.client)
+    partner.client.current_app_monitor.interval_seconds = 0.1  # slack-sdk's reconnect tries: every 10 s in production
+    partner.connect()
     fake_slack.socket_mode.wait_connected()
     token = fake_slack.app_token
     try:
@@ -45,5 +45,22 @@ def test_an_app_token_revoked_while_partner_runs_is_named_to_the_operator_once_a
         assert "/partner checkin" in ack_text(sm.command("help"))
     finally:
         fake_slack.app_token = token
-        close(handler, fake_slack)
+        close(partner, fake_slack)
         app.drain()
+
+
+def test_an_envelope_split_into_websocket_fragments_is_answered_whole(
+    sm: SocketModeRequests,  # noqa: F811  (the fixture imported above)
+    fake_slack: FakeSlack,
+    store: Store,
+) -> None:
+    # RFC 6455 §5.4: a server (or a proxy between) may send one message as a text frame without FIN and continuation
+    # frames, with a ping between them. slack-sdk read the first piece as a whole message (a JSON error) and the
+    # rest as "unsupported data frames": the command was never answered and Slack told the user it failed.
+    sm.fragments = 3
+    assert "Added *Acme*" in ack_text(sm.command("add Acme"))
+    text = ack_text(sm.command("checkin acme green " + "renewal call went well " * 40))
+    assert "Logged a green check-in for *Acme*" in text
+    (entry,) = store.checkins(team_id=TEAM_ID)
+    assert entry.note.startswith("renewal call went well")
+    assert fake_slack.socket_mode.stray_messages == [] and fake_slack.socket_mode.errors == []
