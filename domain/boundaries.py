@@ -719,10 +719,12 @@ def record_slip(
     source: SlipSource = "manual",
     *,
     paused: bool = False,
+    reopens: bool = True,
 ) -> Boundary:
     """Note that the boundary slipped. A held boundary goes back to active: its clock restarts.
 
-    A slip logged while the customer is ``paused`` is kept but changes nothing: a need that held still holds.
+    A slip logged while the customer is ``paused`` is kept but changes nothing: a need that held still holds. So does
+    one that happened long before it was logged (``reopens`` false: the need has held for the whole hold period since).
     """
     if not b.in_force:
         state = "is only proposed" if b.status == "proposed" else "was retired"
@@ -731,7 +733,7 @@ def record_slip(
         )
     _check_not_before(at, b.activated_at, b, "activated")
     slip = Slip(at=at, by=by, note=note, source=source, paused=paused)
-    if paused:
+    if paused or not reopens:
         return replace(b, slips=(*b.slips, slip))
     return replace(b, status="active", held_at=None, slips=(*b.slips, slip))
 

@@ -267,11 +267,20 @@ def log_slip(
     ``happened_at`` dates the slip when it happened before it was logged (a call confirmed days later): the history
     and the escalation's window count it on that day, not on the click's."""
     policy = _policy(settings)
+    at = happened_at if happened_at is not None else now
+    reopens = True
+    if happened_at is not None and record.rule.status == "held":
+        # Confirmed after the need held: it reopens only if, with this slip where it happened, it would not hold now.
+        with_it = dataclasses.replace(
+            record.rule, status="active", held_at=None, slips=(*record.rule.slips, rules.Slip(at=at))
+        )
+        reopens = not rules.has_held(with_it, now, policy)
     try:
         after, created = store.record_boundary_slip(
             team_id=customer.team_id,
             boundary_id=record.id,
-            at=happened_at if happened_at is not None else now,
+            reopens=reopens,
+            at=at,
             by=by,
             note=note,
             source=source,

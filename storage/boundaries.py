@@ -254,8 +254,10 @@ class BoundaryQueries(StoreBase):
         note: str = "",
         source: rules.SlipSource = "manual",
         idempotency_key: str | None = None,
+        reopens: bool = True,
     ) -> tuple[BoundaryRecord, bool]:
-        """Log a slip (a held boundary goes back to active, per the rules); the same key twice logs one.
+        """Log a slip (a held boundary goes back to active, per the rules, unless ``reopens`` is false); the same key
+        twice logs one.
 
         A slip logged while the customer is paused is kept, marked so, and changes nothing (domain.record_slip).
         Returns the boundary after the slip and whether this call logged it.
@@ -269,7 +271,7 @@ class BoundaryQueries(StoreBase):
             customer = session.get(Customer, record.row.customer_id)
             paused = customer is not None and customer.paused_at is not None
         # ValueError when not in force
-        changed = rules.record_slip(record.rule, at, by=by, note=note, source=source, paused=paused)
+        changed = rules.record_slip(record.rule, at, by=by, note=note, source=source, paused=paused, reopens=reopens)
         slip = BoundarySlip(
             team_id=team_id,
             boundary_id=boundary_id,

@@ -148,3 +148,38 @@ def test_a_call_on_the_customers_day_off_inside_the_window_hours_asks_and_says_w
     bot.settle()
     (slip,) = records(store)[2].rule.slips
     assert slip.note == "Call at 09:30 their time (Sat 28 Nov, their day off), outside the agreed 9–10am window", slip
+
+
+def test_a_call_confirmed_after_the_need_held_leaves_it_held_when_it_held_since_the_call_anyway(
+    acme: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """The call of 25 Nov is confirmed on 28 Dec, after the need held (three weeks on, 16 Dec): the slip is the
+    call's, and the need has held more than three weeks since it, so it still holds: no "being introduced again",
+    and no second suggestion of the next need when the next tick finds it holding once more."""
+    ephemeral(acme.command('boundary acme add "Calls happen 9-10am our time" kind=contact_window value=9-10am'))
+    ephemeral(acme.command("boundary acme activate 3"))
+    clock.set(ny(2026, 11, 25, 15, 30))
+    ephemeral(acme.command("checkin acme green call pricing walkthrough"))
+    bot.settle()
+    tick(store, settings, clock.advance(minutes=1))
+    (question,) = [p for p in channel_posts(fake_slack, "U0001") if "Was this call outside" in p["text"]]
+    tick(store, settings, ny(2026, 12, 17, 10))
+    assert records(store)[2].rule.status == "held"
+    suggested = len(fake_slack.calls_to("chat.postMessage"))
+    clock.set(ny(2026, 12, 28, 9, 45))
+    actions = question["blocks"][1]
+    acme.block_action(
+        BOUNDARY_CALL_YES,
+        value=actions["elements"][0]["value"],
+        block_id=actions["block_id"],
+        channel_id="DDANA",
+        message={"type": "message", "ts": "1764600000.000700", "text": question["text"], "blocks": question["blocks"]},
+    )
+    bot.settle()
+    rec = records(store)[2]
+    assert (rec.rule.status, len(rec.rule.slips)) == ("held", 1), rec.rule
+    replaced = [c.params["text"] for c in fake_slack.calls_to("response_url") if "Logged a slip" in str(c.params)]
+    assert replaced and "introduced again" not in replaced[-1], replaced
+    tick(store, settings, clock.advance(minutes=1))
+    posted = [str(c.params.get("text")) for c in fake_slack.calls_to("chat.postMessage")[suggested:]]
+    assert not [t for t in posted if "introduce the next one" in t or "A reminder" in t], posted
