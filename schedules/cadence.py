@@ -215,9 +215,9 @@ def plan_call_moved_into_the_past(
     return any(row.status == "pending" for row in inserted)
 
 
-def _waiting_nudge(store: Store, customer: Customer, day: date, now: datetime) -> Nudge | None:
-    """The day's call nudge due by now and still waiting to be posted (pending), not a snoozed call coming back (the
-    snooze moves that one)."""
+def _waiting_nudges(store: Store, customer: Customer, now: datetime) -> list[Nudge]:
+    """The customer's call nudges of these days still waiting to be posted (pending), but for a snoozed call coming
+    back (the snooze moves that one) and one already answered."""
     assert customer.id is not None
     waiting = store.nudges(
         team_id=customer.team_id,
@@ -226,16 +226,13 @@ def _waiting_nudge(store: Store, customer: Customer, day: date, now: datetime) -
         statuses=["pending"],
         customer_ids=[customer.id],
     )
+    return [n for n in waiting if n.id is not None and not n.payload.get("snoozed_on") and not n.payload.get("outcome")]
+
+
+def _waiting_nudge(store: Store, customer: Customer, day: date, now: datetime) -> Nudge | None:
+    """The day's call nudge due by now and still waiting to be posted."""
     return next(
-        (
-            n
-            for n in waiting
-            if n.due_key == day.isoformat()
-            and n.due_at <= now
-            and not n.payload.get("snoozed_on")
-            and not n.payload.get("outcome")
-        ),
-        None,
+        (n for n in _waiting_nudges(store, customer, now) if n.due_key == day.isoformat() and n.due_at <= now), None
     )
 
 
@@ -245,18 +242,9 @@ def _wait_for_call_moved_later(store: Store, customer: Customer, cal: WorkCalend
     and the tick at the new time plans that day's one nudge again, naming it. Posted when Slack came back, it went out
     hours before the call, naming the time it no longer had (`cadence acme daily 11:00` at 09:30: "09:00", at 09:31).
     A snoozed call coming back keeps its own time (the snooze moves it). True when one was taken out."""
-    assert customer.id is not None
-    waiting = store.nudges(
-        team_id=customer.team_id,
-        kinds=[CADENCE],
-        due_after=now - planner.TODAYS_NUDGES,
-        statuses=["pending"],
-        customer_ids=[customer.id],
-    )
     moved = False
-    for nudge in waiting:
-        if nudge.payload.get("snoozed_on") or nudge.payload.get("outcome") or nudge.id is None:
-            continue
+    for nudge in _waiting_nudges(store, customer, now):
+        assert nudge.id is not None
         day = date.fromisoformat(nudge.due_key)
         then = [s for s in planner.slots(customer, cal, since=now, now=now + timedelta(days=2)) if s.local_date == day]
         if then and then[0].due_at != nudge.due_at:
