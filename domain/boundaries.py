@@ -52,7 +52,6 @@ __all__ = [
     "business_days_back",
     "call_outside_window",
     "can_activate",
-    "day_off",
     "escalation_options",
     "escalation_text",
     "format_contact_window",
@@ -867,28 +866,14 @@ def escalation_text(b: Boundary, now: datetime, policy: Policy = DEFAULT_POLICY)
 def call_outside_window(window: tuple[time, time], call_at: datetime, cal: WorkCalendar) -> bool:
     """Did a call start outside the agreed local window? Both ends count as inside.
 
-    The window is an agreement about the customer's working days ("client calls at 9am" is a working-day habit): a
-    call on their day off or a public holiday of theirs is outside it at any hour (see ``day_off``). The call is read
-    on the customer's wall clock for that date, so DST changes are handled.
+    The call is read on the customer's wall clock for that date, so DST changes are handled.
     """
     start, end = window
     if not start < end:
         raise ValueError(f"A contact window must start before it ends, got {format_contact_window(window)}")
     _require_aware(call_at, "call_at")
-    if day_off(call_at, cal) is not None:
-        return True
     local = cal.local_datetime(call_at).time()
     return not start <= local <= end
-
-
-def day_off(instant: datetime, cal: WorkCalendar) -> str | None:
-    """Why the customer's day of ``instant`` is not a working day for them ("their day off", or the holiday's name,
-    e.g. "Thanksgiving Day"); None on a working day."""
-    _require_aware(instant, "instant")
-    day = cal.local_date(instant)
-    if cal.is_business_day(day):
-        return None
-    return cal.holiday_name(day) if day.weekday() in cal.working_days else "their day off"
 
 
 def response_slipped(

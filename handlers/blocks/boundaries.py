@@ -374,13 +374,6 @@ def suggestion_blocks(
 # --------------------------------------------------------------------------- detection
 
 
-def call_day(call_at: datetime, cal: WorkCalendar) -> str:
-    """The call's day as the question and its slip name it: "Sat 28 Nov, their day off" when that is why it was
-    outside the window at an hour inside it (a public holiday by its name)."""
-    off = rules.day_off(call_at, cal)
-    return f"{day_label(call_at, cal)}{f', {off}' if off else ''}"
-
-
 def call_slip_note(window: tuple[time, time] | None, call_at: datetime | None, cal: WorkCalendar) -> str:
     """A slip's note for a call the author confirmed was outside the window: which call, as the question named it,
     so the slip history says it however late the answer came."""
@@ -388,7 +381,7 @@ def call_slip_note(window: tuple[time, time] | None, call_at: datetime | None, c
         return "Call outside the agreed window"
     local = cal.local_datetime(call_at)
     return (
-        f"Call at {local:%H:%M} their time ({call_day(call_at, cal)}), "
+        f"Call at {local:%H:%M} their time ({day_label(call_at, cal)}), "
         f"outside the agreed {rules.say_contact_window(window)} window"
     )
 
@@ -403,7 +396,7 @@ def call_window_question(
     agreed = rules.say_contact_window(window)
     text = (
         f"You logged a call with *{mrkdwn_name(customer.name)}* at {local:%H:%M} their time "
-        f"({call_day(call_at, cal)}). "
+        f"({day_label(call_at, cal)}). "
         f"Was this call outside the agreed {agreed} window?"
     )
     value = f"{record.id}:{checkin_id}"
