@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
@@ -68,6 +68,14 @@ def _restart_a_quiet_teams_calls(session: Session, customer: Customer, now: date
             )
             .values(until=now)
         )
+
+
+class NamedFrom(NamedTuple):
+    """What customers_named_and_renamed_from found."""
+
+    customers: list[Customer]
+    maybe_renamed: bool  # a former name of some customer may start with the prefix
+    maybe_within: bool  # a later word of some customer's name may start with the prefix
 
 
 class CustomerQueries(WorkspaceQueries):
@@ -136,7 +144,7 @@ class CustomerQueries(WorkspaceQueries):
         bare = bare_key(name)
         if not bare:
             return
-        named, _ = self.customers_named_and_renamed_from(team_id=team_id, prefix=bare)
+        named = self.customers_named_and_renamed_from(team_id=team_id, prefix=bare).customers
         for twin in named:
             if twin.id != customer_id and twin.name_key != name_key(name) and bare_key(twin.name) == bare:
                 hint = " (archived — bring it back with `/partner restore`)" if twin.archived_at is not None else ""
@@ -153,16 +161,22 @@ class CustomerQueries(WorkspaceQueries):
                 query = query.where(col(Customer.archived_at).is_(None))
             return list(session.exec(query.order_by(Customer.name_key)))
 
-    def customers_named_and_renamed_from(self, *, team_id: str, prefix: str) -> tuple[list[Customer], bool]:
+    def customers_named_and_renamed_from(self, *, team_id: str, prefix: str) -> NamedFrom:
         """The team's customers, archived ones too, whose name_key starts with `prefix` (a name_key), in name
-        order — what a typed name can match (exactly or as a prefix) without loading the whole team — and whether
-        a former name of some customer may start with `prefix` too.
+        order — what a typed name can match (exactly or as a prefix) without loading the whole team — whether
+        a former name of some customer may start with `prefix` too, and whether a later word of some name may
+        (customers_with_a_word_from: "🇯🇵 Tokyo Trading" for "tokyo").
 
-        One statement, built once (it runs on every check-in's ack): the lookup reads the former names only when
-        one of them could be what was typed (see former_names). The flag is only known when some customer matched
-        (it rides on their rows).
+        One statement, built once (it runs on every check-in's ack): the lookup reads the former names, or the names
+        with such a word, only when one of them could be what was typed (see former_names). The flags are only known
+        when some customer matched (they ride on their rows).
         """
-        params = {"team_id": team_id, "name_like": _like_prefix(prefix), "old_like": _old_name_like(prefix)}
+        params = {
+            "team_id": team_id,
+            "name_like": _like_prefix(prefix),
+            "old_like": _old_name_like(prefix),
+            "word_like": "% " + _like_prefix(prefix),
+        }
         statement = _NAMED_FROM
         bounds = _prefix_range(prefix) if self.engine.dialect.name == "sqlite" else None
         if bounds is not None:
@@ -171,8 +185,8 @@ class CustomerQueries(WorkspaceQueries):
         # Core rows made into detached models: the ORM's loading cost twice the statement (bench/RESULTS.md).
         with self.engine.connect() as conn:
             rows = conn.execute(statement, params).all()
-        customers = [detached(Customer, dict(zip(_CUSTOMER_COLUMNS, row[:-1], strict=True))) for row in rows]
-        return customers, any(row[-1] for row in rows)
+        customers = [detached(Customer, dict(zip(_CUSTOMER_COLUMNS, row[:-2], strict=True))) for row in rows]
+        return NamedFrom(customers, any(row[-2] for row in rows), any(row[-1] for row in rows))
 
     def customers_with_a_word_from(self, *, team_id: str, prefix: str) -> list[Customer]:
         """The team's customers, archived ones too, with a later word of their name starting with `prefix` (a
@@ -657,9 +671,17 @@ def _named_from(*, binary_range: bool) -> Any:
         named = (
             named & (col(Customer.name_key) >= bindparam("name_from")) & (col(Customer.name_key) < bindparam("name_to"))
         )
-    # Every column of the customer, then the flag last.
+    # A later word of some name starting with the prefix: scans the team's names in the index, in the database.
+    within = (
+        select(Customer.id)
+        .where(
+            Customer.team_id == bindparam("team_id"), col(Customer.name_key).like(bindparam("word_like"), escape="/")
+        )
+        .exists()
+    )
+    # Every column of the customer, then the flags last.
     return (
-        select(_CUSTOMERS, renamed.label("maybe_renamed"))
+        select(_CUSTOMERS, renamed.label("maybe_renamed"), within.label("maybe_within"))
         .where(_CUSTOMERS.c.team_id == bindparam("team_id"), named)
         .order_by(_CUSTOMERS.c.name_key)
     )

@@ -56,7 +56,7 @@ def find_customer(
     prefix = name_key(words[0]) if words else ""
     # Archived customers come too (same statement): an archived name typed whole must not read as a live
     # customer's shorter name followed by "labs" as the mood.
-    named, maybe_renamed = store.customers_named_and_renamed_from(team_id=team_id, prefix=prefix)
+    named, maybe_renamed, maybe_within = store.customers_named_and_renamed_from(team_id=team_id, prefix=prefix)
     try:
         customer, rest = require_customer(
             [c for c in named if (c.archived_at is not None) == archived],
@@ -115,16 +115,17 @@ def find_customer(
         # the miss, told with every name
         require_customer(customers, words, name_of=lambda c: c.name, usage=usage, shown=mrkdwn_name)
         raise
-    customer, rest = _beside_decorated(
-        store,
-        team_id=team_id,
-        prefix=prefix,
-        named=[c for c in named if (c.archived_at is not None) == archived],
-        words=words,
-        found=(customer, rest),
-        archived=archived,
-        usage=usage,
-    )
+    if maybe_within:  # some name has a later word starting as typed: read without its emoji, it may be meant
+        customer, rest = _beside_decorated(
+            store,
+            team_id=team_id,
+            prefix=prefix,
+            named=[c for c in named if (c.archived_at is not None) == archived],
+            words=words,
+            found=(customer, rest),
+            archived=archived,
+            usage=usage,
+        )
     # Among the customers looked in (archived ones for `restore acme corp.`, as live ones for the rest).
     looked_in = [c for c in named if (c.archived_at is not None) == archived]
     # Not when the words as typed read on as a check-in's mood: with Acme and Acme Green, `acme green, fine` is Acme.
