@@ -23,14 +23,10 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
     tick,
     unpaced,
 )
+from tests.e2e.test_qa19_cadence import ny
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import BotServer, FakeClock
-
-
-def ny(n: int, hour: float) -> datetime:
-    """The n-th day after Monday 30 November 2026 at `hour` o'clock in New York (EST, UTC−5)."""
-    return day(n, timedelta(hours=hour + 5))
 
 
 def test_a_nudge_waiting_on_slack_whose_customer_moved_to_a_zone_where_its_time_has_passed_names_the_new_zone(
