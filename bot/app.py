@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -294,6 +295,8 @@ def create_app(
     # One middleware, not three: Bolt builds every middleware's arguments (some forty of them) on every request.
     @app.middleware
     def prepare_request(body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+        if body.get("type") == "app_rate_limited":
+            return events_rate_limited(body)
         context["store"] = store
         context["clock"] = clock
         context["settings"] = settings
@@ -321,6 +324,27 @@ def create_app(
 
     register_listeners(app)
     return app
+
+
+def events_rate_limited(body: dict[str, Any]) -> BoltResponse:
+    """Slack's notice that it is dropping a workspace's events (over 30,000 an hour): no inner event, so no Bolt
+    listener matches it and Bolt answered 404, one more failed delivery counted against the app (past 5 % in an
+    hour Slack turns its events off) at the moment Slack was already dropping them. Acked, and the operator told."""
+    minute = body.get("minute_rate_limited")
+    since = (
+        datetime.fromtimestamp(minute, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if isinstance(minute, int | float) and not isinstance(minute, bool)
+        else "now"
+    )
+    logger.warning(
+        "Slack is rate limiting the events of workspace %s since %s (over 30,000 in an hour): the events it drops "
+        "meanwhile (Home tabs opened, channels archived or shared, members joining, uninstalls) never reach Partner; "
+        "its daily channel look-ups and refused posts catch up. Remove busy events Partner does not use "
+        "(message.channels…) from the app's Event Subscriptions.",
+        body.get("team_id") or "?",
+        since,
+    )
+    return BoltResponse(status=200, body="")
 
 
 def _home_publish(app: PartnerApp, *, store: Store, clock: Clock, settings: Settings) -> Callable[[str, str, Any], Any]:
