@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.settings import Settings
@@ -20,6 +22,8 @@ from handlers.parsing import unescape
 from handlers.permissions import GUEST_CHECKS, WhoUnknown
 from storage.models import Customer
 from storage.store import Store
+
+logger = logging.getLogger(__name__)
 
 
 def open_survey_modal(
@@ -120,7 +124,7 @@ def survey_from_home(
         text = ask_customer(
             client, store, team_id=team_id, user_id=user_id, customer=customer, trigger_id=trigger_id, now=clock()
         )
-        client.chat_postMessage(channel=user_id, text=text)
+        _tell_asked(client, user_id, text)
         return
     open_survey_modal(
         client=client,
@@ -156,11 +160,31 @@ def ask_from_card(
     source = modal_source(body)
     if source is not None and source.get("id") and home_card_customer(source) == customer.id:
         card = home_card(store, settings, team_id=team_id, customer=customer, now=now, notice=text)
-        client.views_update(view_id=str(source["id"]), view=card)
+        _tell_asked(client, user_id, text, card_id=str(source["id"]), card=card)
     elif body.get("response_url"):
         respond(text=text, response_type="ephemeral", replace_original=False)
     else:
+        _tell_asked(client, user_id, text)
+
+
+def _tell_asked(
+    client: WebClient, user_id: str, text: str, *, card_id: str | None = None, card: dict[str, Any] | None = None
+) -> None:
+    """Says the invitation went out: on the Home card it came from (redrawn), else, or when Slack will not redraw it
+    (closed meanwhile, busy, down), by DM. Never raises: the invitation is in the customer's channel, and the error
+    handler's "please try again" had the asker click again and the customer's people invited twice."""
+    if card_id is not None and card is not None:
+        try:
+            client.views_update(view_id=card_id, view=card)
+            return
+        except (SlackApiError, OSError) as e:
+            error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+            logger.info("could not redraw the Home card %s after Ask them (%s): saying it by DM", card_id, error)
+    try:
         client.chat_postMessage(channel=user_id, text=text)
+    except (SlackApiError, OSError) as e:
+        error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+        logger.warning("could not tell %s their customer was asked (%s); the invitation is posted", user_id, error)
 
 
 def open_customer_view(

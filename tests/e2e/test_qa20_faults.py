@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import pytest
 
+from handlers.ids import CARD_ASK
+from storage.store import Store
+from tests.e2e.test_home_surveys import DANA, elements, open_card, open_home, shared_customer
 from tests.e2e.test_socket_mode import handler, sm  # noqa: F401  (sm's fixture)
 from tests.fake_slack import FakeSlack
 from tests.fake_socket_mode import SocketModeRequests
@@ -59,3 +63,41 @@ def test_slack_rate_limiting_the_workspaces_events_is_acked_over_socket_mode(
         ack = sm._post_json(app_rate_limited(sm, 1795791600), {})
     assert ack.status == 200
     assert len(rate_limit_warnings(caplog)) == 1, caplog.text
+
+
+# ------------------------------------------------------------------ "Ask them" on the Home card, the card not redrawn
+
+
+def told_dana(fake_slack: FakeSlack) -> list[str]:
+    """What Dana was shown after the click: pushed over the card, or sent by DM (never an ephemeral: no channel)."""
+    pushed = [json.dumps(c.params["view"], ensure_ascii=False) for c in fake_slack.calls_to("views.push") if c.ok]
+    dms = [str(c.params.get("text")) for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == DANA]
+    return pushed + dms
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500, "times": 3},  # Slack's trouble, past the client's two retries
+        {"error": "not_found"},  # the card closed meanwhile (Slack's answer to an update of a view no longer open)
+        {"status": 429, "retry_after": 30},  # longer than an answer may wait
+    ],
+    ids=["500", "not_found", "429"],
+)
+def test_ask_them_on_the_home_card_is_told_as_asked_when_the_card_cannot_be_redrawn_and_asks_once(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store, fault: dict[str, Any]
+) -> None:
+    # The invitation went to the customer's channel, then Slack would not redraw the card with "Asked": Dana was told
+    # "Slack had a problem… Please try again" (or "Sorry — something went wrong"), so she clicked again and the
+    # customer's people got the invitation twice.
+    customer = shared_customer(bot, slack, fake_slack, store)
+    home = open_home(bot, slack, fake_slack)
+    card = open_card(slack, fake_slack, home, customer.id)
+    (ask_button,) = [e for e in elements(card) if e["action_id"] == CARD_ASK]
+    fake_slack.fail_next("views.update", **fault)
+    assert slack.block_action(CARD_ASK, value=ask_button["value"], view=card).status == 200
+    bot.settle()
+    assert len(fake_slack.messages["C0SHARED"]) == 1
+    told = told_dana(fake_slack)
+    assert told and all("try again" not in t.lower() and "sorry" not in t.lower() for t in told), told
+    assert any("Asked *Acme Corp*'s people for their view in <#C0SHARED>" in t for t in told), told
