@@ -32,6 +32,8 @@ logger = logging.getLogger("partner.surveys")
 SURVEY_PROMPT = "survey_prompt"
 PROMPT_AT = time(10, 0)
 RECENT_ENOUGH = timedelta(days=7)  # an answer this close before a period starts still counts for it
+# How far a time-zone edit can move the customer-local day periods count from (UTC−12 to UTC+14: two days).
+ZONE_SHIFT_DAYS = 2
 
 
 def period_start(created: date, today: date, days: int) -> date:
@@ -50,6 +52,13 @@ def _answered_since(store: Store, customer: Customer, survey: str, since: dateti
 def _key(customer: Customer, survey: str, start: date) -> tuple[str, str, str]:
     """The outbox key of a customer's prompt for the period starting on `start`."""
     return SURVEY_PROMPT, f"customer:{customer.id}", f"{survey}:{start.isoformat()}"
+
+
+def _period_keys(customer: Customer, survey: str, start: date, days: int) -> set[tuple[str, str, str]]:
+    """The keys the same period may have been asked under: the customer's time zone edited since moves the local day
+    it was added, and with it each period's start, by up to two days (never as far as another period's)."""
+    shift = min(ZONE_SHIFT_DAYS, (days - 1) // 2)
+    return {_key(customer, survey, start + timedelta(days=n)) for n in range(-shift, shift + 1)}
 
 
 def plan_survey_prompts(*, store: Store, client: WebClient, now: datetime, settings: Settings | None = None) -> int:
@@ -76,12 +85,13 @@ def plan_survey_prompts(*, store: Store, client: WebClient, now: datetime, setti
                 due[customer.team_id].append((customer, survey, days, start, due_at))
     planned = 0
     for team_id, prompts in due.items():
-        known = store.planned_keys(team_id=team_id, keys={_key(c, survey, start) for c, survey, _, start, _ in prompts})
+        keys = {key for c, survey, days, start, _ in prompts for key in _period_keys(c, survey, start, days)}
+        known = store.planned_keys(team_id=team_id, keys=keys)
         plans: list[NudgePlan] = []
         for customer, survey, days, start, due_at in prompts:
             assert customer.id is not None
-            if _key(customer, survey, start) in known:
-                continue
+            if _period_keys(customer, survey, start, days) & known:
+                continue  # asked already, its start then a day or two apart on another clock
             counts_from = customer_calendar(customer, default_tz).at_local(start, time(0)) - RECENT_ENOUGH
             answered = _answered_since(store, customer, survey, counts_from)
             plans.append(

@@ -1,0 +1,39 @@
+"""Session 20's time findings, end to end: signed requests through the real app, the real jobs ticked at chosen
+instants against the fake Slack.
+
+- A customer's time zone corrected after its scheduled survey prompt went out (added as Pacific/Auckland, really in
+  Los Angeles) moved the day its survey periods count from, so the same month's relationship-level prompt came to
+  the owner a second time the next day.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.app import make_client
+from bot.settings import Settings
+from schedules.jobs import run_tick
+from storage.store import Store
+from tests.e2e.test_surveys import add_customer, ok, prompt_dms
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import FakeClock
+
+
+def test_a_survey_prompt_comes_once_a_period_when_the_customers_time_zone_is_corrected_after_it(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """Added Wednesday 25 Nov 2026 15:00 UTC as Auckland (already Thursday 26 there); the monthly level prompt
+    comes on its day 30. The owner then sets the customer's real zone, Los Angeles (where it was added on the 25th):
+    the period is the same month, asked already, so nothing more comes until the next one."""
+    added = clock.now
+    add_customer(slack, store, "Acme Corp <@U0001|dana> tz=Pacific/Auckland")
+    client = make_client(settings)
+    for days in (30, 31, 32, 33):
+        run_tick(store=store, client=client, now=added + timedelta(days=days), settings=settings)
+    assert len(prompt_dms(fake_slack)) == 1, prompt_dms(fake_slack)
+    clock.set(added + timedelta(days=33))
+    ok(slack.command("edit acme tz=America/Los_Angeles"))
+    for days in (33.1, 34, 35, 40, 50):
+        run_tick(store=store, client=client, now=added + timedelta(days=days), settings=settings)
+    assert len(prompt_dms(fake_slack)) == 1, prompt_dms(fake_slack)
