@@ -63,12 +63,14 @@ class ActiveWorkspaces:
 
 def workspace_uninstalled(
     event: dict[str, Any],
+    body: dict[str, Any],
     context: BoltContext,
     store: Store,
     clock: Clock,
     installation_store: InstallationStore | None = None,
 ) -> None:
-    """The listener of ``app_uninstalled`` and ``tokens_revoked``; a redelivery changes nothing more.
+    """The listener of ``app_uninstalled`` and ``tokens_revoked``; a redelivery changes nothing more, nor does one
+    Slack retries after Partner was installed again (it retries up to 5 minutes later).
 
     An Enterprise Grid org that installed Partner org-wide uninstalls it for all its workspaces at once (the event
     says ``is_enterprise_install``): each workspace it served goes quiet, and the org's installation is deleted."""
@@ -78,6 +80,10 @@ def workspace_uninstalled(
         return
     if event.get("type") == "tokens_revoked" and not (event.get("tokens") or {}).get("bot"):
         return  # only user tokens revoked: the bot still works
+    if installation_store is not None and _installed_since(installation_store, context, body.get("event_time")):
+        # The retry is signed and authorized by the new installation: deleting it left the workspace refused.
+        logger.info("workspace %s: %s ignored: Partner was installed again since", team_id, event.get("type"))
+        return
     teams = {team_id} if team_id else set()
     if organisation:
         teams.update(store.organisation_workspaces(enterprise_id=organisation))
@@ -94,6 +100,20 @@ def workspace_uninstalled(
             installation_store.delete_all(enterprise_id=organisation, team_id=None)
         else:
             installation_store.delete_all(enterprise_id=context.enterprise_id, team_id=team_id)
+
+
+def _installed_since(installation_store: InstallationStore, context: BoltContext, event_time: Any) -> bool:
+    """Whether the installation authorizing this request was made after Slack sent the event (`event_time`)."""
+    if not isinstance(event_time, int) or isinstance(event_time, bool):
+        return False
+    org_wide = bool(context.is_enterprise_install)
+    installation = installation_store.find_installation(
+        enterprise_id=context.enterprise_id,
+        team_id=None if org_wide else context.team_id,
+        is_enterprise_install=org_wide,
+    )
+    # Whole seconds, as event_time: an uninstall in the second of the install is taken as the later of the two.
+    return installation is not None and int(installation.installed_at) > event_time
 
 
 def organisation_access_changed(

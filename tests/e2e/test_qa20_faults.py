@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from bot.settings import Settings
 from handlers.ids import CARD_ASK
 from storage.store import Store
 from tests.e2e.test_home_surveys import DANA, elements, open_card, open_home, shared_customer
+from tests.e2e.test_oauth import (  # noqa: F401  (oauth_bot, oauth_settings, teams, world: fixtures)
+    T2,
+    ephemeral_text,
+    install,
+    installation,
+    oauth_bot,
+    oauth_settings,
+    teams,
+    world,
+)
 from tests.e2e.test_socket_mode import handler, sm  # noqa: F401  (sm's fixture)
 from tests.fake_slack import FakeSlack
 from tests.fake_socket_mode import SocketModeRequests
@@ -101,3 +115,45 @@ def test_ask_them_on_the_home_card_is_told_as_asked_when_the_card_cannot_be_redr
     told = told_dana(fake_slack)
     assert told and all("try again" not in t.lower() and "sorry" not in t.lower() for t in told), told
     assert any("Asked *Acme Corp*'s people for their view in <#C0SHARED>" in t for t in told), told
+
+
+# ------------------------------------------------------------------ an uninstall's retry after the reinstall
+
+
+def test_slacks_retry_of_an_uninstall_arriving_after_the_reinstall_leaves_the_new_installation_alone(
+    teams: dict[str, SlackRequests],  # noqa: F811
+    oauth_bot: BotServer,  # noqa: F811
+    oauth_settings: Settings,  # noqa: F811
+    fake_slack: FakeSlack,
+    store: Store,
+) -> None:
+    # Slack timed out waiting for Partner's answer to `app_uninstalled` (its work was done: the installation
+    # deleted) and retries it up to 5 minutes later. Meanwhile the admin installed Partner again: the retry, signed
+    # and authorized by the new installation, deleted it and stopped the workspace, so every command from it was
+    # refused ("not installed") until someone installed Partner a third time.
+    uninstalled_at = int(time.time()) - 180  # Slack's event_time: the uninstall, three minutes ago
+    with store.engine.begin() as conn:  # installed a month before that
+        for table in ("slack_installations", "slack_bots"):
+            conn.execute(
+                sa.text(f"UPDATE {table} SET installed_at = :at WHERE team_id = :team"),
+                {"at": datetime.now(UTC).replace(tzinfo=None) - timedelta(days=30), "team": T2},
+            )
+    uninstall = {"type": "app_uninstalled"}
+    assert teams[T2].event(uninstall, event_id="Ev0UNINSTALL", event_time=uninstalled_at).status == 200
+    assert installation(oauth_settings, store, T2) is None
+
+    assert install(oauth_bot.url, fake_slack, T2, team_name="Globex Partners").status == 200
+    reinstalled = installation(oauth_settings, store, T2)
+    assert reinstalled is not None
+    retry = teams[T2].event(uninstall, event_id="Ev0UNINSTALL", event_time=uninstalled_at, retry_num=2)
+    assert retry.status == 200
+    kept = installation(oauth_settings, store, T2)
+    assert kept is not None and kept.bot_token == reinstalled.bot_token
+    reply = teams[T2].command("add Globex <#C2GLOBEX|globex>", user_id="U0201", user_name="gus")
+    assert "Added *Globex*" in ephemeral_text(reply), reply.text
+    assert store.workspace_active(team_id=T2)
+
+    # A real uninstall after the reinstall still stops it.
+    assert teams[T2].event(uninstall, event_time=int(time.time()) + 1).status == 200
+    assert installation(oauth_settings, store, T2) is None
+    assert not store.workspace_active(team_id=T2)
