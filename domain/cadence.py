@@ -507,6 +507,8 @@ def _weekday_or_fail(text: str, token: str) -> int:
 def _parse_monthly_day(text: str, rest: list[str], fields: dict[str, int]) -> list[str]:
     token = rest[0]
     day_match = _DAY_OF_MONTH_RE.match(token)
+    if day_match is not None and token in _NTH_VALUES and len(rest) > 1 and _weekday(rest[1]) is not None:
+        day_match = None  # "2nd tue" is the second Tuesday, as "second tue" is, not the 2nd with a time "tue"
     if day_match is not None:
         day = int(day_match[1])
         if not 1 <= day <= 28:

@@ -4,6 +4,8 @@ instants against the fake Slack.
 - A customer's time zone corrected after its scheduled survey prompt went out (added as Pacific/Auckland, really in
   Los Angeles) moved the day its survey periods count from, so the same month's relationship-level prompt came to
   the owner a second time the next day.
+- `/partner cadence acme every month on the 2nd tuesday at 10am` (or `monthly 1st mon`) was refused, "'tuesday' is
+  not a time": the ordinal was read as a day of the month, though `second tuesday` and `2nd-tue` were understood.
 """
 
 from __future__ import annotations
@@ -14,6 +16,17 @@ from bot.app import make_client
 from bot.settings import Settings
 from schedules.jobs import run_tick
 from storage.store import Store
+from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
+    MINUTE,
+    acme_channel,
+    add,
+    ephemeral,
+    nudges,
+    rows,
+    tick,
+    unpaced,
+)
+from tests.e2e.test_qa19_cadence import ny
 from tests.e2e.test_surveys import add_customer, ok, prompt_dms
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -37,3 +50,21 @@ def test_a_survey_prompt_comes_once_a_period_when_the_customers_time_zone_is_cor
     for days in (33.1, 34, 35, 40, 50):
         run_tick(store=store, client=client, now=added + timedelta(days=days), settings=settings)
     assert len(prompt_dms(fake_slack)) == 1, prompt_dms(fake_slack)
+
+
+def test_a_monthly_cadence_on_the_2nd_tuesday_as_people_type_it_is_understood_and_nudged_then(
+    slack: SlackRequests, store: Store, clock: FakeClock, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    """`every month on the 2nd tuesday at 10am` was refused ("'tuesday' is not a time") though `second tuesday` and
+    `2nd-tue` are read: the 2nd was taken for a day of the month. It is the second Tuesday: Tue 8 Dec 2026, 10:00."""
+    add(store, cadence="weekly mon 09:00")
+    clock.set(ny(1, 10))  # Tuesday 1 December, 10:00 New York
+    answer = ephemeral(slack.command("cadence acme every month on the 2nd tuesday at 10am"))
+    assert "Next nudge: Tue 8 Dec 10:00 (America/New_York)" in answer, answer
+    for instant in (ny(8, 10) - MINUTE, ny(8, 10), ny(8, 10) + MINUTE):
+        tick(store, settings, instant)
+    assert len(nudges(fake_slack)) == 1
+    assert [r.due_key for r in rows(store) if r.status == "sent"] == ["2026-12-08"]
+    # A day of the month with a time after it stays the day: the 2nd at 10:00.
+    answer = ephemeral(slack.command("cadence acme monthly 2nd 10am"))
+    assert "Next nudge: Wed 2 Dec 10:00 (America/New_York)" in answer, answer
