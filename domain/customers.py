@@ -33,10 +33,24 @@ _SPACES = re.compile(r"\s+")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
 
 
+# What a paste or a right-to-left keyboard leaves in text that shows nothing: zero-width spaces, the byte-order mark,
+# the word joiner, and the marks, embeddings and isolates that set the direction of text (copied Hebrew or Arabic
+# names carry them). Not the zero-width joiner and non-joiner: they join emoji (👩‍💼) and shape Persian words.
+_INVISIBLE = dict.fromkeys(
+    [0x061C, 0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+
+
+def as_seen(text: str) -> str:
+    """`text` as it looks: composed (NFC: an accent sent as a character of its own, `e` + `◌́`, is the `é` another
+    keyboard sends) and without the invisible characters above, so a name pasted with them is the name it shows."""
+    return unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+
+
 def name_key(name: str) -> str:
-    """The form names are compared in (and unique in, per workspace): case-folded, spaces collapsed, apostrophes
-    folded to '."""
-    return _SPACES.sub(" ", name).strip().casefold().translate(_APOSTROPHES)
+    """The form names are compared in (and unique in, per workspace): as seen, case-folded, spaces collapsed,
+    apostrophes folded to '."""
+    return _SPACES.sub(" ", as_seen(name)).strip().casefold().translate(_APOSTROPHES)
 
 
 def bare_key(name: str) -> str:
@@ -67,7 +81,7 @@ def folded_key(name: str) -> str:
 
 
 def clean_name(name: str) -> str:
-    name = _SPACES.sub(" ", name).strip()
+    name = _SPACES.sub(" ", as_seen(name)).strip()  # stored as it looks: one spelling of each name
     if not name:
         raise UserError("A customer needs a name, e.g. `/partner add Acme Corp`.")
     if len(name) > MAX_NAME_LENGTH:
@@ -106,14 +120,14 @@ def match_customer(
     Names may hold spaces ("Acme Corp"), so "acme corp yellow …" must match "Acme Corp", not "Acme".
     """
     keyed = [(key_of(name_of(c)), c) for c in customers]
-    # A phrase's key is at least as long as its characters other than spaces (case folding only lengthens them,
-    # apostrophes fold one to one): words with more of those than every name has cannot match one, so a
+    # A phrase's key is at least as long as its visible characters other than spaces (case folding only lengthens
+    # them, apostrophes fold one to one): words with more of those than every name has cannot match one, so a
     # check-in's note is not folded phrase by phrase.
     longest = max((len(key) for key, _ in keyed), default=0)
     within: list[int] = []
     letters = 0
     for k, word in enumerate(words, 1):
-        letters += len("".join(word.split()))
+        letters += len("".join(as_seen(word).split()))
         if letters > longest:
             break
         within.insert(0, k)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from domain.customers import as_seen
 from domain.errors import UserError
 from domain.health import mood_colour, mood_value
 
@@ -350,7 +351,7 @@ _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 def parse_mood(token: str) -> Mood | None:
     """green/yellow/red (and a few synonyms), 1–5, or a traffic-light emoji; None when it is not a mood."""
     # A Japanese or Chinese keyboard's full-width `４` or `ｇｒｅｅｎ` is the 4 or green it shows.
-    t = token.translate(_FULL_WIDTH).strip().lower()
+    t = as_seen(token).translate(_FULL_WIDTH).strip().lower()
     # `green, kickoff went well` / `red: churn risk`: the punctuation that ends a word in a sentence is not the mood's
     # (read only when the word is no mood as typed: `:+1:` ends with its own colon).
     for word in dict.fromkeys((t, t.rstrip(",.;!、。，；！"), t.rstrip(",.;!:、。，；！："))):

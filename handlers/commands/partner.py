@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.metrics import OUTCOME_KEY
 from bot.settings import Settings
+from domain.customers import as_seen
 from domain.errors import UserError
 from handlers.blocks import MAX_MESSAGE_TEXT, placeholders_shown, truncate
 from handlers.commands.add import USAGE as ADD_USAGE
@@ -159,7 +160,7 @@ _BY_NAME = {name: s for s in SUBCOMMANDS for name in (s.name, *s.aliases)}
 
 def route(word: str) -> tuple[Subcommand | None, str | None]:
     """The subcommand for `word`, or None with a "did you mean" suggestion."""
-    word = word.lower()
+    word = as_seen(word).lower()  # `checkin` pasted with a direction mark or a zero-width space before it
     if word in _BY_NAME:
         return _BY_NAME[word], None
     # `help?`, `list.`, `checkin:` — a sentence's punctuation; `?`, `-h`, `--help` as other tools take help

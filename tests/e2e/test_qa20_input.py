@@ -1,0 +1,76 @@
+"""End to end, session 20: what people type and paste, exactly as Slack delivers it — names pasted with characters
+that show nothing, accents sent as characters of their own, notes over several lines given back whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.store import Store
+from tests.e2e.test_foundation import ephemeral
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer
+
+LRM, RLM, ZWSP, BOM, ISOLATE, POP_ISOLATE = "\u200e", "\u200f", "\u200b", "\ufeff", "\u2066", "\u2069"
+
+
+def notes_of(store: Store) -> list[tuple[str, str]]:
+    names = {c.id: c.name for c in store.customers(team_id=TEAM_ID)}
+    return [(names[c.customer_id], c.note) for c in store.checkins(team_id=TEAM_ID)]
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [f"Acme Corp{ZWSP}", f"{ISOLATE}Acme Corp{POP_ISOLATE}", f"{LRM}Acme Corp", "Acme\u00a0Corp"],
+)
+def test_a_name_pasted_with_characters_that_show_nothing_is_the_name_it_shows(
+    slack: SlackRequests, store: Store, pasted: str
+) -> None:
+    """`add Acme Corp` pasted with a zero-width space or the direction isolates a copy from a web page or a
+    right-to-left app carries added a second "Acme Corp", identical on screen, and every `acme` was then ambiguous."""
+    ephemeral(slack.command("add Acme Corp"))
+    text = ephemeral(slack.command(f"add {pasted}"))
+    assert "There is already a customer called *Acme Corp*" in text, text
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Acme Corp"]
+    assert "for *Acme Corp*: kickoff" in ephemeral(slack.command(f"checkin {pasted} green kickoff"))
+
+
+def test_an_accent_sent_as_a_character_of_its_own_is_the_same_name(slack: SlackRequests, store: Store) -> None:
+    """`Café Olé` copied from a PDF or a macOS file name comes decomposed (e + U+0301): it added a second Café Olé."""
+    ephemeral(slack.command("add Café Olé"))
+    text = ephemeral(slack.command("add Cafe\u0301 Ole\u0301"))
+    assert "There is already a customer called *Café Olé*" in text, text
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["Café Olé"]
+
+
+def test_a_hebrew_name_with_direction_marks_is_stored_and_found_as_it_shows(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    """A name copied from a right-to-left app carries marks that set its direction: it was stored with them (a name
+    nobody could type again), and `checkin שלום‏ …` or a mood after such a mark was refused."""
+    text = ephemeral(slack.command(f'add {RLM}שלום בע"מ{LRM}'))
+    assert 'Added *שלום בע"מ*' in text, text
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ['שלום בע"מ']
+    assert 'for *שלום בע"מ*' in ephemeral(slack.command(f"checkin שלום{RLM} green הכל טוב{RLM}."))
+    assert 'for *שלום בע"מ*' in ephemeral(slack.command(f"checkin {RLM}שלום {LRM}yellow מחיר"))
+    # The note is kept as typed, its marks too: they place the full stop of a right-to-left sentence.
+    assert notes_of(store) == [('שלום בע"מ', "מחיר"), ('שלום בע"מ', f"הכל טוב{RLM}.")]
+    bot.settle()
+
+
+@pytest.mark.parametrize("before", [LRM, BOM, ZWSP])
+def test_a_command_pasted_with_an_invisible_character_before_it_is_that_command(
+    slack: SlackRequests, store: Store, bot: BotServer, before: str
+) -> None:
+    """A check-in pasted with a mark before it was answered "I don't know `checkin`. Did you mean
+    `/partner checkin`?"."""
+    ephemeral(slack.command("add Acme Corp"))
+    assert "Logged a green check-in for *Acme Corp*" in ephemeral(slack.command(f"{before}checkin acme green kickoff"))
+    assert notes_of(store) == [("Acme Corp", "kickoff")]
+    bot.settle()
+
+
+def test_an_emoji_joined_with_zero_width_joiners_keeps_them(slack: SlackRequests, store: Store) -> None:
+    """The joiner is no stray character: 👩‍💼 is one emoji only with it."""
+    ephemeral(slack.command("add 👩\u200d💼 Exec Co"))
+    assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["👩\u200d💼 Exec Co"]
+    assert "for *👩\u200d💼 Exec Co*" in ephemeral(slack.command("checkin exec green fine"))
