@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from domain.errors import UserError
-from handlers.blocks import placeholders_shown
+from handlers.blocks import as_code, placeholders_shown
 from schedules.slack_http import TOKEN_REFUSED
 from storage.db import lock_wait_given_up
 
@@ -188,7 +188,7 @@ def handle_error(error: Exception, *, body: dict[str, Any], context: BoltContext
         typed = (body.get("text") or "").strip()
         if not expected and typed:
             # Nothing the user typed is lost: give it back so they can try again.
-            message += f"\nYou typed: `{body.get('command')} {typed}`"
+            message += "\nYou typed: " + as_code(f"{body.get('command')} {typed}")
         return _json({"response_type": "ephemeral", "text": message})
 
     if kind == "view_submission":

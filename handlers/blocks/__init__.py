@@ -80,6 +80,13 @@ def command_name(name: str) -> str:
     return name.replace("`", "’")
 
 
+def as_code(typed: str) -> str:
+    """Text given back to copy as it was typed (`You typed: …`), in code: a span, or a block when it holds a line
+    break or a backtick, either of which ends a span (Slack's spans stay on one line), so a note over several lines
+    or with `code` in it comes back whole, its *stars* and backticks as typed."""
+    return f"```{typed}```" if "\n" in typed or "`" in typed else f"`{typed}`"
+
+
 # What Slack reads between < and > itself: a mention, a channel, a special (@here, a date, a user group) or a link.
 _SLACK_TOKEN = re.compile(r"<(?:[@#!]|https?://|mailto:|tel:|slack://)[^<>\n]*>")
 _ANGLED = re.compile(r"<[^<>\n]*>|<")

@@ -12,6 +12,7 @@ from datetime import date
 
 from domain.customers import SETTING_KEYS, setting
 from domain.errors import UserError
+from handlers.blocks import as_code
 from handlers.commands.checkin import USAGE as CHECKIN_USAGE
 from handlers.parsing import (
     parse_channel,
@@ -78,7 +79,7 @@ def mood_is_logged(name: str, mood: str, typed: str) -> str:
     shown = mood.strip() if parse_mood(mood.strip()) is not None else "<mood>"
     return (
         f"A mood is logged with a check-in, not set on a customer: `/partner checkin {name} {shown} <note…>` "
-        f"(anyone may log one). Usage: `{CHECKIN_USAGE}`\nYou typed: `{typed}`"
+        f"(anyone may log one). Usage: `{CHECKIN_USAGE}`\nYou typed: {as_code(typed)}"
     )
 
 

@@ -13,7 +13,7 @@ from bot.metrics import OUTCOME_KEY
 from bot.settings import Settings
 from domain.customers import as_seen
 from domain.errors import UserError
-from handlers.blocks import MAX_MESSAGE_TEXT, placeholders_shown, truncate
+from handlers.blocks import MAX_MESSAGE_TEXT, as_code, placeholders_shown, truncate
 from handlers.commands.add import USAGE as ADD_USAGE
 from handlers.commands.add import add
 from handlers.commands.archive import ARCHIVE_USAGE, RESTORE_USAGE, archive, restore
@@ -230,9 +230,8 @@ def partner_command(
         typed = (command.get("text") or "").strip()
         if not subcommand.gives_back:
             raise
-        raise UserError(
-            f"{e.message}{YOU_TYPED}`{command.get('command') or '/partner'} {typed}`", field=e.field, errors=e.errors
-        ) from None
+        given = as_code(f"{command.get('command') or '/partner'} {typed}")
+        raise UserError(f"{e.message}{YOU_TYPED}{given}", field=e.field, errors=e.errors) from None
     finally:
         # What the subcommand stored sets off posts and DMs after the answer (even when it then refused something).
         followup = CommandFollowUp.of(call, response_url=command.get("response_url"))
@@ -253,7 +252,7 @@ def _typed(command: dict[str, Any], args: str) -> str:
     """The command given back, when more than its first word was typed (a note is not lost)."""
     if not args.strip():
         return ""
-    return f"{YOU_TYPED}`{command.get('command') or '/partner'} {(command.get('text') or '').strip()}`"
+    return YOU_TYPED + as_code(f"{command.get('command') or '/partner'} {(command.get('text') or '').strip()}")
 
 
 def reply(ack: Ack, answer: Reply) -> None:

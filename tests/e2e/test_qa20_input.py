@@ -74,3 +74,30 @@ def test_an_emoji_joined_with_zero_width_joiners_keeps_them(slack: SlackRequests
     ephemeral(slack.command("add 👩\u200d💼 Exec Co"))
     assert [c.name for c in store.customers(team_id=TEAM_ID)] == ["👩\u200d💼 Exec Co"]
     assert "for *👩\u200d💼 Exec Co*" in ephemeral(slack.command("checkin exec green fine"))
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "checkin nosuch green Call went well.\nNext: *pricing* by Fri\n• send the deck",
+        "checkin nosuch green ran `terraform plan` with them",
+        "boundary nosuch add “Reply within a day”\nkind=response_time",
+        "snooze nosuch 1d OOO\nback Monday",
+        "chekin acme green line one\nline two",
+    ],
+)
+def test_a_refused_command_over_several_lines_or_with_code_is_given_back_whole(
+    slack: SlackRequests, store: Store, typed: str
+) -> None:
+    """The answer's "You typed: `…`" gave a note over several lines (Shift+Enter in the message box) or with `code`
+    in it back in an inline code span, which Slack ends at the line break or the first backtick: the rest showed as
+    formatted text, its *stars* read as bold, and what was copied back was not what was typed. A code block keeps it
+    whole."""
+    text = ephemeral(slack.command(typed))
+    assert f"You typed: ```/partner {typed}```" in text, text
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
+def test_a_refused_command_on_one_line_is_still_given_back_in_a_span(slack: SlackRequests) -> None:
+    text = ephemeral(slack.command("checkin nosuch green Q&amp;A went well"))
+    assert text.endswith("You typed: `/partner checkin nosuch green Q&amp;A went well`"), text
