@@ -136,6 +136,24 @@ _ZONES_AT_OFFSET: dict[int, tuple[str, ...]] = {
 }
 
 
+def _shown_offset(offset: int) -> str:
+    return f"UTC{'−' if offset < 0 else '+'}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+
+
+def _zones_named(offset: int) -> str | None:
+    """`tz=Asia/Tokyo or tz=Asia/Seoul`: the zones most teams mean by an offset; None for an offset without any."""
+    options = [f"tz={zone}" for zone in _ZONES_AT_OFFSET.get(offset, ())]
+    return (", ".join(options[:-1]) + " or " + options[-1]) if len(options) > 1 else options[0] if options else None
+
+
+def _offset_answer(what: str, offset: int, *, also: str = "") -> str:
+    named = _zones_named(offset) or "the zone of the customer's city"
+    return (
+        f"{what}, not a time zone: Partner needs the place, so calls stay at the same local time when its clocks "
+        f"change for daylight saving. Use {named}{also}; every zone is listed at {_TZ_LIST}"
+    )
+
+
 def _offset_refusal(typed: str) -> str | None:
     """The answer to a UTC offset typed for a time zone, naming the zones of that offset; None for anything else."""
     match = _OFFSET.fullmatch(typed.strip())
@@ -145,24 +163,35 @@ def _offset_refusal(typed: str) -> str | None:
     if hours > 14 or minutes >= 60 or hours == minutes == 0:  # GMT+0 is UTC, a zone of its own
         return None
     offset = (-1 if sign in "-−" else 1) * (hours * 60 + minutes)
-    shown = f"UTC{'−' if offset < 0 else '+'}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
-    zones = _ZONES_AT_OFFSET.get(offset, ())
-    options = [f"tz={zone}" for zone in zones]
-    named = (", ".join(options[:-1]) + " or " + options[-1]) if len(options) > 1 else options[0] if options else None
-    named = named or "the zone of the customer's city"
-    return (
-        f"'{typed.strip()}' is an offset ({shown}), not a time zone: Partner needs the place, so calls stay at the "
-        f"same local time when its clocks change for daylight saving. Use {named}; every zone is listed at {_TZ_LIST}"
-    )
+    return _offset_answer(f"'{typed.strip()}' is an offset ({_shown_offset(offset)})", offset)
+
+
+# The tz database's fixed offsets carry POSIX's reversed sign: Etc/GMT+5 is UTC−05:00.
+_ETC_OFFSET = re.compile(r"Etc/GMT([+-])(\d{1,2})")
+
+
+def _etc_refusal(canonical: str) -> str | None:
+    """The answer to `Etc/GMT+5` typed for a time zone: an offset as `UTC-5` is, its reversed sign said, since
+    whoever typed it for UTC+05:00 would have every call ten hours off; None for any other zone."""
+    match = _ETC_OFFSET.fullmatch(canonical)
+    if match is None or int(match.group(2)) == 0:
+        return None
+    offset = (-60 if match.group(1) == "+" else 60) * int(match.group(2))
+    opposite = _zones_named(-offset)
+    also = f"; for {_shown_offset(-offset)}, {opposite}" if opposite else ""
+    what = f"'{canonical}' is a fixed {_shown_offset(offset)} (the tz database reverses the sign of its Etc zones)"
+    return _offset_answer(what, offset, also=also)
 
 
 def validate_typed_timezone(name: str) -> str:
     """`validate_timezone` for a zone a person typed: also refuses EST and MST, fixed offsets that look like the
     zones of US regions that move their clocks, naming the zone meant either way; and a UTC offset (`+09:00`,
-    `UTC+9`), naming the zones most people mean by it."""
+    `UTC+9`, `Etc/GMT-9`), naming the zones most people mean by it."""
     if isinstance(name, str) and (refusal := _offset_refusal(name)) is not None:
         raise ValueError(refusal)
     canonical = validate_timezone(name)
+    if (refusal := _etc_refusal(canonical)) is not None:
+        raise ValueError(refusal)
     if canonical in _FIXED_LOOKALIKES:
         offset, moving, fixed = _FIXED_LOOKALIKES[canonical]
         raise ValueError(

@@ -6,6 +6,8 @@ instants against the fake Slack.
   the owner a second time the next day.
 - `/partner cadence acme every month on the 2nd tuesday at 10am` (or `monthly 1st mon`) was refused, "'tuesday' is
   not a time": the ordinal was read as a day of the month, though `second tuesday` and `2nd-tue` were understood.
+- `tz=Etc/GMT+5`, typed for a customer at UTC+5, was taken as the tz database reads it, UTC−05:00: every call ten
+  hours off, without a word, where `tz=UTC+5` is refused naming the zones meant.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from tests.e2e.test_qa19_cadence import ny
 from tests.e2e.test_surveys import add_customer, ok, prompt_dms
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import FakeClock
+from tests.utils import TEAM_ID, FakeClock
 
 
 def test_a_survey_prompt_comes_once_a_period_when_the_customers_time_zone_is_corrected_after_it(
@@ -68,3 +70,20 @@ def test_a_monthly_cadence_on_the_2nd_tuesday_as_people_type_it_is_understood_an
     # A day of the month with a time after it stays the day: the 2nd at 10:00.
     answer = ephemeral(slack.command("cadence acme monthly 2nd 10am"))
     assert "Next nudge: Wed 2 Dec 10:00 (America/New_York)" in answer, answer
+
+
+def test_an_etc_gmt_zone_is_refused_as_an_offset_saying_its_sign_is_reversed(
+    slack: SlackRequests, store: Store
+) -> None:
+    """`tz=Etc/GMT+5` typed for a customer in Karachi (UTC+5) was taken, and it is UTC−05:00 (the tz database's
+    Etc zones reverse the sign): every call ten hours off, and never a word. It is an offset, refused as `UTC+5` is,
+    naming the zones for both readings; nothing is added, and `edit` refuses it too."""
+    text = ephemeral(slack.command("add Globex <#C0ACME> tz=Etc/GMT+5"))
+    assert "'Etc/GMT+5' is a fixed UTC−05:00 (the tz database reverses the sign of its Etc zones)" in text, text
+    assert "tz=America/New_York" in text and "for UTC+05:00, tz=Asia/Karachi" in text, text
+    assert store.customer_by_name(team_id=TEAM_ID, name="globex") is None
+    assert "Added *Globex*" in ephemeral(slack.command("add Globex <#C0ACME> tz=Asia/Karachi"))
+    text = ephemeral(slack.command("edit globex tz=etc/gmt-9"))
+    assert "'Etc/GMT-9' is a fixed UTC+09:00" in text and "tz=Asia/Tokyo" in text, text
+    globex = store.customer_by_name(team_id=TEAM_ID, name="globex")
+    assert globex is not None and globex.tz == "Asia/Karachi"
