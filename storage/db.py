@@ -178,7 +178,12 @@ def _all_or_nothing(engine: Engine) -> Iterator[Engine]:
     was. PostgreSQL's DDL is transactional already. pysqlite commits before each CREATE, ALTER or DROP on its own:
     a `serve` killed during its first upgrade left tables without their alembic_version row, and every later start
     failed on "table customer already exists". SQLite itself runs DDL in transactions: with the driver's own
-    transaction handling off, BEGIN IMMEDIATE … COMMIT holds the whole upgrade (SQLAlchemy's pysqlite recipe)."""
+    transaction handling off, BEGIN IMMEDIATE … COMMIT holds the whole upgrade (SQLAlchemy's pysqlite recipe).
+
+    Foreign keys are off while migrating, as SQLite's own procedure for changing a table asks: Alembic's batch mode
+    rebuilds a table (copy, DROP, rename), and dropping `customer` or `boundary` with their check-ins or slips
+    pointing at it failed ("FOREIGN KEY constraint failed") on every database that had any. The migrations' env.py
+    checks the keys (`PRAGMA foreign_key_check`) before the upgrade commits."""
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         yield engine  # an in-memory database exists only on its own engine's connection
@@ -191,7 +196,7 @@ def _all_or_nothing(engine: Engine) -> Iterator[Engine]:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA foreign_keys=OFF")
         cursor.close()
 
     @event.listens_for(migrating, "begin")
