@@ -17,22 +17,16 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
-from slack_sdk.errors import SlackApiError
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot import logs
-from bot.app import create_app, make_client
 from bot.clock import Clock, fixed_clock, running_clock, system_clock
-from bot.oauth import slack_clients
-from bot.settings import Settings, SettingsError
-from storage import db
-from storage.schema_check import SchemaNotAsRecorded
-from storage.store import Store
 
+# Nothing heavier than the standard library here: `serve` takes SIGTERM over before the app's modules load (over a
+# second of imports), so an orchestrator stopping a starting Partner gets one line and exit 0, never a bare 143.
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from bot.server import HttpListener
+    from bot.settings import Settings
+    from storage.store import Store
 
 logger = logging.getLogger("partner")
 # A Slack workspace (T…) or Enterprise Grid organization (E…) ID.
@@ -132,10 +126,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("partner-bot: interrupted", file=sys.stderr)
         return 130
+    except StoppedBeforeServing as e:
+        print(f"partner-bot: stopped by {e} before serving", file=sys.stderr)
+        return 0
 
 
 def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        # From its first moment until serve() takes the signals over, Ctrl-C or SIGTERM (an orchestrator stopping a
+        # pod that is still starting, or giving up on a database that stays down) ends the start with one line.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _stop_before_serving)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot import logs
+    from bot.settings import Settings, SettingsError
+    from storage import db
+    from storage.schema_check import SchemaNotAsRecorded
+    from storage.store import Store
+
     try:
         settings = Settings.from_env()
     except SettingsError as e:
@@ -163,10 +173,6 @@ def _run(argv: Sequence[str] | None) -> int:
     listener = None
     try:
         if args.command == "serve":
-            # Until serve() takes the signals over, Ctrl-C or SIGTERM (an orchestrator giving up on a database that
-            # stays down) ends the wait for the database with one line, not a traceback.
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, _stop_before_serving)
             # HTTP mode binds its port first: /healthz answers 503 while the database is waited for, then 200.
             if not settings.socket_mode or args.http:
                 try:
@@ -222,14 +228,10 @@ def _run(argv: Sequence[str] | None) -> int:
             listener.stop()
         print(f"partner-bot: the database at DATABASE_URL {e}.", file=sys.stderr)
         return 3
-    except StoppedBeforeServing as e:
+    except StoppedBeforeServing:
         if listener is not None:
             listener.stop()
-        print(f"partner-bot: stopped by {e} before serving", file=sys.stderr)
-        return 0
-    if args.command == "serve":  # back to the defaults until serve() installs its graceful shutdown
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise  # main() says so in one line
     store = Store(engine)
 
     if args.command == "db":
@@ -243,7 +245,11 @@ def _run(argv: Sequence[str] | None) -> int:
         return run_export(settings, store, args)
     if args.command == "workspace":
         return purge_workspace(store, team_id=args.team, yes=args.yes)
-    return serve(settings, store, args, listener)
+    # The graceful shutdown from here on: a signal while the app is being built is answered once it is.
+    shutdown = ShutdownRequest()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, shutdown)
+    return serve(settings, store, args, listener, shutdown=shutdown)
 
 
 # Commands README promises only read the database: they never apply migrations on their way.
@@ -252,6 +258,8 @@ READ_ONLY = frozenset({"upcoming", "export"})
 
 def schema_problem(engine: Engine) -> str | None:
     """Why the database is not one this Partner can read (None: its schema is at the latest migration)."""
+    from storage import db
+
     current, head = db.current_revision(engine), db.head_revision()
     if current == head:
         return None
@@ -445,6 +453,8 @@ def purge_workspace(store: Store, *, team_id: str, yes: bool) -> int:
 
 
 def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int:
+    from bot.app import make_client
+    from bot.oauth import slack_clients
     from bot.scheduler import check_reinstalled_token, observed_tick
 
     clock: Clock = fixed_clock(now) if now else system_clock
@@ -498,7 +508,17 @@ class ShutdownRequest:
                 raise RuntimeError("the HTTP server stopped by itself")
 
 
-def serve(settings: Settings, store: Store, args: argparse.Namespace, listener: HttpListener | None = None) -> int:
+def serve(
+    settings: Settings,
+    store: Store,
+    args: argparse.Namespace,
+    listener: HttpListener | None = None,
+    *,
+    shutdown: ShutdownRequest | None = None,
+) -> int:
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import create_app
     from bot.memory import IdleTrimmer, freeze_startup_heap, give_back_idle_memory, limit_malloc_arenas
     from bot.scheduler import build_scheduler
 
@@ -511,13 +531,17 @@ def serve(settings: Settings, store: Store, args: argparse.Namespace, listener: 
         if args.no_scheduler
         else build_scheduler(store=store, client=app.slack_clients, clock=clock, metrics=app.metrics, settings=settings)
     )
-    shutdown = ShutdownRequest()
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
+    if shutdown is None:
+        shutdown = ShutdownRequest()
+        signal.signal(signal.SIGTERM, shutdown)
+        signal.signal(signal.SIGINT, shutdown)
     socket_mode = settings.socket_mode and not args.http
     handler = None
     freeze_startup_heap()  # the app is built: what is alive now lives as long as the process
     try:
+        if shutdown.event.is_set():  # stopped while the app was being built: nothing was served, nothing is running
+            shutdown.report()
+            return 0
         if scheduler:
             scheduler.start()
         IdleTrimmer(trim=lambda: give_back_idle_memory(store.engine)).start(shutdown.event)
