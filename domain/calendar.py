@@ -234,9 +234,43 @@ def zones_of_country(country: str) -> tuple[str, ...]:
     return tuple(zone for zone, code in _countries_by_zone().items() if code == country)
 
 
+def _zone_bytes(tz: str) -> bytes | None:
+    from importlib.resources import files
+
+    try:
+        return files("tzdata").joinpath("zoneinfo", *tz.split("/")).read_bytes()
+    except (ImportError, OSError, ValueError):
+        return None
+
+
+@functools.cache
+def _zone_tab_twins() -> Mapping[bytes, tuple[str, ...]]:
+    """zone.tab's zones by their compiled data: tzdata ships each link as a copy of the zone it names."""
+    twins: dict[bytes, list[str]] = {}
+    for zone in _countries_by_zone():
+        data = _zone_bytes(zone)
+        if data is not None:
+            twins.setdefault(data, []).append(zone)
+    return MappingProxyType({data: tuple(zones) for data, zones in twins.items()})
+
+
+@functools.cache
+def zone_tab_name(tz: str) -> str:
+    """The zone.tab name of a legacy or alias zone ("Asia/Calcutta" → "Asia/Kolkata", "US/Eastern" →
+    "America/New_York", "Australia/ACT" → "Australia/Sydney"), which people and older Slack profiles still use;
+    the zone itself when it is listed, matches none, or matches zones of several countries ("GB": JE, GG, IM too)."""
+    if tz in _countries_by_zone():
+        return tz
+    data = _zone_bytes(tz)
+    zones = _zone_tab_twins().get(data, ()) if data is not None else ()
+    countries = {_countries_by_zone()[zone] for zone in zones}
+    return zones[0] if len(countries) == 1 and len(zones) == 1 else tz
+
+
 def country_of_zone(tz: str) -> str | None:
-    """The country a time zone is in ("America/New_York" → "US"), or None (UTC, a zone of no one country)."""
-    return _countries_by_zone().get(tz)
+    """The country a time zone is in ("America/New_York" → "US", "Asia/Calcutta" → "IN"), or None (UTC, a zone of no
+    one country)."""
+    return _countries_by_zone().get(zone_tab_name(tz))
 
 
 # Zones of one region of a country whose national holidays leave out that region's own (`holidays` gives a country
@@ -274,7 +308,7 @@ def holidays_of_zone(tz: str) -> str | None:
     country = country_of_zone(tz)
     if country is None:
         return None
-    region = _REGION_OF_ZONE.get(tz)
+    region = _REGION_OF_ZONE.get(zone_tab_name(tz))
     return f"{country}-{region}" if region is not None else country
 
 

@@ -8,6 +8,8 @@ instants against the fake Slack.
   not a time": the ordinal was read as a day of the month, though `second tuesday` and `2nd-tue` were understood.
 - `tz=Etc/GMT+5`, typed for a customer at UTC+5, was taken as the tz database reads it, UTC−05:00: every call ten
   hours off, without a word, where `tz=UTC+5` is refused naming the zones meant.
+- A customer on a legacy zone name (`Asia/Calcutta` from an owner's old Slack profile, `US/Eastern`, `Australia/ACT`)
+  was never told which `country=` skips its public holidays, as one on the current name is.
 """
 
 from __future__ import annotations
@@ -87,3 +89,20 @@ def test_an_etc_gmt_zone_is_refused_as_an_offset_saying_its_sign_is_reversed(
     assert "'Etc/GMT-9' is a fixed UTC+09:00" in text and "tz=Asia/Tokyo" in text, text
     globex = store.customer_by_name(team_id=TEAM_ID, name="globex")
     assert globex is not None and globex.tz == "Asia/Karachi"
+
+
+def test_a_legacy_zone_name_from_an_owners_slack_profile_is_told_its_countrys_holidays_as_its_current_name_is(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack
+) -> None:
+    """Slack profiles set up years ago still carry `Asia/Calcutta`, and people type `US/Eastern` or `Australia/ACT`:
+    the same clocks as Asia/Kolkata, America/New_York and Australia/Sydney, so calls went at the right time, but the
+    answer to `add` never said to set the country, as it does for the current names — Diwali and Republic Day, or
+    Thanksgiving, nudged like any day without a word."""
+    fake_slack.add_user("U0003", name="lee", tz="Asia/Calcutta")
+    text = ephemeral(slack.command("add Globex <#C0ACME> <@U0003>"))  # the owner's Slack zone, as Slack gives it
+    assert "time zone Asia/Calcutta" in text, text
+    assert "`/partner edit Globex country=IN` skips those of IN." in text, text
+    text = ephemeral(slack.command("add Initech tz=US/Eastern"))
+    assert "`/partner edit Initech country=US` skips those of US." in text, text
+    text = ephemeral(slack.command("add Canberra Co tz=Australia/ACT"))
+    assert "`/partner edit Canberra Co country=AU-NSW` skips those of AU-NSW." in text, text
