@@ -6,15 +6,22 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import Session, select
 
+from bot.app import make_client
 from bot.settings import Settings
 from handlers.ids import CARD_ASK
+from schedules.jobs import TickReport, run_tick
+from storage.db import make_engine
+from storage.models import Boundary, HealthSnapshot
 from storage.store import Store
+from tests.e2e.test_digest import MONDAY_9_BERLIN, seed
 from tests.e2e.test_home_surveys import DANA, elements, open_card, open_home, shared_customer
 from tests.e2e.test_oauth import (  # noqa: F401  (oauth_bot, oauth_settings, teams, world: fixtures)
     T2,
@@ -157,3 +164,51 @@ def test_slacks_retry_of_an_uninstall_arriving_after_the_reinstall_leaves_the_ne
     assert teams[T2].event(uninstall, event_time=int(time.time()) + 1).status == 200
     assert installation(oauth_settings, store, T2) is None
     assert not store.workspace_active(team_id=T2)
+
+
+# ------------------------------------------------------------------ replicas ticking every job at the same minute
+
+
+def tick_as(replica: Store, settings: Settings, now: datetime) -> TickReport:
+    return run_tick(store=replica, client=make_client(settings), now=now, settings=settings)
+
+
+def test_three_replicas_ticking_every_job_at_the_same_minute_post_each_thing_once_and_fail_no_job(
+    store: Store, fake_slack: FakeSlack, settings: Settings
+) -> None:
+    # test_replicas and test_qa19_scale race the cadence nudges alone; every job runs in each replica's tick: the
+    # digest and its chart, health snapshots and their drop alerts, boundary reminders, survey prompts.
+    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9_BERLIN)
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9_BERLIN)
+    store.set_digest_schedule(team_id=TEAM_ID, schedule="weekly mon 09:00", tz="Europe/Berlin", now=MONDAY_9_BERLIN)
+    seed(store, MONDAY_9_BERLIN)
+    with store.engine.begin() as conn:  # seed's escalated agreement, as activating it would have left it
+        conn.execute(sa.update(Boundary).values(activated_at=MONDAY_9_BERLIN - timedelta(days=40)))
+    for customer in store.customers(team_id=TEAM_ID):
+        assert customer.id is not None
+        store.update_customer(
+            team_id=TEAM_ID,
+            customer_id=customer.id,
+            changes={"cadence": "daily 09:00", "tz": "Europe/Berlin", "channel_id": "C0001"},
+            actor_id="U0001",
+            now=MONDAY_9_BERLIN - timedelta(days=1),
+        )
+    replicas = [Store(make_engine(settings.database_url)) for _ in range(3)]
+    try:
+        for minute in (0, 1, 2, 3):
+            now = MONDAY_9_BERLIN + timedelta(minutes=minute)
+            with ThreadPoolExecutor(3) as pool:
+                reports = list(pool.map(lambda s, at=now: tick_as(s, settings, at), replicas))
+            assert not any(r.failed for r in reports), [r.failed for r in reports]
+    finally:
+        for replica in replicas:
+            replica.engine.dispose()
+    posts = [(c.params.get("channel"), c.params.get("text")) for c in fake_slack.calls_to("chat.postMessage") if c.ok]
+    assert posts and len(posts) == len(set(posts)), sorted(map(str, posts))
+    digests = [t for _, t in posts if "Weekly digest" in str(t)]
+    assert len(digests) == 1, digests
+    charts = [f for f in fake_slack.files.values() if f["completed"]]
+    assert len(charts) == 1, charts
+    with Session(store.engine) as session:
+        days = session.exec(select(HealthSnapshot.customer_id, HealthSnapshot.day)).all()
+    assert len(days) == len(set(days))
