@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -183,6 +185,61 @@ def misshapen(body: dict[str, Any]) -> str | None:
     return None
 
 
+# How long a retry of an event waits for the first delivery, still being answered here, to finish (Slack retries
+# after 3 s without an answer; its next retries come a minute and five minutes later).
+RETRY_WAITS_FOR_FIRST = 1.5
+# How long this process remembers the events it answered: past Slack's last retry (about 5 minutes after the first).
+EVENTS_REMEMBERED = 15 * 60.0
+
+
+class EventDeliveries:
+    """The events this process is answering or answered 200 lately, by Slack's `event_id`: Slack's retry of one
+    (X-Slack-Retry-Num: the first took over 3 s) is acked without running its listeners again. A first delivery that
+    failed (500: Slack retries it for that) or one another replica or a restarted process answered is run again, as
+    every listener is safe to repeat; this only spares the work a retry would redo (a Home rendered and published
+    again per retry, the slow render that made Slack retry the first time redone three times)."""
+
+    def __init__(self, *, keep: float = EVENTS_REMEMBERED) -> None:
+        self.keep = keep
+        self._cond = threading.Condition()
+        self._answered: OrderedDict[str, float] = (
+            OrderedDict()
+        )  # event_id → when answered 200 (monotonic), oldest first
+        self._answering: set[str] = set()
+
+    def begin(self, event_id: str, *, retry: bool, wait: float = RETRY_WAITS_FOR_FIRST) -> bool:
+        """False when `event_id` was answered 200 here (a retry waits a moment for a first still being answered);
+        True when this delivery is to be handled, the caller then calling `end`."""
+        deadline = time.monotonic() + wait
+        with self._cond:
+            while retry and event_id in self._answering and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            if retry and event_id in self._answered:
+                return False
+            self._answering.add(event_id)
+            return True
+
+    def end(self, event_id: str, *, ok: bool) -> None:
+        now = time.monotonic()
+        with self._cond:
+            self._answering.discard(event_id)
+            if ok:
+                self._answered[event_id] = now
+                self._answered.move_to_end(event_id)
+            while self._answered and now - next(iter(self._answered.values())) > self.keep:
+                self._answered.popitem(last=False)
+            self._cond.notify_all()
+
+
+EVENT_DELIVERY = "partner_event_delivery"  # the context key of an event's id while this process answers it
+
+
+def _slack_retry(req: BoltRequest) -> str | None:
+    """Slack's retry number of this delivery (HTTP header, or Socket Mode's retry_attempt as Bolt mirrors it)."""
+    values = req.headers.get("x-slack-retry-num") or []
+    return str(values[0]) if values else None
+
+
 class PartnerApp(App):
     """Bolt's App, with every Slack request timed, counted and logged under its team, surface and a request id.
 
@@ -205,6 +262,7 @@ class PartnerApp(App):
         self.slack_clients = slack_clients
         # An answer still not sent after this long is logged with every thread's stack (bot/slow_answers.py).
         self.slow_answer_after = SLOW_ANSWER_AFTER
+        self.event_deliveries = EventDeliveries()
 
     def drain(self) -> None:
         """Wait for the lazy listeners already started (follow-up posts, DMs) to finish, new ones refused, then for
@@ -235,8 +293,13 @@ class PartnerApp(App):
         surface = surface_of(req.body)
         with request_context(team=req.context.team_id, surface=surface, request_id=uuid.uuid4().hex[:16]):
             # Listeners run in this thread before the response (process_before_response).
-            with answering(), SLOW_ANSWERS.watching(f"a {surface} request", after=self.slow_answer_after):
-                response = super().dispatch(req)
+            response = BoltResponse(status=500, body="")
+            try:
+                with answering(), SLOW_ANSWERS.watching(f"a {surface} request", after=self.slow_answer_after):
+                    response = super().dispatch(req)
+            finally:
+                if event_id := req.context.get(EVENT_DELIVERY):  # begun by prepare_request (create_app)
+                    self.event_deliveries.end(event_id, ok=response.status == 200)
             seconds = time.perf_counter() - started
             outcome = req.context.get(OUTCOME_KEY) or outcome_of(response.status)
             self.metrics.observe_request(surface=surface, outcome=outcome, seconds=seconds)
@@ -294,9 +357,20 @@ def create_app(
 
     # One middleware, not three: Bolt builds every middleware's arguments (some forty of them) on every request.
     @app.middleware
-    def prepare_request(body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+    def prepare_request(
+        request: BoltRequest, body: dict[str, Any], context: BoltContext, next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
         if body.get("type") == "app_rate_limited":
             return events_rate_limited(body)
+        if body.get("type") == "event_callback" and isinstance(event_id := body.get("event_id"), str) and event_id:
+            # Here, past the signature check: only Slack's own retry of a signed event is acked without its work.
+            retry = _slack_retry(request)
+            if not app.event_deliveries.begin(event_id, retry=retry is not None):
+                logger.info(
+                    "event %s: Slack's retry %s of an event already answered here: nothing redone", event_id, retry
+                )
+                return BoltResponse(status=200, body="")
+            context[EVENT_DELIVERY] = event_id
         context["store"] = store
         context["clock"] = clock
         context["settings"] = settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from tests.e2e.test_oauth import (  # noqa: F401  (oauth_bot, oauth_settings, te
     teams,
     world,
 )
+from tests.e2e.test_replicas import wait_until
 from tests.e2e.test_socket_mode import handler, sm  # noqa: F401  (sm's fixture)
 from tests.fake_slack import FakeSlack
 from tests.fake_socket_mode import SocketModeRequests
@@ -212,3 +214,48 @@ def test_three_replicas_ticking_every_job_at_the_same_minute_post_each_thing_onc
     with Session(store.engine) as session:
         days = session.exec(select(HealthSnapshot.customer_id, HealthSnapshot.day)).all()
     assert len(days) == len(set(days))
+
+
+# ------------------------------------------------------------------ Slack's retries of an event answered already
+
+HOME_OPENED = {"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "home"}
+
+
+def test_slacks_retries_of_a_home_opening_answered_already_publish_the_home_once(
+    slack: SlackRequests, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    # Slack retries an event it got no answer to within 3 s — a Home slow to render — and each retry rendered and
+    # published the whole Home again: four publishes of one opening, the slow render that made Slack retry redone
+    # three more times.
+    for retry in (None, 1, 2, 3):
+        assert slack.event(HOME_OPENED, event_id="Ev0HOME1", retry_num=retry).status == 200
+    bot.settle()
+    assert len(fake_slack.calls_to("views.publish")) == 1
+
+    # The retry that comes while the first delivery is still publishing (Slack gave up waiting on it) waits for it.
+    fake_slack.fail_next("views.publish", delay=0.8)
+    first = threading.Thread(target=lambda: slack.event(HOME_OPENED, event_id="Ev0HOME2"))
+    first.start()
+    wait_until(lambda: fake_slack.scripted("views.publish") == 0, 10, "the first delivery's publish under way")
+    assert slack.event(HOME_OPENED, event_id="Ev0HOME2", retry_num=1).status == 200
+    assert len(fake_slack.calls_to("views.publish")) == 2  # answered once the first was
+    first.join()
+    bot.settle()
+    assert len(fake_slack.calls_to("views.publish")) == 2
+
+    # Another opening (a new event) is published as ever.
+    assert slack.event(HOME_OPENED, event_id="Ev0HOME3").status == 200
+    bot.settle()
+    assert len(fake_slack.calls_to("views.publish")) == 3
+
+
+@SQLITE_ONLY
+def test_slacks_retry_of_a_home_opening_over_socket_mode_publishes_the_home_once(
+    sm: SocketModeRequests,  # noqa: F811
+    fake_slack: FakeSlack,
+    handler: Any,  # noqa: F811
+) -> None:
+    for retry in (None, 1, 2):
+        assert sm.event(HOME_OPENED, event_id="Ev0SMHOME", retry_num=retry).status == 200
+    handler.app.drain()
+    assert len(fake_slack.calls_to("views.publish")) == 1
