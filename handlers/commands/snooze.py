@@ -6,7 +6,7 @@ Anyone may snooze (it is temporary and says who and why); pausing and resuming a
 from __future__ import annotations
 
 import re
-from calendar import month_abbr, month_name
+from calendar import month_abbr, month_name, monthrange
 from datetime import date, datetime, time, timedelta
 
 from domain.cadence import parse_time
@@ -49,16 +49,18 @@ def _month_day(words: list[str], today: date) -> tuple[date | None, int]:
     month, number = _MONTHS.get(month_word), _DAY_OF_MONTH.match(number_word)
     if month is None or number is None:
         return None, 0
-    try:
-        day = date(today.year, month, int(number[1]))
-    except ValueError:
-        return None, 0  # "feb 30"
-    if today - day > timedelta(days=60):  # in December, "jan 5" is next year's; a day just past stays refused
+    n = int(number[1])
+    for year in (today.year, today.year + 1):
         try:
-            day = date(today.year + 1, month, day.day)
+            day = date(year, month, n)
         except ValueError:
-            return None, 0  # 29 Feb
-    return day, 2
+            continue  # "feb 29" outside a leap year: next year's, when it is one
+        if today - day <= timedelta(days=60) and day - today <= MAX_SNOOZE:  # in December, "jan 5" is next year's
+            return day, 2  # (a day just past stays refused)
+    # Said back, not "'until feb' is not a snooze": the day was typed, it just isn't a date (or not a coming one).
+    typed = " ".join(words[:2])
+    when = "" if n > monthrange(2028, month)[1] else " in the coming year"
+    raise UserError(f"'{typed}' is not a snooze: there is no {n} {month_name[month]}{when}. Usage: `{USAGE}`")
 
 
 def _day(words: list[str], today: date, cal: WorkCalendar) -> tuple[date | None, int]:

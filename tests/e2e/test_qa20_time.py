@@ -10,11 +10,13 @@ instants against the fake Slack.
   hours off, without a word, where `tz=UTC+5` is refused naming the zones meant.
 - A customer on a legacy zone name (`Asia/Calcutta` from an owner's old Slack profile, `US/Eastern`, `Australia/ACT`)
   was never told which `country=` skips its public holidays, as one on the current name is.
+- `snooze acme until feb 29` typed in December 2027 (the leap day of 2028) was refused as "'until feb' is not a
+  snooze", as was `until feb 30`, the day typed left out of the answer.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.app import make_client
 from bot.settings import Settings
@@ -106,3 +108,20 @@ def test_a_legacy_zone_name_from_an_owners_slack_profile_is_told_its_countrys_ho
     assert "`/partner edit Initech country=US` skips those of US." in text, text
     text = ephemeral(slack.command("add Canberra Co tz=Australia/ACT"))
     assert "`/partner edit Canberra Co country=AU-NSW` skips those of AU-NSW." in text, text
+
+
+def test_a_snooze_until_the_next_leap_day_is_taken_and_a_day_no_month_has_is_named(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """In December 2027 `snooze acme until feb 29` (the leap day 2028 has) was refused as "'until feb' is not a
+    snooze", the day dropped from the answer; `until feb 30` too. The first is Tue 29 Feb 2028; the second is named."""
+    add(store)
+    clock.set(datetime(2027, 12, 15, 15, 0, tzinfo=UTC))  # Wednesday 10:00 New York
+    answer = ephemeral(slack.command("snooze acme until feb 29 back from parental leave"))
+    assert "No nudges about *Acme* until Tue 29 Feb 00:00 (America/New_York)" in answer, answer
+    assert "(back from parental leave)" in answer, answer
+    answer = ephemeral(slack.command("snooze acme until feb 30 offsite"))
+    assert "'feb 30' is not a snooze: there is no 30 February." in answer and "You typed" in answer, answer
+    clock.set(datetime(2027, 2, 25, 15, 0, tzinfo=UTC))  # 2027 has no 29 February, and 2028's is a year away
+    answer = ephemeral(slack.command("snooze acme until feb 29"))
+    assert "there is no 29 February in the coming year." in answer, answer
