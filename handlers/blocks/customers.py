@@ -152,10 +152,18 @@ def calendar_text(customer: Customer, tz: str, now: datetime) -> str:
 
 def cadence_windows_text(customer: Customer, tz: str, now: datetime) -> str:
     """The cadence in words with the customer's own windows where it has them ("weekly on Tue at 10:00 (ideal 5
-    days, max 8 days)"), as every card says it."""
+    days, max 8 days)"), as every card says it; launch mode first while it is on, as the nudges say it (its daily
+    calls are what the owner is nudged for, not the cadence it returns to)."""
+    today = WorkCalendar(tz=tz).local_date(now)
     cadence = cadence_text(customer)
     if customer.ideal_days or customer.max_days:
-        cadence += windows_text(customer, WorkCalendar(tz=tz).local_date(now))
+        cadence += windows_text(customer, today)
+    until = customer.launch_until
+    if until is not None and today <= until:
+        after = f"then {cadence}" if customer.cadence else "then no cadence"
+        cadence = (
+            f":rocket: launch mode: a daily call every business day until {until:%a} {until.day} {until:%b}, {after}"
+        )
     return cadence
 
 
