@@ -18,8 +18,9 @@ from bot.clock import Clock
 from bot.settings import Settings
 from domain.errors import UserError
 from handlers.blocks import command_name, is_row_id, mrkdwn_name
+from handlers.blocks import context as context_block
 from handlers.blocks.checkin import checkin_modal
-from handlers.blocks.nudges import not_redrawn, snooze_modal
+from handlers.blocks.nudges import not_redrawn, outcome_text, snooze_modal
 from handlers.followups import AfterAck
 from handlers.home_publisher import request_home_refresh
 from schedules import planner
@@ -130,6 +131,12 @@ def log_call(
         today = planner.calendar_of(customer, default_tz=settings.default_tz).local_date(clock())
         earlier = date.fromisoformat(nudge.due_key) if nudge.due_key < today.isoformat() else None
     view = checkin_modal(customer=customer, is_call=True, channel_id=channel_id, nudge_id=nudge.id, earlier_day=earlier)
+    outcome = nudge.payload.get("outcome") or {}
+    if outcome.get("what") == "logged":
+        # A copy of the nudge Slack has not redrawn yet still offers Log call: a second call is real and stays
+        # possible, but whoever opens the form sees this day's call is logged, so it is not logged twice by mistake.
+        said = f"{outcome_text(outcome)} Log another only for a second call; both are kept."
+        view["blocks"].insert(0, context_block(said))
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -194,6 +201,8 @@ def skip_today(
         # A skip outranks a snooze (typed as a command, the snooze shows on the nudge): the call is not coming back.
         if store.set_nudge_outcome(team_id=team_id, nudge_id=nudge.id, outcome=outcome, replaces=("snoozed",)):
             confirmation = not_redrawn(outcome, customer.name)
+        else:
+            confirmation = answered_already(store, team_id, nudge.id, body["user"]["id"], customer.name)
         request_home_refresh(context, team_id, [customer.owner_id, body["user"]["id"]])
         ack()
     finally:  # also after a refusal: the message then shows what others did meanwhile
@@ -210,6 +219,20 @@ def skip_today(
 
         if not paused:  # a paused customer's message shows the pause instead (show_paused), not a redraw per click
             after_ack.submit(redraw_or_confirm, what="redrawing a nudge after a skip")
+
+
+def answered_already(store: Store, team_id: str, nudge_id: int, user_id: str, customer_name: str) -> str | None:
+    """For a Skip that recorded nothing, clicked on a copy of the nudge Slack has not redrawn: what someone else did
+    about it, should Slack not redraw it now either (the clicker would see a button that does nothing). None when
+    the answer there is the clicker's own (they were told at their first click)."""
+    nudge = store.nudge(team_id=team_id, nudge_id=nudge_id)
+    outcome = (nudge.payload.get("outcome") if nudge is not None else None) or {}
+    if not outcome or outcome.get("by") == user_id:
+        return None
+    return (
+        f"{outcome_text(outcome)} Your Skip changed nothing. Slack didn't let me update "
+        f"*{mrkdwn_name(customer_name)}*'s reminder, so it still shows its buttons."
+    )
 
 
 def redraw(*, team_id: str, value: str, client: WebClient, store: Store, clock: Clock) -> bool:

@@ -10,9 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 from bot.settings import Settings
+from handlers.ids import CHECKIN_MODAL, NUDGE_LOG_CALL, NUDGE_SKIP
 from storage.models import Customer
 from storage.store import Store
-from tests.e2e.test_cadence import acme_channel, day, unpaced  # noqa: F401
+from tests.e2e.test_cadence import acme_channel, button_message, day, nudges, tick, unpaced  # noqa: F401
+from tests.e2e.test_foundation import modal_values
 from tests.e2e.test_home_surveys import open_card, open_home
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -63,3 +65,71 @@ def test_the_card_says_launch_mode_while_its_daily_calls_are_what_the_owner_is_n
     clock.set(day(15, 14 * H))
     card = said(slack.command("show acme"))
     assert "launch mode" not in card and "weekly on Tue at 10:30" in card, card
+
+
+def test_a_second_log_call_on_a_nudge_slack_has_not_redrawn_says_whose_call_is_logged_and_a_skip_says_so_too(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Lee logged the launch's daily call from its nudge; Mo's Slack still showed the nudge with its buttons. Mo's Log
+    call opened an empty form with nothing to say a call was already logged (a real second call must stay possible,
+    so the form opens, now saying whose call is logged); and Mo's Skip, twice, on the message Slack would no longer
+    redraw, recorded nothing and said nothing: a button that seemed dead."""
+    team(fake_slack)
+    clock.set(day(0, 14 * H))
+    said(slack.command("add Acme Corp <#C0ACME|acme> tz=America/New_York country=US"))
+    said(slack.command("launch acme on until=2w"))
+    bot.settle()
+    acme = customer(store, "Acme Corp")
+    tick(store, settings, day(1, 14 * H))  # Tuesday 09:00: the launch's daily call
+    (message,) = nudges(fake_slack)
+    stale = button_message(message)  # the message as Mo's Slack still shows it
+    value = message["blocks"][1]["elements"][0]["value"]
+
+    def log_call(user: str, note: str) -> dict[str, Any]:
+        before = len(fake_slack.calls_to("views.open"))
+        slack.block_action(
+            NUDGE_LOG_CALL, value=value, channel_id="C0ACME", message=stale, user_id=user, user_name=NAMES[user]
+        )
+        opened = fake_slack.wait_for("views.open", before + 1)[-1]
+        form, shown = dict(opened.params["view"]), opened.response["view"]
+        values = modal_values(acme.id, "green", note, call=True)
+        sent = slack.view_submission(
+            CHECKIN_MODAL,
+            values,
+            private_metadata=form["private_metadata"],
+            user_id=user,
+            view_id=shown["id"],
+            hash=shown.get("hash") or shown["id"],
+        )
+        assert sent.status == 200, sent.text
+        bot.settle()
+        return form
+
+    clock.set(day(1, 15 * H))
+    first = log_call(LEE, "Go-live checklist reviewed")
+    assert "already" not in json.dumps(first) and "Call logged" not in json.dumps(first)
+    clock.set(day(1, 20 * H))
+    second = log_call(MO, "Evening call with their CTO")
+    note = second["blocks"][0]
+    assert note["type"] == "context", second["blocks"][0]
+    text = note["elements"][0]["text"]
+    assert text.startswith(":white_check_mark: Call logged by <@U0003> <!date^"), text
+    assert text.endswith("Log another only for a second call; both are kept."), text
+    assert [c.author_id for c in sorted(store.checkins(team_id=TEAM_ID), key=lambda c: c.created_at)] == [
+        LEE,
+        MO,
+    ]  # a real second call is kept
+    # Mo's Skip on the copy Slack still shows, twice; Slack refuses to edit the message now.
+    for _ in range(2):
+        fake_slack.fail_next("chat.update", error="cant_update_message")
+        slack.block_action(NUDGE_SKIP, value=value, channel_id="C0ACME", message=stale, user_id=MO, user_name="mo")
+        bot.settle()
+    told = [c.params["text"] for c in fake_slack.calls_to("response_url")]
+    assert len(told) == 2, told
+    for text in told:
+        assert text.startswith(":white_check_mark: Call logged by <@U0003>"), text
+        assert "Your Skip changed nothing. Slack didn't let me update *Acme Corp*'s reminder" in text, text
+    (row,) = [
+        n for n in store.nudges(team_id=TEAM_ID, kinds=["cadence"], due_after=day(0)) if n.due_key == "2026-12-01"
+    ]
+    assert row.payload["outcome"]["what"] == "logged"  # the call stands; nothing was skipped
