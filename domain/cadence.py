@@ -791,6 +791,17 @@ def standing(
     return Standing(state, since_last, reason)
 
 
+def next_planned_slot(normal: Cadence, cal: WorkCalendar, *, after: datetime, launch_until: date | None) -> Slot | None:
+    """The first slot due strictly after ``after`` as the planner plans them: launch mode's daily calls up to and
+    including ``launch_until``, the normal cadence's after it (on launch mode's last day, the next call is the normal
+    cadence's, with its own period: a call logged during the launch may satisfy it)."""
+    plan = launch_cadence(normal, launch_until=launch_until, today=cal.local_date(after))
+    slot = next_slot(plan, cal, after=after)
+    if slot is None or plan is normal or launch_until is None or slot.local_date <= launch_until:
+        return slot
+    return next_slot(normal, cal, after=max(after, cal.at_local(launch_until + _ONE_DAY, time(0))))
+
+
 def launch_cadence(normal: Cadence, *, launch_until: date | None, today: date) -> Cadence:
     """During launch mode (``today`` up to and including ``launch_until``) call daily at the normal time.
 

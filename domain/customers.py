@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
-from domain.cadence import Cadence, is_satisfied, launch_cadence, next_slot, parse_cadence
+from domain.cadence import Cadence, is_satisfied, next_planned_slot, parse_cadence
 from domain.calendar import (
     WorkCalendar,
     format_working_week,
@@ -367,9 +367,7 @@ def next_nudge(
         return None
     after = max(now, snoozed_until) if snoozed_until is not None else now
     for _ in range(3):  # at most a couple of satisfied slots in a row can be skipped
-        today = calendar.local_date(after)
-        plan = launch_cadence(normal, launch_until=launch_until, today=today)
-        slot = next_slot(plan, calendar, after=after)
+        slot = next_planned_slot(normal, calendar, after=after, launch_until=launch_until)
         if slot is None:
             return comes_back
         if not is_satisfied(slot, last_contact_at, calendar) and slot.local_date not in nudged_days:

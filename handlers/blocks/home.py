@@ -15,7 +15,7 @@ from domain.cadence import (
     due_slot,
     is_satisfied,
     launch_cadence,
-    next_slot,
+    next_planned_slot,
     occurrences,
     parse_cadence,
 )
@@ -220,9 +220,18 @@ class CadenceDay:
     calendar searches behind "overdue" and "call due today" run per pair, not per customer.
     """
 
-    def __init__(self, cal: WorkCalendar, cadence: Cadence, now: datetime, settings: planner.Scheduled) -> None:
-        # `settings`: any customer with this calendar, cadence, launch mode and windows (they are all it is asked)
+    def __init__(
+        self,
+        cal: WorkCalendar,
+        cadence: Cadence,
+        now: datetime,
+        settings: planner.Scheduled,
+        normal: Cadence | None = None,
+    ) -> None:
+        # `settings`: any customer with this calendar, cadence, launch mode and windows (they are all it is asked);
+        # `cadence` is today's (launch mode's daily calls while on), `normal` the one launch mode returns to.
         self.cal, self.cadence, self.now, self._settings = cal, cadence, now, settings
+        self.normal = normal if normal is not None else cadence
         self.today = cal.local_date(now)
         self._red_until: tuple[date | None] | None = None
         self._first: tuple[date, bool] | None = None
@@ -384,7 +393,7 @@ class CadenceDays:
         except ValueError:
             return None
         cadence = launch_cadence(normal, launch_until=customer.launch_until, today=cal.local_date(self.now))
-        return CadenceDay(cal, cadence, self.now, customer)  # type: ignore[arg-type]  # a Customer or a HomeCandidate
+        return CadenceDay(cal, cadence, self.now, customer, normal)  # type: ignore[arg-type]  # a Customer or a HomeCandidate
 
 
 def cadence_standing(
@@ -523,12 +532,15 @@ def with_next_nudge(
     day = (days or CadenceDays(now=now, default_tz=default_tz)).of(customer)
     if day is None or day.cadence.is_off or customer.paused_at is not None:
         return facts
-    cal, cadence = day.cal, day.cadence
+    cal = day.cal
     snoozed = customer.snoozed_until is not None and customer.snoozed_until > now
     after = customer.snoozed_until if snoozed and customer.snoozed_until is not None else now
-    slot = next_slot(cadence, cal, after=after)
+    # Launch mode's last day: the next call is the normal cadence's, as the planner plans it (domain.cadence).
+    launch_until = customer.launch_until
+    slot = next_planned_slot(day.normal, cal, after=after, launch_until=launch_until)
     if slot is not None and (is_satisfied(slot, facts.last_contact_at, cal) or slot.local_date in nudged_days):
-        slot = next_slot(cadence, cal, after=slot.due_at)  # a call already logged for it, or nudged: no nudge
+        # a call already logged for it, or nudged: no nudge
+        slot = next_planned_slot(day.normal, cal, after=slot.due_at, launch_until=launch_until)
     due = [at for at in (comes_back, slot.due_at if slot is not None else None) if at is not None]
     if not due:
         note = f"snoozed until {local_time(customer.snoozed_until, facts.tz)}" if snoozed else "no call scheduled"

@@ -10,7 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 from bot.settings import Settings
-from handlers.ids import CHECKIN_MODAL, NUDGE_LOG_CALL, NUDGE_SKIP
+from handlers.ids import (
+    CHECKIN_MODAL,
+    NUDGE_LOG_CALL,
+    NUDGE_SKIP,
+)
 from storage.models import Customer
 from storage.store import Store
 from tests.e2e.test_cadence import acme_channel, button_message, day, nudges, tick, unpaced  # noqa: F401
@@ -133,3 +137,33 @@ def test_a_second_log_call_on_a_nudge_slack_has_not_redrawn_says_whose_call_is_l
         n for n in store.nudges(team_id=TEAM_ID, kinds=["cadence"], due_after=day(0)) if n.due_key == "2026-12-01"
     ]
     assert row.payload["outcome"]["what"] == "logged"  # the call stands; nothing was skipped
+
+
+def test_on_launch_modes_last_day_every_surface_says_the_next_call_is_the_normal_cadences(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Monday 14 December, the launch's last day, after its daily nudge: `/partner show`, `/partner list` and Home said
+    "next nudge Tue 15 Dec 10:30" — a daily call the day after launch mode ended — while `/partner upcoming` said Tue
+    22 Dec, and no nudge came on the 15th (the weekly call of that week was the one Lee logged on Friday). Now all
+    four say what the planner does: Tue 22 Dec."""
+    team(fake_slack)
+    clock.set(day(0, 14 * H))
+    said(slack.command("add Acme Corp <#C0ACME|acme> tz=America/New_York country=US"))
+    said(slack.command("launch acme on until=2026-12-14"))
+    said(slack.command("cadence acme weekly tue 10:30"))
+    clock.set(day(11, 21 * H))  # Friday 11 December, 16:00 in New York
+    assert "Logged" in said(slack.command("checkin acme red call exec sponsor left", user_id=LEE, user_name="lee"))
+    bot.settle()
+    tick(store, settings, day(14, 15.5 * H))  # Monday 14 December 10:30: the launch's last daily nudge
+    assert nudges(fake_slack)[-1]["text"].endswith("(Mon 14 Dec 10:30 America/New_York)")
+    clock.set(day(14, 17 * H))
+    expected = "Tue 22 Dec 10:30 EST"
+    assert f"next nudge {expected}" in said(slack.command("show acme"))
+    assert f"next nudge {expected}" in said(slack.command("list"))
+    assert f"next call {expected}" in json.dumps(open_home(bot, slack, fake_slack))
+    assert "Tue 22 Dec 10:30 America/New_York — *Acme Corp*" in said(slack.command("upcoming"))
+    posted = len(nudges(fake_slack))
+    tick(store, settings, day(15, 15.5 * H))  # Tuesday 15 December 10:30: nothing is asked
+    assert len(nudges(fake_slack)) == posted
+    tick(store, settings, day(22, 15.5 * H))
+    assert nudges(fake_slack)[-1]["text"].endswith("(Tue 22 Dec 10:30 America/New_York)")
