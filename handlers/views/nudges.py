@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -11,8 +11,15 @@ from slack_sdk import WebClient
 
 from bot.clock import Clock
 from bot.settings import Settings
-from handlers.blocks import command_name, metadata_row_id
-from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE, not_redrawn, nothing_to_snooze
+from handlers.blocks import command_name, metadata_row_id, mrkdwn_name
+from handlers.blocks.nudges import (
+    SNOOZE_ONE_DAY,
+    SNOOZE_UNTIL_DATE,
+    not_redrawn,
+    nothing_to_snooze,
+    outcome_text,
+    slack_date,
+)
 from handlers.commands.snooze import MAX_REASON
 from handlers.followups import tell_user
 from handlers.home_publisher import request_home_refresh
@@ -21,6 +28,7 @@ from handlers.parsing import escape
 from schedules import planner
 from schedules.cadence import mark_snoozed_call
 from schedules.sender import refresh_message
+from storage.models import Customer
 from storage.store import Store
 
 MAX_DAYS = 366
@@ -151,7 +159,38 @@ def redraw_snoozed(
     )
     user_id = body["user"]["id"]
     customer = store.customer(team_id=team_id, customer_id=nudge.customer_id or 0)
-    if not redrawn and customer is not None and outcome.get("what") == "snoozed" and outcome.get("by") == user_id:
-        # The form closed without a word: the message was to say the snooze was taken. One Slack would not redraw
-        # (deleted, too old to edit, rate-limited) leaves the snoozer looking at the buttons they just used.
-        tell_user(client, user_id=user_id, channel_id=nudge.channel_id, text=not_redrawn(outcome, customer.name))
+    if customer is None:
+        return
+    if outcome.get("what") == "snoozed" and outcome.get("by") == user_id:
+        if not redrawn:
+            # The form closed without a word: the message was to say the snooze was taken. One Slack would not
+            # redraw (deleted, too old to edit, rate-limited) leaves the snoozer looking at the buttons they used.
+            tell_user(client, user_id=user_id, channel_id=nudge.channel_id, text=not_redrawn(outcome, customer.name))
+    elif (mine := snooze_just_set(store, customer, user_id, clock())) is not None:
+        # Snoozed from a copy of the nudge Slack had not redrawn, after someone else answered it (a call logged,
+        # a skip): the message keeps that answer, so the form closing was the only sign the snooze was kept.
+        tell_user(
+            client, user_id=user_id, channel_id=nudge.channel_id, text=snoozed_past_answer(customer, mine, outcome)
+        )
+
+
+def snooze_just_set(store: Store, customer: Customer, user_id: str, now: datetime) -> datetime | None:
+    """The end of the customer's snooze when `user_id` set it within the last minute (this form's), else None."""
+    until = customer.snoozed_until
+    if customer.id is None or until is None or until <= now:
+        return None
+    events = [
+        e for e in store.customer_events(team_id=customer.team_id, customer_id=customer.id) if e.kind == "snoozed"
+    ]
+    latest = max(events, key=lambda e: e.at, default=None)
+    if latest is None or latest.actor_id != user_id or latest.at < now - timedelta(minutes=1):
+        return None
+    return until
+
+
+def snoozed_past_answer(customer: Customer, until: datetime, outcome: dict[str, Any]) -> str:
+    reason = f" — {customer.snooze_reason}" if customer.snooze_reason else ""
+    return (
+        f":zzz: Snoozed *{mrkdwn_name(customer.name)}* until {slack_date(until)}{reason}: no nudges until then, and "
+        f"the next call comes back when it ends. This reminder keeps what was done about it: {outcome_text(outcome)}"
+    )

@@ -14,6 +14,10 @@ from handlers.ids import (
     CHECKIN_MODAL,
     NUDGE_LOG_CALL,
     NUDGE_SKIP,
+    NUDGE_SNOOZE,
+    NUDGE_SNOOZE_FOR,
+    NUDGE_SNOOZE_MODAL,
+    NUDGE_SNOOZE_REASON,
 )
 from storage.models import Customer
 from storage.store import Store
@@ -167,3 +171,60 @@ def test_on_launch_modes_last_day_every_surface_says_the_next_call_is_the_normal
     assert len(nudges(fake_slack)) == posted
     tick(store, settings, day(22, 15.5 * H))
     assert nudges(fake_slack)[-1]["text"].endswith("(Tue 22 Dec 10:30 America/New_York)")
+
+
+def test_a_snooze_from_a_nudge_someone_else_answered_is_confirmed_to_the_snoozer(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Lee logged Tuesday's call; Mo, on the copy of its nudge Slack had not redrawn, snoozed Acme for a day
+    ("offsite"). The snooze was kept — Wednesday's call came back at noon — but the form closed without a word and
+    the nudge, redrawn, still said only "Call logged by Lee", though the form promises "the channel sees who": Mo
+    could not tell whether the snooze was taken. Now Mo is told, with what the nudge keeps showing."""
+    team(fake_slack)
+    clock.set(day(0, 14 * H))
+    said(slack.command('add Acme Corp <#C0ACME|acme> tz=America/New_York country=US cadence="daily 10:30"'))
+    bot.settle()
+    tick(store, settings, day(1, 15.5 * H))
+    (message,) = nudges(fake_slack)
+    value = message["blocks"][1]["elements"][1]["value"]
+    clock.set(day(1, 16 * H))
+    said(slack.command("checkin acme green call all good", user_id=LEE, user_name="lee"))
+    bot.settle()
+    clock.set(day(1, 17 * H))  # Tuesday 12:00 in New York
+    stale = button_message(message)
+    slack.block_action(NUDGE_SNOOZE, value=value, channel_id="C0ACME", message=stale, user_id=MO, user_name="mo")
+    opened = fake_slack.calls_to("views.open")[-1]
+    values = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "1d"}}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "offsite"}},
+    }
+    meta = opened.params["view"]["private_metadata"]
+    assert slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=meta, user_id=MO).status == 200
+    bot.settle()
+    (told,) = [c.params for c in fake_slack.calls_to("chat.postEphemeral") if c.params["user"] == MO]
+    assert told["channel"] == "C0ACME"
+    assert told["text"].startswith(":zzz: Snoozed *Acme Corp* until <!date^"), told["text"]
+    assert "— offsite: no nudges until then" in told["text"], told["text"]
+    kept = "This reminder keeps what was done about it: :white_check_mark: Call logged by <@U0003> <!date^1796140800^"
+    assert kept in told["text"] and told["text"].endswith("|2026-12-01 16:00 UTC>."), told["text"]
+    assert "snoozed until Wed 2 Dec 12:00 EST" in said(slack.command("show acme"))
+    # Mo's own snooze, on a nudge nobody had answered, is shown on it: no note then.
+    tick(store, settings, day(2, 17.1 * H))
+    back = nudges(fake_slack)[-1]
+    slack.block_action(
+        NUDGE_SNOOZE,
+        value=back["blocks"][1]["elements"][1]["value"],
+        channel_id="C0ACME",
+        message=button_message(back),
+        user_id=MO,
+        user_name="mo",
+    )
+    clock.set(day(2, 17.5 * H))
+    opened = fake_slack.calls_to("views.open")[-1]
+    meta = opened.params["view"]["private_metadata"]
+    assert (
+        slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=meta, user_id=MO, view_id="V0002").status
+        == 200
+    )
+    bot.settle()
+    assert len([c for c in fake_slack.calls_to("chat.postEphemeral") if c.params["user"] == MO]) == 1
