@@ -793,9 +793,11 @@ def home_view(page: HomePage, *, now: datetime) -> dict[str, Any]:
     if page.total:
         shown_from = state.page * PAGE_SIZE + 1
         shown_to = state.page * PAGE_SIZE + len(page.rows)
+        shown = f"{shown_from}–{shown_to}" if shown_to > shown_from else f"{shown_from}"  # "1 of 1", not "1–1 of 1"
+        customers = "customer" if page.total == 1 else "customers"
         blocks.append(
             context(
-                f"{shown_from}–{shown_to} of {page.total} customers, riskiest first · page {state.page + 1} of {pages}"
+                f"{shown} of {page.total} {customers}, riskiest first · page {state.page + 1} of {pages}"
                 f" · updated {slack_date(now, '{time}')}"  # on each viewer's own clock, as Slack shows dates
             )
         )

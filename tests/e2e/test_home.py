@@ -195,7 +195,7 @@ def test_home_for_0_1_99_250_and_1000_customers_is_valid_and_costs_the_same_sql(
             validated(view)
             assert len(row_names(view)) == min(size, PAGE_SIZE)
             text = as_text(view)
-            assert (f"of {size} customers" in text) == (size > 0)
+            assert (f"of {size} customer{'s' if size != 1 else ''}," in text) == (size > 0)
             assert ("Next →" in text) == (size > PAGE_SIZE)
     assert len(set(counts.values())) == 1, counts
     # every customer as a light row, the page's customers with last contacts, snapshots, boundaries, header counts

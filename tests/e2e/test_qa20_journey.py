@@ -12,6 +12,8 @@ from typing import Any
 from bot.settings import Settings
 from handlers.ids import (
     CHECKIN_MODAL,
+    HOME_NEXT_PAGE,
+    HOME_SCOPE,
     NUDGE_LOG_CALL,
     NUDGE_SKIP,
     NUDGE_SNOOZE,
@@ -21,8 +23,9 @@ from handlers.ids import (
 )
 from storage.models import Customer
 from storage.store import Store
-from tests.e2e.test_cadence import acme_channel, button_message, day, nudges, tick, unpaced  # noqa: F401
+from tests.e2e.test_cadence import acme_channel, add, button_message, day, nudges, tick, unpaced  # noqa: F401
 from tests.e2e.test_foundation import modal_values
+from tests.e2e.test_home import as_text, click
 from tests.e2e.test_home_surveys import open_card, open_home
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -228,3 +231,20 @@ def test_a_snooze_from_a_nudge_someone_else_answered_is_confirmed_to_the_snoozer
     )
     bot.settle()
     assert len([c for c in fake_slack.calls_to("chat.postEphemeral") if c.params["user"] == MO]) == 1
+
+
+def test_homes_footer_counts_one_customer_in_the_singular_and_a_last_row_alone_without_a_range(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Dana's Home with her one customer ended "1–1 of 1 customers, riskiest first"; the team's second page of 21
+    customers "21–21 of 21 customers"."""
+    team(fake_slack)
+    clock.set(day(0, 14 * H))
+    said(slack.command('add Acme Corp <#C0ACME|acme> tz=America/New_York cadence="weekly tue 10:30"'))
+    for n in range(20):
+        add(store, f"Lee's {n:02d}", owner_id=LEE, channel_id=None)
+    home = open_home(bot, slack, fake_slack)
+    assert "1 of 1 customer, riskiest first · page 1 of 1 · updated" in as_text(home), as_text(home)
+    click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"})
+    last = click(slack, fake_slack, HOME_NEXT_PAGE, value="1")
+    assert "21 of 21 customers, riskiest first · page 2 of 2 · updated" in as_text(last), as_text(last)
