@@ -140,9 +140,28 @@ def _shown_offset(offset: int) -> str:
     return f"UTC{'−' if offset < 0 else '+'}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
 
 
+# The zones whose clocks show an offset while on daylight saving time: a team types what its clocks show today,
+# `UTC-4` for New York in July or `UTC+11` for Sydney in December.
+_ZONES_ON_SUMMER_TIME_AT_OFFSET: dict[int, tuple[str, ...]] = {
+    -7 * 60: ("America/Los_Angeles",),
+    -6 * 60: ("America/Denver",),
+    -5 * 60: ("America/Chicago",),
+    -4 * 60: ("America/New_York", "America/Toronto"),
+    -3 * 60: ("America/Halifax",),
+    1 * 60: ("Europe/London", "Europe/Dublin"),
+    2 * 60: ("Europe/Berlin", "Europe/Paris"),
+    3 * 60: ("Europe/Athens", "Europe/Helsinki"),
+    10 * 60 + 30: ("Australia/Adelaide",),
+    11 * 60: ("Australia/Sydney", "Australia/Melbourne"),
+    13 * 60: ("Pacific/Auckland",),
+}
+
+
 def _zones_named(offset: int) -> str | None:
-    """`tz=Asia/Tokyo or tz=Asia/Seoul`: the zones most teams mean by an offset; None for an offset without any."""
-    options = [f"tz={zone}" for zone in _ZONES_AT_OFFSET.get(offset, ())]
+    """`tz=Asia/Tokyo or tz=Asia/Seoul`: the zones most teams mean by an offset, those on summer time at it last;
+    None for an offset without any."""
+    zones = dict.fromkeys(_ZONES_AT_OFFSET.get(offset, ()) + _ZONES_ON_SUMMER_TIME_AT_OFFSET.get(offset, ()))
+    options = [f"tz={zone}" for zone in zones]
     return (", ".join(options[:-1]) + " or " + options[-1]) if len(options) > 1 else options[0] if options else None
 
 

@@ -12,6 +12,8 @@ instants against the fake Slack.
   was never told which `country=` skips its public holidays, as one on the current name is.
 - `snooze acme until feb 29` typed in December 2027 (the leap day of 2028) was refused as "'until feb' is not a
   snooze", as was `until feb 30`, the day typed left out of the answer.
+- `tz=UTC+11` typed by a Sydney team on daylight saving time (or `+13` for Auckland, `UTC-4` for New York in
+  summer) was answered "use the zone of the customer's city": only zones on standard time at the offset were named.
 """
 
 from __future__ import annotations
@@ -125,3 +127,17 @@ def test_a_snooze_until_the_next_leap_day_is_taken_and_a_day_no_month_has_is_nam
     clock.set(datetime(2027, 2, 25, 15, 0, tzinfo=UTC))  # 2027 has no 29 February, and 2028's is a year away
     answer = ephemeral(slack.command("snooze acme until feb 29"))
     assert "there is no 29 February in the coming year." in answer, answer
+
+
+def test_a_utc_offset_a_team_reads_off_its_clocks_on_summer_time_names_its_zone(
+    slack: SlackRequests, store: Store
+) -> None:
+    """A Sydney team in November types `tz=UTC+11`, what its clocks show on daylight saving time; Auckland's `+13`;
+    New York's in July `UTC-4`. The refusal named only zones whose standard time is at that offset, so these were
+    told "the zone of the customer's city" (or Halifax and Santiago for New York): it names theirs too."""
+    text = ephemeral(slack.command("add Harbour Co tz=UTC+11"))
+    assert "'UTC+11' is an offset (UTC+11:00)" in text and "tz=Australia/Sydney" in text, text
+    assert "tz=Pacific/Auckland" in ephemeral(slack.command("add Harbour Co tz=+13"))
+    text = ephemeral(slack.command("add Harbour Co tz=UTC-4"))
+    assert "tz=America/Halifax" in text and "tz=America/New_York" in text, text
+    assert store.customer_by_name(team_id=TEAM_ID, name="harbour co") is None
