@@ -6,11 +6,12 @@ from datetime import date, timedelta
 
 from domain.checkins import parse_due_date
 from domain.errors import UserError
-from handlers.blocks import mrkdwn_name
+from handlers.blocks import command_name, mrkdwn_name
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import find_customer, next_nudge_text
 from handlers.permissions import require_change
 from schedules import planner
+from storage.models import Customer
 
 USAGE = "/partner launch <customer> on [until=YYYY-MM-DD] | off"
 DEFAULT_LENGTH = timedelta(days=14)
@@ -67,10 +68,9 @@ def launch(call: CommandCall) -> Reply:
         )
         call.followup["rescore_customer_id"] = customer.id  # after the answer, before the Homes refresh
         call.refresh_homes(updated.owner_id, call.user_id)
-        normal = planner.cadence_of(updated).describe()
+        normal = _afterwards(updated)
         return {
-            "text": f"Launch mode off for *{mrkdwn_name(updated.name)}*: back to {normal}. "
-            f"{next_nudge_text(call, updated)}"
+            "text": f"Launch mode off for *{mrkdwn_name(updated.name)}*: {normal}. {next_nudge_text(call, updated)}"
         }
     until = _until(rest[1:], today)
     # Daily calls owed from now, not for the weeks before: unless the cadence is daily already or a launch runs.
@@ -89,6 +89,16 @@ def launch(call: CommandCall) -> Reply:
     return {
         "text": f":rocket: Launch mode on for *{mrkdwn_name(updated.name)}*: a daily call at {at:%H:%M} "
         f"({cal.tz}) every business "
-        f"day up to and including {until:%a} {until.day} {until:%b %Y}, then back to "
-        f"{planner.cadence_of(updated).describe()}. {next_nudge_text(call, updated)}"
+        f"day up to and including {until:%a} {until.day} {until:%b %Y}, then {_afterwards(updated)}. "
+        f"{next_nudge_text(call, updated)}"
     }
+
+
+def _afterwards(customer: Customer) -> str:
+    """What follows launch mode: "back to weekly on Tue at 10:30", or no nudges for a customer without a cadence
+    (never "back to off")."""
+    normal = planner.cadence_of(customer)
+    if normal.is_off:
+        typed = command_name(customer.name)
+        return f"no more nudges, as it has no cadence (`/partner cadence {typed} weekly tue 10:00` sets one)"
+    return f"back to {normal.describe()}"

@@ -248,3 +248,22 @@ def test_homes_footer_counts_one_customer_in_the_singular_and_a_last_row_alone_w
     click(slack, fake_slack, HOME_SCOPE, action_type="static_select", selected_option={"value": "team"})
     last = click(slack, fake_slack, HOME_NEXT_PAGE, value="1")
     assert "21 of 21 customers, riskiest first · page 2 of 2 · updated" in as_text(last), as_text(last)
+
+
+def test_launch_mode_for_a_customer_without_a_cadence_says_no_nudges_follow_not_back_to_off(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Hooli, added without a cadence, launched for its go-live week: "…up to and including Fri 4 Dec 2026, then back
+    to off", and turned off early: "Launch mode off for Hooli: back to off"."""
+    team(fake_slack)
+    clock.set(day(0, 14 * H))
+    said(slack.command("add Hooli tz=America/New_York"))
+    on = said(slack.command("launch hooli on until=fri"))
+    assert (
+        "up to and including Fri 4 Dec 2026, then no more nudges, as it has no cadence (`/partner cadence Hooli" in on
+    )
+    assert "back to off" not in on, on
+    off = said(slack.command("launch hooli off"))
+    assert "Launch mode off for *Hooli*: no more nudges, as it has no cadence" in off, off
+    said(slack.command("cadence hooli weekly tue 10:30"))
+    assert "then back to weekly on Tue at 10:30." in said(slack.command("launch hooli on until=fri"))
