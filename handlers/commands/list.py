@@ -228,6 +228,12 @@ def list_page(
             f"You don't own any customers yet: `/partner list all` shows the whole team's ({len(customers)}). "
             "Add your own with `/partner add Acme #acme @owner`."
         )
+    else:  # the team has customers, none of them this one: where they are, not how to add a first one
+        n = len(customers)
+        empty = (
+            f"No customer matches. The team has {n} customer{'s' if n != 1 else ''}: "
+            f"`/partner list all` shows {'them' if n != 1 else 'it'}."
+        )
     if wanted.mine:
         customers = [c for c in customers if c.owner_id == user_id]
     if wanted.tier:

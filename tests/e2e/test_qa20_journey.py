@@ -267,3 +267,22 @@ def test_launch_mode_for_a_customer_without_a_cadence_says_no_nudges_follow_not_
     assert "Launch mode off for *Hooli*: no more nudges, as it has no cadence" in off, off
     said(slack.command("cadence hooli weekly tue 10:30"))
     assert "then back to weekly on Tue at 10:30." in said(slack.command("launch hooli on until=fri"))
+
+
+def test_a_filtered_list_with_no_match_points_to_the_teams_customers_not_to_adding_one(
+    bot: BotServer, slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Mo, the manager, asks `/partner list at-risk` on a calm Monday: "No customers match. Add one with `/partner
+    add Acme #acme @owner`" — as if the team had none, where it has its customers, just none at risk."""
+    team(fake_slack)
+    clock.set(day(0, 14 * H))
+    said(slack.command('add Acme Corp <#C0ACME|acme> tz=America/New_York cadence="weekly tue 10:30"'))
+    said(slack.command("checkin acme green call kickoff went well"))
+    bot.settle()
+    for typed, team_size in (("list at-risk", "1 customer: `/partner list all` shows it."), ("list tier=partner", "")):
+        if not team_size:
+            said(slack.command("add Globex"))
+            team_size = "2 customers: `/partner list all` shows them."
+        reply = said(slack.command(typed, user_id=MO, user_name="mo"))
+        assert f"No customer matches. The team has {team_size}" in reply, reply
+        assert "Add one with" not in reply, reply
