@@ -9,6 +9,9 @@ import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 
+# Slack stops waiting for an answer after 3 s: a call to Slack made before the answer gets at most this long.
+ANSWER_CALL_TIMEOUT = 2
+
 # An id, not a flag: lazy listeners run in a copy of this context (bot.logs ContextThreadPool) but in another
 # thread, after the ack, where waits are fine.
 _answering_thread: ContextVar[int | None] = ContextVar("partner_answering_thread", default=None)

@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
-from bot.answering import answering, answering_now
+from bot.answering import ANSWER_CALL_TIMEOUT, answering, answering_now
 from bot.clock import Clock
 from bot.errors import handle_error
 from bot.logs import ContextThreadPool, request_context
@@ -120,9 +120,6 @@ class AckAwareBackoff(RetryIntervalCalculator):
 FOLLOW_UP_WORKERS = 2
 # How long a shutdown waits for uploads started after an ack (an orchestrator's grace period is usually 30 s).
 AFTER_ACK_DRAIN = 20.0
-
-# Slack stops waiting for an answer after 3 s: a Web API call made before the answer gets at most this long.
-ANSWER_CALL_TIMEOUT = 2
 
 
 class AnswerAwareWebClient(WebClient):

@@ -15,6 +15,7 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.answering import ANSWER_CALL_TIMEOUT, answering_now
 from domain.errors import UserError
 from handlers.blocks import as_code, placeholders_shown
 from schedules.slack_http import TOKEN_REFUSED
@@ -117,7 +118,12 @@ def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
     )
     try:
         if response_url:
-            WebhookClient(response_url, timeout=5).send(text=text, response_type="ephemeral", replace_original=False)
+            # Before the answer (the error handler's usual place), at most what Slack's 3 s leave: a slow Slack here
+            # made the click's answer late, and Slack showed its own error beside (or instead of) this note.
+            timeout = ANSWER_CALL_TIMEOUT if answering_now() else 5
+            WebhookClient(response_url, timeout=timeout).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
             return
         user = (body.get("user") or {}).get("id") or body.get("user_id")
         channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
