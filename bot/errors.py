@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 from urllib.error import URLError
 
@@ -18,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from bot.answering import ANSWER_CALL_TIMEOUT, answering_now
 from domain.errors import UserError
 from handlers.blocks import as_code, placeholders_shown
+from handlers.parsing import plain_words
 from schedules.slack_http import TOKEN_REFUSED
 from storage.db import lock_wait_given_up
 
@@ -77,13 +77,6 @@ def _json(body: dict[str, Any]) -> BoltResponse:
     return BoltResponse(status=200, body=json.dumps(body), headers={"content-type": "application/json"})
 
 
-_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
-_CHANNEL_MENTION = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^<>]*))?>")
-_LINK = re.compile(r"<((?:https?|mailto):[^<>|]*)(?:\|([^<>]*))?>")
-_SPECIAL = re.compile(r"<!([^<>|^]*)[^<>|]*(?:\|([^<>]*))?>")
-_BOLD_OR_CODE = re.compile(r"\*([^*\n]+)\*|`([^`\n]+)`")
-
-
 def _person(client: WebClient, user_id: str) -> str:
     try:
         user = client.users_info(user=user_id)["user"]
@@ -96,12 +89,7 @@ def _person(client: WebClient, user_id: str) -> str:
 def plain_text(message: str, client: WebClient) -> str:
     """A message written for mrkdwn as a form's field error shows it: Slack prints those as plain text, so
     `<@U0002>` would read as its markup and *bold* with its stars. People are named (users.info)."""
-    text = _USER_MENTION.sub(lambda m: "@" + m.group(2) if m.group(2) else _person(client, m.group(1)), message)
-    text = _CHANNEL_MENTION.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
-    text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2) else m.group(1), text)
-    text = _SPECIAL.sub(lambda m: m.group(2) or "@" + m.group(1), text)
-    text = _BOLD_OR_CODE.sub(lambda m: m.group(1) or m.group(2), text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return plain_words(message, person=lambda user_id: _person(client, user_id))
 
 
 def _first_input_block(view: dict[str, Any]) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from domain.customers import as_seen
@@ -116,6 +116,25 @@ def readable_markup(text: str) -> str:
         return ref.label if ref.label in (address, address.removeprefix("mailto:")) else f"{ref.label} ({address})"
 
     return _BRACKETED.sub(readable, text)
+
+
+_PERSON = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
+_CHANNEL_MARKUP = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^<>]*))?>")
+_LINK_MARKUP = re.compile(r"<((?:https?|mailto):[^<>|]*)(?:\|([^<>]*))?>")
+_SPECIAL_MARKUP = re.compile(r"<!([^<>|^]*)[^<>|]*(?:\|([^<>]*))?>")
+_BOLD_OR_CODE = re.compile(r"\*([^*\n]+)\*|`([^`\n]+)`")
+
+
+def plain_words(text: str, *, person: Callable[[str], str] | None = None) -> str:
+    """Text written for mrkdwn (or as Slack escapes it) as a plain_text object must show it, which prints every
+    character as is: `<@U0456|dana>` as @dana, a channel as #its-name, a link as its label and address, `<!here>` as
+    @here, *bold* without its stars, unescaped. A person Slack sent without a name is `person(id)`, else @id."""
+    text = _PERSON.sub(lambda m: "@" + m[2] if m[2] else (person(m[1]) if person else "@" + m[1]), text)
+    text = _CHANNEL_MARKUP.sub(lambda m: "#" + (m[2] or m[1]), text)
+    text = _LINK_MARKUP.sub(lambda m: f"{m[2]} ({m[1]})" if m[2] else m[1], text)
+    text = _SPECIAL_MARKUP.sub(lambda m: m[2] or "@" + m[1], text)
+    text = _BOLD_OR_CODE.sub(lambda m: m[1] or m[2], text)
+    return unescape(text)
 
 
 def quoted_text(match: re.Match[str]) -> str | None:

@@ -28,7 +28,7 @@ from handlers.ids import (
     BOUNDARY_TEXT,
     BOUNDARY_VALUE,
 )
-from handlers.parsing import readable_markup, unescape
+from handlers.parsing import plain_words, readable_markup, unescape
 from storage.boundaries import BoundaryRecord
 from storage.models import Customer
 
@@ -173,7 +173,8 @@ def _button(
 def _retire_confirm(text: str) -> dict[str, Any]:
     return {
         "title": plain("Retire this need?", 100),
-        "text": plain(f"Stop asking the customer to uphold {quoted(unescape(text))}? Its history is kept.", 300),
+        # Plain text: a person or a link in the agreement as a person reads them, never their markup.
+        "text": plain(f"Stop asking the customer to uphold {quoted(plain_words(text))}? Its history is kept.", 300),
         "confirm": plain("Retire it", 30),
         "deny": plain("Keep it", 30),
     }

@@ -101,3 +101,32 @@ def test_a_refused_command_over_several_lines_or_with_code_is_given_back_whole(
 def test_a_refused_command_on_one_line_is_still_given_back_in_a_span(slack: SlackRequests) -> None:
     text = ephemeral(slack.command("checkin nosuch green Q&amp;A went well"))
     assert text.endswith("You typed: `/partner checkin nosuch green Q&amp;A went well`"), text
+
+
+def confirm_texts(payload: object) -> list[str]:
+    """The text of every confirm dialog in a message or view: Slack shows it as plain text, each character as is."""
+    if isinstance(payload, list):
+        return [t for item in payload for t in confirm_texts(item)]
+    if not isinstance(payload, dict):
+        return []
+    dialog = payload.get("confirm")
+    own = [dialog["text"]["text"]] if isinstance(dialog, dict) and "title" in dialog else []
+    return own + [t for value in payload.values() for t in confirm_texts(value)]
+
+
+def test_retiring_an_agreement_that_names_a_person_or_a_link_asks_in_words(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    """The Retire button's "are you sure?" (plain text) read “Keep <@U0002|sam> in the loop per
+    <https://acme.example/sla|our SLA>”: Slack's markup, where the list above it shows @sam and a link."""
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    typed = 'boundary acme add "Keep <@U0002|sam> in the loop per <https://acme.example/sla|our SLA> &amp; *always* cc"'
+    assert "Proposed" in ephemeral(slack.command(typed))
+    (asked,) = confirm_texts(slack.command("boundary acme list").json()["blocks"])
+    assert asked == (
+        "Stop asking the customer to uphold “Keep @sam in the loop per our SLA (https://acme.example/sla) & always cc”?"
+        " Its history is kept."
+    ), asked
+    card = slack.command("show acme").json()["blocks"]
+    assert [t for t in confirm_texts(card) if "uphold" in t] == [asked]
+    bot.settle()
