@@ -59,7 +59,8 @@ def workspace_refusal(action: str, *, partner_admins: Collection[str]) -> str:
 
 
 def refusal(action: str, *, customer_name: str, owner_id: str | None, partner_admins: Collection[str]) -> str:
-    """Why a change was refused and who can make it, e.g. for action "archive"."""
+    """Why a change was refused and who can make it, e.g. for action "archive"; `customer_name` as mrkdwn shows it
+    (domain.mrkdwn.mrkdwn_name)."""
     who = [f"its owner <@{owner_id}>"] if owner_id else []
     who.append("workspace admins")
     if partner_admins:

@@ -27,6 +27,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 
 from bot.settings import Settings
 from domain.errors import UserError
+from domain.mrkdwn import mrkdwn_name
 from domain.permissions import may_change, may_change_workspace, needs_workspace_role, refusal, workspace_refusal
 from handlers.identity import actor_user_id, app_team_id, is_external, open_to_external
 from schedules.slack_http import lasting, same_client_as
@@ -83,7 +84,12 @@ def require_change(client: WebClient, settings: Settings, *, user_id: str, custo
     decision = may_change(user_id, owner_id=customer.owner_id, partner_admins=settings.admins, workspace_admin=admin)
     if not decision.allowed:
         raise UserError(
-            refusal(action, customer_name=customer.name, owner_id=customer.owner_id, partner_admins=settings.admins)
+            refusal(
+                action,
+                customer_name=mrkdwn_name(customer.name),
+                owner_id=customer.owner_id,
+                partner_admins=settings.admins,
+            )
         )
 
 

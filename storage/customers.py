@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from domain.customers import bare_key, clean_name, name_key
 from domain.errors import UserError
+from domain.mrkdwn import mrkdwn_name
 from storage.base import Records, detached
 from storage.models import Customer, CustomerEvent, JobWatermark, Workspace
 from storage.nudges import _write_transaction
@@ -134,7 +135,7 @@ class CustomerQueries(WorkspaceQueries):
                 archived = existing is not None and existing.archived_at is not None
                 hint = " (archived — bring it back with `/partner restore`)" if archived else ""
                 shown = existing.name if existing else name
-                raise UserError(f"There is already a customer called *{shown}*{hint}.") from None
+                raise UserError(f"There is already a customer called *{mrkdwn_name(shown)}*{hint}.") from None
             return customer
 
     def _refuse_a_twin(self, *, team_id: str, name: str, customer_id: int | None = None) -> None:
@@ -149,7 +150,8 @@ class CustomerQueries(WorkspaceQueries):
             if twin.id != customer_id and twin.name_key != name_key(name) and bare_key(twin.name) == bare:
                 hint = " (archived — bring it back with `/partner restore`)" if twin.archived_at is not None else ""
                 raise UserError(
-                    f"There is already a customer called *{twin.name}*{hint}: *{name}* would be a second one, "
+                    f"There is already a customer called *{mrkdwn_name(twin.name)}*{hint}: *{mrkdwn_name(name)}* would "
+                    "be a second one, "
                     "but for the punctuation at its end.",
                     field="name",
                 )
@@ -314,7 +316,7 @@ class CustomerQueries(WorkspaceQueries):
                 session.rollback()
                 taken = self.customer_by_name(team_id=team_id, name=changes["name"], include_archived=True)
                 shown = taken.name if taken is not None else changes["name"]
-                raise UserError(f"There is already a customer called *{shown}*.", field="name") from None
+                raise UserError(f"There is already a customer called *{mrkdwn_name(shown)}*.", field="name") from None
             return customer, changed
 
     def archive_customer(

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from domain.calendar import WorkCalendar
 from domain.health import mood_colour, mood_rating
+from domain.mrkdwn import mrkdwn_name as mrkdwn_name  # where every handler takes it from
 from domain.surveys import LEVEL_NAMES
-from handlers.parsing import escape
 from storage.models import Customer
 
 MAX_TEXT = 3000  # Slack's limit for a section's text
@@ -67,11 +67,6 @@ def truncate(text: str, limit: int) -> str:
             if match.start() < cut < match.end():
                 cut = match.start()
     return text[:cut].rstrip() + "…"
-
-
-def mrkdwn_name(name: str) -> str:
-    """A customer's name in mrkdwn, shown as typed (`escape` literal): the one way names go into mrkdwn text."""
-    return escape(name, literal=True)
 
 
 def command_name(name: str) -> str:

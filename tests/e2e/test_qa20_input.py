@@ -7,6 +7,8 @@ import pytest
 
 from storage.store import Store
 from tests.e2e.test_foundation import ephemeral
+from tests.e2e.test_names_as_typed import shown_as_typed
+from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer
 
@@ -130,3 +132,22 @@ def test_retiring_an_agreement_that_names_a_person_or_a_link_asks_in_words(
     card = slack.command("show acme").json()["blocks"]
     assert [t for t in confirm_texts(card) if "uphold" in t] == [asked]
     bot.settle()
+
+
+@pytest.mark.parametrize("name", ["_Acme_ Beta ~Co~", "*NIX Labs"])
+def test_a_refusal_naming_a_customer_shows_its_name_as_typed(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, name: str
+) -> None:
+    """README: a name "is shown as typed in every message too". The refusals that name a customer taken or not
+    yours sent it raw between the answer's own stars: "There is already a customer called *_Acme_ Beta ~Co~*"
+    showed "Acme" in italics and "Co" struck through, and "*NIX Labs" closed the bold early."""
+    fake_slack.add_user("U0003", name="lee")
+    ephemeral(slack.command(f"add {name} <@U0001|dana>"))
+    ephemeral(slack.command("add Globex <@U0001|dana>"))
+    for typed in (f"add {name}", f"add {name}.", f"edit globex name={name}"):
+        text = ephemeral(slack.command(typed))
+        assert "There is already a customer called" in text, text
+        assert shown_as_typed({"text": text}, name), text
+    text = ephemeral(slack.command(f"edit {name} tz=Europe/Berlin", user_id="U0003"))
+    assert "You can't edit" in text and shown_as_typed({"text": text}, name), text
+    assert sorted(c.name for c in store.customers(team_id=TEAM_ID)) == sorted(["Globex", name])
