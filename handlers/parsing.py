@@ -343,10 +343,16 @@ class Mood:
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 
 
+def typed_word(token: str) -> str:
+    """A command's word (`checkin`, `green`, `4`) as a Latin keyboard types it: as it looks (as_seen), a Japanese or
+    Chinese keyboard's full-width `ｃｈｅｃｋｉｎ` or `４` as the letters and digits it shows, in lower case."""
+    return as_seen(token).translate(_FULL_WIDTH).lower()
+
+
 def parse_mood(token: str) -> Mood | None:
     """green/yellow/red (and a few synonyms), 1–5, or a traffic-light emoji; None when it is not a mood."""
     # A Japanese or Chinese keyboard's full-width `４` or `ｇｒｅｅｎ` is the 4 or green it shows.
-    t = as_seen(token).translate(_FULL_WIDTH).strip().lower()
+    t = typed_word(token).strip()
     # `green, kickoff went well` / `red: churn risk`: the punctuation that ends a word in a sentence is not the mood's
     # (read only when the word is no mood as typed: `:+1:` ends with its own colon).
     for word in dict.fromkeys((t, t.rstrip(",.;!、。，；！"), t.rstrip(",.;!:、。，；！："))):

@@ -11,7 +11,6 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.metrics import OUTCOME_KEY
 from bot.settings import Settings
-from domain.customers import as_seen
 from domain.errors import UserError
 from handlers.blocks import MAX_MESSAGE_TEXT, as_code, placeholders_shown, truncate
 from handlers.commands.add import USAGE as ADD_USAGE
@@ -50,7 +49,7 @@ from handlers.commands.upcoming import USAGE as UPCOMING_USAGE
 from handlers.commands.upcoming import upcoming
 from handlers.followups import AfterAck, CommandFollowUp, hand_over_command_followup
 from handlers.home_publisher import publisher_of
-from handlers.parsing import split_first
+from handlers.parsing import split_first, typed_word
 from handlers.permissions import GUESTS_ONLY_NOTE, MEMBERS_ONLY, WHO_UNKNOWN, require_full_member
 from storage.store import Store
 
@@ -160,7 +159,8 @@ _BY_NAME = {name: s for s in SUBCOMMANDS for name in (s.name, *s.aliases)}
 
 def route(word: str) -> tuple[Subcommand | None, str | None]:
     """The subcommand for `word`, or None with a "did you mean" suggestion."""
-    word = as_seen(word).lower()  # `checkin` pasted with a direction mark or a zero-width space before it
+    # `checkin` pasted with a direction mark or a zero-width space before it, or typed in full-width letters
+    word = typed_word(word)
     if word in _BY_NAME:
         return _BY_NAME[word], None
     # `help?`, `list.`, `checkin:` — a sentence's punctuation; `?`, `-h`, `--help` as other tools take help

@@ -151,3 +151,17 @@ def test_a_refusal_naming_a_customer_shows_its_name_as_typed(
     text = ephemeral(slack.command(f"edit {name} tz=Europe/Berlin", user_id="U0003"))
     assert "You can't edit" in text and shown_as_typed({"text": text}, name), text
     assert sorted(c.name for c in store.customers(team_id=TEAM_ID)) == sorted(["Globex", name])
+
+
+def test_a_command_typed_in_full_width_letters_is_that_command(
+    slack: SlackRequests, store: Store, bot: BotServer
+) -> None:
+    """A Japanese or Chinese keyboard left in full-width mode types `ｃｈｅｃｋｉｎ`: the name, the mood and the
+    rating were read (README), the command's own word was not ("I don't know `ｃｈｅｃｋｉｎ`")."""
+    ephemeral(slack.command("add Acme Corp"))
+    text = ephemeral(slack.command("ｃｈｅｃｋｉｎ\u3000ａｃｍｅ\u3000ｇｒｅｅｎ\u3000キックオフ良好"))
+    assert "Logged a green check-in for *Acme Corp*: キックオフ良好" in text, text
+    assert "How to use `/partner checkin`" in ephemeral(slack.command("ｈｅｌｐ ｃｈｅｃｋｉｎ"))
+    assert ephemeral(slack.command("ＬＩＳＴ")).startswith("All customers — 1 customer")
+    assert notes_of(store) == [("Acme Corp", "キックオフ良好")]
+    bot.settle()
