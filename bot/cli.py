@@ -170,6 +170,11 @@ def _run(argv: Sequence[str] | None) -> int:
 
         return run_doctor(settings, manifest=args.manifest)
     engine = db.make_engine(settings.database_url)
+    if args.command not in READ_ONLY and (read_only := db.sqlite_read_only(engine)) is not None:
+        # Reads may work and an upgrade at the latest migration writes nothing: `serve` would start, answer /healthz,
+        # then fail every check-in. Said at once instead, as a database that refuses Partner.
+        print(f"partner-bot: cannot write the database at DATABASE_URL: {read_only}", file=sys.stderr)
+        return 3
     listener = None
     try:
         if args.command == "serve":

@@ -232,12 +232,19 @@ def _for_team(team_id: str, findings: Iterable[Finding]) -> Iterator[Finding]:
 def _check_database(settings: Settings) -> tuple[Store | None, bool, list[Finding]]:
     backend = make_url(db.normalize_url(settings.database_url)).get_backend_name()
     engine = db.make_engine(settings.database_url)
+    unwritable = None
+    if (read_only := db.sqlite_read_only(engine)) is not None:  # reads may work: nothing else would tell
+        detail, _, fix = read_only.partition(": ")
+        fix = f"{fix[:1].upper()}{fix[1:]}."
+        unwritable = Finding(FAIL, "database", f"{backend}: Partner cannot write it: {detail}", fix)
     try:
         store = Store(engine)
         store.ping()
         current = db.current_revision(engine)
     except SQLAlchemyError as e:
         engine.dispose()
+        if unwritable is not None:
+            return None, False, [unwritable]
         reason = db.error_detail(engine, e)  # a SQLite file's missing folder named, as `serve` names it
         return (
             None,
@@ -253,6 +260,8 @@ def _check_database(settings: Settings) -> tuple[Store | None, bool, list[Findin
                 )
             ],
         )
+    if unwritable is not None:
+        return store, current == db.head_revision(), [unwritable]
     head = db.head_revision()
     if current == head:
         return store, True, [Finding(OK, "database", f"{backend} reachable; schema at {current} (the latest)")]

@@ -128,7 +128,8 @@ class PartnerWSGI:
             self.store.ping()
             _check_sqlite_file(self.store)
         except (SQLAlchemyError, sqlite3.Error) as e:
-            logger.warning("health check: database unavailable: %s", type(e).__name__)
+            why = f"{type(e).__name__}: {e}" if isinstance(e, sqlite3.Error) else type(e).__name__  # names no secret
+            logger.warning("health check: database unavailable: %s", why)
             return _respond(start_response, "503 Service Unavailable", {"status": "unavailable", "database": "down"})
         return _respond(start_response, "200 OK", {"status": "ok", "database": "ok"})
 
@@ -203,6 +204,12 @@ def _check_sqlite_file(store: Store) -> None:
         return
     with contextlib.closing(sqlite3.connect(f"file:{quote(url.database)}?mode=rw", uri=True, timeout=5)) as conn:
         conn.execute("PRAGMA schema_version")
+    # Read-only (a disk the kernel remounted so after an error, a file another user owns): reads still work, but
+    # every check-in would fail as "the database didn't answer".
+    from storage.db import sqlite_read_only
+
+    if (read_only := sqlite_read_only(store.engine)) is not None:
+        raise sqlite3.OperationalError(read_only)
 
 
 def _respond(start_response: StartResponse, status: str, body: dict[str, Any]) -> Iterable[bytes]:

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import functools
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -321,15 +322,43 @@ def upgrade_when_reachable(
 
 def error_detail(engine: Engine, error: SQLAlchemyError) -> str:
     """One line on why the database could not be used: the driver's first line (SQLAlchemy's "Background on this
-    error" link says nothing more), and for SQLite whose folder is missing, that folder, which SQLite never names."""
+    error" link says nothing more), and for SQLite whose folder is missing or read-only, that folder, which SQLite
+    never names ("unable to open database file")."""
     text = str(error).strip()
     detail = f"{type(error).__name__}: {text.splitlines()[0] if text else 'no detail'}"
-    file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
-    if file and file != ":memory:" and not file.startswith("file:"):
-        folder = Path(file).expanduser().absolute().parent
-        if not folder.is_dir():
-            detail += f"; the folder {folder} does not exist: create it, or fix DATABASE_URL"
+    file = _sqlite_file(engine)
+    if file is not None and not file.parent.is_dir():
+        detail += f"; the folder {file.parent} does not exist: create it, or fix DATABASE_URL"
+    elif (read_only := sqlite_read_only(engine)) is not None:
+        detail += f"; {read_only}"
     return detail
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    file = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not file or file == ":memory:" or file.startswith("file:"):
+        return None
+    return Path(file).expanduser().absolute()
+
+
+def sqlite_read_only(engine: Engine) -> str | None:
+    """What keeps this process from writing its SQLite database, with the fix (None: nothing, or not SQLite).
+
+    A file created by another user (`sudo partner-bot db upgrade`), a volume mounted read-only, or a disk the kernel
+    remounted read-only after an error: reads may still work, so nothing else noticed, and every check-in failed as
+    "the database didn't answer". In WAL mode SQLite also writes `-wal` and `-shm` files beside the database."""
+    file = _sqlite_file(engine)
+    if file is None or not file.parent.is_dir():
+        return None
+    fix = "give the user Partner runs as write access to it, or fix DATABASE_URL"
+    if file.exists() and not os.access(file, os.W_OK):
+        return f"the file {file} is read-only for this user: {fix}"
+    if not os.access(file.parent, os.W_OK | os.X_OK):
+        return (
+            f"the folder {file.parent} is read-only for this user (SQLite writes {file.name}-wal and "
+            f"{file.name}-shm beside {file.name}): {fix}"
+        )
+    return None
 
 
 class SchemaNewerThanCode(Exception):

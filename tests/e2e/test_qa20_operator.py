@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -9,11 +10,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import PARTNER_BOT, free_port
+from tests.e2e.test_cli import PARTNER_BOT, free_port, run
 from tests.e2e.test_qa19_operator import operator_env  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,3 +128,85 @@ def test_a_signal_at_any_moment_of_the_start_ends_serve_with_one_line_and_exit_0
     name = signal.Signals(signum).name
     assert "Traceback" not in err
     assert said[-1].endswith((f"partner-bot: stopped by {name} before serving", f"received {name}, shutting down"))
+
+
+@contextlib.contextmanager
+def made_read_only(path: Path) -> Iterator[None]:
+    """The file or folder as a read-only volume, or one another user owns, leaves it: chmod, or for root (whom
+    permissions do not stop) the immutable attribute."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~0o222)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a file read-only for root here (chattr +i)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("read_only", ["folder", "file"])
+def test_a_sqlite_database_partner_cannot_write_is_named_at_once(
+    operator_env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+    read_only: str,
+) -> None:
+    """A read-only file (created by `sudo partner-bot db upgrade`) let `serve` start and answer /healthz 200, then
+    fail every check-in as "the database didn't answer… try again in a minute", `doctor` saying everything was in
+    place; a read-only folder (SQLite writes -wal and -shm beside the file) was "cannot reach the database: unable
+    to open database file", waited for 60 s by `serve`, with doctor's fix "Check … that the database server is up"."""
+    data = tmp_path / "data"
+    data.mkdir()
+    operator_env["DATABASE_URL"] = f"sqlite:///{data}/partner.db"
+    assert run(["db", "upgrade"], operator_env, tmp_path).returncode == 0
+    target = data if read_only == "folder" else data / "partner.db"
+    with made_read_only(target):
+        for command in (["serve", "--http", "--port", str(free_port())], ["db", "upgrade"], ["tick"]):
+            started = time.monotonic()
+            result = run(command, operator_env, tmp_path)
+            assert result.returncode == 3, (command, result.stderr)
+            assert time.monotonic() - started < 30  # not serve's 60 s wait for a database that is down
+            (line,) = [line for line in result.stderr.splitlines() if line.startswith("partner-bot:")]
+            beside = " (SQLite writes partner.db-wal and partner.db-shm beside partner.db)" if target == data else ""
+            assert line == (
+                f"partner-bot: cannot write the database at DATABASE_URL: the {read_only} {target} is read-only for "
+                f"this user{beside}: give the user Partner runs as write access to it, or fix DATABASE_URL"
+            ), line
+        doctor = run(["doctor"], operator_env, tmp_path)
+        assert doctor.returncode == 1
+        said = f"  FAIL  database: sqlite: Partner cannot write it: the {read_only} {target} is read-only for this user"
+        assert said in doctor.stdout, doctor.stdout
+        assert "        fix: Give the user Partner runs as write access to it, or fix DATABASE_URL." in doctor.stdout
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+def test_healthz_is_503_while_the_sqlite_file_cannot_be_written(
+    operator_env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A disk the kernel remounts read-only after an error: reads still work, every write fails."""
+    operator_env["DATABASE_URL"] = f"sqlite:///{tmp_path}/partner.db"
+    process, url = start_serve(operator_env, tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not healthy(url):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+        with made_read_only(tmp_path / "partner.db"):
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                urllib.request.urlopen(url + "/healthz", timeout=5)
+            assert answer.value.code == 503
+        assert healthy(url)
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert f"health check: database unavailable: OperationalError: the file {tmp_path}/partner.db is read-only" in err
