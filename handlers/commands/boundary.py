@@ -112,8 +112,10 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
         raise UserError(f'What is the agreement? e.g. "We answer within one business day". Usage: `{ADD_USAGE}`')
     kind = options.get("kind")
     value = unescape(options["value"]) if "value" in options else None
-    if kind is None and value is None and (stated := rules.response_time_in(unescape(text))) is not None:
-        kind, value = "response_time", stated  # "Replies within one business day" is measured as it says
+    # "Replies within one business day" is measured as it says, also with kind=response_time and no value= typed.
+    measured = kind is None or rules.resolve_kind(kind) == "response_time"
+    if measured and value is None and (stated := rules.response_time_in(unescape(text))) is not None:
+        kind, value = kind or "response_time", stated
     return text, kind, value
 
 

@@ -1083,7 +1083,7 @@ def test_bad_input_is_explained(acme: SlackRequests, store: Store, text: str, me
     ("typed", "says"),
     [
         (
-            'boundary acme add "We answer every clarification within one business day" kind=response_time',
+            'boundary acme add "We answer every clarification the same week" kind=response_time',
             "needs a value",
         ),
         ('boundary acme add "Calls happen 9-10am, never on Fridays" kind=contact_window value=10-9', "ends before"),
