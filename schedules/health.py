@@ -657,11 +657,19 @@ def alert_on_drop(
     # The last day at the high, not the first: a score holds for days, and as the week slides past the first of
     # them the key must not change, or the owner hears about the same fall again every day.
     high, latest = max(reference, key=lambda s: (s.score or 0, s.computed_at)), snapshots[-1]
+    # The owner not told yet (the DM held for working hours) while the score fell as far again: the same slide, not
+    # a second one. That DM tells the whole fall from its own high, not "fell from 65 to 45" beside "81 to 65".
+    untold = last is not None and last.status == "pending" and last.due_key.startswith("from:")
+    high_day = date.fromisoformat(last.due_key.removeprefix("from:")) if last is not None and untold else high.day
     made = store.health_components_of_days(
-        team_id=customer.team_id, customer_id=customer.id, days=[high.day, latest.day]
+        team_id=customer.team_id, customer_id=customer.id, days=[high_day, latest.day]
     )
     # What moved the score from the high to now (a red check-in: the mood), told before what weighs on it most.
-    moved = what_moved(made.get(high.day, []), made.get(latest.day, [])) if high.day != latest.day else []
+    moved = what_moved(made.get(high_day, []), made.get(latest.day, [])) if high_day != latest.day else []
+    if untold:
+        note = {"to": latest.score, "moved": [[reason, lost] for reason, lost in moved]}
+        store.add_to_pending_nudge(team_id=customer.team_id, kind=HEALTH_DROP, customer_id=customer.id, note=note)
+        return False
     created = store.plan_nudge(
         team_id=customer.team_id,
         kind=HEALTH_DROP,
