@@ -49,6 +49,7 @@ DIGEST = "digest"  # nudge kind: the team's weekly summary
 DIGEST_CHART = "digest_chart"  # nudge kind used only as the once-token of the chart upload
 DEFAULT_SCHEDULE = "weekly mon 09:00"
 CHART_WEEKS = 12
+ALT_TEXT_LIMIT = 1000  # kept short for screen readers, well inside what Slack takes
 BEST_STREAKS = 3
 # A digest is planned (and sent, with the sender's "sent late" note) up to this long after its time; a week's
 # digest that could not go out within a day is skipped rather than posted in the middle of the week.
@@ -270,6 +271,18 @@ def chart_text(names: Sequence[str]) -> str:
     return text
 
 
+def chart_alt_text(names: Sequence[str], *, now: datetime, tz: str) -> str:
+    """What a screen reader says of the chart: its weeks and whom it shows, as the image does. A fixed "line chart
+    of the customers whose health changed most" named nobody, and was read out even for a chart with no line."""
+    starts = week_starts(week_start(now.astimezone(ZoneInfo(tz)).date()), CHART_WEEKS)
+    weeks = f"weekly health scores (0–100), the {CHART_WEEKS} weeks from {starts[0]:%-d %b} to {starts[-1]:%-d %b}"
+    if not names:
+        return f"An empty chart of {weeks}: no health scores stored yet."
+    whom = "of the customer" if len(names) == 1 else f"one line each for the {len(names)} customers"
+    text = f"Line chart of {weeks}, {whom} whose health moved most: {', '.join(names)}."
+    return text if len(text) <= ALT_TEXT_LIMIT else text[: ALT_TEXT_LIMIT - 1] + "…"
+
+
 def upload_chart(
     *,
     client: WebClient,
@@ -287,7 +300,7 @@ def upload_chart(
         content=png,
         filename=chart_filename(now, tz),
         title=f"Health over 12 weeks · {chart_week(now, tz)}",
-        alt_txt="Line chart of weekly health scores (0–100) of the customers whose health changed most.",
+        alt_txt=chart_alt_text(names, now=now, tz=tz),
         initial_comment=chart_text(names),
         thread_ts=thread_ts,
     )

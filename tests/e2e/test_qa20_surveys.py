@@ -5,10 +5,13 @@ Signed requests against the fake Slack, ticks with an injected now; no sleeping,
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.app import make_client
 from bot.settings import Settings
+from schedules.digest import send_digest
 from schedules.health import HEALTH_DROP, alert_on_drop, daily_health
 from schedules.jobs import run_tick
 from storage.store import Store
@@ -57,3 +60,38 @@ def test_a_fall_that_goes_on_before_the_owner_is_told_is_one_dm_not_one_per_step
     assert dm.count("health fell") == 1, dm
     assert f"*Acme Corp*'s health fell from 81 to {latest.health_score}" in dm, dm
     assert len(store.nudges(team_id=TEAM_ID, kinds=[HEALTH_DROP], due_after=thursday)) == 1
+
+
+@pytest.mark.parametrize("customers", [0, 1, 50])
+def test_the_digest_charts_alt_text_says_whom_the_chart_shows_or_that_it_is_empty(
+    store: Store, fake_slack: FakeSlack, settings: Settings, customers: int
+) -> None:
+    """A screen reader read every chart as "Line chart of weekly health scores (0–100) of the customers whose health
+    changed most": naming nobody, and even for a team with no score yet, whose chart has no line at all."""
+    now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    for i in range(customers):
+        customer = store.add_customer(
+            team_id=TEAM_ID, name=f"Customer {i:02}", created_by="U0001", now=now - timedelta(days=90), owner_id="U0001"
+        )
+        assert customer.id is not None
+        for weeks_ago in (3, 0):
+            day = now - timedelta(weeks=weeks_ago, days=1)
+            score = 80 - i if weeks_ago else 40 + i
+            band = "green" if score >= 70 else "yellow"
+            store.save_health(
+                team_id=TEAM_ID, customer_id=customer.id, score=score, band=band, components={}, day=day.date(), now=day
+            )
+    send_digest(store=store, client=make_client(settings), team_id=TEAM_ID, now=now, channel="C0001")
+    (chart,) = [f for f in fake_slack.files.values() if f["completed"]]
+    alt = str(chart["alt_txt"])
+    assert "12 weeks from 14 Sep to 30 Nov" in alt, alt
+    if customers == 0:
+        assert alt == "An empty chart of weekly health scores (0–100), the 12 weeks from 14 Sep to 30 Nov: " + (
+            "no health scores stored yet."
+        )
+    elif customers == 1:
+        assert alt.endswith(", of the customer whose health moved most: Customer 00."), alt
+    else:  # the six that moved most (79→89 for Customer 49, 78→88, …): the ones the legend shows
+        shown = ", ".join(f"Customer {i:02}" for i in range(49, 43, -1))
+        assert alt.endswith(f", one line each for the 6 customers whose health moved most: {shown}."), alt
+        assert "Customer 43" not in alt and "Customer 00" not in alt
