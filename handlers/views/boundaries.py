@@ -20,7 +20,7 @@ from handlers.blocks.boundaries import escalation_blocks, value_as_saved
 from handlers.boundaries_hooks import require_boundary, require_boundary_change
 from handlers.home_publisher import request_home_refresh
 from handlers.ids import BOUNDARY_KIND, BOUNDARY_TEXT, BOUNDARY_VALUE
-from handlers.parsing import escape_keeping_mentions
+from handlers.parsing import escape_keeping_mentions, unescape
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
@@ -86,6 +86,9 @@ def submit_renegotiation(
             rules.Boundary(text=text, kind="custom")  # the text's own problems belong next to the text
         except ValueError as e:
             problems.append(UserError(str(e), field="text"))
+    if not (value or "").strip() and kind in (None, "response_time") and not problems:
+        # "We answer within 2 business days" with the value left empty is measured as it says, as `add` reads it.
+        value = rules.response_time_in(unescape(text)) or value
     try:  # the value is checked whatever the text's problems (a stand-in text when it has some)
         rule = rules.Boundary(text=text if not problems else "agreement", kind=kind or "custom", value=value)
         if problem := rules.value_length_problem(rule.value):
