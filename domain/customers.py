@@ -365,6 +365,30 @@ def next_nudge(
         normal = parse_cadence(cadence)
     except ValueError:
         return None
+    return next_nudge_of(
+        normal,
+        calendar=calendar,
+        now=now,
+        snoozed_until=snoozed_until,
+        launch_until=launch_until,
+        last_contact_at=last_contact_at,
+        comes_back=comes_back,
+        nudged_days=nudged_days,
+    )
+
+
+def next_nudge_of(
+    normal: Cadence,
+    *,
+    calendar: WorkCalendar,
+    now: datetime,
+    snoozed_until: datetime | None = None,
+    launch_until: date | None = None,
+    last_contact_at: datetime | None = None,
+    comes_back: datetime | None = None,
+    nudged_days: Collection[date] = (),
+) -> datetime | None:
+    """:func:`next_nudge` of a cadence already parsed (Home parses each customer's once for a whole render)."""
     after = max(now, snoozed_until) if snoozed_until is not None else now
     for _ in range(3):  # at most a couple of satisfied slots in a row can be skipped
         slot = next_planned_slot(normal, calendar, after=after, launch_until=launch_until)

@@ -15,11 +15,11 @@ from domain.cadence import (
     due_slot,
     is_satisfied,
     launch_cadence,
-    next_planned_slot,
     occurrences,
     parse_cadence,
 )
 from domain.calendar import WorkCalendar
+from domain.customers import next_nudge_of
 from domain.health import at_risk, sparkline, trend_words, weekly_series
 from handlers.blocks import (
     MOOD_EMOJI,
@@ -532,20 +532,21 @@ def with_next_nudge(
     day = (days or CadenceDays(now=now, default_tz=default_tz)).of(customer)
     if day is None or day.cadence.is_off or customer.paused_at is not None:
         return facts
-    cal = day.cal
-    snoozed = customer.snoozed_until is not None and customer.snoozed_until > now
-    after = customer.snoozed_until if snoozed and customer.snoozed_until is not None else now
-    # Launch mode's last day: the next call is the normal cadence's, as the planner plans it (domain.cadence).
-    launch_until = customer.launch_until
-    slot = next_planned_slot(day.normal, cal, after=after, launch_until=launch_until)
-    if slot is not None and (is_satisfied(slot, facts.last_contact_at, cal) or slot.local_date in nudged_days):
-        # a call already logged for it, or nudged: no nudge
-        slot = next_planned_slot(day.normal, cal, after=slot.due_at, launch_until=launch_until)
-    due = [at for at in (comes_back, slot.due_at if slot is not None else None) if at is not None]
-    if not due:
+    due = next_nudge_of(
+        day.normal,
+        calendar=day.cal,
+        now=now,
+        snoozed_until=customer.snoozed_until,
+        launch_until=customer.launch_until,
+        last_contact_at=facts.last_contact_at,
+        comes_back=comes_back,
+        nudged_days=nudged_days,
+    )
+    if due is None:
+        snoozed = customer.snoozed_until is not None and customer.snoozed_until > now
         note = f"snoozed until {local_time(customer.snoozed_until, facts.tz)}" if snoozed else "no call scheduled"
         return replace(facts, next_note=note)
-    return replace(facts, next_nudge=min(due), next_note="")
+    return replace(facts, next_nudge=due, next_note="")
 
 
 def health_trend(
