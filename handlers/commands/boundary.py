@@ -153,6 +153,17 @@ def _number(
                 f"*{mrkdwn_name(customer.name)}* has {len(active)} active agreements ({which}): give the "
                 f"number, e.g. `{example}`."
             )
+    if active_by_default and not numbered and parts and not active:
+        # "slip called at 4pm" with no agreement in force: say that, not "'called' isn't a number".
+        if not records:
+            raise UserError(f"*{mrkdwn_name(customer.name)}* has no working agreements yet. Add one: `{ADD_USAGE}`")
+        name = command_name(customer.name)
+        which = ", ".join(f"{r.number}. {quoted(r.rule.text)} ({r.rule.status})" for r in records)
+        raise UserError(
+            f"*{mrkdwn_name(customer.name)}* has no agreement being introduced now ({which}): give the number of the "
+            f"one you mean, e.g. `/partner boundary {name} {action} {records[0].number} {raw.strip()}`, or introduce "
+            f"one with `/partner boundary {name} activate <n>`."
+        )
     if not parts:
         proposed = [r for r in records if r.rule.status == "proposed"]
         if action == "activate" and len(proposed) == 1:  # a new team's first need: `activate` alone introduces it

@@ -66,3 +66,15 @@ def test_renegotiated_response_time_terms_with_the_value_left_empty_are_read_fro
     bot.settle()
     rule = records(store)[0].rule
     assert (rule.text, rule.kind, rule.value) == ("We answer within 2 business days", "response_time", "2d"), rule
+
+
+def test_a_slip_typed_with_no_agreement_in_force_says_so_and_names_the_agreements(acme: SlackRequests) -> None:
+    """`slip called at 4pm` before any agreement is introduced was answered "'called' isn't a number from the list",
+    as if the note were a mistyped number: the answer says none is being introduced, names them and shows the
+    command with a number to copy; nothing is logged."""
+    answer = ephemeral(acme.command("boundary acme slip called at 4pm"))
+    assert "isn't a number" not in answer, answer
+    assert "no agreement being introduced now" in answer, answer
+    assert "1. “" in answer and "(proposed)" in answer, answer
+    assert "/partner boundary Acme Corp slip 1 called at 4pm" in answer, answer
+    assert "called at 4pm" in answer  # what was typed is in the answer, to copy
