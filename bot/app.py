@@ -199,9 +199,8 @@ class EventDeliveries:
     def __init__(self, *, keep: float = EVENTS_REMEMBERED) -> None:
         self.keep = keep
         self._cond = threading.Condition()
-        self._answered: OrderedDict[str, float] = (
-            OrderedDict()
-        )  # event_id → when answered 200 (monotonic), oldest first
+        # event_id → when answered 200 (monotonic), oldest first
+        self._answered: OrderedDict[str, float] = OrderedDict()
         self._answering: set[str] = set()
 
     def begin(self, event_id: str, *, retry: bool, wait: float = RETRY_WAITS_FOR_FIRST) -> bool:
