@@ -178,13 +178,16 @@ def _tell_asked(
             client.views_update(view_id=card_id, view=card)
             return
         except (SlackApiError, OSError) as e:
-            error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
-            logger.info("could not redraw the Home card %s after Ask them (%s): saying it by DM", card_id, error)
+            logger.info("could not redraw the Home card %s after Ask them (%s): saying it by DM", card_id, _why(e))
     try:
         client.chat_postMessage(channel=user_id, text=text)
     except (SlackApiError, OSError) as e:
-        error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
-        logger.warning("could not tell %s their customer was asked (%s); the invitation is posted", user_id, error)
+        logger.warning("could not tell %s their customer was asked (%s); the invitation is posted", user_id, _why(e))
+
+
+def _why(error: SlackApiError | OSError) -> str:
+    """Slack's error code, or the network failure's kind, for a log line."""
+    return str(error.response.get("error")) if isinstance(error, SlackApiError) else type(error).__name__
 
 
 def open_customer_view(

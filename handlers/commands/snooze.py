@@ -39,6 +39,9 @@ _MONTHS = {m.lower(): n for n in range(1, 13) for m in (month_abbr[n], month_nam
 _DAY_OF_MONTH = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
 
 
+_A_LEAP_YEAR = 2028  # any: the most days each month can have
+
+
 def _month_day(words: list[str], today: date) -> tuple[date | None, int]:
     """'dec 3', '3 dec', 'December 3rd', '3 December' and the words used (2); this year's, or next year's when
     this year's is long past ("jan 5" said in December)."""
@@ -59,7 +62,7 @@ def _month_day(words: list[str], today: date) -> tuple[date | None, int]:
             return day, 2  # (a day just past stays refused)
     # Said back, not "'until feb' is not a snooze": the day was typed, it just isn't a date (or not a coming one).
     typed = " ".join(words[:2])
-    when = "" if n > monthrange(2028, month)[1] else " in the coming year"
+    when = "" if n > monthrange(_A_LEAP_YEAR, month)[1] else " in the coming year"
     raise UserError(f"'{typed}' is not a snooze: there is no {n} {month_name[month]}{when}. Usage: `{USAGE}`")
 
 
