@@ -264,8 +264,13 @@ def chart_text(names: Sequence[str]) -> str:
     chart); and, when its legend gives some customers by number (a name its fonts cannot draw whole: Japanese
     without a CJK font, an emoji), who each number is."""
     shown = ", ".join(mrkdwn_name(name) for name in names)
-    text = ":chart_with_upwards_trend: The digest's health chart: 12 weeks of the customers whose health moved most"
-    text += f" ({shown})." if shown else "."
+    if not names:  # the chart has no line: "…of the customers whose health moved most." named what it did not show
+        return (
+            ":chart_with_upwards_trend: The digest's health chart is empty: no customer has a health score in these "
+            f"{CHART_WEEKS} weeks yet."
+        )
+    whom = "the one customer with a health score" if len(names) == 1 else "the customers whose health moved most"
+    text = f":chart_with_upwards_trend: The digest's health chart: {CHART_WEEKS} weeks of {whom} ({shown})."
     if keyed := chart_key(names):
         text += "\nOn the chart: " + " · ".join(f"*#{number}* {mrkdwn_name(name)}" for number, name in keyed)
     return text
@@ -278,8 +283,13 @@ def chart_alt_text(names: Sequence[str], *, now: datetime, tz: str) -> str:
     weeks = f"weekly health scores (0–100), the {CHART_WEEKS} weeks from {starts[0]:%-d %b} to {starts[-1]:%-d %b}"
     if not names:
         return f"An empty chart of {weeks}: no health scores stored yet."
-    whom = "of the customer" if len(names) == 1 else f"one line each for the {len(names)} customers"
-    text = f"Line chart of {weeks}, {whom} whose health moved most: {', '.join(names)}."
+    # One line is the only customer scored in these weeks: it moved "most" of nobody.
+    whom = (
+        "of the one customer with a health score"
+        if len(names) == 1
+        else f"one line each for the {len(names)} customers whose health moved most"
+    )
+    text = f"Line chart of {weeks}, {whom}: {', '.join(names)}."
     return text if len(text) <= ALT_TEXT_LIMIT else text[: ALT_TEXT_LIMIT - 1] + "…"
 
 

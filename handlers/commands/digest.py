@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime
 
 from slack_sdk import WebClient
@@ -174,7 +173,7 @@ def on_demand(call: CommandCall, *, owner_id: str | None) -> Reply:
             now=call.now,
             tz=tz,
         )
-    summary = replace(summary, with_chart=bool(summary.customers))
+    # No "Chart below": the chart goes to the DM, as the line after the digest says.
     blocks = digest_blocks(summary)
     if summary.customers:
         blocks.append(context(":incoming_envelope: The chart is on its way to your DM with me."))
@@ -204,7 +203,7 @@ def send_chart_to_dm(
         logger.warning("digest chart for %s not sent: %s", user_id, error)
         # The answer promised a chart in the DM: say it is not coming rather than leave them waiting, in words (as a
         # refused export is told), not Slack's code.
-        again = "/partner digest mine"
+        again = "/partner digest mine" if owner_id is not None else "/partner digest team"  # the chart they asked for
         why = why_not_sent(e, again=again)
         if again not in why:  # a refusal for the operator to fix first
             why += f" Once it is fixed, ask again with `{again}`."

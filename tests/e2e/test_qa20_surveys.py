@@ -90,7 +90,7 @@ def test_the_digest_charts_alt_text_says_whom_the_chart_shows_or_that_it_is_empt
             "no health scores stored yet."
         )
     elif customers == 1:
-        assert alt.endswith(", of the customer whose health moved most: Customer 00."), alt
+        assert alt.endswith(", of the one customer with a health score: Customer 00."), alt
     else:  # the six that moved most (79→89 for Customer 49, 78→88, …): the ones the legend shows
         shown = ", ".join(f"Customer {i:02}" for i in range(49, 43, -1))
         assert alt.endswith(f", one line each for the 6 customers whose health moved most: {shown}."), alt

@@ -1,0 +1,102 @@
+"""Session 21's findings on what leaves Partner as a report (issue 7): the weekly digest, its chart, the export.
+
+Signed requests against the fake Slack, ticks with an injected now; no sleeping, no wall clock.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.app import make_client
+from bot.settings import Settings
+from handlers.commands.export import wait_after_ack
+from schedules.digest import plan_digests, send_digest_charts
+from schedules.sender import send_due_nudges
+from schedules.slack_http import UPLOAD_ATTEMPTS
+from storage.store import Store
+from tests.e2e.test_digest import seed
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, FakeClock
+
+MONDAY_9 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def completed_files(fake: FakeSlack) -> list[dict[str, Any]]:
+    return [f for f in fake.files.values() if f["completed"]]
+
+
+@pytest.mark.parametrize("scored", [0, 1])
+def test_the_weekly_charts_message_says_it_is_empty_or_names_its_one_customer_as_one(
+    store: Store, fake_slack: FakeSlack, settings: Settings, scored: int
+) -> None:
+    """The chart's message is what the channel's notification reads. A team whose customers had no health score yet
+    got "The digest's health chart: 12 weeks of the customers whose health moved most." over an empty chart, and a
+    team with one scored customer "…of the customers whose health moved most (Acme)": neither is what was shown."""
+    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9 - timedelta(days=30))
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9 - timedelta(days=30))
+    for name in ("Acme", "Globex"):
+        customer = store.add_customer(
+            team_id=TEAM_ID, name=name, created_by="U0001", now=MONDAY_9 - timedelta(days=30), owner_id="U0001"
+        )
+        assert customer.id is not None
+        if name == "Acme" and scored:
+            for weeks_ago, score in ((2, 80), (0, 55)):
+                day = (MONDAY_9 - timedelta(weeks=weeks_ago, days=1)).date()
+                store.save_health(
+                    team_id=TEAM_ID, customer_id=customer.id, score=score, band="green", components={}, day=day,
+                    now=MONDAY_9 - timedelta(weeks=weeks_ago, days=1),
+                )  # fmt: skip
+    client = make_client(settings)
+    now = MONDAY_9 + timedelta(minutes=1)
+    assert plan_digests(store=store, client=client, now=now, settings=settings) == 1
+    assert send_due_nudges(store=store, client=client, now=now) == 1
+    assert send_digest_charts(store=store, client=client, now=now) == 1
+    (chart,) = completed_files(fake_slack)
+    said, alt = str(chart["initial_comment"]), str(chart["alt_txt"])
+    assert "moved most" not in said and "moved most" not in alt, (said, alt)
+    if scored:
+        assert said == (
+            ":chart_with_upwards_trend: The digest's health chart: 12 weeks of the one customer with a health score "
+            "(Acme)."
+        ), said
+        assert alt.endswith(", of the one customer with a health score: Acme."), alt
+    else:
+        assert said == (
+            ":chart_with_upwards_trend: The digest's health chart is empty: no customer has a health score in these "
+            "12 weeks yet."
+        ), said
+
+
+def test_digest_mine_says_its_chart_is_in_the_dm_not_below(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """`/partner digest mine` answers only its asker, and the chart follows in their DM: the answer said both
+    "Chart below: health over 12 weeks…" and "The chart is on its way to your DM" — no chart ever came below."""
+    seed(store, datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+    for asked in ("digest mine", "digest team"):
+        text = json.dumps(slack.command(asked).json()["blocks"], ensure_ascii=False)
+        assert "Chart below" not in text, text
+        assert "The chart is on its way to your DM with me" in text, text
+        assert wait_after_ack()
+    assert len(completed_files(fake_slack)) == 2
+
+
+def test_a_team_digest_chart_slack_refused_says_to_ask_for_the_team_digest_again(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock
+) -> None:
+    """`/partner digest team`'s chart refused by Slack's file server: the DM said to ask again with
+    `/partner digest mine`, which brings the asker's own customers' chart, not the team's they asked for."""
+    seed(store, datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+    fake_slack.fail_next("upload", status=500, times=UPLOAD_ATTEMPTS)
+    assert "on its way to your DM" in json.dumps(slack.command("digest team").json(), ensure_ascii=False)
+    assert wait_after_ack()
+    (told,) = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage")]
+    assert told == (
+        "Sorry — I couldn't send your digest's health chart: Slack had a problem on its side just now. Ask again "
+        "with `/partner digest team` in a moment."
+    ), told
