@@ -35,6 +35,15 @@ TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,31}")
 SHUTDOWN_REPORT_AFTER = 15
 
 
+def stop_signals() -> tuple[signal.Signals, ...]:
+    """The signals that stop `serve` and `tick` gracefully: SIGTERM (orchestrators, systemd), SIGINT (Ctrl-C) and
+    SIGHUP (the terminal closed; systemd's SendSIGHUP), which by default killed the process at once, mid-request.
+    SIGHUP that came ignored (`nohup partner-bot serve &`) stays ignored: the operator asked to outlive the terminal."""
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        return (signal.SIGTERM, signal.SIGINT)
+    return (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 def parse_instant(text: str) -> datetime:
     """ISO 8601; `Z` or an offset is required so nobody schedules in an unknown zone by accident."""
     try:
@@ -136,7 +145,7 @@ def _run(argv: Sequence[str] | None) -> int:
     if args.command == "serve":
         # From its first moment until serve() takes the signals over, Ctrl-C or SIGTERM (an orchestrator stopping a
         # pod that is still starting, or giving up on a database that stays down) ends the start with one line.
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in stop_signals():
             signal.signal(signum, _stop_before_serving)
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -252,7 +261,7 @@ def _run(argv: Sequence[str] | None) -> int:
         return purge_workspace(store, team_id=args.team, yes=args.yes)
     # The graceful shutdown from here on: a signal while the app is being built is answered once it is.
     shutdown = ShutdownRequest()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in stop_signals():
         signal.signal(signum, shutdown)
     return serve(settings, store, args, listener, shutdown=shutdown)
 
@@ -466,7 +475,7 @@ def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int
     clients = slack_clients(settings, store, make_client(settings))  # OAuth mode: each workspace's own token
     # cron and systemd stop a run with SIGTERM. Dying then could fall between Slack's answer and the outbox's `sent`
     # (a post only a later history lookup finds): the tick finishes what it is doing, as `serve` does on its way out.
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in stop_signals():
         signal.signal(signum, _finish_tick_first)
     check_reinstalled_token(store, clients)  # each run is a first tick: a reinstall's new token resumes its nudges
     report = observed_tick(store=store, client=clients, now=clock(), settings=settings)
@@ -478,8 +487,8 @@ def run_tick_once(settings: Settings, store: Store, now: datetime | None) -> int
 
 
 class StoppedBeforeServing(BaseException):
-    """SIGTERM or SIGINT while `serve` waits for (or upgrades) the database; a BaseException, as KeyboardInterrupt
-    is, so that no `except Exception` on the way swallows it."""
+    """A stop signal (stop_signals) while `serve` waits for (or upgrades) the database; a BaseException, as
+    KeyboardInterrupt is, so that no `except Exception` on the way swallows it."""
 
 
 def _stop_before_serving(signum: int, frame: FrameType | None) -> None:
@@ -491,8 +500,8 @@ def _finish_tick_first(signum: int, frame: FrameType | None) -> None:
 
 
 class ShutdownRequest:
-    """Set by SIGTERM/SIGINT. The handler only records the signal: raising from it could land inside waitress's
-    socket code, which catches every exception and would swallow the shutdown."""
+    """Set by a stop signal (stop_signals). The handler only records the signal: raising from it could land inside
+    waitress's socket code, which catches every exception and would swallow the shutdown."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -538,8 +547,8 @@ def serve(
     )
     if shutdown is None:
         shutdown = ShutdownRequest()
-        signal.signal(signal.SIGTERM, shutdown)
-        signal.signal(signal.SIGINT, shutdown)
+        for signum in stop_signals():
+            signal.signal(signum, shutdown)
     socket_mode = settings.socket_mode and not args.http
     handler = None
     freeze_startup_heap()  # the app is built: what is alive now lives as long as the process

@@ -1,0 +1,90 @@
+"""QA round 21, a new workspace's first day, the operator's side: `partner-bot serve` started from a terminal or
+by systemd, and the terminal closed (SIGHUP)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from storage.db import make_engine
+from storage.store import Store
+from tests.e2e.test_cli import PARTNER_BOT, free_port
+from tests.e2e.test_qa19_operator import operator_env  # noqa: F401  (a fixture)
+from tests.e2e.test_qa20_operator import catches, healthy
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import SIGNING_SECRET, TEAM_ID
+
+
+def start_serve(env: dict[str, str], cwd: Path, *, hangup_ignored: bool = False) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*PARTNER_BOT, "serve", "--http", "--port", str(port), "--host", "127.0.0.1"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # `nohup partner-bot serve &`: the process starts with SIGHUP ignored.
+        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if hangup_ignored else None,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while not healthy(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(process.communicate(timeout=10)[1])
+        time.sleep(0.1)
+    return process, url
+
+
+def stopped(process: subprocess.Popen[str], signum: signal.Signals) -> tuple[int, str]:
+    try:
+        process.send_signal(signum)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    return process.returncode, err
+
+
+def test_sighup_stops_serve_as_sigterm_does_keeping_what_was_logged(
+    operator_env: dict[str, str],  # noqa: F811
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+) -> None:
+    """The terminal `partner-bot serve` ran in was closed (or systemd sent SIGHUP after SIGTERM): Python's default
+    killed it on the spot, exit -1 (SIGHUP), no line, mid-request. It is a stop like SIGTERM: exit 0, one line."""
+    process, url = start_serve(operator_env, tmp_path)
+    slack = SlackRequests(url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+    assert "Added *Acme*" in slack.command("add Acme").json()["text"]
+    assert "Logged a green check-in" in slack.command("checkin acme green kickoff went well").json()["text"]
+    assert catches(process.pid, signal.SIGHUP)
+
+    code, err = stopped(process, signal.SIGHUP)
+
+    assert code == 0, err
+    assert "received SIGHUP, shutting down" in err and "Traceback" not in err
+    store = Store(make_engine(operator_env["DATABASE_URL"]))
+    try:
+        assert [(c.mood, c.note) for c in store.checkins(team_id=TEAM_ID)] == [("green", "kickoff went well")]
+    finally:
+        store.engine.dispose()
+
+
+def test_serve_started_under_nohup_outlives_the_terminal(
+    operator_env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`nohup partner-bot serve &` asked for SIGHUP to be ignored: Partner must not take it over and stop."""
+    process, url = start_serve(operator_env, tmp_path, hangup_ignored=True)
+    try:
+        assert catches(process.pid, signal.SIGHUP) is False
+        process.send_signal(signal.SIGHUP)
+        assert healthy(url) and process.poll() is None
+    finally:
+        code, err = stopped(process, signal.SIGTERM)
+    assert code == 0, err
