@@ -32,6 +32,7 @@ from domain.cadence import due_slots, next_slot, parse_cadence
 from domain.calendar import WorkCalendar
 from handlers.blocks.boundaries import call_window_question, escalation_blocks, reminder_message, suggestion_blocks
 from handlers.home_publisher import request_home_refresh
+from schedules.cadence import instead_of_gone_owner, owner_gone_text
 from schedules.health import customer_calendar  # also planning.customer_calendar for the handlers
 from schedules.sender import CHANNEL_RETRY_AFTER, Message, Skip, register
 from storage.boundaries import ESCALATION_KIND, BoundaryConflict, BoundaryRecord
@@ -561,7 +562,18 @@ def render_escalation(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
         return Skip(f"the boundary is {record.rule.status} now")
     policy = policy_from(nudge.payload)
     message = escalation_blocks(customer, record, now, policy, customer_calendar(customer))
-    return Message(text=message["text"], blocks=message["blocks"], user=_decider(nudge, customer))
+    decider = _decider(nudge, customer)
+    # Nobody reads a deactivated owner's DMs: the team decides in its own channel, as it hears of a health fall.
+    instead = (
+        instead_of_gone_owner(store, customer, now) if nudge.status != "sent" and decider == customer.owner_id else None
+    )
+    if isinstance(instead, Skip):
+        return instead
+    if instead is not None and decider is not None:
+        head = message["blocks"][0]["text"]
+        head["text"] += f"\n:warning: {owner_gone_text(decider, customer.name)}"
+        return Message(text=message["text"], blocks=message["blocks"], channel=instead)
+    return Message(text=message["text"], blocks=message["blocks"], user=decider)
 
 
 def _decider(nudge: Nudge, customer: Customer) -> str | None:

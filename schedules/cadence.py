@@ -438,6 +438,23 @@ def owner_gone_text(owner: str, name: str) -> str:
     return f"Its owner <@{owner}> is deactivated in Slack: pick another, `/partner edit {command_name(name)} @owner`."
 
 
+def instead_of_gone_owner(store: Store, customer: Customer, now: datetime) -> str | Skip | None:
+    """Where a message for the customer's owner goes once Slack said that owner is deactivated (a DM to them is taken
+    without a word and read by no one; storage's OWNER_DEACTIVATED, from user_change or a nudge's users.info): the
+    customer's own channel (never one its people read), else the team's digest channel, the message saying why with
+    `owner_gone_text`; Skip when there is neither. None: the owner is not known to be deactivated, DM them."""
+    if customer.id is None or not customer.owner_id:
+        return None
+    if customer.id not in store.deactivated_owners(team_id=customer.team_id, customer_ids=[customer.id]):
+        return None
+    channel = destination(customer, now)[0] or team_channel(store, customer.team_id)
+    if channel is None:
+        return Skip(
+            f"its owner {customer.owner_id} is deactivated in Slack, and there is no channel to tell", "cancelled"
+        )
+    return channel
+
+
 def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
     if customer is None:

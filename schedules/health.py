@@ -46,7 +46,7 @@ from handlers.blocks import mrkdwn_name, section
 from handlers.blocks.health import drop_alert_text, gap_alert_text
 from handlers.blocks.surveys import LEVEL_NAMES
 from handlers.home_publisher import request_home_refresh
-from schedules.cadence import destination, owner_gone_text, team_channel
+from schedules.cadence import instead_of_gone_owner, owner_gone_text
 from schedules.planner import at_work
 from schedules.sender import Message, Skip, register
 from storage.boundaries import to_rule
@@ -719,11 +719,11 @@ def render_health_drop(nudge: Nudge, store: Store, now: datetime) -> Message | S
         line += f" (now {customer.health_score})"
     if gap_text is not None:
         line += f"; they see us as *{LEVEL_NAMES[theirs]}*, we say *{LEVEL_NAMES[ours]}*"
-    if customer.id in store.deactivated_owners(team_id=customer.team_id, customer_ids=[customer.id]):
-        # Nobody reads a deactivated owner's DMs: the team's own channel hears of the fall, as of the overdue call.
-        channel = destination(customer, now)[0] or team_channel(store, nudge.team_id)
-        if channel is None:
-            return Skip(f"its owner {owner} is deactivated in Slack, and there is no channel to tell", "cancelled")
+    # Nobody reads a deactivated owner's DMs: the team's own channel hears of the fall, as of the overdue call.
+    channel = instead_of_gone_owner(store, customer, now)
+    if isinstance(channel, Skip):
+        return channel
+    if channel is not None:
         text += f"\n:warning: {owner_gone_text(owner, customer.name)}"
         return Message(text=text, blocks=[section(text, block_id=f"nudge:{nudge.id}")], channel=channel)
     return Message(text=text, blocks=[section(text, block_id=f"nudge:{nudge.id}")], user=owner, digest=line)
