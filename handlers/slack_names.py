@@ -9,7 +9,7 @@ was renamed, text pasted from elsewhere). Rather than refuse it, Partner looks t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -53,40 +53,49 @@ def channel_named(client: WebClient, name: str, *, usage: str) -> str | None:
     return None
 
 
-def person_named(client: WebClient, name: str, *, usage: str) -> str | None:
-    """The id of the one person whose username, display name or full name is `name`; None when nobody's is.
-    Two people answering to it are named back: the owner must be picked from Slack's suggestions."""
-    wanted = name.lower().lstrip("@")
-    found: dict[str, str] = {}
+def person_named(client: WebClient, names: Sequence[str], *, usage: str) -> tuple[str, str] | None:
+    """(the first of `names` someone answers to, their id): the one person whose username, display name or full name
+    it is, in one pass over the workspace's people. `names` are the readings of one typed @name, longest first
+    (`@Dana Scully`: "dana scully", then "dana"), so a full name outranks a first name. Two people answering to the
+    chosen name are named back: the owner must be picked from Slack's suggestions."""
+    wanted = [name.lower().lstrip("@") for name in names]
+    found: dict[str, dict[str, str]] = {name: {} for name in wanted}
     try:
         for user in _pages(client, "users.list", "members"):
             if user.get("deleted"):
                 continue
             profile = user.get("profile") or {}
-            names = (
-                user.get("name"),
-                profile.get("display_name"),
-                profile.get("display_name_normalized"),
-                profile.get("real_name"),
-                user.get("real_name"),
-            )
-            if any(str(n or "").lower() == wanted for n in names):
-                found[str(user["id"])] = str(profile.get("real_name") or user.get("name") or user["id"])
+            answers = {
+                str(n or "").lower()
+                for n in (
+                    user.get("name"),
+                    profile.get("display_name"),
+                    profile.get("display_name_normalized"),
+                    profile.get("real_name"),
+                    user.get("real_name"),
+                )
+            }
+            for name in wanted:
+                if name in answers:
+                    found[name][str(user["id"])] = str(profile.get("real_name") or user.get("name") or user["id"])
     except (SlackApiError, OSError):
-        logger.info("could not look up '@%s' by name", wanted, exc_info=True)
+        logger.info("could not look up '@%s' by name", wanted[0] if wanted else "", exc_info=True)
         return None
-    if len(found) > 1:
-        people = ", ".join(f"<@{user_id}>" for user_id in found)
+    chosen = next((name for name in wanted if found[name]), None)
+    if chosen is None:
+        return None
+    if len(found[chosen]) > 1:
+        people = ", ".join(f"<@{user_id}>" for user_id in found[chosen])
         raise UserError(
-            f"Several people answer to '@{wanted}' ({people}): pick the owner from Slack's suggestions as you type @. "
+            f"Several people answer to '@{chosen}' ({people}): pick the owner from Slack's suggestions as you type @. "
             f"Usage: `{usage}`"
         )
-    return next(iter(found), None)
+    return chosen, next(iter(found[chosen]))
 
 
 def plain_names(client: WebClient, *, usage: str) -> PlainNames:
     """What `parse_customer_args` calls for a plain #channel or @owner."""
     return PlainNames(
         channel=lambda name: channel_named(client, name, usage=usage),
-        person=lambda name: person_named(client, name, usage=usage),
+        person=lambda names: person_named(client, names, usage=usage),
     )

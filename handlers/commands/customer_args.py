@@ -184,7 +184,9 @@ class PlainNames:
     """How a plain `#acme` / `@dana` (one Slack did not escape) is found by its name: None, refused as before."""
 
     channel: Callable[[str], str | None]
-    person: Callable[[str], str | None]
+    # The names one plain @owner may be read as, longest first (`@Dana Scully` is "dana scully", then "dana"):
+    # (the one a single person answers to, their id), or None.
+    person: Callable[[Sequence[str]], tuple[str, str] | None]
 
 
 def channel_not_found(token: str, usage: str, *, name: str | None = None) -> UserError:
@@ -219,16 +221,39 @@ def _plain_channel(token: str, names: PlainNames | None) -> tuple[bool, str | No
     return True, names.channel(ref.name) if names is not None and ref.name else None
 
 
-def _user_id(token: str, usage: str, names: PlainNames | None = None) -> str:
+def _user_id(token: str, usage: str, names: PlainNames | None = None, after: Sequence[str] = ()) -> tuple[str, int]:
+    """The owner's id, and how many of the plain words `after` a plain @name took: `@Dana Scully`, typed without
+    picking her from Slack's suggestions, arrives as the words "@Dana" "Scully" and is her full name, not whoever is
+    called "dana" with a stray word after it. Words after a plain @name that no one's name takes are part of it
+    (no setting is a bare word), so the whole of it is named back."""
     ref = parse_user(token)
-    if ref is not None and ref.id is None and ref.name and names is not None and (found := names.person(ref.name)):
-        return found
+    if ref is not None and ref.id is None and ref.name and names is not None:
+        words = [ref.name, *(w.lower() for w in after)]
+        # Longest first; a bare first word only when nothing follows it.
+        candidates = [" ".join(words[:n]) for n in range(len(words), 1 if after else 0, -1)]
+        if (found := names.person(candidates)) is not None:
+            return found[1], len(found[0].split(" ")) - 1
     if ref is None or ref.id is None:
-        shown = f"@{ref.name}" if ref is not None else token
+        shown = " ".join([token, *after])  # as typed
         raise UserError(
             f"I can't find '{shown}'. Pick the owner from Slack's suggestions as you type @. Usage: `{usage}`"
         )
-    return ref.id
+    return ref.id, 0
+
+
+# How many words after a plain @name may be its full name ("@Mary Ann de la Cruz").
+MAX_NAME_WORDS = 4
+
+
+def _plain_word(token: str) -> bool:
+    """A word that is no setting, channel, person or Slack entity: after a plain @name, part of a full name."""
+    return (
+        parse_key_value(token) is None
+        and parse_channel(token) is None
+        and parse_user(token) is None
+        and parse_special(token) is None
+        and not token.startswith(('"', "“", "'", "‘"))
+    )
 
 
 def _refuse_other_mention(token: str, *, usage: str) -> None:
@@ -261,7 +286,11 @@ def parse_customer_args(
     # `add Monday.com`: Slack sends the name as a link to it
     tokens = _without_separators([typed_domain(token) for token in tokenize(text, usage=usage, inner_quotes=True)])
     _spaced_equals(tokens, keys, usage)
+    taken = 0  # words a plain @owner's full name took (`@Dana Scully`)
     for i, token in enumerate(tokens):
+        if taken:
+            taken -= 1
+            continue
         pair = parse_key_value(token)
         if pair is not None:
             pair = (pair[0], typed_domain(pair[1]))
@@ -305,7 +334,8 @@ def parse_customer_args(
                 raise UserError("Give one channel per customer.")
             args.channel_id = channel_id
         elif is_owner:
-            owner_id = _user_id(pair[1] if pair is not None else token, usage, names)
+            after = list(itertools.takewhile(_plain_word, tokens[i + 1 : i + 1 + MAX_NAME_WORDS]))
+            owner_id, taken = _user_id(pair[1] if pair is not None else token, usage, names, after)
             if args.owner_id and args.owner_id != owner_id:
                 raise UserError("Give one owner per customer.")
             args.owner_id = owner_id

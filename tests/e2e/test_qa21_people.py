@@ -103,3 +103,39 @@ def test_a_boundary_escalation_for_an_owner_who_left_goes_to_the_team_not_to_the
     assert shown[0] == f":warning: *Acme Corp* — a working agreement keeps slipping\n:warning: {GONE}", shown
     assert any(b["type"] == "actions" for b in post["blocks"])  # the decisions stay the team's to make
     assert [n.status for n in escalations(store)] == ["sent"]
+
+
+# --------------------------------------------------------------------------- an owner typed as their full name
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "add Acme Corp <#C0ACME|acme> @Dana Scully",
+        "add Acme Corp @Dana Scully tz=America/Chicago",
+        "add Acme Corp, @dana scully, #acme",
+    ],
+)
+def test_an_owner_typed_as_their_full_name_is_that_person_not_someone_called_by_its_first_word(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer, command: str
+) -> None:
+    """`@Dana Scully` typed without picking from Slack's suggestions arrives as plain text. Partner looks a plain
+    @name up by username, display or full name, but read only `@Dana` — so Dana (U0001, display name "dana") was
+    taken, or "Scully" refused as if it came after the name. A full name is someone's name: it is that person."""
+    fake_slack.add_user("U0005", name="dana.scully", real_name="Dana Scully", tz="America/Chicago")
+    fake_slack.users["U0005"]["profile"]["display_name"] = "Dana S"
+    fake_slack.add_channel("C0ACME", name="acme", members=["U0001"])
+    reply = ephemeral(slack.command(command))
+    bot.settle()
+    found = store.customer_by_name(team_id=TEAM_ID, name="Acme Corp")
+    assert found is not None, reply
+    assert found.owner_id == "U0005", reply
+
+
+def test_an_owner_typed_as_a_full_name_nobody_has_is_named_back_whole(slack: SlackRequests, store: Store) -> None:
+    reply = ephemeral(slack.command("add Acme Corp @Fox Mulder"))
+    assert reply.startswith("I can't find '@Fox Mulder'"), reply
+    assert store.customer_by_name(team_id=TEAM_ID, name="Acme Corp") is None
+    reply = ephemeral(slack.command("add Acme Corp @Dana Scully"))  # Dana is "dana", not "Dana Scully"
+    assert reply.startswith("I can't find '@Dana Scully'"), reply
+    assert store.customer_by_name(team_id=TEAM_ID, name="Acme Corp") is None
