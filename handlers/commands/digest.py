@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from time import time as epoch_seconds  # Slack's clock, which dates a shared file
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -15,12 +16,13 @@ from handlers.blocks import context
 from handlers.blocks.digest import digest_blocks, digest_text
 from handlers.commands.add import user_timezone
 from handlers.commands.base import CommandCall, Reply
-from handlers.commands.export import open_dm, run_after_ack, why_not_sent
+from handlers.commands.export import open_dm, run_after_ack, shared_after_all, why_not_sent
 from handlers.parsing import parse_channel, parse_key_value, tokenize
 from handlers.permissions import require_workspace_admin
 from schedules.digest import (
     GUESTS_READ,
     build_digest,
+    chart_filename,
     digest_chart,
     digest_time,
     digest_tz,
@@ -193,12 +195,15 @@ def send_chart_to_dm(
     *, client: WebClient, store: Store, team_id: str, user_id: str, owner_id: str | None, now: datetime, tz: str
 ) -> None:
     dm: str | None = None
+    started = epoch_seconds()
     try:
         png, names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
         dm = open_dm(client, user_id)
         upload_chart(client=client, channel=dm, png=png, now=now, tz=tz, names=names)
     except (SlackClientError, OSError) as e:  # OSError: Slack timed out or dropped the connection; SlackRequestError:
         # the upload URL answered something other than 200
+        if shared_after_all(e, client, dm, chart_filename(now, tz), started):
+            return  # Slack's answer was lost, the chart is in the DM: no "Sorry" under it
         error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
         logger.warning("digest chart for %s not sent: %s", user_id, error)
         # The answer promised a chart in the DM: say it is not coming rather than leave them waiting, in words (as a

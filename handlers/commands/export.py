@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
+from time import time as epoch_seconds  # Slack's clock, which dates a shared file
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +29,7 @@ from handlers.commands.lookup import find_customer
 from handlers.followups import answer_command, command_responder
 from handlers.parsing import QUOTE_OPENERS, parse_key_value, tokenize
 from handlers.permissions import require_full_member
-from schedules.slack_http import TEAM_ACCESS_REVOKED, TOKEN_REFUSED, TRANSIENT, files_upload_v2
+from schedules.slack_http import TEAM_ACCESS_REVOKED, TOKEN_REFUSED, TRANSIENT, answer_lost, files_upload_v2
 from storage.exports import ENCODING
 from storage.models import Customer
 from storage.store import Store
@@ -250,6 +251,28 @@ def open_dm(client: WebClient, user_id: str) -> str:
     return str(client.conversations_open(users=user_id)["channel"]["id"])
 
 
+# How far Slack's clock (a shared file's `created`) may be behind ours when looking for a file shared just now.
+CLOCK_SLACK = 60
+
+
+def shared_after_all(error: Exception, client: WebClient, channel: str | None, filename: str, since: float) -> bool:
+    """Whether a file whose upload's answer never came (a timeout: Slack may have shared it all the same) is in
+    `channel`, shared since `since` (epoch seconds): then the person has it, and an apology under it ("could not
+    be sent… ask again") would be wrong and asking again would send it twice. False when Slack cannot say."""
+    if channel is None or not answer_lost(error):
+        return False
+    try:
+        messages = client.conversations_history(channel=channel, limit=20).get("messages") or []
+    except (SlackApiError, OSError) as e:
+        logger.info("could not look for %s in %s after a lost answer: %r", filename, channel, e)
+        return False
+    return any(
+        f.get("name") == filename and float(f.get("created") or 0) >= since - CLOCK_SLACK
+        for message in messages
+        for f in message.get("files") or []
+    )
+
+
 def send_export(
     *,
     client: WebClient,
@@ -264,10 +287,12 @@ def send_export(
     """Writes both CSV files to a temporary folder (streamed from the database) and uploads them in one message."""
     customer_id = request.customer.id if request.customer else None
     dm: str | None = None
+    checkins_name = f"partner-checkins-{request.slug}-{day.isoformat()}.csv"
+    started = epoch_seconds()
     try:
         dm = open_dm(client, user_id)
         with tempfile.TemporaryDirectory(prefix="partner-export-") as folder:
-            checkins_path = Path(folder) / f"partner-checkins-{request.slug}-{day.isoformat()}.csv"
+            checkins_path = Path(folder) / checkins_name
             surveys_path = Path(folder) / f"partner-survey-answers-{request.slug}-{day.isoformat()}.csv"
             with checkins_path.open("w", encoding=ENCODING, newline="") as out:
                 checkins = store.write_checkins_csv(out, team_id=team_id, customer_id=customer_id, since=since)
@@ -284,6 +309,9 @@ def send_export(
             )
     except (SlackClientError, OSError) as e:  # OSError: Slack timed out or dropped the connection; SlackRequestError:
         # the upload URL answered something other than 200
+        if shared_after_all(e, client, dm, checkins_name, started):  # both files share one message
+            logger.info("export for %s in %s: Slack's answer was lost, the files are in the DM", user_id, team_id)
+            return
         logger.warning("export for %s in %s failed: %s", user_id, team_id, e)
         text = f"Sorry — your export of {request.label} could not be sent: {why_not_sent(e)}"
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import make_client
+from bot.app import create_app, make_client
 from bot.settings import Settings
 from handlers.commands.export import wait_after_ack
 from schedules.digest import plan_digests, send_digest_charts
@@ -19,9 +19,10 @@ from schedules.sender import send_due_nudges
 from schedules.slack_http import UPLOAD_ATTEMPTS
 from storage.store import Store
 from tests.e2e.test_digest import seed
+from tests.e2e.test_export import seed as seed_export
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, FakeClock
+from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
 
 MONDAY_9 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -100,3 +101,52 @@ def test_a_team_digest_chart_slack_refused_says_to_ask_for_the_team_digest_again
         "Sorry — I couldn't send your digest's health chart: Slack had a problem on its side just now. Ask again "
         "with `/partner digest team` in a moment."
     ), told
+
+
+def test_an_export_slack_shared_but_whose_answer_never_came_is_not_apologised_for(
+    settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    """Slack shared the two files in the DM, but its answer to files.completeUploadExternal never reached Partner
+    (a timeout): the DM then said "Sorry — your export … could not be sent… Ask again" right under the files, and
+    asking again sends them twice. Partner now looks in the DM for them before saying anything."""
+    seed_export(store)
+    server = BotServer(
+        create_app(settings=settings, store=store, clock=clock, client=make_client(settings, timeout=1)), store
+    ).start()
+    try:
+        slack = SlackRequests(server.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+        fake_slack.fail_next("files.completeUploadExternal", delay=1.5, answered_late=True)
+        assert "will be in your DM" in slack.command("export acme").json()["text"]
+        assert wait_after_ack(30)
+    finally:
+        server.stop()
+        server.app.drain()
+    assert len(completed_files(fake_slack)) == 2  # Slack shared them, once
+    assert [c.params.get("text") for c in fake_slack.calls_to("chat.postMessage")] == []  # no apology under them
+    assert fake_slack.calls_to("response_url") == []
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["slack-shared-it", "nothing-shared"])
+def test_a_digest_chart_whose_answer_never_came_is_apologised_for_only_when_it_is_not_in_the_dm(
+    settings: Settings, store: Store, clock: FakeClock, fake_slack: FakeSlack, shared: bool
+) -> None:
+    """`/partner digest mine`'s chart, as the export: Slack's answer lost after it shared the chart, no "Sorry" under
+    it; lost before anything was shared (the upload URL's answer), the apology as before."""
+    seed(store, datetime(2026, 11, 25, 14, 0, tzinfo=UTC))
+    client = make_client(settings, timeout=1)
+    server = BotServer(create_app(settings=settings, store=store, clock=clock, client=client), store).start()
+    try:
+        slack = SlackRequests(server.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+        step = "files.completeUploadExternal" if shared else "files.getUploadURLExternal"
+        fake_slack.fail_next(step, delay=1.5, answered_late=True)
+        assert "on its way to your DM" in json.dumps(slack.command("digest mine").json(), ensure_ascii=False)
+        assert wait_after_ack(30)
+    finally:
+        server.stop()
+        server.app.drain()
+    assert len(completed_files(fake_slack)) == int(shared)
+    told = [c.params.get("text") for c in fake_slack.calls_to("chat.postMessage")]
+    assert told == ([] if shared else [f"Sorry — I couldn't send your digest's health chart: {SLACKS_TROUBLE}"]), told
+
+
+SLACKS_TROUBLE = "Slack had a problem on its side just now. Ask again with `/partner digest mine` in a moment."
