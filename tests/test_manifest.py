@@ -271,6 +271,7 @@ def test_scopes_cover_the_web_api_methods_the_code_calls() -> None:
         "views_publish": "",
         "apps_connections_open": "",  # the app-level token's connections:write, not a bot scope
     }
+    check_against_slacks_spec(needs)
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     source = "\n".join(
         p.read_text() for d in ("handlers", "bot", "schedules", "storage") for p in (ROOT / d).rglob("*.py")
@@ -289,3 +290,63 @@ def test_scopes_cover_the_web_api_methods_the_code_calls() -> None:
     assert "commands" in scopes
     unused = scopes - needed - {"commands"}
     assert not unused, f"scopes asked for but not used: {unused}"
+
+
+# The Web API spec (2020) names some scopes as user tokens had them before granular bot permissions: a bot token's
+# own name for each. conversations.join's channels:write became channels:join for bots.
+BOT_NAME_OF = {"chat:write:bot": "chat:write", "chat:write:user": "chat:write", "files:write:user": "files:write"}
+BOT_NAME_OF["channels:write"] = "channels:join"
+# Methods the spec predates: the one it has that needs the same scope, or None (no bot scope: the app-level token's)
+SPEC_STAND_IN = {"files_upload_v2": "files.upload", "apps_connections_open": None}
+
+
+def check_against_slacks_spec(needs: dict[str, str]) -> None:
+    """Each scope the table gives a method is one Slack's Web API spec accepts for it (a scope for the wrong
+    method would pass the fake and fail with `missing_scope` in a real workspace), and a method the spec says needs
+    no scope is given none."""
+    if not SPECS.exists():
+        return
+    paths = json.loads((SPECS / "slack_web_openapi_v2.json").read_text())["paths"]
+    for method, scopes in needs.items():
+        name = SPEC_STAND_IN.get(method, method.replace("_", ".", 1))
+        if name is None:
+            continue
+        (operation,) = paths[f"/{name}"].values()
+        accepted = {BOT_NAME_OF.get(s, s) for s in operation["security"][0]["slackAuth"]} - {"none"}
+        assert set(scopes.split()) <= accepted, f"{method}: Slack's spec accepts {sorted(accepted)}, not {scopes}"
+        assert bool(accepted) == bool(scopes), f"{method}: Slack's spec asks for {sorted(accepted) or 'no scope'}"
+
+
+# The bot scope Slack requires before an app may subscribe to each event (api.slack.com/events/<name>, "Required
+# scopes"); Slack refuses to save a manifest subscribing to one without it. A private channel's events need groups:read.
+EVENT_SCOPES = {
+    "app_home_opened": "",
+    "app_uninstalled": "",
+    "tokens_revoked": "",
+    "team_access_revoked": "",
+    "team_access_granted": "",
+    "channel_shared": "channels:read groups:read",
+    "channel_unshared": "channels:read groups:read",
+    "member_joined_channel": "channels:read groups:read",
+    "member_left_channel": "channels:read groups:read",
+    "channel_archive": "channels:read",
+    "channel_unarchive": "channels:read",
+    "channel_deleted": "channels:read",
+    "channel_left": "channels:read",
+    "channel_id_changed": "channels:read",
+    "group_archive": "groups:read",
+    "group_unarchive": "groups:read",
+    "group_deleted": "groups:read",
+    "group_left": "groups:read",
+    "user_change": "users:read",
+    "app_mention": "app_mentions:read",
+    "message.im": "im:history",
+}
+
+
+def test_every_subscribed_event_has_the_scope_slack_requires_for_it() -> None:
+    events = MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    assert set(events) <= set(EVENT_SCOPES), "name the scope Slack requires for these events"
+    missing = {e: EVENT_SCOPES[e] for e in events if not set(EVENT_SCOPES[e].split()) <= scopes}
+    assert not missing, f"subscribed without the scope Slack requires: {missing}"
