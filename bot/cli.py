@@ -145,6 +145,7 @@ def _run(argv: Sequence[str] | None) -> int:
     if args.command == "serve":
         # From its first moment until serve() takes the signals over, Ctrl-C or SIGTERM (an orchestrator stopping a
         # pod that is still starting, or giving up on a database that stays down) ends the start with one line.
+        _stopping_before_serving.clear()
         for signum in stop_signals():
             signal.signal(signum, _stop_before_serving)
     from sqlalchemy.exc import SQLAlchemyError
@@ -491,8 +492,15 @@ class StoppedBeforeServing(BaseException):
     KeyboardInterrupt is, so that no `except Exception` on the way swallows it."""
 
 
+_stopping_before_serving = threading.Event()
+
+
 def _stop_before_serving(signum: int, frame: FrameType | None) -> None:
-    raise StoppedBeforeServing(signal.Signals(signum).name)
+    # Once: systemd with SendSIGHUP=yes sends SIGHUP right after SIGTERM, and a second raise would land inside the
+    # first one's way out (a traceback, exit 1).
+    if not _stopping_before_serving.is_set():
+        _stopping_before_serving.set()
+        raise StoppedBeforeServing(signal.Signals(signum).name)
 
 
 def _finish_tick_first(signum: int, frame: FrameType | None) -> None:
@@ -508,7 +516,8 @@ class ShutdownRequest:
         self.signal_name = ""
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
-        self.signal_name = signal.Signals(signum).name
+        if not self.event.is_set():  # the stop is named by its first signal (systemd: SIGTERM, then SIGHUP)
+            self.signal_name = signal.Signals(signum).name
         self.event.set()
 
     def report(self) -> None:

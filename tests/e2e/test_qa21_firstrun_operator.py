@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from storage.db import make_engine
 from storage.store import Store
 from tests.e2e.test_cli import PARTNER_BOT, free_port
@@ -88,3 +90,49 @@ def test_serve_started_under_nohup_outlives_the_terminal(
     finally:
         code, err = stopped(process, signal.SIGTERM)
     assert code == 0, err
+
+
+@pytest.mark.parametrize("scratch_database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("serving", [False, True], ids=["starting", "serving"])
+def test_systemds_sigterm_and_sighup_together_stop_serve_once(
+    operator_env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+    serving: bool,
+) -> None:
+    """systemd with `SendSIGHUP=yes` sends SIGHUP right after SIGTERM: both arrive at once (and the kernel hands the
+    lower-numbered SIGHUP over first). The second must not raise again inside the first one's way out (a traceback,
+    exit 1): one stop, one line."""
+    if serving:
+        process, _url = start_serve(operator_env, tmp_path)
+    else:
+        process = subprocess.Popen(
+            [*PARTNER_BOT, "serve", "--http", "--port", str(free_port()), "--host", "127.0.0.1"],
+            env=operator_env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not catches(process.pid, signal.SIGHUP) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+    try:
+        process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGHUP)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err, err
+    said = [line for line in err.splitlines() if "alembic" not in line and "apscheduler" not in line]
+    stops = [line for line in said if "before serving" in line or "shutting down" in line]
+    assert len(stops) == 1 and stops[0] == said[-1], err
+    assert said[-1].endswith(
+        tuple(
+            f"{how} {name}{end}"
+            for name in ("SIGTERM", "SIGHUP")
+            for how, end in (("stopped by", " before serving"), ("received", ", shutting down"))
+        )
+    ), err
