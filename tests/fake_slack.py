@@ -1579,6 +1579,27 @@ class FakeSlack:
                 raise fail("submit is required when an input block is present", "/view/submit")
         return view
 
+    @staticmethod
+    def check_view_errors(answer: dict[str, Any], submitted: dict[str, Any]) -> None:
+        """A view_submission answered `response_action: errors`: Slack takes it only when every key is the block_id of
+        an input block of the submitted view, and each message is text; otherwise it refuses the whole answer, the
+        modal stays as it was with "We had some trouble connecting", and no error shows."""
+        errors = answer.get("errors")
+        if not isinstance(errors, dict) or not errors:
+            raise _ApiError("invalid_arguments", messages=["[ERROR] must provide an object [json-pointer:/errors]"])
+        inputs = {b.get("block_id") for b in submitted.get("blocks") or [] if b.get("type") == "input"}
+        for block_id, message in errors.items():
+            if block_id not in inputs:
+                raise _ApiError(
+                    "invalid_arguments",
+                    messages=[f"[ERROR] no input block with block_id {block_id!r} [json-pointer:/errors/{block_id}]"],
+                )
+            if not isinstance(message, str) or not message.strip():
+                raise _ApiError(
+                    "invalid_arguments",
+                    messages=[f"[ERROR] must be a non-empty string [json-pointer:/errors/{block_id}]"],
+                )
+
     def _store_view(self, view: dict[str, Any], *, existing: dict[str, Any] | None = None) -> dict[str, Any]:
         view_id = existing["id"] if existing else self._next_id("V")
         external_id = str(view.get("external_id") or (existing or {}).get("external_id") or "")

@@ -194,7 +194,32 @@ class SlackRequests:
     def _post_payload(self, payload: dict[str, Any], post_kwargs: dict[str, Any]) -> Response:
         self.last_payload = payload
         # Slack sends compact JSON inside the form field.
-        return self._post_form({"payload": json.dumps(payload, separators=(",", ":"))}, post_kwargs)
+        reply = self._post_form({"payload": json.dumps(payload, separators=(",", ":"))}, post_kwargs)
+        if payload.get("type") == "view_submission":
+            self._check_view_errors(reply, payload["view"])
+        return reply
+
+    def _check_view_errors(self, reply: Response, submitted: dict[str, Any]) -> None:
+        """Slack refuses `response_action: errors` naming a block the submitted view has no input of: fail the test
+        the way Slack would. The view's blocks are the submitted ones, else those of the view the fake opened with
+        that id (Slack sends them; a test's hand-made view has none, and is not checked)."""
+        from tests.fake_slack import FakeSlack
+
+        try:
+            answer = reply.json() if reply.status == 200 and reply.body else None
+        except ValueError:
+            return
+        if not isinstance(answer, dict) or answer.get("response_action") != "errors":
+            return
+        view = submitted
+        if not view.get("blocks") and self.fake is not None and view.get("id") in self.fake.views:
+            view = self.fake.views[view["id"]]
+        if not view.get("blocks"):
+            return
+        try:
+            FakeSlack.check_view_errors(answer, view)
+        except Exception as refused:  # the fake's _ApiError, with Slack's messages
+            raise AssertionError(f"Slack would refuse these errors: {getattr(refused, 'messages', refused)}") from None
 
     # ------------------------------------------------------------------ building blocks
 

@@ -1,0 +1,194 @@
+"""Every form through Slack's real lifecycle: opened by its real click or command (so the fake checks the view against
+Slack's limits), then submitted as Slack submits it, with the view's own id, metadata and blocks. A wrong input, or a
+customer archived or a need retired while the form was open, is answered with `response_action: errors` naming input
+blocks of that very view (the ack checker refuses any other, as Slack refuses the whole answer and the user sees "We
+had some trouble connecting"); and the form stays open, so nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.surveys import SURVEYS
+from handlers.ids import (
+    BOUNDARY_DECIDE_RENEGOTIATE,
+    BOUNDARY_KIND,
+    BOUNDARY_TEXT,
+    BOUNDARY_VALUE,
+    CARD_EDIT,
+    CARD_SNOOZE,
+    CUSTOMER_FIELD,
+    NUDGE_SNOOZE_FOR,
+    NUDGE_SNOOZE_REASON,
+    NUDGE_SNOOZE_UNTIL,
+    OPEN_CHECKIN,
+    OPEN_SURVEY,
+)
+from storage.store import Store
+from tests.e2e.test_block_kit_limits import LONG_BOUNDARY, LONG_NAME, long_customer  # noqa: F401 (a fixture)
+from tests.e2e.test_foundation import ephemeral, modal_values
+from tests.e2e.test_surveys import state
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import Response, SlackRequests
+from tests.utils import TEAM_ID, BotServer, FakeClock
+
+
+def last_view(fake: FakeSlack) -> dict[str, Any]:
+    """The form Slack shows now: the last one opened or pushed, as the fake stored it."""
+    calls = [c for c in fake.calls if c.method in ("views.open", "views.push") and c.response.get("ok")]
+    assert calls, "no form was opened"
+    return fake.views[calls[-1].response["view"]["id"]]
+
+
+def submit(slack: SlackRequests, view: dict[str, Any], values: dict[str, Any], **kwargs: Any) -> Response:
+    """The view submitted as Slack submits it: its id, callback, metadata and blocks, with what was typed."""
+    return slack.view_submission(
+        view["callback_id"],
+        values,
+        private_metadata=view["private_metadata"],
+        view_id=view["id"],
+        hash=view["hash"],
+        view_fields={"blocks": view["blocks"]},
+        **kwargs,
+    )
+
+
+def errors_of(reply: Response) -> dict[str, str]:
+    """The errors shown in the form (the form stays open with what was typed); fails when the form would close."""
+    assert reply.status == 200, reply.text
+    answer = reply.json()
+    assert answer.get("response_action") == "errors", answer
+    return dict(answer["errors"])
+
+
+def customer_form_values(view: dict[str, Any], **typed: str) -> dict[str, Any]:
+    """The customer form's state as it opened (what it shows), with `typed` changed."""
+    values: dict[str, Any] = {}
+    for block in view["blocks"]:
+        element = block.get("element") or {}
+        if block.get("type") != "input":
+            continue
+        if element.get("type") in ("plain_text_input", "number_input"):
+            value = typed.get(block["block_id"], element.get("initial_value") or "")
+            values[block["block_id"]] = {CUSTOMER_FIELD: {"type": element["type"], "value": value or None}}
+        elif element.get("type") == "users_select":
+            values[block["block_id"]] = {
+                CUSTOMER_FIELD: {"type": "users_select", "selected_user": element.get("initial_user")}
+            }
+        elif element.get("type") == "conversations_select":
+            values[block["block_id"]] = {
+                CUSTOMER_FIELD: {
+                    "type": "conversations_select",
+                    "selected_conversation": element.get("initial_conversation"),
+                }
+            }
+        elif element.get("type") == "checkboxes":
+            values[block["block_id"]] = {
+                CUSTOMER_FIELD: {"type": "checkboxes", "selected_options": element.get("initial_options") or []}
+            }
+    return values
+
+
+def test_every_wrong_input_of_the_customer_forms_is_shown_at_a_field_of_the_form(
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    long_customer: int,  # noqa: F811
+) -> None:
+    assert slack.command("add").status == 200
+    added = last_view(fake_slack)
+    wrong = customer_form_values(added, name="", tz="Mars/Olympus", country="ZZ", cadence="sometimes")
+    assert set(errors_of(submit(slack, added, wrong))) == {"name", "tz", "country", "cadence"}
+    # A name already taken (the 80-character one, typed in another case), and the last words of the limits.
+    taken = customer_form_values(added, name=LONG_NAME.upper())
+    assert set(errors_of(submit(slack, added, taken))) == {"name"}
+    assert len(store.customers(team_id=TEAM_ID)) == 1
+
+    assert slack.block_action(CARD_EDIT, value=str(long_customer)).status == 200
+    edit = last_view(fake_slack)
+    # The days between calls are number inputs, whose 1–365 Slack checks itself before sending the form.
+    wrong = customer_form_values(edit, name=" ", tz="Europe/Nowhere", week="funday", country="XX")
+    assert set(errors_of(submit(slack, edit, wrong))) == {"name", "tz", "week", "country"}
+    assert set(errors_of(submit(slack, edit, customer_form_values(edit, ideal="20", max="10")))) == {"ideal"}
+    # Archived by someone else while the form was open: the form stays, with the changes typed in it.
+    assert "Archived" in ephemeral(slack.command(f'archive "{LONG_NAME}"', user_id="U0002"))
+    shown = errors_of(submit(slack, edit, customer_form_values(edit, cadence="weekly tue 10:00")))
+    assert list(shown) == ["name"] and "archived meanwhile" in shown["name"]
+    assert store.customer(team_id=TEAM_ID, customer_id=long_customer).cadence is None
+
+
+def test_the_checkin_snooze_and_survey_forms_name_their_own_fields_also_when_the_customer_went_meanwhile(
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    clock: FakeClock,
+    long_customer: int,  # noqa: F811
+) -> None:
+    assert slack.block_action(OPEN_CHECKIN, value=str(long_customer)).status == 200
+    checkin = last_view(fake_slack)
+    assert set(errors_of(submit(slack, checkin, modal_values(None, None, "  ")))) == {"customer", "mood", "note"}
+    due = {"next_due": {"checkin_next_due": {"type": "datepicker", "selected_date": "1999-01-01"}}}
+    bad_day = errors_of(submit(slack, checkin, {**modal_values(long_customer, "green", "ok"), **due}))
+    assert set(bad_day) <= {"next_due"}
+
+    assert slack.block_action(CARD_SNOOZE, value=str(long_customer)).status == 200
+    snooze = last_view(fake_slack)
+    assert set(errors_of(submit(slack, snooze, {}))) == {"for"}
+    until = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "until_date"}}},
+        "until": {NUDGE_SNOOZE_UNTIL: {"type": "datepicker", "selected_date": "2000-01-01"}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "<" * 300}},
+    }
+    assert set(errors_of(submit(slack, snooze, until))) <= {"until", "reason"}
+
+    surveys = {}
+    for key in ("scorecard", "level", "profile", "practices"):
+        assert slack.block_action(OPEN_SURVEY, value=f"{key}:{long_customer}").status == 200
+        surveys[key] = last_view(fake_slack)
+        assert errors_of(submit(slack, surveys[key], state(SURVEYS[key], {})))
+
+    assert "Archived" in ephemeral(slack.command(f'archive "{LONG_NAME}"', user_id="U0002"))
+    shown = errors_of(submit(slack, checkin, modal_values(long_customer, "red", "They are leaving")))
+    assert list(shown) == ["customer"] and "archived meanwhile" in shown["customer"]
+    assert "archived" in errors_of(submit(slack, snooze, until | {"reason": {}}))["for"]
+    for key, view in surveys.items():
+        answers = {q.key: ("4" if q.kind == "rating" else "Fine") for q in SURVEYS[key].questions()}
+        answers |= {q.key: q.options[0].value for q in SURVEYS[key].questions() if q.kind == "choice"}
+        if key == "practices":
+            assert submit(slack, view, state(SURVEYS[key], answers)).status == 200  # about the team: still saved
+            continue
+        assert "archived meanwhile" in " ".join(errors_of(submit(slack, view, state(SURVEYS[key], answers))).values())
+    assert store.checkins(team_id=TEAM_ID) == []
+
+
+@pytest.mark.parametrize("meanwhile", ["nothing", "retired", "archived"])
+def test_the_renegotiation_form_names_its_own_fields(
+    bot: BotServer,
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    long_customer: int,  # noqa: F811
+    meanwhile: str,
+) -> None:
+    reply = ephemeral(slack.command(f'boundary "{LONG_NAME}" add "{LONG_BOUNDARY}" kind=custom'))
+    assert "Proposed" in reply, reply
+    (boundary,) = store.boundary_records(team_id=TEAM_ID, customer_id=long_customer)
+    assert slack.block_action(BOUNDARY_DECIDE_RENEGOTIATE, value=str(boundary.id)).status == 200
+    form = last_view(fake_slack)
+    wrong = {
+        "text": {BOUNDARY_TEXT: {"type": "plain_text_input", "value": " "}},
+        "kind": {BOUNDARY_KIND: {"type": "static_select", "selected_option": {"value": "response_time"}}},
+        "value": {BOUNDARY_VALUE: {"type": "plain_text_input", "value": "x" * 64}},
+    }
+    if meanwhile == "retired":
+        ephemeral(slack.command(f'boundary "{LONG_NAME}" retire 1'))
+        wrong["text"] = {BOUNDARY_TEXT: {"type": "plain_text_input", "value": "We answer within a day"}}
+        wrong["value"] = {BOUNDARY_VALUE: {"type": "plain_text_input", "value": "1d"}}
+    elif meanwhile == "archived":
+        ephemeral(slack.command(f'archive "{LONG_NAME}"'))
+    shown = errors_of(submit(slack, form, wrong))
+    assert shown and set(shown) <= {"text", "kind", "value"}, shown
+    bot.settle()
+
