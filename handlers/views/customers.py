@@ -149,6 +149,12 @@ def submit_edit_customer(
 ) -> None:
     team_id = context.team_id or body["team"]["id"]
     user_id = body["user"]["id"]
+    request_key = f"view:{view['id']}"
+    if store.changed_by(team_id=team_id, request_key=request_key, kinds=("renamed", "edited")) is not None:
+        # The same form submitted again (Save clicked twice, or again after a slow answer): it is saved already, and
+        # checked again it could be refused, by a new owner it names or a name it took ("You can't edit …").
+        ack()
+        return
     customer_id = _metadata(view).get("customer_id")
     customer = (
         store.customer(team_id=team_id, customer_id=int(customer_id))
@@ -211,7 +217,12 @@ def submit_edit_customer(
         changes["cadence"] = None
     with on_field("name"):
         updated, changed = store.update_customer(
-            team_id=team_id, customer_id=customer.id, actor_id=user_id, changes=changes, now=now
+            team_id=team_id,
+            customer_id=customer.id,
+            actor_id=user_id,
+            changes=changes,
+            now=now,
+            request_key=request_key,
         )
     if changed:
         text = describe_changes(updated, changed)
@@ -221,9 +232,8 @@ def submit_edit_customer(
             text += "\n" + moved_call_text(updated, now, settings.default_tz)
         if "owner_id" in changed:
             previous_id = changed["owner_id"][0]
-            key = f"view:{view['id']}"
             tell_owner_change(
-                store, settings, customer=updated, previous_id=previous_id, by=user_id, request_key=key, now=now
+                store, settings, customer=updated, previous_id=previous_id, by=user_id, request_key=request_key, now=now
             )
         # The score the new settings move is recomputed after the answer (3–7 s under load, past Slack's 3 s), as of
         # the submission, and only then are the Homes redrawn, so none shows the old score beside the new settings.

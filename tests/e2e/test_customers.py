@@ -725,7 +725,10 @@ def test_an_edit_form_saved_after_someone_else_renamed_or_archived_the_customer(
     view = fake_slack.calls_to("views.open")[-1].params["view"]
     ephemeral(slack.command("archive acme"))
     refused = slack.view_submission(
-        EDIT_CUSTOMER_MODAL, untouched_state(view, tz="Asia/Tokyo"), private_metadata=view["private_metadata"]
+        EDIT_CUSTOMER_MODAL,
+        untouched_state(view, tz="Asia/Tokyo"),
+        private_metadata=view["private_metadata"],
+        view_id="VEDIT3",  # a form of its own: Slack gives each form its id
     )
     assert refused.json()["response_action"] == "errors"
     assert "archived meanwhile" in refused.json()["errors"]["name"] and "/partner restore Acme Global" in refused.text

@@ -192,3 +192,29 @@ def test_the_renegotiation_form_names_its_own_fields(
     assert shown and set(shown) <= {"text", "kind", "value"}, shown
     bot.settle()
 
+
+def test_the_edit_form_saved_twice_after_handing_the_customer_over_is_not_refused_the_second_time(
+    bot: BotServer,
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    long_customer: int,  # noqa: F811
+) -> None:
+    """Save clicked again after a slow answer (Slack showed "We had some trouble connecting" and kept the form open):
+    the form had given the customer to Sam, so checked again it was refused, "You can't edit …: only its owner @sam
+    or workspace admins can", in red under the name, though every change in it was saved."""
+    assert slack.block_action(CARD_EDIT, value=str(long_customer)).status == 200
+    edit = last_view(fake_slack)
+    values = customer_form_values(edit, name="Grand & Fils", cadence="weekly tue 10:00")
+    values["owner"] = {CUSTOMER_FIELD: {"type": "users_select", "selected_user": "U0002"}}
+    first = submit(slack, edit, values)
+    assert first.status == 200 and not first.body, first.text
+    for again in (submit(slack, edit, values), submit(slack, edit, values, retry_num=1)):
+        assert again.status == 200 and not again.body, again.text  # the form closes, as it did the first time
+    bot.settle()
+    customer = store.customer(team_id=TEAM_ID, customer_id=long_customer)
+    assert (customer.name, customer.owner_id, customer.cadence) == ("Grand & Fils", "U0002", "weekly tue 10:00")
+    told = [c.params["text"] for c in fake_slack.calls_to("chat.postEphemeral") if "Updated" in c.params["text"]]
+    assert len(told) == 1, told
+    events = [e.kind for e in store.customer_events(team_id=TEAM_ID, customer_id=long_customer)]
+    assert events.count("renamed") == 1 and events.count("edited") == 1, events
