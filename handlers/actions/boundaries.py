@@ -402,7 +402,7 @@ def decision_on(store: Store, customer: Customer, message_key: str) -> dict[str,
     assert customer.id is not None
     for event in store.boundary_events(team_id=customer.team_id, customer_id=customer.id, kinds=[DECISION_EVENT]):
         if event.detail.get("message") == message_key:
-            return event.detail
+            return {**event.detail, "by": event.actor_id}
     return None
 
 

@@ -15,8 +15,8 @@ from bot.settings import Settings
 from domain import boundaries as rules
 from domain.errors import UserError
 from handlers.actions.boundaries import already_decided, decision_on, record_decision
-from handlers.blocks import command_name, metadata_row_id
-from handlers.blocks.boundaries import escalation_blocks, value_as_saved
+from handlers.blocks import command_name, metadata_row_id, truncate
+from handlers.blocks.boundaries import DECISION_DONE, escalation_blocks, quoted, value_as_saved
 from handlers.boundaries_hooks import require_boundary, require_boundary_change
 from handlers.home_publisher import request_home_refresh
 from handlers.ids import BOUNDARY_KIND, BOUNDARY_TEXT, BOUNDARY_VALUE
@@ -24,6 +24,8 @@ from handlers.parsing import escape_keeping_mentions, unescape
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
+from storage.boundaries import BoundaryRecord
+from storage.models import Customer
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,15 @@ def submit_renegotiation(
     customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
     user_id = body["user"]["id"]
     require_boundary_change(client, settings, user_id=user_id, customer=customer)
+    key = _message_key(metadata)
+    earlier = decision_on(store, customer, key)
+    if earlier is not None:
+        if earlier.get("view") == view["id"]:  # this very form saved again (Save clicked twice): it is saved
+            ack()
+            return
+        # Decided meanwhile (this form open in a second window, or someone else's choice): the form stays open with
+        # the words typed in it, which would otherwise close as if saved with nothing saved.
+        raise UserError(decided_meanwhile(customer, record, earlier), field="text")
     values = view["state"]["values"]
     text = ((values.get("text") or {}).get(BOUNDARY_TEXT) or {}).get("value") or ""
     kind = (((values.get("kind") or {}).get(BOUNDARY_KIND) or {}).get("selected_option") or {}).get("value")
@@ -99,7 +110,6 @@ def submit_renegotiation(
         raise UserError.of_all(problems)
     if record.rule.status == "retired":
         raise UserError("It was retired meanwhile; add the new terms as a new need instead.", field="text")
-    key = _message_key(metadata)
     now = clock()
     if already_decided(store, customer, key) is None:  # a replayed submission changes nothing twice
         before = {"text": record.rule.text, "kind": record.rule.kind, "value": record.rule.value}
@@ -121,10 +131,29 @@ def submit_renegotiation(
             message_key=key,
             policy=settings.boundary_policy,
             now=now,
-            detail={"before": before, "after": after, **({"wording": wording} if "reminder_text" in edits else {})},
+            detail={
+                "before": before,
+                "after": after,
+                "view": view["id"],  # a second delivery of this form is told from another form's save
+                **({"wording": wording} if "reminder_text" in edits else {}),
+            },
         )
         request_home_refresh(context, team_id, [customer.owner_id, user_id])
     ack()
+
+
+def decided_meanwhile(customer: Customer, record: BoundaryRecord, decision: dict[str, Any]) -> str:
+    """Said in the form when the escalation it answers was decided after it opened: who chose what, and where the
+    words typed in it can still go."""
+    who = f"<@{decision['by']}>" if decision.get("by") else "Someone"
+    option = str(decision.get("option"))
+    if option == "renegotiate":
+        now_reads = (decision.get("after") or {}).get("text") or record.rule.text
+        done = f"renegotiated it meanwhile: it now reads {quoted(truncate(now_reads, 200))}"
+    else:
+        done = f"{DECISION_DONE.get(option, 'decided it')} meanwhile"
+    add = f'/partner boundary {command_name(customer.name)} add "…"'
+    return f"{who} {done}. Your words are still here: to ask for them too, add them as a new agreement ({add})."
 
 
 def show_renegotiated(
@@ -150,8 +179,10 @@ def show_renegotiated(
     customer = store.customer(team_id=team_id, customer_id=record.row.customer_id) if record else None
     if record is None or customer is None:
         return
-    cal = planning.customer_calendar(customer, settings.default_tz)
     decision = decision_on(store, customer, _message_key(metadata)) or {}
+    if decision.get("view") != view["id"]:  # refused, or decided by another form or button: that one redraws it
+        return
+    cal = planning.customer_calendar(customer, settings.default_tz)
     note = None
     if decision.get("wording"):  # reset with the new terms (submit_renegotiation)
         note = (

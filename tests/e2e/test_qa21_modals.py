@@ -7,13 +7,17 @@ had some trouble connecting"); and the form stays open, so nothing typed is lost
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from bot.settings import Settings
 from domain.surveys import SURVEYS
+from handlers.blocks.nudges import SNOOZE_UNTIL_DATE
 from handlers.ids import (
     BOUNDARY_DECIDE_RENEGOTIATE,
+    BOUNDARY_DECIDE_TALK,
     BOUNDARY_KIND,
     BOUNDARY_TEXT,
     BOUNDARY_VALUE,
@@ -26,13 +30,17 @@ from handlers.ids import (
     OPEN_CHECKIN,
     OPEN_SURVEY,
 )
+from storage.boundaries import DECISION_EVENT
 from storage.store import Store
 from tests.e2e.test_block_kit_limits import LONG_BOUNDARY, LONG_NAME, long_customer  # noqa: F401 (a fixture)
+from tests.e2e.test_boundaries import acme, channel_posts, records, tick
 from tests.e2e.test_foundation import ephemeral, modal_values
 from tests.e2e.test_surveys import state
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import Response, SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
+
+acme = acme  # test_boundaries' Acme Corp: Dana's (New York), with #acme and two proposed needs
 
 
 def last_view(fake: FakeSlack) -> dict[str, Any]:
@@ -130,18 +138,18 @@ def test_the_checkin_snooze_and_survey_forms_name_their_own_fields_also_when_the
     checkin = last_view(fake_slack)
     assert set(errors_of(submit(slack, checkin, modal_values(None, None, "  ")))) == {"customer", "mood", "note"}
     due = {"next_due": {"checkin_next_due": {"type": "datepicker", "selected_date": "1999-01-01"}}}
-    bad_day = errors_of(submit(slack, checkin, {**modal_values(long_customer, "green", "ok"), **due}))
-    assert set(bad_day) <= {"next_due"}
+    assert set(errors_of(submit(slack, checkin, {**modal_values(long_customer, "green", "ok"), **due}))) == {"next_due"}
 
     assert slack.block_action(CARD_SNOOZE, value=str(long_customer)).status == 200
     snooze = last_view(fake_slack)
     assert set(errors_of(submit(slack, snooze, {}))) == {"for"}
     until = {
-        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": "until_date"}}},
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": SNOOZE_UNTIL_DATE}}},
         "until": {NUDGE_SNOOZE_UNTIL: {"type": "datepicker", "selected_date": "2000-01-01"}},
         "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "<" * 300}},
     }
-    assert set(errors_of(submit(slack, snooze, until))) <= {"until", "reason"}
+    assert set(errors_of(submit(slack, snooze, until))) == {"reason"}  # 300 characters typed, 1,200 once escaped
+    assert set(errors_of(submit(slack, snooze, {**until, "reason": {}}))) == {"until"}
 
     surveys = {}
     for key in ("scorecard", "level", "profile", "practices"):
@@ -218,3 +226,60 @@ def test_the_edit_form_saved_twice_after_handing_the_customer_over_is_not_refuse
     assert len(told) == 1, told
     events = [e.kind for e in store.customer_events(team_id=TEAM_ID, customer_id=long_customer)]
     assert events.count("renamed") == 1 and events.count("edited") == 1, events
+
+
+def test_a_renegotiation_saved_after_the_escalation_was_decided_meanwhile_keeps_the_words_in_the_form(
+    acme: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """Dana clicked Renegotiate on the escalation on her laptop and on her phone, and saved new terms on one; the other
+    form, saved with other words, closed as if saved: nothing of it was kept, and the message said she renegotiated
+    it. Talk it over chosen meanwhile did the same. The form now stays open, its words in it, saying what was decided;
+    the same form saved twice is saved once, silently."""
+    ephemeral(acme.command("boundary acme activate 1"))
+    for n in range(3):
+        clock.advance(hours=1)
+        ephemeral(acme.command(f"boundary acme slip 1 late again ({n + 1})"))
+    tick(store, settings, clock.now)
+    (asked,) = [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
+    message = {"type": "message", "ts": asked.get("ts") or "1764600000.000500", "text": "", "blocks": asked["blocks"]}
+    boundary_id = str(records(store)[0].id)
+    forms = []
+    for _ in range(2):
+        assert acme.block_action(BOUNDARY_DECIDE_RENEGOTIATE, value=boundary_id, message=message, channel_id="DD")
+        forms.append(last_view(fake_slack))
+    laptop, phone = forms
+
+    def terms(text: str) -> dict[str, Any]:
+        return {
+            "text": {BOUNDARY_TEXT: {"type": "plain_text_input", "value": text}},
+            "kind": {BOUNDARY_KIND: {"type": "static_select", "selected_option": {"value": "response_time"}}},
+            "value": {BOUNDARY_VALUE: {"type": "plain_text_input", "value": "2d"}},
+        }
+
+    saved = submit(acme, laptop, terms("We answer within 2 business days"))
+    assert saved.status == 200 and not saved.body, saved.text
+    again = submit(acme, laptop, terms("We answer within 2 business days"))  # Save clicked twice: saved, silently
+    assert again.status == 200 and not again.body, again.text
+    shown = errors_of(submit(acme, phone, terms("We answer within 2 days & weekends off")))
+    assert list(shown) == ["text"], shown
+    assert "renegotiated it meanwhile" in shown["text"] and "“We answer within 2 business days”" in shown["text"]
+    assert "/partner boundary Acme Corp add" in shown["text"], shown
+    bot.settle()
+    assert records(store)[0].rule.text == "We answer within 2 business days"
+    customer_id = records(store)[0].row.customer_id
+    assert len(store.boundary_events(team_id=TEAM_ID, customer_id=customer_id, kinds=[DECISION_EVENT])) == 1
+
+    # A choice made with a button meanwhile: the next escalation's Talk it over, while a form was open.
+    for n in range(3):
+        clock.advance(days=1)
+        ephemeral(acme.command(f"boundary acme slip 1 late once more ({n + 1})"))
+    tick(store, settings, clock.now + timedelta(days=8))
+    later = [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
+    assert len(later) == 2, later
+    second = {"type": "message", "ts": "1764600000.000900", "text": "", "blocks": later[-1]["blocks"]}
+    assert acme.block_action(BOUNDARY_DECIDE_RENEGOTIATE, value=boundary_id, message=second, channel_id="DD")
+    form = last_view(fake_slack)
+    assert acme.block_action(BOUNDARY_DECIDE_TALK, value=boundary_id, message=second, channel_id="DD")
+    shown = errors_of(submit(acme, form, terms("Within one business day")))
+    assert "will talk it through with the customer meanwhile" in shown["text"], shown
+    assert records(store)[0].rule.text == "We answer within 2 business days"
