@@ -477,9 +477,10 @@ def _decision_listener(option: str) -> Callable[..., None]:
         now, policy = clock(), settings.boundary_policy
         cal = planning.customer_calendar(customer, settings.default_tz)
         key = _message_key(body)
-        earlier = already_decided(store, customer, key)
-        if earlier is not None:  # a second click, or a second person: the first decision stands
-            decided = escalation_blocks(customer, record, now, policy, cal, decided=(earlier, user_id))
+        earlier = decision_on(store, customer, key)
+        if earlier is not None:  # a second click, or a second person: the first decision stands, and whose it is
+            first = (str(earlier.get("option")), str(earlier.get("by") or user_id))
+            decided = escalation_blocks(customer, record, now, policy, cal, decided=first)
             _answer(body, respond, replace_original=True, **decided)
             return
         if option in ("talk", "renegotiate") and record.rule.status == "retired":

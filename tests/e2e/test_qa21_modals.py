@@ -17,6 +17,7 @@ from domain.surveys import SURVEYS
 from handlers.blocks.nudges import SNOOZE_UNTIL_DATE
 from handlers.ids import (
     BOUNDARY_DECIDE_RENEGOTIATE,
+    BOUNDARY_DECIDE_RETIRE,
     BOUNDARY_DECIDE_TALK,
     BOUNDARY_KIND,
     BOUNDARY_TEXT,
@@ -283,3 +284,26 @@ def test_a_renegotiation_saved_after_the_escalation_was_decided_meanwhile_keeps_
     shown = errors_of(submit(acme, form, terms("Within one business day")))
     assert "will talk it through with the customer meanwhile" in shown["text"], shown
     assert records(store)[0].rule.text == "We answer within 2 business days"
+
+
+def test_an_escalation_answered_by_a_second_person_still_says_who_decided_it(
+    acme: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """Dana chose Talk it over; Mo, an admin, clicked Retire on his copy of the message a moment later. The first
+    decision stands, but the message redrawn for Mo said "@mo will talk it through with the customer"."""
+    fake_slack.add_user("U0MO", name="mo", is_admin=True)
+    ephemeral(acme.command("boundary acme activate 1"))
+    for n in range(3):
+        clock.advance(hours=1)
+        ephemeral(acme.command(f"boundary acme slip 1 late again ({n + 1})"))
+    tick(store, settings, clock.now)
+    (asked,) = [p for p in channel_posts(fake_slack, "U0001") if "keeps slipping" in p["text"]]
+    message = {"type": "message", "ts": "1764600000.000500", "text": "", "blocks": asked["blocks"]}
+    boundary_id = str(records(store)[0].id)
+    acme.block_action(BOUNDARY_DECIDE_TALK, value=boundary_id, message=message, channel_id="DD")
+    acme.block_action(
+        BOUNDARY_DECIDE_RETIRE, value=boundary_id, message=message, channel_id="DD", user_id="U0MO", user_name="mo"
+    )
+    redrawn = [c.params for c in fake_slack.calls_to("response_url")][-1]
+    assert "<@U0001> will talk it through with the customer" in redrawn["text"], redrawn["text"]
+    assert records(store)[0].rule.status != "retired"
