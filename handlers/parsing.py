@@ -94,6 +94,15 @@ def readable_markup(text: str) -> str:
     return _BRACKETED.sub(readable, text)
 
 
+def words_as_read(text: str) -> str:
+    """Text as Slack sends it (escaped, with its markup) as a person reads it in Slack, for a file read outside it
+    (the CSV export): `<@U0456|dana>` as @dana (@U0456 when Slack sent no name), `<#C0123|acme>` as #acme, a link
+    and `<!here>` as `readable_markup` reads them, unescaped; the person's own *bold* and _italic_ marks as typed."""
+    text = _PERSON.sub(lambda m: "@" + (m[2] or m[1]), text)
+    text = _CHANNEL_MARKUP.sub(lambda m: "#" + (m[2] or m[1]), text)
+    return unescape(readable_markup(text))
+
+
 _PERSON = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
 _CHANNEL_MARKUP = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^<>]*))?>")
 _LINK_MARKUP = re.compile(r"<((?:https?|mailto):[^<>|]*)(?:\|([^<>]*))?>")

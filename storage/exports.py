@@ -3,7 +3,8 @@
 Rows are read with `yield_per`, so an export of a million check-ins holds one batch in memory, and written
 with the csv module (RFC 4180 quoting: commas, quotes and newlines survive). Every cell that a spreadsheet
 would run as a formula — one starting with `=`, `+`, `-`, `@`, a tab or a carriage return — gets a leading
-apostrophe (OWASP's "CSV injection" advice); notes come back from Slack's `&lt;` `&gt;` `&amp;` escaping.
+apostrophe (OWASP's "CSV injection" advice); notes read as people read them in Slack (`@dana`, `#acme`, a link's
+label and address) and come back from Slack's `&lt;` `&gt;` `&amp;` escaping.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from domain.surveys import SURVEYS
+from handlers.parsing import words_as_read
 from storage.base import StoreBase
 from storage.models import CheckIn, Customer, SurveyResponse
 
@@ -101,14 +103,16 @@ def write_csv(
 
 
 def _text(value: str | None) -> str | None:
-    return unescape_slack(value) if value else value
+    """What was typed, as people read it in Slack: a spreadsheet shows `<@U0456|dana>` and `<https://…|the deal>`
+    as Slack's wire format, which nobody typed or read (handlers.parsing.words_as_read)."""
+    return words_as_read(value) if value else value
 
 
 def _answer_text(value: Any) -> Any:
     if isinstance(value, str):
-        return unescape_slack(value)
+        return words_as_read(value)
     if isinstance(value, list):
-        return [unescape_slack(v) if isinstance(v, str) else v for v in value]
+        return [words_as_read(v) if isinstance(v, str) else v for v in value]
     return value
 
 

@@ -19,6 +19,7 @@ from schedules.sender import send_due_nudges
 from schedules.slack_http import UPLOAD_ATTEMPTS
 from storage.store import Store
 from tests.e2e.test_digest import seed
+from tests.e2e.test_export import read_csv
 from tests.e2e.test_export import seed as seed_export
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -150,3 +151,33 @@ def test_a_digest_chart_whose_answer_never_came_is_apologised_for_only_when_it_i
 
 
 SLACKS_TROUBLE = "Slack had a problem on its side just now. Ask again with `/partner digest mine` in a moment."
+
+
+def test_an_exported_note_reads_mentions_channels_and_links_as_people_read_them_in_slack(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """A CS lead opens the export in a spreadsheet: the note typed as "met @sam in #general re the deal" read
+    `met <@U0002|sam> in <#C0001|general> re <https://acme.example/deal|the deal>`, Slack's wire format, which nobody
+    typed or sees in Slack. Now it reads as Slack shows it; the typed `<3` and `&`, *bold* and a formula stay as
+    they were made safe before."""
+    ok = slack.command("add Acme Corp").json()["text"]
+    assert "Added" in ok, ok
+    typed = (
+        "checkin acme green met <@U0002|sam> and <@U0001> in <#C0001|general> re <https://acme.example/deal|the deal>"
+        " on <https://acme.example|acme.example> &amp; *all* &lt;3 <!here>"
+    )
+    assert "Logged" in slack.command(typed).json()["text"]
+    assert "will be in your DM" in slack.command("export acme").json()["text"]
+    assert wait_after_ack()
+    (checkins,) = [f for f in completed_files(fake_slack) if f["filename"].startswith("partner-checkins-")]
+    (row,) = read_csv(checkins["bytes"])
+    assert row["note"] == (
+        "met @sam and @U0001 in #general re the deal (https://acme.example/deal) on acme.example "
+        "(https://acme.example) & *all* <3 @here"  # as "Log as check-in" reads a link: label and address
+    ), row["note"]
+    assert "Logged" in slack.command("checkin acme green <@U0002|sam> called").json()["text"]
+    assert "will be in your DM" in slack.command("export acme").json()["text"]
+    assert wait_after_ack()
+    exports = [f for f in completed_files(fake_slack) if f["filename"].startswith("partner-checkins-")]
+    latest = max(exports, key=lambda f: str(f["id"]))
+    assert read_csv(latest["bytes"])[-1]["note"] == "'@sam called"  # a spreadsheet would run "@…" as a formula
