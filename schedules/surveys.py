@@ -131,7 +131,11 @@ def render_survey_prompt(nudge: Nudge, store: Store, now: datetime) -> Message |
         return Skip("the customer is paused", status="cancelled")
     if survey not in SURVEY_NAMES or survey == "customer_view":
         return Skip("unknown survey", status="cancelled")
-    owner = nudge.recipient_id or customer.owner_id
+    # The customer's owner when it goes out (handed on while Slack was down: the new owner, whose Home counts it),
+    # as the escalation and the health-drop alert ask; once sent, whom it went to.
+    owner = (
+        nudge.recipient_id or customer.owner_id if nudge.status == "sent" else customer.owner_id or nudge.recipient_id
+    )
     if not owner:
         return Skip("no owner", status="cancelled")
     if nudge.status != "sent":

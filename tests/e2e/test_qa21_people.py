@@ -3,7 +3,8 @@ Signed requests to the real app, ticks with an injected now, every message read 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -139,3 +140,106 @@ def test_an_owner_typed_as_a_full_name_nobody_has_is_named_back_whole(slack: Sla
     reply = ephemeral(slack.command("add Acme Corp @Dana Scully"))  # Dana is "dana", not "Dana Scully"
     assert reply.startswith("I can't find '@Dana Scully'"), reply
     assert store.customer_by_name(team_id=TEAM_ID, name="Acme Corp") is None
+
+
+# --------------------------------------------------------------------------- a customer changing hands mid-story
+
+
+def test_a_survey_prompt_waiting_for_slack_when_the_customer_changes_hands_asks_the_new_owner(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock, bot: BotServer
+) -> None:
+    """Acme's monthly 'rate our level' prompt came due while Slack was down; before it went out Dana handed Acme to
+    Sam. Sam's Home counts it among *surveys waiting* (Home reads the customer's owner), yet the prompt went to Dana,
+    who no longer owns Acme, as the escalation and the health-drop alert never do: they ask the owner when they go."""
+    clock.set(ny(2026, 11, 25, 10))
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    bot.settle()
+    due = ny(2026, 12, 25, 10)  # a month after it was added, 10:00 its time
+    fake_slack.fail_next("chat.postMessage", status=503, times=5)
+    tick(store, settings, due)
+    clock.set(due + timedelta(minutes=5))
+    assert "<@U0001> → <@U0002>" in ephemeral(slack.command("edit acme <@U0002|sam>"))
+    bot.settle()
+    for minutes in (10, 20, 90):
+        tick(store, settings, due + timedelta(minutes=minutes))
+    asked = [
+        (c.params["channel"], c.params["text"])
+        for c in fake_slack.calls_to("chat.postMessage")
+        if c.ok and "*relationship level* of *Acme Corp*" in c.params["text"]
+    ]
+    # One DM to Sam, with the news that Acme is theirs now (an owner's DMs due at once come together).
+    assert asked == [
+        (
+            "U0002",
+            "2 things need you now: the *relationship level* of *Acme Corp* to fill in; <@U0001> made you the owner "
+            "of *Acme Corp*",
+        )
+    ], asked
+
+
+# --------------------------------------------------------------------------- the customer's own view
+
+
+class TheirOwnSlack(SlackRequests):
+    """A person of another organisation in the shared channel whose payloads name their own workspace as `team` (as
+    Slack sends a form opened in a Slack Connect channel); the view says whose app it is (`app_installed_team_id`)."""
+
+    def __init__(self, *args: Any, their_team: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.their_team = their_team
+
+    def _team(self) -> dict[str, Any]:
+        return {"id": self.their_team, "domain": self.their_team.lower()}
+
+    def _user(self, user_id: str, user_name: str) -> dict[str, Any]:
+        return {**super()._user(user_id, user_name), "team_id": self.their_team}
+
+    def default_view(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().default_view(**kwargs), "team_id": self.their_team}
+
+
+def test_the_customers_view_answered_by_people_of_two_organisations_and_a_guest_counts_each_person_once(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
+    """Acme's channel is shared with Acme (T0CUST) and its agency (T0AGENCY), and a guest of ours from Acme reads it
+    too. Each answers the ask's form — one of them twice — with payloads naming their own workspace: every answer is
+    the customer's view (never ours: our level stays ours), each person counted once, the latest answer theirs."""
+    from handlers.ids import OPEN_CUSTOMER_VIEW
+    from tests.e2e.test_surveys import opened, shared_customer, submit
+
+    customer = shared_customer(slack, fake_slack, store)
+    fake_slack.add_user("U0GUEST", name="gil", is_restricted=True)
+    assert slack.command("survey acme level").status == 200
+    assert submit(slack, opened(fake_slack), {"level": "partner"}, view_id="VOURS").status == 200
+    assert "Asked" in slack.command("ask acme", channel_id="C0SHARED").json()["text"]
+    acme = TheirOwnSlack(slack.base_url, signing_secret=slack.signing_secret, team_id=TEAM_ID, their_team="T0CUST")
+    agency = TheirOwnSlack(slack.base_url, signing_secret=slack.signing_secret, team_id=TEAM_ID, their_team="T0AGENCY")
+    answers = [
+        (acme, "U0EXT1", "supplier"),
+        (agency, "U0AGY1", "supplier_of_choice"),
+        (slack, "U0GUEST", "supplier"),
+        (acme, "U0EXT1", "supplier_of_choice"),  # Acme's person thinks again
+    ]
+    for n, (who, user_id, level) in enumerate(answers):
+        clock.advance(hours=2)
+        click = who.block_action(OPEN_CUSTOMER_VIEW, value=str(customer.id), user_id=user_id, channel_id="C0SHARED")
+        assert click.status == 200, click.text
+        form = opened(fake_slack)
+        assert json.loads(form["private_metadata"])["survey"] == "customer_view", form
+        reply = submit(
+            who, form, {"level": level, "start_doing": "", "keep_doing": ""}, view_id=f"V{n}", user_id=user_id
+        )
+        assert reply.status == 200 and reply.json()["response_action"] == "update", reply.text
+        bot.settle()
+    theirs = store.survey_responses(team_id=TEAM_ID, survey="customer_view")
+    assert sorted((r.respondent_id, r.external) for r in theirs) == [
+        ("U0AGY1", True),
+        ("U0EXT1", True),
+        ("U0EXT1", True),
+        ("U0GUEST", True),
+    ]
+    assert [r.respondent_id for r in store.survey_responses(team_id=TEAM_ID, survey="level")] == ["U0001"]
+    status = json.dumps(slack.command("status acme").json(), ensure_ascii=False)
+    assert "latest of 3 people — 1 says Supplier)" in status, status
+    fresh = store.customer(team_id=TEAM_ID, customer_id=customer.id or 0)
+    assert fresh is not None and fresh.tier == "partner"  # our own level: theirs never sets our tier
