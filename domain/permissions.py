@@ -58,14 +58,27 @@ def workspace_refusal(action: str, *, partner_admins: Collection[str]) -> str:
     return f"You can't {action}: it's a setting for the whole workspace, so only {who} can. Ask one of them."
 
 
-def refusal(action: str, *, customer_name: str, owner_id: str | None, partner_admins: Collection[str]) -> str:
+def refusal(
+    action: str,
+    *,
+    customer_name: str,
+    owner_id: str | None,
+    partner_admins: Collection[str],
+    owner_gone: bool = False,
+) -> str:
     """Why a change was refused and who can make it, e.g. for action "archive"; `customer_name` as mrkdwn shows it
-    (domain.mrkdwn.mrkdwn_name)."""
-    who = [f"its owner <@{owner_id}>"] if owner_id else []
+    (domain.mrkdwn.mrkdwn_name). `owner_gone`: Slack says the owner is deactivated, so they are nobody to ask: the
+    admins are, to pick another owner."""
+    who = [f"its owner <@{owner_id}>"] if owner_id and not owner_gone else []
     who.append("workspace admins")
     if partner_admins:
         who.append("Partner admins (" + ", ".join(f"<@{a}>" for a in sorted(partner_admins)) + ")")
     listed = ", ".join(who[:-1]) + " or " + who[-1] if len(who) > 1 else who[0]
+    if owner_gone and owner_id:
+        return (
+            f"You can't {action} *{customer_name}*: its owner <@{owner_id}> was deactivated in Slack, so only "
+            f"{listed} can. Ask one of them to pick another owner — anyone can still log check-ins on it."
+        )
     return (
         f"You can't {action} *{customer_name}*: only {listed} can. "
         "Ask one of them — anyone can still log check-ins on it."

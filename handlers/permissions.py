@@ -89,8 +89,21 @@ def require_change(client: WebClient, settings: Settings, *, user_id: str, custo
                 customer_name=mrkdwn_name(customer.name),
                 owner_id=customer.owner_id,
                 partner_admins=settings.admins,
+                owner_gone=_deactivated(client, customer.owner_id),
             )
         )
+
+
+def _deactivated(client: WebClient, user_id: str | None) -> bool:
+    """Whether Slack says `user_id` is deactivated (asked on a refusal only: "ask its owner" must not send anyone to
+    someone who left). Slack unable to say: not known to be."""
+    if not user_id:
+        return False
+    try:
+        return bool(slack_user(_quick(client), user_id).get("deleted"))
+    except (SlackApiError, OSError):
+        logger.info("users.info failed for owner %s; the refusal names them", user_id, exc_info=True)
+        return False
 
 
 def require_workspace_admin(client: WebClient, settings: Settings, *, user_id: str, action: str) -> None:

@@ -106,6 +106,36 @@ def test_a_boundary_escalation_for_an_owner_who_left_goes_to_the_team_not_to_the
     assert [n.status for n in escalations(store)] == ["sent"]
 
 
+def test_a_colleague_refused_a_change_is_not_sent_to_ask_an_owner_who_left(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
+    """Dana left; Partner told Acme's channel to pick another owner. Lee, a colleague (no admin), tries: the refusal
+    said "only its owner <@Dana> or workspace admins can. Ask one of them" — sending Lee to someone who is gone. It
+    says Dana was deactivated and to ask an admin to pick another owner; nothing changes. While Dana was here, the
+    refusal names Dana as before."""
+    clock.set(ny(2026, 11, 25, 10))
+    fake_slack.add_user("U0003", name="lee", tz="America/New_York")
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    bot.settle()
+    asked_dana = ephemeral(slack.command("edit acme tz=Europe/Berlin", user_id="U0003", user_name="lee"))
+    assert asked_dana == (
+        "You can't edit *Acme Corp*: only its owner <@U0001> or workspace admins can. Ask one of them — anyone can "
+        "still log check-ins on it."
+    )
+    fake_slack.users["U0001"]["deleted"] = True
+    gone = {"type": "user_change", "user": {"id": "U0001", "team_id": TEAM_ID, "name": "dana", "deleted": True}}
+    assert slack.event(gone).status == 200
+    bot.settle()
+    for command in ("edit acme <@U0003|lee>", 'boundary acme add "Replies within a day"'):
+        reply = ephemeral(slack.command(command, user_id="U0003", user_name="lee"))
+        assert (
+            "its owner <@U0001> was deactivated in Slack, so only workspace admins can. Ask one of them to pick "
+            "another owner — anyone can still log check-ins on it." in reply
+        ), reply
+    found = store.customer_by_name(team_id=TEAM_ID, name="Acme Corp")
+    assert found is not None and found.owner_id == "U0001"
+
+
 # --------------------------------------------------------------------------- an owner typed as their full name
 
 
