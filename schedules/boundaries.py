@@ -548,8 +548,7 @@ def render_suggestion(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
         if is_quiet(customer, now):
             return Skip("customer paused or snoozed")
     held = next((r for r in records if r.id == nudge.payload.get("held_id")), None)
-    message = suggestion_blocks(customer, held, proposed, policy)
-    return Message(text=message["text"], blocks=message["blocks"], user=_decider(nudge, customer))
+    return _to_decider(nudge, customer, suggestion_blocks(customer, held, proposed, policy), store, now)
 
 
 def render_escalation(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
@@ -562,16 +561,21 @@ def render_escalation(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
         return Skip(f"the boundary is {record.rule.status} now")
     policy = policy_from(nudge.payload)
     message = escalation_blocks(customer, record, now, policy, customer_calendar(customer))
+    return _to_decider(nudge, customer, message, store, now)
+
+
+def _to_decider(
+    nudge: Nudge, customer: Customer, message: dict[str, Any], store: Store, now: datetime
+) -> Message | Skip:
+    """The message in the decider's DM; for an owner Slack said is deactivated (nobody reads their DMs), the team
+    decides in its own channel, as it hears of a health fall there, the message saying why."""
     decider = _decider(nudge, customer)
-    # Nobody reads a deactivated owner's DMs: the team decides in its own channel, as it hears of a health fall.
-    instead = (
-        instead_of_gone_owner(store, customer, now) if nudge.status != "sent" and decider == customer.owner_id else None
-    )
+    mine = nudge.status != "sent" and decider is not None and decider == customer.owner_id
+    instead = instead_of_gone_owner(store, customer, now) if mine else None
     if isinstance(instead, Skip):
         return instead
     if instead is not None and decider is not None:
-        head = message["blocks"][0]["text"]
-        head["text"] += f"\n:warning: {owner_gone_text(decider, customer.name)}"
+        message["blocks"][0]["text"]["text"] += f"\n:warning: {owner_gone_text(decider, customer.name)}"
         return Message(text=message["text"], blocks=message["blocks"], channel=instead)
     return Message(text=message["text"], blocks=message["blocks"], user=decider)
 

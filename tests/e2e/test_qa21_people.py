@@ -106,6 +106,32 @@ def test_a_boundary_escalation_for_an_owner_who_left_goes_to_the_team_not_to_the
     assert [n.status for n in escalations(store)] == ["sent"]
 
 
+def test_the_next_agreements_suggestion_for_an_owner_who_left_goes_to_the_customers_channel(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock, bot: BotServer
+) -> None:
+    """The first agreement held; Partner suggests the next one, with its Activate button, to the owner. Dana had
+    left: the suggestion went to her DM, read by nobody. It goes to Acme's channel, saying why, as the escalation
+    does."""
+    clock.set(ny(2026, 11, 25, 10))
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    ephemeral(slack.command(f'boundary acme add "{AGREEMENT}" kind=response_time value=1d'))
+    ephemeral(slack.command('boundary acme add "Requests go in #acme-partners, not DMs"'))
+    ephemeral(slack.command("boundary acme activate 1"))
+    bot.settle()
+    fake_slack.users["U0001"]["deleted"] = True
+    gone = {"type": "user_change", "user": {"id": "U0001", "team_id": TEAM_ID, "name": "dana", "deleted": True}}
+    assert slack.event(gone).status == 200
+    bot.settle()
+    clock.advance(minutes=5)
+    ephemeral(slack.command("boundary acme held 1", user_id="U0002", user_name="sam"))  # Sam is an admin
+    for minutes in (1, 2):
+        tick(store, settings, clock.advance(minutes=minutes))
+    assert not [p for p in posts_to(fake_slack, "U0001") if "Ready to introduce" in p["text"]]
+    (post,) = [p for p in posts_to(fake_slack, "C0ACME") if "Ready to introduce" in p["text"]]
+    assert post["blocks"][0]["text"]["text"].endswith(f"\n:warning: {GONE}"), post["blocks"][0]
+    assert post["blocks"][0]["accessory"]["text"]["text"] == "Activate"
+
+
 def test_a_colleague_refused_a_change_is_not_sent_to_ask_an_owner_who_left(
     slack: SlackRequests, fake_slack: FakeSlack, store: Store, clock: FakeClock, bot: BotServer
 ) -> None:
