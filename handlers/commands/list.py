@@ -57,6 +57,8 @@ def _tier(typed: str) -> str:
 
 # `tier=supplier of choice` typed with spaces, or quoted as `tier="supplier of choice"`: one token.
 _SPACED_TIER = re.compile(r"""\btier=["“]?(supplier[\s_-]+of[\s_-]+choice)["”]?""", re.IGNORECASE)
+# `at risk` as two words, as it is said (`at-risk` is the one word the usage shows)
+_SPACED_AT_RISK = re.compile(r"\bat\s+risk\b", re.IGNORECASE)
 
 
 def parse_list_args(text: str) -> ListFilter:
@@ -69,9 +71,12 @@ def parse_list_args(text: str) -> ListFilter:
         if first.casefold() != token.casefold():
             raise UserError(f"'{first}' and '{token}' can't both be given: pick one. Usage: `{USAGE}`")
 
-    for token in tokenize(_SPACED_TIER.sub("tier=supplier_of_choice", text or "")):
+    text = _SPACED_AT_RISK.sub("at-risk", _SPACED_TIER.sub("tier=supplier_of_choice", text or ""))
+    for token in tokenize(text):
         word = token.lower()
         pair = parse_key_value(token)
+        if word in ("customers", "customer"):  # `list my customers`, `list customers at risk`: said as a sentence
+            continue
         if word in ("mine", "my"):
             once("whose", "mine")
             mine = True

@@ -81,7 +81,7 @@ def _help(call: CommandCall) -> Reply:
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("help", "/partner help [command]", "Show this list, or how to use one command.", _help),
-    Subcommand("add", ADD_USAGE, "Add a customer, with its channel and owner.", add, aliases=("new",)),
+    Subcommand("add", ADD_USAGE, "Add a customer, with its channel and owner.", add, aliases=("new", "create")),
     Subcommand(
         "list",
         LIST_USAGE,
