@@ -243,12 +243,16 @@ def _user_id(token: str, usage: str, names: PlainNames | None = None, after: Seq
 
 # How many words after a plain @name may be its full name ("@Mary Ann de la Cruz").
 MAX_NAME_WORDS = 4
+# A cadence or a switch typed after the owner without its key (`@dana daily`): a setting mistyped, not a surname.
+_SETTING_WORDS = ("daily", "weekly", "biweekly", "monthly", "every", "on", "off")
 
 
 def _plain_word(token: str) -> bool:
-    """A word that is no setting, channel, person or Slack entity: after a plain @name, part of a full name."""
+    """A word that is no setting, channel, person or Slack entity: after a plain @name, part of a full name. A
+    setting's name (`tz Europe/Berlin`, `tz: …`: its `=` forgotten) is not: that mistake is named as before."""
     return (
-        parse_key_value(token) is None
+        token.lower().removesuffix(":") not in (*SETTING_KEYS, *_SETTING_WORDS)
+        and parse_key_value(token) is None
         and parse_channel(token) is None
         and parse_user(token) is None
         and parse_special(token) is None

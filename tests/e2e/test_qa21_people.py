@@ -196,6 +196,10 @@ def test_an_owner_typed_as_a_full_name_nobody_has_is_named_back_whole(slack: Sla
     reply = ephemeral(slack.command("add Acme Corp @Dana Scully"))  # Dana is "dana", not "Dana Scully"
     assert reply.startswith("I can't find '@Dana Scully'"), reply
     assert store.customer_by_name(team_id=TEAM_ID, name="Acme Corp") is None
+    # A setting typed without its `=` after the owner is no part of their name: named as it was.
+    reply = ephemeral(slack.command("add Acme Corp @dana tz Europe/Berlin"))
+    assert reply.startswith("I didn't understand 'tz' after the name."), reply
+    assert store.customer_by_name(team_id=TEAM_ID, name="Acme Corp") is None
 
 
 # --------------------------------------------------------------------------- a customer changing hands mid-story
