@@ -315,7 +315,9 @@ def save_draft(
         return
     raw = answers_from_state(survey, view.get("state", {}).get("values", {}))
     answers = {key: value for key, value in raw.items() if value not in (None, "")}
-    if not answers:
+    if not answers or raw == opened_with(survey, view):
+        # Nothing typed: a profile form opens filled in from the saved profile, and kept as a draft it would later
+        # open in place of a newer profile, whose changes a save would undo.
         return
     store.save_survey_draft(
         team_id=app_team_id(context, body),
@@ -325,3 +327,15 @@ def save_draft(
         answers=answers,
         now=clock(),
     )
+
+
+def opened_with(survey: Survey, view: dict[str, Any]) -> dict[str, str | None]:
+    """Each question's answer as the form opened (its input's initial value or option), as answers_from_state reads
+    the answers sent."""
+    initial: dict[str, str | None] = {q.key: None for q in survey.questions()}
+    for block in view.get("blocks") or []:
+        element = block.get("element") or {}
+        if block.get("block_id") in initial:
+            value = element.get("initial_value") or (element.get("initial_option") or {}).get("value")
+            initial[block["block_id"]] = value or None
+    return initial

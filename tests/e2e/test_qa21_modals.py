@@ -7,6 +7,7 @@ had some trouble connecting"); and the form stays open, so nothing typed is lost
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from handlers.ids import (
     NUDGE_SNOOZE_UNTIL,
     OPEN_CHECKIN,
     OPEN_SURVEY,
+    SURVEY_ANSWER,
 )
 from storage.boundaries import DECISION_EVENT
 from storage.store import Store
@@ -307,3 +309,66 @@ def test_an_escalation_answered_by_a_second_person_still_says_who_decided_it(
     redrawn = [c.params for c in fake_slack.calls_to("response_url")][-1]
     assert "<@U0001> will talk it through with the customer" in redrawn["text"], redrawn["text"]
     assert records(store)[0].rule.status != "retired"
+
+
+def opened_state(view: dict[str, Any]) -> dict[str, Any]:
+    """A form's state.values as Slack sends them when it is closed untouched: each input's initial value."""
+    values: dict[str, Any] = {}
+    for block in view["blocks"]:
+        element = block.get("element") or {}
+        if block.get("type") != "input":
+            continue
+        if element["type"] == "plain_text_input":
+            values[block["block_id"]] = {
+                element["action_id"]: {"type": element["type"], "value": element.get("initial_value")}
+            }
+        else:
+            chosen = element.get("initial_option")
+            values[block["block_id"]] = {element["action_id"]: {"type": element["type"], "selected_option": chosen}}
+    return values
+
+
+def test_the_profile_form_closed_untouched_does_not_later_open_in_place_of_a_newer_profile(
+    bot: BotServer,
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    long_customer: int,  # noqa: F811
+) -> None:
+    """Dana opened Edit profile (filled in from the saved profile) and closed it without typing; Lee then saved a new
+    profile. Dana's next Edit profile opened with her "unsent answers" (the old profile) instead of Lee's, so saving
+    one changed field put the old profile back over Lee's."""
+    profile = SURVEYS["profile"]
+    first = {q.key: f"Old answer {n}" for n, q in enumerate(profile.questions())}
+    assert slack.block_action(OPEN_SURVEY, value=f"profile:{long_customer}").status == 200
+    assert submit(slack, last_view(fake_slack), state(profile, first)).status == 200
+    assert slack.block_action(OPEN_SURVEY, value=f"profile:{long_customer}").status == 200
+    untouched = last_view(fake_slack)
+    closed = slack.view_closed(
+        untouched["callback_id"],
+        private_metadata=untouched["private_metadata"],
+        view_id=untouched["id"],
+        view_fields={"blocks": untouched["blocks"], "state": {"values": opened_state(untouched)}},
+    )
+    assert closed.status == 200
+    newer = {q.key: f"Lee's answer {n}" for n, q in enumerate(profile.questions())}
+    assert slack.block_action(OPEN_SURVEY, value=f"profile:{long_customer}", user_id="U0002").status == 200
+    assert submit(slack, last_view(fake_slack), state(profile, newer), user_id="U0002").status == 200
+    bot.settle()
+    assert slack.block_action(OPEN_SURVEY, value=f"profile:{long_customer}").status == 200
+    reopened = json.dumps(last_view(fake_slack)["blocks"])
+    assert "Lee's answer 0" in reopened and "Old answer 0" not in reopened
+    assert "unsent answers" not in reopened
+    # Something typed before closing is kept, as before.
+    typed = opened_state(last_view(fake_slack))
+    key = profile.questions()[0].key
+    typed[key] = {SURVEY_ANSWER: {"type": "plain_text_input", "value": "Dana's own words"}}
+    reopened_view = last_view(fake_slack)
+    slack.view_closed(
+        reopened_view["callback_id"],
+        private_metadata=reopened_view["private_metadata"],
+        view_id=reopened_view["id"],
+        view_fields={"blocks": reopened_view["blocks"], "state": {"values": typed}},
+    )
+    assert slack.block_action(OPEN_SURVEY, value=f"profile:{long_customer}").status == 200
+    assert "Dana's own words" in json.dumps(last_view(fake_slack)["blocks"])
