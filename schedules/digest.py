@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from time import time as epoch_seconds  # Slack's clock, which dates a shared file
 from typing import Any
 from urllib.error import HTTPError
 from zoneinfo import ZoneInfo
@@ -38,7 +39,7 @@ from handlers.permissions import WhoUnknown
 from schedules.chart import HealthLine, biggest_movers, chart_key, health_chart, week_starts
 from schedules.sender import Message, Skip, register
 from schedules.sharing import GUEST_CALLS_NOW, Calls, LookUpUnfinished, impatient, look_up
-from schedules.slack_http import TRANSIENT, files_upload_v2
+from schedules.slack_http import TRANSIENT, answer_lost, file_shared_in, files_upload_v2
 from storage.home import DIGEST_CHOSEN_BY, DIGEST_SET_AT
 from storage.models import Customer, Nudge, Workspace
 from storage.store import Store
@@ -602,12 +603,15 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
                 continue
             tz = str(nudge.payload.get("tz") or digest_tz(workspace, "UTC"))
             as_of = within_its_week(nudge, nudge.sent_at or now, tz)
+            slack: WebClient | None = None
+            started = epoch_seconds()
             try:
                 png, names = digest_chart(store=store, team_id=nudge.team_id, now=as_of, tz=tz)
                 if not names and not store.dashboard_customers(team_id=nudge.team_id):
                     continue  # the digest said "No customers yet": an empty chart would say nothing more
+                slack = client_for(client, nudge.team_id)
                 upload_chart(
-                    client=client_for(client, nudge.team_id),
+                    client=slack,
                     channel=nudge.channel_id,
                     png=png,
                     now=as_of,
@@ -619,7 +623,13 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
                 logger.warning("digest chart for %s not uploaded: %s", nudge.team_id, e)
             except (SlackApiError, SlackRequestError, OSError) as e:  # OSError, a timeout: the next charts still go out
                 reason = e.response.get("error") if isinstance(e, SlackApiError) else e
-                if never_shared(e):  # a later tick tries again: Slack's hiccup no longer costs the week's chart
+                # A timeout (Slack's answer lost) may come before anything was shared: the channel says whether it was.
+                unshared = (
+                    slack is not None
+                    and answer_lost(e)
+                    and file_shared_in(slack, nudge.channel_id, chart_filename(as_of, tz), started) is False
+                )
+                if never_shared(e) or unshared:  # a later tick tries again: Slack's hiccup no longer costs the chart
                     store.unplan_nudge(team_id=nudge.team_id, kind=DIGEST_CHART, subject="team", due_key=nudge.due_key)
                     logger.warning("digest chart for %s not uploaded yet, next tick retries: %s", nudge.team_id, reason)
                 else:  # at most once: it may have been shared, so it is logged, not retried into a possible duplicate

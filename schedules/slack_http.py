@@ -22,6 +22,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -37,6 +38,8 @@ from urllib.request import Request
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web import SlackResponse
+
+logger = logging.getLogger(__name__)
 
 # slack-sdk retries the API methods (429, 5xx, dropped connections) but not the POST of a file's bytes to the upload
 # URL `files.getUploadURLExternal` handed out: a file server hiccup there is tried again with new upload URLs, up to
@@ -104,6 +107,26 @@ def answer_lost(error: BaseException) -> bool:
     OSError while connecting or sending is a URLError (nothing reached Slack: slack-sdk retries those); one while
     waiting for the answer comes as it is. An error answer (SlackApiError: 429, 5xx, ok=false) is sure too."""
     return isinstance(error, OSError) and not isinstance(error, URLError)
+
+
+# How far Slack's clock (a shared file's `created`) may be behind ours when looking for a file shared just now.
+CLOCK_SLACK = 60
+
+
+def file_shared_in(client: WebClient, channel: str, filename: str, since: float) -> bool | None:
+    """Whether a file named `filename` was shared in `channel` since `since` (epoch seconds), read from the channel's
+    latest messages: asked after an upload whose answer never came (Slack may have shared it all the same). None
+    when Slack cannot say."""
+    try:
+        messages = client.conversations_history(channel=channel, limit=20).get("messages") or []
+    except (SlackApiError, OSError) as e:
+        logger.info("could not look for %s in %s after a lost answer: %r", filename, channel, e)
+        return None
+    return any(
+        f.get("name") == filename and float(f.get("created") or 0) >= since - CLOCK_SLACK
+        for message in messages
+        for f in message.get("files") or []
+    )
 
 
 # The longest Retry-After a scheduled tick waits out in place (bot.app's rate-limit retry handler reads this). A

@@ -29,7 +29,14 @@ from handlers.commands.lookup import find_customer
 from handlers.followups import answer_command, command_responder
 from handlers.parsing import QUOTE_OPENERS, parse_key_value, tokenize
 from handlers.permissions import require_full_member
-from schedules.slack_http import TEAM_ACCESS_REVOKED, TOKEN_REFUSED, TRANSIENT, answer_lost, files_upload_v2
+from schedules.slack_http import (
+    TEAM_ACCESS_REVOKED,
+    TOKEN_REFUSED,
+    TRANSIENT,
+    answer_lost,
+    file_shared_in,
+    files_upload_v2,
+)
 from storage.exports import ENCODING
 from storage.models import Customer
 from storage.store import Store
@@ -251,26 +258,13 @@ def open_dm(client: WebClient, user_id: str) -> str:
     return str(client.conversations_open(users=user_id)["channel"]["id"])
 
 
-# How far Slack's clock (a shared file's `created`) may be behind ours when looking for a file shared just now.
-CLOCK_SLACK = 60
-
-
 def shared_after_all(error: Exception, client: WebClient, channel: str | None, filename: str, since: float) -> bool:
     """Whether a file whose upload's answer never came (a timeout: Slack may have shared it all the same) is in
     `channel`, shared since `since` (epoch seconds): then the person has it, and an apology under it ("could not
     be sent… ask again") would be wrong and asking again would send it twice. False when Slack cannot say."""
     if channel is None or not answer_lost(error):
         return False
-    try:
-        messages = client.conversations_history(channel=channel, limit=20).get("messages") or []
-    except (SlackApiError, OSError) as e:
-        logger.info("could not look for %s in %s after a lost answer: %r", filename, channel, e)
-        return False
-    return any(
-        f.get("name") == filename and float(f.get("created") or 0) >= since - CLOCK_SLACK
-        for message in messages
-        for f in message.get("files") or []
-    )
+    return file_shared_in(client, channel, filename, since) is True
 
 
 def send_export(

@@ -181,3 +181,26 @@ def test_an_exported_note_reads_mentions_channels_and_links_as_people_read_them_
     exports = [f for f in completed_files(fake_slack) if f["filename"].startswith("partner-checkins-")]
     latest = max(exports, key=lambda f: str(f["id"]))
     assert read_csv(latest["bytes"])[-1]["note"] == "'@sam called"  # a spreadsheet would run "@…" as a formula
+
+
+@pytest.mark.parametrize("lost_at", ["files.getUploadURLExternal", "files.completeUploadExternal"])
+def test_a_weekly_chart_whose_answer_never_came_goes_out_once_at_the_next_tick_unless_slack_shared_it(
+    store: Store, fake_slack: FakeSlack, settings: Settings, lost_at: str
+) -> None:
+    """Slack slow to answer the chart's upload (a timeout): the chart was never tried again, whatever step it was,
+    as Slack might have shared it — so a timeout asking for the upload URL, before anything could be shared, cost
+    the channel the week's chart. Partner now looks in the channel: not there, the next tick uploads it; there
+    (the last step's answer lost after Slack shared it), never again."""
+    store.ensure_workspace(team_id=TEAM_ID, now=MONDAY_9 - timedelta(days=30))
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0001", now=MONDAY_9 - timedelta(days=30))
+    seed(store, MONDAY_9)
+    client = make_client(settings, timeout=1)
+    now = MONDAY_9 + timedelta(minutes=1)
+    assert plan_digests(store=store, client=client, now=now, settings=settings) == 1
+    assert send_due_nudges(store=store, client=client, now=now) == 1
+    fake_slack.fail_next(lost_at, delay=1.5, answered_late=True)
+    assert send_digest_charts(store=store, client=client, now=now) == 0
+    later = [send_digest_charts(store=store, client=client, now=now + timedelta(minutes=m)) for m in (1, 2)]
+    shared = [f for f in completed_files(fake_slack) if f["channel_id"] == "C0001"]
+    assert len(shared) == 1, shared  # the week's chart, once
+    assert later == ([1, 0] if lost_at == "files.getUploadURLExternal" else [0, 0])
