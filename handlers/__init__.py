@@ -1,6 +1,11 @@
 """Bolt listeners, one folder per Slack surface; each folder's register(app) only wires names to functions."""
 
-from slack_bolt import App
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # `handlers.parsing` (read by storage's CSV export and the CLI) must not load Bolt with this package
+    from slack_bolt import App
 
 
 def register_listeners(app: App) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import given
@@ -84,3 +86,10 @@ def test_any_text_round_trips_exactly_as_its_safe_cell(values: list[str]) -> Non
     (_header, row) = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
     assert row == [csv_cell(v) for v in values]
     assert all(not cell.startswith(FORMULA_LEADS) for cell in row)
+
+
+def test_the_export_reads_slack_markup_without_loading_bolt() -> None:
+    """`partner-bot export` (cron, no Slack) reads notes through handlers.parsing: the package must not pull Bolt in."""
+    probe = "import sys, storage.exports; print(sorted(m for m in sys.modules if m.startswith('slack_bolt')))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
