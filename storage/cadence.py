@@ -514,8 +514,10 @@ class CadenceQueries(StoreBase):
         reason: str | None,
         actor_id: str | None,
         now: datetime,
+        request_key: str | None = None,
     ) -> Customer:
-        """No nudges for the customer before `until` (None: snooze lifted)."""
+        """No nudges for the customer before `until` (None: snooze lifted). `request_key` (a form's) is kept in the
+        event, so the same form sent again is known (snoozed_by)."""
         if until is not None:
             with self.session() as session:
                 latest = session.exec(
@@ -535,7 +537,11 @@ class CadenceQueries(StoreBase):
             now=now,
             kind="snoozed" if until else "unsnoozed",
             values={"snoozed_until": until, "snooze_reason": reason if until else None},
-            detail={"until": until.isoformat() if until else None, "reason": reason},
+            detail={
+                "until": until.isoformat() if until else None,
+                "reason": reason,
+                **({"request": request_key} if request_key else {}),
+            },
         )
 
     def set_paused(

@@ -59,6 +59,13 @@ def submit_snooze(
     if customer is None or customer.id is None:
         ack(response_action="errors", errors={"for": "That customer no longer exists."})
         return
+    request_key = f"view:{view['id']}"
+    snoozes = store.customer_events_of_kind(team_id=team_id, customer_id=customer.id, kind="snoozed")
+    if any(e.detail.get("request") == request_key for e in snoozes[-5:]):
+        # This very form sent again (Snooze clicked twice, or again after a slow answer): snoozed once, not again
+        # from a later moment, with a second entry in the history.
+        ack()
+        return
     if customer.archived_at is not None:  # kept with its history: say how to bring it back, as the nudge's buttons do
         archived = (
             f"{customer.name} is archived, so it gets no nudges. Bring it back with /partner restore "
@@ -105,7 +112,13 @@ def submit_snooze(
         return
     user_id = body["user"]["id"]
     store.set_snooze(
-        team_id=team_id, customer_id=customer.id, until=until, reason=reason or None, actor_id=user_id, now=now
+        team_id=team_id,
+        customer_id=customer.id,
+        until=until,
+        reason=reason or None,
+        actor_id=user_id,
+        now=now,
+        request_key=request_key,
     )
     request_home_refresh(context, team_id, [customer.owner_id, user_id])
     nudge_id = metadata_row_id(meta.get("nudge_id"))

@@ -15,7 +15,7 @@ import pytest
 
 from bot.settings import Settings
 from domain.surveys import SURVEYS
-from handlers.blocks.nudges import SNOOZE_UNTIL_DATE
+from handlers.blocks.nudges import SNOOZE_ONE_DAY, SNOOZE_UNTIL_DATE
 from handlers.ids import (
     BOUNDARY_DECIDE_RENEGOTIATE,
     BOUNDARY_DECIDE_RETIRE,
@@ -372,3 +372,34 @@ def test_the_profile_form_closed_untouched_does_not_later_open_in_place_of_a_new
     )
     assert slack.block_action(OPEN_SURVEY, value=f"profile:{long_customer}").status == 200
     assert "Dana's own words" in json.dumps(last_view(fake_slack)["blocks"])
+
+
+def test_the_snooze_form_sent_twice_snoozes_once(
+    bot: BotServer,
+    slack: SlackRequests,
+    fake_slack: FakeSlack,
+    store: Store,
+    clock: FakeClock,
+    long_customer: int,  # noqa: F811
+) -> None:
+    """Snooze clicked again after a slow answer: the second delivery snoozed again from its own moment (the day's
+    end moved) and the customer's history said it was snoozed twice."""
+    assert slack.block_action(CARD_SNOOZE, value=str(long_customer)).status == 200
+    form = last_view(fake_slack)
+    values = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": SNOOZE_ONE_DAY}}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "On holiday & back Monday"}},
+    }
+    assert submit(slack, form, values).status == 200
+    until = store.customer(team_id=TEAM_ID, customer_id=long_customer).snoozed_until
+    clock.advance(seconds=20)
+    for again in (submit(slack, form, values), submit(slack, form, values, retry_num=1)):
+        assert again.status == 200 and not again.body, again.text
+    bot.settle()
+    assert store.customer(team_id=TEAM_ID, customer_id=long_customer).snoozed_until == until
+    snoozed = store.customer_events_of_kind(team_id=TEAM_ID, customer_id=long_customer, kind="snoozed")
+    assert len(snoozed) == 1, [e.detail for e in snoozed]
+    # Another form (opened again) snoozes anew, as before.
+    assert slack.block_action(CARD_SNOOZE, value=str(long_customer)).status == 200
+    assert submit(slack, last_view(fake_slack), values).status == 200
+    assert len(store.customer_events_of_kind(team_id=TEAM_ID, customer_id=long_customer, kind="snoozed")) == 2
