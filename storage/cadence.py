@@ -517,7 +517,7 @@ class CadenceQueries(StoreBase):
         request_key: str | None = None,
     ) -> Customer:
         """No nudges for the customer before `until` (None: snooze lifted). `request_key` (a form's) is kept in the
-        event, so the same form sent again is known (snoozed_by)."""
+        event, so the same form sent again is known (handlers.views.nudges.submit_snooze)."""
         if until is not None:
             with self.session() as session:
                 latest = session.exec(
