@@ -28,6 +28,7 @@ from storage.models import (
     Customer,
     CustomerEvent,
     HealthSnapshot,
+    HomePublished,
     HomeViewState,
     Nudge,
     SurveyResponse,
@@ -37,6 +38,7 @@ from storage.models import (
 SURVEY_PROMPT_KIND = "survey_prompt"  # the survey scheduler's nudge kind (storage.models.Nudge.kind)
 ESCALATION_KIND = "boundary_escalation"  # schedules.boundaries.ESCALATION: subject "boundary:<id>"
 SURVEY_PENDING_DAYS = 14  # a survey prompt left unanswered this long no longer counts as pending
+MAX_VIEW_HASH = 255  # HomePublished.view_hash
 MAX_SAVED_PAGE = 100_000  # far past any team's last page (20 a page), well inside an INTEGER: a forged "Next" value
 
 
@@ -660,6 +662,28 @@ class HomeQueries(StoreBase):
         """The filters and page `user_id` last chose on their Home (None: never chose any, the defaults)."""
         with self.session() as session:
             return session.get(HomeViewState, (team_id, user_id))
+
+    def home_published_hash(self, *, team_id: str, user_id: str) -> str | None:
+        """The `hash` of the Home last published to `user_id` by any replica (None: not known)."""
+        with self.session() as session:
+            row = session.get(HomePublished, (team_id, user_id))
+            return row.view_hash if row is not None else None
+
+    def keep_home_published_hash(self, *, team_id: str, user_id: str, view_hash: str | None, now: datetime) -> None:
+        """Records the `hash` Slack gave the Home just published to `user_id`: one INSERT … ON CONFLICT DO UPDATE, so
+        two replicas keeping theirs at once leave one row, never an IntegrityError."""
+        if not view_hash or len(view_hash) > MAX_VIEW_HASH:
+            return  # none to pass: the next publish goes without one, as before it was kept
+        values = {"team_id": team_id, "user_id": user_id, "view_hash": view_hash, "published_at": now}
+        with self.engine.begin() as conn:
+            insert = upsert_insert(conn.dialect.name)
+            statement = insert(HomePublished).values(values)
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[col(HomePublished.team_id), col(HomePublished.user_id)],
+                    set_={k: statement.excluded[k] for k in ("view_hash", "published_at")},
+                )
+            )
 
     def home_team_viewers(self, *, team_id: str) -> list[str]:
         """Who last chose *Whole team* on their Home: every customer's change shows on theirs too."""

@@ -300,6 +300,18 @@ class HomeViewState(SQLModel, table=True):
     updated_at: datetime = utc_column()
 
 
+class HomePublished(SQLModel, table=True):
+    """The `hash` Slack gave the Home last published to a user, by any replica: the next publish passes it, so Slack
+    refuses it (hash_conflict) when another publish came since, and that render, maybe older, is redone."""
+
+    __tablename__ = "home_published"
+
+    team_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=32)
+    view_hash: str = Field(max_length=255)
+    published_at: datetime = utc_column()
+
+
 class HealthSnapshot(SQLModel, table=True):
     """A customer's health score, stored once per local day for trends."""
 

@@ -97,6 +97,7 @@ def ack_home(
     before = shown_state(body.get("view") or {}, clicked=action.get("action_id"))
     state = next_state(before, action)
     team_id, user_id = context.team_id or body["team"]["id"], body["user"]["id"]
+    shown_hash = (body.get("view") or {}).get("hash")  # the Home as Slack showed it when clicked: newer ones win
 
     def publish(state: HomeState, now: datetime, notice: str | None = None) -> None:
         publish_home(
@@ -110,6 +111,7 @@ def ack_home(
             any_checkin=settings.any_checkin_satisfies,
             escalate_window=settings.boundary_policy.escalate_window,
             notice=notice,
+            shown_hash=shown_hash,
         )
 
     def change_home() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from handlers.home_publisher import publisher_of
 from handlers.permissions import GUEST_CHECKS
 from schedules import planner
 from schedules.slack_http import TRANSIENT
+from storage.db import UNREACHABLE
 from storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -263,6 +264,41 @@ def home_for_non_member(client: WebClient, *, team_id: str, user_id: str) -> dic
     return GUEST_HOME if GUEST_CHECKS.is_guest(client, team_id=team_id, user_id=user_id, when_unknown=False) else None
 
 
+def publish_newest(
+    client: WebClient,
+    store: Store,
+    *,
+    team_id: str,
+    user_id: str,
+    render: Callable[[], dict[str, Any]],
+    now: datetime,
+    shown_hash: str | None = None,
+) -> dict[str, Any]:
+    """Publishes `render()` as `user_id`'s Home unless another publish (this replica's or another's) overtook it.
+
+    The hash of the Home Slack shows is known BEFORE rendering — `shown_hash`, sent by Slack with the click or the
+    tab's opening, else the one kept by the last publish of any replica — and passed to views.publish: if anyone
+    published since, Slack answers hash_conflict, as that publish may show newer data than this render read. The
+    Home is then rendered once more, from data read after that publish, and published without a hash: it is at
+    least as new as anything Slack shows. The new hash is kept for the next publish, whichever replica makes it."""
+    known = shown_hash or store.home_published_hash(team_id=team_id, user_id=user_id)
+    view = render()
+    try:
+        response = client.views_publish(user_id=user_id, view=view, hash=known)
+    except SlackApiError as error:
+        if error.response.get("error") != "hash_conflict":
+            raise
+        logger.info("the Home of %s (team=%s) was published meanwhile: rendered again", user_id, team_id)
+        view = render()
+        response = client.views_publish(user_id=user_id, view=view)
+    published = response.get("view") or {}
+    try:
+        store.keep_home_published_hash(team_id=team_id, user_id=user_id, view_hash=published.get("hash"), now=now)
+    except UNREACHABLE as error:  # published: the next publish, passing an older hash, is only rendered twice
+        logger.warning("could not keep the Home hash of %s (team=%s): %r", user_id, team_id, error)
+    return view
+
+
 def publish_home(
     *,
     client: WebClient,
@@ -275,27 +311,32 @@ def publish_home(
     any_checkin: bool = False,
     escalate_window: timedelta = DEFAULT_POLICY.escalate_window,
     notice: str | None = None,
+    shown_hash: str | None = None,
 ) -> dict[str, Any]:
-    """Renders and publishes `user_id`'s Home; `notice` is said under its header (until the next publish)."""
+    """Renders and publishes `user_id`'s Home; `notice` is said under its header (until the next publish).
+    `shown_hash`: the hash of the Home view Slack sent with the click or the opening (publish_newest)."""
     # Asked here too, not only when the tab is opened: background refreshes publish to past viewers.
     short = home_for_non_member(client, team_id=team_id, user_id=user_id)
     if short is not None:
         client.views_publish(user_id=user_id, view=short)
         return short
-    view = render_home(
-        store=store,
-        team_id=team_id,
-        user_id=user_id,
-        state=state,
-        now=now,
-        default_tz=default_tz,
-        any_checkin=any_checkin,
-        escalate_window=escalate_window,
+
+    def render() -> dict[str, Any]:
+        view = render_home(
+            store=store,
+            team_id=team_id,
+            user_id=user_id,
+            state=state,
+            now=now,
+            default_tz=default_tz,
+            any_checkin=any_checkin,
+            escalate_window=escalate_window,
+        )
+        return with_notice(view, notice) if notice else view
+
+    return publish_newest(
+        client, store, team_id=team_id, user_id=user_id, render=render, now=now, shown_hash=shown_hash
     )
-    if notice:
-        view = with_notice(view, notice)
-    client.views_publish(user_id=user_id, view=view)
-    return view
 
 
 def save_home_state(store: Store, *, team_id: str, user_id: str, state: HomeState, now: datetime) -> None:
@@ -349,6 +390,7 @@ def app_home_opened(
             default_tz=settings.default_tz,
             any_checkin=settings.any_checkin_satisfies,
             escalate_window=settings.boundary_policy.escalate_window,
+            shown_hash=(event.get("view") or {}).get("hash"),
         )
     except (SlackApiError, OSError) as e:  # OSError: a timeout or a dropped connection to Slack
         # Slack busy, down or refusing the view: the tab shows what it showed, and opening it again asks anew. An
