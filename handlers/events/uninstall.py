@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt import BoltContext, BoltResponse
+from slack_bolt import BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import InstallationStore
@@ -65,6 +65,8 @@ def workspace_uninstalled(
     event: dict[str, Any],
     body: dict[str, Any],
     context: BoltContext,
+    request: BoltRequest,
+    client: WebClient,
     store: Store,
     clock: Clock,
     installation_store: InstallationStore | None = None,
@@ -84,6 +86,16 @@ def workspace_uninstalled(
         # The retry is signed and authorized by the new installation: deleting it left the workspace refused.
         logger.info("workspace %s: %s ignored: Partner was installed again since", team_id, event.get("type"))
         return
+    if (
+        installation_store is None
+        and not organisation
+        and team_id
+        and _reinstalled_in_token_mode(request, client, store, team_id)
+    ):
+        logger.info(
+            "workspace %s: Slack's retry of %s ignored: Partner was installed again since", team_id, event["type"]
+        )
+        return
     teams = {team_id} if team_id else set()
     if organisation:
         teams.update(store.organisation_workspaces(enterprise_id=organisation))
@@ -100,6 +112,21 @@ def workspace_uninstalled(
             installation_store.delete_all(enterprise_id=organisation, team_id=None)
         else:
             installation_store.delete_all(enterprise_id=context.enterprise_id, team_id=team_id)
+
+
+def _reinstalled_in_token_mode(request: BoltRequest, client: WebClient, store: Store, team_id: str) -> bool:
+    """Token mode keeps no installation to date: Slack's retry of an uninstall (up to 5 minutes later; the first
+    delivery answered by a process since restarted, or by another replica) finding the workspace active means it
+    was reactivated since — a reinstall and a restart with the new token — unless the first delivery was never
+    applied. Slack settles which: the bot token works there only while Partner is installed (the uninstall revoked
+    it). No answer from Slack: the uninstall is applied, as before."""
+    retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]  # Socket Mode's first delivery says "0"
+    if not (retry.isdigit() and int(retry) > 0) or not store.workspace_active(team_id=team_id):
+        return False
+    try:
+        return client.auth_test().get("team_id") == team_id
+    except (SlackApiError, OSError):
+        return False
 
 
 def _installed_since(installation_store: InstallationStore, context: BoltContext, event_time: Any) -> bool:

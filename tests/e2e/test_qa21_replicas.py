@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bot.app import create_app
+from bot.app import create_app, make_client
 from bot.settings import Settings
 from handlers.events.home import render_home, saved_home_state
+from handlers.events.uninstall import reactivate_token_team
 from handlers.home_publisher import publisher_of
 from handlers.ids import HOME_SCOPE
 from storage.db import make_engine
 from storage.store import Store
 from tests.e2e.test_home import DANA, add_customers
+from tests.e2e.test_uninstall import add, day, posted, tick
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
@@ -139,3 +143,52 @@ def test_two_replicas_refreshing_one_home_after_check_ins_leave_the_newest_showi
         held.release.set()
         refreshing.join(10)
     assert fake_slack.published_home[DANA]["blocks"] == home_as_rendered_now(store, settings, clock)
+
+
+# ------------------------------------------------------------------ an uninstall's retry after a token-mode reinstall
+
+
+def test_slacks_retry_of_an_uninstall_after_a_token_mode_reinstall_and_restart_leaves_the_days_nudges_alone(
+    slack: SlackRequests,
+    replica_b: BotServer,
+    fake_slack: FakeSlack,
+    store: Store,
+    settings: Settings,
+    clock: FakeClock,
+) -> None:
+    # Partner answered `app_uninstalled` but Slack did not get the answer in time, and retries it minutes later.
+    # Meanwhile the admin reinstalled Partner, put the new bot token in SLACK_BOT_TOKEN and restarted `serve`,
+    # whose first tick found the token working and resumed the workspace. The retry, reaching the restarted
+    # process (no memory of the first delivery), stopped the workspace again and cancelled the day's nudges.
+    fake_slack.add_channel("C0ACME", name="acme", members=["U0001"])
+    acme = add(store)
+    clock.set(day(1) - timedelta(hours=3))
+    uninstalled_at = int(time.time()) - 240
+    uninstall = {"type": "app_uninstalled"}
+    assert slack.event(uninstall, event_id="Ev0UNINSTALL", event_time=uninstalled_at).status == 200
+    assert not store.workspace_active(team_id=TEAM_ID)
+
+    clock.set(day(1) - timedelta(hours=2))  # reinstalled, restarted: the first tick finds the token working
+    assert reactivate_token_team(store, make_client(settings))
+    assert store.workspace_active(team_id=TEAM_ID)
+    store.plan_nudge(
+        team_id=TEAM_ID,
+        kind="cadence",
+        subject=f"customer:{acme.id}",
+        due_key="2026-12-01",
+        due_at=day(1),
+        now=clock(),
+        customer_id=acme.id,
+    )
+
+    b = SlackRequests(replica_b.url, signing_secret=SIGNING_SECRET, team_id=TEAM_ID, fake=fake_slack)
+    retry = b.event(uninstall, event_id="Ev0UNINSTALL", event_time=uninstalled_at, retry_num=2)
+    assert retry.status == 200
+    assert store.workspace_active(team_id=TEAM_ID)
+    tick(store, settings, day(1))
+    assert len(posted(fake_slack)) == 1, "the day's nudge was cancelled by the old uninstall"
+
+    # A retry of an uninstall never applied (its first delivery failed) still stops it: Slack refuses the token.
+    fake_slack.fail_next("auth.test", error="token_revoked")
+    assert b.event(uninstall, event_id="Ev0UNINSTALL2", retry_num=1).status == 200
+    assert not store.workspace_active(team_id=TEAM_ID)
