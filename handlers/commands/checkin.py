@@ -103,18 +103,28 @@ class CheckinText:
     note: str
 
 
+def _starts_a_line(text: str, words: list[tuple[str, int]], at: int) -> bool:
+    """Whether words[at] is the first on its line: a dash there starts a bulleted note, not a separator."""
+    before = words[at - 1][1] if at else 0
+    return "\n" in text[before : words[at][1] - len(words[at][0])]
+
+
 def read_checkin_text(text: str) -> CheckinText:
     """Flags come right after the mood in any order (`call next=fri response=2d kickoff done`), or as the note's
     last words (`kickoff done next=fri response=36h`); a flag in the middle, or a repeated one, is part of the note,
     and the note always keeps at least one word. A flag's value may be quoted (`response="2 business days"`)."""
     words = _words(text)
-    kind, used = "async", 0
+    kind, used, dashed = "async", 0, False
     flags: dict[str, str] = {}
     while used < len(words):
         word = words[used][0]
         flag = _flag(word)
         if word.lower() == "call" and kind != "call":
             kind = "call"
+        elif word in _DASHES and not dashed and used + 1 < len(words) and not _starts_a_line(text, words, used):
+            dashed = (
+                True  # `acme - green - fine`: the dash after the mood separates it from the note, as the one before
+            )
         elif flag is not None and flag[0] not in flags:
             with_unit = _flag_with_unit([w for w, _ in words[used : used + 3]])
             if with_unit is not None:

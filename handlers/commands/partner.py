@@ -167,8 +167,27 @@ def route(word: str) -> tuple[Subcommand | None, str | None]:
     bare = "help" if word in ("?", "-h", "--help", "-help") else word.rstrip("?!.:,;")
     if bare in _BY_NAME:
         return _BY_NAME[bare], None
-    close = difflib.get_close_matches(word, list(_BY_NAME), n=1, cutoff=0.6)
+    # Only a typo or a command cut short is suggested (`chekin`, `lsit`, `check`): `start` or `setup` read as `status`
+    # or `set` (edit) sent someone to another command; the whole list follows anyway.
+    close = [
+        name
+        for name in difflib.get_close_matches(word, list(_BY_NAME), n=3, cutoff=0.6)
+        if _typos(word, name) <= (1 if len(word) < 8 else 2) or name.startswith(word)  # or cut short: `check`
+    ]
     return None, (_BY_NAME[close[0]].name if close else None)
+
+
+def _typos(a: str, b: str) -> int:
+    """Letters added, dropped, changed or swapped with the next to make `a` into `b` (optimal string alignment)."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[i - 2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 def partner_command(

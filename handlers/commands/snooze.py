@@ -18,6 +18,7 @@ from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import clock_restart_text, find_customer, next_nudge_text
 from handlers.permissions import require_change
 from schedules import planner
+from storage.models import Customer
 
 USAGE = "/partner snooze <customer> <2d|1w|tomorrow|until 2026-12-03|off> [reason…]"
 PAUSE_USAGE = "/partner pause <customer>"
@@ -235,9 +236,29 @@ def _agreements_paused(call: CommandCall, customer_id: int) -> str:
     )
 
 
+def _says_how_long(words: list[str], call: CommandCall, customer: Customer) -> bool:
+    """Whether the words after a customer's name say for how long or until when, as a snooze reads them."""
+    if words[0].lower() in ("for", "until", "till", "til", "untill"):
+        return True
+    try:
+        until, _used = parse_snooze(
+            words, now=call.now, cal=planner.calendar_of(customer, default_tz=call.settings.default_tz)
+        )
+    except UserError:
+        return False
+    return until is not None
+
+
 def _pause(call: CommandCall, *, paused: bool) -> Reply:
     usage = PAUSE_USAGE if paused else RESUME_USAGE
     customer, rest, _raw = find_customer(call, usage)
+    if rest and paused and _says_how_long(rest, call, customer):
+        # `pause acme for 2 weeks`: a pause lasts until resumed; holding nudges for a time is what a snooze does.
+        name = command_name(customer.name)
+        raise UserError(
+            f"A pause has no end date: it lasts until `/partner resume {name}`. To hold the nudges for a while, "
+            f"snooze instead: `/partner snooze {name} {' '.join(rest)}`"
+        )
     if rest:
         raise UserError(f"I didn't understand '{' '.join(rest)}' after the customer's name. Usage: `{usage}`")
     action = "pause" if paused else "resume"
