@@ -41,7 +41,7 @@ from handlers.permissions import WhoUnknown
 from schedules.cadence import mark_logged_calls, mark_paused_calls, mark_snoozed_call, policy_of
 from schedules.digest import GUESTS_READ, stop_digest_in_shared_channel
 from schedules.health import HEALTH_DROP, health_config, recompute_health, refresh_health, render_health_drop
-from schedules.sender import Message, SenderOptions, claimer_name, nudge_metadata
+from schedules.sender import CHANNEL_ERRORS, Message, SenderOptions, claimer_name, nudge_metadata
 from schedules.sharing import GUEST_CALLS_NOW, Calls, LookUpUnfinished, learn_readers, look_up, with_known_sharing
 from schedules.slack_http import answer_lost
 from storage.models import CheckIn, Customer
@@ -49,8 +49,6 @@ from storage.store import Store
 
 logger = logging.getLogger(__name__)
 
-# Errors that will not go away by retrying: recorded on the customer and explained to the author once.
-CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 # The owner cannot get a DM at all: retrying later would not help. (A refused token — invalid_auth,
 # account_inactive — is the bot's own problem: the alert waits in the outbox until an operator fixes it.)
 OWNER_GONE = frozenset({"user_not_found", "user_disabled", "cannot_dm_bot"})

@@ -27,10 +27,10 @@ Delivery
   takes up to ``in_flight`` messages whose destinations may all go now, marks them "sending" in one write and
   posts them together, each on an HTTP connection it keeps open for the run, then reads their answers: a plain
   success itself (:mod:`schedules.slack_http`), every other answer through slack-sdk's retry handlers unchanged.
-* ``channel_not_found`` / ``not_in_channel`` / ``is_archived``: recorded on ``Customer.channel_error``, the
-  owner is told once per channel and error (a ``channel_problem`` nudge), and the message goes to the
-  fallback DM straight away. Renderers send to the DM while the error stands, trying the channel again
-  after a week (or once it is changed).
+* ``channel_not_found`` / ``not_in_channel`` / ``is_archived`` / ``restricted_action``: recorded on
+  ``Customer.channel_error``, the owner is told once per channel and error (a ``channel_problem`` nudge), and the
+  message goes to the fallback DM straight away. Renderers send to the DM while the error stands, trying the channel
+  again after a week (or once it is changed).
 * A refused token (``invalid_auth``, ``account_inactive``, ``token_revoked``…) that ``auth.test`` refuses too: the
   workspace uninstalled Partner without the event reaching us, and is marked so as the event would (:func:`_gone`);
   so is ``team_access_not_granted``: an org-wide install's organisation removed Partner from that workspace.
@@ -125,7 +125,11 @@ T = TypeVar("T")
 In = TypeVar("In")
 Out = TypeVar("Out")
 
-CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+# restricted_action (the workspace lets only some people post there) refuses every post as lastingly as the others:
+# retried daily in the channel, each nudge was lost and its owner told of each failure.
+CHANNEL_ERRORS = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "restricted_action", "restricted_action_read_only_channel"}
+)
 # Slack's own "try again later" answers; a 5xx status is always retried too.
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -1559,6 +1563,13 @@ def _channel_trouble(channel_id: str, error: str, pick_another: str) -> str:
             f" `{pick_another}`"
         ),
         "is_archived": f"<#{channel_id}> is archived. Pick another with `{pick_another}`",
+        "restricted_action": (
+            f"Only some people may post in <#{channel_id}> (a workspace setting). Ask an admin to let me post there,"
+            f" or pick another with `{pick_another}`"
+        ),
+        "restricted_action_read_only_channel": (
+            f"<#{channel_id}> is read-only. Ask an admin to let me post there, or pick another with `{pick_another}`"
+        ),
         "channel_not_found": (
             f"I can't find the channel {channel_id} (deleted, or private without me). Set another with `{pick_another}`"
         ),

@@ -125,6 +125,8 @@ def channel_problem_text(customer: Customer, error: str) -> str:
         "not_in_channel": f"I'm not a member of {channel}. Invite me there with `/invite @Partner`",
         "channel_not_found": f"I can't find {channel} (deleted, or private without me). Invite me, or pick another",
         "is_archived": f"{channel} is archived. Pick a live channel",
+        "restricted_action": f"only some people may post in {channel}. Ask an admin to let me, or pick another",
+        "restricted_action_read_only_channel": f"{channel} is read-only. Ask an admin to let me post, or pick another",
     }.get(error, f"Slack refused ({error}). Check the channel")
     return (
         f"Your check-in for *{mrkdwn_name(customer.name)}* is saved, but I couldn't post its summary: {why} — "

@@ -305,6 +305,8 @@ CHANNEL_PROBLEMS = {
     "is_archived": "it is archived",
     "channel_not_found": "it was deleted, or is private without me",
     "not_in_channel": "I'm not a member (`/invite @Partner` there)",
+    "restricted_action": "only some people may post there (an admin can let me)",
+    "restricted_action_read_only_channel": "it is read-only (an admin can let me post)",
 }
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.settings import Settings
 from storage.store import Store
+from tests.e2e.test_cadence import add, day, rows, tick
 from tests.e2e.test_foundation import add_acme, ephemeral
+from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer
 
@@ -77,3 +80,44 @@ def test_a_word_no_command_resembles_suggests_none(slack: SlackRequests, word: s
 def test_a_typo_or_a_command_cut_short_still_gets_its_suggestion(slack: SlackRequests, typed: str, meant: str) -> None:
     text = ephemeral(slack.command(f"{typed} acme"))
     assert f"Did you mean `/partner {meant}`?" in text, text
+
+
+@pytest.mark.parametrize("error", ["restricted_action", "restricted_action_read_only_channel"])
+def test_a_channel_where_the_workspace_restricts_posting_falls_back_to_the_owner(
+    store: Store, settings: Settings, fake_slack: FakeSlack, error: str
+) -> None:
+    """A channel whose posting an admin restricted (Slack's `restricted_action`) refused the nudge: it was lost, the
+    owner told "Slack refused my post … (restricted_action)", and tried there again — and lost — every day. It now
+    goes to the owner's DM as a `not_in_channel` one does, with one notice saying why and what fixes it."""
+    acme = add(store)
+    fake_slack.fail_next("chat.postMessage", error=error)  # the channel's post; the DMs then go through
+    tick(store, settings, day(1))
+    dm_id = fake_slack._dm_by_user["U0001"]
+    dm = [m["text"] for m in fake_slack.messages[dm_id]]
+    assert ["couldn't post" in text for text in dm].count(True) == 1, dm
+    assert any("Ask an admin to let me post there" in text for text in dm), dm
+    assert any("Time for the daily call" in text for text in dm), dm
+    customer = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert customer is not None and customer.channel_error == error
+    tick(store, settings, day(2))  # the next day straight to the DM: no second refused post, no second notice
+    assert [(r.due_key, r.status, r.channel_id) for r in rows(store)] == [
+        ("2026-12-01", "sent", dm_id),
+        ("2026-12-02", "sent", dm_id),
+    ]
+    assert ["couldn't post" in m["text"] for m in fake_slack.messages[dm_id]].count(True) == 1
+
+
+def test_a_check_in_summary_the_workspace_restricts_is_explained_once_and_recorded(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, bot: BotServer
+) -> None:
+    """The same refusal met by a check-in's summary: its author is told once why and what fixes it, and the refusal
+    is recorded on the customer as a `not_in_channel` one is (the card and the next nudge then know it)."""
+    add_acme(slack)
+    fake_slack.fail_next("chat.postMessage", error="restricted_action")
+    ephemeral(slack.command("checkin acme green kickoff went well"))
+    (told,) = fake_slack.wait_for("chat.postEphemeral", 1)
+    assert "saved" in told.params["text"] and "Ask an admin to let me" in told.params["text"], told.params["text"]
+    bot.settle()
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert customer.channel_error == "restricted_action"
+    assert len(store.checkins(team_id=TEAM_ID)) == 1
