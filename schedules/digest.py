@@ -33,7 +33,18 @@ from domain.calendar import WEEKDAY_NAMES, WEEKDAYS, parse_weekday, wall_clock_i
 from domain.customers import shared_with_another_organisation
 from domain.surveys import LEVELS
 from handlers.blocks import mrkdwn_name
-from handlers.blocks.digest import DigestSummary, Escalation, Streak, TheirView, TierMove, digest_blocks, digest_text
+from handlers.blocks.digest import (
+    NOT_MOVED,
+    ChartShows,
+    DigestSummary,
+    Escalation,
+    Streak,
+    TheirView,
+    TierMove,
+    chart_whom,
+    digest_blocks,
+    digest_text,
+)
 from handlers.blocks.home import CadenceDays, CustomerFacts, customer_facts, sort_by_risk
 from handlers.permissions import WhoUnknown
 from schedules.chart import HealthLine, biggest_movers, chart_key, health_chart, week_starts
@@ -224,13 +235,21 @@ def _tier_moves(moves: Sequence[tuple[int, dict[str, Any], datetime]], names: di
 
 
 def chart_lines(
-    *, store: Store, team_id: str, now: datetime, tz: str, owner_id: str | None = None
+    *,
+    store: Store,
+    team_id: str,
+    now: datetime,
+    tz: str,
+    owner_id: str | None = None,
+    names: dict[int, str] | None = None,
 ) -> tuple[list[HealthLine], list[date]]:
-    """Each customer's last score per week over CHART_WEEKS weeks (streamed), and the weeks' first days."""
+    """Each customer's last score per week over CHART_WEEKS weeks (streamed), and the weeks' first days. `names`:
+    the customers' names by id when the caller has them already (the digest's own rows), else read here."""
     this_week = week_start(now.astimezone(ZoneInfo(tz)).date())
     starts = week_starts(this_week, CHART_WEEKS)
     index = {start: i for i, start in enumerate(starts)}
-    names = {c.id: c.name for c in store.dashboard_customers(team_id=team_id, owner_id=owner_id)}
+    if names is None:
+        names = {c.id: c.name for c in store.dashboard_customers(team_id=team_id, owner_id=owner_id) if c.id}
     values: dict[int, list[int | None]] = {}
     for cid, day, score in store.digest_health_points(team_id=team_id, owner_id=owner_id, since=starts[0]):
         slot = index.get(week_start(day))
@@ -240,14 +259,41 @@ def chart_lines(
     return lines, starts
 
 
+def chart_shows(movers: Sequence[HealthLine]) -> ChartShows:
+    """Whom the chart of these lines (`biggest_movers`') shows: how many, and whether any score of theirs moved."""
+    known = ([v for v in line.values if v is not None] for line in movers)
+    return ChartShows(customers=len(movers), moved=any(max(k) > min(k) for k in known if k))
+
+
+def what_chart_shows(
+    *, store: Store, team_id: str, now: datetime, tz: str, facts: Sequence[CustomerFacts]
+) -> ChartShows:
+    """What the team digest's chart will show, for the digest's line announcing it: the chart's own choice of
+    customers (one streamed read of the scores; the names from the digest's rows, no query per customer)."""
+    names = {f.customer.id: f.customer.name for f in facts if f.customer.id is not None}
+    lines, _starts = chart_lines(store=store, team_id=team_id, now=now, tz=tz, names=names)
+    return chart_shows(biggest_movers(lines))
+
+
+def digest_chart_moved(
+    *, store: Store, team_id: str, now: datetime, tz: str, owner_id: str | None = None
+) -> tuple[bytes, list[str], bool]:
+    """The PNG (CHART_SIZE pixels), the names it shows, and whether any of their scores moved (`upload_chart`'s
+    words: customers scored once each did not "move most")."""
+    lines, starts = chart_lines(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
+    movers = biggest_movers(lines)
+    moved = chart_shows(movers).moved
+    whom = "customers that moved most" if moved else "customers with a health score"
+    png = health_chart(movers, week_starts=starts, title=f"Health over 12 weeks — {whom}")
+    return png, [line.name for line in movers], moved
+
+
 def digest_chart(
     *, store: Store, team_id: str, now: datetime, tz: str, owner_id: str | None = None
 ) -> tuple[bytes, list[str]]:
     """The PNG (CHART_SIZE pixels) and the names it shows."""
-    lines, starts = chart_lines(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
-    movers = biggest_movers(lines)
-    png = health_chart(movers, week_starts=starts, title="Health over 12 weeks — customers that moved most")
-    return png, [line.name for line in movers]
+    png, names, _moved = digest_chart_moved(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
+    return png, names
 
 
 def chart_week(now: datetime, tz: str) -> str:
@@ -259,7 +305,7 @@ def chart_filename(now: datetime, tz: str) -> str:
     return f"partner-health-{chart_week(now, tz)}.png"
 
 
-def chart_text(names: Sequence[str]) -> str:
+def chart_text(names: Sequence[str], *, moved: bool = True) -> str:
     """The chart's message: what the chart is and whom it shows, the words its notification reads (a file shared
     without a message notified "Health over 12 weeks · 2026-W48" alone, or nothing that says it is Partner's digest
     chart); and, when its legend gives some customers by number (a name its fonts cannot draw whole: Japanese
@@ -270,14 +316,15 @@ def chart_text(names: Sequence[str]) -> str:
             ":chart_with_upwards_trend: The digest's health chart is empty: no customer has a health score in these "
             f"{CHART_WEEKS} weeks yet."
         )
-    whom = "the one customer with a health score" if len(names) == 1 else "the customers whose health moved most"
-    text = f":chart_with_upwards_trend: The digest's health chart: {CHART_WEEKS} weeks of {whom} ({shown})."
+    shows = ChartShows(customers=len(names), moved=moved)
+    text = f":chart_with_upwards_trend: The digest's health chart: {CHART_WEEKS} weeks of {chart_whom(shows)} ({shown})"
+    text += "." if moved or len(names) == 1 else f"; {NOT_MOVED}."  # scored once, or never apart: "moved most" of none
     if keyed := chart_key(names):
         text += "\nOn the chart: " + " · ".join(f"*#{number}* {mrkdwn_name(name)}" for number, name in keyed)
     return text
 
 
-def chart_alt_text(names: Sequence[str], *, now: datetime, tz: str) -> str:
+def chart_alt_text(names: Sequence[str], *, now: datetime, tz: str, moved: bool = True) -> str:
     """What a screen reader says of the chart: its weeks and whom it shows, as the image does. A fixed "line chart
     of the customers whose health changed most" named nobody, and was read out even for a chart with no line."""
     starts = week_starts(week_start(now.astimezone(ZoneInfo(tz)).date()), CHART_WEEKS)
@@ -285,11 +332,11 @@ def chart_alt_text(names: Sequence[str], *, now: datetime, tz: str) -> str:
     if not names:
         return f"An empty chart of {weeks}: no health scores stored yet."
     # One line is the only customer scored in these weeks: it moved "most" of nobody.
-    whom = (
-        "of the one customer with a health score"
-        if len(names) == 1
-        else f"one line each for the {len(names)} customers whose health moved most"
-    )
+    if len(names) == 1:
+        whom = f"of {chart_whom(ChartShows(customers=1))}"
+    else:
+        which = "whose health moved most" if moved else f"with a health score ({NOT_MOVED})"
+        whom = f"one line each for the {len(names)} customers {which}"
     text = f"Line chart of {weeks}, {whom}: {', '.join(names)}."
     return text if len(text) <= ALT_TEXT_LIMIT else text[: ALT_TEXT_LIMIT - 1] + "…"
 
@@ -303,16 +350,18 @@ def upload_chart(
     tz: str,
     thread_ts: str | None = None,
     names: Sequence[str] = (),
+    moved: bool = True,
 ) -> dict[str, Any]:
-    """`names`: the customers charted, in the legend's order (`digest_chart`), for the key of those it numbers."""
+    """`names`: the customers charted, in the legend's order (`digest_chart`), for the key of those it numbers;
+    `moved`: whether any of their scores moved (`chart_shows`), else the chart does not say they "moved most"."""
     response = files_upload_v2(  # its upload URL tried again when Slack's file server refuses the bytes
         client,
         channel=channel,
         content=png,
         filename=chart_filename(now, tz),
         title=f"Health over 12 weeks · {chart_week(now, tz)}",
-        alt_txt=chart_alt_text(names, now=now, tz=tz),
-        initial_comment=chart_text(names),
+        alt_txt=chart_alt_text(names, now=now, tz=tz, moved=moved),
+        initial_comment=chart_text(names, moved=moved),
         thread_ts=thread_ts,
     )
     return dict(response.get("file") or {})
@@ -358,10 +407,10 @@ def send_digest(
     summary, _facts = build_digest(
         store=store, team_id=team_id, now=now, default_tz=tz, owner_id=owner_id, any_checkin=any_checkin
     )
-    png, names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
-    summary = replace(summary, with_chart=True)
+    png, names, moved = digest_chart_moved(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
+    summary = replace(summary, chart=ChartShows(customers=len(names), moved=moved))
     client.chat_postMessage(channel=destination, text=digest_text(summary), blocks=digest_blocks(summary))
-    upload_chart(client=client, channel=destination, png=png, now=now, tz=tz, names=names)
+    upload_chart(client=client, channel=destination, png=png, now=now, tz=tz, names=names, moved=moved)
     return summary
 
 
@@ -560,14 +609,16 @@ def render_digest(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
     tz = str(nudge.payload.get("tz") or digest_tz(workspace, "UTC"))
     # A redraw of a sent digest shows the week it was sent for, not today's data.
     as_of = within_its_week(nudge, nudge.sent_at if nudge.status == "sent" and nudge.sent_at else now, tz)
-    summary, _facts = build_digest(
+    summary, facts = build_digest(
         store=store,
         team_id=nudge.team_id,
         now=as_of,
         default_tz=tz,
         any_checkin=bool(nudge.payload.get("any_checkin")),
     )
-    summary = replace(summary, with_chart=True)  # send_digest_charts uploads it right after
+    # send_digest_charts uploads it right after, as of the same moment: the line says what it will show.
+    shows = what_chart_shows(store=store, team_id=nudge.team_id, now=as_of, tz=tz, facts=facts) if facts else None
+    summary = replace(summary, chart=shows or ChartShows())
     return Message(text=digest_text(summary), blocks=digest_blocks(summary), channel=channel)
 
 
@@ -606,7 +657,7 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
             slack: WebClient | None = None
             started = epoch_seconds()
             try:
-                png, names = digest_chart(store=store, team_id=nudge.team_id, now=as_of, tz=tz)
+                png, names, moved = digest_chart_moved(store=store, team_id=nudge.team_id, now=as_of, tz=tz)
                 if not names and not store.dashboard_customers(team_id=nudge.team_id):
                     continue  # the digest said "No customers yet": an empty chart would say nothing more
                 slack = client_for(client, nudge.team_id)
@@ -617,6 +668,7 @@ def send_digest_charts(*, store: Store, client: WebClient | SlackClients, now: d
                     now=as_of,
                     tz=tz,
                     names=names,
+                    moved=moved,
                 )
                 uploaded += 1
             except NotInstalled as e:

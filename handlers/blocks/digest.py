@@ -62,6 +62,28 @@ class Streak:
 
 
 @dataclass(frozen=True)
+class ChartShows:
+    """Whom the digest's health chart shows, for the words around it (the digest's line announcing it, the chart's
+    own message and alt text): how many customers it draws, and whether any of their scores moved in its weeks (a
+    team's first digests draw customers scored once: none of them "moved most")."""
+
+    customers: int = 0
+    moved: bool = True
+
+
+def chart_whom(shows: ChartShows) -> str:
+    """ "the customers whose health moved most", or what the chart really draws; "" for an empty chart."""
+    if shows.customers == 0:
+        return ""
+    if shows.customers == 1:
+        return "the one customer with a health score"
+    return "the customers whose health moved most" if shows.moved else "the customers with a health score"
+
+
+NOT_MOVED = "none has moved yet"  # said after the customers a chart draws when no score of theirs moved
+
+
+@dataclass(frozen=True)
 class DigestSummary:
     """The week in one place; `owner_id` set for a personal digest (`/partner digest mine`)."""
 
@@ -73,10 +95,14 @@ class DigestSummary:
     streaks: Sequence[Streak] = ()
     customers: int = 0
     owner_id: str | None = None
-    with_chart: bool = False  # a chart is posted right after the message
+    chart: ChartShows | None = None  # a chart is posted right after the message: whom it shows
     # The team digest's latest partnership-practices self-check about the team itself (`survey team practices`).
     team_practices: SurveyResponse | None = None
     their_views: Sequence[TheirView] = ()
+
+    @property
+    def with_chart(self) -> bool:
+        return self.chart is not None
 
 
 def _listed(items: Sequence[str], listed: int = MAX_LISTED) -> str:
@@ -134,6 +160,17 @@ def _their_view_line(view: TheirView) -> str:
     if view.answers > 1:
         line += f" ({view.answers} answers, the latest shown)"
     return line
+
+
+def _chart_line(shows: ChartShows) -> str:
+    """What the chart that follows shows, as its own message says it: an empty chart was announced as "health over
+    12 weeks of the customers that moved most", and so were customers scored once, in a team's first digest."""
+    if shows.customers == 0:
+        return "The health chart below is empty: no customer has a health score in these 12 weeks yet."
+    if shows.moved or shows.customers == 1:
+        whom = "the customers that moved most" if shows.customers > 1 else chart_whom(shows)
+        return f"Chart below: health over 12 weeks of {whom}."
+    return f"Chart below: health over 12 weeks of {chart_whom(shows)}; {NOT_MOVED}."
 
 
 def digest_title(summary: DigestSummary) -> str:
@@ -235,9 +272,7 @@ def _digest_blocks(summary: DigestSummary, listed: int) -> list[dict[str, Any]]:
                 )
             )
         )
-    if summary.with_chart:
-        blocks.append(
-            context(":chart_with_upwards_trend: Chart below: health over 12 weeks of the customers that moved most.")
-        )
+    if summary.chart is not None:
+        blocks.append(context(f":chart_with_upwards_trend: {_chart_line(summary.chart)}"))
     blocks.append(context("Your own digest any time: `/partner digest mine`."))
     return blocks

@@ -23,7 +23,7 @@ from schedules.digest import (
     GUESTS_READ,
     build_digest,
     chart_filename,
-    digest_chart,
+    digest_chart_moved,
     digest_time,
     digest_tz,
     parse_digest_time,
@@ -197,9 +197,9 @@ def send_chart_to_dm(
     dm: str | None = None
     started = epoch_seconds()
     try:
-        png, names = digest_chart(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
+        png, names, moved = digest_chart_moved(store=store, team_id=team_id, now=now, tz=tz, owner_id=owner_id)
         dm = open_dm(client, user_id)
-        upload_chart(client=client, channel=dm, png=png, now=now, tz=tz, names=names)
+        upload_chart(client=client, channel=dm, png=png, now=now, tz=tz, names=names, moved=moved)
     except (SlackClientError, OSError) as e:  # OSError: Slack timed out or dropped the connection; SlackRequestError:
         # the upload URL answered something other than 200
         if shared_after_all(e, client, dm, chart_filename(now, tz), started):
