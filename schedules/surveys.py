@@ -21,6 +21,7 @@ from bot.settings import DEFAULT_SURVEY_SCHEDULE, Settings
 from handlers.blocks import mrkdwn_name, section
 from handlers.blocks.surveys import SURVEY_NAMES, survey_button
 from handlers.home_publisher import request_home_refresh
+from schedules.cadence import instead_of_gone_owner, owner_gone_text
 from schedules.health import customer_calendar
 from schedules.sender import Message, Skip, register
 from storage.models import Customer, Nudge
@@ -115,9 +116,11 @@ def plan_survey_prompts(*, store: Store, client: WebClient, now: datetime, setti
     return planned
 
 
-def prompt_message(customer: Customer, survey: str) -> tuple[str, list[dict[str, object]]]:
+def prompt_message(customer: Customer, survey: str, *, note: str = "") -> tuple[str, list[dict[str, object]]]:
+    """`note`: a line after the prompt (why it came to the channel and not the owner)."""
     name = SURVEY_NAMES[survey]
     text = f":clipboard: Time for the *{name.lower()}* of *{mrkdwn_name(customer.name)}* — one screen, under a minute."
+    text += f"\n{note}" if note else ""
     return text, [section(text, accessory=survey_button(customer.id, survey, text="Answer now"))]
 
 
@@ -143,9 +146,17 @@ def render_survey_prompt(nudge: Nudge, store: Store, now: datetime) -> Message |
         since = datetime.fromisoformat(counts_from) if isinstance(counts_from, str) else nudge.due_at - RECENT_ENOUGH
         if _answered_since(store, customer, survey, since):
             return Skip("answered meanwhile")
-    text, blocks = prompt_message(customer, survey)
+    # Nobody reads a deactivated owner's DMs: the team is asked in the customer's channel (else the digest's), as it
+    # is told of a health fall or asked to decide an escalation; its Answer now opens the survey for whoever clicks.
+    instead = instead_of_gone_owner(store, customer, now) if nudge.status != "sent" else None
+    if isinstance(instead, Skip):
+        return instead
+    note = f":warning: {owner_gone_text(owner, customer.name)}" if instead is not None else ""
+    text, blocks = prompt_message(customer, survey, note=note)
     for block in blocks:
         block["block_id"] = f"nudge:{nudge.id}"
+    if instead is not None:
+        return Message(text=text, blocks=blocks, channel=instead, customer_id=customer.id)
     # In an owner's digest, one line of several joined by "; ": what to fill in and about whom, without the pitch.
     line = f"the *{SURVEY_NAMES[survey].lower()}* of *{mrkdwn_name(customer.name)}* to fill in"
     return Message(text=text, blocks=blocks, user=owner, customer_id=customer.id, digest=line)
