@@ -12,7 +12,10 @@ from typing import Any
 from slack_bolt import App
 from sqlalchemy import event
 
+from bot.app import make_client
 from bot.server import PartnerWSGI, run_until, serve_http
+from bot.settings import Settings
+from schedules.jobs import run_tick
 from storage.store import Store
 
 SIGNING_SECRET = "test-signing-secret"
@@ -105,3 +108,17 @@ def counting_statements(store: Store) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(store.engine, "before_cursor_execute", count)
+
+
+def ephemeral(response: Any) -> str:
+    """The text of a request's answer only its sender sees (a command's or an interaction's ack)."""
+    assert response.status == 200, response.text
+    body = response.json()
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    return str(body["text"])
+
+
+def tick(store: Store, settings: Settings, now: datetime) -> None:
+    """One scheduler tick as of `now`: every job, the sender last; none may fail."""
+    report = run_tick(store=store, client=make_client(settings), now=now, settings=settings)
+    assert not report.failed, report.failed

@@ -37,14 +37,13 @@ from handlers.ids import (
     BOUNDARY_TEXT,
     BOUNDARY_VALUE,
 )
-from schedules.jobs import run_tick
 from storage.boundaries import BoundaryRecord
 from storage.models import CheckIn, Customer, CustomerEvent, Nudge
 from storage.store import Store
 from tests.e2e.test_home_surveys import open_home, row
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, BotServer, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock, ephemeral, tick
 
 NY = ZoneInfo("America/New_York")
 FIRST = "We answer within one business day"
@@ -53,19 +52,6 @@ SECOND = "Requests go in #acme-partners, not DMs"
 
 def ny(*args: int) -> datetime:
     return datetime(*args, tzinfo=NY).astimezone(UTC)  # type: ignore[misc]
-
-
-def ephemeral(response: Any) -> str:
-    assert response.status == 200, response.text
-    body = response.json()
-    assert body.get("response_type", "ephemeral") == "ephemeral"
-    return str(body["text"])
-
-
-def tick(store: Store, settings: Settings, now: datetime) -> None:
-    """One scheduler tick as of `now`: every job, the sender last."""
-    report = run_tick(store=store, client=make_client(settings), now=now, settings=settings)
-    assert not report.failed, report.failed
 
 
 def channel_posts(fake: FakeSlack, channel: str) -> list[dict[str, Any]]:

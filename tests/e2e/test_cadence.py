@@ -52,7 +52,7 @@ from tests.e2e.test_foundation import modal_values
 from tests.e2e.test_home import click
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock, counting_statements
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, BotServer, FakeClock, counting_statements, ephemeral
 
 MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 NINE_NY = timedelta(hours=14)  # 09:00 New York (EST) is 14:00 UTC
@@ -107,11 +107,6 @@ def rows(store: Store, kind: str = "cadence") -> list[Nudge]:
 
 def button_message(message: dict[str, Any]) -> dict[str, Any]:
     return {k: message[k] for k in ("type", "user", "bot_id", "text", "ts", "blocks")}
-
-
-def ephemeral(response: Any) -> str:
-    assert response.status == 200, response.text
-    return str(response.json()["text"])
 
 
 # The nudge itself

@@ -20,14 +20,7 @@ from handlers.ids import CHECKIN_CALL, CHECKIN_CUSTOMER, CHECKIN_MODAL, CHECKIN_
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests, sign
-from tests.utils import TEAM_ID, BotServer, FakeClock
-
-
-def ephemeral(response: Any) -> str:
-    assert response.status == 200, response.text
-    body = response.json()
-    assert body.get("response_type", "ephemeral") == "ephemeral"
-    return body["text"]
+from tests.utils import TEAM_ID, BotServer, FakeClock, ephemeral
 
 
 def add_acme(slack: SlackRequests, name: str = "Acme Corp") -> str:

@@ -20,7 +20,7 @@ from schedules.sender import send_due_nudges
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, BotServer, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock, ephemeral
 
 MONDAY_9 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 NY = ZoneInfo("America/New_York")
@@ -95,11 +95,6 @@ def test_the_weekly_digests_line_about_its_chart_says_what_the_chart_shows(
 
 def ny(*args: int) -> datetime:
     return datetime(*args, tzinfo=NY).astimezone(UTC)  # type: ignore[misc]
-
-
-def ephemeral(response: Any) -> str:
-    assert response.status == 200, response.text
-    return str(response.json()["text"])
 
 
 @pytest.mark.parametrize("where", ["own channel", "shared channel", "nowhere"])

@@ -11,14 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.app import make_client
 from bot.settings import Settings
-from schedules.jobs import run_tick
 from storage.models import Nudge
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, BotServer, FakeClock
+from tests.utils import TEAM_ID, BotServer, FakeClock, ephemeral, tick
 
 NY = ZoneInfo("America/New_York")
 AGREEMENT = "We answer within one business day"
@@ -27,18 +25,6 @@ GONE = "Its owner <@U0001> is deactivated in Slack: pick another, `/partner edit
 
 def ny(*args: int) -> datetime:
     return datetime(*args, tzinfo=NY).astimezone(UTC)  # type: ignore[misc]
-
-
-def ephemeral(response: Any) -> str:
-    assert response.status == 200, response.text
-    body = response.json()
-    assert body.get("response_type", "ephemeral") == "ephemeral"
-    return str(body["text"])
-
-
-def tick(store: Store, settings: Settings, now: datetime) -> None:
-    report = run_tick(store=store, client=make_client(settings), now=now, settings=settings)
-    assert not report.failed, report.failed
 
 
 def posts_to(fake: FakeSlack, channel: str) -> list[dict[str, Any]]:

@@ -26,7 +26,6 @@ from handlers.ids import (
     NUDGE_SNOOZE,
 )
 from schedules.cadence import send_nudges
-from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
 from storage.checkins import CHECKIN_SUMMARY
 from storage.db import make_engine, upgrade
@@ -37,7 +36,7 @@ from tests.e2e.test_customers import field_values
 from tests.e2e.test_foundation import ephemeral, modal_values
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock
+from tests.utils import SIGNING_SECRET, TEAM_ID, BotServer, FakeClock, tick
 
 # The real app with a 1 s Web API timeout (fixtures shared with the hardening tests).
 impatient_bot = test_hardening.impatient_bot
@@ -55,11 +54,6 @@ def unpaced(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def ny(*args: int) -> datetime:
     return datetime(*args, tzinfo=NY).astimezone(UTC)  # type: ignore[misc]
-
-
-def tick(store: Store, settings: Settings, now: datetime) -> None:
-    report = run_tick(store=store, client=make_client(settings), now=now, settings=settings)
-    assert not report.failed, report.failed
 
 
 def acme(store: Store) -> Customer:

@@ -17,12 +17,11 @@ from bot.app import make_client
 from bot.oauth import SlackClients
 from bot.scheduler import build_scheduler, scheduled_tick
 from bot.settings import Settings
-from schedules.jobs import run_tick
 from storage.models import Customer, HomeViewState, Nudge, Workspace
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeClock
+from tests.utils import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeClock, tick
 
 MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 
@@ -48,11 +47,6 @@ def add(store: Store, name: str = "Acme", team_id: str = TEAM_ID, cadence: str =
         tz="America/New_York",
         cadence=cadence,
     )
-
-
-def tick(store: Store, settings: Settings, now: datetime) -> None:
-    report = run_tick(store=store, client=make_client(settings), now=now, settings=settings)
-    assert not report.failed, report.failed
 
 
 def posted(fake: FakeSlack) -> list[str]:
