@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,18 @@ from tests.slack_requests import SlackRequests
 from tests.utils import SIGNING_SECRET, TEAM_ID
 
 
+def hangup(*, ignored: bool) -> Callable[[], None]:
+    """How the child starts with SIGHUP: ignored, as under `nohup partner-bot serve &`, or at its default, as from a
+    terminal or systemd — set either way, as the suite itself may run under nohup, whose ignored SIGHUP a child
+    inherits."""
+    disposition = signal.SIG_IGN if ignored else signal.SIG_DFL
+
+    def set_hangup() -> None:
+        signal.signal(signal.SIGHUP, disposition)
+
+    return set_hangup
+
+
 def start_serve(env: dict[str, str], cwd: Path, *, hangup_ignored: bool = False) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     process = subprocess.Popen(
@@ -29,8 +42,7 @@ def start_serve(env: dict[str, str], cwd: Path, *, hangup_ignored: bool = False)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # `nohup partner-bot serve &`: the process starts with SIGHUP ignored.
-        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if hangup_ignored else None,
+        preexec_fn=hangup(ignored=hangup_ignored),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -112,6 +124,7 @@ def test_systemds_sigterm_and_sighup_together_stop_serve_once(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=hangup(ignored=False),
         )
         deadline = time.monotonic() + 60
         while not catches(process.pid, signal.SIGHUP) and time.monotonic() < deadline:
