@@ -122,9 +122,8 @@ def read_checkin_text(text: str) -> CheckinText:
         if word.lower() == "call" and kind != "call":
             kind = "call"
         elif word in _DASHES and not dashed and used + 1 < len(words) and not _starts_a_line(text, words, used):
-            dashed = (
-                True  # `acme - green - fine`: the dash after the mood separates it from the note, as the one before
-            )
+            # `acme - green - fine`: the dash after the mood separates it from the note, as the one before it does
+            dashed = True
         elif flag is not None and flag[0] not in flags:
             with_unit = _flag_with_unit([w for w, _ in words[used : used + 3]])
             if with_unit is not None:
