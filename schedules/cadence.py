@@ -36,6 +36,7 @@ from schedules import planner
 from schedules.planner import CADENCE, OVERDUE
 from schedules.sender import (
     CHANNEL_RETRY_AFTER,
+    OWNER_GONE,
     Message,
     SenderOptions,
     Skip,
@@ -254,8 +255,6 @@ def _wait_for_call_moved_later(store: Store, customer: Customer, cal: WorkCalend
 
 # How an alert's reason counted from a call begins (domain.cadence.standing).
 LAST_CALL = "Last call "
-# An overdue alert's payload: its owner was deactivated in Slack when it was planned (the user id).
-OWNER_GONE = "owner_deactivated"
 
 
 def _deactivated_owners(
@@ -263,12 +262,18 @@ def _deactivated_owners(
 ) -> set[str]:
     """The owners of these new alerts Slack says are deactivated: a DM to them is taken without a word (Slack answers
     ok) and read by no one, so the alert goes to the customer's channel instead. One users.info per owner, only for
-    alerts not planned yet (once per lapse); one Slack cannot answer about keeps its DM."""
+    alerts not planned yet (once per lapse); one Slack cannot answer about keeps its DM. An owner already recorded
+    gone (a DM Slack refused, schedules.sender: users.info still answers for them) is not DMed again either."""
     fresh = (
         {p.key for p in alerts} - store.planned_keys(team_id=team_id, keys=[p.key for p in alerts]) if alerts else set()
     )
     owners = sorted({p.recipient_id for p in alerts if p.key in fresh and p.recipient_id})
-    gone: set[str] = set()
+    if not owners:
+        return set()
+    recorded = store.deactivated_owners(
+        team_id=team_id, customer_ids=[p.customer_id for p in alerts if p.key in fresh and p.customer_id is not None]
+    )
+    gone = {p.recipient_id for p in alerts if p.customer_id in recorded and p.recipient_id}
     for owner in owners:
         try:
             user = client_for(client, team_id).users_info(user=owner)["user"]

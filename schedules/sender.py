@@ -134,6 +134,13 @@ CHANNEL_ERRORS = frozenset(
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+# Slack takes no DM for this person (their account is gone or disabled, or they are a bot): retrying would not help,
+# and what was for them goes where an owner Slack said is deactivated gets theirs (_instead_of_refused_dm). Not
+# account_inactive: Slack says that of the bot's own token (TOKEN_REFUSED), never of the person written to.
+DM_REFUSED = frozenset({"user_not_found", "user_disabled", "cannot_dm_bot"})
+# A nudge's payload: its owner was deactivated in Slack, or refused its DM (the user id); its renderer posts it for
+# the team instead (schedules.cadence).
+OWNER_GONE = "owner_deactivated"
 # A refused token that may mean the workspace uninstalled Partner (_gone); an expired rotating token is refreshed.
 UNINSTALLED_TOKEN = (TOKEN_REFUSED - {"token_expired"}) | {TEAM_ACCESS_REVOKED}
 LATE_AFTER = timedelta(minutes=10)
@@ -1280,14 +1287,18 @@ def _record(run: _Run, posting: _Posting) -> bool:
                 run.store.mark_destination(ids=ids, claimer=run.claimer, destination=message.user)
                 posted = _post(client, message.user, message.for_dm(), ids)
             except SlackApiError as again:
-                _failed_answer(run, nudges, again)
-                return False
+                rerouted = _instead_of_refused_dm(run, posting, message.user, str(again.response.get("error") or ""))
+                if rerouted is None:
+                    _failed_answer(run, nudges, again)
+                return bool(rerouted)
             except (OSError, URLError) as again:
                 _no_answer(run, nudges, again)
                 return False
         else:
-            _failed_answer(run, nudges, e)
-            return False
+            rerouted = None if message.channel else _instead_of_refused_dm(run, posting, message.user, error)
+            if rerouted is None:
+                _failed_answer(run, nudges, e)
+            return bool(rerouted)
     except (OSError, URLError) as e:  # timeouts and dropped connections (slack-sdk already retried the latter)
         _no_answer(run, nudges, e)
         return False
@@ -1295,6 +1306,50 @@ def _record(run: _Run, posting: _Posting) -> bool:
     run.outcome(nudges, "sent")
     _after_sent(run, nudges, message, str(posted["ts"]))
     return True
+
+
+def _instead_of_refused_dm(run: _Run, posting: _Posting, user: str | None, error: str) -> bool | None:
+    """Slack refused a DM for its reader (DM_REFUSED): they are taken as gone, as when Slack says an owner was
+    deactivated (schedules.people.plan_owner_gone: each customer they own is told once, and from now on what was
+    theirs goes to the team, schedules.cadence.instead_of_gone_owner), and each of these nudges is rendered again and
+    posted once where that leads. One still for their DM fails without a notice (to that same DM). None: not such
+    a refusal; else whether any was posted."""
+    nudges = posting.outgoing.nudges
+    team_id = nudges[0].team_id
+    if not user or error not in DM_REFUSED:
+        return None
+    from schedules.people import plan_owner_gone  # it registers its notice with this module
+
+    logger.warning("Slack refused a DM to %s (%s): taken as gone; nudge(s) %s go to the team", user, error, posting.ids)
+    plan_owner_gone(run.store, team_id=team_id, user_id=user, now=run.now)
+    run.store.note_owner_gone(ids=posting.ids, claimer=run.claimer, owner=user)
+    delivered = False
+    for nudge in nudges:
+        assert nudge.id is not None
+        # A claimed row is read as a record (storage.base.Records, a named tuple), not an ORM object.
+        told = cast(Nudge, cast(Any, nudge)._replace(payload={**nudge.payload, OWNER_GONE: user}))
+        again = _render(run, told, run.store)
+        if again is None:  # skipped (nowhere to tell: cancelled) or failed to render: recorded so
+            continue
+        if again.channel is None:
+            run.store.finish_nudges(ids=[nudge.id], claimer=run.claimer, status="failed", error=error)
+            run.outcome([nudge], "failed")
+            continue
+        message = decorate(replace(again, user=None), nudge, run.now)
+        try:
+            run.store.mark_destination(ids=[nudge.id], claimer=run.claimer, destination=again.channel)
+            posted = _post(posting.client, again.channel, message, [nudge.id])
+        except SlackApiError as e:
+            _failed_answer(run, [nudge], e)
+            continue
+        except (OSError, URLError) as e:
+            _no_answer(run, [nudge], e)
+            continue
+        run.mark_sent(([nudge.id], posted["channel"], posted["ts"]))
+        run.outcome([nudge], "sent")
+        _after_sent(run, [nudge], message, str(posted["ts"]))
+        delivered = True
+    return delivered
 
 
 def _after_sent(run: _Run, nudges: list[Nudge], message: Message, ts: str) -> None:

@@ -476,6 +476,17 @@ class NudgeQueries(StoreBase):
             )
             session.commit()
 
+    def note_owner_gone(self, *, ids: Sequence[int], claimer: str, owner: str) -> None:
+        """Slack refused these nudges' DM to `owner`: their payload says so (schedules.sender.OWNER_GONE), so the
+        message, posted for the team instead, is redrawn so after a click."""
+        with self.session() as session:
+            for row in session.exec(
+                select(Nudge).where(col(Nudge.id).in_(ids), Nudge.claimed_by == claimer, _status_by_id() == "sending")
+            ):
+                row.payload = {**row.payload, "owner_deactivated": owner}
+                session.add(row)
+            session.commit()
+
     def mark_sent(self, *, posts: Sequence[tuple[Sequence[int], str, str]], claimer: str, now: datetime) -> None:
         """Records posted messages, each (nudge ids, channel, ts), in one transaction."""
         mine = {"claimer": claimer, "now": now}

@@ -1280,11 +1280,20 @@ class FakeSlack:
     def _channel(self, params: dict[str, Any], name: str = "channel", *, dm_for_users: bool = False) -> dict[str, Any]:
         channel_id = _str_param(params, name)
         if dm_for_users and channel_id[:1] in ("U", "W") and channel_id in self.users:
+            self._dm_refused(self.users[channel_id])
             return self._dm_for(channel_id)
         channel = self.channels.get(channel_id)
         if channel is None:
             raise _ApiError("channel_not_found")
         return channel
+
+    @staticmethod
+    def _dm_refused(user: dict[str, Any]) -> None:
+        """A DM Slack refuses: to a bot user (``cannot_dm_bot``), or as a test sets ``user["dm_refused"]`` (Slack's
+        ``user_not_found``, ``user_disabled``, ``account_inactive`` for someone it takes no DM for)."""
+        refused = user.get("dm_refused") or ("cannot_dm_bot" if user.get("is_bot") else None)
+        if refused:
+            raise _ApiError(str(refused))
 
     def _user(self, params: dict[str, Any], name: str = "user") -> dict[str, Any]:
         user = self.users.get(_str_param(params, name))
@@ -1803,6 +1812,7 @@ class FakeSlack:
             raise _ApiError("user_not_found")
         if user.get("deleted"):
             raise _ApiError("user_disabled")
+        self._dm_refused(user)
         already = user["id"] in self._dm_by_user
         channel = self._dm_for(user["id"])
         shown = self._conversation_view(channel) if _truthy(params.get("return_im")) else {"id": channel["id"]}

@@ -1,0 +1,107 @@
+"""Session 22's leftovers from the last round: a DM Slack refuses, mentions in the CSV, user groups as Slack shows
+them, the snooze form's errors, and two customers sharing a channel.
+
+Signed requests against the fake Slack, ticks with an injected now; no sleeping, no wall clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import schedules.cadence
+from bot.app import make_client
+from bot.settings import Settings
+from schedules.jobs import run_tick
+from schedules.sender import SenderOptions
+from storage.models import Customer, Nudge
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.utils import TEAM_ID
+
+MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
+NINE_NY = timedelta(hours=14)  # 09:00 New York (EST) is 14:00 UTC
+MINUTE = timedelta(minutes=1)
+GONE = "Its owner <@U0002> is deactivated in Slack: pick another, `/partner edit Acme @owner`."
+
+
+def day(n: int, at: timedelta = NINE_NY) -> datetime:
+    """Midnight UTC of the n-th day after Monday 30 November 2026, plus `at`."""
+    return datetime(2026, 11, 30, tzinfo=UTC) + timedelta(days=n) + at
+
+
+@pytest.fixture(autouse=True)
+def unpaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schedules.cadence, "SENDER_OPTIONS", SenderOptions(interval=0.0))
+
+
+def add(store: Store, name: str = "Acme", **fields: Any) -> Customer:
+    values: dict[str, Any] = {"owner_id": "U0002", "tz": "America/New_York", "cadence": "daily 09:00"}
+    values.update(fields)
+    return store.add_customer(team_id=TEAM_ID, name=name, created_by="U0001", now=MON, **values)
+
+
+def tick(store: Store, settings: Settings, now: datetime) -> None:
+    report = run_tick(store=store, client=make_client(settings), now=now, settings=settings)
+    assert not report.failed, report.failed
+
+
+def rows(store: Store, *kinds: str) -> list[Nudge]:
+    return store.nudges(team_id=TEAM_ID, kinds=list(kinds), due_after=MON - timedelta(days=40))
+
+
+# --------------------------------------------------------------------------- a DM Slack refuses
+
+
+@pytest.mark.parametrize("refused", ["user_not_found", "cannot_dm_bot", "user_disabled"])
+def test_a_dm_slack_refuses_goes_to_the_team_once_as_for_an_owner_who_left(
+    store: Store, settings: Settings, fake_slack: FakeSlack, refused: str
+) -> None:
+    """Sam owns Acme, which has no channel. Slack refuses a DM to Sam (Sam's account is gone, or Sam is a bot):
+    users.info still answers, so Partner does not know, and each day's nudge and the overdue alert were DMed to Sam,
+    failed, and the next was DMed again, for ever, the team never told. A refused DM takes the road of an owner Slack
+    said is deactivated: that nudge goes to the team's channel at once, naming Sam and how to pick another owner, and
+    so does everything after it; Sam's DM is not tried again."""
+    fake_slack.add_user("U0002", name="sam", tz="America/New_York", is_bot=refused == "cannot_dm_bot")
+    fake_slack.users["U0002"]["dm_refused"] = refused
+    fake_slack.add_channel("C0TEAM", name="team", members=["U0001"])
+    store.set_digest_channel(team_id=TEAM_ID, channel_id="C0TEAM", now=MON)
+    add(store, channel_id=None)
+    for instant in (day(1), day(1) + MINUTE, day(2), day(2) + MINUTE, day(3)):
+        tick(store, settings, instant)
+    to_sam = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0002"]
+    assert len(to_sam) == 1, [c.params["text"] for c in to_sam]  # Tuesday's nudge found it out: never tried again
+    posted = [m["blocks"][0]["text"]["text"] for m in fake_slack.messages.get("C0TEAM", [])]
+    call = ":telephone_receiver: Time for the daily call with *Acme* — {} 09:00 (America/New_York).\n:warning: " + GONE
+    assert posted[:4] == [
+        call.format("Tue 1 Dec"),
+        call.format("Wed 2 Dec"),
+        f":warning: *Acme* is overdue: the daily call on Tue 1 Dec was missed. No call logged yet. {GONE}",
+        call.format("Thu 3 Dec"),
+    ], posted
+    assert {r.status for r in rows(store, "cadence", "overdue")} == {"sent"}
+    assert rows(store, "delivery_failed") == []  # nothing told to Sam's DM about Sam's DM
+
+
+def test_an_overdue_alert_whose_dm_slack_refuses_goes_to_the_customers_channel(
+    store: Store, settings: Settings, fake_slack: FakeSlack
+) -> None:
+    """Acme has its own channel (its nudges go there); the overdue alert is the owner's DM, which Slack refused
+    (user_not_found): the alert was lost and the channel never heard of it. It goes to Acme's channel, naming the
+    owner and how to pick another, and the channel is told once that the owner is gone, as after Slack's
+    user_change."""
+    fake_slack.add_user("U0002", name="sam", tz="America/New_York")
+    fake_slack.users["U0002"]["dm_refused"] = "user_not_found"
+    fake_slack.add_channel("C0ACME", name="acme", members=["U0001"])
+    add(store, channel_id="C0ACME")
+    for instant in (day(1), day(2), day(2) + MINUTE, day(3), day(3) + MINUTE):
+        tick(store, settings, instant)
+    texts = [m["blocks"][0]["text"]["text"] for m in fake_slack.messages["C0ACME"] if m.get("blocks")]
+    overdue = [t for t in texts if "is overdue" in t]
+    missed = ":warning: *Acme* is overdue: the daily call on Tue 1 Dec was missed. No call logged yet."
+    assert overdue == [f"{missed} {GONE}"]
+    assert len([t for t in texts if "was deactivated in Slack" in t]) == 1, texts
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0002"]) == 1
+    assert {r.status for r in rows(store, "overdue")} == {"sent"}
