@@ -233,12 +233,13 @@ class SpecialRef:
 _SPECIAL = re.compile(r"^<([!]?)([^|>]*)(?:\|([^>]*))?>$")
 
 
-_LINK = re.compile(r"^<(https?://)([^|<>]+)\|([^<>]+)>$", re.IGNORECASE)
+_LINK = re.compile(r"^<(https?://|mailto:)([^|<>]+)\|([^<>]+)>$", re.IGNORECASE)
 
 
 def typed_domain(token: str) -> str:
     """A word Slack turned into a link as it was typed back as typed: with `should_escape`, a name such as
-    `Monday.com` arrives as `<http://Monday.com|Monday.com>`. Any other token comes back unchanged."""
+    `Monday.com` arrives as `<http://Monday.com|Monday.com>`, an address `support@acme.com` as
+    `<mailto:support@acme.com|support@acme.com>`. Any other token comes back unchanged."""
     m = _LINK.match(token)
     if m is not None and m[3].casefold() == m[2].rstrip("/").casefold():
         return m[3]

@@ -106,6 +106,23 @@ def check_ack_blocks(reply: Response) -> None:
             raise AssertionError(f"Slack would refuse this view: {getattr(refused, 'messages', refused)}") from None
 
 
+# What Slack's client makes of a typed address before a command with `should_escape: true` is sent: an e-mail address
+# becomes a mailto link, an address with its scheme a bare link, a domain (with or without a path) a link labelled
+# as typed. Only the forms tests type; `&`, `<` and `>` are escaped first, as Slack does.
+_TYPED_EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+@[\w-]+(?:\.[\w-]+)+)")
+_TYPED_URL = re.compile(r"(?<![\w/<|])(https?://[^\s<>|]+)")
+_TYPED_DOMAIN = re.compile(r"(?<![\w@./<|:-])((?:[\w-]+\.)+(?:com|io|net|org|co|dev)(?:/[^\s<>|]*)?)(?![\w@|>])")
+
+
+def as_slack_sends(typed: str) -> str:
+    """`typed`, as Slack sends it in a command's text: `mail help@acme.com or acme.com/help` arrives as
+    `mail <mailto:help@acme.com|help@acme.com> or <http://acme.com/help|acme.com/help>`."""
+    text = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _TYPED_EMAIL.sub(lambda m: f"<mailto:{m[1]}|{m[1]}>", text)
+    text = _TYPED_URL.sub(lambda m: f"<{m[1]}>", text)
+    return _TYPED_DOMAIN.sub(lambda m: f"<http://{m[1]}|{m[1]}>", text)
+
+
 def offered_options(reply: Response) -> list[dict[str, Any]]:
     """The options a block_suggestion's answer offers, in order: its `options`, or those of its `option_groups`."""
     answer = reply.json()

@@ -32,7 +32,14 @@ from handlers.boundaries_hooks import (
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.lookup import find_customer, words_and_offsets
 from handlers.commands.mend import boundary_mend, is_fix, is_undo, slip_mend
-from handlers.parsing import AGREEMENT_QUOTE_OPENERS, QUOTED_PHRASE, quoted_text, split_quoted, unescape
+from handlers.parsing import (
+    AGREEMENT_QUOTE_OPENERS,
+    QUOTED_PHRASE,
+    quoted_text,
+    split_quoted,
+    typed_domain,
+    unescape,
+)
 
 # A module reference, not names: schedules.boundaries imports the Block Kit builders, so the two import each other.
 from schedules import boundaries as planning
@@ -111,7 +118,9 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
     if not text:
         raise UserError(f'What is the agreement? e.g. "We answer within one business day". Usage: `{ADD_USAGE}`')
     kind = options.get("kind")
-    value = unescape(options["value"]) if "value" in options else None
+    # A value Slack made a link of as it was typed (`value=acme.zendesk.com/support`, `value=help@acme.com`) is kept
+    # as typed: its markup would count against the 64 characters, and refuse an address the person typed in 30.
+    value = unescape(typed_domain(options["value"])) if "value" in options else None
     # "Replies within one business day" is measured as it says, also with kind=response_time and no value= typed.
     measured = kind is None or rules.resolve_kind(kind) == "response_time"
     if measured and value is None and (stated := rules.response_time_in(unescape(text))) is not None:

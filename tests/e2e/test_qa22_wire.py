@@ -1,0 +1,59 @@
+"""Slack's real payloads, byte for byte: what Slack's client makes of what people type (addresses turned into links
+as they are typed), and the shapes Slack really sends from DMs, private channels and Home. Partner reads each as the
+person typed or clicked it, and never refuses or loses what they typed over Slack's markup."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.store import Store
+from tests.e2e.test_boundaries import records
+from tests.slack_requests import SlackRequests, as_slack_sends
+from tests.utils import BotServer, ephemeral
+
+
+@pytest.fixture
+def acme(slack: SlackRequests, bot: BotServer) -> SlackRequests:
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    bot.settle()
+    return slack
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        # 38 characters typed; Slack sends 86 (`<http://…|…>`), which was refused as "this one is 86"
+        (
+            '"Open a ticket" kind=channel value=acme.zendesk.com/hc/en-us/requests/new',
+            "acme.zendesk.com/hc/en-us/requests/new",
+        ),
+        # 44 characters typed, 96 sent
+        (
+            '"Email the escalations list first" kind=channel value=support-escalations@initech-corporation.com',
+            "support-escalations@initech-corporation.com",
+        ),
+        ('"Email the escalations list first" kind=channel value="support@acme.com"', "support@acme.com"),
+    ],
+)
+def test_an_address_typed_as_an_agreements_value_is_kept_as_typed_not_refused_for_slacks_link_markup(
+    acme: SlackRequests, store: Store, typed: str, kept: str
+) -> None:
+    text = as_slack_sends(f"boundary acme add {typed}")
+    assert "<http://" in text or "<mailto:" in text  # as Slack sends it
+    reply = ephemeral(acme.command(text))
+    assert reply.startswith(":handshake: Proposed"), reply
+    assert f"(channel: {kept})" in reply
+    (record,) = records(store)
+    assert (record.rule.kind, record.rule.value) == ("channel", kept)
+    listing = ephemeral(acme.command("boundary acme list"))
+    assert "proposed" in listing
+
+
+def test_a_value_longer_than_64_characters_as_typed_is_still_refused_naming_its_typed_length(
+    acme: SlackRequests, store: Store
+) -> None:
+    address = "support-escalations-and-incidents@initech-corporation-international.com"  # 72 characters
+    reply = ephemeral(acme.command(as_slack_sends(f'boundary acme add "Email us" kind=channel value={address}')))
+    assert f"Keep the value to 64 characters or fewer (this one is {len(address)})" in reply, reply
+    assert "You typed:" in reply
+    assert records(store) == []
