@@ -204,7 +204,7 @@ def health_inputs(
     now: datetime,
     default_tz: str = "UTC",
     flagged_at: datetime | None = None,
-    last_pause: tuple[datetime, datetime] | None = None,
+    pauses: Sequence[tuple[datetime, datetime]] = (),
     launch_from: datetime | None = None,
     excused: frozenset[date] | set[date] = frozenset(),
     their_level: str | None = None,
@@ -214,7 +214,7 @@ def health_inputs(
 
     `checkins` are the customer's check-ins of the last MOOD_WINDOW (any order); `last_contact_at` the latest
     check-in that counts for the cadence (a call for daily cadences), however old; `scorecard` the latest
-    scorecard's (average, when); `last_pause` the customer's last pause that ended, (paused at, resumed at);
+    scorecard's (average, when); `pauses` the customer's pauses that ended, (paused at, resumed at), each;
     `launch_from` when launch mode began owing daily calls (no daily call was owed before it).
     """
     cal = customer_calendar(customer, default_tz)
@@ -232,31 +232,40 @@ def health_inputs(
         launch_from=launch_from,
         excused=excused,
     )
-    if last_pause is not None and customer.paused_at is None and last_pause[1] > since:
-        # A pause owes no calls: the calls of the paused weeks are left out, those before and after it count.
-        paused, resumed = last_pause
-        before, label = adherence(
-            cadence,
-            cal,
-            checkins,
-            since=since,
-            now=max(since, paused),
-            launch_until=customer.launch_until,
-            launch_from=launch_from,
-            excused=excused,
-        )
-        after, label = adherence(
-            cadence,
-            cal,
-            checkins,
-            since=resumed,
-            now=end,
-            launch_until=customer.launch_until,
-            launch_from=launch_from,
-            excused=excused,
-        )
-        owed = [c for c in (before, after) if c is not None]
-        counts = (sum(c[0] for c in owed), sum(c[1] for c in owed)) if owed else None
+    ended = sorted((paused, resumed) for paused, resumed in pauses if resumed > since)
+    if ended:
+        # A pause owes no calls: the calls of every paused week are left out, those between the pauses count.
+        owed = []
+        start = since
+        for paused, resumed in ended:
+            owed.append(
+                adherence(
+                    cadence,
+                    cal,
+                    checkins,
+                    since=start,
+                    now=min(end, max(start, paused)),
+                    launch_until=customer.launch_until,
+                    launch_from=launch_from,
+                    excused=excused,
+                )[0]
+            )
+            start = max(start, resumed)
+        if start < end:
+            owed.append(
+                adherence(
+                    cadence,
+                    cal,
+                    checkins,
+                    since=start,
+                    now=end,
+                    launch_until=customer.launch_until,
+                    launch_from=launch_from,
+                    excused=excused,
+                )[0]
+            )
+        known = [c for c in owed if c is not None]
+        counts = (sum(c[0] for c in known), sum(c[1] for c in known)) if known else None
 
     since_last = ideal = maximum = None
     business = False
@@ -264,8 +273,8 @@ def health_inputs(
     if windows is not None:
         ideal_days, max_days, business = windows
         reference = last_contact_at or customer.created_at  # never contacted: the clock runs from the start
-        if last_pause is not None and customer.paused_at is None:
-            reference = max(reference, last_pause[1])  # a resume restarts the clock as a call would
+        if pauses:
+            reference = max(reference, *(resumed for _, resumed in pauses))  # a resume restarts it as a call would
         if launch_from is not None and customer.launch_until is not None and today <= customer.launch_until:
             reference = max(reference, launch_from)  # so does launch mode: its first daily call is owed from then
         ref_day = cal.local_date(reference)
@@ -341,7 +350,7 @@ def _inputs_from_rows(
     now: datetime,
     config: HealthConfig,
     flagged_at: datetime | None = None,
-    last_pause: tuple[datetime, datetime] | None = None,
+    pauses: Sequence[tuple[datetime, datetime]] = (),
     launch_from: datetime | None = None,
     excused: frozenset[date] | set[date] = frozenset(),
     their_view: SurveyResponse | None = None,
@@ -365,7 +374,7 @@ def _inputs_from_rows(
         now=now,
         default_tz=config.default_tz,
         flagged_at=flagged_at,
-        last_pause=last_pause,
+        pauses=pauses,
         launch_from=launch_from,
         excused=excused,
         their_level=str(their_view.answers.get("level")) if their_view is not None else None,
@@ -385,17 +394,17 @@ def _owes_contact(customer: Customer) -> bool:
     return _owes_calls(customer) or customer.ideal_days is not None
 
 
-def _last_pauses(store: Store, team_id: str, customers: Sequence[Customer]) -> dict[int, tuple[datetime, datetime]]:
-    """The last ended pause of each customer that owes contact; one query, none when no customer owes any."""
-    ids = [c.id for c in customers if c.id is not None and c.paused_at is None and _owes_contact(c)]
+def _pauses(store: Store, team_id: str, customers: Sequence[Customer]) -> dict[int, list[tuple[datetime, datetime]]]:
+    """The ended pauses of each customer that owes contact; one query, none when no customer owes any."""
+    ids = [c.id for c in customers if c.id is not None and _owes_contact(c)]
     if not ids:
         return {}
-    pauses = store.last_pauses(team_id=team_id, customer_ids=ids)
+    pauses = store.ended_pauses(team_id=team_id, customer_ids=ids)
     # A cadence set from off owed nothing before: scored as if paused from the day added until it was set.
     added = {c.id: c.created_at for c in customers}
     for customer_id, (at, how) in store.clock_restarts(team_id=team_id, customer_ids=ids).items():
-        if how == "cadence_set" and (customer_id not in pauses or pauses[customer_id][1] < at):
-            pauses[customer_id] = (added[customer_id], at)
+        if how == "cadence_set":
+            pauses.setdefault(customer_id, []).append((added[customer_id], at))
     return pauses
 
 
@@ -445,7 +454,7 @@ def gather_inputs(
         now=now,
         config=config,
         flagged_at=_flagged(store, team_id, boundaries, now).get(customer.id),
-        last_pause=_last_pauses(store, team_id, [customer]).get(customer.id),
+        pauses=_pauses(store, team_id, [customer]).get(customer.id, []),
         launch_from=_launch_starts(store, team_id, [customer]).get(customer.id),
         excused=_excused_days(store, team_id, [customer], now).get(customer.id, set()),
         their_view=store.latest_survey_response(
@@ -484,7 +493,7 @@ def gather_inputs_many(
     their_views = store.latest_survey_responses(
         team_id=team_id, customer_ids=ids, survey="customer_view", external=True
     )
-    pauses = _last_pauses(store, team_id, customers)
+    pauses = _pauses(store, team_id, customers)
     launches = _launch_starts(store, team_id, customers)
     excused = _excused_days(store, team_id, customers, now)
     return {
@@ -497,7 +506,7 @@ def gather_inputs_many(
             now=now,
             config=config,
             flagged_at=flagged.get(customer.id),
-            last_pause=pauses.get(customer.id),
+            pauses=pauses.get(customer.id, []),
             launch_from=launches.get(customer.id),
             excused=excused.get(customer.id, set()),
             their_view=their_views.get(customer.id),

@@ -350,34 +350,35 @@ class CadenceQueries(StoreBase):
                 continue  # not a local date: nothing to excuse
         return excused
 
-    def last_pauses(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, tuple[datetime, datetime]]:
-        """The last pause of each of these customers that has ended, as (paused at, resumed at), in one query. A
-        stay in the archive that ended (archived, then restored) is one too: it owed no calls either, so a customer
-        archived by mistake for a week is not scored on the calls of that week once restored."""
+    def ended_pauses(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, list[tuple[datetime, datetime]]]:
+        """Every pause of each of these customers that ended, as (paused at, resumed at), oldest first, in one query.
+        A stay in the archive that ended (archived, then restored) is one too: it owed no calls either, so a customer
+        archived by mistake for a week is not scored on the calls of that week once restored. Every one, not only
+        the last: paused twice in a month, the first pause's weeks owed no call either."""
         if not customer_ids:
             return {}
         ends = {"resumed": "paused", "restored": "archived"}
         with self.session() as session:
             rows = session.exec(
-                select(CustomerEvent.customer_id, CustomerEvent.kind, func.max(CustomerEvent.at))
+                select(CustomerEvent.customer_id, CustomerEvent.kind, CustomerEvent.at)
                 .where(
                     CustomerEvent.team_id == team_id,
                     col(CustomerEvent.kind).in_([*ends, *ends.values()]),
                     col(CustomerEvent.customer_id).in_(list(customer_ids)),
                 )
-                .group_by(col(CustomerEvent.customer_id), col(CustomerEvent.kind))
+                .order_by(col(CustomerEvent.customer_id), col(CustomerEvent.at), col(CustomerEvent.id))
             ).all()
-        latest: dict[tuple[int, str], datetime] = {(cid, kind): at for cid, kind, at in rows if cid is not None and at}
-        pauses: dict[int, tuple[datetime, datetime]] = {}
-        for (cid, kind), resumed in latest.items():
-            paused = latest.get((cid, ends.get(kind, "")))
-            if (
-                kind in ends
-                and paused is not None
-                and paused <= resumed
-                and (cid not in pauses or pauses[cid][1] < resumed)
-            ):
-                pauses[cid] = (paused, resumed)
+        pauses: dict[int, list[tuple[datetime, datetime]]] = {}
+        began: dict[tuple[int, str], datetime] = {}  # (customer, start kind) → when the stay still open began
+        for cid, kind, at in rows:
+            if cid is None or at is None:
+                continue
+            if kind in ends:
+                paused = began.pop((cid, ends[kind]), None)
+                if paused is not None and paused <= at:
+                    pauses.setdefault(cid, []).append((paused, at))
+            else:
+                began.setdefault((cid, kind), at)  # a second pause event while paused: the stay began at the first
         return pauses
 
     def clock_restarts(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, tuple[datetime, str]]:

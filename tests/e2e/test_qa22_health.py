@@ -1,0 +1,62 @@
+"""QA round 22, health: the score and its trend as a customer-success lead acts on them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schedules.health import HEALTH_DROP
+from storage.models import Customer
+from storage.store import Store
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer, FakeClock
+
+
+def ok(response: Any) -> dict[str, Any]:
+    assert response.status == 200, response.text
+    return response.json() if response.body else {}
+
+
+def weekly_acme(slack: SlackRequests, store: Store) -> Customer:
+    """Acme, a long-standing customer with a weekly Tuesday call."""
+    ok(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana> tz=UTC"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+    with store.session() as session:
+        row = session.get(Customer, customer.id)
+        assert row is not None
+        row.cadence = "weekly tue 10:00"
+        row.created_at = datetime(2026, 6, 1, tzinfo=UTC)
+        session.add(row)
+        session.commit()
+    return customer
+
+
+def test_every_pause_of_the_month_is_left_out_of_the_score_not_only_the_last(
+    slack: SlackRequests, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
+    """Dana paused Acme for two weeks over their budget freeze, called the Tuesday after resuming, then paused it
+    again for a week over their office move. Every call she owed she made: once resumed, the score read the first
+    pause's two Tuesdays as missed calls ("2 of the last 4 weekly check-ins logged"), only the last pause was left
+    out, though README leaves every paused week out of the score."""
+    weekly_acme(slack, store)
+    clock.set(datetime(2026, 10, 20, 15, 0, tzinfo=UTC))  # a Tuesday
+    ok(slack.command("checkin acme green call all good"))
+    clock.set(datetime(2026, 10, 21, 9, 0, tzinfo=UTC))
+    ok(slack.command("pause acme"))
+    clock.set(datetime(2026, 11, 4, 9, 0, tzinfo=UTC))  # two Tuesdays later
+    ok(slack.command("resume acme"))
+    clock.set(datetime(2026, 11, 10, 15, 0, tzinfo=UTC))
+    ok(slack.command("checkin acme green call fine"))
+    clock.set(datetime(2026, 11, 11, 9, 0, tzinfo=UTC))
+    ok(slack.command("pause acme"))
+    clock.set(datetime(2026, 11, 18, 9, 0, tzinfo=UTC))
+    ok(slack.command("resume acme"))
+    bot.settle()
+    status = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    assert "2 of the last 4 weekly check-ins logged" not in status, status
+    assert "Nothing is pulling the score down" in status, status
+    fresh = store.customer(team_id=TEAM_ID, customer_id=store.customers(team_id=TEAM_ID)[0].id or 0)
+    assert fresh is not None and fresh.health_score == 100, fresh.health_score
+    # Nor did the owner hear of a fall that was only the paused weeks.
+    assert store.nudges(team_id=TEAM_ID, kinds=[HEALTH_DROP], due_after=clock.now - timedelta(days=60)) == []
