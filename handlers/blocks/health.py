@@ -92,7 +92,9 @@ def their_view_note(
     gap = view_gap(ours, theirs)
     if gap:
         note += ", lower than ours" if gap > 0 else ", higher than ours"
-    if answered_at is not None:
+    # Only where the score reads their view (lower than ours, or ours not rated): the same as ours or higher, the
+    # score counts ours in full, as the card says, and their old answer counts for nothing, not half.
+    if answered_at is not None and (ours not in LEVEL_NAMES or (gap or 0) > 0):
         age = now - (answered_at if answered_at.tzinfo else answered_at.replace(tzinfo=UTC))
         if age > SCORECARD_STALE_AFTER:  # as the health score reads it
             note += f" ({age.days // 30} months old, counts half)"

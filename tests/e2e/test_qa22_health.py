@@ -6,9 +6,15 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
+from sqlmodel import Session, col
+
 from schedules.health import HEALTH_DROP
-from storage.models import Customer
+from storage.models import Customer, SurveyResponse
 from storage.store import Store
+from tests.e2e.test_home_surveys import open_home, row
+from tests.e2e.test_surveys import add_customer
+from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
 
@@ -60,3 +66,41 @@ def test_every_pause_of_the_month_is_left_out_of_the_score_not_only_the_last(
     assert fresh is not None and fresh.health_score == 100, fresh.health_score
     # Nor did the owner hear of a fall that was only the paused weeks.
     assert store.nudges(team_id=TEAM_ID, kinds=[HEALTH_DROP], due_after=clock.now - timedelta(days=60)) == []
+
+
+def test_a_home_row_says_their_old_view_counts_half_only_where_the_score_counts_it_half(
+    bot: BotServer, slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """Acme's people said "partner" seven months ago, as we rate it; Globex's said "partner" where we say "supplier".
+    The score reads our own view for both (the lower), in full, and their cards say so; yet their Home rows said
+    their view "(7 months old, counts half)", as if it still weighed half in the score."""
+    acme = add_customer(slack, store)
+    globex = add_customer(slack, store, "Globex <@U0001|dana>")
+    initech = add_customer(slack, store, "Initech <@U0001|dana>")
+    now = datetime.now(UTC)
+    with Session(store.engine) as session:
+        for customer, ours in ((acme, "partner"), (globex, "supplier"), (initech, "partner")):
+            session.execute(update(Customer).where(col(Customer.id) == customer.id).values(tier=ours))
+            session.add(
+                SurveyResponse(
+                    team_id=TEAM_ID,
+                    customer_id=customer.id,
+                    survey="customer_view",
+                    respondent_id="W1",
+                    external=True,
+                    answers={"level": "supplier" if customer is initech else "partner"},
+                    created_at=now - timedelta(days=215),
+                )
+            )
+        session.commit()
+    home = open_home(bot, slack, fake_slack)
+    assert acme.id is not None and globex.id is not None and initech.id is not None
+    assert ":speech_balloon: their view *Partner*" in row(home, acme.id)
+    assert "counts half" not in row(home, acme.id), row(home, acme.id)
+    assert ":speech_balloon: their view *Partner*, higher than ours" in row(home, globex.id)
+    assert "counts half" not in row(home, globex.id), row(home, globex.id)
+    # Theirs lower than ours and old: it does count half (halfway between the two views), and the row says so.
+    assert "their view *Supplier*, lower than ours (7 months old, counts half)" in row(home, initech.id)
+    for name in ("acme", "globex"):
+        card = json.dumps(ok(slack.command(f"show {name}"))["blocks"], ensure_ascii=False)
+        assert "counts half" not in card, card
