@@ -185,9 +185,11 @@ def plan_call_moved_into_the_past(
     waiting = _waiting_nudge(store, after, today, now)
     if waiting is not None and (waiting.payload.get("tz"), waiting.due_at) == (cal.tz, slot.due_at):
         return False  # nothing it names changed
+    # Today on the customer's new clock: a zone moved east may already be tomorrow on the old one (Los Angeles on
+    # Monday evening is Tuesday in Tokyo), and that day's call, hours away on the old clock, is the one moved past.
     was = planner.calendar_of(before, default_tz=policy.default_tz)
-    still_to_come = planner.slots(before, was, since=now, now=now + timedelta(days=1))
-    if waiting is None and not any(s.local_date == was.local_date(now) for s in still_to_come):
+    still_to_come = planner.slots(before, was, since=now, now=now + timedelta(days=2))
+    if waiting is None and not any(s.local_date == today for s in still_to_come):
         return False  # its nudge went out already, or the day had no call before the change
     contacts = store.last_contacts(team_id=after.team_id, customer_ids=[after.id], kinds=policy.contact_kinds)
     snoozes = store.snoozes(team_id=after.team_id, customers=[after], after=now)

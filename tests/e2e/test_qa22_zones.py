@@ -1,0 +1,45 @@
+"""Session 22's time-zone findings, end to end: signed requests through the real app, the real jobs ticked at chosen
+instants against the fake Slack, for a team with customers on every continent.
+
+- A customer left on its Los Angeles owner's zone and corrected to Tokyo on Monday evening in Los Angeles (already
+  Tuesday afternoon there) lost Tuesday's call: its 09:00 had passed in Tokyo while, on the old clock, its nudge was
+  still to come, yet nothing was nudged and the answer named next week's. The check for "its nudge still to come"
+  looked for the old zone's today (Monday) instead of the customer's today on its new clock (Tuesday).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.settings import Settings
+from storage.store import Store
+from tests.e2e.test_cadence import acme_channel, add, ephemeral, nudges, rows, tick, unpaced  # noqa: F401
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import FakeClock
+
+MINUTE = timedelta(minutes=1)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_a_customer_moved_east_past_its_call_on_the_next_day_there_is_nudged_at_once_not_a_week_later(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Weekly on Tuesday at 09:00, added on its Los Angeles owner's zone. Monday 30 Nov 20:00 in Los Angeles the owner
+    sets the customer's real zone, Tokyo, where it is Tuesday 13:00: Tuesday's 09:00 has passed and its nudge never
+    went out (on the old clock it was still 13 hours away). It comes now, once, as the answer says; not on 8 Dec."""
+    add(store, tz="America/Los_Angeles", cadence="weekly tue 09:00")
+    moment = at("2026-12-01T04:00")  # Monday 20:00 in Los Angeles, Tuesday 13:00 in Tokyo
+    tick(store, settings, moment - MINUTE)
+    assert nudges(fake_slack) == []
+    clock.set(moment)
+    answer = ephemeral(slack.command("edit acme tz=Asia/Tokyo"))
+    assert "Today's call time (09:00) has passed and its nudge had not gone out: it comes now." in answer, answer
+    for instant in (moment + MINUTE, moment + 2 * MINUTE, at("2026-12-01T17:00"), at("2026-12-02T00:00")):
+        tick(store, settings, instant)
+    (message,) = nudges(fake_slack)
+    assert message["text"].startswith("<@U0001> Time for the weekly call with Acme (Tue 1 Dec"), message["text"]
+    assert [(r.due_key, r.status) for r in rows(store)] == [("2026-12-01", "sent")]
