@@ -28,7 +28,8 @@ Delivery
   posts them together, each on an HTTP connection it keeps open for the run, then reads their answers: a plain
   success itself (:mod:`schedules.slack_http`), every other answer through slack-sdk's retry handlers unchanged.
 * ``channel_not_found`` / ``not_in_channel`` / ``is_archived`` / ``restricted_action``: recorded on
-  ``Customer.channel_error``, the owner is told once per channel and error (a ``channel_problem`` nudge), and the
+  ``Customer.channel_error``, the owner is told once per channel and error until it takes posts again (a
+  ``channel_problem`` nudge; storage.customers frees its key then), and the
   message goes to the fallback DM straight away. Renderers send to the DM while the error stands, trying the channel
   again after a week (or once it is changed).
 * A refused token (``invalid_auth``, ``account_inactive``, ``token_revoked``…) that ``auth.test`` refuses too: the
@@ -114,6 +115,7 @@ from schedules.slack_http import (
     same_client_as,
 )
 from storage.checkins import CHECKIN_SUMMARY, OWNER_ALERT  # what a check-in's follow-up could not send
+from storage.customers import CHANNEL_PROBLEM
 from storage.models import CheckIn, Nudge
 from storage.nudges import DIGEST_PART
 from storage.store import Store
@@ -162,7 +164,6 @@ BUSY_CPU = 0.7  # the process used this much of a CPU or more: more threads woul
 SPARE_CPU = 0.8  # the process got this much of a CPU while rendering: the machine is not short of it (_render_later)
 
 # Kinds the sender plans itself to tell an owner about a delivery problem (never about one of these).
-CHANNEL_PROBLEM = "channel_problem"
 DELIVERY_FAILED = "delivery_failed"
 
 
@@ -1601,6 +1602,10 @@ def _render_channel_problem(nudge: Nudge, store: Store, now: datetime) -> Messag
     customer = store.customer(team_id=nudge.team_id, customer_id=nudge.customer_id or 0)
     if customer is None:
         return Skip("customer gone", "cancelled")
+    if nudge.status != "sent" and (customer.channel_id != channel_id or customer.channel_error is None):
+        # Unarchived, Partner invited back or another channel set before this went out: it would send them to fix
+        # what is fixed (a refusal of its own, later, is told in a notice of its own).
+        return Skip("the channel takes posts again", "cancelled")
     why = _channel_trouble(channel_id, error, f"/partner edit {command_name(customer.name)} #channel")
     text = (
         f":warning: I couldn't post in *{mrkdwn_name(customer.name)}*'s channel. {why}. Until then its "

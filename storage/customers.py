@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import String, bindparam, cast, func, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -14,12 +14,33 @@ from domain.customers import bare_key, clean_name, name_key
 from domain.errors import UserError
 from domain.mrkdwn import mrkdwn_name
 from storage.base import Records, detached
-from storage.models import Customer, CustomerEvent, JobWatermark, Workspace
+from storage.models import Customer, CustomerEvent, JobWatermark, Nudge, Workspace
 from storage.nudges import _write_transaction
 from storage.workspaces import WorkspaceQueries, workspace_to_change
 
 # In Workspace.settings: why each channel counts as read from outside the team (see set_channel_shared).
 CHANNEL_READERS = "channel_readers"
+
+# The owner's notice that the customer's channel refuses Partner's posts (schedules.sender.tell_owner_channel_refuses),
+# told once per channel and error — keyed so — until the channel takes posts again or is changed.
+CHANNEL_PROBLEM = "channel_problem"
+ENDED_NOTICE = "ended:"  # a notice's key once its refusal ended: a later refusal of that channel is told again
+
+
+def _end_channel_notices(session: Session, *, team_id: str, customer_id: int) -> None:
+    """The customer's channel takes posts again (or another was set): its refusal notices give up their once-only
+    key, so a later refusal (the channel archived again next month) tells the owner again, once. The rows stay as
+    the record of what was told; one still unsent is cancelled when it comes to be sent (its refusal is over)."""
+    session.exec(  # type: ignore[call-overload]
+        update(Nudge)
+        .where(
+            col(Nudge.team_id) == team_id,
+            col(Nudge.kind) == CHANNEL_PROBLEM,
+            col(Nudge.subject) == f"customer:{customer_id}",
+            col(Nudge.due_key).not_like(f"{ENDED_NOTICE}%"),
+        )
+        .values(due_key=literal(ENDED_NOTICE) + cast(col(Nudge.id), String))
+    )
 
 
 def read_from_outside(entry: dict[str, Any]) -> bool:
@@ -305,6 +326,7 @@ class CustomerQueries(WorkspaceQueries):
                 # A new channel: nothing known of it yet (joining it after the ack reads whether it is shared).
                 customer.channel_error, customer.channel_error_at = None, None
                 customer.channel_shared, customer.channel_shared_checked_at = False, None
+                _end_channel_notices(session, team_id=team_id, customer_id=customer_id)
             edited = {k: [old, new] for k, (old, new) in changed.items() if k != "name"}
             if edited:
                 self._event(session, customer, actor_id=actor_id, kind="edited", detail={**edited, **by}, now=now)
@@ -384,6 +406,8 @@ class CustomerQueries(WorkspaceQueries):
                 session.exec(  # type: ignore[call-overload]
                     update(Customer).where(*customer).values(channel_error_at=now)
                 )
+            if changed and error is None:
+                _end_channel_notices(session, team_id=team_id, customer_id=customer_id)
             session.commit()
         return bool(changed)
 

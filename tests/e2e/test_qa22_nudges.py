@@ -1,0 +1,133 @@
+"""Session 22: a nudge's life in a customer's channel, end to end — signed requests through the real app, the real
+jobs and sender ticked at chosen instants against the fake Slack.
+
+- Acme's channel was archived in December (its owner told once, nudges to her DM), unarchived (nudges back in the
+  channel), and archived again the next week: the nudges went to her DM again without a word why, the notice being
+  "once per channel and error" for ever. Each time the channel starts refusing is told, once; and a notice still
+  waiting to go out when the channel is back is not sent (it would send her to fix what is fixed).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.settings import Settings
+from storage.store import Store
+from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
+    MINUTE,
+    acme_channel,
+    add,
+    day,
+    nudges,
+    rows,
+    tick,
+    unpaced,
+)
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer, FakeClock
+
+HOUR = timedelta(hours=1)
+
+
+def dm_texts(fake: FakeSlack, user: str = "U0001") -> list[str]:
+    channel = fake._dm_by_user.get(user)
+    return [m["text"] for m in fake.messages.get(channel, [])] if channel else []
+
+
+def notices(fake: FakeSlack, user: str = "U0001") -> list[str]:
+    return [text for text in dm_texts(fake, user) if text.startswith(":warning: I couldn't post in *Acme*'s channel")]
+
+
+def _goes(fake: FakeSlack, how: str) -> dict[str, Any]:
+    """Slack's side of the channel refusing Partner's posts, and the event it sends."""
+    if how == "archived":
+        fake.channels["C0ACME"]["is_archived"] = True
+        return {"type": "channel_archive", "channel": "C0ACME", "user": "U0002"}
+    fake.channels["C0ACME"]["is_member"] = False
+    return {"type": "channel_left", "channel": "C0ACME", "actor_id": "U0002"}
+
+
+def _back(fake: FakeSlack, how: str) -> dict[str, Any]:
+    if how == "archived":
+        fake.channels["C0ACME"]["is_archived"] = False
+        return {"type": "channel_unarchive", "channel": "C0ACME", "user": "U0002"}
+    fake.channels["C0ACME"]["is_member"] = True
+    return {
+        "type": "member_joined_channel",
+        "user": fake.bot_user_id,
+        "channel": "C0ACME",
+        "channel_type": "C",
+        "team": TEAM_ID,
+        "inviter": "U0001",
+    }
+
+
+@pytest.mark.parametrize("how", ["archived", "removed"])
+@pytest.mark.parametrize("second", ["event", "post"])
+def test_a_channel_refusing_again_after_it_came_back_tells_the_owner_again_once(
+    slack: SlackRequests,
+    bot: BotServer,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    how: str,
+    second: str,
+) -> None:
+    """Daily at 09:00 New York. Tuesday 1 December the channel is archived (or Partner removed from it): Dana is told
+    once. Tuesday afternoon it is back: Wednesday's nudge is in the channel. On Monday 7 December it goes again — Slack
+    says so (and retries the event), or, Partner being down then, the Tuesday post meets it: Dana is told again, once,
+    in the same words she can act on."""
+    add(store)
+    tick(store, settings, day(1))
+    clock.set(day(1, 2 * HOUR))  # Tuesday 11:00
+    gone = _goes(fake_slack, how)
+    for retry in (None, 1):
+        assert slack.event(gone, event_id="Ev0GONE1", retry_num=retry).status == 200
+    bot.settle()
+    tick(store, settings, clock() + MINUTE)
+    assert len(notices(fake_slack)) == 1
+    clock.set(day(1, 4 * HOUR))  # Tuesday 13:00: back
+    assert slack.event(_back(fake_slack, how), event_id="Ev0BACK").status == 200
+    bot.settle()
+    for n in (2, 3, 4):
+        tick(store, settings, day(n))
+    assert len(nudges(fake_slack)) == 4  # Tuesday to Friday, in the channel
+    clock.set(day(7, 2 * HOUR))  # Monday 7 December, 11:00: it goes again
+    gone = _goes(fake_slack, how)
+    if second == "event":
+        for retry in (None, 1):
+            assert slack.event(gone, event_id="Ev0GONE2", retry_num=retry).status == 200
+        bot.settle()
+    for instant in (clock() + MINUTE, day(8), day(8, MINUTE), day(9)):
+        tick(store, settings, instant)
+    told = notices(fake_slack)
+    assert len(told) == 2, dm_texts(fake_slack)
+    assert told[0] == told[1]
+    why = "is archived. Pick another with" if how == "archived" else "Invite me there with `/invite @Partner`"
+    assert why in told[1], told[1]
+    assert len(nudges(fake_slack)) == 4  # Tuesday's and Wednesday's went to Dana instead
+    assert any("Time for the daily call with Acme (Wed 9 Dec" in text for text in dm_texts(fake_slack))
+
+
+def test_a_notice_still_to_go_out_when_the_channel_is_back_is_not_sent(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Someone archives Acme's channel by mistake and unarchives it a few seconds later, before Partner's next tick:
+    Dana is not told to pick another channel for one that works, and the next nudge is in the channel."""
+    add(store)
+    clock.set(day(1, -2 * HOUR))  # Tuesday 07:00
+    assert slack.event(_goes(fake_slack, "archived")).status == 200
+    clock.set(day(1, -2 * HOUR + timedelta(seconds=20)))
+    assert slack.event(_back(fake_slack, "archived")).status == 200
+    bot.settle()
+    tick(store, settings, day(1, -2 * HOUR + MINUTE))
+    tick(store, settings, day(1))
+    assert dm_texts(fake_slack) == []
+    (message,) = nudges(fake_slack)
+    assert message["text"].startswith("<@U0001> Time for the daily call with Acme (Tue 1 Dec")
+    assert [r.status for r in rows(store, "channel_problem")] == ["cancelled"]
