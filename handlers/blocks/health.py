@@ -234,7 +234,14 @@ def status_blocks(
     if reasons:
         blocks.append(section("*What moves it most:*\n" + "\n".join(f"• {reason_text(r)}" for r in reasons)))
     elif health.score is None:
-        blocks.append(section("Log a check-in or answer a survey and the score starts counting."))
+        # What starts it, exactly: "answer a survey" read as any, yet the practices self-check and the profile are
+        # no part of the score (domain.health's components), and a customer with only those stayed "not scored".
+        blocks.append(
+            section(
+                "Log a check-in, set a cadence, fill in the scorecard or rate our level and the score starts counting "
+                "(the practices self-check and the profile don't count in it)."
+            )
+        )
     else:
         blocks.append(section("Nothing is pulling the score down. :tada:"))
     blocks.extend(views_blocks(customer, theirs_responses, ours, now=now))

@@ -809,7 +809,9 @@ def test_a_new_customers_one_slip_is_not_enough_data_for_a_score_until_a_check_i
     assert (customer(store).health_score, customer(store).health_band) in ((None, None), (None, "unknown"))
     status = acme.command("status acme").json()
     assert "not scored yet" in json.dumps(status["blocks"]) and "0 (red)" not in json.dumps(status["blocks"])
-    assert "Log a check-in or answer a survey and the score starts counting" in json.dumps(status["blocks"])
+    assert "Log a check-in, set a cadence, fill in the scorecard or rate our level and the score starts counting" in (
+        json.dumps(status["blocks"])
+    )
     bot.settle()  # status stores the score after its answer
     assert customer(store).health_score is None
     clock.advance(minutes=5)

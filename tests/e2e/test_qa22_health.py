@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from domain.surveys import SURVEYS
 from schedules.health import HEALTH_DROP
 from storage.models import Customer, SurveyResponse
 from storage.store import Store
 from tests.e2e.test_home_surveys import open_home, row
-from tests.e2e.test_surveys import add_customer
+from tests.e2e.test_surveys import add_customer, all_ratings, opened, submit
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
@@ -104,3 +105,33 @@ def test_a_home_row_says_their_old_view_counts_half_only_where_the_score_counts_
     for name in ("acme", "globex"):
         card = json.dumps(ok(slack.command(f"show {name}"))["blocks"], ensure_ascii=False)
         assert "counts half" not in card, card
+
+
+def test_status_of_a_customer_not_scored_yet_says_which_answers_start_the_score(
+    slack: SlackRequests, store: Store, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    """Initech's owner filled in the practices self-check and the profile, then asked for its status: "not scored
+    yet — Log a check-in or answer a survey and the score starts counting", after two surveys answered. Neither
+    counts in the score (README's health components): status now says what does."""
+    add_customer(slack, store, "Initech <@U0001|dana>")
+    ok(slack.command("survey initech practices"))
+    ok(submit(slack, opened(fake_slack), all_ratings(SURVEYS["practices"], "4"), view_id="VPRACTICES"))
+    ok(slack.command("survey initech profile"))
+    ok(submit(slack, opened(fake_slack), {"annual_budget": "about 200k"}, view_id="VPROFILE"))
+    bot.settle()
+    assert (
+        len(
+            store.survey_responses(
+                team_id=TEAM_ID, survey="profile", customer_id=store.customers(team_id=TEAM_ID)[0].id
+            )
+        )
+        == 1
+    )
+    status = json.dumps(ok(slack.command("status initech"))["blocks"], ensure_ascii=False)
+    assert "not scored yet" in status, status
+    assert "answer a survey and the score starts counting" not in status, status
+    said = (
+        "Log a check-in, set a cadence, fill in the scorecard or rate our level and the score starts counting "
+        "(the practices self-check and the profile don't count in it)."
+    )
+    assert said in status, status
