@@ -81,34 +81,34 @@ def submit_snooze(
     # A form's text comes as typed, unlike a command's: escaped as Slack escapes a message, so a <!channel> or a
     # <link|label> typed as the reason is shown as text in the channel, on Home and the card, never as a mention.
     reason = escape(((values.get("reason", {}).get(NUDGE_SNOOZE_REASON) or {}).get("value") or "").strip())
+    # Every field's error at once, each under its field: fixed in one go, not found one per submission.
+    errors: dict[str, str] = {}
     if len(reason) > MAX_REASON:  # what is stored: <, > and & take room once escaped
-        ack(response_action="errors", errors={"reason": f"Keep the reason to {MAX_REASON} characters."})
-        return
+        errors["reason"] = f"Keep the reason to {MAX_REASON} characters."
     now = clock()
     cal = planner.calendar_of(customer, default_tz=settings.default_tz)
     today = cal.local_date(now)
+    until: datetime | None = None
     if choice == SNOOZE_UNTIL_DATE:
         try:
             day = date.fromisoformat(picked or "")
         except ValueError:
-            ack(response_action="errors", errors={"until": "Pick the date nudges should resume."})
-            return
-        if day <= today:
-            # Today on the customer's clock, which may be the picker's tomorrow (Friday evening in Los Angeles is
-            # Saturday in Tokyo): said with its zone, or "after today (Sat 19 Dec)" reads as a mistake.
-            ack(
-                response_action="errors",
-                errors={"until": f"Pick a day after today in {cal.tz} ({today:%a} {today.day} {today:%b})."},
-            )
-            return
-        if day > today + timedelta(days=MAX_DAYS):
-            ack(response_action="errors", errors={"until": "Snooze for at most a year; pause the customer instead."})
-            return
-        until = cal.at_local(day, time(0))
+            errors["until"] = "Pick the date nudges should resume."
+        else:
+            if day <= today:
+                # Today on the customer's clock, which may be the picker's tomorrow (Friday evening in Los Angeles
+                # is Saturday in Tokyo): said with its zone, or "after today (Sat 19 Dec)" reads as a mistake.
+                errors["until"] = f"Pick a day after today in {cal.tz} ({today:%a} {today.day} {today:%b})."
+            elif day > today + timedelta(days=MAX_DAYS):
+                errors["until"] = "Snooze for at most a year; pause the customer instead."
+            else:
+                until = cal.at_local(day, time(0))
     elif choice == SNOOZE_ONE_DAY:
         until = cal.days_later(now, 1)  # tomorrow at this time on the customer's clock
     else:
-        ack(response_action="errors", errors={"for": "Pick how long to snooze."})
+        errors["for"] = "Pick how long to snooze."
+    if errors or until is None:
+        ack(response_action="errors", errors=errors)
         return
     user_id = body["user"]["id"]
     store.set_snooze(

@@ -14,12 +14,14 @@ import pytest
 import schedules.cadence
 from bot.app import make_client
 from bot.settings import Settings
+from handlers.ids import NUDGE_SNOOZE, NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_MODAL, NUDGE_SNOOZE_REASON, NUDGE_SNOOZE_UNTIL
 from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
 from storage.models import Customer, Nudge
 from storage.store import Store
 from tests.fake_slack import FakeSlack
-from tests.utils import TEAM_ID
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, FakeClock
 
 MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 NINE_NY = timedelta(hours=14)  # 09:00 New York (EST) is 14:00 UTC
@@ -105,3 +107,51 @@ def test_an_overdue_alert_whose_dm_slack_refuses_goes_to_the_customers_channel(
     assert len([t for t in texts if "was deactivated in Slack" in t]) == 1, texts
     assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "U0002"]) == 1
     assert {r.status for r in rows(store, "overdue")} == {"sent"}
+
+
+# --------------------------------------------------------------------------- the snooze form's errors, all at once
+
+
+@pytest.mark.parametrize(
+    ("chosen", "picked", "expected"),
+    [
+        ("until", "2026-11-30", {"until", "reason"}),  # a day already gone
+        (None, None, {"for", "reason"}),  # how long left unpicked
+    ],
+    ids=["past date", "no length"],
+)
+def test_the_snooze_form_shows_every_fields_error_at_once(
+    slack: SlackRequests,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    chosen: str | None,
+    picked: str | None,
+    expected: set[str],
+) -> None:
+    """Sam snoozes Acme until a day that has gone (or leaves how long unpicked) and types a reason of 320
+    characters: the form said only the reason was too long; Sam shortened it, submitted, and only then heard of the
+    date. Every field's error shows at once, each under its own field, as the customer forms do."""
+    fake_slack.add_channel("C0ACME", name="acme", members=["U0001"])
+    fake_slack.add_user("U0002", name="sam", tz="America/New_York")
+    add(store, channel_id="C0ACME")
+    tick(store, settings, day(1))
+    (message,) = [m for m in fake_slack.messages["C0ACME"] if m.get("blocks")]
+    clock.set(day(1, timedelta(hours=1)))
+    value = message["blocks"][1]["elements"][1]["value"]
+    assert slack.block_action(NUDGE_SNOOZE, value=value, channel_id="C0ACME").status == 200
+    (opened,) = fake_slack.calls_to("views.open")
+    values: dict[str, Any] = {
+        "for": {NUDGE_SNOOZE_FOR: {"type": "radio_buttons", "selected_option": {"value": chosen} if chosen else None}},
+        "until": {NUDGE_SNOOZE_UNTIL: {"type": "datepicker", "selected_date": picked}},
+        "reason": {NUDGE_SNOOZE_REASON: {"type": "plain_text_input", "value": "offsite " * 40}},
+    }
+    metadata = opened.params["view"]["private_metadata"]
+    reply = slack.view_submission(NUDGE_SNOOZE_MODAL, values, private_metadata=metadata)
+    assert reply.status == 200
+    body = reply.json()
+    assert body["response_action"] == "errors" and set(body["errors"]) == expected, body
+    assert body["errors"]["reason"] == "Keep the reason to 300 characters."
+    customer = store.customer(team_id=TEAM_ID, customer_id=1)
+    assert customer is not None and customer.snoozed_until is None
