@@ -545,9 +545,14 @@ class SlackRequests:
         event_time: int | None = None,
         authorizations: list[dict[str, Any]] | None = None,
         is_ext_shared_channel: bool = False,
+        source_team_id: str | None = None,
         **post_kwargs: Any,
     ) -> Response:
-        """An ``event_callback`` envelope around ``event`` (``event_ts`` is filled in when missing)."""
+        """An ``event_callback`` envelope around ``event`` (``event_ts`` is filled in when missing).
+
+        ``source_team_id``: the workspace the event happened in, when not Partner's: in a Slack Connect channel
+        Slack sends the other organisation's id as the envelope's ``team_id`` (and no ``enterprise_id`` of ours),
+        while ``authorizations`` names Partner's own installation."""
         now = self.clock()
         inner = dict(event)
         inner.setdefault("event_ts", f"{now:.6f}")
@@ -575,6 +580,9 @@ class SlackRequests:
         }
         if self.enterprise_id:
             envelope["enterprise_id"] = self.enterprise_id
+        if source_team_id is not None:
+            envelope["team_id"] = source_team_id
+            envelope.pop("enterprise_id", None)
         self.last_payload = envelope
         return self._post_json(envelope, post_kwargs)
 

@@ -38,6 +38,7 @@ def _unit(word: str) -> str:
 
 _MONTHS = {m.lower(): n for n in range(1, 13) for m in (month_abbr[n], month_name[n])} | {"sept": 9}
 _DAY_OF_MONTH = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
+_CLOCK = re.compile(r"\d{1,2}(?::\d{2})?")  # a time's figures, before a separate "am"/"pm"
 
 
 _A_LEAP_YEAR = 2028  # any: the most days each month can have
@@ -103,6 +104,14 @@ def _time_of_day(words: list[str]) -> tuple[time | None, int]:
     if len(words) <= at:
         return None, 0
     word = words[at].lower().rstrip(".,")
+    # "2 pm", "2:30 PM" (a Mac puts a narrow no-break space there, which splits the words too): one time with its
+    # am/pm, as the cadence reads it; else "2:30 PM" was 02:30 with "PM" for a reason.
+    meridiem = words[at + 1].lower().rstrip(",").replace(".", "") if len(words) > at + 1 else ""
+    if meridiem in ("am", "pm") and _CLOCK.fullmatch(word):
+        try:
+            return parse_time(word + meridiem), at + 2
+        except ValueError:
+            return None, 0
     if not at and ":" not in word and not word.endswith(("am", "pm", "a.m", "p.m")) and word != "noon":
         return None, 0
     try:

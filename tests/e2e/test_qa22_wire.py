@@ -4,12 +4,17 @@ person typed or clicked it, and never refuses or loses what they typed over Slac
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from storage.store import Store
 from tests.e2e.test_boundaries import records
 from tests.slack_requests import SlackRequests, as_slack_sends
-from tests.utils import BotServer, ephemeral
+from tests.utils import TEAM_ID, BotServer, FakeClock, ephemeral
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
@@ -57,3 +62,26 @@ def test_a_value_longer_than_64_characters_as_typed_is_still_refused_naming_its_
     assert f"Keep the value to 64 characters or fewer (this one is {len(address)})" in reply, reply
     assert "You typed:" in reply
     assert records(store) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "until", "reason"),
+    [
+        # Was Mon 30 Nov 02:30 with "PM" for a reason: the call put off to the small hours, silently.
+        ("until mon 2:30\u202fPM back from the offsite", datetime(2026, 11, 30, 14, 30), "back from the offsite"),
+        ("until mon 2 pm", datetime(2026, 11, 30, 14), None),  # was Mon 00:00, reason "2 pm"
+        ("until Dec 3 at 2\u00a0p.m. legal review", datetime(2026, 12, 3, 14), "legal review"),  # was 02:00
+        ("until 3\u202fpm", datetime(2026, 11, 25, 15), None),  # today: was refused as "'until 3' is not a snooze"
+        ("until fri 2 people out", datetime(2026, 11, 27), "2 people out"),  # a bare number is still the reason's
+    ],
+)
+def test_a_snooze_until_a_time_written_with_a_space_before_am_or_pm_ends_at_that_time(
+    acme: SlackRequests, store: Store, clock: FakeClock, typed: str, until: datetime, reason: str | None
+) -> None:
+    clock.set(datetime(2026, 11, 25, 10, tzinfo=NEW_YORK))  # a Wednesday morning in New York, Acme's zone
+    reply = ephemeral(acme.command(f"snooze acme {typed}"))
+    assert reply.startswith(":zzz: No nudges about *Acme Corp*"), reply
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert customer.snoozed_until is not None
+    assert customer.snoozed_until.astimezone(NEW_YORK).replace(tzinfo=None) == until, reply
+    assert customer.snooze_reason == reason
