@@ -77,7 +77,8 @@ def _json(body: dict[str, Any]) -> BoltResponse:
     return BoltResponse(status=200, body=json.dumps(body), headers={"content-type": "application/json"})
 
 
-def _person(client: WebClient, user_id: str) -> str:
+def person_name(client: WebClient, user_id: str) -> str:
+    """@their name as Slack shows it (users.info), else @their id."""
     try:
         user = client.users_info(user=user_id)["user"]
     except (SlackApiError, OSError, KeyError, TypeError):
@@ -89,7 +90,7 @@ def _person(client: WebClient, user_id: str) -> str:
 def plain_text(message: str, client: WebClient) -> str:
     """A message written for mrkdwn as a form's field error shows it: Slack prints those as plain text, so
     `<@U0002>` would read as its markup and *bold* with its stars. People are named (users.info)."""
-    return plain_words(message, person=lambda user_id: _person(client, user_id))
+    return plain_words(message, person=lambda user_id: person_name(client, user_id))
 
 
 def _first_input_block(view: dict[str, Any]) -> str | None:

@@ -94,11 +94,12 @@ def readable_markup(text: str) -> str:
     return _BRACKETED.sub(readable, text)
 
 
-def words_as_read(text: str) -> str:
+def words_as_read(text: str, *, person: Callable[[str], str] | None = None) -> str:
     """Text as Slack sends it (escaped, with its markup) as a person reads it in Slack, for a file read outside it
-    (the CSV export): `<@U0456|dana>` as @dana (@U0456 when Slack sent no name), `<#C0123|acme>` as #acme, a link
-    and `<!here>` as `readable_markup` reads them, unescaped; the person's own *bold* and _italic_ marks as typed."""
-    text = _PERSON.sub(lambda m: "@" + (m[2] or m[1]), text)
+    (the CSV export): `<@U0456|dana>` as @dana (one Slack sent without a name as `person(id)`, else @U0456),
+    `<#C0123|acme>` as #acme, a link and `<!here>` as `readable_markup` reads them, unescaped; the person's own
+    *bold* and _italic_ marks as typed."""
+    text = _PERSON.sub(lambda m: "@" + m[2] if m[2] else (person(m[1]) if person else "@" + m[1]), text)
     text = _CHANNEL_MARKUP.sub(lambda m: "#" + (m[2] or m[1]), text)
     return unescape(readable_markup(text))
 

@@ -102,10 +102,11 @@ def write_csv(
     return count
 
 
-def _text(value: str | None) -> str | None:
+def _text(value: str | None, person: Callable[[str], str] | None = None) -> str | None:
     """What was typed, as people read it in Slack: a spreadsheet shows `<@U0456|dana>` and `<https://…|the deal>`
-    as Slack's wire format, which nobody typed or read (handlers.parsing.words_as_read)."""
-    return words_as_read(value) if value else value
+    as Slack's wire format, which nobody typed or read (handlers.parsing.words_as_read; `person` names someone Slack
+    sent without a name)."""
+    return words_as_read(value, person=person) if value else value
 
 
 def _answer_text(value: Any) -> Any:
@@ -137,7 +138,12 @@ class ExportQueries(StoreBase):
             return int(session.exec(query).one())
 
     def export_checkins(
-        self, *, team_id: str, customer_id: int | None = None, since: datetime | None = None
+        self,
+        *,
+        team_id: str,
+        customer_id: int | None = None,
+        since: datetime | None = None,
+        person: Callable[[str], str] | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Check-ins oldest first, as rows in CHECKIN_COLUMNS order, streamed in batches."""
         # Columns, not CheckIn objects: building 100,000 ORM instances took more time than writing the file.
@@ -166,7 +172,7 @@ class ExportQueries(StoreBase):
             )
             for row in rows:
                 *who_and_how, note, step, next_due, response_days, permalink = row
-                yield (*who_and_how, _text(note), _text(step), next_due, response_days, permalink)
+                yield (*who_and_how, _text(note, person), _text(step, person), next_due, response_days, permalink)
 
     def count_export_survey_responses(
         self, *, team_id: str, customer_id: int | None = None, since: datetime | None = None
@@ -219,8 +225,9 @@ class ExportQueries(StoreBase):
         customer_id: int | None = None,
         since: datetime | None = None,
         progress: Callable[[int], None] | None = None,
+        person: Callable[[str], str] | None = None,
     ) -> int:
-        rows = self.export_checkins(team_id=team_id, customer_id=customer_id, since=since)
+        rows = self.export_checkins(team_id=team_id, customer_id=customer_id, since=since, person=person)
         return write_csv(out, CHECKIN_COLUMNS, rows, progress=progress)
 
     def write_survey_answers_csv(

@@ -7,6 +7,7 @@ recognised by its trigger_id in the nudge log and sends nothing more.
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 import threading
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.errors import person_name
 from domain.errors import UserError
 from handlers.blocks import mrkdwn_name
 from handlers.commands.base import CommandCall, Reply
@@ -289,7 +291,12 @@ def send_export(
             checkins_path = Path(folder) / checkins_name
             surveys_path = Path(folder) / f"partner-survey-answers-{request.slug}-{day.isoformat()}.csv"
             with checkins_path.open("w", encoding=ENCODING, newline="") as out:
-                checkins = store.write_checkins_csv(out, team_id=team_id, customer_id=customer_id, since=since)
+                # A person Slack sent without a name (`<@U0456>`, a message logged as a check-in) is named as Slack
+                # shows them: asked once each for the export; one it cannot name stays @U0456.
+                person = functools.cache(functools.partial(person_name, client))
+                checkins = store.write_checkins_csv(
+                    out, team_id=team_id, customer_id=customer_id, since=since, person=person
+                )
             with surveys_path.open("w", encoding=ENCODING, newline="") as out:
                 answers = store.write_survey_answers_csv(out, team_id=team_id, customer_id=customer_id, since=since)
             files_upload_v2(  # its upload URL tried again when Slack's file server refuses the bytes

@@ -6,6 +6,8 @@ Signed requests against the fake Slack, ticks with an injected now; no sleeping,
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 import schedules.cadence
 from bot.app import make_client
 from bot.settings import Settings
+from handlers.commands.export import wait_after_ack
 from handlers.ids import NUDGE_SNOOZE, NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_MODAL, NUDGE_SNOOZE_REASON, NUDGE_SNOOZE_UNTIL
 from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
@@ -155,3 +158,28 @@ def test_the_snooze_form_shows_every_fields_error_at_once(
     assert body["errors"]["reason"] == "Keep the reason to 300 characters."
     customer = store.customer(team_id=TEAM_ID, customer_id=1)
     assert customer is not None and customer.snoozed_until is None
+
+
+# --------------------------------------------------------------------------- people named in the CSV
+
+
+def test_the_csv_names_a_person_slack_sent_without_a_name(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """A message logged as a check-in ("Log as check-in") comes with `<@U0002>`, no name: the CSV read "@U0002",
+    which nobody on the team can place, beside "@sam" for the same person typed in a command. Slack is asked who
+    it is, once per person for the export; someone it cannot name stays as their id."""
+    acme = store.add_customer(team_id=TEAM_ID, name="Acme", created_by="U0001", now=MON, owner_id="U0001")
+    assert acme.id is not None
+    for i, note in enumerate(["<@U0002> sends the deck", "<@U0002|sam> and <@U0002> again", "ask <@U0999>"]):
+        store.record_checkin(
+            team_id=TEAM_ID, customer_id=acme.id, author_id="U0001", mood="green", note=note, now=MON + i * MINUTE
+        )
+    assert slack.command("export acme").status == 200
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    (checkins,) = [f for f in fake_slack.files.values() if f.get("completed") and "checkins" in f["filename"]]
+    rows = list(csv.DictReader(io.StringIO(checkins["bytes"].decode("utf-8-sig"), newline="")))
+    assert [r["note"] for r in rows] == ["'@sam sends the deck", "'@sam and @sam again", "ask @U0999"]
+    asked = [c.params.get("user") for c in fake_slack.calls_to("users.info")]
+    assert asked.count("U0002") <= 1 and asked.count("U0999") <= 1, asked
