@@ -535,6 +535,7 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
             user=owner,
             customer_id=customer.id,
             digest=digest,
+            retries_refused=channel is not None and channel == customer.channel_id and bool(customer.channel_error),
         )
 
     if not (owner and channel):

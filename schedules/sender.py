@@ -174,6 +174,8 @@ class Message:
     channel: str | None = None  # post here; None: DM `user`
     user: str | None = None  # the DM destination when `channel` is None, else the fallback when the channel refuses
     customer_id: int | None = None  # whose channel_error to record when the channel refuses
+    # The customer's channel refused posts before (tried again after a week): taken there now, it takes posts again.
+    retries_refused: bool = False
     digest: str | None = None  # one line for an owner digest; None: never combined with others
     thread_ts: str | None = None  # post as a reply in this thread (a late check-in summary, under its day's first)
     # Messages of one claim with the same key, channel and thread go as one, their texts joined (a burst's check-in
@@ -1305,6 +1307,12 @@ def _record(run: _Run, posting: _Posting) -> bool:
         return False
     run.mark_sent((ids, posted["channel"], posted["ts"]))
     run.outcome(nudges, "sent")
+    if message.retries_refused and message.customer_id is not None and posted["channel"] == message.channel:
+        # Partner invited back, or the channel unarchived, while Slack's event was lost: the card and Home stop saying
+        # it refuses, and a later refusal is told to the owner again.
+        run.store.record_channel_error(
+            team_id=nudges[0].team_id, customer_id=message.customer_id, error=None, now=run.now
+        )
     _after_sent(run, nudges, message, str(posted["ts"]))
     return True
 

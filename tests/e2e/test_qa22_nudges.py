@@ -9,6 +9,7 @@ jobs and sender ticked at chosen instants against the fake Slack.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -131,3 +132,34 @@ def test_a_notice_still_to_go_out_when_the_channel_is_back_is_not_sent(
     (message,) = nudges(fake_slack)
     assert message["text"].startswith("<@U0001> Time for the daily call with Acme (Tue 1 Dec")
     assert [r.status for r in rows(store, "channel_problem")] == ["cancelled"]
+
+
+def test_a_channel_that_takes_the_nudge_tried_again_after_a_week_is_no_longer_said_to_refuse(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Partner was removed from Acme's channel while it was down (no event): Tuesday's nudge met `not_in_channel` and
+    went to Dana, who was told and invited Partner back — Slack's `member_joined_channel` lost in a restart. A week
+    later the nudge is tried in the channel again and is taken there: the card, `/partner list` and Home stopped
+    saying "can't post there … Nudges go to the owner by DM meanwhile" (they said it for ever, while the nudges were
+    in the channel), and when Partner is removed again in January, Dana is told again."""
+    acme = add(store)
+    fake_slack.channels["C0ACME"]["is_member"] = False
+    tick(store, settings, day(1))
+    assert len(notices(fake_slack)) == 1
+    fake_slack.channels["C0ACME"]["is_member"] = True  # invited back; the event never reached Partner
+    for n in range(2, 9):
+        tick(store, settings, day(n))
+    assert [m["text"][:60] for m in nudges(fake_slack)] == [
+        "<@U0001> Time for the daily call with Acme (Tue 8 Dec 09:00 "
+    ]
+    clock.set(day(8, HOUR))
+    card = json.dumps(slack.command("show acme").json(), ensure_ascii=False)
+    assert "can't post" not in card, card
+    assert "can't post" not in json.dumps(slack.command("list").json(), ensure_ascii=False)
+    kept = store.customer(team_id=TEAM_ID, customer_id=acme.id or 0)
+    assert kept is not None and kept.channel_error is None
+    tick(store, settings, day(9))
+    assert len(nudges(fake_slack)) == 2
+    fake_slack.channels["C0ACME"]["is_member"] = False  # removed again in January, Partner down again
+    tick(store, settings, day(36))
+    assert len(notices(fake_slack)) == 2, dm_texts(fake_slack)
