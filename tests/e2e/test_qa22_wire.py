@@ -11,6 +11,7 @@ import pytest
 
 from storage.store import Store
 from tests.e2e.test_boundaries import records
+from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests, as_slack_sends
 from tests.utils import TEAM_ID, BotServer, FakeClock, ephemeral
 
@@ -85,3 +86,21 @@ def test_a_snooze_until_a_time_written_with_a_space_before_am_or_pm_ends_at_that
     assert customer.snoozed_until is not None
     assert customer.snoozed_until.astimezone(NEW_YORK).replace(tzinfo=None) == until, reply
     assert customer.snooze_reason == reason
+
+
+def test_partner_invited_into_a_slack_connect_channel_posts_there_again_whatever_team_the_envelope_names(
+    acme: SlackRequests, store: Store, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """In a Slack Connect channel Slack sends the event in an envelope naming the workspace it happened in, the
+    customer's (`team_id`), with Partner's own installation in `authorizations`: the refusal recorded on Acme is
+    cleared all the same, and the customer's people joining are left alone."""
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert customer.id is not None
+    store.record_channel_error(team_id=TEAM_ID, customer_id=customer.id, error="not_in_channel", now=clock())
+    shared = {"source_team_id": "T0CUSTOMER", "is_ext_shared_channel": True}
+    joined = {"type": "member_joined_channel", "channel": "C0ACME", "channel_type": "C", "inviter": "U0001"}
+    their_person = {**joined, "user": "U0THEIRS", "team": "T0CUSTOMER", "inviter": "U0THEIRS2"}
+    assert acme.event(their_person, **shared).status == 200
+    assert store.customers(team_id=TEAM_ID)[0].channel_error == "not_in_channel"
+    assert acme.event({**joined, "user": fake_slack.bot_user_id, "team": TEAM_ID}, **shared).status == 200
+    assert store.customers(team_id=TEAM_ID)[0].channel_error is None
