@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
@@ -191,6 +191,8 @@ def plan_call_moved_into_the_past(
     still_to_come = planner.slots(before, was, since=now, now=now + timedelta(days=2))
     if waiting is None and not any(s.local_date == today for s in still_to_come):
         return False  # its nudge went out already, or the day had no call before the change
+    if waiting is None and _nudged_during(store, after, cal, today):
+        return False  # the old clock's day before, posted in this one (Monday's in Los Angeles, Tuesday in Tokyo)
     contacts = store.last_contacts(team_id=after.team_id, customer_ids=[after.id], kinds=policy.contact_kinds)
     snoozes = store.snoozes(team_id=after.team_id, customers=[after], after=now)
     extra = {"contact_kinds": list(policy.contact_kinds) if policy.contact_kinds else None}
@@ -216,6 +218,23 @@ def plan_call_moved_into_the_past(
         return False  # a sender took it meanwhile: it is on its way, and the day has one nudge
     inserted = store.plan_nudges(team_id=after.team_id, plans=plans, now=now)
     return any(row.status == "pending" for row in inserted)
+
+
+def _nudged_during(store: Store, customer: Customer, cal: WorkCalendar, day: date) -> bool:
+    """Whether a call nudge of the customer's went out (or is on its way) during the local `day` on its clock: a day
+    has one nudge, whichever day the clock it was planned on called it."""
+    assert customer.id is not None
+    start = cal.at_local(day, time(0))
+    return any(
+        start <= n.due_at < cal.at_local(day + timedelta(days=1), time(0))
+        for n in store.nudges(
+            team_id=customer.team_id,
+            kinds=[CADENCE],
+            due_after=start - timedelta(microseconds=1),
+            statuses=["claimed", "sending", "sent"],
+            customer_ids=[customer.id],
+        )
+    )
 
 
 def _waiting_nudges(store: Store, customer: Customer, now: datetime) -> list[Nudge]:

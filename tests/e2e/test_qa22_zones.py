@@ -4,7 +4,8 @@ instants against the fake Slack, for a team with customers on every continent.
 - A customer left on its Los Angeles owner's zone and corrected to Tokyo on Monday evening in Los Angeles (already
   Tuesday afternoon there) lost Tuesday's call: its 09:00 had passed in Tokyo while, on the old clock, its nudge was
   still to come, yet nothing was nudged and the answer named next week's. The check for "its nudge still to come"
-  looked for the old zone's today (Monday) instead of the customer's today on its new clock (Tuesday).
+  looked for the old zone's today (Monday) instead of the customer's today on its new clock (Tuesday). A daily
+  customer corrected so is not nudged twice on its Tuesday, though: Monday's nudge went out at 02:00 there.
 """
 
 from __future__ import annotations
@@ -43,3 +44,23 @@ def test_a_customer_moved_east_past_its_call_on_the_next_day_there_is_nudged_at_
     (message,) = nudges(fake_slack)
     assert message["text"].startswith("<@U0001> Time for the weekly call with Acme (Tue 1 Dec"), message["text"]
     assert [(r.due_key, r.status) for r in rows(store)] == [("2026-12-01", "sent")]
+
+
+def test_a_daily_customer_moved_east_is_not_nudged_twice_on_the_day_its_last_nudge_went_out_on_its_new_clock(
+    slack: SlackRequests, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Daily at 09:00 on Los Angeles' clock: Monday's nudge went out at 09:00 there, Tuesday 02:00 in Tokyo. Set to
+    Tokyo at 20:00 (Tuesday 13:00 there), the customer has had its one nudge of Tuesday: none comes now, and
+    Wednesday's comes at 09:00 in Tokyo."""
+    add(store, tz="America/Los_Angeles", cadence="daily 09:00")
+    moment = at("2026-12-01T04:00")
+    for instant in (at("2026-11-30T17:00"), moment - MINUTE):  # Monday 09:00 in Los Angeles; a minute before
+        tick(store, settings, instant)
+    clock.set(moment)
+    assert "comes now" not in ephemeral(slack.command("edit acme tz=Asia/Tokyo"))
+    for instant in (moment + MINUTE, at("2026-12-01T17:00"), at("2026-12-02T00:00")):
+        tick(store, settings, instant)
+    assert [m["text"] for m in nudges(fake_slack)] == [
+        "<@U0001> Time for the daily call with Acme (Mon 30 Nov 09:00 America/Los_Angeles)",
+        "<@U0001> Time for the daily call with Acme (Wed 2 Dec 09:00 Asia/Tokyo)",
+    ]
