@@ -402,20 +402,22 @@ def _pauses(store: Store, team_id: str, customers: Sequence[Customer]) -> dict[i
     pauses = store.ended_pauses(team_id=team_id, customer_ids=ids)
     # A cadence set from off owed nothing before: scored as if paused from the day added until it was set.
     added = {c.id: c.created_at for c in customers}
-    for customer_id, (at, how) in store.clock_restarts(team_id=team_id, customer_ids=ids).items():
-        if how == "cadence_set":
-            pauses.setdefault(customer_id, []).append((added[customer_id], at))
+    # Its last setting from off, even with a pause resumed since: the weeks before it owed nothing either.
+    for customer_id, (at, _how) in store.clock_restarts(team_id=team_id, customer_ids=ids, only="cadence_set").items():
+        pauses.setdefault(customer_id, []).append((added[customer_id], at))
     return pauses
 
 
 def _launch_starts(store: Store, team_id: str, customers: Sequence[Customer]) -> dict[int, datetime]:
-    """When launch mode began owing daily calls, for the customers in launch mode whose clock it last restarted
+    """When launch mode began owing daily calls, for the customers in launch mode it restarted the clock of
     (`/partner launch` on a weekly customer owes no daily call for the weeks before); none in launch mode, no query."""
     ids = [c.id for c in customers if c.id is not None and c.launch_until is not None]
     if not ids:
         return {}
-    restarts = store.clock_restarts(team_id=team_id, customer_ids=ids)
-    return {cid: at for cid, (at, how) in restarts.items() if how == "launch"}
+    # The launch's own start, even when a pause resumed since restarted the clock last: the days before the launch
+    # owed the normal cadence's calls, not daily ones, whatever came after it.
+    restarts = store.clock_restarts(team_id=team_id, customer_ids=ids, only="launch")
+    return {cid: at for cid, (at, _how) in restarts.items()}
 
 
 def _flagged(

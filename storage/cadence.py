@@ -381,11 +381,14 @@ class CadenceQueries(StoreBase):
                 began.setdefault((cid, kind), at)  # a second pause event while paused: the stay began at the first
         return pauses
 
-    def clock_restarts(self, *, team_id: str, customer_ids: Sequence[int]) -> dict[int, tuple[datetime, str]]:
+    def clock_restarts(
+        self, *, team_id: str, customer_ids: Sequence[int], only: str | None = None
+    ) -> dict[int, tuple[datetime, str]]:
         """When and how each of these customers' overdue clock last restarted without a call, in one query: resumed
         after a pause ("resumed"), restored from the archive ("restored"), its cadence set from off ("cadence_set":
         `cadence`, `edit cadence=`, the forms). No call was owed before, so the clock starts there as at a call. The
-        rule is `restarts_clock` (Home and the digest read it as `last_clock_restart`)."""
+        rule is `restarts_clock` (Home and the digest read it as `last_clock_restart`). `only`: the last restart of
+        that one way ("launch", "cadence_set"), whatever restarted the clock after it (a pause resumed since)."""
         if not customer_ids:
             return {}
         with self.session() as session:
@@ -403,6 +406,8 @@ class CadenceQueries(StoreBase):
             if cid is None or at is None:
                 continue
             how = "cadence_set" if kind == "edited" else kind
+            if only is not None and how != only:
+                continue
             if cid not in restarts or restarts[cid][0] < at:
                 restarts[cid] = (at, how)
         return restarts

@@ -135,3 +135,29 @@ def test_status_of_a_customer_not_scored_yet_says_which_answers_start_the_score(
         "(the practices self-check and the profile don't count in it)."
     )
     assert said in status, status
+
+
+def test_a_pause_during_launch_mode_does_not_make_the_weeks_before_the_launch_owe_daily_calls(
+    slack: SlackRequests, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
+    """Acme, a weekly customer called every Tuesday, went into launch mode (daily calls from then on), was paused two
+    days over a holiday and resumed. Every call owed was made; once resumed, the score counted the four weeks before
+    the launch as daily calls missed (launch began owing them "from when it is turned on", README says)."""
+    weekly_acme(slack, store)
+    for week in range(4):  # every weekly call of the month before the launch
+        clock.set(datetime(2026, 10, 20, 15, 0, tzinfo=UTC) + timedelta(weeks=week))
+        ok(slack.command("checkin acme green call weekly call"))
+    clock.set(datetime(2026, 11, 16, 8, 0, tzinfo=UTC))  # Monday: launch mode, a daily call each business day
+    ok(slack.command("launch acme on until=2026-11-27"))
+    for day in (16, 17):
+        clock.set(datetime(2026, 11, day, 15, 0, tzinfo=UTC))
+        ok(slack.command("checkin acme green call launch call"))
+    clock.set(datetime(2026, 11, 17, 18, 0, tzinfo=UTC))
+    ok(slack.command("pause acme"))
+    clock.set(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))  # Friday morning
+    ok(slack.command("resume acme"))
+    bot.settle()
+    status = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    assert "daily calls logged" not in status or "all of the last" in status, status
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert customer.health_score == 100, (customer.health_score, status)
