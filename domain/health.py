@@ -357,7 +357,9 @@ def _mood(moods: Sequence[tuple[datetime, int | str]], *, now: datetime, half_li
         w = 0.5 ** (age / half_life)
         total_w += w
         total += w * mood_value(mood)
-    average = total / total_w
+    # Rounded off the float sums' noise: greens weighted by their ages averaged 4.9999…, and a mood at its best read
+    # as a drag on the score ("what moves it most: mood green at each of the last 5 check-ins").
+    average = round(total / total_w, 9)
     score = 100.0 * (average - 1) / 4
     return score, _mood_reason([mood for _, mood in points[-MOOD_REASON_WINDOW:]])
 

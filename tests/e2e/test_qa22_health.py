@@ -161,3 +161,22 @@ def test_a_pause_during_launch_mode_does_not_make_the_weeks_before_the_launch_ow
     assert "daily calls logged" not in status or "all of the last" in status, status
     (customer,) = store.customers(team_id=TEAM_ID)
     assert customer.health_score == 100, (customer.health_score, status)
+
+
+def test_a_mood_green_at_every_check_in_is_never_a_reason_the_score_is_down(
+    slack: SlackRequests, store: Store, clock: FakeClock, bot: BotServer
+) -> None:
+    """Green at every check-in, and `/partner status` listed "Mood green at each of the last 5 check-ins" under *What
+    moves it most*, beside the missed calls: the mood's weighted average came out 4.9999… (floating point), so a mood
+    at its best read as a drag on the score."""
+    weekly_acme(slack, store)
+    for at in [datetime(2026, 10, 20, 15, 0, tzinfo=UTC) + timedelta(weeks=w) for w in (0, 1, 3)] + [
+        datetime(2026, 11, 16, 15, 0, tzinfo=UTC),
+        datetime(2026, 11, 17, 15, 0, tzinfo=UTC),
+    ]:
+        clock.set(at)
+        ok(slack.command("checkin acme green call all good"))
+    clock.set(datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
+    bot.settle()
+    status = json.dumps(ok(slack.command("status acme"))["blocks"], ensure_ascii=False)
+    assert "*What moves it most:*" in status and "Mood green" not in status, status
