@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.calendar import validate_timezone
 from domain.customers import parse_settings
 from domain.errors import UserError
 from handlers.blocks import command_name, mrkdwn_name
@@ -86,8 +87,8 @@ def edit_changes(
     if channel_id != UNSET:
         changes["channel_id"] = channel_id
     tz = options.get("tz", customer.tz) or "UTC"
-    try:
-        today = now.astimezone(ZoneInfo(tz)).date()
+    try:  # the zone as `tz=` reads it (`asia/tokyo` is Asia/Tokyo): a fortnight starts on the customer's today
+        today = now.astimezone(ZoneInfo(validate_timezone(tz))).date()
     except (ValueError, KeyError):
         today = now.date()  # an invalid tz is reported by parse_settings just below
     changes.update(

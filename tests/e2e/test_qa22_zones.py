@@ -6,6 +6,9 @@ instants against the fake Slack, for a team with customers on every continent.
   still to come, yet nothing was nudged and the answer named next week's. The check for "its nudge still to come"
   looked for the old zone's today (Monday) instead of the customer's today on its new clock (Tuesday). A daily
   customer corrected so is not nudged twice on its Tuesday, though: Monday's nudge went out at 02:00 there.
+- `edit acme tz=asia/tokyo cadence=biweekly thu` on Friday morning in Tokyo (Thursday in UTC) started the fortnight on
+  UTC's Thursday: the zone typed in lower case was not found where the customer's today is read, and the first call
+  came a week late.
 """
 
 from __future__ import annotations
@@ -64,3 +67,19 @@ def test_a_daily_customer_moved_east_is_not_nudged_twice_on_the_day_its_last_nud
         "<@U0001> Time for the daily call with Acme (Mon 30 Nov 09:00 America/Los_Angeles)",
         "<@U0001> Time for the daily call with Acme (Wed 2 Dec 09:00 Asia/Tokyo)",
     ]
+
+
+def test_a_time_zone_typed_in_lower_case_with_a_fortnightly_cadence_starts_its_weeks_on_the_customers_today(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """Friday 08:00 in Tokyo (still Thursday in UTC) `edit acme tz=asia/tokyo cadence=biweekly thu`: a fortnightly
+    cadence starts from the day it is set, the customer's Friday, so its first call is Thursday 10 December. The zone
+    as typed, in lower case, was not found, and its weeks began on UTC's Thursday: the first call was on 17 December,
+    as with the zone typed `Asia/Tokyo` it is not."""
+    add(store, tz="America/Los_Angeles", cadence="weekly mon 09:00")
+    clock.set(at("2026-12-03T23:00"))  # Friday 4 December 08:00 in Tokyo
+    assert "`America/Los_Angeles` → `Asia/Tokyo`" in ephemeral(
+        slack.command("edit acme tz=asia/tokyo cadence=biweekly thu")
+    )
+    answer = ephemeral(slack.command("cadence acme"))
+    assert "Next nudge: Thu 10 Dec 09:00 (Asia/Tokyo)" in answer, answer
