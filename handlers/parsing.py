@@ -237,14 +237,15 @@ _SPECIAL = re.compile(r"^<([!]?)([^|>]*)(?:\|([^>]*))?>$")
 _LINK = re.compile(r"^<(https?://|mailto:)([^|<>]+)\|([^<>]+)>$", re.IGNORECASE)
 
 
-def typed_domain(token: str) -> str:
+def typed_domain(token: str, *, emails: bool = False) -> str:
     """A word Slack turned into a link as it was typed back as typed: with `should_escape`, a name such as
-    `Monday.com` arrives as `<http://Monday.com|Monday.com>`, an address `support@acme.com` as
-    `<mailto:support@acme.com|support@acme.com>`. Any other token comes back unchanged."""
+    `Monday.com` arrives as `<http://Monday.com|Monday.com>`. With `emails`, an address too: `support@acme.com`
+    arrives as `<mailto:support@acme.com|support@acme.com>` (not in a customer's name and settings, where an address
+    is someone meant as the owner, refused rather than read into the name). Any other token comes back unchanged."""
     m = _LINK.match(token)
-    if m is not None and m[3].casefold() == m[2].rstrip("/").casefold():
-        return m[3]
-    return token
+    if m is None or (m[1].lower() == "mailto:" and not emails):
+        return token
+    return m[3] if m[3].casefold() == m[2].rstrip("/").casefold() else token
 
 
 def parse_special(token: str) -> SpecialRef | None:

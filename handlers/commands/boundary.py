@@ -120,7 +120,7 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
     kind = options.get("kind")
     # A value Slack made a link of as it was typed (`value=acme.zendesk.com/support`, `value=help@acme.com`) is kept
     # as typed: its markup would count against the 64 characters, and refuse an address the person typed in 30.
-    value = unescape(typed_domain(options["value"])) if "value" in options else None
+    value = unescape(typed_domain(options["value"], emails=True)) if "value" in options else None
     # "Replies within one business day" is measured as it says, also with kind=response_time and no value= typed.
     measured = kind is None or rules.resolve_kind(kind) == "response_time"
     if measured and value is None and (stated := rules.response_time_in(unescape(text))) is not None:

@@ -104,3 +104,14 @@ def test_partner_invited_into_a_slack_connect_channel_posts_there_again_whatever
     assert store.customers(team_id=TEAM_ID)[0].channel_error == "not_in_channel"
     assert acme.event({**joined, "user": fake_slack.bot_user_id, "team": TEAM_ID}, **shared).status == 200
     assert store.customers(team_id=TEAM_ID)[0].channel_error is None
+
+
+@pytest.mark.parametrize("typed", ["add Acme dana@acme.com", "add support@umbrella.com"])
+def test_an_email_address_in_add_is_refused_never_read_into_the_customers_name(
+    slack: SlackRequests, store: Store, typed: str
+) -> None:
+    """An address in `add` is most likely the owner meant by it: refused, naming it, as before; reading it as typed
+    (as an agreement's value is) would have added a customer called "Acme dana@acme.com" owned by whoever typed it."""
+    reply = ephemeral(slack.command(as_slack_sends(typed)))
+    assert "can't be part of a customer's name or settings" in reply, reply
+    assert store.customers(team_id=TEAM_ID) == []
