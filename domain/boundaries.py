@@ -80,6 +80,7 @@ __all__ = [
     "slips_in_window",
     "slot_freed_by",
     "sort_boundaries",
+    "stored_too_long",
     "visible_length",
     "week_start_weekday",
 ]
@@ -102,6 +103,10 @@ _CHANNEL_LABEL = re.compile(r"<#([A-Z0-9]+)\|[^>]*>")
 _ONE_DAY = timedelta(days=1)
 # Boundary text is kept as Slack escapes it (mrkdwn-safe); each escape is one character the user sees.
 _SLACK_ESCAPE = re.compile(r"&(?:lt|gt|amp);")
+# A link as Slack sends it (`<https://…|label>`, `<mailto:…|…>`, `<https://…>`): the user sees its label, else its
+# address.
+_SLACK_LINK = re.compile(r"<((?:https?://|mailto:|tel:)[^<>|]*)(?:\|([^<>]*))?>")
+MAX_STORED_TEXT = 1500  # Boundary.text's column: what the user sees and the markup of its links
 # Slack's escaped broadcasts (`<!here>`, `<!channel>`, `<!everyone>`, optionally `|label`) and user groups
 # (`<!subteam^S123|@sales>`): in a weekly reminder in the customer's channel they would notify everyone there, or
 # every member of the group, every week.
@@ -134,8 +139,18 @@ def defuse_broadcasts(text: str) -> str:
 
 
 def visible_length(text: str) -> int:
-    """How many characters the user sees in Slack-escaped text: `a &lt; b` is 5, not 8."""
-    return len(_SLACK_ESCAPE.sub("&", text))
+    """How many characters the user sees in Slack-escaped text: `a &lt; b` is 5, not 8, and a link Slack made of an
+    address as it was typed its label: `<mailto:help@acme.com|help@acme.com>` is 13."""
+    shown = _SLACK_LINK.sub(lambda m: m[2] if m[2] is not None else m[1], text)
+    return len(_SLACK_ESCAPE.sub("&", shown))
+
+
+def stored_too_long(text: str, limit: int) -> str | None:
+    """Why text the user sees within its limit still can't be kept (its links' addresses outgrow the column `limit`
+    holds), else None."""
+    if len(text) <= limit:
+        return None
+    return f"Its links' addresses are too long to keep ({len(text)} characters with them; {limit} at most)."
 
 
 def _require_aware(instant: datetime, what: str) -> None:
@@ -584,6 +599,8 @@ class Boundary:
             raise ValueError(
                 f"Keep a boundary to {MAX_TEXT_LENGTH} characters or fewer (this one is {visible_length(text)})."
             )
+        if problem := stored_too_long(text, MAX_STORED_TEXT):
+            raise ValueError(problem)
         object.__setattr__(self, "text", text)
         kind, value = parse_boundary_spec(self.kind, self.value)
         object.__setattr__(self, "kind", kind)

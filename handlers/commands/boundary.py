@@ -52,6 +52,7 @@ USAGE = (
 )
 ADD_USAGE = '/partner boundary <customer> add "<text>" [kind=response_time|contact_window|channel|custom] [value=…]'
 MAX_WORDING = 500  # characters the user sees; Boundary.reminder_text holds them escaped
+MAX_STORED_WORDING = 2500  # Boundary.reminder_text's column: the wording with its escapes and links' markup
 
 # An option's value may be quoted as the text is (value="1 business day"), or a number (in figures or words, as an
 # agreement's text says it) with its unit unquoted (response=2 business days, value=4 hours, response=one business day).
@@ -425,6 +426,8 @@ def _wording(call: CommandCall, customer: Customer, raw: str) -> Reply:
     length = rules.visible_length(text)
     if length > MAX_WORDING:
         raise UserError(f"Keep the wording to {MAX_WORDING} characters (this is {length}). Usage: `{usage}`")
+    if problem := rules.stored_too_long(text, MAX_STORED_WORDING):
+        raise UserError(f"{problem} Usage: `{usage}`")
     require_boundary_change(call.client, call.settings, user_id=call.user_id, customer=customer)
     reset = text.lower() in ("reset", "default")
     call.store.edit_boundary(team_id=call.team_id, boundary_id=record.id, reminder_text=None if reset else text)

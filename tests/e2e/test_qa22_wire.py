@@ -115,3 +115,31 @@ def test_an_email_address_in_add_is_refused_never_read_into_the_customers_name(
     reply = ephemeral(slack.command(as_slack_sends(typed)))
     assert "can't be part of a customer's name or settings" in reply, reply
     assert store.customers(team_id=TEAM_ID) == []
+
+
+ESCALATIONS = (
+    "For anything urgent, email support-escalations@initech-corporation.com or open a ticket at "
+    "acme.zendesk.com/hc/en-us/requests/new, and we answer within the hour; for everything else we reply in the "
+    "shared channel within one business day, and we keep Friday afternoons free of calls."
+)
+
+
+def test_an_agreement_with_addresses_is_measured_as_the_person_typed_it(acme: SlackRequests, store: Store) -> None:
+    """286 characters typed; Slack sends 387 with its links' markup, which was refused as "this one is 387"."""
+    assert 250 < len(ESCALATIONS) <= 300
+    sent = as_slack_sends(f'boundary acme add "{ESCALATIONS}" kind=custom')
+    assert len(sent) - len(ESCALATIONS) > 90
+    reply = ephemeral(acme.command(sent))
+    assert reply.startswith(":handshake: Proposed"), reply
+    (record,) = records(store)
+    assert "<mailto:support-escalations@initech-corporation.com|" in record.rule.text  # still a link where shown
+    # The reminder's own wording, 500 characters as typed: the same
+    wording = f"{ESCALATIONS} Thanks for helping us keep to it: it lets us give you our best work every week."
+    reply = ephemeral(acme.command(as_slack_sends(f'boundary acme wording 1 "{wording}"')))
+    assert "Keep the wording" not in reply, reply
+    (record,) = records(store)
+    assert record.row.reminder_text is not None and "support-escalations@" in record.row.reminder_text
+    # Typed past the limit, it is still refused, naming the length the person typed.
+    longer = ESCALATIONS + " We also send a written summary after every call, within a day."
+    reply = ephemeral(acme.command(as_slack_sends(f'boundary acme add "{longer}"')))
+    assert f"Keep a boundary to 300 characters or fewer (this one is {len(longer)})" in reply, reply
