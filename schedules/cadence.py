@@ -559,8 +559,24 @@ def render_cadence(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
 
     if not (owner and channel):
         return message("")
+    mentioned = owner
+    if (
+        nudge.status == "sent" and nudge.sent_at is not None
+    ):  # redrawn (a click, a call logged): only its buttons change
+        mentioned = owner_when_sent(store, customer, nudge.sent_at) or owner
     # Posted in the owner's DM when the channel refuses it: a DM does not @-mention its own reader.
-    return replace(message(f"<@{owner}> "), in_dm=lambda: message(""))
+    return replace(message(f"<@{mentioned}> "), in_dm=lambda: message(""))
+
+
+def owner_when_sent(store: Store, customer: Customer, sent_at: datetime) -> str | None:
+    """Whom a nudge posted at `sent_at` named, when the customer changed hands since (None: it has not): its redraw
+    keeps asking them, not the new owner it never notified."""
+    assert customer.id is not None
+    for event in store.customer_events_of_kind(team_id=customer.team_id, customer_id=customer.id, kind="edited"):
+        owners = event.detail.get("owner_id")
+        if event.at > sent_at and isinstance(owners, list) and owners and owners[0]:
+            return str(owners[0])
+    return None
 
 
 def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:

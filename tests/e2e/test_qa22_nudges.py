@@ -5,6 +5,10 @@ jobs and sender ticked at chosen instants against the fake Slack.
   channel), and archived again the next week: the nudges went to her DM again without a word why, the notice being
   "once per channel and error" for ever. Each time the channel starts refusing is told, once; and a notice still
   waiting to go out when the channel is back is not sent (it would send her to fix what is fixed).
+- Partner invited back while the event was lost: the nudge tried there a week later was taken, yet the card, list
+  and Home said "can't post there" for ever.
+- A nudge redrawn after the customer changed hands (a skip, a call logged) named the new owner, whom it never
+  notified, in place of the one it asked.
 """
 
 from __future__ import annotations
@@ -16,22 +20,24 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
+from handlers.ids import NUDGE_SKIP
 from storage.store import Store
 from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
     MINUTE,
     acme_channel,
     add,
+    button_message,
     day,
+    ephemeral,
     nudges,
     rows,
     tick,
     unpaced,
 )
+from tests.e2e.test_qa19_cadence import ny
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, FakeClock
-
-HOUR = timedelta(hours=1)
 
 
 def dm_texts(fake: FakeSlack, user: str = "U0001") -> list[str]:
@@ -85,26 +91,26 @@ def test_a_channel_refusing_again_after_it_came_back_tells_the_owner_again_once(
     in the same words she can act on."""
     add(store)
     tick(store, settings, day(1))
-    clock.set(day(1, 2 * HOUR))  # Tuesday 11:00
+    clock.set(ny(1, 11))  # Tuesday 11:00
     gone = _goes(fake_slack, how)
     for retry in (None, 1):
         assert slack.event(gone, event_id="Ev0GONE1", retry_num=retry).status == 200
     bot.settle()
     tick(store, settings, clock() + MINUTE)
     assert len(notices(fake_slack)) == 1
-    clock.set(day(1, 4 * HOUR))  # Tuesday 13:00: back
+    clock.set(ny(1, 13))  # Tuesday 13:00: back
     assert slack.event(_back(fake_slack, how), event_id="Ev0BACK").status == 200
     bot.settle()
     for n in (2, 3, 4):
         tick(store, settings, day(n))
     assert len(nudges(fake_slack)) == 4  # Tuesday to Friday, in the channel
-    clock.set(day(7, 2 * HOUR))  # Monday 7 December, 11:00: it goes again
+    clock.set(ny(7, 11))  # Monday 7 December, 11:00: it goes again
     gone = _goes(fake_slack, how)
     if second == "event":
         for retry in (None, 1):
             assert slack.event(gone, event_id="Ev0GONE2", retry_num=retry).status == 200
         bot.settle()
-    for instant in (clock() + MINUTE, day(8), day(8, MINUTE), day(9)):
+    for instant in (clock() + MINUTE, day(8), day(8) + MINUTE, day(9)):
         tick(store, settings, instant)
     told = notices(fake_slack)
     assert len(told) == 2, dm_texts(fake_slack)
@@ -121,12 +127,12 @@ def test_a_notice_still_to_go_out_when_the_channel_is_back_is_not_sent(
     """Someone archives Acme's channel by mistake and unarchives it a few seconds later, before Partner's next tick:
     Dana is not told to pick another channel for one that works, and the next nudge is in the channel."""
     add(store)
-    clock.set(day(1, -2 * HOUR))  # Tuesday 07:00
+    clock.set(ny(1, 7))  # Tuesday 07:00
     assert slack.event(_goes(fake_slack, "archived")).status == 200
-    clock.set(day(1, -2 * HOUR + timedelta(seconds=20)))
+    clock.set(ny(1, 7) + timedelta(seconds=20))
     assert slack.event(_back(fake_slack, "archived")).status == 200
     bot.settle()
-    tick(store, settings, day(1, -2 * HOUR + MINUTE))
+    tick(store, settings, ny(1, 7) + MINUTE)
     tick(store, settings, day(1))
     assert dm_texts(fake_slack) == []
     (message,) = nudges(fake_slack)
@@ -152,7 +158,7 @@ def test_a_channel_that_takes_the_nudge_tried_again_after_a_week_is_no_longer_sa
     assert [m["text"][:60] for m in nudges(fake_slack)] == [
         "<@U0001> Time for the daily call with Acme (Tue 8 Dec 09:00 "
     ]
-    clock.set(day(8, HOUR))
+    clock.set(ny(8, 10))
     card = json.dumps(slack.command("show acme").json(), ensure_ascii=False)
     assert "can't post" not in card, card
     assert "can't post" not in json.dumps(slack.command("list").json(), ensure_ascii=False)
@@ -163,3 +169,48 @@ def test_a_channel_that_takes_the_nudge_tried_again_after_a_week_is_no_longer_sa
     fake_slack.channels["C0ACME"]["is_member"] = False  # removed again in January, Partner down again
     tick(store, settings, day(36))
     assert len(notices(fake_slack)) == 2, dm_texts(fake_slack)
+
+
+@pytest.mark.parametrize("how", ["skip", "call"])
+def test_a_nudge_redrawn_after_the_customer_changed_hands_still_names_whom_it_was_posted_for(
+    slack: SlackRequests,
+    bot: BotServer,
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    how: str,
+) -> None:
+    """Tuesday's nudge in #acme asks Dana for the call. At 10:00 Sam hands Acme to Lee; at 10:30 Lee skips Tuesday's
+    nudge (or logs the call by command). Only its buttons change, to who did what: it went on saying
+    "@Dana Time for the daily call…" — not "@Lee", whom it never notified and who had just taken the customer."""
+    add(store)
+    tick(store, settings, day(1))
+    (posted,) = nudges(fake_slack)
+    clock.set(ny(1, 10))
+    assert "owner" in ephemeral(slack.command("edit acme owner=<@U0003|lee>", user_id="U0002", user_name="sam"))
+    bot.settle()
+    clock.set(ny(1, 10.5))
+    if how == "skip":
+        value = posted["blocks"][1]["elements"][2]["value"]
+        clicked = slack.block_action(
+            NUDGE_SKIP,
+            value=value,
+            user_id="U0003",
+            user_name="lee",
+            channel_id="C0ACME",
+            message=button_message(posted),
+        )
+        assert clicked.status == 200
+    else:
+        ephemeral(slack.command("checkin acme green call talked budgets", user_id="U0003", user_name="lee"))
+    bot.settle()
+    (redrawn,) = nudges(fake_slack)
+    assert (
+        redrawn["text"]
+        == posted["text"]
+        == ("<@U0001> Time for the daily call with Acme (Tue 1 Dec 09:00 America/New_York)")
+    )
+    assert redrawn["blocks"][0] == posted["blocks"][0]
+    shown = json.dumps(redrawn["blocks"][1:])
+    assert ("Skipped for today by <@U0003>" if how == "skip" else "Call logged by <@U0003>") in shown, shown
