@@ -143,3 +143,41 @@ def test_an_agreement_with_addresses_is_measured_as_the_person_typed_it(acme: Sl
     longer = ESCALATIONS + " We also send a written summary after every call, within a day."
     reply = ephemeral(acme.command(as_slack_sends(f'boundary acme add "{longer}"')))
     assert f"Keep a boundary to 300 characters or fewer (this one is {len(longer)})" in reply, reply
+
+
+def test_the_messages_tab_mentions_and_message_events_are_acked_and_answered_with_nothing(
+    acme: SlackRequests, fake_slack: FakeSlack, bot: BotServer
+) -> None:
+    """README: the Messages tab takes no typing and an @Partner mention gets no answer. Slack sends these as it
+    does (a workspace may subscribe the app to message events too): each is acked 200, nothing is published or
+    posted."""
+    bot_user = fake_slack.bot_user_id
+    calls = len(fake_slack.calls)
+    for event in (
+        {"type": "app_home_opened", "user": "U0001", "channel": "D0001", "tab": "messages"},
+        {"type": "app_mention", "user": "U0001", "channel": "C0ACME", "text": f"<@{bot_user}> status?", "ts": "1.1"},
+        {"type": "message", "channel": "D0001", "channel_type": "im", "user": "U0001", "text": "help", "ts": "1.2"},
+        {"type": "message", "subtype": "channel_join", "channel": "C0ACME", "user": bot_user, "ts": "1.3"},
+        {
+            "type": "message",
+            "subtype": "bot_message",
+            "channel": "C0ACME",
+            "bot_id": "B0001",
+            "text": "hi",
+            "ts": "1.4",
+        },
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": "C0ACME",
+            "message": {"type": "message", "user": "U0001", "text": "edited", "ts": "1.2"},
+            "previous_message": {"type": "message", "user": "U0001", "text": "first", "ts": "1.2"},
+            "ts": "1.5",
+        },
+        {"type": "message", "subtype": "message_deleted", "hidden": True, "channel": "C0ACME", "deleted_ts": "1.2"},
+    ):
+        assert acme.event(event).status == 200, event
+    bot.settle()
+    done = {c.method for c in fake_slack.calls[calls:]}
+    assert not done & {"views.publish", "chat.postMessage", "chat.postEphemeral"}, done
