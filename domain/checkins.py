@@ -91,10 +91,12 @@ def summary_day(tz: str, at: datetime) -> tuple[datetime, datetime]:
     return local_day_bounds(calendar, calendar.local_date(at))
 
 
-def parse_due_date(text: str, *, today: date) -> date:
+def parse_due_date(text: str, *, today: date, tz: str | None = None) -> date:
     """ "tomorrow", "fri" (the next Friday after today), "3d", "2w", "2026-12-01" → a date; ValueError otherwise.
 
-    Dates in the past are refused: a next step is something still to do.
+    Dates in the past are refused: a next step is something still to do. `tz`, the zone `today` is a date in, is named
+    when it refuses one: an author a day behind the customer (Los Angeles on Monday evening, Tuesday in Tokyo) reads
+    their own today refused as past.
     """
     # `… next=fri.` ends a sentence: the full stop is not part of the date.
     token = text.strip().lower().replace(" ", "").rstrip(".,;!")
@@ -122,7 +124,8 @@ def parse_due_date(text: str, *, today: date) -> date:
             except ValueError:
                 raise ValueError(f"I couldn't read the date '{text.strip()}' — use {_DATE_FORMS}.") from None
     if due < today:
-        raise ValueError(f"{due.isoformat()} is in the past; a next step needs a date from today on.")
+        there = f" in {tz} (today there is {today:%a} {today.day} {today:%b})" if tz else ""
+        raise ValueError(f"{due.isoformat()} is in the past{there}; a next step needs a date from today on.")
     if (due - today).days > MAX_DAYS_AHEAD:
         raise ValueError(f"{due.isoformat()} is more than a year away; pick a nearer date.")
     return due

@@ -254,9 +254,10 @@ def checkin(call: CommandCall) -> Reply:
         raise UserError(f"Add a short note about the {mood_label(mood.stored)} check-in. Usage: `{USAGE}`")
     next_due = None
     if "next" in flags:
-        today = call.now.astimezone(ZoneInfo(customer.tz or call.settings.default_tz)).date()
+        tz = customer.tz or call.settings.default_tz
+        today = call.now.astimezone(ZoneInfo(tz)).date()
         try:
-            next_due = parse_due_date(flags["next"], today=today)
+            next_due = parse_due_date(flags["next"], today=today, tz=tz)
         except ValueError as e:
             raise _refuse(str(e)) from None
     response_days = None

@@ -131,8 +131,8 @@ def submit_checkin(
             next_due = date.fromisoformat(str(due_text))
         except ValueError:
             errors["next_due"] = "Pick the day from the calendar."
-        if next_due is not None and next_due < today:
-            errors["next_due"] = "That day is in the past; pick today or later."
+        if next_due is not None and next_due < today:  # today on the customer's clock, maybe the picker's tomorrow
+            errors["next_due"] = f"That day is in the past in {tz} (today there is {today:%a} {today.day} {today:%b})."
         elif next_due is not None and (next_due - today).days > MAX_DAYS_AHEAD:  # as `next=` in the command
             errors["next_due"] = "That is more than a year away; pick a nearer day."
     if errors:

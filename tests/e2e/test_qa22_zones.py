@@ -9,6 +9,8 @@ instants against the fake Slack, for a team with customers on every continent.
 - `edit acme tz=asia/tokyo cadence=biweekly thu` on Friday morning in Tokyo (Thursday in UTC) started the fortnight on
   UTC's Thursday: the zone typed in lower case was not found where the customer's today is read, and the first call
   came a week late.
+- A next step dated the owner's today, a day behind the customer's (Los Angeles on Monday evening, Tuesday in Tokyo),
+  was refused as "in the past" without saying whose today it is past.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.settings import Settings
+from handlers.ids import CHECKIN_MODAL
 from storage.store import Store
 from tests.e2e.test_cadence import acme_channel, add, ephemeral, nudges, rows, tick, unpaced  # noqa: F401
+from tests.e2e.test_checkins import with_next_step
+from tests.e2e.test_foundation import modal_values
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import FakeClock
+from tests.utils import TEAM_ID, FakeClock
 
 MINUTE = timedelta(minutes=1)
 
@@ -83,3 +88,19 @@ def test_a_time_zone_typed_in_lower_case_with_a_fortnightly_cadence_starts_its_w
     )
     answer = ephemeral(slack.command("cadence acme"))
     assert "Next nudge: Thu 10 Dec 09:00 (Asia/Tokyo)" in answer, answer
+
+
+def test_a_next_step_dated_the_authors_today_a_day_behind_the_customer_is_refused_naming_the_customers_today(
+    slack: SlackRequests, store: Store, clock: FakeClock
+) -> None:
+    """Monday 30 Nov 20:00 in Los Angeles, Tuesday 1 Dec in Tokyo: the owner dates a Tokyo customer's next step
+    Monday, their today. It is the customer's yesterday, so it is refused, and the refusal said only "in the past",
+    which reads as a mistake for today: it names the customer's zone and its today, in the command and the form."""
+    customer = add(store, tz="Asia/Tokyo", cadence="weekly mon 09:00")
+    clock.set(at("2026-12-01T04:00"))
+    answer = ephemeral(slack.command("checkin acme green call kickoff went well next=2026-11-30"))
+    assert "2026-11-30 is in the past in Asia/Tokyo (today there is Tue 1 Dec)" in answer, answer
+    values = with_next_step(modal_values(customer.id, "green", "kickoff went well"), "send the plan", "2026-11-30")
+    errors = slack.view_submission(CHECKIN_MODAL, values).json()["errors"]
+    assert errors == {"next_due": "That day is in the past in Asia/Tokyo (today there is Tue 1 Dec)."}, errors
+    assert store.checkins(team_id=TEAM_ID) == []
