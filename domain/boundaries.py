@@ -112,12 +112,15 @@ MAX_STORED_TEXT = 1500  # Boundary.text's column: what the user sees and the mar
 # every member of the group, every week.
 _BROADCAST = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>|<!subteam\^[^|>]*(?:\|@?(?P<group>[^>]*))?>")
 CHANNEL_WIDE = ("@here", "@channel", "@everyone")
+# A user group Slack sent without its handle (`<!subteam^S123>`, as in a message's text): Partner may not read user
+# groups (no usergroups:read), so it is named as one, wherever it is shown.
+UNNAMED_GROUP = "@group"
 
 
 def _broadcast_words(match: re.Match[str]) -> str:
     if match.group(1):
         return f"@{match.group(1)}"
-    return f"@{match.group('group')}" if match.group("group") else "@group"
+    return f"@{match.group('group')}" if match.group("group") else UNNAMED_GROUP
 
 
 def broadcast_in(text: str) -> str | None:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from domain.boundaries import UNNAMED_GROUP
 from domain.customers import as_seen
 from domain.errors import UserError
 from domain.health import mood_colour, mood_value
@@ -85,6 +86,8 @@ def readable_markup(text: str) -> str:
         ref = parse_special(token)
         if ref is None:
             return token
+        if ref.kind == "subteam" and ref.label == token:  # no handle sent: named as a group, never as markup
+            return UNNAMED_GROUP
         if ref.kind != "link":
             return ref.label
         address = token[1:-1].split("|", 1)[0]
@@ -118,7 +121,7 @@ def plain_words(text: str, *, person: Callable[[str], str] | None = None) -> str
     text = _PERSON.sub(lambda m: "@" + m[2] if m[2] else (person(m[1]) if person else "@" + m[1]), text)
     text = _CHANNEL_MARKUP.sub(lambda m: "#" + (m[2] or m[1]), text)
     text = _LINK_MARKUP.sub(lambda m: f"{m[2]} ({m[1]})" if m[2] else m[1], text)
-    text = _SPECIAL_MARKUP.sub(lambda m: m[2] or "@" + m[1], text)
+    text = _SPECIAL_MARKUP.sub(lambda m: m[2] or (UNNAMED_GROUP if m[1] == "subteam" else "@" + m[1]), text)
     text = _BOLD_OR_CODE.sub(lambda m: m[1] or m[2], text)
     return unescape(text)
 

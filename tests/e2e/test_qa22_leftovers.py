@@ -12,19 +12,27 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from slack_sdk import WebClient
 
 import schedules.cadence
 from bot.app import make_client
 from bot.settings import Settings
 from handlers.commands.export import wait_after_ack
-from handlers.ids import NUDGE_SNOOZE, NUDGE_SNOOZE_FOR, NUDGE_SNOOZE_MODAL, NUDGE_SNOOZE_REASON, NUDGE_SNOOZE_UNTIL
+from handlers.ids import (
+    LOG_MESSAGE_CHECKIN,
+    NUDGE_SNOOZE,
+    NUDGE_SNOOZE_FOR,
+    NUDGE_SNOOZE_MODAL,
+    NUDGE_SNOOZE_REASON,
+    NUDGE_SNOOZE_UNTIL,
+)
 from schedules.jobs import run_tick
 from schedules.sender import SenderOptions
 from storage.models import Customer, Nudge
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, FakeClock
+from tests.utils import BOT_TOKEN, TEAM_ID, FakeClock, ephemeral
 
 MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 NINE_NY = timedelta(hours=14)  # 09:00 New York (EST) is 14:00 UTC
@@ -183,3 +191,37 @@ def test_the_csv_names_a_person_slack_sent_without_a_name(
     assert [r["note"] for r in rows] == ["'@sam sends the deck", "'@sam and @sam again", "ask @U0999"]
     asked = [c.params.get("user") for c in fake_slack.calls_to("users.info")]
     assert asked.count("U0002") <= 1 and asked.count("U0999") <= 1, asked
+
+
+# --------------------------------------------------------------------------- user groups as Slack shows them
+
+GROUPS = "escalate to <!subteam^S0CS> and <!subteam^S0SALES|@sales>"
+
+
+def test_a_user_group_in_a_note_reads_as_a_group_in_the_form_and_the_csv_not_as_slacks_markup(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store
+) -> None:
+    """A message naming two user groups, one as Slack sends it in a message (`<!subteam^S0CS>`, no handle), logged
+    as a check-in: the form showed `<!subteam^S0CS>` and the CSV kept it, Slack's markup nobody typed. Both read
+    as a group, by its handle when Slack sent one (`@sales`), else `@group`, as the channel's summary says it."""
+    fake_slack.join_member("C0ACME", "U0002")
+    fake_slack.channels["C0ACME"]["is_member"] = True
+    acme = store.add_customer(
+        team_id=TEAM_ID, name="Acme", created_by="U0001", now=MON, owner_id="U0001", channel_id="C0ACME"
+    )
+    message = dict(
+        WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url).chat_postMessage(channel="C0ACME", text="x")["message"]
+    )
+    message["text"] = GROUPS  # as Slack sends a message's text
+    assert slack.message_action(LOG_MESSAGE_CHECKIN, message, channel_id="C0ACME").status == 200
+    view = fake_slack.calls_to("views.open")[0].params["view"]
+    note = next(b for b in view["blocks"] if b["block_id"] == "note")["element"]["initial_value"]
+    assert note.startswith("escalate to @group and @sales\n"), note
+    assert "Logged" in ephemeral(slack.command(f"checkin acme green {GROUPS}"))
+    assert acme.id is not None
+    assert slack.command("export acme").status == 200
+    fake_slack.wait_for("files.completeUploadExternal")
+    assert wait_after_ack()
+    (checkins,) = [f for f in fake_slack.files.values() if f.get("completed") and "checkins" in f["filename"]]
+    rows = list(csv.DictReader(io.StringIO(checkins["bytes"].decode("utf-8-sig"), newline="")))
+    assert [r["note"] for r in rows] == ["escalate to @group and @sales"]
