@@ -16,6 +16,9 @@ instants against the fake Slack, for a team with customers on every continent.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from bot.settings import Settings
 from handlers.ids import CHECKIN_MODAL
@@ -27,11 +30,131 @@ from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, FakeClock
 
+EVERY_DAY = {"working_week": "mon-sun"}  # the switches are at weekends: a customer who works them meets them
+
 MINUTE = timedelta(minutes=1)
 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("label", "customer", "schedule"),
+    [
+        (
+            "Sydney springs forward on Sunday 4 October 2026 and keeps Labour Day on Monday 5: Tuesday, 09:00 AEDT",
+            {"tz": "Australia/Sydney", "country": "AU-NSW", "cadence": "weekly mon 09:00"},
+            [
+                ("2026-09-27T23:00", 1),  # Monday 28 September 09:00 AEST
+                ("2026-10-04T22:00", 1),  # Labour Day 09:00 AEDT
+                ("2026-10-05T21:59", 1),
+                ("2026-10-05T22:00", 2),  # Tuesday 6 October 09:00 AEDT, an hour earlier in UTC than a week before
+                ("2026-10-11T22:00", 3),  # Monday 12 October 09:00 AEDT
+            ],
+        ),
+        (
+            "Adelaide (+09:30) springs forward to +10:30 on Sunday 4 October 2026: 02:30 does not exist",
+            {"tz": "Australia/Adelaide", "country": "AU-SA", "cadence": "daily 02:30", **EVERY_DAY},
+            [
+                ("2026-10-02T17:00", 1),  # Saturday 02:30 ACST
+                ("2026-10-03T16:29", 1),  # Sunday 01:59 ACST
+                ("2026-10-03T16:30", 2),  # 03:00 ACDT, the first minute after the jump
+                ("2026-10-03T17:00", 2),  # 03:30 ACDT: once
+                ("2026-10-04T16:00", 2),  # Labour Day in South Australia too
+                ("2026-10-05T16:00", 3),  # Tuesday 02:30 ACDT
+            ],
+        ),
+        (
+            "Chatham (+12:45) springs forward at 02:45 on Sunday 27 September 2026: 03:00 does not exist, 03:45 first",
+            {"tz": "Pacific/Chatham", "cadence": "daily 03:00", **EVERY_DAY},
+            [
+                ("2026-09-25T14:15", 1),  # Saturday 26 September 03:00 +1245
+                ("2026-09-26T13:59", 1),
+                ("2026-09-26T14:00", 2),  # 03:45 +1345, the first minute after the jump
+                ("2026-09-26T14:15", 2),
+                ("2026-09-27T13:15", 3),  # Monday 03:00 +1345
+            ],
+        ),
+        (
+            "Lord Howe moves its clocks half an hour: 02:15 does not exist on Sunday 4 October 2026 (02:00 → 02:30)",
+            {"tz": "Australia/Lord_Howe", "cadence": "daily 02:15", **EVERY_DAY},
+            [
+                ("2026-10-02T15:45", 1),  # Saturday 02:15 +1030
+                ("2026-10-03T15:29", 1),
+                ("2026-10-03T15:30", 2),  # 02:30 +11, the first minute after the jump
+                ("2026-10-03T15:45", 2),  # 02:45 +11: once
+                ("2026-10-04T15:15", 3),  # Monday 02:15 +11
+            ],
+        ),
+        (
+            "Lord Howe goes back half an hour on Sunday 4 April 2027: 01:45 happens twice, nudged once",
+            {"tz": "Australia/Lord_Howe", "cadence": "daily 01:45", **EVERY_DAY},
+            [
+                ("2027-04-02T14:45", 1),  # Saturday 01:45 +11
+                ("2027-04-03T14:45", 2),  # Sunday 01:45 +11, the first of two
+                ("2027-04-03T15:15", 2),  # 01:45 +1030, the second: nothing
+                ("2027-04-04T15:15", 3),  # Monday 01:45 +1030
+            ],
+        ),
+        (
+            "Santiago springs forward at midnight on Sunday 6 September 2026: 00:30 does not exist, 01:00 is first",
+            {"tz": "America/Santiago", "country": "CL", "cadence": "daily 00:30", **EVERY_DAY},
+            [
+                ("2026-09-05T04:30", 1),  # Saturday 00:30 −04
+                ("2026-09-06T03:59", 1),
+                ("2026-09-06T04:00", 2),  # 01:00 −03, the first minute after the jump
+                ("2026-09-06T04:30", 2),
+                ("2026-09-07T03:30", 3),  # Monday 00:30 −03
+                ("2026-09-18T03:30", 3),  # Independence Day
+                ("2026-09-19T03:30", 3),  # Army Day
+                ("2026-09-20T03:30", 4),  # Sunday 20 September
+            ],
+        ),
+        (
+            "Kathmandu (+05:45): 09:00 there is 03:15 UTC",
+            {"tz": "Asia/Kathmandu", "cadence": "daily 09:00", "working_week": "sun-fri"},
+            [
+                ("2026-12-04T03:14", 0),
+                ("2026-12-04T03:15", 1),  # Friday 09:00 +0545
+                ("2026-12-05T03:15", 1),  # Saturday: not a working day
+                ("2026-12-06T03:15", 2),  # Sunday 09:00 +0545
+            ],
+        ),
+        (
+            "Pago Pago (−11) and its Friday: 09:00 there is 20:00 UTC, Saturday in most of the world",
+            {"tz": "Pacific/Pago_Pago", "cadence": "weekly fri 09:00"},
+            [
+                ("2026-12-04T19:59", 0),
+                ("2026-12-04T20:00", 1),  # Friday 4 December 09:00 SST
+                ("2026-12-11T20:00", 2),
+            ],
+        ),
+    ],
+)
+def test_southern_spring_and_zones_off_the_hour_nudge_at_the_customers_wall_time_once(
+    store: Store,
+    settings: Settings,
+    fake_slack: FakeSlack,
+    label: str,
+    customer: dict[str, Any],
+    schedule: list[tuple[str, int]],
+) -> None:
+    """Where the earlier rounds did not look: the southern hemisphere's spring switches of 2026, a half-hour switch,
+    zones a quarter or three quarters of an hour off UTC's, and the far side of the date line."""
+    first = at(schedule[0][0])
+    store.add_customer(
+        team_id=TEAM_ID,
+        name="Acme",
+        created_by="U0001",
+        now=first - timedelta(hours=6),
+        channel_id="C0ACME",
+        owner_id="U0001",
+        **customer,
+    )
+    for instant, expected in schedule:
+        tick(store, settings, at(instant))
+        assert len(nudges(fake_slack)) == expected, f"{label}: {instant}Z"
 
 
 def test_a_customer_moved_east_past_its_call_on_the_next_day_there_is_nudged_at_once_not_a_week_later(
