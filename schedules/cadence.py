@@ -89,6 +89,16 @@ def last_contact(store: Store, nudge: Nudge) -> CheckIn | None:
     return found.get(nudge.customer_id)
 
 
+def _contact_by(store: Store, nudge: Nudge, day: date, tz: str) -> CheckIn | None:
+    """The customer's last contact on or before the local `day` (a redrawn alert's "Last call", as it was sent)."""
+    assert nudge.customer_id is not None
+    kinds = _contact_kinds(nudge)
+    recent = store.checkins(team_id=nudge.team_id, customer_id=nudge.customer_id, limit=200)
+    return next(
+        (c for c in recent if (kinds is None or c.kind in kinds) and _local_date(c.created_at, tz) <= day), None
+    )
+
+
 def _local_date(instant: datetime, tz: str) -> date:
     return instant.astimezone(ZoneInfo(tz)).date()
 
@@ -594,6 +604,9 @@ def render_overdue(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
             return Skip("the customer's cadence is off", "cancelled")
         if contact is not None and _local_date(contact.created_at, tz) > start:
             return Skip("a call was logged since")
+    elif contact is not None and _local_date(contact.created_at, tz) > start:
+        # Redrawn once the call that ends its lapse was logged: the alert reads as sent, that call shown under it.
+        contact = _contact_by(store, nudge, start, tz)
     reason = str(nudge.payload.get("reason") or "no call within its window")
     if contact is not None:
         # The call itself, not the lapse's start: a lapse a resume restarted began after it.

@@ -9,6 +9,8 @@ jobs and sender ticked at chosen instants against the fake Slack.
   and Home said "can't post there" for ever.
 - A nudge redrawn after the customer changed hands (a skip, a call logged) named the new owner, whom it never
   notified, in place of the one it asked.
+- A missed-call alert redrawn once the call was logged late ("Call logged by") changed "No call logged yet." into
+  "Last call: Mon 30 Nov." — the day the customer was added, when nobody called.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from handlers.ids import NUDGE_SKIP
+from handlers.ids import CHECKIN_MODAL, NUDGE_SKIP
 from storage.store import Store
 from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the module's autouse fixtures)
     MINUTE,
@@ -29,11 +31,13 @@ from tests.e2e.test_cadence import (  # noqa: F401  (acme_channel, unpaced: the 
     button_message,
     day,
     ephemeral,
+    log_call_from,
     nudges,
     rows,
     tick,
     unpaced,
 )
+from tests.e2e.test_foundation import modal_values
 from tests.e2e.test_qa19_cadence import ny
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
@@ -186,7 +190,7 @@ def test_a_nudge_redrawn_after_the_customer_changed_hands_still_names_whom_it_wa
     "@Dana Time for the daily call…" — not "@Lee", whom it never notified and who had just taken the customer."""
     add(store)
     tick(store, settings, day(1))
-    (posted,) = nudges(fake_slack)
+    posted = json.loads(json.dumps(nudges(fake_slack)[0]))  # as Dana saw it: chat.update edits the fake's copy
     clock.set(ny(1, 10))
     assert "owner" in ephemeral(slack.command("edit acme owner=<@U0003|lee>", user_id="U0002", user_name="sam"))
     bot.settle()
@@ -214,3 +218,33 @@ def test_a_nudge_redrawn_after_the_customer_changed_hands_still_names_whom_it_wa
     assert redrawn["blocks"][0] == posted["blocks"][0]
     shown = json.dumps(redrawn["blocks"][1:])
     assert ("Skipped for today by <@U0003>" if how == "skip" else "Call logged by <@U0003>") in shown, shown
+
+
+def test_a_missed_call_alert_redrawn_once_the_call_is_logged_late_says_what_it_said_with_the_call_under_it(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Acme, added on Monday, daily at 09:00. Nobody logged Tuesday's call: on Wednesday at 09:00 Dana's DM says so,
+    "No call logged yet." At 09:20 she logs it from Tuesday's nudge (it counts for Tuesday). The alert shows the call
+    in place of its buttons, and otherwise reads as it did — it said "Last call: Mon 30 Nov.", a call nobody made —
+    and no second alert comes for that lapse."""
+    acme = add(store)
+    tick(store, settings, day(1))
+    (tuesday,) = nudges(fake_slack)
+    tick(store, settings, day(2))
+    (alert,) = [m for m in fake_slack.messages[fake_slack._dm_by_user["U0001"]] if "is overdue" in m["text"]]
+    alert = json.loads(json.dumps(alert))  # as Dana saw it: the fake's copy is edited in place by chat.update
+    said = alert["blocks"][0]["text"]["text"]
+    assert said == ":warning: *Acme* is overdue: the daily call on Tue 1 Dec was missed. No call logged yet.", said
+    clock.set(ny(2, 9 + 1 / 3))
+    form = log_call_from(slack, fake_slack, tuesday)
+    values = modal_values(acme.id, "green", "Called them back", call=True)
+    assert slack.view_submission(CHECKIN_MODAL, values, private_metadata=form["private_metadata"]).status == 200
+    bot.settle()
+    (redrawn,) = [m for m in fake_slack.messages[fake_slack._dm_by_user["U0001"]] if m["ts"] == alert["ts"]]
+    assert redrawn["blocks"][0] == alert["blocks"][0]
+    assert "Call logged by <@U0001>" in json.dumps(redrawn["blocks"][1:])
+    for instant in (ny(2, 10), day(3), day(3) + MINUTE):
+        tick(store, settings, instant)
+    assert [r.due_key for r in rows(store, "overdue")] == ["lapse:2026-11-30"]
+    (shown,) = [m for m in fake_slack.messages[fake_slack._dm_by_user["U0001"]] if m["ts"] == alert["ts"]]
+    assert shown["blocks"] == redrawn["blocks"], [c.params for c in fake_slack.calls_to("chat.update")]
