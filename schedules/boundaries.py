@@ -30,6 +30,7 @@ from bot.settings import Settings
 from domain import boundaries as rules
 from domain.cadence import due_slots, next_slot, parse_cadence
 from domain.calendar import WorkCalendar
+from handlers.blocks import mrkdwn_name
 from handlers.blocks.boundaries import call_window_question, escalation_blocks, reminder_message, suggestion_blocks
 from handlers.home_publisher import request_home_refresh
 from schedules.cadence import instead_of_gone_owner, owner_gone_text
@@ -500,8 +501,20 @@ def render_reminder(nudge: Nudge, store: Store, now: datetime) -> Message | Skip
     restated = [r for r in others if r is not None and (nudge.status == "sent" or _still_restated(r))]
     if restated:
         text = several_reminder_wording([record, *restated], template if isinstance(template, int) else None)
-    message = reminder_message(text)
+    message = reminder_message(whose_reminder(store, customer, text))
     return Message(text=message["text"], blocks=message["blocks"], channel=customer.channel_id, customer_id=customer.id)
+
+
+def whose_reminder(store: Store, customer: Customer, text: str) -> str:
+    """A reminder's words as posted: opening with its customer's name when another customer (not archived) shares
+    its channel, where two reminders back to back ("A reminder of how we work together: …") would not say whose
+    agreement each is. `boundary preview` shows it so too."""
+    if customer.channel_id and any(
+        other.id != customer.id
+        for other in store.customers_in_channel(team_id=customer.team_id, channel_id=customer.channel_id)
+    ):
+        return f"*{mrkdwn_name(customer.name)}* — {text[:1].lower()}{text[1:]}"
+    return text
 
 
 def _folded(store: Store, nudge: Nudge, boundary_id: object) -> BoundaryRecord | None:

@@ -393,6 +393,7 @@ def _preview(call: CommandCall, customer: Customer, raw: str) -> Reply:
         wording = planning.several_reminder_wording(together, template)
     else:
         wording = planning.reminder_wording(record, template)
+    wording = planning.whose_reminder(call.store, customer, wording)
     if record.row.reminder_text:
         source = "your own wording"
     else:

@@ -32,11 +32,13 @@ from storage.models import Customer, Nudge
 from storage.store import Store
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import BOT_TOKEN, TEAM_ID, FakeClock, ephemeral
+from tests.utils import BOT_TOKEN, TEAM_ID, BotServer, FakeClock, ephemeral
 
 MON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 NINE_NY = timedelta(hours=14)  # 09:00 New York (EST) is 14:00 UTC
 MINUTE = timedelta(minutes=1)
+NY_WED = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # Wednesday 10:00 in New York
+MONDAY_9_NY = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 GONE = "Its owner <@U0002> is deactivated in Slack: pick another, `/partner edit Acme @owner`."
 
 
@@ -225,3 +227,38 @@ def test_a_user_group_in_a_note_reads_as_a_group_in_the_form_and_the_csv_not_as_
     (checkins,) = [f for f in fake_slack.files.values() if f.get("completed") and "checkins" in f["filename"]]
     rows = list(csv.DictReader(io.StringIO(checkins["bytes"].decode("utf-8-sig"), newline="")))
     assert [r["note"] for r in rows] == ["escalate to @group and @sales"]
+
+
+# --------------------------------------------------------------------------- two customers in one channel
+
+
+def test_reminders_of_two_customers_sharing_a_channel_say_whose_each_is(
+    slack: SlackRequests, bot: BotServer, fake_slack: FakeSlack, store: Store, clock: FakeClock, settings: Settings
+) -> None:
+    """Acme and its subsidiary Acme Labs share #acme, each with its working agreement: on Monday the channel read
+    "A reminder of how we work together: We answer within one business day." twice, back to back, with nothing to
+    say which company each was for. Each names its customer when the channel is shared; a channel of one customer
+    reads as before."""
+    clock.set(NY_WED)
+    for name, text in (("Acme Corp", "We answer within one business day"), ("Acme Labs", "Weekly call on Tuesdays")):
+        ephemeral(slack.command(f"add {name} <#C0ACME|acme> <@U0001|dana>"))
+        ephemeral(slack.command(f'boundary "{name}" add "{text}"'))
+        assert "is now active" in ephemeral(slack.command(f'boundary "{name}" activate 1'))
+    ephemeral(slack.command("add Globex <#C0001|general> <@U0001|dana>"))
+    ephemeral(slack.command('boundary globex add "Tickets go to the portal"'))
+    assert "is now active" in ephemeral(slack.command("boundary globex activate 1"))
+    bot.settle()
+    preview = ephemeral(slack.command('boundary "Acme Labs" preview'))
+    assert ">*Acme Labs* — a reminder of how we work together: Weekly call on Tuesdays." in preview, preview
+    for minute in (0, 1):
+        tick(store, settings, MONDAY_9_NY + timedelta(minutes=minute))
+    posted = sorted(  # Globex, alone in its channel, as before
+        c.params["text"]
+        for c in fake_slack.calls_to("chat.postMessage")
+        if c.ok and c.params["channel"] in ("C0ACME", "C0001") and "work together" in c.params["text"]
+    )
+    assert posted == [
+        "*Acme Corp* — a reminder of how we work together: We answer within one business day.",
+        "*Acme Labs* — a reminder of how we work together: Weekly call on Tuesdays.",
+        "A reminder of how we work together: Tickets go to the portal.",
+    ], posted
