@@ -10,6 +10,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from slack_sdk import WebClient
@@ -262,3 +263,27 @@ def test_reminders_of_two_customers_sharing_a_channel_say_whose_each_is(
         "*Acme Labs* — a reminder of how we work together: Weekly call on Tuesdays.",
         "A reminder of how we work together: Tickets go to the portal.",
     ], posted
+
+
+def test_a_survey_prompt_whose_dm_slack_refuses_asks_the_customers_channel_once(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, clock: FakeClock, bot: BotServer
+) -> None:
+    """Dana owns Acme; Slack refuses DMs to her (user_not_found) though nobody told Partner she left. The monthly
+    'rate our level' prompt was DMed, refused, recorded failed, and the level went unrated. It is asked in Acme's
+    own channel instead, naming her and how to pick another owner, once."""
+    ny = ZoneInfo("America/New_York")
+    clock.set(datetime(2026, 11, 25, 10, tzinfo=ny).astimezone(UTC))
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    bot.settle()
+    fake_slack.users["U0001"]["dm_refused"] = "user_not_found"
+    due = datetime(2026, 12, 25, 10, tzinfo=ny).astimezone(UTC)  # a month after it was added, 10:00 its time
+    for minutes in (0, 1, 2):
+        tick(store, settings, due + timedelta(minutes=minutes))
+    asked = [
+        c for c in fake_slack.calls_to("chat.postMessage") if "*relationship level* of *Acme Corp*" in c.params["text"]
+    ]
+    assert [(c.params["channel"], c.ok) for c in asked] == [("U0001", False), ("C0ACME", True)], asked
+    gone = "Its owner <@U0001> is deactivated in Slack: pick another, `/partner edit Acme Corp @owner`."
+    assert asked[1].params["blocks"][0]["text"]["text"].endswith(f"\n:warning: {gone}")
+    prompts = store.nudges(team_id=TEAM_ID, kinds=["survey_prompt"], due_after=due - timedelta(days=1))
+    assert [n.status for n in prompts] == ["sent"]
