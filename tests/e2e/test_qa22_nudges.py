@@ -11,6 +11,8 @@ jobs and sender ticked at chosen instants against the fake Slack.
   notified, in place of the one it asked.
 - A missed-call alert redrawn once the call was logged late ("Call logged by") changed "No call logged yet." into
   "Last call: Mon 30 Nov." — the day the customer was added, when nobody called.
+- A Skip on a nudge Slack would not redraw (deleted meanwhile) whose response_url was refused too told the clicker
+  nothing: a webhook's refusal raises no error, so the note only they see was never tried another way.
 """
 
 from __future__ import annotations
@@ -248,3 +250,27 @@ def test_a_missed_call_alert_redrawn_once_the_call_is_logged_late_says_what_it_s
     assert [r.due_key for r in rows(store, "overdue")] == ["lapse:2026-11-30"]
     (shown,) = [m for m in fake_slack.messages[fake_slack._dm_by_user["U0001"]] if m["ts"] == alert["ts"]]
     assert shown["blocks"] == redrawn["blocks"], [c.params for c in fake_slack.calls_to("chat.update")]
+
+
+def test_a_skip_slack_will_not_redraw_is_confirmed_even_when_its_response_url_is_refused(
+    slack: SlackRequests, bot: BotServer, store: Store, settings: Settings, fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    """Tuesday's nudge was deleted from #acme by someone tidying up, and Lee clicks Skip on the copy his Slack still
+    shows: the redraw meets `message_not_found`, and the click's response_url answers 404 (expired, or Slack's own
+    trouble). He was told nothing — the skip taken, his button seeming dead; he is told in a note only he sees."""
+    add(store)
+    tick(store, settings, day(1))
+    posted = json.loads(json.dumps(nudges(fake_slack)[0]))
+    clock.set(ny(1, 9.5))
+    fake_slack.fail_next("chat.update", error="message_not_found")
+    fake_slack.fail_next("response_url", status=404)
+    value = posted["blocks"][1]["elements"][2]["value"]
+    clicked = slack.block_action(
+        NUDGE_SKIP, value=value, user_id="U0003", user_name="lee", channel_id="C0ACME", message=button_message(posted)
+    )
+    assert clicked.status == 200
+    bot.settle()
+    (told,) = [c.params for c in fake_slack.calls_to("chat.postEphemeral")]
+    assert (told["channel"], told["user"]) == ("C0ACME", "U0003")
+    assert told["text"].startswith(":fast_forward: Skipped for today by <@U0003>"), told["text"]
+    assert rows(store)[0].payload["outcome"]["what"] == "skipped"
