@@ -41,6 +41,7 @@ from handlers.followups import AfterAck
 from handlers.home_publisher import HomePublisher, attach
 from handlers.identity import refuse_external_users
 from handlers.permissions import refuse_guests
+from schedules.health import note_health_config
 from schedules.slack_http import MAX_RETRY_AFTER_IN_TICK, in_tick, retry_after, same_client_as
 from storage.store import Store
 
@@ -393,6 +394,12 @@ def create_app(
         return handle_error(error, body=body, context=context, client=client)
 
     register_listeners(app)
+    # New PARTNER_HEALTH_WEIGHTS/THRESHOLDS since the scores were stored: noted before the first answer, so a score
+    # an answer stores with them is not read as a fall from yesterday's (the first tick scores everyone again).
+    try:
+        note_health_config(store, settings, clock())
+    except Exception:
+        logger.exception("could not record the health configuration; the first tick will")
     return app
 
 

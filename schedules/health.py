@@ -82,6 +82,12 @@ class HealthConfig:
     thresholds: HealthThresholds = DEFAULT_THRESHOLDS
     default_tz: str = "UTC"
 
+    @property
+    def made_with(self) -> str:
+        """What a stored score and band depend on, as one text: stored beside them, compared at each tick."""
+        weights = ",".join(f"{k}={v:g}" for k, v in sorted(vars(self.weights).items()))
+        return f"{weights};green={self.thresholds.green:g},yellow={self.thresholds.yellow:g}"
+
 
 DEFAULT_CONFIG = HealthConfig()
 
@@ -643,6 +649,13 @@ def alert_on_drop(
     points = [(s.computed_at, s.score) for s in snapshots if s.score is not None]
     if not dropped_sharply(points, now=now, threshold=DROP_POINTS, days=DROP_DAYS):
         return False
+    # A score made with other weights (PARTNER_HEALTH_WEIGHTS changed since) is no score the customer fell from.
+    made_since = store.health_made_since(team_id=customer.team_id)
+    if made_since is not None and snapshots[0].computed_at < made_since:
+        snapshots = [s for s in snapshots if s.computed_at >= made_since]
+        points = [(s.computed_at, s.score) for s in snapshots if s.score is not None]
+        if not dropped_sharply(points, now=now, threshold=DROP_POINTS, days=DROP_DAYS):
+            return False
     # A fall the owner was already told of counts on from the score they were told, not from a high before that:
     # the same slide seen a day later (its high a day younger, so another key) is not a new drop.
     told = store.nudges(
@@ -809,6 +822,14 @@ def _most_stale_first(customer: Customer) -> tuple[bool, datetime, int]:
     return (customer.health_at is not None, customer.health_at or datetime.min.replace(tzinfo=UTC), customer.id or 0)
 
 
+def note_health_config(store: Store, settings: Settings | None, now: datetime) -> dict[str, datetime]:
+    """Records the health configuration in force (at start and at each tick): a workspace whose scores were made with
+    another is to be scored again, and a score made before the change is no score its customers fell from
+    (:func:`alert_on_drop`). Team → since when, for the workspaces whose customers are still to be scored again."""
+    config = health_config(settings)
+    return store.health_rescores(made_with=config.made_with, default=DEFAULT_CONFIG.made_with, now=now)
+
+
 def daily_health(
     *,
     store: Store,
@@ -826,7 +847,21 @@ def daily_health(
     config = health_config(settings)
     started = timer()
     candidates = store.customers_for_health(scored_before=lambda tz: start_of_local_day(tz, now, config.default_tz))
-    due = sorted((c for c in candidates if not scored_today(c, now, config.default_tz)), key=_most_stale_first)
+    # PARTNER_HEALTH_WEIGHTS or _THRESHOLDS changed since the scores were stored (a restart with new settings): the
+    # workspace's customers are scored again now, not at each one's next midnight, or Home, the list and the digest
+    # would show the old band for up to a day while /partner status shows the new one.
+    rescore = note_health_config(store, settings, now)
+
+    def made_before(customer: Customer) -> bool:
+        since = rescore.get(customer.team_id)
+        return since is not None and (customer.health_at is None or customer.health_at < since)
+
+    if rescore:
+        known = {c.id for c in candidates}
+        candidates += [c for c in store.customers_for_health() if c.id not in known and made_before(c)]
+    due = sorted(
+        (c for c in candidates if made_before(c) or not scored_today(c, now, config.default_tz)), key=_most_stale_first
+    )
     done = 0
     owners: dict[str, set[str]] = defaultdict(set)
     for first in range(0, len(due), max(1, budget.batch)):
@@ -846,6 +881,9 @@ def daily_health(
             scored = _recompute_batch(store, team_id, customers, now, config)
             done += len(scored)
             owners[team_id].update(c.owner_id for c in customers if c.id in scored and c.owner_id)
+    else:  # every customer due was scored
+        for team_id in rescore:
+            store.health_rescored(team_id=team_id, made_with=config.made_with)
     for team_id, users in owners.items():  # the new scores on their Homes (the serving app's publisher, if any)
         request_home_refresh(None, team_id, sorted(users))
     return done

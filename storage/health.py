@@ -24,6 +24,9 @@ from storage.models import (
     Workspace,
 )
 
+# Workspace.settings: the health configuration its stored scores were made with (schedules.health.daily_health).
+HEALTH_MADE_WITH = "health_made_with"
+
 
 class CheckInPoint(NamedTuple):
     """What the health score reads of a check-in: a plain row, not an ORM object (a busy customer has hundreds in
@@ -285,6 +288,41 @@ class HealthQueries(StoreBase):
             for customer_id, day, score, computed_at in conn.execute(_SCORES_SINCE, params):
                 found[customer_id].append(ScorePoint(day=day, score=score, computed_at=computed_at))
         return found
+
+    def health_rescores(self, *, made_with: str, default: str, now: datetime) -> dict[str, datetime]:
+        """Active workspaces whose stored scores (and bands) were made with another health configuration than
+        `made_with` (PARTNER_HEALTH_WEIGHTS/THRESHOLDS): team → since when, its customers scored before then to be
+        scored again. A workspace that never recorded one was scored with `default`. Kept in Workspace.settings."""
+        due: dict[str, datetime] = {}
+        with self.session() as session:
+            for workspace in session.exec(select(Workspace).where(col(Workspace.active).is_(True))):
+                stored = (workspace.settings or {}).get(HEALTH_MADE_WITH) or {}
+                if stored.get("made_with", default) != made_with:
+                    stored = {"made_with": made_with, "since": now.isoformat(), "pending": True}
+                    workspace.settings = {**(workspace.settings or {}), HEALTH_MADE_WITH: stored}  # JSON saved whole
+                    session.add(workspace)
+                if stored.get("pending"):
+                    due[workspace.team_id] = datetime.fromisoformat(stored["since"])
+            session.commit()
+        return due
+
+    def health_rescored(self, *, team_id: str, made_with: str) -> None:
+        """Every customer of the workspace is scored with `made_with` now: nothing left to score again."""
+        with self.session() as session:
+            workspace = session.get(Workspace, team_id)
+            stored = ((workspace.settings or {}).get(HEALTH_MADE_WITH) or {}) if workspace is not None else {}
+            if workspace is None or stored.get("made_with") != made_with:
+                return  # another configuration since: its own rescore is still to finish
+            workspace.settings = {**(workspace.settings or {}), HEALTH_MADE_WITH: {**stored, "pending": False}}
+            session.add(workspace)
+            session.commit()
+
+    def health_made_since(self, *, team_id: str) -> datetime | None:
+        """Since when the workspace's scores are made with the health configuration in force (None: always)."""
+        with self.session() as session:
+            workspace = session.get(Workspace, team_id)
+            since = ((workspace.settings or {}).get(HEALTH_MADE_WITH) or {}).get("since") if workspace else None
+            return datetime.fromisoformat(since) if since else None
 
     def customers_for_health(self, *, scored_before: Callable[[str | None], datetime] | None = None) -> list[Customer]:
         """Live customers of every active workspace, for the daily jobs.
