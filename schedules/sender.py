@@ -1340,9 +1340,11 @@ def _instead_of_refused_dm(run: _Run, posting: _Posting, user: str | None, error
         again = _render(run, told, run.store)
         if again is None:  # skipped (nowhere to tell: cancelled) or failed to render: recorded so
             continue
-        if again.channel is None:
+        if again.channel is None:  # for someone other than an owner of theirs: failed, its customer's owner told
             run.store.finish_nudges(ids=[nudge.id], claimer=run.claimer, status="failed", error=error)
             run.outcome([nudge], "failed")
+            if _owner(run, nudge) != user:  # never a notice to the DM that refused it
+                _tell_owner_failed(run, [nudge], error)
             continue
         message = decorate(replace(again, user=None), nudge, run.now)
         try:

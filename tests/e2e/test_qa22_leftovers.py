@@ -27,8 +27,9 @@ from handlers.ids import (
     NUDGE_SNOOZE_REASON,
     NUDGE_SNOOZE_UNTIL,
 )
+from schedules import sender
 from schedules.jobs import run_tick
-from schedules.sender import SenderOptions
+from schedules.sender import Message, SenderOptions, Skip
 from storage.models import Customer, Nudge
 from storage.store import Store
 from tests.fake_slack import FakeSlack
@@ -287,3 +288,27 @@ def test_a_survey_prompt_whose_dm_slack_refuses_asks_the_customers_channel_once(
     assert asked[1].params["blocks"][0]["text"]["text"].endswith(f"\n:warning: {gone}")
     prompts = store.nudges(team_id=TEAM_ID, kinds=["survey_prompt"], due_after=due - timedelta(days=1))
     assert [n.status for n in prompts] == ["sent"]
+
+
+def render_ask(nudge: Nudge, store: Store, now: datetime) -> Message | Skip:
+    return Message(text="a question for you", user=nudge.recipient_id, customer_id=nudge.customer_id)
+
+
+def test_a_refused_dm_to_a_colleague_still_tells_the_customers_owner(
+    store: Store, settings: Settings, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A question DMed to Sam, who logged a call for Dana's Acme, is refused (Sam's account is gone): Dana is told
+    once that it could not be delivered, as before, and Acme is not taken as ownerless (Sam owns none)."""
+    monkeypatch.setitem(sender.RENDERERS, "qa22_ask", sender.NudgeKind(render=render_ask, label="the question"))
+    fake_slack.users["U0002"]["dm_refused"] = "user_not_found"
+    acme = store.add_customer(team_id=TEAM_ID, name="Acme", created_by="U0001", now=MON, owner_id="U0001")
+    assert store.plan_nudge(
+        team_id=TEAM_ID, kind="qa22_ask", subject="q", due_key="1", due_at=MON, now=MON, customer_id=acme.id,
+        recipient_id="U0002",
+    )  # fmt: skip
+    for minutes in (0, 1, 2):
+        tick(store, settings, MON + timedelta(minutes=minutes))
+    posted = [c.params for c in fake_slack.calls_to("chat.postMessage") if c.ok]
+    to_dana = [p["text"] for p in posted if p["channel"] == "U0001"]
+    assert len(to_dana) == 1 and "couldn't deliver the question" in to_dana[0], to_dana
+    assert store.deactivated_owners(team_id=TEAM_ID, customer_ids=[acme.id or 0]) == set()
