@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from bot.answering import ANSWER_CALL_TIMEOUT, answering_now
 from domain.errors import UserError
 from handlers.blocks import as_code, placeholders_shown
+from handlers.followups import answer_command, tell_author
 from handlers.parsing import plain_words
 from schedules.slack_http import TOKEN_REFUSED
 from storage.db import lock_wait_given_up
@@ -101,27 +102,21 @@ def _first_input_block(view: dict[str, Any]) -> str | None:
 
 
 def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-    """An ephemeral note where the user clicked: via response_url when Slack gave one, else chat.postEphemeral."""
+    """An ephemeral note where the user clicked: via response_url when Slack gave one; else, or when Slack refused
+    it (expired, Slack's trouble: a webhook's refusal raises nothing), chat.postEphemeral, else a DM."""
     response_url = body.get("response_url") or next(
         (u.get("response_url") for u in body.get("response_urls", []) if u.get("response_url")), None
     )
-    try:
-        if response_url:
-            # Before the answer (the error handler's usual place), at most what Slack's 3 s leave: a slow Slack here
-            # made the click's answer late, and Slack showed its own error beside (or instead of) this note.
-            timeout = ANSWER_CALL_TIMEOUT if answering_now() else 5
-            WebhookClient(response_url, timeout=timeout).send(
-                text=text, response_type="ephemeral", replace_original=False
-            )
-            return
-        user = (body.get("user") or {}).get("id") or body.get("user_id")
-        channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
-        if user and channel:
-            client.chat_postEphemeral(channel=channel, user=user, text=text)
-        elif user:
-            client.chat_postMessage(channel=user, text=text)
-    except (SlackApiError, OSError):
-        logger.warning("could not tell the user about an error", exc_info=True)
+    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+    # Before the answer (the error handler's usual place), at most what Slack's 3 s leave: a slow Slack here made the
+    # click's answer late, and Slack showed its own error beside (or instead of) this note.
+    timeout = ANSWER_CALL_TIMEOUT if answering_now() else 5
+    send = WebhookClient(response_url, timeout=timeout).send if response_url else None
+    if user:
+        tell_author(send, client, user_id=user, channel_id=channel, text=text)
+    elif not answer_command(send, text):
+        logger.warning("could not tell the user about an error: %s", text[:80])
 
 
 def _tell_in_modal(client: WebClient, body: dict[str, Any], text: str) -> bool:

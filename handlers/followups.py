@@ -8,6 +8,7 @@ check-in: it is already stored. Work that only needs the latest data folds per c
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Hashable
@@ -21,6 +22,7 @@ from typing import Any
 from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookResponse
 
 from bot.clock import Clock
 from bot.settings import Settings
@@ -804,22 +806,46 @@ def command_followup(
         request_home_refresh(publisher, team_id, followup.homes)
 
 
-def tell_author(respond: Respond | None, client: WebClient, *, user_id: str, channel_id: str | None, text: str) -> None:
-    """A further ephemeral answer to the command, beside its first one; else wherever tell_user reaches them."""
+def tell_author(
+    respond: Callable[..., WebhookResponse] | None,
+    client: WebClient,
+    *,
+    user_id: str,
+    channel_id: str | None,
+    text: str,
+) -> None:
+    """A note only the user sees, through the response_url of their command or click (Bolt's `respond`, or a
+    WebhookClient's `send`); else (none, or Slack refused it) wherever tell_user reaches them."""
     if not answer_command(respond, text):
         tell_user(client, user_id=user_id, channel_id=channel_id, text=text)
 
 
-def answer_command(respond: Respond | None, text: str) -> bool:
-    """A further answer only the user sees, beside the command's first one, through its response_url (which needs
-    no token); False when there is none or it did not reach Slack."""
+def answer_command(respond: Callable[..., WebhookResponse] | None, text: str) -> bool:
+    """A further answer only the user sees, beside the command's (or click's) first one, through its response_url
+    (which needs no token); False when there is none or it did not reach Slack."""
     if respond is None:
         return False
     try:
-        return respond(text=text, response_type="ephemeral", replace_original=False).status_code == 200
+        answered = respond(text=text, response_type="ephemeral", replace_original=False)
     except OSError:
-        logger.info("a command's response_url is unreachable")
+        logger.info("a response_url is unreachable")
         return False
+    if response_url_took(answered):
+        return True
+    # Expired (404), or Slack's trouble: a webhook's refusal raises nothing, so the caller must look.
+    logger.info("a response_url answered %s %s", answered.status_code, str(answered.body)[:80])
+    return False
+
+
+def response_url_took(answered: WebhookResponse) -> bool:
+    """Slack took a response_url post: 200 and no `ok: false` in its body (which is "ok" or `{"ok": true}`)."""
+    if answered.status_code != 200:
+        return False
+    try:
+        parsed = json.loads(answered.body) if str(answered.body).lstrip().startswith("{") else None
+    except ValueError:
+        return True
+    return not (isinstance(parsed, dict) and parsed.get("ok") is False)
 
 
 def command_responder(client: WebClient, response_url: str | None) -> Respond | None:

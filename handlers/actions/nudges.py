@@ -12,7 +12,6 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.clock import Clock
 from bot.settings import Settings
@@ -21,7 +20,7 @@ from handlers.blocks import command_name, is_row_id, mrkdwn_name
 from handlers.blocks import context as context_block
 from handlers.blocks.checkin import checkin_modal
 from handlers.blocks.nudges import not_redrawn, outcome_text, snooze_modal
-from handlers.followups import AfterAck, tell_user
+from handlers.followups import AfterAck, tell_author
 from handlers.home_publisher import request_home_refresh
 from schedules import planner
 from schedules.cadence import mark_paused_calls
@@ -212,16 +211,9 @@ def skip_today(
             # The message is what tells the clicker the skip was taken: one Slack would not redraw (rate-limited,
             # down, deleted) would leave them clicking a button that seems to do nothing.
             if not redraw(team_id=team_id, value=value, client=client, store=store, clock=clock) and confirmation:
-                user_id = body["user"]["id"]
-                try:
-                    answered = respond(text=confirmation, response_type="ephemeral", replace_original=False)
-                    if answered.status_code == 200:
-                        return
-                    # Refused (expired, Slack's trouble): a webhook's answer raises nothing, so ask the Web API.
-                    logger.info("a skip's response_url answered %s: confirming another way", answered.status_code)
-                except (SlackApiError, OSError) as e:
-                    logger.warning("could not confirm a skip to %s by its response_url: %r", user_id, e)
-                tell_user(client, user_id=user_id, channel_id=(body.get("channel") or {}).get("id"), text=confirmation)
+                # Refused (expired, Slack's trouble), the note goes by chat.postEphemeral, else a DM.
+                channel_id = (body.get("channel") or {}).get("id")
+                tell_author(respond, client, user_id=body["user"]["id"], channel_id=channel_id, text=confirmation)
 
         if not paused:  # a paused customer's message shows the pause instead (show_paused), not a redraw per click
             after_ack.submit(redraw_or_confirm, what="redrawing a nudge after a skip")

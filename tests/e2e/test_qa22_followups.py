@@ -1,0 +1,59 @@
+"""Session 22 follow-ups to test_qa22_nudges: the same two mechanisms, where they were not yet used.
+
+- A click refused with a note (an archived customer, …) whose response_url Slack refused (expired: 404, or an error
+  body) told the clicker nothing: a webhook's refusal raises no error, so the note was never tried another way and
+  the button seemed dead. It goes by chat.postEphemeral in the click's channel, else a DM, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from handlers.ids import OPEN_CHECKIN
+from storage.store import Store
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import SlackRequests
+from tests.utils import TEAM_ID, BotServer, ephemeral
+
+ARCHIVED = "*Acme* is archived. Bring it back with `/partner restore Acme`."
+
+
+def _nudge_message(customer_id: int) -> dict[str, Any]:
+    button = {"type": "button", "action_id": OPEN_CHECKIN, "text": {"type": "plain_text", "text": "Log check-in"}}
+    return {
+        "type": "message",
+        "ts": "1764600000.000100",
+        "text": "Time for the call with Acme",
+        "blocks": [{"type": "actions", "block_id": "b1", "elements": [dict(button, value=str(customer_id))]}],
+    }
+
+
+@pytest.mark.parametrize("refusal", [{"status": 404}, {"status": 200, "error": "expired_url"}], ids=["404", "error"])
+def test_a_refused_click_whose_response_url_slack_refuses_still_tells_the_clicker_once(
+    slack: SlackRequests, bot: BotServer, store: Store, fake_slack: FakeSlack, refusal: dict[str, Any]
+) -> None:
+    """Dana archived Acme at 09:00; at 09:40 Lee clicks "Log check-in" on the nudge his Slack still shows in #acme.
+    The click's response_url answers 404 (expired, or Slack's trouble) or an error: he is told Acme is archived in a
+    note only he sees, in #acme, once — not a button that seems to do nothing."""
+    fake_slack.add_channel("C0ACME", name="acme", members=["U0001", "U0003"])
+    fake_slack.add_user("U0003", name="lee", tz="America/Chicago")
+    assert "Added" in ephemeral(slack.command("add Acme <@U0001|dana>"))
+    (customer,) = store.customers(team_id=TEAM_ID)
+    assert "Archived *Acme*" in ephemeral(slack.command("archive acme"))
+    fake_slack.fail_next("response_url", **refusal)
+    clicked = slack.block_action(
+        OPEN_CHECKIN,
+        value=str(customer.id),
+        user_id="U0003",
+        user_name="lee",
+        channel_id="C0ACME",
+        message=_nudge_message(customer.id),
+    )
+    assert clicked.status == 200
+    bot.settle()
+    assert len(fake_slack.calls_to("response_url")) == 1
+    (told,) = [c.params for c in fake_slack.calls_to("chat.postEphemeral")]
+    assert (told["channel"], told["user"], told["text"]) == ("C0ACME", "U0003", ARCHIVED)
+    assert [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("text") == ARCHIVED] == []
