@@ -502,7 +502,14 @@ def render_reminder(nudge: Nudge, store: Store, now: datetime) -> Message | Skip
     if restated:
         text = several_reminder_wording([record, *restated], template if isinstance(template, int) else None)
     message = reminder_message(whose_reminder(store, customer, text))
-    return Message(text=message["text"], blocks=message["blocks"], channel=customer.channel_id, customer_id=customer.id)
+    return Message(
+        text=message["text"],
+        blocks=message["blocks"],
+        channel=customer.channel_id,
+        customer_id=customer.id,
+        # Tried again after the retry period and taken: the channel takes posts again, as a cadence nudge clears it.
+        retries_refused=bool(customer.channel_error),
+    )
 
 
 def whose_reminder(store: Store, customer: Customer, text: str) -> str:

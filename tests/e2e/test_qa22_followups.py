@@ -3,19 +3,24 @@
 - A click refused with a note (an archived customer, …) whose response_url Slack refused (expired: 404, or an error
   body) told the clicker nothing: a webhook's refusal raises no error, so the note was never tried another way and
   the button seemed dead. It goes by chat.postEphemeral in the click's channel, else a DM, once.
+- A boundary reminder taken by a channel recorded as refusing (Partner invited back while Slack's event was lost) left
+  the card and Home saying "can't post there" for ever, where a cadence nudge taken there clears the refusal.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from bot.settings import Settings
 from handlers.ids import OPEN_CHECKIN
 from storage.store import Store
+from tests.e2e.test_boundaries import acme, channel_posts, customer, nudges, ny  # noqa: F401  (acme: its fixture)
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
-from tests.utils import TEAM_ID, BotServer, ephemeral
+from tests.utils import TEAM_ID, BotServer, ephemeral, tick
 
 ARCHIVED = "*Acme* is archived. Bring it back with `/partner restore Acme`."
 
@@ -57,3 +62,35 @@ def test_a_refused_click_whose_response_url_slack_refuses_still_tells_the_clicke
     (told,) = [c.params for c in fake_slack.calls_to("chat.postEphemeral")]
     assert (told["channel"], told["user"], told["text"]) == ("C0ACME", "U0003", ARCHIVED)
     assert [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("text") == ARCHIVED] == []
+
+
+@pytest.mark.usefixtures("acme")
+def test_a_channel_that_takes_a_boundary_reminder_tried_again_after_a_week_is_no_longer_said_to_refuse(
+    slack: SlackRequests, fake_slack: FakeSlack, store: Store, settings: Settings, bot: BotServer
+) -> None:
+    """Acme Corp has no call cadence, only its agreement's Monday reminder. Partner was removed from #acme while it was
+    down: Monday's reminder met `not_in_channel`, Dana was told and invited Partner back — Slack's event lost in a
+    restart. The reminder tried there a week later is taken: the card no longer says "can't post there" (it said so
+    for ever), and when Partner is removed again the week after, Dana is told again."""
+    ephemeral(slack.command("boundary acme activate 1"))
+    ephemeral(slack.command("cadence acme off"))
+    bot.settle()
+    fake_slack.channels["C0ACME"]["is_member"] = False
+    tick(store, settings, ny(2026, 11, 30, 9, 0))
+    assert len(_refusal_notices(fake_slack)) == 1
+    assert customer(store).channel_error is not None
+    fake_slack.channels["C0ACME"]["is_member"] = True  # invited back; the event never reached Partner
+    before = len(channel_posts(fake_slack, "C0ACME"))
+    tick(store, settings, ny(2026, 12, 7, 9, 0))
+    assert [n.status for n in nudges(store, "boundary_reminder")] == ["failed", "sent"]
+    assert len(channel_posts(fake_slack, "C0ACME")) == before + 1
+    assert customer(store).channel_error is None
+    assert "can't post" not in json.dumps(slack.command("show acme").json(), ensure_ascii=False)
+    fake_slack.channels["C0ACME"]["is_member"] = False  # removed again, Partner down again
+    tick(store, settings, ny(2026, 12, 14, 9, 0))
+    assert [n.status for n in nudges(store, "boundary_reminder")] == ["failed", "sent", "failed"]
+    assert len(_refusal_notices(fake_slack)) == 2, [p["text"] for p in channel_posts(fake_slack, "U0001")]
+
+
+def _refusal_notices(fake: FakeSlack) -> list[str]:
+    return [p["text"] for p in channel_posts(fake, "U0001") if p["text"].startswith(":warning: I couldn't post in")]
