@@ -228,48 +228,30 @@ def health_inputs(
     today = cal.local_date(now)
     end = min(now, customer.paused_at) if customer.paused_at else now  # a paused customer owes nothing
     since = max(now - ADHERENCE_WINDOW, customer.created_at)
-    counts, label = adherence(
-        cadence,
-        cal,
-        checkins,
-        since=since,
-        now=end,
-        launch_until=customer.launch_until,
-        launch_from=launch_from,
-        excused=excused,
-    )
+
+    def owed_between(start: datetime, until: datetime) -> tuple[tuple[int, int] | None, str]:
+        return adherence(
+            cadence,
+            cal,
+            checkins,
+            since=start,
+            now=until,
+            launch_until=customer.launch_until,
+            launch_from=launch_from,
+            excused=excused,
+        )
+
+    counts, label = owed_between(since, end)
     ended = sorted((paused, resumed) for paused, resumed in pauses if resumed > since)
     if ended:
         # A pause owes no calls: the calls of every paused week are left out, those between the pauses count.
         owed = []
         start = since
         for paused, resumed in ended:
-            owed.append(
-                adherence(
-                    cadence,
-                    cal,
-                    checkins,
-                    since=start,
-                    now=min(end, max(start, paused)),
-                    launch_until=customer.launch_until,
-                    launch_from=launch_from,
-                    excused=excused,
-                )[0]
-            )
+            owed.append(owed_between(start, min(end, max(start, paused)))[0])
             start = max(start, resumed)
         if start < end:
-            owed.append(
-                adherence(
-                    cadence,
-                    cal,
-                    checkins,
-                    since=start,
-                    now=end,
-                    launch_until=customer.launch_until,
-                    launch_from=launch_from,
-                    excused=excused,
-                )[0]
-            )
+            owed.append(owed_between(start, end)[0])
         known = [c for c in owed if c is not None]
         counts = (sum(c[0] for c in known), sum(c[1] for c in known)) if known else None
 
