@@ -17,6 +17,7 @@ from handlers.blocks import command_name, mrkdwn_name
 from handlers.blocks.surveys import ASK, parse_survey_button, parse_survey_menu, survey_modal
 from handlers.commands.ask import ask_customer
 from handlers.commands.lookup import live_customer
+from handlers.followups import tell_author
 from handlers.identity import app_team_id, external_status
 from handlers.parsing import unescape
 from handlers.permissions import GUEST_CHECKS, WhoUnknown
@@ -162,7 +163,10 @@ def ask_from_card(
         card = home_card(store, settings, team_id=team_id, customer=customer, now=now, notice=text)
         _tell_asked(client, user_id, text, card_id=str(source["id"]), card=card)
     elif body.get("response_url"):
-        respond(text=text, response_type="ephemeral", replace_original=False)
+        # Refused (expired, Slack's trouble), the note goes by chat.postEphemeral, else a DM; never raises: "try
+        # again" would have the customer's people invited twice.
+        channel_id = (body.get("channel") or {}).get("id")
+        tell_author(respond, client, user_id=user_id, channel_id=channel_id, text=text)
     else:
         _tell_asked(client, user_id, text)
 

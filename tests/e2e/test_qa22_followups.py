@@ -2,7 +2,8 @@
 
 - A click refused with a note (an archived customer, …) whose response_url Slack refused (expired: 404, or an error
   body) told the clicker nothing: a webhook's refusal raises no error, so the note was never tried another way and
-  the button seemed dead. It goes by chat.postEphemeral in the click's channel, else a DM, once.
+  the button seemed dead; so did "Ask them" on the `/partner show` card (the customer asked, the asker never told).
+  It goes by chat.postEphemeral in the click's channel, else a DM, once.
 - A boundary reminder taken by a channel recorded as refusing (Partner invited back while Slack's event was lost) left
   the card and Home saying "can't post there" for ever, where a cadence nudge taken there clears the refusal.
 """
@@ -15,9 +16,10 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from handlers.ids import OPEN_CHECKIN
+from handlers.ids import CARD_ASK, OPEN_CHECKIN
 from storage.store import Store
 from tests.e2e.test_boundaries import acme, channel_posts, customer, nudges, ny  # noqa: F401  (acme: its fixture)
+from tests.e2e.test_home_surveys import shared_customer
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import SlackRequests
 from tests.utils import TEAM_ID, BotServer, ephemeral, tick
@@ -94,3 +96,22 @@ def test_a_channel_that_takes_a_boundary_reminder_tried_again_after_a_week_is_no
 
 def _refusal_notices(fake: FakeSlack) -> list[str]:
     return [p["text"] for p in channel_posts(fake, "U0001") if p["text"].startswith(":warning: I couldn't post in")]
+
+
+def test_ask_them_on_the_show_card_whose_response_url_slack_refuses_still_says_the_customer_was_asked_once(
+    bot: BotServer, slack: SlackRequests, store: Store, fake_slack: FakeSlack
+) -> None:
+    """Dana clicks "Ask them" on the `/partner show` card in #acme-shared: the invitation goes to the customer's
+    people, and the click's response_url answers 404. She was told nothing (or, had the post failed to connect, "try
+    again" — and a second click invited them twice); she is told it was asked, in a note only she sees, once."""
+    shared_customer(bot, slack, fake_slack, store)
+    card = slack.command("show acme", channel_id="C0SHARED").json()
+    (ask,) = [e for b in card["blocks"] for e in b.get("elements", []) if e.get("action_id") == CARD_ASK]
+    fake_slack.fail_next("response_url", status=404)
+    clicked = slack.block_action(CARD_ASK, value=ask["value"], channel_id="C0SHARED", ephemeral=True)
+    assert clicked.status == 200
+    bot.settle()
+    assert len(fake_slack.messages["C0SHARED"]) == 1  # the invitation, once
+    (told,) = [c.params for c in fake_slack.calls_to("chat.postEphemeral")]
+    assert (told["channel"], told["user"]) == ("C0SHARED", "U0001")
+    assert told["text"] == ":speech_balloon: Asked *Acme Corp*'s people for their view in <#C0SHARED>."
