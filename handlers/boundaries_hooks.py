@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 from slack_sdk import WebClient
@@ -370,11 +370,14 @@ def after_checkin(
     *,
     settings: Settings | None = None,
     records: Sequence[BoundaryRecord] | None = None,
+    counted_for: date | None = None,
 ) -> list[str]:
     """Compare a new check-in with the customer's agreements in force. Returns notes for the author.
 
     - A call outside an active contact window: the author is asked (by DM, through the outbox, once per
       check-in) whether it really was outside the agreed window; "Yes" logs a slip (source ``detected``).
+      ``counted_for``: the earlier day a call logged from that day's nudge counts for (handlers.views.checkin). It
+      is stored at that day's last second, which says nothing of when it was: the author is asked without a time.
     - ``checkin.response_days`` (the customer's reply took N calendar days, up to the check-in): compared
       with each response-time agreement in the customer's business time — weekends and holidays don't
       count — and a slip is logged when it took longer. One slip per check-in and boundary, however often
@@ -395,11 +398,19 @@ def after_checkin(
         if not rule.in_force:
             continue
         window = rule.contact_window
-        outside = window is not None and rules.call_outside_window(window, checkin.created_at, cal)
+        back_dated = counted_for is not None and checkin.kind == "call"
+        outside = window is not None and (back_dated or rules.call_outside_window(window, checkin.created_at, cal))
         if checkin.kind == "call" and outside and window is not None:
-            asked = planning.plan_call_question(store, customer=customer, record=record, checkin=checkin, now=now)
-            if asked:
-                agreed_window = rules.say_contact_window(window)
+            asked = planning.plan_call_question(
+                store, customer=customer, record=record, checkin=checkin, now=now, counted_for=counted_for
+            )
+            agreed_window = rules.say_contact_window(window)
+            if asked and counted_for is not None:
+                notes.append(
+                    f"I'll ask you whether that call on {day_label(counted_for)} was inside the agreed {agreed_window} "
+                    "window: it was logged once its day was over, so its time isn't known."
+                )
+            elif asked:
                 notes.append(f"That call looks outside the agreed {agreed_window} window; I'll ask you to confirm.")
         agreed = rule.response_time
         if agreed is not None and checkin.response_days is not None and checkin.response_days >= 0:

@@ -242,7 +242,10 @@ def after_checkins(
                 try:
                     # The first check-in uses what was just read; a slip it logs changes what the next ones see.
                     read = records if n == 0 else None
-                    for note in boundary_checks(store, client, checkin, customer, now, settings=settings, records=read):
+                    back_dated = made[checkin.id or 0].counted_for
+                    for note in boundary_checks(
+                        store, client, checkin, customer, now, settings=settings, records=read, counted_for=back_dated
+                    ):
                         tell_user(client, user_id=checkin.author_id, channel_id=origin, text=note)
                 except Exception:
                     logger.exception("boundary checks failed for check-in %s", checkin.id)

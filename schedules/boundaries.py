@@ -260,9 +260,19 @@ def plan_escalation(
 
 
 def plan_call_question(
-    store: Store, *, customer: Customer, record: BoundaryRecord, checkin: CheckIn, now: datetime
+    store: Store,
+    *,
+    customer: Customer,
+    record: BoundaryRecord,
+    checkin: CheckIn,
+    now: datetime,
+    counted_for: date | None = None,
 ) -> bool:
-    """Ask the author of an out-of-window call whether it really was outside the window (once per check-in)."""
+    """Ask the author of an out-of-window call whether it really was outside the window (once per check-in);
+    ``counted_for``: a call logged once its day was over, whose time is not known (asked by its day)."""
+    payload: dict[str, Any] = {"checkin_id": checkin.id, "call_at": checkin.created_at.isoformat()}
+    if counted_for is not None:
+        payload["counted_for"] = counted_for.isoformat()
     return _plan(
         store,
         team_id=customer.team_id,
@@ -273,7 +283,7 @@ def plan_call_question(
         recipient_id=checkin.author_id,
         due_at=now,
         now=now,
-        payload={"checkin_id": checkin.id, "call_at": checkin.created_at.isoformat()},
+        payload=payload,
     )
 
 
@@ -620,8 +630,14 @@ def render_call_check(nudge: Nudge, store: Store, now: datetime) -> Message | Sk
     if nudge.status != "sent" and not record.rule.in_force:
         return Skip(f"the boundary is {record.rule.status} now")
     cal = customer_calendar(customer)
+    day = nudge.payload.get("counted_for")
     message = call_window_question(
-        customer, record, checkin_id=checkin_id, call_at=datetime.fromisoformat(call_at), cal=cal
+        customer,
+        record,
+        checkin_id=checkin_id,
+        call_at=datetime.fromisoformat(call_at),
+        cal=cal,
+        counted_for=date.fromisoformat(day) if isinstance(day, str) else None,
     )
     return Message(text=message["text"], blocks=message["blocks"], user=nudge.recipient_id)
 

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -566,7 +566,10 @@ def call_outside_yes(
 ) -> None:
     ack()
     team_id = _team(body, context)
-    boundary_id, checkin_id = _ids(action.get("value"), 2)
+    value = str(action.get("value") or "")
+    # "<boundary>:<check-in>", and ":<YYYYMMDD>" for a call logged once its day was over (its time not known).
+    boundary_id, checkin_id, *day = _ids(value, 3 if value.count(":") == 2 else 2)
+    counted_for = _said_day(day[0]) if day else None
     customer, record = require_boundary(store, team_id=team_id, boundary_id=boundary_id)
     now = clock()
     later = _Rescore()
@@ -577,7 +580,7 @@ def call_outside_yes(
         customer=customer,
         record=record,
         by=body["user"]["id"],
-        note=call_slip_note(record.rule.contact_window, call_at, cal),
+        note=call_slip_note(record.rule.contact_window, call_at, cal, counted_for=counted_for),
         source="detected",
         idempotency_key=f"checkin:{checkin_id}:{boundary_id}",  # one slip per call, however often answered
         settings=settings,
@@ -602,6 +605,13 @@ def call_outside_yes(
             homes=homes,
         )
     _answer(body, respond, replace_original=True, text=text)
+
+
+def _said_day(digits: int) -> date:
+    try:
+        return datetime.strptime(f"{digits:08d}", "%Y%m%d").date()
+    except ValueError:
+        raise UserError("That button is out of date; run the command again.") from None
 
 
 def _call_at(store: Store, *, team_id: str, checkin_id: int) -> datetime | None:

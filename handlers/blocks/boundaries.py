@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from domain import boundaries as rules
@@ -72,8 +72,9 @@ def quoted(text: str) -> str:
     return f"“{text}”"
 
 
-def day_label(instant: datetime, cal: WorkCalendar) -> str:
-    local = cal.local_date(instant)
+def day_label(instant: datetime | date, cal: WorkCalendar | None = None) -> str:
+    """An instant's day on the customer's clock (or a day as it is), as people say it: "Tue 1 Dec"."""
+    local = instant if not isinstance(instant, datetime) else cal.local_date(instant) if cal else instant.date()
     return f"{local:%a} {local.day} {local:%b}"
 
 
@@ -375,11 +376,19 @@ def suggestion_blocks(
 # --------------------------------------------------------------------------- detection
 
 
-def call_slip_note(window: tuple[time, time] | None, call_at: datetime | None, cal: WorkCalendar) -> str:
+def call_slip_note(
+    window: tuple[time, time] | None, call_at: datetime | None, cal: WorkCalendar, *, counted_for: date | None = None
+) -> str:
     """A slip's note for a call the author confirmed was outside the window: which call, as the question named it,
-    so the slip history says it however late the answer came."""
+    so the slip history says it however late the answer came. ``counted_for``: a call logged after its day, whose
+    stored time is that day's last second, not the call's."""
     if window is None or call_at is None:  # the check-in is gone, or the need is no longer a window
         return "Call outside the agreed window"
+    if counted_for is not None:
+        return (
+            f"Call on {day_label(counted_for)} (its time not logged), "
+            f"outside the agreed {rules.say_contact_window(window)} window"
+        )
     local = cal.local_datetime(call_at)
     return (
         f"Call at {local:%H:%M} their time ({day_label(call_at, cal)}), "
@@ -388,19 +397,30 @@ def call_slip_note(window: tuple[time, time] | None, call_at: datetime | None, c
 
 
 def call_window_question(
-    customer: Customer, record: BoundaryRecord, *, checkin_id: int, call_at: datetime, cal: WorkCalendar
+    customer: Customer,
+    record: BoundaryRecord,
+    *,
+    checkin_id: int,
+    call_at: datetime,
+    cal: WorkCalendar,
+    counted_for: date | None = None,
 ) -> dict[str, Any]:
-    """Asked of the person who logged a call outside the agreed contact window."""
+    """Asked of the person who logged a call outside the agreed contact window, or (``counted_for``) a call logged
+    from its day's nudge once that day was over: stored at the day's last second, its time is not known."""
     window = record.rule.contact_window
     assert window is not None
     local = cal.local_datetime(call_at)
     agreed = rules.say_contact_window(window)
+    if counted_for is not None:
+        when = f"for {day_label(counted_for)} from that day's nudge, once the day was over: "
+        when += "I don't know what time it was. "
+    else:
+        when = f"at {local:%H:%M} their time ({day_label(call_at, cal)}). "
     text = (
-        f"You logged a call with *{mrkdwn_name(customer.name)}* at {local:%H:%M} their time "
-        f"({day_label(call_at, cal)}). "
-        f"Was this call outside the agreed {agreed} window?"
+        f"You logged a call with *{mrkdwn_name(customer.name)}* {when}Was this call outside the agreed {agreed} window?"
     )
-    value = f"{record.id}:{checkin_id}"
+    # The day rides on the buttons, so that Yes dates and words the slip by it (CALL_ANSWER_IDS reads it).
+    value = f"{record.id}:{checkin_id}" + (f":{counted_for:%Y%m%d}" if counted_for is not None else "")
     return {
         "text": text,
         "blocks": [
