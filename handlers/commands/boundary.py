@@ -88,15 +88,17 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
         cut = first_option.start() if first_option else len(raw)
         text, rest = raw[:cut], raw[cut:]
     options: dict[str, str] = {}
-    leftover = rest
+    leftover, taken = "", 0  # what no option took, read as it was typed
     for match in _OPTION.finditer(rest):
         key = match["key"].lower()
         if key not in ADD_OPTIONS:
             raise UserError(
                 f"Unknown option '{match['key']}='. You can set kind= and value= (or response=). Usage: `{ADD_USAGE}`"
             )
-        value = quoted_text(match)
-        if value is None:
+        value, end = quoted_text(match), match.end()
+        if value is None and key == "value" and (said := _window_said_on(rest, match)) is not None:
+            value, end = said
+        elif value is None:
             # `response=2d.` ends a sentence, `response=2d, …` a clause: the punctuation is not the value's (as
             # checkin's `next=fri.` reads it). A value that is nothing but punctuation stays as typed, to be refused.
             value = match["bare"].rstrip(".,;!") or match["bare"]
@@ -109,7 +111,8 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
                 f"{key}= is given twice ('{options[key]}' and '{value}'): give it once. Usage: `{ADD_USAGE}`"
             )
         options[key] = value
-        leftover = leftover.replace(match.group(0), " ", 1)
+        leftover, taken = leftover + rest[taken : match.start()] + " ", end
+    leftover += rest[taken:]
     if leftover.strip(" \t\n.,;!"):  # a sentence's full stop after a quoted value (`value="1 day".`) says nothing
         raise UserError(
             f"I didn't understand '{leftover.strip()}' after the text. Put the text in quotes, then "
@@ -127,6 +130,24 @@ def parse_add(raw: str) -> tuple[str, str | None, str | None]:
     if measured and value is None and (stated := rules.response_time_in(unescape(text))) is not None:
         kind, value = kind or "response_time", stated
     return text, kind, value
+
+
+def _window_said_on(rest: str, match: re.Match[str]) -> tuple[str, int] | None:
+    """`value=9 am-10 am`, `value=2 pm to 3:30 pm`, `value=9-10 am`: an unquoted value that goes on past its first word
+    as a contact window, with a space before am/pm as people type it (and as snooze and cadence read a time); the
+    value and where it ends. The longest run of words up to the next option that the window's own reader reads."""
+    following = _OPTION.search(rest, match.end())
+    stop = following.start() if following else len(rest)
+    ends = [m.end() for m in re.finditer(r"\S+", rest[match.end() : stop])]
+    for end in reversed(ends):
+        said = (match["bare"] + rest[match.end() : match.end() + end]).rstrip(",;!")  # a sentence's, not the value's
+        said = said[:-1] if said.endswith(".") and not said.lower().endswith(("a.m.", "p.m.")) else said
+        try:
+            rules.parse_contact_window(said)
+        except ValueError:
+            continue
+        return " ".join(said.split()), match.end() + end
+    return None
 
 
 def _number(

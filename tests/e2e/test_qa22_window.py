@@ -105,3 +105,40 @@ def test_a_call_logged_from_todays_nudge_inside_the_window_asks_nothing(
     tick(store, settings, clock.now + timedelta(minutes=1))
     assert window_questions(fake_slack) == []
     assert "window" not in json.dumps([c.params for c in fake_slack.calls_to("chat.postEphemeral")])
+
+
+@pytest.fixture
+def acme(slack: SlackRequests, bot: BotServer) -> SlackRequests:
+    ephemeral(slack.command("add Acme Corp <#C0ACME|acme> <@U0001|dana>"))
+    bot.settle()
+    return slack
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored", "said"),
+    [
+        # As the people type it: unquoted, a space before each am/pm. It was "I didn't understand 'am-10 am'".
+        ('"Calls in the morning" kind=window value=9 am-10 am', "09:00-10:00", "9–10am"),
+        ('"Calls in the morning" kind=contact_window value=9 am - 10 am', "09:00-10:00", "9–10am"),
+        ('"Calls in the morning" value=9 AM–10 AM', "09:00-10:00", "9–10am"),  # no kind: the value says it
+        ("Calls in the morning value=9-10 am kind=window", "09:00-10:00", "9–10am"),  # 9-10 was 09:00–10:00 +'am'
+        ('"Calls after lunch" kind=window value=2 pm to 3:30 pm', "14:00-15:30", "2–3:30pm"),
+        ('"Calls after lunch" kind=window value=2\u202fPM-3:30\u202fPM', "14:00-15:30", "2–3:30pm"),  # a Mac's space
+        ('"Calls in the morning" kind=window value=9 a.m. to 10 a.m.', "09:00-10:00", "9–10am"),
+        ('"Calls in the morning" kind=window value=9 am-10 am.', "09:00-10:00", "9–10am"),  # a sentence's full stop
+    ],
+)
+def test_a_contact_window_typed_with_spaces_before_am_or_pm_is_read_whole(
+    acme: SlackRequests, store: Store, typed: str, stored: str, said: str
+) -> None:
+    reply = ephemeral(acme.command(f"boundary acme add {typed}"))
+    assert f"(contact window: {said} their time)" in reply, reply
+    (rec,) = records(store)
+    assert (rec.rule.kind, rec.rule.value) == ("contact_window", stored)
+
+
+def test_words_after_a_spaced_window_are_still_refused_not_dropped(acme: SlackRequests, store: Store) -> None:
+    reply = ephemeral(acme.command('boundary acme add "Calls in the morning" kind=window value=9 am-10 am please'))
+    assert "I didn't understand 'please'" in reply, reply
+    assert "You typed:" in reply
+    assert records(store) == []
