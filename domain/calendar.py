@@ -65,6 +65,7 @@ _MAX_SCAN_DAYS = 366 * 2
 
 _TZ_LIST = "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones"
 _TZ_HELP = f"use an IANA name like Europe/Berlin; see {_TZ_LIST}"
+_RIGHT_COPIES_HELP = "the right/ copies count leap seconds, which puts every time about 27 seconds early"
 _COUNTRY_HELP = (
     "use a two-letter ISO 3166 code such as US, DE or GB (supported codes are listed at "
     "https://holidays.readthedocs.io or by domain.calendar.supported_countries())"
@@ -202,11 +203,38 @@ def _etc_refusal(canonical: str) -> str | None:
     return _offset_answer(what, offset, also=also)
 
 
+# Files of the tz database's folder that load as zones yet are no place a customer is in: the host's own zone
+# (`localtime`: two machines disagree), leftovers (`posixrules`, `Factory`), and the copies of every zone under posix/
+# (the same rules, for old systems) and right/ (counting leap seconds: every time ≈ 27 s early).
+_NOT_PLACES = frozenset({"localtime", "posixrules", "factory"})
+_COPIES = {"posix/": "the posix/ copies are for old systems", "right/": _RIGHT_COPIES_HELP}
+
+
+def _not_a_place_refusal(name: str) -> str | None:
+    """Why `name` is refused when it is one of the files above (naming the zone a copy is of), else None."""
+    cleaned = name.strip()
+    lower = cleaned.lower()
+    folder = next((f for f in _COPIES if lower.startswith(f)), None)
+    if lower not in _NOT_PLACES and folder is None:
+        return None
+    meant = None
+    if folder is not None:
+        try:  # the zone it is a copy of, if that is one to name (not right/EST, nor right/localtime)
+            meant = validate_typed_timezone(cleaned[len(folder) :])
+        except ValueError:
+            meant = None
+    if meant is None or folder is None:
+        return f"Unknown time zone {name!r} — {_TZ_HELP}"
+    return f"Unknown time zone {name!r} — use tz={meant}: {_COPIES[folder]}."
+
+
 def validate_typed_timezone(name: str) -> str:
     """`validate_timezone` for a zone a person typed: also refuses EST and MST, fixed offsets that look like the
-    zones of US regions that move their clocks, naming the zone meant either way; and a UTC offset (`+09:00`,
-    `UTC+9`, `Etc/GMT-9`), naming the zones most people mean by it."""
-    if isinstance(name, str) and (refusal := _offset_refusal(name)) is not None:
+    zones of US regions that move their clocks, naming the zone meant either way; a UTC offset (`+09:00`,
+    `UTC+9`, `Etc/GMT-9`), naming the zones most people mean by it; and files of the tz database that are no place
+    (`localtime`, `right/Europe/Berlin`). A customer stored with one of those by an older version still loads:
+    `validate_timezone` takes them."""
+    if isinstance(name, str) and (refusal := _offset_refusal(name) or _not_a_place_refusal(name)) is not None:
         raise ValueError(refusal)
     canonical = validate_timezone(name)
     if (refusal := _etc_refusal(canonical)) is not None:
