@@ -67,6 +67,9 @@ SPARK_CHARS = "▁▂▃▄▅▆▇█"
 MISSING_CHAR = "·"  # visible in Slack, unlike a space that may be trimmed at either end
 
 
+MAX_WEIGHT = 1000.0  # weights are relative: 1000 beside the defaults (10–25) already all but silences the others
+
+
 @dataclass(frozen=True)
 class HealthWeights:
     """Relative weights; they need not sum to 100 because present components are renormalised."""
@@ -81,8 +84,9 @@ class HealthWeights:
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if value < 0 or not math.isfinite(value):
-                raise ValueError(f"weight {name} must be a finite number >= 0, got {value}")
+            # Bounded, not only finite: mood=1e308,recency=1e308 overflow their sum, and every score read 0.
+            if not 0 <= value <= MAX_WEIGHT:  # NaN fails both
+                raise ValueError(f"weight {name} must be a number from 0 to {MAX_WEIGHT:g}, got {value:g}")
 
 
 @dataclass(frozen=True)

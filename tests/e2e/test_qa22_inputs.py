@@ -6,6 +6,7 @@ instants against the fake Slack, and the real `partner-bot` started as an operat
   copies under `posix/` and `right/` (`right/Europe/Berlin` counts leap seconds: every nudge ≈ 27 s early). They are
   refused as other unknown zones are, naming the zone meant where there is one; a customer stored with one (from an
   older version) still works.
+- `PARTNER_HEALTH_WEIGHTS=mood=1e308,recency=1e308` started, and every customer scored 0: the weights' sum overflows.
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ def test_a_customer_stored_with_such_a_zone_by_an_older_version_still_works_and_
     [
         ("PARTNER_DEFAULT_TZ", "right/Europe/Berlin", "PARTNER_DEFAULT_TZ=Europe/Berlin"),
         ("PARTNER_DEFAULT_TZ", "localtime", "PARTNER_DEFAULT_TZ 'localtime' is not a known time zone"),
+        (
+            "PARTNER_HEALTH_WEIGHTS",
+            "mood=1e308,recency=1e308",
+            "PARTNER_HEALTH_WEIGHTS: weight recency must be a number from 0 to 1000",
+        ),
     ],
 )
 def test_a_setting_no_real_zone_or_a_weight_that_overflows_the_score_is_refused_at_start(
