@@ -267,7 +267,10 @@ def parse_special(token: str) -> SpecialRef | None:
 
 
 def parse_key_value(token: str) -> tuple[str, str] | None:
-    m = _KEY_VALUE.match(token)
+    """`key=value` → (key in lower case, value); None for any other word. Read as it looks (as_seen), as a name is: a
+    zero-width space or word joiner pasted into `until=2026-12-18` is no part of the date it shows. Notes never come
+    through here: what the user typed in one is kept."""
+    m = _KEY_VALUE.match(as_seen(token))
     return (m.group(1).lower(), m.group(2)) if m else None
 
 

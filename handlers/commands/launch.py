@@ -9,6 +9,7 @@ from domain.errors import UserError
 from handlers.blocks import command_name, mrkdwn_name
 from handlers.commands.base import CommandCall, Reply
 from handlers.commands.cadence import find_customer, next_nudge_text
+from handlers.parsing import parse_key_value
 from handlers.permissions import require_change
 from schedules import planner
 from storage.models import Customer
@@ -23,7 +24,8 @@ def _until(words: list[str], today: date) -> date:
     if not words:
         return today + DEFAULT_LENGTH
     text = " ".join(words)
-    value = text[len("until=") :] if text.lower().startswith("until=") else None
+    pair = parse_key_value(text)  # all of it: a word after the date is refused below, never dropped
+    value = pair[1] if pair is not None and pair[0] == "until" else None
     if value is None and len(words) == 2 and words[0].lower() == "until":
         value = words[1]
     if value is None:

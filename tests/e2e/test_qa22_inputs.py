@@ -7,6 +7,8 @@ instants against the fake Slack, and the real `partner-bot` started as an operat
   refused as other unknown zones are, naming the zone meant where there is one; a customer stored with one (from an
   older version) still works.
 - `PARTNER_HEALTH_WEIGHTS=mood=1e308,recency=1e308` started, and every customer scored 0: the weights' sum overflows.
+- A zero-width space or word joiner pasted into an option's value (`until=2026-12-18` + U+200B) was refused quoting a
+  date that looks right. Invisible characters leave option values as they leave names; a note keeps them.
 """
 
 from __future__ import annotations
@@ -112,3 +114,21 @@ def test_a_setting_no_real_zone_or_a_weight_that_overflows_the_score_is_refused_
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("partner-bot: configuration error: "), result.stderr
     assert says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u2060", "\ufeff"])
+def test_an_invisible_character_pasted_into_an_option_value_is_read_as_the_value_it_shows(
+    slack: SlackRequests, store: Store, clock: FakeClock, invisible: str
+) -> None:
+    add(store, tz="America/New_York")
+    answer = ephemeral(slack.command(f"launch acme until=2026-12-18{invisible}"))
+    assert "Launch mode on for *Acme*" in answer and "Fri 18 Dec 2026" in answer, answer
+    answer = ephemeral(slack.command(f"edit acme tz={invisible}Europe/Berlin{invisible}"))
+    assert "`America/New_York` → `Europe/Berlin`" in answer, answer
+    # A check-in's flag is read; its note keeps what was typed, invisible characters and all.
+    note = f"kickoff{invisible} went well"
+    answer = ephemeral(slack.command(f"checkin acme green call next=2026-12-14{invisible} {note}"))
+    assert "Logged" in answer or "logged" in answer, answer
+    (checkin,) = store.checkins(team_id=TEAM_ID)
+    assert checkin.note == note
+    assert checkin.next_due is not None and checkin.next_due.isoformat() == "2026-12-14"
