@@ -172,8 +172,9 @@ def test_an_exported_note_reads_mentions_channels_and_links_as_people_read_them_
     (checkins,) = [f for f in completed_files(fake_slack) if f["filename"].startswith("partner-checkins-")]
     (row,) = read_csv(checkins["bytes"])
     assert row["note"] == (
-        "met @sam and @U0001 in #general re the deal (https://acme.example/deal) on acme.example "
-        "(https://acme.example) & *all* <3 @here"  # as "Log as check-in" reads a link: label and address
+        # <@U0001> came without a name: the export asks Slack for it (3718cf2), as a link reads label and address.
+        "met @sam and @dana in #general re the deal (https://acme.example/deal) on acme.example "
+        "(https://acme.example) & *all* <3 @here"
     ), row["note"]
     assert "Logged" in slack.command("checkin acme green <@U0002|sam> called").json()["text"]
     assert "will be in your DM" in slack.command("export acme").json()["text"]
